@@ -1,0 +1,257 @@
+//! The seam between the language and the modules.
+//!
+//! The language knows nothing of SIP. Everything a config can name — functions,
+//! pseudo-variable classes, transformation classes, module parameters, event
+//! routes — is described here by the host (the server) before compilation, and
+//! resolved once at load. `C` is the host's per-execution context type (for the
+//! server: the message being routed plus worker state).
+
+use crate::exec::RouteMask;
+use crate::pv::{Format, PvSpec};
+use crate::value::Value;
+use bytes::Bytes;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How one argument of a script function is fixed up at load.
+/// The names follow Kamailio's fixup families so module authors can map 1:1.
+pub enum ParamKind<C> {
+    /// A static string; PVs are not expanded (`fixup_str`).
+    Str,
+    /// A static integer; a quoted decimal string is accepted (`fixup_int`).
+    Int,
+    /// Kamailio's "var_str" family: if the text starts with a pseudo-variable the
+    /// argument is that single PV (trailing text is ignored, as Kamailio does);
+    /// otherwise it is a static string.
+    StrOrPv,
+    /// Kamailio's "var_int"/"igp" family: a static integer, or a single PV which
+    /// must hold an integer at run time.
+    IntOrPv,
+    /// A format string: text with PVs expanded at run time (`fixup_spve`).
+    Format,
+    /// Kamailio's "igp"/"spve" for ints: a format whose result is converted to an
+    /// integer at run time (strings must be numeric).
+    IntFormat,
+    /// A writable pseudo-variable (an output parameter), e.g. `"$var(out)"`.
+    WritablePv,
+    /// A regular expression compiled at load (POSIX ERE, case-sensitive).
+    Regex,
+    /// A module-specific fixup. It receives the argument source and returns the
+    /// fixed-up argument (often `Arg::Custom`).
+    Custom(CustomFixup<C>),
+}
+
+impl<C> Clone for ParamKind<C> {
+    fn clone(&self) -> Self {
+        match self {
+            ParamKind::Str => ParamKind::Str,
+            ParamKind::Int => ParamKind::Int,
+            ParamKind::StrOrPv => ParamKind::StrOrPv,
+            ParamKind::IntOrPv => ParamKind::IntOrPv,
+            ParamKind::Format => ParamKind::Format,
+            ParamKind::IntFormat => ParamKind::IntFormat,
+            ParamKind::WritablePv => ParamKind::WritablePv,
+            ParamKind::Regex => ParamKind::Regex,
+            ParamKind::Custom(f) => ParamKind::Custom(*f),
+        }
+    }
+}
+
+pub type CustomFixup<C> = fn(&mut FixupCtx<'_, C>, &ArgSrc) -> Result<Arg<C>, String>;
+
+/// The source of one function argument as written in the config.
+#[derive(Clone, Debug)]
+pub struct ArgSrc {
+    /// The literal text: the string contents (unescaped) or the digits of a number.
+    pub text: String,
+    /// True for a quoted string literal, false for a bare number/word/PV.
+    pub quoted: bool,
+    /// Set when the argument was a bare integer literal.
+    pub int: Option<i32>,
+}
+
+/// A fixed-up function argument, ready for execution.
+pub enum Arg<C> {
+    Str(Bytes),
+    Int(i32),
+    Pv(Box<PvSpec<C>>),
+    Fmt(Format<C>),
+    /// A format whose result is read as an integer at run time.
+    IntFmt(Format<C>),
+    Regex(Arc<regex::bytes::Regex>),
+    /// Module-specific fixed-up data; the implementation downcasts it.
+    Custom(Box<dyn Any + Send + Sync>),
+}
+
+/// The implementation of a script function. The return value follows Kamailio:
+/// `>0` true, `<0` false, `0` ends the script (like `exit`).
+pub type FuncImpl<C> = fn(&mut C, &[Arg<C>]) -> i32;
+
+/// One exported script function with one arity. Functions with optional
+/// arguments are exported once per arity, as Kamailio modules do.
+pub struct FuncDef<C> {
+    pub name: &'static str,
+    pub module: &'static str,
+    pub params: Vec<ParamKind<C>>,
+    /// Route types this function may be used in (checked at load).
+    pub routes: RouteMask,
+    pub call: FuncImpl<C>,
+}
+
+/// A pseudo-variable implementation resolved at load (class plus inner name).
+pub trait PvImpl<C>: Send + Sync {
+    /// Read the value. `idx` is the `[n]` / `[*]` index where one was written.
+    fn get(&self, ctx: &mut C, idx: PvIndex) -> Value;
+    /// Assign (Null means delete/unset, as `$x = $null`).
+    fn set(&self, _ctx: &mut C, _idx: PvIndex, _v: Value) -> Result<(), PvError> {
+        Err(PvError::ReadOnly)
+    }
+    fn writable(&self) -> bool {
+        false
+    }
+}
+
+/// A `[n]` or `[*]` index on a PV, already evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PvIndex {
+    #[default]
+    None,
+    At(i32),
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PvError {
+    ReadOnly,
+    BadValue(String),
+}
+
+/// Parses the inner name of `$class(inner)` at load and returns the resolved PV.
+pub type PvParse<C> = fn(&mut FixupCtx<'_, C>, Option<&str>) -> Result<Box<dyn PvImpl<C>>, String>;
+
+pub struct PvClassDef<C> {
+    /// `var`, `sht`, `hdr`, `ru` ...
+    pub name: &'static str,
+    pub module: &'static str,
+    pub parse: PvParse<C>,
+}
+
+/// A transformation resolved at load (`{s.len}`, `{uri.user}` ...).
+pub trait TransformImpl<C>: Send + Sync {
+    /// Returns None when the transformation fails (the whole PV read then fails).
+    fn apply(&self, ctx: &mut C, v: Value) -> Option<Value>;
+}
+
+/// A parameter of a transformation: static text or a PV evaluated at run time.
+pub enum TrParam<C> {
+    Str(Bytes),
+    Int(i32),
+    Pv(Box<PvSpec<C>>),
+}
+
+/// Parses `class.method,params...` at load.
+pub type TransformParse<C> =
+    fn(&mut FixupCtx<'_, C>, method: &str, params: Vec<TrParam<C>>) -> Result<Box<dyn TransformImpl<C>>, String>;
+
+pub struct TransformClassDef<C> {
+    /// `s`, `uri`, `param`, `nameaddr`, `tobody`, `line` ...
+    pub class: &'static str,
+    pub module: &'static str,
+    pub parse: TransformParse<C>,
+}
+
+/// The type of a module parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModParamType {
+    Int,
+    Str,
+    /// Either; the module converts.
+    Any,
+}
+
+/// A module's parameter declaration, checked when `modparam` is compiled.
+#[derive(Clone, Debug)]
+pub struct ModParamDecl {
+    pub name: &'static str,
+    pub ty: ModParamType,
+}
+
+/// What a module tells the language about itself.
+pub struct ModuleDecl {
+    /// Module name as in `loadmodule "name.so"`.
+    pub name: &'static str,
+    pub params: Vec<ModParamDecl>,
+    /// Event route names this module raises (`htable:mod-init`, or a prefix ending
+    /// in `:` such as `htable:expired:` for families).
+    pub events: Vec<&'static str>,
+}
+
+/// Everything the compiler may resolve names against.
+pub struct Registry<C> {
+    pub functions: HashMap<&'static str, Vec<FuncDef<C>>>,
+    pub pv_classes: HashMap<&'static str, PvClassDef<C>>,
+    pub transforms: HashMap<&'static str, TransformClassDef<C>>,
+    /// Functions of known modules that are *not* loaded: name → module,
+    /// for hints like "module `tmx` provides `t_continue`".
+    pub unloaded_functions: HashMap<&'static str, &'static str>,
+    /// Event route names raised by loaded modules and the core.
+    pub events: Vec<&'static str>,
+    /// Hints keyed by function name, shown with errors or warnings about it
+    /// (e.g. `lock` without `lock_set_size`).
+    pub hints: HashMap<&'static str, String>,
+}
+
+impl<C> Default for Registry<C> {
+    fn default() -> Self {
+        Registry {
+            functions: HashMap::new(),
+            pv_classes: HashMap::new(),
+            transforms: HashMap::new(),
+            unloaded_functions: HashMap::new(),
+            events: Vec::new(),
+            hints: HashMap::new(),
+        }
+    }
+}
+
+impl<C> Registry<C> {
+    pub fn add_function(&mut self, f: FuncDef<C>) {
+        self.functions.entry(f.name).or_default().push(f);
+    }
+    pub fn add_pv(&mut self, p: PvClassDef<C>) {
+        self.pv_classes.insert(p.name, p);
+    }
+    pub fn add_transform(&mut self, t: TransformClassDef<C>) {
+        self.transforms.insert(t.class, t);
+    }
+    /// True when a loaded module (or the core) raises this event route.
+    pub fn raises_event(&self, name: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| *e == name || (e.ends_with(':') && name.starts_with(e)))
+    }
+}
+
+/// What fixups and PV/transformation parsers may use at load time.
+pub struct FixupCtx<'a, C> {
+    pub registry: &'a Registry<C>,
+    /// Names of every route block of the config, by kind, to resolve references.
+    pub routes: &'a RouteNames,
+    /// Host state that module fixups may need (e.g. declared htables, lock sets),
+    /// provided by the server; downcast by the module.
+    pub host: &'a (dyn Any + Send + Sync),
+    /// Warnings a fixup wants to report (shown with the argument's span).
+    pub warnings: Vec<String>,
+}
+
+/// Route block names known after parsing, for load-time resolution.
+#[derive(Debug, Default, Clone)]
+pub struct RouteNames {
+    /// `route[NAME]` → RouteId
+    pub route: HashMap<String, crate::exec::RouteId>,
+    pub failure: HashMap<String, crate::exec::RouteId>,
+    pub onreply: HashMap<String, crate::exec::RouteId>,
+    pub branch: HashMap<String, crate::exec::RouteId>,
+    pub event: HashMap<String, crate::exec::RouteId>,
+}
