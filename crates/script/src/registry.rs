@@ -53,12 +53,14 @@ impl<C> Clone for ParamKind<C> {
             ParamKind::IntFormat => ParamKind::IntFormat,
             ParamKind::WritablePv => ParamKind::WritablePv,
             ParamKind::Regex => ParamKind::Regex,
-            ParamKind::Custom(f) => ParamKind::Custom(*f),
+            ParamKind::Custom(f) => ParamKind::Custom(f.clone()),
         }
     }
 }
 
-pub type CustomFixup<C> = fn(&mut FixupCtx<'_, C>, &ArgSrc) -> Result<Arg<C>, String>;
+/// Module-specific fixup. A closure, so it can capture the module's state.
+pub type CustomFixup<C> =
+    Arc<dyn Fn(&mut FixupCtx<'_, C>, &ArgSrc) -> Result<Arg<C>, String> + Send + Sync>;
 
 /// The source of one function argument as written in the config.
 #[derive(Clone, Debug)]
@@ -86,7 +88,17 @@ pub enum Arg<C> {
 
 /// The implementation of a script function. The return value follows Kamailio:
 /// `>0` true, `<0` false, `0` ends the script (like `exit`).
-pub type FuncImpl<C> = fn(&mut C, &[Arg<C>]) -> i32;
+/// A shared closure, so a module's functions can capture the module's state
+/// (tables, lock sets) at registration instead of looking it up per call.
+pub type FuncImpl<C> = Arc<dyn Fn(&mut C, &[Arg<C>]) -> i32 + Send + Sync>;
+
+/// Wrap a plain function or closure as a [`FuncImpl`].
+pub fn func<C, F>(f: F) -> FuncImpl<C>
+where
+    F: Fn(&mut C, &[Arg<C>]) -> i32 + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
 
 /// One exported script function with one arity. Functions with optional
 /// arguments are exported once per arity, as Kamailio modules do.
@@ -128,7 +140,10 @@ pub enum PvError {
 }
 
 /// Parses the inner name of `$class(inner)` at load and returns the resolved PV.
-pub type PvParse<C> = fn(&mut FixupCtx<'_, C>, Option<&str>) -> Result<Box<dyn PvImpl<C>>, String>;
+/// A closure, so the class can capture its module's state.
+pub type PvParse<C> = Arc<
+    dyn Fn(&mut FixupCtx<'_, C>, Option<&str>) -> Result<Box<dyn PvImpl<C>>, String> + Send + Sync,
+>;
 
 pub struct PvClassDef<C> {
     /// `var`, `sht`, `hdr`, `ru` ...
@@ -150,9 +165,12 @@ pub enum TrParam<C> {
     Pv(Box<PvSpec<C>>),
 }
 
-/// Parses `class.method,params...` at load.
-pub type TransformParse<C> =
-    fn(&mut FixupCtx<'_, C>, method: &str, params: Vec<TrParam<C>>) -> Result<Box<dyn TransformImpl<C>>, String>;
+/// Parses `class.method,params...` at load. A closure, like [`PvParse`].
+pub type TransformParse<C> = Arc<
+    dyn Fn(&mut FixupCtx<'_, C>, &str, Vec<TrParam<C>>) -> Result<Box<dyn TransformImpl<C>>, String>
+        + Send
+        + Sync,
+>;
 
 pub struct TransformClassDef<C> {
     /// `s`, `uri`, `param`, `nameaddr`, `tobody`, `line` ...
