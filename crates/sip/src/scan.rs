@@ -1,0 +1,219 @@
+//! Byte-level helpers shared by the parsers.
+
+/// SIP linear whitespace, including the CR/LF of folded lines.
+#[inline]
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Strips leading and trailing LWS.
+pub fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// Offsets `(start, end)` of `s[from..to]` with LWS stripped.
+pub(crate) fn trim_range(s: &[u8], mut from: usize, mut to: usize) -> (usize, usize) {
+    while from < to && s.get(from).is_some_and(|&b| is_lws(b)) {
+        from += 1;
+    }
+    while to > from && s.get(to - 1).is_some_and(|&b| is_lws(b)) {
+        to -= 1;
+    }
+    (from, to)
+}
+
+/// ASCII case-insensitive equality.
+#[inline]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// RFC 3261 `token` character.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// One logical line: `start..end` is the content without its terminator (folded
+/// continuation lines included), `next` is where the following line starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line {
+    pub start: usize,
+    pub end: usize,
+    pub next: usize,
+}
+
+impl Line {
+    pub fn bytes<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// Iterates logical lines (folding continuation lines that start with SP/HT into
+/// the previous one); stops after the empty line or at the end of the buffer.
+pub(crate) struct Lines<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(buf: &'a [u8], pos: usize) -> Self {
+        Lines { buf, pos, done: false }
+    }
+}
+
+/// End of the physical line starting at `pos`: (content end, next line start).
+#[inline]
+pub(crate) fn phys_line(buf: &[u8], pos: usize) -> (usize, usize) {
+    match buf.get(pos..).and_then(|r| memchr::memchr(b'\n', r)) {
+        Some(i) => {
+            let lf = pos + i;
+            let end = if lf > pos && buf.get(lf - 1) == Some(&b'\r') { lf - 1 } else { lf };
+            (end, lf + 1)
+        }
+        None => (buf.len(), buf.len()),
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Line;
+    fn next(&mut self) -> Option<Line> {
+        if self.done || self.pos >= self.buf.len() {
+            return None;
+        }
+        let start = self.pos;
+        let (mut end, mut next) = phys_line(self.buf, start);
+        if end == start {
+            self.done = true;
+        } else {
+            while matches!(self.buf.get(next), Some(b' ' | b'\t')) {
+                (end, next) = phys_line(self.buf, next);
+            }
+        }
+        self.pos = next;
+        Some(Line { start, end, next })
+    }
+}
+
+/// Parses a decimal `u32` (no sign, no whitespace); `None` on overflow or junk.
+pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    u32::try_from(n).ok()
+}
+
+/// Splits a header value at top-level commas (not inside quotes or `<...>`),
+/// yielding trimmed, non-empty elements as offsets relative to `s`.
+#[derive(Clone)]
+pub struct CommaSplit<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> CommaSplit<'a> {
+    /// Iterates the comma-separated elements of a header value.
+    pub fn new(s: &'a [u8]) -> Self {
+        CommaSplit { s, pos: 0 }
+    }
+
+    /// Next element as a `(start, end)` offset pair, trimmed; empty elements are yielded too.
+    pub(crate) fn next_range(&mut self) -> Option<(usize, usize)> {
+        if self.pos > self.s.len() {
+            return None;
+        }
+        let start = self.pos;
+        let mut i = start;
+        let mut in_q = false;
+        let mut in_a = false;
+        while let Some(&b) = self.s.get(i) {
+            if in_q {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => in_q = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => in_q = true,
+                    b'<' => in_a = true,
+                    b'>' => in_a = false,
+                    b',' if !in_a => break,
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        let end = i.min(self.s.len());
+        self.pos = end + 1;
+        Some(trim_range(self.s, start, end))
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a [u8];
+    /// Skips empty elements (`a,,b` yields `a`, `b`).
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let (a, b) = self.next_range()?;
+            if b > a {
+                return self.s.get(a..b);
+            }
+        }
+    }
+}
+
+/// Splits a header value at top-level commas; see [`CommaSplit`].
+pub fn split_commas(s: &[u8]) -> CommaSplit<'_> {
+    CommaSplit::new(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commas() {
+        let v: Vec<&[u8]> =
+            split_commas(b" \"A, B\" <sip:a@b;x=\"1,2\">;q=1 , <sip:c,d>, sip:e ,,").collect();
+        assert_eq!(
+            v,
+            vec![
+                &b"\"A, B\" <sip:a@b;x=\"1,2\">;q=1"[..],
+                &b"<sip:c,d>"[..],
+                &b"sip:e"[..]
+            ]
+        );
+        let v: Vec<&[u8]> = split_commas(b"\"a\\\",b\", c").collect();
+        assert_eq!(v, vec![&b"\"a\\\",b\""[..], &b"c"[..]]);
+    }
+
+    #[test]
+    fn lines_fold() {
+        let b = b"A\r\nB: 1\r\n 2\r\n\t3\nC\r\n\r\nbody";
+        let l: Vec<&[u8]> = Lines::new(b, 0).map(|l| l.bytes(b)).collect();
+        assert_eq!(l, vec![&b"A"[..], b"B: 1\r\n 2\r\n\t3", b"C", b""]);
+    }
+
+    #[test]
+    fn trims() {
+        assert_eq!(trim(b" \t a b\r\n "), b"a b");
+        assert_eq!(trim(b"   "), b"");
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"4294967296"), None);
+    }
+}

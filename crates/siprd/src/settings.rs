@@ -1,0 +1,206 @@
+//! Core settings: the global parameters of the config that siprd honours,
+//! with Kamailio's defaults.
+
+use crate::core_params::{self, Support};
+use siprd_script::Value;
+
+/// What the core reads from global parameters.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// Raw `listen=` values in config order (parsed by the transport).
+    pub listen: Vec<String>,
+    /// `alias=` values: extra host[:port] names that count as "myself".
+    pub aliases: Vec<String>,
+    pub port: u16,
+    pub children: usize,
+    pub tcp_children: usize,
+    pub disable_tcp: bool,
+    pub tcp_max_connections: usize,
+    pub tcp_connection_lifetime: u32,
+    /// Full header line added to local replies (`Server: siprd`), unless disabled.
+    pub server_header: String,
+    pub server_signature: bool,
+    pub user_agent_header: String,
+    pub sip_warning: bool,
+    pub debug: i32,
+    pub log_stderror: bool,
+    pub log_facility: String,
+    pub log_prefix: String,
+    pub log_name: String,
+    pub max_while_loops: i32,
+    pub max_branches: usize,
+    pub received_route_mode: i32,
+    pub async_workers: usize,
+    pub async_workers_group: Vec<String>,
+    pub workdir: Option<String>,
+    pub force_rport: bool,
+    pub advertised_address: Option<String>,
+    pub advertised_port: Option<u16>,
+    /// `cfgengine`: "native" (routes in the config) or "lua" (KEMI).
+    pub cfgengine: String,
+    /// `kemi.*_callback` function names.
+    pub kemi_callbacks: Vec<(String, String)>,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            listen: Vec::new(),
+            aliases: Vec::new(),
+            port: 5060,
+            children: 8,
+            tcp_children: 8,
+            disable_tcp: false,
+            tcp_max_connections: 2048,
+            tcp_connection_lifetime: 120,
+            server_header: format!("Server: siprd ({})", env!("CARGO_PKG_VERSION")),
+            server_signature: true,
+            user_agent_header: format!("User-Agent: siprd ({})", env!("CARGO_PKG_VERSION")),
+            sip_warning: false,
+            debug: 0,
+            log_stderror: true,
+            log_facility: "LOG_DAEMON".into(),
+            log_prefix: String::new(),
+            log_name: "siprd".into(),
+            max_while_loops: 100,
+            max_branches: 12,
+            received_route_mode: 0,
+            async_workers: 0,
+            async_workers_group: Vec::new(),
+            workdir: None,
+            force_rport: false,
+            advertised_address: None,
+            advertised_port: None,
+            cfgengine: "native".into(),
+            kemi_callbacks: Vec::new(),
+        }
+    }
+}
+
+fn as_bool(v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Int(i) => Ok(*i != 0),
+        Value::Str(s) => match s.to_ascii_lowercase().as_slice() {
+            b"yes" | b"on" | b"true" | b"1" => Ok(true),
+            b"no" | b"off" | b"false" | b"0" => Ok(false),
+            _ => Err("expected yes/no, on/off or a number".into()),
+        },
+        Value::Null => Err("expected a value".into()),
+    }
+}
+
+fn as_int(v: &Value) -> Result<i32, String> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => other.try_int().ok_or_else(|| "expected an integer".to_string()),
+    }
+}
+
+fn as_count(v: &Value) -> Result<usize, String> {
+    let i = as_int(v)?;
+    usize::try_from(i).map_err(|_| "expected a non-negative integer".to_string())
+}
+
+fn as_string(v: &Value) -> String {
+    v.to_string()
+}
+
+/// The log levels Kamailio accepts by name for `debug=` and `corelog=`.
+fn log_level(v: &Value) -> Result<i32, String> {
+    if let Value::Str(s) = v {
+        let level = match s.as_ref() {
+            b"L_ALERT" => -5,
+            b"L_BUG" => -4,
+            b"L_CRIT2" => -3,
+            b"L_CRIT" => -2,
+            b"L_ERR" => -1,
+            b"L_WARN" => 0,
+            b"L_NOTICE" => 1,
+            b"L_INFO" => 2,
+            b"L_DBG" => 3,
+            _ => return as_int(v),
+        };
+        return Ok(level);
+    }
+    as_int(v)
+}
+
+impl CoreSettings {
+    /// Apply one global parameter. Unknown names are refused (with a hint from
+    /// the caller); known ones without meaning for siprd are accepted.
+    pub fn apply(&mut self, name: &str, value: &Value) -> Result<Support, String> {
+        let Some(support) = core_params::lookup(name) else {
+            return Err(format!("unknown global parameter `{name}`"));
+        };
+        if name.starts_with("kemi.") {
+            self.kemi_callbacks.push((name.to_string(), as_string(value)));
+            return Ok(support);
+        }
+        match name {
+            "listen" => self.listen.push(as_string(value)),
+            "alias" => self.aliases.push(as_string(value)),
+            "port" => {
+                self.port = u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?
+            }
+            "children" => self.children = as_count(value)?.max(1),
+            "tcp_children" => self.tcp_children = as_count(value)?.max(1),
+            "disable_tcp" => self.disable_tcp = as_bool(value)?,
+            "tcp_max_connections" => self.tcp_max_connections = as_count(value)?,
+            "tcp_connection_lifetime" => self.tcp_connection_lifetime = as_int(value)?.max(1) as u32,
+            "server_header" => self.server_header = as_string(value),
+            "server_signature" => self.server_signature = as_bool(value)?,
+            "user_agent_header" => self.user_agent_header = as_string(value),
+            "sip_warning" => self.sip_warning = as_bool(value)?,
+            "debug" => self.debug = log_level(value)?,
+            "log_stderror" => self.log_stderror = as_bool(value)?,
+            "log_facility" => self.log_facility = as_string(value),
+            "log_prefix" => self.log_prefix = as_string(value),
+            "log_name" => self.log_name = as_string(value),
+            "max_while_loops" => self.max_while_loops = as_int(value)?,
+            "max_branches" => self.max_branches = as_count(value)?.clamp(1, 31),
+            "received_route_mode" => self.received_route_mode = as_int(value)?,
+            "async_workers" => self.async_workers = as_count(value)?,
+            "async_workers_group" => self.async_workers_group.push(as_string(value)),
+            "workdir" | "work_dir" => self.workdir = Some(as_string(value)),
+            "force_rport" => self.force_rport = as_bool(value)?,
+            "advertised_address" => self.advertised_address = Some(as_string(value)),
+            "advertised_port" => {
+                self.advertised_port =
+                    Some(u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?)
+            }
+            "cfgengine" => self.cfgengine = as_string(value),
+            "corelog" => {
+                log_level(value)?;
+            }
+            _ => {}
+        }
+        Ok(support)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_known_params() {
+        let mut s = CoreSettings::default();
+        s.apply("children", &Value::Int(2)).unwrap();
+        s.apply("disable_tcp", &Value::from_static("yes")).unwrap();
+        s.apply("debug", &Value::from_static("L_INFO")).unwrap();
+        s.apply("listen", &Value::from_static("udp:127.0.0.1:5060")).unwrap();
+        assert_eq!(s.children, 2);
+        assert!(s.disable_tcp);
+        assert_eq!(s.debug, 2);
+        assert_eq!(s.listen, vec!["udp:127.0.0.1:5060".to_string()]);
+        assert_eq!(s.apply("shm_mem_size", &Value::Int(64)), Ok(Support::Ignored));
+    }
+
+    #[test]
+    fn refuses_unknown_and_bad_values() {
+        let mut s = CoreSettings::default();
+        assert!(s.apply("chilren", &Value::Int(2)).is_err());
+        assert!(s.apply("port", &Value::Int(70000)).is_err());
+        assert!(s.apply("disable_tcp", &Value::from_static("maybe")).is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! Test harness: start the real `siprd` binary on a config and talk to it over
+//! loopback as a real client would. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A running siprd process with its collected log.
+pub struct Siprd {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    pub dir: PathBuf,
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+}
+
+fn unique_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("siprd-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Run `siprd -c -f cfg` and return (exit code, stderr+stdout).
+pub fn check_config(cfg: &str) -> (i32, String) {
+    let dir = unique_dir();
+    let path = dir.join("test.cfg");
+    std::fs::write(&path, cfg).expect("write cfg");
+    check_file(&path)
+}
+
+pub fn check_file(path: &std::path::Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("-c")
+        .arg("-f")
+        .arg(path)
+        .output()
+        .expect("run siprd -c");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+impl Siprd {
+    /// Start siprd on `cfg` (which should listen on port 0) and wait until it is
+    /// listening. Extra files can be written next to the config first.
+    pub fn start(cfg: &str) -> Siprd {
+        Self::start_with(cfg, &[], &[])
+    }
+
+    pub fn start_with(cfg: &str, files: &[(&str, &str)], args: &[&str]) -> Siprd {
+        let dir = unique_dir();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).expect("write file");
+        }
+        let path = dir.join("siprd.cfg");
+        std::fs::write(&path, cfg).expect("write cfg");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_siprd"))
+            .arg("-f")
+            .arg(&path)
+            .args(args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn siprd");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
+            Box::new(child.stdout.take().expect("stdout")),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let reader = BufReader::new(stream);
+                for line in reader.lines() {
+                    let Ok(line) = line else { break };
+                    if std::env::var_os("SIPRD_TEST_ECHO").is_some() {
+                        eprintln!("[siprd] {line}");
+                    }
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let mut s = Siprd { child, log, dir, udp: Vec::new(), tcp: Vec::new() };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let log = self.log();
+            if log.contains("siprd started") {
+                for line in log.lines() {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let spec = rest.split_whitespace().next().unwrap_or("");
+                        let (proto, addr) = spec.split_once(':').unwrap_or(("", ""));
+                        if let Ok(a) = addr.parse::<SocketAddr>() {
+                            match proto {
+                                "udp" => self.udp.push(a),
+                                "tcp" => self.tcp.push(a),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("siprd exited early with {status}:\n{log}");
+            }
+            if Instant::now() > deadline {
+                panic!("siprd did not start in time:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Wait until the log contains `needle` (bounded), returning whether it did.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Number of occurrences of `needle` in the log.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
+    pub fn udp_addr(&self) -> SocketAddr {
+        *self.udp.first().expect("no udp listener")
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        *self.tcp.first().expect("no tcp listener")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Send SIGTERM and wait for the exit (bounded); returns the time it took.
+    pub fn terminate(&mut self) -> Duration {
+        let t = Instant::now();
+        unsafe { libc_kill(self.child.id() as i32, 15) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return t.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("siprd did not stop on SIGTERM");
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+impl Drop for Siprd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A UDP SIP client bound to an ephemeral loopback port.
+pub struct UdpClient {
+    pub sock: UdpSocket,
+}
+
+impl UdpClient {
+    pub fn new() -> UdpClient {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        UdpClient { sock }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.sock.local_addr().unwrap().port()
+    }
+
+    pub fn send(&self, to: SocketAddr, data: &str) {
+        self.sock.send_to(data.as_bytes(), to).expect("send");
+    }
+
+    pub fn send_bytes(&self, to: SocketAddr, data: &[u8]) {
+        self.sock.send_to(data, to).expect("send");
+    }
+
+    /// Receive one datagram within `timeout`.
+    pub fn recv(&self, timeout: Duration) -> Option<String> {
+        self.recv_from(timeout).map(|(s, _)| s)
+    }
+
+    pub fn recv_from(&self, timeout: Duration) -> Option<(String, SocketAddr)> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < deadline {
+            match self.sock.recv_from(&mut buf) {
+                Ok((n, from)) => return Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from)),
+                Err(_) => continue,
+            }
+        }
+        None
+    }
+
+    /// Send and wait for a reply whose first line is not a 1xx unless `provisional`.
+    pub fn request(&self, to: SocketAddr, data: &str) -> String {
+        self.send(to, data);
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(r) = self.recv(Duration::from_millis(200)) {
+                if !r.starts_with("SIP/2.0 1") {
+                    return r;
+                }
+            }
+        }
+        panic!("no final reply to:\n{data}");
+    }
+
+    /// Assert nothing arrives within `wait`.
+    pub fn expect_silence(&self, wait: Duration) {
+        if let Some(r) = self.recv(wait) {
+            panic!("expected no datagram, got:\n{r}");
+        }
+    }
+}
+
+/// Build a request with the usual headers; `extra` is inserted before Content-Length.
+pub fn request(method: &str, ruri: &str, client_port: u16, call_id: &str, extra: &str) -> String {
+    format!(
+        "{method} {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{client_port};branch=z9hG4bK-{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@127.0.0.1>;tag=from-{call_id}\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 {method}\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The value of the first header `name` in a SIP message (case-insensitive).
+pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n").skip(1).take_while(|l| !l.is_empty()).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+pub fn first_line(msg: &str) -> &str {
+    msg.split("\r\n").next().unwrap_or("")
+}
+
+/// A TCP SIP client.
+pub struct TcpClient {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl TcpClient {
+    pub fn connect(addr: SocketAddr) -> TcpClient {
+        let stream = TcpStream::connect_timeout(&addr, WAIT).expect("tcp connect");
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        TcpClient { stream, buf: Vec::new() }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.stream.local_addr().unwrap().port()
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.stream.write_all(data).expect("tcp write");
+    }
+
+    /// Read one SIP message (headers + Content-Length body) within `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+                let cl = header(&(head.clone() + "\r\n"), "Content-Length")
+                    .or_else(|| header(&(head.clone() + "\r\n"), "l"))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let total = end + 4 + cl;
+                if self.buf.len() >= total {
+                    let msg: Vec<u8> = self.buf.drain(..total).collect();
+                    return Some(String::from_utf8_lossy(&msg).into_owned());
+                }
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// True when the server closed the connection within `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut chunk = [0u8; 8192];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => continue,
+            }
+        }
+        false
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
