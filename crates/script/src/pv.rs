@@ -34,17 +34,23 @@ impl<C> PvSpec<C> {
         }
     }
 
-    /// Read the value, applying transformations; a failing transformation gives Null.
+    /// Read the value, applying transformations; a failing transformation gives Null
+    /// (as in Kamailio, where assigning a failed read unsets the destination:
+    /// `$var` becomes 0, an `$avp` is deleted).
     pub fn get(&self, ctx: &mut C) -> Value {
+        self.try_get(ctx).unwrap_or(Value::Null)
+    }
+
+    /// Read the value; None when a transformation failed (`{s.int}` on `"ab"`,
+    /// any `s.*` on a null value, `{s.substr}` out of range ...). Kamailio prints
+    /// a failed read as nothing in a format string, and a null value as `<null>`.
+    pub fn try_get(&self, ctx: &mut C) -> Option<Value> {
         let idx = self.eval_index(ctx);
         let mut v = self.imp.get(ctx, idx);
         for t in &self.transforms {
-            match t.apply(ctx, v) {
-                Some(nv) => v = nv,
-                None => return Value::Null,
-            }
+            v = t.apply(ctx, v)?;
         }
-        v
+        Some(v)
     }
 
     pub fn set(&self, ctx: &mut C, v: Value) -> Result<(), PvError> {
@@ -86,7 +92,11 @@ impl<C> Format<C> {
         for p in &self.parts {
             match p {
                 FmtPart::Text(t) => out.extend_from_slice(t),
-                FmtPart::Pv(pv) => pv.get(ctx).write_to(out),
+                FmtPart::Pv(pv) => {
+                    if let Some(v) = pv.try_get(ctx) {
+                        v.write_to(out)
+                    }
+                }
             }
         }
     }
@@ -96,7 +106,7 @@ impl<C> Format<C> {
         match self.parts.as_slice() {
             [] => Bytes::new(),
             [FmtPart::Text(t)] => t.clone(),
-            [FmtPart::Pv(pv)] => pv.get(ctx).to_bytes(),
+            [FmtPart::Pv(pv)] => pv.try_get(ctx).map(|v| v.to_bytes()).unwrap_or_default(),
             _ => {
                 let mut out = Vec::with_capacity(64);
                 self.eval_into(ctx, &mut out);
@@ -353,11 +363,12 @@ pub fn parse_pv<C>(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<(PvSpec<C>, u
 }
 
 fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<PvSpec<C>, String> {
-    let class = match fx.registry.pv_classes.get(raw.name) {
+    let reg = fx.registry;
+    let class = match reg.pv_classes.get(raw.name) {
         Some(c) => c,
         None => {
             let mut msg = format!("unknown pseudo-variable class `${}`", raw.name);
-            if let Some(s) = did_you_mean(raw.name, fx.registry.pv_classes.keys().copied()) {
+            if let Some(s) = did_you_mean(raw.name, reg.pv_classes.keys().copied()) {
                 msg.push_str(&format!("; did you mean `${s}`?"));
             }
             return Err(msg);
@@ -372,11 +383,11 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
     };
     let mut transforms = Vec::with_capacity(raw.transforms.len());
     for tr in &raw.transforms {
-        let def = match fx.registry.transforms.get(tr.class) {
+        let def = match reg.transforms.get(tr.class) {
             Some(d) => d,
             None => {
                 let mut msg = format!("unknown transformation class `{}` in `{}`", tr.class, tr.text);
-                if let Some(s) = did_you_mean(tr.class, fx.registry.transforms.keys().copied()) {
+                if let Some(s) = did_you_mean(tr.class, reg.transforms.keys().copied()) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
                 }
                 return Err(msg);
@@ -389,8 +400,7 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
                 RawParam::Pv(t) => TrParam::Pv(Box::new(parse_pv(fx, t)?.0)),
             });
         }
-        let parse = def.parse;
-        let t = parse(fx, tr.method, params).map_err(|e| format!("in `{}`: {e}", tr.text))?;
+        let t = (def.parse)(fx, tr.method, params).map_err(|e| format!("in `{}`: {e}", tr.text))?;
         transforms.push(t);
     }
     Ok(PvSpec { imp, index, transforms, text: text[..raw.len].into() })

@@ -1,0 +1,366 @@
+//! The preprocessor: `#!define` & co., `#!ifdef` nesting, `#!subst`, and file
+//! inclusion, applied over the token stream so every token keeps its span.
+
+use crate::diag::Diagnostic;
+use crate::lexer::{Lexer, Tok, Token};
+use crate::source::{SourceMap, Span};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Defines given from outside the config (`-A NAME[=VALUE]` on the command line).
+#[derive(Clone, Debug, Default)]
+pub struct Defines {
+    pub list: Vec<(String, String)>,
+}
+
+impl Defines {
+    pub fn new() -> Defines {
+        Defines::default()
+    }
+    /// `define("WITH_DEBUG", None)` or `define("PORT", Some("5070"))`.
+    pub fn define(&mut self, name: &str, value: Option<&str>) -> &mut Defines {
+        self.list.push((name.to_string(), value.unwrap_or("").to_string()));
+        self
+    }
+    /// Parse a `-A` argument: `NAME` or `NAME=VALUE`.
+    pub fn add_arg(&mut self, arg: &str) -> &mut Defines {
+        match arg.split_once('=') {
+            Some((n, v)) => self.define(n.trim(), Some(v)),
+            None => self.define(arg.trim(), None),
+        }
+    }
+}
+
+struct Subst {
+    re: regex::Regex,
+    repl: String,
+    global: bool,
+}
+
+struct Cond {
+    active: bool,
+    parent_active: bool,
+    seen_else: bool,
+    span: Span,
+}
+
+pub(crate) struct Pp {
+    pub sm: SourceMap,
+    pub diags: Vec<Diagnostic>,
+    pub out: Vec<Token>,
+    defines: HashMap<String, String>,
+    substs: Vec<Subst>,
+    conds: Vec<Cond>,
+    /// Canonical paths of the files being included (cycle detection) with their display names.
+    include_stack: Vec<(PathBuf, String)>,
+    depth: u32,
+}
+
+const MAX_EXPANSION_DEPTH: u32 = 32;
+const MAX_INCLUDE_DEPTH: usize = 64;
+
+impl Pp {
+    pub fn new(defines: &Defines) -> Pp {
+        let mut map = HashMap::new();
+        for (n, v) in &defines.list {
+            map.insert(n.clone(), v.clone());
+        }
+        Pp {
+            sm: SourceMap::default(),
+            diags: Vec::new(),
+            out: Vec::new(),
+            defines: map,
+            substs: Vec::new(),
+            conds: Vec::new(),
+            include_stack: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.conds.last().is_none_or(|c| c.active)
+    }
+
+    /// Process a file's text. `path` is used for includes relative to it.
+    pub fn run_text(&mut self, name: &str, text: Arc<str>, path: Option<PathBuf>) {
+        let file = self.sm.add(name.to_string(), text.clone());
+        let canon = path.as_ref().and_then(|p| std::fs::canonicalize(p).ok()).unwrap_or_else(|| PathBuf::from(name));
+        self.include_stack.push((canon, name.to_string()));
+        let (toks, diags) = Lexer::new(&text, file).tokenize();
+        self.diags.extend(diags);
+        let base = path.as_ref().and_then(|p| p.parent().map(Path::to_path_buf));
+        let depth_at_start = self.conds.len();
+        self.process(toks, base.as_deref(), 0);
+        while self.conds.len() > depth_at_start {
+            let c = self.conds.pop().expect("cond");
+            self.diags.push(
+                Diagnostic::error(c.span, "`#!ifdef`/`#!ifndef` without a matching `#!endif`")
+                    .label("opened here")
+                    .help("add `#!endif` before the end of the file"),
+            );
+        }
+        self.include_stack.pop();
+    }
+
+    fn process(&mut self, toks: Vec<Token>, base: Option<&Path>, expand_depth: u32) {
+        let mut it = toks.into_iter().peekable();
+        while let Some(t) = it.next() {
+            match &t.tok {
+                Tok::Directive(name, rest) => {
+                    let (name, rest) = (name.clone(), rest.clone());
+                    self.directive(&name, &rest, t.span, base);
+                }
+                _ if !self.active() => {}
+                Tok::Ident(id) if id == "include_file" || id == "import_file" => {
+                    let import = id == "import_file";
+                    match it.peek() {
+                        Some(Token { tok: Tok::Str(p), span, .. }) => {
+                            let (p, sp) = (p.clone(), t.span.to(*span));
+                            it.next();
+                            self.include(&p, sp, base, import);
+                        }
+                        _ => self.diags.push(
+                            Diagnostic::error(t.span, format!("`{id}` needs a quoted file name"))
+                                .help(format!("write `{id} \"file.cfg\"`")),
+                        ),
+                    }
+                }
+                Tok::Ident(id) if self.defines.contains_key(id.as_str()) => {
+                    if expand_depth >= MAX_EXPANSION_DEPTH {
+                        self.diags.push(Diagnostic::error(t.span, format!("`{id}` expands recursively")));
+                        continue;
+                    }
+                    let value = self.defines[id.as_str()].clone();
+                    let (mut vt, _) = Lexer::new(&value, t.span.file).tokenize();
+                    for (i, v) in vt.iter_mut().enumerate() {
+                        v.span = t.span;
+                        if i == 0 {
+                            v.space_before = t.space_before;
+                            v.nl_before = t.nl_before;
+                        } else {
+                            v.nl_before = false;
+                        }
+                        if matches!(v.tok, Tok::Directive(..)) {
+                            v.tok = Tok::Ident(String::new());
+                        }
+                    }
+                    vt.retain(|v| !matches!(&v.tok, Tok::Ident(s) if s.is_empty()));
+                    self.process(vt, base, expand_depth + 1);
+                }
+                Tok::Str(s) if !self.substs.is_empty() => {
+                    let mut t = t.clone();
+                    let mut s = s.clone();
+                    for sb in &self.substs {
+                        s = if sb.global {
+                            sb.re.replace_all(&s, sb.repl.as_str()).into_owned()
+                        } else {
+                            sb.re.replace(&s, sb.repl.as_str()).into_owned()
+                        };
+                    }
+                    t.tok = Tok::Str(s);
+                    self.out.push(t);
+                }
+                _ => self.out.push(t),
+            }
+        }
+    }
+
+    fn directive(&mut self, name: &str, rest: &str, span: Span, base: Option<&Path>) {
+        match name {
+            "ifdef" | "ifndef" => {
+                let id = rest.trim();
+                let parent = self.active();
+                let defined = self.defines.contains_key(id);
+                if parent && id.is_empty() {
+                    self.diags.push(Diagnostic::error(span, format!("`#!{name}` needs a name")));
+                }
+                let active = parent && (defined == (name == "ifdef"));
+                self.conds.push(Cond { active, parent_active: parent, seen_else: false, span });
+            }
+            "else" => match self.conds.last_mut() {
+                Some(c) if !c.seen_else => {
+                    c.seen_else = true;
+                    c.active = c.parent_active && !c.active;
+                }
+                Some(_) => self.diags.push(Diagnostic::error(span, "a second `#!else` for the same `#!ifdef`")),
+                None => self.diags.push(Diagnostic::error(span, "`#!else` without `#!ifdef`")),
+            },
+            "endif" => {
+                if self.conds.pop().is_none() {
+                    self.diags.push(Diagnostic::error(span, "`#!endif` without `#!ifdef`"));
+                }
+            }
+            _ if !self.active() => {}
+            "define" | "trydef" | "redefine" => {
+                let rest = rest.trim_start();
+                let n = rest.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+                let id = &rest[..n];
+                if id.is_empty() {
+                    self.diags.push(
+                        Diagnostic::error(span, format!("`#!{name}` needs a name"))
+                            .help(format!("write `#!{name} NAME [value]`")),
+                    );
+                    return;
+                }
+                let value = rest[n..].trim().to_string();
+                let exists = self.defines.contains_key(id);
+                match name {
+                    "define" if exists => {
+                        self.diags.push(
+                            Diagnostic::error(span, format!("`{id}` is already defined"))
+                                .help("use `#!redefine` to change it or `#!trydef` to define it only once"),
+                        );
+                    }
+                    "trydef" if exists => {}
+                    _ => {
+                        self.defines.insert(id.to_string(), value);
+                    }
+                }
+            }
+            "undef" => {
+                self.defines.remove(rest.trim());
+            }
+            "defenv" | "defenvs" => {
+                // `#!defenv NAME=ENVVAR` or `#!defenv ENVVAR`
+                let r = rest.trim();
+                let (id, var) = r.split_once('=').unwrap_or((r, r));
+                let v = std::env::var(var.trim()).unwrap_or_default();
+                let v = if name == "defenvs" { format!("\"{v}\"") } else { v };
+                self.defines.insert(id.trim().to_string(), v);
+            }
+            "subst" | "substdef" | "substdefs" => self.subst(name, rest, span),
+            "include_file" | "import_file" => {
+                let r = rest.trim();
+                let p = r.trim_matches(|c| c == '"' || c == '\'');
+                if p.is_empty() {
+                    self.diags.push(Diagnostic::error(span, format!("`#!{name}` needs a file name")));
+                    return;
+                }
+                self.include(p, span, base, name == "import_file");
+            }
+            // headers and unknown `#!` lines (e.g. `#!/usr/sbin/kamailio`) are comments
+            _ => {}
+        }
+    }
+
+    fn subst(&mut self, name: &str, rest: &str, span: Span) {
+        let r = rest.trim();
+        let inner = match (r.chars().next(), r.chars().last()) {
+            (Some(q @ ('"' | '\'')), Some(e)) if e == q && r.len() >= 2 => &r[1..r.len() - 1],
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(span, format!("`#!{name}` needs a quoted expression"))
+                        .help(format!("write `#!{name} \"/regex/replacement/flags\"`")),
+                );
+                return;
+            }
+        };
+        let Some(delim) = inner.chars().next() else {
+            self.diags.push(Diagnostic::error(span, format!("empty `#!{name}` expression")));
+            return;
+        };
+        // split on unescaped delimiters
+        let mut parts: Vec<String> = vec![String::new()];
+        let mut chars = inner[delim.len_utf8()..].chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.peek() == Some(&delim) {
+                parts.last_mut().expect("part").push(delim);
+                chars.next();
+            } else if c == delim {
+                parts.push(String::new());
+            } else {
+                parts.last_mut().expect("part").push(c);
+            }
+        }
+        if parts.len() != 3 {
+            self.diags.push(
+                Diagnostic::error(span, format!("bad `#!{name}` expression"))
+                    .help(format!("write `#!{name} \"{delim}regex{delim}replacement{delim}flags\"`")),
+            );
+            return;
+        }
+        let flags = &parts[2];
+        let mut b = regex::RegexBuilder::new(&parts[0]);
+        b.case_insensitive(flags.contains('i'));
+        let re = match b.build() {
+            Ok(r) => r,
+            Err(e) => {
+                self.diags.push(Diagnostic::error(span, format!("bad regular expression in `#!{name}`: {e}")));
+                return;
+            }
+        };
+        // `\1` back references become `${1}`
+        let mut repl = String::new();
+        let mut rc = parts[1].chars().peekable();
+        while let Some(c) = rc.next() {
+            match c {
+                '\\' if rc.peek().is_some_and(char::is_ascii_digit) => {
+                    repl.push_str(&format!("${{{}}}", rc.next().expect("digit")));
+                }
+                '\\' if rc.peek().is_some() => repl.push(rc.next().expect("char")),
+                '$' => repl.push_str("$$"),
+                c => repl.push(c),
+            }
+        }
+        if name != "subst" {
+            let id = parts[0].clone();
+            let v = if name == "substdefs" { format!("\"{}\"", parts[1]) } else { parts[1].clone() };
+            self.defines.insert(id, v);
+        }
+        self.substs.push(Subst { re, repl, global: flags.contains('g') });
+    }
+
+    fn include(&mut self, p: &str, span: Span, base: Option<&Path>, import: bool) {
+        let kind = if import { "import_file" } else { "include_file" };
+        if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
+            self.diags.push(Diagnostic::error(span, "files are included too deeply"));
+            return;
+        }
+        let rel = Path::new(p);
+        let mut candidates = Vec::new();
+        if rel.is_absolute() {
+            candidates.push(rel.to_path_buf());
+        } else {
+            if let Some(b) = base {
+                candidates.push(b.join(rel));
+            }
+            candidates.push(rel.to_path_buf());
+        }
+        let Some(found) = candidates.into_iter().find(|c| c.is_file()) else {
+            if !import {
+                self.diags.push(
+                    Diagnostic::error(span, format!("cannot find the included file `{p}`"))
+                        .label("included here")
+                        .help("paths are relative to the including file; use `import_file` for an optional file"),
+                );
+            }
+            return;
+        };
+        let canon = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
+        if let Some(pos) = self.include_stack.iter().position(|(c, _)| *c == canon) {
+            let mut chain: Vec<&str> = self.include_stack[pos..].iter().map(|(_, n)| n.as_str()).collect();
+            let shown = found.display().to_string();
+            chain.push(&shown);
+            self.diags.push(
+                Diagnostic::error(span, format!("include cycle: `{p}` is already being included"))
+                    .label(format!("{kind} here"))
+                    .help(format!("the chain is {}", chain.join(" -> "))),
+            );
+            return;
+        }
+        match std::fs::read_to_string(&found) {
+            Ok(text) => {
+                self.depth += 1;
+                let name = found.display().to_string();
+                self.run_text(&name, Arc::from(text), Some(found));
+                self.depth -= 1;
+            }
+            Err(e) => {
+                if !import {
+                    self.diags.push(Diagnostic::error(span, format!("cannot read `{p}`: {e}")));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Locks that a script holds across statements (`lock()`/`unlock()`,
+//! `sht_lock()`/`sht_unlock()`).
+//!
+//! Such a lock is owned by a script *execution*, not by a thread: a route may
+//! take it, and it is recursive for that execution. Every lock an execution
+//! takes is recorded in its context ([`HeldLocks`]) so that one left held when
+//! the execution ends (exit, drop, an error, or a forgotten unlock) is released
+//! with a warning instead of blocking the server for ever.
+
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Identifies one script execution (a message being routed, an event run).
+pub type ExecId = u64;
+
+static NEXT_EXEC: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh, never-zero execution id.
+pub fn new_exec_id() -> ExecId {
+    NEXT_EXEC.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Default)]
+struct OwnerState {
+    owner: ExecId,
+    depth: u32,
+}
+
+/// A recursive lock owned by an execution id.
+#[derive(Default)]
+pub struct OwnedLock {
+    state: Mutex<OwnerState>,
+    freed: Condvar,
+}
+
+impl OwnedLock {
+    /// Block until `me` owns the lock (re-entrant).
+    pub fn lock(&self, me: ExecId) {
+        let mut s = self.state.lock();
+        while s.owner != 0 && s.owner != me {
+            self.freed.wait(&mut s);
+        }
+        s.owner = me;
+        s.depth += 1;
+    }
+
+    /// Take the lock if it is free or already ours.
+    pub fn try_lock(&self, me: ExecId) -> bool {
+        let mut s = self.state.lock();
+        if s.owner != 0 && s.owner != me {
+            return false;
+        }
+        s.owner = me;
+        s.depth += 1;
+        true
+    }
+
+    /// Release one level; false when `me` does not hold it.
+    pub fn unlock(&self, me: ExecId) -> bool {
+        let mut s = self.state.lock();
+        if s.owner != me || s.depth == 0 {
+            return false;
+        }
+        s.depth -= 1;
+        if s.depth == 0 {
+            s.owner = 0;
+            drop(s);
+            self.freed.notify_all();
+        }
+        true
+    }
+
+    /// Release every level held by `me` (used when an execution ends).
+    pub fn unlock_all(&self, me: ExecId) -> u32 {
+        let mut s = self.state.lock();
+        if s.owner != me {
+            return 0;
+        }
+        let n = s.depth;
+        s.owner = 0;
+        s.depth = 0;
+        drop(s);
+        self.freed.notify_all();
+        n
+    }
+
+    /// Wait until nobody but `me` holds the lock, then run `f` while the
+    /// internal mutex is held. Used for short data accesses that must respect a
+    /// lock a script holds (htable items under `sht_lock`).
+    pub fn with_unowned<R>(&self, me: ExecId, f: impl FnOnce() -> R) -> R {
+        let mut s = self.state.lock();
+        while s.owner != 0 && s.owner != me {
+            self.freed.wait(&mut s);
+        }
+        let r = f();
+        drop(s);
+        r
+    }
+}
+
+/// One lock held by an execution, with a label for the leak warning.
+pub struct Held {
+    pub lock: Arc<OwnedLock>,
+    pub label: String,
+}
+
+/// The locks an execution has taken and not released yet.
+#[derive(Default)]
+pub struct HeldLocks {
+    held: Vec<Held>,
+}
+
+impl HeldLocks {
+    pub fn push(&mut self, lock: Arc<OwnedLock>, label: impl Into<String>) {
+        self.held.push(Held { lock, label: label.into() });
+    }
+
+    /// Forget one record of `lock` (after a successful unlock).
+    pub fn pop(&mut self, lock: &Arc<OwnedLock>) {
+        if let Some(i) = self.held.iter().rposition(|h| Arc::ptr_eq(&h.lock, lock)) {
+            self.held.remove(i);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Release everything still held by `me`; returns the labels released.
+    pub fn release_all(&mut self, me: ExecId) -> Vec<String> {
+        let mut labels = Vec::new();
+        for h in self.held.drain(..).rev() {
+            if h.lock.unlock_all(me) > 0 {
+                labels.push(h.label);
+            }
+        }
+        labels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn recursive_for_one_execution() {
+        let l = OwnedLock::default();
+        l.lock(1);
+        l.lock(1);
+        assert!(!l.try_lock(2));
+        assert!(l.unlock(1));
+        assert!(!l.try_lock(2));
+        assert!(l.unlock(1));
+        assert!(l.try_lock(2));
+        assert!(!l.unlock(1));
+    }
+
+    #[test]
+    fn other_execution_waits_until_released() {
+        let l = Arc::new(OwnedLock::default());
+        l.lock(7);
+        let l2 = l.clone();
+        let t = std::thread::spawn(move || {
+            l2.lock(8);
+            l2.unlock(8)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!t.is_finished());
+        assert!(l.unlock(7));
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn leaked_locks_are_released() {
+        let l = Arc::new(OwnedLock::default());
+        let mut held = HeldLocks::default();
+        l.lock(3);
+        held.push(l.clone(), "k");
+        l.lock(3);
+        held.push(l.clone(), "k");
+        assert_eq!(held.release_all(3), vec!["k".to_string()]);
+        assert!(l.try_lock(4));
+    }
+}
