@@ -19,7 +19,10 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             if name.is_empty() {
                 return Err("`$var` needs a name: `$var(name)`".into());
             }
-            Ok(Box::new(ScriptVar::<C> { slot: var_slot(name), _c: PhantomData }))
+            Ok(Box::new(ScriptVar::<C> {
+                slot: var_slot(name),
+                _c: PhantomData,
+            }))
         }),
     });
     reg.add_pv(PvClassDef {
@@ -190,7 +193,9 @@ pub(crate) mod test_support {
         reg.add_pv(PvClassDef {
             name: "ru",
             module: "test",
-            parse: Arc::new(|_fx, _inner| Ok(Box::new(Fixed(Value::from_static("sip:alice@example.com"))))),
+            parse: Arc::new(|_fx, _inner| {
+                Ok(Box::new(Fixed(Value::from_static("sip:alice@example.com"))))
+            }),
         });
         reg.add_pv(PvClassDef {
             name: "T_reply_code",
@@ -204,7 +209,9 @@ pub(crate) mod test_support {
                 name,
                 module: "test",
                 parse: Arc::new(|_fx, inner| {
-                    Ok(Box::new(Fixed(Value::from_string(inner.unwrap_or("").to_string()))))
+                    Ok(Box::new(Fixed(Value::from_string(
+                        inner.unwrap_or("").to_string(),
+                    ))))
                 }),
             });
         }
@@ -215,7 +222,12 @@ pub(crate) mod test_support {
         let reg = registry();
         let routes = RouteNames::default();
         let host: &(dyn std::any::Any + Send + Sync) = &();
-        let mut fx = FixupCtx { registry: &reg, routes: &routes, host, warnings: Vec::new() };
+        let mut fx = FixupCtx {
+            registry: &reg,
+            routes: &routes,
+            host,
+            warnings: Vec::new(),
+        };
         f(&mut fx)
     }
 

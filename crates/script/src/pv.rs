@@ -232,7 +232,13 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
         p = e + 1;
     }
     if !long {
-        return Ok(RawPv { name, inner, index: RawIndex::None, transforms: Vec::new(), len: p });
+        return Ok(RawPv {
+            name,
+            inner,
+            index: RawIndex::None,
+            transforms: Vec::new(),
+            len: p,
+        });
     }
     let mut index = RawIndex::None;
     if b.get(p) == Some(&b'[') {
@@ -257,7 +263,11 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
                     .ok_or_else(|| format!("bad index `{}` in `${name}`", &text[s..p]))?;
                 index = RawIndex::Int(n);
             }
-            _ => return Err(format!("bad index in `$({name}...)`: expected a number, `*` or a pseudo-variable")),
+            _ => {
+                return Err(format!(
+                    "bad index in `$({name}...)`: expected a number, `*` or a pseudo-variable"
+                ))
+            }
         }
         if b.get(p) != Some(&b']') {
             return Err(format!("missing `]` after the index of `$({name}...)`"));
@@ -266,8 +276,12 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
     }
     let mut transforms = Vec::new();
     loop {
-        while p < b.len() && is_space(b[p]) {
-            p += 1;
+        // Blanks may follow a transformation (checked on Kamailio), not precede
+        // the first one.
+        if !transforms.is_empty() {
+            while p < b.len() && is_space(b[p]) {
+                p += 1;
+            }
         }
         if b.get(p) != Some(&b'{') {
             break;
@@ -279,11 +293,20 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
     if b.get(p) != Some(&b')') {
         return Err(match b.get(p) {
             None => format!("missing `)` to close `$({name}...`"),
-            Some(_) => format!("unexpected `{}` in `$({name}...)`: expected `)`", char_at(text, p)),
+            Some(_) => format!(
+                "unexpected `{}` in `$({name}...)`: expected `)`",
+                char_at(text, p)
+            ),
         });
     }
     p += 1;
-    Ok(RawPv { name, inner, index, transforms, len: p })
+    Ok(RawPv {
+        name,
+        inner,
+        index,
+        transforms,
+        len: p,
+    })
 }
 
 fn char_at(text: &str, p: usize) -> char {
@@ -300,7 +323,9 @@ fn scan_tr(text: &str, depth: u32) -> Result<(RawTr<'_>, usize), String> {
     }
     if b.get(p) != Some(&b'.') {
         let shown: String = text.chars().take(40).collect();
-        return Err(format!("bad transformation `{shown}`: expected `{{class.method}}`"));
+        return Err(format!(
+            "bad transformation `{shown}`: expected `{{class.method}}`"
+        ));
     }
     let class = &text[cs..p];
     p += 1;
@@ -340,10 +365,20 @@ fn scan_tr(text: &str, depth: u32) -> Result<(RawTr<'_>, usize), String> {
     }
     if b.get(p) != Some(&b'}') {
         let shown: String = text.chars().take(40).collect();
-        return Err(format!("missing `}}` to close the transformation `{shown}`"));
+        return Err(format!(
+            "missing `}}` to close the transformation `{shown}`"
+        ));
     }
     p += 1;
-    Ok((RawTr { text: &text[..p], class, method, params }, p))
+    Ok((
+        RawTr {
+            text: &text[..p],
+            class,
+            method,
+            params,
+        },
+        p,
+    ))
 }
 
 /// The byte length of the pseudo-variable at the start of `text`, without
@@ -374,7 +409,8 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
             return Err(msg);
         }
     };
-    let imp = (class.parse)(fx, raw.inner).map_err(|e| format!("in `{}`: {e}", &text[..raw.len]))?;
+    let imp =
+        (class.parse)(fx, raw.inner).map_err(|e| format!("in `{}`: {e}", &text[..raw.len]))?;
     let index = match raw.index {
         RawIndex::None => IndexSpec::None,
         RawIndex::Int(i) => IndexSpec::Int(i),
@@ -386,7 +422,10 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
         let def = match reg.transforms.get(tr.class) {
             Some(d) => d,
             None => {
-                let mut msg = format!("unknown transformation class `{}` in `{}`", tr.class, tr.text);
+                let mut msg = format!(
+                    "unknown transformation class `{}` in `{}`",
+                    tr.class, tr.text
+                );
                 if let Some(s) = did_you_mean(tr.class, reg.transforms.keys().copied()) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
                 }
@@ -403,7 +442,12 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
         let t = (def.parse)(fx, tr.method, params).map_err(|e| format!("in `{}`: {e}", tr.text))?;
         transforms.push(t);
     }
-    Ok(PvSpec { imp, index, transforms, text: text[..raw.len].into() })
+    Ok(PvSpec {
+        imp,
+        index,
+        transforms,
+        text: text[..raw.len].into(),
+    })
 }
 
 /// Parse a format string: text with PVs, `$$` for a literal `$`. As in
@@ -455,18 +499,227 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -
     best.map(|(_, s)| s)
 }
 
+/// Edit distance counting a swap of two neighbours as one edit
+/// (optimal string alignment), ASCII case-insensitive.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(!a[i - 1].eq_ignore_ascii_case(&b[j - 1]));
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let a: Vec<char> = a.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let b: Vec<char> = b.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (j, x) in d.iter_mut().enumerate().take(w) {
+        *x = j;
     }
-    prev[b.len()]
+    for i in 1..=a.len() {
+        d[i * w] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::test_support::{eval, fmt, pv, TestCtx};
+    use proptest::prelude::*;
+
+    fn get(text: &str) -> Value {
+        let (spec, n) = pv(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(n, text.len(), "{text}");
+        spec.get(&mut TestCtx::default())
+    }
+
+    #[test]
+    fn scan_lengths() {
+        let c: &[(&str, Option<usize>)] = &[
+            ("$ru", Some(3)),
+            ("$ru;", Some(3)),
+            ("$rU)", Some(3)),
+            ("$T_reply_code == 486", Some(13)),
+            ("$var(x) = 1;", Some(7)),
+            ("$sht(a=>calls-to::10.10.10.10) + 1", Some(30)),
+            ("$sht(a=>$ci) ", Some(12)),
+            ("$shv(f(o)o)x", Some(11)),
+            ("$(hdr(Via)[1]{s.len})", Some(21)),
+            ("$(hdr(Via)[-1])", Some(15)),
+            ("$(hdr(Via)[*])", Some(14)),
+            ("$(hdr(Via)[$var(i)]{s.len}) + 1", Some(27)),
+            ("$(ru{s.select,1,,}{s.len})", Some(26)),
+            ("$(ru{s.replace,$var(a),b})", Some(26)),
+            ("$(ru)", Some(5)),
+            ("$(avp(x){s.toupper} {s.len} )x", Some(29)),
+            // Checked on Kamailio: no blank before the first transformation.
+            ("$(avp(x) {s.len})", None),
+            ("$$", None),
+            ("$", None),
+            ("$ ", None),
+            ("$(", None),
+            ("$()", None),
+            ("$var(x", None),
+            ("$(var(x)", None),
+            ("$(var(x)[1)", None),
+            ("$(var(x)[a])", None),
+            ("$(var(x){s.len)", None),
+            ("$(var(x){s.len}", None),
+            ("$(var(x)x)", None),
+            ("abc", None),
+            ("", None),
+        ];
+        for (t, want) in c {
+            assert_eq!(scan_pv_len(t), *want, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn parse_forms_and_inner_text() {
+        assert_eq!(get("$ru"), Value::from_static("sip:alice@example.com"));
+        assert_eq!(get("$(ru)"), Value::from_static("sip:alice@example.com"));
+        assert_eq!(get("$T_reply_code"), Value::Int(486));
+        // The class receives the raw balanced inner text.
+        assert_eq!(
+            get("$sht(a=>calls-to::10.10.10.10)"),
+            Value::from_static("a=>calls-to::10.10.10.10")
+        );
+        assert_eq!(get("$sht(a=>$ci)"), Value::from_static("a=>$ci"));
+        assert_eq!(get("$hdr(f(o)o)"), Value::from_static("f(o)o"));
+        assert_eq!(get("$hdr( x y )"), Value::from_static(" x y "));
+        // Indexes.
+        assert_eq!(get("$(hdr(Via)[1])"), Value::from_static("Via[1]"));
+        assert_eq!(get("$(hdr(Via)[-2])"), Value::from_static("Via[-2]"));
+        assert_eq!(get("$(hdr(Via)[*])"), Value::from_static("Via[*]"));
+        assert_eq!(
+            get("$(hdr(Via)[$T_reply_code])"),
+            Value::from_static("Via[486]")
+        );
+        assert_eq!(get("$(hdr(Via)[1]{s.len})"), Value::Int(6));
+        // Transformations with PV and text parameters.
+        assert_eq!(
+            get("$(ru{s.select,1,:})"),
+            Value::from_static("alice@example.com")
+        );
+        assert_eq!(
+            get("$(ru{s.select,0,@}{s.substr,4,0})"),
+            Value::from_static("alice")
+        );
+        assert_eq!(
+            get("$(ru{s.replace,$hdr(alice),bob})"),
+            Value::from_static("sip:bob@example.com")
+        );
+        assert_eq!(
+            get("$(ru{s.substr,$(hdr(x){s.len}),3})"),
+            Value::from_static("ip:")
+        );
+        let (spec, _) = pv("$(hdr(Via)[1]{s.len}) + 1").unwrap();
+        assert_eq!(&*spec.text, "$(hdr(Via)[1]{s.len})");
+        assert!(!spec.writable());
+        assert!(pv("$avp(x)").unwrap().0.writable());
+    }
+
+    #[test]
+    fn parse_errors() {
+        let e = pv("$foo").err().unwrap();
+        assert_eq!(e, "unknown pseudo-variable class `$foo`");
+        let e = pv("$vra(x)").err().unwrap();
+        assert!(e.starts_with("unknown pseudo-variable class `$vra`"), "{e}");
+        assert!(e.contains("did you mean `$var`?"), "{e}");
+        assert!(pv("$$").is_err());
+        assert!(pv("$").is_err());
+        assert!(pv("$var(x").err().unwrap().contains("missing `)`"));
+        assert!(pv("$(var(x){s.len}").err().unwrap().contains("missing `)`"));
+        assert!(pv("$(var(x){s.nope})")
+            .err()
+            .unwrap()
+            .contains("unknown transformation `s.nope`"));
+        assert!(pv("$(var(x){q.len})")
+            .err()
+            .unwrap()
+            .contains("unknown transformation class `q`"));
+        assert!(pv("$(var(x)[$nope])").err().unwrap().contains("`$nope`"));
+        assert!(pv("$(var(x){s.replace,$nope,a})")
+            .err()
+            .unwrap()
+            .contains("`$nope`"));
+        assert!(pv("$(avp()").is_err());
+        assert!(pv("$avp()").err().unwrap().contains("needs a name"));
+    }
+
+    #[test]
+    fn formats() {
+        let f = fmt("no pv here").unwrap();
+        assert_eq!(f.as_static().map(|b| &b[..]), Some(&b"no pv here"[..]));
+        let f = fmt("").unwrap();
+        assert_eq!(f.as_static().map(|b| &b[..]), Some(&b""[..]));
+        // `$$` is a literal `$`, merged with the text around it (checked on Kamailio).
+        let f = fmt("cost $$5 or 6$$").unwrap();
+        assert_eq!(f.as_static().map(|b| &b[..]), Some(&b"cost $5 or 6$"[..]));
+        assert_eq!(eval("R=$ru;"), "R=sip:alice@example.com;");
+        assert_eq!(eval("$ru$T_reply_code"), "sip:alice@example.com486");
+        assert_eq!(
+            eval("[$(ru{s.len})] [$avp(none)] [$$]"),
+            "[21] [<null>] [$]"
+        );
+        // A failed transformation prints nothing (checked on Kamailio), a null
+        // prints `<null>`.
+        assert_eq!(eval("[$(avp(none){s.len})] [$(ru{s.int})]"), "[] []");
+        assert_eq!(fmt("a $ru b $ru c").unwrap().parts.len(), 5);
+        // Kamailio refuses a `$` that does not start a PV ("cost 5$", "5$ off").
+        for bad in ["cost 5$", "5$ off", "$ ", "x $(", "$nope", "$(ru{s.nope})"] {
+            assert!(fmt(bad).is_err(), "{bad:?}");
+        }
+        assert!(fmt("5$ off").err().unwrap().contains("`$$`"));
+    }
+
+    #[test]
+    fn var_in_format() {
+        crate::builtin::var_reset_thread();
+        let f = fmt("$var(fmt_x) is $var(fmt_x)\n").unwrap();
+        let (x, _) = pv("$var(fmt_x)").unwrap();
+        let mut ctx = TestCtx::default();
+        assert_eq!(&f.eval(&mut ctx)[..], b"0 is 0\n");
+        x.set(&mut ctx, Value::from_static("v")).unwrap();
+        assert_eq!(&f.eval(&mut ctx)[..], b"v is v\n");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let mut t = String::from("$var(x)");
+        for _ in 0..200 {
+            t = format!("$(var(a)[{t}])");
+        }
+        assert!(scan_pv_len(&t).is_none());
+        assert!(pv(&t).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "\\PC{0,60}") {
+            let _ = scan_pv_len(&s);
+            let _ = fmt(&s);
+            let d = format!("${s}");
+            let _ = scan_pv_len(&d);
+            let _ = pv(&d);
+        }
+
+        #[test]
+        fn never_panics_on_pv_like_text(s in "[$()\\[\\]{}.,a-z0-9_: *=>-]{0,40}") {
+            let _ = scan_pv_len(&s);
+            let _ = fmt(&s);
+            if let Some(n) = scan_pv_len(&s) {
+                prop_assert!(n <= s.len() && s.is_char_boundary(n));
+            }
+            let d = format!("$({s}");
+            let _ = scan_pv_len(&d);
+            let _ = fmt(&d);
+        }
+    }
 }

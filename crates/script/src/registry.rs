@@ -21,9 +21,11 @@ pub enum ParamKind<C> {
     Str,
     /// A static integer; a quoted decimal string is accepted (`fixup_int`).
     Int,
-    /// Kamailio's "var_str" family: if the text starts with a pseudo-variable the
-    /// argument is that single PV (trailing text is ignored, as Kamailio does);
-    /// otherwise it is a static string.
+    /// Kamailio's "var_pve_str" family: if the text starts with a pseudo-variable
+    /// the argument is that single PV (trailing text is ignored, as Kamailio does:
+    /// `sl_send_reply("404", "$rU is not here")` sends only the user);
+    /// otherwise it is a format string (PVs expanded), or a static string when it
+    /// holds no PV.
     StrOrPv,
     /// Kamailio's "var_int"/"igp" family: a static integer, or a single PV which
     /// must hold an integer at run time.

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// What to do.
+#[allow(clippy::large_enum_variant)] // built once per process
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cli {
     /// Run the server (`-c`: only check the config and exit).
@@ -107,7 +108,11 @@ pub struct CliError {
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "siprd: {}\n{}\nTry 'siprd --help' for more information.", self.message, USAGE)
+        write!(
+            f,
+            "siprd: {}\n{}\nTry 'siprd --help' for more information.",
+            self.message, USAGE
+        )
     }
 }
 
@@ -160,10 +165,13 @@ Control:\n\
 
 /// Short options that take a value.
 const SHORT_WITH_VALUE: &[char] = &[
-    'a', 'A', 'b', 'f', 'g', 'G', 'l', 'L', 'm', 'M', 'n', 'N', 'O', 'P', 'Q', 't', 'u', 'w', 'W', 'x', 'X', 'Y',
+    'a', 'A', 'b', 'f', 'g', 'G', 'l', 'L', 'm', 'M', 'n', 'N', 'O', 'P', 'Q', 't', 'u', 'w', 'W',
+    'x', 'X', 'Y',
 ];
 /// Short flags.
-const SHORT_FLAGS: &[char] = &['c', 'd', 'D', 'e', 'E', 'h', 'I', 'K', 'r', 'R', 'S', 'T', 'v', 'V'];
+const SHORT_FLAGS: &[char] = &[
+    'c', 'd', 'D', 'e', 'E', 'h', 'I', 'K', 'r', 'R', 'S', 'T', 'v', 'V',
+];
 
 /// Long options: (name, takes value).
 const LONG: &[(&str, bool)] = &[
@@ -183,11 +191,9 @@ const LONG: &[(&str, bool)] = &[
 ];
 
 fn num<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, CliError> {
-    v.trim()
-        .parse()
-        .map_err(|_| CliError {
-            message: format!("option {opt} expects a number, got `{v}`"),
-        })
+    v.trim().parse().map_err(|_| CliError {
+        message: format!("option {opt} expects a number, got `{v}`"),
+    })
 }
 
 /// Parses the arguments after the program name.
@@ -245,7 +251,9 @@ where
                 "loadmodule" => o.loadmodules.push(val),
                 "modparam" => {
                     if val.splitn(4, ':').count() != 4 {
-                        return err(format!("--modparam expects mod:param:type:value, got `{val}`"));
+                        return err(format!(
+                            "--modparam expects mod:param:type:value, got `{val}`"
+                        ));
                     }
                     o.modparams.push(val)
                 }
@@ -303,7 +311,8 @@ where
                         Some((n, v)) => (n.to_string(), Some(v.to_string())),
                         None => (val, None),
                     };
-                    if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                    if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    {
                         return err(format!("option -A: invalid define name `{n}`"));
                     }
                     o.defines.push((n, v));
@@ -354,7 +363,10 @@ fn parse_ctl(args: &[String]) -> Result<Cli, CliError> {
                 i += 1;
                 break;
             }
-            s if s.starts_with('-') && s.len() > 1 && !s[1..].starts_with(|c: char| c.is_ascii_digit()) => {
+            s if s.starts_with('-')
+                && s.len() > 1
+                && !s[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+            {
                 return err(format!("ctl: unknown option `{s}`"));
             }
             _ => break,
@@ -383,7 +395,9 @@ mod tests {
 
     #[test]
     fn kamailio_habits() {
-        let o = run(&["-f", "k.cfg", "-DD", "-E", "-e", "-M", "8", "-m", "64", "-x", "tlsf", "-n", "4"]);
+        let o = run(&[
+            "-f", "k.cfg", "-DD", "-E", "-e", "-M", "8", "-m", "64", "-x", "tlsf", "-n", "4",
+        ]);
         assert_eq!(o.config, Some(PathBuf::from("k.cfg")));
         assert_eq!(o.foreground, 2);
         assert!(o.log_stderr && o.log_color);
@@ -393,12 +407,26 @@ mod tests {
         let o = run(&["-cf", "x.cfg"]);
         assert!(o.check_only);
         assert_eq!(o.config, Some(PathBuf::from("x.cfg")));
-        let o = run(&["-ffile.cfg", "-n4", "-DDD", "-ddd", "-L", "/usr/lib/kamailio/modules"]);
+        let o = run(&[
+            "-ffile.cfg",
+            "-n4",
+            "-DDD",
+            "-ddd",
+            "-L",
+            "/usr/lib/kamailio/modules",
+        ]);
         assert_eq!(o.config, Some(PathBuf::from("file.cfg")));
         assert_eq!(o.children, Some(4));
         assert_eq!(o.foreground, 3);
         assert_eq!(o.debug_level(), Some(3));
-        let o = run(&["-A", "WITH_AUTH", "-A", "PORT=5080", "-ADEFVAL=\"x y\"", "--debug=-1"]);
+        let o = run(&[
+            "-A",
+            "WITH_AUTH",
+            "-A",
+            "PORT=5080",
+            "-ADEFVAL=\"x y\"",
+            "--debug=-1",
+        ]);
         assert_eq!(
             o.defines,
             vec![
@@ -408,7 +436,14 @@ mod tests {
             ]
         );
         assert_eq!(o.debug_level(), Some(-1));
-        let o = run(&["-l", "udp:127.0.0.1:5080", "-T", "--alias=example.com", "--modparam=sl:x:i:1", "-rR"]);
+        let o = run(&[
+            "-l",
+            "udp:127.0.0.1:5080",
+            "-T",
+            "--alias=example.com",
+            "--modparam=sl:x:i:1",
+            "-rR",
+        ]);
         assert_eq!(o.listen, vec!["udp:127.0.0.1:5080".to_string()]);
         assert!(o.disable_tcp);
         assert_eq!(o.ignored, vec!["-r".to_string(), "-R".to_string()]);

@@ -1,12 +1,49 @@
 //! The per-execution context of the script: what every route, function and
-//! pseudo-variable works on. One `Ctx` is reused per thread (reset between
-//! messages), so the hot path allocates nothing for it.
+//! pseudo-variable works on. One `Ctx` is kept per thread and reset between
+//! messages, so the hot path allocates nothing for it.
 
 use crate::locks::{ExecId, HeldLocks};
 use crate::runtime::Runtime;
+use crate::transport::{ConnId, Dest, ListenerId, Proto, WorkerIo};
+use bytes::Bytes;
 use siprd_script::{ExecState, Host};
+use siprd_sip::edit::Edits;
+use siprd_sip::Message;
 use std::any::Any;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ptr::NonNull;
 use std::sync::Arc;
+
+/// Where the message came from.
+#[derive(Clone, Copy, Debug)]
+pub struct RcvInfo {
+    pub src: SocketAddr,
+    pub local: SocketAddr,
+    pub proto: Proto,
+    pub listener: Option<ListenerId>,
+    pub conn: Option<ConnId>,
+}
+
+impl Default for RcvInfo {
+    fn default() -> Self {
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        RcvInfo { src: any, local: any, proto: Proto::Udp, listener: None, conn: None }
+    }
+}
+
+impl RcvInfo {
+    /// The destination that answers this message (same transport/connection).
+    pub fn reply_dest(&self, addr: SocketAddr) -> Dest {
+        Dest { proto: self.proto, addr, listener: self.listener, conn: self.conn }
+    }
+}
+
+/// An extra branch added by `append_branch()`.
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub uri: Bytes,
+    pub dst_uri: Option<Bytes>,
+}
 
 /// The context a script execution runs in.
 pub struct Ctx {
@@ -21,7 +58,40 @@ pub struct Ctx {
     /// Data of the event being run (read by the raising module's PVs:
     /// `$evr(...)`, `$evapi(...)`, `$shtrecord(...)` ...). None for SIP messages.
     pub event: Option<Box<dyn Any + Send>>,
+
+    /// The SIP message (for events: a synthetic OPTIONS request).
+    pub msg: Message,
+    /// True when `msg` is synthetic (event routes): suspending functions refuse it.
+    pub faked: bool,
+    pub rcv: RcvInfo,
+    /// `$ru` after a change (`None`: the request's own R-URI).
+    pub new_uri: Option<Bytes>,
+    /// `$du`: the next hop, when set.
+    pub dst_uri: Option<Bytes>,
+    /// Message flags (`setflag`): bits 0..=63.
+    pub flags: u64,
+    /// Changes to the message (`append_hf`, `remove_hf`, `subst` ...), applied
+    /// once when it is sent.
+    pub edits: Edits,
+    /// Header lines added to the next local reply (`append_to_reply`).
+    pub reply_headers: Vec<u8>,
+    /// `force_rport()`: reply to the source port even without `;rport`.
+    pub force_rport: bool,
+    /// `add_local_rport()`: add `;rport` to our Via when forwarding.
+    pub local_rport: bool,
+    /// Branches added by `append_branch()`.
+    pub branches: Vec<Branch>,
+    /// A local reply was sent for this message (stateless or stateful).
+    pub replied: bool,
+    /// Reused buffer for building outgoing messages.
+    pub scratch: Vec<u8>,
+    /// The worker's batched sender while a worker runs this context.
+    io: Option<NonNull<WorkerIo>>,
 }
+
+// SAFETY: `io` is only set while the owning worker thread runs the context
+// (see `with_io`), and a `Ctx` never leaves the thread that set it while set.
+unsafe impl Send for Ctx {}
 
 impl Host for Ctx {
     fn exec_state(&mut self) -> &mut ExecState {
@@ -31,18 +101,94 @@ impl Host for Ctx {
 
 impl Ctx {
     pub fn new(rt: Arc<Runtime>) -> Ctx {
+        let msg = rt.faked_message();
         Ctx {
             exec: ExecState::default(),
             rt,
             exec_id: crate::locks::new_exec_id(),
             locks: HeldLocks::default(),
             event: None,
+            msg,
+            faked: true,
+            rcv: RcvInfo::default(),
+            new_uri: None,
+            dst_uri: None,
+            flags: 0,
+            edits: Edits::default(),
+            reply_headers: Vec::new(),
+            force_rport: false,
+            local_rport: false,
+            branches: Vec::new(),
+            replied: false,
+            scratch: Vec::with_capacity(2048),
+            io: None,
         }
+    }
+
+    /// Prepare for a new execution on `msg` (keeps allocated buffers).
+    pub fn reset(&mut self, msg: Message, faked: bool, rcv: RcvInfo) {
+        self.exec = ExecState::default();
+        self.exec_id = crate::locks::new_exec_id();
+        self.event = None;
+        self.msg = msg;
+        self.faked = faked;
+        self.rcv = rcv;
+        self.new_uri = None;
+        self.dst_uri = None;
+        self.flags = 0;
+        self.edits.clear();
+        self.reply_headers.clear();
+        self.force_rport = self.rt.settings.force_rport;
+        self.local_rport = false;
+        self.branches.clear();
+        self.replied = false;
     }
 
     /// The event data of type `T`, when the running event carries one.
     pub fn event_data<T: 'static>(&self) -> Option<&T> {
         self.event.as_ref()?.downcast_ref::<T>()
+    }
+
+    /// The current Request-URI (`$ru`): the new one if the script changed it.
+    pub fn ruri(&self) -> &[u8] {
+        match &self.new_uri {
+            Some(u) => u,
+            None => self.msg.ruri_bytes(),
+        }
+    }
+
+    /// Run `f` with this context bound to a worker's batched sender.
+    pub fn with_io<R>(&mut self, io: &mut WorkerIo, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        self.io = Some(NonNull::from(io));
+        let r = f(self);
+        self.io = None;
+        r
+    }
+
+    /// Send bytes: batched through the worker when running on one, else
+    /// directly through the transport.
+    pub fn send(&mut self, dest: &Dest, data: &[u8]) -> bool {
+        if let Some(mut io) = self.io {
+            // SAFETY: set by `with_io` for the duration of the borrow of the
+            // worker's `WorkerIo`, on this thread.
+            let io = unsafe { io.as_mut() };
+            return match io.send(dest, data) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("send to {}:{} failed: {e}", dest.proto, dest.addr);
+                    false
+                }
+            };
+        }
+        self.rt.send(dest, data)
+    }
+
+    /// Flush batched sends (before anything that may block the thread).
+    pub fn flush(&mut self) {
+        if let Some(mut io) = self.io {
+            // SAFETY: as in `send`.
+            unsafe { io.as_mut() }.flush();
+        }
     }
 
     /// Called when an execution ends: release leaked locks with a warning.

@@ -181,10 +181,17 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
     if !opts.stderr {
         static IDENT: OnceLock<std::ffi::CString> = OnceLock::new();
         let ident = IDENT.get_or_init(|| {
-            std::ffi::CString::new(opts.name.clone().unwrap_or_else(|| "siprd".into())).unwrap_or_default()
+            std::ffi::CString::new(opts.name.clone().unwrap_or_else(|| "siprd".into()))
+                .unwrap_or_default()
         });
         // SAFETY: ident lives for the whole process.
-        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, SYSLOG_FACILITY.load(Ordering::Relaxed)) };
+        unsafe {
+            libc::openlog(
+                ident.as_ptr(),
+                libc::LOG_PID,
+                SYSLOG_FACILITY.load(Ordering::Relaxed),
+            )
+        };
     }
     TO_SYSLOG.store(!opts.stderr, Ordering::Relaxed);
     install_layer();
@@ -195,7 +202,9 @@ fn install_layer() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         use tracing_subscriber::prelude::*;
-        let _ = tracing_subscriber::registry().with(KamailioLayer).try_init();
+        let _ = tracing_subscriber::registry()
+            .with(KamailioLayer)
+            .try_init();
     });
 }
 
@@ -260,7 +269,13 @@ fn write_line(level: i32, module: &str, loc: Option<(&str, u32)>, msg: &str) {
         };
         let c = std::ffi::CString::new(line.replace('\0', "\\0")).unwrap_or_default();
         // SAFETY: constant format string with one %s argument.
-        unsafe { libc::syslog(prio | SYSLOG_FACILITY.load(Ordering::Relaxed), c"%s".as_ptr(), c.as_ptr()) };
+        unsafe {
+            libc::syslog(
+                prio | SYSLOG_FACILITY.load(Ordering::Relaxed),
+                c"%s".as_ptr(),
+                c.as_ptr(),
+            )
+        };
         return;
     }
     line.push('\n');
@@ -339,7 +354,9 @@ impl<S: Subscriber> Layer<S> for KamailioLayer {
 
     fn enabled(&self, m: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         // Events carrying `klevel` are decided in on_event (NOTICE is below INFO).
-        m.is_span() || enabled(tracing_level(m.level())) || (m.fields().field("klevel").is_some() && enabled(L_NOTICE))
+        m.is_span()
+            || enabled(tracing_level(m.level()))
+            || (m.fields().field("klevel").is_some() && enabled(L_NOTICE))
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -422,7 +439,10 @@ impl RateLimit {
 }
 
 fn mono_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer; CLOCK_MONOTONIC_COARSE cannot fail on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000

@@ -5,7 +5,7 @@
 
 use crate::context::Ctx;
 use crate::rpc::RpcRegistry;
-use crate::runtime::Runtime;
+use crate::runtime::{Hooks, Runtime};
 use siprd_script::registry::{ModParamDecl, ModuleDecl, Registry};
 use siprd_script::Value;
 use std::sync::Arc;
@@ -47,6 +47,9 @@ pub trait Module: Send + Sync + 'static {
 
     /// Register RPC commands.
     fn rpc(&self, _rpc: &mut RpcRegistry) {}
+
+    /// Install callbacks on the message path (before the routes).
+    fn hooks(&self, _hooks: &mut Hooks) {}
 
     /// Called once the program is compiled and the transport is up, before
     /// traffic: start threads, raise startup events.

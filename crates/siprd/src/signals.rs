@@ -120,7 +120,10 @@ impl StopSignals {
     }
 
     /// Runs `f` on a thread named `signals` when the first stop signal arrives.
-    pub fn spawn_waiter(self, f: impl FnOnce(Signal) + Send + 'static) -> io::Result<std::thread::JoinHandle<()>> {
+    pub fn spawn_waiter(
+        self,
+        f: impl FnOnce(Signal) + Send + 'static,
+    ) -> io::Result<std::thread::JoinHandle<()>> {
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || f(self.wait()))
@@ -132,18 +135,27 @@ impl StopSignals {
     /// blocked in a script (e.g. `sleep()`). Call `std::process::exit(0)` yourself
     /// when the clean shutdown finishes first.
     pub fn arm_forced_exit(self, limit: Duration) {
-        let _ = std::thread::Builder::new().name("stop-guard".into()).spawn(move || {
-            if let Some(s) = self.wait_timeout(limit) {
-                crate::log::emit(crate::log::L_WARN, "core", format_args!("{} again: exiting now", s.name()));
-            } else {
-                crate::log::emit(
-                    crate::log::L_WARN,
-                    "core",
-                    format_args!("shutdown took longer than {} ms: exiting now", limit.as_millis()),
-                );
-            }
-            std::process::exit(1);
-        });
+        let _ = std::thread::Builder::new()
+            .name("stop-guard".into())
+            .spawn(move || {
+                if let Some(s) = self.wait_timeout(limit) {
+                    crate::log::emit(
+                        crate::log::L_WARN,
+                        "core",
+                        format_args!("{} again: exiting now", s.name()),
+                    );
+                } else {
+                    crate::log::emit(
+                        crate::log::L_WARN,
+                        "core",
+                        format_args!(
+                            "shutdown took longer than {} ms: exiting now",
+                            limit.as_millis()
+                        ),
+                    );
+                }
+                std::process::exit(1);
+            });
     }
 }
 

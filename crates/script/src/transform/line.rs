@@ -14,11 +14,19 @@ fn lines(s: &Bytes) -> Option<Vec<Bytes>> {
     if s.is_empty() {
         return None;
     }
-    let body = if s.ends_with(b"\n") { s.slice(..s.len() - 1) } else { s.clone() };
+    let body = if s.ends_with(b"\n") {
+        s.slice(..s.len() - 1)
+    } else {
+        s.clone()
+    };
     let mut out = Vec::new();
     let mut start = 0;
     let mut push = |a: usize, b: usize| {
-        let b = if b > a && body[b - 1] == b'\r' { b - 1 } else { b };
+        let b = if b > a && body[b - 1] == b'\r' {
+            b - 1
+        } else {
+            b
+        };
         out.push(body.slice(a..b));
     };
     for i in memchr::memchr_iter(b'\n', &body) {
@@ -42,7 +50,10 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
         }
         "at" => {
             arity(method, n, 1, 1)?;
-            let idx = int_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)), "the line index")?;
+            let idx = int_arg(
+                params.into_iter().next().unwrap_or(TrParam::Int(0)),
+                "the line index",
+            )?;
             Ok(boxed(move |ctx: &mut C, v: Value| {
                 let ls = lines(&input_bytes(&v)?)?;
                 Some(Value::Str(match resolve_index(idx.eval(ctx), ls.len()) {

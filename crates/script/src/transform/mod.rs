@@ -86,7 +86,12 @@ pub(crate) fn int_arg<C>(p: TrParam<C>, what: &str) -> Result<IntArg<C>, String>
             let t = trim_blanks(&s);
             crate::value::parse_int(t)
                 .map(IntArg::Const)
-                .ok_or_else(|| format!("{what} must be an integer or a pseudo-variable, not `{}`", String::from_utf8_lossy(&s)))
+                .ok_or_else(|| {
+                    format!(
+                        "{what} must be an integer or a pseudo-variable, not `{}`",
+                        String::from_utf8_lossy(&s)
+                    )
+                })
         }
     }
 }
@@ -127,7 +132,9 @@ pub(crate) fn arity(method: &str, params: usize, min: usize, max: usize) -> Resu
         } else {
             format!("{min} to {max}")
         };
-        return Err(format!("`{method}` takes {want} parameter(s), {params} given"));
+        return Err(format!(
+            "`{method}` takes {want} parameter(s), {params} given"
+        ));
     }
     Ok(())
 }
@@ -169,3 +176,6 @@ pub(crate) fn did_you_mean_method(class: &str, method: &str, all: &[&'static str
     }
     msg
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,8 @@
 //! The `param` transformation class: `name=value` lists (`a=1;b="x y";c`).
 
-use super::{arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index, sep_arg, str_arg};
+use super::{
+    arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index, sep_arg, str_arg,
+};
 use crate::registry::{TrParam, TransformImpl};
 use crate::value::Value;
 use bytes::Bytes;
@@ -108,8 +110,13 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                 let want = name.eval(ctx)?;
                 // The last parameter of that name wins (as Kamailio); names are
                 // compared case-insensitively.
-                let found = list.iter().rev().find(|p| p.name.eq_ignore_ascii_case(&want));
-                Some(Value::Str(found.and_then(|p| p.value.clone()).unwrap_or_default()))
+                let found = list
+                    .iter()
+                    .rev()
+                    .find(|p| p.name.eq_ignore_ascii_case(&want));
+                Some(Value::Str(
+                    found.and_then(|p| p.value.clone()).unwrap_or_default(),
+                ))
             }))
         }
         "valueat" | "name" => {

@@ -1,6 +1,8 @@
 //! The `s` transformation class.
 
-use super::{arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index, sep_arg, str_arg};
+use super::{
+    arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index, sep_arg, str_arg,
+};
 use crate::registry::{TrParam, TransformImpl};
 use crate::value::Value;
 use base64::Engine as _;
@@ -32,9 +34,7 @@ const METHODS: &[&str] = &[
     "escape.common",
     "unescape.common",
     "rm",
-    "reverse",
     "unquote",
-    "at",
 ];
 
 type Tr<C> = Box<dyn TransformImpl<C>>;
@@ -57,7 +57,9 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             Value::Str(s) => str_to_int(&s).map(Value::Int),
         })),
         // Not in Kamailio 5.6 (listed by later versions): the string form.
-        "str" => none(boxed(|_ctx: &mut C, v: Value| input_bytes(&v).map(Value::Str))),
+        "str" => none(boxed(|_ctx: &mut C, v: Value| {
+            input_bytes(&v).map(Value::Str)
+        })),
         "tolower" => none(str_fn(|s| Some(Value::from_vec(s.to_ascii_lowercase())))),
         "toupper" => none(str_fn(|s| Some(Value::from_vec(s.to_ascii_uppercase())))),
         "trim" => none(str_fn(|s| Some(sub(trim_end(trim_start(s)))))),
@@ -74,17 +76,23 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
         "encode.hexa" => none(str_fn(|s| Some(Value::from_vec(hex(s))))),
         "decode.hexa" => none(str_fn(|s| unhex(s).map(Value::from_vec))),
         "encode.base64" => none(str_fn(|s| {
-            Some(Value::from_string(base64::engine::general_purpose::STANDARD.encode(s)))
+            Some(Value::from_string(
+                base64::engine::general_purpose::STANDARD.encode(s),
+            ))
         })),
         "decode.base64" => none(str_fn(|s| {
-            base64::engine::general_purpose::STANDARD.decode(s).ok().map(Value::from_vec)
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .map(Value::from_vec)
         })),
         "numeric" => none(str_fn(|s| {
-            Some(Value::from_vec(s.iter().copied().filter(u8::is_ascii_digit).collect()))
+            Some(Value::from_vec(
+                s.iter().copied().filter(u8::is_ascii_digit).collect(),
+            ))
         })),
         "escape.common" => none(str_fn(|s| Some(Value::from_vec(escape_common(s))))),
         "unescape.common" => none(str_fn(|s| Some(Value::from_vec(unescape_common(s))))),
-        "reverse" => none(str_fn(|s| Some(Value::from_vec(s.iter().rev().copied().collect())))),
         "unquote" => none(str_fn(|s| Some(sub(unquote(s))))),
         "select" => {
             arity(method, n, 2, 3)?;
@@ -92,7 +100,9 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             let idx = int_arg(it.next().unwrap_or(TrParam::Int(0)), "the s.select index")?;
             let sep = match (it.next(), it.next()) {
                 // `{s.select,1,,}`: the separator is a comma.
-                (Some(TrParam::Str(a)), Some(TrParam::Str(b))) if a.is_empty() && b.is_empty() => b',',
+                (Some(TrParam::Str(a)), Some(TrParam::Str(b))) if a.is_empty() && b.is_empty() => {
+                    b','
+                }
                 (Some(p), None) => sep_arg(p, "the s.select separator")?,
                 _ => return Err("the s.select separator must be a single character".into()),
             };
@@ -122,7 +132,10 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
         "strip" | "striptail" => {
             arity(method, n, 1, 1)?;
             let tail = method == "striptail";
-            let k = int_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)), "the count")?;
+            let k = int_arg(
+                params.into_iter().next().unwrap_or(TrParam::Int(0)),
+                "the count",
+            )?;
             Ok(boxed(move |ctx: &mut C, v: Value| {
                 let s = input_bytes(&v)?;
                 let k = k.eval(ctx);
@@ -130,16 +143,11 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                     return Some(Value::Str(s));
                 }
                 let k = (k as usize).min(s.len());
-                Some(Value::Str(if tail { s.slice(..s.len() - k) } else { s.slice(k..) }))
-            }))
-        }
-        "at" => {
-            arity(method, n, 1, 1)?;
-            let k = int_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)), "the s.at index")?;
-            Ok(boxed(move |ctx: &mut C, v: Value| {
-                let s = input_bytes(&v)?;
-                let i = resolve_index(k.eval(ctx), s.len())?;
-                Some(Value::Str(s.slice(i..i + 1)))
+                Some(Value::Str(if tail {
+                    s.slice(..s.len() - k)
+                } else {
+                    s.slice(k..)
+                }))
             }))
         }
         "replace" => {
@@ -240,7 +248,9 @@ fn unhex(s: &[u8]) -> Option<Vec<u8>> {
     fn nib(c: u8) -> Option<u8> {
         (c as char).to_digit(16).map(|d| d as u8)
     }
-    s.chunks_exact(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
+    s.chunks_exact(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
 }
 
 fn select(s: &Bytes, idx: i32, sep: u8) -> Bytes {
@@ -276,7 +286,11 @@ fn substr(s: &Bytes, off: i32, len: i32) -> Option<Bytes> {
     if o >= l || len < 0 {
         return None;
     }
-    let end = if len == 0 { l } else { (o + len as usize).min(l) };
+    let end = if len == 0 {
+        l
+    } else {
+        (o + len as usize).min(l)
+    };
     Some(s.slice(o..end))
 }
 
@@ -302,7 +316,11 @@ fn replace(s: &Bytes, from: &[u8], to: &[u8]) -> Bytes {
 }
 
 fn prefixes(s: &[u8], max: i32, quoted: bool) -> Vec<u8> {
-    let n = if max <= 0 { s.len() } else { (max as usize).min(s.len()) };
+    let n = if max <= 0 {
+        s.len()
+    } else {
+        (max as usize).min(s.len())
+    };
     let mut out = Vec::new();
     for i in 1..=n {
         if i > 1 {

@@ -2,8 +2,17 @@
 
 use crate::module::ModuleInfo;
 
+pub mod core;
+pub mod pv;
+pub mod sl;
+pub mod xlog;
+
 /// The module list: the only place a new module is added.
-pub const ALL: &[ModuleInfo] = &[];
+pub const ALL: &[ModuleInfo] = &[
+    ModuleInfo { name: "pv", new: || Box::new(pv::Pv::default()), requires: &[] },
+    ModuleInfo { name: "sl", new: || Box::new(sl::Sl::default()), requires: &[] },
+    ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },
+];
 
 /// Find a module by the name used in `loadmodule`.
 pub fn find(name: &str) -> Option<&'static ModuleInfo> {

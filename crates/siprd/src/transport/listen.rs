@@ -135,7 +135,11 @@ impl fmt::Display for ListenSpec {
 
 /// Parses `host[:port]` (host may be `[v6]`), starting at byte `base` of the
 /// whole value (for error offsets). Returns (host, port).
-fn parse_hostport(s: &str, base: usize, what: &str) -> Result<(ListenHost, Option<u16>), ListenError> {
+fn parse_hostport(
+    s: &str,
+    base: usize,
+    what: &str,
+) -> Result<(ListenHost, Option<u16>), ListenError> {
     if s.is_empty() {
         return err(base, format!("{what}: address expected"));
     }
@@ -149,19 +153,20 @@ fn parse_hostport(s: &str, base: usize, what: &str) -> Result<(ListenHost, Optio
         let Some(close) = rest.find(']') else {
             return err(base, format!("{what}: missing `]` after IPv6 address"));
         };
-        let ip: Ipv6Addr = rest[..close]
-            .parse()
-            .map_err(|_| ListenError {
-                message: format!("{what}: invalid IPv6 address `{}`", &rest[..close]),
-                at: base + 1,
-            })?;
+        let ip: Ipv6Addr = rest[..close].parse().map_err(|_| ListenError {
+            message: format!("{what}: invalid IPv6 address `{}`", &rest[..close]),
+            at: base + 1,
+        })?;
         let after = &rest[close + 1..];
         let port = if after.is_empty() {
             None
         } else if let Some(p) = after.strip_prefix(':') {
             Some(parse_port(p, base + close + 3)?)
         } else {
-            return err(base + close + 2, format!("{what}: unexpected `{after}` after address"));
+            return err(
+                base + close + 2,
+                format!("{what}: unexpected `{after}` after address"),
+            );
         };
         return Ok((ListenHost::Ip(IpAddr::V6(ip)), port));
     }
@@ -250,7 +255,10 @@ impl ListenSpec {
                 "udp" => Some(Some(Proto::Udp)),
                 "tcp" => Some(Some(Proto::Tcp)),
                 "tls" | "sctp" | "ws" | "wss" => {
-                    return err(base, format!("protocol `{p}` is not supported by siprd (udp and tcp are)"))
+                    return err(
+                        base,
+                        format!("protocol `{p}` is not supported by siprd (udp and tcp are)"),
+                    )
                 }
                 _ => None,
             };
@@ -261,7 +269,10 @@ impl ListenSpec {
             }
         }
         if main.starts_with('(') {
-            return err(main_base, "address lists `(a, b)` (SCTP multihoming) are not supported");
+            return err(
+                main_base,
+                "address lists `(a, b)` (SCTP multihoming) are not supported",
+            );
         }
         // `-l` form: host[:port]/advhost[:port]
         let mut advertise = None;
@@ -336,7 +347,10 @@ impl ListenSpec {
         let protos: &[Proto] = match self.proto {
             Some(Proto::Udp) => &[Proto::Udp],
             Some(Proto::Tcp) if opts.disable_tcp => {
-                return err(0, "tcp listener configured but TCP is disabled (disable_tcp=yes)")
+                return err(
+                    0,
+                    "tcp listener configured but TCP is disabled (disable_tcp=yes)",
+                )
             }
             Some(Proto::Tcp) => &[Proto::Tcp],
             None if opts.disable_tcp => &[Proto::Udp],
@@ -410,7 +424,9 @@ pub fn interface_addrs(name: &str) -> Vec<IpAddr> {
             match (*ifa.ifa_addr).sa_family as i32 {
                 libc::AF_INET => {
                     let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                    out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        sin.sin_addr.s_addr,
+                    ))));
                 }
                 libc::AF_INET6 => {
                     let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
@@ -467,7 +483,10 @@ mod tests {
         assert_eq!(s.advertise.as_ref().unwrap().port, Some(5060));
         let s = p("udp:eth0:5060");
         assert_eq!(s.host, ListenHost::Name("eth0".into()));
-        assert_eq!(p("udp:127.0.0.1:5060 name \"a\"").to_string(), "udp:127.0.0.1:5060 name \"a\"");
+        assert_eq!(
+            p("udp:127.0.0.1:5060 name \"a\"").to_string(),
+            "udp:127.0.0.1:5060 name \"a\""
+        );
     }
 
     #[test]
@@ -509,11 +528,17 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].addr.port(), 5090);
         let v = p("udp:lo:5071").expand(&o).unwrap();
-        assert!(v.iter().any(|e| e.addr == "127.0.0.1:5071".parse().unwrap()));
+        assert!(v
+            .iter()
+            .any(|e| e.addr == "127.0.0.1:5071".parse().unwrap()));
         let v = p("udp:localhost:5070").expand(&o).unwrap();
         assert_eq!(v.len(), 1);
         assert!(v[0].addr.ip().is_loopback());
         let e = p("udp:nonexist0:5075").expand(&o).unwrap_err();
-        assert!(e.message.contains("could not resolve `nonexist0`"), "{}", e.message);
+        assert!(
+            e.message.contains("could not resolve `nonexist0`"),
+            "{}",
+            e.message
+        );
     }
 }

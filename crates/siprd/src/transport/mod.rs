@@ -147,7 +147,7 @@ pub enum CloseReason {
     Peer,
     /// Idle longer than `tcp_connection_lifetime`.
     Idle,
-    /// Framing error, oversized header/message, or too much unsent data.
+    /// Framing error, oversized header or message, or a write error.
     Error,
     /// An outgoing connection could not be established.
     ConnectFailed,
@@ -164,7 +164,14 @@ pub trait Handler: Send + Sync + 'static {
     fn on_worker_stop(&self, _io: &mut WorkerIo) {}
     /// A TCP connection closed; runs on the TCP worker that owned it, after its
     /// messages.
-    fn on_tcp_closed(&self, _io: &mut WorkerIo, _conn: ConnId, _peer: SocketAddr, _reason: CloseReason) {}
+    fn on_tcp_closed(
+        &self,
+        _io: &mut WorkerIo,
+        _conn: ConnId,
+        _peer: SocketAddr,
+        _reason: CloseReason,
+    ) {
+    }
 }
 
 /// Transport parameters (Kamailio global parameter names).
@@ -184,7 +191,8 @@ pub struct TransportConfig {
     pub tcp_connection_lifetime: Duration,
     /// `tcp_connect_timeout` (default 10 s).
     pub tcp_connect_timeout: Duration,
-    /// Unsent bytes allowed per TCP connection before it is closed.
+    /// Unsent bytes allowed per TCP connection; beyond, sends to it fail with
+    /// [`SendError::QueueFull`] (a slow reader never blocks a worker).
     pub tcp_max_queued: usize,
     /// recvmmsg batch size (1..=64, default 32).
     pub udp_batch: usize,
@@ -290,7 +298,10 @@ fn io_msg(e: &io::Error) -> String {
 #[derive(Debug)]
 pub enum SendError {
     /// No listener of that proto and address family to send from.
-    NoListener { proto: Proto, addr: SocketAddr },
+    NoListener {
+        proto: Proto,
+        addr: SocketAddr,
+    },
     /// The given listener is not usable for this destination.
     BadListener(ListenerId),
     /// A UDP datagram larger than the protocol allows.
@@ -309,7 +320,9 @@ impl fmt::Display for SendError {
             SendError::NoListener { proto, addr } => {
                 write!(f, "no {proto} listener to send to {addr} from")
             }
-            SendError::BadListener(l) => write!(f, "listener {} cannot send to this destination", l.0),
+            SendError::BadListener(l) => {
+                write!(f, "listener {} cannot send to this destination", l.0)
+            }
             SendError::TooLarge(n) => write!(f, "datagram of {n} bytes is too large"),
             SendError::TooManyConnections => f.write_str("tcp_max_connections reached"),
             SendError::QueueFull => f.write_str("tcp send queue full"),
@@ -332,7 +345,13 @@ struct Inner {
 
 impl Inner {
     /// Picks the UDP listener to send from.
-    fn pick(&self, proto: Proto, dst: &SocketAddr, want: Option<ListenerId>, own: Option<ListenerId>) -> Result<ListenerId, SendError> {
+    fn pick(
+        &self,
+        proto: Proto,
+        dst: &SocketAddr,
+        want: Option<ListenerId>,
+        own: Option<ListenerId>,
+    ) -> Result<ListenerId, SendError> {
         let ok = |id: ListenerId| {
             self.listeners
                 .get(id.0 as usize)
@@ -447,7 +466,6 @@ impl fmt::Debug for WorkerIo {
     }
 }
 
-static RL_SEND: RateLimit = RateLimit::new();
 static RL_PANIC: RateLimit = RateLimit::new();
 
 impl WorkerIo {
@@ -477,7 +495,10 @@ impl WorkerIo {
                 return Err(SendError::Stopped);
             }
             check_udp_size(&to.addr, data.len())?;
-            let id = self.sender.inner.pick(Proto::Udp, &to.addr, to.listener, own)?;
+            let id = self
+                .sender
+                .inner
+                .pick(Proto::Udp, &to.addr, to.listener, own)?;
             let sock = self.sender.inner.udp_send[id.0 as usize]
                 .as_ref()
                 .ok_or(SendError::BadListener(id))?;
@@ -561,7 +582,11 @@ impl Drop for DoneGuard {
 
 impl Transport {
     /// Binds every endpoint (errors name the address) and starts the workers.
-    pub fn start(endpoints: &[Endpoint], cfg: TransportConfig, handler: Arc<dyn Handler>) -> Result<Transport, Error> {
+    pub fn start(
+        endpoints: &[Endpoint],
+        cfg: TransportConfig,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Transport, Error> {
         if endpoints.is_empty() {
             return Err(Error::Config("no listen address".into()));
         }
@@ -636,7 +661,12 @@ impl Transport {
             udp_socks.extend(g.socks.iter().cloned());
             for w in 0..children {
                 let sock = g.socks[w % g.socks.len()].clone();
-                let mut io = WorkerIo::new(sender.clone(), udp_index, rank, WorkerKind::Udp { listener: id });
+                let mut io = WorkerIo::new(
+                    sender.clone(),
+                    udp_index,
+                    rank,
+                    WorkerKind::Udp { listener: id },
+                );
                 let h = handler.clone();
                 let done = DoneGuard(done_tx.clone());
                 let batch = cfg.udp_batch.clamp(1, 64);
@@ -682,7 +712,8 @@ impl Transport {
                 rank += 1;
             }
             let done = DoneGuard(done_tx.clone());
-            let t = tcp::start_reactor(reactor, shared, tcp_binds, inner.listeners.clone(), done).map_err(spawn_err)?;
+            let t = tcp::start_reactor(reactor, shared, tcp_binds, inner.listeners.clone(), done)
+                .map_err(spawn_err)?;
             threads.push(t);
         }
         Ok(Transport {
@@ -736,16 +767,16 @@ impl Transport {
                 Err(_) => break,
             }
         }
-        let mut stuck = 0;
+        let all_done = done == total;
         for t in self.threads.drain(..) {
-            if t.is_finished() {
+            // A thread signals just before it returns: when all signalled, join all.
+            if all_done || t.is_finished() {
                 let _ = t.join();
             } else {
-                stuck += 1;
                 tracing::warn!(target: "transport", "thread {} did not stop in time; leaving it", t.thread().name().unwrap_or("?"));
             }
         }
-        stuck
+        total - done
     }
 }
 

@@ -42,10 +42,6 @@ impl Outbox {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Queues a datagram; returns true when the caller should flush now.
     pub(crate) fn push(&mut self, fd: RawFd, dst: &SocketAddr, data: &[u8]) -> bool {
         let off = self.data.len();

@@ -17,7 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{guarded, CloseReason, ConnId, Dest, Error, Handler, ListenerId, ListenerInfo, Proto, Received, SendError, TransportConfig, WorkerIo};
+use super::{
+    guarded, CloseReason, ConnId, Dest, Error, Handler, ListenerId, ListenerInfo, Proto, Received,
+    SendError, TransportConfig, WorkerIo,
+};
 use crate::log::RateLimit;
 
 /// Messages queued per TCP worker before readers wait (back-pressure).
@@ -60,6 +63,9 @@ pub(crate) struct TcpShared {
     epoch: std::time::Instant,
 }
 
+/// The shared state, one job queue per TCP worker, and the reactor to run.
+pub(crate) type TcpParts = (Arc<TcpShared>, Vec<mpsc::Receiver<Job>>, Reactor);
+
 pub(crate) struct Reactor {
     rt: tokio::runtime::Runtime,
 }
@@ -96,7 +102,7 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAdd
 }
 
 impl TcpShared {
-    pub(crate) fn new(cfg: &TransportConfig, workers: usize) -> Result<(Arc<TcpShared>, Vec<mpsc::Receiver<Job>>, Reactor), Error> {
+    pub(crate) fn new(cfg: &TransportConfig, workers: usize) -> Result<TcpParts, Error> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -154,7 +160,10 @@ impl TcpShared {
         true
     }
 
-    fn register(&self, peer: SocketAddr) -> (u64, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
+    fn register(
+        &self,
+        peer: SocketAddr,
+    ) -> (u64, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -195,7 +204,12 @@ impl TcpShared {
     }
 
     /// Sends on the given connection, else on one to the address, else on a new one.
-    pub(crate) fn send(self: &Arc<Self>, to: &Dest, listener: ListenerId, data: Bytes) -> Result<(), SendError> {
+    pub(crate) fn send(
+        self: &Arc<Self>,
+        to: &Dest,
+        listener: ListenerId,
+        data: Bytes,
+    ) -> Result<(), SendError> {
         if self.stopping.load(Ordering::Relaxed) {
             return Err(SendError::Stopped);
         }
@@ -239,7 +253,10 @@ impl TcpShared {
             tracing::warn!(target: "transport", suppressed = s, "tcp connect to {dst} failed: {why}");
         }
         self.unregister(id);
-        let _ = self.worker_for(id).send(Job::Closed(ConnId(id), dst, CloseReason::ConnectFailed)).await;
+        let _ = self
+            .worker_for(id)
+            .send(Job::Closed(ConnId(id), dst, CloseReason::ConnectFailed))
+            .await;
     }
 
     async fn accept_loop(self: Arc<Self>, listener: tokio::net::TcpListener, lid: ListenerId) {
@@ -278,7 +295,12 @@ impl TcpShared {
         queued: Arc<AtomicUsize>,
     ) {
         let _ = stream.set_nodelay(true);
-        let local = self.locals.lock().get(lid.0 as usize).copied().unwrap_or(peer);
+        let local = self
+            .locals
+            .lock()
+            .get(lid.0 as usize)
+            .copied()
+            .unwrap_or(peer);
         let (mut rd, mut wr) = stream.into_split();
         let last = Arc::new(AtomicU64::new(self.now_ms()));
         let (wdone_tx, mut wdone_rx) = tokio::sync::oneshot::channel::<()>();
@@ -372,7 +394,8 @@ impl TcpShared {
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(16 * 1024);
             }
-            let idle_for = Duration::from_millis(self.now_ms().saturating_sub(last.load(Ordering::Relaxed)));
+            let idle_for =
+                Duration::from_millis(self.now_ms().saturating_sub(last.load(Ordering::Relaxed)));
             let wait = self.lifetime.saturating_sub(idle_for);
             if wait.is_zero() {
                 break CloseReason::Idle;
@@ -438,7 +461,12 @@ pub(crate) fn start_reactor(
 }
 
 /// The loop of one TCP worker.
-pub(crate) fn worker_loop(mut rx: mpsc::Receiver<Job>, io: &mut WorkerIo, h: &dyn Handler, stop: &AtomicBool) {
+pub(crate) fn worker_loop(
+    mut rx: mpsc::Receiver<Job>,
+    io: &mut WorkerIo,
+    h: &dyn Handler,
+    stop: &AtomicBool,
+) {
     while let Some(job) = rx.blocking_recv() {
         io.batching = true;
         let mut next = Some(job);

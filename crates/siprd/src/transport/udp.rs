@@ -10,7 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::{bpf, guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo};
+use super::{
+    bpf, guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo,
+};
 use crate::log::RateLimit;
 
 /// Receive buffer per datagram: the largest UDP payload (65535 - 8 - 20 for IPv4,
@@ -53,14 +55,22 @@ fn new_socket(addr: SocketAddr, reuseport: bool, cfg: &TransportConfig) -> io::R
 static RL_BPF: RateLimit = RateLimit::new();
 
 /// Binds the sockets of one UDP listener for `n` workers.
-pub(crate) fn bind_group(addr: SocketAddr, n: usize, cfg: &TransportConfig) -> Result<UdpGroup, Error> {
+pub(crate) fn bind_group(
+    addr: SocketAddr,
+    n: usize,
+    cfg: &TransportConfig,
+) -> Result<UdpGroup, Error> {
     if n <= 1 || !cfg.udp_reuseport_bpf {
         let s = new_socket(addr, false, cfg).map_err(|e| bind_err(addr, e))?;
         let bound = local_addr(&s).map_err(|e| bind_err(addr, e))?;
         return Ok(UdpGroup {
             addr: bound,
             socks: vec![Arc::new(s)],
-            steering: if n <= 1 { Steering::Single } else { Steering::Shared },
+            steering: if n <= 1 {
+                Steering::Single
+            } else {
+                Steering::Shared
+            },
         });
     }
     // Probe without SO_REUSEPORT: reports "Address already in use" when another
@@ -105,7 +115,10 @@ fn local_addr(s: &Socket) -> io::Result<SocketAddr> {
 }
 
 /// Converts a kernel-filled sockaddr_storage.
-pub(crate) fn sockaddr_to_std(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+pub(crate) fn sockaddr_to_std(
+    ss: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
     match ss.ss_family as i32 {
         libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
             // SAFETY: family and length checked.
@@ -143,7 +156,8 @@ impl RecvBatch {
         // vec![0; ..] uses calloc: pages are only touched when a datagram lands.
         let mut bufs = vec![0u8; n * RECV_BUF].into_boxed_slice();
         // SAFETY: all-zero is valid for these C structs.
-        let mut addrs: Box<[libc::sockaddr_storage]> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+        let mut addrs: Box<[libc::sockaddr_storage]> =
+            (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
         let mut iovs: Box<[libc::iovec]> = (0..n)
             .map(|i| libc::iovec {
                 // SAFETY: in bounds.
@@ -223,7 +237,9 @@ pub(crate) fn worker_loop(
             Ok(n) => n,
             Err(e) => {
                 match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {}
+                    io::ErrorKind::WouldBlock
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::Interrupted => {}
                     _ => {
                         if let Some(s) = RL_RECV.check() {
                             tracing::error!(target: "transport", suppressed = s, "udp:{local}: receive failed: {e}");

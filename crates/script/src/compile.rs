@@ -1,0 +1,1091 @@
+//! The compiler: resolves every name of a parsed config against the host's
+//! registry and produces an immutable [`Program`].
+
+use crate::ast::{self, BinOp, CastTy, ExprKind, RouteKind, RouteTarget, StmtKind, UnOp};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::exec::{route_type as rt, BlockId, RouteId, RouteMask};
+use crate::parser::ParsedConfig;
+use crate::pv::PvSpec;
+use crate::registry::{Arg, ArgSrc, FixupCtx, FuncImpl, ModParamType, ModuleDecl, ParamKind, Registry, RouteNames};
+use crate::source::{SourceMap, Span};
+use crate::value::Value;
+use bytes::Bytes;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Inputs of the compiler besides the config and the registry.
+#[derive(Default)]
+pub struct CompileOptions<'a> {
+    /// Every module the host can load (for `loadmodule` and `modparam` checks).
+    /// When empty, module names and parameters are not checked.
+    pub modules: &'a [ModuleDecl],
+    /// Every global parameter name the host knows. When empty, not checked.
+    pub globals: &'a [&'a str],
+    /// Overrides the `max_while_loops` global (default 100).
+    pub max_while_loops: Option<u32>,
+}
+
+/// How one execution ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The route's return code (`$rc`).
+    pub retcode: i32,
+    /// `drop` ran (or a function asked to drop).
+    pub dropped: bool,
+    /// The script ended by `exit`, `drop` or a 0 return code.
+    pub exited: bool,
+}
+
+/// A compiled route block.
+#[derive(Clone, Debug)]
+pub struct RouteInfo {
+    pub kind: RouteKind,
+    pub name: Option<String>,
+    pub block: BlockId,
+    pub span: Span,
+}
+
+pub(crate) struct CallI<C> {
+    pub name: &'static str,
+    pub f: FuncImpl<C>,
+    pub args: Box<[Arg<C>]>,
+    pub span: Span,
+}
+
+pub(crate) struct SwitchI<C> {
+    pub expr: Expr<C>,
+    pub int_cases: Vec<(i32, u32)>,
+    pub str_cases: Vec<(Bytes, u32)>,
+    pub default: Option<u32>,
+    pub body: BlockId,
+}
+
+pub(crate) enum Stmt<C> {
+    Call(Box<CallI<C>>),
+    Route(RouteId),
+    RouteDyn(Expr<C>, Span),
+    Assign(Box<PvSpec<C>>, Expr<C>, Span),
+    If(Expr<C>, BlockId, Option<BlockId>),
+    Switch(Box<SwitchI<C>>),
+    While(Expr<C>, BlockId, Span),
+    Break,
+    Return(Option<Expr<C>>),
+    Exit,
+    Drop,
+    Nop,
+}
+
+pub(crate) enum Expr<C> {
+    Const(Value),
+    Pv(Box<PvSpec<C>>),
+    Call(Box<CallI<C>>),
+    Route(RouteId),
+    RouteDyn(Box<Expr<C>>, Span),
+    Un(UnOp, Box<Expr<C>>),
+    Bin(BinOp, Box<Expr<C>>, Box<Expr<C>>, Span),
+    /// `x == "const"` / `x != "const"`: compared as strings (Kamailio's optimizer does this).
+    EqStr(Box<Expr<C>>, Bytes, bool),
+    Match(Box<Expr<C>>, Arc<regex::bytes::Regex>),
+    Defined(Box<Expr<C>>),
+    StrLen(Box<Expr<C>>),
+    StrEmpty(Box<Expr<C>>),
+    Cast(CastTy, Box<Expr<C>>),
+}
+
+impl<C> Expr<C> {
+    fn as_const(&self) -> Option<&Value> {
+        match self {
+            Expr::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The compiled, immutable program shared by every worker.
+pub struct Program<C> {
+    pub(crate) routes: Vec<RouteInfo>,
+    pub(crate) blocks: Vec<Vec<Stmt<C>>>,
+    pub(crate) names: RouteNames,
+    pub(crate) request: Option<RouteId>,
+    pub(crate) reply: Option<RouteId>,
+    pub(crate) onsend: Option<RouteId>,
+    pub(crate) error: Option<RouteId>,
+    pub(crate) local: Option<RouteId>,
+    pub(crate) max_while: u32,
+    pub(crate) sources: Arc<SourceMap>,
+}
+
+impl<C> Program<C> {
+    pub fn request_route(&self) -> Option<RouteId> {
+        self.request
+    }
+    /// The core reply route (`reply_route` or `onreply_route` without a name).
+    pub fn reply_route(&self) -> Option<RouteId> {
+        self.reply
+    }
+    pub fn onsend_route(&self) -> Option<RouteId> {
+        self.onsend
+    }
+    pub fn error_route(&self) -> Option<RouteId> {
+        self.error
+    }
+    pub fn local_route(&self) -> Option<RouteId> {
+        self.local
+    }
+    pub fn event_route(&self, name: &str) -> Option<RouteId> {
+        self.names.event.get(name).copied()
+    }
+    /// A named block of one kind: `route(RouteKind::Failure, "MANAGE_FAILURE")`.
+    pub fn route(&self, kind: RouteKind, name: &str) -> Option<RouteId> {
+        let map = match kind {
+            RouteKind::Route => &self.names.route,
+            RouteKind::Failure => &self.names.failure,
+            RouteKind::OnReply => &self.names.onreply,
+            RouteKind::Branch => &self.names.branch,
+            RouteKind::Event => &self.names.event,
+            RouteKind::Request => return self.request,
+            RouteKind::Reply => return self.reply,
+            RouteKind::OnSend => return self.onsend,
+            RouteKind::Error => return self.error,
+            RouteKind::Local => return self.local,
+            RouteKind::BranchFailure => {
+                return self
+                    .routes
+                    .iter()
+                    .position(|r| r.kind == kind && r.name.as_deref() == Some(name))
+                    .map(|i| RouteId(i as u32))
+            }
+        };
+        map.get(name).copied()
+    }
+    pub fn route_names(&self) -> &RouteNames {
+        &self.names
+    }
+    pub fn route_info(&self, id: RouteId) -> Option<&RouteInfo> {
+        self.routes.get(id.0 as usize)
+    }
+    pub fn routes(&self) -> &[RouteInfo] {
+        &self.routes
+    }
+    /// Every `event_route` name of the config.
+    pub fn event_names(&self) -> impl Iterator<Item = &str> {
+        self.names.event.keys().map(String::as_str)
+    }
+    pub fn max_while_loops(&self) -> u32 {
+        self.max_while
+    }
+    pub fn sources(&self) -> &Arc<SourceMap> {
+        &self.sources
+    }
+    /// `file:line` of a span, for log lines.
+    pub fn location(&self, span: Span) -> String {
+        let (f, l, c) = self.sources.location(span);
+        format!("{f}:{l}:{c}")
+    }
+}
+
+/// Static type of an expression, for Kamailio's load-time type errors.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ty {
+    Int,
+    Str,
+    Any,
+}
+
+fn mask_names(m: RouteMask) -> String {
+    let all = [
+        (rt::REQUEST, "request_route"),
+        (rt::FAILURE, "failure_route"),
+        (rt::TM_ONREPLY, "onreply_route"),
+        (rt::BRANCH, "branch_route"),
+        (rt::ONSEND, "onsend_route"),
+        (rt::ERROR, "error_route"),
+        (rt::LOCAL, "local_route"),
+        (rt::CORE_ONREPLY, "reply_route"),
+        (rt::BRANCH_FAILURE, "branch_failure_route"),
+    ];
+    let v: Vec<&str> = all.iter().filter(|(b, _)| m & b != 0).map(|(_, n)| *n).collect();
+    if v.is_empty() {
+        "no route type".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Compile a parsed config. Returns the program and the warnings, or every
+/// problem found (errors and warnings) when there is at least one error.
+pub fn compile<C: 'static>(
+    cfg: &ParsedConfig,
+    registry: &Registry<C>,
+    host: &(dyn Any + Send + Sync),
+    opts: &CompileOptions<'_>,
+) -> Result<(Program<C>, Diagnostics), Diagnostics> {
+    let mut diags: Vec<Diagnostic> = cfg.warnings.clone();
+    check_top_level(cfg, opts, &mut diags);
+
+    // pass 1: route names and ids
+    let mut names = RouteNames::default();
+    let mut routes = Vec::new();
+    let (mut request, mut reply, mut onsend, mut error, mut local) = (None, None, None, None, None);
+    let mut first_span: HashMap<(RouteKind, Option<String>), Span> = HashMap::new();
+    for (i, r) in cfg.routes.iter().enumerate() {
+        let id = RouteId(i as u32);
+        routes.push(RouteInfo { kind: r.kind, name: r.name.clone(), block: BlockId(0), span: r.span });
+        let key = (r.kind, r.name.clone());
+        if let Some(prev) = first_span.get(&key) {
+            let (_, l, c) = cfg.sources.location(*prev);
+            let what = match &r.name {
+                Some(n) => format!("`{}[{n}]`", r.kind.keyword()),
+                None => format!("`{}`", r.kind.keyword()),
+            };
+            diags.push(
+                Diagnostic::error(r.span, format!("{what} is defined more than once"))
+                    .label("defined again here")
+                    .help(format!("the first definition is at line {l}, column {c}")),
+            );
+            continue;
+        }
+        first_span.insert(key, r.span);
+        let name = r.name.clone().unwrap_or_default();
+        match r.kind {
+            RouteKind::Request => request = Some(id),
+            RouteKind::Reply => reply = Some(id),
+            RouteKind::OnSend => onsend = Some(id),
+            RouteKind::Error => error = Some(id),
+            RouteKind::Local => local = Some(id),
+            RouteKind::Route => {
+                names.route.insert(name, id);
+            }
+            RouteKind::Failure => {
+                names.failure.insert(name, id);
+            }
+            RouteKind::OnReply => {
+                names.onreply.insert(name, id);
+            }
+            RouteKind::Branch => {
+                names.branch.insert(name, id);
+            }
+            RouteKind::Event => {
+                if !registry.raises_event(&name) {
+                    let mut d = Diagnostic::warning(r.name_span, format!("no loaded module raises the event `{name}`"))
+                        .label("this event_route never runs");
+                    if let Some(s) = crate::pv::did_you_mean(&name, registry.events.iter().copied()) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    diags.push(d);
+                }
+                names.event.insert(name, id);
+            }
+            RouteKind::BranchFailure => {}
+        }
+    }
+
+    // pass 2: the route types each sub-route runs in (through static route() calls)
+    let masks = route_masks(cfg, &names);
+
+    let max_while = opts
+        .max_while_loops
+        .or_else(|| cfg.global("max_while_loops").and_then(|g| g.value.as_int()).map(|v| v.max(0) as u32))
+        .unwrap_or(100);
+
+    let mut c = Compiler {
+        registry,
+        host,
+        names: &names,
+        sources: &cfg.sources,
+        diags: &mut diags,
+        blocks: Vec::new(),
+        mask: 0,
+        route_desc: String::new(),
+    };
+    for (i, r) in cfg.routes.iter().enumerate() {
+        c.mask = masks[i];
+        c.route_desc = match (&r.kind, &r.name) {
+            (RouteKind::Route, Some(n)) => format!("route[{n}]"),
+            (k, Some(n)) => format!("{}[{n}]", k.keyword()),
+            (k, None) => k.keyword().to_string(),
+        };
+        let b = c.block(&r.body.stmts);
+        routes[i].block = b;
+    }
+    let blocks = std::mem::take(&mut c.blocks);
+    let sources = cfg.sources.clone();
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics::new(sources, diags));
+    }
+    let prog = Program { routes, blocks, names, request, reply, onsend, error, local, max_while, sources: sources.clone() };
+    Ok((prog, Diagnostics::new(sources, diags)))
+}
+
+/// Check globals, loadmodule and modparam against what the host knows.
+pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mut Vec<Diagnostic>) {
+    if !opts.globals.is_empty() {
+        for g in &cfg.globals {
+            if !opts.globals.contains(&g.name.as_str()) {
+                let mut d = Diagnostic::error(g.name_span, format!("unknown global parameter `{}`", g.name))
+                    .label("not a core parameter");
+                if let Some(s) = crate::pv::did_you_mean(&g.name, opts.globals.iter().copied()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                diags.push(d);
+            }
+        }
+    }
+    if opts.modules.is_empty() {
+        return;
+    }
+    let find = |n: &str| opts.modules.iter().find(|m| m.name == n);
+    for m in &cfg.loadmodules {
+        if find(&m.name).is_none() {
+            let mut d = Diagnostic::error(m.span, format!("unknown module `{}`", m.name))
+                .label("siprd has no module by this name");
+            if let Some(s) = crate::pv::did_you_mean(&m.name, opts.modules.iter().map(|m| m.name)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+        }
+    }
+    for p in &cfg.modparams {
+        let Some(decl) = find(&p.module) else {
+            let mut d = Diagnostic::error(p.module_span, format!("modparam for unknown module `{}`", p.module));
+            if let Some(s) = crate::pv::did_you_mean(&p.module, opts.modules.iter().map(|m| m.name)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+            continue;
+        };
+        if !cfg.module_loaded(&p.module) {
+            diags.push(
+                Diagnostic::error(p.module_span, format!("modparam for module `{}`, which is not loaded", p.module))
+                    .help(format!("add loadmodule \"{}.so\" before this line", p.module)),
+            );
+            continue;
+        }
+        let Some(pd) = decl.params.iter().find(|d| d.name == p.param) else {
+            let mut d = Diagnostic::error(p.param_span, format!("module `{}` has no parameter `{}`", p.module, p.param))
+                .label("unknown parameter");
+            if let Some(s) = crate::pv::did_you_mean(&p.param, decl.params.iter().map(|d| d.name)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+            continue;
+        };
+        let bad = match (pd.ty, &p.value) {
+            (ModParamType::Int, ast::ModParamValue::Str(s)) => crate::value::parse_int(s.as_bytes()).is_none(),
+            (ModParamType::Str, ast::ModParamValue::Int(_)) => true,
+            _ => false,
+        };
+        if bad {
+            let (want, hint) = match pd.ty {
+                ModParamType::Int => ("an integer", "write the number without quotes".to_string()),
+                _ => ("a string", "put the value in double quotes".to_string()),
+            };
+            diags.push(
+                Diagnostic::error(p.value_span, format!("parameter `{}` of module `{}` takes {want}", p.param, p.module))
+                    .label("wrong type")
+                    .help(hint),
+            );
+        }
+    }
+}
+
+/// For every route: the route-type bits it can run as (its own type, or for
+/// `route[X]` the types of the blocks that call it, transitively).
+fn route_masks(cfg: &ParsedConfig, names: &RouteNames) -> Vec<RouteMask> {
+    let n = cfg.routes.len();
+    let mut calls: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, r) in cfg.routes.iter().enumerate() {
+        collect_calls(&r.body.stmts, names, &mut calls[i]);
+    }
+    let mut masks: Vec<RouteMask> = cfg.routes.iter().map(|r| r.kind.mask()).collect();
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds <= n + 1 {
+        changed = false;
+        rounds += 1;
+        for i in 0..n {
+            for &j in &calls[i] {
+                let m = masks[j] | masks[i];
+                if m != masks[j] {
+                    masks[j] = m;
+                    changed = true;
+                }
+            }
+        }
+    }
+    masks
+}
+
+fn collect_calls(stmts: &[ast::Stmt], names: &RouteNames, out: &mut Vec<usize>) {
+    for s in stmts {
+        match &s.kind {
+            StmtKind::Route(RouteTarget::Name(n, _)) => {
+                if let Some(id) = names.route.get(n) {
+                    out.push(id.0 as usize);
+                }
+            }
+            StmtKind::Assign { rhs, .. } => collect_expr_calls(rhs, names, out),
+            StmtKind::If { cond, then, els } => {
+                collect_expr_calls(cond, names, out);
+                collect_calls(&then.stmts, names, out);
+                if let Some(e) = els {
+                    collect_calls(&e.stmts, names, out);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                collect_expr_calls(cond, names, out);
+                collect_calls(&body.stmts, names, out);
+            }
+            StmtKind::Switch { expr, cases } => {
+                collect_expr_calls(expr, names, out);
+                for c in cases {
+                    collect_calls(&c.stmts, names, out);
+                }
+            }
+            StmtKind::Return(Some(e)) => collect_expr_calls(e, names, out),
+            _ => {}
+        }
+    }
+}
+
+fn collect_expr_calls(e: &ast::Expr, names: &RouteNames, out: &mut Vec<usize>) {
+    match &e.kind {
+        ExprKind::Route(RouteTarget::Name(n, _)) => {
+            if let Some(id) = names.route.get(n) {
+                out.push(id.0 as usize);
+            }
+        }
+        ExprKind::Unary(_, a)
+        | ExprKind::Defined(a)
+        | ExprKind::StrLen(a)
+        | ExprKind::StrEmpty(a)
+        | ExprKind::Cast(_, a) => collect_expr_calls(a, names, out),
+        ExprKind::Binary(_, a, b) => {
+            collect_expr_calls(a, names, out);
+            collect_expr_calls(b, names, out);
+        }
+        _ => {}
+    }
+}
+
+struct Compiler<'a, C> {
+    registry: &'a Registry<C>,
+    host: &'a (dyn Any + Send + Sync),
+    names: &'a RouteNames,
+    sources: &'a SourceMap,
+    diags: &'a mut Vec<Diagnostic>,
+    blocks: Vec<Vec<Stmt<C>>>,
+    /// Route types of the block being compiled.
+    mask: RouteMask,
+    route_desc: String,
+}
+
+impl<C: 'static> Compiler<'_, C> {
+    fn err(&mut self, span: Span, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(span, msg)
+    }
+
+    fn new_block(&mut self) -> BlockId {
+        self.blocks.push(Vec::new());
+        BlockId((self.blocks.len() - 1) as u32)
+    }
+
+    fn block(&mut self, stmts: &[ast::Stmt]) -> BlockId {
+        let id = self.new_block();
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            out.push(self.stmt(s));
+        }
+        self.blocks[id.0 as usize] = out;
+        id
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt) -> Stmt<C> {
+        match &s.kind {
+            StmtKind::Empty => Stmt::Nop,
+            StmtKind::Break => Stmt::Break,
+            StmtKind::Exit => Stmt::Exit,
+            StmtKind::Drop => Stmt::Drop,
+            StmtKind::Return(e) => Stmt::Return(e.as_ref().map(|e| self.expr(e).0)),
+            StmtKind::Call(call) => match self.call(call) {
+                Some(c) => Stmt::Call(Box::new(c)),
+                None => Stmt::Nop,
+            },
+            StmtKind::Route(t) => match self.route_target(t) {
+                Some(Expr::Route(id)) => Stmt::Route(id),
+                Some(Expr::RouteDyn(e, sp)) => Stmt::RouteDyn(*e, sp),
+                _ => Stmt::Nop,
+            },
+            StmtKind::Assign { lhs, lhs_span, rhs } => {
+                let (e, _) = self.expr(rhs);
+                let Some(pv) = self.pv(lhs, *lhs_span) else { return Stmt::Nop };
+                if !pv.writable() {
+                    let d = self
+                        .err(*lhs_span, format!("`{lhs}` is read-only"))
+                        .label("cannot assign to this pseudo-variable")
+                        .help("only writable pseudo-variables such as `$var(x)`, `$avp(x)` or `$ru` can be assigned");
+                    self.diags.push(d);
+                    return Stmt::Nop;
+                }
+                Stmt::Assign(Box::new(pv), e, s.span)
+            }
+            StmtKind::If { cond, then, els } => {
+                let (c, _) = self.expr(cond);
+                self.warn_const_cond(&c, cond.span, "if");
+                let t = self.block(&then.stmts);
+                let e = els.as_ref().map(|b| self.block(&b.stmts));
+                Stmt::If(c, t, e)
+            }
+            StmtKind::While { cond, body } => {
+                let (c, _) = self.expr(cond);
+                let b = self.block(&body.stmts);
+                Stmt::While(c, b, s.span)
+            }
+            StmtKind::Switch { expr, cases } => self.switch(expr, cases),
+        }
+    }
+
+    fn warn_const_cond(&mut self, c: &Expr<C>, span: Span, what: &str) {
+        if c.as_const().is_some() {
+            self.diags.push(Diagnostic::warning(span, format!("constant value in `{what}(...)`")).label("always the same"));
+        }
+    }
+
+    fn switch(&mut self, expr: &ast::Expr, cases: &[ast::Case]) -> Stmt<C> {
+        let (e, _) = self.expr(expr);
+        let body = self.new_block();
+        let mut stmts = Vec::new();
+        let mut int_cases: Vec<(i32, u32)> = Vec::new();
+        let mut str_cases: Vec<(Bytes, u32)> = Vec::new();
+        let mut default = None;
+        let mut first_kind: Option<(bool, Span)> = None;
+        for c in cases {
+            let at = stmts.len() as u32;
+            match &c.label {
+                None => {
+                    if default.is_some() {
+                        let d = self.err(c.span, "a second `default:` in the same `switch`");
+                        self.diags.push(d);
+                    }
+                    default = Some(at);
+                }
+                Some(l) => {
+                    let (le, _) = self.expr(l);
+                    match le.as_const() {
+                        Some(Value::Int(i)) => {
+                            let i = *i;
+                            if let Some((false, sp)) = first_kind {
+                                self.mixed_cases(l.span, sp);
+                            }
+                            first_kind.get_or_insert((true, l.span));
+                            if int_cases.iter().any(|(v, _)| *v == i) {
+                                let d = self.err(l.span, format!("duplicate `case {i}:`"));
+                                self.diags.push(d);
+                            }
+                            int_cases.push((i, at));
+                        }
+                        Some(Value::Str(s)) => {
+                            let s = s.clone();
+                            if let Some((true, sp)) = first_kind {
+                                self.mixed_cases(l.span, sp);
+                            }
+                            first_kind.get_or_insert((false, l.span));
+                            if str_cases.iter().any(|(v, _)| *v == s) {
+                                let d = self.err(l.span, format!("duplicate `case \"{}\":`", String::from_utf8_lossy(&s)));
+                                self.diags.push(d);
+                            }
+                            str_cases.push((s, at));
+                        }
+                        _ => {
+                            let d = self
+                                .err(l.span, "a `case` label must be a constant number or string")
+                                .label("not a constant");
+                            self.diags.push(d);
+                        }
+                    }
+                }
+            }
+            for s in &c.stmts {
+                stmts.push(self.stmt(s));
+            }
+        }
+        self.blocks[body.0 as usize] = stmts;
+        Stmt::Switch(Box::new(SwitchI { expr: e, int_cases, str_cases, default, body }))
+    }
+
+    fn mixed_cases(&mut self, span: Span, first: Span) {
+        let (_, l, c) = self.sources.location(first);
+        let d = self
+            .err(span, "a `switch` cannot mix integer and string cases")
+            .label("this case has another type")
+            .help(format!("the first case, at line {l}, column {c}, sets the type"));
+        self.diags.push(d);
+    }
+
+    fn pv(&mut self, text: &str, span: Span) -> Option<PvSpec<C>> {
+        let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+        let r = crate::pv::parse_pv(&mut fx, text);
+        let warns = std::mem::take(&mut fx.warnings);
+        for w in warns {
+            self.diags.push(Diagnostic::warning(span, w));
+        }
+        match r {
+            Ok((spec, n)) if n == text.len() => Some(spec),
+            Ok((_, n)) => {
+                let d = self.err(span, format!("unexpected `{}` after the pseudo-variable `{}`", &text[n..], &text[..n]));
+                self.diags.push(d);
+                None
+            }
+            Err(e) => {
+                let d = self.err(span, e).label("in this pseudo-variable");
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn route_target(&mut self, t: &RouteTarget) -> Option<Expr<C>> {
+        match t {
+            RouteTarget::Name(n, sp) => match self.names.route.get(n) {
+                Some(id) => Some(Expr::Route(*id)),
+                None => {
+                    let mut d = self.err(*sp, format!("unknown route `{n}`")).label("no `route[...]` block has this name");
+                    if let Some(s) = crate::pv::did_you_mean(n, self.names.route.keys().map(String::as_str)) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else {
+                        d = d.help(format!("define it with `route[{n}] {{ ... }}`"));
+                    }
+                    self.diags.push(d);
+                    None
+                }
+            },
+            RouteTarget::Dynamic(e) => {
+                let (c, _) = self.expr(e);
+                if let Some(v) = c.as_const() {
+                    // `route("X" + "Y")`: resolve now
+                    let n = v.to_string();
+                    return self.route_target(&RouteTarget::Name(n, e.span));
+                }
+                Some(Expr::RouteDyn(Box::new(c), e.span))
+            }
+        }
+    }
+
+    fn call(&mut self, call: &ast::Call) -> Option<CallI<C>> {
+        let name = call.name.as_str();
+        let reg = self.registry;
+        let defs = match reg.functions.get(name) {
+            Some(d) => d,
+            None => {
+                let mut d = self.err(call.name_span, format!("unknown function `{name}`")).label("not found");
+                if let Some(m) = reg.unloaded_functions.get(name) {
+                    d = d.help(format!("module `{m}` provides `{name}`; add loadmodule \"{m}.so\""));
+                } else if let Some(s) = crate::pv::did_you_mean(name, reg.functions.keys().copied()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                } else if let Some(s) = crate::pv::did_you_mean(name, reg.unloaded_functions.keys().copied()) {
+                    let m = reg.unloaded_functions[s];
+                    d = d.help(format!("did you mean `{s}`? (module `{m}` provides it; add loadmodule \"{m}.so\")"));
+                }
+                if let Some(h) = reg.hints.get(name) {
+                    d = d.help(h.clone());
+                }
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let Some(def) = defs.iter().find(|d| d.params.len() == call.args.len()) else {
+            let mut ar: Vec<usize> = defs.iter().map(|d| d.params.len()).collect();
+            ar.sort_unstable();
+            ar.dedup();
+            let list = match ar.as_slice() {
+                [one] => format!("{one}"),
+                _ => {
+                    let (last, rest) = ar.split_last().expect("nonempty");
+                    format!("{} or {last}", rest.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+                }
+            };
+            let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+            let given = call.args.len();
+            let d = self
+                .err(call.span, format!("`{name}` takes {list} {}, but {given} {} given", plural(ar[ar.len() - 1]), if given == 1 { "was" } else { "were" }))
+                .label(format!("{given} {}", plural(given)));
+            self.diags.push(d);
+            return None;
+        };
+        if self.mask != 0 && def.routes & self.mask != self.mask {
+            let bad = self.mask & !def.routes;
+            let desc = &self.route_desc;
+            let where_ = if desc.starts_with("route[") {
+                format!("`{desc}`, which runs in {}", mask_names(bad))
+            } else {
+                format!("`{}`", mask_names(bad))
+            };
+            let d = self
+                .err(call.name_span, format!("`{name}` cannot be used in {where_}"))
+                .label("not allowed in this route type")
+                .help(format!("`{name}` may be used in: {}", mask_names(def.routes)));
+            self.diags.push(d);
+        }
+        if let Some(h) = reg.hints.get(name) {
+            self.diags.push(Diagnostic::warning(call.name_span, h.clone()).label(format!("`{name}` used here")));
+        }
+        let mut args = Vec::with_capacity(call.args.len());
+        let mut ok = true;
+        for (i, (a, kind)) in call.args.iter().zip(def.params.iter()).enumerate() {
+            match self.arg(name, i, a, kind) {
+                Some(x) => args.push(x),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(CallI { name: def.name, f: def.call.clone(), args: args.into_boxed_slice(), span: call.span })
+    }
+
+    fn arg(&mut self, fname: &str, i: usize, a: &ast::Expr, kind: &ParamKind<C>) -> Option<Arg<C>> {
+        let n = i + 1;
+        let (e, _) = self.expr(a);
+        let v = match e {
+            Expr::Const(v) => v,
+            _ => {
+                let d = self
+                    .err(a.span, format!("argument {n} of `{fname}` must be a constant: a quoted string or a number"))
+                    .label("not a constant")
+                    .help("write pseudo-variables inside the quotes, e.g. \"$var(x)\"");
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let src = ArgSrc {
+            text: v.to_string(),
+            quoted: matches!(v, Value::Str(_)),
+            int: if let Value::Int(i) = v { Some(i) } else { None },
+        };
+        let text = src.text.as_str();
+        let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+        let starts_pv = text.starts_with('$') && crate::pv::scan_pv_len(text).is_some();
+        let r: Result<Arg<C>, String> = match kind {
+            ParamKind::Str => Ok(Arg::Str(Bytes::from(src.text.clone()))),
+            ParamKind::Int => match src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+                Some(i) => Ok(Arg::Int(i)),
+                None => Err(format!("argument {n} of `{fname}` must be an integer, not \"{text}\"")),
+            },
+            ParamKind::StrOrPv => {
+                if starts_pv {
+                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+                } else {
+                    Ok(Arg::Str(Bytes::from(src.text.clone())))
+                }
+            }
+            ParamKind::IntOrPv => {
+                if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+                    Ok(Arg::Int(i))
+                } else if starts_pv {
+                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+                } else {
+                    Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
+                }
+            }
+            ParamKind::Format => crate::pv::parse_format(&mut fx, text).map(Arg::Fmt),
+            ParamKind::IntFormat => match src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+                Some(i) => Ok(Arg::Int(i)),
+                None => crate::pv::parse_format(&mut fx, text).and_then(|f| {
+                    if f.as_static().is_some() {
+                        Err(format!("argument {n} of `{fname}` must be an integer, not \"{text}\""))
+                    } else {
+                        Ok(Arg::IntFmt(f))
+                    }
+                }),
+            },
+            ParamKind::WritablePv => {
+                if !starts_pv {
+                    Err(format!("argument {n} of `{fname}` must be a writable pseudo-variable such as \"$var(x)\""))
+                } else {
+                    match crate::pv::parse_pv(&mut fx, text) {
+                        Ok((p, _)) if p.writable() => Ok(Arg::Pv(Box::new(p))),
+                        Ok(_) => Err(format!("argument {n} of `{fname}`: `{text}` is read-only")),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+            ParamKind::Regex => match regex::bytes::RegexBuilder::new(&posix_to_rust(text)).build() {
+                Ok(r) => Ok(Arg::Regex(Arc::new(r))),
+                Err(e) => Err(format!("bad regular expression in argument {n} of `{fname}`: {}", first_line(&e.to_string()))),
+            },
+            ParamKind::Custom(f) => f(&mut fx, &src),
+        };
+        for w in std::mem::take(&mut fx.warnings) {
+            self.diags.push(Diagnostic::warning(a.span, w));
+        }
+        match r {
+            Ok(x) => Some(x),
+            Err(e) => {
+                let d = self.err(a.span, e).label(format!("argument {n} of `{fname}`"));
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Compile an expression; returns it (folded when constant) and its static type.
+    fn expr(&mut self, e: &ast::Expr) -> (Expr<C>, Ty) {
+        match &e.kind {
+            ExprKind::Error => (Expr::Const(Value::Null), Ty::Any),
+            ExprKind::Int(n) => (Expr::Const(Value::Int(*n as i32)), Ty::Int),
+            ExprKind::Str(s) => (Expr::Const(Value::Str(Bytes::from(s.clone()))), Ty::Str),
+            ExprKind::Pv(p) => {
+                if p == "$null" {
+                    return (Expr::Const(Value::Null), Ty::Any);
+                }
+                match self.pv(p, e.span) {
+                    Some(spec) => (Expr::Pv(Box::new(spec)), Ty::Any),
+                    None => (Expr::Const(Value::Null), Ty::Any),
+                }
+            }
+            ExprKind::Call(c) => match self.call(c) {
+                Some(ci) => (Expr::Call(Box::new(ci)), Ty::Int),
+                None => (Expr::Const(Value::Null), Ty::Any),
+            },
+            ExprKind::Route(t) => (self.route_target(t).unwrap_or(Expr::Const(Value::Null)), Ty::Int),
+            ExprKind::Unary(op, a) => {
+                let (x, t) = self.expr(a);
+                if t == Ty::Str {
+                    self.type_err(a.span, "a string cannot be used here: this operator needs an integer");
+                }
+                if let Some(v) = x.as_const() {
+                    if let Some(r) = crate::interp::unop(*op, false, v) {
+                        return (Expr::Const(r), Ty::Int);
+                    }
+                }
+                (Expr::Un(*op, Box::new(x)), Ty::Int)
+            }
+            ExprKind::Defined(a) => {
+                let (x, _) = self.expr(a);
+                if let Some(v) = x.as_const() {
+                    return (Expr::Const(Value::Int(i32::from(!v.is_null()))), Ty::Int);
+                }
+                (Expr::Defined(Box::new(x)), Ty::Int)
+            }
+            ExprKind::StrLen(a) | ExprKind::StrEmpty(a) => {
+                let is_len = matches!(e.kind, ExprKind::StrLen(_));
+                let (x, t) = self.expr(a);
+                if t == Ty::Int {
+                    let f = if is_len { "strlen" } else { "strempty" };
+                    self.type_err(a.span, &format!("`{f}` needs a string, not an integer"));
+                }
+                if let Some(v) = x.as_const() {
+                    let r = if is_len { crate::interp::strlen(v) } else { crate::interp::strempty(v) };
+                    return (Expr::Const(r), Ty::Int);
+                }
+                (if is_len { Expr::StrLen(Box::new(x)) } else { Expr::StrEmpty(Box::new(x)) }, Ty::Int)
+            }
+            ExprKind::Cast(ty, a) => {
+                let (x, _) = self.expr(a);
+                let rty = if *ty == CastTy::Int { Ty::Int } else { Ty::Str };
+                if let Some(v) = x.as_const() {
+                    return (Expr::Const(crate::interp::cast(*ty, v)), rty);
+                }
+                (Expr::Cast(*ty, Box::new(x)), rty)
+            }
+            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.span),
+        }
+    }
+
+    fn type_err(&mut self, span: Span, msg: &str) {
+        let d = self.err(span, format!("type mismatch: {msg}")).label("wrong type");
+        self.diags.push(d);
+    }
+
+    fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, span: Span) -> (Expr<C>, Ty) {
+        let (x, tx) = self.expr(a);
+        let (y, ty) = self.expr(b);
+        let rty = match op {
+            BinOp::Add => {
+                if tx == Ty::Int && ty == Ty::Str {
+                    let d = self
+                        .err(b.span, "type mismatch: cannot add a string to an integer")
+                        .label("this is a string")
+                        .help("`+` takes its type from the left operand; cast with `(str)` to concatenate, or `(int)` to add");
+                    self.diags.push(d);
+                }
+                tx
+            }
+            BinOp::Eq | BinOp::Ne => {
+                if tx == Ty::Int && ty == Ty::Str {
+                    let d = self
+                        .err(b.span, "type mismatch: an integer compared with a string")
+                        .label("this is a string")
+                        .help("the comparison takes its type from the left operand; use `eq`/`ne` to compare as strings");
+                    self.diags.push(d);
+                }
+                Ty::Int
+            }
+            BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Div
+            | BinOp::Mod
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::Lt
+            | BinOp::Gt
+            | BinOp::Le
+            | BinOp::Ge => {
+                for (t, s) in [(tx, a.span), (ty, b.span)] {
+                    if t == Ty::Str {
+                        let d = self
+                            .err(s, format!("type mismatch: `{}` needs integers, not a string", op.symbol()))
+                            .label("this is a string");
+                        self.diags.push(d);
+                    }
+                }
+                Ty::Int
+            }
+            _ => Ty::Int,
+        };
+        // regular expression match
+        if op == BinOp::Match {
+            if let Some(v) = y.as_const() {
+                let pat = v.to_string();
+                match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat)).case_insensitive(true).build() {
+                    Ok(re) => {
+                        let re = Arc::new(re);
+                        if let Some(xv) = x.as_const() {
+                            return (Expr::Const(crate::interp::regex_match(&re, xv)), Ty::Int);
+                        }
+                        return (Expr::Match(Box::new(x), re), Ty::Int);
+                    }
+                    Err(err) => {
+                        let d = self
+                            .err(b.span, format!("bad regular expression: {}", first_line(&err.to_string())))
+                            .label("does not compile");
+                        self.diags.push(d);
+                        return (Expr::Const(Value::Int(0)), Ty::Int);
+                    }
+                }
+            }
+            return (Expr::Bin(op, Box::new(x), Box::new(y), span), Ty::Int);
+        }
+        // constant folding
+        if let (Some(xv), Some(yv)) = (x.as_const(), y.as_const()) {
+            match op {
+                BinOp::And | BinOp::Or => {}
+                _ => match crate::interp::binop(op, xv, yv) {
+                    Some(v) => return (Expr::Const(v), rty),
+                    None => {
+                        let d = Diagnostic::warning(b.span, "division by zero")
+                            .label("this is 0")
+                            .help("the expression fails at run time and an assignment keeps the old value");
+                        self.diags.push(d);
+                    }
+                },
+            }
+        }
+        if matches!(op, BinOp::And | BinOp::Or) {
+            if let Some(xv) = x.as_const() {
+                let t = crate::interp::c_truth(xv);
+                match (op, t) {
+                    (BinOp::And, false) => return (Expr::Const(Value::Int(0)), Ty::Int),
+                    (BinOp::Or, true) => return (Expr::Const(Value::Int(1)), Ty::Int),
+                    _ => {}
+                }
+                if let Some(yv) = y.as_const() {
+                    return (Expr::Const(Value::Int(i32::from(crate::interp::c_truth(yv)))), Ty::Int);
+                }
+            }
+        }
+        if matches!(op, BinOp::Eq | BinOp::Ne) {
+            if let Some(Value::Str(s)) = y.as_const() {
+                return (Expr::EqStr(Box::new(x), s.clone(), op == BinOp::Ne), Ty::Int);
+            }
+        }
+        (Expr::Bin(op, Box::new(x), Box::new(y), span), rty)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+}
+
+/// POSIX ERE to the `regex` crate's syntax. The crate already understands
+/// `[[:digit:]]`-style classes; what differs is that POSIX has no escapes
+/// inside brackets and treats `{` literally when it cannot start a bound.
+pub fn posix_to_rust(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 8);
+    let b: Vec<char> = re.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == '[' {
+            // copy a bracket expression, escaping `\` and `[` that are literal in POSIX
+            out.push('[');
+            i += 1;
+            if i < b.len() && b[i] == '^' {
+                out.push('^');
+                i += 1;
+            }
+            if i < b.len() && b[i] == ']' {
+                out.push_str("\\]");
+                i += 1;
+            }
+            while i < b.len() && b[i] != ']' {
+                if b[i] == '[' && i + 1 < b.len() && matches!(b[i + 1], ':' | '.' | '=') {
+                    let delim = b[i + 1];
+                    let start = i;
+                    i += 2;
+                    while i + 1 < b.len() && !(b[i] == delim && b[i + 1] == ']') {
+                        i += 1;
+                    }
+                    i = (i + 2).min(b.len());
+                    out.extend(&b[start..i]);
+                    continue;
+                }
+                match b[i] {
+                    '\\' => out.push_str("\\\\"),
+                    '[' => out.push_str("\\["),
+                    '&' | '~' | '-' if i + 1 < b.len() && b[i + 1] == b[i] => {
+                        out.push('\\');
+                        out.push(b[i]);
+                    }
+                    c => out.push(c),
+                }
+                i += 1;
+            }
+            if i < b.len() {
+                out.push(']');
+                i += 1;
+            }
+            continue;
+        }
+        if c == '{' {
+            // literal unless it is a valid bound `{n}`, `{n,}`, `{n,m}`
+            let rest: String = b[i + 1..].iter().collect();
+            let close = rest.find('}');
+            let valid = close.is_some_and(|e| {
+                let inner = &rest[..e];
+                !inner.is_empty()
+                    && inner.chars().all(|c| c.is_ascii_digit() || c == ',')
+                    && inner.chars().next().is_some_and(|c| c.is_ascii_digit())
+                    && inner.matches(',').count() <= 1
+            });
+            if !valid || out.is_empty() {
+                out.push_str("\\{");
+                i += 1;
+                continue;
+            }
+        }
+        if c == '\\' && i + 1 < b.len() {
+            out.push('\\');
+            out.push(b[i + 1]);
+            i += 2;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}

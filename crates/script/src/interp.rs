@@ -1,0 +1,513 @@
+//! The interpreter: walks the compiled blocks. No parsing and no name lookups
+//! happen here (except for the dynamic `route($var(x))`).
+
+use crate::ast::{BinOp, CastTy, UnOp};
+use crate::compile::{CallI, Expr, Outcome, Program, Stmt};
+use crate::exec::{BlockId, Cursor, Host, RouteId, RouteMask};
+use crate::value::Value;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Kamailio's `max_recursive_level` for nested `route()` calls.
+const MAX_ROUTE_DEPTH: u32 = 256;
+
+/// How a block ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Normal,
+    Break,
+    Return(i32),
+    Exit,
+}
+
+// ------------------------------------------------------------------ pure value operations
+
+/// Run `f` on the string form of a value without allocating (null is empty).
+#[inline]
+fn with_str<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
+    match v {
+        Value::Null => f(b""),
+        Value::Str(s) => f(s),
+        Value::Int(i) => {
+            let mut buf = [0u8; 12];
+            let n = fmt_int(*i, &mut buf);
+            f(&buf[12 - n..])
+        }
+    }
+}
+
+fn fmt_int(i: i32, buf: &mut [u8; 12]) -> usize {
+    let neg = i < 0;
+    let mut u = i.unsigned_abs();
+    let mut p = 12;
+    loop {
+        p -= 1;
+        buf[p] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if neg {
+        p -= 1;
+        buf[p] = b'-';
+    }
+    12 - p
+}
+
+/// C truth of a value (`&&`, `||`): non-zero.
+pub(crate) fn c_truth(v: &Value) -> bool {
+    v.to_int() != 0
+}
+
+/// `if`/`while` truth: a positive integer.
+#[inline]
+fn if_truth(v: &Value) -> bool {
+    v.to_int() > 0
+}
+
+pub(crate) fn strlen(v: &Value) -> Value {
+    Value::Int(with_str(v, |s| s.len() as i32))
+}
+
+pub(crate) fn strempty(v: &Value) -> Value {
+    Value::Int(i32::from(with_str(v, |s| s.is_empty())))
+}
+
+pub(crate) fn cast(ty: CastTy, v: &Value) -> Value {
+    match ty {
+        CastTy::Int => Value::Int(v.to_int()),
+        CastTy::Str => match v {
+            Value::Str(_) => v.clone(),
+            Value::Null => Value::Str(Bytes::new()),
+            Value::Int(_) => Value::Str(v.to_bytes()),
+        },
+    }
+}
+
+pub(crate) fn regex_match(re: &regex::bytes::Regex, v: &Value) -> Value {
+    Value::Int(i32::from(with_str(v, |s| re.is_match(s))))
+}
+
+pub(crate) fn unop(op: UnOp, _call: bool, v: &Value) -> Option<Value> {
+    let i = v.to_int();
+    Some(Value::Int(match op {
+        UnOp::Not => i32::from(i == 0),
+        UnOp::Neg => i.wrapping_neg(),
+        UnOp::BitNot => !i,
+    }))
+}
+
+/// `==` with the left operand's type deciding (null takes the right one's).
+fn loose_eq(l: &Value, r: &Value) -> bool {
+    match (l, r) {
+        (Value::Int(a), _) => *a == r.to_int(),
+        (Value::Str(a), _) => with_str(r, |b| a.as_ref() == b),
+        (Value::Null, Value::Null) => true,
+        (Value::Null, Value::Int(b)) => *b == 0,
+        (Value::Null, Value::Str(b)) => b.is_empty(),
+    }
+}
+
+/// A binary operation on two values (None: evaluation error, e.g. division by zero).
+pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
+    let int = |f: fn(i32, i32) -> i32| Some(Value::Int(f(l.to_int(), r.to_int())));
+    let b = |x: bool| Some(Value::Int(i32::from(x)));
+    match op {
+        BinOp::Add => match l {
+            Value::Int(a) => Some(Value::Int(a.wrapping_add(r.to_int()))),
+            Value::Str(a) => {
+                if matches!(r, Value::Null) || matches!(r, Value::Str(s) if s.is_empty()) {
+                    return Some(l.clone());
+                }
+                let mut out = Vec::with_capacity(a.len() + 12);
+                out.extend_from_slice(a);
+                with_str(r, |s| out.extend_from_slice(s));
+                Some(Value::Str(Bytes::from(out)))
+            }
+            Value::Null => match r {
+                Value::Null => Some(Value::Null),
+                _ => Some(r.clone()),
+            },
+        },
+        BinOp::Sub => int(i32::wrapping_sub),
+        BinOp::Mul => int(i32::wrapping_mul),
+        BinOp::Div | BinOp::Mod => {
+            let d = r.to_int();
+            if d == 0 {
+                return None;
+            }
+            let n = l.to_int();
+            Some(Value::Int(if op == BinOp::Div { n.wrapping_div(d) } else { n.wrapping_rem(d) }))
+        }
+        BinOp::BitAnd => int(|a, b| a & b),
+        BinOp::BitOr => int(|a, b| a | b),
+        BinOp::BitXor => int(|a, b| a ^ b),
+        BinOp::Shl => int(|a, b| a.wrapping_shl(b as u32)),
+        BinOp::Shr => int(|a, b| a.wrapping_shr(b as u32)),
+        BinOp::Lt => b(l.to_int() < r.to_int()),
+        BinOp::Gt => b(l.to_int() > r.to_int()),
+        BinOp::Le => b(l.to_int() <= r.to_int()),
+        BinOp::Ge => b(l.to_int() >= r.to_int()),
+        BinOp::Eq => b(loose_eq(l, r)),
+        BinOp::Ne => b(!loose_eq(l, r)),
+        BinOp::StrEq | BinOp::StrNe => {
+            let e = with_str(l, |a| with_str(r, |c| a == c));
+            b(e == (op == BinOp::StrEq))
+        }
+        BinOp::IEq | BinOp::INe => {
+            let e = with_str(l, |a| with_str(r, |c| a.eq_ignore_ascii_case(c)));
+            b(e == (op == BinOp::IEq))
+        }
+        BinOp::And => b(c_truth(l) && c_truth(r)),
+        BinOp::Or => b(c_truth(l) || c_truth(r)),
+        BinOp::Match => {
+            // dynamic pattern: compiled per evaluation (allocates)
+            let pat = r.to_string();
+            match regex::bytes::RegexBuilder::new(&crate::compile::posix_to_rust(&pat)).case_insensitive(true).build() {
+                Ok(re) => Some(regex_match(&re, l)),
+                Err(e) => {
+                    tracing::error!("bad regular expression \"{pat}\": {e}");
+                    None
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ execution
+
+impl<C: Host> Program<C> {
+    /// Run a route block as the outermost route of an execution.
+    pub fn run_route(&self, ctx: &mut C, route: RouteId, rtype: RouteMask) -> Outcome {
+        {
+            let st = ctx.exec_state();
+            st.route_type = rtype;
+            st.route = Some(route);
+            st.exited = false;
+            st.dropped = false;
+        }
+        let flow = self.call_route(ctx, route, 0);
+        self.finish(ctx, flow)
+    }
+
+    /// Run `route[NAME]` by name (dynamic `route()`, cfgutils `route_if_exists`).
+    /// None when the config has no such route.
+    pub fn run_route_by_name(&self, ctx: &mut C, name: &str, rtype: RouteMask) -> Option<Outcome> {
+        let id = *self.names.route.get(name)?;
+        Some(self.run_route(ctx, id, rtype))
+    }
+
+    /// Continue an execution suspended at `cursor` (async_sleep): run the rest
+    /// of that block, then end the script. The host sets the route type in the
+    /// context's `ExecState` beforehand.
+    pub fn resume(&self, ctx: &mut C, cursor: Cursor) -> Outcome {
+        {
+            let st = ctx.exec_state();
+            st.exited = false;
+            st.dropped = false;
+        }
+        if cursor.block.0 as usize >= self.blocks.len() {
+            tracing::error!("resume: no block {}", cursor.block.0);
+            return Outcome { retcode: -1, dropped: false, exited: true };
+        }
+        let flow = self.exec_block(ctx, cursor.block, cursor.next as usize, 0);
+        let mut out = self.finish(ctx, flow);
+        out.exited = true;
+        ctx.exec_state().exited = true;
+        out
+    }
+
+    fn finish(&self, ctx: &mut C, flow: Flow) -> Outcome {
+        let st = ctx.exec_state();
+        let retcode = match flow {
+            Flow::Normal => 1,
+            Flow::Break => 0,
+            Flow::Return(v) => {
+                if v == 0 {
+                    st.exited = true;
+                }
+                v
+            }
+            Flow::Exit => st.retcode,
+        };
+        st.retcode = retcode;
+        Outcome { retcode, dropped: st.dropped, exited: st.exited }
+    }
+
+    /// Run one route block and turn its flow into a return code for the caller.
+    /// `Flow::Exit` means the whole script ends.
+    fn call_route(&self, ctx: &mut C, route: RouteId, depth: u32) -> Flow {
+        if depth >= MAX_ROUTE_DEPTH {
+            tracing::error!("too many nested route() calls (max {MAX_ROUTE_DEPTH})");
+            return Flow::Return(-1);
+        }
+        let block = self.routes[route.0 as usize].block;
+        self.exec_block(ctx, block, 0, depth + 1)
+    }
+
+    /// A `route(X)` call as a statement or an operand: the return code, or None
+    /// when the script ended.
+    fn route_rc(&self, ctx: &mut C, route: RouteId, depth: u32) -> Option<i32> {
+        let flow = self.call_route(ctx, route, depth);
+        let rc = match flow {
+            Flow::Normal => 1,
+            Flow::Break => 0,
+            Flow::Return(v) => v,
+            Flow::Exit => return None,
+        };
+        let st = ctx.exec_state();
+        st.retcode = rc;
+        if rc == 0 && flow != Flow::Break {
+            st.exited = true;
+            return None;
+        }
+        Some(rc)
+    }
+
+    fn dyn_route(&self, ctx: &mut C, e: &Expr<C>, span: crate::source::Span, cur: Cursor, depth: u32) -> Option<i32> {
+        let v = self.eval(ctx, e, cur, depth)?;
+        let id = with_str(&v, |s| std::str::from_utf8(s).ok().and_then(|n| self.names.route.get(n).copied()));
+        match id {
+            Some(id) => self.route_rc(ctx, id, depth),
+            None => {
+                tracing::error!("{}: route `{v}` does not exist", self.location(span));
+                ctx.exec_state().retcode = -1;
+                Some(-1)
+            }
+        }
+    }
+
+    #[inline]
+    fn call_fn(&self, ctx: &mut C, c: &CallI<C>, cur: Cursor) -> Option<i32> {
+        ctx.exec_state().cursor = cur;
+        let rc = (c.f)(ctx, &c.args);
+        let st = ctx.exec_state();
+        st.retcode = rc;
+        if rc == 0 || st.exited {
+            st.exited = true;
+            return None;
+        }
+        Some(rc)
+    }
+
+    pub(crate) fn exec_block(&self, ctx: &mut C, block: BlockId, start: usize, depth: u32) -> Flow {
+        let stmts = &self.blocks[block.0 as usize];
+        let mut i = start;
+        while i < stmts.len() {
+            let cur = Cursor { block, next: i as u32 + 1 };
+            let flow = self.exec_stmt(ctx, &stmts[i], cur, depth);
+            if flow != Flow::Normal {
+                return flow;
+            }
+            i += 1;
+        }
+        Flow::Normal
+    }
+
+    fn exec_stmt(&self, ctx: &mut C, s: &Stmt<C>, cur: Cursor, depth: u32) -> Flow {
+        match s {
+            Stmt::Nop => Flow::Normal,
+            Stmt::Call(c) => match self.call_fn(ctx, c, cur) {
+                Some(_) => Flow::Normal,
+                None => Flow::Exit,
+            },
+            Stmt::Route(id) => match self.route_rc(ctx, *id, depth) {
+                Some(_) => Flow::Normal,
+                None => Flow::Exit,
+            },
+            Stmt::RouteDyn(e, sp) => match self.dyn_route(ctx, e, *sp, cur, depth) {
+                Some(_) => Flow::Normal,
+                None => Flow::Exit,
+            },
+            Stmt::Assign(pv, e, sp) => {
+                let v = match e {
+                    Expr::Const(v) => Some(v.clone()),
+                    _ => self.eval(ctx, e, cur, depth),
+                };
+                if ctx.exec_state().exited {
+                    return Flow::Exit;
+                }
+                match v {
+                    Some(v) => match pv.set(ctx, v) {
+                        Ok(()) => ctx.exec_state().retcode = 1,
+                        Err(err) => {
+                            tracing::error!("{}: cannot assign to `{}`: {err:?}", self.location(*sp), pv.text);
+                        }
+                    },
+                    None => {
+                        tracing::error!("{}: expression evaluation failed; `{}` keeps its value", self.location(*sp), pv.text);
+                    }
+                }
+                Flow::Normal
+            }
+            Stmt::If(c, t, e) => {
+                let truth = self.truth(ctx, c, cur, depth);
+                if ctx.exec_state().exited {
+                    return Flow::Exit;
+                }
+                if truth {
+                    self.exec_block(ctx, *t, 0, depth)
+                } else if let Some(e) = e {
+                    self.exec_block(ctx, *e, 0, depth)
+                } else {
+                    Flow::Normal
+                }
+            }
+            Stmt::While(c, body, sp) => {
+                let max = self.max_while;
+                let mut n = 0u32;
+                loop {
+                    let truth = self.truth(ctx, c, cur, depth);
+                    if ctx.exec_state().exited {
+                        return Flow::Exit;
+                    }
+                    if !truth {
+                        break;
+                    }
+                    if n >= max {
+                        tracing::error!("{}: runaway while: more than {max} loops", self.location(*sp));
+                        break;
+                    }
+                    n += 1;
+                    match self.exec_block(ctx, *body, 0, depth) {
+                        Flow::Normal => {}
+                        Flow::Break => break,
+                        f => return f,
+                    }
+                }
+                Flow::Normal
+            }
+            Stmt::Switch(sw) => {
+                let Some(v) = self.eval(ctx, &sw.expr, cur, depth) else {
+                    return if ctx.exec_state().exited { Flow::Exit } else { Flow::Normal };
+                };
+                if ctx.exec_state().exited {
+                    return Flow::Exit;
+                }
+                let start = if !sw.int_cases.is_empty() {
+                    let i = v.to_int();
+                    sw.int_cases.iter().find(|(c, _)| *c == i).map(|(_, at)| *at)
+                } else {
+                    with_str(&v, |s| sw.str_cases.iter().find(|(c, _)| c.as_ref() == s).map(|(_, at)| *at))
+                };
+                let Some(start) = start.or(sw.default) else { return Flow::Normal };
+                match self.exec_block(ctx, sw.body, start as usize, depth) {
+                    Flow::Break | Flow::Normal => Flow::Normal,
+                    f => f,
+                }
+            }
+            Stmt::Break => Flow::Break,
+            Stmt::Return(None) => Flow::Return(1),
+            Stmt::Return(Some(e)) => {
+                let v = self.eval(ctx, e, cur, depth);
+                if ctx.exec_state().exited {
+                    return Flow::Exit;
+                }
+                Flow::Return(v.map(|v| v.to_int()).unwrap_or(-1))
+            }
+            Stmt::Exit => {
+                let st = ctx.exec_state();
+                st.exited = true;
+                st.retcode = 0;
+                Flow::Exit
+            }
+            Stmt::Drop => {
+                let st = ctx.exec_state();
+                st.exited = true;
+                st.dropped = true;
+                st.retcode = 0;
+                Flow::Exit
+            }
+        }
+    }
+
+    /// `if`/`while` truth.
+    #[inline]
+    fn truth(&self, ctx: &mut C, e: &Expr<C>, cur: Cursor, depth: u32) -> bool {
+        match self.operand(ctx, e, cur, depth) {
+            Some(v) => if_truth(&v),
+            None => false,
+        }
+    }
+
+    /// A value used as an operand: a function or route call gives 1 when its
+    /// return code is positive, else 0 (as Kamailio's condition evaluation).
+    #[inline]
+    fn operand(&self, ctx: &mut C, e: &Expr<C>, cur: Cursor, depth: u32) -> Option<Value> {
+        match e {
+            Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..) => {
+                let v = self.eval(ctx, e, cur, depth);
+                Some(Value::Int(i32::from(v.is_some_and(|v| v.to_int() > 0))))
+            }
+            _ => self.eval(ctx, e, cur, depth),
+        }
+    }
+
+    /// Evaluate an expression (None: evaluation error or the script ended).
+    fn eval(&self, ctx: &mut C, e: &Expr<C>, cur: Cursor, depth: u32) -> Option<Value> {
+        match e {
+            Expr::Const(v) => Some(v.clone()),
+            Expr::Pv(p) => Some(p.get(ctx)),
+            Expr::Call(c) => self.call_fn(ctx, c, cur).map(Value::Int),
+            Expr::Route(id) => self.route_rc(ctx, *id, depth).map(Value::Int),
+            Expr::RouteDyn(x, sp) => self.dyn_route(ctx, x, *sp, cur, depth).map(Value::Int),
+            Expr::Un(op, x) => {
+                let v = self.operand(ctx, x, cur, depth)?;
+                unop(*op, false, &v)
+            }
+            Expr::Bin(BinOp::And, a, b, _) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                if !c_truth(&l) {
+                    return Some(Value::Int(0));
+                }
+                let r = self.operand(ctx, b, cur, depth)?;
+                Some(Value::Int(i32::from(c_truth(&r))))
+            }
+            Expr::Bin(BinOp::Or, a, b, _) => {
+                let l = self.operand(ctx, a, cur, depth);
+                if l.as_ref().is_some_and(c_truth) {
+                    return Some(Value::Int(1));
+                }
+                if ctx.exec_state().exited {
+                    return None;
+                }
+                let r = self.operand(ctx, b, cur, depth)?;
+                Some(Value::Int(i32::from(c_truth(&r))))
+            }
+            Expr::Bin(op, a, b, sp) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let r = self.operand(ctx, b, cur, depth)?;
+                let v = binop(*op, &l, &r);
+                if v.is_none() && matches!(op, BinOp::Div | BinOp::Mod) {
+                    tracing::error!("{}: division by zero", self.location(*sp));
+                }
+                v
+            }
+            Expr::EqStr(a, s, neg) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let eq = with_str(&l, |x| x == s.as_ref());
+                Some(Value::Int(i32::from(eq != *neg)))
+            }
+            Expr::Match(a, re) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                Some(regex_match(re, &l))
+            }
+            Expr::Defined(a) => {
+                let v = self.eval(ctx, a, cur, depth)?;
+                Some(Value::Int(i32::from(!v.is_null())))
+            }
+            Expr::StrLen(a) => Some(strlen(&self.operand(ctx, a, cur, depth)?)),
+            Expr::StrEmpty(a) => Some(strempty(&self.operand(ctx, a, cur, depth)?)),
+            Expr::Cast(ty, a) => Some(cast(*ty, &self.operand(ctx, a, cur, depth)?)),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    struct X;
+    is::<Program<X>>();
+    let _ = Arc::new(0);
+}

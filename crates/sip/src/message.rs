@@ -1,0 +1,627 @@
+//! The parsed SIP message: one `Bytes` buffer plus an index built in a single pass.
+//!
+//! Parsing only splits the start line and header lines; typed values (Via, From/To,
+//! CSeq, Contact, R-URI) are parsed on first access and cached.
+
+use crate::error::ParseError;
+use crate::header::{HeaderKind, HeaderRef};
+use crate::method::Method;
+use crate::nameaddr::NameAddr;
+use crate::params::Span;
+use crate::scan::{is_token, phys_line, trim_range, CommaSplit, Lines};
+use crate::uri::Uri;
+use crate::via::Via;
+use bytes::Bytes;
+use smallvec::SmallVec;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy)]
+struct Hdr {
+    kind: HeaderKind,
+    name: Span,
+    value: Span,
+    line: Span,
+}
+
+#[derive(Debug, Clone)]
+enum FirstLine {
+    Request {
+        method: Method,
+        method_s: Span,
+        uri: Span,
+        version: Span,
+    },
+    Response {
+        version: Span,
+        status: u16,
+        reason: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClState {
+    Absent,
+    Valid(u32),
+    Invalid,
+}
+
+/// CSeq value: sequence number and method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CSeq {
+    pub num: u32,
+    pub method: Method,
+}
+
+/// A parsed SIP request or response.
+#[derive(Debug)]
+pub struct Message {
+    buf: Bytes,
+    start: u32,
+    first: FirstLine,
+    first_line: Span,
+    headers_start: u32,
+    headers: SmallVec<[Hdr; 16]>,
+    headers_end: u32,
+    body: Span,
+    clen: ClState,
+    bad_line: Option<u32>,
+    terminated: bool,
+    ruri: OnceLock<Result<Uri, ParseError>>,
+    via1: OnceLock<Result<Via, ParseError>>,
+    from: OnceLock<Result<NameAddr, ParseError>>,
+    to: OnceLock<Result<NameAddr, ParseError>>,
+    cseq: OnceLock<Result<CSeq, ParseError>>,
+    contacts: OnceLock<Result<Vec<NameAddr>, ParseError>>,
+}
+
+fn is_sip_version(v: &[u8]) -> bool {
+    let Some(rest) = v.get(..4).filter(|p| p.eq_ignore_ascii_case(b"SIP/")).and(v.get(4..)) else {
+        return false;
+    };
+    let mut parts = rest.splitn(2, |&c| c == b'.');
+    let major = parts.next().unwrap_or_default();
+    let minor = parts.next().unwrap_or_default();
+    !major.is_empty()
+        && !minor.is_empty()
+        && major.iter().all(u8::is_ascii_digit)
+        && minor.iter().all(u8::is_ascii_digit)
+}
+
+fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseError> {
+    let line = buf.get(s..e).unwrap_or_default();
+    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
+    if line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+        let version = &line[..sp1];
+        if !is_sip_version(version) {
+            return Err(ParseError::StartLine("bad SIP version in status line"));
+        }
+        let code = line.get(sp1 + 1..sp1 + 4).ok_or(ParseError::StartLine("status code must be 3 digits"))?;
+        if !code.iter().all(u8::is_ascii_digit) {
+            return Err(ParseError::StartLine("status code must be 3 digits"));
+        }
+        let status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::StartLine("status code out of range 100-699"));
+        }
+        let reason = match line.get(sp1 + 4) {
+            None => Span::new(e, e),
+            Some(b' ') => Span::new(s + sp1 + 5, e),
+            Some(_) => return Err(ParseError::StartLine("status code must be 3 digits")),
+        };
+        return Ok(FirstLine::Response {
+            version: Span::new(s, s + sp1),
+            status,
+            reason,
+        });
+    }
+    let method = &line[..sp1];
+    if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
+        return Err(ParseError::StartLine("method is not a token"));
+    }
+    let sp2 = memchr::memrchr(b' ', line).unwrap_or(sp1);
+    if sp2 == sp1 {
+        return Err(ParseError::StartLine("request line needs method, URI and version"));
+    }
+    let version = &line[sp2 + 1..];
+    if !is_sip_version(version) {
+        return Err(ParseError::StartLine("bad SIP version in request line"));
+    }
+    let uri = &line[sp1 + 1..sp2];
+    if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
+        return Err(ParseError::StartLine("Request-URI empty or with whitespace"));
+    }
+    // scheme ":" — refuses `<sip:...>` and other junk early (RFC 4475 ltgtruri).
+    let colon = memchr::memchr(b':', uri).unwrap_or(0);
+    let scheme = &uri[..colon];
+    if scheme.is_empty()
+        || !scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        || !scheme.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        return Err(ParseError::StartLine("Request-URI has no valid scheme"));
+    }
+    Ok(FirstLine::Request {
+        method: Method::from_slice(buf, s, s + sp1),
+        method_s: Span::new(s, s + sp1),
+        uri: Span::new(s + sp1 + 1, s + sp2),
+        version: Span::new(s + sp2 + 1, e),
+    })
+}
+
+impl Message {
+    /// Parses one message (a whole datagram, or one frame cut by [`crate::framing::message_len`]).
+    ///
+    /// Fails only when the start line is unusable; header-level problems are found by
+    /// [`Message::validate_required`] or by the typed accessors. Leading CR/LF are skipped.
+    /// A header section that is not terminated by an empty line ends at the end of the buffer.
+    pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
+        if buf.len() >= u32::MAX as usize {
+            return Err(ParseError::TooLarge);
+        }
+        let b: &[u8] = &buf;
+        let start = crate::framing::skip_keepalive(b);
+        if start >= b.len() {
+            return Err(ParseError::Empty);
+        }
+        let (fl_end, hstart) = phys_line(b, start);
+        let first = parse_first_line(&buf, start, fl_end)?;
+        let mut headers: SmallVec<[Hdr; 16]> = SmallVec::new();
+        let mut clen = ClState::Absent;
+        let mut bad_line = None;
+        let mut headers_end = b.len();
+        let mut body_start = b.len();
+        let mut terminated = false;
+        for line in Lines::new(b, hstart) {
+            if line.start == line.end {
+                headers_end = line.start;
+                body_start = line.next;
+                terminated = true;
+                break;
+            }
+            let content = line.bytes(b);
+            let Some(colon) = memchr::memchr(b':', content) else {
+                bad_line.get_or_insert(line.start as u32);
+                continue;
+            };
+            let (ns, ne) = trim_range(b, line.start, line.start + colon);
+            let name = b.get(ns..ne).unwrap_or_default();
+            if name.is_empty() || ns != line.start || !name.iter().all(|&c| is_token(c)) {
+                bad_line.get_or_insert(line.start as u32);
+                continue;
+            }
+            let (vs, ve) = trim_range(b, line.start + colon + 1, line.end);
+            let kind = HeaderKind::from_name(name);
+            if kind == HeaderKind::ContentLength && clen == ClState::Absent {
+                clen = match b
+                    .get(vs..ve)
+                    .and_then(crate::framing::parse_len)
+                    .and_then(|n| u32::try_from(n).ok())
+                {
+                    Some(n) => ClState::Valid(n),
+                    None => ClState::Invalid,
+                };
+            }
+            headers.push(Hdr {
+                kind,
+                name: Span::new(ns, ne),
+                value: Span::new(vs, ve),
+                line: Span::new(line.start, line.next),
+            });
+        }
+        let body_end = match clen {
+            ClState::Valid(n) => (body_start + n as usize).min(b.len()),
+            _ => b.len(),
+        };
+        Ok(Message {
+            start: start as u32,
+            first,
+            first_line: Span::new(start, fl_end),
+            headers_start: hstart as u32,
+            headers,
+            headers_end: headers_end as u32,
+            body: Span::new(body_start, body_end),
+            clen,
+            bad_line,
+            terminated,
+            ruri: OnceLock::new(),
+            via1: OnceLock::new(),
+            from: OnceLock::new(),
+            to: OnceLock::new(),
+            cseq: OnceLock::new(),
+            contacts: OnceLock::new(),
+            buf,
+        })
+    }
+
+    // ---- first line -------------------------------------------------------------
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.first, FirstLine::Request { .. })
+    }
+    pub fn is_response(&self) -> bool {
+        !self.is_request()
+    }
+    /// Request method; for a response the CSeq method (as Kamailio's `$rm`), or an empty `Other`.
+    pub fn method(&self) -> Method {
+        match &self.first {
+            FirstLine::Request { method, .. } => method.clone(),
+            FirstLine::Response { .. } => self
+                .cseq()
+                .map(|c| c.1)
+                .unwrap_or(Method::Other(Bytes::new())),
+        }
+    }
+    /// Request method bytes; for a response the CSeq method bytes (empty if unparsable).
+    pub fn method_bytes(&self) -> &[u8] {
+        match &self.first {
+            FirstLine::Request { method_s, .. } => method_s.get(&self.buf),
+            FirstLine::Response { .. } => match self.cseq_ref() {
+                Ok(c) => c.method.as_bytes(),
+                Err(_) => b"",
+            },
+        }
+    }
+    /// Request-URI text; empty for a response.
+    pub fn ruri_bytes(&self) -> &[u8] {
+        match &self.first {
+            FirstLine::Request { uri, .. } => uri.get(&self.buf),
+            FirstLine::Response { .. } => b"",
+        }
+    }
+    /// Range of the Request-URI in the buffer (for edits).
+    pub fn ruri_range(&self) -> Option<std::ops::Range<usize>> {
+        match &self.first {
+            FirstLine::Request { uri, .. } => Some(uri.range()),
+            FirstLine::Response { .. } => None,
+        }
+    }
+    /// Parsed Request-URI (cached).
+    pub fn ruri(&self) -> Result<&Uri, ParseError> {
+        let Some(r) = self.ruri_range() else {
+            return Err(ParseError::WrongKind("a response has no Request-URI"));
+        };
+        self.ruri
+            .get_or_init(|| Uri::parse_bytes(self.buf.slice(r)))
+            .as_ref()
+            .map_err(|e| *e)
+    }
+    pub fn status(&self) -> Option<u16> {
+        match &self.first {
+            FirstLine::Response { status, .. } => Some(*status),
+            FirstLine::Request { .. } => None,
+        }
+    }
+    /// Reason phrase; empty for a request.
+    pub fn reason(&self) -> &[u8] {
+        match &self.first {
+            FirstLine::Response { reason, .. } => reason.get(&self.buf),
+            FirstLine::Request { .. } => b"",
+        }
+    }
+    /// Protocol version text (`SIP/2.0`).
+    pub fn version(&self) -> &[u8] {
+        match &self.first {
+            FirstLine::Request { version, .. } | FirstLine::Response { version, .. } => {
+                version.get(&self.buf)
+            }
+        }
+    }
+    /// The start line without its terminator.
+    pub fn first_line(&self) -> &[u8] {
+        self.first_line.get(&self.buf)
+    }
+
+    // ---- raw access -------------------------------------------------------------
+
+    pub fn buf(&self) -> &Bytes {
+        &self.buf
+    }
+    /// Cheap sub-slice of the message buffer (shares the allocation). Out-of-range gives empty.
+    pub fn slice(&self, r: std::ops::Range<usize>) -> Bytes {
+        if r.start <= r.end && r.end <= self.buf.len() {
+            self.buf.slice(r)
+        } else {
+            Bytes::new()
+        }
+    }
+    /// Where the message starts (after leading CR/LF keep-alives).
+    pub fn start_offset(&self) -> usize {
+        self.start as usize
+    }
+    /// Offset of the first header line (just after the start line).
+    pub fn headers_start(&self) -> usize {
+        self.headers_start as usize
+    }
+    /// Offset of the empty line ending the headers (insertion point for appended headers).
+    pub fn headers_end(&self) -> usize {
+        self.headers_end as usize
+    }
+    /// Whether the header section ended with an empty line (else it ran to the end of the buffer).
+    pub fn headers_terminated(&self) -> bool {
+        self.terminated
+    }
+    /// Whether the start line ends with a bare LF (then rebuilt messages still use CRLF).
+    pub fn is_lf_only(&self) -> bool {
+        let e = self.first_line.e as usize;
+        self.buf.get(e) == Some(&b'\n')
+    }
+    /// Body: bytes after the headers, cut at Content-Length when that is valid and shorter.
+    pub fn body(&self) -> &[u8] {
+        self.body.get(&self.buf)
+    }
+    pub fn body_range(&self) -> std::ops::Range<usize> {
+        self.body.range()
+    }
+    /// Content-Length value: `Ok(None)` absent, `Err` not a number.
+    pub fn content_length(&self) -> Result<Option<u32>, ParseError> {
+        match self.clen {
+            ClState::Absent => Ok(None),
+            ClState::Valid(n) => Ok(Some(n)),
+            ClState::Invalid => Err(ParseError::BadHeader("Content-Length", "not a number")),
+        }
+    }
+
+    // ---- headers ----------------------------------------------------------------
+
+    fn href(&self, h: &Hdr) -> HeaderRef<'_> {
+        HeaderRef {
+            kind: h.kind,
+            name: h.name.get(&self.buf),
+            value: h.value.get(&self.buf),
+            line: h.line.range(),
+            value_range: h.value.range(),
+        }
+    }
+    /// All header lines in order.
+    pub fn headers(&self) -> impl Iterator<Item = HeaderRef<'_>> + '_ {
+        self.headers.iter().map(|h| self.href(h))
+    }
+    /// Number of header lines.
+    pub fn header_lines(&self) -> usize {
+        self.headers.len()
+    }
+    /// First value of a known header.
+    pub fn header(&self, kind: HeaderKind) -> Option<&[u8]> {
+        self.header_ref(kind).map(|h| h.value)
+    }
+    /// First line of a known header.
+    pub fn header_ref(&self, kind: HeaderKind) -> Option<HeaderRef<'_>> {
+        self.headers.iter().find(|h| h.kind == kind).map(|h| self.href(h))
+    }
+    /// All lines of a known header.
+    pub fn headers_of(&self, kind: HeaderKind) -> impl Iterator<Item = HeaderRef<'_>> + '_ {
+        self.headers
+            .iter()
+            .filter(move |h| h.kind == kind)
+            .map(|h| self.href(h))
+    }
+    fn name_is(&self, h: &Hdr, kind: HeaderKind, name: &[u8]) -> bool {
+        if kind == HeaderKind::Other {
+            h.kind == HeaderKind::Other && h.name.get(&self.buf).eq_ignore_ascii_case(name)
+        } else {
+            h.kind == kind
+        }
+    }
+    /// All lines whose name matches `name` (case-insensitive; compact forms equivalent).
+    pub fn headers_named<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = HeaderRef<'a>> + 'a {
+        let kind = HeaderKind::from_name(name);
+        self.headers
+            .iter()
+            .filter(move |h| self.name_is(h, kind, name))
+            .map(|h| self.href(h))
+    }
+    /// First value of the header named `name`.
+    pub fn header_by_name(&self, name: &[u8]) -> Option<&[u8]> {
+        let kind = HeaderKind::from_name(name);
+        self.headers
+            .iter()
+            .find(|h| self.name_is(h, kind, name))
+            .map(|h| h.value.get(&self.buf))
+    }
+    /// Number of lines of the header named `name`.
+    pub fn header_count(&self, name: &[u8]) -> usize {
+        let kind = HeaderKind::from_name(name);
+        self.headers.iter().filter(|h| self.name_is(h, kind, name)).count()
+    }
+    /// Whether the message has a header named `name`.
+    pub fn has_header(&self, name: &[u8]) -> bool {
+        self.header_by_name(name).is_some()
+    }
+    /// Comma-separated values over all lines of `kind`, in order (e.g. Route, Allow).
+    pub fn header_values(&self, kind: HeaderKind) -> impl Iterator<Item = &[u8]> + '_ {
+        self.headers_of(kind).flat_map(|h| CommaSplit::new(h.value))
+    }
+
+    // ---- typed values -----------------------------------------------------------
+
+    /// First Via value (cached).
+    pub fn via1(&self) -> Result<&Via, ParseError> {
+        self.via1
+            .get_or_init(|| self.vias().next().unwrap_or(Err(ParseError::NoHeader("Via"))))
+            .as_ref()
+            .map_err(|e| *e)
+    }
+    /// Every Via value of every Via line, in order (parsed on each call).
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via, ParseError>> + '_ {
+        self.headers_of(HeaderKind::Via).flat_map(move |h| {
+            let base = h.value_range.start;
+            let mut split = CommaSplit::new(h.value);
+            std::iter::from_fn(move || {
+                let (a, b) = split.next_range()?;
+                if a >= b {
+                    return Some(Err(ParseError::BadHeader("Via", "empty value between commas")));
+                }
+                Some(Via::parse_at(self.slice(base + a..base + b), base + a))
+            })
+        })
+    }
+    /// Number of Via values (each Via line may hold several).
+    pub fn via_count(&self) -> usize {
+        self.vias().count()
+    }
+    fn nameaddr(&self, kind: HeaderKind, name: &'static str) -> Result<NameAddr, ParseError> {
+        let h = self.header_ref(kind).ok_or(ParseError::NoHeader(name))?;
+        NameAddr::parse_bytes(self.slice(h.value_range)).map_err(|e| match e {
+            ParseError::BadHeader(_, w) => ParseError::BadHeader(name, w),
+            e => e,
+        })
+    }
+    /// From header (cached).
+    pub fn from(&self) -> Result<&NameAddr, ParseError> {
+        self.from
+            .get_or_init(|| self.nameaddr(HeaderKind::From, "From"))
+            .as_ref()
+            .map_err(|e| *e)
+    }
+    /// To header (cached).
+    pub fn to(&self) -> Result<&NameAddr, ParseError> {
+        self.to
+            .get_or_init(|| self.nameaddr(HeaderKind::To, "To"))
+            .as_ref()
+            .map_err(|e| *e)
+    }
+    fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
+        self.cseq
+            .get_or_init(|| {
+                let h = self.header_ref(HeaderKind::CSeq).ok_or(ParseError::NoHeader("CSeq"))?;
+                let v = h.value;
+                let sp = v
+                    .iter()
+                    .position(|&c| crate::scan::is_lws(c))
+                    .ok_or(ParseError::BadHeader("CSeq", "expected number and method"))?;
+                let num = crate::scan::parse_u32(&v[..sp])
+                    .filter(|&n| n < 1 << 31)
+                    .ok_or(ParseError::BadHeader("CSeq", "number is not below 2^31"))?;
+                let (ms, me) = trim_range(v, sp, v.len());
+                let m = &v[ms..me];
+                if m.is_empty() || !m.iter().all(|&c| is_token(c)) {
+                    return Err(ParseError::BadHeader("CSeq", "method is not a token"));
+                }
+                let base = h.value_range.start;
+                Ok(CSeq {
+                    num,
+                    method: Method::from_slice(&self.buf, base + ms, base + me),
+                })
+            })
+            .as_ref()
+            .map_err(|e| *e)
+    }
+    /// CSeq number and method (cached).
+    pub fn cseq(&self) -> Result<(u32, Method), ParseError> {
+        self.cseq_ref().map(|c| (c.num, c.method.clone()))
+    }
+    /// CSeq number only.
+    pub fn cseq_num(&self) -> Result<u32, ParseError> {
+        self.cseq_ref().map(|c| c.num)
+    }
+    /// Call-ID value.
+    pub fn call_id(&self) -> Option<&[u8]> {
+        self.header(HeaderKind::CallId)
+    }
+    /// All Contact values over all Contact lines (cached); empty for `Contact: *`.
+    pub fn contacts(&self) -> Result<&[NameAddr], ParseError> {
+        self.contacts
+            .get_or_init(|| {
+                let mut out = Vec::new();
+                for h in self.headers_of(HeaderKind::Contact) {
+                    let base = h.value_range.start;
+                    let mut split = CommaSplit::new(h.value);
+                    while let Some((a, b)) = split.next_range() {
+                        let v = h.value.get(a..b).unwrap_or_default();
+                        if v == b"*" {
+                            continue;
+                        }
+                        if a >= b {
+                            return Err(ParseError::BadHeader("Contact", "empty value"));
+                        }
+                        let na = NameAddr::parse_bytes(self.slice(base + a..base + b)).map_err(|e| match e {
+                            ParseError::BadHeader(_, w) => ParseError::BadHeader("Contact", w),
+                            e => e,
+                        })?;
+                        out.push(na);
+                    }
+                }
+                Ok(out)
+            })
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(|e| *e)
+    }
+    /// First Contact value.
+    pub fn contact(&self) -> Result<Option<&NameAddr>, ParseError> {
+        self.contacts().map(|c| c.first())
+    }
+    /// Whether a Contact header is `*` (REGISTER remove-all).
+    pub fn contact_star(&self) -> bool {
+        self.header_values(HeaderKind::Contact).any(|v| v == b"*")
+    }
+    /// Max-Forwards value: `Ok(None)` absent.
+    pub fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
+        match self.header(HeaderKind::MaxForwards) {
+            None => Ok(None),
+            Some(v) => crate::scan::parse_u32(v)
+                .map(Some)
+                .ok_or(ParseError::BadHeader("Max-Forwards", "not a number")),
+        }
+    }
+    /// Range of the Max-Forwards value (for decrementing in place).
+    pub fn max_forwards_range(&self) -> Option<std::ops::Range<usize>> {
+        self.header_ref(HeaderKind::MaxForwards).map(|h| h.value_range)
+    }
+
+    // ---- validation -------------------------------------------------------------
+
+    /// Kamailio's gate before any route runs: every header line has a colon (and a token
+    /// name), and Via, From, To, Call-ID and CSeq are present. A bad CSeq value, a wrong
+    /// Content-Length or an unknown method are *not* errors here.
+    pub fn validate_required(&self) -> Result<(), ParseError> {
+        if let Some(off) = self.bad_line {
+            return Err(ParseError::MissingColon { offset: off });
+        }
+        for (k, n) in [
+            (HeaderKind::Via, "Via"),
+            (HeaderKind::From, "From"),
+            (HeaderKind::To, "To"),
+            (HeaderKind::CallId, "Call-ID"),
+            (HeaderKind::CSeq, "CSeq"),
+        ] {
+            if !self.headers.iter().any(|h| h.kind == k) {
+                return Err(ParseError::MissingHeader(n));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stricter RFC 3261 checks a UAS would apply (not Kamailio's proxy gate): version 2.0,
+    /// CSeq method equal to the request method, single-valued headers not repeated, no
+    /// headers in the Request-URI, and the typed values of Via/From/To/CSeq parse.
+    pub fn validate_rfc(&self) -> Result<(), ParseError> {
+        self.validate_required()?;
+        if !self.version().eq_ignore_ascii_case(b"SIP/2.0") {
+            return Err(ParseError::Invalid("unsupported SIP version"));
+        }
+        for k in [HeaderKind::From, HeaderKind::To, HeaderKind::CallId, HeaderKind::CSeq, HeaderKind::MaxForwards, HeaderKind::ContentLength] {
+            let n = self
+                .headers_of(k)
+                .map(|h| CommaSplit::new(h.value).count().max(1))
+                .sum::<usize>();
+            if n > 1 {
+                return Err(ParseError::Invalid("single-value header repeated"));
+            }
+        }
+        for v in self.vias() {
+            v?;
+        }
+        self.from()?;
+        self.to()?;
+        let cseq = self.cseq_ref()?;
+        if self.is_request() {
+            if self.method_bytes() != cseq.method.as_bytes() {
+                return Err(ParseError::Invalid("CSeq method differs from request method"));
+            }
+            if self.ruri()?.headers().is_some() {
+                return Err(ParseError::Invalid("Request-URI carries headers"));
+            }
+        }
+        Ok(())
+    }
+}

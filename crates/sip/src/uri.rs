@@ -1,0 +1,355 @@
+//! SIP/SIPS/TEL URIs (RFC 3261 19.1, RFC 3966); other schemes are kept opaque.
+//!
+//! A [`Uri`] owns a cheap `Bytes` handle of its text and `u32` ranges into it, so it can
+//! be parsed from a message buffer without copying or from any byte string.
+
+use crate::error::ParseError;
+use crate::params::{self, RawParams, Span};
+use bytes::Bytes;
+
+/// URI scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Sip,
+    Sips,
+    Tel,
+    /// Unknown scheme: everything after `scheme:` is opaque.
+    Other,
+}
+
+/// A parsed URI. Accessors return raw (still %-escaped) bytes.
+#[derive(Debug, Clone)]
+pub struct Uri {
+    buf: Bytes,
+    scheme_kind: Scheme,
+    scheme: Span,
+    user: Option<Span>,
+    password: Option<Span>,
+    host: Span,
+    port_span: Option<Span>,
+    port: Option<u16>,
+    params_span: Span,
+    params: RawParams,
+    headers: Option<Span>,
+}
+
+fn bad(w: &'static str) -> ParseError {
+    ParseError::BadUri(w)
+}
+
+#[inline]
+fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+}
+
+impl Uri {
+    /// Parses a URI from any byte string (copies it once into a `Bytes`).
+    pub fn parse(s: &[u8]) -> Result<Uri, ParseError> {
+        Uri::parse_bytes(Bytes::copy_from_slice(s))
+    }
+
+    /// Parses a URI held in `buf` without copying.
+    pub fn parse_bytes(buf: Bytes) -> Result<Uri, ParseError> {
+        if buf.len() > u32::MAX as usize {
+            return Err(ParseError::TooLarge);
+        }
+        let b: &[u8] = &buf;
+        let end = b.len();
+        let colon = memchr::memchr(b':', b).ok_or(bad("no scheme"))?;
+        let scheme = &b[..colon];
+        if !scheme.first().is_some_and(|c| c.is_ascii_alphabetic())
+            || !scheme
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            return Err(bad("invalid scheme"));
+        }
+        let kind = if scheme.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        if b[colon + 1..].iter().any(|&c| c <= b' ' || c == 0x7f) {
+            return Err(bad("whitespace or control character in URI"));
+        }
+        let mut uri = Uri {
+            scheme_kind: kind,
+            scheme: Span::new(0, colon),
+            user: None,
+            password: None,
+            host: Span::new(colon + 1, end),
+            port_span: None,
+            port: None,
+            params_span: Span::new(end, end),
+            params: RawParams::new(),
+            headers: None,
+            buf: Bytes::new(),
+        };
+        let rest = colon + 1;
+        match kind {
+            Scheme::Other => {
+                if rest == end {
+                    return Err(bad("empty URI after scheme"));
+                }
+            }
+            Scheme::Tel => {
+                // tel:number;params — the number is exposed as `user` (like Kamailio's $rU).
+                let semi = memchr::memchr(b';', &b[rest..]).map_or(end, |i| rest + i);
+                if semi == rest {
+                    return Err(bad("empty telephone number"));
+                }
+                uri.user = Some(Span::new(rest, semi));
+                uri.host = Span::new(semi, semi);
+                let (ps, _) = params::parse_raw(b, semi, end, &[], false).map_err(bad)?;
+                uri.params = ps;
+                uri.params_span = Span::new(semi, end);
+            }
+            Scheme::Sip | Scheme::Sips => Uri::parse_sip(b, rest, &mut uri)?,
+        }
+        uri.buf = buf;
+        Ok(uri)
+    }
+
+    fn parse_sip(b: &[u8], rest: usize, uri: &mut Uri) -> Result<(), ParseError> {
+        let end = b.len();
+        let qmark = memchr::memchr(b'?', &b[rest..]).map_or(end, |i| rest + i);
+        let mut hp = rest;
+        if let Some(at) = memchr::memchr(b'@', &b[rest..qmark]) {
+            let at = rest + at;
+            let ui = &b[rest..at];
+            match memchr::memchr(b':', ui) {
+                Some(c) => {
+                    uri.user = Some(Span::new(rest, rest + c));
+                    uri.password = Some(Span::new(rest + c + 1, at));
+                }
+                None => uri.user = Some(Span::new(rest, at)),
+            }
+            if at == rest {
+                return Err(bad("empty user part before '@'"));
+            }
+            hp = at + 1;
+        }
+        // host
+        let mut i = hp;
+        if b.get(i) == Some(&b'[') {
+            let close = memchr::memchr(b']', &b[i..qmark]).ok_or(bad("unterminated IPv6 reference"))?;
+            let inner = &b[i + 1..i + close];
+            if inner.is_empty() || !inner.iter().all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
+                return Err(bad("invalid IPv6 reference"));
+            }
+            i += close + 1;
+        } else {
+            while i < qmark && is_host_char(b[i]) {
+                i += 1;
+            }
+        }
+        if i == hp {
+            return Err(bad("empty host"));
+        }
+        uri.host = Span::new(hp, i);
+        if b.get(i) == Some(&b':') && i < qmark {
+            let ps = i + 1;
+            let mut j = ps;
+            while j < qmark && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let port = crate::scan::parse_u32(&b[ps..j])
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(bad("invalid port"))?;
+            uri.port = Some(port);
+            uri.port_span = Some(Span::new(ps, j));
+            i = j;
+        }
+        if i < qmark && b[i] != b';' {
+            return Err(bad("unexpected character after host"));
+        }
+        let (ps, stop) = params::parse_raw(b, i, qmark, &[], false).map_err(bad)?;
+        uri.params = ps;
+        uri.params_span = Span::new(i, stop);
+        if qmark < end {
+            uri.headers = Some(Span::new(qmark + 1, end));
+        }
+        Ok(())
+    }
+
+    /// The whole URI text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+    /// The owned buffer the URI was parsed from.
+    pub fn bytes(&self) -> &Bytes {
+        &self.buf
+    }
+    pub fn scheme(&self) -> Scheme {
+        self.scheme_kind
+    }
+    /// Scheme text as written (e.g. `sip`, `SIPS`).
+    pub fn scheme_bytes(&self) -> &[u8] {
+        self.scheme.get(&self.buf)
+    }
+    /// User part (the number for `tel:`), raw; `None` when absent.
+    pub fn user(&self) -> Option<&[u8]> {
+        self.user.map(|s| s.get(&self.buf))
+    }
+    pub fn password(&self) -> Option<&[u8]> {
+        self.password.map(|s| s.get(&self.buf))
+    }
+    /// Host as written; IPv6 references keep their brackets. For opaque URIs, everything after the scheme.
+    pub fn host(&self) -> &[u8] {
+        self.host.get(&self.buf)
+    }
+    /// Host without IPv6 brackets.
+    pub fn host_unbracketed(&self) -> &[u8] {
+        let h = self.host();
+        h.strip_prefix(b"[")
+            .and_then(|h| h.strip_suffix(b"]"))
+            .unwrap_or(h)
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    /// Port text as written, if any.
+    pub fn port_bytes(&self) -> Option<&[u8]> {
+        self.port_span.map(|s| s.get(&self.buf))
+    }
+    /// `host[:port]` as written.
+    pub fn hostport(&self) -> &[u8] {
+        let e = self.port_span.map_or(self.host.e, |p| p.e);
+        Span { s: self.host.s, e }.get(&self.buf)
+    }
+    /// The `;...` parameter section including its leading `;` (empty when none).
+    pub fn params_bytes(&self) -> &[u8] {
+        self.params_span.get(&self.buf)
+    }
+    /// `(name, value)` of each URI parameter.
+    pub fn params(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.get(&self.buf), p.value.map(|v| v.get(&self.buf))))
+    }
+    /// Parameter lookup (case-insensitive): `Some(None)` when present without value.
+    pub fn param(&self, name: &[u8]) -> Option<Option<&[u8]>> {
+        params::find(&self.buf, &self.params, name)
+    }
+    /// Value of the `transport` parameter.
+    pub fn transport(&self) -> Option<&[u8]> {
+        self.param(b"transport").flatten()
+    }
+    /// Header part after `?`, raw.
+    pub fn headers(&self) -> Option<&[u8]> {
+        self.headers.map(|s| s.get(&self.buf))
+    }
+    /// Byte range of the user part within [`Uri::as_bytes`], for edits.
+    pub fn user_range(&self) -> Option<std::ops::Range<usize>> {
+        self.user.map(|s| s.range())
+    }
+    /// Byte range of the host within [`Uri::as_bytes`].
+    pub fn host_range(&self) -> std::ops::Range<usize> {
+        self.host.range()
+    }
+}
+
+/// Decodes `%XX` escapes; invalid escapes are kept literally.
+pub fn unescape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        if c == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).and_then(|&x| (x as char).to_digit(16)),
+                s.get(i + 2).and_then(|&x| (x as char).to_digit(16)),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_sip() {
+        let u = Uri::parse(b"sip:alice:secret@Example.COM:5070;transport=tcp;lr;maddr=1.2.3.4?subject=x&a=b").unwrap();
+        assert_eq!(u.scheme(), Scheme::Sip);
+        assert_eq!(u.user(), Some(&b"alice"[..]));
+        assert_eq!(u.password(), Some(&b"secret"[..]));
+        assert_eq!(u.host(), b"Example.COM");
+        assert_eq!(u.port(), Some(5070));
+        assert_eq!(u.port_bytes(), Some(&b"5070"[..]));
+        assert_eq!(u.hostport(), b"Example.COM:5070");
+        assert_eq!(u.transport(), Some(&b"tcp"[..]));
+        assert_eq!(u.param(b"LR"), Some(None));
+        assert_eq!(u.param(b"maddr"), Some(Some(&b"1.2.3.4"[..])));
+        assert_eq!(u.params_bytes(), b";transport=tcp;lr;maddr=1.2.3.4");
+        assert_eq!(u.headers(), Some(&b"subject=x&a=b"[..]));
+    }
+
+    #[test]
+    fn minimal_and_ipv6() {
+        let u = Uri::parse(b"sips:[2001:db8::10]:5061").unwrap();
+        assert_eq!(u.scheme(), Scheme::Sips);
+        assert_eq!(u.user(), None);
+        assert_eq!(u.host(), b"[2001:db8::10]");
+        assert_eq!(u.host_unbracketed(), b"2001:db8::10");
+        assert_eq!(u.port(), Some(5061));
+        let u = Uri::parse(b"sip:u@[::1];lr").unwrap();
+        assert_eq!(u.host(), b"[::1]");
+        assert_eq!(u.port(), None);
+        assert_eq!(u.param(b"lr"), Some(None));
+        let u = Uri::parse(b"sip:example.com").unwrap();
+        assert_eq!(u.host(), b"example.com");
+    }
+
+    #[test]
+    fn semicolon_user_and_escapes() {
+        let u = Uri::parse(b"sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(u.user(), Some(&b"user;par=u%40example.net"[..]));
+        assert_eq!(u.host(), b"example.com");
+        assert_eq!(unescape(b"sip%3Aa%40b%zz"), b"sip:a@b%zz");
+    }
+
+    #[test]
+    fn tel_and_opaque() {
+        let u = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com").unwrap();
+        assert_eq!(u.scheme(), Scheme::Tel);
+        assert_eq!(u.user(), Some(&b"+1-201-555-0123"[..]));
+        assert_eq!(u.param(b"phone-context"), Some(Some(&b"example.com"[..])));
+        let u = Uri::parse(b"nobodyknowsthisscheme:totallyopaquecontent").unwrap();
+        assert_eq!(u.scheme(), Scheme::Other);
+        assert_eq!(u.scheme_bytes(), b"nobodyknowsthisscheme");
+        assert_eq!(u.host(), b"totallyopaquecontent");
+        assert_eq!(u.user(), None);
+    }
+
+    #[test]
+    fn invalid() {
+        for b in [
+            &b""[..],
+            b"sip",
+            b"<sip:a@b>",
+            b"sip:",
+            b"sip:@host",
+            b"sip:a@",
+            b"sip:a@host:99999",
+            b"sip:a@host:x",
+            b"sip:a@[::1",
+            b"sip:a b@c",
+            b"sip:a@b c",
+            b"1sip:a",
+            b"tel:",
+        ] {
+            assert!(Uri::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Via header values (RFC 3261 20.42, RFC 3581 rport).
+
+use crate::error::ParseError;
+use crate::params::{self, RawParams, Span};
+use crate::scan::is_token;
+use bytes::Bytes;
+
+/// One Via value (`SIP/2.0/UDP host:port;params`). A Via header line may hold several.
+#[derive(Debug, Clone)]
+pub struct Via {
+    buf: Bytes,
+    /// Offset of `buf` in the message it came from (0 when parsed standalone).
+    base: usize,
+    protocol: Span,
+    version: Span,
+    transport: Span,
+    host: Span,
+    port: Option<u16>,
+    sent_by: Span,
+    params: RawParams,
+    branch: Option<Span>,
+    received: Option<Span>,
+    rport: Option<Option<u16>>,
+    rport_name_end: usize,
+}
+
+fn bad(w: &'static str) -> ParseError {
+    ParseError::BadHeader("Via", w)
+}
+
+fn token_end(b: &[u8], mut i: usize, end: usize) -> usize {
+    while i < end && b.get(i).is_some_and(|&c| is_token(c)) {
+        i += 1;
+    }
+    i
+}
+
+impl Via {
+    /// Parses one Via value from any byte string (copies once).
+    pub fn parse(s: &[u8]) -> Result<Via, ParseError> {
+        Via::parse_at(Bytes::copy_from_slice(s), 0)
+    }
+
+    /// Parses one Via value held in `buf`, recording that `buf` starts at `base` in its message.
+    pub(crate) fn parse_at(buf: Bytes, base: usize) -> Result<Via, ParseError> {
+        if buf.len() > u32::MAX as usize {
+            return Err(ParseError::TooLarge);
+        }
+        let b: &[u8] = &buf;
+        let (mut i, end) = crate::scan::trim_range(b, 0, b.len());
+        let ps = i;
+        i = token_end(b, i, end);
+        let protocol = Span::new(ps, i);
+        i = params::skip_lws(b, i, end);
+        if protocol.is_empty() || b.get(i) != Some(&b'/') {
+            return Err(bad("expected protocol name and '/'"));
+        }
+        i = params::skip_lws(b, i + 1, end);
+        let vs = i;
+        i = token_end(b, i, end);
+        let version = Span::new(vs, i);
+        i = params::skip_lws(b, i, end);
+        if version.is_empty() || b.get(i) != Some(&b'/') {
+            return Err(bad("expected protocol version and '/'"));
+        }
+        i = params::skip_lws(b, i + 1, end);
+        let ts = i;
+        i = token_end(b, i, end);
+        let transport = Span::new(ts, i);
+        if transport.is_empty() {
+            return Err(bad("missing transport"));
+        }
+        let hs0 = i;
+        i = params::skip_lws(b, i, end);
+        if i == hs0 {
+            return Err(bad("expected whitespace before sent-by"));
+        }
+        let hs = i;
+        if b.get(i) == Some(&b'[') {
+            let close = b
+                .get(i..end)
+                .and_then(|r| memchr::memchr(b']', r))
+                .ok_or(bad("unterminated IPv6 reference"))?;
+            i += close + 1;
+        } else {
+            while i < end && b.get(i).is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')) {
+                i += 1;
+            }
+        }
+        let host = Span::new(hs, i);
+        if host.is_empty() {
+            return Err(bad("missing host"));
+        }
+        let mut sent_by_end = i;
+        let mut port = None;
+        let j = params::skip_lws(b, i, end);
+        if b.get(j) == Some(&b':') && j < end {
+            let p0 = params::skip_lws(b, j + 1, end);
+            let mut p1 = p0;
+            while p1 < end && b.get(p1).is_some_and(|c| c.is_ascii_digit()) {
+                p1 += 1;
+            }
+            let n = b
+                .get(p0..p1)
+                .and_then(crate::scan::parse_u32)
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or(bad("invalid port"))?;
+            port = Some(n);
+            i = p1;
+            sent_by_end = p1;
+        }
+        let (ps, stop) = params::parse_raw(b, i, end, &[], true).map_err(bad)?;
+        if stop != end {
+            return Err(bad("junk after parameters"));
+        }
+        let mut via = Via {
+            protocol,
+            version,
+            transport,
+            host,
+            port,
+            sent_by: Span::new(hs, sent_by_end),
+            branch: None,
+            received: None,
+            rport: None,
+            rport_name_end: end,
+            params: RawParams::new(),
+            base,
+            buf: Bytes::new(),
+        };
+        for p in &ps {
+            let name = p.name.get(b);
+            if name.eq_ignore_ascii_case(b"branch") {
+                via.branch = Some(p.value.ok_or(bad("branch without value"))?);
+            } else if name.eq_ignore_ascii_case(b"received") {
+                via.received = Some(p.value.ok_or(bad("received without value"))?);
+            } else if name.eq_ignore_ascii_case(b"rport") {
+                via.rport_name_end = p.name.e as usize;
+                via.rport = Some(match p.value {
+                    None => None,
+                    Some(v) => Some(
+                        crate::scan::parse_u32(v.get(b))
+                            .and_then(|p| u16::try_from(p).ok())
+                            .ok_or(bad("invalid rport value"))?,
+                    ),
+                });
+            }
+        }
+        via.params = ps;
+        via.buf = buf;
+        Ok(via)
+    }
+
+    /// Protocol name, normally `SIP`.
+    pub fn protocol(&self) -> &[u8] {
+        self.protocol.get(&self.buf)
+    }
+    /// Protocol version, normally `2.0`.
+    pub fn version(&self) -> &[u8] {
+        self.version.get(&self.buf)
+    }
+    /// Transport as written (`UDP`, `tcp`, ...).
+    pub fn transport(&self) -> &[u8] {
+        self.transport.get(&self.buf)
+    }
+    /// Host as written (IPv6 keeps brackets).
+    pub fn host(&self) -> &[u8] {
+        self.host.get(&self.buf)
+    }
+    /// Host without IPv6 brackets, for comparing with a source address.
+    pub fn host_unbracketed(&self) -> &[u8] {
+        let h = self.host();
+        h.strip_prefix(b"[")
+            .and_then(|h| h.strip_suffix(b"]"))
+            .unwrap_or(h)
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    /// `host[:port]` as written.
+    pub fn sent_by(&self) -> &[u8] {
+        self.sent_by.get(&self.buf)
+    }
+    pub fn branch(&self) -> Option<&[u8]> {
+        self.branch.map(|s| s.get(&self.buf))
+    }
+    pub fn received(&self) -> Option<&[u8]> {
+        self.received.map(|s| s.get(&self.buf))
+    }
+    /// `None`: no rport; `Some(None)`: `;rport` without value; `Some(Some(p))`: `;rport=p`.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.rport
+    }
+    pub fn params(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.get(&self.buf), p.value.map(|v| v.get(&self.buf))))
+    }
+    pub fn param(&self, name: &[u8]) -> Option<Option<&[u8]>> {
+        params::find(&self.buf, &self.params, name)
+    }
+    /// The whole value text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+    /// Range of this value in the message buffer (leading/trailing LWS included as split).
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.base..self.base + self.buf.len()
+    }
+    /// Message offset just after the last non-LWS byte of this value (where params are appended).
+    pub(crate) fn value_end(&self) -> usize {
+        let t = crate::scan::trim_range(&self.buf, 0, self.buf.len());
+        self.base + t.1
+    }
+    /// Message offset just after the `rport` name, when present.
+    pub(crate) fn rport_name_end(&self) -> Option<usize> {
+        self.rport.map(|_| self.base + self.rport_name_end)
+    }
+    /// Message range of the `received` value, when present.
+    pub(crate) fn received_range(&self) -> Option<std::ops::Range<usize>> {
+        self.received.map(|s| self.base + s.s as usize..self.base + s.e as usize)
+    }
+    /// Whether the branch carries the RFC 3261 magic cookie.
+    pub fn is_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(b"z9hG4bK"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic() {
+        let v = Via::parse(b"SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds;rport;received=1.2.3.4").unwrap();
+        assert_eq!(v.protocol(), b"SIP");
+        assert_eq!(v.version(), b"2.0");
+        assert_eq!(v.transport(), b"UDP");
+        assert_eq!(v.host(), b"pc33.atlanta.com");
+        assert_eq!(v.port(), Some(5066));
+        assert_eq!(v.sent_by(), b"pc33.atlanta.com:5066");
+        assert_eq!(v.branch(), Some(&b"z9hG4bK776asdhds"[..]));
+        assert!(v.is_rfc3261_branch());
+        assert_eq!(v.rport(), Some(None));
+        assert_eq!(v.received(), Some(&b"1.2.3.4"[..]));
+        assert_eq!(v.params().count(), 3);
+    }
+
+    #[test]
+    fn lws_and_ipv6() {
+        let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(v.transport(), b"UDP");
+        assert_eq!(v.host(), b"192.0.2.2");
+        assert_eq!(v.port(), None);
+        assert!(!v.is_rfc3261_branch());
+        let v = Via::parse(b"SIP/2.0/TCP [2001:db8::9:1]:5070 ; rport = 1234 ; received=[2001:db8::9:255]").unwrap();
+        assert_eq!(v.host(), b"[2001:db8::9:1]");
+        assert_eq!(v.host_unbracketed(), b"2001:db8::9:1");
+        assert_eq!(v.port(), Some(5070));
+        assert_eq!(v.rport(), Some(Some(1234)));
+        assert_eq!(v.received(), Some(&b"[2001:db8::9:255]"[..]));
+        let v = Via::parse(b"SIP/2.0/UDP 2001:db8::9:1;received=2001:db8::9:255");
+        assert!(v.is_err(), "unbracketed IPv6 sent-by is refused");
+    }
+
+    #[test]
+    fn invalid() {
+        for b in [
+            &b""[..],
+            b"SIP/2.0/UDP",
+            b"SIP/2.0 host",
+            b"SIP/2.0/UDP 192.0.2.15;;",
+            b"SIP/2.0/UDP h:70000",
+            b"SIP/2.0/UDP h;rport=x",
+            b"SIP/2.0/UDP h;branch",
+            b"SIP/2.0/UDP h junk",
+        ] {
+            assert!(Via::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
+        }
+    }
+}

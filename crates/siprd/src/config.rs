@@ -1,0 +1,215 @@
+//! Loading a config: preprocess and parse → core settings from the globals →
+//! modules (loadmodule, modparam, init) → the registry of everything the
+//! modules export → compile the routes. Every problem is collected and
+//! reported at once, with spans.
+
+use crate::context::Ctx;
+use crate::module::{Module, ModuleInfo};
+use crate::modules;
+use crate::rpc::RpcRegistry;
+use crate::runtime::{Hooks, Runtime};
+use crate::settings::CoreSettings;
+use siprd_script::ast::{GlobalValue, ModParamValue};
+use siprd_script::registry::ModuleDecl;
+use siprd_script::{compile, CompileOptions, Defines, Diagnostic, Diagnostics, ParsedConfig, Program, Registry, Value};
+use std::path::Path;
+
+/// The bundled default config (`etc/siprd.cfg`).
+pub const DEFAULT_CONFIG: &str = include_str!("../../../etc/siprd.cfg");
+pub const DEFAULT_CONFIG_NAME: &str = "etc/siprd.cfg (built in)";
+
+/// Where the config comes from.
+pub enum Source<'a> {
+    File(&'a Path),
+    Text { name: &'a str, text: &'a str },
+}
+
+/// A config ready to run.
+pub struct Loaded {
+    pub settings: CoreSettings,
+    pub modules: Vec<Box<dyn Module>>,
+    pub program: Program<Ctx>,
+    /// Warnings (errors make `load` fail).
+    pub warnings: Diagnostics,
+}
+
+impl Loaded {
+    /// Build the runtime: hooks and RPC commands from the modules.
+    pub fn into_runtime(self) -> (Runtime, Vec<Box<dyn Module>>) {
+        let mut hooks = Hooks::default();
+        let mut rpc = RpcRegistry::default();
+        for m in &self.modules {
+            m.hooks(&mut hooks);
+            m.rpc(&mut rpc);
+        }
+        (Runtime::new(self.settings, self.program, hooks, rpc), self.modules)
+    }
+}
+
+fn global_value(v: &GlobalValue) -> Value {
+    match v {
+        GlobalValue::Int(i) => Value::Int(*i),
+        GlobalValue::Bool(b) => Value::Int(i32::from(*b)),
+        GlobalValue::Str(s) | GlobalValue::Word(s) => Value::from_string(s.clone()),
+    }
+}
+
+fn modparam_value(v: &ModParamValue) -> Value {
+    match v {
+        ModParamValue::Int(i) => Value::Int(*i),
+        ModParamValue::Str(s) => Value::from_string(s.clone()),
+    }
+}
+
+/// Every module declaration (loaded or not), for the compiler's checks.
+fn all_decls() -> Vec<ModuleDecl> {
+    let mut decls: Vec<ModuleDecl> = modules::ALL.iter().map(|info| (info.new)().decl()).collect();
+    decls.push(modules::core::Core.decl());
+    decls
+}
+
+/// Parse and compile a config.
+pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics> {
+    let parsed = match source {
+        Source::File(path) => siprd_script::parse_file(path, defines)?,
+        Source::Text { name, text } => siprd_script::parse_str(name, text, defines)?,
+    };
+    let mut diags: Vec<Diagnostic> = Vec::new();
+
+    let settings = apply_globals(&parsed, &mut diags);
+    let mut loaded = instantiate_modules(&parsed, &mut diags);
+    apply_modparams(&parsed, &mut loaded, &mut diags);
+    for (m, span) in loaded.iter_mut() {
+        if let Err(e) = m.init(&settings) {
+            let d = match span {
+                Some(s) => Diagnostic::error(*s, format!("module `{}` failed to initialise: {e}", m.name())),
+                None => Diagnostic::error_nospan(format!("module `{}` failed to initialise: {e}", m.name())),
+            };
+            diags.push(d);
+        }
+    }
+    let modules: Vec<Box<dyn Module>> = loaded.into_iter().map(|(m, _)| m).collect();
+    let registry = build_registry(&modules);
+
+    let decls = all_decls();
+    let globals: Vec<&str> = crate::core_params::names().collect();
+    let opts = CompileOptions { modules: &decls, globals: &globals, max_while_loops: None };
+    let host: &(dyn std::any::Any + Send + Sync) = &();
+    let compiled = compile(&parsed, &registry, host, &opts);
+    match compiled {
+        Ok((program, warnings)) if !diags.iter().any(Diagnostic::is_error) => {
+            let mut items = diags;
+            items.extend(warnings.items);
+            Ok(Loaded { settings, modules, program, warnings: Diagnostics::new(parsed.sources.clone(), items) })
+        }
+        Ok((_, warnings)) => {
+            diags.extend(warnings.items);
+            Err(Diagnostics::new(parsed.sources.clone(), diags))
+        }
+        Err(errors) => {
+            diags.extend(errors.items);
+            Err(Diagnostics::new(parsed.sources.clone(), diags))
+        }
+    }
+}
+
+fn apply_globals(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> CoreSettings {
+    let mut settings = CoreSettings::default();
+    for g in &parsed.globals {
+        if crate::core_params::lookup(&g.name).is_none() {
+            continue; // reported by the compiler with a did-you-mean
+        }
+        if let Err(e) = settings.apply(&g.name, &global_value(&g.value)) {
+            diags.push(Diagnostic::error(g.value_span, format!("bad value for `{}`: {e}", g.name)));
+        }
+    }
+    if let Some((engine, span)) = &parsed.cfgengine {
+        match engine.as_str() {
+            "native" | "lua" => settings.cfgengine = engine.clone(),
+            other => diags.push(
+                Diagnostic::error(*span, format!("unknown cfgengine `{other}`")).help("siprd supports \"native\" and \"lua\""),
+            ),
+        }
+    }
+    for l in &settings.listen {
+        if let Err(e) = crate::transport::ListenSpec::parse(l) {
+            let span = parsed.globals.iter().find(|g| g.name == "listen" && g.value.as_str() == *l).map(|g| g.value_span);
+            let msg = format!("bad listen value `{l}`: {e}");
+            diags.push(match span {
+                Some(s) => Diagnostic::error(s, msg),
+                None => Diagnostic::error_nospan(msg),
+            });
+        }
+    }
+    settings
+}
+
+type LoadedModule = (Box<dyn Module>, Option<siprd_script::Span>);
+
+fn instantiate_modules(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> Vec<LoadedModule> {
+    let mut loaded: Vec<LoadedModule> = vec![(Box::new(modules::core::Core), None)];
+    let mut names: Vec<&str> = Vec::new();
+    for lm in &parsed.loadmodules {
+        let name = crate::module::module_name_of(&lm.path);
+        if names.contains(&name) {
+            continue;
+        }
+        let Some(info) = modules::find(name) else {
+            // The compiler reports modules it does not know.
+            continue;
+        };
+        names.push(name);
+        loaded.push(((info.new)(), Some(lm.span)));
+    }
+    // Modules that need another one loaded first.
+    for lm in &parsed.loadmodules {
+        let name = crate::module::module_name_of(&lm.path);
+        if let Some(ModuleInfo { requires, .. }) = modules::find(name) {
+            for req in *requires {
+                if !names.contains(req) {
+                    diags.push(
+                        Diagnostic::error(lm.span, format!("module `{name}` needs module `{req}`"))
+                            .help(format!("add loadmodule \"{req}.so\"")),
+                    );
+                }
+            }
+        }
+    }
+    loaded
+}
+
+fn apply_modparams(parsed: &ParsedConfig, loaded: &mut [LoadedModule], diags: &mut Vec<Diagnostic>) {
+    for mp in &parsed.modparams {
+        let name = crate::module::module_name_of(&mp.module);
+        let Some((m, _)) = loaded.iter_mut().find(|(m, _)| m.name() == name) else {
+            continue; // not loaded: reported by the compiler
+        };
+        if !m.params().iter().any(|p| p.name == mp.param) {
+            continue; // unknown parameter: reported by the compiler
+        }
+        if let Err(e) = m.set_param(&mp.param, &modparam_value(&mp.value)) {
+            diags.push(Diagnostic::error(mp.value_span, format!("bad value for {name}.{}: {e}", mp.param)));
+        }
+    }
+}
+
+/// Builtins, every loaded module's exports, and hints about unloaded ones.
+pub fn build_registry(modules: &[Box<dyn Module>]) -> Registry<Ctx> {
+    let mut reg: Registry<Ctx> = Registry::default();
+    siprd_script::builtin::register_builtins(&mut reg);
+    for m in modules {
+        m.register(&mut reg);
+        reg.events.extend(m.events());
+    }
+    let loaded: Vec<&str> = modules.iter().map(|m| m.name()).collect();
+    for info in modules::ALL.iter().filter(|i| !loaded.contains(&i.name)) {
+        let mut scratch: Registry<Ctx> = Registry::default();
+        (info.new)().register(&mut scratch);
+        for f in scratch.functions.keys() {
+            if !reg.functions.contains_key(f) {
+                reg.unloaded_functions.insert(f, info.name);
+            }
+        }
+    }
+    reg
+}

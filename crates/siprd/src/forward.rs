@@ -1,0 +1,175 @@
+//! Stateless forwarding: requests to `$du`/`$ru` with our Via on top, replies
+//! back along their Via headers, and where local replies go.
+
+use crate::context::Ctx;
+use crate::transport::{Dest, ListenerInfo, Proto};
+use siprd_sip::uri::Uri;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+/// Where a reply to the request in `ctx` goes (RFC 3261 §18.2.2, RFC 3581):
+/// TCP replies reuse the connection; UDP ones go to the source IP and the
+/// source port with `rport` (or `force_rport()`), else the Via port.
+pub fn reply_dest(ctx: &Ctx) -> Option<Dest> {
+    let src = ctx.rcv.src;
+    if ctx.rcv.proto == Proto::Tcp {
+        return Some(ctx.rcv.reply_dest(src));
+    }
+    let via = ctx.msg.via1().ok()?;
+    let port = if ctx.force_rport || via.rport.is_some() { src.port() } else { via.port.unwrap_or(5060) };
+    Some(ctx.rcv.reply_dest(SocketAddr::new(src.ip(), port)))
+}
+
+/// Resolve `host:port` to one address (IP literals without DNS). Blocking:
+/// callers on a worker flush their batch first.
+pub fn resolve(host: &[u8], port: u16) -> Option<SocketAddr> {
+    let host = std::str::from_utf8(host).ok()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    match (bare, port).to_socket_addrs() {
+        Ok(mut addrs) => addrs.next(),
+        Err(e) => {
+            tracing::error!("cannot resolve `{bare}`: {e}");
+            None
+        }
+    }
+}
+
+/// The listener to put in our Via for a message sent with `proto` to `to`.
+fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {
+    let listeners = ctx.rt.listeners();
+    if ctx.rcv.proto == proto {
+        if let Some(l) = listeners.iter().find(|l| Some(l.id) == ctx.rcv.listener) {
+            if l.addr.is_ipv4() == to.is_ipv4() {
+                return Some(l.clone());
+            }
+        }
+    }
+    listeners.iter().find(|l| l.proto == proto && l.addr.is_ipv4() == to.is_ipv4()).cloned()
+}
+
+/// The branch of a stateless forward: the same for a retransmission.
+fn stateless_branch(ctx: &Ctx) -> String {
+    format!("z9hG4bKsl{:08x}", siprd_sip::reply::request_hash(&ctx.msg))
+}
+
+/// Forward the request in `ctx` statelessly (`forward()`): to `host:port` when
+/// given, else to `$du`, else to the Request-URI.
+pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) -> bool {
+    if !ctx.msg.is_request() || ctx.faked {
+        tracing::error!("forward: not a received request");
+        return false;
+    }
+    let (dest_host, mut dest_port, mut proto) = match host {
+        Some(h) => (h.to_vec(), port.unwrap_or(5060), Proto::Udp),
+        None => {
+            let target = match &ctx.dst_uri {
+                Some(d) => d.clone(),
+                None => bytes::Bytes::copy_from_slice(ctx.ruri()),
+            };
+            let Ok(uri) = Uri::parse(&target) else {
+                tracing::error!("forward: bad destination URI `{}`", String::from_utf8_lossy(&target));
+                return false;
+            };
+            let proto = match uri.transport() {
+                Some(t) if t.eq_ignore_ascii_case(b"tcp") => Proto::Tcp,
+                _ => Proto::Udp,
+            };
+            (uri.host().to_vec(), uri.port().unwrap_or(5060), proto)
+        }
+    };
+    if let Some(p) = port {
+        dest_port = p;
+    }
+    if host.is_some() {
+        proto = Proto::Udp;
+    }
+    ctx.flush();
+    let Some(addr) = resolve(&dest_host, dest_port) else {
+        return false;
+    };
+    let Some(listener) = via_listener(ctx, proto, &addr) else {
+        tracing::error!("forward: no {proto} listener to send from");
+        return false;
+    };
+    let (via_host, via_port) = advertised(ctx, &listener);
+    let mut via = format!("Via: SIP/2.0/{} {via_host}:{via_port};branch={}", proto.as_str().to_uppercase(), stateless_branch(ctx));
+    if ctx.local_rport {
+        via.push_str(";rport");
+    }
+    via.push_str("\r\n");
+    let mut out = std::mem::take(&mut ctx.scratch);
+    out.clear();
+    siprd_sip::edit::build_forward(&ctx.msg, &ctx.edits, ctx.new_uri.as_deref(), via.as_bytes(), &mut out);
+    let dest = Dest { proto, addr, listener: Some(listener.id), conn: None };
+    let ok = ctx.send(&dest, &out);
+    ctx.scratch = out;
+    ok
+}
+
+/// Our address as it must appear in headers: the listener's advertised
+/// address, else `advertised_address`, else the bound address.
+pub fn advertised(ctx: &Ctx, l: &ListenerInfo) -> (String, u16) {
+    if let Some(a) = &l.advertise {
+        return (a.host.clone(), a.port.unwrap_or(l.addr.port()));
+    }
+    let s = &ctx.rt.settings;
+    let host = match &s.advertised_address {
+        Some(h) => h.clone(),
+        None => match l.addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        },
+    };
+    (host, s.advertised_port.unwrap_or(l.addr.port()))
+}
+
+/// Forward the reply in `ctx` back along its Via headers (the default action
+/// after `reply_route`).
+pub fn forward_reply(ctx: &mut Ctx) -> bool {
+    forward_reply_with(ctx, None, None)
+}
+
+/// Forward the reply, optionally with another status code and reason
+/// (`sl_forward_reply`).
+pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]>) -> bool {
+    if ctx.msg.is_request() {
+        tracing::error!("sl_forward_reply: not a reply");
+        return false;
+    }
+    // The top Via must be ours; the next one says where the reply goes.
+    let Ok(top) = ctx.msg.via1() else { return false };
+    if !ctx.rt.is_local(top.host(), top.port) {
+        tracing::debug!("reply with a foreign top Via dropped");
+        return false;
+    }
+    let Some(next) = ctx.msg.vias().nth(1) else {
+        tracing::debug!("reply for us: nowhere to forward it");
+        return false;
+    };
+    let host = next.received().unwrap_or(next.host()).to_vec();
+    let port = match next.rport {
+        Some(Some(p)) => p,
+        _ => next.port.unwrap_or(5060),
+    };
+    let proto = if next.transport().eq_ignore_ascii_case(b"TCP") { Proto::Tcp } else { Proto::Udp };
+    ctx.flush();
+    let Some(addr) = resolve(&host, port) else { return false };
+    let status = match code {
+        Some(c) => match u16::try_from(c) {
+            Ok(c) if (100..=699).contains(&c) => Some(c),
+            _ => {
+                tracing::error!("sl_forward_reply: invalid code {c}");
+                return false;
+            }
+        },
+        None => None,
+    };
+    let mut out = std::mem::take(&mut ctx.scratch);
+    out.clear();
+    siprd_sip::edit::build_reply_forward(&ctx.msg, &ctx.edits, status, reason, &mut out);
+    let ok = ctx.send(&Dest { proto, addr, listener: None, conn: None }, &out);
+    ctx.scratch = out;
+    ok
+}

@@ -1,0 +1,562 @@
+//! Pseudo-variables that read (and for some, write) the SIP message and its
+//! context: `$ru $rU $rd $fu $tt $ci $si $hdr(Name) $mb $time(...)` ...
+
+use crate::context::Ctx;
+use bytes::Bytes;
+use siprd_script::registry::{FixupCtx, PvClassDef, PvError, PvImpl, PvIndex};
+use siprd_script::{Registry, Value};
+use siprd_sip::uri::Uri;
+use std::sync::Arc;
+
+/// Raw data of a packet that did not parse (for `$mb` in
+/// `core:receive-parse-error` and `nosip:msg`).
+pub struct RawPacket(pub Bytes);
+
+/// Which part of the message a simple PV reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Ru,
+    RUser,
+    RDomain,
+    RPort,
+    RProto,
+    RScheme,
+    Du,
+    DDomain,
+    DPort,
+    DProto,
+    Fu,
+    FUser,
+    FDomain,
+    FName,
+    FTag,
+    Tu,
+    TUser,
+    TDomain,
+    TName,
+    TTag,
+    CallId,
+    CSeq,
+    Method,
+    Status,
+    Reason,
+    Version,
+    SrcIp,
+    SrcPort,
+    RcvIp,
+    RcvPort,
+    Proto,
+    MsgBuf,
+    MsgLen,
+    BodySize,
+    Body,
+    UserAgent,
+    Contact,
+    ContentType,
+    ContentLength,
+    AssertedId,
+    Diversion,
+    ForcedSocket,
+    TimestampNow,
+    TimestampMsg,
+    TimeFormatted,
+    Rand,
+    Pid,
+}
+
+struct Simple(Field);
+
+fn bytes_of(ctx: &Ctx, s: &[u8]) -> Value {
+    // Zero-copy when the slice lies inside the message buffer.
+    let buf = ctx.msg.buf();
+    let start = s.as_ptr() as usize;
+    let base = buf.as_ptr() as usize;
+    if start >= base && start + s.len() <= base + buf.len() {
+        Value::Str(buf.slice_ref(s))
+    } else {
+        Value::Str(Bytes::copy_from_slice(s))
+    }
+}
+
+fn opt(ctx: &Ctx, s: Option<&[u8]>) -> Value {
+    match s {
+        Some(s) => bytes_of(ctx, s),
+        None => Value::Null,
+    }
+}
+
+fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
+    match Uri::parse(uri) {
+        Ok(u) => f(&u),
+        Err(_) => {
+            let _ = ctx;
+            Value::Null
+        }
+    }
+}
+
+fn port_value(p: Option<u16>) -> Value {
+    // Kamailio prints 5060 for an R-URI without a port in $rp? No: it is empty.
+    match p {
+        Some(p) => Value::Int(i32::from(p)),
+        None => Value::Null,
+    }
+}
+
+fn proto_of(u: &Uri) -> Value {
+    match u.transport() {
+        Some(t) => Value::from_vec(t.to_ascii_lowercase()),
+        None => Value::from_static("udp"),
+    }
+}
+
+fn now_secs() -> i32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i32)
+        .unwrap_or(0)
+}
+
+/// `strftime` in local time.
+pub fn strftime(fmt: &str, t: i64) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let tt: libc::time_t = t as libc::time_t;
+    // SAFETY: valid pointers to locals; localtime_r fills `tm`.
+    unsafe { libc::localtime_r(&tt, &mut tm) };
+    let mut buf = vec![0u8; 256];
+    // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
+    buf.truncate(n);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+impl Simple {
+    fn read(&self, ctx: &mut Ctx) -> Value {
+        use Field::*;
+        let msg = &ctx.msg;
+        match self.0 {
+            Ru => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let ru = ctx.ruri();
+                bytes_of(ctx, ru)
+            }
+            RUser | RDomain | RPort | RProto | RScheme => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let ru = ctx.ruri().to_vec();
+                uri_value(ctx, &ru, |u| match self.0 {
+                    RUser => u.user().map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
+                    RDomain => Value::from_vec(u.host().to_vec()),
+                    RPort => port_value(u.port()),
+                    RProto => proto_of(u),
+                    _ => Value::from_vec(u.scheme().to_vec()),
+                })
+            }
+            Du => ctx.dst_uri.clone().map_or(Value::Null, Value::Str),
+            DDomain | DPort | DProto => match ctx.dst_uri.clone() {
+                None => Value::Null,
+                Some(d) => uri_value(ctx, &d, |u| match self.0 {
+                    DDomain => Value::from_vec(u.host().to_vec()),
+                    DPort => port_value(u.port()),
+                    _ => proto_of(u),
+                }),
+            },
+            Fu | FUser | FDomain | FName | FTag | Tu | TUser | TDomain | TName | TTag => {
+                let from = matches!(self.0, Fu | FUser | FDomain | FName | FTag);
+                let na = if from { msg.from() } else { msg.to() };
+                let Ok(na) = na else { return Value::Null };
+                match self.0 {
+                    Fu | Tu => bytes_of(ctx, na.uri_bytes()),
+                    FName | TName => opt(ctx, na.display()),
+                    FTag | TTag => opt(ctx, na.tag()),
+                    _ => match Uri::parse(na.uri_bytes()) {
+                        Ok(u) => match self.0 {
+                            FUser | TUser => opt(ctx, u.user()),
+                            _ => bytes_of(ctx, u.host()),
+                        },
+                        Err(_) => Value::Null,
+                    },
+                }
+            }
+            CallId => opt(ctx, msg.call_id()),
+            CSeq => match msg.cseq() {
+                Ok((n, _)) => Value::Int(n as i32),
+                Err(_) => Value::Null,
+            },
+            Method => {
+                if msg.is_request() {
+                    bytes_of(ctx, msg.method_bytes())
+                } else {
+                    match msg.cseq() {
+                        Ok((_, m)) => Value::from_vec(m.as_bytes().to_vec()),
+                        Err(_) => Value::Null,
+                    }
+                }
+            }
+            Status => msg.status().map_or(Value::Null, |s| Value::Int(i32::from(s))),
+            Reason => {
+                if msg.is_request() {
+                    Value::Null
+                } else {
+                    bytes_of(ctx, msg.reason())
+                }
+            }
+            Version => bytes_of(ctx, msg.version()),
+            SrcIp => Value::from_string(ctx.rcv.src.ip().to_string()),
+            SrcPort => Value::Int(i32::from(ctx.rcv.src.port())),
+            RcvIp => Value::from_string(ctx.rcv.local.ip().to_string()),
+            RcvPort => Value::Int(i32::from(ctx.rcv.local.port())),
+            Proto => Value::from_static(ctx.rcv.proto.as_str()),
+            MsgBuf => match ctx.event_data::<RawPacket>() {
+                Some(raw) => Value::Str(raw.0.clone()),
+                None => Value::Str(msg.buf().clone()),
+            },
+            MsgLen => Value::Int(msg.buf().len() as i32),
+            BodySize => Value::Int(msg.body().len() as i32),
+            Body => bytes_of(ctx, msg.body()),
+            UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
+            Contact => opt(ctx, msg.header_by_name(b"Contact")),
+            ContentType => opt(ctx, msg.header_by_name(b"Content-Type")),
+            ContentLength => match msg.header_by_name(b"Content-Length") {
+                Some(v) => siprd_script::value::parse_int(trim(v)).map_or(Value::Null, Value::Int),
+                None => Value::Null,
+            },
+            AssertedId | Diversion => {
+                let name: &[u8] = if self.0 == AssertedId { b"P-Asserted-Identity" } else { b"Diversion" };
+                match msg.header_by_name(name).and_then(|v| siprd_sip::NameAddr::parse(v).ok()) {
+                    Some(na) => Value::from_vec(na.uri_bytes().to_vec()),
+                    None => Value::Null,
+                }
+            }
+            ForcedSocket => Value::Null,
+            TimestampNow | TimestampMsg => Value::Int(now_secs()),
+            TimeFormatted => Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs()))),
+            Rand => Value::Int(fastrand::i32(0..i32::MAX)),
+            Pid => Value::Int(std::process::id() as i32),
+        }
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+/// Replace one part of a URI, keeping the rest as written.
+fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
+    let u = Uri::parse(uri).ok()?;
+    let base = uri.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let mut out = Vec::with_capacity(uri.len() + value.len());
+    match field {
+        Field::RUser => match u.user() {
+            Some(user) => {
+                let start = offset(user);
+                out.extend_from_slice(&uri[..start]);
+                out.extend_from_slice(value);
+                out.extend_from_slice(&uri[start + user.len()..]);
+            }
+            None => {
+                let host_start = offset(u.host());
+                out.extend_from_slice(&uri[..host_start]);
+                if !value.is_empty() {
+                    out.extend_from_slice(value);
+                    out.push(b'@');
+                }
+                out.extend_from_slice(&uri[host_start..]);
+            }
+        },
+        Field::RDomain => {
+            let start = offset(u.host());
+            out.extend_from_slice(&uri[..start]);
+            out.extend_from_slice(value);
+            out.extend_from_slice(&uri[start + u.host().len()..]);
+        }
+        Field::RPort => {
+            let host_end = offset(u.host()) + u.host().len();
+            out.extend_from_slice(&uri[..host_end]);
+            let mut rest = &uri[host_end..];
+            if rest.first() == Some(&b':') {
+                let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                rest = &rest[1 + digits..];
+            }
+            if !value.is_empty() {
+                out.push(b':');
+                out.extend_from_slice(value);
+            }
+            out.extend_from_slice(rest);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+impl PvImpl<Ctx> for Simple {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        self.read(ctx)
+    }
+
+    fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
+        match self.0 {
+            Field::Ru => {
+                ctx.new_uri = match v {
+                    Value::Null => None,
+                    v => Some(v.to_bytes()),
+                };
+                Ok(())
+            }
+            Field::Du => {
+                ctx.dst_uri = match v {
+                    Value::Null => None,
+                    v => Some(v.to_bytes()),
+                };
+                Ok(())
+            }
+            Field::RUser | Field::RDomain | Field::RPort => {
+                let value = match v {
+                    Value::Null => Bytes::new(),
+                    v => v.to_bytes(),
+                };
+                let current = ctx.ruri().to_vec();
+                match set_uri_part(&current, self.0, &value) {
+                    Some(new) => {
+                        ctx.new_uri = Some(Bytes::from(new));
+                        Ok(())
+                    }
+                    None => Err(PvError::BadValue("the R-URI cannot be parsed".into())),
+                }
+            }
+            _ => Err(PvError::ReadOnly),
+        }
+    }
+
+    fn writable(&self) -> bool {
+        matches!(self.0, Field::Ru | Field::Du | Field::RUser | Field::RDomain | Field::RPort)
+    }
+}
+
+/// `$hdr(Name)` and `$hdrc(Name)`.
+struct Header {
+    name: Box<[u8]>,
+    count: bool,
+}
+
+impl PvImpl<Ctx> for Header {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        let msg = &ctx.msg;
+        if self.count {
+            return Value::Int(msg.headers_named(&self.name).count() as i32);
+        }
+        match idx {
+            PvIndex::None => opt(ctx, msg.header_by_name(&self.name)),
+            PvIndex::At(i) => {
+                let values: smallvec::SmallVec<[&[u8]; 8]> = msg.headers_named(&self.name).collect();
+                let n = values.len() as i32;
+                let pos = if i < 0 { n + i } else { i };
+                if pos < 0 || pos >= n {
+                    return Value::Null;
+                }
+                bytes_of(ctx, values[pos as usize])
+            }
+            PvIndex::All => {
+                let mut out = Vec::new();
+                for (i, v) in msg.headers_named(&self.name).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(v);
+                }
+                if out.is_empty() {
+                    Value::Null
+                } else {
+                    Value::from_vec(out)
+                }
+            }
+        }
+    }
+}
+
+/// `$time(sec|min|hour|mday|mon|year|wday|yday|isdst)` and `$timef(format)`.
+struct Time {
+    part: Option<u8>,
+    format: String,
+}
+
+impl PvImpl<Ctx> for Time {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let now = i64::from(now_secs());
+        match self.part {
+            None => Value::from_string(strftime(&self.format, now)),
+            Some(p) => {
+                let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+                let tt = now as libc::time_t;
+                // SAFETY: valid pointers to locals.
+                unsafe { libc::localtime_r(&tt, &mut tm) };
+                Value::Int(match p {
+                    0 => tm.tm_sec,
+                    1 => tm.tm_min,
+                    2 => tm.tm_hour,
+                    3 => tm.tm_mday,
+                    4 => tm.tm_mon + 1,
+                    5 => tm.tm_year + 1900,
+                    6 => tm.tm_wday + 1,
+                    7 => tm.tm_yday + 1,
+                    _ => tm.tm_isdst,
+                })
+            }
+        }
+    }
+}
+
+/// `$env(NAME)`: read once at load, like Kamailio.
+struct Env(Value);
+
+impl PvImpl<Ctx> for Env {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        self.0.clone()
+    }
+}
+
+fn no_inner(name: &str, inner: Option<&str>) -> Result<(), String> {
+    match inner {
+        None => Ok(()),
+        Some(_) => Err(format!("`${name}` takes no name in parentheses")),
+    }
+}
+
+/// Register the message PVs.
+pub fn register(reg: &mut Registry<Ctx>) {
+    use Field::*;
+    let simple: &[(&'static str, Field)] = &[
+        ("ru", Ru),
+        ("rU", RUser),
+        ("rd", RDomain),
+        ("rp", RPort),
+        ("rP", RProto),
+        ("rz", RScheme),
+        ("du", Du),
+        ("dd", DDomain),
+        ("dp", DPort),
+        ("dP", DProto),
+        ("fu", Fu),
+        ("from", Fu),
+        ("fU", FUser),
+        ("fd", FDomain),
+        ("fn", FName),
+        ("ft", FTag),
+        ("tu", Tu),
+        ("to", Tu),
+        ("tU", TUser),
+        ("td", TDomain),
+        ("tn", TName),
+        ("tt", TTag),
+        ("ci", CallId),
+        ("cs", CSeq),
+        ("rm", Method),
+        ("rs", Status),
+        ("rr", Reason),
+        ("rv", Version),
+        ("si", SrcIp),
+        ("sp", SrcPort),
+        ("Ri", RcvIp),
+        ("Rp", RcvPort),
+        ("pr", Proto),
+        ("proto", Proto),
+        ("mb", MsgBuf),
+        ("ml", MsgLen),
+        ("bs", BodySize),
+        ("rb", Body),
+        ("ua", UserAgent),
+        ("ct", Contact),
+        ("cT", ContentType),
+        ("cl", ContentLength),
+        ("ai", AssertedId),
+        ("di", Diversion),
+        ("fs", ForcedSocket),
+        ("Ts", TimestampMsg),
+        ("TS", TimestampNow),
+        ("Tf", TimeFormatted),
+        ("pp", Pid),
+    ];
+    for (name, field) in simple {
+        let field = *field;
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                no_inner(name, inner)?;
+                Ok(Box::new(Simple(field)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
+    for (name, count) in [("hdr", false), ("hdrc", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let header = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| format!("`${name}` needs a header name: ${name}(Name)"))?;
+                Ok(Box::new(Header { name: header.as_bytes().into(), count }) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
+    reg.add_pv(PvClassDef {
+        name: "time",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let part = match inner.map(str::trim) {
+                Some("sec") => 0,
+                Some("min") => 1,
+                Some("hour") => 2,
+                Some("mday") => 3,
+                Some("mon") => 4,
+                Some("year") => 5,
+                Some("wday") => 6,
+                Some("yday") => 7,
+                Some("isdst") => 8,
+                other => return Err(format!("unknown $time field {other:?} (sec, min, hour, mday, mon, year, wday, yday, isdst)")),
+            };
+            Ok(Box::new(Time { part: Some(part), format: String::new() }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "timef",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let format = inner.ok_or("`$timef` needs a strftime format: $timef(%Y-%m-%d)")?.to_string();
+            Ok(Box::new(Time { part: None, format }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "env",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let name = inner.ok_or("`$env` needs a variable name: $env(NAME)")?;
+            let v = std::env::var_os(name).map_or(Value::Null, |v| Value::from_vec(v.into_encoded_bytes()));
+            Ok(Box::new(Env(v)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_parts_are_replaced_in_place() {
+        assert_eq!(set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"bob").unwrap(), b"sip:bob@a.com;x=1");
+        assert_eq!(set_uri_part(b"sip:a.com", Field::RUser, b"bob").unwrap(), b"sip:bob@a.com");
+        assert_eq!(set_uri_part(b"sip:alice@a.com:5080", Field::RDomain, b"b.org").unwrap(), b"sip:alice@b.org:5080");
+        assert_eq!(set_uri_part(b"sip:alice@a.com:5080;t", Field::RPort, b"6000").unwrap(), b"sip:alice@a.com:6000;t");
+        assert_eq!(set_uri_part(b"sip:alice@a.com", Field::RPort, b"7").unwrap(), b"sip:alice@a.com:7");
+    }
+
+    #[test]
+    fn strftime_formats() {
+        assert_eq!(strftime("%Y", 0).len(), 4);
+    }
+}

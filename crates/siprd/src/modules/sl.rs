@@ -1,0 +1,202 @@
+//! sl: stateless replies (`sl_send_reply`, `send_reply`, `sl_reply_error`,
+//! `sl_forward_reply`) and the filter that absorbs ACKs to them.
+
+use crate::context::Ctx;
+use crate::module::Module;
+use crate::modules::core::{int_arg, str_arg};
+use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
+use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
+use siprd_script::{route_type, Registry};
+use siprd_sip::Method;
+use std::sync::{Arc, OnceLock};
+
+/// State shared by sl's functions and hooks.
+pub struct SlState {
+    /// The To-tag prefix of every stateless reply: ACKs carrying it are ours.
+    tag_prefix: String,
+    /// Resolved at start: `event_route[sl:local-response]`, `[sl:filtered-ack]`.
+    local_response: OnceLock<Option<EventHandle>>,
+    filtered_ack: OnceLock<Option<EventHandle>>,
+}
+
+pub struct Sl {
+    state: Arc<SlState>,
+}
+
+impl Default for Sl {
+    fn default() -> Self {
+        // A per-instance random prefix, 32 hex digits like Kamailio's.
+        let tag_prefix = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        Sl {
+            state: Arc::new(SlState { tag_prefix, local_response: OnceLock::new(), filtered_ack: OnceLock::new() }),
+        }
+    }
+}
+
+/// The stateless To-tag for a request: our prefix plus a hash of what
+/// identifies the request, so retransmissions get the same tag.
+fn to_tag(prefix: &str, ctx: &Ctx) -> String {
+    format!("{prefix}.{:08x}", siprd_sip::reply::request_hash(&ctx.msg))
+}
+
+/// Send a stateless reply to the request in `ctx`. Returns Kamailio's code:
+/// 1 on success, -1 on failure.
+pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) -> i32 {
+    if !ctx.msg.is_request() || ctx.faked {
+        tracing::error!("cannot send a reply: not a received request");
+        return -1;
+    }
+    if ctx.msg.method() == Method::Ack {
+        // An ACK gets no reply.
+        return 1;
+    }
+    if !(100..=699).contains(&code) {
+        tracing::error!("invalid reply code {code}");
+        return -1;
+    }
+    let tag = to_tag(&state.tag_prefix, ctx);
+    let rt = ctx.rt.clone();
+    let Some(dest) = crate::forward::reply_dest(ctx) else {
+        tracing::error!("cannot find where to send the reply");
+        return -1;
+    };
+    let mut extra = std::mem::take(&mut ctx.reply_headers);
+    if rt.settings.server_signature && !rt.settings.server_header.is_empty() {
+        extra.extend_from_slice(rt.settings.server_header.as_bytes());
+        extra.extend_from_slice(b"\r\n");
+    }
+    let src_ip = ctx.rcv.src.ip().to_string();
+    let opts = siprd_sip::reply::ReplyOpts {
+        to_tag: Some(tag.as_bytes()),
+        src_ip: Some(src_ip.as_bytes()),
+        src_port: Some(ctx.rcv.src.port()),
+        extra_headers: &extra,
+        body: None,
+        content_type: None,
+    };
+    let mut out = std::mem::take(&mut ctx.scratch);
+    out.clear();
+    siprd_sip::reply::build_reply_into(&ctx.msg, code, reason, &opts, &mut out);
+    let ok = ctx.send(&dest, &out);
+    ctx.scratch = out;
+    extra.clear();
+    ctx.reply_headers = extra;
+    if !ok {
+        return -1;
+    }
+    ctx.replied = true;
+    if let Some(Some(ev)) = state.local_response.get() {
+        let (ev, src) = (ev.clone(), ctx.rcv);
+        ctx.flush();
+        rt.raise_with(&ev, route_type::EVENT, |c| c.rcv = src);
+    }
+    1
+}
+
+fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
+    let state = state.clone();
+    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+        let code = match int_arg(ctx, &a[0]).and_then(|c| u16::try_from(c).ok()) {
+            Some(c) => c,
+            None => {
+                tracing::error!("sl_send_reply: invalid code");
+                return -1;
+            }
+        };
+        let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+        send_stateless(&state, ctx, code, &reason)
+    })
+}
+
+impl Module for Sl {
+    fn name(&self) -> &'static str {
+        "sl"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        vec![
+            ModParamDecl { name: "default_code", ty: ModParamType::Int },
+            ModParamDecl { name: "default_reason", ty: ModParamType::Str },
+            ModParamDecl { name: "bind_tm", ty: ModParamType::Int },
+            ModParamDecl { name: "rich_redirect", ty: ModParamType::Int },
+            ModParamDecl { name: "event_callback", ty: ModParamType::Str },
+        ]
+    }
+
+    fn set_param(&mut self, _name: &str, _value: &siprd_script::Value) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn events(&self) -> Vec<&'static str> {
+        vec!["sl:local-response", "sl:filtered-ack"]
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        let routes = route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR;
+        for name in ["sl_send_reply", "send_reply"] {
+            reg.add_function(FuncDef {
+                name,
+                module: "sl",
+                params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+                routes,
+                call: reply_fn(&self.state),
+            });
+        }
+        let state = self.state.clone();
+        reg.add_function(FuncDef {
+            name: "sl_reply_error",
+            module: "sl",
+            params: vec![],
+            routes,
+            call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                send_stateless(&state, ctx, 500, b"I'm terribly sorry, server error occurred (1/SL)")
+            }),
+        });
+        for params in [vec![], vec![ParamKind::IntOrPv], vec![ParamKind::IntOrPv, ParamKind::StrOrPv]] {
+            reg.add_function(FuncDef {
+                name: "sl_forward_reply",
+                module: "sl",
+                params,
+                routes: route_type::ONREPLY,
+                call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let code = a.first().and_then(|c| int_arg(ctx, c));
+                    let reason = a.get(1).and_then(|r| str_arg(ctx, r));
+                    if crate::forward::forward_reply_with(ctx, code, reason.as_deref()) {
+                        1
+                    } else {
+                        -1
+                    }
+                }),
+            });
+        }
+    }
+
+    fn hooks(&self, hooks: &mut Hooks) {
+        let state = self.state.clone();
+        hooks.request.push(Arc::new(move |ctx: &mut Ctx| {
+            if ctx.msg.method() != Method::Ack {
+                return HookAction::Continue;
+            }
+            let ours = ctx
+                .msg
+                .to()
+                .ok()
+                .and_then(|to| to.tag())
+                .is_some_and(|tag| tag.starts_with(state.tag_prefix.as_bytes()));
+            if !ours {
+                return HookAction::Continue;
+            }
+            if let Some(Some(ev)) = state.filtered_ack.get() {
+                let rt = ctx.rt.clone();
+                rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
+            }
+            HookAction::Stop
+        }));
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.state.local_response.set(rt.event("sl:local-response"));
+        let _ = self.state.filtered_ack.set(rt.event("sl:filtered-ack"));
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! xlog: formatted log lines from the script (`xlog`, `xinfo`, `xerr` ...).
+
+use crate::context::Ctx;
+use crate::log::{self, L_ALERT, L_BUG, L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
+use crate::module::Module;
+use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind};
+use siprd_script::{pv, route_type, Registry};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct Xlog;
+
+/// A log level argument: a constant (`L_INFO`) or a PV holding a number.
+enum Level {
+    Fixed(i32),
+    Dynamic(Box<pv::PvSpec<Ctx>>),
+}
+
+fn level_fixup(fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc) -> Result<Arg<Ctx>, String> {
+    if let Some(i) = src.int {
+        return Ok(Arg::Custom(Box::new(Level::Fixed(i))));
+    }
+    let text = src.text.trim();
+    if text.starts_with('$') {
+        let (spec, _) = pv::parse_pv(fx, text)?;
+        return Ok(Arg::Custom(Box::new(Level::Dynamic(Box::new(spec)))));
+    }
+    log::parse_level(text)
+        .map(|l| Arg::Custom(Box::new(Level::Fixed(l))))
+        .ok_or_else(|| format!("unknown log level `{text}` (expected L_ALERT .. L_DBG or a number)"))
+}
+
+fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
+    match arg {
+        Arg::Custom(c) => match c.downcast_ref::<Level>() {
+            Some(Level::Fixed(l)) => *l,
+            Some(Level::Dynamic(p)) => p.get(ctx).to_int(),
+            None => L_ERR,
+        },
+        Arg::Int(i) => *i,
+        _ => L_ERR,
+    }
+}
+
+fn write(ctx: &mut Ctx, level: i32, fmt: &Arg<Ctx>) -> i32 {
+    if !log::enabled(level) {
+        return 1;
+    }
+    if let Arg::Fmt(f) = fmt {
+        let text = f.eval(ctx);
+        log::emit_str(level, "script", &String::from_utf8_lossy(&text));
+    }
+    1
+}
+
+fn fixed(name: &'static str, level: i32) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "xlog",
+        params: vec![ParamKind::Format],
+        routes: route_type::ANY,
+        call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| write(ctx, level, &a[0])),
+    }
+}
+
+impl Module for Xlog {
+    fn name(&self) -> &'static str {
+        "xlog"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        ["buf_size", "force_color", "long_format", "log_facility", "log_colors", "methods_filter", "prefix", "prefix_mode", "noisy_ctx"]
+            .into_iter()
+            .map(|name| ModParamDecl { name, ty: ModParamType::Any })
+            .collect()
+    }
+
+    fn set_param(&mut self, _name: &str, _value: &siprd_script::Value) -> Result<(), String> {
+        // Accepted for compatibility: siprd's log line format is fixed.
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_function(fixed("xlog", L_ERR));
+        for (name, level) in [
+            ("xdbg", L_DBG),
+            ("xinfo", L_INFO),
+            ("xnotice", L_NOTICE),
+            ("xwarn", L_WARN),
+            ("xerr", L_ERR),
+            ("xbug", L_BUG),
+            ("xcrit", L_CRIT),
+            ("xalert", L_ALERT),
+        ] {
+            reg.add_function(fixed(name, level));
+        }
+        let level: ParamKind<Ctx> = ParamKind::Custom(Arc::new(level_fixup));
+        for name in ["xlog", "xlogl"] {
+            reg.add_function(FuncDef {
+                name,
+                module: "xlog",
+                params: vec![level.clone(), ParamKind::Format],
+                routes: route_type::ANY,
+                call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let l = level_of(ctx, &a[0]);
+                    write(ctx, l, &a[1])
+                }),
+            });
+            // xlog("facility", "level", "format"): the facility is accepted, not used.
+            reg.add_function(FuncDef {
+                name,
+                module: "xlog",
+                params: vec![ParamKind::Str, level.clone(), ParamKind::Format],
+                routes: route_type::ANY,
+                call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let l = level_of(ctx, &a[1]);
+                    write(ctx, l, &a[2])
+                }),
+            });
+        }
+    }
+}

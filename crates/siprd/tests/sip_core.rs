@@ -1,0 +1,348 @@
+//! End to end: the real binary on loopback, stateless SIP over UDP and TCP.
+
+mod common;
+
+use common::*;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+const BASIC: &str = r#"
+debug=2
+children=2
+tcp_children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+server_header="Server: siprd-test"
+
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+
+request_route {
+    if ($rU == "pv") {
+        sl_send_reply("404", "$rU is not here");
+        exit;
+    }
+    if ($rU == "fmt") {
+        sl_send_reply("404", "User $rU is not here");
+        exit;
+    }
+    if ($rU == "extra") {
+        append_to_reply("X-Extra: yes\r\n");
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    if ($rU == "log") {
+        xlog("L_ERR", "got $rm from $si:$sp call-id $ci\n");
+        sl_send_reply("200", "Logged");
+        exit;
+    }
+    if ($rU == "silent") {
+        exit;
+    }
+    if (is_method("ACK")) {
+        xlog("L_ERR", "ACK routed\n");
+        exit;
+    }
+    sl_send_reply("200", "OK");
+}
+"#;
+
+fn start() -> Siprd {
+    Siprd::start(BASIC)
+}
+
+#[test]
+fn options_gets_200_with_headers_copied_and_to_tag() {
+    let s = start();
+    let c = UdpClient::new();
+    let req = request("OPTIONS", "sip:x@127.0.0.1", c.port(), "opt1", "");
+    let reply = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&reply), "SIP/2.0 200 OK");
+    // No rport and the Via host is the source: the Via is copied as is.
+    assert_eq!(header(&reply, "Via").unwrap(), format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-opt1", c.port()));
+    assert_eq!(header(&reply, "From").unwrap(), "<sip:alice@127.0.0.1>;tag=from-opt1");
+    let to = header(&reply, "To").unwrap();
+    assert!(to.starts_with("<sip:bob@127.0.0.1>;tag="), "To without tag: {to}");
+    // Kamailio's sl tag shape: 32 hex digits, a dot, 8 hex digits.
+    let tag = to.rsplit("tag=").next().unwrap();
+    assert_eq!(tag.len(), 41, "{tag}");
+    assert_eq!(&tag[32..33], ".");
+    assert_eq!(header(&reply, "Call-ID").unwrap(), "opt1");
+    assert_eq!(header(&reply, "CSeq").unwrap(), "1 OPTIONS");
+    assert_eq!(header(&reply, "Server").unwrap(), "siprd-test");
+    assert_eq!(header(&reply, "Content-Length").unwrap(), "0");
+    assert!(reply.ends_with("\r\n\r\n"));
+    // Header order as Kamailio: the copied ones, then Server, then Content-Length.
+    let names: Vec<&str> = reply.split("\r\n").skip(1).filter_map(|l| l.split(':').next()).filter(|n| !n.is_empty()).collect();
+    assert_eq!(names, vec!["Via", "From", "To", "Call-ID", "CSeq", "Server", "Content-Length"]);
+
+    // A retransmission gets the same To-tag.
+    let again = c.request(s.udp_addr(), &req);
+    assert_eq!(header(&again, "To"), header(&reply, "To"));
+}
+
+#[test]
+fn reason_starting_with_a_pv_is_that_pv_only() {
+    let s = start();
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("INVITE", "sip:pv@127.0.0.1", c.port(), "pv1", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 404 pv");
+    let r = c.request(s.udp_addr(), &request("INVITE", "sip:fmt@127.0.0.1", c.port(), "pv2", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 404 User fmt is not here");
+}
+
+#[test]
+fn append_to_reply_adds_header() {
+    let s = start();
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:extra@127.0.0.1", c.port(), "ex1", ""));
+    assert_eq!(header(&r, "X-Extra"), Some("yes"));
+    // append_to_reply headers come before Server (as Kamailio).
+    assert!(r.find("X-Extra").unwrap() < r.find("Server:").unwrap(), "{r}");
+}
+
+#[test]
+fn rport_and_received_are_filled() {
+    let s = start();
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9:5999;rport;branch=z9hG4bK-rp\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: rp1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let r = c.request(s.udp_addr(), &req);
+    let via = header(&r, "Via").unwrap();
+    assert_eq!(via, format!("SIP/2.0/UDP 10.9.9.9:5999;rport={};branch=z9hG4bK-rp;received=127.0.0.1", c.port()));
+}
+
+#[test]
+fn without_rport_the_reply_goes_to_the_via_port() {
+    let s = start();
+    let c = UdpClient::new();
+    let target = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-vp\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: vp1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        target.port()
+    );
+    c.send(s.udp_addr(), &req);
+    let r = target.recv(WAIT).expect("reply at the Via port");
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    c.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn compact_headers_stay_compact() {
+    let s = start();
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-cf\r\n\
+         f: <sip:a@b>;tag=1\r\nt: <sip:c@d>\r\ni: cf1\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n",
+        c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert!(r.contains(&format!("\r\nv: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-cf\r\n", c.port())), "{r}");
+    // rport on a compact Via: edited in place, still compact (observed on Kamailio 5.6).
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:{p};rport;branch=z9hG4bK-cf2, SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bK-y\r\n\
+         Via: SIP/2.0/TCP 10.2.2.2\r\nf: <sip:a@b>;tag=1\r\nt: <sip:c@d>;tag=abc\r\ni: cf2\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n",
+        p = c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    let p = c.port();
+    assert!(
+        r.contains(&format!("\r\nv: SIP/2.0/UDP 127.0.0.1:{p};rport={p};branch=z9hG4bK-cf2;received=127.0.0.1, SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bK-y\r\nVia: SIP/2.0/TCP 10.2.2.2\r\n")),
+        "{r}"
+    );
+    assert!(r.contains("\r\nt: <sip:c@d>;tag=abc\r\n"), "an existing To-tag is kept: {r}");
+    assert!(r.contains("\r\nf: <sip:a@b>;tag=1\r\n"), "{r}");
+    assert!(r.contains("\r\ni: cf1\r\n"), "{r}");
+    assert!(r.contains("\r\nt: <sip:c@d>;tag="), "{r}");
+}
+
+#[test]
+fn messages_missing_mandatory_headers_are_dropped() {
+    let s = start();
+    let c = UdpClient::new();
+    let no_callid = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-m\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        c.port()
+    );
+    c.send(s.udp_addr(), &no_callid);
+    c.expect_silence(Duration::from_millis(300));
+    // still serving
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn ack_runs_the_route_but_gets_no_reply() {
+    let s = start();
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("ACK", "sip:x@127.0.0.1", c.port(), "ack1", ""));
+    assert!(s.wait_log("ACK routed", WAIT));
+    c.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn xlog_writes_formatted_lines() {
+    let s = start();
+    let c = UdpClient::new();
+    c.request(s.udp_addr(), &request("OPTIONS", "sip:log@127.0.0.1", c.port(), "xl-1", ""));
+    assert!(s.wait_log(&format!("got OPTIONS from 127.0.0.1:{} call-id xl-1", c.port()), WAIT), "{}", s.log());
+    assert!(s.log().contains("ERROR: <script>: got OPTIONS"), "{}", s.log());
+}
+
+#[test]
+fn garbage_never_stops_the_server() {
+    let mut s = start();
+    let c = UdpClient::new();
+    let junk: Vec<Vec<u8>> = vec![
+        vec![],
+        b"\r\n\r\n".to_vec(),
+        vec![0xff; 1500],
+        b"INVITE sip:x SIP/2.0\r\nVia".to_vec(),
+        b"SIP/2.0 200\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        (0..65000u32).map(|i| (i % 251) as u8).collect(),
+        b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\nFrom: a\r\nTo: b\r\nCall-ID: c\r\nCSeq: x\r\nContent-Length: 99999\r\n\r\n".to_vec(),
+    ];
+    for j in &junk {
+        c.send_bytes(s.udp_addr(), j);
+    }
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "alive", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    assert!(s.is_running());
+}
+
+#[test]
+fn tcp_replies_on_the_same_connection_pipelined_and_split() {
+    let s = start();
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let port = t.port();
+    let one = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp1", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let two = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp2", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(format!("{one}{two}").as_bytes());
+    let r1 = t.recv(WAIT).expect("first reply");
+    let r2 = t.recv(WAIT).expect("second reply");
+    let mut ids = vec![header(&r1, "Call-ID").unwrap().to_string(), header(&r2, "Call-ID").unwrap().to_string()];
+    ids.sort();
+    assert_eq!(ids, vec!["tcp1", "tcp2"]);
+    // split in three writes
+    let three = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp3", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let (a, rest) = three.split_at(10);
+    let (b, c) = rest.split_at(40);
+    for part in [a, b, c] {
+        t.send(part.as_bytes());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r3 = t.recv(WAIT).expect("reply to split message");
+    assert_eq!(header(&r3, "Call-ID"), Some("tcp3"));
+}
+
+#[test]
+fn tcp_oversized_header_closes_the_connection() {
+    let s = start();
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let mut big = String::from("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n");
+    while big.len() < 100_000 {
+        big.push_str("X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    let _ = std::io::Write::write_all(&mut t.stream, big.as_bytes());
+    assert!(t.closed_within(WAIT));
+    // the server keeps serving
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after-big", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn forward_relays_request_and_reply_statelessly() {
+    let next_hop = UdpSocket::bind("127.0.0.1:0").unwrap();
+    next_hop.set_read_timeout(Some(WAIT)).unwrap();
+    let hop = next_hop.local_addr().unwrap();
+    let cfg = format!(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {{
+    $du = "sip:127.0.0.1:{}";
+    forward();
+}}
+"#,
+        hop.port()
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "fw1", ""));
+    let mut buf = vec![0u8; 65536];
+    let (n, from) = next_hop.recv_from(&mut buf).expect("forwarded request");
+    let fwd = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(first_line(&fwd), "MESSAGE sip:bob@example.com SIP/2.0");
+    let vias: Vec<&str> = fwd.split("\r\n").filter(|l| l.starts_with("Via:")).collect();
+    assert_eq!(vias.len(), 2, "{fwd}");
+    assert!(vias[0].starts_with(&format!("Via: SIP/2.0/UDP {};branch=z9hG4bK", s.udp_addr())), "{fwd}");
+    // answer it: the reply goes back to the client with our Via removed
+    let reply = fwd
+        .replacen("MESSAGE sip:bob@example.com SIP/2.0", "SIP/2.0 202 Accepted", 1)
+        .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
+    next_hop.send_to(reply.as_bytes(), from).unwrap();
+    let back = c.recv(WAIT).expect("reply relayed back");
+    assert_eq!(first_line(&back), "SIP/2.0 202 Accepted");
+    assert_eq!(back.matches("Via:").count(), 1, "{back}");
+    let _ = SocketAddr::from(([127, 0, 0, 1], 0));
+}
+
+#[test]
+fn var_is_per_worker_and_kept_between_messages() {
+    let cfg = r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    $var(n) = $var(n) + 1;
+    sl_send_reply("200", "n=$var(n)");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    for i in 1..=3 {
+        let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("v{i}"), ""));
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 n={i}"));
+    }
+}
+
+#[test]
+fn sigterm_stops_within_a_second() {
+    let mut s = start();
+    let took = s.terminate();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+#[test]
+fn config_check_reports_errors_with_location() {
+    let (code, out) = check_config("loadmodule \"sl.so\"\nrequest_route {\n    sl_send_reploy(\"200\", \"OK\");\n}\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("sl_send_reploy"), "{out}");
+    assert!(out.contains(":3:5"), "{out}");
+    assert!(out.contains("sl_send_reply"), "no did-you-mean: {out}");
+}
+
+#[test]
+fn the_default_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/siprd.cfg");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn unknown_module_is_a_load_error_naming_it() {
+    let (code, out) = check_config("loadmodule \"nosuchmod.so\"\nrequest_route { exit; }\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nosuchmod"), "{out}");
+}
