@@ -46,6 +46,7 @@ pub struct RouteInfo {
     pub span: Span,
 }
 
+#[allow(dead_code)]
 pub(crate) struct CallI<C> {
     pub name: &'static str,
     pub f: FuncImpl<C>,

@@ -330,6 +330,9 @@ impl<C: Host> Program<C> {
                 }
                 match v {
                     Some(v) => match pv.set(ctx, v) {
+                        // Kamailio: an assignment leaves `$rc` at 1, except that a
+                        // route or function call on the right keeps its own code
+                        Ok(()) if matches!(e, Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..)) => {}
                         Ok(()) => ctx.exec_state().retcode = 1,
                         Err(err) => {
                             tracing::error!("{}: cannot assign to `{}`: {err:?}", self.location(*sp), pv.text);

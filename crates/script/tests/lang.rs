@@ -1,0 +1,490 @@
+//! Language semantics, checked against values observed on Kamailio 5.6.
+mod common;
+use common::*;
+use siprd_script::ast::GlobalValue;
+use siprd_script::{route_type, Defines};
+
+fn logs(stmts: &str) -> Vec<String> {
+    let mut v = body(stmts);
+    v.pop();
+    v
+}
+
+fn one(expr: &str) -> String {
+    let v = logs(&format!("$var(r) = {expr};\n t_log(\"$var(r)\");"));
+    v.join("|")
+}
+
+#[test]
+fn arithmetic_wraps_at_32_bits() {
+    assert_eq!(one("2147483647 + 1"), "-2147483648");
+    assert_eq!(one("2147483647 * 2"), "-2");
+    assert_eq!(one("-2147483647 - 2"), "2147483647");
+    assert_eq!(one("3000000000"), "-1294967296");
+    assert_eq!(one("1 + 2 * 3 - 4 / 2"), "5");
+    assert_eq!(one("5 - 3 - 1"), "1");
+    assert_eq!(one("-7 / 2"), "-3");
+    assert_eq!(one("-7 mod 3"), "-1");
+    assert_eq!(one("0x10 + 1"), "17");
+    assert_eq!(one("~0"), "-1");
+    assert_eq!(one("-5 >> 1"), "-3");
+    assert_eq!(one("1 << 33"), "2");
+}
+
+#[test]
+fn bit_operator_precedence_is_kamailios() {
+    assert_eq!(one("7 & 3 | 8 ^ 1"), "11");
+    assert_eq!(one("6 & 3 ^ 1"), "2"); // ^ binds tighter than &
+    assert_eq!(one("1 << 3 == 3"), "2"); // == binds tighter than <<
+    assert_eq!(one("16 >> 1 << 2"), "32");
+    assert_eq!(one("1 << 2 + 1"), "8");
+    assert_eq!(one("1 | 2 == 2"), "1");
+    assert_eq!(one("1 || 0 && 0"), "1");
+}
+
+#[test]
+fn plus_follows_the_left_operand() {
+    assert_eq!(one("\"x\" + 5 * 2"), "x10");
+    assert_eq!(one("\"a\" + 1 + 2"), "a12");
+    assert_eq!(one("(str)12 + 1"), "121");
+    assert_eq!(one("(int)\"12\" + 1"), "13");
+    let v = logs(
+        r#"$var(o) = "12"; $var(s) = "abc";
+        $var(p) = $var(o) + 1; t_log("$var(p)");
+        $var(p) = $var(o) - 1; t_log("$var(p)");
+        $var(p) = 2 + $var(o); t_log("$var(p)");
+        $var(p) = 1 + $var(s); t_log("$var(p)");
+        $var(p) = $var(s) + 1; t_log("$var(p)");
+        $var(p) = $var(s) * 2; t_log("$var(p)");
+        $var(p) = 1 + $null; t_log("$var(p)");
+        $var(p) = $null + 1; t_log("$var(p)");
+        $var(p) = $null + "a"; t_log("$var(p)");
+        $var(p) = "x" + $null; t_log("$var(p)");
+        $var(p) = $avp(nope) + "x"; t_log("$var(p)");
+        $avp(q) = 5; $var(p) = $avp(q) + "x"; t_log("$var(p)");"#,
+    );
+    assert_eq!(v, ["121", "11", "14", "1", "abc1", "0", "1", "1", "a", "x", "x", "5"]);
+}
+
+#[test]
+fn equality_follows_kamailio() {
+    let v = logs(
+        r#"$var(s) = "abc"; $var(e) = ""; $var(z) = 0; $var(t) = "5"; $var(u) = 5; $var(t5) = "05";
+        if ($var(s) == 0) t_log("1t"); else t_log("1f");
+        if (0 == $var(s)) t_log("2t"); else t_log("2f");
+        if ($var(z) == "") t_log("3t"); else t_log("3f");
+        if (0 == $var(e)) t_log("4t"); else t_log("4f");
+        if ($var(e) == 0) t_log("5t"); else t_log("5f");
+        if ($var(s) != 0) t_log("6t"); else t_log("6f");
+        if ("0" == $var(z)) t_log("7t"); else t_log("7f");
+        if ($var(t) == $var(u)) t_log("8t"); else t_log("8f");
+        if ($var(t5) == $var(u)) t_log("9t"); else t_log("9f");
+        if ($var(u) == $var(t5)) t_log("10t"); else t_log("10f");
+        if ($avp(n) == $var(u)) t_log("11t"); else t_log("11f");
+        if ($avp(n) == $var(z)) t_log("12t"); else t_log("12f");
+        if ($avp(n) == "") t_log("13t"); else t_log("13f");
+        if ($avp(n) == $null) t_log("14t"); else t_log("14f");
+        if ($var(s) == $avp(n)) t_log("15t"); else t_log("15f");
+        if ($var(e) == $avp(n)) t_log("16t"); else t_log("16f");
+        if ($avp(n) == 0) t_log("17t"); else t_log("17f");
+        if ("abc" == "ABC") t_log("18t"); else t_log("18f");
+        $var(S) = "aBc";
+        if ($var(S) ieq "ABC") t_log("19t"); else t_log("19f");
+        if ($var(S) eq "aBc") t_log("20t"); else t_log("20f");
+        if ($var(S) ne "abc") t_log("21t"); else t_log("21f");
+        if ($var(S) ine "ABC") t_log("22t"); else t_log("22f");"#,
+    );
+    assert_eq!(
+        v,
+        [
+            "1f", "2t", "3f", "4t", "5f", "6t", "7t", "8t", "9f", "10t", "11f", "12t", "13t", "14t", "15f", "16t", "17t",
+            "18f", "19t", "20t", "21t", "22f"
+        ]
+    );
+}
+
+#[test]
+fn relational_operators_are_integer_only() {
+    let v = logs(
+        r#"$var(o) = "12"; $var(s) = "abc";
+        if ($var(o) > 5) t_log("a");
+        if ($var(s) < 1) t_log("b");
+        $var(r) = 1 < 2 == 1; t_log("$var(r)");"#,
+    );
+    assert_eq!(v, ["a", "b", "1"]);
+}
+
+#[test]
+fn truthiness_not_and_or() {
+    let v = logs(
+        r#"$var(m) = 0 - 1; $var(s) = "abc"; $var(o) = "12";
+        if ($var(m)) t_log("m true"); else t_log("m false");
+        if ($var(s)) t_log("s true"); else t_log("s false");
+        if ($var(o)) t_log("o true"); else t_log("o false");
+        if (!$var(s)) t_log("!s true");
+        $var(r) = !$var(m); t_log("!m=$var(r)");
+        $var(r) = !5; t_log("!5=$var(r)");
+        $var(r) = (0 - 1) && 1; t_log("and=$var(r)");
+        $var(r) = 2 && 0; t_log("and2=$var(r)");
+        $var(r) = 5 || 0; t_log("or=$var(r)");
+        $var(r) = (1 == 1) + 5; t_log("cmp=$var(r)");
+        if $var(o) == "12" t_log("no parens");"#,
+    );
+    assert_eq!(
+        v,
+        ["m false", "s false", "o true", "!s true", "!m=0", "!5=0", "and=1", "and2=0", "or=1", "cmp=6", "no parens"]
+    );
+}
+
+#[test]
+fn defined_strlen_strempty_casts() {
+    let v = logs(
+        r#"$var(s) = "abc";
+        if (defined $var(zz)) t_log("var defined");
+        if (defined $avp(zz)) t_log("avp defined"); else t_log("avp undefined");
+        if (defined($var(s))) t_log("parens ok");
+        $var(r) = strlen("hello") + 1; t_log("$var(r)");
+        $var(r) = strlen($avp(nope)); t_log("$var(r)");
+        $var(r) = strlen($var(s)); t_log("$var(r)");
+        if (strempty("")) t_log("empty");
+        if (strempty($avp(nope))) t_log("null empty");
+        $var(z) = 0; $var(r) = strempty($var(z)); t_log("$var(r)");
+        $var(r) = (int)$var(s); t_log("$var(r)");
+        $var(r) = (int)$avp(n); t_log("$var(r)");
+        $var(r) = (str)$avp(n); t_log("[$var(r)]");
+        $var(u) = 5; $var(r) = (str)$var(u) + 1; t_log("$var(r)");"#,
+    );
+    assert_eq!(
+        v,
+        ["var defined", "avp undefined", "parens ok", "6", "0", "3", "empty", "null empty", "0", "0", "0", "[]", "51"]
+    );
+}
+
+#[test]
+fn regex_match_is_case_insensitive_posix() {
+    let v = logs(
+        r#"$var(d) = "call 123";
+        if ("abc" =~ "B") t_log("ci");
+        if ($null =~ ".*") t_log("null");
+        if ($var(d) =~ "[[:digit:]]+$") t_log("posix class");
+        if ($var(d) =~ "^CALL [0-9]{3}$") t_log("bound");
+        if (!($var(d) =~ "x")) t_log("negated");
+        $var(re) = "^c.*3$";
+        if ($var(d) =~ $var(re)) t_log("dynamic");
+        $var(r) = "ab" =~ "^A"; t_log("$var(r)");"#,
+    );
+    assert_eq!(v, ["ci", "null", "posix class", "bound", "negated", "dynamic", "1"]);
+}
+
+#[test]
+fn division_by_zero_keeps_the_old_value() {
+    let v = logs(
+        r#"$var(a) = 5; $var(z) = 0;
+        $var(a) = $var(a) / $var(z); t_log("$var(a)");
+        $var(a) = 7 mod $var(z); t_log("$var(a)");
+        if ($var(a) / $var(z)) t_log("true"); else t_log("false");
+        t_log("continues");"#,
+    );
+    assert_eq!(v, ["5", "5", "false", "continues"]);
+}
+
+#[test]
+fn while_guard_and_break() {
+    let v = logs(
+        r#"$var(i) = 0;
+        while ($var(i) < 1000) { $var(i) = $var(i) + 1; }
+        t_log("i=$var(i)");
+        $var(i) = 0;
+        while (1) { $var(i) = $var(i) + 1; if ($var(i) > 5) break; }
+        t_log("i=$var(i)");"#,
+    );
+    assert_eq!(v, ["i=100", "i=6"]);
+    let v = run("max_while_loops = 7\nrequest_route { $var(i) = 0; while ($var(i) < 1000) { $var(i) = $var(i) + 1; } t_log(\"i=$var(i)\"); }");
+    assert_eq!(v[0], "i=7");
+}
+
+#[test]
+fn switch_falls_through_and_matches_across_types() {
+    let v = logs(
+        r#"$var(x) = "b";
+        switch ($var(x)) {
+            default: t_log("default");
+            case "a": t_log("a");
+            case "b": t_log("b");
+            case "c": t_log("c"); break;
+            case "d": t_log("d");
+        }
+        $var(x) = "z";
+        switch ($var(x)) { default: t_log("z default"); case "a": t_log("z a"); break; case "c": t_log("z c"); }
+        $var(x) = "B";
+        switch ($var(x)) { case "b": t_log("case insensitive?"); break; }
+        $var(x) = 3;
+        switch ($var(x)) { case 3: t_log("3"); while (1) { break; } t_log("after while"); break; case 4: t_log("4"); }
+        $var(x) = "3";
+        switch ($var(x)) { case 3: t_log("str 3 matches int case"); break; }
+        $var(x) = 3;
+        switch ($var(x)) { case "3": t_log("int 3 matches str case"); break; }
+        switch ($var(x)) { case -1: t_log("neg"); break; case 1: t_log("one"); }
+        t_log("end");"#,
+    );
+    assert_eq!(
+        v,
+        ["b", "c", "z default", "z a", "3", "after while", "str 3 matches int case", "int 3 matches str case", "end"]
+    );
+}
+
+#[test]
+fn return_codes_and_rc() {
+    let v = run(r#"
+route[NEG] { return -1; }
+route[POS] { return 2; }
+route[NONE] { t_log("in none"); }
+route[BRK] { t_log("brk1"); break; t_log("brk2"); }
+request_route {
+    $var(c) = route(NEG); t_log("neg $var(c) rc=$rc");
+    $var(c) = route(POS); t_log("pos $var(c) rc=$retcode");
+    $var(c) = route(NONE); t_log("none $var(c)");
+    if (!route(NEG)) t_log("!neg");
+    $var(c) = !route(NEG); t_log("!neg=$var(c)");
+    if (route(POS) && route(NEG)) t_log("x"); else t_log("pos&&neg false");
+    $var(c) = route(POS) + 1; t_log("pos+1=$var(c)");
+    route(BRK); t_log("after brk rc=$rc");
+    if (route(NEG)) t_log("x"); t_log("rc after if: $rc");
+    $var(c) = 2; t_log("rc after assign: $rc");
+    t_ret(-5); t_log("rc=$rc");
+    if (t_ret(3)) t_log("t_ret(3) true");
+    if (t_ret(-3)) t_log("x"); else t_log("t_ret(-3) false");
+    return 7;
+}"#);
+    assert_eq!(
+        v,
+        [
+            "neg -1 rc=-1",
+            "pos 2 rc=2",
+            "in none",
+            "none 1",
+            "!neg",
+            "!neg=1",
+            "pos&&neg false",
+            "pos+1=2",
+            "brk1",
+            "after brk rc=0",
+            "rc after if: -1",
+            "rc after assign: 1",
+            "ret-5",
+            "rc=-5",
+            "ret3",
+            "t_ret(3) true",
+            "ret-3",
+            "t_ret(-3) false",
+            "=> rc=7 exited=false dropped=false"
+        ]
+    );
+}
+
+#[test]
+fn zero_ends_the_whole_script() {
+    let v = run("route[Z] { return 0; }\nrequest_route { t_log(\"a\"); if (route(Z)) { t_log(\"x\"); } t_log(\"never\"); }");
+    assert_eq!(v, ["a", "=> rc=0 exited=true dropped=false"]);
+    let v = run("request_route { t_log(\"a\"); t_ret(0); t_log(\"never\"); }");
+    assert_eq!(v, ["a", "ret0", "=> rc=0 exited=true dropped=false"]);
+    let v = run("request_route { if (t_ret(0)) { t_log(\"x\"); } t_log(\"never\"); }");
+    assert_eq!(v, ["ret0", "=> rc=0 exited=true dropped=false"]);
+    let v = run("route[E] { exit; }\nrequest_route { route(E); t_log(\"never\"); }");
+    assert_eq!(v, ["=> rc=0 exited=true dropped=false"]);
+    let v = run("route[D] { drop; }\nrequest_route { route(D); t_log(\"never\"); }");
+    assert_eq!(v, ["=> rc=0 exited=true dropped=true"]);
+    let v = run("request_route { t_drop(); t_log(\"never\"); }");
+    assert_eq!(v, ["=> rc=0 exited=true dropped=true"]);
+    let v = run("request_route { t_log(\"a\"); }");
+    assert_eq!(v, ["a", "=> rc=1 exited=false dropped=false"]);
+    let v = run("request_route { return -2; }");
+    assert_eq!(v, ["=> rc=-2 exited=false dropped=false"]);
+}
+
+#[test]
+fn dynamic_and_quoted_route_names() {
+    let v = run(r#"
+route[A] { t_log("in A"); return 3; }
+route["B-2"] { t_log("in B"); }
+request_route {
+    route("A");
+    $var(r) = "A"; route($var(r)); t_log("rc=$rc");
+    route("B-2");
+    $var(r) = "NOPE"; route($var(r)); t_log("missing rc=$rc");
+}"#);
+    assert_eq!(v, ["in A", "in A", "rc=3", "in B", "missing rc=-1", "=> rc=1 exited=false dropped=false"]);
+}
+
+#[test]
+fn function_arguments_follow_their_kind() {
+    let v = logs(
+        r#"$var(u) = "alice"; $var(n) = 42;
+        t_str("$var(u) is here");
+        t_str("user $var(u)");
+        t_log("fmt $var(u) $$ ok");
+        t_log("L_INFO", "two args");
+        t_int("$var(n)");
+        t_int("17");
+        t_int(18);
+        t_set("$var(out)", "x-$var(u)"); t_log("$var(out)");
+        if (t_match("^a.*e$", "$var(u)")) t_log("re ok");
+        if (!t_match("^A", "$var(u)")) t_log("re case-sensitive");
+        t_custom("abc");
+        t_log("con" + "cat");
+        t_log("multi" "part");"#,
+    );
+    assert_eq!(
+        v,
+        [
+            "pv:alice",
+            "str:user $var(u)",
+            "fmt alice $ ok",
+            "L_INFO:two args",
+            "pv:42",
+            "int:17",
+            "int:18",
+            "x-alice",
+            "re ok",
+            "re case-sensitive",
+            "ABC",
+            "concat",
+            "multipart"
+        ]
+    );
+}
+
+#[test]
+fn assignments_and_null() {
+    let v = logs(
+        r#"$avp(a) = "v"; t_log("$avp(a)");
+        $avp(a) = $null; t_log("$avp(a)");
+        $var(x) = 5; $var(x) = $null; t_log("$var(x)");
+        $var(s) = "lit $var(x)"; t_log("$var(s)");"#,
+    );
+    assert_eq!(v, ["v", "<null>", "0", "lit $var(x)"]);
+}
+
+#[test]
+fn var_persists_between_runs_on_a_thread() {
+    siprd_script::builtin::var_reset_thread();
+    let p = compile_str("request_route { $var(n) = $var(n) + 1; t_log(\"$var(n)\"); }").unwrap();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let mut t = T::default();
+        p.run_route(&mut t, p.request_route().unwrap(), route_type::REQUEST);
+        out.extend(t.log);
+    }
+    assert_eq!(out, ["1", "2", "3"]);
+}
+
+#[test]
+fn resume_runs_the_rest_of_the_block() {
+    let p = compile_str(
+        r#"request_route {
+    t_log("before");
+    if (1 == 1) {
+        t_log("in block");
+        t_suspend();
+        t_log("resumed 1");
+        t_log("resumed 2");
+    }
+    t_log("not after resume");
+}"#,
+    )
+    .unwrap();
+    let mut t = T::default();
+    let out = p.run_route(&mut t, p.request_route().unwrap(), route_type::REQUEST);
+    assert!(out.exited);
+    assert_eq!(t.log, ["before", "in block", "suspend"]);
+    let cur = t.suspended.unwrap();
+    let mut t2 = T::default();
+    let out = p.resume(&mut t2, cur);
+    assert!(out.exited);
+    assert_eq!(t2.log, ["resumed 1", "resumed 2"]);
+}
+
+#[test]
+fn lookups_and_event_routes() {
+    let p = compile_str(
+        r#"
+request_route { t_log("req"); }
+reply_route { t_log("reply"); }
+onsend_route { t_log("send"); }
+failure_route[FAIL] { t_relay(); }
+onreply_route[R1] { t_log("r1"); }
+branch_route[B1] { t_log("b1"); }
+event_route[htable:mod-init] { t_log("init"); }
+event_route[evapi:message-received] { t_log("evapi"); }
+route[SUB] { t_log("sub"); return 4; }
+"#,
+    )
+    .unwrap();
+    assert!(p.request_route().is_some() && p.reply_route().is_some() && p.onsend_route().is_some());
+    assert!(p.event_route("htable:mod-init").is_some());
+    assert!(p.event_route("evapi:message-received").is_some());
+    assert!(p.event_route("nope").is_none());
+    use siprd_script::ast::RouteKind;
+    assert!(p.route(RouteKind::Failure, "FAIL").is_some());
+    assert!(p.route(RouteKind::OnReply, "R1").is_some());
+    assert!(p.route(RouteKind::Branch, "B1").is_some());
+    let mut t = T::default();
+    let o = p.run_route_by_name(&mut t, "SUB", route_type::REQUEST).unwrap();
+    assert_eq!((o.retcode, t.log.as_slice()), (4, ["sub".to_string()].as_slice()));
+    assert!(p.run_route_by_name(&mut t, "NOPE", route_type::REQUEST).is_none());
+}
+
+#[test]
+fn top_level_items() {
+    let cfg = r#"#!KAMAILIO
+debug=-1
+children = 4
+fork=yes
+log_stderror=no
+listen=udp:127.0.0.1:5060
+listen=tcp:[::1]:5060
+listen=127.0.0.1
+listen = udp:10.0.0.1:5060 advertise 1.2.3.4:5080
+port=5060
+alias="example.com"
+tcp_connection_lifetime=3605
+kemi.request_route_callback = "ksr_route"
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "/usr/lib/kamailio/modules/htable.so"
+loadmodule "sl"
+modparam("tm", "fr_timer", 30000)
+modparam("htable", "htable", "a=>size=4;autoexpire=7200")
+modparam("tm", "fr_inv_timer", -1);
+cfgengine "native"
+request_route { exit; }
+"#;
+    let p = siprd_script::parse_str("t.cfg", cfg, &Defines::new()).unwrap_or_else(|d| panic!("{}", d.render()));
+    let g = |n: &str| p.global(n).unwrap().value.clone();
+    assert_eq!(g("debug"), GlobalValue::Int(-1));
+    assert_eq!(g("children"), GlobalValue::Int(4));
+    assert_eq!(g("fork"), GlobalValue::Bool(true));
+    assert_eq!(g("log_stderror"), GlobalValue::Bool(false));
+    let listens: Vec<String> = p.globals_named("listen").map(|g| g.value.as_str()).collect();
+    assert_eq!(
+        listens,
+        ["udp:127.0.0.1:5060", "tcp:[::1]:5060", "127.0.0.1", "udp:10.0.0.1:5060 advertise 1.2.3.4:5080"]
+    );
+    assert_eq!(g("alias"), GlobalValue::Str("example.com".into()));
+    assert_eq!(g("kemi.request_route_callback"), GlobalValue::Str("ksr_route".into()));
+    assert_eq!(g("tcp_connection_lifetime"), GlobalValue::Int(3605));
+    let mods: Vec<&str> = p.loadmodules.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(mods, ["tm", "htable", "sl"]);
+    assert_eq!(p.modparams.len(), 3);
+    assert_eq!(p.modparams[2].value, siprd_script::ast::ModParamValue::Int(-1));
+    assert_eq!(p.cfgengine.as_ref().unwrap().0, "native");
+    assert_eq!(p.loadpaths.len(), 1);
+    // and it compiles against the test registry (module and global checks pass)
+    compile_str(cfg).unwrap();
+}
+
+#[test]
+fn comments_everywhere() {
+    let v = run("# hash comment\n// line comment\n/* block\n /* nested */ comment */\nrequest_route { t_log(\"a\"); # trailing\n t_log(\"b\"); // trailing\n /* mid */ t_log(\"c\"); ;; }");
+    assert_eq!(v[..3], ["a", "b", "c"]);
+}

@@ -1,0 +1,203 @@
+//! Stateless replies built from a request (RFC 3261 8.2.6, 18.2.2; RFC 3581).
+
+use crate::error::ParseError;
+use crate::header::HeaderKind;
+use crate::message::Message;
+
+/// What the caller knows beyond the request itself.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyOpts<'a> {
+    /// Tag added to To when it has none and the code is not 100 (see [`to_tag`]).
+    pub to_tag: Option<&'a [u8]>,
+    /// Source IP of the request as text (IPv6 with or without brackets).
+    pub src_ip: Option<&'a [u8]>,
+    /// Source port of the request.
+    pub src_port: Option<u16>,
+    /// Fill/add `rport=` even without an `rport` param in the top Via (Kamailio `force_rport()`).
+    pub force_rport: bool,
+    /// Extra header lines inserted after the copied ones (`Server: x\r\n...`); a missing final CRLF is added.
+    pub extra_headers: &'a [u8],
+    /// Content-Type for a non-empty body.
+    pub content_type: Option<&'a [u8]>,
+    pub body: &'a [u8],
+}
+
+/// Stable To tag from Call-ID, From tag and top Via branch, so retransmissions get the same tag.
+pub fn to_tag(req: &Message) -> [u8; 16] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |s: &[u8]| {
+        for &b in s.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(req.call_id().unwrap_or_default());
+    feed(req.from().ok().and_then(|f| f.tag()).unwrap_or_default());
+    feed(req.via1().ok().and_then(|v| v.branch()).unwrap_or_default());
+    let mut out = [0u8; 16];
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = HEX[((h >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
+fn strip_brackets(h: &[u8]) -> &[u8] {
+    h.strip_prefix(b"[")
+        .and_then(|h| h.strip_suffix(b"]"))
+        .unwrap_or(h)
+}
+
+/// Builds a reply into a fresh buffer. See [`build_reply_into`].
+pub fn build_reply(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpts<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(req.headers_end() + 128 + opts.body.len());
+    build_reply_into(req, code, reason, opts, &mut out);
+    out
+}
+
+/// Appends `u` in decimal.
+pub(crate) fn push_num(out: &mut Vec<u8>, mut u: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(tmp.get(i..).unwrap_or_default());
+}
+
+/// Copies `buf[range]` into `out`, applying sorted, non-overlapping `(start, end, text)` replacements.
+fn copy_with(out: &mut Vec<u8>, buf: &[u8], range: std::ops::Range<usize>, mods: &[(usize, usize, &[u8])]) {
+    let mut pos = range.start;
+    for &(s, e, text) in mods {
+        if s < pos || s > range.end {
+            continue;
+        }
+        out.extend_from_slice(buf.get(pos..s).unwrap_or_default());
+        out.extend_from_slice(text);
+        pos = e.max(s);
+    }
+    out.extend_from_slice(buf.get(pos..range.end).unwrap_or_default());
+}
+
+/// Builds a reply: status line, copies of every Via, From, To, Call-ID and CSeq line
+/// (verbatim, in request order, so compact names and bare LF stay as they were),
+/// Record-Route for 180–299, `received`/`rport` on the top Via, a To tag, the caller's
+/// extra headers, Content-Type/Content-Length and body. Rebuilt lines end in CRLF.
+pub fn build_reply_into(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpts<'_>, out: &mut Vec<u8>) {
+    let buf: &[u8] = req.buf();
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_num(out, u64::from(code.min(999)));
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+
+    // Top Via modifications (absolute offsets); rport before received at the same spot.
+    let mut owned: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    if let (Ok(v), Some(ip)) = (req.via1(), opts.src_ip) {
+        let end = v.value_end();
+        if let Some(port) = opts.src_port {
+            match (v.rport(), v.rport_name_end()) {
+                (Some(None), Some(at)) => {
+                    let mut t = b"=".to_vec();
+                    push_num(&mut t, u64::from(port));
+                    owned.push((at, at, t));
+                }
+                (None, _) if opts.force_rport => {
+                    let mut t = b";rport=".to_vec();
+                    push_num(&mut t, u64::from(port));
+                    owned.push((end, end, t));
+                }
+                _ => {}
+            }
+        }
+        if !v.host_unbracketed().eq_ignore_ascii_case(strip_brackets(ip)) {
+            match v.received_range() {
+                Some(r) => owned.push((r.start, r.end, ip.to_vec())),
+                None => {
+                    let mut t = b";received=".to_vec();
+                    t.extend_from_slice(ip);
+                    owned.push((end, end, t));
+                }
+            }
+        }
+    }
+    owned.sort_by_key(|m| (m.0, m.1));
+    let mods: Vec<(usize, usize, &[u8])> = owned.iter().map(|(s, e, t)| (*s, *e, t.as_slice())).collect();
+
+    let mut first_via = true;
+    for h in req.headers() {
+        match h.kind {
+            HeaderKind::Via if first_via => {
+                first_via = false;
+                copy_with(out, buf, h.line.clone(), &mods);
+            }
+            HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => {
+                out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
+            }
+            HeaderKind::RecordRoute if (180..300).contains(&code) => {
+                out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
+            }
+            HeaderKind::To => {
+                let has_tag = match req.to() {
+                    Ok(t) => t.tag().is_some(),
+                    Err(_) => crate::params::get(h.value, b"tag").is_some(),
+                };
+                match opts.to_tag {
+                    Some(tag) if !has_tag && code != 100 => {
+                        let mut t = Vec::with_capacity(tag.len() + 5);
+                        t.extend_from_slice(b";tag=");
+                        t.extend_from_slice(tag);
+                        let at = h.value_range.end;
+                        copy_with(out, buf, h.line.clone(), &[(at, at, &t)]);
+                    }
+                    _ => out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default()),
+                }
+            }
+            _ => {}
+        }
+    }
+    if !opts.extra_headers.is_empty() {
+        out.extend_from_slice(opts.extra_headers);
+        if !opts.extra_headers.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if !opts.body.is_empty() {
+        if let Some(ct) = opts.content_type {
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(ct);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    push_num(out, opts.body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(opts.body);
+}
+
+/// Where to send a reply over UDP (RFC 3261 18.2.2, RFC 3581): with `rport` in the top Via
+/// (or `force_rport`) the source address and port; otherwise the `received` param or the
+/// source IP, with the Via port (default 5060, 5061 for TLS). For TCP/TLS reuse the connection.
+pub fn reply_destination<'a>(
+    req: &'a Message,
+    src_ip: &'a [u8],
+    src_port: u16,
+    force_rport: bool,
+) -> Result<(&'a [u8], u16), ParseError> {
+    let v = req.via1()?;
+    if v.rport().is_some() || force_rport {
+        return Ok((src_ip, src_port));
+    }
+    let host = v.received().unwrap_or(src_ip);
+    let default = if v.transport().eq_ignore_ascii_case(b"TLS") {
+        5061
+    } else {
+        5060
+    };
+    Ok((host, v.port().unwrap_or(default)))
+}
