@@ -532,8 +532,11 @@ impl<C: 'static> Compiler<'_, C> {
                 Stmt::Assign(Box::new(pv), e, s.span)
             }
             StmtKind::If { cond, then, els } => {
+                let before = self.diags.len();
                 let (c, _) = self.expr(cond);
-                self.warn_const_cond(&c, cond.span, "if");
+                if self.diags.len() == before {
+                    self.warn_const_cond(&c, cond.span, "if");
+                }
                 let t = self.block(&then.stmts);
                 let e = els.as_ref().map(|b| self.block(&b.stmts));
                 Stmt::If(c, t, e)
@@ -777,7 +780,13 @@ impl<C: 'static> Compiler<'_, C> {
                 if starts_pv {
                     crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
                 } else {
-                    Ok(Arg::Str(Bytes::from(src.text.clone())))
+                    // Kamailio's var_pve fixups: not a leading PV, so a format
+                    // (a static string when it holds no PV).
+                    crate::pv::parse_format(&mut fx, text).map(|f| match f.as_static() {
+                        Some(t) => Arg::Str(t.clone()),
+                        None if f.is_empty() => Arg::Str(Bytes::new()),
+                        None => Arg::Fmt(f),
+                    })
                 }
             }
             ParamKind::IntOrPv => {
@@ -1009,7 +1018,8 @@ impl<C: 'static> Compiler<'_, C> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
+    let l = s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim();
+    l.strip_prefix("error: ").unwrap_or(l).to_string()
 }
 
 /// POSIX ERE to the `regex` crate's syntax. The crate already understands

@@ -344,11 +344,20 @@ impl<'a> Lexer<'a> {
         let mut out: Vec<u8> = Vec::new();
         loop {
             let Some(&c) = self.b.get(self.pos) else {
+                // recover: the string ends at the end of the line where it started
+                let line_end = memchr::memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |e| start + e);
                 self.diags.push(
                     Diagnostic::error(self.span(start, start + 1), "unterminated string")
                         .label("this string is never closed")
                         .help(format!("add the closing `{}`", q as char)),
                 );
+                if line_end < self.b.len() {
+                    self.pos = line_end;
+                    let mut out = out;
+                    out.truncate(0);
+                    out.extend_from_slice(&self.b[start + 1..line_end]);
+                    return Tok::Str(String::from_utf8_lossy(&out).into_owned());
+                }
                 break;
             };
             if c == q {

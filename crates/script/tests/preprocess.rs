@@ -99,7 +99,7 @@ fn includes_are_relative_and_keep_spans() {
     let reg = registry();
     let err = siprd_script::compile(&parsed, &reg, &(), &Default::default()).err().unwrap();
     let short = err.render_short();
-    assert!(short.contains("sub/more.cfg:1:14: error: unknown function `unknown_fn`"), "{short}");
+    assert!(short.contains("sub/more.cfg:1:15: error: unknown function `unknown_fn`"), "{short}");
     std::fs::write(d.join("sub/more.cfg"), "route[MORE] { exit; }\n").unwrap();
     let parsed = parse_file(&d.join("main.cfg"), &Defines::new()).unwrap();
     let (p, _) = siprd_script::compile(&parsed, &reg, &(), &Default::default()).unwrap();

@@ -24,3 +24,9 @@ pub use via::Via;
 
 /// Alias used by parts of siprd that say `SipMsg`.
 pub type SipMsg = Message;
+pub mod edit;
+pub mod reply;
+pub mod txkey;
+
+pub use edit::{top_via_line, Edits};
+pub use reply::{build_reply, build_reply_into, reply_destination, ReplyOpts};

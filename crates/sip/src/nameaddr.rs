@@ -78,11 +78,12 @@ impl NameAddr {
             None => {
                 // addr-spec: URI params cannot be told from header params, so the URI ends at ';'.
                 let semi = memchr::memchr(b';', &b[start..end]).map_or(end, |p| start + p);
-                let u = &b[start..semi];
+                let (us, ue) = crate::scan::trim_range(b, start, semi);
+                let u = &b[us..ue];
                 if u.iter().any(|&c| matches!(c, b',' | b'?') || is_lws(c)) {
                     return Err(bad("addr-spec with ',', '?' or spaces must be in <>"));
                 }
-                uri_span = Span::new(start, semi);
+                uri_span = Span::new(us, ue);
                 angle = false;
                 pstart = semi;
             }

@@ -115,7 +115,10 @@ pub fn build_reply_into(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpt
                 _ => {}
             }
         }
-        if !v.host_unbracketed().eq_ignore_ascii_case(strip_brackets(ip)) {
+        // RFC 3581 (and Kamailio): with rport, `received` is always added;
+        // without it, only when the sent-by host is not the source IP.
+        let rport = v.rport().is_some() || opts.force_rport;
+        if rport || !v.host_unbracketed().eq_ignore_ascii_case(strip_brackets(ip)) {
             match v.received_range() {
                 Some(r) => owned.push((r.start, r.end, ip.to_vec())),
                 None => {

@@ -116,9 +116,9 @@ impl Uri {
 
     fn parse_sip(b: &[u8], rest: usize, uri: &mut Uri) -> Result<(), ParseError> {
         let end = b.len();
-        let qmark = memchr::memchr(b'?', &b[rest..]).map_or(end, |i| rest + i);
+        // '@' cannot appear unescaped in host, params or headers, but '?' can in the user.
         let mut hp = rest;
-        if let Some(at) = memchr::memchr(b'@', &b[rest..qmark]) {
+        if let Some(at) = memchr::memchr(b'@', &b[rest..]) {
             let at = rest + at;
             let ui = &b[rest..at];
             match memchr::memchr(b':', ui) {
@@ -133,7 +133,7 @@ impl Uri {
             }
             hp = at + 1;
         }
-        // host
+        let qmark = memchr::memchr(b'?', &b[hp..]).map_or(end, |i| hp + i);
         let mut i = hp;
         if b.get(i) == Some(&b'[') {
             let close = memchr::memchr(b']', &b[i..qmark]).ok_or(bad("unterminated IPv6 reference"))?;

@@ -87,6 +87,8 @@ pub struct Ctx {
     pub scratch: Vec<u8>,
     /// The worker's batched sender while a worker runs this context.
     io: Option<NonNull<WorkerIo>>,
+    /// `$avp` / `$xavp` of the message (must travel with a transaction).
+    pub avps: crate::modules::pv::vars::AvpStore,
 }
 
 // SAFETY: `io` is only set while the owning worker thread runs the context
@@ -122,6 +124,7 @@ impl Ctx {
             replied: false,
             scratch: Vec::with_capacity(2048),
             io: None,
+            avps: crate::modules::pv::vars::AvpStore::default(),
         }
     }
 
@@ -142,6 +145,7 @@ impl Ctx {
         self.local_rport = false;
         self.branches.clear();
         self.replied = false;
+        self.avps.reset();
     }
 
     /// The event data of type `T`, when the running event carries one.

@@ -15,7 +15,7 @@ pub fn reply_dest(ctx: &Ctx) -> Option<Dest> {
         return Some(ctx.rcv.reply_dest(src));
     }
     let via = ctx.msg.via1().ok()?;
-    let port = if ctx.force_rport || via.rport.is_some() { src.port() } else { via.port.unwrap_or(5060) };
+    let port = if ctx.force_rport || via.rport().is_some() { src.port() } else { via.port().unwrap_or(5060) };
     Some(ctx.rcv.reply_dest(SocketAddr::new(src.ip(), port)))
 }
 
@@ -51,7 +51,8 @@ fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo
 
 /// The branch of a stateless forward: the same for a retransmission.
 fn stateless_branch(ctx: &Ctx) -> String {
-    format!("z9hG4bKsl{:08x}", siprd_sip::reply::request_hash(&ctx.msg))
+    let h = siprd_sip::reply::to_tag(&ctx.msg);
+    format!("z9hG4bKsl{}", String::from_utf8_lossy(&h))
 }
 
 /// Forward the request in `ctx` statelessly (`forward()`): to `host:port` when
@@ -99,9 +100,17 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         via.push_str(";rport");
     }
     via.push_str("\r\n");
+    let mut edits = ctx.edits.clone();
+    if let Some(uri) = &ctx.new_uri {
+        if edits.set_ruri(&ctx.msg, uri).is_err() {
+            tracing::error!("forward: cannot rewrite the Request-URI");
+            return false;
+        }
+    }
+    edits.add_top_via(&ctx.msg, via.as_bytes());
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
-    siprd_sip::edit::build_forward(&ctx.msg, &ctx.edits, ctx.new_uri.as_deref(), via.as_bytes(), &mut out);
+    edits.apply_into(ctx.msg.buf(), &mut out);
     let dest = Dest { proto, addr, listener: Some(listener.id), conn: None };
     let ok = ctx.send(&dest, &out);
     ctx.scratch = out;
@@ -140,18 +149,18 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
     }
     // The top Via must be ours; the next one says where the reply goes.
     let Ok(top) = ctx.msg.via1() else { return false };
-    if !ctx.rt.is_local(top.host(), top.port) {
+    if !ctx.rt.is_local(top.host(), top.port()) {
         tracing::debug!("reply with a foreign top Via dropped");
         return false;
     }
-    let Some(next) = ctx.msg.vias().nth(1) else {
+    let Some(Ok(next)) = ctx.msg.vias().nth(1) else {
         tracing::debug!("reply for us: nowhere to forward it");
         return false;
     };
     let host = next.received().unwrap_or(next.host()).to_vec();
-    let port = match next.rport {
+    let port = match next.rport() {
         Some(Some(p)) => p,
-        _ => next.port.unwrap_or(5060),
+        _ => next.port().unwrap_or(5060),
     };
     let proto = if next.transport().eq_ignore_ascii_case(b"TCP") { Proto::Tcp } else { Proto::Udp };
     ctx.flush();
@@ -166,9 +175,24 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
         },
         None => None,
     };
+    let mut edits = ctx.edits.clone();
+    if edits.remove_top_via(&ctx.msg).is_err() {
+        return false;
+    }
+    if status.is_some() || reason.is_some() {
+        // "SIP/2.0 CODE REASON": replace what follows the version.
+        let start = ctx.msg.start_offset() + ctx.msg.version().len() + 1;
+        let end = ctx.msg.start_offset() + ctx.msg.first_line().len();
+        let code = status.or(ctx.msg.status()).unwrap_or(500);
+        let reason = reason.unwrap_or(ctx.msg.reason());
+        let mut line = code.to_string().into_bytes();
+        line.push(b' ');
+        line.extend_from_slice(reason);
+        edits.replace(start..end, line);
+    }
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
-    siprd_sip::edit::build_reply_forward(&ctx.msg, &ctx.edits, status, reason, &mut out);
+    edits.apply_into(ctx.msg.buf(), &mut out);
     let ok = ctx.send(&Dest { proto, addr, listener: None, conn: None }, &out);
     ctx.scratch = out;
     ok

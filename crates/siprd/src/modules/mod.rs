@@ -2,13 +2,17 @@
 
 use crate::module::ModuleInfo;
 
+pub mod cfgutils;
 pub mod core;
+pub mod htable;
 pub mod pv;
 pub mod sl;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
 pub const ALL: &[ModuleInfo] = &[
+    ModuleInfo { name: "htable", new: || Box::new(htable::Htable::default()), requires: &[] },
+    ModuleInfo { name: "cfgutils", new: || Box::new(cfgutils::Cfgutils::default()), requires: &[] },
     ModuleInfo { name: "pv", new: || Box::new(pv::Pv::default()), requires: &[] },
     ModuleInfo { name: "sl", new: || Box::new(sl::Sl::default()), requires: &[] },
     ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },

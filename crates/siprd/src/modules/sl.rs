@@ -36,7 +36,8 @@ impl Default for Sl {
 /// The stateless To-tag for a request: our prefix plus a hash of what
 /// identifies the request, so retransmissions get the same tag.
 fn to_tag(prefix: &str, ctx: &Ctx) -> String {
-    format!("{prefix}.{:08x}", siprd_sip::reply::request_hash(&ctx.msg))
+    let h = siprd_sip::reply::to_tag(&ctx.msg);
+    format!("{prefix}.{}", String::from_utf8_lossy(&h[..8]))
 }
 
 /// Send a stateless reply to the request in `ctx`. Returns Kamailio's code:
@@ -70,8 +71,9 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         to_tag: Some(tag.as_bytes()),
         src_ip: Some(src_ip.as_bytes()),
         src_port: Some(ctx.rcv.src.port()),
+        force_rport: ctx.force_rport,
         extra_headers: &extra,
-        body: None,
+        body: &[],
         content_type: None,
     };
     let mut out = std::mem::take(&mut ctx.scratch);

@@ -307,9 +307,9 @@ impl TcpClient {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let cl = header(&(head.clone() + "\r\n"), "Content-Length")
-                    .or_else(|| header(&(head.clone() + "\r\n"), "l"))
+                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned() + "\r\n";
+                let cl = header(&head, "Content-Length")
+                    .or_else(|| header(&head, "l"))
                     .and_then(|v| v.parse::<usize>().ok())
                     .unwrap_or(0);
                 let total = end + 4 + cl;

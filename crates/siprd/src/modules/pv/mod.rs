@@ -2,6 +2,7 @@
 //! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`).
 
 pub mod msg;
+pub mod vars;
 
 pub use msg::RawPacket;
 

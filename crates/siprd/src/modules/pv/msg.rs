@@ -60,7 +60,6 @@ enum Field {
     TimestampNow,
     TimestampMsg,
     TimeFormatted,
-    Rand,
     Pid,
 }
 
@@ -153,7 +152,7 @@ impl Simple {
                     RDomain => Value::from_vec(u.host().to_vec()),
                     RPort => port_value(u.port()),
                     RProto => proto_of(u),
-                    _ => Value::from_vec(u.scheme().to_vec()),
+                    _ => Value::from_vec(u.scheme_bytes().to_vec()),
                 })
             }
             Du => ctx.dst_uri.clone().map_or(Value::Null, Value::Str),
@@ -171,15 +170,10 @@ impl Simple {
                 let Ok(na) = na else { return Value::Null };
                 match self.0 {
                     Fu | Tu => bytes_of(ctx, na.uri_bytes()),
-                    FName | TName => opt(ctx, na.display()),
+                    FName | TName => opt(ctx, na.display_name()),
                     FTag | TTag => opt(ctx, na.tag()),
-                    _ => match Uri::parse(na.uri_bytes()) {
-                        Ok(u) => match self.0 {
-                            FUser | TUser => opt(ctx, u.user()),
-                            _ => bytes_of(ctx, u.host()),
-                        },
-                        Err(_) => Value::Null,
-                    },
+                    FUser | TUser => opt(ctx, na.uri().user()),
+                    _ => bytes_of(ctx, na.uri().host()),
                 }
             }
             CallId => opt(ctx, msg.call_id()),
@@ -235,7 +229,6 @@ impl Simple {
             ForcedSocket => Value::Null,
             TimestampNow | TimestampMsg => Value::Int(now_secs()),
             TimeFormatted => Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs()))),
-            Rand => Value::Int(fastrand::i32(0..i32::MAX)),
             Pid => Value::Int(std::process::id() as i32),
         }
     }
@@ -350,12 +343,12 @@ impl PvImpl<Ctx> for Header {
     fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
         let msg = &ctx.msg;
         if self.count {
-            return Value::Int(msg.headers_named(&self.name).count() as i32);
+            return Value::Int(msg.header_count(&self.name) as i32);
         }
         match idx {
             PvIndex::None => opt(ctx, msg.header_by_name(&self.name)),
             PvIndex::At(i) => {
-                let values: smallvec::SmallVec<[&[u8]; 8]> = msg.headers_named(&self.name).collect();
+                let values: smallvec::SmallVec<[&[u8]; 8]> = msg.headers_named(&self.name).map(|h| h.value).collect();
                 let n = values.len() as i32;
                 let pos = if i < 0 { n + i } else { i };
                 if pos < 0 || pos >= n {
@@ -365,7 +358,7 @@ impl PvImpl<Ctx> for Header {
             }
             PvIndex::All => {
                 let mut out = Vec::new();
-                for (i, v) in msg.headers_named(&self.name).enumerate() {
+                for (i, v) in msg.headers_named(&self.name).map(|h| h.value).enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }

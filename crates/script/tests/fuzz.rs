@@ -1,0 +1,75 @@
+//! Arbitrary input never panics the preprocessor, lexer, parser or compiler.
+mod common;
+use common::*;
+use proptest::prelude::*;
+use siprd_script::compile::CompileOptions;
+use siprd_script::{route_type, Defines};
+
+const PIECES: &[&str] = &[
+    "request_route", "route", "route[", "failure_route[F]", "event_route[htable:mod-init]", "onreply_route", "{", "}", "(", ")",
+    "[", "]", ";", ",", "=", "==", "!=", "=~", "!~", "+", "-", "*", "/", "%", "mod", "<<", ">>", "&&", "||", "!", "~", "&", "|",
+    "^", "<", ">", "<=", ">=", "eq", "ieq", "if", "else", "while", "switch", "case", "default", ":", "break", "return", "exit",
+    "drop", "t_log(\"x $var(a)\")", "t_ret(1)", "t_ret(0)", "route(R)", "route(NOPE)", "$var(a)", "$var(b)", "$avp(x)", "$null",
+    "$(var(a){s.len})", "$rc", "$", "\"str\"", "\"unterminated", "'q'", "1", "0", "-1", "2147483647", "0x1f", "(int)", "(str)",
+    "defined", "strlen(", "strempty(", "\n", " ", "#!define X 1\n", "#!ifdef X\n", "#!else\n", "#!endif\n", "#!subst \"/a/b/\"\n",
+    "include_file \"nope.cfg\"\n", "import_file \"x\"\n", "/*", "*/", "//", "#", "loadmodule \"tm.so\"\n",
+    "modparam(\"tm\",\"fr_timer\",1)\n", "listen=udp:1.2.3.4:5060\n", "debug=", "X", "route[R]{ return -1; }\n",
+    "t_suspend()", "t_set(\"$var(o)\", \"v\")", "t_match(\"[\", \"x\")", "\\", "é",
+];
+
+fn exercise(text: &str) {
+    let parsed = match siprd_script::parse_str("fuzz.cfg", text, &Defines::new()) {
+        Ok(p) => p,
+        Err(d) => {
+            let _ = d.render();
+            let _ = d.render_short();
+            return;
+        }
+    };
+    let reg = registry();
+    let mods = modules();
+    let opts = CompileOptions { modules: &mods, globals: GLOBALS, max_while_loops: Some(5) };
+    match siprd_script::compile(&parsed, &reg, &(), &opts) {
+        Ok((p, w)) => {
+            let _ = w.render();
+            // run what compiled: it must not panic either
+            for id in 0..p.routes().len() {
+                let mut t = T::default();
+                let _ = p.run_route(&mut t, siprd_script::RouteId(id as u32), route_type::REQUEST);
+            }
+        }
+        Err(d) => {
+            let _ = d.render();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn token_soup_never_panics(idx in proptest::collection::vec(0..PIECES.len(), 0..60)) {
+        let mut s = String::new();
+        for i in idx {
+            s.push_str(PIECES[i]);
+            s.push(' ');
+        }
+        exercise(&s);
+    }
+
+    #[test]
+    fn wrapped_soup_never_panics(idx in proptest::collection::vec(0..PIECES.len(), 0..30)) {
+        let mut s = String::from("route[R] { return 1; }\nrequest_route {\n");
+        for i in idx {
+            s.push_str(PIECES[i]);
+            s.push(' ');
+        }
+        s.push_str("\n}\n");
+        exercise(&s);
+    }
+
+    #[test]
+    fn random_text_never_panics(s in "\\PC{0,200}") {
+        exercise(&s);
+    }
+}

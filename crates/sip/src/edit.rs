@@ -1,0 +1,238 @@
+//! Offset-based edits of an original message buffer, applied once on send.
+//!
+//! Script functions (`append_hf`, `remove_hf`, `subst`, `$ru = ...`, `forward()`) record
+//! operations against offsets of the *original* buffer, so indexes and cached typed values
+//! stay valid until the message is serialised.
+
+use crate::error::ParseError;
+use crate::header::HeaderKind;
+use crate::message::Message;
+use crate::scan::CommaSplit;
+use std::ops::Range;
+
+#[derive(Debug, Clone)]
+struct Op {
+    start: usize,
+    end: usize,
+    text: Vec<u8>,
+    seq: u32,
+}
+
+/// A list of insert/delete/replace operations on one buffer.
+///
+/// Semantics of [`Edits::apply`]: operations are sorted by start offset, ties by the order
+/// they were added. Deleted ranges are unioned (an overlapping delete only removes what is
+/// not yet removed); every inserted text is emitted, at its offset or, when that offset was
+/// already deleted, right after the text emitted before it.
+#[derive(Debug, Clone, Default)]
+pub struct Edits {
+    ops: Vec<Op>,
+    seq: u32,
+}
+
+impl Edits {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.seq = 0;
+    }
+    /// Replaces `range` of the original buffer with `text`.
+    pub fn replace(&mut self, range: Range<usize>, text: impl Into<Vec<u8>>) {
+        let (start, end) = (range.start, range.end.max(range.start));
+        self.ops.push(Op { start, end, text: text.into(), seq: self.seq });
+        self.seq = self.seq.wrapping_add(1);
+    }
+    /// Inserts `text` at offset `at`.
+    pub fn insert(&mut self, at: usize, text: impl Into<Vec<u8>>) {
+        self.replace(at..at, text);
+    }
+    /// Deletes `range`.
+    pub fn delete(&mut self, range: Range<usize>) {
+        self.replace(range, Vec::new());
+    }
+    /// Whether any recorded delete/replace covers part of `range` (e.g. a header already removed).
+    pub fn touches(&self, range: Range<usize>) -> bool {
+        self.ops
+            .iter()
+            .any(|o| o.end > o.start && o.start < range.end && range.start < o.end)
+    }
+
+    /// Applies all operations to `buf`, returning the new bytes.
+    pub fn apply(&self, buf: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(buf.len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>());
+        self.apply_range_into(buf, 0..buf.len(), &mut out);
+        out
+    }
+    /// Applies all operations, appending the result to `out` (for buffer reuse).
+    pub fn apply_into(&self, buf: &[u8], out: &mut Vec<u8>) {
+        self.apply_range_into(buf, 0..buf.len(), out);
+    }
+    /// Serialises the message with the edits: leading keep-alive CR/LF and bytes after the
+    /// body (trailing datagram junk) are left out.
+    pub fn apply_message(&self, msg: &Message) -> Vec<u8> {
+        let mut out = Vec::with_capacity(msg.buf().len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>());
+        self.apply_range_into(msg.buf(), msg.start_offset()..msg.body_range().end, &mut out);
+        out
+    }
+
+    /// Applies the operations that fall in `window` (others are clamped into it).
+    pub fn apply_range_into(&self, buf: &[u8], window: Range<usize>, out: &mut Vec<u8>) {
+        let wend = window.end.min(buf.len());
+        let mut order: Vec<&Op> = self.ops.iter().collect();
+        order.sort_by_key(|o| (o.start, o.seq));
+        let mut pos = window.start.min(wend);
+        for op in order {
+            let s = op.start.clamp(window.start, wend);
+            let e = op.end.clamp(window.start, wend);
+            if s > pos {
+                out.extend_from_slice(buf.get(pos..s).unwrap_or_default());
+                pos = s;
+            }
+            out.extend_from_slice(&op.text);
+            pos = pos.max(e);
+        }
+        out.extend_from_slice(buf.get(pos..wend).unwrap_or_default());
+    }
+
+    // ---- proxy helpers --------------------------------------------------------------
+
+    /// Replaces the Request-URI (`$ru = ...`).
+    pub fn set_ruri(&mut self, msg: &Message, uri: &[u8]) -> Result<(), ParseError> {
+        let r = msg
+            .ruri_range()
+            .ok_or(ParseError::WrongKind("a response has no Request-URI"))?;
+        self.replace(r, uri);
+        Ok(())
+    }
+    /// Inserts a header line (must end in CRLF) as the first header.
+    pub fn insert_header_first(&mut self, msg: &Message, line: &[u8]) {
+        self.insert(msg.headers_start(), line);
+    }
+    /// Appends a header line (must end in CRLF) after the last header.
+    pub fn append_header(&mut self, msg: &Message, line: &[u8]) {
+        self.insert(msg.headers_end(), line);
+    }
+    /// Removes a header line given its whole-line range ([`crate::HeaderRef::line`]).
+    pub fn remove_line(&mut self, line: Range<usize>) {
+        self.delete(line);
+    }
+    /// Removes every line of the header named `name` (compact forms equivalent); returns how many.
+    pub fn remove_header(&mut self, msg: &Message, name: &[u8]) -> usize {
+        let mut n = 0;
+        for h in msg.headers_named(name) {
+            self.delete(h.line);
+            n += 1;
+        }
+        n
+    }
+    /// Replaces the body and fixes Content-Length (adding the header when absent).
+    pub fn replace_body(&mut self, msg: &Message, body: &[u8]) {
+        let br = msg.body_range();
+        self.replace(br.start..msg.buf().len().max(br.end), body);
+        let mut len = Vec::new();
+        crate::reply::push_num(&mut len, body.len() as u64);
+        match msg.header_ref(HeaderKind::ContentLength) {
+            Some(h) => self.replace(h.value_range, len),
+            None => {
+                let mut line = b"Content-Length: ".to_vec();
+                line.extend_from_slice(&len);
+                line.extend_from_slice(b"\r\n");
+                self.append_header(msg, &line);
+            }
+        }
+        if !msg.headers_terminated() {
+            // The header section ran to the end: add the missing empty line before the body.
+            self.insert(msg.headers_end(), b"\r\n".to_vec());
+        }
+    }
+    /// Adds a Via line (from [`top_via_line`]) above all others.
+    pub fn add_top_via(&mut self, msg: &Message, line: &[u8]) {
+        self.insert(msg.headers_start(), line);
+    }
+    /// Removes the first Via value only (a reply being sent back upstream): the whole line
+    /// when it holds one value, else that value and its comma.
+    pub fn remove_top_via(&mut self, msg: &Message) -> Result<(), ParseError> {
+        let h = msg
+            .header_ref(HeaderKind::Via)
+            .ok_or(ParseError::NoHeader("Via"))?;
+        let mut split = CommaSplit::new(h.value);
+        let first = split.next_range();
+        match split.next_range() {
+            Some((a2, _)) if first.is_some() => {
+                let base = h.value_range.start;
+                self.delete(base..base + a2);
+            }
+            _ => self.delete(h.line),
+        }
+        Ok(())
+    }
+}
+
+/// Builds `Via: SIP/2.0/<TRANSPORT> host[:port];branch=<branch><extra>\r\n`.
+///
+/// `extra` is appended verbatim (e.g. `;rport` or `;i=abc`); IPv6 hosts must carry brackets.
+pub fn top_via_line(transport: &[u8], host: &[u8], port: Option<u16>, branch: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(32 + host.len() + branch.len() + extra.len());
+    v.extend_from_slice(b"Via: SIP/2.0/");
+    v.extend(transport.iter().map(u8::to_ascii_uppercase));
+    v.push(b' ');
+    v.extend_from_slice(host);
+    if let Some(p) = port {
+        v.push(b':');
+        crate::reply::push_num(&mut v, u64::from(p));
+    }
+    v.extend_from_slice(b";branch=");
+    v.extend_from_slice(branch);
+    v.extend_from_slice(extra);
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ops() {
+        let b = b"0123456789";
+        let mut e = Edits::new();
+        e.insert(0, b"<".to_vec());
+        e.replace(2..4, b"X".to_vec());
+        e.delete(3..6); // overlaps the replace: only 4..6 more is removed
+        e.insert(10, b">".to_vec());
+        e.insert(10, b"!".to_vec());
+        e.insert(5, b"i".to_vec()); // inside a deleted range: emitted at the cut
+        assert_eq!(e.apply(b), b"<01Xi6789>!");
+        assert!(e.touches(5..7));
+        assert!(!e.touches(7..9));
+        let mut out = b"pre:".to_vec();
+        e.apply_into(b, &mut out);
+        assert_eq!(out, b"pre:<01Xi6789>!");
+        assert_eq!(Edits::new().apply(b), b);
+        // Out-of-range offsets are clamped, never panic.
+        let mut e = Edits::new();
+        e.delete(8..100);
+        e.insert(50, b"z".to_vec());
+        assert_eq!(e.apply(b), b"01234567z");
+    }
+
+    #[test]
+    fn via_line() {
+        assert_eq!(
+            top_via_line(b"udp", b"10.0.0.1", Some(5060), b"z9hG4bKabc", b";rport"),
+            b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport\r\n"
+        );
+        assert_eq!(
+            top_via_line(b"tcp", b"[::1]", None, b"z9hG4bK1", b""),
+            b"Via: SIP/2.0/TCP [::1];branch=z9hG4bK1\r\n"
+        );
+    }
+}

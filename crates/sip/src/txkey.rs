@@ -1,0 +1,109 @@
+//! Transaction matching keys (RFC 3261 17.1.3, 17.2.3, with the RFC 2543 fallback).
+//!
+//! Pure functions returning hashable keys; the transaction table lives in the server.
+
+use crate::error::ParseError;
+use crate::message::Message;
+use crate::method::Method;
+use bytes::Bytes;
+
+/// Key identifying a server transaction for an incoming request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerTxKey {
+    /// Branch with the `z9hG4bK` cookie: branch + sent-by + method (ACK folded into INVITE).
+    Rfc3261 {
+        branch: Bytes,
+        sent_by: Bytes,
+        method: Method,
+    },
+    /// RFC 2543 peers: R-URI, From tag, Call-ID, CSeq number, top Via, method (ACK folded
+    /// into INVITE), and the To tag except for INVITE/ACK (the ACK carries the tag of our reply).
+    Rfc2543 {
+        ruri: Bytes,
+        to_tag: Option<Bytes>,
+        from_tag: Option<Bytes>,
+        call_id: Bytes,
+        cseq: u32,
+        via: Bytes,
+        method: Method,
+    },
+}
+
+fn tx_method(m: Method) -> Method {
+    if m == Method::Ack {
+        Method::Invite
+    } else {
+        m
+    }
+}
+
+fn owned(msg: &Message, s: &[u8]) -> Bytes {
+    // Slices of the message buffer stay zero-copy.
+    let base = msg.buf().as_ptr() as usize;
+    let p = s.as_ptr() as usize;
+    if p >= base && p + s.len() <= base + msg.buf().len() {
+        msg.slice(p - base..p - base + s.len())
+    } else {
+        Bytes::copy_from_slice(s)
+    }
+}
+
+/// Server transaction key of a request. A CANCEL gets its own key (method CANCEL); to find
+/// the INVITE it cancels, use [`cancel_target_key`].
+pub fn server_tx_key(req: &Message) -> Result<ServerTxKey, ParseError> {
+    key_with_method(req, tx_method(req.method()))
+}
+
+/// Key of the INVITE transaction a CANCEL refers to (same branch and sent-by, method INVITE).
+pub fn cancel_target_key(cancel: &Message) -> Result<ServerTxKey, ParseError> {
+    key_with_method(cancel, Method::Invite)
+}
+
+fn key_with_method(req: &Message, method: Method) -> Result<ServerTxKey, ParseError> {
+    if !req.is_request() {
+        return Err(ParseError::WrongKind("transaction key needs a request"));
+    }
+    let via = req.via1()?;
+    if via.is_rfc3261_branch() {
+        let branch = via.branch().unwrap_or_default();
+        return Ok(ServerTxKey::Rfc3261 {
+            branch: owned(req, branch),
+            sent_by: owned(req, via.sent_by()),
+            method,
+        });
+    }
+    let to_tag = if method == Method::Invite {
+        None
+    } else {
+        req.to()?.tag().map(|t| owned(req, t))
+    };
+    Ok(ServerTxKey::Rfc2543 {
+        ruri: owned(req, req.ruri_bytes()),
+        to_tag,
+        from_tag: req.from()?.tag().map(|t| owned(req, t)),
+        call_id: owned(req, req.call_id().ok_or(ParseError::NoHeader("Call-ID"))?),
+        cseq: req.cseq_num()?,
+        via: owned(req, via.as_bytes()),
+        method,
+    })
+}
+
+/// Client transaction key of a response (RFC 3261 17.1.3): top Via branch + CSeq method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientTxKey {
+    pub branch: Bytes,
+    pub method: Method,
+}
+
+/// Key matching a response to the client transaction that sent the request.
+pub fn client_tx_key(resp: &Message) -> Result<ClientTxKey, ParseError> {
+    let via = resp.via1()?;
+    let branch = via
+        .branch()
+        .ok_or(ParseError::BadHeader("Via", "no branch"))?;
+    let (_, m) = resp.cseq()?;
+    Ok(ClientTxKey {
+        branch: owned(resp, branch),
+        method: m,
+    })
+}

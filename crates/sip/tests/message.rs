@@ -1,0 +1,349 @@
+//! Accessor, reply, edit and transaction-key tests with checked values.
+
+use bytes::Bytes;
+use siprd_sip::edit::{top_via_line, Edits};
+use siprd_sip::reply::{build_reply, reply_destination, to_tag, ReplyOpts};
+use siprd_sip::txkey::{cancel_target_key, client_tx_key, server_tx_key, ServerTxKey};
+use siprd_sip::{HeaderKind, Message, Method, ParseError};
+
+const INVITE: &[u8] = b"INVITE sip:bob@biloxi.com;transport=udp SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds;rport\r\n\
+Via: SIP/2.0/TCP proxy1.example.org;branch=z9hG4bKp1, SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bKp2;received=10.0.0.9\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.com>\r\n\
+From: \"Alice, the first\" <sip:alice@atlanta.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.com>;expires=30, \"X, Y\" <sip:x@[::1]:5070;lr>\r\n\
+Record-Route: <sip:p1.example.org;lr>\r\n\
+X-Folded: first\r\n  second\r\n\tthird\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\r\ntrailing junk";
+
+fn msg(b: &[u8]) -> Message {
+    Message::parse(Bytes::copy_from_slice(b)).unwrap()
+}
+
+#[test]
+fn first_line_and_headers() {
+    let m = msg(INVITE);
+    assert!(m.is_request());
+    assert_eq!(m.method(), Method::Invite);
+    assert_eq!(m.method_bytes(), b"INVITE");
+    assert_eq!(m.ruri_bytes(), b"sip:bob@biloxi.com;transport=udp");
+    let u = m.ruri().unwrap();
+    assert_eq!(u.user(), Some(&b"bob"[..]));
+    assert_eq!(u.host(), b"biloxi.com");
+    assert_eq!(u.transport(), Some(&b"udp"[..]));
+    assert_eq!(m.version(), b"SIP/2.0");
+    assert_eq!(m.status(), None);
+    assert_eq!(m.reason(), b"");
+    assert_eq!(m.header_lines(), 12);
+    assert_eq!(m.header(HeaderKind::MaxForwards), Some(&b"70"[..]));
+    assert_eq!(m.max_forwards(), Ok(Some(70)));
+    assert_eq!(m.header_by_name(b"call-ID"), Some(&b"a84b4c76e66710@pc33.atlanta.com"[..]));
+    assert_eq!(m.header_by_name(b"i"), m.call_id());
+    assert_eq!(m.header_count(b"v"), 2);
+    assert_eq!(m.header_count(b"VIA"), 2);
+    assert_eq!(m.header_by_name(b"x-folded"), Some(&b"first\r\n  second\r\n\tthird"[..]));
+    assert_eq!(m.header_by_name(b"X-Missing"), None);
+    assert_eq!(m.content_length(), Ok(Some(4)));
+    assert_eq!(m.body(), b"v=0\r");
+    let h: Vec<_> = m.headers().map(|h| h.name).collect();
+    assert_eq!(h[0], b"Via");
+    assert_eq!(h[11], b"Content-Length");
+    let cl = m.header_ref(HeaderKind::ContentLength).unwrap();
+    assert_eq!(&INVITE[cl.line.clone()], b"Content-Length: 4\r\n");
+    assert_eq!(m.slice(cl.value_range.clone()), Bytes::from_static(b"4"));
+    assert!(m.validate_required().is_ok());
+    assert!(m.validate_rfc().is_ok());
+    assert!(!m.is_lf_only());
+}
+
+#[test]
+fn typed_values() {
+    let m = msg(INVITE);
+    let v = m.via1().unwrap();
+    assert_eq!(v.transport(), b"UDP");
+    assert_eq!(v.host(), b"pc33.atlanta.com");
+    assert_eq!(v.port(), Some(5066));
+    assert_eq!(v.branch(), Some(&b"z9hG4bK776asdhds"[..]));
+    assert_eq!(v.rport(), Some(None));
+    assert_eq!(v.received(), None);
+    let vias: Vec<_> = m.vias().map(|v| v.unwrap()).collect();
+    assert_eq!(vias.len(), 3);
+    assert_eq!(m.via_count(), 3);
+    assert_eq!(vias[1].transport(), b"TCP");
+    assert_eq!(vias[1].host(), b"proxy1.example.org");
+    assert_eq!(vias[1].port(), None);
+    assert_eq!(vias[2].host(), b"[2001:db8::1]");
+    assert_eq!(vias[2].port(), Some(5062));
+    assert_eq!(vias[2].received(), Some(&b"10.0.0.9"[..]));
+    assert_eq!(&INVITE[vias[2].range()], vias[2].as_bytes());
+
+    let f = m.from().unwrap();
+    assert_eq!(f.display_name(), Some(&b"\"Alice, the first\""[..]));
+    assert_eq!(f.display_name_unquoted(), Some(&b"Alice, the first"[..]));
+    assert_eq!(f.uri().user(), Some(&b"alice"[..]));
+    assert_eq!(f.tag(), Some(&b"1928301774"[..]));
+    let t = m.to().unwrap();
+    assert_eq!(t.display_name(), Some(&b"Bob"[..]));
+    assert_eq!(t.tag(), None);
+    assert_eq!(t.uri_bytes(), b"sip:bob@biloxi.com");
+    assert_eq!(m.cseq(), Ok((314159, Method::Invite)));
+    assert_eq!(m.call_id(), Some(&b"a84b4c76e66710@pc33.atlanta.com"[..]));
+    let c = m.contacts().unwrap();
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0].param(b"expires"), Some(Some(&b"30"[..])));
+    assert_eq!(c[1].display_name_unquoted(), Some(&b"X, Y"[..]));
+    assert_eq!(c[1].uri().host(), b"[::1]");
+    assert_eq!(c[1].uri().port(), Some(5070));
+    assert_eq!(c[1].uri().param(b"lr"), Some(None));
+    assert!(!m.contact_star());
+    // Cached: the same reference on the second call.
+    assert!(std::ptr::eq(m.from().unwrap(), m.from().unwrap()));
+    let vals: Vec<_> = m.header_values(HeaderKind::Via).collect();
+    assert_eq!(vals.len(), 3);
+}
+
+const COMPACT_LF: &[u8] = b"\n\nOPTIONS sip:carol@chicago.com SIP/2.0\n\
+v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKc1\n\
+f: sip:alice@atlanta.com;tag=88\n\
+t: sip:carol@chicago.com\n\
+i: cid-1\n\
+CSeq: 7 OPTIONS\n\
+m: *\n\
+k: timer\n\
+x: 90\n\
+l: 0\n\n";
+
+#[test]
+fn compact_forms_and_lf_only() {
+    let m = msg(COMPACT_LF);
+    assert_eq!(m.start_offset(), 2);
+    assert!(m.is_lf_only());
+    assert_eq!(m.method(), Method::Options);
+    assert_eq!(m.header(HeaderKind::Via), Some(&b"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKc1"[..]));
+    assert_eq!(m.header_by_name(b"Supported"), Some(&b"timer"[..]));
+    assert_eq!(m.header_by_name(b"session-expires"), Some(&b"90"[..]));
+    assert_eq!(m.header(HeaderKind::SessionExpires), Some(&b"90"[..]));
+    let f = m.from().unwrap();
+    assert_eq!(f.uri_bytes(), b"sip:alice@atlanta.com");
+    assert_eq!(f.tag(), Some(&b"88"[..]));
+    assert!(m.contact_star());
+    assert_eq!(m.contacts().unwrap().len(), 0);
+    assert_eq!(m.content_length(), Ok(Some(0)));
+    assert_eq!(m.body(), b"");
+    assert!(m.validate_required().is_ok());
+}
+
+#[test]
+fn responses() {
+    let m = msg(b"SIP/2.0 180 Ringing Now\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 5 INVITE\r\n\r\n");
+    assert!(m.is_response());
+    assert_eq!(m.status(), Some(180));
+    assert_eq!(m.reason(), b"Ringing Now");
+    assert_eq!(m.method(), Method::Invite);
+    assert_eq!(m.method_bytes(), b"INVITE");
+    assert!(m.ruri().is_err());
+    let k = client_tx_key(&m).unwrap();
+    assert_eq!(&k.branch[..], b"z9hG4bKx");
+    assert_eq!(k.method, Method::Invite);
+    let m = msg(b"SIP/2.0 100 \r\nVia: SIP/2.0/UDP h\r\n\r\n");
+    assert_eq!(m.reason(), b"");
+    let m = msg(b"SIP/2.0 404\r\n\r\n");
+    assert_eq!(m.status(), Some(404));
+}
+
+#[test]
+fn refusals() {
+    let e = |b: &[u8]| Message::parse(Bytes::copy_from_slice(b)).unwrap_err();
+    assert_eq!(e(b""), ParseError::Empty);
+    assert_eq!(e(b"\r\n\r\n"), ParseError::Empty);
+    assert!(matches!(e(b"INVITE sip:a@b\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"INVITE  sip:a@b SIP/2.0\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"INVITE <sip:a@b> SIP/2.0\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"INVITE sip:a@b SIP/2.0 \r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"SIP/2.0 2000 OK\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"SIP/2.0 099 OK\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(e(b"GET / HTTP/1.1\r\n\r\n"), ParseError::StartLine(_)));
+    // Header-level problems surface in validate_required.
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nNoColonHere\r\n\r\n");
+    assert_eq!(m.validate_required(), Err(ParseError::MissingColon { offset: 45 }));
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    assert_eq!(m.validate_required(), Err(ParseError::MissingHeader("Call-ID")));
+    // Not errors at this gate: bad CSeq, wrong Content-Length, unknown method.
+    let m = msg(b"FOO sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nf: <sip:a@b>;tag=1\r\nt: <sip:a@b>\r\ni: x\r\nCSeq: x FOO\r\nl: 99\r\n\r\nabc");
+    assert!(m.validate_required().is_ok());
+    assert_eq!(m.method(), Method::Other(Bytes::from_static(b"FOO")));
+    assert_eq!(m.method().as_bytes(), b"FOO");
+    assert!(m.cseq().is_err());
+    assert_eq!(m.body(), b"abc");
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\nabc");
+    assert!(m.content_length().is_err());
+    assert_eq!(m.body(), b"abc");
+}
+
+#[test]
+fn replies() {
+    let m = msg(INVITE);
+    let tag = to_tag(&m);
+    assert_eq!(tag, to_tag(&msg(INVITE)), "stable across retransmissions");
+    let opts = ReplyOpts {
+        to_tag: Some(&tag),
+        src_ip: Some(b"192.0.2.4"),
+        src_port: Some(5099),
+        extra_headers: b"Server: siprd\r\nX-A: 1",
+        ..Default::default()
+    };
+    let r = build_reply(&m, 180, b"Ringing", &opts);
+    let expect = format!(
+        "SIP/2.0 180 Ringing\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds;rport=5099;received=192.0.2.4\r\n\
+Via: SIP/2.0/TCP proxy1.example.org;branch=z9hG4bKp1, SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bKp2;received=10.0.0.9\r\n\
+To: Bob <sip:bob@biloxi.com>;tag={}\r\n\
+From: \"Alice, the first\" <sip:alice@atlanta.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Record-Route: <sip:p1.example.org;lr>\r\n\
+Server: siprd\r\nX-A: 1\r\n\
+Content-Length: 0\r\n\r\n",
+        String::from_utf8_lossy(&tag)
+    );
+    assert_eq!(String::from_utf8_lossy(&r), expect);
+    // 100 gets no tag, no Record-Route; the reply parses back.
+    let r = build_reply(&m, 100, b"Trying", &ReplyOpts { to_tag: Some(b"t"), ..Default::default() });
+    let rm = msg(&r);
+    assert_eq!(rm.status(), Some(100));
+    assert_eq!(rm.to().unwrap().tag(), None);
+    assert_eq!(rm.header_count(b"Record-Route"), 0);
+    assert_eq!(rm.via_count(), 3);
+    // Body and content type.
+    let r = build_reply(&m, 200, b"OK", &ReplyOpts { body: b"hello", content_type: Some(b"text/plain"), ..Default::default() });
+    let rm = msg(&r);
+    assert_eq!(rm.body(), b"hello");
+    assert_eq!(rm.header(HeaderKind::ContentType), Some(&b"text/plain"[..]));
+    assert_eq!(rm.content_length(), Ok(Some(5)));
+}
+
+#[test]
+fn reply_to_compact_lf_only_multi_via() {
+    let req = b"OPTIONS sip:a@b SIP/2.0\nv: SIP/2.0/UDP 1.2.3.4:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 5.6.7.8\nf: <sip:x@y>;tag=1\nt: <sip:a@b>\ni: abc\nCSeq: 1 OPTIONS\n\n";
+    let m = msg(req);
+    let r = build_reply(&m, 404, b"Not Found", &ReplyOpts { to_tag: Some(b"T"), src_ip: Some(b"127.0.0.1"), src_port: Some(5000), ..Default::default() });
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "SIP/2.0 404 Not Found\r\n\
+v: SIP/2.0/UDP 1.2.3.4:5070;rport=5000;branch=z9hG4bK1;received=127.0.0.1, SIP/2.0/UDP 5.6.7.8\n\
+f: <sip:x@y>;tag=1\n\
+t: <sip:a@b>;tag=T\n\
+i: abc\n\
+CSeq: 1 OPTIONS\n\
+Content-Length: 0\r\n\r\n"
+    );
+    // Same source IP as the Via host: no received; rport filled.
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5070;rport\r\nt: <sip:a@b>;tag=x\r\n\r\n");
+    let r = build_reply(&m, 200, b"OK", &ReplyOpts { to_tag: Some(b"T"), src_ip: Some(b"::1"), src_port: Some(7), ..Default::default() });
+    assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [::1]:5070;rport=7\r\nt: <sip:a@b>;tag=x\r\n"));
+}
+
+#[test]
+fn destinations() {
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:5070\r\n\r\n");
+    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 5070));
+    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, true).unwrap(), (&b"9.9.9.9"[..], 1111));
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP host;rport\r\n\r\n");
+    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 1111));
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TLS host\r\n\r\n");
+    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 5061));
+}
+
+#[test]
+fn edits_on_message() {
+    let m = msg(INVITE);
+    let mut e = Edits::new();
+    e.set_ruri(&m, b"sip:bob@10.0.0.2:5060").unwrap();
+    e.add_top_via(&m, &top_via_line(b"udp", b"10.0.0.1", Some(5060), b"z9hG4bKnew", b""));
+    e.remove_header(&m, b"record-route");
+    e.remove_header(&m, b"X-Folded");
+    e.append_header(&m, b"X-Added: 1\r\n");
+    e.replace(m.max_forwards_range().unwrap(), b"69".to_vec());
+    let out = e.apply_message(&m);
+    let n = msg(&out);
+    assert_eq!(n.ruri_bytes(), b"sip:bob@10.0.0.2:5060");
+    assert_eq!(n.via1().unwrap().branch(), Some(&b"z9hG4bKnew"[..]));
+    assert_eq!(n.via_count(), 4);
+    assert_eq!(n.header_count(b"Record-Route"), 0);
+    assert_eq!(n.header_count(b"X-Folded"), 0);
+    assert_eq!(n.header_by_name(b"x-added"), Some(&b"1"[..]));
+    assert_eq!(n.max_forwards(), Ok(Some(69)));
+    assert_eq!(n.body(), b"v=0\r");
+    assert!(out.ends_with(b"X-Added: 1\r\n\r\nv=0\r"), "trailing junk dropped");
+
+    // Body replacement fixes Content-Length.
+    let mut e = Edits::new();
+    e.replace_body(&m, b"new body");
+    let n = msg(&e.apply_message(&m));
+    assert_eq!(n.body(), b"new body");
+    assert_eq!(n.content_length(), Ok(Some(8)));
+    let m2 = msg(b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+    let mut e = Edits::new();
+    e.replace_body(&m2, b"hi");
+    let n = msg(&e.apply_message(&m2));
+    assert_eq!(n.body(), b"hi");
+    assert_eq!(n.content_length(), Ok(Some(2)));
+
+    // Removing the top Via value when several share a line.
+    let mut e = Edits::new();
+    let r = msg(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP me;branch=z9hG4bK1 , SIP/2.0/UDP you;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP x\r\n\r\n");
+    e.remove_top_via(&r).unwrap();
+    let n = msg(&e.apply_message(&r));
+    assert_eq!(n.header(HeaderKind::Via), Some(&b"SIP/2.0/UDP you;branch=z9hG4bK2"[..]));
+    assert_eq!(n.via_count(), 2);
+    let mut e = Edits::new();
+    e.remove_top_via(&n).unwrap();
+    let n2 = msg(&e.apply_message(&n));
+    assert_eq!(n2.via_count(), 1);
+    assert_eq!(n2.via1().unwrap().host(), b"x");
+}
+
+#[test]
+fn transaction_keys() {
+    let inv = msg(INVITE);
+    let ack = msg(&INVITE.iter().copied().collect::<Vec<u8>>().replacen_bytes(b"INVITE sip", b"ACK sip").replacen_bytes(b"314159 INVITE", b"314159 ACK"));
+    let k1 = server_tx_key(&inv).unwrap();
+    assert_eq!(k1, server_tx_key(&ack).unwrap(), "ACK matches INVITE");
+    match &k1 {
+        ServerTxKey::Rfc3261 { branch, sent_by, method } => {
+            assert_eq!(&branch[..], b"z9hG4bK776asdhds");
+            assert_eq!(&sent_by[..], b"pc33.atlanta.com:5066");
+            assert_eq!(*method, Method::Invite);
+        }
+        k => panic!("unexpected {k:?}"),
+    }
+    let cancel = msg(&INVITE.to_vec().replacen_bytes(b"INVITE sip", b"CANCEL sip").replacen_bytes(b"314159 INVITE", b"314159 CANCEL"));
+    assert_ne!(server_tx_key(&cancel).unwrap(), k1);
+    assert_eq!(cancel_target_key(&cancel).unwrap(), k1);
+    // RFC 2543 fallback.
+    let old = b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 2 INVITE\r\n\r\n";
+    let ack = b"ACK sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>;tag=ours\r\nCall-ID: c\r\nCSeq: 2 ACK\r\n\r\n";
+    let k = server_tx_key(&msg(old)).unwrap();
+    assert!(matches!(k, ServerTxKey::Rfc2543 { cseq: 2, .. }));
+    assert_eq!(k, server_tx_key(&msg(ack)).unwrap());
+    let bye = b"BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>;tag=ours\r\nCall-ID: c\r\nCSeq: 3 BYE\r\n\r\n";
+    assert_ne!(server_tx_key(&msg(bye)).unwrap(), k);
+}
+
+trait ReplaceBytes {
+    fn replacen_bytes(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+}
+impl ReplaceBytes for Vec<u8> {
+    fn replacen_bytes(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+        match self.windows(from.len()).position(|w| w == from) {
+            Some(p) => [&self[..p], to, &self[p + from.len()..]].concat(),
+            None => self,
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! htable RPC commands, answering as Kamailio's jsonrpcs does.
+
+use super::table::{now_secs, Table};
+use super::HtState;
+use crate::rpc::{RpcError, RpcRegistry};
+use serde_json::{json, Value as Json};
+use siprd_script::Value;
+use std::sync::Arc;
+
+/// Execution id used by RPC calls: they take slot locks only briefly, and wait
+/// for a lock a script holds.
+const RPC_EXEC: crate::locks::ExecId = 0;
+
+fn param_str(p: &[Json], i: usize) -> Option<String> {
+    match p.get(i)? {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn param_int(p: &[Json], i: usize) -> Option<i32> {
+    match p.get(i)? {
+        Json::Number(n) => n.as_i64().and_then(|v| i32::try_from(v).ok()),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn table(st: &HtState, name: &str) -> Result<Arc<Table>, RpcError> {
+    st.table(name.as_bytes()).cloned().ok_or_else(|| RpcError::new(500, "No such htable"))
+}
+
+fn json_value(v: &Value) -> Json {
+    match v {
+        Value::Int(i) => json!(i),
+        Value::Str(s) => json!(String::from_utf8_lossy(s)),
+        Value::Null => Json::Null,
+    }
+}
+
+/// Local time as `YYYY-mm-dd HH:MM:SS` (what htable.get prints).
+fn format_time(secs: u64) -> String {
+    let t = secs as libc::time_t;
+    // SAFETY: localtime_r writes into our struct and reads `t` only.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return secs.to_string();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
+    let s = st.clone();
+    rpc.add("htable.get", "Get one key from a hash table.", move |p| {
+        let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+            return Err(RpcError::new(500, "Not enough parameters (htable name and key name)"));
+        };
+        let t = table(&s, &hn)?;
+        let now = now_secs();
+        let item = t
+            .get_raw(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes())
+            .filter(|i| !(t.spec.autoexpire > 0 && i.expire != 0 && i.expire < now))
+            .ok_or_else(|| RpcError::new(500, "Key name doesn't exist in htable."))?;
+        let expire = if item.expire != 0 && t.spec.autoexpire > 0 { format_time(item.expire) } else { "NEVER".into() };
+        let flags = if matches!(item.value, Value::Str(_)) { 1 } else { 0 };
+        Ok(json!({ "item": {
+            "name": String::from_utf8_lossy(&item.key),
+            "value": json_value(&item.value),
+            "flags": flags,
+            "expire": expire,
+        }}))
+    });
+
+    let s = st.clone();
+    rpc.add("htable.delete", "Delete one key from a hash table.", move |p| {
+        let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+            return Err(RpcError::new(500, "Not enough parameters (htable name & key name"));
+        };
+        let t = table(&s, &hn)?;
+        t.delete(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes());
+        Ok(Json::Null)
+    });
+
+    for (name, int) in [("htable.sets", false), ("htable.seti", true)] {
+        let s = st.clone();
+        let help = if int {
+            "Set one key in a hash table to an integer value."
+        } else {
+            "Set one key in a hash table to a string value."
+        };
+        rpc.add(name, help, move |p| {
+            let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+                return Err(RpcError::new(500, "Not enough parameters (htable name, key name and value)"));
+            };
+            let v = if int {
+                Value::Int(param_int(p, 2).ok_or_else(|| {
+                    RpcError::new(500, "Not enough parameters (htable name, key name and value)")
+                })?)
+            } else {
+                Value::from_string(
+                    param_str(p, 2).ok_or_else(|| {
+                        RpcError::new(500, "Not enough parameters (htable name, key name and value)")
+                    })?,
+                )
+            };
+            let t = table(&s, &hn)?;
+            t.set(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), v, 0);
+            Ok(Json::Null)
+        });
+    }
+
+    let s = st.clone();
+    rpc.add("htable.setex", "Set expire for one key in a hash table.", move |p| {
+        let (Some(hn), Some(key), Some(ex)) = (param_str(p, 0), param_str(p, 1), param_int(p, 2)) else {
+            return Err(RpcError::new(500, "Not enough parameters (htable name, key name and expire)"));
+        };
+        let t = table(&s, &hn)?;
+        t.set_expire(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), i64::from(ex));
+        Ok(Json::Null)
+    });
+
+    for (name, int) in [("htable.setxs", false), ("htable.setxi", true)] {
+        let s = st.clone();
+        rpc.add(name, "Set one key in a hash table with value and expire.", move |p| {
+            let (Some(hn), Some(key), Some(ex)) = (param_str(p, 0), param_str(p, 1), param_int(p, 3)) else {
+                return Err(RpcError::new(500, "Not enough parameters (htable name, key name, value and expire)"));
+            };
+            let v = if int {
+                Value::Int(param_int(p, 2).ok_or_else(|| RpcError::new(500, "Invalid integer value"))?)
+            } else {
+                Value::from_string(param_str(p, 2).ok_or_else(|| RpcError::new(500, "Invalid value"))?)
+            };
+            let t = table(&s, &hn)?;
+            t.set(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), v, i64::from(ex));
+            Ok(Json::Null)
+        });
+    }
+
+    let s = st.clone();
+    rpc.add("htable.dump", "Dump the contents of hash table.", move |p| {
+        let hn = param_str(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
+        let t = table(&s, &hn)?;
+        let mut out = Vec::new();
+        for i in 0..t.slot_count() {
+            let items = t.slot_items(RPC_EXEC, i);
+            if items.is_empty() {
+                continue;
+            }
+            let slot: Vec<Json> = items
+                .iter()
+                .map(|it| {
+                    let ty = if matches!(it.value, Value::Int(_)) { "int" } else { "str" };
+                    json!({ "name": String::from_utf8_lossy(&it.key), "value": json_value(&it.value), "type": ty })
+                })
+                .collect();
+            out.push(json!({ "entry": i, "size": items.len(), "slot": slot }));
+        }
+        Ok(Json::Array(out))
+    });
+
+    for (name, help) in
+        [("htable.flush", "Empty the hash table."), ("htable.reset", "Delete all items of a hash table.")]
+    {
+        let s = st.clone();
+        rpc.add(name, help, move |p| {
+            let hn = param_str(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
+            table(&s, &hn)?.reset(RPC_EXEC);
+            Ok(Json::Null)
+        });
+    }
+
+    let s = st.clone();
+    rpc.add("htable.listTables", "List all htables.", move |_p| {
+        if s.tables.list.is_empty() {
+            return Err(RpcError::new(500, "No htables"));
+        }
+        Ok(Json::Array(
+            s.tables
+                .list
+                .iter()
+                .map(|t| {
+                    json!({
+                        "name": t.name(),
+                        "dbtable": t.spec.dbtable,
+                        "dbmode": t.spec.dbmode,
+                        "expire": t.spec.autoexpire,
+                        "updateexpire": u32::from(t.spec.updateexpire),
+                        "size": t.slot_count(),
+                        "dmqreplicate": t.spec.dmqreplicate,
+                    })
+                })
+                .collect(),
+        ))
+    });
+
+    let s = st.clone();
+    rpc.add("htable.stats", "Statistics about htables.", move |_p| {
+        if s.tables.list.is_empty() {
+            return Err(RpcError::new(500, "No htables"));
+        }
+        Ok(Json::Array(
+            s.tables
+                .list
+                .iter()
+                .map(|t| {
+                    let sizes = t.slot_sizes(RPC_EXEC);
+                    json!({
+                        "name": t.name(),
+                        "slots": t.slot_count(),
+                        "all": sizes.iter().sum::<usize>(),
+                        "min": sizes.iter().min().copied().unwrap_or(0),
+                        "max": sizes.iter().max().copied().unwrap_or(0),
+                    })
+                })
+                .collect(),
+        ))
+    });
+
+    for name in ["htable.reload", "htable.store"] {
+        rpc.add(name, "Reload/store a hash table from/to database (not supported).", |_p| {
+            Err(RpcError::new(500, "No htable db_url"))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::table::{TableSpec, Tables};
+    use super::*;
+
+    fn state() -> Arc<HtState> {
+        let mut a = TableSpec::new("a");
+        a.slots = 4;
+        Arc::new(HtState {
+            tables: Tables { list: vec![Arc::new(Table::new(a))] },
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn rpc_roundtrip() {
+        let st = state();
+        let mut r = RpcRegistry::default();
+        register(&mut r, &st);
+        r.call("htable.sets", &[json!("a"), json!("k"), json!("v")]).unwrap();
+        r.call("htable.seti", &[json!("a"), json!("n"), json!(7)]).unwrap();
+        let g = r.call("htable.get", &[json!("a"), json!("k")]).unwrap();
+        assert_eq!(g["item"]["value"], json!("v"));
+        assert_eq!(g["item"]["expire"], json!("NEVER"));
+        let g = r.call("htable.get", &[json!("a"), json!("n")]).unwrap();
+        assert_eq!(g["item"]["value"], json!(7));
+        assert_eq!(r.call("htable.get", &[json!("zz"), json!("k")]).unwrap_err().message, "No such htable");
+        assert!(r.call("htable.get", &[json!("a"), json!("nope")]).is_err());
+        assert!(r.call("htable.seti", &[json!("a"), json!("n"), json!("x")]).is_err());
+        let d = r.call("htable.dump", &[json!("a")]).unwrap();
+        let n: usize = d.as_array().unwrap().iter().map(|e| e["slot"].as_array().unwrap().len()).sum();
+        assert_eq!(n, 2);
+        let s = r.call("htable.stats", &[]).unwrap();
+        assert_eq!(s[0]["all"], json!(2));
+        assert_eq!(s[0]["slots"], json!(4));
+        let l = r.call("htable.listTables", &[]).unwrap();
+        assert_eq!(l[0]["name"], json!("a"));
+        r.call("htable.delete", &[json!("a"), json!("k")]).unwrap();
+        r.call("htable.flush", &[json!("a")]).unwrap();
+        assert_eq!(r.call("htable.stats", &[]).unwrap()[0]["all"], json!(0));
+    }
+}

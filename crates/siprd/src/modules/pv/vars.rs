@@ -1,0 +1,845 @@
+//! The script's own variables of the pv module: `$shv(name)` (shared by all
+//! threads), `$avp(name)` and `$xavp(root=>field)` (per message, kept in
+//! [`AvpStore`] inside the context so they can travel with a transaction), and
+//! the functions `pv_isset pv_unset is_int typeof not_empty
+//! xavp_params_explode xavp_rm`.
+//!
+//! Semantics observed on Kamailio 5.6:
+//! - `$avp(x) = v` adds a value on top; reading `$avp(x)` / `$(avp(x)[0])` gives
+//!   the newest, `[n]` the n-th newest, a negative index gives null, `[*]`
+//!   joins all values with `", "`. The index of an assignment is ignored except
+//!   `[*]`: `$(avp(x)[*]) = v` replaces all values by `v`, `= $null` deletes all;
+//!   `$avp(x) = $null` (any other index) deletes the newest value.
+//! - `$xavp(r=>f) = v` pushes a new root item holding field `f`;
+//!   `$xavp(r[n]=>f) = v` adds `f` on top inside item n (no-op when missing);
+//!   `$xavp(r[n]=>f[m]) = v` replaces; `= $null` deletes (`[*]`: all);
+//!   `$xavp(r) = v` pushes a plain-value item, `$xavp(r[n]) = v` replaces item n,
+//!   `$xavp(r[n]) = $null` deletes it. Negative root indexes count from the
+//!   oldest. A root item read without a field prints `<<xavp:0x...>>`.
+
+use crate::context::Ctx;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use siprd_script::pv::{parse_format, parse_pv, PvSpec};
+use siprd_script::registry::{func, Arg, FixupCtx, FuncDef, ParamKind, PvClassDef, PvError, PvImpl, PvIndex};
+use siprd_script::route_type::ANY;
+use siprd_script::{Registry, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+// ------------------------------------------------------------------ storage
+
+/// An AVP name: `i:5` or a string (`s:name` or `name`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AvpName {
+    Int(i32),
+    Str(Bytes),
+}
+
+/// One root XAVP item: a plain value or a list of named fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum XItem {
+    Val(Value),
+    /// Fields, oldest first.
+    List(Vec<(Bytes, Value)>),
+}
+
+/// The AVPs and XAVPs of one message. Lists are kept oldest first; index 0 in
+/// the script is the newest.
+#[derive(Clone, Debug, Default)]
+pub struct AvpStore {
+    avps: Vec<(AvpName, Vec<Value>)>,
+    xavps: Vec<(Bytes, Vec<XItem>)>,
+}
+
+/// Script index `i` (0 = newest, negative = from the oldest when `neg`) to a
+/// vector position in an oldest-first list of `len`.
+fn pos(len: usize, i: i32, neg: bool) -> Option<usize> {
+    if i >= 0 {
+        let i = i as usize;
+        (i < len).then(|| len - 1 - i)
+    } else if neg {
+        let back = i.unsigned_abs() as usize;
+        (back <= len).then(|| back - 1)
+    } else {
+        None
+    }
+}
+
+fn join(values: impl DoubleEndedIterator<Item = Value>) -> Value {
+    let mut out = Vec::new();
+    let mut any = false;
+    for v in values.rev() {
+        if any {
+            out.extend_from_slice(b", ");
+        }
+        any = true;
+        v.write_to(&mut out);
+    }
+    if any {
+        Value::from_vec(out)
+    } else {
+        Value::Null
+    }
+}
+
+impl AvpStore {
+    /// Forget everything (a new message).
+    pub fn reset(&mut self) {
+        self.avps.clear();
+        self.xavps.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.avps.is_empty() && self.xavps.is_empty()
+    }
+
+    fn avp_list(&self, name: &AvpName) -> Option<&Vec<Value>> {
+        self.avps.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Read an AVP with Kamailio's index rules.
+    pub fn avp_get(&self, name: &AvpName, idx: PvIndex) -> Value {
+        let Some(list) = self.avp_list(name) else { return Value::Null };
+        match idx {
+            PvIndex::None => list.last().cloned().unwrap_or(Value::Null),
+            PvIndex::At(i) => pos(list.len(), i, false).map(|p| list[p].clone()).unwrap_or(Value::Null),
+            PvIndex::All => join(list.iter().cloned()),
+        }
+    }
+
+    /// All values of an AVP, newest first.
+    pub fn avp_values(&self, name: &AvpName) -> Vec<Value> {
+        self.avp_list(name).map(|l| l.iter().rev().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Add a value on top.
+    pub fn avp_add(&mut self, name: &AvpName, v: Value) {
+        match self.avps.iter_mut().find(|(n, _)| n == name) {
+            Some((_, l)) => l.push(v),
+            None => self.avps.push((name.clone(), vec![v])),
+        }
+    }
+
+    /// Assign an AVP with Kamailio's rules (see the module comment).
+    pub fn avp_set(&mut self, name: &AvpName, idx: PvIndex, v: Value) {
+        if idx == PvIndex::All {
+            self.avps.retain(|(n, _)| n != name);
+        } else if v.is_null() {
+            if let Some(i) = self.avps.iter().position(|(n, _)| n == name) {
+                self.avps[i].1.pop();
+                if self.avps[i].1.is_empty() {
+                    self.avps.remove(i);
+                }
+            }
+            return;
+        }
+        if !v.is_null() {
+            self.avp_add(name, v);
+        }
+    }
+
+    fn xlist(&self, root: &[u8]) -> Option<&Vec<XItem>> {
+        self.xavps.iter().find(|(n, _)| n[..] == *root).map(|(_, v)| v)
+    }
+
+    fn xlist_mut(&mut self, root: &[u8]) -> Option<&mut Vec<XItem>> {
+        self.xavps.iter_mut().find(|(n, _)| n[..] == *root).map(|(_, v)| v)
+    }
+
+    /// Push a new root item on top.
+    pub fn xavp_push(&mut self, root: &[u8], item: XItem) {
+        match self.xlist_mut(root) {
+            Some(l) => l.push(item),
+            None => self.xavps.push((Bytes::copy_from_slice(root), vec![item])),
+        }
+    }
+
+    /// The root item at script index `ridx` (negative: from the oldest).
+    pub fn xavp_item(&self, root: &[u8], ridx: i32) -> Option<&XItem> {
+        let l = self.xlist(root)?;
+        pos(l.len(), ridx, true).map(|p| &l[p])
+    }
+
+    /// Read `$xavp(root[ridx])` or `$xavp(root[ridx]=>field[fidx])`.
+    pub fn xavp_get(&self, root: &[u8], ridx: i32, field: Option<(&[u8], PvIndex)>) -> Value {
+        let Some(item) = self.xavp_item(root, ridx) else { return Value::Null };
+        match (item, field) {
+            (XItem::Val(v), None) => v.clone(),
+            (XItem::List(l), None) => {
+                if l.is_empty() {
+                    Value::from_static("<<xavp:(nil)>>")
+                } else {
+                    Value::from_string(format!("<<xavp:{:p}>>", l.as_ptr()))
+                }
+            }
+            (XItem::Val(_), Some(_)) => Value::Null,
+            (XItem::List(l), Some((f, fidx))) => {
+                let mut vals = l.iter().filter(|(n, _)| n[..] == *f).map(|(_, v)| v.clone());
+                match fidx {
+                    PvIndex::All => join(vals.collect::<Vec<_>>().into_iter()),
+                    PvIndex::None => vals.next_back().unwrap_or(Value::Null),
+                    PvIndex::At(i) => {
+                        let all: Vec<Value> = vals.collect();
+                        pos(all.len(), i, true).map(|p| all[p].clone()).unwrap_or(Value::Null)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Assign `$xavp(root[ridx])` (no field). `ridx` None means "no index".
+    /// Returns false when the item does not exist.
+    pub fn xavp_set_root(&mut self, root: &[u8], ridx: PvIndex, v: Value) -> bool {
+        match ridx {
+            PvIndex::None => {
+                if v.is_null() {
+                    if let Some(l) = self.xlist_mut(root) {
+                        l.pop();
+                    }
+                } else {
+                    self.xavp_push(root, XItem::Val(v));
+                }
+                true
+            }
+            PvIndex::All => {
+                self.xavps.retain(|(n, _)| n[..] != *root);
+                if !v.is_null() {
+                    self.xavp_push(root, XItem::Val(v));
+                }
+                true
+            }
+            PvIndex::At(i) => {
+                let Some(l) = self.xlist_mut(root) else { return false };
+                let Some(p) = pos(l.len(), i, true) else { return false };
+                if v.is_null() {
+                    l.remove(p);
+                } else {
+                    l[p] = XItem::Val(v);
+                }
+                true
+            }
+        }
+    }
+
+    /// Assign `$xavp(root[ridx]=>field[fidx])`. Returns false when the root
+    /// item does not exist (or holds a plain value).
+    pub fn xavp_set_field(&mut self, root: &[u8], ridx: PvIndex, field: &[u8], fidx: PvIndex, v: Value) -> bool {
+        let ri = match ridx {
+            PvIndex::None if !v.is_null() => {
+                self.xavp_push(root, XItem::List(vec![(Bytes::copy_from_slice(field), v)]));
+                return true;
+            }
+            PvIndex::None | PvIndex::All => 0,
+            PvIndex::At(i) => i,
+        };
+        let Some(l) = self.xlist_mut(root) else { return false };
+        let Some(p) = pos(l.len(), ri, true) else { return false };
+        let XItem::List(fields) = &mut l[p] else { return false };
+        let matching: Vec<usize> =
+            fields.iter().enumerate().filter(|(_, (n, _))| n[..] == *field).map(|(i, _)| i).collect();
+        match fidx {
+            PvIndex::All => {
+                fields.retain(|(n, _)| n[..] != *field);
+                if !v.is_null() {
+                    fields.push((Bytes::copy_from_slice(field), v));
+                }
+                true
+            }
+            PvIndex::None => {
+                if v.is_null() {
+                    if let Some(&last) = matching.last() {
+                        fields.remove(last);
+                    }
+                } else {
+                    fields.push((Bytes::copy_from_slice(field), v));
+                }
+                true
+            }
+            PvIndex::At(j) => {
+                let Some(k) = pos(matching.len(), j, true) else { return false };
+                let at = matching[k];
+                if v.is_null() {
+                    fields.remove(at);
+                } else {
+                    fields[at].1 = v;
+                }
+                true
+            }
+        }
+    }
+
+    /// `xavp_rm(name)`: remove the newest root item.
+    pub fn xavp_rm(&mut self, root: &[u8]) {
+        if let Some(i) = self.xavps.iter().position(|(n, _)| n[..] == *root) {
+            self.xavps[i].1.pop();
+            if self.xavps[i].1.is_empty() {
+                self.xavps.remove(i);
+            }
+        }
+    }
+
+    /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string fields.
+    pub fn xavp_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
+        let mut fields = Vec::new();
+        for part in params.split(|b| *b == b';') {
+            let part = trim(part);
+            if part.is_empty() {
+                continue;
+            }
+            let (n, v) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (trim(&part[..i]), trim(&part[i + 1..])),
+                None => (part, &b""[..]),
+            };
+            if n.is_empty() {
+                return false;
+            }
+            fields.push((Bytes::copy_from_slice(n), Value::Str(Bytes::copy_from_slice(v))));
+        }
+        if fields.is_empty() {
+            return false;
+        }
+        self.xavp_push(root, XItem::List(fields));
+        true
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+// ------------------------------------------------------------------ shared state
+
+/// Shared state of `$shv` and AVP aliases.
+#[derive(Default)]
+pub struct VarsState {
+    shv: RwLock<HashMap<String, Arc<Mutex<Value>>>>,
+    aliases: RwLock<HashMap<String, AvpName>>,
+}
+
+/// Parse a `shvset`/`varset` value: `name=i:1` or `name=s:text`.
+pub fn parse_var_init(spec: &str) -> Result<(String, Value), String> {
+    let (name, rest) =
+        spec.split_once('=').ok_or_else(|| format!("`{spec}`: expected `name=i:value` or `name=s:value`"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{spec}`: the variable name is empty"));
+    }
+    let rest = rest.trim_start();
+    let v = if let Some(i) = rest.strip_prefix("i:") {
+        Value::Int(
+            i.trim().parse::<i32>().map_err(|_| format!("`{spec}`: `{i}` is not an integer (type `i`)"))?,
+        )
+    } else if let Some(s) = rest.strip_prefix("s:") {
+        Value::from_string(s.to_string())
+    } else {
+        return Err(format!("`{spec}`: the value must start with `i:` (integer) or `s:` (string)"));
+    };
+    Ok((name.to_string(), v))
+}
+
+impl VarsState {
+    /// The cell of `$shv(name)`, created (as integer 0, like Kamailio) on first use.
+    pub fn shv(&self, name: &str) -> Arc<Mutex<Value>> {
+        if let Some(c) = self.shv.read().get(name) {
+            return c.clone();
+        }
+        self.shv.write().entry(name.to_string()).or_insert_with(|| Arc::new(Mutex::new(Value::Int(0)))).clone()
+    }
+
+    /// `modparam("pv", "shvset", "name=i:1")`.
+    pub fn shvset(&self, spec: &str) -> Result<(), String> {
+        let (name, v) = parse_var_init(spec).map_err(|e| format!("modparam(\"pv\", \"shvset\"): {e}"))?;
+        *self.shv(&name).lock() = v;
+        Ok(())
+    }
+
+    /// `modparam("pv", "avp_aliases", "email=s:email_addr;tmp=i:100")`.
+    pub fn avp_aliases(&self, spec: &str) -> Result<(), String> {
+        for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (alias, target) = part
+                .split_once('=')
+                .ok_or_else(|| format!("modparam(\"pv\", \"avp_aliases\"): `{part}` needs `alias=i:N` or `alias=s:name`"))?;
+            let name = static_avp_name(target.trim())
+                .map_err(|e| format!("modparam(\"pv\", \"avp_aliases\"): {e}"))?;
+            self.aliases.write().insert(alias.trim().to_string(), name);
+        }
+        Ok(())
+    }
+}
+
+fn static_avp_name(s: &str) -> Result<AvpName, String> {
+    if let Some(i) = s.strip_prefix("i:") {
+        return i.trim().parse::<i32>().map(AvpName::Int).map_err(|_| format!("`{s}`: bad integer AVP name"));
+    }
+    let n = s.strip_prefix("s:").unwrap_or(s);
+    if n.is_empty() {
+        return Err("empty AVP name".into());
+    }
+    Ok(AvpName::Str(Bytes::copy_from_slice(n.as_bytes())))
+}
+
+// ------------------------------------------------------------------ PVs
+
+struct Shv(Arc<Mutex<Value>>);
+
+impl PvImpl<Ctx> for Shv {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        self.0.lock().clone()
+    }
+    fn set(&self, _ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
+        // `$shv(x) = $null` resets to integer 0, as Kamailio does.
+        *self.0.lock() = if v.is_null() { Value::Int(0) } else { v };
+        Ok(())
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+}
+
+enum AvpRef {
+    Static(AvpName),
+    Dynamic(Box<PvSpec<Ctx>>),
+}
+
+impl AvpRef {
+    fn name(&self, ctx: &mut Ctx) -> AvpName {
+        match self {
+            AvpRef::Static(n) => n.clone(),
+            AvpRef::Dynamic(p) => match p.get(ctx) {
+                Value::Int(i) => AvpName::Int(i),
+                v => AvpName::Str(v.to_bytes()),
+            },
+        }
+    }
+}
+
+struct Avp(AvpRef);
+
+impl PvImpl<Ctx> for Avp {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        let name = self.0.name(ctx);
+        ctx.avps.avp_get(&name, idx)
+    }
+    fn set(&self, ctx: &mut Ctx, idx: PvIndex, v: Value) -> Result<(), PvError> {
+        let name = self.0.name(ctx);
+        ctx.avps.avp_set(&name, idx, v);
+        Ok(())
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+}
+
+fn parse_avp(fx: &mut FixupCtx<'_, Ctx>, st: &VarsState, inner: Option<&str>) -> Result<AvpRef, String> {
+    let inner = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("expected an AVP name, as in `$avp(name)`")?;
+    if inner.starts_with('$') {
+        let (spec, n) = parse_pv(fx, inner)?;
+        if n != inner.len() {
+            return Err(format!("unexpected text after the pseudo-variable in `{inner}`"));
+        }
+        return Ok(AvpRef::Dynamic(Box::new(spec)));
+    }
+    if let Some(a) = st.aliases.read().get(inner) {
+        return Ok(AvpRef::Static(a.clone()));
+    }
+    Ok(AvpRef::Static(static_avp_name(inner)?))
+}
+
+/// An index inside an `$xavp(...)` name.
+enum XIdx {
+    None,
+    Int(i32),
+    All,
+    Pv(Box<PvSpec<Ctx>>),
+}
+
+impl XIdx {
+    fn eval(&self, ctx: &mut Ctx, outer: PvIndex) -> PvIndex {
+        match self {
+            XIdx::None => outer,
+            XIdx::Int(i) => PvIndex::At(*i),
+            XIdx::All => PvIndex::All,
+            XIdx::Pv(p) => PvIndex::At(p.get(ctx).to_int()),
+        }
+    }
+}
+
+struct Xavp {
+    root: Bytes,
+    ridx: XIdx,
+    field: Option<(Bytes, XIdx)>,
+}
+
+impl Xavp {
+    /// The outer `$(xavp(...)[n])` index applies to the last level.
+    fn indexes(&self, ctx: &mut Ctx, outer: PvIndex) -> (PvIndex, PvIndex) {
+        match &self.field {
+            Some((_, fi)) => (self.ridx.eval(ctx, PvIndex::None), fi.eval(ctx, outer)),
+            None => (self.ridx.eval(ctx, outer), PvIndex::None),
+        }
+    }
+}
+
+impl PvImpl<Ctx> for Xavp {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        let (ri, fi) = self.indexes(ctx, idx);
+        let ri = match ri {
+            PvIndex::At(i) => i,
+            _ => 0,
+        };
+        let field = self.field.as_ref().map(|(f, _)| (&f[..], fi));
+        ctx.avps.xavp_get(&self.root, ri, field)
+    }
+    fn set(&self, ctx: &mut Ctx, idx: PvIndex, v: Value) -> Result<(), PvError> {
+        let (ri, fi) = self.indexes(ctx, idx);
+        let ok = match &self.field {
+            None => ctx.avps.xavp_set_root(&self.root, ri, v),
+            Some((f, _)) => ctx.avps.xavp_set_field(&self.root, ri, f, fi, v),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(PvError::BadValue(format!("no such xavp item `{}`", String::from_utf8_lossy(&self.root))))
+        }
+    }
+    fn writable(&self) -> bool {
+        true
+    }
+}
+
+/// Split `name[idx]` into the name and its index.
+fn parse_xname(fx: &mut FixupCtx<'_, Ctx>, s: &str) -> Result<(Bytes, XIdx), String> {
+    let s = s.trim();
+    let (name, idx) = match s.find('[') {
+        None => (s, XIdx::None),
+        Some(b) => {
+            let body = s[b + 1..]
+                .strip_suffix(']')
+                .ok_or_else(|| format!("missing `]` in `{s}`"))?
+                .trim();
+            let idx = if body == "*" {
+                XIdx::All
+            } else if body.starts_with('$') {
+                let (spec, n) = parse_pv(fx, body)?;
+                if n != body.len() {
+                    return Err(format!("bad index `[{body}]` in `{s}`"));
+                }
+                XIdx::Pv(Box::new(spec))
+            } else {
+                XIdx::Int(body.parse::<i32>().map_err(|_| format!("bad index `[{body}]` in `{s}`"))?)
+            };
+            (s[..b].trim(), idx)
+        }
+    };
+    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.') {
+        return Err(format!("bad xavp name `{name}` in `{s}`"));
+    }
+    Ok((Bytes::copy_from_slice(name.as_bytes()), idx))
+}
+
+fn parse_xavp(fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>) -> Result<Xavp, String> {
+    let inner = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("expected `$xavp(name)` or `$xavp(name=>field)`")?;
+    let (r, f) = match inner.split_once("=>") {
+        Some((r, f)) => (r, Some(f)),
+        None => (inner, None),
+    };
+    let (root, ridx) = parse_xname(fx, r)?;
+    let field = match f {
+        Some(f) => Some(parse_xname(fx, f)?),
+        None => None,
+    };
+    Ok(Xavp { root, ridx, field })
+}
+
+// ------------------------------------------------------------------ functions
+
+fn pv_arg() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx, src| {
+        let t = src.text.trim();
+        if !t.starts_with('$') {
+            return Err(format!("`{t}` is not a pseudo-variable"));
+        }
+        let (spec, n) = parse_pv(fx, t)?;
+        if n != t.len() {
+            return Err(format!("unexpected text after the pseudo-variable in `{t}`"));
+        }
+        Ok(Arg::Pv(Box::new(spec)))
+    }))
+}
+
+fn pv_of(a: Option<&Arg<Ctx>>) -> Option<&PvSpec<Ctx>> {
+    match a {
+        Some(Arg::Pv(p)) => Some(p),
+        _ => None,
+    }
+}
+
+fn sval(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
+    match a {
+        Some(Arg::Str(s)) => s.clone(),
+        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => f.eval(ctx),
+        Some(Arg::Int(i)) => Bytes::from(i.to_string()),
+        Some(Arg::Pv(p)) => p.get(ctx).to_bytes(),
+        _ => Bytes::new(),
+    }
+}
+
+fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, f: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
+    FuncDef { name, module: "pv", params, routes: ANY, call: f }
+}
+
+/// Register `$shv $avp $xavp` and the variable functions.
+pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
+    let s = st.clone();
+    reg.add_pv(PvClassDef {
+        name: "shv",
+        module: "pv",
+        parse: Arc::new(move |_fx, inner| {
+            let n = inner.map(str::trim).filter(|n| !n.is_empty()).ok_or("expected `$shv(name)`")?;
+            Ok(Box::new(Shv(s.shv(n))) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    let s = st.clone();
+    reg.add_pv(PvClassDef {
+        name: "avp",
+        module: "pv",
+        parse: Arc::new(move |fx, inner| Ok(Box::new(Avp(parse_avp(fx, &s, inner)?)) as Box<dyn PvImpl<Ctx>>)),
+    });
+    reg.add_pv(PvClassDef {
+        name: "xavp",
+        module: "pv",
+        parse: Arc::new(|fx, inner| Ok(Box::new(parse_xavp(fx, inner)?) as Box<dyn PvImpl<Ctx>>)),
+    });
+
+    reg.add_function(def(
+        "pv_isset",
+        vec![pv_arg()],
+        func(|ctx, a| match pv_of(a.first()) {
+            Some(p) if !p.get(ctx).is_null() => 1,
+            _ => -1,
+        }),
+    ));
+    reg.add_function(def(
+        "pv_unset",
+        vec![pv_arg()],
+        func(|ctx, a| {
+            if let Some(p) = pv_of(a.first()) {
+                if let Err(e) = p.set(ctx, Value::Null) {
+                    tracing::debug!("pv_unset({}): {e:?}", p.text);
+                }
+            }
+            1
+        }),
+    ));
+    reg.add_function(def(
+        "is_int",
+        vec![pv_arg()],
+        func(|ctx, a| match pv_of(a.first()).map(|p| p.get(ctx)) {
+            Some(Value::Int(_)) => 1,
+            _ => -1,
+        }),
+    ));
+    reg.add_function(def(
+        "typeof",
+        vec![pv_arg(), ParamKind::Str],
+        func(|ctx, a| {
+            let Some(p) = pv_of(a.first()) else { return -1 };
+            let v = p.get(ctx);
+            let ty = sval(ctx, a.get(1));
+            let hit = match &ty[..] {
+                b"int" => v.is_int(),
+                b"str" => matches!(v, Value::Str(_)),
+                b"null" => v.is_null(),
+                _ => false,
+            };
+            if hit {
+                1
+            } else {
+                -1
+            }
+        }),
+    ));
+    reg.add_function(def(
+        "not_empty",
+        vec![pv_arg()],
+        func(|ctx, a| match pv_of(a.first()).map(|p| p.get(ctx)) {
+            Some(Value::Str(s)) if !s.is_empty() => 1,
+            _ => -1,
+        }),
+    ));
+    reg.add_function(def(
+        "xavp_params_explode",
+        vec![ParamKind::Format, ParamKind::Format],
+        func(|ctx, a| {
+            let params = sval(ctx, a.first());
+            let name = sval(ctx, a.get(1));
+            if name.is_empty() {
+                tracing::error!("xavp_params_explode: empty xavp name");
+                return -1;
+            }
+            if ctx.avps.xavp_params_explode(&params, &name) {
+                1
+            } else {
+                -1
+            }
+        }),
+    ));
+    reg.add_function(def(
+        "xavp_rm",
+        vec![ParamKind::Format],
+        func(|ctx, a| {
+            let name = sval(ctx, a.first());
+            ctx.avps.xavp_rm(&name);
+            1
+        }),
+    ));
+    let _ = parse_format::<Ctx>; // formats are parsed by ParamKind::Format
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &'static str) -> Value {
+        Value::from_static(x)
+    }
+    fn n(x: &'static str) -> AvpName {
+        AvpName::Str(Bytes::from_static(x.as_bytes()))
+    }
+
+    #[test]
+    fn avp_semantics_match_kamailio() {
+        let mut st = AvpStore::default();
+        let x = n("x");
+        st.avp_set(&x, PvIndex::None, Value::Int(1));
+        st.avp_set(&x, PvIndex::None, s("two"));
+        st.avp_set(&x, PvIndex::None, Value::Int(3));
+        assert_eq!(st.avp_get(&x, PvIndex::None), Value::Int(3));
+        assert_eq!(st.avp_get(&x, PvIndex::At(1)), s("two"));
+        assert_eq!(st.avp_get(&x, PvIndex::At(2)), Value::Int(1));
+        assert_eq!(st.avp_get(&x, PvIndex::At(3)), Value::Null);
+        assert_eq!(st.avp_get(&x, PvIndex::At(-1)), Value::Null);
+        assert_eq!(st.avp_get(&x, PvIndex::All), s("3, two, 1"));
+        // an index on assignment is ignored: the value is added on top
+        st.avp_set(&x, PvIndex::At(1), s("re"));
+        assert_eq!(st.avp_get(&x, PvIndex::All), s("re, 3, two, 1"));
+        // null deletes the newest, whatever the index
+        st.avp_set(&x, PvIndex::None, Value::Null);
+        st.avp_set(&x, PvIndex::At(2), Value::Null);
+        assert_eq!(st.avp_get(&x, PvIndex::All), s("two, 1"));
+        // [*] = v replaces all; [*] = $null deletes all
+        st.avp_set(&x, PvIndex::All, Value::Int(5));
+        assert_eq!(st.avp_get(&x, PvIndex::All), s("5"));
+        st.avp_set(&x, PvIndex::All, Value::Null);
+        assert_eq!(st.avp_get(&x, PvIndex::None), Value::Null);
+        assert_eq!(st.avp_get(&x, PvIndex::All), Value::Null);
+        // integer and string names are distinct
+        st.avp_add(&AvpName::Int(5), Value::Int(7));
+        assert_eq!(st.avp_get(&AvpName::Int(5), PvIndex::None), Value::Int(7));
+        assert_eq!(st.avp_get(&n("5"), PvIndex::None), Value::Null);
+        assert_eq!(st.avp_values(&AvpName::Int(5)), vec![Value::Int(7)]);
+        st.reset();
+        assert!(st.is_empty());
+    }
+
+    #[test]
+    fn xavp_semantics_match_kamailio() {
+        let mut st = AvpStore::default();
+        let g = |st: &AvpStore, r: &str, ri: i32, f: Option<(&str, PvIndex)>| {
+            st.xavp_get(r.as_bytes(), ri, f.map(|(f, i)| (f.as_bytes(), i)))
+        };
+        // $xavp(a=>b) = 1; $xavp(a=>c) = "c1": two root items
+        assert!(st.xavp_set_field(b"a", PvIndex::None, b"b", PvIndex::None, Value::Int(1)));
+        assert!(st.xavp_set_field(b"a", PvIndex::None, b"c", PvIndex::None, s("c1")));
+        assert_eq!(g(&st, "a", 0, Some(("b", PvIndex::None))), Value::Null);
+        assert_eq!(g(&st, "a", 0, Some(("c", PvIndex::None))), s("c1"));
+        assert_eq!(g(&st, "a", 1, Some(("b", PvIndex::None))), Value::Int(1));
+        // $xavp(a[0]=>d) = "d0"; = "d1": fields stack inside a[0]
+        st.xavp_set_field(b"a", PvIndex::At(0), b"d", PvIndex::None, s("d0"));
+        st.xavp_set_field(b"a", PvIndex::At(0), b"d", PvIndex::None, s("d1"));
+        assert_eq!(g(&st, "a", 0, Some(("d", PvIndex::None))), s("d1"));
+        assert_eq!(g(&st, "a", 0, Some(("d", PvIndex::At(1)))), s("d0"));
+        assert_eq!(g(&st, "a", 0, Some(("d", PvIndex::All))), s("d1, d0"));
+        assert!(matches!(g(&st, "a", 0, None), Value::Str(ref b) if b.starts_with(b"<<xavp:0x")));
+        // $xavp(a[0]=>d[*]) = $null
+        st.xavp_set_field(b"a", PvIndex::At(0), b"d", PvIndex::All, Value::Null);
+        assert_eq!(g(&st, "a", 0, Some(("d", PvIndex::None))), Value::Null);
+        // $xavp(a) = $null removes a[0]
+        st.xavp_set_root(b"a", PvIndex::None, Value::Null);
+        assert_eq!(g(&st, "a", 0, Some(("b", PvIndex::None))), Value::Int(1));
+        // plain values
+        st.xavp_set_root(b"w", PvIndex::None, Value::Int(1));
+        st.xavp_set_root(b"w", PvIndex::None, Value::Int(2));
+        assert_eq!(g(&st, "w", 0, None), Value::Int(2));
+        assert_eq!(g(&st, "w", 1, None), Value::Int(1));
+        st.xavp_set_root(b"w", PvIndex::At(0), Value::Int(9));
+        assert_eq!(g(&st, "w", 0, None), Value::Int(9));
+        // a missing root item is not created by an indexed assignment
+        assert!(!st.xavp_set_field(b"r", PvIndex::At(0), b"f", PvIndex::None, Value::Int(1)));
+        assert_eq!(g(&st, "r", 0, Some(("f", PvIndex::None))), Value::Null);
+        // t: [{f:2},{f:3,f:1}] and negative root index
+        st.xavp_set_field(b"t", PvIndex::None, b"f", PvIndex::None, Value::Int(1));
+        st.xavp_set_field(b"t", PvIndex::None, b"f", PvIndex::None, Value::Int(2));
+        st.xavp_set_field(b"t", PvIndex::At(1), b"f", PvIndex::None, Value::Int(3));
+        assert_eq!(g(&st, "t", 0, Some(("f", PvIndex::None))), Value::Int(2));
+        assert_eq!(g(&st, "t", 1, Some(("f", PvIndex::None))), Value::Int(3));
+        assert_eq!(g(&st, "t", 1, Some(("f", PvIndex::At(1)))), Value::Int(1));
+        assert_eq!(g(&st, "t", -1, Some(("f", PvIndex::None))), Value::Int(3));
+        st.xavp_set_field(b"t", PvIndex::At(1), b"f", PvIndex::At(0), Value::Int(33));
+        assert_eq!(g(&st, "t", 1, Some(("f", PvIndex::None))), Value::Int(33));
+        assert_eq!(g(&st, "t", 1, Some(("f", PvIndex::At(1)))), Value::Int(1));
+        assert!(!st.xavp_set_field(b"t", PvIndex::At(5), b"f", PvIndex::None, Value::Int(7)));
+        // deleting an item by index, and all items
+        st.xavp_set_root(b"t", PvIndex::At(1), Value::Null);
+        assert_eq!(g(&st, "t", 1, Some(("f", PvIndex::None))), Value::Null);
+        st.xavp_set_root(b"t", PvIndex::All, Value::Null);
+        assert_eq!(g(&st, "t", 0, Some(("f", PvIndex::None))), Value::Null);
+        // an emptied item prints as a nil xavp
+        st.xavp_set_field(b"u", PvIndex::None, b"a", PvIndex::None, Value::Int(1));
+        st.xavp_set_field(b"u", PvIndex::At(0), b"a", PvIndex::None, Value::Null);
+        assert_eq!(g(&st, "u", 0, None), s("<<xavp:(nil)>>"));
+    }
+
+    #[test]
+    fn xavp_params_and_rm() {
+        let mut st = AvpStore::default();
+        assert!(st.xavp_params_explode(b"a=b;c=5; d", b"pp"));
+        assert_eq!(st.xavp_get(b"pp", 0, Some((b"a", PvIndex::None))), s("b"));
+        assert_eq!(st.xavp_get(b"pp", 0, Some((b"c", PvIndex::None))), s("5"));
+        assert_eq!(st.xavp_get(b"pp", 0, Some((b"d", PvIndex::None))), s(""));
+        assert!(st.xavp_params_explode(b"a=q", b"pp"));
+        assert_eq!(st.xavp_get(b"pp", 0, Some((b"a", PvIndex::None))), s("q"));
+        assert_eq!(st.xavp_get(b"pp", 1, Some((b"a", PvIndex::None))), s("b"));
+        st.xavp_rm(b"pp");
+        assert_eq!(st.xavp_get(b"pp", 0, Some((b"a", PvIndex::None))), s("b"));
+        assert_eq!(st.xavp_get(b"pp", 1, Some((b"a", PvIndex::None))), Value::Null);
+        st.xavp_rm(b"pp");
+        st.xavp_rm(b"pp");
+        assert!(st.is_empty());
+    }
+
+    #[test]
+    fn var_init_specs() {
+        assert_eq!(parse_var_init("debug=i:1").unwrap(), ("debug".into(), Value::Int(1)));
+        assert_eq!(
+            parse_var_init("gw=s:sip:11.11.11.11;transport=tcp").unwrap(),
+            ("gw".into(), Value::from_static("sip:11.11.11.11;transport=tcp"))
+        );
+        assert!(parse_var_init("x=i:abc").is_err());
+        assert!(parse_var_init("x=q:1").is_err());
+        assert!(parse_var_init("x").is_err());
+        assert!(parse_var_init("=i:1").is_err());
+        let st = VarsState::default();
+        st.shvset("a=i:5").unwrap();
+        assert_eq!(*st.shv("a").lock(), Value::Int(5));
+        assert_eq!(*st.shv("never").lock(), Value::Int(0));
+        assert!(st.shvset("bad").is_err());
+        st.avp_aliases("email=s:email_addr;tmp=i:100").unwrap();
+        assert_eq!(st.aliases.read().get("tmp"), Some(&AvpName::Int(100)));
+        assert!(st.avp_aliases("x=i:zz").is_err());
+    }
+}
