@@ -68,6 +68,18 @@ fn bench(c: &mut Criterion) {
     let mut t = T::default();
     let out = p.run_route(&mut t, id, siprd_script::route_type::REQUEST);
     assert_eq!(out.retcode, 13, "{:?}", t.log);
+    // `ROUTE_ITERS=N` runs N executions and exits, for instruction counting
+    // with `perf stat -e instructions:u` (wall clock is noisy on a shared machine).
+    if let Some(n) = std::env::var("ROUTE_ITERS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        for _ in 0..n {
+            black_box(p.run_route(black_box(&mut t), id, siprd_script::route_type::REQUEST));
+            t.log.clear();
+        }
+        std::process::exit(0);
+    }
     c.bench_function("route_30_statements", |b| {
         b.iter(|| {
             let out = p.run_route(black_box(&mut t), id, siprd_script::route_type::REQUEST);

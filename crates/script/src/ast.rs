@@ -148,10 +148,24 @@ pub struct Stmt {
 pub enum StmtKind {
     Call(Call),
     Route(RouteTarget),
-    Assign { lhs: String, lhs_span: Span, rhs: Expr },
-    If { cond: Expr, then: Block, els: Option<Block> },
-    Switch { expr: Expr, cases: Vec<Case> },
-    While { cond: Expr, body: Block },
+    Assign {
+        lhs: String,
+        lhs_span: Span,
+        rhs: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        els: Option<Block>,
+    },
+    Switch {
+        expr: Expr,
+        cases: Vec<Case>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     Break,
     Return(Option<Expr>),
     Exit,

@@ -6,7 +6,9 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::exec::{route_type as rt, BlockId, RouteId, RouteMask};
 use crate::parser::ParsedConfig;
 use crate::pv::PvSpec;
-use crate::registry::{Arg, ArgSrc, FixupCtx, FuncImpl, ModParamType, ModuleDecl, ParamKind, Registry, RouteNames};
+use crate::registry::{
+    Arg, ArgSrc, FixupCtx, FuncImpl, ModParamType, ModuleDecl, ParamKind, Registry, RouteNames,
+};
 use crate::source::{SourceMap, Span};
 use crate::value::Value;
 use bytes::Bytes;
@@ -206,7 +208,11 @@ fn mask_names(m: RouteMask) -> String {
         (rt::CORE_ONREPLY, "reply_route"),
         (rt::BRANCH_FAILURE, "branch_failure_route"),
     ];
-    let v: Vec<&str> = all.iter().filter(|(b, _)| m & b != 0).map(|(_, n)| *n).collect();
+    let v: Vec<&str> = all
+        .iter()
+        .filter(|(b, _)| m & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     if v.is_empty() {
         "no route type".into()
     } else {
@@ -232,7 +238,12 @@ pub fn compile<C: 'static>(
     let mut first_span: HashMap<(RouteKind, Option<String>), Span> = HashMap::new();
     for (i, r) in cfg.routes.iter().enumerate() {
         let id = RouteId(i as u32);
-        routes.push(RouteInfo { kind: r.kind, name: r.name.clone(), block: BlockId(0), span: r.span });
+        routes.push(RouteInfo {
+            kind: r.kind,
+            name: r.name.clone(),
+            block: BlockId(0),
+            span: r.span,
+        });
         let key = (r.kind, r.name.clone());
         if let Some(prev) = first_span.get(&key) {
             let (_, l, c) = cfg.sources.location(*prev);
@@ -269,9 +280,13 @@ pub fn compile<C: 'static>(
             }
             RouteKind::Event => {
                 if !registry.raises_event(&name) {
-                    let mut d = Diagnostic::warning(r.name_span, format!("no loaded module raises the event `{name}`"))
-                        .label("this event_route never runs");
-                    if let Some(s) = crate::pv::did_you_mean(&name, registry.events.iter().copied()) {
+                    let mut d = Diagnostic::warning(
+                        r.name_span,
+                        format!("no loaded module raises the event `{name}`"),
+                    )
+                    .label("this event_route never runs");
+                    if let Some(s) = crate::pv::did_you_mean(&name, registry.events.iter().copied())
+                    {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     diags.push(d);
@@ -287,7 +302,11 @@ pub fn compile<C: 'static>(
 
     let max_while = opts
         .max_while_loops
-        .or_else(|| cfg.global("max_while_loops").and_then(|g| g.value.as_int()).map(|v| v.max(0) as u32))
+        .or_else(|| {
+            cfg.global("max_while_loops")
+                .and_then(|g| g.value.as_int())
+                .map(|v| v.max(0) as u32)
+        })
         .unwrap_or(100);
 
     let mut c = Compiler {
@@ -299,6 +318,7 @@ pub fn compile<C: 'static>(
         blocks: Vec::new(),
         mask: 0,
         route_desc: String::new(),
+        hinted: std::collections::HashSet::new(),
     };
     for (i, r) in cfg.routes.iter().enumerate() {
         c.mask = masks[i];
@@ -315,8 +335,51 @@ pub fn compile<C: 'static>(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics::new(sources, diags));
     }
-    let prog = Program { routes, blocks, names, request, reply, onsend, error, local, max_while, sources: sources.clone() };
+    let prog = Program {
+        routes,
+        blocks,
+        names,
+        request,
+        reply,
+        onsend,
+        error,
+        local,
+        max_while,
+        sources: sources.clone(),
+    };
     Ok((prog, Diagnostics::new(sources, diags)))
+}
+
+/// Everything `siprd -c` reports: parse problems and, on whatever parsed,
+/// compile problems, in source order. `Ok` holds the warnings of a valid config.
+pub fn check_config<C: 'static>(
+    parsed: (ParsedConfig, Vec<Diagnostic>),
+    registry: &Registry<C>,
+    host: &(dyn Any + Send + Sync),
+    opts: &CompileOptions<'_>,
+) -> Result<Diagnostics, Diagnostics> {
+    let (mut cfg, mut diags) = parsed;
+    let parse_failed = diags.iter().any(Diagnostic::is_error);
+    cfg.warnings = Vec::new();
+    let compiled = compile(&cfg, registry, host, opts);
+    let more = match compiled {
+        Ok((_, w)) => w.items,
+        Err(d) => d.items,
+    };
+    for d in more {
+        // a route that failed to parse is not "unknown"
+        if parse_failed && d.message.starts_with("unknown route") {
+            continue;
+        }
+        diags.push(d);
+    }
+    diags.sort_by_key(|d| d.span.map(|s| (s.file, s.lo)).unwrap_or((0, 0)));
+    let out = Diagnostics::new(cfg.sources.clone(), diags);
+    if out.has_errors() {
+        Err(out)
+    } else {
+        Ok(out)
+    }
 }
 
 /// Check globals, loadmodule and modparam against what the host knows.
@@ -324,8 +387,11 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
     if !opts.globals.is_empty() {
         for g in &cfg.globals {
             if !opts.globals.contains(&g.name.as_str()) {
-                let mut d = Diagnostic::error(g.name_span, format!("unknown global parameter `{}`", g.name))
-                    .label("not a core parameter");
+                let mut d = Diagnostic::error(
+                    g.name_span,
+                    format!("unknown global parameter `{}`", g.name),
+                )
+                .label("not a core parameter");
                 if let Some(s) = crate::pv::did_you_mean(&g.name, opts.globals.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -349,8 +415,12 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
     }
     for p in &cfg.modparams {
         let Some(decl) = find(&p.module) else {
-            let mut d = Diagnostic::error(p.module_span, format!("modparam for unknown module `{}`", p.module));
-            if let Some(s) = crate::pv::did_you_mean(&p.module, opts.modules.iter().map(|m| m.name)) {
+            let mut d = Diagnostic::error(
+                p.module_span,
+                format!("modparam for unknown module `{}`", p.module),
+            );
+            if let Some(s) = crate::pv::did_you_mean(&p.module, opts.modules.iter().map(|m| m.name))
+            {
                 d = d.help(format!("did you mean `{s}`?"));
             }
             diags.push(d);
@@ -358,14 +428,23 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
         };
         if !cfg.module_loaded(&p.module) {
             diags.push(
-                Diagnostic::error(p.module_span, format!("modparam for module `{}`, which is not loaded", p.module))
-                    .help(format!("add loadmodule \"{}.so\" before this line", p.module)),
+                Diagnostic::error(
+                    p.module_span,
+                    format!("modparam for module `{}`, which is not loaded", p.module),
+                )
+                .help(format!(
+                    "add loadmodule \"{}.so\" before this line",
+                    p.module
+                )),
             );
             continue;
         }
         let Some(pd) = decl.params.iter().find(|d| d.name == p.param) else {
-            let mut d = Diagnostic::error(p.param_span, format!("module `{}` has no parameter `{}`", p.module, p.param))
-                .label("unknown parameter");
+            let mut d = Diagnostic::error(
+                p.param_span,
+                format!("module `{}` has no parameter `{}`", p.module, p.param),
+            )
+            .label("unknown parameter");
             if let Some(s) = crate::pv::did_you_mean(&p.param, decl.params.iter().map(|d| d.name)) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
@@ -373,7 +452,9 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
             continue;
         };
         let bad = match (pd.ty, &p.value) {
-            (ModParamType::Int, ast::ModParamValue::Str(s)) => crate::value::parse_int(s.as_bytes()).is_none(),
+            (ModParamType::Int, ast::ModParamValue::Str(s)) => {
+                crate::value::parse_int(s.as_bytes()).is_none()
+            }
             (ModParamType::Str, ast::ModParamValue::Int(_)) => true,
             _ => false,
         };
@@ -383,9 +464,15 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
                 _ => ("a string", "put the value in double quotes".to_string()),
             };
             diags.push(
-                Diagnostic::error(p.value_span, format!("parameter `{}` of module `{}` takes {want}", p.param, p.module))
-                    .label("wrong type")
-                    .help(hint),
+                Diagnostic::error(
+                    p.value_span,
+                    format!(
+                        "parameter `{}` of module `{}` takes {want}",
+                        p.param, p.module
+                    ),
+                )
+                .label("wrong type")
+                .help(hint),
             );
         }
     }
@@ -480,6 +567,8 @@ struct Compiler<'a, C> {
     /// Route types of the block being compiled.
     mask: RouteMask,
     route_desc: String,
+    /// Functions whose registry hint was already shown (once per config).
+    hinted: std::collections::HashSet<&'static str>,
 }
 
 impl<C: 'static> Compiler<'_, C> {
@@ -520,7 +609,9 @@ impl<C: 'static> Compiler<'_, C> {
             },
             StmtKind::Assign { lhs, lhs_span, rhs } => {
                 let (e, _) = self.expr(rhs);
-                let Some(pv) = self.pv(lhs, *lhs_span) else { return Stmt::Nop };
+                let Some(pv) = self.pv(lhs, *lhs_span) else {
+                    return Stmt::Nop;
+                };
                 if !pv.writable() {
                     let d = self
                         .err(*lhs_span, format!("`{lhs}` is read-only"))
@@ -552,7 +643,10 @@ impl<C: 'static> Compiler<'_, C> {
 
     fn warn_const_cond(&mut self, c: &Expr<C>, span: Span, what: &str) {
         if c.as_const().is_some() {
-            self.diags.push(Diagnostic::warning(span, format!("constant value in `{what}(...)`")).label("always the same"));
+            self.diags.push(
+                Diagnostic::warning(span, format!("constant value in `{what}(...)`"))
+                    .label("always the same"),
+            );
         }
     }
 
@@ -596,7 +690,13 @@ impl<C: 'static> Compiler<'_, C> {
                             }
                             first_kind.get_or_insert((false, l.span));
                             if str_cases.iter().any(|(v, _)| *v == s) {
-                                let d = self.err(l.span, format!("duplicate `case \"{}\":`", String::from_utf8_lossy(&s)));
+                                let d = self.err(
+                                    l.span,
+                                    format!(
+                                        "duplicate `case \"{}\":`",
+                                        String::from_utf8_lossy(&s)
+                                    ),
+                                );
                                 self.diags.push(d);
                             }
                             str_cases.push((s, at));
@@ -615,7 +715,13 @@ impl<C: 'static> Compiler<'_, C> {
             }
         }
         self.blocks[body.0 as usize] = stmts;
-        Stmt::Switch(Box::new(SwitchI { expr: e, int_cases, str_cases, default, body }))
+        Stmt::Switch(Box::new(SwitchI {
+            expr: e,
+            int_cases,
+            str_cases,
+            default,
+            body,
+        }))
     }
 
     fn mixed_cases(&mut self, span: Span, first: Span) {
@@ -623,12 +729,19 @@ impl<C: 'static> Compiler<'_, C> {
         let d = self
             .err(span, "a `switch` cannot mix integer and string cases")
             .label("this case has another type")
-            .help(format!("the first case, at line {l}, column {c}, sets the type"));
+            .help(format!(
+                "the first case, at line {l}, column {c}, sets the type"
+            ));
         self.diags.push(d);
     }
 
     fn pv(&mut self, text: &str, span: Span) -> Option<PvSpec<C>> {
-        let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+        let mut fx = FixupCtx {
+            registry: self.registry,
+            routes: self.names,
+            host: self.host,
+            warnings: Vec::new(),
+        };
         let r = crate::pv::parse_pv(&mut fx, text);
         let warns = std::mem::take(&mut fx.warnings);
         for w in warns {
@@ -637,7 +750,14 @@ impl<C: 'static> Compiler<'_, C> {
         match r {
             Ok((spec, n)) if n == text.len() => Some(spec),
             Ok((_, n)) => {
-                let d = self.err(span, format!("unexpected `{}` after the pseudo-variable `{}`", &text[n..], &text[..n]));
+                let d = self.err(
+                    span,
+                    format!(
+                        "unexpected `{}` after the pseudo-variable `{}`",
+                        &text[n..],
+                        &text[..n]
+                    ),
+                );
                 self.diags.push(d);
                 None
             }
@@ -654,8 +774,12 @@ impl<C: 'static> Compiler<'_, C> {
             RouteTarget::Name(n, sp) => match self.names.route.get(n) {
                 Some(id) => Some(Expr::Route(*id)),
                 None => {
-                    let mut d = self.err(*sp, format!("unknown route `{n}`")).label("no `route[...]` block has this name");
-                    if let Some(s) = crate::pv::did_you_mean(n, self.names.route.keys().map(String::as_str)) {
+                    let mut d = self
+                        .err(*sp, format!("unknown route `{n}`"))
+                        .label("no `route[...]` block has this name");
+                    if let Some(s) =
+                        crate::pv::did_you_mean(n, self.names.route.keys().map(String::as_str))
+                    {
                         d = d.help(format!("did you mean `{s}`?"));
                     } else {
                         d = d.help(format!("define it with `route[{n}] {{ ... }}`"));
@@ -682,14 +806,23 @@ impl<C: 'static> Compiler<'_, C> {
         let defs = match reg.functions.get(name) {
             Some(d) => d,
             None => {
-                let mut d = self.err(call.name_span, format!("unknown function `{name}`")).label("not found");
+                let mut d = self
+                    .err(call.name_span, format!("unknown function `{name}`"))
+                    .label("not found");
                 if let Some(m) = reg.unloaded_functions.get(name) {
-                    d = d.help(format!("module `{m}` provides `{name}`; add loadmodule \"{m}.so\""));
-                } else if let Some(s) = crate::pv::did_you_mean(name, reg.functions.keys().copied()) {
+                    d = d.help(format!(
+                        "module `{m}` provides `{name}`; add loadmodule \"{m}.so\""
+                    ));
+                } else if let Some(s) = crate::pv::did_you_mean(name, reg.functions.keys().copied())
+                {
                     d = d.help(format!("did you mean `{s}`?"));
-                } else if let Some(s) = crate::pv::did_you_mean(name, reg.unloaded_functions.keys().copied()) {
+                } else if let Some(s) =
+                    crate::pv::did_you_mean(name, reg.unloaded_functions.keys().copied())
+                {
                     let m = reg.unloaded_functions[s];
-                    d = d.help(format!("did you mean `{s}`? (module `{m}` provides it; add loadmodule \"{m}.so\")"));
+                    d = d.help(format!(
+                        "did you mean `{s}`? (module `{m}` provides it; add loadmodule \"{m}.so\")"
+                    ));
                 }
                 if let Some(h) = reg.hints.get(name) {
                     d = d.help(h.clone());
@@ -706,13 +839,26 @@ impl<C: 'static> Compiler<'_, C> {
                 [one] => format!("{one}"),
                 _ => {
                     let (last, rest) = ar.split_last().expect("nonempty");
-                    format!("{} or {last}", rest.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "{} or {last}",
+                        rest.iter()
+                            .map(usize::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 }
             };
             let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
             let given = call.args.len();
             let d = self
-                .err(call.span, format!("`{name}` takes {list} {}, but {given} {} given", plural(ar[ar.len() - 1]), if given == 1 { "was" } else { "were" }))
+                .err(
+                    call.span,
+                    format!(
+                        "`{name}` takes {list} {}, but {given} {} given",
+                        plural(ar[ar.len() - 1]),
+                        if given == 1 { "was" } else { "were" }
+                    ),
+                )
                 .label(format!("{given} {}", plural(given)));
             self.diags.push(d);
             return None;
@@ -726,13 +872,21 @@ impl<C: 'static> Compiler<'_, C> {
                 format!("`{}`", mask_names(bad))
             };
             let d = self
-                .err(call.name_span, format!("`{name}` cannot be used in {where_}"))
+                .err(
+                    call.name_span,
+                    format!("`{name}` cannot be used in {where_}"),
+                )
                 .label("not allowed in this route type")
-                .help(format!("`{name}` may be used in: {}", mask_names(def.routes)));
+                .help(format!(
+                    "`{name}` may be used in: {}",
+                    mask_names(def.routes)
+                ));
             self.diags.push(d);
         }
-        if let Some(h) = reg.hints.get(name) {
-            self.diags.push(Diagnostic::warning(call.name_span, h.clone()).label(format!("`{name}` used here")));
+        if let Some(h) = reg.hints.get(name).filter(|_| self.hinted.insert(def.name)) {
+            self.diags.push(
+                Diagnostic::warning(call.name_span, h.clone()).label(format!("`{name}` used here")),
+            );
         }
         let mut args = Vec::with_capacity(call.args.len());
         let mut ok = true;
@@ -745,7 +899,12 @@ impl<C: 'static> Compiler<'_, C> {
         if !ok {
             return None;
         }
-        Some(CallI { name: def.name, f: def.call.clone(), args: args.into_boxed_slice(), span: call.span })
+        Some(CallI {
+            name: def.name,
+            f: def.call.clone(),
+            args: args.into_boxed_slice(),
+            span: call.span,
+        })
     }
 
     fn arg(&mut self, fname: &str, i: usize, a: &ast::Expr, kind: &ParamKind<C>) -> Option<Arg<C>> {
@@ -768,13 +927,23 @@ impl<C: 'static> Compiler<'_, C> {
             int: if let Value::Int(i) = v { Some(i) } else { None },
         };
         let text = src.text.as_str();
-        let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+        let mut fx = FixupCtx {
+            registry: self.registry,
+            routes: self.names,
+            host: self.host,
+            warnings: Vec::new(),
+        };
         let starts_pv = text.starts_with('$') && crate::pv::scan_pv_len(text).is_some();
         let r: Result<Arg<C>, String> = match kind {
             ParamKind::Str => Ok(Arg::Str(Bytes::from(src.text.clone()))),
-            ParamKind::Int => match src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+            ParamKind::Int => match src
+                .int
+                .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
+            {
                 Some(i) => Ok(Arg::Int(i)),
-                None => Err(format!("argument {n} of `{fname}` must be an integer, not \"{text}\"")),
+                None => Err(format!(
+                    "argument {n} of `{fname}` must be an integer, not \"{text}\""
+                )),
             },
             ParamKind::StrOrPv => {
                 if starts_pv {
@@ -790,7 +959,10 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             ParamKind::IntOrPv => {
-                if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+                if let Some(i) = src
+                    .int
+                    .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
+                {
                     Ok(Arg::Int(i))
                 } else if starts_pv {
                     crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
@@ -799,11 +971,16 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             ParamKind::Format => crate::pv::parse_format(&mut fx, text).map(Arg::Fmt),
-            ParamKind::IntFormat => match src.int.or_else(|| crate::value::parse_int(text.trim().as_bytes())) {
+            ParamKind::IntFormat => match src
+                .int
+                .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
+            {
                 Some(i) => Ok(Arg::Int(i)),
                 None => crate::pv::parse_format(&mut fx, text).and_then(|f| {
                     if f.as_static().is_some() {
-                        Err(format!("argument {n} of `{fname}` must be an integer, not \"{text}\""))
+                        Err(format!(
+                            "argument {n} of `{fname}` must be an integer, not \"{text}\""
+                        ))
                     } else {
                         Ok(Arg::IntFmt(f))
                     }
@@ -820,9 +997,13 @@ impl<C: 'static> Compiler<'_, C> {
                     }
                 }
             }
-            ParamKind::Regex => match regex::bytes::RegexBuilder::new(&posix_to_rust(text)).build() {
+            ParamKind::Regex => match regex::bytes::RegexBuilder::new(&posix_to_rust(text)).build()
+            {
                 Ok(r) => Ok(Arg::Regex(Arc::new(r))),
-                Err(e) => Err(format!("bad regular expression in argument {n} of `{fname}`: {}", first_line(&e.to_string()))),
+                Err(e) => Err(format!(
+                    "bad regular expression in argument {n} of `{fname}`: {}",
+                    first_line(&e.to_string())
+                )),
             },
             ParamKind::Custom(f) => f(&mut fx, &src),
         };
@@ -832,7 +1013,9 @@ impl<C: 'static> Compiler<'_, C> {
         match r {
             Ok(x) => Some(x),
             Err(e) => {
-                let d = self.err(a.span, e).label(format!("argument {n} of `{fname}`"));
+                let d = self
+                    .err(a.span, e)
+                    .label(format!("argument {n} of `{fname}`"));
                 self.diags.push(d);
                 None
             }
@@ -858,11 +1041,17 @@ impl<C: 'static> Compiler<'_, C> {
                 Some(ci) => (Expr::Call(Box::new(ci)), Ty::Int),
                 None => (Expr::Const(Value::Null), Ty::Any),
             },
-            ExprKind::Route(t) => (self.route_target(t).unwrap_or(Expr::Const(Value::Null)), Ty::Int),
+            ExprKind::Route(t) => (
+                self.route_target(t).unwrap_or(Expr::Const(Value::Null)),
+                Ty::Int,
+            ),
             ExprKind::Unary(op, a) => {
                 let (x, t) = self.expr(a);
                 if t == Ty::Str {
-                    self.type_err(a.span, "a string cannot be used here: this operator needs an integer");
+                    self.type_err(
+                        a.span,
+                        "a string cannot be used here: this operator needs an integer",
+                    );
                 }
                 if let Some(v) = x.as_const() {
                     if let Some(r) = crate::interp::unop(*op, false, v) {
@@ -886,10 +1075,21 @@ impl<C: 'static> Compiler<'_, C> {
                     self.type_err(a.span, &format!("`{f}` needs a string, not an integer"));
                 }
                 if let Some(v) = x.as_const() {
-                    let r = if is_len { crate::interp::strlen(v) } else { crate::interp::strempty(v) };
+                    let r = if is_len {
+                        crate::interp::strlen(v)
+                    } else {
+                        crate::interp::strempty(v)
+                    };
                     return (Expr::Const(r), Ty::Int);
                 }
-                (if is_len { Expr::StrLen(Box::new(x)) } else { Expr::StrEmpty(Box::new(x)) }, Ty::Int)
+                (
+                    if is_len {
+                        Expr::StrLen(Box::new(x))
+                    } else {
+                        Expr::StrEmpty(Box::new(x))
+                    },
+                    Ty::Int,
+                )
             }
             ExprKind::Cast(ty, a) => {
                 let (x, _) = self.expr(a);
@@ -904,7 +1104,9 @@ impl<C: 'static> Compiler<'_, C> {
     }
 
     fn type_err(&mut self, span: Span, msg: &str) {
-        let d = self.err(span, format!("type mismatch: {msg}")).label("wrong type");
+        let d = self
+            .err(span, format!("type mismatch: {msg}"))
+            .label("wrong type");
         self.diags.push(d);
     }
 
@@ -948,7 +1150,13 @@ impl<C: 'static> Compiler<'_, C> {
                 for (t, s) in [(tx, a.span), (ty, b.span)] {
                     if t == Ty::Str {
                         let d = self
-                            .err(s, format!("type mismatch: `{}` needs integers, not a string", op.symbol()))
+                            .err(
+                                s,
+                                format!(
+                                    "type mismatch: `{}` needs integers, not a string",
+                                    op.symbol()
+                                ),
+                            )
                             .label("this is a string");
                         self.diags.push(d);
                     }
@@ -961,7 +1169,10 @@ impl<C: 'static> Compiler<'_, C> {
         if op == BinOp::Match {
             if let Some(v) = y.as_const() {
                 let pat = v.to_string();
-                match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat)).case_insensitive(true).build() {
+                match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat))
+                    .case_insensitive(true)
+                    .build()
+                {
                     Ok(re) => {
                         let re = Arc::new(re);
                         if let Some(xv) = x.as_const() {
@@ -971,7 +1182,10 @@ impl<C: 'static> Compiler<'_, C> {
                     }
                     Err(err) => {
                         let d = self
-                            .err(b.span, format!("bad regular expression: {}", first_line(&err.to_string())))
+                            .err(
+                                b.span,
+                                format!("bad regular expression: {}", first_line(&err.to_string())),
+                            )
                             .label("does not compile");
                         self.diags.push(d);
                         return (Expr::Const(Value::Int(0)), Ty::Int);
@@ -1004,13 +1218,19 @@ impl<C: 'static> Compiler<'_, C> {
                     _ => {}
                 }
                 if let Some(yv) = y.as_const() {
-                    return (Expr::Const(Value::Int(i32::from(crate::interp::c_truth(yv)))), Ty::Int);
+                    return (
+                        Expr::Const(Value::Int(i32::from(crate::interp::c_truth(yv)))),
+                        Ty::Int,
+                    );
                 }
             }
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) {
             if let Some(Value::Str(s)) = y.as_const() {
-                return (Expr::EqStr(Box::new(x), s.clone(), op == BinOp::Ne), Ty::Int);
+                return (
+                    Expr::EqStr(Box::new(x), s.clone(), op == BinOp::Ne),
+                    Ty::Int,
+                );
             }
         }
         (Expr::Bin(op, Box::new(x), Box::new(y), span), rty)
@@ -1018,7 +1238,11 @@ impl<C: 'static> Compiler<'_, C> {
 }
 
 fn first_line(s: &str) -> String {
-    let l = s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim();
+    let l = s
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim();
     l.strip_prefix("error: ").unwrap_or(l).to_string()
 }
 

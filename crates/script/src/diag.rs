@@ -26,14 +26,32 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), label: None, help: Vec::new() }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: Some(span),
+            label: None,
+            help: Vec::new(),
+        }
     }
     pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span: Some(span), label: None, help: Vec::new() }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span: Some(span),
+            label: None,
+            help: Vec::new(),
+        }
     }
     /// A problem with no position (e.g. the main file cannot be read).
     pub fn error_nospan(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: None, label: None, help: Vec::new() }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            label: None,
+            help: Vec::new(),
+        }
     }
     pub fn label(mut self, l: impl Into<String>) -> Diagnostic {
         self.label = Some(l.into());
@@ -94,10 +112,17 @@ impl Diagnostics {
             out.push_str(&format!(
                 "error: the configuration has {e} error{}{}\n",
                 if e == 1 { "" } else { "s" },
-                if w > 0 { format!(" and {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() }
+                if w > 0 {
+                    format!(" and {w} warning{}", if w == 1 { "" } else { "s" })
+                } else {
+                    String::new()
+                }
             ));
         } else if w > 0 {
-            out.push_str(&format!("warning: {w} warning{} emitted\n", if w == 1 { "" } else { "s" }));
+            out.push_str(&format!(
+                "warning: {w} warning{} emitted\n",
+                if w == 1 { "" } else { "s" }
+            ));
         }
         out
     }
@@ -158,7 +183,12 @@ fn render_one(sources: &SourceMap, d: &Diagnostic, renderer: &Renderer) -> Strin
             if let Some(l) = &d.label {
                 ann = ann.label(l.as_str());
             }
-            group = group.element(Snippet::source(text).line_start(line).path(f.name.as_str()).annotation(ann));
+            group = group.element(
+                Snippet::source(text)
+                    .line_start(line)
+                    .path(f.name.as_str())
+                    .annotation(ann),
+            );
         }
     }
     for h in &d.help {

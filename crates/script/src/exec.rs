@@ -61,7 +61,10 @@ impl Default for ExecState {
             retcode: 1,
             dropped: false,
             exited: false,
-            cursor: Cursor { block: BlockId(0), next: 0 },
+            cursor: Cursor {
+                block: BlockId(0),
+                next: 0,
+            },
             route: None,
         }
     }

@@ -120,9 +120,13 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
                 if matches!(r, Value::Null) || matches!(r, Value::Str(s) if s.is_empty()) {
                     return Some(l.clone());
                 }
-                let mut out = Vec::with_capacity(a.len() + 12);
-                out.extend_from_slice(a);
-                with_str(r, |s| out.extend_from_slice(s));
+                // exact capacity: `Bytes::from(Vec)` then needs no shrinking realloc
+                let out = with_str(r, |s| {
+                    let mut out = Vec::with_capacity(a.len() + s.len());
+                    out.extend_from_slice(a);
+                    out.extend_from_slice(s);
+                    out
+                });
                 Some(Value::Str(Bytes::from(out)))
             }
             Value::Null => match r {
@@ -138,7 +142,11 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
                 return None;
             }
             let n = l.to_int();
-            Some(Value::Int(if op == BinOp::Div { n.wrapping_div(d) } else { n.wrapping_rem(d) }))
+            Some(Value::Int(if op == BinOp::Div {
+                n.wrapping_div(d)
+            } else {
+                n.wrapping_rem(d)
+            }))
         }
         BinOp::BitAnd => int(|a, b| a & b),
         BinOp::BitOr => int(|a, b| a | b),
@@ -164,7 +172,10 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
         BinOp::Match => {
             // dynamic pattern: compiled per evaluation (allocates)
             let pat = r.to_string();
-            match regex::bytes::RegexBuilder::new(&crate::compile::posix_to_rust(&pat)).case_insensitive(true).build() {
+            match regex::bytes::RegexBuilder::new(&crate::compile::posix_to_rust(&pat))
+                .case_insensitive(true)
+                .build()
+            {
                 Ok(re) => Some(regex_match(&re, l)),
                 Err(e) => {
                     tracing::error!("bad regular expression \"{pat}\": {e}");
@@ -209,7 +220,11 @@ impl<C: Host> Program<C> {
         }
         if cursor.block.0 as usize >= self.blocks.len() {
             tracing::error!("resume: no block {}", cursor.block.0);
-            return Outcome { retcode: -1, dropped: false, exited: true };
+            return Outcome {
+                retcode: -1,
+                dropped: false,
+                exited: true,
+            };
         }
         let flow = self.exec_block(ctx, cursor.block, cursor.next as usize, 0);
         let mut out = self.finish(ctx, flow);
@@ -232,7 +247,11 @@ impl<C: Host> Program<C> {
             Flow::Exit => st.retcode,
         };
         st.retcode = retcode;
-        Outcome { retcode, dropped: st.dropped, exited: st.exited }
+        Outcome {
+            retcode,
+            dropped: st.dropped,
+            exited: st.exited,
+        }
     }
 
     /// Run one route block and turn its flow into a return code for the caller.
@@ -265,9 +284,20 @@ impl<C: Host> Program<C> {
         Some(rc)
     }
 
-    fn dyn_route(&self, ctx: &mut C, e: &Expr<C>, span: crate::source::Span, cur: Cursor, depth: u32) -> Option<i32> {
+    fn dyn_route(
+        &self,
+        ctx: &mut C,
+        e: &Expr<C>,
+        span: crate::source::Span,
+        cur: Cursor,
+        depth: u32,
+    ) -> Option<i32> {
         let v = self.eval(ctx, e, cur, depth)?;
-        let id = with_str(&v, |s| std::str::from_utf8(s).ok().and_then(|n| self.names.route.get(n).copied()));
+        let id = with_str(&v, |s| {
+            std::str::from_utf8(s)
+                .ok()
+                .and_then(|n| self.names.route.get(n).copied())
+        });
         match id {
             Some(id) => self.route_rc(ctx, id, depth),
             None => {
@@ -295,7 +325,10 @@ impl<C: Host> Program<C> {
         let stmts = &self.blocks[block.0 as usize];
         let mut i = start;
         while i < stmts.len() {
-            let cur = Cursor { block, next: i as u32 + 1 };
+            let cur = Cursor {
+                block,
+                next: i as u32 + 1,
+            };
             let flow = self.exec_stmt(ctx, &stmts[i], cur, depth);
             if flow != Flow::Normal {
                 return flow;
@@ -332,14 +365,24 @@ impl<C: Host> Program<C> {
                     Some(v) => match pv.set(ctx, v) {
                         // Kamailio: an assignment leaves `$rc` at 1, except that a
                         // route or function call on the right keeps its own code
-                        Ok(()) if matches!(e, Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..)) => {}
+                        Ok(())
+                            if matches!(e, Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..)) => {
+                        }
                         Ok(()) => ctx.exec_state().retcode = 1,
                         Err(err) => {
-                            tracing::error!("{}: cannot assign to `{}`: {err:?}", self.location(*sp), pv.text);
+                            tracing::error!(
+                                "{}: cannot assign to `{}`: {err:?}",
+                                self.location(*sp),
+                                pv.text
+                            );
                         }
                     },
                     None => {
-                        tracing::error!("{}: expression evaluation failed; `{}` keeps its value", self.location(*sp), pv.text);
+                        tracing::error!(
+                            "{}: expression evaluation failed; `{}` keeps its value",
+                            self.location(*sp),
+                            pv.text
+                        );
                     }
                 }
                 Flow::Normal
@@ -361,15 +404,22 @@ impl<C: Host> Program<C> {
                 let max = self.max_while;
                 let mut n = 0u32;
                 loop {
-                    let truth = self.truth(ctx, c, cur, depth);
+                    // Kamailio's `while` tests for non-zero (unlike `if`, which needs > 0)
+                    let truth = self
+                        .operand(ctx, c, cur, depth)
+                        .is_some_and(|v| c_truth(&v));
                     if ctx.exec_state().exited {
                         return Flow::Exit;
                     }
                     if !truth {
                         break;
                     }
-                    if n >= max {
-                        tracing::error!("{}: runaway while: more than {max} loops", self.location(*sp));
+                    // max_while_loops = 0 disables the guard, as in Kamailio
+                    if max > 0 && n >= max {
+                        tracing::error!(
+                            "{}: runaway while: more than {max} loops",
+                            self.location(*sp)
+                        );
                         break;
                     }
                     n += 1;
@@ -383,18 +433,32 @@ impl<C: Host> Program<C> {
             }
             Stmt::Switch(sw) => {
                 let Some(v) = self.eval(ctx, &sw.expr, cur, depth) else {
-                    return if ctx.exec_state().exited { Flow::Exit } else { Flow::Normal };
+                    return if ctx.exec_state().exited {
+                        Flow::Exit
+                    } else {
+                        Flow::Normal
+                    };
                 };
                 if ctx.exec_state().exited {
                     return Flow::Exit;
                 }
                 let start = if !sw.int_cases.is_empty() {
                     let i = v.to_int();
-                    sw.int_cases.iter().find(|(c, _)| *c == i).map(|(_, at)| *at)
+                    sw.int_cases
+                        .iter()
+                        .find(|(c, _)| *c == i)
+                        .map(|(_, at)| *at)
                 } else {
-                    with_str(&v, |s| sw.str_cases.iter().find(|(c, _)| c.as_ref() == s).map(|(_, at)| *at))
+                    with_str(&v, |s| {
+                        sw.str_cases
+                            .iter()
+                            .find(|(c, _)| c.as_ref() == s)
+                            .map(|(_, at)| *at)
+                    })
                 };
-                let Some(start) = start.or(sw.default) else { return Flow::Normal };
+                let Some(start) = start.or(sw.default) else {
+                    return Flow::Normal;
+                };
                 match self.exec_block(ctx, sw.body, start as usize, depth) {
                     Flow::Break | Flow::Normal => Flow::Normal,
                     f => f,

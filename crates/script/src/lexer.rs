@@ -107,7 +107,13 @@ fn is_ident_char(c: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, file: u32) -> Lexer<'a> {
-        Lexer { src, b: src.as_bytes(), pos: 0, file, diags: Vec::new() }
+        Lexer {
+            src,
+            b: src.as_bytes(),
+            pos: 0,
+            file,
+            diags: Vec::new(),
+        }
     }
 
     fn span(&self, lo: usize, hi: usize) -> Span {
@@ -121,8 +127,8 @@ impl<'a> Lexer<'a> {
         let mut nl = true;
         loop {
             // skip whitespace and comments
-            loop {
-                let Some(&c) = self.b.get(self.pos) else { break };
+            while let Some(&c) = self.b.get(self.pos) {
+                let next = self.b.get(self.pos + 1).copied();
                 if c == b'\n' {
                     nl = true;
                     space = true;
@@ -130,13 +136,10 @@ impl<'a> Lexer<'a> {
                 } else if c.is_ascii_whitespace() {
                     space = true;
                     self.pos += 1;
-                } else if c == b'#' && self.b.get(self.pos + 1) != Some(&b'!') {
+                } else if (c == b'#' && next != Some(b'!')) || (c == b'/' && next == Some(b'/')) {
                     self.skip_line();
                     space = true;
-                } else if c == b'/' && self.b.get(self.pos + 1) == Some(&b'/') {
-                    self.skip_line();
-                    space = true;
-                } else if c == b'/' && self.b.get(self.pos + 1) == Some(&b'*') {
+                } else if c == b'/' && next == Some(b'*') {
                     self.skip_block_comment();
                     space = true;
                 } else {
@@ -150,7 +153,13 @@ impl<'a> Lexer<'a> {
             let tok = self.next_tok();
             let Some(tok) = tok else { continue };
             let text = self.src[start..self.pos].to_string();
-            out.push(Token { tok, span: self.span(start, self.pos), text, space_before: space, nl_before: nl });
+            out.push(Token {
+                tok,
+                span: self.span(start, self.pos),
+                text,
+                space_before: space,
+                nl_before: nl,
+            });
             space = false;
             nl = false;
         }
@@ -196,11 +205,17 @@ impl<'a> Lexer<'a> {
         let c = self.b[self.pos];
         // directives: `#!name` or `!!name`
         if (c == b'#' || c == b'!') && self.b.get(self.pos + 1) == Some(&b'!') {
-            let is_dir = c == b'#' || self.b.get(self.pos + 2).is_some_and(|c| c.is_ascii_alphabetic());
+            let is_dir = c == b'#'
+                || self
+                    .b
+                    .get(self.pos + 2)
+                    .is_some_and(|c| c.is_ascii_alphabetic());
             if is_dir {
                 self.pos += 2;
                 let ns = self.pos;
-                while self.pos < self.b.len() && (is_ident_char(self.b[self.pos]) || self.b[self.pos] == b'-') {
+                while self.pos < self.b.len()
+                    && (is_ident_char(self.b[self.pos]) || self.b[self.pos] == b'-')
+                {
                     self.pos += 1;
                 }
                 let name = self.src[ns..self.pos].to_string();
@@ -238,7 +253,9 @@ impl<'a> Lexer<'a> {
             // bad PV: take `$` plus name chars and any balanced parens so the
             // compiler reports it once.
             self.pos += 1;
-            if self.b.get(self.pos) == Some(&b'(') || self.b.get(self.pos).is_some_and(|c| is_ident_char(*c)) {
+            if self.b.get(self.pos) == Some(&b'(')
+                || self.b.get(self.pos).is_some_and(|c| is_ident_char(*c))
+            {
                 while self.pos < self.b.len() && is_ident_char(self.b[self.pos]) {
                     self.pos += 1;
                 }
@@ -345,7 +362,8 @@ impl<'a> Lexer<'a> {
         loop {
             let Some(&c) = self.b.get(self.pos) else {
                 // recover: the string ends at the end of the line where it started
-                let line_end = memchr::memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |e| start + e);
+                let line_end =
+                    memchr::memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |e| start + e);
                 self.diags.push(
                     Diagnostic::error(self.span(start, start + 1), "unterminated string")
                         .label("this string is never closed")

@@ -23,10 +23,10 @@ pub mod source;
 pub mod transform;
 pub mod value;
 
-pub use compile::{compile, CompileOptions, Outcome, Program};
+pub use compile::{check_config, compile, CompileOptions, Outcome, Program};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use exec::{route_type, Cursor, ExecState, Host, RouteId, RouteMask};
-pub use parser::{parse_file, parse_str, ParsedConfig};
+pub use parser::{parse_file, parse_file_lenient, parse_str, parse_str_lenient, ParsedConfig};
 pub use preprocess::Defines;
 pub use registry::{Arg, FuncDef, ParamKind, PvIndex, Registry};
 pub use source::{SourceMap, Span};

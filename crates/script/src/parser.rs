@@ -48,7 +48,11 @@ impl ParsedConfig {
 pub fn parse_file(path: &Path, defines: &Defines) -> Result<ParsedConfig, Diagnostics> {
     let mut pp = Pp::new(defines);
     match std::fs::read_to_string(path) {
-        Ok(text) => pp.run_text(&path.display().to_string(), Arc::from(text), Some(path.to_path_buf())),
+        Ok(text) => pp.run_text(
+            &path.display().to_string(),
+            Arc::from(text),
+            Some(path.to_path_buf()),
+        ),
         Err(e) => {
             let d = Diagnostic::error_nospan(format!("cannot read `{}`: {e}", path.display()));
             return Err(Diagnostics::new(Arc::new(pp.sm), vec![d]));
@@ -65,11 +69,26 @@ pub fn parse_str(name: &str, text: &str, defines: &Defines) -> Result<ParsedConf
     finish(pp)
 }
 
-fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {
-    let Pp { sm, mut diags, out, .. } = pp;
-    let eof = out.last().map(|t| Span { file: t.span.file, lo: t.span.hi, hi: t.span.hi }).unwrap_or_default();
+fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
+    let Pp {
+        sm, mut diags, out, ..
+    } = pp;
+    let eof = out
+        .last()
+        .map(|t| Span {
+            file: t.span.file,
+            lo: t.span.hi,
+            hi: t.span.hi,
+        })
+        .unwrap_or_default();
     let sm = Arc::new(sm);
-    let mut p = Parser { toks: out, pos: 0, diags: Vec::new(), eof, sm: sm.clone() };
+    let mut p = Parser {
+        toks: out,
+        pos: 0,
+        diags: Vec::new(),
+        eof,
+        sm: sm.clone(),
+    };
     let mut cfg = ParsedConfig {
         sources: Arc::new(SourceMap::default()),
         globals: Vec::new(),
@@ -84,11 +103,46 @@ fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {
     diags.append(&mut p.diags);
     drop(p);
     cfg.sources = sm;
+    (cfg, diags)
+}
+
+fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {
+    let (mut cfg, diags) = finish_lenient(pp);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics::new(cfg.sources, diags));
     }
     cfg.warnings = diags;
     Ok(cfg)
+}
+
+/// Parse even when there are errors: the config holds whatever parsed, and
+/// the problems are returned beside it (for `siprd -c`, which reports parse
+/// and compile problems together).
+pub fn parse_file_lenient(path: &Path, defines: &Defines) -> (ParsedConfig, Vec<Diagnostic>) {
+    let mut pp = Pp::new(defines);
+    match std::fs::read_to_string(path) {
+        Ok(text) => pp.run_text(
+            &path.display().to_string(),
+            Arc::from(text),
+            Some(path.to_path_buf()),
+        ),
+        Err(e) => pp.diags.push(Diagnostic::error_nospan(format!(
+            "cannot read `{}`: {e}",
+            path.display()
+        ))),
+    }
+    finish_lenient(pp)
+}
+
+/// [`parse_str`] that keeps going after errors, like [`parse_file_lenient`].
+pub fn parse_str_lenient(
+    name: &str,
+    text: &str,
+    defines: &Defines,
+) -> (ParsedConfig, Vec<Diagnostic>) {
+    let mut pp = Pp::new(defines);
+    pp.run_text(name, Arc::from(text), Some(Path::new(name).to_path_buf()));
+    finish_lenient(pp)
 }
 
 /// Route keywords that start a top-level block.
@@ -106,7 +160,12 @@ const ROUTE_KEYWORDS: &[&str] = &[
     "branch_failure_route",
 ];
 
+/// Limits that keep recursion (parser, compiler, interpreter) bounded.
+const MAX_NESTING: u32 = 128;
+const MAX_OPERATORS: u32 = 512;
+
 pub(crate) struct Parser {
+    nest: u32,
     toks: Vec<Token>,
     pos: usize,
     pub diags: Vec<Diagnostic>,
@@ -163,7 +222,11 @@ impl Parser {
             return self.cur_span();
         }
         let s = self.toks[self.pos - 1].span;
-        Span { file: s.file, lo: s.hi, hi: s.hi }
+        Span {
+            file: s.file,
+            lo: s.hi,
+            hi: s.hi,
+        }
     }
     fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(span, msg));
@@ -174,7 +237,10 @@ impl Parser {
         }
         let found = describe(self.peek());
         let sp = self.cur_span();
-        self.diags.push(Diagnostic::error(sp, format!("expected {what}, found {found}")).label(format!("expected {what}")));
+        self.diags.push(
+            Diagnostic::error(sp, format!("expected {what}, found {found}"))
+                .label(format!("expected {what}")),
+        );
         Err(())
     }
     /// After a statement: a missing `;` is reported at the end of the previous token.
@@ -204,14 +270,19 @@ impl Parser {
     }
 
     fn starts_top_item(&self, i: usize) -> bool {
-        let Some(t) = self.toks.get(i) else { return false };
+        let Some(t) = self.toks.get(i) else {
+            return false;
+        };
         match t.ident() {
             Some(id) if ROUTE_KEYWORDS.contains(&id) => {
                 let n = self.toks.get(i + 1);
                 n.is_some_and(|n| n.is_p(P::LBrace) || n.is_p(P::LBracket))
             }
             Some("loadmodule" | "modparam" | "loadpath" | "mpath" | "cfgengine") => true,
-            Some(_) => self.toks.get(i + 1).is_some_and(|n| n.is_p(P::Assign) || n.is_p(P::Dot)),
+            Some(_) => self
+                .toks
+                .get(i + 1)
+                .is_some_and(|n| n.is_p(P::Assign) || n.is_p(P::Dot)),
             None => false,
         }
     }
@@ -261,7 +332,9 @@ impl Parser {
             }
         };
         let next_is = |p: &Parser, pp: P| p.peek_at(1).is_some_and(|n| n.is_p(pp));
-        if ROUTE_KEYWORDS.contains(&id.as_str()) && (next_is(self, P::LBrace) || next_is(self, P::LBracket)) {
+        if ROUTE_KEYWORDS.contains(&id.as_str())
+            && (next_is(self, P::LBrace) || next_is(self, P::LBracket))
+        {
             let r = self.route_decl()?;
             cfg.routes.push(r);
             return Ok(());
@@ -272,7 +345,11 @@ impl Parser {
                 let (path, sp) = self.string_lit("a module file name, e.g. \"tm.so\"")?;
                 let base = path.rsplit('/').next().unwrap_or(&path);
                 let name = base.strip_suffix(".so").unwrap_or(base).to_string();
-                cfg.loadmodules.push(LoadModule { path, name, span: t.span.to(sp) });
+                cfg.loadmodules.push(LoadModule {
+                    path,
+                    name,
+                    span: t.span.to(sp),
+                });
                 self.eat_p(P::Semi);
                 Ok(())
             }
@@ -305,9 +382,13 @@ impl Parser {
                         self.pos += 1;
                         ModParamValue::Int(n as i32)
                     }
-                    Some(Tok::Punct(P::Minus)) if matches!(self.peek_at(1).map(|t| &t.tok), Some(Tok::Int(_))) => {
+                    Some(Tok::Punct(P::Minus))
+                        if matches!(self.peek_at(1).map(|t| &t.tok), Some(Tok::Int(_))) =>
+                    {
                         self.pos += 1;
-                        let Some(Tok::Int(n)) = self.bump().map(|t| t.tok) else { unreachable!() };
+                        let Some(Tok::Int(n)) = self.bump().map(|t| t.tok) else {
+                            unreachable!()
+                        };
                         ModParamValue::Int((n as i32).wrapping_neg())
                     }
                     _ => {
@@ -319,7 +400,15 @@ impl Parser {
                 let value_span = vs.to(self.prev_end());
                 let end = self.expect_p(P::RParen, "`)`")?;
                 self.eat_p(P::Semi);
-                cfg.modparams.push(ModParam { module, param, value, span: t.span.to(end), module_span, param_span, value_span });
+                cfg.modparams.push(ModParam {
+                    module,
+                    param,
+                    value,
+                    span: t.span.to(end),
+                    module_span,
+                    param_span,
+                    value_span,
+                });
                 Ok(())
             }
             _ => self.global(cfg),
@@ -331,13 +420,21 @@ impl Parser {
         let sp = self.cur_span();
         let Some(Tok::Str(s)) = self.peek().map(|t| t.tok.clone()) else {
             let found = describe(self.peek());
-            self.diags.push(Diagnostic::error(sp, format!("expected {what} (a quoted string), found {found}")));
+            self.diags.push(Diagnostic::error(
+                sp,
+                format!("expected {what} (a quoted string), found {found}"),
+            ));
             return Err(());
         };
         self.pos += 1;
         let mut s = s;
         let mut end = sp;
-        while let Some(Token { tok: Tok::Str(more), span, .. }) = self.peek() {
+        while let Some(Token {
+            tok: Tok::Str(more),
+            span,
+            ..
+        }) = self.peek()
+        {
             s.push_str(more);
             end = *span;
             self.pos += 1;
@@ -349,7 +446,11 @@ impl Parser {
         let first = self.bump().expect("token");
         let mut name = first.text.clone();
         let mut name_span = first.span;
-        while self.at_p(P::Dot) && self.peek_at(1).is_some_and(|t| matches!(t.tok, Tok::Ident(_))) {
+        while self.at_p(P::Dot)
+            && self
+                .peek_at(1)
+                .is_some_and(|t| matches!(t.tok, Tok::Ident(_)))
+        {
             self.pos += 1;
             let t = self.bump().expect("token");
             name.push('.');
@@ -359,8 +460,15 @@ impl Parser {
         if !self.at_p(P::Assign) {
             let found = describe(self.peek());
             let sp = self.cur_span();
-            let mut d = Diagnostic::error(sp, format!("expected `=` after `{name}`, found {found}"));
-            if let Some(n) = crate::pv::did_you_mean(&name, ROUTE_KEYWORDS.iter().copied().chain(["loadmodule", "modparam"])) {
+            let mut d =
+                Diagnostic::error(sp, format!("expected `=` after `{name}`, found {found}"));
+            if let Some(n) = crate::pv::did_you_mean(
+                &name,
+                ROUTE_KEYWORDS
+                    .iter()
+                    .copied()
+                    .chain(["loadmodule", "modparam"]),
+            ) {
                 d = d.help(format!("did you mean `{n}`?"));
             }
             self.diags.push(d);
@@ -374,7 +482,9 @@ impl Parser {
                 self.err(vstart, format!("missing value for `{name}`"));
                 return Err(());
             }
-            Some(Tok::Punct(P::Semi)) | Some(Tok::Punct(P::LBrace)) | Some(Tok::Punct(P::RBrace)) => {
+            Some(Tok::Punct(P::Semi))
+            | Some(Tok::Punct(P::LBrace))
+            | Some(Tok::Punct(P::RBrace)) => {
                 self.err(vstart, format!("missing value for `{name}`"));
                 return Err(());
             }
@@ -386,7 +496,10 @@ impl Parser {
                         break;
                     }
                     match t.ident() {
-                        Some(k @ ("advertise" | "ADVERTISE" | "name" | "NAME" | "virtual" | "VIRTUAL" | "desc" | "DESC")) => {
+                        Some(
+                            k @ ("advertise" | "ADVERTISE" | "name" | "NAME" | "virtual"
+                            | "VIRTUAL" | "desc" | "DESC"),
+                        ) => {
                             let k = k.to_string();
                             self.pos += 1;
                             text.push(' ');
@@ -403,11 +516,18 @@ impl Parser {
                     }
                 }
                 match text.as_str() {
-                    "yes" | "on" | "true" | "YES" | "ON" | "TRUE" | "enable" => GlobalValue::Bool(true),
-                    "no" | "off" | "false" | "NO" | "OFF" | "FALSE" | "disable" => GlobalValue::Bool(false),
+                    "yes" | "on" | "true" | "YES" | "ON" | "TRUE" | "enable" => {
+                        GlobalValue::Bool(true)
+                    }
+                    "no" | "off" | "false" | "NO" | "OFF" | "FALSE" | "disable" => {
+                        GlobalValue::Bool(false)
+                    }
                     _ => match crate::value::parse_int(text.as_bytes()) {
                         Some(i) => GlobalValue::Int(i),
-                        None => match text.strip_prefix("0x").and_then(|h| i64::from_str_radix(h, 16).ok()) {
+                        None => match text
+                            .strip_prefix("0x")
+                            .and_then(|h| i64::from_str_radix(h, 16).ok())
+                        {
                             Some(i) => GlobalValue::Int(i as i32),
                             None => GlobalValue::Word(text),
                         },
@@ -417,7 +537,13 @@ impl Parser {
         };
         let value_span = vstart.to(self.prev_end());
         self.eat_p(P::Semi);
-        cfg.globals.push(Global { name, value, span: first.span.to(value_span), name_span, value_span });
+        cfg.globals.push(Global {
+            name,
+            value,
+            span: first.span.to(value_span),
+            name_span,
+            value_span,
+        });
         Ok(())
     }
 
@@ -498,7 +624,12 @@ impl Parser {
         };
         let needs_name = matches!(
             kind,
-            RouteKind::Route | RouteKind::Failure | RouteKind::OnReply | RouteKind::Branch | RouteKind::Event | RouteKind::BranchFailure
+            RouteKind::Route
+                | RouteKind::Failure
+                | RouteKind::OnReply
+                | RouteKind::Branch
+                | RouteKind::Event
+                | RouteKind::BranchFailure
         );
         if needs_name && name.is_none() {
             self.diags.push(
@@ -508,12 +639,32 @@ impl Parser {
         }
         let span = kw.span.to(self.prev_end());
         let body = self.block()?;
-        Ok(RouteDecl { kind, name, name_span, span, body })
+        Ok(RouteDecl {
+            kind,
+            name,
+            name_span,
+            span,
+            body,
+        })
     }
 
     // ---------------------------------------------------------------- statements
 
     fn block(&mut self) -> PResult<Block> {
+        if self.nest >= MAX_NESTING {
+            let sp = self.cur_span();
+            self.err(sp, format!("blocks nested more than {MAX_NESTING} deep"));
+            // skip the whole construct
+            self.pos = self.toks.len();
+            return Err(());
+        }
+        self.nest += 1;
+        let r = self.block_inner();
+        self.nest -= 1;
+        r
+    }
+
+    fn block_inner(&mut self) -> PResult<Block> {
         let open = self.expect_p(P::LBrace, "`{`")?;
         let mut stmts = Vec::new();
         loop {
@@ -521,23 +672,38 @@ impl Parser {
                 self.diags.push(
                     Diagnostic::error(self.eof, "expected `}`, found end of file")
                         .label("the file ends here")
-                        .help(format!("the block opened at {} is not closed", self.loc(open))),
+                        .help(format!(
+                            "the block opened at {} is not closed",
+                            self.loc(open)
+                        )),
                 );
-                return Ok(Block { stmts, span: open.to(self.eof) });
+                return Ok(Block {
+                    stmts,
+                    span: open.to(self.eof),
+                });
             };
             if t.is_p(P::RBrace) {
                 let close = t.span;
                 self.pos += 1;
-                return Ok(Block { stmts, span: open.to(close) });
+                return Ok(Block {
+                    stmts,
+                    span: open.to(close),
+                });
             }
             if t.nl_before && self.starts_route_decl(self.pos) {
                 let sp = t.span;
                 self.diags.push(
                     Diagnostic::error(sp, format!("expected `}}`, found {}", describe(Some(t))))
                         .label("a new route block starts here")
-                        .help(format!("the block opened at {} is not closed", self.loc(open))),
+                        .help(format!(
+                            "the block opened at {} is not closed",
+                            self.loc(open)
+                        )),
                 );
-                return Ok(Block { stmts, span: open.to(sp) });
+                return Ok(Block {
+                    stmts,
+                    span: open.to(sp),
+                });
             }
             match self.stmt() {
                 Ok(s) => stmts.push(s),
@@ -552,15 +718,20 @@ impl Parser {
     }
 
     fn starts_route_decl(&self, i: usize) -> bool {
-        let Some(t) = self.toks.get(i) else { return false };
+        let Some(t) = self.toks.get(i) else {
+            return false;
+        };
         match t.ident() {
             Some("route") => {
                 // `route[X] {` (a declaration) vs `route(X);` (a call)
-                self.toks.get(i + 1).is_some_and(|n| n.is_p(P::LBracket) || n.is_p(P::LBrace))
+                self.toks
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_p(P::LBracket) || n.is_p(P::LBrace))
             }
-            Some(id) if ROUTE_KEYWORDS.contains(&id) => {
-                self.toks.get(i + 1).is_some_and(|n| n.is_p(P::LBracket) || n.is_p(P::LBrace))
-            }
+            Some(id) if ROUTE_KEYWORDS.contains(&id) => self
+                .toks
+                .get(i + 1)
+                .is_some_and(|n| n.is_p(P::LBracket) || n.is_p(P::LBrace)),
             Some("loadmodule" | "modparam") => true,
             _ => false,
         }
@@ -600,7 +771,10 @@ impl Parser {
             return self.block();
         }
         let s = self.stmt()?;
-        Ok(Block { span: s.span, stmts: vec![s] })
+        Ok(Block {
+            span: s.span,
+            stmts: vec![s],
+        })
     }
 
     fn stmt(&mut self) -> PResult<Stmt> {
@@ -622,8 +796,15 @@ impl Parser {
                         let op = if p == P::ColonAssign { ":=" } else { "+=" };
                         let sp = self.cur_span();
                         self.diags.push(
-                            Diagnostic::error(sp, format!("`{op}` is not an assignment operator in this language"))
-                                .help(if op == "+=" { format!("write `{lhs} = {lhs} + ...`") } else { "use `=`".to_string() }),
+                            Diagnostic::error(
+                                sp,
+                                format!("`{op}` is not an assignment operator in this language"),
+                            )
+                            .help(if op == "+=" {
+                                format!("write `{lhs} = {lhs} + ...`")
+                            } else {
+                                "use `=`".to_string()
+                            }),
                         );
                         self.pos += 1;
                     }
@@ -631,15 +812,24 @@ impl Parser {
                         let found = describe(self.peek());
                         let sp = self.cur_span();
                         self.diags.push(
-                            Diagnostic::error(sp, format!("expected `=` after `{lhs}`, found {found}"))
-                                .help("a pseudo-variable alone is not a statement; assign to it with `=`"),
+                            Diagnostic::error(
+                                sp,
+                                format!("expected `=` after `{lhs}`, found {found}"),
+                            )
+                            .help(
+                                "a pseudo-variable alone is not a statement; assign to it with `=`",
+                            ),
                         );
                         return Err(());
                     }
                 }
                 let rhs = self.expr()?;
                 self.expect_semi();
-                StmtKind::Assign { lhs, lhs_span: start, rhs }
+                StmtKind::Assign {
+                    lhs,
+                    lhs_span: start,
+                    rhs,
+                }
             }
             Tok::Ident(id) => match id.as_str() {
                 "if" => {
@@ -687,7 +877,11 @@ impl Parser {
                 }
                 "return" => {
                     self.pos += 1;
-                    let e = if self.at_p(P::Semi) { None } else { Some(self.expr()?) };
+                    let e = if self.at_p(P::Semi) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     self.expect_semi();
                     StmtKind::Return(e)
                 }
@@ -708,7 +902,8 @@ impl Parser {
                 }
                 _ => {
                     let found = describe(Some(&t));
-                    let mut d = Diagnostic::error(start, format!("expected a statement, found {found}"));
+                    let mut d =
+                        Diagnostic::error(start, format!("expected a statement, found {found}"));
                     d = d.help(format!(
                         "a function call needs parentheses: `{id}()`; if `{id}` is meant to be a `#!define`, it is not defined here"
                     ));
@@ -719,20 +914,32 @@ impl Parser {
             },
             Tok::Punct(P::LBrace) => {
                 self.diags.push(
-                    Diagnostic::error(start, "a `{ ... }` block can only follow `if`, `else`, `while` or `switch`")
-                        .label("unexpected block"),
+                    Diagnostic::error(
+                        start,
+                        "a `{ ... }` block can only follow `if`, `else`, `while` or `switch`",
+                    )
+                    .label("unexpected block"),
                 );
                 let _ = self.block();
-                return Ok(Stmt { kind: StmtKind::Empty, span: start });
+                return Ok(Stmt {
+                    kind: StmtKind::Empty,
+                    span: start,
+                });
             }
             _ => {
                 let found = describe(Some(&t));
-                self.diags.push(Diagnostic::error(start, format!("expected a statement, found {found}")).label("unexpected here"));
+                self.diags.push(
+                    Diagnostic::error(start, format!("expected a statement, found {found}"))
+                        .label("unexpected here"),
+                );
                 self.pos += 1;
                 return Err(());
             }
         };
-        Ok(Stmt { kind, span: start.to(self.prev_end()) })
+        Ok(Stmt {
+            kind,
+            span: start.to(self.prev_end()),
+        })
     }
 
     fn switch_body(&mut self) -> PResult<Vec<Case>> {
@@ -741,8 +948,14 @@ impl Parser {
         loop {
             let Some(t) = self.peek().cloned() else {
                 self.diags.push(
-                    Diagnostic::error(self.eof, "expected `}` to close the `switch`, found end of file")
-                        .help(format!("the switch body opened at {} is not closed", self.loc(open))),
+                    Diagnostic::error(
+                        self.eof,
+                        "expected `}` to close the `switch`, found end of file",
+                    )
+                    .help(format!(
+                        "the switch body opened at {} is not closed",
+                        self.loc(open)
+                    )),
                 );
                 return Ok(cases);
             };
@@ -752,24 +965,38 @@ impl Parser {
             }
             if t.is_ident("case") || t.is_ident("default") {
                 self.pos += 1;
-                let label = if t.is_ident("case") { Some(self.expr()?) } else { None };
+                let label = if t.is_ident("case") {
+                    Some(self.expr()?)
+                } else {
+                    None
+                };
                 if self.expect_p(P::Colon, "`:`").is_err() {
                     self.recover_stmt();
                 }
-                cases.push(Case { label, span: t.span.to(self.prev_end()), stmts: Vec::new() });
+                cases.push(Case {
+                    label,
+                    span: t.span.to(self.prev_end()),
+                    stmts: Vec::new(),
+                });
                 continue;
             }
             if t.nl_before && self.starts_route_decl(self.pos) {
                 self.diags.push(
-                    Diagnostic::error(t.span, format!("expected `}}`, found {}", describe(Some(&t))))
-                        .label("a new route block starts here"),
+                    Diagnostic::error(
+                        t.span,
+                        format!("expected `}}`, found {}", describe(Some(&t))),
+                    )
+                    .label("a new route block starts here"),
                 );
                 return Ok(cases);
             }
             let Some(last) = cases.last_mut() else {
                 self.diags.push(
-                    Diagnostic::error(t.span, format!("expected `case` or `default`, found {}", describe(Some(&t))))
-                        .help("statements in a `switch` must follow a `case X:` or `default:` label"),
+                    Diagnostic::error(
+                        t.span,
+                        format!("expected `case` or `default`, found {}", describe(Some(&t))),
+                    )
+                    .help("statements in a `switch` must follow a `case X:` or `default:` label"),
                 );
                 self.recover_stmt();
                 continue;
@@ -790,7 +1017,9 @@ impl Parser {
                 self.pos += 1;
                 RouteTarget::Name(n.clone(), t.as_ref().expect("t").span)
             }
-            Some(Tok::Int(_)) | Some(Tok::Word(_)) if self.peek_at(1).is_some_and(|x| x.is_p(P::RParen)) => {
+            Some(Tok::Int(_)) | Some(Tok::Word(_))
+                if self.peek_at(1).is_some_and(|x| x.is_p(P::RParen)) =>
+            {
                 self.pos += 1;
                 let t = t.expect("t");
                 RouteTarget::Name(t.text.clone(), t.span)
@@ -819,7 +1048,12 @@ impl Parser {
             }
         }
         let end = self.expect_p(P::RParen, "`)` or `,` in the argument list")?;
-        Ok(Call { name: t.text.clone(), name_span: t.span, args, span: t.span.to(end) })
+        Ok(Call {
+            name: t.text.clone(),
+            name_span: t.span,
+            args,
+            span: t.span.to(end),
+        })
     }
 
     // ---------------------------------------------------------------- expressions
@@ -865,6 +1099,7 @@ impl Parser {
             return Err(());
         }
         let mut lhs = self.unary(depth)?;
+        let mut ops = 0u32;
         loop {
             // operators Kamailio does not have: explain them
             if let Some(t) = self.peek() {
@@ -894,10 +1129,19 @@ impl Parser {
             if bp <= min_bp {
                 break;
             }
+            ops += 1;
+            if ops > MAX_OPERATORS {
+                let sp = self.cur_span();
+                self.err(sp, format!("expression with more than {MAX_OPERATORS} operators"));
+                return Err(());
+            }
             self.pos += 1;
             let rhs = self.expr_bp(bp, depth + 1)?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
         }
         Ok(lhs)
     }
@@ -912,7 +1156,10 @@ impl Parser {
             p.pos += 1;
             let e = p.expr_bp(12, depth + 1)?;
             let span = start.to(e.span);
-            Ok(Expr { kind: ExprKind::Unary(op, Box::new(e)), span })
+            Ok(Expr {
+                kind: ExprKind::Unary(op, Box::new(e)),
+                span,
+            })
         };
         match &t.tok {
             Tok::Punct(P::Not) => un(self, UnOp::Not),
@@ -920,25 +1167,41 @@ impl Parser {
             Tok::Punct(P::Tilde) => un(self, UnOp::BitNot),
             Tok::Int(n) => {
                 self.pos += 1;
-                Ok(Expr { kind: ExprKind::Int(*n), span: start })
+                Ok(Expr {
+                    kind: ExprKind::Int(*n),
+                    span: start,
+                })
             }
             Tok::Str(_) => {
                 let (s, sp) = self.string_lit("a string")?;
-                Ok(Expr { kind: ExprKind::Str(s), span: sp })
+                Ok(Expr {
+                    kind: ExprKind::Str(s),
+                    span: sp,
+                })
             }
             Tok::Pv(p) => {
                 self.pos += 1;
-                Ok(Expr { kind: ExprKind::Pv(p.clone()), span: start })
+                Ok(Expr {
+                    kind: ExprKind::Pv(p.clone()),
+                    span: start,
+                })
             }
             Tok::Punct(P::LParen) => {
                 // cast?
                 if let (Some(a), Some(b)) = (self.peek_at(1), self.peek_at(2)) {
                     if b.is_p(P::RParen) && (a.is_ident("int") || a.is_ident("str")) {
-                        let ty = if a.is_ident("int") { CastTy::Int } else { CastTy::Str };
+                        let ty = if a.is_ident("int") {
+                            CastTy::Int
+                        } else {
+                            CastTy::Str
+                        };
                         self.pos += 3;
                         let e = self.expr_bp(12, depth + 1)?;
                         let span = start.to(e.span);
-                        return Ok(Expr { kind: ExprKind::Cast(ty, Box::new(e)), span });
+                        return Ok(Expr {
+                            kind: ExprKind::Cast(ty, Box::new(e)),
+                            span,
+                        });
                     }
                 }
                 self.pos += 1;
@@ -952,7 +1215,10 @@ impl Parser {
                     self.pos += 1;
                     let e = self.expr_bp(12, depth + 1)?;
                     let span = start.to(e.span);
-                    Ok(Expr { kind: ExprKind::Defined(Box::new(e)), span })
+                    Ok(Expr {
+                        kind: ExprKind::Defined(Box::new(e)),
+                        span,
+                    })
                 }
                 "strlen" | "strempty" if self.peek_at(1).is_some_and(|n| n.is_p(P::LParen)) => {
                     let is_len = id == "strlen";
@@ -960,18 +1226,31 @@ impl Parser {
                     let e = self.expr_bp(0, depth + 1)?;
                     let end = self.expect_p(P::RParen, "`)`")?;
                     let b = Box::new(e);
-                    let kind = if is_len { ExprKind::StrLen(b) } else { ExprKind::StrEmpty(b) };
-                    Ok(Expr { kind, span: start.to(end) })
+                    let kind = if is_len {
+                        ExprKind::StrLen(b)
+                    } else {
+                        ExprKind::StrEmpty(b)
+                    };
+                    Ok(Expr {
+                        kind,
+                        span: start.to(end),
+                    })
                 }
                 "route" if self.peek_at(1).is_some_and(|n| n.is_p(P::LParen)) => {
                     self.pos += 1;
                     let target = self.route_target()?;
-                    Ok(Expr { kind: ExprKind::Route(target), span: start.to(self.prev_end()) })
+                    Ok(Expr {
+                        kind: ExprKind::Route(target),
+                        span: start.to(self.prev_end()),
+                    })
                 }
                 _ if self.peek_at(1).is_some_and(|n| n.is_p(P::LParen)) => {
                     let c = self.call()?;
                     let span = c.span;
-                    Ok(Expr { kind: ExprKind::Call(c), span })
+                    Ok(Expr {
+                        kind: ExprKind::Call(c),
+                        span,
+                    })
                 }
                 _ => {
                     self.diags.push(
@@ -986,7 +1265,10 @@ impl Parser {
             },
             _ => {
                 let found = describe(Some(&t));
-                self.diags.push(Diagnostic::error(start, format!("expected an expression, found {found}")).label("expected a value"));
+                self.diags.push(
+                    Diagnostic::error(start, format!("expected an expression, found {found}"))
+                        .label("expected a value"),
+                );
                 Err(())
             }
         }

@@ -20,7 +20,8 @@ impl Defines {
     }
     /// `define("WITH_DEBUG", None)` or `define("PORT", Some("5070"))`.
     pub fn define(&mut self, name: &str, value: Option<&str>) -> &mut Defines {
-        self.list.push((name.to_string(), value.unwrap_or("").to_string()));
+        self.list
+            .push((name.to_string(), value.unwrap_or("").to_string()));
         self
     }
     /// Parse a `-A` argument: `NAME` or `NAME=VALUE`.
@@ -63,6 +64,10 @@ const MAX_INCLUDE_DEPTH: usize = 64;
 impl Pp {
     pub fn new(defines: &Defines) -> Pp {
         let mut map = HashMap::new();
+        // Kamailio predefines its version; siprd runs 5.6 configs
+        for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
+            map.insert(n.to_string(), String::new());
+        }
         for (n, v) in &defines.list {
             map.insert(n.clone(), v.clone());
         }
@@ -85,11 +90,16 @@ impl Pp {
     /// Process a file's text. `path` is used for includes relative to it.
     pub fn run_text(&mut self, name: &str, text: Arc<str>, path: Option<PathBuf>) {
         let file = self.sm.add(name.to_string(), text.clone());
-        let canon = path.as_ref().and_then(|p| std::fs::canonicalize(p).ok()).unwrap_or_else(|| PathBuf::from(name));
+        let canon = path
+            .as_ref()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .unwrap_or_else(|| PathBuf::from(name));
         self.include_stack.push((canon, name.to_string()));
         let (toks, diags) = Lexer::new(&text, file).tokenize();
         self.diags.extend(diags);
-        let base = path.as_ref().and_then(|p| p.parent().map(Path::to_path_buf));
+        let base = path
+            .as_ref()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
         let depth_at_start = self.conds.len();
         self.process(toks, base.as_deref(), 0);
         while self.conds.len() > depth_at_start {
@@ -115,7 +125,11 @@ impl Pp {
                 Tok::Ident(id) if id == "include_file" || id == "import_file" => {
                     let import = id == "import_file";
                     match it.peek() {
-                        Some(Token { tok: Tok::Str(p), span, .. }) => {
+                        Some(Token {
+                            tok: Tok::Str(p),
+                            span,
+                            ..
+                        }) => {
                             let (p, sp) = (p.clone(), t.span.to(*span));
                             it.next();
                             self.include(&p, sp, base, import);
@@ -126,9 +140,24 @@ impl Pp {
                         ),
                     }
                 }
+                Tok::Ident(id) if id == "loadmodule" => {
+                    // Kamailio defines MOD_<name> for every loaded module
+                    if let Some(Token {
+                        tok: Tok::Str(p), ..
+                    }) = it.peek()
+                    {
+                        let base = p.rsplit('/').next().unwrap_or(p);
+                        let name = base.strip_suffix(".so").unwrap_or(base);
+                        self.defines.insert(format!("MOD_{name}"), String::new());
+                    }
+                    self.out.push(t);
+                }
                 Tok::Ident(id) if self.defines.contains_key(id.as_str()) => {
                     if expand_depth >= MAX_EXPANSION_DEPTH {
-                        self.diags.push(Diagnostic::error(t.span, format!("`{id}` expands recursively")));
+                        self.diags.push(Diagnostic::error(
+                            t.span,
+                            format!("`{id}` expands recursively"),
+                        ));
                         continue;
                     }
                     let value = self.defines[id.as_str()].clone();
@@ -173,28 +202,42 @@ impl Pp {
                 let parent = self.active();
                 let defined = self.defines.contains_key(id);
                 if parent && id.is_empty() {
-                    self.diags.push(Diagnostic::error(span, format!("`#!{name}` needs a name")));
+                    self.diags
+                        .push(Diagnostic::error(span, format!("`#!{name}` needs a name")));
                 }
                 let active = parent && (defined == (name == "ifdef"));
-                self.conds.push(Cond { active, parent_active: parent, seen_else: false, span });
+                self.conds.push(Cond {
+                    active,
+                    parent_active: parent,
+                    seen_else: false,
+                    span,
+                });
             }
             "else" => match self.conds.last_mut() {
                 Some(c) if !c.seen_else => {
                     c.seen_else = true;
                     c.active = c.parent_active && !c.active;
                 }
-                Some(_) => self.diags.push(Diagnostic::error(span, "a second `#!else` for the same `#!ifdef`")),
-                None => self.diags.push(Diagnostic::error(span, "`#!else` without `#!ifdef`")),
+                Some(_) => self.diags.push(Diagnostic::error(
+                    span,
+                    "a second `#!else` for the same `#!ifdef`",
+                )),
+                None => self
+                    .diags
+                    .push(Diagnostic::error(span, "`#!else` without `#!ifdef`")),
             },
-            "endif" => {
-                if self.conds.pop().is_none() {
-                    self.diags.push(Diagnostic::error(span, "`#!endif` without `#!ifdef`"));
-                }
+            "endif" if self.conds.pop().is_none() => {
+                self.diags
+                    .push(Diagnostic::error(span, "`#!endif` without `#!ifdef`"));
             }
+            "endif" => {}
             _ if !self.active() => {}
             "define" | "trydef" | "redefine" => {
                 let rest = rest.trim_start();
-                let n = rest.bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'_').count();
+                let n = rest
+                    .bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                    .count();
                 let id = &rest[..n];
                 if id.is_empty() {
                     self.diags.push(
@@ -226,7 +269,11 @@ impl Pp {
                 let r = rest.trim();
                 let (id, var) = r.split_once('=').unwrap_or((r, r));
                 let v = std::env::var(var.trim()).unwrap_or_default();
-                let v = if name == "defenvs" { format!("\"{v}\"") } else { v };
+                let v = if name == "defenvs" {
+                    format!("\"{v}\"")
+                } else {
+                    v
+                };
                 self.defines.insert(id.trim().to_string(), v);
             }
             "subst" | "substdef" | "substdefs" => self.subst(name, rest, span),
@@ -234,7 +281,10 @@ impl Pp {
                 let r = rest.trim();
                 let p = r.trim_matches(|c| c == '"' || c == '\'');
                 if p.is_empty() {
-                    self.diags.push(Diagnostic::error(span, format!("`#!{name}` needs a file name")));
+                    self.diags.push(Diagnostic::error(
+                        span,
+                        format!("`#!{name}` needs a file name"),
+                    ));
                     return;
                 }
                 self.include(p, span, base, name == "import_file");
@@ -257,7 +307,10 @@ impl Pp {
             }
         };
         let Some(delim) = inner.chars().next() else {
-            self.diags.push(Diagnostic::error(span, format!("empty `#!{name}` expression")));
+            self.diags.push(Diagnostic::error(
+                span,
+                format!("empty `#!{name}` expression"),
+            ));
             return;
         };
         // split on unescaped delimiters
@@ -275,8 +328,9 @@ impl Pp {
         }
         if parts.len() != 3 {
             self.diags.push(
-                Diagnostic::error(span, format!("bad `#!{name}` expression"))
-                    .help(format!("write `#!{name} \"{delim}regex{delim}replacement{delim}flags\"`")),
+                Diagnostic::error(span, format!("bad `#!{name}` expression")).help(format!(
+                    "write `#!{name} \"{delim}regex{delim}replacement{delim}flags\"`"
+                )),
             );
             return;
         }
@@ -286,7 +340,10 @@ impl Pp {
         let re = match b.build() {
             Ok(r) => r,
             Err(e) => {
-                self.diags.push(Diagnostic::error(span, format!("bad regular expression in `#!{name}`: {e}")));
+                self.diags.push(Diagnostic::error(
+                    span,
+                    format!("bad regular expression in `#!{name}`: {e}"),
+                ));
                 return;
             }
         };
@@ -305,16 +362,29 @@ impl Pp {
         }
         if name != "subst" {
             let id = parts[0].clone();
-            let v = if name == "substdefs" { format!("\"{}\"", parts[1]) } else { parts[1].clone() };
+            let v = if name == "substdefs" {
+                format!("\"{}\"", parts[1])
+            } else {
+                parts[1].clone()
+            };
             self.defines.insert(id, v);
         }
-        self.substs.push(Subst { re, repl, global: flags.contains('g') });
+        self.substs.push(Subst {
+            re,
+            repl,
+            global: flags.contains('g'),
+        });
     }
 
     fn include(&mut self, p: &str, span: Span, base: Option<&Path>, import: bool) {
-        let kind = if import { "import_file" } else { "include_file" };
+        let kind = if import {
+            "import_file"
+        } else {
+            "include_file"
+        };
         if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
-            self.diags.push(Diagnostic::error(span, "files are included too deeply"));
+            self.diags
+                .push(Diagnostic::error(span, "files are included too deeply"));
             return;
         }
         let rel = Path::new(p);
@@ -339,13 +409,19 @@ impl Pp {
         };
         let canon = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
         if let Some(pos) = self.include_stack.iter().position(|(c, _)| *c == canon) {
-            let mut chain: Vec<&str> = self.include_stack[pos..].iter().map(|(_, n)| n.as_str()).collect();
+            let mut chain: Vec<&str> = self.include_stack[pos..]
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect();
             let shown = found.display().to_string();
             chain.push(&shown);
             self.diags.push(
-                Diagnostic::error(span, format!("include cycle: `{p}` is already being included"))
-                    .label(format!("{kind} here"))
-                    .help(format!("the chain is {}", chain.join(" -> "))),
+                Diagnostic::error(
+                    span,
+                    format!("include cycle: `{p}` is already being included"),
+                )
+                .label(format!("{kind} here"))
+                .help(format!("the chain is {}", chain.join(" -> "))),
             );
             return;
         }
@@ -358,7 +434,8 @@ impl Pp {
             }
             Err(e) => {
                 if !import {
-                    self.diags.push(Diagnostic::error(span, format!("cannot read `{p}`: {e}")));
+                    self.diags
+                        .push(Diagnostic::error(span, format!("cannot read `{p}`: {e}")));
                 }
             }
         }

@@ -13,14 +13,22 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: u32, lo: usize, hi: usize) -> Span {
-        Span { file, lo: lo as u32, hi: hi.max(lo) as u32 }
+        Span {
+            file,
+            lo: lo as u32,
+            hi: hi.max(lo) as u32,
+        }
     }
     /// The smallest span covering both (same file; otherwise `self`).
     pub fn to(self, other: Span) -> Span {
         if self.file != other.file {
             return self;
         }
-        Span { file: self.file, lo: self.lo.min(other.lo), hi: self.hi.max(other.hi) }
+        Span {
+            file: self.file,
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+        }
     }
 }
 
@@ -41,7 +49,11 @@ impl SourceFile {
                 line_starts.push(i as u32 + 1);
             }
         }
-        SourceFile { name, text, line_starts }
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
@@ -65,7 +77,11 @@ impl SourceFile {
         let (l1, _) = self.line_col(lo);
         let (l2, _) = self.line_col(hi);
         let start = self.line_starts[l1 - 1] as usize;
-        let end = self.line_starts.get(l2).map(|e| *e as usize - 1).unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(l2)
+            .map(|e| *e as usize - 1)
+            .unwrap_or(self.text.len());
         (start, end.max(start))
     }
 }

@@ -29,12 +29,15 @@ const CASES: &[(&str, &str)] = &[
 ];
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.txt"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.txt"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
     assert_eq!(actual, expected, "golden mismatch for {name}");
 }
 
@@ -51,8 +54,12 @@ fn golden_diagnostics() {
 fn golden_include_cycle() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::set_current_dir(dir).unwrap();
-    let d = parse_file(Path::new("tests/golden/cycle/a.cfg"), &Defines::new()).err().expect("cycle refused");
-    golden("include_cycle", &format!("{}\n--- short ---\n{}", d.render(), d.render_short()));
+    let d = parse_file(Path::new("tests/golden/cycle/a.cfg"), &Defines::new())
+        .expect_err("cycle refused");
+    golden(
+        "include_cycle",
+        &format!("{}\n--- short ---\n{}", d.render(), d.render_short()),
+    );
 }
 
 #[test]
@@ -61,7 +68,35 @@ fn valid_config_has_no_diagnostics() {
     let parsed = siprd_script::parse_str("ok.cfg", cfg, &Defines::new()).unwrap();
     let reg = registry();
     let mods = modules();
-    let opts = CompileOptions { modules: &mods, globals: GLOBALS, max_while_loops: None };
+    let opts = CompileOptions {
+        modules: &mods,
+        globals: GLOBALS,
+        max_while_loops: None,
+    };
     let (_, w) = siprd_script::compile(&parsed, &reg, &(), &opts).unwrap();
     assert!(w.is_empty(), "{}", w.render());
+}
+
+#[test]
+fn check_config_reports_parse_and_compile_problems_together() {
+    let cfg = "request_route {\n    t_log(\"a\")\n    t_lgo(\"b\");\n    $var(x) = 1 % 2;\n}\nroute[X] { sl_send_replyy(\"1\", \"x\"); }\n";
+    let reg = registry();
+    let mods = modules();
+    let opts = CompileOptions {
+        modules: &mods,
+        globals: GLOBALS,
+        max_while_loops: None,
+    };
+    let d = siprd_script::check_config(
+        siprd_script::parse_str_lenient("test.cfg", cfg, &Defines::new()),
+        &reg,
+        &(),
+        &opts,
+    )
+    .err()
+    .unwrap();
+    golden(
+        "check_config_all_at_once",
+        &format!("{}\n--- short ---\n{}", d.render(), d.render_short()),
+    );
 }

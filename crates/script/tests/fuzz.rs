@@ -6,15 +6,106 @@ use siprd_script::compile::CompileOptions;
 use siprd_script::{route_type, Defines};
 
 const PIECES: &[&str] = &[
-    "request_route", "route", "route[", "failure_route[F]", "event_route[htable:mod-init]", "onreply_route", "{", "}", "(", ")",
-    "[", "]", ";", ",", "=", "==", "!=", "=~", "!~", "+", "-", "*", "/", "%", "mod", "<<", ">>", "&&", "||", "!", "~", "&", "|",
-    "^", "<", ">", "<=", ">=", "eq", "ieq", "if", "else", "while", "switch", "case", "default", ":", "break", "return", "exit",
-    "drop", "t_log(\"x $var(a)\")", "t_ret(1)", "t_ret(0)", "route(R)", "route(NOPE)", "$var(a)", "$var(b)", "$avp(x)", "$null",
-    "$(var(a){s.len})", "$rc", "$", "\"str\"", "\"unterminated", "'q'", "1", "0", "-1", "2147483647", "0x1f", "(int)", "(str)",
-    "defined", "strlen(", "strempty(", "\n", " ", "#!define X 1\n", "#!ifdef X\n", "#!else\n", "#!endif\n", "#!subst \"/a/b/\"\n",
-    "include_file \"nope.cfg\"\n", "import_file \"x\"\n", "/*", "*/", "//", "#", "loadmodule \"tm.so\"\n",
-    "modparam(\"tm\",\"fr_timer\",1)\n", "listen=udp:1.2.3.4:5060\n", "debug=", "X", "route[R]{ return -1; }\n",
-    "t_suspend()", "t_set(\"$var(o)\", \"v\")", "t_match(\"[\", \"x\")", "\\", "é",
+    "request_route",
+    "route",
+    "route[",
+    "failure_route[F]",
+    "event_route[htable:mod-init]",
+    "onreply_route",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ";",
+    ",",
+    "=",
+    "==",
+    "!=",
+    "=~",
+    "!~",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "mod",
+    "<<",
+    ">>",
+    "&&",
+    "||",
+    "!",
+    "~",
+    "&",
+    "|",
+    "^",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "eq",
+    "ieq",
+    "if",
+    "else",
+    "while",
+    "switch",
+    "case",
+    "default",
+    ":",
+    "break",
+    "return",
+    "exit",
+    "drop",
+    "t_log(\"x $var(a)\")",
+    "t_ret(1)",
+    "t_ret(0)",
+    "route(R)",
+    "route(NOPE)",
+    "$var(a)",
+    "$var(b)",
+    "$avp(x)",
+    "$null",
+    "$(var(a){s.len})",
+    "$rc",
+    "$",
+    "\"str\"",
+    "\"unterminated",
+    "'q'",
+    "1",
+    "0",
+    "-1",
+    "2147483647",
+    "0x1f",
+    "(int)",
+    "(str)",
+    "defined",
+    "strlen(",
+    "strempty(",
+    "\n",
+    " ",
+    "#!define X 1\n",
+    "#!ifdef X\n",
+    "#!else\n",
+    "#!endif\n",
+    "#!subst \"/a/b/\"\n",
+    "include_file \"nope.cfg\"\n",
+    "import_file \"x\"\n",
+    "/*",
+    "*/",
+    "//",
+    "#",
+    "loadmodule \"tm.so\"\n",
+    "modparam(\"tm\",\"fr_timer\",1)\n",
+    "listen=udp:1.2.3.4:5060\n",
+    "debug=",
+    "X",
+    "route[R]{ return -1; }\n",
+    "t_suspend()",
+    "t_set(\"$var(o)\", \"v\")",
+    "t_match(\"[\", \"x\")",
+    "\\",
+    "é",
 ];
 
 fn exercise(text: &str) {
@@ -28,14 +119,22 @@ fn exercise(text: &str) {
     };
     let reg = registry();
     let mods = modules();
-    let opts = CompileOptions { modules: &mods, globals: GLOBALS, max_while_loops: Some(5) };
+    let opts = CompileOptions {
+        modules: &mods,
+        globals: GLOBALS,
+        max_while_loops: Some(5),
+    };
     match siprd_script::compile(&parsed, &reg, &(), &opts) {
         Ok((p, w)) => {
             let _ = w.render();
             // run what compiled: it must not panic either
             for id in 0..p.routes().len() {
                 let mut t = T::default();
-                let _ = p.run_route(&mut t, siprd_script::RouteId(id as u32), route_type::REQUEST);
+                let _ = p.run_route(
+                    &mut t,
+                    siprd_script::RouteId(id as u32),
+                    route_type::REQUEST,
+                );
             }
         }
         Err(d) => {
@@ -72,4 +171,20 @@ proptest! {
     fn random_text_never_panics(s in "\\PC{0,200}") {
         exercise(&s);
     }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let deep_if = format!("request_route {{ {} exit; {} }}", "if (1) {".repeat(5000), "}".repeat(5000));
+    let deep_parens = format!("request_route {{ $var(x) = {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
+    let deep_not = format!("request_route {{ $var(x) = {}1; }}", "!".repeat(5000));
+    let long_chain = format!("request_route {{ $var(x) = 1{}; }}", " + 1".repeat(5000));
+    let deep_define = "#!define A B\n#!define B A\nrequest_route { $var(x) = A; }\n".to_string();
+    for cfg in [deep_if, deep_parens, deep_not, long_chain, deep_define] {
+        let d = siprd_script::parse_str("deep.cfg", &cfg, &Defines::new()).err().expect("refused");
+        assert!(d.has_errors());
+    }
+    // 100 nested blocks are fine
+    let ok = format!("request_route {{ {} t_log(\"deep\"); {} }}", "if (1) {".repeat(100), "}".repeat(100));
+    assert_eq!(run(&ok)[0], "deep");
 }

@@ -63,7 +63,10 @@ fn plus_follows_the_left_operand() {
         $var(p) = $avp(nope) + "x"; t_log("$var(p)");
         $avp(q) = 5; $var(p) = $avp(q) + "x"; t_log("$var(p)");"#,
     );
-    assert_eq!(v, ["121", "11", "14", "1", "abc1", "0", "1", "1", "a", "x", "x", "5"]);
+    assert_eq!(
+        v,
+        ["121", "11", "14", "1", "abc1", "0", "1", "1", "a", "x", "x", "5"]
+    );
 }
 
 #[test]
@@ -97,8 +100,8 @@ fn equality_follows_kamailio() {
     assert_eq!(
         v,
         [
-            "1f", "2t", "3f", "4t", "5f", "6t", "7t", "8t", "9f", "10t", "11f", "12t", "13t", "14t", "15f", "16t", "17t",
-            "18f", "19t", "20t", "21t", "22f"
+            "1f", "2t", "3f", "4t", "5f", "6t", "7t", "8t", "9f", "10t", "11f", "12t", "13t",
+            "14t", "15f", "16t", "17t", "18f", "19t", "20t", "21t", "22f"
         ]
     );
 }
@@ -132,7 +135,19 @@ fn truthiness_not_and_or() {
     );
     assert_eq!(
         v,
-        ["m false", "s false", "o true", "!s true", "!m=0", "!5=0", "and=1", "and2=0", "or=1", "cmp=6", "no parens"]
+        [
+            "m false",
+            "s false",
+            "o true",
+            "!s true",
+            "!m=0",
+            "!5=0",
+            "and=1",
+            "and2=0",
+            "or=1",
+            "cmp=6",
+            "no parens"
+        ]
     );
 }
 
@@ -156,7 +171,21 @@ fn defined_strlen_strempty_casts() {
     );
     assert_eq!(
         v,
-        ["var defined", "avp undefined", "parens ok", "6", "0", "3", "empty", "null empty", "0", "0", "0", "[]", "51"]
+        [
+            "var defined",
+            "avp undefined",
+            "parens ok",
+            "6",
+            "0",
+            "3",
+            "empty",
+            "null empty",
+            "0",
+            "0",
+            "0",
+            "[]",
+            "51"
+        ]
     );
 }
 
@@ -173,7 +202,18 @@ fn regex_match_is_case_insensitive_posix() {
         if ($var(d) =~ $var(re)) t_log("dynamic");
         $var(r) = "ab" =~ "^A"; t_log("$var(r)");"#,
     );
-    assert_eq!(v, ["ci", "null", "posix class", "bound", "negated", "dynamic", "1"]);
+    assert_eq!(
+        v,
+        [
+            "ci",
+            "null",
+            "posix class",
+            "bound",
+            "negated",
+            "dynamic",
+            "1"
+        ]
+    );
 }
 
 #[test]
@@ -201,6 +241,11 @@ fn while_guard_and_break() {
     assert_eq!(v, ["i=100", "i=6"]);
     let v = run("max_while_loops = 7\nrequest_route { $var(i) = 0; while ($var(i) < 1000) { $var(i) = $var(i) + 1; } t_log(\"i=$var(i)\"); }");
     assert_eq!(v[0], "i=7");
+    // 0 disables the guard; `while` tests for non-zero, so a negative value loops
+    let v = run("max_while_loops = 0\nrequest_route { $var(i) = 0; while ($var(i) < 500) { $var(i) = $var(i) + 1; } t_log(\"i=$var(i)\"); $var(i) = 0 - 3; while ($var(i)) { $var(i) = $var(i) + 1; } t_log(\"neg=$var(i)\"); }");
+    assert_eq!(v[..2], ["i=500", "neg=0"]);
+    let v = run("route[NEG] { return -1; }\nrequest_route { $var(n) = 0; while (route(NEG)) { $var(n) = $var(n) + 1; if ($var(n) > 3) break; } t_log(\"$var(n)\"); while (!route(NEG)) { $var(n) = $var(n) + 1; if ($var(n) > 3) break; } t_log(\"$var(n)\"); }");
+    assert_eq!(v[..2], ["0", "4"]);
 }
 
 #[test]
@@ -229,7 +274,17 @@ fn switch_falls_through_and_matches_across_types() {
     );
     assert_eq!(
         v,
-        ["b", "c", "z default", "z a", "3", "after while", "str 3 matches int case", "int 3 matches str case", "end"]
+        [
+            "b",
+            "c",
+            "z default",
+            "z a",
+            "3",
+            "after while",
+            "str 3 matches int case",
+            "int 3 matches str case",
+            "end"
+        ]
     );
 }
 
@@ -313,7 +368,17 @@ request_route {
     route("B-2");
     $var(r) = "NOPE"; route($var(r)); t_log("missing rc=$rc");
 }"#);
-    assert_eq!(v, ["in A", "in A", "rc=3", "in B", "missing rc=-1", "=> rc=1 exited=false dropped=false"]);
+    assert_eq!(
+        v,
+        [
+            "in A",
+            "in A",
+            "rc=3",
+            "in B",
+            "missing rc=-1",
+            "=> rc=1 exited=false dropped=false"
+        ]
+    );
 }
 
 #[test]
@@ -338,7 +403,7 @@ fn function_arguments_follow_their_kind() {
         v,
         [
             "pv:alice",
-            "str:user $var(u)",
+            "str:user alice",
             "fmt alice $ ok",
             "L_INFO:two args",
             "pv:42",
@@ -429,9 +494,16 @@ route[SUB] { t_log("sub"); return 4; }
     assert!(p.route(RouteKind::OnReply, "R1").is_some());
     assert!(p.route(RouteKind::Branch, "B1").is_some());
     let mut t = T::default();
-    let o = p.run_route_by_name(&mut t, "SUB", route_type::REQUEST).unwrap();
-    assert_eq!((o.retcode, t.log.as_slice()), (4, ["sub".to_string()].as_slice()));
-    assert!(p.run_route_by_name(&mut t, "NOPE", route_type::REQUEST).is_none());
+    let o = p
+        .run_route_by_name(&mut t, "SUB", route_type::REQUEST)
+        .unwrap();
+    assert_eq!(
+        (o.retcode, t.log.as_slice()),
+        (4, ["sub".to_string()].as_slice())
+    );
+    assert!(p
+        .run_route_by_name(&mut t, "NOPE", route_type::REQUEST)
+        .is_none());
 }
 
 #[test]
@@ -459,24 +531,39 @@ modparam("tm", "fr_inv_timer", -1);
 cfgengine "native"
 request_route { exit; }
 "#;
-    let p = siprd_script::parse_str("t.cfg", cfg, &Defines::new()).unwrap_or_else(|d| panic!("{}", d.render()));
+    let p = siprd_script::parse_str("t.cfg", cfg, &Defines::new())
+        .unwrap_or_else(|d| panic!("{}", d.render()));
     let g = |n: &str| p.global(n).unwrap().value.clone();
     assert_eq!(g("debug"), GlobalValue::Int(-1));
     assert_eq!(g("children"), GlobalValue::Int(4));
     assert_eq!(g("fork"), GlobalValue::Bool(true));
     assert_eq!(g("log_stderror"), GlobalValue::Bool(false));
-    let listens: Vec<String> = p.globals_named("listen").map(|g| g.value.as_str()).collect();
+    let listens: Vec<String> = p
+        .globals_named("listen")
+        .map(|g| g.value.as_str())
+        .collect();
     assert_eq!(
         listens,
-        ["udp:127.0.0.1:5060", "tcp:[::1]:5060", "127.0.0.1", "udp:10.0.0.1:5060 advertise 1.2.3.4:5080"]
+        [
+            "udp:127.0.0.1:5060",
+            "tcp:[::1]:5060",
+            "127.0.0.1",
+            "udp:10.0.0.1:5060 advertise 1.2.3.4:5080"
+        ]
     );
     assert_eq!(g("alias"), GlobalValue::Str("example.com".into()));
-    assert_eq!(g("kemi.request_route_callback"), GlobalValue::Str("ksr_route".into()));
+    assert_eq!(
+        g("kemi.request_route_callback"),
+        GlobalValue::Str("ksr_route".into())
+    );
     assert_eq!(g("tcp_connection_lifetime"), GlobalValue::Int(3605));
     let mods: Vec<&str> = p.loadmodules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(mods, ["tm", "htable", "sl"]);
     assert_eq!(p.modparams.len(), 3);
-    assert_eq!(p.modparams[2].value, siprd_script::ast::ModParamValue::Int(-1));
+    assert_eq!(
+        p.modparams[2].value,
+        siprd_script::ast::ModParamValue::Int(-1)
+    );
     assert_eq!(p.cfgengine.as_ref().unwrap().0, "native");
     assert_eq!(p.loadpaths.len(), 1);
     // and it compiles against the test registry (module and global checks pass)
@@ -487,4 +574,127 @@ request_route { exit; }
 fn comments_everywhere() {
     let v = run("# hash comment\n// line comment\n/* block\n /* nested */ comment */\nrequest_route { t_log(\"a\"); # trailing\n t_log(\"b\"); // trailing\n /* mid */ t_log(\"c\"); ;; }");
     assert_eq!(v[..3], ["a", "b", "c"]);
+}
+
+/// Each expression as Kamailio 5.6 `-c` judged it (true = accepted).
+#[test]
+fn load_time_type_errors_match_kamailio() {
+    let table: &[(&str, bool)] = &[
+        ("\"a\" + 1", true),
+        ("\"a\" + 1 + 2", true),
+        ("$var(s) + 1 + 2", true),
+        ("\"a\" + (1 + 2)", true),
+        ("\"a\" + \"b\" + 1", true),
+        ("1 + 2 + \"a\"", false),
+        ("\"a\" + 1 + \"b\"", true),
+        ("\"a\" + $var(x) + 1", true),
+        ("1 + \"a\"", false),
+        ("$var(x) + \"a\" + 1", true),
+        ("\"a\" - 1", false),
+        ("1 - \"a\"", false),
+        ("\"a\" < $var(x)", false),
+        ("$var(x) < \"a\"", false),
+        ("\"a\" == 1", true),
+        ("1 == \"a\"", false),
+        ("\"a\" * $var(x)", false),
+        ("$var(x) * \"2\"", false),
+        ("$var(x) + 1 + \"a\"", true),
+        ("-\"a\"", false),
+        ("!\"a\"", false),
+        ("~\"a\"", false),
+        ("(int)\"a\" + 1", true),
+        ("strlen(1)", false),
+        ("strlen(\"a\") + \"b\"", false),
+        ("\"1\" mod 2", false),
+        ("(str)1 - 1", false),
+        ("(str)1 + 1", true),
+        ("\"5\" * 2", false),
+        ("3 - \"1\"", false),
+        ("route(R) + 1", true),
+        ("-5", true),
+    ];
+    let mut wrong = Vec::new();
+    for (e, ok) in table {
+        let cfg = format!("route[R] {{ return 1; }}\nrequest_route {{ $var(c) = {e}; }}\n");
+        let accepted = compile_str(&cfg).is_ok();
+        if accepted != *ok {
+            wrong.push(format!("{e}: accepted={accepted}, Kamailio={ok}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn syntax_kamailio_refuses() {
+    for bad in [
+        "$var(c) := 1;",
+        "$var(c) += 1;",
+        "t_log(L_INFO, \"x\");",
+        "t_log(\"L_INFO\", $var(c));",
+        "t_log(\"a\")",
+        "{ t_log(\"a\"); }",
+        "if ($var(c) !~ \"a\") exit;",
+        "$var(c) = 1 % 2;",
+        "switch($var(c)) { case 1: break; case \"a\": break; }",
+        "switch($var(c)) { case $var(x): break; }",
+        "$rc = 1;",
+        "t_log(\"1\", \"2\", \"3\");",
+    ] {
+        let cfg = format!("request_route {{ {bad} }}\n");
+        assert!(compile_str(&cfg).is_err(), "accepted: {bad}");
+    }
+    for good in [
+        "t_ret(5);",
+        "$var(c) = -5;",
+        "if (1) { ; } else ;",
+        "return;",
+        "return(1);",
+        "return -1 + 2;",
+        "if $var(c) == 1 t_log(\"a\");",
+        "while(1) { break; }",
+        "switch($var(c)) { case -1: break; }",
+        "$var(c) = $null;",
+        "if ($var(c) =~ \"[[:digit:]]+\") exit;",
+        "if (t_log(\"a\")) exit;",
+        "$var(c) = t_ret(3);",
+        "t_log(\"L_INFO\", \"a\" + \"b\");",
+        "break;",
+        "if (1) t_log(\"a\"); else if (2) t_log(\"b\"); else t_log(\"c\");",
+    ] {
+        let cfg = format!("request_route {{ {good} }}\n");
+        assert!(
+            compile_str(&cfg).is_ok(),
+            "refused: {good}: {}",
+            compile_str(&cfg).err().unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn runaway_recursion_is_stopped() {
+    let v = run("route[LOOP] { $var(d) = $var(d) + 1; route(LOOP); }\nrequest_route { $var(d) = 0; route(LOOP); t_log(\"depth=$var(d) rc=$rc\"); }");
+    assert_eq!(v[0], "depth=255 rc=1");
+}
+
+#[test]
+fn break_inside_if_leaves_the_switch() {
+    let v = logs(
+        r#"$var(x) = 1;
+        switch ($var(x)) {
+            case 1:
+                if ($var(x) == 1) { t_log("in if"); break; }
+                t_log("not here");
+            case 2:
+                t_log("nor here");
+        }
+        t_log("after");
+        $var(i) = 0;
+        while ($var(i) < 5) {
+            $var(i) = $var(i) + 1;
+            switch ($var(i)) { case 2: break; default: t_log("i=$var(i)"); }
+            if ($var(i) == 3) { break; }
+        }
+        t_log("done $var(i)");"#,
+    );
+    assert_eq!(v, ["in if", "after", "i=1", "i=3", "done 3"]);
 }

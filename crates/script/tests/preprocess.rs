@@ -7,7 +7,8 @@ use std::path::PathBuf;
 fn run_with(cfg: &str, defs: &Defines) -> Vec<String> {
     let parsed = parse_str("pp.cfg", cfg, defs).unwrap_or_else(|d| panic!("{}", d.render()));
     let reg = registry();
-    let (p, _) = siprd_script::compile(&parsed, &reg, &(), &Default::default()).unwrap_or_else(|d| panic!("{}", d.render()));
+    let (p, _) = siprd_script::compile(&parsed, &reg, &(), &Default::default())
+        .unwrap_or_else(|d| panic!("{}", d.render()));
     let mut t = T::default();
     p.run_route(&mut t, p.request_route().unwrap(), route_type::REQUEST);
     t.log
@@ -40,10 +41,16 @@ request_route {
 #!endif
 }
 "#;
-    assert_eq!(run_with(cfg, &Defines::new()), ["hello", "GREETING stays in strings", "42", "a-not-b"]);
+    assert_eq!(
+        run_with(cfg, &Defines::new()),
+        ["hello", "GREETING stays in strings", "42", "a-not-b"]
+    );
     let mut d = Defines::new();
     d.add_arg("WITH_B").add_arg("WITH_C=1");
-    assert_eq!(run_with(cfg, &d), ["hello", "GREETING stays in strings", "42", "a-and-b", "c"]);
+    assert_eq!(
+        run_with(cfg, &d),
+        ["hello", "GREETING stays in strings", "42", "a-and-b", "c"]
+    );
 }
 
 #[test]
@@ -59,7 +66,13 @@ fn redefine_and_undef() {
 fn command_line_define_with_value() {
     let mut d = Defines::new();
     d.add_arg("PORT=5070");
-    assert_eq!(run_with("request_route { $var(p) = PORT + 1; t_log(\"$var(p)\"); }", &d), ["5071"]);
+    assert_eq!(
+        run_with(
+            "request_route { $var(p) = PORT + 1; t_log(\"$var(p)\"); }",
+            &d
+        ),
+        ["5071"]
+    );
 }
 
 #[test]
@@ -74,7 +87,15 @@ request_route {
     t_log("port MYPORT");
 }
 "#;
-    assert_eq!(run_with(cfg, &Defines::new()), ["host example.com and example.com", "5080", "alice", "port 5080"]);
+    assert_eq!(
+        run_with(cfg, &Defines::new()),
+        [
+            "host example.com and example.com",
+            "5080",
+            "alice",
+            "port 5080"
+        ]
+    );
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -92,14 +113,23 @@ fn includes_are_relative_and_keep_spans() {
         "#!define FROM_MAIN \"m\"\ninclude_file \"sub/routes.cfg\"\nimport_file \"missing.cfg\"\n#!include_file \"sub/more.cfg\"\nrequest_route { route(INC); t_log(FROM_INC); }\n",
     )
     .unwrap();
-    std::fs::write(d.join("sub/routes.cfg"), "#!define FROM_INC \"i\"\nroute[INC] { t_log(FROM_MAIN); }\ninclude_file \"leaf.cfg\"\n").unwrap();
+    std::fs::write(
+        d.join("sub/routes.cfg"),
+        "#!define FROM_INC \"i\"\nroute[INC] { t_log(FROM_MAIN); }\ninclude_file \"leaf.cfg\"\n",
+    )
+    .unwrap();
     std::fs::write(d.join("sub/leaf.cfg"), "route[LEAF] { t_log(\"leaf\"); }\n").unwrap();
     std::fs::write(d.join("sub/more.cfg"), "route[MORE] { unknown_fn(); }\n").unwrap();
     let parsed = parse_file(&d.join("main.cfg"), &Defines::new()).unwrap();
     let reg = registry();
-    let err = siprd_script::compile(&parsed, &reg, &(), &Default::default()).err().unwrap();
+    let err = siprd_script::compile(&parsed, &reg, &(), &Default::default())
+        .err()
+        .unwrap();
     let short = err.render_short();
-    assert!(short.contains("sub/more.cfg:1:15: error: unknown function `unknown_fn`"), "{short}");
+    assert!(
+        short.contains("sub/more.cfg:1:15: error: unknown function `unknown_fn`"),
+        "{short}"
+    );
     std::fs::write(d.join("sub/more.cfg"), "route[MORE] { exit; }\n").unwrap();
     let parsed = parse_file(&d.join("main.cfg"), &Defines::new()).unwrap();
     let (p, _) = siprd_script::compile(&parsed, &reg, &(), &Default::default()).unwrap();
@@ -111,13 +141,29 @@ fn includes_are_relative_and_keep_spans() {
 #[test]
 fn include_cycles_and_missing_files_are_refused() {
     let d = tmpdir("cyc");
-    std::fs::write(d.join("a.cfg"), "include_file \"b.cfg\"\nrequest_route { exit; }\n").unwrap();
+    std::fs::write(
+        d.join("a.cfg"),
+        "include_file \"b.cfg\"\nrequest_route { exit; }\n",
+    )
+    .unwrap();
     std::fs::write(d.join("b.cfg"), "include_file \"a.cfg\"\n").unwrap();
-    let e = parse_file(&d.join("a.cfg"), &Defines::new()).err().unwrap().render_short();
-    assert!(e.contains("b.cfg:1:1: error: include cycle: `a.cfg` is already being included"), "{e}");
+    let e = parse_file(&d.join("a.cfg"), &Defines::new())
+        .err()
+        .unwrap()
+        .render_short();
+    assert!(
+        e.contains("b.cfg:1:1: error: include cycle: `a.cfg` is already being included"),
+        "{e}"
+    );
     std::fs::write(d.join("c.cfg"), "include_file \"nope.cfg\"\n").unwrap();
-    let e = parse_file(&d.join("c.cfg"), &Defines::new()).err().unwrap().render_short();
-    assert!(e.contains("cannot find the included file `nope.cfg`"), "{e}");
+    let e = parse_file(&d.join("c.cfg"), &Defines::new())
+        .err()
+        .unwrap()
+        .render_short();
+    assert!(
+        e.contains("cannot find the included file `nope.cfg`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -126,4 +172,10 @@ fn unbalanced_conditionals() {
     assert!(e.contains("without a matching `#!endif`"), "{e}");
     let e = check("#!endif\nrequest_route { exit; }\n");
     assert!(e.contains("`#!endif` without `#!ifdef`"), "{e}");
+}
+
+#[test]
+fn predefined_and_module_defines() {
+    let cfg = "loadmodule \"xlog.so\"\n#!ifdef MOD_xlog\n#!define A \"xlog\"\n#!else\n#!define A \"none\"\n#!endif\n#!ifdef MOD_tm\n#!define B \"tm\"\n#!else\n#!define B \"no tm\"\n#!endif\nrequest_route {\n#!ifdef KAMAILIO_5_6\n t_log(\"5.6\");\n#!endif\n t_log(A); t_log(B);\n}\n";
+    assert_eq!(run_with(cfg, &Defines::new()), ["5.6", "xlog", "no tm"]);
 }

@@ -35,7 +35,14 @@ fn bench(c: &mut Criterion) {
             let f = m.from().ok()?.tag().map(<[u8]>::len);
             let c = m.cseq().ok()?.0;
             let u = m.ruri().ok()?.user().map(<[u8]>::len);
-            Some((v, t, f, c, u, m.header(HeaderKind::MaxForwards).map(<[u8]>::len)))
+            Some((
+                v,
+                t,
+                f,
+                c,
+                u,
+                m.header(HeaderKind::MaxForwards).map(<[u8]>::len),
+            ))
         })
     });
     let m = Message::parse(buf.clone()).expect("bench message parses");
@@ -61,7 +68,12 @@ fn bench(c: &mut Criterion) {
             m.validate_required().ok()?;
             let tag = to_tag(&m);
             out.clear();
-            let opts = ReplyOpts { to_tag: Some(&tag), src_ip: Some(b"192.0.2.101"), src_port: Some(5060), ..Default::default() };
+            let opts = ReplyOpts {
+                to_tag: Some(&tag),
+                src_ip: Some(b"192.0.2.101"),
+                src_port: Some(5060),
+                ..Default::default()
+            };
             build_reply_into(&m, 200, b"OK", &opts, &mut out);
             Some(out.len())
         })

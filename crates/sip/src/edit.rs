@@ -47,7 +47,12 @@ impl Edits {
     /// Replaces `range` of the original buffer with `text`.
     pub fn replace(&mut self, range: Range<usize>, text: impl Into<Vec<u8>>) {
         let (start, end) = (range.start, range.end.max(range.start));
-        self.ops.push(Op { start, end, text: text.into(), seq: self.seq });
+        self.ops.push(Op {
+            start,
+            end,
+            text: text.into(),
+            seq: self.seq,
+        });
         self.seq = self.seq.wrapping_add(1);
     }
     /// Inserts `text` at offset `at`.
@@ -67,7 +72,8 @@ impl Edits {
 
     /// Applies all operations to `buf`, returning the new bytes.
     pub fn apply(&self, buf: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(buf.len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>());
+        let mut out =
+            Vec::with_capacity(buf.len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>());
         self.apply_range_into(buf, 0..buf.len(), &mut out);
         out
     }
@@ -78,8 +84,14 @@ impl Edits {
     /// Serialises the message with the edits: leading keep-alive CR/LF and bytes after the
     /// body (trailing datagram junk) are left out.
     pub fn apply_message(&self, msg: &Message) -> Vec<u8> {
-        let mut out = Vec::with_capacity(msg.buf().len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>());
-        self.apply_range_into(msg.buf(), msg.start_offset()..msg.body_range().end, &mut out);
+        let mut out = Vec::with_capacity(
+            msg.buf().len() + self.ops.iter().map(|o| o.text.len()).sum::<usize>(),
+        );
+        self.apply_range_into(
+            msg.buf(),
+            msg.start_offset()..msg.body_range().end,
+            &mut out,
+        );
         out
     }
 
@@ -179,7 +191,13 @@ impl Edits {
 /// Builds `Via: SIP/2.0/<TRANSPORT> host[:port];branch=<branch><extra>\r\n`.
 ///
 /// `extra` is appended verbatim (e.g. `;rport` or `;i=abc`); IPv6 hosts must carry brackets.
-pub fn top_via_line(transport: &[u8], host: &[u8], port: Option<u16>, branch: &[u8], extra: &[u8]) -> Vec<u8> {
+pub fn top_via_line(
+    transport: &[u8],
+    host: &[u8],
+    port: Option<u16>,
+    branch: &[u8],
+    extra: &[u8],
+) -> Vec<u8> {
     let mut v = Vec::with_capacity(32 + host.len() + branch.len() + extra.len());
     v.extend_from_slice(b"Via: SIP/2.0/");
     v.extend(transport.iter().map(u8::to_ascii_uppercase));

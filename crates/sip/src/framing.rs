@@ -32,7 +32,9 @@ impl std::error::Error for FrameError {}
 ///
 /// A double CRLF (`"\r\n\r\n"`) is a ping to which the caller may answer `"\r\n"`.
 pub fn skip_keepalive(buf: &[u8]) -> usize {
-    buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 /// Offset just past the empty line ending the header section, scanning from `from`.
@@ -88,7 +90,9 @@ fn content_length_in(head: &[u8]) -> Result<Option<usize>, FrameError> {
     lines.next(); // first line
     for line in lines {
         let l = line.bytes(head);
-        let Some(colon) = memchr::memchr(b':', l) else { continue };
+        let Some(colon) = memchr::memchr(b':', l) else {
+            continue;
+        };
         let name = trim(&l[..colon]);
         if !(eq_ignore_case(name, b"content-length") || eq_ignore_case(name, b"l")) {
             continue;
@@ -122,7 +126,8 @@ pub(crate) fn parse_len(v: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    const INV: &[u8] = b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nContent-Length: 4\r\n\r\nabcdNEXT";
+    const INV: &[u8] =
+        b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nContent-Length: 4\r\n\r\nabcdNEXT";
 
     #[test]
     fn frames_with_body() {
@@ -151,8 +156,14 @@ mod tests {
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: x1\r\n\r\n";
         assert_eq!(message_len(m, 4096), Err(FrameError::BadContentLength));
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab";
-        assert_eq!(message_len(m, 4096), Err(FrameError::ConflictingContentLength));
-        assert_eq!(message_len(&[b'a'; 100], 50), Err(FrameError::HeadersTooLong));
+        assert_eq!(
+            message_len(m, 4096),
+            Err(FrameError::ConflictingContentLength)
+        );
+        assert_eq!(
+            message_len(&[b'a'; 100], 50),
+            Err(FrameError::HeadersTooLong)
+        );
         assert_eq!(message_len(INV, 20), Err(FrameError::HeadersTooLong));
         let m = b"OPTIONS sip:a SIP/2.0\r\nl: 99999999999999999999\r\n\r\n";
         assert_eq!(message_len(m, 4096), Err(FrameError::BadContentLength));

@@ -121,7 +121,9 @@ impl HeaderKind {
                 NAMES
                     .iter()
                     .find(|(full, _, _)| {
-                        full.len() == n && full.first() == Some(&first) && full.eq_ignore_ascii_case(name)
+                        full.len() == n
+                            && full.first() == Some(&first)
+                            && full.eq_ignore_ascii_case(name)
                     })
                     .map_or(HeaderKind::Other, |e| e.2)
             }
@@ -227,7 +229,9 @@ mod tests {
             if *c != 0 {
                 assert_eq!(HeaderKind::from_name(&[*c]), *k);
             }
-            assert!(k.canonical_name().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(full)));
+            assert!(k
+                .canonical_name()
+                .is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(full)));
         }
     }
 }

@@ -75,7 +75,11 @@ pub struct Message {
 }
 
 fn is_sip_version(v: &[u8]) -> bool {
-    let Some(rest) = v.get(..4).filter(|p| p.eq_ignore_ascii_case(b"SIP/")).and(v.get(4..)) else {
+    let Some(rest) = v
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case(b"SIP/"))
+        .and(v.get(4..))
+    else {
         return false;
     };
     let mut parts = rest.splitn(2, |&c| c == b'.');
@@ -90,12 +94,17 @@ fn is_sip_version(v: &[u8]) -> bool {
 fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseError> {
     let line = buf.get(s..e).unwrap_or_default();
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
-    if line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+    if line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    {
         let version = &line[..sp1];
         if !is_sip_version(version) {
             return Err(ParseError::StartLine("bad SIP version in status line"));
         }
-        let code = line.get(sp1 + 1..sp1 + 4).ok_or(ParseError::StartLine("status code must be 3 digits"))?;
+        let code = line
+            .get(sp1 + 1..sp1 + 4)
+            .ok_or(ParseError::StartLine("status code must be 3 digits"))?;
         if !code.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::StartLine("status code must be 3 digits"));
         }
@@ -120,7 +129,9 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     }
     let sp2 = memchr::memrchr(b' ', line).unwrap_or(sp1);
     if sp2 == sp1 {
-        return Err(ParseError::StartLine("request line needs method, URI and version"));
+        return Err(ParseError::StartLine(
+            "request line needs method, URI and version",
+        ));
     }
     let version = &line[sp2 + 1..];
     if !is_sip_version(version) {
@@ -128,14 +139,18 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     }
     let uri = &line[sp1 + 1..sp2];
     if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
-        return Err(ParseError::StartLine("Request-URI empty or with whitespace"));
+        return Err(ParseError::StartLine(
+            "Request-URI empty or with whitespace",
+        ));
     }
     // scheme ":" — refuses `<sip:...>` and other junk early (RFC 4475 ltgtruri).
     let colon = memchr::memchr(b':', uri).unwrap_or(0);
     let scheme = &uri[..colon];
     if scheme.is_empty()
         || !scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        || !scheme.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        || !scheme
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     {
         return Err(ParseError::StartLine("Request-URI has no valid scheme"));
     }
@@ -385,7 +400,10 @@ impl Message {
     }
     /// First line of a known header.
     pub fn header_ref(&self, kind: HeaderKind) -> Option<HeaderRef<'_>> {
-        self.headers.iter().find(|h| h.kind == kind).map(|h| self.href(h))
+        self.headers
+            .iter()
+            .find(|h| h.kind == kind)
+            .map(|h| self.href(h))
     }
     /// All lines of a known header.
     pub fn headers_of(&self, kind: HeaderKind) -> impl Iterator<Item = HeaderRef<'_>> + '_ {
@@ -420,7 +438,10 @@ impl Message {
     /// Number of lines of the header named `name`.
     pub fn header_count(&self, name: &[u8]) -> usize {
         let kind = HeaderKind::from_name(name);
-        self.headers.iter().filter(|h| self.name_is(h, kind, name)).count()
+        self.headers
+            .iter()
+            .filter(|h| self.name_is(h, kind, name))
+            .count()
     }
     /// Whether the message has a header named `name`.
     pub fn has_header(&self, name: &[u8]) -> bool {
@@ -436,7 +457,11 @@ impl Message {
     /// First Via value (cached).
     pub fn via1(&self) -> Result<&Via, ParseError> {
         self.via1
-            .get_or_init(|| self.vias().next().unwrap_or(Err(ParseError::NoHeader("Via"))))
+            .get_or_init(|| {
+                self.vias()
+                    .next()
+                    .unwrap_or(Err(ParseError::NoHeader("Via")))
+            })
             .as_ref()
             .map_err(|e| *e)
     }
@@ -448,7 +473,10 @@ impl Message {
             std::iter::from_fn(move || {
                 let (a, b) = split.next_range()?;
                 if a >= b {
-                    return Some(Err(ParseError::BadHeader("Via", "empty value between commas")));
+                    return Some(Err(ParseError::BadHeader(
+                        "Via",
+                        "empty value between commas",
+                    )));
                 }
                 Some(Via::parse_at(self.slice(base + a..base + b), base + a))
             })
@@ -482,7 +510,9 @@ impl Message {
     fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
         self.cseq
             .get_or_init(|| {
-                let h = self.header_ref(HeaderKind::CSeq).ok_or(ParseError::NoHeader("CSeq"))?;
+                let h = self
+                    .header_ref(HeaderKind::CSeq)
+                    .ok_or(ParseError::NoHeader("CSeq"))?;
                 let v = h.value;
                 let sp = v
                     .iter()
@@ -533,10 +563,15 @@ impl Message {
                         if a >= b {
                             return Err(ParseError::BadHeader("Contact", "empty value"));
                         }
-                        let na = NameAddr::parse_bytes(self.slice(base + a..base + b)).map_err(|e| match e {
-                            ParseError::BadHeader(_, w) => ParseError::BadHeader("Contact", w),
-                            e => e,
-                        })?;
+                        let na =
+                            NameAddr::parse_bytes(self.slice(base + a..base + b)).map_err(|e| {
+                                match e {
+                                    ParseError::BadHeader(_, w) => {
+                                        ParseError::BadHeader("Contact", w)
+                                    }
+                                    e => e,
+                                }
+                            })?;
                         out.push(na);
                     }
                 }
@@ -565,7 +600,8 @@ impl Message {
     }
     /// Range of the Max-Forwards value (for decrementing in place).
     pub fn max_forwards_range(&self) -> Option<std::ops::Range<usize>> {
-        self.header_ref(HeaderKind::MaxForwards).map(|h| h.value_range)
+        self.header_ref(HeaderKind::MaxForwards)
+            .map(|h| h.value_range)
     }
 
     // ---- validation -------------------------------------------------------------
@@ -599,7 +635,14 @@ impl Message {
         if !self.version().eq_ignore_ascii_case(b"SIP/2.0") {
             return Err(ParseError::Invalid("unsupported SIP version"));
         }
-        for k in [HeaderKind::From, HeaderKind::To, HeaderKind::CallId, HeaderKind::CSeq, HeaderKind::MaxForwards, HeaderKind::ContentLength] {
+        for k in [
+            HeaderKind::From,
+            HeaderKind::To,
+            HeaderKind::CallId,
+            HeaderKind::CSeq,
+            HeaderKind::MaxForwards,
+            HeaderKind::ContentLength,
+        ] {
             let n = self
                 .headers_of(k)
                 .map(|h| CommaSplit::new(h.value).count().max(1))
@@ -616,7 +659,9 @@ impl Message {
         let cseq = self.cseq_ref()?;
         if self.is_request() {
             if self.method_bytes() != cseq.method.as_bytes() {
-                return Err(ParseError::Invalid("CSeq method differs from request method"));
+                return Err(ParseError::Invalid(
+                    "CSeq method differs from request method",
+                ));
             }
             if self.ruri()?.headers().is_some() {
                 return Err(ParseError::Invalid("Request-URI carries headers"));

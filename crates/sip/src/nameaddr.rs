@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn quoted() {
-        let n = NameAddr::parse(b" \"Bell, Alexander\" <sip:a.g.bell@bell-tel.com;transport=tcp> ; tag = 43 ;x").unwrap();
+        let n = NameAddr::parse(
+            b" \"Bell, Alexander\" <sip:a.g.bell@bell-tel.com;transport=tcp> ; tag = 43 ;x",
+        )
+        .unwrap();
         assert_eq!(n.display_name(), Some(&b"\"Bell, Alexander\""[..]));
         assert_eq!(n.display_name_unquoted(), Some(&b"Bell, Alexander"[..]));
         assert_eq!(n.uri_bytes(), b"sip:a.g.bell@bell-tel.com;transport=tcp");
@@ -202,7 +205,11 @@ mod tests {
             b"<sip:a@b> junk",
             b"\"x\" sip:a@b",
         ] {
-            assert!(NameAddr::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
+            assert!(
+                NameAddr::parse(b).is_err(),
+                "{}",
+                String::from_utf8_lossy(b)
+            );
         }
     }
 }

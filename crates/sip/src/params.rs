@@ -17,11 +17,15 @@ impl Span {
     #[inline]
     pub fn new(s: usize, e: usize) -> Span {
         // Callers guarantee buffers below 4 GiB (checked at parse entry points).
-        Span { s: s as u32, e: e as u32 }
+        Span {
+            s: s as u32,
+            e: e as u32,
+        }
     }
     #[inline]
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
-        buf.get(self.s as usize..self.e as usize).unwrap_or_default()
+        buf.get(self.s as usize..self.e as usize)
+            .unwrap_or_default()
     }
     #[inline]
     pub fn range(&self) -> std::ops::Range<usize> {
@@ -91,7 +95,11 @@ pub(crate) fn parse_raw(
         }
         i = skip_lws(buf, i, end);
         let ns = i;
-        while i < end && buf.get(i).is_some_and(|&b| !matches!(b, b';' | b'=') && !is_lws(b) && !stops.contains(&b)) {
+        while i < end
+            && buf
+                .get(i)
+                .is_some_and(|&b| !matches!(b, b';' | b'=') && !is_lws(b) && !stops.contains(&b))
+        {
             i += 1;
         }
         let name = Span::new(ns, i);
@@ -109,7 +117,11 @@ pub(crate) fn parse_raw(
             if buf.get(k) == Some(&b'"') && k < end {
                 k = quoted_end(buf, k, end).ok_or("unterminated quoted parameter value")?;
             } else {
-                while k < end && buf.get(k).is_some_and(|&b| !matches!(b, b';') && !is_lws(b) && !stops.contains(&b)) {
+                while k < end
+                    && buf
+                        .get(k)
+                        .is_some_and(|&b| !matches!(b, b';') && !is_lws(b) && !stops.contains(&b))
+                {
                     k += 1;
                 }
             }
@@ -168,7 +180,10 @@ fn parse_lenient_first(s: &[u8], start: usize) -> Result<(RawParams, usize), &'s
             value = Some(Span::new(a, b));
             i = k;
         }
-        first.push(RawParam { name: Span::new(ns, ne), value });
+        first.push(RawParam {
+            name: Span::new(ns, ne),
+            value,
+        });
     } else if s.get(i) == Some(&b'=') {
         while i < s.len() && s.get(i).is_some_and(|&b| b != b';') {
             i += 1;
@@ -208,7 +223,10 @@ mod tests {
             ]
         );
         let v: Vec<_> = iter(b"tag=abc;lr").collect();
-        assert_eq!(v, vec![(&b"tag"[..], Some(&b"abc"[..])), (&b"lr"[..], None)]);
+        assert_eq!(
+            v,
+            vec![(&b"tag"[..], Some(&b"abc"[..])), (&b"lr"[..], None)]
+        );
         assert_eq!(get(b"x=1;Tag=7", b"tag"), Some(Some(&b"7"[..])));
         assert_eq!(get(b"x=1;lr", b"lr"), Some(None));
         assert_eq!(value(b"x=1;lr", b"lr"), Some(&b""[..]));

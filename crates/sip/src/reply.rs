@@ -71,7 +71,12 @@ pub(crate) fn push_num(out: &mut Vec<u8>, mut u: u64) {
 }
 
 /// Copies `buf[range]` into `out`, applying sorted, non-overlapping `(start, end, text)` replacements.
-fn copy_with(out: &mut Vec<u8>, buf: &[u8], range: std::ops::Range<usize>, mods: &[(usize, usize, &[u8])]) {
+fn copy_with(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    range: std::ops::Range<usize>,
+    mods: &[(usize, usize, &[u8])],
+) {
     let mut pos = range.start;
     for &(s, e, text) in mods {
         if s < pos || s > range.end {
@@ -88,7 +93,13 @@ fn copy_with(out: &mut Vec<u8>, buf: &[u8], range: std::ops::Range<usize>, mods:
 /// (verbatim, in request order, so compact names and bare LF stay as they were),
 /// Record-Route for 180–299, `received`/`rport` on the top Via, a To tag, the caller's
 /// extra headers, Content-Type/Content-Length and body. Rebuilt lines end in CRLF.
-pub fn build_reply_into(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpts<'_>, out: &mut Vec<u8>) {
+pub fn build_reply_into(
+    req: &Message,
+    code: u16,
+    reason: &[u8],
+    opts: &ReplyOpts<'_>,
+    out: &mut Vec<u8>,
+) {
     let buf: &[u8] = req.buf();
     out.extend_from_slice(b"SIP/2.0 ");
     push_num(out, u64::from(code.min(999)));
@@ -118,7 +129,11 @@ pub fn build_reply_into(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpt
         // RFC 3581 (and Kamailio): with rport, `received` is always added;
         // without it, only when the sent-by host is not the source IP.
         let rport = v.rport().is_some() || opts.force_rport;
-        if rport || !v.host_unbracketed().eq_ignore_ascii_case(strip_brackets(ip)) {
+        if rport
+            || !v
+                .host_unbracketed()
+                .eq_ignore_ascii_case(strip_brackets(ip))
+        {
             match v.received_range() {
                 Some(r) => owned.push((r.start, r.end, ip.to_vec())),
                 None => {
@@ -130,7 +145,10 @@ pub fn build_reply_into(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpt
         }
     }
     owned.sort_by_key(|m| (m.0, m.1));
-    let mods: Vec<(usize, usize, &[u8])> = owned.iter().map(|(s, e, t)| (*s, *e, t.as_slice())).collect();
+    let mods: Vec<(usize, usize, &[u8])> = owned
+        .iter()
+        .map(|(s, e, t)| (*s, *e, t.as_slice()))
+        .collect();
 
     let mut first_via = true;
     for h in req.headers() {

@@ -65,7 +65,11 @@ pub(crate) struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub fn new(buf: &'a [u8], pos: usize) -> Self {
-        Lines { buf, pos, done: false }
+        Lines {
+            buf,
+            pos,
+            done: false,
+        }
     }
 }
 
@@ -75,7 +79,11 @@ pub(crate) fn phys_line(buf: &[u8], pos: usize) -> (usize, usize) {
     match buf.get(pos..).and_then(|r| memchr::memchr(b'\n', r)) {
         Some(i) => {
             let lf = pos + i;
-            let end = if lf > pos && buf.get(lf - 1) == Some(&b'\r') { lf - 1 } else { lf };
+            let end = if lf > pos && buf.get(lf - 1) == Some(&b'\r') {
+                lf - 1
+            } else {
+                lf
+            };
             (end, lf + 1)
         }
         None => (buf.len(), buf.len()),

@@ -136,9 +136,14 @@ impl Uri {
         let qmark = memchr::memchr(b'?', &b[hp..]).map_or(end, |i| hp + i);
         let mut i = hp;
         if b.get(i) == Some(&b'[') {
-            let close = memchr::memchr(b']', &b[i..qmark]).ok_or(bad("unterminated IPv6 reference"))?;
+            let close =
+                memchr::memchr(b']', &b[i..qmark]).ok_or(bad("unterminated IPv6 reference"))?;
             let inner = &b[i + 1..i + close];
-            if inner.is_empty() || !inner.iter().all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
+            if inner.is_empty()
+                || !inner
+                    .iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+            {
                 return Err(bad("invalid IPv6 reference"));
             }
             i += close + 1;
@@ -280,7 +285,10 @@ mod tests {
 
     #[test]
     fn full_sip() {
-        let u = Uri::parse(b"sip:alice:secret@Example.COM:5070;transport=tcp;lr;maddr=1.2.3.4?subject=x&a=b").unwrap();
+        let u = Uri::parse(
+            b"sip:alice:secret@Example.COM:5070;transport=tcp;lr;maddr=1.2.3.4?subject=x&a=b",
+        )
+        .unwrap();
         assert_eq!(u.scheme(), Scheme::Sip);
         assert_eq!(u.user(), Some(&b"alice"[..]));
         assert_eq!(u.password(), Some(&b"secret"[..]));

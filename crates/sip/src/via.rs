@@ -83,7 +83,10 @@ impl Via {
                 .ok_or(bad("unterminated IPv6 reference"))?;
             i += close + 1;
         } else {
-            while i < end && b.get(i).is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_')) {
+            while i < end
+                && b.get(i)
+                    .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+            {
                 i += 1;
             }
         }
@@ -218,7 +221,8 @@ impl Via {
     }
     /// Message range of the `received` value, when present.
     pub(crate) fn received_range(&self) -> Option<std::ops::Range<usize>> {
-        self.received.map(|s| self.base + s.s as usize..self.base + s.e as usize)
+        self.received
+            .map(|s| self.base + s.s as usize..self.base + s.e as usize)
     }
     /// Whether the branch carries the RFC 3261 magic cookie.
     pub fn is_rfc3261_branch(&self) -> bool {
@@ -232,7 +236,10 @@ mod tests {
 
     #[test]
     fn basic() {
-        let v = Via::parse(b"SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds;rport;received=1.2.3.4").unwrap();
+        let v = Via::parse(
+            b"SIP/2.0/UDP pc33.atlanta.com:5066;branch=z9hG4bK776asdhds;rport;received=1.2.3.4",
+        )
+        .unwrap();
         assert_eq!(v.protocol(), b"SIP");
         assert_eq!(v.version(), b"2.0");
         assert_eq!(v.transport(), b"UDP");
@@ -253,7 +260,10 @@ mod tests {
         assert_eq!(v.host(), b"192.0.2.2");
         assert_eq!(v.port(), None);
         assert!(!v.is_rfc3261_branch());
-        let v = Via::parse(b"SIP/2.0/TCP [2001:db8::9:1]:5070 ; rport = 1234 ; received=[2001:db8::9:255]").unwrap();
+        let v = Via::parse(
+            b"SIP/2.0/TCP [2001:db8::9:1]:5070 ; rport = 1234 ; received=[2001:db8::9:255]",
+        )
+        .unwrap();
         assert_eq!(v.host(), b"[2001:db8::9:1]");
         assert_eq!(v.host_unbracketed(), b"2001:db8::9:1");
         assert_eq!(v.port(), Some(5070));

@@ -22,7 +22,11 @@ fn check_valid(name: &str, b: &[u8]) {
         .unwrap_or_else(|e| panic!("{name}: framing error {e}"))
         .unwrap_or_else(|| panic!("{name}: incomplete"));
     let m = parse(&b[..n]).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert!(m.validate_required().is_ok(), "{name}: {:?}", m.validate_required());
+    assert!(
+        m.validate_required().is_ok(),
+        "{name}: {:?}",
+        m.validate_required()
+    );
     m.via1().unwrap_or_else(|e| panic!("{name}: via1 {e}"));
     for v in m.vias() {
         v.unwrap_or_else(|e| panic!("{name}: via {e}"));
@@ -33,7 +37,17 @@ fn check_valid(name: &str, b: &[u8]) {
     if m.is_request() {
         m.ruri().unwrap_or_else(|e| panic!("{name}: ruri {e}"));
     }
-    let r = build_reply(&m, 200, b"OK", &ReplyOpts { to_tag: Some(b"x"), src_ip: Some(b"192.0.2.1"), src_port: Some(5060), ..Default::default() });
+    let r = build_reply(
+        &m,
+        200,
+        b"OK",
+        &ReplyOpts {
+            to_tag: Some(b"x"),
+            src_ip: Some(b"192.0.2.1"),
+            src_port: Some(5060),
+            ..Default::default()
+        },
+    );
     let rm = parse(&r).unwrap_or_else(|e| panic!("{name}: reply {e}"));
     assert_eq!(rm.via_count(), m.via_count(), "{name}");
 }
@@ -53,7 +67,11 @@ fn rfc4475_corpus() {
                 }
             }
             Expect::ParseErr(Fault::StartLine) => {
-                assert!(matches!(parse(b), Err(ParseError::StartLine(_))), "{}", c.name);
+                assert!(
+                    matches!(parse(b), Err(ParseError::StartLine(_))),
+                    "{}",
+                    c.name
+                );
             }
             Expect::ParseErr(Fault::Framing) | Expect::ParseErr(_) => {
                 // Framing layer (stream) refuses or waits; a datagram is still parsed, as
@@ -96,7 +114,11 @@ fn rfc4475_corpus() {
                 assert!(err, "{}: {h} should be refused", c.name);
                 // Kamailio's gate still lets these through (a bad CSeq is processed).
                 assert!(m.validate_required().is_ok(), "{}", c.name);
-                assert!(m.validate_rfc().is_err() || h == "Date" || h == "Contact", "{}", c.name);
+                assert!(
+                    m.validate_rfc().is_err() || h == "Date" || h == "Contact",
+                    "{}",
+                    c.name
+                );
             }
             Expect::ValidateErr(_) => {
                 let m = parse(b).unwrap_or_else(|e| panic!("{}: {e}", c.name));
@@ -140,7 +162,10 @@ fn rfc4475_valid_set_specifics() {
     assert_eq!(m.ruri().unwrap().scheme(), siprd_sip::uri::Scheme::Other);
     // semiuri: ';' in the user part.
     let m = get("semiuri");
-    assert_eq!(m.ruri().unwrap().user(), Some(&b"user;par=u%40example.net"[..]));
+    assert_eq!(
+        m.ruri().unwrap().user(),
+        Some(&b"user;par=u%40example.net"[..])
+    );
     // zeromf
     assert_eq!(get("zeromf").max_forwards(), Ok(Some(0)));
 }
@@ -158,11 +183,17 @@ fn rfc5118_corpus() {
         }
         check_valid(c.name, &w[..n]);
     }
-    let c = rfc5118::CASES.iter().find(|c| c.name == "port-ambiguous").unwrap();
+    let c = rfc5118::CASES
+        .iter()
+        .find(|c| c.name == "port-ambiguous")
+        .unwrap();
     let m = parse(&c.wire()).unwrap();
     assert_eq!(m.ruri().unwrap().host(), b"[2001:db8::10:5070]");
     assert_eq!(m.ruri().unwrap().port(), None);
-    let c = rfc5118::CASES.iter().find(|c| c.name == "via-received-param-no-delim").unwrap();
+    let c = rfc5118::CASES
+        .iter()
+        .find(|c| c.name == "via-received-param-no-delim")
+        .unwrap();
     let m = parse(&c.wire()).unwrap();
     assert_eq!(m.via1().unwrap().received(), Some(&b"2001:db8::9:255"[..]));
 }

@@ -17,13 +17,28 @@ fn exercise(b: &[u8]) {
     if let Ok(m) = Message::parse(Bytes::copy_from_slice(b)) {
         let _ = m.validate_required();
         let _ = m.validate_rfc();
-        let _ = (m.method(), m.ruri(), m.via1(), m.from(), m.to(), m.cseq(), m.contacts(), m.max_forwards());
+        let _ = (
+            m.method(),
+            m.ruri(),
+            m.via1(),
+            m.from(),
+            m.to(),
+            m.cseq(),
+            m.contacts(),
+            m.max_forwards(),
+        );
         let _ = m.vias().count();
         let _ = m.headers().count();
         let _ = m.body();
         let _ = siprd_sip::txkey::server_tx_key(&m);
         let _ = siprd_sip::txkey::client_tx_key(&m);
-        let opts = ReplyOpts { to_tag: Some(b"t"), src_ip: Some(b"1.2.3.4"), src_port: Some(9), force_rport: true, ..Default::default() };
+        let opts = ReplyOpts {
+            to_tag: Some(b"t"),
+            src_ip: Some(b"1.2.3.4"),
+            src_port: Some(9),
+            force_rport: true,
+            ..Default::default()
+        };
         let r = build_reply(&m, 200, b"OK", &opts);
         let _ = Message::parse(Bytes::from(r));
         let _ = siprd_sip::reply::reply_destination(&m, b"1.1.1.1", 5, false);
@@ -39,10 +54,37 @@ fn exercise(b: &[u8]) {
 /// Bytes biased towards SIP syntax, so the parsers get past the first line.
 fn sipish() -> impl Strategy<Value = Vec<u8>> {
     let atoms = prop::sample::select(vec![
-        &b"INVITE sip:a@b SIP/2.0\r\n"[..], b"SIP/2.0 200 OK\r\n", b"Via: SIP/2.0/UDP h:5060;branch=z9hG4bK1;rport",
-        b"v: SIP/2.0/TCP [::1]", b",", b";", b"=", b"\"", b"<", b">", b"sip:", b"@", b":", b"\r\n", b"\n", b" ", b"\t",
-        b"From: ", b"t: ", b"CSeq: 1 INVITE", b"i: x", b"l: 3", b"Content-Length: 99999999999", b"m: *", b"tag=",
-        b"[", b"]", b"%", b"?", b"\r\n\r\n", b"abc",
+        &b"INVITE sip:a@b SIP/2.0\r\n"[..],
+        b"SIP/2.0 200 OK\r\n",
+        b"Via: SIP/2.0/UDP h:5060;branch=z9hG4bK1;rport",
+        b"v: SIP/2.0/TCP [::1]",
+        b",",
+        b";",
+        b"=",
+        b"\"",
+        b"<",
+        b">",
+        b"sip:",
+        b"@",
+        b":",
+        b"\r\n",
+        b"\n",
+        b" ",
+        b"\t",
+        b"From: ",
+        b"t: ",
+        b"CSeq: 1 INVITE",
+        b"i: x",
+        b"l: 3",
+        b"Content-Length: 99999999999",
+        b"m: *",
+        b"tag=",
+        b"[",
+        b"]",
+        b"%",
+        b"?",
+        b"\r\n\r\n",
+        b"abc",
     ]);
     prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
 }

@@ -43,11 +43,17 @@ fn first_line_and_headers() {
     assert_eq!(m.header_lines(), 12);
     assert_eq!(m.header(HeaderKind::MaxForwards), Some(&b"70"[..]));
     assert_eq!(m.max_forwards(), Ok(Some(70)));
-    assert_eq!(m.header_by_name(b"call-ID"), Some(&b"a84b4c76e66710@pc33.atlanta.com"[..]));
+    assert_eq!(
+        m.header_by_name(b"call-ID"),
+        Some(&b"a84b4c76e66710@pc33.atlanta.com"[..])
+    );
     assert_eq!(m.header_by_name(b"i"), m.call_id());
     assert_eq!(m.header_count(b"v"), 2);
     assert_eq!(m.header_count(b"VIA"), 2);
-    assert_eq!(m.header_by_name(b"x-folded"), Some(&b"first\r\n  second\r\n\tthird"[..]));
+    assert_eq!(
+        m.header_by_name(b"x-folded"),
+        Some(&b"first\r\n  second\r\n\tthird"[..])
+    );
     assert_eq!(m.header_by_name(b"X-Missing"), None);
     assert_eq!(m.content_length(), Ok(Some(4)));
     assert_eq!(m.body(), b"v=0\r");
@@ -125,7 +131,10 @@ fn compact_forms_and_lf_only() {
     assert_eq!(m.start_offset(), 2);
     assert!(m.is_lf_only());
     assert_eq!(m.method(), Method::Options);
-    assert_eq!(m.header(HeaderKind::Via), Some(&b"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKc1"[..]));
+    assert_eq!(
+        m.header(HeaderKind::Via),
+        Some(&b"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKc1"[..])
+    );
     assert_eq!(m.header_by_name(b"Supported"), Some(&b"timer"[..]));
     assert_eq!(m.header_by_name(b"session-expires"), Some(&b"90"[..]));
     assert_eq!(m.header(HeaderKind::SessionExpires), Some(&b"90"[..]));
@@ -141,7 +150,9 @@ fn compact_forms_and_lf_only() {
 
 #[test]
 fn responses() {
-    let m = msg(b"SIP/2.0 180 Ringing Now\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 5 INVITE\r\n\r\n");
+    let m = msg(
+        b"SIP/2.0 180 Ringing Now\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 5 INVITE\r\n\r\n",
+    );
     assert!(m.is_response());
     assert_eq!(m.status(), Some(180));
     assert_eq!(m.reason(), b"Ringing Now");
@@ -162,18 +173,45 @@ fn refusals() {
     let e = |b: &[u8]| Message::parse(Bytes::copy_from_slice(b)).unwrap_err();
     assert_eq!(e(b""), ParseError::Empty);
     assert_eq!(e(b"\r\n\r\n"), ParseError::Empty);
-    assert!(matches!(e(b"INVITE sip:a@b\r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"INVITE  sip:a@b SIP/2.0\r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"INVITE <sip:a@b> SIP/2.0\r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"INVITE sip:a@b SIP/2.0 \r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"SIP/2.0 2000 OK\r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"SIP/2.0 099 OK\r\n\r\n"), ParseError::StartLine(_)));
-    assert!(matches!(e(b"GET / HTTP/1.1\r\n\r\n"), ParseError::StartLine(_)));
+    assert!(matches!(
+        e(b"INVITE sip:a@b\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"INVITE  sip:a@b SIP/2.0\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"INVITE <sip:a@b> SIP/2.0\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"INVITE sip:a@b SIP/2.0 \r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"SIP/2.0 2000 OK\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"SIP/2.0 099 OK\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"GET / HTTP/1.1\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
     // Header-level problems surface in validate_required.
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nNoColonHere\r\n\r\n");
-    assert_eq!(m.validate_required(), Err(ParseError::MissingColon { offset: 45 }));
+    assert_eq!(
+        m.validate_required(),
+        Err(ParseError::MissingColon { offset: 45 })
+    );
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCSeq: 1 OPTIONS\r\n\r\n");
-    assert_eq!(m.validate_required(), Err(ParseError::MissingHeader("Call-ID")));
+    assert_eq!(
+        m.validate_required(),
+        Err(ParseError::MissingHeader("Call-ID"))
+    );
     // Not errors at this gate: bad CSeq, wrong Content-Length, unknown method.
     let m = msg(b"FOO sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nf: <sip:a@b>;tag=1\r\nt: <sip:a@b>\r\ni: x\r\nCSeq: x FOO\r\nl: 99\r\n\r\nabc");
     assert!(m.validate_required().is_ok());
@@ -214,14 +252,31 @@ Content-Length: 0\r\n\r\n",
     );
     assert_eq!(String::from_utf8_lossy(&r), expect);
     // 100 gets no tag, no Record-Route; the reply parses back.
-    let r = build_reply(&m, 100, b"Trying", &ReplyOpts { to_tag: Some(b"t"), ..Default::default() });
+    let r = build_reply(
+        &m,
+        100,
+        b"Trying",
+        &ReplyOpts {
+            to_tag: Some(b"t"),
+            ..Default::default()
+        },
+    );
     let rm = msg(&r);
     assert_eq!(rm.status(), Some(100));
     assert_eq!(rm.to().unwrap().tag(), None);
     assert_eq!(rm.header_count(b"Record-Route"), 0);
     assert_eq!(rm.via_count(), 3);
     // Body and content type.
-    let r = build_reply(&m, 200, b"OK", &ReplyOpts { body: b"hello", content_type: Some(b"text/plain"), ..Default::default() });
+    let r = build_reply(
+        &m,
+        200,
+        b"OK",
+        &ReplyOpts {
+            body: b"hello",
+            content_type: Some(b"text/plain"),
+            ..Default::default()
+        },
+    );
     let rm = msg(&r);
     assert_eq!(rm.body(), b"hello");
     assert_eq!(rm.header(HeaderKind::ContentType), Some(&b"text/plain"[..]));
@@ -232,7 +287,17 @@ Content-Length: 0\r\n\r\n",
 fn reply_to_compact_lf_only_multi_via() {
     let req = b"OPTIONS sip:a@b SIP/2.0\nv: SIP/2.0/UDP 1.2.3.4:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 5.6.7.8\nf: <sip:x@y>;tag=1\nt: <sip:a@b>\ni: abc\nCSeq: 1 OPTIONS\n\n";
     let m = msg(req);
-    let r = build_reply(&m, 404, b"Not Found", &ReplyOpts { to_tag: Some(b"T"), src_ip: Some(b"127.0.0.1"), src_port: Some(5000), ..Default::default() });
+    let r = build_reply(
+        &m,
+        404,
+        b"Not Found",
+        &ReplyOpts {
+            to_tag: Some(b"T"),
+            src_ip: Some(b"127.0.0.1"),
+            src_port: Some(5000),
+            ..Default::default()
+        },
+    );
     assert_eq!(
         String::from_utf8_lossy(&r),
         "SIP/2.0 404 Not Found\r\n\
@@ -245,19 +310,43 @@ Content-Length: 0\r\n\r\n"
     );
     // Same source IP as the Via host: no received; rport filled.
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5070;rport\r\nt: <sip:a@b>;tag=x\r\n\r\n");
-    let r = build_reply(&m, 200, b"OK", &ReplyOpts { to_tag: Some(b"T"), src_ip: Some(b"::1"), src_port: Some(7), ..Default::default() });
-    assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [::1]:5070;rport=7\r\nt: <sip:a@b>;tag=x\r\n"));
+    let r = build_reply(
+        &m,
+        200,
+        b"OK",
+        &ReplyOpts {
+            to_tag: Some(b"T"),
+            src_ip: Some(b"::1"),
+            src_port: Some(7),
+            ..Default::default()
+        },
+    );
+    assert!(r.starts_with(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [::1]:5070;rport=7\r\nt: <sip:a@b>;tag=x\r\n"
+    ));
 }
 
 #[test]
 fn destinations() {
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:5070\r\n\r\n");
-    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 5070));
-    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, true).unwrap(), (&b"9.9.9.9"[..], 1111));
+    assert_eq!(
+        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
+        (&b"9.9.9.9"[..], 5070)
+    );
+    assert_eq!(
+        reply_destination(&m, b"9.9.9.9", 1111, true).unwrap(),
+        (&b"9.9.9.9"[..], 1111)
+    );
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP host;rport\r\n\r\n");
-    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 1111));
+    assert_eq!(
+        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
+        (&b"9.9.9.9"[..], 1111)
+    );
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TLS host\r\n\r\n");
-    assert_eq!(reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(), (&b"9.9.9.9"[..], 5061));
+    assert_eq!(
+        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
+        (&b"9.9.9.9"[..], 5061)
+    );
 }
 
 #[test]
@@ -265,7 +354,10 @@ fn edits_on_message() {
     let m = msg(INVITE);
     let mut e = Edits::new();
     e.set_ruri(&m, b"sip:bob@10.0.0.2:5060").unwrap();
-    e.add_top_via(&m, &top_via_line(b"udp", b"10.0.0.1", Some(5060), b"z9hG4bKnew", b""));
+    e.add_top_via(
+        &m,
+        &top_via_line(b"udp", b"10.0.0.1", Some(5060), b"z9hG4bKnew", b""),
+    );
     e.remove_header(&m, b"record-route");
     e.remove_header(&m, b"X-Folded");
     e.append_header(&m, b"X-Added: 1\r\n");
@@ -280,7 +372,10 @@ fn edits_on_message() {
     assert_eq!(n.header_by_name(b"x-added"), Some(&b"1"[..]));
     assert_eq!(n.max_forwards(), Ok(Some(69)));
     assert_eq!(n.body(), b"v=0\r");
-    assert!(out.ends_with(b"X-Added: 1\r\n\r\nv=0\r"), "trailing junk dropped");
+    assert!(
+        out.ends_with(b"X-Added: 1\r\n\r\nv=0\r"),
+        "trailing junk dropped"
+    );
 
     // Body replacement fixes Content-Length.
     let mut e = Edits::new();
@@ -300,7 +395,10 @@ fn edits_on_message() {
     let r = msg(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP me;branch=z9hG4bK1 , SIP/2.0/UDP you;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP x\r\n\r\n");
     e.remove_top_via(&r).unwrap();
     let n = msg(&e.apply_message(&r));
-    assert_eq!(n.header(HeaderKind::Via), Some(&b"SIP/2.0/UDP you;branch=z9hG4bK2"[..]));
+    assert_eq!(
+        n.header(HeaderKind::Via),
+        Some(&b"SIP/2.0/UDP you;branch=z9hG4bK2"[..])
+    );
     assert_eq!(n.via_count(), 2);
     let mut e = Edits::new();
     e.remove_top_via(&n).unwrap();
@@ -312,18 +410,30 @@ fn edits_on_message() {
 #[test]
 fn transaction_keys() {
     let inv = msg(INVITE);
-    let ack = msg(&INVITE.iter().copied().collect::<Vec<u8>>().replacen_bytes(b"INVITE sip", b"ACK sip").replacen_bytes(b"314159 INVITE", b"314159 ACK"));
+    let ack = msg(&INVITE
+        .iter()
+        .copied()
+        .collect::<Vec<u8>>()
+        .replacen_bytes(b"INVITE sip", b"ACK sip")
+        .replacen_bytes(b"314159 INVITE", b"314159 ACK"));
     let k1 = server_tx_key(&inv).unwrap();
     assert_eq!(k1, server_tx_key(&ack).unwrap(), "ACK matches INVITE");
     match &k1 {
-        ServerTxKey::Rfc3261 { branch, sent_by, method } => {
+        ServerTxKey::Rfc3261 {
+            branch,
+            sent_by,
+            method,
+        } => {
             assert_eq!(&branch[..], b"z9hG4bK776asdhds");
             assert_eq!(&sent_by[..], b"pc33.atlanta.com:5066");
             assert_eq!(*method, Method::Invite);
         }
         k => panic!("unexpected {k:?}"),
     }
-    let cancel = msg(&INVITE.to_vec().replacen_bytes(b"INVITE sip", b"CANCEL sip").replacen_bytes(b"314159 INVITE", b"314159 CANCEL"));
+    let cancel = msg(&INVITE
+        .to_vec()
+        .replacen_bytes(b"INVITE sip", b"CANCEL sip")
+        .replacen_bytes(b"314159 INVITE", b"314159 CANCEL"));
     assert_ne!(server_tx_key(&cancel).unwrap(), k1);
     assert_eq!(cancel_target_key(&cancel).unwrap(), k1);
     // RFC 2543 fallback.

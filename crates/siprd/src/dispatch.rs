@@ -13,7 +13,7 @@
 use crate::context::{Ctx, RcvInfo};
 use crate::log::RateLimit;
 use crate::runtime::{EventHandle, HookAction, Runtime};
-use crate::transport::{Handler, Received, WorkerIo};
+use crate::transport::{Handler, Proto, Received, WorkerIo};
 use siprd_script::route_type;
 use siprd_sip::Message;
 use parking_lot::{Condvar, Mutex};
@@ -26,6 +26,8 @@ pub struct Dispatcher {
     pre_routing: Option<EventHandle>,
     parse_error: Option<EventHandle>,
     worker_one_init: Option<EventHandle>,
+    /// `event_route[core:msg-received]`, only when `received_route_mode` asks for it.
+    msg_received: Option<EventHandle>,
     bad_message_log: RateLimit,
     missing_headers_log: RateLimit,
     /// Closed until start-up events have run: workers wait before their first message.
@@ -43,6 +45,7 @@ impl Dispatcher {
             pre_routing: rt.event("core:pre-routing"),
             parse_error: rt.event("core:receive-parse-error"),
             worker_one_init: rt.event("core:worker-one-init"),
+            msg_received: if rt.settings.received_route_mode > 0 { rt.event("core:msg-received") } else { None },
             rt,
             bad_message_log: RateLimit::default(),
             missing_headers_log: RateLimit::default(),
@@ -71,12 +74,17 @@ impl Dispatcher {
         })
     }
 
-    fn on_parse_error(&self, io: &mut WorkerIo, pkt: Received, reason: &str) {
+    /// Data that is not routable SIP: non-SIP hooks (nosip) first, then, for
+    /// real parse errors, `event_route[core:receive-parse-error]`.
+    fn on_parse_error(&self, io: &mut WorkerIo, pkt: Received, reason: &str, parse_error: bool) {
         let rcv = rcv_info(&pkt);
         for hook in &self.rt.hooks.non_sip {
             if self.with_ctx(|ctx| ctx.with_io(io, |ctx| hook(ctx, &pkt))) == HookAction::Stop {
                 return;
             }
+        }
+        if !parse_error {
+            return;
         }
         if let Some(ev) = &self.parse_error {
             let data = pkt.data.clone();
@@ -104,7 +112,7 @@ fn is_keepalive(data: &[u8]) -> bool {
 impl Handler for Dispatcher {
     fn on_worker_start(&self, io: &mut WorkerIo) {
         self.wait_open();
-        if io.rank() == 0 {
+        if io.rank() == 1 {
             if let Some(ev) = &self.worker_one_init {
                 self.rt.raise(ev, None);
             }
@@ -112,32 +120,58 @@ impl Handler for Dispatcher {
     }
 
     fn on_message(&self, io: &mut WorkerIo, pkt: Received) {
-        if is_keepalive(&pkt.data) {
+        // Kamailio ignores datagrams shorter than any SIP message could be
+        // (NAT keep-alives, probes).
+        if is_keepalive(&pkt.data) || (pkt.proto == Proto::Udp && pkt.data.len() < MIN_UDP_PACKET) {
             return;
         }
+        if let Some(ev) = &self.msg_received {
+            let (rcv, data) = (rcv_info(&pkt), pkt.data.clone());
+            let out = self.rt.raise_with(ev, route_type::EVENT, |ctx| {
+                ctx.rcv = rcv;
+                ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
+            });
+            if out.dropped {
+                return;
+            }
+        }
         if pkt.framing_error {
-            return self.on_parse_error(io, pkt, "stream framing error");
+            return self.on_parse_error(io, pkt, "stream framing error", true);
         }
         let msg = match Message::parse(pkt.data.clone()) {
             Ok(m) => m,
-            Err(e) => return self.on_parse_error(io, pkt, &e.to_string()),
-        };
-        if let Err(e) = msg.validate_required() {
-            if self.missing_headers_log.allow() {
-                tracing::warn!("dropping message from {}:{}: {e}", pkt.proto, pkt.src);
+            Err(e) => {
+                // Another protocol's request line (HTTP) or another SIP version is
+                // not a parse error for Kamailio: only non-SIP hooks see it.
+                let other_protocol = looks_like_other_protocol(&pkt.data);
+                return self.on_parse_error(io, pkt, &e.to_string(), !other_protocol);
             }
-            return;
+        };
+        if msg.header_lines() == 0 {
+            // A bare first line: not routable SIP (nosip may want it).
+            return self.on_parse_error(io, pkt, "no headers", false);
         }
         let rcv = rcv_info(&pkt);
         self.with_ctx(|ctx| {
             ctx.reset(msg, false, rcv);
-            ctx.with_io(io, |ctx| route_message(&self.rt, self.pre_routing.as_ref(), ctx));
+            ctx.with_io(io, |ctx| route_message(&self.rt, self.pre_routing.as_ref(), &self.missing_headers_log, ctx));
         });
     }
 }
 
-/// Run the routes for one received message in `ctx`.
-pub fn route_message(rt: &Runtime, pre_routing: Option<&EventHandle>, ctx: &mut Ctx) {
+/// Shorter UDP datagrams are ignored, as Kamailio does.
+const MIN_UDP_PACKET: usize = 32;
+
+/// A first line of another protocol (`GET / HTTP/1.1`, `SIP/3.0 200 OK`).
+fn looks_like_other_protocol(data: &[u8]) -> bool {
+    let line_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+    let line = &data[..line_end];
+    memchr::memmem::find(line, b"HTTP/").is_some() || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"))
+}
+
+/// Run the routes for one received message in `ctx`. As in Kamailio,
+/// `core:pre-routing` runs before the check for mandatory headers.
+pub fn route_message(rt: &Runtime, pre_routing: Option<&EventHandle>, missing_log: &RateLimit, ctx: &mut Ctx) {
     let is_request = ctx.msg.is_request();
     if let Some(ev) = pre_routing {
         let rtype = if is_request { route_type::REQUEST } else { route_type::CORE_ONREPLY };
@@ -146,6 +180,12 @@ pub fn route_message(rt: &Runtime, pre_routing: Option<&EventHandle>, ctx: &mut 
             return;
         }
         ctx.exec = Default::default();
+    }
+    if let Err(e) = ctx.msg.validate_required() {
+        if missing_log.allow() {
+            tracing::warn!("dropping message from {}:{}: {e}", ctx.rcv.proto, ctx.rcv.src);
+        }
+        return;
     }
     if is_request {
         for hook in &rt.hooks.request {

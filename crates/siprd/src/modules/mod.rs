@@ -4,9 +4,12 @@ use crate::module::ModuleInfo;
 
 pub mod cfgutils;
 pub mod core;
+pub mod maxfwd;
 pub mod htable;
 pub mod pv;
 pub mod sl;
+pub mod siputils;
+pub mod textops;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
@@ -15,6 +18,9 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo { name: "cfgutils", new: || Box::new(cfgutils::Cfgutils::default()), requires: &[] },
     ModuleInfo { name: "pv", new: || Box::new(pv::Pv::default()), requires: &[] },
     ModuleInfo { name: "sl", new: || Box::new(sl::Sl::default()), requires: &[] },
+    ModuleInfo { name: "textops", new: || Box::new(textops::Textops), requires: &[] },
+    ModuleInfo { name: "siputils", new: || Box::new(siputils::Siputils), requires: &[] },
+    ModuleInfo { name: "maxfwd", new: || Box::new(maxfwd::Maxfwd::default()), requires: &[] },
     ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },
 ];
 

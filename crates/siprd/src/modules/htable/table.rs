@@ -585,7 +585,7 @@ mod tests {
         set(&t2, "k", Value::Int(2));
         assert!((9..=10).contains(&t2.get_expire(1, h2, b"k")));
         // An item whose time passed reads as missing, and is purged.
-        t2.set(1, h2, b"old", Value::Int(1), 0);
+        t2.set(1, t2.hash(b"old"), b"old", Value::Int(1), 0);
         t2.with_slot(1, t2.hash(b"old"), |m| {
             if let Some(e) = m.find_mut(t2.hash(b"old"), |e| &e.key[..] == b"old") {
                 e.expire = 1;

@@ -2,6 +2,7 @@
 //! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`).
 
 pub mod msg;
+pub mod transforms;
 pub mod vars;
 
 pub use msg::RawPacket;
@@ -21,5 +22,6 @@ impl Module for Pv {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         msg::register(reg);
+        transforms::register(reg);
     }
 }

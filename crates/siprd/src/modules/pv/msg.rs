@@ -209,7 +209,10 @@ impl Simple {
                 Some(raw) => Value::Str(raw.0.clone()),
                 None => Value::Str(msg.buf().clone()),
             },
-            MsgLen => Value::Int(msg.buf().len() as i32),
+            MsgLen => match ctx.event_data::<RawPacket>() {
+                Some(raw) => Value::Int(raw.0.len() as i32),
+                None => Value::Int(msg.buf().len() as i32),
+            },
             BodySize => Value::Int(msg.body().len() as i32),
             Body => bytes_of(ctx, msg.body()),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
@@ -406,6 +409,36 @@ impl PvImpl<Ctx> for Time {
     }
 }
 
+/// `$rcv(name)`: the raw received packet in `event_route[core:msg-received]`.
+#[derive(Clone, Copy)]
+enum Rcv {
+    Buf,
+    Len,
+    SrcIp,
+    SrcPort,
+    RcvIp,
+    RcvPort,
+    Proto,
+    Af,
+}
+
+impl PvImpl<Ctx> for Rcv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let raw = ctx.event_data::<RawPacket>().map(|r| r.0.clone());
+        let r = ctx.rcv;
+        match self {
+            Rcv::Buf => raw.map_or(Value::Null, Value::Str),
+            Rcv::Len => raw.map_or(Value::Null, |b| Value::Int(b.len() as i32)),
+            Rcv::SrcIp => Value::from_string(r.src.ip().to_string()),
+            Rcv::SrcPort => Value::Int(i32::from(r.src.port())),
+            Rcv::RcvIp => Value::from_string(r.local.ip().to_string()),
+            Rcv::RcvPort => Value::Int(i32::from(r.local.port())),
+            Rcv::Proto => Value::from_static(r.proto.as_str()),
+            Rcv::Af => Value::from_static(if r.src.is_ipv4() { "ipv4" } else { "ipv6" }),
+        }
+    }
+}
+
 /// `$env(NAME)`: read once at load, like Kamailio.
 struct Env(Value);
 
@@ -522,6 +555,24 @@ pub fn register(reg: &mut Registry<Ctx>) {
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
             let format = inner.ok_or("`$timef` needs a strftime format: $timef(%Y-%m-%d)")?.to_string();
             Ok(Box::new(Time { part: None, format }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "rcv",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let which = match inner.map(str::trim) {
+                Some("buf") => Rcv::Buf,
+                Some("len") => Rcv::Len,
+                Some("srcip") => Rcv::SrcIp,
+                Some("srcport") => Rcv::SrcPort,
+                Some("rcvip") => Rcv::RcvIp,
+                Some("rcvport") => Rcv::RcvPort,
+                Some("proto") | Some("sproto") => Rcv::Proto,
+                Some("af") => Rcv::Af,
+                other => return Err(format!("unknown $rcv field {other:?} (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)")),
+            };
+            Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     reg.add_pv(PvClassDef {

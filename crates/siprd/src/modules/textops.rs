@@ -1,0 +1,774 @@
+//! textops: regular-expression searches and header/body edits of the message.
+//!
+//! Behaviour observed on Kamailio 5.6:
+//! - regexes are POSIX ERE with `REG_NEWLINE`: `^`/`$` match at line starts/ends
+//!   (`$` is before the `\n`, so a CRLF line keeps its `\r`), `.` and `[^...]`
+//!   never match `\n`. `search`, `search_body` and `subst*` are case-sensitive
+//!   (unless the `i` flag), `replace` / `replace_all` are case-insensitive;
+//! - `search` looks at the whole message, `subst` / `replace*` start at the
+//!   first header (the first line is left alone), `*_body` at the body;
+//! - edits do not change what later reads see: `is_present_hf` is false after
+//!   `append_hf`, true after `remove_hf`; `remove_hf` returns 1 when it found a
+//!   header (again on a second call), -1 otherwise;
+//! - `append_hf` / `insert_hf` / `append_to_reply` add the text verbatim (no CRLF
+//!   added); `insert_hf` goes above every header (and above the Via that
+//!   `forward()` adds), `append_hf` after the last; with a header name, after /
+//!   before the first such header, or at the default place when there is none;
+//! - `is_method` takes a list separated by `|` or `,` (spaces allowed), compares
+//!   case-insensitively; an unknown method is a load error in a list, allowed
+//!   alone; for replies it checks the CSeq method;
+//! - `subst` replacement: `\0`..`\9` groups, `\\`, `\n` `\r` `\t`, pseudo-variables.
+
+use crate::context::Ctx;
+use crate::module::Module;
+use crate::modules::core::str_arg;
+use bytes::Bytes;
+use regex::bytes::{Captures, Regex, RegexBuilder};
+use siprd_script::pv::PvSpec;
+use siprd_script::registry::{func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind};
+use siprd_script::{route_type, Registry};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct Textops;
+
+/// Make negated bracket expressions of a (Rust-syntax) regex exclude `\n`, as
+/// POSIX `REG_NEWLINE` does.
+fn newline_safe_classes(re: &str) -> String {
+    let b: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len() + 4);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == '\\' {
+            out.push(c);
+            if let Some(&n) = b.get(i + 1) {
+                out.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if c == '[' {
+            out.push('[');
+            i += 1;
+            if b.get(i) == Some(&'^') {
+                out.push_str("^\\n");
+                i += 1;
+            }
+            // copy to the closing bracket (escapes and [:class:] kept)
+            if b.get(i) == Some(&']') {
+                out.push(']');
+                i += 1;
+            }
+            while i < b.len() && b[i] != ']' {
+                if b[i] == '\\' {
+                    out.push('\\');
+                    if let Some(&n) = b.get(i + 1) {
+                        out.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                if b[i] == '[' && matches!(b.get(i + 1), Some(':' | '.' | '=')) {
+                    let d = b[i + 1];
+                    while i < b.len() && !(b[i] == d && b.get(i + 1) == Some(&']')) {
+                        out.push(b[i]);
+                        i += 1;
+                    }
+                    if i < b.len() {
+                        out.push(b[i]);
+                        out.push(']');
+                        i += 2;
+                    }
+                    continue;
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            if i < b.len() {
+                out.push(']');
+                i += 1;
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Compile a POSIX ERE with Kamailio's textops flags (`REG_EXTENDED|REG_NEWLINE`).
+pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
+    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text));
+    RegexBuilder::new(&rust)
+        .multi_line(true)
+        .case_insensitive(icase)
+        .build()
+        .map_err(|e| format!("bad regular expression `{text}`: {}", e.to_string().lines().last().unwrap_or("")))
+}
+
+fn re_fixup(icase: bool) -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        compile_re(&src.text, icase).map(|r| Arg::Regex(Arc::new(r)))
+    });
+    ParamKind::Custom(f)
+}
+
+fn regex_of(a: &Arg<Ctx>) -> Option<&Regex> {
+    match a {
+        Arg::Regex(r) => Some(r),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// is_method
+
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE", "CANCEL", "ACK", "BYE", "INFO", "REGISTER", "SUBSCRIBE", "NOTIFY", "MESSAGE", "OPTIONS", "PRACK",
+    "UPDATE", "REFER", "PUBLISH", "KDMQ", "GET", "POST", "PUT", "DELETE",
+];
+
+struct MethodList(Vec<Vec<u8>>);
+
+/// Parse an `is_method` list: `INVITE|BYE`, `INVITE, BYE`.
+pub(crate) fn parse_method_list(text: &str) -> Result<Vec<Vec<u8>>, String> {
+    let items: Vec<&str> = text.split(['|', ',']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if items.is_empty() {
+        return Err(format!("no method in `{text}`"));
+    }
+    if items.iter().any(|m| !m.bytes().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c))) {
+        return Err(format!("invalid method name in `{text}`"));
+    }
+    if items.len() > 1 {
+        if let Some(u) = items.iter().find(|m| !KNOWN_METHODS.iter().any(|k| k.eq_ignore_ascii_case(m))) {
+            return Err(format!("unknown method `{u}` in list `{text}`: a list may hold only known methods"));
+        }
+    }
+    Ok(items.into_iter().map(|m| m.as_bytes().to_vec()).collect())
+}
+
+fn method_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if src.text.starts_with('$') {
+            return Err("is_method takes a static method list, not a pseudo-variable".into());
+        }
+        parse_method_list(&src.text).map(|l| Arg::Custom(Box::new(MethodList(l))))
+    });
+    ParamKind::Custom(f)
+}
+
+fn is_method(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(Arg::Custom(c)) = a.first() else { return -1 };
+    let Some(list) = c.downcast_ref::<MethodList>() else { return -1 };
+    let m: Bytes = if ctx.msg.is_request() {
+        Bytes::copy_from_slice(ctx.msg.method_bytes())
+    } else {
+        match ctx.msg.cseq() {
+            Ok((_, m)) => Bytes::copy_from_slice(m.as_bytes()),
+            Err(_) => return -1,
+        }
+    };
+    if list.0.iter().any(|x| x.eq_ignore_ascii_case(&m)) {
+        1
+    } else {
+        -1
+    }
+}
+
+// ---------------------------------------------------------------------------
+// has_body(mime)
+
+struct Mime(Vec<u8>);
+
+fn mime_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let t = src.text.trim();
+        match t.split_once('/') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && !t.contains(' ') => {
+                Ok(Arg::Custom(Box::new(Mime(t.to_ascii_lowercase().into_bytes()))))
+            }
+            _ => Err(format!("unsupported mime type `{}`: expected type/subtype", src.text)),
+        }
+    });
+    ParamKind::Custom(f)
+}
+
+fn has_body(ctx: &Ctx) -> bool {
+    !ctx.msg.body().is_empty()
+}
+
+fn has_body_mime(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(Arg::Custom(c)) = a.first() else { return -1 };
+    let Some(Mime(want)) = c.downcast_ref::<Mime>() else { return -1 };
+    if !has_body(ctx) {
+        return -1;
+    }
+    // Without Content-Type a body is taken as application/sdp.
+    let ct = ctx.msg.header_by_name(b"Content-Type").unwrap_or(b"application/sdp");
+    let ty = ct.split(|&c| c == b';').next().unwrap_or_default();
+    let ty: Vec<u8> = ty.iter().filter(|c| !c.is_ascii_whitespace()).copied().collect();
+    if ty.eq_ignore_ascii_case(want) {
+        1
+    } else {
+        -1
+    }
+}
+
+// ---------------------------------------------------------------------------
+// subst
+
+enum ReplPart {
+    Text(Vec<u8>),
+    Group(usize),
+    Pv(Box<PvSpec<Ctx>>),
+}
+
+/// A parsed `/re/replacement/flags` expression.
+pub(crate) struct Subst {
+    re: Regex,
+    repl: Vec<ReplPart>,
+    global: bool,
+}
+
+/// Split `/re/repl/flags` at unescaped delimiters; `\<delim>` becomes `<delim>`
+/// in the regex, other escapes are kept for the next stage.
+fn split_subst(text: &str) -> Result<(String, String, String), String> {
+    let mut chars = text.chars();
+    let delim = chars.next().ok_or("empty substitution expression")?;
+    if delim == '\\' || delim.is_alphanumeric() {
+        return Err(format!("bad delimiter `{delim}` in `{text}`"));
+    }
+    let rest: Vec<char> = chars.collect();
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut i = 0;
+    while i < rest.len() {
+        let c = rest[i];
+        if c == '\\' && i + 1 < rest.len() {
+            if rest[i + 1] == delim {
+                parts.last_mut().map(|p| p.push(delim));
+            } else {
+                parts.last_mut().map(|p| {
+                    p.push('\\');
+                    p.push(rest[i + 1])
+                });
+            }
+            i += 2;
+            continue;
+        }
+        if c == delim && parts.len() < 3 {
+            parts.push(String::new());
+        } else {
+            parts.last_mut().map(|p| p.push(c));
+        }
+        i += 1;
+    }
+    if parts.len() != 3 {
+        return Err(format!("bad substitution expression `{text}`: expected {delim}re{delim}repl{delim}flags"));
+    }
+    let flags = parts.pop().unwrap_or_default();
+    let repl = parts.pop().unwrap_or_default();
+    let re = parts.pop().unwrap_or_default();
+    if re.is_empty() {
+        return Err(format!("empty regular expression in `{text}`"));
+    }
+    Ok((re, repl, flags))
+}
+
+fn parse_repl(fx: &mut FixupCtx<'_, Ctx>, repl: &str, ngroups: usize) -> Result<Vec<ReplPart>, String> {
+    let b = repl.as_bytes();
+    let mut out = Vec::new();
+    let mut lit = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                let n = b[i + 1];
+                match n {
+                    b'0'..=b'9' => {
+                        let g = usize::from(n - b'0');
+                        if g >= ngroups {
+                            return Err(format!("`\\{g}` in `{repl}`: the regex has only {} group(s)", ngroups - 1));
+                        }
+                        if !lit.is_empty() {
+                            out.push(ReplPart::Text(std::mem::take(&mut lit)));
+                        }
+                        out.push(ReplPart::Group(g));
+                    }
+                    b'n' => lit.push(b'\n'),
+                    b'r' => lit.push(b'\r'),
+                    b't' => lit.push(b'\t'),
+                    b'\\' => lit.push(b'\\'),
+                    b'$' => lit.push(b'$'),
+                    other => {
+                        lit.push(b'\\');
+                        lit.push(other);
+                    }
+                }
+                i += 2;
+            }
+            b'$' if b.get(i + 1) == Some(&b'$') => {
+                lit.push(b'$');
+                i += 2;
+            }
+            b'$' if siprd_script::pv::scan_pv_len(&repl[i..]).is_some() => {
+                let (pv, n) = siprd_script::pv::parse_pv(fx, &repl[i..])?;
+                if !lit.is_empty() {
+                    out.push(ReplPart::Text(std::mem::take(&mut lit)));
+                }
+                out.push(ReplPart::Pv(Box::new(pv)));
+                i += n;
+            }
+            c => {
+                lit.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !lit.is_empty() {
+        out.push(ReplPart::Text(lit));
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_subst(fx: &mut FixupCtx<'_, Ctx>, text: &str) -> Result<Subst, String> {
+    let (re, repl, flags) = split_subst(text)?;
+    let mut icase = false;
+    let mut global = false;
+    for f in flags.chars() {
+        match f {
+            'i' => icase = true,
+            'g' => global = true,
+            's' => {}
+            _ => return Err(format!("unknown flag `{f}` in `{text}`")),
+        }
+    }
+    let re = compile_re(&re, icase)?;
+    let repl = parse_repl(fx, &repl, re.captures_len())?;
+    Ok(Subst { re, repl, global })
+}
+
+fn subst_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        parse_subst(fx, &src.text).map(|s| Arg::Custom(Box::new(s)))
+    });
+    ParamKind::Custom(f)
+}
+
+fn subst_of(a: &[Arg<Ctx>]) -> Option<&Subst> {
+    match a.first() {
+        Some(Arg::Custom(c)) => c.downcast_ref::<Subst>(),
+        _ => None,
+    }
+}
+
+impl Subst {
+    fn expand(&self, ctx: &mut Ctx, caps: &Captures<'_>, out: &mut Vec<u8>) {
+        for p in &self.repl {
+            match p {
+                ReplPart::Text(t) => out.extend_from_slice(t),
+                ReplPart::Group(g) => {
+                    if let Some(m) = caps.get(*g) {
+                        out.extend_from_slice(m.as_bytes());
+                    }
+                }
+                ReplPart::Pv(pv) => {
+                    if let Some(v) = pv.try_get(ctx) {
+                        v.write_to(out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The replacements for `hay`: `(range in hay, new text)`.
+    fn replacements(&self, ctx: &mut Ctx, hay: &[u8]) -> Vec<(std::ops::Range<usize>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for caps in self.re.captures_iter(hay) {
+            let Some(m) = caps.get(0) else { continue };
+            let mut text = Vec::new();
+            self.expand(ctx, &caps, &mut text);
+            out.push((m.range(), text));
+            if !self.global {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Apply to a standalone string (for `subst_uri`); None when nothing matched.
+    fn apply_str(&self, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
+        let reps = self.replacements(ctx, s);
+        if reps.is_empty() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(s.len() + 16);
+        let mut pos = 0;
+        for (r, t) in reps {
+            out.extend_from_slice(s.get(pos..r.start).unwrap_or_default());
+            out.extend_from_slice(&t);
+            pos = r.end;
+        }
+        out.extend_from_slice(s.get(pos..).unwrap_or_default());
+        Some(out)
+    }
+}
+
+/// The part of the message buffer that `subst`/`replace` work on: from the
+/// first header to the end of the body.
+fn headers_and_body(ctx: &Ctx) -> std::ops::Range<usize> {
+    let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
+    ctx.msg.headers_start().min(end)..end
+}
+
+/// Record the replacements of `reps` (ranges relative to `base`).
+fn record(ctx: &mut Ctx, base: usize, reps: Vec<(std::ops::Range<usize>, Vec<u8>)>) -> i32 {
+    if reps.is_empty() {
+        return -1;
+    }
+    for (r, t) in reps {
+        ctx.edits.replace(base + r.start..base + r.end, t);
+    }
+    1
+}
+
+/// After a body change: set Content-Length to the new body length (Kamailio
+/// does this when it sends a message whose body was changed). Only the first
+/// body change can update it (edits are not revisable); later ones log.
+fn fix_content_length(ctx: &mut Ctx) {
+    let br = ctx.msg.body_range();
+    let mut body = Vec::new();
+    ctx.edits.apply_range_into(ctx.msg.buf(), br.clone(), &mut body);
+    let new_len = body.len().to_string().into_bytes();
+    match ctx.msg.headers_named(b"Content-Length").next().map(|h| h.value_range) {
+        Some(vr) if ctx.msg.buf().get(vr.clone()) == Some(&new_len[..]) => {}
+        Some(vr) if !ctx.edits.touches(vr.clone()) => ctx.edits.replace(vr, new_len),
+        Some(_) => tracing::warn!("body changed again: Content-Length could not be updated"),
+        None => {
+            if ctx.msg.is_request() && ctx.rcv.proto != crate::transport::Proto::Udp {
+                tracing::warn!("body changed in a message without Content-Length");
+            }
+        }
+    }
+}
+
+fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(s) = subst_of(a) else { return -1 };
+    let range = headers_and_body(ctx);
+    let buf = ctx.msg.buf().clone();
+    let reps = s.replacements(ctx, buf.get(range.clone()).unwrap_or_default());
+    let body_start = ctx.msg.body_range().start;
+    let touches_body = reps.iter().any(|(r, t)| range.start + r.end > body_start && r.len() != t.len());
+    let rc = record(ctx, range.start, reps);
+    if touches_body {
+        fix_content_length(ctx);
+    }
+    rc
+}
+
+fn do_subst_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(s) = subst_of(a) else { return -1 };
+    let br = ctx.msg.body_range();
+    if br.is_empty() {
+        return -1;
+    }
+    let buf = ctx.msg.buf().clone();
+    let reps = s.replacements(ctx, buf.get(br.clone()).unwrap_or_default());
+    let changed_len = reps.iter().any(|(r, t)| r.len() != t.len());
+    let rc = record(ctx, br.start, reps);
+    if rc > 0 && changed_len {
+        fix_content_length(ctx);
+    }
+    rc
+}
+
+fn do_subst_uri(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(s) = subst_of(a) else { return -1 };
+    if !ctx.msg.is_request() {
+        return -1;
+    }
+    let uri = Bytes::copy_from_slice(ctx.ruri());
+    match s.apply_str(ctx, &uri) {
+        Some(n) => {
+            ctx.new_uri = Some(Bytes::from(n));
+            1
+        }
+        None => -1,
+    }
+}
+
+/// `replace` / `replace_all`: literal replacement text (PVs expanded).
+fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
+    let Some(re) = a.first().and_then(regex_of).cloned() else { return -1 };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let range = headers_and_body(ctx);
+    let buf = ctx.msg.buf().clone();
+    let hay = buf.get(range.clone()).unwrap_or_default();
+    let mut reps = Vec::new();
+    for m in re.find_iter(hay) {
+        reps.push((m.range(), txt.to_vec()));
+        if !all {
+            break;
+        }
+    }
+    let body_start = ctx.msg.body_range().start;
+    let touches_body = reps.iter().any(|(r, t)| range.start + r.end > body_start && r.len() != t.len());
+    let rc = record(ctx, range.start, reps);
+    if touches_body {
+        fix_content_length(ctx);
+    }
+    rc
+}
+
+// ---------------------------------------------------------------------------
+// headers
+
+fn hname_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let t = src.text.trim();
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)) {
+            return Err(format!("invalid header name `{}`", src.text));
+        }
+        Ok(Arg::Str(Bytes::copy_from_slice(t.as_bytes())))
+    });
+    ParamKind::Custom(f)
+}
+
+fn name_of(a: &Arg<Ctx>) -> &[u8] {
+    match a {
+        Arg::Str(s) => s,
+        _ => b"",
+    }
+}
+
+fn append_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let at = match a.get(1) {
+        Some(h) => {
+            let name = name_of(h);
+            ctx.msg.headers_named(name).next().map(|h| h.line.end).unwrap_or(ctx.msg.headers_end())
+        }
+        None => ctx.msg.headers_end(),
+    };
+    ctx.edits.insert(at, text.to_vec());
+    1
+}
+
+fn insert_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let at = match a.get(1) {
+        Some(h) => {
+            let name = name_of(h);
+            ctx.msg.headers_named(name).next().map(|h| h.line.start).unwrap_or(ctx.msg.headers_start())
+        }
+        None => ctx.msg.headers_start(),
+    };
+    ctx.edits.insert(at, text.to_vec());
+    1
+}
+
+fn remove_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(name) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let name = siprd_sip::scan::trim(&name).to_vec();
+    let lines: Vec<std::ops::Range<usize>> = ctx.msg.headers_named(&name).map(|h| h.line).collect();
+    if lines.is_empty() {
+        return -1;
+    }
+    for l in lines {
+        ctx.edits.delete(l);
+    }
+    1
+}
+
+fn remove_hf_re(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = a.first().and_then(regex_of) else { return -1 };
+    let lines: Vec<std::ops::Range<usize>> =
+        ctx.msg.headers().filter(|h| re.is_match(h.name)).map(|h| h.line).collect();
+    if lines.is_empty() {
+        return -1;
+    }
+    for l in lines {
+        ctx.edits.delete(l);
+    }
+    1
+}
+
+fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else { return -1 };
+    let name = name_of(hf);
+    if ctx.msg.headers_named(name).any(|h| re.is_match(h.value)) {
+        1
+    } else {
+        -1
+    }
+}
+
+fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = a.first().and_then(regex_of).cloned() else { return -1 };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let start = ctx.msg.start_offset();
+    let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
+    let buf = ctx.msg.buf().clone();
+    match re.find(buf.get(start..end).unwrap_or_default()) {
+        Some(m) => {
+            ctx.edits.insert(start + m.end(), txt.to_vec());
+            1
+        }
+        None => -1,
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
+    FuncDef { name, module: "textops", params, routes: route_type::ANY, call }
+}
+
+impl Module for Textops {
+    fn name(&self) -> &'static str {
+        "textops"
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_function(def("is_method", vec![method_fixup()], func(is_method)));
+        reg.add_function(def(
+            "search",
+            vec![re_fixup(false)],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                let start = ctx.msg.start_offset();
+                let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
+                if re.is_match(ctx.msg.buf().get(start..end).unwrap_or_default()) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def(
+            "search_body",
+            vec![re_fixup(false)],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                let body = ctx.msg.body();
+                if !body.is_empty() && re.is_match(body) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def("search_append", vec![re_fixup(false), ParamKind::Format], func(search_append)));
+        reg.add_function(def("search_hf", vec![hname_fixup(), re_fixup(false)], func(search_hf)));
+        reg.add_function(def(
+            "has_body",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| if has_body(ctx) { 1 } else { -1 }),
+        ));
+        reg.add_function(def("has_body", vec![mime_fixup()], func(has_body_mime)));
+        reg.add_function(def("append_hf", vec![ParamKind::Format], func(append_hf)));
+        reg.add_function(def("append_hf", vec![ParamKind::Format, hname_fixup()], func(append_hf)));
+        reg.add_function(def("insert_hf", vec![ParamKind::Format], func(insert_hf)));
+        reg.add_function(def("insert_hf", vec![ParamKind::Format, hname_fixup()], func(insert_hf)));
+        reg.add_function(def("remove_hf", vec![ParamKind::Format], func(remove_hf)));
+        reg.add_function(def("remove_hf_re", vec![re_fixup(true)], func(remove_hf_re)));
+        reg.add_function(def(
+            "is_present_hf",
+            vec![hname_fixup()],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let name = a.first().map(name_of).unwrap_or_default();
+                if ctx.msg.has_header(name) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def(
+            "is_present_hf_re",
+            vec![re_fixup(true)],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                if ctx.msg.headers().any(|h| re.is_match(h.name)) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(FuncDef {
+            name: "append_to_reply",
+            module: "textops",
+            params: vec![ParamKind::Format],
+            routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR,
+            call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+                ctx.reply_headers.extend_from_slice(&text);
+                1
+            }),
+        });
+        reg.add_function(def("subst", vec![subst_fixup()], func(do_subst)));
+        reg.add_function(def("subst_body", vec![subst_fixup()], func(do_subst_body)));
+        reg.add_function(FuncDef {
+            name: "subst_uri",
+            module: "textops",
+            params: vec![subst_fixup()],
+            routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+            call: func(do_subst_uri),
+        });
+        reg.add_function(def(
+            "replace",
+            vec![re_fixup(true), ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, false)),
+        ));
+        reg.add_function(def(
+            "replace_all",
+            vec![re_fixup(true), ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, true)),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_posix_newline() {
+        let re = compile_re("one[^a]+X-Multi", false).unwrap();
+        assert!(!re.is_match(b"X-Multi: one\r\nX-Multi: two"));
+        let re = compile_re("one.X", false).unwrap();
+        assert!(!re.is_match(b"one\nX"));
+        let re = compile_re("^User-Agent: diff", false).unwrap();
+        assert!(re.is_match(b"OPTIONS x SIP/2.0\r\nUser-Agent: diff\r\n"));
+        let re = compile_re("diff$", false).unwrap();
+        assert!(!re.is_match(b"User-Agent: diff\r\nX: y"));
+        let re = compile_re("^user-agent", true).unwrap();
+        assert!(re.is_match(b"a\nUser-Agent"));
+        assert_eq!(newline_safe_classes("[^]a]"), "[^\\n]a]");
+        assert_eq!(newline_safe_classes("\\[^a]"), "\\[^a]");
+        assert_eq!(newline_safe_classes("[^[:alpha:]]x"), "[^\\n[:alpha:]]x");
+    }
+
+    #[test]
+    fn method_lists() {
+        assert_eq!(parse_method_list("INVITE|OPTIONS").unwrap().len(), 2);
+        assert_eq!(parse_method_list("INVITE , options").unwrap().len(), 2);
+        assert_eq!(parse_method_list("OPTIONS|").unwrap().len(), 1);
+        assert!(parse_method_list("FOO").is_ok());
+        assert!(parse_method_list("INVITE|FOO").is_err());
+        assert!(parse_method_list("").is_err());
+    }
+
+    #[test]
+    fn subst_split() {
+        assert_eq!(
+            split_subst("/a\\/b/c/gi").unwrap(),
+            ("a/b".to_string(), "c".to_string(), "gi".to_string())
+        );
+        assert_eq!(split_subst("#x#\\1#").unwrap(), ("x".into(), "\\1".into(), "".into()));
+        assert!(split_subst("/a/b").is_err());
+        assert!(split_subst("").is_err());
+        assert!(split_subst("//b/").is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! Core event routes, end to end, with the ordering observed on Kamailio 5.6.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const CFG: &str = r#"
+children=2
+listen=udp:127.0.0.1:0
+received_route_mode=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+
+event_route[core:worker-one-init] {
+    xlog("L_ERR", "WORKER-ONE-INIT rm=$rm ru=$ru\n");
+}
+event_route[core:receive-parse-error] {
+    xlog("L_ERR", "PARSE-ERROR len=$ml [$mb] from $si\n");
+}
+event_route[core:pre-routing] {
+    xlog("L_ERR", "PRE-ROUTING $rm $rU\n");
+    if ($rU == "blocked") { drop; }
+}
+event_route[core:msg-received] {
+    if ($(rcv(buf){s.len}) > 0 && $rcv(buf) =~ "X-Drop-Me") {
+        xlog("L_ERR", "MSG-RECEIVED dropping $rcv(len) bytes from $rcv(srcip)\n");
+        drop;
+    }
+}
+request_route {
+    xlog("L_ERR", "REQUEST $rm $rU\n");
+    sl_send_reply("200", "OK");
+}
+"#;
+
+#[test]
+fn worker_one_init_runs_once_before_traffic() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "w1", ""));
+    assert_eq!(s.count_log("WORKER-ONE-INIT"), 1, "{}", s.log());
+    // The synthetic message is Kamailio's faked OPTIONS.
+    assert!(s.log().contains("WORKER-ONE-INIT rm=OPTIONS ru=sip:you@kamailio.org"), "{}", s.log());
+    let init = s.log().find("WORKER-ONE-INIT").unwrap();
+    let first_request = s.log().find("REQUEST OPTIONS").unwrap();
+    assert!(init < first_request);
+}
+
+#[test]
+fn parse_errors_raise_the_event_with_the_packet() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    let junk = "hello this is junk data that is longer than 32 bytes";
+    c.send(s.udp_addr(), junk);
+    assert!(s.wait_log(&format!("PARSE-ERROR len={} [{junk}] from 127.0.0.1", junk.len()), WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn short_packets_other_protocols_and_bare_first_lines_raise_nothing() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &"Z".repeat(31));
+    c.send(s.udp_addr(), "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    c.send(s.udp_addr(), "SIP/3.0 200 OK\r\nVia: SIP/3.0/UDP x\r\n\r\n");
+    c.send(s.udp_addr(), "INVITE sip:someone@example.com SIP/2.0\r\n\r\n");
+    // A marker that is processed after the packets above (one client, in order per worker is
+    // not guaranteed, so wait for it and then a little more).
+    c.request(s.udp_addr(), &request("OPTIONS", "sip:marker@127.0.0.1", c.port(), "m1", ""));
+    std::thread::sleep(Duration::from_millis(200));
+    let log = s.log();
+    assert!(!log.contains("PARSE-ERROR"), "{log}");
+    assert!(!log.contains("PRE-ROUTING INVITE"), "{log}");
+}
+
+#[test]
+fn pre_routing_runs_before_the_header_check_and_drop_stops() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("OPTIONS", "sip:blocked@127.0.0.1", c.port(), "b1", ""));
+    assert!(s.wait_log("PRE-ROUTING OPTIONS blocked", WAIT));
+    c.expect_silence(Duration::from_millis(200));
+    assert!(!s.log().contains("REQUEST OPTIONS blocked"));
+    // Missing Call-ID: pre-routing sees it, request_route does not.
+    let no_callid = format!(
+        "OPTIONS sip:nocid@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKx\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        c.port()
+    );
+    c.send(s.udp_addr(), &no_callid);
+    assert!(s.wait_log("PRE-ROUTING OPTIONS nocid", WAIT));
+    c.expect_silence(Duration::from_millis(200));
+    assert!(!s.log().contains("REQUEST OPTIONS nocid"));
+}
+
+#[test]
+fn msg_received_sees_raw_data_and_can_drop() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("OPTIONS", "sip:dropme@127.0.0.1", c.port(), "d1", "X-Drop-Me: 1\r\n"));
+    assert!(s.wait_log("MSG-RECEIVED dropping", WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(200));
+    assert!(!s.log().contains("PRE-ROUTING OPTIONS dropme"));
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:keep@127.0.0.1", c.port(), "d2", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
