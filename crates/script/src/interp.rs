@@ -233,6 +233,13 @@ impl<C: Host> Program<C> {
         out
     }
 
+    /// Run-time errors are logged out of line, keeping the hot frames small.
+    #[cold]
+    #[inline(never)]
+    fn cold_error(&self, span: crate::source::Span, msg: std::fmt::Arguments<'_>) {
+        tracing::error!("{}: {msg}", self.location(span));
+    }
+
     fn finish(&self, ctx: &mut C, flow: Flow) -> Outcome {
         let st = ctx.exec_state();
         let retcode = match flow {
@@ -301,7 +308,7 @@ impl<C: Host> Program<C> {
         match id {
             Some(id) => self.route_rc(ctx, id, depth),
             None => {
-                tracing::error!("{}: route `{v}` does not exist", self.location(span));
+                self.cold_error(span, format_args!("route `{v}` does not exist"));
                 ctx.exec_state().retcode = -1;
                 Some(-1)
             }
@@ -369,21 +376,18 @@ impl<C: Host> Program<C> {
                             if matches!(e, Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..)) => {
                         }
                         Ok(()) => ctx.exec_state().retcode = 1,
-                        Err(err) => {
-                            tracing::error!(
-                                "{}: cannot assign to `{}`: {err:?}",
-                                self.location(*sp),
-                                pv.text
-                            );
-                        }
+                        Err(err) => self.cold_error(
+                            *sp,
+                            format_args!("cannot assign to `{}`: {err:?}", pv.text),
+                        ),
                     },
-                    None => {
-                        tracing::error!(
-                            "{}: expression evaluation failed; `{}` keeps its value",
-                            self.location(*sp),
+                    None => self.cold_error(
+                        *sp,
+                        format_args!(
+                            "expression evaluation failed; `{}` keeps its value",
                             pv.text
-                        );
-                    }
+                        ),
+                    ),
                 }
                 Flow::Normal
             }
@@ -416,10 +420,7 @@ impl<C: Host> Program<C> {
                     }
                     // max_while_loops = 0 disables the guard, as in Kamailio
                     if max > 0 && n >= max {
-                        tracing::error!(
-                            "{}: runaway while: more than {max} loops",
-                            self.location(*sp)
-                        );
+                        self.cold_error(*sp, format_args!("runaway while: more than {max} loops"));
                         break;
                     }
                     n += 1;
@@ -547,7 +548,7 @@ impl<C: Host> Program<C> {
                 let r = self.operand(ctx, b, cur, depth)?;
                 let v = binop(*op, &l, &r);
                 if v.is_none() && matches!(op, BinOp::Div | BinOp::Mod) {
-                    tracing::error!("{}: division by zero", self.location(*sp));
+                    self.cold_error(*sp, format_args!("division by zero"));
                 }
                 v
             }

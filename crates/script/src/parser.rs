@@ -83,6 +83,7 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         .unwrap_or_default();
     let sm = Arc::new(sm);
     let mut p = Parser {
+        nest: 0,
         toks: out,
         pos: 0,
         diags: Vec::new(),
@@ -651,17 +652,7 @@ impl Parser {
     // ---------------------------------------------------------------- statements
 
     fn block(&mut self) -> PResult<Block> {
-        if self.nest >= MAX_NESTING {
-            let sp = self.cur_span();
-            self.err(sp, format!("blocks nested more than {MAX_NESTING} deep"));
-            // skip the whole construct
-            self.pos = self.toks.len();
-            return Err(());
-        }
-        self.nest += 1;
-        let r = self.block_inner();
-        self.nest -= 1;
-        r
+        self.block_inner()
     }
 
     fn block_inner(&mut self) -> PResult<Block> {
@@ -778,6 +769,23 @@ impl Parser {
     }
 
     fn stmt(&mut self) -> PResult<Stmt> {
+        if self.nest >= MAX_NESTING {
+            let sp = self.cur_span();
+            self.err(
+                sp,
+                format!("statements nested more than {MAX_NESTING} deep"),
+            );
+            // give up on the rest of the input: recovery would nest again
+            self.pos = self.toks.len();
+            return Err(());
+        }
+        self.nest += 1;
+        let r = self.stmt_inner();
+        self.nest -= 1;
+        r
+    }
+
+    fn stmt_inner(&mut self) -> PResult<Stmt> {
         let t = self.peek().cloned().expect("token");
         let start = t.span;
         let kind = match &t.tok {
@@ -1132,7 +1140,10 @@ impl Parser {
             ops += 1;
             if ops > MAX_OPERATORS {
                 let sp = self.cur_span();
-                self.err(sp, format!("expression with more than {MAX_OPERATORS} operators"));
+                self.err(
+                    sp,
+                    format!("expression with more than {MAX_OPERATORS} operators"),
+                );
                 return Err(());
             }
             self.pos += 1;

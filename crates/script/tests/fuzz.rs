@@ -175,16 +175,43 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
-    let deep_if = format!("request_route {{ {} exit; {} }}", "if (1) {".repeat(5000), "}".repeat(5000));
-    let deep_parens = format!("request_route {{ $var(x) = {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
+    let deep_if = format!(
+        "request_route {{ {} exit; {} }}",
+        "if (1) {".repeat(5000),
+        "}".repeat(5000)
+    );
+    let deep_parens = format!(
+        "request_route {{ $var(x) = {}1{}; }}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let deep_not = format!("request_route {{ $var(x) = {}1; }}", "!".repeat(5000));
     let long_chain = format!("request_route {{ $var(x) = 1{}; }}", " + 1".repeat(5000));
+    let deep_bare_if = format!("request_route {{ {} exit; }}", "if (1) ".repeat(5000));
+    let deep_else_if = format!(
+        "request_route {{ if (1) exit; {} }}",
+        "else if (1) exit; ".repeat(5000)
+    );
     let deep_define = "#!define A B\n#!define B A\nrequest_route { $var(x) = A; }\n".to_string();
-    for cfg in [deep_if, deep_parens, deep_not, long_chain, deep_define] {
-        let d = siprd_script::parse_str("deep.cfg", &cfg, &Defines::new()).err().expect("refused");
+    for cfg in [
+        deep_if,
+        deep_parens,
+        deep_not,
+        long_chain,
+        deep_bare_if,
+        deep_else_if,
+        deep_define,
+    ] {
+        let d = siprd_script::parse_str("deep.cfg", &cfg, &Defines::new())
+            .err()
+            .expect("refused");
         assert!(d.has_errors());
     }
     // 100 nested blocks are fine
-    let ok = format!("request_route {{ {} t_log(\"deep\"); {} }}", "if (1) {".repeat(100), "}".repeat(100));
+    let ok = format!(
+        "request_route {{ {} t_log(\"deep\"); {} }}",
+        "if (1) {".repeat(100),
+        "}".repeat(100)
+    );
     assert_eq!(run(&ok)[0], "deep");
 }

@@ -33,11 +33,25 @@ impl Default for Sl {
     }
 }
 
-/// The stateless To-tag for a request: our prefix plus a hash of what
-/// identifies the request, so retransmissions get the same tag.
-fn to_tag(prefix: &str, ctx: &Ctx) -> String {
-    let h = siprd_sip::reply::to_tag(&ctx.msg);
-    format!("{prefix}.{}", String::from_utf8_lossy(&h[..8]))
+/// The stateless To-tag for a request: our 32-digit prefix, a dot and a hash
+/// of what identifies the request, so retransmissions get the same tag.
+/// Built on the stack: no allocation per reply.
+fn to_tag(prefix: &str, ctx: &Ctx) -> [u8; 41] {
+    let mut tag = [b'0'; 41];
+    let p = prefix.as_bytes();
+    tag[..32.min(p.len())].copy_from_slice(&p[..32.min(p.len())]);
+    tag[32] = b'.';
+    tag[33..].copy_from_slice(&siprd_sip::reply::to_tag(&ctx.msg)[..8]);
+    tag
+}
+
+/// An IP address as text, on the stack.
+pub fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
+    use std::io::Write;
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cur, "{ip}");
+    let n = cur.position() as usize;
+    &buf[..n]
 }
 
 /// Send a stateless reply to the request in `ctx`. Returns Kamailio's code:
@@ -66,10 +80,11 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         extra.extend_from_slice(rt.settings.server_header.as_bytes());
         extra.extend_from_slice(b"\r\n");
     }
-    let src_ip = ctx.rcv.src.ip().to_string();
+    let mut ip_buf = [0u8; 48];
+    let src_ip = ip_text(ctx.rcv.src.ip(), &mut ip_buf);
     let opts = siprd_sip::reply::ReplyOpts {
-        to_tag: Some(tag.as_bytes()),
-        src_ip: Some(src_ip.as_bytes()),
+        to_tag: Some(&tag),
+        src_ip: Some(src_ip),
         src_port: Some(ctx.rcv.src.port()),
         force_rport: ctx.force_rport,
         extra_headers: &extra,
