@@ -1224,6 +1224,18 @@ impl<C: 'static> Compiler<'_, C> {
                     );
                 }
             }
+            // Kamailio's optimizer drops the neutral operand: `x || 0`, `0 || x`,
+            // `x && 1` and `1 && x` are `x` itself, so with `$var(m) = -1`,
+            // `if ($var(m) || 0)` is false and `$var(r) = $var(m) && 1` is -1.
+            let neutral = if op == BinOp::Or { 0 } else { 1 };
+            let is_neutral =
+                |e: &Expr<C>| matches!(e.as_const(), Some(Value::Int(v)) if *v == neutral);
+            if is_neutral(&y) {
+                return (x, tx);
+            }
+            if is_neutral(&x) {
+                return (y, ty);
+            }
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) {
             if let Some(Value::Str(s)) = y.as_const() {

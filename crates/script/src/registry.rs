@@ -220,7 +220,17 @@ pub struct Registry<C> {
     /// Hints keyed by function name, shown with errors or warnings about it
     /// (e.g. `lock` without `lock_set_size`).
     pub hints: HashMap<&'static str, String>,
+    /// Kamailio's core keywords usable as expression operands (`uri`,
+    /// `from_uri`, `src_ip`, `method`, `status` ...): keyword → the PV it reads
+    /// (`"$ru"`). The host fills this; the language knows no SIP.
+    pub keywords: HashMap<&'static str, &'static str>,
+    /// `myself` in `uri == myself`, `src_ip != myself`: is this value (a URI,
+    /// a host[:port] or an IP) one of the server's own addresses?
+    pub myself: Option<MyselfCheck<C>>,
 }
+
+/// The host's answer to `X == myself`.
+pub type MyselfCheck<C> = Arc<dyn Fn(&mut C, &Value) -> bool + Send + Sync>;
 
 impl<C> Default for Registry<C> {
     fn default() -> Self {
@@ -231,6 +241,8 @@ impl<C> Default for Registry<C> {
             unloaded_functions: HashMap::new(),
             events: Vec::new(),
             hints: HashMap::new(),
+            keywords: HashMap::new(),
+            myself: None,
         }
     }
 }

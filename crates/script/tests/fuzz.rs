@@ -202,9 +202,7 @@ fn deep_nesting_is_refused_not_overflowed() {
         deep_else_if,
         deep_define,
     ] {
-        let d = siprd_script::parse_str("deep.cfg", &cfg, &Defines::new())
-            .err()
-            .expect("refused");
+        let d = siprd_script::parse_str("deep.cfg", &cfg, &Defines::new()).expect_err("refused");
         assert!(d.has_errors());
     }
     // 100 nested blocks are fine

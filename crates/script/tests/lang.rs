@@ -698,3 +698,28 @@ fn break_inside_if_leaves_the_switch() {
     );
     assert_eq!(v, ["in if", "after", "i=1", "i=3", "done 3"]);
 }
+
+#[test]
+fn neutral_operands_are_dropped_like_kamailios_optimizer() {
+    let v = logs(
+        r#"$var(m) = 0 - 1; $var(z) = 0; $var(o) = 1;
+        if ($var(m) || 0) t_log("t1"); else t_log("f1");
+        if (0 || $var(m)) t_log("t2"); else t_log("f2");
+        if ($var(m) && 1) t_log("t3"); else t_log("f3");
+        if (1 && $var(m)) t_log("t4"); else t_log("f4");
+        if ($var(m) || $var(z)) t_log("t5"); else t_log("f5");
+        if ($var(m) && $var(o)) t_log("t6"); else t_log("f6");
+        $var(r) = $var(m) || $var(z); t_log("$var(r)");
+        $var(r) = $var(m) || 0; t_log("$var(r)");
+        $var(r) = $var(m) && 1; t_log("$var(r)");
+        $var(s) = "abc";
+        $var(r) = $var(s) + 0; t_log("$var(r)");
+        $var(r) = $var(s) * 1; t_log("$var(r)");
+        $var(r) = 0 + $var(s); t_log("$var(r)");
+        if (!!$var(m)) t_log("t7");"#,
+    );
+    assert_eq!(
+        v,
+        ["f1", "f2", "f3", "f4", "t5", "t6", "1", "-1", "-1", "abc0", "0", "0", "t7"]
+    );
+}

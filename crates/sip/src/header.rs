@@ -117,15 +117,83 @@ impl HeaderKind {
                     .map_or(HeaderKind::Other, |e| e.2)
             }
             n => {
-                let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
-                NAMES
+                // Candidates of the same length only: a few comparisons per header.
+                let cands: &[(&[u8], HeaderKind)] = match n {
+                    2 => &[(b"to", HeaderKind::To)],
+                    3 => &[(b"via", HeaderKind::Via)],
+                    4 => &[
+                        (b"from", HeaderKind::From),
+                        (b"cseq", HeaderKind::CSeq),
+                        (b"date", HeaderKind::Date),
+                        (b"path", HeaderKind::Path),
+                        (b"rseq", HeaderKind::RSeq),
+                        (b"rack", HeaderKind::RAck),
+                    ],
+                    5 => &[
+                        (b"event", HeaderKind::Event),
+                        (b"route", HeaderKind::Route),
+                        (b"allow", HeaderKind::Allow),
+                    ],
+                    6 => &[
+                        (b"server", HeaderKind::Server),
+                        (b"accept", HeaderKind::Accept),
+                        (b"reason", HeaderKind::Reason),
+                    ],
+                    7 => &[
+                        (b"call-id", HeaderKind::CallId),
+                        (b"contact", HeaderKind::Contact),
+                        (b"subject", HeaderKind::Subject),
+                        (b"expires", HeaderKind::Expires),
+                        (b"require", HeaderKind::Require),
+                        (b"privacy", HeaderKind::Privacy),
+                    ],
+                    8 => &[
+                        (b"refer-to", HeaderKind::ReferTo),
+                        (b"identity", HeaderKind::Identity),
+                    ],
+                    9 => &[
+                        (b"supported", HeaderKind::Supported),
+                        (b"diversion", HeaderKind::Diversion),
+                    ],
+                    10 => &[(b"user-agent", HeaderKind::UserAgent)],
+                    11 => &[
+                        (b"referred-by", HeaderKind::ReferredBy),
+                        (b"unsupported", HeaderKind::Unsupported),
+                        (b"min-expires", HeaderKind::MinExpires),
+                    ],
+                    12 => &[
+                        (b"max-forwards", HeaderKind::MaxForwards),
+                        (b"content-type", HeaderKind::ContentType),
+                        (b"allow-events", HeaderKind::AllowEvents),
+                        (b"record-route", HeaderKind::RecordRoute),
+                    ],
+                    13 => &[
+                        (b"authorization", HeaderKind::Authorization),
+                        (b"proxy-require", HeaderKind::ProxyRequire),
+                    ],
+                    14 => &[
+                        (b"content-length", HeaderKind::ContentLength),
+                        (b"accept-contact", HeaderKind::AcceptContact),
+                        (b"reject-contact", HeaderKind::RejectContact),
+                    ],
+                    15 => &[(b"session-expires", HeaderKind::SessionExpires)],
+                    16 => &[
+                        (b"content-encoding", HeaderKind::ContentEncoding),
+                        (b"www-authenticate", HeaderKind::WwwAuthenticate),
+                    ],
+                    18 => &[(b"proxy-authenticate", HeaderKind::ProxyAuthenticate)],
+                    19 => &[
+                        (b"proxy-authorization", HeaderKind::ProxyAuthorization),
+                        (b"p-asserted-identity", HeaderKind::PAssertedIdentity),
+                        (b"request-disposition", HeaderKind::RequestDisposition),
+                    ],
+                    20 => &[(b"p-preferred-identity", HeaderKind::PPreferredIdentity)],
+                    _ => &[],
+                };
+                cands
                     .iter()
-                    .find(|(full, _, _)| {
-                        full.len() == n
-                            && full.first() == Some(&first)
-                            && full.eq_ignore_ascii_case(name)
-                    })
-                    .map_or(HeaderKind::Other, |e| e.2)
+                    .find(|(full, _)| full.eq_ignore_ascii_case(name))
+                    .map_or(HeaderKind::Other, |e| e.1)
             }
         }
     }

@@ -26,6 +26,7 @@ pub use via::Via;
 pub type SipMsg = Message;
 pub mod edit;
 pub mod reply;
+pub mod transaction;
 pub mod txkey;
 
 pub use edit::{top_via_line, Edits};

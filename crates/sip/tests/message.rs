@@ -308,7 +308,8 @@ i: abc\n\
 CSeq: 1 OPTIONS\n\
 Content-Length: 0\r\n\r\n"
     );
-    // Same source IP as the Via host: no received; rport filled.
+    // Same source IP as the Via host, with rport: rport filled and received still added
+    // (RFC 3581, as Kamailio does).
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:5070;rport\r\nt: <sip:a@b>;tag=x\r\n\r\n");
     let r = build_reply(
         &m,
@@ -322,7 +323,7 @@ Content-Length: 0\r\n\r\n"
         },
     );
     assert!(r.starts_with(
-        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [::1]:5070;rport=7\r\nt: <sip:a@b>;tag=x\r\n"
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [::1]:5070;rport=7;received=::1\r\nt: <sip:a@b>;tag=x\r\n"
     ));
 }
 
@@ -411,9 +412,7 @@ fn edits_on_message() {
 fn transaction_keys() {
     let inv = msg(INVITE);
     let ack = msg(&INVITE
-        .iter()
-        .copied()
-        .collect::<Vec<u8>>()
+        .to_vec()
         .replacen_bytes(b"INVITE sip", b"ACK sip")
         .replacen_bytes(b"314159 INVITE", b"314159 ACK"));
     let k1 = server_tx_key(&inv).unwrap();
@@ -456,4 +455,18 @@ impl ReplaceBytes for Vec<u8> {
             None => self,
         }
     }
+}
+
+#[test]
+fn no_rport_same_ip_no_received() {
+    let m = msg(
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\nt: <sip:a@b>;tag=x\r\n\r\n",
+    );
+    let opts = ReplyOpts {
+        src_ip: Some(b"10.0.0.1"),
+        src_port: Some(7),
+        ..Default::default()
+    };
+    let r = build_reply(&m, 200, b"OK", &opts);
+    assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"));
 }

@@ -23,7 +23,9 @@ fn bench(c: &mut Criterion) {
     let key = b"10.10.10.10";
     let h = t.hash(key);
     t.set(1, h, key, Value::Int(5), 0);
-    c.bench_function("sht_read_static_key", |b| b.iter(|| black_box(t.get_or_init(1, h, black_box(key)))));
+    c.bench_function("sht_read_static_key", |b| {
+        b.iter(|| black_box(t.get_or_init(1, h, black_box(key))))
+    });
     let mut n = 0;
     c.bench_function("sht_write_static_key", |b| {
         b.iter(|| {
@@ -52,9 +54,15 @@ fn bench(c: &mut Criterion) {
     let te = table(None, 3600);
     let he = te.hash(key);
     te.set(1, he, key, Value::Int(1), 0);
-    c.bench_function("sht_read_autoexpire_table", |b| b.iter(|| black_box(te.get_or_init(1, he, black_box(key)))));
-    c.bench_function("sht_write_autoexpire_table", |b| b.iter(|| te.set(1, he, black_box(key), Value::Int(2), 0)));
-    c.bench_function("shtinc_static_key", |b| b.iter(|| black_box(t.add(1, h, black_box(key), 1))));
+    c.bench_function("sht_read_autoexpire_table", |b| {
+        b.iter(|| black_box(te.get_or_init(1, he, black_box(key))))
+    });
+    c.bench_function("sht_write_autoexpire_table", |b| {
+        b.iter(|| te.set(1, he, black_box(key), Value::Int(2), 0))
+    });
+    c.bench_function("shtinc_static_key", |b| {
+        b.iter(|| black_box(t.add(1, h, black_box(key), 1)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -68,13 +68,15 @@ fn all_decls() -> Vec<ModuleDecl> {
     decls
 }
 
-/// Parse and compile a config.
+/// Parse and compile a config. Every problem is reported at once: syntax
+/// errors, bad global values, module parameters and compile errors, in
+/// source order.
 pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics> {
-    let parsed = match source {
-        Source::File(path) => siprd_script::parse_file(path, defines)?,
-        Source::Text { name, text } => siprd_script::parse_str(name, text, defines)?,
+    let (parsed, mut diags) = match source {
+        Source::File(path) => siprd_script::parse_file_lenient(path, defines),
+        Source::Text { name, text } => siprd_script::parse_str_lenient(name, text, defines),
     };
-    let mut diags: Vec<Diagnostic> = Vec::new();
+    let parse_failed = diags.iter().any(Diagnostic::is_error);
 
     let settings = apply_globals(&parsed, &mut diags);
     let mut loaded = instantiate_modules(&parsed, &mut diags);
@@ -95,21 +97,26 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
     let globals: Vec<&str> = crate::core_params::names().collect();
     let opts = CompileOptions { modules: &decls, globals: &globals, max_while_loops: None };
     let host: &(dyn std::any::Any + Send + Sync) = &();
-    let compiled = compile(&parsed, &registry, host, &opts);
-    match compiled {
-        Ok((program, warnings)) if !diags.iter().any(Diagnostic::is_error) => {
-            let mut items = diags;
-            items.extend(warnings.items);
-            Ok(Loaded { settings, modules, program, warnings: Diagnostics::new(parsed.sources.clone(), items) })
+    let (program, more) = match compile(&parsed, &registry, host, &opts) {
+        Ok((program, warnings)) => (Some(program), warnings.items),
+        Err(errors) => (None, errors.items),
+    };
+    for d in more {
+        // A route that failed to parse is not also "unknown".
+        if parse_failed && d.message.starts_with("unknown route") {
+            continue;
         }
-        Ok((_, warnings)) => {
-            diags.extend(warnings.items);
-            Err(Diagnostics::new(parsed.sources.clone(), diags))
+        // The parser's own warnings come back through the compiler: keep one copy.
+        if !d.is_error() && diags.iter().any(|e| e.message == d.message && e.span == d.span) {
+            continue;
         }
-        Err(errors) => {
-            diags.extend(errors.items);
-            Err(Diagnostics::new(parsed.sources.clone(), diags))
-        }
+        diags.push(d);
+    }
+    diags.sort_by_key(|d| d.span.map(|s| (s.file, s.lo)).unwrap_or((0, 0)));
+    let report = Diagnostics::new(parsed.sources.clone(), diags);
+    match program {
+        Some(program) if !report.has_errors() => Ok(Loaded { settings, modules, program, warnings: report }),
+        _ => Err(report),
     }
 }
 

@@ -17,7 +17,7 @@ server_header="Server: siprd-test"
 loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "xlog.so"
-
+loadmodule "textops.so"
 
 request_route {
     if ($rU == "pv") {
@@ -26,6 +26,11 @@ request_route {
     }
     if ($rU == "fmt") {
         sl_send_reply("404", "User $rU is not here");
+        exit;
+    }
+    if ($rU == "extra") {
+        append_to_reply("X-Extra: yes\r\n");
+        sl_send_reply("200", "OK");
         exit;
     }
     if ($rU == "log") {
@@ -89,7 +94,6 @@ fn reason_starting_with_a_pv_is_that_pv_only() {
 }
 
 #[test]
-#[ignore = "needs textops"]
 fn append_to_reply_adds_header() {
     let s = start();
     let c = UdpClient::new();

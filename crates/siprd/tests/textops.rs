@@ -57,7 +57,10 @@ fn body_request(method: &str, ruri: &str, port: u16, cid: &str, extra: &str, bod
 }
 
 fn headers_of(msg: &str) -> Vec<&str> {
-    msg.split("\r\n").skip(1).take_while(|l| !l.is_empty()).collect()
+    msg.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
 }
 
 #[test]
@@ -80,7 +83,17 @@ fn header_edits_go_on_the_wire() {
 "#
     )));
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &body_request("MESSAGE", "sip:bob@example.com", c.port(), "hf1", "", "hello world"));
+    c.send(
+        s.udp_addr(),
+        &body_request(
+            "MESSAGE",
+            "sip:bob@example.com",
+            c.port(),
+            "hf1",
+            "",
+            "hello world",
+        ),
+    );
     let f = recv(&h);
     let hs = headers_of(&f);
     assert_eq!(hs[0], "X-C: 4", "{f}");
@@ -97,8 +110,7 @@ fn header_edits_go_on_the_wire() {
 
 #[test]
 fn append_to_reply_and_checks() {
-    let s = Siprd::start(&cfg(
-        r#"
+    let s = Siprd::start(&cfg(r#"
     $var(r) = "";
     if (is_method("OPTIONS")) { $var(r) = $var(r) + "M"; }
     if (is_method("invite|options")) { $var(r) = $var(r) + "N"; }
@@ -114,12 +126,18 @@ fn append_to_reply_and_checks() {
     if (is_present_hf("x-multi")) { $var(r) = $var(r) + "P"; }
     append_to_reply("X-R: $rm\r\n");
     sl_send_reply("200", "r=$var(r)");
-"#,
-    ));
+"#));
     let c = UdpClient::new();
     let r = c.request(
         s.udp_addr(),
-        &body_request("OPTIONS", "sip:bob@example.com", c.port(), "chk1", "User-Agent: diff-test\r\n", "hello"),
+        &body_request(
+            "OPTIONS",
+            "sip:bob@example.com",
+            c.port(),
+            "chk1",
+            "User-Agent: diff-test\r\n",
+            "hello",
+        ),
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 r=MNISCLBTDHtP", "{r}");
     assert_eq!(header(&r, "X-R"), Some("OPTIONS"), "{r}");
@@ -140,11 +158,25 @@ fn subst_replace_and_body() {
     let c = UdpClient::new();
     c.send(
         s.udp_addr(),
-        &body_request("MESSAGE", "sip:bob@example.com", c.port(), "sub1", "X-Other: z\r\n", "hello world"),
+        &body_request(
+            "MESSAGE",
+            "sip:bob@example.com",
+            c.port(),
+            "sub1",
+            "X-Other: z\r\n",
+            "hello world",
+        ),
     );
     let f = recv(&h);
-    assert_eq!(first_line(&f), "MESSAGE sip:bobx@example.com SIP/2.0", "{f}");
-    assert!(f.contains("X-Multi: new bob one\r\nX-Multi: two\r\n"), "{f}");
+    assert_eq!(
+        first_line(&f),
+        "MESSAGE sip:bobx@example.com SIP/2.0",
+        "{f}"
+    );
+    assert!(
+        f.contains("X-Multi: new bob one\r\nX-Multi: two\r\n"),
+        "{f}"
+    );
     assert!(f.contains("X-Repl: z\r\n"), "{f}");
     assert_eq!(header(&f, "Content-Length"), Some("15"), "{f}");
     assert!(f.ends_with("\r\n\r\ngreetings world"), "{f}");
@@ -169,35 +201,48 @@ fn maxfwd_and_uri_params() {
 "#
     )));
     let c = UdpClient::new();
-    let req = request("MESSAGE", "sip:bob@example.com;transport=udp;lr", c.port(), "mf1", "")
-        .replace("Max-Forwards: 70", "Max-Forwards: 10");
+    let req = request(
+        "MESSAGE",
+        "sip:bob@example.com;transport=udp;lr",
+        c.port(),
+        "mf1",
+        "",
+    )
+    .replace("Max-Forwards: 70", "Max-Forwards: 10");
     c.send(s.udp_addr(), &req);
     let f = recv(&h);
-    assert_eq!(first_line(&f), "MESSAGE sip:bob@example.com;transport=udp;lr;x=1 SIP/2.0", "{f}");
+    assert_eq!(
+        first_line(&f),
+        "MESSAGE sip:bob@example.com;transport=udp;lr;x=1 SIP/2.0",
+        "{f}"
+    );
     assert!(f.contains("\r\nMax-Forwards:  9\r\n"), "{f}");
     assert_eq!(header(&f, "X-R"), Some("ltu transport=udp;lr;x=1"), "{f}");
 
     // no header: added first, and Max-Forwards 0 is refused
-    let req = request("MESSAGE", "sip:bob@example.com", c.port(), "mf2", "").replace("Max-Forwards: 70\r\n", "");
+    let req = request("MESSAGE", "sip:bob@example.com", c.port(), "mf2", "")
+        .replace("Max-Forwards: 70\r\n", "");
     c.send(s.udp_addr(), &req);
     let f = recv(&h);
     assert_eq!(headers_of(&f)[0], "Max-Forwards: 10", "{f}");
-    let req = request("MESSAGE", "sip:bob@example.com", c.port(), "mf3", "").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let req = request("MESSAGE", "sip:bob@example.com", c.port(), "mf3", "")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
     let r = c.request(s.udp_addr(), &req);
     assert_eq!(first_line(&r), "SIP/2.0 483 Too Many Hops");
 }
 
 #[test]
 fn sip_transformations() {
-    let s = Siprd::start(&cfg(
-        r#"
+    let s = Siprd::start(&cfg(r#"
     $var(u) = "sip:dave@10.1.2.3:5062;transport=tcp;lr";
     $var(n) = "\"Eve X\" <sip:eve@x.org>;tag=t1";
     sl_send_reply("200", "u=$(var(u){uri.user}) h=$(var(u){uri.host}) p=$(var(u){uri.port}) ps=$(var(u){uri.params}) t=$(var(u){uri.transport}) n=[$(var(n){nameaddr.name})] nu=$(var(n){nameaddr.uri}) tt=$(var(n){tobody.tag}) fu=$(fu{uri.user}) tu=$(tu{tobody.host})");
-"#,
-    ));
+"#));
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "tr1", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "tr1", ""),
+    );
     assert_eq!(
         first_line(&r),
         "SIP/2.0 200 u=dave h=10.1.2.3 p=5062 ps=transport=tcp;lr t=tcp n=[\"Eve X\" ] nu=sip:eve@x.org tt=t1 fu=alice tu=127.0.0.1"

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use siprd_script::pv::parse_format;
-use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex};
+use siprd_script::registry::{
+    func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex,
+};
 use siprd_script::route_type::ANY;
 use siprd_script::value::parse_int;
 use siprd_script::{Registry, Value};
@@ -22,14 +24,21 @@ use std::time::Duration;
 /// on x86. `size` (a power of two, 0 for none) masks the result.
 pub fn core_hash(s1: &[u8], s2: Option<&[u8]>, size: u32, icase: bool) -> u32 {
     let ch = |b: u8| -> u32 {
-        let b = if icase && b.is_ascii_uppercase() { b | 0x20 } else { b };
+        let b = if icase && b.is_ascii_uppercase() {
+            b | 0x20
+        } else {
+            b
+        };
         (b as i8) as i32 as u32
     };
     let mut h: u32 = 0;
     let mut feed = |s: &[u8]| {
         let mut chunks = s.chunks_exact(4);
         for c in &mut chunks {
-            let v = (ch(c[0]) << 24).wrapping_add(ch(c[1]) << 16).wrapping_add(ch(c[2]) << 8).wrapping_add(ch(c[3]));
+            let v = (ch(c[0]) << 24)
+                .wrapping_add(ch(c[1]) << 16)
+                .wrapping_add(ch(c[2]) << 8)
+                .wrapping_add(ch(c[3]));
             h = h.wrapping_add(v ^ (v >> 3));
         }
         let mut v: u32 = 0;
@@ -42,7 +51,9 @@ pub fn core_hash(s1: &[u8], s2: Option<&[u8]>, size: u32, icase: bool) -> u32 {
     if let Some(s2) = s2 {
         feed(s2);
     }
-    h = h.wrapping_add(h >> 11).wrapping_add((h >> 13).wrapping_add(h >> 23));
+    h = h
+        .wrapping_add(h >> 11)
+        .wrapping_add((h >> 13).wrapping_add(h >> 23));
     if size != 0 {
         h & (size - 1)
     } else {
@@ -97,13 +108,15 @@ impl Default for Cfgutils {
 
 fn md5_file(path: &str) -> Result<String, String> {
     use md5::{Digest, Md5};
-    let data = std::fs::read(path).map_err(|e| format!("cfgutils: cannot read hash_file `{path}`: {e}"))?;
+    let data = std::fs::read(path)
+        .map_err(|e| format!("cfgutils: cannot read hash_file `{path}`: {e}"))?;
     let d = Md5::digest(&data);
     Ok(d.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn int_param(name: &str, v: &Value) -> Result<i32, String> {
-    v.try_int().ok_or_else(|| format!("modparam(\"cfgutils\", \"{name}\") needs an integer, got `{v}`"))
+    v.try_int()
+        .ok_or_else(|| format!("modparam(\"cfgutils\", \"{name}\") needs an integer, got `{v}`"))
 }
 
 /// The string value of a function argument.
@@ -172,7 +185,10 @@ fn lock_op(st: &CfgState, me: ExecId, held: &mut HeldLocks, key: &[u8], op: Lock
             if lock.unlock(me) {
                 held.pop(lock);
             } else {
-                tracing::warn!("cfgutils: unlock(\"{}\"): not locked by this execution", String::from_utf8_lossy(key));
+                tracing::warn!(
+                    "cfgutils: unlock(\"{}\"): not locked by this execution",
+                    String::from_utf8_lossy(key)
+                );
             }
             1
         }
@@ -187,8 +203,18 @@ impl PvImpl<Ctx> for Random {
     }
 }
 
-fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, f: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "cfgutils", params, routes: ANY, call: f }
+fn def(
+    name: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    f: siprd_script::registry::FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "cfgutils",
+        params,
+        routes: ANY,
+        call: f,
+    }
 }
 
 /// Fixup for a static integer within `0..=max` (rand_set_prob, gflags).
@@ -224,10 +250,22 @@ impl Module for Cfgutils {
 
     fn params(&self) -> Vec<ModParamDecl> {
         vec![
-            ModParamDecl { name: "initial_probability", ty: ModParamType::Any },
-            ModParamDecl { name: "initial_gflags", ty: ModParamType::Any },
-            ModParamDecl { name: "hash_file", ty: ModParamType::Str },
-            ModParamDecl { name: "lock_set_size", ty: ModParamType::Any },
+            ModParamDecl {
+                name: "initial_probability",
+                ty: ModParamType::Any,
+            },
+            ModParamDecl {
+                name: "initial_gflags",
+                ty: ModParamType::Any,
+            },
+            ModParamDecl {
+                name: "hash_file",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "lock_set_size",
+                ty: ModParamType::Any,
+            },
         ]
     }
 
@@ -254,7 +292,13 @@ impl Module for Cfgutils {
             tracing::warn!("cfgutils: lock set size too large ({size}), making it 14");
             size = 14;
         }
-        let locks = if size > 0 { (0..1usize << size).map(|_| Arc::new(OwnedLock::default())).collect() } else { Vec::new() };
+        let locks = if size > 0 {
+            (0..1usize << size)
+                .map(|_| Arc::new(OwnedLock::default()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let hash = match &self.hash_file {
             Some(f) => Some(md5_file(f)?),
             None => None,
@@ -279,7 +323,11 @@ impl Module for Cfgutils {
             reg.hints.insert("trylock", hint.clone());
             reg.hints.insert("unlock", hint);
         }
-        for (name, op) in [("lock", LockOp::Lock), ("trylock", LockOp::Try), ("unlock", LockOp::Unlock)] {
+        for (name, op) in [
+            ("lock", LockOp::Lock),
+            ("trylock", LockOp::Try),
+            ("unlock", LockOp::Unlock),
+        ] {
             let s = st.clone();
             reg.add_function(def(
                 name,
@@ -367,13 +415,19 @@ impl Module for Cfgutils {
             reg.add_function(def(name, vec![], func(|_ctx, _a| 1)));
         }
 
-        for (name, set) in [("set_gflag", Some(true)), ("reset_gflag", Some(false)), ("is_gflag", None)] {
+        for (name, set) in [
+            ("set_gflag", Some(true)),
+            ("reset_gflag", Some(false)),
+            ("is_gflag", None),
+        ] {
             let s = st.clone();
             reg.add_function(def(
                 name,
                 vec![bounded_int(31, name)],
                 func(move |_ctx, a| {
-                    let Some(Arg::Int(bit)) = a.first() else { return -1 };
+                    let Some(Arg::Int(bit)) = a.first() else {
+                        return -1;
+                    };
                     let mask = 1u32 << (*bit as u32 & 31);
                     match set {
                         Some(true) => {
@@ -406,7 +460,11 @@ impl Module for Cfgutils {
                     tracing::error!("cfgutils: core_hash: invalid size parameter");
                     return -1;
                 };
-                let size = if size <= 0 { 2 } else { 1u32.checked_shl(size as u32).unwrap_or(0) };
+                let size = if size <= 0 {
+                    2
+                } else {
+                    1u32.checked_shl(size as u32).unwrap_or(0)
+                };
                 let s2 = if s2.is_empty() { None } else { Some(&s2[..]) };
                 core_hash(&s1, s2, size, false) as i32 + 1
             }),
@@ -420,13 +478,20 @@ impl Module for Cfgutils {
                 Arc::new(fx.routes.route.keys().cloned().collect());
             Ok(Arg::Custom(Box::new((fmt, names))))
         }));
-        type RouteArg = (siprd_script::pv::Format<Ctx>, Arc<std::collections::HashSet<String>>);
+        type RouteArg = (
+            siprd_script::pv::Format<Ctx>,
+            Arc<std::collections::HashSet<String>>,
+        );
         reg.add_function(def(
             "check_route_exists",
             vec![route_fixup.clone()],
             func(|ctx, a| {
-                let Some(Arg::Custom(c)) = a.first() else { return -1 };
-                let Some((fmt, names)) = c.downcast_ref::<RouteArg>() else { return -1 };
+                let Some(Arg::Custom(c)) = a.first() else {
+                    return -1;
+                };
+                let Some((fmt, names)) = c.downcast_ref::<RouteArg>() else {
+                    return -1;
+                };
                 let name = fmt.eval(ctx);
                 if names.contains(String::from_utf8_lossy(&name).as_ref()) {
                     1
@@ -439,8 +504,12 @@ impl Module for Cfgutils {
             "route_if_exists",
             vec![route_fixup],
             func(|ctx, a| {
-                let Some(Arg::Custom(c)) = a.first() else { return -1 };
-                let Some((fmt, names)) = c.downcast_ref::<RouteArg>() else { return -1 };
+                let Some(Arg::Custom(c)) = a.first() else {
+                    return -1;
+                };
+                let Some((fmt, names)) = c.downcast_ref::<RouteArg>() else {
+                    return -1;
+                };
                 let name = String::from_utf8_lossy(&fmt.eval(ctx)).into_owned();
                 if !names.contains(&name) {
                     return -1;
@@ -469,63 +538,113 @@ impl Module for Cfgutils {
                 }
                 _ => None,
             };
-            v.map(|v| v as u32).ok_or_else(|| RpcError::new(500, "Invalid Parameters"))
+            v.map(|v| v as u32)
+                .ok_or_else(|| RpcError::new(500, "Invalid Parameters"))
         };
         let s = self.state.clone();
-        rpc.add("cfgutils.set_gflag", "Sets the bits specified by the argument.", move |p| {
-            s.gflags.fetch_or(flag_arg(p)?, Ordering::Relaxed);
-            Ok(Json::Null)
-        });
+        rpc.add(
+            "cfgutils.set_gflag",
+            "Sets the bits specified by the argument.",
+            move |p| {
+                s.gflags.fetch_or(flag_arg(p)?, Ordering::Relaxed);
+                Ok(Json::Null)
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.reset_gflag", "Resets the bits specified by the argument.", move |p| {
-            s.gflags.fetch_and(!flag_arg(p)?, Ordering::Relaxed);
-            Ok(Json::Null)
-        });
+        rpc.add(
+            "cfgutils.reset_gflag",
+            "Resets the bits specified by the argument.",
+            move |p| {
+                s.gflags.fetch_and(!flag_arg(p)?, Ordering::Relaxed);
+                Ok(Json::Null)
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.is_gflag", "Checks if the bits specified by the argument are all set.", move |p| {
-            let f = flag_arg(p)?;
-            Ok(json!(if s.gflags.load(Ordering::Relaxed) & f == f { "TRUE" } else { "FALSE" }))
-        });
+        rpc.add(
+            "cfgutils.is_gflag",
+            "Checks if the bits specified by the argument are all set.",
+            move |p| {
+                let f = flag_arg(p)?;
+                Ok(json!(if s.gflags.load(Ordering::Relaxed) & f == f {
+                    "TRUE"
+                } else {
+                    "FALSE"
+                }))
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.get_gflags", "Return the value for global flags.", move |_p| {
-            let f = s.gflags.load(Ordering::Relaxed);
-            Ok(json!(format!("0x{f:X} ({f})")))
-        });
+        rpc.add(
+            "cfgutils.get_gflags",
+            "Return the value for global flags.",
+            move |_p| {
+                let f = s.gflags.load(Ordering::Relaxed);
+                Ok(json!(format!("0x{f:X} ({f})")))
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.rand_set_prob", "Set the random probability.", move |p| {
-            let v = match p.first() {
-                Some(Json::Number(n)) => n.as_u64(),
-                Some(Json::String(x)) => x.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| RpcError::new(500, "Invalid Parameters"))?;
-            if v > 100 {
-                return Err(RpcError::new(500, "Invalid Percent"));
-            }
-            s.probability.store(v as u32, Ordering::Relaxed);
-            Ok(Json::Null)
-        });
+        rpc.add(
+            "cfgutils.rand_set_prob",
+            "Set the random probability.",
+            move |p| {
+                let v = match p.first() {
+                    Some(Json::Number(n)) => n.as_u64(),
+                    Some(Json::String(x)) => x.trim().parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| RpcError::new(500, "Invalid Parameters"))?;
+                if v > 100 {
+                    return Err(RpcError::new(500, "Invalid Percent"));
+                }
+                s.probability.store(v as u32, Ordering::Relaxed);
+                Ok(Json::Null)
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.rand_reset_prob", "Reset the random probability.", move |_p| {
-            s.probability.store(s.initial_prob, Ordering::Relaxed);
-            Ok(Json::Null)
-        });
+        rpc.add(
+            "cfgutils.rand_reset_prob",
+            "Reset the random probability.",
+            move |_p| {
+                s.probability.store(s.initial_prob, Ordering::Relaxed);
+                Ok(Json::Null)
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.rand_get_prob", "Get the random probability.", move |_p| {
-            Ok(json!(format!("actual probability: {} percent", s.probability.load(Ordering::Relaxed))))
-        });
+        rpc.add(
+            "cfgutils.rand_get_prob",
+            "Get the random probability.",
+            move |_p| {
+                Ok(json!(format!(
+                    "actual probability: {} percent",
+                    s.probability.load(Ordering::Relaxed)
+                )))
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.get_config_hash", "Get config hash value.", move |_p| match &*s.config_hash.lock() {
-            Some(h) => Ok(json!(h)),
-            None => Err(RpcError::new(404, "No hash file")),
-        });
+        rpc.add(
+            "cfgutils.get_config_hash",
+            "Get config hash value.",
+            move |_p| match &*s.config_hash.lock() {
+                Some(h) => Ok(json!(h)),
+                None => Err(RpcError::new(404, "No hash file")),
+            },
+        );
         let s = self.state.clone();
-        rpc.add("cfgutils.check_config_hash", "Check config hash value.", move |_p| {
-            let Some(f) = &s.hash_file else { return Err(RpcError::new(500, "No hash file")) };
-            let now = md5_file(f).map_err(|_| RpcError::new(500, "Failed to hash the file"))?;
-            let same = s.config_hash.lock().as_deref() == Some(now.as_str());
-            Ok(json!(if same { "Identical hash" } else { "Different hash" }))
-        });
+        rpc.add(
+            "cfgutils.check_config_hash",
+            "Check config hash value.",
+            move |_p| {
+                let Some(f) = &s.hash_file else {
+                    return Err(RpcError::new(500, "No hash file"));
+                };
+                let now = md5_file(f).map_err(|_| RpcError::new(500, "Failed to hash the file"))?;
+                let same = s.config_hash.lock().as_deref() == Some(now.as_str());
+                Ok(json!(if same {
+                    "Identical hash"
+                } else {
+                    "Different hash"
+                }))
+            },
+        );
     }
 }
 
@@ -538,15 +657,27 @@ mod tests {
         // Values observed with Kamailio 5.6 `core_hash(s1, s2, size)` (+1).
         let kh = |s1: &str, s2: &str, size: i32| {
             let size = if size <= 0 { 2 } else { 1u32 << size };
-            core_hash(s1.as_bytes(), if s2.is_empty() { None } else { Some(s2.as_bytes()) }, size, false) + 1
+            core_hash(
+                s1.as_bytes(),
+                if s2.is_empty() {
+                    None
+                } else {
+                    Some(s2.as_bytes())
+                },
+                size,
+                false,
+            ) + 1
         };
         assert_eq!(kh("abc", "", 4), 3);
         assert_eq!(kh("Hello-World", "xyz", 10), 743);
-        assert_eq!(kh("café", "", 16) , kh("café", "", 16));
+        assert_eq!(kh("café", "", 16), kh("café", "", 16));
         assert_eq!(kh("cafézz", "", 16), 1998);
         assert_eq!(kh("abc", "", 0), 1);
         // case-insensitive variant used for lock keys
-        assert_eq!(core_hash(b"ABC", None, 0, true), core_hash(b"abc", None, 0, false));
+        assert_eq!(
+            core_hash(b"ABC", None, 0, true),
+            core_hash(b"abc", None, 0, false)
+        );
     }
 
     fn module(lock_set_size: Option<i32>) -> Cfgutils {
@@ -561,10 +692,18 @@ mod tests {
     #[test]
     fn params_validated() {
         let mut m = Cfgutils::default();
-        m.set_param("initial_probability", &Value::Int(150)).unwrap();
-        assert!(m.init(&CoreSettings::default()).unwrap_err().contains("0..100"));
-        assert!(Cfgutils::default().set_param("lock_set_size", &Value::from_static("x")).is_err());
-        assert!(Cfgutils::default().set_param("nope", &Value::Int(1)).is_err());
+        m.set_param("initial_probability", &Value::Int(150))
+            .unwrap();
+        assert!(m
+            .init(&CoreSettings::default())
+            .unwrap_err()
+            .contains("0..100"));
+        assert!(Cfgutils::default()
+            .set_param("lock_set_size", &Value::from_static("x"))
+            .is_err());
+        assert!(Cfgutils::default()
+            .set_param("nope", &Value::Int(1))
+            .is_err());
         assert_eq!(module(Some(20)).state.locks.len(), 1 << 14);
         assert_eq!(module(Some(4)).state.locks.len(), 16);
         assert!(module(None).state.locks.is_empty());

@@ -65,7 +65,10 @@ impl Module for Maxfwd {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        vec![ModParamDecl { name: "max_limit", ty: ModParamType::Int }]
+        vec![ModParamDecl {
+            name: "max_limit",
+            ty: ModParamType::Int,
+        }]
     }
 
     fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
@@ -119,7 +122,9 @@ impl Module for Maxfwd {
             params: vec![ParamKind::IntOrPv],
             routes: route_type::REQUEST,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(lim) = int_arg(ctx, &a[0]) else { return -3 };
+                let Some(lim) = int_arg(ctx, &a[0]) else {
+                    return -3;
+                };
                 match ctx.msg.header(HeaderKind::MaxForwards) {
                     None => -2,
                     Some(v) => match parse_mf(v) {
@@ -139,7 +144,10 @@ mod tests {
 
     #[test]
     fn processing() {
-        assert_eq!(process(None, 10, 70), (2, Some(b"Max-Forwards: 10\r\n".to_vec())));
+        assert_eq!(
+            process(None, 10, 70),
+            (2, Some(b"Max-Forwards: 10\r\n".to_vec()))
+        );
         assert_eq!(process(Some(b"0"), 10, 70), (-1, None));
         assert_eq!(process(Some(b"1"), 10, 70), (1, Some(b"0".to_vec())));
         assert_eq!(process(Some(b"10"), 10, 70), (1, Some(b" 9".to_vec())));

@@ -54,7 +54,13 @@ pub(crate) fn is_e164(s: &[u8]) -> bool {
 }
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "siputils", params, routes: route_type::ANY, call }
+    FuncDef {
+        name,
+        module: "siputils",
+        params,
+        routes: route_type::ANY,
+        call,
+    }
 }
 
 fn rc(b: bool) -> i32 {
@@ -74,7 +80,14 @@ impl Module for Siputils {
         reg.add_function(def(
             "has_totag",
             vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(ctx.msg.to().ok().and_then(|t| t.tag()).is_some_and(|t| !t.is_empty()))),
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                rc(ctx
+                    .msg
+                    .to()
+                    .ok()
+                    .and_then(|t| t.tag())
+                    .is_some_and(|t| !t.is_empty()))
+            }),
         ));
         reg.add_function(def(
             "is_uri_host_local",
@@ -88,7 +101,9 @@ impl Module for Siputils {
             "uri_param",
             vec![ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(name) = str_arg(ctx, &a[0]) else { return -1 };
+                let Some(name) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
                 match ruri(ctx) {
                     Some(u) => rc(uri_has_param(&u, &name, None)),
                     None => -1,
@@ -99,8 +114,12 @@ impl Module for Siputils {
             "uri_param",
             vec![ParamKind::Format, ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(name) = str_arg(ctx, &a[0]) else { return -1 };
-                let Some(value) = str_arg(ctx, &a[1]) else { return -1 };
+                let Some(name) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                let Some(value) = str_arg(ctx, &a[1]) else {
+                    return -1;
+                };
                 match ruri(ctx) {
                     Some(u) => rc(uri_has_param(&u, &name, Some(&value))),
                     None => -1,
@@ -113,7 +132,9 @@ impl Module for Siputils {
             params: vec![ParamKind::Str],
             routes: route_type::REQUEST,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(p) = str_arg(ctx, &a[0]) else { return -1 };
+                let Some(p) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
                 if p.is_empty() || !ctx.msg.is_request() {
                     return -1;
                 }
@@ -126,7 +147,9 @@ impl Module for Siputils {
             "is_user",
             vec![ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(want) = str_arg(ctx, &a[0]) else { return -1 };
+                let Some(want) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
                 match ruri(ctx) {
                     Some(u) => rc(u.user().is_some_and(|x| x == &want[..])),
                     None => -1,

@@ -25,7 +25,9 @@ use crate::modules::core::str_arg;
 use bytes::Bytes;
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use siprd_script::pv::PvSpec;
-use siprd_script::registry::{func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind};
+use siprd_script::registry::{
+    func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind,
+};
 use siprd_script::{route_type, Registry};
 use std::sync::Arc;
 
@@ -104,7 +106,12 @@ pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
         .multi_line(true)
         .case_insensitive(icase)
         .build()
-        .map_err(|e| format!("bad regular expression `{text}`: {}", e.to_string().lines().last().unwrap_or("")))
+        .map_err(|e| {
+            format!(
+                "bad regular expression `{text}`: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })
 }
 
 fn re_fixup(icase: bool) -> ParamKind<Ctx> {
@@ -125,24 +132,53 @@ fn regex_of(a: &Arg<Ctx>) -> Option<&Regex> {
 // is_method
 
 const KNOWN_METHODS: &[&str] = &[
-    "INVITE", "CANCEL", "ACK", "BYE", "INFO", "REGISTER", "SUBSCRIBE", "NOTIFY", "MESSAGE", "OPTIONS", "PRACK",
-    "UPDATE", "REFER", "PUBLISH", "KDMQ", "GET", "POST", "PUT", "DELETE",
+    "INVITE",
+    "CANCEL",
+    "ACK",
+    "BYE",
+    "INFO",
+    "REGISTER",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "MESSAGE",
+    "OPTIONS",
+    "PRACK",
+    "UPDATE",
+    "REFER",
+    "PUBLISH",
+    "KDMQ",
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
 ];
 
 struct MethodList(Vec<Vec<u8>>);
 
 /// Parse an `is_method` list: `INVITE|BYE`, `INVITE, BYE`.
 pub(crate) fn parse_method_list(text: &str) -> Result<Vec<Vec<u8>>, String> {
-    let items: Vec<&str> = text.split(['|', ',']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    let items: Vec<&str> = text
+        .split(['|', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if items.is_empty() {
         return Err(format!("no method in `{text}`"));
     }
-    if items.iter().any(|m| !m.bytes().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c))) {
+    if items.iter().any(|m| {
+        !m.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c))
+    }) {
         return Err(format!("invalid method name in `{text}`"));
     }
     if items.len() > 1 {
-        if let Some(u) = items.iter().find(|m| !KNOWN_METHODS.iter().any(|k| k.eq_ignore_ascii_case(m))) {
-            return Err(format!("unknown method `{u}` in list `{text}`: a list may hold only known methods"));
+        if let Some(u) = items
+            .iter()
+            .find(|m| !KNOWN_METHODS.iter().any(|k| k.eq_ignore_ascii_case(m)))
+        {
+            return Err(format!(
+                "unknown method `{u}` in list `{text}`: a list may hold only known methods"
+            ));
         }
     }
     Ok(items.into_iter().map(|m| m.as_bytes().to_vec()).collect())
@@ -159,8 +195,12 @@ fn method_fixup() -> ParamKind<Ctx> {
 }
 
 fn is_method(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(Arg::Custom(c)) = a.first() else { return -1 };
-    let Some(list) = c.downcast_ref::<MethodList>() else { return -1 };
+    let Some(Arg::Custom(c)) = a.first() else {
+        return -1;
+    };
+    let Some(list) = c.downcast_ref::<MethodList>() else {
+        return -1;
+    };
     let m: Bytes = if ctx.msg.is_request() {
         Bytes::copy_from_slice(ctx.msg.method_bytes())
     } else {
@@ -185,10 +225,13 @@ fn mime_fixup() -> ParamKind<Ctx> {
     let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
         let t = src.text.trim();
         match t.split_once('/') {
-            Some((a, b)) if !a.is_empty() && !b.is_empty() && !t.contains(' ') => {
-                Ok(Arg::Custom(Box::new(Mime(t.to_ascii_lowercase().into_bytes()))))
-            }
-            _ => Err(format!("unsupported mime type `{}`: expected type/subtype", src.text)),
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && !t.contains(' ') => Ok(Arg::Custom(
+                Box::new(Mime(t.to_ascii_lowercase().into_bytes())),
+            )),
+            _ => Err(format!(
+                "unsupported mime type `{}`: expected type/subtype",
+                src.text
+            )),
         }
     });
     ParamKind::Custom(f)
@@ -199,15 +242,26 @@ fn has_body(ctx: &Ctx) -> bool {
 }
 
 fn has_body_mime(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(Arg::Custom(c)) = a.first() else { return -1 };
-    let Some(Mime(want)) = c.downcast_ref::<Mime>() else { return -1 };
+    let Some(Arg::Custom(c)) = a.first() else {
+        return -1;
+    };
+    let Some(Mime(want)) = c.downcast_ref::<Mime>() else {
+        return -1;
+    };
     if !has_body(ctx) {
         return -1;
     }
     // Without Content-Type a body is taken as application/sdp.
-    let ct = ctx.msg.header_by_name(b"Content-Type").unwrap_or(b"application/sdp");
+    let ct = ctx
+        .msg
+        .header_by_name(b"Content-Type")
+        .unwrap_or(b"application/sdp");
     let ty = ct.split(|&c| c == b';').next().unwrap_or_default();
-    let ty: Vec<u8> = ty.iter().filter(|c| !c.is_ascii_whitespace()).copied().collect();
+    let ty: Vec<u8> = ty
+        .iter()
+        .filter(|c| !c.is_ascii_whitespace())
+        .copied()
+        .collect();
     if ty.eq_ignore_ascii_case(want) {
         1
     } else {
@@ -240,31 +294,31 @@ fn split_subst(text: &str) -> Result<(String, String, String), String> {
         return Err(format!("bad delimiter `{delim}` in `{text}`"));
     }
     let rest: Vec<char> = chars.collect();
-    let mut parts: Vec<String> = vec![String::new()];
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = String::new();
     let mut i = 0;
     while i < rest.len() {
         let c = rest[i];
         if c == '\\' && i + 1 < rest.len() {
-            if rest[i + 1] == delim {
-                parts.last_mut().map(|p| p.push(delim));
-            } else {
-                parts.last_mut().map(|p| {
-                    p.push('\\');
-                    p.push(rest[i + 1])
-                });
+            if rest[i + 1] != delim {
+                cur.push('\\');
             }
+            cur.push(rest[i + 1]);
             i += 2;
             continue;
         }
-        if c == delim && parts.len() < 3 {
-            parts.push(String::new());
+        if c == delim && parts.len() < 2 {
+            parts.push(std::mem::take(&mut cur));
         } else {
-            parts.last_mut().map(|p| p.push(c));
+            cur.push(c);
         }
         i += 1;
     }
+    parts.push(cur);
     if parts.len() != 3 {
-        return Err(format!("bad substitution expression `{text}`: expected {delim}re{delim}repl{delim}flags"));
+        return Err(format!(
+            "bad substitution expression `{text}`: expected {delim}re{delim}repl{delim}flags"
+        ));
     }
     let flags = parts.pop().unwrap_or_default();
     let repl = parts.pop().unwrap_or_default();
@@ -275,7 +329,11 @@ fn split_subst(text: &str) -> Result<(String, String, String), String> {
     Ok((re, repl, flags))
 }
 
-fn parse_repl(fx: &mut FixupCtx<'_, Ctx>, repl: &str, ngroups: usize) -> Result<Vec<ReplPart>, String> {
+fn parse_repl(
+    fx: &mut FixupCtx<'_, Ctx>,
+    repl: &str,
+    ngroups: usize,
+) -> Result<Vec<ReplPart>, String> {
     let b = repl.as_bytes();
     let mut out = Vec::new();
     let mut lit = Vec::new();
@@ -288,7 +346,10 @@ fn parse_repl(fx: &mut FixupCtx<'_, Ctx>, repl: &str, ngroups: usize) -> Result<
                     b'0'..=b'9' => {
                         let g = usize::from(n - b'0');
                         if g >= ngroups {
-                            return Err(format!("`\\{g}` in `{repl}`: the regex has only {} group(s)", ngroups - 1));
+                            return Err(format!(
+                                "`\\{g}` in `{repl}`: the regex has only {} group(s)",
+                                ngroups - 1
+                            ));
                         }
                         if !lit.is_empty() {
                             out.push(ReplPart::Text(std::mem::take(&mut lit)));
@@ -433,23 +494,43 @@ fn record(ctx: &mut Ctx, base: usize, reps: Vec<(std::ops::Range<usize>, Vec<u8>
 }
 
 /// After a body change: set Content-Length to the new body length (Kamailio
-/// does this when it sends a message whose body was changed). Only the first
-/// body change can update it (edits are not revisable); later ones log.
-fn fix_content_length(ctx: &mut Ctx) {
-    let br = ctx.msg.body_range();
-    let mut body = Vec::new();
-    ctx.edits.apply_range_into(ctx.msg.buf(), br.clone(), &mut body);
-    let new_len = body.len().to_string().into_bytes();
-    match ctx.msg.headers_named(b"Content-Length").next().map(|h| h.value_range) {
+/// does this when it sends a message whose body was changed). `delta` is the
+/// length change made by this call. Only the first length-changing edit can
+/// update the header (edits are not revisable); a later one logs a warning.
+fn fix_content_length(ctx: &mut Ctx, delta: isize) {
+    let old = ctx.msg.body().len();
+    let new_len = old.saturating_add_signed(delta).to_string().into_bytes();
+    match ctx
+        .msg
+        .headers_named(b"Content-Length")
+        .next()
+        .map(|h| h.value_range)
+    {
         Some(vr) if ctx.msg.buf().get(vr.clone()) == Some(&new_len[..]) => {}
         Some(vr) if !ctx.edits.touches(vr.clone()) => ctx.edits.replace(vr, new_len),
         Some(_) => tracing::warn!("body changed again: Content-Length could not be updated"),
         None => {
-            if ctx.msg.is_request() && ctx.rcv.proto != crate::transport::Proto::Udp {
+            if ctx.rcv.proto != crate::transport::Proto::Udp {
                 tracing::warn!("body changed in a message without Content-Length");
             }
         }
     }
+}
+
+/// The body length change of replacements (ranges absolute in the buffer).
+fn body_delta(
+    body: &std::ops::Range<usize>,
+    base: usize,
+    reps: &[(std::ops::Range<usize>, Vec<u8>)],
+) -> isize {
+    let mut d = 0isize;
+    for (r, t) in reps {
+        let (s, e) = (base + r.start, base + r.end);
+        if s >= body.start && e <= body.end {
+            d += t.len() as isize - r.len() as isize;
+        }
+    }
+    d
 }
 
 fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
@@ -457,11 +538,10 @@ fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
     let reps = s.replacements(ctx, buf.get(range.clone()).unwrap_or_default());
-    let body_start = ctx.msg.body_range().start;
-    let touches_body = reps.iter().any(|(r, t)| range.start + r.end > body_start && r.len() != t.len());
+    let delta = body_delta(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
-    if touches_body {
-        fix_content_length(ctx);
+    if delta != 0 {
+        fix_content_length(ctx, delta);
     }
     rc
 }
@@ -474,10 +554,10 @@ fn do_subst_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
     let buf = ctx.msg.buf().clone();
     let reps = s.replacements(ctx, buf.get(br.clone()).unwrap_or_default());
-    let changed_len = reps.iter().any(|(r, t)| r.len() != t.len());
+    let delta = body_delta(&br, br.start, &reps);
     let rc = record(ctx, br.start, reps);
-    if rc > 0 && changed_len {
-        fix_content_length(ctx);
+    if delta != 0 {
+        fix_content_length(ctx, delta);
     }
     rc
 }
@@ -499,8 +579,12 @@ fn do_subst_uri(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 
 /// `replace` / `replace_all`: literal replacement text (PVs expanded).
 fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else { return -1 };
-    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let Some(re) = a.first().and_then(regex_of).cloned() else {
+        return -1;
+    };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
     let hay = buf.get(range.clone()).unwrap_or_default();
@@ -511,11 +595,10 @@ fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
             break;
         }
     }
-    let body_start = ctx.msg.body_range().start;
-    let touches_body = reps.iter().any(|(r, t)| range.start + r.end > body_start && r.len() != t.len());
+    let delta = body_delta(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
-    if touches_body {
-        fix_content_length(ctx);
+    if delta != 0 {
+        fix_content_length(ctx, delta);
     }
     rc
 }
@@ -526,7 +609,11 @@ fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
 fn hname_fixup() -> ParamKind<Ctx> {
     let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
         let t = src.text.trim();
-        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)) {
+        if t.is_empty()
+            || !t
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c))
+        {
             return Err(format!("invalid header name `{}`", src.text));
         }
         Ok(Arg::Str(Bytes::copy_from_slice(t.as_bytes())))
@@ -542,11 +629,17 @@ fn name_of(a: &Arg<Ctx>) -> &[u8] {
 }
 
 fn append_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
     let at = match a.get(1) {
         Some(h) => {
             let name = name_of(h);
-            ctx.msg.headers_named(name).next().map(|h| h.line.end).unwrap_or(ctx.msg.headers_end())
+            ctx.msg
+                .headers_named(name)
+                .next()
+                .map(|h| h.line.end)
+                .unwrap_or(ctx.msg.headers_end())
         }
         None => ctx.msg.headers_end(),
     };
@@ -555,11 +648,17 @@ fn append_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn insert_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
     let at = match a.get(1) {
         Some(h) => {
             let name = name_of(h);
-            ctx.msg.headers_named(name).next().map(|h| h.line.start).unwrap_or(ctx.msg.headers_start())
+            ctx.msg
+                .headers_named(name)
+                .next()
+                .map(|h| h.line.start)
+                .unwrap_or(ctx.msg.headers_start())
         }
         None => ctx.msg.headers_start(),
     };
@@ -568,7 +667,9 @@ fn insert_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn remove_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(name) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let Some(name) = a.first().and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
     let name = siprd_sip::scan::trim(&name).to_vec();
     let lines: Vec<std::ops::Range<usize>> = ctx.msg.headers_named(&name).map(|h| h.line).collect();
     if lines.is_empty() {
@@ -581,9 +682,15 @@ fn remove_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn remove_hf_re(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(re) = a.first().and_then(regex_of) else { return -1 };
-    let lines: Vec<std::ops::Range<usize>> =
-        ctx.msg.headers().filter(|h| re.is_match(h.name)).map(|h| h.line).collect();
+    let Some(re) = a.first().and_then(regex_of) else {
+        return -1;
+    };
+    let lines: Vec<std::ops::Range<usize>> = ctx
+        .msg
+        .headers()
+        .filter(|h| re.is_match(h.name))
+        .map(|h| h.line)
+        .collect();
     if lines.is_empty() {
         return -1;
     }
@@ -594,7 +701,9 @@ fn remove_hf_re(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else { return -1 };
+    let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else {
+        return -1;
+    };
     let name = name_of(hf);
     if ctx.msg.headers_named(name).any(|h| re.is_match(h.value)) {
         1
@@ -604,8 +713,12 @@ fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else { return -1 };
-    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else { return -1 };
+    let Some(re) = a.first().and_then(regex_of).cloned() else {
+        return -1;
+    };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
     let start = ctx.msg.start_offset();
     let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
     let buf = ctx.msg.buf().clone();
@@ -621,7 +734,13 @@ fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 // ---------------------------------------------------------------------------
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "textops", params, routes: route_type::ANY, call }
+    FuncDef {
+        name,
+        module: "textops",
+        params,
+        routes: route_type::ANY,
+        call,
+    }
 }
 
 impl Module for Textops {
@@ -635,7 +754,9 @@ impl Module for Textops {
             "search",
             vec![re_fixup(false)],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                let Some(re) = a.first().and_then(regex_of) else {
+                    return -1;
+                };
                 let start = ctx.msg.start_offset();
                 let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
                 if re.is_match(ctx.msg.buf().get(start..end).unwrap_or_default()) {
@@ -649,7 +770,9 @@ impl Module for Textops {
             "search_body",
             vec![re_fixup(false)],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                let Some(re) = a.first().and_then(regex_of) else {
+                    return -1;
+                };
                 let body = ctx.msg.body();
                 if !body.is_empty() && re.is_match(body) {
                     1
@@ -658,8 +781,16 @@ impl Module for Textops {
                 }
             }),
         ));
-        reg.add_function(def("search_append", vec![re_fixup(false), ParamKind::Format], func(search_append)));
-        reg.add_function(def("search_hf", vec![hname_fixup(), re_fixup(false)], func(search_hf)));
+        reg.add_function(def(
+            "search_append",
+            vec![re_fixup(false), ParamKind::Format],
+            func(search_append),
+        ));
+        reg.add_function(def(
+            "search_hf",
+            vec![hname_fixup(), re_fixup(false)],
+            func(search_hf),
+        ));
         reg.add_function(def(
             "has_body",
             vec![],
@@ -667,11 +798,23 @@ impl Module for Textops {
         ));
         reg.add_function(def("has_body", vec![mime_fixup()], func(has_body_mime)));
         reg.add_function(def("append_hf", vec![ParamKind::Format], func(append_hf)));
-        reg.add_function(def("append_hf", vec![ParamKind::Format, hname_fixup()], func(append_hf)));
+        reg.add_function(def(
+            "append_hf",
+            vec![ParamKind::Format, hname_fixup()],
+            func(append_hf),
+        ));
         reg.add_function(def("insert_hf", vec![ParamKind::Format], func(insert_hf)));
-        reg.add_function(def("insert_hf", vec![ParamKind::Format, hname_fixup()], func(insert_hf)));
+        reg.add_function(def(
+            "insert_hf",
+            vec![ParamKind::Format, hname_fixup()],
+            func(insert_hf),
+        ));
         reg.add_function(def("remove_hf", vec![ParamKind::Format], func(remove_hf)));
-        reg.add_function(def("remove_hf_re", vec![re_fixup(true)], func(remove_hf_re)));
+        reg.add_function(def(
+            "remove_hf_re",
+            vec![re_fixup(true)],
+            func(remove_hf_re),
+        ));
         reg.add_function(def(
             "is_present_hf",
             vec![hname_fixup()],
@@ -688,7 +831,9 @@ impl Module for Textops {
             "is_present_hf_re",
             vec![re_fixup(true)],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(re) = a.first().and_then(regex_of) else { return -1 };
+                let Some(re) = a.first().and_then(regex_of) else {
+                    return -1;
+                };
                 if ctx.msg.headers().any(|h| re.is_match(h.name)) {
                     1
                 } else {
@@ -700,9 +845,14 @@ impl Module for Textops {
             name: "append_to_reply",
             module: "textops",
             params: vec![ParamKind::Format],
-            routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR,
+            routes: route_type::REQUEST
+                | route_type::FAILURE
+                | route_type::BRANCH
+                | route_type::ERROR,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else { return -1 };
+                let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
+                    return -1;
+                };
                 ctx.reply_headers.extend_from_slice(&text);
                 1
             }),
@@ -766,7 +916,10 @@ mod tests {
             split_subst("/a\\/b/c/gi").unwrap(),
             ("a/b".to_string(), "c".to_string(), "gi".to_string())
         );
-        assert_eq!(split_subst("#x#\\1#").unwrap(), ("x".into(), "\\1".into(), "".into()));
+        assert_eq!(
+            split_subst("#x#\\1#").unwrap(),
+            ("x".into(), "\\1".into(), "".into())
+        );
         assert!(split_subst("/a/b").is_err());
         assert!(split_subst("").is_err());
         assert!(split_subst("//b/").is_err());

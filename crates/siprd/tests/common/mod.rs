@@ -92,7 +92,13 @@ impl Siprd {
                 }
             });
         }
-        let mut s = Siprd { child, log, dir, udp: Vec::new(), tcp: Vec::new() };
+        let mut s = Siprd {
+            child,
+            log,
+            dir,
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
         s.wait_ready();
         s
     }
@@ -200,7 +206,8 @@ pub struct UdpClient {
 impl UdpClient {
     pub fn new() -> UdpClient {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         UdpClient { sock }
     }
 
@@ -226,7 +233,9 @@ impl UdpClient {
         let mut buf = vec![0u8; 65536];
         while Instant::now() < deadline {
             match self.sock.recv_from(&mut buf) {
-                Ok((n, from)) => return Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from)),
+                Ok((n, from)) => {
+                    return Some((String::from_utf8_lossy(&buf[..n]).into_owned(), from))
+                }
                 Err(_) => continue,
             }
         }
@@ -271,10 +280,13 @@ pub fn request(method: &str, ruri: &str, client_port: u16, call_id: &str, extra:
 
 /// The value of the first header `name` in a SIP message (case-insensitive).
 pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.split("\r\n").skip(1).take_while(|l| !l.is_empty()).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+    msg.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
 }
 
 pub fn first_line(msg: &str) -> &str {
@@ -290,8 +302,13 @@ pub struct TcpClient {
 impl TcpClient {
     pub fn connect(addr: SocketAddr) -> TcpClient {
         let stream = TcpStream::connect_timeout(&addr, WAIT).expect("tcp connect");
-        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-        TcpClient { stream, buf: Vec::new() }
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        TcpClient {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn port(&self) -> u16 {

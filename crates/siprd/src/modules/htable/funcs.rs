@@ -84,7 +84,9 @@ fn show(b: &[u8]) -> String {
 
 /// Move to the first item of the first non-empty slot from `it.slot` on.
 fn scan_from(it: &mut Iter, me: ExecId) -> bool {
-    let Some(t) = it.table.clone() else { return false };
+    let Some(t) = it.table.clone() else {
+        return false;
+    };
     while it.slot < t.slot_count() {
         let items = t.slot_items(me, it.slot);
         if !items.is_empty() {
@@ -106,7 +108,9 @@ pub fn iterator_start(me: ExecId, iname: &[u8], table: Option<Arc<Table>>, hname
             Some(i) => i,
             None => {
                 if l.len() >= MAX_ITERATORS {
-                    tracing::error!("htable: no iterator available - max number is {MAX_ITERATORS}");
+                    tracing::error!(
+                        "htable: no iterator available - max number is {MAX_ITERATORS}"
+                    );
                     return -1;
                 }
                 if iname.len() >= MAX_ITERATOR_NAME {
@@ -143,7 +147,11 @@ pub fn iterator_start(me: ExecId, iname: &[u8], table: Option<Arc<Table>>, hname
 
 pub fn iterator_next(me: ExecId, iname: &[u8]) -> i32 {
     with_iters(me, |l| {
-        let Some(it) = l.iter_mut().find(|i| i.name[..] == *iname).filter(|i| i.table.is_some()) else {
+        let Some(it) = l
+            .iter_mut()
+            .find(|i| i.name[..] == *iname)
+            .filter(|i| i.table.is_some())
+        else {
             tracing::error!("htable: iterator not initialized [{}]", show(iname));
             return -1;
         };
@@ -293,8 +301,18 @@ fn match_op(op: &[u8], val: &[u8], allow_eq: bool) -> Option<MatchOp> {
     }
 }
 
-fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, f: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "htable", params, routes: ANY, call: f }
+fn def(
+    name: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    f: siprd_script::registry::FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "htable",
+        params,
+        routes: ANY,
+        call: f,
+    }
 }
 
 pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
@@ -321,7 +339,12 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                     }
                     tracing::error!("htable[{i}] -- <{}>", items.len());
                     for it in items {
-                        tracing::error!("\tcell: {} value: {} expire: {}", show(&it.key), it.value, it.expire);
+                        tracing::error!(
+                            "\tcell: {} value: {} expire: {}",
+                            show(&it.key),
+                            it.value,
+                            it.expire
+                        );
                     }
                 }
             }
@@ -346,7 +369,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         }),
     ));
 
-    for (name, on) in [("sht_rm_name_re", MatchOn::Name), ("sht_rm_value_re", MatchOn::Value)] {
+    for (name, on) in [
+        ("sht_rm_name_re", MatchOn::Name),
+        ("sht_rm_value_re", MatchOn::Value),
+    ] {
         reg.add_function(def(
             name,
             vec![key_fixup(st)],
@@ -368,18 +394,27 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         ));
     }
 
-    for (name, on) in [("sht_rm_name", MatchOn::Name), ("sht_rm_value", MatchOn::Value)] {
+    for (name, on) in [
+        ("sht_rm_name", MatchOn::Name),
+        ("sht_rm_value", MatchOn::Value),
+    ] {
         let s = st.clone();
         reg.add_function(def(
             name,
             vec![F, F, F],
             func(move |ctx, a| {
-                let (hn, op, val) = (sval(ctx, a.first()), sval(ctx, a.get(1)), sval(ctx, a.get(2)));
+                let (hn, op, val) = (
+                    sval(ctx, a.first()),
+                    sval(ctx, a.get(1)),
+                    sval(ctx, a.get(2)),
+                );
                 if hn.is_empty() || op.is_empty() || val.is_empty() {
                     tracing::error!("htable: {name}: empty table name, operator or value");
                     return -1;
                 }
-                let Some(t) = table_by_name(&s, &hn) else { return -1 };
+                let Some(t) = table_by_name(&s, &hn) else {
+                    return -1;
+                };
                 match match_op(&op, &val, false) {
                     Some(m) => {
                         t.remove_matching(ctx.exec_id, on, &m);
@@ -419,7 +454,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             let key = r.key_text(ctx);
             let lock = t.slot_lock(t.hash(&key)).clone();
             lock.lock(ctx.exec_id);
-            ctx.locks.push(lock, format!("sht_lock({}=>{})", r.name, show(&key)));
+            ctx.locks
+                .push(lock, format!("sht_lock({}=>{})", r.name, show(&key)));
             1
         }),
     ));
@@ -438,7 +474,11 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             if lock.unlock(ctx.exec_id) {
                 ctx.locks.pop(&lock);
             } else {
-                tracing::warn!("htable: sht_unlock({}=>{}): the slot is not locked by this execution", r.name, show(&key));
+                tracing::warn!(
+                    "htable: sht_unlock({}=>{}): the slot is not locked by this execution",
+                    r.name,
+                    show(&key)
+                );
             }
             1
         }),
@@ -469,7 +509,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                     tracing::error!("htable: {name}: the expire value is not an integer");
                     return -1;
                 };
-                let Some(t) = table_by_name(&s, &hn) else { return -1 };
+                let Some(t) = table_by_name(&s, &hn) else {
+                    return -1;
+                };
                 t.set(ctx.exec_id, t.hash(&key), &key, v, i64::from(ex));
                 0
             }),
@@ -487,12 +529,18 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             name,
             vec![F, F, F],
             func(move |ctx, a| {
-                let (hn, op, val) = (sval(ctx, a.first()), sval(ctx, a.get(1)), sval(ctx, a.get(2)));
+                let (hn, op, val) = (
+                    sval(ctx, a.first()),
+                    sval(ctx, a.get(1)),
+                    sval(ctx, a.get(2)),
+                );
                 if hn.is_empty() || op.is_empty() || val.is_empty() {
                     tracing::error!("htable: {name}: empty table name, operator or value");
                     return -1;
                 }
-                let Some(t) = table_by_name(&s, &hn) else { return -1 };
+                let Some(t) = table_by_name(&s, &hn) else {
+                    return -1;
+                };
                 match match_op(&op, &val, true) {
                     Some(m) if t.any_match(ctx.exec_id, on, &m) => 1,
                     _ => -1,
@@ -508,7 +556,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         vec![F, F],
         func(move |ctx, a| {
             let (hn, key) = (sval(ctx, a.first()), sval(ctx, a.get(1)));
-            let Some(t) = table_by_name(&s, &hn) else { return -1 };
+            let Some(t) = table_by_name(&s, &hn) else {
+                return -1;
+            };
             if t.exists(ctx.exec_id, t.hash(&key), &key) {
                 -1
             } else {
@@ -523,8 +573,11 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             vec![F, F],
             func(move |ctx, a| {
                 let (hn, key) = (sval(ctx, a.first()), sval(ctx, a.get(1)));
-                let Some(t) = table_by_name(&s, &hn) else { return -255 };
-                t.add(ctx.exec_id, t.hash(&key), &key, delta).unwrap_or(-255)
+                let Some(t) = table_by_name(&s, &hn) else {
+                    return -255;
+                };
+                t.add(ctx.exec_id, t.hash(&key), &key, delta)
+                    .unwrap_or(-255)
             }),
         ));
     }
@@ -646,7 +699,10 @@ mod tests {
         assert_eq!(iterator_next(me, b"x"), 1);
         let (k, _) = iterator_current(me, b"x").unwrap();
         assert_eq!(iterator_set(me, b"x", Value::from_static("s")), 1);
-        assert_eq!(iterator_current(me, b"x").unwrap().1, Value::from_static("s"));
+        assert_eq!(
+            iterator_current(me, b"x").unwrap().1,
+            Value::from_static("s")
+        );
         assert_eq!(t.get(0, t.hash(&k), &k), Some(Value::from_static("s")));
         // remove everything through the iterator
         let mut rc = iterator_rm(me, b"x");
@@ -674,7 +730,10 @@ mod tests {
         // a new execution on this thread starts without iterators
         let other = crate::locks::new_exec_id();
         assert_eq!(iterator_next(other, b"1"), -1);
-        assert_eq!(iterator_start(other, &[b'n'; 40], Some(t.clone()), b"h"), -1);
+        assert_eq!(
+            iterator_start(other, &[b'n'; 40], Some(t.clone()), b"h"),
+            -1
+        );
         // unknown table: the iterator exists but is not initialised
         assert_eq!(iterator_start(other, b"u", None, b"zz"), -1);
         assert_eq!(iterator_next(other, b"u"), -1);

@@ -64,28 +64,34 @@ impl Default for Htable {
 const MAX_SLOTS_EXP: u32 = 20;
 
 fn parse_uint(attr: &str, v: &str, def: &str) -> Result<u32, String> {
-    v.trim()
-        .parse::<u32>()
-        .map_err(|_| format!("htable `{def}`: attribute `{attr}` needs a non-negative integer, got `{v}`"))
+    v.trim().parse::<u32>().map_err(|_| {
+        format!("htable `{def}`: attribute `{attr}` needs a non-negative integer, got `{v}`")
+    })
 }
 
 /// Parse one `htable` definition: `name=>attr=value;attr=value;...`.
 pub fn parse_spec(def: &str) -> Result<TableSpec, String> {
     let s = def.trim_start_matches([' ', '\t', '\r', '\n']);
-    let name_end = s.find(|c: char| c == '=' || c.is_ascii_whitespace()).ok_or_else(|| {
-        format!("htable definition `{def}`: expected `name=>attributes` (missing `=>`)")
-    })?;
+    let name_end = s
+        .find(|c: char| c == '=' || c.is_ascii_whitespace())
+        .ok_or_else(|| {
+            format!("htable definition `{def}`: expected `name=>attributes` (missing `=>`)")
+        })?;
     let name = &s[..name_end];
     if name.is_empty() {
-        return Err(format!("htable definition `{def}`: the table name is empty"));
+        return Err(format!(
+            "htable definition `{def}`: the table name is empty"
+        ));
     }
     let rest = s[name_end..].trim_start_matches([' ', '\t', '\r', '\n']);
-    let attrs = rest
-        .strip_prefix("=>")
-        .ok_or_else(|| format!("htable definition `{def}`: expected `=>` after the table name `{name}`"))?;
+    let attrs = rest.strip_prefix("=>").ok_or_else(|| {
+        format!("htable definition `{def}`: expected `=>` after the table name `{name}`")
+    })?;
     let attrs = attrs.trim();
     if attrs.is_empty() {
-        return Err(format!("htable definition `{def}`: no attributes after `=>` (write at least `size=N`)"));
+        return Err(format!(
+            "htable definition `{def}`: no attributes after `=>` (write at least `size=N`)"
+        ));
     }
     let attrs = attrs.strip_suffix(';').unwrap_or(attrs);
     let mut spec = TableSpec::new(name);
@@ -149,7 +155,9 @@ pub fn parse_spec(def: &str) -> Result<TableSpec, String> {
         size
     };
     let exp = if exp > MAX_SLOTS_EXP {
-        tracing::warn!("htable `{name}`: size={size} is capped to {MAX_SLOTS_EXP} (2^{MAX_SLOTS_EXP} slots)");
+        tracing::warn!(
+            "htable `{name}`: size={size} is capped to {MAX_SLOTS_EXP} (2^{MAX_SLOTS_EXP} slots)"
+        );
         MAX_SLOTS_EXP
     } else {
         exp
@@ -160,7 +168,8 @@ pub fn parse_spec(def: &str) -> Result<TableSpec, String> {
 }
 
 fn int_param(name: &str, v: &Value) -> Result<i32, String> {
-    v.try_int().ok_or_else(|| format!("modparam(\"htable\", \"{name}\") needs an integer, got `{v}`"))
+    v.try_int()
+        .ok_or_else(|| format!("modparam(\"htable\", \"{name}\") needs an integer, got `{v}`"))
 }
 
 impl Module for Htable {
@@ -169,8 +178,14 @@ impl Module for Htable {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl { name, ty: ModParamType::Str };
-        let i = |name| ModParamDecl { name, ty: ModParamType::Any };
+        let s = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Str,
+        };
+        let i = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        };
         vec![
             s("htable"),
             s("db_url"),
@@ -212,7 +227,9 @@ impl Module for Htable {
             }
             "event_callback_mode" => self.event_callback_mode = int_param(name, value)?,
             "db_url" => {
-                tracing::warn!("htable: db_url is accepted but no table is loaded from a database in siprd")
+                tracing::warn!(
+                    "htable: db_url is accepted but no table is loaded from a database in siprd"
+                )
             }
             "key_name_column" | "key_type_column" | "value_type_column" | "key_value_column"
             | "expires_column" | "array_size_suffix" => {}
@@ -230,8 +247,19 @@ impl Module for Htable {
     }
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
-        let interval = if self.timer_interval <= 0 { 20 } else { self.timer_interval as u64 };
-        let tables = Tables { list: self.specs.iter().cloned().map(|s| Arc::new(Table::new(s))).collect() };
+        let interval = if self.timer_interval <= 0 {
+            20
+        } else {
+            self.timer_interval as u64
+        };
+        let tables = Tables {
+            list: self
+                .specs
+                .iter()
+                .cloned()
+                .map(|s| Arc::new(Table::new(s)))
+                .collect(),
+        };
         self.state = Arc::new(HtState {
             tables,
             timer_interval: interval,
@@ -328,7 +356,10 @@ fn expire_once(
                 }
                 Some(ev) => {
                     for item in t.expired_in_slot(me, idx, now) {
-                        let rec = ExpiredRecord { key: item.key.clone(), value: item.value.clone() };
+                        let rec = ExpiredRecord {
+                            key: item.key.clone(),
+                            value: item.value.clone(),
+                        };
                         rt.raise(ev, Some(Box::new(rec)));
                         // The route may have refreshed the item: check again.
                         t.remove_if_expired(me, &item.key, table::now_secs());
@@ -346,9 +377,16 @@ mod tests {
     #[test]
     fn spec_parsing() {
         let s = parse_spec("a=>size=8;").unwrap();
-        assert_eq!((s.name.as_str(), s.slots, s.autoexpire, s.initval), ("a", 256, 0, None));
-        let s = parse_spec(" c => size=4;autoexpire=7200;initval=1;dmqreplicate=1;updateexpire=0").unwrap();
-        assert_eq!((s.slots, s.autoexpire, s.initval, s.updateexpire), (16, 7200, Some(1), false));
+        assert_eq!(
+            (s.name.as_str(), s.slots, s.autoexpire, s.initval),
+            ("a", 256, 0, None)
+        );
+        let s = parse_spec(" c => size=4;autoexpire=7200;initval=1;dmqreplicate=1;updateexpire=0")
+            .unwrap();
+        assert_eq!(
+            (s.slots, s.autoexpire, s.initval, s.updateexpire),
+            (16, 7200, Some(1), false)
+        );
         assert_eq!(parse_spec("b=>size=1").unwrap().slots, 8);
         assert_eq!(parse_spec("b=>size=40").unwrap().slots, 1 << 14);
         assert_eq!(parse_spec("b=>initval=-3").unwrap().initval, Some(-3));
@@ -356,25 +394,41 @@ mod tests {
         assert!(e.contains("unknown attribute `bogus`"), "{e}");
         assert!(parse_spec("a").unwrap_err().contains("=>"));
         assert!(parse_spec("a=size=8").unwrap_err().contains("`=>`"));
-        assert!(parse_spec("=>size=8").unwrap_err().contains("name is empty"));
+        assert!(parse_spec("=>size=8")
+            .unwrap_err()
+            .contains("name is empty"));
         assert!(parse_spec("a=>size=x").unwrap_err().contains("`size`"));
-        assert!(parse_spec("a=>autoexpire=-1").unwrap_err().contains("`autoexpire`"));
-        assert!(parse_spec("a=>initval=abc").unwrap_err().contains("`initval`"));
+        assert!(parse_spec("a=>autoexpire=-1")
+            .unwrap_err()
+            .contains("`autoexpire`"));
+        assert!(parse_spec("a=>initval=abc")
+            .unwrap_err()
+            .contains("`initval`"));
         assert!(parse_spec("a=>").unwrap_err().contains("no attributes"));
-        assert!(parse_spec("a=>size=4;;autoexpire=3").unwrap_err().contains("empty attribute"));
-        assert!(parse_spec("a=>coldelim=ab").unwrap_err().contains("one character"));
+        assert!(parse_spec("a=>size=4;;autoexpire=3")
+            .unwrap_err()
+            .contains("empty attribute"));
+        assert!(parse_spec("a=>coldelim=ab")
+            .unwrap_err()
+            .contains("one character"));
         assert!(parse_spec("a=>dbtable=t;cols='k,v'").is_ok());
     }
 
     #[test]
     fn params_and_duplicates() {
         let mut m = Htable::default();
-        m.set_param("htable", &Value::from_static("a=>size=4")).unwrap();
-        let e = m.set_param("htable", &Value::from_static("a=>size=5")).unwrap_err();
+        m.set_param("htable", &Value::from_static("a=>size=4"))
+            .unwrap();
+        let e = m
+            .set_param("htable", &Value::from_static("a=>size=5"))
+            .unwrap_err();
         assert!(e.contains("more than once"));
         m.set_param("timer_interval", &Value::Int(5)).unwrap();
-        m.set_param("timer_interval", &Value::from_static("7")).unwrap();
-        assert!(m.set_param("timer_interval", &Value::from_static("x")).is_err());
+        m.set_param("timer_interval", &Value::from_static("7"))
+            .unwrap();
+        assert!(m
+            .set_param("timer_interval", &Value::from_static("x"))
+            .is_err());
         assert!(m.set_param("nope", &Value::Int(1)).is_err());
         m.init(&CoreSettings::default()).unwrap();
         assert_eq!(m.state.timer_interval, 7);

@@ -35,7 +35,11 @@ impl HtRef {
     /// Run `f` with the table, the evaluated key and its hash; None when the
     /// table does not exist.
     #[inline]
-    pub fn with<R>(&self, ctx: &mut Ctx, f: impl FnOnce(&mut Ctx, &Table, &[u8], u64) -> R) -> Option<R> {
+    pub fn with<R>(
+        &self,
+        ctx: &mut Ctx,
+        f: impl FnOnce(&mut Ctx, &Table, &[u8], u64) -> R,
+    ) -> Option<R> {
         let t = self.table.as_ref()?;
         match &self.key {
             Key::Static { key, hash } => Some(f(ctx, t, key, *hash)),
@@ -58,7 +62,11 @@ impl HtRef {
 
 /// Parse `table=>key` (the inner text of `$sht(...)` and the argument of
 /// `sht_lock()` and friends).
-pub fn parse_ht_ref(fx: &mut FixupCtx<'_, Ctx>, st: &HtState, inner: Option<&str>) -> Result<HtRef, String> {
+pub fn parse_ht_ref(
+    fx: &mut FixupCtx<'_, Ctx>,
+    st: &HtState,
+    inner: Option<&str>,
+) -> Result<HtRef, String> {
     let inner = inner.ok_or_else(|| "expected `(table=>key)`".to_string())?;
     let s = inner.trim_start_matches([' ', '\t', '\r', '\n']);
     let end = s
@@ -66,11 +74,14 @@ pub fn parse_ht_ref(fx: &mut FixupCtx<'_, Ctx>, st: &HtState, inner: Option<&str
         .ok_or_else(|| format!("expected `table=>key`, got `{inner}` (missing `=>`)"))?;
     let name = &s[..end];
     if name.is_empty() {
-        return Err(format!("expected `table=>key`, got `{inner}` (empty table name)"));
+        return Err(format!(
+            "expected `table=>key`, got `{inner}` (empty table name)"
+        ));
     }
     let rest = s[end..].trim_start_matches([' ', '\t', '\r', '\n']);
-    let keytext =
-        rest.strip_prefix("=>").ok_or_else(|| format!("expected `=>` after the table name in `{inner}`"))?;
+    let keytext = rest
+        .strip_prefix("=>")
+        .ok_or_else(|| format!("expected `=>` after the table name in `{inner}`"))?;
     if keytext.is_empty() {
         return Err(format!("empty key in `{inner}`"));
     }
@@ -83,10 +94,17 @@ pub fn parse_ht_ref(fx: &mut FixupCtx<'_, Ctx>, st: &HtState, inner: Option<&str
         ));
     }
     let key = match fmt.as_static() {
-        Some(k) => Key::Static { key: k.clone(), hash: table.as_ref().map(|t| t.hash(k)).unwrap_or(0) },
+        Some(k) => Key::Static {
+            key: k.clone(),
+            hash: table.as_ref().map(|t| t.hash(k)).unwrap_or(0),
+        },
         None => Key::Dynamic(fmt),
     };
-    Ok(HtRef { name: name.to_string(), table, key })
+    Ok(HtRef {
+        name: name.to_string(),
+        table,
+        key,
+    })
 }
 
 struct Sht(HtRef);
@@ -94,11 +112,16 @@ struct Sht(HtRef);
 impl PvImpl<Ctx> for Sht {
     #[inline]
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        self.0.with(ctx, |ctx, t, k, h| t.get_or_init(ctx.exec_id, h, k)).unwrap_or(Value::Null)
+        self.0
+            .with(ctx, |ctx, t, k, h| t.get_or_init(ctx.exec_id, h, k))
+            .unwrap_or(Value::Null)
     }
     #[inline]
     fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
-        match self.0.with(ctx, |ctx, t, k, h| t.set(ctx.exec_id, h, k, v, 0)) {
+        match self
+            .0
+            .with(ctx, |ctx, t, k, h| t.set(ctx.exec_id, h, k, v, 0))
+        {
             Some(()) => Ok(()),
             None => Err(PvError::BadValue(format!("no htable `{}`", self.0.name))),
         }
@@ -120,7 +143,11 @@ struct ShtEx(HtRef);
 
 impl PvImpl<Ctx> for ShtEx {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        self.0.with(ctx, |ctx, t, k, h| u32_value(t.get_expire(ctx.exec_id, h, k))).unwrap_or(Value::Null)
+        self.0
+            .with(ctx, |ctx, t, k, h| {
+                u32_value(t.get_expire(ctx.exec_id, h, k))
+            })
+            .unwrap_or(Value::Null)
     }
     fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
         // Only integer values count; anything else means "never".
@@ -128,7 +155,10 @@ impl PvImpl<Ctx> for ShtEx {
             Value::Int(n) => i64::from(n),
             _ => 0,
         };
-        match self.0.with(ctx, |ctx, t, k, h| t.set_expire(ctx.exec_id, h, k, secs)) {
+        match self
+            .0
+            .with(ctx, |ctx, t, k, h| t.set_expire(ctx.exec_id, h, k, secs))
+        {
             Some(()) => Ok(()),
             None => Err(PvError::BadValue(format!("no htable `{}`", self.0.name))),
         }
@@ -161,7 +191,10 @@ pub fn parse_count_expr(s: &[u8]) -> Option<MatchOp> {
                 return None;
             }
             return match op {
-                0 => compile_regex(&s[2..]).map_err(|e| tracing::error!("htable: {e}")).ok().map(MatchOp::Regex),
+                0 => compile_regex(&s[2..])
+                    .map_err(|e| tracing::error!("htable: {e}"))
+                    .ok()
+                    .map(MatchOp::Regex),
                 1 => Some(MatchOp::EndsWith(rest())),
                 2 => Some(MatchOp::StartsWith(rest())),
                 3 => Some(MatchOp::Eq(rest())),
@@ -169,7 +202,10 @@ pub fn parse_count_expr(s: &[u8]) -> Option<MatchOp> {
             };
         }
     }
-    compile_regex(s).map_err(|e| tracing::error!("htable: {e}")).ok().map(MatchOp::Regex)
+    compile_regex(s)
+        .map_err(|e| tracing::error!("htable: {e}"))
+        .ok()
+        .map(MatchOp::Regex)
 }
 
 struct ShtCount {
@@ -201,7 +237,11 @@ impl PvImpl<Ctx> for ShtAdd {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         let d = self.1;
         self.0
-            .with(ctx, |ctx, t, k, h| t.add(ctx.exec_id, h, k, d).map(Value::Int).unwrap_or(Value::Null))
+            .with(ctx, |ctx, t, k, h| {
+                t.add(ctx.exec_id, h, k, d)
+                    .map(Value::Int)
+                    .unwrap_or(Value::Null)
+            })
             .unwrap_or(Value::Null)
     }
 }
@@ -285,7 +325,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                 if n.is_empty() {
                     return Err("expected an iterator name, as in `(i1)`".into());
                 }
-                Ok(Box::new(ShtIt { name: Bytes::copy_from_slice(n.as_bytes()), value }) as Box<dyn PvImpl<Ctx>>)
+                Ok(Box::new(ShtIt {
+                    name: Bytes::copy_from_slice(n.as_bytes()),
+                    value,
+                }) as Box<dyn PvImpl<Ctx>>)
             }),
         });
     }
@@ -295,7 +338,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         parse: Arc::new(|_fx, inner| match inner {
             Some("key") => Ok(Box::new(ShtRecord { value: false }) as Box<dyn PvImpl<Ctx>>),
             Some("value") => Ok(Box::new(ShtRecord { value: true })),
-            other => Err(format!("unknown `$shtrecord({})`: expected `key` or `value`", other.unwrap_or(""))),
+            other => Err(format!(
+                "unknown `$shtrecord({})`: expected `key` or `value`",
+                other.unwrap_or("")
+            )),
         }),
     });
 }
@@ -308,8 +354,14 @@ mod tests {
     fn count_expressions() {
         assert!(matches!(parse_count_expr(b"**"), Some(MatchOp::All)));
         assert!(matches!(parse_count_expr(b"~~k"), Some(MatchOp::Regex(_))));
-        assert!(matches!(parse_count_expr(b"~%k"), Some(MatchOp::EndsWith(_))));
-        assert!(matches!(parse_count_expr(b"%~k"), Some(MatchOp::StartsWith(_))));
+        assert!(matches!(
+            parse_count_expr(b"~%k"),
+            Some(MatchOp::EndsWith(_))
+        ));
+        assert!(matches!(
+            parse_count_expr(b"%~k"),
+            Some(MatchOp::StartsWith(_))
+        ));
         assert!(matches!(parse_count_expr(b"==k1"), Some(MatchOp::Eq(_))));
         assert!(matches!(parse_count_expr(b"eq2"), Some(MatchOp::IntEq(2))));
         assert!(matches!(parse_count_expr(b"k"), Some(MatchOp::Regex(_))));

@@ -28,7 +28,9 @@ fn param_int(p: &[Json], i: usize) -> Option<i32> {
 }
 
 fn table(st: &HtState, name: &str) -> Result<Arc<Table>, RpcError> {
-    st.table(name.as_bytes()).cloned().ok_or_else(|| RpcError::new(500, "No such htable"))
+    st.table(name.as_bytes())
+        .cloned()
+        .ok_or_else(|| RpcError::new(500, "No such htable"))
 }
 
 fn json_value(v: &Value) -> Json {
@@ -63,7 +65,10 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     let s = st.clone();
     rpc.add("htable.get", "Get one key from a hash table.", move |p| {
         let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
-            return Err(RpcError::new(500, "Not enough parameters (htable name and key name)"));
+            return Err(RpcError::new(
+                500,
+                "Not enough parameters (htable name and key name)",
+            ));
         };
         let t = table(&s, &hn)?;
         let now = now_secs();
@@ -71,8 +76,16 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             .get_raw(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes())
             .filter(|i| !(t.spec.autoexpire > 0 && i.expire != 0 && i.expire < now))
             .ok_or_else(|| RpcError::new(500, "Key name doesn't exist in htable."))?;
-        let expire = if item.expire != 0 && t.spec.autoexpire > 0 { format_time(item.expire) } else { "NEVER".into() };
-        let flags = if matches!(item.value, Value::Str(_)) { 1 } else { 0 };
+        let expire = if item.expire != 0 && t.spec.autoexpire > 0 {
+            format_time(item.expire)
+        } else {
+            "NEVER".into()
+        };
+        let flags = if matches!(item.value, Value::Str(_)) {
+            1
+        } else {
+            0
+        };
         Ok(json!({ "item": {
             "name": String::from_utf8_lossy(&item.key),
             "value": json_value(&item.value),
@@ -82,14 +95,21 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     });
 
     let s = st.clone();
-    rpc.add("htable.delete", "Delete one key from a hash table.", move |p| {
-        let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
-            return Err(RpcError::new(500, "Not enough parameters (htable name & key name"));
-        };
-        let t = table(&s, &hn)?;
-        t.delete(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes());
-        Ok(Json::Null)
-    });
+    rpc.add(
+        "htable.delete",
+        "Delete one key from a hash table.",
+        move |p| {
+            let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+                return Err(RpcError::new(
+                    500,
+                    "Not enough parameters (htable name & key name",
+                ));
+            };
+            let t = table(&s, &hn)?;
+            t.delete(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes());
+            Ok(Json::Null)
+        },
+    );
 
     for (name, int) in [("htable.sets", false), ("htable.seti", true)] {
         let s = st.clone();
@@ -100,18 +120,25 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
         };
         rpc.add(name, help, move |p| {
             let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
-                return Err(RpcError::new(500, "Not enough parameters (htable name, key name and value)"));
+                return Err(RpcError::new(
+                    500,
+                    "Not enough parameters (htable name, key name and value)",
+                ));
             };
             let v = if int {
                 Value::Int(param_int(p, 2).ok_or_else(|| {
-                    RpcError::new(500, "Not enough parameters (htable name, key name and value)")
+                    RpcError::new(
+                        500,
+                        "Not enough parameters (htable name, key name and value)",
+                    )
                 })?)
             } else {
-                Value::from_string(
-                    param_str(p, 2).ok_or_else(|| {
-                        RpcError::new(500, "Not enough parameters (htable name, key name and value)")
-                    })?,
-                )
+                Value::from_string(param_str(p, 2).ok_or_else(|| {
+                    RpcError::new(
+                        500,
+                        "Not enough parameters (htable name, key name and value)",
+                    )
+                })?)
             };
             let t = table(&s, &hn)?;
             t.set(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), v, 0);
@@ -120,30 +147,64 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     }
 
     let s = st.clone();
-    rpc.add("htable.setex", "Set expire for one key in a hash table.", move |p| {
-        let (Some(hn), Some(key), Some(ex)) = (param_str(p, 0), param_str(p, 1), param_int(p, 2)) else {
-            return Err(RpcError::new(500, "Not enough parameters (htable name, key name and expire)"));
-        };
-        let t = table(&s, &hn)?;
-        t.set_expire(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), i64::from(ex));
-        Ok(Json::Null)
-    });
+    rpc.add(
+        "htable.setex",
+        "Set expire for one key in a hash table.",
+        move |p| {
+            let (Some(hn), Some(key), Some(ex)) =
+                (param_str(p, 0), param_str(p, 1), param_int(p, 2))
+            else {
+                return Err(RpcError::new(
+                    500,
+                    "Not enough parameters (htable name, key name and expire)",
+                ));
+            };
+            let t = table(&s, &hn)?;
+            t.set_expire(
+                RPC_EXEC,
+                t.hash(key.as_bytes()),
+                key.as_bytes(),
+                i64::from(ex),
+            );
+            Ok(Json::Null)
+        },
+    );
 
     for (name, int) in [("htable.setxs", false), ("htable.setxi", true)] {
         let s = st.clone();
-        rpc.add(name, "Set one key in a hash table with value and expire.", move |p| {
-            let (Some(hn), Some(key), Some(ex)) = (param_str(p, 0), param_str(p, 1), param_int(p, 3)) else {
-                return Err(RpcError::new(500, "Not enough parameters (htable name, key name, value and expire)"));
-            };
-            let v = if int {
-                Value::Int(param_int(p, 2).ok_or_else(|| RpcError::new(500, "Invalid integer value"))?)
-            } else {
-                Value::from_string(param_str(p, 2).ok_or_else(|| RpcError::new(500, "Invalid value"))?)
-            };
-            let t = table(&s, &hn)?;
-            t.set(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), v, i64::from(ex));
-            Ok(Json::Null)
-        });
+        rpc.add(
+            name,
+            "Set one key in a hash table with value and expire.",
+            move |p| {
+                let (Some(hn), Some(key), Some(ex)) =
+                    (param_str(p, 0), param_str(p, 1), param_int(p, 3))
+                else {
+                    return Err(RpcError::new(
+                        500,
+                        "Not enough parameters (htable name, key name, value and expire)",
+                    ));
+                };
+                let v = if int {
+                    Value::Int(
+                        param_int(p, 2)
+                            .ok_or_else(|| RpcError::new(500, "Invalid integer value"))?,
+                    )
+                } else {
+                    Value::from_string(
+                        param_str(p, 2).ok_or_else(|| RpcError::new(500, "Invalid value"))?,
+                    )
+                };
+                let t = table(&s, &hn)?;
+                t.set(
+                    RPC_EXEC,
+                    t.hash(key.as_bytes()),
+                    key.as_bytes(),
+                    v,
+                    i64::from(ex),
+                );
+                Ok(Json::Null)
+            },
+        );
     }
 
     let s = st.clone();
@@ -168,9 +229,10 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
         Ok(Json::Array(out))
     });
 
-    for (name, help) in
-        [("htable.flush", "Empty the hash table."), ("htable.reset", "Delete all items of a hash table.")]
-    {
+    for (name, help) in [
+        ("htable.flush", "Empty the hash table."),
+        ("htable.reset", "Delete all items of a hash table."),
+    ] {
         let s = st.clone();
         rpc.add(name, help, move |p| {
             let hn = param_str(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
@@ -227,9 +289,11 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     });
 
     for name in ["htable.reload", "htable.store"] {
-        rpc.add(name, "Reload/store a hash table from/to database (not supported).", |_p| {
-            Err(RpcError::new(500, "No htable db_url"))
-        });
+        rpc.add(
+            name,
+            "Reload/store a hash table from/to database (not supported).",
+            |_p| Err(RpcError::new(500, "No htable db_url")),
+        );
     }
 }
 
@@ -242,7 +306,9 @@ mod tests {
         let mut a = TableSpec::new("a");
         a.slots = 4;
         Arc::new(HtState {
-            tables: Tables { list: vec![Arc::new(Table::new(a))] },
+            tables: Tables {
+                list: vec![Arc::new(Table::new(a))],
+            },
             ..Default::default()
         })
     }
@@ -252,18 +318,32 @@ mod tests {
         let st = state();
         let mut r = RpcRegistry::default();
         register(&mut r, &st);
-        r.call("htable.sets", &[json!("a"), json!("k"), json!("v")]).unwrap();
-        r.call("htable.seti", &[json!("a"), json!("n"), json!(7)]).unwrap();
+        r.call("htable.sets", &[json!("a"), json!("k"), json!("v")])
+            .unwrap();
+        r.call("htable.seti", &[json!("a"), json!("n"), json!(7)])
+            .unwrap();
         let g = r.call("htable.get", &[json!("a"), json!("k")]).unwrap();
         assert_eq!(g["item"]["value"], json!("v"));
         assert_eq!(g["item"]["expire"], json!("NEVER"));
         let g = r.call("htable.get", &[json!("a"), json!("n")]).unwrap();
         assert_eq!(g["item"]["value"], json!(7));
-        assert_eq!(r.call("htable.get", &[json!("zz"), json!("k")]).unwrap_err().message, "No such htable");
+        assert_eq!(
+            r.call("htable.get", &[json!("zz"), json!("k")])
+                .unwrap_err()
+                .message,
+            "No such htable"
+        );
         assert!(r.call("htable.get", &[json!("a"), json!("nope")]).is_err());
-        assert!(r.call("htable.seti", &[json!("a"), json!("n"), json!("x")]).is_err());
+        assert!(r
+            .call("htable.seti", &[json!("a"), json!("n"), json!("x")])
+            .is_err());
         let d = r.call("htable.dump", &[json!("a")]).unwrap();
-        let n: usize = d.as_array().unwrap().iter().map(|e| e["slot"].as_array().unwrap().len()).sum();
+        let n: usize = d
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["slot"].as_array().unwrap().len())
+            .sum();
         assert_eq!(n, 2);
         let s = r.call("htable.stats", &[]).unwrap();
         assert_eq!(s[0]["all"], json!(2));

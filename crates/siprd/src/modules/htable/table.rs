@@ -17,9 +17,21 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds since the epoch (what Kamailio's `time(NULL)` gives).
+/// Seconds since the epoch (what Kamailio's `time(NULL)` gives), from the
+/// coarse real-time clock (a few ns; second resolution is all we need).
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 && ts.tv_sec > 0 {
+        return ts.tv_sec as u64;
+    }
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The definition of a table, from `modparam("htable", "htable", "...")`.
@@ -105,7 +117,8 @@ impl MatchOp {
 /// Compile a pattern the way htable does (POSIX ERE, case-insensitive,
 /// newline-sensitive).
 pub fn compile_regex(pat: &[u8]) -> Result<regex::bytes::Regex, String> {
-    let text = std::str::from_utf8(pat).map_err(|_| "regular expression is not UTF-8".to_string())?;
+    let text =
+        std::str::from_utf8(pat).map_err(|_| "regular expression is not UTF-8".to_string())?;
     regex::bytes::RegexBuilder::new(text)
         .case_insensitive(true)
         .multi_line(true)
@@ -140,10 +153,18 @@ impl Table {
     pub fn new(spec: TableSpec) -> Table {
         let n = spec.slots.max(1).next_power_of_two();
         let slots = (0..n)
-            .map(|_| Slot { lock: Arc::new(OwnedLock::default()), items: Mutex::new(HashTable::new()) })
+            .map(|_| Slot {
+                lock: Arc::new(OwnedLock::default()),
+                items: Mutex::new(HashTable::new()),
+            })
             .collect::<Vec<_>>()
             .into_boxed_slice();
-        Table { spec, slots, mask: (n - 1) as u64, hasher: hashbrown::DefaultHashBuilder::default() }
+        Table {
+            spec,
+            slots,
+            mask: (n - 1) as u64,
+            hasher: hashbrown::DefaultHashBuilder::default(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -238,7 +259,11 @@ impl Table {
         let now = self.now();
         let auto = u64::from(self.spec.autoexpire);
         let fresh = if auto > 0 { now + auto } else { 0 };
-        let explicit = if auto > 0 && exv > 0 { Some(now + exv as u64) } else { None };
+        let explicit = if auto > 0 && exv > 0 {
+            Some(now + exv as u64)
+        } else {
+            None
+        };
         let update = self.spec.updateexpire;
         self.with_slot(me, hash, |m| {
             if let Some(e) = m.find_mut(hash, |e| e.key[..] == *key) {
@@ -251,18 +276,29 @@ impl Table {
                 return;
             }
             let expire = explicit.unwrap_or(fresh);
-            m.insert_unique(hash, Entry { hash, key: Bytes::copy_from_slice(key), value, expire }, |e| e.hash);
+            m.insert_unique(
+                hash,
+                Entry {
+                    hash,
+                    key: Bytes::copy_from_slice(key),
+                    value,
+                    expire,
+                },
+                |e| e.hash,
+            );
         })
     }
 
     /// Delete an item; true when it existed.
     pub fn delete(&self, me: ExecId, hash: u64, key: &[u8]) -> bool {
-        self.with_slot(me, hash, |m| match m.find_entry(hash, |e| e.key[..] == *key) {
-            Ok(occ) => {
-                occ.remove();
-                true
+        self.with_slot(me, hash, |m| {
+            match m.find_entry(hash, |e| e.key[..] == *key) {
+                Ok(occ) => {
+                    occ.remove();
+                    true
+                }
+                Err(_) => false,
             }
-            Err(_) => false,
         })
     }
 
@@ -294,7 +330,12 @@ impl Table {
             let n = init?.wrapping_add(delta);
             m.insert_unique(
                 hash,
-                Entry { hash, key: Bytes::copy_from_slice(key), value: Value::Int(n), expire: fresh },
+                Entry {
+                    hash,
+                    key: Bytes::copy_from_slice(key),
+                    value: Value::Int(n),
+                    expire: fresh,
+                },
                 |e| e.hash,
             );
             Some(n)
@@ -307,7 +348,11 @@ impl Table {
         if self.spec.autoexpire == 0 {
             return;
         }
-        let at = if secs > 0 { now_secs() + secs as u64 } else { 0 };
+        let at = if secs > 0 {
+            now_secs() + secs as u64
+        } else {
+            0
+        };
         self.with_slot(me, hash, |m| {
             if let Some(e) = m.find_mut(hash, |e| e.key[..] == *key) {
                 e.expire = at;
@@ -324,7 +369,9 @@ impl Table {
         }
         let now = now_secs();
         self.with_slot(me, hash, |m| {
-            m.find(hash, |e| e.key[..] == *key).map(|e| (e.expire as u32).wrapping_sub(now as u32)).unwrap_or(0)
+            m.find(hash, |e| e.key[..] == *key)
+                .map(|e| (e.expire as u32).wrapping_sub(now as u32))
+                .unwrap_or(0)
         })
     }
 
@@ -420,7 +467,11 @@ impl Table {
                 slot.items
                     .lock()
                     .iter()
-                    .map(|e| ItemView { key: e.key.clone(), value: e.value.clone(), expire: e.expire })
+                    .map(|e| ItemView {
+                        key: e.key.clone(),
+                        value: e.value.clone(),
+                        expire: e.expire,
+                    })
                     .collect()
             }),
             None => Vec::new(),
@@ -450,15 +501,17 @@ impl Table {
         let now = self.now();
         let auto = u64::from(self.spec.autoexpire);
         let update = self.spec.updateexpire;
-        self.with_slot(me, hash, |m| match m.find_mut(hash, |e| e.key[..] == *key) {
-            Some(e) => {
-                e.value = value;
-                if update && auto > 0 {
-                    e.expire = now + auto;
+        self.with_slot(me, hash, |m| {
+            match m.find_mut(hash, |e| e.key[..] == *key) {
+                Some(e) => {
+                    e.value = value;
+                    if update && auto > 0 {
+                        e.expire = now + auto;
+                    }
+                    true
                 }
-                true
+                None => false,
             }
-            None => false,
         })
     }
 
@@ -470,7 +523,11 @@ impl Table {
                     .lock()
                     .iter()
                     .filter(|e| e.expire != 0 && e.expire < now)
-                    .map(|e| ItemView { key: e.key.clone(), value: e.value.clone(), expire: e.expire })
+                    .map(|e| ItemView {
+                        key: e.key.clone(),
+                        value: e.value.clone(),
+                        expire: e.expire,
+                    })
                     .collect()
             }),
             None => Vec::new(),
@@ -493,12 +550,14 @@ impl Table {
     /// Remove one item if it is (still) expired at `now`.
     pub fn remove_if_expired(&self, me: ExecId, key: &[u8], now: u64) -> bool {
         let hash = self.hash(key);
-        self.with_slot(me, hash, |m| match m.find_entry(hash, |e| e.key[..] == *key) {
-            Ok(occ) if occ.get().expire != 0 && occ.get().expire < now => {
-                occ.remove();
-                true
+        self.with_slot(me, hash, |m| {
+            match m.find_entry(hash, |e| e.key[..] == *key) {
+                Ok(occ) if occ.get().expire != 0 && occ.get().expire < now => {
+                    occ.remove();
+                    true
+                }
+                _ => false,
             }
-            _ => false,
         })
     }
 }
@@ -620,14 +679,35 @@ mod tests {
         set(&t, "pre_k", Value::from_static("zz"));
         let re = |p: &str| MatchOp::Regex(compile_regex(p.as_bytes()).unwrap());
         assert_eq!(t.count(1, MatchOn::Name, &re("k")), 4);
-        assert_eq!(t.count(1, MatchOn::Name, &MatchOp::EndsWith(Bytes::from_static(b"k"))), 1);
-        assert_eq!(t.count(1, MatchOn::Name, &MatchOp::StartsWith(Bytes::from_static(b"k"))), 3);
-        assert_eq!(t.count(1, MatchOn::Name, &MatchOp::Eq(Bytes::from_static(b"k1"))), 1);
+        assert_eq!(
+            t.count(
+                1,
+                MatchOn::Name,
+                &MatchOp::EndsWith(Bytes::from_static(b"k"))
+            ),
+            1
+        );
+        assert_eq!(
+            t.count(
+                1,
+                MatchOn::Name,
+                &MatchOp::StartsWith(Bytes::from_static(b"k"))
+            ),
+            3
+        );
+        assert_eq!(
+            t.count(1, MatchOn::Name, &MatchOp::Eq(Bytes::from_static(b"k1"))),
+            1
+        );
         assert_eq!(t.count(1, MatchOn::Name, &MatchOp::All), 4);
         assert_eq!(t.count(1, MatchOn::Name, &MatchOp::IntEq(2)), 0);
         assert_eq!(t.count(1, MatchOn::Value, &re("V")), 2); // case-insensitive
         assert_eq!(t.count(1, MatchOn::Value, &MatchOp::IntEq(2)), 1);
-        assert!(t.any_match(1, MatchOn::Name, &MatchOp::StartsWith(Bytes::from_static(b"pre"))));
+        assert!(t.any_match(
+            1,
+            MatchOn::Name,
+            &MatchOp::StartsWith(Bytes::from_static(b"pre"))
+        ));
         assert!(!t.any_match(1, MatchOn::Value, &MatchOp::Eq(Bytes::from_static(b"2"))));
         assert_eq!(t.remove_matching(1, MatchOn::Value, &re("^v")), 2);
         assert_eq!(t.count(1, MatchOn::Name, &MatchOp::All), 2);

@@ -83,8 +83,21 @@ fn unknown(class: &str, method: &str, all: &[&str]) -> String {
 // uri
 
 const URI_METHODS: &[&str] = &[
-    "user", "host", "port", "params", "param", "transport", "scheme", "passwd", "headers", "ttl", "maddr", "method",
-    "lr", "r2", "tosocket",
+    "user",
+    "host",
+    "port",
+    "params",
+    "param",
+    "transport",
+    "scheme",
+    "passwd",
+    "headers",
+    "ttl",
+    "maddr",
+    "method",
+    "lr",
+    "r2",
+    "tosocket",
 ];
 
 fn param_value(u: &Uri, name: &[u8]) -> Value {
@@ -107,7 +120,9 @@ pub(crate) fn uri_part(u: &Uri, method: &str) -> Value {
             if u.scheme() == Scheme::Tel {
                 s(b"")
             } else {
-                s(u.params_bytes().strip_prefix(b";").unwrap_or(u.params_bytes()))
+                s(u.params_bytes()
+                    .strip_prefix(b";")
+                    .unwrap_or(u.params_bytes()))
             }
         }
         "scheme" => s(u.scheme_bytes()),
@@ -118,7 +133,10 @@ pub(crate) fn uri_part(u: &Uri, method: &str) -> Value {
     }
 }
 
-fn parse_uri_tr(method: &str, mut params: Vec<TrParam<Ctx>>) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
+fn parse_uri_tr(
+    method: &str,
+    mut params: Vec<TrParam<Ctx>>,
+) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
     if !URI_METHODS.contains(&method) || method == "tosocket" {
         return Err(unknown("uri", method, URI_METHODS));
     }
@@ -140,7 +158,11 @@ fn parse_uri_tr(method: &str, mut params: Vec<TrParam<Ctx>>) -> Result<Box<dyn T
         }));
     }
     no_params(method, &params)?;
-    let method: &'static str = URI_METHODS.iter().copied().find(|m| *m == method).unwrap_or("user");
+    let method: &'static str = URI_METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == method)
+        .unwrap_or("user");
     Ok(boxed(move |_ctx, v| {
         let b = input(&v)?;
         let u = Uri::parse_bytes(b).ok()?;
@@ -182,7 +204,10 @@ pub(crate) fn split_nameaddr(b: &[u8]) -> Option<(&[u8], &[u8], usize)> {
 
 const NAMEADDR_METHODS: &[&str] = &["name", "uri", "len"];
 
-fn parse_nameaddr_tr(method: &str, params: Vec<TrParam<Ctx>>) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
+fn parse_nameaddr_tr(
+    method: &str,
+    params: Vec<TrParam<Ctx>>,
+) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
     no_params(method, &params)?;
     let m = match method {
         "name" => 0,
@@ -221,7 +246,10 @@ pub(crate) fn tobody_part(na: &NameAddr, method: &str) -> Value {
     }
 }
 
-fn parse_tobody_tr(method: &str, params: Vec<TrParam<Ctx>>) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
+fn parse_tobody_tr(
+    method: &str,
+    params: Vec<TrParam<Ctx>>,
+) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
     no_params(method, &params)?;
     let Some(method) = TOBODY_METHODS.iter().copied().find(|m| *m == method) else {
         return Err(unknown("tobody", method, TOBODY_METHODS));
@@ -238,17 +266,23 @@ pub fn register(reg: &mut Registry<Ctx>) {
     reg.add_transform(TransformClassDef {
         class: "uri",
         module: "pv",
-        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| parse_uri_tr(method, params)),
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| {
+            parse_uri_tr(method, params)
+        }),
     });
     reg.add_transform(TransformClassDef {
         class: "nameaddr",
         module: "pv",
-        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| parse_nameaddr_tr(method, params)),
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| {
+            parse_nameaddr_tr(method, params)
+        }),
     });
     reg.add_transform(TransformClassDef {
         class: "tobody",
         module: "pv",
-        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| parse_tobody_tr(method, params)),
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| {
+            parse_tobody_tr(method, params)
+        }),
     });
 }
 
@@ -273,8 +307,14 @@ mod tests {
         assert_eq!(part(u, "scheme"), "sip");
         assert_eq!(part("sips:host.com", "port"), "");
         assert_eq!(part("sip:u:pw@h.com;maddr=1.2.3.4?X=1&Y=2", "passwd"), "pw");
-        assert_eq!(part("sip:u:pw@h.com;maddr=1.2.3.4?X=1&Y=2", "headers"), "X=1&Y=2");
-        assert_eq!(part("sip:u:pw@h.com;maddr=1.2.3.4?X=1&Y=2", "maddr"), "1.2.3.4");
+        assert_eq!(
+            part("sip:u:pw@h.com;maddr=1.2.3.4?X=1&Y=2", "headers"),
+            "X=1&Y=2"
+        );
+        assert_eq!(
+            part("sip:u:pw@h.com;maddr=1.2.3.4?X=1&Y=2", "maddr"),
+            "1.2.3.4"
+        );
         assert_eq!(part("tel:+1234;phone-context=x", "user"), "+1234");
         assert_eq!(part("tel:+1234;phone-context=x", "params"), "");
         assert_eq!(part("sip:[::1]:5060", "host"), "[::1]");

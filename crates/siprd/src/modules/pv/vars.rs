@@ -21,7 +21,9 @@ use crate::context::Ctx;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use siprd_script::pv::{parse_format, parse_pv, PvSpec};
-use siprd_script::registry::{func, Arg, FixupCtx, FuncDef, ParamKind, PvClassDef, PvError, PvImpl, PvIndex};
+use siprd_script::registry::{
+    func, Arg, FixupCtx, FuncDef, ParamKind, PvClassDef, PvError, PvImpl, PvIndex,
+};
 use siprd_script::route_type::ANY;
 use siprd_script::{Registry, Value};
 use std::collections::HashMap;
@@ -100,17 +102,23 @@ impl AvpStore {
 
     /// Read an AVP with Kamailio's index rules.
     pub fn avp_get(&self, name: &AvpName, idx: PvIndex) -> Value {
-        let Some(list) = self.avp_list(name) else { return Value::Null };
+        let Some(list) = self.avp_list(name) else {
+            return Value::Null;
+        };
         match idx {
             PvIndex::None => list.last().cloned().unwrap_or(Value::Null),
-            PvIndex::At(i) => pos(list.len(), i, false).map(|p| list[p].clone()).unwrap_or(Value::Null),
+            PvIndex::At(i) => pos(list.len(), i, false)
+                .map(|p| list[p].clone())
+                .unwrap_or(Value::Null),
             PvIndex::All => join(list.iter().cloned()),
         }
     }
 
     /// All values of an AVP, newest first.
     pub fn avp_values(&self, name: &AvpName) -> Vec<Value> {
-        self.avp_list(name).map(|l| l.iter().rev().cloned().collect()).unwrap_or_default()
+        self.avp_list(name)
+            .map(|l| l.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Add a value on top.
@@ -140,11 +148,17 @@ impl AvpStore {
     }
 
     fn xlist(&self, root: &[u8]) -> Option<&Vec<XItem>> {
-        self.xavps.iter().find(|(n, _)| n[..] == *root).map(|(_, v)| v)
+        self.xavps
+            .iter()
+            .find(|(n, _)| n[..] == *root)
+            .map(|(_, v)| v)
     }
 
     fn xlist_mut(&mut self, root: &[u8]) -> Option<&mut Vec<XItem>> {
-        self.xavps.iter_mut().find(|(n, _)| n[..] == *root).map(|(_, v)| v)
+        self.xavps
+            .iter_mut()
+            .find(|(n, _)| n[..] == *root)
+            .map(|(_, v)| v)
     }
 
     /// Push a new root item on top.
@@ -163,7 +177,9 @@ impl AvpStore {
 
     /// Read `$xavp(root[ridx])` or `$xavp(root[ridx]=>field[fidx])`.
     pub fn xavp_get(&self, root: &[u8], ridx: i32, field: Option<(&[u8], PvIndex)>) -> Value {
-        let Some(item) = self.xavp_item(root, ridx) else { return Value::Null };
+        let Some(item) = self.xavp_item(root, ridx) else {
+            return Value::Null;
+        };
         match (item, field) {
             (XItem::Val(v), None) => v.clone(),
             (XItem::List(l), None) => {
@@ -175,13 +191,18 @@ impl AvpStore {
             }
             (XItem::Val(_), Some(_)) => Value::Null,
             (XItem::List(l), Some((f, fidx))) => {
-                let mut vals = l.iter().filter(|(n, _)| n[..] == *f).map(|(_, v)| v.clone());
+                let mut vals = l
+                    .iter()
+                    .filter(|(n, _)| n[..] == *f)
+                    .map(|(_, v)| v.clone());
                 match fidx {
                     PvIndex::All => join(vals.collect::<Vec<_>>().into_iter()),
                     PvIndex::None => vals.next_back().unwrap_or(Value::Null),
                     PvIndex::At(i) => {
                         let all: Vec<Value> = vals.collect();
-                        pos(all.len(), i, true).map(|p| all[p].clone()).unwrap_or(Value::Null)
+                        pos(all.len(), i, true)
+                            .map(|p| all[p].clone())
+                            .unwrap_or(Value::Null)
                     }
                 }
             }
@@ -210,8 +231,12 @@ impl AvpStore {
                 true
             }
             PvIndex::At(i) => {
-                let Some(l) = self.xlist_mut(root) else { return false };
-                let Some(p) = pos(l.len(), i, true) else { return false };
+                let Some(l) = self.xlist_mut(root) else {
+                    return false;
+                };
+                let Some(p) = pos(l.len(), i, true) else {
+                    return false;
+                };
                 if v.is_null() {
                     l.remove(p);
                 } else {
@@ -224,7 +249,14 @@ impl AvpStore {
 
     /// Assign `$xavp(root[ridx]=>field[fidx])`. Returns false when the root
     /// item does not exist (or holds a plain value).
-    pub fn xavp_set_field(&mut self, root: &[u8], ridx: PvIndex, field: &[u8], fidx: PvIndex, v: Value) -> bool {
+    pub fn xavp_set_field(
+        &mut self,
+        root: &[u8],
+        ridx: PvIndex,
+        field: &[u8],
+        fidx: PvIndex,
+        v: Value,
+    ) -> bool {
         let ri = match ridx {
             PvIndex::None if !v.is_null() => {
                 self.xavp_push(root, XItem::List(vec![(Bytes::copy_from_slice(field), v)]));
@@ -233,11 +265,21 @@ impl AvpStore {
             PvIndex::None | PvIndex::All => 0,
             PvIndex::At(i) => i,
         };
-        let Some(l) = self.xlist_mut(root) else { return false };
-        let Some(p) = pos(l.len(), ri, true) else { return false };
-        let XItem::List(fields) = &mut l[p] else { return false };
-        let matching: Vec<usize> =
-            fields.iter().enumerate().filter(|(_, (n, _))| n[..] == *field).map(|(i, _)| i).collect();
+        let Some(l) = self.xlist_mut(root) else {
+            return false;
+        };
+        let Some(p) = pos(l.len(), ri, true) else {
+            return false;
+        };
+        let XItem::List(fields) = &mut l[p] else {
+            return false;
+        };
+        let matching: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, (n, _))| n[..] == *field)
+            .map(|(i, _)| i)
+            .collect();
         match fidx {
             PvIndex::All => {
                 fields.retain(|(n, _)| n[..] != *field);
@@ -257,7 +299,9 @@ impl AvpStore {
                 true
             }
             PvIndex::At(j) => {
-                let Some(k) = pos(matching.len(), j, true) else { return false };
+                let Some(k) = pos(matching.len(), j, true) else {
+                    return false;
+                };
                 let at = matching[k];
                 if v.is_null() {
                     fields.remove(at);
@@ -294,7 +338,10 @@ impl AvpStore {
             if n.is_empty() {
                 return false;
             }
-            fields.push((Bytes::copy_from_slice(n), Value::Str(Bytes::copy_from_slice(v))));
+            fields.push((
+                Bytes::copy_from_slice(n),
+                Value::Str(Bytes::copy_from_slice(v)),
+            ));
         }
         if fields.is_empty() {
             return false;
@@ -322,8 +369,9 @@ pub struct VarsState {
 
 /// Parse a `shvset`/`varset` value: `name=i:1` or `name=s:text`.
 pub fn parse_var_init(spec: &str) -> Result<(String, Value), String> {
-    let (name, rest) =
-        spec.split_once('=').ok_or_else(|| format!("`{spec}`: expected `name=i:value` or `name=s:value`"))?;
+    let (name, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("`{spec}`: expected `name=i:value` or `name=s:value`"))?;
     let name = name.trim();
     if name.is_empty() {
         return Err(format!("`{spec}`: the variable name is empty"));
@@ -331,12 +379,16 @@ pub fn parse_var_init(spec: &str) -> Result<(String, Value), String> {
     let rest = rest.trim_start();
     let v = if let Some(i) = rest.strip_prefix("i:") {
         Value::Int(
-            i.trim().parse::<i32>().map_err(|_| format!("`{spec}`: `{i}` is not an integer (type `i`)"))?,
+            i.trim()
+                .parse::<i32>()
+                .map_err(|_| format!("`{spec}`: `{i}` is not an integer (type `i`)"))?,
         )
     } else if let Some(s) = rest.strip_prefix("s:") {
         Value::from_string(s.to_string())
     } else {
-        return Err(format!("`{spec}`: the value must start with `i:` (integer) or `s:` (string)"));
+        return Err(format!(
+            "`{spec}`: the value must start with `i:` (integer) or `s:` (string)"
+        ));
     };
     Ok((name.to_string(), v))
 }
@@ -347,12 +399,17 @@ impl VarsState {
         if let Some(c) = self.shv.read().get(name) {
             return c.clone();
         }
-        self.shv.write().entry(name.to_string()).or_insert_with(|| Arc::new(Mutex::new(Value::Int(0)))).clone()
+        self.shv
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(Value::Int(0))))
+            .clone()
     }
 
     /// `modparam("pv", "shvset", "name=i:1")`.
     pub fn shvset(&self, spec: &str) -> Result<(), String> {
-        let (name, v) = parse_var_init(spec).map_err(|e| format!("modparam(\"pv\", \"shvset\"): {e}"))?;
+        let (name, v) =
+            parse_var_init(spec).map_err(|e| format!("modparam(\"pv\", \"shvset\"): {e}"))?;
         *self.shv(&name).lock() = v;
         Ok(())
     }
@@ -373,7 +430,11 @@ impl VarsState {
 
 fn static_avp_name(s: &str) -> Result<AvpName, String> {
     if let Some(i) = s.strip_prefix("i:") {
-        return i.trim().parse::<i32>().map(AvpName::Int).map_err(|_| format!("`{s}`: bad integer AVP name"));
+        return i
+            .trim()
+            .parse::<i32>()
+            .map(AvpName::Int)
+            .map_err(|_| format!("`{s}`: bad integer AVP name"));
     }
     let n = s.strip_prefix("s:").unwrap_or(s);
     if n.is_empty() {
@@ -391,8 +452,8 @@ impl PvImpl<Ctx> for Shv {
         self.0.lock().clone()
     }
     fn set(&self, _ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
-        // `$shv(x) = $null` resets to integer 0, as Kamailio does.
-        *self.0.lock() = if v.is_null() { Value::Int(0) } else { v };
+        // `$shv(x) = $null` leaves an empty value (prints as ""), as Kamailio does.
+        *self.0.lock() = if v.is_null() { Value::Str(Bytes::new()) } else { v };
         Ok(())
     }
     fn writable(&self) -> bool {
@@ -434,12 +495,21 @@ impl PvImpl<Ctx> for Avp {
     }
 }
 
-fn parse_avp(fx: &mut FixupCtx<'_, Ctx>, st: &VarsState, inner: Option<&str>) -> Result<AvpRef, String> {
-    let inner = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("expected an AVP name, as in `$avp(name)`")?;
+fn parse_avp(
+    fx: &mut FixupCtx<'_, Ctx>,
+    st: &VarsState,
+    inner: Option<&str>,
+) -> Result<AvpRef, String> {
+    let inner = inner
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or("expected an AVP name, as in `$avp(name)`")?;
     if inner.starts_with('$') {
         let (spec, n) = parse_pv(fx, inner)?;
         if n != inner.len() {
-            return Err(format!("unexpected text after the pseudo-variable in `{inner}`"));
+            return Err(format!(
+                "unexpected text after the pseudo-variable in `{inner}`"
+            ));
         }
         return Ok(AvpRef::Dynamic(Box::new(spec)));
     }
@@ -503,7 +573,10 @@ impl PvImpl<Ctx> for Xavp {
         if ok {
             Ok(())
         } else {
-            Err(PvError::BadValue(format!("no such xavp item `{}`", String::from_utf8_lossy(&self.root))))
+            Err(PvError::BadValue(format!(
+                "no such xavp item `{}`",
+                String::from_utf8_lossy(&self.root)
+            )))
         }
     }
     fn writable(&self) -> bool {
@@ -530,19 +603,29 @@ fn parse_xname(fx: &mut FixupCtx<'_, Ctx>, s: &str) -> Result<(Bytes, XIdx), Str
                 }
                 XIdx::Pv(Box::new(spec))
             } else {
-                XIdx::Int(body.parse::<i32>().map_err(|_| format!("bad index `[{body}]` in `{s}`"))?)
+                XIdx::Int(
+                    body.parse::<i32>()
+                        .map_err(|_| format!("bad index `[{body}]` in `{s}`"))?,
+                )
             };
             (s[..b].trim(), idx)
         }
     };
-    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.') {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.')
+    {
         return Err(format!("bad xavp name `{name}` in `{s}`"));
     }
     Ok((Bytes::copy_from_slice(name.as_bytes()), idx))
 }
 
 fn parse_xavp(fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>) -> Result<Xavp, String> {
-    let inner = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("expected `$xavp(name)` or `$xavp(name=>field)`")?;
+    let inner = inner
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or("expected `$xavp(name)` or `$xavp(name=>field)`")?;
     let (r, f) = match inner.split_once("=>") {
         Some((r, f)) => (r, Some(f)),
         None => (inner, None),
@@ -565,7 +648,9 @@ fn pv_arg() -> ParamKind<Ctx> {
         }
         let (spec, n) = parse_pv(fx, t)?;
         if n != t.len() {
-            return Err(format!("unexpected text after the pseudo-variable in `{t}`"));
+            return Err(format!(
+                "unexpected text after the pseudo-variable in `{t}`"
+            ));
         }
         Ok(Arg::Pv(Box::new(spec)))
     }))
@@ -588,8 +673,18 @@ fn sval(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
     }
 }
 
-fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, f: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "pv", params, routes: ANY, call: f }
+fn def(
+    name: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    f: siprd_script::registry::FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "pv",
+        params,
+        routes: ANY,
+        call: f,
+    }
 }
 
 /// Register `$shv $avp $xavp` and the variable functions.
@@ -599,7 +694,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
         name: "shv",
         module: "pv",
         parse: Arc::new(move |_fx, inner| {
-            let n = inner.map(str::trim).filter(|n| !n.is_empty()).ok_or("expected `$shv(name)`")?;
+            let n = inner
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or("expected `$shv(name)`")?;
             Ok(Box::new(Shv(s.shv(n))) as Box<dyn PvImpl<Ctx>>)
         }),
     });
@@ -607,7 +705,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
     reg.add_pv(PvClassDef {
         name: "avp",
         module: "pv",
-        parse: Arc::new(move |fx, inner| Ok(Box::new(Avp(parse_avp(fx, &s, inner)?)) as Box<dyn PvImpl<Ctx>>)),
+        parse: Arc::new(move |fx, inner| {
+            Ok(Box::new(Avp(parse_avp(fx, &s, inner)?)) as Box<dyn PvImpl<Ctx>>)
+        }),
     });
     reg.add_pv(PvClassDef {
         name: "xavp",
@@ -816,7 +916,10 @@ mod tests {
         assert_eq!(st.xavp_get(b"pp", 1, Some((b"a", PvIndex::None))), s("b"));
         st.xavp_rm(b"pp");
         assert_eq!(st.xavp_get(b"pp", 0, Some((b"a", PvIndex::None))), s("b"));
-        assert_eq!(st.xavp_get(b"pp", 1, Some((b"a", PvIndex::None))), Value::Null);
+        assert_eq!(
+            st.xavp_get(b"pp", 1, Some((b"a", PvIndex::None))),
+            Value::Null
+        );
         st.xavp_rm(b"pp");
         st.xavp_rm(b"pp");
         assert!(st.is_empty());
@@ -824,10 +927,16 @@ mod tests {
 
     #[test]
     fn var_init_specs() {
-        assert_eq!(parse_var_init("debug=i:1").unwrap(), ("debug".into(), Value::Int(1)));
+        assert_eq!(
+            parse_var_init("debug=i:1").unwrap(),
+            ("debug".into(), Value::Int(1))
+        );
         assert_eq!(
             parse_var_init("gw=s:sip:11.11.11.11;transport=tcp").unwrap(),
-            ("gw".into(), Value::from_static("sip:11.11.11.11;transport=tcp"))
+            (
+                "gw".into(),
+                Value::from_static("sip:11.11.11.11;transport=tcp")
+            )
         );
         assert!(parse_var_init("x=i:abc").is_err());
         assert!(parse_var_init("x=q:1").is_err());
