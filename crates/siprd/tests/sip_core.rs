@@ -346,3 +346,80 @@ fn unknown_module_is_a_load_error_naming_it() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("nosuchmod"), "{out}");
 }
+
+fn relay_setup(reply_block: &str) -> (Siprd, UdpSocket) {
+    let next_hop = UdpSocket::bind("127.0.0.1:0").unwrap();
+    next_hop.set_read_timeout(Some(WAIT)).unwrap();
+    let cfg = format!(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+request_route {{
+    $du = "sip:127.0.0.1:{}";
+    forward();
+}}
+{reply_block}
+"#,
+        next_hop.local_addr().unwrap().port()
+    );
+    (Siprd::start(&cfg), next_hop)
+}
+
+/// Answer the request the next hop received with `status`.
+fn answer(next_hop: &UdpSocket, status: &str) {
+    let mut buf = vec![0u8; 65536];
+    let (n, from) = next_hop.recv_from(&mut buf).expect("forwarded request");
+    let fwd = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let first = fwd.split("\r\n").next().unwrap().to_string();
+    let reply = fwd.replacen(&first, &format!("SIP/2.0 {status}"), 1).replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
+    next_hop.send_to(reply.as_bytes(), from).unwrap();
+}
+
+#[test]
+fn reply_route_sees_replies_and_drop_stops_forwarding() {
+    let (s, hop) = relay_setup(
+        r#"reply_route {
+    xlog("L_ERR", "REPLY $rs $rr for $ci\n");
+    if ($rs == 486) { drop; }
+}"#,
+    );
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "rr1", ""));
+    answer(&hop, "486 Busy Here");
+    assert!(s.wait_log("REPLY 486 Busy Here for rr1", WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(300));
+    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "rr2", ""));
+    answer(&hop, "200 OK");
+    let back = c.recv(WAIT).expect("200 relayed");
+    assert_eq!(first_line(&back), "SIP/2.0 200 OK");
+}
+
+#[test]
+fn unnamed_onreply_route_is_the_core_reply_route() {
+    let (s, hop) = relay_setup(
+        r#"onreply_route {
+    xlog("L_ERR", "ONREPLY $rs\n");
+}"#,
+    );
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "or1", ""));
+    answer(&hop, "202 Accepted");
+    assert!(s.wait_log("ONREPLY 202", WAIT), "{}", s.log());
+    assert_eq!(first_line(&c.recv(WAIT).expect("relayed")), "SIP/2.0 202 Accepted");
+}
+
+#[test]
+fn a_reply_whose_top_via_is_not_ours_is_dropped() {
+    let s = start();
+    let c = UdpClient::new();
+    let foreign = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKforeign\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n\
+                   Call-ID: foreign\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    c.send(s.udp_addr(), foreign);
+    c.expect_silence(Duration::from_millis(300));
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "still", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}

@@ -453,7 +453,11 @@ impl PvImpl<Ctx> for Shv {
     }
     fn set(&self, _ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
         // `$shv(x) = $null` leaves an empty value (prints as ""), as Kamailio does.
-        *self.0.lock() = if v.is_null() { Value::Str(Bytes::new()) } else { v };
+        *self.0.lock() = if v.is_null() {
+            Value::Str(Bytes::new())
+        } else {
+            v
+        };
         Ok(())
     }
     fn writable(&self) -> bool {
