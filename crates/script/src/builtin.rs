@@ -71,9 +71,43 @@ thread_local! {
     static VARS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Initial `$var` values set at load (pv's `varset` modparam), by slot.
+fn initial() -> &'static Mutex<Vec<Value>> {
+    static INITIAL: OnceLock<Mutex<Vec<Value>>> = OnceLock::new();
+    INITIAL.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Give `$var(name)` an initial value in every worker thread (`varset`).
+pub fn var_set_initial(name: &str, val: Value) {
+    let slot = var_slot(name);
+    let mut init = initial().lock().unwrap_or_else(|e| e.into_inner());
+    if init.len() <= slot {
+        init.resize(slot + 1, Value::Int(0));
+    }
+    init[slot] = val;
+}
+
+/// Make this thread's vector long enough for `slot`, filling new slots with
+/// their initial values (a lock only when the vector grows).
+fn grow(v: &mut Vec<Value>, slot: usize) {
+    if v.len() > slot {
+        return;
+    }
+    let init = initial().lock().unwrap_or_else(|e| e.into_inner());
+    let from = v.len();
+    v.extend((from..=slot).map(|i| init.get(i).cloned().unwrap_or(Value::Int(0))));
+}
+
 /// Read `$var` slot `slot` of this thread (unset reads Int 0, as Kamailio).
 pub fn var_get(slot: usize) -> Value {
-    VARS.with(|v| v.borrow().get(slot).cloned().unwrap_or(Value::Int(0)))
+    VARS.with(|v| {
+        if let Some(val) = v.borrow().get(slot) {
+            return val.clone();
+        }
+        let mut v = v.borrow_mut();
+        grow(&mut v, slot);
+        v[slot].clone()
+    })
 }
 
 /// Write `$var` slot `slot` of this thread; Null resets it to Int 0
@@ -82,9 +116,7 @@ pub fn var_set(slot: usize, val: Value) {
     let val = if val.is_null() { Value::Int(0) } else { val };
     VARS.with(|v| {
         let mut v = v.borrow_mut();
-        if v.len() <= slot {
-            v.resize(slot + 1, Value::Int(0));
-        }
+        grow(&mut v, slot);
         v[slot] = val;
     })
 }

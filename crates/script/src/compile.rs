@@ -687,6 +687,16 @@ impl<C: 'static> Compiler<'_, C> {
                             let s = s.clone();
                             if let Some((true, sp)) = first_kind {
                                 self.mixed_cases(l.span, sp);
+                            } else if first_kind.is_none() && default.is_some() {
+                                // Kamailio 5.6 types the switch from the first
+                                // label: a `default:` first makes it an integer
+                                // switch and a string case then fails at start-up
+                                // ("wrong case type 2 (int expected)").
+                                let d = self
+                                    .err(l.span, "a string `case` cannot follow `default:` at the start of a `switch`")
+                                    .label("string case after a leading `default:`")
+                                    .help("a `switch` whose first label is `default:` only takes integer cases; move `default:` after the string cases");
+                                self.diags.push(d);
                             }
                             first_kind.get_or_insert((false, l.span));
                             if str_cases.iter().any(|(v, _)| *v == s) {
@@ -713,6 +723,14 @@ impl<C: 'static> Compiler<'_, C> {
             for s in &c.stmts {
                 stmts.push(self.stmt(s));
             }
+        }
+        if default.is_some() && int_cases.is_empty() && str_cases.is_empty() {
+            // Kamailio refuses this at start-up ("default only switch").
+            let d = self
+                .err(expr.span, "a `switch` with only a `default:` label")
+                .label("no `case` in this switch")
+                .help("add a `case`, or drop the `switch` and keep the `default:` statements");
+            self.diags.push(d);
         }
         self.blocks[body.0 as usize] = stmts;
         Stmt::Switch(Box::new(SwitchI {
@@ -762,6 +780,36 @@ impl<C: 'static> Compiler<'_, C> {
                 None
             }
             Err(e) => {
+                // Kamailio reads a plain `$name` that is no pseudo-variable
+                // class as the AVP `$avp(name)` (it logs an error and loads).
+                if let Some(name) = text.strip_prefix('$') {
+                    let plain = !name.is_empty()
+                        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                        && !name.as_bytes()[0].is_ascii_digit();
+                    if plain
+                        && !self.registry.pv_classes.contains_key(name)
+                        && self.registry.pv_classes.contains_key("avp")
+                    {
+                        let avp = format!("$avp({name})");
+                        let mut fx = FixupCtx {
+                            registry: self.registry,
+                            routes: self.names,
+                            host: self.host,
+                            warnings: Vec::new(),
+                        };
+                        if let Ok((spec, _)) = crate::pv::parse_pv(&mut fx, &avp) {
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    span,
+                                    format!("`{text}` is not a pseudo-variable: it is read as `{avp}`"),
+                                )
+                                .label("unknown pseudo-variable class")
+                                .help(format!("write `{avp}` if an AVP is meant")),
+                            );
+                            return Some(spec);
+                        }
+                    }
+                }
                 let d = self.err(span, e).label("in this pseudo-variable");
                 self.diags.push(d);
                 None
@@ -1146,7 +1194,9 @@ impl<C: 'static> Compiler<'_, C> {
             | BinOp::Lt
             | BinOp::Gt
             | BinOp::Le
-            | BinOp::Ge => {
+            | BinOp::Ge
+            | BinOp::IEq
+            | BinOp::INe => {
                 for (t, s) in [(tx, a.span), (ty, b.span)] {
                     if t == Ty::Str {
                         let d = self

@@ -163,10 +163,10 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
             let e = with_str(l, |a| with_str(r, |c| a == c));
             b(e == (op == BinOp::StrEq))
         }
-        BinOp::IEq | BinOp::INe => {
-            let e = with_str(l, |a| with_str(r, |c| a.eq_ignore_ascii_case(c)));
-            b(e == (op == BinOp::IEq))
-        }
+        // Kamailio 5.6: `ieq`/`ine` are integer comparisons (strings convert,
+        // a non-numeric string is 0).
+        BinOp::IEq => b(l.to_int() == r.to_int()),
+        BinOp::INe => b(l.to_int() != r.to_int()),
         BinOp::And => b(c_truth(l) && c_truth(r)),
         BinOp::Or => b(c_truth(l) || c_truth(r)),
         BinOp::Match => {

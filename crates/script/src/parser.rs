@@ -657,6 +657,7 @@ impl Parser {
 
     fn block_inner(&mut self) -> PResult<Block> {
         let open = self.expect_p(P::LBrace, "`{`")?;
+        let diags_before = self.diags.len();
         let mut stmts = Vec::new();
         loop {
             let Some(t) = self.peek() else {
@@ -676,6 +677,15 @@ impl Parser {
             if t.is_p(P::RBrace) {
                 let close = t.span;
                 self.pos += 1;
+                if stmts.is_empty() && self.diags.len() == diags_before {
+                    // Kamailio's grammar has no empty block: `{ }` is a syntax
+                    // error (a lone `;` inside is fine).
+                    self.diags.push(
+                        Diagnostic::error(open.to(close), "empty block `{ }`")
+                            .label("nothing in this block")
+                            .help("put a `;` inside (`{ ; }`) or remove the block"),
+                    );
+                }
                 return Ok(Block {
                     stmts,
                     span: open.to(close),

@@ -17,6 +17,9 @@ pub struct ReplyOpts<'a> {
     pub force_rport: bool,
     /// Extra header lines inserted after the copied ones (`Server: x\r\n...`); a missing final CRLF is added.
     pub extra_headers: &'a [u8],
+    /// Header lines written after Content-Length (where Kamailio puts its
+    /// `sip_warning` Warning header).
+    pub trailing_headers: &'a [u8],
     /// Content-Type for a non-empty body.
     pub content_type: Option<&'a [u8]>,
     pub body: &'a [u8],
@@ -197,7 +200,14 @@ pub fn build_reply_into(
     }
     out.extend_from_slice(b"Content-Length: ");
     push_num(out, opts.body.len() as u64);
-    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
+    if !opts.trailing_headers.is_empty() {
+        out.extend_from_slice(opts.trailing_headers);
+        if !opts.trailing_headers.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(opts.body);
 }
 

@@ -1,5 +1,5 @@
 //! htable, cfgutils and pv variables against the running binary.
-//! Marked `#[ignore]` until the server runs end to end (event routes, sl,
+//! Marked `` until the server runs end to end (event routes, sl,
 //! xlog); the expected values were observed on Kamailio 5.6.
 
 mod common;
@@ -28,7 +28,7 @@ fn reason(reply: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn sht_values_initval_and_mod_init() {
     let cfg = format!(
         r#"{HEAD}
@@ -62,7 +62,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn seed000_counter_is_exact() {
     let cfg = format!(
         r#"{HEAD}
@@ -106,7 +106,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn expired_event_sees_the_record() {
     let cfg = format!(
         r#"{HEAD}
@@ -139,7 +139,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn iterators_and_misuse() {
     let cfg = format!(
         r#"{HEAD}
@@ -173,7 +173,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn lock_without_lock_set_size_is_false() {
     let cfg = format!(
         r#"{HEAD}
@@ -194,7 +194,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn avp_xavp_shv() {
     let cfg = format!(
         r#"{HEAD}
@@ -217,7 +217,7 @@ request_route {{
 }
 
 #[test]
-#[ignore = "needs the server running end to end"]
+
 fn bad_htable_definitions_are_config_errors() {
     for (def, needle) in [
         ("a=>size=4;bogus=1", "unknown attribute `bogus`"),

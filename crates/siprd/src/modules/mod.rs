@@ -16,7 +16,7 @@ pub mod xlog;
 pub const ALL: &[ModuleInfo] = &[
     ModuleInfo { name: "htable", new: || Box::new(htable::Htable::default()), requires: &[] },
     ModuleInfo { name: "cfgutils", new: || Box::new(cfgutils::Cfgutils::default()), requires: &[] },
-    ModuleInfo { name: "pv", new: || Box::new(pv::Pv), requires: &[] },
+    ModuleInfo { name: "pv", new: || Box::new(pv::Pv::default()), requires: &[] },
     ModuleInfo { name: "sl", new: || Box::new(sl::Sl::default()), requires: &[] },
     ModuleInfo { name: "textops", new: || Box::new(textops::Textops), requires: &[] },
     ModuleInfo { name: "siputils", new: || Box::new(siputils::Siputils), requires: &[] },

@@ -80,6 +80,7 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         extra.extend_from_slice(rt.settings.server_header.as_bytes());
         extra.extend_from_slice(b"\r\n");
     }
+    let warning = if rt.settings.sip_warning { warning_header(ctx) } else { Vec::new() };
     let mut ip_buf = [0u8; 48];
     let src_ip = ip_text(ctx.rcv.src.ip(), &mut ip_buf);
     let opts = siprd_sip::reply::ReplyOpts {
@@ -88,6 +89,7 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         src_port: Some(ctx.rcv.src.port()),
         force_rport: ctx.force_rport,
         extra_headers: &extra,
+        trailing_headers: &warning,
         body: &[],
         content_type: None,
     };
@@ -108,6 +110,23 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         rt.raise_with(&ev, route_type::EVENT, |c| c.rcv = src);
     }
     1
+}
+
+/// Kamailio's `sip_warning` header (debugging aid; placed after Content-Length as Kamailio does).
+fn warning_header(ctx: &Ctx) -> Vec<u8> {
+    let local = ctx.rcv.local;
+    let ruri = String::from_utf8_lossy(ctx.msg.ruri_bytes());
+    let out_uri = String::from_utf8_lossy(ctx.ruri());
+    format!(
+        "Warning: 392 {}:{} \"Noisy feedback tells:  pid={} req_src_ip={} req_src_port={} in_uri={ruri} out_uri={out_uri} via_cnt=={}\"\r\n",
+        local.ip(),
+        local.port(),
+        std::process::id(),
+        ctx.rcv.src.ip(),
+        ctx.rcv.src.port(),
+        ctx.msg.via_count(),
+    )
+    .into_bytes()
 }
 
 fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {

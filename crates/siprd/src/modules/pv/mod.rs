@@ -9,19 +9,46 @@ pub use msg::RawPacket;
 
 use crate::context::Ctx;
 use crate::module::Module;
-use siprd_script::Registry;
+use siprd_script::registry::{ModParamDecl, ModParamType};
+use siprd_script::{Registry, Value};
+use std::sync::Arc;
 
-/// The pv module.
+/// The pv module: message PVs, transformations, `$shv`/`$avp`/`$xavp`.
 #[derive(Default)]
-pub struct Pv;
+pub struct Pv {
+    vars: Arc<vars::VarsState>,
+}
 
 impl Module for Pv {
     fn name(&self) -> &'static str {
         "pv"
     }
 
+    fn params(&self) -> Vec<ModParamDecl> {
+        vec![
+            ModParamDecl { name: "shvset", ty: ModParamType::Str },
+            ModParamDecl { name: "varset", ty: ModParamType::Str },
+            ModParamDecl { name: "avp_aliases", ty: ModParamType::Str },
+        ]
+    }
+
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        let text = value.to_string();
+        match name {
+            "shvset" => self.vars.shvset(&text),
+            "avp_aliases" => self.vars.avp_aliases(&text),
+            "varset" => {
+                let (var, v) = vars::parse_var_init(&text)?;
+                siprd_script::builtin::var_set_initial(&var, v);
+                Ok(())
+            }
+            _ => Err(format!("module `pv` has no parameter `{name}`")),
+        }
+    }
+
     fn register(&self, reg: &mut Registry<Ctx>) {
         msg::register(reg);
         transforms::register(reg);
+        vars::register(reg, &self.vars);
     }
 }
