@@ -252,6 +252,50 @@ impl BinOp {
     }
 }
 
+/// Kamailio's core keywords usable as the left operand of a comparison.
+pub const CORE_KEYWORDS: &[&str] = &[
+    "method", "uri", "from_uri", "to_uri", "src_ip", "src_port", "dst_ip", "dst_port",
+    "snd_ip", "snd_port", "snd_proto", "snd_af", "to_ip", "to_port", "proto", "af",
+    "msg:len", "status",
+];
+
+/// Keywords whose values are IP addresses (an unquoted IP may follow).
+pub fn is_addr_keyword(k: &str) -> bool {
+    matches!(k, "src_ip" | "dst_ip" | "snd_ip" | "to_ip")
+}
+
+/// Keywords compared with symbolic constants (`proto == UDP`, `af == INET6`).
+pub fn is_sym_keyword(k: &str) -> bool {
+    matches!(k, "proto" | "snd_proto" | "af" | "snd_af")
+}
+
+/// Parse an unquoted address operand: an IPv4 or IPv6 address (IPv6 possibly
+/// in brackets) with an optional `/prefix`. Returns the address and the prefix
+/// length (the full length when none was written).
+pub fn parse_net(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let addr = addr
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(addr);
+    let ip: std::net::IpAddr = addr.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => {
+            let n: u8 = p.parse().ok()?;
+            if n > max {
+                return None;
+            }
+            n
+        }
+        None => max,
+    };
+    Some((ip, prefix))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnOp {
     Not,
@@ -284,6 +328,16 @@ pub enum ExprKind {
     StrLen(Box<Expr>),
     StrEmpty(Box<Expr>),
     Cast(CastTy, Box<Expr>),
+    /// A Kamailio core keyword operand (`uri`, `src_ip`, `msg:len` ...): the
+    /// host maps it to a pseudo-variable. Only the left side of a comparison.
+    Keyword(String),
+    /// `myself`: only the right operand of `==`/`!=` after a core keyword.
+    Myself,
+    /// An unquoted IP address or network (`127.0.0.1`, `::1`, `[::1]`,
+    /// `10.0.0.0/8`) after an address keyword (`src_ip == 127.0.0.1`).
+    Addr(String),
+    /// A symbolic constant after `proto`/`af` (`UDP`, `INET6` ...), as written.
+    Sym(String),
     /// A parse error already reported.
     Error,
 }

@@ -89,6 +89,15 @@ pub(crate) enum Expr<C> {
     Bin(BinOp, Box<Expr<C>>, Box<Expr<C>>, Span),
     /// `x == "const"` / `x != "const"`: compared as strings (Kamailio's optimizer does this).
     EqStr(Box<Expr<C>>, Bytes, bool),
+    /// `KEYWORD == "const"`: case-insensitive, as Kamailio compares core keywords.
+    EqStrNoCase(Box<Expr<C>>, Bytes, bool),
+    /// `KEYWORD == myself` (negated for `!=`).
+    Myself(Box<Expr<C>>, crate::registry::MyselfCheck<C>, bool),
+    /// `src_ip == 10.0.0.0/8`: the value parsed as an IP, in the network.
+    IpMatch(Box<Expr<C>>, std::net::IpAddr, u8, bool),
+    /// `proto == UDP`, `af == INET6`: the value equals the symbol's name
+    /// (case-insensitive, `"udp"`) or its Kamailio number (1 for UDP, 10 for INET6).
+    SymEq(Box<Expr<C>>, &'static [&'static str], i32, bool),
     Match(Box<Expr<C>>, Arc<regex::bytes::Regex>),
     Defined(Box<Expr<C>>),
     StrLen(Box<Expr<C>>),
@@ -1148,6 +1157,157 @@ impl<C: 'static> Compiler<'_, C> {
                 (Expr::Cast(*ty, Box::new(x)), rty)
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.span),
+            ExprKind::Keyword(k) => (self.keyword(k, e.span), Ty::Any),
+            ExprKind::Myself | ExprKind::Addr(_) | ExprKind::Sym(_) => {
+                let what = match &e.kind {
+                    ExprKind::Myself => "`myself`".to_string(),
+                    ExprKind::Addr(a) => format!("the address `{a}`"),
+                    ExprKind::Sym(s) => format!("`{s}`"),
+                    _ => String::new(),
+                };
+                let d = self
+                    .err(e.span, format!("{what} can only follow `==`/`!=` after a core keyword"))
+                    .label("not allowed here")
+                    .help("write e.g. `uri == myself`, `src_ip == 10.0.0.1`, `proto == UDP`");
+                self.diags.push(d);
+                (Expr::Const(Value::Null), Ty::Any)
+            }
+        }
+    }
+
+    /// A core keyword: the pseudo-variable the host maps it to.
+    fn keyword(&mut self, k: &str, span: Span) -> Expr<C> {
+        let Some(pv) = self.registry.keywords.get(k).copied() else {
+            let d = self
+                .err(span, format!("the core keyword `{k}` is not supported by this server"))
+                .label("unknown keyword")
+                .help("use the equivalent pseudo-variable (e.g. `$ru` for `uri`, `$si` for `src_ip`)");
+            self.diags.push(d);
+            return Expr::Const(Value::Null);
+        };
+        match self.pv(pv, span) {
+            Some(spec) => Expr::Pv(Box::new(spec)),
+            None => Expr::Const(Value::Null),
+        }
+    }
+
+    /// `KEYWORD op X` where X is `myself`, an address, a symbol or a string:
+    /// Kamailio compares these its own way. None: an ordinary comparison.
+    fn keyword_binary(
+        &mut self,
+        op: BinOp,
+        k: &str,
+        a: &ast::Expr,
+        b: &ast::Expr,
+    ) -> Option<Expr<C>> {
+        let eq = matches!(op, BinOp::Eq | BinOp::Ne);
+        let neg = op == BinOp::Ne;
+        let special = matches!(b.kind, ExprKind::Myself | ExprKind::Addr(_) | ExprKind::Sym(_));
+        if special && !eq {
+            let d = self
+                .err(b.span, format!("only `==` and `!=` can compare `{k}` with this"))
+                .label("needs `==` or `!=`");
+            self.diags.push(d);
+            return Some(Expr::Const(Value::Int(0)));
+        }
+        match &b.kind {
+            ExprKind::Myself => {
+                let x = self.keyword(k, a.span);
+                let Some(f) = self.registry.myself.clone() else {
+                    let d = self
+                        .err(b.span, "`myself` is not supported by this server")
+                        .label("no address check available");
+                    self.diags.push(d);
+                    return Some(Expr::Const(Value::Int(0)));
+                };
+                Some(Expr::Myself(Box::new(x), f, neg))
+            }
+            ExprKind::Addr(t) => {
+                let x = self.keyword(k, a.span);
+                match crate::ast::parse_net(t) {
+                    Some((ip, prefix)) => Some(Expr::IpMatch(Box::new(x), ip, prefix, neg)),
+                    None => {
+                        let d = self.err(b.span, format!("bad IP address `{t}`"));
+                        self.diags.push(d);
+                        Some(Expr::Const(Value::Int(0)))
+                    }
+                }
+            }
+            ExprKind::Sym(name) => {
+                let x = self.keyword(k, a.span);
+                let af = matches!(k, "af" | "snd_af");
+                let u = name.to_ascii_uppercase();
+                // the symbol's spellings (case-insensitive) and Kamailio's number
+                let sym: Option<(&'static [&'static str], i32)> = if af {
+                    match u.as_str() {
+                        "INET" => Some((&["inet", "ipv4"], 2)),
+                        "INET6" => Some((&["inet6", "ipv6"], 10)),
+                        _ => None,
+                    }
+                } else {
+                    match u.as_str() {
+                        "UDP" => Some((&["udp"], 1)),
+                        "TCP" => Some((&["tcp"], 2)),
+                        "TLS" => Some((&["tls"], 3)),
+                        "SCTP" => Some((&["sctp"], 4)),
+                        "WS" => Some((&["ws"], 5)),
+                        "WSS" => Some((&["wss"], 6)),
+                        _ => None,
+                    }
+                };
+                let Some((names, num)) = sym else {
+                    let want = if af { "`INET` or `INET6`" } else { "`UDP`, `TCP`, `TLS`, `SCTP`, `WS` or `WSS`" };
+                    let d = self
+                        .err(b.span, format!("unknown constant `{name}` for `{k}`"))
+                        .label(format!("expected {want}"));
+                    self.diags.push(d);
+                    return Some(Expr::Const(Value::Int(0)));
+                };
+                Some(Expr::SymEq(Box::new(x), names, num, neg))
+            }
+            ExprKind::Int(n) if eq && crate::ast::is_sym_keyword(k) => {
+                // `af == 2`, `proto == 1`: Kamailio's numbers for the symbols
+                let x = self.keyword(k, a.span);
+                let af = matches!(k, "af" | "snd_af");
+                let names: &'static [&'static str] = match (af, *n) {
+                    (true, 2) => &["inet", "ipv4"],
+                    (true, 10) => &["inet6", "ipv6"],
+                    (false, 1) => &["udp"],
+                    (false, 2) => &["tcp"],
+                    (false, 3) => &["tls"],
+                    (false, 4) => &["sctp"],
+                    (false, 5) => &["ws"],
+                    (false, 6) => &["wss"],
+                    _ => &[],
+                };
+                Some(Expr::SymEq(Box::new(x), names, *n as i32, neg))
+            }
+            ExprKind::Str(t) if eq && crate::ast::is_sym_keyword(k) => {
+                // Kamailio compares `proto`/`af` as numbers: `proto == "udp"` is
+                // never true (the string is 0).
+                let x = self.keyword(k, a.span);
+                let n = crate::value::parse_int(t.as_bytes());
+                if n.is_none() {
+                    self.diags.push(
+                        Diagnostic::warning(b.span, format!("`{k}` is compared as a number: this string never matches"))
+                            .label("not a number")
+                            .help(format!("write `{k} == {}`", t.to_ascii_uppercase())),
+                    );
+                }
+                Some(Expr::SymEq(Box::new(x), &[], n.unwrap_or(0), neg))
+            }
+            ExprKind::Str(t) if eq => {
+                let x = self.keyword(k, a.span);
+                if crate::ast::is_addr_keyword(k) {
+                    if let Some((ip, prefix)) = crate::ast::parse_net(t) {
+                        return Some(Expr::IpMatch(Box::new(x), ip, prefix, neg));
+                    }
+                }
+                // Kamailio compares keywords with strings case-insensitively
+                // (`method == "invite"` matches INVITE).
+                Some(Expr::EqStrNoCase(Box::new(x), Bytes::from(t.clone()), neg))
+            }
+            _ => None,
         }
     }
 
@@ -1159,6 +1319,11 @@ impl<C: 'static> Compiler<'_, C> {
     }
 
     fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, span: Span) -> (Expr<C>, Ty) {
+        if let ExprKind::Keyword(k) = &a.kind {
+            if let Some(e) = self.keyword_binary(op, k, a, b) {
+                return (e, Ty::Int);
+            }
+        }
         let (x, tx) = self.expr(a);
         let (y, ty) = self.expr(b);
         let rty = match op {

@@ -557,6 +557,33 @@ impl<C: Host> Program<C> {
                 let eq = with_str(&l, |x| x == s.as_ref());
                 Some(Value::Int(i32::from(eq != *neg)))
             }
+            Expr::EqStrNoCase(a, s, neg) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let eq = with_str(&l, |x| x.eq_ignore_ascii_case(s));
+                Some(Value::Int(i32::from(eq != *neg)))
+            }
+            Expr::Myself(a, f, neg) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let yes = f(ctx, &l);
+                Some(Value::Int(i32::from(yes != *neg)))
+            }
+            Expr::IpMatch(a, net, prefix, neg) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let yes = with_str(&l, |x| ip_in_net(x, *net, *prefix));
+                Some(Value::Int(i32::from(yes != *neg)))
+            }
+            Expr::SymEq(a, name, num, neg) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let yes = match &l {
+                    Value::Int(i) => i == num,
+                    Value::Str(s) => {
+                        name.iter().any(|n| s.eq_ignore_ascii_case(n.as_bytes()))
+                            || crate::value::parse_int(s).is_some_and(|i| i == *num)
+                    }
+                    Value::Null => false,
+                };
+                Some(Value::Int(i32::from(yes != *neg)))
+            }
             Expr::Match(a, re) => {
                 let l = self.operand(ctx, a, cur, depth)?;
                 Some(regex_match(re, &l))
@@ -569,6 +596,33 @@ impl<C: Host> Program<C> {
             Expr::StrEmpty(a) => Some(strempty(&self.operand(ctx, a, cur, depth)?)),
             Expr::Cast(ty, a) => Some(cast(*ty, &self.operand(ctx, a, cur, depth)?)),
         }
+    }
+}
+
+/// Is the text (an IP, possibly `[v6]`) inside `net/prefix`?
+pub(crate) fn ip_in_net(text: &[u8], net: std::net::IpAddr, prefix: u8) -> bool {
+    let Ok(t) = std::str::from_utf8(text) else {
+        return false;
+    };
+    let t = t.trim();
+    let t = t
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(t);
+    let Ok(ip) = t.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    use std::net::IpAddr;
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
     }
 }
 

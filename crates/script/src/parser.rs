@@ -1167,6 +1167,201 @@ impl Parser {
         Ok(lhs)
     }
 
+    /// A Kamailio core keyword at token `i` (not a function call): its name and
+    /// how many tokens it takes (`msg:len` is three).
+    fn keyword_at(&self, i: usize) -> Option<(&'static str, usize)> {
+        let t = self.toks.get(i)?;
+        let id = t.ident()?;
+        if self.toks.get(i + 1).is_some_and(|n| n.is_p(P::LParen)) {
+            return None;
+        }
+        if id == "msg" {
+            let c = self.toks.get(i + 1)?;
+            let l = self.toks.get(i + 2)?;
+            if c.is_p(P::Colon) && !c.space_before && l.is_ident("len") && !l.space_before {
+                return Some(("msg:len", 3));
+            }
+            return None;
+        }
+        CORE_KEYWORDS.iter().find(|k| **k == id).map(|k| (*k, 1))
+    }
+
+    /// `KEYWORD op value`: Kamailio's core keywords are not values of their own;
+    /// they only stand on the left of a comparison.
+    fn keyword_cmp(&mut self, depth: u32) -> PResult<Expr> {
+        let start = self.cur_span();
+        let Some((kw, n)) = self.keyword_at(self.pos) else {
+            self.err(start, "expected a core keyword");
+            return Err(());
+        };
+        self.pos += n;
+        let kw_span = start.to(self.prev_end());
+        let lhs = Expr {
+            kind: ExprKind::Keyword(kw.to_string()),
+            span: kw_span,
+        };
+        let op = self.infix().map(|(op, bp)| (op, bp));
+        let Some((op, bp)) = op.filter(|(op, _)| {
+            matches!(
+                op,
+                BinOp::Eq | BinOp::Ne | BinOp::Match | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge
+            )
+        }) else {
+            let found = describe(self.peek());
+            self.diags.push(
+                Diagnostic::error(
+                    kw_span,
+                    format!("the core keyword `{kw}` must be compared: expected `==`, `!=`, `=~` or `<`..., found {found}"),
+                )
+                .label("a core keyword is not a value of its own")
+                .help(format!("write `{kw} == ...`, or use the pseudo-variable it stands for")),
+            );
+            return Err(());
+        };
+        self.pos += 1;
+        let rhs = self.keyword_rhs(kw, bp, depth)?;
+        let span = kw_span.to(rhs.span);
+        Ok(Expr {
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            span,
+        })
+    }
+
+    /// The right operand after `KEYWORD op`: `myself`, an unquoted IP/network for
+    /// address keywords, `UDP`/`INET6`... for `proto`/`af`, a bare method name
+    /// for `method`, or an ordinary operand.
+    fn keyword_rhs(&mut self, kw: &str, bp: u8, depth: u32) -> PResult<Expr> {
+        let Some(t) = self.peek().cloned() else {
+            self.err(self.eof, "expected an expression, found end of file");
+            return Err(());
+        };
+        let call_next = self.peek_at(1).is_some_and(|n| n.is_p(P::LParen));
+        if let Tok::Ident(id) = &t.tok {
+            if !call_next {
+                if id == "myself" {
+                    self.pos += 1;
+                    return Ok(Expr {
+                        kind: ExprKind::Myself,
+                        span: t.span,
+                    });
+                }
+                if is_sym_keyword(kw) {
+                    self.pos += 1;
+                    return Ok(Expr {
+                        kind: ExprKind::Sym(id.clone()),
+                        span: t.span,
+                    });
+                }
+                if kw == "method" && self.keyword_at(self.pos).is_none() {
+                    self.pos += 1;
+                    return Ok(Expr {
+                        kind: ExprKind::Str(id.clone()),
+                        span: t.span,
+                    });
+                }
+            }
+        }
+        if is_addr_keyword(kw) {
+            if let Some((text, end)) = self.scan_addr(self.pos) {
+                let span = t.span.to(self.toks[end - 1].span);
+                self.pos = end;
+                return Ok(Expr {
+                    kind: ExprKind::Addr(text),
+                    span,
+                });
+            }
+        }
+        self.expr_bp(bp, depth + 1)
+    }
+
+    /// An unquoted IP address or network starting at token `i`: adjacent
+    /// tokens (no blank between them) that together parse as an address.
+    /// Returns the text and the index just after it.
+    fn scan_addr(&self, i: usize) -> Option<(String, usize)> {
+        let first = self.toks.get(i)?;
+        if !matches!(
+            first.tok,
+            Tok::Int(_) | Tok::Word(_) | Tok::Ident(_) | Tok::Punct(P::Colon | P::LBracket)
+        ) {
+            return None;
+        }
+        let mut text = first.text.clone();
+        let mut j = i + 1;
+        while let Some(t) = self.toks.get(j) {
+            if t.space_before {
+                break;
+            }
+            let ok = matches!(
+                t.tok,
+                Tok::Int(_)
+                    | Tok::Word(_)
+                    | Tok::Ident(_)
+                    | Tok::Punct(P::Colon | P::Dot | P::LBracket | P::RBracket)
+            );
+            let mask = t.is_p(P::Slash)
+                && self
+                    .toks
+                    .get(j + 1)
+                    .is_some_and(|n| matches!(n.tok, Tok::Int(_)) && !n.space_before);
+            if mask {
+                text.push('/');
+                text.push_str(&self.toks[j + 1].text);
+                j += 2;
+                break;
+            }
+            if !ok {
+                break;
+            }
+            text.push_str(&t.text);
+            j += 1;
+        }
+        parse_net(&text).map(|_| (text, j))
+    }
+
+    /// `myself == KEYWORD` (the reversed form Kamailio also accepts).
+    fn myself_first(&mut self) -> PResult<Expr> {
+        let start = self.cur_span();
+        self.pos += 1;
+        let op = match self.peek().map(|t| &t.tok) {
+            Some(Tok::Punct(P::Eq)) => BinOp::Eq,
+            Some(Tok::Punct(P::Ne)) => BinOp::Ne,
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(start, "`myself` can only be compared with a core keyword (`uri == myself`)")
+                        .label("not a value")
+                        .help("write `uri == myself`, `src_ip != myself` ..."),
+                );
+                return Err(());
+            }
+        };
+        self.pos += 1;
+        let ks = self.cur_span();
+        let Some((kw, n)) = self.keyword_at(self.pos) else {
+            self.diags.push(
+                Diagnostic::error(ks, "`myself` can only be compared with a core keyword")
+                    .label("expected `uri`, `src_ip`, `from_uri` ...")
+                    .help("write `uri == myself`; for a pseudo-variable use a module function such as `is_myself()`"),
+            );
+            return Err(());
+        };
+        self.pos += n;
+        let kspan = ks.to(self.prev_end());
+        Ok(Expr {
+            kind: ExprKind::Binary(
+                op,
+                Box::new(Expr {
+                    kind: ExprKind::Keyword(kw.to_string()),
+                    span: kspan,
+                }),
+                Box::new(Expr {
+                    kind: ExprKind::Myself,
+                    span: start,
+                }),
+            ),
+            span: start.to(kspan),
+        })
+    }
+
     fn unary(&mut self, depth: u32) -> PResult<Expr> {
         let Some(t) = self.peek().cloned() else {
             self.err(self.eof, "expected an expression, found end of file");
@@ -1256,6 +1451,10 @@ impl Parser {
                         kind,
                         span: start.to(end),
                     })
+                }
+                _ if self.keyword_at(self.pos).is_some() => self.keyword_cmp(depth),
+                "myself" if !self.peek_at(1).is_some_and(|n| n.is_p(P::LParen)) => {
+                    self.myself_first()
                 }
                 "route" if self.peek_at(1).is_some_and(|n| n.is_p(P::LParen)) => {
                     self.pos += 1;

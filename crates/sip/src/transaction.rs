@@ -211,7 +211,7 @@ impl ServerTx {
             } else {
                 self.cfg.wait
             };
-        self.wait = Some(self.wait.map_or(end, |w| w.min(end)));
+        self.wait = Some(end);
         true
     }
 

@@ -89,6 +89,8 @@ pub struct Ctx {
     io: Option<NonNull<WorkerIo>>,
     /// `$avp` / `$xavp` of the message (must travel with a transaction).
     pub avps: crate::modules::pv::vars::AvpStore,
+    /// tm: the transaction of the message and the routes armed for it.
+    pub tm: crate::modules::tm::TmCtx,
 }
 
 // SAFETY: `io` is only set while the owning worker thread runs the context
@@ -125,6 +127,7 @@ impl Ctx {
             scratch: Vec::with_capacity(2048),
             io: None,
             avps: crate::modules::pv::vars::AvpStore::default(),
+            tm: Default::default(),
         }
     }
 
@@ -146,6 +149,7 @@ impl Ctx {
         self.branches.clear();
         self.replied = false;
         self.avps.reset();
+        self.tm = Default::default();
     }
 
     /// The event data of type `T`, when the running event carries one.

@@ -10,6 +10,7 @@ pub mod pv;
 pub mod sl;
 pub mod siputils;
 pub mod textops;
+pub mod tm;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
@@ -21,6 +22,8 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo { name: "textops", new: || Box::new(textops::Textops), requires: &[] },
     ModuleInfo { name: "siputils", new: || Box::new(siputils::Siputils), requires: &[] },
     ModuleInfo { name: "maxfwd", new: || Box::new(maxfwd::Maxfwd::default()), requires: &[] },
+    ModuleInfo { name: "tm", new: || Box::new(tm::Tm::default()), requires: &[] },
+    ModuleInfo { name: "tmx", new: || Box::new(tm::Tmx), requires: &["tm"] },
     ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },
 ];
 

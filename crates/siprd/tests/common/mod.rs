@@ -242,6 +242,18 @@ impl UdpClient {
         None
     }
 
+    /// Discard every datagram already received, without waiting.
+    pub fn drain(&self) -> usize {
+        let _ = self.sock.set_nonblocking(true);
+        let mut buf = vec![0u8; 65536];
+        let mut n = 0;
+        while self.sock.recv_from(&mut buf).is_ok() {
+            n += 1;
+        }
+        let _ = self.sock.set_nonblocking(false);
+        n
+    }
+
     /// Send and wait for a reply whose first line is not a 1xx unless `provisional`.
     pub fn request(&self, to: SocketAddr, data: &str) -> String {
         self.send(to, data);

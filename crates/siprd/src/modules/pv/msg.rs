@@ -243,52 +243,46 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
-/// Replace one part of a URI, keeping the rest as written.
+/// Replace one part of a URI, keeping the rest as written. Offsets come
+/// from the parser's ranges; every slice is checked.
 fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
     let u = Uri::parse(uri).ok()?;
-    let base = uri.as_ptr() as usize;
-    let offset = |s: &[u8]| s.as_ptr() as usize - base;
-    let mut out = Vec::with_capacity(uri.len() + value.len());
-    match field {
-        Field::RUser => match u.user() {
-            Some(user) => {
-                let start = offset(user);
-                out.extend_from_slice(&uri[..start]);
-                out.extend_from_slice(value);
-                out.extend_from_slice(&uri[start + user.len()..]);
-            }
+    let host = u.host_range();
+    let (prefix, suffix): (&[u8], &[u8]) = match field {
+        Field::RUser => match u.user_range() {
+            Some(r) => (uri.get(..r.start)?, uri.get(r.end..)?),
             None => {
-                let host_start = offset(u.host());
-                out.extend_from_slice(&uri[..host_start]);
+                // No user yet: insert `value@` before the host.
+                let mut out = uri.get(..host.start)?.to_vec();
                 if !value.is_empty() {
                     out.extend_from_slice(value);
                     out.push(b'@');
                 }
-                out.extend_from_slice(&uri[host_start..]);
+                out.extend_from_slice(uri.get(host.start..)?);
+                return Some(out);
             }
         },
-        Field::RDomain => {
-            let start = offset(u.host());
-            out.extend_from_slice(&uri[..start]);
-            out.extend_from_slice(value);
-            out.extend_from_slice(&uri[start + u.host().len()..]);
-        }
+        Field::RDomain => (uri.get(..host.start)?, uri.get(host.end..)?),
         Field::RPort => {
-            let host_end = offset(u.host()) + u.host().len();
-            out.extend_from_slice(&uri[..host_end]);
-            let mut rest = &uri[host_end..];
+            let mut rest = uri.get(host.end..)?;
             if rest.first() == Some(&b':') {
-                let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
-                rest = &rest[1 + digits..];
+                let digits = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).count();
+                rest = rest.get(1 + digits..)?;
             }
+            let mut out = uri.get(..host.end)?.to_vec();
             if !value.is_empty() {
                 out.push(b':');
                 out.extend_from_slice(value);
             }
             out.extend_from_slice(rest);
+            return Some(out);
         }
         _ => return None,
-    }
+    };
+    let mut out = Vec::with_capacity(uri.len() + value.len());
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(value);
+    out.extend_from_slice(suffix);
     Some(out)
 }
 

@@ -1,0 +1,924 @@
+//! tm and tmx: SIP transactions.
+//!
+//! * Server transactions for requests handled locally: `t_newtran`, `t_reply`,
+//!   `t_check_trans`, `t_release`; request retransmissions are absorbed (the
+//!   last reply is sent again), final INVITE replies are retransmitted over UDP
+//!   (T1 doubling to T2) until the ACK, for at most `fr_timer`, and the
+//!   transaction lingers `wt_timer` after its final reply. `send_reply`
+//!   becomes stateful through [`stateful_reply`] (called by sl).
+//! * `t_suspend` (tm) / `t_continue` (tmx): a suspended transaction keeps a copy
+//!   of its request, flags, URIs and AVPs; `t_continue(index, label, route)`
+//!   runs `route[...]` as a failure route from any thread. One never resumed is
+//!   ended by `fr_timer`: 408 into the armed failure route, then a local 408.
+//! * The state machines are `siprd_sip::transaction` (sans-IO); this module
+//!   owns the table ([`table`]) and the timer thread.
+
+pub mod table;
+
+use crate::context::{Ctx, RcvInfo};
+use crate::module::Module;
+use crate::modules::core::{int_arg, str_arg};
+use crate::runtime::{EventHandle, Runtime};
+use crate::transport::Proto;
+use bytes::Bytes;
+use siprd_script::registry::{
+    func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex,
+};
+use siprd_script::{route_type, Registry, RouteId, RouteMask, Value};
+use siprd_sip::transaction::{Action, ServerTx, TimerConfig};
+use siprd_sip::{Message, Method};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use table::{Saved, Table, TxEntry, TxInner};
+
+/// tm's parameters.
+#[derive(Clone, Debug)]
+pub struct TmConfig {
+    pub fr: Duration,
+    pub fr_inv: Duration,
+    pub wt: Duration,
+    pub t1: Duration,
+    pub t2: Duration,
+    pub max_inv_lifetime: Duration,
+    pub max_noninv_lifetime: Duration,
+    pub auto_inv_100: bool,
+    pub auto_inv_100_reason: String,
+    pub restart_fr_on_each_reply: bool,
+}
+
+impl Default for TmConfig {
+    fn default() -> Self {
+        TmConfig {
+            fr: Duration::from_secs(30),
+            fr_inv: Duration::from_secs(120),
+            wt: Duration::from_secs(5),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            max_inv_lifetime: Duration::from_secs(180),
+            max_noninv_lifetime: Duration::from_secs(32),
+            auto_inv_100: true,
+            auto_inv_100_reason: "trying -- your call is important to us".into(),
+            restart_fr_on_each_reply: true,
+        }
+    }
+}
+
+impl TmConfig {
+    fn timers(&self) -> TimerConfig {
+        TimerConfig { t1: self.t1, t2: self.t2, fr: self.fr, fr_inv: self.fr_inv, wait: self.wt }
+    }
+}
+
+/// State shared by tm's functions, PVs and the timer thread.
+pub struct TmState {
+    pub table: Table,
+    /// The To-tag prefix of local replies (32 hex digits).
+    tag_prefix: String,
+    timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The transaction a script execution works on.
+#[derive(Clone)]
+pub struct TxRef {
+    pub state: Arc<TmState>,
+    pub entry: Arc<TxEntry>,
+}
+
+/// tm's part of the per-execution context (`Ctx::tm`).
+#[derive(Clone, Default)]
+pub struct TmCtx {
+    /// The transaction of the message (after `t_newtran`, `t_relay`, in
+    /// failure routes and resumed routes).
+    pub tx: Option<TxRef>,
+    /// Armed by `t_on_failure`, `t_on_reply`, `t_on_branch`.
+    pub on_failure: Option<RouteId>,
+    pub on_reply: Option<RouteId>,
+    pub on_branch: Option<RouteId>,
+    /// `$T_reply_code` / `$T_reply_reason` in failure routes.
+    pub reply_code: i32,
+    pub reply_reason: Bytes,
+}
+
+const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
+
+pub struct Tm {
+    state: Arc<TmState>,
+}
+
+impl Default for Tm {
+    fn default() -> Self {
+        let tag_prefix = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        Tm {
+            state: Arc::new(TmState {
+                table: Table::new(),
+                tag_prefix,
+                timer: parking_lot::Mutex::new(None),
+            }),
+        }
+    }
+}
+
+/// tmx: `t_continue`, `$T(...)`, route-type tests.
+#[derive(Default)]
+pub struct Tmx;
+
+fn reliable(rcv: &RcvInfo) -> bool {
+    rcv.proto != Proto::Udp
+}
+
+fn ms_param(v: &Value, name: &str) -> Result<Duration, String> {
+    match v.try_int() {
+        Some(n) if n >= 0 => Ok(Duration::from_millis(n as u64)),
+        _ => Err(format!("{name} must be a number of milliseconds")),
+    }
+}
+
+/// The To-tag of tm's local replies: `<32 hex>-<8 hex>`, stable for a request.
+fn to_tag(prefix: &str, req: &Message) -> [u8; 41] {
+    let mut tag = [b'0'; 41];
+    let p = prefix.as_bytes();
+    let n = p.len().min(32);
+    tag[..n].copy_from_slice(&p[..n]);
+    tag[32] = b'-';
+    tag[33..].copy_from_slice(&siprd_sip::reply::to_tag(req)[8..]);
+    tag
+}
+
+/// Build a local reply to `req` (received as `rcv`).
+fn build_local_reply(
+    st: &TmState,
+    rt: &Runtime,
+    req: &Message,
+    rcv: &RcvInfo,
+    force_rport: bool,
+    headers: &[u8],
+    code: u16,
+    reason: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let tag = to_tag(&st.tag_prefix, req);
+    let mut extra = Vec::new();
+    extra.extend_from_slice(headers);
+    if rt.settings.server_signature && !rt.settings.server_header.is_empty() {
+        extra.extend_from_slice(rt.settings.server_header.as_bytes());
+        extra.extend_from_slice(b"\r\n");
+    }
+    let mut ip_buf = [0u8; 48];
+    let src_ip = crate::modules::sl::ip_text(rcv.src.ip(), &mut ip_buf);
+    let opts = siprd_sip::reply::ReplyOpts {
+        to_tag: Some(&tag),
+        src_ip: Some(src_ip),
+        src_port: Some(rcv.src.port()),
+        force_rport,
+        extra_headers: &extra,
+        ..Default::default()
+    };
+    out.clear();
+    siprd_sip::reply::build_reply_into(req, code, reason, &opts, out);
+}
+
+/// Send a reply inside the transaction of `ctx` (`t_reply`, stateful
+/// `send_reply`). Returns 1, or -1 when it cannot be sent.
+fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
+    let Ok(code) = u16::try_from(code) else {
+        tracing::error!("t_reply: invalid code {code}");
+        return -1;
+    };
+    if !(100..=699).contains(&code) {
+        tracing::error!("t_reply: invalid code {code}");
+        return -1;
+    }
+    let st = &tx.state;
+    let rt = ctx.rt.clone();
+    let headers = std::mem::take(&mut ctx.reply_headers);
+    let mut out = std::mem::take(&mut ctx.scratch);
+    build_local_reply(st, &rt, &ctx.msg, &ctx.rcv, ctx.force_rport, &headers, code, reason, &mut out);
+    ctx.reply_headers = headers;
+    ctx.reply_headers.clear();
+    let dest = {
+        let mut inner = tx.entry.inner.lock();
+        if !inner.uas.on_reply(code, Instant::now()) {
+            drop(inner);
+            ctx.scratch = out;
+            tracing::error!("t_reply: a final reply was already sent for this transaction");
+            return -1;
+        }
+        inner.last_reply = Bytes::copy_from_slice(&out);
+        if code >= 200 {
+            inner.suspended = None;
+        }
+        st.table.schedule(&tx.entry, &mut inner);
+        inner.dest
+    };
+    let ok = ctx.send(&dest, &out);
+    ctx.scratch = out;
+    st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
+    ctx.replied = true;
+    if ok {
+        1
+    } else {
+        -1
+    }
+}
+
+/// The stateful `send_reply`: when the message in `ctx` has a transaction,
+/// reply inside it and return Some(return code); None when there is no
+/// transaction (sl then replies statelessly).
+pub fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> Option<i32> {
+    let tx = ctx.tm.tx.clone()?;
+    Some(reply_in_tx(ctx, &tx, code, reason))
+}
+
+/// What looking the request of `ctx` up in the table found.
+enum Found {
+    /// No transaction.
+    None,
+    /// A retransmission: handled (last reply resent); the script ends.
+    Absorbed,
+    /// A transaction exists for it (CANCEL target, ACK to a 2xx ...).
+    Tx(Arc<TxEntry>),
+}
+
+fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
+    let (dest, reply) = {
+        let mut inner = e.inner.lock();
+        if !inner.uas.on_retransmission() || inner.last_reply.is_empty() {
+            return;
+        }
+        (inner.dest, inner.last_reply.clone())
+    };
+    st.table.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+    ctx.send(&dest, &reply);
+}
+
+/// Match the request in `ctx` against existing transactions.
+fn match_request(st: &TmState, ctx: &mut Ctx) -> Found {
+    let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
+        return Found::None;
+    };
+    let Some(e) = st.table.lookup(&key) else {
+        return Found::None;
+    };
+    if ctx.msg.method() == Method::Ack {
+        let mut inner = e.inner.lock();
+        if inner.uas.on_ack(Instant::now()) {
+            st.table.schedule(&e, &mut inner);
+            return Found::Absorbed;
+        }
+        drop(inner);
+        return Found::Tx(e);
+    }
+    resend_last(ctx, st, &e);
+    Found::Absorbed
+}
+
+/// `t_newtran()`: 1 new transaction, 0 retransmission absorbed, -1 error.
+fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
+    if ctx.faked || !ctx.msg.is_request() {
+        tracing::error!("t_newtran: not a received request");
+        return -1;
+    }
+    if ctx.tm.tx.is_some() {
+        return 1;
+    }
+    let method = ctx.msg.method();
+    let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
+        tracing::error!("t_newtran: cannot build the transaction key");
+        return -1;
+    };
+    if method == Method::Ack {
+        // An ACK creates no transaction; the ACK for our final reply is absorbed.
+        return match match_request(st, ctx) {
+            Found::Absorbed => 0,
+            _ => 1,
+        };
+    }
+    let Some(dest) = crate::forward::reply_dest(ctx) else {
+        tracing::error!("t_newtran: cannot find where replies go");
+        return -1;
+    };
+    let invite = method == Method::Invite;
+    let cfg = st.table.cfg.read().timers();
+    let rcv = ctx.rcv;
+    let req = ctx.msg.buf().clone();
+    let inserted = st.table.insert(key, invite, || TxInner {
+        uas: ServerTx::new(invite, reliable(&rcv), cfg),
+        req,
+        rcv,
+        dest,
+        last_reply: Bytes::new(),
+        suspended: None,
+        resumed: false,
+        on_failure: None,
+        on_reply: None,
+        on_branch: None,
+        uacs: Vec::new(),
+        canceled: false,
+        scheduled: None,
+        freed: false,
+        saved: None,
+    });
+    match inserted {
+        Ok(entry) => {
+            ctx.tm.tx = Some(TxRef { state: st.clone(), entry });
+            1
+        }
+        Err(existing) => {
+            resend_last(ctx, st, &existing);
+            0
+        }
+    }
+}
+
+/// `t_check_trans()`.
+fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
+    if !ctx.msg.is_request() || ctx.faked {
+        return -1;
+    }
+    if ctx.tm.tx.is_some() {
+        return 1;
+    }
+    if ctx.msg.method() == Method::Cancel {
+        let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else { return -1 };
+        return if st.table.lookup(&key).is_some() { 1 } else { -1 };
+    }
+    match match_request(st, ctx) {
+        Found::None => -1,
+        Found::Absorbed => 0,
+        Found::Tx(_) => 1,
+    }
+}
+
+/// Prepare a context for running a route on a transaction's request.
+fn prepare_tx_ctx(c: &mut Ctx, tx: &TxRef, req: &Bytes, rcv: RcvInfo, saved: Option<&Saved>) -> bool {
+    let Ok(msg) = Message::parse(req.clone()) else {
+        return false;
+    };
+    c.msg = msg;
+    c.faked = false;
+    c.rcv = rcv;
+    if let Some(s) = saved {
+        c.flags = s.flags;
+        c.new_uri = s.new_uri.clone();
+        c.dst_uri = s.dst_uri.clone();
+        c.avps = s.avps.clone();
+        c.force_rport = s.force_rport;
+    }
+    c.tm.tx = Some(tx.clone());
+    true
+}
+
+/// Run `route` as a failure route on the transaction's request (any thread).
+fn run_on_tx(rt: &Arc<Runtime>, tx: &TxRef, route: RouteId, name: &str, saved: Option<&Saved>, code: i32, reason: &[u8]) {
+    let (req, rcv) = {
+        let inner = tx.entry.inner.lock();
+        (inner.req.clone(), inner.rcv)
+    };
+    let ev = EventHandle { name: Arc::from(name), route };
+    let reason = Bytes::copy_from_slice(reason);
+    rt.raise_with(&ev, route_type::FAILURE, |c| {
+        if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
+            tracing::error!("{name}: the transaction's request no longer parses");
+        }
+        c.tm.reply_code = code;
+        c.tm.reply_reason = reason;
+    });
+}
+
+/// Send a local reply from outside any script execution (timer thread, after
+/// a resumed route).
+fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
+    let (req, rcv, force_rport) = {
+        let inner = tx.entry.inner.lock();
+        if inner.uas.is_final() {
+            return;
+        }
+        let fr = inner.saved.as_ref().is_some_and(|s| s.force_rport);
+        (inner.req.clone(), inner.rcv, fr || rt.settings.force_rport)
+    };
+    let Ok(msg) = Message::parse(req) else { return };
+    let mut out = Vec::new();
+    build_local_reply(&tx.state, rt, &msg, &rcv, force_rport, &[], code, reason, &mut out);
+    let dest = {
+        let mut inner = tx.entry.inner.lock();
+        if !inner.uas.on_reply(code, Instant::now()) {
+            return;
+        }
+        inner.last_reply = Bytes::from(out.clone());
+        inner.suspended = None;
+        tx.state.table.schedule(&tx.entry, &mut inner);
+        inner.dest
+    };
+    tx.state.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
+    rt.send(&dest, &out);
+}
+
+/// `t_suspend()`: park the transaction (creating it first when needed).
+fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
+    if ctx.faked || !ctx.msg.is_request() {
+        tracing::error!("t_suspend: cannot suspend a synthetic or non-request message");
+        return -1;
+    }
+    if ctx.msg.method() == Method::Ack {
+        tracing::error!("t_suspend: cannot suspend an ACK");
+        return -1;
+    }
+    if ctx.tm.tx.is_none() {
+        match newtran(st, ctx) {
+            1 => {}
+            r => return r,
+        }
+    }
+    let Some(tx) = ctx.tm.tx.clone() else { return -1 };
+    let cfg = st.table.cfg.read().clone();
+    let (invite, replied) = {
+        let inner = tx.entry.inner.lock();
+        (tx.entry.invite, inner.uas.last_code())
+    };
+    if replied >= 200 {
+        tracing::error!("t_suspend: the transaction already has a final reply");
+        return -1;
+    }
+    if invite && replied == 0 && cfg.auto_inv_100 {
+        reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes());
+    }
+    let mut inner = tx.entry.inner.lock();
+    if inner.suspended.is_some() {
+        return 1;
+    }
+    inner.suspended = Some(Saved {
+        flags: ctx.flags,
+        new_uri: ctx.new_uri.clone(),
+        dst_uri: ctx.dst_uri.clone(),
+        avps: ctx.avps.clone(),
+        force_rport: ctx.force_rport,
+    });
+    if ctx.tm.on_failure.is_some() {
+        inner.on_failure = ctx.tm.on_failure;
+    }
+    let fr = if invite && inner.uas.last_code() > 100 { cfg.fr_inv } else { cfg.fr };
+    inner.uas.arm_fr(Instant::now(), fr);
+    st.table.schedule(&tx.entry, &mut inner);
+    1
+}
+
+/// `t_continue(index, label, route)`.
+fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: RouteId) -> i32 {
+    let entry = match (u32::try_from(index), u32::try_from(label)) {
+        (Ok(i), Ok(l)) => st.table.find_id(i, l),
+        _ => None,
+    };
+    let Some(entry) = entry else {
+        tracing::warn!("t_continue: active transaction not found [{index}:{label}]");
+        return -1;
+    };
+    let saved = {
+        let mut inner = entry.inner.lock();
+        if inner.uas.is_final() || inner.freed {
+            None
+        } else {
+            let s = inner.suspended.take();
+            if s.is_some() {
+                inner.resumed = true;
+                inner.uas.disarm_fr();
+            }
+            s
+        }
+    };
+    let Some(saved) = saved else {
+        tracing::warn!("t_continue: transaction [{index}:{label}] is not suspended (resumed twice or already answered)");
+        return -1;
+    };
+    let rt = ctx.rt.clone();
+    ctx.flush();
+    let tx = TxRef { state: st.clone(), entry };
+    let _g = tx.entry.reply_lock.lock();
+    {
+        let mut inner = tx.entry.inner.lock();
+        inner.saved = Some(Saved {
+            flags: saved.flags,
+            new_uri: saved.new_uri.clone(),
+            dst_uri: saved.dst_uri.clone(),
+            avps: saved.avps.clone(),
+            force_rport: saved.force_rport,
+        });
+    }
+    run_on_tx(&rt, &tx, route, "t_continue", Some(&saved), 0, b"");
+    // Nothing answered and nothing relayed: tm's 500.
+    let pending = {
+        let inner = tx.entry.inner.lock();
+        !inner.uas.is_final() && inner.uacs.iter().all(|u| u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated) && inner.suspended.is_none()
+    };
+    if pending {
+        reply_detached(&rt, &tx, 500, REASON_500);
+    }
+    1
+}
+
+/// The "no final reply" timer fired (a suspended transaction was never resumed).
+fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
+    let _g = tx.entry.reply_lock.lock();
+    let (saved, on_failure) = {
+        let mut inner = tx.entry.inner.lock();
+        if inner.uas.is_final() {
+            return;
+        }
+        let s = inner.suspended.take();
+        inner.resumed = true;
+        let s = s.or_else(|| inner.saved.take());
+        if let Some(s) = &s {
+            inner.saved = Some(Saved {
+                flags: s.flags,
+                new_uri: s.new_uri.clone(),
+                dst_uri: s.dst_uri.clone(),
+                avps: s.avps.clone(),
+                force_rport: s.force_rport,
+            });
+        }
+        (s, inner.on_failure.take())
+    };
+    if let Some(route) = on_failure {
+        run_on_tx(rt, tx, route, "failure_route", saved.as_ref(), 408, b"Request Timeout");
+    }
+    reply_detached(rt, tx, 408, b"Request Timeout");
+}
+
+/// tm's timer thread: retransmissions, timeouts, freeing.
+fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
+    let mut actions = Vec::new();
+    while !rt.is_stopping() {
+        let Some((entry, at)) = st.table.next_due(Duration::from_millis(100)) else { continue };
+        let mut inner = entry.inner.lock();
+        if inner.scheduled != Some(at) || inner.freed {
+            continue;
+        }
+        inner.scheduled = None;
+        actions.clear();
+        inner.uas.poll(Instant::now(), &mut actions);
+        let mut resend = false;
+        let mut no_final = false;
+        let mut terminated = false;
+        for a in &actions {
+            match a {
+                Action::ResendReply => resend = true,
+                Action::NoFinalReply => no_final = true,
+                Action::Terminated => terminated = true,
+                _ => {}
+            }
+        }
+        let resend = resend.then(|| (inner.dest, inner.last_reply.clone()));
+        if terminated {
+            inner.freed = true;
+            inner.suspended = None;
+            inner.saved = None;
+            drop(inner);
+            st.table.remove(&entry);
+        } else {
+            st.table.schedule(&entry, &mut inner);
+            drop(inner);
+        }
+        if let Some((dest, reply)) = resend {
+            st.table.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+            rt.send(&dest, &reply);
+        }
+        if no_final && !terminated {
+            on_fr_timeout(&rt, &TxRef { state: st.clone(), entry });
+        }
+    }
+}
+
+// ------------------------------------------------------------------ fixups
+
+/// A route name given as a static string, resolved at load.
+fn route_fixup(kind: &'static str) -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let name = src.text.trim();
+        let map = match kind {
+            "failure_route" => &fx.routes.failure,
+            "onreply_route" => &fx.routes.onreply,
+            "branch_route" => &fx.routes.branch,
+            _ => &fx.routes.route,
+        };
+        match map.get(name) {
+            Some(id) => Ok(Arg::Custom(Box::new(*id))),
+            None => Err(format!("{kind}[{name}] is not defined")),
+        }
+    }))
+}
+
+fn route_arg(a: &Arg<Ctx>) -> Option<RouteId> {
+    match a {
+        Arg::Custom(b) => b.downcast_ref::<RouteId>().copied(),
+        _ => None,
+    }
+}
+
+const API_FUNC: &str = "__tm_api";
+
+/// What `t_continue`'s route argument fixes up to.
+struct ContinueTarget {
+    state: Arc<TmState>,
+    route: RouteId,
+}
+
+// ------------------------------------------------------------------ PVs
+
+#[derive(Clone, Copy)]
+enum TField {
+    IdIndex,
+    IdLabel,
+    ReplyCode,
+    ReplyReason,
+    BranchIndex,
+}
+
+struct TPv(TField);
+
+impl PvImpl<Ctx> for TPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        match self.0 {
+            TField::IdIndex => ctx.tm.tx.as_ref().map_or(Value::Null, |t| Value::Int(t.entry.index as i32)),
+            TField::IdLabel => ctx.tm.tx.as_ref().map_or(Value::Null, |t| Value::Int(t.entry.label as i32)),
+            TField::ReplyCode => Value::Int(ctx.tm.reply_code),
+            TField::ReplyReason => {
+                if ctx.tm.reply_reason.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Str(ctx.tm.reply_reason.clone())
+                }
+            }
+            TField::BranchIndex => Value::Int(0),
+        }
+    }
+}
+
+fn add_simple_pv(reg: &mut Registry<Ctx>, name: &'static str, module: &'static str, field: TField) {
+    reg.add_pv(PvClassDef {
+        name,
+        module,
+        parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            if inner.is_some() {
+                return Err(format!("`${name}` takes no name"));
+            }
+            Ok(Box::new(TPv(field)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+}
+
+fn def(name: &'static str, module: &'static str, params: Vec<ParamKind<Ctx>>, routes: RouteMask, call: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
+    FuncDef { name, module, params, routes, call }
+}
+
+impl Module for Tm {
+    fn name(&self) -> &'static str {
+        "tm"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        let int = |name| ModParamDecl { name, ty: ModParamType::Int };
+        vec![
+            int("fr_timer"),
+            int("fr_inv_timer"),
+            int("wt_timer"),
+            int("retr_timer1"),
+            int("retr_timer2"),
+            int("max_inv_lifetime"),
+            int("max_noninv_lifetime"),
+            int("auto_inv_100"),
+            ModParamDecl { name: "auto_inv_100_reason", ty: ModParamType::Str },
+            int("restart_fr_on_each_reply"),
+        ]
+    }
+
+    fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
+        let mut c = self.state.table.cfg.write();
+        match name {
+            "fr_timer" => c.fr = ms_param(v, name)?,
+            "fr_inv_timer" => c.fr_inv = ms_param(v, name)?,
+            "wt_timer" => c.wt = ms_param(v, name)?,
+            "retr_timer1" => c.t1 = ms_param(v, name)?,
+            "retr_timer2" => c.t2 = ms_param(v, name)?,
+            "max_inv_lifetime" => c.max_inv_lifetime = ms_param(v, name)?,
+            "max_noninv_lifetime" => c.max_noninv_lifetime = ms_param(v, name)?,
+            "auto_inv_100" => c.auto_inv_100 = v.to_int() != 0,
+            "auto_inv_100_reason" => c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned(),
+            "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            _ => return Err(format!("module `tm` has no parameter `{name}`")),
+        }
+        Ok(())
+    }
+
+    fn init(&mut self, _core: &crate::module::CoreSettings) -> Result<(), String> {
+        let c = self.state.table.cfg.read();
+        if c.t1.is_zero() || c.t2 < c.t1 {
+            return Err("retr_timer1 must be > 0 and <= retr_timer2".into());
+        }
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        let req_fail = route_type::REQUEST | route_type::FAILURE;
+        let st = self.state.clone();
+        reg.add_function(def(API_FUNC, "tm", vec![ParamKind::Custom(Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, _s: &ArgSrc| {
+            Ok(Arg::Custom(Box::new(st.clone())))
+        }))], 0, func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| -1)));
+
+        let st = self.state.clone();
+        reg.add_function(def("t_newtran", "tm", vec![], route_type::REQUEST, func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| newtran(&st, ctx))));
+
+        let st = self.state.clone();
+        reg.add_function(def(
+            "t_check_trans",
+            "tm",
+            vec![],
+            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ONREPLY,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| check_trans(&st, ctx)),
+        ));
+
+        let t_reply = |create: bool, st: Arc<TmState>| {
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(code) = int_arg(ctx, &a[0]) else {
+                    tracing::error!("t_reply: invalid code");
+                    return -1;
+                };
+                let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+                if ctx.tm.tx.is_none() && create {
+                    let r = newtran(&st, ctx);
+                    if r != 1 {
+                        return r;
+                    }
+                }
+                match ctx.tm.tx.clone() {
+                    Some(tx) => reply_in_tx(ctx, &tx, code, &reason),
+                    None => {
+                        tracing::error!("t_reply: cannot send a t_reply to a message for which no transaction has been established");
+                        -1
+                    }
+                }
+            })
+        };
+        reg.add_function(def("t_reply", "tm", vec![ParamKind::IntOrPv, ParamKind::StrOrPv], req_fail, t_reply(false, self.state.clone())));
+        reg.add_function(def("t_send_reply", "tm", vec![ParamKind::IntOrPv, ParamKind::StrOrPv], req_fail, t_reply(true, self.state.clone())));
+
+        reg.add_function(def(
+            "t_release",
+            "tm",
+            vec![],
+            req_fail,
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                let Some(tx) = ctx.tm.tx.take() else { return -1 };
+                let mut inner = tx.entry.inner.lock();
+                inner.freed = true;
+                inner.suspended = None;
+                drop(inner);
+                tx.state.table.remove(&tx.entry);
+                1
+            }),
+        ));
+
+        let st = self.state.clone();
+        reg.add_function(def("t_suspend", "tm", vec![], req_fail, func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| suspend(&st, ctx))));
+
+        for (name, kind) in [("t_on_failure", "failure_route"), ("t_on_reply", "onreply_route"), ("t_on_branch", "branch_route")] {
+            reg.add_function(def(
+                name,
+                "tm",
+                vec![route_fixup(kind)],
+                route_type::ANY,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(route) = route_arg(&a[0]) else { return -1 };
+                    match kind {
+                        "failure_route" => ctx.tm.on_failure = Some(route),
+                        "onreply_route" => ctx.tm.on_reply = Some(route),
+                        _ => ctx.tm.on_branch = Some(route),
+                    }
+                    if let Some(tx) = &ctx.tm.tx {
+                        let mut inner = tx.entry.inner.lock();
+                        match kind {
+                            "failure_route" => inner.on_failure = Some(route),
+                            "onreply_route" => inner.on_reply = Some(route),
+                            _ => inner.on_branch = Some(route),
+                        }
+                    }
+                    1
+                }),
+            ));
+        }
+
+        reg.add_function(def(
+            "t_check_status",
+            "tm",
+            vec![ParamKind::Regex],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Regex(re) = &a[0] else { return -1 };
+                let code = if ctx.tm.reply_code > 0 {
+                    ctx.tm.reply_code
+                } else if !ctx.msg.is_request() {
+                    ctx.msg.status().map_or(0, i32::from)
+                } else {
+                    ctx.tm.tx.as_ref().map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code()))
+                };
+                if re.is_match(code.to_string().as_bytes()) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+
+        add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
+        add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
+        add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let (st, rt) = (self.state.clone(), rt.clone());
+        let h = std::thread::Builder::new()
+            .name("tm-timer".into())
+            .spawn(move || timer_loop(st, rt))
+            .map_err(|e| format!("cannot start the tm timer thread: {e}"))?;
+        *self.state.timer.lock() = Some(h);
+        Ok(())
+    }
+
+    fn stop(&self) {
+        self.state.table.wake();
+        if let Some(h) = self.state.timer.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Module for Tmx {
+    fn name(&self) -> &'static str {
+        "tmx"
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        let target = ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+            let name = src.text.trim().to_string();
+            let Some(route) = fx.routes.route.get(&name).copied() else {
+                return Err(format!("route[{name}] is not defined"));
+            };
+            let registry = fx.registry;
+            let api = registry.functions.get(API_FUNC).and_then(|v| v.first()).and_then(|f| match f.params.first() {
+                Some(ParamKind::Custom(fix)) => Some(fix.clone()),
+                _ => None,
+            });
+            let Some(fix) = api else {
+                return Err("t_continue needs loadmodule \"tm.so\"".into());
+            };
+            let state = match fix(fx, src)? {
+                Arg::Custom(b) => b.downcast::<Arc<TmState>>().map_err(|_| "tm API mismatch".to_string())?,
+                _ => return Err("tm API mismatch".into()),
+            };
+            Ok(Arg::Custom(Box::new(ContinueTarget { state: *state, route })))
+        }));
+        reg.add_function(def(
+            "t_continue",
+            "tmx",
+            vec![ParamKind::IntOrPv, ParamKind::IntOrPv, target],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Custom(b) = &a[2] else { return -1 };
+                let Some(t) = b.downcast_ref::<ContinueTarget>() else { return -1 };
+                let (Some(index), Some(label)) = (int_arg(ctx, &a[0]), int_arg(ctx, &a[1])) else {
+                    tracing::error!("t_continue: the transaction index and label must be integers");
+                    return -1;
+                };
+                continue_tx(&t.state, ctx, index, label, t.route)
+            }),
+        ));
+        for (name, mask) in [
+            ("t_is_failure_route", route_type::FAILURE),
+            ("t_is_branch_route", route_type::BRANCH),
+            ("t_is_reply_route", route_type::ONREPLY),
+            ("t_is_request_route", route_type::REQUEST),
+        ] {
+            reg.add_function(def(
+                name,
+                "tmx",
+                vec![],
+                route_type::ANY,
+                func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| if ctx.exec.route_type & mask != 0 { 1 } else { -1 }),
+            ));
+        }
+        reg.add_pv(PvClassDef {
+            name: "T",
+            module: "tmx",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let f = match inner.map(str::trim) {
+                    Some("id_index") => TField::IdIndex,
+                    Some("id_label") => TField::IdLabel,
+                    Some("reply_code") => TField::ReplyCode,
+                    Some("reply_reason") => TField::ReplyReason,
+                    Some("branch_index") => TField::BranchIndex,
+                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index)")),
+                };
+                Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
+}

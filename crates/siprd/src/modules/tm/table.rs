@@ -1,0 +1,276 @@
+//! The transaction table and tm's timer thread.
+//!
+//! Transactions live in `2^SLOT_BITS` slots, each a small map behind its own
+//! mutex, keyed by the RFC 3261 §17.2.3 server key (RFC 2543 fallback
+//! included). A transaction's Kamailio id is `(index, label)`: the slot and a
+//! per-slot counter. Timers: one thread and one binary heap of deadlines; a
+//! transaction has at most one live heap entry (`scheduled`), stale entries are
+//! skipped when they come up.
+
+use super::TmConfig;
+use crate::context::RcvInfo;
+use crate::modules::pv::vars::AvpStore;
+use crate::transport::Dest;
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+use siprd_script::RouteId;
+use siprd_sip::transaction::{ClientTx, ServerTx};
+use siprd_sip::txkey::ServerTxKey;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SLOT_BITS: u32 = 12;
+
+/// What a suspended transaction keeps for `t_continue`.
+pub struct Saved {
+    pub flags: u64,
+    pub new_uri: Option<Bytes>,
+    pub dst_uri: Option<Bytes>,
+    pub avps: AvpStore,
+    pub force_rport: bool,
+}
+
+/// One outgoing branch of a relayed request (a client transaction).
+pub struct Uac {
+    pub tx: ClientTx,
+    /// The request as sent (retransmitted by the timer, base of CANCEL/ACK).
+    pub request: Bytes,
+    pub dest: Dest,
+    /// Our Via branch parameter for this branch.
+    pub branch: String,
+    /// Final (or last) reply code received, 0 when none; 408 on timeout.
+    pub code: u16,
+    /// The best reply of this branch (final replies only).
+    pub reply: Option<Bytes>,
+    /// A provisional reply was received (CANCEL may be sent).
+    pub provisional: bool,
+    pub cancel_sent: bool,
+}
+
+/// The mutable part of a transaction.
+pub struct TxInner {
+    pub uas: ServerTx,
+    /// The request that created the transaction.
+    pub req: Bytes,
+    pub rcv: RcvInfo,
+    /// Where replies go.
+    pub dest: Dest,
+    /// The last reply sent (resent on request retransmissions and by the timer).
+    pub last_reply: Bytes,
+    pub suspended: Option<Saved>,
+    /// Was suspended and resumed (or timed out) once already.
+    pub resumed: bool,
+    pub on_failure: Option<RouteId>,
+    pub on_reply: Option<RouteId>,
+    pub on_branch: Option<RouteId>,
+    pub uacs: Vec<Uac>,
+    pub canceled: bool,
+    /// The deadline this transaction is in the timer heap with.
+    pub scheduled: Option<Instant>,
+    pub freed: bool,
+    /// State of the request (flags, URIs, AVPs) for failure routes.
+    pub saved: Option<Saved>,
+}
+
+impl TxInner {
+    /// The next deadline of the server transaction and every branch.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut d = self.uas.next_deadline();
+        for u in &self.uacs {
+            if let Some(t) = u.tx.next_deadline() {
+                d = Some(d.map_or(t, |d| d.min(t)));
+            }
+        }
+        d
+    }
+}
+
+/// A transaction.
+pub struct TxEntry {
+    pub index: u32,
+    pub label: u32,
+    pub key: ServerTxKey,
+    pub invite: bool,
+    /// Serialises reply processing (final reply selection, failure routes).
+    pub reply_lock: Mutex<()>,
+    pub inner: Mutex<TxInner>,
+}
+
+#[derive(Default)]
+struct Slot {
+    next_label: u32,
+    by_key: HashMap<ServerTxKey, Arc<TxEntry>>,
+}
+
+struct TimerItem {
+    at: Instant,
+    seq: u64,
+    tx: Arc<TxEntry>,
+}
+
+impl PartialEq for TimerItem {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at && self.seq == o.seq
+    }
+}
+impl Eq for TimerItem {}
+impl PartialOrd for TimerItem {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for TimerItem {
+    // Reversed: BinaryHeap is a max-heap, we want the earliest first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.at.cmp(&self.at).then(o.seq.cmp(&self.seq))
+    }
+}
+
+/// Statistics counters (`tm.stats`).
+#[derive(Default)]
+pub struct Stats {
+    pub created: AtomicU64,
+    pub freed: AtomicU64,
+    pub local_replies: AtomicU64,
+    pub relayed_replies: AtomicU64,
+    pub retransmissions: AtomicU64,
+}
+
+/// The table, the timer heap and the configuration.
+pub struct Table {
+    slots: Box<[Mutex<Slot>]>,
+    hasher: std::collections::hash_map::RandomState,
+    heap: Mutex<BinaryHeap<TimerItem>>,
+    cv: Condvar,
+    seq: AtomicU64,
+    pub stats: Stats,
+    pub cfg: parking_lot::RwLock<TmConfig>,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        let n = 1usize << SLOT_BITS;
+        let slots: Vec<Mutex<Slot>> = (0..n)
+            .map(|_| Mutex::new(Slot { next_label: fastrand::u32(..) >> 1, by_key: HashMap::new() }))
+            .collect();
+        Table {
+            slots: slots.into_boxed_slice(),
+            hasher: Default::default(),
+            heap: Mutex::new(BinaryHeap::new()),
+            cv: Condvar::new(),
+            seq: AtomicU64::new(0),
+            stats: Stats::default(),
+            cfg: parking_lot::RwLock::new(TmConfig::default()),
+        }
+    }
+
+    fn slot_of(&self, key: &ServerTxKey) -> u32 {
+        (self.hasher.hash_one(key) as u32) & ((1 << SLOT_BITS) - 1)
+    }
+
+    pub fn lookup(&self, key: &ServerTxKey) -> Option<Arc<TxEntry>> {
+        let i = self.slot_of(key);
+        self.slots[i as usize].lock().by_key.get(key).cloned()
+    }
+
+    /// Insert a new transaction, or return the existing one (`Err`) for the key.
+    pub fn insert(
+        &self,
+        key: ServerTxKey,
+        invite: bool,
+        inner: impl FnOnce() -> TxInner,
+    ) -> Result<Arc<TxEntry>, Arc<TxEntry>> {
+        let index = self.slot_of(&key);
+        let mut slot = self.slots[index as usize].lock();
+        if let Some(e) = slot.by_key.get(&key) {
+            return Err(e.clone());
+        }
+        slot.next_label = slot.next_label.wrapping_add(1) & 0x7fff_ffff;
+        let label = slot.next_label;
+        let e = Arc::new(TxEntry {
+            index,
+            label,
+            key: key.clone(),
+            invite,
+            reply_lock: Mutex::new(()),
+            inner: Mutex::new(inner()),
+        });
+        slot.by_key.insert(key, e.clone());
+        self.stats.created.fetch_add(1, AtomicOrdering::Relaxed);
+        Ok(e)
+    }
+
+    /// Find a transaction by its `(index, label)` id.
+    pub fn find_id(&self, index: u32, label: u32) -> Option<Arc<TxEntry>> {
+        let slot = self.slots.get(index as usize)?.lock();
+        slot.by_key.values().find(|e| e.label == label).cloned()
+    }
+
+    /// Remove a transaction from the table (its memory goes with the last reference).
+    pub fn remove(&self, e: &TxEntry) {
+        let mut slot = self.slots[e.index as usize].lock();
+        if slot.by_key.get(&e.key).is_some_and(|x| x.label == e.label) {
+            slot.by_key.remove(&e.key);
+            self.stats.freed.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
+
+    /// Number of live transactions.
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(|s| s.lock().by_key.len()).sum()
+    }
+
+    /// Make sure the timer thread wakes for this transaction's next deadline.
+    /// Call with the transaction's `inner` locked, after any change.
+    pub fn schedule(&self, e: &Arc<TxEntry>, inner: &mut TxInner) {
+        let Some(next) = inner.next_deadline() else { return };
+        if inner.scheduled.is_some_and(|s| s <= next) {
+            return;
+        }
+        inner.scheduled = Some(next);
+        let seq = self.seq.fetch_add(1, AtomicOrdering::Relaxed);
+        let mut heap = self.heap.lock();
+        let earliest = heap.peek().is_none_or(|top| next < top.at);
+        heap.push(TimerItem { at: next, seq, tx: e.clone() });
+        drop(heap);
+        if earliest {
+            self.cv.notify_one();
+        }
+    }
+
+    /// Wait for the next due transaction (bounded by `max_wait`). Returns the
+    /// transaction and the deadline it was scheduled for.
+    pub fn next_due(&self, max_wait: Duration) -> Option<(Arc<TxEntry>, Instant)> {
+        let mut heap = self.heap.lock();
+        let now = Instant::now();
+        match heap.peek() {
+            Some(top) if top.at <= now => {
+                let item = heap.pop()?;
+                Some((item.tx, item.at))
+            }
+            Some(top) => {
+                let until = top.at.min(now + max_wait);
+                self.cv.wait_until(&mut heap, until);
+                None
+            }
+            None => {
+                self.cv.wait_for(&mut heap, max_wait);
+                None
+            }
+        }
+    }
+
+    pub fn wake(&self) {
+        self.cv.notify_all();
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
+}

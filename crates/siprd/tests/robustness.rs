@@ -1,0 +1,100 @@
+//! Bad input never crashes: mutated SIP messages against a config that reads
+//! and writes many parts of the message. The server must keep answering, and
+//! no handler may panic (the transport would catch it and log "panicked").
+
+mod common;
+
+use common::*;
+
+const CFG: &str = r#"
+children=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "maxfwd.so"
+request_route {
+    $var(a) = $ru + $rU + $rd + $rp + $fu + $fU + $fd + $fn + $ft + $tu + $tU + $tt + $ci + $cs + $rm;
+    $var(b) = $(ru{uri.user}) + $(fu{uri.host}) + $(hdr(Via)[0]) + $(hdr(Via)[-1]) + $hdrc(Via) + $ua + $ct + $cl + $bs;
+    $var(c) = $(ct{nameaddr.uri}{uri.port}) + $(hdr(To){tobody.tag}) + $(var(b){s.select,1,;}) + $(rb{s.len});
+    if ($rU != "") { $rU = "changed"; $rd = "example.com"; $rp = 5070; }
+    mf_process_maxfwd_header("10");
+    append_hf("X-Seen: yes\r\n");
+    remove_hf("User-Agent");
+    if (is_method("ACK")) { exit; }
+    if (has_totag() && search("^X-")) { sl_send_reply("403", "Forbidden"); exit; }
+    sl_send_reply("200", "OK $rU");
+}
+"#;
+
+fn base(port: u16, i: usize) -> Vec<u8> {
+    format!(
+        "INVITE sip:bob@example.com:5062;transport=udp SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{i};rport\r\n\
+         Via: SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bKold\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Alice, A.\" <sip:alice@example.com>;tag=ft{i}\r\n\
+         To: <sip:bob@example.com>\r\n\
+         Call-ID: robust-{i}@host\r\n\
+         CSeq: {i} INVITE\r\n\
+         Contact: <sip:alice@192.0.2.1:5080;transport=tcp>;expires=60\r\n\
+         User-Agent: robust/1\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: 10\r\n\r\n0123456789"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn mutated_messages_never_panic_and_the_server_keeps_serving() {
+    let mut s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    for i in 0..600 {
+        let mut m = base(c.port(), i);
+        match rng.usize(0..5) {
+            0 => {
+                // flip a few bytes to arbitrary values
+                for _ in 0..rng.usize(1..8) {
+                    let at = rng.usize(0..m.len());
+                    m[at] = rng.u8(..);
+                }
+            }
+            1 => {
+                // truncate anywhere
+                let cut = rng.usize(0..m.len());
+                m.truncate(cut.max(1));
+            }
+            2 => {
+                // replace structural characters
+                for b in m.iter_mut() {
+                    if matches!(*b, b':' | b';' | b'<' | b'>' | b'@' | b'"') && rng.u8(..) < 24 {
+                        *b = [b':', b';', b'<', b'>', b'@', b'"', b',', b' '][rng.usize(0..8)];
+                    }
+                }
+            }
+            3 => {
+                // insert junk in the middle of a line
+                let at = rng.usize(0..m.len());
+                let junk: Vec<u8> = (0..rng.usize(1..40)).map(|_| rng.u8(..)).collect();
+                m.splice(at..at, junk);
+            }
+            _ => {
+                // duplicate a random slice
+                let a = rng.usize(0..m.len());
+                let b = (a + rng.usize(0..60)).min(m.len());
+                let dup = m[a..b].to_vec();
+                m.splice(a..a, dup);
+            }
+        }
+        c.send_bytes(s.udp_addr(), &m);
+        c.drain();
+    }
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:alive@127.0.0.1", c.port(), "alive", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK changed");
+    assert!(s.is_running());
+    let log = s.log();
+    assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
+}
