@@ -239,6 +239,24 @@ pub fn registry() -> Registry<T> {
         "lock",
         "`lock()` needs modparam(\"cfgutils\", \"lock_set_size\", N)".into(),
     );
+    // core keywords read AVPs here, so tests can set them; `to_uri` is left
+    // out to test the "not supported" error
+    for (k, pv) in [
+        ("uri", "$avp(kw_uri)"),
+        ("from_uri", "$avp(kw_fu)"),
+        ("src_ip", "$avp(kw_si)"),
+        ("dst_ip", "$avp(kw_di)"),
+        ("proto", "$avp(kw_pr)"),
+        ("af", "$avp(kw_af)"),
+        ("method", "$avp(kw_rm)"),
+        ("msg:len", "$avp(kw_ml)"),
+    ] {
+        r.keywords.insert(k, pv);
+    }
+    r.myself = Some(Arc::new(|_c: &mut T, v: &Value| {
+        let s = v.to_string();
+        s.contains("127.0.0.1") || s.contains("me.example")
+    }));
     r.unloaded_functions.insert("t_continue", "tmx");
     r.events = vec!["htable:mod-init", "evapi:", "core:worker-one-init"];
     r

@@ -723,3 +723,126 @@ fn neutral_operands_are_dropped_like_kamailios_optimizer() {
         ["f1", "f2", "f3", "f4", "t5", "t6", "1", "-1", "-1", "abc0", "0", "0", "t7"]
     );
 }
+
+#[test]
+fn ieq_ine_are_integer_comparisons() {
+    // Kamailio 5.6: strings convert to integers (a non-numeric string is 0)
+    let v = logs(
+        r#"$var(x) = "5"; $var(a) = "abc"; $var(b) = "xyz"; $var(c) = "5x";
+        if ($var(x) ieq 5) t_log("a");
+        if ($var(a) ieq $var(b)) t_log("b");
+        if ($var(x) ine 6) t_log("c");
+        if ($var(c) ieq 5) t_log("d");
+        $var(t) = $var(x) ieq 5; t_log("t=$var(t)");"#,
+    );
+    assert_eq!(v, ["a", "b", "c", "t=1"]);
+    let e = check(r#"request_route { if ($var(x) ieq "a") { exit; } }"#);
+    assert!(e.contains("needs integers"), "{e}");
+    let e = check(r#"request_route { if ("a" ine $var(x)) { exit; } }"#);
+    assert!(e.contains("needs integers"), "{e}");
+}
+
+#[test]
+fn switch_refusals_follow_kamailio() {
+    let e = check(r#"request_route { switch($var(x)) { default: exit; case "A": exit; } }"#);
+    assert!(e.contains("cannot follow `default:`"), "{e}");
+    let e = check(r#"request_route { switch($var(x)) { default: exit; } }"#);
+    assert!(e.contains("only a `default:`"), "{e}");
+    // int cases after a leading default, string cases before default: fine
+    assert_eq!(check(r#"request_route { switch($var(x)) { default: exit; case 1: exit; } }"#), "");
+    assert_eq!(
+        check(r#"request_route { switch($var(x)) { case "A": exit; default: exit; case "B": exit; } }"#),
+        ""
+    );
+}
+
+#[test]
+fn empty_blocks_are_refused() {
+    for cfg in [
+        "request_route { if ($var(a) == 1) { } }",
+        "request_route { if ($var(a) == 1) { exit; } else { } }",
+        "request_route { while ($var(a) == 1) { } }",
+        "route[X] { }\nrequest_route { exit; }",
+    ] {
+        let e = check(cfg);
+        assert!(e.contains("empty block"), "{cfg}: {e}");
+    }
+    assert_eq!(check("request_route { if ($var(a) == 1) { ; } }"), "");
+    assert_eq!(check("request_route { switch ($var(a)) { } }"), "");
+}
+
+#[test]
+fn unknown_plain_pv_is_an_avp() {
+    let v = logs(r#"$nope = 5; t_log("$avp(nope)"); $var(c) = $nope + 1; t_log("$var(c)");"#);
+    assert_eq!(v, ["5", "6"]);
+    let e = check("request_route { $var(a) = $nope; }");
+    assert!(e.contains("read as `$avp(nope)`"), "{e}");
+    // with parentheses it stays an error
+    let e = check("request_route { $var(a) = $nope(x); }");
+    assert!(e.contains("unknown pseudo-variable class"), "{e}");
+}
+
+#[test]
+fn core_keywords_and_myself() {
+    let v = logs(
+        r#"$avp(kw_uri) = "sip:bob@127.0.0.1:5060"; $avp(kw_fu) = "sip:alice@example.com";
+        $avp(kw_si) = "10.1.2.3"; $avp(kw_di) = "::1"; $avp(kw_pr) = "udp"; $avp(kw_af) = "ipv4";
+        $avp(kw_rm) = "INVITE"; $avp(kw_ml) = 300;
+        if (uri==myself) t_log("a");
+        if (from_uri!=myself && uri!=myself) t_log("no"); else t_log("b");
+        if (myself == uri) t_log("c");
+        if (myself != from_uri) t_log("d");
+        if (src_ip == 10.1.2.3) t_log("e");
+        if (src_ip != 10.1.2.4) t_log("f");
+        if (src_ip == 10.0.0.0/8) t_log("g");
+        if (src_ip == 192.168.0.0/16) t_log("no");
+        if (src_ip == "10.1.2.3") t_log("h");
+        if (dst_ip == ::1) t_log("i");
+        if (dst_ip == [0:0::1]) t_log("j");
+        if (proto == UDP) t_log("k");
+        if (proto == udp) t_log("l");
+        if (proto != TCP) t_log("m");
+        if (proto == 1) t_log("n");
+        if (af == INET) t_log("o");
+        if (af == INET6) t_log("no");
+        if (af == 2) t_log("p");
+        if (method == INVITE) t_log("q");
+        if (method == "invite") t_log("r");
+        if (method != "ACK") t_log("s");
+        if (msg:len > 100) t_log("t");
+        if (uri =~ "^SIP:bob") t_log("u");
+        if (!(uri == myself)) t_log("no"); else t_log("v");
+        if (uri == myself) return;
+        t_log("not reached");"#,
+    );
+    assert_eq!(
+        v,
+        [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q",
+            "r", "s", "t", "u", "v"
+        ]
+    );
+}
+
+#[test]
+fn core_keyword_errors() {
+    for (cfg, want) in [
+        ("$var(x) = uri;", "must be compared"),
+        ("if (uri) { exit; }", "must be compared"),
+        ("if ($ru == myself) { exit; }", "core keyword"),
+        ("if (uri =~ myself) { exit; }", "only `==` and `!=`"),
+        ("if (to_uri == myself) { exit; }", "not supported by this server"),
+        ("if (proto == FOO) { exit; }", "unknown constant `FOO`"),
+        ("if ($var(x) == UDP) { exit; }", "unexpected word `UDP`"),
+        ("if ($var(x) == 127.0.0.1) { exit; }", "expected `)`"),
+        ("if (myself) { exit; }", "core keyword"),
+    ] {
+        let e = check(&format!("request_route {{ {cfg} }}"));
+        assert!(e.contains(want), "{cfg}: {e}");
+    }
+    let w = check(r#"request_route { if (proto == "udp") { exit; } }"#);
+    assert!(w.contains("compared as a number"), "{w}");
+    // a keyword name followed by `(` is still a function call
+    let e = check("request_route { uri(); }");
+    assert!(e.contains("uri"), "{e}");
+}

@@ -231,3 +231,40 @@ fn bad_htable_definitions_are_config_errors() {
         assert!(out.contains(needle), "{def}: {out}");
     }
 }
+
+#[test]
+fn a_lock_left_held_is_released_when_the_execution_ends() {
+    let cfg = r#"
+children=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "htable.so"
+loadmodule "cfgutils.so"
+modparam("htable", "htable", "t=>size=2;")
+modparam("cfgutils", "lock_set_size", 2)
+request_route {
+    if ($rU == "leak") {
+        lock("k");
+        sht_lock("t=>x");
+        sl_send_reply("200", "leaked");
+        exit;
+    }
+    if (trylock("k")) {
+        unlock("k");
+        $sht(t=>x) = "written";
+        sl_send_reply("200", "free $sht(t=>x)");
+        exit;
+    }
+    sl_send_reply("500", "still locked");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:leak@127.0.0.1", c.port(), "l1", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 leaked");
+    assert!(s.wait_log("still held at the end of request_route", WAIT), "{}", s.log());
+    // Another execution (on any worker) can take the lock and write the slot.
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "l2", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 200 free written");
+}

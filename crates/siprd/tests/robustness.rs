@@ -94,6 +94,7 @@ fn mutated_messages_never_panic_and_the_server_keeps_serving() {
     }
     let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:alive@127.0.0.1", c.port(), "alive", ""));
     assert_eq!(first_line(&r), "SIP/2.0 200 OK changed");
+    std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(s.is_running());
     let log = s.log();
     assert!(!log.contains("panicked"), "a handler panicked:\n{log}");

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 fn cfg(params: &str, routes: &str) -> String {
     format!(
         r#"
+debug=2
 children=2
 listen=udp:127.0.0.1:0
 loadmodule "pv.so"
