@@ -254,9 +254,24 @@ impl BinOp {
 
 /// Kamailio's core keywords usable as the left operand of a comparison.
 pub const CORE_KEYWORDS: &[&str] = &[
-    "method", "uri", "from_uri", "to_uri", "src_ip", "src_port", "dst_ip", "dst_port",
-    "snd_ip", "snd_port", "snd_proto", "snd_af", "to_ip", "to_port", "proto", "af",
-    "msg:len", "status",
+    "method",
+    "uri",
+    "from_uri",
+    "to_uri",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "snd_ip",
+    "snd_port",
+    "snd_proto",
+    "snd_af",
+    "to_ip",
+    "to_port",
+    "proto",
+    "af",
+    "msg:len",
+    "status",
 ];
 
 /// Keywords whose values are IP addresses (an unquoted IP may follow).
@@ -338,6 +353,8 @@ pub enum ExprKind {
     Addr(String),
     /// A symbolic constant after `proto`/`af` (`UDP`, `INET6` ...), as written.
     Sym(String),
+    /// `case /"regex":` label of a `switch` (POSIX ERE, case-sensitive).
+    CaseRegex(String),
     /// A parse error already reported.
     Error,
 }

@@ -60,8 +60,16 @@ pub(crate) struct SwitchI<C> {
     pub expr: Expr<C>,
     pub int_cases: Vec<(i32, u32)>,
     pub str_cases: Vec<(Bytes, u32)>,
+    /// With `case /"re":` labels: every string and regex label in order
+    /// (the first that matches wins); empty otherwise.
+    pub ordered: Vec<(StrLabel, u32)>,
     pub default: Option<u32>,
     pub body: BlockId,
+}
+
+pub(crate) enum StrLabel {
+    Eq(Bytes),
+    Re(Arc<regex::bytes::Regex>),
 }
 
 pub(crate) enum Stmt<C> {
@@ -667,6 +675,8 @@ impl<C: 'static> Compiler<'_, C> {
         let mut str_cases: Vec<(Bytes, u32)> = Vec::new();
         let mut default = None;
         let mut first_kind: Option<(bool, Span)> = None;
+        let mut ordered: Vec<(StrLabel, u32)> = Vec::new();
+        let mut has_re = false;
         for c in cases {
             let at = stmts.len() as u32;
             match &c.label {
@@ -676,6 +686,37 @@ impl<C: 'static> Compiler<'_, C> {
                         self.diags.push(d);
                     }
                     default = Some(at);
+                }
+                Some(l) if matches!(l.kind, ExprKind::CaseRegex(_)) => {
+                    let ExprKind::CaseRegex(pat) = &l.kind else {
+                        continue;
+                    };
+                    if let Some((true, sp)) = first_kind {
+                        self.mixed_cases(l.span, sp);
+                    } else if first_kind.is_none() && default.is_some() {
+                        let d = self
+                            .err(l.span, "a regular expression `case` cannot follow `default:` at the start of a `switch`")
+                            .label("regex case after a leading `default:`")
+                            .help("a `switch` whose first label is `default:` only takes integer cases; move `default:` after this case");
+                        self.diags.push(d);
+                    }
+                    first_kind.get_or_insert((false, l.span));
+                    match regex::bytes::RegexBuilder::new(&posix_to_rust(pat)).build() {
+                        Ok(re) => ordered.push((StrLabel::Re(Arc::new(re)), at)),
+                        Err(err) => {
+                            let d = self
+                                .err(
+                                    l.span,
+                                    format!(
+                                        "bad regular expression: {}",
+                                        first_line(&err.to_string())
+                                    ),
+                                )
+                                .label("does not compile");
+                            self.diags.push(d);
+                        }
+                    }
+                    has_re = true;
                 }
                 Some(l) => {
                     let (le, _) = self.expr(l);
@@ -718,6 +759,7 @@ impl<C: 'static> Compiler<'_, C> {
                                 );
                                 self.diags.push(d);
                             }
+                            ordered.push((StrLabel::Eq(s.clone()), at));
                             str_cases.push((s, at));
                         }
                         _ => {
@@ -733,7 +775,10 @@ impl<C: 'static> Compiler<'_, C> {
                 stmts.push(self.stmt(s));
             }
         }
-        if default.is_some() && int_cases.is_empty() && str_cases.is_empty() {
+        if !has_re {
+            ordered.clear();
+        }
+        if default.is_some() && int_cases.is_empty() && str_cases.is_empty() && !has_re {
             // Kamailio refuses this at start-up ("default only switch").
             let d = self
                 .err(expr.span, "a `switch` with only a `default:` label")
@@ -746,6 +791,7 @@ impl<C: 'static> Compiler<'_, C> {
             expr: e,
             int_cases,
             str_cases,
+            ordered,
             default,
             body,
         }))
@@ -810,7 +856,9 @@ impl<C: 'static> Compiler<'_, C> {
                             self.diags.push(
                                 Diagnostic::warning(
                                     span,
-                                    format!("`{text}` is not a pseudo-variable: it is read as `{avp}`"),
+                                    format!(
+                                        "`{text}` is not a pseudo-variable: it is read as `{avp}`"
+                                    ),
                                 )
                                 .label("unknown pseudo-variable class")
                                 .help(format!("write `{avp}` if an AVP is meant")),
@@ -1158,6 +1206,13 @@ impl<C: 'static> Compiler<'_, C> {
             }
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.span),
             ExprKind::Keyword(k) => (self.keyword(k, e.span), Ty::Any),
+            ExprKind::CaseRegex(_) => {
+                let d = self
+                    .err(e.span, "a `/\"regex\"` label is only allowed after `case`")
+                    .label("not allowed here");
+                self.diags.push(d);
+                (Expr::Const(Value::Null), Ty::Any)
+            }
             ExprKind::Myself | ExprKind::Addr(_) | ExprKind::Sym(_) => {
                 let what = match &e.kind {
                     ExprKind::Myself => "`myself`".to_string(),
@@ -1166,7 +1221,10 @@ impl<C: 'static> Compiler<'_, C> {
                     _ => String::new(),
                 };
                 let d = self
-                    .err(e.span, format!("{what} can only follow `==`/`!=` after a core keyword"))
+                    .err(
+                        e.span,
+                        format!("{what} can only follow `==`/`!=` after a core keyword"),
+                    )
                     .label("not allowed here")
                     .help("write e.g. `uri == myself`, `src_ip == 10.0.0.1`, `proto == UDP`");
                 self.diags.push(d);
@@ -1179,9 +1237,14 @@ impl<C: 'static> Compiler<'_, C> {
     fn keyword(&mut self, k: &str, span: Span) -> Expr<C> {
         let Some(pv) = self.registry.keywords.get(k).copied() else {
             let d = self
-                .err(span, format!("the core keyword `{k}` is not supported by this server"))
+                .err(
+                    span,
+                    format!("the core keyword `{k}` is not supported by this server"),
+                )
                 .label("unknown keyword")
-                .help("use the equivalent pseudo-variable (e.g. `$ru` for `uri`, `$si` for `src_ip`)");
+                .help(
+                    "use the equivalent pseudo-variable (e.g. `$ru` for `uri`, `$si` for `src_ip`)",
+                );
             self.diags.push(d);
             return Expr::Const(Value::Null);
         };
@@ -1202,10 +1265,16 @@ impl<C: 'static> Compiler<'_, C> {
     ) -> Option<Expr<C>> {
         let eq = matches!(op, BinOp::Eq | BinOp::Ne);
         let neg = op == BinOp::Ne;
-        let special = matches!(b.kind, ExprKind::Myself | ExprKind::Addr(_) | ExprKind::Sym(_));
+        let special = matches!(
+            b.kind,
+            ExprKind::Myself | ExprKind::Addr(_) | ExprKind::Sym(_)
+        );
         if special && !eq {
             let d = self
-                .err(b.span, format!("only `==` and `!=` can compare `{k}` with this"))
+                .err(
+                    b.span,
+                    format!("only `==` and `!=` can compare `{k}` with this"),
+                )
                 .label("needs `==` or `!=`");
             self.diags.push(d);
             return Some(Expr::Const(Value::Int(0)));
@@ -1256,7 +1325,11 @@ impl<C: 'static> Compiler<'_, C> {
                     }
                 };
                 let Some((names, num)) = sym else {
-                    let want = if af { "`INET` or `INET6`" } else { "`UDP`, `TCP`, `TLS`, `SCTP`, `WS` or `WSS`" };
+                    let want = if af {
+                        "`INET` or `INET6`"
+                    } else {
+                        "`UDP`, `TCP`, `TLS`, `SCTP`, `WS` or `WSS`"
+                    };
                     let d = self
                         .err(b.span, format!("unknown constant `{name}` for `{k}`"))
                         .label(format!("expected {want}"));
@@ -1289,9 +1362,12 @@ impl<C: 'static> Compiler<'_, C> {
                 let n = crate::value::parse_int(t.as_bytes());
                 if n.is_none() {
                     self.diags.push(
-                        Diagnostic::warning(b.span, format!("`{k}` is compared as a number: this string never matches"))
-                            .label("not a number")
-                            .help(format!("write `{k} == {}`", t.to_ascii_uppercase())),
+                        Diagnostic::warning(
+                            b.span,
+                            format!("`{k}` is compared as a number: this string never matches"),
+                        )
+                        .label("not a number")
+                        .help(format!("write `{k} == {}`", t.to_ascii_uppercase())),
                     );
                 }
                 Some(Expr::SymEq(Box::new(x), &[], n.unwrap_or(0), neg))

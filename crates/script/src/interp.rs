@@ -2,7 +2,7 @@
 //! happen here (except for the dynamic `route($var(x))`).
 
 use crate::ast::{BinOp, CastTy, UnOp};
-use crate::compile::{CallI, Expr, Outcome, Program, Stmt};
+use crate::compile::{CallI, Expr, Outcome, Program, Stmt, StrLabel};
 use crate::exec::{BlockId, Cursor, Host, RouteId, RouteMask};
 use crate::value::Value;
 use bytes::Bytes;
@@ -129,9 +129,12 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
                 });
                 Some(Value::Str(Bytes::from(out)))
             }
+            // an unset PV is an empty string on the left: `$avp(unset) + 1` is
+            // the string "1" (so adding 1 again gives "11"), checked on Kamailio 5.6
             Value::Null => match r {
                 Value::Null => Some(Value::Null),
-                _ => Some(r.clone()),
+                Value::Int(i) => Some(Value::from_string(i.to_string())),
+                Value::Str(_) => Some(r.clone()),
             },
         },
         BinOp::Sub => int(i32::wrapping_sub),
@@ -370,12 +373,9 @@ impl<C: Host> Program<C> {
                 }
                 match v {
                     Some(v) => match pv.set(ctx, v) {
-                        // Kamailio: an assignment leaves `$rc` at 1, except that a
-                        // route or function call on the right keeps its own code
-                        Ok(())
-                            if matches!(e, Expr::Call(_) | Expr::Route(_) | Expr::RouteDyn(..)) => {
-                        }
-                        Ok(()) => ctx.exec_state().retcode = 1,
+                        // Kamailio 5.6: an assignment does not change `$rc`
+                        // (`route(RET_NEG); $var(a) = 1;` leaves `$rc` at -1)
+                        Ok(()) => {}
                         Err(err) => self.cold_error(
                             *sp,
                             format_args!("cannot assign to `{}`: {err:?}", pv.text),
@@ -443,7 +443,17 @@ impl<C: Host> Program<C> {
                 if ctx.exec_state().exited {
                     return Flow::Exit;
                 }
-                let start = if !sw.int_cases.is_empty() {
+                let start = if !sw.ordered.is_empty() {
+                    with_str(&v, |s| {
+                        sw.ordered
+                            .iter()
+                            .find(|(l, _)| match l {
+                                StrLabel::Eq(c) => c.as_ref() == s,
+                                StrLabel::Re(re) => re.is_match(s),
+                            })
+                            .map(|(_, at)| *at)
+                    })
+                } else if !sw.int_cases.is_empty() {
                     let i = v.to_int();
                     sw.int_cases
                         .iter()
@@ -615,11 +625,19 @@ pub(crate) fn ip_in_net(text: &[u8], net: std::net::IpAddr, prefix: u8) -> bool 
     use std::net::IpAddr;
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,

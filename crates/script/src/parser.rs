@@ -796,7 +796,10 @@ impl Parser {
     }
 
     fn stmt_inner(&mut self) -> PResult<Stmt> {
-        let t = self.peek().cloned().expect("token");
+        let Some(t) = self.peek().cloned() else {
+            self.err(self.eof, "expected a statement, found end of file");
+            return Err(());
+        };
         let start = t.span;
         let kind = match &t.tok {
             Tok::Punct(P::Semi) => {
@@ -984,7 +987,22 @@ impl Parser {
             if t.is_ident("case") || t.is_ident("default") {
                 self.pos += 1;
                 let label = if t.is_ident("case") {
-                    Some(self.expr()?)
+                    // `case /"regex":` (Kamailio's regular expression label)
+                    if self.at_p(P::Slash)
+                        && self
+                            .peek_at(1)
+                            .is_some_and(|n| matches!(n.tok, Tok::Str(_)))
+                    {
+                        let slash = self.cur_span();
+                        self.pos += 1;
+                        let (re, sp) = self.string_lit("a regular expression")?;
+                        Some(Expr {
+                            kind: ExprKind::CaseRegex(re),
+                            span: slash.to(sp),
+                        })
+                    } else {
+                        Some(self.expr()?)
+                    }
                 } else {
                     None
                 };
@@ -1200,11 +1218,17 @@ impl Parser {
             kind: ExprKind::Keyword(kw.to_string()),
             span: kw_span,
         };
-        let op = self.infix().map(|(op, bp)| (op, bp));
+        let op = self.infix();
         let Some((op, bp)) = op.filter(|(op, _)| {
             matches!(
                 op,
-                BinOp::Eq | BinOp::Ne | BinOp::Match | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge
+                BinOp::Eq
+                    | BinOp::Ne
+                    | BinOp::Match
+                    | BinOp::Lt
+                    | BinOp::Gt
+                    | BinOp::Le
+                    | BinOp::Ge
             )
         }) else {
             let found = describe(self.peek());
@@ -1327,9 +1351,12 @@ impl Parser {
             Some(Tok::Punct(P::Ne)) => BinOp::Ne,
             _ => {
                 self.diags.push(
-                    Diagnostic::error(start, "`myself` can only be compared with a core keyword (`uri == myself`)")
-                        .label("not a value")
-                        .help("write `uri == myself`, `src_ip != myself` ..."),
+                    Diagnostic::error(
+                        start,
+                        "`myself` can only be compared with a core keyword (`uri == myself`)",
+                    )
+                    .label("not a value")
+                    .help("write `uri == myself`, `src_ip != myself` ..."),
                 );
                 return Err(());
             }

@@ -749,9 +749,14 @@ fn switch_refusals_follow_kamailio() {
     let e = check(r#"request_route { switch($var(x)) { default: exit; } }"#);
     assert!(e.contains("only a `default:`"), "{e}");
     // int cases after a leading default, string cases before default: fine
-    assert_eq!(check(r#"request_route { switch($var(x)) { default: exit; case 1: exit; } }"#), "");
     assert_eq!(
-        check(r#"request_route { switch($var(x)) { case "A": exit; default: exit; case "B": exit; } }"#),
+        check(r#"request_route { switch($var(x)) { default: exit; case 1: exit; } }"#),
+        ""
+    );
+    assert_eq!(
+        check(
+            r#"request_route { switch($var(x)) { case "A": exit; default: exit; case "B": exit; } }"#
+        ),
         ""
     );
 }
@@ -831,7 +836,10 @@ fn core_keyword_errors() {
         ("if (uri) { exit; }", "must be compared"),
         ("if ($ru == myself) { exit; }", "core keyword"),
         ("if (uri =~ myself) { exit; }", "only `==` and `!=`"),
-        ("if (to_uri == myself) { exit; }", "not supported by this server"),
+        (
+            "if (to_uri == myself) { exit; }",
+            "not supported by this server",
+        ),
         ("if (proto == FOO) { exit; }", "unknown constant `FOO`"),
         ("if ($var(x) == UDP) { exit; }", "unexpected word `UDP`"),
         ("if ($var(x) == 127.0.0.1) { exit; }", "expected `)`"),
@@ -845,4 +853,23 @@ fn core_keyword_errors() {
     // a keyword name followed by `(` is still a function call
     let e = check("request_route { uri(); }");
     assert!(e.contains("uri"), "{e}");
+}
+
+#[test]
+fn switch_regex_case_labels() {
+    // checked on Kamailio 5.6: labels are tried in order, regexes are
+    // case-sensitive, fall-through as usual
+    let v = logs(
+        r#"$var(x) = "abc";
+        switch ($var(x)) { case "abc": t_log("s"); case /"^AB": t_log("R"); break; case /"^a": t_log("r"); }
+        switch ($var(x)) { case /"b+c$": t_log("e"); break; case "abc": t_log("no"); }
+        switch ($var(x)) { case /"^A.C$": t_log("no"); break; default: t_log("nd"); }"#,
+    );
+    assert_eq!(v, ["s", "R", "e", "nd"]);
+    let e = check(r#"request_route { switch($var(x)) { case 1: exit; case /"a": exit; } }"#);
+    assert!(e.contains("cannot mix"), "{e}");
+    let e = check(r#"request_route { switch($var(x)) { default: exit; case /"a": exit; } }"#);
+    assert!(e.contains("cannot follow `default:`"), "{e}");
+    let e = check(r#"request_route { switch($var(x)) { case /"a(": exit; } }"#);
+    assert!(e.contains("bad regular expression"), "{e}");
 }

@@ -30,8 +30,10 @@ pub struct Dispatcher {
     msg_received: Option<EventHandle>,
     bad_message_log: RateLimit,
     missing_headers_log: RateLimit,
-    /// Closed until start-up events have run: workers wait before their first message.
-    ready: (Mutex<bool>, Condvar),
+    /// Start-up gate: workers wait before their first message until the
+    /// modules' start-up events have run (`Opened`) and the first worker has
+    /// run `core:worker-one-init` (`Serving`).
+    ready: (Mutex<Gate>, Condvar),
 }
 
 thread_local! {
@@ -49,20 +51,26 @@ impl Dispatcher {
             rt,
             bad_message_log: RateLimit::default(),
             missing_headers_log: RateLimit::default(),
-            ready: (Mutex::new(false), Condvar::new()),
+            ready: (Mutex::new(Gate::Closed), Condvar::new()),
         }
     }
 
-    /// Let the workers take traffic (after the modules' start-up events).
+    /// Let the workers start (after the modules' start-up events). Without a
+    /// `core:worker-one-init` route they take traffic at once.
     pub fn open(&self) {
-        *self.ready.0.lock() = true;
+        let next = if self.worker_one_init.is_some() { Gate::Opened } else { Gate::Serving };
+        self.set_gate(next);
+    }
+
+    fn set_gate(&self, g: Gate) {
+        *self.ready.0.lock() = g;
         self.ready.1.notify_all();
     }
 
-    fn wait_open(&self) {
-        let mut open = self.ready.0.lock();
-        while !*open && !self.rt.is_stopping() {
-            self.ready.1.wait_for(&mut open, std::time::Duration::from_millis(100));
+    fn wait_for(&self, at_least: Gate) {
+        let mut gate = self.ready.0.lock();
+        while *gate < at_least && !self.rt.is_stopping() {
+            self.ready.1.wait_for(&mut gate, std::time::Duration::from_millis(100));
         }
     }
 
@@ -100,6 +108,14 @@ impl Dispatcher {
     }
 }
 
+/// Stages of start-up, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Gate {
+    Closed,
+    Opened,
+    Serving,
+}
+
 fn rcv_info(pkt: &Received) -> RcvInfo {
     RcvInfo { src: pkt.src, local: pkt.local, proto: pkt.proto, listener: Some(pkt.listener), conn: pkt.conn }
 }
@@ -111,12 +127,16 @@ fn is_keepalive(data: &[u8]) -> bool {
 
 impl Handler for Dispatcher {
     fn on_worker_start(&self, io: &mut WorkerIo) {
-        self.wait_open();
+        self.wait_for(Gate::Opened);
         if io.rank() == 1 {
             if let Some(ev) = &self.worker_one_init {
                 self.rt.raise(ev, None);
             }
+            self.set_gate(Gate::Serving);
         }
+        // Kamailio runs worker-one-init before the first worker takes traffic;
+        // siprd holds every worker until it finished, so no message is routed first.
+        self.wait_for(Gate::Serving);
     }
 
     fn on_message(&self, io: &mut WorkerIo, pkt: Received) {

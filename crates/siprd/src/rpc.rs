@@ -58,3 +58,206 @@ impl RpcRegistry {
         }
     }
 }
+
+// ---- JSON-RPC 2.0 dispatcher (jsonrpcs transports, `siprd ctl`) ----
+
+impl RpcRegistry {
+    /// Handle one JSON-RPC document (a request or a batch) as Kamailio's
+    /// jsonrpcs does and return the reply text. `None` when there is nothing
+    /// to send: malformed JSON (Kamailio does not answer it over datagram) or
+    /// an empty batch.
+    pub fn dispatch(&self, request: &[u8]) -> Option<Vec<u8>> {
+        let doc: Json = match serde_json::from_slice(request) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("jsonrpc: invalid json document: {e}");
+                return None;
+            }
+        };
+        let reply = self.dispatch_value(&doc)?;
+        let mut out = Vec::with_capacity(128);
+        write_pretty(&mut out, &reply);
+        Some(out)
+    }
+
+    /// Like [`dispatch`](Self::dispatch) on a parsed document; returns the reply value.
+    pub fn dispatch_value(&self, doc: &Json) -> Option<Json> {
+        match doc {
+            Json::Array(items) => {
+                let replies: Vec<Json> = items.iter().map(|r| self.dispatch_one(r)).collect();
+                if replies.is_empty() {
+                    None
+                } else {
+                    Some(Json::Array(replies))
+                }
+            }
+            other => Some(self.dispatch_one(other)),
+        }
+    }
+
+    /// One request object. As Kamailio: a request without `jsonrpc` or
+    /// `method` gets an empty result, a request without `id` still gets a
+    /// reply (without `id`).
+    fn dispatch_one(&self, req: &Json) -> Json {
+        let id = req.get("id").cloned();
+        let method = req.get("method").and_then(Json::as_str);
+        let result = match (req.get("jsonrpc"), method) {
+            (None, _) => {
+                tracing::error!("jsonrpc: missing jsonrpc field in request");
+                Ok(Json::Object(Default::default()))
+            }
+            (Some(_), None) => {
+                tracing::error!("jsonrpc: missing method field in request");
+                Ok(Json::Object(Default::default()))
+            }
+            (Some(_), Some(m)) => {
+                let params: Vec<Json> = match req.get("params") {
+                    Some(Json::Array(a)) => a.clone(),
+                    Some(Json::Object(o)) => o.values().cloned().collect(),
+                    None | Some(Json::Null) => Vec::new(),
+                    Some(other) => vec![other.clone()],
+                };
+                self.call_with_system(m, &params)
+            }
+        };
+        let mut obj = serde_json::Map::new();
+        obj.insert("jsonrpc".into(), Json::String("2.0".into()));
+        match result {
+            Ok(v) => {
+                obj.insert("result".into(), v);
+            }
+            Err(e) => {
+                let mut err = serde_json::Map::new();
+                err.insert("code".into(), Json::from(e.code));
+                err.insert("message".into(), Json::String(e.message));
+                obj.insert("error".into(), Json::Object(err));
+            }
+        }
+        if let Some(id) = id {
+            obj.insert("id".into(), id);
+        }
+        Json::Object(obj)
+    }
+
+    /// `call`, plus the `system.*` introspection commands that need the registry.
+    pub fn call_with_system(&self, name: &str, params: &[Json]) -> Result<Json, RpcError> {
+        match name {
+            "system.listMethods" if self.get(name).is_none() => {
+                let mut names: Vec<Json> = self.names().map(|n| Json::String(n.to_string())).collect();
+                for sys in ["system.listMethods", "system.methodHelp"] {
+                    if self.get(sys).is_none() {
+                        names.push(Json::String(sys.to_string()));
+                    }
+                }
+                Ok(Json::Array(names))
+            }
+            "system.methodHelp" if self.get(name).is_none() => {
+                let Some(Json::String(m)) = params.first() else {
+                    return Err(RpcError::new(400, "command name expected"));
+                };
+                match m.as_str() {
+                    "system.listMethods" => Ok(Json::String("Lists all RPC methods supported by the server.".into())),
+                    "system.methodHelp" => Ok(Json::String("Print the help string for given method.".into())),
+                    _ => match self.get(m) {
+                        Some(method) => Ok(Json::String(method.help.to_string())),
+                        None => Err(RpcError::new(400, "command not found")),
+                    },
+                }
+            }
+            _ => match self.methods.get(name) {
+                Some(m) => (m.handler)(params),
+                None => {
+                    tracing::error!("jsonrpc: method callback not found [{name}]");
+                    Err(RpcError::new(500, "Method Not Found"))
+                }
+            },
+        }
+    }
+}
+
+/// Kamailio-style layout: tab-indented, `jsonrpc` / `result|error` / `id` in
+/// that order for replies (the map keeps insertion order only with
+/// serde_json's `preserve_order`, so replies are written key by key).
+pub fn write_pretty(out: &mut Vec<u8>, v: &Json) {
+    write_value(out, v, 0);
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
+    let indent = |out: &mut Vec<u8>, d: usize| out.extend(std::iter::repeat_n(b'\t', d));
+    match v {
+        Json::Object(map) => {
+            out.extend_from_slice(b"{\n");
+            // replies: jsonrpc, result/error, id first
+            let order = ["jsonrpc", "result", "error", "id"];
+            let is_reply = map.contains_key("jsonrpc") && (map.contains_key("result") || map.contains_key("error"));
+            let mut keys: Vec<&String> = Vec::with_capacity(map.len());
+            if is_reply {
+                keys.extend(order.iter().filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)));
+                keys.extend(map.keys().filter(|k| !order.contains(&k.as_str())));
+            } else {
+                keys.extend(map.keys());
+            }
+            for (i, k) in keys.iter().enumerate() {
+                indent(out, depth + 1);
+                out.extend_from_slice(Json::String((*k).clone()).to_string().as_bytes());
+                out.extend_from_slice(b":\t");
+                if let Some(val) = map.get(*k) {
+                    write_value(out, val, depth + 1);
+                }
+                if i + 1 < keys.len() {
+                    out.push(b',');
+                }
+                out.push(b'\n');
+            }
+            indent(out, depth);
+            out.push(b'}');
+        }
+        Json::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_value(out, item, depth + 1);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+
+    fn reg() -> RpcRegistry {
+        let mut r = RpcRegistry::default();
+        r.add("core.echo", "Returns back its parameters.", |p| Ok(Json::Array(p.to_vec())));
+        r
+    }
+
+    fn call(r: &RpcRegistry, req: &str) -> Option<Json> {
+        r.dispatch(req.as_bytes()).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn shapes() {
+        let r = reg();
+        let v = call(&r, r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":1}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":["a"],"id":1}));
+        let v = call(&r, r#"{"jsonrpc":"2.0","method":"x.y","id":"s"}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":"s"}));
+        assert!(call(&r, "{bad").is_none());
+        let v = call(&r, r#"[{"jsonrpc":"2.0","method":"core.echo","id":1},{"jsonrpc":"2.0","method":"no","id":2}]"#).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        assert!(call(&r, "[]").is_none());
+        let v = call(&r, r#"{"method":"core.echo","id":3}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
+        let v = call(&r, r#"{"jsonrpc":"2.0","method":"system.listMethods","id":3}"#).unwrap();
+        assert!(v["result"].as_array().unwrap().contains(&Json::String("core.echo".into())));
+        let v = call(&r, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":3}"#).unwrap();
+        assert_eq!(v["error"]["message"], "command not found");
+        let text = String::from_utf8(r.dispatch(br#"{"jsonrpc":"2.0","method":"core.echo","id":1}"#).unwrap()).unwrap();
+        assert!(text.starts_with("{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\""), "{text}");
+    }
+}

@@ -27,7 +27,10 @@ fn collect(c: &UdpClient, t0: Instant, dur: Duration) -> Vec<(u128, String)> {
     let end = Instant::now() + dur;
     let mut out = Vec::new();
     while Instant::now() < end {
-        if let Some(m) = c.recv(end.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))) {
+        if let Some(m) = c.recv(
+            end.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ) {
             out.push((t0.elapsed().as_millis(), m));
         }
     }
@@ -35,7 +38,10 @@ fn collect(c: &UdpClient, t0: Instant, dur: Duration) -> Vec<(u128, String)> {
 }
 
 fn to_tag(msg: &str) -> String {
-    header(msg, "To").and_then(|t| t.split(";tag=").nth(1)).unwrap_or("").to_string()
+    header(msg, "To")
+        .and_then(|t| t.split(";tag=").nth(1))
+        .unwrap_or("")
+        .to_string()
 }
 
 const LOCAL: &str = r#"
@@ -43,6 +49,11 @@ request_route {
     xlog("L_INFO", "RR $rm $ci\n");
     if (is_method("ACK")) {
         if (t_check_trans()) { xlog("L_INFO", "ACK passes $ci\n"); }
+        exit;
+    }
+    if ($rU == "noreply") {
+        t_newtran();
+        xlog("L_INFO", "NOREPLY $ci\n");
         exit;
     }
     if ($rU == "check") {
@@ -68,21 +79,64 @@ fn t_reply_is_stateful_and_retransmissions_are_absorbed() {
     assert_eq!(again, first, "the stored reply is sent again");
     assert!(s.wait_log("RR MESSAGE tm-abs", WAIT));
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(s.count_log("RR MESSAGE tm-abs"), 2, "the route runs for the retransmission");
-    assert_eq!(s.count_log("after newtran tm-abs"), 1, "t_newtran ends the script of a retransmission");
+    assert_eq!(
+        s.count_log("RR MESSAGE tm-abs"),
+        2,
+        "the route runs for the retransmission"
+    );
+    assert_eq!(
+        s.count_log("after newtran tm-abs"),
+        1,
+        "t_newtran ends the script of a retransmission"
+    );
     // non-INVITE final replies are not retransmitted by the timer
     c.expect_silence(Duration::from_millis(1200));
+}
+
+#[test]
+fn unanswered_transaction_is_freed_after_its_lifetime() {
+    let s = Siprd::start(&cfg(r#"modparam("tm", "max_noninv_lifetime", 600)"#, LOCAL));
+    let c = UdpClient::new();
+    let req = request("MESSAGE", "sip:noreply@127.0.0.1", c.port(), "tm-life", "");
+    c.send(s.udp_addr(), &req);
+    assert!(s.wait_log("NOREPLY tm-life", WAIT));
+    c.send(s.udp_addr(), &req);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        s.count_log("NOREPLY tm-life"),
+        1,
+        "absorbed while the transaction lives"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    c.send(s.udp_addr(), &req);
+    assert!(s.wait_log("RR MESSAGE tm-life", WAIT));
+    let end = Instant::now() + WAIT;
+    while s.count_log("NOREPLY tm-life") < 2 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        s.count_log("NOREPLY tm-life"),
+        2,
+        "a new transaction after the old one was freed"
+    );
+    c.expect_silence(Duration::from_millis(200));
 }
 
 #[test]
 fn t_check_trans_false_without_transaction() {
     let s = Siprd::start(&cfg("", LOCAL));
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "tm-chk", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "tm-chk", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 486 Busy Here");
     assert!(s.wait_log("check false -1", WAIT));
     // the retransmission: t_check_trans absorbs it (script ends, reply resent)
-    let r2 = c.request(s.udp_addr(), &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "tm-chk", ""));
+    let r2 = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "tm-chk", ""),
+    );
     assert_eq!(r2, r);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(s.count_log("check false"), 1);
@@ -98,18 +152,30 @@ modparam("tm", "wt_timer", 5000)"#;
     let s = Siprd::start(&cfg(params, LOCAL));
     let c = UdpClient::new();
     let t0 = Instant::now();
-    c.send(s.udp_addr(), &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-inv", ""));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-inv", ""),
+    );
     let got = collect(&c, t0, Duration::from_millis(1100));
     let times: Vec<u128> = got.iter().map(|(t, _)| *t).collect();
-    assert!(got.iter().all(|(_, m)| first_line(m) == "SIP/2.0 486 Busy Here"), "{got:?}");
+    assert!(
+        got.iter()
+            .all(|(_, m)| first_line(m) == "SIP/2.0 486 Busy Here"),
+        "{got:?}"
+    );
     // 0, 200, 600 (T1 doubling), next at 1400
     assert_eq!(times.len(), 3, "{times:?}");
     assert!(times[1] >= 180 && times[1] < 350, "{times:?}");
     assert!(times[2] >= 560 && times[2] < 800, "{times:?}");
-    assert!(got.iter().all(|(_, m)| *m == got[0].1), "identical retransmissions");
+    assert!(
+        got.iter().all(|(_, m)| *m == got[0].1),
+        "identical retransmissions"
+    );
     let tag = to_tag(&got[0].1);
-    let ack = request("ACK", "sip:bob@127.0.0.1", c.port(), "tm-inv", "")
-        .replace("To: <sip:bob@127.0.0.1>", &format!("To: <sip:bob@127.0.0.1>;tag={tag}"));
+    let ack = request("ACK", "sip:bob@127.0.0.1", c.port(), "tm-inv", "").replace(
+        "To: <sip:bob@127.0.0.1>",
+        &format!("To: <sip:bob@127.0.0.1>;tag={tag}"),
+    );
     c.send(s.udp_addr(), &ack);
     c.expect_silence(Duration::from_millis(1500));
     // the ACK for a local negative reply is absorbed: t_check_trans ends the script
@@ -126,7 +192,10 @@ modparam("tm", "wt_timer", 3000)"#;
     let s = Siprd::start(&cfg(params, LOCAL));
     let c = UdpClient::new();
     let t0 = Instant::now();
-    c.send(s.udp_addr(), &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-h", ""));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-h", ""),
+    );
     let got = collect(&c, t0, Duration::from_millis(2000));
     let times: Vec<u128> = got.iter().map(|(t, _)| *t).collect();
     // 0, 100, 300, 700, then 1100 > fr_timer: stopped
@@ -134,7 +203,10 @@ modparam("tm", "wt_timer", 3000)"#;
     assert!(times[3] < 1000, "{times:?}");
     // after wt_timer the transaction is gone: a retransmission is a new transaction
     std::thread::sleep(Duration::from_millis(1300));
-    let again = c.request(s.udp_addr(), &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-h", ""));
+    let again = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-h", ""),
+    );
     assert_eq!(first_line(&again), "SIP/2.0 486 Busy Here");
     assert!(s.wait_log("after newtran tm-h", WAIT));
     std::thread::sleep(Duration::from_millis(100));
@@ -152,7 +224,7 @@ request_route {
         $avp(a) = "kept";
         $du = "sip:du.example.com";
         t_suspend();
-        xlog("L_INFO", "suspended $T(id_index) $T(id_label)\n");
+        xlog("L_INFO", "SUSPOK $T(id_index) $T(id_label)\n");
         $shv(i) = $T(id_index);
         $shv(l) = $T(id_label);
         exit;
@@ -199,15 +271,30 @@ failure_route[F] {
 fn t_suspend_then_t_continue_from_another_request() {
     let s = Siprd::start(&cfg("", SUSPEND));
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s1", ""),
+    );
     let trying = c.recv(WAIT).expect("100 trying");
-    assert_eq!(first_line(&trying), "SIP/2.0 100 trying -- your call is important to us");
-    assert!(s.wait_log("suspended ", WAIT));
+    assert_eq!(
+        first_line(&trying),
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    assert!(s.wait_log("SUSPOK ", WAIT));
     // a retransmission while suspended gets the 100 again and no route beyond t_suspend
-    c.send(s.udp_addr(), &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s1", ""),
+    );
     let again = c.recv(WAIT).expect("100 again");
-    assert_eq!(first_line(&again), "SIP/2.0 100 trying -- your call is important to us");
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:resume@127.0.0.1", c.port(), "tm-r1", ""));
+    assert_eq!(
+        first_line(&again),
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:resume@127.0.0.1", c.port(), "tm-r1", ""),
+    );
     // the INVITE's 486 comes first, then the OPTIONS' 200
     assert_eq!(first_line(&r), "SIP/2.0 486 Busy from resume", "{r}");
     assert_eq!(header(&r, "Call-ID"), Some("tm-s1"));
@@ -215,28 +302,54 @@ fn t_suspend_then_t_continue_from_another_request() {
     assert_eq!(first_line(&r2), "SIP/2.0 200 resumed");
     assert!(s.wait_log("continue4", WAIT), "{}", s.log());
     let log = s.log();
-    assert!(log.contains("RES INVITE tm-s1 du=sip:du.example.com avp=kept code=0"), "{log}");
+    assert!(
+        log.contains("RES INVITE tm-s1 du=sip:du.example.com avp=kept code=0"),
+        "{log}"
+    );
     assert!(log.contains("flag kept"), "{log}");
     assert!(log.contains("as failure route"), "{log}");
     assert!(log.contains("continue1 1"), "{log}");
     assert!(log.contains("continue2 -1"), "resuming twice fails: {log}");
     assert!(log.contains("continue3 -1"), "wrong label fails: {log}");
     assert!(log.contains("continue4 -1"), "a string index fails: {log}");
-    assert_eq!(log.matches("suspended ").count(), 1);
+    assert_eq!(log.matches("SUSPOK ").count(), 1);
     // the 486 is retransmitted until ACK (T1 = 500 ms)
     let got = collect(&c, Instant::now(), Duration::from_millis(800));
-    assert!(got.iter().any(|(_, m)| first_line(m) == "SIP/2.0 486 Busy from resume"), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|(_, m)| first_line(m) == "SIP/2.0 486 Busy from resume"),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn t_continue_to_a_route_that_does_nothing_answers_500() {
     let s = Siprd::start(&cfg("", SUSPEND));
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s2", ""));
-    assert_eq!(first_line(&c.recv(WAIT).expect("100")), "SIP/2.0 100 trying -- your call is important to us");
-    assert!(s.wait_log("suspended ", WAIT));
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:resumenothing@127.0.0.1", c.port(), "tm-r2", ""));
-    assert_eq!(first_line(&r), "SIP/2.0 500 I'm terribly sorry, server error occurred (1/TM)", "{r}");
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s2", ""),
+    );
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("100")),
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    assert!(s.wait_log("SUSPOK ", WAIT));
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "OPTIONS",
+            "sip:resumenothing@127.0.0.1",
+            c.port(),
+            "tm-r2",
+            "",
+        ),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 500 I'm terribly sorry, server error occurred (1/TM)",
+        "{r}"
+    );
     assert!(s.wait_log("NOTHING INVITE", WAIT));
     assert!(s.wait_log("continue 1", WAIT));
 }
@@ -246,16 +359,32 @@ fn suspended_transaction_never_resumed_gets_408_via_failure_route() {
     let s = Siprd::start(&cfg("", SUSPEND));
     let c = UdpClient::new();
     let t0 = Instant::now();
-    c.send(s.udp_addr(), &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s3", ""));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "tm-s3", ""),
+    );
     let got = collect(&c, t0, Duration::from_millis(1800));
     let lines: Vec<(u128, &str)> = got.iter().map(|(t, m)| (*t, first_line(m))).collect();
-    assert_eq!(lines[0].1, "SIP/2.0 100 trying -- your call is important to us");
-    let first408 = lines.iter().find(|(_, l)| *l == "SIP/2.0 408 Request Timeout").expect("408");
+    assert_eq!(
+        lines[0].1,
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    let first408 = lines
+        .iter()
+        .find(|(_, l)| *l == "SIP/2.0 408 Request Timeout")
+        .expect("408");
     assert!(first408.0 >= 950 && first408.0 < 1400, "{lines:?}");
-    assert!(s.wait_log("failure 408 408 avp=kept tm-s3", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("failure 408 408 avp=kept tm-s3", WAIT),
+        "{}",
+        s.log()
+    );
     // the transaction is freed: resuming it now fails
     std::thread::sleep(Duration::from_millis(1200));
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:resume@127.0.0.1", c.port(), "tm-r3", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:resume@127.0.0.1", c.port(), "tm-r3", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 resumed");
     assert!(s.wait_log("continue1 -1", WAIT));
 }
@@ -265,6 +394,304 @@ fn unknown_failure_route_is_a_load_error() {
     let (code, out) = check_config(&cfg("", "request_route { t_on_failure(\"NOPE\"); }"));
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("NOPE"), "{out}");
-    let (code, out) = check_config(&cfg("", "request_route { t_continue(\"1\", \"2\", \"NOPE\"); }"));
+    let (code, out) = check_config(&cfg(
+        "",
+        "request_route { t_continue(\"1\", \"2\", \"NOPE\"); }",
+    ));
     assert_ne!(code, 0, "{out}");
+}
+
+// ------------------------------------------------------------------ stateful proxy
+
+struct Hop {
+    sock: std::net::UdpSocket,
+}
+
+impl Hop {
+    fn new() -> Hop {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Hop { sock }
+    }
+    fn port(&self) -> u16 {
+        self.sock.local_addr().unwrap().port()
+    }
+    /// Next datagram within `wait` whose first line starts with `start`.
+    fn recv_start(&self, start: &str, wait: Duration) -> Option<(String, std::net::SocketAddr)> {
+        let end = Instant::now() + wait;
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end {
+            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if m.starts_with(start) {
+                    return Some((m, from));
+                }
+            }
+        }
+        None
+    }
+    /// Answer a received request with `status` (To-tag added for non-100).
+    fn answer(&self, req: &str, from: std::net::SocketAddr, status: &str) {
+        let mut lines: Vec<String> = Vec::new();
+        lines.push(format!("SIP/2.0 {status}"));
+        for l in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+            let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+            match name.as_str() {
+                "via" | "from" | "call-id" | "cseq" => lines.push(l.to_string()),
+                "to" => lines.push(if status.starts_with("100") {
+                    l.to_string()
+                } else {
+                    format!("{l};tag=hoptag")
+                }),
+                _ => {}
+            }
+        }
+        lines.push("Content-Length: 0".into());
+        let msg = lines.join("\r\n") + "\r\n\r\n";
+        self.sock.send_to(msg.as_bytes(), from).unwrap();
+    }
+}
+
+fn relay_cfg(params: &str, hop1: u16, hop2: u16) -> String {
+    cfg(
+        params,
+        &format!(
+            r#"
+request_route {{
+    xlog("L_INFO", "RR $rm $ci\n");
+    if (is_method("ACK")) {{
+        t_relay();
+        xlog("L_INFO", "ACK relayed $ci\n");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        t_relay();
+        exit;
+    }}
+    t_on_failure("F");
+    t_on_reply("R");
+    $du = "sip:127.0.0.1:{hop1}";
+    t_relay();
+}}
+onreply_route[R] {{
+    xlog("L_INFO", "ONREPLY $rs $T_reply_code $ci\n");
+}}
+failure_route[F] {{
+    xlog("L_INFO", "FAILURE $T_reply_code $T_reply_reason $ci\n");
+    if (t_branch_timeout()) {{ xlog("L_INFO", "BT $ci\n"); }}
+    if (t_branch_replied()) {{ xlog("L_INFO", "BR $ci\n"); }}
+    if (t_is_canceled()) {{ xlog("L_INFO", "CANCELED $ci\n"); }}
+    if (t_check_status("503")) {{
+        t_relay("127.0.0.1", {hop2});
+    }}
+}}
+"#
+        ),
+    )
+}
+
+#[test]
+fn t_relay_invite_provisional_and_negative_final_with_hop_by_hop_ack() {
+    let hop = Hop::new();
+    let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "rl-1", ""),
+    );
+    let trying = c.recv(WAIT).expect("100");
+    assert_eq!(
+        first_line(&trying),
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    let vias: Vec<&str> = inv
+        .split("\r\n")
+        .filter(|l| l.starts_with("Via:"))
+        .collect();
+    assert_eq!(vias.len(), 2, "{inv}");
+    assert!(
+        vias[0].starts_with(&format!("Via: SIP/2.0/UDP {};branch=z9hG4bK", s.udp_addr())),
+        "{inv}"
+    );
+    hop.answer(&inv, from, "180 Ringing");
+    let ringing = c.recv(WAIT).expect("180 relayed");
+    assert_eq!(first_line(&ringing), "SIP/2.0 180 Ringing");
+    assert_eq!(ringing.matches("Via:").count(), 1, "{ringing}");
+    hop.answer(&inv, from, "486 Busy Here");
+    let busy = c.recv(WAIT).expect("486 relayed");
+    assert_eq!(first_line(&busy), "SIP/2.0 486 Busy Here");
+    assert!(
+        s.wait_log("FAILURE 486 Busy Here rl-1", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("ONREPLY 180 180 rl-1", WAIT));
+    assert!(s.wait_log("ONREPLY 486 486 rl-1", WAIT));
+    // hop-by-hop ACK to the next hop, same branch as the INVITE
+    let (ack, _) = hop.recv_start("ACK", WAIT).expect("hop-by-hop ACK");
+    assert_eq!(header(&ack, "CSeq"), Some("1 ACK"));
+    assert!(
+        header(&ack, "To").is_some_and(|t| t.contains("tag=hoptag")),
+        "{ack}"
+    );
+    assert_eq!(
+        header(&ack, "Via"),
+        Some(&vias[0]["Via: ".len()..]),
+        "{ack}"
+    );
+    // the 486 is retransmitted to the client until its ACK
+    let again = c
+        .recv(Duration::from_millis(900))
+        .expect("486 retransmitted");
+    assert_eq!(first_line(&again), "SIP/2.0 486 Busy Here");
+    let ack_up = request("ACK", "sip:bob@127.0.0.1", c.port(), "rl-1", "").replace(
+        "To: <sip:bob@127.0.0.1>",
+        "To: <sip:bob@127.0.0.1>;tag=hoptag",
+    );
+    c.send(s.udp_addr(), &ack_up);
+    assert!(s.wait_log("RR ACK rl-1", WAIT));
+    assert!(
+        hop.recv_start("ACK", Duration::from_millis(600)).is_none(),
+        "the client's ACK is absorbed"
+    );
+    assert_eq!(s.count_log("ACK relayed rl-1"), 0);
+}
+
+#[test]
+fn failure_route_serial_forks_to_the_next_hop() {
+    let hop1 = Hop::new();
+    let hop2 = Hop::new();
+    let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "rl-2", ""),
+    );
+    let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("INVITE to hop1");
+    hop1.answer(&inv, from, "503 Service Unavailable");
+    let (inv2, from2) = hop2
+        .recv_start("INVITE", WAIT)
+        .expect("INVITE to hop2 from failure_route");
+    assert!(
+        inv2.contains(".1\r\n") || inv2.contains(".1;"),
+        "second branch: {inv2}"
+    );
+    hop2.answer(&inv2, from2, "200 OK");
+    let end = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while Instant::now() < end {
+        if let Some(m) = c.recv(Duration::from_millis(200)) {
+            let l = first_line(&m).to_string();
+            got.push(l.clone());
+            if l.starts_with("SIP/2.0 2") {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("SIP/2.0 200 OK"),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|l| l.contains("503")),
+        "the 503 is not relayed: {got:?}"
+    );
+    assert!(s.wait_log("FAILURE 503 Service Unavailable rl-2", WAIT));
+    assert!(s.wait_log("BR rl-2", WAIT));
+    assert_eq!(s.count_log("BT rl-2"), 0);
+    assert!(
+        hop1.recv_start("ACK", WAIT).is_some(),
+        "503 ACKed hop by hop"
+    );
+}
+
+#[test]
+fn no_answer_from_next_hop_gives_408_after_fr_timer() {
+    let hop = Hop::new();
+    let params = r#"modparam("tm", "fr_timer", 1000)
+modparam("tm", "retr_timer1", 200)"#;
+    let s = Siprd::start(&relay_cfg(params, hop.port(), hop.port()));
+    let c = UdpClient::new();
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "rl-3", ""),
+    );
+    let mut n = 0;
+    while hop
+        .recv_start("MESSAGE", Duration::from_millis(900))
+        .is_some()
+    {
+        n += 1;
+        if n > 10 {
+            break;
+        }
+    }
+    assert!(
+        (3..=5).contains(&n),
+        "request retransmitted by the client transaction: {n}"
+    );
+    let r = c.recv(WAIT).expect("408");
+    assert_eq!(first_line(&r), "SIP/2.0 408 Request Timeout");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(
+        s.wait_log("FAILURE 408 Request Timeout rl-3", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("BT rl-3", WAIT));
+    assert_eq!(s.count_log("BR rl-3"), 0);
+}
+
+#[test]
+fn cancel_gets_200_canceling_and_is_relayed_then_487() {
+    let hop = Hop::new();
+    let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "rl-4", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    let mut lines = Vec::new();
+    let end = Instant::now() + WAIT;
+    while Instant::now() < end && !lines.iter().any(|l: &String| l.contains("180")) {
+        if let Some(m) = c.recv(Duration::from_millis(200)) {
+            lines.push(first_line(&m).to_string());
+        }
+    }
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:bob@127.0.0.1", c.port(), "rl-4", ""),
+    );
+    let ok = c.recv(WAIT).expect("200 canceling");
+    assert_eq!(first_line(&ok), "SIP/2.0 200 canceling");
+    assert_eq!(header(&ok, "CSeq"), Some("1 CANCEL"));
+    let (cancel, cfrom) = hop
+        .recv_start("CANCEL", WAIT)
+        .expect("CANCEL relayed to the branch");
+    let inv_via = inv.split("\r\n").find(|l| l.starts_with("Via:")).unwrap();
+    assert_eq!(
+        cancel.split("\r\n").find(|l| l.starts_with("Via:")),
+        Some(inv_via),
+        "{cancel}"
+    );
+    hop.answer(&cancel, cfrom, "200 OK");
+    hop.answer(&inv, from, "487 Request Terminated");
+    let r = c.recv(WAIT).expect("487 relayed");
+    assert_eq!(first_line(&r), "SIP/2.0 487 Request Terminated");
+    assert!(
+        hop.recv_start("ACK", WAIT).is_some(),
+        "487 ACKed hop by hop"
+    );
+    assert!(s.wait_log("FAILURE 487 Request Terminated rl-4", WAIT));
+    assert!(s.wait_log("CANCELED rl-4", WAIT));
 }

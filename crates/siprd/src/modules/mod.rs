@@ -4,7 +4,12 @@ use crate::module::ModuleInfo;
 
 pub mod cfgutils;
 pub mod core;
+pub mod evapi;
+pub mod jansson;
 pub mod maxfwd;
+pub mod nosip;
+pub mod evrexec;
+pub mod jsonrpcs;
 pub mod htable;
 pub mod pv;
 pub mod sl;
@@ -24,6 +29,12 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo { name: "maxfwd", new: || Box::new(maxfwd::Maxfwd::default()), requires: &[] },
     ModuleInfo { name: "tm", new: || Box::new(tm::Tm::default()), requires: &[] },
     ModuleInfo { name: "tmx", new: || Box::new(tm::Tmx), requires: &["tm"] },
+    ModuleInfo { name: "nosip", new: || Box::new(nosip::Nosip::default()), requires: &[] },
+    ModuleInfo { name: "evrexec", new: || Box::new(evrexec::Evrexec::default()), requires: &[] },
+    ModuleInfo { name: "jsonrpcs", new: || Box::new(jsonrpcs::Jsonrpcs::default()), requires: &[] },
+    ModuleInfo { name: "evapi", new: || Box::new(evapi::Evapi::default()), requires: &[] },
+    ModuleInfo { name: "jansson", new: || Box::new(jansson::Jansson), requires: &[] },
+    ModuleInfo { name: "json", new: || Box::new(jansson::JsonModule), requires: &[] },
     ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },
 ];
 

@@ -13,6 +13,7 @@
 //! * The state machines are `siprd_sip::transaction` (sans-IO); this module
 //!   owns the table ([`table`]) and the timer thread.
 
+pub mod relay;
 pub mod table;
 
 use crate::context::{Ctx, RcvInfo};
@@ -22,7 +23,8 @@ use crate::runtime::{EventHandle, Runtime};
 use crate::transport::Proto;
 use bytes::Bytes;
 use siprd_script::registry::{
-    func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex,
+    func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef,
+    PvImpl, PvIndex,
 };
 use siprd_script::{route_type, Registry, RouteId, RouteMask, Value};
 use siprd_sip::transaction::{Action, ServerTx, TimerConfig};
@@ -66,7 +68,13 @@ impl Default for TmConfig {
 
 impl TmConfig {
     fn timers(&self) -> TimerConfig {
-        TimerConfig { t1: self.t1, t2: self.t2, fr: self.fr, fr_inv: self.fr_inv, wait: self.wt }
+        TimerConfig {
+            t1: self.t1,
+            t2: self.t2,
+            fr: self.fr,
+            fr_inv: self.fr_inv,
+            wait: self.wt,
+        }
     }
 }
 
@@ -98,7 +106,33 @@ pub struct TmCtx {
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
+    /// `t_set_fr(fr_inv, fr)` for branches created after it.
+    pub fr_override: Option<(Duration, Option<Duration>)>,
 }
+
+/// tm parameters accepted without effect (Kamailio tuning knobs).
+const IGNORED_PARAMS: &[&str] = &[
+    "failure_reply_mode",
+    "contacts_avp",
+    "contact_flows_avp",
+    "enable_stats",
+    "reparse_invite",
+    "on_sl_reply",
+    "cancel_b_method",
+    "e2e_cancel_reason",
+    "pass_provisional_replies",
+    "ruri_matching",
+    "via1_matching",
+    "callid_matching",
+    "noisy_ctimer",
+    "fr_inv_timer_next",
+    "unix_tx_timeout",
+    "aggregate_challenges",
+    "blst_503",
+    "reparse_on_dns_failure",
+    "local_ack_mode",
+    "xavp_contact",
+];
 
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
 
@@ -146,6 +180,7 @@ fn to_tag(prefix: &str, req: &Message) -> [u8; 41] {
 }
 
 /// Build a local reply to `req` (received as `rcv`).
+#[allow(clippy::too_many_arguments)]
 fn build_local_reply(
     st: &TmState,
     rt: &Runtime,
@@ -193,7 +228,17 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
     let rt = ctx.rt.clone();
     let headers = std::mem::take(&mut ctx.reply_headers);
     let mut out = std::mem::take(&mut ctx.scratch);
-    build_local_reply(st, &rt, &ctx.msg, &ctx.rcv, ctx.force_rport, &headers, code, reason, &mut out);
+    build_local_reply(
+        st,
+        &rt,
+        &ctx.msg,
+        &ctx.rcv,
+        ctx.force_rport,
+        &headers,
+        code,
+        reason,
+        &mut out,
+    );
     ctx.reply_headers = headers;
     ctx.reply_headers.clear();
     let dest = {
@@ -215,6 +260,9 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
     ctx.scratch = out;
     st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
     ctx.replied = true;
+    if code >= 200 {
+        relay::cancel_pending(&rt, tx);
+    }
     if ok {
         1
     } else {
@@ -237,7 +285,7 @@ enum Found {
     /// A retransmission: handled (last reply resent); the script ends.
     Absorbed,
     /// A transaction exists for it (CANCEL target, ACK to a 2xx ...).
-    Tx(Arc<TxEntry>),
+    Tx(#[allow(dead_code)] Arc<TxEntry>),
 }
 
 fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
@@ -248,7 +296,10 @@ fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
         }
         (inner.dest, inner.last_reply.clone())
     };
-    st.table.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+    st.table
+        .stats
+        .retransmissions
+        .fetch_add(1, Ordering::Relaxed);
     ctx.send(&dest, &reply);
 }
 
@@ -318,10 +369,27 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         scheduled: None,
         freed: false,
         saved: None,
+        best: None,
     });
     match inserted {
         Ok(entry) => {
-            ctx.tm.tx = Some(TxRef { state: st.clone(), entry });
+            // A transaction nobody answers or relays is freed after its lifetime.
+            {
+                let c = st.table.cfg.read();
+                let life = if invite {
+                    c.max_inv_lifetime
+                } else {
+                    c.max_noninv_lifetime
+                };
+                drop(c);
+                let mut inner = entry.inner.lock();
+                inner.uas.arm_fr(Instant::now(), life);
+                st.table.schedule(&entry, &mut inner);
+            }
+            ctx.tm.tx = Some(TxRef {
+                state: st.clone(),
+                entry,
+            });
             1
         }
         Err(existing) => {
@@ -340,8 +408,14 @@ fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return 1;
     }
     if ctx.msg.method() == Method::Cancel {
-        let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else { return -1 };
-        return if st.table.lookup(&key).is_some() { 1 } else { -1 };
+        let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else {
+            return -1;
+        };
+        return if st.table.lookup(&key).is_some() {
+            1
+        } else {
+            -1
+        };
     }
     match match_request(st, ctx) {
         Found::None => -1,
@@ -351,7 +425,13 @@ fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
 }
 
 /// Prepare a context for running a route on a transaction's request.
-fn prepare_tx_ctx(c: &mut Ctx, tx: &TxRef, req: &Bytes, rcv: RcvInfo, saved: Option<&Saved>) -> bool {
+fn prepare_tx_ctx(
+    c: &mut Ctx,
+    tx: &TxRef,
+    req: &Bytes,
+    rcv: RcvInfo,
+    saved: Option<&Saved>,
+) -> bool {
     let Ok(msg) = Message::parse(req.clone()) else {
         return false;
     };
@@ -370,12 +450,23 @@ fn prepare_tx_ctx(c: &mut Ctx, tx: &TxRef, req: &Bytes, rcv: RcvInfo, saved: Opt
 }
 
 /// Run `route` as a failure route on the transaction's request (any thread).
-fn run_on_tx(rt: &Arc<Runtime>, tx: &TxRef, route: RouteId, name: &str, saved: Option<&Saved>, code: i32, reason: &[u8]) {
+fn run_on_tx(
+    rt: &Arc<Runtime>,
+    tx: &TxRef,
+    route: RouteId,
+    name: &str,
+    saved: Option<&Saved>,
+    code: i32,
+    reason: &[u8],
+) {
     let (req, rcv) = {
         let inner = tx.entry.inner.lock();
         (inner.req.clone(), inner.rcv)
     };
-    let ev = EventHandle { name: Arc::from(name), route };
+    let ev = EventHandle {
+        name: Arc::from(name),
+        route,
+    };
     let reason = Bytes::copy_from_slice(reason);
     rt.raise_with(&ev, route_type::FAILURE, |c| {
         if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
@@ -399,7 +490,17 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
     };
     let Ok(msg) = Message::parse(req) else { return };
     let mut out = Vec::new();
-    build_local_reply(&tx.state, rt, &msg, &rcv, force_rport, &[], code, reason, &mut out);
+    build_local_reply(
+        &tx.state,
+        rt,
+        &msg,
+        &rcv,
+        force_rport,
+        &[],
+        code,
+        reason,
+        &mut out,
+    );
     let dest = {
         let mut inner = tx.entry.inner.lock();
         if !inner.uas.on_reply(code, Instant::now()) {
@@ -410,7 +511,11 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
-    tx.state.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
+    tx.state
+        .table
+        .stats
+        .local_replies
+        .fetch_add(1, Ordering::Relaxed);
     rt.send(&dest, &out);
 }
 
@@ -430,7 +535,9 @@ fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
             r => return r,
         }
     }
-    let Some(tx) = ctx.tm.tx.clone() else { return -1 };
+    let Some(tx) = ctx.tm.tx.clone() else {
+        return -1;
+    };
     let cfg = st.table.cfg.read().clone();
     let (invite, replied) = {
         let inner = tx.entry.inner.lock();
@@ -457,7 +564,11 @@ fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     if ctx.tm.on_failure.is_some() {
         inner.on_failure = ctx.tm.on_failure;
     }
-    let fr = if invite && inner.uas.last_code() > 100 { cfg.fr_inv } else { cfg.fr };
+    let fr = if invite && inner.uas.last_code() > 100 {
+        cfg.fr_inv
+    } else {
+        cfg.fr
+    };
     inner.uas.arm_fr(Instant::now(), fr);
     st.table.schedule(&tx.entry, &mut inner);
     1
@@ -492,7 +603,10 @@ fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: 
     };
     let rt = ctx.rt.clone();
     ctx.flush();
-    let tx = TxRef { state: st.clone(), entry };
+    let tx = TxRef {
+        state: st.clone(),
+        entry,
+    };
     let _g = tx.entry.reply_lock.lock();
     {
         let mut inner = tx.entry.inner.lock();
@@ -508,7 +622,12 @@ fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: 
     // Nothing answered and nothing relayed: tm's 500.
     let pending = {
         let inner = tx.entry.inner.lock();
-        !inner.uas.is_final() && inner.uacs.iter().all(|u| u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated) && inner.suspended.is_none()
+        !inner.uas.is_final()
+            && inner
+                .uacs
+                .iter()
+                .all(|u| u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated)
+            && inner.suspended.is_none()
     };
     if pending {
         reply_detached(&rt, &tx, 500, REASON_500);
@@ -522,6 +641,24 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
     let (saved, on_failure) = {
         let mut inner = tx.entry.inner.lock();
         if inner.uas.is_final() {
+            return;
+        }
+        if inner.suspended.is_none() && !inner.uacs.is_empty() {
+            // The lifetime of a relayed transaction ended: every pending branch times out.
+            drop(inner);
+            drop(_g);
+            relay::cancel_pending(rt, tx);
+            let n = tx.entry.inner.lock().uacs.len();
+            for i in 0..n {
+                relay::branch_timeout(rt, tx, i);
+            }
+            return;
+        }
+        if inner.suspended.is_none() && !inner.resumed {
+            // Created, never answered, relayed or suspended: freed silently.
+            inner.freed = true;
+            drop(inner);
+            tx.state.table.remove(&tx.entry);
             return;
         }
         let s = inner.suspended.take();
@@ -539,7 +676,15 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
         (s, inner.on_failure.take())
     };
     if let Some(route) = on_failure {
-        run_on_tx(rt, tx, route, "failure_route", saved.as_ref(), 408, b"Request Timeout");
+        run_on_tx(
+            rt,
+            tx,
+            route,
+            "failure_route",
+            saved.as_ref(),
+            408,
+            b"Request Timeout",
+        );
     }
     reply_detached(rt, tx, 408, b"Request Timeout");
 }
@@ -548,7 +693,9 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
 fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
     let mut actions = Vec::new();
     while !rt.is_stopping() {
-        let Some((entry, at)) = st.table.next_due(Duration::from_millis(100)) else { continue };
+        let Some((entry, at)) = st.table.next_due(Duration::from_millis(100)) else {
+            continue;
+        };
         let mut inner = entry.inner.lock();
         if inner.scheduled != Some(at) || inner.freed {
             continue;
@@ -568,6 +715,20 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
             }
         }
         let resend = resend.then(|| (inner.dest, inner.last_reply.clone()));
+        let now = Instant::now();
+        let mut branch_resends = Vec::new();
+        let mut branch_timeouts = Vec::new();
+        for (i, u) in inner.uacs.iter_mut().enumerate() {
+            let mut acts = Vec::new();
+            u.tx.poll(now, &mut acts);
+            for a in acts {
+                match a {
+                    Action::ResendRequest => branch_resends.push((u.dest, u.request.clone())),
+                    Action::Timeout => branch_timeouts.push(i),
+                    _ => {}
+                }
+            }
+        }
         if terminated {
             inner.freed = true;
             inner.suspended = None;
@@ -579,11 +740,35 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
             drop(inner);
         }
         if let Some((dest, reply)) = resend {
-            st.table.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+            st.table
+                .stats
+                .retransmissions
+                .fetch_add(1, Ordering::Relaxed);
             rt.send(&dest, &reply);
         }
+        for (dest, req) in branch_resends {
+            rt.send(&dest, &req);
+        }
+        if !terminated {
+            for i in branch_timeouts {
+                relay::branch_timeout(
+                    &rt,
+                    &TxRef {
+                        state: st.clone(),
+                        entry: entry.clone(),
+                    },
+                    i,
+                );
+            }
+        }
         if no_final && !terminated {
-            on_fr_timeout(&rt, &TxRef { state: st.clone(), entry });
+            on_fr_timeout(
+                &rt,
+                &TxRef {
+                    state: st.clone(),
+                    entry,
+                },
+            );
         }
     }
 }
@@ -638,8 +823,16 @@ struct TPv(TField);
 impl PvImpl<Ctx> for TPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         match self.0 {
-            TField::IdIndex => ctx.tm.tx.as_ref().map_or(Value::Null, |t| Value::Int(t.entry.index as i32)),
-            TField::IdLabel => ctx.tm.tx.as_ref().map_or(Value::Null, |t| Value::Int(t.entry.label as i32)),
+            TField::IdIndex => ctx
+                .tm
+                .tx
+                .as_ref()
+                .map_or(Value::Null, |t| Value::Int(t.entry.index as i32)),
+            TField::IdLabel => ctx
+                .tm
+                .tx
+                .as_ref()
+                .map_or(Value::Null, |t| Value::Int(t.entry.label as i32)),
             TField::ReplyCode => Value::Int(ctx.tm.reply_code),
             TField::ReplyReason => {
                 if ctx.tm.reply_reason.is_empty() {
@@ -666,8 +859,20 @@ fn add_simple_pv(reg: &mut Registry<Ctx>, name: &'static str, module: &'static s
     });
 }
 
-fn def(name: &'static str, module: &'static str, params: Vec<ParamKind<Ctx>>, routes: RouteMask, call: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module, params, routes, call }
+fn def(
+    name: &'static str,
+    module: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    routes: RouteMask,
+    call: siprd_script::registry::FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module,
+        params,
+        routes,
+        call,
+    }
 }
 
 impl Module for Tm {
@@ -676,8 +881,11 @@ impl Module for Tm {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let int = |name| ModParamDecl { name, ty: ModParamType::Int };
-        vec![
+        let int = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Int,
+        };
+        let mut v = vec![
             int("fr_timer"),
             int("fr_inv_timer"),
             int("wt_timer"),
@@ -686,9 +894,19 @@ impl Module for Tm {
             int("max_inv_lifetime"),
             int("max_noninv_lifetime"),
             int("auto_inv_100"),
-            ModParamDecl { name: "auto_inv_100_reason", ty: ModParamType::Str },
+            ModParamDecl {
+                name: "auto_inv_100_reason",
+                ty: ModParamType::Str,
+            },
             int("restart_fr_on_each_reply"),
-        ]
+        ];
+        // Accepted for compatibility; siprd's behaviour does not depend on them.
+        v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl { name, ty: ModParamType::Any }));
+        v
+    }
+
+    fn events(&self) -> Vec<&'static str> {
+        vec!["tm:local-request", "tm:local-response", "tm:branch-failure:"]
     }
 
     fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
@@ -702,8 +920,13 @@ impl Module for Tm {
             "max_inv_lifetime" => c.max_inv_lifetime = ms_param(v, name)?,
             "max_noninv_lifetime" => c.max_noninv_lifetime = ms_param(v, name)?,
             "auto_inv_100" => c.auto_inv_100 = v.to_int() != 0,
-            "auto_inv_100_reason" => c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned(),
+            "auto_inv_100_reason" => {
+                c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned()
+            }
             "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            n if IGNORED_PARAMS.contains(&n) => {
+                tracing::debug!("tm: parameter `{n}` accepted and ignored");
+            }
             _ => return Err(format!("module `tm` has no parameter `{name}`")),
         }
         Ok(())
@@ -720,12 +943,26 @@ impl Module for Tm {
     fn register(&self, reg: &mut Registry<Ctx>) {
         let req_fail = route_type::REQUEST | route_type::FAILURE;
         let st = self.state.clone();
-        reg.add_function(def(API_FUNC, "tm", vec![ParamKind::Custom(Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, _s: &ArgSrc| {
-            Ok(Arg::Custom(Box::new(st.clone())))
-        }))], 0, func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| -1)));
+        reg.add_function(def(
+            API_FUNC,
+            "tm",
+            vec![ParamKind::Custom(Arc::new(
+                move |_fx: &mut FixupCtx<'_, Ctx>, _s: &ArgSrc| {
+                    Ok(Arg::Custom(Box::new(st.clone())))
+                },
+            ))],
+            0,
+            func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| -1),
+        ));
 
         let st = self.state.clone();
-        reg.add_function(def("t_newtran", "tm", vec![], route_type::REQUEST, func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| newtran(&st, ctx))));
+        reg.add_function(def(
+            "t_newtran",
+            "tm",
+            vec![],
+            route_type::REQUEST,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| newtran(&st, ctx)),
+        ));
 
         let st = self.state.clone();
         reg.add_function(def(
@@ -758,8 +995,20 @@ impl Module for Tm {
                 }
             })
         };
-        reg.add_function(def("t_reply", "tm", vec![ParamKind::IntOrPv, ParamKind::StrOrPv], req_fail, t_reply(false, self.state.clone())));
-        reg.add_function(def("t_send_reply", "tm", vec![ParamKind::IntOrPv, ParamKind::StrOrPv], req_fail, t_reply(true, self.state.clone())));
+        reg.add_function(def(
+            "t_reply",
+            "tm",
+            vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            req_fail,
+            t_reply(false, self.state.clone()),
+        ));
+        reg.add_function(def(
+            "t_send_reply",
+            "tm",
+            vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            req_fail,
+            t_reply(true, self.state.clone()),
+        ));
 
         reg.add_function(def(
             "t_release",
@@ -767,7 +1016,9 @@ impl Module for Tm {
             vec![],
             req_fail,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                let Some(tx) = ctx.tm.tx.take() else { return -1 };
+                let Some(tx) = ctx.tm.tx.take() else {
+                    return -1;
+                };
                 let mut inner = tx.entry.inner.lock();
                 inner.freed = true;
                 inner.suspended = None;
@@ -778,16 +1029,28 @@ impl Module for Tm {
         ));
 
         let st = self.state.clone();
-        reg.add_function(def("t_suspend", "tm", vec![], req_fail, func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| suspend(&st, ctx))));
+        reg.add_function(def(
+            "t_suspend",
+            "tm",
+            vec![],
+            req_fail,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| suspend(&st, ctx)),
+        ));
 
-        for (name, kind) in [("t_on_failure", "failure_route"), ("t_on_reply", "onreply_route"), ("t_on_branch", "branch_route")] {
+        for (name, kind) in [
+            ("t_on_failure", "failure_route"),
+            ("t_on_reply", "onreply_route"),
+            ("t_on_branch", "branch_route"),
+        ] {
             reg.add_function(def(
                 name,
                 "tm",
                 vec![route_fixup(kind)],
                 route_type::ANY,
                 func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                    let Some(route) = route_arg(&a[0]) else { return -1 };
+                    let Some(route) = route_arg(&a[0]) else {
+                        return -1;
+                    };
                     match kind {
                         "failure_route" => ctx.tm.on_failure = Some(route),
                         "onreply_route" => ctx.tm.on_reply = Some(route),
@@ -818,7 +1081,10 @@ impl Module for Tm {
                 } else if !ctx.msg.is_request() {
                     ctx.msg.status().map_or(0, i32::from)
                 } else {
-                    ctx.tm.tx.as_ref().map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code()))
+                    ctx.tm
+                        .tx
+                        .as_ref()
+                        .map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code()))
                 };
                 if re.is_match(code.to_string().as_bytes()) {
                     1
@@ -828,9 +1094,60 @@ impl Module for Tm {
             }),
         ));
 
+        let relay_routes = route_type::REQUEST | route_type::FAILURE;
+        let st = self.state.clone();
+        reg.add_function(def(
+            "t_relay",
+            "tm",
+            vec![],
+            relay_routes,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| relay::t_relay(&st, ctx, None, None, None)),
+        ));
+        for (name, proto) in [
+            ("t_relay", None),
+            ("t_relay_to_udp", Some(Proto::Udp)),
+            ("t_relay_to_tcp", Some(Proto::Tcp)),
+        ] {
+            let st = self.state.clone();
+            reg.add_function(def(
+                name,
+                "tm",
+                vec![ParamKind::StrOrPv, ParamKind::IntOrPv],
+                relay_routes,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(host) = str_arg(ctx, &a[0]) else {
+                        return -1;
+                    };
+                    let port = int_arg(ctx, &a[1]).and_then(|p| u16::try_from(p).ok());
+                    relay::t_relay(&st, ctx, Some(&host), port, proto)
+                }),
+            ));
+            if name != "t_relay" {
+                let st = self.state.clone();
+                reg.add_function(def(
+                    name,
+                    "tm",
+                    vec![],
+                    relay_routes,
+                    func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                        relay::t_relay(&st, ctx, None, None, proto)
+                    }),
+                ));
+            }
+        }
+
+        self.register_queries(reg);
+
         add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
+    }
+
+    fn hooks(&self, hooks: &mut crate::runtime::Hooks) {
+        let st = self.state.clone();
+        hooks
+            .reply
+            .push(Arc::new(move |ctx: &mut Ctx| relay::on_reply(&st, ctx)));
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
@@ -851,6 +1168,122 @@ impl Module for Tm {
     }
 }
 
+/// Read something of the context's transaction (false without one).
+fn with_inner(ctx: &Ctx, f: impl FnOnce(&TxInner) -> bool) -> i32 {
+    match &ctx.tm.tx {
+        Some(tx) if f(&tx.entry.inner.lock()) => 1,
+        _ => -1,
+    }
+}
+
+impl Tm {
+    /// The functions that ask about the transaction's state.
+    fn register_queries(&self, reg: &mut Registry<Ctx>) {
+        let any = route_type::ANY;
+        type Query = fn(&TxInner) -> bool;
+        let queries: [(&'static str, Query); 6] = [
+            ("t_is_canceled", |i| i.canceled),
+            ("t_is_expired", |_| false),
+            ("t_branch_timeout", |i| {
+                i.best
+                    .and_then(|b| i.uacs.get(b))
+                    .is_some_and(|u| u.code == 408 && u.reply.is_none())
+            }),
+            ("t_branch_replied", |i| {
+                i.best
+                    .and_then(|b| i.uacs.get(b))
+                    .is_some_and(|u| u.replied)
+            }),
+            ("t_any_timeout", |i| {
+                i.uacs.iter().any(|u| u.code == 408 && u.reply.is_none())
+            }),
+            ("t_any_replied", |i| i.uacs.iter().any(|u| u.replied)),
+        ];
+        for (name, q) in queries {
+            reg.add_function(def(
+                name,
+                "tm",
+                vec![],
+                any,
+                func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| with_inner(ctx, q)),
+            ));
+        }
+        reg.add_function(def(
+            "t_grep_status",
+            "tm",
+            vec![ParamKind::IntOrPv],
+            any,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(code) = int_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                with_inner(ctx, |i| i.uacs.iter().any(|u| i32::from(u.code) == code))
+            }),
+        ));
+        reg.add_function(def(
+            "t_save_lumps",
+            "tm",
+            vec![],
+            route_type::REQUEST,
+            func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| 1),
+        ));
+        let st = self.state.clone();
+        reg.add_function(def(
+            "t_lookup_request",
+            "tm",
+            vec![],
+            route_type::REQUEST,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
+                    return -1;
+                };
+                if st.table.lookup(&key).is_some() {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        for params in [
+            vec![ParamKind::IntOrPv],
+            vec![ParamKind::IntOrPv, ParamKind::IntOrPv],
+        ] {
+            reg.add_function(def(
+                "t_set_fr",
+                "tm",
+                params,
+                any,
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let ms = |v: Option<i32>| {
+                        v.filter(|v| *v > 0)
+                            .map(|v| Duration::from_millis(v as u64))
+                    };
+                    let Some(fr_inv) = ms(int_arg(ctx, &a[0])) else {
+                        tracing::error!("t_set_fr: invalid fr_inv_timeout");
+                        return -1;
+                    };
+                    let fr = match a.get(1) {
+                        Some(x) => ms(int_arg(ctx, x)),
+                        None => None,
+                    };
+                    ctx.tm.fr_override = Some((fr_inv, fr));
+                    1
+                }),
+            ));
+        }
+        reg.add_function(def(
+            "t_reset_fr",
+            "tm",
+            vec![],
+            any,
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                ctx.tm.fr_override = None;
+                1
+            }),
+        ));
+    }
+}
+
 impl Module for Tmx {
     fn name(&self) -> &'static str {
         "tmx"
@@ -863,18 +1296,27 @@ impl Module for Tmx {
                 return Err(format!("route[{name}] is not defined"));
             };
             let registry = fx.registry;
-            let api = registry.functions.get(API_FUNC).and_then(|v| v.first()).and_then(|f| match f.params.first() {
-                Some(ParamKind::Custom(fix)) => Some(fix.clone()),
-                _ => None,
-            });
+            let api = registry
+                .functions
+                .get(API_FUNC)
+                .and_then(|v| v.first())
+                .and_then(|f| match f.params.first() {
+                    Some(ParamKind::Custom(fix)) => Some(fix.clone()),
+                    _ => None,
+                });
             let Some(fix) = api else {
                 return Err("t_continue needs loadmodule \"tm.so\"".into());
             };
             let state = match fix(fx, src)? {
-                Arg::Custom(b) => b.downcast::<Arc<TmState>>().map_err(|_| "tm API mismatch".to_string())?,
+                Arg::Custom(b) => b
+                    .downcast::<Arc<TmState>>()
+                    .map_err(|_| "tm API mismatch".to_string())?,
                 _ => return Err("tm API mismatch".into()),
             };
-            Ok(Arg::Custom(Box::new(ContinueTarget { state: *state, route })))
+            Ok(Arg::Custom(Box::new(ContinueTarget {
+                state: *state,
+                route,
+            })))
         }));
         reg.add_function(def(
             "t_continue",
@@ -883,12 +1325,28 @@ impl Module for Tmx {
             route_type::ANY,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Arg::Custom(b) = &a[2] else { return -1 };
-                let Some(t) = b.downcast_ref::<ContinueTarget>() else { return -1 };
+                let Some(t) = b.downcast_ref::<ContinueTarget>() else {
+                    return -1;
+                };
                 let (Some(index), Some(label)) = (int_arg(ctx, &a[0]), int_arg(ctx, &a[1])) else {
                     tracing::error!("t_continue: the transaction index and label must be integers");
                     return -1;
                 };
                 continue_tx(&t.state, ctx, index, label, t.route)
+            }),
+        ));
+        reg.add_function(def(
+            "t_cancel_branches",
+            "tmx",
+            vec![ParamKind::Str],
+            route_type::ONREPLY | route_type::FAILURE,
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                let Some(tx) = ctx.tm.tx.clone() else {
+                    return -1;
+                };
+                let rt = ctx.rt.clone();
+                relay::cancel_pending(&rt, &tx);
+                1
             }),
         ));
         for (name, mask) in [
@@ -902,7 +1360,13 @@ impl Module for Tmx {
                 "tmx",
                 vec![],
                 route_type::ANY,
-                func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| if ctx.exec.route_type & mask != 0 { 1 } else { -1 }),
+                func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                    if ctx.exec.route_type & mask != 0 {
+                        1
+                    } else {
+                        -1
+                    }
+                }),
             ));
         }
         reg.add_pv(PvClassDef {

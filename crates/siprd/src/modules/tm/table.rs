@@ -49,6 +49,8 @@ pub struct Uac {
     /// A provisional reply was received (CANCEL may be sent).
     pub provisional: bool,
     pub cancel_sent: bool,
+    /// A reply was received on this branch (any code).
+    pub replied: bool,
 }
 
 /// The mutable part of a transaction.
@@ -74,6 +76,8 @@ pub struct TxInner {
     pub freed: bool,
     /// State of the request (flags, URIs, AVPs) for failure routes.
     pub saved: Option<Saved>,
+    /// The branch whose reply was chosen (failure route).
+    pub best: Option<usize>,
 }
 
 impl TxInner {
@@ -155,7 +159,12 @@ impl Table {
     pub fn new() -> Table {
         let n = 1usize << SLOT_BITS;
         let slots: Vec<Mutex<Slot>> = (0..n)
-            .map(|_| Mutex::new(Slot { next_label: fastrand::u32(..) >> 1, by_key: HashMap::new() }))
+            .map(|_| {
+                Mutex::new(Slot {
+                    next_label: fastrand::u32(..) >> 1,
+                    by_key: HashMap::new(),
+                })
+            })
             .collect();
         Table {
             slots: slots.into_boxed_slice(),
@@ -219,6 +228,11 @@ impl Table {
         }
     }
 
+    /// True when no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| s.lock().by_key.is_empty())
+    }
+
     /// Number of live transactions.
     pub fn len(&self) -> usize {
         self.slots.iter().map(|s| s.lock().by_key.len()).sum()
@@ -227,7 +241,9 @@ impl Table {
     /// Make sure the timer thread wakes for this transaction's next deadline.
     /// Call with the transaction's `inner` locked, after any change.
     pub fn schedule(&self, e: &Arc<TxEntry>, inner: &mut TxInner) {
-        let Some(next) = inner.next_deadline() else { return };
+        let Some(next) = inner.next_deadline() else {
+            return;
+        };
         if inner.scheduled.is_some_and(|s| s <= next) {
             return;
         }
@@ -235,7 +251,11 @@ impl Table {
         let seq = self.seq.fetch_add(1, AtomicOrdering::Relaxed);
         let mut heap = self.heap.lock();
         let earliest = heap.peek().is_none_or(|top| next < top.at);
-        heap.push(TimerItem { at: next, seq, tx: e.clone() });
+        heap.push(TimerItem {
+            at: next,
+            seq,
+            tx: e.clone(),
+        });
         drop(heap);
         if earliest {
             self.cv.notify_one();

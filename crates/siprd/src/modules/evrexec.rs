@@ -1,0 +1,319 @@
+//! evrexec: run event routes on dedicated threads — once per worker at
+//! start-up (after a delay), for every datagram received on a task's own UDP
+//! socket, or on demand through the `evrexec.run` RPC command.
+//!
+//! `$evr(data)`, `$evr(srcip)`, `$evr(srcport)` and `$evr(srcportno)` read the
+//! event data; they are null for start-up tasks.
+
+use crate::context::Ctx;
+use crate::module::{CoreSettings, Module};
+use crate::rpc::{RpcError, RpcRegistry};
+use crate::runtime::{EventHandle, Runtime};
+use bytes::Bytes;
+use serde_json::Value as Json;
+use siprd_script::registry::{ModParamDecl, ModParamType, PvClassDef, PvImpl, PvIndex};
+use siprd_script::{Registry, Value};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+/// One `exec` definition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecTask {
+    pub name: String,
+    /// Delay before the first run, in microseconds.
+    pub wait_us: u64,
+    pub workers: u32,
+    pub sockaddr: Option<SocketAddr>,
+}
+
+/// Parse `name=...;wait=...;workers=...;sockaddr=udp:IP:PORT` (keys are
+/// case-insensitive, empty parts ignored).
+pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
+    let mut t = ExecTask { name: String::new(), wait_us: 0, workers: 1, sockaddr: None };
+    for part in def.split(';') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!("exec `{def}`: expected `key=value`, got `{part}`"));
+        };
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+        match k.as_str() {
+            "name" => t.name = v.to_string(),
+            "wait" => t.wait_us = v.parse().map_err(|_| format!("exec `{def}`: `wait` needs microseconds, got `{v}`"))?,
+            "workers" => {
+                t.workers = v.parse().map_err(|_| format!("exec `{def}`: `workers` needs a number, got `{v}`"))?
+            }
+            "sockaddr" => t.sockaddr = Some(parse_sockaddr(v).map_err(|e| format!("exec `{def}`: {e}"))?),
+            _ => return Err(format!("exec `{def}`: unknown key `{k}` (known: name, wait, workers, sockaddr)")),
+        }
+    }
+    if t.name.is_empty() {
+        return Err(format!("exec `{def}`: missing `name=<event route>`"));
+    }
+    Ok(t)
+}
+
+/// `udp:IP:PORT` (IPv6 as `udp:[::1]:PORT`).
+fn parse_sockaddr(v: &str) -> Result<SocketAddr, String> {
+    let rest = v
+        .strip_prefix("udp:")
+        .or_else(|| v.strip_prefix("UDP:"))
+        .ok_or_else(|| format!("sockaddr `{v}` must be `udp:IP:PORT`"))?;
+    rest.parse::<SocketAddr>()
+        .or_else(|_| {
+            // `udp:::1:5000`-style IPv6 without brackets
+            let (ip, port) = rest.rsplit_once(':').ok_or(())?;
+            Ok::<_, ()>(SocketAddr::new(ip.parse().map_err(|_| ())?, port.parse().map_err(|_| ())?))
+        })
+        .map_err(|_| format!("sockaddr `{v}` must be `udp:IP:PORT`"))
+}
+
+/// Event data of an evrexec run (read by `$evr(...)`).
+#[derive(Clone, Debug, Default)]
+pub struct EvrData {
+    pub data: Option<Bytes>,
+    pub src: Option<SocketAddr>,
+}
+
+#[derive(Clone, Copy)]
+enum EvrField {
+    Data,
+    SrcIp,
+    SrcPort,
+    SrcPortNo,
+}
+
+struct EvrPv(EvrField);
+
+impl PvImpl<Ctx> for EvrPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let Some(d) = ctx.event_data::<EvrData>() else {
+            return Value::Null;
+        };
+        match self.0 {
+            EvrField::Data => d.data.clone().map_or(Value::Null, Value::Str),
+            EvrField::SrcIp => d.src.map_or(Value::Null, |s| Value::from_string(s.ip().to_string())),
+            EvrField::SrcPort => d.src.map_or(Value::Null, |s| Value::from_string(s.port().to_string())),
+            EvrField::SrcPortNo => d.src.map_or(Value::Null, |s| Value::Int(i32::from(s.port()))),
+        }
+    }
+}
+
+/// The evrexec module.
+#[derive(Default)]
+pub struct Evrexec {
+    tasks: Vec<ExecTask>,
+    /// The runtime, for the RPC command (registered before the runtime exists).
+    rt: Arc<OnceLock<Weak<Runtime>>>,
+}
+
+/// Large receive buffer so bursts are absorbed while a route runs.
+const RCVBUF: usize = 16 << 20;
+
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| format!("evrexec: cannot create a UDP socket: {e}"))?;
+    force_rcvbuf(&sock);
+    sock.bind(&addr.into()).map_err(|e| format!("evrexec: cannot bind udp:{addr}: {e}"))?;
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| format!("evrexec: socket option: {e}"))?;
+    Ok(sock.into())
+}
+
+/// Ask for a big receive buffer; SO_RCVBUFFORCE goes past `rmem_max` when
+/// permitted, else the kernel caps SO_RCVBUF.
+fn force_rcvbuf(sock: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    let size = RCVBUF as libc::c_int;
+    // SAFETY: valid fd, pointer to a c_int of the given length.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        let _ = sock.set_recv_buffer_size(RCVBUF);
+    }
+}
+
+fn sleep_unless_stopping(rt: &Runtime, total: Duration) -> bool {
+    let step = Duration::from_millis(50);
+    let mut left = total;
+    while !left.is_zero() {
+        if rt.is_stopping() {
+            return false;
+        }
+        let d = left.min(step);
+        std::thread::sleep(d);
+        left -= d;
+    }
+    !rt.is_stopping()
+}
+
+fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
+    let mut buf = vec![0u8; 65536];
+    while !rt.is_stopping() {
+        match sock.recv_from(&mut buf) {
+            Ok((n, src)) => {
+                let data = EvrData { data: Some(Bytes::copy_from_slice(&buf[..n])), src: Some(src) };
+                rt.raise(&ev, Some(Box::new(data)));
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => {}
+            Err(e) => {
+                tracing::error!("evrexec: receive on {:?} failed: {e}", sock.local_addr().ok());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcError> {
+    let name = match params.first() {
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Number(n)) => n.to_string(),
+        _ => return Err(RpcError::new(500, "Invalid parameters")),
+    };
+    let data = match params.get(1) {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let Some(rt) = rt.get().and_then(Weak::upgrade) else {
+        return Err(RpcError::new(500, "Server not ready"));
+    };
+    let Some(ev) = rt.event(&name) else {
+        tracing::error!("evrexec: event route not found: {name}");
+        return Err(RpcError::new(500, "Event route not found"));
+    };
+    rt.raise(&ev, Some(Box::new(EvrData { data: Some(Bytes::from(data)), src: None })));
+    Ok(Json::Object(Default::default()))
+}
+
+impl Module for Evrexec {
+    fn name(&self) -> &'static str {
+        "evrexec"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        vec![ModParamDecl { name: "exec", ty: ModParamType::Str }]
+    }
+
+    fn events(&self) -> Vec<&'static str> {
+        // Any event route can be a task; the configured names are declared
+        // (leaked once per config load: a few bytes).
+        let mut ev = vec!["evrexec:"];
+        for t in &self.tasks {
+            ev.push(Box::leak(t.name.clone().into_boxed_str()));
+        }
+        ev
+    }
+
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        match name {
+            "exec" => {
+                self.tasks.push(parse_exec(&value.to_string())?);
+                Ok(())
+            }
+            _ => Err(format!("module `evrexec` has no parameter `{name}`")),
+        }
+    }
+
+    fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_pv(PvClassDef {
+            name: "evr",
+            module: "evrexec",
+            parse: Arc::new(|_fx, inner| {
+                let f = match inner.map(str::trim) {
+                    Some("data") => EvrField::Data,
+                    Some("srcip") => EvrField::SrcIp,
+                    Some("srcport") => EvrField::SrcPort,
+                    Some("srcportno") => EvrField::SrcPortNo,
+                    other => {
+                        return Err(format!(
+                            "unknown $evr key `{}` (known: data, srcip, srcport, srcportno)",
+                            other.unwrap_or("")
+                        ))
+                    }
+                };
+                Ok(Box::new(EvrPv(f)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
+
+    fn rpc(&self, rpc: &mut RpcRegistry) {
+        let rt = self.rt.clone();
+        rpc.add("evrexec.run", "Run an event_route block: evrexec.run evname [evdata]", move |p| rpc_run(&rt, p));
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.rt.set(Arc::downgrade(rt));
+        for task in &self.tasks {
+            let Some(ev) = rt.event(&task.name) else {
+                return Err(format!(
+                    "exec task `{}`: no event_route[{}] in the config",
+                    task.name, task.name
+                ));
+            };
+            if let Some(addr) = task.sockaddr {
+                if task.workers > 1 {
+                    tracing::warn!("evrexec: task `{}` has a UDP socket: one worker only (workers={} ignored)", task.name, task.workers);
+                }
+                let sock = bind_udp(addr)?;
+                let (rt, ev) = (rt.clone(), ev.clone());
+                let wait = Duration::from_micros(task.wait_us);
+                std::thread::Builder::new()
+                    .name("evrexec-udp".into())
+                    .spawn(move || {
+                        if sleep_unless_stopping(&rt, wait) {
+                            udp_loop(rt, ev, sock);
+                        }
+                    })
+                    .map_err(|e| format!("evrexec: cannot start a thread: {e}"))?;
+                continue;
+            }
+            for i in 0..task.workers.max(1) {
+                let (rt, ev) = (rt.clone(), ev.clone());
+                let wait = Duration::from_micros(task.wait_us);
+                // Detached: a route may loop forever; the process exits at shutdown.
+                std::thread::Builder::new()
+                    .name(format!("evrexec-{i}"))
+                    .spawn(move || {
+                        if sleep_unless_stopping(&rt, wait) {
+                            rt.raise(&ev, Some(Box::new(EvrData::default())));
+                        }
+                    })
+                    .map_err(|e| format!("evrexec: cannot start a thread: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_parsing() {
+        let t = parse_exec("NAME=evrexec:timer;Wait=1000;workers=2;").unwrap();
+        assert_eq!((t.name.as_str(), t.wait_us, t.workers, t.sockaddr), ("evrexec:timer", 1000, 2, None));
+        let t = parse_exec("name=evrexec:udp;sockaddr=udp:127.0.0.1:4444;workers=1;").unwrap();
+        assert_eq!(t.sockaddr, Some("127.0.0.1:4444".parse().unwrap()));
+        assert!(parse_exec("wait=1").unwrap_err().contains("name"));
+        assert!(parse_exec("name=x;sockaddr=tcp:1.2.3.4:5").is_err());
+        assert!(parse_exec("name=x;bogus=1").unwrap_err().contains("bogus"));
+        assert!(parse_exec("name=x;wait=abc").is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! jsonrpcs: JSON-RPC 2.0 control of the server over a datagram socket (UDP
+//! or a unix path) and a FIFO (what `kamctl rpc` uses). Every transport
+//! hands the request to [`crate::rpc::RpcRegistry::dispatch`]; commands are
+//! registered by their modules (`htable.*`, `evrexec.run` ...). The core's
+//! own commands (`core.*`, `stats.*`) are registered here when no other
+//! module did.
+
+pub mod core_cmds;
+pub mod dgram;
+pub mod fifo;
+
+use crate::context::Ctx;
+use crate::module::{CoreSettings, Module};
+use crate::rpc::RpcRegistry;
+use crate::runtime::Runtime;
+use siprd_script::registry::{ModParamDecl, ModParamType};
+use siprd_script::{Registry, Value};
+use std::sync::{Arc, OnceLock, Weak};
+
+/// Kamailio's defaults (used only when the path's directory exists and no
+/// file is in the way).
+pub const DEFAULT_DGRAM: &str = "/run/kamailio/kamailio_rpc.sock";
+pub const DEFAULT_FIFO: &str = "/run/kamailio/kamailio_rpc.fifo";
+
+/// Transport bits of the `transport` parameter (0: all).
+const T_HTTP: i32 = 1;
+const T_FIFO: i32 = 2;
+const T_DGRAM: i32 = 4;
+
+/// The jsonrpcs module.
+pub struct Jsonrpcs {
+    dgram_socket: Option<String>,
+    fifo_name: Option<String>,
+    fifo_reply_dir: String,
+    fifo_mode: u32,
+    transport: i32,
+    rt: Arc<OnceLock<Weak<Runtime>>>,
+}
+
+impl Default for Jsonrpcs {
+    fn default() -> Self {
+        Jsonrpcs {
+            dgram_socket: None,
+            fifo_name: None,
+            fifo_reply_dir: "/tmp/".into(),
+            fifo_mode: 0o600,
+            transport: 0,
+            rt: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+impl Jsonrpcs {
+    fn enabled(&self, bit: i32) -> bool {
+        self.transport == 0 || self.transport & bit != 0
+    }
+}
+
+impl Module for Jsonrpcs {
+    fn name(&self) -> &'static str {
+        "jsonrpcs"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        let s = |name| ModParamDecl { name, ty: ModParamType::Str };
+        let i = |name| ModParamDecl { name, ty: ModParamType::Any };
+        vec![
+            s("dgram_socket"),
+            s("fifo_name"),
+            s("fifo_reply_dir"),
+            i("fifo_mode"),
+            i("transport"),
+            i("dgram_mode"),
+            s("dgram_user"),
+            s("dgram_group"),
+            s("fifo_user"),
+            s("fifo_group"),
+            i("dgram_workers"),
+            i("dgram_timeout"),
+            i("pretty_format"),
+            i("tcp_socket"),
+        ]
+    }
+
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        let int = |v: &Value| v.try_int().ok_or_else(|| format!("`{name}` needs an integer, got `{v}`"));
+        match name {
+            "dgram_socket" => self.dgram_socket = Some(value.to_string()),
+            "fifo_name" => self.fifo_name = Some(value.to_string()),
+            "fifo_reply_dir" => self.fifo_reply_dir = value.to_string(),
+            "fifo_mode" => self.fifo_mode = u32::try_from(int(value)?).map_err(|_| "`fifo_mode` must be positive".to_string())?,
+            "transport" => {
+                let t = int(value)?;
+                if !(0..=7).contains(&t) {
+                    return Err(format!("`transport` must be 0..7 (bits: 1 HTTP, 2 FIFO, 4 datagram), got {t}"));
+                }
+                self.transport = t;
+            }
+            "dgram_workers" | "dgram_timeout" | "pretty_format" | "dgram_mode" => {
+                int(value)?;
+            }
+            "dgram_user" | "dgram_group" | "fifo_user" | "fifo_group" | "tcp_socket" => {
+                tracing::warn!("jsonrpcs: `{name}` is accepted but not applied by siprd");
+            }
+            _ => return Err(format!("module `jsonrpcs` has no parameter `{name}`")),
+        }
+        Ok(())
+    }
+
+    fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
+        if self.transport & T_HTTP != 0 && self.transport != 0 {
+            tracing::warn!("jsonrpcs: the HTTP transport is not available in siprd yet");
+        }
+        if let Some(d) = &self.dgram_socket {
+            dgram::Endpoint::parse(d)?;
+        }
+        Ok(())
+    }
+
+    fn register(&self, _reg: &mut Registry<Ctx>) {}
+
+    fn rpc(&self, rpc: &mut RpcRegistry) {
+        core_cmds::register(rpc, &self.rt);
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.rt.set(Arc::downgrade(rt));
+        if self.enabled(T_DGRAM) {
+            match &self.dgram_socket {
+                Some(spec) => dgram::start(rt, &dgram::Endpoint::parse(spec)?, true)?,
+                None if std::path::Path::new(DEFAULT_DGRAM).parent().is_some_and(|p| p.is_dir()) => {
+                    if let Err(e) = dgram::start(rt, &dgram::Endpoint::Unix(DEFAULT_DGRAM.into()), false) {
+                        tracing::warn!("jsonrpcs: default datagram socket not started: {e}");
+                    }
+                }
+                None => {}
+            }
+        }
+        if self.enabled(T_FIFO) {
+            let explicit = self.fifo_name.is_some();
+            let path = self.fifo_name.clone().unwrap_or_else(|| DEFAULT_FIFO.to_string());
+            let usable = explicit || std::path::Path::new(&path).parent().is_some_and(|p| p.is_dir());
+            if usable {
+                let cfg = fifo::FifoConfig { path, reply_dir: self.fifo_reply_dir.clone(), mode: self.fifo_mode };
+                match fifo::start(rt, cfg, explicit) {
+                    Ok(()) => {}
+                    Err(e) if explicit => return Err(e),
+                    Err(e) => tracing::warn!("jsonrpcs: default FIFO not started: {e}"),
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! nosip: data received on a SIP listener that is not SIP (junk, a bare SIP
+//! first line without headers, binary probes) runs `event_route[nosip:msg]`
+//! in the receiving worker, with the packet in `$mb` / `$nosip` and its
+//! source in `$si` / `$sp`.
+//!
+//! The dispatcher calls our non-SIP hook; when the route runs we stop the
+//! packet there (no `core:receive-parse-error`), as Kamailio does.
+
+use crate::context::{Ctx, RcvInfo};
+use crate::modules::pv::RawPacket;
+use crate::module::{CoreSettings, Module};
+use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
+use crate::transport::Received;
+use regex::bytes::Regex;
+use siprd_script::registry::{ModParamDecl, ModParamType, PvClassDef, PvImpl, PvIndex};
+use siprd_script::{route_type, Registry, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The event route the module runs.
+pub const EVENT: &str = "nosip:msg";
+
+/// Default size under which packets are ignored (NAT keep-alives).
+pub const DEFAULT_MIN_LEN: usize = 32;
+
+/// Shared state captured by the hook.
+pub struct NosipState {
+    msg_match: Option<Regex>,
+    msg_skip: Option<Regex>,
+    min_len: usize,
+    route: OnceLock<EventHandle>,
+}
+
+/// The nosip module.
+pub struct Nosip {
+    msg_match: String,
+    msg_skip: String,
+    min_len: i32,
+    state: Arc<NosipState>,
+}
+
+impl Default for Nosip {
+    fn default() -> Self {
+        Nosip {
+            msg_match: String::new(),
+            msg_skip: String::new(),
+            min_len: DEFAULT_MIN_LEN as i32,
+            state: Arc::new(NosipState {
+                msg_match: None,
+                msg_skip: None,
+                min_len: DEFAULT_MIN_LEN,
+                route: OnceLock::new(),
+            }),
+        }
+    }
+}
+
+fn compile(name: &str, re: &str) -> Result<Option<Regex>, String> {
+    if re.is_empty() {
+        return Ok(None);
+    }
+    Regex::new(re).map(Some).map_err(|e| format!("bad regular expression in `{name}`: {e}"))
+}
+
+impl NosipState {
+    /// Should the route run for this packet?
+    fn wants(&self, data: &[u8]) -> bool {
+        if data.len() < self.min_len {
+            return false;
+        }
+        if let Some(re) = &self.msg_skip {
+            if re.is_match(data) {
+                return false;
+            }
+        }
+        match &self.msg_match {
+            Some(re) => re.is_match(data),
+            None => true,
+        }
+    }
+
+    fn on_packet(&self, ctx: &mut Ctx, pkt: &Received) -> HookAction {
+        let Some(ev) = self.route.get() else {
+            return HookAction::Continue;
+        };
+        if other_protocol_with_headers(&pkt.data) || !self.wants(&pkt.data) {
+            return HookAction::Continue;
+        }
+        let rt = ctx.rt.clone();
+        let rcv = RcvInfo { src: pkt.src, local: pkt.local, proto: pkt.proto, listener: Some(pkt.listener), conn: pkt.conn };
+        ctx.reset(rt.faked_message(), true, rcv);
+        ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
+        rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
+        ctx.event = None;
+        HookAction::Stop
+    }
+}
+
+/// Kamailio parses an HTTP message (or another SIP version) that has header
+/// lines and drops it silently; only a bare first line fails its parser and
+/// reaches nosip.
+fn other_protocol_with_headers(data: &[u8]) -> bool {
+    let Some(end) = memchr::memchr(b'\n', data) else {
+        return false;
+    };
+    let line = &data[..end];
+    let other = memchr::memmem::find(line, b"HTTP/").is_some() || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"));
+    let rest = &data[end + 1..];
+    other && !(rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
+}
+
+/// `$nosip`: the packet, like `$mb` (null outside `event_route[nosip:msg]`).
+struct NosipPv;
+
+impl PvImpl<Ctx> for NosipPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        match ctx.event_data::<RawPacket>() {
+            Some(raw) => Value::Str(raw.0.clone()),
+            None => Value::Null,
+        }
+    }
+}
+
+impl Module for Nosip {
+    fn name(&self) -> &'static str {
+        "nosip"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        vec![
+            ModParamDecl { name: "msg_match", ty: ModParamType::Str },
+            ModParamDecl { name: "msg_skip", ty: ModParamType::Str },
+            ModParamDecl { name: "min_length", ty: ModParamType::Int },
+        ]
+    }
+
+    fn events(&self) -> Vec<&'static str> {
+        vec![EVENT]
+    }
+
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        match name {
+            "msg_match" => self.msg_match = value.to_string(),
+            "msg_skip" => self.msg_skip = value.to_string(),
+            "min_length" => {
+                self.min_len = value.try_int().filter(|n| *n >= 0).ok_or_else(|| format!("min_length needs a non-negative integer, got `{value}`"))?
+            }
+            _ => return Err(format!("module `nosip` has no parameter `{name}`")),
+        }
+        Ok(())
+    }
+
+    fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
+        self.state = Arc::new(NosipState {
+            msg_match: compile("msg_match", &self.msg_match)?,
+            msg_skip: compile("msg_skip", &self.msg_skip)?,
+            min_len: usize::try_from(self.min_len).unwrap_or(DEFAULT_MIN_LEN),
+            route: OnceLock::new(),
+        });
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_pv(PvClassDef {
+            name: "nosip",
+            module: "nosip",
+            parse: Arc::new(|_fx, _inner| Ok(Box::new(NosipPv) as Box<dyn PvImpl<Ctx>>)),
+        });
+    }
+
+    fn hooks(&self, hooks: &mut Hooks) {
+        let st = self.state.clone();
+        hooks.non_sip.push(Arc::new(move |ctx, pkt| st.on_packet(ctx, pkt)));
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        // Kamailio refuses to start without the route (its mod_init); the
+        // routes are only known once compiled, so we check here.
+        let Some(ev) = rt.event(EVENT) else {
+            return Err(format!(
+                "event_route[{EVENT}] is missing: the module has nothing to run (add `event_route[{EVENT}] {{ ... }}` or remove loadmodule \"nosip.so\")"
+            ));
+        };
+        let _ = self.state.route.set(ev);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(m: &str, s: &str, min: usize) -> NosipState {
+        NosipState {
+            msg_match: compile("msg_match", m).unwrap(),
+            msg_skip: compile("msg_skip", s).unwrap(),
+            min_len: min,
+            route: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn filters() {
+        let st = state("", "", 32);
+        assert!(!st.wants(b"short"));
+        assert!(st.wants(&[b'x'; 32]));
+        let st = state("^KREQ", "SKIP", 4);
+        assert!(st.wants(b"KREQ one"));
+        assert!(!st.wants(b"other data"));
+        assert!(!st.wants(b"KREQ SKIP"));
+        // case-sensitive, as Kamailio's
+        assert!(st.wants(b"KREQ skip"));
+        assert!(compile("x", "(").is_err());
+        assert!(other_protocol_with_headers(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!other_protocol_with_headers(b"GET / HTTP/1.1\r\n\r\nxxxx"));
+        assert!(!other_protocol_with_headers(b"junk\r\nHost: x\r\n\r\n"));
+    }
+}

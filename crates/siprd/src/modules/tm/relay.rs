@@ -1,0 +1,703 @@
+//! Stateful proxying: `t_relay`, client transactions (one per branch), reply
+//! matching, best-reply selection, failure and on-reply routes, CANCEL and
+//! the hop-by-hop ACK of negative INVITE replies.
+//!
+//! Our Via branch is `z9hG4bK<index hex>.<label hex>.<branch no>`: a reply's
+//! top Via leads straight to its transaction and branch.
+
+use super::table::{Saved, TxEntry, TxInner, Uac};
+use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
+use crate::context::Ctx;
+use crate::runtime::{HookAction, Runtime};
+use crate::transport::{Dest, ListenerInfo, Proto};
+use bytes::Bytes;
+use siprd_script::route_type;
+use siprd_sip::header::HeaderKind;
+use siprd_sip::transaction::{ClientTx, State};
+use siprd_sip::uri::Uri;
+use siprd_sip::{Message, Method};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+const COOKIE: &str = "z9hG4bK";
+
+fn branch_param(e: &TxEntry, req: &Message, n: usize) -> String {
+    // Kamailio's shape: cookie, hash index, a 32-hex-digit tag, branch number.
+    let h = siprd_sip::reply::to_tag(req);
+    format!(
+        "{COOKIE}{:x}.{:08x}{}{:08x}.{n}",
+        e.index,
+        e.label,
+        String::from_utf8_lossy(&h),
+        e.index
+    )
+}
+
+/// Parse our branch parameter: (index, label, branch number).
+fn parse_branch(b: &[u8]) -> Option<(u32, u32, usize)> {
+    let rest = b.strip_prefix(COOKIE.as_bytes())?;
+    let s = std::str::from_utf8(rest).ok()?;
+    let mut it = s.split('.');
+    let index = u32::from_str_radix(it.next()?, 16).ok()?;
+    let mid = it.next()?;
+    if mid.len() != 32 {
+        return None;
+    }
+    let label = u32::from_str_radix(mid.get(..8)?, 16).ok()?;
+    let n = it.next()?.parse::<usize>().ok()?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some((index, label, n))
+}
+
+fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {
+    let listeners = ctx.rt.listeners();
+    if ctx.rcv.proto == proto {
+        if let Some(l) = listeners.iter().find(|l| Some(l.id) == ctx.rcv.listener) {
+            if l.addr.is_ipv4() == to.is_ipv4() {
+                return Some(l.clone());
+            }
+        }
+    }
+    listeners
+        .iter()
+        .find(|l| l.proto == proto && l.addr.is_ipv4() == to.is_ipv4())
+        .cloned()
+}
+
+/// One destination of `t_relay`.
+struct Target {
+    ruri: Option<Bytes>,
+    host: Vec<u8>,
+    port: u16,
+    proto: Proto,
+}
+
+fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
+    let Ok(uri) = Uri::parse(uri_text) else {
+        tracing::error!(
+            "t_relay: bad destination URI `{}`",
+            String::from_utf8_lossy(uri_text)
+        );
+        return None;
+    };
+    let proto = proto_override.unwrap_or(match uri.transport() {
+        Some(t) if t.eq_ignore_ascii_case(b"tcp") => Proto::Tcp,
+        _ => Proto::Udp,
+    });
+    Some(Target {
+        ruri: None,
+        host: uri.host().to_vec(),
+        port: uri.port().unwrap_or(5060),
+        proto,
+    })
+}
+
+/// `t_relay()`, `t_relay(host, port)`, `t_relay_to_udp/tcp(...)`.
+pub fn t_relay(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    host: Option<&[u8]>,
+    port: Option<u16>,
+    proto: Option<Proto>,
+) -> i32 {
+    if ctx.faked || !ctx.msg.is_request() {
+        tracing::error!("t_relay: not a received request");
+        return -1;
+    }
+    match ctx.msg.method() {
+        Method::Ack => return relay_ack(st, ctx, host, port),
+        Method::Cancel => {
+            if let Some(r) = relay_cancel(st, ctx) {
+                return r;
+            }
+        }
+        _ => {}
+    }
+    if ctx.tm.tx.is_none() {
+        match newtran(st, ctx) {
+            1 => {}
+            r => return r,
+        }
+    }
+    let Some(tx) = ctx.tm.tx.clone() else {
+        return -1;
+    };
+    let cfg = st.table.cfg.read().clone();
+    if tx.entry.invite && cfg.auto_inv_100 && ctx.exec.route_type & route_type::REQUEST != 0 {
+        let replied = tx.entry.inner.lock().uas.last_code();
+        if replied == 0 {
+            reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes());
+        }
+    }
+    // Destinations: the explicit one, else $du / $ru; then append_branch() ones.
+    let mut targets = Vec::new();
+    let first = match host {
+        Some(h) => Some(Target {
+            ruri: None,
+            host: h.to_vec(),
+            port: port.unwrap_or(5060),
+            proto: proto.unwrap_or(Proto::Udp),
+        }),
+        None => {
+            let t = ctx
+                .dst_uri
+                .clone()
+                .unwrap_or_else(|| Bytes::copy_from_slice(ctx.ruri()));
+            target_of(&t, proto)
+        }
+    };
+    let Some(first) = first else { return -1 };
+    targets.push(first);
+    for b in ctx.branches.clone() {
+        let dst = b.dst_uri.clone().unwrap_or_else(|| b.uri.clone());
+        if let Some(mut t) = target_of(&dst, proto) {
+            t.ruri = Some(b.uri.clone());
+            targets.push(t);
+        }
+    }
+    ctx.branches.clear();
+    ctx.flush();
+    let reliable_in = ctx.rcv.proto != Proto::Udp;
+    let _ = reliable_in;
+    let mut sent = 0;
+    for t in targets {
+        if add_branch(st, ctx, &tx, &t, &cfg) {
+            sent += 1;
+        }
+    }
+    if sent == 0 {
+        tracing::error!("t_relay: no branch could be sent");
+        return -1;
+    }
+    1
+}
+
+/// Add and send one branch, running `branch_route` first when one is armed:
+/// its changes (R-URI, headers, flags) apply to that branch only, and `drop`
+/// in it discards the branch.
+fn add_branch(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    tx: &TxRef,
+    t: &Target,
+    cfg: &super::TmConfig,
+) -> bool {
+    let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
+    let Some(route) = on_branch else {
+        return send_branch(st, ctx, tx, t, cfg);
+    };
+    let keep = (ctx.new_uri.clone(), ctx.dst_uri.clone(), ctx.edits.clone(), ctx.flags, ctx.exec.clone());
+    if let Some(r) = &t.ruri {
+        ctx.new_uri = Some(r.clone());
+    }
+    let rt = ctx.rt.clone();
+    let out = rt.program.run_route(ctx, route, route_type::BRANCH);
+    let ok = if out.dropped {
+        tracing::debug!("branch dropped by branch_route");
+        false
+    } else {
+        let t2 = Target { ruri: ctx.new_uri.clone(), host: t.host.clone(), port: t.port, proto: t.proto };
+        send_branch(st, ctx, tx, &t2, cfg)
+    };
+    (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
+    ok
+}
+
+fn send_branch(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    tx: &TxRef,
+    t: &Target,
+    cfg: &super::TmConfig,
+) -> bool {
+    let Some(addr) = crate::forward::resolve(&t.host, t.port) else {
+        return false;
+    };
+    let Some(listener) = via_listener(ctx, t.proto, &addr) else {
+        tracing::error!("t_relay: no {} listener to send from", t.proto);
+        return false;
+    };
+    let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
+    let n = tx.entry.inner.lock().uacs.len();
+    let branch = branch_param(&tx.entry, &ctx.msg, n);
+    let mut via = format!(
+        "Via: SIP/2.0/{} {via_host}:{via_port};branch={branch}",
+        t.proto.as_str().to_uppercase()
+    );
+    if ctx.local_rport {
+        via.push_str(";rport");
+    }
+    via.push_str("\r\n");
+    let mut edits = ctx.edits.clone();
+    let ruri = t.ruri.clone().or_else(|| ctx.new_uri.clone());
+    if let Some(uri) = &ruri {
+        if edits.set_ruri(&ctx.msg, uri).is_err() {
+            tracing::error!("t_relay: cannot rewrite the Request-URI");
+            return false;
+        }
+    }
+    edits.add_top_via(&ctx.msg, via.as_bytes());
+    let mut out = Vec::with_capacity(ctx.msg.buf().len() + 128);
+    edits.apply_into(ctx.msg.buf(), &mut out);
+    let dest = Dest {
+        proto: t.proto,
+        addr,
+        listener: Some(listener.id),
+        conn: None,
+    };
+    let now = Instant::now();
+    let mut timers = cfg.timers();
+    if let Some((fr_inv, fr)) = ctx.tm.fr_override {
+        timers.fr_inv = fr_inv;
+        if let Some(fr) = fr {
+            timers.fr = fr;
+        }
+    }
+    let request = Bytes::from(out);
+    {
+        let mut inner = tx.entry.inner.lock();
+        inner.uacs.push(Uac {
+            tx: ClientTx::start(tx.entry.invite, t.proto != Proto::Udp, timers, now),
+            request: request.clone(),
+            dest,
+            branch,
+            code: 0,
+            reply: None,
+            provisional: false,
+            cancel_sent: false,
+            replied: false,
+        });
+        if ctx.tm.on_failure.is_some() {
+            inner.on_failure = ctx.tm.on_failure;
+        }
+        if ctx.tm.on_reply.is_some() {
+            inner.on_reply = ctx.tm.on_reply;
+        }
+        inner.saved = Some(Saved {
+            flags: ctx.flags,
+            new_uri: ctx.new_uri.clone(),
+            dst_uri: ctx.dst_uri.clone(),
+            avps: ctx.avps.clone(),
+            force_rport: ctx.force_rport,
+        });
+        st.table.schedule(&tx.entry, &mut inner);
+    }
+    ctx.send(&dest, &request)
+}
+
+/// ACK: the one for our (relayed or local) negative reply is absorbed; an
+/// end-to-end ACK (for a 2xx) is forwarded statelessly.
+fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) -> i32 {
+    if let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) {
+        if let Some(e) = st.table.lookup(&key) {
+            let mut inner = e.inner.lock();
+            if inner.uas.on_ack(Instant::now()) {
+                st.table.schedule(&e, &mut inner);
+                return 0;
+            }
+        }
+    }
+    if crate::forward::forward_request(ctx, host, port) {
+        1
+    } else {
+        -1
+    }
+}
+
+/// CANCEL: `200 canceling`, CANCEL to every branch that answered provisionally
+/// (the others are cancelled when they do). None when no INVITE matches: the
+/// CANCEL is relayed like any other request.
+fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
+    let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
+    let target = st.table.lookup(&key)?;
+    if ctx.tm.tx.is_none() {
+        match newtran(st, ctx) {
+            1 => {}
+            r => return Some(r),
+        }
+    }
+    let tx = ctx.tm.tx.clone()?;
+    reply_in_tx(ctx, &tx, 200, b"canceling");
+    let mut cancels = Vec::new();
+    {
+        let mut inner = target.inner.lock();
+        inner.canceled = true;
+        for u in inner.uacs.iter_mut() {
+            if u.code < 200 && u.provisional && !u.cancel_sent {
+                u.cancel_sent = true;
+                if let Some(c) = build_cancel(&u.request) {
+                    cancels.push((u.dest, c));
+                }
+            }
+        }
+    }
+    for (d, c) in cancels {
+        ctx.send(&d, &c);
+    }
+    Some(1)
+}
+
+/// Copy the header lines of `kinds` from `msg` into `out`.
+fn copy_headers(msg: &Message, kinds: &[HeaderKind], out: &mut Vec<u8>) {
+    for h in msg.headers() {
+        if kinds.contains(&h.kind) {
+            out.extend_from_slice(msg.buf().get(h.line.clone()).unwrap_or_default());
+        }
+    }
+}
+
+fn top_via_line(msg: &Message) -> Option<&[u8]> {
+    let h = msg.header_ref(HeaderKind::Via)?;
+    msg.buf().get(h.line)
+}
+
+/// A CANCEL for a branch request (RFC 3261 §9.1).
+fn build_cancel(request: &Bytes) -> Option<Vec<u8>> {
+    let req = Message::parse(request.clone()).ok()?;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"CANCEL ");
+    out.extend_from_slice(req.ruri_bytes());
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    out.extend_from_slice(top_via_line(&req)?);
+    copy_headers(
+        &req,
+        &[
+            HeaderKind::From,
+            HeaderKind::To,
+            HeaderKind::CallId,
+            HeaderKind::Route,
+        ],
+        &mut out,
+    );
+    out.extend_from_slice(
+        format!(
+            "CSeq: {} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            req.cseq_num().ok()?
+        )
+        .as_bytes(),
+    );
+    Some(out)
+}
+
+/// The hop-by-hop ACK for a negative final reply to a branch INVITE (§17.1.1.3).
+fn build_ack(request: &Bytes, reply: &Message) -> Option<Vec<u8>> {
+    let req = Message::parse(request.clone()).ok()?;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"ACK ");
+    out.extend_from_slice(req.ruri_bytes());
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    out.extend_from_slice(top_via_line(&req)?);
+    copy_headers(&req, &[HeaderKind::From], &mut out);
+    copy_headers(reply, &[HeaderKind::To], &mut out);
+    copy_headers(&req, &[HeaderKind::CallId, HeaderKind::Route], &mut out);
+    out.extend_from_slice(
+        format!(
+            "CSeq: {} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            req.cseq_num().ok()?
+        )
+        .as_bytes(),
+    );
+    Some(out)
+}
+
+/// tm's reply hook: replies to our branches are consumed here.
+pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
+    let Ok(via) = ctx.msg.via1() else {
+        return HookAction::Continue;
+    };
+    let Some((index, label, n)) = via.branch().and_then(parse_branch) else {
+        return HookAction::Continue;
+    };
+    let Some(entry) = st.table.find_id(index, label) else {
+        return HookAction::Continue;
+    };
+    let Some(code) = ctx.msg.status() else {
+        return HookAction::Stop;
+    };
+    if ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
+        // The answer to our CANCEL: nothing to do.
+        return HookAction::Stop;
+    }
+    let tx = TxRef {
+        state: st.clone(),
+        entry,
+    };
+    let rt = ctx.rt.clone();
+    let _g = tx.entry.reply_lock.lock();
+    let now = Instant::now();
+    let (r, ack, cancel, on_reply) = {
+        let mut inner = tx.entry.inner.lock();
+        if inner.freed {
+            return HookAction::Stop;
+        }
+        let canceled = inner.canceled;
+        let restart = st.table.cfg.read().restart_fr_on_each_reply;
+        let fr_inv = st.table.cfg.read().fr_inv;
+        let on_reply = inner.on_reply;
+        let Some(u) = inner.uacs.get_mut(n) else {
+            return HookAction::Stop;
+        };
+        let was_provisional = u.provisional;
+        let r = u.tx.on_reply(code, now);
+        u.replied = true;
+        if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
+            u.tx.set_fr(now, fr_inv);
+        }
+        let ack = if r.send_ack {
+            build_ack(&u.request, &ctx.msg).map(|a| (u.dest, a))
+        } else {
+            None
+        };
+        let mut cancel = None;
+        if r.pass_up && code < 200 {
+            u.provisional = true;
+            if canceled && !u.cancel_sent {
+                u.cancel_sent = true;
+                cancel = build_cancel(&u.request).map(|c| (u.dest, c));
+            }
+        }
+        st.table.schedule(&tx.entry, &mut inner);
+        (r, ack, cancel, on_reply)
+    };
+    if let Some((d, a)) = ack {
+        ctx.send(&d, &a);
+    }
+    if let Some((d, c)) = cancel {
+        ctx.send(&d, &c);
+    }
+    if !r.pass_up {
+        return HookAction::Stop;
+    }
+    ctx.tm.tx = Some(tx.clone());
+    ctx.tm.reply_code = i32::from(code);
+    ctx.tm.reply_reason = Bytes::copy_from_slice(ctx.msg.reason());
+    if let Some(route) = on_reply {
+        let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
+        if out.dropped && code < 200 {
+            return HookAction::Stop;
+        }
+    }
+    // The reply as relayed upstream: our Via removed.
+    let mut edits = ctx.edits.clone();
+    if edits.remove_top_via(&ctx.msg).is_err() {
+        return HookAction::Stop;
+    }
+    let mut out = Vec::with_capacity(ctx.msg.buf().len());
+    edits.apply_into(ctx.msg.buf(), &mut out);
+    let out = Bytes::from(out);
+    if code < 200 {
+        if code > 100 {
+            relay_reply(&rt, ctx, &tx, code, out);
+        }
+        return HookAction::Stop;
+    }
+    {
+        let mut inner = tx.entry.inner.lock();
+        if let Some(u) = inner.uacs.get_mut(n) {
+            u.code = code;
+            u.reply = Some(out.clone());
+        }
+    }
+    if (200..300).contains(&code) {
+        relay_reply(&rt, ctx, &tx, code, out);
+        cancel_pending(&rt, &tx);
+        return HookAction::Stop;
+    }
+    if code >= 600 {
+        cancel_pending(&rt, &tx);
+    }
+    ctx.flush();
+    branches_done(&rt, &tx);
+    HookAction::Stop
+}
+
+/// Relay a reply upstream (provisional, 2xx, or the chosen best reply).
+fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: Bytes) {
+    let dest = {
+        let mut inner = tx.entry.inner.lock();
+        let ok = if tx.entry.invite && (200..300).contains(&code) {
+            inner.uas.on_relayed_2xx(code, Instant::now()) || inner.uas.last_code() / 100 == 2
+        } else {
+            inner.uas.on_reply(code, Instant::now())
+        };
+        if !ok {
+            return;
+        }
+        inner.last_reply = reply.clone();
+        tx.state.table.schedule(&tx.entry, &mut inner);
+        inner.dest
+    };
+    tx.state
+        .table
+        .stats
+        .relayed_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _ = rt;
+    ctx.send(&dest, &reply);
+}
+
+fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
+    let dest = {
+        let mut inner = tx.entry.inner.lock();
+        if !inner.uas.on_reply(code, Instant::now()) {
+            return;
+        }
+        inner.last_reply = reply.clone();
+        tx.state.table.schedule(&tx.entry, &mut inner);
+        inner.dest
+    };
+    rt.send(&dest, &reply);
+}
+
+/// CANCEL every branch still pending (after a 2xx or 6xx, or a local final reply).
+pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
+    if !tx.entry.invite {
+        return;
+    }
+    let mut cancels = Vec::new();
+    {
+        let mut inner = tx.entry.inner.lock();
+        inner.canceled = true;
+        for u in inner.uacs.iter_mut() {
+            if u.code < 200 && u.provisional && !u.cancel_sent {
+                u.cancel_sent = true;
+                if let Some(c) = build_cancel(&u.request) {
+                    cancels.push((u.dest, c));
+                }
+            }
+        }
+    }
+    for (d, c) in cancels {
+        rt.send(&d, &c);
+    }
+}
+
+fn pending(inner: &TxInner) -> bool {
+    inner
+        .uacs
+        .iter()
+        .any(|u| u.code < 200 && u.tx.state() != State::Terminated)
+}
+
+/// Best final reply among the branches: a 6xx wins, else the lowest class,
+/// lowest code.
+fn best(inner: &TxInner) -> Option<usize> {
+    let mut best: Option<(usize, u16)> = None;
+    for (i, u) in inner.uacs.iter().enumerate() {
+        if u.code < 200 {
+            continue;
+        }
+        let rank = if u.code >= 600 { 0 } else { u.code };
+        if best.is_none_or(|(_, r)| rank < r) {
+            best = Some((i, rank));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Every branch has a final answer (or timed out): failure route, then the
+/// best reply upstream unless the route answered or relayed again.
+pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
+    let (code, reason, reply, on_failure, saved) = {
+        let mut inner = tx.entry.inner.lock();
+        if inner.uas.is_final() || pending(&inner) || inner.uacs.is_empty() {
+            return;
+        }
+        let Some(i) = best(&inner) else { return };
+        inner.best = Some(i);
+        let u = &inner.uacs[i];
+        let code = u.code;
+        let reply = u.reply.clone();
+        let reason = reply
+            .as_ref()
+            .and_then(|r| Message::parse(r.clone()).ok())
+            .map(|m| Bytes::copy_from_slice(m.reason()))
+            .unwrap_or_else(|| Bytes::from_static(b"Request Timeout"));
+        let saved = inner.saved.as_ref().map(|s| Saved {
+            flags: s.flags,
+            new_uri: s.new_uri.clone(),
+            dst_uri: s.dst_uri.clone(),
+            avps: s.avps.clone(),
+            force_rport: s.force_rport,
+        });
+        (code, reason, reply, inner.on_failure.take(), saved)
+    };
+    if code >= 300 {
+        if let Some(route) = on_failure {
+            run_on_tx(
+                rt,
+                tx,
+                route,
+                "failure_route",
+                saved.as_ref(),
+                i32::from(code),
+                &reason,
+            );
+            let inner = tx.entry.inner.lock();
+            if inner.uas.is_final() || pending(&inner) {
+                return;
+            }
+        }
+    }
+    match reply {
+        Some(r) => relay_detached(rt, tx, code, r),
+        None => reply_detached(rt, tx, code, &reason),
+    }
+}
+
+/// Timer thread: branch `n` got no (final) reply in time.
+pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
+    let _g = tx.entry.reply_lock.lock();
+    let cancel = {
+        let mut inner = tx.entry.inner.lock();
+        let Some(u) = inner.uacs.get_mut(n) else {
+            return;
+        };
+        if u.code >= 200 {
+            return;
+        }
+        u.code = 408;
+        if u.provisional && !u.cancel_sent {
+            u.cancel_sent = true;
+            build_cancel(&u.request).map(|c| (u.dest, c))
+        } else {
+            None
+        }
+    };
+    if let Some((d, c)) = cancel {
+        rt.send(&d, &c);
+    }
+    branches_done(rt, tx);
+}
+
+/// Timer thread: retransmit branch `n`'s request.
+pub fn resend_branch(rt: &Arc<Runtime>, inner: &TxInner, n: usize) -> Option<(Dest, Bytes)> {
+    let _ = rt;
+    inner.uacs.get(n).map(|u| (u.dest, u.request.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_roundtrip_and_junk() {
+        assert_eq!(
+            parse_branch(b"z9hG4bK6966.0000002a0123456789abcdef00006966.3"),
+            Some((0x6966, 42, 3))
+        );
+        assert_eq!(parse_branch(b"z9hG4bK6966.c8ba1829.0"), None);
+        assert_eq!(
+            parse_branch(b"z9hG4bKzz.0000002a0123456789abcdef00006966.3"),
+            None
+        );
+        assert_eq!(
+            parse_branch(b"z9hG4bK1.0000002a0123456789abcdef00006966.1.2"),
+            None
+        );
+        assert_eq!(parse_branch(b"abc"), None);
+    }
+}

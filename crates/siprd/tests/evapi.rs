@@ -1,0 +1,425 @@
+//! evapi (and jansson on its messages) against the running binary, with real
+//! TCP clients on loopback. Behaviours marked "as Kamailio" were observed on
+//! Kamailio 5.6 with the same configs.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A config with an evapi socket on `port`; `PARAMS` and `ROUTES` are replaced.
+fn cfg(port: u16, params: &str, routes: &str) -> String {
+    r#"
+debug=2
+log_stderror=yes
+children=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "evapi.so"
+loadmodule "jansson.so"
+modparam("evapi", "bind_addr", "127.0.0.1:PORT")
+PARAMS
+ROUTES
+"#
+    .replace("PORT", &port.to_string())
+    .replace("PARAMS", params)
+    .replace("ROUTES", routes)
+}
+
+/// An evapi client.
+struct Ev {
+    s: TcpStream,
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl Ev {
+    fn connect(port: u16) -> Ev {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect evapi");
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        Ev { s, buf: Vec::new(), eof: false }
+    }
+
+    fn port(&self) -> u16 {
+        self.s.local_addr().unwrap().port()
+    }
+
+    fn send(&mut self, b: &[u8]) {
+        self.s.write_all(b).expect("evapi write");
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        match self.s.read(&mut chunk) {
+            Ok(0) => self.eof = true,
+            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => self.eof = true,
+            Err(_) => {}
+        }
+    }
+
+    /// The next netstring payload, within `timeout`.
+    fn frame(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(colon) = self.buf.iter().position(|&b| b == b':') {
+                let n: usize = std::str::from_utf8(&self.buf[..colon]).ok()?.parse().ok()?;
+                if self.buf.len() > colon + 1 + n {
+                    assert_eq!(self.buf[colon + 1 + n], b',', "netstring ends with a comma");
+                    let payload = String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + n]).into_owned();
+                    self.buf.drain(..colon + 2 + n);
+                    return Some(payload);
+                }
+            }
+            if self.eof || Instant::now() > deadline {
+                return None;
+            }
+            self.fill();
+        }
+    }
+
+    /// Everything that arrives within `wait`.
+    fn raw(&mut self, wait: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && !self.eof {
+            self.fill();
+        }
+        std::mem::take(&mut self.buf)
+    }
+
+    /// True when the server closed the connection within `timeout`.
+    fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && !self.eof {
+            self.fill();
+        }
+        self.eof
+    }
+}
+
+fn options(s: &Siprd, c: &UdpClient, ci: &str) -> String {
+    c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), ci, ""))
+}
+
+const RELAY: &str = r#"
+request_route {
+    evapi_relay("{\"ci\":\"$ci\"}");
+    sl_send_reply("200", "OK");
+}
+event_route[evapi:connection-new] {
+    xlog("L_ERR", "NEW $evapi(conidx)\n");
+}
+"#;
+
+#[test]
+fn relay_reaches_clients_as_netstrings() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", RELAY));
+    let mut a = Ev::connect(port);
+    let mut b = Ev::connect(port);
+    assert!(s.wait_log("NEW 1", WAIT));
+    let c = UdpClient::new();
+    assert!(first_line(&options(&s, &c, "r1")).starts_with("SIP/2.0 200"));
+    assert_eq!(a.frame(WAIT).as_deref(), Some(r#"{"ci":"r1"}"#));
+    assert_eq!(b.frame(WAIT).as_deref(), Some(r#"{"ci":"r1"}"#));
+    options(&s, &c, "r2");
+    assert_eq!(a.frame(WAIT).as_deref(), Some(r#"{"ci":"r2"}"#));
+}
+
+#[test]
+fn relay_bare_with_netstring_format_0() {
+    let port = free_port();
+    let routes = r#"
+request_route {
+    evapi_relay("ev-$ci;");
+    sl_send_reply("200", "OK");
+}
+event_route[evapi:connection-new] { xlog("L_ERR", "NEW $evapi(conidx)\n"); }
+event_route[evapi:message-received] { xlog("L_ERR", "BARE [$evapi(msg)]\n"); }
+"#;
+    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "netstring_format", 0)"#, routes));
+    let mut a = Ev::connect(port);
+    assert!(s.wait_log("NEW 0", WAIT));
+    let c = UdpClient::new();
+    options(&s, &c, "b1");
+    let got = a.raw(Duration::from_millis(500));
+    assert_eq!(String::from_utf8_lossy(&got), "ev-b1;");
+    a.send(b"hello there");
+    assert!(s.wait_log("BARE [hello there]", WAIT));
+}
+
+#[test]
+fn multicast_and_unicast_by_tag() {
+    let port = free_port();
+    let routes = r#"
+request_route {
+    evapi_multicast("mc-$ci", "blue");
+    evapi_unicast("uc-$ci", "blue");
+    evapi_multicast("none-$ci", "nosuchtag");
+    sl_send_reply("200", "OK");
+}
+event_route[evapi:message-received] {
+    if (evapi_set_tag("$evapi(msg)")) { xlog("L_ERR", "TAG $evapi(conidx) $evapi(msg)\n"); }
+}
+"#;
+    let s = Siprd::start(&cfg(port, "", routes));
+    let mut a = Ev::connect(port);
+    let mut b = Ev::connect(port);
+    let mut c = Ev::connect(port);
+    a.send(b"4:blue,");
+    assert!(s.wait_log("TAG 0 blue", WAIT));
+    b.send(b"3:red,");
+    assert!(s.wait_log("TAG 1 red", WAIT));
+    c.send(b"4:blue,");
+    assert!(s.wait_log("TAG 2 blue", WAIT));
+    // a tag longer than 64 characters is refused
+    let long = "x".repeat(65);
+    b.send(format!("65:{long},").as_bytes());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!s.log().contains(&format!("TAG 1 {long}")));
+    let u = UdpClient::new();
+    options(&s, &u, "t1");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("mc-t1"));
+    assert_eq!(a.frame(WAIT).as_deref(), Some("uc-t1"), "unicast goes to the first matching client");
+    assert_eq!(c.frame(WAIT).as_deref(), Some("mc-t1"));
+    assert!(b.raw(Duration::from_millis(300)).is_empty(), "red gets nothing");
+    assert!(c.raw(Duration::from_millis(300)).is_empty(), "the unicast went to the first blue client only");
+}
+
+#[test]
+fn message_received_with_jansson() {
+    let port = free_port();
+    let routes = r#"
+request_route { sl_send_reply("200", "OK"); }
+event_route[evapi:message-received] {
+    if (jansson_get("cmd", "$evapi(msg)", "$var(cmd)") && jansson_get("data.n[1]", "$evapi(msg)", "$var(n)")) {
+        $var(m) = $var(n) + 1;
+        evapi_relay("got $var(cmd) m=$var(m) from $evapi(srcaddr) idx=$evapi(conidx)");
+    } else {
+        evapi_relay("invalid [$evapi(msg)]");
+    }
+}
+"#;
+    let s = Siprd::start(&cfg(port, "", routes));
+    let mut a = Ev::connect(port);
+    let msg = r#"{"cmd":"ping","data":{"n":[1,41]}}"#;
+    a.send(format!("{}:{msg},", msg.len()).as_bytes());
+    assert_eq!(a.frame(WAIT).as_deref(), Some("got ping m=42 from 127.0.0.1 idx=0"));
+    a.send(b"9:{not json,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{not json]"));
+    // several frames in one write
+    a.send(b"15:{\"cmd\":\"a\",x},5:{bad},");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{\"cmd\":\"a\",x}]"));
+    assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{bad}]"));
+    drop(s);
+}
+
+const EVENTS: &str = r#"
+request_route { sl_send_reply("200", "OK"); }
+event_route[evapi:connection-new] {
+    xlog("L_ERR", "NEW idx=$evapi(conidx) $evapi(srcaddr):$evapi(srcport)\n");
+    evapi_relay("welcome $evapi(conidx) $evapi(srcport)");
+    if ($evapi(conidx) == 2) { evapi_close(); }
+}
+event_route[evapi:connection-closed] {
+    xlog("L_ERR", "CLOSED idx=$evapi(conidx) $evapi(srcaddr):$evapi(srcport) msg=[$evapi(msg)]\n");
+}
+event_route[evapi:message-received] {
+    xlog("L_ERR", "MSG idx=$evapi(conidx) [$evapi(msg)]\n");
+    if ($evapi(msg) == "close") { evapi_close(); }
+    if ($evapi(msg) == "ping") { evapi_relay("pong"); }
+}
+"#;
+
+#[test]
+fn connection_events_and_index_reuse() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", EVENTS));
+    let mut a = Ev::connect(port);
+    // the relay from its own connection-new route is the first thing it gets
+    assert_eq!(a.frame(WAIT), Some(format!("welcome 0 {}", a.port())));
+    let mut b = Ev::connect(port);
+    let bport = b.port();
+    assert_eq!(b.frame(WAIT), Some(format!("welcome 1 {bport}")));
+    assert_eq!(a.frame(WAIT), Some(format!("welcome 1 {bport}")), "relays reach every client");
+    drop(b);
+    assert!(s.wait_log(&format!("CLOSED idx=1 127.0.0.1:{bport} msg=[<null>]"), WAIT));
+    // index 1 is free again
+    let mut c = Ev::connect(port);
+    assert_eq!(c.frame(WAIT), Some(format!("welcome 1 {}", c.port())));
+    a.send(b"4:ping,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
+}
+
+#[test]
+fn evapi_close_from_routes_raises_no_closed_event() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", EVENTS));
+    let mut a = Ev::connect(port);
+    assert!(a.frame(WAIT).is_some());
+    let mut b = Ev::connect(port);
+    assert!(b.frame(WAIT).is_some());
+    // index 2 is closed by its connection-new route, after its welcome
+    let mut c = Ev::connect(port);
+    let cport = c.port();
+    assert_eq!(c.frame(WAIT), Some(format!("welcome 2 {cport}")));
+    assert!(c.closed_within(WAIT));
+    // closed from message-received
+    b.send(b"5:close,");
+    assert!(b.closed_within(WAIT));
+    std::thread::sleep(Duration::from_millis(300));
+    let log = s.log();
+    assert!(!log.contains("CLOSED idx=2"), "{log}");
+    assert!(!log.contains("CLOSED idx=1"), "{log}");
+    // the other client is unaffected
+    a.send(b"4:ping,");
+    let mut got = Vec::new();
+    while let Some(f) = a.frame(WAIT) {
+        if f == "pong" {
+            break;
+        }
+        got.push(f);
+    }
+    assert!(got.iter().all(|f| f.starts_with("welcome")), "{got:?}");
+}
+
+#[test]
+fn junk_is_ignored_counted_and_logged_once() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", EVENTS));
+    let mut a = Ev::connect(port);
+    assert!(a.frame(WAIT).is_some());
+    a.send(b"garbage!!,\x00\x01\xff,");
+    a.send(b"4:ping,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
+    a.send(b"xx:yy,0:,\r\n4:ping,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
+    assert_eq!(s.count_log("that is not a netstring"), 1);
+    assert!(!s.log().contains("MSG idx=0 [garbage"));
+    assert!(!s.log().contains("MSG idx=0 []"), "empty netstrings raise nothing");
+    assert!(!s.log().contains("CLOSED idx=0"));
+}
+
+#[test]
+fn frames_split_anywhere_are_reassembled() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", EVENTS));
+    let mut a = Ev::connect(port);
+    assert!(a.frame(WAIT).is_some());
+    let gap = Duration::from_millis(60);
+    for piece in [&b"1"[..], b"1:hel", b"lo world"] {
+        a.send(piece);
+        std::thread::sleep(gap);
+    }
+    // just before the trailing comma
+    a.send(b",5:split");
+    std::thread::sleep(gap);
+    a.send(b",4:pi");
+    std::thread::sleep(gap);
+    a.send(b"ng");
+    std::thread::sleep(gap);
+    a.send(b",");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
+    assert!(s.wait_log("MSG idx=0 [hello world]", WAIT));
+    assert!(s.wait_log("MSG idx=0 [split]", WAIT));
+    assert_eq!(s.count_log("that is not a netstring"), 0);
+}
+
+#[test]
+fn oversized_frame_closes_the_connection() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "max_frame_size", 100)"#, EVENTS));
+    let mut a = Ev::connect(port);
+    assert!(a.frame(WAIT).is_some());
+    a.send(b"100:");
+    a.send(&[b'x'; 100]);
+    a.send(b",");
+    assert!(s.wait_log(&format!("MSG idx=0 [{}]", "x".repeat(100)), WAIT));
+    a.send(b"101:xx");
+    assert!(a.closed_within(WAIT));
+    assert!(s.wait_log("larger than max_frame_size (100)", WAIT));
+    assert!(s.wait_log("CLOSED idx=0", WAIT));
+    // a huge length prefix
+    let mut b = Ev::connect(port);
+    assert!(b.frame(WAIT).is_some());
+    b.send(b"99999999999999999999999:");
+    assert!(b.closed_within(WAIT));
+}
+
+#[test]
+fn max_clients_is_enforced() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "max_clients", 2)"#, EVENTS));
+    let mut a = Ev::connect(port);
+    let mut b = Ev::connect(port);
+    assert!(a.frame(WAIT).is_some());
+    assert!(b.frame(WAIT).is_some());
+    let mut c = Ev::connect(port);
+    assert!(c.closed_within(WAIT));
+    assert!(s.wait_log("too many clients (max_clients=2)", WAIT));
+    drop(a);
+    assert!(s.wait_log("CLOSED idx=0", WAIT));
+    let mut d = Ev::connect(port);
+    assert_eq!(d.frame(WAIT), Some(format!("welcome 0 {}", d.port())));
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_slow_sip() {
+    let port = free_port();
+    let payload = "p".repeat(4000);
+    let routes = r#"
+request_route {
+    evapi_relay("$ci PAYLOAD");
+    sl_send_reply("200", "OK");
+}
+event_route[evapi:connection-new] { xlog("L_ERR", "NEW $evapi(conidx)\n"); }
+event_route[evapi:connection-closed] { xlog("L_ERR", "CLOSED idx=$evapi(conidx)\n"); }
+"#
+    .replace("PAYLOAD", &payload);
+    let params = r#"
+modparam("evapi", "max_queue", 64)
+modparam("evapi", "send_data_timeout", 1500000)
+"#;
+    let s = Siprd::start(&cfg(port, params, &routes));
+    // a client that never reads, with a small receive buffer
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    assert!(s.wait_log("NEW 0", WAIT));
+    let rss0 = rss_kb(s.pid());
+    let c = UdpClient::new();
+    let t = Instant::now();
+    for i in 0..2000 {
+        let r = options(&s, &c, &format!("slow-{i}"));
+        assert!(first_line(&r).starts_with("SIP/2.0 200"));
+    }
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(20), "2000 OPTIONS took {took:?}");
+    assert!(s.wait_log("is full (max_queue=64)", WAIT));
+    // stalled for send_data_timeout: disconnected, with the drops counted
+    assert!(s.wait_log("did not read for 1500000 us", Duration::from_secs(8)));
+    assert!(s.wait_log("events were dropped for client", WAIT));
+    assert!(s.wait_log("CLOSED idx=0", WAIT));
+    let rss1 = rss_kb(s.pid());
+    assert!(rss1 < rss0 + 64 * 1024, "memory grew from {rss0} kB to {rss1} kB");
+    drop(sock);
+}

@@ -1,0 +1,145 @@
+//! evrexec end to end: start-up tasks, UDP tasks and `evrexec.run` over
+//! JSON-RPC (shapes observed on Kamailio 5.6).
+
+mod common;
+
+use common::*;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn rpc(port: u16, req: &str) -> Option<serde_json::Value> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).ok()?;
+    Some(serde_json::from_slice(&buf[..n]).expect("reply is JSON"))
+}
+
+fn cfg(evr_port: u16, rpc_port: u16) -> String {
+    format!(
+        r#"
+children=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "htable.so"
+loadmodule "cfgutils.so"
+loadmodule "jsonrpcs.so"
+loadmodule "evrexec.so"
+modparam("htable", "htable", "c=>size=4;initval=0;")
+modparam("cfgutils", "lock_set_size", 4)
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+modparam("evrexec", "exec", "NAME=evrexec:start;Wait=1000;workers=3;")
+modparam("evrexec", "exec", "name=evrexec:loop;wait=0;workers=1;")
+modparam("evrexec", "exec", "name=evrexec:udp;sockaddr=udp:127.0.0.1:{evr_port};workers=1")
+request_route {{
+    if ($rm == "OPTIONS") {{
+        sl_send_reply("200", "count=$sht(c=>n)");
+        exit;
+    }}
+    sl_send_reply("501", "Not Implemented");
+}}
+event_route[evrexec:start] {{
+    xlog("L_ERR", "START data=[$evr(data)] ip=[$evr(srcip)] rm=$rm\n");
+}}
+event_route[evrexec:loop] {{
+    while(1) {{
+        usleep(200000);
+    }}
+}}
+event_route[evrexec:udp] {{
+    lock("n");
+    $sht(c=>n) = $sht(c=>n) + 1;
+    unlock("n");
+    if ($evr(data) =~ "^show") {{
+        xlog("L_ERR", "UDP data=[$evr(data)] ip=[$evr(srcip)] port=[$evr(srcport)] portno=[$evr(srcportno)]\n");
+    }}
+}}
+event_route[evrexec:test] {{
+    xlog("L_ERR", "TEST data=[$evr(data)] len=$(evr(data){{s.len}})\n");
+}}
+"#
+    )
+}
+
+fn count(s: &Siprd, c: &UdpClient) -> i64 {
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:ctl@127.0.0.1", c.port(), &format!("cnt-{}", fastrand_id()), ""));
+    let line = first_line(&r);
+    line.rsplit("count=").next().and_then(|n| n.trim().parse().ok()).unwrap_or(-1)
+}
+
+fn fastrand_id() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+#[test]
+fn startup_tasks_run_once_per_worker_and_udp_tasks_get_data() {
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let mut s = Siprd::start(&cfg(evr_port, rpc_port));
+    assert!(s.wait_log("START data=[<null>] ip=[<null>] rm=OPTIONS", WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.count_log("START data="), 3, "{}", s.log());
+
+    let c = UdpClient::new();
+    c.send(([127, 0, 0, 1], evr_port).into(), "show hi");
+    let want = format!("UDP data=[show hi] ip=[127.0.0.1] port=[{0}] portno=[{0}]", c.port());
+    assert!(s.wait_log(&want, WAIT), "{}", s.log());
+    // nothing is sent back
+    c.expect_silence(Duration::from_millis(100));
+
+    // a forever-looping task does not block shutdown
+    let took = s.terminate();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn udp_task_burst_loses_nothing() {
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&cfg(evr_port, rpc_port));
+    let c = UdpClient::new();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    const N: i64 = 5000;
+    for i in 0..N {
+        sender.send_to(format!("burst {i:06} padding-padding-padding").as_bytes(), ("127.0.0.1", evr_port)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
+    while Instant::now() < deadline {
+        n = count(&s, &c);
+        if n >= N {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(n, N, "{}", s.log());
+}
+
+#[test]
+fn evrexec_run_over_jsonrpc() {
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&cfg(evr_port, rpc_port));
+    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","mydata"],"id":4}"#).unwrap();
+    assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":4}));
+    // synchronous: the route ran before the answer
+    assert!(s.wait_log("TEST data=[mydata] len=6", WAIT), "{}", s.log());
+    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test"],"id":3}"#).unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log("TEST data=[] len=0", WAIT), "{}", s.log());
+    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:nonexist"],"id":5}"#).unwrap();
+    assert_eq!(r["error"], serde_json::json!({"code":500,"message":"Event route not found"}));
+    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","id":6}"#).unwrap();
+    assert_eq!(r["error"], serde_json::json!({"code":500,"message":"Invalid parameters"}));
+}
+
+#[test]
+fn seed_example_checks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/examples/seed001-evrexec.cfg");
+    let (code, out) = check_file(std::path::Path::new(path));
+    assert_eq!(code, 0, "{out}");
+}

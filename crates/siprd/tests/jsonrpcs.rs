@@ -1,0 +1,212 @@
+//! JSON-RPC control end to end: datagram (UDP and unix), FIFO (as `kamctl
+//! rpc` uses it) and `siprd ctl`. Reply shapes observed on Kamailio 5.6.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn rpc_raw(port: u16, req: &[u8]) -> Option<Value> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    s.send_to(req, ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).ok()?;
+    Some(serde_json::from_slice(&buf[..n]).expect("reply is JSON"))
+}
+
+fn rpc(port: u16, req: &str) -> Value {
+    rpc_raw(port, req.as_bytes()).unwrap_or_else(|| panic!("no reply to {req}"))
+}
+
+fn cfg(rpc_port: u16, extra: &str) -> String {
+    format!(
+        r#"
+children=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "htable.so"
+loadmodule "jsonrpcs.so"
+loadmodule "evrexec.so"
+modparam("htable", "htable", "t=>size=4;")
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+{extra}
+request_route {{
+    sl_send_reply("200", "OK");
+}}
+event_route[evrexec:test] {{
+    xlog("L_ERR", "TEST data=[$evr(data)]\n");
+}}
+"#
+    )
+}
+
+#[test]
+fn datagram_methods_errors_and_batches() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, ""));
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.listMethods","id":1}"#);
+    let names: Vec<&str> = r["result"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for m in ["core.version", "core.uptime", "core.ps", "core.psx", "core.info", "core.echo", "evrexec.run", "htable.get", "system.listMethods", "system.methodHelp", "stats.get_statistics"] {
+        assert!(names.contains(&m), "{m} missing from {names:?}");
+    }
+    assert_eq!(r["id"], 1);
+
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"nope.x","id":2}"#);
+    assert_eq!(r, json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":2}));
+
+    // malformed JSON: no answer (as Kamailio)
+    assert!(rpc_raw(port, b"{bad json").is_none());
+
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.echo","params":["a",1],"id":"s"}"#);
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":["a","1"],"id":"s"}));
+
+    let r = rpc(port, r#"[{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1},{"jsonrpc":"2.0","method":"nope","id":2}]"#);
+    assert_eq!(
+        r,
+        json!([{"jsonrpc":"2.0","result":["x"],"id":1},{"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":2}])
+    );
+
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["core.echo"],"id":7}"#);
+    assert_eq!(r["result"], "Returns back its parameters.");
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":7}"#);
+    assert_eq!(r["error"], json!({"code":400,"message":"command not found"}));
+
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.uptime","id":8}"#);
+    assert!(r["result"]["uptime"].is_u64(), "{r}");
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.psx","id":8}"#);
+    assert!(r["result"][0]["PID"].is_u64(), "{r}");
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.version","id":8}"#);
+    assert!(r["result"].as_str().unwrap().starts_with("siprd "), "{r}");
+
+    // htable commands registered by htable
+    rpc(port, r#"{"jsonrpc":"2.0","method":"htable.sets","params":["t","k","v"],"id":9}"#);
+    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"htable.get","params":["t","k"],"id":9}"#);
+    assert!(r.to_string().contains("\"v\""), "{r}");
+
+    // an RPC flood does not stop SIP
+    let flood = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..2000 {
+        let _ = flood.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["f"],"id":1}"#, ("127.0.0.1", port));
+        let _ = flood.send_to(b"\x00\xffjunk", ("127.0.0.1", port));
+    }
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "rpc-flood", ""));
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+}
+
+#[test]
+fn round_trip_is_fast() {
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(port, ""));
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut times = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..200 {
+        let t = Instant::now();
+        sock.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1}"#, ("127.0.0.1", port)).unwrap();
+        sock.recv(&mut buf).unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    eprintln!("RPC round trip p50 {:?} p99 {:?}", times[100], times[198]);
+    assert!(times[100] < Duration::from_millis(5), "{:?}", times[100]);
+}
+
+#[test]
+fn unix_datagram_socket() {
+    let dir = std::env::temp_dir().join(format!("siprd-jrpc-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rpc.sock");
+    let cfg = cfg(free_udp_port(), "").replace(
+        "modparam(\"jsonrpcs\", \"dgram_socket\"",
+        &format!("modparam(\"jsonrpcs\", \"dgram_socket\", \"{}\")\n#", path.display()),
+    );
+    let _s = Siprd::start(&cfg);
+    let me = dir.join("client.sock");
+    let c = std::os::unix::net::UnixDatagram::bind(&me).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["u"],"id":1}"#, &path).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = c.recv(&mut buf).unwrap();
+    let v: Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(v["result"], json!(["u"]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fifo_like_kamctl() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("siprd-jrpc-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("rpc.fifo");
+    let extra = format!(
+        "modparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\nmodparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")",
+        fifo.display(),
+        dir.display()
+    );
+    let s = Siprd::start(&cfg(free_udp_port(), &extra));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&fifo).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // kamctl: create the reply FIFO, start reading, write the request
+    let reply = dir.join("kamailio_receiver_1");
+    let c = std::ffi::CString::new(reply.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let reply = reply.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::open(&reply).unwrap();
+            let mut out = String::new();
+            f.read_to_string(&mut out).unwrap();
+            out
+        })
+    };
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(b"{\"jsonrpc\": \"2.0\", \"method\": \"evrexec.run\", \"params\": [\"evrexec:test\", \"fifo\"], \"reply_name\": \"kamailio_receiver_1\", \"id\": 42}\n").unwrap();
+    drop(w);
+    let out = reader.join().unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, json!({"jsonrpc":"2.0","result":{},"id":42}));
+    assert!(s.wait_log("TEST data=[fifo]", WAIT), "{}", s.log());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ctl(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd")).arg("ctl").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn siprd_ctl_end_to_end() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, ""));
+    let addr = format!("udp:127.0.0.1:{port}");
+    let (code, out, err) = ctl(&["-s", &addr, "core.echo", "abc", "12", "s:13"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, json!(["abc", "12", "13"]));
+    assert!(out.contains("\n  "), "pretty output: {out}");
+    let (code, _, _) = ctl(&["-s", &addr, "evrexec.run", "evrexec:test", "from-ctl"]);
+    assert_eq!(code, 0);
+    assert!(s.wait_log("TEST data=[from-ctl]", WAIT), "{}", s.log());
+    let (code, _, err) = ctl(&["-s", &addr, "no.such"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Method Not Found"), "{err}");
+    // nobody listening
+    let (code, _, err) = ctl(&["-s", &format!("udp:127.0.0.1:{}", free_udp_port()), "core.version"]);
+    assert_eq!(code, 2, "{err}");
+}
