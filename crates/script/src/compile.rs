@@ -24,6 +24,9 @@ pub struct CompileOptions<'a> {
     pub modules: &'a [ModuleDecl],
     /// Every global parameter name the host knows. When empty, not checked.
     pub globals: &'a [&'a str],
+    /// Module names that exist in Kamailio but not in the host: loading one is
+    /// still an error, reported as such (no "did you mean").
+    pub foreign_modules: &'a [&'a str],
     /// Overrides the `max_while_loops` global (default 100).
     pub max_while_loops: Option<u32>,
 }
@@ -420,7 +423,26 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
         return;
     }
     let find = |n: &str| opts.modules.iter().find(|m| m.name == n);
+    let provided = || {
+        opts.modules
+            .iter()
+            .map(|m| m.name)
+            .filter(|n| *n != "core")
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for m in &cfg.loadmodules {
+        if find(&m.name).is_none() && opts.foreign_modules.contains(&m.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    m.span,
+                    format!("module `{}` is not available in siprd", m.name),
+                )
+                .label("a Kamailio module siprd does not provide")
+                .help(format!("siprd provides: {}", provided())),
+            );
+            continue;
+        }
         if find(&m.name).is_none() {
             let mut d = Diagnostic::error(m.span, format!("unknown module `{}`", m.name))
                 .label("siprd has no module by this name");
@@ -430,8 +452,14 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
             diags.push(d);
         }
     }
+    let mut reported: Vec<&str> = Vec::new();
     for p in &cfg.modparams {
         let Some(decl) = find(&p.module) else {
+            // Its loadmodule was reported already, or an earlier modparam was.
+            if cfg.module_loaded(&p.module) || reported.contains(&p.module.as_str()) {
+                continue;
+            }
+            reported.push(p.module.as_str());
             let mut d = Diagnostic::error(
                 p.module_span,
                 format!("modparam for unknown module `{}`", p.module),

@@ -347,6 +347,7 @@ pub fn compile_str(cfg: &str) -> Result<siprd_script::Program<T>, String> {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: None,
     };
     siprd_script::compile(&parsed, &reg, &(), &opts)
@@ -388,6 +389,7 @@ pub fn check(cfg: &str) -> String {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: None,
     };
     match siprd_script::compile(&parsed, &reg, &(), &opts) {
@@ -407,6 +409,7 @@ pub fn render(cfg: &str) -> String {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: None,
     };
     match siprd_script::compile(&parsed, &reg, &(), &opts) {

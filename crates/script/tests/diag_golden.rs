@@ -71,6 +71,7 @@ fn valid_config_has_no_diagnostics() {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: None,
     };
     let (_, w) = siprd_script::compile(&parsed, &reg, &(), &opts).unwrap();
@@ -85,6 +86,7 @@ fn check_config_reports_parse_and_compile_problems_together() {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: None,
     };
     let d = siprd_script::check_config(

@@ -122,6 +122,7 @@ fn exercise(text: &str) {
     let opts = CompileOptions {
         modules: &mods,
         globals: GLOBALS,
+        foreign_modules: &[],
         max_while_loops: Some(5),
     };
     match siprd_script::compile(&parsed, &reg, &(), &opts) {

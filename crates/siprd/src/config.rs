@@ -11,7 +11,10 @@ use crate::runtime::{Hooks, Runtime};
 use crate::settings::CoreSettings;
 use siprd_script::ast::{GlobalValue, ModParamValue};
 use siprd_script::registry::ModuleDecl;
-use siprd_script::{compile, CompileOptions, Defines, Diagnostic, Diagnostics, ParsedConfig, Program, Registry, Value};
+use siprd_script::{
+    compile, CompileOptions, Defines, Diagnostic, Diagnostics, ParsedConfig, Program, Registry,
+    Value,
+};
 use std::path::Path;
 
 /// The bundled default config (`etc/siprd.cfg`).
@@ -42,7 +45,10 @@ impl Loaded {
             m.hooks(&mut hooks);
             m.rpc(&mut rpc);
         }
-        (Runtime::new(self.settings, self.program, hooks, rpc), self.modules)
+        (
+            Runtime::new(self.settings, self.program, hooks, rpc),
+            self.modules,
+        )
     }
 }
 
@@ -63,7 +69,10 @@ fn modparam_value(v: &ModParamValue) -> Value {
 
 /// Every module declaration (loaded or not), for the compiler's checks.
 fn all_decls() -> Vec<ModuleDecl> {
-    let mut decls: Vec<ModuleDecl> = modules::ALL.iter().map(|info| (info.new)().decl()).collect();
+    let mut decls: Vec<ModuleDecl> = modules::ALL
+        .iter()
+        .map(|info| (info.new)().decl())
+        .collect();
     decls.push(modules::core::Core.decl());
     decls
 }
@@ -84,8 +93,14 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
     for (m, span) in loaded.iter_mut() {
         if let Err(e) = m.init(&settings) {
             let d = match span {
-                Some(s) => Diagnostic::error(*s, format!("module `{}` failed to initialise: {e}", m.name())),
-                None => Diagnostic::error_nospan(format!("module `{}` failed to initialise: {e}", m.name())),
+                Some(s) => Diagnostic::error(
+                    *s,
+                    format!("module `{}` failed to initialise: {e}", m.name()),
+                ),
+                None => Diagnostic::error_nospan(format!(
+                    "module `{}` failed to initialise: {e}",
+                    m.name()
+                )),
             };
             diags.push(d);
         }
@@ -95,7 +110,12 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
 
     let decls = all_decls();
     let globals: Vec<&str> = crate::core_params::names().collect();
-    let opts = CompileOptions { modules: &decls, globals: &globals, max_while_loops: None };
+    let opts = CompileOptions {
+        modules: &decls,
+        globals: &globals,
+        foreign_modules: crate::kamailio_modules::KAMAILIO_MODULES,
+        max_while_loops: None,
+    };
     let host: &(dyn std::any::Any + Send + Sync) = &();
     let (program, more) = match compile(&parsed, &registry, host, &opts) {
         Ok((program, warnings)) => (Some(program), warnings.items),
@@ -107,7 +127,11 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
             continue;
         }
         // The parser's own warnings come back through the compiler: keep one copy.
-        if !d.is_error() && diags.iter().any(|e| e.message == d.message && e.span == d.span) {
+        if !d.is_error()
+            && diags
+                .iter()
+                .any(|e| e.message == d.message && e.span == d.span)
+        {
             continue;
         }
         diags.push(d);
@@ -115,7 +139,12 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
     diags.sort_by_key(|d| d.span.map(|s| (s.file, s.lo)).unwrap_or((0, 0)));
     let report = Diagnostics::new(parsed.sources.clone(), diags);
     match program {
-        Some(program) if !report.has_errors() => Ok(Loaded { settings, modules, program, warnings: report }),
+        Some(program) if !report.has_errors() => Ok(Loaded {
+            settings,
+            modules,
+            program,
+            warnings: report,
+        }),
         _ => Err(report),
     }
 }
@@ -127,20 +156,28 @@ fn apply_globals(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> CoreSett
             continue; // reported by the compiler with a did-you-mean
         }
         if let Err(e) = settings.apply(&g.name, &global_value(&g.value)) {
-            diags.push(Diagnostic::error(g.value_span, format!("bad value for `{}`: {e}", g.name)));
+            diags.push(Diagnostic::error(
+                g.value_span,
+                format!("bad value for `{}`: {e}", g.name),
+            ));
         }
     }
     if let Some((engine, span)) = &parsed.cfgengine {
         match engine.as_str() {
             "native" | "lua" => settings.cfgengine = engine.clone(),
             other => diags.push(
-                Diagnostic::error(*span, format!("unknown cfgengine `{other}`")).help("siprd supports \"native\" and \"lua\""),
+                Diagnostic::error(*span, format!("unknown cfgengine `{other}`"))
+                    .help("siprd supports \"native\" and \"lua\""),
             ),
         }
     }
     for l in &settings.listen {
         if let Err(e) = crate::transport::ListenSpec::parse(l) {
-            let span = parsed.globals.iter().find(|g| g.name == "listen" && g.value.as_str() == *l).map(|g| g.value_span);
+            let span = parsed
+                .globals
+                .iter()
+                .find(|g| g.name == "listen" && g.value.as_str() == *l)
+                .map(|g| g.value_span);
             let msg = format!("bad listen value `{l}`: {e}");
             diags.push(match span {
                 Some(s) => Diagnostic::error(s, msg),
@@ -185,7 +222,11 @@ fn instantiate_modules(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> Ve
     loaded
 }
 
-fn apply_modparams(parsed: &ParsedConfig, loaded: &mut [LoadedModule], diags: &mut Vec<Diagnostic>) {
+fn apply_modparams(
+    parsed: &ParsedConfig,
+    loaded: &mut [LoadedModule],
+    diags: &mut Vec<Diagnostic>,
+) {
     for mp in &parsed.modparams {
         let name = crate::module::module_name_of(&mp.module);
         let Some((m, _)) = loaded.iter_mut().find(|(m, _)| m.name() == name) else {
@@ -195,7 +236,10 @@ fn apply_modparams(parsed: &ParsedConfig, loaded: &mut [LoadedModule], diags: &m
             continue; // unknown parameter: reported by the compiler
         }
         if let Err(e) = m.set_param(&mp.param, &modparam_value(&mp.value)) {
-            diags.push(Diagnostic::error(mp.value_span, format!("bad value for {name}.{}: {e}", mp.param)));
+            diags.push(Diagnostic::error(
+                mp.value_span,
+                format!("bad value for {name}.{}: {e}", mp.param),
+            ));
         }
     }
 }
@@ -240,11 +284,16 @@ fn core_keywords(reg: &mut Registry<Ctx>) {
         ("msg:len", "$ml"),
         ("status", "$rs"),
     ] {
-        if reg.pv_classes.contains_key(pv.trim_start_matches('$').split('(').next().unwrap_or("")) {
+        if reg
+            .pv_classes
+            .contains_key(pv.trim_start_matches('$').split('(').next().unwrap_or(""))
+        {
             reg.keywords.insert(k, pv);
         }
     }
-    reg.myself = Some(std::sync::Arc::new(|ctx: &mut Ctx, v: &Value| is_myself(ctx, v)));
+    reg.myself = Some(std::sync::Arc::new(|ctx: &mut Ctx, v: &Value| {
+        is_myself(ctx, v)
+    }));
 }
 
 /// `X == myself`: a SIP URI (host, port, no port = any of our ports), a
@@ -255,29 +304,41 @@ fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
     if text.is_empty() {
         return false;
     }
-    let (host, port): (Vec<u8>, Option<u16>) = if text.contains("sip:") || text.contains("sips:") || text.starts_with("tel:") {
-        // `uri`, `from_uri`, `to_uri` may hold a name-addr: take the URI inside `<...>`
-        let inner = match (text.find('<'), text.rfind('>')) {
-            (Some(a), Some(b)) if a < b => &text[a + 1..b],
-            _ => text,
+    let (host, port): (Vec<u8>, Option<u16>) =
+        if text.contains("sip:") || text.contains("sips:") || text.starts_with("tel:") {
+            // `uri`, `from_uri`, `to_uri` may hold a name-addr: take the URI inside `<...>`
+            let inner = match (text.find('<'), text.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &text[a + 1..b],
+                _ => text,
+            };
+            match siprd_sip::Uri::parse(inner.as_bytes()) {
+                Ok(u) => (u.host().to_vec(), u.port()),
+                Err(_) => return false,
+            }
+        } else if let Ok(ip) = text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        {
+            (ip.to_string().into_bytes(), None)
+        } else {
+            match text.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(':') && p.parse::<u16>().is_ok() => {
+                    (h.as_bytes().to_vec(), p.parse().ok())
+                }
+                _ => (text.as_bytes().to_vec(), None),
+            }
         };
-        match siprd_sip::Uri::parse(inner.as_bytes()) {
-            Ok(u) => (u.host().to_vec(), u.port()),
-            Err(_) => return false,
-        }
-    } else if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
-        (ip.to_string().into_bytes(), None)
-    } else {
-        match text.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(':') && p.parse::<u16>().is_ok() => (h.as_bytes().to_vec(), p.parse().ok()),
-            _ => (text.as_bytes().to_vec(), None),
-        }
-    };
     let rt = ctx.rt.clone();
     match port {
         Some(p) => rt.is_local(&host, Some(p)),
         // Kamailio: no port in the URI matches any of our ports
-        None => rt.listeners().iter().any(|l| rt.is_local(&host, Some(l.addr.port()))) || rt.is_local(&host, None),
+        None => {
+            rt.listeners()
+                .iter()
+                .any(|l| rt.is_local(&host, Some(l.addr.port())))
+                || rt.is_local(&host, None)
+        }
     }
 }
 // ---- end of the core keywords block

@@ -14,9 +14,9 @@ use crate::context::{Ctx, RcvInfo};
 use crate::log::RateLimit;
 use crate::runtime::{EventHandle, HookAction, Runtime};
 use crate::transport::{Handler, Proto, Received, WorkerIo};
+use parking_lot::{Condvar, Mutex};
 use siprd_script::route_type;
 use siprd_sip::Message;
-use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -47,7 +47,11 @@ impl Dispatcher {
             pre_routing: rt.event("core:pre-routing"),
             parse_error: rt.event("core:receive-parse-error"),
             worker_one_init: rt.event("core:worker-one-init"),
-            msg_received: if rt.settings.received_route_mode > 0 { rt.event("core:msg-received") } else { None },
+            msg_received: if rt.settings.received_route_mode > 0 {
+                rt.event("core:msg-received")
+            } else {
+                None
+            },
             rt,
             bad_message_log: RateLimit::default(),
             missing_headers_log: RateLimit::default(),
@@ -58,7 +62,11 @@ impl Dispatcher {
     /// Let the workers start (after the modules' start-up events). Without a
     /// `core:worker-one-init` route they take traffic at once.
     pub fn open(&self) {
-        let next = if self.worker_one_init.is_some() { Gate::Opened } else { Gate::Serving };
+        let next = if self.worker_one_init.is_some() {
+            Gate::Opened
+        } else {
+            Gate::Serving
+        };
         self.set_gate(next);
     }
 
@@ -70,7 +78,9 @@ impl Dispatcher {
     fn wait_for(&self, at_least: Gate) {
         let mut gate = self.ready.0.lock();
         while *gate < at_least && !self.rt.is_stopping() {
-            self.ready.1.wait_for(&mut gate, std::time::Duration::from_millis(100));
+            self.ready
+                .1
+                .wait_for(&mut gate, std::time::Duration::from_millis(100));
         }
     }
 
@@ -103,7 +113,11 @@ impl Dispatcher {
             return;
         }
         if self.bad_message_log.allow() {
-            tracing::warn!("dropping unparsable message from {}:{}: {reason}", pkt.proto, pkt.src);
+            tracing::warn!(
+                "dropping unparsable message from {}:{}: {reason}",
+                pkt.proto,
+                pkt.src
+            );
         }
     }
 }
@@ -117,12 +131,19 @@ enum Gate {
 }
 
 fn rcv_info(pkt: &Received) -> RcvInfo {
-    RcvInfo { src: pkt.src, local: pkt.local, proto: pkt.proto, listener: Some(pkt.listener), conn: pkt.conn }
+    RcvInfo {
+        src: pkt.src,
+        local: pkt.local,
+        proto: pkt.proto,
+        listener: Some(pkt.listener),
+        conn: pkt.conn,
+    }
 }
 
 /// True for keep-alive datagrams and other whitespace-only data.
 fn is_keepalive(data: &[u8]) -> bool {
-    data.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+    data.iter()
+        .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
 }
 
 impl Handler for Dispatcher {
@@ -174,7 +195,14 @@ impl Handler for Dispatcher {
         let rcv = rcv_info(&pkt);
         self.with_ctx(|ctx| {
             ctx.reset(msg, false, rcv);
-            ctx.with_io(io, |ctx| route_message(&self.rt, self.pre_routing.as_ref(), &self.missing_headers_log, ctx));
+            ctx.with_io(io, |ctx| {
+                route_message(
+                    &self.rt,
+                    self.pre_routing.as_ref(),
+                    &self.missing_headers_log,
+                    ctx,
+                )
+            });
         });
     }
 }
@@ -186,15 +214,25 @@ const MIN_UDP_PACKET: usize = 32;
 fn looks_like_other_protocol(data: &[u8]) -> bool {
     let line_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
     let line = &data[..line_end];
-    memchr::memmem::find(line, b"HTTP/").is_some() || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"))
+    memchr::memmem::find(line, b"HTTP/").is_some()
+        || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"))
 }
 
 /// Run the routes for one received message in `ctx`. As in Kamailio,
 /// `core:pre-routing` runs before the check for mandatory headers.
-pub fn route_message(rt: &Runtime, pre_routing: Option<&EventHandle>, missing_log: &RateLimit, ctx: &mut Ctx) {
+pub fn route_message(
+    rt: &Runtime,
+    pre_routing: Option<&EventHandle>,
+    missing_log: &RateLimit,
+    ctx: &mut Ctx,
+) {
     let is_request = ctx.msg.is_request();
     if let Some(ev) = pre_routing {
-        let rtype = if is_request { route_type::REQUEST } else { route_type::CORE_ONREPLY };
+        let rtype = if is_request {
+            route_type::REQUEST
+        } else {
+            route_type::CORE_ONREPLY
+        };
         let out = rt.run_route(ctx, ev.route, rtype, &ev.name);
         if out.dropped {
             return;
@@ -203,7 +241,11 @@ pub fn route_message(rt: &Runtime, pre_routing: Option<&EventHandle>, missing_lo
     }
     if let Err(e) = ctx.msg.validate_required() {
         if missing_log.allow() {
-            tracing::warn!("dropping message from {}:{}: {e}", ctx.rcv.proto, ctx.rcv.src);
+            tracing::warn!(
+                "dropping message from {}:{}: {e}",
+                ctx.rcv.proto,
+                ctx.rcv.src
+            );
         }
         return;
     }

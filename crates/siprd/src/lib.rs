@@ -8,6 +8,7 @@ pub mod core_params;
 pub mod ctl;
 pub mod dispatch;
 pub mod forward;
+pub mod kamailio_modules;
 pub mod locks;
 pub mod log;
 pub mod module;
