@@ -58,6 +58,46 @@ pub fn build_reply(req: &Message, code: u16, reason: &[u8], opts: &ReplyOpts<'_>
     out
 }
 
+/// A short text inserted at (or replacing) a range of the request, kept on
+/// the stack. Texts longer than its capacity are cut (an IP address and a
+/// port always fit).
+struct Piece {
+    start: usize,
+    end: usize,
+    len: usize,
+    buf: [u8; 80],
+}
+
+impl Piece {
+    fn new(start: usize, end: usize) -> Piece {
+        Piece { start, end, len: 0, buf: [0; 80] }
+    }
+    fn is_set(&self) -> bool {
+        self.len > 0
+    }
+    fn push(&mut self, s: &[u8]) {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s[..n]);
+        self.len += n;
+    }
+    fn push_num(&mut self, mut u: u64) {
+        let mut tmp = [0u8; 20];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        self.push(&tmp[i..]);
+    }
+    fn text(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Appends `u` in decimal.
 pub(crate) fn push_num(out: &mut Vec<u8>, mut u: u64) {
     let mut tmp = [0u8; 20];
@@ -110,21 +150,24 @@ pub fn build_reply_into(
     out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\n");
 
-    // Top Via modifications (absolute offsets); rport before received at the same spot.
-    let mut owned: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    // Top Via modifications (absolute offsets); rport before received at the same
+    // spot. The texts are short and bounded, so they live on the stack: building
+    // a reply allocates nothing beyond `out`.
+    let mut rport_ins = Piece::new(0, 0);
+    let mut received_ins = Piece::new(0, 0);
     if let (Ok(v), Some(ip)) = (req.via1(), opts.src_ip) {
         let end = v.value_end();
         if let Some(port) = opts.src_port {
             match (v.rport(), v.rport_name_end()) {
                 (Some(None), Some(at)) => {
-                    let mut t = b"=".to_vec();
-                    push_num(&mut t, u64::from(port));
-                    owned.push((at, at, t));
+                    rport_ins = Piece::new(at, at);
+                    rport_ins.push(b"=");
+                    rport_ins.push_num(u64::from(port));
                 }
                 (None, _) if opts.force_rport => {
-                    let mut t = b";rport=".to_vec();
-                    push_num(&mut t, u64::from(port));
-                    owned.push((end, end, t));
+                    rport_ins = Piece::new(end, end);
+                    rport_ins.push(b";rport=");
+                    rport_ins.push_num(u64::from(port));
                 }
                 _ => {}
             }
@@ -138,27 +181,37 @@ pub fn build_reply_into(
                 .eq_ignore_ascii_case(strip_brackets(ip))
         {
             match v.received_range() {
-                Some(r) => owned.push((r.start, r.end, ip.to_vec())),
+                Some(r) => {
+                    received_ins = Piece::new(r.start, r.end);
+                    received_ins.push(ip);
+                }
                 None => {
-                    let mut t = b";received=".to_vec();
-                    t.extend_from_slice(ip);
-                    owned.push((end, end, t));
+                    received_ins = Piece::new(end, end);
+                    received_ins.push(b";received=");
+                    received_ins.push(ip);
                 }
             }
         }
     }
-    owned.sort_by_key(|m| (m.0, m.1));
-    let mods: Vec<(usize, usize, &[u8])> = owned
-        .iter()
-        .map(|(s, e, t)| (*s, *e, t.as_slice()))
-        .collect();
+    let mut mods: [(usize, usize, &[u8]); 2] = [(0, 0, &[]), (0, 0, &[])];
+    let mut n_mods = 0;
+    for p in [&rport_ins, &received_ins] {
+        if p.is_set() {
+            mods[n_mods] = (p.start, p.end, p.text());
+            n_mods += 1;
+        }
+    }
+    if n_mods == 2 && (mods[1].0, mods[1].1) < (mods[0].0, mods[0].1) {
+        mods.swap(0, 1);
+    }
+    let mods = &mods[..n_mods];
 
     let mut first_via = true;
     for h in req.headers() {
         match h.kind {
             HeaderKind::Via if first_via => {
                 first_via = false;
-                copy_with(out, buf, h.line.clone(), &mods);
+                copy_with(out, buf, h.line.clone(), mods);
             }
             HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => {
                 out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
@@ -173,11 +226,8 @@ pub fn build_reply_into(
                 };
                 match opts.to_tag {
                     Some(tag) if !has_tag && code != 100 => {
-                        let mut t = Vec::with_capacity(tag.len() + 5);
-                        t.extend_from_slice(b";tag=");
-                        t.extend_from_slice(tag);
                         let at = h.value_range.end;
-                        copy_with(out, buf, h.line.clone(), &[(at, at, &t)]);
+                        copy_with(out, buf, h.line.clone(), &[(at, at, b";tag="), (at, at, tag)]);
                     }
                     _ => out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default()),
                 }

@@ -2,11 +2,48 @@
 
 use siprd::cli::{self, Cli};
 use siprd::server;
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// mimalloc, with an allocation counter that is off unless
+/// `SIPRD_COUNT_ALLOCS` is set (then the total is printed at exit). It lets a
+/// test check that routing a message allocates only its receive buffer.
+struct Allocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to mimalloc unchanged.
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Allocator = Allocator;
 
 fn main() {
+    let counting = std::env::var_os("SIPRD_COUNT_ALLOCS").is_some();
+    COUNTING.store(counting, Ordering::Relaxed);
     let code = match cli::parse(std::env::args().skip(1)) {
         Ok(Cli::Run(opts)) if opts.check_only => server::check(&opts),
         Ok(Cli::Run(opts)) => server::run(opts),
@@ -24,5 +61,8 @@ fn main() {
             2
         }
     };
+    if counting {
+        eprintln!("siprd: {} heap allocations", ALLOCATIONS.load(Ordering::Relaxed));
+    }
     std::process::exit(code);
 }

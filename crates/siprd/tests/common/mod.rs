@@ -57,6 +57,16 @@ impl Siprd {
     }
 
     pub fn start_with(cfg: &str, files: &[(&str, &str)], args: &[&str]) -> Siprd {
+        Self::start_env(cfg, files, args, &[])
+    }
+
+    /// Like `start_with`, with extra environment variables.
+    pub fn start_env(
+        cfg: &str,
+        files: &[(&str, &str)],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Siprd {
         let dir = unique_dir();
         for (name, text) in files {
             std::fs::write(dir.join(name), text).expect("write file");
@@ -67,6 +77,7 @@ impl Siprd {
             .arg("-f")
             .arg(&path)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
