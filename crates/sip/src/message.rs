@@ -53,7 +53,7 @@ pub struct CSeq {
 }
 
 /// A parsed SIP request or response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Message {
     buf: Bytes,
     start: u32,

@@ -95,6 +95,8 @@ pub struct ServerTx {
     wait: Option<Instant>,
     /// What `fr` means now.
     fr_is_ack_wait: bool,
+    /// The final reply was a relayed 2xx: its ACK is end to end, not ours.
+    relayed_2xx: bool,
 }
 
 impl ServerTx {
@@ -113,6 +115,7 @@ impl ServerTx {
             fr: None,
             wait: None,
             fr_is_ack_wait: false,
+            relayed_2xx: false,
         }
     }
 
@@ -193,12 +196,16 @@ impl ServerTx {
         }
         self.retr = None;
         self.fr = None;
+        self.relayed_2xx = true;
         true
     }
 
     /// An ACK matched this transaction: true when it was the ACK for our final
     /// reply (it stops the retransmissions; absorb it).
     pub fn on_ack(&mut self, now: Instant) -> bool {
+        if self.relayed_2xx {
+            return false;
+        }
         if !self.invite || self.state != State::Completed {
             return self.state == State::Confirmed;
         }
@@ -618,6 +625,9 @@ mod tests {
         let mut out = Vec::new();
         tx.poll(t0 + ms(5000), &mut out);
         assert_eq!(out, vec![Action::Terminated]);
+        let mut st = ServerTx::new(true, false, TimerConfig::default());
+        assert!(st.on_relayed_2xx(200, t0));
+        assert!(!st.on_ack(t0), "the ACK of a relayed 2xx is end to end");
         let mut tx = ClientTx::start(true, false, TimerConfig::default(), t0);
         let r = tx.on_reply(200, t0);
         assert!(r.pass_up && !r.send_ack);

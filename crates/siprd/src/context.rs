@@ -27,14 +27,25 @@ pub struct RcvInfo {
 impl Default for RcvInfo {
     fn default() -> Self {
         let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-        RcvInfo { src: any, local: any, proto: Proto::Udp, listener: None, conn: None }
+        RcvInfo {
+            src: any,
+            local: any,
+            proto: Proto::Udp,
+            listener: None,
+            conn: None,
+        }
     }
 }
 
 impl RcvInfo {
     /// The destination that answers this message (same transport/connection).
     pub fn reply_dest(&self, addr: SocketAddr) -> Dest {
-        Dest { proto: self.proto, addr, listener: self.listener, conn: self.conn }
+        Dest {
+            proto: self.proto,
+            addr,
+            listener: self.listener,
+            conn: self.conn,
+        }
     }
 }
 

@@ -218,7 +218,10 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
 
 /// Look a core parameter up by name.
 pub fn lookup(name: &str) -> Option<Support> {
-    CORE_PARAMS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    CORE_PARAMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
 }
 
 /// Every known name, for "did you mean" hints.

@@ -49,7 +49,11 @@ enum Target {
 
 fn target(spec: &str) -> Result<Target, String> {
     if let Some(rest) = spec.strip_prefix("udp:") {
-        let rest = if rest.parse::<u16>().is_ok() { format!("127.0.0.1:{rest}") } else { rest.to_string() };
+        let rest = if rest.parse::<u16>().is_ok() {
+            format!("127.0.0.1:{rest}")
+        } else {
+            rest.to_string()
+        };
         let addr = rest
             .to_socket_addrs()
             .map_err(|e| format!("bad address `{spec}`: {e}"))?
@@ -57,29 +61,49 @@ fn target(spec: &str) -> Result<Target, String> {
             .ok_or_else(|| format!("no address for `{spec}`"))?;
         return Ok(Target::Udp(addr));
     }
-    Ok(Target::Unix(spec.strip_prefix("unix:").unwrap_or(spec).to_string()))
+    Ok(Target::Unix(
+        spec.strip_prefix("unix:").unwrap_or(spec).to_string(),
+    ))
 }
 
 fn exchange(t: &Target, req: &[u8]) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; 1 << 16];
     match t {
         Target::Udp(addr) => {
-            let bind = if addr.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
-            let bind = if addr.ip().is_loopback() { bind } else if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let bind = if addr.is_ipv4() {
+                "127.0.0.1:0"
+            } else {
+                "[::1]:0"
+            };
+            let bind = if addr.ip().is_loopback() {
+                bind
+            } else if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
             let s = UdpSocket::bind(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-            s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-            s.send_to(req, addr).map_err(|e| format!("cannot send to {addr}: {e}"))?;
-            let n = s.recv(&mut buf).map_err(|e| format!("no reply from udp:{addr}: {e}"))?;
+            s.set_read_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            s.send_to(req, addr)
+                .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+            let n = s
+                .recv(&mut buf)
+                .map_err(|e| format!("no reply from udp:{addr}: {e}"))?;
             buf.truncate(n);
         }
         Target::Unix(path) => {
             let me = std::env::temp_dir().join(format!("siprd-ctl-{}.sock", std::process::id()));
             let _ = std::fs::remove_file(&me);
-            let s = UnixDatagram::bind(&me).map_err(|e| format!("cannot bind {}: {e}", me.display()))?;
+            let s = UnixDatagram::bind(&me)
+                .map_err(|e| format!("cannot bind {}: {e}", me.display()))?;
             let r = (|| {
-                s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-                s.send_to(req, path).map_err(|e| format!("cannot send to {path}: {e}"))?;
-                s.recv(&mut buf).map_err(|e| format!("no reply from {path}: {e}"))
+                s.set_read_timeout(Some(TIMEOUT))
+                    .map_err(|e| e.to_string())?;
+                s.send_to(req, path)
+                    .map_err(|e| format!("cannot send to {path}: {e}"))?;
+                s.recv(&mut buf)
+                    .map_err(|e| format!("no reply from {path}: {e}"))
             })();
             let _ = std::fs::remove_file(&me);
             buf.truncate(r?);
@@ -106,14 +130,19 @@ pub fn run(opts: &CtlOpts) -> i32 {
     let reply = match exchange(&t, req.to_string().as_bytes()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("siprd ctl: {e} (is jsonrpcs loaded with dgram_socket \"{spec}\"? use -s ADDR)");
+            eprintln!(
+                "siprd ctl: {e} (is jsonrpcs loaded with dgram_socket \"{spec}\"? use -s ADDR)"
+            );
             return EXIT_FAILURE;
         }
     };
     let doc: Json = match serde_json::from_slice(&reply) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("siprd ctl: bad reply ({e}): {}", String::from_utf8_lossy(&reply));
+            eprintln!(
+                "siprd ctl: bad reply ({e}): {}",
+                String::from_utf8_lossy(&reply)
+            );
             return EXIT_FAILURE;
         }
     };
@@ -125,7 +154,11 @@ pub fn run(opts: &CtlOpts) -> i32 {
     }
     let result = doc.get("result").cloned().unwrap_or(Json::Null);
     match serde_json::to_string_pretty(&result) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => {
+            use std::io::Write;
+            // a closed pipe (`| head`) is not an error worth a panic
+            let _ = writeln!(std::io::stdout().lock(), "{s}");
+        }
         Err(e) => {
             eprintln!("siprd ctl: {e}");
             return EXIT_FAILURE;

@@ -15,7 +15,11 @@ pub fn reply_dest(ctx: &Ctx) -> Option<Dest> {
         return Some(ctx.rcv.reply_dest(src));
     }
     let via = ctx.msg.via1().ok()?;
-    let port = if ctx.force_rport || via.rport().is_some() { src.port() } else { via.port().unwrap_or(5060) };
+    let port = if ctx.force_rport || via.rport().is_some() {
+        src.port()
+    } else {
+        via.port().unwrap_or(5060)
+    };
     Some(ctx.rcv.reply_dest(SocketAddr::new(src.ip(), port)))
 }
 
@@ -46,7 +50,10 @@ fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo
             }
         }
     }
-    listeners.iter().find(|l| l.proto == proto && l.addr.is_ipv4() == to.is_ipv4()).cloned()
+    listeners
+        .iter()
+        .find(|l| l.proto == proto && l.addr.is_ipv4() == to.is_ipv4())
+        .cloned()
 }
 
 /// The branch of a stateless forward: the same for a retransmission.
@@ -70,7 +77,10 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
                 None => bytes::Bytes::copy_from_slice(ctx.ruri()),
             };
             let Ok(uri) = Uri::parse(&target) else {
-                tracing::error!("forward: bad destination URI `{}`", String::from_utf8_lossy(&target));
+                tracing::error!(
+                    "forward: bad destination URI `{}`",
+                    String::from_utf8_lossy(&target)
+                );
                 return false;
             };
             let proto = match uri.transport() {
@@ -95,7 +105,11 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         return false;
     };
     let (via_host, via_port) = advertised(ctx, &listener);
-    let mut via = format!("Via: SIP/2.0/{} {via_host}:{via_port};branch={}", proto.as_str().to_uppercase(), stateless_branch(ctx));
+    let mut via = format!(
+        "Via: SIP/2.0/{} {via_host}:{via_port};branch={}",
+        proto.as_str().to_uppercase(),
+        stateless_branch(ctx)
+    );
     if ctx.local_rport {
         via.push_str(";rport");
     }
@@ -111,7 +125,12 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
     edits.apply_into(ctx.msg.buf(), &mut out);
-    let dest = Dest { proto, addr, listener: Some(listener.id), conn: None };
+    let dest = Dest {
+        proto,
+        addr,
+        listener: Some(listener.id),
+        conn: None,
+    };
     let ok = ctx.send(&dest, &out);
     ctx.scratch = out;
     ok
@@ -148,7 +167,9 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
         return false;
     }
     // The top Via must be ours; the next one says where the reply goes.
-    let Ok(top) = ctx.msg.via1() else { return false };
+    let Ok(top) = ctx.msg.via1() else {
+        return false;
+    };
     if !ctx.rt.is_local(top.host(), top.port()) {
         tracing::debug!("reply with a foreign top Via dropped");
         return false;
@@ -162,9 +183,15 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
         Some(Some(p)) => p,
         _ => next.port().unwrap_or(5060),
     };
-    let proto = if next.transport().eq_ignore_ascii_case(b"TCP") { Proto::Tcp } else { Proto::Udp };
+    let proto = if next.transport().eq_ignore_ascii_case(b"TCP") {
+        Proto::Tcp
+    } else {
+        Proto::Udp
+    };
     ctx.flush();
-    let Some(addr) = resolve(&host, port) else { return false };
+    let Some(addr) = resolve(&host, port) else {
+        return false;
+    };
     let status = match code {
         Some(c) => match u16::try_from(c) {
             Ok(c) if (100..=699).contains(&c) => Some(c),
@@ -193,7 +220,15 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
     edits.apply_into(ctx.msg.buf(), &mut out);
-    let ok = ctx.send(&Dest { proto, addr, listener: None, conn: None }, &out);
+    let ok = ctx.send(
+        &Dest {
+            proto,
+            addr,
+            listener: None,
+            conn: None,
+        },
+        &out,
+    );
     ctx.scratch = out;
     ok
 }

@@ -113,7 +113,10 @@ pub struct HeldLocks {
 
 impl HeldLocks {
     pub fn push(&mut self, lock: Arc<OwnedLock>, label: impl Into<String>) {
-        self.held.push(Held { lock, label: label.into() });
+        self.held.push(Held {
+            lock,
+            label: label.into(),
+        });
     }
 
     /// Forget one record of `lock` (after a successful unlock).

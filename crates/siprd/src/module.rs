@@ -33,7 +33,10 @@ pub trait Module: Send + Sync + 'static {
 
     /// Apply one `modparam`. The value's type was checked against `params()`.
     fn set_param(&mut self, name: &str, _value: &Value) -> Result<(), String> {
-        Err(format!("module `{}` has no parameter `{name}`", self.name()))
+        Err(format!(
+            "module `{}` has no parameter `{name}`",
+            self.name()
+        ))
     }
 
     /// Called once after all parameters: validate them and build shared state.
@@ -62,7 +65,11 @@ pub trait Module: Send + Sync + 'static {
 
     /// The declaration the compiler checks `modparam` and events against.
     fn decl(&self) -> ModuleDecl {
-        ModuleDecl { name: self.name(), params: self.params(), events: self.events() }
+        ModuleDecl {
+            name: self.name(),
+            params: self.params(),
+            events: self.events(),
+        }
     }
 }
 
@@ -90,6 +97,9 @@ mod tests {
     fn loadmodule_names() {
         assert_eq!(module_name_of("tm.so"), "tm");
         assert_eq!(module_name_of("tm"), "tm");
-        assert_eq!(module_name_of("/usr/lib/kamailio/modules/htable.so"), "htable");
+        assert_eq!(
+            module_name_of("/usr/lib/kamailio/modules/htable.so"),
+            "htable"
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i32, message: impl Into<String>) -> RpcError {
-        RpcError { code, message: message.into() }
+        RpcError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_params(message: impl Into<String>) -> RpcError {
         RpcError::new(400, message)
@@ -39,7 +42,13 @@ impl RpcRegistry {
     where
         F: Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync + 'static,
     {
-        self.methods.insert(name.to_string(), RpcMethod { help, handler: Arc::new(f) });
+        self.methods.insert(
+            name.to_string(),
+            RpcMethod {
+                help,
+                handler: Arc::new(f),
+            },
+        );
     }
 
     pub fn get(&self, name: &str) -> Option<&RpcMethod> {
@@ -143,7 +152,8 @@ impl RpcRegistry {
     pub fn call_with_system(&self, name: &str, params: &[Json]) -> Result<Json, RpcError> {
         match name {
             "system.listMethods" if self.get(name).is_none() => {
-                let mut names: Vec<Json> = self.names().map(|n| Json::String(n.to_string())).collect();
+                let mut names: Vec<Json> =
+                    self.names().map(|n| Json::String(n.to_string())).collect();
                 for sys in ["system.listMethods", "system.methodHelp"] {
                     if self.get(sys).is_none() {
                         names.push(Json::String(sys.to_string()));
@@ -156,8 +166,12 @@ impl RpcRegistry {
                     return Err(RpcError::new(400, "command name expected"));
                 };
                 match m.as_str() {
-                    "system.listMethods" => Ok(Json::String("Lists all RPC methods supported by the server.".into())),
-                    "system.methodHelp" => Ok(Json::String("Print the help string for given method.".into())),
+                    "system.listMethods" => Ok(Json::String(
+                        "Lists all RPC methods supported by the server.".into(),
+                    )),
+                    "system.methodHelp" => Ok(Json::String(
+                        "Print the help string for given method.".into(),
+                    )),
                     _ => match self.get(m) {
                         Some(method) => Ok(Json::String(method.help.to_string())),
                         None => Err(RpcError::new(400, "command not found")),
@@ -189,10 +203,15 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
             out.extend_from_slice(b"{\n");
             // replies: jsonrpc, result/error, id first
             let order = ["jsonrpc", "result", "error", "id"];
-            let is_reply = map.contains_key("jsonrpc") && (map.contains_key("result") || map.contains_key("error"));
+            let is_reply = map.contains_key("jsonrpc")
+                && (map.contains_key("result") || map.contains_key("error"));
             let mut keys: Vec<&String> = Vec::with_capacity(map.len());
             if is_reply {
-                keys.extend(order.iter().filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)));
+                keys.extend(
+                    order
+                        .iter()
+                        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
+                );
                 keys.extend(map.keys().filter(|k| !order.contains(&k.as_str())));
             } else {
                 keys.extend(map.keys());
@@ -232,32 +251,63 @@ mod dispatch_tests {
 
     fn reg() -> RpcRegistry {
         let mut r = RpcRegistry::default();
-        r.add("core.echo", "Returns back its parameters.", |p| Ok(Json::Array(p.to_vec())));
+        r.add("core.echo", "Returns back its parameters.", |p| {
+            Ok(Json::Array(p.to_vec()))
+        });
         r
     }
 
     fn call(r: &RpcRegistry, req: &str) -> Option<Json> {
-        r.dispatch(req.as_bytes()).map(|b| serde_json::from_slice(&b).unwrap())
+        r.dispatch(req.as_bytes())
+            .map(|b| serde_json::from_slice(&b).unwrap())
     }
 
     #[test]
     fn shapes() {
         let r = reg();
-        let v = call(&r, r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":1}"#).unwrap();
-        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":["a"],"id":1}));
+        let v = call(
+            &r,
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"jsonrpc":"2.0","result":["a"],"id":1})
+        );
         let v = call(&r, r#"{"jsonrpc":"2.0","method":"x.y","id":"s"}"#).unwrap();
-        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":"s"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":"s"})
+        );
         assert!(call(&r, "{bad").is_none());
         let v = call(&r, r#"[{"jsonrpc":"2.0","method":"core.echo","id":1},{"jsonrpc":"2.0","method":"no","id":2}]"#).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
         assert!(call(&r, "[]").is_none());
         let v = call(&r, r#"{"method":"core.echo","id":3}"#).unwrap();
         assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
-        let v = call(&r, r#"{"jsonrpc":"2.0","method":"system.listMethods","id":3}"#).unwrap();
-        assert!(v["result"].as_array().unwrap().contains(&Json::String("core.echo".into())));
-        let v = call(&r, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":3}"#).unwrap();
+        let v = call(
+            &r,
+            r#"{"jsonrpc":"2.0","method":"system.listMethods","id":3}"#,
+        )
+        .unwrap();
+        assert!(v["result"]
+            .as_array()
+            .unwrap()
+            .contains(&Json::String("core.echo".into())));
+        let v = call(
+            &r,
+            r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":3}"#,
+        )
+        .unwrap();
         assert_eq!(v["error"]["message"], "command not found");
-        let text = String::from_utf8(r.dispatch(br#"{"jsonrpc":"2.0","method":"core.echo","id":1}"#).unwrap()).unwrap();
-        assert!(text.starts_with("{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\""), "{text}");
+        let text = String::from_utf8(
+            r.dispatch(br#"{"jsonrpc":"2.0","method":"core.echo","id":1}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            text.starts_with("{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\""),
+            "{text}"
+        );
     }
 }

@@ -30,7 +30,13 @@ pub fn load(opts: &RunOpts) -> Result<config::Loaded, siprd_script::Diagnostics>
     let defines = defines_of(opts);
     match &opts.config {
         Some(path) => config::load(Source::File(path), &defines),
-        None => config::load(Source::Text { name: config::DEFAULT_CONFIG_NAME, text: config::DEFAULT_CONFIG }, &defines),
+        None => config::load(
+            Source::Text {
+                name: config::DEFAULT_CONFIG_NAME,
+                text: config::DEFAULT_CONFIG,
+            },
+            &defines,
+        ),
     }
 }
 
@@ -65,12 +71,24 @@ fn transport_config(rt: &Runtime) -> TransportConfig {
 
 fn endpoints(rt: &Runtime) -> Result<Vec<transport::Endpoint>, String> {
     let s = &rt.settings;
-    let expand = ExpandOptions { default_port: s.port, disable_tcp: s.disable_tcp };
-    let specs: Vec<String> = if s.listen.is_empty() { vec!["0.0.0.0".to_string()] } else { s.listen.clone() };
+    let expand = ExpandOptions {
+        default_port: s.port,
+        disable_tcp: s.disable_tcp,
+    };
+    let specs: Vec<String> = if s.listen.is_empty() {
+        vec!["0.0.0.0".to_string()]
+    } else {
+        s.listen.clone()
+    };
     let mut out = Vec::new();
     for spec in &specs {
-        let parsed = ListenSpec::parse(spec).map_err(|e| format!("bad listen value `{spec}`: {e}"))?;
-        out.extend(parsed.expand(&expand).map_err(|e| format!("listen `{spec}`: {e}"))?);
+        let parsed =
+            ListenSpec::parse(spec).map_err(|e| format!("bad listen value `{spec}`: {e}"))?;
+        out.extend(
+            parsed
+                .expand(&expand)
+                .map_err(|e| format!("listen `{spec}`: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -123,7 +141,11 @@ pub fn run(mut opts: RunOpts) -> i32 {
     if !loaded.warnings.is_empty() {
         eprint!("{}", loaded.warnings.render());
     }
-    if let Some(dir) = opts.workdir.clone().or_else(|| loaded.settings.workdir.clone().map(Into::into)) {
+    if let Some(dir) = opts
+        .workdir
+        .clone()
+        .or_else(|| loaded.settings.workdir.clone().map(Into::into))
+    {
         if let Err(e) = std::env::set_current_dir(&dir) {
             eprintln!("siprd: cannot change to workdir {}: {e}", dir.display());
             return EXIT_RUNTIME;
@@ -140,13 +162,14 @@ pub fn run(mut opts: RunOpts) -> i32 {
         }
     };
     let dispatcher = Arc::new(Dispatcher::new(rt.clone()));
-    let mut transport = match Transport::start(&endpoints, transport_config(&rt), dispatcher.clone()) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("siprd: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
+    let mut transport =
+        match Transport::start(&endpoints, transport_config(&rt), dispatcher.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("siprd: {e}");
+                return EXIT_RUNTIME;
+            }
+        };
     rt.set_sender(transport.sender());
     for l in transport.listeners() {
         eprintln!("siprd: listening on {}:{}", l.proto, l.addr);
@@ -160,7 +183,15 @@ pub fn run(mut opts: RunOpts) -> i32 {
         }
     }
     dispatcher.open();
-    eprintln!("siprd started (pid {}, config {})", std::process::id(), opts.config.as_ref().map_or(config::DEFAULT_CONFIG_NAME.to_string(), |p| p.display().to_string()));
+    eprintln!(
+        "siprd started (pid {}, config {})",
+        std::process::id(),
+        opts.config
+            .as_ref()
+            .map_or(config::DEFAULT_CONFIG_NAME.to_string(), |p| p
+                .display()
+                .to_string())
+    );
 
     let sig = signals.wait();
     eprintln!("siprd: {} received, stopping", sig.name());

@@ -92,7 +92,9 @@ fn as_bool(v: &Value) -> Result<bool, String> {
 fn as_int(v: &Value) -> Result<i32, String> {
     match v {
         Value::Int(i) => Ok(*i),
-        other => other.try_int().ok_or_else(|| "expected an integer".to_string()),
+        other => other
+            .try_int()
+            .ok_or_else(|| "expected an integer".to_string()),
     }
 }
 
@@ -133,20 +135,24 @@ impl CoreSettings {
             return Err(format!("unknown global parameter `{name}`"));
         };
         if name.starts_with("kemi.") {
-            self.kemi_callbacks.push((name.to_string(), as_string(value)));
+            self.kemi_callbacks
+                .push((name.to_string(), as_string(value)));
             return Ok(support);
         }
         match name {
             "listen" => self.listen.push(as_string(value)),
             "alias" => self.aliases.push(as_string(value)),
             "port" => {
-                self.port = u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?
+                self.port =
+                    u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?
             }
             "children" => self.children = as_count(value)?.max(1),
             "tcp_children" => self.tcp_children = as_count(value)?.max(1),
             "disable_tcp" => self.disable_tcp = as_bool(value)?,
             "tcp_max_connections" => self.tcp_max_connections = as_count(value)?,
-            "tcp_connection_lifetime" => self.tcp_connection_lifetime = as_int(value)?.max(1) as u32,
+            "tcp_connection_lifetime" => {
+                self.tcp_connection_lifetime = as_int(value)?.max(1) as u32
+            }
             "server_header" => self.server_header = as_string(value),
             "server_signature" => self.server_signature = as_bool(value)?,
             "user_agent_header" => self.user_agent_header = as_string(value),
@@ -165,8 +171,9 @@ impl CoreSettings {
             "force_rport" => self.force_rport = as_bool(value)?,
             "advertised_address" => self.advertised_address = Some(as_string(value)),
             "advertised_port" => {
-                self.advertised_port =
-                    Some(u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?)
+                self.advertised_port = Some(
+                    u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?,
+                )
             }
             "cfgengine" => self.cfgengine = as_string(value),
             "corelog" => {
@@ -188,12 +195,16 @@ mod tests {
         s.apply("children", &Value::Int(2)).unwrap();
         s.apply("disable_tcp", &Value::from_static("yes")).unwrap();
         s.apply("debug", &Value::from_static("L_INFO")).unwrap();
-        s.apply("listen", &Value::from_static("udp:127.0.0.1:5060")).unwrap();
+        s.apply("listen", &Value::from_static("udp:127.0.0.1:5060"))
+            .unwrap();
         assert_eq!(s.children, 2);
         assert!(s.disable_tcp);
         assert_eq!(s.debug, 2);
         assert_eq!(s.listen, vec!["udp:127.0.0.1:5060".to_string()]);
-        assert_eq!(s.apply("shm_mem_size", &Value::Int(64)), Ok(Support::Ignored));
+        assert_eq!(
+            s.apply("shm_mem_size", &Value::Int(64)),
+            Ok(Support::Ignored)
+        );
     }
 
     #[test]
@@ -201,6 +212,8 @@ mod tests {
         let mut s = CoreSettings::default();
         assert!(s.apply("chilren", &Value::Int(2)).is_err());
         assert!(s.apply("port", &Value::Int(70000)).is_err());
-        assert!(s.apply("disable_tcp", &Value::from_static("maybe")).is_err());
+        assert!(s
+            .apply("disable_tcp", &Value::from_static("maybe"))
+            .is_err());
     }
 }

@@ -46,7 +46,11 @@ impl Ev {
     fn connect(port: u16) -> Ev {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect evapi");
         s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        Ev { s, buf: Vec::new(), eof: false }
+        Ev {
+            s,
+            buf: Vec::new(),
+            eof: false,
+        }
     }
 
     fn port(&self) -> u16 {
@@ -75,7 +79,8 @@ impl Ev {
                 let n: usize = std::str::from_utf8(&self.buf[..colon]).ok()?.parse().ok()?;
                 if self.buf.len() > colon + 1 + n {
                     assert_eq!(self.buf[colon + 1 + n], b',', "netstring ends with a comma");
-                    let payload = String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + n]).into_owned();
+                    let payload =
+                        String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + n]).into_owned();
                     self.buf.drain(..colon + 2 + n);
                     return Some(payload);
                 }
@@ -107,7 +112,10 @@ impl Ev {
 }
 
 fn options(s: &Siprd, c: &UdpClient, ci: &str) -> String {
-    c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), ci, ""))
+    c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), ci, ""),
+    )
 }
 
 const RELAY: &str = r#"
@@ -146,7 +154,11 @@ request_route {
 event_route[evapi:connection-new] { xlog("L_ERR", "NEW $evapi(conidx)\n"); }
 event_route[evapi:message-received] { xlog("L_ERR", "BARE [$evapi(msg)]\n"); }
 "#;
-    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "netstring_format", 0)"#, routes));
+    let s = Siprd::start(&cfg(
+        port,
+        r#"modparam("evapi", "netstring_format", 0)"#,
+        routes,
+    ));
     let mut a = Ev::connect(port);
     assert!(s.wait_log("NEW 0", WAIT));
     let c = UdpClient::new();
@@ -189,10 +201,20 @@ event_route[evapi:message-received] {
     let u = UdpClient::new();
     options(&s, &u, "t1");
     assert_eq!(a.frame(WAIT).as_deref(), Some("mc-t1"));
-    assert_eq!(a.frame(WAIT).as_deref(), Some("uc-t1"), "unicast goes to the first matching client");
+    assert_eq!(
+        a.frame(WAIT).as_deref(),
+        Some("uc-t1"),
+        "unicast goes to the first matching client"
+    );
     assert_eq!(c.frame(WAIT).as_deref(), Some("mc-t1"));
-    assert!(b.raw(Duration::from_millis(300)).is_empty(), "red gets nothing");
-    assert!(c.raw(Duration::from_millis(300)).is_empty(), "the unicast went to the first blue client only");
+    assert!(
+        b.raw(Duration::from_millis(300)).is_empty(),
+        "red gets nothing"
+    );
+    assert!(
+        c.raw(Duration::from_millis(300)).is_empty(),
+        "the unicast went to the first blue client only"
+    );
 }
 
 #[test]
@@ -213,12 +235,19 @@ event_route[evapi:message-received] {
     let mut a = Ev::connect(port);
     let msg = r#"{"cmd":"ping","data":{"n":[1,41]}}"#;
     a.send(format!("{}:{msg},", msg.len()).as_bytes());
-    assert_eq!(a.frame(WAIT).as_deref(), Some("got ping m=42 from 127.0.0.1 idx=0"));
+    assert_eq!(
+        a.frame(WAIT).as_deref(),
+        Some("got ping m=42 from 127.0.0.1 idx=0")
+    );
     a.send(b"9:{not json,");
     assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{not json]"));
     // several frames in one write
-    a.send(b"15:{\"cmd\":\"a\",x},5:{bad},");
-    assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{\"cmd\":\"a\",x}]"));
+    let m1 = r#"{"cmd":"a",x}"#;
+    a.send(format!("{}:{m1},5:{{bad}},", m1.len()).as_bytes());
+    assert_eq!(
+        a.frame(WAIT).as_deref(),
+        Some("invalid [{\"cmd\":\"a\",x}]")
+    );
     assert_eq!(a.frame(WAIT).as_deref(), Some("invalid [{bad}]"));
     drop(s);
 }
@@ -250,12 +279,20 @@ fn connection_events_and_index_reuse() {
     let mut b = Ev::connect(port);
     let bport = b.port();
     assert_eq!(b.frame(WAIT), Some(format!("welcome 1 {bport}")));
-    assert_eq!(a.frame(WAIT), Some(format!("welcome 1 {bport}")), "relays reach every client");
+    assert_eq!(
+        a.frame(WAIT),
+        Some(format!("welcome 1 {bport}")),
+        "relays reach every client"
+    );
     drop(b);
-    assert!(s.wait_log(&format!("CLOSED idx=1 127.0.0.1:{bport} msg=[<null>]"), WAIT));
+    assert!(s.wait_log(
+        &format!("CLOSED idx=1 127.0.0.1:{bport} msg=[<null>]"),
+        WAIT
+    ));
     // index 1 is free again
     let mut c = Ev::connect(port);
     assert_eq!(c.frame(WAIT), Some(format!("welcome 1 {}", c.port())));
+    assert_eq!(a.frame(WAIT), Some(format!("welcome 1 {}", c.port())));
     a.send(b"4:ping,");
     assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
 }
@@ -305,7 +342,10 @@ fn junk_is_ignored_counted_and_logged_once() {
     assert_eq!(a.frame(WAIT).as_deref(), Some("pong"));
     assert_eq!(s.count_log("that is not a netstring"), 1);
     assert!(!s.log().contains("MSG idx=0 [garbage"));
-    assert!(!s.log().contains("MSG idx=0 []"), "empty netstrings raise nothing");
+    assert!(
+        !s.log().contains("MSG idx=0 []"),
+        "empty netstrings raise nothing"
+    );
     assert!(!s.log().contains("CLOSED idx=0"));
 }
 
@@ -337,7 +377,11 @@ fn frames_split_anywhere_are_reassembled() {
 #[test]
 fn oversized_frame_closes_the_connection() {
     let port = free_port();
-    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "max_frame_size", 100)"#, EVENTS));
+    let s = Siprd::start(&cfg(
+        port,
+        r#"modparam("evapi", "max_frame_size", 100)"#,
+        EVENTS,
+    ));
     let mut a = Ev::connect(port);
     assert!(a.frame(WAIT).is_some());
     a.send(b"100:");
@@ -353,6 +397,19 @@ fn oversized_frame_closes_the_connection() {
     assert!(b.frame(WAIT).is_some());
     b.send(b"99999999999999999999999:");
     assert!(b.closed_within(WAIT));
+    // half a frame, then the client goes away: no message, a closed event
+    let mut c = Ev::connect(port);
+    assert!(c.frame(WAIT).is_some());
+    c.send(b"10:abc");
+    std::thread::sleep(Duration::from_millis(100));
+    drop(c);
+    // index 0 was freed each time: this is its third connection-closed
+    let deadline = Instant::now() + WAIT;
+    while s.count_log("CLOSED idx=0") < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.count_log("CLOSED idx=0"), 3);
+    assert!(!s.log().contains("MSG idx=0 [abc"));
 }
 
 #[test]
@@ -403,7 +460,8 @@ modparam("evapi", "send_data_timeout", 1500000)
     // a client that never reads, with a small receive buffer
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
-    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
     assert!(s.wait_log("NEW 0", WAIT));
     let rss0 = rss_kb(s.pid());
     let c = UdpClient::new();
@@ -420,6 +478,210 @@ modparam("evapi", "send_data_timeout", 1500000)
     assert!(s.wait_log("events were dropped for client", WAIT));
     assert!(s.wait_log("CLOSED idx=0", WAIT));
     let rss1 = rss_kb(s.pid());
-    assert!(rss1 < rss0 + 64 * 1024, "memory grew from {rss0} kB to {rss1} kB");
+    assert!(
+        rss1 < rss0 + 64 * 1024,
+        "memory grew from {rss0} kB to {rss1} kB"
+    );
     drop(sock);
+}
+
+const ASYNC: &str = r#"
+request_route {
+    if ($rm == "ACK") { t_check_trans(); exit; }
+    if ($rm == "INVITE") {
+        t_check_trans();
+        if (!evapi_async_relay("{\"index\":$T(id_index),\"label\":$T(id_label),\"ci\":\"$ci\"}")) {
+            sl_send_reply("503", "No App");
+        }
+        exit;
+    }
+    if ($rm == "MESSAGE") {
+        if (!evapi_async_unicast("{\"index\":$T(id_index),\"label\":$T(id_label),\"ci\":\"$ci\"}", "app")) {
+            sl_send_reply("503", "No Tagged App");
+        }
+        exit;
+    }
+    sl_send_reply("200", "OK");
+}
+event_route[evapi:message-received] {
+    if ($evapi(msg) == "tag") { evapi_set_tag("app"); exit; }
+    jansson_get("index", "$evapi(msg)", "$var(tindex)");
+    jansson_get("label", "$evapi(msg)", "$var(tlabel)");
+    jansson_get("code", "$evapi(msg)", "$var(code)");
+    t_continue("$var(tindex)", "$var(tlabel)", "RESUME");
+}
+route[RESUME] {
+    t_reply("$var(code)", "From App");
+    exit;
+}
+"#;
+
+fn async_cfg(port: u16) -> String {
+    cfg(
+        port,
+        r#"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+modparam("tm", "fr_timer", 1000)
+modparam("tm", "fr_inv_timer", 1000)
+"#,
+        ASYNC,
+    )
+}
+
+/// The value of `"key":` (a number) in a flat JSON text.
+fn json_num(text: &str, key: &str) -> String {
+    let k = format!("\"{key}\":");
+    let rest = &text[text.find(&k).expect("key") + k.len()..];
+    rest.trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+fn final_reply(c: &UdpClient) -> Option<String> {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Some(r) = c.recv(Duration::from_millis(200)) {
+            if !r.starts_with("SIP/2.0 1") {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn async_relay_round_trip_with_t_continue() {
+    let port = free_port();
+    let s = Siprd::start(&async_cfg(port));
+    let c = UdpClient::new();
+    // no client: false, nothing suspended
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "a0", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 503 No App");
+    let mut app = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 0..20 {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "INVITE",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("a{}", i + 1),
+                "",
+            ),
+        );
+        let ev = app.frame(WAIT).expect("event for the suspended INVITE");
+        assert!(ev.contains(&format!("\"ci\":\"a{}\"", i + 1)), "{ev}");
+        let answer = format!(
+            r#"{{"index":{},"label":{},"code":404}}"#,
+            json_num(&ev, "index"),
+            json_num(&ev, "label")
+        );
+        app.send(format!("{}:{answer},", answer.len()).as_bytes());
+        let r = final_reply(&c).expect("final reply");
+        assert_eq!(first_line(&r), "SIP/2.0 404 From App");
+        assert_eq!(header(&r, "Call-ID"), Some(format!("a{}", i + 1).as_str()));
+    }
+    // unicast by tag: no tagged client yet
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "m0", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 503 No Tagged App");
+    app.send(b"3:tag,");
+    std::thread::sleep(Duration::from_millis(200));
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "m1", ""),
+    );
+    let ev = app.frame(WAIT).expect("event for the suspended MESSAGE");
+    let answer = format!(
+        r#"{{"index":{},"label":{},"code":202}}"#,
+        json_num(&ev, "index"),
+        json_num(&ev, "label")
+    );
+    app.send(format!("{}:{answer},", answer.len()).as_bytes());
+    assert_eq!(
+        first_line(&final_reply(&c).expect("reply")),
+        "SIP/2.0 202 From App"
+    );
+}
+
+#[test]
+fn app_gone_while_transactions_wait_ends_them_by_timer() {
+    let port = free_port();
+    let s = Siprd::start(&async_cfg(port));
+    let c = UdpClient::new();
+    let mut app = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "gone1", ""),
+    );
+    assert!(app.frame(WAIT).is_some());
+    drop(app);
+    // fr_inv_timer (1 s) ends the suspended transaction with a 408
+    let r = final_reply(&c).expect("final reply from the timer");
+    assert!(first_line(&r).starts_with("SIP/2.0 408"), "{r}");
+}
+
+/// The examples in etc/examples, on free ports.
+fn example(name: &str, port: u16) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../etc/examples")
+        .join(name);
+    std::fs::read_to_string(path)
+        .expect("example")
+        .replace(
+            "listen=udp:127.0.0.1:5060",
+            "debug=2\nlog_stderror=yes\nlisten=udp:127.0.0.1:0",
+        )
+        .replace("127.0.0.1:8448", &format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn seed003_examples_run() {
+    let port = free_port();
+    let s = Siprd::start(&example("seed003-evapi-relay.cfg", port));
+    let mut app = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    let c = UdpClient::new();
+    assert!(first_line(&options(&s, &c, "e1")).starts_with("SIP/2.0 200"));
+    assert_eq!(
+        app.frame(WAIT).as_deref(),
+        Some("{ \"event\": \"test\",\n \"data\": { \"fU\": \"alice\" }\n}")
+    );
+    app.send(b"17:{\"event\":\"hello\"},");
+    assert!(s.wait_log("evapi event [hello] from connection 0", WAIT));
+    drop(s);
+
+    let port = free_port();
+    let s = Siprd::start(&example("seed003-evapi-async.cfg", port));
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "e2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 503 Service Unavailable");
+    let mut app = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "e3", ""),
+    );
+    let ev = app.frame(WAIT).expect("event");
+    let answer = format!(
+        r#"{{"index":{},"label":{},"code":486}}"#,
+        json_num(&ev, "index"),
+        json_num(&ev, "label")
+    );
+    app.send(format!("{}:{answer},", answer.len()).as_bytes());
+    assert_eq!(
+        first_line(&final_reply(&c).expect("reply")),
+        "SIP/2.0 486 Answered by the application"
+    );
 }

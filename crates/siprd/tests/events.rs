@@ -39,10 +39,18 @@ request_route {
 fn worker_one_init_runs_once_before_traffic() {
     let s = Siprd::start(CFG);
     let c = UdpClient::new();
-    c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "w1", ""));
+    c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "w1", ""),
+    );
     assert_eq!(s.count_log("WORKER-ONE-INIT"), 1, "{}", s.log());
     // The synthetic message is Kamailio's faked OPTIONS.
-    assert!(s.log().contains("WORKER-ONE-INIT rm=OPTIONS ru=sip:you@kamailio.org"), "{}", s.log());
+    assert!(
+        s.log()
+            .contains("WORKER-ONE-INIT rm=OPTIONS ru=sip:you@kamailio.org"),
+        "{}",
+        s.log()
+    );
     let init = s.log().find("WORKER-ONE-INIT").unwrap();
     let first_request = s.log().find("REQUEST OPTIONS").unwrap();
     assert!(init < first_request);
@@ -54,7 +62,14 @@ fn parse_errors_raise_the_event_with_the_packet() {
     let c = UdpClient::new();
     let junk = "hello this is junk data that is longer than 32 bytes";
     c.send(s.udp_addr(), junk);
-    assert!(s.wait_log(&format!("PARSE-ERROR len={} [{junk}] from 127.0.0.1", junk.len()), WAIT), "{}", s.log());
+    assert!(
+        s.wait_log(
+            &format!("PARSE-ERROR len={} [{junk}] from 127.0.0.1", junk.len()),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
     c.expect_silence(Duration::from_millis(100));
 }
 
@@ -65,10 +80,16 @@ fn short_packets_other_protocols_and_bare_first_lines_raise_nothing() {
     c.send(s.udp_addr(), &"Z".repeat(31));
     c.send(s.udp_addr(), "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
     c.send(s.udp_addr(), "SIP/3.0 200 OK\r\nVia: SIP/3.0/UDP x\r\n\r\n");
-    c.send(s.udp_addr(), "INVITE sip:someone@example.com SIP/2.0\r\n\r\n");
+    c.send(
+        s.udp_addr(),
+        "INVITE sip:someone@example.com SIP/2.0\r\n\r\n",
+    );
     // A marker that is processed after the packets above (one client, in order per worker is
     // not guaranteed, so wait for it and then a little more).
-    c.request(s.udp_addr(), &request("OPTIONS", "sip:marker@127.0.0.1", c.port(), "m1", ""));
+    c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:marker@127.0.0.1", c.port(), "m1", ""),
+    );
     std::thread::sleep(Duration::from_millis(200));
     let log = s.log();
     assert!(!log.contains("PARSE-ERROR"), "{log}");
@@ -79,7 +100,10 @@ fn short_packets_other_protocols_and_bare_first_lines_raise_nothing() {
 fn pre_routing_runs_before_the_header_check_and_drop_stops() {
     let s = Siprd::start(CFG);
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("OPTIONS", "sip:blocked@127.0.0.1", c.port(), "b1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:blocked@127.0.0.1", c.port(), "b1", ""),
+    );
     assert!(s.wait_log("PRE-ROUTING OPTIONS blocked", WAIT));
     c.expect_silence(Duration::from_millis(200));
     assert!(!s.log().contains("REQUEST OPTIONS blocked"));
@@ -99,10 +123,22 @@ fn pre_routing_runs_before_the_header_check_and_drop_stops() {
 fn msg_received_sees_raw_data_and_can_drop() {
     let s = Siprd::start(CFG);
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("OPTIONS", "sip:dropme@127.0.0.1", c.port(), "d1", "X-Drop-Me: 1\r\n"));
+    c.send(
+        s.udp_addr(),
+        &request(
+            "OPTIONS",
+            "sip:dropme@127.0.0.1",
+            c.port(),
+            "d1",
+            "X-Drop-Me: 1\r\n",
+        ),
+    );
     assert!(s.wait_log("MSG-RECEIVED dropping", WAIT), "{}", s.log());
     c.expect_silence(Duration::from_millis(200));
     assert!(!s.log().contains("PRE-ROUTING OPTIONS dropme"));
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:keep@127.0.0.1", c.port(), "d2", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:keep@127.0.0.1", c.port(), "d2", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }

@@ -8,7 +8,11 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn rpc(port: u16, req: &str) -> Option<serde_json::Value> {
@@ -35,6 +39,7 @@ loadmodule "evrexec.so"
 modparam("htable", "htable", "c=>size=4;initval=0;")
 modparam("cfgutils", "lock_set_size", 4)
 modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+modparam("jsonrpcs", "transport", 4)
 modparam("evrexec", "exec", "NAME=evrexec:start;Wait=1000;workers=3;")
 modparam("evrexec", "exec", "name=evrexec:loop;wait=0;workers=1;")
 modparam("evrexec", "exec", "name=evrexec:udp;sockaddr=udp:127.0.0.1:{evr_port};workers=1")
@@ -69,26 +74,48 @@ event_route[evrexec:test] {{
 }
 
 fn count(s: &Siprd, c: &UdpClient) -> i64 {
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:ctl@127.0.0.1", c.port(), &format!("cnt-{}", fastrand_id()), ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "OPTIONS",
+            "sip:ctl@127.0.0.1",
+            c.port(),
+            &format!("cnt-{}", fastrand_id()),
+            "",
+        ),
+    );
     let line = first_line(&r);
-    line.rsplit("count=").next().and_then(|n| n.trim().parse().ok()).unwrap_or(-1)
+    line.rsplit("count=")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(-1)
 }
 
 fn fastrand_id() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 #[test]
 fn startup_tasks_run_once_per_worker_and_udp_tasks_get_data() {
     let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
     let mut s = Siprd::start(&cfg(evr_port, rpc_port));
-    assert!(s.wait_log("START data=[<null>] ip=[<null>] rm=OPTIONS", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("START data=[<null>] ip=[<null>] rm=OPTIONS", WAIT),
+        "{}",
+        s.log()
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(s.count_log("START data="), 3, "{}", s.log());
 
     let c = UdpClient::new();
     c.send(([127, 0, 0, 1], evr_port).into(), "show hi");
-    let want = format!("UDP data=[show hi] ip=[127.0.0.1] port=[{0}] portno=[{0}]", c.port());
+    let want = format!(
+        "UDP data=[show hi] ip=[127.0.0.1] port=[{0}] portno=[{0}]",
+        c.port()
+    );
     assert!(s.wait_log(&want, WAIT), "{}", s.log());
     // nothing is sent back
     c.expect_silence(Duration::from_millis(100));
@@ -106,7 +133,12 @@ fn udp_task_burst_loses_nothing() {
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     const N: i64 = 5000;
     for i in 0..N {
-        sender.send_to(format!("burst {i:06} padding-padding-padding").as_bytes(), ("127.0.0.1", evr_port)).unwrap();
+        sender
+            .send_to(
+                format!("burst {i:06} padding-padding-padding").as_bytes(),
+                ("127.0.0.1", evr_port),
+            )
+            .unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut n = 0;
@@ -124,22 +156,76 @@ fn udp_task_burst_loses_nothing() {
 fn evrexec_run_over_jsonrpc() {
     let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
     let s = Siprd::start(&cfg(evr_port, rpc_port));
-    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","mydata"],"id":4}"#).unwrap();
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","mydata"],"id":4}"#,
+    )
+    .unwrap();
     assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":4}));
     // synchronous: the route ran before the answer
     assert!(s.wait_log("TEST data=[mydata] len=6", WAIT), "{}", s.log());
-    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test"],"id":3}"#).unwrap();
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test"],"id":3}"#,
+    )
+    .unwrap();
     assert_eq!(r["result"], serde_json::json!({}));
     assert!(s.wait_log("TEST data=[] len=0", WAIT), "{}", s.log());
-    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:nonexist"],"id":5}"#).unwrap();
-    assert_eq!(r["error"], serde_json::json!({"code":500,"message":"Event route not found"}));
-    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"evrexec.run","id":6}"#).unwrap();
-    assert_eq!(r["error"], serde_json::json!({"code":500,"message":"Invalid parameters"}));
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:nonexist"],"id":5}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        r["error"],
+        serde_json::json!({"code":500,"message":"Event route not found"})
+    );
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","id":6}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        r["error"],
+        serde_json::json!({"code":500,"message":"Invalid parameters"})
+    );
 }
 
 #[test]
-fn seed_example_checks() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/examples/seed001-evrexec.cfg");
+fn seed_example_checks_and_runs() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../etc/examples/seed001-evrexec.cfg"
+    );
     let (code, out) = check_file(std::path::Path::new(path));
     assert_eq!(code, 0, "{out}");
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let cfg = std::fs::read_to_string(path)
+        .unwrap()
+        .replace(
+            "listen=udp:127.0.0.1:5060",
+            "listen=udp:127.0.0.1:0\ndebug=2",
+        )
+        .replace("udp:127.0.0.1:4444", &format!("udp:127.0.0.1:{evr_port}"))
+        .replace("udp:127.0.0.1:8033", &format!("udp:127.0.0.1:{rpc_port}"))
+        .replace(
+            "loadmodule \"evrexec.so\"",
+            "loadmodule \"evrexec.so\"\nmodparam(\"jsonrpcs\", \"transport\", 4)",
+        );
+    let s = Siprd::start(&cfg);
+    assert!(s.wait_log("$var(x) is 0", WAIT), "{}", s.log());
+    let c = UdpClient::new();
+    c.send(([127, 0, 0, 1], evr_port).into(), "hello");
+    assert!(
+        s.wait_log("udp socket data: [hello] from [127.0.0.1]", WAIT),
+        "{}",
+        s.log()
+    );
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","mydata"],"id":1}"#,
+    )
+    .unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log("rpc command data: mydata", WAIT), "{}", s.log());
 }

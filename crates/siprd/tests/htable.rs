@@ -261,10 +261,20 @@ request_route {
 "#;
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:leak@127.0.0.1", c.port(), "l1", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:leak@127.0.0.1", c.port(), "l1", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 leaked");
-    assert!(s.wait_log("still held at the end of request_route", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("still held at the end of request_route", WAIT),
+        "{}",
+        s.log()
+    );
     // Another execution (on any worker) can take the lock and write the slot.
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "l2", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:check@127.0.0.1", c.port(), "l2", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 free written");
 }

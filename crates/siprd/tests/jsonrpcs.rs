@@ -9,12 +9,17 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn rpc_raw(port: u16, req: &[u8]) -> Option<Value> {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
     s.send_to(req, ("127.0.0.1", port)).unwrap();
     let mut buf = vec![0u8; 65536];
     let n = s.recv(&mut buf).ok()?;
@@ -38,6 +43,7 @@ loadmodule "jsonrpcs.so"
 loadmodule "evrexec.so"
 modparam("htable", "htable", "t=>size=4;")
 modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+modparam("jsonrpcs", "transport", 4)
 {extra}
 request_route {{
     sl_send_reply("200", "OK");
@@ -53,32 +59,72 @@ event_route[evrexec:test] {{
 fn datagram_methods_errors_and_batches() {
     let port = free_udp_port();
     let s = Siprd::start(&cfg(port, ""));
-    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.listMethods","id":1}"#);
-    let names: Vec<&str> = r["result"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for m in ["core.version", "core.uptime", "core.ps", "core.psx", "core.info", "core.echo", "evrexec.run", "htable.get", "system.listMethods", "system.methodHelp", "stats.get_statistics"] {
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"system.listMethods","id":1}"#,
+    );
+    let names: Vec<&str> = r["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for m in [
+        "core.version",
+        "core.uptime",
+        "core.ps",
+        "core.psx",
+        "core.info",
+        "core.echo",
+        "evrexec.run",
+        "htable.get",
+        "system.listMethods",
+        "system.methodHelp",
+        "stats.get_statistics",
+        "stats.reset_statistics",
+        "core.shmmem",
+    ] {
         assert!(names.contains(&m), "{m} missing from {names:?}");
     }
     assert_eq!(r["id"], 1);
 
     let r = rpc(port, r#"{"jsonrpc":"2.0","method":"nope.x","id":2}"#);
-    assert_eq!(r, json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":2}));
+    assert_eq!(
+        r,
+        json!({"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":2})
+    );
 
     // malformed JSON: no answer (as Kamailio)
     assert!(rpc_raw(port, b"{bad json").is_none());
 
-    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.echo","params":["a",1],"id":"s"}"#);
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"core.echo","params":["a",1],"id":"s"}"#,
+    );
     assert_eq!(r, json!({"jsonrpc":"2.0","result":["a","1"],"id":"s"}));
 
-    let r = rpc(port, r#"[{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1},{"jsonrpc":"2.0","method":"nope","id":2}]"#);
+    let r = rpc(
+        port,
+        r#"[{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1},{"jsonrpc":"2.0","method":"nope","id":2}]"#,
+    );
     assert_eq!(
         r,
         json!([{"jsonrpc":"2.0","result":["x"],"id":1},{"jsonrpc":"2.0","error":{"code":500,"message":"Method Not Found"},"id":2}])
     );
 
-    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["core.echo"],"id":7}"#);
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["core.echo"],"id":7}"#,
+    );
     assert_eq!(r["result"], "Returns back its parameters.");
-    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":7}"#);
-    assert_eq!(r["error"], json!({"code":400,"message":"command not found"}));
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":["nope"],"id":7}"#,
+    );
+    assert_eq!(
+        r["error"],
+        json!({"code":400,"message":"command not found"})
+    );
 
     let r = rpc(port, r#"{"jsonrpc":"2.0","method":"core.uptime","id":8}"#);
     assert!(r["result"]["uptime"].is_u64(), "{r}");
@@ -88,18 +134,30 @@ fn datagram_methods_errors_and_batches() {
     assert!(r["result"].as_str().unwrap().starts_with("siprd "), "{r}");
 
     // htable commands registered by htable
-    rpc(port, r#"{"jsonrpc":"2.0","method":"htable.sets","params":["t","k","v"],"id":9}"#);
-    let r = rpc(port, r#"{"jsonrpc":"2.0","method":"htable.get","params":["t","k"],"id":9}"#);
+    rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"htable.sets","params":["t","k","v"],"id":9}"#,
+    );
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"htable.get","params":["t","k"],"id":9}"#,
+    );
     assert!(r.to_string().contains("\"v\""), "{r}");
 
     // an RPC flood does not stop SIP
     let flood = UdpSocket::bind("127.0.0.1:0").unwrap();
     for _ in 0..2000 {
-        let _ = flood.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["f"],"id":1}"#, ("127.0.0.1", port));
+        let _ = flood.send_to(
+            br#"{"jsonrpc":"2.0","method":"core.echo","params":["f"],"id":1}"#,
+            ("127.0.0.1", port),
+        );
         let _ = flood.send_to(b"\x00\xffjunk", ("127.0.0.1", port));
     }
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "rpc-flood", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "rpc-flood", ""),
+    );
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
 }
 
@@ -113,7 +171,11 @@ fn round_trip_is_fast() {
     let mut buf = vec![0u8; 4096];
     for _ in 0..200 {
         let t = Instant::now();
-        sock.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1}"#, ("127.0.0.1", port)).unwrap();
+        sock.send_to(
+            br#"{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":1}"#,
+            ("127.0.0.1", port),
+        )
+        .unwrap();
         sock.recv(&mut buf).unwrap();
         times.push(t.elapsed());
     }
@@ -129,13 +191,20 @@ fn unix_datagram_socket() {
     let path = dir.join("rpc.sock");
     let cfg = cfg(free_udp_port(), "").replace(
         "modparam(\"jsonrpcs\", \"dgram_socket\"",
-        &format!("modparam(\"jsonrpcs\", \"dgram_socket\", \"{}\")\n#", path.display()),
+        &format!(
+            "modparam(\"jsonrpcs\", \"dgram_socket\", \"{}\")\n#",
+            path.display()
+        ),
     );
     let _s = Siprd::start(&cfg);
     let me = dir.join("client.sock");
     let c = std::os::unix::net::UnixDatagram::bind(&me).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    c.send_to(br#"{"jsonrpc":"2.0","method":"core.echo","params":["u"],"id":1}"#, &path).unwrap();
+    c.send_to(
+        br#"{"jsonrpc":"2.0","method":"core.echo","params":["u"],"id":1}"#,
+        &path,
+    )
+    .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = c.recv(&mut buf).unwrap();
     let v: Value = serde_json::from_slice(&buf[..n]).unwrap();
@@ -150,7 +219,7 @@ fn fifo_like_kamctl() {
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("rpc.fifo");
     let extra = format!(
-        "modparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\nmodparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")",
+        "modparam(\"jsonrpcs\", \"transport\", 2)\nmodparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\nmodparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")",
         fifo.display(),
         dir.display()
     );
@@ -182,7 +251,11 @@ fn fifo_like_kamctl() {
 }
 
 fn ctl(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd")).arg("ctl").args(args).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("ctl")
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -207,6 +280,83 @@ fn siprd_ctl_end_to_end() {
     assert_eq!(code, 1);
     assert!(err.contains("Method Not Found"), "{err}");
     // nobody listening
-    let (code, _, err) = ctl(&["-s", &format!("udp:127.0.0.1:{}", free_udp_port()), "core.version"]);
+    let (code, _, err) = ctl(&[
+        "-s",
+        &format!("udp:127.0.0.1:{}", free_udp_port()),
+        "core.version",
+    ]);
     assert_eq!(code, 2, "{err}");
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_post(port: u16, body: &str, keep: Option<&mut std::net::TcpStream>) -> (String, Value) {
+    use std::io::{Read, Write};
+    let mut own;
+    let s = match keep {
+        Some(s) => s,
+        None => {
+            own = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            &mut own
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let req = format!(
+        "POST /RPC HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed early");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(p) = text.find("\r\n\r\n") {
+            let clen: usize = text[..p]
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap();
+            if buf.len() >= p + 4 + clen {
+                let status = text.lines().next().unwrap().to_string();
+                let v = serde_json::from_slice(&buf[p + 4..p + 4 + clen]).unwrap_or(Value::Null);
+                return (status, v);
+            }
+        }
+    }
+}
+
+#[test]
+fn http_transport() {
+    let port = free_tcp_port();
+    let extra = format!("modparam(\"jsonrpcs\", \"transport\", 1)\nmodparam(\"jsonrpcs\", \"http_listen\", \"tcp:127.0.0.1:{port}\")");
+    let _s = Siprd::start(&cfg(free_udp_port(), &extra));
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (status, v) = http_post(
+        port,
+        r#"{"jsonrpc":"2.0","method":"core.echo","params":["h"],"id":1}"#,
+        Some(&mut conn),
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(v, json!({"jsonrpc":"2.0","result":["h"],"id":1}));
+    // keep-alive: same connection; the status mirrors the error (as Kamailio)
+    let (status, v) = http_post(
+        port,
+        r#"{"jsonrpc":"2.0","method":"nope","id":2}"#,
+        Some(&mut conn),
+    );
+    assert_eq!(status, "HTTP/1.1 500 Method Not Found");
+    assert_eq!(v["error"]["message"], "Method Not Found");
+    // malformed JSON: an error over HTTP
+    let (status, v) = http_post(port, "{bad json", None);
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    assert_eq!(v["error"]["code"], -32700);
 }

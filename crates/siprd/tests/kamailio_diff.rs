@@ -72,9 +72,16 @@ fn every_case_answers_like_kamailio() {
     let expected: Vec<(String, String)> = read("expected.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_string(), b.to_string())))
+        .filter_map(|l| {
+            l.split_once('\t')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
         .collect();
-    assert_eq!(expected.len(), cases.len(), "expected.txt is stale: run generate.py");
+    assert_eq!(
+        expected.len(),
+        cases.len(),
+        "expected.txt is stale: run generate.py"
+    );
     let s = Siprd::start(&config(&cases));
     let c = UdpClient::new();
     let sport = s.udp_addr().port();
@@ -82,12 +89,21 @@ fn every_case_answers_like_kamailio() {
     for (name, want) in &expected {
         c.send(s.udp_addr(), &case_request(name, c.port(), sport));
         let got = match c.recv(Duration::from_secs(2)) {
-            Some(r) => first_line(&r).replace(&c.port().to_string(), "{cport}").replace(&sport.to_string(), "{sport}"),
+            Some(r) => first_line(&r)
+                .replace(&c.port().to_string(), "{cport}")
+                .replace(&sport.to_string(), "{sport}"),
             None => "NO REPLY".to_string(),
         };
         if &got != want {
             failures.push(format!("{name}:\n   kamailio: {want}\n   siprd:    {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}\n--- log ---\n{}", failures.len(), expected.len(), failures.join("\n"), s.log());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}\n--- log ---\n{}",
+        failures.len(),
+        expected.len(),
+        failures.join("\n"),
+        s.log()
+    );
 }

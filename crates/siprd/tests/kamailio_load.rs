@@ -30,9 +30,16 @@ fn siprd_accepts_and_refuses_like_kamailio() {
     let expected: Vec<(String, String)> = read("expected-load.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_string(), b.to_string())))
+        .filter_map(|l| {
+            l.split_once('\t')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
         .collect();
-    assert_eq!(expected.len(), cases.len(), "expected-load.txt is stale: run gen_load.py");
+    assert_eq!(
+        expected.len(),
+        cases.len(),
+        "expected-load.txt is stale: run gen_load.py"
+    );
     let head = read("header.cfg").replace("@LISTEN@", "udp:127.0.0.1:0");
     let mut failures = Vec::new();
     for ((name, body), (ename, verdict)) in cases.iter().zip(&expected) {
@@ -43,8 +50,16 @@ fn siprd_accepts_and_refuses_like_kamailio() {
         if got != verdict {
             failures.push(format!("{name}: kamailio {verdict}, siprd {got}\n{out}"));
         } else if code != 0 && !out.contains(".cfg:") {
-            failures.push(format!("{name}: refused without a file:line:col location\n{out}"));
+            failures.push(format!(
+                "{name}: refused without a file:line:col location\n{out}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n---\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n---\n")
+    );
 }

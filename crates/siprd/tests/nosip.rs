@@ -31,7 +31,10 @@ fn junk_runs_the_route_with_the_packet_and_sip_is_still_served() {
     let c = UdpClient::new();
     let junk = "this is junk data that is longer than 32 bytes";
     c.send(s.udp_addr(), junk);
-    let want = format!("NOSIP [{junk}] from 127.0.0.1:{} proto=udp nosip=[{junk}]", c.port());
+    let want = format!(
+        "NOSIP [{junk}] from 127.0.0.1:{} proto=udp nosip=[{junk}]",
+        c.port()
+    );
     assert!(s.wait_log(&want, WAIT), "{}", s.log());
     c.expect_silence(Duration::from_millis(100));
     // handled by nosip: no parse-error event
@@ -39,12 +42,26 @@ fn junk_runs_the_route_with_the_packet_and_sip_is_still_served() {
     // a SIP first line without headers goes to nosip too (as Kamailio)
     let bare = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n\r\n0123456789";
     c.send(s.udp_addr(), bare);
-    assert!(s.wait_log("NOSIP [OPTIONS sip:a@127.0.0.1 SIP/2.0", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("NOSIP [OPTIONS sip:a@127.0.0.1 SIP/2.0", WAIT),
+        "{}",
+        s.log()
+    );
     // binary junk
     c.send_bytes(s.udp_addr(), &[0xffu8; 40]);
-    assert!(s.wait_log(&format!("from 127.0.0.1:{} proto=udp nosip=[\u{fffd}", c.port()), WAIT) || s.count_log("NOSIP [") >= 3, "{}", s.log());
+    assert!(
+        s.wait_log(
+            &format!("from 127.0.0.1:{} proto=udp nosip=[\u{fffd}", c.port()),
+            WAIT
+        ) || s.count_log("NOSIP [") >= 3,
+        "{}",
+        s.log()
+    );
     // SIP is still served
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "nosip-1", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "nosip-1", ""),
+    );
     assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
 }
 
@@ -54,11 +71,17 @@ fn short_packets_and_http_lines_are_ignored() {
     let c = UdpClient::new();
     c.send(s.udp_addr(), "short junk under 32 bytes");
     c.send(s.udp_addr(), "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
-    c.send(s.udp_addr(), "HTTP/1.1 200 OK\r\nServer: example.com\r\n\r\n");
+    c.send(
+        s.udp_addr(),
+        "HTTP/1.1 200 OK\r\nServer: example.com\r\n\r\n",
+    );
     c.send(s.udp_addr(), "marker junk packet that is long enough");
     assert!(s.wait_log("NOSIP [marker junk", WAIT), "{}", s.log());
     // a bare HTTP request line (no headers) fails the parser: nosip (as Kamailio)
-    c.send(s.udp_addr(), "GET / HTTP/1.1\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    c.send(
+        s.udp_addr(),
+        "GET / HTTP/1.1\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    );
     assert!(s.wait_log("NOSIP [GET / HTTP/1.1", WAIT), "{}", s.log());
     assert_eq!(s.count_log("NOSIP ["), 2, "{}", s.log());
     assert_eq!(s.count_log("Host: example.com"), 0, "{}", s.log());
@@ -83,16 +106,27 @@ fn msg_match_and_msg_skip_filter() {
     c.send(s.udp_addr(), "other data that does not match the regex");
     c.send(s.udp_addr(), "KREQ but SKIP me because of the skip regex");
     c.send(s.udp_addr(), "KREQ but skip (lower case) is not skipped");
-    assert!(s.wait_log("NOSIP [KREQ but skip (lower case)", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("NOSIP [KREQ but skip (lower case)", WAIT),
+        "{}",
+        s.log()
+    );
     // not handled by nosip: the core's parse-error event sees them
     assert!(s.wait_log("PARSE-ERROR [other data", WAIT), "{}", s.log());
-    assert!(s.wait_log("PARSE-ERROR [KREQ but SKIP", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("PARSE-ERROR [KREQ but SKIP", WAIT),
+        "{}",
+        s.log()
+    );
     assert_eq!(s.count_log("NOSIP ["), 1, "{}", s.log());
 }
 
 #[test]
 fn min_length_is_configurable() {
-    let cfg = CFG.replace("loadmodule \"nosip.so\"", "loadmodule \"nosip.so\"\nmodparam(\"nosip\", \"min_length\", 64)");
+    let cfg = CFG.replace(
+        "loadmodule \"nosip.so\"",
+        "loadmodule \"nosip.so\"\nmodparam(\"nosip\", \"min_length\", 64)",
+    );
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
     c.send(s.udp_addr(), "junk of more than 32 but under 64 bytes....");
@@ -112,7 +146,11 @@ request_route { exit; }
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("a.cfg");
     std::fs::write(&path, cfg).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd")).arg("-f").arg(&path).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("event_route[nosip:msg]"), "{text}");
@@ -120,8 +158,39 @@ request_route { exit; }
 }
 
 #[test]
-fn seed_example_checks_and_runs() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../etc/examples/seed004-nosip.cfg");
+fn seed_example_checks_and_resumes_a_transaction() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../etc/examples/seed004-nosip.cfg"
+    );
     let (code, out) = check_file(std::path::Path::new(path));
     assert_eq!(code, 0, "{out}");
+    // run it on a free port: suspend a request, resume it with a non-SIP packet
+    let text = std::fs::read_to_string(path).unwrap();
+    let cfg = text.replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:0");
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "seed4", ""),
+    );
+    assert!(s.wait_log("suspended MESSAGE seed4", WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(100));
+    let log = s.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("suspended MESSAGE seed4"))
+        .unwrap();
+    let cmd = line
+        .split("resume with ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(cmd.starts_with(":KREQUEST-RESUME-TRANSACTION:"), "{cmd}");
+    let ctl = UdpClient::new();
+    ctl.send(s.udp_addr(), &cmd);
+    let reply = c.recv(WAIT).unwrap_or_else(|| panic!("no reply; log:\n{}", s.log()));
+    assert_eq!(first_line(&reply), "SIP/2.0 200 Resumed");
+    assert!(s.wait_log("resumed MESSAGE seed4", WAIT), "{}", s.log());
 }

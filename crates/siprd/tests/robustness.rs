@@ -92,7 +92,10 @@ fn mutated_messages_never_panic_and_the_server_keeps_serving() {
         c.send_bytes(s.udp_addr(), &m);
         c.drain();
     }
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:alive@127.0.0.1", c.port(), "alive", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:alive@127.0.0.1", c.port(), "alive", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK changed");
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(s.is_running());

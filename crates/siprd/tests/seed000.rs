@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 fn example() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../etc/examples/seed000-htable-mod-init.cfg");
-    std::fs::read_to_string(path).expect("read the example").replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:0")
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../etc/examples/seed000-htable-mod-init.cfg");
+    std::fs::read_to_string(path)
+        .expect("read the example")
+        .replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:0")
 }
 
 fn invite(port: u16, id: &str) -> String {
@@ -24,12 +27,19 @@ fn the_101st_call_is_refused() {
     let c = UdpClient::new();
     for i in 0..100 {
         let r = c.request(s.udp_addr(), &invite(c.port(), &format!("call-{i}")));
-        assert_eq!(first_line(&r), "SIP/2.0 480 Accepted, but nobody is here", "call {i}");
+        assert_eq!(
+            first_line(&r),
+            "SIP/2.0 480 Accepted, but nobody is here",
+            "call {i}"
+        );
     }
     let r = c.request(s.udp_addr(), &invite(c.port(), "call-100"));
     assert_eq!(first_line(&r), "SIP/2.0 500 To many calls to .10");
     // Other destinations are not limited.
-    let r = c.request(s.udp_addr(), &request("INVITE", "sip:someone@10.0.0.1", c.port(), "other", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:someone@10.0.0.1", c.port(), "other", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 404 Not Found");
 }
 
@@ -46,8 +56,12 @@ fn the_counter_is_exact_under_concurrent_load() {
                 for i in 0..60 {
                     let r = c.request(s.udp_addr(), &invite(c.port(), &format!("t{t}-{i}")));
                     match first_line(&r) {
-                        "SIP/2.0 480 Accepted, but nobody is here" => accepted.fetch_add(1, Ordering::Relaxed),
-                        "SIP/2.0 500 To many calls to .10" => refused.fetch_add(1, Ordering::Relaxed),
+                        "SIP/2.0 480 Accepted, but nobody is here" => {
+                            accepted.fetch_add(1, Ordering::Relaxed)
+                        }
+                        "SIP/2.0 500 To many calls to .10" => {
+                            refused.fetch_add(1, Ordering::Relaxed)
+                        }
                         other => panic!("unexpected reply {other}"),
                     };
                 }

@@ -61,10 +61,19 @@ fn options_gets_200_with_headers_copied_and_to_tag() {
     let reply = c.request(s.udp_addr(), &req);
     assert_eq!(first_line(&reply), "SIP/2.0 200 OK");
     // No rport and the Via host is the source: the Via is copied as is.
-    assert_eq!(header(&reply, "Via").unwrap(), format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-opt1", c.port()));
-    assert_eq!(header(&reply, "From").unwrap(), "<sip:alice@127.0.0.1>;tag=from-opt1");
+    assert_eq!(
+        header(&reply, "Via").unwrap(),
+        format!("SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-opt1", c.port())
+    );
+    assert_eq!(
+        header(&reply, "From").unwrap(),
+        "<sip:alice@127.0.0.1>;tag=from-opt1"
+    );
     let to = header(&reply, "To").unwrap();
-    assert!(to.starts_with("<sip:bob@127.0.0.1>;tag="), "To without tag: {to}");
+    assert!(
+        to.starts_with("<sip:bob@127.0.0.1>;tag="),
+        "To without tag: {to}"
+    );
     // Kamailio's sl tag shape: 32 hex digits, a dot, 8 hex digits.
     let tag = to.rsplit("tag=").next().unwrap();
     assert_eq!(tag.len(), 41, "{tag}");
@@ -75,8 +84,24 @@ fn options_gets_200_with_headers_copied_and_to_tag() {
     assert_eq!(header(&reply, "Content-Length").unwrap(), "0");
     assert!(reply.ends_with("\r\n\r\n"));
     // Header order as Kamailio: the copied ones, then Server, then Content-Length.
-    let names: Vec<&str> = reply.split("\r\n").skip(1).filter_map(|l| l.split(':').next()).filter(|n| !n.is_empty()).collect();
-    assert_eq!(names, vec!["Via", "From", "To", "Call-ID", "CSeq", "Server", "Content-Length"]);
+    let names: Vec<&str> = reply
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split(':').next())
+        .filter(|n| !n.is_empty())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "Via",
+            "From",
+            "To",
+            "Call-ID",
+            "CSeq",
+            "Server",
+            "Content-Length"
+        ]
+    );
 
     // A retransmission gets the same To-tag.
     let again = c.request(s.udp_addr(), &req);
@@ -87,9 +112,15 @@ fn options_gets_200_with_headers_copied_and_to_tag() {
 fn reason_starting_with_a_pv_is_that_pv_only() {
     let s = start();
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("INVITE", "sip:pv@127.0.0.1", c.port(), "pv1", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:pv@127.0.0.1", c.port(), "pv1", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 404 pv");
-    let r = c.request(s.udp_addr(), &request("INVITE", "sip:fmt@127.0.0.1", c.port(), "pv2", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:fmt@127.0.0.1", c.port(), "pv2", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 404 User fmt is not here");
 }
 
@@ -97,10 +128,16 @@ fn reason_starting_with_a_pv_is_that_pv_only() {
 fn append_to_reply_adds_header() {
     let s = start();
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:extra@127.0.0.1", c.port(), "ex1", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:extra@127.0.0.1", c.port(), "ex1", ""),
+    );
     assert_eq!(header(&r, "X-Extra"), Some("yes"));
     // append_to_reply headers come before Server (as Kamailio).
-    assert!(r.find("X-Extra").unwrap() < r.find("Server:").unwrap(), "{r}");
+    assert!(
+        r.find("X-Extra").unwrap() < r.find("Server:").unwrap(),
+        "{r}"
+    );
 }
 
 #[test]
@@ -113,7 +150,13 @@ fn rport_and_received_are_filled() {
     );
     let r = c.request(s.udp_addr(), &req);
     let via = header(&r, "Via").unwrap();
-    assert_eq!(via, format!("SIP/2.0/UDP 10.9.9.9:5999;rport={};branch=z9hG4bK-rp;received=127.0.0.1", c.port()));
+    assert_eq!(
+        via,
+        format!(
+            "SIP/2.0/UDP 10.9.9.9:5999;rport={};branch=z9hG4bK-rp;received=127.0.0.1",
+            c.port()
+        )
+    );
 }
 
 #[test]
@@ -142,7 +185,13 @@ fn compact_headers_stay_compact() {
         c.port()
     );
     let r = c.request(s.udp_addr(), &req);
-    assert!(r.contains(&format!("\r\nv: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-cf\r\n", c.port())), "{r}");
+    assert!(
+        r.contains(&format!(
+            "\r\nv: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-cf\r\n",
+            c.port()
+        )),
+        "{r}"
+    );
     assert!(r.contains("\r\nf: <sip:a@b>;tag=1\r\n"), "{r}");
     assert!(r.contains("\r\ni: cf1\r\n"), "{r}");
     assert!(r.contains("\r\nt: <sip:c@d>;tag="), "{r}");
@@ -158,7 +207,10 @@ fn compact_headers_stay_compact() {
         r.contains(&format!("\r\nv: SIP/2.0/UDP 127.0.0.1:{p};rport={p};branch=z9hG4bK-cf2;received=127.0.0.1, SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bK-y\r\nVia: SIP/2.0/TCP 10.2.2.2\r\n")),
         "{r}"
     );
-    assert!(r.contains("\r\nt: <sip:c@d>;tag=abc\r\n"), "an existing To-tag is kept: {r}");
+    assert!(
+        r.contains("\r\nt: <sip:c@d>;tag=abc\r\n"),
+        "an existing To-tag is kept: {r}"
+    );
 }
 
 #[test]
@@ -173,7 +225,10 @@ fn messages_missing_mandatory_headers_are_dropped() {
     c.send(s.udp_addr(), &no_callid);
     c.expect_silence(Duration::from_millis(300));
     // still serving
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }
 
@@ -181,7 +236,10 @@ fn messages_missing_mandatory_headers_are_dropped() {
 fn ack_runs_the_route_but_gets_no_reply() {
     let s = start();
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("ACK", "sip:x@127.0.0.1", c.port(), "ack1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("ACK", "sip:x@127.0.0.1", c.port(), "ack1", ""),
+    );
     assert!(s.wait_log("ACK routed", WAIT));
     c.expect_silence(Duration::from_millis(200));
 }
@@ -190,9 +248,23 @@ fn ack_runs_the_route_but_gets_no_reply() {
 fn xlog_writes_formatted_lines() {
     let s = start();
     let c = UdpClient::new();
-    c.request(s.udp_addr(), &request("OPTIONS", "sip:log@127.0.0.1", c.port(), "xl-1", ""));
-    assert!(s.wait_log(&format!("got OPTIONS from 127.0.0.1:{} call-id xl-1", c.port()), WAIT), "{}", s.log());
-    assert!(s.log().contains("ERROR: <script>: got OPTIONS"), "{}", s.log());
+    c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:log@127.0.0.1", c.port(), "xl-1", ""),
+    );
+    assert!(
+        s.wait_log(
+            &format!("got OPTIONS from 127.0.0.1:{} call-id xl-1", c.port()),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(
+        s.log().contains("ERROR: <script>: got OPTIONS"),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -212,7 +284,10 @@ fn garbage_never_stops_the_server() {
     for j in &junk {
         c.send_bytes(s.udp_addr(), j);
     }
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "alive", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "alive", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
     assert!(s.is_running());
 }
@@ -222,16 +297,22 @@ fn tcp_replies_on_the_same_connection_pipelined_and_split() {
     let s = start();
     let mut t = TcpClient::connect(s.tcp_addr());
     let port = t.port();
-    let one = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp1", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
-    let two = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp2", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let one = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp1", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let two = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp2", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     t.send(format!("{one}{two}").as_bytes());
     let r1 = t.recv(WAIT).expect("first reply");
     let r2 = t.recv(WAIT).expect("second reply");
-    let mut ids = vec![header(&r1, "Call-ID").unwrap().to_string(), header(&r2, "Call-ID").unwrap().to_string()];
+    let mut ids = vec![
+        header(&r1, "Call-ID").unwrap().to_string(),
+        header(&r2, "Call-ID").unwrap().to_string(),
+    ];
     ids.sort();
     assert_eq!(ids, vec!["tcp1", "tcp2"]);
     // split in three writes
-    let three = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp3", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let three = request("OPTIONS", "sip:x@127.0.0.1", port, "tcp3", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
     let (a, rest) = three.split_at(10);
     let (b, c) = rest.split_at(40);
     for part in [a, b, c] {
@@ -248,13 +329,18 @@ fn tcp_oversized_header_closes_the_connection() {
     let mut t = TcpClient::connect(s.tcp_addr());
     let mut big = String::from("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n");
     while big.len() < 100_000 {
-        big.push_str("X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        big.push_str(
+            "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        );
     }
     let _ = std::io::Write::write_all(&mut t.stream, big.as_bytes());
     assert!(t.closed_within(WAIT));
     // the server keeps serving
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after-big", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "after-big", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }
 
@@ -278,17 +364,30 @@ request_route {{
     );
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "fw1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@example.com", c.port(), "fw1", ""),
+    );
     let mut buf = vec![0u8; 65536];
     let (n, from) = next_hop.recv_from(&mut buf).expect("forwarded request");
     let fwd = String::from_utf8_lossy(&buf[..n]).into_owned();
     assert_eq!(first_line(&fwd), "MESSAGE sip:bob@example.com SIP/2.0");
-    let vias: Vec<&str> = fwd.split("\r\n").filter(|l| l.starts_with("Via:")).collect();
+    let vias: Vec<&str> = fwd
+        .split("\r\n")
+        .filter(|l| l.starts_with("Via:"))
+        .collect();
     assert_eq!(vias.len(), 2, "{fwd}");
-    assert!(vias[0].starts_with(&format!("Via: SIP/2.0/UDP {};branch=z9hG4bK", s.udp_addr())), "{fwd}");
+    assert!(
+        vias[0].starts_with(&format!("Via: SIP/2.0/UDP {};branch=z9hG4bK", s.udp_addr())),
+        "{fwd}"
+    );
     // answer it: the reply goes back to the client with our Via removed
     let reply = fwd
-        .replacen("MESSAGE sip:bob@example.com SIP/2.0", "SIP/2.0 202 Accepted", 1)
+        .replacen(
+            "MESSAGE sip:bob@example.com SIP/2.0",
+            "SIP/2.0 202 Accepted",
+            1,
+        )
         .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
     next_hop.send_to(reply.as_bytes(), from).unwrap();
     let back = c.recv(WAIT).expect("reply relayed back");
@@ -312,7 +411,10 @@ request_route {
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
     for i in 1..=3 {
-        let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("v{i}"), ""));
+        let r = c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("v{i}"), ""),
+        );
         assert_eq!(first_line(&r), format!("SIP/2.0 200 n={i}"));
     }
 }
@@ -326,7 +428,9 @@ fn sigterm_stops_within_a_second() {
 
 #[test]
 fn config_check_reports_errors_with_location() {
-    let (code, out) = check_config("loadmodule \"sl.so\"\nrequest_route {\n    sl_send_reploy(\"200\", \"OK\");\n}\n");
+    let (code, out) = check_config(
+        "loadmodule \"sl.so\"\nrequest_route {\n    sl_send_reploy(\"200\", \"OK\");\n}\n",
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("sl_send_reploy"), "{out}");
     assert!(out.contains(":3:5"), "{out}");
@@ -374,7 +478,9 @@ fn answer(next_hop: &UdpSocket, status: &str) {
     let (n, from) = next_hop.recv_from(&mut buf).expect("forwarded request");
     let fwd = String::from_utf8_lossy(&buf[..n]).into_owned();
     let first = fwd.split("\r\n").next().unwrap().to_string();
-    let reply = fwd.replacen(&first, &format!("SIP/2.0 {status}"), 1).replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
+    let reply = fwd
+        .replacen(&first, &format!("SIP/2.0 {status}"), 1)
+        .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
     next_hop.send_to(reply.as_bytes(), from).unwrap();
 }
 
@@ -387,11 +493,21 @@ fn reply_route_sees_replies_and_drop_stops_forwarding() {
 }"#,
     );
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "rr1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@example.com", c.port(), "rr1", ""),
+    );
     answer(&hop, "486 Busy Here");
-    assert!(s.wait_log("REPLY 486 Busy Here for rr1", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("REPLY 486 Busy Here for rr1", WAIT),
+        "{}",
+        s.log()
+    );
     c.expect_silence(Duration::from_millis(300));
-    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "rr2", ""));
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@example.com", c.port(), "rr2", ""),
+    );
     answer(&hop, "200 OK");
     let back = c.recv(WAIT).expect("200 relayed");
     assert_eq!(first_line(&back), "SIP/2.0 200 OK");
@@ -405,10 +521,16 @@ fn unnamed_onreply_route_is_the_core_reply_route() {
 }"#,
     );
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &request("MESSAGE", "sip:bob@example.com", c.port(), "or1", ""));
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@example.com", c.port(), "or1", ""),
+    );
     answer(&hop, "202 Accepted");
     assert!(s.wait_log("ONREPLY 202", WAIT), "{}", s.log());
-    assert_eq!(first_line(&c.recv(WAIT).expect("relayed")), "SIP/2.0 202 Accepted");
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("relayed")),
+        "SIP/2.0 202 Accepted"
+    );
 }
 
 #[test]
@@ -420,6 +542,9 @@ fn a_reply_whose_top_via_is_not_ours_is_dropped() {
                    Call-ID: foreign\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
     c.send(s.udp_addr(), foreign);
     c.expect_silence(Duration::from_millis(300));
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "still", ""));
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "still", ""),
+    );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }

@@ -51,6 +51,11 @@ request_route {
         if (t_check_trans()) { xlog("L_INFO", "ACK passes $ci\n"); }
         exit;
     }
+    if ($rU == "ok") {
+        t_newtran();
+        t_reply("200", "OK");
+        exit;
+    }
     if ($rU == "noreply") {
         t_newtran();
         xlog("L_INFO", "NOREPLY $ci\n");
@@ -94,8 +99,8 @@ fn t_reply_is_stateful_and_retransmissions_are_absorbed() {
 }
 
 #[test]
-fn unanswered_transaction_is_freed_after_its_lifetime() {
-    let s = Siprd::start(&cfg(r#"modparam("tm", "max_noninv_lifetime", 600)"#, LOCAL));
+fn unanswered_transaction_is_released_after_wt_timer() {
+    let s = Siprd::start(&cfg(r#"modparam("tm", "wt_timer", 600)"#, LOCAL));
     let c = UdpClient::new();
     let req = request("MESSAGE", "sip:noreply@127.0.0.1", c.port(), "tm-life", "");
     c.send(s.udp_addr(), &req);
@@ -471,14 +476,19 @@ request_route {{
     }}
     t_on_failure("F");
     t_on_reply("R");
+    t_on_branch_failure("BF");
     $du = "sip:127.0.0.1:{hop1}";
     t_relay();
 }}
+event_route[tm:branch-failure:BF] {{
+    xlog("L_INFO", "BRANCH-FAILURE $T_reply_code $ci\n");
+}}
 onreply_route[R] {{
-    xlog("L_INFO", "ONREPLY $rs $T_reply_code $ci\n");
+    xlog("L_INFO", "ONREPLY $rs $T_reply_code $ci idx=$T_branch_idx\n");
 }}
 failure_route[F] {{
     xlog("L_INFO", "FAILURE $T_reply_code $T_reply_reason $ci\n");
+    xlog("L_INFO", "TRPL $T_rpl($rs) $T_rpl($hdr(To)) TREQ $T_req($rm)\n");
     if (t_branch_timeout()) {{ xlog("L_INFO", "BT $ci\n"); }}
     if (t_branch_replied()) {{ xlog("L_INFO", "BR $ci\n"); }}
     if (t_is_canceled()) {{ xlog("L_INFO", "CANCELED $ci\n"); }}
@@ -527,8 +537,8 @@ fn t_relay_invite_provisional_and_negative_final_with_hop_by_hop_ack() {
         "{}",
         s.log()
     );
-    assert!(s.wait_log("ONREPLY 180 180 rl-1", WAIT));
-    assert!(s.wait_log("ONREPLY 486 486 rl-1", WAIT));
+    assert!(s.wait_log("ONREPLY 180 180 rl-1 idx=0", WAIT));
+    assert!(s.wait_log("ONREPLY 486 486 rl-1 idx=0", WAIT));
     // hop-by-hop ACK to the next hop, same branch as the INVITE
     let (ack, _) = hop.recv_start("ACK", WAIT).expect("hop-by-hop ACK");
     assert_eq!(header(&ack, "CSeq"), Some("1 ACK"));
@@ -600,7 +610,15 @@ fn failure_route_serial_forks_to_the_next_hop() {
         "the 503 is not relayed: {got:?}"
     );
     assert!(s.wait_log("FAILURE 503 Service Unavailable rl-2", WAIT));
+    assert!(s.wait_log("ONREPLY 503 503 rl-2 idx=0", WAIT));
+    assert!(
+        s.wait_log("ONREPLY 200 200 rl-2 idx=1", WAIT),
+        "{}",
+        s.log()
+    );
     assert!(s.wait_log("BR rl-2", WAIT));
+    assert!(s.wait_log("BRANCH-FAILURE 503 rl-2", WAIT));
+    assert_eq!(s.count_log("BRANCH-FAILURE 200"), 0);
     assert_eq!(s.count_log("BT rl-2"), 0);
     assert!(
         hop1.recv_start("ACK", WAIT).is_some(),
@@ -647,6 +665,7 @@ modparam("tm", "retr_timer1", 200)"#;
         s.log()
     );
     assert!(s.wait_log("BT rl-3", WAIT));
+    assert!(s.wait_log("BRANCH-FAILURE 408 rl-3", WAIT));
     assert_eq!(s.count_log("BR rl-3"), 0);
 }
 
@@ -693,5 +712,379 @@ fn cancel_gets_200_canceling_and_is_relayed_then_487() {
         "487 ACKed hop by hop"
     );
     assert!(s.wait_log("FAILURE 487 Request Terminated rl-4", WAIT));
+    assert!(
+        s.wait_log("TRPL 487 <sip:bob@127.0.0.1>;tag=hoptag TREQ INVITE", WAIT),
+        "{}",
+        s.log()
+    );
     assert!(s.wait_log("CANCELED rl-4", WAIT));
+}
+
+#[test]
+fn branch_route_changes_only_its_branch() {
+    let hop = Hop::new();
+    let s = Siprd::start(&cfg(
+        "",
+        &format!(
+            r#"
+request_route {{
+    t_on_branch("B");
+    $du = "sip:127.0.0.1:{}";
+    t_relay();
+    xlog("L_INFO", "AFTER RELAY $ru\n");
+}}
+branch_route[B] {{
+    if (t_is_branch_route()) {{ xlog("L_INFO", "BRANCH $ru $ci\n"); }}
+    $ru = "sip:changed@127.0.0.1";
+    append_hf("X-Branch: yes\r\n");
+}}
+"#,
+            hop.port()
+        ),
+    ));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "rl-5", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
+    assert_eq!(first_line(&m), "MESSAGE sip:changed@127.0.0.1 SIP/2.0");
+    assert_eq!(header(&m, "X-Branch"), Some("yes"), "{m}");
+    hop.answer(&m, from, "202 Accepted");
+    let r = c.recv(WAIT).expect("202");
+    assert_eq!(first_line(&r), "SIP/2.0 202 Accepted");
+    assert!(s.wait_log("BRANCH sip:bob@127.0.0.1 rl-5", WAIT));
+    assert!(
+        s.wait_log("AFTER RELAY sip:bob@127.0.0.1", WAIT),
+        "{}",
+        s.log()
+    );
+}
+
+fn rpc(port: u16, req: &str) -> Option<serde_json::Value> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).ok()?;
+    serde_json::from_slice(&buf[..n]).ok()
+}
+
+#[test]
+fn t_continue_from_an_rpc_thread_and_junk_ids() {
+    let rpc_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let params = format!(
+        r#"loadmodule "jsonrpcs.so"
+loadmodule "evrexec.so"
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
+    );
+    let routes = r#"
+request_route {
+    t_suspend();
+    $shv(i) = $T(id_index);
+    $shv(l) = $T(id_label);
+    xlog("L_INFO", "SUSPOK $ci\n");
+}
+event_route[evrexec:resume] {
+    $var(j) = -1;
+    $var(k) = 99999999;
+    t_continue("$var(j)", "$var(k)", "RES");
+    xlog("L_INFO", "junk1 $rc\n");
+    t_continue("$var(k)", "$var(k)", "RES");
+    xlog("L_INFO", "junk2 $rc\n");
+    $var(i) = $shv(i); $var(l) = $shv(l);
+    t_continue("$var(i)", "$var(l)", "RES");
+    xlog("L_INFO", "resumed $rc\n");
+}
+route[RES] {
+    xlog("L_INFO", "RES $rm $ci\n");
+    t_reply("404", "Resumed From RPC");
+}
+"#;
+    let s = Siprd::start(&cfg(&params, routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "tm-rpc", ""),
+    );
+    assert!(s.wait_log("SUSPOK tm-rpc", WAIT));
+    c.expect_silence(Duration::from_millis(200));
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:resume"],"id":1}"#,
+    );
+    assert!(r.is_some(), "rpc answered");
+    let reply = c.recv(WAIT).expect("reply from the resumed route");
+    assert_eq!(first_line(&reply), "SIP/2.0 404 Resumed From RPC");
+    assert!(s.wait_log("resumed 1", WAIT), "{}", s.log());
+    let log = s.log();
+    assert!(
+        log.contains("junk1 -1") && log.contains("junk2 -1"),
+        "{log}"
+    );
+    assert!(log.contains("RES MESSAGE tm-rpc"), "{log}");
+    let stats = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"tm.stats","id":2}"#).expect("tm.stats");
+    assert_eq!(stats["result"]["created"], serde_json::json!(1), "{stats}");
+    assert_eq!(
+        stats["result"]["current"],
+        serde_json::json!(1),
+        "lingers for wt_timer: {stats}"
+    );
+}
+
+#[test]
+fn stray_replies_acks_and_cancels_do_not_hurt() {
+    let hop = Hop::new();
+    let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
+    let c = UdpClient::new();
+    // a reply for a transaction we never had, with a branch that looks like ours
+    let stray = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK1.0000002a0123456789abcdef00000001.0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: stray\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    c.send(s.udp_addr(), stray);
+    // CANCEL and ACK without a transaction are relayed like requests
+    let ruri = format!("sip:bob@127.0.0.1:{}", hop.port());
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", &ruri, c.port(), "tm-stray", ""),
+    );
+    let (m, from) = hop
+        .recv_start("CANCEL", WAIT)
+        .expect("CANCEL without INVITE relayed");
+    hop.answer(&m, from, "481 Call/Transaction Does Not Exist");
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("481")),
+        "SIP/2.0 481 Call/Transaction Does Not Exist"
+    );
+    c.send(
+        s.udp_addr(),
+        &request("ACK", &ruri, c.port(), "tm-stray2", ""),
+    );
+    assert!(
+        hop.recv_start("ACK", WAIT).is_some(),
+        "stray ACK forwarded statelessly"
+    );
+    // still serving
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "tm-after", ""),
+    );
+    assert!(hop.recv_start("MESSAGE", WAIT).is_some());
+}
+
+#[test]
+fn local_2xx_retransmitted_until_its_ack_with_a_new_branch() {
+    let params = r#"modparam("tm", "retr_timer1", 200)
+modparam("tm", "retr_timer2", 800)"#;
+    let s = Siprd::start(&cfg(params, LOCAL));
+    let c = UdpClient::new();
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:ok@127.0.0.1", c.port(), "tm-2xx", ""),
+    );
+    let got = collect(&c, t0, Duration::from_millis(700));
+    assert_eq!(got.len(), 3, "200 at 0, 200, 600 ms: {got:?}");
+    assert_eq!(first_line(&got[0].1), "SIP/2.0 200 OK");
+    let tag = to_tag(&got[0].1);
+    // the ACK of a 2xx is a new transaction: another branch
+    let ack = request("ACK", "sip:ok@127.0.0.1", c.port(), "tm-2xx", "")
+        .replace("branch=z9hG4bK-tm-2xx", "branch=z9hG4bK-tm-2xx-ack")
+        .replace(
+            "To: <sip:bob@127.0.0.1>",
+            &format!("To: <sip:bob@127.0.0.1>;tag={tag}"),
+        );
+    c.send(s.udp_addr(), &ack);
+    c.expect_silence(Duration::from_millis(1500));
+    assert!(s.wait_log("RR ACK tm-2xx", WAIT));
+    assert_eq!(s.count_log("ACK passes tm-2xx"), 0);
+}
+
+#[test]
+fn cancelled_branch_that_never_answers_gives_487_after_fr_inv() {
+    let hop = Hop::new();
+    let params = r#"modparam("tm", "fr_inv_timer", 1000)"#;
+    let s = Siprd::start(&relay_cfg(params, hop.port(), hop.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "rl-6", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:bob@127.0.0.1", c.port(), "rl-6", ""),
+    );
+    let (cancel, cfrom) = hop.recv_start("CANCEL", WAIT).expect("CANCEL");
+    hop.answer(&cancel, cfrom, "200 OK");
+    let end = Instant::now() + WAIT;
+    let mut last = String::new();
+    while Instant::now() < end {
+        if let Some(m) = c.recv(Duration::from_millis(100)) {
+            last = first_line(&m).to_string();
+            if last.starts_with("SIP/2.0 4") {
+                break;
+            }
+        }
+    }
+    assert_eq!(last, "SIP/2.0 487 Request Terminated");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(
+        s.wait_log("FAILURE 408 Request Timeout rl-6", WAIT),
+        "{}",
+        s.log()
+    );
+}
+
+// ------------------------------------------------------------------ async
+
+const ASYNC: &str = r#"
+loadmodule "async.so"
+modparam("async", "workers", 2)
+request_route {
+    xlog("L_INFO", "RR $rm $rU $ci\n");
+    if ($rU == "sleep") {
+        $avp(x) = "kept";
+        if (1 == 1) {
+            async_ms_sleep(300);
+            xlog("L_INFO", "WOKE $ci avp=$avp(x) failure=$T(id_index)\n");
+            t_reply("404", "Slept");
+        }
+        xlog("L_INFO", "NEVER after the block $ci\n");
+    }
+    if ($rU == "sleep1") {
+        async_sleep(1);
+        t_reply("486", "Slept One");
+    }
+    if ($rU == "route") {
+        async_ms_route("LATER", 200);
+        xlog("L_INFO", "NEVER after async_route $ci\n");
+    }
+    if ($rU == "task") {
+        async_task_route("LATER");
+    }
+    if ($rU == "bad") {
+        $var(s) = "1234";
+        async_sleep("$var(s)");
+        xlog("L_INFO", "BAD rc=$rc\n");
+        sl_send_reply("500", "bad");
+    }
+}
+route[LATER] {
+    if (t_is_failure_route()) { xlog("L_INFO", "LATER as failure $ci\n"); }
+    t_reply("480", "Later");
+}
+"#;
+
+#[test]
+fn async_ms_sleep_resumes_the_rest_of_the_block_on_time() {
+    let s = Siprd::start(&cfg("", ASYNC));
+    let c = UdpClient::new();
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:sleep@127.0.0.1", c.port(), "as-1", ""),
+    );
+    let trying = c.recv(WAIT).expect("100");
+    assert_eq!(
+        first_line(&trying),
+        "SIP/2.0 100 trying -- your call is important to us"
+    );
+    assert!(t0.elapsed() < Duration::from_millis(200));
+    let r = c.recv(WAIT).expect("404 after the sleep");
+    let at = t0.elapsed();
+    assert_eq!(first_line(&r), "SIP/2.0 404 Slept");
+    assert!(
+        at >= Duration::from_millis(300) && at < Duration::from_millis(600),
+        "{at:?}"
+    );
+    assert!(s.wait_log("WOKE as-1 avp=kept", WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(s.count_log("NEVER after the block"), 0, "{}", s.log());
+}
+
+#[test]
+fn async_sleep_one_second_and_many_in_parallel() {
+    let s = Siprd::start(&cfg("", ASYNC));
+    let c = UdpClient::new();
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:sleep1@127.0.0.1", c.port(), "as-2", ""),
+    );
+    let r = c.recv(WAIT).expect("486");
+    assert_eq!(first_line(&r), "SIP/2.0 486 Slept One");
+    let at = t0.elapsed();
+    assert!(
+        at >= Duration::from_millis(1000) && at < Duration::from_millis(1300),
+        "{at:?}"
+    );
+    // 200 transactions sleeping at once: every one answered, none early
+    let t0 = Instant::now();
+    for i in 0..200 {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                "sip:sleep@127.0.0.1",
+                c.port(),
+                &format!("as-m{i}"),
+                "",
+            ),
+        );
+    }
+    let mut got = std::collections::HashSet::new();
+    let end = Instant::now() + WAIT;
+    while got.len() < 200 && Instant::now() < end {
+        if let Some(m) = c.recv(Duration::from_millis(200)) {
+            assert_eq!(first_line(&m), "SIP/2.0 404 Slept");
+            assert!(
+                t0.elapsed() >= Duration::from_millis(300),
+                "{:?}",
+                t0.elapsed()
+            );
+            got.insert(header(&m, "Call-ID").unwrap_or("").to_string());
+        }
+    }
+    assert_eq!(got.len(), 200);
+}
+
+#[test]
+fn async_route_and_task_route_run_as_failure_routes() {
+    let s = Siprd::start(&cfg("", ASYNC));
+    let c = UdpClient::new();
+    let t0 = Instant::now();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:route@127.0.0.1", c.port(), "as-3", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 480 Later");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t0.elapsed()
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:task@127.0.0.1", c.port(), "as-4", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 480 Later");
+    assert!(s.wait_log("LATER as failure as-3", WAIT));
+    assert!(s.wait_log("LATER as failure as-4", WAIT));
+    assert_eq!(s.count_log("NEVER after async_route"), 0);
+    // a string-valued PV is refused, as in Kamailio
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bad@127.0.0.1", c.port(), "as-5", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 500 bad");
+    assert!(s.wait_log("BAD rc=-1", WAIT));
 }

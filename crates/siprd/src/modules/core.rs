@@ -53,8 +53,19 @@ fn flag_of(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<u32> {
     }
 }
 
-fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, routes: RouteMask, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "core", params, routes, call }
+fn def(
+    name: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    routes: RouteMask,
+    call: FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "core",
+        params,
+        routes,
+        call,
+    }
 }
 
 impl Module for Core {
@@ -63,7 +74,12 @@ impl Module for Core {
     }
 
     fn events(&self) -> Vec<&'static str> {
-        vec!["core:worker-one-init", "core:receive-parse-error", "core:pre-routing", "core:msg-received"]
+        vec![
+            "core:worker-one-init",
+            "core:receive-parse-error",
+            "core:pre-routing",
+            "core:msg-received",
+        ]
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
@@ -147,7 +163,11 @@ impl Module for Core {
                 _ => -1,
             }),
         ));
-        for params in [vec![], vec![ParamKind::Format], vec![ParamKind::Format, ParamKind::IntFormat]] {
+        for params in [
+            vec![],
+            vec![ParamKind::Format],
+            vec![ParamKind::Format, ParamKind::IntFormat],
+        ] {
             reg.add_function(def(
                 "forward",
                 params,
@@ -174,7 +194,10 @@ impl Module for Core {
 
 fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
     if ctx.branches.len() + 1 >= ctx.rt.settings.max_branches {
-        tracing::error!("too many branches (max_branches={})", ctx.rt.settings.max_branches);
+        tracing::error!(
+            "too many branches (max_branches={})",
+            ctx.rt.settings.max_branches
+        );
         return -1;
     }
     ctx.branches.push(b);

@@ -1,7 +1,7 @@
 //! jansson and json: JSON documents in the config.
 //!
 //! jansson: `jansson_get`, `jansson_get_field`, `jansson_set`, `jansson_append`,
-//! `jansson_array_size`, with paths such as `a.b[2].c`. json: `json_get_field`.
+//! `jansson_array_size`, with paths such as `a.b[2].c`. json: `json_get_field`, `json_get_string`.
 //! Documents are parsed into an order-preserving tree (objects keep their key
 //! order, as jansson does) and written back compactly (`{"a":1}`); json's
 //! output follows json-c's spaced style (`{ "a": 1 }`) and escapes `/`.
@@ -42,7 +42,10 @@ pub fn parse(text: &[u8]) -> Result<Json, String> {
     let v = p.value(0)?;
     p.ws();
     if p.pos != p.s.len() {
-        return Err(format!("unexpected data after the value at offset {}", p.pos));
+        return Err(format!(
+            "unexpected data after the value at offset {}",
+            p.pos
+        ));
     }
     Ok(v)
 }
@@ -181,13 +184,19 @@ impl Parser<'_> {
                 return Ok(Json::Int(i));
             }
         }
-        text.parse::<f64>().map(Json::Real).or_else(|_| self.err("invalid number"))
+        text.parse::<f64>()
+            .map(Json::Real)
+            .or_else(|_| self.err("invalid number"))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.pos..self.pos + 4).ok_or("truncated \\u escape")?;
+        let h = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or("truncated \\u escape")?;
         let t = std::str::from_utf8(h).map_err(|_| "invalid \\u escape".to_string())?;
-        let v = u32::from_str_radix(t, 16).map_err(|_| format!("invalid \\u escape at offset {}", self.pos))?;
+        let v = u32::from_str_radix(t, 16)
+            .map_err(|_| format!("invalid \\u escape at offset {}", self.pos))?;
         self.pos += 4;
         Ok(v)
     }
@@ -196,12 +205,16 @@ impl Parser<'_> {
         self.pos += 1; // opening quote
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let Some(&b) = self.s.get(self.pos) else { return self.err("unterminated string") };
+            let Some(&b) = self.s.get(self.pos) else {
+                return self.err("unterminated string");
+            };
             self.pos += 1;
             match b {
                 b'"' => break,
                 b'\\' => {
-                    let Some(&e) = self.s.get(self.pos) else { return self.err("unterminated string") };
+                    let Some(&e) = self.s.get(self.pos) else {
+                        return self.err("unterminated string");
+                    };
                     self.pos += 1;
                     let c = match e {
                         b'"' => '"',
@@ -357,10 +370,20 @@ fn spaced_into(v: &Json, out: &mut String) {
 /// C's `%.<prec>g`.
 pub fn fmt_g(v: f64, prec: usize) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "nan".into() } else if v > 0.0 { "inf".into() } else { "-inf".into() };
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let prec = prec.max(1);
     let sci = format!("{:.*e}", prec - 1, v);
@@ -416,9 +439,14 @@ pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
                 if !key.is_empty() {
                     segs.push(Seg::Key(std::mem::take(&mut key)));
                 }
-                let close = path[i..].find(']').ok_or_else(|| format!("missing `]` in path `{path}`"))? + i;
-                let n: usize =
-                    path[i + 1..close].trim().parse().map_err(|_| format!("invalid array index in path `{path}`"))?;
+                let close = path[i..]
+                    .find(']')
+                    .ok_or_else(|| format!("missing `]` in path `{path}`"))?
+                    + i;
+                let n: usize = path[i + 1..close]
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("invalid array index in path `{path}`"))?;
                 segs.push(Seg::Idx(n));
                 after_index = true;
                 i = close + 1;
@@ -467,7 +495,11 @@ pub fn path_set(root: &mut Json, path: &[Seg], value: Json, append: bool) -> Res
                         if append && last {
                             return Err(format!("no array at `{k}` to append to"));
                         }
-                        let fresh = if last { Json::Null } else { Json::Obj(Vec::new()) };
+                        let fresh = if last {
+                            Json::Null
+                        } else {
+                            Json::Obj(Vec::new())
+                        };
                         o.push((k.clone(), fresh));
                         o.len() - 1
                     }
@@ -476,7 +508,8 @@ pub fn path_set(root: &mut Json, path: &[Seg], value: Json, append: bool) -> Res
             }
             (Seg::Idx(idx), Json::Arr(a)) => {
                 let len = a.len();
-                a.get_mut(*idx).ok_or_else(|| format!("index {idx} out of range (array of {len})"))?
+                a.get_mut(*idx)
+                    .ok_or_else(|| format!("index {idx} out of range (array of {len})"))?
             }
             (Seg::Key(k), _) => return Err(format!("an object is expected before `{k}`")),
             (Seg::Idx(i), _) => return Err(format!("an array is expected before `[{i}]`")),
@@ -519,12 +552,16 @@ pub fn to_value(v: &Json) -> Value {
 pub fn typed_value(ty: &str, text: &str) -> Result<Json, String> {
     match ty {
         "string" | "str" => Ok(Json::Str(text.to_string())),
-        "integer" | "int" => {
-            text.trim().parse::<i64>().map(Json::Int).map_err(|_| format!("parsing int failed for `{text}`"))
-        }
-        "real" | "float" => {
-            text.trim().parse::<f64>().map(Json::Real).map_err(|_| format!("parsing real failed for `{text}`"))
-        }
+        "integer" | "int" => text
+            .trim()
+            .parse::<i64>()
+            .map(Json::Int)
+            .map_err(|_| format!("parsing int failed for `{text}`")),
+        "real" | "float" => text
+            .trim()
+            .parse::<f64>()
+            .map(Json::Real)
+            .map_err(|_| format!("parsing real failed for `{text}`")),
         "true" => Ok(Json::Bool(true)),
         "false" => Ok(Json::Bool(false)),
         "null" => Ok(Json::Null),
@@ -562,7 +599,10 @@ fn load(ctx: &mut Ctx, a: &Arg<Ctx>, fname: &str) -> Option<Json> {
     match parse(&text) {
         Ok(j) => Some(j),
         Err(e) => {
-            tracing::error!("{fname}: invalid JSON ({e}): {}", String::from_utf8_lossy(&text));
+            tracing::error!(
+                "{fname}: invalid JSON ({e}): {}",
+                String::from_utf8_lossy(&text)
+            );
             None
         }
     }
@@ -584,8 +624,12 @@ fn path_arg(ctx: &mut Ctx, a: &Arg<Ctx>, fname: &str) -> Option<Vec<Seg>> {
 }
 
 fn get(ctx: &mut Ctx, path: &Arg<Ctx>, json: &Arg<Ctx>, out: &Arg<Ctx>, fname: &str) -> i32 {
-    let Some(doc) = load(ctx, json, fname) else { return -1 };
-    let Some(p) = path_arg(ctx, path, fname) else { return -1 };
+    let Some(doc) = load(ctx, json, fname) else {
+        return -1;
+    };
+    let Some(p) = path_arg(ctx, path, fname) else {
+        return -1;
+    };
     match path_get(&doc, &p) {
         Some(v) => set_out(ctx, out, to_value(v), fname),
         None => -1,
@@ -593,9 +637,11 @@ fn get(ctx: &mut Ctx, path: &Arg<Ctx>, json: &Arg<Ctx>, out: &Arg<Ctx>, fname: &
 }
 
 fn set(ctx: &mut Ctx, args: &[Arg<Ctx>], append: bool, fname: &str) -> i32 {
-    let (Some(ty), Some(p), Some(val)) =
-        (text_arg(ctx, &args[0]), path_arg(ctx, &args[1], fname), text_arg(ctx, &args[2]))
-    else {
+    let (Some(ty), Some(p), Some(val)) = (
+        text_arg(ctx, &args[0]),
+        path_arg(ctx, &args[1], fname),
+        text_arg(ctx, &args[2]),
+    ) else {
         return -1;
     };
     let value = match typed_value(&ty, &val) {
@@ -624,15 +670,52 @@ fn set(ctx: &mut Ctx, args: &[Arg<Ctx>], append: bool, fname: &str) -> i32 {
     set_out(ctx, &args[3], Value::from_string(dump(&doc)), fname)
 }
 
-fn def(name: &'static str, module: &'static str, params: Vec<ParamKind<Ctx>>, call: siprd_script::registry::FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module, params, routes: route_type::ANY, call }
+fn def(
+    name: &'static str,
+    module: &'static str,
+    params: Vec<ParamKind<Ctx>>,
+    call: siprd_script::registry::FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module,
+        params,
+        routes: route_type::ANY,
+        call,
+    }
+}
+
+/// `json_get_field` / `json_get_string`: a top-level field, printed as json-c
+/// does (`json_get_string`: strings without quotes).
+fn json_field(ctx: &mut Ctx, a: &[Arg<Ctx>], raw_strings: bool, fname: &str) -> i32 {
+    let Some(text) = str_arg(ctx, &a[0]) else {
+        return -1;
+    };
+    let Some(field) = text_arg(ctx, &a[1]) else {
+        return -1;
+    };
+    let doc = match parse(&text) {
+        Ok(d) => d,
+        Err(_) => {
+            tracing::error!("{fname}: empty or invalid JSON");
+            return -1;
+        }
+    };
+    let Json::Obj(o) = &doc else { return -1 };
+    match o.iter().find(|(k, _)| *k == field) {
+        Some((_, Json::Null)) | None => -1,
+        Some((_, Json::Str(s))) if raw_strings => {
+            set_out(ctx, &a[2], Value::from_string(s.clone()), fname)
+        }
+        Some((_, v)) => set_out(ctx, &a[2], Value::from_string(dump_spaced(v)), fname),
+    }
 }
 
 /// The jansson module.
 #[derive(Default)]
 pub struct Jansson;
 
-/// The json module (`json_get_field`).
+/// The json module (`json_get_field`, `json_get_string`).
 #[derive(Default)]
 pub struct JsonModule;
 
@@ -672,14 +755,23 @@ impl Module for Jansson {
             "jansson",
             vec![Format, Format, WritablePv],
             func(|ctx, a| {
-                let Some(doc) = load(ctx, &a[1], "jansson_array_size") else { return -1 };
-                let Some(p) = path_arg(ctx, &a[0], "jansson_array_size") else { return -1 };
+                let Some(doc) = load(ctx, &a[1], "jansson_array_size") else {
+                    return -1;
+                };
+                let Some(p) = path_arg(ctx, &a[0], "jansson_array_size") else {
+                    return -1;
+                };
                 match path_get(&doc, &p) {
-                    Some(Json::Arr(v)) => {
-                        set_out(ctx, &a[2], Value::Int(v.len().min(i32::MAX as usize) as i32), "jansson_array_size")
-                    }
+                    Some(Json::Arr(v)) => set_out(
+                        ctx,
+                        &a[2],
+                        Value::Int(v.len().min(i32::MAX as usize) as i32),
+                        "jansson_array_size",
+                    ),
                     _ => {
-                        tracing::error!("jansson_array_size: the value at the path is not an array");
+                        tracing::error!(
+                            "jansson_array_size: the value at the path is not an array"
+                        );
                         -1
                     }
                 }
@@ -695,27 +787,14 @@ impl Module for JsonModule {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         use ParamKind::{Format, WritablePv};
-        reg.add_function(def(
-            "json_get_field",
-            "json",
-            vec![Format, Format, WritablePv],
-            func(|ctx, a| {
-                let Some(text) = str_arg(ctx, &a[0]) else { return -1 };
-                let Some(field) = text_arg(ctx, &a[1]) else { return -1 };
-                let doc = match parse(&text) {
-                    Ok(d) => d,
-                    Err(_) => {
-                        tracing::error!("json_get_field: empty or invalid JSON");
-                        return -1;
-                    }
-                };
-                let Json::Obj(o) = &doc else { return -1 };
-                match o.iter().find(|(k, _)| *k == field) {
-                    Some((_, Json::Null)) | None => -1,
-                    Some((_, v)) => set_out(ctx, &a[2], Value::from_string(dump_spaced(v)), "json_get_field"),
-                }
-            }),
-        ));
+        for (name, raw_strings) in [("json_get_field", false), ("json_get_string", true)] {
+            reg.add_function(def(
+                name,
+                "json",
+                vec![Format, Format, WritablePv],
+                func(move |ctx, a| json_field(ctx, a, raw_strings, name)),
+            ));
+        }
     }
 }
 
@@ -734,10 +813,18 @@ mod tests {
     fn paths() {
         assert_eq!(
             parse_path("a.b[2].c").unwrap(),
-            vec![Seg::Key("a".into()), Seg::Key("b".into()), Seg::Idx(2), Seg::Key("c".into())]
+            vec![
+                Seg::Key("a".into()),
+                Seg::Key("b".into()),
+                Seg::Idx(2),
+                Seg::Key("c".into())
+            ]
         );
         assert_eq!(parse_path("").unwrap(), vec![]);
-        assert_eq!(parse_path("[0][1]").unwrap(), vec![Seg::Idx(0), Seg::Idx(1)]);
+        assert_eq!(
+            parse_path("[0][1]").unwrap(),
+            vec![Seg::Idx(0), Seg::Idx(1)]
+        );
         assert!(parse_path("a[x]").is_err());
         assert!(parse_path("a[1").is_err());
         assert!(parse_path("a..b").is_err());
@@ -752,19 +839,43 @@ mod tests {
         assert_eq!(get_path(DOC, "r"), Some(Value::from_static("1.5")));
         assert_eq!(get_path(DOC, "t"), Some(Value::Int(1)));
         assert_eq!(get_path(DOC, "n"), Some(Value::Null));
-        assert_eq!(get_path(DOC, "o"), Some(Value::from_static(r#"{"k":1,"z":[1,2]}"#)));
+        assert_eq!(
+            get_path(DOC, "o"),
+            Some(Value::from_static(r#"{"k":1,"z":[1,2]}"#))
+        );
         assert_eq!(get_path(DOC, ""), Some(Value::from_string(DOC.to_string())));
         assert_eq!(get_path(DOC, "missing"), None);
         assert_eq!(get_path(DOC, "a.b[7]"), None);
-        assert_eq!(get_path(r#"{"big":3000000000}"#, "big"), Some(Value::from_static("3000000000")));
-        assert_eq!(get_path(r#"{"r":3.0,"q":0.1}"#, "r"), Some(Value::from_static("3")));
-        assert_eq!(get_path(r#"{"r":3.0,"q":0.1}"#, "q"), Some(Value::from_static("0.1")));
-        assert_eq!(get_path(r#"{"u":"caf\u00e9 \"q\""}"#, "u"), Some(Value::from_string("café \"q\"".into())));
+        assert_eq!(
+            get_path(r#"{"big":3000000000}"#, "big"),
+            Some(Value::from_static("3000000000"))
+        );
+        assert_eq!(
+            get_path(r#"{"r":3.0,"q":0.1}"#, "r"),
+            Some(Value::from_static("3"))
+        );
+        assert_eq!(
+            get_path(r#"{"r":3.0,"q":0.1}"#, "q"),
+            Some(Value::from_static("0.1"))
+        );
+        assert_eq!(
+            get_path(r#"{"u":"caf\u00e9 \"q\""}"#, "u"),
+            Some(Value::from_string("café \"q\"".into()))
+        );
     }
 
     #[test]
     fn invalid_json() {
-        for bad in ["{bad json", "[1,2", "", "{\"a\":}", "01", "{\"a\":1}x", "\"\\x\"", "[\u{1}]"] {
+        for bad in [
+            "{bad json",
+            "[1,2",
+            "",
+            "{\"a\":}",
+            "01",
+            "{\"a\":1}x",
+            "\"\\x\"",
+            "[\u{1}]",
+        ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }
         let deep = "[".repeat(2000);
@@ -774,15 +885,36 @@ mod tests {
     #[test]
     fn set_and_append() {
         let mut d = Json::Obj(Vec::new());
-        path_set(&mut d, &parse_path("x").unwrap(), Json::Str("hello".into()), false).unwrap();
+        path_set(
+            &mut d,
+            &parse_path("x").unwrap(),
+            Json::Str("hello".into()),
+            false,
+        )
+        .unwrap();
         path_set(&mut d, &parse_path("y.z").unwrap(), Json::Int(42), false).unwrap();
-        path_set(&mut d, &parse_path("r").unwrap(), typed_value("real", "2.5").unwrap(), false).unwrap();
-        path_set(&mut d, &parse_path("arr").unwrap(), typed_value("array", "[1,2]").unwrap(), false).unwrap();
+        path_set(
+            &mut d,
+            &parse_path("r").unwrap(),
+            typed_value("real", "2.5").unwrap(),
+            false,
+        )
+        .unwrap();
+        path_set(
+            &mut d,
+            &parse_path("arr").unwrap(),
+            typed_value("array", "[1,2]").unwrap(),
+            false,
+        )
+        .unwrap();
         path_set(&mut d, &parse_path("arr").unwrap(), Json::Int(3), true).unwrap();
         path_set(&mut d, &parse_path("arr[0]").unwrap(), Json::Int(9), false).unwrap();
         assert!(path_set(&mut d, &parse_path("newarr").unwrap(), Json::Int(1), true).is_err());
         assert!(path_set(&mut d, &parse_path("arr[9]").unwrap(), Json::Int(1), false).is_err());
-        assert_eq!(dump(&d), r#"{"x":"hello","y":{"z":42},"r":2.5,"arr":[9,2,3]}"#);
+        assert_eq!(
+            dump(&d),
+            r#"{"x":"hello","y":{"z":42},"r":2.5,"arr":[9,2,3]}"#
+        );
         assert!(typed_value("int", "abc").is_err());
         assert!(typed_value("bogus", "1").is_err());
     }

@@ -5,37 +5,106 @@ use crate::module::ModuleInfo;
 pub mod cfgutils;
 pub mod core;
 pub mod evapi;
+pub mod evrexec;
+pub mod htable;
 pub mod jansson;
+pub mod jsonrpcs;
 pub mod maxfwd;
 pub mod nosip;
-pub mod evrexec;
-pub mod jsonrpcs;
-pub mod htable;
 pub mod pv;
-pub mod sl;
 pub mod siputils;
+pub mod sl;
 pub mod textops;
 pub mod tm;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
 pub const ALL: &[ModuleInfo] = &[
-    ModuleInfo { name: "htable", new: || Box::new(htable::Htable::default()), requires: &[] },
-    ModuleInfo { name: "cfgutils", new: || Box::new(cfgutils::Cfgutils::default()), requires: &[] },
-    ModuleInfo { name: "pv", new: || Box::new(pv::Pv::default()), requires: &[] },
-    ModuleInfo { name: "sl", new: || Box::new(sl::Sl::default()), requires: &[] },
-    ModuleInfo { name: "textops", new: || Box::new(textops::Textops), requires: &[] },
-    ModuleInfo { name: "siputils", new: || Box::new(siputils::Siputils), requires: &[] },
-    ModuleInfo { name: "maxfwd", new: || Box::new(maxfwd::Maxfwd::default()), requires: &[] },
-    ModuleInfo { name: "tm", new: || Box::new(tm::Tm::default()), requires: &[] },
-    ModuleInfo { name: "tmx", new: || Box::new(tm::Tmx), requires: &["tm"] },
-    ModuleInfo { name: "nosip", new: || Box::new(nosip::Nosip::default()), requires: &[] },
-    ModuleInfo { name: "evrexec", new: || Box::new(evrexec::Evrexec::default()), requires: &[] },
-    ModuleInfo { name: "jsonrpcs", new: || Box::new(jsonrpcs::Jsonrpcs::default()), requires: &[] },
-    ModuleInfo { name: "evapi", new: || Box::new(evapi::Evapi::default()), requires: &[] },
-    ModuleInfo { name: "jansson", new: || Box::new(jansson::Jansson), requires: &[] },
-    ModuleInfo { name: "json", new: || Box::new(jansson::JsonModule), requires: &[] },
-    ModuleInfo { name: "xlog", new: || Box::new(xlog::Xlog), requires: &[] },
+    ModuleInfo {
+        name: "htable",
+        new: || Box::new(htable::Htable::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "cfgutils",
+        new: || Box::new(cfgutils::Cfgutils::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "pv",
+        new: || Box::new(pv::Pv::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "sl",
+        new: || Box::new(sl::Sl::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "textops",
+        new: || Box::new(textops::Textops),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "siputils",
+        new: || Box::new(siputils::Siputils),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "maxfwd",
+        new: || Box::new(maxfwd::Maxfwd::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "tm",
+        new: || Box::new(tm::Tm::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "tmx",
+        new: || Box::new(tm::Tmx),
+        requires: &["tm"],
+    },
+    ModuleInfo {
+        name: "async",
+        new: || Box::new(tm::asyncm::Async::default()),
+        requires: &["tm"],
+    },
+    ModuleInfo {
+        name: "nosip",
+        new: || Box::new(nosip::Nosip::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "evrexec",
+        new: || Box::new(evrexec::Evrexec::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "jsonrpcs",
+        new: || Box::new(jsonrpcs::Jsonrpcs::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "evapi",
+        new: || Box::new(evapi::Evapi::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "jansson",
+        new: || Box::new(jansson::Jansson),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "json",
+        new: || Box::new(jansson::JsonModule),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "xlog",
+        new: || Box::new(xlog::Xlog),
+        requires: &[],
+    },
 ];
 
 /// Find a module by the name used in `loadmodule`.

@@ -7,8 +7,8 @@
 //! packet there (no `core:receive-parse-error`), as Kamailio does.
 
 use crate::context::{Ctx, RcvInfo};
-use crate::modules::pv::RawPacket;
 use crate::module::{CoreSettings, Module};
+use crate::modules::pv::RawPacket;
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use crate::transport::Received;
 use regex::bytes::Regex;
@@ -58,7 +58,9 @@ fn compile(name: &str, re: &str) -> Result<Option<Regex>, String> {
     if re.is_empty() {
         return Ok(None);
     }
-    Regex::new(re).map(Some).map_err(|e| format!("bad regular expression in `{name}`: {e}"))
+    Regex::new(re)
+        .map(Some)
+        .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
 }
 
 impl NosipState {
@@ -86,7 +88,13 @@ impl NosipState {
             return HookAction::Continue;
         }
         let rt = ctx.rt.clone();
-        let rcv = RcvInfo { src: pkt.src, local: pkt.local, proto: pkt.proto, listener: Some(pkt.listener), conn: pkt.conn };
+        let rcv = RcvInfo {
+            src: pkt.src,
+            local: pkt.local,
+            proto: pkt.proto,
+            listener: Some(pkt.listener),
+            conn: pkt.conn,
+        };
         ctx.reset(rt.faked_message(), true, rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
         rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
@@ -103,7 +111,8 @@ fn other_protocol_with_headers(data: &[u8]) -> bool {
         return false;
     };
     let line = &data[..end];
-    let other = memchr::memmem::find(line, b"HTTP/").is_some() || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"));
+    let other = memchr::memmem::find(line, b"HTTP/").is_some()
+        || (line.starts_with(b"SIP/") && !line.starts_with(b"SIP/2.0"));
     let rest = &data[end + 1..];
     other && !(rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
 }
@@ -127,9 +136,18 @@ impl Module for Nosip {
 
     fn params(&self) -> Vec<ModParamDecl> {
         vec![
-            ModParamDecl { name: "msg_match", ty: ModParamType::Str },
-            ModParamDecl { name: "msg_skip", ty: ModParamType::Str },
-            ModParamDecl { name: "min_length", ty: ModParamType::Int },
+            ModParamDecl {
+                name: "msg_match",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "msg_skip",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "min_length",
+                ty: ModParamType::Int,
+            },
         ]
     }
 
@@ -142,7 +160,9 @@ impl Module for Nosip {
             "msg_match" => self.msg_match = value.to_string(),
             "msg_skip" => self.msg_skip = value.to_string(),
             "min_length" => {
-                self.min_len = value.try_int().filter(|n| *n >= 0).ok_or_else(|| format!("min_length needs a non-negative integer, got `{value}`"))?
+                self.min_len = value.try_int().filter(|n| *n >= 0).ok_or_else(|| {
+                    format!("min_length needs a non-negative integer, got `{value}`")
+                })?
             }
             _ => return Err(format!("module `nosip` has no parameter `{name}`")),
         }
@@ -169,7 +189,9 @@ impl Module for Nosip {
 
     fn hooks(&self, hooks: &mut Hooks) {
         let st = self.state.clone();
-        hooks.non_sip.push(Arc::new(move |ctx, pkt| st.on_packet(ctx, pkt)));
+        hooks
+            .non_sip
+            .push(Arc::new(move |ctx, pkt| st.on_packet(ctx, pkt)));
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
@@ -210,7 +232,9 @@ mod tests {
         // case-sensitive, as Kamailio's
         assert!(st.wants(b"KREQ skip"));
         assert!(compile("x", "(").is_err());
-        assert!(other_protocol_with_headers(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(other_protocol_with_headers(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        ));
         assert!(!other_protocol_with_headers(b"GET / HTTP/1.1\r\n\r\nxxxx"));
         assert!(!other_protocol_with_headers(b"junk\r\nHost: x\r\n\r\n"));
     }

@@ -28,7 +28,11 @@ impl Default for Sl {
         // A per-instance random prefix, 32 hex digits like Kamailio's.
         let tag_prefix = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         Sl {
-            state: Arc::new(SlState { tag_prefix, local_response: OnceLock::new(), filtered_ack: OnceLock::new() }),
+            state: Arc::new(SlState {
+                tag_prefix,
+                local_response: OnceLock::new(),
+                filtered_ack: OnceLock::new(),
+            }),
         }
     }
 }
@@ -80,7 +84,11 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         extra.extend_from_slice(rt.settings.server_header.as_bytes());
         extra.extend_from_slice(b"\r\n");
     }
-    let warning = if rt.settings.sip_warning { warning_header(ctx) } else { Vec::new() };
+    let warning = if rt.settings.sip_warning {
+        warning_header(ctx)
+    } else {
+        Vec::new()
+    };
     let mut ip_buf = [0u8; 48];
     let src_ip = ip_text(ctx.rcv.src.ip(), &mut ip_buf);
     let opts = siprd_sip::reply::ReplyOpts {
@@ -151,11 +159,26 @@ impl Module for Sl {
 
     fn params(&self) -> Vec<ModParamDecl> {
         vec![
-            ModParamDecl { name: "default_code", ty: ModParamType::Int },
-            ModParamDecl { name: "default_reason", ty: ModParamType::Str },
-            ModParamDecl { name: "bind_tm", ty: ModParamType::Int },
-            ModParamDecl { name: "rich_redirect", ty: ModParamType::Int },
-            ModParamDecl { name: "event_callback", ty: ModParamType::Str },
+            ModParamDecl {
+                name: "default_code",
+                ty: ModParamType::Int,
+            },
+            ModParamDecl {
+                name: "default_reason",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "bind_tm",
+                ty: ModParamType::Int,
+            },
+            ModParamDecl {
+                name: "rich_redirect",
+                ty: ModParamType::Int,
+            },
+            ModParamDecl {
+                name: "event_callback",
+                ty: ModParamType::Str,
+            },
         ]
     }
 
@@ -168,7 +191,8 @@ impl Module for Sl {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
-        let routes = route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR;
+        let routes =
+            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR;
         for name in ["sl_send_reply", "send_reply"] {
             reg.add_function(FuncDef {
                 name,
@@ -185,10 +209,19 @@ impl Module for Sl {
             params: vec![],
             routes,
             call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                send_stateless(&state, ctx, 500, b"I'm terribly sorry, server error occurred (1/SL)")
+                send_stateless(
+                    &state,
+                    ctx,
+                    500,
+                    b"I'm terribly sorry, server error occurred (1/SL)",
+                )
             }),
         });
-        for params in [vec![], vec![ParamKind::IntOrPv], vec![ParamKind::IntOrPv, ParamKind::StrOrPv]] {
+        for params in [
+            vec![],
+            vec![ParamKind::IntOrPv],
+            vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+        ] {
             reg.add_function(FuncDef {
                 name: "sl_forward_reply",
                 module: "sl",

@@ -3,7 +3,9 @@
 use crate::context::Ctx;
 use crate::log::{self, L_ALERT, L_BUG, L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
 use crate::module::Module;
-use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind};
+use siprd_script::registry::{
+    func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind,
+};
 use siprd_script::{pv, route_type, Registry};
 use std::sync::Arc;
 
@@ -27,7 +29,9 @@ fn level_fixup(fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc) -> Result<Arg<Ctx>, Str
     }
     log::parse_level(text)
         .map(|l| Arg::Custom(Box::new(Level::Fixed(l))))
-        .ok_or_else(|| format!("unknown log level `{text}` (expected L_ALERT .. L_DBG or a number)"))
+        .ok_or_else(|| {
+            format!("unknown log level `{text}` (expected L_ALERT .. L_DBG or a number)")
+        })
 }
 
 fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
@@ -69,10 +73,23 @@ impl Module for Xlog {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        ["buf_size", "force_color", "long_format", "log_facility", "log_colors", "methods_filter", "prefix", "prefix_mode", "noisy_ctx"]
-            .into_iter()
-            .map(|name| ModParamDecl { name, ty: ModParamType::Any })
-            .collect()
+        [
+            "buf_size",
+            "force_color",
+            "long_format",
+            "log_facility",
+            "log_colors",
+            "methods_filter",
+            "prefix",
+            "prefix_mode",
+            "noisy_ctx",
+        ]
+        .into_iter()
+        .map(|name| ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        })
+        .collect()
     }
 
     fn set_param(&mut self, _name: &str, _value: &siprd_script::Value) -> Result<(), String> {

@@ -17,8 +17,10 @@ use crate::modules::core::str_arg;
 use crate::runtime::{EventHandle, Runtime};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use siprd_script::pv::{parse_format, Format};
 use siprd_script::registry::{
-    func, Arg, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex,
+    func, Arg, ArgSrc, FixupCtx, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind,
+    PvClassDef, PvImpl, PvIndex,
 };
 use siprd_script::{route_type, Registry, Value};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -176,8 +178,11 @@ impl EvState {
     /// Relay to every client (`tag: None`), to those with the tag, or to the
     /// first one with the tag (`unicast`).
     fn relay(&self, data: &[u8], tag: Option<&[u8]>, unicast: bool) {
-        let frame = self.frame(data);
         let slots = self.slots.read();
+        if slots.iter().all(Option::is_none) {
+            return;
+        }
+        let frame = self.frame(data);
         for c in slots.iter().flatten() {
             if c.script_closed.load(Ordering::Relaxed) {
                 continue;
@@ -195,7 +200,12 @@ impl EvState {
     }
 
     fn client(&self, idx: usize, gen: u64) -> Option<Arc<Client>> {
-        self.slots.read().get(idx).and_then(|s| s.as_ref()).filter(|c| c.gen == gen).cloned()
+        self.slots
+            .read()
+            .get(idx)
+            .and_then(|s| s.as_ref())
+            .filter(|c| c.gen == gen)
+            .cloned()
     }
 
     /// Free a client's slot (when it still holds that client).
@@ -217,7 +227,10 @@ pub struct Evapi {
 
 impl Default for Evapi {
     fn default() -> Self {
-        Evapi { cfg: Config::default(), state: Arc::new(EvState::new(Config::default())) }
+        Evapi {
+            cfg: Config::default(),
+            state: Arc::new(EvState::new(Config::default())),
+        }
     }
 }
 
@@ -233,14 +246,19 @@ pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
-    let err = || format!("evapi: bind_addr `{s}` is not `IP:PORT` (e.g. 127.0.0.1:8448 or [::1]:8448)");
+    let err =
+        || format!("evapi: bind_addr `{s}` is not `IP:PORT` (e.g. 127.0.0.1:8448 or [::1]:8448)");
     let (host, port) = s.rsplit_once(':').ok_or_else(err)?;
     let port: u16 = port.parse().map_err(|_| err())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    (host, port).to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(err)
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(err)
 }
 
 impl Module for Evapi {
@@ -249,8 +267,14 @@ impl Module for Evapi {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl { name, ty: ModParamType::Str };
-        let i = |name| ModParamDecl { name, ty: ModParamType::Any };
+        let s = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Str,
+        };
+        let i = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        };
         vec![
             i("workers"),
             s("bind_addr"),
@@ -266,7 +290,11 @@ impl Module for Evapi {
     }
 
     fn events(&self) -> Vec<&'static str> {
-        vec!["evapi:connection-new", "evapi:connection-closed", "evapi:message-received"]
+        vec![
+            "evapi:connection-new",
+            "evapi:connection-closed",
+            "evapi:message-received",
+        ]
     }
 
     fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
@@ -274,14 +302,18 @@ impl Module for Evapi {
             if v > 0 {
                 Ok(v)
             } else {
-                Err(format!("modparam(\"evapi\", \"{what}\") must be positive, got {v}"))
+                Err(format!(
+                    "modparam(\"evapi\", \"{what}\") must be positive, got {v}"
+                ))
             }
         };
         match name {
             "workers" => {
                 let v = int_param(name, value)?;
                 if v < 0 {
-                    return Err(format!("modparam(\"evapi\", \"workers\") must be 0 or more, got {v}"));
+                    return Err(format!(
+                        "modparam(\"evapi\", \"workers\") must be 0 or more, got {v}"
+                    ));
                 }
                 // 0 means "in the dispatcher" in Kamailio: siprd uses one script thread.
                 self.cfg.workers = (v as usize).clamp(1, 64);
@@ -301,7 +333,9 @@ impl Module for Evapi {
                 }
                 self.cfg.event_callback = (!s.is_empty()).then_some(s);
             }
-            "max_clients" => self.cfg.max_clients = positive(int_param(name, value)?, name)?.min(4096) as usize,
+            "max_clients" => {
+                self.cfg.max_clients = positive(int_param(name, value)?, name)?.min(4096) as usize
+            }
             "wait_idle" | "wait_increase" => {
                 int_param(name, value)?;
             }
@@ -310,7 +344,9 @@ impl Module for Evapi {
                 self.cfg.send_timeout = (v > 0).then(|| Duration::from_micros(v as u64));
             }
             "max_queue" => self.cfg.max_queue = positive(int_param(name, value)?, name)? as usize,
-            "max_frame_size" => self.cfg.max_frame = positive(int_param(name, value)?, name)? as usize,
+            "max_frame_size" => {
+                self.cfg.max_frame = positive(int_param(name, value)?, name)? as usize
+            }
             _ => return Err(format!("module `evapi` has no parameter `{name}`")),
         }
         Ok(())
@@ -420,7 +456,9 @@ struct EvapiPv(EvField);
 
 impl PvImpl<Ctx> for EvapiPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        let Some(ev) = ctx.event_data::<EvapiEvent>() else { return Value::Null };
+        let Some(ev) = ctx.event_data::<EvapiEvent>() else {
+            return Value::Null;
+        };
         match self.0 {
             EvField::SrcAddr => Value::from_string(ev.addr.ip().to_string()),
             EvField::SrcPort => Value::Int(i32::from(ev.addr.port())),
@@ -433,8 +471,75 @@ impl PvImpl<Ctx> for EvapiPv {
     }
 }
 
+/// The fixed-up data argument of the `_async_` functions: the format and tm's
+/// `t_suspend`, found in the registry when the config is compiled.
+struct AsyncData {
+    fmt: Format<Ctx>,
+    suspend: FuncImpl<Ctx>,
+}
+
+fn async_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let suspend = fx
+            .registry
+            .functions
+            .get("t_suspend")
+            .and_then(|defs| defs.iter().find(|d| d.params.is_empty()))
+            .map(|d| d.call.clone())
+            .ok_or_else(|| {
+                "the evapi_async_* functions need the tm module (loadmodule \"tm.so\")".to_string()
+            })?;
+        let fmt = parse_format(fx, &src.text)?;
+        Ok(Arg::Custom(Box::new(AsyncData { fmt, suspend })))
+    }))
+}
+
+impl EvState {
+    /// True when a relay to `tag` (every client for None) would reach someone.
+    fn has_target(&self, tag: Option<&[u8]>) -> bool {
+        self.slots.read().iter().flatten().any(|c| {
+            !c.script_closed.load(Ordering::Relaxed)
+                && tag.is_none_or(|t| c.tag.lock().as_deref() == Some(t))
+        })
+    }
+}
+
+/// `evapi_async_*`: suspend the transaction, then relay (the data may use
+/// `$T(id_index)` / `$T(id_label)`). False, without suspending, when no client
+/// would receive it.
+fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<bool>) -> i32 {
+    let Arg::Custom(c) = &args[0] else { return -1 };
+    let Some(ad) = c.downcast_ref::<AsyncData>() else {
+        return -1;
+    };
+    let tag = match unicast {
+        Some(_) => match args.get(1).and_then(|a| str_arg(ctx, a)) {
+            Some(t) => Some(t),
+            None => return -1,
+        },
+        None => None,
+    };
+    if !st.has_target(tag.as_deref()) {
+        tracing::warn!("evapi: no client to relay to: the transaction is not suspended");
+        return -1;
+    }
+    if (ad.suspend)(ctx, &[]) <= 0 {
+        tracing::error!("evapi: cannot suspend the transaction");
+        return -1;
+    }
+    let data = ad.fmt.eval(ctx);
+    st.relay(&data, tag.as_deref(), unicast.unwrap_or(false));
+    1
+}
+
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
-    FuncDef { name, module: "evapi", params, routes: route_type::ANY, call }
+    FuncDef {
+        name,
+        module: "evapi",
+        params,
+        routes: route_type::ANY,
+        call,
+    }
 }
 
 fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
@@ -462,7 +567,9 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
         "evapi_relay",
         vec![ParamKind::Format],
         func(move |ctx, args| {
-            let Some(data) = str_arg(ctx, &args[0]) else { return -1 };
+            let Some(data) = str_arg(ctx, &args[0]) else {
+                return -1;
+            };
             s.relay(&data, None, false);
             1
         }),
@@ -473,13 +580,39 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
             name,
             vec![ParamKind::Format, ParamKind::Format],
             func(move |ctx, args| {
-                let (Some(data), Some(tag)) = (str_arg(ctx, &args[0]), str_arg(ctx, &args[1])) else {
+                let (Some(data), Some(tag)) = (str_arg(ctx, &args[0]), str_arg(ctx, &args[1]))
+                else {
                     return -1;
                 };
                 s.relay(&data, Some(&tag), unicast);
                 1
             }),
         ));
+    }
+    let s = st.clone();
+    reg.add_function(FuncDef {
+        routes: route_type::REQUEST,
+        ..def(
+            "evapi_async_relay",
+            vec![async_fixup()],
+            func(move |ctx: &mut Ctx, args: &[Arg<Ctx>]| async_relay(&s, ctx, args, None)),
+        )
+    });
+    for (name, unicast) in [
+        ("evapi_async_multicast", false),
+        ("evapi_async_unicast", true),
+    ] {
+        let s = st.clone();
+        reg.add_function(FuncDef {
+            routes: route_type::REQUEST,
+            ..def(
+                name,
+                vec![async_fixup(), ParamKind::Format],
+                func(move |ctx: &mut Ctx, args: &[Arg<Ctx>]| {
+                    async_relay(&s, ctx, args, Some(unicast))
+                }),
+            )
+        });
     }
     let s = st.clone();
     reg.add_function(def(
@@ -490,7 +623,9 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                 tracing::error!("evapi_close: not running for an evapi connection");
                 return -1;
             };
-            let Some(c) = s.client(ev.conidx, ev.gen) else { return -1 };
+            let Some(c) = s.client(ev.conidx, ev.gen) else {
+                return -1;
+            };
             c.script_closed.store(true, Ordering::Relaxed);
             s.release(&c);
             c.close.notify_one();
@@ -502,16 +637,23 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
         "evapi_set_tag",
         vec![ParamKind::Format],
         func(move |ctx, args| {
-            let Some(tag) = str_arg(ctx, &args[0]) else { return -1 };
+            let Some(tag) = str_arg(ctx, &args[0]) else {
+                return -1;
+            };
             if tag.is_empty() || tag.len() > MAX_TAG_LEN {
-                tracing::error!("evapi_set_tag: the tag must be 1 to {MAX_TAG_LEN} characters, got {}", tag.len());
+                tracing::error!(
+                    "evapi_set_tag: the tag must be 1 to {MAX_TAG_LEN} characters, got {}",
+                    tag.len()
+                );
                 return -1;
             }
             let Some(ev) = ctx.event_data::<EvapiEvent>() else {
                 tracing::error!("evapi_set_tag: not running for an evapi connection");
                 return -1;
             };
-            let Some(c) = s.client(ev.conidx, ev.gen) else { return -1 };
+            let Some(c) = s.client(ev.conidx, ev.gen) else {
+                return -1;
+            };
             *c.tag.lock() = Some(tag);
             1
         }),
@@ -524,9 +666,18 @@ mod tests {
 
     #[test]
     fn bind_addresses() {
-        assert_eq!(parse_bind("127.0.0.1:8448").unwrap(), "127.0.0.1:8448".parse().unwrap());
-        assert_eq!(parse_bind("[::1]:9000").unwrap(), "[::1]:9000".parse().unwrap());
-        assert_eq!(parse_bind("::1:9000").unwrap(), "[::1]:9000".parse().unwrap());
+        assert_eq!(
+            parse_bind("127.0.0.1:8448").unwrap(),
+            "127.0.0.1:8448".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("[::1]:9000").unwrap(),
+            "[::1]:9000".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("::1:9000").unwrap(),
+            "[::1]:9000".parse().unwrap()
+        );
         assert!(parse_bind("127.0.0.1").is_err());
         assert!(parse_bind("127.0.0.1:x").is_err());
     }
@@ -535,15 +686,22 @@ mod tests {
     fn params() {
         let mut m = Evapi::default();
         m.set_param("max_clients", &Value::Int(2)).unwrap();
-        m.set_param("send_data_timeout", &Value::Int(250_000)).unwrap();
+        m.set_param("send_data_timeout", &Value::Int(250_000))
+            .unwrap();
         m.set_param("netstring_format", &Value::Int(0)).unwrap();
-        m.set_param("bind_addr", &Value::from_static("[::1]:8448")).unwrap();
-        assert!(m.set_param("bind_addr", &Value::from_static("nope")).is_err());
+        m.set_param("bind_addr", &Value::from_static("[::1]:8448"))
+            .unwrap();
+        assert!(m
+            .set_param("bind_addr", &Value::from_static("nope"))
+            .is_err());
         assert!(m.set_param("max_queue", &Value::Int(0)).is_err());
         assert!(m.set_param("bogus", &Value::Int(0)).is_err());
         m.init(&CoreSettings::default()).unwrap();
         assert_eq!(m.state.cfg.max_clients, 2);
-        assert_eq!(m.state.cfg.send_timeout, Some(Duration::from_micros(250_000)));
+        assert_eq!(
+            m.state.cfg.send_timeout,
+            Some(Duration::from_micros(250_000))
+        );
         assert!(!m.state.cfg.netstring);
     }
 }

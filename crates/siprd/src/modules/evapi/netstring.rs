@@ -12,7 +12,11 @@ const MAX_DIGITS: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// A complete frame: its payload is `buf[start..end]`; drop `consumed` bytes.
-    Frame { start: usize, end: usize, consumed: usize },
+    Frame {
+        start: usize,
+        end: usize,
+        consumed: usize,
+    },
     /// An empty netstring (`0:,`) or whitespace between frames: drop `consumed` bytes.
     Skip { consumed: usize },
     /// Bytes that are not a netstring: drop `consumed` bytes (up to and
@@ -30,7 +34,10 @@ pub fn step(buf: &[u8], max: usize) -> Step {
         return Step::NeedMore;
     }
     // Whitespace between frames (a client writing lines) is tolerated.
-    let ws = buf.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')).count();
+    let ws = buf
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count();
     if ws > 0 {
         return Step::Skip { consumed: ws };
     }
@@ -62,7 +69,11 @@ pub fn step(buf: &[u8], max: usize) -> Step {
     if len == 0 {
         Step::Skip { consumed: end + 1 }
     } else {
-        Step::Frame { start, end, consumed: end + 1 }
+        Step::Frame {
+            start,
+            end,
+            consumed: end + 1,
+        }
     }
 }
 
@@ -102,7 +113,11 @@ mod tests {
             buf.extend_from_slice(p);
             loop {
                 match step(&buf, max) {
-                    Step::Frame { start, end, consumed } => {
+                    Step::Frame {
+                        start,
+                        end,
+                        consumed,
+                    } => {
                         frames.push(buf[start..end].to_vec());
                         buf.drain(..consumed);
                     }
@@ -133,7 +148,11 @@ mod tests {
         let input = b"11:hello world,2:ab,";
         for cut in 1..input.len() {
             let (f, j, _) = run(input, &[cut], 100);
-            assert_eq!(f, vec![b"hello world".to_vec(), b"ab".to_vec()], "cut at {cut}");
+            assert_eq!(
+                f,
+                vec![b"hello world".to_vec(), b"ab".to_vec()],
+                "cut at {cut}"
+            );
             assert_eq!(j, 0);
         }
         // byte by byte
@@ -166,7 +185,10 @@ mod tests {
     #[test]
     fn too_big() {
         assert_eq!(step(b"101:", 100), Step::TooBig { len: 101 });
-        assert!(matches!(step(b"99999999999999999999999:", 100), Step::TooBig { .. }));
+        assert!(matches!(
+            step(b"99999999999999999999999:", 100),
+            Step::TooBig { .. }
+        ));
         assert_eq!(step(b"100:", 100), Step::NeedMore);
         assert_eq!(step(b"12", 100), Step::NeedMore);
     }

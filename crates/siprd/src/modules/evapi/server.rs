@@ -8,14 +8,20 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 
+/// How long a busy client's writer waits for more frames before writing.
+const COALESCE: Duration = Duration::from_micros(500);
+
 /// The network thread: serve until shutdown.
 pub(super) fn run(st: Arc<EvState>, rt: Arc<Runtime>, listener: std::net::TcpListener) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("evapi: cannot start the network runtime: {e}");
@@ -104,13 +110,20 @@ enum WriteEnd {
 }
 
 fn event(c: &Client, msg: Option<Bytes>) -> EvapiEvent {
-    EvapiEvent { conidx: c.idx, gen: c.gen, addr: c.addr, msg }
+    EvapiEvent {
+        conidx: c.idx,
+        gen: c.gen,
+        addr: c.addr,
+        msg,
+    }
 }
 
 /// Hand a job to the script threads, waiting (on this task only) while their
 /// queue is full. False when the module is stopping.
 async fn submit(st: &EvState, job: Job) -> bool {
-    let Some(tx) = st.jobs.get() else { return false };
+    let Some(tx) = st.jobs.get() else {
+        return false;
+    };
     let mut job = job;
     loop {
         match tx.try_send(job) {
@@ -192,7 +205,9 @@ async fn connection(
         End::Write(WriteEnd::Closed) => {}
     }
     if dropped > 0 {
-        tracing::warn!("evapi: {dropped} events were dropped for client {addr} (its queue was full)");
+        tracing::warn!(
+            "evapi: {dropped} events were dropped for client {addr} (its queue was full)"
+        );
     }
     let junk = client.junk.load(Ordering::Relaxed);
     if junk > 1 {
@@ -219,7 +234,11 @@ async fn process(st: &EvState, c: &Client, buf: &mut BytesMut, want: bool) -> Re
     }
     loop {
         match netstring::step(buf, st.cfg.max_frame) {
-            Step::Frame { start, end, consumed } => {
+            Step::Frame {
+                start,
+                end,
+                consumed,
+            } => {
                 let frame = buf.split_to(consumed).freeze();
                 st.stats.received.fetch_add(1, Ordering::Relaxed);
                 if want && !submit(st, Job::Msg(event(c, Some(frame.slice(start..end))))).await {
@@ -255,6 +274,9 @@ async fn write_loop(
 ) -> WriteEnd {
     let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut last = false;
+    let mut last_write = Instant::now()
+        .checked_sub(COALESCE)
+        .unwrap_or_else(Instant::now);
     loop {
         let first = tokio::select! {
             biased;
@@ -270,6 +292,12 @@ async fn write_loop(
                 }
             }
         };
+        // Under load (the previous write was less than a millisecond ago),
+        // let frames gather for a moment: one write and no wake-ups instead
+        // of one of each per frame. An idle client gets its frame at once.
+        if !last && last_write.elapsed() < COALESCE && rx.len() < 64 {
+            tokio::time::sleep(COALESCE).await;
+        }
         out.clear();
         out.extend_from_slice(&first);
         while last || out.len() < 256 * 1024 {
@@ -294,6 +322,7 @@ async fn write_loop(
                 Err(e) => return WriteEnd::Error(e),
             }
         }
+        last_write = Instant::now();
         if last {
             let _ = wr.shutdown().await;
             return WriteEnd::Closed;

@@ -8,7 +8,12 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 fn version_text() -> String {
-    format!("siprd {} ({}/{})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH, std::env::consts::OS)
+    format!(
+        "siprd {} ({}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
 }
 
 /// `Mon Nov 23 19:28:09 2026` (local time, as ctime).
@@ -21,13 +26,20 @@ fn ctime(secs: i64) -> String {
             return secs.to_string();
         }
         let mut buf = [0u8; 64];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c"%a %b %e %H:%M:%S %Y".as_ptr(), &tm);
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%a %b %e %H:%M:%S %Y".as_ptr(),
+            &tm,
+        );
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Echo: scalars come back as strings (Kamailio reads them with `*.s`).
@@ -51,7 +63,11 @@ fn processes(rt: &Runtime) -> Vec<String> {
     let mut out = vec!["main process - attendant".to_string()];
     for l in rt.listeners() {
         let proto = l.proto.as_str();
-        let n = if proto == "udp" { rt.settings.children } else { rt.settings.tcp_children };
+        let n = if proto == "udp" {
+            rt.settings.children
+        } else {
+            rt.settings.tcp_children
+        };
         for i in 0..n {
             out.push(format!("{proto} receiver child={i} sock={}", l.addr));
         }
@@ -60,15 +76,38 @@ fn processes(rt: &Runtime) -> Vec<String> {
     out
 }
 
+type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
+
+/// Resident and peak resident memory of the process, in bytes.
+fn proc_memory() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
     let started = (Instant::now(), now_secs());
-    let mut add = |name: &'static str, help: &'static str, f: Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>| {
+    let mut add = |name: &'static str, help: &'static str, f: Handler| {
         if rpc.get(name).is_none() {
             rpc.add(name, help, move |p| f(p));
         }
     };
-    add("core.version", "Returns the version string of the server.", Box::new(|_| Ok(Json::String(version_text()))));
-    add("core.echo", "Returns back its parameters.", Box::new(|p| Ok(echo(p))));
+    add(
+        "core.version",
+        "Returns the version string of the server.",
+        Box::new(|_| Ok(Json::String(version_text()))),
+    );
+    add(
+        "core.echo",
+        "Returns back its parameters.",
+        Box::new(|p| Ok(echo(p))),
+    );
     add(
         "core.uptime",
         "Returns uptime of SIP server.",
@@ -98,9 +137,17 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
         "core.ps",
         "Returns the description of running processes.",
         Box::new(move |_| {
-            let rt = r.get().and_then(Weak::upgrade).ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
-            Ok(Json::Array(processes(&rt).into_iter().flat_map(|d| [json!(pid), Json::String(d)]).collect()))
+            Ok(Json::Array(
+                processes(&rt)
+                    .into_iter()
+                    .flat_map(|d| [json!(pid), Json::String(d)])
+                    .collect(),
+            ))
         }),
     );
     let r = rt.clone();
@@ -108,7 +155,10 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
         "core.psx",
         "Returns the detailed description of running processes.",
         Box::new(move |_| {
-            let rt = r.get().and_then(Weak::upgrade).ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
             Ok(Json::Array(
                 processes(&rt)
@@ -117,6 +167,21 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
                     .map(|(i, d)| json!({"IDX": i, "PID": pid, "DSC": d}))
                     .collect(),
             ))
+        }),
+    );
+    add(
+        "core.shmmem",
+        "Returns shared memory info (siprd has no shared memory pool: the process' resident memory).",
+        Box::new(|_| {
+            let (rss, hwm) = proc_memory();
+            Ok(json!({
+                "total": rss,
+                "free": 0,
+                "used": rss,
+                "real_used": rss,
+                "max_used": hwm,
+                "fragments": 0,
+            }))
         }),
     );
     add(

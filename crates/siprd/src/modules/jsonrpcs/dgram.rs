@@ -20,9 +20,15 @@ impl Endpoint {
     /// `udp:IP:PORT`, `udp:PORT` (loopback), `unix:/path` or `/path`.
     pub fn parse(spec: &str) -> Result<Endpoint, String> {
         let spec = spec.trim();
-        if let Some(rest) = spec.strip_prefix("udp:").or_else(|| spec.strip_prefix("udp4:")) {
+        if let Some(rest) = spec
+            .strip_prefix("udp:")
+            .or_else(|| spec.strip_prefix("udp4:"))
+        {
             if let Ok(port) = rest.parse::<u16>() {
-                return Ok(Endpoint::Udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)));
+                return Ok(Endpoint::Udp(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    port,
+                )));
             }
             if let Ok(a) = rest.parse::<SocketAddr>() {
                 return Ok(Endpoint::Udp(a));
@@ -32,11 +38,15 @@ impl Endpoint {
                 let ip = match host.trim_matches(['[', ']']) {
                     "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
                     "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    h => h.parse().map_err(|_| format!("bad address `{host}` in `{spec}` (an IP address is needed)"))?,
+                    h => h.parse().map_err(|_| {
+                        format!("bad address `{host}` in `{spec}` (an IP address is needed)")
+                    })?,
                 };
                 return Ok(Endpoint::Udp(SocketAddr::new(ip, port)));
             }
-            return Err(format!("bad datagram socket `{spec}`: expected udp:IP:PORT"));
+            return Err(format!(
+                "bad datagram socket `{spec}`: expected udp:IP:PORT"
+            ));
         }
         let path = spec.strip_prefix("unix:").unwrap_or(spec);
         if path.is_empty() {
@@ -55,8 +65,10 @@ pub fn start(rt: &Arc<Runtime>, ep: &Endpoint, replace: bool) -> Result<(), Stri
     let rt = rt.clone();
     match ep {
         Endpoint::Udp(addr) => {
-            let sock = UdpSocket::bind(addr).map_err(|e| format!("jsonrpcs: cannot bind udp:{addr}: {e}"))?;
-            sock.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+            let sock = UdpSocket::bind(addr)
+                .map_err(|e| format!("jsonrpcs: cannot bind udp:{addr}: {e}"))?;
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .map_err(|e| e.to_string())?;
             tracing::info!("jsonrpcs: datagram control socket on udp:{addr}");
             std::thread::Builder::new()
                 .name("jsonrpcs-dgram".into())
@@ -65,15 +77,21 @@ pub fn start(rt: &Arc<Runtime>, ep: &Endpoint, replace: bool) -> Result<(), Stri
         }
         Endpoint::Unix(path) => {
             if path.exists() {
-                if !replace {
-                    return Err(format!("{} exists", path.display()));
+                // A default path is only taken over from a dead server.
+                let live = UnixDatagram::unbound()
+                    .and_then(|u| u.connect(path))
+                    .is_ok();
+                if !replace && live {
+                    return Err(format!("{} exists and is in use", path.display()));
                 }
                 let _ = std::fs::remove_file(path);
             }
-            let sock = UnixDatagram::bind(path).map_err(|e| format!("jsonrpcs: cannot bind {}: {e}", path.display()))?;
+            let sock = UnixDatagram::bind(path)
+                .map_err(|e| format!("jsonrpcs: cannot bind {}: {e}", path.display()))?;
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-            sock.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .map_err(|e| e.to_string())?;
             let path = path.clone();
             std::thread::Builder::new()
                 .name("jsonrpcs-dgram".into())
@@ -88,7 +106,12 @@ pub fn start(rt: &Arc<Runtime>, ep: &Endpoint, replace: bool) -> Result<(), Stri
 }
 
 fn transient(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
 }
 
 fn serve_udp(rt: &Runtime, sock: &UdpSocket) {
@@ -116,14 +139,21 @@ fn serve_unix(rt: &Runtime, sock: &UnixDatagram) {
     while !rt.is_stopping() {
         match sock.recv_from(&mut buf) {
             Ok((n, src)) => {
-                let Some(reply) = rt.rpc.dispatch(&buf[..n]) else { continue };
+                let Some(reply) = rt.rpc.dispatch(&buf[..n]) else {
+                    continue;
+                };
                 match src.as_pathname() {
                     Some(p) => {
                         if let Err(e) = sock.send_to(&reply, p) {
-                            tracing::error!("jsonrpcs: cannot send the reply to {}: {e}", p.display());
+                            tracing::error!(
+                                "jsonrpcs: cannot send the reply to {}: {e}",
+                                p.display()
+                            );
                         }
                     }
-                    None => tracing::warn!("jsonrpcs: datagram from an unbound unix socket: no reply possible"),
+                    None => tracing::warn!(
+                        "jsonrpcs: datagram from an unbound unix socket: no reply possible"
+                    ),
                 }
             }
             Err(e) if transient(&e) => {}
@@ -141,11 +171,26 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(Endpoint::parse("udp:127.0.0.1:8033").unwrap(), Endpoint::Udp("127.0.0.1:8033".parse().unwrap()));
-        assert_eq!(Endpoint::parse("udp:8033").unwrap(), Endpoint::Udp("127.0.0.1:8033".parse().unwrap()));
-        assert_eq!(Endpoint::parse("udp:localhost:9").unwrap(), Endpoint::Udp("127.0.0.1:9".parse().unwrap()));
-        assert_eq!(Endpoint::parse("/tmp/x.sock").unwrap(), Endpoint::Unix("/tmp/x.sock".into()));
-        assert_eq!(Endpoint::parse("unix:/tmp/x.sock").unwrap(), Endpoint::Unix("/tmp/x.sock".into()));
+        assert_eq!(
+            Endpoint::parse("udp:127.0.0.1:8033").unwrap(),
+            Endpoint::Udp("127.0.0.1:8033".parse().unwrap())
+        );
+        assert_eq!(
+            Endpoint::parse("udp:8033").unwrap(),
+            Endpoint::Udp("127.0.0.1:8033".parse().unwrap())
+        );
+        assert_eq!(
+            Endpoint::parse("udp:localhost:9").unwrap(),
+            Endpoint::Udp("127.0.0.1:9".parse().unwrap())
+        );
+        assert_eq!(
+            Endpoint::parse("/tmp/x.sock").unwrap(),
+            Endpoint::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            Endpoint::parse("unix:/tmp/x.sock").unwrap(),
+            Endpoint::Unix("/tmp/x.sock".into())
+        );
         assert!(Endpoint::parse("udp:host.example:9").is_err());
     }
 }

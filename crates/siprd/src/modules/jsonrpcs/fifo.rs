@@ -25,16 +25,28 @@ const MAX_PENDING: usize = 1 << 20;
 /// existing file first (configured explicitly, as Kamailio does).
 pub fn start(rt: &Arc<Runtime>, cfg: FifoConfig, replace: bool) -> Result<(), String> {
     let path = Path::new(&cfg.path);
-    if std::fs::symlink_metadata(path).is_ok() {
-        if !replace {
-            return Err(format!("{} exists", path.display()));
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // A default path is only taken over from a dead server: a FIFO with
+        // no reader (opening it for writing fails with ENXIO).
+        let stale = meta.file_type().is_fifo() && !fifo_has_reader(path);
+        if !replace && !stale {
+            return Err(format!("{} exists and is in use", path.display()));
         }
-        std::fs::remove_file(path).map_err(|e| format!("jsonrpcs: cannot remove the old FIFO {}: {e}", path.display()))?;
+        std::fs::remove_file(path).map_err(|e| {
+            format!(
+                "jsonrpcs: cannot remove the old FIFO {}: {e}",
+                path.display()
+            )
+        })?;
     }
     let c = CString::new(cfg.path.as_bytes()).map_err(|_| "FIFO path contains NUL".to_string())?;
     // SAFETY: valid C string.
     if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        return Err(format!("jsonrpcs: cannot create the FIFO {}: {}", path.display(), std::io::Error::last_os_error()));
+        return Err(format!(
+            "jsonrpcs: cannot create the FIFO {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
     }
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(cfg.mode & 0o777));
@@ -59,11 +71,27 @@ pub fn start(rt: &Arc<Runtime>, cfg: FifoConfig, replace: bool) -> Result<(), St
     Ok(())
 }
 
+/// Is a server reading this FIFO?
+fn fifo_has_reader(path: &Path) -> bool {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() != Some(libc::ENXIO),
+    }
+}
+
 fn serve(rt: &Runtime, fd: &OwnedFd, reply_dir: &Path) {
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 65536];
     while !rt.is_stopping() {
-        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut pfd, 1, 100) };
         if r <= 0 {
@@ -86,7 +114,10 @@ fn serve(rt: &Runtime, fd: &OwnedFd, reply_dir: &Path) {
 /// Handle every complete JSON document at the front of `pending`.
 fn drain_documents(rt: &Runtime, pending: &mut Vec<u8>, reply_dir: &Path) {
     loop {
-        let start = pending.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(pending.len());
+        let start = pending
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(pending.len());
         pending.drain(..start);
         if pending.is_empty() {
             return;
@@ -102,7 +133,10 @@ fn drain_documents(rt: &Runtime, pending: &mut Vec<u8>, reply_dir: &Path) {
             Some(Err(e)) => {
                 tracing::error!("jsonrpcs: invalid json document on the FIFO: {e}");
                 // skip to the next line
-                let skip = pending.iter().position(|&b| b == b'\n').map_or(pending.len(), |p| p + 1);
+                let skip = pending
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(pending.len(), |p| p + 1);
                 pending.drain(..skip);
             }
             None => return,
@@ -115,7 +149,9 @@ fn handle(rt: &Runtime, mut doc: Json, reply_dir: &Path) {
         Some(Json::String(s)) => Some(s),
         _ => None,
     };
-    let Some(reply) = rt.rpc.dispatch_value(&doc) else { return };
+    let Some(reply) = rt.rpc.dispatch_value(&doc) else {
+        return;
+    };
     let Some(name) = reply_name else {
         tracing::warn!("jsonrpcs: FIFO request without reply_name: reply dropped");
         return;
@@ -129,7 +165,10 @@ fn handle(rt: &Runtime, mut doc: Json, reply_dir: &Path) {
     out.push(b'\n');
     let path = reply_dir.join(&name);
     if let Err(e) = write_reply(&path, &out) {
-        tracing::error!("jsonrpcs: cannot write the reply to {}: {e}", path.display());
+        tracing::error!(
+            "jsonrpcs: cannot write the reply to {}: {e}",
+            path.display()
+        );
     }
 }
 
@@ -142,7 +181,11 @@ fn write_reply(path: &Path, data: &[u8]) -> std::io::Result<()> {
     // The reader may not have opened it yet: retry a non-blocking open briefly.
     let deadline = Instant::now() + Duration::from_secs(2);
     let file = loop {
-        match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
             Ok(f) => break f,
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));

@@ -8,13 +8,16 @@
 pub mod core_cmds;
 pub mod dgram;
 pub mod fifo;
+pub mod http;
 
 use crate::context::Ctx;
 use crate::module::{CoreSettings, Module};
 use crate::rpc::RpcRegistry;
 use crate::runtime::Runtime;
+use parking_lot::Mutex;
 use siprd_script::registry::{ModParamDecl, ModParamType};
 use siprd_script::{Registry, Value};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 
 /// Kamailio's defaults (used only when the path's directory exists and no
@@ -34,6 +37,9 @@ pub struct Jsonrpcs {
     fifo_reply_dir: String,
     fifo_mode: u32,
     transport: i32,
+    http_listen: Option<String>,
+    /// Files created for the transports (removed at stop).
+    created: Mutex<Vec<PathBuf>>,
     rt: Arc<OnceLock<Weak<Runtime>>>,
 }
 
@@ -45,6 +51,8 @@ impl Default for Jsonrpcs {
             fifo_reply_dir: "/tmp/".into(),
             fifo_mode: 0o600,
             transport: 0,
+            http_listen: None,
+            created: Mutex::new(Vec::new()),
             rt: Arc::new(OnceLock::new()),
         }
     }
@@ -62,12 +70,19 @@ impl Module for Jsonrpcs {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl { name, ty: ModParamType::Str };
-        let i = |name| ModParamDecl { name, ty: ModParamType::Any };
+        let s = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Str,
+        };
+        let i = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        };
         vec![
             s("dgram_socket"),
             s("fifo_name"),
             s("fifo_reply_dir"),
+            s("http_listen"),
             i("fifo_mode"),
             i("transport"),
             i("dgram_mode"),
@@ -83,16 +98,28 @@ impl Module for Jsonrpcs {
     }
 
     fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
-        let int = |v: &Value| v.try_int().ok_or_else(|| format!("`{name}` needs an integer, got `{v}`"));
+        let int = |v: &Value| {
+            v.try_int()
+                .ok_or_else(|| format!("`{name}` needs an integer, got `{v}`"))
+        };
         match name {
             "dgram_socket" => self.dgram_socket = Some(value.to_string()),
             "fifo_name" => self.fifo_name = Some(value.to_string()),
             "fifo_reply_dir" => self.fifo_reply_dir = value.to_string(),
-            "fifo_mode" => self.fifo_mode = u32::try_from(int(value)?).map_err(|_| "`fifo_mode` must be positive".to_string())?,
+            "http_listen" => {
+                http::parse_listen(&value.to_string())?;
+                self.http_listen = Some(value.to_string());
+            }
+            "fifo_mode" => {
+                self.fifo_mode = u32::try_from(int(value)?)
+                    .map_err(|_| "`fifo_mode` must be positive".to_string())?
+            }
             "transport" => {
                 let t = int(value)?;
                 if !(0..=7).contains(&t) {
-                    return Err(format!("`transport` must be 0..7 (bits: 1 HTTP, 2 FIFO, 4 datagram), got {t}"));
+                    return Err(format!(
+                        "`transport` must be 0..7 (bits: 1 HTTP, 2 FIFO, 4 datagram), got {t}"
+                    ));
                 }
                 self.transport = t;
             }
@@ -108,8 +135,10 @@ impl Module for Jsonrpcs {
     }
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
-        if self.transport & T_HTTP != 0 && self.transport != 0 {
-            tracing::warn!("jsonrpcs: the HTTP transport is not available in siprd yet");
+        if self.transport & T_HTTP != 0 && self.transport != 0 && self.http_listen.is_none() {
+            tracing::warn!(
+                "jsonrpcs: HTTP transport asked for but no `http_listen` address (siprd has no xhttp yet)"
+            );
         }
         if let Some(d) = &self.dgram_socket {
             dgram::Endpoint::parse(d)?;
@@ -127,28 +156,63 @@ impl Module for Jsonrpcs {
         let _ = self.rt.set(Arc::downgrade(rt));
         if self.enabled(T_DGRAM) {
             match &self.dgram_socket {
-                Some(spec) => dgram::start(rt, &dgram::Endpoint::parse(spec)?, true)?,
-                None if std::path::Path::new(DEFAULT_DGRAM).parent().is_some_and(|p| p.is_dir()) => {
-                    if let Err(e) = dgram::start(rt, &dgram::Endpoint::Unix(DEFAULT_DGRAM.into()), false) {
-                        tracing::warn!("jsonrpcs: default datagram socket not started: {e}");
+                Some(spec) => {
+                    let ep = dgram::Endpoint::parse(spec)?;
+                    dgram::start(rt, &ep, true)?;
+                    if let dgram::Endpoint::Unix(p) = ep {
+                        self.created.lock().push(p);
+                    }
+                }
+                None if std::path::Path::new(DEFAULT_DGRAM)
+                    .parent()
+                    .is_some_and(|p| p.is_dir()) =>
+                {
+                    match dgram::start(rt, &dgram::Endpoint::Unix(DEFAULT_DGRAM.into()), false) {
+                        Ok(()) => self.created.lock().push(DEFAULT_DGRAM.into()),
+                        Err(e) => {
+                            tracing::warn!("jsonrpcs: default datagram socket not started: {e}")
+                        }
                     }
                 }
                 None => {}
             }
         }
+        if self.enabled(T_HTTP) {
+            if let Some(spec) = &self.http_listen {
+                http::start(rt, http::parse_listen(spec)?)?;
+            }
+        }
         if self.enabled(T_FIFO) {
             let explicit = self.fifo_name.is_some();
-            let path = self.fifo_name.clone().unwrap_or_else(|| DEFAULT_FIFO.to_string());
-            let usable = explicit || std::path::Path::new(&path).parent().is_some_and(|p| p.is_dir());
+            let path = self
+                .fifo_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_FIFO.to_string());
+            let usable = explicit
+                || std::path::Path::new(&path)
+                    .parent()
+                    .is_some_and(|p| p.is_dir());
             if usable {
-                let cfg = fifo::FifoConfig { path, reply_dir: self.fifo_reply_dir.clone(), mode: self.fifo_mode };
+                let cfg = fifo::FifoConfig {
+                    path: path.clone(),
+                    reply_dir: self.fifo_reply_dir.clone(),
+                    mode: self.fifo_mode,
+                };
                 match fifo::start(rt, cfg, explicit) {
-                    Ok(()) => {}
+                    Ok(()) => self.created.lock().push(path.into()),
                     Err(e) if explicit => return Err(e),
                     Err(e) => tracing::warn!("jsonrpcs: default FIFO not started: {e}"),
                 }
             }
         }
         Ok(())
+    }
+
+    fn stop(&self) {
+        // The serving threads notice the stop within 100 ms; the process may
+        // be gone by then, so remove the files now.
+        for p in self.created.lock().drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

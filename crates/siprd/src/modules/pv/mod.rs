@@ -26,9 +26,18 @@ impl Module for Pv {
 
     fn params(&self) -> Vec<ModParamDecl> {
         vec![
-            ModParamDecl { name: "shvset", ty: ModParamType::Str },
-            ModParamDecl { name: "varset", ty: ModParamType::Str },
-            ModParamDecl { name: "avp_aliases", ty: ModParamType::Str },
+            ModParamDecl {
+                name: "shvset",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "varset",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "avp_aliases",
+                ty: ModParamType::Str,
+            },
         ]
     }
 

@@ -118,7 +118,9 @@ fn now_secs() -> i32 {
 
 /// `strftime` in local time.
 pub fn strftime(fmt: &str, t: i64) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return String::new();
+    };
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let tt: libc::time_t = t as libc::time_t;
     // SAFETY: valid pointers to locals; localtime_r fills `tm`.
@@ -148,7 +150,9 @@ impl Simple {
                 }
                 let ru = ctx.ruri().to_vec();
                 uri_value(ctx, &ru, |u| match self.0 {
-                    RUser => u.user().map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
+                    RUser => u
+                        .user()
+                        .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
                     RDomain => Value::from_vec(u.host().to_vec()),
                     RPort => port_value(u.port()),
                     RProto => proto_of(u),
@@ -191,7 +195,9 @@ impl Simple {
                     }
                 }
             }
-            Status => msg.status().map_or(Value::Null, |s| Value::Int(i32::from(s))),
+            Status => msg
+                .status()
+                .map_or(Value::Null, |s| Value::Int(i32::from(s))),
             Reason => {
                 if msg.is_request() {
                     Value::Null
@@ -223,23 +229,38 @@ impl Simple {
                 None => Value::Null,
             },
             AssertedId | Diversion => {
-                let name: &[u8] = if self.0 == AssertedId { b"P-Asserted-Identity" } else { b"Diversion" };
-                match msg.header_by_name(name).and_then(|v| siprd_sip::NameAddr::parse(v).ok()) {
+                let name: &[u8] = if self.0 == AssertedId {
+                    b"P-Asserted-Identity"
+                } else {
+                    b"Diversion"
+                };
+                match msg
+                    .header_by_name(name)
+                    .and_then(|v| siprd_sip::NameAddr::parse(v).ok())
+                {
                     Some(na) => Value::from_vec(na.uri_bytes().to_vec()),
                     None => Value::Null,
                 }
             }
             ForcedSocket => Value::Null,
             TimestampNow | TimestampMsg => Value::Int(now_secs()),
-            TimeFormatted => Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs()))),
+            TimeFormatted => {
+                Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
+            }
             Pid => Value::Int(std::process::id() as i32),
         }
     }
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -266,7 +287,11 @@ fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
         Field::RPort => {
             let mut rest = uri.get(host.end..)?;
             if rest.first() == Some(&b':') {
-                let digits = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).count();
+                let digits = rest
+                    .iter()
+                    .skip(1)
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
                 rest = rest.get(1 + digits..)?;
             }
             let mut out = uri.get(..host.end)?.to_vec();
@@ -326,7 +351,10 @@ impl PvImpl<Ctx> for Simple {
     }
 
     fn writable(&self) -> bool {
-        matches!(self.0, Field::Ru | Field::Du | Field::RUser | Field::RDomain | Field::RPort)
+        matches!(
+            self.0,
+            Field::Ru | Field::Du | Field::RUser | Field::RDomain | Field::RPort
+        )
     }
 }
 
@@ -345,7 +373,8 @@ impl PvImpl<Ctx> for Header {
         match idx {
             PvIndex::None => opt(ctx, msg.header_by_name(&self.name)),
             PvIndex::At(i) => {
-                let values: smallvec::SmallVec<[&[u8]; 8]> = msg.headers_named(&self.name).map(|h| h.value).collect();
+                let values: smallvec::SmallVec<[&[u8]; 8]> =
+                    msg.headers_named(&self.name).map(|h| h.value).collect();
                 let n = values.len() as i32;
                 let pos = if i < 0 { n + i } else { i };
                 if pos < 0 || pos >= n {
@@ -519,8 +548,14 @@ pub fn register(reg: &mut Registry<Ctx>) {
             name,
             module: "pv",
             parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-                let header = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| format!("`${name}` needs a header name: ${name}(Name)"))?;
-                Ok(Box::new(Header { name: header.as_bytes().into(), count }) as Box<dyn PvImpl<Ctx>>)
+                let header = inner
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| format!("`${name}` needs a header name: ${name}(Name)"))?;
+                Ok(Box::new(Header {
+                    name: header.as_bytes().into(),
+                    count,
+                }) as Box<dyn PvImpl<Ctx>>)
             }),
         });
     }
@@ -547,7 +582,9 @@ pub fn register(reg: &mut Registry<Ctx>) {
         name: "timef",
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-            let format = inner.ok_or("`$timef` needs a strftime format: $timef(%Y-%m-%d)")?.to_string();
+            let format = inner
+                .ok_or("`$timef` needs a strftime format: $timef(%Y-%m-%d)")?
+                .to_string();
             Ok(Box::new(Time { part: None, format }) as Box<dyn PvImpl<Ctx>>)
         }),
     });
@@ -574,7 +611,8 @@ pub fn register(reg: &mut Registry<Ctx>) {
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
             let name = inner.ok_or("`$env` needs a variable name: $env(NAME)")?;
-            let v = std::env::var_os(name).map_or(Value::Null, |v| Value::from_vec(v.into_encoded_bytes()));
+            let v = std::env::var_os(name)
+                .map_or(Value::Null, |v| Value::from_vec(v.into_encoded_bytes()));
             Ok(Box::new(Env(v)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
@@ -586,11 +624,26 @@ mod tests {
 
     #[test]
     fn uri_parts_are_replaced_in_place() {
-        assert_eq!(set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"bob").unwrap(), b"sip:bob@a.com;x=1");
-        assert_eq!(set_uri_part(b"sip:a.com", Field::RUser, b"bob").unwrap(), b"sip:bob@a.com");
-        assert_eq!(set_uri_part(b"sip:alice@a.com:5080", Field::RDomain, b"b.org").unwrap(), b"sip:alice@b.org:5080");
-        assert_eq!(set_uri_part(b"sip:alice@a.com:5080;t", Field::RPort, b"6000").unwrap(), b"sip:alice@a.com:6000;t");
-        assert_eq!(set_uri_part(b"sip:alice@a.com", Field::RPort, b"7").unwrap(), b"sip:alice@a.com:7");
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"bob").unwrap(),
+            b"sip:bob@a.com;x=1"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:a.com", Field::RUser, b"bob").unwrap(),
+            b"sip:bob@a.com"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com:5080", Field::RDomain, b"b.org").unwrap(),
+            b"sip:alice@b.org:5080"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com:5080;t", Field::RPort, b"6000").unwrap(),
+            b"sip:alice@a.com:6000;t"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com", Field::RPort, b"7").unwrap(),
+            b"sip:alice@a.com:7"
+        );
     }
 
     #[test]

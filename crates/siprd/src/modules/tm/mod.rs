@@ -13,6 +13,7 @@
 //! * The state machines are `siprd_sip::transaction` (sans-IO); this module
 //!   owns the table ([`table`]) and the timer thread.
 
+pub mod asyncm;
 pub mod relay;
 pub mod table;
 
@@ -103,9 +104,14 @@ pub struct TmCtx {
     pub on_failure: Option<RouteId>,
     pub on_reply: Option<RouteId>,
     pub on_branch: Option<RouteId>,
+    /// `t_on_branch_failure`: `event_route[tm:branch-failure:NAME]`.
+    pub on_branch_failure: Option<RouteId>,
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
+    /// `$T_branch_idx`: the branch being created (branch_route), answering
+    /// (onreply) or chosen (failure routes).
+    pub branch_idx: i32,
     /// `t_set_fr(fr_inv, fr)` for branches created after it.
     pub fr_override: Option<(Duration, Option<Duration>)>,
 }
@@ -250,6 +256,9 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
             return -1;
         }
         inner.last_reply = Bytes::copy_from_slice(&out);
+        if tx.entry.invite && (200..300).contains(&code) {
+            remember_2xx(st, &tx.entry, &mut inner, &ctx.msg);
+        }
         if code >= 200 {
             inner.suspended = None;
         }
@@ -270,6 +279,17 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
     }
 }
 
+/// A local 2xx to an INVITE: index it by Call-ID and To-tag for its ACK.
+fn remember_2xx(st: &TmState, e: &Arc<TxEntry>, inner: &mut TxInner, req: &Message) {
+    let Some(call_id) = req.call_id() else { return };
+    let tag = match req.to().ok().and_then(|t| t.tag()) {
+        Some(t) => Bytes::copy_from_slice(t),
+        None => Bytes::copy_from_slice(&to_tag(&st.tag_prefix, req)),
+    };
+    st.table
+        .add_local_2xx(e, inner, Bytes::copy_from_slice(call_id), tag);
+}
+
 /// The stateful `send_reply`: when the message in `ctx` has a transaction,
 /// reply inside it and return Some(return code); None when there is no
 /// transaction (sl then replies statelessly).
@@ -279,7 +299,7 @@ pub fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> Option<i32> {
 }
 
 /// What looking the request of `ctx` up in the table found.
-enum Found {
+pub(crate) enum Found {
     /// No transaction.
     None,
     /// A retransmission: handled (last reply resent); the script ends.
@@ -304,11 +324,18 @@ fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
 }
 
 /// Match the request in `ctx` against existing transactions.
-fn match_request(st: &TmState, ctx: &mut Ctx) -> Found {
+pub(crate) fn match_request(st: &TmState, ctx: &mut Ctx) -> Found {
     let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
         return Found::None;
     };
-    let Some(e) = st.table.lookup(&key) else {
+    let found = st.table.lookup(&key).or_else(|| {
+        if ctx.msg.method() != Method::Ack {
+            return None;
+        }
+        let tag = ctx.msg.to().ok()?.tag()?;
+        st.table.lookup_local_2xx(ctx.msg.call_id()?, tag)
+    });
+    let Some(e) = found else {
         return Found::None;
     };
     if ctx.msg.method() == Method::Ack {
@@ -364,24 +391,21 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         on_failure: None,
         on_reply: None,
         on_branch: None,
+        on_branch_failure: None,
         uacs: Vec::new(),
         canceled: false,
         scheduled: None,
         freed: false,
         saved: None,
         best: None,
+        ack_key: None,
     });
     match inserted {
         Ok(entry) => {
-            // A transaction nobody answers or relays is freed after its lifetime.
+            // A transaction the script neither answers, relays nor suspends is
+            // released as Kamailio does at the end of the script: freed after wt_timer.
             {
-                let c = st.table.cfg.read();
-                let life = if invite {
-                    c.max_inv_lifetime
-                } else {
-                    c.max_noninv_lifetime
-                };
-                drop(c);
+                let life = st.table.cfg.read().wt;
                 let mut inner = entry.inner.lock();
                 inner.uas.arm_fr(Instant::now(), life);
                 st.table.schedule(&entry, &mut inner);
@@ -450,6 +474,7 @@ fn prepare_tx_ctx(
 }
 
 /// Run `route` as a failure route on the transaction's request (any thread).
+#[allow(clippy::too_many_arguments)]
 fn run_on_tx(
     rt: &Arc<Runtime>,
     tx: &TxRef,
@@ -458,22 +483,24 @@ fn run_on_tx(
     saved: Option<&Saved>,
     code: i32,
     reason: &[u8],
+    rtype: siprd_script::RouteMask,
 ) {
-    let (req, rcv) = {
+    let (req, rcv, best) = {
         let inner = tx.entry.inner.lock();
-        (inner.req.clone(), inner.rcv)
+        (inner.req.clone(), inner.rcv, inner.best)
     };
     let ev = EventHandle {
         name: Arc::from(name),
         route,
     };
     let reason = Bytes::copy_from_slice(reason);
-    rt.raise_with(&ev, route_type::FAILURE, |c| {
+    rt.raise_with(&ev, rtype, |c| {
         if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
             tracing::error!("{name}: the transaction's request no longer parses");
         }
         c.tm.reply_code = code;
         c.tm.reply_reason = reason;
+        c.tm.branch_idx = best.map_or(0, |b| b as i32);
     });
 }
 
@@ -520,7 +547,8 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
 }
 
 /// `t_suspend()`: park the transaction (creating it first when needed).
-fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
+/// Returns 1 when suspended, 0 for an absorbed retransmission, -1 on error.
+pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     if ctx.faked || !ctx.msg.is_request() {
         tracing::error!("t_suspend: cannot suspend a synthetic or non-request message");
         return -1;
@@ -575,7 +603,73 @@ fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
 }
 
 /// `t_continue(index, label, route)`.
-fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: RouteId) -> i32 {
+/// What a resumed transaction runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Resume {
+    /// `route[NAME]` (t_continue, async_route).
+    Route(RouteId),
+    /// The rest of the block after a suspending call (async_sleep).
+    Cursor(siprd_script::Cursor),
+}
+
+thread_local! {
+    /// The context a thread reuses to resume "the rest of a block".
+    static RESUME_CTX: std::cell::RefCell<Option<Ctx>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run the rest of a block (`Cursor`) on the transaction's request.
+fn resume_cursor(rt: &Arc<Runtime>, tx: &TxRef, cursor: siprd_script::Cursor, saved: &Saved) {
+    let (req, rcv) = {
+        let inner = tx.entry.inner.lock();
+        (inner.req.clone(), inner.rcv)
+    };
+    let Ok(msg) = Message::parse(req) else { return };
+    RESUME_CTX.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            // Nested resume on this thread: a fresh context.
+            let mut c = Ctx::new(rt.clone());
+            run_cursor(rt, &mut c, tx, msg, rcv, cursor, saved);
+            return;
+        };
+        let c = slot.get_or_insert_with(|| Ctx::new(rt.clone()));
+        if !Arc::ptr_eq(&c.rt, rt) {
+            *c = Ctx::new(rt.clone());
+        }
+        run_cursor(rt, c, tx, msg, rcv, cursor, saved);
+    });
+}
+
+fn run_cursor(
+    rt: &Arc<Runtime>,
+    c: &mut Ctx,
+    tx: &TxRef,
+    msg: Message,
+    rcv: RcvInfo,
+    cursor: siprd_script::Cursor,
+    saved: &Saved,
+) {
+    c.reset(msg, false, rcv);
+    c.flags = saved.flags;
+    c.new_uri = saved.new_uri.clone();
+    c.dst_uri = saved.dst_uri.clone();
+    c.avps = saved.avps.clone();
+    c.force_rport = saved.force_rport;
+    c.tm.tx = Some(tx.clone());
+    c.exec.route_type = route_type::FAILURE;
+    rt.program.resume(c, cursor);
+    c.finish_execution("resumed route");
+    c.tm = TmCtx::default();
+}
+
+/// Resume a suspended transaction (t_continue, async). The caller flushed its
+/// own batched sends. 1 on success, -1 (logged) when there is nothing to resume.
+pub fn continue_tx(
+    st: &Arc<TmState>,
+    rt: &Arc<Runtime>,
+    index: i32,
+    label: i32,
+    what: Resume,
+) -> i32 {
     let entry = match (u32::try_from(index), u32::try_from(label)) {
         (Ok(i), Ok(l)) => st.table.find_id(i, l),
         _ => None,
@@ -601,8 +695,7 @@ fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: 
         tracing::warn!("t_continue: transaction [{index}:{label}] is not suspended (resumed twice or already answered)");
         return -1;
     };
-    let rt = ctx.rt.clone();
-    ctx.flush();
+    let rt = rt.clone();
     let tx = TxRef {
         state: st.clone(),
         entry,
@@ -618,7 +711,19 @@ fn continue_tx(st: &Arc<TmState>, ctx: &mut Ctx, index: i32, label: i32, route: 
             force_rport: saved.force_rport,
         });
     }
-    run_on_tx(&rt, &tx, route, "t_continue", Some(&saved), 0, b"");
+    match what {
+        Resume::Route(route) => run_on_tx(
+            &rt,
+            &tx,
+            route,
+            "t_continue",
+            Some(&saved),
+            0,
+            b"",
+            route_type::FAILURE,
+        ),
+        Resume::Cursor(cursor) => resume_cursor(&rt, &tx, cursor, &saved),
+    }
     // Nothing answered and nothing relayed: tm's 500.
     let pending = {
         let inner = tx.entry.inner.lock();
@@ -684,6 +789,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
             saved.as_ref(),
             408,
             b"Request Timeout",
+            route_type::FAILURE,
         );
     }
     reply_detached(rt, tx, 408, b"Request Timeout");
@@ -799,7 +905,35 @@ fn route_arg(a: &Arg<Ctx>) -> Option<RouteId> {
     }
 }
 
-const API_FUNC: &str = "__tm_api";
+/// tm's state for another module, resolved at load from one of its fixups
+/// (evapi_async_relay, async): `let tm = tm::tm_api(fx)?;`, then
+/// [`suspend`] / [`continue_tx`] at run time. Err when tm is not loaded.
+pub fn tm_api(fx: &mut FixupCtx<'_, Ctx>) -> Result<Arc<TmState>, String> {
+    let registry = fx.registry;
+    let fix = registry
+        .functions
+        .get(API_FUNC)
+        .and_then(|v| v.first())
+        .and_then(|f| match f.params.first() {
+            Some(ParamKind::Custom(fix)) => Some(fix.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| "this function needs loadmodule \"tm.so\"".to_string())?;
+    let src = ArgSrc {
+        text: String::new(),
+        quoted: true,
+        int: None,
+    };
+    match fix(fx, &src)? {
+        Arg::Custom(b) => b
+            .downcast::<Arc<TmState>>()
+            .map(|b| *b)
+            .map_err(|_| "tm API mismatch".to_string()),
+        _ => Err("tm API mismatch".into()),
+    }
+}
+
+pub(crate) const API_FUNC: &str = "__tm_api";
 
 /// What `t_continue`'s route argument fixes up to.
 struct ContinueTarget {
@@ -841,9 +975,63 @@ impl PvImpl<Ctx> for TPv {
                     Value::Str(ctx.tm.reply_reason.clone())
                 }
             }
-            TField::BranchIndex => Value::Int(0),
+            TField::BranchIndex => Value::Int(ctx.tm.branch_idx),
         }
     }
+}
+
+/// `$T_req(pv)` / `$T_rpl(pv)`: a PV read on the transaction's request or on
+/// its winning reply.
+struct TMsgPv {
+    spec: siprd_script::pv::PvSpec<Ctx>,
+    reply: bool,
+}
+
+impl PvImpl<Ctx> for TMsgPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        // Already on the wanted message: read it directly.
+        if ctx.msg.is_request() != self.reply && !ctx.faked {
+            return self.spec.get(ctx);
+        }
+        let Some(tx) = ctx.tm.tx.clone() else {
+            return Value::Null;
+        };
+        let bytes = {
+            let inner = tx.entry.inner.lock();
+            if self.reply {
+                inner
+                    .best
+                    .and_then(|b| inner.uacs.get(b))
+                    .and_then(|u| u.reply.clone())
+            } else {
+                Some(inner.req.clone())
+            }
+        };
+        let Some(msg) = bytes.and_then(|b| Message::parse(b).ok()) else {
+            return Value::Null;
+        };
+        let old = std::mem::replace(&mut ctx.msg, msg);
+        let old_uri = ctx.new_uri.take();
+        let v = self.spec.get(ctx);
+        ctx.msg = old;
+        ctx.new_uri = old_uri;
+        v
+    }
+}
+
+fn add_msg_pv(reg: &mut Registry<Ctx>, name: &'static str, reply: bool) {
+    reg.add_pv(PvClassDef {
+        name,
+        module: "tm",
+        parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let text = inner
+                .map(str::trim)
+                .filter(|t| t.starts_with('$'))
+                .ok_or_else(|| format!("`${name}` needs a pseudo-variable: ${name}($rs)"))?;
+            let (spec, _) = siprd_script::pv::parse_pv(fx, text)?;
+            Ok(Box::new(TMsgPv { spec, reply }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
 }
 
 fn add_simple_pv(reg: &mut Registry<Ctx>, name: &'static str, module: &'static str, field: TField) {
@@ -901,12 +1089,19 @@ impl Module for Tm {
             int("restart_fr_on_each_reply"),
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
-        v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl { name, ty: ModParamType::Any }));
+        v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        }));
         v
     }
 
     fn events(&self) -> Vec<&'static str> {
-        vec!["tm:local-request", "tm:local-response", "tm:branch-failure:"]
+        vec![
+            "tm:local-request",
+            "tm:local-response",
+            "tm:branch-failure:",
+        ]
     }
 
     fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
@@ -1070,6 +1265,30 @@ impl Module for Tm {
         }
 
         reg.add_function(def(
+            "t_on_branch_failure",
+            "tm",
+            vec![ParamKind::Custom(Arc::new(
+                |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+                    let name = format!("tm:branch-failure:{}", src.text.trim());
+                    match fx.routes.event.get(&name) {
+                        Some(id) => Ok(Arg::Custom(Box::new(*id))),
+                        None => Err(format!("event_route[{name}] is not defined")),
+                    }
+                },
+            ))],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(route) = route_arg(&a[0]) else {
+                    return -1;
+                };
+                ctx.tm.on_branch_failure = Some(route);
+                if let Some(tx) = &ctx.tm.tx {
+                    tx.entry.inner.lock().on_branch_failure = Some(route);
+                }
+                1
+            }),
+        ));
+        reg.add_function(def(
             "t_check_status",
             "tm",
             vec![ParamKind::Regex],
@@ -1138,9 +1357,32 @@ impl Module for Tm {
 
         self.register_queries(reg);
 
+        add_msg_pv(reg, "T_req", false);
+        add_msg_pv(reg, "T_rpl", true);
         add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
+    }
+
+    fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
+        let st = self.state.clone();
+        rpc.add("tm.stats", "Transaction statistics", move |_p| {
+            let s = &st.table.stats;
+            let created = s.created.load(Ordering::Relaxed);
+            let freed = s.freed.load(Ordering::Relaxed);
+            let local = s.local_replies.load(Ordering::Relaxed);
+            let relayed = s.relayed_replies.load(Ordering::Relaxed);
+            Ok(serde_json::json!({
+                "current": st.table.len(),
+                "total": created,
+                "total_local": local,
+                "rpl_generated": local,
+                "rpl_sent": local + relayed,
+                "retransmissions": s.retransmissions.load(Ordering::Relaxed),
+                "created": created,
+                "freed": freed,
+            }))
+        });
     }
 
     fn hooks(&self, hooks: &mut crate::runtime::Hooks) {
@@ -1332,7 +1574,11 @@ impl Module for Tmx {
                     tracing::error!("t_continue: the transaction index and label must be integers");
                     return -1;
                 };
-                continue_tx(&t.state, ctx, index, label, t.route)
+                {
+                    ctx.flush();
+                    let rt = ctx.rt.clone();
+                    continue_tx(&t.state, &rt, index, label, Resume::Route(t.route))
+                }
             }),
         ));
         reg.add_function(def(

@@ -189,17 +189,31 @@ fn add_branch(
     let Some(route) = on_branch else {
         return send_branch(st, ctx, tx, t, cfg);
     };
-    let keep = (ctx.new_uri.clone(), ctx.dst_uri.clone(), ctx.edits.clone(), ctx.flags, ctx.exec.clone());
+    let keep = (
+        ctx.new_uri.clone(),
+        ctx.dst_uri.clone(),
+        ctx.edits.clone(),
+        ctx.flags,
+        ctx.exec.clone(),
+    );
     if let Some(r) = &t.ruri {
         ctx.new_uri = Some(r.clone());
     }
     let rt = ctx.rt.clone();
+    let keep_idx = ctx.tm.branch_idx;
+    ctx.tm.branch_idx = tx.entry.inner.lock().uacs.len() as i32;
     let out = rt.program.run_route(ctx, route, route_type::BRANCH);
+    ctx.tm.branch_idx = keep_idx;
     let ok = if out.dropped {
         tracing::debug!("branch dropped by branch_route");
         false
     } else {
-        let t2 = Target { ruri: ctx.new_uri.clone(), host: t.host.clone(), port: t.port, proto: t.proto };
+        let t2 = Target {
+            ruri: ctx.new_uri.clone(),
+            host: t.host.clone(),
+            port: t.port,
+            proto: t.proto,
+        };
         send_branch(st, ctx, tx, &t2, cfg)
     };
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
@@ -276,6 +290,16 @@ fn send_branch(
         if ctx.tm.on_reply.is_some() {
             inner.on_reply = ctx.tm.on_reply;
         }
+        if ctx.tm.on_branch_failure.is_some() {
+            inner.on_branch_failure = ctx.tm.on_branch_failure;
+        }
+        // The whole transaction ends at its lifetime at the latest.
+        let life = if tx.entry.invite {
+            cfg.max_inv_lifetime
+        } else {
+            cfg.max_noninv_lifetime
+        };
+        inner.uas.arm_fr(now, life);
         inner.saved = Some(Saved {
             flags: ctx.flags,
             new_uri: ctx.new_uri.clone(),
@@ -291,14 +315,8 @@ fn send_branch(
 /// ACK: the one for our (relayed or local) negative reply is absorbed; an
 /// end-to-end ACK (for a 2xx) is forwarded statelessly.
 fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) -> i32 {
-    if let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) {
-        if let Some(e) = st.table.lookup(&key) {
-            let mut inner = e.inner.lock();
-            if inner.uas.on_ack(Instant::now()) {
-                st.table.schedule(&e, &mut inner);
-                return 0;
-            }
-        }
+    if let super::Found::Absorbed = super::match_request(st, ctx) {
+        return 0;
     }
     if crate::forward::forward_request(ctx, host, port) {
         1
@@ -417,7 +435,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Some(code) = ctx.msg.status() else {
         return HookAction::Stop;
     };
-    if ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
+    if entry.invite && ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
         // The answer to our CANCEL: nothing to do.
         return HookAction::Stop;
     }
@@ -474,6 +492,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     ctx.tm.tx = Some(tx.clone());
     ctx.tm.reply_code = i32::from(code);
     ctx.tm.reply_reason = Bytes::copy_from_slice(ctx.msg.reason());
+    ctx.tm.branch_idx = n as i32;
     if let Some(route) = on_reply {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         if out.dropped && code < 200 {
@@ -510,6 +529,8 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         cancel_pending(&rt, &tx);
     }
     ctx.flush();
+    let reason = Bytes::copy_from_slice(ctx.msg.reason());
+    branch_failure(&rt, &tx, n, code, &reason);
     branches_done(&rt, &tx);
     HookAction::Stop
 }
@@ -601,7 +622,7 @@ fn best(inner: &TxInner) -> Option<usize> {
 /// Every branch has a final answer (or timed out): failure route, then the
 /// best reply upstream unless the route answered or relayed again.
 pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
-    let (code, reason, reply, on_failure, saved) = {
+    let (code, reason, reply, on_failure, saved, canceled) = {
         let mut inner = tx.entry.inner.lock();
         if inner.uas.is_final() || pending(&inner) || inner.uacs.is_empty() {
             return;
@@ -623,7 +644,14 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             avps: s.avps.clone(),
             force_rport: s.force_rport,
         });
-        (code, reason, reply, inner.on_failure.take(), saved)
+        (
+            code,
+            reason,
+            reply,
+            inner.on_failure.take(),
+            saved,
+            inner.canceled,
+        )
     };
     if code >= 300 {
         if let Some(route) = on_failure {
@@ -635,6 +663,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 saved.as_ref(),
                 i32::from(code),
                 &reason,
+                route_type::FAILURE,
             );
             let inner = tx.entry.inner.lock();
             if inner.uas.is_final() || pending(&inner) {
@@ -644,8 +673,41 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     }
     match reply {
         Some(r) => relay_detached(rt, tx, code, r),
+        // A cancelled transaction whose branch timed out: Kamailio answers 487
+        // (its failure route still saw the 408).
+        None if canceled => reply_detached(rt, tx, 487, b"Request Terminated"),
         None => reply_detached(rt, tx, code, &reason),
     }
+}
+
+/// `event_route[tm:branch-failure:NAME]` for a branch that failed (negative
+/// reply or timeout), before the failure route of the whole transaction.
+fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[u8]) {
+    let (route, saved) = {
+        let mut inner = tx.entry.inner.lock();
+        let Some(route) = inner.on_branch_failure else {
+            return;
+        };
+        inner.best = Some(n);
+        let saved = inner.saved.as_ref().map(|s| Saved {
+            flags: s.flags,
+            new_uri: s.new_uri.clone(),
+            dst_uri: s.dst_uri.clone(),
+            avps: s.avps.clone(),
+            force_rport: s.force_rport,
+        });
+        (route, saved)
+    };
+    run_on_tx(
+        rt,
+        tx,
+        route,
+        "tm:branch-failure",
+        saved.as_ref(),
+        i32::from(code),
+        reason,
+        route_type::BRANCH_FAILURE,
+    );
 }
 
 /// Timer thread: branch `n` got no (final) reply in time.
@@ -670,6 +732,7 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
     if let Some((d, c)) = cancel {
         rt.send(&d, &c);
     }
+    branch_failure(rt, tx, n, 408, b"Request Timeout");
     branches_done(rt, tx);
 }
 

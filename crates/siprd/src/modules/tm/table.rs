@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 
 const SLOT_BITS: u32 = 12;
 
+/// Timer resolution of tm: deadlines fire at most this late.
+const TICK: Duration = Duration::from_millis(10);
+
 /// What a suspended transaction keeps for `t_continue`.
 pub struct Saved {
     pub flags: u64,
@@ -69,6 +72,7 @@ pub struct TxInner {
     pub on_failure: Option<RouteId>,
     pub on_reply: Option<RouteId>,
     pub on_branch: Option<RouteId>,
+    pub on_branch_failure: Option<RouteId>,
     pub uacs: Vec<Uac>,
     pub canceled: bool,
     /// The deadline this transaction is in the timer heap with.
@@ -78,6 +82,8 @@ pub struct TxInner {
     pub saved: Option<Saved>,
     /// The branch whose reply was chosen (failure route).
     pub best: Option<usize>,
+    /// Key in the local-2xx ACK map.
+    pub ack_key: Option<(Bytes, Bytes)>,
 }
 
 impl TxInner {
@@ -149,6 +155,9 @@ pub struct Table {
     slots: Box<[Mutex<Slot>]>,
     hasher: std::collections::hash_map::RandomState,
     heap: Mutex<BinaryHeap<TimerItem>>,
+    /// INVITE transactions answered locally with a 2xx, by (Call-ID, To-tag):
+    /// their ACK has its own branch and is matched here.
+    local_2xx: Mutex<HashMap<(Bytes, Bytes), Arc<TxEntry>>>,
     cv: Condvar,
     seq: AtomicU64,
     pub stats: Stats,
@@ -170,6 +179,7 @@ impl Table {
             slots: slots.into_boxed_slice(),
             hasher: Default::default(),
             heap: Mutex::new(BinaryHeap::new()),
+            local_2xx: Mutex::new(HashMap::new()),
             cv: Condvar::new(),
             seq: AtomicU64::new(0),
             stats: Stats::default(),
@@ -221,11 +231,36 @@ impl Table {
 
     /// Remove a transaction from the table (its memory goes with the last reference).
     pub fn remove(&self, e: &TxEntry) {
+        if let Some(k) = e.inner.lock().ack_key.take() {
+            self.local_2xx.lock().remove(&k);
+        }
         let mut slot = self.slots[e.index as usize].lock();
         if slot.by_key.get(&e.key).is_some_and(|x| x.label == e.label) {
             slot.by_key.remove(&e.key);
             self.stats.freed.fetch_add(1, AtomicOrdering::Relaxed);
         }
+    }
+
+    /// Remember a local 2xx to an INVITE so its ACK can be matched.
+    pub fn add_local_2xx(
+        &self,
+        e: &Arc<TxEntry>,
+        inner: &mut TxInner,
+        call_id: Bytes,
+        to_tag: Bytes,
+    ) {
+        let k = (call_id, to_tag);
+        inner.ack_key = Some(k.clone());
+        self.local_2xx.lock().insert(k, e.clone());
+    }
+
+    /// The INVITE transaction a 2xx ACK answers, by Call-ID and To-tag.
+    pub fn lookup_local_2xx(&self, call_id: &[u8], to_tag: &[u8]) -> Option<Arc<TxEntry>> {
+        let k = (
+            Bytes::copy_from_slice(call_id),
+            Bytes::copy_from_slice(to_tag),
+        );
+        self.local_2xx.lock().get(&k).cloned()
     }
 
     /// True when no transaction is live.
@@ -250,7 +285,7 @@ impl Table {
         inner.scheduled = Some(next);
         let seq = self.seq.fetch_add(1, AtomicOrdering::Relaxed);
         let mut heap = self.heap.lock();
-        let earliest = heap.peek().is_none_or(|top| next < top.at);
+        let earliest = heap.peek().is_none_or(|top| next + TICK < top.at);
         heap.push(TimerItem {
             at: next,
             seq,
@@ -273,7 +308,9 @@ impl Table {
                 Some((item.tx, item.at))
             }
             Some(top) => {
-                let until = top.at.min(now + max_wait);
+                // Timers are batched in TICK windows: one wake-up serves every
+                // deadline of the window instead of one wake-up per transaction.
+                let until = (top.at + TICK).min(now + max_wait);
                 self.cv.wait_until(&mut heap, until);
                 None
             }

@@ -1,0 +1,364 @@
+//! async: suspend the transaction and resume it later in an async worker
+//! (`async_sleep`, `async_ms_sleep`, `async_route`, `async_ms_route`,
+//! `async_task_route`). Built on tm's `t_suspend`/`t_continue`: the resumed
+//! code runs as a failure route. Deadlines are kept exactly (one timer thread,
+//! a binary heap and a condvar): a job never runs early and is never stranded.
+
+use super::{continue_tx, suspend, Resume, TmState};
+use crate::context::Ctx;
+use crate::module::Module;
+use crate::runtime::Runtime;
+use parking_lot::{Condvar, Mutex};
+use siprd_script::pv::PvSpec;
+use siprd_script::registry::{
+    func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind,
+};
+use siprd_script::{route_type, Registry, RouteId, Value};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Job {
+    at: Instant,
+    seq: u64,
+    tm: Arc<TmState>,
+    index: u32,
+    label: u32,
+    what: Resume,
+}
+
+impl PartialEq for Job {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at && self.seq == o.seq
+    }
+}
+impl Eq for Job {}
+impl PartialOrd for Job {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Job {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.at.cmp(&self.at).then(o.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Job>,
+    seq: u64,
+}
+
+pub struct AsyncState {
+    workers: Mutex<usize>,
+    queue: Mutex<Queue>,
+    cv: Condvar,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+pub struct Async {
+    state: Arc<AsyncState>,
+}
+
+impl Default for Async {
+    fn default() -> Self {
+        Async {
+            state: Arc::new(AsyncState {
+                workers: Mutex::new(1),
+                queue: Mutex::new(Queue::default()),
+                cv: Condvar::new(),
+                threads: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+}
+
+/// A time argument: a constant or a PV that must hold an integer.
+enum Amount {
+    Const(i32),
+    Pv(Box<PvSpec<Ctx>>),
+}
+
+/// The fixed-up first argument: tm's state plus the route or the amount.
+struct AsyncArg {
+    tm: Arc<TmState>,
+    route: Option<RouteId>,
+    amount: Option<Amount>,
+}
+
+fn tm_state(fx: &mut FixupCtx<'_, Ctx>, _src: &ArgSrc) -> Result<Arc<TmState>, String> {
+    super::tm_api(fx)
+}
+
+fn amount_of(fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc) -> Result<Amount, String> {
+    let t = src.text.trim();
+    if t.starts_with('$') {
+        let (spec, _) = siprd_script::pv::parse_pv(fx, t)?;
+        return Ok(Amount::Pv(Box::new(spec)));
+    }
+    t.parse::<i32>()
+        .map(Amount::Const)
+        .map_err(|_| format!("`{t}` is not an integer"))
+}
+
+fn amount_value(ctx: &mut Ctx, a: &Amount) -> Option<i32> {
+    match a {
+        Amount::Const(n) => Some(*n),
+        Amount::Pv(p) => match p.get(ctx) {
+            Value::Int(n) => Some(n),
+            _ => None,
+        },
+    }
+}
+
+fn amount_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let tm = tm_state(fx, src)?;
+        let amount = amount_of(fx, src)?;
+        Ok(Arg::Custom(Box::new(AsyncArg {
+            tm,
+            route: None,
+            amount: Some(amount),
+        })))
+    }))
+}
+
+fn route_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let name = src.text.trim().to_string();
+        let route = fx
+            .routes
+            .route
+            .get(&name)
+            .copied()
+            .ok_or_else(|| format!("route[{name}] is not defined"))?;
+        let tm = tm_state(fx, src)?;
+        Ok(Arg::Custom(Box::new(AsyncArg {
+            tm,
+            route: Some(route),
+            amount: None,
+        })))
+    }))
+}
+
+fn amount_only_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let amount = amount_of(fx, src)?;
+        Ok(Arg::Custom(Box::new(amount)))
+    }))
+}
+
+impl AsyncState {
+    fn push(&self, at: Instant, tm: Arc<TmState>, index: u32, label: u32, what: Resume) {
+        let mut q = self.queue.lock();
+        q.seq += 1;
+        let seq = q.seq;
+        let earliest = q.heap.peek().is_none_or(|top| at < top.at);
+        q.heap.push(Job {
+            at,
+            seq,
+            tm,
+            index,
+            label,
+            what,
+        });
+        drop(q);
+        if earliest {
+            self.cv.notify_all();
+        } else {
+            self.cv.notify_one();
+        }
+    }
+
+    /// Suspend the transaction of `ctx` and queue its resumption after `delay`.
+    /// 0 ends the script (the rest runs later), -1 on error.
+    fn suspend_for(&self, tm: &Arc<TmState>, ctx: &mut Ctx, delay: Duration, what: Resume) -> i32 {
+        if ctx.faked {
+            tracing::error!("async: cannot suspend a synthetic (event) message");
+            return -1;
+        }
+        match suspend(tm, ctx) {
+            1 => {}
+            0 => return 0,
+            _ => return -1,
+        }
+        let Some(tx) = ctx.tm.tx.clone() else {
+            return -1;
+        };
+        self.push(
+            Instant::now() + delay,
+            tm.clone(),
+            tx.entry.index,
+            tx.entry.label,
+            what,
+        );
+        0
+    }
+}
+
+/// An async worker: takes due jobs and resumes their transactions.
+fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
+    while !rt.is_stopping() {
+        let job = {
+            let mut q = st.queue.lock();
+            let now = Instant::now();
+            match q.heap.peek() {
+                Some(top) if top.at <= now => q.heap.pop(),
+                Some(top) => {
+                    let until = top.at.min(now + Duration::from_millis(100));
+                    st.cv.wait_until(&mut q, until);
+                    None
+                }
+                None => {
+                    st.cv.wait_for(&mut q, Duration::from_millis(100));
+                    None
+                }
+            }
+        };
+        if let Some(j) = job {
+            continue_tx(&j.tm, &rt, j.index as i32, j.label as i32, j.what);
+        }
+    }
+}
+
+impl Module for Async {
+    fn name(&self) -> &'static str {
+        "async"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        vec![
+            ModParamDecl {
+                name: "workers",
+                ty: ModParamType::Int,
+            },
+            ModParamDecl {
+                name: "ms_timer",
+                ty: ModParamType::Int,
+            },
+            ModParamDecl {
+                name: "return",
+                ty: ModParamType::Int,
+            },
+        ]
+    }
+
+    fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
+        match name {
+            "workers" => match v.try_int() {
+                Some(n) if n > 0 => *self.state.workers.lock() = n as usize,
+                _ => return Err("workers must be > 0".into()),
+            },
+            // Deadlines are exact here: the timer resolution needs no tuning.
+            "ms_timer" | "return" => {}
+            _ => return Err(format!("module `async` has no parameter `{name}`")),
+        }
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        let routes = route_type::REQUEST | route_type::FAILURE;
+        for (name, ms) in [("async_sleep", false), ("async_ms_sleep", true)] {
+            let st = self.state.clone();
+            reg.add_function(FuncDef {
+                name,
+                module: "async",
+                params: vec![amount_fixup()],
+                routes,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Arg::Custom(b) = &a[0] else { return -1 };
+                    let Some(arg) = b.downcast_ref::<AsyncArg>() else {
+                        return -1;
+                    };
+                    let Some(n) = arg.amount.as_ref().and_then(|x| amount_value(ctx, x)) else {
+                        tracing::error!("{name}: the time must be an integer");
+                        return -1;
+                    };
+                    if n <= 0 {
+                        tracing::error!("{name}: the time must be > 0");
+                        return -1;
+                    }
+                    let d = if ms {
+                        Duration::from_millis(n as u64)
+                    } else {
+                        Duration::from_secs(n as u64)
+                    };
+                    let cursor = ctx.exec.cursor;
+                    st.suspend_for(&arg.tm, ctx, d, Resume::Cursor(cursor))
+                }),
+            });
+        }
+        for (name, ms) in [("async_route", false), ("async_ms_route", true)] {
+            let st = self.state.clone();
+            reg.add_function(FuncDef {
+                name,
+                module: "async",
+                params: vec![route_fixup(), amount_only_fixup()],
+                routes,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let (Arg::Custom(b), Arg::Custom(n)) = (&a[0], &a[1]) else {
+                        return -1;
+                    };
+                    let (Some(arg), Some(amount)) =
+                        (b.downcast_ref::<AsyncArg>(), n.downcast_ref::<Amount>())
+                    else {
+                        return -1;
+                    };
+                    let Some(route) = arg.route else { return -1 };
+                    let Some(n) = amount_value(ctx, amount) else {
+                        tracing::error!("{name}: the time must be an integer");
+                        return -1;
+                    };
+                    if n <= 0 {
+                        tracing::error!("{name}: the time must be > 0");
+                        return -1;
+                    }
+                    let d = if ms {
+                        Duration::from_millis(n as u64)
+                    } else {
+                        Duration::from_secs(n as u64)
+                    };
+                    st.suspend_for(&arg.tm, ctx, d, Resume::Route(route))
+                }),
+            });
+        }
+        let st = self.state.clone();
+        reg.add_function(FuncDef {
+            name: "async_task_route",
+            module: "async",
+            params: vec![route_fixup()],
+            routes,
+            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Custom(b) = &a[0] else { return -1 };
+                let Some(arg) = b.downcast_ref::<AsyncArg>() else {
+                    return -1;
+                };
+                let Some(route) = arg.route else { return -1 };
+                st.suspend_for(&arg.tm, ctx, Duration::ZERO, Resume::Route(route))
+            }),
+        });
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let n = *self.state.workers.lock();
+        let mut threads = self.state.threads.lock();
+        for i in 0..n {
+            let (st, rt) = (self.state.clone(), rt.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("async-{i}"))
+                .spawn(move || worker(st, rt))
+                .map_err(|e| format!("cannot start async worker: {e}"))?;
+            threads.push(h);
+        }
+        Ok(())
+    }
+
+    fn stop(&self) {
+        self.state.cv.notify_all();
+        for h in self.state.threads.lock().drain(..) {
+            let _ = h.join();
+        }
+    }
+}
