@@ -70,7 +70,12 @@ struct Piece {
 
 impl Piece {
     fn new(start: usize, end: usize) -> Piece {
-        Piece { start, end, len: 0, buf: [0; 80] }
+        Piece {
+            start,
+            end,
+            len: 0,
+            buf: [0; 80],
+        }
     }
     fn is_set(&self) -> bool {
         self.len > 0
@@ -227,7 +232,12 @@ pub fn build_reply_into(
                 match opts.to_tag {
                     Some(tag) if !has_tag && code != 100 => {
                         let at = h.value_range.end;
-                        copy_with(out, buf, h.line.clone(), &[(at, at, b";tag="), (at, at, tag)]);
+                        copy_with(
+                            out,
+                            buf,
+                            h.line.clone(),
+                            &[(at, at, b";tag="), (at, at, tag)],
+                        );
                     }
                     _ => out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default()),
                 }

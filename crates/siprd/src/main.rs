@@ -48,7 +48,10 @@ fn main() {
         Ok(Cli::Run(opts)) if opts.check_only => server::check(&opts),
         Ok(Cli::Run(opts)) => server::run(opts),
         Ok(Cli::Version) => {
-            println!("siprd {} (Kamailio-compatible SIP server)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "siprd {} (Kamailio-compatible SIP server)",
+                env!("CARGO_PKG_VERSION")
+            );
             0
         }
         Ok(Cli::Help) => {
@@ -62,7 +65,10 @@ fn main() {
         }
     };
     if counting {
-        eprintln!("siprd: {} heap allocations", ALLOCATIONS.load(Ordering::Relaxed));
+        eprintln!(
+            "siprd: {} heap allocations",
+            ALLOCATIONS.load(Ordering::Relaxed)
+        );
     }
     std::process::exit(code);
 }

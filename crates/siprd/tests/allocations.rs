@@ -28,14 +28,23 @@ fn allocations_for(messages: usize) -> u64 {
     let mut s = Siprd::start_env(CFG, &[], &[], &[("SIPRD_COUNT_ALLOCS", "1")]);
     let c = UdpClient::new();
     for i in 0..messages {
-        let r = c.request(s.udp_addr(), &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("a{i}"), ""));
+        let r = c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("a{i}"), ""),
+        );
         assert_eq!(first_line(&r), "SIP/2.0 200 OK");
     }
     s.terminate();
     assert!(s.wait_log("heap allocations", WAIT));
     let log = s.log();
-    let line = log.lines().find(|l| l.contains("heap allocations")).expect("count line");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+    let line = log
+        .lines()
+        .find(|l| l.contains("heap allocations"))
+        .expect("count line");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
 }
 
 #[test]
@@ -44,5 +53,8 @@ fn stateless_reply_allocates_only_the_receive_buffer() {
     let many = allocations_for(2000);
     let per_message = (many.saturating_sub(few)) as f64 / 1800.0;
     eprintln!("allocations: {few} for 200 messages, {many} for 2000: {per_message:.2} per message");
-    assert!(per_message <= 2.05, "{per_message:.2} allocations per message");
+    assert!(
+        per_message <= 2.05,
+        "{per_message:.2} allocations per message"
+    );
 }

@@ -190,7 +190,9 @@ fn seed_example_checks_and_resumes_a_transaction() {
     assert!(cmd.starts_with(":KREQUEST-RESUME-TRANSACTION:"), "{cmd}");
     let ctl = UdpClient::new();
     ctl.send(s.udp_addr(), &cmd);
-    let reply = c.recv(WAIT).unwrap_or_else(|| panic!("no reply; log:\n{}", s.log()));
+    let reply = c
+        .recv(WAIT)
+        .unwrap_or_else(|| panic!("no reply; log:\n{}", s.log()));
     assert_eq!(first_line(&reply), "SIP/2.0 200 Resumed");
     assert!(s.wait_log("resumed MESSAGE seed4", WAIT), "{}", s.log());
 }

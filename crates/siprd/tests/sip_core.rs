@@ -144,11 +144,9 @@ fn append_to_reply_adds_header() {
 fn rport_and_received_are_filled() {
     let s = start();
     let c = UdpClient::new();
-    let req = format!(
-        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9:5999;rport;branch=z9hG4bK-rp\r\n\
-         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: rp1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-    );
-    let r = c.request(s.udp_addr(), &req);
+    let req = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9:5999;rport;branch=z9hG4bK-rp\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: rp1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let r = c.request(s.udp_addr(), req);
     let via = header(&r, "Via").unwrap();
     assert_eq!(
         via,

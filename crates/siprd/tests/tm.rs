@@ -1088,3 +1088,38 @@ fn async_route_and_task_route_run_as_failure_routes() {
     assert_eq!(first_line(&r), "SIP/2.0 500 bad");
     assert!(s.wait_log("BAD rc=-1", WAIT));
 }
+
+#[test]
+fn relayed_503_becomes_500_and_6xx_is_kept() {
+    let hop = Hop::new();
+    let s = Siprd::start(&cfg(
+        "",
+        &format!(
+            "request_route {{ $du = \"sip:127.0.0.1:{}\"; t_relay(); }}",
+            hop.port()
+        ),
+    ));
+    let c = UdpClient::new();
+    for (i, (answer, expect)) in [
+        ("503 Service Unavailable", "SIP/2.0 500 Service Unavailable"),
+        ("603 Decline", "SIP/2.0 603 Decline"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                "sip:bob@127.0.0.1",
+                c.port(),
+                &format!("rl-7{i}"),
+                "",
+            ),
+        );
+        let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
+        hop.answer(&m, from, answer);
+        let r = c.recv(WAIT).expect("reply");
+        assert_eq!(first_line(&r), *expect);
+    }
+}

@@ -561,6 +561,14 @@ fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: B
 }
 
 fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
+    // RFC 3261 §16.7 (and Kamailio): a 503 is relayed as 500, reason kept.
+    let (code, reply) = if code == 503 && reply.starts_with(b"SIP/2.0 503") {
+        let mut v = reply.to_vec();
+        v[8..11].copy_from_slice(b"500");
+        (500, Bytes::from(v))
+    } else {
+        (code, reply)
+    };
     let dest = {
         let mut inner = tx.entry.inner.lock();
         if !inner.uas.on_reply(code, Instant::now()) {
