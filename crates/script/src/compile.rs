@@ -1042,6 +1042,20 @@ impl<C: 'static> Compiler<'_, C> {
 
     fn arg(&mut self, fname: &str, i: usize, a: &ast::Expr, kind: &ParamKind<C>) -> Option<Arg<C>> {
         let n = i + 1;
+        // Some Kamailio fix-ups take any value, a bare pseudo-variable included
+        // (`jansson_get("a", $var(j), "$var(o)")`, `remove_hf($var(h))`); the
+        // others (sl_send_reply, append_hf, xlog ...) need constants.
+        if let (ast::ExprKind::Pv(text), ParamKind::FormatOrPv) = (&a.kind, kind) {
+            let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+            return match crate::pv::parse_format(&mut fx, text) {
+                Ok(f) => Some(Arg::Fmt(f)),
+                Err(e) => {
+                    let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
+                    self.diags.push(d);
+                    None
+                }
+            };
+        }
         let (e, _) = self.expr(a);
         let v = match e {
             Expr::Const(v) => v,
@@ -1103,7 +1117,7 @@ impl<C: 'static> Compiler<'_, C> {
                     Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
                 }
             }
-            ParamKind::Format => crate::pv::parse_format(&mut fx, text).map(Arg::Fmt),
+            ParamKind::Format | ParamKind::FormatOrPv => crate::pv::parse_format(&mut fx, text).map(Arg::Fmt),
             ParamKind::IntFormat => match src
                 .int
                 .or_else(|| crate::value::parse_int(text.trim().as_bytes()))

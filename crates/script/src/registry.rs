@@ -32,6 +32,10 @@ pub enum ParamKind<C> {
     IntOrPv,
     /// A format string: text with PVs expanded at run time (`fixup_spve`).
     Format,
+    /// Like `Format`, and a bare pseudo-variable is accepted as the argument
+    /// too (`remove_hf($var(h))`): Kamailio's fix-ups that take non-constant
+    /// values. Which functions allow it is Kamailio's choice, per function.
+    FormatOrPv,
     /// Kamailio's "igp"/"spve" for ints: a format whose result is converted to an
     /// integer at run time (strings must be numeric).
     IntFormat,
@@ -52,6 +56,7 @@ impl<C> Clone for ParamKind<C> {
             ParamKind::StrOrPv => ParamKind::StrOrPv,
             ParamKind::IntOrPv => ParamKind::IntOrPv,
             ParamKind::Format => ParamKind::Format,
+            ParamKind::FormatOrPv => ParamKind::FormatOrPv,
             ParamKind::IntFormat => ParamKind::IntFormat,
             ParamKind::WritablePv => ParamKind::WritablePv,
             ParamKind::Regex => ParamKind::Regex,

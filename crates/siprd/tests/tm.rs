@@ -968,6 +968,11 @@ request_route {
         async_ms_route("LATER", 200);
         xlog("L_INFO", "NEVER after async_route $ci\n");
     }
+    if ($rU == "data") {
+        async_task_data("DATA", "payload-$ci");
+        sl_send_reply("200", "queued");
+        exit;
+    }
     if ($rU == "task") {
         async_task_route("LATER");
     }
@@ -977,6 +982,9 @@ request_route {
         xlog("L_INFO", "BAD rc=$rc\n");
         sl_send_reply("500", "bad");
     }
+}
+route[DATA] {
+    xlog("L_INFO", "DATA [$async(data)] rm=$rm\n");
 }
 route[LATER] {
     if (t_is_failure_route()) { xlog("L_INFO", "LATER as failure $ci\n"); }
@@ -1080,6 +1088,16 @@ fn async_route_and_task_route_run_as_failure_routes() {
     assert!(s.wait_log("LATER as failure as-3", WAIT));
     assert!(s.wait_log("LATER as failure as-4", WAIT));
     assert_eq!(s.count_log("NEVER after async_route"), 0);
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:data@127.0.0.1", c.port(), "as-6", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 queued");
+    assert!(
+        s.wait_log("DATA [payload-as-6] rm=OPTIONS", WAIT),
+        "{}",
+        s.log()
+    );
     // a string-valued PV is refused, as in Kamailio
     let r = c.request(
         s.udp_addr(),
@@ -1122,4 +1140,28 @@ fn relayed_503_becomes_500_and_6xx_is_kept() {
         let r = c.recv(WAIT).expect("reply");
         assert_eq!(first_line(&r), *expect);
     }
+}
+
+#[test]
+fn over_tcp_final_replies_are_not_retransmitted() {
+    let c = cfg(r#"modparam("tm", "retr_timer1", 100)"#, LOCAL).replace(
+        "listen=udp:127.0.0.1:0",
+        "listen=udp:127.0.0.1:0\nlisten=tcp:127.0.0.1:0\ntcp_children=1",
+    );
+    let s = Siprd::start(&c);
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let port = t.port();
+    let inv = request("INVITE", "sip:bob@127.0.0.1", port, "tm-tcp", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(inv.as_bytes());
+    let r = t.recv(WAIT).expect("486 over TCP");
+    assert_eq!(first_line(&r), "SIP/2.0 486 Busy Here");
+    assert!(
+        t.recv(Duration::from_millis(700)).is_none(),
+        "no retransmission over TCP"
+    );
+    // a retransmission over TCP still gets the stored reply
+    t.send(inv.as_bytes());
+    let again = t.recv(WAIT).expect("stored reply");
+    assert_eq!(again, r);
 }

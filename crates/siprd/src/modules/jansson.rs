@@ -725,7 +725,8 @@ impl Module for Jansson {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
-        use ParamKind::{Format, WritablePv};
+        // Kamailio accepts a bare PV for these (`jansson_get("a", $var(j), "$var(o)")`).
+        use ParamKind::{FormatOrPv as Format, WritablePv};
         reg.add_function(def(
             "jansson_get",
             "jansson",
@@ -786,7 +787,8 @@ impl Module for JsonModule {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
-        use ParamKind::{Format, WritablePv};
+        // Kamailio accepts a bare PV for these (`jansson_get("a", $var(j), "$var(o)")`).
+        use ParamKind::{FormatOrPv as Format, WritablePv};
         for (name, raw_strings) in [("json_get_field", false), ("json_get_string", true)] {
             reg.add_function(def(
                 name,

@@ -152,6 +152,25 @@ fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
     })
 }
 
+/// `send_reply`: stateful inside a transaction (tm), stateless otherwise.
+fn send_reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
+    let state = state.clone();
+    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+        let code = match int_arg(ctx, &a[0]).and_then(|c| u16::try_from(c).ok()) {
+            Some(c) => c,
+            None => {
+                tracing::error!("send_reply: invalid code");
+                return -1;
+            }
+        };
+        let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+        if let Some(r) = crate::modules::tm::stateful_reply(ctx, i32::from(code), &reason) {
+            return r;
+        }
+        send_stateless(&state, ctx, code, &reason)
+    })
+}
+
 impl Module for Sl {
     fn name(&self) -> &'static str {
         "sl"
@@ -193,15 +212,20 @@ impl Module for Sl {
     fn register(&self, reg: &mut Registry<Ctx>) {
         let routes =
             route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR;
-        for name in ["sl_send_reply", "send_reply"] {
-            reg.add_function(FuncDef {
-                name,
-                module: "sl",
-                params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
-                routes,
-                call: reply_fn(&self.state),
-            });
-        }
+        reg.add_function(FuncDef {
+            name: "sl_send_reply",
+            module: "sl",
+            params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            routes,
+            call: reply_fn(&self.state),
+        });
+        reg.add_function(FuncDef {
+            name: "send_reply",
+            module: "sl",
+            params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            routes,
+            call: send_reply_fn(&self.state),
+        });
         let state = self.state.clone();
         reg.add_function(FuncDef {
             name: "sl_reply_error",

@@ -809,7 +809,7 @@ impl Module for Textops {
             vec![ParamKind::Format, hname_fixup()],
             func(insert_hf),
         ));
-        reg.add_function(def("remove_hf", vec![ParamKind::Format], func(remove_hf)));
+        reg.add_function(def("remove_hf", vec![ParamKind::FormatOrPv], func(remove_hf)));
         reg.add_function(def(
             "remove_hf_re",
             vec![re_fixup(true)],
@@ -844,7 +844,7 @@ impl Module for Textops {
         reg.add_function(FuncDef {
             name: "append_to_reply",
             module: "textops",
-            params: vec![ParamKind::Format],
+            params: vec![ParamKind::FormatOrPv],
             routes: route_type::REQUEST
                 | route_type::FAILURE
                 | route_type::BRANCH

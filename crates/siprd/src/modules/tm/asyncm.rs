@@ -19,14 +19,26 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+enum JobKind {
+    /// Resume a suspended transaction.
+    Resume {
+        tm: Arc<TmState>,
+        index: u32,
+        label: u32,
+        what: Resume,
+    },
+    /// `async_task_data`: run a route with `$async(data)`, no transaction.
+    Data { route: RouteId, data: bytes::Bytes },
+}
+
 struct Job {
     at: Instant,
     seq: u64,
-    tm: Arc<TmState>,
-    index: u32,
-    label: u32,
-    what: Resume,
+    kind: JobKind,
 }
+
+/// The data of `async_task_data` (read by `$async(data)`).
+pub struct AsyncData(pub bytes::Bytes);
 
 impl PartialEq for Job {
     fn eq(&self, o: &Self) -> bool {
@@ -150,20 +162,38 @@ fn amount_only_fixup() -> ParamKind<Ctx> {
     }))
 }
 
+fn plain_route_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let name = src.text.trim().to_string();
+        let route = fx
+            .routes
+            .route
+            .get(&name)
+            .copied()
+            .ok_or_else(|| format!("route[{name}] is not defined"))?;
+        Ok(Arg::Custom(Box::new(route)))
+    }))
+}
+
+/// `$async(data)`.
+struct AsyncDataPv;
+
+impl siprd_script::registry::PvImpl<Ctx> for AsyncDataPv {
+    fn get(&self, ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> Value {
+        match ctx.event_data::<AsyncData>() {
+            Some(d) => Value::Str(d.0.clone()),
+            None => Value::Null,
+        }
+    }
+}
+
 impl AsyncState {
-    fn push(&self, at: Instant, tm: Arc<TmState>, index: u32, label: u32, what: Resume) {
+    fn push(&self, at: Instant, kind: JobKind) {
         let mut q = self.queue.lock();
         q.seq += 1;
         let seq = q.seq;
         let earliest = q.heap.peek().is_none_or(|top| at < top.at);
-        q.heap.push(Job {
-            at,
-            seq,
-            tm,
-            index,
-            label,
-            what,
-        });
+        q.heap.push(Job { at, seq, kind });
         drop(q);
         if earliest {
             self.cv.notify_all();
@@ -187,13 +217,13 @@ impl AsyncState {
         let Some(tx) = ctx.tm.tx.clone() else {
             return -1;
         };
-        self.push(
-            Instant::now() + delay,
-            tm.clone(),
-            tx.entry.index,
-            tx.entry.label,
+        let kind = JobKind::Resume {
+            tm: tm.clone(),
+            index: tx.entry.index,
+            label: tx.entry.label,
             what,
-        );
+        };
+        self.push(Instant::now() + delay, kind);
         0
     }
 }
@@ -217,8 +247,23 @@ fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
                 }
             }
         };
-        if let Some(j) = job {
-            continue_tx(&j.tm, &rt, j.index as i32, j.label as i32, j.what);
+        match job.map(|j| j.kind) {
+            Some(JobKind::Resume {
+                tm,
+                index,
+                label,
+                what,
+            }) => {
+                continue_tx(&tm, &rt, index as i32, label as i32, what);
+            }
+            Some(JobKind::Data { route, data }) => {
+                let ev = crate::runtime::EventHandle {
+                    name: Arc::from("async_task_data"),
+                    route,
+                };
+                rt.raise(&ev, Some(Box::new(AsyncData(data))));
+            }
+            None => {}
         }
     }
 }
@@ -324,6 +369,34 @@ impl Module for Async {
                 }),
             });
         }
+        let st = self.state.clone();
+        reg.add_function(FuncDef {
+            name: "async_task_data",
+            module: "async",
+            params: vec![plain_route_fixup(), ParamKind::StrOrPv],
+            routes: route_type::ANY,
+            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Custom(b) = &a[0] else { return -1 };
+                let Some(route) = b.downcast_ref::<RouteId>().copied() else {
+                    return -1;
+                };
+                let data = crate::modules::core::str_arg(ctx, &a[1]).unwrap_or_default();
+                st.push(Instant::now(), JobKind::Data { route, data });
+                1
+            }),
+        });
+        reg.add_pv(siprd_script::registry::PvClassDef {
+            name: "async",
+            module: "async",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                match inner.map(str::trim) {
+                    Some("data") => {
+                        Ok(Box::new(AsyncDataPv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
+                    }
+                    other => Err(format!("unknown $async field {other:?} (data)")),
+                }
+            }),
+        });
         let st = self.state.clone();
         reg.add_function(FuncDef {
             name: "async_task_route",

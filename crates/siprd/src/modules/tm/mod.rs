@@ -938,7 +938,15 @@ pub(crate) const API_FUNC: &str = "__tm_api";
 /// What `t_continue`'s route argument fixes up to.
 struct ContinueTarget {
     state: Arc<TmState>,
-    route: RouteId,
+    route: ContinueRoute,
+}
+
+/// The route `t_continue` resumes in: resolved at load, or (when the name holds
+/// pseudo-variables, as in `t_continue("$var(i)", "$var(l)", "$var(rname)")`)
+/// looked up by name when the call runs.
+enum ContinueRoute {
+    Static(RouteId),
+    Dynamic(siprd_script::pv::Format<Ctx>),
 }
 
 // ------------------------------------------------------------------ PVs
@@ -1534,8 +1542,13 @@ impl Module for Tmx {
     fn register(&self, reg: &mut Registry<Ctx>) {
         let target = ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
             let name = src.text.trim().to_string();
-            let Some(route) = fx.routes.route.get(&name).copied() else {
-                return Err(format!("route[{name}] is not defined"));
+            let route = if name.contains('$') {
+                ContinueRoute::Dynamic(siprd_script::pv::parse_format(fx, &name)?)
+            } else {
+                match fx.routes.route.get(&name).copied() {
+                    Some(id) => ContinueRoute::Static(id),
+                    None => return Err(format!("route[{name}] is not defined")),
+                }
             };
             let registry = fx.registry;
             let api = registry
@@ -1574,11 +1587,23 @@ impl Module for Tmx {
                     tracing::error!("t_continue: the transaction index and label must be integers");
                     return -1;
                 };
-                {
-                    ctx.flush();
-                    let rt = ctx.rt.clone();
-                    continue_tx(&t.state, &rt, index, label, Resume::Route(t.route))
-                }
+                let route = match &t.route {
+                    ContinueRoute::Static(id) => *id,
+                    ContinueRoute::Dynamic(f) => {
+                        let name = f.eval(ctx);
+                        let name = String::from_utf8_lossy(&name);
+                        match ctx.rt.program.route(siprd_script::ast::RouteKind::Route, &name) {
+                            Some(id) => id,
+                            None => {
+                                tracing::error!("t_continue: route[{name}] is not defined");
+                                return -1;
+                            }
+                        }
+                    }
+                };
+                ctx.flush();
+                let rt = ctx.rt.clone();
+                continue_tx(&t.state, &rt, index, label, Resume::Route(route))
             }),
         ));
         reg.add_function(def(
