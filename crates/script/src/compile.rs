@@ -1046,7 +1046,12 @@ impl<C: 'static> Compiler<'_, C> {
         // (`jansson_get("a", $var(j), "$var(o)")`, `remove_hf($var(h))`); the
         // others (sl_send_reply, append_hf, xlog ...) need constants.
         if let (ast::ExprKind::Pv(text), ParamKind::FormatOrPv) = (&a.kind, kind) {
-            let mut fx = FixupCtx { registry: self.registry, routes: self.names, host: self.host, warnings: Vec::new() };
+            let mut fx = FixupCtx {
+                registry: self.registry,
+                routes: self.names,
+                host: self.host,
+                warnings: Vec::new(),
+            };
             return match crate::pv::parse_format(&mut fx, text) {
                 Ok(f) => Some(Arg::Fmt(f)),
                 Err(e) => {
@@ -1117,7 +1122,9 @@ impl<C: 'static> Compiler<'_, C> {
                     Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
                 }
             }
-            ParamKind::Format | ParamKind::FormatOrPv => crate::pv::parse_format(&mut fx, text).map(Arg::Fmt),
+            ParamKind::Format | ParamKind::FormatOrPv => {
+                crate::pv::parse_format(&mut fx, text).map(Arg::Fmt)
+            }
             ParamKind::IntFormat => match src
                 .int
                 .or_else(|| crate::value::parse_int(text.trim().as_bytes()))

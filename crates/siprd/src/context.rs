@@ -94,6 +94,8 @@ pub struct Ctx {
     pub branches: Vec<Branch>,
     /// A local reply was sent for this message (stateless or stateful).
     pub replied: bool,
+    /// `$fs`: the socket to send from (`proto:ip:port`), as the script set it.
+    pub forced_socket: Option<Bytes>,
     /// Reused buffer for building outgoing messages.
     pub scratch: Vec<u8>,
     /// The worker's batched sender while a worker runs this context.
@@ -135,6 +137,7 @@ impl Ctx {
             local_rport: false,
             branches: Vec::new(),
             replied: false,
+            forced_socket: None,
             scratch: Vec::with_capacity(2048),
             io: None,
             avps: crate::modules::pv::vars::AvpStore::default(),
@@ -159,6 +162,7 @@ impl Ctx {
         self.local_rport = false;
         self.branches.clear();
         self.replied = false;
+        self.forced_socket = None;
         self.avps.reset();
         self.tm = Default::default();
     }

@@ -43,6 +43,18 @@ pub fn resolve(host: &[u8], port: u16) -> Option<SocketAddr> {
 /// The listener to put in our Via for a message sent with `proto` to `to`.
 fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {
     let listeners = ctx.rt.listeners();
+    // `$fs = "udp:127.0.0.1:5060"`: the script chose the socket.
+    if let Some(fs) = &ctx.forced_socket {
+        let want = String::from_utf8_lossy(fs);
+        let found = listeners.iter().find(|l| {
+            let spec = format!("{}:{}", l.proto, l.addr);
+            want.eq_ignore_ascii_case(&spec) || want == l.addr.to_string()
+        });
+        match found {
+            Some(l) => return Some(l.clone()),
+            None => tracing::warn!("$fs = {want}: no such listener, choosing one"),
+        }
+    }
     if ctx.rcv.proto == proto {
         if let Some(l) = listeners.iter().find(|l| Some(l.id) == ctx.rcv.listener) {
             if l.addr.is_ipv4() == to.is_ipv4() {

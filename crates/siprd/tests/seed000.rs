@@ -95,7 +95,8 @@ fn every_example_config_is_valid() {
 /// shortened to 1 s: an immediate 100, then the final reply after the sleep.
 #[test]
 fn seed002_async_examples_reply_after_the_sleep() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../etc/examples/seed002-async.cfg");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../etc/examples/seed002-async.cfg");
     let cfg = std::fs::read_to_string(path)
         .expect("read the example")
         .replace("listen=udp:127.0.0.1:5060", "listen=udp:127.0.0.1:0")
@@ -105,13 +106,33 @@ fn seed002_async_examples_reply_after_the_sleep() {
         // One client per call: the unacknowledged 404 is retransmitted (UDP).
         let c = UdpClient::new();
         let started = std::time::Instant::now();
-        c.send(s.udp_addr(), &request("INVITE", &format!("sip:{user}@127.0.0.1"), c.port(), &format!("s2-{user}"), ""));
+        c.send(
+            s.udp_addr(),
+            &request(
+                "INVITE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &format!("s2-{user}"),
+                "",
+            ),
+        );
         let trying = c.recv(WAIT).expect("100 trying");
-        assert_eq!(first_line(&trying), "SIP/2.0 100 trying -- your call is important to us");
-        let fin = c.recv(std::time::Duration::from_secs(4)).expect("final reply");
+        assert_eq!(
+            first_line(&trying),
+            "SIP/2.0 100 trying -- your call is important to us"
+        );
+        let fin = c
+            .recv(std::time::Duration::from_secs(4))
+            .expect("final reply");
         assert_eq!(first_line(&fin), "SIP/2.0 404 Not found", "{user}");
         let waited = started.elapsed();
-        assert!(waited >= std::time::Duration::from_millis(950), "{user}: resumed early after {waited:?}");
-        assert!(waited < std::time::Duration::from_millis(1800), "{user}: resumed late after {waited:?}");
+        assert!(
+            waited >= std::time::Duration::from_millis(950),
+            "{user}: resumed early after {waited:?}"
+        );
+        assert!(
+            waited < std::time::Duration::from_millis(1800),
+            "{user}: resumed late after {waited:?}"
+        );
     }
 }

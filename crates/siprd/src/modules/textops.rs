@@ -809,7 +809,11 @@ impl Module for Textops {
             vec![ParamKind::Format, hname_fixup()],
             func(insert_hf),
         ));
-        reg.add_function(def("remove_hf", vec![ParamKind::FormatOrPv], func(remove_hf)));
+        reg.add_function(def(
+            "remove_hf",
+            vec![ParamKind::FormatOrPv],
+            func(remove_hf),
+        ));
         reg.add_function(def(
             "remove_hf_re",
             vec![re_fixup(true)],

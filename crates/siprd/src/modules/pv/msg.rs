@@ -242,7 +242,7 @@ impl Simple {
                     None => Value::Null,
                 }
             }
-            ForcedSocket => Value::Null,
+            ForcedSocket => ctx.forced_socket.clone().map_or(Value::Null, Value::Str),
             TimestampNow | TimestampMsg => Value::Int(now_secs()),
             TimeFormatted => {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
@@ -332,6 +332,13 @@ impl PvImpl<Ctx> for Simple {
                 };
                 Ok(())
             }
+            Field::ForcedSocket => {
+                ctx.forced_socket = match v {
+                    Value::Null => None,
+                    v => Some(v.to_bytes()),
+                };
+                Ok(())
+            }
             Field::RUser | Field::RDomain | Field::RPort => {
                 let value = match v {
                     Value::Null => Bytes::new(),
@@ -353,7 +360,12 @@ impl PvImpl<Ctx> for Simple {
     fn writable(&self) -> bool {
         matches!(
             self.0,
-            Field::Ru | Field::Du | Field::RUser | Field::RDomain | Field::RPort
+            Field::Ru
+                | Field::Du
+                | Field::RUser
+                | Field::RDomain
+                | Field::RPort
+                | Field::ForcedSocket
         )
     }
 }

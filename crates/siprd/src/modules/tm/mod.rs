@@ -1592,7 +1592,11 @@ impl Module for Tmx {
                     ContinueRoute::Dynamic(f) => {
                         let name = f.eval(ctx);
                         let name = String::from_utf8_lossy(&name);
-                        match ctx.rt.program.route(siprd_script::ast::RouteKind::Route, &name) {
+                        match ctx
+                            .rt
+                            .program
+                            .route(siprd_script::ast::RouteKind::Route, &name)
+                        {
                             Some(id) => id,
                             None => {
                                 tracing::error!("t_continue: route[{name}] is not defined");
