@@ -202,6 +202,30 @@ pub struct ModParamDecl {
     pub ty: ModParamType,
 }
 
+impl ModParamDecl {
+    /// A string parameter.
+    pub const fn str(name: &'static str) -> ModParamDecl {
+        ModParamDecl {
+            name,
+            ty: ModParamType::Str,
+        }
+    }
+    /// An integer parameter.
+    pub const fn int(name: &'static str) -> ModParamDecl {
+        ModParamDecl {
+            name,
+            ty: ModParamType::Int,
+        }
+    }
+    /// A parameter the module converts itself (int or string).
+    pub const fn any(name: &'static str) -> ModParamDecl {
+        ModParamDecl {
+            name,
+            ty: ModParamType::Any,
+        }
+    }
+}
+
 /// What a module tells the language about itself.
 pub struct ModuleDecl {
     /// Module name as in `loadmodule "name.so"`.

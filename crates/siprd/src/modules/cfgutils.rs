@@ -4,8 +4,8 @@
 use crate::context::Ctx;
 use crate::locks::{ExecId, HeldLocks, OwnedLock};
 use crate::module::{CoreSettings, Module};
+use crate::modules::args;
 use crate::rpc::{RpcError, RpcRegistry};
-use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use siprd_script::pv::parse_format;
@@ -13,7 +13,6 @@ use siprd_script::registry::{
     func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind, PvClassDef, PvImpl, PvIndex,
 };
 use siprd_script::route_type::ANY;
-use siprd_script::value::parse_int;
 use siprd_script::{Registry, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -117,31 +116,6 @@ fn md5_file(path: &str) -> Result<String, String> {
 fn int_param(name: &str, v: &Value) -> Result<i32, String> {
     v.try_int()
         .ok_or_else(|| format!("modparam(\"cfgutils\", \"{name}\") needs an integer, got `{v}`"))
-}
-
-/// The string value of a function argument.
-fn sval(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
-    match a {
-        Some(Arg::Str(s)) => s.clone(),
-        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => f.eval(ctx),
-        Some(Arg::Int(i)) => Bytes::from(i.to_string()),
-        Some(Arg::Pv(p)) => p.get(ctx).to_bytes(),
-        _ => Bytes::new(),
-    }
-}
-
-/// An "igp" argument: a static integer, or a PV that must hold an integer.
-fn igp(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Option<i32> {
-    match a {
-        Some(Arg::Int(i)) => Some(*i),
-        Some(Arg::Pv(p)) => match p.get(ctx) {
-            Value::Int(i) => Some(i),
-            _ => None,
-        },
-        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => parse_int(&f.eval(ctx)),
-        Some(Arg::Str(s)) => parse_int(s),
-        _ => None,
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -333,7 +307,7 @@ impl Module for Cfgutils {
                 name,
                 vec![F],
                 func(move |ctx, a| {
-                    let key = sval(ctx, a.first());
+                    let key = args::text(ctx, a.first());
                     lock_op(&s, ctx.exec_id, &mut ctx.locks, &key, op)
                 }),
             ));
@@ -391,7 +365,7 @@ impl Module for Cfgutils {
                 name,
                 vec![ParamKind::IntOrPv],
                 func(move |ctx, a| {
-                    let Some(n) = igp(ctx, a.first()) else {
+                    let Some(n) = a.first().and_then(|a| args::int_arg(ctx, a)) else {
                         tracing::error!("cfgutils: {name}: cannot get the time interval value (an integer is needed)");
                         return -1;
                     };
@@ -454,9 +428,9 @@ impl Module for Cfgutils {
             "core_hash",
             vec![F, F, ParamKind::IntOrPv],
             func(|ctx, a| {
-                let s1 = sval(ctx, a.first());
-                let s2 = sval(ctx, a.get(1));
-                let Some(size) = igp(ctx, a.get(2)) else {
+                let s1 = args::text(ctx, a.first());
+                let s2 = args::text(ctx, a.get(1));
+                let Some(size) = a.get(2).and_then(|a| args::int_arg(ctx, a)) else {
                     tracing::error!("cfgutils: core_hash: invalid size parameter");
                     return -1;
                 };

@@ -3,6 +3,7 @@
 
 use crate::context::{Branch, Ctx};
 use crate::module::Module;
+use crate::modules::args::{int_arg, str_arg};
 use siprd_script::registry::{func, Arg, FuncDef, FuncImpl, ParamKind};
 use siprd_script::{route_type, Registry, RouteMask};
 
@@ -12,36 +13,6 @@ pub struct Core;
 
 /// Message flags are 32 bits in Kamailio.
 pub const MAX_FLAG: i32 = 31;
-
-/// Read an int argument: a constant, a PV holding an int, or an int format.
-pub fn int_arg(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<i32> {
-    match a {
-        Arg::Int(i) => Some(*i),
-        Arg::Pv(p) => match p.get(ctx) {
-            siprd_script::Value::Int(i) => Some(i),
-            _ => None,
-        },
-        Arg::IntFmt(f) => siprd_script::value::parse_int(&f.eval(ctx)),
-        Arg::Str(s) => siprd_script::value::parse_int(s),
-        Arg::Fmt(f) => siprd_script::value::parse_int(&f.eval(ctx)),
-        _ => None,
-    }
-}
-
-/// Read a string argument: a constant, a format, or a single PV (null fails).
-pub fn str_arg(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<bytes::Bytes> {
-    match a {
-        Arg::Str(s) => Some(s.clone()),
-        Arg::Fmt(f) => Some(f.eval(ctx)),
-        Arg::Pv(p) => match p.get(ctx) {
-            siprd_script::Value::Null => None,
-            v => Some(v.to_bytes()),
-        },
-        Arg::Int(i) => Some(bytes::Bytes::from(i.to_string())),
-        Arg::IntFmt(f) => Some(f.eval(ctx)),
-        _ => None,
-    }
-}
 
 fn flag_of(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<u32> {
     match int_arg(ctx, a) {

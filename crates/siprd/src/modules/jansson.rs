@@ -8,7 +8,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::core::str_arg;
+use crate::modules::args::str_arg;
 use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
 use siprd_script::{route_type, Registry, Value};
 use std::fmt::Write as _;

@@ -10,7 +10,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::core::int_arg;
+use crate::modules::args::int_arg;
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry, Value};
 use siprd_sip::header::HeaderKind;

@@ -2,6 +2,7 @@
 
 use crate::module::ModuleInfo;
 
+pub mod args;
 pub mod cfgutils;
 pub mod core;
 pub mod evapi;

@@ -8,7 +8,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::core::str_arg;
+use crate::modules::args::str_arg;
 use bytes::Bytes;
 use siprd_script::registry::{func, Arg, FuncDef, FuncImpl, ParamKind};
 use siprd_script::{route_type, Registry};

@@ -3,7 +3,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::core::{int_arg, str_arg};
+use crate::modules::args::{int_arg, str_arg};
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry};

@@ -21,7 +21,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::core::str_arg;
+use crate::modules::args::str_arg;
 use bytes::Bytes;
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use siprd_script::pv::PvSpec;

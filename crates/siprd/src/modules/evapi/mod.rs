@@ -13,14 +13,14 @@ mod server;
 
 use crate::context::Ctx;
 use crate::module::{CoreSettings, Module};
-use crate::modules::core::str_arg;
+use crate::modules::args::str_arg;
 use crate::runtime::{EventHandle, Runtime};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use siprd_script::pv::{parse_format, Format};
 use siprd_script::registry::{
-    func, Arg, ArgSrc, FixupCtx, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind,
-    PvClassDef, PvImpl, PvIndex,
+    func, Arg, ArgSrc, FixupCtx, FuncDef, FuncImpl, ModParamDecl, ParamKind, PvClassDef, PvImpl,
+    PvIndex,
 };
 use siprd_script::{route_type, Registry, Value};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -267,14 +267,7 @@ impl Module for Evapi {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Str,
-        };
-        let i = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Any,
-        };
+        let (s, i) = (ModParamDecl::str, ModParamDecl::any);
         vec![
             i("workers"),
             s("bind_addr"),

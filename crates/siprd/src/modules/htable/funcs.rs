@@ -12,10 +12,10 @@ use super::table::{compile_regex, ItemView, MatchOn, MatchOp, Table};
 use super::HtState;
 use crate::context::Ctx;
 use crate::locks::ExecId;
+use crate::modules::args;
 use bytes::Bytes;
 use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
 use siprd_script::route_type::ANY;
-use siprd_script::value::parse_int;
 use siprd_script::{Registry, Value};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -246,26 +246,6 @@ pub fn iterator_setex(me: ExecId, iname: &[u8], secs: i32) -> i32 {
 
 // ------------------------------------------------------------------ arguments
 
-/// The string value of an argument (formats evaluated).
-fn sval(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
-    match a {
-        Some(Arg::Str(s)) => s.clone(),
-        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => f.eval(ctx),
-        Some(Arg::Int(i)) => Bytes::from(i.to_string()),
-        Some(Arg::Pv(p)) => p.get(ctx).to_bytes(),
-        _ => Bytes::new(),
-    }
-}
-
-/// An integer argument given as text (`"10"`, `"$var(x)"`), as Kamailio's str2int.
-fn ival(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Option<i32> {
-    match a {
-        Some(Arg::Int(i)) => Some(*i),
-        Some(Arg::Pv(p)) => p.get(ctx).try_int(),
-        other => parse_int(&sval(ctx, other)),
-    }
-}
-
 fn href(a: Option<&Arg<Ctx>>) -> Option<&HtRef> {
     match a {
         Some(Arg::Custom(c)) => c.downcast_ref::<HtRef>(),
@@ -357,8 +337,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         "sht_rm",
         vec![F, F],
         func(move |ctx, a| {
-            let name = sval(ctx, a.first());
-            let key = sval(ctx, a.get(1));
+            let name = args::text(ctx, a.first());
+            let key = args::text(ctx, a.get(1));
             match table_by_name(&s, &name) {
                 Some(t) => {
                     t.delete(ctx.exec_id, t.hash(&key), &key);
@@ -404,9 +384,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             vec![F, F, F],
             func(move |ctx, a| {
                 let (hn, op, val) = (
-                    sval(ctx, a.first()),
-                    sval(ctx, a.get(1)),
-                    sval(ctx, a.get(2)),
+                    args::text(ctx, a.first()),
+                    args::text(ctx, a.get(1)),
+                    args::text(ctx, a.get(2)),
                 );
                 if hn.is_empty() || op.is_empty() || val.is_empty() {
                     tracing::error!("htable: {name}: empty table name, operator or value");
@@ -431,7 +411,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         "sht_reset",
         vec![F],
         func(move |ctx, a| {
-            let name = sval(ctx, a.first());
+            let name = args::text(ctx, a.first());
             match table_by_name(&s, &name) {
                 Some(t) => {
                     t.reset(ctx.exec_id);
@@ -492,10 +472,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             name,
             vec![F, F, F, F],
             func(move |ctx, a| {
-                let hn = sval(ctx, a.first());
-                let key = sval(ctx, a.get(1));
+                let hn = args::text(ctx, a.first());
+                let key = args::text(ctx, a.get(1));
                 let v = if int {
-                    match ival(ctx, a.get(2)) {
+                    match args::int_text(ctx, a.get(2)) {
                         Some(i) => Value::Int(i),
                         None => {
                             tracing::error!("htable: {name}: the value is not an integer");
@@ -503,9 +483,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                         }
                     }
                 } else {
-                    Value::Str(sval(ctx, a.get(2)))
+                    Value::Str(args::text(ctx, a.get(2)))
                 };
-                let Some(ex) = ival(ctx, a.get(3)) else {
+                let Some(ex) = args::int_text(ctx, a.get(3)) else {
                     tracing::error!("htable: {name}: the expire value is not an integer");
                     return -1;
                 };
@@ -530,9 +510,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             vec![F, F, F],
             func(move |ctx, a| {
                 let (hn, op, val) = (
-                    sval(ctx, a.first()),
-                    sval(ctx, a.get(1)),
-                    sval(ctx, a.get(2)),
+                    args::text(ctx, a.first()),
+                    args::text(ctx, a.get(1)),
+                    args::text(ctx, a.get(2)),
                 );
                 if hn.is_empty() || op.is_empty() || val.is_empty() {
                     tracing::error!("htable: {name}: empty table name, operator or value");
@@ -555,7 +535,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         "sht_is_null",
         vec![F, F],
         func(move |ctx, a| {
-            let (hn, key) = (sval(ctx, a.first()), sval(ctx, a.get(1)));
+            let (hn, key) = (args::text(ctx, a.first()), args::text(ctx, a.get(1)));
             let Some(t) = table_by_name(&s, &hn) else {
                 return -1;
             };
@@ -572,7 +552,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             name,
             vec![F, F],
             func(move |ctx, a| {
-                let (hn, key) = (sval(ctx, a.first()), sval(ctx, a.get(1)));
+                let (hn, key) = (args::text(ctx, a.first()), args::text(ctx, a.get(1)));
                 let Some(t) = table_by_name(&s, &hn) else {
                     return -255;
                 };
@@ -587,7 +567,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         "sht_iterator_start",
         vec![F, F],
         func(move |ctx, a| {
-            let (iname, hname) = (sval(ctx, a.first()), sval(ctx, a.get(1)));
+            let (iname, hname) = (args::text(ctx, a.first()), args::text(ctx, a.get(1)));
             if iname.is_empty() || hname.is_empty() {
                 tracing::error!("htable: sht_iterator_start: empty iterator or table name");
                 return -1;
@@ -607,7 +587,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             name,
             vec![F],
             func(move |ctx, a| {
-                let iname = sval(ctx, a.first());
+                let iname = args::text(ctx, a.first());
                 if iname.is_empty() {
                     tracing::error!("htable: {name}: empty iterator name");
                     return -1;
@@ -620,8 +600,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         "sht_iterator_sets",
         vec![F, F],
         func(|ctx, a| {
-            let iname = sval(ctx, a.first());
-            let v = sval(ctx, a.get(1));
+            let iname = args::text(ctx, a.first());
+            let v = args::text(ctx, a.get(1));
             iterator_set(ctx.exec_id, &iname, Value::Str(v))
         }),
     ));
@@ -630,8 +610,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             name,
             vec![F, F],
             func(move |ctx, a| {
-                let iname = sval(ctx, a.first());
-                let Some(n) = ival(ctx, a.get(1)) else {
+                let iname = args::text(ctx, a.first());
+                let Some(n) = args::int_text(ctx, a.get(1)) else {
                     tracing::error!("htable: {name}: the value is not an integer");
                     return -1;
                 };

@@ -12,7 +12,7 @@ use crate::module::{CoreSettings, Module};
 use crate::rpc::RpcRegistry;
 use crate::runtime::Runtime;
 use parking_lot::Mutex;
-use siprd_script::registry::{ModParamDecl, ModParamType};
+use siprd_script::registry::ModParamDecl;
 use siprd_script::{Registry, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -178,14 +178,7 @@ impl Module for Htable {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Str,
-        };
-        let i = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Any,
-        };
+        let (s, i) = (ModParamDecl::str, ModParamDecl::any);
         vec![
             s("htable"),
             s("db_url"),

@@ -15,7 +15,7 @@ use crate::module::{CoreSettings, Module};
 use crate::rpc::RpcRegistry;
 use crate::runtime::Runtime;
 use parking_lot::Mutex;
-use siprd_script::registry::{ModParamDecl, ModParamType};
+use siprd_script::registry::ModParamDecl;
 use siprd_script::{Registry, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
@@ -70,14 +70,7 @@ impl Module for Jsonrpcs {
     }
 
     fn params(&self) -> Vec<ModParamDecl> {
-        let s = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Str,
-        };
-        let i = |name| ModParamDecl {
-            name,
-            ty: ModParamType::Any,
-        };
+        let (s, i) = (ModParamDecl::str, ModParamDecl::any);
         vec![
             s("dgram_socket"),
             s("fifo_name"),

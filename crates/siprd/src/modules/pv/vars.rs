@@ -18,6 +18,7 @@
 //!   oldest. A root item read without a field prints `<<xavp:0x...>>`.
 
 use crate::context::Ctx;
+use crate::modules::args;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use siprd_script::pv::{parse_format, parse_pv, PvSpec};
@@ -667,16 +668,6 @@ fn pv_of(a: Option<&Arg<Ctx>>) -> Option<&PvSpec<Ctx>> {
     }
 }
 
-fn sval(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
-    match a {
-        Some(Arg::Str(s)) => s.clone(),
-        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => f.eval(ctx),
-        Some(Arg::Int(i)) => Bytes::from(i.to_string()),
-        Some(Arg::Pv(p)) => p.get(ctx).to_bytes(),
-        _ => Bytes::new(),
-    }
-}
-
 fn def(
     name: &'static str,
     params: Vec<ParamKind<Ctx>>,
@@ -753,7 +744,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
         func(|ctx, a| {
             let Some(p) = pv_of(a.first()) else { return -1 };
             let v = p.get(ctx);
-            let ty = sval(ctx, a.get(1));
+            let ty = args::text(ctx, a.get(1));
             let hit = match &ty[..] {
                 b"int" => v.is_int(),
                 b"str" => matches!(v, Value::Str(_)),
@@ -779,8 +770,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
         "xavp_params_explode",
         vec![ParamKind::Format, ParamKind::Format],
         func(|ctx, a| {
-            let params = sval(ctx, a.first());
-            let name = sval(ctx, a.get(1));
+            let params = args::text(ctx, a.first());
+            let name = args::text(ctx, a.get(1));
             if name.is_empty() {
                 tracing::error!("xavp_params_explode: empty xavp name");
                 return -1;
@@ -796,7 +787,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
         "xavp_rm",
         vec![ParamKind::Format],
         func(|ctx, a| {
-            let name = sval(ctx, a.first());
+            let name = args::text(ctx, a.first());
             ctx.avps.xavp_rm(&name);
             1
         }),

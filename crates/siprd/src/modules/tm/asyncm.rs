@@ -380,7 +380,7 @@ impl Module for Async {
                 let Some(route) = b.downcast_ref::<RouteId>().copied() else {
                     return -1;
                 };
-                let data = crate::modules::core::str_arg(ctx, &a[1]).unwrap_or_default();
+                let data = crate::modules::args::str_arg(ctx, &a[1]).unwrap_or_default();
                 st.push(Instant::now(), JobKind::Data { route, data });
                 1
             }),

@@ -19,7 +19,7 @@ pub mod table;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
-use crate::modules::core::{int_arg, str_arg};
+use crate::modules::args::{int_arg, str_arg};
 use crate::runtime::{EventHandle, Runtime};
 use crate::transport::Proto;
 use bytes::Bytes;

@@ -1,0 +1,59 @@
+//! Reading fixed-up function arguments at run time, one function per
+//! Kamailio fix-up family, shared by every module.
+
+use crate::context::Ctx;
+use bytes::Bytes;
+use siprd_script::registry::Arg;
+use siprd_script::value::parse_int;
+
+/// Read an int argument: a constant, a PV holding an int, or an int format.
+pub fn int_arg(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<i32> {
+    match a {
+        Arg::Int(i) => Some(*i),
+        Arg::Pv(p) => match p.get(ctx) {
+            siprd_script::Value::Int(i) => Some(i),
+            _ => None,
+        },
+        Arg::IntFmt(f) => parse_int(&f.eval(ctx)),
+        Arg::Str(s) => parse_int(s),
+        Arg::Fmt(f) => parse_int(&f.eval(ctx)),
+        _ => None,
+    }
+}
+
+/// Read a string argument: a constant, a format, or a single PV (null fails).
+pub fn str_arg(ctx: &mut Ctx, a: &Arg<Ctx>) -> Option<Bytes> {
+    match a {
+        Arg::Str(s) => Some(s.clone()),
+        Arg::Fmt(f) => Some(f.eval(ctx)),
+        Arg::Pv(p) => match p.get(ctx) {
+            siprd_script::Value::Null => None,
+            v => Some(v.to_bytes()),
+        },
+        Arg::Int(i) => Some(Bytes::from(i.to_string())),
+        Arg::IntFmt(f) => Some(f.eval(ctx)),
+        _ => None,
+    }
+}
+
+/// The text of an argument, formats evaluated; a null PV prints `<null>`
+/// and a missing argument is empty.
+pub fn text(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Bytes {
+    match a {
+        Some(Arg::Str(s)) => s.clone(),
+        Some(Arg::Fmt(f)) | Some(Arg::IntFmt(f)) => f.eval(ctx),
+        Some(Arg::Int(i)) => Bytes::from(i.to_string()),
+        Some(Arg::Pv(p)) => p.get(ctx).to_bytes(),
+        _ => Bytes::new(),
+    }
+}
+
+/// An integer given as text (`"10"`, `"$var(x)"`), converted as Kamailio's
+/// str2int does: a PV holding a numeric string counts.
+pub fn int_text(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Option<i32> {
+    match a {
+        Some(Arg::Int(i)) => Some(*i),
+        Some(Arg::Pv(p)) => p.get(ctx).try_int(),
+        other => parse_int(&text(ctx, other)),
+    }
+}
