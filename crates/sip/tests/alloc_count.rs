@@ -4,20 +4,27 @@ use bytes::Bytes;
 use siprd_sip::reply::{build_reply_into, ReplyOpts};
 use siprd_sip::Message;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
+/// Counts the allocations of the calling thread only: the test harness's own
+/// threads allocate at any time and must not be counted.
 struct Counting;
-static N: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static N: Cell<u64> = const { Cell::new(0) };
+}
+fn bump() {
+    let _ = N.try_with(|n| n.set(n.get() + 1));
+}
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        N.fetch_add(1, Ordering::Relaxed);
+        bump();
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, s: usize) -> *mut u8 {
-        N.fetch_add(1, Ordering::Relaxed);
+        bump();
         unsafe { System.realloc(p, l, s) }
     }
 }
@@ -25,9 +32,9 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 fn count<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = N.load(Ordering::Relaxed);
+    let before = N.with(Cell::get);
     let r = f();
-    (r, N.load(Ordering::Relaxed) - before)
+    (r, N.with(Cell::get) - before)
 }
 
 const OPTIONS: &[u8] = b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\
