@@ -67,6 +67,24 @@ struct Retr {
     interval: Duration,
 }
 
+impl Retr {
+    /// True when the timer in `slot` is due at `now`; it is then re-armed with
+    /// the interval doubled, capped at `t2` (RFC 3261 Timers A, E and G).
+    fn fire(slot: &mut Option<Retr>, now: Instant, t2: Duration) -> bool {
+        match *slot {
+            Some(r) if r.at <= now => {
+                let interval = (r.interval * 2).min(t2);
+                *slot = Some(Retr {
+                    at: now + interval,
+                    interval,
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -249,15 +267,8 @@ impl ServerTx {
             }
             out.push(Action::NoFinalReply);
         }
-        if let Some(r) = self.retr {
-            if r.at <= now {
-                out.push(Action::ResendReply);
-                let interval = (r.interval * 2).min(self.cfg.t2);
-                self.retr = Some(Retr {
-                    at: now + interval,
-                    interval,
-                });
-            }
+        if Retr::fire(&mut self.retr, now, self.cfg.t2) {
+            out.push(Action::ResendReply);
         }
     }
 
@@ -414,15 +425,8 @@ impl ClientTx {
             self.terminate(out);
             return;
         }
-        if let Some(r) = self.retr {
-            if r.at <= now {
-                out.push(Action::ResendRequest);
-                let interval = (r.interval * 2).min(self.cfg.t2);
-                self.retr = Some(Retr {
-                    at: now + interval,
-                    interval,
-                });
-            }
+        if Retr::fire(&mut self.retr, now, self.cfg.t2) {
+            out.push(Action::ResendRequest);
         }
     }
 

@@ -628,42 +628,36 @@ fn name_of(a: &Arg<Ctx>) -> &[u8] {
     }
 }
 
-fn append_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+/// `append_hf` (after the named header, else at the end of the headers) and
+/// `insert_hf` (before it, else first).
+fn add_hf(ctx: &mut Ctx, a: &[Arg<Ctx>], append: bool) -> i32 {
     let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
         return -1;
     };
+    let default = if append {
+        ctx.msg.headers_end()
+    } else {
+        ctx.msg.headers_start()
+    };
     let at = match a.get(1) {
-        Some(h) => {
-            let name = name_of(h);
-            ctx.msg
-                .headers_named(name)
-                .next()
-                .map(|h| h.line.end)
-                .unwrap_or(ctx.msg.headers_end())
-        }
-        None => ctx.msg.headers_end(),
+        Some(h) => ctx
+            .msg
+            .headers_named(name_of(h))
+            .next()
+            .map(|h| if append { h.line.end } else { h.line.start })
+            .unwrap_or(default),
+        None => default,
     };
     ctx.edits.insert(at, text.to_vec());
     1
 }
 
+fn append_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    add_hf(ctx, a, true)
+}
+
 fn insert_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
-        return -1;
-    };
-    let at = match a.get(1) {
-        Some(h) => {
-            let name = name_of(h);
-            ctx.msg
-                .headers_named(name)
-                .next()
-                .map(|h| h.line.start)
-                .unwrap_or(ctx.msg.headers_start())
-        }
-        None => ctx.msg.headers_start(),
-    };
-    ctx.edits.insert(at, text.to_vec());
-    1
+    add_hf(ctx, a, false)
 }
 
 fn remove_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {

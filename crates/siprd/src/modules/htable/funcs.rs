@@ -261,6 +261,29 @@ fn table_by_name(st: &HtState, name: &[u8]) -> Option<Arc<Table>> {
     t
 }
 
+/// The `(table, operator, value)` arguments of the rm/match-by-name/value
+/// functions, resolved to the table and the matcher (logs and gives None when
+/// one is empty, the table is unknown or the operator is bad).
+fn table_and_matcher(
+    st: &HtState,
+    ctx: &mut Ctx,
+    a: &[Arg<Ctx>],
+    fname: &str,
+    allow_eq: bool,
+) -> Option<(Arc<Table>, MatchOp)> {
+    let (hn, op, val) = (
+        args::text(ctx, a.first()),
+        args::text(ctx, a.get(1)),
+        args::text(ctx, a.get(2)),
+    );
+    if hn.is_empty() || op.is_empty() || val.is_empty() {
+        tracing::error!("htable: {fname}: empty table name, operator or value");
+        return None;
+    }
+    let t = table_by_name(st, &hn)?;
+    Some((t, match_op(&op, &val, allow_eq)?))
+}
+
 fn match_op(op: &[u8], val: &[u8], allow_eq: bool) -> Option<MatchOp> {
     let v = Bytes::copy_from_slice(val);
     match op {
@@ -382,27 +405,15 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         reg.add_function(def(
             name,
             vec![F, F, F],
-            func(move |ctx, a| {
-                let (hn, op, val) = (
-                    args::text(ctx, a.first()),
-                    args::text(ctx, a.get(1)),
-                    args::text(ctx, a.get(2)),
-                );
-                if hn.is_empty() || op.is_empty() || val.is_empty() {
-                    tracing::error!("htable: {name}: empty table name, operator or value");
-                    return -1;
-                }
-                let Some(t) = table_by_name(&s, &hn) else {
-                    return -1;
-                };
-                match match_op(&op, &val, false) {
-                    Some(m) => {
+            func(
+                move |ctx, a| match table_and_matcher(&s, ctx, a, name, false) {
+                    Some((t, m)) => {
                         t.remove_matching(ctx.exec_id, on, &m);
                         1
                     }
                     None => -1,
-                }
-            }),
+                },
+            ),
         ));
     }
 
@@ -508,24 +519,12 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         reg.add_function(def(
             name,
             vec![F, F, F],
-            func(move |ctx, a| {
-                let (hn, op, val) = (
-                    args::text(ctx, a.first()),
-                    args::text(ctx, a.get(1)),
-                    args::text(ctx, a.get(2)),
-                );
-                if hn.is_empty() || op.is_empty() || val.is_empty() {
-                    tracing::error!("htable: {name}: empty table name, operator or value");
-                    return -1;
-                }
-                let Some(t) = table_by_name(&s, &hn) else {
-                    return -1;
-                };
-                match match_op(&op, &val, true) {
-                    Some(m) if t.any_match(ctx.exec_id, on, &m) => 1,
+            func(
+                move |ctx, a| match table_and_matcher(&s, ctx, a, name, true) {
+                    Some((t, m)) if t.any_match(ctx.exec_id, on, &m) => 1,
                     _ => -1,
-                }
-            }),
+                },
+            ),
         ));
     }
 
