@@ -143,32 +143,12 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, String> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| format!("evrexec: cannot create a UDP socket: {e}"))?;
-    force_rcvbuf(&sock);
+    crate::transport::grow_rcvbuf(&sock, RCVBUF);
     sock.bind(&addr.into())
         .map_err(|e| format!("evrexec: cannot bind udp:{addr}: {e}"))?;
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .map_err(|e| format!("evrexec: socket option: {e}"))?;
     Ok(sock.into())
-}
-
-/// Ask for a big receive buffer; SO_RCVBUFFORCE goes past `rmem_max` when
-/// permitted, else the kernel caps SO_RCVBUF.
-fn force_rcvbuf(sock: &socket2::Socket) {
-    use std::os::fd::AsRawFd;
-    let size = RCVBUF as libc::c_int;
-    // SAFETY: valid fd, pointer to a c_int of the given length.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        let _ = sock.set_recv_buffer_size(RCVBUF);
-    }
 }
 
 fn sleep_unless_stopping(rt: &Runtime, total: Duration) -> bool {

@@ -34,6 +34,7 @@ pub mod listen;
 mod outbox;
 mod tcp;
 mod udp;
+pub(crate) use udp::grow_rcvbuf;
 
 use std::fmt;
 use std::io;

@@ -45,11 +45,31 @@ fn new_socket(addr: SocketAddr, reuseport: bool, cfg: &TransportConfig) -> io::R
         s.set_reuse_port(true)?;
     }
     if let Some(n) = cfg.udp_rcvbuf {
-        let _ = s.set_recv_buffer_size(n);
+        grow_rcvbuf(&s, n);
     }
     s.set_read_timeout(Some(RECV_TIMEOUT))?;
     s.bind(&SockAddr::from(addr))?;
     Ok(s)
+}
+
+/// Asks for a receive buffer of `size` bytes so bursts are absorbed while
+/// routes run. SO_RCVBUFFORCE passes `net.core.rmem_max` when the process may
+/// (CAP_NET_ADMIN); otherwise SO_RCVBUF is capped by the kernel.
+pub(crate) fn grow_rcvbuf(sock: &Socket, size: usize) {
+    let n = size.min(i32::MAX as usize) as libc::c_int;
+    // SAFETY: a valid fd and a pointer to a c_int of the length given.
+    let forced = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&n as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } == 0;
+    if !forced {
+        let _ = sock.set_recv_buffer_size(size);
+    }
 }
 
 static RL_BPF: RateLimit = RateLimit::new();

@@ -217,6 +217,9 @@ pub struct UdpClient {
 impl UdpClient {
     pub fn new() -> UdpClient {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+        // Bursts of replies (hundreds at once) must not overflow the default
+        // buffer while the test thread checks each one.
+        let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(4 << 20);
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         UdpClient { sock }
