@@ -1061,6 +1061,24 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             };
         }
+        // A module fixup may take a bare pseudo-variable too: it says so by
+        // answering `Arg::Pv` for the unquoted text (`is_present_hf($var(h))`).
+        if let (ast::ExprKind::Pv(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
+            let mut fx = FixupCtx {
+                registry: self.registry,
+                routes: self.names,
+                host: self.host,
+                warnings: Vec::new(),
+            };
+            let src = ArgSrc {
+                text: text.to_string(),
+                quoted: false,
+                int: None,
+            };
+            if let Ok(pv @ Arg::Pv(_)) = fixup(&mut fx, &src) {
+                return Some(pv);
+            }
+        }
         let (e, _) = self.expr(a);
         let v = match e {
             Expr::Const(v) => v,

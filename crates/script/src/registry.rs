@@ -44,7 +44,10 @@ pub enum ParamKind<C> {
     /// A regular expression compiled at load (POSIX ERE, case-sensitive).
     Regex,
     /// A module-specific fixup. It receives the argument source and returns the
-    /// fixed-up argument (often `Arg::Custom`).
+    /// fixed-up argument (often `Arg::Custom`). Given an unquoted
+    /// pseudo-variable (`ArgSrc::quoted` false, text `$...`), answering
+    /// `Arg::Pv` accepts a bare variable as the argument; any other answer
+    /// leaves the usual "must be a constant" error.
     Custom(CustomFixup<C>),
 }
 

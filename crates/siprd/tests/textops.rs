@@ -124,6 +124,10 @@ fn append_to_reply_and_checks() {
     if (search_body("^hello")) { $var(r) = $var(r) + "H"; }
     if (!has_totag()) { $var(r) = $var(r) + "t"; }
     if (is_present_hf("x-multi")) { $var(r) = $var(r) + "P"; }
+    $var(h) = "User-Agent";
+    if (is_present_hf($var(h))) { $var(r) = $var(r) + "V"; }
+    $var(h) = "X-Absent";
+    if (!is_present_hf($var(h))) { $var(r) = $var(r) + "A"; }
     append_to_reply("X-R: $rm\r\n");
     sl_send_reply("200", "r=$var(r)");
 "#));
@@ -139,7 +143,7 @@ fn append_to_reply_and_checks() {
             "hello",
         ),
     );
-    assert_eq!(first_line(&r), "SIP/2.0 200 r=MNISCLBTDHtP", "{r}");
+    assert_eq!(first_line(&r), "SIP/2.0 200 r=MNISCLBTDHtPVA", "{r}");
     assert_eq!(header(&r, "X-R"), Some("OPTIONS"), "{r}");
 }
 
@@ -257,6 +261,8 @@ fn bad_arguments_are_load_errors() {
         r#"subst('/a/b');"#,
         r#"subst('/(a)/\2/');"#,
         r#"search("a(");"#,
+        // Kamailio takes a bare variable as the header name, not a quoted one
+        r#"is_present_hf("$var(h)");"#,
     ] {
         let (code, out) = check_config(&cfg(bad));
         assert_ne!(code, 0, "{bad} should be refused: {out}");

@@ -21,7 +21,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::args::str_arg;
+use crate::modules::args::{self, str_arg};
 use bytes::Bytes;
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use siprd_script::pv::PvSpec;
@@ -606,9 +606,19 @@ fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
 // ---------------------------------------------------------------------------
 // headers
 
+/// A header name, or (unquoted, as Kamailio allows) a single pseudo-variable
+/// holding one: `is_present_hf($var(h))`. A quoted `"$var(h)"` is refused, as
+/// Kamailio refuses it.
 fn hname_fixup() -> ParamKind<Ctx> {
-    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
         let t = src.text.trim();
+        if !src.quoted && t.starts_with('$') {
+            let (spec, used) = siprd_script::pv::parse_pv(fx, t)?;
+            if used != t.len() {
+                return Err(format!("unexpected text after the variable in `{t}`"));
+            }
+            return Ok(Arg::Pv(Box::new(spec)));
+        }
         if t.is_empty()
             || !t
                 .bytes()
@@ -621,10 +631,11 @@ fn hname_fixup() -> ParamKind<Ctx> {
     ParamKind::Custom(f)
 }
 
-fn name_of(a: &Arg<Ctx>) -> &[u8] {
+/// The header name an `hname_fixup` argument gives (empty: no header matches).
+fn hname(ctx: &mut Ctx, a: &Arg<Ctx>) -> Bytes {
     match a {
-        Arg::Str(s) => s,
-        _ => b"",
+        Arg::Str(s) => s.clone(),
+        _ => args::text(ctx, Some(a)),
     }
 }
 
@@ -640,12 +651,17 @@ fn add_hf(ctx: &mut Ctx, a: &[Arg<Ctx>], append: bool) -> i32 {
         ctx.msg.headers_start()
     };
     let at = match a.get(1) {
-        Some(h) => ctx
-            .msg
-            .headers_named(name_of(h))
-            .next()
-            .map(|h| if append { h.line.end } else { h.line.start })
-            .unwrap_or(default),
+        Some(h) => {
+            let name = hname(ctx, h);
+            let found = ctx.msg.headers_named(&name).next().map(|h| {
+                if append {
+                    h.line.end
+                } else {
+                    h.line.start
+                }
+            });
+            found.unwrap_or(default)
+        }
         None => default,
     };
     ctx.edits.insert(at, text.to_vec());
@@ -698,8 +714,8 @@ fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else {
         return -1;
     };
-    let name = name_of(hf);
-    if ctx.msg.headers_named(name).any(|h| re.is_match(h.value)) {
+    let name = hname(ctx, hf);
+    if ctx.msg.headers_named(&name).any(|h| re.is_match(h.value)) {
         1
     } else {
         -1
@@ -817,8 +833,8 @@ impl Module for Textops {
             "is_present_hf",
             vec![hname_fixup()],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let name = a.first().map(name_of).unwrap_or_default();
-                if ctx.msg.has_header(name) {
+                let name = a.first().map(|h| hname(ctx, h)).unwrap_or_default();
+                if ctx.msg.has_header(&name) {
                     1
                 } else {
                     -1

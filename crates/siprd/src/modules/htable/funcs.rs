@@ -8,7 +8,7 @@
 //! never block the table.
 
 use super::pv::{parse_ht_ref, HtRef};
-use super::table::{compile_regex, ItemView, MatchOn, MatchOp, Table};
+use super::table::{cached_regex, ItemView, MatchOn, MatchOp, Table};
 use super::HtState;
 use crate::context::Ctx;
 use crate::locks::ExecId;
@@ -287,7 +287,7 @@ fn table_and_matcher(
 fn match_op(op: &[u8], val: &[u8], allow_eq: bool) -> Option<MatchOp> {
     let v = Bytes::copy_from_slice(val);
     match op {
-        b"re" => match compile_regex(val) {
+        b"re" => match cached_regex(val) {
             Ok(re) => Some(MatchOp::Regex(re)),
             Err(e) => {
                 tracing::error!("htable: {e}");
@@ -383,7 +383,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                 let Some(r) = href(a.first()) else { return -1 };
                 let Some(t) = r.table.clone() else { return 1 };
                 let re = r.key_text(ctx);
-                match compile_regex(&re) {
+                match cached_regex(&re) {
                     Ok(re) => {
                         t.remove_matching(ctx.exec_id, on, &MatchOp::Regex(re));
                         1

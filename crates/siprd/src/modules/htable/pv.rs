@@ -1,7 +1,7 @@
 //! htable pseudo-variables: `$sht $shtex $shtcn $shtcv $shtinc $shtdec
 //! $shtitkey $shtitval $shtrecord`.
 
-use super::table::{compile_regex, MatchOn, MatchOp, Table};
+use super::table::{cached_regex, MatchOn, MatchOp, Table};
 use super::HtState;
 use crate::context::Ctx;
 use bytes::Bytes;
@@ -191,7 +191,7 @@ pub fn parse_count_expr(s: &[u8]) -> Option<MatchOp> {
                 return None;
             }
             return match op {
-                0 => compile_regex(&s[2..])
+                0 => cached_regex(&s[2..])
                     .map_err(|e| tracing::error!("htable: {e}"))
                     .ok()
                     .map(MatchOp::Regex),
@@ -202,7 +202,7 @@ pub fn parse_count_expr(s: &[u8]) -> Option<MatchOp> {
             };
         }
     }
-    compile_regex(s)
+    cached_regex(s)
         .map_err(|e| tracing::error!("htable: {e}"))
         .ok()
         .map(MatchOp::Regex)

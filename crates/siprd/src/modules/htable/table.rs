@@ -126,6 +126,31 @@ pub fn compile_regex(pat: &[u8]) -> Result<regex::bytes::Regex, String> {
         .map_err(|e| format!("bad regular expression `{text}`: {e}"))
 }
 
+/// Like [`compile_regex`], through a small per-thread cache: scripts call the
+/// match/rm functions with the same few patterns on every message, and a
+/// regex compiles in microseconds while a lookup costs nanoseconds. Bounded:
+/// the cache is emptied when it fills (patterns built per message cannot grow it).
+pub fn cached_regex(pat: &[u8]) -> Result<regex::bytes::Regex, String> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const MAX: usize = 64;
+    thread_local! {
+        static CACHE: RefCell<HashMap<Box<[u8]>, regex::bytes::Regex>> = RefCell::new(HashMap::new());
+    }
+    if let Some(re) = CACHE.with(|c| c.borrow().get(pat).cloned()) {
+        return Ok(re);
+    }
+    let re = compile_regex(pat)?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX {
+            c.clear();
+        }
+        c.insert(pat.into(), re.clone());
+    });
+    Ok(re)
+}
+
 /// Which part of an item a match looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatchOn {
