@@ -116,6 +116,48 @@ impl Edits {
 
     // ---- proxy helpers --------------------------------------------------------------
 
+    /// What a proxy does to the top Via of a request it forwards (RFC 3261
+    /// §18.2.2, RFC 3581), placed as Kamailio places it: `;received=IP` in
+    /// front of the existing parameters when the sent-by host is not the
+    /// source IP or rport is asked for (by the Via or `force_rport`), an old
+    /// `received` dropped, and `rport` given the source port (added in front
+    /// when only forced).
+    pub fn mark_received(
+        &mut self,
+        msg: &Message,
+        src_ip: &[u8],
+        src_port: u16,
+        force_rport: bool,
+    ) {
+        let Ok(v) = msg.via1() else { return };
+        let ip = src_ip
+            .strip_prefix(b"[")
+            .and_then(|h| h.strip_suffix(b"]"))
+            .unwrap_or(src_ip);
+        let rport = v.rport_name_end().is_some();
+        if !(rport || force_rport || !v.host_unbracketed().eq_ignore_ascii_case(ip)) {
+            return;
+        }
+        let mut port = Vec::with_capacity(5);
+        crate::reply::push_num(&mut port, u64::from(src_port));
+        let mut front = Vec::with_capacity(40);
+        if force_rport && !rport {
+            front.extend_from_slice(b";rport=");
+            front.extend_from_slice(&port);
+        }
+        front.extend_from_slice(b";received=");
+        front.extend_from_slice(src_ip);
+        self.insert(v.params_start(), front);
+        if let Some(old) = v.param_range(b"received") {
+            self.delete(old);
+        }
+        if let Some(r) = v.param_range(b"rport") {
+            let mut text = b";rport=".to_vec();
+            text.extend_from_slice(&port);
+            self.replace(r, text);
+        }
+    }
+
     /// Replaces the Request-URI (`$ru = ...`).
     pub fn set_ruri(&mut self, msg: &Message, uri: &[u8]) -> Result<(), ParseError> {
         let r = msg
@@ -217,6 +259,58 @@ pub fn top_via_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn top_via_after_mark(via: &str, force: bool) -> String {
+        let raw = format!(
+            "INVITE sip:b@h SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n\
+             Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        );
+        let msg = Message::parse(bytes::Bytes::from(raw)).unwrap();
+        let mut e = Edits::new();
+        e.mark_received(&msg, b"192.0.2.7", 5099, force);
+        let out = String::from_utf8(e.apply_message(&msg)).unwrap();
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("Via: ")
+            .to_string()
+    }
+
+    #[test]
+    fn mark_received_as_kamailio_places_it() {
+        // same host, no rport: untouched
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1", false),
+            "SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", false),
+            "SIP/2.0/UDP 10.0.0.1:5060;received=192.0.2.7;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1;rport", false),
+            "SIP/2.0/UDP 192.0.2.7;received=192.0.2.7;branch=z9hG4bK1;rport=5099"
+        );
+        assert_eq!(
+            top_via_after_mark(
+                "SIP/2.0/UDP h:1;received=1.1.1.1;rport=7;branch=z9hG4bK1",
+                false
+            ),
+            "SIP/2.0/UDP h:1;received=192.0.2.7;rport=5099;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP h:1;branch=z9hG4bK1", true),
+            "SIP/2.0/UDP h:1;rport=5099;received=192.0.2.7;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP [::1]:5090 ;branch=z9hG4bK1", false),
+            "SIP/2.0/UDP [::1]:5090 ;received=192.0.2.7;branch=z9hG4bK1"
+        );
+        assert_eq!(
+            top_via_after_mark("SIP/2.0/UDP h", false),
+            "SIP/2.0/UDP h;received=192.0.2.7"
+        );
+    }
 
     #[test]
     fn raw_ops() {

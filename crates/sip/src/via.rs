@@ -224,6 +224,30 @@ impl Via {
         self.received
             .map(|s| self.base + s.s as usize..self.base + s.e as usize)
     }
+    /// Message offset where a proxy inserts parameters in front of the
+    /// existing ones: the first `;` after the sent-by (LWS before it kept),
+    /// else the end of the value.
+    pub(crate) fn params_start(&self) -> usize {
+        let from = self.sent_by.e as usize;
+        match self.buf.get(from..).and_then(|r| memchr::memchr(b';', r)) {
+            Some(i) => self.base + from + i,
+            None => self.value_end(),
+        }
+    }
+    /// Message range of a whole parameter: from its `;` to the end of its
+    /// value (or name).
+    pub(crate) fn param_range(&self, name: &[u8]) -> Option<std::ops::Range<usize>> {
+        let p = self
+            .params
+            .iter()
+            .find(|p| p.name.get(&self.buf).eq_ignore_ascii_case(name))?;
+        let start = self
+            .buf
+            .get(..p.name.s as usize)
+            .and_then(|b| memchr::memrchr(b';', b))?;
+        let end = p.value.map_or(p.name.e, |v| v.e) as usize;
+        Some(self.base + start..self.base + end)
+    }
     /// Whether the branch carries the RFC 3261 magic cookie.
     pub fn is_rfc3261_branch(&self) -> bool {
         self.branch().is_some_and(|b| b.starts_with(b"z9hG4bK"))

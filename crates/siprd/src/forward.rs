@@ -133,6 +133,7 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
             return false;
         }
     }
+    mark_received(ctx, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
@@ -146,6 +147,13 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     let ok = ctx.send(&dest, &out);
     ctx.scratch = out;
     ok
+}
+
+/// `received` / `rport` on the top Via of a request we forward, from where
+/// it came (see [`siprd_sip::Edits::mark_received`]).
+pub fn mark_received(ctx: &Ctx, edits: &mut siprd_sip::Edits) {
+    let ip = ctx.rcv.src.ip().to_string();
+    edits.mark_received(&ctx.msg, ip.as_bytes(), ctx.rcv.src.port(), ctx.force_rport);
 }
 
 /// Our address as it must appear in headers: the listener's advertised

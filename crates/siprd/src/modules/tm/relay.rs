@@ -253,6 +253,7 @@ fn send_branch(
             return false;
         }
     }
+    crate::forward::mark_received(ctx, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
     let mut out = Vec::with_capacity(ctx.msg.buf().len() + 128);
     edits.apply_into(ctx.msg.buf(), &mut out);
