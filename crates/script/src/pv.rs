@@ -335,6 +335,24 @@ fn scan_tr(text: &str, depth: u32) -> Result<(RawTr<'_>, usize), String> {
     }
     let method = &text[ms..p];
     let mut params = Vec::new();
+    if class == "re" && b.get(p) == Some(&b',') {
+        // `{re.subst,/re/repl/flags}`: the expression runs to the closing
+        // `}` (commas included); `\}` and `}` inside `(...)` do not close it.
+        p += 1;
+        let ps = p;
+        let mut depth = 0u32;
+        while p < b.len() {
+            match b[p] {
+                b'\\' => p += 1,
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b'}' if depth == 0 => break,
+                _ => {}
+            }
+            p += 1;
+        }
+        params.push(RawParam::Text(text.get(ps..p).unwrap_or("")));
+    }
     while b.get(p) == Some(&b',') {
         p += 1;
         let ps = p;

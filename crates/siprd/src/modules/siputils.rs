@@ -3,7 +3,8 @@
 //! Observed on Kamailio 5.6: `uri_param(name)` is true only for a parameter
 //! written without a value (`;lr`), `uri_param(name, value)` compares the value
 //! case-sensitively; `add_uri_param` appends `;param` verbatim (no PV
-//! expansion) to `$ru`. (`is_uri_host_local` belongs to Kamailio's `domain`
+//! expansion) to `$ru`; `is_e164` and `is_uri_user_e164` take a pseudo-variable
+//! only (a constant is refused at load). (`is_uri_host_local` belongs to Kamailio's `domain`
 //! module; siprd offers it here against the listen addresses and aliases.)
 
 use crate::context::Ctx;
@@ -51,6 +52,23 @@ pub(crate) fn add_param(uri: &[u8], param: &[u8]) -> Vec<u8> {
 /// E.164: `+` and 2 to 15 digits.
 pub(crate) fn is_e164(s: &[u8]) -> bool {
     s.len() >= 3 && s.len() <= 16 && s[0] == b'+' && s[1..].iter().all(u8::is_ascii_digit)
+}
+
+/// Kamailio's `fixup_pvar_null`: the argument must be one pseudo-variable
+/// (quoted or bare); a constant is refused at load.
+fn pv_only() -> ParamKind<Ctx> {
+    ParamKind::Custom(std::sync::Arc::new(|fx, src| {
+        let t = src.text.trim();
+        if t.starts_with('$') {
+            let (spec, n) = siprd_script::pv::parse_pv(fx, t)?;
+            if n == t.len() {
+                return Ok(Arg::Pv(Box::new(spec)));
+            }
+        }
+        Err(format!(
+            "`{t}` must be a pseudo-variable (Kamailio takes no constant here)"
+        ))
+    }))
 }
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
@@ -158,10 +176,23 @@ impl Module for Siputils {
         ));
         reg.add_function(def(
             "is_e164",
-            vec![ParamKind::StrOrPv],
+            vec![pv_only()],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
                 Some(s) => rc(is_e164(&s)),
                 None => -1,
+            }),
+        ));
+        reg.add_function(def(
+            "is_uri_user_e164",
+            vec![pv_only()],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(s) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                match Uri::parse(&s) {
+                    Ok(u) => rc(u.user().is_some_and(is_e164)),
+                    Err(_) => -1,
+                }
             }),
         ));
     }

@@ -21,6 +21,12 @@ enum Field {
     RPort,
     RProto,
     RScheme,
+    /// The R-URI as received (`$ou $oU $od $op $oP`), whatever the script set.
+    OUri,
+    OUser,
+    ODomain,
+    OPort,
+    OProto,
     Du,
     DDomain,
     DPort,
@@ -94,6 +100,14 @@ fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
     }
 }
 
+/// A URI without a host (`tel:`) has a null domain.
+fn host_value(u: &Uri) -> Value {
+    match u.host() {
+        [] => Value::Null,
+        h => Value::from_vec(h.to_vec()),
+    }
+}
+
 fn port_value(p: Option<u16>) -> Value {
     // Kamailio prints 5060 for an R-URI without a port in $rp? No: it is empty.
     match p {
@@ -153,17 +167,37 @@ impl Simple {
                     RUser => u
                         .user()
                         .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
-                    RDomain => Value::from_vec(u.host().to_vec()),
+                    RDomain => host_value(u),
                     RPort => port_value(u.port()),
                     RProto => proto_of(u),
                     _ => Value::from_vec(u.scheme_bytes().to_vec()),
+                })
+            }
+            OUri => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                bytes_of(ctx, msg.ruri_bytes())
+            }
+            OUser | ODomain | OPort | OProto => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let ou = msg.ruri_bytes().to_vec();
+                uri_value(ctx, &ou, |u| match self.0 {
+                    OUser => u
+                        .user()
+                        .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
+                    ODomain => host_value(u),
+                    OPort => port_value(u.port()),
+                    _ => proto_of(u),
                 })
             }
             Du => ctx.dst_uri.clone().map_or(Value::Null, Value::Str),
             DDomain | DPort | DProto => match ctx.dst_uri.clone() {
                 None => Value::Null,
                 Some(d) => uri_value(ctx, &d, |u| match self.0 {
-                    DDomain => Value::from_vec(u.host().to_vec()),
+                    DDomain => host_value(u),
                     DPort => port_value(u.port()),
                     _ => proto_of(u),
                 }),
@@ -271,6 +305,10 @@ fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
     let host = u.host_range();
     let (prefix, suffix): (&[u8], &[u8]) = match field {
         Field::RUser => match u.user_range() {
+            // An empty user takes its `@` with it (`$rU = $null`, as Kamailio).
+            Some(r) if value.is_empty() && uri.get(r.end) == Some(&b'@') => {
+                (uri.get(..r.start)?, uri.get(r.end + 1..)?)
+            }
             Some(r) => (uri.get(..r.start)?, uri.get(r.end..)?),
             None => {
                 // No user yet: insert `value@` before the host.
@@ -500,6 +538,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("rp", RPort),
         ("rP", RProto),
         ("rz", RScheme),
+        ("ou", OUri),
+        ("ouri", OUri),
+        ("oU", OUser),
+        ("od", ODomain),
+        ("op", OPort),
+        ("oP", OProto),
         ("du", Du),
         ("dd", DDomain),
         ("dp", DPort),
@@ -639,6 +683,10 @@ mod tests {
         assert_eq!(
             set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"bob").unwrap(),
             b"sip:bob@a.com;x=1"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"").unwrap(),
+            b"sip:a.com;x=1"
         );
         assert_eq!(
             set_uri_part(b"sip:a.com", Field::RUser, b"bob").unwrap(),

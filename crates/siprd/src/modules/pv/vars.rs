@@ -314,6 +314,27 @@ impl AvpStore {
         }
     }
 
+    /// `$cnt($avp(x))`: how many values the AVP has.
+    pub fn avp_count(&self, name: &AvpName) -> usize {
+        self.avp_list(name).map_or(0, Vec::len)
+    }
+
+    /// `$cnt($xavp(r))`: the root items; `$cnt($xavp(r[n]=>f))`: the fields
+    /// `f` of item n; `$cnt($xavp(r=>f))` (no root index): the fields `f` of
+    /// all items (observed on Kamailio 5.6).
+    pub fn xavp_count(&self, root: &[u8], ridx: Option<i32>, field: Option<&[u8]>) -> usize {
+        let Some(l) = self.xlist(root) else { return 0 };
+        let Some(f) = field else { return l.len() };
+        let in_item = |it: &XItem| match it {
+            XItem::List(fs) => fs.iter().filter(|(n, _)| n[..] == *f).count(),
+            XItem::Val(_) => 0,
+        };
+        match ridx {
+            None => l.iter().map(in_item).sum(),
+            Some(i) => pos(l.len(), i, true).map_or(0, |p| in_item(&l[p])),
+        }
+    }
+
     /// `xavp_rm(name)`: remove the newest root item.
     pub fn xavp_rm(&mut self, root: &[u8]) {
         if let Some(i) = self.xavps.iter().position(|(n, _)| n[..] == *root) {
@@ -643,6 +664,52 @@ fn parse_xavp(fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>) -> Result<Xavp, S
     Ok(Xavp { root, ridx, field })
 }
 
+/// `$cnt($avp(x))`, `$cnt($xavp(r))`, `$cnt($xavp(r[n]=>f))`: Kamailio
+/// takes only these two classes (anything else is refused at load).
+enum Cnt {
+    Avp(AvpRef),
+    Xavp(Xavp),
+}
+
+impl PvImpl<Ctx> for Cnt {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let n = match self {
+            Cnt::Avp(a) => {
+                let name = a.name(ctx);
+                ctx.avps.avp_count(&name)
+            }
+            Cnt::Xavp(x) => {
+                let ridx = match &x.ridx {
+                    XIdx::None | XIdx::All => None,
+                    XIdx::Int(i) => Some(*i),
+                    XIdx::Pv(p) => Some(p.get(ctx).to_int()),
+                };
+                let field = x.field.as_ref().map(|(f, _)| &f[..]);
+                ctx.avps.xavp_count(&x.root, ridx, field)
+            }
+        };
+        Value::Int(n as i32)
+    }
+}
+
+fn parse_cnt(
+    fx: &mut FixupCtx<'_, Ctx>,
+    st: &VarsState,
+    inner: Option<&str>,
+) -> Result<Cnt, String> {
+    let t = inner.map(str::trim).unwrap_or("");
+    let body = |p: &str| t.strip_prefix(p).and_then(|r| r.strip_suffix(')'));
+    if let Some(b) = body("$avp(") {
+        return Ok(Cnt::Avp(parse_avp(fx, st, Some(b))?));
+    }
+    if let Some(b) = body("$xavp(") {
+        return Ok(Cnt::Xavp(parse_xavp(fx, Some(b))?));
+    }
+    Err(format!(
+        "`$cnt` counts an `$avp(...)` or an `$xavp(...)`, not `{t}`"
+    ))
+}
+
 // ------------------------------------------------------------------ functions
 
 fn pv_arg() -> ParamKind<Ctx> {
@@ -702,6 +769,14 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
         module: "pv",
         parse: Arc::new(move |fx, inner| {
             Ok(Box::new(Avp(parse_avp(fx, &s, inner)?)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    let s = st.clone();
+    reg.add_pv(PvClassDef {
+        name: "cnt",
+        module: "pv",
+        parse: Arc::new(move |fx, inner| {
+            Ok(Box::new(parse_cnt(fx, &s, inner)?) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     reg.add_pv(PvClassDef {
