@@ -67,6 +67,43 @@ enum Field {
     TimestampMsg,
     TimeFormatted,
     Pid,
+    /// `$mt`: 1 request, 2 reply; `$mts`: `rq` / `rp`.
+    MsgType,
+    MsgTypeStr,
+    /// `$sas` `proto:ip:port`, `$su` `sip:ip:port` (`;transport=` past UDP),
+    /// `$sut` with the transport always; `$siz` the IP, IPv6 in brackets.
+    SrcAddrStr,
+    SrcUri,
+    SrcUriT,
+    SrcIpZ,
+    /// `$Ru`/`$RAu` and `$Rut`/`$RAut`: the receiving socket as a URI.
+    RcvUri,
+    RcvUriT,
+    /// `$rUl $fUl $tUl $oUl`: the length of the user part.
+    RUserLen,
+    FUserLen,
+    TUserLen,
+    OUserLen,
+    /// `$mf`/`$mF` message flags (decimal / 8 lowercase hex digits); script and branch
+    /// flags (`$sf $sF $bf $bF`) do not exist in siprd and stay 0.
+    MsgFlags,
+    MsgFlagsHex,
+    ZeroFlags,
+    ZeroFlagsHex,
+    /// `$Au`/`$AU`: the accounting user: From's `user@domain` / user (siprd
+    /// does no digest authentication, so credentials never take precedence).
+    AcctUser,
+    AcctUserU,
+    /// P-Preferred-Identity: `$pu $pU $pd $pn`.
+    PpiUri,
+    PpiUser,
+    PpiDomain,
+    PpiName,
+    /// `$re` Remote-Party-ID and `$rt` Refer-To: the URI.
+    RpidUri,
+    ReferTo,
+    /// `$sid`: the server id (`server_id`, 0 by default).
+    ServerId,
 }
 
 struct Simple(Field);
@@ -282,8 +319,114 @@ impl Simple {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
             }
             Pid => Value::Int(std::process::id() as i32),
+            MsgType => Value::Int(if msg.is_request() { 1 } else { 2 }),
+            MsgTypeStr => Value::from_static(if msg.is_request() { "rq" } else { "rp" }),
+            SrcAddrStr => {
+                let r = ctx.rcv;
+                Value::from_string(format!(
+                    "{}:{}:{}",
+                    r.proto.as_str(),
+                    ip_z(r.src.ip()),
+                    r.src.port()
+                ))
+            }
+            SrcUri | SrcUriT => {
+                let r = ctx.rcv;
+                Value::from_string(sock_uri(r.src, r.proto, self.0 == SrcUriT))
+            }
+            SrcIpZ => Value::from_string(ip_z(ctx.rcv.src.ip())),
+            RcvUri | RcvUriT => {
+                let r = ctx.rcv;
+                Value::from_string(sock_uri(r.local, r.proto, self.0 == RcvUriT))
+            }
+            RUserLen | OUserLen => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let u = if self.0 == RUserLen {
+                    ctx.ruri()
+                } else {
+                    msg.ruri_bytes()
+                };
+                match Uri::parse(u) {
+                    Ok(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
+                    Err(_) => Value::Null,
+                }
+            }
+            FUserLen | TUserLen => {
+                let na = if self.0 == FUserLen {
+                    msg.from()
+                } else {
+                    msg.to()
+                };
+                match na {
+                    Ok(na) => Value::Int(na.uri().user().map_or(0, |x| x.len() as i32)),
+                    Err(_) => Value::Null,
+                }
+            }
+            MsgFlags => Value::Int(ctx.flags as u32 as i32),
+            MsgFlagsHex => Value::from_string(format!("{:08x}", ctx.flags as u32)),
+            ZeroFlags => Value::Int(0),
+            ZeroFlagsHex => Value::from_static("00000000"),
+            AcctUser | AcctUserU => {
+                let Ok(na) = msg.from() else {
+                    return Value::Null;
+                };
+                let u = na.uri();
+                let user = u.user().unwrap_or_default();
+                if self.0 == AcctUserU {
+                    return Value::from_vec(user.to_vec());
+                }
+                let mut out = user.to_vec();
+                out.push(b'@');
+                out.extend_from_slice(u.host());
+                Value::from_vec(out)
+            }
+            PpiUri | PpiUser | PpiDomain | PpiName | RpidUri | ReferTo => {
+                let name: &[u8] = match self.0 {
+                    RpidUri => b"Remote-Party-ID",
+                    ReferTo => b"Refer-To",
+                    _ => b"P-Preferred-Identity",
+                };
+                let Some(na) = msg
+                    .header_by_name(name)
+                    .and_then(|v| siprd_sip::NameAddr::parse(v).ok())
+                else {
+                    return Value::Null;
+                };
+                match self.0 {
+                    PpiUser => na
+                        .uri()
+                        .user()
+                        .map_or(Value::Null, |x| Value::from_vec(x.to_vec())),
+                    PpiDomain => Value::from_vec(na.uri().host().to_vec()),
+                    PpiName => na
+                        .display_name()
+                        .map_or(Value::Null, |x| Value::from_vec(x.to_vec())),
+                    _ => Value::from_vec(na.uri_bytes().to_vec()),
+                }
+            }
+            ServerId => Value::Int(0),
         }
     }
+}
+
+/// An IP as Kamailio writes it in addresses: IPv6 in brackets.
+fn ip_z(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+/// `sip:ip:port`, with `;transport=` when asked or past UDP.
+fn sock_uri(a: std::net::SocketAddr, proto: crate::transport::Proto, always: bool) -> String {
+    let mut u = format!("sip:{}:{}", ip_z(a.ip()), a.port());
+    if always || proto != crate::transport::Proto::Udp {
+        u.push_str(";transport=");
+        u.push_str(proto.as_str());
+    }
+    u
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -587,6 +730,37 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("TS", TimestampNow),
         ("Tf", TimeFormatted),
         ("pp", Pid),
+        ("mt", MsgType),
+        ("mts", MsgTypeStr),
+        ("sas", SrcAddrStr),
+        ("su", SrcUri),
+        ("sut", SrcUriT),
+        ("siz", SrcIpZ),
+        ("RAi", RcvIp),
+        ("RAp", RcvPort),
+        ("Ru", RcvUri),
+        ("RAu", RcvUri),
+        ("Rut", RcvUriT),
+        ("RAut", RcvUriT),
+        ("rUl", RUserLen),
+        ("fUl", FUserLen),
+        ("tUl", TUserLen),
+        ("oUl", OUserLen),
+        ("mf", MsgFlags),
+        ("mF", MsgFlagsHex),
+        ("sf", ZeroFlags),
+        ("sF", ZeroFlagsHex),
+        ("bf", ZeroFlags),
+        ("bF", ZeroFlagsHex),
+        ("Au", AcctUser),
+        ("AU", AcctUserU),
+        ("pu", PpiUri),
+        ("pU", PpiUser),
+        ("pd", PpiDomain),
+        ("pn", PpiName),
+        ("re", RpidUri),
+        ("rt", ReferTo),
+        ("sid", ServerId),
     ];
     for (name, field) in simple {
         let field = *field;
@@ -660,6 +834,47 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 other => return Err(format!("unknown $rcv field {other:?} (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)")),
             };
             Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "K",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            // Kamailio's address-family and protocol numbers.
+            let v = match inner.map(str::trim) {
+                Some("IPv4") => 2,
+                Some("IPv6") => 10,
+                Some("UDP") => 1,
+                Some("TCP") => 2,
+                Some("TLS") => 3,
+                Some("SCTP") => 4,
+                Some("WS") => 5,
+                Some("WSS") => 6,
+                other => {
+                    return Err(format!(
+                        "unknown $K key {other:?} (IPv4, IPv6, UDP, TCP, TLS, SCTP, WS, WSS)"
+                    ))
+                }
+            };
+            Ok(Box::new(Env(Value::Int(v))) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "msg",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let f = match inner.map(str::trim) {
+                Some("buf") => MsgBuf,
+                Some("len") => MsgLen,
+                Some("body") => Body,
+                Some("body_len") => BodySize,
+                other => {
+                    return Err(format!(
+                        "unknown $msg key {other:?} (buf, len, body, body_len)"
+                    ))
+                }
+            };
+            Ok(Box::new(Simple(f)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     reg.add_pv(PvClassDef {
