@@ -56,6 +56,10 @@ const METHODS: &[&str] = &[
     "count",
     "before",
     "after",
+    "rbefore",
+    "rafter",
+    "decode.base58",
+    "ftime",
     "encode.7bit",
     "decode.7bit",
     "encode.base58",
@@ -174,15 +178,41 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                 })
             }))
         }
-        "count" | "before" | "after" => {
+        "decode.base58" => none(str_fn(|s| unbase58(s).map(Value::from_vec))),
+        "ftime" => {
+            arity(method, n, 1, 1)?;
+            let fmt = str_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)));
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let t = match v {
+                    Value::Int(i) => i64::from(i),
+                    Value::Str(s) => i64::from(str_to_int(&s)?),
+                    Value::Null => return None,
+                };
+                let f = fmt.eval(ctx)?;
+                Some(Value::from_vec(strftime(&f, t)?))
+            }))
+        }
+        "count" | "before" | "after" | "rbefore" | "rafter" => {
             arity(method, n, 1, 1)?;
             let c = sep_arg(
                 params.into_iter().next().unwrap_or(TrParam::Int(0)),
                 "the character",
             )?;
             let which = method.as_bytes()[0];
+            let before = method.ends_with("before");
+            let last = method.starts_with('r');
             Ok(boxed(move |_ctx: &mut C, v: Value| {
                 let s = input_bytes(&v)?;
+                if last {
+                    // Kamailio 5.6.3's rbefore/rafter print garbage; siprd cuts
+                    // at the last occurrence (the documented meaning).
+                    return Some(Value::Str(match memchr::memrchr(c, &s) {
+                        Some(p) if before => s.slice(..p),
+                        Some(p) => s.slice(p + 1..),
+                        None if before => s,
+                        None => Bytes::new(),
+                    }));
+                }
                 match which {
                     b'c' => Some(Value::Int(s.iter().filter(|b| **b == c).count() as i32)),
                     b'b' => Some(Value::Str(match memchr::memchr(c, &s) {
@@ -671,4 +701,42 @@ pub fn core_hash(s1: &[u8], s2: Option<&[u8]>, size: u32, icase: bool) -> u32 {
     } else {
         h
     }
+}
+
+fn unbase58(s: &[u8]) -> Option<Vec<u8>> {
+    const A: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let zeros = s.iter().take_while(|b| **b == b'1').count();
+    let mut bytes: Vec<u8> = Vec::new(); // least significant first
+    for &c in &s[zeros..] {
+        let mut carry = A.iter().position(|a| *a == c)? as u32;
+        for b in bytes.iter_mut() {
+            carry += u32::from(*b) * 58;
+            *b = (carry & 0xff) as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            bytes.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    let mut out = vec![0u8; zeros];
+    out.extend(bytes.iter().rev());
+    Some(out)
+}
+
+/// `strftime` in local time (`{s.ftime,fmt}`); None for a bad format.
+fn strftime(fmt: &[u8], t: i64) -> Option<Vec<u8>> {
+    let cfmt = std::ffi::CString::new(fmt).ok()?;
+    // SAFETY: zeroed `tm` is a valid value; localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let tt: libc::time_t = t as libc::time_t;
+    // SAFETY: valid pointers to locals.
+    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
+        return None;
+    }
+    let mut buf = vec![0u8; 512];
+    // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
+    buf.truncate(n);
+    Some(buf)
 }
