@@ -429,6 +429,12 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
     };
     let imp =
         (class.parse)(fx, raw.inner).map_err(|e| format!("in `{}`: {e}", &text[..raw.len]))?;
+    if !matches!(raw.index, RawIndex::None) && !imp.accepts_index() {
+        return Err(format!(
+            "`${}` takes no `[index]` after its name: put the indexes inside, as in `${}(name[0]=>field[1])`",
+            raw.name, raw.name
+        ));
+    }
     let index = match raw.index {
         RawIndex::None => IndexSpec::None,
         RawIndex::Int(i) => IndexSpec::Int(i),
