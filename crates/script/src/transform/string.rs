@@ -633,7 +633,7 @@ fn unpack_7bit(b: &[u8]) -> Vec<u8> {
         }
     }
     // Seven bytes carry eight characters; a final zero septet is padding.
-    if b.len() % 7 == 0 && out.last() == Some(&0) {
+    if b.len().is_multiple_of(7) && out.last() == Some(&0) {
         out.pop();
     }
     out

@@ -236,14 +236,12 @@ pub(crate) fn cmp_uri(a: &Uri, b: &Uri) -> bool {
         _ => false,
     };
     for (n, v) in a.params() {
-        match b.param(n) {
-            Some(w) => {
-                if !same(v, w) {
-                    return false;
-                }
-            }
-            None if strict.iter().any(|s| s.eq_ignore_ascii_case(n)) => return false,
-            None => {}
+        let ok = match b.param(n) {
+            Some(w) => same(v, w),
+            None => !strict.iter().any(|s| s.eq_ignore_ascii_case(n)),
+        };
+        if !ok {
+            return false;
         }
     }
     b.params()
