@@ -19,7 +19,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 pub use param::{parse_params, Param};
-pub use string::core_hash;
+pub use string::{core_hash, strftime};
 
 /// Register the `s`, `param`, `line` and `re` transformation classes.
 pub fn register<C: 'static>(reg: &mut Registry<C>) {

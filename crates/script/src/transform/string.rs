@@ -724,8 +724,8 @@ fn unbase58(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `strftime` in local time (`{s.ftime,fmt}`); None for a bad format.
-fn strftime(fmt: &[u8], t: i64) -> Option<Vec<u8>> {
+/// `strftime` in local time (`{s.ftime,fmt}`, `$timef`); None for a bad format.
+pub fn strftime(fmt: &[u8], t: i64) -> Option<Vec<u8>> {
     let cfmt = std::ffi::CString::new(fmt).ok()?;
     // SAFETY: zeroed `tm` is a valid value; localtime_r only writes into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

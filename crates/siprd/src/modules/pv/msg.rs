@@ -169,18 +169,8 @@ fn now_secs() -> i32 {
 
 /// `strftime` in local time.
 pub fn strftime(fmt: &str, t: i64) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return String::new();
-    };
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let tt: libc::time_t = t as libc::time_t;
-    // SAFETY: valid pointers to locals; localtime_r fills `tm`.
-    unsafe { libc::localtime_r(&tt, &mut tm) };
-    let mut buf = vec![0u8; 256];
-    // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
-    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
-    buf.truncate(n);
-    String::from_utf8_lossy(&buf).into_owned()
+    let out = siprd_script::transform::strftime(fmt.as_bytes(), t).unwrap_or_default();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Simple {
@@ -655,10 +645,10 @@ impl PvImpl<Ctx> for Rcv {
     }
 }
 
-/// `$env(NAME)`: read once at load, like Kamailio.
-struct Env(Value);
+/// A value fixed at load: `$env(NAME)` (read once, like Kamailio), `$K(..)`.
+struct Const(Value);
 
-impl PvImpl<Ctx> for Env {
+impl PvImpl<Ctx> for Const {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
         self.0.clone()
     }
@@ -856,7 +846,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
                     ))
                 }
             };
-            Ok(Box::new(Env(Value::Int(v))) as Box<dyn PvImpl<Ctx>>)
+            Ok(Box::new(Const(Value::Int(v))) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     reg.add_pv(PvClassDef {
@@ -884,7 +874,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
             let name = inner.ok_or("`$env` needs a variable name: $env(NAME)")?;
             let v = std::env::var_os(name)
                 .map_or(Value::Null, |v| Value::from_vec(v.into_encoded_bytes()));
-            Ok(Box::new(Env(v)) as Box<dyn PvImpl<Ctx>>)
+            Ok(Box::new(Const(v)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
 }
