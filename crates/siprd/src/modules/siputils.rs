@@ -217,9 +217,10 @@ fn default_port(u: &Uri) -> u16 {
     }
 }
 
-/// `cmp_uri` (RFC 3261 §19.1.4): scheme, user and password exactly, host
-/// case-insensitively, the port as written; `transport user ttl method
-/// maddr` must agree when either URI has them, other parameters when both do.
+/// `cmp_uri`: scheme, user and password exactly, host case-insensitively,
+/// the port as written (`sip:a@h` differs from `sip:a@h:5060`); a parameter
+/// counts only when both URIs have it (observed: `;transport=tcp` on one
+/// side alone still compares equal, unlike RFC 3261 §19.1.4).
 pub(crate) fn cmp_uri(a: &Uri, b: &Uri) -> bool {
     if !a.scheme_bytes().eq_ignore_ascii_case(b.scheme_bytes())
         || a.user() != b.user()
@@ -229,23 +230,14 @@ pub(crate) fn cmp_uri(a: &Uri, b: &Uri) -> bool {
     {
         return false;
     }
-    let strict: [&[u8]; 5] = [b"transport", b"user", b"ttl", b"method", b"maddr"];
-    let same = |x: Option<&[u8]>, y: Option<&[u8]>| match (x, y) {
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-        (None, None) => true,
-        _ => false,
-    };
-    for (n, v) in a.params() {
-        let ok = match b.param(n) {
-            Some(w) => same(v, w),
-            None => !strict.iter().any(|s| s.eq_ignore_ascii_case(n)),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    b.params()
-        .all(|(n, _)| a.param(n).is_some() || !strict.iter().any(|s| s.eq_ignore_ascii_case(n)))
+    a.params().all(|(n, v)| match b.param(n) {
+        Some(w) => match (v, w) {
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            (None, None) => true,
+            _ => false,
+        },
+        None => true,
+    })
 }
 
 /// `cmp_aor`: user exactly, host case-insensitively, ports with the scheme's
@@ -446,7 +438,9 @@ mod tests {
             &u("sip:Alice@example.COM;transport=udp")
         ));
         assert!(!cmp_uri(&u("sip:Alice@h"), &u("sip:alice@h")));
-        assert!(!cmp_uri(&u("sip:a@h;transport=tcp"), &u("sip:a@h")));
+        assert!(cmp_uri(&u("sip:a@h;transport=tcp"), &u("sip:a@h")));
+        assert!(!cmp_uri(&u("sip:a@h;x=1"), &u("sip:a@h;x=2")));
+        assert!(!cmp_uri(&u("sip:a@h"), &u("sip:a@h:5060")));
         assert!(cmp_uri(&u("sip:a@h;x=1"), &u("sip:a@h")));
         assert!(cmp_aor(&u("sip:a@h;transport=udp"), &u("sip:a@H:5060")));
         assert!(!cmp_aor(&u("sip:a@h"), &u("sip:a@h:5070")));

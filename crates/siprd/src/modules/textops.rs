@@ -752,7 +752,11 @@ fn two_strs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> Option<(Bytes, Bytes)> {
 }
 
 fn find_at(hay: &[u8], needle: &[u8], icase: bool) -> i32 {
-    if needle.is_empty() || needle.len() > hay.len() {
+    if needle.is_empty() {
+        // Observed: an empty needle is "found" just past the end.
+        return hay.len() as i32 + 1;
+    }
+    if needle.len() > hay.len() {
         return -1;
     }
     let hit = if icase {

@@ -136,15 +136,19 @@ pub(crate) fn uri_part(u: &Uri, method: &str) -> Value {
         // The value of the `user=` parameter.
         "uparam" => param_value(u, b"user"),
         "tosocket" => match u.transport() {
-            // `proto:host:port`; empty without a transport parameter.
+            // `proto:host:port` (port defaulted); empty without a transport.
             None => s(b""),
             Some(t) => {
                 let mut out = t.to_ascii_lowercase();
                 out.push(b':');
                 out.extend_from_slice(u.host());
-                if let Some(p) = u.port_bytes() {
-                    out.push(b':');
-                    out.extend_from_slice(p);
+                out.push(b':');
+                match u.port_bytes() {
+                    Some(p) => out.extend_from_slice(p),
+                    None if u.scheme() == Scheme::Sips || out.starts_with(b"tls") => {
+                        out.extend_from_slice(b"5061")
+                    }
+                    None => out.extend_from_slice(b"5060"),
                 }
                 Value::from_vec(out)
             }
