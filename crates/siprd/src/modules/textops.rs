@@ -710,6 +710,27 @@ fn remove_hf_re(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     1
 }
 
+/// `remove_hf_exp(match, skip)`: remove headers whose name matches `match`
+/// but not `skip` (both case-insensitive, compiled at load).
+fn remove_hf_exp(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(re), Some(skip)) = (a.first().and_then(regex_of), a.get(1).and_then(regex_of)) else {
+        return -1;
+    };
+    let lines: Vec<std::ops::Range<usize>> = ctx
+        .msg
+        .headers()
+        .filter(|h| re.is_match(h.name) && !skip.is_match(h.name))
+        .map(|h| h.line)
+        .collect();
+    if lines.is_empty() {
+        return -1;
+    }
+    for l in lines {
+        ctx.edits.delete(l);
+    }
+    1
+}
+
 fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else {
         return -1;
@@ -984,6 +1005,11 @@ impl Module for Textops {
             "remove_hf_re",
             vec![re_fixup(true)],
             func(remove_hf_re),
+        ));
+        reg.add_function(def(
+            "remove_hf_exp",
+            vec![re_fixup(true), re_fixup(true)],
+            func(remove_hf_exp),
         ));
         reg.add_function(def(
             "is_present_hf",
