@@ -104,6 +104,14 @@ enum Field {
     ReferTo,
     /// `$sid`: the server id (`server_id`, 0 by default).
     ServerId,
+    /// Digest credentials (`Authorization` for REGISTER and PUBLISH, else
+    /// `Proxy-Authorization`): `$adu` uri, `$ar` realm, `$aU` username,
+    /// `$au` its user part, `$ad` its domain part (empty without `@`).
+    AuthUri,
+    AuthRealm,
+    AuthUsername,
+    AuthUser,
+    AuthDomain,
 }
 
 struct Simple(Field);
@@ -397,7 +405,61 @@ impl Simple {
                 }
             }
             ServerId => Value::Int(0),
+            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain => {
+                let name: &[u8] = if matches!(msg.method_bytes(), b"REGISTER" | b"PUBLISH") {
+                    b"Authorization"
+                } else {
+                    b"Proxy-Authorization"
+                };
+                let Some(h) = msg.header_by_name(name) else {
+                    return Value::Null;
+                };
+                let want: &[u8] = match self.0 {
+                    AuthUri => b"uri",
+                    AuthRealm => b"realm",
+                    _ => b"username",
+                };
+                let Some(v) = digest_param(h, want) else {
+                    return Value::Null;
+                };
+                let at = memchr::memchr(b'@', v);
+                let out = match (self.0, at) {
+                    (AuthUser, Some(i)) => &v[..i],
+                    (AuthDomain, Some(i)) => &v[i + 1..],
+                    (AuthDomain, None) => &[][..],
+                    _ => v,
+                };
+                Value::from_vec(out.to_vec())
+            }
         }
+    }
+}
+
+/// One parameter of a `Digest a="x", b=y` credentials value, unquoted.
+fn digest_param<'a>(h: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let h = h.trim_ascii();
+    let sp = h.iter().position(|b| b.is_ascii_whitespace())?;
+    if !h[..sp].eq_ignore_ascii_case(b"Digest") {
+        return None;
+    }
+    let mut rest = &h[sp..];
+    loop {
+        rest = rest.trim_ascii_start();
+        let eq = memchr::memchr(b'=', rest)?;
+        let n = rest[..eq].trim_ascii();
+        rest = rest[eq + 1..].trim_ascii_start();
+        let (v, after) = if rest.first() == Some(&b'"') {
+            let close = memchr::memchr(b'"', &rest[1..])? + 1;
+            (&rest[1..close], &rest[close + 1..])
+        } else {
+            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+            (rest[..end].trim_ascii(), &rest[end..])
+        };
+        if n.eq_ignore_ascii_case(name) {
+            return Some(v);
+        }
+        let comma = memchr::memchr(b',', after)?;
+        rest = &after[comma + 1..];
     }
 }
 
@@ -751,6 +813,11 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("re", RpidUri),
         ("rt", ReferTo),
         ("sid", ServerId),
+        ("adu", AuthUri),
+        ("ar", AuthRealm),
+        ("aU", AuthUsername),
+        ("au", AuthUser),
+        ("ad", AuthDomain),
     ];
     for (name, field) in simple {
         let field = *field;
@@ -909,6 +976,18 @@ mod tests {
             set_uri_part(b"sip:alice@a.com", Field::RPort, b"7").unwrap(),
             b"sip:alice@a.com:7"
         );
+    }
+
+    #[test]
+    fn digest_params() {
+        let h = br#"Digest username="alice@example.com", realm="example.com", nonce="a,b", uri="sip:x@y", response=abc"#;
+        assert_eq!(digest_param(h, b"username").unwrap(), b"alice@example.com");
+        assert_eq!(digest_param(h, b"REALM").unwrap(), b"example.com");
+        assert_eq!(digest_param(h, b"uri").unwrap(), b"sip:x@y");
+        assert_eq!(digest_param(h, b"response").unwrap(), b"abc");
+        assert_eq!(digest_param(h, b"nope"), None);
+        assert_eq!(digest_param(b"Basic abc", b"username"), None);
+        assert_eq!(digest_param(b"Digest username=\"x", b"username"), None);
     }
 
     #[test]
