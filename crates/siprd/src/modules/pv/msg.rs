@@ -104,8 +104,8 @@ enum Field {
     ReferTo,
     /// `$sid`: the server id (`server_id`, 0 by default).
     ServerId,
-    /// Digest credentials (`Authorization` for REGISTER and PUBLISH, else
-    /// `Proxy-Authorization`): `$adu` uri, `$ar` realm, `$aU` username,
+    /// Digest credentials (`Proxy-Authorization`, else `Authorization`,
+    /// whatever the method: observed): `$adu` uri, `$ar` realm, `$aU` username,
     /// `$au` its user part, `$ad` its domain part (empty without `@`).
     AuthUri,
     AuthRealm,
@@ -406,12 +406,10 @@ impl Simple {
             }
             ServerId => Value::Int(0),
             AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain => {
-                let name: &[u8] = if matches!(msg.method_bytes(), b"REGISTER" | b"PUBLISH") {
-                    b"Authorization"
-                } else {
-                    b"Proxy-Authorization"
-                };
-                let Some(h) = msg.header_by_name(name) else {
+                let Some(h) = msg
+                    .header_by_name(b"Proxy-Authorization")
+                    .or_else(|| msg.header_by_name(b"Authorization"))
+                else {
                     return Value::Null;
                 };
                 let want: &[u8] = match self.0 {
