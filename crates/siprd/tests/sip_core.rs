@@ -599,3 +599,32 @@ request_route {
         "SIP/2.0 200 adu=[<null>] ar=[<null>] au=[<null>] aU=[<null>] ad=[<null>]"
     );
 }
+
+#[test]
+fn socket_uri_pvs_name_tcp() {
+    // Observed on Kamailio 5.6 over TCP: `$su`/`$Ru` carry `;transport=tcp`.
+    let s = Siprd::start(
+        r#"
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "su=[$su] sut=[$sut] sas=[$sas] Ru=[$Ru] Rut=[$Rut] mts=[$mts]");
+}
+"#,
+    );
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let (cp, sp) = (t.port(), s.tcp_addr().port());
+    let req =
+        request("OPTIONS", "sip:x@127.0.0.1", cp, "su1", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(req.as_bytes());
+    let r = t.recv(WAIT).expect("reply");
+    assert_eq!(
+        first_line(&r),
+        format!(
+            "SIP/2.0 200 su=[sip:127.0.0.1:{cp};transport=tcp] sut=[sip:127.0.0.1:{cp};transport=tcp] \
+             sas=[tcp:127.0.0.1:{cp}] Ru=[sip:127.0.0.1:{sp};transport=tcp] \
+             Rut=[sip:127.0.0.1:{sp};transport=tcp] mts=[rq]"
+        )
+    );
+}
