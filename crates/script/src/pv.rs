@@ -335,6 +335,24 @@ fn scan_tr(text: &str, depth: u32) -> Result<(RawTr<'_>, usize), String> {
     }
     let method = &text[ms..p];
     let mut params = Vec::new();
+    if class == "re" && b.get(p) == Some(&b',') {
+        // `{re.subst,/re/repl/flags}`: the expression runs to the closing
+        // `}` (commas included); `\}` and `}` inside `(...)` do not close it.
+        p += 1;
+        let ps = p;
+        let mut depth = 0u32;
+        while p < b.len() {
+            match b[p] {
+                b'\\' => p += 1,
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b'}' if depth == 0 => break,
+                _ => {}
+            }
+            p += 1;
+        }
+        params.push(RawParam::Text(text.get(ps..p).unwrap_or("")));
+    }
     while b.get(p) == Some(&b',') {
         p += 1;
         let ps = p;
@@ -411,6 +429,12 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
     };
     let imp =
         (class.parse)(fx, raw.inner).map_err(|e| format!("in `{}`: {e}", &text[..raw.len]))?;
+    if !matches!(raw.index, RawIndex::None) && !imp.accepts_index() {
+        return Err(format!(
+            "`${}` takes no `[index]` after its name: put the indexes inside, as in `${}(name[0]=>field[1])`",
+            raw.name, raw.name
+        ));
+    }
     let index = match raw.index {
         RawIndex::None => IndexSpec::None,
         RawIndex::Int(i) => IndexSpec::Int(i),

@@ -132,6 +132,11 @@ pub trait PvImpl<C>: Send + Sync {
     fn writable(&self) -> bool {
         false
     }
+    /// False when the class refuses the long form's `[index]` (Kamailio's
+    /// `$xavp`, whose indexes go inside the name).
+    fn accepts_index(&self) -> bool {
+        true
+    }
 }
 
 /// A `[n]` or `[*]` index on a PV, already evaluated.

@@ -546,3 +546,85 @@ fn a_reply_whose_top_via_is_not_ours_is_dropped() {
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }
+
+#[test]
+fn digest_credential_pvs_read_the_right_header() {
+    // Values observed on Kamailio 5.6 with the same requests.
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "adu=[$adu] ar=[$ar] au=[$au] aU=[$aU] ad=[$ad]");
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let both = "Proxy-Authorization: Digest username=\"bob@dom.org\", realm=\"rlm\", nonce=\"n\", uri=\"sip:u@h\", response=\"r\"\r\n\
+                Authorization: Digest username=\"carol\", realm=\"other\", uri=\"sip:z\"\r\n";
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "dig1", both),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adu=[sip:u@h] ar=[rlm] au=[bob] aU=[bob@dom.org] ad=[dom.org]"
+    );
+    // Proxy-Authorization wins whatever the method; without it Authorization
+    // is read; a username without `@` has an empty domain.
+    let r = c.request(
+        s.udp_addr(),
+        &request("REGISTER", "sip:127.0.0.1", c.port(), "dig2", both),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adu=[sip:u@h] ar=[rlm] au=[bob] aU=[bob@dom.org] ad=[dom.org]"
+    );
+    let only = "Authorization: Digest username=\"carol\", realm=\"other\", uri=\"sip:z\"\r\n";
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "dig4", only),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adu=[sip:z] ar=[other] au=[carol] aU=[carol] ad=[]"
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "dig3", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adu=[<null>] ar=[<null>] au=[<null>] aU=[<null>] ad=[<null>]"
+    );
+}
+
+#[test]
+fn socket_uri_pvs_name_tcp() {
+    // Observed on Kamailio 5.6 over TCP: `$su`/`$Ru` carry `;transport=tcp`.
+    let s = Siprd::start(
+        r#"
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "su=[$su] sut=[$sut] sas=[$sas] Ru=[$Ru] Rut=[$Rut] mts=[$mts]");
+}
+"#,
+    );
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let (cp, sp) = (t.port(), s.tcp_addr().port());
+    let req =
+        request("OPTIONS", "sip:x@127.0.0.1", cp, "su1", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(req.as_bytes());
+    let r = t.recv(WAIT).expect("reply");
+    assert_eq!(
+        first_line(&r),
+        format!(
+            "SIP/2.0 200 su=[sip:127.0.0.1:{cp};transport=tcp] sut=[sip:127.0.0.1:{cp};transport=tcp] \
+             sas=[tcp:127.0.0.1:{cp}] Ru=[sip:127.0.0.1:{sp};transport=tcp] \
+             Rut=[sip:127.0.0.1:{sp};transport=tcp] mts=[rq]"
+        )
+    );
+}

@@ -1,11 +1,11 @@
 //! The `line` transformation class.
 
-use super::{arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index};
+use super::{arity, boxed, did_you_mean_method, input_bytes, int_arg, resolve_index, str_arg};
 use crate::registry::{TrParam, TransformImpl};
 use crate::value::Value;
 use bytes::Bytes;
 
-const METHODS: &[&str] = &["count", "at"];
+const METHODS: &[&str] = &["count", "at", "sw"];
 
 /// Lines of a text: split on LF, a CR before the LF is dropped, a final LF
 /// does not start another line; empty text has no lines (the transformation
@@ -60,6 +60,20 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                     Some(i) => ls[i].clone(),
                     None => Bytes::new(),
                 }))
+            }))
+        }
+        // The first line starting with the prefix; empty when none does.
+        "sw" => {
+            arity(method, n, 1, 1)?;
+            let prefix = str_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)));
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let ls = lines(&input_bytes(&v)?)?;
+                let want = prefix.eval(ctx)?;
+                Some(Value::Str(
+                    ls.into_iter()
+                        .find(|l| l.starts_with(&want))
+                        .unwrap_or_default(),
+                ))
             }))
         }
         _ => Err(did_you_mean_method("line", method, METHODS)),

@@ -1,4 +1,4 @@
-//! Generic (SIP-free) transformations: the `s`, `param` and `line` classes.
+//! Generic (SIP-free) transformations: the `s`, `param`, `line` and `re` classes.
 //!
 //! Semantics follow Kamailio 5.6 as observed by running it (see the tests, which
 //! say which edge cases were checked on Kamailio). Common rules:
@@ -9,6 +9,7 @@
 
 mod line;
 mod param;
+mod re;
 mod string;
 
 use crate::pv::PvSpec;
@@ -18,8 +19,9 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 pub use param::{parse_params, Param};
+pub use string::{core_hash, strftime};
 
-/// Register the `s`, `param` and `line` transformation classes.
+/// Register the `s`, `param`, `line` and `re` transformation classes.
 pub fn register<C: 'static>(reg: &mut Registry<C>) {
     reg.add_transform(TransformClassDef {
         class: "s",
@@ -30,6 +32,11 @@ pub fn register<C: 'static>(reg: &mut Registry<C>) {
         class: "param",
         module: "core",
         parse: Arc::new(|_fx, method, params| param::parse(method, params)),
+    });
+    reg.add_transform(TransformClassDef {
+        class: "re",
+        module: "core",
+        parse: Arc::new(|fx, method, params| re::parse(fx, method, params)),
     });
     reg.add_transform(TransformClassDef {
         class: "line",

@@ -7,7 +7,7 @@ use crate::registry::{TrParam, TransformImpl};
 use crate::value::Value;
 use bytes::Bytes;
 
-const METHODS: &[&str] = &["value", "valueat", "name", "count"];
+const METHODS: &[&str] = &["value", "valueat", "name", "count", "in"];
 
 /// One parameter of a list: name and value (None when written without `=`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,18 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                 Some(Value::Str(
                     found.and_then(|p| p.value.clone()).unwrap_or_default(),
                 ))
+            }))
+        }
+        // 1 when a parameter of that name is in the list, else 0.
+        "in" => {
+            arity(method, n, 1, 2)?;
+            let name = str_arg(it.next().unwrap_or(TrParam::Int(0)));
+            let sep = sep_at(it.next())?;
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let list = parse_params(&input_bytes(&v)?, sep)?;
+                let want = name.eval(ctx)?;
+                let hit = list.iter().any(|p| p.name.eq_ignore_ascii_case(&want));
+                Some(Value::Int(i32::from(hit)))
             }))
         }
         "valueat" | "name" => {

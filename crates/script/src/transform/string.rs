@@ -35,6 +35,34 @@ const METHODS: &[&str] = &[
     "unescape.common",
     "rm",
     "unquote",
+    "unbracket",
+    "urlencode.param",
+    "urldecode.param",
+    "escape.user",
+    "unescape.user",
+    "escape.param",
+    "unescape.param",
+    "escape.csv",
+    "corehash",
+    "sha384",
+    "sha512",
+    "encode.base64t",
+    "decode.base64t",
+    "encode.base64url",
+    "decode.base64url",
+    "encode.base64urlt",
+    "decode.base64urlt",
+    "rmws",
+    "count",
+    "before",
+    "after",
+    "rbefore",
+    "rafter",
+    "decode.base58",
+    "ftime",
+    "encode.7bit",
+    "decode.7bit",
+    "encode.base58",
 ];
 
 type Tr<C> = Box<dyn TransformImpl<C>>;
@@ -94,6 +122,110 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
         "escape.common" => none(str_fn(|s| Some(Value::from_vec(escape_common(s))))),
         "unescape.common" => none(str_fn(|s| Some(Value::from_vec(unescape_common(s))))),
         "unquote" => none(str_fn(|s| Some(sub(unquote(s))))),
+        "unbracket" => none(str_fn(|s| Some(sub(unbracket(s))))),
+        "urlencode.param" => none(str_fn(|s| Some(Value::from_vec(pct_encode(s, b"-_.~"))))),
+        "urldecode.param" => none(str_fn(|s| pct_decode(s, true).map(Value::from_vec))),
+        "escape.user" => none(str_fn(|s| {
+            Some(Value::from_vec(pct_encode(s, b"-_.!~*'()&=+$;?,")))
+        })),
+        "escape.param" => none(str_fn(|s| {
+            Some(Value::from_vec(pct_encode(s, b"-_.!~*'()[]/:&+$")))
+        })),
+        "unescape.user" | "unescape.param" => {
+            none(str_fn(|s| pct_decode(s, false).map(Value::from_vec)))
+        }
+        "escape.csv" => none(str_fn(|s| Some(Value::from_vec(escape_csv(s))))),
+        "sha384" => none(str_fn(|s| {
+            use sha2::Digest;
+            Some(Value::from_vec(hex(&sha2::Sha384::digest(s))))
+        })),
+        "sha512" => none(str_fn(|s| {
+            use sha2::Digest;
+            Some(Value::from_vec(hex(&sha2::Sha512::digest(s))))
+        })),
+        "encode.base64t" => none(str_fn(|s| Some(b64_enc(&B64_STD_T, s)))),
+        "encode.base64url" => none(str_fn(|s| Some(b64_enc(&B64_URL, s)))),
+        "encode.base64urlt" => none(str_fn(|s| Some(b64_enc(&B64_URL_T, s)))),
+        // Observed: the trimmed and URL decoders take text with or without padding.
+        "decode.base64t" => none(str_fn(|s| b64_dec(&B64_STD_T, s))),
+        "decode.base64url" | "decode.base64urlt" => none(str_fn(|s| b64_dec(&B64_URL_T, s))),
+        "rmws" => none(str_fn(|s| {
+            Some(Value::from_vec(
+                s.iter().copied().filter(|b| !is_ws(*b)).collect(),
+            ))
+        })),
+        "encode.7bit" => none(str_fn(|s| {
+            Some(Value::from_vec(hex(&pack_7bit(s)).to_ascii_uppercase()))
+        })),
+        "decode.7bit" => none(str_fn(|s| {
+            unhex(s).map(|b| Value::from_vec(unpack_7bit(&b)))
+        })),
+        "encode.base58" => none(str_fn(|s| Some(Value::from_vec(base58(s))))),
+        "corehash" => {
+            arity(method, n, 0, 1)?;
+            let size = match params.into_iter().next() {
+                None => None,
+                Some(p) => Some(int_arg(p, "the s.corehash size")?),
+            };
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let s = input_bytes(&v)?;
+                let size = size.as_ref().map_or(0, |m| m.eval(ctx));
+                let h = core_hash(&s, None, u32::try_from(size).unwrap_or(0), false);
+                // The full 32-bit hash is unsigned: past i32 it stays text.
+                Some(match i32::try_from(h) {
+                    Ok(i) => Value::Int(i),
+                    Err(_) => Value::from_string(h.to_string()),
+                })
+            }))
+        }
+        "decode.base58" => none(str_fn(|s| unbase58(s).map(Value::from_vec))),
+        "ftime" => {
+            arity(method, n, 1, 1)?;
+            let fmt = str_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)));
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let t = match v {
+                    Value::Int(i) => i64::from(i),
+                    Value::Str(s) => i64::from(str_to_int(&s)?),
+                    Value::Null => return None,
+                };
+                let f = fmt.eval(ctx)?;
+                Some(Value::from_vec(strftime(&f, t)?))
+            }))
+        }
+        "count" | "before" | "after" | "rbefore" | "rafter" => {
+            arity(method, n, 1, 1)?;
+            let c = sep_arg(
+                params.into_iter().next().unwrap_or(TrParam::Int(0)),
+                "the character",
+            )?;
+            let which = method.as_bytes()[0];
+            let before = method.ends_with("before");
+            let last = method.starts_with('r');
+            Ok(boxed(move |_ctx: &mut C, v: Value| {
+                let s = input_bytes(&v)?;
+                if last {
+                    // Kamailio 5.6.3's rbefore/rafter print garbage; siprd cuts
+                    // at the last occurrence (the documented meaning).
+                    return Some(Value::Str(match memchr::memrchr(c, &s) {
+                        Some(p) if before => s.slice(..p),
+                        Some(p) => s.slice(p + 1..),
+                        None if before => s,
+                        None => Bytes::new(),
+                    }));
+                }
+                match which {
+                    b'c' => Some(Value::Int(s.iter().filter(|b| **b == c).count() as i32)),
+                    b'b' => Some(Value::Str(match memchr::memchr(c, &s) {
+                        Some(p) => s.slice(..p),
+                        None => s,
+                    })),
+                    _ => Some(Value::Str(match memchr::memchr(c, &s) {
+                        Some(p) => s.slice(p + 1..),
+                        None => Bytes::new(),
+                    })),
+                }
+            }))
+        }
         "select" => {
             arity(method, n, 2, 3)?;
             let mut it = params.into_iter();
@@ -385,4 +517,226 @@ fn unquote(s: &[u8]) -> &[u8] {
         }
     }
     s
+}
+
+/// `<...>` loses its brackets when both are there (`<>` gives empty).
+fn unbracket(s: &[u8]) -> &[u8] {
+    if s.len() >= 2 && s[0] == b'<' && s[s.len() - 1] == b'>' {
+        return &s[1..s.len() - 1];
+    }
+    s
+}
+
+/// Percent-encoding with lowercase hex: ASCII alphanumerics and `keep` stay.
+fn pct_encode(s: &[u8], keep: &[u8]) -> Vec<u8> {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(s.len() + 8);
+    for &b in s {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b);
+        } else {
+            out.push(b'%');
+            out.push(D[usize::from(b >> 4)]);
+            out.push(D[usize::from(b & 15)]);
+        }
+    }
+    out
+}
+
+/// `%XX` decoding; `plus` turns `+` into a space (URL form). A bad escape fails.
+fn pct_decode(s: &[u8], plus: bool) -> Option<Vec<u8>> {
+    let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let h = nib(*s.get(i + 1)?)?;
+                let l = nib(*s.get(i + 2)?)?;
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Always quoted, inner quotes doubled (observed: `plain` gives `"plain"`).
+fn escape_csv(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+    out
+}
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+
+const B64_LAX: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_encode_padding(false)
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const B64_STD_T: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, B64_LAX);
+const B64_URL_T: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, B64_LAX);
+const B64_URL: GeneralPurpose = base64::engine::general_purpose::URL_SAFE;
+
+fn b64_enc(e: &GeneralPurpose, s: &[u8]) -> Value {
+    Value::from_string(e.encode(s))
+}
+
+fn b64_dec(e: &GeneralPurpose, s: &[u8]) -> Option<Value> {
+    e.decode(s).ok().map(Value::from_vec)
+}
+
+/// GSM 03.38 packing of 7-bit characters, 8 characters in 7 bytes.
+fn pack_7bit(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in s {
+        acc |= u32::from(b & 0x7f) << bits;
+        bits += 7;
+        while bits >= 8 {
+            out.push((acc & 0xff) as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push((acc & 0xff) as u8);
+    }
+    out
+}
+
+fn unpack_7bit(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + b.len() / 7);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &x in b {
+        acc |= u32::from(x) << bits;
+        bits += 8;
+        while bits >= 7 {
+            out.push((acc & 0x7f) as u8);
+            acc >>= 7;
+            bits -= 7;
+        }
+    }
+    // Seven bytes carry eight characters; a final zero septet is padding.
+    if b.len().is_multiple_of(7) && out.last() == Some(&0) {
+        out.pop();
+    }
+    out
+}
+
+/// Base58 with the Bitcoin alphabet (leading zero bytes become `1`).
+fn base58(s: &[u8]) -> Vec<u8> {
+    const A: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let zeros = s.iter().take_while(|b| **b == 0).count();
+    let mut digits: Vec<u8> = Vec::new(); // base-58 digits, least significant first
+    for &b in &s[zeros..] {
+        let mut carry = u32::from(b);
+        for d in digits.iter_mut() {
+            carry += u32::from(*d) << 8;
+            *d = (carry % 58) as u8;
+            carry /= 58;
+        }
+        while carry > 0 {
+            digits.push((carry % 58) as u8);
+            carry /= 58;
+        }
+    }
+    let mut out = vec![b'1'; zeros];
+    out.extend(digits.iter().rev().map(|d| A[usize::from(*d)]));
+    out
+}
+
+/// Kamailio's `core_hash()` (and `core_case_hash()` when `icase`): a simple
+/// 32-bit hash over up to two strings. Bytes are sign-extended as C `char`
+/// on x86. `size` (a power of two, 0 for none) masks the result.
+pub fn core_hash(s1: &[u8], s2: Option<&[u8]>, size: u32, icase: bool) -> u32 {
+    let ch = |b: u8| -> u32 {
+        let b = if icase && b.is_ascii_uppercase() {
+            b | 0x20
+        } else {
+            b
+        };
+        (b as i8) as i32 as u32
+    };
+    let mut h: u32 = 0;
+    let mut feed = |s: &[u8]| {
+        let mut chunks = s.chunks_exact(4);
+        for c in &mut chunks {
+            let v = (ch(c[0]) << 24)
+                .wrapping_add(ch(c[1]) << 16)
+                .wrapping_add(ch(c[2]) << 8)
+                .wrapping_add(ch(c[3]));
+            h = h.wrapping_add(v ^ (v >> 3));
+        }
+        let mut v: u32 = 0;
+        for &b in chunks.remainder() {
+            v = (v << 8).wrapping_add(ch(b));
+        }
+        h = h.wrapping_add(v ^ (v >> 3));
+    };
+    feed(s1);
+    if let Some(s2) = s2 {
+        feed(s2);
+    }
+    h = h
+        .wrapping_add(h >> 11)
+        .wrapping_add((h >> 13).wrapping_add(h >> 23));
+    if size != 0 {
+        h & size.wrapping_sub(1)
+    } else {
+        h
+    }
+}
+
+fn unbase58(s: &[u8]) -> Option<Vec<u8>> {
+    const A: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let zeros = s.iter().take_while(|b| **b == b'1').count();
+    let mut bytes: Vec<u8> = Vec::new(); // least significant first
+    for &c in &s[zeros..] {
+        let mut carry = A.iter().position(|a| *a == c)? as u32;
+        for b in bytes.iter_mut() {
+            carry += u32::from(*b) * 58;
+            *b = (carry & 0xff) as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            bytes.push((carry & 0xff) as u8);
+            carry >>= 8;
+        }
+    }
+    let mut out = vec![0u8; zeros];
+    out.extend(bytes.iter().rev());
+    Some(out)
+}
+
+/// `strftime` in local time (`{s.ftime,fmt}`, `$timef`); None for a bad format.
+pub fn strftime(fmt: &[u8], t: i64) -> Option<Vec<u8>> {
+    let cfmt = std::ffi::CString::new(fmt).ok()?;
+    // SAFETY: zeroed `tm` is a valid value; localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let tt: libc::time_t = t as libc::time_t;
+    // SAFETY: valid pointers to locals.
+    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
+        return None;
+    }
+    let mut buf = vec![0u8; 512];
+    // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
+    buf.truncate(n);
+    Some(buf)
 }

@@ -380,3 +380,111 @@ fn chains() {
     // Blanks between transformations are accepted, as Kamailio.
     assert_eq!(trs("abc", "{s.toupper} {s.len}"), "3");
 }
+
+#[test]
+fn escapes_and_encodings_added_for_5_6() {
+    // K: the values of tests/kamailio-diff (tr_escape_family ...).
+    let p = "az09 -_.!~*'()[]/:&+=;?@,#%<>{}|^`";
+    assert_eq!(
+        tr(s(p), "{s.urlencode.param}"),
+        Some(s("az09%20-_.%21~%2a%27%28%29%5b%5d%2f%3a%26%2b%3d%3b%3f%40%2c%23%25%3c%3e%7b%7d%7c%5e%60"))
+    );
+    assert_eq!(
+        tr(s(p), "{s.escape.param}"),
+        Some(s(
+            "az09%20-_.!~*'()[]/:&+%3d%3b%3f%40%2c%23%25%3c%3e%7b%7d%7c%5e%60"
+        ))
+    );
+    assert_eq!(
+        tr(s(p), "{s.escape.user}"),
+        Some(s(
+            "az09%20-_.!~*'()%5b%5d%2f%3a&+=;?%40,%23%25%3c%3e%7b%7d%7c%5e%60"
+        ))
+    );
+    assert_eq!(
+        tr(s("a%20b%3D%3dc+d"), "{s.urldecode.param}"),
+        Some(s("a b==c d"))
+    );
+    assert_eq!(
+        tr(s("a%20b%3D%3dc+d"), "{s.unescape.user}"),
+        Some(s("a b==c+d"))
+    );
+    assert_eq!(tr(s("a%2"), "{s.unescape.param}"), None);
+    for (i, o) in [
+        ("<abc", "<abc"),
+        ("<>", ""),
+        ("<", "<"),
+        ("<sip:a@b>", "sip:a@b"),
+    ] {
+        assert_eq!(tr(s(i), "{s.unbracket}"), Some(s(o)), "{i}");
+    }
+    assert_eq!(tr(s("ab?>d"), "{s.encode.base64t}"), Some(s("YWI/PmQ")));
+    assert_eq!(tr(s("ab?>d"), "{s.encode.base64url}"), Some(s("YWI_PmQ=")));
+    assert_eq!(tr(s("ab?>d"), "{s.encode.base64urlt}"), Some(s("YWI_PmQ")));
+    assert_eq!(tr(s("YWI_PmQ"), "{s.decode.base64url}"), Some(s("ab?>d")));
+    assert_eq!(tr(s("YWI/PmQ"), "{s.decode.base64t}"), Some(s("ab?>d")));
+    assert_eq!(tr(s(" a b\tc\r\nd a"), "{s.rmws}"), Some(s("abcda")));
+    assert_eq!(tr(s(" a b\tc\r\nd a"), "{s.count,a}"), Some(Value::Int(2)));
+    assert_eq!(tr(s("a:b:c"), "{s.before,:}"), Some(s("a")));
+    assert_eq!(tr(s("a:b:c"), "{s.after,:}"), Some(s("b:c")));
+    assert_eq!(tr(s("a:b:c"), "{s.rbefore,:}"), Some(s("a:b")));
+    assert_eq!(tr(s("a:b:c"), "{s.rafter,:}"), Some(s("c")));
+    assert_eq!(tr(s("a,b\"c"), "{s.escape.csv}"), Some(s("\"a,b\"\"c\"")));
+    assert_eq!(tr(s("hello"), "{s.encode.base58}"), Some(s("Cn8eVZg")));
+    assert_eq!(
+        tr(s("Hello World!"), "{s.encode.base58}"),
+        Some(s("2NEpo7TZRRrLZSi2U"))
+    );
+    // Kamailio 5.6.3 adds a NUL byte to the decoded value; siprd does not.
+    assert_eq!(tr(s("Cn8eVZg"), "{s.decode.base58}"), Some(s("hello")));
+    assert_eq!(tr(s("hello"), "{s.encode.7bit}"), Some(s("E8329BFD06")));
+    assert_eq!(
+        tr(s("Hello World!"), "{s.encode.7bit}{s.decode.7bit}"),
+        Some(s("Hello World!"))
+    );
+    assert_eq!(tr(s("abc"), "{s.corehash}"), Some(Value::Int(7167810)));
+    assert_eq!(tr(s("abc"), "{s.corehash,8}"), Some(Value::Int(2)));
+    assert_eq!(tr(s("Hello-World"), "{s.corehash}"), Some(s("2764611047")));
+    assert_eq!(tr(s("Hello-World"), "{s.corehash,10}"), Some(Value::Int(1)));
+    assert_eq!(
+        tr(s("abc"), "{s.sha384}").map(|v| v.to_string().len()),
+        Some(96)
+    );
+    assert_eq!(tr(s("a=1;b;c=x"), "{param.in,b}"), Some(Value::Int(1)));
+    assert_eq!(tr(s("a=1;b;c=x"), "{param.in,z}"), Some(Value::Int(0)));
+    assert_eq!(tr(s("abc\ndef\nabx"), "{line.sw,ab}"), Some(s("abc")));
+    assert_eq!(tr(s("abc\ndef\nabx"), "{line.sw,zz}"), Some(s("")));
+}
+
+#[test]
+fn re_subst() {
+    // K: tr_re_subst, tr_re_subst_more.
+    assert_eq!(
+        tr(s("hello world"), "{re.subst,/o/0/g}"),
+        Some(s("hell0 w0rld"))
+    );
+    assert_eq!(
+        tr(s("hello world"), "{re.subst,/(\\w+) (\\w+)/\\2 \\1/}"),
+        Some(s("world hello"))
+    );
+    assert_eq!(
+        tr(s("Hello, World"), "{re.subst,/l+/L/}"),
+        Some(s("HeLo, World"))
+    );
+    assert_eq!(
+        tr(s("Hello, World"), "{re.subst,/L/x/gi}"),
+        Some(s("Hexxo, Worxd"))
+    );
+    assert_eq!(
+        tr(s("Hello, World"), "{re.subst,/,/;/}"),
+        Some(s("Hello; World"))
+    );
+    assert_eq!(
+        tr(s("Hello, World"), "{re.subst,/z/y/}"),
+        Some(s("Hello, World"))
+    );
+    assert_ne!(tr_err("{re.subst,/a(/b/}"), "OK");
+    assert_ne!(tr_err("{re.subst,/a/b/q}"), "OK");
+    assert_ne!(tr_err("{re.subst,/a/\\1/}"), "OK");
+    assert_ne!(tr_err("{re.match,/a/}"), "OK");
+}

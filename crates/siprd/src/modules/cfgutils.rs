@@ -18,47 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Kamailio's `core_hash()` (and `core_case_hash()` when `icase`): a simple
-/// 32-bit hash over up to two strings. Bytes are sign-extended as C `char`
-/// on x86. `size` (a power of two, 0 for none) masks the result.
-pub fn core_hash(s1: &[u8], s2: Option<&[u8]>, size: u32, icase: bool) -> u32 {
-    let ch = |b: u8| -> u32 {
-        let b = if icase && b.is_ascii_uppercase() {
-            b | 0x20
-        } else {
-            b
-        };
-        (b as i8) as i32 as u32
-    };
-    let mut h: u32 = 0;
-    let mut feed = |s: &[u8]| {
-        let mut chunks = s.chunks_exact(4);
-        for c in &mut chunks {
-            let v = (ch(c[0]) << 24)
-                .wrapping_add(ch(c[1]) << 16)
-                .wrapping_add(ch(c[2]) << 8)
-                .wrapping_add(ch(c[3]));
-            h = h.wrapping_add(v ^ (v >> 3));
-        }
-        let mut v: u32 = 0;
-        for &b in chunks.remainder() {
-            v = (v << 8).wrapping_add(ch(b));
-        }
-        h = h.wrapping_add(v ^ (v >> 3));
-    };
-    feed(s1);
-    if let Some(s2) = s2 {
-        feed(s2);
-    }
-    h = h
-        .wrapping_add(h >> 11)
-        .wrapping_add((h >> 13).wrapping_add(h >> 23));
-    if size != 0 {
-        h & (size - 1)
-    } else {
-        h
-    }
-}
+pub use siprd_script::transform::core_hash;
 
 /// Shared state of the module.
 pub struct CfgState {

@@ -710,6 +710,27 @@ fn remove_hf_re(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     1
 }
 
+/// `remove_hf_exp(match, skip)`: remove headers whose name matches `match`
+/// but not `skip` (both case-insensitive, compiled at load).
+fn remove_hf_exp(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(re), Some(skip)) = (a.first().and_then(regex_of), a.get(1).and_then(regex_of)) else {
+        return -1;
+    };
+    let lines: Vec<std::ops::Range<usize>> = ctx
+        .msg
+        .headers()
+        .filter(|h| re.is_match(h.name) && !skip.is_match(h.name))
+        .map(|h| h.line)
+        .collect();
+    if lines.is_empty() {
+        return -1;
+    }
+    for l in lines {
+        ctx.edits.delete(l);
+    }
+    1
+}
+
 fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else {
         return -1;
@@ -742,6 +763,161 @@ fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 // ---------------------------------------------------------------------------
+// String checks (observed on Kamailio 5.6): case-sensitive unless `i`;
+// `str_find` answers the 1-based position, `cmp_str` 1 when equal, -2 when
+// the first sorts before the second, -1 after; `in_list` trims blanks around
+// items; `in_list_prefix` is true when the subject starts with an item.
+
+fn two_strs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> Option<(Bytes, Bytes)> {
+    Some((str_arg(ctx, a.first()?)?, str_arg(ctx, a.get(1)?)?))
+}
+
+fn find_at(hay: &[u8], needle: &[u8], icase: bool) -> i32 {
+    if needle.is_empty() {
+        // Observed: an empty needle is "found" just past the end.
+        return hay.len() as i32 + 1;
+    }
+    if needle.len() > hay.len() {
+        return -1;
+    }
+    let hit = if icase {
+        hay.windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle))
+    } else {
+        memchr::memmem::find(hay, needle)
+    };
+    hit.map_or(-1, |p| p as i32 + 1)
+}
+
+fn cmp_rc(a: &[u8], b: &[u8], icase: bool) -> i32 {
+    let ord = if icase {
+        a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase())
+    } else {
+        a.cmp(b)
+    };
+    match ord {
+        std::cmp::Ordering::Equal => 1,
+        std::cmp::Ordering::Less => -2,
+        std::cmp::Ordering::Greater => -1,
+    }
+}
+
+fn in_list(subject: &[u8], list: &[u8], sep: &[u8], prefix: bool) -> bool {
+    let Some(&sep) = sep.first() else {
+        return false;
+    };
+    list.split(|b| *b == sep).any(|item| {
+        let item = item.trim_ascii();
+        if prefix {
+            !item.is_empty() && subject.starts_with(item)
+        } else {
+            item == subject
+        }
+    })
+}
+
+/// A regex argument: compiled at load when constant, else per call.
+fn re_or_fmt() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if src.text.contains('$') {
+            siprd_script::pv::parse_format(fx, &src.text).map(Arg::Fmt)
+        } else {
+            compile_re(&src.text, false).map(|r| Arg::Regex(Arc::new(r)))
+        }
+    });
+    ParamKind::Custom(f)
+}
+
+fn search_str(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(text) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let hit = match a.get(1) {
+        Some(Arg::Regex(r)) => r.is_match(&text),
+        Some(other) => {
+            let Some(pat) = str_arg(ctx, other) else {
+                return -1;
+            };
+            match compile_re(&String::from_utf8_lossy(&pat), false) {
+                Ok(r) => r.is_match(&text),
+                Err(e) => {
+                    tracing::error!("search_str: {e}");
+                    return -1;
+                }
+            }
+        }
+        None => return -1,
+    };
+    if hit {
+        1
+    } else {
+        -1
+    }
+}
+
+fn register_string_checks(reg: &mut Registry<Ctx>) {
+    let f2 = || vec![ParamKind::Format, ParamKind::Format];
+    reg.add_function(def(
+        "starts_with",
+        f2(),
+        func(|ctx, a| match two_strs(ctx, a) {
+            Some((s, p)) if s.starts_with(&p) => 1,
+            _ => -1,
+        }),
+    ));
+    reg.add_function(def(
+        "ends_with",
+        f2(),
+        func(|ctx, a| match two_strs(ctx, a) {
+            Some((s, p)) if s.ends_with(&p) => 1,
+            _ => -1,
+        }),
+    ));
+    for (name, icase) in [("str_find", false), ("str_ifind", true)] {
+        reg.add_function(def(
+            name,
+            f2(),
+            func(move |ctx, a| match two_strs(ctx, a) {
+                Some((s, n)) => find_at(&s, &n, icase),
+                None => -1,
+            }),
+        ));
+    }
+    for (name, icase) in [("cmp_str", false), ("cmp_istr", true)] {
+        reg.add_function(def(
+            name,
+            f2(),
+            func(move |ctx, a| match two_strs(ctx, a) {
+                Some((x, y)) => cmp_rc(&x, &y, icase),
+                None => -1,
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "search_str",
+        vec![ParamKind::Format, re_or_fmt()],
+        func(search_str),
+    ));
+    for (name, prefix) in [("in_list", false), ("in_list_prefix", true)] {
+        reg.add_function(def(
+            name,
+            vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+            func(move |ctx, a| {
+                let Some((subject, list)) = two_strs(ctx, a) else {
+                    return -1;
+                };
+                let sep = a.get(2).and_then(|x| str_arg(ctx, x)).unwrap_or_default();
+                if in_list(&subject, &list, &sep, prefix) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
     FuncDef {
@@ -759,6 +935,7 @@ impl Module for Textops {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        register_string_checks(reg);
         reg.add_function(def("is_method", vec![method_fixup()], func(is_method)));
         reg.add_function(def(
             "search",
@@ -828,6 +1005,11 @@ impl Module for Textops {
             "remove_hf_re",
             vec![re_fixup(true)],
             func(remove_hf_re),
+        ));
+        reg.add_function(def(
+            "remove_hf_exp",
+            vec![re_fixup(true), re_fixup(true)],
+            func(remove_hf_exp),
         ));
         reg.add_function(def(
             "is_present_hf",

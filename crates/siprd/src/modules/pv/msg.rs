@@ -21,6 +21,12 @@ enum Field {
     RPort,
     RProto,
     RScheme,
+    /// The R-URI as received (`$ou $oU $od $op $oP`), whatever the script set.
+    OUri,
+    OUser,
+    ODomain,
+    OPort,
+    OProto,
     Du,
     DDomain,
     DPort,
@@ -61,6 +67,51 @@ enum Field {
     TimestampMsg,
     TimeFormatted,
     Pid,
+    /// `$mt`: 1 request, 2 reply; `$mts`: `rq` / `rp`.
+    MsgType,
+    MsgTypeStr,
+    /// `$sas` `proto:ip:port`, `$su` `sip:ip:port` (`;transport=` past UDP),
+    /// `$sut` with the transport always; `$siz` the IP, IPv6 in brackets.
+    SrcAddrStr,
+    SrcUri,
+    SrcUriT,
+    SrcIpZ,
+    /// `$Ru`/`$RAu` and `$Rut`/`$RAut`: the receiving socket as a URI.
+    RcvUri,
+    RcvUriT,
+    /// `$rUl $fUl $tUl $oUl`: the length of the user part.
+    RUserLen,
+    FUserLen,
+    TUserLen,
+    OUserLen,
+    /// `$mf`/`$mF` message flags (decimal / 8 lowercase hex digits); script and branch
+    /// flags (`$sf $sF $bf $bF`) do not exist in siprd and stay 0.
+    MsgFlags,
+    MsgFlagsHex,
+    ZeroFlags,
+    ZeroFlagsHex,
+    /// `$Au`/`$AU`: the accounting user: From's `user@domain` / user (siprd
+    /// does no digest authentication, so credentials never take precedence).
+    AcctUser,
+    AcctUserU,
+    /// P-Preferred-Identity: `$pu $pU $pd $pn`.
+    PpiUri,
+    PpiUser,
+    PpiDomain,
+    PpiName,
+    /// `$re` Remote-Party-ID and `$rt` Refer-To: the URI.
+    RpidUri,
+    ReferTo,
+    /// `$sid`: the server id (`server_id`, 0 by default).
+    ServerId,
+    /// Digest credentials (`Proxy-Authorization`, else `Authorization`,
+    /// whatever the method: observed): `$adu` uri, `$ar` realm, `$aU` username,
+    /// `$au` its user part, `$ad` its domain part (empty without `@`).
+    AuthUri,
+    AuthRealm,
+    AuthUsername,
+    AuthUser,
+    AuthDomain,
 }
 
 struct Simple(Field);
@@ -94,6 +145,14 @@ fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
     }
 }
 
+/// A URI without a host (`tel:`) has a null domain.
+fn host_value(u: &Uri) -> Value {
+    match u.host() {
+        [] => Value::Null,
+        h => Value::from_vec(h.to_vec()),
+    }
+}
+
 fn port_value(p: Option<u16>) -> Value {
     // Kamailio prints 5060 for an R-URI without a port in $rp? No: it is empty.
     match p {
@@ -118,18 +177,8 @@ fn now_secs() -> i32 {
 
 /// `strftime` in local time.
 pub fn strftime(fmt: &str, t: i64) -> String {
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return String::new();
-    };
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let tt: libc::time_t = t as libc::time_t;
-    // SAFETY: valid pointers to locals; localtime_r fills `tm`.
-    unsafe { libc::localtime_r(&tt, &mut tm) };
-    let mut buf = vec![0u8; 256];
-    // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
-    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };
-    buf.truncate(n);
-    String::from_utf8_lossy(&buf).into_owned()
+    let out = siprd_script::transform::strftime(fmt.as_bytes(), t).unwrap_or_default();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Simple {
@@ -153,17 +202,37 @@ impl Simple {
                     RUser => u
                         .user()
                         .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
-                    RDomain => Value::from_vec(u.host().to_vec()),
+                    RDomain => host_value(u),
                     RPort => port_value(u.port()),
                     RProto => proto_of(u),
                     _ => Value::from_vec(u.scheme_bytes().to_vec()),
+                })
+            }
+            OUri => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                bytes_of(ctx, msg.ruri_bytes())
+            }
+            OUser | ODomain | OPort | OProto => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let ou = msg.ruri_bytes().to_vec();
+                uri_value(ctx, &ou, |u| match self.0 {
+                    OUser => u
+                        .user()
+                        .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
+                    ODomain => host_value(u),
+                    OPort => port_value(u.port()),
+                    _ => proto_of(u),
                 })
             }
             Du => ctx.dst_uri.clone().map_or(Value::Null, Value::Str),
             DDomain | DPort | DProto => match ctx.dst_uri.clone() {
                 None => Value::Null,
                 Some(d) => uri_value(ctx, &d, |u| match self.0 {
-                    DDomain => Value::from_vec(u.host().to_vec()),
+                    DDomain => host_value(u),
                     DPort => port_value(u.port()),
                     _ => proto_of(u),
                 }),
@@ -248,8 +317,166 @@ impl Simple {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
             }
             Pid => Value::Int(std::process::id() as i32),
+            MsgType => Value::Int(if msg.is_request() { 1 } else { 2 }),
+            MsgTypeStr => Value::from_static(if msg.is_request() { "rq" } else { "rp" }),
+            SrcAddrStr => {
+                let r = ctx.rcv;
+                Value::from_string(format!(
+                    "{}:{}:{}",
+                    r.proto.as_str(),
+                    ip_z(r.src.ip()),
+                    r.src.port()
+                ))
+            }
+            SrcUri | SrcUriT => {
+                let r = ctx.rcv;
+                Value::from_string(sock_uri(r.src, r.proto, self.0 == SrcUriT))
+            }
+            SrcIpZ => Value::from_string(ip_z(ctx.rcv.src.ip())),
+            RcvUri | RcvUriT => {
+                let r = ctx.rcv;
+                Value::from_string(sock_uri(r.local, r.proto, self.0 == RcvUriT))
+            }
+            RUserLen | OUserLen => {
+                if !msg.is_request() {
+                    return Value::Null;
+                }
+                let u = if self.0 == RUserLen {
+                    ctx.ruri()
+                } else {
+                    msg.ruri_bytes()
+                };
+                match Uri::parse(u) {
+                    Ok(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
+                    Err(_) => Value::Null,
+                }
+            }
+            FUserLen | TUserLen => {
+                let na = if self.0 == FUserLen {
+                    msg.from()
+                } else {
+                    msg.to()
+                };
+                match na {
+                    Ok(na) => Value::Int(na.uri().user().map_or(0, |x| x.len() as i32)),
+                    Err(_) => Value::Null,
+                }
+            }
+            MsgFlags => Value::Int(ctx.flags as u32 as i32),
+            MsgFlagsHex => Value::from_string(format!("{:08x}", ctx.flags as u32)),
+            ZeroFlags => Value::Int(0),
+            ZeroFlagsHex => Value::from_static("00000000"),
+            AcctUser | AcctUserU => {
+                let Ok(na) = msg.from() else {
+                    return Value::Null;
+                };
+                let u = na.uri();
+                let user = u.user().unwrap_or_default();
+                if self.0 == AcctUserU {
+                    return Value::from_vec(user.to_vec());
+                }
+                let mut out = user.to_vec();
+                out.push(b'@');
+                out.extend_from_slice(u.host());
+                Value::from_vec(out)
+            }
+            PpiUri | PpiUser | PpiDomain | PpiName | RpidUri | ReferTo => {
+                let name: &[u8] = match self.0 {
+                    RpidUri => b"Remote-Party-ID",
+                    ReferTo => b"Refer-To",
+                    _ => b"P-Preferred-Identity",
+                };
+                let Some(na) = msg
+                    .header_by_name(name)
+                    .and_then(|v| siprd_sip::NameAddr::parse(v).ok())
+                else {
+                    return Value::Null;
+                };
+                match self.0 {
+                    PpiUser => na
+                        .uri()
+                        .user()
+                        .map_or(Value::Null, |x| Value::from_vec(x.to_vec())),
+                    PpiDomain => Value::from_vec(na.uri().host().to_vec()),
+                    PpiName => na
+                        .display_name()
+                        .map_or(Value::Null, |x| Value::from_vec(x.to_vec())),
+                    _ => Value::from_vec(na.uri_bytes().to_vec()),
+                }
+            }
+            ServerId => Value::Int(0),
+            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain => {
+                let Some(h) = msg
+                    .header_by_name(b"Proxy-Authorization")
+                    .or_else(|| msg.header_by_name(b"Authorization"))
+                else {
+                    return Value::Null;
+                };
+                let want: &[u8] = match self.0 {
+                    AuthUri => b"uri",
+                    AuthRealm => b"realm",
+                    _ => b"username",
+                };
+                let Some(v) = digest_param(h, want) else {
+                    return Value::Null;
+                };
+                let at = memchr::memchr(b'@', v);
+                let out = match (self.0, at) {
+                    (AuthUser, Some(i)) => &v[..i],
+                    (AuthDomain, Some(i)) => &v[i + 1..],
+                    (AuthDomain, None) => &[][..],
+                    _ => v,
+                };
+                Value::from_vec(out.to_vec())
+            }
         }
     }
+}
+
+/// One parameter of a `Digest a="x", b=y` credentials value, unquoted.
+fn digest_param<'a>(h: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let h = h.trim_ascii();
+    let sp = h.iter().position(|b| b.is_ascii_whitespace())?;
+    if !h[..sp].eq_ignore_ascii_case(b"Digest") {
+        return None;
+    }
+    let mut rest = &h[sp..];
+    loop {
+        rest = rest.trim_ascii_start();
+        let eq = memchr::memchr(b'=', rest)?;
+        let n = rest[..eq].trim_ascii();
+        rest = rest[eq + 1..].trim_ascii_start();
+        let (v, after) = if rest.first() == Some(&b'"') {
+            let close = memchr::memchr(b'"', &rest[1..])? + 1;
+            (&rest[1..close], &rest[close + 1..])
+        } else {
+            let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+            (rest[..end].trim_ascii(), &rest[end..])
+        };
+        if n.eq_ignore_ascii_case(name) {
+            return Some(v);
+        }
+        let comma = memchr::memchr(b',', after)?;
+        rest = &after[comma + 1..];
+    }
+}
+
+/// An IP as Kamailio writes it in addresses: IPv6 in brackets.
+fn ip_z(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+/// `sip:ip:port`, with `;transport=` when asked or past UDP.
+fn sock_uri(a: std::net::SocketAddr, proto: crate::transport::Proto, always: bool) -> String {
+    let mut u = format!("sip:{}:{}", ip_z(a.ip()), a.port());
+    if always || proto != crate::transport::Proto::Udp {
+        u.push_str(";transport=");
+        u.push_str(proto.as_str());
+    }
+    u
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -271,6 +498,10 @@ fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
     let host = u.host_range();
     let (prefix, suffix): (&[u8], &[u8]) = match field {
         Field::RUser => match u.user_range() {
+            // An empty user takes its `@` with it (`$rU = $null`, as Kamailio).
+            Some(r) if value.is_empty() && uri.get(r.end) == Some(&b'@') => {
+                (uri.get(..r.start)?, uri.get(r.end + 1..)?)
+            }
             Some(r) => (uri.get(..r.start)?, uri.get(r.end..)?),
             None => {
                 // No user yet: insert `value@` before the host.
@@ -474,10 +705,10 @@ impl PvImpl<Ctx> for Rcv {
     }
 }
 
-/// `$env(NAME)`: read once at load, like Kamailio.
-struct Env(Value);
+/// A value fixed at load: `$env(NAME)` (read once, like Kamailio), `$K(..)`.
+struct Const(Value);
 
-impl PvImpl<Ctx> for Env {
+impl PvImpl<Ctx> for Const {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
         self.0.clone()
     }
@@ -500,6 +731,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("rp", RPort),
         ("rP", RProto),
         ("rz", RScheme),
+        ("ou", OUri),
+        ("ouri", OUri),
+        ("oU", OUser),
+        ("od", ODomain),
+        ("op", OPort),
+        ("oP", OProto),
         ("du", Du),
         ("dd", DDomain),
         ("dp", DPort),
@@ -543,6 +780,42 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("TS", TimestampNow),
         ("Tf", TimeFormatted),
         ("pp", Pid),
+        ("mt", MsgType),
+        ("mts", MsgTypeStr),
+        ("sas", SrcAddrStr),
+        ("su", SrcUri),
+        ("sut", SrcUriT),
+        ("siz", SrcIpZ),
+        ("RAi", RcvIp),
+        ("RAp", RcvPort),
+        ("Ru", RcvUri),
+        ("RAu", RcvUri),
+        ("Rut", RcvUriT),
+        ("RAut", RcvUriT),
+        ("rUl", RUserLen),
+        ("fUl", FUserLen),
+        ("tUl", TUserLen),
+        ("oUl", OUserLen),
+        ("mf", MsgFlags),
+        ("mF", MsgFlagsHex),
+        ("sf", ZeroFlags),
+        ("sF", ZeroFlagsHex),
+        ("bf", ZeroFlags),
+        ("bF", ZeroFlagsHex),
+        ("Au", AcctUser),
+        ("AU", AcctUserU),
+        ("pu", PpiUri),
+        ("pU", PpiUser),
+        ("pd", PpiDomain),
+        ("pn", PpiName),
+        ("re", RpidUri),
+        ("rt", ReferTo),
+        ("sid", ServerId),
+        ("adu", AuthUri),
+        ("ar", AuthRealm),
+        ("aU", AuthUsername),
+        ("au", AuthUser),
+        ("ad", AuthDomain),
     ];
     for (name, field) in simple {
         let field = *field;
@@ -619,13 +892,54 @@ pub fn register(reg: &mut Registry<Ctx>) {
         }),
     });
     reg.add_pv(PvClassDef {
+        name: "K",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            // Kamailio's address-family and protocol numbers.
+            let v = match inner.map(str::trim) {
+                Some("IPv4") => 2,
+                Some("IPv6") => 10,
+                Some("UDP") => 1,
+                Some("TCP") => 2,
+                Some("TLS") => 3,
+                Some("SCTP") => 4,
+                Some("WS") => 5,
+                Some("WSS") => 6,
+                other => {
+                    return Err(format!(
+                        "unknown $K key {other:?} (IPv4, IPv6, UDP, TCP, TLS, SCTP, WS, WSS)"
+                    ))
+                }
+            };
+            Ok(Box::new(Const(Value::Int(v))) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "msg",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let f = match inner.map(str::trim) {
+                Some("buf") => MsgBuf,
+                Some("len") => MsgLen,
+                Some("body") => Body,
+                Some("body_len") => BodySize,
+                other => {
+                    return Err(format!(
+                        "unknown $msg key {other:?} (buf, len, body, body_len)"
+                    ))
+                }
+            };
+            Ok(Box::new(Simple(f)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
         name: "env",
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
             let name = inner.ok_or("`$env` needs a variable name: $env(NAME)")?;
             let v = std::env::var_os(name)
                 .map_or(Value::Null, |v| Value::from_vec(v.into_encoded_bytes()));
-            Ok(Box::new(Env(v)) as Box<dyn PvImpl<Ctx>>)
+            Ok(Box::new(Const(v)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
 }
@@ -639,6 +953,10 @@ mod tests {
         assert_eq!(
             set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"bob").unwrap(),
             b"sip:bob@a.com;x=1"
+        );
+        assert_eq!(
+            set_uri_part(b"sip:alice@a.com;x=1", Field::RUser, b"").unwrap(),
+            b"sip:a.com;x=1"
         );
         assert_eq!(
             set_uri_part(b"sip:a.com", Field::RUser, b"bob").unwrap(),
@@ -656,6 +974,18 @@ mod tests {
             set_uri_part(b"sip:alice@a.com", Field::RPort, b"7").unwrap(),
             b"sip:alice@a.com:7"
         );
+    }
+
+    #[test]
+    fn digest_params() {
+        let h = br#"Digest username="alice@example.com", realm="example.com", nonce="a,b", uri="sip:x@y", response=abc"#;
+        assert_eq!(digest_param(h, b"username").unwrap(), b"alice@example.com");
+        assert_eq!(digest_param(h, b"REALM").unwrap(), b"example.com");
+        assert_eq!(digest_param(h, b"uri").unwrap(), b"sip:x@y");
+        assert_eq!(digest_param(h, b"response").unwrap(), b"abc");
+        assert_eq!(digest_param(h, b"nope"), None);
+        assert_eq!(digest_param(b"Basic abc", b"username"), None);
+        assert_eq!(digest_param(b"Digest username=\"x", b"username"), None);
     }
 
     #[test]

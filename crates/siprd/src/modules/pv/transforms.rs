@@ -98,6 +98,10 @@ const URI_METHODS: &[&str] = &[
     "lr",
     "r2",
     "tosocket",
+    "uparam",
+    "duri",
+    "saor",
+    "suri",
 ];
 
 fn param_value(u: &Uri, name: &[u8]) -> Value {
@@ -129,6 +133,50 @@ pub(crate) fn uri_part(u: &Uri, method: &str) -> Value {
         "passwd" => s(u.password().unwrap_or_default()),
         "headers" => s(u.headers().unwrap_or_default()),
         "transport" | "ttl" | "maddr" | "method" | "lr" | "r2" => param_value(u, method.as_bytes()),
+        // The value of the `user=` parameter.
+        "uparam" => param_value(u, b"user"),
+        "tosocket" => match u.transport() {
+            // `proto:host:port` (port defaulted); empty without a transport.
+            None => s(b""),
+            Some(t) => {
+                let mut out = t.to_ascii_lowercase();
+                out.push(b':');
+                out.extend_from_slice(u.host());
+                out.push(b':');
+                match u.port_bytes() {
+                    Some(p) => out.extend_from_slice(p),
+                    None if u.scheme() == Scheme::Sips || out.starts_with(b"tls") => {
+                        out.extend_from_slice(b"5061")
+                    }
+                    None => out.extend_from_slice(b"5060"),
+                }
+                Value::from_vec(out)
+            }
+        },
+        // Kamailio 5.6.3 puts a stray byte after the scheme in these three
+        // (a bug); siprd gives the intended URIs.
+        "duri" | "saor" | "suri" => {
+            let mut out = u.scheme_bytes().to_vec();
+            out.push(b':');
+            if method != "duri" {
+                if let Some(user) = u.user() {
+                    out.extend_from_slice(user);
+                    out.push(b'@');
+                }
+            }
+            out.extend_from_slice(u.host());
+            if method != "saor" {
+                if let Some(p) = u.port_bytes() {
+                    out.push(b':');
+                    out.extend_from_slice(p);
+                }
+                if let Some(t) = u.transport() {
+                    out.extend_from_slice(b";transport=");
+                    out.extend_from_slice(t);
+                }
+            }
+            Value::from_vec(out)
+        }
         _ => s(b""),
     }
 }
@@ -137,7 +185,7 @@ fn parse_uri_tr(
     method: &str,
     mut params: Vec<TrParam<Ctx>>,
 ) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
-    if !URI_METHODS.contains(&method) || method == "tosocket" {
+    if !URI_METHODS.contains(&method) {
         return Err(unknown("uri", method, URI_METHODS));
     }
     if method == "param" {

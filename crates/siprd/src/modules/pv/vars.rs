@@ -52,7 +52,27 @@ pub enum XItem {
 #[derive(Clone, Debug, Default)]
 pub struct AvpStore {
     avps: Vec<(AvpName, Vec<Value>)>,
-    xavps: Vec<(Bytes, Vec<XItem>)>,
+    xavps: XStore,
+    xavus: XStore,
+    xavis: XStore,
+}
+
+/// Which of the three XAVP families: `$xavp`, `$xavu` (one value per name:
+/// an assignment replaces) and `$xavi` (names compared case-insensitively).
+/// Each has its own lists (observed: `$cnt($xavp(a))` does not see `$xavu(a)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum XKind {
+    #[default]
+    P,
+    U,
+    I,
+}
+
+/// The lists of one XAVP family, oldest item first.
+#[derive(Clone, Debug, Default)]
+pub struct XStore {
+    kind: XKind,
+    lists: Vec<(Bytes, Vec<XItem>)>,
 }
 
 /// Script index `i` (0 = newest, negative = from the oldest when `neg`) to a
@@ -90,11 +110,16 @@ impl AvpStore {
     /// Forget everything (a new message).
     pub fn reset(&mut self) {
         self.avps.clear();
-        self.xavps.clear();
+        self.xavps.lists.clear();
+        self.xavus.lists.clear();
+        self.xavis.lists.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.avps.is_empty() && self.xavps.is_empty()
+        self.avps.is_empty()
+            && self.xavps.lists.is_empty()
+            && self.xavus.lists.is_empty()
+            && self.xavis.lists.is_empty()
     }
 
     fn avp_list(&self, name: &AvpName) -> Option<&Vec<Value>> {
@@ -148,37 +173,138 @@ impl AvpStore {
         }
     }
 
-    fn xlist(&self, root: &[u8]) -> Option<&Vec<XItem>> {
-        self.xavps
+    /// `$cnt($avp(x))`: how many values the AVP has.
+    pub fn avp_count(&self, name: &AvpName) -> usize {
+        self.avp_list(name).map_or(0, Vec::len)
+    }
+
+    /// The lists of one XAVP family.
+    pub fn xs(&self, k: XKind) -> &XStore {
+        match k {
+            XKind::P => &self.xavps,
+            XKind::U => &self.xavus,
+            XKind::I => &self.xavis,
+        }
+    }
+
+    pub fn xs_mut(&mut self, k: XKind) -> &mut XStore {
+        let s = match k {
+            XKind::P => &mut self.xavps,
+            XKind::U => &mut self.xavus,
+            XKind::I => &mut self.xavis,
+        };
+        s.kind = k;
+        s
+    }
+
+    /// `$xavp(...)` shortcuts.
+    pub fn xavp_get(&self, root: &[u8], ridx: i32, field: Option<(&[u8], PvIndex)>) -> Value {
+        self.xavps.get(root, ridx, field)
+    }
+
+    pub fn xavp_set_root(&mut self, root: &[u8], ridx: PvIndex, v: Value) -> bool {
+        self.xavps.set_root(root, ridx, v)
+    }
+
+    pub fn xavp_set_field(
+        &mut self,
+        root: &[u8],
+        ridx: PvIndex,
+        field: &[u8],
+        fidx: PvIndex,
+        v: Value,
+    ) -> bool {
+        self.xavps.set_field(root, ridx, field, fidx, v)
+    }
+
+    pub fn xavp_count(&self, root: &[u8], ridx: Option<i32>, field: Option<&[u8]>) -> usize {
+        self.xavps.count(root, ridx, field)
+    }
+
+    /// `xavp_rm(name)`: remove the newest root item.
+    pub fn xavp_rm(&mut self, root: &[u8]) {
+        let l = &mut self.xavps.lists;
+        if let Some(i) = l.iter().position(|(n, _)| n[..] == *root) {
+            l[i].1.pop();
+            if l[i].1.is_empty() {
+                l.remove(i);
+            }
+        }
+    }
+
+    /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string fields.
+    pub fn xavp_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
+        let mut fields = Vec::new();
+        for part in params.split(|b| *b == b';') {
+            let part = trim(part);
+            if part.is_empty() {
+                continue;
+            }
+            let (n, v) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (trim(&part[..i]), trim(&part[i + 1..])),
+                None => (part, &b""[..]),
+            };
+            if n.is_empty() {
+                return false;
+            }
+            fields.push((
+                Bytes::copy_from_slice(n),
+                Value::Str(Bytes::copy_from_slice(v)),
+            ));
+        }
+        if fields.is_empty() {
+            return false;
+        }
+        self.xavps.push(root, XItem::List(fields));
+        true
+    }
+}
+
+fn name_eq(k: XKind, a: &[u8], b: &[u8]) -> bool {
+    if k == XKind::I {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+impl XStore {
+    fn eq(&self, a: &[u8], b: &[u8]) -> bool {
+        name_eq(self.kind, a, b)
+    }
+
+    fn list(&self, root: &[u8]) -> Option<&Vec<XItem>> {
+        self.lists
             .iter()
-            .find(|(n, _)| n[..] == *root)
+            .find(|(n, _)| self.eq(n, root))
             .map(|(_, v)| v)
     }
 
-    fn xlist_mut(&mut self, root: &[u8]) -> Option<&mut Vec<XItem>> {
-        self.xavps
+    fn list_mut(&mut self, root: &[u8]) -> Option<&mut Vec<XItem>> {
+        let k = self.kind;
+        self.lists
             .iter_mut()
-            .find(|(n, _)| n[..] == *root)
+            .find(|(n, _)| name_eq(k, n, root))
             .map(|(_, v)| v)
     }
 
     /// Push a new root item on top.
-    pub fn xavp_push(&mut self, root: &[u8], item: XItem) {
-        match self.xlist_mut(root) {
+    pub fn push(&mut self, root: &[u8], item: XItem) {
+        match self.list_mut(root) {
             Some(l) => l.push(item),
-            None => self.xavps.push((Bytes::copy_from_slice(root), vec![item])),
+            None => self.lists.push((Bytes::copy_from_slice(root), vec![item])),
         }
     }
 
     /// The root item at script index `ridx` (negative: from the oldest).
-    pub fn xavp_item(&self, root: &[u8], ridx: i32) -> Option<&XItem> {
-        let l = self.xlist(root)?;
+    pub fn item(&self, root: &[u8], ridx: i32) -> Option<&XItem> {
+        let l = self.list(root)?;
         pos(l.len(), ridx, true).map(|p| &l[p])
     }
 
     /// Read `$xavp(root[ridx])` or `$xavp(root[ridx]=>field[fidx])`.
-    pub fn xavp_get(&self, root: &[u8], ridx: i32, field: Option<(&[u8], PvIndex)>) -> Value {
-        let Some(item) = self.xavp_item(root, ridx) else {
+    pub fn get(&self, root: &[u8], ridx: i32, field: Option<(&[u8], PvIndex)>) -> Value {
+        let Some(item) = self.item(root, ridx) else {
             return Value::Null;
         };
         match (item, field) {
@@ -194,7 +320,7 @@ impl AvpStore {
             (XItem::List(l), Some((f, fidx))) => {
                 let mut vals = l
                     .iter()
-                    .filter(|(n, _)| n[..] == *f)
+                    .filter(|(n, _)| self.eq(n, f))
                     .map(|(_, v)| v.clone());
                 match fidx {
                     PvIndex::All => join(vals.collect::<Vec<_>>().into_iter()),
@@ -212,27 +338,37 @@ impl AvpStore {
 
     /// Assign `$xavp(root[ridx])` (no field). `ridx` None means "no index".
     /// Returns false when the item does not exist.
-    pub fn xavp_set_root(&mut self, root: &[u8], ridx: PvIndex, v: Value) -> bool {
+    pub fn set_root(&mut self, root: &[u8], ridx: PvIndex, v: Value) -> bool {
+        if self.kind == XKind::U {
+            // One value per name: the assignment replaces the whole root.
+            let k = self.kind;
+            self.lists.retain(|(n, _)| !name_eq(k, n, root));
+            if !v.is_null() {
+                self.push(root, XItem::Val(v));
+            }
+            return true;
+        }
         match ridx {
             PvIndex::None => {
                 if v.is_null() {
-                    if let Some(l) = self.xlist_mut(root) {
+                    if let Some(l) = self.list_mut(root) {
                         l.pop();
                     }
                 } else {
-                    self.xavp_push(root, XItem::Val(v));
+                    self.push(root, XItem::Val(v));
                 }
                 true
             }
             PvIndex::All => {
-                self.xavps.retain(|(n, _)| n[..] != *root);
+                let k = self.kind;
+                self.lists.retain(|(n, _)| !name_eq(k, n, root));
                 if !v.is_null() {
-                    self.xavp_push(root, XItem::Val(v));
+                    self.push(root, XItem::Val(v));
                 }
                 true
             }
             PvIndex::At(i) => {
-                let Some(l) = self.xlist_mut(root) else {
+                let Some(l) = self.list_mut(root) else {
                     return false;
                 };
                 let Some(p) = pos(l.len(), i, true) else {
@@ -250,7 +386,7 @@ impl AvpStore {
 
     /// Assign `$xavp(root[ridx]=>field[fidx])`. Returns false when the root
     /// item does not exist (or holds a plain value).
-    pub fn xavp_set_field(
+    pub fn set_field(
         &mut self,
         root: &[u8],
         ridx: PvIndex,
@@ -258,15 +394,34 @@ impl AvpStore {
         fidx: PvIndex,
         v: Value,
     ) -> bool {
+        let k = self.kind;
+        if k == XKind::U {
+            // One item per root and one value per field: replace in place.
+            let item = match self.list_mut(root).and_then(|l| l.last_mut()) {
+                Some(XItem::List(fields)) => fields,
+                _ => {
+                    if !v.is_null() {
+                        self.lists.retain(|(n, _)| n[..] != *root);
+                        self.push(root, XItem::List(vec![(Bytes::copy_from_slice(field), v)]));
+                    }
+                    return true;
+                }
+            };
+            item.retain(|(n, _)| n[..] != *field);
+            if !v.is_null() {
+                item.push((Bytes::copy_from_slice(field), v));
+            }
+            return true;
+        }
         let ri = match ridx {
             PvIndex::None if !v.is_null() => {
-                self.xavp_push(root, XItem::List(vec![(Bytes::copy_from_slice(field), v)]));
+                self.push(root, XItem::List(vec![(Bytes::copy_from_slice(field), v)]));
                 return true;
             }
             PvIndex::None | PvIndex::All => 0,
             PvIndex::At(i) => i,
         };
-        let Some(l) = self.xlist_mut(root) else {
+        let Some(l) = self.list_mut(root) else {
             return false;
         };
         let Some(p) = pos(l.len(), ri, true) else {
@@ -278,12 +433,12 @@ impl AvpStore {
         let matching: Vec<usize> = fields
             .iter()
             .enumerate()
-            .filter(|(_, (n, _))| n[..] == *field)
+            .filter(|(_, (n, _))| name_eq(k, n, field))
             .map(|(i, _)| i)
             .collect();
         match fidx {
             PvIndex::All => {
-                fields.retain(|(n, _)| n[..] != *field);
+                fields.retain(|(n, _)| !name_eq(k, n, field));
                 if !v.is_null() {
                     fields.push((Bytes::copy_from_slice(field), v));
                 }
@@ -314,41 +469,20 @@ impl AvpStore {
         }
     }
 
-    /// `xavp_rm(name)`: remove the newest root item.
-    pub fn xavp_rm(&mut self, root: &[u8]) {
-        if let Some(i) = self.xavps.iter().position(|(n, _)| n[..] == *root) {
-            self.xavps[i].1.pop();
-            if self.xavps[i].1.is_empty() {
-                self.xavps.remove(i);
-            }
+    /// `$cnt($xavp(r))`: the root items; `$cnt($xavp(r[n]=>f))`: the fields
+    /// `f` of item n; `$cnt($xavp(r=>f))` (no root index): the fields `f` of
+    /// all items (observed on Kamailio 5.6).
+    pub fn count(&self, root: &[u8], ridx: Option<i32>, field: Option<&[u8]>) -> usize {
+        let Some(l) = self.list(root) else { return 0 };
+        let Some(f) = field else { return l.len() };
+        let in_item = |it: &XItem| match it {
+            XItem::List(fs) => fs.iter().filter(|(n, _)| self.eq(n, f)).count(),
+            XItem::Val(_) => 0,
+        };
+        match ridx {
+            None => l.iter().map(in_item).sum(),
+            Some(i) => pos(l.len(), i, true).map_or(0, |p| in_item(&l[p])),
         }
-    }
-
-    /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string fields.
-    pub fn xavp_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
-        let mut fields = Vec::new();
-        for part in params.split(|b| *b == b';') {
-            let part = trim(part);
-            if part.is_empty() {
-                continue;
-            }
-            let (n, v) = match part.iter().position(|b| *b == b'=') {
-                Some(i) => (trim(&part[..i]), trim(&part[i + 1..])),
-                None => (part, &b""[..]),
-            };
-            if n.is_empty() {
-                return false;
-            }
-            fields.push((
-                Bytes::copy_from_slice(n),
-                Value::Str(Bytes::copy_from_slice(v)),
-            ));
-        }
-        if fields.is_empty() {
-            return false;
-        }
-        self.xavp_push(root, XItem::List(fields));
-        true
     }
 }
 
@@ -544,13 +678,14 @@ impl XIdx {
 }
 
 struct Xavp {
+    kind: XKind,
     root: Bytes,
     ridx: XIdx,
     field: Option<(Bytes, XIdx)>,
 }
 
 impl Xavp {
-    /// The outer `$(xavp(...)[n])` index applies to the last level.
+    /// `$(xavp(...)[n])` is refused at load (as Kamailio), so `outer` is None.
     fn indexes(&self, ctx: &mut Ctx, outer: PvIndex) -> (PvIndex, PvIndex) {
         match &self.field {
             Some((_, fi)) => (self.ridx.eval(ctx, PvIndex::None), fi.eval(ctx, outer)),
@@ -567,13 +702,14 @@ impl PvImpl<Ctx> for Xavp {
             _ => 0,
         };
         let field = self.field.as_ref().map(|(f, _)| (&f[..], fi));
-        ctx.avps.xavp_get(&self.root, ri, field)
+        ctx.avps.xs(self.kind).get(&self.root, ri, field)
     }
     fn set(&self, ctx: &mut Ctx, idx: PvIndex, v: Value) -> Result<(), PvError> {
         let (ri, fi) = self.indexes(ctx, idx);
+        let xs = ctx.avps.xs_mut(self.kind);
         let ok = match &self.field {
-            None => ctx.avps.xavp_set_root(&self.root, ri, v),
-            Some((f, _)) => ctx.avps.xavp_set_field(&self.root, ri, f, fi, v),
+            None => xs.set_root(&self.root, ri, v),
+            Some((f, _)) => xs.set_field(&self.root, ri, f, fi, v),
         };
         if ok {
             Ok(())
@@ -583,6 +719,9 @@ impl PvImpl<Ctx> for Xavp {
                 String::from_utf8_lossy(&self.root)
             )))
         }
+    }
+    fn accepts_index(&self) -> bool {
+        false
     }
     fn writable(&self) -> bool {
         true
@@ -626,7 +765,11 @@ fn parse_xname(fx: &mut FixupCtx<'_, Ctx>, s: &str) -> Result<(Bytes, XIdx), Str
     Ok((Bytes::copy_from_slice(name.as_bytes()), idx))
 }
 
-fn parse_xavp(fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>) -> Result<Xavp, String> {
+fn parse_xavp(
+    fx: &mut FixupCtx<'_, Ctx>,
+    kind: XKind,
+    inner: Option<&str>,
+) -> Result<Xavp, String> {
     let inner = inner
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -640,7 +783,58 @@ fn parse_xavp(fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>) -> Result<Xavp, S
         Some(f) => Some(parse_xname(fx, f)?),
         None => None,
     };
-    Ok(Xavp { root, ridx, field })
+    Ok(Xavp {
+        kind,
+        root,
+        ridx,
+        field,
+    })
+}
+
+/// `$cnt($avp(x))`, `$cnt($xavp(r))`, `$cnt($xavp(r[n]=>f))`: Kamailio
+/// takes only these two classes (anything else is refused at load).
+enum Cnt {
+    Avp(AvpRef),
+    Xavp(Xavp),
+}
+
+impl PvImpl<Ctx> for Cnt {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let n = match self {
+            Cnt::Avp(a) => {
+                let name = a.name(ctx);
+                ctx.avps.avp_count(&name)
+            }
+            Cnt::Xavp(x) => {
+                let ridx = match &x.ridx {
+                    XIdx::None | XIdx::All => None,
+                    XIdx::Int(i) => Some(*i),
+                    XIdx::Pv(p) => Some(p.get(ctx).to_int()),
+                };
+                let field = x.field.as_ref().map(|(f, _)| &f[..]);
+                ctx.avps.xavp_count(&x.root, ridx, field)
+            }
+        };
+        Value::Int(n as i32)
+    }
+}
+
+fn parse_cnt(
+    fx: &mut FixupCtx<'_, Ctx>,
+    st: &VarsState,
+    inner: Option<&str>,
+) -> Result<Cnt, String> {
+    let t = inner.map(str::trim).unwrap_or("");
+    let body = |p: &str| t.strip_prefix(p).and_then(|r| r.strip_suffix(')'));
+    if let Some(b) = body("$avp(") {
+        return Ok(Cnt::Avp(parse_avp(fx, st, Some(b))?));
+    }
+    if let Some(b) = body("$xavp(") {
+        return Ok(Cnt::Xavp(parse_xavp(fx, XKind::P, Some(b))?));
+    }
+    Err(format!(
+        "`$cnt` counts an `$avp(...)` or an `$xavp(...)`, not `{t}`"
+    ))
 }
 
 // ------------------------------------------------------------------ functions
@@ -704,11 +898,23 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
             Ok(Box::new(Avp(parse_avp(fx, &s, inner)?)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
+    let s = st.clone();
     reg.add_pv(PvClassDef {
-        name: "xavp",
+        name: "cnt",
         module: "pv",
-        parse: Arc::new(|fx, inner| Ok(Box::new(parse_xavp(fx, inner)?) as Box<dyn PvImpl<Ctx>>)),
+        parse: Arc::new(move |fx, inner| {
+            Ok(Box::new(parse_cnt(fx, &s, inner)?) as Box<dyn PvImpl<Ctx>>)
+        }),
     });
+    for (name, kind) in [("xavp", XKind::P), ("xavu", XKind::U), ("xavi", XKind::I)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |fx, inner| {
+                Ok(Box::new(parse_xavp(fx, kind, inner)?) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
 
     reg.add_function(def(
         "pv_isset",

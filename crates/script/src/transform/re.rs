@@ -1,0 +1,220 @@
+//! The `re` transformation class: `{re.subst,/re/repl/flags}`.
+//!
+//! Observed on Kamailio 5.6: the whole text up to the closing `}` is the
+//! expression (commas included); the replacement takes `\1`..`\9` and
+//! pseudo-variables; flags `i` (ignore case) and `g` (all matches); without
+//! a match the value is returned unchanged. The regex is compiled at load.
+
+use super::{boxed, did_you_mean_method, input_bytes};
+use crate::pv::{parse_pv, scan_pv_len, PvSpec};
+use crate::registry::{FixupCtx, TrParam, TransformImpl};
+use crate::value::Value;
+use regex::bytes::{Captures, Regex, RegexBuilder};
+
+enum Part<C> {
+    Text(Vec<u8>),
+    Group(usize),
+    Pv(Box<PvSpec<C>>),
+}
+
+struct Subst<C> {
+    re: Regex,
+    repl: Vec<Part<C>>,
+    global: bool,
+}
+
+pub(super) fn parse<C: 'static>(
+    fx: &mut FixupCtx<'_, C>,
+    method: &str,
+    params: Vec<TrParam<C>>,
+) -> Result<Box<dyn TransformImpl<C>>, String> {
+    if method != "subst" {
+        return Err(did_you_mean_method("re", method, &["subst"]));
+    }
+    let text = match params.as_slice() {
+        [TrParam::Str(t)] => String::from_utf8_lossy(t).into_owned(),
+        _ => return Err("`re.subst` takes one expression: {re.subst,/re/repl/flags}".into()),
+    };
+    let sub = parse_subst(fx, &text)?;
+    Ok(boxed(move |ctx: &mut C, v: Value| {
+        let s = input_bytes(&v)?;
+        Some(Value::from_vec(sub.apply(ctx, &s)))
+    }))
+}
+
+/// Split `/re/repl/flags` at unescaped delimiters; `\<delim>` is the delimiter
+/// itself, other escapes stay for the regex or the replacement.
+fn split(text: &str) -> Result<(String, String, String), String> {
+    let mut chars = text.chars();
+    let delim = chars
+        .next()
+        .ok_or("empty substitution expression: expected /re/repl/flags")?;
+    if delim == '\\' || delim.is_alphanumeric() || delim.is_whitespace() {
+        return Err(format!("bad delimiter `{delim}` in `{text}`"));
+    }
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut esc = false;
+    for c in chars {
+        let n = parts.len();
+        let cur = parts.last_mut().ok_or("internal")?;
+        if esc {
+            if c != delim {
+                cur.push('\\');
+            }
+            cur.push(c);
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else if c == delim && n < 3 {
+            parts.push(String::new());
+        } else {
+            cur.push(c);
+        }
+    }
+    if esc {
+        if let Some(cur) = parts.last_mut() {
+            cur.push('\\');
+        }
+    }
+    match <[String; 3]>::try_from(parts) {
+        Ok([re, repl, flags]) if !re.is_empty() => Ok((re, repl, flags)),
+        Ok(_) => Err(format!("empty regular expression in `{text}`")),
+        Err(_) => Err(format!(
+            "bad substitution expression `{text}`: expected {delim}re{delim}repl{delim}flags"
+        )),
+    }
+}
+
+fn parse_subst<C>(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<Subst<C>, String> {
+    let (re, repl, flags) = split(text)?;
+    let (mut icase, mut global) = (false, false);
+    for f in flags.chars() {
+        match f {
+            'i' => icase = true,
+            'g' => global = true,
+            's' => {}
+            _ => return Err(format!("unknown flag `{f}` in `{text}`")),
+        }
+    }
+    let re = RegexBuilder::new(&crate::compile::posix_to_rust(&re))
+        .case_insensitive(icase)
+        .build()
+        .map_err(|e| {
+            format!(
+                "bad regular expression `{re}`: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })?;
+    let groups = re.captures_len();
+    let b = repl.as_bytes();
+    let mut parts = Vec::new();
+    let mut lit = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                match b[i + 1] {
+                    d @ b'0'..=b'9' => {
+                        let g = usize::from(d - b'0');
+                        if g >= groups {
+                            return Err(format!(
+                                "`\\{g}` in `{text}`: the regex has only {} group(s)",
+                                groups - 1
+                            ));
+                        }
+                        if !lit.is_empty() {
+                            parts.push(Part::Text(std::mem::take(&mut lit)));
+                        }
+                        parts.push(Part::Group(g));
+                    }
+                    b'n' => lit.push(b'\n'),
+                    b'r' => lit.push(b'\r'),
+                    b't' => lit.push(b'\t'),
+                    c => lit.push(c),
+                }
+                i += 2;
+            }
+            b'$' if b.get(i + 1) == Some(&b'$') => {
+                lit.push(b'$');
+                i += 2;
+            }
+            b'$' if scan_pv_len(&repl[i..]).is_some() => {
+                let (pv, n) = parse_pv(fx, &repl[i..])?;
+                if !lit.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut lit)));
+                }
+                parts.push(Part::Pv(Box::new(pv)));
+                i += n;
+            }
+            c => {
+                lit.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !lit.is_empty() {
+        parts.push(Part::Text(lit));
+    }
+    Ok(Subst {
+        re,
+        repl: parts,
+        global,
+    })
+}
+
+impl<C> Subst<C> {
+    fn expand(&self, ctx: &mut C, caps: &Captures<'_>, out: &mut Vec<u8>) {
+        for p in &self.repl {
+            match p {
+                Part::Text(t) => out.extend_from_slice(t),
+                Part::Group(g) => {
+                    if let Some(m) = caps.get(*g) {
+                        out.extend_from_slice(m.as_bytes());
+                    }
+                }
+                Part::Pv(pv) => {
+                    if let Some(v) = pv.try_get(ctx) {
+                        v.write_to(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&self, ctx: &mut C, s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut last = 0;
+        for caps in self.re.captures_iter(s) {
+            let Some(m) = caps.get(0) else { continue };
+            out.extend_from_slice(&s[last..m.start()]);
+            self.expand(ctx, &caps, &mut out);
+            last = m.end();
+            if !self.global {
+                break;
+            }
+        }
+        out.extend_from_slice(&s[last..]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_expressions() {
+        let t = |x: &str| split(x).map(|(a, b, c)| format!("{a}|{b}|{c}"));
+        assert_eq!(t("/o/0/g").unwrap(), "o|0|g");
+        assert_eq!(t("/a\\/b/c/").unwrap(), "a/b|c|");
+        assert_eq!(
+            t("/(\\w+) (\\w+)/\\2 \\1/").unwrap(),
+            "(\\w+) (\\w+)|\\2 \\1|"
+        );
+        assert_eq!(t("#,#;#").unwrap(), ",|;|");
+        assert!(t("/a/b").is_err());
+        assert!(t("//b/").is_err());
+        assert!(t("").is_err());
+        assert!(t("abc").is_err());
+    }
+}
