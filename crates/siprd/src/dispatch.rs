@@ -192,6 +192,11 @@ impl Handler for Dispatcher {
             // A bare first line: not routable SIP (nosip may want it).
             return self.on_parse_error(io, pkt, "no headers", false);
         }
+        if msg.is_http() {
+            // HTTP on a SIP listener is never routed as SIP: xhttp (a non-SIP
+            // hook) may answer it, else it is dropped, as in Kamailio.
+            return self.on_parse_error(io, pkt, "HTTP request", false);
+        }
         let rcv = rcv_info(&pkt);
         self.with_ctx(|ctx| {
             ctx.reset(msg, false, rcv);

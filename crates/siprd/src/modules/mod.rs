@@ -17,6 +17,7 @@ pub mod siputils;
 pub mod sl;
 pub mod textops;
 pub mod tm;
+pub mod xhttp;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
@@ -79,6 +80,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "evrexec",
         new: || Box::new(evrexec::Evrexec::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "xhttp",
+        new: || Box::new(xhttp::Xhttp::default()),
         requires: &[],
     },
     ModuleInfo {
