@@ -535,7 +535,8 @@ impl Message {
             .as_ref()
             .map_err(|e| *e)
     }
-    fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
+    /// The parsed CSeq (cached), borrowed.
+    pub fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
         self.cseq
             .get_or_init(|| {
                 let h = self

@@ -18,6 +18,7 @@ use parking_lot::{Condvar, Mutex};
 use siprd_script::route_type;
 use siprd_sip::Message;
 use std::cell::RefCell;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// The transport's handler: runs the config for each message.
@@ -252,9 +253,11 @@ pub fn route_message(
                 ctx.rcv.src
             );
         }
+        rt.rpc.core_stats.bad_msg_hdr.fetch_add(1, Relaxed);
         return;
     }
     if is_request {
+        rt.rpc.core_stats.request(&ctx.msg.method());
         for hook in &rt.hooks.request {
             if hook(ctx) == HookAction::Stop {
                 return;
@@ -264,6 +267,11 @@ pub fn route_message(
             rt.run_route(ctx, route, route_type::REQUEST, "request_route");
         }
     } else {
+        let stats = &rt.rpc.core_stats;
+        stats.reply(
+            ctx.msg.status().unwrap_or(0),
+            ctx.msg.cseq_ref().ok().map(|c| &c.method),
+        );
         for hook in &rt.hooks.reply {
             if hook(ctx) == HookAction::Stop {
                 return;
@@ -272,9 +280,12 @@ pub fn route_message(
         if let Some(route) = rt.program.reply_route() {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
             if out.dropped {
+                stats.drop_replies.fetch_add(1, Relaxed);
                 return;
             }
         }
-        crate::forward::forward_reply(ctx);
+        if crate::forward::forward_reply(ctx) {
+            stats.fwd_replies.fetch_add(1, Relaxed);
+        }
     }
 }

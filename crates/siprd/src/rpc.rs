@@ -1,6 +1,7 @@
 //! RPC commands registered by modules (`core.version`, `htable.get`, ...).
 //! One registry serves every transport (datagram, FIFO, HTTP, TCP).
 
+use crate::stats::{CoreStats, Stats};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,10 +32,25 @@ pub struct RpcMethod {
     pub handler: RpcHandler,
 }
 
-/// Every RPC command of the loaded modules, by name.
-#[derive(Default)]
+/// Every RPC command of the loaded modules, by name, and the statistics
+/// they read (modules register theirs from `Module::rpc`).
 pub struct RpcRegistry {
     methods: BTreeMap<String, RpcMethod>,
+    pub stats: Stats,
+    /// The core's counters (`core:` group), bumped by the dispatcher.
+    pub core_stats: Arc<CoreStats>,
+}
+
+impl Default for RpcRegistry {
+    fn default() -> Self {
+        let stats = Stats::default();
+        let core_stats = Arc::new(CoreStats::register(&stats));
+        RpcRegistry {
+            methods: BTreeMap::new(),
+            stats,
+            core_stats,
+        }
+    }
 }
 
 impl RpcRegistry {

@@ -148,6 +148,7 @@ impl Module for Jsonrpcs {
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.rt.set(Arc::downgrade(rt));
+        core_cmds::register_tmx(rt);
         if self.enabled(T_DGRAM) {
             match &self.dgram_socket {
                 Some(spec) => {
