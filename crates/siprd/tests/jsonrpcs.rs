@@ -459,3 +459,46 @@ fn statistics_follow_the_traffic() {
         "{r}"
     );
 }
+
+#[test]
+fn siprd_ctl_finds_the_endpoint_in_the_config() {
+    // datagram socket from the config
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, ""));
+    let path = s.dir.join("siprd.cfg");
+    let path = path.to_str().unwrap();
+    let (code, out, err) = ctl(&["-f", path, "core.echo", "viacfg"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("viacfg"), "{out}");
+    let (code, _, err) = ctl(&["-f", path, "no.such"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("500 - Method Not Found"), "{err}");
+
+    // FIFO only (transport 2): ctl speaks the FIFO protocol of `kamctl rpc`
+    let dir = std::env::temp_dir().join(format!("siprd-ctl-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("rpc.fifo");
+    let extra = format!(
+        "modparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\nmodparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")",
+        fifo.display(),
+        dir.display()
+    );
+    let c = cfg(free_udp_port(), &extra).replace(
+        "modparam(\"jsonrpcs\", \"transport\", 4)",
+        "modparam(\"jsonrpcs\", \"transport\", 2)",
+    );
+    let s2 = Siprd::start(&c);
+    let path2 = s2.dir.join("siprd.cfg");
+    let (code, out, err) = ctl(&["-f", path2.to_str().unwrap(), "core.echo", "byfifo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("byfifo"), "{out}");
+    // a config without jsonrpcs
+    let plain = s.dir.join("plain.cfg");
+    std::fs::write(&plain, "request_route { drop; }\n").unwrap();
+    let (code, _, err) = ctl(&["-f", plain.to_str().unwrap(), "core.version"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not load jsonrpcs"), "{err}");
+    drop(s2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
