@@ -212,6 +212,22 @@ pub fn write_pretty(out: &mut Vec<u8>, v: &Json) {
     write_value(out, v, 0);
 }
 
+/// Kamailio's field order for the core's structured results (serde_json's
+/// map sorts keys; order matters to people reading `kamctl rpc` output).
+const KNOWN_ORDERS: &[&[&str]] = &[
+    &["IDX", "PID", "DSC"],
+    &[
+        "total",
+        "free",
+        "used",
+        "real_used",
+        "max_used",
+        "fragments",
+    ],
+    &["version", "compiler", "compiled", "flags"],
+    &["now", "up_since", "uptime"],
+];
+
 fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
     let indent = |out: &mut Vec<u8>, d: usize| out.extend(std::iter::repeat_n(b'\t', d));
     match v {
@@ -229,6 +245,15 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
                         .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
                 );
                 keys.extend(map.keys().filter(|k| !order.contains(&k.as_str())));
+            } else if let Some(order) = KNOWN_ORDERS
+                .iter()
+                .find(|o| o.len() == map.len() && o.iter().all(|k| map.contains_key(*k)))
+            {
+                keys.extend(
+                    order
+                        .iter()
+                        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
+                );
             } else {
                 keys.extend(map.keys());
             }
@@ -324,6 +349,15 @@ mod dispatch_tests {
         assert!(
             text.starts_with("{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\""),
             "{text}"
+        );
+        let mut out = Vec::new();
+        write_pretty(
+            &mut out,
+            &serde_json::json!({"DSC": "x", "IDX": 0, "PID": 1}),
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n\t\"IDX\":\t0,\n\t\"PID\":\t1,\n\t\"DSC\":\t\"x\"\n}"
         );
     }
 }

@@ -25,7 +25,7 @@ request_route {
     sl_send_reply("200", "SIP OK");
 }
 event_route[xhttp:request] {
-    xlog("L_ERR", "HTTP rm=[$rm] hu=[$hu] host=[$hdr(Host)] rb=[$rb] proto=[$proto]\n");
+    xlog("L_ERR", "HTTP rm=[$rm] hu=[$hu] ru=[$ru] host=[$hdr(Host)] rb=[$rb] proto=[$proto]\n");
     if ($hu =~ "^/RPC") {
         jsonrpc_dispatch();
         exit;
@@ -83,7 +83,7 @@ fn xhttp_requests_on_the_sip_tcp_port() {
     assert_eq!(body(&r), "<p>/page?x=1</p>");
     assert!(
         s.wait_log(
-            "HTTP rm=[GET] hu=[/page?x=1] host=[example.com] rb=[] proto=[tcp]",
+            "HTTP rm=[GET] hu=[/page?x=1] ru=[<null>] host=[example.com] rb=[] proto=[tcp]",
             WAIT
         ),
         "{}",

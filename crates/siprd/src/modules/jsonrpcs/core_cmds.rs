@@ -95,6 +95,9 @@ fn string_params(p: &[Json]) -> Option<Vec<&str>> {
     p.iter().map(Json::as_str).collect()
 }
 
+/// Reads one value from tm's counters.
+type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
+
 /// Kamailio's `tmx:` group, computed from tm's counters (`tm.stats`) when tm
 /// is loaded. Names tm does not count stay 0.
 pub fn register_tmx(rt: &Arc<Runtime>) {
@@ -107,7 +110,7 @@ pub fn register_tmx(rt: &Arc<Runtime>) {
             .and_then(|v| v.get(f).and_then(Json::as_u64))
             .unwrap_or(0)
     };
-    let computed = |f: Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>| {
+    let computed = |f: TmField| {
         let w = Arc::downgrade(rt);
         Stat::Computed(Arc::new(move || f(&w)))
     };
