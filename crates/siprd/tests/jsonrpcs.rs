@@ -502,3 +502,22 @@ fn siprd_ctl_finds_the_endpoint_in_the_config() {
     drop(s2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn kex_registers_the_statistics_commands() {
+    let port = free_udp_port();
+    let extra = "loadmodule \"kex.so\"\nroute[MY] { if (is_myself(\"sip:127.0.0.1\")) { xlog(\"L_ERR\", \"MYSELF\\n\"); } }";
+    let s = Siprd::start(&cfg(port, extra).replace(
+        "sl_send_reply(\"200\", \"OK\");",
+        "route(MY); sl_send_reply(\"200\", \"OK\");",
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "kex-1", ""),
+    );
+    assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+    assert!(s.wait_log("MYSELF", WAIT), "{}", s.log());
+    let r = stats(port, "stats.get_statistics", json!(["rcv_requests"]));
+    assert_eq!(r["result"], json!(["core:rcv_requests = 1"]), "{r}");
+}

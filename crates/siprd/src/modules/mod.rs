@@ -10,6 +10,7 @@ pub mod evrexec;
 pub mod htable;
 pub mod jansson;
 pub mod jsonrpcs;
+pub mod kex;
 pub mod maxfwd;
 pub mod nosip;
 pub mod pv;
@@ -80,6 +81,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "evrexec",
         new: || Box::new(evrexec::Evrexec::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "kex",
+        new: || Box::new(kex::Kex::default()),
         requires: &[],
     },
     ModuleInfo {

@@ -95,6 +95,51 @@ fn string_params(p: &[Json]) -> Option<Vec<&str>> {
     p.iter().map(Json::as_str).collect()
 }
 
+/// `stats.get_statistics` and `stats.reset_statistics` (kex's in Kamailio;
+/// registered by kex, or by jsonrpcs when kex is not loaded).
+pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
+    let mut add = |name: &'static str, help: &'static str, f: Handler| {
+        if rpc.get(name).is_none() {
+            rpc.add(name, help, move |p| f(p));
+        }
+    };
+    let r = rt.clone();
+    add(
+        "stats.get_statistics",
+        "Print the values of the statistics: `all`, a group (`sl:`) or names.",
+        Box::new(move |p| {
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let names = string_params(p)
+                .ok_or_else(|| RpcError::new(400, "Please provide which stats to retrieve"))?;
+            let mut out = Vec::new();
+            for n in names {
+                rt.rpc.stats.get(n, &mut out);
+            }
+            Ok(Json::Array(out.into_iter().map(Json::String).collect()))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "stats.reset_statistics",
+        "Reset the values of statistics: `all`, a group (`sl:`) or names.",
+        Box::new(move |p| {
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let names =
+                string_params(p).ok_or_else(|| RpcError::new(400, "Please provide stats name"))?;
+            for n in names {
+                rt.rpc.stats.reset(n);
+            }
+            Ok(Json::Object(Default::default()))
+        }),
+    );
+}
+
 /// Reads one value from tm's counters.
 type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
 
@@ -245,41 +290,7 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
             }))
         }),
     );
-    let r = rt.clone();
-    add(
-        "stats.get_statistics",
-        "Print the values of the statistics: `all`, a group (`sl:`) or names.",
-        Box::new(move |p| {
-            let rt = r
-                .get()
-                .and_then(Weak::upgrade)
-                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
-            let names = string_params(p)
-                .ok_or_else(|| RpcError::new(400, "Please provide which stats to retrieve"))?;
-            let mut out = Vec::new();
-            for n in names {
-                rt.rpc.stats.get(n, &mut out);
-            }
-            Ok(Json::Array(out.into_iter().map(Json::String).collect()))
-        }),
-    );
-    let r = rt.clone();
-    add(
-        "stats.reset_statistics",
-        "Reset the values of statistics: `all`, a group (`sl:`) or names.",
-        Box::new(move |p| {
-            let rt = r
-                .get()
-                .and_then(Weak::upgrade)
-                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
-            let names =
-                string_params(p).ok_or_else(|| RpcError::new(400, "Please provide stats name"))?;
-            for n in names {
-                rt.rpc.stats.reset(n);
-            }
-            Ok(Json::Object(Default::default()))
-        }),
-    );
+    register_stats(rpc, rt);
 }
 
 #[cfg(test)]
