@@ -36,6 +36,15 @@ event_route[xhttp:request] {
         xhttp_reply("200", "OK", "application/json", "$jsonrpl(body)");
         exit;
     }
+    if ($hu =~ "^/x2") {
+        $var(a) = jsonrpc_exec('{"jsonrpc":"2.0","method":"nope","id":1}');
+        $var(b) = jsonrpc_exec('{bad');
+        xlog("L_ERR", "X2 a=$var(a) b=$var(b) code=$jsonrpl(code) text=$jsonrpl(text)\n");
+        $var(c) = xhttp_reply("200", "OK", "text/plain", "a");
+        $var(d) = xhttp_reply("200", "OK", "text/plain", "b");
+        xlog("L_ERR", "X2 replies c=$var(c) d=$var(d)\n");
+        exit;
+    }
     if ($hu =~ "^/none") {
         exit;
     }
@@ -147,6 +156,17 @@ fn xhttp_requests_on_the_sip_tcp_port() {
     assert_eq!(v["result"], serde_json::json!(["hello"]));
     assert_eq!(v["id"], 7);
     assert!(s.wait_log("EXEC code=200 text=OK", WAIT));
+
+    // an RPC error in jsonrpc_exec; malformed JSON keeps the last result;
+    // a second xhttp_reply returns -1 (all as Kamailio)
+    let r = http(&mut c, "GET /x2 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(body(&r), "a");
+    assert!(
+        s.wait_log("X2 a=1 b=-1 code=500 text=Method Not Found", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("X2 replies c=1 d=-1", WAIT), "{}", s.log());
 
     // SIP on the same connection is unchanged
     let sip = request("OPTIONS", "sip:a@127.0.0.1", c.port(), "xh-1", "")

@@ -110,8 +110,8 @@ pub fn register(reg: &mut Registry<Ctx>, http_enabled: bool) {
         routes: route_type::ANY,
         call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let cmd = str_arg(ctx, &a[0]).unwrap_or_default();
+            // Malformed JSON: -1, and `$jsonrpl` keeps the previous result (as Kamailio).
             let Some((code, text, body)) = run(ctx, &cmd) else {
-                LAST.with(|l| *l.borrow_mut() = None);
                 return -1;
             };
             LAST.with(|l| {
