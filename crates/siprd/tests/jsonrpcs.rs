@@ -453,6 +453,13 @@ fn statistics_follow_the_traffic() {
     );
     let r = stats(port, "core.shmmem", json!(["k"]));
     assert!(r["result"]["real_used"].as_u64().unwrap() < 10 << 20, "{r}");
+    let r = stats(port, "core.ps", json!([]));
+    let ps = r["result"].to_string();
+    assert!(
+        ps.contains("JSONRPCS DATAGRAM") && !ps.contains("JSONRPCS FIFO"),
+        "{ps}"
+    );
+    assert!(ps.contains("udp receiver child=1 sock=127.0.0.1:"), "{ps}");
     let r = stats(port, "core.info", json!([]));
     assert!(
         r["result"]["version"].is_string() && r["result"].get("id").is_none(),

@@ -4,6 +4,7 @@
 use crate::rpc::{RpcError, RpcRegistry};
 use crate::runtime::Runtime;
 use crate::stats::Stat;
+use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -60,7 +61,7 @@ fn echo(params: &[Json]) -> Json {
 
 /// Thread descriptions in Kamailio's process-table style. siprd is one
 /// process: every entry carries the same pid.
-fn processes(rt: &Runtime) -> Vec<String> {
+fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
     // Kamailio's order: UDP receivers per socket, timers, module processes,
     // then the TCP workers (shared by every TCP socket) and the TCP main.
     let mut out = vec!["main process - attendant".to_string()];
@@ -74,7 +75,7 @@ fn processes(rt: &Runtime) -> Vec<String> {
             tcp = true;
         }
     }
-    out.push("JSONRPCS DATAGRAM".into());
+    out.extend(serving.iter().map(|s| s.to_string()));
     if tcp {
         for i in 0..rt.settings.tcp_children {
             out.push(format!("tcp receiver (generic) child={i}"));
@@ -190,7 +191,11 @@ pub fn register_tmx(rt: &Arc<Runtime>) {
     }
 }
 
-pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
+pub fn register(
+    rpc: &mut RpcRegistry,
+    rt: &Arc<OnceLock<Weak<Runtime>>>,
+    serving: &Arc<Mutex<Vec<&'static str>>>,
+) {
     let started = (Instant::now(), now_secs());
     let mut add = |name: &'static str, help: &'static str, f: Handler| {
         if rpc.get(name).is_none() {
@@ -230,7 +235,7 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
             }))
         }),
     );
-    let r = rt.clone();
+    let (r, sv) = (rt.clone(), serving.clone());
     add(
         "core.ps",
         "Returns the description of running processes.",
@@ -241,14 +246,14 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
                 .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
             Ok(Json::Array(
-                processes(&rt)
+                processes(&rt, &sv.lock())
                     .into_iter()
                     .flat_map(|d| [json!(pid), Json::String(d)])
                     .collect(),
             ))
         }),
     );
-    let r = rt.clone();
+    let (r, sv) = (rt.clone(), serving.clone());
     add(
         "core.psx",
         "Returns the detailed description of running processes.",
@@ -259,7 +264,7 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
                 .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
             Ok(Json::Array(
-                processes(&rt)
+                processes(&rt, &sv.lock())
                     .into_iter()
                     .enumerate()
                     .map(|(i, d)| json!({"IDX": i, "PID": pid, "DSC": d}))

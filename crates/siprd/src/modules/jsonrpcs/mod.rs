@@ -43,6 +43,8 @@ pub struct Jsonrpcs {
     http_listen: Option<String>,
     /// Files created for the transports (removed at stop).
     created: Mutex<Vec<PathBuf>>,
+    /// Process names of the transports serving (for `core.ps`).
+    serving: Arc<Mutex<Vec<&'static str>>>,
     rt: Arc<OnceLock<Weak<Runtime>>>,
 }
 
@@ -56,6 +58,7 @@ impl Default for Jsonrpcs {
             transport: 0,
             http_listen: None,
             created: Mutex::new(Vec::new()),
+            serving: Arc::default(),
             rt: Arc::new(OnceLock::new()),
         }
     }
@@ -143,7 +146,7 @@ impl Module for Jsonrpcs {
     }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
-        core_cmds::register(rpc, &self.rt);
+        core_cmds::register(rpc, &self.rt, &self.serving);
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
@@ -154,6 +157,7 @@ impl Module for Jsonrpcs {
                 Some(spec) => {
                     let ep = dgram::Endpoint::parse(spec)?;
                     dgram::start(rt, &ep, true)?;
+                    self.serving.lock().push("JSONRPCS DATAGRAM");
                     if let dgram::Endpoint::Unix(p) = ep {
                         self.created.lock().push(p);
                     }
@@ -163,7 +167,10 @@ impl Module for Jsonrpcs {
                     .is_some_and(|p| p.is_dir()) =>
                 {
                     match dgram::start(rt, &dgram::Endpoint::Unix(DEFAULT_DGRAM.into()), false) {
-                        Ok(()) => self.created.lock().push(DEFAULT_DGRAM.into()),
+                        Ok(()) => {
+                            self.created.lock().push(DEFAULT_DGRAM.into());
+                            self.serving.lock().push("JSONRPCS DATAGRAM");
+                        }
                         Err(e) => {
                             tracing::warn!("jsonrpcs: default datagram socket not started: {e}")
                         }
@@ -194,7 +201,11 @@ impl Module for Jsonrpcs {
                     mode: self.fifo_mode,
                 };
                 match fifo::start(rt, cfg, explicit) {
-                    Ok(()) => self.created.lock().push(path.into()),
+                    Ok(()) => {
+                        self.created.lock().push(path.into());
+                        // Kamailio lists the FIFO process first
+                        self.serving.lock().insert(0, "JSONRPCS FIFO");
+                    }
                     Err(e) if explicit => return Err(e),
                     Err(e) => tracing::warn!("jsonrpcs: default FIFO not started: {e}"),
                 }
