@@ -91,6 +91,11 @@ fn is_sip_version(v: &[u8]) -> bool {
         && minor.iter().all(u8::is_ascii_digit)
 }
 
+/// `HTTP/` followed by a version (`HTTP/1.1`, `HTTP/1.0`; Kamailio takes any).
+fn is_http_version(v: &[u8]) -> bool {
+    v.len() > 5 && v.starts_with(b"HTTP/")
+}
+
 fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseError> {
     let line = buf.get(s..e).unwrap_or_default();
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
@@ -134,7 +139,8 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         ));
     }
     let version = &line[sp2 + 1..];
-    if !is_sip_version(version) {
+    let http = is_http_version(version);
+    if !http && !is_sip_version(version) {
         return Err(ParseError::StartLine("bad SIP version in request line"));
     }
     let uri = &line[sp1 + 1..sp2];
@@ -142,6 +148,16 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         return Err(ParseError::StartLine(
             "Request-URI empty or with whitespace",
         ));
+    }
+    if http {
+        // An HTTP request (`GET /path HTTP/1.1`): the target need not be a URI
+        // with a scheme. Callers tell it apart with `Message::is_http`.
+        return Ok(FirstLine::Request {
+            method: Method::from_slice(buf, s, s + sp1),
+            method_s: Span::new(s, s + sp1),
+            uri: Span::new(s + sp1 + 1, s + sp2),
+            version: Span::new(s + sp2 + 1, e),
+        });
     }
     // scheme ":" — refuses `<sip:...>` and other junk early (RFC 4475 ltgtruri).
     let colon = memchr::memchr(b':', uri).unwrap_or(0);
@@ -319,6 +335,18 @@ impl Message {
                 version.get(&self.buf)
             }
         }
+    }
+    /// An HTTP request (`GET /path HTTP/1.1`) rather than SIP: it went through
+    /// the same parser (headers, Content-Length body) but is not routable SIP.
+    pub fn is_http(&self) -> bool {
+        match &self.first {
+            FirstLine::Request { version, .. } => is_http_version(version.get(&self.buf)),
+            FirstLine::Response { .. } => false,
+        }
+    }
+    /// A header line without a colon or with a bad name was skipped.
+    pub fn has_bad_header_line(&self) -> bool {
+        self.bad_line.is_some()
     }
     /// The start line without its terminator.
     pub fn first_line(&self) -> &[u8] {
@@ -507,7 +535,8 @@ impl Message {
             .as_ref()
             .map_err(|e| *e)
     }
-    fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
+    /// The parsed CSeq (cached), borrowed.
+    pub fn cseq_ref(&self) -> Result<&CSeq, ParseError> {
         self.cseq
             .get_or_init(|| {
                 let h = self

@@ -198,7 +198,11 @@ fn refusals() {
         ParseError::StartLine(_)
     ));
     assert!(matches!(
-        e(b"GET / HTTP/1.1\r\n\r\n"),
+        e(b"GET / HTTP/\r\n\r\n"),
+        ParseError::StartLine(_)
+    ));
+    assert!(matches!(
+        e(b"HTTP/1.1 200 OK\r\n\r\n"),
         ParseError::StartLine(_)
     ));
     // Header-level problems surface in validate_required.
@@ -469,4 +473,20 @@ fn no_rport_same_ip_no_received() {
     };
     let r = build_reply(&m, 200, b"OK", &opts);
     assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"));
+}
+
+#[test]
+fn http_requests_parse_as_http() {
+    let m = msg(b"POST /RPC?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}junk");
+    assert!(m.is_http());
+    assert!(m.is_request());
+    assert_eq!(m.method_bytes(), b"POST");
+    assert_eq!(m.ruri_bytes(), b"/RPC?x=1");
+    assert_eq!(m.version(), b"HTTP/1.1");
+    assert_eq!(m.body(), b"{}");
+    assert_eq!(m.header_by_name(b"host"), Some(&b"a"[..]));
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+    assert!(!m.is_http());
+    let m = msg(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n");
+    assert!(!m.is_http());
 }

@@ -23,6 +23,8 @@ pub enum Cli {
 pub struct CtlOpts {
     /// `-s ADDR`: the control socket (default: the RPC listener of the local server).
     pub socket: Option<String>,
+    /// `-f FILE`: take the endpoint from this config's jsonrpcs parameters.
+    pub config: Option<PathBuf>,
     pub method: String,
     pub params: Vec<String>,
 }
@@ -122,7 +124,7 @@ fn err<T>(m: impl Into<String>) -> Result<T, CliError> {
     Err(CliError { message: m.into() })
 }
 
-pub const USAGE: &str = "Usage: siprd [-f FILE] [-c] [-A NAME[=VALUE]]... [-d]... [-D]... [-E] [-e] [options]\n       siprd ctl [-s ADDR] METHOD [PARAMS...]";
+pub const USAGE: &str = "Usage: siprd [-f FILE] [-c] [-A NAME[=VALUE]]... [-d]... [-D]... [-E] [-e] [options]\n       siprd ctl [-s ADDR | -f FILE] METHOD [PARAMS...]";
 
 /// The `--help` text.
 pub fn help_text() -> String {
@@ -158,7 +160,10 @@ Accepted for compatibility with Kamailio, without effect:\n\
 Control:\n\
     siprd ctl METHOD [PARAMS...]   Call an RPC method on the running server\n\
                                    (like kamcmd), e.g. siprd ctl core.version\n\
-    -s ADDR                        Control socket to use\n",
+    -s ADDR                        Control socket: udp:HOST:PORT, a unix socket\n\
+                                   path, or fifo:PATH\n\
+    -f FILE                        Take it from FILE's jsonrpcs parameters\n\
+                                   (dgram_socket, else fifo_name)\n",
         version = env!("CARGO_PKG_VERSION")
     )
 }
@@ -344,9 +349,17 @@ where
 
 fn parse_ctl(args: &[String]) -> Result<Cli, CliError> {
     let mut socket = None;
+    let mut config = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "-f" => {
+                let Some(v) = args.get(i + 1) else {
+                    return err("ctl: option -f needs a config file");
+                };
+                config = Some(PathBuf::from(v));
+                i += 2;
+            }
             "-s" => {
                 let Some(v) = args.get(i + 1) else {
                     return err("ctl: option -s needs an address");
@@ -377,6 +390,7 @@ fn parse_ctl(args: &[String]) -> Result<Cli, CliError> {
     };
     Ok(Cli::Ctl(CtlOpts {
         socket,
+        config,
         method: method.clone(),
         params: args[i + 1..].to_vec(),
     }))
@@ -485,6 +499,7 @@ mod tests {
             parse(["ctl", "evrexec.run", "evrexec:test", "mydata"]),
             Ok(Cli::Ctl(CtlOpts {
                 socket: None,
+                config: None,
                 method: "evrexec.run".into(),
                 params: vec!["evrexec:test".into(), "mydata".into()]
             }))
@@ -493,8 +508,18 @@ mod tests {
             parse(["ctl", "-s", "udp:127.0.0.1:8033", "core.echo", "-5"]),
             Ok(Cli::Ctl(CtlOpts {
                 socket: Some("udp:127.0.0.1:8033".into()),
+                config: None,
                 method: "core.echo".into(),
                 params: vec!["-5".into()]
+            }))
+        );
+        assert_eq!(
+            parse(["ctl", "-f", "k.cfg", "core.version"]),
+            Ok(Cli::Ctl(CtlOpts {
+                socket: None,
+                config: Some(PathBuf::from("k.cfg")),
+                method: "core.version".into(),
+                params: vec![]
             }))
         );
     }

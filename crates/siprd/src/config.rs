@@ -298,7 +298,7 @@ fn core_keywords(reg: &mut Registry<Ctx>) {
 
 /// `X == myself`: a SIP URI (host, port, no port = any of our ports), a
 /// `host[:port]` or a bare IP.
-fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
+pub(crate) fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
     let text = v.to_string();
     let text = text.trim();
     if text.is_empty() {

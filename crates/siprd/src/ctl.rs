@@ -1,5 +1,7 @@
 //! `siprd ctl METHOD [PARAMS...]`: the JSON-RPC command-line client. It talks
-//! to jsonrpcs' datagram transport (`udp:HOST:PORT` or a unix socket path).
+//! to jsonrpcs' datagram transport (`udp:HOST:PORT` or a unix socket path) or
+//! its FIFO (`fifo:PATH`, as `kamctl rpc`); `-f cfg` reads the endpoint from
+//! the config's jsonrpcs parameters.
 //!
 //! Parameters are typed as kamcmd does: a number is an integer unless written
 //! `s:123`; `s:` forces a string, `i:` an integer.
@@ -45,9 +47,64 @@ pub fn request(method: &str, params: &[String]) -> Json {
 enum Target {
     Udp(SocketAddr),
     Unix(String),
+    Fifo { path: String, reply_dir: String },
+}
+
+/// The endpoint a config gives jsonrpcs, as a `-s` spec: the datagram socket
+/// when that transport is on and set, else the FIFO. The config is only
+/// parsed (nothing is started, routes are not compiled).
+pub fn endpoint_from_config(path: &std::path::Path) -> Result<String, String> {
+    let (parsed, diags) = siprd_script::parse_file_lenient(path, &siprd_script::Defines::new());
+    if let Some(e) = diags.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: {}", path.display(), e.message));
+    }
+    if !parsed.module_loaded("jsonrpcs") {
+        return Err(format!("{} does not load jsonrpcs", path.display()));
+    }
+    let param = |name: &str| {
+        parsed
+            .modparams
+            .iter()
+            .rev()
+            .find(|m| m.module == "jsonrpcs" && m.param == name)
+            .map(|m| match &m.value {
+                siprd_script::ast::ModParamValue::Int(i) => i.to_string(),
+                siprd_script::ast::ModParamValue::Str(s) => s.clone(),
+            })
+    };
+    let transport: i32 = param("transport")
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let on = |bit: i32| transport == 0 || transport & bit != 0;
+    if on(4) {
+        if let Some(d) = param("dgram_socket") {
+            return Ok(d);
+        }
+    }
+    if on(2) {
+        let fifo = param("fifo_name")
+            .unwrap_or_else(|| crate::modules::jsonrpcs::DEFAULT_FIFO.to_string());
+        let dir = param("fifo_reply_dir").unwrap_or_else(|| "/tmp/".into());
+        return Ok(format!("fifo:{fifo}@{dir}"));
+    }
+    if on(4) {
+        return Ok(DEFAULT_ENDPOINT.to_string());
+    }
+    Err(format!(
+        "{}: jsonrpcs has neither the datagram nor the FIFO transport on",
+        path.display()
+    ))
 }
 
 fn target(spec: &str) -> Result<Target, String> {
+    if let Some(rest) = spec.strip_prefix("fifo:") {
+        // `fifo:PATH[@REPLY_DIR]`
+        let (path, dir) = rest.split_once('@').unwrap_or((rest, "/tmp/"));
+        return Ok(Target::Fifo {
+            path: path.to_string(),
+            reply_dir: dir.to_string(),
+        });
+    }
     if let Some(rest) = spec.strip_prefix("udp:") {
         let rest = if rest.parse::<u16>().is_ok() {
             format!("127.0.0.1:{rest}")
@@ -108,15 +165,101 @@ fn exchange(t: &Target, req: &[u8]) -> Result<Vec<u8>, String> {
             let _ = std::fs::remove_file(&me);
             buf.truncate(r?);
         }
+        Target::Fifo { path, reply_dir } => return fifo_exchange(path, reply_dir, req),
     }
     Ok(buf)
 }
 
+/// One request through the server's FIFO: the reply comes back on a FIFO we
+/// create in the reply directory (named in `reply_name`).
+fn fifo_exchange(path: &str, reply_dir: &str, req: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = format!("siprd_ctl_reply_{}", std::process::id());
+    let reply_path = std::path::Path::new(reply_dir).join(&name);
+    let _ = std::fs::remove_file(&reply_path);
+    let c_path = std::ffi::CString::new(reply_path.as_os_str().as_encoded_bytes())
+        .map_err(|_| "bad reply directory".to_string())?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(format!(
+            "cannot create {}: {}",
+            reply_path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    let r = (|| {
+        let mut doc: Json = serde_json::from_slice(req).map_err(|e| e.to_string())?;
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("reply_name".into(), Json::String(name.clone()));
+        }
+        // Open our end first (non-blocking) so the server's open succeeds.
+        let mut reply = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&reply_path)
+            .map_err(|e| format!("cannot open {}: {e}", reply_path.display()))?;
+        let mut fifo = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| format!("cannot open the FIFO {path}: {e}"))?;
+        fifo.write_all(format!("{doc}\n").as_bytes())
+            .map_err(|e| format!("cannot write to {path}: {e}"))?;
+        drop(fifo);
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(format!("no reply from fifo:{path}"));
+            }
+            let mut pfd = libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&reply),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
+            if n <= 0 {
+                continue;
+            }
+            match reply.read(&mut chunk) {
+                Ok(0) if !out.is_empty() => return Ok(out),
+                // no writer yet: POLLHUP before the server opened its end
+                Ok(0) => std::thread::sleep(Duration::from_millis(5)),
+                Ok(k) => {
+                    out.extend_from_slice(&chunk[..k]);
+                    if serde_json::from_slice::<Json>(&out).is_ok() {
+                        return Ok(out);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })();
+    let _ = std::fs::remove_file(&reply_path);
+    r
+}
+
 /// Run one RPC command against a running server; returns the exit code.
 pub fn run(opts: &CtlOpts) -> i32 {
+    let from_config = match (&opts.socket, &opts.config) {
+        (None, Some(cfg)) => match endpoint_from_config(cfg) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("siprd ctl: {e}");
+                return EXIT_FAILURE;
+            }
+        },
+        _ => None,
+    };
     let spec = opts
         .socket
         .clone()
+        .or(from_config)
         .or_else(|| std::env::var("SIPRD_CTL").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
     let t = match target(&spec) {

@@ -4,6 +4,7 @@
 //! datagram / TCP frame
 //!   └─ parse (first line + header index) ── error ─→ event_route[core:receive-parse-error]
 //!        │                                            (non-SIP data: nosip hook)
+//!        ├─ HTTP request (`GET /x HTTP/1.1` + headers) ─→ non-SIP hooks only (xhttp)
 //!        ├─ missing Via/From/To/Call-ID/CSeq ─→ dropped, no route runs
 //!        ├─ event_route[core:pre-routing]  (drop stops here)
 //!        ├─ request: module hooks (sl ACK filter, tm) → request_route
@@ -18,6 +19,7 @@ use parking_lot::{Condvar, Mutex};
 use siprd_script::route_type;
 use siprd_sip::Message;
 use std::cell::RefCell;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// The transport's handler: runs the config for each message.
@@ -192,6 +194,11 @@ impl Handler for Dispatcher {
             // A bare first line: not routable SIP (nosip may want it).
             return self.on_parse_error(io, pkt, "no headers", false);
         }
+        if msg.is_http() {
+            // HTTP on a SIP listener is never routed as SIP: xhttp (a non-SIP
+            // hook) may answer it, else it is dropped, as in Kamailio.
+            return self.on_parse_error(io, pkt, "HTTP request", false);
+        }
         let rcv = rcv_info(&pkt);
         self.with_ctx(|ctx| {
             ctx.reset(msg, false, rcv);
@@ -247,9 +254,11 @@ pub fn route_message(
                 ctx.rcv.src
             );
         }
+        rt.rpc.core_stats.bad_msg_hdr.fetch_add(1, Relaxed);
         return;
     }
     if is_request {
+        rt.rpc.core_stats.request(&ctx.msg.method());
         for hook in &rt.hooks.request {
             if hook(ctx) == HookAction::Stop {
                 return;
@@ -259,6 +268,11 @@ pub fn route_message(
             rt.run_route(ctx, route, route_type::REQUEST, "request_route");
         }
     } else {
+        let stats = &rt.rpc.core_stats;
+        stats.reply(
+            ctx.msg.status().unwrap_or(0),
+            ctx.msg.cseq_ref().ok().map(|c| &c.method),
+        );
         for hook in &rt.hooks.reply {
             if hook(ctx) == HookAction::Stop {
                 return;
@@ -267,9 +281,12 @@ pub fn route_message(
         if let Some(route) = rt.program.reply_route() {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
             if out.dropped {
+                stats.drop_replies.fetch_add(1, Relaxed);
                 return;
             }
         }
-        crate::forward::forward_reply(ctx);
+        if crate::forward::forward_reply(ctx) {
+            stats.fwd_replies.fetch_add(1, Relaxed);
+        }
     }
 }

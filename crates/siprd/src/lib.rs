@@ -18,4 +18,5 @@ pub mod runtime;
 pub mod server;
 pub mod settings;
 pub mod signals;
+pub mod stats;
 pub mod transport;

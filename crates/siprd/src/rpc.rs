@@ -1,6 +1,7 @@
 //! RPC commands registered by modules (`core.version`, `htable.get`, ...).
 //! One registry serves every transport (datagram, FIFO, HTTP, TCP).
 
+use crate::stats::{CoreStats, Stats};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,10 +32,25 @@ pub struct RpcMethod {
     pub handler: RpcHandler,
 }
 
-/// Every RPC command of the loaded modules, by name.
-#[derive(Default)]
+/// Every RPC command of the loaded modules, by name, and the statistics
+/// they read (modules register theirs from `Module::rpc`).
 pub struct RpcRegistry {
     methods: BTreeMap<String, RpcMethod>,
+    pub stats: Stats,
+    /// The core's counters (`core:` group), bumped by the dispatcher.
+    pub core_stats: Arc<CoreStats>,
+}
+
+impl Default for RpcRegistry {
+    fn default() -> Self {
+        let stats = Stats::default();
+        let core_stats = Arc::new(CoreStats::register(&stats));
+        RpcRegistry {
+            methods: BTreeMap::new(),
+            stats,
+            core_stats,
+        }
+    }
 }
 
 impl RpcRegistry {
@@ -196,6 +212,22 @@ pub fn write_pretty(out: &mut Vec<u8>, v: &Json) {
     write_value(out, v, 0);
 }
 
+/// Kamailio's field order for the core's structured results (serde_json's
+/// map sorts keys; order matters to people reading `kamctl rpc` output).
+const KNOWN_ORDERS: &[&[&str]] = &[
+    &["IDX", "PID", "DSC"],
+    &[
+        "total",
+        "free",
+        "used",
+        "real_used",
+        "max_used",
+        "fragments",
+    ],
+    &["version", "compiler", "compiled", "flags"],
+    &["now", "up_since", "uptime"],
+];
+
 fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
     let indent = |out: &mut Vec<u8>, d: usize| out.extend(std::iter::repeat_n(b'\t', d));
     match v {
@@ -213,6 +245,15 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
                         .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
                 );
                 keys.extend(map.keys().filter(|k| !order.contains(&k.as_str())));
+            } else if let Some(order) = KNOWN_ORDERS
+                .iter()
+                .find(|o| o.len() == map.len() && o.iter().all(|k| map.contains_key(*k)))
+            {
+                keys.extend(
+                    order
+                        .iter()
+                        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
+                );
             } else {
                 keys.extend(map.keys());
             }
@@ -308,6 +349,15 @@ mod dispatch_tests {
         assert!(
             text.starts_with("{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\""),
             "{text}"
+        );
+        let mut out = Vec::new();
+        write_pretty(
+            &mut out,
+            &serde_json::json!({"DSC": "x", "IDX": 0, "PID": 1}),
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n\t\"IDX\":\t0,\n\t\"PID\":\t1,\n\t\"DSC\":\t\"x\"\n}"
         );
     }
 }

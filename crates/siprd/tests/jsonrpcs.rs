@@ -360,3 +360,171 @@ fn http_transport() {
     assert_eq!(status, "HTTP/1.1 400 Bad Request");
     assert_eq!(v["error"]["code"], -32700);
 }
+
+fn stats(port: u16, method: &str, params: Value) -> Value {
+    let req = json!({"jsonrpc":"2.0","method":method,"params":params,"id":1});
+    rpc(port, &req.to_string())
+}
+
+#[test]
+fn statistics_follow_the_traffic() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, ""));
+    let c = UdpClient::new();
+    for i in 0..3 {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                "sip:a@127.0.0.1",
+                c.port(),
+                &format!("st-{i}"),
+                "",
+            ),
+        );
+        assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+    }
+    // a request without Call-ID is dropped and counted as a bad header
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "st-x", "")
+            .replace("Call-ID: st-x\r\n", ""),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    let r = stats(
+        port,
+        "stats.get_statistics",
+        json!([
+            "rcv_requests",
+            "rcv_requests_options",
+            "bad_msg_hdr",
+            "sent_replies"
+        ]),
+    );
+    assert_eq!(
+        r["result"],
+        json!([
+            "core:rcv_requests = 3",
+            "core:rcv_requests_options = 3",
+            "core:bad_msg_hdr = 1",
+            "sl:sent_replies = 3"
+        ]),
+        "{r}"
+    );
+    let r = stats(port, "stats.get_statistics", json!(["sl:"]));
+    let sl = r["result"].as_array().unwrap();
+    assert_eq!(sl.len(), 24, "{r}");
+    assert!(sl.contains(&json!("sl:200_replies = 3")), "{r}");
+    let r = stats(port, "stats.get_statistics", json!(["all"]));
+    let all = r["result"].as_array().unwrap();
+    assert!(
+        all.contains(&json!("core:rcv_replies_4xx_invite = 0")),
+        "{r}"
+    );
+    assert!(all
+        .iter()
+        .any(|l| l.as_str().unwrap().starts_with("shmem:real_used_size = ")));
+    // Kamailio's answers: a qualified name or unknown group gives [], a number an error
+    let r = stats(
+        port,
+        "stats.get_statistics",
+        json!(["core:rcv_requests", "nope:"]),
+    );
+    assert_eq!(r["result"], json!([]));
+    let r = stats(port, "stats.get_statistics", json!([5]));
+    assert_eq!(
+        r["error"]["message"],
+        "Please provide which stats to retrieve"
+    );
+    let r = stats(port, "stats.reset_statistics", json!([]));
+    assert_eq!(r["error"]["message"], "Please provide stats name");
+    // reset: core counters clear, sl ones are kept (as Kamailio)
+    let r = stats(port, "stats.reset_statistics", json!(["all"]));
+    assert_eq!(r["result"], json!({}));
+    let r = stats(
+        port,
+        "stats.get_statistics",
+        json!(["rcv_requests", "200_replies"]),
+    );
+    assert_eq!(
+        r["result"],
+        json!(["core:rcv_requests = 0", "sl:200_replies = 3"]),
+        "{r}"
+    );
+    let r = stats(port, "core.shmmem", json!(["k"]));
+    assert!(r["result"]["real_used"].as_u64().unwrap() < 10 << 20, "{r}");
+    let r = stats(port, "core.ps", json!([]));
+    let ps = r["result"].to_string();
+    assert!(
+        ps.contains("JSONRPCS DATAGRAM") && !ps.contains("JSONRPCS FIFO"),
+        "{ps}"
+    );
+    assert!(ps.contains("udp receiver child=1 sock=127.0.0.1:"), "{ps}");
+    let r = stats(port, "core.info", json!([]));
+    assert!(
+        r["result"]["version"].is_string() && r["result"].get("id").is_none(),
+        "{r}"
+    );
+}
+
+#[test]
+fn siprd_ctl_finds_the_endpoint_in_the_config() {
+    // datagram socket from the config
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, ""));
+    let path = s.dir.join("siprd.cfg");
+    let path = path.to_str().unwrap();
+    let (code, out, err) = ctl(&["-f", path, "core.echo", "viacfg"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("viacfg"), "{out}");
+    let (code, _, err) = ctl(&["-f", path, "no.such"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("500 - Method Not Found"), "{err}");
+
+    // FIFO only (transport 2): ctl speaks the FIFO protocol of `kamctl rpc`
+    let dir = std::env::temp_dir().join(format!("siprd-ctl-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("rpc.fifo");
+    let extra = format!(
+        "modparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\nmodparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")",
+        fifo.display(),
+        dir.display()
+    );
+    let c = cfg(free_udp_port(), &extra).replace(
+        "modparam(\"jsonrpcs\", \"transport\", 4)",
+        "modparam(\"jsonrpcs\", \"transport\", 2)",
+    );
+    let s2 = Siprd::start(&c);
+    let path2 = s2.dir.join("siprd.cfg");
+    let (code, out, err) = ctl(&["-f", path2.to_str().unwrap(), "core.echo", "byfifo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("byfifo"), "{out}");
+    // a config without jsonrpcs
+    let plain = s.dir.join("plain.cfg");
+    std::fs::write(&plain, "request_route { drop; }\n").unwrap();
+    let (code, _, err) = ctl(&["-f", plain.to_str().unwrap(), "core.version"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not load jsonrpcs"), "{err}");
+    drop(s2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kex_registers_the_statistics_commands() {
+    let port = free_udp_port();
+    let extra = "loadmodule \"kex.so\"\nroute[MY] { if (is_myself(\"sip:127.0.0.1\")) { xlog(\"L_ERR\", \"MYSELF\\n\"); } }";
+    let s = Siprd::start(&cfg(port, extra).replace(
+        "sl_send_reply(\"200\", \"OK\");",
+        "route(MY); sl_send_reply(\"200\", \"OK\");",
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "kex-1", ""),
+    );
+    assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+    assert!(s.wait_log("MYSELF", WAIT), "{}", s.log());
+    let r = stats(port, "stats.get_statistics", json!(["rcv_requests"]));
+    assert_eq!(r["result"], json!(["core:rcv_requests = 1"]), "{r}");
+}

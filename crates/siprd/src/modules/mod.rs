@@ -10,6 +10,7 @@ pub mod evrexec;
 pub mod htable;
 pub mod jansson;
 pub mod jsonrpcs;
+pub mod kex;
 pub mod maxfwd;
 pub mod nosip;
 pub mod pv;
@@ -17,6 +18,7 @@ pub mod siputils;
 pub mod sl;
 pub mod textops;
 pub mod tm;
+pub mod xhttp;
 pub mod xlog;
 
 /// The module list: the only place a new module is added.
@@ -79,6 +81,16 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "evrexec",
         new: || Box::new(evrexec::Evrexec::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "kex",
+        new: || Box::new(kex::Kex::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "xhttp",
+        new: || Box::new(xhttp::Xhttp::default()),
         requires: &[],
     },
     ModuleInfo {

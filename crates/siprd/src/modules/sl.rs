@@ -5,9 +5,11 @@ use crate::context::Ctx;
 use crate::module::Module;
 use crate::modules::args::{int_arg, str_arg};
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
+use crate::stats::{Counter, Stat};
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::Method;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 /// State shared by sl's functions and hooks.
@@ -17,6 +19,73 @@ pub struct SlState {
     /// Resolved at start: `event_route[sl:local-response]`, `[sl:filtered-ack]`.
     local_response: OnceLock<Option<EventHandle>>,
     filtered_ack: OnceLock<Option<EventHandle>>,
+    stats: SlStats,
+}
+
+/// Kamailio's `sl:` statistics (never reset, as Kamailio's).
+#[derive(Default)]
+struct SlStats {
+    /// One counter per name of [`SL_CODES`].
+    by_code: [Counter; SL_CODES.len()],
+    sent: Counter,
+    sent_err: Counter,
+    failures: Counter,
+    acks: Counter,
+}
+
+/// Reply names with a counter: a code counts under its own name when listed,
+/// else under its class (`2xx_replies` are the 2xx other than 200 and 202).
+const SL_CODES: [&str; 20] = [
+    "1xx", "200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404", "407",
+    "408", "483", "4xx", "500", "5xx", "6xx", "xxx",
+];
+
+impl SlStats {
+    fn sent(&self, code: u16) {
+        // indexes into SL_CODES, without formatting on the reply path
+        let i = match code {
+            200 => 1,
+            202 => 2,
+            300 => 4,
+            301 => 5,
+            302 => 6,
+            400 => 8,
+            401 => 9,
+            403 => 10,
+            404 => 11,
+            407 => 12,
+            408 => 13,
+            483 => 14,
+            500 => 16,
+            _ => match code / 100 {
+                1 => 0,
+                2 => 3,
+                3 => 7,
+                4 => 15,
+                5 => 17,
+                6 => 18,
+                _ => 19,
+            },
+        };
+        if let Some(c) = self.by_code.get(i) {
+            c.fetch_add(1, Relaxed);
+        }
+        self.sent.fetch_add(1, Relaxed);
+    }
+
+    fn register(&self, stats: &crate::stats::Stats) {
+        for (name, c) in SL_CODES.iter().zip(&self.by_code) {
+            stats.add("sl", &format!("{name}_replies"), Stat::NoReset(c.clone()));
+        }
+        for (name, c) in [
+            ("sent_replies", &self.sent),
+            ("sent_err_replies", &self.sent_err),
+            ("failures", &self.failures),
+            ("received_ACKs", &self.acks),
+        ] {
+            stats.add("sl", name, Stat::NoReset(c.clone()));
+        }
+    }
 }
 
 pub struct Sl {
@@ -32,6 +101,7 @@ impl Default for Sl {
                 tag_prefix,
                 local_response: OnceLock::new(),
                 filtered_ack: OnceLock::new(),
+                stats: SlStats::default(),
             }),
         }
     }
@@ -109,8 +179,10 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
     extra.clear();
     ctx.reply_headers = extra;
     if !ok {
+        state.stats.failures.fetch_add(1, Relaxed);
         return -1;
     }
+    state.stats.sent(code);
     ctx.replied = true;
     if let Some(Some(ev)) = state.local_response.get() {
         let (ev, src) = (ev.clone(), ctx.rcv);
@@ -233,6 +305,7 @@ impl Module for Sl {
             params: vec![],
             routes,
             call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                state.stats.sent_err.fetch_add(1, Relaxed);
                 send_stateless(
                     &state,
                     ctx,
@@ -279,6 +352,7 @@ impl Module for Sl {
             if !ours {
                 return HookAction::Continue;
             }
+            state.stats.acks.fetch_add(1, Relaxed);
             if let Some(Some(ev)) = state.filtered_ack.get() {
                 let rt = ctx.rt.clone();
                 rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
@@ -287,9 +361,44 @@ impl Module for Sl {
         }));
     }
 
+    fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
+        self.state.stats.register(&rpc.stats);
+    }
+
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.state.local_response.set(rt.event("sl:local-response"));
         let _ = self.state.filtered_ack.set(rt.event("sl:filtered-ack"));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_counters_by_name() {
+        let st = SlStats::default();
+        let reg = crate::stats::Stats::default();
+        st.register(&reg);
+        for code in [200, 200, 201, 404, 486, 100, 603, 302] {
+            st.sent(code);
+        }
+        let mut out = Vec::new();
+        reg.get("sl:", &mut out);
+        for line in [
+            "sl:200_replies = 2",
+            "sl:2xx_replies = 1",
+            "sl:404_replies = 1",
+            "sl:4xx_replies = 1",
+            "sl:1xx_replies = 1",
+            "sl:6xx_replies = 1",
+            "sl:302_replies = 1",
+            "sl:sent_replies = 8",
+            "sl:xxx_replies = 0",
+        ] {
+            assert!(out.iter().any(|l| l == line), "{line} in {out:?}");
+        }
+        assert_eq!(out.len(), 24);
     }
 }

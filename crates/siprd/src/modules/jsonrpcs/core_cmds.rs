@@ -3,6 +3,8 @@
 
 use crate::rpc::{RpcError, RpcRegistry};
 use crate::runtime::Runtime;
+use crate::stats::Stat;
+use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -59,39 +61,141 @@ fn echo(params: &[Json]) -> Json {
 
 /// Thread descriptions in Kamailio's process-table style. siprd is one
 /// process: every entry carries the same pid.
-fn processes(rt: &Runtime) -> Vec<String> {
+fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
+    // Kamailio's order: UDP receivers per socket, timers, module processes,
+    // then the TCP workers (shared by every TCP socket) and the TCP main.
     let mut out = vec!["main process - attendant".to_string()];
+    let mut tcp = false;
     for l in rt.listeners() {
-        let proto = l.proto.as_str();
-        let n = if proto == "udp" {
-            rt.settings.children
+        if l.proto.as_str() == "udp" {
+            for i in 0..rt.settings.children {
+                out.push(format!("udp receiver child={i} sock={}", l.addr));
+            }
         } else {
-            rt.settings.tcp_children
-        };
-        for i in 0..n {
-            out.push(format!("{proto} receiver child={i} sock={}", l.addr));
+            tcp = true;
         }
     }
-    out.push("JSONRPCS DATAGRAM".into());
+    out.extend(serving.iter().map(|s| s.to_string()));
+    if tcp {
+        for i in 0..rt.settings.tcp_children {
+            out.push(format!("tcp receiver (generic) child={i}"));
+        }
+        out.push("tcp main process".into());
+    }
     out
 }
 
 type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
 
-/// Resident and peak resident memory of the process, in bytes.
-fn proc_memory() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+/// The statistics names of a stats.* call: every parameter must be a
+/// string (Kamailio reads them as strings; a number is refused).
+fn string_params(p: &[Json]) -> Option<Vec<&str>> {
+    if p.is_empty() {
+        return None;
+    }
+    p.iter().map(Json::as_str).collect()
 }
 
-pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
+/// `stats.get_statistics` and `stats.reset_statistics` (kex's in Kamailio;
+/// registered by kex, or by jsonrpcs when kex is not loaded).
+pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
+    let mut add = |name: &'static str, help: &'static str, f: Handler| {
+        if rpc.get(name).is_none() {
+            rpc.add(name, help, move |p| f(p));
+        }
+    };
+    let r = rt.clone();
+    add(
+        "stats.get_statistics",
+        "Print the values of the statistics: `all`, a group (`sl:`) or names.",
+        Box::new(move |p| {
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let names = string_params(p)
+                .ok_or_else(|| RpcError::new(400, "Please provide which stats to retrieve"))?;
+            let mut out = Vec::new();
+            for n in names {
+                rt.rpc.stats.get(n, &mut out);
+            }
+            Ok(Json::Array(out.into_iter().map(Json::String).collect()))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "stats.reset_statistics",
+        "Reset the values of statistics: `all`, a group (`sl:`) or names.",
+        Box::new(move |p| {
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let names =
+                string_params(p).ok_or_else(|| RpcError::new(400, "Please provide stats name"))?;
+            for n in names {
+                rt.rpc.stats.reset(n);
+            }
+            Ok(Json::Object(Default::default()))
+        }),
+    );
+}
+
+/// Reads one value from tm's counters.
+type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
+
+/// Kamailio's `tmx:` group, computed from tm's counters (`tm.stats`) when tm
+/// is loaded. Names tm does not count stay 0.
+pub fn register_tmx(rt: &Arc<Runtime>) {
+    if rt.rpc.get("tm.stats").is_none() {
+        return;
+    }
+    let field = |rt: &Weak<Runtime>, f: &'static str| -> u64 {
+        rt.upgrade()
+            .and_then(|rt| rt.rpc.call("tm.stats", &[]).ok())
+            .and_then(|v| v.get(f).and_then(Json::as_u64))
+            .unwrap_or(0)
+    };
+    let computed = |f: TmField| {
+        let w = Arc::downgrade(rt);
+        Stat::Computed(Arc::new(move || f(&w)))
+    };
+    let stats = &rt.rpc.stats;
+    for (name, f) in [
+        ("active_transactions", "current"),
+        ("inuse_transactions", "current"),
+        ("UAS_transactions", "total"),
+        ("rpl_generated", "rpl_generated"),
+        ("rpl_sent", "rpl_sent"),
+    ] {
+        stats.add("tmx", name, computed(Box::new(move |w| field(w, f))));
+    }
+    stats.add(
+        "tmx",
+        "rpl_relayed",
+        computed(Box::new(move |w| {
+            field(w, "rpl_sent").saturating_sub(field(w, "rpl_generated"))
+        })),
+    );
+    for name in [
+        "2xx_transactions",
+        "3xx_transactions",
+        "4xx_transactions",
+        "5xx_transactions",
+        "6xx_transactions",
+        "UAC_transactions",
+        "rpl_absorbed",
+        "rpl_received",
+    ] {
+        stats.add("tmx", name, Stat::Computed(Arc::new(|| 0)));
+    }
+}
+
+pub fn register(
+    rpc: &mut RpcRegistry,
+    rt: &Arc<OnceLock<Weak<Runtime>>>,
+    serving: &Arc<Mutex<Vec<&'static str>>>,
+) {
     let started = (Instant::now(), now_secs());
     let mut add = |name: &'static str, help: &'static str, f: Handler| {
         if rpc.get(name).is_none() {
@@ -125,14 +229,13 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
         Box::new(|_| {
             Ok(json!({
                 "version": format!("siprd {}", env!("CARGO_PKG_VERSION")),
-                "id": "unknown",
                 "compiler": "rustc",
                 "compiled": "",
                 "flags": "",
             }))
         }),
     );
-    let r = rt.clone();
+    let (r, sv) = (rt.clone(), serving.clone());
     add(
         "core.ps",
         "Returns the description of running processes.",
@@ -143,14 +246,14 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
                 .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
             Ok(Json::Array(
-                processes(&rt)
+                processes(&rt, &sv.lock())
                     .into_iter()
                     .flat_map(|d| [json!(pid), Json::String(d)])
                     .collect(),
             ))
         }),
     );
-    let r = rt.clone();
+    let (r, sv) = (rt.clone(), serving.clone());
     add(
         "core.psx",
         "Returns the detailed description of running processes.",
@@ -161,7 +264,7 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
                 .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
             let pid = std::process::id();
             Ok(Json::Array(
-                processes(&rt)
+                processes(&rt, &sv.lock())
                     .into_iter()
                     .enumerate()
                     .map(|(i, d)| json!({"IDX": i, "PID": pid, "DSC": d}))
@@ -172,8 +275,16 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
     add(
         "core.shmmem",
         "Returns shared memory info (siprd has no shared memory pool: the process' resident memory).",
-        Box::new(|_| {
-            let (rss, hwm) = proc_memory();
+        Box::new(|p| {
+            // optional unit, as Kamailio: b (default), k, m, g
+            let shift = match p.first().and_then(Json::as_str) {
+                Some("k" | "K" | "kb" | "KB") => 10,
+                Some("m" | "M" | "mb" | "MB") => 20,
+                Some("g" | "G" | "gb" | "GB") => 30,
+                _ => 0,
+            };
+            let (rss, hwm) = crate::stats::proc_memory();
+            let (rss, hwm) = (rss >> shift, hwm >> shift);
             Ok(json!({
                 "total": rss,
                 "free": 0,
@@ -184,26 +295,7 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
             }))
         }),
     );
-    add(
-        "stats.get_statistics",
-        "Print the values of the statistics (siprd keeps none yet: the list is empty).",
-        Box::new(|p| {
-            if p.is_empty() {
-                return Err(RpcError::new(400, "Too few parameters"));
-            }
-            Ok(Json::Array(Vec::new()))
-        }),
-    );
-    add(
-        "stats.reset_statistics",
-        "Reset the values of statistics (siprd keeps none yet).",
-        Box::new(|p| {
-            if p.is_empty() {
-                return Err(RpcError::new(400, "Too few parameters"));
-            }
-            Ok(Json::Object(Default::default()))
-        }),
-    );
+    register_stats(rpc, rt);
 }
 
 #[cfg(test)]

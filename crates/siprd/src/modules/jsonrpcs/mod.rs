@@ -1,5 +1,7 @@
 //! jsonrpcs: JSON-RPC 2.0 control of the server over a datagram socket (UDP
-//! or a unix path) and a FIFO (what `kamctl rpc` uses). Every transport
+//! or a unix path), a FIFO (what `kamctl rpc` uses) and HTTP (xhttp's
+//! `event_route[xhttp:request]` with `jsonrpc_dispatch()`, or siprd's own
+//! `http_listen`). Every transport
 //! hands the request to [`crate::rpc::RpcRegistry::dispatch`]; commands are
 //! registered by their modules (`htable.*`, `evrexec.run` ...). The core's
 //! own commands (`core.*`, `stats.*`) are registered here when no other
@@ -9,6 +11,7 @@ pub mod core_cmds;
 pub mod dgram;
 pub mod fifo;
 pub mod http;
+pub mod script;
 
 use crate::context::Ctx;
 use crate::module::{CoreSettings, Module};
@@ -40,6 +43,8 @@ pub struct Jsonrpcs {
     http_listen: Option<String>,
     /// Files created for the transports (removed at stop).
     created: Mutex<Vec<PathBuf>>,
+    /// Process names of the transports serving (for `core.ps`).
+    serving: Arc<Mutex<Vec<&'static str>>>,
     rt: Arc<OnceLock<Weak<Runtime>>>,
 }
 
@@ -53,6 +58,7 @@ impl Default for Jsonrpcs {
             transport: 0,
             http_listen: None,
             created: Mutex::new(Vec::new()),
+            serving: Arc::default(),
             rt: Arc::new(OnceLock::new()),
         }
     }
@@ -86,7 +92,6 @@ impl Module for Jsonrpcs {
             i("dgram_workers"),
             i("dgram_timeout"),
             i("pretty_format"),
-            i("tcp_socket"),
         ]
     }
 
@@ -119,7 +124,7 @@ impl Module for Jsonrpcs {
             "dgram_workers" | "dgram_timeout" | "pretty_format" | "dgram_mode" => {
                 int(value)?;
             }
-            "dgram_user" | "dgram_group" | "fifo_user" | "fifo_group" | "tcp_socket" => {
+            "dgram_user" | "dgram_group" | "fifo_user" | "fifo_group" => {
                 tracing::warn!("jsonrpcs: `{name}` is accepted but not applied by siprd");
             }
             _ => return Err(format!("module `jsonrpcs` has no parameter `{name}`")),
@@ -128,30 +133,31 @@ impl Module for Jsonrpcs {
     }
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
-        if self.transport & T_HTTP != 0 && self.transport != 0 && self.http_listen.is_none() {
-            tracing::warn!(
-                "jsonrpcs: HTTP transport asked for but no `http_listen` address (siprd has no xhttp yet)"
-            );
-        }
         if let Some(d) = &self.dgram_socket {
             dgram::Endpoint::parse(d)?;
         }
         Ok(())
     }
 
-    fn register(&self, _reg: &mut Registry<Ctx>) {}
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        // As Kamailio 5.6, `jsonrpc_dispatch()` needs bit 1 set explicitly
+        // (`transport` 0 does not enable it).
+        script::register(reg, self.transport & T_HTTP != 0);
+    }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
-        core_cmds::register(rpc, &self.rt);
+        core_cmds::register(rpc, &self.rt, &self.serving);
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.rt.set(Arc::downgrade(rt));
+        core_cmds::register_tmx(rt);
         if self.enabled(T_DGRAM) {
             match &self.dgram_socket {
                 Some(spec) => {
                     let ep = dgram::Endpoint::parse(spec)?;
                     dgram::start(rt, &ep, true)?;
+                    self.serving.lock().push("JSONRPCS DATAGRAM");
                     if let dgram::Endpoint::Unix(p) = ep {
                         self.created.lock().push(p);
                     }
@@ -161,7 +167,10 @@ impl Module for Jsonrpcs {
                     .is_some_and(|p| p.is_dir()) =>
                 {
                     match dgram::start(rt, &dgram::Endpoint::Unix(DEFAULT_DGRAM.into()), false) {
-                        Ok(()) => self.created.lock().push(DEFAULT_DGRAM.into()),
+                        Ok(()) => {
+                            self.created.lock().push(DEFAULT_DGRAM.into());
+                            self.serving.lock().push("JSONRPCS DATAGRAM");
+                        }
                         Err(e) => {
                             tracing::warn!("jsonrpcs: default datagram socket not started: {e}")
                         }
@@ -192,7 +201,11 @@ impl Module for Jsonrpcs {
                     mode: self.fifo_mode,
                 };
                 match fifo::start(rt, cfg, explicit) {
-                    Ok(()) => self.created.lock().push(path.into()),
+                    Ok(()) => {
+                        self.created.lock().push(path.into());
+                        // Kamailio lists the FIFO process first
+                        self.serving.lock().insert(0, "JSONRPCS FIFO");
+                    }
                     Err(e) if explicit => return Err(e),
                     Err(e) => tracing::warn!("jsonrpcs: default FIFO not started: {e}"),
                 }

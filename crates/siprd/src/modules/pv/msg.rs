@@ -187,7 +187,8 @@ impl Simple {
         let msg = &ctx.msg;
         match self.0 {
             Ru => {
-                if !msg.is_request() {
+                // an HTTP target is no R-URI: Kamailio gives null (xhttp's `$hu` has it)
+                if !msg.is_request() || (msg.is_http() && ctx.new_uri.is_none()) {
                     return Value::Null;
                 }
                 let ru = ctx.ruri();

@@ -1,0 +1,305 @@
+//! Statistics (`stats.get_statistics`, `stats.reset_statistics`): named
+//! values in groups (`core:rcv_requests`, `sl:200_replies` ...), registered at
+//! start-up by the core and the modules. A counter is an atomic the owner
+//! bumps on the message path (relaxed, no lock); the registry (read only by
+//! RPC) maps names to those atomics or to values computed when read.
+
+use parking_lot::RwLock;
+use siprd_sip::Method;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub type Counter = Arc<AtomicU64>;
+
+/// One statistic.
+#[derive(Clone)]
+pub enum Stat {
+    /// A counter `reset_statistics` clears.
+    Counter(Counter),
+    /// A counter that is never reset (Kamailio's sl counters).
+    NoReset(Counter),
+    /// A value computed when read (memory, table sizes); not resettable.
+    Computed(Arc<dyn Fn() -> u64 + Send + Sync>),
+}
+
+impl Stat {
+    pub fn value(&self) -> u64 {
+        match self {
+            Stat::Counter(c) | Stat::NoReset(c) => c.load(Ordering::Relaxed),
+            Stat::Computed(f) => f(),
+        }
+    }
+    fn reset(&self) {
+        if let Stat::Counter(c) = self {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every statistic by group and name (byte order, as Kamailio lists them).
+#[derive(Clone, Default)]
+pub struct Stats {
+    groups: Arc<RwLock<BTreeMap<String, BTreeMap<String, Stat>>>>,
+}
+
+impl Stats {
+    /// Register (or replace) `group:name`.
+    pub fn add(&self, group: &str, name: &str, stat: Stat) {
+        self.groups
+            .write()
+            .entry(group.to_string())
+            .or_default()
+            .insert(name.to_string(), stat);
+    }
+
+    /// A fresh resettable counter registered as `group:name`.
+    pub fn counter(&self, group: &str, name: &str) -> Counter {
+        let c = Counter::default();
+        self.add(group, name, Stat::Counter(c.clone()));
+        c
+    }
+
+    /// `stats.get_statistics` for one argument: `all`, `group:` or a name
+    /// (looked up in every group). Lines are `group:name = value`.
+    pub fn get(&self, what: &str, out: &mut Vec<String>) {
+        let groups = self.groups.read();
+        let line = |g: &str, n: &str, s: &Stat| format!("{g}:{n} = {}", s.value());
+        if what == "all" {
+            for (g, stats) in groups.iter() {
+                out.extend(stats.iter().map(|(n, s)| line(g, n, s)));
+            }
+        } else if let Some(g) = what.strip_suffix(':') {
+            if let Some(stats) = groups.get(g) {
+                out.extend(stats.iter().map(|(n, s)| line(g, n, s)));
+            }
+        } else {
+            for (g, stats) in groups.iter() {
+                if let Some(s) = stats.get(what) {
+                    out.push(line(g, what, s));
+                }
+            }
+        }
+    }
+
+    /// `stats.reset_statistics` for one argument (same forms as [`get`](Self::get)).
+    pub fn reset(&self, what: &str) {
+        let groups = self.groups.read();
+        if what == "all" {
+            groups
+                .values()
+                .flat_map(|s| s.values())
+                .for_each(Stat::reset);
+        } else if let Some(g) = what.strip_suffix(':') {
+            if let Some(stats) = groups.get(g) {
+                stats.values().for_each(Stat::reset);
+            }
+        } else {
+            groups
+                .values()
+                .filter_map(|s| s.get(what))
+                .for_each(Stat::reset);
+        }
+    }
+}
+
+/// Methods with their own `core:rcv_requests_*` counter, in counter order.
+const REQ_METHODS: [&str; 14] = [
+    "ack",
+    "bye",
+    "cancel",
+    "info",
+    "invite",
+    "message",
+    "notify",
+    "options",
+    "prack",
+    "publish",
+    "refer",
+    "register",
+    "subscribe",
+    "update",
+];
+
+/// Methods with per-class `core:rcv_replies_Nxx_*` counters.
+const RPL_METHODS: [&str; 8] = [
+    "bye", "cancel", "invite", "message", "prack", "refer", "reg", "update",
+];
+
+/// Reply codes with their own `core:rcv_replies_*` counter.
+const RPL_CODES: [u16; 5] = [401, 404, 407, 480, 486];
+
+/// The core's counters, bumped by the dispatcher.
+pub struct CoreStats {
+    rcv_requests: Counter,
+    by_method: [Counter; 14],
+    rcv_replies: Counter,
+    by_class: [Counter; 6],
+    by_class_method: [[Counter; 8]; 6],
+    r18x: Counter,
+    by_code: [Counter; 5],
+    pub bad_msg_hdr: Counter,
+    pub fwd_replies: Counter,
+    pub drop_requests: Counter,
+    pub drop_replies: Counter,
+}
+
+impl CoreStats {
+    /// Register Kamailio's `core:` group (plus the memory group `shmem:`).
+    pub fn register(stats: &Stats) -> CoreStats {
+        let c = |n: &str| stats.counter("core", n);
+        let by_class_method = std::array::from_fn(|class| {
+            std::array::from_fn(|m| c(&format!("rcv_replies_{}xx_{}", class + 1, RPL_METHODS[m])))
+        });
+        for name in [
+            "bad_URIs_rcvd",
+            "err_replies",
+            "err_requests",
+            "fwd_requests",
+            "unsupported_methods",
+        ] {
+            // Kamailio's names, not counted by siprd (always 0).
+            c(name);
+        }
+        let core = CoreStats {
+            rcv_requests: c("rcv_requests"),
+            by_method: std::array::from_fn(|i| c(&format!("rcv_requests_{}", REQ_METHODS[i]))),
+            rcv_replies: c("rcv_replies"),
+            by_class: std::array::from_fn(|i| c(&format!("rcv_replies_{}xx", i + 1))),
+            by_class_method,
+            r18x: c("rcv_replies_18x"),
+            by_code: std::array::from_fn(|i| c(&format!("rcv_replies_{}", RPL_CODES[i]))),
+            bad_msg_hdr: c("bad_msg_hdr"),
+            fwd_replies: c("fwd_replies"),
+            drop_requests: c("drop_requests"),
+            drop_replies: c("drop_replies"),
+        };
+        register_memory(stats);
+        core
+    }
+
+    pub fn request(&self, m: &Method) {
+        self.rcv_requests.fetch_add(1, Ordering::Relaxed);
+        let i = match m {
+            Method::Ack => 0,
+            Method::Bye => 1,
+            Method::Cancel => 2,
+            Method::Info => 3,
+            Method::Invite => 4,
+            Method::Message => 5,
+            Method::Notify => 6,
+            Method::Options => 7,
+            Method::Prack => 8,
+            Method::Publish => 9,
+            Method::Refer => 10,
+            Method::Register => 11,
+            Method::Subscribe => 12,
+            Method::Update => 13,
+            Method::Other(_) => return,
+        };
+        self.by_method[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A received reply with its status and CSeq method.
+    pub fn reply(&self, status: u16, m: Option<&Method>) {
+        self.rcv_replies.fetch_add(1, Ordering::Relaxed);
+        let class = usize::from(status / 100);
+        let Some(ci) = class.checked_sub(1).filter(|c| *c < 6) else {
+            return;
+        };
+        self.by_class[ci].fetch_add(1, Ordering::Relaxed);
+        if (180..190).contains(&status) {
+            self.r18x.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(i) = RPL_CODES.iter().position(|c| *c == status) {
+            self.by_code[i].fetch_add(1, Ordering::Relaxed);
+        }
+        let mi = match m {
+            Some(Method::Bye) => 0,
+            Some(Method::Cancel) => 1,
+            Some(Method::Invite) => 2,
+            Some(Method::Message) => 3,
+            Some(Method::Prack) => 4,
+            Some(Method::Refer) => 5,
+            Some(Method::Register) => 6,
+            Some(Method::Update) => 7,
+            _ => return,
+        };
+        self.by_class_method[ci][mi].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Resident and peak resident memory of the process, in bytes (siprd has no
+/// shared-memory pool: this stands for Kamailio's shm figures).
+pub fn proc_memory() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn register_memory(stats: &Stats) {
+    let comp = |f: fn() -> u64| Stat::Computed(Arc::new(f));
+    stats.add("shmem", "total_size", comp(|| proc_memory().0));
+    stats.add("shmem", "used_size", comp(|| proc_memory().0));
+    stats.add("shmem", "real_used_size", comp(|| proc_memory().0));
+    stats.add("shmem", "max_used_size", comp(|| proc_memory().1));
+    stats.add("shmem", "free_size", comp(|| 0));
+    stats.add("shmem", "fragments", comp(|| 0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(s: &Stats, what: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        s.get(what, &mut out);
+        out
+    }
+
+    #[test]
+    fn lookups_and_reset() {
+        let s = Stats::default();
+        let core = CoreStats::register(&s);
+        let keep = Counter::default();
+        s.add("sl", "200_replies", Stat::NoReset(keep.clone()));
+        core.request(&Method::Options);
+        core.reply(486, Some(&Method::Invite));
+        keep.fetch_add(2, Ordering::Relaxed);
+        assert_eq!(get(&s, "rcv_requests"), ["core:rcv_requests = 1"]);
+        assert_eq!(
+            get(&s, "rcv_requests_options"),
+            ["core:rcv_requests_options = 1"]
+        );
+        assert_eq!(
+            get(&s, "rcv_replies_4xx_invite"),
+            ["core:rcv_replies_4xx_invite = 1"]
+        );
+        assert_eq!(get(&s, "rcv_replies_486"), ["core:rcv_replies_486 = 1"]);
+        // a group-qualified name is not a name (as Kamailio)
+        assert!(get(&s, "core:rcv_requests").is_empty());
+        assert!(get(&s, "nope:").is_empty());
+        assert_eq!(get(&s, "sl:"), ["sl:200_replies = 2"]);
+        let all = get(&s, "all");
+        assert!(all.first().unwrap().starts_with("core:bad_URIs_rcvd"));
+        assert!(all.iter().any(|l| l.starts_with("shmem:total_size = ")));
+        s.reset("rcv_requests");
+        assert_eq!(get(&s, "rcv_requests"), ["core:rcv_requests = 0"]);
+        assert_eq!(
+            get(&s, "rcv_requests_options"),
+            ["core:rcv_requests_options = 1"]
+        );
+        s.reset("all");
+        assert_eq!(
+            get(&s, "rcv_requests_options"),
+            ["core:rcv_requests_options = 0"]
+        );
+        assert_eq!(get(&s, "sl:"), ["sl:200_replies = 2"]);
+    }
+}
