@@ -16,6 +16,7 @@
 pub mod asyncm;
 pub mod relay;
 pub mod table;
+pub mod tmx;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
@@ -48,6 +49,9 @@ pub struct TmConfig {
     pub auto_inv_100: bool,
     pub auto_inv_100_reason: String,
     pub restart_fr_on_each_reply: bool,
+    /// What a new serial forking leg drops of the earlier replies (as a
+    /// `t_drop_replies` mode: `n`, `a`, `l`).
+    pub failure_reply_mode: u8,
 }
 
 impl Default for TmConfig {
@@ -63,6 +67,7 @@ impl Default for TmConfig {
             auto_inv_100: true,
             auto_inv_100_reason: "trying -- your call is important to us".into(),
             restart_fr_on_each_reply: true,
+            failure_reply_mode: b'a',
         }
     }
 }
@@ -118,7 +123,6 @@ pub struct TmCtx {
 
 /// tm parameters accepted without effect (Kamailio tuning knobs).
 const IGNORED_PARAMS: &[&str] = &[
-    "failure_reply_mode",
     "contacts_avp",
     "contact_flows_avp",
     "enable_stats",
@@ -261,6 +265,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
         }
         if code >= 200 {
             inner.suspended = None;
+            st.table.stats.final_reply(code);
         }
         st.table.schedule(&tx.entry, &mut inner);
         inner.dest
@@ -399,6 +404,10 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         saved: None,
         best: None,
         ack_key: None,
+        lumps: None,
+        leg: 0,
+        failure_runs: 0,
+        drop_mode: None,
     });
     match inserted {
         Ok(entry) => {
@@ -469,6 +478,7 @@ fn prepare_tx_ctx(
         c.avps = s.avps.clone();
         c.force_rport = s.force_rport;
     }
+    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
     c.tm.tx = Some(tx.clone());
     true
 }
@@ -506,16 +516,18 @@ fn run_on_tx(
 
 /// Send a local reply from outside any script execution (timer thread, after
 /// a resumed route).
-fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
+fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bool {
     let (req, rcv, force_rport) = {
         let inner = tx.entry.inner.lock();
         if inner.uas.is_final() {
-            return;
+            return false;
         }
         let fr = inner.saved.as_ref().is_some_and(|s| s.force_rport);
         (inner.req.clone(), inner.rcv, fr || rt.settings.force_rport)
     };
-    let Ok(msg) = Message::parse(req) else { return };
+    let Ok(msg) = Message::parse(req) else {
+        return false;
+    };
     let mut out = Vec::new();
     build_local_reply(
         &tx.state,
@@ -531,19 +543,18 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
     let dest = {
         let mut inner = tx.entry.inner.lock();
         if !inner.uas.on_reply(code, Instant::now()) {
-            return;
+            return false;
         }
         inner.last_reply = Bytes::from(out.clone());
         inner.suspended = None;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
-    tx.state
-        .table
-        .stats
-        .local_replies
-        .fetch_add(1, Ordering::Relaxed);
+    let stats = &tx.state.table.stats;
+    stats.local_replies.fetch_add(1, Ordering::Relaxed);
+    stats.final_reply(code);
     rt.send(&dest, &out);
+    true
 }
 
 /// `t_suspend()`: park the transaction (creating it first when needed).
@@ -589,6 +600,9 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         avps: ctx.avps.clone(),
         force_rport: ctx.force_rport,
     });
+    if inner.lumps.is_none() {
+        inner.lumps = Some(ctx.edits.clone());
+    }
     if ctx.tm.on_failure.is_some() {
         inner.on_failure = ctx.tm.on_failure;
     }
@@ -654,6 +668,7 @@ fn run_cursor(
     c.dst_uri = saved.dst_uri.clone();
     c.avps = saved.avps.clone();
     c.force_rport = saved.force_rport;
+    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
     c.tm.tx = Some(tx.clone());
     c.exec.route_type = route_type::FAILURE;
     rt.program.resume(c, cursor);
@@ -1095,6 +1110,7 @@ impl Module for Tm {
                 ty: ModParamType::Str,
             },
             int("restart_fr_on_each_reply"),
+            int("failure_reply_mode"),
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1127,6 +1143,14 @@ impl Module for Tm {
                 c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned()
             }
             "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            "failure_reply_mode" => {
+                c.failure_reply_mode = match v.try_int() {
+                    Some(0) => b'n',
+                    Some(1) | Some(3) => b'a',
+                    Some(2) => b'l',
+                    _ => return Err("failure_reply_mode must be 0, 1, 2 or 3".into()),
+                }
+            }
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
@@ -1364,6 +1388,7 @@ impl Module for Tm {
         }
 
         self.register_queries(reg);
+        tmx::register_tm(&self.state, reg);
 
         add_msg_pv(reg, "T_req", false);
         add_msg_pv(reg, "T_rpl", true);
@@ -1373,24 +1398,7 @@ impl Module for Tm {
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
-        let st = self.state.clone();
-        rpc.add("tm.stats", "Transaction statistics", move |_p| {
-            let s = &st.table.stats;
-            let created = s.created.load(Ordering::Relaxed);
-            let freed = s.freed.load(Ordering::Relaxed);
-            let local = s.local_replies.load(Ordering::Relaxed);
-            let relayed = s.relayed_replies.load(Ordering::Relaxed);
-            Ok(serde_json::json!({
-                "current": st.table.len(),
-                "total": created,
-                "total_local": local,
-                "rpl_generated": local,
-                "rpl_sent": local + relayed,
-                "retransmissions": s.retransmissions.load(Ordering::Relaxed),
-                "created": created,
-                "freed": freed,
-            }))
-        });
+        tmx::rpc(&self.state, rpc);
     }
 
     fn hooks(&self, hooks: &mut crate::runtime::Hooks) {
@@ -1469,13 +1477,6 @@ impl Tm {
                 };
                 with_inner(ctx, |i| i.uacs.iter().any(|u| i32::from(u.code) == code))
             }),
-        ));
-        reg.add_function(def(
-            "t_save_lumps",
-            "tm",
-            vec![],
-            route_type::REQUEST,
-            func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| 1),
         ));
         let st = self.state.clone();
         reg.add_function(def(
@@ -1610,20 +1611,7 @@ impl Module for Tmx {
                 continue_tx(&t.state, &rt, index, label, Resume::Route(route))
             }),
         ));
-        reg.add_function(def(
-            "t_cancel_branches",
-            "tmx",
-            vec![ParamKind::Str],
-            route_type::ONREPLY | route_type::FAILURE,
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                let Some(tx) = ctx.tm.tx.clone() else {
-                    return -1;
-                };
-                let rt = ctx.rt.clone();
-                relay::cancel_pending(&rt, &tx);
-                1
-            }),
-        ));
+        tmx::register_tmx(reg);
         for (name, mask) in [
             ("t_is_failure_route", route_type::FAILURE),
             ("t_is_branch_route", route_type::BRANCH),

@@ -273,6 +273,16 @@ fn send_branch(
     let request = Bytes::from(out);
     {
         let mut inner = tx.entry.inner.lock();
+        if inner.lumps.is_none() {
+            inner.lumps = Some(ctx.edits.clone());
+        }
+        if inner.failure_runs > inner.leg {
+            // The first branch of a new serial forking leg.
+            let mode = inner.drop_mode.take().unwrap_or(cfg.failure_reply_mode);
+            drop_replies(&mut inner, mode);
+            inner.leg = inner.failure_runs;
+        }
+        let leg = inner.leg;
         inner.uacs.push(Uac {
             tx: ClientTx::start(tx.entry.invite, t.proto != Proto::Udp, timers, now),
             request: request.clone(),
@@ -283,6 +293,8 @@ fn send_branch(
             provisional: false,
             cancel_sent: false,
             replied: false,
+            leg,
+            dropped: false,
         });
         if ctx.tm.on_failure.is_some() {
             inner.on_failure = ctx.tm.on_failure;
@@ -435,6 +447,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Some(code) = ctx.msg.status() else {
         return HookAction::Stop;
     };
+    st.table
+        .stats
+        .received_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if entry.invite && ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
         // The answer to our CANCEL: nothing to do.
         return HookAction::Stop;
@@ -551,11 +567,13 @@ fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: B
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
-    tx.state
-        .table
-        .stats
+    let stats = &tx.state.table.stats;
+    stats
         .relayed_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if code >= 200 {
+        stats.final_reply(code);
+    }
     let _ = rt;
     ctx.send(&dest, &reply);
 }
@@ -578,6 +596,11 @@ fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
+    let stats = &tx.state.table.stats;
+    stats
+        .relayed_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    stats.final_reply(code);
     rt.send(&dest, &reply);
 }
 
@@ -611,12 +634,26 @@ fn pending(inner: &TxInner) -> bool {
         .any(|u| u.code < 200 && u.tx.state() != State::Terminated)
 }
 
+/// Drop the replies received so far from the best-reply choice
+/// (`t_drop_replies`, `failure_reply_mode`): `a` all, `l` the last leg's,
+/// `n` none.
+pub(crate) fn drop_replies(inner: &mut TxInner, mode: u8) {
+    let last = inner.leg;
+    for u in inner.uacs.iter_mut() {
+        match mode {
+            b'a' => u.dropped = true,
+            b'l' if u.leg == last => u.dropped = true,
+            _ => {}
+        }
+    }
+}
+
 /// Best final reply among the branches: a 6xx wins, else the lowest class,
 /// lowest code.
 fn best(inner: &TxInner) -> Option<usize> {
     let mut best: Option<(usize, u16)> = None;
     for (i, u) in inner.uacs.iter().enumerate() {
-        if u.code < 200 {
+        if u.code < 200 || u.dropped {
             continue;
         }
         let rank = if u.code >= 600 { 0 } else { u.code };
@@ -663,6 +700,11 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     };
     if code >= 300 {
         if let Some(route) = on_failure {
+            {
+                let mut inner = tx.entry.inner.lock();
+                inner.failure_runs = inner.failure_runs.wrapping_add(1);
+                inner.drop_mode = None;
+            }
             run_on_tx(
                 rt,
                 tx,
@@ -677,14 +719,24 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             if inner.uas.is_final() || pending(&inner) {
                 return;
             }
+            if best(&inner).is_none() {
+                // t_drop_replies() with no new branch: nothing left to relay.
+                drop(inner);
+                reply_detached(rt, tx, 500, super::REASON_500);
+                return;
+            }
         }
     }
     match reply {
         Some(r) => relay_detached(rt, tx, code, r),
         // A cancelled transaction whose branch timed out: Kamailio answers 487
         // (its failure route still saw the 408).
-        None if canceled => reply_detached(rt, tx, 487, b"Request Terminated"),
-        None => reply_detached(rt, tx, code, &reason),
+        None if canceled => {
+            reply_detached(rt, tx, 487, b"Request Terminated");
+        }
+        None => {
+            reply_detached(rt, tx, code, &reason);
+        }
     }
 }
 

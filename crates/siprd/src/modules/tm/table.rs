@@ -54,6 +54,11 @@ pub struct Uac {
     pub cancel_sent: bool,
     /// A reply was received on this branch (any code).
     pub replied: bool,
+    /// The serial forking step (leg) that created this branch.
+    pub leg: u16,
+    /// Its reply no longer counts for the best-reply choice (t_drop_replies,
+    /// failure_reply_mode).
+    pub dropped: bool,
 }
 
 /// The mutable part of a transaction.
@@ -84,6 +89,15 @@ pub struct TxInner {
     pub best: Option<usize>,
     /// Key in the local-2xx ACK map.
     pub ack_key: Option<(Bytes, Bytes)>,
+    /// The request's changes (headers, body, R-URI) saved by the first
+    /// `t_relay`, `t_suspend` or `t_save_lumps`: failure and resumed routes
+    /// start from them.
+    pub lumps: Option<siprd_sip::edit::Edits>,
+    /// Serial forking: the current leg, how many failure routes ran, and the
+    /// `t_drop_replies` mode chosen in the running one.
+    pub leg: u16,
+    pub failure_runs: u16,
+    pub drop_mode: Option<u8>,
 }
 
 impl TxInner {
@@ -148,6 +162,19 @@ pub struct Stats {
     pub local_replies: AtomicU64,
     pub relayed_replies: AtomicU64,
     pub retransmissions: AtomicU64,
+    /// Replies received from the branches.
+    pub received_replies: AtomicU64,
+    /// Transactions completed with a final reply, by class (2xx .. 6xx).
+    pub finals: [AtomicU64; 5],
+}
+
+impl Stats {
+    /// A transaction got its final reply `code` (sent, relayed or dropped).
+    pub fn final_reply(&self, code: u16) {
+        if let Some(c) = self.finals.get(usize::from(code / 100).wrapping_sub(2)) {
+            c.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
 }
 
 /// The table, the timer heap and the configuration.
@@ -261,6 +288,19 @@ impl Table {
             Bytes::copy_from_slice(to_tag),
         );
         self.local_2xx.lock().get(&k).cloned()
+    }
+
+    /// Visit every live transaction (RPC listings, lookups by Call-ID);
+    /// stops when `f` returns false. Locks one slot at a time.
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<TxEntry>) -> bool) {
+        for slot in self.slots.iter() {
+            let entries: Vec<Arc<TxEntry>> = slot.lock().by_key.values().cloned().collect();
+            for e in &entries {
+                if !f(e) {
+                    return;
+                }
+            }
+        }
     }
 
     /// True when no transaction is live.
