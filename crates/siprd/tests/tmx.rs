@@ -386,3 +386,96 @@ modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
     assert_eq!(r["rpl_generated"], 1, "the 100: {st}");
     assert_eq!(r["4xx"], 0, "{st}");
 }
+
+const GROUPS: &str = r#"
+async_workers=1
+async_workers_group="name=g1;workers=1;nonblock=0;usleep=0"
+async_workers_group="name=g2;workers=2"
+loadmodule "async.so"
+request_route {
+    if ($rU == "g1") { async_task_group_route("TR", "g1"); xlog("L_INFO", "NEVER\n"); }
+    if ($rU == "gd") {
+        async_task_group_data("TD", "g2", "d-$ci");
+        sl_send_reply("200", "queued");
+        exit;
+    }
+    if ($rU == "def") { async_task_data("TD", "def-$ci"); async_task_route("TR"); }
+    if ($rU == "dyn") { $var(r) = "TR"; async_task_route("$var(r)"); }
+    if ($rU == "nog") { async_task_group_route("TR", "nosuch"); xlog("L_INFO", "NEVER\n"); }
+}
+route[TR] {
+    xlog("L_INFO", "TR $ci gname=[$async(gname)] data=[$async(data)] failure=$T(id_index)\n");
+    t_reply("404", "TR");
+}
+route[TD] {
+    xlog("L_INFO", "TD gname=[$async(gname)] data=[$async(data)] rm=$rm\n");
+}
+"#;
+
+#[test]
+fn async_task_groups_from_the_core_parameters() {
+    let s = Siprd::start(&cfg("", GROUPS));
+    let c = UdpClient::new();
+    for user in ["g1", "def", "dyn"] {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "INVITE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                user,
+                "",
+            ),
+        );
+        assert_eq!(
+            finals(&c, Duration::from_millis(500)),
+            vec!["SIP/2.0 404 TR"],
+            "{user}"
+        );
+    }
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:gd@127.0.0.1", c.port(), "gd", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 queued");
+    assert!(
+        s.wait_log("TD gname=[g2] data=[d-gd] rm=OPTIONS", WAIT),
+        "{}",
+        s.log()
+    );
+    let log = s.log();
+    assert!(log.contains("TR g1 gname=[g1] data=[<null>]"), "{log}");
+    assert!(log.contains("TR def gname=[default]"), "{log}");
+    assert!(log.contains("TD gname=[default] data=[def-def]"), "{log}");
+    assert!(log.contains("TR dyn gname=[default]"), "{log}");
+    // an unknown group: suspended, never resumed, ended by fr_timer
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:nog@127.0.0.1", c.port(), "nog", ""),
+    );
+    assert!(s.wait_log("group [nosuch] not found", WAIT));
+    let got = finals(&c, Duration::from_millis(2500));
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("SIP/2.0 408 Request Timeout"),
+        "{got:?}"
+    );
+    assert_eq!(s.count_log("NEVER"), 0);
+}
+
+#[test]
+fn async_task_functions_need_the_core_workers() {
+    let routes = GROUPS
+        .lines()
+        .filter(|l| !l.starts_with("async_workers"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (code, out) = check_config(&cfg("", &routes));
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("async_workers"), "{out}");
+    let (code, out) = check_config(&cfg(
+        "",
+        &GROUPS.replace("name=g2;workers=2", "name=g2;workers=0"),
+    ));
+    assert_ne!(code, 0, "{out}");
+}
