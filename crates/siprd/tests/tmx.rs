@@ -135,6 +135,7 @@ request_route {{
 failure_route[F] {{
     xlog("L_INFO", "F $T_reply_code $rU\n");
     append_hf("X-H3: 1\r\n");
+    xlog("L_INFO", "TP $T_rpl($rs) $T_rpl($hdr(To)) $rm $rU [$T_req($hdr(X-Before))]\n");
     if ($rU == "dropall") {{ t_drop_replies(); }}
     if ($rU == "dropnone") {{ t_drop_replies("n"); }}
     if ($rU == "droplast") {{ t_drop_replies("l"); }}

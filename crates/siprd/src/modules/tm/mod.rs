@@ -1033,13 +1033,32 @@ impl PvImpl<Ctx> for TMsgPv {
         let Some(msg) = bytes.and_then(|b| Message::parse(b).ok()) else {
             return Value::Null;
         };
-        let old = std::mem::replace(&mut ctx.msg, msg);
-        let old_uri = ctx.new_uri.take();
-        let v = self.spec.get(ctx);
-        ctx.msg = old;
-        ctx.new_uri = old_uri;
-        v
+        // Read on a context of its own: the current message, its edits and
+        // URIs stay untouched (the PV may cache parsed headers in the context).
+        let rcv = tx.entry.inner.lock().rcv;
+        let read = |c: &mut Ctx| {
+            c.reset(msg, false, rcv);
+            c.tm.tx = Some(tx.clone());
+            let v = self.spec.get(c);
+            c.tm = TmCtx::default();
+            v
+        };
+        PV_CTX.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => {
+                let c = slot.get_or_insert_with(|| Ctx::new(ctx.rt.clone()));
+                if !Arc::ptr_eq(&c.rt, &ctx.rt) {
+                    *c = Ctx::new(ctx.rt.clone());
+                }
+                read(c)
+            }
+            Err(_) => read(&mut Ctx::new(ctx.rt.clone())),
+        })
     }
+}
+
+thread_local! {
+    /// The context `$T_req` / `$T_rpl` read their message in.
+    static PV_CTX: std::cell::RefCell<Option<Ctx>> = const { std::cell::RefCell::new(None) };
 }
 
 fn add_msg_pv(reg: &mut Registry<Ctx>, name: &'static str, reply: bool) {
