@@ -174,10 +174,12 @@ pub fn register(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
         "Returns shared memory info (siprd has no shared memory pool: the process' resident memory).",
         Box::new(|_| {
             let (rss, hwm) = proc_memory();
+            // With SIPRD_COUNT_ALLOCS: the live heap bytes, exact.
+            let used = crate::memstat::live_bytes().unwrap_or(rss);
             Ok(json!({
                 "total": rss,
                 "free": 0,
-                "used": rss,
+                "used": used,
                 "real_used": rss,
                 "max_used": hwm,
                 "fragments": 0,

@@ -593,13 +593,13 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     if inner.suspended.is_some() {
         return 1;
     }
-    inner.suspended = Some(Saved {
+    inner.suspended = Some(Box::new(Saved {
         flags: ctx.flags,
         new_uri: ctx.new_uri.clone(),
         dst_uri: ctx.dst_uri.clone(),
         avps: ctx.avps.clone(),
         force_rport: ctx.force_rport,
-    });
+    }));
     if inner.lumps.is_none() {
         inner.lumps = Some(ctx.edits.clone());
     }
@@ -718,13 +718,13 @@ pub fn continue_tx(
     let _g = tx.entry.reply_lock.lock();
     {
         let mut inner = tx.entry.inner.lock();
-        inner.saved = Some(Saved {
+        inner.saved = Some(Box::new(Saved {
             flags: saved.flags,
             new_uri: saved.new_uri.clone(),
             dst_uri: saved.dst_uri.clone(),
             avps: saved.avps.clone(),
             force_rport: saved.force_rport,
-        });
+        }));
     }
     match what {
         Resume::Route(route) => run_on_tx(
@@ -785,13 +785,13 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
         inner.resumed = true;
         let s = s.or_else(|| inner.saved.take());
         if let Some(s) = &s {
-            inner.saved = Some(Saved {
+            inner.saved = Some(Box::new(Saved {
                 flags: s.flags,
                 new_uri: s.new_uri.clone(),
                 dst_uri: s.dst_uri.clone(),
                 avps: s.avps.clone(),
                 force_rport: s.force_rport,
-            });
+            }));
         }
         (s, inner.on_failure.take())
     };
@@ -801,7 +801,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
             tx,
             route,
             "failure_route",
-            saved.as_ref(),
+            saved.as_deref(),
             408,
             b"Request Timeout",
             route_type::FAILURE,

@@ -312,13 +312,13 @@ fn send_branch(
             cfg.max_noninv_lifetime
         };
         inner.uas.arm_fr(now, life);
-        inner.saved = Some(Saved {
+        inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
             new_uri: ctx.new_uri.clone(),
             dst_uri: ctx.dst_uri.clone(),
             avps: ctx.avps.clone(),
             force_rport: ctx.force_rport,
-        });
+        }));
         st.table.schedule(&tx.entry, &mut inner);
     }
     ctx.send(&dest, &request)
