@@ -263,6 +263,9 @@ request_route {
     }
     xlog("L_INFO", "END $rU\n");
 }
+event_route[tm:local-response] {
+    xlog("L_INFO", "LR rm=$rm rs=$rs ci=$ci\n");
+}
 "#;
 
 #[test]
@@ -302,6 +305,14 @@ fn t_reply_callid_answers_a_parked_transaction_once() {
         }
     }
     assert_eq!(s.count_log("RCID rc=-1"), 2);
+    // tm:local-response runs on each local stateful reply (Kamailio 5.6.3: only
+    // on the first of each worker process)
+    assert!(
+        s.wait_log("LR rm=INVITE rs=486 ci=tmx-park", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.log().contains("LR rm=INVITE rs=100 ci=tmx-park"));
 }
 
 #[test]

@@ -90,6 +90,24 @@ pub struct TmState {
     /// The To-tag prefix of local replies (32 hex digits).
     tag_prefix: String,
     timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Resolved at start: `event_route[tm:local-response]`.
+    local_response: std::sync::OnceLock<Option<EventHandle>>,
+}
+
+/// `event_route[tm:local-response]` after a local stateful reply: it runs on
+/// the reply (`$rs`, `$rm` from its CSeq), as Kamailio's.
+fn raise_local_response(rt: &Arc<Runtime>, st: &TmState, reply: &[u8], rcv: RcvInfo) {
+    let Some(Some(ev)) = st.local_response.get() else {
+        return;
+    };
+    let Ok(msg) = Message::parse(Bytes::copy_from_slice(reply)) else {
+        return;
+    };
+    rt.raise_with(ev, route_type::EVENT, move |c| {
+        c.msg = msg;
+        c.faked = false;
+        c.rcv = rcv;
+    });
 }
 
 /// The transaction a script execution works on.
@@ -158,6 +176,7 @@ impl Default for Tm {
                 table: Table::new(),
                 tag_prefix,
                 timer: parking_lot::Mutex::new(None),
+                local_response: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -271,6 +290,10 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
         inner.dest
     };
     let ok = ctx.send(&dest, &out);
+    if matches!(st.local_response.get(), Some(Some(_))) {
+        ctx.flush();
+        raise_local_response(&rt, st, &out, ctx.rcv);
+    }
     ctx.scratch = out;
     st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
     ctx.replied = true;
@@ -554,6 +577,7 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bo
     stats.local_replies.fetch_add(1, Ordering::Relaxed);
     stats.final_reply(code);
     rt.send(&dest, &out);
+    raise_local_response(rt, &tx.state, &out, rcv);
     true
 }
 
@@ -1428,6 +1452,7 @@ impl Module for Tm {
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.state.local_response.set(rt.event("tm:local-response"));
         let (st, rt) = (self.state.clone(), rt.clone());
         let h = std::thread::Builder::new()
             .name("tm-timer".into())
