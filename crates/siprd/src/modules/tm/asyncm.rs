@@ -656,10 +656,9 @@ impl Module for Async {
                     let Some(route) = t.route.get(ctx) else {
                         return -1;
                     };
-                    let group = match a.get(1) {
-                        Some(x) => Some(crate::modules::args::str_arg(ctx, x).unwrap_or_default()),
-                        None => None,
-                    };
+                    let group = a
+                        .get(1)
+                        .map(|x| crate::modules::args::str_arg(ctx, x).unwrap_or_default());
                     st.task_route(&tm, ctx, route, group.as_deref())
                 }),
             });
