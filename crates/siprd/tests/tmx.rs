@@ -491,3 +491,61 @@ fn async_task_functions_need_the_core_workers() {
     ));
     assert_ne!(code, 0, "{out}");
 }
+
+#[test]
+fn async_return_param_lets_the_script_go_on() {
+    let routes = r#"
+async_workers=1
+loadmodule "async.so"
+modparam("async", "return", 1)
+request_route {
+    if ($rU == "sl") {
+        async_ms_sleep(300);
+        xlog("L_INFO", "AFTER SLEEP rc=$rc\n");
+        t_reply("404", "Slept");
+        exit;
+    }
+    async_task_route("TR");
+    xlog("L_INFO", "AFTER TASK rc=$rc\n");
+}
+route[TR] { t_reply("486", "TR"); }
+"#;
+    let s = Siprd::start(&cfg("", routes));
+    let c = UdpClient::new();
+    // Kamailio 5.6: the function returns 1, the script replies at once and the
+    // later resumption finds the transaction answered.
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:sl@127.0.0.1", c.port(), "ret-sl", ""),
+    );
+    assert_eq!(
+        finals(&c, Duration::from_millis(200)),
+        vec!["SIP/2.0 404 Slept"]
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(s.count_log("AFTER SLEEP rc=1"), 1, "{}", s.log());
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:tr@127.0.0.1", c.port(), "ret-tr", ""),
+    );
+    let got = finals(&c, Duration::from_millis(300));
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("SIP/2.0 486 TR"),
+        "{got:?}"
+    );
+    assert!(s.wait_log("AFTER TASK rc=1", WAIT));
+}
+
+#[test]
+fn a_retransmitted_suspended_invite_gets_the_same_100() {
+    let s = Siprd::start(&cfg("", LOCAL));
+    let c = UdpClient::new();
+    let inv = request("INVITE", "sip:park@127.0.0.1", c.port(), "tmx-re100", "");
+    c.send(s.udp_addr(), &inv);
+    let first = c.recv(WAIT).expect("100");
+    assert!(first_line(&first).starts_with("SIP/2.0 100"), "{first}");
+    c.send(s.udp_addr(), &inv);
+    let again = c.recv(WAIT).expect("100 again");
+    assert_eq!(again, first, "the 100 is sent again byte for byte");
+}

@@ -268,6 +268,11 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
         reason,
         &mut out,
     );
+    // The auto 100 is not kept: a retransmission gets it built again.
+    let auto_100 = code == 100
+        && headers.is_empty()
+        && reason == st.table.cfg.read().auto_inv_100_reason.as_bytes()
+        && ctx.force_rport == rt.settings.force_rport;
     ctx.reply_headers = headers;
     ctx.reply_headers.clear();
     let dest = {
@@ -278,7 +283,12 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
             tracing::error!("t_reply: a final reply was already sent for this transaction");
             return -1;
         }
-        inner.last_reply = Bytes::copy_from_slice(&out);
+        inner.last_is_auto_100 = auto_100;
+        inner.last_reply = if auto_100 {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(&out)
+        };
         if tx.entry.invite && (200..300).contains(&code) {
             remember_2xx(st, &tx.entry, &mut inner, &ctx.msg);
         }
@@ -339,10 +349,34 @@ pub(crate) enum Found {
 fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
     let (dest, reply) = {
         let mut inner = e.inner.lock();
-        if !inner.uas.on_retransmission() || inner.last_reply.is_empty() {
+        if !inner.uas.on_retransmission() {
             return;
         }
-        (inner.dest, inner.last_reply.clone())
+        if inner.last_is_auto_100 {
+            // Built again, byte for byte what was sent (same request, source, options).
+            let (req, rcv, dest) = (inner.req.clone(), inner.rcv, inner.dest);
+            drop(inner);
+            let Ok(msg) = Message::parse(req) else { return };
+            let rt = ctx.rt.clone();
+            let reason = st.table.cfg.read().auto_inv_100_reason.clone();
+            let mut out = Vec::new();
+            build_local_reply(
+                st,
+                &rt,
+                &msg,
+                &rcv,
+                rt.settings.force_rport,
+                &[],
+                100,
+                reason.as_bytes(),
+                &mut out,
+            );
+            (dest, Bytes::from(out))
+        } else if inner.last_reply.is_empty() {
+            return;
+        } else {
+            (inner.dest, inner.last_reply.clone())
+        }
     };
     st.table
         .stats
@@ -431,6 +465,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         leg: 0,
         failure_runs: 0,
         drop_mode: None,
+        last_is_auto_100: false,
     });
     match inserted {
         Ok(entry) => {
@@ -569,6 +604,7 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bo
             return false;
         }
         inner.last_reply = Bytes::from(out.clone());
+        inner.last_is_auto_100 = false;
         inner.suspended = None;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest

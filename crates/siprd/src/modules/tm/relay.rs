@@ -564,6 +564,7 @@ fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: B
             return;
         }
         inner.last_reply = reply.clone();
+        inner.last_is_auto_100 = false;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
@@ -593,6 +594,7 @@ fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
             return;
         }
         inner.last_reply = reply.clone();
+        inner.last_is_auto_100 = false;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };

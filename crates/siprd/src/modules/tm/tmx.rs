@@ -51,6 +51,7 @@ fn t_drop(ctx: &mut Ctx, code: i32) -> i32 {
     // Final, with nothing to retransmit: it only lingers for wt_timer.
     if inner.uas.on_relayed_2xx(code, Instant::now()) {
         inner.last_reply = Bytes::new();
+        inner.last_is_auto_100 = false;
         inner.suspended = None;
         tx.state.table.stats.final_reply(code);
         tx.state.table.schedule(&tx.entry, &mut inner);
