@@ -413,6 +413,7 @@ request_route {
     }
     if ($rU == "def") { async_task_data("TD", "def-$ci"); async_task_route("TR"); }
     if ($rU == "dyn") { $var(r) = "TR"; async_task_route("$var(r)"); }
+    if ($rU == "dynr") { $var(r) = "R"; async_ms_route("T$var(r)", 50); }
     if ($rU == "nog") { async_task_group_route("TR", "nosuch"); xlog("L_INFO", "NEVER\n"); }
 }
 route[TR] {
@@ -428,7 +429,7 @@ route[TD] {
 fn async_task_groups_from_the_core_parameters() {
     let s = Siprd::start(&cfg("", GROUPS));
     let c = UdpClient::new();
-    for user in ["g1", "def", "dyn"] {
+    for user in ["g1", "def", "dyn", "dynr"] {
         c.send(
             s.udp_addr(),
             &request(

@@ -183,7 +183,7 @@ enum Amount {
 /// The fixed-up first argument: tm's state plus the route or the amount.
 struct AsyncArg {
     tm: Arc<TmState>,
-    route: Option<RouteId>,
+    route: Option<RouteSel>,
     amount: Option<Amount>,
 }
 
@@ -226,13 +226,7 @@ fn amount_fixup() -> ParamKind<Ctx> {
 
 fn route_fixup() -> ParamKind<Ctx> {
     ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-        let name = src.text.trim().to_string();
-        let route = fx
-            .routes
-            .route
-            .get(&name)
-            .copied()
-            .ok_or_else(|| format!("route[{name}] is not defined"))?;
+        let route = RouteSel::fixup(fx, src)?;
         let tm = tm_state(fx, src)?;
         Ok(Arg::Custom(Box::new(AsyncArg {
             tm,
@@ -585,7 +579,9 @@ impl Module for Async {
                     else {
                         return -1;
                     };
-                    let Some(route) = arg.route else { return -1 };
+                    let Some(route) = arg.route.as_ref().and_then(|r| r.get(ctx)) else {
+                        return -1;
+                    };
                     let Some(n) = amount_value(ctx, amount) else {
                         tracing::error!("{name}: the time must be an integer");
                         return -1;
