@@ -16,17 +16,21 @@ pub enum ServerTxKey {
         sent_by: Bytes,
         method: Method,
     },
-    /// RFC 2543 peers: R-URI, From tag, Call-ID, CSeq number, top Via, method (ACK folded
-    /// into INVITE), and the To tag except for INVITE/ACK (the ACK carries the tag of our reply).
-    Rfc2543 {
-        ruri: Bytes,
-        to_tag: Option<Bytes>,
-        from_tag: Option<Bytes>,
-        call_id: Bytes,
-        cseq: u32,
-        via: Bytes,
-        method: Method,
-    },
+    /// RFC 2543 peers (boxed: rare, and it would triple the size of every key).
+    Rfc2543(Box<Rfc2543Key>),
+}
+
+/// RFC 2543 matching: R-URI, From tag, Call-ID, CSeq number, top Via, method (ACK folded
+/// into INVITE), and the To tag except for INVITE/ACK (the ACK carries the tag of our reply).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rfc2543Key {
+    pub ruri: Bytes,
+    pub to_tag: Option<Bytes>,
+    pub from_tag: Option<Bytes>,
+    pub call_id: Bytes,
+    pub cseq: u32,
+    pub via: Bytes,
+    pub method: Method,
 }
 
 fn tx_method(m: Method) -> Method {
@@ -77,7 +81,7 @@ fn key_with_method(req: &Message, method: Method) -> Result<ServerTxKey, ParseEr
     } else {
         req.to()?.tag().map(|t| owned(req, t))
     };
-    Ok(ServerTxKey::Rfc2543 {
+    Ok(ServerTxKey::Rfc2543(Box::new(Rfc2543Key {
         ruri: owned(req, req.ruri_bytes()),
         to_tag,
         from_tag: req.from()?.tag().map(|t| owned(req, t)),
@@ -85,7 +89,7 @@ fn key_with_method(req: &Message, method: Method) -> Result<ServerTxKey, ParseEr
         cseq: req.cseq_num()?,
         via: owned(req, via.as_bytes()),
         method,
-    })
+    })))
 }
 
 /// Client transaction key of a response (RFC 3261 17.1.3): top Via branch + CSeq method.

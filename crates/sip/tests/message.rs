@@ -443,7 +443,7 @@ fn transaction_keys() {
     let old = b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 2 INVITE\r\n\r\n";
     let ack = b"ACK sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>;tag=ours\r\nCall-ID: c\r\nCSeq: 2 ACK\r\n\r\n";
     let k = server_tx_key(&msg(old)).unwrap();
-    assert!(matches!(k, ServerTxKey::Rfc2543 { cseq: 2, .. }));
+    assert!(matches!(&k, ServerTxKey::Rfc2543(b) if b.cseq == 2));
     assert_eq!(k, server_tx_key(&msg(ack)).unwrap());
     let bye = b"BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>;tag=ours\r\nCall-ID: c\r\nCSeq: 3 BYE\r\n\r\n";
     assert_ne!(server_tx_key(&msg(bye)).unwrap(), k);

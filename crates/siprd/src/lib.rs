@@ -11,6 +11,7 @@ pub mod forward;
 pub mod kamailio_modules;
 pub mod locks;
 pub mod log;
+pub mod memstat;
 pub mod module;
 pub mod modules;
 pub mod rpc;

@@ -1,6 +1,7 @@
 //! The `siprd` command.
 
 use siprd::cli::{self, Cli};
+use siprd::memstat::LIVE;
 use siprd::server;
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,21 +19,27 @@ unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         }
         unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        }
         unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         }
         unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         }
         unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
     }
@@ -44,6 +51,7 @@ static GLOBAL: Allocator = Allocator;
 fn main() {
     let counting = std::env::var_os("SIPRD_COUNT_ALLOCS").is_some();
     COUNTING.store(counting, Ordering::Relaxed);
+    siprd::memstat::COUNTING.store(counting, Ordering::Relaxed);
     let code = match cli::parse(std::env::args().skip(1)) {
         Ok(Cli::Run(opts)) if opts.check_only => server::check(&opts),
         Ok(Cli::Run(opts)) => server::run(opts),

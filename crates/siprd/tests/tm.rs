@@ -947,6 +947,7 @@ fn cancelled_branch_that_never_answers_gives_487_after_fr_inv() {
 // ------------------------------------------------------------------ async
 
 const ASYNC: &str = r#"
+async_workers=1
 loadmodule "async.so"
 modparam("async", "workers", 2)
 request_route {

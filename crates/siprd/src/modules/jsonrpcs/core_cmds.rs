@@ -285,10 +285,12 @@ pub fn register(
             };
             let (rss, hwm) = crate::stats::proc_memory();
             let (rss, hwm) = (rss >> shift, hwm >> shift);
+            // With SIPRD_COUNT_ALLOCS: the live heap bytes, exact.
+            let used = crate::memstat::live_bytes().map_or(rss, |b| b >> shift);
             Ok(json!({
                 "total": rss,
                 "free": 0,
-                "used": rss,
+                "used": used,
                 "real_used": rss,
                 "max_used": hwm,
                 "fragments": 0,

@@ -65,9 +65,94 @@ struct Queue {
 
 pub struct AsyncState {
     workers: Mutex<usize>,
+    /// modparam "return": what the suspending functions return on success.
+    ret: Mutex<i32>,
     queue: Mutex<Queue>,
     cv: Condvar,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The core's task worker groups: `default` (core `async_workers`) first,
+    /// then every `async_workers_group`.
+    groups: Mutex<Vec<Arc<Group>>>,
+}
+
+/// A group of task workers (`async_task_*`): a FIFO served by its threads.
+struct Group {
+    name: Arc<str>,
+    workers: usize,
+    queue: Mutex<std::collections::VecDeque<JobKind>>,
+    cv: Condvar,
+}
+
+thread_local! {
+    /// The task group this thread serves (`$async(gname)`).
+    static GROUP: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Parse `name=g1;workers=2;nonblock=0;usleep=0`.
+fn parse_group(spec: &str) -> Result<(String, usize), String> {
+    let (mut name, mut workers) = (None, None);
+    for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("async_workers_group: `{part}` is not name=value"))?;
+        match k.trim() {
+            "name" => name = Some(v.trim().to_string()),
+            "workers" => {
+                workers = Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("async_workers_group: bad workers `{v}`"))?,
+                )
+            }
+            // Kamailio's socket and polling options: threads block on a condvar here.
+            "nonblock" | "usleep" => {}
+            other => return Err(format!("async_workers_group: unknown attribute `{other}`")),
+        }
+    }
+    match (name, workers) {
+        (Some(n), Some(w)) if !n.is_empty() => Ok((n, w)),
+        _ => Err(format!(
+            "async_workers_group `{spec}` needs a name and a number of workers"
+        )),
+    }
+}
+
+fn group_worker(g: Arc<Group>, rt: Arc<Runtime>) {
+    GROUP.with(|c| *c.borrow_mut() = Some(g.name.clone()));
+    while !rt.is_stopping() {
+        let job = {
+            let mut q = g.queue.lock();
+            if q.is_empty() {
+                g.cv.wait_for(&mut q, Duration::from_millis(100));
+            }
+            q.pop_front()
+        };
+        if let Some(j) = job {
+            run_job(&rt, j);
+        }
+    }
+}
+
+fn run_job(rt: &Arc<Runtime>, job: JobKind) {
+    match job {
+        JobKind::Resume {
+            tm,
+            index,
+            label,
+            what,
+        } => {
+            continue_tx(&tm, rt, index as i32, label as i32, what);
+        }
+        JobKind::Data { route, data } => {
+            let ev = crate::runtime::EventHandle {
+                name: Arc::from("async_task_data"),
+                route,
+            };
+            rt.raise(&ev, Some(Box::new(AsyncData(data))));
+        }
+    }
 }
 
 pub struct Async {
@@ -79,9 +164,11 @@ impl Default for Async {
         Async {
             state: Arc::new(AsyncState {
                 workers: Mutex::new(1),
+                ret: Mutex::new(0),
                 queue: Mutex::new(Queue::default()),
                 cv: Condvar::new(),
                 threads: Mutex::new(Vec::new()),
+                groups: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -96,7 +183,7 @@ enum Amount {
 /// The fixed-up first argument: tm's state plus the route or the amount.
 struct AsyncArg {
     tm: Arc<TmState>,
-    route: Option<RouteId>,
+    route: Option<RouteSel>,
     amount: Option<Amount>,
 }
 
@@ -139,13 +226,7 @@ fn amount_fixup() -> ParamKind<Ctx> {
 
 fn route_fixup() -> ParamKind<Ctx> {
     ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-        let name = src.text.trim().to_string();
-        let route = fx
-            .routes
-            .route
-            .get(&name)
-            .copied()
-            .ok_or_else(|| format!("route[{name}] is not defined"))?;
+        let route = RouteSel::fixup(fx, src)?;
         let tm = tm_state(fx, src)?;
         Ok(Arg::Custom(Box::new(AsyncArg {
             tm,
@@ -162,19 +243,6 @@ fn amount_only_fixup() -> ParamKind<Ctx> {
     }))
 }
 
-fn plain_route_fixup() -> ParamKind<Ctx> {
-    ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-        let name = src.text.trim().to_string();
-        let route = fx
-            .routes
-            .route
-            .get(&name)
-            .copied()
-            .ok_or_else(|| format!("route[{name}] is not defined"))?;
-        Ok(Arg::Custom(Box::new(route)))
-    }))
-}
-
 /// `$async(data)`.
 struct AsyncDataPv;
 
@@ -184,6 +252,25 @@ impl siprd_script::registry::PvImpl<Ctx> for AsyncDataPv {
             Some(d) => Value::Str(d.0.clone()),
             None => Value::Null,
         }
+    }
+}
+
+/// `$async(gname)`: the task group running the route (null elsewhere).
+struct AsyncGnamePv;
+
+impl siprd_script::registry::PvImpl<Ctx> for AsyncGnamePv {
+    fn get(&self, _ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> Value {
+        GROUP.with(|g| match &*g.borrow() {
+            Some(n) => Value::Str(bytes::Bytes::copy_from_slice(n.as_bytes())),
+            None => Value::Null,
+        })
+    }
+}
+
+fn task_arg(a: &Arg<Ctx>) -> Option<&TaskArg> {
+    match a {
+        Arg::Custom(b) => b.downcast_ref::<TaskArg>(),
+        _ => None,
     }
 }
 
@@ -224,8 +311,132 @@ impl AsyncState {
             what,
         };
         self.push(Instant::now() + delay, kind);
-        0
+        *self.ret.lock()
     }
+
+    fn group(&self, name: &[u8]) -> Option<Arc<Group>> {
+        self.groups
+            .lock()
+            .iter()
+            .find(|g| g.name.as_bytes() == name)
+            .cloned()
+    }
+
+    /// Queue a task on a worker group (None: the default group).
+    fn push_task(&self, group: Option<&[u8]>, job: JobKind) -> bool {
+        let g = match group {
+            Some(n) => self.group(n),
+            None => self.groups.lock().first().cloned(),
+        };
+        let Some(g) = g else {
+            tracing::warn!(
+                "async: group [{}] not found - ignoring",
+                String::from_utf8_lossy(group.unwrap_or(b"default"))
+            );
+            return false;
+        };
+        g.queue.lock().push_back(job);
+        g.cv.notify_one();
+        true
+    }
+
+    /// `async_task_route` / `async_task_group_route`: suspend, then resume in a
+    /// task worker of the group. An unknown group leaves the transaction
+    /// suspended (fr_timer ends it), as Kamailio.
+    fn task_route(
+        &self,
+        tm: &Arc<TmState>,
+        ctx: &mut Ctx,
+        route: RouteId,
+        group: Option<&[u8]>,
+    ) -> i32 {
+        if ctx.faked {
+            tracing::error!("async: cannot suspend a synthetic (event) message");
+            return -1;
+        }
+        match suspend(tm, ctx) {
+            1 => {}
+            0 => return 0,
+            _ => return -1,
+        }
+        let Some(tx) = ctx.tm.tx.clone() else {
+            return -1;
+        };
+        ctx.flush();
+        self.push_task(
+            group,
+            JobKind::Resume {
+                tm: tm.clone(),
+                index: tx.entry.index,
+                label: tx.entry.label,
+                what: Resume::Route(route),
+            },
+        );
+        *self.ret.lock()
+    }
+}
+
+/// A route name: resolved at load, or by name at run time when it holds variables.
+enum RouteSel {
+    Static(RouteId),
+    Dynamic(siprd_script::pv::Format<Ctx>),
+}
+
+impl RouteSel {
+    fn fixup(fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc) -> Result<RouteSel, String> {
+        let name = src.text.trim();
+        if name.contains('$') {
+            return Ok(RouteSel::Dynamic(siprd_script::pv::parse_format(fx, name)?));
+        }
+        fx.routes
+            .route
+            .get(name)
+            .copied()
+            .map(RouteSel::Static)
+            .ok_or_else(|| format!("route[{name}] is not defined"))
+    }
+
+    fn get(&self, ctx: &mut Ctx) -> Option<RouteId> {
+        match self {
+            RouteSel::Static(id) => Some(*id),
+            RouteSel::Dynamic(f) => {
+                let name = f.eval(ctx);
+                let name = String::from_utf8_lossy(&name);
+                let id = ctx
+                    .rt
+                    .program
+                    .route(siprd_script::ast::RouteKind::Route, &name);
+                if id.is_none() {
+                    tracing::error!("async: route[{name}] is not defined");
+                }
+                id
+            }
+        }
+    }
+}
+
+/// The route argument of the task functions: needs the core task workers.
+struct TaskArg {
+    tm: Option<Arc<TmState>>,
+    route: RouteSel,
+}
+
+fn task_fixup(st: Arc<AsyncState>, needs_tm: bool) -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if st.groups.lock().is_empty() {
+            return Err(
+                "async task framework was not initialized - set async_workers parameter in core"
+                    .into(),
+            );
+        }
+        let tm = if needs_tm {
+            Some(tm_state(fx, src)?)
+        } else {
+            None
+        };
+        let route = RouteSel::fixup(fx, src)?;
+        Ok(Arg::Custom(Box::new(TaskArg { tm, route })))
+    }))
 }
 
 /// An async worker: takes due jobs and resumes their transactions.
@@ -247,23 +458,8 @@ fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
                 }
             }
         };
-        match job.map(|j| j.kind) {
-            Some(JobKind::Resume {
-                tm,
-                index,
-                label,
-                what,
-            }) => {
-                continue_tx(&tm, &rt, index as i32, label as i32, what);
-            }
-            Some(JobKind::Data { route, data }) => {
-                let ev = crate::runtime::EventHandle {
-                    name: Arc::from("async_task_data"),
-                    route,
-                };
-                rt.raise(&ev, Some(Box::new(AsyncData(data))));
-            }
-            None => {}
+        if let Some(j) = job {
+            run_job(&rt, j.kind);
         }
     }
 }
@@ -296,10 +492,42 @@ impl Module for Async {
                 Some(n) if n > 0 => *self.state.workers.lock() = n as usize,
                 _ => return Err("workers must be > 0".into()),
             },
+            "return" => match v.try_int() {
+                Some(n) => *self.state.ret.lock() = n,
+                None => return Err("return must be an integer".into()),
+            },
             // Deadlines are exact here: the timer resolution needs no tuning.
-            "ms_timer" | "return" => {}
+            "ms_timer" => {}
             _ => return Err(format!("module `async` has no parameter `{name}`")),
         }
+        Ok(())
+    }
+
+    fn init(&mut self, core: &crate::module::CoreSettings) -> Result<(), String> {
+        let mut groups = Vec::new();
+        let mut add = |name: String, workers: usize| -> Result<(), String> {
+            if groups
+                .iter()
+                .any(|g: &Arc<Group>| &*g.name == name.as_str())
+            {
+                return Err(format!("async_workers_group: group `{name}` defined twice"));
+            }
+            groups.push(Arc::new(Group {
+                name: Arc::from(name.as_str()),
+                workers,
+                queue: Mutex::new(Default::default()),
+                cv: Condvar::new(),
+            }));
+            Ok(())
+        };
+        if core.async_workers > 0 {
+            add("default".into(), core.async_workers)?;
+        }
+        for spec in &core.async_workers_group {
+            let (name, workers) = parse_group(spec)?;
+            add(name, workers)?;
+        }
+        *self.state.groups.lock() = groups;
         Ok(())
     }
 
@@ -351,7 +579,9 @@ impl Module for Async {
                     else {
                         return -1;
                     };
-                    let Some(route) = arg.route else { return -1 };
+                    let Some(route) = arg.route.as_ref().and_then(|r| r.get(ctx)) else {
+                        return -1;
+                    };
                     let Some(n) = amount_value(ctx, amount) else {
                         tracing::error!("{name}: the time must be an integer");
                         return -1;
@@ -369,22 +599,66 @@ impl Module for Async {
                 }),
             });
         }
-        let st = self.state.clone();
-        reg.add_function(FuncDef {
-            name: "async_task_data",
-            module: "async",
-            params: vec![plain_route_fixup(), ParamKind::StrOrPv],
-            routes: route_type::ANY,
-            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Arg::Custom(b) = &a[0] else { return -1 };
-                let Some(route) = b.downcast_ref::<RouteId>().copied() else {
-                    return -1;
-                };
-                let data = crate::modules::args::str_arg(ctx, &a[1]).unwrap_or_default();
-                st.push(Instant::now(), JobKind::Data { route, data });
-                1
-            }),
-        });
+        for (name, grouped) in [("async_task_data", false), ("async_task_group_data", true)] {
+            let st = self.state.clone();
+            let mut params = vec![task_fixup(self.state.clone(), false)];
+            if grouped {
+                params.push(ParamKind::StrOrPv);
+            }
+            params.push(ParamKind::StrOrPv);
+            reg.add_function(FuncDef {
+                name,
+                module: "async",
+                params,
+                routes: route_type::ANY,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(t) = task_arg(&a[0]) else { return -1 };
+                    let Some(route) = t.route.get(ctx) else {
+                        return -1;
+                    };
+                    let group = match grouped {
+                        true => Some(crate::modules::args::str_arg(ctx, &a[1]).unwrap_or_default()),
+                        false => None,
+                    };
+                    let data = a
+                        .last()
+                        .and_then(|x| crate::modules::args::str_arg(ctx, x))
+                        .unwrap_or_default();
+                    if st.push_task(group.as_deref(), JobKind::Data { route, data }) {
+                        1
+                    } else {
+                        -1
+                    }
+                }),
+            });
+        }
+        for (name, grouped) in [
+            ("async_task_route", false),
+            ("async_task_group_route", true),
+        ] {
+            let st = self.state.clone();
+            let mut params = vec![task_fixup(self.state.clone(), true)];
+            if grouped {
+                params.push(ParamKind::StrOrPv);
+            }
+            reg.add_function(FuncDef {
+                name,
+                module: "async",
+                params,
+                routes,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(t) = task_arg(&a[0]) else { return -1 };
+                    let Some(tm) = t.tm.clone() else { return -1 };
+                    let Some(route) = t.route.get(ctx) else {
+                        return -1;
+                    };
+                    let group = a
+                        .get(1)
+                        .map(|x| crate::modules::args::str_arg(ctx, x).unwrap_or_default());
+                    st.task_route(&tm, ctx, route, group.as_deref())
+                }),
+            });
+        }
         reg.add_pv(siprd_script::registry::PvClassDef {
             name: "async",
             module: "async",
@@ -393,23 +667,11 @@ impl Module for Async {
                     Some("data") => {
                         Ok(Box::new(AsyncDataPv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
                     }
-                    other => Err(format!("unknown $async field {other:?} (data)")),
+                    Some("gname") => {
+                        Ok(Box::new(AsyncGnamePv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
+                    }
+                    other => Err(format!("unknown $async field {other:?} (data, gname)")),
                 }
-            }),
-        });
-        let st = self.state.clone();
-        reg.add_function(FuncDef {
-            name: "async_task_route",
-            module: "async",
-            params: vec![route_fixup()],
-            routes,
-            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Arg::Custom(b) = &a[0] else { return -1 };
-                let Some(arg) = b.downcast_ref::<AsyncArg>() else {
-                    return -1;
-                };
-                let Some(route) = arg.route else { return -1 };
-                st.suspend_for(&arg.tm, ctx, Duration::ZERO, Resume::Route(route))
             }),
         });
     }
@@ -425,11 +687,24 @@ impl Module for Async {
                 .map_err(|e| format!("cannot start async worker: {e}"))?;
             threads.push(h);
         }
+        for g in self.state.groups.lock().iter() {
+            for i in 0..g.workers {
+                let (g2, rt) = (g.clone(), rt.clone());
+                let h = std::thread::Builder::new()
+                    .name(format!("async-{}-{i}", g.name))
+                    .spawn(move || group_worker(g2, rt))
+                    .map_err(|e| format!("cannot start async task worker: {e}"))?;
+                threads.push(h);
+            }
+        }
         Ok(())
     }
 
     fn stop(&self) {
         self.state.cv.notify_all();
+        for g in self.state.groups.lock().iter() {
+            g.cv.notify_all();
+        }
         for h in self.state.threads.lock().drain(..) {
             let _ = h.join();
         }

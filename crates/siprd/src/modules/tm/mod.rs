@@ -16,6 +16,7 @@
 pub mod asyncm;
 pub mod relay;
 pub mod table;
+pub mod tmx;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
@@ -48,6 +49,9 @@ pub struct TmConfig {
     pub auto_inv_100: bool,
     pub auto_inv_100_reason: String,
     pub restart_fr_on_each_reply: bool,
+    /// What a new serial forking leg drops of the earlier replies (as a
+    /// `t_drop_replies` mode: `n`, `a`, `l`).
+    pub failure_reply_mode: u8,
 }
 
 impl Default for TmConfig {
@@ -63,6 +67,7 @@ impl Default for TmConfig {
             auto_inv_100: true,
             auto_inv_100_reason: "trying -- your call is important to us".into(),
             restart_fr_on_each_reply: true,
+            failure_reply_mode: b'a',
         }
     }
 }
@@ -85,6 +90,24 @@ pub struct TmState {
     /// The To-tag prefix of local replies (32 hex digits).
     tag_prefix: String,
     timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Resolved at start: `event_route[tm:local-response]`.
+    local_response: std::sync::OnceLock<Option<EventHandle>>,
+}
+
+/// `event_route[tm:local-response]` after a local stateful reply: it runs on
+/// the reply (`$rs`, `$rm` from its CSeq), as Kamailio's.
+fn raise_local_response(rt: &Arc<Runtime>, st: &TmState, reply: &[u8], rcv: RcvInfo) {
+    let Some(Some(ev)) = st.local_response.get() else {
+        return;
+    };
+    let Ok(msg) = Message::parse(Bytes::copy_from_slice(reply)) else {
+        return;
+    };
+    rt.raise_with(ev, route_type::EVENT, move |c| {
+        c.msg = msg;
+        c.faked = false;
+        c.rcv = rcv;
+    });
 }
 
 /// The transaction a script execution works on.
@@ -118,7 +141,6 @@ pub struct TmCtx {
 
 /// tm parameters accepted without effect (Kamailio tuning knobs).
 const IGNORED_PARAMS: &[&str] = &[
-    "failure_reply_mode",
     "contacts_avp",
     "contact_flows_avp",
     "enable_stats",
@@ -154,6 +176,7 @@ impl Default for Tm {
                 table: Table::new(),
                 tag_prefix,
                 timer: parking_lot::Mutex::new(None),
+                local_response: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -245,6 +268,11 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
         reason,
         &mut out,
     );
+    // The auto 100 is not kept: a retransmission gets it built again.
+    let auto_100 = code == 100
+        && headers.is_empty()
+        && reason == st.table.cfg.read().auto_inv_100_reason.as_bytes()
+        && ctx.force_rport == rt.settings.force_rport;
     ctx.reply_headers = headers;
     ctx.reply_headers.clear();
     let dest = {
@@ -255,17 +283,27 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
             tracing::error!("t_reply: a final reply was already sent for this transaction");
             return -1;
         }
-        inner.last_reply = Bytes::copy_from_slice(&out);
+        inner.last_is_auto_100 = auto_100;
+        inner.last_reply = if auto_100 {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(&out)
+        };
         if tx.entry.invite && (200..300).contains(&code) {
             remember_2xx(st, &tx.entry, &mut inner, &ctx.msg);
         }
         if code >= 200 {
             inner.suspended = None;
+            st.table.stats.final_reply(code);
         }
         st.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
     let ok = ctx.send(&dest, &out);
+    if matches!(st.local_response.get(), Some(Some(_))) {
+        ctx.flush();
+        raise_local_response(&rt, st, &out, ctx.rcv);
+    }
     ctx.scratch = out;
     st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
     ctx.replied = true;
@@ -311,10 +349,34 @@ pub(crate) enum Found {
 fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
     let (dest, reply) = {
         let mut inner = e.inner.lock();
-        if !inner.uas.on_retransmission() || inner.last_reply.is_empty() {
+        if !inner.uas.on_retransmission() {
             return;
         }
-        (inner.dest, inner.last_reply.clone())
+        if inner.last_is_auto_100 {
+            // Built again, byte for byte what was sent (same request, source, options).
+            let (req, rcv, dest) = (inner.req.clone(), inner.rcv, inner.dest);
+            drop(inner);
+            let Ok(msg) = Message::parse(req) else { return };
+            let rt = ctx.rt.clone();
+            let reason = st.table.cfg.read().auto_inv_100_reason.clone();
+            let mut out = Vec::new();
+            build_local_reply(
+                st,
+                &rt,
+                &msg,
+                &rcv,
+                rt.settings.force_rport,
+                &[],
+                100,
+                reason.as_bytes(),
+                &mut out,
+            );
+            (dest, Bytes::from(out))
+        } else if inner.last_reply.is_empty() {
+            return;
+        } else {
+            (inner.dest, inner.last_reply.clone())
+        }
     };
     st.table
         .stats
@@ -399,6 +461,11 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         saved: None,
         best: None,
         ack_key: None,
+        lumps: None,
+        leg: 0,
+        failure_runs: 0,
+        drop_mode: None,
+        last_is_auto_100: false,
     });
     match inserted {
         Ok(entry) => {
@@ -469,6 +536,7 @@ fn prepare_tx_ctx(
         c.avps = s.avps.clone();
         c.force_rport = s.force_rport;
     }
+    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
     c.tm.tx = Some(tx.clone());
     true
 }
@@ -506,16 +574,18 @@ fn run_on_tx(
 
 /// Send a local reply from outside any script execution (timer thread, after
 /// a resumed route).
-fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
+fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bool {
     let (req, rcv, force_rport) = {
         let inner = tx.entry.inner.lock();
         if inner.uas.is_final() {
-            return;
+            return false;
         }
         let fr = inner.saved.as_ref().is_some_and(|s| s.force_rport);
         (inner.req.clone(), inner.rcv, fr || rt.settings.force_rport)
     };
-    let Ok(msg) = Message::parse(req) else { return };
+    let Ok(msg) = Message::parse(req) else {
+        return false;
+    };
     let mut out = Vec::new();
     build_local_reply(
         &tx.state,
@@ -531,19 +601,20 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) {
     let dest = {
         let mut inner = tx.entry.inner.lock();
         if !inner.uas.on_reply(code, Instant::now()) {
-            return;
+            return false;
         }
         inner.last_reply = Bytes::from(out.clone());
+        inner.last_is_auto_100 = false;
         inner.suspended = None;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
-    tx.state
-        .table
-        .stats
-        .local_replies
-        .fetch_add(1, Ordering::Relaxed);
+    let stats = &tx.state.table.stats;
+    stats.local_replies.fetch_add(1, Ordering::Relaxed);
+    stats.final_reply(code);
     rt.send(&dest, &out);
+    raise_local_response(rt, &tx.state, &out, rcv);
+    true
 }
 
 /// `t_suspend()`: park the transaction (creating it first when needed).
@@ -582,13 +653,16 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     if inner.suspended.is_some() {
         return 1;
     }
-    inner.suspended = Some(Saved {
+    inner.suspended = Some(Box::new(Saved {
         flags: ctx.flags,
         new_uri: ctx.new_uri.clone(),
         dst_uri: ctx.dst_uri.clone(),
         avps: ctx.avps.clone(),
         force_rport: ctx.force_rport,
-    });
+    }));
+    if inner.lumps.is_none() {
+        inner.lumps = Some(ctx.edits.clone());
+    }
     if ctx.tm.on_failure.is_some() {
         inner.on_failure = ctx.tm.on_failure;
     }
@@ -654,6 +728,7 @@ fn run_cursor(
     c.dst_uri = saved.dst_uri.clone();
     c.avps = saved.avps.clone();
     c.force_rport = saved.force_rport;
+    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
     c.tm.tx = Some(tx.clone());
     c.exec.route_type = route_type::FAILURE;
     rt.program.resume(c, cursor);
@@ -703,13 +778,13 @@ pub fn continue_tx(
     let _g = tx.entry.reply_lock.lock();
     {
         let mut inner = tx.entry.inner.lock();
-        inner.saved = Some(Saved {
+        inner.saved = Some(Box::new(Saved {
             flags: saved.flags,
             new_uri: saved.new_uri.clone(),
             dst_uri: saved.dst_uri.clone(),
             avps: saved.avps.clone(),
             force_rport: saved.force_rport,
-        });
+        }));
     }
     match what {
         Resume::Route(route) => run_on_tx(
@@ -770,13 +845,13 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
         inner.resumed = true;
         let s = s.or_else(|| inner.saved.take());
         if let Some(s) = &s {
-            inner.saved = Some(Saved {
+            inner.saved = Some(Box::new(Saved {
                 flags: s.flags,
                 new_uri: s.new_uri.clone(),
                 dst_uri: s.dst_uri.clone(),
                 avps: s.avps.clone(),
                 force_rport: s.force_rport,
-            });
+            }));
         }
         (s, inner.on_failure.take())
     };
@@ -786,7 +861,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
             tx,
             route,
             "failure_route",
-            saved.as_ref(),
+            saved.as_deref(),
             408,
             b"Request Timeout",
             route_type::FAILURE,
@@ -1018,13 +1093,32 @@ impl PvImpl<Ctx> for TMsgPv {
         let Some(msg) = bytes.and_then(|b| Message::parse(b).ok()) else {
             return Value::Null;
         };
-        let old = std::mem::replace(&mut ctx.msg, msg);
-        let old_uri = ctx.new_uri.take();
-        let v = self.spec.get(ctx);
-        ctx.msg = old;
-        ctx.new_uri = old_uri;
-        v
+        // Read on a context of its own: the current message, its edits and
+        // URIs stay untouched (the PV may cache parsed headers in the context).
+        let rcv = tx.entry.inner.lock().rcv;
+        let read = |c: &mut Ctx| {
+            c.reset(msg, false, rcv);
+            c.tm.tx = Some(tx.clone());
+            let v = self.spec.get(c);
+            c.tm = TmCtx::default();
+            v
+        };
+        PV_CTX.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => {
+                let c = slot.get_or_insert_with(|| Ctx::new(ctx.rt.clone()));
+                if !Arc::ptr_eq(&c.rt, &ctx.rt) {
+                    *c = Ctx::new(ctx.rt.clone());
+                }
+                read(c)
+            }
+            Err(_) => read(&mut Ctx::new(ctx.rt.clone())),
+        })
     }
+}
+
+thread_local! {
+    /// The context `$T_req` / `$T_rpl` read their message in.
+    static PV_CTX: std::cell::RefCell<Option<Ctx>> = const { std::cell::RefCell::new(None) };
 }
 
 fn add_msg_pv(reg: &mut Registry<Ctx>, name: &'static str, reply: bool) {
@@ -1095,6 +1189,7 @@ impl Module for Tm {
                 ty: ModParamType::Str,
             },
             int("restart_fr_on_each_reply"),
+            int("failure_reply_mode"),
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1127,6 +1222,14 @@ impl Module for Tm {
                 c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned()
             }
             "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            "failure_reply_mode" => {
+                c.failure_reply_mode = match v.try_int() {
+                    Some(0) => b'n',
+                    Some(1) | Some(3) => b'a',
+                    Some(2) => b'l',
+                    _ => return Err("failure_reply_mode must be 0, 1, 2 or 3".into()),
+                }
+            }
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
@@ -1364,6 +1467,7 @@ impl Module for Tm {
         }
 
         self.register_queries(reg);
+        tmx::register_tm(&self.state, reg);
 
         add_msg_pv(reg, "T_req", false);
         add_msg_pv(reg, "T_rpl", true);
@@ -1373,24 +1477,7 @@ impl Module for Tm {
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
-        let st = self.state.clone();
-        rpc.add("tm.stats", "Transaction statistics", move |_p| {
-            let s = &st.table.stats;
-            let created = s.created.load(Ordering::Relaxed);
-            let freed = s.freed.load(Ordering::Relaxed);
-            let local = s.local_replies.load(Ordering::Relaxed);
-            let relayed = s.relayed_replies.load(Ordering::Relaxed);
-            Ok(serde_json::json!({
-                "current": st.table.len(),
-                "total": created,
-                "total_local": local,
-                "rpl_generated": local,
-                "rpl_sent": local + relayed,
-                "retransmissions": s.retransmissions.load(Ordering::Relaxed),
-                "created": created,
-                "freed": freed,
-            }))
-        });
+        tmx::rpc(&self.state, rpc);
     }
 
     fn hooks(&self, hooks: &mut crate::runtime::Hooks) {
@@ -1401,6 +1488,7 @@ impl Module for Tm {
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.state.local_response.set(rt.event("tm:local-response"));
         let (st, rt) = (self.state.clone(), rt.clone());
         let h = std::thread::Builder::new()
             .name("tm-timer".into())
@@ -1469,13 +1557,6 @@ impl Tm {
                 };
                 with_inner(ctx, |i| i.uacs.iter().any(|u| i32::from(u.code) == code))
             }),
-        ));
-        reg.add_function(def(
-            "t_save_lumps",
-            "tm",
-            vec![],
-            route_type::REQUEST,
-            func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| 1),
         ));
         let st = self.state.clone();
         reg.add_function(def(
@@ -1610,20 +1691,7 @@ impl Module for Tmx {
                 continue_tx(&t.state, &rt, index, label, Resume::Route(route))
             }),
         ));
-        reg.add_function(def(
-            "t_cancel_branches",
-            "tmx",
-            vec![ParamKind::Str],
-            route_type::ONREPLY | route_type::FAILURE,
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                let Some(tx) = ctx.tm.tx.clone() else {
-                    return -1;
-                };
-                let rt = ctx.rt.clone();
-                relay::cancel_pending(&rt, &tx);
-                1
-            }),
-        ));
+        tmx::register_tmx(reg);
         for (name, mask) in [
             ("t_is_failure_route", route_type::FAILURE),
             ("t_is_branch_route", route_type::BRANCH),

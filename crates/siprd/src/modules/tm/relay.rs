@@ -274,6 +274,16 @@ fn send_branch(
     let request = Bytes::from(out);
     {
         let mut inner = tx.entry.inner.lock();
+        if inner.lumps.is_none() {
+            inner.lumps = Some(ctx.edits.clone());
+        }
+        if inner.failure_runs > inner.leg {
+            // The first branch of a new serial forking leg.
+            let mode = inner.drop_mode.take().unwrap_or(cfg.failure_reply_mode);
+            drop_replies(&mut inner, mode);
+            inner.leg = inner.failure_runs;
+        }
+        let leg = inner.leg;
         inner.uacs.push(Uac {
             tx: ClientTx::start(tx.entry.invite, t.proto != Proto::Udp, timers, now),
             request: request.clone(),
@@ -284,6 +294,8 @@ fn send_branch(
             provisional: false,
             cancel_sent: false,
             replied: false,
+            leg,
+            dropped: false,
         });
         if ctx.tm.on_failure.is_some() {
             inner.on_failure = ctx.tm.on_failure;
@@ -301,13 +313,13 @@ fn send_branch(
             cfg.max_noninv_lifetime
         };
         inner.uas.arm_fr(now, life);
-        inner.saved = Some(Saved {
+        inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
             new_uri: ctx.new_uri.clone(),
             dst_uri: ctx.dst_uri.clone(),
             avps: ctx.avps.clone(),
             force_rport: ctx.force_rport,
-        });
+        }));
         st.table.schedule(&tx.entry, &mut inner);
     }
     ctx.send(&dest, &request)
@@ -436,6 +448,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Some(code) = ctx.msg.status() else {
         return HookAction::Stop;
     };
+    st.table
+        .stats
+        .received_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if entry.invite && ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
         // The answer to our CANCEL: nothing to do.
         return HookAction::Stop;
@@ -549,14 +565,17 @@ fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: B
             return;
         }
         inner.last_reply = reply.clone();
+        inner.last_is_auto_100 = false;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
-    tx.state
-        .table
-        .stats
+    let stats = &tx.state.table.stats;
+    stats
         .relayed_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if code >= 200 {
+        stats.final_reply(code);
+    }
     let _ = rt;
     ctx.send(&dest, &reply);
 }
@@ -576,9 +595,15 @@ fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
             return;
         }
         inner.last_reply = reply.clone();
+        inner.last_is_auto_100 = false;
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
+    let stats = &tx.state.table.stats;
+    stats
+        .relayed_replies
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    stats.final_reply(code);
     rt.send(&dest, &reply);
 }
 
@@ -612,12 +637,26 @@ fn pending(inner: &TxInner) -> bool {
         .any(|u| u.code < 200 && u.tx.state() != State::Terminated)
 }
 
+/// Drop the replies received so far from the best-reply choice
+/// (`t_drop_replies`, `failure_reply_mode`): `a` all, `l` the last leg's,
+/// `n` none.
+pub(crate) fn drop_replies(inner: &mut TxInner, mode: u8) {
+    let last = inner.leg;
+    for u in inner.uacs.iter_mut() {
+        match mode {
+            b'a' => u.dropped = true,
+            b'l' if u.leg == last => u.dropped = true,
+            _ => {}
+        }
+    }
+}
+
 /// Best final reply among the branches: a 6xx wins, else the lowest class,
 /// lowest code.
 fn best(inner: &TxInner) -> Option<usize> {
     let mut best: Option<(usize, u16)> = None;
     for (i, u) in inner.uacs.iter().enumerate() {
-        if u.code < 200 {
+        if u.code < 200 || u.dropped {
             continue;
         }
         let rank = if u.code >= 600 { 0 } else { u.code };
@@ -664,6 +703,11 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     };
     if code >= 300 {
         if let Some(route) = on_failure {
+            {
+                let mut inner = tx.entry.inner.lock();
+                inner.failure_runs = inner.failure_runs.wrapping_add(1);
+                inner.drop_mode = None;
+            }
             run_on_tx(
                 rt,
                 tx,
@@ -678,14 +722,24 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             if inner.uas.is_final() || pending(&inner) {
                 return;
             }
+            if best(&inner).is_none() {
+                // t_drop_replies() with no new branch: nothing left to relay.
+                drop(inner);
+                reply_detached(rt, tx, 500, super::REASON_500);
+                return;
+            }
         }
     }
     match reply {
         Some(r) => relay_detached(rt, tx, code, r),
         // A cancelled transaction whose branch timed out: Kamailio answers 487
         // (its failure route still saw the 408).
-        None if canceled => reply_detached(rt, tx, 487, b"Request Terminated"),
-        None => reply_detached(rt, tx, code, &reason),
+        None if canceled => {
+            reply_detached(rt, tx, 487, b"Request Terminated");
+        }
+        None => {
+            reply_detached(rt, tx, code, &reason);
+        }
     }
 }
 

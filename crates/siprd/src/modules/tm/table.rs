@@ -54,6 +54,11 @@ pub struct Uac {
     pub cancel_sent: bool,
     /// A reply was received on this branch (any code).
     pub replied: bool,
+    /// The serial forking step (leg) that created this branch.
+    pub leg: u16,
+    /// Its reply no longer counts for the best-reply choice (t_drop_replies,
+    /// failure_reply_mode).
+    pub dropped: bool,
 }
 
 /// The mutable part of a transaction.
@@ -66,7 +71,7 @@ pub struct TxInner {
     pub dest: Dest,
     /// The last reply sent (resent on request retransmissions and by the timer).
     pub last_reply: Bytes,
-    pub suspended: Option<Saved>,
+    pub suspended: Option<Box<Saved>>,
     /// Was suspended and resumed (or timed out) once already.
     pub resumed: bool,
     pub on_failure: Option<RouteId>,
@@ -79,11 +84,23 @@ pub struct TxInner {
     pub scheduled: Option<Instant>,
     pub freed: bool,
     /// State of the request (flags, URIs, AVPs) for failure routes.
-    pub saved: Option<Saved>,
+    pub saved: Option<Box<Saved>>,
     /// The branch whose reply was chosen (failure route).
     pub best: Option<usize>,
     /// Key in the local-2xx ACK map.
     pub ack_key: Option<(Bytes, Bytes)>,
+    /// The request's changes (headers, body, R-URI) saved by the first
+    /// `t_relay`, `t_suspend` or `t_save_lumps`: failure and resumed routes
+    /// start from them.
+    pub lumps: Option<siprd_sip::edit::Edits>,
+    /// Serial forking: the current leg, how many failure routes ran, and the
+    /// `t_drop_replies` mode chosen in the running one.
+    pub leg: u16,
+    pub failure_runs: u16,
+    pub drop_mode: Option<u8>,
+    /// The last reply was the auto `100` (built again on a retransmission
+    /// instead of being kept: ~350 bytes per suspended INVITE).
+    pub last_is_auto_100: bool,
 }
 
 impl TxInner {
@@ -110,10 +127,18 @@ pub struct TxEntry {
     pub inner: Mutex<TxInner>,
 }
 
+/// A slot holds a handful of transactions: a vector scanned by key costs 8
+/// bytes per transaction where a map costs a bucket of key + pointer.
 #[derive(Default)]
 struct Slot {
     next_label: u32,
-    by_key: HashMap<ServerTxKey, Arc<TxEntry>>,
+    entries: Vec<Arc<TxEntry>>,
+}
+
+impl Slot {
+    fn get(&self, key: &ServerTxKey) -> Option<&Arc<TxEntry>> {
+        self.entries.iter().find(|e| e.key == *key)
+    }
 }
 
 struct TimerItem {
@@ -148,6 +173,19 @@ pub struct Stats {
     pub local_replies: AtomicU64,
     pub relayed_replies: AtomicU64,
     pub retransmissions: AtomicU64,
+    /// Replies received from the branches.
+    pub received_replies: AtomicU64,
+    /// Transactions completed with a final reply, by class (2xx .. 6xx).
+    pub finals: [AtomicU64; 5],
+}
+
+impl Stats {
+    /// A transaction got its final reply `code` (sent, relayed or dropped).
+    pub fn final_reply(&self, code: u16) {
+        if let Some(c) = self.finals.get(usize::from(code / 100).wrapping_sub(2)) {
+            c.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
 }
 
 /// The table, the timer heap and the configuration.
@@ -171,7 +209,7 @@ impl Table {
             .map(|_| {
                 Mutex::new(Slot {
                     next_label: fastrand::u32(..) >> 1,
-                    by_key: HashMap::new(),
+                    entries: Vec::new(),
                 })
             })
             .collect();
@@ -193,7 +231,7 @@ impl Table {
 
     pub fn lookup(&self, key: &ServerTxKey) -> Option<Arc<TxEntry>> {
         let i = self.slot_of(key);
-        self.slots[i as usize].lock().by_key.get(key).cloned()
+        self.slots[i as usize].lock().get(key).cloned()
     }
 
     /// Insert a new transaction, or return the existing one (`Err`) for the key.
@@ -205,7 +243,7 @@ impl Table {
     ) -> Result<Arc<TxEntry>, Arc<TxEntry>> {
         let index = self.slot_of(&key);
         let mut slot = self.slots[index as usize].lock();
-        if let Some(e) = slot.by_key.get(&key) {
+        if let Some(e) = slot.get(&key) {
             return Err(e.clone());
         }
         slot.next_label = slot.next_label.wrapping_add(1) & 0x7fff_ffff;
@@ -213,12 +251,12 @@ impl Table {
         let e = Arc::new(TxEntry {
             index,
             label,
-            key: key.clone(),
+            key,
             invite,
             reply_lock: Mutex::new(()),
             inner: Mutex::new(inner()),
         });
-        slot.by_key.insert(key, e.clone());
+        slot.entries.push(e.clone());
         self.stats.created.fetch_add(1, AtomicOrdering::Relaxed);
         Ok(e)
     }
@@ -226,7 +264,7 @@ impl Table {
     /// Find a transaction by its `(index, label)` id.
     pub fn find_id(&self, index: u32, label: u32) -> Option<Arc<TxEntry>> {
         let slot = self.slots.get(index as usize)?.lock();
-        slot.by_key.values().find(|e| e.label == label).cloned()
+        slot.entries.iter().find(|e| e.label == label).cloned()
     }
 
     /// Remove a transaction from the table (its memory goes with the last reference).
@@ -235,8 +273,12 @@ impl Table {
             self.local_2xx.lock().remove(&k);
         }
         let mut slot = self.slots[e.index as usize].lock();
-        if slot.by_key.get(&e.key).is_some_and(|x| x.label == e.label) {
-            slot.by_key.remove(&e.key);
+        if let Some(i) = slot
+            .entries
+            .iter()
+            .position(|x| x.label == e.label && x.key == e.key)
+        {
+            slot.entries.swap_remove(i);
             self.stats.freed.fetch_add(1, AtomicOrdering::Relaxed);
         }
     }
@@ -263,14 +305,27 @@ impl Table {
         self.local_2xx.lock().get(&k).cloned()
     }
 
+    /// Visit every live transaction (RPC listings, lookups by Call-ID);
+    /// stops when `f` returns false. Locks one slot at a time.
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<TxEntry>) -> bool) {
+        for slot in self.slots.iter() {
+            let entries: Vec<Arc<TxEntry>> = slot.lock().entries.clone();
+            for e in &entries {
+                if !f(e) {
+                    return;
+                }
+            }
+        }
+    }
+
     /// True when no transaction is live.
     pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(|s| s.lock().by_key.is_empty())
+        self.slots.iter().all(|s| s.lock().entries.is_empty())
     }
 
     /// Number of live transactions.
     pub fn len(&self) -> usize {
-        self.slots.iter().map(|s| s.lock().by_key.len()).sum()
+        self.slots.iter().map(|s| s.lock().entries.len()).sum()
     }
 
     /// Make sure the timer thread wakes for this transaction's next deadline.

@@ -1,0 +1,315 @@
+//! tm's `t_drop_replies`, `t_save_lumps`, tmx's `t_drop`, `t_reply_callid`,
+//! `t_cancel_branches`, and the `tm.list` / `tm.stats` RPC commands.
+
+use super::{def, relay, reply_detached, tm_api, TmState, TxRef};
+use crate::context::Ctx;
+use crate::modules::args::{int_arg, str_arg};
+use crate::rpc::RpcRegistry;
+use bytes::Bytes;
+use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, ParamKind};
+use siprd_script::{route_type, Registry};
+use siprd_sip::Message;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `t_drop_replies([mode])` (failure routes): `a` (default) drops every
+/// reply received so far, `l` those of the last serial forking leg, `n` none
+/// (and keeps a new leg from dropping them).
+fn drop_replies(ctx: &mut Ctx, mode: &[u8]) -> i32 {
+    let Some(tx) = &ctx.tm.tx else { return -1 };
+    let m = match mode.first() {
+        None | Some(b'a') => b'a',
+        Some(b'l') => b'l',
+        Some(b'n') => b'n',
+        Some(_) => {
+            tracing::error!(
+                "t_drop_replies: unknown mode `{}` (a, l, n)",
+                String::from_utf8_lossy(mode)
+            );
+            return -1;
+        }
+    };
+    let mut inner = tx.entry.inner.lock();
+    relay::drop_replies(&mut inner, m);
+    inner.drop_mode = Some(m);
+    1
+}
+
+/// `t_drop([code])`: the transaction gets the final status `code` (500 by
+/// default) without sending anything, and the script ends.
+fn t_drop(ctx: &mut Ctx, code: i32) -> i32 {
+    let Some(tx) = ctx.tm.tx.clone() else {
+        tracing::error!("t_drop: no transaction");
+        return -1;
+    };
+    let code = u16::try_from(code)
+        .ok()
+        .filter(|c| (200..=699).contains(c))
+        .unwrap_or(500);
+    let mut inner = tx.entry.inner.lock();
+    // Final, with nothing to retransmit: it only lingers for wt_timer.
+    if inner.uas.on_relayed_2xx(code, Instant::now()) {
+        inner.last_reply = Bytes::new();
+        inner.last_is_auto_100 = false;
+        inner.suspended = None;
+        tx.state.table.stats.final_reply(code);
+        tx.state.table.schedule(&tx.entry, &mut inner);
+    }
+    0
+}
+
+/// The live transaction whose request has this Call-ID and CSeq number (the
+/// first not yet answered; INVITE preferred over CANCEL).
+fn find_by_callid(st: &TmState, callid: &[u8], cseq: &[u8]) -> Option<Arc<super::TxEntry>> {
+    let cseq: u32 = std::str::from_utf8(cseq).ok()?.trim().parse().ok()?;
+    let mut found: Option<Arc<super::TxEntry>> = None;
+    st.table.for_each(|e| {
+        let req = {
+            let inner = e.inner.lock();
+            if inner.uas.is_final() || inner.freed {
+                return true;
+            }
+            inner.req.clone()
+        };
+        let Ok(m) = Message::parse(req) else {
+            return true;
+        };
+        if m.call_id() == Some(callid) && m.cseq_num().ok() == Some(cseq) {
+            let cancel = m.method() == siprd_sip::Method::Cancel;
+            if !cancel {
+                found = Some(e.clone());
+                return false;
+            }
+            found.get_or_insert_with(|| e.clone());
+        }
+        true
+    });
+    found
+}
+
+/// `t_reply_callid(callid, cseq, code, reason)`.
+fn reply_callid(st: &Arc<TmState>, ctx: &mut Ctx, callid: &[u8], a: &[Arg<Ctx>]) -> i32 {
+    let (Some(cseq), Some(code)) = (str_arg(ctx, &a[1]), int_arg(ctx, &a[2])) else {
+        tracing::error!("t_reply_callid: invalid parameters");
+        return -1;
+    };
+    let reason = str_arg(ctx, &a[3]).unwrap_or_default();
+    let Some(code) = u16::try_from(code).ok().filter(|c| (100..=699).contains(c)) else {
+        tracing::error!("t_reply_callid: invalid code {code}");
+        return -1;
+    };
+    let Some(entry) = find_by_callid(st, callid, &cseq) else {
+        tracing::debug!(
+            "t_reply_callid: no transaction for [{}] [{}]",
+            String::from_utf8_lossy(callid),
+            String::from_utf8_lossy(&cseq)
+        );
+        return -1;
+    };
+    ctx.flush();
+    let rt = ctx.rt.clone();
+    let tx = TxRef {
+        state: st.clone(),
+        entry,
+    };
+    if reply_detached(&rt, &tx, code, &reason) {
+        if code >= 200 {
+            relay::cancel_pending(&rt, &tx);
+        }
+        1
+    } else {
+        -1
+    }
+}
+
+/// tm functions that live here.
+pub(super) fn register_tm(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
+    for params in [vec![], vec![ParamKind::StrOrPv]] {
+        reg.add_function(def(
+            "t_drop_replies",
+            "tm",
+            params,
+            route_type::FAILURE,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let mode = match a.first() {
+                    Some(x) => str_arg(ctx, x).unwrap_or_default(),
+                    None => Bytes::new(),
+                };
+                drop_replies(ctx, &mode)
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "t_save_lumps",
+        "tm",
+        vec![],
+        route_type::REQUEST,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            let Some(tx) = &ctx.tm.tx else {
+                tracing::error!("t_save_lumps: no transaction (call t_newtran() first)");
+                return -1;
+            };
+            tx.entry.inner.lock().lumps = Some(ctx.edits.clone());
+            1
+        }),
+    ));
+    let _ = st;
+}
+
+/// `t_cancel_branches`' argument: only the literal names are accepted.
+fn which_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(
+        |_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| match src.text.trim() {
+            "all" | "others" | "this" => Ok(Arg::Custom(Box::new(()))),
+            other => Err(format!(
+                "t_cancel_branches: unknown value `{other}` (all, others, this)"
+            )),
+        },
+    ))
+}
+
+/// The callid argument of t_reply_callid also carries tm's state.
+struct CallidArg {
+    state: Arc<TmState>,
+    fmt: siprd_script::pv::Format<Ctx>,
+}
+
+pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
+    for params in [vec![], vec![ParamKind::IntOrPv]] {
+        reg.add_function(def(
+            "t_drop",
+            "tmx",
+            params,
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let code = match a.first() {
+                    Some(x) => int_arg(ctx, x).unwrap_or(500),
+                    None => 500,
+                };
+                t_drop(ctx, code)
+            }),
+        ));
+    }
+    // Kamailio 5.6 marks the transaction cancelled whichever value is given:
+    // every branch with a provisional reply gets a CANCEL at once, the
+    // others when they answer.
+    reg.add_function(def(
+        "t_cancel_branches",
+        "tmx",
+        vec![which_fixup()],
+        route_type::ONREPLY | route_type::FAILURE,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            let Some(tx) = ctx.tm.tx.clone() else {
+                return -1;
+            };
+            ctx.flush();
+            let rt = ctx.rt.clone();
+            relay::cancel_pending(&rt, &tx);
+            1
+        }),
+    ));
+    let callid = ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let state = tm_api(fx)?;
+        let fmt = siprd_script::pv::parse_format(fx, &src.text)?;
+        Ok(Arg::Custom(Box::new(CallidArg { state, fmt })))
+    }));
+    reg.add_function(def(
+        "t_reply_callid",
+        "tmx",
+        vec![
+            callid,
+            ParamKind::StrOrPv,
+            ParamKind::IntOrPv,
+            ParamKind::StrOrPv,
+        ],
+        route_type::ANY,
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let Arg::Custom(b) = &a[0] else { return -1 };
+            let Some(c) = b.downcast_ref::<CallidArg>() else {
+                return -1;
+            };
+            let callid = c.fmt.eval(ctx);
+            let state = c.state.clone();
+            reply_callid(&state, ctx, &callid, a)
+        }),
+    ));
+}
+
+/// `tm.list` (Kamailio's fields) and `tm.stats`.
+pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
+    let s = st.clone();
+    rpc.add("tm.list", "List details of transactions", move |_p| {
+        let mut out = Vec::new();
+        s.table.for_each(|e| {
+            let (req, outgoings, final_) = {
+                let inner = e.inner.lock();
+                (inner.req.clone(), inner.uacs.len(), inner.uas.is_final())
+            };
+            let Ok(m) = Message::parse(req) else {
+                return true;
+            };
+            let line = |k: siprd_sip::header::HeaderKind| {
+                m.header_ref(k)
+                    .and_then(|h| m.buf().get(h.line))
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default()
+            };
+            let cseq = m
+                .cseq_num()
+                .map(|n| format!("CSeq: {n}"))
+                .unwrap_or_default();
+            out.push(serde_json::json!({
+                "cell": format!("{:p}", Arc::as_ptr(e)),
+                "tindex": e.index,
+                "tlabel": e.label,
+                "method": String::from_utf8_lossy(m.method_bytes()),
+                "from": line(siprd_sip::header::HeaderKind::From),
+                "to": line(siprd_sip::header::HeaderKind::To),
+                "callid": line(siprd_sip::header::HeaderKind::CallId),
+                "cseq": cseq,
+                "uas_request": "yes",
+                "tflags": if final_ { 1 } else { 0 },
+                "outgoings": outgoings,
+                "ref_count": Arc::strong_count(e) - 1,
+                "lifetime": 0,
+            }));
+            true
+        });
+        Ok(serde_json::Value::Array(out))
+    });
+    let st = st.clone();
+    rpc.add("tm.stats", "Transaction statistics", move |_p| {
+        let s = &st.table.stats;
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let created = get(&s.created);
+        let local = get(&s.local_replies);
+        let relayed = get(&s.relayed_replies);
+        let (mut current, mut waiting) = (0u64, 0u64);
+        st.table.for_each(|e| {
+            current += 1;
+            if e.inner.lock().uas.is_final() {
+                waiting += 1;
+            }
+            true
+        });
+        Ok(serde_json::json!({
+            "current": current,
+            "waiting": waiting,
+            "total": created,
+            "total_local": 0,
+            "rpl_received": get(&s.received_replies),
+            "rpl_generated": local,
+            "rpl_sent": local + relayed,
+            "6xx": get(&s.finals[4]),
+            "5xx": get(&s.finals[3]),
+            "4xx": get(&s.finals[2]),
+            "3xx": get(&s.finals[1]),
+            "2xx": get(&s.finals[0]),
+            "created": created,
+            "freed": get(&s.freed),
+            "delayed_free": 0,
+            "retransmissions": get(&s.retransmissions),
+        }))
+    });
+}
