@@ -97,7 +97,7 @@ impl NosipState {
         };
         ctx.reset(rt.faked_message(), true, rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
-        rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
+        rt.run_event(ctx, ev, route_type::EVENT);
         ctx.event = None;
         HookAction::Stop
     }

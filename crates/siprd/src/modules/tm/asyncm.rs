@@ -259,7 +259,7 @@ fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
             Some(JobKind::Data { route, data }) => {
                 let ev = crate::runtime::EventHandle {
                     name: Arc::from("async_task_data"),
-                    route,
+                    route: route.into(),
                 };
                 rt.raise(&ev, Some(Box::new(AsyncData(data))));
             }
@@ -365,7 +365,7 @@ impl Module for Async {
                     } else {
                         Duration::from_secs(n as u64)
                     };
-                    st.suspend_for(&arg.tm, ctx, d, Resume::Route(route))
+                    st.suspend_for(&arg.tm, ctx, d, Resume::Route(route.into()))
                 }),
             });
         }
@@ -409,7 +409,7 @@ impl Module for Async {
                     return -1;
                 };
                 let Some(route) = arg.route else { return -1 };
-                st.suspend_for(&arg.tm, ctx, Duration::ZERO, Resume::Route(route))
+                st.suspend_for(&arg.tm, ctx, Duration::ZERO, Resume::Route(route.into()))
             }),
         });
     }

@@ -13,7 +13,7 @@ use crate::modules::pv::vars::AvpStore;
 use crate::transport::Dest;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
-use siprd_script::RouteId;
+use crate::runtime::RouteRef;
 use siprd_sip::transaction::{ClientTx, ServerTx};
 use siprd_sip::txkey::ServerTxKey;
 use std::cmp::Ordering;
@@ -69,10 +69,10 @@ pub struct TxInner {
     pub suspended: Option<Saved>,
     /// Was suspended and resumed (or timed out) once already.
     pub resumed: bool,
-    pub on_failure: Option<RouteId>,
-    pub on_reply: Option<RouteId>,
-    pub on_branch: Option<RouteId>,
-    pub on_branch_failure: Option<RouteId>,
+    pub on_failure: Option<RouteRef>,
+    pub on_reply: Option<RouteRef>,
+    pub on_branch: Option<RouteRef>,
+    pub on_branch_failure: Option<RouteRef>,
     pub uacs: Vec<Uac>,
     pub canceled: bool,
     /// The deadline this transaction is in the timer heap with.
