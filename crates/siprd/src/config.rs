@@ -126,7 +126,9 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
         }
     }
     if settings.cfgengine != "native"
-        && !loaded.iter().any(|(m, _)| m.name() == format!("app_{}", settings.cfgengine))
+        && !loaded
+            .iter()
+            .any(|(m, _)| m.name() == format!("app_{}", settings.cfgengine))
     {
         let msg = format!(
             "cfgengine \"{0}\" needs loadmodule \"app_{0}.so\"",

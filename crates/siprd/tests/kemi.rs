@@ -123,7 +123,13 @@ fn lua_runtime_error_ends_the_execution_and_the_server_keeps_serving() {
     for i in 0..3 {
         let r = c.request(
             s.udp_addr(),
-            &request("OPTIONS", "sip:a@127.0.0.1", c.port(), &format!("k-ok{i}"), ""),
+            &request(
+                "OPTIONS",
+                "sip:a@127.0.0.1",
+                c.port(),
+                &format!("k-ok{i}"),
+                "",
+            ),
         );
         assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{r}");
     }
@@ -133,13 +139,19 @@ fn lua_runtime_error_ends_the_execution_and_the_server_keeps_serving() {
 fn a_script_that_does_not_load_is_a_config_error() {
     let dir = std::env::temp_dir().join(format!("siprd-kemi-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("kemi.lua"), "function ksr_request_route()\n  if then\nend\n")
-        .expect("write");
+    std::fs::write(
+        dir.join("kemi.lua"),
+        "function ksr_request_route()\n  if then\nend\n",
+    )
+    .expect("write");
     let path = dir.join("siprd.cfg");
     std::fs::write(&path, cfg("", "")).expect("write cfg");
     let (code, out) = check_file(&path);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("kemi.lua:2:"), "the Lua message with its line: {out}");
+    assert!(
+        out.contains("kemi.lua:2:"),
+        "the Lua message with its line: {out}"
+    );
 
     std::fs::write(dir.join("kemi.lua"), "error('refused at load')\n").expect("write");
     let (code, out) = check_file(&path);
@@ -173,7 +185,13 @@ end
     for (i, want) in ["1", "2"].iter().enumerate() {
         let r = c.request(
             s.udp_addr(),
-            &request("OPTIONS", "sip:a@127.0.0.1", c.port(), &format!("ht-{i}"), ""),
+            &request(
+                "OPTIONS",
+                "sip:a@127.0.0.1",
+                c.port(),
+                &format!("ht-{i}"),
+                "",
+            ),
         );
         assert_eq!(
             first_line(&r),
@@ -210,7 +228,11 @@ end
     use std::io::{Read, Write};
     let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect evapi");
     t.set_read_timeout(Some(WAIT)).expect("timeout");
-    assert!(s.wait_log("EVAPI evapi:connection-new", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log("EVAPI evapi:connection-new", WAIT),
+        "{}",
+        s.log()
+    );
     t.write_all(b"5:hello,").expect("send");
     assert!(
         s.wait_log("EVAPI evapi:message-received msg=hello", WAIT),
@@ -299,7 +321,12 @@ end
             None => break,
         }
     }
-    assert_eq!(first_line(&last), "SIP/2.0 480 Lua failure route", "{}", s.log());
+    assert_eq!(
+        first_line(&last),
+        "SIP/2.0 480 Lua failure route",
+        "{}",
+        s.log()
+    );
     assert!(s.wait_log("FAILURE code=486", WAIT), "{}", s.log());
 }
 
@@ -380,7 +407,10 @@ fn reload_good_and_broken_scripts_over_rpc() {
         r#"{"jsonrpc":"2.0","method":"app_lua.reload","id":1}"#,
     )
     .expect("rpc answer");
-    let err = r["error"]["message"].as_str().unwrap_or_default().to_string();
+    let err = r["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(err.contains("kemi.lua:3:"), "{r}");
     assert_eq!(ask("r-2"), "SIP/2.0 200 v1");
     // a good one replaces it in every worker
@@ -398,8 +428,11 @@ fn reload_good_and_broken_scripts_over_rpc() {
     for i in 0..4 {
         assert_eq!(ask(&format!("r-3{i}")), "SIP/2.0 200 v2");
     }
-    let r = rpc(rpc_port, r#"{"jsonrpc":"2.0","method":"app_lua.list","id":3}"#)
-        .expect("rpc answer");
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"app_lua.list","id":3}"#,
+    )
+    .expect("rpc answer");
     assert_eq!(r["result"]["scripts"][0]["version"], 2, "{r}");
 }
 
@@ -434,4 +467,11 @@ end
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 lua-carol-x", "{}", s.log());
     assert!(s.wait_log("RUNSTRING OPTIONS", WAIT), "{}", s.log());
+}
+
+#[test]
+fn the_kemi_example_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/examples/kemi.cfg");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 0, "{out}");
 }

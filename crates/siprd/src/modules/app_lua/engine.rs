@@ -32,9 +32,12 @@ pub struct Script {
     pub functions: HashSet<String>,
 }
 
+/// Interned callback names: by index, and the index of each name.
+type Names = (Vec<Arc<str>>, HashMap<Arc<str>, u32>);
+
 pub struct LuaEngine {
     script: ArcSwap<Script>,
-    names: RwLock<(Vec<Arc<str>>, HashMap<Arc<str>, u32>)>,
+    names: RwLock<Names>,
 }
 
 thread_local! {
@@ -282,7 +285,12 @@ pub fn error_text(e: &mlua::Error) -> String {
             m.lines().next().unwrap_or_default().to_string()
         }
         mlua::Error::WithContext { cause, .. } => error_text(cause),
-        other => other.to_string().lines().next().unwrap_or_default().to_string(),
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 

@@ -79,7 +79,7 @@ thread_local! {
     static PVS: RefCell<HashMap<Vec<u8>, Rc<siprd_script::pv::PvSpec<Ctx>>>> = RefCell::new(HashMap::new());
 }
 
-/// The export list: (KSR module or "" for the top level, name, arities).
+/// The export list: (KSR module, "core" meaning the top level, name, arities).
 pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<usize>)> {
     let mut out = Vec::new();
     for (name, defs) in &reg.functions {
@@ -153,7 +153,12 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
                 })
                 .collect(),
         });
-        let t = get_table(lua, &ksr, first.module)?;
+        // core functions are top-level in Kamailio's KEMI (`KSR.force_rport()`)
+        let t = if first.module == "core" {
+            ksr.clone()
+        } else {
+            get_table(lua, &ksr, first.module)?
+        };
         t.raw_set(*name, native_fn(lua, n.clone())?)?;
         natives.insert(name, n);
     }
@@ -406,7 +411,10 @@ fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
             // Kamailio: setting a read-only PV is a no-op returning true
             Err(siprd_script::registry::PvError::ReadOnly) => true,
             Err(e) => {
-                tracing::error!("KSR.pv: cannot set {}: {e:?}", String::from_utf8_lossy(name));
+                tracing::error!(
+                    "KSR.pv: cannot set {}: {e:?}",
+                    String::from_utf8_lossy(name)
+                );
                 false
             }
         },
@@ -496,8 +504,20 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
         })?,
     )?;
     for m in [
-        "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "SUBSCRIBE", "NOTIFY", "MESSAGE",
-        "INFO", "UPDATE", "PRACK", "PUBLISH", "REFER",
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "REGISTER",
+        "OPTIONS",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "MESSAGE",
+        "INFO",
+        "UPDATE",
+        "PRACK",
+        "PUBLISH",
+        "REFER",
     ] {
         ksr.raw_set(
             format!("is_{m}"),
@@ -544,7 +564,10 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     pv.raw_set(
         "sets",
         lua.create_function(|_, (n, v): (mlua::String, mlua::String)| {
-            pv_write(&n.as_bytes(), Value::Str(Bytes::copy_from_slice(&v.as_bytes())))
+            pv_write(
+                &n.as_bytes(),
+                Value::Str(Bytes::copy_from_slice(&v.as_bytes())),
+            )
         })?,
     )?;
     pv.raw_set(
@@ -560,7 +583,10 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     pv.raw_set(
         "is_null",
         lua.create_function(|lua, n: mlua::String| {
-            Ok(matches!(pv_read(lua, &n.as_bytes(), NullAs::Nil)?, LuaValue::Nil))
+            Ok(matches!(
+                pv_read(lua, &n.as_bytes(), NullAs::Nil)?,
+                LuaValue::Nil
+            ))
         })?,
     )?;
 

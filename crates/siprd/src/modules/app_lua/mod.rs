@@ -93,9 +93,7 @@ impl Module for AppLua {
     }
 
     fn kemi_engine(&self) -> Option<Arc<dyn KemiEngine>> {
-        self.engine
-            .get()
-            .map(|e| e.clone() as Arc<dyn KemiEngine>)
+        self.engine.get().map(|e| e.clone() as Arc<dyn KemiEngine>)
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
@@ -186,6 +184,43 @@ impl Module for AppLua {
             },
         );
     }
+}
+
+/// The `KSR.*` export list of every module siprd has (`siprd --kemi-list`),
+/// as Markdown: generated from the registry, so it is always complete.
+pub fn kemi_list() -> String {
+    let modules: Vec<Box<dyn Module>> = crate::modules::ALL
+        .iter()
+        .map(|i| (i.new)())
+        .chain(std::iter::once(
+            Box::new(crate::modules::core::Core) as Box<dyn Module>
+        ))
+        .collect();
+    let reg = crate::config::build_registry(&modules);
+    let mut out =
+        String::from("| KSR function | arguments (arities) | native function |\n|---|---|---|\n");
+    let aliases: std::collections::HashMap<(&str, &str), &str> = ksr::ALIASES
+        .iter()
+        .map(|(m, k, n)| ((*m, *k), *n))
+        .collect();
+    for (module, name, arities) in ksr::exports(&reg) {
+        let ar: Vec<String> = arities.iter().map(usize::to_string).collect();
+        let native = aliases
+            .get(&(module.as_str(), name.as_str()))
+            .copied()
+            .unwrap_or(name.as_str());
+        let path = if module == "core" {
+            format!("KSR.{name}")
+        } else {
+            format!("KSR.{module}.{name}")
+        };
+        out.push_str(&format!("| `{path}` | {} | `{native}` |\n", ar.join(", ")));
+    }
+    out.push_str("\nWritten in app_lua (no native counterpart):\n\n");
+    for (name, args) in ksr::SPECIALS {
+        out.push_str(&format!("- `{name}({args})`\n"));
+    }
+    out
 }
 
 fn no_script() -> i32 {

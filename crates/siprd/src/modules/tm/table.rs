@@ -10,10 +10,10 @@
 use super::TmConfig;
 use crate::context::RcvInfo;
 use crate::modules::pv::vars::AvpStore;
+use crate::runtime::RouteRef;
 use crate::transport::Dest;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
-use crate::runtime::RouteRef;
 use siprd_sip::transaction::{ClientTx, ServerTx};
 use siprd_sip::txkey::ServerTxKey;
 use std::cmp::Ordering;
