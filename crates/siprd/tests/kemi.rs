@@ -475,3 +475,55 @@ fn the_kemi_example_loads() {
     let (code, out) = check_file(&path);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn async_ms_route_resumes_into_a_lua_function() {
+    let lua = r#"
+function ksr_request_route()
+    if KSR.is_INVITE() then
+        local r = KSR.async.ms_route("ksr_later", 100)
+        KSR.info("ASYNC returned " .. r)
+        return
+    end
+    KSR.info("ZERO " .. KSR.async.route("ksr_later", 0))
+    KSR.sl.send_reply(200, "OK")
+end
+function ksr_later()
+    KSR.tm.t_reply(486, "Busy later " .. KSR.pv.get("$ci"))
+end
+"#;
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"async.so\"",
+        "",
+        lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "k-async", ""),
+    );
+    let mut last = String::new();
+    for _ in 0..4 {
+        match c.recv(WAIT) {
+            Some(m) if first_line(&m).starts_with("SIP/2.0 1") => continue,
+            Some(m) => {
+                last = m;
+                break;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        first_line(&last),
+        "SIP/2.0 486 Busy later k-async",
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("ASYNC returned 0", WAIT), "{}", s.log());
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "k-async2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    assert!(s.wait_log("ZERO -1", WAIT), "{}", s.log());
+}

@@ -58,6 +58,8 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.htable.sht_sets/sht_seti", "table, key, value"),
     ("KSR.tm.t_on_failure/t_on_reply/t_on_branch/t_on_branch_failure", "function"),
     ("KSR.tmx.t_continue", "tindex, tlabel, function"),
+    ("KSR.async.route/ms_route", "function, secs|ms"),
+    ("KSR.async.task_route", "function"),
 ];
 
 /// One native function with its arities, as exported.
@@ -169,6 +171,7 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
         }
     }
     specials(lua, &ksr)?;
+    async_fns(lua, &ksr)?;
     lua.globals().raw_set("KSR", ksr)?;
     Ok(())
 }
@@ -740,6 +743,60 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             .ok_or_else(|| no_ctx("tmx.t_continue"))
         })?,
     )?;
+    Ok(())
+}
+
+/// `KSR.async.route(fn, secs)`, `ms_route(fn, ms)`, `task_route(fn)`:
+/// suspend the transaction and resume it in the Lua function `fn`. As
+/// Kamailio, they return 0 and the Lua function goes on (end it with
+/// `return` or `KSR.x.exit()`); a zero delay for route/ms_route is -1.
+fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
+    let t = get_table(lua, ksr, "async")?;
+    for (name, unit_ms) in [
+        ("route", Some(false)),
+        ("ms_route", Some(true)),
+        ("task_route", None),
+    ] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, (f, n): (String, Option<i64>)| {
+                with_ctx(|ctx| {
+                    let delay = match (unit_ms, n) {
+                        (None, _) => std::time::Duration::ZERO,
+                        (Some(ms), Some(n)) if n > 0 => {
+                            let n = n.unsigned_abs();
+                            if ms {
+                                std::time::Duration::from_millis(n)
+                            } else {
+                                std::time::Duration::from_secs(n)
+                            }
+                        }
+                        _ => {
+                            tracing::error!("KSR.async.{name}: the time must be > 0");
+                            return -1;
+                        }
+                    };
+                    let rt = ctx.rt.clone();
+                    let mut fx = FixupCtx {
+                        registry: &rt.registry,
+                        routes: rt.program.route_names(),
+                        host: &(),
+                        warnings: Vec::new(),
+                    };
+                    let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx))
+                    else {
+                        tracing::error!("KSR.async.{name}: async and tm must be loaded");
+                        return -1;
+                    };
+                    let Some(r) = rt.kemi_route(&f) else {
+                        return -1;
+                    };
+                    st.suspend_into(&tm, ctx, delay, r)
+                })
+                .ok_or_else(|| no_ctx("async.route"))
+            })?,
+        )?;
+    }
     Ok(())
 }
 
