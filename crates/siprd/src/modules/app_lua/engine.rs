@@ -303,3 +303,28 @@ fn report(name: &str, e: &mlua::Error) -> i32 {
     tracing::error!("app_lua: error in `{name}`: {msg}");
     -1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_lists_global_functions_and_reports_lines() {
+        let p = std::path::Path::new("/x/k.lua");
+        let f = validate(
+            p,
+            "function a() end\nlocal function b() end\nKSR.info('x')\n",
+        )
+        .expect("loads with the stub KSR");
+        assert!(f.contains("a") && !f.contains("b"), "{f:?}");
+        let e = validate(p, "function a()\n  if then\nend\n").expect_err("syntax error");
+        assert!(e.starts_with("/x/k.lua:2:"), "{e}");
+        let e = validate(p, "\n\nerror('boom')\n").expect_err("runtime error");
+        assert!(e.contains("/x/k.lua:3: boom"), "{e}");
+    }
+
+    #[test]
+    fn ksr_calls_outside_an_execution_have_no_context() {
+        assert!(with_ctx(|_| ()).is_none());
+    }
+}

@@ -217,8 +217,10 @@ fn lua_int(v: &LuaValue) -> Option<i32> {
 
 /// One argument without a load-time fix-up.
 fn plain_arg(p: &ParamKind<Ctx>, v: &LuaValue) -> Option<Arg<Ctx>> {
-    match p {
-        ParamKind::Int | ParamKind::IntOrPv | ParamKind::IntFormat => lua_int(v).map(Arg::Int),
+    match (p, v) {
+        (ParamKind::Int | ParamKind::IntOrPv | ParamKind::IntFormat, _) => lua_int(v).map(Arg::Int),
+        // the common case: one copy straight from the Lua string
+        (_, LuaValue::String(s)) => Some(Arg::Str(Bytes::copy_from_slice(&s.as_bytes()))),
         _ => lua_text(v).map(|t| Arg::Str(Bytes::from(t))),
     }
 }
@@ -276,8 +278,8 @@ fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
             tracing::error!("KSR: {}: missing arguments", n.name);
             return Ok(LuaValue::Boolean(false));
         };
-        let argv: Vec<&LuaValue> = args.iter().take(params.len()).collect();
         let ret = if *fix {
+            let argv: Vec<&LuaValue> = args.iter().take(params.len()).collect();
             let mut key = Vec::with_capacity(32);
             for v in &argv {
                 key.extend_from_slice(&lua_text(v).unwrap_or_default());
@@ -326,7 +328,7 @@ fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
             })
         } else {
             let mut out: smallvec::SmallVec<[Arg<Ctx>; 4]> = smallvec::SmallVec::new();
-            for (p, v) in params.iter().zip(&argv) {
+            for (p, v) in params.iter().zip(args.iter()) {
                 match plain_arg(p, v) {
                     Some(a) => out.push(a),
                     None => {
