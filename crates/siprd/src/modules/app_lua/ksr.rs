@@ -41,6 +41,12 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("maxfwd", "process_maxfwd", "mf_process_maxfwd_header"),
 ];
 
+/// Native functions not exported: they resume "the rest of the native block"
+/// after a suspension, which a Lua function has no equivalent of (Kamailio
+/// does not export them either); `KSR.async.route/ms_route` resume into a
+/// named function instead.
+pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep"];
+
 /// Functions written here (no native function to map): name, arguments.
 pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.dbg/info/notice/warn/err/crit/alert", "msg"),
@@ -86,7 +92,7 @@ pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<us
     let mut out = Vec::new();
     for (name, defs) in &reg.functions {
         let Some(first) = defs.first() else { continue };
-        if name.starts_with("__") {
+        if name.starts_with("__") || EXCLUDED.contains(name) {
             continue;
         }
         out.push((
@@ -139,7 +145,7 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
             continue;
         };
         let Some(first) = defs.first() else { continue };
-        if name.starts_with("__") {
+        if name.starts_with("__") || EXCLUDED.contains(name) {
             continue;
         }
         let xlog = first.module == "xlog";
