@@ -527,3 +527,30 @@ end
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
     assert!(s.wait_log("ZERO -1", WAIT), "{}", s.log());
 }
+
+#[test]
+fn nosip_data_reaches_its_lua_callback() {
+    let lua = r#"
+function ksr_nosip(evname)
+    KSR.info("NOSIP " .. evname .. " " .. KSR.pv.gete("$mb"))
+end
+function ksr_request_route()
+    KSR.sl.send_reply(200, "OK")
+end
+"#;
+    let s = start(
+        "loadmodule \"nosip.so\"",
+        "modparam(\"nosip\", \"event_callback\", \"ksr_nosip\")",
+        lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "HELLO this is not SIP at all, but long enough",
+    );
+    assert!(
+        s.wait_log("NOSIP nosip:msg HELLO this is not SIP", WAIT),
+        "{}",
+        s.log()
+    );
+}

@@ -1096,6 +1096,10 @@ impl Module for Tm {
                 ty: ModParamType::Str,
             },
             int("restart_fr_on_each_reply"),
+            ModParamDecl {
+                name: "event_callback",
+                ty: ModParamType::Str,
+            },
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1128,6 +1132,8 @@ impl Module for Tm {
                 c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned()
             }
             "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            // KEMI: read from the config by `Runtime::event` (tm:* events)
+            "event_callback" => {}
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
