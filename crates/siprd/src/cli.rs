@@ -152,6 +152,7 @@ Options:\n\
     -P FILE        Write the process id to FILE\n\
     -w DIR         Change the working directory\n\
     -V, -v, --version  Print the version and exit\n\
+    --kemi-list    Print the KEMI exports (KSR.*) of every module and exit\n\
     -h, --help     Print this help and exit\n\n\
 Accepted for compatibility with Kamailio, without effect:\n\
     -D (-DD, -DDD: siprd never daemonizes), -M N, -m N, -x NAME, -X NAME, -L DIR,\n\

@@ -7,7 +7,7 @@ use crate::context::Ctx;
 use crate::module::{Module, ModuleInfo};
 use crate::modules;
 use crate::rpc::RpcRegistry;
-use crate::runtime::{Hooks, Runtime};
+use crate::runtime::{Hooks, Runtime, RuntimeParts};
 use crate::settings::CoreSettings;
 use siprd_script::ast::{GlobalValue, ModParamValue};
 use siprd_script::registry::ModuleDecl;
@@ -22,6 +22,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../../etc/siprd.cfg");
 pub const DEFAULT_CONFIG_NAME: &str = "etc/siprd.cfg (built in)";
 
 /// Where the config comes from.
+#[derive(Clone, Copy)]
 pub enum Source<'a> {
     File(&'a Path),
     Text { name: &'a str, text: &'a str },
@@ -32,6 +33,10 @@ pub struct Loaded {
     pub settings: CoreSettings,
     pub modules: Vec<Box<dyn Module>>,
     pub program: Program<Ctx>,
+    /// The registry the program was compiled against (KEMI resolves names in it).
+    pub registry: Registry<Ctx>,
+    /// (module, function) of every `event_callback` modparam.
+    pub event_callbacks: Vec<(String, String)>,
     /// Warnings (errors make `load` fail).
     pub warnings: Diagnostics,
 }
@@ -41,14 +46,26 @@ impl Loaded {
     pub fn into_runtime(self) -> (Runtime, Vec<Box<dyn Module>>) {
         let mut hooks = Hooks::default();
         let mut rpc = RpcRegistry::default();
+        let mut kemi = None;
         for m in &self.modules {
             m.hooks(&mut hooks);
             m.rpc(&mut rpc);
+            if let Some(engine) = m.kemi_engine() {
+                if engine.name() == self.settings.cfgengine {
+                    kemi = Some(engine);
+                }
+            }
         }
-        (
-            Runtime::new(self.settings, self.program, hooks, rpc),
-            self.modules,
-        )
+        let rt = Runtime::build(RuntimeParts {
+            settings: self.settings,
+            program: self.program,
+            hooks,
+            rpc,
+            registry: std::sync::Arc::new(self.registry),
+            kemi,
+            event_callbacks: self.event_callbacks,
+        });
+        (rt, self.modules)
     }
 }
 
@@ -87,7 +104,10 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
     };
     let parse_failed = diags.iter().any(Diagnostic::is_error);
 
-    let settings = apply_globals(&parsed, &mut diags);
+    let mut settings = apply_globals(&parsed, &mut diags);
+    if let Source::File(path) = source {
+        settings.config_dir = path.parent().map(Path::to_path_buf);
+    }
     let mut loaded = instantiate_modules(&parsed, &mut diags);
     apply_modparams(&parsed, &mut loaded, &mut diags);
     for (m, span) in loaded.iter_mut() {
@@ -105,6 +125,32 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
             diags.push(d);
         }
     }
+    if settings.cfgengine != "native"
+        && !loaded
+            .iter()
+            .any(|(m, _)| m.name() == format!("app_{}", settings.cfgengine))
+    {
+        let msg = format!(
+            "cfgengine \"{0}\" needs loadmodule \"app_{0}.so\"",
+            settings.cfgengine
+        );
+        diags.push(match &parsed.cfgengine {
+            Some((_, span)) => Diagnostic::error(*span, msg),
+            None => Diagnostic::error_nospan(msg),
+        });
+    }
+    let event_callbacks = parsed
+        .modparams
+        .iter()
+        .filter(|mp| mp.param == "event_callback")
+        .filter_map(|mp| match &mp.value {
+            ModParamValue::Str(f) => Some((
+                crate::module::module_name_of(&mp.module).to_string(),
+                f.clone(),
+            )),
+            ModParamValue::Int(_) => None,
+        })
+        .collect();
     let modules: Vec<Box<dyn Module>> = loaded.into_iter().map(|(m, _)| m).collect();
     let registry = build_registry(&modules);
 
@@ -143,6 +189,8 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
             settings,
             modules,
             program,
+            registry,
+            event_callbacks,
             warnings: report,
         }),
         _ => Err(report),

@@ -240,7 +240,7 @@ pub fn route_message(
         } else {
             route_type::CORE_ONREPLY
         };
-        let out = rt.run_route(ctx, ev.route, rtype, &ev.name);
+        let out = rt.run_event(ctx, ev, rtype);
         if out.dropped {
             return;
         }
@@ -264,7 +264,7 @@ pub fn route_message(
                 return;
             }
         }
-        if let Some(route) = rt.program.request_route() {
+        if let Some(route) = rt.request_route {
             rt.run_route(ctx, route, route_type::REQUEST, "request_route");
         }
     } else {
@@ -278,7 +278,7 @@ pub fn route_message(
                 return;
             }
         }
-        if let Some(route) = rt.program.reply_route() {
+        if let Some(route) = rt.reply_route {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
             if out.dropped {
                 stats.drop_replies.fetch_add(1, Relaxed);

@@ -52,6 +52,10 @@ fn main() {
     let counting = std::env::var_os("SIPRD_COUNT_ALLOCS").is_some();
     COUNTING.store(counting, Ordering::Relaxed);
     siprd::memstat::COUNTING.store(counting, Ordering::Relaxed);
+    if std::env::args().nth(1).as_deref() == Some("--kemi-list") {
+        print!("{}", siprd::modules::app_lua::kemi_list());
+        std::process::exit(0);
+    }
     let code = match cli::parse(std::env::args().skip(1)) {
         Ok(Cli::Run(opts)) if opts.check_only => server::check(&opts),
         Ok(Cli::Run(opts)) => server::run(opts),

@@ -60,6 +60,11 @@ pub trait Module: Send + Sync + 'static {
         Ok(())
     }
 
+    /// An embedded-language engine (app_lua), used when `cfgengine` names it.
+    fn kemi_engine(&self) -> Option<Arc<dyn crate::runtime::KemiEngine>> {
+        None
+    }
+
     /// Called at shutdown; threads started by the module must end promptly.
     fn stop(&self) {}
 

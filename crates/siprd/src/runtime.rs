@@ -7,7 +7,7 @@ use crate::rpc::RpcRegistry;
 use crate::settings::CoreSettings;
 use crate::transport::{Dest, Sender};
 use bytes::Bytes;
-use siprd_script::{route_type, Program, RouteId, RouteMask};
+use siprd_script::{route_type, Program, Registry, RouteId, RouteMask};
 use siprd_sip::Message;
 use std::any::Any;
 use std::cell::RefCell;
@@ -48,9 +48,57 @@ pub struct Runtime {
     pub program: Program<Ctx>,
     pub hooks: Hooks,
     pub rpc: RpcRegistry,
+    /// Everything modules export to scripts, kept for engines that resolve
+    /// names at run time (KEMI's `KSR.*`, `KSR.pv.get("$ru")`).
+    pub registry: Arc<Registry<Ctx>>,
+    /// The embedded-language engine when `cfgengine` is not native.
+    pub kemi: Option<Arc<dyn KemiEngine>>,
+    /// The routing entry points, resolved once: native blocks or KEMI functions.
+    pub request_route: Option<RouteRef>,
+    pub reply_route: Option<RouteRef>,
+    /// `modparam(MOD, "event_callback", FN)` per module (KEMI mode).
+    event_callbacks: Vec<(String, String)>,
     sender: OnceLock<Sender>,
     stopping: AtomicBool,
     faked: Message,
+}
+
+/// What runs when a route is taken: a compiled block of the native config, or
+/// a function of the KEMI script. Every stored route target (request/reply
+/// routes, events, tm's failure/onreply/branch routes, resume targets) is one
+/// of these, so a Lua function can stand wherever a route block can.
+/// `Copy`: KEMI function names are interned by the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteRef {
+    Native(RouteId),
+    Kemi(KemiFn),
+}
+
+impl From<RouteId> for RouteRef {
+    fn from(id: RouteId) -> RouteRef {
+        RouteRef::Native(id)
+    }
+}
+
+/// A KEMI function name interned by the engine (`KemiEngine::intern`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KemiFn(pub u32);
+
+/// An embedded-language engine (app_lua), installed by its module when
+/// `cfgengine` names it. It runs script functions on the calling thread, on a
+/// context prepared like for a native route.
+pub trait KemiEngine: Send + Sync {
+    /// The engine name (`"lua"`).
+    fn name(&self) -> &'static str;
+    /// Intern a function name. None when the table of names is full.
+    fn intern(&self, name: &str) -> Option<KemiFn>;
+    /// The name of an interned function.
+    fn fn_name(&self, f: KemiFn) -> Arc<str>;
+    /// True when the loaded script defines a global function of that name.
+    fn defines(&self, name: &str) -> bool;
+    /// Run `f(arg)` (no argument when None). A missing function is skipped
+    /// (Kamailio), a runtime error is logged and ends the execution.
+    fn call(&self, ctx: &mut Ctx, f: KemiFn, arg: Option<&str>) -> EventOutcome;
 }
 
 /// An event route (or, under KEMI, a callback function) resolved at load.
@@ -59,7 +107,7 @@ pub struct Runtime {
 #[derive(Clone, Debug)]
 pub struct EventHandle {
     pub name: Arc<str>,
-    pub route: RouteId,
+    pub route: RouteRef,
 }
 
 /// How an event route ended.
@@ -85,20 +133,58 @@ thread_local! {
     static EVENT_CTX: RefCell<Vec<Ctx>> = const { RefCell::new(Vec::new()) };
 }
 
+/// What a `Runtime` is built from.
+pub struct RuntimeParts {
+    pub settings: CoreSettings,
+    pub program: Program<Ctx>,
+    pub hooks: Hooks,
+    pub rpc: RpcRegistry,
+    pub registry: Arc<Registry<Ctx>>,
+    pub kemi: Option<Arc<dyn KemiEngine>>,
+    /// (module, function) of every `event_callback` modparam.
+    pub event_callbacks: Vec<(String, String)>,
+}
+
 impl Runtime {
-    pub fn new(
-        settings: CoreSettings,
-        program: Program<Ctx>,
-        hooks: Hooks,
-        rpc: RpcRegistry,
-    ) -> Runtime {
+    pub fn build(p: RuntimeParts) -> Runtime {
         let faked = Message::parse(Bytes::from_static(FAKED_REQUEST))
             .expect("the built-in faked request parses");
+        let (request_route, reply_route) = match &p.kemi {
+            None => (
+                p.program.request_route().map(RouteRef::Native),
+                p.program.reply_route().map(RouteRef::Native),
+            ),
+            Some(k) => {
+                let cb = |param: &str, default: &str| {
+                    let name = p
+                        .settings
+                        .kemi_callbacks
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == param)
+                        .map_or(default, |(_, f)| f.as_str());
+                    if name.is_empty() || name == "none" {
+                        None
+                    } else {
+                        k.intern(name).map(RouteRef::Kemi)
+                    }
+                };
+                (
+                    cb("kemi.request_route_callback", "ksr_request_route"),
+                    cb("kemi.reply_route_callback", "ksr_reply_route"),
+                )
+            }
+        };
         Runtime {
-            settings,
-            program,
-            hooks,
-            rpc,
+            settings: p.settings,
+            program: p.program,
+            hooks: p.hooks,
+            rpc: p.rpc,
+            registry: p.registry,
+            kemi: p.kemi,
+            request_route,
+            reply_route,
+            event_callbacks: p.event_callbacks,
             sender: OnceLock::new(),
             stopping: AtomicBool::new(false),
             faked,
@@ -195,12 +281,53 @@ impl Runtime {
     }
 
     /// Resolve an event by name (`"htable:mod-init"`): Some when the config
-    /// defines `event_route[name]`.
+    /// defines `event_route[name]`, or under KEMI when a callback takes it:
+    /// the raising module's `event_callback` (`kemi.event_route_callback` for
+    /// `core:*`), else a script function of that very name (evrexec tasks).
     pub fn event(&self, name: &str) -> Option<EventHandle> {
-        self.program.event_route(name).map(|route| EventHandle {
+        let Some(k) = &self.kemi else {
+            return self.program.event_route(name).map(|route| EventHandle {
+                name: Arc::from(name),
+                route: RouteRef::Native(route),
+            });
+        };
+        let module = name.split_once(':').map(|(m, _)| m);
+        let callback = match module {
+            Some("core") => {
+                let param = match name {
+                    "core:pre-routing" => "kemi.pre_routing_callback",
+                    "core:msg-received" => "kemi.received_route_callback",
+                    _ => "kemi.event_route_callback",
+                };
+                self.settings
+                    .kemi_callbacks
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == param)
+                    .map(|(_, f)| f.as_str())
+            }
+            Some(m) => self
+                .event_callbacks
+                .iter()
+                .rev()
+                .find(|(module, _)| module == m)
+                .map(|(_, f)| f.as_str()),
+            None => None,
+        };
+        let func = match callback {
+            Some(f) if !f.is_empty() => f,
+            _ if k.defines(name) => name,
+            _ => return None,
+        };
+        k.intern(func).map(|f| EventHandle {
             name: Arc::from(name),
-            route,
+            route: RouteRef::Kemi(f),
         })
+    }
+
+    /// A KEMI function as a route target (`KSR.tm.t_on_failure("fn")`).
+    pub fn kemi_route(&self, name: &str) -> Option<RouteRef> {
+        self.kemi.as_ref()?.intern(name).map(RouteRef::Kemi)
     }
 
     /// Run an event on the calling thread with a synthetic message (method
@@ -222,31 +349,88 @@ impl Runtime {
         rtype: RouteMask,
         prepare: impl FnOnce(&mut Ctx),
     ) -> EventOutcome {
+        self.raise_with_arg(ev, rtype, Some(&ev.name), prepare)
+    }
+
+    /// Like `raise_with`, with the argument a KEMI callback gets instead of
+    /// the event name (evrexec: the worker index or the RPC data; tm: none).
+    pub fn raise_with_arg(
+        self: &Arc<Self>,
+        ev: &EventHandle,
+        rtype: RouteMask,
+        arg: Option<&str>,
+        prepare: impl FnOnce(&mut Ctx),
+    ) -> EventOutcome {
         let mut ctx = EVENT_CTX
             .with(|pool| pool.borrow_mut().pop())
             .filter(|c| Arc::ptr_eq(&c.rt, self))
             .unwrap_or_else(|| Ctx::new(self.clone()));
         ctx.reset(self.faked_message(), true, RcvInfo::default());
         prepare(&mut ctx);
-        let out = self.run_route(&mut ctx, ev.route, rtype, &ev.name);
+        let out = self.run_route_arg(&mut ctx, ev.route, rtype, &ev.name, arg);
         ctx.event = None;
         EVENT_CTX.with(|pool| pool.borrow_mut().push(ctx));
         out
+    }
+
+    /// Run an event on a prepared context: a KEMI callback gets the event
+    /// name as its argument.
+    pub fn run_event(&self, ctx: &mut Ctx, ev: &EventHandle, rtype: RouteMask) -> EventOutcome {
+        self.run_route_arg(ctx, ev.route, rtype, &ev.name, Some(&ev.name))
     }
 
     /// Run one route on a prepared context and close the execution.
     pub fn run_route(
         &self,
         ctx: &mut Ctx,
-        route: RouteId,
+        route: RouteRef,
         rtype: RouteMask,
         name: &str,
     ) -> EventOutcome {
-        let outcome = self.program.run_route(ctx, route, rtype);
+        self.run_route_arg(ctx, route, rtype, name, None)
+    }
+
+    /// Like `run_route`, with the argument a KEMI function gets.
+    pub fn run_route_arg(
+        &self,
+        ctx: &mut Ctx,
+        route: RouteRef,
+        rtype: RouteMask,
+        name: &str,
+        arg: Option<&str>,
+    ) -> EventOutcome {
+        let out = self.run_nested(ctx, route, rtype, arg);
         ctx.finish_execution(name);
-        EventOutcome {
-            dropped: outcome.dropped,
-            retcode: outcome.retcode,
+        out
+    }
+
+    /// Run a route without closing the execution (a route run from inside
+    /// another one, as tm's branch routes).
+    pub fn run_nested(
+        &self,
+        ctx: &mut Ctx,
+        route: RouteRef,
+        rtype: RouteMask,
+        arg: Option<&str>,
+    ) -> EventOutcome {
+        match route {
+            RouteRef::Native(id) => {
+                let outcome = self.program.run_route(ctx, id, rtype);
+                EventOutcome {
+                    dropped: outcome.dropped,
+                    retcode: outcome.retcode,
+                }
+            }
+            RouteRef::Kemi(f) => match &self.kemi {
+                Some(k) => {
+                    let st = &mut ctx.exec;
+                    st.route_type = rtype;
+                    st.exited = false;
+                    st.dropped = false;
+                    k.call(ctx, f, arg)
+                }
+                None => EventOutcome::default(),
+            },
         }
     }
 }

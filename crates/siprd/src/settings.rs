@@ -33,6 +33,9 @@ pub struct CoreSettings {
     pub async_workers: usize,
     pub async_workers_group: Vec<String>,
     pub workdir: Option<String>,
+    /// The directory of the config file (relative paths of modules, e.g.
+    /// app_lua's script, resolve against it). Not a config parameter.
+    pub config_dir: Option<std::path::PathBuf>,
     pub force_rport: bool,
     pub advertised_address: Option<String>,
     pub advertised_port: Option<u16>,
@@ -68,6 +71,7 @@ impl Default for CoreSettings {
             async_workers: 0,
             async_workers_group: Vec::new(),
             workdir: None,
+            config_dir: None,
             force_rport: false,
             advertised_address: None,
             advertised_port: None,

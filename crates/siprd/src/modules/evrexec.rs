@@ -253,7 +253,7 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
             // The thread's own context: no pool round trip per datagram.
             ctx.reset(rt.faked_message(), true, RcvInfo::default());
             ctx.event = Some(Box::new(data));
-            rt.run_route(&mut ctx, ev.route, route_type::EVENT, &ev.name);
+            rt.run_event(&mut ctx, &ev, route_type::EVENT);
             ctx.event = None;
         }
         // Under load, let datagrams gather for a moment: one wake-up then
@@ -283,13 +283,13 @@ fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcErr
         tracing::error!("evrexec: event route not found: {name}");
         return Err(RpcError::new(500, "Event route not found"));
     };
-    rt.raise(
-        &ev,
-        Some(Box::new(EvrData {
-            data: Some(Bytes::from(data)),
+    // a KEMI function gets the data as its argument (Kamailio)
+    rt.raise_with_arg(&ev, route_type::EVENT, Some(&data), |ctx| {
+        ctx.event = Some(Box::new(EvrData {
+            data: Some(Bytes::from(data.clone())),
             src: None,
-        })),
-    );
+        }));
+    });
     Ok(Json::Object(Default::default()))
 }
 
@@ -401,7 +401,11 @@ impl Module for Evrexec {
                     .name(format!("evrexec-{i}"))
                     .spawn(move || {
                         if sleep_unless_stopping(&rt, wait) {
-                            rt.raise(&ev, Some(Box::new(EvrData::default())));
+                            // a KEMI function gets the worker index (Kamailio)
+                            let idx = i.to_string();
+                            rt.raise_with_arg(&ev, route_type::EVENT, Some(&idx), |ctx| {
+                                ctx.event = Some(Box::new(EvrData::default()));
+                            });
                         }
                     })
                     .map_err(|e| format!("evrexec: cannot start a thread: {e}"))?;

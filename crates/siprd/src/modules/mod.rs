@@ -2,6 +2,7 @@
 
 use crate::module::ModuleInfo;
 
+pub mod app_lua;
 pub mod args;
 pub mod cfgutils;
 pub mod core;
@@ -111,6 +112,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "json",
         new: || Box::new(jansson::JsonModule),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "app_lua",
+        new: || Box::new(app_lua::AppLua::default()),
         requires: &[],
     },
     ModuleInfo {

@@ -97,7 +97,7 @@ impl NosipState {
         };
         ctx.reset(rt.faked_message(), true, rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
-        rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
+        rt.run_event(ctx, ev, route_type::EVENT);
         ctx.event = None;
         HookAction::Stop
     }
@@ -148,6 +148,12 @@ impl Module for Nosip {
                 name: "min_length",
                 ty: ModParamType::Int,
             },
+            // siprd extension (Kamailio's nosip has no KEMI hook): the KEMI
+            // function for `nosip:msg`, read by `Runtime::event`
+            ModParamDecl {
+                name: "event_callback",
+                ty: ModParamType::Str,
+            },
         ]
     }
 
@@ -164,6 +170,7 @@ impl Module for Nosip {
                     format!("min_length needs a non-negative integer, got `{value}`")
                 })?
             }
+            "event_callback" => {}
             _ => return Err(format!("module `nosip` has no parameter `{name}`")),
         }
         Ok(())

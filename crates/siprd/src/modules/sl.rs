@@ -355,7 +355,7 @@ impl Module for Sl {
             state.stats.acks.fetch_add(1, Relaxed);
             if let Some(Some(ev)) = state.filtered_ack.get() {
                 let rt = ctx.rt.clone();
-                rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
+                rt.run_event(ctx, ev, route_type::EVENT);
             }
             HookAction::Stop
         }));

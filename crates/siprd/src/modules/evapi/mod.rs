@@ -318,12 +318,8 @@ impl Module for Evapi {
             }
             "netstring_format" => self.cfg.netstring = int_param(name, value)? != 0,
             "event_callback" => {
+                // used under KEMI through `Runtime::event` (cfgengine "lua")
                 let s = value.to_string();
-                if !s.is_empty() {
-                    tracing::warn!(
-                        "evapi: event_callback `{s}` is accepted but siprd has no KEMI yet: event_route blocks are used"
-                    );
-                }
                 self.cfg.event_callback = (!s.is_empty()).then_some(s);
             }
             "max_clients" => {

@@ -148,7 +148,7 @@ fn run_job(rt: &Arc<Runtime>, job: JobKind) {
         JobKind::Data { route, data } => {
             let ev = crate::runtime::EventHandle {
                 name: Arc::from("async_task_data"),
-                route,
+                route: route.into(),
             };
             rt.raise(&ev, Some(Box::new(AsyncData(data))));
         }
@@ -369,7 +369,7 @@ impl AsyncState {
                 tm: tm.clone(),
                 index: tx.entry.index,
                 label: tx.entry.label,
-                what: Resume::Route(route),
+                what: Resume::Route(route.into()),
             },
         );
         *self.ret.lock()
@@ -437,6 +437,47 @@ fn task_fixup(st: Arc<AsyncState>, needs_tm: bool) -> ParamKind<Ctx> {
         let route = RouteSel::fixup(fx, src)?;
         Ok(Arg::Custom(Box::new(TaskArg { tm, route })))
     }))
+}
+
+pub(crate) const API_FUNC: &str = "__async_api";
+
+/// The async state for KEMI's `KSR.async.*`, resolved through [`API_FUNC`]'s
+/// fix-up; None when async is not loaded.
+pub fn async_api(fx: &mut FixupCtx<'_, Ctx>) -> Option<Arc<AsyncState>> {
+    let fix = match fx
+        .registry
+        .functions
+        .get(API_FUNC)?
+        .first()?
+        .params
+        .first()?
+    {
+        ParamKind::Custom(f) => f.clone(),
+        _ => return None,
+    };
+    let src = ArgSrc {
+        text: String::new(),
+        quoted: true,
+        int: None,
+    };
+    match fix(fx, &src).ok()? {
+        Arg::Custom(b) => b.downcast::<Arc<AsyncState>>().ok().map(|b| *b),
+        _ => None,
+    }
+}
+
+impl AsyncState {
+    /// `KSR.async.route/ms_route/task_route`: suspend and resume into `route`
+    /// (a KEMI function) after `delay`. 0 when suspended, -1 on error.
+    pub fn suspend_into(
+        &self,
+        tm: &Arc<TmState>,
+        ctx: &mut Ctx,
+        delay: Duration,
+        route: crate::runtime::RouteRef,
+    ) -> i32 {
+        self.suspend_for(tm, ctx, delay, Resume::Route(route))
+    }
 }
 
 /// An async worker: takes due jobs and resumes their transactions.
@@ -533,6 +574,19 @@ impl Module for Async {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         let routes = route_type::REQUEST | route_type::FAILURE;
+        // KEMI (app_lua) reaches the async state through this hidden function
+        let st = self.state.clone();
+        reg.add_function(FuncDef {
+            name: API_FUNC,
+            module: "async",
+            params: vec![ParamKind::Custom(Arc::new(
+                move |_fx: &mut FixupCtx<'_, Ctx>, _s: &ArgSrc| {
+                    Ok(Arg::Custom(Box::new(st.clone())))
+                },
+            ))],
+            routes: 0,
+            call: func(|_c: &mut Ctx, _a: &[Arg<Ctx>]| -1),
+        });
         for (name, ms) in [("async_sleep", false), ("async_ms_sleep", true)] {
             let st = self.state.clone();
             reg.add_function(FuncDef {
@@ -595,7 +649,7 @@ impl Module for Async {
                     } else {
                         Duration::from_secs(n as u64)
                     };
-                    st.suspend_for(&arg.tm, ctx, d, Resume::Route(route))
+                    st.suspend_for(&arg.tm, ctx, d, Resume::Route(route.into()))
                 }),
             });
         }

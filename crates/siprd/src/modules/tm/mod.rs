@@ -21,7 +21,7 @@ pub mod tmx;
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
 use crate::modules::args::{int_arg, str_arg};
-use crate::runtime::{EventHandle, Runtime};
+use crate::runtime::{EventHandle, RouteRef, Runtime};
 use crate::transport::Proto;
 use bytes::Bytes;
 use siprd_script::registry::{
@@ -124,11 +124,11 @@ pub struct TmCtx {
     /// failure routes and resumed routes).
     pub tx: Option<TxRef>,
     /// Armed by `t_on_failure`, `t_on_reply`, `t_on_branch`.
-    pub on_failure: Option<RouteId>,
-    pub on_reply: Option<RouteId>,
-    pub on_branch: Option<RouteId>,
+    pub on_failure: Option<RouteRef>,
+    pub on_reply: Option<RouteRef>,
+    pub on_branch: Option<RouteRef>,
     /// `t_on_branch_failure`: `event_route[tm:branch-failure:NAME]`.
-    pub on_branch_failure: Option<RouteId>,
+    pub on_branch_failure: Option<RouteRef>,
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
@@ -546,7 +546,7 @@ fn prepare_tx_ctx(
 fn run_on_tx(
     rt: &Arc<Runtime>,
     tx: &TxRef,
-    route: RouteId,
+    route: RouteRef,
     name: &str,
     saved: Option<&Saved>,
     code: i32,
@@ -562,7 +562,8 @@ fn run_on_tx(
         route,
     };
     let reason = Bytes::copy_from_slice(reason);
-    rt.raise_with(&ev, rtype, |c| {
+    // KEMI failure/onreply/resume functions get no argument (Kamailio)
+    rt.raise_with_arg(&ev, rtype, None, |c| {
         if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
             tracing::error!("{name}: the transaction's request no longer parses");
         }
@@ -681,7 +682,7 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
 #[derive(Clone, Copy, Debug)]
 pub enum Resume {
     /// `route[NAME]` (t_continue, async_route).
-    Route(RouteId),
+    Route(RouteRef),
     /// The rest of the block after a suspending call (async_sleep).
     Cursor(siprd_script::Cursor),
 }
@@ -973,9 +974,9 @@ fn route_fixup(kind: &'static str) -> ParamKind<Ctx> {
     }))
 }
 
-fn route_arg(a: &Arg<Ctx>) -> Option<RouteId> {
+fn route_arg(a: &Arg<Ctx>) -> Option<RouteRef> {
     match a {
-        Arg::Custom(b) => b.downcast_ref::<RouteId>().copied(),
+        Arg::Custom(b) => b.downcast_ref::<RouteId>().copied().map(RouteRef::Native),
         _ => None,
     }
 }
@@ -1190,6 +1191,10 @@ impl Module for Tm {
             },
             int("restart_fr_on_each_reply"),
             int("failure_reply_mode"),
+            ModParamDecl {
+                name: "event_callback",
+                ty: ModParamType::Str,
+            },
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1230,6 +1235,8 @@ impl Module for Tm {
                     _ => return Err("failure_reply_mode must be 0, 1, 2 or 3".into()),
                 }
             }
+            // KEMI: read from the config by `Runtime::event` (tm:* events)
+            "event_callback" => {}
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
@@ -1669,7 +1676,7 @@ impl Module for Tmx {
                     return -1;
                 };
                 let route = match &t.route {
-                    ContinueRoute::Static(id) => *id,
+                    ContinueRoute::Static(id) => RouteRef::Native(*id),
                     ContinueRoute::Dynamic(f) => {
                         let name = f.eval(ctx);
                         let name = String::from_utf8_lossy(&name);
@@ -1678,7 +1685,7 @@ impl Module for Tmx {
                             .program
                             .route(siprd_script::ast::RouteKind::Route, &name)
                         {
-                            Some(id) => id,
+                            Some(id) => RouteRef::Native(id),
                             None => {
                                 tracing::error!("t_continue: route[{name}] is not defined");
                                 return -1;

@@ -202,7 +202,7 @@ fn add_branch(
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
     ctx.tm.branch_idx = tx.entry.inner.lock().uacs.len() as i32;
-    let out = rt.program.run_route(ctx, route, route_type::BRANCH);
+    let out = rt.run_nested(ctx, route, route_type::BRANCH, None);
     ctx.tm.branch_idx = keep_idx;
     let ok = if out.dropped {
         tracing::debug!("branch dropped by branch_route");

@@ -10,10 +10,10 @@
 use super::TmConfig;
 use crate::context::RcvInfo;
 use crate::modules::pv::vars::AvpStore;
+use crate::runtime::RouteRef;
 use crate::transport::Dest;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
-use siprd_script::RouteId;
 use siprd_sip::transaction::{ClientTx, ServerTx};
 use siprd_sip::txkey::ServerTxKey;
 use std::cmp::Ordering;
@@ -74,10 +74,10 @@ pub struct TxInner {
     pub suspended: Option<Box<Saved>>,
     /// Was suspended and resumed (or timed out) once already.
     pub resumed: bool,
-    pub on_failure: Option<RouteId>,
-    pub on_reply: Option<RouteId>,
-    pub on_branch: Option<RouteId>,
-    pub on_branch_failure: Option<RouteId>,
+    pub on_failure: Option<RouteRef>,
+    pub on_reply: Option<RouteRef>,
+    pub on_branch: Option<RouteRef>,
+    pub on_branch_failure: Option<RouteRef>,
     pub uacs: Vec<Uac>,
     pub canceled: bool,
     /// The deadline this transaction is in the timer heap with.

@@ -1,0 +1,820 @@
+//! The `KSR` table: generated from the module registry (every function a
+//! native config can call is `KSR.<module>.<function>`), plus Kamailio's KEMI
+//! names where they differ ([`ALIASES`]) and the core/pv/hdr/x functions that
+//! have no native counterpart ([`SPECIALS`]).
+
+use super::engine::{with_ctx, EXIT_MARK};
+use crate::context::Ctx;
+use crate::modules::tm;
+use crate::runtime::Runtime;
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Table, Value as LuaValue};
+use siprd_script::registry::{Arg, ArgSrc, FixupCtx, FuncImpl, ParamKind};
+use siprd_script::value::parse_int;
+use siprd_script::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Kamailio's KEMI names that differ from the native function names:
+/// (KSR module, KSR name, native function). Exported only when the native
+/// function is loaded.
+pub const ALIASES: &[(&str, &str, &str)] = &[
+    ("sl", "send_reply", "sl_send_reply"),
+    ("sl", "reply_error", "sl_reply_error"),
+    ("hdr", "append", "append_hf"),
+    ("hdr", "insert", "insert_hf"),
+    ("hdr", "remove", "remove_hf"),
+    ("hdr", "is_present", "is_present_hf"),
+    ("hdr", "append_to_reply", "append_to_reply"),
+    ("evapi", "relay", "evapi_relay"),
+    ("evapi", "async_relay", "evapi_async_relay"),
+    ("evapi", "multicast", "evapi_multicast"),
+    ("evapi", "unicast", "evapi_unicast"),
+    ("evapi", "close", "evapi_close"),
+    ("evapi", "set_tag", "evapi_set_tag"),
+    ("jansson", "get", "jansson_get"),
+    ("jansson", "set", "jansson_set"),
+    ("jansson", "array_size", "jansson_array_size"),
+    ("jansson", "get_field", "jansson_get_field"),
+    ("maxfwd", "process_maxfwd", "mf_process_maxfwd_header"),
+];
+
+/// Native functions not exported: they resume "the rest of the native block"
+/// after a suspension, which a Lua function has no equivalent of (Kamailio
+/// does not export them either); `KSR.async.route/ms_route` resume into a
+/// named function instead.
+pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep"];
+
+/// Functions written here (no native function to map): name, arguments.
+pub const SPECIALS: &[(&str, &str)] = &[
+    ("KSR.dbg/info/notice/warn/err/crit/alert", "msg"),
+    ("KSR.log", "level, msg"),
+    ("KSR.setflag/resetflag/isflagset", "flag"),
+    ("KSR.is_method", "methods"),
+    ("KSR.is_INVITE/ACK/BYE/CANCEL/REGISTER/OPTIONS/SUBSCRIBE/NOTIFY/MESSAGE/INFO/UPDATE/PRACK/PUBLISH/REFER", ""),
+    ("KSR.route", "name"),
+    ("KSR.pv.get/gete/getw/is_null/unset", "pvname"),
+    ("KSR.pv.sets/seti", "pvname, value"),
+    ("KSR.hdr.get/gete", "name"),
+    ("KSR.x.exit/drop", ""),
+    ("KSR.x.modf", "function, args..."),
+    ("KSR.htable.sht_get/sht_gete", "table, key"),
+    ("KSR.htable.sht_sets/sht_seti", "table, key, value"),
+    ("KSR.tm.t_on_failure/t_on_reply/t_on_branch/t_on_branch_failure", "function"),
+    ("KSR.tmx.t_continue", "tindex, tlabel, function"),
+    ("KSR.async.route/ms_route", "function, secs|ms"),
+    ("KSR.async.task_route", "function"),
+];
+
+/// One native function with its arities, as exported.
+struct Native {
+    id: usize,
+    name: &'static str,
+    xlog: bool,
+    arities: Vec<(Vec<ParamKind<Ctx>>, FuncImpl<Ctx>, bool)>,
+}
+
+/// Fixed-up arguments kept per thread, keyed by function and argument text,
+/// so a repeated call does not fix up again. Bounded: cleared when full.
+const FIXUP_CACHE_MAX: usize = 512;
+
+type ArgVec = Rc<Vec<Arg<Ctx>>>;
+
+thread_local! {
+    static FIXUPS: RefCell<HashMap<(usize, Vec<u8>), ArgVec>> = RefCell::new(HashMap::new());
+    static PVS: RefCell<HashMap<Vec<u8>, Rc<siprd_script::pv::PvSpec<Ctx>>>> = RefCell::new(HashMap::new());
+}
+
+/// The export list: (KSR module, "core" meaning the top level, name, arities).
+pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for (name, defs) in &reg.functions {
+        let Some(first) = defs.first() else { continue };
+        if name.starts_with("__") || EXCLUDED.contains(name) {
+            continue;
+        }
+        out.push((
+            first.module.to_string(),
+            name.to_string(),
+            defs.iter().map(|d| d.params.len()).collect(),
+        ));
+    }
+    for (m, k, n) in ALIASES {
+        if let Some(defs) = reg.functions.get(n) {
+            out.push((
+                m.to_string(),
+                k.to_string(),
+                defs.iter().map(|d| d.params.len()).collect(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn needs_fixup(p: &ParamKind<Ctx>, xlog: bool) -> bool {
+    match p {
+        ParamKind::WritablePv | ParamKind::Regex | ParamKind::Custom(_) => true,
+        ParamKind::Format => xlog,
+        _ => false,
+    }
+}
+
+fn get_table(lua: &Lua, parent: &Table, name: &str) -> mlua::Result<Table> {
+    match parent.raw_get::<LuaValue>(name)? {
+        LuaValue::Table(t) => Ok(t),
+        _ => {
+            let t = lua.create_table()?;
+            parent.raw_set(name, t.clone())?;
+            Ok(t)
+        }
+    }
+}
+
+/// Install `KSR` in a thread's state.
+pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
+    let ksr = lua.create_table()?;
+    let reg = &rt.registry;
+    let mut natives: HashMap<&'static str, Rc<Native>> = HashMap::new();
+    let mut names: Vec<&&'static str> = reg.functions.keys().collect();
+    names.sort();
+    for (id, name) in names.into_iter().enumerate() {
+        let Some(defs) = reg.functions.get(*name) else {
+            continue;
+        };
+        let Some(first) = defs.first() else { continue };
+        if name.starts_with("__") || EXCLUDED.contains(name) {
+            continue;
+        }
+        let xlog = first.module == "xlog";
+        let n = Rc::new(Native {
+            id,
+            name,
+            xlog,
+            arities: defs
+                .iter()
+                .map(|d| {
+                    let fix = d.params.iter().any(|p| needs_fixup(p, xlog));
+                    (d.params.clone(), d.call.clone(), fix)
+                })
+                .collect(),
+        });
+        // core functions are top-level in Kamailio's KEMI (`KSR.force_rport()`)
+        let t = if first.module == "core" {
+            ksr.clone()
+        } else {
+            get_table(lua, &ksr, first.module)?
+        };
+        t.raw_set(*name, native_fn(lua, n.clone())?)?;
+        natives.insert(name, n);
+    }
+    for (m, k, n) in ALIASES {
+        if let Some(native) = natives.get(n) {
+            let t = get_table(lua, &ksr, m)?;
+            t.raw_set(*k, native_fn(lua, native.clone())?)?;
+        }
+    }
+    specials(lua, &ksr)?;
+    async_fns(lua, &ksr)?;
+    lua.globals().raw_set("KSR", ksr)?;
+    Ok(())
+}
+
+/// A `KSR` for validating a script at load: any field is a table or a
+/// function returning nil, so top-level code referencing `KSR` runs.
+pub fn install_stub(lua: &Lua) -> mlua::Result<()> {
+    let stub = lua
+        .load(
+            r#"local mt = {}
+            mt.__index = function(t, k) local v = setmetatable({}, mt); rawset(t, k, v); return v end
+            mt.__call = function() return nil end
+            KSR = setmetatable({}, mt)"#,
+        )
+        .set_name("=KSR stub");
+    stub.exec()
+}
+
+/// Text of a Lua argument (strings as they are, numbers printed).
+fn lua_text(v: &LuaValue) -> Option<Vec<u8>> {
+    match v {
+        LuaValue::String(s) => Some(s.as_bytes().to_vec()),
+        LuaValue::Integer(i) => Some(i.to_string().into_bytes()),
+        LuaValue::Number(n) => Some(if n.fract() == 0.0 {
+            (*n as i64).to_string().into_bytes()
+        } else {
+            n.to_string().into_bytes()
+        }),
+        LuaValue::Boolean(b) => Some(if *b { b"1".to_vec() } else { b"0".to_vec() }),
+        _ => None,
+    }
+}
+
+fn lua_int(v: &LuaValue) -> Option<i32> {
+    match v {
+        LuaValue::Integer(i) => i32::try_from(*i).ok(),
+        LuaValue::Number(n) => Some(*n as i32),
+        LuaValue::String(s) => parse_int(&s.as_bytes()),
+        LuaValue::Boolean(b) => Some(i32::from(*b)),
+        _ => None,
+    }
+}
+
+/// One argument without a load-time fix-up.
+fn plain_arg(p: &ParamKind<Ctx>, v: &LuaValue) -> Option<Arg<Ctx>> {
+    match (p, v) {
+        (ParamKind::Int | ParamKind::IntOrPv | ParamKind::IntFormat, _) => lua_int(v).map(Arg::Int),
+        // the common case: one copy straight from the Lua string
+        (_, LuaValue::String(s)) => Some(Arg::Str(Bytes::copy_from_slice(&s.as_bytes()))),
+        _ => lua_text(v).map(|t| Arg::Str(Bytes::from(t))),
+    }
+}
+
+/// One argument through the fix-up a native config would run at load.
+fn fixup_arg(
+    fx: &mut FixupCtx<'_, Ctx>,
+    p: &ParamKind<Ctx>,
+    v: &LuaValue,
+) -> Result<Arg<Ctx>, String> {
+    let text = lua_text(v).ok_or("argument is not a string or a number")?;
+    let text = String::from_utf8(text).map_err(|_| "argument is not UTF-8".to_string())?;
+    match p {
+        ParamKind::Format => siprd_script::pv::parse_format(fx, &text).map(Arg::Fmt),
+        ParamKind::WritablePv => {
+            let (spec, len) = siprd_script::pv::parse_pv(fx, &text)?;
+            if len != text.len() || !spec.writable() {
+                return Err(format!("`{text}` is not a writable pseudo-variable"));
+            }
+            Ok(Arg::Pv(Box::new(spec)))
+        }
+        ParamKind::Regex => regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text))
+            .map(|r| Arg::Regex(Arc::new(r)))
+            .map_err(|e| format!("bad regular expression `{text}`: {e}")),
+        ParamKind::Custom(f) => {
+            let src = ArgSrc {
+                int: match v {
+                    LuaValue::Integer(i) => i32::try_from(*i).ok(),
+                    _ => None,
+                },
+                quoted: !matches!(v, LuaValue::Integer(_) | LuaValue::Number(_)),
+                text,
+            };
+            f(fx, &src)
+        }
+        other => plain_arg(other, v).ok_or_else(|| "bad argument".to_string()),
+    }
+}
+
+fn no_ctx(name: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("KSR.{name}: called outside a route"))
+}
+
+/// The Lua function calling one native function (arity chosen by argument
+/// count: the largest one not above it; extra arguments are ignored).
+fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let count = args.len();
+        let Some((params, call, fix)) = n
+            .arities
+            .iter()
+            .filter(|(p, _, _)| p.len() <= count)
+            .max_by_key(|(p, _, _)| p.len())
+        else {
+            tracing::error!("KSR: {}: missing arguments", n.name);
+            return Ok(LuaValue::Boolean(false));
+        };
+        let ret = if *fix {
+            let argv: Vec<&LuaValue> = args.iter().take(params.len()).collect();
+            let mut key = Vec::with_capacity(32);
+            for v in &argv {
+                key.extend_from_slice(&lua_text(v).unwrap_or_default());
+                key.push(0);
+            }
+            let key = (n.id * 8 + params.len(), key);
+            let cached = FIXUPS.with(|c| c.borrow().get(&key).cloned());
+            with_ctx(|ctx| {
+                let fixed = match cached {
+                    Some(a) => a,
+                    None => {
+                        let rt = ctx.rt.clone();
+                        let mut fx = FixupCtx {
+                            registry: &rt.registry,
+                            routes: rt.program.route_names(),
+                            host: &(),
+                            warnings: Vec::new(),
+                        };
+                        let mut out = Vec::with_capacity(params.len());
+                        for (p, v) in params.iter().zip(&argv) {
+                            let a = if needs_fixup(p, n.xlog) {
+                                fixup_arg(&mut fx, p, v)
+                            } else {
+                                plain_arg(p, v).ok_or_else(|| "bad argument".to_string())
+                            };
+                            match a {
+                                Ok(a) => out.push(a),
+                                Err(e) => {
+                                    tracing::error!("KSR: {}: {e}", n.name);
+                                    return None;
+                                }
+                            }
+                        }
+                        let a = Rc::new(out);
+                        FIXUPS.with(|c| {
+                            let mut c = c.borrow_mut();
+                            if c.len() >= FIXUP_CACHE_MAX {
+                                c.clear();
+                            }
+                            c.insert(key, a.clone());
+                        });
+                        a
+                    }
+                };
+                Some(call(ctx, &fixed))
+            })
+        } else {
+            let mut out: smallvec::SmallVec<[Arg<Ctx>; 4]> = smallvec::SmallVec::new();
+            for (p, v) in params.iter().zip(args.iter()) {
+                match plain_arg(p, v) {
+                    Some(a) => out.push(a),
+                    None => {
+                        tracing::error!("KSR: {}: bad argument", n.name);
+                        return Ok(LuaValue::Boolean(false));
+                    }
+                }
+            }
+            with_ctx(|ctx| Some(call(ctx, &out)))
+        };
+        match ret {
+            Some(Some(r)) => Ok(LuaValue::Integer(i64::from(r))),
+            Some(None) => Ok(LuaValue::Boolean(false)),
+            None => Err(no_ctx(n.name)),
+        }
+    })
+}
+
+/// A PV parsed once per thread (bounded cache).
+fn pv_spec(ctx: &mut Ctx, name: &[u8]) -> Option<Rc<siprd_script::pv::PvSpec<Ctx>>> {
+    if let Some(p) = PVS.with(|c| c.borrow().get(name).cloned()) {
+        return Some(p);
+    }
+    let text = std::str::from_utf8(name).ok()?;
+    let rt = ctx.rt.clone();
+    let mut fx = FixupCtx {
+        registry: &rt.registry,
+        routes: rt.program.route_names(),
+        host: &(),
+        warnings: Vec::new(),
+    };
+    let spec = match siprd_script::pv::parse_pv(&mut fx, text) {
+        Ok((s, len)) if len == text.len() => Rc::new(s),
+        Ok(_) => {
+            tracing::error!("KSR.pv: `{text}` is not a single pseudo-variable");
+            return None;
+        }
+        Err(e) => {
+            tracing::error!("KSR.pv: `{text}`: {e}");
+            return None;
+        }
+    };
+    PVS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= FIXUP_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(name.to_vec(), spec.clone());
+    });
+    Some(spec)
+}
+
+fn to_lua(lua: &Lua, v: Value) -> mlua::Result<LuaValue> {
+    Ok(match v {
+        Value::Null => LuaValue::Nil,
+        Value::Int(i) => LuaValue::Integer(i64::from(i)),
+        Value::Str(s) => LuaValue::String(lua.create_string(&s)?),
+    })
+}
+
+/// How `KSR.pv.get` & co render a null value.
+#[derive(Clone, Copy)]
+enum NullAs {
+    Nil,
+    Empty,
+    Null,
+}
+
+fn pv_read(lua: &Lua, name: &[u8], null: NullAs) -> mlua::Result<LuaValue> {
+    let v = with_ctx(|ctx| pv_spec(ctx, name).map(|p| p.get(ctx)))
+        .ok_or_else(|| no_ctx("pv.get"))?
+        .unwrap_or(Value::Null);
+    match (v, null) {
+        (Value::Null, NullAs::Nil) => Ok(LuaValue::Nil),
+        (Value::Null, NullAs::Empty) => Ok(LuaValue::String(lua.create_string("")?)),
+        (Value::Null, NullAs::Null) => Ok(LuaValue::String(lua.create_string("<null>")?)),
+        (v, _) => to_lua(lua, v),
+    }
+}
+
+fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
+    with_ctx(|ctx| match pv_spec(ctx, name) {
+        Some(p) => match p.set(ctx, v) {
+            Ok(()) => true,
+            // Kamailio: setting a read-only PV is a no-op returning true
+            Err(siprd_script::registry::PvError::ReadOnly) => true,
+            Err(e) => {
+                tracing::error!(
+                    "KSR.pv: cannot set {}: {e:?}",
+                    String::from_utf8_lossy(name)
+                );
+                false
+            }
+        },
+        None => false,
+    })
+    .ok_or_else(|| no_ctx("pv.sets"))
+}
+
+fn log_fn(lua: &Lua, level: i32) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, msg: mlua::String| {
+        if crate::log::enabled(level) {
+            crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
+        }
+        Ok(())
+    })
+}
+
+fn sht_pv(table: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut n = b"$sht(".to_vec();
+    n.extend_from_slice(table);
+    n.extend_from_slice(b"=>");
+    n.extend_from_slice(key);
+    n.push(b')');
+    n
+}
+
+fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
+    use crate::log::{L_ALERT, L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
+    for (name, level) in [
+        ("dbg", L_DBG),
+        ("info", L_INFO),
+        ("notice", L_NOTICE),
+        ("warn", L_WARN),
+        ("err", L_ERR),
+        ("crit", L_CRIT),
+        ("alert", L_ALERT),
+    ] {
+        ksr.raw_set(name, log_fn(lua, level)?)?;
+    }
+    ksr.raw_set(
+        "log",
+        lua.create_function(|_, (level, msg): (mlua::String, mlua::String)| {
+            let level = crate::log::parse_level(&level.to_string_lossy()).unwrap_or(L_ERR);
+            if crate::log::enabled(level) {
+                crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
+            }
+            Ok(())
+        })?,
+    )?;
+    // flags
+    let flag = |op: u8| {
+        lua.create_function(move |_, f: i64| {
+            let Ok(bit) = u32::try_from(f) else {
+                return Ok(false);
+            };
+            if bit > 63 {
+                return Ok(false);
+            }
+            with_ctx(|ctx| match op {
+                0 => {
+                    ctx.flags |= 1 << bit;
+                    true
+                }
+                1 => {
+                    ctx.flags &= !(1 << bit);
+                    true
+                }
+                _ => ctx.flags & (1 << bit) != 0,
+            })
+            .ok_or_else(|| no_ctx("setflag"))
+        })
+    };
+    ksr.raw_set("setflag", flag(0)?)?;
+    ksr.raw_set("resetflag", flag(1)?)?;
+    ksr.raw_set("isflagset", flag(2)?)?;
+    // methods
+    ksr.raw_set(
+        "is_method",
+        lua.create_function(|_, m: mlua::String| {
+            let m = m.as_bytes().to_vec();
+            with_ctx(|ctx| {
+                let have = ctx.msg.method_bytes();
+                m.split(|b| matches!(b, b',' | b'|'))
+                    .any(|x| x.eq_ignore_ascii_case(have))
+            })
+            .ok_or_else(|| no_ctx("is_method"))
+        })?,
+    )?;
+    for m in [
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "REGISTER",
+        "OPTIONS",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "MESSAGE",
+        "INFO",
+        "UPDATE",
+        "PRACK",
+        "PUBLISH",
+        "REFER",
+    ] {
+        ksr.raw_set(
+            format!("is_{m}"),
+            lua.create_function(move |_, ()| {
+                with_ctx(|ctx| ctx.msg.is_request() && ctx.msg.method_bytes() == m.as_bytes())
+                    .ok_or_else(|| no_ctx("is_METHOD"))
+            })?,
+        )?;
+    }
+    ksr.raw_set(
+        "route",
+        lua.create_function(|_, name: String| {
+            with_ctx(|ctx| {
+                let rt = ctx.rt.clone();
+                let saved = ctx.exec.clone();
+                let out = rt.program.run_route_by_name(ctx, &name, saved.route_type);
+                ctx.exec.route = saved.route;
+                ctx.exec.route_type = saved.route_type;
+                ctx.exec.cursor = saved.cursor;
+                match out {
+                    Some(o) => o.retcode,
+                    None => {
+                        tracing::error!("KSR.route: route[{name}] is not defined");
+                        -1
+                    }
+                }
+            })
+            .ok_or_else(|| no_ctx("route"))
+        })?,
+    )?;
+
+    // KSR.pv
+    let pv = get_table(lua, ksr, "pv")?;
+    for (name, null) in [
+        ("get", NullAs::Nil),
+        ("gete", NullAs::Empty),
+        ("getw", NullAs::Null),
+    ] {
+        pv.raw_set(
+            name,
+            lua.create_function(move |lua, n: mlua::String| pv_read(lua, &n.as_bytes(), null))?,
+        )?;
+    }
+    pv.raw_set(
+        "sets",
+        lua.create_function(|_, (n, v): (mlua::String, mlua::String)| {
+            pv_write(
+                &n.as_bytes(),
+                Value::Str(Bytes::copy_from_slice(&v.as_bytes())),
+            )
+        })?,
+    )?;
+    pv.raw_set(
+        "seti",
+        lua.create_function(|_, (n, v): (mlua::String, i64)| {
+            pv_write(&n.as_bytes(), Value::Int(v as i32))
+        })?,
+    )?;
+    pv.raw_set(
+        "unset",
+        lua.create_function(|_, n: mlua::String| pv_write(&n.as_bytes(), Value::Null))?,
+    )?;
+    pv.raw_set(
+        "is_null",
+        lua.create_function(|lua, n: mlua::String| {
+            Ok(matches!(
+                pv_read(lua, &n.as_bytes(), NullAs::Nil)?,
+                LuaValue::Nil
+            ))
+        })?,
+    )?;
+
+    // KSR.hdr.get/gete: $hdr(name)
+    let hdr = get_table(lua, ksr, "hdr")?;
+    for (name, null) in [("get", NullAs::Nil), ("gete", NullAs::Empty)] {
+        hdr.raw_set(
+            name,
+            lua.create_function(move |lua, n: mlua::String| {
+                let mut pvn = b"$hdr(".to_vec();
+                pvn.extend_from_slice(&n.as_bytes());
+                pvn.push(b')');
+                pv_read(lua, &pvn, null)
+            })?,
+        )?;
+    }
+
+    // KSR.x
+    let x = get_table(lua, ksr, "x")?;
+    x.raw_set(
+        "exit",
+        lua.create_function(|_, ()| -> mlua::Result<()> {
+            let _ = with_ctx(|ctx| ctx.exec.exited = true);
+            Err(mlua::Error::RuntimeError(EXIT_MARK.into()))
+        })?,
+    )?;
+    x.raw_set(
+        "drop",
+        lua.create_function(|_, ()| -> mlua::Result<()> {
+            let _ = with_ctx(|ctx| {
+                ctx.exec.dropped = true;
+                ctx.exec.exited = true;
+            });
+            Err(mlua::Error::RuntimeError(EXIT_MARK.into()))
+        })?,
+    )?;
+    x.raw_set(
+        "modf",
+        lua.create_function(|lua, args: MultiValue| {
+            let mut it = args.into_iter();
+            let Some(LuaValue::String(fname)) = it.next() else {
+                return Ok(LuaValue::Integer(-1));
+            };
+            let fname = fname.to_string_lossy().to_string();
+            // run through the generated export of that function
+            let ksr: Table = lua.globals().raw_get("KSR")?;
+            let f = with_ctx(|ctx| {
+                ctx.rt
+                    .registry
+                    .functions
+                    .get(fname.as_str())
+                    .and_then(|d| d.first())
+                    .map(|d| d.module)
+            })
+            .ok_or_else(|| no_ctx("x.modf"))?;
+            let Some(module) = f else {
+                tracing::error!("KSR.x.modf: unknown function `{fname}`");
+                return Ok(LuaValue::Integer(-1));
+            };
+            let t: Table = ksr.raw_get(module)?;
+            let f: mlua::Function = t.raw_get(fname.as_str())?;
+            f.call::<LuaValue>(MultiValue::from_iter(it))
+        })?,
+    )?;
+
+    // KSR.htable: the value-returning functions, through $sht
+    let ht = get_table(lua, ksr, "htable")?;
+    for (name, null) in [("sht_get", NullAs::Nil), ("sht_gete", NullAs::Empty)] {
+        ht.raw_set(
+            name,
+            lua.create_function(move |lua, (t, k): (mlua::String, mlua::String)| {
+                pv_read(lua, &sht_pv(&t.as_bytes(), &k.as_bytes()), null)
+            })?,
+        )?;
+    }
+    ht.raw_set(
+        "sht_sets",
+        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, mlua::String)| {
+            let ok = pv_write(
+                &sht_pv(&t.as_bytes(), &k.as_bytes()),
+                Value::Str(Bytes::copy_from_slice(&v.as_bytes())),
+            )?;
+            Ok(if ok { 1 } else { -1 })
+        })?,
+    )?;
+    ht.raw_set(
+        "sht_seti",
+        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, i64)| {
+            let ok = pv_write(&sht_pv(&t.as_bytes(), &k.as_bytes()), Value::Int(v as i32))?;
+            Ok(if ok { 1 } else { -1 })
+        })?,
+    )?;
+
+    // KSR.tm route setters and KSR.tmx.t_continue: route targets are KEMI functions
+    let tmt = get_table(lua, ksr, "tm")?;
+    for (name, which) in [
+        ("t_on_failure", 0u8),
+        ("t_on_reply", 1),
+        ("t_on_branch", 2),
+        ("t_on_branch_failure", 3),
+    ] {
+        tmt.raw_set(
+            name,
+            lua.create_function(move |_, f: String| {
+                with_ctx(|ctx| {
+                    let Some(r) = ctx.rt.kemi_route(&f) else {
+                        return -1;
+                    };
+                    let slot = match which {
+                        0 => &mut ctx.tm.on_failure,
+                        1 => &mut ctx.tm.on_reply,
+                        2 => &mut ctx.tm.on_branch,
+                        _ => &mut ctx.tm.on_branch_failure,
+                    };
+                    *slot = Some(r);
+                    if let Some(tx) = &ctx.tm.tx {
+                        let mut inner = tx.entry.inner.lock();
+                        let slot = match which {
+                            0 => &mut inner.on_failure,
+                            1 => &mut inner.on_reply,
+                            2 => &mut inner.on_branch,
+                            _ => &mut inner.on_branch_failure,
+                        };
+                        *slot = Some(r);
+                    }
+                    1
+                })
+                .ok_or_else(|| no_ctx("tm.t_on_failure"))
+            })?,
+        )?;
+    }
+    let tmx = get_table(lua, ksr, "tmx")?;
+    tmx.raw_set(
+        "t_continue",
+        lua.create_function(|_, (index, label, f): (i64, i64, String)| {
+            with_ctx(|ctx| {
+                let rt = ctx.rt.clone();
+                let Some(st) = tm_state(&rt) else {
+                    tracing::error!("KSR.tmx.t_continue: tm is not loaded");
+                    return -1;
+                };
+                let Some(r) = rt.kemi_route(&f) else {
+                    return -1;
+                };
+                let (Ok(i), Ok(l)) = (i32::try_from(index), i32::try_from(label)) else {
+                    return -1;
+                };
+                ctx.flush();
+                tm::continue_tx(&st, &rt, i, l, tm::Resume::Route(r))
+            })
+            .ok_or_else(|| no_ctx("tmx.t_continue"))
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `KSR.async.route(fn, secs)`, `ms_route(fn, ms)`, `task_route(fn)`:
+/// suspend the transaction and resume it in the Lua function `fn`. As
+/// Kamailio, they return 0 and the Lua function goes on (end it with
+/// `return` or `KSR.x.exit()`); a zero delay for route/ms_route is -1.
+fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
+    let t = get_table(lua, ksr, "async")?;
+    for (name, unit_ms) in [
+        ("route", Some(false)),
+        ("ms_route", Some(true)),
+        ("task_route", None),
+    ] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, (f, n): (String, Option<i64>)| {
+                with_ctx(|ctx| {
+                    let delay = match (unit_ms, n) {
+                        (None, _) => std::time::Duration::ZERO,
+                        (Some(ms), Some(n)) if n > 0 => {
+                            let n = n.unsigned_abs();
+                            if ms {
+                                std::time::Duration::from_millis(n)
+                            } else {
+                                std::time::Duration::from_secs(n)
+                            }
+                        }
+                        _ => {
+                            tracing::error!("KSR.async.{name}: the time must be > 0");
+                            return -1;
+                        }
+                    };
+                    let rt = ctx.rt.clone();
+                    let mut fx = FixupCtx {
+                        registry: &rt.registry,
+                        routes: rt.program.route_names(),
+                        host: &(),
+                        warnings: Vec::new(),
+                    };
+                    let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx))
+                    else {
+                        tracing::error!("KSR.async.{name}: async and tm must be loaded");
+                        return -1;
+                    };
+                    let Some(r) = rt.kemi_route(&f) else {
+                        return -1;
+                    };
+                    st.suspend_into(&tm, ctx, delay, r)
+                })
+                .ok_or_else(|| no_ctx("async.route"))
+            })?,
+        )?;
+    }
+    Ok(())
+}
+
+/// tm's state, resolved through its API fix-up (None when tm is not loaded).
+fn tm_state(rt: &Arc<Runtime>) -> Option<Arc<tm::TmState>> {
+    let mut fx = FixupCtx {
+        registry: &rt.registry,
+        routes: rt.program.route_names(),
+        host: &(),
+        warnings: Vec::new(),
+    };
+    tm::tm_api(&mut fx).ok()
+}

@@ -1,0 +1,556 @@
+//! KEMI with Lua (app_lua): Lua-routed configs against the real binary over
+//! UDP and TCP. Behaviours marked "as Kamailio" were observed on Kamailio 5.6
+//! with app_lua.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// A KEMI config: `MODS` and `PARAMS` are replaced; the script is `kemi.lua`.
+fn cfg(mods: &str, params: &str) -> String {
+    format!(
+        r#"
+debug=2
+log_stderror=yes
+children=2
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "app_lua.so"
+{mods}
+modparam("app_lua", "load", "kemi.lua")
+{params}
+cfgengine "lua"
+"#
+    )
+}
+
+fn start(mods: &str, params: &str, lua: &str) -> Siprd {
+    Siprd::start_with(&cfg(mods, params), &[("kemi.lua", lua)], &[])
+}
+
+fn rpc(port: u16, req: &str) -> Option<serde_json::Value> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.send_to(req.as_bytes(), ("127.0.0.1", port)).ok()?;
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).ok()?;
+    serde_json::from_slice(&buf[..n]).ok()
+}
+
+const OPTIONS_LUA: &str = r#"
+function ksr_request_route()
+    if KSR.is_OPTIONS() then
+        KSR.sl.sl_send_reply(200, "OK")
+        return
+    end
+    if KSR.is_method("INFO,MESSAGE") then
+        KSR.hdr.append_to_reply("X-Ru: " .. KSR.pv.get("$rU") .. "\r\n")
+        KSR.sl.send_reply(202, "Info " .. KSR.pv.gete("$hdr(X-Nope)") .. "x")
+        return
+    end
+    if KSR.pv.get("$rU") == "boom" then
+        local t = nil
+        t.field = 1
+    end
+    if KSR.pv.get("$rU") == "exit" then
+        KSR.x.exit()
+        KSR.sl.send_reply(500, "after exit")
+    end
+    KSR.sl.sl_send_reply(501, "Not Implemented")
+end
+"#;
+
+#[test]
+fn options_routed_in_lua_over_udp_and_tcp() {
+    let s = start("", "", OPTIONS_LUA);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "k-1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{r}");
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:a@127.0.0.1", c.port(), "k-2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 501 Not Implemented", "{r}");
+    let r = c.request(
+        s.udp_addr(),
+        &request("INFO", "sip:bob@127.0.0.1", c.port(), "k-3", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 202 Info x", "{r}");
+    assert_eq!(header(&r, "X-Ru"), Some("bob"), "{r}");
+
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let port = t.port();
+    t.send(request("OPTIONS", "sip:a@127.0.0.1", port, "k-tcp", "").as_bytes());
+    let r = t.recv(WAIT).expect("reply over TCP");
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{r}");
+}
+
+#[test]
+fn lua_runtime_error_ends_the_execution_and_the_server_keeps_serving() {
+    let s = start("", "", OPTIONS_LUA);
+    let c = UdpClient::new();
+    // as Kamailio: the request gets no reply
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:boom@127.0.0.1", c.port(), "k-boom", ""),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    assert!(
+        s.wait_log("kemi.lua:14:", WAIT),
+        "the Lua error with file:line: {}",
+        s.log()
+    );
+    // KSR.x.exit ends the function without an error
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:exit@127.0.0.1", c.port(), "k-exit", ""),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    assert!(!s.log().contains("~~ksr~exit~~"), "{}", s.log());
+    for i in 0..3 {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                "sip:a@127.0.0.1",
+                c.port(),
+                &format!("k-ok{i}"),
+                "",
+            ),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{r}");
+    }
+}
+
+#[test]
+fn a_script_that_does_not_load_is_a_config_error() {
+    let dir = std::env::temp_dir().join(format!("siprd-kemi-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("kemi.lua"),
+        "function ksr_request_route()\n  if then\nend\n",
+    )
+    .expect("write");
+    let path = dir.join("siprd.cfg");
+    std::fs::write(&path, cfg("", "")).expect("write cfg");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("kemi.lua:2:"),
+        "the Lua message with its line: {out}"
+    );
+
+    std::fs::write(dir.join("kemi.lua"), "error('refused at load')\n").expect("write");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("refused at load"), "{out}");
+}
+
+#[test]
+fn htable_from_lua_and_the_mod_init_callback() {
+    let lua = r#"
+function ksr_htable_event(evname)
+    KSR.info("HT-EVENT " .. evname)
+    KSR.htable.sht_sets("t", "init", "from-" .. evname)
+    KSR.htable.sht_seti("t", "count", 0)
+end
+function ksr_request_route()
+    local n = KSR.htable.sht_inc("t", "count")
+    KSR.htable.sht_seti("t", "last", n)
+    local missing = KSR.htable.sht_get("t", "nope")
+    KSR.sl.send_reply(200, KSR.htable.sht_get("t", "init") .. " " .. n .. " "
+        .. tostring(missing) .. " " .. KSR.htable.sht_gete("t", "nope") .. "|")
+end
+"#;
+    let s = start(
+        "loadmodule \"htable.so\"",
+        "modparam(\"htable\", \"htable\", \"t=>size=4\")\nmodparam(\"htable\", \"event_callback\", \"ksr_htable_event\")",
+        lua,
+    );
+    assert!(s.wait_log("HT-EVENT htable:mod-init", WAIT), "{}", s.log());
+    let c = UdpClient::new();
+    for (i, want) in ["1", "2"].iter().enumerate() {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                "sip:a@127.0.0.1",
+                c.port(),
+                &format!("ht-{i}"),
+                "",
+            ),
+        );
+        assert_eq!(
+            first_line(&r),
+            format!("SIP/2.0 200 from-htable:mod-init {want} nil |"),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn evapi_messages_reach_the_lua_callback() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let lua = r#"
+function ksr_evapi_event(evname)
+    KSR.info("EVAPI " .. evname .. " msg=" .. KSR.pv.gete("$evapi(msg)"))
+    if evname == "evapi:message-received" then
+        KSR.evapi.relay("echo:" .. KSR.pv.gete("$evapi(msg)"))
+    end
+end
+function ksr_request_route()
+    KSR.sl.send_reply(200, "OK")
+end
+"#;
+    let s = start(
+        "loadmodule \"evapi.so\"",
+        &format!(
+            "modparam(\"evapi\", \"bind_addr\", \"127.0.0.1:{port}\")\nmodparam(\"evapi\", \"event_callback\", \"ksr_evapi_event\")"
+        ),
+        lua,
+    );
+    use std::io::{Read, Write};
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect evapi");
+    t.set_read_timeout(Some(WAIT)).expect("timeout");
+    assert!(
+        s.wait_log("EVAPI evapi:connection-new", WAIT),
+        "{}",
+        s.log()
+    );
+    t.write_all(b"5:hello,").expect("send");
+    assert!(
+        s.wait_log("EVAPI evapi:message-received msg=hello", WAIT),
+        "{}",
+        s.log()
+    );
+    let mut buf = [0u8; 256];
+    let n = t.read(&mut buf).unwrap_or(0);
+    let got = String::from_utf8_lossy(&buf[..n]);
+    assert!(got.contains("echo:hello"), "{got}");
+}
+
+#[test]
+fn evrexec_runs_lua_functions() {
+    let lua = r#"
+function ksr_exec_start(idx)
+    KSR.info("EVR-START idx=" .. tostring(idx))
+end
+function ksr_request_route()
+    KSR.sl.send_reply(200, "OK")
+end
+"#;
+    let s = start(
+        "loadmodule \"evrexec.so\"",
+        "modparam(\"evrexec\", \"exec\", \"name=ksr_exec_start;wait=10000;workers=2\")",
+        lua,
+    );
+    assert!(s.wait_log("EVR-START idx=0", WAIT), "{}", s.log());
+    assert!(s.wait_log("EVR-START idx=1", WAIT), "{}", s.log());
+}
+
+#[test]
+fn tm_failure_route_in_lua() {
+    let uas = UdpClient::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+    if KSR.is_INVITE() then
+        KSR.tm.t_on_failure("ksr_failure")
+        KSR.pv.sets("$du", "sip:127.0.0.1:{port}")
+        KSR.tm.t_relay()
+        return
+    end
+    KSR.sl.send_reply(200, "OK")
+end
+function ksr_failure()
+    KSR.info("FAILURE code=" .. KSR.pv.get("$T_reply_code"))
+    KSR.tm.t_reply(480, "Lua failure route")
+end
+"#,
+        port = uas.port()
+    );
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"",
+        "modparam(\"tm\", \"fr_timer\", 1000)",
+        &lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "k-fail", ""),
+    );
+    let (inv, from) = uas.recv_from(WAIT).expect("relayed INVITE");
+    assert!(inv.starts_with("INVITE "), "{inv}");
+    // answer 486 to the relayed INVITE
+    let mut reply = String::from("SIP/2.0 486 Busy Here\r\n");
+    for h in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        for line in inv.lines().filter(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", h.to_ascii_lowercase()))
+        }) {
+            reply.push_str(line);
+            reply.push_str("\r\n");
+        }
+    }
+    reply.push_str("Content-Length: 0\r\n\r\n");
+    uas.send(from, &reply);
+    let mut last = String::new();
+    for _ in 0..4 {
+        match c.recv(WAIT) {
+            Some(m) if first_line(&m).starts_with("SIP/2.0 1") => continue,
+            Some(m) => {
+                last = m;
+                break;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        first_line(&last),
+        "SIP/2.0 480 Lua failure route",
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("FAILURE code=486", WAIT), "{}", s.log());
+}
+
+#[test]
+fn t_suspend_and_t_continue_into_a_lua_function() {
+    let lua = r#"
+function ksr_request_route()
+    local u = KSR.pv.get("$rU")
+    if u == "suspend" then
+        KSR.tm.t_suspend()
+        KSR.pv.seti("$shv(i)", KSR.pv.get("$T(id_index)"))
+        KSR.pv.seti("$shv(l)", KSR.pv.get("$T(id_label)"))
+        KSR.info("SUSPENDED")
+        return
+    end
+    if u == "resume" then
+        local r = KSR.tmx.t_continue(KSR.pv.get("$shv(i)"), KSR.pv.get("$shv(l)"), "ksr_resume")
+        KSR.sl.send_reply(200, "resumed " .. r)
+        return
+    end
+    KSR.sl.send_reply(404, "x")
+end
+function ksr_resume()
+    KSR.info("RESUMED " .. KSR.pv.get("$ci"))
+    KSR.tm.t_reply(486, "Busy from Lua")
+end
+"#;
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"",
+        "modparam(\"tm\", \"fr_timer\", 2000)",
+        lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:suspend@127.0.0.1", c.port(), "k-susp", ""),
+    );
+    let trying = c.recv(WAIT).expect("100");
+    assert!(first_line(&trying).starts_with("SIP/2.0 100"), "{trying}");
+    assert!(s.wait_log("SUSPENDED", WAIT), "{}", s.log());
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:resume@127.0.0.1", c.port(), "k-res", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 486 Busy from Lua", "{}", s.log());
+    assert_eq!(header(&r, "Call-ID"), Some("k-susp"));
+    let r2 = c.recv(WAIT).expect("200 resumed");
+    assert_eq!(first_line(&r2), "SIP/2.0 200 resumed 1", "{r2}");
+    assert!(s.wait_log("RESUMED k-susp", WAIT), "{}", s.log());
+}
+
+#[test]
+fn reload_good_and_broken_scripts_over_rpc() {
+    let rpc_port = free_udp_port();
+    let v1 = "function ksr_request_route() KSR.sl.send_reply(200, 'v1') end\n";
+    let s = start(
+        "loadmodule \"jsonrpcs.so\"",
+        &format!("modparam(\"jsonrpcs\", \"dgram_socket\", \"udp:127.0.0.1:{rpc_port}\")"),
+        v1,
+    );
+    let c = UdpClient::new();
+    let ask = |id: &str| {
+        first_line(&c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:a@127.0.0.1", c.port(), id, ""),
+        ))
+        .to_string()
+    };
+    assert_eq!(ask("r-1"), "SIP/2.0 200 v1");
+    // a broken script is refused with the Lua error and its line; v1 goes on
+    std::fs::write(
+        s.dir.join("kemi.lua"),
+        "function ksr_request_route()\n  KSR.sl.send_reply(200, 'v2'\nend\n",
+    )
+    .expect("write");
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"app_lua.reload","id":1}"#,
+    )
+    .expect("rpc answer");
+    let err = r["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(err.contains("kemi.lua:3:"), "{r}");
+    assert_eq!(ask("r-2"), "SIP/2.0 200 v1");
+    // a good one replaces it in every worker
+    std::fs::write(
+        s.dir.join("kemi.lua"),
+        "function ksr_request_route() KSR.sl.send_reply(200, 'v2') end\n",
+    )
+    .expect("write");
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"app_lua.reload","id":2}"#,
+    )
+    .expect("rpc answer");
+    assert!(r.get("result").is_some(), "{r}");
+    for i in 0..4 {
+        assert_eq!(ask(&format!("r-3{i}")), "SIP/2.0 200 v2");
+    }
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"app_lua.list","id":3}"#,
+    )
+    .expect("rpc answer");
+    assert_eq!(r["result"]["scripts"][0]["version"], 2, "{r}");
+}
+
+#[test]
+fn native_routes_call_lua() {
+    let native = r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+request_route {
+    lua_run("tag_reply", "$rU", "x");
+    lua_runstring("KSR.info('RUNSTRING ' .. KSR.pv.get(string.char(36) .. 'rm'))");
+    if (lua_run("no_such_function")) { sl_send_reply("500", "unexpected"); exit; }
+    sl_send_reply("200", "$var(tag)");
+}
+"#;
+    let lua = r#"
+function tag_reply(u, x)
+    KSR.pv.sets("$var(tag)", "lua-" .. u .. "-" .. x)
+end
+"#;
+    let s = Siprd::start_with(native, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:carol@127.0.0.1", c.port(), "n-1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 lua-carol-x", "{}", s.log());
+    assert!(s.wait_log("RUNSTRING OPTIONS", WAIT), "{}", s.log());
+}
+
+#[test]
+fn the_kemi_example_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/examples/kemi.cfg");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn async_ms_route_resumes_into_a_lua_function() {
+    let lua = r#"
+function ksr_request_route()
+    if KSR.is_INVITE() then
+        local r = KSR.async.ms_route("ksr_later", 100)
+        KSR.info("ASYNC returned " .. r)
+        return
+    end
+    KSR.info("ZERO " .. KSR.async.route("ksr_later", 0))
+    KSR.sl.send_reply(200, "OK")
+end
+function ksr_later()
+    KSR.tm.t_reply(486, "Busy later " .. KSR.pv.get("$ci"))
+end
+"#;
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"async.so\"",
+        "",
+        lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "k-async", ""),
+    );
+    let mut last = String::new();
+    for _ in 0..4 {
+        match c.recv(WAIT) {
+            Some(m) if first_line(&m).starts_with("SIP/2.0 1") => continue,
+            Some(m) => {
+                last = m;
+                break;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        first_line(&last),
+        "SIP/2.0 486 Busy later k-async",
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("ASYNC returned 0", WAIT), "{}", s.log());
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "k-async2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    assert!(s.wait_log("ZERO -1", WAIT), "{}", s.log());
+}
+
+#[test]
+fn nosip_data_reaches_its_lua_callback() {
+    let lua = r#"
+function ksr_nosip(evname)
+    KSR.info("NOSIP " .. evname .. " " .. KSR.pv.gete("$mb"))
+end
+function ksr_request_route()
+    KSR.sl.send_reply(200, "OK")
+end
+"#;
+    let s = start(
+        "loadmodule \"nosip.so\"",
+        "modparam(\"nosip\", \"event_callback\", \"ksr_nosip\")",
+        lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "HELLO this is not SIP at all, but long enough",
+    );
+    assert!(
+        s.wait_log("NOSIP nosip:msg HELLO this is not SIP", WAIT),
+        "{}",
+        s.log()
+    );
+}
