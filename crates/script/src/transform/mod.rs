@@ -19,6 +19,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 pub use param::{parse_params, Param};
+pub use re::Subst;
 pub use string::{core_hash, strftime};
 
 /// Register the `s`, `param`, `line` and `re` transformation classes.

@@ -17,7 +17,9 @@ enum Part<C> {
     Pv(Box<PvSpec<C>>),
 }
 
-struct Subst<C> {
+/// A parsed `/re/repl/flags` substitution (Kamailio's one syntax, shared by
+/// `{re.subst}` and textops' `subst*` functions).
+pub struct Subst<C> {
     re: Regex,
     repl: Vec<Part<C>>,
     global: bool,
@@ -86,83 +88,95 @@ fn split(text: &str) -> Result<(String, String, String), String> {
 }
 
 fn parse_subst<C>(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<Subst<C>, String> {
-    let (re, repl, flags) = split(text)?;
-    let (mut icase, mut global) = (false, false);
-    for f in flags.chars() {
-        match f {
-            'i' => icase = true,
-            'g' => global = true,
-            's' => {}
-            _ => return Err(format!("unknown flag `{f}` in `{text}`")),
-        }
-    }
-    let re = RegexBuilder::new(&crate::compile::posix_to_rust(&re))
-        .case_insensitive(icase)
-        .build()
-        .map_err(|e| {
-            format!(
-                "bad regular expression `{re}`: {}",
-                e.to_string().lines().last().unwrap_or("")
-            )
-        })?;
-    let groups = re.captures_len();
-    let b = repl.as_bytes();
-    let mut parts = Vec::new();
-    let mut lit = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if i + 1 < b.len() => {
-                match b[i + 1] {
-                    d @ b'0'..=b'9' => {
-                        let g = usize::from(d - b'0');
-                        if g >= groups {
-                            return Err(format!(
-                                "`\\{g}` in `{text}`: the regex has only {} group(s)",
-                                groups - 1
-                            ));
-                        }
-                        if !lit.is_empty() {
-                            parts.push(Part::Text(std::mem::take(&mut lit)));
-                        }
-                        parts.push(Part::Group(g));
-                    }
-                    b'n' => lit.push(b'\n'),
-                    b'r' => lit.push(b'\r'),
-                    b't' => lit.push(b'\t'),
-                    c => lit.push(c),
-                }
-                i += 2;
-            }
-            b'$' if b.get(i + 1) == Some(&b'$') => {
-                lit.push(b'$');
-                i += 2;
-            }
-            b'$' if scan_pv_len(&repl[i..]).is_some() => {
-                let (pv, n) = parse_pv(fx, &repl[i..])?;
-                if !lit.is_empty() {
-                    parts.push(Part::Text(std::mem::take(&mut lit)));
-                }
-                parts.push(Part::Pv(Box::new(pv)));
-                i += n;
-            }
-            c => {
-                lit.push(c);
-                i += 1;
-            }
-        }
-    }
-    if !lit.is_empty() {
-        parts.push(Part::Text(lit));
-    }
-    Ok(Subst {
-        re,
-        repl: parts,
-        global,
+    Subst::parse_with(fx, text, |re, icase| {
+        RegexBuilder::new(&crate::compile::posix_to_rust(re))
+            .case_insensitive(icase)
+            .build()
+            .map_err(|e| {
+                format!(
+                    "bad regular expression `{re}`: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                )
+            })
     })
 }
 
 impl<C> Subst<C> {
+    /// Parse `/re/repl/flags` (flags `i`, `g`, `s`); the caller compiles the
+    /// regex (textops needs multi-line matching over a whole message).
+    pub fn parse_with(
+        fx: &mut FixupCtx<'_, C>,
+        text: &str,
+        compile: impl Fn(&str, bool) -> Result<Regex, String>,
+    ) -> Result<Subst<C>, String> {
+        let (re, repl, flags) = split(text)?;
+        let (mut icase, mut global) = (false, false);
+        for f in flags.chars() {
+            match f {
+                'i' => icase = true,
+                'g' => global = true,
+                's' => {}
+                _ => return Err(format!("unknown flag `{f}` in `{text}`")),
+            }
+        }
+        let re = compile(&re, icase)?;
+        let groups = re.captures_len();
+        let b = repl.as_bytes();
+        let mut parts = Vec::new();
+        let mut lit = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\\' if i + 1 < b.len() => {
+                    match b[i + 1] {
+                        d @ b'0'..=b'9' => {
+                            let g = usize::from(d - b'0');
+                            if g >= groups {
+                                return Err(format!(
+                                    "`\\{g}` in `{text}`: the regex has only {} group(s)",
+                                    groups - 1
+                                ));
+                            }
+                            if !lit.is_empty() {
+                                parts.push(Part::Text(std::mem::take(&mut lit)));
+                            }
+                            parts.push(Part::Group(g));
+                        }
+                        b'n' => lit.push(b'\n'),
+                        b'r' => lit.push(b'\r'),
+                        b't' => lit.push(b'\t'),
+                        c => lit.push(c),
+                    }
+                    i += 2;
+                }
+                b'$' if b.get(i + 1) == Some(&b'$') => {
+                    lit.push(b'$');
+                    i += 2;
+                }
+                b'$' if scan_pv_len(&repl[i..]).is_some() => {
+                    let (pv, n) = parse_pv(fx, &repl[i..])?;
+                    if !lit.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut lit)));
+                    }
+                    parts.push(Part::Pv(Box::new(pv)));
+                    i += n;
+                }
+                c => {
+                    lit.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Text(lit));
+        }
+        Ok(Subst {
+            re,
+            repl: parts,
+            global,
+        })
+    }
+
     fn expand(&self, ctx: &mut C, caps: &Captures<'_>, out: &mut Vec<u8>) {
         for p in &self.repl {
             match p {
@@ -179,6 +193,22 @@ impl<C> Subst<C> {
                 }
             }
         }
+    }
+
+    /// The replacements for `hay`: `(range in hay, new text)`, the first
+    /// match only unless the `g` flag was given.
+    pub fn replacements(&self, ctx: &mut C, hay: &[u8]) -> Vec<(std::ops::Range<usize>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for caps in self.re.captures_iter(hay) {
+            let Some(m) = caps.get(0) else { continue };
+            let mut text = Vec::new();
+            self.expand(ctx, &caps, &mut text);
+            out.push((m.range(), text));
+            if !self.global {
+                break;
+            }
+        }
+        out
     }
 
     fn apply(&self, ctx: &mut C, s: &[u8]) -> Vec<u8> {

@@ -23,8 +23,7 @@ use crate::context::Ctx;
 use crate::module::Module;
 use crate::modules::args::{self, str_arg};
 use bytes::Bytes;
-use regex::bytes::{Captures, Regex, RegexBuilder};
-use siprd_script::pv::PvSpec;
+use regex::bytes::{Regex, RegexBuilder};
 use siprd_script::registry::{
     func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind,
 };
@@ -272,141 +271,12 @@ fn has_body_mime(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 // ---------------------------------------------------------------------------
 // subst
 
-enum ReplPart {
-    Text(Vec<u8>),
-    Group(usize),
-    Pv(Box<PvSpec<Ctx>>),
-}
-
-/// A parsed `/re/replacement/flags` expression.
-pub(crate) struct Subst {
-    re: Regex,
-    repl: Vec<ReplPart>,
-    global: bool,
-}
-
-/// Split `/re/repl/flags` at unescaped delimiters; `\<delim>` becomes `<delim>`
-/// in the regex, other escapes are kept for the next stage.
-fn split_subst(text: &str) -> Result<(String, String, String), String> {
-    let mut chars = text.chars();
-    let delim = chars.next().ok_or("empty substitution expression")?;
-    if delim == '\\' || delim.is_alphanumeric() {
-        return Err(format!("bad delimiter `{delim}` in `{text}`"));
-    }
-    let rest: Vec<char> = chars.collect();
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let mut i = 0;
-    while i < rest.len() {
-        let c = rest[i];
-        if c == '\\' && i + 1 < rest.len() {
-            if rest[i + 1] != delim {
-                cur.push('\\');
-            }
-            cur.push(rest[i + 1]);
-            i += 2;
-            continue;
-        }
-        if c == delim && parts.len() < 2 {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-        i += 1;
-    }
-    parts.push(cur);
-    if parts.len() != 3 {
-        return Err(format!(
-            "bad substitution expression `{text}`: expected {delim}re{delim}repl{delim}flags"
-        ));
-    }
-    let flags = parts.pop().unwrap_or_default();
-    let repl = parts.pop().unwrap_or_default();
-    let re = parts.pop().unwrap_or_default();
-    if re.is_empty() {
-        return Err(format!("empty regular expression in `{text}`"));
-    }
-    Ok((re, repl, flags))
-}
-
-fn parse_repl(
-    fx: &mut FixupCtx<'_, Ctx>,
-    repl: &str,
-    ngroups: usize,
-) -> Result<Vec<ReplPart>, String> {
-    let b = repl.as_bytes();
-    let mut out = Vec::new();
-    let mut lit = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if i + 1 < b.len() => {
-                let n = b[i + 1];
-                match n {
-                    b'0'..=b'9' => {
-                        let g = usize::from(n - b'0');
-                        if g >= ngroups {
-                            return Err(format!(
-                                "`\\{g}` in `{repl}`: the regex has only {} group(s)",
-                                ngroups - 1
-                            ));
-                        }
-                        if !lit.is_empty() {
-                            out.push(ReplPart::Text(std::mem::take(&mut lit)));
-                        }
-                        out.push(ReplPart::Group(g));
-                    }
-                    b'n' => lit.push(b'\n'),
-                    b'r' => lit.push(b'\r'),
-                    b't' => lit.push(b'\t'),
-                    b'\\' => lit.push(b'\\'),
-                    b'$' => lit.push(b'$'),
-                    other => {
-                        lit.push(b'\\');
-                        lit.push(other);
-                    }
-                }
-                i += 2;
-            }
-            b'$' if b.get(i + 1) == Some(&b'$') => {
-                lit.push(b'$');
-                i += 2;
-            }
-            b'$' if siprd_script::pv::scan_pv_len(&repl[i..]).is_some() => {
-                let (pv, n) = siprd_script::pv::parse_pv(fx, &repl[i..])?;
-                if !lit.is_empty() {
-                    out.push(ReplPart::Text(std::mem::take(&mut lit)));
-                }
-                out.push(ReplPart::Pv(Box::new(pv)));
-                i += n;
-            }
-            c => {
-                lit.push(c);
-                i += 1;
-            }
-        }
-    }
-    if !lit.is_empty() {
-        out.push(ReplPart::Text(lit));
-    }
-    Ok(out)
-}
+/// A parsed `/re/replacement/flags` expression (the script crate's parser,
+/// with textops' multi-line regex).
+pub(crate) type Subst = siprd_script::transform::Subst<Ctx>;
 
 pub(crate) fn parse_subst(fx: &mut FixupCtx<'_, Ctx>, text: &str) -> Result<Subst, String> {
-    let (re, repl, flags) = split_subst(text)?;
-    let mut icase = false;
-    let mut global = false;
-    for f in flags.chars() {
-        match f {
-            'i' => icase = true,
-            'g' => global = true,
-            's' => {}
-            _ => return Err(format!("unknown flag `{f}` in `{text}`")),
-        }
-    }
-    let re = compile_re(&re, icase)?;
-    let repl = parse_repl(fx, &repl, re.captures_len())?;
-    Ok(Subst { re, repl, global })
+    Subst::parse_with(fx, text, compile_re)
 }
 
 fn subst_fixup() -> ParamKind<Ctx> {
@@ -423,56 +293,21 @@ fn subst_of(a: &[Arg<Ctx>]) -> Option<&Subst> {
     }
 }
 
-impl Subst {
-    fn expand(&self, ctx: &mut Ctx, caps: &Captures<'_>, out: &mut Vec<u8>) {
-        for p in &self.repl {
-            match p {
-                ReplPart::Text(t) => out.extend_from_slice(t),
-                ReplPart::Group(g) => {
-                    if let Some(m) = caps.get(*g) {
-                        out.extend_from_slice(m.as_bytes());
-                    }
-                }
-                ReplPart::Pv(pv) => {
-                    if let Some(v) = pv.try_get(ctx) {
-                        v.write_to(out);
-                    }
-                }
-            }
-        }
+/// Apply to a standalone string (for `subst_uri`); None when nothing matched.
+fn subst_str(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
+    let reps = sub.replacements(ctx, s);
+    if reps.is_empty() {
+        return None;
     }
-
-    /// The replacements for `hay`: `(range in hay, new text)`.
-    fn replacements(&self, ctx: &mut Ctx, hay: &[u8]) -> Vec<(std::ops::Range<usize>, Vec<u8>)> {
-        let mut out = Vec::new();
-        for caps in self.re.captures_iter(hay) {
-            let Some(m) = caps.get(0) else { continue };
-            let mut text = Vec::new();
-            self.expand(ctx, &caps, &mut text);
-            out.push((m.range(), text));
-            if !self.global {
-                break;
-            }
-        }
-        out
+    let mut out = Vec::with_capacity(s.len() + 16);
+    let mut pos = 0;
+    for (r, t) in reps {
+        out.extend_from_slice(s.get(pos..r.start).unwrap_or_default());
+        out.extend_from_slice(&t);
+        pos = r.end;
     }
-
-    /// Apply to a standalone string (for `subst_uri`); None when nothing matched.
-    fn apply_str(&self, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
-        let reps = self.replacements(ctx, s);
-        if reps.is_empty() {
-            return None;
-        }
-        let mut out = Vec::with_capacity(s.len() + 16);
-        let mut pos = 0;
-        for (r, t) in reps {
-            out.extend_from_slice(s.get(pos..r.start).unwrap_or_default());
-            out.extend_from_slice(&t);
-            pos = r.end;
-        }
-        out.extend_from_slice(s.get(pos..).unwrap_or_default());
-        Some(out)
-    }
+    out.extend_from_slice(s.get(pos..).unwrap_or_default());
+    Some(out)
 }
 
 /// The part of the message buffer that `subst`/`replace` work on: from the
@@ -568,7 +403,7 @@ fn do_subst_uri(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     }
     let uri = Bytes::copy_from_slice(ctx.ruri());
-    match s.apply_str(ctx, &uri) {
+    match subst_str(s, ctx, &uri) {
         Some(n) => {
             ctx.new_uri = Some(Bytes::from(n));
             1
