@@ -242,6 +242,8 @@ mod tests {
             "(\\w+) (\\w+)|\\2 \\1|"
         );
         assert_eq!(t("#,#;#").unwrap(), ",|;|");
+        assert_eq!(t("#x#\\1#").unwrap(), "x|\\1|");
+        assert_eq!(t("/a\\/b/c/gi").unwrap(), "a/b|c|gi");
         assert!(t("/a/b").is_err());
         assert!(t("//b/").is_err());
         assert!(t("").is_err());

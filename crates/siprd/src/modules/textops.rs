@@ -940,19 +940,4 @@ mod tests {
         assert!(parse_method_list("INVITE|FOO").is_err());
         assert!(parse_method_list("").is_err());
     }
-
-    #[test]
-    fn subst_split() {
-        assert_eq!(
-            split_subst("/a\\/b/c/gi").unwrap(),
-            ("a/b".to_string(), "c".to_string(), "gi".to_string())
-        );
-        assert_eq!(
-            split_subst("#x#\\1#").unwrap(),
-            ("x".into(), "\\1".into(), "".into())
-        );
-        assert!(split_subst("/a/b").is_err());
-        assert!(split_subst("").is_err());
-        assert!(split_subst("//b/").is_err());
-    }
 }
