@@ -57,3 +57,14 @@ pub fn int_text(ctx: &mut Ctx, a: Option<&Arg<Ctx>>) -> Option<i32> {
         other => parse_int(&text(ctx, other)),
     }
 }
+
+/// A regex module parameter where empty means "not set" (nosip's
+/// `msg_match`, xhttp's `url_skip` ...), compiled at load.
+pub fn optional_regex(name: &str, re: &str) -> Result<Option<regex::bytes::Regex>, String> {
+    if re.is_empty() {
+        return Ok(None);
+    }
+    regex::bytes::Regex::new(re)
+        .map(Some)
+        .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
+}

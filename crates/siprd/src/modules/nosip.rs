@@ -8,6 +8,7 @@
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::{CoreSettings, Module};
+use crate::modules::args::optional_regex;
 use crate::modules::pv::RawPacket;
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use crate::transport::Received;
@@ -52,15 +53,6 @@ impl Default for Nosip {
             }),
         }
     }
-}
-
-fn compile(name: &str, re: &str) -> Result<Option<Regex>, String> {
-    if re.is_empty() {
-        return Ok(None);
-    }
-    Regex::new(re)
-        .map(Some)
-        .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
 }
 
 impl NosipState {
@@ -178,8 +170,8 @@ impl Module for Nosip {
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
         self.state = Arc::new(NosipState {
-            msg_match: compile("msg_match", &self.msg_match)?,
-            msg_skip: compile("msg_skip", &self.msg_skip)?,
+            msg_match: optional_regex("msg_match", &self.msg_match)?,
+            msg_skip: optional_regex("msg_skip", &self.msg_skip)?,
             min_len: usize::try_from(self.min_len).unwrap_or(DEFAULT_MIN_LEN),
             route: OnceLock::new(),
         });
@@ -220,8 +212,8 @@ mod tests {
 
     fn state(m: &str, s: &str, min: usize) -> NosipState {
         NosipState {
-            msg_match: compile("msg_match", m).unwrap(),
-            msg_skip: compile("msg_skip", s).unwrap(),
+            msg_match: optional_regex("msg_match", m).unwrap(),
+            msg_skip: optional_regex("msg_skip", s).unwrap(),
             min_len: min,
             route: OnceLock::new(),
         }
@@ -238,7 +230,7 @@ mod tests {
         assert!(!st.wants(b"KREQ SKIP"));
         // case-sensitive, as Kamailio's
         assert!(st.wants(b"KREQ skip"));
-        assert!(compile("x", "(").is_err());
+        assert!(optional_regex("x", "(").is_err());
         assert!(other_protocol_with_headers(
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
         ));

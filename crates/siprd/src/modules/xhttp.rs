@@ -16,6 +16,7 @@
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::{CoreSettings, Module};
+use crate::modules::args::optional_regex;
 use crate::modules::args::{int_arg, str_arg};
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use crate::transport::Received;
@@ -44,15 +45,6 @@ pub struct Xhttp {
     url_match: String,
     url_skip: String,
     state: Arc<XhttpState>,
-}
-
-fn compile(name: &str, re: &str) -> Result<Option<Regex>, String> {
-    if re.is_empty() {
-        return Ok(None);
-    }
-    Regex::new(re)
-        .map(Some)
-        .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
 }
 
 impl XhttpState {
@@ -194,8 +186,8 @@ impl Module for Xhttp {
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
         self.state = Arc::new(XhttpState {
-            url_match: compile("url_match", &self.url_match)?,
-            url_skip: compile("url_skip", &self.url_skip)?,
+            url_match: optional_regex("url_match", &self.url_match)?,
+            url_skip: optional_regex("url_skip", &self.url_skip)?,
             route: OnceLock::new(),
         });
         Ok(())
@@ -257,8 +249,8 @@ mod tests {
     #[test]
     fn url_filters() {
         let st = XhttpState {
-            url_match: compile("url_match", "^/(RPC|api)").unwrap(),
-            url_skip: compile("url_skip", "^/api/private").unwrap(),
+            url_match: optional_regex("url_match", "^/(RPC|api)").unwrap(),
+            url_skip: optional_regex("url_skip", "^/api/private").unwrap(),
             route: OnceLock::new(),
         };
         assert!(st.wants(b"/RPC"));
@@ -266,6 +258,6 @@ mod tests {
         assert!(!st.wants(b"/api/private/x"));
         assert!(!st.wants(b"/other"));
         assert!(XhttpState::default().wants(b"/anything"));
-        assert!(compile("x", "(").is_err());
+        assert!(optional_regex("x", "(").is_err());
     }
 }

@@ -292,17 +292,9 @@ impl AsyncState {
     /// Suspend the transaction of `ctx` and queue its resumption after `delay`.
     /// 0 ends the script (the rest runs later), -1 on error.
     fn suspend_for(&self, tm: &Arc<TmState>, ctx: &mut Ctx, delay: Duration, what: Resume) -> i32 {
-        if ctx.faked {
-            tracing::error!("async: cannot suspend a synthetic (event) message");
-            return -1;
-        }
-        match suspend(tm, ctx) {
-            1 => {}
-            0 => return 0,
-            _ => return -1,
-        }
-        let Some(tx) = ctx.tm.tx.clone() else {
-            return -1;
+        let tx = match suspend_current(tm, ctx) {
+            Ok(tx) => tx,
+            Err(code) => return code,
         };
         let kind = JobKind::Resume {
             tm: tm.clone(),
@@ -350,17 +342,9 @@ impl AsyncState {
         route: RouteId,
         group: Option<&[u8]>,
     ) -> i32 {
-        if ctx.faked {
-            tracing::error!("async: cannot suspend a synthetic (event) message");
-            return -1;
-        }
-        match suspend(tm, ctx) {
-            1 => {}
-            0 => return 0,
-            _ => return -1,
-        }
-        let Some(tx) = ctx.tm.tx.clone() else {
-            return -1;
+        let tx = match suspend_current(tm, ctx) {
+            Ok(tx) => tx,
+            Err(code) => return code,
         };
         ctx.flush();
         self.push_task(
@@ -763,4 +747,20 @@ impl Module for Async {
             let _ = h.join();
         }
     }
+}
+
+/// Suspend the transaction of `ctx` for an async function: Err carries the
+/// script's return code (0 ends the script, -1 an error; a synthetic event
+/// message cannot be suspended).
+fn suspend_current(tm: &Arc<TmState>, ctx: &mut Ctx) -> Result<super::TxRef, i32> {
+    if ctx.faked {
+        tracing::error!("async: cannot suspend a synthetic (event) message");
+        return Err(-1);
+    }
+    match suspend(tm, ctx) {
+        1 => {}
+        0 => return Err(0),
+        _ => return Err(-1),
+    }
+    ctx.tm.tx.clone().ok_or(-1)
 }
