@@ -38,6 +38,16 @@ impl Default for RcvInfo {
 }
 
 impl RcvInfo {
+    /// Where a received packet came from and arrived.
+    pub fn of(pkt: &crate::transport::Received) -> RcvInfo {
+        RcvInfo {
+            src: pkt.src,
+            local: pkt.local,
+            proto: pkt.proto,
+            listener: Some(pkt.listener),
+            conn: pkt.conn,
+        }
+    }
     /// The destination that answers this message (same transport/connection).
     pub fn reply_dest(&self, addr: SocketAddr) -> Dest {
         Dest {

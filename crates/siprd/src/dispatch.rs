@@ -97,7 +97,7 @@ impl Dispatcher {
     /// Data that is not routable SIP: non-SIP hooks (nosip) first, then, for
     /// real parse errors, `event_route[core:receive-parse-error]`.
     fn on_parse_error(&self, io: &mut WorkerIo, pkt: Received, reason: &str, parse_error: bool) {
-        let rcv = rcv_info(&pkt);
+        let rcv = RcvInfo::of(&pkt);
         for hook in &self.rt.hooks.non_sip {
             if self.with_ctx(|ctx| ctx.with_io(io, |ctx| hook(ctx, &pkt))) == HookAction::Stop {
                 return;
@@ -132,16 +132,6 @@ enum Gate {
     Serving,
 }
 
-fn rcv_info(pkt: &Received) -> RcvInfo {
-    RcvInfo {
-        src: pkt.src,
-        local: pkt.local,
-        proto: pkt.proto,
-        listener: Some(pkt.listener),
-        conn: pkt.conn,
-    }
-}
-
 /// True for keep-alive datagrams and other whitespace-only data.
 fn is_keepalive(data: &[u8]) -> bool {
     data.iter()
@@ -169,7 +159,7 @@ impl Handler for Dispatcher {
             return;
         }
         if let Some(ev) = &self.msg_received {
-            let (rcv, data) = (rcv_info(&pkt), pkt.data.clone());
+            let (rcv, data) = (RcvInfo::of(&pkt), pkt.data.clone());
             let out = self.rt.raise_with(ev, route_type::EVENT, |ctx| {
                 ctx.rcv = rcv;
                 ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
@@ -199,7 +189,7 @@ impl Handler for Dispatcher {
             // hook) may answer it, else it is dropped, as in Kamailio.
             return self.on_parse_error(io, pkt, "HTTP request", false);
         }
-        let rcv = rcv_info(&pkt);
+        let rcv = RcvInfo::of(&pkt);
         self.with_ctx(|ctx| {
             ctx.reset(msg, false, rcv);
             ctx.with_io(io, |ctx| {

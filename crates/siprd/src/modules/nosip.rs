@@ -80,13 +80,7 @@ impl NosipState {
             return HookAction::Continue;
         }
         let rt = ctx.rt.clone();
-        let rcv = RcvInfo {
-            src: pkt.src,
-            local: pkt.local,
-            proto: pkt.proto,
-            listener: Some(pkt.listener),
-            conn: pkt.conn,
-        };
+        let rcv = RcvInfo::of(pkt);
         ctx.reset(rt.faked_message(), true, rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
         rt.run_event(ctx, ev, route_type::EVENT);

@@ -79,13 +79,7 @@ impl XhttpState {
             return HookAction::Continue;
         }
         let rt = ctx.rt.clone();
-        let rcv = RcvInfo {
-            src: pkt.src,
-            local: pkt.local,
-            proto: pkt.proto,
-            listener: Some(pkt.listener),
-            conn: pkt.conn,
-        };
+        let rcv = RcvInfo::of(pkt);
         ctx.reset(msg, false, rcv);
         rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
         HookAction::Stop
