@@ -554,3 +554,116 @@ end
         s.log()
     );
 }
+
+/// Return values and null handling of KSR calls, recorded from Kamailio 5.6
+/// with app_lua running the same script (the X-R line of each reply).
+const RETURNS_LUA: &str = r#"
+function ksr_request_route()
+  local u = KSR.pv.get("$rU")
+  if u == "opt" then
+    KSR.sl.sl_send_reply(200, "OK")
+    return
+  end
+  if u == "pv" then
+    KSR.pv.sets("$var(a)", "x")
+    KSR.pv.seti("$var(b)", 5)
+    local n = KSR.pv.get("$var(nope)")
+    local h = KSR.pv.get("$hdr(X-None)")
+    local he = KSR.pv.gete("$hdr(X-None)")
+    local m = KSR.is_method("OPTIONS")
+    local mi = KSR.is_INVITE()
+    KSR.hdr.append_to_reply("X-R: a=" .. KSR.pv.get("$var(a)") .. " b=" .. tostring(KSR.pv.get("$var(b)")) .. " n=" .. tostring(n) .. " h=" .. tostring(h) .. " he=[" .. tostring(he) .. "] m=" .. tostring(m) .. " mi=" .. tostring(mi) .. "\r\n")
+    KSR.sl.send_reply(201, "pv")
+    return
+  end
+  if u == "err" then
+    local x = nil
+    x.y = 1
+    KSR.sl.sl_send_reply(200, "after error")
+    return
+  end
+  if u == "exit" then
+    KSR.x.exit()
+    KSR.sl.sl_send_reply(200, "after exit")
+    return
+  end
+  if u == "ret" then
+    local r1 = KSR.textops.is_present_hf("Via")
+    local r2 = KSR.textops.is_present_hf("X-No")
+    local r3 = KSR.hdr.is_present("Via")
+    local r4 = KSR.siputils.has_totag()
+    KSR.hdr.append_to_reply("X-R: " .. tostring(r1) .. " " .. tostring(r2) .. " " .. tostring(r3) .. " " .. tostring(r4) .. "\r\n")
+    KSR.sl.sl_send_reply(202, "ret")
+    return
+  end
+  if u == "ht" then
+    KSR.htable.sht_sets("t", "k", "v1")
+    KSR.htable.sht_seti("t", "i", 7)
+    local a = KSR.htable.sht_get("t", "k")
+    local b = KSR.htable.sht_get("t", "i")
+    local c = KSR.htable.sht_get("t", "none")
+    local d = KSR.htable.sht_inc("t", "i")
+    KSR.hdr.append_to_reply("X-R: " .. tostring(a) .. " " .. tostring(b) .. " " .. tostring(c) .. " " .. tostring(d) .. " " .. type(b) .. "\r\n")
+    KSR.sl.sl_send_reply(203, "ht")
+    return
+  end
+  if u == "route" then
+    KSR.hdr.append_to_reply("X-R: " .. tostring(KSR.pv.get("$rm")) .. " " .. tostring(KSR.pv.get("$sp") ~= nil) .. " " .. type(KSR.pv.get("$sp")) .. " " .. tostring(KSR.pv.get("$ci")) .. "\r\n")
+    KSR.sl.sl_send_reply(204, "route")
+    return
+  end
+  KSR.sl.sl_send_reply(404, "Not here")
+end
+"#;
+
+#[test]
+fn ksr_return_values_match_kamailio() {
+    let s = start(
+        "loadmodule \"siputils.so\"\nloadmodule \"htable.so\"",
+        "modparam(\"htable\", \"htable\", \"t=>size=4;\")",
+        RETURNS_LUA,
+    );
+    let c = UdpClient::new();
+    for (user, want_line, want_xr) in [
+        (
+            "pv",
+            "SIP/2.0 201 pv",
+            Some("a=x b=5 n=0 h=nil he=[] m=true mi=false"),
+        ),
+        ("ret", "SIP/2.0 202 ret", Some("1 -1 1 -1")),
+        ("ht", "SIP/2.0 203 ht", Some("v1 7 nil 8 number")),
+        (
+            "route",
+            "SIP/2.0 204 route",
+            Some("OPTIONS true number kr-route"),
+        ),
+        ("zz", "SIP/2.0 404 Not here", None),
+    ] {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &format!("kr-{user}"),
+                "",
+            ),
+        );
+        assert_eq!(first_line(&r), want_line, "{r}");
+        assert_eq!(header(&r, "X-R"), want_xr, "{user}: {r}");
+    }
+    // a Lua error and KSR.x.exit() end the execution: no reply, as Kamailio
+    for user in ["err", "exit"] {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &format!("kr-{user}"),
+                "",
+            ),
+        );
+        assert_eq!(c.recv(Duration::from_millis(300)), None, "{user}");
+    }
+}
