@@ -45,6 +45,20 @@ pub fn to_tag(req: &Message) -> [u8; 16] {
     out
 }
 
+/// A To-tag as Kamailio builds its local ones: the server's 32-character
+/// prefix, a separator (`.` for sl, `-` for tm) and 8 hex digits of a hash of
+/// what identifies the request (the first or second half of [`to_tag`]), so a
+/// retransmission gets the same tag. On the stack: no allocation per reply.
+pub fn local_tag(prefix: &[u8], sep: u8, second_half: bool, req: &Message) -> [u8; 41] {
+    let mut tag = [b'0'; 41];
+    let n = prefix.len().min(32);
+    tag[..n].copy_from_slice(&prefix[..n]);
+    tag[32] = sep;
+    let h = to_tag(req);
+    tag[33..].copy_from_slice(if second_half { &h[8..] } else { &h[..8] });
+    tag
+}
+
 fn strip_brackets(h: &[u8]) -> &[u8] {
     h.strip_prefix(b"[")
         .and_then(|h| h.strip_suffix(b"]"))

@@ -111,12 +111,7 @@ impl Default for Sl {
 /// of what identifies the request, so retransmissions get the same tag.
 /// Built on the stack: no allocation per reply.
 fn to_tag(prefix: &str, ctx: &Ctx) -> [u8; 41] {
-    let mut tag = [b'0'; 41];
-    let p = prefix.as_bytes();
-    tag[..32.min(p.len())].copy_from_slice(&p[..32.min(p.len())]);
-    tag[32] = b'.';
-    tag[33..].copy_from_slice(&siprd_sip::reply::to_tag(&ctx.msg)[..8]);
-    tag
+    siprd_sip::reply::local_tag(prefix.as_bytes(), b'.', false, &ctx.msg)
 }
 
 /// An IP address as text, on the stack.

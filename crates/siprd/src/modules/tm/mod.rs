@@ -199,13 +199,7 @@ fn ms_param(v: &Value, name: &str) -> Result<Duration, String> {
 
 /// The To-tag of tm's local replies: `<32 hex>-<8 hex>`, stable for a request.
 fn to_tag(prefix: &str, req: &Message) -> [u8; 41] {
-    let mut tag = [b'0'; 41];
-    let p = prefix.as_bytes();
-    let n = p.len().min(32);
-    tag[..n].copy_from_slice(&p[..n]);
-    tag[32] = b'-';
-    tag[33..].copy_from_slice(&siprd_sip::reply::to_tag(req)[8..]);
-    tag
+    siprd_sip::reply::local_tag(prefix.as_bytes(), b'-', true, req)
 }
 
 /// Build a local reply to `req` (received as `rcv`).
