@@ -12,20 +12,6 @@ import generate as g
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def cases():
-    out, name, body = [], None, []
-    for line in open(os.path.join(HERE, "load-cases.cfg")):
-        if line.startswith("=== "):
-            if name:
-                out.append((name, "".join(body)))
-            name, body = line[4:].strip(), []
-        elif name:
-            body.append(line)
-    if name:
-        out.append((name, "".join(body)))
-    return out
-
-
 def config(body, listen):
     head = open(os.path.join(HERE, "header.cfg")).read().replace("@LISTEN@", listen)
     return head + "route[SUB] { return 1; }\n\nrequest_route {\n" + body + "}\n"
@@ -34,7 +20,7 @@ def config(body, listen):
 def main():
     tmp = tempfile.mkdtemp()
     lines = []
-    for name, body in cases():
+    for name, body in g.load_cases("load-cases.cfg"):
         path = os.path.join(tmp, name + ".cfg")
         open(path, "w").write(config(body, "udp:127.0.0.1:5978"))
         ok = subprocess.run(["kamailio", "-c", "-f", path], capture_output=True).returncode == 0

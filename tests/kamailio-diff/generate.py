@@ -15,9 +15,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPORT = 5977
 
 
-def load_cases():
+def load_cases(file="cases.cfg"):
+    """`=== name` sections of a case file (text before the first is a comment)."""
     cases, name, body = [], None, []
-    with open(os.path.join(HERE, "cases.cfg")) as f:
+    with open(os.path.join(HERE, file)) as f:
         for line in f:
             if line.startswith("=== "):
                 if name:

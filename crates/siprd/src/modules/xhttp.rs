@@ -169,10 +169,8 @@ impl Module for Xhttp {
         match name {
             "url_match" => self.url_match = value.to_string(),
             "url_skip" => self.url_skip = value.to_string(),
-            // A KEMI function name: siprd runs native configs only.
-            "event_callback" => tracing::warn!(
-                "xhttp: `event_callback` names a KEMI function; siprd runs event_route[{EVENT}]"
-            ),
+            // KEMI: read from the config by `Runtime::event` (xhttp:request)
+            "event_callback" => {}
             _ => return Err(format!("module `xhttp` has no parameter `{name}`")),
         }
         Ok(())
