@@ -4,13 +4,14 @@
 //! [`Handler`]; the transport calls it on worker threads with whole messages
 //! ([`Received`]) and a [`WorkerIo`] to send with.
 //!
-//! * **UDP**: `children` OS threads per UDP listener. With more than one worker,
-//!   each worker owns one `SO_REUSEPORT` socket of the listener's group and a
-//!   classic BPF program (`SO_ATTACH_REUSEPORT_CBPF`) picks a random socket per
-//!   packet, so one peer is spread over all workers. If the BPF cannot be
-//!   attached, all workers share one socket. Workers receive with blocking
-//!   `recvmmsg` (batches up to [`TransportConfig::udp_batch`], `SO_RCVTIMEO`
-//!   100 ms to notice shutdown); UDP sends made while handling a batch are queued
+//! * **UDP**: `children` OS threads per UDP listener, sharing its socket. While
+//!   traffic is light one of them receives and the others are parked; more get
+//!   a turn when batches come back full or when every receiver is stuck in a
+//!   route while datagrams wait (a watchdog thread, `udp-watch`, checks every
+//!   20 ms), and give it back when the socket is empty (`receivers.rs`). Waking
+//!   fewer threads per burst is the cheapest thing the UDP path can do. Workers
+//!   receive with `recvmmsg` (batches up to [`TransportConfig::udp_batch`],
+//!   `SO_RCVTIMEO` 500 ms as a shutdown backstop); UDP sends made while handling a batch are queued
 //!   and flushed with `sendmmsg` at the end of the batch (or on
 //!   [`WorkerIo::flush`], which the script side calls before anything that may
 //!   block).
@@ -29,9 +30,9 @@
 //! * Non-worker threads send through a cloneable, thread-safe [`Sender`]
 //!   ([`Transport::sender`]); its UDP sends are immediate.
 
-pub mod bpf;
 pub mod listen;
 mod outbox;
+mod receivers;
 mod tcp;
 mod udp;
 pub(crate) use udp::grow_rcvbuf;
@@ -199,9 +200,6 @@ pub struct TransportConfig {
     pub udp_batch: usize,
     /// Requested SO_RCVBUF for UDP sockets (capped by the OS).
     pub udp_rcvbuf: Option<usize>,
-    /// Use the reuseport-BPF steering when there is more than one UDP worker
-    /// (`false` forces one shared socket).
-    pub udp_reuseport_bpf: bool,
 }
 
 impl Default for TransportConfig {
@@ -216,8 +214,7 @@ impl Default for TransportConfig {
             tcp_connect_timeout: Duration::from_secs(10),
             tcp_max_queued: 4 << 20,
             udp_batch: 32,
-            udp_rcvbuf: Some(1 << 20),
-            udp_reuseport_bpf: true,
+            udp_rcvbuf: Some(4 << 20),
         }
     }
 }
@@ -227,9 +224,8 @@ impl Default for TransportConfig {
 pub enum Steering {
     /// One worker, one socket.
     Single,
-    /// One SO_REUSEPORT socket per worker, random steering by BPF.
-    ReuseportBpf,
-    /// All workers block on one shared socket.
+    /// All workers share one socket and take turns receiving
+    /// (see `transport/receivers.rs`).
     Shared,
     /// TCP listener.
     Tcp,
@@ -562,6 +558,7 @@ pub struct Transport {
     threads: Vec<std::thread::JoinHandle<()>>,
     done_rx: crossbeam_channel::Receiver<()>,
     udp_socks: Vec<Arc<Socket>>,
+    receivers: Vec<Arc<receivers::Receivers>>,
     stopped: bool,
 }
 
@@ -613,7 +610,7 @@ impl Transport {
                         host_name: ep.host_name.clone(),
                         steering: g.steering,
                     });
-                    udp_send.push(Some(g.socks[0].clone()));
+                    udp_send.push(Some(g.sock.clone()));
                     udp_groups.push((id, g));
                 }
                 Proto::Tcp => {
@@ -658,10 +655,21 @@ impl Transport {
             source: e,
         };
         let mut transport_threads = Vec::new();
+        let mut receivers = Vec::new();
         for (id, g) in udp_groups {
-            udp_socks.extend(g.socks.iter().cloned());
+            udp_socks.push(g.sock.clone());
+            if children > 1 {
+                receivers.push(g.receivers.clone());
+            }
             for w in 0..children {
-                let sock = g.socks[w % g.socks.len()].clone();
+                let recv = udp::WorkerRecv {
+                    sock: g.sock.clone(),
+                    receivers: g.receivers.clone(),
+                    first: w == 0,
+                    local: g.addr,
+                    listener: id,
+                    batch: cfg.udp_batch.clamp(1, 64),
+                };
                 let mut io = WorkerIo::new(
                     sender.clone(),
                     udp_index,
@@ -670,8 +678,6 @@ impl Transport {
                 );
                 let h = handler.clone();
                 let done = DoneGuard(done_tx.clone());
-                let batch = cfg.udp_batch.clamp(1, 64);
-                let local = g.addr;
                 let stop_inner = inner.clone();
                 let t = std::thread::Builder::new()
                     .name(format!("udp-w{udp_index}"))
@@ -680,7 +686,7 @@ impl Transport {
                         crate::log::set_thread_rank(io.rank);
                         guarded("on_worker_start", || h.on_worker_start(&mut io));
                         io.flush();
-                        udp::worker_loop(&sock, &mut io, &*h, local, id, batch, &stop_inner.stop);
+                        udp::worker_loop(&recv, &mut io, &*h, &stop_inner.stop);
                         guarded("on_worker_stop", || h.on_worker_stop(&mut io));
                         io.flush();
                     })
@@ -689,6 +695,19 @@ impl Transport {
                 udp_index += 1;
                 rank += 1;
             }
+        }
+        if !receivers.is_empty() {
+            let done = DoneGuard(done_tx.clone());
+            let stop_inner = inner.clone();
+            let groups = receivers.clone();
+            let t = std::thread::Builder::new()
+                .name("udp-watch".into())
+                .spawn(move || {
+                    let _done = done;
+                    receivers::watchdog(groups, &stop_inner.stop);
+                })
+                .map_err(spawn_err)?;
+            transport_threads.push(t);
         }
         threads.extend(transport_threads);
         if let (Some(shared), Some(reactor)) = (tcp_shared, reactor) {
@@ -722,6 +741,7 @@ impl Transport {
             threads,
             done_rx,
             udp_socks,
+            receivers,
             stopped: false,
         })
     }
@@ -755,6 +775,9 @@ impl Transport {
         for s in &self.udp_socks {
             // Wakes receivers blocked in recvmmsg at once (SO_RCVTIMEO is the backstop).
             let _ = s.shutdown(std::net::Shutdown::Read);
+        }
+        for r in &self.receivers {
+            r.wake_all();
         }
         if let Some(t) = &self.inner.tcp {
             t.stop();

@@ -10,21 +10,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::{
-    bpf, guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo,
-};
+use super::receivers::Receivers;
+use super::{guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo};
 use crate::log::RateLimit;
 
 /// Receive buffer per datagram: the largest UDP payload (65535 - 8 - 20 for IPv4,
 /// 65527 for IPv6) fits whole; a bigger one is reported truncated and dropped.
 pub(crate) const RECV_BUF: usize = 65536;
 
-/// How long a blocked receive waits before re-checking the stop flag.
-const RECV_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a blocked receive waits before re-checking the stop flag (a
+/// backstop: shutdown wakes blocked receivers at once).
+const RECV_TIMEOUT: Duration = Duration::from_millis(500);
 
 pub(crate) struct UdpGroup {
     pub addr: SocketAddr,
-    pub socks: Vec<Arc<Socket>>,
+    pub sock: Arc<Socket>,
+    pub receivers: Arc<Receivers>,
     pub steering: Steering,
 }
 
@@ -36,13 +37,10 @@ fn bind_err(addr: SocketAddr, e: io::Error) -> Error {
     }
 }
 
-fn new_socket(addr: SocketAddr, reuseport: bool, cfg: &TransportConfig) -> io::Result<Socket> {
+fn new_socket(addr: SocketAddr, cfg: &TransportConfig) -> io::Result<Socket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
-    }
-    if reuseport {
-        s.set_reuse_port(true)?;
     }
     if let Some(n) = cfg.udp_rcvbuf {
         grow_rcvbuf(&s, n);
@@ -72,60 +70,26 @@ pub(crate) fn grow_rcvbuf(sock: &Socket, size: usize) {
     }
 }
 
-static RL_BPF: RateLimit = RateLimit::new();
-
-/// Binds the sockets of one UDP listener for `n` workers.
+/// Binds the socket of one UDP listener, shared by its `n` workers (see
+/// [`super::receivers`] for how they take turns).
 pub(crate) fn bind_group(
     addr: SocketAddr,
     n: usize,
     cfg: &TransportConfig,
 ) -> Result<UdpGroup, Error> {
-    if n <= 1 || !cfg.udp_reuseport_bpf {
-        let s = new_socket(addr, false, cfg).map_err(|e| bind_err(addr, e))?;
-        let bound = local_addr(&s).map_err(|e| bind_err(addr, e))?;
-        return Ok(UdpGroup {
-            addr: bound,
-            socks: vec![Arc::new(s)],
-            steering: if n <= 1 {
-                Steering::Single
-            } else {
-                Steering::Shared
-            },
-        });
-    }
-    // Probe without SO_REUSEPORT: reports "Address already in use" when another
-    // process (e.g. a second siprd or Kamailio) holds the port, which a reuseport
-    // group would otherwise silently share, and resolves port 0.
-    let bound = {
-        let probe = new_socket(addr, false, cfg).map_err(|e| bind_err(addr, e))?;
-        local_addr(&probe).map_err(|e| bind_err(addr, e))?
-    };
-    let mut socks = Vec::with_capacity(n);
-    for _ in 0..n {
-        match new_socket(bound, true, cfg) {
-            Ok(s) => socks.push(Arc::new(s)),
-            Err(e) => return Err(bind_err(bound, e)),
-        }
-    }
-    match bpf::attach_random_steering(socks[0].as_raw_fd(), n as u32) {
-        Ok(()) => Ok(UdpGroup {
-            addr: bound,
-            socks,
-            steering: Steering::ReuseportBpf,
-        }),
-        Err(e) => {
-            if RL_BPF.allow() {
-                tracing::warn!(target: "transport",
-                    "udp:{bound}: cannot attach the reuseport steering BPF ({e}); workers share one socket");
-            }
-            socks.truncate(1);
-            Ok(UdpGroup {
-                addr: bound,
-                socks,
-                steering: Steering::Shared,
-            })
-        }
-    }
+    let s = new_socket(addr, cfg).map_err(|e| bind_err(addr, e))?;
+    let bound = local_addr(&s).map_err(|e| bind_err(addr, e))?;
+    let receivers = Arc::new(Receivers::new(s.as_raw_fd(), n));
+    Ok(UdpGroup {
+        addr: bound,
+        sock: Arc::new(s),
+        receivers,
+        steering: if n <= 1 {
+            Steering::Single
+        } else {
+            Steering::Shared
+        },
+    })
 }
 
 fn local_addr(s: &Socket) -> io::Result<SocketAddr> {
@@ -204,7 +168,8 @@ impl RecvBatch {
         }
     }
 
-    fn recv(&mut self, fd: i32) -> io::Result<usize> {
+    /// `nonblocking`: return `WouldBlock` at once when nothing is queued.
+    fn recv(&mut self, fd: i32, nonblocking: bool) -> io::Result<usize> {
         for h in self.hdrs.iter_mut() {
             h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
             h.msg_hdr.msg_flags = 0;
@@ -216,7 +181,11 @@ impl RecvBatch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 self.hdrs.len() as libc::c_uint,
-                libc::MSG_WAITFORONE,
+                if nonblocking {
+                    libc::MSG_WAITFORONE | libc::MSG_DONTWAIT
+                } else {
+                    libc::MSG_WAITFORONE
+                },
                 std::ptr::null_mut(),
             )
         };
@@ -240,23 +209,41 @@ impl RecvBatch {
 static RL_RECV: RateLimit = RateLimit::new();
 static RL_TRUNC: RateLimit = RateLimit::new();
 
+/// Where a UDP worker receives from and how it takes turns.
+pub(crate) struct WorkerRecv {
+    pub sock: Arc<Socket>,
+    pub receivers: Arc<Receivers>,
+    /// The listener's first worker starts as its receiver; the others park.
+    pub first: bool,
+    pub local: SocketAddr,
+    pub listener: ListenerId,
+    pub batch: usize,
+}
+
 /// The receive loop of one UDP worker.
-pub(crate) fn worker_loop(
-    sock: &Socket,
-    io: &mut WorkerIo,
-    h: &dyn Handler,
-    local: SocketAddr,
-    listener: ListenerId,
-    batch: usize,
-    stop: &AtomicBool,
-) {
-    let fd = sock.as_raw_fd();
-    let mut rb = RecvBatch::new(batch);
+pub(crate) fn worker_loop(w: &WorkerRecv, io: &mut WorkerIo, h: &dyn Handler, stop: &AtomicBool) {
+    let (local, turns) = (w.local, &*w.receivers);
+    let fd = w.sock.as_raw_fd();
+    let mut rb = RecvBatch::new(w.batch);
+    let mut has_turn = w.first;
     while !stop.load(Ordering::Relaxed) {
-        let n = match rb.recv(fd) {
+        if !has_turn {
+            if !turns.wait_turn(stop) {
+                break;
+            }
+            has_turn = true;
+        }
+        let shared = turns.others_free();
+        let n = match rb.recv(fd, shared) {
             Ok(n) => n,
             Err(e) => {
                 match e.kind() {
+                    io::ErrorKind::WouldBlock if shared => {
+                        // Nothing queued: the other receivers suffice.
+                        if turns.give_back() {
+                            has_turn = false;
+                        }
+                    }
                     io::ErrorKind::WouldBlock
                     | io::ErrorKind::TimedOut
                     | io::ErrorKind::Interrupted => {}
@@ -274,6 +261,7 @@ pub(crate) fn worker_loop(
         if stop.load(Ordering::Relaxed) {
             break;
         }
+        turns.batch_started();
         io.batching = true;
         for i in 0..n {
             let (data, src, truncated) = rb.datagram(i);
@@ -290,7 +278,7 @@ pub(crate) fn worker_loop(
                 src,
                 local,
                 proto: Proto::Udp,
-                listener,
+                listener: w.listener,
                 conn: None,
                 framing_error: false,
             };
@@ -298,5 +286,6 @@ pub(crate) fn worker_loop(
         }
         io.batching = false;
         io.flush();
+        turns.batch_done(n == w.batch);
     }
 }
