@@ -71,6 +71,12 @@ impl RpcRegistry {
         self.methods.get(name)
     }
 
+    /// Is `name` a command (the registry's own `system.*` included)?
+    pub fn has(&self, name: &str) -> bool {
+        self.methods.contains_key(name)
+            || matches!(name, "system.listMethods" | "system.methodHelp")
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.methods.keys().map(String::as_str)
     }
@@ -179,7 +185,7 @@ impl RpcRegistry {
             }
             "system.methodHelp" if self.get(name).is_none() => {
                 let Some(Json::String(m)) = params.first() else {
-                    return Err(RpcError::new(400, "command name expected"));
+                    return Err(RpcError::new(400, "Method Name Expected"));
                 };
                 match m.as_str() {
                     "system.listMethods" => Ok(Json::String(
