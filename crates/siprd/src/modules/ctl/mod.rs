@@ -152,7 +152,6 @@ fn resolve_id(name: &str, group: bool) -> Result<u32, String> {
 
 /// Settings the serving threads share.
 pub(crate) struct Shared {
-    pub rt: OnceLock<Weak<Runtime>>,
     /// Largest reply body, bytes (`binrpc_max_body_size` KB).
     pub max_body: usize,
     /// Largest struct in a reply, bytes (`binrpc_struct_max_body_size` KB).
@@ -168,6 +167,8 @@ pub struct Ctl {
     mode: u32,
     user: Option<String>,
     group: Option<String>,
+    /// Accepted and warned about: siprd's ctl has no FIFO.
+    fifo: Option<String>,
     owner: (Option<u32>, Option<u32>),
     max_body_kb: usize,
     max_struct_kb: usize,
@@ -187,11 +188,11 @@ impl Default for Ctl {
             mode: 0o600,
             user: None,
             group: None,
+            fifo: None,
             owner: (None, None),
             max_body_kb: 4,
             max_struct_kb: 1,
             shared: Arc::new(Shared {
-                rt: OnceLock::new(),
                 max_body: 4096,
                 max_struct: 1024,
                 conns: Mutex::new(Vec::new()),
@@ -259,9 +260,7 @@ impl Module for Ctl {
             }
             "user" => self.user = Some(value.to_string()),
             "group" => self.group = Some(value.to_string()),
-            "fifo" => tracing::warn!(
-                "ctl: `fifo` ({value}) is accepted but siprd's ctl has no FIFO; use jsonrpcs' fifo_name"
-            ),
+            "fifo" => self.fifo = Some(value.to_string()),
             "autoconversion" => {
                 int(value)?;
             }
@@ -282,7 +281,6 @@ impl Module for Ctl {
         let gid = self.group.as_deref().map(|g| resolve_id(g, true)).transpose()?;
         self.owner = (uid, gid);
         self.shared = Arc::new(Shared {
-            rt: OnceLock::new(),
             max_body: self.max_body_kb * 1024,
             max_struct: self.max_struct_kb * 1024,
             conns: Mutex::new(Vec::new()),
@@ -342,8 +340,12 @@ impl Module for Ctl {
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        if let Some(f) = &self.fifo {
+            tracing::warn!(
+                "ctl: `fifo` ({f}) is accepted but siprd's ctl has no FIFO; use jsonrpcs' fifo_name"
+            );
+        }
         let _ = self.core_rt.set(Arc::downgrade(rt));
-        let _ = self.shared.rt.set(Arc::downgrade(rt));
         crate::modules::jsonrpcs::core_cmds::register_tmx(rt);
         let opts = server::UnixOpts {
             mode: self.mode,

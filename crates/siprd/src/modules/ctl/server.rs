@@ -459,7 +459,6 @@ mod tests {
 
     fn shared(max_body: usize, max_struct: usize) -> Shared {
         Shared {
-            rt: std::sync::OnceLock::new(),
             max_body,
             max_struct,
             conns: Default::default(),
