@@ -30,7 +30,7 @@ fn enc(v: &V, out: &mut Vec<u8>) {
         V::I(i) => {
             let b = (*i as u32).to_be_bytes();
             let skip = b.iter().take_while(|&&x| x == 0).count();
-            out.push((((4 - skip) as u8) << 4) | 0);
+            out.push(((4 - skip) as u8) << 4); // type 0: int
             out.extend_from_slice(&b[skip..]);
         }
         V::S(x) => {
@@ -220,7 +220,10 @@ fn call_unix(path: &Path, method: &str, params: &[V]) -> Pkt {
     let mut c = unix(path);
     c.write_all(&req(0x26ff7ee0, method, params)).unwrap();
     let p = read_packet(&mut c).expect("a reply");
-    assert_eq!(p.cookie, 0x26ff7ee0, "the reply carries the request's cookie");
+    assert_eq!(
+        p.cookie, 0x26ff7ee0,
+        "the reply carries the request's cookie"
+    );
     p
 }
 
@@ -301,15 +304,25 @@ fn methods_and_faults_over_unix_tcp_and_udp() {
     for (name, call) in &transports {
         // core.echo returns each parameter as a string value
         let r = call("core.echo", &[s("a"), V::I(1), s("2")]);
-        assert_eq!((r.kind, &r.vals), (REPLY, &vec![s("a"), s("1"), s("2")]), "{name}");
+        assert_eq!(
+            (r.kind, &r.vals),
+            (REPLY, &vec![s("a"), s("1"), s("2")]),
+            "{name}"
+        );
         let r = call("nosuch.method", &[]);
         assert_eq!(
             (r.kind, &r.vals),
-            (FAULT, &vec![V::I(500), s("command nosuch.method not found")]),
+            (
+                FAULT,
+                &vec![V::I(500), s("command nosuch.method not found")]
+            ),
             "{name}"
         );
         let r = call("core.version", &[]);
-        assert!(matches!(&r.vals[..], [V::S(v)] if v.starts_with("siprd ")), "{name}");
+        assert!(
+            matches!(&r.vals[..], [V::S(v)] if v.starts_with("siprd ")),
+            "{name}"
+        );
     }
     let call = |m: &str, p: &[V]| call_unix(&path, m, p);
 
@@ -349,12 +362,21 @@ fn methods_and_faults_over_unix_tcp_and_udp() {
     assert_eq!(member(&slot[0].1, "value"), &V::I(7));
     // one value per method / statistic
     let r = call("system.listMethods", &[]);
-    for m in ["core.echo", "ctl.listen", "htable.get", "stats.get_statistics", "tm.stats"] {
+    for m in [
+        "core.echo",
+        "ctl.listen",
+        "htable.get",
+        "stats.get_statistics",
+        "tm.stats",
+    ] {
         assert!(r.vals.contains(&s(m)), "{m} missing");
     }
     let r = call("stats.get_statistics", &[s("all")]);
     assert!(r.vals.len() > 5);
-    assert!(r.vals.iter().all(|v| matches!(v, V::S(x) if x.contains(" = "))));
+    assert!(r
+        .vals
+        .iter()
+        .all(|v| matches!(v, V::S(x) if x.contains(" = "))));
     let r = call("stats.get_statistics", &[]);
     assert_eq!(r.vals[1], s("Please provide which stats to retrieve"));
     let r = call("ctl.listen", &[]);
@@ -433,14 +455,20 @@ fn streams_survive_bad_input() {
         (
             FAULT,
             9,
-            vec![V::I(400), s("bad request method: record doesn't match type")]
+            vec![
+                V::I(400),
+                s("bad request method: record doesn't match type")
+            ]
         )
     );
 
     // the first connection and new ones still work, and SIP too
     c.write_all(&req(5, "core.echo", &[s("still")])).unwrap();
     assert_eq!(read_packet(&mut c).unwrap().vals, vec![s("still")]);
-    assert_eq!(call_unix(&path, "core.echo", &[s("ok")]).vals, vec![s("ok")]);
+    assert_eq!(
+        call_unix(&path, "core.echo", &[s("ok")]).vals,
+        vec![s("ok")]
+    );
     let ua = UdpClient::new();
     let reply = ua.request(
         srv.udp_addr(),
@@ -458,7 +486,10 @@ fn socket_mode_limits_and_params() {
     let path = srv.dir.join("ctl.sock");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o640);
-    assert!(srv.log().contains("`fifo`"), "the fifo parameter is warned about");
+    assert!(
+        srv.log().contains("`fifo`"),
+        "the fifo parameter is warned about"
+    );
     // replies are cut at binrpc_max_body_size (1 KB), as Kamailio does
     let big: Vec<V> = (0..40).map(|i| s(&format!("{i:040}"))).collect();
     let r = call_unix(&path, "core.echo", &big);

@@ -27,6 +27,10 @@ const T_ARRAY: u8 = 4;
 const T_AVP: u8 = 5;
 const T_BYTES: u8 = 6;
 
+/// The markers around a struct's members.
+pub const STRUCT_START: u8 = T_STRUCT;
+pub const STRUCT_END: u8 = 0x80 | T_STRUCT;
+
 /// Deepest struct/array nesting accepted from the wire.
 const MAX_DEPTH: usize = 32;
 
@@ -150,14 +154,14 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
         Record::Str(s) => encode_str(s, T_STR, out),
         Record::Bytes(b) => encode_str(b, T_BYTES, out),
         Record::Struct(members) => {
-            out.push(T_STRUCT);
+            out.push(STRUCT_START);
             for (name, v) in members {
                 if let Some(n) = name {
                     encode_name(n, out);
                 }
                 encode(v, out);
             }
-            out.push(0x80 | T_STRUCT);
+            out.push(STRUCT_END);
         }
         Record::Array(items) => {
             out.push(T_ARRAY);
@@ -411,7 +415,10 @@ mod tests {
         assert_eq!(enc(&Record::Int(0)), [0x00]);
         assert_eq!(enc(&Record::Int(-3)), [0x40, 0xff, 0xff, 0xff, 0xfd]);
         assert_eq!(enc(&Record::Str(b"abcdef".to_vec())), b"\x71abcdef\x00");
-        assert_eq!(enc(&Record::Str(b"abcdefhij".to_vec())), b"\x91\x0aabcdefhij\x00");
+        assert_eq!(
+            enc(&Record::Str(b"abcdefhij".to_vec())),
+            b"\x91\x0aabcdefhij\x00"
+        );
         assert_eq!(enc(&Record::Str(Vec::new())), [0x11, 0]);
         assert_eq!(enc(&Record::Bytes(b"abc".to_vec())), b"\x36abc");
         assert_eq!(enc(&Record::Double(1.5)), [0x22, 0x05, 0xdc]);
@@ -419,7 +426,10 @@ mod tests {
             (Some(b"intval".to_vec()), Record::Int(3)),
             (Some(b"s".to_vec()), Record::Str(b"abc".to_vec())),
         ]);
-        assert_eq!(enc(&s), b"\x03\x75intval\x00\x10\x03\x25s\x00\x41abc\x00\x83");
+        assert_eq!(
+            enc(&s),
+            b"\x03\x75intval\x00\x10\x03\x25s\x00\x41abc\x00\x83"
+        );
         let a = Record::Array(vec![Record::Int(7), Record::Str(b"abc".to_vec())]);
         assert_eq!(enc(&a), b"\x04\x10\x07\x41abc\x00\x84");
     }
@@ -454,7 +464,10 @@ mod tests {
         let p = packet(FAULT, 0x01020304, &big);
         assert_eq!(&p[..8], &[0xa1, 0x37, 0x01, 0x2c, 1, 2, 3, 4]);
         let h = parse_header(&p).unwrap().unwrap();
-        assert_eq!((h.kind, h.body_len, h.cookie, h.len), (FAULT, 300, 0x01020304, 8));
+        assert_eq!(
+            (h.kind, h.body_len, h.cookie, h.len),
+            (FAULT, 300, 0x01020304, 8)
+        );
     }
 
     #[test]

@@ -43,8 +43,8 @@ impl Endpoint {
             _ if spec.starts_with('/') || spec.starts_with('.') => ("unix", spec),
             _ => {
                 return Err(format!(
-                    "bad binrpc socket `{spec}`: expected unix:/path, tcp:host:port or udp:host:port"
-                ))
+                "bad binrpc socket `{spec}`: expected unix:/path, tcp:host:port or udp:host:port"
+            ))
             }
         };
         match proto {
@@ -60,7 +60,8 @@ impl Endpoint {
                 })
             }
             _ => {
-                let addr = parse_inet(rest).map_err(|e| format!("bad binrpc socket `{spec}`: {e}"))?;
+                let addr =
+                    parse_inet(rest).map_err(|e| format!("bad binrpc socket `{spec}`: {e}"))?;
                 Ok(if proto == "tcp" {
                     Endpoint::Tcp(addr)
                 } else {
@@ -251,7 +252,9 @@ impl Module for Ctl {
                         u32::from_str_radix(s.trim().trim_start_matches("0o"), 8)
                             .map_err(|_| format!("`mode` must be an octal number, got `{s}`"))?
                     }
-                    v => u32::try_from(int(v)?).map_err(|_| "`mode` must be positive".to_string())?,
+                    v => {
+                        u32::try_from(int(v)?).map_err(|_| "`mode` must be positive".to_string())?
+                    }
                 };
                 if m > 0o7777 {
                     return Err(format!("`mode` {m:o} is not a file mode"));
@@ -277,8 +280,16 @@ impl Module for Ctl {
             .iter()
             .map(|s| Endpoint::parse(s))
             .collect::<Result<_, _>>()?;
-        let uid = self.user.as_deref().map(|u| resolve_id(u, false)).transpose()?;
-        let gid = self.group.as_deref().map(|g| resolve_id(g, true)).transpose()?;
+        let uid = self
+            .user
+            .as_deref()
+            .map(|u| resolve_id(u, false))
+            .transpose()?;
+        let gid = self
+            .group
+            .as_deref()
+            .map(|g| resolve_id(g, true))
+            .transpose()?;
         self.owner = (uid, gid);
         self.shared = Arc::new(Shared {
             max_body: self.max_body_kb * 1024,
@@ -317,26 +328,22 @@ impl Module for Ctl {
             move |_| Ok(json!(sh.conns.lock().len())),
         );
         let sh = self.shared.clone();
-        rpc.add(
-            "ctl.who",
-            "List the open binrpc connections.",
-            move |_| {
-                let mut out = Vec::new();
-                for (_, proto, peer, local) in sh.conns.lock().iter() {
-                    let (pa, pp) = split_addr(peer);
-                    let (la, lp) = split_addr(local);
-                    out.extend([
-                        json!("binrpc"),
-                        json!(proto),
-                        json!(pa),
-                        json!(pp),
-                        json!(la),
-                        json!(lp),
-                    ]);
-                }
-                Ok(Json::Array(out))
-            },
-        );
+        rpc.add("ctl.who", "List the open binrpc connections.", move |_| {
+            let mut out = Vec::new();
+            for (_, proto, peer, local) in sh.conns.lock().iter() {
+                let (pa, pp) = split_addr(peer);
+                let (la, lp) = split_addr(local);
+                out.extend([
+                    json!("binrpc"),
+                    json!(proto),
+                    json!(pa),
+                    json!(pp),
+                    json!(la),
+                    json!(lp),
+                ]);
+            }
+            Ok(Json::Array(out))
+        });
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
@@ -413,9 +420,18 @@ mod tests {
         assert_eq!(ok("unixs:/tmp/x"), Endpoint::UnixStream("/tmp/x".into()));
         assert_eq!(ok("/tmp/x"), Endpoint::UnixStream("/tmp/x".into()));
         assert_eq!(ok("unixd:/tmp/x"), Endpoint::UnixDgram("/tmp/x".into()));
-        assert_eq!(ok("tcp:127.0.0.1:2046"), Endpoint::Tcp("127.0.0.1:2046".parse().unwrap()));
-        assert_eq!(ok("udp:2046"), Endpoint::Udp("127.0.0.1:2046".parse().unwrap()));
-        assert_eq!(ok("tcp:localhost"), Endpoint::Tcp("127.0.0.1:2049".parse().unwrap()));
+        assert_eq!(
+            ok("tcp:127.0.0.1:2046"),
+            Endpoint::Tcp("127.0.0.1:2046".parse().unwrap())
+        );
+        assert_eq!(
+            ok("udp:2046"),
+            Endpoint::Udp("127.0.0.1:2046".parse().unwrap())
+        );
+        assert_eq!(
+            ok("tcp:localhost"),
+            Endpoint::Tcp("127.0.0.1:2049".parse().unwrap())
+        );
         assert_eq!(ok("udp:*:9"), Endpoint::Udp("0.0.0.0:9".parse().unwrap()));
         assert_eq!(ok("tcp:[::1]:9"), Endpoint::Tcp("[::1]:9".parse().unwrap()));
         for bad in ["", "unix:", "tcp:1.2.3.4:x", "sctp:1.2.3.4:5", "foo"] {
@@ -428,11 +444,16 @@ mod tests {
         let mut c = Ctl::default();
         c.set_param("mode", &Value::Int(0o640)).unwrap();
         assert_eq!(c.mode, 0o640);
-        c.set_param("mode", &Value::from_string("0660".into())).unwrap();
+        c.set_param("mode", &Value::from_string("0660".into()))
+            .unwrap();
         assert_eq!(c.mode, 0o660);
-        assert!(c.set_param("mode", &Value::from_string("0999".into())).is_err());
+        assert!(c
+            .set_param("mode", &Value::from_string("0999".into()))
+            .is_err());
         assert!(c.set_param("binrpc_max_body_size", &Value::Int(0)).is_err());
-        assert!(c.set_param("binrpc", &Value::from_string("bogus".into())).is_err());
+        assert!(c
+            .set_param("binrpc", &Value::from_string("bogus".into()))
+            .is_err());
         assert!(c.set_param("nope", &Value::Int(1)).is_err());
         assert_eq!(resolve_id("0", false), Ok(0));
         assert_eq!(resolve_id("root", false), Ok(0));

@@ -88,8 +88,8 @@ pub fn start(
             )
         }
         Endpoint::Udp(addr) => {
-            let s = UdpSocket::bind(addr)
-                .map_err(|e| format!("ctl: cannot bind udp:{addr}: {e}"))?;
+            let s =
+                UdpSocket::bind(addr).map_err(|e| format!("ctl: cannot bind udp:{addr}: {e}"))?;
             s.set_read_timeout(Some(Duration::from_millis(POLL_MS as u64)))
                 .map_err(|e| e.to_string())?;
             tracing::info!("ctl: binrpc on udp:{addr}");
@@ -165,8 +165,13 @@ fn prepare_path(path: &Path, replace: bool, live: impl Fn(&Path) -> bool) -> Res
 
 fn set_owner(path: &Path, o: &UnixOpts) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(o.mode))
-        .map_err(|e| format!("ctl: cannot set mode {:o} on {}: {e}", o.mode, path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(o.mode)).map_err(|e| {
+        format!(
+            "ctl: cannot set mode {:o} on {}: {e}",
+            o.mode,
+            path.display()
+        )
+    })?;
     if o.uid.is_some() || o.gid.is_some() {
         std::os::unix::fs::chown(path, o.uid, o.gid)
             .map_err(|e| format!("ctl: cannot change the owner of {}: {e}", path.display()))?;
@@ -228,7 +233,9 @@ fn accept_loop(
             continue;
         };
         if sh.conns.lock().len() >= MAX_CONNS {
-            tracing::error!("ctl: {MAX_CONNS} connections open, {proto} connection from {peer} refused");
+            tracing::error!(
+                "ctl: {MAX_CONNS} connections open, {proto} connection from {peer} refused"
+            );
             continue;
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -270,7 +277,9 @@ fn serve_stream(rt: &Runtime, sh: &Shared, mut stream: Stream) {
                 }
                 Err(Bad::Corrupt(e)) => {
                     tracing::error!("ctl: bad binrpc packet ({e}): connection closed");
-                    let _ = stream.io().write_all(&fault(0, 400, "bad request: corrupted packet"));
+                    let _ = stream
+                        .io()
+                        .write_all(&fault(0, 400, "bad request: corrupted packet"));
                     return;
                 }
                 Err(Bad::TooLarge(n)) => {
@@ -371,11 +380,19 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
         Ok(Record::Str(m)) => String::from_utf8_lossy(&m).into_owned(),
         Ok(_) => {
             tracing::error!("ctl: bad rpc request method: record doesn't match type");
-            return fault(h.cookie, 400, "bad request method: record doesn't match type");
+            return fault(
+                h.cookie,
+                400,
+                "bad request method: record doesn't match type",
+            );
         }
         Err(binrpc::Error::Incomplete) if body.is_empty() => {
             tracing::error!("ctl: bad rpc request method: end of packet encountered");
-            return fault(h.cookie, 400, "bad request method: end of packet encountered");
+            return fault(
+                h.cookie,
+                400,
+                "bad request method: end of packet encountered",
+            );
         }
         Err(e) => {
             tracing::error!("ctl: bad rpc request method: {e}");
@@ -419,9 +436,8 @@ fn reply_body(method: &str, records: &[Record], sh: &Shared) -> Vec<u8> {
         one.clear();
         match r {
             Record::Struct(members) => {
-                one.push(0x03);
-                let mut n = 0;
-                for (name, v) in members {
+                one.push(binrpc::STRUCT_START);
+                for (n, (name, v)) in members.iter().enumerate() {
                     let mark = one.len();
                     if let Some(name) = name {
                         binrpc::encode_name(name, &mut one);
@@ -432,9 +448,8 @@ fn reply_body(method: &str, records: &[Record], sh: &Shared) -> Vec<u8> {
                         dropped += members.len() - n;
                         break;
                     }
-                    n += 1;
                 }
-                one.push(0x83);
+                one.push(binrpc::STRUCT_END);
             }
             other => binrpc::encode(other, &mut one),
         }
@@ -490,7 +505,9 @@ mod tests {
     fn requests_and_faults() {
         let mut rpc = RpcRegistry::default();
         rpc.add("t.echo", "", |p| Ok(Json::Array(p.to_vec())));
-        rpc.add("t.fail", "", |_| Err(crate::rpc::RpcError::new(404, "nope")));
+        rpc.add("t.fail", "", |_| {
+            Err(crate::rpc::RpcError::new(404, "nope"))
+        });
         rpc.add("t.big", "", |_| {
             Ok(json!({"a": "x".repeat(600), "b": "y".repeat(600)}))
         });
@@ -503,19 +520,32 @@ mod tests {
         let (h, b) = request(7, &[s("no.such")]);
         assert_eq!(
             reply(&handle(&rpc, &sh, &h, &b)),
-            (binrpc::FAULT, 7, vec![Record::Int(500), s("command no.such not found")])
+            (
+                binrpc::FAULT,
+                7,
+                vec![Record::Int(500), s("command no.such not found")]
+            )
         );
         let (h, b) = request(7, &[s("t.fail")]);
-        assert_eq!(reply(&handle(&rpc, &sh, &h, &b)).2, vec![Record::Int(404), s("nope")]);
+        assert_eq!(
+            reply(&handle(&rpc, &sh, &h, &b)).2,
+            vec![Record::Int(404), s("nope")]
+        );
         let (h, b) = request(7, &[Record::Int(3)]);
         assert_eq!(
             reply(&handle(&rpc, &sh, &h, &b)).2,
-            vec![Record::Int(400), s("bad request method: record doesn't match type")]
+            vec![
+                Record::Int(400),
+                s("bad request method: record doesn't match type")
+            ]
         );
         let (h, b) = request(7, &[]);
         assert_eq!(
             reply(&handle(&rpc, &sh, &h, &b)).2,
-            vec![Record::Int(400), s("bad request method: end of packet encountered")]
+            vec![
+                Record::Int(400),
+                s("bad request method: end of packet encountered")
+            ]
         );
         let (h, mut b) = request(7, &[s("t.echo")]);
         b.extend_from_slice(&[0x1f, 0]);
@@ -523,7 +553,9 @@ mod tests {
         // a struct over the struct limit loses the members that do not fit
         let (h, b) = request(7, &[s("t.big")]);
         let (_, _, recs) = reply(&handle(&rpc, &sh, &h, &b));
-        let [Record::Struct(m)] = &recs[..] else { panic!("{recs:?}") };
+        let [Record::Struct(m)] = &recs[..] else {
+            panic!("{recs:?}")
+        };
         assert_eq!(m.len(), 1);
         // values past the body limit are dropped
         let sh = shared(10, 1024);
