@@ -510,9 +510,9 @@ fn kamcmd_prints_what_it_prints_against_kamailio() {
         eprintln!("note: /usr/sbin/kamcmd not installed (Debian package kamailio): skipped");
         return;
     }
-    let tp = free_tcp_port();
+    let (tp, up) = (free_tcp_port(), free_udp_port());
     let srv = Siprd::start(&cfg(&format!(
-        "modparam(\"ctl\", \"binrpc\", \"tcp:127.0.0.1:{tp}\")"
+        "modparam(\"ctl\", \"binrpc\", \"tcp:127.0.0.1:{tp}\")\nmodparam(\"ctl\", \"binrpc\", \"udp:127.0.0.1:{up}\")"
     )));
     let sock = format!("unix:{}", srv.dir.join("ctl.sock").display());
     let run = |target: &str, args: &[&str]| -> String {
@@ -569,7 +569,8 @@ fn kamcmd_prints_what_it_prints_against_kamailio() {
             "error: 400 - Please provide which stats to retrieve\n",
         ),
     ];
-    for target in [sock.as_str(), &format!("tcp:127.0.0.1:{tp}")] {
+    let (tcp, udp) = (format!("tcp:127.0.0.1:{tp}"), format!("udp:127.0.0.1:{up}"));
+    for target in [sock.as_str(), &tcp, &udp] {
         for (args, want) in cases {
             assert_eq!(run(target, args), *want, "kamcmd -s {target} {args:?}");
         }
