@@ -16,6 +16,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Bad input is logged at most once per second per cause (each call site
+/// is a cause).
+macro_rules! limited {
+    ($lvl:ident, $($arg:tt)+) => {{
+        static RL: crate::log::RateLimit = crate::log::RateLimit::new();
+        if RL.allow() {
+            tracing::$lvl!($($arg)+);
+        }
+    }};
+}
+
 /// Largest request accepted (a request is a method name and its parameters).
 pub const MAX_REQUEST: usize = 64 * 1024;
 const MAX_CONNS: usize = 32;
@@ -103,7 +114,7 @@ pub fn start(
                         };
                         if let Some(reply) = datagram(&rt, &sh, buf.get(..n).unwrap_or(&[])) {
                             if let Err(e) = s.send_to(&reply, src) {
-                                tracing::error!("ctl: cannot send the reply to {src}: {e}");
+                                limited!(error, "ctl: cannot send the reply to {src}: {e}");
                             }
                         }
                     }
@@ -134,13 +145,15 @@ pub fn start(
                         match src.as_pathname() {
                             Some(p) => {
                                 if let Err(e) = s.send_to(&reply, p) {
-                                    tracing::error!(
+                                    limited!(
+                                        error,
                                         "ctl: cannot send the reply to {}: {e}",
                                         p.display()
                                     );
                                 }
                             }
-                            None => tracing::warn!(
+                            None => limited!(
+                                warn,
                                 "ctl: datagram from an unbound unix socket: no reply possible"
                             ),
                         }
@@ -233,7 +246,8 @@ fn accept_loop(
             continue;
         };
         if sh.conns.lock().len() >= MAX_CONNS {
-            tracing::error!(
+            limited!(
+                error,
                 "ctl: {MAX_CONNS} connections open, {proto} connection from {peer} refused"
             );
             continue;
@@ -248,7 +262,7 @@ fn accept_loop(
                 sh.conns.lock().retain(|c| c.0 != id);
             });
         if spawned.is_err() {
-            tracing::error!("ctl: cannot start a connection thread");
+            limited!(error, "ctl: cannot start a connection thread");
         }
     }
 }
@@ -276,14 +290,15 @@ fn serve_stream(rt: &Runtime, sh: &Shared, mut stream: Stream) {
                     }
                 }
                 Err(Bad::Corrupt(e)) => {
-                    tracing::error!("ctl: bad binrpc packet ({e}): connection closed");
+                    limited!(error, "ctl: bad binrpc packet ({e}): connection closed");
                     let _ = stream
                         .io()
                         .write_all(&fault(0, 400, "bad request: corrupted packet"));
                     return;
                 }
                 Err(Bad::TooLarge(n)) => {
-                    tracing::error!(
+                    limited!(
+                        error,
                         "ctl: binrpc request of {n} bytes exceeds the {MAX_REQUEST} byte limit: connection closed"
                     );
                     return;
@@ -293,7 +308,8 @@ fn serve_stream(rt: &Runtime, sh: &Shared, mut stream: Stream) {
         match stream.io().read(&mut buf) {
             Ok(0) => {
                 if !pending.is_empty() {
-                    tracing::warn!(
+                    limited!(
+                        warn,
                         "ctl: connection closed in the middle of a request ({} bytes dropped)",
                         pending.len()
                     );
@@ -349,15 +365,19 @@ fn datagram(rt: &Runtime, sh: &Shared, pkt: &[u8]) -> Option<Vec<u8>> {
     match next_packet(pkt) {
         Ok(Some((h, used))) => Some(handle(&rt.rpc, sh, &h, pkt.get(h.len..used)?)),
         Ok(None) => {
-            tracing::error!("ctl: truncated binrpc datagram ({} bytes)", pkt.len());
+            limited!(
+                error,
+                "ctl: truncated binrpc datagram ({} bytes)",
+                pkt.len()
+            );
             None
         }
         Err(Bad::TooLarge(n)) => {
-            tracing::error!("ctl: binrpc datagram announces {n} bytes: dropped");
+            limited!(error, "ctl: binrpc datagram announces {n} bytes: dropped");
             None
         }
         Err(Bad::Corrupt(e)) => {
-            tracing::error!("ctl: bad binrpc datagram ({e})");
+            limited!(error, "ctl: bad binrpc datagram ({e})");
             Some(fault(0, 400, "bad request: corrupted packet"))
         }
     }
@@ -379,7 +399,10 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
     let method = match rd.next_record() {
         Ok(Record::Str(m)) => String::from_utf8_lossy(&m).into_owned(),
         Ok(_) => {
-            tracing::error!("ctl: bad rpc request method: record doesn't match type");
+            limited!(
+                error,
+                "ctl: bad rpc request method: record doesn't match type"
+            );
             return fault(
                 h.cookie,
                 400,
@@ -387,7 +410,10 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
             );
         }
         Err(binrpc::Error::Incomplete) if body.is_empty() => {
-            tracing::error!("ctl: bad rpc request method: end of packet encountered");
+            limited!(
+                error,
+                "ctl: bad rpc request method: end of packet encountered"
+            );
             return fault(
                 h.cookie,
                 400,
@@ -395,7 +421,7 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
             );
         }
         Err(e) => {
-            tracing::error!("ctl: bad rpc request method: {e}");
+            limited!(error, "ctl: bad rpc request method: {e}");
             return fault(h.cookie, 400, "bad request: corrupted packet");
         }
     };
@@ -404,7 +430,7 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
         match rd.next_record() {
             Ok(r) => params.push(binrpc::to_json(&r)),
             Err(e) => {
-                tracing::error!("ctl: {method}: bad parameter {}: {e}", params.len());
+                limited!(error, "ctl: {method}: bad parameter {}: {e}", params.len());
                 return fault(
                     h.cookie,
                     400,
@@ -460,7 +486,8 @@ fn reply_body(method: &str, records: &[Record], sh: &Shared) -> Vec<u8> {
         body.extend_from_slice(&one);
     }
     if dropped > 0 {
-        tracing::error!(
+        limited!(
+            error,
             "ctl: reply to {method} too large for binrpc_max_body_size/binrpc_struct_max_body_size: {dropped} values dropped"
         );
     }
