@@ -440,7 +440,8 @@ fn streams_survive_bad_input() {
     let mut o = unix(&path);
     o.write_all(&[0xa1, 0x0f, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1])
         .unwrap();
-    o.write_all(&[0u8; 64]).unwrap();
+    // the server may already have closed: this write may fail
+    let _ = o.write_all(&[0u8; 64]);
     assert_eq!(o.read(&mut rest).unwrap_or(0), 0, "closed on oversize");
     assert!(srv.wait_log("exceeds the", WAIT));
 

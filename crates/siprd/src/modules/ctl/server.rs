@@ -254,14 +254,15 @@ fn accept_loop(
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         sh.conns.lock().push((id, proto, peer, local));
-        let (rt, sh) = (rt.clone(), sh.clone());
+        let (rt2, sh2) = (rt.clone(), sh.clone());
         let spawned = std::thread::Builder::new()
             .name("ctl-conn".into())
             .spawn(move || {
-                serve_stream(&rt, &sh, stream);
-                sh.conns.lock().retain(|c| c.0 != id);
+                serve_stream(&rt2, &sh2, stream);
+                sh2.conns.lock().retain(|c| c.0 != id);
             });
         if spawned.is_err() {
+            sh.conns.lock().retain(|c| c.0 != id);
             limited!(error, "ctl: cannot start a connection thread");
         }
     }
