@@ -27,7 +27,11 @@ fn param_name(p: &[Json], i: usize) -> Option<String> {
 
 fn param_int(p: &[Json], i: usize) -> Option<i32> {
     match p.get(i)? {
-        Json::Number(n) => n.as_i64().and_then(|v| i32::try_from(v).ok()),
+        // a double (kamcmd `1.5`) is truncated, as Kamailio does
+        Json::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .and_then(|v| i32::try_from(v).ok()),
         Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -371,6 +375,12 @@ mod tests {
             r.call("htable.delete", &[json!("a"), json!("k")])
                 .unwrap_err(),
             RpcError::new(404, "Key not found in htable.")
+        );
+        r.call("htable.seti", &[json!("a"), json!("d"), json!(1.5)])
+            .unwrap();
+        assert_eq!(
+            r.call("htable.get", &[json!("a"), json!("d")]).unwrap()["item"]["value"],
+            json!(1)
         );
         // names are strings only; a value may be a number
         assert!(r.call("htable.get", &[json!("a"), json!(1)]).is_err());
