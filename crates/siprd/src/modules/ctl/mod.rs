@@ -157,7 +157,7 @@ pub(crate) struct Shared {
     pub max_body: usize,
     /// Largest struct in a reply, bytes (`binrpc_struct_max_body_size` KB).
     pub max_struct: usize,
-    /// Open stream connections: (protocol, peer, local) for `ctl.who`.
+    /// Open stream connections: (id, protocol, peer, local) for `ctl.who`.
     pub conns: Mutex<Vec<(u64, &'static str, String, String)>>,
     pub listening: Mutex<Vec<Endpoint>>,
 }
