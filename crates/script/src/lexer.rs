@@ -291,6 +291,14 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
             }
             let t = &self.src[start..self.pos];
+            // A leading 0 means octal, as in Kamailio (`mode 0600`); `09` is
+            // not a number there either.
+            if t.len() > 1 && t.starts_with('0') && t.bytes().all(|c| c.is_ascii_digit()) {
+                if let Ok(n) = i64::from_str_radix(&t[1..], 8) {
+                    return Some(Tok::Int(n));
+                }
+                return Some(Tok::Word(t.to_string()));
+            }
             if t.bytes().all(|c| c.is_ascii_digit()) {
                 let mut n: i64 = 0;
                 for d in t.bytes() {

@@ -26,6 +26,9 @@ fn arithmetic_wraps_at_32_bits() {
     assert_eq!(one("-7 / 2"), "-3");
     assert_eq!(one("-7 mod 3"), "-1");
     assert_eq!(one("0x10 + 1"), "17");
+    // a leading 0 is octal, as Kamailio reads `010` (8) and `0600`
+    assert_eq!(one("010 + 0"), "8");
+    assert_eq!(one("0"), "0");
     assert_eq!(one("~0"), "-1");
     assert_eq!(one("-5 >> 1"), "-3");
     assert_eq!(one("1 << 33"), "2");

@@ -71,6 +71,12 @@ impl RpcRegistry {
         self.methods.get(name)
     }
 
+    /// Is `name` a command (the registry's own `system.*` included)?
+    pub fn has(&self, name: &str) -> bool {
+        self.methods.contains_key(name)
+            || matches!(name, "system.listMethods" | "system.methodHelp")
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.methods.keys().map(String::as_str)
     }
@@ -179,7 +185,7 @@ impl RpcRegistry {
             }
             "system.methodHelp" if self.get(name).is_none() => {
                 let Some(Json::String(m)) = params.first() else {
-                    return Err(RpcError::new(400, "command name expected"));
+                    return Err(RpcError::new(400, "Method Name Expected"));
                 };
                 match m.as_str() {
                     "system.listMethods" => Ok(Json::String(
@@ -205,66 +211,24 @@ impl RpcRegistry {
     }
 }
 
-/// Kamailio-style layout: tab-indented, `jsonrpc` / `result|error` / `id` in
-/// that order for replies (the map keeps insertion order only with
-/// serde_json's `preserve_order`, so replies are written key by key).
+/// Kamailio-style layout: tab-indented; members in the order the handler
+/// built them (serde_json keeps insertion order: `preserve_order`), so a
+/// reply reads `jsonrpc` / `result|error` / `id`.
 pub fn write_pretty(out: &mut Vec<u8>, v: &Json) {
     write_value(out, v, 0);
 }
-
-/// Kamailio's field order for the core's structured results (serde_json's
-/// map sorts keys; order matters to people reading `kamctl rpc` output).
-const KNOWN_ORDERS: &[&[&str]] = &[
-    &["IDX", "PID", "DSC"],
-    &[
-        "total",
-        "free",
-        "used",
-        "real_used",
-        "max_used",
-        "fragments",
-    ],
-    &["version", "compiler", "compiled", "flags"],
-    &["now", "up_since", "uptime"],
-];
 
 fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
     let indent = |out: &mut Vec<u8>, d: usize| out.extend(std::iter::repeat_n(b'\t', d));
     match v {
         Json::Object(map) => {
             out.extend_from_slice(b"{\n");
-            // replies: jsonrpc, result/error, id first
-            let order = ["jsonrpc", "result", "error", "id"];
-            let is_reply = map.contains_key("jsonrpc")
-                && (map.contains_key("result") || map.contains_key("error"));
-            let mut keys: Vec<&String> = Vec::with_capacity(map.len());
-            if is_reply {
-                keys.extend(
-                    order
-                        .iter()
-                        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
-                );
-                keys.extend(map.keys().filter(|k| !order.contains(&k.as_str())));
-            } else if let Some(order) = KNOWN_ORDERS
-                .iter()
-                .find(|o| o.len() == map.len() && o.iter().all(|k| map.contains_key(*k)))
-            {
-                keys.extend(
-                    order
-                        .iter()
-                        .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k)),
-                );
-            } else {
-                keys.extend(map.keys());
-            }
-            for (i, k) in keys.iter().enumerate() {
+            for (i, (k, val)) in map.iter().enumerate() {
                 indent(out, depth + 1);
-                out.extend_from_slice(Json::String((*k).clone()).to_string().as_bytes());
+                out.extend_from_slice(Json::String(k.clone()).to_string().as_bytes());
                 out.extend_from_slice(b":\t");
-                if let Some(val) = map.get(*k) {
-                    write_value(out, val, depth + 1);
-                }
-                if i + 1 < keys.len() {
+                write_value(out, val, depth + 1);
+                if i + 1 < map.len() {
                     out.push(b',');
                 }
                 out.push(b'\n');
@@ -353,8 +317,9 @@ mod dispatch_tests {
         let mut out = Vec::new();
         write_pretty(
             &mut out,
-            &serde_json::json!({"DSC": "x", "IDX": 0, "PID": 1}),
+            &serde_json::json!({"IDX": 0, "PID": 1, "DSC": "x"}),
         );
+        // the handler's order, not sorted
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\n\t\"IDX\":\t0,\n\t\"PID\":\t1,\n\t\"DSC\":\t\"x\"\n}"

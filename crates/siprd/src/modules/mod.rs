@@ -6,6 +6,7 @@ pub mod app_lua;
 pub mod args;
 pub mod cfgutils;
 pub mod core;
+pub mod ctl;
 pub mod evapi;
 pub mod evrexec;
 pub mod htable;
@@ -97,6 +98,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "jsonrpcs",
         new: || Box::new(jsonrpcs::Jsonrpcs::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "ctl",
+        new: || Box::new(ctl::Ctl::default()),
         requires: &[],
     },
     ModuleInfo {

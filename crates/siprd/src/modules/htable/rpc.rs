@@ -19,9 +19,19 @@ fn param_str(p: &[Json], i: usize) -> Option<String> {
     }
 }
 
+/// A table or key name: a string only (Kamailio refuses a number there,
+/// over BINRPC and JSON-RPC alike).
+fn param_name(p: &[Json], i: usize) -> Option<String> {
+    p.get(i)?.as_str().map(str::to_string)
+}
+
 fn param_int(p: &[Json], i: usize) -> Option<i32> {
     match p.get(i)? {
-        Json::Number(n) => n.as_i64().and_then(|v| i32::try_from(v).ok()),
+        // a double (kamcmd `1.5`) is truncated, as Kamailio does
+        Json::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .and_then(|v| i32::try_from(v).ok()),
         Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -61,10 +71,12 @@ fn format_time(secs: u64) -> String {
     )
 }
 
+const KEY_SET: &str = "Ok. Key set to new value.";
+
 pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     let s = st.clone();
     rpc.add("htable.get", "Get one key from a hash table.", move |p| {
-        let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+        let (Some(hn), Some(key)) = (param_name(p, 0), param_name(p, 1)) else {
             return Err(RpcError::new(
                 500,
                 "Not enough parameters (htable name and key name)",
@@ -81,8 +93,9 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
         } else {
             "NEVER".into()
         };
+        // Kamailio's AVP_VAL_STR flag
         let flags = if matches!(item.value, Value::Str(_)) {
-            1
+            2
         } else {
             0
         };
@@ -99,15 +112,17 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
         "htable.delete",
         "Delete one key from a hash table.",
         move |p| {
-            let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+            let (Some(hn), Some(key)) = (param_name(p, 0), param_name(p, 1)) else {
                 return Err(RpcError::new(
                     500,
                     "Not enough parameters (htable name & key name",
                 ));
             };
             let t = table(&s, &hn)?;
-            t.delete(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes());
-            Ok(Json::Null)
+            if !t.delete(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes()) {
+                return Err(RpcError::new(404, "Key not found in htable."));
+            }
+            Ok(Json::String("Ok. Key deleted.".into()))
         },
     );
 
@@ -119,7 +134,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             "Set one key in a hash table to a string value."
         };
         rpc.add(name, help, move |p| {
-            let (Some(hn), Some(key)) = (param_str(p, 0), param_str(p, 1)) else {
+            let (Some(hn), Some(key)) = (param_name(p, 0), param_name(p, 1)) else {
                 return Err(RpcError::new(
                     500,
                     "Not enough parameters (htable name, key name and value)",
@@ -142,7 +157,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             };
             let t = table(&s, &hn)?;
             t.set(RPC_EXEC, t.hash(key.as_bytes()), key.as_bytes(), v, 0);
-            Ok(Json::Null)
+            Ok(Json::String(KEY_SET.into()))
         });
     }
 
@@ -152,11 +167,11 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
         "Set expire for one key in a hash table.",
         move |p| {
             let (Some(hn), Some(key), Some(ex)) =
-                (param_str(p, 0), param_str(p, 1), param_int(p, 2))
+                (param_name(p, 0), param_name(p, 1), param_int(p, 2))
             else {
                 return Err(RpcError::new(
                     500,
-                    "Not enough parameters (htable name, key name and expire)",
+                    "Not enough parameters (htable name, item name and expire)",
                 ));
             };
             let t = table(&s, &hn)?;
@@ -166,7 +181,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
                 key.as_bytes(),
                 i64::from(ex),
             );
-            Ok(Json::Null)
+            Ok(Json::String("Ok".into()))
         },
     );
 
@@ -177,7 +192,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             "Set one key in a hash table with value and expire.",
             move |p| {
                 let (Some(hn), Some(key), Some(ex)) =
-                    (param_str(p, 0), param_str(p, 1), param_int(p, 3))
+                    (param_name(p, 0), param_name(p, 1), param_int(p, 3))
                 else {
                     return Err(RpcError::new(
                         500,
@@ -202,14 +217,14 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
                     v,
                     i64::from(ex),
                 );
-                Ok(Json::Null)
+                Ok(Json::String(KEY_SET.into()))
             },
         );
     }
 
     let s = st.clone();
     rpc.add("htable.dump", "Dump the contents of hash table.", move |p| {
-        let hn = param_str(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
+        let hn = param_name(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
         let t = table(&s, &hn)?;
         let mut out = Vec::new();
         for i in 0..t.slot_count() {
@@ -235,9 +250,9 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
     ] {
         let s = st.clone();
         rpc.add(name, help, move |p| {
-            let hn = param_str(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
+            let hn = param_name(p, 0).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
             table(&s, &hn)?.reset(RPC_EXEC);
-            Ok(Json::Null)
+            Ok(Json::String("Ok. Htable flushed.".into()))
         });
     }
 
@@ -250,6 +265,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             s.tables
                 .list
                 .iter()
+                .rev() // Kamailio lists the last defined table first
                 .map(|t| {
                     json!({
                         "name": t.name(),
@@ -274,6 +290,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             s.tables
                 .list
                 .iter()
+                .rev() // Kamailio lists the last defined table first
                 .map(|t| {
                     let sizes = t.slot_sizes(RPC_EXEC);
                     json!({
@@ -350,8 +367,32 @@ mod tests {
         assert_eq!(s[0]["slots"], json!(4));
         let l = r.call("htable.listTables", &[]).unwrap();
         assert_eq!(l[0]["name"], json!("a"));
-        r.call("htable.delete", &[json!("a"), json!("k")]).unwrap();
-        r.call("htable.flush", &[json!("a")]).unwrap();
+        assert_eq!(
+            r.call("htable.delete", &[json!("a"), json!("k")]).unwrap(),
+            json!("Ok. Key deleted.")
+        );
+        assert_eq!(
+            r.call("htable.delete", &[json!("a"), json!("k")])
+                .unwrap_err(),
+            RpcError::new(404, "Key not found in htable.")
+        );
+        r.call("htable.seti", &[json!("a"), json!("d"), json!(1.5)])
+            .unwrap();
+        assert_eq!(
+            r.call("htable.get", &[json!("a"), json!("d")]).unwrap()["item"]["value"],
+            json!(1)
+        );
+        // names are strings only; a value may be a number
+        assert!(r.call("htable.get", &[json!("a"), json!(1)]).is_err());
+        assert_eq!(
+            r.call("htable.sets", &[json!("a"), json!("k"), json!(5)])
+                .unwrap(),
+            json!("Ok. Key set to new value.")
+        );
+        assert_eq!(
+            r.call("htable.flush", &[json!("a")]).unwrap(),
+            json!("Ok. Htable flushed.")
+        );
         assert_eq!(r.call("htable.stats", &[]).unwrap()[0]["all"], json!(0));
     }
 }
