@@ -163,6 +163,8 @@ const IGNORED_PARAMS: &[&str] = &[
 ];
 
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
+/// Kamailio's answer when no branch could be sent (onsend_route dropped them).
+const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
 
 pub struct Tm {
     state: Arc<TmState>,
@@ -459,6 +461,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         leg: 0,
         failure_runs: 0,
         drop_mode: None,
+        send_failed: false,
         last_is_auto_100: false,
     });
     match inserted {
@@ -890,7 +893,10 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
                 _ => {}
             }
         }
-        let resend = resend.then(|| (inner.dest, inner.last_reply.clone()));
+        // An empty last reply: onsend_route dropped it (nothing to resend).
+        let resend = resend
+            .then(|| (inner.dest, inner.last_reply.clone()))
+            .filter(|(_, r)| !r.is_empty());
         let now = Instant::now();
         let mut branch_resends = Vec::new();
         let mut branch_timeouts = Vec::new();
