@@ -78,10 +78,9 @@ fn source(rt: &Runtime, dest: &Dest, own: Option<ListenerId>) -> SocketAddr {
                 .filter(fits)
         })
         .or_else(|| listeners.iter().find(fits))
-        .map_or(
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-            |l| l.addr,
-        )
+        .map_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), |l| {
+            l.addr
+        })
 }
 
 /// Run the onsend route on `ctx` for `buf` going to `dest`. True: send it.

@@ -175,8 +175,8 @@ impl Runtime {
                 };
                 // Kamailio skips a missing onsend callback silently: resolve it
                 // only when the script defines it, so that sends cost nothing else.
-                let onsend = cb("kemi.onsend_route_callback", "ksr_onsend_route")
-                    .filter(|r| match r {
+                let onsend =
+                    cb("kemi.onsend_route_callback", "ksr_onsend_route").filter(|r| match r {
                         RouteRef::Kemi(f) => k.defines(&k.fn_name(*f)),
                         RouteRef::Native(_) => false,
                     });

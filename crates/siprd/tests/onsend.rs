@@ -139,7 +139,10 @@ fn forward_runs_onsend_route_with_the_outgoing_buffer() {
     assert!(os[0].ends_with(&want), "{}\nwant {want}", os[0]);
     assert!(log.contains("OSBUF [OPTIONS]"), "{log}");
     // Outside onsend_route the class is null.
-    assert!(log.contains("RR snd=<null> from=<null> len=<null>"), "{log}");
+    assert!(
+        log.contains("RR snd=<null> from=<null> len=<null>"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -182,12 +185,14 @@ fn snd_pvs_are_checked_at_load_and_read_only() {
         }
     }
     for bad in ["IP", "foo", "rplcode"] {
-        let (code, out) =
-            check_config(&format!("{base}request_route {{ $var(x) = $snd({bad}); }}\n"));
+        let (code, out) = check_config(&format!(
+            "{base}request_route {{ $var(x) = $snd({bad}); }}\n"
+        ));
         assert_ne!(code, 0, "$snd({bad}) must be refused: {out}");
     }
-    let (code, out) =
-        check_config(&format!("{base}onsend_route {{ $snd(ip) = \"1.2.3.4\"; }}\nrequest_route {{ drop; }}\n"));
+    let (code, out) = check_config(&format!(
+        "{base}onsend_route {{ $snd(ip) = \"1.2.3.4\"; }}\nrequest_route {{ drop; }}\n"
+    ));
     assert_ne!(code, 0, "read-only: {out}");
     // Functions are checked against the route type.
     let (code, out) = check_config(&format!(
@@ -247,11 +252,20 @@ fn t_relay_runs_onsend_once_per_branch_not_for_retransmissions_ack_or_cancel() {
     let c = UdpClient::new();
     c.send(
         s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-serial", "X-Case: serial\r\n"),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-serial",
+            "X-Case: serial\r\n",
+        ),
     );
     // Unanswered for a while: the INVITE is retransmitted, onsend ran once.
     let got = hop1.collect(Duration::from_millis(500));
-    let invites: Vec<_> = got.iter().filter(|(m, _)| m.starts_with("INVITE")).collect();
+    let invites: Vec<_> = got
+        .iter()
+        .filter(|(m, _)| m.starts_with("INVITE"))
+        .collect();
     assert!(invites.len() >= 2, "retransmitted: {got:?}");
     let (inv, from) = invites[0].clone();
     hop1.answer(&inv, from, "486 Busy Here");
@@ -305,7 +319,13 @@ fn parallel_branches_are_all_built_before_onsend_runs() {
     let c = UdpClient::new();
     c.send(
         s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-fork", "X-Case: fork\r\n"),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-fork",
+            "X-Case: fork\r\n",
+        ),
     );
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     let (inv2, from2) = hop2.recv_start("INVITE", WAIT).expect("branch 2");
@@ -328,6 +348,21 @@ fn parallel_branches_are_all_built_before_onsend_runs() {
         "{}",
         os[1]
     );
+    // An ACK that matches no transaction is forwarded statelessly: onsend too.
+    let ruri = format!("sip:bob@127.0.0.1:{}", hop1.port());
+    c.send(s.udp_addr(), &request("ACK", &ruri, c.port(), "os-ack", ""));
+    assert!(hop1.recv_start("ACK", WAIT).is_some());
+    assert!(
+        s.wait_log(
+            &format!(
+                "OS ACK rm=ACK ru={ruri} rs=<null> to={} os-ack",
+                hop1.port()
+            ),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -338,7 +373,13 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
     // One of two branches dropped: the other's 486 is final at once.
     c.send(
         s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-fd", "X-Case: forkdrop\r\n"),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-fd",
+            "X-Case: forkdrop\r\n",
+        ),
     );
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     assert!(inv.contains(".0\r\n"), "{inv}");
@@ -353,14 +394,22 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
         }
     }
     assert_eq!(finals, ["SIP/2.0 486 Busy Here"]);
-    assert!(hop2.recv_start("INVITE", Duration::from_millis(300)).is_none());
+    assert!(hop2
+        .recv_start("INVITE", Duration::from_millis(300))
+        .is_none());
     assert!(s.wait_log("t_relay returned 1 os-fd", WAIT));
 
     // Every branch dropped: t_relay fails and tm answers 477.
     let c = UdpClient::new();
     c.send(
         s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-da", "X-Case: dropall\r\n"),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-da",
+            "X-Case: dropall\r\n",
+        ),
     );
     let mut lines = Vec::new();
     while let Some(m) = c.recv(Duration::from_millis(300)) {
@@ -375,7 +424,9 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
         "{lines:?}"
     );
     assert!(s.wait_log("t_relay returned -1 os-da", WAIT), "{}", s.log());
-    assert!(hop1.recv_start("INVITE", Duration::from_millis(300)).is_none());
+    assert!(hop1
+        .recv_start("INVITE", Duration::from_millis(300))
+        .is_none());
 }
 
 #[test]
@@ -385,7 +436,13 @@ fn dropping_the_failure_route_branch_answers_477() {
     let c = UdpClient::new();
     c.send(
         s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-sd", "X-Case: serialdrop\r\n"),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-sd",
+            "X-Case: serialdrop\r\n",
+        ),
     );
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     hop1.answer(&inv, from, "486 Busy Here");
@@ -409,7 +466,11 @@ fn dropping_the_failure_route_branch_answers_477() {
 fn replies_run_onsend_route_only_with_onsend_route_reply() {
     let hop = Hop::new();
     for reply_too in [false, true] {
-        let params = if reply_too { "onsend_route_reply=yes" } else { "" };
+        let params = if reply_too {
+            "onsend_route_reply=yes"
+        } else {
+            ""
+        };
         let s = Siprd::start(&relay_cfg(params, hop.port(), hop.port()));
         let c = UdpClient::new();
         let ci = format!("os-rpl-{reply_too}");
@@ -427,7 +488,10 @@ fn replies_run_onsend_route_only_with_onsend_route_reply() {
                 break;
             }
         }
-        assert_eq!(got.last().map(String::as_str), Some("SIP/2.0 486 Busy Here"));
+        assert_eq!(
+            got.last().map(String::as_str),
+            Some("SIP/2.0 486 Busy Here")
+        );
         assert!(s.wait_log(&format!("FR 486 {ci}"), WAIT));
         std::thread::sleep(Duration::from_millis(100));
         let log = s.log();
@@ -435,8 +499,22 @@ fn replies_run_onsend_route_only_with_onsend_route_reply() {
         if reply_too {
             // Relayed replies (tm's 180 and the best final 486), not the local 100.
             assert_eq!(os.len(), 3, "{os:#?}");
-            assert!(os[1].contains(&format!("OS SIP/2.0 rm=INVITE ru=<null> rs=180 to={} {ci}", c.port())), "{}", os[1]);
-            assert!(os[2].contains(&format!("OS SIP/2.0 rm=INVITE ru=<null> rs=486 to={} {ci}", c.port())), "{}", os[2]);
+            assert!(
+                os[1].contains(&format!(
+                    "OS SIP/2.0 rm=INVITE ru=<null> rs=180 to={} {ci}",
+                    c.port()
+                )),
+                "{}",
+                os[1]
+            );
+            assert!(
+                os[2].contains(&format!(
+                    "OS SIP/2.0 rm=INVITE ru=<null> rs=486 to={} {ci}",
+                    c.port()
+                )),
+                "{}",
+                os[2]
+            );
         } else {
             assert_eq!(os.len(), 1, "{os:#?}");
         }
@@ -465,13 +543,25 @@ onsend_route {{
     // A local stateless reply never runs onsend_route.
     let r = c.request(
         s.udp_addr(),
-        &request("OPTIONS", "sip:bob@127.0.0.1", c.port(), "os-sl", "X-Case: sl\r\n"),
+        &request(
+            "OPTIONS",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "os-sl",
+            "X-Case: sl\r\n",
+        ),
     );
     assert_eq!(first_line(&r), "SIP/2.0 404 Nope");
     for (case, ci) in [("fwd", "os-fwd-rdrop"), ("tm", "os-tm-rdrop")] {
         c.send(
             s.udp_addr(),
-            &request("OPTIONS", "sip:bob@127.0.0.1", c.port(), ci, &format!("X-Case: {case}\r\n")),
+            &request(
+                "OPTIONS",
+                "sip:bob@127.0.0.1",
+                c.port(),
+                ci,
+                &format!("X-Case: {case}\r\n"),
+            ),
         );
         let (req, from) = hop.recv_start("OPTIONS", WAIT).expect("forwarded");
         hop.answer(&req, from, "200 OK");
@@ -488,11 +578,7 @@ onsend_route {{
     assert_eq!(log_lines(&log, "OS SIP/2.0 os-sl").len(), 0, "{log}");
     assert_eq!(log_lines(&log, "OS SIP/2.0 os-fwd-rdrop").len(), 1, "{log}");
     assert_eq!(log_lines(&log, "OS SIP/2.0 os-tm-rdrop").len(), 1, "{log}");
-    assert_eq!(
-        log_lines(&log, "dropped (onsend_route)").len(),
-        2,
-        "{log}"
-    );
+    assert_eq!(log_lines(&log, "dropped (onsend_route)").len(), 2, "{log}");
 }
 
 // ------------------------------------------------------------------ KEMI
@@ -543,13 +629,23 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
         ("kemi.onsend_route_callback=\"my_onsend\"", "MYOS"),
         ("kemi.onsend_route_callback=\"none\"", ""),
     ] {
-        let s = Siprd::start_with(&kemi_cfg(params), &[("kemi.lua", &kemi_lua(hop.port()))], &[]);
+        let s = Siprd::start_with(
+            &kemi_cfg(params),
+            &[("kemi.lua", &kemi_lua(hop.port()))],
+            &[],
+        );
         let c = UdpClient::new();
         for case in ["plain", "drop"] {
             let ci = format!("k-{case}-{marker}");
             c.send(
                 s.udp_addr(),
-                &request("OPTIONS", "sip:bob@127.0.0.1", c.port(), &ci, &format!("X-Case: {case}\r\n")),
+                &request(
+                    "OPTIONS",
+                    "sip:bob@127.0.0.1",
+                    c.port(),
+                    &ci,
+                    &format!("X-Case: {case}\r\n"),
+                ),
             );
             // As Kamailio 5.6: KSR.x.drop() in the onsend callback is ignored.
             assert!(hop.recv_start("OPTIONS", WAIT).is_some(), "{params} {case}");
@@ -558,7 +654,10 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
         let log = s.log();
         match marker {
             "KOS" => {
-                let want = format!("KOS arg=nil ip=127.0.0.1 port={} rm=OPTIONS k-plain-KOS", hop.port());
+                let want = format!(
+                    "KOS arg=nil ip=127.0.0.1 port={} rm=OPTIONS k-plain-KOS",
+                    hop.port()
+                );
                 assert!(log.contains(&want), "{log}");
                 assert_eq!(log_lines(&log, "KOS ").len(), 2, "{log}");
             }
