@@ -159,7 +159,8 @@ impl Runtime {
                 p.program.onsend_route().map(RouteRef::Native),
             ),
             Some(k) => {
-                let cb = |param: &str, default: &str| {
+                // The function a `kemi.*_callback` names; None when "none"/empty.
+                let name_of = |param: &str, default: &'static str| {
                     let name = p
                         .settings
                         .kemi_callbacks
@@ -167,19 +168,21 @@ impl Runtime {
                         .rev()
                         .find(|(n, _)| n == param)
                         .map_or(default, |(_, f)| f.as_str());
-                    if name.is_empty() || name == "none" {
-                        None
-                    } else {
-                        k.intern(name).map(RouteRef::Kemi)
-                    }
+                    (!name.is_empty() && name != "none").then_some(name)
+                };
+                let cb = |param: &str, default: &'static str| {
+                    name_of(param, default)
+                        .and_then(|name| k.intern(name))
+                        .map(RouteRef::Kemi)
                 };
                 // Kamailio skips a missing onsend callback silently: resolve it
-                // only when the script defines it, so that sends cost nothing else.
-                let onsend =
-                    cb("kemi.onsend_route_callback", "ksr_onsend_route").filter(|r| match r {
-                        RouteRef::Kemi(f) => k.defines(&k.fn_name(*f)),
-                        RouteRef::Native(_) => false,
-                    });
+                // only when the script defines it, so that sends cost nothing
+                // else. With the callback off, a native `onsend_route` block runs.
+                let onsend = match name_of("kemi.onsend_route_callback", "ksr_onsend_route") {
+                    Some(name) if k.defines(name) => k.intern(name).map(RouteRef::Kemi),
+                    Some(_) => None,
+                    None => p.program.onsend_route().map(RouteRef::Native),
+                };
                 (
                     cb("kemi.request_route_callback", "ksr_request_route"),
                     cb("kemi.reply_route_callback", "ksr_reply_route"),

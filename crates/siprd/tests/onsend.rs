@@ -597,6 +597,9 @@ loadmodule "app_lua.so"
 modparam("app_lua", "load", "kemi.lua")
 {params}
 cfgengine "lua"
+onsend_route {{
+    xlog("L_INFO", "NATIVE OS $ci\n");
+}}
 "#
     )
 }
@@ -670,5 +673,8 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
                 assert_eq!(log_lines(&log, "MYOS ").len(), 0, "{log}");
             }
         }
+        // With the callback off, a native onsend_route block of the config runs.
+        let native = if marker.is_empty() { 2 } else { 0 };
+        assert_eq!(log_lines(&log, "NATIVE OS").len(), native, "{log}");
     }
 }
