@@ -232,6 +232,7 @@ failure_route[F] {{
 }}
 onsend_route {{
     xlog("L_INFO", "OS $(snd(buf){{s.select,0, }}) rm=$rm ru=$ru rs=$rs to=$snd(port) $ci\n");
+    xlog("L_INFO", "OSBI $T_branch_idx $ci\n");
     if ($hdr(X-Case) == "dropall") {{ drop; }}
     if ($hdr(X-Case) =~ "^(forkdrop|serialdrop)$" && $snd(port) == {hop2}) {{ drop; }}
     if ($ci =~ "rdrop" && $snd(buf) =~ "^SIP/2.0 ") {{ drop; }}
@@ -340,6 +341,7 @@ fn parallel_branches_are_all_built_before_onsend_runs() {
         .map(|l| if l.contains(" BR ") { "BR" } else { "OS" })
         .collect();
     assert_eq!(order, ["BR", "BR", "OS", "OS"], "{log}");
+    assert_eq!(log_lines(&log, "OSBI -1 os-fork").len(), 2, "{log}");
     // The second branch's $ru in onsend_route is still the request's.
     let os = log_lines(&log, " OS ");
     assert!(

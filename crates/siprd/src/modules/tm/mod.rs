@@ -784,6 +784,7 @@ pub fn continue_tx(
             force_rport: saved.force_rport,
         }));
     }
+    tx.entry.inner.lock().send_failed = false;
     match what {
         Resume::Route(route) => run_on_tx(
             &rt,
@@ -797,17 +798,20 @@ pub fn continue_tx(
         ),
         Resume::Cursor(cursor) => resume_cursor(&rt, &tx, cursor, &saved),
     }
-    // Nothing answered and nothing relayed: tm's 500.
-    let pending = {
+    // Nothing answered and nothing relayed: tm's 500 (477 when onsend_route
+    // dropped what the route relayed).
+    let (pending, send_failed) = {
         let inner = tx.entry.inner.lock();
-        !inner.uas.is_final()
-            && inner
-                .uacs
-                .iter()
-                .all(|u| u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated)
-            && inner.suspended.is_none()
+        let pending = !inner.uas.is_final()
+            && inner.uacs.iter().all(|u| {
+                u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated
+            })
+            && inner.suspended.is_none();
+        (pending, inner.send_failed)
     };
-    if pending {
+    if pending && send_failed {
+        reply_detached(&rt, &tx, 477, REASON_477);
+    } else if pending {
         reply_detached(&rt, &tx, 500, REASON_500);
     }
     1
@@ -1059,6 +1063,8 @@ impl PvImpl<Ctx> for TPv {
                     Value::Str(ctx.tm.reply_reason.clone())
                 }
             }
+            // Kamailio: -1 in onsend_route, whatever is being sent.
+            TField::BranchIndex if ctx.exec.route_type == route_type::ONSEND => Value::Int(-1),
             TField::BranchIndex => Value::Int(ctx.tm.branch_idx),
         }
     }
