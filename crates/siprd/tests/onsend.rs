@@ -680,3 +680,33 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
         assert_eq!(log_lines(&log, "NATIVE OS").len(), native, "{log}");
     }
 }
+
+#[test]
+fn a_dropped_best_reply_is_neither_sent_nor_retransmitted() {
+    let hop = Hop::new();
+    let s = Siprd::start(&relay_cfg(
+        r#"onsend_route_reply=yes
+modparam("tm", "retr_timer1", 100)"#,
+        hop.port(),
+        hop.port(),
+    ));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "os-busy-rdrop", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(s.wait_log("FR 486 os-busy-rdrop", WAIT));
+    assert!(s.wait_log("dropped (onsend_route)", WAIT), "{}", s.log());
+    let mut got = Vec::new();
+    while let Some(m) = c.recv(Duration::from_millis(600)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert_eq!(
+        got,
+        ["SIP/2.0 100 trying -- your call is important to us"],
+        "only the local 100"
+    );
+    assert_eq!(s.count_log("dropped (onsend_route)"), 1, "{}", s.log());
+}
