@@ -114,6 +114,8 @@ pub struct Ctx {
     pub avps: crate::modules::pv::vars::AvpStore,
     /// tm: the transaction of the message and the routes armed for it.
     pub tm: crate::modules::tm::TmCtx,
+    /// The message being sent while onsend_route runs (`$snd(...)`).
+    pub snd: Option<crate::onsend::SndInfo>,
 }
 
 // SAFETY: `io` is only set while the owning worker thread runs the context
@@ -152,6 +154,7 @@ impl Ctx {
             io: None,
             avps: crate::modules::pv::vars::AvpStore::default(),
             tm: Default::default(),
+            snd: None,
         }
     }
 
@@ -175,6 +178,7 @@ impl Ctx {
         self.forced_socket = None;
         self.avps.reset();
         self.tm = Default::default();
+        self.snd = None;
     }
 
     /// The event data of type `T`, when the running event carries one.

@@ -88,7 +88,7 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
     ("mhomed", Ignored),
     ("mlock_pages", Ignored),
     ("modinit_delay", Ignored),
-    ("onsend_route_reply", Ignored),
+    ("onsend_route_reply", Used),
     ("open_files_limit", Ignored),
     ("phone2tel", Ignored),
     ("pmtu_discovery", Ignored),

@@ -2,6 +2,7 @@
 //! back along their Via headers, and where local replies go.
 
 use crate::context::Ctx;
+use crate::onsend::{self, OutBuf};
 use crate::transport::{Dest, ListenerInfo, Proto};
 use siprd_sip::uri::Uri;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -144,6 +145,16 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         listener: Some(listener.id),
         conn: None,
     };
+    if let Some(route) = onsend::route_for(&ctx.rt, false) {
+        let mut buf = OutBuf::Owned(out);
+        let send = onsend::run(ctx, route, &dest, &mut buf);
+        out = buf.into_vec();
+        if !send {
+            tracing::debug!("forward: dropped by onsend_route");
+            ctx.scratch = out;
+            return false;
+        }
+    }
     let ok = ctx.send(&dest, &out);
     ctx.scratch = out;
     ok
@@ -240,15 +251,23 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
     edits.apply_into(ctx.msg.buf(), &mut out);
-    let ok = ctx.send(
-        &Dest {
-            proto,
-            addr,
-            listener: None,
-            conn: None,
-        },
-        &out,
-    );
+    let dest = Dest {
+        proto,
+        addr,
+        listener: None,
+        conn: None,
+    };
+    if let Some(route) = onsend::route_for(&ctx.rt, true) {
+        let mut buf = OutBuf::Owned(out);
+        let send = onsend::run(ctx, route, &dest, &mut buf);
+        out = buf.into_vec();
+        if !send {
+            onsend::log_dropped_reply(&dest);
+            ctx.scratch = out;
+            return false;
+        }
+    }
+    let ok = ctx.send(&dest, &out);
     ctx.scratch = out;
     ok
 }

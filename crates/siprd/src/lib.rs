@@ -14,6 +14,7 @@ pub mod log;
 pub mod memstat;
 pub mod module;
 pub mod modules;
+pub mod onsend;
 pub mod rpc;
 pub mod runtime;
 pub mod server;

@@ -56,6 +56,9 @@ pub struct Runtime {
     /// The routing entry points, resolved once: native blocks or KEMI functions.
     pub request_route: Option<RouteRef>,
     pub reply_route: Option<RouteRef>,
+    /// `onsend_route` / `ksr_onsend_route` (see `crate::onsend`): None costs
+    /// one check per send.
+    pub onsend: Option<RouteRef>,
     /// `modparam(MOD, "event_callback", FN)` per module (KEMI mode).
     event_callbacks: Vec<(String, String)>,
     sender: OnceLock<Sender>,
@@ -149,13 +152,15 @@ impl Runtime {
     pub fn build(p: RuntimeParts) -> Runtime {
         let faked = Message::parse(Bytes::from_static(FAKED_REQUEST))
             .expect("the built-in faked request parses");
-        let (request_route, reply_route) = match &p.kemi {
+        let (request_route, reply_route, onsend) = match &p.kemi {
             None => (
                 p.program.request_route().map(RouteRef::Native),
                 p.program.reply_route().map(RouteRef::Native),
+                p.program.onsend_route().map(RouteRef::Native),
             ),
             Some(k) => {
-                let cb = |param: &str, default: &str| {
+                // The function a `kemi.*_callback` names; None when "none"/empty.
+                let name_of = |param: &str, default: &'static str| {
                     let name = p
                         .settings
                         .kemi_callbacks
@@ -163,15 +168,25 @@ impl Runtime {
                         .rev()
                         .find(|(n, _)| n == param)
                         .map_or(default, |(_, f)| f.as_str());
-                    if name.is_empty() || name == "none" {
-                        None
-                    } else {
-                        k.intern(name).map(RouteRef::Kemi)
-                    }
+                    (!name.is_empty() && name != "none").then_some(name)
+                };
+                let cb = |param: &str, default: &'static str| {
+                    name_of(param, default)
+                        .and_then(|name| k.intern(name))
+                        .map(RouteRef::Kemi)
+                };
+                // Kamailio skips a missing onsend callback silently: resolve it
+                // only when the script defines it, so that sends cost nothing
+                // else. With the callback off, a native `onsend_route` block runs.
+                let onsend = match name_of("kemi.onsend_route_callback", "ksr_onsend_route") {
+                    Some(name) if k.defines(name) => k.intern(name).map(RouteRef::Kemi),
+                    Some(_) => None,
+                    None => p.program.onsend_route().map(RouteRef::Native),
                 };
                 (
                     cb("kemi.request_route_callback", "ksr_request_route"),
                     cb("kemi.reply_route_callback", "ksr_reply_route"),
+                    onsend,
                 )
             }
         };
@@ -184,6 +199,7 @@ impl Runtime {
             kemi: p.kemi,
             request_route,
             reply_route,
+            onsend,
             event_callbacks: p.event_callbacks,
             sender: OnceLock::new(),
             stopping: AtomicBool::new(false),
@@ -361,13 +377,36 @@ impl Runtime {
         arg: Option<&str>,
         prepare: impl FnOnce(&mut Ctx),
     ) -> EventOutcome {
+        self.with_pooled_ctx_of(self.faked_message(), true, RcvInfo::default(), |ctx| {
+            prepare(ctx);
+            self.run_route_arg(ctx, ev.route, rtype, &ev.name, arg)
+        })
+    }
+
+    /// Run `f` on a context of this thread's pool, reset for `msg` (a real
+    /// message: e.g. a reply tm relays from its timer).
+    pub fn with_pooled_ctx<R>(
+        self: &Arc<Self>,
+        msg: Message,
+        rcv: RcvInfo,
+        f: impl FnOnce(&mut Ctx) -> R,
+    ) -> R {
+        self.with_pooled_ctx_of(msg, false, rcv, f)
+    }
+
+    fn with_pooled_ctx_of<R>(
+        self: &Arc<Self>,
+        msg: Message,
+        faked: bool,
+        rcv: RcvInfo,
+        f: impl FnOnce(&mut Ctx) -> R,
+    ) -> R {
         let mut ctx = EVENT_CTX
             .with(|pool| pool.borrow_mut().pop())
             .filter(|c| Arc::ptr_eq(&c.rt, self))
             .unwrap_or_else(|| Ctx::new(self.clone()));
-        ctx.reset(self.faked_message(), true, RcvInfo::default());
-        prepare(&mut ctx);
-        let out = self.run_route_arg(&mut ctx, ev.route, rtype, &ev.name, arg);
+        ctx.reset(msg, faked, rcv);
+        let out = f(&mut ctx);
         ctx.event = None;
         EVENT_CTX.with(|pool| pool.borrow_mut().push(ctx));
         out

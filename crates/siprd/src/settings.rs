@@ -37,6 +37,8 @@ pub struct CoreSettings {
     /// app_lua's script, resolve against it). Not a config parameter.
     pub config_dir: Option<std::path::PathBuf>,
     pub force_rport: bool,
+    /// `onsend_route_reply`: run onsend_route also for relayed replies.
+    pub onsend_route_reply: bool,
     pub advertised_address: Option<String>,
     pub advertised_port: Option<u16>,
     /// `cfgengine`: "native" (routes in the config) or "lua" (KEMI).
@@ -73,6 +75,7 @@ impl Default for CoreSettings {
             workdir: None,
             config_dir: None,
             force_rport: false,
+            onsend_route_reply: false,
             advertised_address: None,
             advertised_port: None,
             cfgengine: "native".into(),
@@ -173,6 +176,7 @@ impl CoreSettings {
             "async_workers_group" => self.async_workers_group.push(as_string(value)),
             "workdir" | "work_dir" => self.workdir = Some(as_string(value)),
             "force_rport" => self.force_rport = as_bool(value)?,
+            "onsend_route_reply" => self.onsend_route_reply = as_bool(value)?,
             "advertised_address" => self.advertised_address = Some(as_string(value)),
             "advertised_port" => {
                 self.advertised_port = Some(

@@ -706,6 +706,74 @@ impl PvImpl<Ctx> for Rcv {
     }
 }
 
+/// `$snd(name)` / `$sndto(name)` (the destination) and `$sndfrom(name)` (the
+/// local socket) of the message being sent: set only while onsend_route runs.
+#[derive(Clone, Copy)]
+struct Snd {
+    from: bool,
+    field: SndField,
+}
+
+#[derive(Clone, Copy)]
+enum SndField {
+    Ip,
+    Af,
+    Port,
+    Proto,
+    SProto,
+    Buf,
+    Len,
+}
+
+impl PvImpl<Ctx> for Snd {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let Some(snd) = &ctx.snd else {
+            return Value::Null;
+        };
+        let addr = if self.from { snd.from } else { snd.to };
+        match self.field {
+            SndField::Ip => Value::from_string(addr.ip().to_string()),
+            SndField::Af => Value::Int(if addr.is_ipv4() { 2 } else { 10 }),
+            SndField::Port => Value::Int(i32::from(addr.port())),
+            SndField::Proto => Value::Int(match snd.proto {
+                crate::transport::Proto::Udp => 1,
+                crate::transport::Proto::Tcp => 2,
+            }),
+            SndField::SProto => Value::from_static(snd.proto.as_str()),
+            SndField::Buf => Value::Str(match &snd.buf {
+                crate::onsend::OutBuf::Shared(b) => b.clone(),
+                crate::onsend::OutBuf::Owned(v) => Bytes::copy_from_slice(v),
+            }),
+            SndField::Len => Value::Int(snd.buf.as_slice().len() as i32),
+        }
+    }
+}
+
+fn snd_class(reg: &mut Registry<Ctx>, name: &'static str, from: bool) {
+    reg.add_pv(PvClassDef {
+        name,
+        module: "pv",
+        parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            // Kamailio's names are exact (case-sensitive, no spaces).
+            let field = match inner {
+                Some("ip") => SndField::Ip,
+                Some("af") => SndField::Af,
+                Some("port") => SndField::Port,
+                Some("proto") => SndField::Proto,
+                Some("sproto") => SndField::SProto,
+                Some("buf") => SndField::Buf,
+                Some("len") => SndField::Len,
+                other => {
+                    return Err(format!(
+                        "unknown ${name} field {other:?} (ip, af, port, proto, sproto, buf, len)"
+                    ))
+                }
+            };
+            Ok(Box::new(Snd { from, field }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+}
+
 /// A value fixed at load: `$env(NAME)` (read once, like Kamailio), `$K(..)`.
 struct Const(Value);
 
@@ -892,6 +960,9 @@ pub fn register(reg: &mut Registry<Ctx>) {
             Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
         }),
     });
+    snd_class(reg, "snd", false);
+    snd_class(reg, "sndto", false);
+    snd_class(reg, "sndfrom", true);
     reg.add_pv(PvClassDef {
         name: "K",
         module: "pv",

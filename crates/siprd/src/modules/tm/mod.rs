@@ -163,6 +163,8 @@ const IGNORED_PARAMS: &[&str] = &[
 ];
 
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
+/// Kamailio's answer when no branch could be sent (onsend_route dropped them).
+const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
 
 pub struct Tm {
     state: Arc<TmState>,
@@ -459,6 +461,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         leg: 0,
         failure_runs: 0,
         drop_mode: None,
+        send_failed: false,
         last_is_auto_100: false,
     });
     match inserted {
@@ -781,6 +784,7 @@ pub fn continue_tx(
             force_rport: saved.force_rport,
         }));
     }
+    tx.entry.inner.lock().send_failed = false;
     match what {
         Resume::Route(route) => run_on_tx(
             &rt,
@@ -794,17 +798,20 @@ pub fn continue_tx(
         ),
         Resume::Cursor(cursor) => resume_cursor(&rt, &tx, cursor, &saved),
     }
-    // Nothing answered and nothing relayed: tm's 500.
-    let pending = {
+    // Nothing answered and nothing relayed: tm's 500 (477 when onsend_route
+    // dropped what the route relayed).
+    let (pending, send_failed) = {
         let inner = tx.entry.inner.lock();
-        !inner.uas.is_final()
-            && inner
-                .uacs
-                .iter()
-                .all(|u| u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated)
-            && inner.suspended.is_none()
+        let pending = !inner.uas.is_final()
+            && inner.uacs.iter().all(|u| {
+                u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated
+            })
+            && inner.suspended.is_none();
+        (pending, inner.send_failed)
     };
-    if pending {
+    if pending && send_failed {
+        reply_detached(&rt, &tx, 477, REASON_477);
+    } else if pending {
         reply_detached(&rt, &tx, 500, REASON_500);
     }
     1
@@ -890,7 +897,10 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
                 _ => {}
             }
         }
-        let resend = resend.then(|| (inner.dest, inner.last_reply.clone()));
+        // An empty last reply: onsend_route dropped it (nothing to resend).
+        let resend = resend
+            .then(|| (inner.dest, inner.last_reply.clone()))
+            .filter(|(_, r)| !r.is_empty());
         let now = Instant::now();
         let mut branch_resends = Vec::new();
         let mut branch_timeouts = Vec::new();
@@ -1053,6 +1063,8 @@ impl PvImpl<Ctx> for TPv {
                     Value::Str(ctx.tm.reply_reason.clone())
                 }
             }
+            // Kamailio: -1 in onsend_route, whatever is being sent.
+            TField::BranchIndex if ctx.exec.route_type == route_type::ONSEND => Value::Int(-1),
             TField::BranchIndex => Value::Int(ctx.tm.branch_idx),
         }
     }

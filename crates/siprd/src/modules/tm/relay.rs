@@ -160,34 +160,89 @@ pub fn t_relay(
     }
     ctx.branches.clear();
     ctx.flush();
-    let reliable_in = ctx.rcv.proto != Proto::Udp;
-    let _ = reliable_in;
-    let mut sent = 0;
+    // As Kamailio: every branch is built (its branch_route run) before any is
+    // sent, and onsend_route sees the request as the route left it.
+    let mut built = Vec::with_capacity(targets.len());
     for t in targets {
-        if add_branch(st, ctx, &tx, &t, &cfg) {
-            sent += 1;
+        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg) {
+            built.push(b);
+        }
+    }
+    let (mut sent, mut dropped) = (0, 0);
+    for b in built {
+        match deliver(ctx, &tx, b) {
+            Delivery::Sent => sent += 1,
+            Delivery::Dropped => dropped += 1,
+            Delivery::Failed => {}
         }
     }
     if sent == 0 {
-        tracing::error!("t_relay: no branch could be sent");
+        if dropped > 0 {
+            // Kamailio: a send error; the request route's transaction answers
+            // 477 at once, a failure route's when the route ends.
+            if ctx.exec.route_type & route_type::FAILURE != 0 {
+                tx.entry.inner.lock().send_failed = true;
+                tracing::error!("t_relay: t_forward_noack failed");
+            } else {
+                reply_in_tx(ctx, &tx, 477, super::REASON_477);
+            }
+        } else {
+            tracing::error!("t_relay: no branch could be sent");
+        }
         return -1;
     }
     1
 }
 
-/// Add and send one branch, running `branch_route` first when one is armed:
-/// its changes (R-URI, headers, flags) apply to that branch only, and `drop`
-/// in it discards the branch.
+/// A branch built and registered, not sent yet.
+struct Built {
+    n: usize,
+    dest: Dest,
+    request: Bytes,
+}
+
+enum Delivery {
+    Sent,
+    /// onsend_route dropped it.
+    Dropped,
+    /// The transport refused it.
+    Failed,
+}
+
+/// Send a built branch, after onsend_route when the config has one. A dropped
+/// branch keeps its number but is never pending (no retransmission, no timeout).
+fn deliver(ctx: &mut Ctx, tx: &TxRef, b: Built) -> Delivery {
+    if let Some(route) = crate::onsend::route_for(&ctx.rt, false) {
+        let mut buf = crate::onsend::OutBuf::Shared(b.request.clone());
+        if !crate::onsend::run(ctx, route, &b.dest, &mut buf) {
+            tracing::debug!("t_relay: branch {} dropped by onsend_route", b.n);
+            let mut inner = tx.entry.inner.lock();
+            if let Some(u) = inner.uacs.get_mut(b.n) {
+                u.tx.terminate(&mut Vec::new());
+            }
+            return Delivery::Dropped;
+        }
+    }
+    if ctx.send(&b.dest, &b.request) {
+        Delivery::Sent
+    } else {
+        Delivery::Failed
+    }
+}
+
+/// Build and register one branch, running `branch_route` first when one is
+/// armed: its changes (R-URI, headers, flags) apply to that branch only, and
+/// `drop` in it discards the branch.
 fn add_branch(
     st: &Arc<TmState>,
     ctx: &mut Ctx,
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
-) -> bool {
+) -> Option<Built> {
     let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
     let Some(route) = on_branch else {
-        return send_branch(st, ctx, tx, t, cfg);
+        return build_branch(st, ctx, tx, t, cfg);
     };
     let keep = (
         ctx.new_uri.clone(),
@@ -204,9 +259,9 @@ fn add_branch(
     ctx.tm.branch_idx = tx.entry.inner.lock().uacs.len() as i32;
     let out = rt.run_nested(ctx, route, route_type::BRANCH, None);
     ctx.tm.branch_idx = keep_idx;
-    let ok = if out.dropped {
+    let built = if out.dropped {
         tracing::debug!("branch dropped by branch_route");
-        false
+        None
     } else {
         let t2 = Target {
             ruri: ctx.new_uri.clone(),
@@ -214,25 +269,23 @@ fn add_branch(
             port: t.port,
             proto: t.proto,
         };
-        send_branch(st, ctx, tx, &t2, cfg)
+        build_branch(st, ctx, tx, &t2, cfg)
     };
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
-    ok
+    built
 }
 
-fn send_branch(
+fn build_branch(
     st: &Arc<TmState>,
     ctx: &mut Ctx,
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
-) -> bool {
-    let Some(addr) = crate::forward::resolve(&t.host, t.port) else {
-        return false;
-    };
+) -> Option<Built> {
+    let addr = crate::forward::resolve(&t.host, t.port)?;
     let Some(listener) = via_listener(ctx, t.proto, &addr) else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
-        return false;
+        return None;
     };
     let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
     let n = tx.entry.inner.lock().uacs.len();
@@ -250,7 +303,7 @@ fn send_branch(
     if let Some(uri) = &ruri {
         if edits.set_ruri(&ctx.msg, uri).is_err() {
             tracing::error!("t_relay: cannot rewrite the Request-URI");
-            return false;
+            return None;
         }
     }
     crate::forward::mark_received(ctx, &mut edits);
@@ -272,7 +325,7 @@ fn send_branch(
         }
     }
     let request = Bytes::from(out);
-    {
+    let index = {
         let mut inner = tx.entry.inner.lock();
         if inner.lumps.is_none() {
             inner.lumps = Some(ctx.edits.clone());
@@ -321,8 +374,13 @@ fn send_branch(
             force_rport: ctx.force_rport,
         }));
         st.table.schedule(&tx.entry, &mut inner);
-    }
-    ctx.send(&dest, &request)
+        inner.uacs.len() - 1
+    };
+    Some(Built {
+        n: index,
+        dest,
+        request,
+    })
 }
 
 /// ACK: the one for our (relayed or local) negative reply is absorbed; an
@@ -577,10 +635,24 @@ fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: B
         stats.final_reply(code);
     }
     let _ = rt;
+    if let Some(route) = crate::onsend::route_for(&ctx.rt, true) {
+        let mut buf = crate::onsend::OutBuf::Shared(reply.clone());
+        if !crate::onsend::run(ctx, route, &dest, &mut buf) {
+            reply_dropped(tx, &dest);
+            return;
+        }
+    }
     ctx.send(&dest, &reply);
 }
 
-fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
+/// onsend_route dropped a relayed reply: it is not retransmitted either.
+fn reply_dropped(tx: &TxRef, dest: &Dest) {
+    crate::onsend::log_dropped_reply(dest);
+    tx.entry.inner.lock().last_reply = Bytes::new();
+}
+
+/// Relay the best reply (received from `from`) once every branch ended.
+fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes, from: Dest) {
     // RFC 3261 §16.7 (and Kamailio): a 503 is relayed as 500, reason kept.
     let (code, reply) = if code == 503 && reply.starts_with(b"SIP/2.0 503") {
         let mut v = reply.to_vec();
@@ -604,6 +676,22 @@ fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes) {
         .relayed_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     stats.final_reply(code);
+    if let Some(route) = crate::onsend::route_for(rt, true) {
+        // The route runs on the reply as received from the branch.
+        if let Ok(msg) = Message::parse(reply.clone()) {
+            let rcv = crate::context::RcvInfo {
+                src: from.addr,
+                proto: from.proto,
+                listener: from.listener,
+                ..Default::default()
+            };
+            let mut buf = crate::onsend::OutBuf::Shared(reply.clone());
+            if !crate::onsend::run_detached(rt, route, msg, rcv, &dest, &mut buf) {
+                reply_dropped(tx, &dest);
+                return;
+            }
+        }
+    }
     rt.send(&dest, &reply);
 }
 
@@ -670,15 +758,15 @@ fn best(inner: &TxInner) -> Option<usize> {
 /// Every branch has a final answer (or timed out): failure route, then the
 /// best reply upstream unless the route answered or relayed again.
 pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
-    let (code, reason, reply, on_failure, saved, canceled) = {
+    let (code, from, reason, reply, on_failure, saved, canceled) = {
         let mut inner = tx.entry.inner.lock();
         if inner.uas.is_final() || pending(&inner) || inner.uacs.is_empty() {
             return;
         }
         let Some(i) = best(&inner) else { return };
         inner.best = Some(i);
-        let u = &inner.uacs[i];
-        let code = u.code;
+        let Some(u) = inner.uacs.get(i) else { return };
+        let (code, from) = (u.code, u.dest);
         let reply = u.reply.clone();
         let reason = reply
             .as_ref()
@@ -694,6 +782,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
         });
         (
             code,
+            from,
             reason,
             reply,
             inner.on_failure.take(),
@@ -707,6 +796,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 let mut inner = tx.entry.inner.lock();
                 inner.failure_runs = inner.failure_runs.wrapping_add(1);
                 inner.drop_mode = None;
+                inner.send_failed = false;
             }
             run_on_tx(
                 rt,
@@ -722,6 +812,11 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             if inner.uas.is_final() || pending(&inner) {
                 return;
             }
+            if inner.send_failed {
+                drop(inner);
+                reply_detached(rt, tx, 477, super::REASON_477);
+                return;
+            }
             if best(&inner).is_none() {
                 // t_drop_replies() with no new branch: nothing left to relay.
                 drop(inner);
@@ -731,7 +826,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
         }
     }
     match reply {
-        Some(r) => relay_detached(rt, tx, code, r),
+        Some(r) => relay_detached(rt, tx, code, r, from),
         // A cancelled transaction whose branch timed out: Kamailio answers 487
         // (its failure route still saw the 408).
         None if canceled => {

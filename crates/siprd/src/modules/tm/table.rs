@@ -98,6 +98,9 @@ pub struct TxInner {
     pub leg: u16,
     pub failure_runs: u16,
     pub drop_mode: Option<u8>,
+    /// A `t_relay` in the running failure route sent nothing because
+    /// onsend_route dropped every branch: the transaction then answers 477.
+    pub send_failed: bool,
     /// The last reply was the auto `100` (built again on a retransmission
     /// instead of being kept: ~350 bytes per suspended INVITE).
     pub last_is_auto_100: bool,
