@@ -528,6 +528,37 @@ impl Message {
             .as_ref()
             .map_err(|e| *e)
     }
+    /// The From tag for hashing: taken from the parsed From when it is cached,
+    /// otherwise found by a scan of the header's parameters that skips the URI
+    /// parse (a quoted display name falls back to the full parse). Not a
+    /// validation: a malformed From may still yield a tag here.
+    pub fn from_tag_fast(&self) -> Option<&[u8]> {
+        if let Some(parsed) = self.from.get() {
+            return parsed.as_ref().ok().and_then(|f| f.tag());
+        }
+        let v = self.header(HeaderKind::From)?;
+        if memchr::memchr(b'"', v).is_some() {
+            return self.from().ok().and_then(|f| f.tag());
+        }
+        let params = match memchr::memchr(b'<', v) {
+            Some(l) => {
+                let r = l + memchr::memchr(b'>', &v[l..])?;
+                &v[r + 1..]
+            }
+            None => &v[memchr::memchr(b';', v)?..],
+        };
+        params.split(|&c| c == b';').skip(1).find_map(|p| {
+            let (name, value) = match memchr::memchr(b'=', p) {
+                Some(e) => (&p[..e], Some(&p[e + 1..])),
+                None => (p, None),
+            };
+            if name.trim_ascii().eq_ignore_ascii_case(b"tag") {
+                Some(value.map(|v| v.trim_ascii()).filter(|v| !v.is_empty()))
+            } else {
+                None
+            }
+        })?
+    }
     /// To header (cached).
     pub fn to(&self) -> Result<&NameAddr, ParseError> {
         self.to

@@ -27,16 +27,30 @@ pub struct ReplyOpts<'a> {
 
 /// Stable To tag from Call-ID, From tag and top Via branch, so retransmissions get the same tag.
 pub fn to_tag(req: &Message) -> [u8; 16] {
+    // Eight bytes per multiply (the parts are tens of bytes, hashed per reply);
+    // each part's length is mixed in so that part boundaries count.
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |w: u64| h = (h ^ w).wrapping_mul(K).rotate_left(29);
     let mut feed = |s: &[u8]| {
-        for &b in s.iter().chain(std::iter::once(&0xff)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut words = s.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            mix(u64::from_le_bytes(b));
         }
+        let rest = words.remainder();
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        mix(u64::from_le_bytes(b) ^ ((s.len() as u64) << 56));
     };
     feed(req.call_id().unwrap_or_default());
-    feed(req.from().ok().and_then(|f| f.tag()).unwrap_or_default());
+    feed(req.from_tag_fast().unwrap_or_default());
     feed(req.via1().ok().and_then(|v| v.branch()).unwrap_or_default());
+    // Final avalanche, so every output digit depends on every input byte.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
     let mut out = [0u8; 16];
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, o) in out.iter_mut().enumerate() {

@@ -490,3 +490,30 @@ fn http_requests_parse_as_http() {
     let m = msg(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n");
     assert!(!m.is_http());
 }
+
+#[test]
+fn from_tag_fast_agrees_with_the_full_parse() {
+    let froms = [
+        "<sip:a@b>;tag=abc",
+        "sip:a@b;tag=abc",
+        "sip:a@b",
+        "<sip:a@b;tag=uri-param>",
+        "<sip:a@b;tag=uri-param>;x=1;TAG = spaced ",
+        "Alice <sip:a@b>;foo;tag=t1;bar=2",
+        "\"Bob <x>\" <sip:a@b>;tag=q1",
+        "\"Bob;tag=no\" <sip:a@b>",
+        "<sip:a@b>;tag",
+        "<sip:a@b>;tag=",
+    ];
+    for f in froms {
+        let raw = format!(
+            "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: {f}\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        let fast = Message::parse(Bytes::from(raw.clone())).unwrap();
+        let full = Message::parse(Bytes::from(raw)).unwrap();
+        let expected = full.from().ok().and_then(|n| n.tag());
+        assert_eq!(fast.from_tag_fast(), expected, "From: {f}");
+        // Once parsed, the cached value is used.
+        assert_eq!(full.from_tag_fast(), expected, "From: {f}");
+    }
+}

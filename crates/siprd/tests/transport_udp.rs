@@ -103,7 +103,12 @@ fn sizes_0_1_65507_received_whole_and_echoed() {
 
 /// Sends `n` numbered datagrams (paced) and collects them: none lost, none
 /// duplicated. Returns how many each worker handled.
-fn burst(c: &UdpSocket, addr: SocketAddr, rx: &Receiver<(usize, Received)>, n: usize) -> Vec<usize> {
+fn burst(
+    c: &UdpSocket,
+    addr: SocketAddr,
+    rx: &Receiver<(usize, Received)>,
+    n: usize,
+) -> Vec<usize> {
     for i in 0..n {
         c.send_to(format!("OPTIONS {i:06}").as_bytes(), addr)
             .unwrap();
@@ -213,7 +218,10 @@ fn receivers_are_added_under_backlog_and_given_back_when_idle() {
     let c = client();
     let per_worker = burst(&c, addr, &rx, 400);
     let busy_workers = per_worker.iter().filter(|&&n| n > 0).count();
-    assert!(busy_workers >= 2, "one receiver only under backlog: {per_worker:?}");
+    assert!(
+        busy_workers >= 2,
+        "one receiver only under backlog: {per_worker:?}"
+    );
     // Once idle, traffic is served again (by however many receivers remain).
     std::thread::sleep(Duration::from_millis(200));
     burst(&c, addr, &rx, 10);

@@ -117,6 +117,27 @@ fn to_tag(prefix: &str, ctx: &Ctx) -> [u8; 41] {
 /// An IP address as text, on the stack.
 pub fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     use std::io::Write;
+    if let std::net::IpAddr::V4(v4) = ip {
+        // Every reply formats the source address: skip the fmt machinery.
+        let mut n = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if octet >= 100 {
+                buf[n] = b'0' + octet / 100;
+                n += 1;
+            }
+            if octet >= 10 {
+                buf[n] = b'0' + octet / 10 % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + octet % 10;
+            n += 1;
+        }
+        return &buf[..n];
+    }
     let mut cur = std::io::Cursor::new(&mut buf[..]);
     let _ = write!(cur, "{ip}");
     let n = cur.position() as usize;
@@ -370,6 +391,22 @@ impl Module for Sl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_text_matches_display() {
+        let mut buf = [0u8; 48];
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.100.255",
+            "9.99.199.200",
+            "::1",
+            "2001:db8::5",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip, &mut buf), ip.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn reply_counters_by_name() {

@@ -238,7 +238,11 @@ mod tests {
         r.batch_started();
         check(&groups, &mut seen);
         check(&groups, &mut seen);
-        assert_eq!(r.active.load(Ordering::Relaxed), 1, "busy but nothing waits");
+        assert_eq!(
+            r.active.load(Ordering::Relaxed),
+            1,
+            "busy but nothing waits"
+        );
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
         c.send_to(b"x", sock.local_addr().unwrap()).unwrap();
         std::thread::sleep(Duration::from_millis(20));

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::receivers::Receivers;
-use super::{guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo};
+use super::{
+    guarded, Error, Handler, ListenerId, Proto, Received, Steering, TransportConfig, WorkerIo,
+};
 use crate::log::RateLimit;
 
 /// Receive buffer per datagram: the largest UDP payload (65535 - 8 - 20 for IPv4,
