@@ -129,7 +129,7 @@ pub fn t_relay(
     if tx.entry.invite && cfg.auto_inv_100 && ctx.exec.route_type & route_type::REQUEST != 0 {
         let replied = tx.entry.inner.lock().uas.last_code();
         if replied == 0 {
-            reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes());
+            reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
         }
     }
     // Destinations: the explicit one, else $du / $ru; then append_branch() ones.
@@ -351,11 +351,12 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         }
     }
     let tx = ctx.tm.tx.clone()?;
-    reply_in_tx(ctx, &tx, 200, b"canceling");
+    reply_in_tx(ctx, &tx, 200, b"canceling", false);
     let mut cancels = Vec::new();
     {
         let mut inner = target.inner.lock();
         inner.canceled = true;
+        inner.cancelling = true;
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
                 u.cancel_sent = true;
@@ -468,7 +469,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         if inner.freed {
             return HookAction::Stop;
         }
-        let canceled = inner.canceled;
+        let cancelling = inner.cancelling;
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
@@ -476,7 +477,13 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         };
         let was_provisional = u.provisional;
-        let r = u.tx.on_reply(code, now);
+        let mut r = u.tx.on_reply(code, now);
+        if u.cancel_sent && code < 200 {
+            // A provisional reply on a branch we already sent a CANCEL to is
+            // neither seen by onreply_route nor relayed (as Kamailio 5.6);
+            // its final reply still is.
+            r.pass_up = false;
+        }
         u.replied = true;
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
             u.tx.set_fr(now, fr_inv);
@@ -489,7 +496,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let mut cancel = None;
         if r.pass_up && code < 200 {
             u.provisional = true;
-            if canceled && !u.cancel_sent {
+            if cancelling && !u.cancel_sent {
                 u.cancel_sent = true;
                 cancel = build_cancel(&u.request).map(|c| (u.dest, c));
             }
@@ -615,7 +622,9 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
     let mut cancels = Vec::new();
     {
         let mut inner = tx.entry.inner.lock();
-        inner.canceled = true;
+        // Not a received CANCEL: t_is_canceled() stays false (as Kamailio's
+        // after t_cancel_branches).
+        inner.cancelling = true;
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
                 u.cancel_sent = true;

@@ -79,7 +79,15 @@ pub struct TxInner {
     pub on_branch: Option<RouteRef>,
     pub on_branch_failure: Option<RouteRef>,
     pub uacs: Vec<Uac>,
+    /// A CANCEL was received for it (`t_is_canceled`, tm.list's T_CANCELED).
     pub canceled: bool,
+    /// Its branches are being cancelled (a CANCEL, a 2xx/6xx, a local final
+    /// reply, `t_cancel_branches`): a branch answering provisionally later
+    /// gets a CANCEL at once.
+    pub cancelling: bool,
+    /// The script sent a reply in it (`t_reply`, stateful `send_reply`):
+    /// a bit of tm.list's `tflags`.
+    pub script_replied: bool,
     /// The deadline this transaction is in the timer heap with.
     pub scheduled: Option<Instant>,
     pub freed: bool,
