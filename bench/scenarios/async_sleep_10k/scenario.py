@@ -1,22 +1,26 @@
 """async_sleep_10k: INVITE -> async_sleep("5") -> t_reply 404 at 2,000
 calls/s, so about 10,000 transactions are suspended at once.  Main figure:
 (peak PSS - PSS at the start of the step) / peak sipp calls in flight, the
-server memory per suspended transaction."""
+server memory per suspended transaction.  The step is one sleep long
+(10,000 calls), so every transaction is alive at the peak."""
 
 SIP_PORT = 5111
 XML = "uac_invite_404.xml"
 RATE = 2000
-# long enough for the suspended count to reach rate x 5 s and stay there
-MIN_STEP_S = 8.0
+# One sleep's worth of calls: rate x 5 s transactions, all alive at the peak
+# (suspended, or answered and in their wt_timer), none freed yet.
+SLEEP_S = 5.0
 
 
 def run(ctx):
     rate = (ctx.args.rates or [RATE])[0]
-    secs = max(ctx.step_s, MIN_STEP_S)
+    secs = SLEEP_S
     phase = "rate_%d" % rate
     with ctx.measure(phase, udp_ports=[SIP_PORT]) as m:
+        # -l: sipp caps open calls at 3 x rate by default (6,000 here)
         s = ctx.sipp(XML, SIP_PORT, phase, calls=int(rate * secs), rate=rate,
-                     timeout_s=secs + 8, grace_s=8, recv_timeout_ms=10000)
+                     limit=int(rate * secs), timeout_s=secs + 8, grace_s=8,
+                     recv_timeout_ms=10000)
     m.data["sipp"] = s
     m.data["target_rate"] = rate
     m.per_100k(s.get("calls_ok", 0))
