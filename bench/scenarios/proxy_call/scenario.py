@@ -4,6 +4,7 @@ reports CPU per 100k calls, failed calls and retransmissions on both sides,
 and UDP drops on the server's socket."""
 import csv
 import os
+import re
 import signal
 import time
 
@@ -42,6 +43,16 @@ def uas_stats(d):
         return {"parse_error": repr(e)}
 
 
+def ringing_received(ctx, phase):
+    """How many 180s the UAC took before their 200 (sipp's screen)."""
+    try:
+        with open(os.path.join(ctx.outdir, phase, "sipp_screen.txt")) as f:
+            lines = [l for l in f if re.match(r"\s+180 <-+", l)]
+        return int(lines[-1].split()[2]) if lines else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def step(ctx, phase, rate):
     secs = ctx.step_s
     srv, d = uas(ctx, phase, secs)
@@ -63,12 +74,14 @@ def step(ctx, phase, rate):
     m.data["uas"] = u
     m.data["target_rate"] = rate
     m.data["hold_ms"] = HOLD_MS
+    m.data["ringing_received"] = ringing_received(ctx, phase)
     m.per_100k(s.get("calls_ok", 0))
     return {"target": rate, "achieved_cps": s.get("achieved_cps"),
             "ok": s.get("calls_ok"), "failed": s.get("calls_failed"),
             "retransmissions": s.get("retransmissions"),
             "uas_ok": u.get("calls_ok"), "uas_failed": u.get("calls_failed"),
             "uas_retransmissions": u.get("retransmissions"),
+            "uac_180_in_order": m.data["ringing_received"],
             "rtt_ms": s.get("rtt_ms"),
             "server_cpu_s_per_100k": m.data.get("server_cpu_s_per_100k"),
             "server_cpu_util": m.data.get("server_cpu_util"),
