@@ -706,3 +706,77 @@ fn a_retransmitted_suspended_invite_gets_the_same_100() {
     let again = c.recv(WAIT).expect("100 again");
     assert_eq!(again, first, "the 100 is sent again byte for byte");
 }
+
+/// A next hop answering an INVITE with 183 and, when `answer_cancel`, a
+/// CANCEL with 200; returns the methods it got within `secs`.
+fn cancel_hop(answer_cancel: bool, secs: u64) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let method = m.split(' ').next().unwrap_or("").to_string();
+            match method.as_str() {
+                "INVITE" => answer(&sock, &m, from, "183 Session Progress"),
+                "CANCEL" if answer_cancel => answer(&sock, &m, from, "200 OK"),
+                _ => {}
+            }
+            got.push(method);
+        }
+        got
+    });
+    (port, h)
+}
+
+/// Checked against Kamailio 5.6: the CANCEL tm sends to a branch is
+/// retransmitted over UDP (T1 doubling to T2) until it is answered.
+#[test]
+fn cancel_to_a_branch_is_retransmitted_until_answered() {
+    for answered in [false, true] {
+        let (port, hop) = cancel_hop(answered, 2);
+        let routes = format!(
+            r#"
+modparam("tm", "retr_timer1", 100)
+modparam("tm", "retr_timer2", 400)
+request_route {{
+    t_relay_to_udp("127.0.0.1", "{port}");
+}}
+"#
+        );
+        let s = Siprd::start(&cfg("", &routes));
+        let c = UdpClient::new();
+        let id = format!("tmx-cancel-{answered}");
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:b@127.0.0.1", c.port(), &id, ""),
+        );
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            match c.recv(Duration::from_millis(50)) {
+                Some(m) if first_line(&m).starts_with("SIP/2.0 183") => break,
+                _ => {}
+            }
+        }
+        let r = c.request(
+            s.udp_addr(),
+            &request("CANCEL", "sip:b@127.0.0.1", c.port(), &id, ""),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 200 canceling");
+        let got = hop.join().unwrap();
+        let cancels = got.iter().filter(|m| *m == "CANCEL").count();
+        if answered {
+            assert_eq!(cancels, 1, "{got:?}");
+        } else {
+            // sent at 0, 0.1, 0.3, 0.7, 1.1 s ... while the hop listens
+            assert!(cancels >= 3, "{got:?}");
+        }
+    }
+}

@@ -908,6 +908,13 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
                     _ => {}
                 }
             }
+            if let Some(c) = u.cancel.as_mut() {
+                let mut acts = Vec::new();
+                c.tx.poll(now, &mut acts);
+                if acts.contains(&Action::ResendRequest) {
+                    branch_resends.push((u.dest, c.request.clone()));
+                }
+            }
         }
         if terminated {
             inner.freed = true;

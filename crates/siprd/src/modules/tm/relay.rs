@@ -5,7 +5,7 @@
 //! Our Via branch is `z9hG4bK<index hex>.<label hex>.<branch no>`: a reply's
 //! top Via leads straight to its transaction and branch.
 
-use super::table::{Saved, TxEntry, TxInner, Uac};
+use super::table::{CancelTx, Saved, TxEntry, TxInner, Uac};
 use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
 use crate::context::Ctx;
 use crate::runtime::{HookAction, Runtime};
@@ -293,6 +293,7 @@ fn send_branch(
             reply: None,
             provisional: false,
             cancel_sent: false,
+            cancel: None,
             replied: false,
             leg,
             dropped: false,
@@ -357,19 +358,33 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         let mut inner = target.inner.lock();
         inner.canceled = true;
         inner.cancelling = true;
+        let now = Instant::now();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
-                u.cancel_sent = true;
-                if let Some(c) = build_cancel(&u.request) {
-                    cancels.push((u.dest, c));
-                }
+                cancels.extend(start_cancel(st, u, now));
             }
         }
+        st.table.schedule(&target, &mut inner);
     }
     for (d, c) in cancels {
         ctx.send(&d, &c);
     }
     Some(1)
+}
+
+/// Start the CANCEL of branch `u`: a non-INVITE client transaction of its
+/// own, retransmitted over UDP (T1 doubling to T2) until answered, as
+/// Kamailio's. Returns what to send now; the caller reschedules the
+/// transaction.
+fn start_cancel(st: &TmState, u: &mut Uac, now: Instant) -> Option<(Dest, Bytes)> {
+    u.cancel_sent = true;
+    let request = Bytes::from(build_cancel(&u.request)?);
+    let timers = st.table.cfg.read().timers();
+    u.cancel = Some(Box::new(CancelTx {
+        tx: ClientTx::start(false, u.dest.proto != Proto::Udp, timers, now),
+        request: request.clone(),
+    }));
+    Some((u.dest, request))
 }
 
 /// Copy the header lines of `kinds` from `msg` into `out`.
@@ -454,7 +469,11 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         .received_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if entry.invite && ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
-        // The answer to our CANCEL: nothing to do.
+        // The answer to our CANCEL: it stops the CANCEL's retransmissions.
+        let mut inner = entry.inner.lock();
+        if let Some(c) = inner.uacs.get_mut(n).and_then(|u| u.cancel.as_mut()) {
+            c.tx.on_reply(code, Instant::now());
+        }
         return HookAction::Stop;
     }
     let tx = TxRef {
@@ -497,8 +516,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         if r.pass_up && code < 200 {
             u.provisional = true;
             if cancelling && !u.cancel_sent {
-                u.cancel_sent = true;
-                cancel = build_cancel(&u.request).map(|c| (u.dest, c));
+                cancel = start_cancel(st, u, now);
             }
         }
         st.table.schedule(&tx.entry, &mut inner);
@@ -625,14 +643,13 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
         // Not a received CANCEL: t_is_canceled() stays false (as Kamailio's
         // after t_cancel_branches).
         inner.cancelling = true;
+        let now = Instant::now();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
-                u.cancel_sent = true;
-                if let Some(c) = build_cancel(&u.request) {
-                    cancels.push((u.dest, c));
-                }
+                cancels.extend(start_cancel(&tx.state, u, now));
             }
         }
+        tx.state.table.schedule(&tx.entry, &mut inner);
     }
     for (d, c) in cancels {
         rt.send(&d, &c);
@@ -794,12 +811,13 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
             return;
         }
         u.code = 408;
-        if u.provisional && !u.cancel_sent {
-            u.cancel_sent = true;
-            build_cancel(&u.request).map(|c| (u.dest, c))
+        let cancel = if u.provisional && !u.cancel_sent {
+            start_cancel(&tx.state, u, Instant::now())
         } else {
             None
-        }
+        };
+        tx.state.table.schedule(&tx.entry, &mut inner);
+        cancel
     };
     if let Some((d, c)) = cancel {
         rt.send(&d, &c);

@@ -52,6 +52,9 @@ pub struct Uac {
     /// A provisional reply was received (CANCEL may be sent).
     pub provisional: bool,
     pub cancel_sent: bool,
+    /// The CANCEL sent to this branch: its own non-INVITE client transaction,
+    /// retransmitted over UDP until answered.
+    pub cancel: Option<Box<CancelTx>>,
     /// A reply was received on this branch (any code).
     pub replied: bool,
     /// The serial forking step (leg) that created this branch.
@@ -59,6 +62,12 @@ pub struct Uac {
     /// Its reply no longer counts for the best-reply choice (t_drop_replies,
     /// failure_reply_mode).
     pub dropped: bool,
+}
+
+/// A CANCEL we sent to a branch.
+pub struct CancelTx {
+    pub tx: ClientTx,
+    pub request: Bytes,
 }
 
 /// The mutable part of a transaction.
@@ -115,10 +124,17 @@ impl TxInner {
     /// The next deadline of the server transaction and every branch.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut d = self.uas.next_deadline();
-        for u in &self.uacs {
-            if let Some(t) = u.tx.next_deadline() {
-                d = Some(d.map_or(t, |d| d.min(t)));
-            }
+        let cancels = self
+            .uacs
+            .iter()
+            .filter_map(|u| u.cancel.as_ref().and_then(|c| c.tx.next_deadline()));
+        for t in self
+            .uacs
+            .iter()
+            .filter_map(|u| u.tx.next_deadline())
+            .chain(cancels)
+        {
+            d = Some(d.map_or(t, |d| d.min(t)));
         }
         d
     }
