@@ -59,7 +59,8 @@ def rows(run_dir):
             f = {"ok": s.get("calls_ok"), "failed": s.get("calls_failed"),
                  "retrans": s.get("retransmissions"),
                  "uas failed": u.get("calls_failed"), "uas retrans": u.get("retransmissions"),
-                 "180 in order": ph.get("ringing_received"),
+                 "180 in order": ph.get("ringing_in_order"),
+                 "180 after 200": ph.get("ringing_late"),
                  "achieved/s": s.get("achieved_cps"),
                  "cpu s/100k": ph.get("server_cpu_s_per_100k"),
                  "box busy": ph.get("box_busy_frac"),
@@ -72,7 +73,8 @@ def rows(run_dir):
 
 
 def report(dirs):
-    cols = ["ok", "failed", "retrans", "uas failed", "uas retrans", "180 in order", "achieved/s", "cpu s/100k",
+    cols = ["ok", "failed", "retrans", "uas failed", "uas retrans", "180 in order", "180 after 200",
+            "achieved/s", "cpu s/100k",
             "box busy", "udp drops", "in flight", "peak PSS MiB", "B/suspended", "log errors"]
     print("| scenario | step | server | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 3))

@@ -1,5 +1,5 @@
 """proxy_call: INVITE / 180 / 200 / ACK / BYE relayed by t_relay() between
-two sipp instances (UAC on 5150, UAS on 5170).  Open-loop UAC at fixed rates;
+two sipp instances (UAC on 5150, UAS on 5170); calls last 100 ms.  Open-loop UAC at fixed rates;
 reports CPU per 100k calls, failed calls and retransmissions on both sides,
 and UDP drops on the server's socket."""
 import csv
@@ -13,11 +13,6 @@ import benchlib as bl
 SIP_PORT = 5109
 UAS_PORT = 5170
 LADDER = [1000, 2000]
-# Call length (ms) between the ACK and the BYE.  With 0 the UAC sends them
-# back to back, and a server that handles one peer's datagrams on several
-# workers can deliver the BYE to the UAS before the ACK (sipp's UAS then
-# fails the call).
-HOLD_MS = int(os.environ.get("PROXY_CALL_HOLD_MS", "100"))
 
 
 def uas(ctx, phase, secs):
@@ -43,14 +38,18 @@ def uas_stats(d):
         return {"parse_error": repr(e)}
 
 
-def ringing_received(ctx, phase):
-    """How many 180s the UAC took before their 200 (sipp's screen)."""
+def ringing(ctx, phase):
+    """(180s the UAC took before their 200, 180s that came after it), from
+    sipp's screen: the scenario has one recv 180 before the 200, one after."""
     try:
         with open(os.path.join(ctx.outdir, phase, "sipp_screen.txt")) as f:
-            lines = [l for l in f if re.match(r"\s+180 <-+", l)]
-        return int(lines[-1].split()[2]) if lines else None
+            lines = f.read().splitlines()
+        # the last screen dump holds the final counters
+        start = max(i for i, l in enumerate(lines) if "Messages  Retrans" in l)
+        counts = [int(l.split()[2]) for l in lines[start:] if re.match(r"\s+180 <-+", l)]
+        return (counts[0], counts[1]) if len(counts) == 2 else (None, None)
     except (OSError, ValueError, IndexError):
-        return None
+        return None, None
 
 
 def step(ctx, phase, rate):
@@ -60,8 +59,7 @@ def step(ctx, phase, rate):
     time.sleep(0.5)
     with ctx.measure(phase, udp_ports=[SIP_PORT]) as m:
         s = ctx.sipp("uac.xml", SIP_PORT, phase, calls=int(rate * secs), rate=rate,
-                     timeout_s=secs + 6, grace_s=6, recv_timeout_ms=5000,
-                     extra=["-d", str(HOLD_MS)])
+                     timeout_s=secs + 6, grace_s=6, recv_timeout_ms=5000)
     # the UAS keeps each call 2 s after its BYE; then its counters are final
     time.sleep(2.5)
     try:
@@ -73,15 +71,15 @@ def step(ctx, phase, rate):
     m.data["sipp"] = s
     m.data["uas"] = u
     m.data["target_rate"] = rate
-    m.data["hold_ms"] = HOLD_MS
-    m.data["ringing_received"] = ringing_received(ctx, phase)
+    m.data["ringing_in_order"], m.data["ringing_late"] = ringing(ctx, phase)
     m.per_100k(s.get("calls_ok", 0))
     return {"target": rate, "achieved_cps": s.get("achieved_cps"),
             "ok": s.get("calls_ok"), "failed": s.get("calls_failed"),
             "retransmissions": s.get("retransmissions"),
             "uas_ok": u.get("calls_ok"), "uas_failed": u.get("calls_failed"),
             "uas_retransmissions": u.get("retransmissions"),
-            "uac_180_in_order": m.data["ringing_received"],
+            "uac_180_in_order": m.data["ringing_in_order"],
+            "uac_180_after_200": m.data["ringing_late"],
             "rtt_ms": s.get("rtt_ms"),
             "server_cpu_s_per_100k": m.data.get("server_cpu_s_per_100k"),
             "server_cpu_util": m.data.get("server_cpu_util"),
