@@ -780,3 +780,76 @@ request_route {{
         }
     }
 }
+
+/// Checked against Kamailio 5.6: a CANCEL finding nothing left to cancel is
+/// answered `200 ok -- no more pending branches`; when the INVITE's branches
+/// were all cancelled already (t_cancel_branches) and it has no final reply
+/// yet, the INVITE first gets a local `487 Request canceled`.
+#[test]
+fn cancel_with_no_pending_branch() {
+    for (status, user) in [("486 Busy Here", "final"), ("183 Session Progress", "tcb")] {
+        let hop = Hop::new(status);
+        let routes = format!(
+            r#"
+request_route {{
+    if ($rm == "CANCEL") {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    t_on_reply("R");
+    t_relay_to_udp("127.0.0.1", "{}");
+}}
+onreply_route[R] {{
+    if ($rs == 183) {{ t_cancel_branches("all"); }}
+}}
+"#,
+            hop.port
+        );
+        let s = Siprd::start(&cfg("", &routes));
+        let c = UdpClient::new();
+        let id = format!("tmx-nopend-{user}");
+        c.send(
+            s.udp_addr(),
+            &request(
+                "INVITE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &id,
+                "",
+            ),
+        );
+        let want = format!("SIP/2.0 {status}");
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            match c.recv(Duration::from_millis(50)) {
+                Some(m) if first_line(&m) == want => break,
+                _ => {}
+            }
+        }
+        c.send(
+            s.udp_addr(),
+            &request(
+                "CANCEL",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &id,
+                "",
+            ),
+        );
+        let mut got = Vec::new();
+        let end = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < end {
+            if let Some(m) = c.recv(Duration::from_millis(50)) {
+                let line = format!("{} / {}", first_line(&m), header(&m, "CSeq").unwrap_or(""));
+                if !got.contains(&line) {
+                    got.push(line);
+                }
+            }
+        }
+        let mut want = vec!["SIP/2.0 200 ok -- no more pending branches / 1 CANCEL".to_string()];
+        if user == "tcb" {
+            want.insert(0, "SIP/2.0 487 Request canceled / 1 INVITE".into());
+        } else {
+            // the 486 again (not ACKed here)
+            got.retain(|l| !l.starts_with("SIP/2.0 486"));
+        }
+        assert_eq!(got, want, "{}", s.log());
+    }
+}

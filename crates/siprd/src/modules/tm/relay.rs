@@ -340,8 +340,11 @@ fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option
 }
 
 /// CANCEL: `200 canceling`, CANCEL to every branch that answered provisionally
-/// (the others are cancelled when they do). None when no INVITE matches: the
-/// CANCEL is relayed like any other request.
+/// (the others are cancelled when they do). As Kamailio 5.6: when nothing is
+/// left to cancel the reply is `200 ok -- no more pending branches`, and an
+/// INVITE whose branches were all cancelled already (`t_cancel_branches`)
+/// gets a local `487 Request canceled` first. None when no INVITE matches:
+/// the CANCEL is relayed like any other request.
 fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
     let target = st.table.lookup(&key)?;
@@ -352,20 +355,42 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         }
     }
     let tx = ctx.tm.tx.clone()?;
-    reply_in_tx(ctx, &tx, 200, b"canceling", false);
     let mut cancels = Vec::new();
-    {
+    let (invite_final, branches, left) = {
         let mut inner = target.inner.lock();
         inner.canceled = true;
         inner.cancelling = true;
         let now = Instant::now();
+        let mut left = false;
         for u in inner.uacs.iter_mut() {
-            if u.code < 200 && u.provisional && !u.cancel_sent {
-                cancels.extend(start_cancel(st, u, now));
+            if u.code < 200 && !u.cancel_sent && u.tx.state() != State::Terminated {
+                left = true;
+                if u.provisional {
+                    cancels.extend(start_cancel(st, u, now));
+                }
             }
         }
         st.table.schedule(&target, &mut inner);
+        (inner.uas.is_final(), !inner.uacs.is_empty(), left)
+    };
+    // A suspended or locally handled INVITE has no branch: Kamailio's blind
+    // branch counts as pending there.
+    let done = invite_final || (branches && !left);
+    if done && !invite_final {
+        ctx.flush();
+        let rt = ctx.rt.clone();
+        let invite = TxRef {
+            state: st.clone(),
+            entry: target,
+        };
+        reply_detached(&rt, &invite, 487, b"Request canceled");
     }
+    let reason: &[u8] = if done {
+        b"ok -- no more pending branches"
+    } else {
+        b"canceling"
+    };
+    reply_in_tx(ctx, &tx, 200, reason, false);
     for (d, c) in cancels {
         ctx.send(&d, &c);
     }
