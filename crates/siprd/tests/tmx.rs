@@ -251,6 +251,10 @@ request_route {
         sl_send_reply("200", "done");
         exit;
     }
+    if ($rU == "treply") {
+        t_newtran();
+        t_reply("404", "Not Here");
+    }
     if ($rU == "tdrop") {
         t_newtran();
         t_drop();
@@ -390,6 +394,10 @@ modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
     assert_eq!(t["callid"], "Call-ID: tmx-list\r\n", "{t}");
     assert_eq!(t["cseq"], "CSeq: 1", "{t}");
     assert!(t["tindex"].is_u64() && t["tlabel"].is_u64(), "{t}");
+    // Kamailio 5.6 for a suspended INVITE: INVITE (1), blind branch (4),
+    // auto_inv_100 (64), suspended (32768); the blind branch is an outgoing.
+    assert_eq!(t["tflags"], 32837, "{t}");
+    assert_eq!(t["outgoings"], 1, "{t}");
     let st = rpc(rpc_port, "tm.stats");
     let r = &st["result"];
     assert_eq!(r["current"], 1, "{st}");
@@ -397,6 +405,154 @@ modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
     assert_eq!(r["created"], 1, "{st}");
     assert_eq!(r["rpl_generated"], 1, "the 100: {st}");
     assert_eq!(r["4xx"], 0, "{st}");
+    // A suspended MESSAGE (Kamailio: 32772), and one the script answered
+    // with t_reply (16384, kept while it waits for wt_timer).
+    for (user, id) in [("park", "tmx-list-m"), ("treply", "tmx-list-r")] {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                id,
+                "",
+            ),
+        );
+    }
+    assert!(s.wait_log("PARKED tmx-list-m", WAIT));
+    assert!(s.wait_log("END treply", WAIT));
+    let list = rpc(rpc_port, "tm.list");
+    let flags = |cid: &str| {
+        list["result"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|t| t["callid"] == format!("Call-ID: {cid}\r\n"))
+            })
+            .map(|t| (t["tflags"].clone(), t["outgoings"].clone()))
+    };
+    assert_eq!(
+        flags("tmx-list-m"),
+        Some((32772.into(), 1.into())),
+        "{list}"
+    );
+    assert_eq!(
+        flags("tmx-list-r"),
+        Some((16384.into(), 0.into())),
+        "{list}"
+    );
+}
+
+/// A next hop that answers an INVITE with 183, waits for our CANCEL (and
+/// answers it), then sends 180 and the final reply anyway.
+fn late_answering_hop(final_: &'static str) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let mut invite: Option<(String, SocketAddr)> = None;
+        let mut end = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < end {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            got.push(first_line(&m).to_string());
+            if m.starts_with("INVITE ") && invite.is_none() {
+                answer(&sock, &m, from, "183 Session Progress");
+                invite = Some((m, from));
+            } else if m.starts_with("CANCEL ") {
+                answer(&sock, &m, from, "200 OK");
+                if let Some((inv, from)) = &invite {
+                    std::thread::sleep(Duration::from_millis(50));
+                    answer(&sock, inv, *from, "180 Ringing");
+                    std::thread::sleep(Duration::from_millis(50));
+                    answer(&sock, inv, *from, final_);
+                    // Whatever follows (our ACK of a 486) comes at once.
+                    end = Instant::now() + Duration::from_millis(300);
+                }
+            } else if m.starts_with("ACK ") {
+                break;
+            }
+        }
+        got
+    });
+    (port, h)
+}
+
+/// Checked against Kamailio 5.6: after `t_cancel_branches("all")` in
+/// onreply_route, a later provisional reply of the cancelled branch is
+/// neither seen by onreply_route nor relayed; its 200 and its 486 are
+/// (the 486 through failure_route, where `t_is_canceled()` is false: no
+/// CANCEL was received).
+#[test]
+fn t_cancel_branches_then_late_replies_of_the_branch() {
+    for (final_, want) in [
+        ("200 OK", "SIP/2.0 200 OK"),
+        ("486 Busy Here", "SIP/2.0 486 Busy Here"),
+    ] {
+        let (port, hop) = late_answering_hop(final_);
+        let routes = format!(
+            r#"
+request_route {{
+    t_on_reply("R");
+    t_on_failure("F");
+    t_relay_to_udp("127.0.0.1", "{port}");
+}}
+onreply_route[R] {{
+    xlog("L_INFO", "ONREPLY $rs\n");
+    if ($rs == 183) {{ t_cancel_branches("all"); }}
+}}
+failure_route[F] {{
+    if (t_is_canceled()) {{ xlog("L_INFO", "FAILURE $T_reply_code canceled\n"); }}
+    else {{ xlog("L_INFO", "FAILURE $T_reply_code not canceled\n"); }}
+}}
+"#
+        );
+        let s = Siprd::start(&cfg("", &routes));
+        let c = UdpClient::new();
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:late@127.0.0.1", c.port(), "tmx-cb", ""),
+        );
+        let mut lines = Vec::new();
+        let end = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < end && !lines.iter().any(|l: &String| l == want) {
+            if let Some(m) = c.recv(Duration::from_millis(50)) {
+                lines.push(first_line(&m).to_string());
+            }
+        }
+        assert_eq!(
+            lines,
+            [
+                "SIP/2.0 100 trying -- your call is important to us",
+                "SIP/2.0 183 Session Progress",
+                want
+            ],
+            "{}",
+            s.log()
+        );
+        if final_.starts_with("486") {
+            c.send(
+                s.udp_addr(),
+                &request("ACK", "sip:late@127.0.0.1", c.port(), "tmx-cb", ""),
+            );
+            assert!(s.wait_log("FAILURE 486 not canceled", WAIT), "{}", s.log());
+        }
+        let got = hop.join().unwrap();
+        assert!(got.iter().any(|l| l.starts_with("CANCEL ")), "{got:?}");
+        assert_eq!(s.count_log("ONREPLY 183"), 1, "{}", s.log());
+        assert_eq!(s.count_log("ONREPLY 180"), 0, "{}", s.log());
+        assert_eq!(
+            s.count_log(&format!("ONREPLY {}", &final_[..3])),
+            1,
+            "{}",
+            s.log()
+        );
+    }
 }
 
 const GROUPS: &str = r#"
@@ -549,4 +705,151 @@ fn a_retransmitted_suspended_invite_gets_the_same_100() {
     c.send(s.udp_addr(), &inv);
     let again = c.recv(WAIT).expect("100 again");
     assert_eq!(again, first, "the 100 is sent again byte for byte");
+}
+
+/// A next hop answering an INVITE with 183 and, when `answer_cancel`, a
+/// CANCEL with 200; returns the methods it got within `secs`.
+fn cancel_hop(answer_cancel: bool, secs: u64) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let method = m.split(' ').next().unwrap_or("").to_string();
+            match method.as_str() {
+                "INVITE" => answer(&sock, &m, from, "183 Session Progress"),
+                "CANCEL" if answer_cancel => answer(&sock, &m, from, "200 OK"),
+                _ => {}
+            }
+            got.push(method);
+        }
+        got
+    });
+    (port, h)
+}
+
+/// Checked against Kamailio 5.6: the CANCEL tm sends to a branch is
+/// retransmitted over UDP (T1 doubling to T2) until it is answered.
+#[test]
+fn cancel_to_a_branch_is_retransmitted_until_answered() {
+    for answered in [false, true] {
+        let (port, hop) = cancel_hop(answered, 2);
+        let routes = format!(
+            r#"
+modparam("tm", "retr_timer1", 100)
+modparam("tm", "retr_timer2", 400)
+request_route {{
+    t_relay_to_udp("127.0.0.1", "{port}");
+}}
+"#
+        );
+        let s = Siprd::start(&cfg("", &routes));
+        let c = UdpClient::new();
+        let id = format!("tmx-cancel-{answered}");
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:b@127.0.0.1", c.port(), &id, ""),
+        );
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            match c.recv(Duration::from_millis(50)) {
+                Some(m) if first_line(&m).starts_with("SIP/2.0 183") => break,
+                _ => {}
+            }
+        }
+        let r = c.request(
+            s.udp_addr(),
+            &request("CANCEL", "sip:b@127.0.0.1", c.port(), &id, ""),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 200 canceling");
+        let got = hop.join().unwrap();
+        let cancels = got.iter().filter(|m| *m == "CANCEL").count();
+        if answered {
+            assert_eq!(cancels, 1, "{got:?}");
+        } else {
+            // sent at 0, 0.1, 0.3, 0.7, 1.1 s ... while the hop listens
+            assert!(cancels >= 3, "{got:?}");
+        }
+    }
+}
+
+/// Checked against Kamailio 5.6: a CANCEL finding nothing left to cancel is
+/// answered `200 ok -- no more pending branches`; when the INVITE's branches
+/// were all cancelled already (t_cancel_branches) and it has no final reply
+/// yet, the INVITE first gets a local `487 Request canceled`.
+#[test]
+fn cancel_with_no_pending_branch() {
+    for (status, user) in [("486 Busy Here", "final"), ("183 Session Progress", "tcb")] {
+        let hop = Hop::new(status);
+        let routes = format!(
+            r#"
+request_route {{
+    if ($rm == "CANCEL") {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    t_on_reply("R");
+    t_relay_to_udp("127.0.0.1", "{}");
+}}
+onreply_route[R] {{
+    if ($rs == 183) {{ t_cancel_branches("all"); }}
+}}
+"#,
+            hop.port
+        );
+        let s = Siprd::start(&cfg("", &routes));
+        let c = UdpClient::new();
+        let id = format!("tmx-nopend-{user}");
+        c.send(
+            s.udp_addr(),
+            &request(
+                "INVITE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &id,
+                "",
+            ),
+        );
+        let want = format!("SIP/2.0 {status}");
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            match c.recv(Duration::from_millis(50)) {
+                Some(m) if first_line(&m) == want => break,
+                _ => {}
+            }
+        }
+        c.send(
+            s.udp_addr(),
+            &request(
+                "CANCEL",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &id,
+                "",
+            ),
+        );
+        let mut got = Vec::new();
+        let end = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < end {
+            if let Some(m) = c.recv(Duration::from_millis(50)) {
+                let line = format!("{} / {}", first_line(&m), header(&m, "CSeq").unwrap_or(""));
+                if !got.contains(&line) {
+                    got.push(line);
+                }
+            }
+        }
+        let mut want = vec!["SIP/2.0 200 ok -- no more pending branches / 1 CANCEL".to_string()];
+        if user == "tcb" {
+            want.insert(0, "SIP/2.0 487 Request canceled / 1 INVITE".into());
+        } else {
+            // the 486 again (not ACKed here)
+            got.retain(|l| !l.starts_with("SIP/2.0 486"));
+        }
+        assert_eq!(got, want, "{}", s.log());
+    }
 }

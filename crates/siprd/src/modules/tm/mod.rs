@@ -239,8 +239,9 @@ fn build_local_reply(
 }
 
 /// Send a reply inside the transaction of `ctx` (`t_reply`, stateful
-/// `send_reply`). Returns 1, or -1 when it cannot be sent.
-fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
+/// `send_reply` when `script`; tm's own 100 and `200 canceling` otherwise).
+/// Returns 1, or -1 when it cannot be sent.
+fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool) -> i32 {
     let Ok(code) = u16::try_from(code) else {
         tracing::error!("t_reply: invalid code {code}");
         return -1;
@@ -280,6 +281,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8]) -> i32 {
             return -1;
         }
         inner.last_is_auto_100 = auto_100;
+        inner.script_replied |= script;
         inner.last_reply = if auto_100 {
             Bytes::new()
         } else {
@@ -329,7 +331,7 @@ fn remember_2xx(st: &TmState, e: &Arc<TxEntry>, inner: &mut TxInner, req: &Messa
 /// transaction (sl then replies statelessly).
 pub fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> Option<i32> {
     let tx = ctx.tm.tx.clone()?;
-    Some(reply_in_tx(ctx, &tx, code, reason))
+    Some(reply_in_tx(ctx, &tx, code, reason, true))
 }
 
 /// What looking the request of `ctx` up in the table found.
@@ -452,6 +454,8 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         on_branch_failure: None,
         uacs: Vec::new(),
         canceled: false,
+        cancelling: false,
+        script_replied: false,
         scheduled: None,
         freed: false,
         saved: None,
@@ -645,7 +649,7 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return -1;
     }
     if invite && replied == 0 && cfg.auto_inv_100 {
-        reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes());
+        reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
     }
     let mut inner = tx.entry.inner.lock();
     if inner.suspended.is_some() {
@@ -912,6 +916,13 @@ fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
                     Action::ResendRequest => branch_resends.push((u.dest, u.request.clone())),
                     Action::Timeout => branch_timeouts.push(i),
                     _ => {}
+                }
+            }
+            if let Some(c) = u.cancel.as_mut() {
+                let mut acts = Vec::new();
+                c.tx.poll(now, &mut acts);
+                if acts.contains(&Action::ResendRequest) {
+                    branch_resends.push((u.dest, c.request.clone()));
                 }
             }
         }
@@ -1306,7 +1317,7 @@ impl Module for Tm {
                     }
                 }
                 match ctx.tm.tx.clone() {
-                    Some(tx) => reply_in_tx(ctx, &tx, code, &reason),
+                    Some(tx) => reply_in_tx(ctx, &tx, code, &reason, true),
                     None => {
                         tracing::error!("t_reply: cannot send a t_reply to a message for which no transaction has been established");
                         -1

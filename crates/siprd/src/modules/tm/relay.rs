@@ -5,7 +5,7 @@
 //! Our Via branch is `z9hG4bK<index hex>.<label hex>.<branch no>`: a reply's
 //! top Via leads straight to its transaction and branch.
 
-use super::table::{Saved, TxEntry, TxInner, Uac};
+use super::table::{CancelTx, Saved, TxEntry, TxInner, Uac};
 use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
 use crate::context::Ctx;
 use crate::runtime::{HookAction, Runtime};
@@ -129,7 +129,7 @@ pub fn t_relay(
     if tx.entry.invite && cfg.auto_inv_100 && ctx.exec.route_type & route_type::REQUEST != 0 {
         let replied = tx.entry.inner.lock().uas.last_code();
         if replied == 0 {
-            reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes());
+            reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
         }
     }
     // Destinations: the explicit one, else $du / $ru; then append_branch() ones.
@@ -346,6 +346,7 @@ fn build_branch(
             reply: None,
             provisional: false,
             cancel_sent: false,
+            cancel: None,
             replied: false,
             leg,
             dropped: false,
@@ -397,8 +398,11 @@ fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option
 }
 
 /// CANCEL: `200 canceling`, CANCEL to every branch that answered provisionally
-/// (the others are cancelled when they do). None when no INVITE matches: the
-/// CANCEL is relayed like any other request.
+/// (the others are cancelled when they do). As Kamailio 5.6: when nothing is
+/// left to cancel the reply is `200 ok -- no more pending branches`, and an
+/// INVITE whose branches were all cancelled already (`t_cancel_branches`)
+/// gets a local `487 Request canceled` first. None when no INVITE matches:
+/// the CANCEL is relayed like any other request.
 fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
     let target = st.table.lookup(&key)?;
@@ -409,24 +413,61 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         }
     }
     let tx = ctx.tm.tx.clone()?;
-    reply_in_tx(ctx, &tx, 200, b"canceling");
     let mut cancels = Vec::new();
-    {
+    let (invite_final, branches, left) = {
         let mut inner = target.inner.lock();
         inner.canceled = true;
+        inner.cancelling = true;
+        let now = Instant::now();
+        let mut left = false;
         for u in inner.uacs.iter_mut() {
-            if u.code < 200 && u.provisional && !u.cancel_sent {
-                u.cancel_sent = true;
-                if let Some(c) = build_cancel(&u.request) {
-                    cancels.push((u.dest, c));
+            if u.code < 200 && !u.cancel_sent && u.tx.state() != State::Terminated {
+                left = true;
+                if u.provisional {
+                    cancels.extend(start_cancel(st, u, now));
                 }
             }
         }
+        st.table.schedule(&target, &mut inner);
+        (inner.uas.is_final(), !inner.uacs.is_empty(), left)
+    };
+    // A suspended or locally handled INVITE has no branch: Kamailio's blind
+    // branch counts as pending there.
+    let done = invite_final || (branches && !left);
+    if done && !invite_final {
+        ctx.flush();
+        let rt = ctx.rt.clone();
+        let invite = TxRef {
+            state: st.clone(),
+            entry: target,
+        };
+        reply_detached(&rt, &invite, 487, b"Request canceled");
     }
+    let reason: &[u8] = if done {
+        b"ok -- no more pending branches"
+    } else {
+        b"canceling"
+    };
+    reply_in_tx(ctx, &tx, 200, reason, false);
     for (d, c) in cancels {
         ctx.send(&d, &c);
     }
     Some(1)
+}
+
+/// Start the CANCEL of branch `u`: a non-INVITE client transaction of its
+/// own, retransmitted over UDP (T1 doubling to T2) until answered, as
+/// Kamailio's. Returns what to send now; the caller reschedules the
+/// transaction.
+fn start_cancel(st: &TmState, u: &mut Uac, now: Instant) -> Option<(Dest, Bytes)> {
+    u.cancel_sent = true;
+    let request = Bytes::from(build_cancel(&u.request)?);
+    let timers = st.table.cfg.read().timers();
+    u.cancel = Some(Box::new(CancelTx {
+        tx: ClientTx::start(false, u.dest.proto != Proto::Udp, timers, now),
+        request: request.clone(),
+    }));
+    Some((u.dest, request))
 }
 
 /// Copy the header lines of `kinds` from `msg` into `out`.
@@ -511,7 +552,11 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         .received_replies
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if entry.invite && ctx.msg.cseq().is_ok_and(|(_, m)| m == Method::Cancel) {
-        // The answer to our CANCEL: nothing to do.
+        // The answer to our CANCEL: it stops the CANCEL's retransmissions.
+        let mut inner = entry.inner.lock();
+        if let Some(c) = inner.uacs.get_mut(n).and_then(|u| u.cancel.as_mut()) {
+            c.tx.on_reply(code, Instant::now());
+        }
         return HookAction::Stop;
     }
     let tx = TxRef {
@@ -526,7 +571,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         if inner.freed {
             return HookAction::Stop;
         }
-        let canceled = inner.canceled;
+        let cancelling = inner.cancelling;
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
@@ -534,7 +579,13 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         };
         let was_provisional = u.provisional;
-        let r = u.tx.on_reply(code, now);
+        let mut r = u.tx.on_reply(code, now);
+        if u.cancel_sent && code < 200 {
+            // A provisional reply on a branch we already sent a CANCEL to is
+            // neither seen by onreply_route nor relayed (as Kamailio 5.6);
+            // its final reply still is.
+            r.pass_up = false;
+        }
         u.replied = true;
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
             u.tx.set_fr(now, fr_inv);
@@ -547,9 +598,8 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let mut cancel = None;
         if r.pass_up && code < 200 {
             u.provisional = true;
-            if canceled && !u.cancel_sent {
-                u.cancel_sent = true;
-                cancel = build_cancel(&u.request).map(|c| (u.dest, c));
+            if cancelling && !u.cancel_sent {
+                cancel = start_cancel(st, u, now);
             }
         }
         st.table.schedule(&tx.entry, &mut inner);
@@ -703,15 +753,16 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
     let mut cancels = Vec::new();
     {
         let mut inner = tx.entry.inner.lock();
-        inner.canceled = true;
+        // Not a received CANCEL: t_is_canceled() stays false (as Kamailio's
+        // after t_cancel_branches).
+        inner.cancelling = true;
+        let now = Instant::now();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
-                u.cancel_sent = true;
-                if let Some(c) = build_cancel(&u.request) {
-                    cancels.push((u.dest, c));
-                }
+                cancels.extend(start_cancel(&tx.state, u, now));
             }
         }
+        tx.state.table.schedule(&tx.entry, &mut inner);
     }
     for (d, c) in cancels {
         rt.send(&d, &c);
@@ -880,12 +931,13 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
             return;
         }
         u.code = 408;
-        if u.provisional && !u.cancel_sent {
-            u.cancel_sent = true;
-            build_cancel(&u.request).map(|c| (u.dest, c))
+        let cancel = if u.provisional && !u.cancel_sent {
+            start_cancel(&tx.state, u, Instant::now())
         } else {
             None
-        }
+        };
+        tx.state.table.schedule(&tx.entry, &mut inner);
+        cancel
     };
     if let Some((d, c)) = cancel {
         rt.send(&d, &c);

@@ -52,6 +52,9 @@ pub struct Uac {
     /// A provisional reply was received (CANCEL may be sent).
     pub provisional: bool,
     pub cancel_sent: bool,
+    /// The CANCEL sent to this branch: its own non-INVITE client transaction,
+    /// retransmitted over UDP until answered.
+    pub cancel: Option<Box<CancelTx>>,
     /// A reply was received on this branch (any code).
     pub replied: bool,
     /// The serial forking step (leg) that created this branch.
@@ -59,6 +62,12 @@ pub struct Uac {
     /// Its reply no longer counts for the best-reply choice (t_drop_replies,
     /// failure_reply_mode).
     pub dropped: bool,
+}
+
+/// A CANCEL we sent to a branch.
+pub struct CancelTx {
+    pub tx: ClientTx,
+    pub request: Bytes,
 }
 
 /// The mutable part of a transaction.
@@ -79,7 +88,15 @@ pub struct TxInner {
     pub on_branch: Option<RouteRef>,
     pub on_branch_failure: Option<RouteRef>,
     pub uacs: Vec<Uac>,
+    /// A CANCEL was received for it (`t_is_canceled`, tm.list's T_CANCELED).
     pub canceled: bool,
+    /// Its branches are being cancelled (a CANCEL, a 2xx/6xx, a local final
+    /// reply, `t_cancel_branches`): a branch answering provisionally later
+    /// gets a CANCEL at once.
+    pub cancelling: bool,
+    /// The script sent a reply in it (`t_reply`, stateful `send_reply`):
+    /// a bit of tm.list's `tflags`.
+    pub script_replied: bool,
     /// The deadline this transaction is in the timer heap with.
     pub scheduled: Option<Instant>,
     pub freed: bool,
@@ -110,10 +127,17 @@ impl TxInner {
     /// The next deadline of the server transaction and every branch.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut d = self.uas.next_deadline();
-        for u in &self.uacs {
-            if let Some(t) = u.tx.next_deadline() {
-                d = Some(d.map_or(t, |d| d.min(t)));
-            }
+        let cancels = self
+            .uacs
+            .iter()
+            .filter_map(|u| u.cancel.as_ref().and_then(|c| c.tx.next_deadline()));
+        for t in self
+            .uacs
+            .iter()
+            .filter_map(|u| u.tx.next_deadline())
+            .chain(cancels)
+        {
+            d = Some(d.map_or(t, |d| d.min(t)));
         }
         d
     }

@@ -236,15 +236,46 @@ pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
     ));
 }
 
+/// Kamailio's transaction flag bits that tm.list shows, as observed on 5.6.
+mod tflag {
+    pub const INVITE: u32 = 1;
+    /// A blind branch (a suspended transaction's), kept after it resumes.
+    pub const BLIND_UAC: u32 = 1 << 2;
+    /// A CANCEL was received.
+    pub const CANCELED: u32 = 1 << 3;
+    /// An INVITE transaction with `auto_inv_100` on.
+    pub const AUTO_INV_100: u32 = 1 << 6;
+    /// The script replied in it (`t_reply`).
+    pub const SCRIPT_REPLY: u32 = 1 << 14;
+    pub const SUSPENDED: u32 = 1 << 15;
+}
+
+fn tflags(e: &super::TxEntry, inner: &super::TxInner, auto_100: bool) -> u32 {
+    let bit = |on: bool, b: u32| if on { b } else { 0 };
+    bit(e.invite, tflag::INVITE)
+        | bit(e.invite && auto_100, tflag::AUTO_INV_100)
+        | bit(inner.suspended.is_some() || inner.resumed, tflag::BLIND_UAC)
+        | bit(inner.suspended.is_some(), tflag::SUSPENDED)
+        | bit(inner.canceled, tflag::CANCELED)
+        | bit(inner.script_replied, tflag::SCRIPT_REPLY)
+}
+
 /// `tm.list` (Kamailio's fields) and `tm.stats`.
 pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
     let s = st.clone();
     rpc.add("tm.list", "List details of transactions", move |_p| {
+        let auto_100 = s.table.cfg.read().auto_inv_100;
         let mut out = Vec::new();
         s.table.for_each(|e| {
-            let (req, outgoings, final_) = {
+            let (req, outgoings, tflags) = {
                 let inner = e.inner.lock();
-                (inner.req.clone(), inner.uacs.len(), inner.uas.is_final())
+                let parked = inner.suspended.is_some() || inner.resumed;
+                (
+                    inner.req.clone(),
+                    // Kamailio parks a suspended transaction on a blind branch.
+                    inner.uacs.len() + usize::from(parked),
+                    tflags(e, &inner, auto_100),
+                )
             };
             let Ok(m) = Message::parse(req) else {
                 return true;
@@ -269,7 +300,7 @@ pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
                 "callid": line(siprd_sip::header::HeaderKind::CallId),
                 "cseq": cseq,
                 "uas_request": "yes",
-                "tflags": if final_ { 1 } else { 0 },
+                "tflags": tflags,
                 "outgoings": outgoings,
                 "ref_count": Arc::strong_count(e) - 1,
                 "lifetime": 0,
