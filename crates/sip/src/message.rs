@@ -528,17 +528,34 @@ impl Message {
             .as_ref()
             .map_err(|e| *e)
     }
-    /// The From tag for hashing: taken from the parsed From when it is cached,
-    /// otherwise found by a scan of the header's parameters that skips the URI
-    /// parse (a quoted display name falls back to the full parse). Not a
-    /// validation: a malformed From may still yield a tag here.
+    /// The From tag: taken from the parsed From when it is cached, otherwise
+    /// found by a scan of the header's parameters that skips the URI parse (a
+    /// quoted display name falls back to the full parse). Not a validation: a
+    /// malformed From may still yield a tag here.
     pub fn from_tag_fast(&self) -> Option<&[u8]> {
-        if let Some(parsed) = self.from.get() {
+        self.tag_fast(&self.from, HeaderKind::From)
+    }
+    /// The To tag, as [`Message::from_tag_fast`].
+    pub fn to_tag_fast(&self) -> Option<&[u8]> {
+        self.tag_fast(&self.to, HeaderKind::To)
+    }
+    fn tag_fast<'a>(
+        &'a self,
+        cached: &'a OnceLock<Result<NameAddr, ParseError>>,
+        kind: HeaderKind,
+    ) -> Option<&'a [u8]> {
+        if let Some(parsed) = cached.get() {
             return parsed.as_ref().ok().and_then(|f| f.tag());
         }
-        let v = self.header(HeaderKind::From)?;
+        let v = self.header(kind)?;
         if memchr::memchr(b'"', v).is_some() {
-            return self.from().ok().and_then(|f| f.tag());
+            let name = if kind == HeaderKind::From {
+                "From"
+            } else {
+                "To"
+            };
+            let parsed = cached.get_or_init(|| self.nameaddr(kind, name));
+            return parsed.as_ref().ok().and_then(|f| f.tag());
         }
         let params = match memchr::memchr(b'<', v) {
             Some(l) => {

@@ -253,10 +253,7 @@ pub fn build_reply_into(
                 out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
             }
             HeaderKind::To => {
-                let has_tag = match req.to() {
-                    Ok(t) => t.tag().is_some(),
-                    Err(_) => crate::params::get(h.value, b"tag").is_some(),
-                };
+                let has_tag = req.to_tag_fast().is_some();
                 match opts.to_tag {
                     Some(tag) if !has_tag && code != 100 => {
                         let at = h.value_range.end;

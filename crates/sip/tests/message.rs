@@ -515,5 +515,16 @@ fn from_tag_fast_agrees_with_the_full_parse() {
         assert_eq!(fast.from_tag_fast(), expected, "From: {f}");
         // Once parsed, the cached value is used.
         assert_eq!(full.from_tag_fast(), expected, "From: {f}");
+        // The same scan serves To.
+        let raw_to = format!(
+            "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: {f}\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        let fast = Message::parse(Bytes::from(raw_to.clone())).unwrap();
+        let full = Message::parse(Bytes::from(raw_to)).unwrap();
+        assert_eq!(
+            fast.to_tag_fast(),
+            full.to().ok().and_then(|n| n.tag()),
+            "To: {f}"
+        );
     }
 }

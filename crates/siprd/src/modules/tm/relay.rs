@@ -184,7 +184,7 @@ pub fn t_relay(
                 tx.entry.inner.lock().send_failed = true;
                 tracing::error!("t_relay: t_forward_noack failed");
             } else {
-                reply_in_tx(ctx, &tx, 477, super::REASON_477);
+                reply_in_tx(ctx, &tx, 477, super::REASON_477, false);
             }
         } else {
             tracing::error!("t_relay: no branch could be sent");
