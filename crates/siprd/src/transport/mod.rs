@@ -196,7 +196,7 @@ pub struct TransportConfig {
     /// Unsent bytes allowed per TCP connection; beyond, sends to it fail with
     /// [`SendError::QueueFull`] (a slow reader never blocks a worker).
     pub tcp_max_queued: usize,
-    /// recvmmsg batch size (1..=64, default 32).
+    /// recvmmsg batch size (1..=64, default 64).
     pub udp_batch: usize,
     /// Requested SO_RCVBUF for UDP sockets (capped by the OS).
     pub udp_rcvbuf: Option<usize>,
@@ -213,7 +213,7 @@ impl Default for TransportConfig {
             tcp_connection_lifetime: Duration::from_secs(120),
             tcp_connect_timeout: Duration::from_secs(10),
             tcp_max_queued: 4 << 20,
-            udp_batch: 32,
+            udp_batch: 64,
             udp_rcvbuf: Some(4 << 20),
         }
     }
