@@ -160,10 +160,24 @@ impl Ctx {
 
     /// Prepare for a new execution on `msg` (keeps allocated buffers).
     pub fn reset(&mut self, msg: Message, faked: bool, rcv: RcvInfo) {
+        self.msg = msg;
+        self.reset_keeping_msg(faked, rcv);
+    }
+
+    /// Parses `data` straight into this context's message slot: a message is
+    /// about 2 KB, and parsing in place saves copying it from frame to frame.
+    /// On error the slot keeps the previous message; call
+    /// [`Ctx::reset_keeping_msg`] after a success.
+    pub fn parse_msg(&mut self, data: bytes::Bytes) -> Result<(), siprd_sip::ParseError> {
+        self.msg = Message::parse(data)?;
+        Ok(())
+    }
+
+    /// [`Ctx::reset`] for a message already in place ([`Ctx::parse_msg`]).
+    pub fn reset_keeping_msg(&mut self, faked: bool, rcv: RcvInfo) {
         self.exec = ExecState::default();
         self.exec_id = crate::locks::new_exec_id();
         self.event = None;
-        self.msg = msg;
         self.faked = faked;
         self.rcv = rcv;
         self.new_uri = None;

@@ -17,7 +17,6 @@ use crate::runtime::{EventHandle, HookAction, Runtime};
 use crate::transport::{Handler, Proto, Received, WorkerIo};
 use parking_lot::{Condvar, Mutex};
 use siprd_script::route_type;
-use siprd_sip::Message;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -171,27 +170,25 @@ impl Handler for Dispatcher {
         if pkt.framing_error {
             return self.on_parse_error(io, pkt, "stream framing error", true);
         }
-        let msg = match Message::parse(pkt.data.clone()) {
-            Ok(m) => m,
-            Err(e) => {
-                // Another protocol's request line (HTTP) or another SIP version is
-                // not a parse error for Kamailio: only non-SIP hooks see it.
-                let other_protocol = looks_like_other_protocol(&pkt.data);
-                return self.on_parse_error(io, pkt, &e.to_string(), !other_protocol);
-            }
-        };
-        if msg.header_lines() == 0 {
+        // Parsed in place into the worker's context; the checks below only
+        // read it, and a message that is not routed is left for the next one.
+        let refused = self.with_ctx(|ctx| match ctx.parse_msg(pkt.data.clone()) {
+            // Another protocol's request line (HTTP) or another SIP version is
+            // not a parse error for Kamailio: only non-SIP hooks see it.
+            Err(e) => Some((e.to_string(), !looks_like_other_protocol(&pkt.data))),
             // A bare first line: not routable SIP (nosip may want it).
-            return self.on_parse_error(io, pkt, "no headers", false);
-        }
-        if msg.is_http() {
+            Ok(()) if ctx.msg.header_lines() == 0 => Some(("no headers".to_string(), false)),
             // HTTP on a SIP listener is never routed as SIP: xhttp (a non-SIP
             // hook) may answer it, else it is dropped, as in Kamailio.
-            return self.on_parse_error(io, pkt, "HTTP request", false);
+            Ok(()) if ctx.msg.is_http() => Some(("HTTP request".to_string(), false)),
+            Ok(()) => None,
+        });
+        if let Some((reason, parse_error)) = refused {
+            return self.on_parse_error(io, pkt, &reason, parse_error);
         }
         let rcv = RcvInfo::of(&pkt);
         self.with_ctx(|ctx| {
-            ctx.reset(msg, false, rcv);
+            ctx.reset_keeping_msg(false, rcv);
             ctx.with_io(io, |ctx| {
                 route_message(
                     &self.rt,
