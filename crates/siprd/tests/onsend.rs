@@ -8,23 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 fn cfg(params: &str, routes: &str) -> String {
-    format!(
-        r#"
-debug=2
-children=1
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "xlog.so"
-loadmodule "textops.so"
-modparam("tm", "fr_timer", 1500)
-modparam("tm", "fr_inv_timer", 1500)
-{params}
-{routes}
-"#
-    )
+    tm_cfg(1, &format!("modparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 1500)\n{params}"), routes)
 }
 
 /// A next hop: a UDP socket that records what it gets and answers on demand.

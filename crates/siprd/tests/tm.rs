@@ -5,21 +5,7 @@ use common::*;
 use std::time::{Duration, Instant};
 
 fn cfg(params: &str, routes: &str) -> String {
-    format!(
-        r#"
-debug=2
-children=2
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "xlog.so"
-loadmodule "textops.so"
-{params}
-{routes}
-"#
-    )
+    tm_cfg(2, params, routes)
 }
 
 /// Every datagram received within `dur`, with its arrival time since `t0`.

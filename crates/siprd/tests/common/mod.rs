@@ -30,6 +30,26 @@ fn unique_dir() -> PathBuf {
 }
 
 /// Run `siprd -c -f cfg` and return (exit code, stderr+stdout).
+/// A config for transaction tests: `children` UDP workers on a free port with
+/// pv, sl, tm, tmx, xlog and textops loaded, then `params` and `routes`.
+pub fn tm_cfg(children: usize, params: &str, routes: &str) -> String {
+    format!(
+        r#"
+debug=2
+children={children}
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+{params}
+{routes}
+"#
+    )
+}
+
 pub fn check_config(cfg: &str) -> (i32, String) {
     let dir = unique_dir();
     let path = dir.join("test.cfg");
@@ -163,6 +183,18 @@ impl Siprd {
     /// Number of occurrences of `needle` in the log.
     pub fn count_log(&self, needle: &str) -> usize {
         self.log().matches(needle).count()
+    }
+
+    /// Waits until `needle` occurs at least `n` times in the log.
+    pub fn wait_log_count(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.count_log(needle) >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     pub fn udp_addr(&self) -> SocketAddr {
