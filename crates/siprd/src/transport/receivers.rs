@@ -55,7 +55,8 @@ pub(crate) struct Receivers {
     active: AtomicUsize,
     /// Receivers inside a batch (routes running).
     busy: AtomicUsize,
-    /// Batches finished, so the watchdog can tell a stall from progress.
+    /// Batches finished: tells the watchdog whether there was traffic since
+    /// its previous tick (it slows down while there is none).
     batches: AtomicU64,
 }
 
