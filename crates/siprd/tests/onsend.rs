@@ -4,68 +4,11 @@
 
 mod common;
 use common::*;
-use std::net::{SocketAddr, UdpSocket};
+
 use std::time::{Duration, Instant};
 
 fn cfg(params: &str, routes: &str) -> String {
     tm_cfg(1, &format!("modparam(\"tm\", \"fr_timer\", 1500)\nmodparam(\"tm\", \"fr_inv_timer\", 1500)\n{params}"), routes)
-}
-
-/// A next hop: a UDP socket that records what it gets and answers on demand.
-struct Hop {
-    sock: UdpSocket,
-}
-
-impl Hop {
-    fn new() -> Hop {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        Hop { sock }
-    }
-    fn port(&self) -> u16 {
-        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-    /// Every datagram within `wait`.
-    fn collect(&self, wait: Duration) -> Vec<(String, SocketAddr)> {
-        let end = Instant::now() + wait;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < end {
-            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
-                out.push((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
-            }
-        }
-        out
-    }
-    /// The next datagram whose first line starts with `start`.
-    fn recv_start(&self, start: &str, wait: Duration) -> Option<(String, SocketAddr)> {
-        let end = Instant::now() + wait;
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < end {
-            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
-                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if m.starts_with(start) {
-                    return Some((m, from));
-                }
-            }
-        }
-        None
-    }
-    fn answer(&self, req: &str, to: SocketAddr, status: &str) {
-        let mut lines = vec![format!("SIP/2.0 {status}")];
-        for l in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-            let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-            match name.as_str() {
-                "via" | "from" | "call-id" | "cseq" => lines.push(l.to_string()),
-                "to" => lines.push(format!("{l};tag=hoptag")),
-                _ => {}
-            }
-        }
-        lines.push("Content-Length: 0".into());
-        let msg = lines.join("\r\n") + "\r\n\r\n";
-        self.sock.send_to(msg.as_bytes(), to).expect("send");
-    }
 }
 
 fn log_lines<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
@@ -100,7 +43,7 @@ onsend_route {{
 
 #[test]
 fn forward_runs_onsend_route_with_the_outgoing_buffer() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&forward_cfg(hop.port()));
     let c = UdpClient::new();
     c.send(
@@ -131,7 +74,7 @@ fn forward_runs_onsend_route_with_the_outgoing_buffer() {
 
 #[test]
 fn drop_in_onsend_route_stops_forward_other_endings_do_not() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&forward_cfg(hop.port()));
     let c = UdpClient::new();
     for case in ["drop", "ret0", "retneg", "exit"] {
@@ -228,7 +171,7 @@ onsend_route {{
 
 #[test]
 fn t_relay_runs_onsend_once_per_branch_not_for_retransmissions_ack_or_cancel() {
-    let (hop1, hop2) = (Hop::new(), Hop::new());
+    let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg(
         r#"modparam("tm", "retr_timer1", 200)"#,
         hop1.port(),
@@ -299,7 +242,7 @@ fn t_relay_runs_onsend_once_per_branch_not_for_retransmissions_ack_or_cancel() {
 
 #[test]
 fn parallel_branches_are_all_built_before_onsend_runs() {
-    let (hop1, hop2) = (Hop::new(), Hop::new());
+    let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
     c.send(
@@ -353,7 +296,7 @@ fn parallel_branches_are_all_built_before_onsend_runs() {
 
 #[test]
 fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
-    let (hop1, hop2) = (Hop::new(), Hop::new());
+    let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
     // One of two branches dropped: the other's 486 is final at once.
@@ -417,7 +360,7 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
 
 #[test]
 fn dropping_the_failure_route_branch_answers_477() {
-    let (hop1, hop2) = (Hop::new(), Hop::new());
+    let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
     c.send(
@@ -450,7 +393,7 @@ fn dropping_the_failure_route_branch_answers_477() {
 
 #[test]
 fn replies_run_onsend_route_only_with_onsend_route_reply() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     for reply_too in [false, true] {
         let params = if reply_too {
             "onsend_route_reply=yes"
@@ -509,7 +452,7 @@ fn replies_run_onsend_route_only_with_onsend_route_reply() {
 
 #[test]
 fn onsend_route_drops_relayed_replies_stateful_and_stateless() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let routes = format!(
         r#"
 request_route {{
@@ -612,7 +555,7 @@ end
 
 #[test]
 fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     for (params, marker) in [
         ("", "KOS"),
         ("kemi.onsend_route_callback=\"my_onsend\"", "MYOS"),
@@ -667,7 +610,7 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
 
 #[test]
 fn a_dropped_best_reply_is_neither_sent_nor_retransmitted() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&relay_cfg(
         r#"onsend_route_reply=yes
 modparam("tm", "retr_timer1", 100)"#,

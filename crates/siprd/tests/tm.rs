@@ -394,56 +394,6 @@ fn unknown_failure_route_is_a_load_error() {
 
 // ------------------------------------------------------------------ stateful proxy
 
-struct Hop {
-    sock: std::net::UdpSocket,
-}
-
-impl Hop {
-    fn new() -> Hop {
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Hop { sock }
-    }
-    fn port(&self) -> u16 {
-        self.sock.local_addr().unwrap().port()
-    }
-    /// Next datagram within `wait` whose first line starts with `start`.
-    fn recv_start(&self, start: &str, wait: Duration) -> Option<(String, std::net::SocketAddr)> {
-        let end = Instant::now() + wait;
-        let mut buf = vec![0u8; 65536];
-        while Instant::now() < end {
-            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
-                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if m.starts_with(start) {
-                    return Some((m, from));
-                }
-            }
-        }
-        None
-    }
-    /// Answer a received request with `status` (To-tag added for non-100).
-    fn answer(&self, req: &str, from: std::net::SocketAddr, status: &str) {
-        let mut lines: Vec<String> = Vec::new();
-        lines.push(format!("SIP/2.0 {status}"));
-        for l in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-            let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-            match name.as_str() {
-                "via" | "from" | "call-id" | "cseq" => lines.push(l.to_string()),
-                "to" => lines.push(if status.starts_with("100") {
-                    l.to_string()
-                } else {
-                    format!("{l};tag=hoptag")
-                }),
-                _ => {}
-            }
-        }
-        lines.push("Content-Length: 0".into());
-        let msg = lines.join("\r\n") + "\r\n\r\n";
-        self.sock.send_to(msg.as_bytes(), from).unwrap();
-    }
-}
-
 fn relay_cfg(params: &str, hop1: u16, hop2: u16) -> String {
     cfg(
         params,
@@ -489,7 +439,7 @@ failure_route[F] {{
 
 #[test]
 fn t_relay_invite_provisional_and_negative_final_with_hop_by_hop_ack() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
     let c = UdpClient::new();
     c.send(
@@ -557,8 +507,8 @@ fn t_relay_invite_provisional_and_negative_final_with_hop_by_hop_ack() {
 
 #[test]
 fn failure_route_serial_forks_to_the_next_hop() {
-    let hop1 = Hop::new();
-    let hop2 = Hop::new();
+    let hop1 = NextHop::new();
+    let hop2 = NextHop::new();
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
     c.send(
@@ -614,7 +564,7 @@ fn failure_route_serial_forks_to_the_next_hop() {
 
 #[test]
 fn no_answer_from_next_hop_gives_408_after_fr_timer() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let params = r#"modparam("tm", "fr_timer", 1000)
 modparam("tm", "retr_timer1", 200)"#;
     let s = Siprd::start(&relay_cfg(params, hop.port(), hop.port()));
@@ -657,7 +607,7 @@ modparam("tm", "retr_timer1", 200)"#;
 
 #[test]
 fn cancel_gets_200_canceling_and_is_relayed_then_487() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
     let c = UdpClient::new();
     c.send(
@@ -708,7 +658,7 @@ fn cancel_gets_200_canceling_and_is_relayed_then_487() {
 
 #[test]
 fn branch_route_changes_only_its_branch() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&cfg(
         "",
         &format!(
@@ -824,7 +774,7 @@ route[RES] {
 
 #[test]
 fn stray_replies_acks_and_cancels_do_not_hurt() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&relay_cfg("", hop.port(), hop.port()));
     let c = UdpClient::new();
     // a reply for a transaction we never had, with a branch that looks like ours
@@ -890,7 +840,7 @@ modparam("tm", "retr_timer2", 800)"#;
 
 #[test]
 fn cancelled_branch_that_never_answers_gives_487_after_fr_inv() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let params = r#"modparam("tm", "fr_inv_timer", 1000)"#;
     let s = Siprd::start(&relay_cfg(params, hop.port(), hop.port()));
     let c = UdpClient::new();
@@ -1100,7 +1050,7 @@ fn async_route_and_task_route_run_as_failure_routes() {
 
 #[test]
 fn relayed_503_becomes_500_and_6xx_is_kept() {
-    let hop = Hop::new();
+    let hop = NextHop::new();
     let s = Siprd::start(&cfg(
         "",
         &format!(

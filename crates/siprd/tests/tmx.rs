@@ -66,17 +66,7 @@ impl Drop for Hop {
 }
 
 fn answer(sock: &UdpSocket, req: &str, from: SocketAddr, status: &str) {
-    let mut lines = vec![format!("SIP/2.0 {status}")];
-    for l in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
-        let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => lines.push(l.to_string()),
-            "to" => lines.push(format!("{l};tag=hop")),
-            _ => {}
-        }
-    }
-    lines.push("Content-Length: 0".into());
-    let _ = sock.send_to((lines.join("\r\n") + "\r\n\r\n").as_bytes(), from);
+    let _ = sock.send_to(hop_reply(req, status).as_bytes(), from);
 }
 
 fn cfg(params: &str, routes: &str) -> String {

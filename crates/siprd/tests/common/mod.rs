@@ -50,6 +50,72 @@ loadmodule "textops.so"
     )
 }
 
+/// The reply a next hop sends to `req`: its Via, From, Call-ID and CSeq, its
+/// To with `;tag=hoptag` (none on a 100), no body.
+pub fn hop_reply(req: &str, status: &str) -> String {
+    let mut lines = vec![format!("SIP/2.0 {status}")];
+    for l in req.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+        let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => lines.push(l.to_string()),
+            "to" if status.starts_with("100") => lines.push(l.to_string()),
+            "to" => lines.push(format!("{l};tag=hoptag")),
+            _ => {}
+        }
+    }
+    lines.push("Content-Length: 0".into());
+    lines.join("\r\n") + "\r\n\r\n"
+}
+
+/// A next hop for proxy tests: a UDP socket the test reads and answers.
+pub struct NextHop {
+    pub sock: UdpSocket,
+}
+
+impl NextHop {
+    pub fn new() -> NextHop {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        NextHop { sock }
+    }
+    pub fn port(&self) -> u16 {
+        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+    /// Every datagram within `wait`.
+    pub fn collect(&self, wait: Duration) -> Vec<(String, SocketAddr)> {
+        let end = Instant::now() + wait;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end {
+            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                out.push((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
+            }
+        }
+        out
+    }
+    /// The next datagram within `wait` whose first line starts with `start`.
+    pub fn recv_start(&self, start: &str, wait: Duration) -> Option<(String, SocketAddr)> {
+        let end = Instant::now() + wait;
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < end {
+            if let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if m.starts_with(start) {
+                    return Some((m, from));
+                }
+            }
+        }
+        None
+    }
+    /// Answers a received request with `status` ([`hop_reply`]).
+    pub fn answer(&self, req: &str, to: SocketAddr, status: &str) {
+        self.sock
+            .send_to(hop_reply(req, status).as_bytes(), to)
+            .expect("send");
+    }
+}
+
 pub fn check_config(cfg: &str) -> (i32, String) {
     let dir = unique_dir();
     let path = dir.join("test.cfg");
