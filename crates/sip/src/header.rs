@@ -55,7 +55,9 @@ pub enum HeaderKind {
     Other,
 }
 
-/// `(full lowercase name, compact letter or 0, kind)`; the first entry of a kind is its canonical name.
+/// `(full lowercase name, compact letter or 0, kind)`: the reference that the
+/// tests hold [`HeaderKind::from_name`]'s hand-unrolled lookup to.
+#[cfg(test)]
 const NAMES: &[(&[u8], u8, HeaderKind)] = &[
     (b"via", b'v', HeaderKind::Via),
     (b"from", b'f', HeaderKind::From),
@@ -109,13 +111,28 @@ impl HeaderKind {
     pub fn from_name(name: &[u8]) -> HeaderKind {
         match name.len() {
             0 => HeaderKind::Other,
-            1 => {
-                let c = name.first().map_or(0, |b| b.to_ascii_lowercase());
-                NAMES
-                    .iter()
-                    .find(|(_, compact, _)| *compact == c)
-                    .map_or(HeaderKind::Other, |e| e.2)
-            }
+            1 => match name.first().map_or(0, |b| b.to_ascii_lowercase()) {
+                b'v' => HeaderKind::Via,
+                b'f' => HeaderKind::From,
+                b't' => HeaderKind::To,
+                b'i' => HeaderKind::CallId,
+                b'm' => HeaderKind::Contact,
+                b'l' => HeaderKind::ContentLength,
+                b'c' => HeaderKind::ContentType,
+                b'e' => HeaderKind::ContentEncoding,
+                b's' => HeaderKind::Subject,
+                b'k' => HeaderKind::Supported,
+                b'r' => HeaderKind::ReferTo,
+                b'o' => HeaderKind::Event,
+                b'u' => HeaderKind::AllowEvents,
+                b'x' => HeaderKind::SessionExpires,
+                b'b' => HeaderKind::ReferredBy,
+                b'y' => HeaderKind::Identity,
+                b'a' => HeaderKind::AcceptContact,
+                b'j' => HeaderKind::RejectContact,
+                b'd' => HeaderKind::RequestDisposition,
+                _ => HeaderKind::Other,
+            },
             n => {
                 // Candidates of the same length only: a few comparisons per header.
                 let cands: &[(&[u8], HeaderKind)] = match n {
@@ -190,9 +207,13 @@ impl HeaderKind {
                     20 => &[(b"p-preferred-identity", HeaderKind::PPreferredIdentity)],
                     _ => &[],
                 };
+                // The first letter rules out most candidates before a full compare.
+                let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
                 cands
                     .iter()
-                    .find(|(full, _)| full.eq_ignore_ascii_case(name))
+                    .find(|(full, _)| {
+                        full.first() == Some(&first) && crate::scan::eq_lowercase(name, full)
+                    })
                     .map_or(HeaderKind::Other, |e| e.1)
             }
         }
@@ -294,8 +315,10 @@ mod tests {
         assert!(!names_match(b"x-a", b"X-B"));
         for (full, c, k) in NAMES {
             assert_eq!(HeaderKind::from_name(full), *k);
+            assert_eq!(HeaderKind::from_name(&full.to_ascii_uppercase()), *k);
             if *c != 0 {
                 assert_eq!(HeaderKind::from_name(&[*c]), *k);
+                assert_eq!(HeaderKind::from_name(&[c.to_ascii_uppercase()]), *k);
             }
             assert!(k
                 .canonical_name()

@@ -208,18 +208,24 @@ impl Message {
                 terminated = true;
                 break;
             }
-            let content = line.bytes(b);
-            let Some(colon) = memchr::memchr(b':', content) else {
-                bad_line.get_or_insert(line.start as u32);
-                continue;
-            };
-            let (ns, ne) = trim_range(b, line.start, line.start + colon);
-            let name = b.get(ns..ne).unwrap_or_default();
-            if name.is_empty() || ns != line.start || !name.iter().all(|&c| is_token(c)) {
+            // One forward scan: token characters, optional LWS, then the colon.
+            // Anything else (no colon, a non-token in the name, leading
+            // whitespace) makes the line unusable.
+            let (ns, line_end) = (line.start, line.end);
+            let mut i = ns;
+            while i < line_end && b.get(i).is_some_and(|&c| is_token(c)) {
+                i += 1;
+            }
+            let ne = i;
+            while i < line_end && b.get(i).is_some_and(|&c| crate::scan::is_lws(c)) {
+                i += 1;
+            }
+            if ne == ns || i >= line_end || b.get(i) != Some(&b':') {
                 bad_line.get_or_insert(line.start as u32);
                 continue;
             }
-            let (vs, ve) = trim_range(b, line.start + colon + 1, line.end);
+            let name = b.get(ns..ne).unwrap_or_default();
+            let (vs, ve) = trim_range(b, i + 1, line_end);
             let kind = HeaderKind::from_name(name);
             if kind == HeaderKind::ContentLength && clen == ClState::Absent {
                 clen = match b

@@ -30,14 +30,65 @@ pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// ASCII-lowercases 8 bytes at once (only `A`..=`Z` change).
+#[inline]
+fn lower8(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let heptets = w & (0x7f * ONES);
+    let above_a = heptets + (0x80 - b'A' as u64) * ONES;
+    let above_z = heptets + (0x80 - b'Z' as u64 - 1) * ONES;
+    // High bit set where 'A' <= byte <= 'Z' (and the byte is ASCII).
+    let upper = (above_a ^ above_z) & !w & (0x80 * ONES);
+    w | (upper >> 2)
+}
+
+/// Whether `s` equals `lower` (an all-lowercase ASCII name) ignoring ASCII
+/// case; eight bytes at a time, for header-name lookups.
+#[inline]
+pub(crate) fn eq_lowercase(s: &[u8], lower: &[u8]) -> bool {
+    if s.len() != lower.len() {
+        return false;
+    }
+    let (mut a, mut b) = (s, lower);
+    while a.len() >= 8 {
+        let (x, rest_a) = a.split_at(8);
+        let (y, rest_b) = b.split_at(8);
+        let xw = u64::from_le_bytes(x.try_into().unwrap_or_default());
+        let yw = u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if lower8(xw) != yw {
+            return false;
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    // The tail, assembled in registers (a memcpy here costs more than the compare).
+    let (mut xw, mut yw) = (0u64, 0u64);
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        xw |= (x as u64) << (8 * i);
+        yw |= (y as u64) << (8 * i);
+    }
+    lower8(xw) == yw
+}
+
+/// RFC 3261 `token` characters, as a table: the header scan tests every name byte.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        c += 1;
+    }
+    t
+};
+
 /// RFC 3261 `token` character.
 #[inline]
 pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 /// One logical line: `start..end` is the content without its terminator (folded
@@ -223,5 +274,39 @@ mod tests {
         assert_eq!(trim(b"   "), b"");
         assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_u32(b"4294967296"), None);
+    }
+}
+
+#[cfg(test)]
+mod eq_tests {
+    use super::eq_lowercase;
+
+    #[test]
+    fn eq_lowercase_matches_eq_ignore_ascii_case() {
+        let names: &[&[u8]] = &[
+            b"",
+            b"to",
+            b"via",
+            b"content-length",
+            b"p-preferred-identity",
+        ];
+        for &lower in names {
+            assert!(eq_lowercase(lower, lower));
+            assert!(eq_lowercase(&lower.to_ascii_uppercase(), lower));
+        }
+        // Every byte value against every position of a 9-byte name (crosses a word).
+        let lower = b"max-forwa";
+        for pos in 0..lower.len() {
+            for b in 0..=255u8 {
+                let mut s = *lower;
+                s[pos] = b;
+                assert_eq!(
+                    eq_lowercase(&s, lower),
+                    s.eq_ignore_ascii_case(lower),
+                    "byte {b:#x} at {pos}"
+                );
+            }
+        }
+        assert!(!eq_lowercase(b"vi", b"via"));
     }
 }

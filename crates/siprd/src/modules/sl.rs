@@ -361,9 +361,7 @@ impl Module for Sl {
             }
             let ours = ctx
                 .msg
-                .to()
-                .ok()
-                .and_then(|to| to.tag())
+                .to_tag_fast()
                 .is_some_and(|tag| tag.starts_with(state.tag_prefix.as_bytes()));
             if !ours {
                 return HookAction::Continue;
