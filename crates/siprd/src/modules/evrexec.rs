@@ -165,90 +165,42 @@ fn sleep_unless_stopping(rt: &Runtime, total: Duration) -> bool {
     !rt.is_stopping()
 }
 
-/// Datagrams read per `recvmmsg` call, and the room for each.
+/// Datagrams read per `recvmmsg` call.
 const BATCH: usize = 64;
-const SLOT: usize = 65536;
 /// Pause after a partial batch (adds at most this much latency).
 const GATHER: Duration = Duration::from_millis(1);
-
-/// The source address of a received datagram.
-fn sockaddr_of(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match libc::c_int::from(ss.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says this storage holds a sockaddr_in.
-            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Some(SocketAddr::new(ip.into(), u16::from_be(a.sin_port)))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says this storage holds a sockaddr_in6.
-            let a = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
-            Some(SocketAddr::new(ip.into(), u16::from_be(a.sin6_port)))
-        }
-        _ => None,
-    }
-}
 
 /// Receive in batches (`recvmmsg`, returning as soon as one datagram is
 /// there) and run the route for each datagram, in order.
 fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
-    let mut bufs = vec![0u8; BATCH * SLOT];
-    // SAFETY: all-zero is a valid value for these plain C structs.
-    let mut addrs: Vec<libc::sockaddr_storage> = vec![unsafe { std::mem::zeroed() }; BATCH];
-    let mut iovs: Vec<libc::iovec> = Vec::with_capacity(BATCH);
-    for chunk in bufs.chunks_mut(SLOT) {
-        iovs.push(libc::iovec {
-            iov_base: chunk.as_mut_ptr().cast(),
-            iov_len: SLOT,
-        });
-    }
-    // SAFETY: as above.
-    let mut hdrs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut batch = crate::transport::RecvBatch::new(BATCH);
     let mut ctx = Ctx::new(rt.clone());
     while !rt.is_stopping() {
-        for i in 0..BATCH {
-            let h = &mut hdrs[i];
-            h.msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_hdr.msg_namelen =
-                std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_hdr.msg_iov = &mut iovs[i];
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_len = 0;
-        }
-        // SAFETY: every header points at live buffers owned by this frame.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                hdrs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_WAITFORONE,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if !matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::Interrupted
-            ) {
-                tracing::error!(
-                    "evrexec: receive on {:?} failed: {e}",
-                    sock.local_addr().ok()
-                );
-                std::thread::sleep(Duration::from_millis(100));
+        let n = match batch.recv(fd, false) {
+            Ok(n) => n,
+            Err(e) => {
+                if !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) {
+                    tracing::error!(
+                        "evrexec: receive on {:?} failed: {e}",
+                        sock.local_addr().ok()
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
             }
-            continue;
-        }
-        for i in 0..n as usize {
-            let len = (hdrs[i].msg_len as usize).min(SLOT);
+        };
+        for i in 0..n {
+            let (bytes, src, _truncated) = batch.datagram(i);
             let data = EvrData {
-                data: Some(Bytes::copy_from_slice(&bufs[i * SLOT..i * SLOT + len])),
-                src: sockaddr_of(&addrs[i]),
+                data: Some(Bytes::copy_from_slice(bytes)),
+                src,
             };
             // The thread's own context: no pool round trip per datagram.
             ctx.reset(rt.faked_message(), true, RcvInfo::default());
@@ -259,7 +211,7 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
         // Under load, let datagrams gather for a moment: one wake-up then
         // serves many of them (the socket buffer absorbs the wait). An idle
         // socket blocks in `recvmmsg` and costs nothing.
-        if n > 0 && (n as usize) < BATCH {
+        if n > 0 && n < BATCH {
             std::thread::sleep(GATHER);
         }
     }

@@ -35,7 +35,7 @@ mod outbox;
 mod receivers;
 mod tcp;
 mod udp;
-pub(crate) use udp::grow_rcvbuf;
+pub(crate) use udp::{grow_rcvbuf, RecvBatch};
 
 use std::fmt;
 use std::io;

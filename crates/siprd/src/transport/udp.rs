@@ -128,19 +128,70 @@ pub(crate) fn sockaddr_to_std(
     }
 }
 
+/// Zeroed memory straight from the kernel, so that only the pages a datagram
+/// lands on become resident: a batch reserves 64 KiB per slot (the largest
+/// datagram) but SIP datagrams touch one or two pages of it. (The allocator
+/// may zero a large calloc by hand, which made 4 MiB per worker resident.)
+struct LazyPages {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: plain memory owned by this value; access goes through &/&mut self.
+unsafe impl Send for LazyPages {}
+
+impl LazyPages {
+    fn new(len: usize) -> LazyPages {
+        // SAFETY: an anonymous private mapping; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            // Out of address space at start-up: nothing sensible to do.
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::from_size_align(len, 4096)
+                    .unwrap_or(std::alloc::Layout::new::<u8>()),
+            );
+        }
+        LazyPages { ptr: p.cast(), len }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        // SAFETY: a live mapping of `len` bytes (zero-filled by the kernel).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for LazyPages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
 /// Buffers for one recvmmsg batch. Heap blocks never move, so the pointers set
 /// up once stay valid.
-struct RecvBatch {
-    bufs: Box<[u8]>,
+pub(crate) struct RecvBatch {
+    bufs: LazyPages,
     addrs: Box<[libc::sockaddr_storage]>,
     iovs: Box<[libc::iovec]>,
     hdrs: Box<[libc::mmsghdr]>,
 }
 
 impl RecvBatch {
-    fn new(n: usize) -> RecvBatch {
-        // vec![0; ..] uses calloc: pages are only touched when a datagram lands.
-        let mut bufs = vec![0u8; n * RECV_BUF].into_boxed_slice();
+    pub(crate) fn new(n: usize) -> RecvBatch {
+        let mut bufs = LazyPages::new(n * RECV_BUF);
         // SAFETY: all-zero is valid for these C structs.
         let mut addrs: Box<[libc::sockaddr_storage]> =
             (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
@@ -171,7 +222,7 @@ impl RecvBatch {
     }
 
     /// `nonblocking`: return `WouldBlock` at once when nothing is queued.
-    fn recv(&mut self, fd: i32, nonblocking: bool) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, fd: i32, nonblocking: bool) -> io::Result<usize> {
         for h in self.hdrs.iter_mut() {
             h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
             h.msg_hdr.msg_flags = 0;
@@ -198,11 +249,13 @@ impl RecvBatch {
         }
     }
 
-    fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>, bool) {
+    /// Datagram `i` of the last batch: data, source, and whether it was
+    /// truncated (larger than [`RECV_BUF`]).
+    pub(crate) fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>, bool) {
         let h = &self.hdrs[i];
         let len = (h.msg_len as usize).min(RECV_BUF);
         let _ = &self.iovs;
-        let data = &self.bufs[i * RECV_BUF..i * RECV_BUF + len];
+        let data = &self.bufs.as_slice()[i * RECV_BUF..i * RECV_BUF + len];
         let src = sockaddr_to_std(&self.addrs[i], h.msg_hdr.msg_namelen);
         (data, src, h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0)
     }
