@@ -8,6 +8,7 @@
 //! with a warning instead of blocking the server for ever.
 
 use parking_lot::{Condvar, Mutex};
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -99,10 +100,12 @@ impl OwnedLock {
     }
 }
 
-/// One lock held by an execution, with a label for the leak warning.
+/// One lock held by an execution, with a label for the leak warning. The
+/// label is kept inline (short keys do not allocate): taking a lock is on
+/// the per-message path, the warning almost never is.
 pub struct Held {
     pub lock: Arc<OwnedLock>,
-    pub label: String,
+    pub label: SmallVec<[u8; 48]>,
 }
 
 /// The locks an execution has taken and not released yet.
@@ -112,11 +115,14 @@ pub struct HeldLocks {
 }
 
 impl HeldLocks {
-    pub fn push(&mut self, lock: Arc<OwnedLock>, label: impl Into<String>) {
-        self.held.push(Held {
-            lock,
-            label: label.into(),
-        });
+    /// Record `lock`; `label` is the concatenation of the parts, e.g.
+    /// `[b"lock(\"", key, b"\")"]`.
+    pub fn push(&mut self, lock: Arc<OwnedLock>, label: &[&[u8]]) {
+        let mut text = SmallVec::new();
+        for part in label {
+            text.extend_from_slice(part);
+        }
+        self.held.push(Held { lock, label: text });
     }
 
     /// Forget one record of `lock` (after a successful unlock).
@@ -135,7 +141,7 @@ impl HeldLocks {
         let mut labels = Vec::new();
         for h in self.held.drain(..).rev() {
             if h.lock.unlock_all(me) > 0 {
-                labels.push(h.label);
+                labels.push(String::from_utf8_lossy(&h.label).into_owned());
             }
         }
         labels
@@ -180,9 +186,9 @@ mod tests {
         let l = Arc::new(OwnedLock::default());
         let mut held = HeldLocks::default();
         l.lock(3);
-        held.push(l.clone(), "k");
+        held.push(l.clone(), &[b"k"]);
         l.lock(3);
-        held.push(l.clone(), "k");
+        held.push(l.clone(), &[b"k"]);
         assert_eq!(held.release_all(3), vec!["k".to_string()]);
         assert!(l.try_lock(4));
     }

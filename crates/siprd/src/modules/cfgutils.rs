@@ -100,16 +100,16 @@ fn lock_op(st: &CfgState, me: ExecId, held: &mut HeldLocks, key: &[u8], op: Lock
     }
     let pos = core_hash(key, None, st.locks.len() as u32, true) as usize;
     let lock = &st.locks[pos];
-    let label = || format!("lock(\"{}\")", String::from_utf8_lossy(key));
+    let label: [&[u8]; 3] = [b"lock(\"", key, b"\")"];
     match op {
         LockOp::Lock => {
             lock.lock(me);
-            held.push(lock.clone(), label());
+            held.push(lock.clone(), &label);
             1
         }
         LockOp::Try => {
             if lock.try_lock(me) {
-                held.push(lock.clone(), label());
+                held.push(lock.clone(), &label);
                 1
             } else {
                 -1

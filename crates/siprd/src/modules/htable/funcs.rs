@@ -446,7 +446,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             let lock = t.slot_lock(t.hash(&key)).clone();
             lock.lock(ctx.exec_id);
             ctx.locks
-                .push(lock, format!("sht_lock({}=>{})", r.name, show(&key)));
+                .push(lock, &[b"sht_lock(", r.name.as_bytes(), b"=>", &key, b")"]);
             1
         }),
     ));
