@@ -68,6 +68,8 @@ def rows(run_dir):
                  "in flight": s.get("max_concurrent_calls"),
                  "peak PSS MiB": round(ph["mem_peak"]["pss_kib"] / 1024, 1) if ph.get("mem_peak") else None,
                  "B/suspended": ph.get("pss_bytes_per_suspended"),
+                 "events": ph.get("events"), "events lost": ph.get("events_lost"),
+                 "events/s": ph.get("events_per_s"),
                  "log errors": errs}
             yield name, ph["phase"], label, f
 
@@ -75,7 +77,8 @@ def rows(run_dir):
 def report(dirs):
     cols = ["ok", "failed", "retrans", "uas failed", "uas retrans", "180 in order", "180 after 200",
             "achieved/s", "cpu s/100k",
-            "box busy", "udp drops", "in flight", "peak PSS MiB", "B/suspended", "log errors"]
+            "box busy", "udp drops", "in flight", "peak PSS MiB", "B/suspended",
+            "events", "events lost", "events/s", "log errors"]
     print("| scenario | step | server | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 3))
     out = []

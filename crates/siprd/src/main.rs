@@ -49,6 +49,11 @@ unsafe impl GlobalAlloc for Allocator {
 static GLOBAL: Allocator = Allocator;
 
 fn main() {
+    // No transparent huge pages: the allocator would otherwise grow the heap
+    // in 2 MiB steps (idle RSS 15 instead of 7 MB, and more memory per
+    // suspended transaction) for no measurable speed-up in SIP routing.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     let counting = std::env::var_os("SIPRD_COUNT_ALLOCS").is_some();
     COUNTING.store(counting, Ordering::Relaxed);
     siprd::memstat::COUNTING.store(counting, Ordering::Relaxed);
