@@ -40,7 +40,7 @@ else
 fi
 join() { local IFS=,; echo "$*"; }
 
-cargo build --release -p siprd --bin siprd --manifest-path "$root/Cargo.toml"
+cargo build --release -p siprd --bin siprd --example evapi_count --manifest-path "$root/Cargo.toml"
 siprd=${CARGO_TARGET_DIR:-$root/target}/release/siprd
 out=${TMPDIR:-/tmp}/kbench-results
 newest() { ls -dt "$out/$1"-* 2>/dev/null | head -n 1; }
