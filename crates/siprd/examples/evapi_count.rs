@@ -56,7 +56,11 @@ fn parse_opts() -> Result<Opts, String> {
 }
 
 fn connect(o: &Opts) -> std::io::Result<TcpStream> {
-    let s = Socket::new(Domain::for_address(o.connect), Type::STREAM, Some(Protocol::TCP))?;
+    let s = Socket::new(
+        Domain::for_address(o.connect),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     s.set_reuse_address(true)?;
     s.set_recv_buffer_size(4 << 20)?;
     s.bind(&SockAddr::from(o.bind))?;
