@@ -79,16 +79,7 @@ fn drop_in_onsend_route_stops_forward_other_endings_do_not() {
     let c = UdpClient::new();
     for case in ["drop", "ret0", "retneg", "exit"] {
         let ci = format!("os-{case}");
-        c.send(
-            s.udp_addr(),
-            &request(
-                "OPTIONS",
-                "sip:bob@127.0.0.1",
-                c.port(),
-                &ci,
-                &format!("X-Case: {case}\r\n"),
-            ),
-        );
+        send_case(&c, &s, "OPTIONS", &ci, case);
         let got = hop.recv_start("OPTIONS", Duration::from_millis(400));
         if case == "drop" {
             assert!(got.is_none(), "dropped by onsend_route: {got:?}");
@@ -129,6 +120,20 @@ fn snd_pvs_are_checked_at_load_and_read_only() {
 }
 
 // ------------------------------------------------------------------ t_relay()
+
+/// Sends a request for `case`, the `X-Case` header the routes switch on.
+fn send_case(c: &UdpClient, s: &Siprd, method: &str, call_id: &str, case: &str) {
+    c.send(
+        s.udp_addr(),
+        &request(
+            method,
+            "sip:bob@127.0.0.1",
+            c.port(),
+            call_id,
+            &format!("X-Case: {case}\r\n"),
+        ),
+    );
+}
 
 fn relay_cfg(params: &str, hop1: u16, hop2: u16) -> String {
     cfg(
@@ -178,16 +183,7 @@ fn t_relay_runs_onsend_once_per_branch_not_for_retransmissions_ack_or_cancel() {
         hop2.port(),
     ));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "os-serial",
-            "X-Case: serial\r\n",
-        ),
-    );
+    send_case(&c, &s, "INVITE", "os-serial", "serial");
     // Unanswered for a while: the INVITE is retransmitted, onsend ran once.
     let got = hop1.collect(Duration::from_millis(500));
     let invites: Vec<_> = got
@@ -245,16 +241,7 @@ fn parallel_branches_are_all_built_before_onsend_runs() {
     let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "os-fork",
-            "X-Case: fork\r\n",
-        ),
-    );
+    send_case(&c, &s, "INVITE", "os-fork", "fork");
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     let (inv2, from2) = hop2.recv_start("INVITE", WAIT).expect("branch 2");
     assert!(inv2.starts_with(&format!("INVITE sip:b2@127.0.0.1:{}", hop2.port())));
@@ -300,16 +287,7 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
     // One of two branches dropped: the other's 486 is final at once.
-    c.send(
-        s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "os-fd",
-            "X-Case: forkdrop\r\n",
-        ),
-    );
+    send_case(&c, &s, "INVITE", "os-fd", "forkdrop");
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     assert!(inv.contains(".0\r\n"), "{inv}");
     hop1.answer(&inv, from, "486 Busy Here");
@@ -330,16 +308,7 @@ fn a_dropped_branch_is_not_pending_and_dropping_all_answers_477() {
 
     // Every branch dropped: t_relay fails and tm answers 477.
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "os-da",
-            "X-Case: dropall\r\n",
-        ),
-    );
+    send_case(&c, &s, "INVITE", "os-da", "dropall");
     let mut lines = Vec::new();
     while let Some(m) = c.recv(Duration::from_millis(300)) {
         lines.push(first_line(&m).to_string());
@@ -363,16 +332,7 @@ fn dropping_the_failure_route_branch_answers_477() {
     let (hop1, hop2) = (NextHop::new(), NextHop::new());
     let s = Siprd::start(&relay_cfg("", hop1.port(), hop2.port()));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "os-sd",
-            "X-Case: serialdrop\r\n",
-        ),
-    );
+    send_case(&c, &s, "INVITE", "os-sd", "serialdrop");
     let (inv, from) = hop1.recv_start("INVITE", WAIT).expect("branch 1");
     hop1.answer(&inv, from, "486 Busy Here");
     assert!(s.wait_log("FR t_relay=-1 os-sd", WAIT), "{}", s.log());
@@ -482,16 +442,7 @@ onsend_route {{
     );
     assert_eq!(first_line(&r), "SIP/2.0 404 Nope");
     for (case, ci) in [("fwd", "os-fwd-rdrop"), ("tm", "os-tm-rdrop")] {
-        c.send(
-            s.udp_addr(),
-            &request(
-                "OPTIONS",
-                "sip:bob@127.0.0.1",
-                c.port(),
-                ci,
-                &format!("X-Case: {case}\r\n"),
-            ),
-        );
+        send_case(&c, &s, "OPTIONS", ci, case);
         let (req, from) = hop.recv_start("OPTIONS", WAIT).expect("forwarded");
         hop.answer(&req, from, "200 OK");
         let want = if case == "fwd" { 1 } else { 2 };
@@ -569,16 +520,7 @@ fn kemi_onsend_callback_runs_and_cannot_stop_the_send() {
         let c = UdpClient::new();
         for case in ["plain", "drop"] {
             let ci = format!("k-{case}-{marker}");
-            c.send(
-                s.udp_addr(),
-                &request(
-                    "OPTIONS",
-                    "sip:bob@127.0.0.1",
-                    c.port(),
-                    &ci,
-                    &format!("X-Case: {case}\r\n"),
-                ),
-            );
+            send_case(&c, &s, "OPTIONS", &ci, case);
             // As Kamailio 5.6: KSR.x.drop() in the onsend callback is ignored.
             assert!(hop.recv_start("OPTIONS", WAIT).is_some(), "{params} {case}");
             assert!(s.wait_log(&format!("FWD 1 {ci}"), WAIT), "{}", s.log());
