@@ -51,6 +51,8 @@ fn worker_one_init_runs_once_before_traffic() {
         "{}",
         s.log()
     );
+    // The reply can arrive before the route's log line is read from stderr.
+    assert!(s.wait_log("REQUEST OPTIONS", WAIT), "{}", s.log());
     let init = s.log().find("WORKER-ONE-INIT").unwrap();
     let first_request = s.log().find("REQUEST OPTIONS").unwrap();
     assert!(init < first_request);
