@@ -5,6 +5,11 @@
 //! small `hashbrown` table of items. The key hash is computed once (at load for
 //! static keys) and used both to pick the slot and to probe inside it.
 //!
+//! The layout is Kamailio's, because it is observable (iterators, dumps,
+//! `htable.stats`, the order of expiry events): the slot is
+//! `core_case_hash(key) & (slots - 1)`, and a slot lists its items by that
+//! hash, then by insertion.
+//!
 //! Expiry follows Kamailio: only tables with `autoexpire` track time; an item
 //! whose expiry time is in the past reads as missing until the timer removes it.
 
@@ -13,7 +18,7 @@ use bytes::Bytes;
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 use siprd_script::Value;
-use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -70,6 +75,8 @@ impl TableSpec {
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub hash: u64,
+    /// Insertion order (ties between equal hashes keep it, as Kamailio's lists).
+    pub seq: u64,
     pub key: Bytes,
     /// Never `Value::Null`.
     pub value: Value,
@@ -162,8 +169,28 @@ pub enum MatchOn {
 pub struct Table {
     pub spec: TableSpec,
     slots: Box<[Slot]>,
-    mask: u64,
-    hasher: hashbrown::DefaultHashBuilder,
+    mask: u32,
+    next_seq: AtomicU64,
+}
+
+/// Odd multiplier spreading Kamailio's 32-bit key hash over 64 bits for the
+/// in-slot `hashbrown` probe, and its inverse (mod 2^64) to get it back.
+const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
+const UNSPREAD: u64 = {
+    // Newton's iteration doubles the correct low bits each step: 6 steps > 64.
+    let mut x = SPREAD;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(SPREAD.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
+/// Kamailio's key hash (`core_case_hash`) inside a probe hash.
+#[inline]
+fn key_hash_of(hash: u64) -> u32 {
+    hash.rotate_right(32).wrapping_mul(UNSPREAD) as u32
 }
 
 /// Read view of an item for callers.
@@ -187,8 +214,8 @@ impl Table {
         Table {
             spec,
             slots,
-            mask: (n - 1) as u64,
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            mask: (n - 1) as u32,
+            next_seq: AtomicU64::new(0),
         }
     }
 
@@ -200,15 +227,28 @@ impl Table {
         self.slots.len()
     }
 
+    /// The probe hash of a key: Kamailio's 32-bit key hash, multiplied and
+    /// rotated so that `hashbrown` (which probes with the low bits and filters
+    /// with the top 7) sees mixed bits even inside one slot.
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        let h = siprd_script::transform::core_hash(key, None, 0, true);
+        u64::from(h).wrapping_mul(SPREAD).rotate_left(32)
     }
 
     #[inline]
     pub fn slot_index(&self, hash: u64) -> usize {
-        // The low bits pick the slot; hashbrown probes with the high bits.
-        (hash & self.mask) as usize
+        (key_hash_of(hash) & self.mask) as usize
+    }
+
+    fn new_entry(&self, hash: u64, key: &[u8], value: Value, expire: u64) -> Entry {
+        Entry {
+            hash,
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            key: Bytes::copy_from_slice(key),
+            value,
+            expire,
+        }
     }
 
     pub fn slot(&self, idx: usize) -> Option<&Slot> {
@@ -301,16 +341,7 @@ impl Table {
                 return;
             }
             let expire = explicit.unwrap_or(fresh);
-            m.insert_unique(
-                hash,
-                Entry {
-                    hash,
-                    key: Bytes::copy_from_slice(key),
-                    value,
-                    expire,
-                },
-                |e| e.hash,
-            );
+            m.insert_unique(hash, self.new_entry(hash, key, value, expire), |e| e.hash);
         })
     }
 
@@ -353,16 +384,9 @@ impl Table {
                 return Some(n);
             }
             let n = init?.wrapping_add(delta);
-            m.insert_unique(
-                hash,
-                Entry {
-                    hash,
-                    key: Bytes::copy_from_slice(key),
-                    value: Value::Int(n),
-                    expire: fresh,
-                },
-                |e| e.hash,
-            );
+            m.insert_unique(hash, self.new_entry(hash, key, Value::Int(n), fresh), |e| {
+                e.hash
+            });
             Some(n)
         })
     }
@@ -485,22 +509,34 @@ impl Table {
         self.for_each_slot(me, |_, m| m.clear());
     }
 
-    /// The items of one slot (iterators, dump, expiry scan).
-    pub fn slot_items(&self, me: ExecId, idx: usize) -> Vec<ItemView> {
-        match self.slots.get(idx) {
-            Some(slot) => slot.lock.with_unowned(me, || {
-                slot.items
-                    .lock()
-                    .iter()
-                    .map(|e| ItemView {
+    /// The items of one slot matching `keep`, in Kamailio's list order (by
+    /// key hash, then insertion).
+    fn slot_view(&self, me: ExecId, idx: usize, keep: impl Fn(&Entry) -> bool) -> Vec<ItemView> {
+        let Some(slot) = self.slots.get(idx) else {
+            return Vec::new();
+        };
+        let mut items: Vec<(u32, u64, ItemView)> = slot.lock.with_unowned(me, || {
+            slot.items
+                .lock()
+                .iter()
+                .filter(|e| keep(e))
+                .map(|e| {
+                    let view = ItemView {
                         key: e.key.clone(),
                         value: e.value.clone(),
                         expire: e.expire,
-                    })
-                    .collect()
-            }),
-            None => Vec::new(),
-        }
+                    };
+                    (key_hash_of(e.hash), e.seq, view)
+                })
+                .collect()
+        });
+        items.sort_unstable_by_key(|(h, seq, _)| (*h, *seq));
+        items.into_iter().map(|(_, _, v)| v).collect()
+    }
+
+    /// The items of one slot (iterators, dump), in Kamailio's order.
+    pub fn slot_items(&self, me: ExecId, idx: usize) -> Vec<ItemView> {
+        self.slot_view(me, idx, |_| true)
     }
 
     /// Number of items per slot (stats).
@@ -540,23 +576,9 @@ impl Table {
         })
     }
 
-    /// Expired items of one slot, without removing them.
+    /// Expired items of one slot, without removing them, in Kamailio's order.
     pub fn expired_in_slot(&self, me: ExecId, idx: usize, now: u64) -> Vec<ItemView> {
-        match self.slots.get(idx) {
-            Some(slot) => slot.lock.with_unowned(me, || {
-                slot.items
-                    .lock()
-                    .iter()
-                    .filter(|e| e.expire != 0 && e.expire < now)
-                    .map(|e| ItemView {
-                        key: e.key.clone(),
-                        value: e.value.clone(),
-                        expire: e.expire,
-                    })
-                    .collect()
-            }),
-            None => Vec::new(),
-        }
+        self.slot_view(me, idx, |e| e.expire != 0 && e.expire < now)
     }
 
     /// Remove expired items of one slot; returns how many.
