@@ -390,7 +390,9 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
                 break;
             }
-            if c == b'\\' {
+            // Single-quoted strings are raw, as in Kamailio: a backslash is
+            // just a backslash (so JSON escapes survive), and `'` always ends it.
+            if c == b'\\' && q == b'"' {
                 let Some(&e) = self.b.get(self.pos + 1) else {
                     self.pos += 1;
                     continue;
@@ -401,11 +403,24 @@ impl<'a> Lexer<'a> {
                     b'r' => out.push(b'\r'),
                     b't' => out.push(b'\t'),
                     b'a' => out.push(7),
-                    b'0' => out.push(0),
                     b'\\' => out.push(b'\\'),
                     b'"' => out.push(b'"'),
-                    b'\'' => out.push(b'\''),
                     b'\n' => {}
+                    // `\xH` / `\xHH`: a byte in hex
+                    b'x' if self.b.get(self.pos).is_some_and(u8::is_ascii_hexdigit) => {
+                        out.push(self.radix_byte(16, 2));
+                    }
+                    // `\OO` / `\OOO`: a byte in octal; a lone digit stays as
+                    // written, so regex back-references like `\1` survive
+                    b'0'..=b'7'
+                        if self
+                            .b
+                            .get(self.pos)
+                            .is_some_and(|d| (b'0'..=b'7').contains(d)) =>
+                    {
+                        self.pos -= 1;
+                        out.push(self.radix_byte(8, 3));
+                    }
                     _ => {
                         out.push(b'\\');
                         out.push(e);
@@ -417,5 +432,23 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         Tok::Str(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Reads up to `max` digits of `radix` at the cursor as one byte (wrapping,
+    /// as a C `char` cast does).
+    fn radix_byte(&mut self, radix: u32, max: usize) -> u8 {
+        let mut v: u32 = 0;
+        for _ in 0..max {
+            let Some(d) = self
+                .b
+                .get(self.pos)
+                .and_then(|&c| (c as char).to_digit(radix))
+            else {
+                break;
+            };
+            v = v * radix + d;
+            self.pos += 1;
+        }
+        v as u8
     }
 }

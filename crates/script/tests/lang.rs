@@ -876,3 +876,13 @@ fn switch_regex_case_labels() {
     let e = check(r#"request_route { switch($var(x)) { case /"a(": exit; } }"#);
     assert!(e.contains("bad regular expression"), "{e}");
 }
+
+#[test]
+fn string_escapes_follow_kamailio() {
+    // double quotes: \n \r \t \a \\ \" \xH[H] \OO[O]; anything else stays as written
+    assert_eq!(one(r#""a\x41\101\60|\q\'\1|\x""#), r"aAA0|\q\'\1|\x");
+    assert_eq!(one(r#""t\tn""#), "t\tn");
+    // single quotes are raw: JSON escapes reach the JSON parser untouched
+    assert_eq!(one(r#"'{"a":"q\"\u00e9\n"}'"#), r#"{"a":"q\"\u00e9\n"}"#);
+    assert_eq!(one(r"'x\'"), r"x\");
+}
