@@ -667,3 +667,23 @@ fn ksr_return_values_match_kamailio() {
         assert_eq!(c.recv(Duration::from_millis(300)), None, "{user}");
     }
 }
+
+#[test]
+fn docs_list_every_kemi_export() {
+    // docs/kemi.md carries the table `siprd --kemi-list` prints; a new
+    // function must show up there too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("--kemi-list")
+        .output()
+        .expect("run siprd --kemi-list");
+    let list = String::from_utf8_lossy(&out.stdout);
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/kemi.md"))
+        .expect("read docs/kemi.md");
+    assert!(list.lines().count() > 50, "short list: {list}");
+    let missing: Vec<&str> = list.lines().filter(|l| !docs.contains(l)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/kemi.md lacks (regenerate the table with `siprd --kemi-list`):\n{}",
+        missing.join("\n")
+    );
+}

@@ -33,11 +33,27 @@ pub enum Json {
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
+    /// jansson refuses an object with a repeated key; json-c keeps the last value.
+    reject_duplicates: bool,
 }
 
-/// Parse a whole JSON text (any value at the top, surrounding whitespace allowed).
+/// Parse a whole JSON text as jansson does (any value at the top, surrounding
+/// whitespace allowed, a repeated object key is an error).
 pub fn parse(text: &[u8]) -> Result<Json, String> {
-    let mut p = Parser { s: text, pos: 0 };
+    parse_with(text, true)
+}
+
+/// Parse as json-c does: a repeated key replaces the earlier value in place.
+pub fn parse_json_c(text: &[u8]) -> Result<Json, String> {
+    parse_with(text, false)
+}
+
+fn parse_with(text: &[u8], reject_duplicates: bool) -> Result<Json, String> {
+    let mut p = Parser {
+        s: text,
+        pos: 0,
+        reject_duplicates,
+    };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -89,6 +105,7 @@ impl Parser<'_> {
                     if self.s.get(self.pos) != Some(&b'"') {
                         return self.err("string or '}' expected");
                     }
+                    let key_at = self.pos;
                     let k = self.string()?;
                     self.ws();
                     if self.s.get(self.pos) != Some(&b':') {
@@ -98,6 +115,10 @@ impl Parser<'_> {
                     self.ws();
                     let v = self.value(depth + 1)?;
                     match items.iter_mut().find(|(key, _)| *key == k) {
+                        Some(_) if self.reject_duplicates => {
+                            self.pos = key_at;
+                            return self.err(&format!("duplicate object key \"{k}\""));
+                        }
                         Some(slot) => slot.1 = v,
                         None => items.push((k, v)),
                     }
@@ -296,11 +317,19 @@ fn real_text(f: f64) -> String {
 /// Compact output, as jansson's `JSON_COMPACT`.
 pub fn dump(v: &Json) -> String {
     let mut out = String::new();
-    dump_into(v, &mut out);
+    dump_into(v, &mut out, (",", ":"));
     out
 }
 
-fn dump_into(v: &Json, out: &mut String) {
+/// jansson's default output (no `JSON_COMPACT`, no indent): `{"a": 1, "b": [1, 2]}`.
+pub fn dump_jansson_default(v: &Json) -> String {
+    let mut out = String::new();
+    dump_into(v, &mut out, (", ", ": "));
+    out
+}
+
+/// `seps`: the item and the key separators.
+fn dump_into(v: &Json, out: &mut String, seps: (&str, &str)) {
     match v {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -313,9 +342,9 @@ fn dump_into(v: &Json, out: &mut String) {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push_str(seps.0);
                 }
-                dump_into(x, out);
+                dump_into(x, out, seps);
             }
             out.push(']');
         }
@@ -323,18 +352,18 @@ fn dump_into(v: &Json, out: &mut String) {
             out.push('{');
             for (i, (k, x)) in o.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push_str(seps.0);
                 }
                 escape_into(k, out, false);
-                out.push(':');
-                dump_into(x, out);
+                out.push_str(seps.1);
+                dump_into(x, out, seps);
             }
             out.push('}');
         }
     }
 }
 
-/// json-c's default ("spaced") output, as the json module prints values.
+/// json-c's spaced output: `{ "a": 1 }`, `/` escaped.
 pub fn dump_spaced(v: &Json) -> String {
     let mut out = String::new();
     spaced_into(v, &mut out);
@@ -363,7 +392,7 @@ fn spaced_into(v: &Json, out: &mut String) {
             }
             out.push_str(" }");
         }
-        other => dump_into(other, out),
+        other => dump_into(other, out, (",", ":")),
     }
 }
 
@@ -670,6 +699,74 @@ fn set(ctx: &mut Ctx, args: &[Arg<Ctx>], append: bool, fname: &str) -> i32 {
     set_out(ctx, &args[3], Value::from_string(dump(&doc)), fname)
 }
 
+/// `jansson_xdecode(json, xavp)`: each object (the root, or each element of a
+/// root array) becomes a new `$xavp(name)` item, one field per key in document
+/// order; a non-object array element gives an empty item. Values convert as
+/// `jansson_get` stores them, null stays null.
+fn xdecode(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    const FNAME: &str = "jansson_xdecode";
+    let Some(doc) = load(ctx, &a[0], FNAME) else {
+        return -1;
+    };
+    let Some(name) = str_arg(ctx, &a[1]).filter(|n| !n.is_empty()) else {
+        tracing::error!("{FNAME}: empty xavp name");
+        return -1;
+    };
+    let fields = |v: &Json| match v {
+        Json::Obj(o) => o
+            .iter()
+            .map(|(k, v)| (bytes::Bytes::copy_from_slice(k.as_bytes()), to_value(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    match &doc {
+        Json::Obj(_) => ctx.avps.xavp_push_fields(&name, fields(&doc)),
+        Json::Arr(items) => {
+            for item in items {
+                ctx.avps.xavp_push_fields(&name, fields(item));
+            }
+        }
+        _ => {
+            tracing::error!("{FNAME}: the JSON root is neither an object nor an array");
+            return -1;
+        }
+    }
+    1
+}
+
+/// `jansson_xencode(xavp, pv)`: the newest `$xavp(name)` item as one JSON
+/// object, fields taken newest first (a repeated name keeps its first place
+/// and its oldest value, as jansson's set-by-key gives), printed in jansson's
+/// default style.
+fn xencode(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    const FNAME: &str = "jansson_xencode";
+    let Some(name) = str_arg(ctx, &a[0]) else {
+        return -1;
+    };
+    let Some(fields) = ctx.avps.xavp_fields(&name) else {
+        tracing::error!(
+            "{FNAME}: no xavp `{}` with fields",
+            String::from_utf8_lossy(&name)
+        );
+        return -1;
+    };
+    let mut obj: Vec<(String, Json)> = Vec::with_capacity(fields.len());
+    for (k, v) in fields.iter().rev() {
+        let k = String::from_utf8_lossy(k);
+        let v = match v {
+            Value::Null => Json::Null,
+            Value::Int(i) => Json::Int(i64::from(*i)),
+            Value::Str(s) => Json::Str(String::from_utf8_lossy(s).into_owned()),
+        };
+        match obj.iter_mut().find(|(key, _)| *key == k) {
+            Some(slot) => slot.1 = v,
+            None => obj.push((k.into_owned(), v)),
+        }
+    }
+    let text = dump_jansson_default(&Json::Obj(obj));
+    set_out(ctx, &a[1], Value::from_string(text), FNAME)
+}
+
 fn def(
     name: &'static str,
     module: &'static str,
@@ -694,7 +791,7 @@ fn json_field(ctx: &mut Ctx, a: &[Arg<Ctx>], raw_strings: bool, fname: &str) -> 
     let Some(field) = text_arg(ctx, &a[1]) else {
         return -1;
     };
-    let doc = match parse(&text) {
+    let doc = match parse_json_c(&text) {
         Ok(d) => d,
         Err(_) => {
             tracing::error!("{fname}: empty or invalid JSON");
@@ -750,6 +847,18 @@ impl Module for Jansson {
             "jansson",
             vec![Format, Format, Format, WritablePv],
             func(|ctx, a| set(ctx, a, true, "jansson_append")),
+        ));
+        reg.add_function(def(
+            "jansson_xdecode",
+            "jansson",
+            vec![Format, Format],
+            func(xdecode),
+        ));
+        reg.add_function(def(
+            "jansson_xencode",
+            "jansson",
+            vec![Format, WritablePv],
+            func(xencode),
         ));
         reg.add_function(def(
             "jansson_array_size",
@@ -882,6 +991,10 @@ mod tests {
         }
         let deep = "[".repeat(2000);
         assert!(parse(deep.as_bytes()).is_err());
+        // a repeated key: jansson refuses the document, json-c keeps the last value in place
+        let dup = br#"{"a":1,"b":2,"a":3}"#;
+        assert!(parse(dup).unwrap_err().contains("duplicate object key"));
+        assert_eq!(dump(&parse_json_c(dup).unwrap()), r#"{"a":3,"b":2}"#);
     }
 
     #[test]

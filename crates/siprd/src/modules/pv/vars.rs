@@ -232,6 +232,20 @@ impl AvpStore {
         }
     }
 
+    /// Push a new `$xavp(root)` item holding `fields` (oldest first; may be empty).
+    pub fn xavp_push_fields(&mut self, root: &[u8], fields: Vec<(Bytes, Value)>) {
+        self.xavps.push(root, XItem::List(fields));
+    }
+
+    /// The fields of the newest `$xavp(root)` item, oldest first; None when
+    /// there is no item or it holds a plain value.
+    pub fn xavp_fields(&self, root: &[u8]) -> Option<&[(Bytes, Value)]> {
+        match self.xavps.item(root, 0)? {
+            XItem::List(f) => Some(f),
+            XItem::Val(_) => None,
+        }
+    }
+
     /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string fields.
     pub fn xavp_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
         let mut fields = Vec::new();
