@@ -227,8 +227,8 @@ impl<'a> Lexer<'a> {
                     let line = &self.src[ls..self.pos];
                     let line = line.strip_suffix('\r').unwrap_or(line);
                     if let Some(l) = line.strip_suffix('\\') {
+                        // joined without the line break, as Kamailio does
                         rest.push_str(l);
-                        rest.push('\n');
                         if self.pos < self.b.len() {
                             self.pos += 1;
                             continue;

@@ -24,6 +24,9 @@ pub struct ParsedConfig {
     pub cfgengine: Option<(String, Span)>,
     pub routes: Vec<RouteDecl>,
     pub warnings: Vec<Diagnostic>,
+    /// Preprocessor defines (name, value) in definition order, as
+    /// Kamailio's `core.ppdefines` lists them.
+    pub ppdefines: Vec<(String, String)>,
 }
 
 impl ParsedConfig {
@@ -71,7 +74,11 @@ pub fn parse_str(name: &str, text: &str, defines: &Defines) -> Result<ParsedConf
 
 fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
     let Pp {
-        sm, mut diags, out, ..
+        sm,
+        mut diags,
+        out,
+        history,
+        ..
     } = pp;
     let eof = out
         .last()
@@ -99,6 +106,7 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         cfgengine: None,
         routes: Vec::new(),
         warnings: Vec::new(),
+        ppdefines: history,
     };
     p.top(&mut cfg);
     diags.append(&mut p.diags);

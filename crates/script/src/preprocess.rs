@@ -51,6 +51,9 @@ pub(crate) struct Pp {
     pub diags: Vec<Diagnostic>,
     pub out: Vec<Token>,
     defines: HashMap<String, String>,
+    /// Every name ever defined, in definition order with its last value
+    /// (`#!undef` does not remove it): what `core.ppdefines` lists, as Kamailio.
+    pub history: Vec<(String, String)>,
     substs: Vec<Subst>,
     conds: Vec<Cond>,
     /// Canonical paths of the files being included (cycle detection) with their display names.
@@ -63,24 +66,33 @@ const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl Pp {
     pub fn new(defines: &Defines) -> Pp {
-        let mut map = HashMap::new();
-        // Kamailio predefines its version; siprd runs 5.6 configs
-        for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
-            map.insert(n.to_string(), String::new());
-        }
-        for (n, v) in &defines.list {
-            map.insert(n.clone(), v.clone());
-        }
-        Pp {
+        let mut pp = Pp {
             sm: SourceMap::default(),
             diags: Vec::new(),
             out: Vec::new(),
-            defines: map,
+            defines: HashMap::new(),
+            history: Vec::new(),
             substs: Vec::new(),
             conds: Vec::new(),
             include_stack: Vec::new(),
             depth: 0,
+        };
+        // Kamailio predefines its version; siprd runs 5.6 configs
+        for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
+            pp.define(n.to_string(), String::new());
         }
+        for (n, v) in &defines.list {
+            pp.define(n.clone(), v.clone());
+        }
+        pp
+    }
+
+    fn define(&mut self, name: String, value: String) {
+        match self.history.iter_mut().find(|(n, _)| *n == name) {
+            Some(h) => h.1.clone_from(&value),
+            None => self.history.push((name.clone(), value.clone())),
+        }
+        self.defines.insert(name, value);
     }
 
     fn active(&self) -> bool {
@@ -148,7 +160,7 @@ impl Pp {
                     {
                         let base = p.rsplit('/').next().unwrap_or(p);
                         let name = base.strip_suffix(".so").unwrap_or(base);
-                        self.defines.insert(format!("MOD_{name}"), String::new());
+                        self.define(format!("MOD_{name}"), String::new());
                     }
                     self.out.push(t);
                 }
@@ -257,7 +269,7 @@ impl Pp {
                     }
                     "trydef" if exists => {}
                     _ => {
-                        self.defines.insert(id.to_string(), value);
+                        self.define(id.to_string(), value);
                     }
                 }
             }
@@ -274,7 +286,7 @@ impl Pp {
                 } else {
                     v
                 };
-                self.defines.insert(id.trim().to_string(), v);
+                self.define(id.trim().to_string(), v);
             }
             "subst" | "substdef" | "substdefs" => self.subst(name, rest, span),
             "include_file" | "import_file" => {
@@ -367,7 +379,7 @@ impl Pp {
             } else {
                 parts[1].clone()
             };
-            self.defines.insert(id, v);
+            self.define(id, v);
         }
         self.substs.push(Subst {
             re,

@@ -198,7 +198,10 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
 }
 
 fn apply_globals(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> CoreSettings {
-    let mut settings = CoreSettings::default();
+    let mut settings = CoreSettings {
+        ppdefines: parsed.ppdefines.clone(),
+        ..CoreSettings::default()
+    };
     for g in &parsed.globals {
         if crate::core_params::lookup(&g.name).is_none() {
             continue; // reported by the compiler with a did-you-mean

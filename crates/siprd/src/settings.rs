@@ -36,6 +36,8 @@ pub struct CoreSettings {
     /// The directory of the config file (relative paths of modules, e.g.
     /// app_lua's script, resolve against it). Not a config parameter.
     pub config_dir: Option<std::path::PathBuf>,
+    /// Preprocessor defines in definition order (`core.ppdefines`).
+    pub ppdefines: Vec<(String, String)>,
     pub force_rport: bool,
     /// `onsend_route_reply`: run onsend_route also for relayed replies.
     pub onsend_route_reply: bool,
@@ -74,6 +76,7 @@ impl Default for CoreSettings {
             async_workers_group: Vec::new(),
             workdir: None,
             config_dir: None,
+            ppdefines: Vec::new(),
             force_rport: false,
             onsend_route_reply: false,
             advertised_address: None,

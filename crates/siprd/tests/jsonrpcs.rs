@@ -528,3 +528,68 @@ fn kex_registers_the_statistics_commands() {
     let r = stats(port, "stats.get_statistics", json!(["rcv_requests"]));
     assert_eq!(r["result"], json!(["core:rcv_requests = 1"]), "{r}");
 }
+
+#[test]
+fn ppdefines_list_every_define_in_order() {
+    // As Kamailio 5.6.3: predefined names, then -A, then the file's defines
+    // and MOD_<module> in the order they appear; `#!undef` keeps the entry,
+    // `#!redefine` updates it in place; an empty value shows as "none".
+    let port = free_udp_port();
+    let extra = "#!define FOO \"bar\"\n#!define BAR\n#!define GONE 1\n#!undef GONE\n\
+                 #!redefine FOO baz\n#!trydef FOO other\n#!define MULTI abc \\\n   def\n";
+    let body = cfg(port, "");
+    let (head, tail) = body.split_at(body.find("loadmodule \"sl.so\"").unwrap());
+    let _s = Siprd::start_with(&format!("{head}{extra}{tail}"), &[], &["-A", "CLI=7"]);
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"core.ppdefines","id":1}"#,
+    );
+    let names: Vec<&str> = r["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "KAMAILIO_5",
+            "KAMAILIO_5_6",
+            "KAMAILIO_5_6_3",
+            "SIPRD",
+            "CLI",
+            "MOD_pv",
+            "FOO",
+            "BAR",
+            "GONE",
+            "MULTI",
+            "MOD_sl",
+            "MOD_xlog",
+            "MOD_htable",
+            "MOD_jsonrpcs",
+            "MOD_evrexec"
+        ]
+    );
+    let r = rpc(
+        port,
+        r#"{"jsonrpc":"2.0","method":"core.ppdefines_full","id":2}"#,
+    );
+    let full: Vec<(String, String)> = r["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().into(),
+                d["value"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let value = |n: &str| full.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    assert_eq!(value("CLI"), Some("7"));
+    assert_eq!(value("FOO"), Some("baz"));
+    assert_eq!(value("BAR"), Some("none"));
+    assert_eq!(value("GONE"), Some("1"));
+    assert_eq!(value("MULTI"), Some("abc    def"));
+    assert_eq!(r["result"][0]["type"], 0);
+}

@@ -297,6 +297,38 @@ pub fn register(
             }))
         }),
     );
+    for (name, full) in [("core.ppdefines", false), ("core.ppdefines_full", true)] {
+        let r = rt.clone();
+        add(
+            name,
+            if full {
+                "List preprocessor defines with their values."
+            } else {
+                "List preprocessor defines."
+            },
+            Box::new(move |_| {
+                let rt = r
+                    .get()
+                    .and_then(Weak::upgrade)
+                    .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+                Ok(Json::Array(
+                    rt.settings
+                        .ppdefines
+                        .iter()
+                        .map(|(n, v)| {
+                            if full {
+                                // an empty value prints "none", as Kamailio
+                                let v = if v.is_empty() { "none" } else { v };
+                                json!({"name": n, "type": 0, "value": v})
+                            } else {
+                                Json::String(n.clone())
+                            }
+                        })
+                        .collect(),
+                ))
+            }),
+        );
+    }
     register_stats(rpc, rt);
 }
 
