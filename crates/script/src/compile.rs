@@ -1128,6 +1128,13 @@ impl<C: 'static> Compiler<'_, C> {
                     })
                 }
             }
+            ParamKind::PvOrStr => {
+                if starts_pv {
+                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+                } else {
+                    Ok(Arg::Str(Bytes::from(src.text.clone())))
+                }
+            }
             ParamKind::IntOrPv => {
                 if let Some(i) = src
                     .int

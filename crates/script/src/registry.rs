@@ -27,6 +27,10 @@ pub enum ParamKind<C> {
     /// otherwise it is a format string (PVs expanded), or a static string when it
     /// holds no PV.
     StrOrPv,
+    /// Kamailio's "var_str" family: a single leading pseudo-variable, else the
+    /// text as written (PVs inside are not expanded: tm's `t_reply("404",
+    /// "x $var(y)")` sends `x $var(y)`).
+    PvOrStr,
     /// Kamailio's "var_int"/"igp" family: a static integer, or a single PV which
     /// must hold an integer at run time.
     IntOrPv,
@@ -57,6 +61,7 @@ impl<C> Clone for ParamKind<C> {
             ParamKind::Str => ParamKind::Str,
             ParamKind::Int => ParamKind::Int,
             ParamKind::StrOrPv => ParamKind::StrOrPv,
+            ParamKind::PvOrStr => ParamKind::PvOrStr,
             ParamKind::IntOrPv => ParamKind::IntOrPv,
             ParamKind::Format => ParamKind::Format,
             ParamKind::FormatOrPv => ParamKind::FormatOrPv,

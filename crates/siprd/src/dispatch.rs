@@ -254,6 +254,8 @@ pub fn route_message(
         if let Some(route) = rt.request_route {
             rt.run_route(ctx, route, route_type::REQUEST, "request_route");
         }
+        // The request is processed: t_precheck_trans() no longer sees it.
+        ctx.tm.precheck = None;
     } else {
         let stats = &rt.rpc.core_stats;
         stats.reply(

@@ -1106,3 +1106,228 @@ fn over_tcp_final_replies_are_not_retransmitted() {
     let again = t.recv(WAIT).expect("stored reply");
     assert_eq!(again, r);
 }
+
+/// Two branches in parallel (hop1 then hop2); CANCEL relayed by tm.
+fn fork_cfg(params: &str, hop1: u16, hop2: u16) -> String {
+    cfg(
+        params,
+        &format!(
+            r#"
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    if (is_method("CANCEL")) {{ t_relay(); exit; }}
+    if ($hdr(X-No-E2E) != $null) {{ t_set_no_e2e_cancel_reason(1); }}
+    $ru = "sip:b@127.0.0.1:{hop2}";
+    append_branch();
+    $ru = "sip:a@127.0.0.1:{hop1}";
+    t_relay();
+}}
+"#
+        ),
+    )
+}
+
+/// Ring both hops; returns the INVITEs and where they came from.
+fn ring_both(
+    s: &Siprd,
+    c: &UdpClient,
+    h1: &NextHop,
+    h2: &NextHop,
+    call: &str,
+    extra: &str,
+) -> (
+    (String, std::net::SocketAddr),
+    (String, std::net::SocketAddr),
+) {
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), call, extra),
+    );
+    let a = h1.recv_start("INVITE", WAIT).expect("INVITE to hop1");
+    let b = h2.recv_start("INVITE", WAIT).expect("INVITE to hop2");
+    h1.answer(&a.0, a.1, "180 Ringing");
+    h2.answer(&b.0, b.1, "180 Ringing");
+    std::thread::sleep(Duration::from_millis(200));
+    (a, b)
+}
+
+/// The CANCEL of call `call` at `h` (unanswered CANCELs of earlier calls are
+/// retransmitted meanwhile).
+fn cancel_of(h: &NextHop, call: &str) -> String {
+    let end = Instant::now() + WAIT;
+    while Instant::now() < end {
+        if let Some((m, _)) = h.recv_start("CANCEL", WAIT) {
+            if header(&m, "Call-ID") == Some(call) {
+                return m;
+            }
+        }
+    }
+    panic!("no CANCEL for {call}");
+}
+
+#[test]
+fn cancels_carry_a_reason_as_kamailio() {
+    // Observed on Kamailio 5.6.3: the CANCEL sent to a branch copies the
+    // received CANCEL's Reason lines after Content-Length; one caused by a
+    // 2xx (6xx) on another branch says so; t_set_no_e2e_cancel_reason(1) in
+    // the INVITE's route and e2e_cancel_reason=0 turn the copy off.
+    let (h1, h2) = (NextHop::new(), NextHop::new());
+    let s = Siprd::start(&fork_cfg("", h1.port(), h2.port()));
+    let c = UdpClient::new();
+
+    let reason =
+        "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\nReason: Q.850;cause=16\r\n";
+    ring_both(&s, &c, &h1, &h2, "rsn-1", "");
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:bob@127.0.0.1", c.port(), "rsn-1", reason),
+    );
+    for h in [&h1, &h2] {
+        let cancel = cancel_of(h, "rsn-1");
+        assert!(
+            cancel.ends_with(&format!("Content-Length: 0\r\n{reason}\r\n")),
+            "{cancel}"
+        );
+    }
+
+    let (_, b) = ring_both(&s, &c, &h1, &h2, "rsn-2", "");
+    h2.answer(&b.0, b.1, "200 OK");
+    let cancel = cancel_of(&h1, "rsn-2");
+    assert!(
+        cancel.ends_with(
+            "Content-Length: 0\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n\r\n"
+        ),
+        "{cancel}"
+    );
+
+    let (_, b) = ring_both(&s, &c, &h1, &h2, "rsn-3", "");
+    h2.answer(&b.0, b.1, "603 Decline");
+    let cancel = cancel_of(&h1, "rsn-3");
+    assert!(
+        cancel.ends_with("Content-Length: 0\r\nReason: SIP;cause=603\r\n\r\n"),
+        "{cancel}"
+    );
+
+    ring_both(&s, &c, &h1, &h2, "rsn-4", "X-No-E2E: 1\r\n");
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:bob@127.0.0.1", c.port(), "rsn-4", reason),
+    );
+    let cancel = cancel_of(&h1, "rsn-4");
+    assert!(!cancel.contains("Reason:"), "{cancel}");
+    drop(s);
+
+    let s = Siprd::start(&fork_cfg(
+        "modparam(\"tm\", \"e2e_cancel_reason\", 0)",
+        h1.port(),
+        h2.port(),
+    ));
+    ring_both(&s, &c, &h1, &h2, "rsn-5", "");
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:bob@127.0.0.1", c.port(), "rsn-5", reason),
+    );
+    let cancel = cancel_of(&h1, "rsn-5");
+    assert!(!cancel.contains("Reason:"), "{cancel}");
+}
+
+#[test]
+fn per_transaction_settings_and_queries_answer_as_kamailio() {
+    // Return values observed on Kamailio 5.6.3 for the same statements.
+    let s = Siprd::start(&cfg(
+        "",
+        r#"
+failure_route[F] { xlog("L_INFO", "F\n"); }
+onreply_route[R] { xlog("L_INFO", "R\n"); }
+request_route {
+    if (is_method("ACK")) {
+        $var(p) = t_precheck_trans();
+        xlog("L_INFO", "ACK precheck=$var(p)\n");
+        exit;
+    }
+    if ($rU == "set") {
+        $var(a) = t_set_retr(100, 200);
+        $var(b) = t_reset_retr();
+        $var(c) = t_set_max_lifetime(1000, 0);
+        $var(d) = t_reset_max_lifetime();
+        $var(e) = t_set_auto_inv_100(0);
+        $var(f) = t_set_disable_6xx(1);
+        $var(g) = t_set_disable_failover(1);
+        $var(h) = t_set_disable_internal_reply(1);
+        $var(i) = t_set_no_e2e_cancel_reason(1);
+        $var(n) = -5;
+        $var(j) = t_set_retr("$var(n)", 100);
+        sl_send_reply("200", "s=$var(a)$var(b)$var(c)$var(d)$var(e)$var(f)$var(g)$var(h)$var(i) $var(j)");
+        exit;
+    }
+    if ($rU == "isset") {
+        $var(a) = t_is_set("failure_route");
+        t_on_failure("F");
+        $var(b) = t_is_set("failure_route");
+        $var(c) = t_is_set("branch_route");
+        t_newtran();
+        t_on_reply("R");
+        $var(d) = t_is_set("onreply_route");
+        $var(r) = "a=" + $var(a) + " b=" + $var(b) + " c=" + $var(c) + " d=" + $var(d);
+        t_reply("200", "$var(r)");
+        exit;
+    }
+    if ($rU == "status") {
+        $var(a) = t_get_status_code();
+        $var(p1) = t_precheck_trans();
+        $var(p2) = t_precheck_trans();
+        t_newtran();
+        $var(b) = t_get_status_code();
+        $var(x) = t_retransmit_reply();
+        t_reply("183", "Progress");
+        $var(c) = t_get_status_code();
+        $var(y) = t_retransmit_reply();
+        $var(r) = "a=" + $var(a) + " b=" + $var(b) + " c=" + $var(c) + " x=" + $var(x) + " y=" + $var(y) + " p=" + $var(p1) + $var(p2);
+        t_reply("200", "$var(r)");
+        exit;
+    }
+    if ($rU == "fmt") {
+        $var(d) = "D";
+        t_send_reply("200", "x $var(d) y");
+        exit;
+    }
+    if (is_method("CANCEL")) {
+        $var(l) = t_lookup_cancel();
+        $var(p) = t_precheck_trans();
+        $var(rc) = t_relay_cancel();
+        sl_send_reply("200", "l=$var(l) p=$var(p) rc=$var(rc)");
+        exit;
+    }
+    $var(rc) = t_relay_cancel();
+    sl_send_reply("200", "rc=$var(rc)");
+}
+"#,
+    ));
+    let c = UdpClient::new();
+    let ask = |user: &str, method: &str, call: &str| {
+        let r = c.request(
+            s.udp_addr(),
+            &request(method, &format!("sip:{user}@127.0.0.1"), c.port(), call, ""),
+        );
+        first_line(&r).to_string()
+    };
+    assert_eq!(ask("set", "OPTIONS", "k-1"), "SIP/2.0 200 s=111111111 -1");
+    assert_eq!(
+        ask("isset", "OPTIONS", "k-2"),
+        "SIP/2.0 200 a=-1 b=1 c=-1 d=1"
+    );
+    // t_retransmit_reply resent the 183, so skip provisional replies
+    assert_eq!(
+        ask("status", "OPTIONS", "k-3"),
+        "SIP/2.0 200 a=-1 b=-1 c=183 x=-1 y=1 p=-1-1"
+    );
+    // a reason that does not start with a variable is sent as written
+    assert_eq!(ask("fmt", "OPTIONS", "k-4"), "SIP/2.0 200 x $var(d) y");
+    assert_eq!(ask("x", "CANCEL", "k-5"), "SIP/2.0 200 l=-1 p=-2 rc=1");
+    assert_eq!(ask("x", "OPTIONS", "k-6"), "SIP/2.0 200 rc=1");
+    c.send(
+        s.udp_addr(),
+        &request("ACK", "sip:x@127.0.0.1", c.port(), "k-7", ""),
+    );
+    assert!(s.wait_log("ACK precheck=-2", WAIT), "{}", s.log());
+}

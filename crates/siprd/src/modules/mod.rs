@@ -6,6 +6,7 @@ pub mod app_lua;
 pub mod args;
 pub mod cfgutils;
 pub mod core;
+pub mod corex;
 pub mod ctl;
 pub mod evapi;
 pub mod evrexec;
@@ -123,6 +124,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "app_lua",
         new: || Box::new(app_lua::AppLua::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "corex",
+        new: || Box::new(corex::Corex),
         requires: &[],
     },
     ModuleInfo {

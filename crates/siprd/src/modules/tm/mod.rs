@@ -14,6 +14,7 @@
 //!   owns the table ([`table`]) and the timer thread.
 
 pub mod asyncm;
+mod knobs;
 pub mod relay;
 pub mod table;
 pub mod tmx;
@@ -52,6 +53,12 @@ pub struct TmConfig {
     /// What a new serial forking leg drops of the earlier replies (as a
     /// `t_drop_replies` mode: `n`, `a`, `l`).
     pub failure_reply_mode: u8,
+    /// Copy the `Reason` of a received CANCEL into the CANCELs sent (RFC 3326).
+    pub e2e_cancel_reason: bool,
+    /// Add tm's own `Reason` to CANCELs sent because a branch answered 2xx / 6xx.
+    pub local_cancel_reason: bool,
+    /// A 6xx is an ordinary reply (no cancelling, no priority).
+    pub disable_6xx_block: bool,
 }
 
 impl Default for TmConfig {
@@ -68,6 +75,9 @@ impl Default for TmConfig {
             auto_inv_100_reason: "trying -- your call is important to us".into(),
             restart_fr_on_each_reply: true,
             failure_reply_mode: b'a',
+            e2e_cancel_reason: true,
+            local_cancel_reason: true,
+            disable_6xx_block: false,
         }
     }
 }
@@ -137,6 +147,17 @@ pub struct TmCtx {
     pub branch_idx: i32,
     /// `t_set_fr(fr_inv, fr)` for branches created after it.
     pub fr_override: Option<(Duration, Option<Duration>)>,
+    /// `t_set_retr(t1, t2)`: retransmission intervals of what is created
+    /// after it (None: the parameter).
+    pub retr_override: (Option<Duration>, Option<Duration>),
+    /// `t_set_max_lifetime(inv, noninv)`.
+    pub lifetime_override: (Option<Duration>, Option<Duration>),
+    /// Per-transaction switches set before the transaction exists; copied
+    /// into it when it is created.
+    pub flags: table::TxFlags,
+    /// `t_precheck_trans()`: this message's mark in tmx's in-progress set,
+    /// removed when the request's processing ends.
+    pub precheck: Option<Arc<tmx::PrecheckMark>>,
 }
 
 /// tm parameters accepted without effect (Kamailio tuning knobs).
@@ -147,7 +168,6 @@ const IGNORED_PARAMS: &[&str] = &[
     "reparse_invite",
     "on_sl_reply",
     "cancel_b_method",
-    "e2e_cancel_reason",
     "pass_provisional_replies",
     "ruri_matching",
     "via1_matching",
@@ -437,7 +457,8 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return -1;
     };
     let invite = method == Method::Invite;
-    let cfg = st.table.cfg.read().timers();
+    let mut cfg = st.table.cfg.read().timers();
+    knobs::apply_retr(ctx, &mut cfg);
     let rcv = ctx.rcv;
     let req = ctx.msg.buf().clone();
     let inserted = st.table.insert(key, invite, || TxInner {
@@ -467,6 +488,8 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         drop_mode: None,
         send_failed: false,
         last_is_auto_100: false,
+        flags: ctx.tm.flags,
+        cancel_reason: None,
     });
     match inserted {
         Ok(entry) => {
@@ -640,15 +663,16 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return -1;
     };
     let cfg = st.table.cfg.read().clone();
-    let (invite, replied) = {
+    let (invite, replied, auto_100) = {
         let inner = tx.entry.inner.lock();
-        (tx.entry.invite, inner.uas.last_code())
+        let auto_100 = inner.flags.auto_inv_100.unwrap_or(cfg.auto_inv_100);
+        (tx.entry.invite, inner.uas.last_code(), auto_100)
     };
     if replied >= 200 {
         tracing::error!("t_suspend: the transaction already has a final reply");
         return -1;
     }
-    if invite && replied == 0 && cfg.auto_inv_100 {
+    if invite && replied == 0 && auto_100 {
         reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
     }
     let mut inner = tx.entry.inner.lock();
@@ -1208,6 +1232,9 @@ impl Module for Tm {
             },
             int("restart_fr_on_each_reply"),
             int("failure_reply_mode"),
+            int("e2e_cancel_reason"),
+            int("local_cancel_reason"),
+            int("disable_6xx_block"),
             ModParamDecl {
                 name: "event_callback",
                 ty: ModParamType::Str,
@@ -1244,6 +1271,9 @@ impl Module for Tm {
                 c.auto_inv_100_reason = String::from_utf8_lossy(&v.to_bytes()).into_owned()
             }
             "restart_fr_on_each_reply" => c.restart_fr_on_each_reply = v.to_int() != 0,
+            "e2e_cancel_reason" => c.e2e_cancel_reason = v.to_int() != 0,
+            "local_cancel_reason" => c.local_cancel_reason = v.to_int() != 0,
+            "disable_6xx_block" => c.disable_6xx_block = v.to_int() != 0,
             "failure_reply_mode" => {
                 c.failure_reply_mode = match v.try_int() {
                     Some(0) => b'n',
@@ -1328,14 +1358,14 @@ impl Module for Tm {
         reg.add_function(def(
             "t_reply",
             "tm",
-            vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
             req_fail,
             t_reply(false, self.state.clone()),
         ));
         reg.add_function(def(
             "t_send_reply",
             "tm",
-            vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
             req_fail,
             t_reply(true, self.state.clone()),
         ));
@@ -1491,6 +1521,7 @@ impl Module for Tm {
         }
 
         self.register_queries(reg);
+        knobs::register(&self.state, reg);
         tmx::register_tm(&self.state, reg);
 
         add_msg_pv(reg, "T_req", false);

@@ -126,9 +126,13 @@ pub fn t_relay(
         return -1;
     };
     let cfg = st.table.cfg.read().clone();
-    if tx.entry.invite && cfg.auto_inv_100 && ctx.exec.route_type & route_type::REQUEST != 0 {
-        let replied = tx.entry.inner.lock().uas.last_code();
-        if replied == 0 {
+    if tx.entry.invite && ctx.exec.route_type & route_type::REQUEST != 0 {
+        let (replied, auto_100) = {
+            let inner = tx.entry.inner.lock();
+            let auto = inner.flags.auto_inv_100.unwrap_or(cfg.auto_inv_100);
+            (inner.uas.last_code(), auto)
+        };
+        if replied == 0 && auto_100 {
             reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
         }
     }
@@ -183,7 +187,7 @@ pub fn t_relay(
             if ctx.exec.route_type & route_type::FAILURE != 0 {
                 tx.entry.inner.lock().send_failed = true;
                 tracing::error!("t_relay: t_forward_noack failed");
-            } else {
+            } else if !tx.entry.inner.lock().flags.disable_internal_reply {
                 reply_in_tx(ctx, &tx, 477, super::REASON_477, false);
             }
         } else {
@@ -318,6 +322,7 @@ fn build_branch(
     };
     let now = Instant::now();
     let mut timers = cfg.timers();
+    super::knobs::apply_retr(ctx, &mut timers);
     if let Some((fr_inv, fr)) = ctx.tm.fr_override {
         timers.fr_inv = fr_inv;
         if let Some(fr) = fr {
@@ -362,9 +367,12 @@ fn build_branch(
         }
         // The whole transaction ends at its lifetime at the latest.
         let life = if tx.entry.invite {
-            cfg.max_inv_lifetime
+            ctx.tm.lifetime_override.0.unwrap_or(cfg.max_inv_lifetime)
         } else {
-            cfg.max_noninv_lifetime
+            ctx.tm
+                .lifetime_override
+                .1
+                .unwrap_or(cfg.max_noninv_lifetime)
         };
         inner.uas.arm_fr(now, life);
         inner.saved = Some(Box::new(Saved {
@@ -403,7 +411,7 @@ fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option
 /// INVITE whose branches were all cancelled already (`t_cancel_branches`)
 /// gets a local `487 Request canceled` first. None when no INVITE matches:
 /// the CANCEL is relayed like any other request.
-fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
+pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
     let target = st.table.lookup(&key)?;
     if ctx.tm.tx.is_none() {
@@ -414,17 +422,29 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     }
     let tx = ctx.tm.tx.clone()?;
     let mut cancels = Vec::new();
+    let e2e_reason = st.table.cfg.read().e2e_cancel_reason;
     let (invite_final, branches, left) = {
         let mut inner = target.inner.lock();
         inner.canceled = true;
         inner.cancelling = true;
+        if inner
+            .flags
+            .no_e2e_cancel_reason
+            .map_or(e2e_reason, |no| !no)
+        {
+            inner.cancel_reason = inner
+                .cancel_reason
+                .take()
+                .or_else(|| reason_lines(&ctx.msg));
+        }
         let now = Instant::now();
         let mut left = false;
+        let reason = inner.cancel_reason.clone();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && !u.cancel_sent && u.tx.state() != State::Terminated {
                 left = true;
                 if u.provisional {
-                    cancels.extend(start_cancel(st, u, now));
+                    cancels.extend(start_cancel(st, u, now, reason.as_ref()));
                 }
             }
         }
@@ -459,9 +479,17 @@ fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
 /// own, retransmitted over UDP (T1 doubling to T2) until answered, as
 /// Kamailio's. Returns what to send now; the caller reschedules the
 /// transaction.
-fn start_cancel(st: &TmState, u: &mut Uac, now: Instant) -> Option<(Dest, Bytes)> {
+fn start_cancel(
+    st: &TmState,
+    u: &mut Uac,
+    now: Instant,
+    reason: Option<&Bytes>,
+) -> Option<(Dest, Bytes)> {
     u.cancel_sent = true;
-    let request = Bytes::from(build_cancel(&u.request)?);
+    let request = Bytes::from(build_cancel(
+        &u.request,
+        reason.map_or(&[][..], |r| &r[..]),
+    )?);
     let timers = st.table.cfg.read().timers();
     u.cancel = Some(Box::new(CancelTx {
         tx: ClientTx::start(false, u.dest.proto != Proto::Udp, timers, now),
@@ -484,8 +512,37 @@ fn top_via_line(msg: &Message) -> Option<&[u8]> {
     msg.buf().get(h.line)
 }
 
-/// A CANCEL for a branch request (RFC 3261 §9.1).
-fn build_cancel(request: &Bytes) -> Option<Vec<u8>> {
+/// The `Reason` header lines of a received CANCEL, as written.
+fn reason_lines(msg: &Message) -> Option<Bytes> {
+    let mut out = Vec::new();
+    for h in msg.headers() {
+        if h.name.eq_ignore_ascii_case(b"Reason") {
+            out.extend_from_slice(msg.buf().get(h.line.clone()).unwrap_or_default());
+        }
+    }
+    (!out.is_empty()).then(|| Bytes::from(out))
+}
+
+/// tm's own `Reason` for the CANCELs a final `code` on another branch causes
+/// (`local_cancel_reason`), as Kamailio words it.
+pub fn set_local_cancel_reason(tx: &TxRef, code: u16) {
+    if !tx.state.table.cfg.read().local_cancel_reason {
+        return;
+    }
+    let mut inner = tx.entry.inner.lock();
+    if inner.cancel_reason.is_none() {
+        let line = if (200..300).contains(&code) {
+            format!("Reason: SIP;cause={code};text=\"Call completed elsewhere\"\r\n")
+        } else {
+            format!("Reason: SIP;cause={code}\r\n")
+        };
+        inner.cancel_reason = Some(Bytes::from(line));
+    }
+}
+
+/// A CANCEL for a branch request (RFC 3261 §9.1); `extra` header lines go
+/// after Content-Length, where Kamailio puts the copied `Reason`.
+fn build_cancel(request: &Bytes, extra: &[u8]) -> Option<Vec<u8>> {
     let req = Message::parse(request.clone()).ok()?;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"CANCEL ");
@@ -504,11 +561,13 @@ fn build_cancel(request: &Bytes) -> Option<Vec<u8>> {
     );
     out.extend_from_slice(
         format!(
-            "CSeq: {} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            "CSeq: {} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n",
             req.cseq_num().ok()?
         )
         .as_bytes(),
     );
+    out.extend_from_slice(extra);
+    out.extend_from_slice(b"\r\n");
     Some(out)
 }
 
@@ -572,6 +631,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         }
         let cancelling = inner.cancelling;
+        let reason = inner.cancel_reason.clone();
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
@@ -599,7 +659,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         if r.pass_up && code < 200 {
             u.provisional = true;
             if cancelling && !u.cancel_sent {
-                cancel = start_cancel(st, u, now);
+                cancel = start_cancel(st, u, now, reason.as_ref());
             }
         }
         st.table.schedule(&tx.entry, &mut inner);
@@ -647,10 +707,12 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     }
     if (200..300).contains(&code) {
         relay_reply(&rt, ctx, &tx, code, out);
+        set_local_cancel_reason(&tx, code);
         cancel_pending(&rt, &tx);
         return HookAction::Stop;
     }
-    if code >= 600 {
+    if code >= 600 && !six_xx_disabled(&tx) {
+        set_local_cancel_reason(&tx, code);
         cancel_pending(&rt, &tx);
     }
     ctx.flush();
@@ -757,9 +819,10 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
         // after t_cancel_branches).
         inner.cancelling = true;
         let now = Instant::now();
+        let reason = inner.cancel_reason.clone();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
-                cancels.extend(start_cancel(&tx.state, u, now));
+                cancels.extend(start_cancel(&tx.state, u, now, reason.as_ref()));
             }
         }
         tx.state.table.schedule(&tx.entry, &mut inner);
@@ -792,13 +855,23 @@ pub(crate) fn drop_replies(inner: &mut TxInner, mode: u8) {
 
 /// Best final reply among the branches: a 6xx wins, else the lowest class,
 /// lowest code.
-fn best(inner: &TxInner) -> Option<usize> {
+/// A 6xx is an ordinary reply for this transaction (`disable_6xx_block`,
+/// `t_set_disable_6xx`).
+fn six_xx_disabled(tx: &TxRef) -> bool {
+    tx.entry.inner.lock().flags.disable_6xx || tx.state.table.cfg.read().disable_6xx_block
+}
+
+fn best(inner: &TxInner, disable_6xx: bool) -> Option<usize> {
     let mut best: Option<(usize, u16)> = None;
     for (i, u) in inner.uacs.iter().enumerate() {
         if u.code < 200 || u.dropped {
             continue;
         }
-        let rank = if u.code >= 600 { 0 } else { u.code };
+        let rank = if u.code >= 600 && !disable_6xx {
+            0
+        } else {
+            u.code
+        };
         if best.is_none_or(|(_, r)| rank < r) {
             best = Some((i, rank));
         }
@@ -814,7 +887,10 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
         if inner.uas.is_final() || pending(&inner) || inner.uacs.is_empty() {
             return;
         }
-        let Some(i) = best(&inner) else { return };
+        let no_6xx = inner.flags.disable_6xx || tx.state.table.cfg.read().disable_6xx_block;
+        let Some(i) = best(&inner, no_6xx) else {
+            return;
+        };
         inner.best = Some(i);
         let Some(u) = inner.uacs.get(i) else { return };
         let (code, from) = (u.code, u.dest);
@@ -868,7 +944,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 reply_detached(rt, tx, 477, super::REASON_477);
                 return;
             }
-            if best(&inner).is_none() {
+            if best(&inner, true).is_none() {
                 // t_drop_replies() with no new branch: nothing left to relay.
                 drop(inner);
                 reply_detached(rt, tx, 500, super::REASON_500);
@@ -932,7 +1008,7 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
         }
         u.code = 408;
         let cancel = if u.provisional && !u.cancel_sent {
-            start_cancel(&tx.state, u, Instant::now())
+            start_cancel(&tx.state, u, Instant::now(), None)
         } else {
             None
         };

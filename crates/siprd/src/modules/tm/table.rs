@@ -121,6 +121,24 @@ pub struct TxInner {
     /// The last reply was the auto `100` (built again on a retransmission
     /// instead of being kept: ~350 bytes per suspended INVITE).
     pub last_is_auto_100: bool,
+    /// Switches the script set for this transaction (`t_set_auto_inv_100`, ...).
+    pub flags: TxFlags,
+    /// `Reason` header lines the CANCELs sent from now on carry (RFC 3326):
+    /// copied from a received CANCEL, or tm's own after a 2xx / 6xx.
+    pub cancel_reason: Option<Bytes>,
+}
+
+/// Per-transaction switches (`t_set_auto_inv_100`, `t_set_disable_6xx`,
+/// `t_set_disable_failover`, `t_set_disable_internal_reply`,
+/// `t_set_no_e2e_cancel_reason`). `None`: the module parameter decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxFlags {
+    pub auto_inv_100: Option<bool>,
+    pub disable_6xx: bool,
+    /// siprd does no DNS failover, so this switch only records the choice.
+    pub disable_failover: bool,
+    pub disable_internal_reply: bool,
+    pub no_e2e_cancel_reason: Option<bool>,
 }
 
 impl TxInner {

@@ -1,5 +1,6 @@
 //! tm's `t_drop_replies`, `t_save_lumps`, tmx's `t_drop`, `t_reply_callid`,
-//! `t_cancel_branches`, and the `tm.list` / `tm.stats` RPC commands.
+//! `t_cancel_branches`, `t_precheck_trans`, and the `tm.list` / `tm.stats`
+//! RPC commands.
 
 use super::{def, relay, reply_detached, tm_api, TmState, TxRef};
 use crate::context::Ctx;
@@ -8,7 +9,9 @@ use crate::rpc::RpcRegistry;
 use bytes::Bytes;
 use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, ParamKind};
 use siprd_script::{route_type, Registry};
-use siprd_sip::Message;
+use siprd_sip::txkey::ServerTxKey;
+use siprd_sip::{Message, Method};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -169,6 +172,49 @@ fn which_fixup() -> ParamKind<Ctx> {
     ))
 }
 
+/// Requests some worker is processing now, marked by `t_precheck_trans()`:
+/// process-wide, as Kamailio's table in shared memory.
+static IN_PROGRESS: std::sync::LazyLock<parking_lot::Mutex<HashSet<ServerTxKey>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// One request's mark in [`IN_PROGRESS`]; dropping it (when the request's
+/// processing ends, see `TmCtx::precheck`) removes the mark.
+pub struct PrecheckMark(ServerTxKey);
+
+impl Drop for PrecheckMark {
+    fn drop(&mut self) {
+        IN_PROGRESS.lock().remove(&self.0);
+    }
+}
+
+/// `t_precheck_trans()`: true when another worker is processing the same
+/// request right now (a retransmission that arrived before the transaction
+/// exists); otherwise marks this one and returns false. -2 for ACK and CANCEL
+/// (they are not checked), as Kamailio.
+fn precheck_trans(ctx: &mut Ctx) -> i32 {
+    if !ctx.msg.is_request() || ctx.faked {
+        return -1;
+    }
+    if matches!(ctx.msg.method(), Method::Ack | Method::Cancel) {
+        return -2;
+    }
+    if ctx.tm.precheck.is_some() {
+        return -1; // marked by this very processing
+    }
+    let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
+        return -1;
+    };
+    {
+        let mut set = IN_PROGRESS.lock();
+        if set.contains(&key) {
+            return 1;
+        }
+        set.insert(key.clone());
+    }
+    ctx.tm.precheck = Some(Arc::new(PrecheckMark(key)));
+    -1
+}
+
 /// The callid argument of t_reply_callid also carries tm's state.
 struct CallidArg {
     state: Arc<TmState>,
@@ -176,6 +222,13 @@ struct CallidArg {
 }
 
 pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
+    reg.add_function(def(
+        "t_precheck_trans",
+        "tmx",
+        vec![],
+        route_type::REQUEST,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| precheck_trans(ctx)),
+    ));
     for params in [vec![], vec![ParamKind::IntOrPv]] {
         reg.add_function(def(
             "t_drop",
@@ -253,7 +306,10 @@ mod tflag {
 fn tflags(e: &super::TxEntry, inner: &super::TxInner, auto_100: bool) -> u32 {
     let bit = |on: bool, b: u32| if on { b } else { 0 };
     bit(e.invite, tflag::INVITE)
-        | bit(e.invite && auto_100, tflag::AUTO_INV_100)
+        | bit(
+            e.invite && inner.flags.auto_inv_100.unwrap_or(auto_100),
+            tflag::AUTO_INV_100,
+        )
         | bit(inner.suspended.is_some() || inner.resumed, tflag::BLIND_UAC)
         | bit(inner.suspended.is_some(), tflag::SUSPENDED)
         | bit(inner.canceled, tflag::CANCELED)
