@@ -1256,7 +1256,7 @@ request_route {
         $var(h) = t_set_disable_internal_reply(1);
         $var(i) = t_set_no_e2e_cancel_reason(1);
         $var(n) = -5;
-        $var(j) = t_set_retr("$var(n)", 100);
+        $var(j) = t_set_retr($var(n), 100); # a bare variable, as Kamailio allows here
         sl_send_reply("200", "s=$var(a)$var(b)$var(c)$var(d)$var(e)$var(f)$var(g)$var(h)$var(i) $var(j)");
         exit;
     }

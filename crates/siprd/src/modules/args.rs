@@ -68,3 +68,40 @@ pub fn optional_regex(name: &str, re: &str) -> Result<Option<regex::bytes::Regex
         .map(Some)
         .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
 }
+
+/// An integer argument that may also be a pseudo-variable written with or
+/// without quotes: Kamailio's tm setters take `t_set_fr($var(t))`, where
+/// most functions want constants. Read it with [`int_arg`].
+pub fn int_or_bare_pv() -> siprd_script::registry::ParamKind<Ctx> {
+    use siprd_script::registry::{ArgSrc, FixupCtx, ParamKind};
+    ParamKind::Custom(std::sync::Arc::new(
+        |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+            let t = src.text.trim();
+            if let Some(i) = src.int.or_else(|| parse_int(t.as_bytes())) {
+                return Ok(Arg::Int(i));
+            }
+            if t.starts_with('$') {
+                return siprd_script::pv::parse_pv(fx, t).map(|(p, _)| Arg::Pv(Box::new(p)));
+            }
+            Err(format!(
+                "expected an integer or a pseudo-variable, not \"{t}\""
+            ))
+        },
+    ))
+}
+
+/// A string argument that may also be a pseudo-variable written with or
+/// without quotes (a leading PV is the value, other text is taken as
+/// written). Read it with [`str_arg`].
+pub fn str_or_bare_pv() -> siprd_script::registry::ParamKind<Ctx> {
+    use siprd_script::registry::{ArgSrc, FixupCtx, ParamKind};
+    ParamKind::Custom(std::sync::Arc::new(
+        |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+            let t = src.text.as_str();
+            if t.starts_with('$') && siprd_script::pv::scan_pv_len(t).is_some() {
+                return siprd_script::pv::parse_pv(fx, t).map(|(p, _)| Arg::Pv(Box::new(p)));
+            }
+            Ok(Arg::Str(Bytes::from(src.text.clone())))
+        },
+    ))
+}

@@ -12,7 +12,7 @@
 use super::table::TxFlags;
 use super::{def, relay, resend_last, TmState};
 use crate::context::Ctx;
-use crate::modules::args::{int_arg, str_arg};
+use crate::modules::args::{int_arg, int_or_bare_pv, str_arg};
 use siprd_script::registry::{func, Arg, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::transaction::TimerConfig;
@@ -64,7 +64,7 @@ fn set_flag(ctx: &mut Ctx, set: impl Fn(&mut TxFlags)) -> i32 {
 
 pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
     let any = route_type::ANY;
-    let two_ints = || vec![ParamKind::IntOrPv, ParamKind::IntOrPv];
+    let two_ints = || vec![int_or_bare_pv(), int_or_bare_pv()];
     reg.add_function(def(
         "t_set_retr",
         "tm",
@@ -134,7 +134,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         reg.add_function(def(
             name,
             "tm",
-            vec![ParamKind::IntOrPv],
+            vec![int_or_bare_pv()],
             any,
             func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(v) = int_arg(ctx, &a[0]) else {
@@ -217,7 +217,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         }),
     ));
     let s = st.clone();
-    for params in [vec![], vec![ParamKind::IntOrPv]] {
+    for params in [vec![], vec![int_or_bare_pv()]] {
         let s = s.clone();
         reg.add_function(def(
             "t_lookup_cancel",

@@ -21,7 +21,7 @@ pub mod tmx;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
-use crate::modules::args::{int_arg, str_arg};
+use crate::modules::args::{int_arg, int_or_bare_pv, str_arg};
 use crate::runtime::{EventHandle, RouteRef, Runtime};
 use crate::transport::Proto;
 use bytes::Bytes;
@@ -1604,7 +1604,7 @@ impl Tm {
         reg.add_function(def(
             "t_grep_status",
             "tm",
-            vec![ParamKind::IntOrPv],
+            vec![int_or_bare_pv()],
             any,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(code) = int_arg(ctx, &a[0]) else {
@@ -1631,8 +1631,8 @@ impl Tm {
             }),
         ));
         for params in [
-            vec![ParamKind::IntOrPv],
-            vec![ParamKind::IntOrPv, ParamKind::IntOrPv],
+            vec![int_or_bare_pv()],
+            vec![int_or_bare_pv(), int_or_bare_pv()],
         ] {
             reg.add_function(def(
                 "t_set_fr",

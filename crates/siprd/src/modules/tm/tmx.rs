@@ -4,7 +4,7 @@
 
 use super::{def, relay, reply_detached, tm_api, TmState, TxRef};
 use crate::context::Ctx;
-use crate::modules::args::{int_arg, str_arg};
+use crate::modules::args::{int_arg, int_or_bare_pv, str_arg, str_or_bare_pv};
 use crate::rpc::RpcRegistry;
 use bytes::Bytes;
 use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, ParamKind};
@@ -128,7 +128,7 @@ fn reply_callid(st: &Arc<TmState>, ctx: &mut Ctx, callid: &[u8], a: &[Arg<Ctx>])
 
 /// tm functions that live here.
 pub(super) fn register_tm(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
-    for params in [vec![], vec![ParamKind::StrOrPv]] {
+    for params in [vec![], vec![str_or_bare_pv()]] {
         reg.add_function(def(
             "t_drop_replies",
             "tm",
@@ -229,7 +229,7 @@ pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
         route_type::REQUEST,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| precheck_trans(ctx)),
     ));
-    for params in [vec![], vec![ParamKind::IntOrPv]] {
+    for params in [vec![], vec![int_or_bare_pv()]] {
         reg.add_function(def(
             "t_drop",
             "tmx",
