@@ -1331,3 +1331,73 @@ request_route {
     );
     assert!(s.wait_log("ACK precheck=-2", WAIT), "{}", s.log());
 }
+
+#[test]
+fn t_relay_to_proxy_and_flags_and_t_flush_flags() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let s = Siprd::start(&cfg(
+        "",
+        &format!(
+            r#"
+failure_route[F] {{
+    if (isflagset(5)) {{ xlog("L_INFO", "FLAG5 $ci\n"); }} else {{ xlog("L_INFO", "NOFLAG5 $ci\n"); }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    t_on_failure("F");
+    if ($rU == "quiet") {{
+        t_relay_to("udp:127.0.0.1:{p}", "0x01");
+        setflag(5);
+        t_flush_flags();
+        exit;
+    }}
+    if ($rU == "noflush") {{
+        t_relay_to("udp:127.0.0.1:{p}", "0");
+        setflag(5);
+        exit;
+    }}
+    t_relay_to("127.0.0.1:{p}");
+}}
+"#
+        ),
+    ));
+    let c = UdpClient::new();
+    // flags 0x01: no automatic 100; flags flushed after the relay reach the failure route
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:quiet@127.0.0.1", c.port(), "rto-1", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE relayed");
+    assert!(
+        c.recv(Duration::from_millis(300)).is_none(),
+        "no 100 expected"
+    );
+    hop.answer(&inv, from, "486 Busy Here");
+    let r = c.recv(WAIT).expect("486 relayed");
+    assert_eq!(first_line(&r), "SIP/2.0 486 Busy Here");
+    assert!(s.wait_log("FLAG5 rto-1", WAIT), "{}", s.log());
+
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:noflush@127.0.0.1", c.port(), "rto-2", ""),
+    );
+    let r = c.recv(WAIT).expect("100");
+    assert!(r.starts_with("SIP/2.0 100 "), "{r}");
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE relayed");
+    hop.answer(&inv, from, "486 Busy Here");
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("486")),
+        "SIP/2.0 486 Busy Here"
+    );
+    assert!(s.wait_log("NOFLAG5 rto-2", WAIT), "{}", s.log());
+
+    // a proxy without protocol or flags
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:any@127.0.0.1", c.port(), "rto-3", ""),
+    );
+    let (opt, from) = hop.recv_start("OPTIONS", WAIT).expect("OPTIONS relayed");
+    hop.answer(&opt, from, "200 OK");
+    assert_eq!(first_line(&c.recv(WAIT).expect("200")), "SIP/2.0 200 OK");
+}

@@ -3,7 +3,7 @@
 //! `t_set_auto_inv_100`, `t_set_disable_6xx`, `t_set_disable_failover`,
 //! `t_set_disable_internal_reply`, `t_set_no_e2e_cancel_reason`, `t_is_set`,
 //! `t_get_status_code`, `t_retransmit_reply`, `t_lookup_cancel`,
-//! `t_relay_cancel`.
+//! `t_relay_cancel`, `t_relay_to`; tmx's `t_flush_flags`.
 //!
 //! A setting made before the transaction exists is kept in the message's
 //! context and copied into the transaction when it is created; made after,
@@ -13,6 +13,7 @@ use super::table::TxFlags;
 use super::{def, relay, resend_last, TmState};
 use crate::context::Ctx;
 use crate::modules::args::{int_arg, int_or_bare_pv, str_arg};
+use crate::transport::Proto;
 use siprd_script::registry::{func, Arg, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::transaction::TimerConfig;
@@ -62,7 +63,149 @@ fn set_flag(ctx: &mut Ctx, set: impl Fn(&mut TxFlags)) -> i32 {
     1
 }
 
+/// `t_relay_to`'s proxy: `[proto:]host[:port]`, each part optional but the
+/// host (`udp:10.0.0.1:5060`, `tcp:h`, `[2001:db8::1]:5070`).
+fn parse_proxy(s: &str) -> Result<(Option<Proto>, String, Option<u16>), String> {
+    let s = s.trim();
+    let (proto, rest) = match s.split_once(':') {
+        Some((p, rest)) if p.eq_ignore_ascii_case("udp") => (Some(Proto::Udp), rest),
+        Some((p, rest)) if p.eq_ignore_ascii_case("tcp") => (Some(Proto::Tcp), rest),
+        Some((p, _))
+            if ["tls", "sctp", "ws", "wss"]
+                .iter()
+                .any(|x| p.eq_ignore_ascii_case(x)) =>
+        {
+            return Err(format!(
+                "protocol `{p}` is not supported by siprd (udp, tcp)"
+            ))
+        }
+        _ => (None, s),
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or("unclosed `[` in the address")?;
+        (format!("[{h}]"), after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(format!("no host in `{s}`"));
+    }
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("bad port in `{s}`"))?),
+        None => None,
+    };
+    Ok((proto, host, port))
+}
+
+/// A flags value: decimal or `0x` hexadecimal.
+fn flags_value(v: &[u8]) -> Option<i32> {
+    let t = std::str::from_utf8(v).ok()?.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok().map(|u| u as i32),
+        None => t.parse::<i32>().ok(),
+    }
+}
+
+/// `t_relay_to` flags: 0x01 no automatic `100`, 0x02 no internal error
+/// reply, 0x04 no DNS failover (recorded only).
+fn relay_to_flags(ctx: &mut Ctx, flags: i32) {
+    set_flag(ctx, |f| {
+        if flags & 1 != 0 {
+            f.auto_inv_100 = Some(false);
+        }
+        if flags & 2 != 0 {
+            f.disable_internal_reply = true;
+        }
+        if flags & 4 != 0 {
+            f.disable_failover = true;
+        }
+    });
+}
+
+fn relay_to(st: &Arc<TmState>, ctx: &mut Ctx, proxy: Option<&[u8]>, flags: Option<i32>) -> i32 {
+    if let Some(f) = flags {
+        relay_to_flags(ctx, f);
+    }
+    match proxy {
+        None => relay::t_relay(st, ctx, None, None, None),
+        Some(p) => match parse_proxy(&String::from_utf8_lossy(p)) {
+            Ok((proto, host, port)) => relay::t_relay(st, ctx, Some(host.as_bytes()), port, proto),
+            Err(e) => {
+                tracing::error!("t_relay_to: {e}");
+                -1
+            }
+        },
+    }
+}
+
 pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
+    let relay_routes = route_type::REQUEST | route_type::FAILURE;
+    let s = st.clone();
+    reg.add_function(def(
+        "t_relay_to",
+        "tm",
+        vec![],
+        relay_routes,
+        func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| relay_to(&s, ctx, None, None)),
+    ));
+    let s = st.clone();
+    reg.add_function(def(
+        "t_relay_to",
+        "tm",
+        vec![ParamKind::StrOrPv],
+        relay_routes,
+        func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let Some(v) = str_arg(ctx, &a[0]) else {
+                return -1;
+            };
+            // One argument: a number is the flags form, anything else the
+            // proxy. Kamailio 5.6.3 relays the flags form to $du / $ru with
+            // its flags not applied (`t_relay_to("0x01")` still sends 100);
+            // so does siprd.
+            match flags_value(&v) {
+                Some(_) => relay_to(&s, ctx, None, None),
+                None => relay_to(&s, ctx, Some(&v), None),
+            }
+        }),
+    ));
+    let s = st.clone();
+    reg.add_function(def(
+        "t_relay_to",
+        "tm",
+        vec![ParamKind::StrOrPv, ParamKind::StrOrPv],
+        relay_routes,
+        func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let (Some(proxy), Some(f)) = (str_arg(ctx, &a[0]), str_arg(ctx, &a[1])) else {
+                return -1;
+            };
+            let Some(flags) = flags_value(&f) else {
+                tracing::error!(
+                    "t_relay_to: flags must be a number (`0x03` or `3`), not `{}`",
+                    String::from_utf8_lossy(&f)
+                );
+                return -1;
+            };
+            relay_to(&s, ctx, Some(&proxy), Some(flags))
+        }),
+    ));
+    reg.add_function(def(
+        "t_flush_flags",
+        "tmx",
+        vec![],
+        route_type::ANY,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            // The flags failure routes and resumed routes start from.
+            let Some(tx) = &ctx.tm.tx else { return -1 };
+            if let Some(saved) = tx.entry.inner.lock().saved.as_mut() {
+                saved.flags = ctx.flags;
+            }
+            1
+        }),
+    ));
+
     let any = route_type::ANY;
     let two_ints = || vec![int_or_bare_pv(), int_or_bare_pv()];
     reg.add_function(def(
@@ -263,4 +406,35 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
             }
         }),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies() {
+        let p = |s: &str| parse_proxy(s).map(|(pr, h, po)| (pr.map(Proto::as_str), h, po));
+        assert_eq!(
+            p("udp:10.0.0.1:5070"),
+            Ok((Some("udp"), "10.0.0.1".into(), Some(5070)))
+        );
+        assert_eq!(
+            p("TCP:h.example"),
+            Ok((Some("tcp"), "h.example".into(), None))
+        );
+        assert_eq!(p("10.0.0.1"), Ok((None, "10.0.0.1".into(), None)));
+        assert_eq!(
+            p("[2001:db8::1]:5061"),
+            Ok((None, "[2001:db8::1]".into(), Some(5061)))
+        );
+        assert_eq!(p("udp:[::1]"), Ok((Some("udp"), "[::1]".into(), None)));
+        assert!(p("tls:h:5061").is_err());
+        assert!(p("udp:h:99999").is_err());
+        assert!(p("udp:").is_err());
+        assert!(p("[::1").is_err());
+        assert_eq!(flags_value(b"0x03"), Some(3));
+        assert_eq!(flags_value(b" 2 "), Some(2));
+        assert_eq!(flags_value(b"udp:h"), None);
+    }
 }
