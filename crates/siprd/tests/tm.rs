@@ -1401,3 +1401,44 @@ request_route {{
     hop.answer(&opt, from, "200 OK");
     assert_eq!(first_line(&c.recv(WAIT).expect("200")), "SIP/2.0 200 OK");
 }
+
+#[test]
+fn t_is_expired_after_the_lifetime_set_by_t_set_max_lifetime() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let s = Siprd::start(&cfg(
+        "",
+        &format!(
+            r#"
+failure_route[F] {{
+    if (t_is_expired()) {{ xlog("L_INFO", "EXP $T_reply_code $ci\n"); }} else {{ xlog("L_INFO", "NOEXP $T_reply_code $ci\n"); }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    t_on_failure("F");
+    if ($rU == "short") {{ t_set_max_lifetime(400, 0); }}
+    t_relay_to("udp:127.0.0.1:{p}");
+}}
+"#
+        ),
+    ));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:busy@127.0.0.1", c.port(), "exp-1", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(s.wait_log("NOEXP 486 exp-1", WAIT), "{}", s.log());
+
+    let t0 = Instant::now();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:short@127.0.0.1", c.port(), "exp-2", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    assert!(s.wait_log("EXP 408 exp-2", WAIT), "{}", s.log());
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(380), "{took:?}");
+}

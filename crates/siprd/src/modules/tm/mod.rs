@@ -490,6 +490,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         last_is_auto_100: false,
         flags: ctx.tm.flags,
         cancel_reason: None,
+        end_of_life: None,
     });
     match inserted {
         Ok(entry) => {
@@ -1576,7 +1577,9 @@ impl Tm {
         type Query = fn(&TxInner) -> bool;
         let queries: [(&'static str, Query); 6] = [
             ("t_is_canceled", |i| i.canceled),
-            ("t_is_expired", |_| false),
+            ("t_is_expired", |i| {
+                i.end_of_life.is_some_and(|t| Instant::now() >= t)
+            }),
             ("t_branch_timeout", |i| {
                 i.best
                     .and_then(|b| i.uacs.get(b))

@@ -375,6 +375,7 @@ fn build_branch(
                 .unwrap_or(cfg.max_noninv_lifetime)
         };
         inner.uas.arm_fr(now, life);
+        inner.end_of_life.get_or_insert(now + life);
         inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
             new_uri: ctx.new_uri.clone(),

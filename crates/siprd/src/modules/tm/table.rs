@@ -123,6 +123,8 @@ pub struct TxInner {
     pub last_is_auto_100: bool,
     /// Switches the script set for this transaction (`t_set_auto_inv_100`, ...).
     pub flags: TxFlags,
+    /// When the lifetime bound of the first relay ends (`t_is_expired`).
+    pub end_of_life: Option<Instant>,
     /// `Reason` header lines the CANCELs sent from now on carry (RFC 3326):
     /// copied from a received CANCEL, or tm's own after a 2xx / 6xx.
     pub cancel_reason: Option<Bytes>,
