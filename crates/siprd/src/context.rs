@@ -64,6 +64,8 @@ impl RcvInfo {
 pub struct Branch {
     pub uri: Bytes,
     pub dst_uri: Option<Bytes>,
+    /// Branch flags (kex `setbflag`, `$bf` of this branch).
+    pub flags: u32,
 }
 
 /// The context a script execution runs in.
@@ -91,6 +93,11 @@ pub struct Ctx {
     pub dst_uri: Option<Bytes>,
     /// Message flags (`setflag`): bits 0..=63.
     pub flags: u64,
+    /// Script flags (kex `setsflag`, `$sf`), reset for each message.
+    pub sflags: u32,
+    /// Flags of branch 0, the R-URI (kex `setbflag`, `$bf`); appended
+    /// branches carry theirs in [`Branch::flags`].
+    pub ruri_bflags: u32,
     /// Changes to the message (`append_hf`, `remove_hf`, `subst` ...), applied
     /// once when it is sent.
     pub edits: Edits,
@@ -143,6 +150,8 @@ impl Ctx {
             new_uri: None,
             dst_uri: None,
             flags: 0,
+            sflags: 0,
+            ruri_bflags: 0,
             edits: Edits::default(),
             reply_headers: Vec::new(),
             force_rport: false,
@@ -183,6 +192,8 @@ impl Ctx {
         self.new_uri = None;
         self.dst_uri = None;
         self.flags = 0;
+        self.sflags = 0;
+        self.ruri_bflags = 0;
         self.edits.clear();
         self.reply_headers.clear();
         self.force_rport = self.rt.settings.force_rport;
@@ -205,6 +216,23 @@ impl Ctx {
         match &self.new_uri {
             Some(u) => u,
             None => self.msg.ruri_bytes(),
+        }
+    }
+
+    /// The flags of branch `i` (0: the R-URI, `i`: `branches[i - 1]`); None
+    /// when there is no such branch.
+    pub fn branch_flags(&self, i: usize) -> Option<u32> {
+        match i {
+            0 => Some(self.ruri_bflags),
+            i => self.branches.get(i - 1).map(|b| b.flags),
+        }
+    }
+
+    /// The flags of branch `i` to change; None when there is no such branch.
+    pub fn branch_flags_mut(&mut self, i: usize) -> Option<&mut u32> {
+        match i {
+            0 => Some(&mut self.ruri_bflags),
+            i => self.branches.get_mut(i - 1).map(|b| &mut b.flags),
         }
     }
 

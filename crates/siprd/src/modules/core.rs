@@ -122,7 +122,21 @@ impl Module for Core {
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 let uri = bytes::Bytes::copy_from_slice(ctx.ruri());
                 let dst_uri = ctx.dst_uri.clone();
-                push_branch(ctx, Branch { uri, dst_uri })
+                // The R-URI moves into the branch with its branch flags,
+                // which it no longer has (as Kamailio).
+                let flags = ctx.ruri_bflags;
+                let r = push_branch(
+                    ctx,
+                    Branch {
+                        uri,
+                        dst_uri,
+                        flags,
+                    },
+                );
+                if r == 1 {
+                    ctx.ruri_bflags = 0;
+                }
+                r
             }),
         ));
         reg.add_function(def(
@@ -130,7 +144,18 @@ impl Module for Core {
             vec![ParamKind::Format],
             route_type::REQUEST | route_type::FAILURE,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
-                Some(uri) if !uri.is_empty() => push_branch(ctx, Branch { uri, dst_uri: None }),
+                Some(uri) if !uri.is_empty() => {
+                    // a copy of the R-URI's branch flags, as Kamailio
+                    let flags = ctx.ruri_bflags;
+                    push_branch(
+                        ctx,
+                        Branch {
+                            uri,
+                            dst_uri: None,
+                            flags,
+                        },
+                    )
+                }
                 _ => -1,
             }),
         ));

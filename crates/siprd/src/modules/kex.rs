@@ -1,13 +1,20 @@
 //! kex: the part of Kamailio's kex module siprd has: the statistics RPC
-//! commands (`stats.get_statistics`, `stats.reset_statistics`) and
-//! `is_myself(uri)`. Loading it lets configs that load kex for these run;
-//! kex's other functions are unknown functions (a config error naming them).
+//! commands (`stats.get_statistics`, `stats.reset_statistics`), `is_myself(uri)`,
+//! `pv_printf`/`avp_printf`, `isdsturiset`/`resetdsturi`, script flags
+//! (`setsflag issflagset resetsflag`), branch flags (`setbflag isbflagset
+//! resetbflag`, kept in `Ctx::ruri_bflags` and `Branch::flags`) and `resetdebug`. kex's other functions
+//! are unknown functions (a config error naming them).
+//!
+//! Observed on Kamailio 5.6: flags are 0..=31; a flag or branch index given in
+//! a variable must hold an integer (a numeric string fails); a missing branch
+//! fails; script and branch flags start at 0 for each message.
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::args::str_arg;
+use crate::modules::args::{int_arg, str_arg};
 use crate::rpc::RpcRegistry;
 use crate::runtime::Runtime;
+use siprd_script::registry::FuncImpl;
 use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
 use siprd_script::{route_type, Registry, Value};
 use std::sync::{Arc, OnceLock, Weak};
@@ -37,6 +44,110 @@ impl Module for Kex {
                 }
             }),
         });
+        for name in ["pv_printf", "avp_printf"] {
+            reg.add_function(def(
+                name,
+                vec![ParamKind::WritablePv, ParamKind::Format],
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let (Some(Arg::Pv(dst)), Some(Arg::Fmt(fmt))) = (a.first(), a.get(1)) else {
+                        return -1;
+                    };
+                    let v = fmt.eval(ctx);
+                    match dst.set(ctx, Value::Str(v)) {
+                        Ok(()) => 1,
+                        Err(e) => {
+                            tracing::error!("{name}: cannot set {}: {e:?}", dst.text);
+                            -1
+                        }
+                    }
+                }),
+            ));
+        }
+        reg.add_function(def(
+            "isdsturiset",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| match &ctx.dst_uri {
+                Some(d) if !d.is_empty() => 1,
+                _ => -1,
+            }),
+        ));
+        reg.add_function(def(
+            "resetdsturi",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                ctx.dst_uri = None;
+                1
+            }),
+        ));
+        // siprd has no per-process log level to change: nothing to reset.
+        reg.add_function(def(
+            "resetdebug",
+            vec![],
+            func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| 1),
+        ));
+
+        reg.add_function(def(
+            "setsflag",
+            vec![ParamKind::IntOrPv],
+            func(
+                |ctx: &mut Ctx, a: &[Arg<Ctx>]| match flag_bit(ctx, "setsflag", a.first()) {
+                    Some(b) => {
+                        ctx.sflags |= b;
+                        1
+                    }
+                    None => -1,
+                },
+            ),
+        ));
+        reg.add_function(def(
+            "resetsflag",
+            vec![ParamKind::IntOrPv],
+            func(
+                |ctx: &mut Ctx, a: &[Arg<Ctx>]| match flag_bit(ctx, "resetsflag", a.first()) {
+                    Some(b) => {
+                        ctx.sflags &= !b;
+                        1
+                    }
+                    None => -1,
+                },
+            ),
+        ));
+        reg.add_function(def(
+            "issflagset",
+            vec![ParamKind::IntOrPv],
+            func(
+                |ctx: &mut Ctx, a: &[Arg<Ctx>]| match flag_bit(ctx, "issflagset", a.first()) {
+                    Some(b) if ctx.sflags & b != 0 => 1,
+                    _ => -1,
+                },
+            ),
+        ));
+        for params in [
+            vec![ParamKind::IntOrPv],
+            vec![ParamKind::IntOrPv, ParamKind::IntOrPv],
+        ] {
+            reg.add_function(def(
+                "setbflag",
+                params.clone(),
+                bflag_op("setbflag", |f, b| {
+                    *f |= b;
+                    true
+                }),
+            ));
+            reg.add_function(def(
+                "resetbflag",
+                params.clone(),
+                bflag_op("resetbflag", |f, b| {
+                    *f &= !b;
+                    true
+                }),
+            ));
+            reg.add_function(def(
+                "isbflagset",
+                params,
+                bflag_op("isbflagset", |f, b| *f & b != 0),
+            ));
+        }
     }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
@@ -47,4 +158,55 @@ impl Module for Kex {
         let _ = self.rt.set(Arc::downgrade(rt));
         Ok(())
     }
+}
+
+fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "kex",
+        params,
+        routes: route_type::ANY,
+        call,
+    }
+}
+
+/// The bit of a flag argument (0..=31); None (with an error log) otherwise.
+fn flag_bit(ctx: &mut Ctx, fname: &str, a: Option<&Arg<Ctx>>) -> Option<u32> {
+    let f = a.and_then(|a| int_arg(ctx, a));
+    match f {
+        Some(f @ 0..=31) => Some(1u32 << f),
+        _ => {
+            tracing::error!("{fname}: invalid flag {f:?} (flags are 0..=31)");
+            None
+        }
+    }
+}
+
+/// `setbflag`/`resetbflag`/`isbflagset` with `(flag[, branch])`: `op` gets the
+/// flags of the branch and the flag's bit, and answers true or false.
+fn bflag_op(fname: &'static str, op: fn(&mut u32, u32) -> bool) -> FuncImpl<Ctx> {
+    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+        let Some(bit) = flag_bit(ctx, fname, a.first()) else {
+            return -1;
+        };
+        let branch = match a.get(1) {
+            None => 0,
+            Some(b) => match int_arg(ctx, b).and_then(|b| usize::try_from(b).ok()) {
+                Some(b) => b,
+                None => {
+                    tracing::error!("{fname}: invalid branch index");
+                    return -1;
+                }
+            },
+        };
+        let Some(flags) = ctx.branch_flags_mut(branch) else {
+            tracing::error!("{fname}: no branch {branch}");
+            return -1;
+        };
+        if op(flags, bit) {
+            1
+        } else {
+            -1
+        }
+    })
 }

@@ -1,7 +1,9 @@
-//! pv: the pseudo-variables of the message and its context (`msg.rs`) and
-//! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`).
+//! pv: the pseudo-variables of the message and its context (`msg.rs`),
+//! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`), and the
+//! static branch `$sbranch` (`sbranch.rs`).
 
 pub mod msg;
+pub mod sbranch;
 pub mod transforms;
 pub mod vars;
 
@@ -59,5 +61,6 @@ impl Module for Pv {
         msg::register(reg);
         transforms::register(reg);
         vars::register(reg, &self.vars);
+        sbranch::register(reg);
     }
 }

@@ -84,12 +84,14 @@ enum Field {
     FUserLen,
     TUserLen,
     OUserLen,
-    /// `$mf`/`$mF` message flags (decimal / 8 lowercase hex digits); script and branch
-    /// flags (`$sf $sF $bf $bF`) do not exist in siprd and stay 0.
+    /// `$mf`/`$mF` message flags (decimal / 8 lowercase hex digits); `$sf $sF`
+    /// script flags and `$bf $bF` the flags of branch 0 (kex), likewise.
     MsgFlags,
     MsgFlagsHex,
-    ZeroFlags,
-    ZeroFlagsHex,
+    SFlags,
+    SFlagsHex,
+    BFlags,
+    BFlagsHex,
     /// `$Au`/`$AU`: the accounting user: From's `user@domain` / user (siprd
     /// does no digest authentication, so credentials never take precedence).
     AcctUser,
@@ -365,8 +367,10 @@ impl Simple {
             }
             MsgFlags => Value::Int(ctx.flags as u32 as i32),
             MsgFlagsHex => Value::from_string(format!("{:08x}", ctx.flags as u32)),
-            ZeroFlags => Value::Int(0),
-            ZeroFlagsHex => Value::from_static("00000000"),
+            SFlags => flags_value(ctx.sflags),
+            SFlagsHex => Value::from_string(format!("{:08x}", ctx.sflags)),
+            BFlags => flags_value(ctx.ruri_bflags),
+            BFlagsHex => Value::from_string(format!("{:08x}", ctx.ruri_bflags)),
             AcctUser | AcctUserU => {
                 let Ok(na) = msg.from() else {
                     return Value::Null;
@@ -492,6 +496,15 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+/// 32 flag bits as Kamailio prints them: unsigned (bit 31 does not make a
+/// negative number; past `i32::MAX` the value is the decimal text).
+fn flags_value(f: u32) -> Value {
+    match i32::try_from(f) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::from_string(f.to_string()),
+    }
+}
+
 /// Replace one part of a URI, keeping the rest as written. Offsets come
 /// from the parser's ranges; every slice is checked.
 fn set_uri_part(uri: &[u8], field: Field, value: &[u8]) -> Option<Vec<u8>> {
@@ -585,6 +598,18 @@ impl PvImpl<Ctx> for Simple {
                     None => Err(PvError::BadValue("the R-URI cannot be parsed".into())),
                 }
             }
+            Field::SFlags | Field::SFlagsHex | Field::BFlags | Field::BFlagsHex => {
+                // Kamailio takes only an integer here (a string is an error).
+                let Value::Int(i) = v else {
+                    return Err(PvError::BadValue("flags need an integer value".into()));
+                };
+                if matches!(self.0, Field::SFlags | Field::SFlagsHex) {
+                    ctx.sflags = i as u32;
+                } else {
+                    ctx.ruri_bflags = i as u32;
+                }
+                Ok(())
+            }
             _ => Err(PvError::ReadOnly),
         }
     }
@@ -592,7 +617,11 @@ impl PvImpl<Ctx> for Simple {
     fn writable(&self) -> bool {
         matches!(
             self.0,
-            Field::Ru
+            Field::SFlags
+                | Field::SFlagsHex
+                | Field::BFlags
+                | Field::BFlagsHex
+                | Field::Ru
                 | Field::Du
                 | Field::RUser
                 | Field::RDomain
@@ -867,10 +896,10 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("oUl", OUserLen),
         ("mf", MsgFlags),
         ("mF", MsgFlagsHex),
-        ("sf", ZeroFlags),
-        ("sF", ZeroFlagsHex),
-        ("bf", ZeroFlags),
-        ("bF", ZeroFlagsHex),
+        ("sf", SFlags),
+        ("sF", SFlagsHex),
+        ("bf", BFlags),
+        ("bF", BFlagsHex),
         ("Au", AcctUser),
         ("AU", AcctUserU),
         ("pu", PpiUri),

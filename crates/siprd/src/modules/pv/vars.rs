@@ -1,8 +1,10 @@
 //! The script's own variables of the pv module: `$shv(name)` (shared by all
 //! threads), `$avp(name)` and `$xavp(root=>field)` (per message, kept in
 //! [`AvpStore`] inside the context so they can travel with a transaction), and
-//! the functions `pv_isset pv_unset is_int typeof not_empty
-//! xavp_params_explode xavp_rm`.
+//! the functions `pv_isset pv_unset is_int typeof not_empty`, the xavp helpers
+//! (`xavp_params_explode/implode xavu_params_explode/implode xavp_rm xavi_rm
+//! xav[pi]_child_seti/sets/rm xavp_copy xavp_slist_explode`), `pv_var_to_xavp
+//! pv_xavp_to_var pv_xav[pui]_print` and `pv_evalx`.
 //!
 //! Semantics observed on Kamailio 5.6:
 //! - `$avp(x) = v` adds a value on top; reading `$avp(x)` / `$(avp(x)[0])` gives
@@ -223,13 +225,7 @@ impl AvpStore {
 
     /// `xavp_rm(name)`: remove the newest root item.
     pub fn xavp_rm(&mut self, root: &[u8]) {
-        let l = &mut self.xavps.lists;
-        if let Some(i) = l.iter().position(|(n, _)| n[..] == *root) {
-            l[i].1.pop();
-            if l[i].1.is_empty() {
-                l.remove(i);
-            }
-        }
+        self.xavps.rm(root);
     }
 
     /// Push a new `$xavp(root)` item holding `fields` (oldest first; may be empty).
@@ -246,32 +242,108 @@ impl AvpStore {
         }
     }
 
-    /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string fields.
+    /// `xavp_params_explode("a=b;c=d", "x")`: a new root item with string
+    /// fields; the first parameter is the newest field (as Kamailio, where
+    /// `a=b;a=z` reads `$xavp(x=>a)` as `b`).
     pub fn xavp_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
-        let mut fields = Vec::new();
-        for part in params.split(|b| *b == b';') {
-            let part = trim(part);
-            if part.is_empty() {
-                continue;
-            }
-            let (n, v) = match part.iter().position(|b| *b == b'=') {
-                Some(i) => (trim(&part[..i]), trim(&part[i + 1..])),
-                None => (part, &b""[..]),
-            };
-            if n.is_empty() {
-                return false;
-            }
-            fields.push((
-                Bytes::copy_from_slice(n),
-                Value::Str(Bytes::copy_from_slice(v)),
-            ));
-        }
-        if fields.is_empty() {
+        let Some(fields) = parse_params(params) else {
             return false;
-        }
+        };
         self.xavps.push(root, XItem::List(fields));
         true
     }
+
+    /// The fields `pv_xavp_to_var(root)` assigns, in assignment order: every
+    /// `root` item from the newest, each item's fields from the newest, so
+    /// the oldest value of a name is assigned last (observed on Kamailio 5.6).
+    /// Items holding a plain value are skipped; None when there is no item or
+    /// the newest holds a plain value.
+    pub fn xavp_to_var_fields(&self, root: &[u8]) -> Option<Vec<(Bytes, Value)>> {
+        let items = self.xavps.list(root)?;
+        if !matches!(items.last(), Some(XItem::List(_))) {
+            return None;
+        }
+        let mut out = Vec::new();
+        for item in items.iter().rev() {
+            if let XItem::List(fields) = item {
+                out.extend(fields.iter().rev().cloned());
+            }
+        }
+        Some(out)
+    }
+
+    /// `xavu_params_explode("a=b;c=d", "x")`: `$xavu(x)` becomes an item with
+    /// string fields, one per name (the first occurrence wins, as Kamailio).
+    pub fn xavu_params_explode(&mut self, params: &[u8], root: &[u8]) -> bool {
+        let Some(parsed) = parse_params(params) else {
+            return false;
+        };
+        // parsed is newest first at the end: keep the last of each name.
+        let mut fields: Vec<(Bytes, Value)> = Vec::with_capacity(parsed.len());
+        for (n, v) in parsed {
+            fields.retain(|(m, _)| *m != n);
+            fields.push((n, v));
+        }
+        self.xavus.replace_root(root, XItem::List(fields));
+        true
+    }
+
+    /// `xavp_slist_explode(list, seps, mode, x)`: a new `$xavp(x)` item with
+    /// one field `v` per non-empty token, the first token at `v[0]`; mode `t`
+    /// trims white space around tokens. False for an empty list.
+    pub fn xavp_slist_explode(
+        &mut self,
+        list: &[u8],
+        seps: &[u8],
+        trim_ws: bool,
+        root: &[u8],
+    ) -> bool {
+        if list.is_empty() {
+            return false;
+        }
+        let mut fields: Vec<(Bytes, Value)> = list
+            .split(|b| seps.contains(b))
+            .map(|t| if trim_ws { trim(t) } else { t })
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                (
+                    Bytes::from_static(b"v"),
+                    Value::Str(Bytes::copy_from_slice(t)),
+                )
+            })
+            .collect();
+        fields.reverse();
+        self.xavps.push(root, XItem::List(fields));
+        true
+    }
+}
+
+/// Split `a=b;c;d=e` into string fields, the first parameter last (newest).
+/// None when there is no parameter or a name is empty.
+fn parse_params(params: &[u8]) -> Option<Vec<(Bytes, Value)>> {
+    let mut fields = Vec::new();
+    for part in params.split(|b| *b == b';') {
+        let part = trim(part);
+        if part.is_empty() {
+            continue;
+        }
+        let (n, v) = match part.iter().position(|b| *b == b'=') {
+            Some(i) => (trim(&part[..i]), trim(&part[i + 1..])),
+            None => (part, &b""[..]),
+        };
+        if n.is_empty() {
+            return None;
+        }
+        fields.push((
+            Bytes::copy_from_slice(n),
+            Value::Str(Bytes::copy_from_slice(v)),
+        ));
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    fields.reverse();
+    Some(fields)
 }
 
 fn name_eq(k: XKind, a: &[u8], b: &[u8]) -> bool {
@@ -479,6 +551,124 @@ impl XStore {
                     fields[at].1 = v;
                 }
                 true
+            }
+        }
+    }
+
+    /// The lists of this family, the first-used name first (for printing).
+    pub fn lists(&self) -> &[(Bytes, Vec<XItem>)] {
+        &self.lists
+    }
+
+    /// Remove the newest root item (`xavp_rm`, `xavi_rm`).
+    pub fn rm(&mut self, root: &[u8]) {
+        let k = self.kind;
+        if let Some(i) = self.lists.iter().position(|(n, _)| name_eq(k, n, root)) {
+            self.lists[i].1.pop();
+            if self.lists[i].1.is_empty() {
+                self.lists.remove(i);
+            }
+        }
+    }
+
+    /// Drop every root item of `root`, then push `item` (one item per name).
+    pub fn replace_root(&mut self, root: &[u8], item: XItem) {
+        let k = self.kind;
+        self.lists.retain(|(n, _)| !name_eq(k, n, root));
+        self.push(root, item);
+    }
+
+    /// `xavp_params_implode`: the fields of the newest root item as
+    /// `name=value;`, newest field first; an empty string prints `name;` and an
+    /// integer prints unsigned (observed on Kamailio 5.6). None when there is
+    /// no such item, it holds a plain value, or it has no field.
+    pub fn params_implode(&self, root: &[u8]) -> Option<Vec<u8>> {
+        let XItem::List(fields) = self.item(root, 0)? else {
+            return None;
+        };
+        let mut out = Vec::new();
+        for (n, v) in fields.iter().rev() {
+            out.extend_from_slice(n);
+            match v {
+                Value::Int(i) => {
+                    out.push(b'=');
+                    out.extend_from_slice((*i as u32).to_string().as_bytes());
+                }
+                Value::Str(s) if !s.is_empty() => {
+                    out.push(b'=');
+                    out.extend_from_slice(s);
+                }
+                _ => {}
+            }
+            out.push(b';');
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// `xavp_child_seti/sets`: set field `child` of the newest `root` item:
+    /// the newest field of that name gets the value, else the field is added.
+    /// Without a root item, or when the newest holds a plain value, a new item
+    /// holding only the field takes its place.
+    pub fn child_set(&mut self, root: &[u8], child: &[u8], v: Value) {
+        let k = self.kind;
+        let field = (Bytes::copy_from_slice(child), v);
+        let Some(items) = self.list_mut(root) else {
+            self.push(root, XItem::List(vec![field]));
+            return;
+        };
+        match items.last_mut() {
+            Some(XItem::List(fields)) => {
+                match fields.iter_mut().rev().find(|(n, _)| name_eq(k, n, child)) {
+                    Some(f) => f.1 = field.1,
+                    None => fields.push(field),
+                }
+            }
+            Some(last) => *last = XItem::List(vec![field]),
+            None => items.push(XItem::List(vec![field])),
+        }
+    }
+
+    /// `xavp_child_rm`: remove the newest field `child` of the newest `root`
+    /// item (nothing when there is none).
+    pub fn child_rm(&mut self, root: &[u8], child: &[u8]) {
+        let k = self.kind;
+        if let Some(XItem::List(fields)) = self.list_mut(root).and_then(|l| l.last_mut()) {
+            if let Some(i) = fields.iter().rposition(|(n, _)| name_eq(k, n, child)) {
+                fields.remove(i);
+            }
+        }
+    }
+
+    /// `xavp_copy(src, sidx, dst[, didx])`: copy root item `sidx` of `src`
+    /// (0 = newest). Without `didx` the copy goes after the oldest `dst` item
+    /// (a new list when there is none); with it, it replaces item `didx`, which
+    /// must exist. False when an item is missing or an index is negative.
+    pub fn copy(&mut self, src: &[u8], sidx: i32, dst: &[u8], didx: Option<i32>) -> bool {
+        if sidx < 0 {
+            return false;
+        }
+        let Some(item) = self.item(src, sidx).cloned() else {
+            return false;
+        };
+        match didx {
+            None => {
+                match self.list_mut(dst) {
+                    Some(l) => l.insert(0, item),
+                    None => self.push(dst, item),
+                }
+                true
+            }
+            Some(d) => {
+                let Some(l) = self.list_mut(dst) else {
+                    return false;
+                };
+                match (d >= 0).then(|| pos(l.len(), d, false)).flatten() {
+                    Some(p) => {
+                        l[p] = item;
+                        true
+                    }
+                    None => false,
+                }
             }
         }
     }
@@ -1012,7 +1202,357 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
             1
         }),
     ));
-    let _ = parse_format::<Ctx>; // formats are parsed by ParamKind::Format
+    register_xavp_functions(reg);
+}
+
+/// The name argument of an xavp function, evaluated; None (with an error log
+/// naming the function) when empty.
+fn xname(ctx: &mut Ctx, fname: &str, a: Option<&Arg<Ctx>>) -> Option<Bytes> {
+    let n = args::text(ctx, a);
+    if n.is_empty() {
+        tracing::error!("{fname}: empty xavp name");
+        return None;
+    }
+    Some(n)
+}
+
+/// The output-variable name of `xavp_params_implode`/`xavu_params_implode`.
+/// Kamailio looks the name up at run time, so a name that is not a writable
+/// PV still loads (with a warning here) and makes the call fail.
+fn out_pv_name() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx, src| {
+        let t = src.text.trim();
+        let bad = |why: String| Ok(Arg::Custom(Box::new(why)));
+        if !t.starts_with('$') {
+            let why = format!("`{t}` is not a pseudo-variable: the call will fail");
+            fx.warnings.push(why.clone());
+            return bad(why);
+        }
+        match parse_pv(fx, t) {
+            Ok((spec, n)) if n == t.len() && spec.writable() => Ok(Arg::Pv(Box::new(spec))),
+            Ok(_) => {
+                let why = format!("`{t}` is not a writable pseudo-variable: the call will fail");
+                fx.warnings.push(why.clone());
+                bad(why)
+            }
+            Err(e) => {
+                let why = format!("`{t}`: {e}: the call will fail");
+                fx.warnings.push(why.clone());
+                bad(why)
+            }
+        }
+    }))
+}
+
+/// Set the output PV of a function to `v`; 1, or -1 with an error log.
+fn set_out(ctx: &mut Ctx, fname: &str, a: Option<&Arg<Ctx>>, v: Value) -> i32 {
+    if let Some(Arg::Custom(why)) = a {
+        if let Some(why) = why.downcast_ref::<String>() {
+            tracing::error!("{fname}: {why}");
+        }
+        return -1;
+    }
+    let Some(p) = pv_of(a) else { return -1 };
+    match p.set(ctx, v) {
+        Ok(()) => 1,
+        Err(e) => {
+            tracing::error!("{fname}: cannot set {}: {e:?}", p.text);
+            -1
+        }
+    }
+}
+
+/// Log every item of one XAVP family (the `pv_xav?_print` functions).
+fn print_family(store: &XStore, label: &str) {
+    tracing::info!("+++++ start {label} list (level=0)");
+    for (name, items) in store.lists().iter().rev() {
+        for item in items.iter().rev() {
+            match item {
+                XItem::Val(v) => print_value(label, 0, name, v),
+                XItem::List(fields) => {
+                    tracing::info!(
+                        "     *** (l:0) {label} name: {}",
+                        String::from_utf8_lossy(name)
+                    );
+                    tracing::info!("     {label} value type: 6");
+                    tracing::info!("+++++ start {label} list (level=1)");
+                    for (n, v) in fields.iter().rev() {
+                        print_value(label, 1, n, v);
+                    }
+                    tracing::info!("----- end {label} list (level=1)");
+                }
+            }
+        }
+    }
+    tracing::info!("----- end {label} list (level=0)");
+}
+
+fn print_value(label: &str, level: u8, name: &[u8], v: &Value) {
+    tracing::info!(
+        "     *** (l:{level}) {label} name: {}",
+        String::from_utf8_lossy(name)
+    );
+    match v {
+        Value::Int(i) => {
+            tracing::info!("     {label} value type: 1");
+            tracing::info!("     {label} value (int): {i}");
+        }
+        Value::Str(s) => {
+            tracing::info!("     {label} value type: 2");
+            tracing::info!("     {label} value (str): {}", String::from_utf8_lossy(s));
+        }
+        Value::Null => tracing::info!("     {label} value type: 0"),
+    }
+}
+
+/// The xavp functions past `xavp_params_explode`/`xavp_rm`.
+fn register_xavp_functions(reg: &mut Registry<Ctx>) {
+    let fmt = || ParamKind::Format;
+    for (name, kind) in [
+        ("xavp_params_implode", XKind::P),
+        ("xavu_params_implode", XKind::U),
+    ] {
+        reg.add_function(def(
+            name,
+            vec![fmt(), out_pv_name()],
+            func(move |ctx, a| {
+                let Some(x) = xname(ctx, name, a.first()) else {
+                    return -1;
+                };
+                match ctx.avps.xs_mut(kind).params_implode(&x) {
+                    Some(out) => set_out(ctx, name, a.get(1), Value::from_vec(out)),
+                    None => -1,
+                }
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "xavu_params_explode",
+        vec![fmt(), fmt()],
+        func(|ctx, a| {
+            let params = args::text(ctx, a.first());
+            let Some(x) = xname(ctx, "xavu_params_explode", a.get(1)) else {
+                return -1;
+            };
+            if ctx.avps.xavu_params_explode(&params, &x) {
+                1
+            } else {
+                -1
+            }
+        }),
+    ));
+    for (prefix, kind) in [("xavp", XKind::P), ("xavi", XKind::I)] {
+        let seti: &'static str = if kind == XKind::P {
+            "xavp_child_seti"
+        } else {
+            "xavi_child_seti"
+        };
+        let sets: &'static str = if kind == XKind::P {
+            "xavp_child_sets"
+        } else {
+            "xavi_child_sets"
+        };
+        let rm: &'static str = if kind == XKind::P {
+            "xavp_child_rm"
+        } else {
+            "xavi_child_rm"
+        };
+        let _ = prefix;
+        reg.add_function(def(
+            seti,
+            vec![fmt(), fmt(), ParamKind::IntOrPv],
+            func(move |ctx, a| {
+                let (Some(r), Some(c)) = (xname(ctx, seti, a.first()), xname(ctx, seti, a.get(1)))
+                else {
+                    return -1;
+                };
+                let Some(i) = a.get(2).and_then(|v| args::int_arg(ctx, v)) else {
+                    tracing::error!("{seti}: the value is not an integer");
+                    return -1;
+                };
+                ctx.avps.xs_mut(kind).child_set(&r, &c, Value::Int(i));
+                1
+            }),
+        ));
+        reg.add_function(def(
+            sets,
+            vec![fmt(), fmt(), fmt()],
+            func(move |ctx, a| {
+                let (Some(r), Some(c)) = (xname(ctx, sets, a.first()), xname(ctx, sets, a.get(1)))
+                else {
+                    return -1;
+                };
+                let v = args::text(ctx, a.get(2));
+                ctx.avps.xs_mut(kind).child_set(&r, &c, Value::Str(v));
+                1
+            }),
+        ));
+        reg.add_function(def(
+            rm,
+            vec![fmt(), fmt()],
+            func(move |ctx, a| {
+                let (Some(r), Some(c)) = (xname(ctx, rm, a.first()), xname(ctx, rm, a.get(1)))
+                else {
+                    return -1;
+                };
+                ctx.avps.xs_mut(kind).child_rm(&r, &c);
+                1
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "xavi_rm",
+        vec![fmt()],
+        func(|ctx, a| {
+            let Some(r) = xname(ctx, "xavi_rm", a.first()) else {
+                return -1;
+            };
+            ctx.avps.xs_mut(XKind::I).rm(&r);
+            1
+        }),
+    ));
+    for params in [
+        vec![fmt(), ParamKind::IntFormat, fmt()],
+        vec![fmt(), ParamKind::IntFormat, fmt(), ParamKind::IntFormat],
+    ] {
+        reg.add_function(def(
+            "xavp_copy",
+            params,
+            func(|ctx, a| {
+                let (Some(src), Some(dst)) = (
+                    xname(ctx, "xavp_copy", a.first()),
+                    xname(ctx, "xavp_copy", a.get(2)),
+                ) else {
+                    return -1;
+                };
+                let Some(sidx) = a.get(1).and_then(|v| args::int_arg(ctx, v)) else {
+                    tracing::error!("xavp_copy: the source index is not an integer");
+                    return -1;
+                };
+                let didx = match a.get(3) {
+                    None => None,
+                    Some(v) => match args::int_arg(ctx, v) {
+                        Some(i) => Some(i),
+                        None => {
+                            tracing::error!("xavp_copy: the destination index is not an integer");
+                            return -1;
+                        }
+                    },
+                };
+                if ctx.avps.xs_mut(XKind::P).copy(&src, sidx, &dst, didx) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "xavp_slist_explode",
+        vec![fmt(), fmt(), fmt(), fmt()],
+        func(|ctx, a| {
+            let list = args::text(ctx, a.first());
+            let seps = args::text(ctx, a.get(1));
+            let mode = args::text(ctx, a.get(2));
+            let Some(x) = xname(ctx, "xavp_slist_explode", a.get(3)) else {
+                return -1;
+            };
+            if ctx
+                .avps
+                .xavp_slist_explode(&list, &seps, mode.contains(&b't'), &x)
+            {
+                1
+            } else {
+                -1
+            }
+        }),
+    ));
+    reg.add_function(def(
+        "pv_var_to_xavp",
+        vec![fmt(), fmt()],
+        func(|ctx, a| {
+            let var = args::text(ctx, a.first());
+            let Some(x) = xname(ctx, "pv_var_to_xavp", a.get(1)) else {
+                return -1;
+            };
+            if var.is_empty() || &var[..] == b"*" {
+                tracing::error!("pv_var_to_xavp: a variable name is needed (siprd does not copy all variables with `*`)");
+                return -1;
+            }
+            let Ok(name) = std::str::from_utf8(&var) else {
+                tracing::error!("pv_var_to_xavp: bad variable name");
+                return -1;
+            };
+            let v = siprd_script::builtin::var_get(siprd_script::builtin::var_slot(name));
+            ctx.avps.xs_mut(XKind::P).replace_root(&x, XItem::List(vec![(var, v)]));
+            1
+        }),
+    ));
+    reg.add_function(def(
+        "pv_xavp_to_var",
+        vec![fmt()],
+        func(|ctx, a| {
+            let Some(x) = xname(ctx, "pv_xavp_to_var", a.first()) else {
+                return -1;
+            };
+            let Some(fields) = ctx.avps.xavp_to_var_fields(&x) else {
+                return -1;
+            };
+            for (n, v) in fields {
+                let Ok(name) = std::str::from_utf8(&n) else {
+                    continue;
+                };
+                if !v.is_null() {
+                    siprd_script::builtin::var_set(siprd_script::builtin::var_slot(name), v);
+                }
+            }
+            1
+        }),
+    ));
+    for (name, kind, label) in [
+        ("pv_xavp_print", XKind::P, "XAVP"),
+        ("pv_xavu_print", XKind::U, "XAVU"),
+        ("pv_xavi_print", XKind::I, "XAVI"),
+    ] {
+        reg.add_function(def(
+            name,
+            vec![],
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                print_family(ctx.avps.xs(kind), label);
+                1
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "pv_evalx",
+        vec![ParamKind::WritablePv, fmt()],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let Some(Arg::Fmt(f)) = a.get(1) else {
+                return -1;
+            };
+            let once = f.eval(ctx);
+            let Ok(text) = std::str::from_utf8(&once) else {
+                tracing::error!("pv_evalx: the value is not text");
+                return -1;
+            };
+            let rt = ctx.rt.clone();
+            let mut fx = FixupCtx {
+                registry: &rt.registry,
+                routes: rt.program.route_names(),
+                host: &(),
+                warnings: Vec::new(),
+            };
+            let again = match parse_format(&mut fx, text) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!("pv_evalx: cannot parse `{text}`: {e}");
+                    return -1;
+                }
+            };
+            let v = again.eval(ctx);
+            set_out(ctx, "pv_evalx", a.first(), Value::Str(v))
+        }),
+    ));
 }
 
 #[cfg(test)]
@@ -1138,6 +1678,202 @@ mod tests {
         st.xavp_rm(b"pp");
         st.xavp_rm(b"pp");
         assert!(st.is_empty());
+    }
+
+    fn fields(st: &AvpStore, k: XKind, r: &str, i: i32) -> Vec<(String, Value)> {
+        match st.xs(k).item(r.as_bytes(), i) {
+            Some(XItem::List(f)) => f
+                .iter()
+                .rev()
+                .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn params_explode_puts_the_first_parameter_on_top() {
+        let mut st = AvpStore::default();
+        assert!(st.xavp_params_explode(b"a=b;c=d;a=z", b"y"));
+        assert_eq!(st.xavp_get(b"y", 0, Some((b"a", PvIndex::None))), s("b"));
+        assert_eq!(st.xavp_get(b"y", 0, Some((b"a", PvIndex::At(1)))), s("z"));
+        assert_eq!(
+            st.xs(XKind::P).params_implode(b"y").as_deref(),
+            Some(&b"a=b;c=d;a=z;"[..])
+        );
+        assert!(!st.xavp_params_explode(b"", b"y"));
+        assert!(!st.xavp_params_explode(b"=v", b"y"));
+    }
+
+    #[test]
+    fn params_implode_newest_item_newest_field_first() {
+        let mut st = AvpStore::default();
+        let x = st.xs_mut(XKind::P);
+        x.set_field(b"x", PvIndex::None, b"e", PvIndex::None, s("f"));
+        x.set_field(b"x", PvIndex::At(0), b"c", PvIndex::None, Value::Int(5));
+        x.set_field(b"x", PvIndex::At(0), b"a", PvIndex::None, s("b"));
+        x.set_field(b"x", PvIndex::At(0), b"n", PvIndex::None, Value::Int(-3));
+        x.set_field(b"x", PvIndex::At(0), b"z", PvIndex::None, s(""));
+        assert_eq!(
+            x.params_implode(b"x").as_deref(),
+            Some(&b"z;n=4294967293;a=b;c=5;e=f;"[..])
+        );
+        // only the newest root item; none for a plain value or a missing name
+        x.set_field(b"x", PvIndex::None, b"q", PvIndex::None, Value::Int(1));
+        assert_eq!(x.params_implode(b"x").as_deref(), Some(&b"q=1;"[..]));
+        x.set_root(b"v", PvIndex::None, Value::Int(5));
+        assert_eq!(x.params_implode(b"v"), None);
+        assert_eq!(x.params_implode(b"none"), None);
+        // xavu: one value per name, an update moves the field to the top
+        let u = st.xs_mut(XKind::U);
+        u.set_field(b"x", PvIndex::None, b"e", PvIndex::None, s("f"));
+        u.set_field(b"x", PvIndex::None, b"c", PvIndex::None, Value::Int(5));
+        u.set_field(b"x", PvIndex::None, b"a", PvIndex::None, s("b"));
+        u.set_field(b"x", PvIndex::None, b"c", PvIndex::None, s("c2"));
+        assert_eq!(
+            u.params_implode(b"x").as_deref(),
+            Some(&b"c=c2;a=b;e=f;"[..])
+        );
+    }
+
+    #[test]
+    fn xavu_params_explode_replaces_and_keeps_first() {
+        let mut st = AvpStore::default();
+        st.xs_mut(XKind::U)
+            .set_field(b"x", PvIndex::None, b"k", PvIndex::None, Value::Int(1));
+        assert!(st.xavu_params_explode(b"a=b;c=d;a=z", b"x"));
+        let u = st.xs(XKind::U);
+        assert_eq!(u.get(b"x", 0, Some((b"a", PvIndex::None))), s("b"));
+        assert_eq!(u.get(b"x", 0, Some((b"a", PvIndex::At(1)))), Value::Null);
+        assert_eq!(u.get(b"x", 0, Some((b"k", PvIndex::None))), Value::Null);
+        assert_eq!(u.count(b"x", None, None), 1);
+        assert!(!st.xavu_params_explode(b"", b"x"));
+        // the xavp family is untouched
+        assert_eq!(
+            st.xavp_get(b"x", 0, Some((b"a", PvIndex::None))),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn child_set_and_rm() {
+        let mut st = AvpStore::default();
+        let x = st.xs_mut(XKind::P);
+        // a missing root is created; then fields are added / replaced
+        x.child_set(b"x", b"y", Value::Int(10));
+        x.child_set(b"x", b"z", Value::Int(7));
+        x.child_set(b"x", b"s", s("one"));
+        x.child_set(b"x", b"s", s("again"));
+        assert_eq!(x.count(b"x", None, None), 1);
+        assert_eq!(x.count(b"x", Some(0), Some(b"s")), 1);
+        assert_eq!(x.get(b"x", 0, Some((b"s", PvIndex::None))), s("again"));
+        // the newest of repeated fields gets the value
+        x.set_field(b"x", PvIndex::At(0), b"y", PvIndex::None, Value::Int(12));
+        x.child_set(b"x", b"y", Value::Int(13));
+        assert_eq!(x.get(b"x", 0, Some((b"y", PvIndex::At(0)))), Value::Int(13));
+        assert_eq!(x.get(b"x", 0, Some((b"y", PvIndex::At(1)))), Value::Int(10));
+        // a plain-value root item is replaced by a list item
+        x.set_root(b"v", PvIndex::None, Value::Int(3));
+        x.child_set(b"v", b"y", s("q"));
+        assert_eq!(x.count(b"v", None, None), 1);
+        assert_eq!(x.get(b"v", 0, Some((b"y", PvIndex::None))), s("q"));
+        // rm: the newest field of the newest item only
+        x.set_field(b"r", PvIndex::None, b"a", PvIndex::None, Value::Int(1));
+        x.set_field(b"r", PvIndex::At(0), b"a", PvIndex::None, Value::Int(3));
+        x.set_field(b"r", PvIndex::At(0), b"b", PvIndex::None, Value::Int(2));
+        x.set_field(b"r", PvIndex::None, b"a", PvIndex::None, Value::Int(4));
+        x.child_rm(b"r", b"a");
+        assert_eq!(x.get(b"r", 0, Some((b"a", PvIndex::None))), Value::Null);
+        assert_eq!(x.count(b"r", Some(1), Some(b"a")), 2);
+        x.rm(b"r");
+        x.child_rm(b"r", b"a");
+        assert_eq!(x.get(b"r", 0, Some((b"a", PvIndex::None))), Value::Int(1));
+        x.child_rm(b"none", b"a");
+        // xavi: names compare case-insensitively
+        let i = st.xs_mut(XKind::I);
+        i.child_set(b"WhatEver", b"FoO", Value::Int(10));
+        assert_eq!(
+            i.get(b"whatever", 0, Some((b"foo", PvIndex::None))),
+            Value::Int(10)
+        );
+        i.child_rm(b"WHATEVER", b"foo");
+        assert_eq!(
+            i.get(b"whatever", 0, Some((b"foo", PvIndex::None))),
+            Value::Null
+        );
+        i.set_root(b"Q", PvIndex::None, Value::Int(1));
+        i.set_root(b"q", PvIndex::None, Value::Int(2));
+        i.rm(b"q");
+        assert_eq!(i.get(b"Q", 0, None), Value::Int(1));
+        assert_eq!(st.xs(XKind::P).count(b"whatever", None, None), 0);
+    }
+
+    #[test]
+    fn copy_appends_after_the_oldest_or_replaces() {
+        let mut st = AvpStore::default();
+        let x = st.xs_mut(XKind::P);
+        for i in 0..3 {
+            x.set_field(b"a", PvIndex::None, b"x", PvIndex::None, Value::Int(i));
+        }
+        // a = [2, 1, 0] (index 0 newest)
+        assert!(x.copy(b"a", 2, b"b", None));
+        assert!(x.copy(b"a", 1, b"b", None));
+        assert!(x.copy(b"a", 0, b"b", None));
+        for i in 0..3 {
+            assert_eq!(x.get(b"b", i, Some((b"x", PvIndex::None))), Value::Int(i));
+        }
+        assert!(!x.copy(b"a", 5, b"b", None));
+        assert!(!x.copy(b"a", -1, b"b", None));
+        assert!(!x.copy(b"zz", 0, b"b", None));
+        // with a destination index: replace, which must exist
+        assert!(x.copy(b"a", 2, b"a", Some(0)));
+        assert_eq!(x.get(b"a", 0, Some((b"x", PvIndex::None))), Value::Int(0));
+        assert!(!x.copy(b"a", 0, b"a", Some(7)));
+        assert!(!x.copy(b"a", 0, b"a", Some(-1)));
+        assert!(!x.copy(b"a", 0, b"nn", Some(0)));
+        x.set_root(b"v", PvIndex::None, Value::Int(9));
+        assert!(x.copy(b"v", 0, b"w", None));
+        assert_eq!(x.get(b"w", 0, None), Value::Int(9));
+    }
+
+    #[test]
+    fn slist_explode_and_xavp_to_var_order() {
+        let mut st = AvpStore::default();
+        assert!(st.xavp_slist_explode(b"a=b; c=d;", b"=;", true, b"x"));
+        assert_eq!(
+            fields(&st, XKind::P, "x", 0),
+            ["a", "b", "c", "d"].map(|t| ("v".to_string(), Value::from_static(t)))
+        );
+        assert!(st.xavp_slist_explode(b" a , b,,c ", b",", false, b"y"));
+        assert_eq!(
+            st.xavp_get(b"y", 0, Some((b"v", PvIndex::All))),
+            s(" a ,  b, c ")
+        );
+        // only separators: an empty item; an empty list: nothing
+        assert!(st.xavp_slist_explode(b",,", b",", true, b"z"));
+        assert_eq!(st.xavp_get(b"z", 0, None), s("<<xavp:(nil)>>"));
+        assert!(!st.xavp_slist_explode(b"", b",", true, b"w"));
+        assert_eq!(st.xavp_count(b"w", None, None), 0);
+
+        // pv_xavp_to_var: every item from the newest, fields newest first
+        let x = st.xs_mut(XKind::P);
+        x.set_field(b"baz", PvIndex::None, b"q", PvIndex::None, Value::Int(1));
+        x.set_field(b"baz", PvIndex::None, b"q", PvIndex::None, Value::Int(2));
+        x.set_field(b"baz", PvIndex::At(0), b"w", PvIndex::None, Value::Int(3));
+        x.set_field(b"baz", PvIndex::At(1), b"w", PvIndex::None, Value::Int(4));
+        let order: Vec<(Bytes, Value)> = st.xavp_to_var_fields(b"baz").unwrap_or_default();
+        let last = |n: &str| {
+            order
+                .iter()
+                .rev()
+                .find(|(m, _)| m[..] == *n.as_bytes())
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(last("q"), Some(Value::Int(1)));
+        assert_eq!(last("w"), Some(Value::Int(4)));
+        st.xavp_set_root(b"baz", PvIndex::None, Value::Int(5));
+        assert!(st.xavp_to_var_fields(b"baz").is_none());
+        assert!(st.xavp_to_var_fields(b"none").is_none());
     }
 
     #[test]
