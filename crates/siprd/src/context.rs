@@ -103,6 +103,9 @@ pub struct Ctx {
     pub edits: Edits,
     /// Header lines added to the next local reply (`append_to_reply`).
     pub reply_headers: Vec<u8>,
+    /// Body of the next local reply (`set_reply_body`; its Content-Type
+    /// line goes to `reply_headers`, where Kamailio puts it).
+    pub reply_body: Option<Bytes>,
     /// `force_rport()`: reply to the source port even without `;rport`.
     pub force_rport: bool,
     /// `add_local_rport()`: add `;rport` to our Via when forwarding.
@@ -154,6 +157,7 @@ impl Ctx {
             ruri_bflags: 0,
             edits: Edits::default(),
             reply_headers: Vec::new(),
+            reply_body: None,
             force_rport: false,
             local_rport: false,
             branches: Vec::new(),
@@ -196,6 +200,7 @@ impl Ctx {
         self.ruri_bflags = 0;
         self.edits.clear();
         self.reply_headers.clear();
+        self.reply_body = None;
         self.force_rport = self.rt.settings.force_rport;
         self.local_rport = false;
         self.branches.clear();

@@ -184,7 +184,7 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         force_rport: ctx.force_rport,
         extra_headers: &extra,
         trailing_headers: &warning,
-        body: &[],
+        body: ctx.reply_body.as_deref().unwrap_or_default(),
         content_type: None,
     };
     let mut out = std::mem::take(&mut ctx.scratch);

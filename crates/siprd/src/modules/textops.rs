@@ -28,6 +28,7 @@ use siprd_script::registry::{
     func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind,
 };
 use siprd_script::{route_type, Registry};
+use std::ops::Range;
 use std::sync::Arc;
 
 #[derive(Default)]
@@ -753,6 +754,1173 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
 }
 
 // ---------------------------------------------------------------------------
+// Body and header rewrites added for Kamailio 5.6 parity (observed on 5.6.3):
+// - `replace_body*`, `replace_hdrs` and `search_append_body` match
+//   case-insensitively and take their text literally (no PV expansion);
+//   `replace_body_all` works line by line, `replace_body_atonce` over the whole
+//   body (`^`/`$` at its ends, `.` crosses lines); empty matches never count;
+// - `replace_str` / `replace_body_str` / `replace_hdrs_str` compare exactly
+//   (case-sensitive), expand PVs in all three arguments, and answer 1 even
+//   when nothing matched (-1 only without a body for the body variant);
+// - `subst_hf`, `remove_hf_idx` and `remove_hf_match` select headers by the
+//   name as written (case-insensitive; a compact form is another name);
+// - `set_body` drops every Content-Type and appends the new one after the
+//   last header; an empty text is refused.
+
+/// Lines (whole line, value range, value) of the headers whose name, as
+/// written, equals `name` (case-insensitive).
+fn exact_named(ctx: &Ctx, name: &[u8]) -> Vec<(Range<usize>, Range<usize>, Vec<u8>)> {
+    let name = name.trim_ascii();
+    ctx.msg
+        .headers()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| (h.line.clone(), h.value_range.clone(), h.value.to_vec()))
+        .collect()
+}
+
+/// Record `reps` (relative to `base`) and keep Content-Length right when the
+/// body changes. -1 when there is nothing to replace.
+fn record_fixing_length(ctx: &mut Ctx, base: usize, reps: Vec<(Range<usize>, Vec<u8>)>) -> i32 {
+    let delta = body_delta(&ctx.msg.body_range(), base, &reps);
+    let rc = record(ctx, base, reps);
+    if delta != 0 {
+        fix_content_length(ctx, delta);
+    }
+    rc
+}
+
+/// The non-empty regex matches in `hay` (the first one only unless `all`).
+fn re_matches(re: &Regex, hay: &[u8], all: bool) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    for m in re.find_iter(hay) {
+        if m.is_empty() {
+            continue;
+        }
+        out.push(m.range());
+        if !all {
+            break;
+        }
+    }
+    out
+}
+
+/// The body range, when the message has a body.
+fn body_or_none(ctx: &Ctx) -> Option<Range<usize>> {
+    let br = ctx.msg.body_range();
+    let end = br.end.min(ctx.msg.buf().len());
+    (br.start < end).then_some(br.start..end)
+}
+
+/// The header section without the empty line: first header to the end of
+/// the last header line.
+fn header_section(ctx: &Ctx) -> Range<usize> {
+    let end = ctx.msg.headers_end().min(ctx.msg.buf().len());
+    ctx.msg.headers_start().min(end)..end
+}
+
+/// `^`/`$` at the ends of the text only, `.` matching newlines too
+/// (`replace_body_atonce`); case-insensitive as the other body replaces.
+fn compile_re_atonce(text: &str) -> Result<Regex, String> {
+    let rust = siprd_script::compile::posix_to_rust(text);
+    RegexBuilder::new(&rust)
+        .case_insensitive(true)
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| {
+            format!(
+                "bad regular expression `{text}`: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })
+}
+
+fn re_atonce_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        compile_re_atonce(&src.text).map(|r| Arg::Regex(Arc::new(r)))
+    });
+    ParamKind::Custom(f)
+}
+
+/// `replace_body` (first), `replace_body_all` / `replace_body_atonce` (all).
+fn do_replace_body(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
+    let Some(re) = a.first().and_then(regex_of).cloned() else {
+        return -1;
+    };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
+    let Some(br) = body_or_none(ctx) else {
+        return -1;
+    };
+    let buf = ctx.msg.buf().clone();
+    let hay = buf.get(br.clone()).unwrap_or_default();
+    // The first-match form replaces an empty match too (text inserted).
+    let ranges = if all {
+        re_matches(&re, hay, true)
+    } else {
+        re.find(hay).map(|m| m.range()).into_iter().collect()
+    };
+    let reps = ranges.into_iter().map(|r| (r, txt.to_vec())).collect();
+    record_fixing_length(ctx, br.start, reps)
+}
+
+/// `replace_hdrs(re, txt)`: the first match in the header section.
+fn do_replace_hdrs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = a.first().and_then(regex_of).cloned() else {
+        return -1;
+    };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
+    let hr = header_section(ctx);
+    let buf = ctx.msg.buf().clone();
+    let reps = re_matches(&re, buf.get(hr.clone()).unwrap_or_default(), false)
+        .into_iter()
+        .map(|r| (r, txt.to_vec()))
+        .collect();
+    record_fixing_length(ctx, hr.start, reps)
+}
+
+/// `search_append_body(re, txt)`: insert `txt` after the first match in the body.
+fn do_search_append_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = a.first().and_then(regex_of).cloned() else {
+        return -1;
+    };
+    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
+        return -1;
+    };
+    let Some(br) = body_or_none(ctx) else {
+        return -1;
+    };
+    let buf = ctx.msg.buf().clone();
+    match re_matches(&re, buf.get(br.clone()).unwrap_or_default(), false).first() {
+        Some(m) => {
+            let at = br.start + m.end;
+            ctx.edits.insert(at, txt.to_vec());
+            fix_content_length(ctx, txt.len() as isize);
+            1
+        }
+        None => -1,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum StrArea {
+    /// Headers and body (not the first line).
+    All,
+    Body,
+    Headers,
+}
+
+/// `replace_str`, `replace_body_str`, `replace_hdrs_str`: exact text.
+fn do_replace_str(ctx: &mut Ctx, a: &[Arg<Ctx>], area: StrArea) -> i32 {
+    let (Some(needle), Some(repl)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    let mode = a.get(2).and_then(|x| str_arg(ctx, x)).unwrap_or_default();
+    let all = matches!(mode.first(), Some(b'a' | b'A'));
+    let range = match area {
+        StrArea::All => headers_and_body(ctx),
+        StrArea::Headers => header_section(ctx),
+        StrArea::Body => match body_or_none(ctx) {
+            Some(r) => r,
+            None => return -1,
+        },
+    };
+    if needle.is_empty() {
+        // Nothing to look for: Kamailio answers true.
+        return 1;
+    }
+    let buf = ctx.msg.buf().clone();
+    let hay = buf.get(range.clone()).unwrap_or_default();
+    let mut reps = Vec::new();
+    for at in memchr::memmem::find_iter(hay, &needle[..]) {
+        reps.push((at..at + needle.len(), repl.to_vec()));
+        if !all {
+            break;
+        }
+    }
+    if !reps.is_empty() {
+        record_fixing_length(ctx, range.start, reps);
+    }
+    // Kamailio answers true whether or not something matched.
+    1
+}
+
+// ---------------------------------------------------------------------------
+// set_body
+
+fn do_set_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(body), Some(ct)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    if body.is_empty() {
+        tracing::error!("set_body: empty body text");
+        return -1;
+    }
+    if ct.is_empty() {
+        tracing::error!("set_body: empty content type");
+        return -1;
+    }
+    let br = ctx.msg.body_range();
+    let cl = ctx
+        .msg
+        .headers_named(b"Content-Length")
+        .next()
+        .map(|h| h.value_range);
+    // Edits cannot be revised: a body (or its length) changed before cannot
+    // be replaced cleanly.
+    let end = ctx.msg.buf().len().max(br.end);
+    if ctx.edits.touches(br.start..end) || cl.as_ref().is_some_and(|r| ctx.edits.touches(r.clone()))
+    {
+        tracing::error!("set_body: the body was already changed in this execution");
+        return -1;
+    }
+    let old_ct: Vec<Range<usize>> = ctx
+        .msg
+        .headers_named(b"Content-Type")
+        .map(|h| h.line)
+        .collect();
+    for l in old_ct {
+        ctx.edits.delete(l);
+    }
+    ctx.edits.replace_body(&ctx.msg, &body);
+    let mut line = Vec::with_capacity(ct.len() + 16);
+    line.extend_from_slice(b"Content-Type: ");
+    line.extend_from_slice(&ct);
+    line.extend_from_slice(b"\r\n");
+    ctx.edits.insert(ctx.msg.headers_end(), line);
+    1
+}
+
+// ---------------------------------------------------------------------------
+// subst_hf, subst_user
+
+/// Non-empty replacements only: Kamailio never substitutes an empty match.
+fn nonempty_reps(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Vec<(Range<usize>, Vec<u8>)> {
+    let mut reps = sub.replacements(ctx, s);
+    reps.retain(|(r, _)| !r.is_empty());
+    reps
+}
+
+fn subst_at(a: &[Arg<Ctx>], i: usize) -> Option<&Subst> {
+    match a.get(i) {
+        Some(Arg::Custom(c)) => c.downcast_ref::<Subst>(),
+        _ => None,
+    }
+}
+
+/// `subst_hf(name, subst, flags)`: in the value of the first (`f`), last
+/// (`l`) or every (`a`) header of that name.
+fn do_subst_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(name) = a.first().map(|x| hname(ctx, x)) else {
+        return -1;
+    };
+    let flags = a.get(2).and_then(|x| str_arg(ctx, x)).unwrap_or_default();
+    let Some(sub) = subst_at(a, 1) else {
+        return -1;
+    };
+    let mut hs = exact_named(ctx, &name);
+    match flags.first().map(u8::to_ascii_lowercase) {
+        Some(b'a') => {}
+        Some(b'l') => {
+            let n = hs.len();
+            hs.drain(..n.saturating_sub(1));
+        }
+        _ => hs.truncate(1),
+    }
+    let mut all = Vec::new();
+    for (_, vr, value) in hs {
+        for (r, t) in nonempty_reps(sub, ctx, &value) {
+            all.push((vr.start + r.start..vr.start + r.end, t));
+        }
+    }
+    record(ctx, 0, all)
+}
+
+/// `subst_user(subst)`: on the user part of `$ru`.
+fn do_subst_user(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(sub) = subst_of(a) else { return -1 };
+    if !ctx.msg.is_request() {
+        return -1;
+    }
+    let uri_text = Bytes::copy_from_slice(ctx.ruri());
+    let Ok(uri) = siprd_sip::uri::Uri::parse(&uri_text) else {
+        tracing::error!("subst_user: cannot parse the request URI");
+        return -1;
+    };
+    let Some(ur) = uri.user_range() else {
+        return -1;
+    };
+    let user = uri_text.get(ur.clone()).unwrap_or_default().to_vec();
+    let Some(new_user) = ({
+        let reps = nonempty_reps(sub, ctx, &user);
+        if reps.is_empty() {
+            None
+        } else {
+            let mut out = Vec::with_capacity(user.len() + 16);
+            let mut pos = 0;
+            for (r, t) in reps {
+                out.extend_from_slice(user.get(pos..r.start).unwrap_or_default());
+                out.extend_from_slice(&t);
+                pos = r.end;
+            }
+            out.extend_from_slice(user.get(pos..).unwrap_or_default());
+            Some(out)
+        }
+    }) else {
+        return -1;
+    };
+    let mut out = Vec::with_capacity(uri_text.len() + new_user.len());
+    out.extend_from_slice(uri_text.get(..ur.start).unwrap_or_default());
+    out.extend_from_slice(&new_user);
+    let mut rest = uri_text.get(ur.end..).unwrap_or_default();
+    if new_user.is_empty() && uri.password().is_none() {
+        // No user left: the `@` goes too.
+        rest = rest.strip_prefix(b"@").unwrap_or(rest);
+    }
+    out.extend_from_slice(rest);
+    ctx.new_uri = Some(Bytes::from(out));
+    1
+}
+
+// ---------------------------------------------------------------------------
+// Date headers, append_urihf
+
+/// `Date: Sat, 05 Dec 2026 07:09:55 GMT\r\n` for a Unix time.
+fn date_header(secs: u64) -> Vec<u8> {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "Date: {}, {:02} {} {} {:02}:{:02}:{:02} GMT\r\n",
+        DAYS[(days % 7) as usize],
+        day,
+        MONTHS[((month - 1).clamp(0, 11)) as usize],
+        year,
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+    .into_bytes()
+}
+
+fn now_date_header() -> Vec<u8> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    date_header(secs)
+}
+
+// ---------------------------------------------------------------------------
+// is_privacy
+
+const PRIVACY_VALUES: &[&str] = &[
+    "user", "header", "session", "none", "critical", "id", "history",
+];
+
+struct Privacy(usize);
+
+fn privacy_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let t = src.text.trim();
+        PRIVACY_VALUES
+            .iter()
+            .position(|v| v.eq_ignore_ascii_case(t))
+            .map(|i| Arg::Custom(Box::new(Privacy(i))))
+            .ok_or_else(|| format!("invalid privacy value `{}`", src.text))
+    });
+    ParamKind::Custom(f)
+}
+
+/// The privacy values of the first Privacy header; None when it holds an
+/// unknown value (Kamailio's parser then fails).
+fn privacy_values(v: &[u8]) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for item in v.split(|&c| c == b';') {
+        let item = item.trim_ascii();
+        let i = PRIVACY_VALUES
+            .iter()
+            .position(|p| p.as_bytes().eq_ignore_ascii_case(item))?;
+        out.push(i);
+    }
+    Some(out)
+}
+
+fn is_privacy(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(Arg::Custom(c)) = a.first() else {
+        return -1;
+    };
+    let Some(Privacy(want)) = c.downcast_ref::<Privacy>() else {
+        return -1;
+    };
+    let Some(v) = ctx.msg.headers_named(b"Privacy").next().map(|h| h.value) else {
+        return -1;
+    };
+    match privacy_values(v) {
+        Some(vals) if vals.contains(want) => 1,
+        _ => -1,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Header removal by index / value, *_pv variants
+
+/// `remove_hf_idx(name, idx)`: 0 is the first such header, -1 the last.
+/// Answers 1 even when there is no such header, as Kamailio does.
+fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let Some(idx) = a.get(1).and_then(|x| args::int_arg(ctx, x)) else {
+        tracing::error!("remove_hf_idx: the index is not an integer");
+        return -1;
+    };
+    let hs = exact_named(ctx, &name);
+    let n = hs.len() as i64;
+    let i = if idx < 0 {
+        n + i64::from(idx)
+    } else {
+        i64::from(idx)
+    };
+    if let Some((line, _, _)) = usize::try_from(i).ok().and_then(|i| hs.get(i)) {
+        ctx.edits.delete(line.clone());
+    }
+    1
+}
+
+/// `remove_hf_match(name, op, expr)`: `eq` / `ne` on the value, `in`
+/// (substring), `re` (case-insensitive regex).
+fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(name), Some(op), Some(expr)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+        a.get(2).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    let re = if op.eq_ignore_ascii_case(b"re") {
+        match compile_re(&String::from_utf8_lossy(&expr), true) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!("remove_hf_match: {e}");
+                return -1;
+            }
+        }
+    } else {
+        None
+    };
+    let test = |v: &[u8]| -> Option<bool> {
+        Some(match op.to_ascii_lowercase().as_slice() {
+            b"eq" => v == &expr[..],
+            b"ne" => v != &expr[..],
+            b"in" => !expr.is_empty() && memchr::memmem::find(v, &expr).is_some(),
+            b"re" => re.as_ref().is_some_and(|r| r.is_match(v)),
+            _ => return None,
+        })
+    };
+    let mut hit = false;
+    for (line, _, value) in exact_named(ctx, &name) {
+        match test(&value) {
+            Some(true) => {
+                ctx.edits.delete(line);
+                hit = true;
+            }
+            Some(false) => {}
+            None => {
+                tracing::error!(
+                    "remove_hf_match: unknown operator `{}`",
+                    String::from_utf8_lossy(&op)
+                );
+                return -1;
+            }
+        }
+    }
+    if hit {
+        1
+    } else {
+        -1
+    }
+}
+
+/// A regex given as a format (`*_re_pv`), compiled per call, case-insensitive.
+fn runtime_re(ctx: &mut Ctx, a: Option<&Arg<Ctx>>, what: &str) -> Option<Regex> {
+    let text = str_arg(ctx, a?)?;
+    match compile_re(&String::from_utf8_lossy(&text), true) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!("{what}: {e}");
+            None
+        }
+    }
+}
+
+fn delete_lines(ctx: &mut Ctx, lines: Vec<Range<usize>>) -> i32 {
+    if lines.is_empty() {
+        return -1;
+    }
+    for l in lines {
+        ctx.edits.delete(l);
+    }
+    1
+}
+
+fn remove_hf_re_pv(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = runtime_re(ctx, a.first(), "remove_hf_re_pv") else {
+        return -1;
+    };
+    let lines = ctx
+        .msg
+        .headers()
+        .filter(|h| re.is_match(h.name))
+        .map(|h| h.line)
+        .collect();
+    delete_lines(ctx, lines)
+}
+
+fn remove_hf_exp_pv(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = runtime_re(ctx, a.first(), "remove_hf_exp_pv") else {
+        return -1;
+    };
+    let Some(skip) = runtime_re(ctx, a.get(1), "remove_hf_exp_pv") else {
+        return -1;
+    };
+    let lines = ctx
+        .msg
+        .headers()
+        .filter(|h| re.is_match(h.name) && !skip.is_match(h.name))
+        .map(|h| h.line)
+        .collect();
+    delete_lines(ctx, lines)
+}
+
+fn is_present_hf_re_pv(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(re) = runtime_re(ctx, a.first(), "is_present_hf_re_pv") else {
+        return -1;
+    };
+    if ctx.msg.headers().any(|h| re.is_match(h.name)) {
+        1
+    } else {
+        -1
+    }
+}
+
+// ---------------------------------------------------------------------------
+// is_audio_on_hold (observed: only an application/sdp body is looked at; the
+// direction counts first, session level included; then a 0.0.0.0 address)
+
+/// The type/subtype of the first Content-Type, lower-case, without params.
+fn content_type_of(ctx: &Ctx) -> Option<Vec<u8>> {
+    let ct = ctx.msg.headers_named(b"Content-Type").next()?.value;
+    let ty = ct.split(|&c| c == b';').next().unwrap_or_default();
+    Some(
+        ty.iter()
+            .filter(|c| !c.is_ascii_whitespace())
+            .map(u8::to_ascii_lowercase)
+            .collect(),
+    )
+}
+
+#[derive(Default)]
+struct SdpStream {
+    audio: bool,
+    addr: Option<Vec<u8>>,
+    hold: bool,
+}
+
+/// 2 when an audio stream is sendonly/inactive (at stream or session level),
+/// 1 when its connection address is 0.0.0.0, -1 otherwise.
+fn sdp_audio_hold(sdp: &[u8]) -> i32 {
+    let mut sess = SdpStream::default();
+    let mut streams: Vec<SdpStream> = Vec::new();
+    for line in sdp.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line).trim_ascii_end();
+        if let Some(m) = line.strip_prefix(b"m=") {
+            let media = m.split(|&c| c == b' ').next().unwrap_or_default();
+            streams.push(SdpStream {
+                audio: media.eq_ignore_ascii_case(b"audio"),
+                ..Default::default()
+            });
+            continue;
+        }
+        let cur = match streams.last_mut() {
+            Some(s) => s,
+            None => &mut sess,
+        };
+        if let Some(c) = line.strip_prefix(b"c=") {
+            let addr = c
+                .split(|&c| c == b' ')
+                .filter(|t| !t.is_empty())
+                .nth(2)
+                .unwrap_or_default();
+            // `IP4 0.0.0.0/127` (multicast TTL) keeps only the address.
+            let addr = addr.split(|&c| c == b'/').next().unwrap_or_default();
+            cur.addr = Some(addr.to_vec());
+        } else if line == b"a=sendonly" || line == b"a=inactive" {
+            cur.hold = true;
+        }
+    }
+    for s in streams.iter().filter(|s| s.audio) {
+        if s.hold || sess.hold {
+            return 2;
+        }
+        if s.addr.as_ref().or(sess.addr.as_ref()).map(Vec::as_slice) == Some(b"0.0.0.0") {
+            return 1;
+        }
+    }
+    -1
+}
+
+fn is_audio_on_hold(ctx: &mut Ctx, _a: &[Arg<Ctx>]) -> i32 {
+    let Some(br) = body_or_none(ctx) else {
+        return -1;
+    };
+    if content_type_of(ctx).as_deref() != Some(b"application/sdp") {
+        return -1;
+    }
+    let buf = ctx.msg.buf().clone();
+    sdp_audio_hold(buf.get(br).unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------
+// Multipart bodies (observed on Kamailio 5.6.3): delimiters are recognised on
+// CRLF lines only; a part is selected by its Content-Type value compared whole
+// (case-insensitive, so a part with parameters is not matched by the bare
+// type). Kamailio takes a part's content to start right after its
+// Content-Type line (part headers below it are kept) and to end with the CRLF
+// before the next delimiter.
+
+/// One part of a multipart body, offsets relative to the body.
+struct Part {
+    /// Start of the delimiter line opening the part.
+    delim: usize,
+    /// Part headers start (after the delimiter line).
+    start: usize,
+    /// End of the part's Content-Type line (CRLF included); None without one.
+    ct_end: Option<usize>,
+    /// The part's Content-Type value.
+    ct: Vec<u8>,
+    /// Start of the next delimiter (the CRLF before it belongs to the part).
+    next: usize,
+    /// End of the next delimiter line (its CRLF included).
+    next_line_end: usize,
+}
+
+/// The `boundary` parameter of a multipart Content-Type, and whether it is
+/// multipart/mixed.
+fn multipart_boundary(ctx: &Ctx) -> Option<(Vec<u8>, bool)> {
+    let ct = ctx.msg.headers_named(b"Content-Type").next()?.value;
+    let mut it = ct.split(|&c| c == b';');
+    let ty = it.next()?.trim_ascii();
+    if ty.len() < 10 || !ty[..10].eq_ignore_ascii_case(b"multipart/") {
+        return None;
+    }
+    let mixed = ty.eq_ignore_ascii_case(b"multipart/mixed");
+    for p in it {
+        let (n, v) = match p.iter().position(|&c| c == b'=') {
+            Some(i) => (&p[..i], &p[i + 1..]),
+            None => continue,
+        };
+        if n.trim_ascii().eq_ignore_ascii_case(b"boundary") {
+            let v = v.trim_ascii();
+            let v = v
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(v);
+            if v.is_empty() {
+                return None;
+            }
+            return Some((v.to_vec(), mixed));
+        }
+    }
+    None
+}
+
+/// Split `body` on `--boundary` lines. Also answers the offset of the
+/// closing delimiter, when there is one.
+fn split_parts(body: &[u8], boundary: &[u8]) -> (Vec<Part>, Option<usize>) {
+    let mut delim = b"--".to_vec();
+    delim.extend_from_slice(boundary);
+    let mut crlf_delim = b"\r\n".to_vec();
+    crlf_delim.extend_from_slice(&delim);
+    let mut parts = Vec::new();
+    // The first delimiter: at the very start or after a CRLF (preamble).
+    let mut d = if body.starts_with(&delim) {
+        0
+    } else {
+        match memchr::memmem::find(body, &crlf_delim) {
+            Some(i) => i + 2,
+            None => return (parts, None),
+        }
+    };
+    loop {
+        let after = d + delim.len();
+        if body.get(after..after + 2) == Some(b"--") {
+            return (parts, Some(d));
+        }
+        let Some(eol) = memchr::memmem::find(body.get(after..).unwrap_or_default(), b"\r\n") else {
+            return (parts, None);
+        };
+        let start = after + eol + 2;
+        let Some(n) = memchr::memmem::find(body.get(start..).unwrap_or_default(), &crlf_delim)
+        else {
+            return (parts, None);
+        };
+        let next = start + n + 2;
+        let nafter = next + delim.len();
+        let next_line_end = memchr::memmem::find(body.get(nafter..).unwrap_or_default(), b"\r\n")
+            .map_or(body.len(), |i| nafter + i + 2);
+        // Part headers: lines up to the first empty one.
+        let mut ct_end = None;
+        let mut ct = Vec::new();
+        let mut pos = start;
+        while pos < next {
+            let Some(e) = memchr::memmem::find(body.get(pos..next).unwrap_or_default(), b"\r\n")
+            else {
+                break;
+            };
+            let line = body.get(pos..pos + e).unwrap_or_default();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(i) = line.iter().position(|&c| c == b':') {
+                let name = line[..i].trim_ascii();
+                if ct_end.is_none()
+                    && (name.eq_ignore_ascii_case(b"Content-Type")
+                        || name.eq_ignore_ascii_case(b"c"))
+                {
+                    ct_end = Some(pos + e + 2);
+                    ct = line[i + 1..].trim_ascii().to_vec();
+                }
+            }
+            pos += e + 2;
+        }
+        parts.push(Part {
+            delim: d,
+            start,
+            ct_end,
+            ct,
+            next,
+            next_line_end,
+        });
+        d = next;
+    }
+}
+
+/// The body, its absolute start, and its parts (None when not multipart).
+struct Multipart {
+    body: Bytes,
+    base: usize,
+    boundary: Vec<u8>,
+    mixed: bool,
+    parts: Vec<Part>,
+    closing: Option<usize>,
+}
+
+fn multipart(ctx: &Ctx) -> Option<Multipart> {
+    let br = body_or_none(ctx)?;
+    let (boundary, mixed) = multipart_boundary(ctx)?;
+    let body = ctx.msg.buf().slice(br.clone());
+    let (parts, closing) = split_parts(&body, &boundary);
+    Some(Multipart {
+        body,
+        base: br.start,
+        boundary,
+        mixed,
+        parts,
+        closing,
+    })
+}
+
+impl Multipart {
+    fn find(&self, ct: &[u8]) -> Option<&Part> {
+        let ct = ct.trim_ascii();
+        self.parts
+            .iter()
+            .find(|p| p.ct_end.is_some() && p.ct.eq_ignore_ascii_case(ct))
+    }
+}
+
+/// `filter_body(type)`: keep only the first part of that type (the
+/// Content-Type header is left for the script to change).
+fn do_filter_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(ct) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let Some(mp) = multipart(ctx) else {
+        return -1;
+    };
+    if !mp.mixed {
+        return -1;
+    }
+    let Some(p) = mp.find(&ct) else {
+        return -1;
+    };
+    let mut from = p.ct_end.unwrap_or(p.start);
+    if mp.body.get(from..from + 2) == Some(b"\r\n") {
+        from += 2;
+    }
+    // The CRLF before the next delimiter is not content.
+    let to = p.next.saturating_sub(2).max(from);
+    let old_len = mp.body.len();
+    let mut reps = Vec::new();
+    if from > 0 {
+        reps.push((0..from, Vec::new()));
+    }
+    if to < old_len {
+        reps.push((to..old_len, Vec::new()));
+    }
+    record_fixing_length(ctx, mp.base, reps);
+    1
+}
+
+/// `get_body_part(type, pv)` / `get_body_part_raw(type, pv)`.
+fn do_get_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>], raw: bool) -> i32 {
+    let Some(ct) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let Some(Arg::Pv(out)) = a.get(1) else {
+        return -1;
+    };
+    let value = match multipart(ctx) {
+        Some(mp) => {
+            let Some(p) = mp.find(&ct) else {
+                return -1;
+            };
+            let r = if raw {
+                p.start..p.next_line_end
+            } else {
+                p.ct_end.unwrap_or(p.start)..p.next
+            };
+            Bytes::copy_from_slice(mp.body.get(r).unwrap_or_default())
+        }
+        None => {
+            // Not multipart: the whole body, whatever its type.
+            let Some(br) = body_or_none(ctx) else {
+                return -1;
+            };
+            if ctx.msg.headers_named(b"Content-Type").next().is_none() {
+                return -1;
+            }
+            ctx.msg.buf().slice(br)
+        }
+    };
+    if out.set(ctx, siprd_script::Value::Str(value)).is_ok() {
+        1
+    } else {
+        -1
+    }
+}
+
+/// `remove_body_part(type)`: the first part of that type, delimiter included.
+fn do_remove_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(ct) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let Some(mp) = multipart(ctx) else {
+        return -1;
+    };
+    let Some(p) = mp.find(&ct) else {
+        return -1;
+    };
+    let base = mp.base;
+    record_fixing_length(ctx, base, vec![(p.delim..p.next, Vec::new())])
+}
+
+/// `append_body_part(txt, type[, disposition])`: a new part before the
+/// closing delimiter of a multipart body.
+fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(txt), Some(ct)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    let cd = match a.get(2) {
+        Some(x) => str_arg(ctx, x),
+        None => None,
+    };
+    let Some(mp) = multipart(ctx) else {
+        tracing::error!("append_body_part: the body is not multipart");
+        return -1;
+    };
+    let Some(closing) = mp.closing else {
+        tracing::error!("append_body_part: no closing delimiter in the body");
+        return -1;
+    };
+    let mut part = Vec::with_capacity(txt.len() + ct.len() + 64);
+    part.extend_from_slice(b"--");
+    part.extend_from_slice(&mp.boundary);
+    part.extend_from_slice(b"\r\nContent-Type: ");
+    part.extend_from_slice(&ct);
+    part.extend_from_slice(b"\r\n");
+    if let Some(cd) = cd.filter(|c| !c.is_empty()) {
+        part.extend_from_slice(b"Content-Disposition: ");
+        part.extend_from_slice(&cd);
+        part.extend_from_slice(b"\r\n");
+    }
+    part.extend_from_slice(b"\r\n");
+    part.extend_from_slice(&txt);
+    part.extend_from_slice(b"\r\n");
+    let n = part.len() as isize;
+    ctx.edits.insert(mp.base + closing, part);
+    fix_content_length(ctx, n);
+    1
+}
+
+const MSG_ROUTES: siprd_script::RouteMask =
+    route_type::REQUEST | route_type::ONREPLY | route_type::FAILURE | route_type::BRANCH;
+const REQ_ROUTES: siprd_script::RouteMask =
+    route_type::REQUEST | route_type::FAILURE | route_type::BRANCH;
+
+fn def_in(
+    name: &'static str,
+    routes: siprd_script::RouteMask,
+    params: Vec<ParamKind<Ctx>>,
+    call: FuncImpl<Ctx>,
+) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "textops",
+        params,
+        routes,
+        call,
+    }
+}
+
+fn register_more(reg: &mut Registry<Ctx>) {
+    let re_lit = || vec![re_fixup(true), ParamKind::Str];
+    reg.add_function(def_in(
+        "set_reply_body",
+        REQ_ROUTES,
+        vec![ParamKind::Format, ParamKind::Format],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let (Some(body), Some(ct)) = (
+                a.first().and_then(|x| str_arg(ctx, x)),
+                a.get(1).and_then(|x| str_arg(ctx, x)),
+            ) else {
+                return -1;
+            };
+            // Kamailio adds the Content-Type as a reply header at call time:
+            // it sits among the append_to_reply() / append_time() lines.
+            ctx.reply_headers.extend_from_slice(b"Content-Type: ");
+            ctx.reply_headers.extend_from_slice(&ct);
+            ctx.reply_headers.extend_from_slice(b"\r\n");
+            // a second call adds its Content-Type but the first body stays,
+            // as observed on Kamailio 5.6.3
+            ctx.reply_body.get_or_insert(body);
+            1
+        }),
+    ));
+    reg.add_function(def_in(
+        "set_body",
+        MSG_ROUTES,
+        vec![ParamKind::Format, ParamKind::Format],
+        func(do_set_body),
+    ));
+    reg.add_function(def_in(
+        "replace_body",
+        MSG_ROUTES,
+        re_lit(),
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, false)),
+    ));
+    reg.add_function(def_in(
+        "replace_body_all",
+        MSG_ROUTES,
+        re_lit(),
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, true)),
+    ));
+    reg.add_function(def_in(
+        "replace_body_atonce",
+        MSG_ROUTES,
+        vec![re_atonce_fixup(), ParamKind::Str],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, true)),
+    ));
+    reg.add_function(def("replace_hdrs", re_lit(), func(do_replace_hdrs)));
+    reg.add_function(def_in(
+        "search_append_body",
+        MSG_ROUTES,
+        re_lit(),
+        func(do_search_append_body),
+    ));
+    for (name, area) in [
+        ("replace_str", StrArea::All),
+        ("replace_body_str", StrArea::Body),
+        ("replace_hdrs_str", StrArea::Headers),
+    ] {
+        reg.add_function(def(
+            name,
+            vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_str(ctx, a, area)),
+        ));
+    }
+    reg.add_function(def_in(
+        "subst_hf",
+        MSG_ROUTES,
+        vec![hname_fixup(), subst_fixup(), ParamKind::Format],
+        func(do_subst_hf),
+    ));
+    reg.add_function(def_in(
+        "subst_user",
+        MSG_ROUTES,
+        vec![subst_fixup()],
+        func(do_subst_user),
+    ));
+    reg.add_function(def_in(
+        "append_time",
+        REQ_ROUTES,
+        vec![],
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            let h = now_date_header();
+            ctx.reply_headers.extend_from_slice(&h);
+            1
+        }),
+    ));
+    reg.add_function(def_in(
+        "append_time_to_request",
+        MSG_ROUTES,
+        vec![],
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            let at = ctx.msg.headers_start();
+            ctx.edits.insert(at, now_date_header());
+            1
+        }),
+    ));
+    reg.add_function(def_in(
+        "append_urihf",
+        REQ_ROUTES,
+        vec![ParamKind::Str, ParamKind::Str],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let (Some(pre), Some(suf)) = (
+                a.first().and_then(|x| str_arg(ctx, x)),
+                a.get(1).and_then(|x| str_arg(ctx, x)),
+            ) else {
+                return -1;
+            };
+            if !ctx.msg.is_request() {
+                return -1;
+            }
+            // The Request-URI as received, not `$ru`.
+            let mut t = pre.to_vec();
+            t.extend_from_slice(ctx.msg.ruri_bytes());
+            t.extend_from_slice(&suf);
+            ctx.edits.insert(ctx.msg.headers_end(), t);
+            1
+        }),
+    ));
+    reg.add_function(def_in(
+        "is_audio_on_hold",
+        MSG_ROUTES,
+        vec![],
+        func(is_audio_on_hold),
+    ));
+    reg.add_function(def_in(
+        "filter_body",
+        MSG_ROUTES,
+        vec![ParamKind::Format],
+        func(do_filter_body),
+    ));
+    reg.add_function(def_in(
+        "get_body_part",
+        MSG_ROUTES,
+        vec![ParamKind::Format, ParamKind::WritablePv],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_get_body_part(ctx, a, false)),
+    ));
+    reg.add_function(def_in(
+        "get_body_part_raw",
+        MSG_ROUTES,
+        vec![ParamKind::Format, ParamKind::WritablePv],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_get_body_part(ctx, a, true)),
+    ));
+    reg.add_function(def_in(
+        "remove_body_part",
+        REQ_ROUTES,
+        vec![ParamKind::Format],
+        func(do_remove_body_part),
+    ));
+    for params in [
+        vec![ParamKind::Format, ParamKind::Format],
+        vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+    ] {
+        reg.add_function(def_in(
+            "append_body_part",
+            REQ_ROUTES,
+            params,
+            func(do_append_body_part),
+        ));
+    }
+    reg.add_function(def_in(
+        "is_privacy",
+        MSG_ROUTES,
+        vec![privacy_fixup()],
+        func(is_privacy),
+    ));
+    reg.add_function(def(
+        "remove_hf_idx",
+        vec![ParamKind::Format, ParamKind::IntOrPv],
+        func(do_remove_hf_idx),
+    ));
+    reg.add_function(def(
+        "remove_hf_match",
+        vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+        func(do_remove_hf_match),
+    ));
+    reg.add_function(def(
+        "remove_hf_pv",
+        vec![ParamKind::Format],
+        func(remove_hf),
+    ));
+    reg.add_function(def(
+        "remove_hf_re_pv",
+        vec![ParamKind::Format],
+        func(remove_hf_re_pv),
+    ));
+    reg.add_function(def(
+        "remove_hf_exp_pv",
+        vec![ParamKind::Format, ParamKind::Format],
+        func(remove_hf_exp_pv),
+    ));
+    reg.add_function(def(
+        "is_present_hf_pv",
+        vec![ParamKind::Format],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let name = a.first().and_then(|x| str_arg(ctx, x)).unwrap_or_default();
+            let name = name.trim_ascii();
+            if !name.is_empty() && ctx.msg.has_header(name) {
+                1
+            } else {
+                -1
+            }
+        }),
+    ));
+    reg.add_function(def(
+        "is_present_hf_re_pv",
+        vec![ParamKind::Format],
+        func(is_present_hf_re_pv),
+    ));
+}
+
+// ---------------------------------------------------------------------------
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
     FuncDef {
@@ -771,6 +1939,7 @@ impl Module for Textops {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         register_string_checks(reg);
+        register_more(reg);
         reg.add_function(def("is_method", vec![method_fixup()], func(is_method)));
         reg.add_function(def(
             "search",
@@ -929,6 +2098,78 @@ mod tests {
         assert_eq!(newline_safe_classes("[^]a]"), "[^\\n]a]");
         assert_eq!(newline_safe_classes("\\[^a]"), "\\[^a]");
         assert_eq!(newline_safe_classes("[^[:alpha:]]x"), "[^\\n[:alpha:]]x");
+    }
+
+    #[test]
+    fn date_headers() {
+        assert_eq!(
+            date_header(0),
+            b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".to_vec()
+        );
+        // 2026-12-05 07:09:55 UTC, a Saturday
+        assert_eq!(
+            date_header(1_796_454_595),
+            b"Date: Sat, 05 Dec 2026 07:09:55 GMT\r\n".to_vec()
+        );
+        // leap day
+        assert_eq!(
+            date_header(951_782_400),
+            b"Date: Tue, 29 Feb 2000 00:00:00 GMT\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn sdp_hold_detection() {
+        let sdp = |c: &str, tail: &str| {
+            format!("v=0\r\nc=IN IP4 {c}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n{tail}")
+        };
+        assert_eq!(sdp_audio_hold(sdp("1.2.3.4", "").as_bytes()), -1);
+        assert_eq!(sdp_audio_hold(sdp("0.0.0.0", "").as_bytes()), 1);
+        assert_eq!(
+            sdp_audio_hold(sdp("0.0.0.0", "a=sendonly\r\n").as_bytes()),
+            2
+        );
+        assert_eq!(sdp_audio_hold(sdp("1.2.3.4", "a=inactive\n").as_bytes()), 2);
+        assert_eq!(
+            sdp_audio_hold(sdp("1.2.3.4", "a=recvonly\r\n").as_bytes()),
+            -1
+        );
+        assert_eq!(
+            sdp_audio_hold(sdp("0.0.0.0", "c=IN IP4 1.2.3.4\r\n").as_bytes()),
+            -1
+        );
+        assert_eq!(
+            sdp_audio_hold(sdp("1.2.3.4", "m=video 2 RTP/AVP 31\r\na=sendonly\r\n").as_bytes()),
+            -1
+        );
+        assert_eq!(sdp_audio_hold(b"garbage"), -1);
+    }
+
+    #[test]
+    fn multipart_split() {
+        let body = b"pre\r\n--b\r\nContent-Type: a/b\r\n\r\nx\r\n--b\r\nc: c/d\r\nX: y\r\n\r\nz\r\n--b--\r\n";
+        let (parts, closing) = split_parts(body, b"b");
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].ct, b"a/b");
+        assert_eq!(parts[1].ct, b"c/d");
+        assert_eq!(&body[parts[0].delim..parts[0].start], b"--b\r\n");
+        assert_eq!(
+            &body[parts[1].ct_end.unwrap()..parts[1].next],
+            b"X: y\r\n\r\nz\r\n"
+        );
+        assert_eq!(&body[closing.unwrap()..], b"--b--\r\n");
+        // truncated bodies give what was complete, never panic
+        for n in 0..body.len() {
+            let _ = split_parts(&body[..n], b"b");
+        }
+        assert!(split_parts(b"--b\n", b"b").0.is_empty());
+    }
+
+    #[test]
+    fn privacy_parsing() {
+        assert_eq!(privacy_values(b"id; header").unwrap().len(), 2);
+        assert!(privacy_values(b"id;foo").is_none());
+        assert_eq!(privacy_values(b"NONE").unwrap(), vec![3]);
     }
 
     #[test]

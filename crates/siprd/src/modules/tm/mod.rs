@@ -233,6 +233,7 @@ fn build_local_reply(
     rcv: &RcvInfo,
     force_rport: bool,
     headers: &[u8],
+    body: &[u8],
     code: u16,
     reason: &[u8],
     out: &mut Vec<u8>,
@@ -252,6 +253,7 @@ fn build_local_reply(
         src_port: Some(rcv.src.port()),
         force_rport,
         extra_headers: &extra,
+        body,
         ..Default::default()
     };
     out.clear();
@@ -281,6 +283,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
         &ctx.rcv,
         ctx.force_rport,
         &headers,
+        ctx.reply_body.as_deref().unwrap_or_default(),
         code,
         reason,
         &mut out,
@@ -384,6 +387,7 @@ fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
                 &msg,
                 &rcv,
                 rt.settings.force_rport,
+                &[],
                 &[],
                 100,
                 reason.as_bytes(),
@@ -619,6 +623,7 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bo
         &msg,
         &rcv,
         force_rport,
+        &[],
         &[],
         code,
         reason,
