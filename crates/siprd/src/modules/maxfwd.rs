@@ -4,9 +4,13 @@
 //! `Max-Forwards: N` as the first header and returns 2; value 0 → -1 (header
 //! untouched); otherwise the value is decremented (and capped at `max_limit`,
 //! default 70) and rewritten in place with the same width, left-padded with
-//! spaces (`10` → ` 9`), returning 1; an unparsable value → -2.
-//! `mf_lowlimit(N)`: 1 when the value is below N, -1 when not, -2 without the
-//! header, -3 when it does not parse.
+//! spaces (`10` → ` 9`), returning 1; an unparsable value → -2; N outside
+//! 0..255 (or a variable not holding an integer) → -1. `maxfwd_process` and
+//! `process_maxfwd` are the same function.
+//! `is_maxfwd_lt(N)` (= `maxfwd_at_least`, `mf_lowlimit`): 1 when the value
+//! is below N, -1 when not or when N > 255, -2 without the header, -3 when it
+//! does not parse. It reads the value after this request's decrement (Kamailio
+//! rewrites the number in place), but not a header added by the module.
 
 use crate::context::Ctx;
 use crate::module::Module;
@@ -59,6 +63,26 @@ pub(crate) fn process(value: Option<&[u8]>, max: u32, limit: u32) -> (i32, Optio
     }
 }
 
+/// An integer, or a pseudo-variable holding one, quoted or bare
+/// (`is_maxfwd_lt($var(l))` is accepted by Kamailio).
+fn int_or_pv() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|fx, src| {
+        if let Some(i) = src.int {
+            return Ok(Arg::Int(i));
+        }
+        let t = src.text.trim();
+        if t.starts_with('$') {
+            let (spec, n) = siprd_script::pv::parse_pv(fx, t)?;
+            if n == t.len() {
+                return Ok(Arg::Pv(Box::new(spec)));
+            }
+        }
+        t.parse::<i32>()
+            .map(Arg::Int)
+            .map_err(|_| format!("`{t}` is not an integer"))
+    }))
+}
+
 impl Module for Maxfwd {
     fn name(&self) -> &'static str {
         "maxfwd"
@@ -86,55 +110,92 @@ impl Module for Maxfwd {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         let limit = Arc::new(self.max_limit);
-        reg.add_function(FuncDef {
-            name: "mf_process_maxfwd_header",
-            module: "maxfwd",
-            params: vec![ParamKind::IntOrPv],
-            routes: route_type::REQUEST,
-            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let max = match int_arg(ctx, &a[0]) {
-                    Some(m) if (1..=256).contains(&m) => m as u32,
-                    _ => {
-                        tracing::error!("mf_process_maxfwd_header: invalid max value");
-                        return -2;
+        for name in [
+            "mf_process_maxfwd_header",
+            "maxfwd_process",
+            "process_maxfwd",
+        ] {
+            let limit = limit.clone();
+            reg.add_function(FuncDef {
+                name,
+                module: "maxfwd",
+                params: vec![int_or_pv()],
+                routes: route_type::REQUEST,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let max = match a.first().and_then(|x| int_arg(ctx, x)) {
+                        Some(m) if (0..=255).contains(&m) => m as u32,
+                        _ => {
+                            tracing::error!("{name}: invalid max value");
+                            return -1;
+                        }
+                    };
+                    let href = ctx.msg.header_ref(HeaderKind::MaxForwards);
+                    let (value, range) = match &href {
+                        Some(h) => (Some(h.value), Some(h.value_range.clone())),
+                        None => (None, None),
+                    };
+                    let (rc, edit) = process(value, max, *limit);
+                    if rc == -2 {
+                        tracing::error!("unable to parse the Max-Forwards number");
                     }
-                };
-                let href = ctx.msg.header_ref(HeaderKind::MaxForwards);
-                let (value, range) = match &href {
-                    Some(h) => (Some(h.value), Some(h.value_range.clone())),
-                    None => (None, None),
-                };
-                let (rc, edit) = process(value, max, *limit);
-                if rc == -2 {
-                    tracing::error!("unable to parse the Max-Forwards number");
-                }
-                match (edit, range) {
-                    (Some(t), Some(r)) => ctx.edits.replace(r, t),
-                    (Some(t), None) => ctx.edits.insert_header_first(&ctx.msg, &t),
-                    _ => {}
-                }
-                rc
-            }),
-        });
-        reg.add_function(FuncDef {
-            name: "mf_lowlimit",
-            module: "maxfwd",
-            params: vec![ParamKind::IntOrPv],
-            routes: route_type::REQUEST,
-            call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(lim) = int_arg(ctx, &a[0]) else {
-                    return -3;
-                };
-                match ctx.msg.header(HeaderKind::MaxForwards) {
-                    None => -2,
-                    Some(v) => match parse_mf(v) {
-                        None => -3,
-                        Some(n) if i64::from(n) < i64::from(lim) => 1,
-                        Some(_) => -1,
-                    },
-                }
-            }),
-        });
+                    match (edit, range) {
+                        (Some(t), Some(r)) => ctx.edits.replace(r, t),
+                        (Some(t), None) => ctx.edits.insert_header_first(&ctx.msg, &t),
+                        _ => {}
+                    }
+                    rc
+                }),
+            });
+        }
+        for name in ["is_maxfwd_lt", "maxfwd_at_least", "mf_lowlimit"] {
+            reg.add_function(FuncDef {
+                name,
+                module: "maxfwd",
+                params: vec![int_or_pv()],
+                // Kamailio allows the checks in failure and branch routes too.
+                routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let lim = match a.first().and_then(|x| int_arg(ctx, x)) {
+                        Some(l) if l <= 255 => l,
+                        _ => {
+                            tracing::error!("{name}: invalid limit");
+                            return -1;
+                        }
+                    };
+                    let Some(value) = current_value(ctx) else {
+                        return -2;
+                    };
+                    lowlimit(&value, lim)
+                }),
+            });
+        }
+    }
+}
+
+/// The Max-Forwards value the request now carries: Kamailio rewrites the
+/// number in place, so a decrement made by `mf_process_maxfwd_header` is
+/// what a later check reads (a header this module added is not seen).
+/// `None` without the header.
+fn current_value(ctx: &Ctx) -> Option<Vec<u8>> {
+    let h = ctx.msg.header_ref(HeaderKind::MaxForwards)?;
+    if ctx.edits.touches(h.value_range.clone()) {
+        let edited = bytes::Bytes::from(ctx.edits.apply_message(&ctx.msg));
+        if let Ok(m) = siprd_sip::Message::parse(edited) {
+            if let Some(v) = m.header(HeaderKind::MaxForwards) {
+                return Some(v.to_vec());
+            }
+        }
+    }
+    Some(h.value.to_vec())
+}
+
+/// `is_maxfwd_lt`: 1 when the value is below `lim`, -1 when not, -3 when it
+/// does not parse.
+pub(crate) fn lowlimit(value: &[u8], lim: i32) -> i32 {
+    match parse_mf(value) {
+        None => -3,
+        Some(n) if i64::from(n) < i64::from(lim) => 1,
+        Some(_) => -1,
     }
 }
 
@@ -154,5 +215,9 @@ mod tests {
         assert_eq!(process(Some(b"70"), 10, 30), (1, Some(b"30".to_vec())));
         assert_eq!(process(Some(b"300"), 10, 70), (1, Some(b" 70".to_vec())));
         assert_eq!(process(Some(b"abc"), 10, 70), (-2, None));
+        assert_eq!(lowlimit(b"5", 6), 1);
+        assert_eq!(lowlimit(b"5", 5), -1);
+        assert_eq!(lowlimit(b"5", -1), -1);
+        assert_eq!(lowlimit(b"x5", 6), -3);
     }
 }

@@ -53,7 +53,7 @@ pub const ALL: &[ModuleInfo] = &[
     },
     ModuleInfo {
         name: "siputils",
-        new: || Box::new(siputils::Siputils),
+        new: || Box::new(siputils::Siputils::default()),
         requires: &[],
     },
     ModuleInfo {
@@ -133,7 +133,7 @@ pub const ALL: &[ModuleInfo] = &[
     },
     ModuleInfo {
         name: "xlog",
-        new: || Box::new(xlog::Xlog),
+        new: || Box::new(xlog::Xlog::default()),
         requires: &[],
     },
 ];

@@ -7,10 +7,58 @@ use siprd_script::registry::{
     func, Arg, ArgSrc, FixupCtx, FuncDef, ModParamDecl, ModParamType, ParamKind,
 };
 use siprd_script::{pv, route_type, Registry};
+use siprd_sip::Method;
 use std::sync::Arc;
 
-#[derive(Default)]
-pub struct Xlog;
+/// The module; `methods_filter` is the one parameter that changes behaviour.
+pub struct Xlog {
+    /// Kamailio method-id bits whose messages `xlogm` skips (-1: all).
+    methods_filter: i32,
+}
+
+impl Default for Xlog {
+    fn default() -> Self {
+        Xlog { methods_filter: -1 }
+    }
+}
+
+/// Kamailio's internal method id (a bit of `enum request_method`), the unit
+/// of `methods_filter`.
+pub(crate) fn method_bit(m: &Method) -> i32 {
+    match m {
+        Method::Invite => 1,
+        Method::Cancel => 1 << 1,
+        Method::Ack => 1 << 2,
+        Method::Bye => 1 << 3,
+        Method::Info => 1 << 4,
+        Method::Register => 1 << 5,
+        Method::Subscribe => 1 << 6,
+        Method::Notify => 1 << 7,
+        Method::Message => 1 << 8,
+        Method::Options => 1 << 9,
+        Method::Prack => 1 << 10,
+        Method::Update => 1 << 11,
+        Method::Refer => 1 << 12,
+        Method::Publish => 1 << 13,
+        Method::Other(b) => match &b[..] {
+            b"KDMQ" => 1 << 14,
+            b"GET" => 1 << 15,
+            b"POST" => 1 << 16,
+            b"PUT" => 1 << 17,
+            b"DELETE" => 1 << 18,
+            _ => 1 << 19,
+        },
+    }
+}
+
+/// The method of the message in `ctx`: the request's, or a reply's CSeq method.
+fn msg_method(ctx: &Ctx) -> Option<Method> {
+    if ctx.msg.is_request() {
+        Some(ctx.msg.method())
+    } else {
+        ctx.msg.cseq().ok().map(|(_, m)| m)
+    }
+}
 
 /// A log level argument: a constant (`L_INFO`) or a PV holding a number.
 enum Level {
@@ -92,8 +140,13 @@ impl Module for Xlog {
         .collect()
     }
 
-    fn set_param(&mut self, _name: &str, _value: &siprd_script::Value) -> Result<(), String> {
-        // Accepted for compatibility: siprd's log line format is fixed.
+    fn set_param(&mut self, name: &str, value: &siprd_script::Value) -> Result<(), String> {
+        if name == "methods_filter" {
+            self.methods_filter = value
+                .try_int()
+                .ok_or_else(|| "methods_filter must be an integer".to_string())?;
+        }
+        // The others are accepted for compatibility: siprd's log line format is fixed.
         Ok(())
     }
 
@@ -111,7 +164,25 @@ impl Module for Xlog {
         ] {
             reg.add_function(fixed(name, level));
         }
+        // xdbgl: xdbg with the config line in Kamailio; siprd has no line
+        // to print, so it is xdbg.
+        reg.add_function(fixed("xdbgl", L_DBG));
         let level: ParamKind<Ctx> = ParamKind::Custom(Arc::new(level_fixup));
+        let filter = self.methods_filter;
+        reg.add_function(FuncDef {
+            name: "xlogm",
+            module: "xlog",
+            params: vec![level.clone(), ParamKind::Format],
+            routes: route_type::ANY,
+            call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let skip = msg_method(ctx).is_some_and(|m| method_bit(&m) & filter != 0);
+                if skip {
+                    return 1;
+                }
+                let l = level_of(ctx, &a[0]);
+                write(ctx, l, &a[1])
+            }),
+        });
         for name in ["xlog", "xlogl"] {
             reg.add_function(FuncDef {
                 name,
