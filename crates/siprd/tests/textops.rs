@@ -116,7 +116,7 @@ fn append_to_reply_and_checks() {
     if (is_method("invite|options")) { $var(r) = $var(r) + "N"; }
     if (!is_method("INVITE")) { $var(r) = $var(r) + "I"; }
     if (search("^User-Agent: diff")) { $var(r) = $var(r) + "S"; }
-    if (!search("^user-agent")) { $var(r) = $var(r) + "C"; }
+    if (search("^user-agent")) { $var(r) = $var(r) + "C"; } # case-insensitive, as Kamailio
     if (!search("one.X-Multi")) { $var(r) = $var(r) + "L"; }
     if (has_body()) { $var(r) = $var(r) + "B"; }
     if (has_body("text/plain")) { $var(r) = $var(r) + "T"; }
@@ -728,4 +728,46 @@ fn set_reply_body_in_stateless_and_stateful_replies() {
     assert!(r.starts_with("SIP/2.0 486 Busy"), "{r}");
     assert!(r.contains("\r\nContent-Type: text/plain\r\n"), "{r}");
     assert!(r.ends_with("\r\nContent-Length: 7\r\n\r\ntm body"), "{r}");
+}
+
+#[test]
+fn search_family_is_case_insensitive_and_replacements_are_literal() {
+    // Observed on Kamailio 5.6.3: search, search_body, search_append and
+    // search_hf match case-insensitively; the replacement text of replace,
+    // replace_all and search_append is not expanded; search_hf's flags pick
+    // the first (`f`), the last (`l`) or any (`a`) header.
+    let (hop_sock, hp) = hop();
+    let s = Siprd::start(&cfg(&format!(
+        r#"
+    $var(r) = "";
+    if (search("x-multi: ONE")) {{ $var(r) = $var(r) + "S"; }}
+    if (search_body("HELLO")) {{ $var(r) = $var(r) + "B"; }}
+    if (search_hf("X-Multi", "TWO", "a")) {{ $var(r) = $var(r) + "A"; }}
+    if (!search_hf("X-Multi", "one", "l")) {{ $var(r) = $var(r) + "L"; }}
+    if (search_hf("X-Multi", "ONE", "f")) {{ $var(r) = $var(r) + "F"; }}
+    replace("X-Multi: one", "X-Multi: $rU");
+    search_append("x-multi: TWO", ";$rU");
+    append_to_reply("X-R: $var(r)\r\n");
+    forward("127.0.0.1", {hp});
+    sl_send_reply("200", "ok");
+"#
+    )));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &body_request(
+            "OPTIONS",
+            "sip:bob@example.com",
+            c.port(),
+            "srch1",
+            "",
+            "hello",
+        ),
+    );
+    assert_eq!(header(&r, "X-R"), Some("SBALF"), "{r}");
+    let fwd = recv(&hop_sock);
+    assert!(
+        fwd.contains("\r\nX-Multi: $rU\r\nX-Multi: two;$rU\r\n"),
+        "{fwd}"
+    );
 }

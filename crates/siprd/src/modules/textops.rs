@@ -567,12 +567,25 @@ fn remove_hf_exp(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     1
 }
 
+/// `search_hf(name, re, flags)`: the regex (case-insensitive) over the
+/// values of the headers `name`: `f` the first one only, `l` the last one,
+/// anything else every one.
 fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(hf), Some(re)) = (a.first(), a.get(1).and_then(regex_of)) else {
         return -1;
     };
+    let flag = match a.get(2) {
+        Some(Arg::Str(f)) => f.first().copied(),
+        _ => None,
+    };
     let name = hname(ctx, hf);
-    if ctx.msg.headers_named(&name).any(|h| re.is_match(h.value)) {
+    let mut values = ctx.msg.headers_named(&name).map(|h| h.value);
+    let hit = match flag {
+        Some(b'f') => values.next().is_some_and(|v| re.is_match(v)),
+        Some(b'l') => values.last().is_some_and(|v| re.is_match(v)),
+        _ => values.any(|v| re.is_match(v)),
+    };
+    if hit {
         1
     } else {
         -1
@@ -1943,7 +1956,7 @@ impl Module for Textops {
         reg.add_function(def("is_method", vec![method_fixup()], func(is_method)));
         reg.add_function(def(
             "search",
-            vec![re_fixup(false)],
+            vec![re_fixup(true)],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(re) = a.first().and_then(regex_of) else {
                     return -1;
@@ -1959,7 +1972,7 @@ impl Module for Textops {
         ));
         reg.add_function(def(
             "search_body",
-            vec![re_fixup(false)],
+            vec![re_fixup(true)],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(re) = a.first().and_then(regex_of) else {
                     return -1;
@@ -1974,12 +1987,12 @@ impl Module for Textops {
         ));
         reg.add_function(def(
             "search_append",
-            vec![re_fixup(false), ParamKind::Format],
+            vec![re_fixup(true), ParamKind::Str],
             func(search_append),
         ));
         reg.add_function(def(
             "search_hf",
-            vec![hname_fixup(), re_fixup(false)],
+            vec![hname_fixup(), re_fixup(true), ParamKind::Str],
             func(search_hf),
         ));
         reg.add_function(def(
@@ -2068,12 +2081,12 @@ impl Module for Textops {
         });
         reg.add_function(def(
             "replace",
-            vec![re_fixup(true), ParamKind::Format],
+            vec![re_fixup(true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, false)),
         ));
         reg.add_function(def(
             "replace_all",
-            vec![re_fixup(true), ParamKind::Format],
+            vec![re_fixup(true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, true)),
         ));
     }
