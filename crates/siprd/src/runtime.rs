@@ -149,6 +149,17 @@ pub struct RuntimeParts {
 }
 
 impl Runtime {
+    /// A fix-up context for resolving config-language text at run time (a
+    /// PV name from KEMI, `pv_evalx`, a module's API), as at load.
+    pub fn fixup_ctx(&self) -> siprd_script::registry::FixupCtx<'_, Ctx> {
+        siprd_script::registry::FixupCtx {
+            registry: &self.registry,
+            routes: self.program.route_names(),
+            host: &(),
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn build(p: RuntimeParts) -> Runtime {
         let faked = Message::parse(Bytes::from_static(FAKED_REQUEST))
             .expect("the built-in faked request parses");

@@ -70,8 +70,9 @@ pub fn optional_regex(name: &str, re: &str) -> Result<Option<regex::bytes::Regex
 }
 
 /// An integer argument that may also be a pseudo-variable written with or
-/// without quotes: Kamailio's tm setters take `t_set_fr($var(t))`, where
-/// most functions want constants. Read it with [`int_arg`].
+/// without quotes (Kamailio's `fixup_igp` family: `t_set_fr($var(t))`,
+/// `is_maxfwd_lt($var(l))`), where most functions want constants; other
+/// text is refused at load. Read it with [`int_arg`].
 pub fn int_or_bare_pv() -> siprd_script::registry::ParamKind<Ctx> {
     use siprd_script::registry::{ArgSrc, FixupCtx, ParamKind};
     ParamKind::Custom(std::sync::Arc::new(
@@ -81,11 +82,12 @@ pub fn int_or_bare_pv() -> siprd_script::registry::ParamKind<Ctx> {
                 return Ok(Arg::Int(i));
             }
             if t.starts_with('$') {
-                return siprd_script::pv::parse_pv(fx, t).map(|(p, _)| Arg::Pv(Box::new(p)));
+                let (spec, n) = siprd_script::pv::parse_pv(fx, t)?;
+                if n == t.len() {
+                    return Ok(Arg::Pv(Box::new(spec)));
+                }
             }
-            Err(format!(
-                "expected an integer or a pseudo-variable, not \"{t}\""
-            ))
+            Err(format!("`{t}` is not an integer or a pseudo-variable"))
         },
     ))
 }

@@ -14,8 +14,8 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::args::int_arg;
-use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
+use crate::modules::args::{int_arg, int_or_bare_pv};
+use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType};
 use siprd_script::{route_type, Registry, Value};
 use siprd_sip::header::HeaderKind;
 use std::sync::Arc;
@@ -63,26 +63,6 @@ pub(crate) fn process(value: Option<&[u8]>, max: u32, limit: u32) -> (i32, Optio
     }
 }
 
-/// An integer, or a pseudo-variable holding one, quoted or bare
-/// (`is_maxfwd_lt($var(l))` is accepted by Kamailio).
-fn int_or_pv() -> ParamKind<Ctx> {
-    ParamKind::Custom(Arc::new(|fx, src| {
-        if let Some(i) = src.int {
-            return Ok(Arg::Int(i));
-        }
-        let t = src.text.trim();
-        if t.starts_with('$') {
-            let (spec, n) = siprd_script::pv::parse_pv(fx, t)?;
-            if n == t.len() {
-                return Ok(Arg::Pv(Box::new(spec)));
-            }
-        }
-        t.parse::<i32>()
-            .map(Arg::Int)
-            .map_err(|_| format!("`{t}` is not an integer"))
-    }))
-}
-
 impl Module for Maxfwd {
     fn name(&self) -> &'static str {
         "maxfwd"
@@ -119,7 +99,7 @@ impl Module for Maxfwd {
             reg.add_function(FuncDef {
                 name,
                 module: "maxfwd",
-                params: vec![int_or_pv()],
+                params: vec![int_or_bare_pv()],
                 routes: route_type::REQUEST,
                 call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let max = match a.first().and_then(|x| int_arg(ctx, x)) {
@@ -151,7 +131,7 @@ impl Module for Maxfwd {
             reg.add_function(FuncDef {
                 name,
                 module: "maxfwd",
-                params: vec![int_or_pv()],
+                params: vec![int_or_bare_pv()],
                 // Kamailio allows the checks in failure and branch routes too.
                 routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
                 call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {

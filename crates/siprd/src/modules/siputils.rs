@@ -472,7 +472,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
 /// `tel2sip`, `is_gruu`, `hdr_date_check` and the Contact encoders.
 mod extra {
     use super::*;
-    use crate::modules::args::int_arg;
+    use crate::modules::args::{int_arg, int_or_bare_pv};
     use siprd_sip::header::HeaderKind;
     use siprd_sip::uri::Scheme;
     use siprd_sip::Method;
@@ -494,26 +494,6 @@ mod extra {
                 }
             }
             Err(format!("`{t}` must be a writable pseudo-variable"))
-        }))
-    }
-
-    /// An integer, or a pseudo-variable holding one, quoted or bare
-    /// (Kamailio's `fixup_igp`); other text is refused at load.
-    fn int_or_pv() -> ParamKind<Ctx> {
-        ParamKind::Custom(std::sync::Arc::new(|fx, src| {
-            if let Some(i) = src.int {
-                return Ok(Arg::Int(i));
-            }
-            let t = src.text.trim();
-            if t.starts_with('$') {
-                let (spec, n) = siprd_script::pv::parse_pv(fx, t)?;
-                if n == t.len() {
-                    return Ok(Arg::Pv(Box::new(spec)));
-                }
-            }
-            t.parse::<i32>()
-                .map(Arg::Int)
-                .map_err(|_| format!("`{t}` is not an integer"))
         }))
     }
 
@@ -614,7 +594,7 @@ mod extra {
         ));
         reg.add_function(def(
             "hdr_date_check",
-            vec![int_or_pv()],
+            vec![int_or_bare_pv()],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(tdiff) = a.first().and_then(|x| int_arg(ctx, x)) else {
                     tracing::error!("hdr_date_check: the time difference is not a number");

@@ -298,12 +298,7 @@ fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
                     Some(a) => a,
                     None => {
                         let rt = ctx.rt.clone();
-                        let mut fx = FixupCtx {
-                            registry: &rt.registry,
-                            routes: rt.program.route_names(),
-                            host: &(),
-                            warnings: Vec::new(),
-                        };
+                        let mut fx = rt.fixup_ctx();
                         let mut out = Vec::with_capacity(params.len());
                         for (p, v) in params.iter().zip(&argv) {
                             let a = if needs_fixup(p, n.xlog) {
@@ -360,12 +355,7 @@ fn pv_spec(ctx: &mut Ctx, name: &[u8]) -> Option<Rc<siprd_script::pv::PvSpec<Ctx
     }
     let text = std::str::from_utf8(name).ok()?;
     let rt = ctx.rt.clone();
-    let mut fx = FixupCtx {
-        registry: &rt.registry,
-        routes: rt.program.route_names(),
-        host: &(),
-        warnings: Vec::new(),
-    };
+    let mut fx = rt.fixup_ctx();
     let spec = match siprd_script::pv::parse_pv(&mut fx, text) {
         Ok((s, len)) if len == text.len() => Rc::new(s),
         Ok(_) => {
@@ -785,12 +775,7 @@ fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                         }
                     };
                     let rt = ctx.rt.clone();
-                    let mut fx = FixupCtx {
-                        registry: &rt.registry,
-                        routes: rt.program.route_names(),
-                        host: &(),
-                        warnings: Vec::new(),
-                    };
+                    let mut fx = rt.fixup_ctx();
                     let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx))
                     else {
                         tracing::error!("KSR.async.{name}: async and tm must be loaded");
@@ -810,11 +795,6 @@ fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
 
 /// tm's state, resolved through its API fix-up (None when tm is not loaded).
 fn tm_state(rt: &Arc<Runtime>) -> Option<Arc<tm::TmState>> {
-    let mut fx = FixupCtx {
-        registry: &rt.registry,
-        routes: rt.program.route_names(),
-        host: &(),
-        warnings: Vec::new(),
-    };
+    let mut fx = rt.fixup_ctx();
     tm::tm_api(&mut fx).ok()
 }

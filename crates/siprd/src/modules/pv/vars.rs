@@ -1536,12 +1536,7 @@ fn register_xavp_functions(reg: &mut Registry<Ctx>) {
                 return -1;
             };
             let rt = ctx.rt.clone();
-            let mut fx = FixupCtx {
-                registry: &rt.registry,
-                routes: rt.program.route_names(),
-                host: &(),
-                warnings: Vec::new(),
-            };
+            let mut fx = rt.fixup_ctx();
             let again = match parse_format(&mut fx, text) {
                 Ok(f) => f,
                 Err(e) => {
