@@ -8,6 +8,7 @@
 //!        ├─ missing Via/From/To/Call-ID/CSeq ─→ dropped, no route runs
 //!        ├─ event_route[core:pre-routing]  (drop stops here)
 //!        ├─ request: module hooks (sl ACK filter, tm) → request_route
+//!        │           → end of processing: t_precheck_trans() mark dropped
 //!        └─ reply:   module hooks (tm matching)      → reply_route → forward by Via
 //! ```
 
