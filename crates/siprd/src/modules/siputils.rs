@@ -908,48 +908,31 @@ mod extra {
         Ok(out)
     }
 
-    const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    /// URL-safe Base64 without padding; decoding takes what `=` padding is
+    /// given and lax trailing bits (Kamailio's decoder is lenient there).
+    const B64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
 
     /// Base64URL without padding.
     pub(crate) fn base64url_encode(data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
-        for chunk in data.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..=chunk.len() {
-                out.push(B64URL[(n >> (18 - 6 * i) & 63) as usize]);
-            }
-        }
-        out
+        use base64::Engine as _;
+        B64URL.encode(data).into_bytes()
     }
 
     /// Base64URL, padding optional; `None` on any other character.
     pub(crate) fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
-        let text = match text.iter().position(|c| *c == b'=') {
+        use base64::Engine as _;
+        let unpadded = match text.iter().position(|c| *c == b'=') {
             Some(p) if text[p..].iter().all(|c| *c == b'=') => &text[..p],
             Some(_) => return None,
             None => text,
         };
-        if text.len() % 4 == 1 {
-            return None;
-        }
-        let mut out = Vec::with_capacity(text.len() * 3 / 4);
-        let (mut acc, mut bits) = (0u32, 0u32);
-        for c in text {
-            let v = B64URL.iter().position(|x| x == c)? as u32;
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        Some(out)
+        B64URL.decode(unpadded).ok()
     }
 
     /// The header lines `options_reply` adds, from the module parameters

@@ -526,7 +526,7 @@ fn reason_lines(msg: &Message) -> Option<Bytes> {
 
 /// tm's own `Reason` for the CANCELs a final `code` on another branch causes
 /// (`local_cancel_reason`), as Kamailio words it.
-pub fn set_local_cancel_reason(tx: &TxRef, code: u16) {
+fn set_local_cancel_reason(tx: &TxRef, code: u16) {
     if !tx.state.table.cfg.read().local_cancel_reason {
         return;
     }

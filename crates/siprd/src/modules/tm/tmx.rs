@@ -204,12 +204,8 @@ fn precheck_trans(ctx: &mut Ctx) -> i32 {
     let Ok(key) = siprd_sip::txkey::server_tx_key(&ctx.msg) else {
         return -1;
     };
-    {
-        let mut set = IN_PROGRESS.lock();
-        if set.contains(&key) {
-            return 1;
-        }
-        set.insert(key.clone());
+    if !IN_PROGRESS.lock().insert(key.clone()) {
+        return 1; // another worker holds the mark
     }
     ctx.tm.precheck = Some(Arc::new(PrecheckMark(key)));
     -1
