@@ -854,15 +854,17 @@ fn re_atonce_fixup() -> ParamKind<Ctx> {
     ParamKind::Custom(f)
 }
 
+/// The regex, the text and the body range of a body function; None when
+/// the message has no body (or an argument is missing).
+fn body_regex_args(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> Option<(Regex, Bytes, Range<usize>)> {
+    let re = a.first().and_then(regex_of).cloned()?;
+    let txt = a.get(1).and_then(|t| str_arg(ctx, t))?;
+    Some((re, txt, body_or_none(ctx)?))
+}
+
 /// `replace_body` (first), `replace_body_all` / `replace_body_atonce` (all).
 fn do_replace_body(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else {
-        return -1;
-    };
-    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
-        return -1;
-    };
-    let Some(br) = body_or_none(ctx) else {
+    let Some((re, txt, br)) = body_regex_args(ctx, a) else {
         return -1;
     };
     let buf = ctx.msg.buf().clone();
@@ -896,13 +898,7 @@ fn do_replace_hdrs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 
 /// `search_append_body(re, txt)`: insert `txt` after the first match in the body.
 fn do_search_append_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else {
-        return -1;
-    };
-    let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
-        return -1;
-    };
-    let Some(br) = body_or_none(ctx) else {
+    let Some((re, txt, br)) = body_regex_args(ctx, a) else {
         return -1;
     };
     let buf = ctx.msg.buf().clone();
