@@ -73,6 +73,21 @@ impl SlStats {
         self.sent.fetch_add(1, Relaxed);
     }
 
+    /// `sl.stats`: Kamailio's per-code table. It has no `1xx` entry:
+    /// provisional replies count under `xxx`.
+    fn rpc_stats(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        let one_xx = self.by_code[0].load(Relaxed);
+        for (name, c) in SL_CODES.iter().zip(&self.by_code).skip(1) {
+            let mut n = c.load(Relaxed);
+            if *name == "xxx" {
+                n += one_xx;
+            }
+            map.insert((*name).to_string(), serde_json::Value::from(n));
+        }
+        serde_json::Value::Object(map)
+    }
+
     fn register(&self, stats: &crate::stats::Stats) {
         for (name, c) in SL_CODES.iter().zip(&self.by_code) {
             stats.add("sl", &format!("{name}_replies"), Stat::NoReset(c.clone()));
@@ -377,6 +392,10 @@ impl Module for Sl {
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
         self.state.stats.register(&rpc.stats);
+        let state = self.state.clone();
+        rpc.add("sl.stats", "Print reply statistics.", move |_| {
+            Ok(state.stats.rpc_stats())
+        });
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
@@ -430,5 +449,12 @@ mod tests {
             assert!(out.iter().any(|l| l == line), "{line} in {out:?}");
         }
         assert_eq!(out.len(), 24);
+        let v = st.rpc_stats();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, &SL_CODES[1..]);
+        assert_eq!(v["xxx"], 1, "the 100 counts as xxx");
+        assert_eq!(v["200"], 2);
+        assert_eq!(v["2xx"], 1);
+        assert_eq!(v["6xx"], 1);
     }
 }
