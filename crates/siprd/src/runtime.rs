@@ -250,6 +250,12 @@ impl Runtime {
         }
     }
 
+    /// TCP connections and settings (None before the transport starts or
+    /// without a TCP listener).
+    pub fn tcp_snapshot(&self) -> Option<crate::transport::TcpSnapshot> {
+        self.sender.get().and_then(Sender::tcp_snapshot)
+    }
+
     /// The bound listeners (empty before the transport starts).
     pub fn listeners(&self) -> &[crate::transport::ListenerInfo] {
         match self.sender.get() {

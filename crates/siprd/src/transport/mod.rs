@@ -49,6 +49,7 @@ use bytes::Bytes;
 use socket2::Socket;
 
 pub use listen::{Advertise, Endpoint, ExpandOptions, ListenError, ListenHost, ListenSpec};
+pub use tcp::{TcpConnInfo, TcpSnapshot};
 
 use crate::log::RateLimit;
 
@@ -434,6 +435,11 @@ impl Sender {
     /// The bound listeners.
     pub fn listeners(&self) -> &[ListenerInfo] {
         &self.inner.listeners
+    }
+
+    /// TCP connections and settings; None without a TCP listener.
+    pub fn tcp_snapshot(&self) -> Option<tcp::TcpSnapshot> {
+        self.inner.tcp.as_ref().map(|t| t.snapshot())
     }
 }
 

@@ -36,6 +36,41 @@ struct ConnEntry {
     tx: mpsc::UnboundedSender<Bytes>,
     peer: SocketAddr,
     queued: Arc<AtomicUsize>,
+    meta: Arc<ConnMeta>,
+}
+
+/// What `core.tcp_list` shows of a connection.
+struct ConnMeta {
+    /// Our end: the listener's address.
+    local: SocketAddr,
+    /// Last read or write (ms since the shared epoch).
+    last: AtomicU64,
+    /// False while an outgoing connection is being set up.
+    connected: AtomicBool,
+}
+
+/// One TCP connection, as `core.tcp_list` reports it.
+#[derive(Debug, Clone)]
+pub struct TcpConnInfo {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub connected: bool,
+    /// Time left before the connection is closed for idleness.
+    pub idle_left: Duration,
+    /// Bytes queued for writing.
+    pub queued: usize,
+}
+
+/// The TCP side of the transport, for `core.tcp_info` / `core.tcp_list`.
+#[derive(Debug, Clone)]
+pub struct TcpSnapshot {
+    pub workers: usize,
+    pub max_connections: usize,
+    pub lifetime: Duration,
+    pub connect_timeout: Duration,
+    pub max_queued: usize,
+    pub conns: Vec<TcpConnInfo>,
 }
 
 #[derive(Default)]
@@ -160,13 +195,57 @@ impl TcpShared {
         true
     }
 
+    /// The connections open now (ordered by id) and the TCP settings.
+    pub(crate) fn snapshot(&self) -> TcpSnapshot {
+        let now = self.now_ms();
+        let mut conns: Vec<TcpConnInfo> = self
+            .table
+            .lock()
+            .by_id
+            .iter()
+            .map(|(id, e)| {
+                let idle = now.saturating_sub(e.meta.last.load(Ordering::Relaxed));
+                TcpConnInfo {
+                    id: *id,
+                    peer: e.peer,
+                    local: e.meta.local,
+                    connected: e.meta.connected.load(Ordering::Relaxed),
+                    idle_left: self.lifetime.saturating_sub(Duration::from_millis(idle)),
+                    queued: e.queued.load(Ordering::Relaxed),
+                }
+            })
+            .collect();
+        conns.sort_by_key(|c| c.id);
+        TcpSnapshot {
+            workers: self.workers.len(),
+            max_connections: self.max_conns,
+            lifetime: self.lifetime,
+            connect_timeout: self.connect_timeout,
+            max_queued: self.max_queued,
+            conns,
+        }
+    }
+
     fn register(
         &self,
         peer: SocketAddr,
+        lid: ListenerId,
+        connected: bool,
     ) -> (u64, mpsc::UnboundedReceiver<Bytes>, Arc<AtomicUsize>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let local = self
+            .locals
+            .lock()
+            .get(lid.0 as usize)
+            .copied()
+            .unwrap_or(peer);
+        let meta = Arc::new(ConnMeta {
+            local,
+            last: AtomicU64::new(self.now_ms()),
+            connected: AtomicBool::new(connected),
+        });
         let mut t = self.table.lock();
         t.by_id.insert(
             id,
@@ -174,6 +253,7 @@ impl TcpShared {
                 tx,
                 peer,
                 queued: queued.clone(),
+                meta,
             },
         );
         t.by_peer.insert(peer, id);
@@ -230,7 +310,7 @@ impl TcpShared {
             }
             return Err(SendError::TooManyConnections);
         }
-        let (id, rx, queued) = self.register(to.addr);
+        let (id, rx, queued) = self.register(to.addr, listener, false);
         queued.fetch_add(data.len(), Ordering::AcqRel);
         if let Some(e) = self.table.lock().by_id.get(&id) {
             let _ = e.tx.send(data);
@@ -279,7 +359,7 @@ impl TcpShared {
                 drop(stream);
                 continue;
             }
-            let (id, rx, queued) = self.register(peer);
+            let (id, rx, queued) = self.register(peer, lid, true);
             let me = self.clone();
             tokio::spawn(async move { me.run_conn(stream, id, peer, lid, rx, queued).await });
         }
@@ -302,7 +382,17 @@ impl TcpShared {
             .copied()
             .unwrap_or(peer);
         let (mut rd, mut wr) = stream.into_split();
-        let last = Arc::new(AtomicU64::new(self.now_ms()));
+        let meta = self.table.lock().by_id.get(&id).map(|e| e.meta.clone());
+        let meta = meta.unwrap_or_else(|| {
+            Arc::new(ConnMeta {
+                local,
+                last: AtomicU64::new(0),
+                connected: AtomicBool::new(true),
+            })
+        });
+        meta.last.store(self.now_ms(), Ordering::Relaxed);
+        meta.connected.store(true, Ordering::Relaxed);
+        let last = meta;
         let (wdone_tx, mut wdone_rx) = tokio::sync::oneshot::channel::<()>();
         let wlast = last.clone();
         let me = self.clone();
@@ -313,7 +403,7 @@ impl TcpShared {
                     break;
                 }
                 queued.fetch_sub(n, Ordering::AcqRel);
-                wlast.store(me.now_ms(), Ordering::Relaxed);
+                wlast.last.store(me.now_ms(), Ordering::Relaxed);
             }
             let _ = wdone_tx.send(());
         });
@@ -394,8 +484,10 @@ impl TcpShared {
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(16 * 1024);
             }
-            let idle_for =
-                Duration::from_millis(self.now_ms().saturating_sub(last.load(Ordering::Relaxed)));
+            let idle_for = Duration::from_millis(
+                self.now_ms()
+                    .saturating_sub(last.last.load(Ordering::Relaxed)),
+            );
             let wait = self.lifetime.saturating_sub(idle_for);
             if wait.is_zero() {
                 break CloseReason::Idle;
@@ -412,7 +504,7 @@ impl TcpShared {
                         }
                         break CloseReason::Peer;
                     }
-                    Ok(Ok(_)) => last.store(self.now_ms(), Ordering::Relaxed),
+                    Ok(Ok(_)) => last.last.store(self.now_ms(), Ordering::Relaxed),
                 },
                 _ = &mut wdone_rx => break CloseReason::Error,
             }
