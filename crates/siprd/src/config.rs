@@ -56,6 +56,20 @@ impl Loaded {
                 }
             }
         }
+        // `core.modules`: the loaded modules, the last loaded first (as Kamailio).
+        let names: Vec<serde_json::Value> = self
+            .modules
+            .iter()
+            .rev()
+            .map(|m| m.name())
+            .filter(|n| *n != "core")
+            .map(serde_json::Value::from)
+            .collect();
+        if rpc.get("core.modules").is_none() {
+            rpc.add("core.modules", "List loaded modules", move |_| {
+                Ok(serde_json::Value::Array(names.clone()))
+            });
+        }
         let rt = Runtime::build(RuntimeParts {
             settings: self.settings,
             program: self.program,

@@ -74,7 +74,10 @@ impl RpcRegistry {
     /// Is `name` a command (the registry's own `system.*` included)?
     pub fn has(&self, name: &str) -> bool {
         self.methods.contains_key(name)
-            || matches!(name, "system.listMethods" | "system.methodHelp")
+            || matches!(
+                name,
+                "system.listMethods" | "system.methodHelp" | "system.methodSignature"
+            )
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -89,6 +92,13 @@ impl RpcRegistry {
         }
     }
 }
+
+/// The introspection commands the registry answers itself.
+const SYSTEM_METHODS: [&str; 3] = [
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+];
 
 // ---- JSON-RPC 2.0 dispatcher (jsonrpcs transports, `siprd ctl`) ----
 
@@ -176,7 +186,7 @@ impl RpcRegistry {
             "system.listMethods" if self.get(name).is_none() => {
                 let mut names: Vec<Json> =
                     self.names().map(|n| Json::String(n.to_string())).collect();
-                for sys in ["system.listMethods", "system.methodHelp"] {
+                for sys in SYSTEM_METHODS {
                     if self.get(sys).is_none() {
                         names.push(Json::String(sys.to_string()));
                     }
@@ -194,11 +204,18 @@ impl RpcRegistry {
                     "system.methodHelp" => Ok(Json::String(
                         "Print the help string for given method.".into(),
                     )),
+                    "system.methodSignature" => Ok(Json::String(
+                        "Returns the signature of a method (not available: siprd's methods do not describe their parameters).".into(),
+                    )),
                     _ => match self.get(m) {
                         Some(method) => Ok(Json::String(method.help.to_string())),
                         None => Err(RpcError::new(400, "command not found")),
                     },
                 }
+            }
+            // As Kamailio 5.6: no method publishes a signature.
+            "system.methodSignature" if self.get(name).is_none() => {
+                Err(RpcError::new(500, "Not Implemented Yet"))
             }
             _ => match self.methods.get(name) {
                 Some(m) => (m.handler)(params),

@@ -59,28 +59,118 @@ fn echo(params: &[Json]) -> Json {
     )
 }
 
+/// A parameter read as an integer, the way Kamailio's RPC layer reads one:
+/// numbers are truncated, `true` is 1, anything else (strings included) 0.
+/// Out-of-range numbers saturate (Kamailio 5.6 wraps them to INT_MIN).
+pub fn int_param(v: &Json) -> i64 {
+    match v {
+        Json::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0)
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)),
+        Json::Bool(b) => i64::from(*b),
+        _ => 0,
+    }
+}
+
+/// A parameter read as a string where Kamailio also takes a number (its
+/// integer part); None for anything else. (Kamailio 5.6 prints a negative
+/// number as its unsigned 64-bit wrap; siprd keeps the sign.)
+pub fn str_or_num_param(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(
+            n.as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .map_or_else(|| n.to_string(), |i| i.to_string()),
+        ),
+        _ => None,
+    }
+}
+
+/// `jsonrpc.echo`: the first parameter as a string (a number gives its
+/// integer part), then the second as an integer (0 when absent or not a
+/// number); nothing when the first is neither a string nor a number.
+pub fn jsonrpc_echo(p: &[Json]) -> Json {
+    let Some(first) = p.first().and_then(str_or_num_param) else {
+        return Json::Array(Vec::new());
+    };
+    let second = p.get(1).map_or(0, int_param);
+    json!([first, second])
+}
+
+/// `0d 0h 0m 10s`.
+fn uptime_text(secs: u64) -> String {
+    format!(
+        "{}d {}h {}m {}s",
+        secs / 86400,
+        secs % 86400 / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// One `alias=` value as (proto, host, port): `[proto:]host[:port]`, `*`
+/// for what is not given.
+fn alias_parts(alias: &str) -> (String, String, Json) {
+    let (proto, rest) = match alias.split_once(':') {
+        Some((p, r)) if matches!(p, "udp" | "tcp" | "tls" | "sctp" | "ws" | "wss") => {
+            (p.to_string(), r)
+        }
+        _ => ("*".to_string(), alias),
+    };
+    // `[v6]:port`, `host:port`, `host`
+    let split = if let Some(end) = rest.strip_prefix('[').and_then(|r| r.find(']')) {
+        let (h, p) = rest.split_at(end + 2);
+        (h.to_string(), p.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
+            _ => (rest.to_string(), None),
+        }
+    };
+    let port = match split.1.and_then(|p| p.parse::<u16>().ok()) {
+        Some(n) => json!(n),
+        None => json!("*"),
+    };
+    (proto, split.0, port)
+}
+
 /// Thread descriptions in Kamailio's process-table style. siprd is one
 /// process: every entry carries the same pid.
 fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
+    processes_ranked(rt, serving)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// Process descriptions with Kamailio's ranks: 0 for main, 1.. for SIP
+/// receivers (UDP, then TCP), -2 for module processes, -4 for TCP main.
+fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
     // Kamailio's order: UDP receivers per socket, timers, module processes,
     // then the TCP workers (shared by every TCP socket) and the TCP main.
-    let mut out = vec!["main process - attendant".to_string()];
+    let mut out = vec![("main process - attendant".to_string(), 0)];
+    let mut rank = 0;
     let mut tcp = false;
     for l in rt.listeners() {
         if l.proto.as_str() == "udp" {
             for i in 0..rt.settings.children {
-                out.push(format!("udp receiver child={i} sock={}", l.addr));
+                rank += 1;
+                out.push((format!("udp receiver child={i} sock={}", l.addr), rank));
             }
         } else {
             tcp = true;
         }
     }
-    out.extend(serving.iter().map(|s| s.to_string()));
+    out.extend(serving.iter().map(|s| (s.to_string(), -2)));
     if tcp {
         for i in 0..rt.settings.tcp_children {
-            out.push(format!("tcp receiver (generic) child={i}"));
+            rank += 1;
+            out.push((format!("tcp receiver (generic) child={i}"), rank));
         }
-        out.push("tcp main process".into());
+        out.push(("tcp main process".into(), -4));
     }
     out
 }
@@ -329,12 +419,263 @@ pub fn register(
             }),
         );
     }
+    register_more(rpc, rt, serving, started);
     register_stats(rpc, rt);
+}
+
+fn runtime(r: &Arc<OnceLock<Weak<Runtime>>>) -> Result<Arc<Runtime>, RpcError> {
+    r.get()
+        .and_then(Weak::upgrade)
+        .ok_or_else(|| RpcError::new(500, "Server not ready"))
+}
+
+/// `core.printi` ... `core.tcp_options`.
+fn register_more(
+    rpc: &mut RpcRegistry,
+    rt: &Arc<OnceLock<Weak<Runtime>>>,
+    serving: &Arc<Mutex<Vec<&'static str>>>,
+    started: (Instant, i64),
+) {
+    let mut add = |name: &'static str, help: &'static str, f: Handler| {
+        if rpc.get(name).is_none() {
+            rpc.add(name, help, move |p| f(p));
+        }
+    };
+    add(
+        "core.printi",
+        "Returns back its integer parameters.",
+        Box::new(|p| Ok(Json::Array(p.iter().map(|v| json!(int_param(v))).collect()))),
+    );
+    add(
+        "core.prints",
+        "Returns back its string parameters (up to the first one that is not a string).",
+        Box::new(|p| {
+            Ok(Json::Array(
+                p.iter().map_while(|v| v.as_str().map(Json::from)).collect(),
+            ))
+        }),
+    );
+    add(
+        "core.arg",
+        "Print command line arguments.",
+        Box::new(|_| Ok(Json::Array(std::env::args().map(Json::String).collect()))),
+    );
+    add(
+        "core.pwd",
+        "Returns the working directory of the server.",
+        Box::new(|_| {
+            let d = std::env::current_dir().map_err(|_| RpcError::new(500, "getcwd failed"))?;
+            Ok(json!([d.to_string_lossy()]))
+        }),
+    );
+    add(
+        "core.runinfo",
+        "Returns runtime info (name, version, start time, uptime).",
+        Box::new(move |_| {
+            let up = started.0.elapsed().as_secs();
+            Ok(json!({
+                "name": "siprd",
+                "version": env!("CARGO_PKG_VERSION"),
+                "sourceid": "unknown",
+                "compiler": "rustc",
+                "compiled": "",
+                "time_now": ctime(now_secs()),
+                "time_started": ctime(started.1),
+                "uptime_secs": up,
+                "utime_days": uptime_text(up),
+            }))
+        }),
+    );
+    add(
+        "core.flags",
+        "Returns the compile flags (siprd: the features it was built with).",
+        Box::new(|_| Ok(Json::String("USE_TCP, DISABLE_NAGLE".into()))),
+    );
+    let r = rt.clone();
+    add(
+        "core.sockets_list",
+        "Returns the list of listening sockets.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let mut out = Vec::new();
+            // Kamailio lists UDP sockets first, then TCP.
+            for proto in ["udp", "tcp"] {
+                for l in rt.listeners().iter().filter(|l| l.proto.as_str() == proto) {
+                    out.push(json!({"socket": {
+                        "proto": proto,
+                        "address": l.addr.ip().to_string(),
+                        "port": l.addr.port().to_string(),
+                        "mcast": "no",
+                        "mhomed": "no",
+                        "virtual": "no",
+                    }}));
+                }
+            }
+            Ok(Json::Array(out))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "core.aliases_list",
+        "Returns the list of local SIP aliases.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let aliases: Vec<Json> = rt
+                .settings
+                .aliases
+                .iter()
+                .map(|a| {
+                    let (proto, host, port) = alias_parts(a);
+                    json!({"alias": {"proto": proto, "address": host, "port": port}})
+                })
+                .collect();
+            Ok(json!({"myself_callbacks": "no", "aliases": aliases}))
+        }),
+    );
+    let (r, sv) = (rt.clone(), serving.clone());
+    add(
+        "core.psa",
+        "Returns the attributes of running processes.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let pid = std::process::id();
+            Ok(Json::Array(
+                processes_ranked(&rt, &sv.lock())
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (d, rank))| {
+                        json!({"index": i, "pid": pid, "status": 1, "rank": rank, "description": d})
+                    })
+                    .collect(),
+            ))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "core.tcp_info",
+        "Returns TCP related info.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let Some(t) = rt.tcp_snapshot() else {
+                return Err(RpcError::new(500, "tcp support disabled"));
+            };
+            Ok(json!({
+                "readers": t.workers,
+                "max_connections": t.max_connections,
+                "max_tls_connections": 0,
+                "opened_connections": t.conns.len(),
+                "opened_tls_connections": 0,
+                "write_queued_bytes": t.conns.iter().map(|c| c.queued).sum::<usize>(),
+            }))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "core.tcp_list",
+        "Returns TCP connections details.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let Some(t) = rt.tcp_snapshot() else {
+                return Err(RpcError::new(500, "tcp support disabled"));
+            };
+            Ok(Json::Array(
+                t.conns
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "type": "TCP",
+                            "state": if c.connected { "CONN_OK" } else { "CONN_CONNECT" },
+                            "timeout": c.idle_left.as_secs(),
+                            "lifetime": t.lifetime.as_secs(),
+                            "ref_count": 1,
+                            "src_ip": c.peer.ip().to_string(),
+                            "src_port": c.peer.port(),
+                            "dst_ip": c.local.ip().to_string(),
+                            "dst_port": c.local.port(),
+                        })
+                    })
+                    .collect(),
+            ))
+        }),
+    );
+    let r = rt.clone();
+    add(
+        "core.tcp_options",
+        "Returns active TCP options.",
+        Box::new(move |_| {
+            let rt = runtime(&r)?;
+            let Some(t) = rt.tcp_snapshot() else {
+                return Err(RpcError::new(500, "tcp support disabled"));
+            };
+            // What siprd does, in Kamailio's names: writes are asynchronous
+            // (queued per connection), CRLF keep-alives are answered, there
+            // is no TLS, no kernel keepalive and no connection aliasing.
+            Ok(json!({
+                "connect_timeout": t.connect_timeout.as_secs(),
+                "send_timeout": t.connect_timeout.as_secs(),
+                "connection_lifetime": t.lifetime.as_secs(),
+                "max_connections(soft)": t.max_connections,
+                "max_tls_connections(soft)": 0,
+                "no_connect": 0,
+                "fd_cache": 0,
+                "async": 1,
+                "connect_wait": 1,
+                "conn_wq_max": t.max_queued,
+                "wq_max": t.max_queued,
+                "defer_accept": 0,
+                "delayed_ack": 1,
+                "syncnt": 0,
+                "linger2": 0,
+                "keepalive": 0,
+                "keepidle": 0,
+                "keepintvl": 0,
+                "keepcnt": 0,
+                "crlf_ping": 1,
+                "accept_aliases": 0,
+                "alias_flags": 0,
+                "new_conn_alias_flags": 0,
+            }))
+        }),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn param_readers() {
+        assert_eq!(
+            jsonrpc_echo(&[json!("a"), json!(1), json!({"x": 1})]),
+            json!(["a", 1])
+        );
+        assert_eq!(jsonrpc_echo(&[json!("a"), json!("7")]), json!(["a", 0]));
+        assert_eq!(jsonrpc_echo(&[json!(2.5), json!(3)]), json!(["2", 3]));
+        assert_eq!(jsonrpc_echo(&[json!("a"), json!(true)]), json!(["a", 1]));
+        assert_eq!(jsonrpc_echo(&[json!(true)]), json!([]));
+        assert_eq!(jsonrpc_echo(&[]), json!([]));
+        assert_eq!(int_param(&json!(9_999_999_999u64)), i64::from(i32::MAX));
+        assert_eq!(int_param(&json!(-1.7)), -1);
+        assert_eq!(int_param(&Json::Null), 0);
+        assert_eq!(uptime_text(90061), "1d 1h 1m 1s");
+        assert_eq!(
+            alias_parts("udp:other.org:5070"),
+            ("udp".into(), "other.org".into(), json!(5070))
+        );
+        assert_eq!(
+            alias_parts("bare.org"),
+            ("*".into(), "bare.org".into(), json!("*"))
+        );
+        assert_eq!(
+            alias_parts("example.com:5060"),
+            ("*".into(), "example.com".into(), json!(5060))
+        );
+        assert_eq!(
+            alias_parts("tcp:[::1]:5062"),
+            ("tcp".into(), "[::1]".into(), json!(5062))
+        );
+    }
 
     #[test]
     fn echo_stringifies() {

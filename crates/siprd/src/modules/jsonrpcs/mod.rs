@@ -146,6 +146,9 @@ impl Module for Jsonrpcs {
     }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
+        rpc.add("jsonrpc.echo", "Sample echo command", |p| {
+            Ok(core_cmds::jsonrpc_echo(p))
+        });
         core_cmds::register(rpc, &self.rt, &self.serving);
     }
 
