@@ -102,6 +102,8 @@ pub struct TmState {
     timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Resolved at start: `event_route[tm:local-response]`.
     local_response: std::sync::OnceLock<Option<EventHandle>>,
+    /// The runtime, for the RPC commands that reply (`tm.reply`, `tm.cancel`).
+    rt: std::sync::OnceLock<std::sync::Weak<Runtime>>,
 }
 
 /// `event_route[tm:local-response]` after a local stateful reply: it runs on
@@ -199,6 +201,7 @@ impl Default for Tm {
                 tag_prefix,
                 timer: parking_lot::Mutex::new(None),
                 local_response: std::sync::OnceLock::new(),
+                rt: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -236,9 +239,11 @@ fn build_local_reply(
     body: &[u8],
     code: u16,
     reason: &[u8],
+    tag_override: Option<&[u8]>,
     out: &mut Vec<u8>,
 ) {
-    let tag = to_tag(&st.tag_prefix, req);
+    let computed = to_tag(&st.tag_prefix, req);
+    let tag: &[u8] = tag_override.unwrap_or(&computed);
     let mut extra = Vec::new();
     extra.extend_from_slice(headers);
     if rt.settings.server_signature && !rt.settings.server_header.is_empty() {
@@ -248,7 +253,7 @@ fn build_local_reply(
     let mut ip_buf = [0u8; 48];
     let src_ip = crate::modules::sl::ip_text(rcv.src.ip(), &mut ip_buf);
     let opts = siprd_sip::reply::ReplyOpts {
-        to_tag: Some(&tag),
+        to_tag: Some(tag),
         src_ip: Some(src_ip),
         src_port: Some(rcv.src.port()),
         force_rport,
@@ -286,6 +291,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
         ctx.reply_body.as_deref().unwrap_or_default(),
         code,
         reason,
+        None,
         &mut out,
     );
     // The auto 100 is not kept: a retransmission gets it built again.
@@ -340,10 +346,21 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
 
 /// A local 2xx to an INVITE: index it by Call-ID and To-tag for its ACK.
 fn remember_2xx(st: &TmState, e: &Arc<TxEntry>, inner: &mut TxInner, req: &Message) {
+    remember_2xx_tag(st, e, inner, req, None);
+}
+
+/// [`remember_2xx`] with the To-tag the reply was given (`tm.reply`).
+fn remember_2xx_tag(
+    st: &TmState,
+    e: &Arc<TxEntry>,
+    inner: &mut TxInner,
+    req: &Message,
+    tag: Option<&[u8]>,
+) {
     let Some(call_id) = req.call_id() else { return };
-    let tag = match req.to().ok().and_then(|t| t.tag()) {
-        Some(t) => Bytes::copy_from_slice(t),
-        None => Bytes::copy_from_slice(&to_tag(&st.tag_prefix, req)),
+    let tag = match (req.to().ok().and_then(|t| t.tag()), tag) {
+        (Some(t), _) | (None, Some(t)) => Bytes::copy_from_slice(t),
+        (None, None) => Bytes::copy_from_slice(&to_tag(&st.tag_prefix, req)),
     };
     st.table
         .add_local_2xx(e, inner, Bytes::copy_from_slice(call_id), tag);
@@ -391,6 +408,7 @@ fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
                 &[],
                 100,
                 reason.as_bytes(),
+                None,
                 &mut out,
             );
             (dest, Bytes::from(out))
@@ -605,6 +623,27 @@ fn run_on_tx(
 /// Send a local reply from outside any script execution (timer thread, after
 /// a resumed route).
 fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bool {
+    reply_detached_with(rt, tx, code, reason, &DetachedReply::default())
+}
+
+/// What an RPC reply (`tm.reply`, `tm.reply_callid`) adds to a local reply.
+#[derive(Default)]
+pub(crate) struct DetachedReply<'a> {
+    /// Header lines, each ending in CRLF.
+    pub headers: &'a [u8],
+    pub body: &'a [u8],
+    /// The To-tag; None: tm's own.
+    pub to_tag: Option<&'a [u8]>,
+}
+
+/// [`reply_detached`] with extra headers, a body and a chosen To-tag.
+fn reply_detached_with(
+    rt: &Arc<Runtime>,
+    tx: &TxRef,
+    code: u16,
+    reason: &[u8],
+    extra: &DetachedReply<'_>,
+) -> bool {
     let (req, rcv, force_rport) = {
         let inner = tx.entry.inner.lock();
         if inner.uas.is_final() {
@@ -623,10 +662,11 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bo
         &msg,
         &rcv,
         force_rport,
-        &[],
-        &[],
+        extra.headers,
+        extra.body,
         code,
         reason,
+        extra.to_tag,
         &mut out,
     );
     let dest = {
@@ -636,13 +676,20 @@ fn reply_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reason: &[u8]) -> bo
         }
         inner.last_reply = Bytes::from(out.clone());
         inner.last_is_auto_100 = false;
-        inner.suspended = None;
+        if tx.entry.invite && (200..300).contains(&code) {
+            remember_2xx_tag(&tx.state, &tx.entry, &mut inner, &msg, extra.to_tag);
+        }
+        if code >= 200 {
+            inner.suspended = None;
+        }
         tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
     let stats = &tx.state.table.stats;
     stats.local_replies.fetch_add(1, Ordering::Relaxed);
-    stats.final_reply(code);
+    if code >= 200 {
+        stats.final_reply(code);
+    }
     rt.send(&dest, &out);
     raise_local_response(rt, &tx.state, &out, rcv);
     true
@@ -1550,6 +1597,7 @@ impl Module for Tm {
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.state.local_response.set(rt.event("tm:local-response"));
+        let _ = self.state.rt.set(Arc::downgrade(rt));
         let (st, rt) = (self.state.clone(), rt.clone());
         let h = std::thread::Builder::new()
             .name("tm-timer".into())

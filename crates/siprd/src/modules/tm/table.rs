@@ -365,6 +365,27 @@ impl Table {
         }
     }
 
+    /// How many transactions each slot holds (`tm.hash_stats`).
+    pub fn slot_sizes(&self) -> Vec<usize> {
+        self.slots.iter().map(|s| s.lock().entries.len()).collect()
+    }
+
+    /// `tm.clean`: drop what the timer will never free — transactions
+    /// marked freed but still listed. Returns how many went.
+    pub fn clean(&self) -> usize {
+        let mut gone = Vec::new();
+        self.for_each(|e| {
+            if e.inner.lock().freed {
+                gone.push(e.clone());
+            }
+            true
+        });
+        for e in &gone {
+            self.remove(e);
+        }
+        gone.len()
+    }
+
     /// True when no transaction is live.
     pub fn is_empty(&self) -> bool {
         self.slots.iter().all(|s| s.lock().entries.is_empty())

@@ -2,11 +2,15 @@
 //! `t_cancel_branches`, `t_precheck_trans`, and the `tm.list` / `tm.stats`
 //! RPC commands.
 
-use super::{def, relay, reply_detached, tm_api, TmState, TxRef};
+use super::{
+    def, relay, reply_detached, reply_detached_with, tm_api, DetachedReply, TmState, TxRef,
+};
 use crate::context::Ctx;
 use crate::modules::args::{int_arg, int_or_bare_pv, str_arg, str_or_bare_pv};
+use crate::rpc::RpcError;
 use crate::rpc::RpcRegistry;
 use bytes::Bytes;
+use serde_json::Value as Json;
 use siprd_script::registry::{func, Arg, ArgSrc, FixupCtx, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::txkey::ServerTxKey;
@@ -65,12 +69,22 @@ fn t_drop(ctx: &mut Ctx, code: i32) -> i32 {
 /// The live transaction whose request has this Call-ID and CSeq number (the
 /// first not yet answered; INVITE preferred over CANCEL).
 fn find_by_callid(st: &TmState, callid: &[u8], cseq: &[u8]) -> Option<Arc<super::TxEntry>> {
+    find_callid(st, callid, cseq, false)
+}
+
+/// [`find_by_callid`]; `answered` also finds transactions with a final reply.
+fn find_callid(
+    st: &TmState,
+    callid: &[u8],
+    cseq: &[u8],
+    answered: bool,
+) -> Option<Arc<super::TxEntry>> {
     let cseq: u32 = std::str::from_utf8(cseq).ok()?.trim().parse().ok()?;
     let mut found: Option<Arc<super::TxEntry>> = None;
     st.table.for_each(|e| {
         let req = {
             let inner = e.inner.lock();
-            if inner.uas.is_final() || inner.freed {
+            if (inner.uas.is_final() && !answered) || inner.freed {
                 return true;
             }
             inner.req.clone()
@@ -285,6 +299,28 @@ pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
     ));
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tx_ids() {
+        assert_eq!(parse_tx_id("12:345"), Some((12, 345)));
+        assert_eq!(parse_tx_id(" 1:2"), Some((1, 2)));
+        assert_eq!(parse_tx_id("-1:2"), Some((-1, 2)));
+        assert_eq!(parse_tx_id("1:2:3"), Some((1, 2)));
+        for bad in ["x", "12", "12:", ":1", "0x1:2", "a:b", ""] {
+            assert_eq!(parse_tx_id(bad), None, "{bad}");
+        }
+        assert_eq!(header_lines(b"X-A: 1".to_vec()), b"X-A: 1\r\n");
+        assert_eq!(header_lines(b"X-A: 1\n".to_vec()), b"X-A: 1\r\n");
+        assert_eq!(header_lines(b"X-A: 1\r\n".to_vec()), b"X-A: 1\r\n");
+        assert_eq!(header_lines(Vec::new()), b"");
+        assert_eq!(text_param(Some(&Json::from("."))), b"");
+        assert_eq!(text_param(Some(&Json::from(5))), b"");
+    }
+}
+
 /// Kamailio's transaction flag bits that tm.list shows, as observed on 5.6.
 mod tflag {
     pub const INVITE: u32 = 1;
@@ -312,8 +348,215 @@ fn tflags(e: &super::TxEntry, inner: &super::TxInner, auto_100: bool) -> u32 {
         | bit(inner.script_replied, tflag::SCRIPT_REPLY)
 }
 
+/// `hash:label` as tm.reply takes it: two decimal numbers (leading blanks
+/// and a sign tolerated, as Kamailio's number reader; text after the label
+/// ignored). None when either is missing.
+fn parse_tx_id(id: &str) -> Option<(i64, i64)> {
+    fn num(s: &str) -> Option<i64> {
+        let s = s.trim_start();
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let n: i64 = digits.get(..end)?.parse().ok()?;
+        Some(if neg { -n } else { n })
+    }
+    let (h, l) = id.split_once(':')?;
+    // the hash must be all number; the label only needs to start with one
+    let h = h.trim_start();
+    if h.is_empty()
+        || !h
+            .trim_start_matches(['-', '+'])
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((num(h)?, num(l)?))
+}
+
+/// An optional text parameter of tm.reply: absent, not a string or `.`
+/// (the "nothing" placeholder of kamcmd-style calls) is empty.
+fn text_param(p: Option<&Json>) -> Vec<u8> {
+    match p.and_then(Json::as_str) {
+        Some(".") | None => Vec::new(),
+        Some(s) => s.as_bytes().to_vec(),
+    }
+}
+
+/// Header lines as given, each ending in CRLF (Kamailio 5.6 glues the
+/// last one to its Server header when the CRLF is missing).
+fn header_lines(mut h: Vec<u8>) -> Vec<u8> {
+    if !h.is_empty() && !h.ends_with(b"\r\n") {
+        if h.ends_with(b"\n") || h.ends_with(b"\r") {
+            h.pop();
+        }
+        h.extend_from_slice(b"\r\n");
+    }
+    h
+}
+
+/// Send a reply from an RPC command: code, reason, To-tag, headers, body.
+/// `Err` when the code is not a SIP status or the transaction already has
+/// a final reply.
+fn rpc_reply(
+    st: &Arc<TmState>,
+    entry: Arc<super::TxEntry>,
+    p: &[Json],
+    tag_at: usize,
+) -> Result<Json, RpcError> {
+    let failed = || RpcError::new(500, "Reply failed");
+    let code = p
+        .first()
+        .map_or(0, crate::modules::jsonrpcs::core_cmds::int_param);
+    // Kamailio 5.6 sends any number as the status (000, 099, 700): refused here.
+    let code = u16::try_from(code)
+        .ok()
+        .filter(|c| (100..=699).contains(c))
+        .ok_or_else(failed)?;
+    let reason = p.get(1).and_then(Json::as_str).unwrap_or_default();
+    let tag = p.get(tag_at).and_then(Json::as_str).unwrap_or_default();
+    let headers = header_lines(text_param(p.get(tag_at + 1)));
+    let body = text_param(p.get(tag_at + 2));
+    let Some(rt) = st.rt.get().and_then(std::sync::Weak::upgrade) else {
+        return Err(RpcError::new(500, "Server not ready"));
+    };
+    let tx = TxRef {
+        state: st.clone(),
+        entry,
+    };
+    // An empty To-tag gets tm's own (Kamailio 5.6 leaves the To without
+    // one, even on a final reply).
+    let extra = DetachedReply {
+        headers: &headers,
+        body: &body,
+        to_tag: (!tag.is_empty()).then_some(tag.as_bytes()),
+    };
+    let sent = {
+        let _g = tx.entry.reply_lock.lock();
+        reply_detached_with(&rt, &tx, code, reason.as_bytes(), &extra)
+    };
+    if !sent {
+        return Err(failed());
+    }
+    if code >= 200 {
+        relay::cancel_pending(&rt, &tx);
+    }
+    Ok(Json::Object(Default::default()))
+}
+
+/// `tm.reply`, `tm.reply_callid`, `tm.cancel`, `tm.hash_stats`, `tm.clean`.
+fn rpc_more(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
+    let s = st.clone();
+    rpc.add("tm.reply", "Reply transaction", move |p| {
+        if p.is_empty() {
+            return Err(RpcError::bad_params("Reply code expected"));
+        }
+        if !p.get(1).is_some_and(Json::is_string) {
+            return Err(RpcError::bad_params("Reason phrase expected"));
+        }
+        let Some(id) = p.get(2).and_then(Json::as_str) else {
+            return Err(RpcError::bad_params("Transaction ID expected"));
+        };
+        if !p.get(3).is_some_and(Json::is_string) {
+            return Err(RpcError::bad_params("To tag expected"));
+        }
+        let (hash, label) =
+            parse_tx_id(id).ok_or_else(|| RpcError::bad_params("Invalid transaction ID"))?;
+        let entry = match (u32::try_from(hash), u32::try_from(label)) {
+            (Ok(h), Ok(l)) => s.table.find_id(h, l),
+            _ => None,
+        }
+        .ok_or_else(|| RpcError::new(481, "No such transaction"))?;
+        // As Kamailio 5.6: new_headers and body must be given ("" for none).
+        if p.len() < 6 {
+            return Err(RpcError::new(500, "Reply failed"));
+        }
+        rpc_reply(&s, entry, p, 3)
+    });
+    let s = st.clone();
+    rpc.add(
+        "tm.reply_callid",
+        "Reply transaction by call-id",
+        move |p| {
+            if p.is_empty() {
+                return Err(RpcError::bad_params("Reply code expected"));
+            }
+            if !p.get(1).is_some_and(Json::is_string) {
+                return Err(RpcError::bad_params("Reason phrase expected"));
+            }
+            let Some(callid) = p.get(2).and_then(Json::as_str) else {
+                return Err(RpcError::bad_params("Call-ID expected"));
+            };
+            let Some(cseq) = p.get(3).and_then(Json::as_str) else {
+                return Err(RpcError::bad_params("CSeq expected"));
+            };
+            if !p.get(4).is_some_and(Json::is_string) {
+                return Err(RpcError::bad_params("To tag expected"));
+            }
+            let entry = find_by_callid(&s, callid.as_bytes(), cseq.as_bytes())
+                .ok_or_else(|| RpcError::new(404, "Transaction not found"))?;
+            rpc_reply(&s, entry, p, 4)
+        },
+    );
+    let s = st.clone();
+    rpc.add("tm.cancel", "Cancel a pending transaction", move |p| {
+        let (Some(callid), Some(cseq)) = (
+            p.first().and_then(Json::as_str),
+            p.get(1).and_then(Json::as_str),
+        ) else {
+            return Err(RpcError::bad_params(
+                "Callid and CSeq expected as parameters",
+            ));
+        };
+        let entry = find_callid(&s, callid.as_bytes(), cseq.as_bytes(), true)
+            .ok_or_else(|| RpcError::bad_params("Transaction not found"))?;
+        let Some(rt) = s.rt.get().and_then(std::sync::Weak::upgrade) else {
+            return Err(RpcError::new(500, "Server not ready"));
+        };
+        let tx = TxRef {
+            state: s.clone(),
+            entry,
+        };
+        relay::cancel_pending(&rt, &tx);
+        // Kamailio 5.6 answers this text whatever the branches' state.
+        Ok(Json::String(
+            "branches remaining (waiting for timeout)".into(),
+        ))
+    });
+    let s = st.clone();
+    rpc.add(
+        "tm.hash_stats",
+        "Prints hash table statistics.",
+        move |_p| {
+            let sizes = s.table.slot_sizes();
+            let current: usize = sizes.iter().sum();
+            Ok(serde_json::json!({
+                "hash_size": sizes.len(),
+                "crt_transactions": current,
+                "total_transactions": s.table.stats.created.load(Ordering::Relaxed),
+                "used_slots": sizes.iter().filter(|n| **n > 0).count(),
+                "max_per_slot": sizes.iter().copied().max().unwrap_or(0),
+            }))
+        },
+    );
+    let s = st.clone();
+    rpc.add(
+        "tm.clean",
+        "Clean expired (lifetime exceeded) transactions.",
+        move |_p| {
+            s.table.clean();
+            Ok(Json::Object(Default::default()))
+        },
+    );
+}
+
 /// `tm.list` (Kamailio's fields) and `tm.stats`.
 pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
+    rpc_more(st, rpc);
     let s = st.clone();
     rpc.add("tm.list", "List details of transactions", move |_p| {
         let auto_100 = s.table.cfg.read().auto_inv_100;
