@@ -1,0 +1,483 @@
+//! RPC commands checked against Kamailio 5.6.3 with the same modules loaded:
+//! jsonrpc.echo, system.methodSignature, sl.stats, the core.* listings and
+//! tm.reply / tm.reply_callid / tm.cancel on suspended and relayed
+//! transactions (the replies checked on the wire).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One JSON-RPC call over the datagram socket; the whole reply.
+fn call(port: u16, method: &str, params: Value) -> Value {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let req = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+    s.send_to(req.to_string().as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s
+        .recv(&mut buf)
+        .unwrap_or_else(|_| panic!("no reply to {method}"));
+    serde_json::from_slice(&buf[..n]).expect("reply is JSON")
+}
+
+fn result(port: u16, method: &str, params: Value) -> Value {
+    let r = call(port, method, params);
+    assert!(r.get("error").is_none(), "{method}: {r}");
+    r["result"].clone()
+}
+
+fn error(port: u16, method: &str, params: Value) -> (i64, String) {
+    let r = call(port, method, params);
+    (
+        r["error"]["code"].as_i64().unwrap_or_else(|| panic!("{r}")),
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+fn cfg(rpc_port: u16, extra: &str, routes: &str) -> String {
+    format!(
+        r#"
+debug=2
+children=2
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+alias="udp:other.org:5070"
+alias="bare.org"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "xlog.so"
+loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+modparam("jsonrpcs", "transport", 4)
+{extra}
+{routes}
+"#
+    )
+}
+
+const PLAIN: &str = r#"
+request_route {
+    if ($rU =~ "^[0-9]+$") {
+        $var(c) = $(rU{s.int});
+        sl_send_reply("$var(c)", "X");
+        exit;
+    }
+    sl_send_reply("200", "OK");
+}
+"#;
+
+#[test]
+fn echo_signature_and_sl_stats() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", PLAIN));
+    // As Kamailio: a string (or a number's integer part), then an integer.
+    assert_eq!(
+        result(port, "jsonrpc.echo", json!(["a", 1, {"x": 1}, "b"])),
+        json!(["a", 1])
+    );
+    assert_eq!(
+        result(port, "jsonrpc.echo", json!([2.5, "7"])),
+        json!(["2", 0])
+    );
+    assert_eq!(result(port, "jsonrpc.echo", json!([true])), json!([]));
+    assert_eq!(
+        error(port, "system.methodSignature", json!(["core.echo"])),
+        (500, "Not Implemented Yet".into())
+    );
+    let names = result(port, "system.listMethods", json!([]));
+    for m in [
+        "jsonrpc.echo",
+        "system.methodSignature",
+        "sl.stats",
+        "tm.reply",
+        "core.tcp_list",
+    ] {
+        assert!(names.as_array().unwrap().contains(&json!(m)), "{m}");
+    }
+
+    let c = UdpClient::new();
+    for code in [100, 180, 200, 201, 404, 486, 603, 699] {
+        let req = request(
+            "OPTIONS",
+            &format!("sip:{code}@127.0.0.1"),
+            c.port(),
+            &format!("sl{code}"),
+            "",
+        );
+        c.send(s.udp_addr(), &req);
+        let r = c.recv(WAIT).expect("reply");
+        assert!(r.starts_with(&format!("SIP/2.0 {code} ")), "{r}");
+    }
+    let st = result(port, "sl.stats", json!([]));
+    let keys: Vec<&str> = st.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "200", "202", "2xx", "300", "301", "302", "3xx", "400", "401", "403", "404", "407",
+            "408", "483", "4xx", "500", "5xx", "6xx", "xxx"
+        ]
+    );
+    assert_eq!(st["200"], 1);
+    assert_eq!(st["2xx"], 1);
+    assert_eq!(st["404"], 1);
+    assert_eq!(st["4xx"], 1);
+    assert_eq!(st["6xx"], 2);
+    assert_eq!(st["xxx"], 2, "provisional replies count as xxx");
+}
+
+#[test]
+fn core_listings() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", PLAIN));
+    assert_eq!(
+        result(
+            port,
+            "core.printi",
+            json!([1, {"a": 1}, 3, "x", -5, 1.5, true])
+        ),
+        json!([1, 0, 3, 0, -5, 1, 1])
+    );
+    assert_eq!(
+        result(port, "core.prints", json!(["a", "b", 1, "c"])),
+        json!(["a", "b"])
+    );
+    let args = result(port, "core.arg", json!([]));
+    assert!(args.as_array().unwrap().contains(&json!("-f")), "{args}");
+    let pwd = result(port, "core.pwd", json!([]));
+    assert!(pwd[0].as_str().is_some_and(|d| d.starts_with('/')), "{pwd}");
+    let ri = result(port, "core.runinfo", json!([]));
+    let keys: Vec<&str> = ri.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "version",
+            "sourceid",
+            "compiler",
+            "compiled",
+            "time_now",
+            "time_started",
+            "uptime_secs",
+            "utime_days"
+        ]
+    );
+    assert!(ri["utime_days"].as_str().unwrap().ends_with('s'));
+    assert_eq!(
+        result(port, "core.modules", json!([])),
+        json!(["jsonrpcs", "xlog", "tmx", "tm", "sl", "pv"])
+    );
+    assert!(result(port, "core.flags", json!([])).is_string());
+
+    let socks = result(port, "core.sockets_list", json!([]));
+    let socks = socks.as_array().unwrap();
+    assert_eq!(socks.len(), 2);
+    assert_eq!(socks[0]["socket"]["proto"], "udp");
+    assert_eq!(
+        socks[0]["socket"]["port"],
+        json!(s.udp_addr().port().to_string())
+    );
+    assert_eq!(socks[1]["socket"]["proto"], "tcp");
+    assert_eq!(socks[1]["socket"]["mhomed"], "no");
+
+    let al = result(port, "core.aliases_list", json!([]));
+    assert_eq!(al["myself_callbacks"], "no");
+    assert_eq!(
+        al["aliases"],
+        json!([
+            {"alias": {"proto": "udp", "address": "other.org", "port": 5070}},
+            {"alias": {"proto": "*", "address": "bare.org", "port": "*"}},
+        ])
+    );
+
+    let psa = result(port, "core.psa", json!([]));
+    let first = &psa[0];
+    assert_eq!(first["index"], 0);
+    assert_eq!(first["rank"], 0);
+    assert_eq!(first["pid"], s.pid());
+    assert_eq!(first["description"], "main process - attendant");
+    assert!(psa
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["description"] == "JSONRPCS DATAGRAM" && p["rank"] == -2));
+
+    // A TCP connection shows in tcp_list and tcp_info.
+    assert_eq!(result(port, "core.tcp_list", json!([])), json!([]));
+    let mut tcp = TcpStream::connect(s.tcp_addr()).unwrap();
+    let peer = tcp.local_addr().unwrap();
+    {
+        use std::io::Write;
+        let req = request("OPTIONS", "sip:x@127.0.0.1", peer.port(), "tcp1", "")
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+        tcp.write_all(req.as_bytes()).unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    let list = loop {
+        let l = result(port, "core.tcp_list", json!([]));
+        if l.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let conn = &list[0];
+    assert_eq!(conn["type"], "TCP");
+    assert_eq!(conn["state"], "CONN_OK");
+    assert_eq!(conn["src_port"], peer.port());
+    assert_eq!(conn["dst_port"], s.tcp_addr().port());
+    assert_eq!(conn["lifetime"], 120);
+    assert!(conn["timeout"].as_u64().is_some_and(|t| t <= 120));
+    let info = result(port, "core.tcp_info", json!([]));
+    assert_eq!(info["opened_connections"], 1);
+    assert_eq!(info["max_connections"], 2048);
+    let opts = result(port, "core.tcp_options", json!([]));
+    assert_eq!(opts["connection_lifetime"], 120);
+    assert_eq!(opts["crlf_ping"], 1);
+}
+
+const SUSPEND: &str = r#"
+request_route {
+    if ($rU == "relay") {
+        t_on_failure("FAIL");
+        t_relay();
+        exit;
+    }
+    if ($rm == "INVITE") {
+        t_on_failure("FAIL");
+        if (t_suspend()) {
+            xlog("L_ERR", "SUSPENDED [$T(id_index):$T(id_label)] $ci\n");
+            exit;
+        }
+    }
+    sl_send_reply("200", "OK");
+}
+failure_route[FAIL] {
+    xlog("L_ERR", "FAILURE_ROUTE $T_reply_code $ci\n");
+}
+"#;
+
+/// Send an INVITE that the script suspends; its `hash:label`.
+fn suspended_invite(s: &Siprd, c: &UdpClient, call_id: &str) -> String {
+    let req = request("INVITE", "sip:bob@127.0.0.1", c.port(), call_id, "");
+    c.send(s.udp_addr(), &req);
+    let trying = c.recv(WAIT).expect("100");
+    assert!(trying.starts_with("SIP/2.0 100 "), "{trying}");
+    let needle = format!("] {call_id}\n");
+    assert!(s.wait_log(&needle, WAIT), "suspended");
+    let log = s.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("SUSPENDED [") && l.ends_with(&format!("] {call_id}")))
+        .expect("log line");
+    let start = line.find('[').unwrap() + 1;
+    let end = line[start..].find(']').unwrap() + start;
+    line[start..end].to_string()
+}
+
+#[test]
+fn tm_reply_answers_a_suspended_invite() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", SUSPEND));
+    // Parameter errors, in Kamailio's order and words.
+    assert_eq!(
+        error(port, "tm.reply", json!([])),
+        (400, "Reply code expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply", json!([200, 5])),
+        (400, "Reason phrase expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply", json!([200, "OK", 12])),
+        (400, "Transaction ID expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply", json!([200, "OK", "1:2"])),
+        (400, "To tag expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply", json!([200, "OK", "12:", "t", "", ""])),
+        (400, "Invalid transaction ID".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply", json!([200, "OK", "1:2", "t", "", ""])),
+        (481, "No such transaction".into())
+    );
+
+    let c = UdpClient::new();
+    let id = suspended_invite(&s, &c, "rep1");
+    // new_headers and body are required, as Kamailio.
+    assert_eq!(
+        error(port, "tm.reply", json!([200, "OK", id, "t"])),
+        (500, "Reply failed".into())
+    );
+    // A provisional reply keeps the transaction suspended.
+    result(port, "tm.reply", json!([180, "Ringing", id, "tt", "", ""]));
+    let r = c.recv(WAIT).expect("180");
+    assert!(r.starts_with("SIP/2.0 180 Ringing\r\n"), "{r}");
+    assert_eq!(header(&r, "To"), Some("<sip:bob@127.0.0.1>;tag=tt"));
+    result(
+        port,
+        "tm.reply",
+        json!([
+            200,
+            "OK",
+            id,
+            "mytag",
+            "X-A: 1\r\nContent-Type: text/plain\r\n",
+            "hello body"
+        ]),
+    );
+    let r = c.recv(WAIT).expect("200");
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "{r}");
+    assert_eq!(header(&r, "To"), Some("<sip:bob@127.0.0.1>;tag=mytag"));
+    assert_eq!(header(&r, "X-A"), Some("1"));
+    assert_eq!(header(&r, "Content-Type"), Some("text/plain"));
+    assert_eq!(header(&r, "Content-Length"), Some("10"));
+    assert!(r.ends_with("\r\n\r\nhello body"), "{r}");
+    // The extra headers come before the Server header, as Kamailio's.
+    assert!(r.find("X-A: 1").unwrap() < r.find("Server:").unwrap_or(usize::MAX));
+    // Retransmitted until ACKed (as Kamailio does).
+    let again = c.recv(Duration::from_millis(1500)).expect("retransmission");
+    assert_eq!(again, r);
+    // Answered: a second reply fails, no failure route ran.
+    assert_eq!(
+        error(port, "tm.reply", json!([486, "Busy", id, "t", "", ""])),
+        (500, "Reply failed".into())
+    );
+    assert_eq!(s.count_log("FAILURE_ROUTE"), 0);
+
+    // Empty To-tag: tm's own; header without CRLF gets one; "." is nothing;
+    // a status outside 100..699 is refused.
+    let id = suspended_invite(&s, &c, "rep2");
+    assert_eq!(
+        error(port, "tm.reply", json!([700, "X", id, "t", "", ""])),
+        (500, "Reply failed".into())
+    );
+    result(
+        port,
+        "tm.reply",
+        json!([486, "Busy Here", id, "", "X-B: 2", "."]),
+    );
+    let r = c.recv(WAIT).expect("486");
+    assert!(r.starts_with("SIP/2.0 486 Busy Here\r\n"), "{r}");
+    assert!(
+        header(&r, "To").is_some_and(|t| t.contains(";tag=") && !t.ends_with(";tag=")),
+        "{r}"
+    );
+    assert!(r.contains("\r\nX-B: 2\r\n"), "{r}");
+    assert_eq!(header(&r, "Content-Length"), Some("0"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.count_log("FAILURE_ROUTE"), 0);
+}
+
+#[test]
+fn tm_reply_callid_and_cancel() {
+    let port = free_udp_port();
+    let hop = NextHop::new();
+    let routes = SUSPEND.replace(
+        "t_relay();",
+        &format!("$du = \"sip:127.0.0.1:{}\"; t_relay();", hop.port()),
+    );
+    let s = Siprd::start(&cfg(port, "", &routes));
+    assert_eq!(
+        error(port, "tm.reply_callid", json!([200, "OK"])),
+        (400, "Call-ID expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply_callid", json!([200, "OK", "x", 1])),
+        (400, "CSeq expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply_callid", json!([200, "OK", "x", "1"])),
+        (400, "To tag expected".into())
+    );
+    assert_eq!(
+        error(port, "tm.reply_callid", json!([200, "OK", "x", "1", "t"])),
+        (404, "Transaction not found".into())
+    );
+    let c = UdpClient::new();
+    suspended_invite(&s, &c, "cid1");
+    // The CSeq is the number only.
+    assert_eq!(
+        error(
+            port,
+            "tm.reply_callid",
+            json!([200, "OK", "cid1", "1 INVITE", "t"])
+        ),
+        (404, "Transaction not found".into())
+    );
+    result(
+        port,
+        "tm.reply_callid",
+        json!([200, "OK", "cid1", "1", "tg", "X-B: 2\r\n", "b"]),
+    );
+    let r = c.recv(WAIT).expect("200");
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "{r}");
+    assert_eq!(header(&r, "To"), Some("<sip:bob@127.0.0.1>;tag=tg"));
+    assert_eq!(header(&r, "X-B"), Some("2"));
+    assert!(r.ends_with("\r\n\r\nb"), "{r}");
+
+    // tm.cancel on a relayed INVITE that got a 180: CANCEL downstream.
+    assert_eq!(
+        error(port, "tm.cancel", json!(["x"])),
+        (400, "Callid and CSeq expected as parameters".into())
+    );
+    assert_eq!(
+        error(port, "tm.cancel", json!(["x", "1"])),
+        (400, "Transaction not found".into())
+    );
+    c.drain();
+    let req = request("INVITE", "sip:relay@127.0.0.1", c.port(), "can1", "");
+    c.send(s.udp_addr(), &req);
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        match c.recv(Duration::from_millis(200)) {
+            Some(r) if r.starts_with("SIP/2.0 180") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        result(port, "tm.cancel", json!(["can1", "1"])),
+        json!("branches remaining (waiting for timeout)")
+    );
+    let (cancel, from) = hop.recv_start("CANCEL", WAIT).expect("CANCEL downstream");
+    assert_eq!(header(&cancel, "Call-ID"), Some("can1"));
+    hop.answer(&cancel, from, "200 OK");
+    hop.answer(&inv, from, "487 Request Terminated");
+    let deadline = Instant::now() + WAIT;
+    let mut got = None;
+    while Instant::now() < deadline && got.is_none() {
+        got = c
+            .recv(Duration::from_millis(200))
+            .filter(|r| r.starts_with("SIP/2.0 487"));
+    }
+    assert!(got.is_some(), "487 relayed upstream");
+    assert!(s.wait_log("FAILURE_ROUTE 487 can1", WAIT));
+
+    let hs = result(port, "tm.hash_stats", json!([]));
+    assert!(hs["hash_size"].as_u64().is_some_and(|n| n > 0), "{hs}");
+    assert!(
+        hs["total_transactions"].as_u64().is_some_and(|n| n >= 2),
+        "{hs}"
+    );
+    assert_eq!(result(port, "tm.clean", json!([])), json!({}));
+}
