@@ -457,9 +457,10 @@ fn record_route(cfg: &Cfg, ctx: &mut Ctx, params: &[u8]) -> i32 {
     let at = ctx.msg.headers_start();
     let rcv = crate::forward::rcv_sock_text(ctx);
     match cfg.double_rr {
+        // One header naming the receiving socket, whatever the sending one.
         0 => ctx
             .edits
-            .insert_sock(at, header(SockPart::Snd, None, false), &rcv),
+            .insert_sock(at, header(SockPart::Rcv, None, false), &rcv),
         1 => {
             // The sending socket on top, only when it is another one.
             let outer = header(SockPart::Snd, Some(SockPart::Lit(r2())), true);
@@ -485,9 +486,10 @@ fn record_route_fixed(cfg: &Cfg, ctx: &mut Ctx, addrs: &[&[u8]]) -> i32 {
         return -1;
     }
     let user = user_part(cfg, ctx);
+    // Parameters given before the call go between the tag and `lr`.
     let mut tail = ftag(cfg, ctx);
-    tail.extend_from_slice(lr(cfg));
     tail.extend_from_slice(&ctx.rr.params);
+    tail.extend_from_slice(lr(cfg));
     let at = ctx.msg.headers_start();
     for addr in addrs {
         let mut head = b"Record-Route: <".to_vec();
