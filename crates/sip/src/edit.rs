@@ -16,6 +16,52 @@ struct Op {
     end: usize,
     text: Vec<u8>,
     seq: u32,
+    /// Set for text that names the socket the message leaves from: `text`
+    /// is then re-rendered from it once that socket is known.
+    sock: Option<Box<SockText>>,
+}
+
+/// One piece of a [`SockText`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SockPart {
+    /// Always emitted as written.
+    Lit(Vec<u8>),
+    /// Emitted only when the message leaves from another socket than the one
+    /// it arrived on.
+    IfDiff(Vec<u8>),
+    /// The address of the sending socket (`host:port[;transport=x]`).
+    Snd,
+    /// The address of the receiving socket.
+    Rcv,
+}
+
+/// An inserted text that depends on the sockets a message arrived on and
+/// leaves from (Record-Route), resolved when the message is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SockText {
+    /// Who owns the text (lets its module find, extend or drop it later).
+    pub tag: u8,
+    /// The whole text is left out when both sockets are the same.
+    pub only_if_diff: bool,
+    pub parts: Vec<SockPart>,
+}
+
+impl SockText {
+    /// The text for a message sent from `snd` after arriving on `rcv`.
+    pub fn render(&self, snd: &[u8], rcv: &[u8], differ: bool, out: &mut Vec<u8>) {
+        if self.only_if_diff && !differ {
+            return;
+        }
+        for p in &self.parts {
+            match p {
+                SockPart::Lit(t) => out.extend_from_slice(t),
+                SockPart::IfDiff(t) if differ => out.extend_from_slice(t),
+                SockPart::IfDiff(_) => {}
+                SockPart::Snd => out.extend_from_slice(snd),
+                SockPart::Rcv => out.extend_from_slice(rcv),
+            }
+        }
+    }
 }
 
 /// A list of insert/delete/replace operations on one buffer.
@@ -52,8 +98,59 @@ impl Edits {
             end,
             text: text.into(),
             seq: self.seq,
+            sock: None,
         });
         self.seq = self.seq.wrapping_add(1);
+    }
+
+    /// Inserts a socket-dependent text at `at`. Until [`Edits::resolve_sockets`]
+    /// runs it reads as if the message left from the socket it arrived on
+    /// (`rcv`).
+    pub fn insert_sock(&mut self, at: usize, st: SockText, rcv: &[u8]) {
+        let mut text = Vec::new();
+        st.render(rcv, rcv, false, &mut text);
+        self.ops.push(Op {
+            start: at,
+            end: at,
+            text,
+            seq: self.seq,
+            sock: Some(Box::new(st)),
+        });
+        self.seq = self.seq.wrapping_add(1);
+    }
+    /// Whether any socket-dependent text waits for its sockets.
+    pub fn has_sock(&self) -> bool {
+        self.ops.iter().any(|o| o.sock.is_some())
+    }
+    /// Renders every socket-dependent text for a message sent from `snd`.
+    pub fn resolve_sockets(&mut self, snd: &[u8], rcv: &[u8], differ: bool) {
+        for o in &mut self.ops {
+            if let Some(st) = &o.sock {
+                o.text.clear();
+                st.render(snd, rcv, differ, &mut o.text);
+            }
+        }
+    }
+    /// Changes the socket-dependent texts tagged `tag` (re-rendered for
+    /// `rcv` as [`Edits::insert_sock`] does); returns how many there were.
+    pub fn update_sock(&mut self, tag: u8, rcv: &[u8], mut f: impl FnMut(&mut SockText)) -> usize {
+        let mut n = 0;
+        for o in &mut self.ops {
+            if let Some(st) = o.sock.as_deref_mut().filter(|st| st.tag == tag) {
+                f(st);
+                o.text.clear();
+                st.render(rcv, rcv, false, &mut o.text);
+                n += 1;
+            }
+        }
+        n
+    }
+    /// Drops the socket-dependent texts tagged `tag`; returns how many.
+    pub fn remove_sock(&mut self, tag: u8) -> usize {
+        let before = self.ops.len();
+        self.ops
+            .retain(|o| o.sock.as_ref().is_none_or(|st| st.tag != tag));
+        before - self.ops.len()
     }
     /// Inserts `text` at offset `at`.
     pub fn insert(&mut self, at: usize, text: impl Into<Vec<u8>>) {
@@ -334,6 +431,44 @@ mod tests {
         e.delete(8..100);
         e.insert(50, b"z".to_vec());
         assert_eq!(e.apply(b), b"01234567z");
+    }
+
+    #[test]
+    fn socket_texts() {
+        let b = b"AB";
+        let mut e = Edits::new();
+        let st = |only_if_diff| SockText {
+            tag: 7,
+            only_if_diff,
+            parts: vec![
+                SockPart::Lit(b"<".to_vec()),
+                SockPart::Snd,
+                SockPart::IfDiff(b";r2".to_vec()),
+                SockPart::Lit(b"|".to_vec()),
+                SockPart::Rcv,
+                SockPart::Lit(b">".to_vec()),
+            ],
+        };
+        e.insert_sock(1, st(true), b"r");
+        e.insert_sock(1, st(false), b"r");
+        assert!(e.has_sock());
+        assert_eq!(e.apply(b), b"A<r|r>B");
+        let mut same = e.clone();
+        same.resolve_sockets(b"s", b"r", false);
+        assert_eq!(same.apply(b), b"A<s|r>B");
+        e.resolve_sockets(b"s", b"r", true);
+        assert_eq!(e.apply(b), b"A<s;r2|r><s;r2|r>B");
+        assert_eq!(
+            e.update_sock(7, b"r", |st| st
+                .parts
+                .insert(1, SockPart::Lit(b"u@".to_vec()))),
+            2
+        );
+        assert_eq!(e.apply(b), b"A<u@r|r>B");
+        assert_eq!(e.update_sock(8, b"r", |_| {}), 0);
+        assert_eq!(e.remove_sock(7), 2);
+        assert!(!e.has_sock());
+        assert_eq!(e.apply(b), b"AB");
     }
 
     #[test]

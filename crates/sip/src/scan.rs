@@ -191,7 +191,7 @@ impl<'a> CommaSplit<'a> {
     }
 
     /// Next element as a `(start, end)` offset pair, trimmed; empty elements are yielded too.
-    pub(crate) fn next_range(&mut self) -> Option<(usize, usize)> {
+    pub fn next_range(&mut self) -> Option<(usize, usize)> {
         if self.pos > self.s.len() {
             return None;
         }

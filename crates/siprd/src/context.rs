@@ -126,6 +126,8 @@ pub struct Ctx {
     pub tm: crate::modules::tm::TmCtx,
     /// The message being sent while onsend_route runs (`$snd(...)`).
     pub snd: Option<crate::onsend::SndInfo>,
+    /// rr: `add_rr_param` text waiting for `record_route`, what `loose_route` routed on.
+    pub rr: crate::modules::rr::RrCtx,
 }
 
 // SAFETY: `io` is only set while the owning worker thread runs the context
@@ -168,6 +170,7 @@ impl Ctx {
             avps: crate::modules::pv::vars::AvpStore::default(),
             tm: Default::default(),
             snd: None,
+            rr: Default::default(),
         }
     }
 
@@ -209,6 +212,7 @@ impl Ctx {
         self.avps.reset();
         self.tm = Default::default();
         self.snd = None;
+        self.rr.reset();
     }
 
     /// The event data of type `T`, when the running event carries one.

@@ -135,6 +135,7 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         }
     }
     mark_received(ctx, &mut edits);
+    resolve_sockets(ctx, &listener, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
@@ -165,6 +166,53 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
 pub fn mark_received(ctx: &Ctx, edits: &mut siprd_sip::Edits) {
     let ip = ctx.rcv.src.ip().to_string();
     edits.mark_received(&ctx.msg, ip.as_bytes(), ctx.rcv.src.port(), ctx.force_rport);
+}
+
+/// A socket as Record-Route names it: the advertised `host:port`, with
+/// `;transport=` for anything but UDP.
+pub fn sock_text(ctx: &Ctx, l: &ListenerInfo) -> Vec<u8> {
+    let (host, port) = advertised(ctx, l);
+    let mut t = format!("{host}:{port}");
+    if l.proto != Proto::Udp {
+        t.push_str(";transport=");
+        t.push_str(l.proto.as_str());
+    }
+    t.into_bytes()
+}
+
+/// The socket the message in `ctx` arrived on, as [`sock_text`] names it
+/// (the local address when no listener is known: synthetic messages).
+pub fn rcv_sock_text(ctx: &Ctx) -> Vec<u8> {
+    match ctx
+        .rt
+        .listeners()
+        .iter()
+        .find(|l| Some(l.id) == ctx.rcv.listener)
+    {
+        Some(l) => sock_text(ctx, l),
+        None => {
+            let mut t = match ctx.rcv.local.ip() {
+                IpAddr::V6(ip) => format!("[{ip}]:{}", ctx.rcv.local.port()),
+                IpAddr::V4(ip) => format!("{ip}:{}", ctx.rcv.local.port()),
+            };
+            if ctx.rcv.proto != Proto::Udp {
+                t.push_str(";transport=");
+                t.push_str(ctx.rcv.proto.as_str());
+            }
+            t.into_bytes()
+        }
+    }
+}
+
+/// Render the socket-dependent edits (Record-Route) for a request leaving
+/// from `out`; "another socket" means another listener than the receiving one.
+pub fn resolve_sockets(ctx: &Ctx, out: &ListenerInfo, edits: &mut siprd_sip::Edits) {
+    if !edits.has_sock() {
+        return;
+    }
+    let snd = sock_text(ctx, out);
+    let rcv = rcv_sock_text(ctx);
+    edits.resolve_sockets(&snd, &rcv, ctx.rcv.listener != Some(out.id));
 }
 
 /// Our address as it must appear in headers: the listener's advertised

@@ -17,6 +17,7 @@ pub mod kex;
 pub mod maxfwd;
 pub mod nosip;
 pub mod pv;
+pub mod rr;
 pub mod siputils;
 pub mod sl;
 pub mod textops;
@@ -59,6 +60,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "maxfwd",
         new: || Box::new(maxfwd::Maxfwd::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "rr",
+        new: || Box::new(rr::Rr::default()),
         requires: &[],
     },
     ModuleInfo {

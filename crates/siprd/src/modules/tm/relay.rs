@@ -311,6 +311,7 @@ fn build_branch(
         }
     }
     crate::forward::mark_received(ctx, &mut edits);
+    crate::forward::resolve_sockets(ctx, &listener, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
     let mut out = Vec::with_capacity(ctx.msg.buf().len() + 128);
     edits.apply_into(ctx.msg.buf(), &mut out);

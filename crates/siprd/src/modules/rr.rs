@@ -1,0 +1,848 @@
+//! rr: Record-Route on the way out, loose routing on the way back (RFC 3261
+//! §16.4, §16.6 step 4; RFC 2543 strict routers), as Kamailio 5.6's rr module
+//! behaves on the wire (docs/modules/rr.md says what was observed).
+//!
+//! `record_route()` does not write its header at once: the address it names
+//! depends on the socket the request leaves from, known only when tm or
+//! `forward()` sends it. It records a socket-dependent insertion
+//! ([`siprd_sip::edit::SockText`]) at the top of the headers, rendered at send
+//! time; with `enable_double_rr` a second header names the sending socket
+//! when it differs from the receiving one. `add_rr_param` and
+//! `remove_record_route` find those insertions again by their tag.
+
+use crate::context::Ctx;
+use crate::log::RateLimit;
+use crate::module::Module;
+use crate::modules::args::str_arg;
+use crate::modules::pv::vars::AvpName;
+use bytes::Bytes;
+use siprd_script::registry::{
+    func, Arg, ArgSrc, FixupCtx, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind,
+    PvClassDef, PvImpl, PvIndex,
+};
+use siprd_script::{route_type, Registry, Value};
+use siprd_sip::edit::{SockPart, SockText};
+use siprd_sip::uri::Uri;
+use siprd_sip::{CommaSplit, HeaderKind, Message};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The tag of our insertions in [`siprd_sip::Edits`].
+const RR_TAG: u8 = 1;
+
+/// `loose_route()` for an initial request whose Route set named only us.
+const PRELOADED_TO_US: i32 = -3;
+
+/// Module parameters, fixed at load.
+#[derive(Clone, Debug)]
+struct Cfg {
+    /// `;lr=on` instead of `;lr`.
+    full_lr: bool,
+    /// `;ftag=<From tag>` in our Record-Route.
+    append_fromtag: bool,
+    /// 0: one header; 1: two when the sockets differ; 2: always two.
+    double_rr: i32,
+    /// The R-URI user (or `custom_user_avp`) as user part of our URI.
+    add_username: bool,
+    custom_user_avp: Option<AvpName>,
+}
+
+impl Default for Cfg {
+    fn default() -> Self {
+        Cfg {
+            full_lr: false,
+            append_fromtag: true,
+            double_rr: 1,
+            add_username: false,
+            custom_user_avp: None,
+        }
+    }
+}
+
+/// The rr module.
+#[derive(Default)]
+pub struct Rr {
+    cfg: Cfg,
+}
+
+/// Per-message state of rr (reset with the `Ctx`).
+#[derive(Default, Debug)]
+pub struct RrCtx {
+    /// `add_rr_param` text given before any `record_route`.
+    params: Vec<u8>,
+    /// The parameters of the URI `loose_route` routed on (our Route entry,
+    /// or our address in the R-URI): what `is_direction` and
+    /// `check_route_param` read.
+    routed: Option<Bytes>,
+}
+
+impl RrCtx {
+    pub fn reset(&mut self) {
+        self.params.clear();
+        self.routed = None;
+    }
+}
+
+/// `$avp(name)`, `$avp(s:name)`, `$avp(i:3)` as `custom_user_avp` names it.
+fn avp_name(spec: &str) -> Option<AvpName> {
+    let inner = spec.trim().strip_prefix("$avp(")?.strip_suffix(')')?;
+    if let Some(i) = inner.strip_prefix("i:") {
+        return i.parse().ok().map(AvpName::Int);
+    }
+    let s = inner.strip_prefix("s:").unwrap_or(inner);
+    (!s.is_empty()).then(|| AvpName::Str(Bytes::copy_from_slice(s.as_bytes())))
+}
+
+// ---- Route entries ---------------------------------------------------------------
+
+/// One `<uri>;params` entry of a Route header, as offsets in the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    /// Index of its header line among the Route lines.
+    line: usize,
+    /// The entry, trimmed.
+    range: Range<usize>,
+    /// The URI between `<` and `>`.
+    uri: Range<usize>,
+}
+
+/// A Route header line: its whole-line range.
+struct Line {
+    range: Range<usize>,
+}
+
+/// Every Route entry of the message in order, with the Route lines. An entry
+/// that is not `[display] <uri>[;params]` is an error (as Kamailio refuses it).
+fn route_entries(msg: &Message) -> Result<(Vec<Entry>, Vec<Line>), String> {
+    let mut entries = Vec::new();
+    let mut lines = Vec::new();
+    for (li, h) in msg.headers_of(HeaderKind::Route).enumerate() {
+        lines.push(Line {
+            range: h.line.clone(),
+        });
+        let base = h.value_range.start;
+        let mut split = CommaSplit::new(h.value);
+        while let Some((a, b)) = split.next_range() {
+            if b <= a {
+                continue;
+            }
+            let el = h.value.get(a..b).unwrap_or_default();
+            let (Some(lt), Some(gt)) = (memchr::memchr(b'<', el), memchr::memrchr(b'>', el)) else {
+                return Err(format!(
+                    "malformed Route entry `{}`",
+                    String::from_utf8_lossy(el)
+                ));
+            };
+            if gt <= lt {
+                return Err(format!(
+                    "malformed Route entry `{}`",
+                    String::from_utf8_lossy(el)
+                ));
+            }
+            entries.push(Entry {
+                line: li,
+                range: base + a..base + b,
+                uri: base + a + lt + 1..base + a + gt,
+            });
+        }
+    }
+    Ok((entries, lines))
+}
+
+/// The deletions that take the entries `gone` (indexes into `entries`) out
+/// of the message: a line whose entries all go is removed whole; otherwise a
+/// run of entries goes with the comma that joins it to a kept neighbour.
+fn removal_ranges(entries: &[Entry], lines: &[Line], gone: &[usize]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    for (li, line) in lines.iter().enumerate() {
+        let idx: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].line == li)
+            .collect();
+        if idx.is_empty() || !idx.iter().any(|i| gone.contains(i)) {
+            continue;
+        }
+        if idx.iter().all(|i| gone.contains(i)) {
+            out.push(line.range.clone());
+            continue;
+        }
+        let mut k = 0;
+        while k < idx.len() {
+            if !gone.contains(&idx[k]) {
+                k += 1;
+                continue;
+            }
+            let run_start = k;
+            while k < idx.len() && gone.contains(&idx[k]) {
+                k += 1;
+            }
+            let first = &entries[idx[run_start]];
+            let last = &entries[idx[k - 1]];
+            if k < idx.len() {
+                // A kept entry follows: up to its start.
+                out.push(first.range.start..entries[idx[k]].range.start);
+            } else if run_start > 0 {
+                // The run ends the line: from the kept entry before it.
+                out.push(entries[idx[run_start - 1]].range.end..last.range.end);
+            }
+        }
+    }
+    out
+}
+
+fn uri_params(uri: &Uri) -> Bytes {
+    Bytes::copy_from_slice(uri.params_bytes())
+}
+
+/// Kamailio's `myself` for a Route or Request-URI: host and port (5060 when
+/// absent) against the listeners, advertised addresses and aliases.
+fn is_myself(ctx: &Ctx, uri: &Uri) -> bool {
+    !uri.host().is_empty() && ctx.rt.is_local(uri.host(), uri.port())
+}
+
+fn has_lr(uri: &Uri) -> bool {
+    uri.param(b"lr").is_some()
+}
+
+fn parse_uri_at(ctx: &Ctx, r: &Range<usize>) -> Option<Uri> {
+    let text = ctx.msg.buf().get(r.clone())?;
+    match Uri::parse(text) {
+        Ok(u) => Some(u),
+        Err(_) => {
+            static RL: RateLimit = RateLimit::new();
+            if let Some(suppressed) = RL.check() {
+                tracing::error!(
+                    suppressed,
+                    "rr: cannot parse the Route URI `{}`",
+                    String::from_utf8_lossy(text)
+                );
+            }
+            None
+        }
+    }
+}
+
+/// The R-URI becomes `uri`; the old one goes to the end of the Route set
+/// (the next hop is a strict router).
+fn route_to_strict(ctx: &mut Ctx, uri: &Uri, lines: &[Line]) {
+    let mut line = b"Route: <".to_vec();
+    line.extend_from_slice(ctx.ruri());
+    line.extend_from_slice(b">\r\n");
+    let at = lines.last().map_or(ctx.msg.headers_end(), |l| l.range.end);
+    ctx.edits.insert(at, line);
+    ctx.new_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
+}
+
+/// `loose_route()`: 1 when the Route set decided the next hop, -1 when there
+/// is none (or it cannot be read), [`PRELOADED_TO_US`] for an initial
+/// request whose Route set named only us.
+fn loose_route(ctx: &mut Ctx) -> i32 {
+    if !ctx.msg.is_request() {
+        return -1;
+    }
+    let (entries, lines) = match route_entries(&ctx.msg) {
+        Ok(x) => x,
+        Err(e) => {
+            static RL: RateLimit = RateLimit::new();
+            if let Some(suppressed) = RL.check() {
+                tracing::error!(suppressed, "rr: {e}");
+            }
+            return -1;
+        }
+    };
+    let in_dialog = ctx.msg.to_tag_fast().is_some_and(|t| !t.is_empty());
+    let mut gone: Vec<usize> = Vec::new();
+    // A request in a dialog whose R-URI is our own address came through a
+    // strict router (or asks us to act as one).
+    if in_dialog {
+        if let Ok(ruri) = Uri::parse(ctx.ruri()) {
+            if is_myself(ctx, &ruri) {
+                if entries.is_empty() {
+                    return -1;
+                }
+                ctx.rr.routed = Some(uri_params(&ruri));
+                if !has_lr(&ruri) {
+                    // We are the strict router: the first Route is the target.
+                    let Some(first) = parse_uri_at(ctx, &entries[0].uri) else {
+                        return -1;
+                    };
+                    ctx.new_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
+                    remove(ctx, &entries, &lines, &[0]);
+                    return 1;
+                }
+                // The previous hop was strict: the R-URI it replaced is the
+                // last Route entry.
+                let last = entries.len() - 1;
+                let Some(target) = parse_uri_at(ctx, &entries[last].uri) else {
+                    return -1;
+                };
+                ctx.new_uri = Some(Bytes::copy_from_slice(target.as_bytes()));
+                gone.push(last);
+                let Some(first) = parse_uri_at(ctx, &entries[0].uri) else {
+                    return -1;
+                };
+                if !is_myself(ctx, &first) {
+                    ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
+                    remove(ctx, &entries, &lines, &gone);
+                    return 1;
+                }
+                return after_ours(ctx, &entries, &lines, gone, first, in_dialog);
+            }
+        }
+    }
+    let Some(top) = entries.first() else {
+        return -1;
+    };
+    let Some(first) = parse_uri_at(ctx, &top.uri) else {
+        return -1;
+    };
+    if !is_myself(ctx, &first) {
+        if has_lr(&first) {
+            ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
+        } else {
+            route_to_strict(ctx, &first, &lines);
+            remove(ctx, &entries, &lines, &[0]);
+        }
+        return 1;
+    }
+    ctx.rr.routed = Some(uri_params(&first));
+    after_ours(ctx, &entries, &lines, gone, first, in_dialog)
+}
+
+/// The first Route entry is ours: it goes (with the second when it carries
+/// `r2`), and the next entry, when any, is the next hop.
+fn after_ours(
+    ctx: &mut Ctx,
+    entries: &[Entry],
+    lines: &[Line],
+    mut gone: Vec<usize>,
+    first: Uri,
+    in_dialog: bool,
+) -> i32 {
+    if !gone.contains(&0) {
+        gone.push(0);
+    }
+    let mut next = 1;
+    if first.param(b"r2").is_some() && entries.len() > 1 {
+        if let Some(second) = parse_uri_at(ctx, &entries[1].uri) {
+            static RL: RateLimit = RateLimit::new();
+            if !is_myself(ctx, &second) && RL.check().is_some() {
+                tracing::warn!(
+                    "rr: second Route entry `{}` of a double Record-Route is not ours",
+                    String::from_utf8_lossy(second.as_bytes())
+                );
+            }
+        }
+        if !gone.contains(&1) {
+            gone.push(1);
+        }
+        next = 2;
+    }
+    let next = (next..entries.len()).find(|i| !gone.contains(i));
+    let Some(n) = next else {
+        remove(ctx, entries, lines, &gone);
+        return if in_dialog { 1 } else { PRELOADED_TO_US };
+    };
+    let Some(uri) = parse_uri_at(ctx, &entries[n].uri) else {
+        return -1;
+    };
+    if has_lr(&uri) {
+        ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
+    } else {
+        route_to_strict(ctx, &uri, lines);
+        gone.push(n);
+    }
+    remove(ctx, entries, lines, &gone);
+    1
+}
+
+fn remove(ctx: &mut Ctx, entries: &[Entry], lines: &[Line], gone: &[usize]) {
+    for r in removal_ranges(entries, lines, gone) {
+        ctx.edits.delete(r);
+    }
+}
+
+/// The parameters `is_direction` / `check_route_param` look at: those of the
+/// URI loose_route routed on, else those of the first Route entry.
+fn routed_params(ctx: &Ctx) -> Option<Bytes> {
+    if let Some(p) = &ctx.rr.routed {
+        return Some(p.clone());
+    }
+    let uri = first_route_uri(&ctx.msg)?;
+    Uri::parse(&uri).ok().map(|u| uri_params(&u))
+}
+
+/// `$route_uri`: the URI of the first Route entry of the message as received.
+fn first_route_uri(msg: &Message) -> Option<Bytes> {
+    let h = msg.header_ref(HeaderKind::Route)?;
+    let el = CommaSplit::new(h.value).next()?;
+    let lt = memchr::memchr(b'<', el)?;
+    let gt = memchr::memrchr(b'>', el)?;
+    (gt > lt).then(|| Bytes::copy_from_slice(&el[lt + 1..gt]))
+}
+
+// ---- Record-Route ----------------------------------------------------------------
+
+/// The user part of our URI (`add_username`), with its `@`.
+fn user_part(cfg: &Cfg, ctx: &Ctx) -> Vec<u8> {
+    if !cfg.add_username {
+        return Vec::new();
+    }
+    let custom =
+        cfg.custom_user_avp
+            .as_ref()
+            .and_then(|n| match ctx.avps.avp_get(n, PvIndex::None) {
+                Value::Null => None,
+                v => Some(v.to_bytes()),
+            });
+    let user = match custom {
+        Some(u) => Some(u.to_vec()),
+        None => Uri::parse(ctx.ruri())
+            .ok()
+            .and_then(|u| u.user().map(<[u8]>::to_vec)),
+    };
+    match user {
+        Some(mut u) if !u.is_empty() => {
+            u.push(b'@');
+            u
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn lr(cfg: &Cfg) -> &'static [u8] {
+    if cfg.full_lr {
+        b";lr=on"
+    } else {
+        b";lr"
+    }
+}
+
+fn ftag(cfg: &Cfg, ctx: &Ctx) -> Vec<u8> {
+    match ctx.msg.from_tag_fast() {
+        Some(t) if cfg.append_fromtag && !t.is_empty() => {
+            let mut v = b";ftag=".to_vec();
+            v.extend_from_slice(t);
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Parameters always go in just before the closing `>\r\n` (the last part).
+const CLOSE: &[u8] = b">\r\n";
+
+/// `record_route([params])`.
+fn record_route(cfg: &Cfg, ctx: &mut Ctx, params: &[u8]) -> i32 {
+    if !ctx.msg.is_request() || ctx.faked {
+        return -1;
+    }
+    let mut head = b"Record-Route: <sip:".to_vec();
+    head.extend_from_slice(&user_part(cfg, ctx));
+    let mut tail = lr(cfg).to_vec();
+    tail.extend_from_slice(&ftag(cfg, ctx));
+    tail.extend_from_slice(params);
+    tail.extend_from_slice(&ctx.rr.params);
+    let header = |addr: SockPart, r2: Option<SockPart>, only_if_diff: bool| {
+        let mut parts = vec![SockPart::Lit(head.clone()), addr];
+        parts.extend(r2);
+        parts.push(SockPart::Lit(tail.clone()));
+        parts.push(SockPart::Lit(CLOSE.to_vec()));
+        SockText {
+            tag: RR_TAG,
+            only_if_diff,
+            parts,
+        }
+    };
+    let r2 = || b";r2=on".to_vec();
+    let at = ctx.msg.headers_start();
+    let rcv = crate::forward::rcv_sock_text(ctx);
+    match cfg.double_rr {
+        // One header naming the receiving socket, whatever the sending one.
+        0 => ctx
+            .edits
+            .insert_sock(at, header(SockPart::Rcv, None, false), &rcv),
+        1 => {
+            // The sending socket on top, only when it is another one.
+            let outer = header(SockPart::Snd, Some(SockPart::Lit(r2())), true);
+            let inner = header(SockPart::Rcv, Some(SockPart::IfDiff(r2())), false);
+            ctx.edits.insert_sock(at, outer, &rcv);
+            ctx.edits.insert_sock(at, inner, &rcv);
+        }
+        _ => {
+            let outer = header(SockPart::Snd, Some(SockPart::Lit(r2())), false);
+            let inner = header(SockPart::Rcv, Some(SockPart::Lit(r2())), false);
+            ctx.edits.insert_sock(at, outer, &rcv);
+            ctx.edits.insert_sock(at, inner, &rcv);
+        }
+    }
+    1
+}
+
+/// `record_route_preset(host[, host2])` and
+/// `record_route_advertised_address(addr)`: fixed addresses, written as
+/// `<sip:[user@]ADDR;ftag=TAG;lr>` (Kamailio's order for these).
+fn record_route_fixed(cfg: &Cfg, ctx: &mut Ctx, addrs: &[&[u8]]) -> i32 {
+    if !ctx.msg.is_request() || ctx.faked {
+        return -1;
+    }
+    let user = user_part(cfg, ctx);
+    // Parameters given before the call go between the tag and `lr`.
+    let mut tail = ftag(cfg, ctx);
+    tail.extend_from_slice(&ctx.rr.params);
+    tail.extend_from_slice(lr(cfg));
+    let at = ctx.msg.headers_start();
+    for addr in addrs {
+        let mut head = b"Record-Route: <".to_vec();
+        let has_scheme = addr.len() >= 4 && addr[..4].eq_ignore_ascii_case(b"sip:")
+            || addr.len() >= 5 && addr[..5].eq_ignore_ascii_case(b"sips:");
+        if has_scheme {
+            // `sip:` given: the user goes after it.
+            let colon = memchr::memchr(b':', addr).unwrap_or(0) + 1;
+            head.extend_from_slice(&addr[..colon]);
+            head.extend_from_slice(&user);
+            head.extend_from_slice(&addr[colon..]);
+        } else {
+            head.extend_from_slice(b"sip:");
+            head.extend_from_slice(&user);
+            head.extend_from_slice(addr);
+        }
+        let st = SockText {
+            tag: RR_TAG,
+            only_if_diff: false,
+            parts: vec![
+                SockPart::Lit(head),
+                SockPart::Lit(tail.clone()),
+                SockPart::Lit(CLOSE.to_vec()),
+            ],
+        };
+        ctx.edits.insert_sock(at, st, b"");
+    }
+    1
+}
+
+/// `add_rr_param(param)`: into the Record-Route already recorded, else kept
+/// for the next `record_route*`.
+fn add_rr_param(ctx: &mut Ctx, param: &[u8]) -> i32 {
+    if !ctx.msg.is_request() || param.is_empty() {
+        return -1;
+    }
+    let rcv = crate::forward::rcv_sock_text(ctx);
+    let n = ctx.edits.update_sock(RR_TAG, &rcv, |st| {
+        let at = st.parts.len().saturating_sub(1);
+        st.parts.insert(at, SockPart::Lit(param.to_vec()));
+    });
+    if n == 0 {
+        ctx.rr.params.extend_from_slice(param);
+    }
+    1
+}
+
+// ---- registration ------------------------------------------------------------------
+
+fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
+    FuncDef {
+        name,
+        module: "rr",
+        params,
+        routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+        call,
+    }
+}
+
+fn rc(b: bool) -> i32 {
+    if b {
+        1
+    } else {
+        -1
+    }
+}
+
+/// `is_direction("downstream" | "upstream")`, checked at load.
+fn direction_arg() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(
+        |_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| match src.text.trim() {
+            "downstream" => Ok(Arg::Int(0)),
+            "upstream" => Ok(Arg::Int(1)),
+            t => Err(format!(
+                "`{t}`: is_direction takes \"downstream\" or \"upstream\""
+            )),
+        },
+    ))
+}
+
+/// `check_route_param(re)`: the regex compiled at load.
+fn regex_arg() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        crate::modules::textops::compile_re(&src.text, false).map(|r| Arg::Regex(Arc::new(r)))
+    }))
+}
+
+/// True when the request goes the way of the dialog's creation: the `ftag`
+/// of the routed URI is the From tag (no `ftag`: downstream).
+fn is_downstream(ctx: &Ctx) -> bool {
+    let Some(params) = routed_params(ctx) else {
+        return true;
+    };
+    match siprd_sip::params::get(&params, b"ftag") {
+        Some(Some(tag)) => ctx.msg.from_tag_fast() == Some(tag),
+        _ => true,
+    }
+}
+
+struct RouteUriPv;
+
+impl PvImpl<Ctx> for RouteUriPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        if !ctx.msg.is_request() {
+            return Value::Null;
+        }
+        match first_route_uri(&ctx.msg) {
+            Some(u) => Value::Str(u),
+            None => Value::Str(Bytes::new()),
+        }
+    }
+}
+
+impl Module for Rr {
+    fn name(&self) -> &'static str {
+        "rr"
+    }
+
+    fn params(&self) -> Vec<ModParamDecl> {
+        let int = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Int,
+        };
+        let s = |name| ModParamDecl {
+            name,
+            ty: ModParamType::Str,
+        };
+        vec![
+            int("enable_full_lr"),
+            int("append_fromtag"),
+            int("enable_double_rr"),
+            int("add_username"),
+            s("custom_user_avp"),
+            int("force_send_socket"),
+            int("enable_socket_mismatch_warning"),
+            int("ignore_sips"),
+            int("sockname_mode"),
+        ]
+    }
+
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        let int = || match value {
+            Value::Int(i) => Ok(*i),
+            _ => Err(format!("rr: `{name}` takes an integer")),
+        };
+        match name {
+            "enable_full_lr" => self.cfg.full_lr = int()? != 0,
+            "append_fromtag" => self.cfg.append_fromtag = int()? != 0,
+            "enable_double_rr" => self.cfg.double_rr = int()?.clamp(0, 2),
+            "add_username" => self.cfg.add_username = int()? != 0,
+            "custom_user_avp" => {
+                let spec = String::from_utf8_lossy(&value.to_bytes()).into_owned();
+                if spec.trim().is_empty() {
+                    self.cfg.custom_user_avp = None;
+                } else {
+                    self.cfg.custom_user_avp = Some(avp_name(&spec).ok_or_else(|| {
+                        format!("rr: custom_user_avp `{spec}` is not an $avp(name)")
+                    })?);
+                }
+            }
+            "force_send_socket"
+            | "enable_socket_mismatch_warning"
+            | "ignore_sips"
+            | "sockname_mode" => {
+                int()?;
+            }
+            _ => return Err(format!("module `rr` has no parameter `{name}`")),
+        }
+        Ok(())
+    }
+
+    fn register(&self, reg: &mut Registry<Ctx>) {
+        let cfg = Arc::new(self.cfg.clone());
+        let c = cfg.clone();
+        reg.add_function(def(
+            "record_route",
+            vec![],
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| record_route(&c, ctx, b"")),
+        ));
+        let c = cfg.clone();
+        reg.add_function(def(
+            "record_route",
+            vec![ParamKind::Format],
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(p) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                record_route(&c, ctx, &p)
+            }),
+        ));
+        let c = cfg.clone();
+        reg.add_function(def(
+            "record_route_preset",
+            vec![ParamKind::Format],
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(h) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                record_route_fixed(&c, ctx, &[&h])
+            }),
+        ));
+        let c = cfg.clone();
+        reg.add_function(def(
+            "record_route_preset",
+            vec![ParamKind::Format, ParamKind::Format],
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let (Some(h1), Some(h2)) = (str_arg(ctx, &a[0]), str_arg(ctx, &a[1])) else {
+                    return -1;
+                };
+                record_route_fixed(&c, ctx, &[&h1, &h2])
+            }),
+        ));
+        let c = cfg.clone();
+        reg.add_function(def(
+            "record_route_advertised_address",
+            vec![ParamKind::Format],
+            func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(h) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                record_route_fixed(&c, ctx, &[&h])
+            }),
+        ));
+        reg.add_function(def(
+            "loose_route",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| loose_route(ctx)),
+        ));
+        reg.add_function(def(
+            "loose_route_preloaded",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(loose_route(ctx) == PRELOADED_TO_US)),
+        ));
+        reg.add_function(def(
+            "add_rr_param",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(p) = str_arg(ctx, &a[0]) else {
+                    return -1;
+                };
+                add_rr_param(ctx, &p)
+            }),
+        ));
+        reg.add_function(def(
+            "check_route_param",
+            vec![regex_arg()],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(Arg::Regex(re)) = a.first() else {
+                    return -1;
+                };
+                match routed_params(ctx) {
+                    Some(p) => rc(re.is_match(&p)),
+                    None => -1,
+                }
+            }),
+        ));
+        reg.add_function(def(
+            "is_direction",
+            vec![direction_arg()],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let want_up = matches!(a.first(), Some(Arg::Int(1)));
+                rc(is_downstream(ctx) != want_up)
+            }),
+        ));
+        reg.add_function(def(
+            "remove_record_route",
+            vec![],
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                ctx.edits.remove_sock(RR_TAG);
+                ctx.rr.params.clear();
+                1
+            }),
+        ));
+        reg.add_pv(PvClassDef {
+            name: "route_uri",
+            module: "rr",
+            parse: Arc::new(|_fx, _inner| Ok(Box::new(RouteUriPv) as Box<dyn PvImpl<Ctx>>)),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(routes: &str) -> Message {
+        Message::parse(Bytes::from(format!(
+            "BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{routes}\
+             From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 2 BYE\r\n\
+             Content-Length: 0\r\n\r\n"
+        )))
+        .unwrap()
+    }
+
+    fn after_removal(routes: &str, gone: &[usize]) -> String {
+        let m = msg(routes);
+        let (entries, lines) = route_entries(&m).unwrap();
+        let mut e = siprd_sip::Edits::new();
+        for r in removal_ranges(&entries, &lines, gone) {
+            e.delete(r);
+        }
+        let out = String::from_utf8(e.apply_message(&m)).unwrap();
+        out.lines()
+            .filter(|l| l.starts_with("Route"))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    #[test]
+    fn entries_and_removal() {
+        let r = "Route: <sip:a;lr>, <sip:b;lr>\r\nRoute: \"x\" <sip:c>;p=1\r\n";
+        let m = msg(r);
+        let (entries, lines) = route_entries(&m).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(&m.buf()[entries[2].uri.clone()], b"sip:c");
+        assert_eq!(
+            after_removal(r, &[0]),
+            "Route: <sip:b;lr>|Route: \"x\" <sip:c>;p=1"
+        );
+        assert_eq!(after_removal(r, &[0, 1]), "Route: \"x\" <sip:c>;p=1");
+        assert_eq!(
+            after_removal(r, &[1]),
+            "Route: <sip:a;lr>|Route: \"x\" <sip:c>;p=1"
+        );
+        assert_eq!(after_removal(r, &[2]), "Route: <sip:a;lr>, <sip:b;lr>");
+        assert_eq!(after_removal(r, &[0, 2]), "Route: <sip:b;lr>");
+        let three = "Route: <sip:a>, <sip:b>, <sip:c>\r\n";
+        assert_eq!(after_removal(three, &[1, 2]), "Route: <sip:a>");
+        assert_eq!(after_removal(three, &[0, 1]), "Route: <sip:c>");
+        assert_eq!(after_removal(three, &[1]), "Route: <sip:a>, <sip:c>");
+    }
+
+    #[test]
+    fn malformed_entries_are_errors() {
+        for bad in [
+            "Route: sip:a;lr\r\n",
+            "Route: <sip:a;lr\r\n",
+            "Route: >sip:a<\r\n",
+        ] {
+            assert!(route_entries(&msg(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(first_route_uri(&msg("Route: <junk>\r\n")).unwrap(), "junk");
+        assert!(first_route_uri(&msg("Route: sip:a\r\n")).is_none());
+        assert!(first_route_uri(&msg("")).is_none());
+    }
+
+    #[test]
+    fn avp_names() {
+        assert_eq!(avp_name("$avp(u)"), Some(AvpName::Str(Bytes::from("u"))));
+        assert_eq!(avp_name("$avp(s:u)"), Some(AvpName::Str(Bytes::from("u"))));
+        assert_eq!(avp_name("$avp(i:3)"), Some(AvpName::Int(3)));
+        assert_eq!(avp_name("$var(u)"), None);
+        assert_eq!(avp_name("$avp()"), None);
+    }
+}
