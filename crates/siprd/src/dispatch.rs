@@ -182,6 +182,13 @@ impl Handler for Dispatcher {
             // HTTP on a SIP listener is never routed as SIP: xhttp (a non-SIP
             // hook) may answer it, else it is dropped, as in Kamailio.
             Ok(()) if ctx.msg.is_http() => Some(("HTTP request".to_string(), false)),
+            // A request of another SIP version: Kamailio hands it to non-SIP
+            // handlers only.
+            Ok(())
+                if ctx.msg.is_request() && !ctx.msg.version().eq_ignore_ascii_case(b"SIP/2.0") =>
+            {
+                Some(("not SIP/2.0".to_string(), false))
+            }
             Ok(()) => None,
         });
         if let Some((reason, parse_error)) = refused {

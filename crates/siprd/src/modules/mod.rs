@@ -18,6 +18,7 @@ pub mod maxfwd;
 pub mod nosip;
 pub mod pv;
 pub mod rr;
+pub mod sanity;
 pub mod siputils;
 pub mod sl;
 pub mod textops;
@@ -66,6 +67,11 @@ pub const ALL: &[ModuleInfo] = &[
         name: "rr",
         new: || Box::new(rr::Rr::default()),
         requires: &[],
+    },
+    ModuleInfo {
+        name: "sanity",
+        new: || Box::new(sanity::Sanity::default()),
+        requires: &["sl"],
     },
     ModuleInfo {
         name: "tm",
