@@ -67,13 +67,31 @@ impl SockText {
 /// A list of insert/delete/replace operations on one buffer.
 ///
 /// Semantics of [`Edits::apply`]: operations are sorted by start offset, ties by the order
-/// they were added. Deleted ranges are unioned (an overlapping delete only removes what is
-/// not yet removed); every inserted text is emitted, at its offset or, when that offset was
-/// already deleted, right after the text emitted before it.
+/// they were added. An operation lying inside the range another one replaces is dropped
+/// (a change to text that was removed or replaced as a whole, as Kamailio drops such
+/// lumps); of two replacements of the same range the first one wins. Other overlapping
+/// deletes are unioned, and an inserted text whose offset was already deleted comes right
+/// after the text emitted before it.
+///
+/// Content-Length is computed when the message is serialised once a body change asked
+/// for it ([`Edits::fix_content_length`]), so any number of body edits leave it right.
 #[derive(Debug, Clone, Default)]
 pub struct Edits {
     ops: Vec<Op>,
     seq: u32,
+    clen: Option<ClenFix>,
+}
+
+/// Where the serialised body length goes: the value of the Content-Length
+/// header, or a new header line inserted at the end of the headers.
+#[derive(Debug, Clone)]
+struct ClenFix {
+    /// The header's value range, or the insertion point (empty range).
+    at: Range<usize>,
+    add_header: bool,
+    /// The body in the original buffer (to the end of the buffer, as
+    /// [`Edits::replace_body`] replaces it).
+    body: Range<usize>,
 }
 
 impl Edits {
@@ -89,6 +107,7 @@ impl Edits {
     pub fn clear(&mut self) {
         self.ops.clear();
         self.seq = 0;
+        self.clen = None;
     }
     /// Replaces `range` of the original buffer with `text`.
     pub fn replace(&mut self, range: Range<usize>, text: impl Into<Vec<u8>>) {
@@ -194,21 +213,70 @@ impl Edits {
 
     /// Applies the operations that fall in `window` (others are clamped into it).
     pub fn apply_range_into(&self, buf: &[u8], window: Range<usize>, out: &mut Vec<u8>) {
-        let wend = window.end.min(buf.len());
-        let mut order: Vec<&Op> = self.ops.iter().collect();
+        let mut order: Vec<&Op> = self.ops.iter().filter(|o| !self.shadowed(o)).collect();
         order.sort_by_key(|o| (o.start, o.seq));
-        let mut pos = window.start.min(wend);
-        for op in order {
-            let s = op.start.clamp(window.start, wend);
-            let e = op.end.clamp(window.start, wend);
-            if s > pos {
-                out.extend_from_slice(buf.get(pos..s).unwrap_or_default());
-                pos = s;
+        let clen_op;
+        if let Some(c) = &self.clen {
+            let in_body: Vec<&Op> = order
+                .iter()
+                .copied()
+                .filter(|o| o.start >= c.body.start)
+                .collect();
+            let mut n = 0usize;
+            render(buf, c.body.clone(), &in_body, &mut |b| n += b.len());
+            let mut text = Vec::with_capacity(24);
+            if c.add_header {
+                text.extend_from_slice(b"Content-Length: ");
             }
-            out.extend_from_slice(&op.text);
-            pos = pos.max(e);
+            crate::reply::push_num(&mut text, n as u64);
+            if c.add_header {
+                text.extend_from_slice(b"\r\n");
+            }
+            // The computed value replaces whatever else edited the old one.
+            order.retain(|o| c.add_header || o.start < c.at.start || o.end > c.at.end);
+            clen_op = Op {
+                start: c.at.start,
+                end: c.at.end,
+                text,
+                seq: u32::MAX,
+                sock: None,
+            };
+            let i = order.partition_point(|o| (o.start, o.seq) < (clen_op.start, clen_op.seq));
+            order.insert(i, &clen_op);
         }
-        out.extend_from_slice(buf.get(pos..wend).unwrap_or_default());
+        render(buf, window, &order, &mut |b| out.extend_from_slice(b));
+    }
+
+    /// Whether `op` lies inside the range another operation replaces (see the
+    /// type's documentation).
+    fn shadowed(&self, op: &Op) -> bool {
+        self.ops.iter().any(|o| {
+            if o.end <= o.start || std::ptr::eq(o, op) {
+                return false;
+            }
+            if op.start == op.end {
+                // an insertion strictly inside a replaced range
+                return op.start > o.start && op.start < o.end;
+            }
+            op.start >= o.start
+                && op.end <= o.end
+                && ((op.start, op.end) != (o.start, o.end) || o.seq < op.seq)
+        })
+    }
+
+    /// After a body change: write the length of the body as serialised into
+    /// Content-Length when the message is sent. Returns false (nothing to
+    /// fix) when the message has no Content-Length header.
+    pub fn fix_content_length(&mut self, msg: &Message) -> bool {
+        let Some(h) = msg.header_ref(HeaderKind::ContentLength) else {
+            return false;
+        };
+        self.clen = Some(ClenFix {
+            at: h.value_range,
+            add_header: false,
+            body: msg.body_range().start..msg.buf().len().max(msg.body_range().end),
+        });
+        true
     }
 
     // ---- proxy helpers --------------------------------------------------------------
@@ -285,19 +353,20 @@ impl Edits {
         n
     }
     /// Replaces the body and fixes Content-Length (adding the header when absent).
+    /// Earlier changes inside the old body are dropped: the new body replaces them.
     pub fn replace_body(&mut self, msg: &Message, body: &[u8]) {
         let br = msg.body_range();
-        self.replace(br.start..msg.buf().len().max(br.end), body);
-        let mut len = Vec::new();
-        crate::reply::push_num(&mut len, body.len() as u64);
-        match msg.header_ref(HeaderKind::ContentLength) {
-            Some(h) => self.replace(h.value_range, len),
-            None => {
-                let mut line = b"Content-Length: ".to_vec();
-                line.extend_from_slice(&len);
-                line.extend_from_slice(b"\r\n");
-                self.append_header(msg, &line);
-            }
+        let end = msg.buf().len().max(br.end);
+        self.ops
+            .retain(|o| !(o.start >= br.start && o.end <= end && o.sock.is_none()));
+        self.replace(br.start..end, body);
+        if !self.fix_content_length(msg) {
+            let at = msg.headers_end();
+            self.clen = Some(ClenFix {
+                at: at..at,
+                add_header: true,
+                body: br.start..end,
+            });
         }
         if !msg.headers_terminated() {
             // The header section ran to the end: add the missing empty line before the body.
@@ -351,6 +420,23 @@ pub fn top_via_line(
     v.extend_from_slice(extra);
     v.extend_from_slice(b"\r\n");
     v
+}
+
+/// Writes `window` of `buf` with the sorted operations `order` applied.
+fn render(buf: &[u8], window: Range<usize>, order: &[&Op], sink: &mut dyn FnMut(&[u8])) {
+    let wend = window.end.min(buf.len());
+    let mut pos = window.start.min(wend);
+    for op in order {
+        let s = op.start.clamp(window.start, wend);
+        let e = op.end.clamp(window.start, wend);
+        if s > pos {
+            sink(buf.get(pos..s).unwrap_or_default());
+            pos = s;
+        }
+        sink(&op.text);
+        pos = pos.max(e);
+    }
+    sink(buf.get(pos..wend).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -418,19 +504,72 @@ mod tests {
         e.delete(3..6); // overlaps the replace: only 4..6 more is removed
         e.insert(10, b">".to_vec());
         e.insert(10, b"!".to_vec());
-        e.insert(5, b"i".to_vec()); // inside a deleted range: emitted at the cut
-        assert_eq!(e.apply(b), b"<01Xi6789>!");
+        e.insert(5, b"i".to_vec()); // inside a deleted range: dropped
+        assert_eq!(e.apply(b), b"<01X6789>!");
         assert!(e.touches(5..7));
         assert!(!e.touches(7..9));
         let mut out = b"pre:".to_vec();
         e.apply_into(b, &mut out);
-        assert_eq!(out, b"pre:<01Xi6789>!");
+        assert_eq!(out, b"pre:<01X6789>!");
         assert_eq!(Edits::new().apply(b), b);
         // Out-of-range offsets are clamped, never panic.
         let mut e = Edits::new();
         e.delete(8..100);
         e.insert(50, b"z".to_vec());
-        assert_eq!(e.apply(b), b"01234567z");
+        e.insert(200, b"y".to_vec());
+        assert_eq!(e.apply(b), b"01234567y");
+    }
+
+    #[test]
+    fn changes_inside_a_replaced_range_are_dropped() {
+        let b = b"0123456789";
+        let mut e = Edits::new();
+        e.replace(2..4, b"ab".to_vec());
+        e.replace(1..6, b"W".to_vec()); // covers the first: it alone counts
+        e.replace(7..8, b"x".to_vec());
+        e.replace(7..8, b"y".to_vec()); // same range: the first wins
+        e.insert(1, b"<".to_vec()); // at the start of a replaced range: kept
+        assert_eq!(e.apply(b), b"0W<6x89");
+    }
+
+    fn body_msg(body: &str, clen: Option<usize>) -> Message {
+        let cl = clen.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
+        Message::parse(bytes::Bytes::from(format!(
+            "MESSAGE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n\
+             {cl}\r\n{body}"
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn content_length_follows_every_body_change() {
+        let m = body_msg("hello world", Some(11));
+        let at = m.body_range().start;
+        let mut e = Edits::new();
+        e.replace(at..at + 5, b"hi".to_vec());
+        e.fix_content_length(&m);
+        e.replace(at + 6..at + 11, b"everyone out there".to_vec());
+        e.fix_content_length(&m);
+        let out = String::from_utf8(e.apply_message(&m)).unwrap();
+        assert!(out.ends_with("Content-Length: 21\r\n\r\nhi everyone out there"), "{out}");
+
+        // A new body replaces earlier body changes; later ones inside it are dropped.
+        let mut e = Edits::new();
+        e.replace(at..at + 5, b"hi".to_vec());
+        e.fix_content_length(&m);
+        e.replace_body(&m, b"xyz");
+        e.replace(at..at + 5, b"later".to_vec());
+        e.fix_content_length(&m);
+        let out = String::from_utf8(e.apply_message(&m)).unwrap();
+        assert!(out.ends_with("Content-Length: 3\r\n\r\nxyz"), "{out}");
+
+        // Without the header, replace_body adds it.
+        let m = body_msg("hello", None);
+        let mut e = Edits::new();
+        e.replace_body(&m, b"four");
+        let out = String::from_utf8(e.apply_message(&m)).unwrap();
+        assert!(out.ends_with("Content-Length: 4\r\n\r\nfour"), "{out}");
     }
 
     #[test]

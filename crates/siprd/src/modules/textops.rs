@@ -329,44 +329,22 @@ fn record(ctx: &mut Ctx, base: usize, reps: Vec<(std::ops::Range<usize>, Vec<u8>
     1
 }
 
-/// After a body change: set Content-Length to the new body length (Kamailio
-/// does this when it sends a message whose body was changed). `delta` is the
-/// length change made by this call. Only the first length-changing edit can
-/// update the header (edits are not revisable); a later one logs a warning.
-fn fix_content_length(ctx: &mut Ctx, delta: isize) {
-    let old = ctx.msg.body().len();
-    let new_len = old.saturating_add_signed(delta).to_string().into_bytes();
-    match ctx
-        .msg
-        .headers_named(b"Content-Length")
-        .next()
-        .map(|h| h.value_range)
-    {
-        Some(vr) if ctx.msg.buf().get(vr.clone()) == Some(&new_len[..]) => {}
-        Some(vr) if !ctx.edits.touches(vr.clone()) => ctx.edits.replace(vr, new_len),
-        Some(_) => tracing::warn!("body changed again: Content-Length could not be updated"),
-        None => {
-            if ctx.rcv.proto != crate::transport::Proto::Udp {
-                tracing::warn!("body changed in a message without Content-Length");
-            }
-        }
+/// After a body change: Content-Length gets the new body length when the
+/// message is sent (as Kamailio computes it when it builds the message).
+fn fix_content_length(ctx: &mut Ctx) {
+    if !ctx.edits.fix_content_length(&ctx.msg) && ctx.rcv.proto != crate::transport::Proto::Udp {
+        tracing::warn!("body changed in a message without Content-Length");
     }
 }
 
-/// The body length change of replacements (ranges absolute in the buffer).
-fn body_delta(
+/// Whether replacements (ranges relative to `base`) change the body.
+fn changes_body(
     body: &std::ops::Range<usize>,
     base: usize,
     reps: &[(std::ops::Range<usize>, Vec<u8>)],
-) -> isize {
-    let mut d = 0isize;
-    for (r, t) in reps {
-        let (s, e) = (base + r.start, base + r.end);
-        if s >= body.start && e <= body.end {
-            d += t.len() as isize - r.len() as isize;
-        }
-    }
-    d
+) -> bool {
+    reps.iter()
+        .any(|(r, _)| base + r.start >= body.start)
 }
 
 fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
@@ -374,10 +352,10 @@ fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
     let reps = s.replacements(ctx, buf.get(range.clone()).unwrap_or_default());
-    let delta = body_delta(&ctx.msg.body_range(), range.start, &reps);
+    let body_changed = changes_body(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
-    if delta != 0 {
-        fix_content_length(ctx, delta);
+    if body_changed {
+        fix_content_length(ctx);
     }
     rc
 }
@@ -390,10 +368,10 @@ fn do_subst_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
     let buf = ctx.msg.buf().clone();
     let reps = s.replacements(ctx, buf.get(br.clone()).unwrap_or_default());
-    let delta = body_delta(&br, br.start, &reps);
+    let body_changed = changes_body(&br, br.start, &reps);
     let rc = record(ctx, br.start, reps);
-    if delta != 0 {
-        fix_content_length(ctx, delta);
+    if body_changed {
+        fix_content_length(ctx);
     }
     rc
 }
@@ -431,10 +409,10 @@ fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
             break;
         }
     }
-    let delta = body_delta(&ctx.msg.body_range(), range.start, &reps);
+    let body_changed = changes_body(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
-    if delta != 0 {
-        fix_content_length(ctx, delta);
+    if body_changed {
+        fix_content_length(ctx);
     }
     rc
 }
@@ -794,10 +772,10 @@ fn exact_named(ctx: &Ctx, name: &[u8]) -> Vec<(Range<usize>, Range<usize>, Vec<u
 /// Record `reps` (relative to `base`) and keep Content-Length right when the
 /// body changes. -1 when there is nothing to replace.
 fn record_fixing_length(ctx: &mut Ctx, base: usize, reps: Vec<(Range<usize>, Vec<u8>)>) -> i32 {
-    let delta = body_delta(&ctx.msg.body_range(), base, &reps);
+    let body_changed = changes_body(&ctx.msg.body_range(), base, &reps);
     let rc = record(ctx, base, reps);
-    if delta != 0 {
-        fix_content_length(ctx, delta);
+    if body_changed {
+        fix_content_length(ctx);
     }
     rc
 }
@@ -906,7 +884,7 @@ fn do_search_append_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         Some(m) => {
             let at = br.start + m.end;
             ctx.edits.insert(at, txt.to_vec());
-            fix_content_length(ctx, txt.len() as isize);
+            fix_content_length(ctx);
             1
         }
         None => -1,
@@ -975,20 +953,6 @@ fn do_set_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
     if ct.is_empty() {
         tracing::error!("set_body: empty content type");
-        return -1;
-    }
-    let br = ctx.msg.body_range();
-    let cl = ctx
-        .msg
-        .headers_named(b"Content-Length")
-        .next()
-        .map(|h| h.value_range);
-    // Edits cannot be revised: a body (or its length) changed before cannot
-    // be replaced cleanly.
-    let end = ctx.msg.buf().len().max(br.end);
-    if ctx.edits.touches(br.start..end) || cl.as_ref().is_some_and(|r| ctx.edits.touches(r.clone()))
-    {
-        tracing::error!("set_body: the body was already changed in this execution");
         return -1;
     }
     let old_ct: Vec<Range<usize>> = ctx
@@ -1691,9 +1655,8 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     part.extend_from_slice(b"\r\n");
     part.extend_from_slice(&txt);
     part.extend_from_slice(b"\r\n");
-    let n = part.len() as isize;
     ctx.edits.insert(mp.base + closing, part);
-    fix_content_length(ctx, n);
+    fix_content_length(ctx);
     1
 }
 
