@@ -552,7 +552,10 @@ mod tests {
         e.replace(at + 6..at + 11, b"everyone out there".to_vec());
         e.fix_content_length(&m);
         let out = String::from_utf8(e.apply_message(&m)).unwrap();
-        assert!(out.ends_with("Content-Length: 21\r\n\r\nhi everyone out there"), "{out}");
+        assert!(
+            out.ends_with("Content-Length: 21\r\n\r\nhi everyone out there"),
+            "{out}"
+        );
 
         // A new body replaces earlier body changes; later ones inside it are dropped.
         let mut e = Edits::new();

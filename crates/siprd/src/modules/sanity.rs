@@ -21,7 +21,6 @@ use crate::context::Ctx;
 use crate::locks::ExecId;
 use crate::module::Module;
 use crate::modules::args::{int_arg, int_or_bare_pv};
-use bytes::Bytes;
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType};
 use siprd_script::{route_type, Registry, Value};
 use siprd_sip::header::HeaderKind;
@@ -369,32 +368,8 @@ fn send_failure(ctx: &mut Ctx, f: &Failure) -> i32 {
     if f.code == 0 || !ctx.msg.is_request() {
         return -1;
     }
-    let rt = ctx.rt.clone();
-    let Some(send) = rt
-        .registry
-        .functions
-        .get("sl_send_reply")
-        .and_then(|defs| defs.iter().find(|d| d.params.len() == 2))
-        .map(|d| d.call.clone())
-    else {
-        tracing::error!("sanity: module sl is not loaded, no reply sent");
-        return -1;
-    };
-    let before = ctx.reply_headers.len();
-    if let Some(h) = &f.header {
-        ctx.reply_headers.extend_from_slice(h);
-    }
-    let r = send(
-        ctx,
-        &[
-            Arg::Int(i32::from(f.code)),
-            Arg::Str(Bytes::from_static(f.reason.as_bytes())),
-        ],
-    );
-    if r < 0 {
-        ctx.reply_headers.truncate(before);
-    }
-    r
+    let headers = f.header.as_deref().unwrap_or_default();
+    crate::modules::sl::reply_with_headers(ctx, f.code, f.reason.as_bytes(), headers)
 }
 
 fn sanity_check(ctx: &mut Ctx, a: &[Arg<Ctx>], cfg: &Config) -> i32 {

@@ -970,25 +970,7 @@ mod extra {
             tracing::error!("options_reply: the R-URI has a user part");
             return -1;
         }
-        let rt = ctx.rt.clone();
-        let Some(send) = rt
-            .registry
-            .functions
-            .get("sl_send_reply")
-            .and_then(|defs| defs.iter().find(|d| d.params.len() == 2))
-            .map(|d| d.call.clone())
-        else {
-            tracing::error!("options_reply: module sl is not loaded");
-            return -1;
-        };
-        let before = ctx.reply_headers.len();
-        ctx.reply_headers.extend_from_slice(hdrs);
-        let r = send(ctx, &[Arg::Int(200), Arg::Str(Bytes::from_static(b"OK"))]);
-        if r < 0 {
-            // Not sent: the capability headers must not reach a later reply.
-            ctx.reply_headers.truncate(before);
-        }
-        r
+        crate::modules::sl::reply_with_headers(ctx, 200, b"OK", hdrs)
     }
 
     fn set_uri_part(ctx: &mut Ctx, a: &[Arg<Ctx>], host: bool) -> i32 {

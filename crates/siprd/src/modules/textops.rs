@@ -343,8 +343,7 @@ fn changes_body(
     base: usize,
     reps: &[(std::ops::Range<usize>, Vec<u8>)],
 ) -> bool {
-    reps.iter()
-        .any(|(r, _)| base + r.start >= body.start)
+    reps.iter().any(|(r, _)| base + r.start >= body.start)
 }
 
 fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
