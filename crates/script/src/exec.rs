@@ -50,6 +50,11 @@ pub struct ExecState {
     pub exited: bool,
     /// Where execution would continue after the current function call.
     pub cursor: Cursor,
+    /// The current function call is a statement with another statement after
+    /// it in its block, so "the rest of the block" can run later (async_sleep
+    /// needs it: Kamailio refuses it inside an expression or as the last
+    /// action of a block).
+    pub resumable: bool,
     /// The outermost route running (for log lines such as leaked locks).
     pub route: Option<RouteId>,
 }
@@ -65,6 +70,7 @@ impl Default for ExecState {
                 block: BlockId(0),
                 next: 0,
             },
+            resumable: false,
             route: None,
         }
     }

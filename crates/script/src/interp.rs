@@ -319,8 +319,15 @@ impl<C: Host> Program<C> {
     }
 
     #[inline]
-    fn call_fn(&self, ctx: &mut C, c: &CallI<C>, cur: Cursor) -> Option<i32> {
-        ctx.exec_state().cursor = cur;
+    fn call_fn(&self, ctx: &mut C, c: &CallI<C>, cur: Cursor, stmt: bool) -> Option<i32> {
+        let resumable = stmt
+            && self
+                .blocks
+                .get(cur.block.0 as usize)
+                .is_some_and(|b| (cur.next as usize) < b.len());
+        let st = ctx.exec_state();
+        st.cursor = cur;
+        st.resumable = resumable;
         let rc = (c.f)(ctx, &c.args);
         let st = ctx.exec_state();
         st.retcode = rc;
@@ -351,7 +358,7 @@ impl<C: Host> Program<C> {
     fn exec_stmt(&self, ctx: &mut C, s: &Stmt<C>, cur: Cursor, depth: u32) -> Flow {
         match s {
             Stmt::Nop => Flow::Normal,
-            Stmt::Call(c) => match self.call_fn(ctx, c, cur) {
+            Stmt::Call(c) => match self.call_fn(ctx, c, cur, true) {
                 Some(_) => Flow::Normal,
                 None => Flow::Exit,
             },
@@ -527,7 +534,7 @@ impl<C: Host> Program<C> {
         match e {
             Expr::Const(v) => Some(v.clone()),
             Expr::Pv(p) => Some(p.get(ctx)),
-            Expr::Call(c) => self.call_fn(ctx, c, cur).map(Value::Int),
+            Expr::Call(c) => self.call_fn(ctx, c, cur, false).map(Value::Int),
             Expr::Route(id) => self.route_rc(ctx, *id, depth).map(Value::Int),
             Expr::RouteDyn(x, sp) => self.dyn_route(ctx, x, *sp, cur, depth).map(Value::Int),
             Expr::Un(op, x) => {

@@ -493,8 +493,8 @@ function ksr_later()
 end
 "#;
     let s = start(
-        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"async.so\"",
-        "",
+        "async_workers=1\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"async.so\"",
+        "modparam(\"async\", \"ms_timer\", 10)",
         lua,
     );
     let c = UdpClient::new();

@@ -886,6 +886,7 @@ const ASYNC: &str = r#"
 async_workers=1
 loadmodule "async.so"
 modparam("async", "workers", 2)
+modparam("async", "ms_timer", 10)
 request_route {
     xlog("L_INFO", "RR $rm $rU $ci\n");
     if ($rU == "sleep") {

@@ -549,6 +549,7 @@ async_workers=1
 async_workers_group="name=g1;workers=1;nonblock=0;usleep=0"
 async_workers_group="name=g2;workers=2"
 loadmodule "async.so"
+modparam("async", "ms_timer", 10)
 request_route {
     if ($rU == "g1") { async_task_group_route("TR", "g1"); xlog("L_INFO", "NEVER\n"); }
     if ($rU == "gd") {
@@ -644,6 +645,7 @@ fn async_return_param_lets_the_script_go_on() {
 async_workers=1
 loadmodule "async.so"
 modparam("async", "return", 1)
+modparam("async", "ms_timer", 10)
 request_route {
     if ($rU == "sl") {
         async_ms_sleep(300);

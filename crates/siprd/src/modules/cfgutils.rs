@@ -174,6 +174,7 @@ fn run_sub_route(ctx: &mut Ctx, name: &str) -> Option<i32> {
     ctx.exec.route = saved.route;
     ctx.exec.route_type = saved.route_type;
     ctx.exec.cursor = saved.cursor;
+    ctx.exec.resumable = saved.resumable;
     Some(if out.exited { 0 } else { out.retcode })
 }
 

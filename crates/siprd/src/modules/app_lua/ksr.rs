@@ -538,6 +538,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                 ctx.exec.route = saved.route;
                 ctx.exec.route_type = saved.route_type;
                 ctx.exec.cursor = saved.cursor;
+                ctx.exec.resumable = saved.resumable;
                 match out {
                     Some(o) => o.retcode,
                     None => {
@@ -759,26 +760,25 @@ fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             name,
             lua.create_function(move |_, (f, n): (String, Option<i64>)| {
                 with_ctx(|ctx| {
-                    let delay = match (unit_ms, n) {
-                        (None, _) => std::time::Duration::ZERO,
-                        (Some(ms), Some(n)) if n > 0 => {
-                            let n = n.unsigned_abs();
-                            if ms {
-                                std::time::Duration::from_millis(n)
-                            } else {
-                                std::time::Duration::from_secs(n)
-                            }
-                        }
-                        _ => {
-                            tracing::error!("KSR.async.{name}: the time must be > 0");
-                            return -1;
-                        }
-                    };
                     let rt = ctx.rt.clone();
                     let mut fx = rt.fixup_ctx();
                     let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx))
                     else {
                         tracing::error!("KSR.async.{name}: async and tm must be loaded");
+                        return -1;
+                    };
+                    use tm::asyncm::Delay;
+                    let delay = match (unit_ms, n) {
+                        (None, _) => Some((std::time::Duration::ZERO, true)),
+                        (Some(ms), n) => {
+                            let n = n.unwrap_or(0);
+                            st.delay(
+                                &format!("KSR.async.{name}"),
+                                if ms { Delay::Ms(n) } else { Delay::Secs(n) },
+                            )
+                        }
+                    };
+                    let Some(delay) = delay else {
                         return -1;
                     };
                     let Some(r) = rt.kemi_route(&f) else {

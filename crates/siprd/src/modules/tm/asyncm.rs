@@ -34,6 +34,9 @@ enum JobKind {
 struct Job {
     at: Instant,
     seq: u64,
+    /// Handed to the core's task workers when due (the millisecond timer's
+    /// jobs, as Kamailio's) instead of run by the async worker.
+    task: bool,
     kind: JobKind,
 }
 
@@ -67,6 +70,8 @@ pub struct AsyncState {
     workers: Mutex<usize>,
     /// modparam "return": what the suspending functions return on success.
     ret: Mutex<i32>,
+    /// modparam "ms_timer": 0 (default) disables async_ms_sleep/async_ms_route.
+    ms_timer: Mutex<i32>,
     queue: Mutex<Queue>,
     cv: Condvar,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -165,6 +170,7 @@ impl Default for Async {
             state: Arc::new(AsyncState {
                 workers: Mutex::new(1),
                 ret: Mutex::new(0),
+                ms_timer: Mutex::new(0),
                 queue: Mutex::new(Queue::default()),
                 cv: Condvar::new(),
                 threads: Mutex::new(Vec::new()),
@@ -275,23 +281,64 @@ fn task_arg(a: &Arg<Ctx>) -> Option<&TaskArg> {
 }
 
 impl AsyncState {
-    fn push(&self, at: Instant, kind: JobKind) {
+    fn push(&self, at: Instant, task: bool, kind: JobKind) {
         let mut q = self.queue.lock();
         q.seq += 1;
         let seq = q.seq;
         // Workers sleep until the earliest deadline's TICK window ends; only
         // a job due before that window needs to wake them.
         let earliest = q.heap.peek().is_none_or(|top| at + TICK < top.at);
-        q.heap.push(Job { at, seq, kind });
+        q.heap.push(Job {
+            at,
+            seq,
+            task,
+            kind,
+        });
         drop(q);
         if earliest {
             self.cv.notify_all();
         }
     }
 
+    /// Check a delay as Kamailio 5.6 does: seconds in 1..=99; milliseconds in
+    /// 1..=29999 and only with `ms_timer` set. The duration and whether the
+    /// resumption goes through the core task workers (the millisecond timer).
+    pub fn delay(&self, name: &str, d: Delay) -> Option<(Duration, bool)> {
+        match d {
+            Delay::Secs(n) if n <= 0 => {
+                tracing::error!("{name}: negative or zero sleep time ({n})");
+                None
+            }
+            Delay::Secs(n) if n >= 100 => {
+                tracing::error!("{name}: max sleep time is 100 sec ({n})");
+                None
+            }
+            Delay::Secs(n) => Some((Duration::from_secs(n as u64), false)),
+            Delay::Ms(_) if *self.ms_timer.lock() <= 0 => {
+                tracing::error!("{name}: async timer list not initialized - check modparams");
+                None
+            }
+            Delay::Ms(n) if n <= 0 => {
+                tracing::error!("{name}: negative or zero sleep time ({n})");
+                None
+            }
+            Delay::Ms(n) if n >= 30000 => {
+                tracing::error!("{name}: max sleep time is 30000 msec ({n})");
+                None
+            }
+            Delay::Ms(n) => Some((Duration::from_millis(n as u64), true)),
+        }
+    }
+
     /// Suspend the transaction of `ctx` and queue its resumption after `delay`.
     /// 0 ends the script (the rest runs later), -1 on error.
-    fn suspend_for(&self, tm: &Arc<TmState>, ctx: &mut Ctx, delay: Duration, what: Resume) -> i32 {
+    fn suspend_for(
+        &self,
+        tm: &Arc<TmState>,
+        ctx: &mut Ctx,
+        (delay, task): (Duration, bool),
+        what: Resume,
+    ) -> i32 {
         let tx = match suspend_current(tm, ctx) {
             Ok(tx) => tx,
             Err(code) => return code,
@@ -302,7 +349,7 @@ impl AsyncState {
             label: tx.entry.label,
             what,
         };
-        self.push(Instant::now() + delay, kind);
+        self.push(Instant::now() + delay, task, kind);
         *self.ret.lock()
     }
 
@@ -320,6 +367,11 @@ impl AsyncState {
             Some(n) => self.group(n),
             None => self.groups.lock().first().cloned(),
         };
+        if g.is_none() && group.is_none() {
+            // Kamailio: the transaction stays suspended (fr_timer ends it).
+            tracing::warn!("async task pushed, but no async workers - ignoring");
+            return false;
+        }
         let Some(g) = g else {
             tracing::warn!(
                 "async: group [{}] not found - ignoring",
@@ -452,17 +504,27 @@ pub fn async_api(fx: &mut FixupCtx<'_, Ctx>) -> Option<Arc<AsyncState>> {
 
 impl AsyncState {
     /// `KSR.async.route/ms_route/task_route`: suspend and resume into `route`
-    /// (a KEMI function) after `delay`. 0 when suspended, -1 on error.
+    /// (a KEMI function) after `delay` (checked by [`AsyncState::delay`]).
+    /// 0 when suspended, -1 on error.
     pub fn suspend_into(
         &self,
         tm: &Arc<TmState>,
         ctx: &mut Ctx,
-        delay: Duration,
+        delay: (Duration, bool),
         route: crate::runtime::RouteRef,
     ) -> i32 {
         self.suspend_for(tm, ctx, delay, Resume::Route(route))
     }
 }
+
+/// A delay given to an async function.
+#[derive(Clone, Copy, Debug)]
+pub enum Delay {
+    Secs(i64),
+    Ms(i64),
+}
+
+impl AsyncState {}
 
 /// Resolution of the async timer (as tm's).
 const TICK: Duration = Duration::from_millis(10);
@@ -490,7 +552,11 @@ fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
             }
         };
         if let Some(j) = job {
-            run_job(&rt, j.kind);
+            if j.task {
+                st.push_task(None, j.kind);
+            } else {
+                run_job(&rt, j.kind);
+            }
         }
     }
 }
@@ -527,8 +593,11 @@ impl Module for Async {
                 Some(n) => *self.state.ret.lock() = n,
                 None => return Err("return must be an integer".into()),
             },
-            // The timer resolution is fixed (TICK): nothing to tune.
-            "ms_timer" => {}
+            // The resolution is fixed (TICK); 0 leaves the ms functions off.
+            "ms_timer" => match v.try_int() {
+                Some(n) => *self.state.ms_timer.lock() = n,
+                None => return Err("ms_timer must be an integer".into()),
+            },
             _ => return Err(format!("module `async` has no parameter `{name}`")),
         }
         Ok(())
@@ -589,18 +658,20 @@ impl Module for Async {
                     let Some(arg) = b.downcast_ref::<AsyncArg>() else {
                         return -1;
                     };
+                    if !ctx.exec.resumable {
+                        tracing::error!(
+                            "{name}: cannot be executed as last action in a route block"
+                        );
+                        return -1;
+                    }
                     let Some(n) = arg.amount.as_ref().and_then(|x| amount_value(ctx, x)) else {
                         tracing::error!("{name}: the time must be an integer");
                         return -1;
                     };
-                    if n <= 0 {
-                        tracing::error!("{name}: the time must be > 0");
+                    let n = i64::from(n);
+                    let Some(d) = st.delay(name, if ms { Delay::Ms(n) } else { Delay::Secs(n) })
+                    else {
                         return -1;
-                    }
-                    let d = if ms {
-                        Duration::from_millis(n as u64)
-                    } else {
-                        Duration::from_secs(n as u64)
                     };
                     let cursor = ctx.exec.cursor;
                     st.suspend_for(&arg.tm, ctx, d, Resume::Cursor(cursor))
@@ -630,14 +701,10 @@ impl Module for Async {
                         tracing::error!("{name}: the time must be an integer");
                         return -1;
                     };
-                    if n <= 0 {
-                        tracing::error!("{name}: the time must be > 0");
+                    let n = i64::from(n);
+                    let Some(d) = st.delay(name, if ms { Delay::Ms(n) } else { Delay::Secs(n) })
+                    else {
                         return -1;
-                    }
-                    let d = if ms {
-                        Duration::from_millis(n as u64)
-                    } else {
-                        Duration::from_secs(n as u64)
                     };
                     st.suspend_for(&arg.tm, ctx, d, Resume::Route(route.into()))
                 }),

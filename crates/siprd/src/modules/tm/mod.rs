@@ -490,6 +490,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         dest,
         last_reply: Bytes::new(),
         suspended: None,
+        blind: 0,
         resumed: false,
         on_failure: None,
         on_reply: None,
@@ -602,7 +603,8 @@ fn run_on_tx(
 ) {
     let (req, rcv, best) = {
         let inner = tx.entry.inner.lock();
-        (inner.req.clone(), inner.rcv, inner.best)
+        let best = inner.best.and_then(|b| inner.uacs.get(b)).map(|u| u.no);
+        (inner.req.clone(), inner.rcv, best)
     };
     let ev = EventHandle {
         name: Arc::from(name),
@@ -729,6 +731,7 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         reply_in_tx(ctx, &tx, 100, cfg.auto_inv_100_reason.as_bytes(), false);
     }
     let mut inner = tx.entry.inner.lock();
+    inner.blind = inner.blind.saturating_add(1);
     if inner.suspended.is_some() {
         return 1;
     }

@@ -260,7 +260,7 @@ fn add_branch(
     }
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
-    ctx.tm.branch_idx = tx.entry.inner.lock().uacs.len() as i32;
+    ctx.tm.branch_idx = tx.entry.inner.lock().next_branch_no() as i32;
     let out = rt.run_nested(ctx, route, route_type::BRANCH, None);
     ctx.tm.branch_idx = keep_idx;
     let built = if out.dropped {
@@ -292,8 +292,8 @@ fn build_branch(
         return None;
     };
     let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
-    let n = tx.entry.inner.lock().uacs.len();
-    let branch = branch_param(&tx.entry, &ctx.msg, n);
+    let n = tx.entry.inner.lock().next_branch_no();
+    let branch = branch_param(&tx.entry, &ctx.msg, n as usize);
     let mut via = format!(
         "Via: SIP/2.0/{} {via_host}:{via_port};branch={branch}",
         t.proto.as_str().to_uppercase()
@@ -348,6 +348,7 @@ fn build_branch(
             request: request.clone(),
             dest,
             branch,
+            no: n,
             code: 0,
             reply: None,
             provisional: false,
@@ -425,7 +426,7 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let tx = ctx.tm.tx.clone()?;
     let mut cancels = Vec::new();
     let e2e_reason = st.table.cfg.read().e2e_cancel_reason;
-    let (invite_final, branches, left) = {
+    let (invite_final, left) = {
         let mut inner = target.inner.lock();
         inner.canceled = true;
         inner.cancelling = true;
@@ -451,11 +452,12 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
             }
         }
         st.table.schedule(&target, &mut inner);
-        (inner.uas.is_final(), !inner.uacs.is_empty(), left)
+        (inner.uas.is_final(), left)
     };
-    // A suspended or locally handled INVITE has no branch: Kamailio's blind
-    // branch counts as pending there.
-    let done = invite_final || (branches && !left);
+    // Nothing left to cancel, also for an INVITE without branches (suspended,
+    // or not relayed yet): Kamailio 5.6 answers it `487` itself (its blind
+    // branch is not pending), which ends a suspension.
+    let done = invite_final || !left;
     if done && !invite_final {
         ctx.flush();
         let rt = ctx.rt.clone();
@@ -605,6 +607,19 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Some(entry) = st.table.find_id(index, label) else {
         return HookAction::Continue;
     };
+    // The wire's branch number → our branch index (they differ after blind
+    // branches).
+    let wire_no = n;
+    let n = {
+        let inner = entry.inner.lock();
+        match inner.uacs.get(n) {
+            Some(u) if u.no as usize == n => n,
+            _ => match inner.uacs.iter().position(|u| u.no as usize == n) {
+                Some(i) => i,
+                None => return HookAction::Stop,
+            },
+        }
+    };
     let Some(code) = ctx.msg.status() else {
         return HookAction::Stop;
     };
@@ -679,7 +694,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     ctx.tm.tx = Some(tx.clone());
     ctx.tm.reply_code = i32::from(code);
     ctx.tm.reply_reason = Bytes::copy_from_slice(ctx.msg.reason());
-    ctx.tm.branch_idx = n as i32;
+    ctx.tm.branch_idx = wire_no as i32;
     if let Some(route) = on_reply {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         if out.dropped && code < 200 {

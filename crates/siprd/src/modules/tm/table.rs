@@ -45,6 +45,9 @@ pub struct Uac {
     pub dest: Dest,
     /// Our Via branch parameter for this branch.
     pub branch: String,
+    /// Its Kamailio branch number (the Via suffix, `$T_branch_idx`): its
+    /// place among the outgoings, blind branches of `t_suspend` included.
+    pub no: u32,
     /// Final (or last) reply code received, 0 when none; 408 on timeout.
     pub code: u16,
     /// The best reply of this branch (final replies only).
@@ -81,6 +84,9 @@ pub struct TxInner {
     /// The last reply sent (resent on request retransmissions and by the timer).
     pub last_reply: Bytes,
     pub suspended: Option<Box<Saved>>,
+    /// Blind branches: Kamailio adds one per `t_suspend` and numbers the
+    /// branches after them.
+    pub blind: u16,
     /// Was suspended and resumed (or timed out) once already.
     pub resumed: bool,
     pub on_failure: Option<RouteRef>,
@@ -144,6 +150,12 @@ pub struct TxFlags {
 }
 
 impl TxInner {
+    /// The Kamailio number of the next branch: every outgoing so far, the
+    /// blind branches of `t_suspend` included.
+    pub fn next_branch_no(&self) -> u32 {
+        self.uacs.len() as u32 + u32::from(self.blind)
+    }
+
     /// The next deadline of the server transaction and every branch.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut d = self.uas.next_deadline();

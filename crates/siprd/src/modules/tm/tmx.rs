@@ -564,11 +564,10 @@ pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
         s.table.for_each(|e| {
             let (req, outgoings, tflags) = {
                 let inner = e.inner.lock();
-                let parked = inner.suspended.is_some() || inner.resumed;
                 (
                     inner.req.clone(),
                     // Kamailio parks a suspended transaction on a blind branch.
-                    inner.uacs.len() + usize::from(parked),
+                    inner.uacs.len() + usize::from(inner.blind),
                     tflags(e, &inner, auto_100),
                 )
             };
