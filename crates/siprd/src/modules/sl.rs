@@ -405,6 +405,37 @@ impl Module for Sl {
     }
 }
 
+/// Send a stateless reply through the script's `sl_send_reply` (for modules
+/// that answer on sl's behalf: siputils' options_reply, sanity), with
+/// `headers` added to it; -1 when sl is not loaded. The headers do not leak
+/// into a later reply when sending fails.
+pub fn reply_with_headers(ctx: &mut Ctx, code: u16, reason: &'static [u8], headers: &[u8]) -> i32 {
+    let rt = ctx.rt.clone();
+    let Some(send) = rt
+        .registry
+        .functions
+        .get("sl_send_reply")
+        .and_then(|defs| defs.iter().find(|d| d.params.len() == 2))
+        .map(|d| d.call.clone())
+    else {
+        tracing::error!("module sl is not loaded: no reply sent");
+        return -1;
+    };
+    let before = ctx.reply_headers.len();
+    ctx.reply_headers.extend_from_slice(headers);
+    let r = send(
+        ctx,
+        &[
+            Arg::Int(i32::from(code)),
+            Arg::Str(bytes::Bytes::from_static(reason)),
+        ],
+    );
+    if r < 0 {
+        ctx.reply_headers.truncate(before);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,35 +488,4 @@ mod tests {
         assert_eq!(v["2xx"], 1);
         assert_eq!(v["6xx"], 1);
     }
-}
-
-/// Send a stateless reply through the script's `sl_send_reply` (for modules
-/// that answer on sl's behalf: siputils' options_reply, sanity), with
-/// `headers` added to it; -1 when sl is not loaded. The headers do not leak
-/// into a later reply when sending fails.
-pub fn reply_with_headers(ctx: &mut Ctx, code: u16, reason: &'static [u8], headers: &[u8]) -> i32 {
-    let rt = ctx.rt.clone();
-    let Some(send) = rt
-        .registry
-        .functions
-        .get("sl_send_reply")
-        .and_then(|defs| defs.iter().find(|d| d.params.len() == 2))
-        .map(|d| d.call.clone())
-    else {
-        tracing::error!("module sl is not loaded: no reply sent");
-        return -1;
-    };
-    let before = ctx.reply_headers.len();
-    ctx.reply_headers.extend_from_slice(headers);
-    let r = send(
-        ctx,
-        &[
-            Arg::Int(i32::from(code)),
-            Arg::Str(bytes::Bytes::from_static(reason)),
-        ],
-    );
-    if r < 0 {
-        ctx.reply_headers.truncate(before);
-    }
-    r
 }
