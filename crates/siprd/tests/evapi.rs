@@ -379,7 +379,8 @@ fn oversized_frame_closes_the_connection() {
     let port = free_port();
     let s = Siprd::start(&cfg(
         port,
-        r#"modparam("evapi", "max_frame_size", 100)"#,
+        // a whole netstring: 100 bytes of data with `100:` and `,` make 105
+        r#"modparam("evapi", "max_frame_size", 105)"#,
         EVENTS,
     ));
     let mut a = Ev::connect(port);
@@ -390,7 +391,7 @@ fn oversized_frame_closes_the_connection() {
     assert!(s.wait_log(&format!("MSG idx=0 [{}]", "x".repeat(100)), WAIT));
     a.send(b"101:xx");
     assert!(a.closed_within(WAIT));
-    assert!(s.wait_log("larger than max_frame_size (100)", WAIT));
+    assert!(s.wait_log("does not fit max_frame_size (105)", WAIT));
     assert!(s.wait_log("CLOSED idx=0", WAIT));
     // a huge length prefix
     let mut b = Ev::connect(port);
@@ -556,12 +557,17 @@ fn async_relay_round_trip_with_t_continue() {
     let port = free_port();
     let s = Siprd::start(&async_cfg(port));
     let c = UdpClient::new();
-    // no client: false, nothing suspended
-    let r = c.request(
+    // no client: suspended all the same (as Kamailio), ended by fr_inv_timer
+    c.send(
         s.udp_addr(),
         &request("INVITE", "sip:x@127.0.0.1", c.port(), "a0", ""),
     );
-    assert_eq!(first_line(&r), "SIP/2.0 503 No App");
+    let r = c.recv(WAIT).expect("100 Trying");
+    assert!(first_line(&r).starts_with("SIP/2.0 100"), "{r}");
+    assert_eq!(
+        first_line(&final_reply(&c).expect("408 from the timer")),
+        "SIP/2.0 408 Request Timeout"
+    );
     let mut app = Ev::connect(port);
     std::thread::sleep(Duration::from_millis(100));
     for i in 0..20 {
@@ -587,17 +593,23 @@ fn async_relay_round_trip_with_t_continue() {
         assert_eq!(first_line(&r), "SIP/2.0 404 From App");
         assert_eq!(header(&r, "Call-ID"), Some(format!("a{}", i + 1).as_str()));
     }
-    // unicast by tag: no tagged client yet
-    let r = c.request(
+    // unicast by tag: no tagged client yet, suspended all the same (a new
+    // client: the INVITEs' 404s are retransmitted to the first, never ACKed)
+    let c2 = UdpClient::new();
+    c2.send(
         s.udp_addr(),
-        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "m0", ""),
+        &request("MESSAGE", "sip:x@127.0.0.1", c2.port(), "m0", ""),
     );
-    assert_eq!(first_line(&r), "SIP/2.0 503 No Tagged App");
+    assert_eq!(
+        first_line(&final_reply(&c2).expect("408 from the timer")),
+        "SIP/2.0 408 Request Timeout"
+    );
+    assert!(app.frame(Duration::from_millis(200)).is_none());
     app.send(b"3:tag,");
     std::thread::sleep(Duration::from_millis(200));
-    c.send(
+    c2.send(
         s.udp_addr(),
-        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "m1", ""),
+        &request("MESSAGE", "sip:x@127.0.0.1", c2.port(), "m1", ""),
     );
     let ev = app.frame(WAIT).expect("event for the suspended MESSAGE");
     let answer = format!(
@@ -607,7 +619,7 @@ fn async_relay_round_trip_with_t_continue() {
     );
     app.send(format!("{}:{answer},", answer.len()).as_bytes());
     assert_eq!(
-        first_line(&final_reply(&c).expect("reply")),
+        first_line(&final_reply(&c2).expect("reply")),
         "SIP/2.0 202 From App"
     );
 }
@@ -662,11 +674,17 @@ fn seed003_examples_run() {
 
     let port = free_port();
     let s = Siprd::start(&example("seed003-evapi-async.cfg", port));
-    let r = c.request(
+    // no application: the INVITE waits for fr_inv_timer, as on Kamailio
+    c.send(
         s.udp_addr(),
         &request("INVITE", "sip:x@127.0.0.1", c.port(), "e2", ""),
     );
-    assert_eq!(first_line(&r), "SIP/2.0 503 Service Unavailable");
+    let r = c.recv(WAIT).expect("100 Trying");
+    assert!(first_line(&r).starts_with("SIP/2.0 100"), "{r}");
+    assert_eq!(
+        first_line(&final_reply(&c).expect("408 from the timer")),
+        "SIP/2.0 408 Request Timeout"
+    );
     let mut app = Ev::connect(port);
     std::thread::sleep(Duration::from_millis(100));
     c.send(
@@ -684,4 +702,158 @@ fn seed003_examples_run() {
         first_line(&final_reply(&c).expect("reply")),
         "SIP/2.0 486 Answered by the application"
     );
+}
+
+const TAGS: &str = r#"
+request_route {
+    if ($hdr(X-Op) == "uni") { evapi_unicast("U:$ci", "$hdr(X-T)"); $var(r) = $rc; }
+    else if ($hdr(X-Op) == "multi") { evapi_multicast("M:$ci", "$hdr(X-T)"); $var(r) = $rc; }
+    else if ($hdr(X-Op) == "uni0") { $var(e) = ""; evapi_unicast("U:$ci", "$var(e)"); $var(r) = $rc; }
+    else if ($hdr(X-Op) == "multi0") { $var(e) = ""; evapi_multicast("M:$ci", "$var(e)"); $var(r) = $rc; }
+    else if ($hdr(X-Op) == "relay0") { $var(e) = ""; evapi_relay("$var(e)"); $var(r) = $rc; }
+    else { evapi_relay("$hdr(X-D)"); $var(r) = $rc; }
+    sl_send_reply("200", "rc=$var(r)");
+}
+event_route[evapi:message-received] {
+    if ($evapi(msg) =~ "^tag:") {
+        evapi_set_tag("$(evapi(msg){s.substr,4,0})");
+        evapi_relay("tagrc=$rc");
+    } else if ($evapi(msg) == "close") {
+        evapi_close(); $var(c1) = $rc;
+        evapi_set_tag("x"); $var(t) = $rc;
+        evapi_close(); $var(c2) = $rc;
+        evapi_relay("closed c1=$var(c1) t=$var(t) c2=$var(c2) idx=$evapi(conidx) addr=$evapi(srcaddr) port=$evapi(srcport) msg=$evapi(msg)");
+    }
+}
+event_route[evapi:connection-closed] {
+    $var(i) = $evapi(conidx);
+    evapi_set_tag("x"); $var(t) = $rc;
+    evapi_close(); $var(c) = $rc;
+    xlog("L_ERR", "CLOSED idx=$var(i) t=$var(t) c=$var(c) after=$evapi(conidx)\n");
+}
+"#;
+
+/// Tags, empty data and tags, evapi_close() and the PVs after it, and the
+/// return codes of each: every frame and code below is what Kamailio 5.6.3
+/// gives for the same config and client steps.
+#[test]
+fn tags_close_and_return_codes_as_kamailio() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", TAGS));
+    let c = UdpClient::new();
+    let sip = |ci: &str, hdrs: &str| -> String {
+        let r = c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), ci, hdrs),
+        );
+        first_line(&r).to_string()
+    };
+    let mut a = Ev::connect(port);
+    let mut b = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    a.send(b"6:tag:t1,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("tagrc=1"));
+    b.send(b"6:tag:t1,");
+    assert_eq!(b.frame(WAIT).as_deref(), Some("tagrc=1"));
+    assert_eq!(b.frame(WAIT).as_deref(), Some("tagrc=1"));
+    assert_eq!(a.frame(WAIT).as_deref(), Some("tagrc=1"));
+    // unicast: the first client with the tag; multicast: all of them
+    assert_eq!(sip("u1", "X-Op: uni\r\nX-T: t1\r\n"), "SIP/2.0 200 rc=1");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("U:u1"));
+    assert_eq!(sip("m1", "X-Op: multi\r\nX-T: t1\r\n"), "SIP/2.0 200 rc=1");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("M:m1"));
+    assert_eq!(b.frame(WAIT).as_deref(), Some("M:m1"), "b got no unicast");
+    // an empty tag removes the client's tag
+    a.send(b"4:tag:,");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("tagrc=1"));
+    assert_eq!(b.frame(WAIT).as_deref(), Some("tagrc=1"));
+    assert_eq!(sip("m2", "X-Op: multi\r\nX-T: t1\r\n"), "SIP/2.0 200 rc=1");
+    assert_eq!(b.frame(WAIT).as_deref(), Some("M:m2"));
+    // empty tag or data: false, nothing sent
+    assert_eq!(sip("u3", "X-Op: uni0\r\n"), "SIP/2.0 200 rc=-1");
+    assert_eq!(sip("m3", "X-Op: multi0\r\n"), "SIP/2.0 200 rc=-1");
+    assert_eq!(sip("r3", "X-Op: relay0\r\n"), "SIP/2.0 200 rc=-1");
+    assert_eq!(sip("r4", "X-D: data\r\n"), "SIP/2.0 200 rc=1");
+    assert_eq!(
+        a.frame(WAIT).as_deref(),
+        Some("data"),
+        "a got nothing before"
+    );
+    assert_eq!(
+        b.frame(WAIT).as_deref(),
+        Some("data"),
+        "b got nothing before"
+    );
+    // tags up to 63 characters
+    a.send(format!("67:tag:{},", "y".repeat(63)).as_bytes());
+    assert_eq!(a.frame(WAIT).as_deref(), Some("tagrc=1"));
+    a.send(format!("68:tag:{},", "z".repeat(64)).as_bytes());
+    assert_eq!(a.frame(WAIT).as_deref(), Some("tagrc=-1"));
+    let y63 = format!("X-Op: uni\r\nX-T: {}\r\n", "y".repeat(63));
+    assert_eq!(sip("u4", &y63), "SIP/2.0 200 rc=1");
+    assert_eq!(a.frame(WAIT).as_deref(), Some("U:u4"));
+    // after evapi_close() the connection is forgotten: PVs null, a second close -2
+    a.send(b"5:close,");
+    assert!(a.closed_within(WAIT));
+    for want in ["tagrc=1", "tagrc=-1"] {
+        assert_eq!(b.frame(WAIT).as_deref(), Some(want));
+    }
+    assert_eq!(
+        b.frame(WAIT).as_deref(),
+        Some("closed c1=1 t=-1 c2=-2 idx=<null> addr=<null> port=<null> msg=<null>")
+    );
+    // in connection-closed, evapi_set_tag() and evapi_close() are true
+    drop(b);
+    assert!(
+        s.wait_log("CLOSED idx=1 t=1 c=1 after=<null>", WAIT),
+        "{}",
+        s.log()
+    );
+}
+
+const ECHO_LEN: &str = r#"
+request_route { sl_send_reply("200", "OK"); }
+event_route[evapi:message-received] {
+    evapi_relay("len=$(evapi(msg){s.len})");
+}
+event_route[evapi:connection-closed] {
+    xlog("L_ERR", "CLOSED idx=$evapi(conidx)\n");
+}
+"#;
+
+/// Kamailio reads at most 32767 bytes at once: a longer netstring closes the
+/// connection (with evapi:connection-closed), and with netstring_format=0 a
+/// longer write arrives as several messages.
+#[test]
+fn default_frame_limit_as_kamailio() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, "", ECHO_LEN));
+    let mut a = Ev::connect(port);
+    // 32760 bytes of data: `32760:` and `,` make 32767
+    let mut f = b"32760:".to_vec();
+    f.extend(std::iter::repeat_n(b'y', 32760));
+    f.push(b',');
+    a.send(&f);
+    assert_eq!(a.frame(WAIT).as_deref(), Some("len=32760"));
+    let mut f = b"40000:".to_vec();
+    f.extend(std::iter::repeat_n(b'y', 40000));
+    f.push(b',');
+    a.send(&f);
+    assert!(a.closed_within(WAIT));
+    assert!(s.wait_log("CLOSED idx=0", WAIT));
+    assert!(s.wait_log("does not fit max_frame_size (32767)", WAIT));
+    drop(s);
+
+    let port = free_port();
+    let s = Siprd::start(&cfg(
+        port,
+        r#"modparam("evapi", "netstring_format", 0)"#,
+        ECHO_LEN,
+    ));
+    let mut a = Ev::connect(port);
+    std::thread::sleep(Duration::from_millis(100));
+    a.send(&[b'x'; 40000]);
+    let got = a.raw(Duration::from_millis(700));
+    assert_eq!(String::from_utf8_lossy(&got), "len=32767len=7233");
+    assert!(!s.log().contains("CLOSED"));
 }

@@ -148,3 +148,105 @@ fn jansson_and_json_print_what_kamailio_prints() {
         .collect();
     assert_eq!(got, EXPECTED);
 }
+
+/// Edges found by running the same statements on Kamailio 5.6.3: trailing
+/// `.` in paths, documents whose top is not an object or array, numbers
+/// jansson refuses, reals written with 17 digits, `strtoll`/`strtod` rules for
+/// the `int` and `real` values, type names, appending at an index, what the
+/// destination variable may hold. `CTL` stands for two control characters.
+const EDGES: &str = r##"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "jansson.so"
+request_route {
+  $var(o) = "keep"; jansson_get("a.", "{\"a\":{\"b\":1}}", "$var(o)"); xlog("L_ERR", "K1 rc=$rc o=[$var(o)]\n");
+  $var(o) = "keep"; jansson_get("", "5", "$var(o)"); xlog("L_ERR", "K2 rc=$rc o=[$var(o)]\n");
+  $var(o) = "keep"; jansson_get("", "\"s\"", "$var(o)"); xlog("L_ERR", "K3 rc=$rc o=[$var(o)]\n");
+  $var(o) = "keep"; jansson_get("a", "{\"a\":12345678901234567890}", "$var(o)"); xlog("L_ERR", "K4 rc=$rc o=[$var(o)]\n");
+  $var(o) = "keep"; jansson_get("", "{\"x\":0.1,\"y\":1e17,\"z\":2.0,\"w\":1e-5,\"v\":5e-324}", "$var(o)"); xlog("L_ERR", "K5 rc=$rc o=[$var(o)]\n");
+  $var(o) = "keep"; jansson_array_size("", "5", "$var(o)"); xlog("L_ERR", "K6 rc=$rc o=[$var(o)]\n");
+  $var(d) = "{}"; jansson_set("int", "a", "", "$var(d)"); xlog("L_ERR", "K7 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "a", "99999999999999999999", "$var(d)"); xlog("L_ERR", "K8 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "a", "-99999999999999999999", "$var(d)"); xlog("L_ERR", "K9 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "a", "12 ", "$var(d)"); xlog("L_ERR", "K10 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "a", " +12", "$var(d)"); xlog("L_ERR", "K11 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("real", "a", "", "$var(d)"); xlog("L_ERR", "K12 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("real", "a", "0.3", "$var(d)"); xlog("L_ERR", "K13 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("real", "a", "1e17", "$var(d)"); xlog("L_ERR", "K14 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("real", "a", "inf", "$var(d)"); xlog("L_ERR", "K15 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("real", "a", "1e400", "$var(d)"); xlog("L_ERR", "K16 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("float", "a", "1", "$var(d)"); xlog("L_ERR", "K17 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("arr", "a", "[1]", "$var(d)"); xlog("L_ERR", "K18 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("INT", "a", "1", "$var(d)"); xlog("L_ERR", "K19 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "", "1", "$var(d)"); xlog("L_ERR", "K20 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("int", "a.", "1", "$var(d)"); xlog("L_ERR", "K21 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{\"a\":[1,2]}"; jansson_append("int", "a.", "7", "$var(d)"); xlog("L_ERR", "K22 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{\"a\":[1,2]}"; jansson_append("int", "a[0]", "7", "$var(d)"); xlog("L_ERR", "K23 rc=$rc d=[$var(d)]\n");
+  $var(d) = "[1,2]"; jansson_append("int", "", "7", "$var(d)"); xlog("L_ERR", "K24 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{\"a\":[1,2]}"; jansson_append("int", "", "7", "$var(d)"); xlog("L_ERR", "K25 rc=$rc d=[$var(d)]\n");
+  $var(d) = ""; jansson_set("int", "a", "1", "$var(d)"); xlog("L_ERR", "K26 rc=$rc d=[$var(d)]\n");
+  $var(d) = 5; jansson_set("int", "a", "1", "$var(d)"); xlog("L_ERR", "K27 rc=$rc d=[$var(d)]\n");
+  $var(d) = "5"; jansson_set("int", "a", "1", "$var(d)"); xlog("L_ERR", "K28 rc=$rc d=[$var(d)]\n");
+  $var(d) = $null; jansson_set("int", "a", "1", "$var(d)"); xlog("L_ERR", "K29 rc=$rc d=[$var(d)]\n");
+  $var(d) = "{}"; jansson_set("str", "a", "CTL", "$var(d)"); xlog("L_ERR", "K30 rc=$rc d=[$var(d)]\n");
+  sl_send_reply("200", "ok");
+}
+"##;
+
+const EDGES_EXPECTED: &[&str] = &[
+    r##"K1 rc=1 o=[{"b":1}]"##,
+    r##"K2 rc=-1 o=[keep]"##,
+    r##"K3 rc=-1 o=[keep]"##,
+    r##"K4 rc=-1 o=[keep]"##,
+    r##"K5 rc=1 o=[{"x":0.10000000000000001,"y":1e17,"z":2.0,"w":1.0000000000000001e-5,"v":4.9406564584124654e-324}]"##,
+    r##"K6 rc=-1 o=[keep]"##,
+    r##"K7 rc=1 d=[{"a":0}]"##,
+    r##"K8 rc=1 d=[{"a":9223372036854775807}]"##,
+    r##"K9 rc=1 d=[{"a":-9223372036854775808}]"##,
+    r##"K10 rc=-1 d=[{}]"##,
+    r##"K11 rc=1 d=[{"a":12}]"##,
+    r##"K12 rc=1 d=[{"a":0.0}]"##,
+    r##"K13 rc=1 d=[{"a":0.29999999999999999}]"##,
+    r##"K14 rc=1 d=[{"a":1e17}]"##,
+    r##"K15 rc=-1 d=[{}]"##,
+    r##"K16 rc=-1 d=[{}]"##,
+    r##"K17 rc=-1 d=[{}]"##,
+    r##"K18 rc=-1 d=[{}]"##,
+    r##"K19 rc=-1 d=[{}]"##,
+    r##"K20 rc=-1 d=[{}]"##,
+    r##"K21 rc=-1 d=[{}]"##,
+    r##"K22 rc=1 d=[{"a":[1,2,7]}]"##,
+    r##"K23 rc=1 d=[{"a":[7,2]}]"##,
+    r##"K24 rc=1 d=[[1,2,7]]"##,
+    r##"K25 rc=-1 d=[{"a":[1,2]}]"##,
+    r##"K26 rc=-1 d=[]"##,
+    r##"K27 rc=1 d=[{"a":1}]"##,
+    r##"K28 rc=-1 d=[5]"##,
+    r##"K29 rc=1 d=[{"a":1}]"##,
+    r##"K30 rc=1 d=[{"a":"\u0001\u001F"}]"##,
+];
+
+#[test]
+fn jansson_edges_as_kamailio() {
+    let s = Siprd::start(&EDGES.replace("CTL", "\u{1}\u{1f}"));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "j2", ""),
+    );
+    assert!(first_line(&r).starts_with("SIP/2.0 200"));
+    let last = EDGES_EXPECTED.last().copied().unwrap_or_default();
+    assert!(s.wait_log(last, WAIT), "{}", s.log());
+    let log = s.log();
+    let got: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("<script>: ").nth(1))
+        .filter(|l| l.starts_with('K'))
+        .collect();
+    assert_eq!(got, EDGES_EXPECTED);
+}

@@ -33,14 +33,21 @@ pub enum Json {
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
-    /// jansson refuses an object with a repeated key; json-c keeps the last value.
+    /// jansson refuses an object with a repeated key, an integer beyond 64
+    /// bits and a real that overflows; json-c keeps the last value of a key
+    /// and reads a too big integer as a real.
     reject_duplicates: bool,
 }
 
-/// Parse a whole JSON text as jansson does (any value at the top, surrounding
-/// whitespace allowed, a repeated object key is an error).
+/// Parse a whole JSON text as jansson does for Kamailio: an object or an
+/// array at the top (a bare string, number or literal is refused), surrounding
+/// whitespace allowed, a repeated object key, an integer that does not fit 64
+/// bits or a real that overflows is an error.
 pub fn parse(text: &[u8]) -> Result<Json, String> {
-    parse_with(text, true)
+    match parse_with(text, true)? {
+        v @ (Json::Obj(_) | Json::Arr(_)) => Ok(v),
+        _ => Err("the top of the document is neither an object nor an array".into()),
+    }
 }
 
 /// Parse as json-c does: a repeated key replaces the earlier value in place.
@@ -204,10 +211,15 @@ impl Parser<'_> {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(Json::Int(i));
             }
+            if self.reject_duplicates {
+                return self.err("too big integer");
+            }
         }
-        text.parse::<f64>()
-            .map(Json::Real)
-            .or_else(|_| self.err("invalid number"))
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() || !self.reject_duplicates => Ok(Json::Real(f)),
+            Ok(_) => self.err("real number overflow"),
+            Err(_) => self.err("invalid number"),
+        }
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -281,6 +293,8 @@ impl Parser<'_> {
 
 // ---------------------------------------------------------------- output
 
+/// `slash`: json-c's style (`/` escaped, control characters as `\u001f`);
+/// otherwise jansson's (`/` as is, `\u001F`).
 fn escape_into(s: &str, out: &mut String, slash: bool) {
     out.push('"');
     for c in s.chars() {
@@ -293,8 +307,11 @@ fn escape_into(s: &str, out: &mut String, slash: bool) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
+            c if (c as u32) < 0x20 && slash => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }
@@ -302,15 +319,27 @@ fn escape_into(s: &str, out: &mut String, slash: bool) {
     out.push('"');
 }
 
+/// A real as jansson writes it: `%.17g`, the exponent without `+` or leading
+/// zeros, and `.0` added when the text would read back as an integer
+/// (`0.1` → `0.10000000000000001`, `1e17` → `1e17`, `2.0` → `2.0`).
 fn real_text(f: f64) -> String {
     if !f.is_finite() {
         return "null".into();
     }
-    let s = format!("{f}");
-    if s.contains(['.', 'e', 'E']) {
-        s
-    } else {
-        s + ".0"
+    let g = fmt_g(f, 17);
+    match g.split_once('e') {
+        Some((mant, exp)) => {
+            let (neg, digits) = match exp.as_bytes().first() {
+                Some(b'-') => (true, &exp[1..]),
+                Some(b'+') => (false, &exp[1..]),
+                _ => (false, exp),
+            };
+            let digits = digits.trim_start_matches('0');
+            let digits = if digits.is_empty() { "0" } else { digits };
+            format!("{mant}e{}{digits}", if neg { "-" } else { "" })
+        }
+        None if g.contains('.') => g,
+        None => g + ".0",
     }
 }
 
@@ -442,7 +471,9 @@ pub enum Seg {
     Idx(usize),
 }
 
-/// Parse a path such as `a.b[2].c` (empty: the whole document).
+/// Parse a path such as `a.b[2].c` (empty: the whole document). A trailing
+/// `.` is ignored, as Kamailio's reading of paths does (`jansson_set` refuses
+/// it, see `set`).
 pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
     let mut segs = Vec::new();
     let b = path.as_bytes();
@@ -460,9 +491,6 @@ pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
                 }
                 after_index = false;
                 i += 1;
-                if i == b.len() {
-                    return Err(format!("path `{path}` ends with `.`"));
-                }
             }
             b'[' => {
                 if !key.is_empty() {
@@ -510,8 +538,14 @@ pub fn path_get<'a>(v: &'a Json, path: &[Seg]) -> Option<&'a Json> {
 }
 
 /// Set (or, with `append`, append to the array at) `path`; missing object
-/// keys on the way are created.
+/// keys on the way are created. As Kamailio, appending to a path that ends
+/// with an array index replaces that element, and setting the whole
+/// document (an empty path) is refused.
 pub fn path_set(root: &mut Json, path: &[Seg], value: Json, append: bool) -> Result<(), String> {
+    let append = append && !matches!(path.last(), Some(Seg::Idx(_)));
+    if path.is_empty() && !append {
+        return Err("an empty path cannot be set".into());
+    }
     let mut cur = root;
     let n = path.len();
     for (i, s) in path.iter().enumerate() {
@@ -581,16 +615,12 @@ pub fn to_value(v: &Json) -> Value {
 pub fn typed_value(ty: &str, text: &str) -> Result<Json, String> {
     match ty {
         "string" | "str" => Ok(Json::Str(text.to_string())),
-        "integer" | "int" => text
-            .trim()
-            .parse::<i64>()
+        "integer" | "int" => c_strtoll(text)
             .map(Json::Int)
-            .map_err(|_| format!("parsing int failed for `{text}`")),
-        "real" | "float" => text
-            .trim()
-            .parse::<f64>()
+            .ok_or_else(|| format!("parsing int failed for `{text}`")),
+        "real" => c_strtod(text)
             .map(Json::Real)
-            .map_err(|_| format!("parsing real failed for `{text}`")),
+            .ok_or_else(|| format!("parsing real failed for `{text}`")),
         "true" => Ok(Json::Bool(true)),
         "false" => Ok(Json::Bool(false)),
         "null" => Ok(Json::Null),
@@ -598,7 +628,7 @@ pub fn typed_value(ty: &str, text: &str) -> Result<Json, String> {
             Ok(v @ Json::Obj(_)) => Ok(v),
             _ => Err(format!("`{text}` is not a JSON object")),
         },
-        "array" | "arr" => match parse(text.as_bytes()) {
+        "array" => match parse(text.as_bytes()) {
             Ok(v @ Json::Arr(_)) => Ok(v),
             _ => Err(format!("`{text}` is not a JSON array")),
         },
@@ -606,6 +636,52 @@ pub fn typed_value(ty: &str, text: &str) -> Result<Json, String> {
             "unknown type `{ty}` (string, integer, real, true, false, null, object, array)"
         )),
     }
+}
+
+/// C's whitespace (`isspace`).
+fn c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+}
+
+/// An integer as Kamailio reads it for `jansson_set` (`strtoll` that must use
+/// the whole text): leading whitespace and a sign allowed, nothing after the
+/// digits, an empty text is 0, out-of-range values saturate.
+fn c_strtoll(text: &str) -> Option<i64> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let t = text.trim_start_matches(c_space);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in digits.bytes() {
+        v = (v * 10 + i128::from(b - b'0')).min(i128::from(i64::MAX) + 1);
+    }
+    let v = if neg { -v } else { v };
+    Some(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
+/// A real as Kamailio reads it for `jansson_set` (`strtod` that must use the
+/// whole text; jansson refuses infinities and NaN): leading whitespace
+/// allowed, an empty text is 0. Hexadecimal reals are not read.
+fn c_strtod(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        return Some(0.0);
+    }
+    let t = text.trim_start_matches(c_space);
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    // Rust also reads "inf", "nan" and "infinity"; strtod's only other forms
+    // are hexadecimal ones.
+    if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 // ---------------------------------------------------------------- script functions
@@ -666,12 +742,24 @@ fn get(ctx: &mut Ctx, path: &Arg<Ctx>, json: &Arg<Ctx>, out: &Arg<Ctx>, fname: &
 }
 
 fn set(ctx: &mut Ctx, args: &[Arg<Ctx>], append: bool, fname: &str) -> i32 {
-    let (Some(ty), Some(p), Some(val)) = (
+    let (Some(ty), Some(path), Some(val)) = (
         text_arg(ctx, &args[0]),
-        path_arg(ctx, &args[1], fname),
+        text_arg(ctx, &args[1]),
         text_arg(ctx, &args[2]),
     ) else {
         return -1;
+    };
+    if !append && path.ends_with('.') {
+        // Kamailio's jansson_set refuses what jansson_get/append ignore
+        tracing::error!("{fname}: path `{path}` ends with `.`");
+        return -1;
+    }
+    let p = match parse_path(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("{fname}: {e}");
+            return -1;
+        }
     };
     let value = match typed_value(&ty, &val) {
         Ok(v) => v,
@@ -681,9 +769,10 @@ fn set(ctx: &mut Ctx, args: &[Arg<Ctx>], append: bool, fname: &str) -> i32 {
         }
     };
     let Arg::Pv(out) = &args[3] else { return -1 };
+    // As Kamailio: a variable that holds no string (unset, $null, an int)
+    // starts a new object; a string, even empty, must be a document.
     let mut doc = match out.get(ctx) {
-        Value::Null | Value::Int(0) => Json::Obj(Vec::new()),
-        Value::Str(s) if s.is_empty() => Json::Obj(Vec::new()),
+        Value::Null | Value::Int(_) => Json::Obj(Vec::new()),
         v => match parse(&v.to_bytes()) {
             Ok(j) => j,
             Err(e) => {
@@ -939,7 +1028,8 @@ mod tests {
         assert!(parse_path("a[x]").is_err());
         assert!(parse_path("a[1").is_err());
         assert!(parse_path("a..b").is_err());
-        assert!(parse_path("a.").is_err());
+        // a trailing dot is ignored (jansson_set refuses it separately)
+        assert_eq!(parse_path("a.").unwrap(), vec![Seg::Key("a".into())]);
     }
 
     #[test]
@@ -1032,6 +1122,65 @@ mod tests {
         );
         assert!(typed_value("int", "abc").is_err());
         assert!(typed_value("bogus", "1").is_err());
+        // appending to an index replaces the element; the root cannot be set
+        path_set(&mut d, &parse_path("arr[1]").unwrap(), Json::Int(7), true).unwrap();
+        assert!(path_set(&mut d, &[], Json::Int(1), false).is_err());
+        let mut a = Json::Arr(vec![Json::Int(1)]);
+        path_set(&mut a, &[], Json::Int(2), true).unwrap();
+        assert_eq!(dump(&a), "[1,2]");
+        assert_eq!(
+            dump(&d),
+            r#"{"x":"hello","y":{"z":42},"r":2.5,"arr":[9,7,3]}"#
+        );
+    }
+
+    #[test]
+    fn typed_values_as_kamailio() {
+        let int = |t: &str| typed_value("int", t).ok();
+        assert_eq!(int(""), Some(Json::Int(0)));
+        assert_eq!(int(" +12"), Some(Json::Int(12)));
+        assert_eq!(int("010"), Some(Json::Int(10)));
+        assert_eq!(int("99999999999999999999"), Some(Json::Int(i64::MAX)));
+        assert_eq!(int("-99999999999999999999"), Some(Json::Int(i64::MIN)));
+        for bad in ["12 ", "1.5", "0x10", " ", "+", "abc"] {
+            assert_eq!(int(bad), None, "{bad}");
+        }
+        let real = |t: &str| typed_value("real", t).ok();
+        assert_eq!(real(""), Some(Json::Real(0.0)));
+        assert_eq!(real(" .5"), Some(Json::Real(0.5)));
+        assert_eq!(real("5."), Some(Json::Real(5.0)));
+        for bad in ["inf", "nan", "-infinity", "1e400", "12 ", "abc"] {
+            assert_eq!(real(bad), None, "{bad}");
+        }
+        assert!(typed_value("float", "1").is_err());
+        assert!(typed_value("arr", "[]").is_err());
+        assert!(typed_value("INT", "1").is_err());
+    }
+
+    #[test]
+    fn jansson_documents() {
+        for scalar in ["5", "\"s\"", "null", "true", " 1 "] {
+            assert!(parse(scalar.as_bytes()).is_err(), "{scalar}");
+        }
+        assert!(parse(b"{\"a\":12345678901234567890}").is_err());
+        assert!(parse(b"{\"a\":1e400}").is_err());
+        // json-c reads both
+        assert!(parse_json_c(b"{\"a\":12345678901234567890}").is_ok());
+    }
+
+    #[test]
+    fn reals_as_jansson_writes_them() {
+        let w = |f: f64| dump(&Json::Arr(vec![Json::Real(f)]));
+        assert_eq!(w(0.1), "[0.10000000000000001]");
+        assert_eq!(w(2.0), "[2.0]");
+        assert_eq!(w(-0.0), "[-0.0]");
+        assert_eq!(w(1e15), "[1000000000000000.0]");
+        assert_eq!(w(1e17), "[1e17]");
+        assert_eq!(w(1e-5), "[1.0000000000000001e-5]");
+        assert_eq!(w(5e-324), "[4.9406564584124654e-324]");
+        assert_eq!(w(1.7976931348623157e308), "[1.7976931348623157e308]");
+        assert_eq!(dump(&Json::Str("\u{1f}".into())), r#""\u001F""#);
+        assert_eq!(dump_spaced(&Json::Str("\u{1f}".into())), r#""\u001f""#);
     }
 
     #[test]

@@ -28,8 +28,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Longest tag accepted by `evapi_set_tag()`.
-pub const MAX_TAG_LEN: usize = 64;
+/// Longest tag accepted by `evapi_set_tag()` (Kamailio refuses 64 and more).
+pub const MAX_TAG_LEN: usize = 63;
+
+/// Default `max_frame_size`: the most Kamailio reads from a client at once
+/// (its 32 KiB buffer less the terminating NUL). A netstring longer than this
+/// closes the connection; with `netstring_format=0` a read of at most this
+/// many bytes is one message.
+pub const DEFAULT_MAX_FRAME: usize = 32767;
+
+/// Upper bound of `max_frame_size`.
+const MAX_FRAME_LIMIT: usize = 64 << 20;
 
 /// The module's settings after `modparam`.
 #[derive(Clone, Debug)]
@@ -42,7 +51,7 @@ pub struct Config {
     pub send_timeout: Option<Duration>,
     /// Frames queued per client before new ones are dropped.
     pub max_queue: usize,
-    /// Largest incoming frame (netstring payload) accepted.
+    /// Largest incoming frame (a whole netstring, or one bare read) accepted.
     pub max_frame: usize,
     pub event_callback: Option<String>,
 }
@@ -56,7 +65,7 @@ impl Default for Config {
             max_clients: 8,
             send_timeout: Some(Duration::from_secs(5)),
             max_queue: 8192,
-            max_frame: 1 << 20,
+            max_frame: DEFAULT_MAX_FRAME,
             event_callback: None,
         }
     }
@@ -69,6 +78,9 @@ pub struct EvapiEvent {
     pub gen: u64,
     pub addr: SocketAddr,
     pub msg: Option<Bytes>,
+    /// Set by `evapi_close()`: from then on `$evapi(...)` is `$null` in this
+    /// route (as Kamailio, which forgets the connection).
+    pub closed: std::cell::Cell<bool>,
 }
 
 /// One connected client, shared by its connection task and the relaying threads.
@@ -334,7 +346,8 @@ impl Module for Evapi {
             }
             "max_queue" => self.cfg.max_queue = positive(int_param(name, value)?, name)? as usize,
             "max_frame_size" => {
-                self.cfg.max_frame = positive(int_param(name, value)?, name)? as usize
+                self.cfg.max_frame =
+                    (positive(int_param(name, value)?, name)? as usize).clamp(16, MAX_FRAME_LIMIT)
             }
             _ => return Err(format!("module `evapi` has no parameter `{name}`")),
         }
@@ -448,6 +461,9 @@ impl PvImpl<Ctx> for EvapiPv {
         let Some(ev) = ctx.event_data::<EvapiEvent>() else {
             return Value::Null;
         };
+        if ev.closed.get() {
+            return Value::Null;
+        }
         match self.0 {
             EvField::SrcAddr => Value::from_string(ev.addr.ip().to_string()),
             EvField::SrcPort => Value::Int(i32::from(ev.addr.port())),
@@ -483,16 +499,6 @@ fn async_fixup() -> ParamKind<Ctx> {
     }))
 }
 
-impl EvState {
-    /// True when a relay to `tag` (every client for None) would reach someone.
-    fn has_target(&self, tag: Option<&[u8]>) -> bool {
-        self.slots.read().iter().flatten().any(|c| {
-            !c.script_closed.load(Ordering::Relaxed)
-                && tag.is_none_or(|t| c.tag.lock().as_deref() == Some(t))
-        })
-    }
-}
-
 /// `evapi_async_*`: suspend the transaction, then relay (the data may use
 /// `$T(id_index)` / `$T(id_label)`). False, without suspending, when no client
 /// would receive it.
@@ -503,20 +509,26 @@ fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<b
     };
     let tag = match unicast {
         Some(_) => match args.get(1).and_then(|a| str_arg(ctx, a)) {
-            Some(t) => Some(t),
-            None => return -1,
+            Some(t) if !t.is_empty() => Some(t),
+            _ => {
+                tracing::error!("evapi: empty tag: the transaction is not suspended");
+                return -1;
+            }
         },
         None => None,
     };
-    if !st.has_target(tag.as_deref()) {
-        tracing::warn!("evapi: no client to relay to: the transaction is not suspended");
-        return -1;
-    }
+    // As Kamailio: suspended even when no client would receive the event
+    // (tm's timers end the transaction then).
     if (ad.suspend)(ctx, &[]) <= 0 {
         tracing::error!("evapi: cannot suspend the transaction");
         return -1;
     }
     let data = ad.fmt.eval(ctx);
+    if data.is_empty() {
+        // As Kamailio: false, and the transaction stays suspended.
+        tracing::error!("evapi: no data to relay");
+        return -1;
+    }
     st.relay(&data, tag.as_deref(), unicast.unwrap_or(false));
     1
 }
@@ -556,7 +568,8 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
         "evapi_relay",
         vec![ParamKind::Format],
         func(move |ctx, args| {
-            let Some(data) = str_arg(ctx, &args[0]) else {
+            let Some(data) = str_arg(ctx, &args[0]).filter(|d| !d.is_empty()) else {
+                tracing::error!("evapi_relay: no data to relay");
                 return -1;
             };
             s.relay(&data, None, false);
@@ -573,6 +586,10 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                 else {
                     return -1;
                 };
+                if data.is_empty() || tag.is_empty() {
+                    tracing::error!("{name}: empty data or tag");
+                    return -1;
+                }
                 s.relay(&data, Some(&tag), unicast);
                 1
             }),
@@ -612,8 +629,14 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                 tracing::error!("evapi_close: not running for an evapi connection");
                 return -1;
             };
+            if ev.closed.get() {
+                // as Kamailio: the connection was already forgotten
+                return -2;
+            }
+            ev.closed.set(true);
+            // Already gone (evapi:connection-closed): nothing to do, true as Kamailio.
             let Some(c) = s.client(ev.conidx, ev.gen) else {
-                return -1;
+                return 1;
             };
             c.script_closed.store(true, Ordering::Relaxed);
             s.release(&c);
@@ -629,9 +652,9 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
             let Some(tag) = str_arg(ctx, &args[0]) else {
                 return -1;
             };
-            if tag.is_empty() || tag.len() > MAX_TAG_LEN {
+            if tag.len() > MAX_TAG_LEN {
                 tracing::error!(
-                    "evapi_set_tag: the tag must be 1 to {MAX_TAG_LEN} characters, got {}",
+                    "evapi_set_tag: the tag must be at most {MAX_TAG_LEN} characters, got {}",
                     tag.len()
                 );
                 return -1;
@@ -640,10 +663,15 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                 tracing::error!("evapi_set_tag: not running for an evapi connection");
                 return -1;
             };
-            let Some(c) = s.client(ev.conidx, ev.gen) else {
+            if ev.closed.get() {
                 return -1;
+            }
+            // Already gone (evapi:connection-closed): no effect, true as Kamailio.
+            let Some(c) = s.client(ev.conidx, ev.gen) else {
+                return 1;
             };
-            *c.tag.lock() = Some(tag);
+            // An empty tag removes the client's tag.
+            *c.tag.lock() = (!tag.is_empty()).then_some(tag);
             1
         }),
     ));

@@ -24,11 +24,13 @@ pub enum Step {
     Junk { consumed: usize },
     /// The frame is not complete yet.
     NeedMore,
-    /// The length prefix announces more than the allowed maximum.
+    /// The frame (length prefix, data and comma) would be longer than the
+    /// allowed maximum.
     TooBig { len: u64 },
 }
 
-/// Parse the first step of `buf`, with frames limited to `max` payload bytes.
+/// Parse the first step of `buf`, with whole frames (`LEN:DATA,`) limited to
+/// `max` bytes.
 pub fn step(buf: &[u8], max: usize) -> Step {
     if buf.is_empty() {
         return Step::NeedMore;
@@ -49,7 +51,7 @@ pub fn step(buf: &[u8], max: usize) -> Step {
     for &d in &buf[..digits.min(MAX_DIGITS + 1)] {
         len = len.saturating_mul(10).saturating_add(u64::from(d - b'0'));
     }
-    if digits > MAX_DIGITS || len > max as u64 {
+    if digits > MAX_DIGITS || len.saturating_add(digits as u64 + 2) > max as u64 {
         return Step::TooBig { len };
     }
     if digits == buf.len() {
@@ -184,12 +186,13 @@ mod tests {
 
     #[test]
     fn too_big() {
-        assert_eq!(step(b"101:", 100), Step::TooBig { len: 101 });
+        // 96 bytes of data: 2 digits, `:`, data and `,` make 100
+        assert_eq!(step(b"97:", 100), Step::TooBig { len: 97 });
         assert!(matches!(
             step(b"99999999999999999999999:", 100),
             Step::TooBig { .. }
         ));
-        assert_eq!(step(b"100:", 100), Step::NeedMore);
+        assert_eq!(step(b"96:", 100), Step::NeedMore);
         assert_eq!(step(b"12", 100), Step::NeedMore);
     }
 

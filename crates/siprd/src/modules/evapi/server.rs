@@ -115,6 +115,7 @@ fn event(c: &Client, msg: Option<Bytes>) -> EvapiEvent {
         gen: c.gen,
         addr: c.addr,
         msg,
+        closed: std::cell::Cell::new(false),
     }
 }
 
@@ -158,16 +159,23 @@ async fn connection(
         }
     }
     let want_msgs = events.msg.is_some();
-    let mut buf = BytesMut::with_capacity(8192);
+    let bare = !st.cfg.netstring;
+    let mut buf = BytesMut::with_capacity(if bare { st.cfg.max_frame } else { 8192 });
     let end = loop {
-        if buf.capacity() - buf.len() < 4096 {
+        if bare {
+            // One read of at most max_frame_size bytes is one message (as
+            // Kamailio's single read into its buffer).
+            buf.reserve(st.cfg.max_frame);
+        } else if buf.capacity() - buf.len() < 4096 {
             buf.reserve(8192);
         }
+        let limit = if bare { st.cfg.max_frame } else { usize::MAX };
+        let mut limited = bytes::BufMut::limit(&mut buf, limit);
         tokio::select! {
             biased;
             _ = client.close.notified() => break End::Script,
             w = &mut writer => break End::Write(w.unwrap_or(WriteEnd::Closed)),
-            r = rd.read_buf(&mut buf) => match r {
+            r = rd.read_buf(&mut limited) => match r {
                 Ok(0) => break End::Eof,
                 Err(e) => break End::ReadError(e),
                 Ok(_) => {
@@ -194,7 +202,7 @@ async fn connection(
         End::Script | End::Eof | End::Stopping => {}
         End::ReadError(e) => tracing::info!("evapi: connection [{}] from {addr} failed: {e}", client.idx),
         End::TooBig(len) => tracing::error!(
-            "evapi: frame of {len} bytes from {addr} is larger than max_frame_size ({}): closing the connection",
+            "evapi: a frame of {len} bytes from {addr} does not fit max_frame_size ({}): closing the connection",
             st.cfg.max_frame
         ),
         End::Write(WriteEnd::Stalled) => tracing::error!(
