@@ -224,6 +224,13 @@ impl Runtime {
         self.faked.clone()
     }
 
+    /// Whether `msg` is the faked request (the same buffer: its content, and
+    /// so its parse caches, are the same).
+    pub fn is_faked_message(&self, msg: &Message) -> bool {
+        let (a, b) = (msg.buf(), self.faked.buf());
+        a.as_ptr() == b.as_ptr() && a.len() == b.len()
+    }
+
     /// Install the transport's sender once it is up.
     pub fn set_sender(&self, sender: Sender) {
         let _ = self.sender.set(sender);
@@ -394,7 +401,7 @@ impl Runtime {
         arg: Option<&str>,
         prepare: impl FnOnce(&mut Ctx),
     ) -> EventOutcome {
-        self.with_pooled_ctx_of(self.faked_message(), true, RcvInfo::default(), |ctx| {
+        self.with_pooled_ctx_of(None, true, RcvInfo::default(), |ctx| {
             prepare(ctx);
             self.run_route_arg(ctx, ev.route, rtype, &ev.name, arg)
         })
@@ -408,12 +415,13 @@ impl Runtime {
         rcv: RcvInfo,
         f: impl FnOnce(&mut Ctx) -> R,
     ) -> R {
-        self.with_pooled_ctx_of(msg, false, rcv, f)
+        self.with_pooled_ctx_of(Some(msg), false, rcv, f)
     }
 
+    /// `msg` None: the faked request.
     fn with_pooled_ctx_of<R>(
         self: &Arc<Self>,
-        msg: Message,
+        msg: Option<Message>,
         faked: bool,
         rcv: RcvInfo,
         f: impl FnOnce(&mut Ctx) -> R,
@@ -422,7 +430,10 @@ impl Runtime {
             .with(|pool| pool.borrow_mut().pop())
             .filter(|c| Arc::ptr_eq(&c.rt, self))
             .unwrap_or_else(|| Ctx::new(self.clone()));
-        ctx.reset(msg, faked, rcv);
+        match msg {
+            Some(msg) => ctx.reset(msg, faked, rcv),
+            None => ctx.reset_faked(rcv),
+        }
         let out = f(&mut ctx);
         ctx.event = None;
         EVENT_CTX.with(|pool| pool.borrow_mut().push(ctx));

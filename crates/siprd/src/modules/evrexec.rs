@@ -203,7 +203,7 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
                 src,
             };
             // The thread's own context: no pool round trip per datagram.
-            ctx.reset(rt.faked_message(), true, RcvInfo::default());
+            ctx.reset_faked(RcvInfo::default());
             ctx.event = Some(Box::new(data));
             rt.run_event(&mut ctx, &ev, route_type::EVENT);
             ctx.event = None;

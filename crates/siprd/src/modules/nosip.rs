@@ -81,7 +81,7 @@ impl NosipState {
         }
         let rt = ctx.rt.clone();
         let rcv = RcvInfo::of(pkt);
-        ctx.reset(rt.faked_message(), true, rcv);
+        ctx.reset_faked(rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
         rt.run_event(ctx, ev, route_type::EVENT);
         ctx.event = None;

@@ -226,6 +226,15 @@ impl TcpShared {
         }
     }
 
+    /// The address of listener `lid` (the peer's, for a listener that is gone).
+    fn local_addr(&self, lid: ListenerId, peer: SocketAddr) -> SocketAddr {
+        self.locals
+            .lock()
+            .get(lid.0 as usize)
+            .copied()
+            .unwrap_or(peer)
+    }
+
     fn register(
         &self,
         peer: SocketAddr,
@@ -235,14 +244,8 @@ impl TcpShared {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        let local = self
-            .locals
-            .lock()
-            .get(lid.0 as usize)
-            .copied()
-            .unwrap_or(peer);
         let meta = Arc::new(ConnMeta {
-            local,
+            local: self.local_addr(lid, peer),
             last: AtomicU64::new(self.now_ms()),
             connected: AtomicBool::new(connected),
         });
@@ -375,12 +378,7 @@ impl TcpShared {
         queued: Arc<AtomicUsize>,
     ) {
         let _ = stream.set_nodelay(true);
-        let local = self
-            .locals
-            .lock()
-            .get(lid.0 as usize)
-            .copied()
-            .unwrap_or(peer);
+        let local = self.local_addr(lid, peer);
         let (mut rd, mut wr) = stream.into_split();
         let meta = self.table.lock().by_id.get(&id).map(|e| e.meta.clone());
         let meta = meta.unwrap_or_else(|| {
