@@ -220,6 +220,10 @@ fn apply_globals(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> CoreSett
         if crate::core_params::lookup(&g.name).is_none() {
             continue; // reported by the compiler with a did-you-mean
         }
+        if let (GlobalValue::Str(text), "alias") = (&g.value, g.name.as_str()) {
+            settings.aliases.push(crate::settings::Alias::whole(text));
+            continue;
+        }
         if let Err(e) = settings.apply(&g.name, &global_value(&g.value)) {
             diags.push(Diagnostic::error(
                 g.value_span,
@@ -357,13 +361,22 @@ fn core_keywords(reg: &mut Registry<Ctx>) {
         }
     }
     reg.myself = Some(std::sync::Arc::new(|ctx: &mut Ctx, v: &Value| {
-        is_myself(ctx, v)
+        is_myself(ctx, v, PortlessUri::DefaultPort)
     }));
 }
 
-/// `X == myself`: a SIP URI (host, port, no port = any of our ports), a
-/// `host[:port]` or a bare IP.
-pub(crate) fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
+/// What a URI without a port matches (Kamailio differs by caller).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PortlessUri {
+    /// `uri == myself`, `from_uri == myself`: the scheme's port (5060, 5061 for sips).
+    DefaultPort,
+    /// kex's `is_myself("sip:host")`: any of our ports.
+    AnyPort,
+}
+
+/// `X == myself`: a SIP URI (host, port; without a port see [`PortlessUri`]),
+/// a `host[:port]` or a bare IP (any of our ports).
+pub(crate) fn is_myself(ctx: &mut Ctx, v: &Value, portless: PortlessUri) -> bool {
     let text = v.to_string();
     let text = text.trim();
     if text.is_empty() {
@@ -377,7 +390,17 @@ pub(crate) fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
                 _ => text,
             };
             match siprd_sip::Uri::parse(inner.as_bytes()) {
-                Ok(u) => (u.host().to_vec(), u.port()),
+                Ok(u) => {
+                    let default = match u.scheme() {
+                        siprd_sip::uri::Scheme::Sips => 5061,
+                        _ => 5060,
+                    };
+                    let port = match portless {
+                        PortlessUri::DefaultPort => Some(u.port().unwrap_or(default)),
+                        PortlessUri::AnyPort => u.port(),
+                    };
+                    (u.host().to_vec(), port)
+                }
                 Err(_) => return false,
             }
         } else if let Ok(ip) = text
@@ -397,7 +420,7 @@ pub(crate) fn is_myself(ctx: &mut Ctx, v: &Value) -> bool {
     let rt = ctx.rt.clone();
     match port {
         Some(p) => rt.is_local(&host, Some(p)),
-        // Kamailio: no port in the URI matches any of our ports
+        // no port: any of our ports
         None => {
             rt.listeners()
                 .iter()

@@ -23,7 +23,7 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
     ("async_nonblock", Ignored),
     ("async_usleep", Ignored),
     ("async_workers_group", Used),
-    ("auto_aliases", Ignored),
+    ("auto_aliases", Used),
     ("auto_bind_ipv6", Ignored),
     ("bind_ipv6_link_local", Ignored),
     ("check_via", Ignored),

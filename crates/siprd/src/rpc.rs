@@ -228,6 +228,16 @@ impl RpcRegistry {
     }
 }
 
+/// Marks a repeated member name: Kamailio's structures may hold one name
+/// several times (`{"shv": {..}, "shv": {..}}`), which a JSON map cannot.
+/// Handlers use `repeated_key(name, i)` as the key; the writer prints `name`.
+const REPEAT_MARK: char = '\u{0}';
+
+/// The `i`-th member named `name` of an object (see [`REPEAT_MARK`]).
+pub fn repeated_key(name: &str, i: usize) -> String {
+    format!("{name}{REPEAT_MARK}{i}")
+}
+
 /// Kamailio-style layout: tab-indented; members in the order the handler
 /// built them (serde_json keeps insertion order: `preserve_order`), so a
 /// reply reads `jsonrpc` / `result|error` / `id`.
@@ -242,7 +252,11 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
             out.extend_from_slice(b"{\n");
             for (i, (k, val)) in map.iter().enumerate() {
                 indent(out, depth + 1);
-                out.extend_from_slice(Json::String(k.clone()).to_string().as_bytes());
+                let name = match k.split_once(REPEAT_MARK) {
+                    Some((n, i)) if i.bytes().all(|b| b.is_ascii_digit()) => n,
+                    _ => k.as_str(),
+                };
+                out.extend_from_slice(Json::String(name.into()).to_string().as_bytes());
                 out.extend_from_slice(b":\t");
                 write_value(out, val, depth + 1);
                 if i + 1 < map.len() {

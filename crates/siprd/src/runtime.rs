@@ -5,6 +5,7 @@
 use crate::context::{Ctx, RcvInfo};
 use crate::rpc::RpcRegistry;
 use crate::settings::CoreSettings;
+use crate::transport::reverse::AutoAlias;
 use crate::transport::{Dest, Sender};
 use bytes::Bytes;
 use siprd_script::{route_type, Program, Registry, RouteId, RouteMask};
@@ -62,6 +63,8 @@ pub struct Runtime {
     /// `modparam(MOD, "event_callback", FN)` per module (KEMI mode).
     event_callbacks: Vec<(String, String)>,
     sender: OnceLock<Sender>,
+    /// `auto_aliases`: the names the listeners' addresses resolve back to.
+    auto_aliases: OnceLock<Vec<AutoAlias>>,
     stopping: AtomicBool,
     faked: Message,
 }
@@ -213,6 +216,7 @@ impl Runtime {
             onsend,
             event_callbacks: p.event_callbacks,
             sender: OnceLock::new(),
+            auto_aliases: OnceLock::new(),
             stopping: AtomicBool::new(false),
             faked,
         }
@@ -233,7 +237,37 @@ impl Runtime {
 
     /// Install the transport's sender once it is up.
     pub fn set_sender(&self, sender: Sender) {
+        let aliases = if self.settings.auto_aliases {
+            crate::transport::reverse::auto_aliases(sender.listeners())
+        } else {
+            Vec::new()
+        };
+        let _ = self.auto_aliases.set(aliases);
         let _ = self.sender.set(sender);
+    }
+
+    /// Every alias as Kamailio lists it (newest first: the listeners'
+    /// automatic ones, TCP before UDP, then `alias=` from the last one up):
+    /// (protocol or `*`, host, port).
+    pub fn alias_list(&self) -> Vec<(&str, &str, Option<u16>)> {
+        let mut auto: Vec<&AutoAlias> = self.auto_aliases().iter().collect();
+        auto.sort_by_key(|a| a.proto != crate::transport::Proto::Udp);
+        let auto = auto
+            .into_iter()
+            .rev()
+            .map(|a| (a.proto.as_str(), a.name.as_str(), Some(a.port)));
+        let configured = self
+            .settings
+            .aliases
+            .iter()
+            .rev()
+            .map(|a| (a.proto.as_deref().unwrap_or("*"), a.host.as_str(), a.port));
+        auto.chain(configured).collect()
+    }
+
+    /// The `auto_aliases` names, in listener order.
+    pub fn auto_aliases(&self) -> &[AutoAlias] {
+        self.auto_aliases.get().map_or(&[], Vec::as_slice)
     }
 
     /// Send from any thread (not batched).
@@ -272,7 +306,8 @@ impl Runtime {
     }
 
     /// Kamailio's `myself`: is `host[:port]` one of our listeners, advertised
-    /// addresses or aliases? A missing port means 5060.
+    /// addresses, their host names or aliases (`alias=`, `auto_aliases`)?
+    /// A missing port means 5060.
     pub fn is_local(&self, host: &[u8], port: Option<u16>) -> bool {
         let port = port.unwrap_or(5060);
         let host = trim_brackets(host);
@@ -281,6 +316,11 @@ impl Runtime {
             let ip = l.addr.ip().to_string();
             if matches(ip.as_bytes(), l.addr.port()) {
                 return true;
+            }
+            if let Some(name) = &l.host_name {
+                if matches(name.as_bytes(), l.addr.port()) {
+                    return true;
+                }
             }
             if let Some(a) = &l.advertise {
                 if matches(a.host.as_bytes(), a.port.unwrap_or(l.addr.port())) {
@@ -296,18 +336,16 @@ impl Runtime {
                 }
             }
         }
-        self.settings.aliases.iter().any(|alias| {
-            let spec = alias
-                .split_once(':')
-                .filter(|(p, _)| matches!(*p, "udp" | "tcp" | "tls" | "sctp" | "ws" | "wss"));
-            let rest = spec.map_or(alias.as_str(), |(_, r)| r);
-            let (h, p) = match rest.rsplit_once(':') {
-                Some((h, p)) if !h.ends_with(':') && p.parse::<u16>().is_ok() => {
-                    (h, p.parse::<u16>().ok())
-                }
-                _ => (rest, None),
-            };
-            trim_brackets(h.as_bytes()).eq_ignore_ascii_case(host) && p.is_none_or(|p| p == port)
+        if self
+            .auto_aliases()
+            .iter()
+            .any(|a| matches(a.name.as_bytes(), a.port))
+        {
+            return true;
+        }
+        self.settings.aliases.iter().any(|a| {
+            trim_brackets(a.host.as_bytes()).eq_ignore_ascii_case(host)
+                && a.port.is_none_or(|p| p == port)
         })
     }
 

@@ -123,7 +123,8 @@ pub fn run(mut opts: RunOpts) -> i32 {
     if !opts.listen.is_empty() {
         s.listen = std::mem::take(&mut opts.listen);
     }
-    s.aliases.append(&mut opts.aliases);
+    s.aliases
+        .extend(opts.aliases.iter().map(|a| crate::settings::Alias::parse(a)));
     if let Some(d) = opts.debug_level() {
         s.debug = d;
     }

@@ -4,13 +4,59 @@
 use crate::core_params::{self, Support};
 use siprd_script::Value;
 
+/// One `alias=`: `[proto:]host[:port]`; no protocol or port matches any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alias {
+    pub proto: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Alias {
+    /// An unquoted `alias=udp:example.com:5060` (or `-A`): its parts.
+    pub fn parse(text: &str) -> Alias {
+        let (proto, rest) = match text.split_once(':') {
+            Some((p, r)) if matches!(p, "udp" | "tcp" | "tls" | "sctp" | "ws" | "wss") => {
+                (Some(p.to_string()), r)
+            }
+            _ => (None, text),
+        };
+        // `[v6]:port`, `host:port`, `host`
+        let (host, port) = match rest.strip_prefix('[').and_then(|r| r.find(']')) {
+            Some(end) => {
+                let (h, p) = rest.split_at(end + 2);
+                (h, p.strip_prefix(':'))
+            }
+            None => match rest.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, Some(p)),
+                _ => (rest, None),
+            },
+        };
+        Alias {
+            proto,
+            host: host.to_string(),
+            port: port.and_then(|p| p.parse().ok()),
+        }
+    }
+
+    /// A quoted `alias="..."`: Kamailio takes the whole string as the host
+    /// name (`"example.com:5060"` is a host with a colon, matching nothing).
+    pub fn whole(text: &str) -> Alias {
+        Alias {
+            proto: None,
+            host: text.to_string(),
+            port: None,
+        }
+    }
+}
+
 /// What the core reads from global parameters.
 #[derive(Clone, Debug)]
 pub struct CoreSettings {
     /// Raw `listen=` values in config order (parsed by the transport).
     pub listen: Vec<String>,
-    /// `alias=` values: extra host[:port] names that count as "myself".
-    pub aliases: Vec<String>,
+    /// `alias=` values: extra names that count as "myself".
+    pub aliases: Vec<Alias>,
     pub port: u16,
     pub children: usize,
     pub tcp_children: usize,
@@ -39,6 +85,8 @@ pub struct CoreSettings {
     /// Preprocessor defines in definition order (`core.ppdefines`).
     pub ppdefines: Vec<(String, String)>,
     pub force_rport: bool,
+    /// `auto_aliases` (default on): listener addresses' reverse names are aliases.
+    pub auto_aliases: bool,
     /// `onsend_route_reply`: run onsend_route also for relayed replies.
     pub onsend_route_reply: bool,
     pub advertised_address: Option<String>,
@@ -78,6 +126,7 @@ impl Default for CoreSettings {
             config_dir: None,
             ppdefines: Vec::new(),
             force_rport: false,
+            auto_aliases: true,
             onsend_route_reply: false,
             advertised_address: None,
             advertised_port: None,
@@ -151,7 +200,7 @@ impl CoreSettings {
         }
         match name {
             "listen" => self.listen.push(as_string(value)),
-            "alias" => self.aliases.push(as_string(value)),
+            "alias" => self.aliases.push(Alias::parse(&as_string(value))),
             "port" => {
                 self.port =
                     u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?
@@ -179,6 +228,7 @@ impl CoreSettings {
             "async_workers_group" => self.async_workers_group.push(as_string(value)),
             "workdir" | "work_dir" => self.workdir = Some(as_string(value)),
             "force_rport" => self.force_rport = as_bool(value)?,
+            "auto_aliases" => self.auto_aliases = as_bool(value)?,
             "onsend_route_reply" => self.onsend_route_reply = as_bool(value)?,
             "advertised_address" => self.advertised_address = Some(as_string(value)),
             "advertised_port" => {

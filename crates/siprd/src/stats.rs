@@ -1,4 +1,4 @@
-//! Statistics (`stats.get_statistics`, `stats.reset_statistics`): named
+//! Statistics (`stats.get_statistics`, `stats.fetch`, `stats.reset_statistics` ...): named
 //! values in groups (`core:rcv_requests`, `sl:200_replies` ...), registered at
 //! start-up by the core and the modules. A counter is an atomic the owner
 //! bumps on the message path (relaxed, no lock); the registry (read only by
@@ -79,6 +79,65 @@ impl Stats {
                     out.push(line(g, what, s));
                 }
             }
+        }
+    }
+
+    /// `stats.fetch` / `stats.fetchn` for one argument: `all`, `group:`,
+    /// `group:name` or a name (looked up in every group). Pairs are
+    /// (`group.name`, value).
+    pub fn fetch(&self, what: &str, out: &mut Vec<(String, u64)>) {
+        let groups = self.groups.read();
+        let item = |g: &str, n: &str, s: &Stat| (format!("{g}.{n}"), s.value());
+        if what == "all" {
+            for (g, stats) in groups.iter() {
+                out.extend(stats.iter().map(|(n, s)| item(g, n, s)));
+            }
+        } else if let Some((g, n)) = what.split_once(':') {
+            let Some(stats) = groups.get(g) else { return };
+            if n.is_empty() {
+                out.extend(stats.iter().map(|(n, s)| item(g, n, s)));
+            } else if let Some(s) = stats.get(n) {
+                out.push(item(g, n, s));
+            }
+        } else {
+            for (g, stats) in groups.iter() {
+                if let Some(s) = stats.get(what) {
+                    out.push(item(g, what, s));
+                }
+            }
+        }
+    }
+
+    /// `stats.clear_statistics` for one argument: `all`, `group:` or a name
+    /// (a `group:name` matches nothing, as in Kamailio). Resets what can be
+    /// reset and returns a line per statistic: `group:name = new (old)`, the
+    /// `(old)` part only when the value changed.
+    pub fn clear(&self, what: &str) -> Vec<String> {
+        let groups = self.groups.read();
+        let clear = |g: &str, n: &str, s: &Stat| {
+            let old = s.value();
+            s.reset();
+            match s.value() {
+                new if new == old => format!("{g}:{n} = {new}"),
+                new => format!("{g}:{n} = {new} ({old})"),
+            }
+        };
+        if what == "all" {
+            groups
+                .iter()
+                .flat_map(|(g, stats)| stats.iter().map(move |(n, s)| clear(g, n, s)))
+                .collect()
+        } else if let Some(g) = what.strip_suffix(':') {
+            groups.get(g).map_or_else(Vec::new, |stats| {
+                stats.iter().map(|(n, s)| clear(g, n, s)).collect()
+            })
+        } else if what.contains(':') {
+            Vec::new()
+        } else {
+            groups
+                .iter()
+                .filter_map(|(g, stats)| stats.get(what).map(|s| clear(g, what, s)))
+                .collect()
         }
     }
 

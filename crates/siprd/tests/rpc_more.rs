@@ -56,8 +56,10 @@ debug=2
 children=2
 listen=udp:127.0.0.1:0
 listen=tcp:127.0.0.1:0
-alias="udp:other.org:5070"
-alias="bare.org"
+auto_aliases=no
+alias=udp:other.org:5070
+alias="quoted.org:5080"
+alias=bare.org
 loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
@@ -200,9 +202,11 @@ fn core_listings() {
     assert_eq!(al["myself_callbacks"], "no");
     assert_eq!(
         al["aliases"],
+        // Newest first; a quoted alias is one host name, colon and all.
         json!([
-            {"alias": {"proto": "udp", "address": "other.org", "port": 5070}},
             {"alias": {"proto": "*", "address": "bare.org", "port": "*"}},
+            {"alias": {"proto": "*", "address": "quoted.org:5080", "port": "*"}},
+            {"alias": {"proto": "udp", "address": "other.org", "port": 5070}},
         ])
     );
 
@@ -480,4 +484,207 @@ fn tm_reply_callid_and_cancel() {
         "{hs}"
     );
     assert_eq!(result(port, "tm.clean", json!([])), json!({}));
+}
+
+/// The raw text of a JSON-RPC reply (to see repeated member names).
+fn call_raw(port: u16, method: &str, params: Value) -> String {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let req = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+    s.send_to(req.to_string().as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).expect("reply");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+const MYSELF: &str = r#"
+request_route {
+    if ($rU == "set") { $shv(late) = 3; }
+    if (uri == myself) { sl_send_reply("200", "self"); } else { sl_send_reply("404", "other"); }
+}
+"#;
+
+/// The status line siprd answers for a request to `ruri`.
+fn myself_answer(s: &Siprd, ruri: &str) -> String {
+    let c = UdpClient::new();
+    let req = request("OPTIONS", ruri, c.port(), &format!("my-{ruri}"), "");
+    c.send(s.udp_addr(), &req);
+    first_line(&c.recv(WAIT).expect("reply")).to_string()
+}
+
+#[test]
+fn pv_shv_commands_as_kamailio() {
+    let port = free_udp_port();
+    let extra = r#"modparam("pv", "shvset", "one=i:1")
+modparam("pv", "shvset", "two=s:hello")"#;
+    let s = Siprd::start(&cfg(port, extra, MYSELF));
+    assert!(myself_answer(&s, "sip:set@127.0.0.1").contains(" 404 "));
+    // Every variable under a repeated `shv` member, newest first.
+    let all = call_raw(port, "pv.shvGet", json!([]));
+    let names: Vec<&str> = all
+        .match_indices("\"name\":\t\"")
+        .map(|(i, m)| all[i + m.len()..].split('"').next().unwrap())
+        .collect();
+    assert_eq!(names, ["late", "two", "one"], "{all}");
+    assert_eq!(all.matches("\"shv\":").count(), 3, "{all}");
+    assert_eq!(
+        result(port, "pv.shvGet", json!(["two"])),
+        json!({"name": "two", "type": "string", "value": "hello"})
+    );
+    assert_eq!(
+        error(port, "pv.shvGet", json!(["nope"])),
+        (404, "Variable not found".into())
+    );
+    // Only existing variables are set; the type is checked first.
+    assert_eq!(
+        error(port, "pv.shvSet", json!(["nope", "int", 5])),
+        (404, "Variable not found".into())
+    );
+    assert_eq!(
+        error(port, "pv.shvSet", json!(["nope", "i", 5])),
+        (500, "Unknown parameter type (Types: int or str)".into())
+    );
+    assert_eq!(
+        error(port, "pv.shvSet", json!(["one", "str", 12])),
+        (
+            500,
+            "Missing parameter value (Parameters: varname type value)".into()
+        )
+    );
+    assert_eq!(
+        error(port, "pv.shvSet", json!(["one", "int"])),
+        (
+            500,
+            "Missing integer parameter value (Parameters: varname type value)".into()
+        )
+    );
+    let ok = json!("Ok. Variable set to new value.");
+    for (ty, v, want) in [
+        ("INT", json!(2147483648i64), json!({"name": "one", "type": "int", "value": -2147483648i64})),
+        ("int", json!("77"), json!({"name": "one", "type": "int", "value": 0})),
+        ("int", json!(7.9), json!({"name": "one", "type": "int", "value": 7})),
+        ("str", json!(""), json!({"name": "one", "type": "string", "value": ""})),
+    ] {
+        assert_eq!(result(port, "pv.shvSet", json!(["one", ty, v])), ok);
+        assert_eq!(result(port, "pv.shvGet", json!(["one"])), want, "{ty} {v}");
+    }
+}
+
+#[test]
+fn stats_fetch_and_clear_as_kamailio() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", PLAIN));
+    let c = UdpClient::new();
+    for i in 0..3 {
+        let req = request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("st{i}"), "");
+        c.send(s.udp_addr(), &req);
+        c.recv(WAIT).expect("reply");
+    }
+    assert_eq!(
+        result(port, "stats.fetch", json!(["sl:200_replies", "rcv_requests_options"])),
+        json!({"sl.200_replies": "3", "core.rcv_requests_options": "3"})
+    );
+    assert_eq!(
+        result(port, "stats.fetchn", json!(["200_replies"])),
+        json!({"sl.200_replies": 3})
+    );
+    assert_eq!(result(port, "stats.fetch", json!(["nosuch"])), json!({}));
+    let sl = result(port, "stats.fetchn", json!(["sl:"]));
+    assert_eq!(sl.as_object().unwrap().len(), 24, "{sl}");
+    assert_eq!(
+        error(port, "stats.fetch", json!([5])),
+        (400, "Please provide which stats to retrieve".into())
+    );
+    // `group:name` clears nothing; a name prints `new (old)`; the reply is
+    // the last line printed.
+    assert_eq!(
+        result(port, "stats.clear_statistics", json!(["core:rcv_requests"])),
+        json!({})
+    );
+    assert_eq!(
+        result(port, "stats.fetchn", json!(["rcv_requests"])),
+        json!({"core.rcv_requests": 3})
+    );
+    assert_eq!(
+        result(port, "stats.clear_statistics", json!(["rcv_requests"])),
+        json!("core:rcv_requests = 0 (3)")
+    );
+    assert_eq!(
+        result(port, "stats.clear_statistics", json!(["rcv_requests_options", "fwd_requests"])),
+        json!("core:fwd_requests = 0")
+    );
+    assert_eq!(
+        result(port, "stats.fetchn", json!(["rcv_requests_options"])),
+        json!({"core.rcv_requests_options": 0})
+    );
+    // sl's counters are not cleared
+    assert_eq!(
+        result(port, "stats.clear_statistics", json!(["sl:"])),
+        json!("sl:xxx_replies = 0")
+    );
+    assert_eq!(
+        result(port, "stats.fetchn", json!(["200_replies"])),
+        json!({"sl.200_replies": 3})
+    );
+}
+
+#[test]
+fn aliases_sockets_and_myself_as_kamailio() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, r#"loadmodule "corex.so""#, MYSELF));
+    let udp = s.udp_addr().port();
+    assert_eq!(
+        result(port, "corex.list_aliases", json!([])),
+        json!([
+            {"PROTO": "*", "ADDR": "bare.org", "PORT": 0},
+            {"PROTO": "*", "ADDR": "quoted.org:5080", "PORT": 0},
+            {"PROTO": "udp", "ADDR": "other.org", "PORT": 5070},
+        ])
+    );
+    let socks = result(port, "corex.list_sockets", json!([]));
+    assert_eq!(socks[0]["PROTO"], "udp");
+    assert_eq!(socks[0]["NAME"], "127.0.0.1");
+    assert_eq!(socks[0]["ADDRLIST"], json!({"ADDR": "127.0.0.1"}));
+    assert_eq!(socks[0]["PORT"], json!(udp.to_string()));
+    assert_eq!(socks[0]["SOCKNAME"], "-");
+    assert_eq!(socks[0]["ADVERTISE"], "-");
+    assert_eq!(socks[1]["PROTO"], "tcp");
+    assert_eq!(
+        result(port, "core.udp4_raw_info", json!([])),
+        json!({"udp4_raw": 0, "udp4_raw_mtu": 1500, "udp4_raw_ttl": 64})
+    );
+    // `uri == myself`: a URI without a port means 5060; aliases without a
+    // port match any; a quoted alias is a host name with a colon in it.
+    for (ruri, want) in [
+        (format!("sip:x@127.0.0.1:{udp}"), " 200 "),
+        ("sip:x@127.0.0.1".to_string(), " 404 "),
+        ("sip:x@bare.org:1234".to_string(), " 200 "),
+        ("sip:x@other.org:5070".to_string(), " 200 "),
+        ("sip:x@other.org".to_string(), " 404 "),
+        ("sip:x@quoted.org:5080".to_string(), " 404 "),
+    ] {
+        let got = myself_answer(&s, &ruri);
+        assert!(got.contains(want), "{ruri}: {got}");
+    }
+}
+
+#[test]
+fn auto_aliases_name_the_listen_address() {
+    let port = free_udp_port();
+    let cfg = cfg(port, r#"loadmodule "corex.so""#, MYSELF).replace("auto_aliases=no\n", "");
+    let s = Siprd::start(&cfg);
+    let udp = s.udp_addr().port();
+    // 127.0.0.1 resolves back to the hosts file's name (`localhost` on most
+    // machines): that name on our UDP port is "myself"; on another port not.
+    let aliases = result(port, "corex.list_aliases", json!([]));
+    let auto = aliases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["PROTO"] == "udp" && a["PORT"] == json!(udp))
+        .unwrap_or_else(|| panic!("no automatic alias: {aliases}"));
+    let name = auto["ADDR"].as_str().unwrap();
+    assert!(myself_answer(&s, &format!("sip:x@{name}:{udp}")).contains(" 200 "));
+    assert!(myself_answer(&s, &format!("sip:x@{name}:1")).contains(" 404 "));
 }

@@ -1,4 +1,5 @@
-//! corex: `is_faked_msg`, `file_read`, `file_write`.
+//! corex: `is_faked_msg`, `file_read`, `file_write`; RPC `corex.list_sockets`,
+//! `corex.list_aliases`.
 //!
 //! In Kamailio 5.6 `append_branch` also lives in corex; siprd has it in the
 //! core, so it works with or without `loadmodule "corex.so"`.
@@ -11,14 +12,20 @@ use crate::module::Module;
 use crate::modules::args::str_arg;
 use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
 use siprd_script::{route_type, Registry, Value};
+use crate::rpc::{RpcError, RpcRegistry};
+use crate::runtime::Runtime;
+use serde_json::{json, Value as Json};
 use std::io::Read;
+use std::sync::{Arc, OnceLock, Weak};
 
 /// Larger files are refused: a config reads small data files, and a worker
 /// must not be made to hold gigabytes.
 const MAX_READ: u64 = 16 << 20;
 
 #[derive(Default)]
-pub struct Corex;
+pub struct Corex {
+    rt: Arc<OnceLock<Weak<Runtime>>>,
+}
 
 fn def(
     name: &'static str,
@@ -47,9 +54,65 @@ fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+fn runtime(rt: &OnceLock<Weak<Runtime>>) -> Result<Arc<Runtime>, RpcError> {
+    rt.get()
+        .and_then(Weak::upgrade)
+        .ok_or_else(|| RpcError::new(500, "Server not ready"))
+}
+
+/// `corex.list_sockets`: Kamailio's upper-case listing, UDP sockets first.
+fn list_sockets(rt: &Runtime) -> Json {
+    let mut out = Vec::new();
+    for proto in ["udp", "tcp"] {
+        for l in rt.listeners().iter().filter(|l| l.proto.as_str() == proto) {
+            let ip = l.addr.ip().to_string();
+            out.push(json!({
+                "PROTO": proto,
+                "NAME": l.host_name.clone().unwrap_or_else(|| ip.clone()),
+                "ADDRLIST": {"ADDR": ip},
+                "PORT": l.addr.port().to_string(),
+                "MCAST": "no",
+                "MHOMED": "no",
+                "VIRTUAL": "no",
+                "SOCKNAME": l.name.as_deref().unwrap_or("-"),
+                "ADVERTISE": l.advertise.as_ref().map_or("-", |a| a.host.as_str()),
+            }));
+        }
+    }
+    Json::Array(out)
+}
+
+/// `corex.list_aliases`: a port not given prints as 0.
+fn list_aliases(rt: &Runtime) -> Json {
+    rt.alias_list()
+        .into_iter()
+        .map(|(proto, host, port)| json!({"PROTO": proto, "ADDR": host, "PORT": port.unwrap_or(0)}))
+        .collect()
+}
+
 impl Module for Corex {
     fn name(&self) -> &'static str {
         "corex"
+    }
+
+    fn rpc(&self, rpc: &mut RpcRegistry) {
+        let rt = self.rt.clone();
+        rpc.add(
+            "corex.list_sockets",
+            "List the listening sockets.",
+            move |_| Ok(list_sockets(&*runtime(&rt)?)),
+        );
+        let rt = self.rt.clone();
+        rpc.add(
+            "corex.list_aliases",
+            "List the local SIP aliases.",
+            move |_| Ok(list_aliases(&*runtime(&rt)?)),
+        );
+    }
+
+    fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        let _ = self.rt.set(Arc::downgrade(rt));
+        Ok(())
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {

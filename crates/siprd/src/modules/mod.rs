@@ -140,7 +140,7 @@ pub const ALL: &[ModuleInfo] = &[
     },
     ModuleInfo {
         name: "corex",
-        new: || Box::new(corex::Corex),
+        new: || Box::new(corex::Corex::default()),
         requires: &[],
     },
     ModuleInfo {

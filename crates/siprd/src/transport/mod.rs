@@ -33,6 +33,7 @@
 pub mod listen;
 mod outbox;
 mod receivers;
+pub mod reverse;
 mod tcp;
 mod udp;
 pub(crate) use udp::{grow_rcvbuf, RecvBatch};

@@ -111,32 +111,6 @@ fn uptime_text(secs: u64) -> String {
     )
 }
 
-/// One `alias=` value as (proto, host, port): `[proto:]host[:port]`, `*`
-/// for what is not given.
-fn alias_parts(alias: &str) -> (String, String, Json) {
-    let (proto, rest) = match alias.split_once(':') {
-        Some((p, r)) if matches!(p, "udp" | "tcp" | "tls" | "sctp" | "ws" | "wss") => {
-            (p.to_string(), r)
-        }
-        _ => ("*".to_string(), alias),
-    };
-    // `[v6]:port`, `host:port`, `host`
-    let split = if let Some(end) = rest.strip_prefix('[').and_then(|r| r.find(']')) {
-        let (h, p) = rest.split_at(end + 2);
-        (h.to_string(), p.strip_prefix(':'))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
-            _ => (rest.to_string(), None),
-        }
-    };
-    let port = match split.1.and_then(|p| p.parse::<u16>().ok()) {
-        Some(n) => json!(n),
-        None => json!("*"),
-    };
-    (proto, split.0, port)
-}
-
 /// Thread descriptions in Kamailio's process-table style. siprd is one
 /// process: every entry carries the same pid.
 fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
@@ -186,7 +160,8 @@ fn string_params(p: &[Json]) -> Option<Vec<&str>> {
     p.iter().map(Json::as_str).collect()
 }
 
-/// `stats.get_statistics` and `stats.reset_statistics` (kex's in Kamailio;
+/// `stats.get_statistics`, `fetch`, `fetchn`, `clear_statistics` and
+/// `reset_statistics` (kex's in Kamailio;
 /// registered by kex, or by jsonrpcs when kex is not loaded).
 pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) {
     let mut add = |name: &'static str, help: &'static str, f: Handler| {
@@ -210,6 +185,54 @@ pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) 
                 rt.rpc.stats.get(n, &mut out);
             }
             Ok(Json::Array(out.into_iter().map(Json::String).collect()))
+        }),
+    );
+    for (name, numbers) in [("stats.fetch", false), ("stats.fetchn", true)] {
+        let r = rt.clone();
+        add(
+            name,
+            if numbers {
+                "Return the values of statistics as numbers: `all`, a group (`sl:`) or names."
+            } else {
+                "Return the values of statistics as strings: `all`, a group (`sl:`) or names."
+            },
+            Box::new(move |p| {
+                let rt = r
+                    .get()
+                    .and_then(Weak::upgrade)
+                    .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+                let names = string_params(p)
+                    .ok_or_else(|| RpcError::new(400, "Please provide which stats to retrieve"))?;
+                let mut found = Vec::new();
+                for n in names {
+                    rt.rpc.stats.fetch(n, &mut found);
+                }
+                let out: serde_json::Map<String, Json> = found
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = if numbers { json!(v) } else { json!(v.to_string()) };
+                        (k, v)
+                    })
+                    .collect();
+                Ok(Json::Object(out))
+            }),
+        );
+    }
+    let r = rt.clone();
+    add(
+        "stats.clear_statistics",
+        "Reset statistics and print their values: `all`, a group (`sl:`) or names.",
+        Box::new(move |p| {
+            let rt = r
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+            let names =
+                string_params(p).ok_or_else(|| RpcError::new(400, "Please provide stats name"))?;
+            // Kamailio answers with the last line printed (each print replaces
+            // the previous one), or an empty structure when nothing matched.
+            let last = names.into_iter().flat_map(|n| rt.rpc.stats.clear(n)).last();
+            Ok(last.map_or_else(|| Json::Object(Default::default()), Json::String))
         }),
     );
     let r = rt.clone();
@@ -487,6 +510,11 @@ fn register_more(
         }),
     );
     add(
+        "core.udp4_raw_info",
+        "Returns the UDP IPv4 raw socket settings (siprd sends no raw packets).",
+        Box::new(|_| Ok(json!({"udp4_raw": 0, "udp4_raw_mtu": 1500, "udp4_raw_ttl": 64}))),
+    );
+    add(
         "core.flags",
         "Returns the compile flags (siprd: the features it was built with).",
         Box::new(|_| Ok(Json::String("USE_TCP, DISABLE_NAGLE".into()))),
@@ -501,14 +529,24 @@ fn register_more(
             // Kamailio lists UDP sockets first, then TCP.
             for proto in ["udp", "tcp"] {
                 for l in rt.listeners().iter().filter(|l| l.proto.as_str() == proto) {
-                    out.push(json!({"socket": {
-                        "proto": proto,
-                        "address": l.addr.ip().to_string(),
-                        "port": l.addr.port().to_string(),
-                        "mcast": "no",
-                        "mhomed": "no",
-                        "virtual": "no",
-                    }}));
+                    let ip = l.addr.ip().to_string();
+                    // A socket given by name shows the name, then its address.
+                    let mut sock = serde_json::Map::new();
+                    sock.insert("proto".into(), json!(proto));
+                    match &l.host_name {
+                        Some(name) => {
+                            sock.insert("address".into(), json!(name));
+                            sock.insert("ipaddress".into(), json!(ip));
+                        }
+                        None => {
+                            sock.insert("address".into(), json!(ip));
+                        }
+                    }
+                    sock.insert("port".into(), json!(l.addr.port().to_string()));
+                    for k in ["mcast", "mhomed", "virtual"] {
+                        sock.insert(k.into(), json!("no"));
+                    }
+                    out.push(json!({ "socket": sock }));
                 }
             }
             Ok(Json::Array(out))
@@ -521,11 +559,10 @@ fn register_more(
         Box::new(move |_| {
             let rt = runtime(&r)?;
             let aliases: Vec<Json> = rt
-                .settings
-                .aliases
-                .iter()
-                .map(|a| {
-                    let (proto, host, port) = alias_parts(a);
+                .alias_list()
+                .into_iter()
+                .map(|(proto, host, port)| {
+                    let port = port.map_or_else(|| json!("*"), |p| json!(p));
                     json!({"alias": {"proto": proto, "address": host, "port": port}})
                 })
                 .collect();

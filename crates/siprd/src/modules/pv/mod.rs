@@ -1,8 +1,9 @@
 //! pv: the pseudo-variables of the message and its context (`msg.rs`),
 //! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`), and the
-//! static branch `$sbranch` (`sbranch.rs`).
+//! static branch `$sbranch` (`sbranch.rs`); RPC `pv.shvGet`/`pv.shvSet` (`rpc.rs`).
 
 pub mod msg;
+mod rpc;
 pub mod sbranch;
 pub mod transforms;
 pub mod vars;
@@ -11,6 +12,7 @@ pub use msg::RawPacket;
 
 use crate::context::Ctx;
 use crate::module::Module;
+use crate::rpc::RpcRegistry;
 use siprd_script::registry::{ModParamDecl, ModParamType};
 use siprd_script::{Registry, Value};
 use std::sync::Arc;
@@ -62,5 +64,9 @@ impl Module for Pv {
         transforms::register(reg);
         vars::register(reg, &self.vars);
         sbranch::register(reg);
+    }
+
+    fn rpc(&self, rpc: &mut RpcRegistry) {
+        rpc::register(rpc, &self.vars);
     }
 }

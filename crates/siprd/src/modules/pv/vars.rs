@@ -699,11 +699,21 @@ fn trim(s: &[u8]) -> &[u8] {
 
 // ------------------------------------------------------------------ shared state
 
+/// One `$shv` cell, shared by every use of the name.
+pub type ShvCell = Arc<Mutex<Value>>;
+
 /// Shared state of `$shv` and AVP aliases.
 #[derive(Default)]
 pub struct VarsState {
-    shv: RwLock<HashMap<String, Arc<Mutex<Value>>>>,
+    shv: RwLock<ShvTable>,
     aliases: RwLock<HashMap<String, AvpName>>,
+}
+
+/// The `$shv` cells by name, and in creation order (`pv.shvGet` lists them).
+#[derive(Default)]
+struct ShvTable {
+    by_name: HashMap<String, ShvCell>,
+    created: Vec<(String, ShvCell)>,
 }
 
 /// Parse a `shvset`/`varset` value: `name=i:1` or `name=s:text`.
@@ -734,15 +744,28 @@ pub fn parse_var_init(spec: &str) -> Result<(String, Value), String> {
 
 impl VarsState {
     /// The cell of `$shv(name)`, created (as integer 0, like Kamailio) on first use.
-    pub fn shv(&self, name: &str) -> Arc<Mutex<Value>> {
-        if let Some(c) = self.shv.read().get(name) {
+    pub fn shv(&self, name: &str) -> ShvCell {
+        if let Some(c) = self.shv.read().by_name.get(name) {
             return c.clone();
         }
-        self.shv
-            .write()
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(Value::Int(0))))
-            .clone()
+        let mut t = self.shv.write();
+        if let Some(c) = t.by_name.get(name) {
+            return c.clone();
+        }
+        let cell = ShvCell::new(Mutex::new(Value::Int(0)));
+        t.by_name.insert(name.to_string(), cell.clone());
+        t.created.push((name.to_string(), cell.clone()));
+        cell
+    }
+
+    /// The cell of an existing `$shv(name)` (the RPC commands create none).
+    pub fn existing_shv(&self, name: &str) -> Option<ShvCell> {
+        self.shv.read().by_name.get(name).cloned()
+    }
+
+    /// Every `$shv`, newest first (Kamailio's list order).
+    pub fn all_shv(&self) -> Vec<(String, ShvCell)> {
+        self.shv.read().created.iter().rev().cloned().collect()
     }
 
     /// `modparam("pv", "shvset", "name=i:1")`.
@@ -784,7 +807,7 @@ fn static_avp_name(s: &str) -> Result<AvpName, String> {
 
 // ------------------------------------------------------------------ PVs
 
-struct Shv(Arc<Mutex<Value>>);
+struct Shv(ShvCell);
 
 impl PvImpl<Ctx> for Shv {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
