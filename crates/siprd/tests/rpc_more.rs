@@ -650,6 +650,10 @@ fn aliases_sockets_and_myself_as_kamailio() {
     assert_eq!(socks[0]["SOCKNAME"], "-");
     assert_eq!(socks[0]["ADVERTISE"], "-");
     assert_eq!(socks[1]["PROTO"], "tcp");
+    let shm = result(port, "shm.stats", json!([]));
+    let keys: Vec<&str> = shm.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["total", "free", "used", "real_used", "max_used", "fragments"]);
+    assert!(shm["total"].as_u64().unwrap() > 0, "{shm}");
     assert_eq!(
         result(port, "core.udp4_raw_info", json!([])),
         json!({"udp4_raw": 0, "udp4_raw_mtu": 1500, "udp4_raw_ttl": 64})

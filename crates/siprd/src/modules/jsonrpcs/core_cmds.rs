@@ -111,6 +111,22 @@ fn uptime_text(secs: u64) -> String {
     )
 }
 
+/// `core.shmmem` / `shm.stats` figures, in units of 2^shift bytes.
+fn memory_figures(shift: u32) -> Json {
+    let (rss, hwm) = crate::stats::proc_memory();
+    let (rss, hwm) = (rss >> shift, hwm >> shift);
+    // With SIPRD_COUNT_ALLOCS: the live heap bytes, exact.
+    let used = crate::memstat::live_bytes().map_or(rss, |b| b >> shift);
+    json!({
+        "total": rss,
+        "free": 0,
+        "used": used,
+        "real_used": rss,
+        "max_used": hwm,
+        "fragments": 0,
+    })
+}
+
 /// Thread descriptions in Kamailio's process-table style. siprd is one
 /// process: every entry carries the same pid.
 fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
@@ -385,29 +401,29 @@ pub fn register(
             ))
         }),
     );
+    // siprd has no shared memory pool: the process' resident memory.
+    for name in ["core.shmmem", "shm.stats"] {
+        add(
+            name,
+            "Returns shared memory info (siprd has no shared memory pool: the process' resident memory).",
+            Box::new(|p| {
+                // optional unit, as Kamailio: b (default), k, m, g
+                let shift = match p.first().and_then(Json::as_str) {
+                    Some("k" | "K" | "kb" | "KB") => 10,
+                    Some("m" | "M" | "mb" | "MB") => 20,
+                    Some("g" | "G" | "gb" | "GB") => 30,
+                    _ => 0,
+                };
+                Ok(memory_figures(shift))
+            }),
+        );
+    }
     add(
-        "core.shmmem",
-        "Returns shared memory info (siprd has no shared memory pool: the process' resident memory).",
-        Box::new(|p| {
-            // optional unit, as Kamailio: b (default), k, m, g
-            let shift = match p.first().and_then(Json::as_str) {
-                Some("k" | "K" | "kb" | "KB") => 10,
-                Some("m" | "M" | "mb" | "MB") => 20,
-                Some("g" | "G" | "gb" | "GB") => 30,
-                _ => 0,
-            };
-            let (rss, hwm) = crate::stats::proc_memory();
-            let (rss, hwm) = (rss >> shift, hwm >> shift);
-            // With SIPRD_COUNT_ALLOCS: the live heap bytes, exact.
-            let used = crate::memstat::live_bytes().map_or(rss, |b| b >> shift);
-            Ok(json!({
-                "total": rss,
-                "free": 0,
-                "used": used,
-                "real_used": rss,
-                "max_used": hwm,
-                "fragments": 0,
-            }))
+        "shm.info",
+        "Returns the memory manager's name and size (siprd: the system allocator).",
+        Box::new(|_| {
+            let (rss, _) = crate::stats::proc_memory();
+            Ok(json!({"name": "system", "size": rss}))
         }),
     );
     for (name, full) in [("core.ppdefines", false), ("core.ppdefines_full", true)] {
