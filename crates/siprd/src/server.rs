@@ -123,8 +123,11 @@ pub fn run(mut opts: RunOpts) -> i32 {
     if !opts.listen.is_empty() {
         s.listen = std::mem::take(&mut opts.listen);
     }
-    s.aliases
-        .extend(opts.aliases.iter().map(|a| crate::settings::Alias::parse(a)));
+    s.aliases.extend(
+        opts.aliases
+            .iter()
+            .map(|a| crate::settings::Alias::parse(a)),
+    );
     if let Some(d) = opts.debug_level() {
         s.debug = d;
     }

@@ -249,16 +249,6 @@ fn call_udp(port: u16, method: &str, params: &[V]) -> Pkt {
     p
 }
 
-fn free_tcp_port() -> u16 {
-    let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    t.local_addr().unwrap().port()
-}
-
-fn free_udp_port() -> u16 {
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    u.local_addr().unwrap().port()
-}
-
 fn cfg(extra: &str) -> String {
     format!(
         r#"

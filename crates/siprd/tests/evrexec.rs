@@ -7,21 +7,8 @@ use common::*;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn rpc(port: u16, req: &str) -> Option<serde_json::Value> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = s.recv(&mut buf).ok()?;
-    Some(serde_json::from_slice(&buf[..n]).expect("reply is JSON"))
+    rpc_datagram(port, req.as_bytes(), Duration::from_secs(3))
 }
 
 fn cfg(evr_port: u16, rpc_port: u16) -> String {

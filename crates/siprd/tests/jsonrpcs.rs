@@ -8,26 +8,9 @@ use serde_json::{json, Value};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn rpc_raw(port: u16, req: &[u8]) -> Option<Value> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(700)))
-        .unwrap();
-    s.send_to(req, ("127.0.0.1", port)).unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = s.recv(&mut buf).ok()?;
-    Some(serde_json::from_slice(&buf[..n]).expect("reply is JSON"))
-}
-
 fn rpc(port: u16, req: &str) -> Value {
-    rpc_raw(port, req.as_bytes()).unwrap_or_else(|| panic!("no reply to {req}"))
+    rpc_datagram(port, req.as_bytes(), Duration::from_millis(700))
+        .unwrap_or_else(|| panic!("no reply to {req}"))
 }
 
 fn cfg(rpc_port: u16, extra: &str) -> String {
@@ -95,7 +78,7 @@ fn datagram_methods_errors_and_batches() {
     );
 
     // malformed JSON: no answer (as Kamailio)
-    assert!(rpc_raw(port, b"{bad json").is_none());
+    assert!(rpc_datagram(port, b"{bad json", Duration::from_millis(700)).is_none());
 
     let r = rpc(
         port,
@@ -286,14 +269,6 @@ fn siprd_ctl_end_to_end() {
         "core.version",
     ]);
     assert_eq!(code, 2, "{err}");
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_post(port: u16, body: &str, keep: Option<&mut std::net::TcpStream>) -> (String, Value) {

@@ -7,11 +7,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
-}
-
 /// A KEMI config: `MODS` and `PARAMS` are replaced; the script is `kemi.lua`.
 fn cfg(mods: &str, params: &str) -> String {
     format!(

@@ -10,26 +10,11 @@ use serde_json::{json, Value};
 use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One JSON-RPC call over the datagram socket; the whole reply.
 fn call(port: u16, method: &str, params: Value) -> Value {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let req = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
-    s.send_to(req.to_string().as_bytes(), ("127.0.0.1", port))
-        .unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = s
-        .recv(&mut buf)
-        .unwrap_or_else(|_| panic!("no reply to {method}"));
-    serde_json::from_slice(&buf[..n]).expect("reply is JSON")
+    rpc_datagram(port, req.to_string().as_bytes(), Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("no reply to {method}"))
 }
 
 fn result(port: u16, method: &str, params: Value) -> Value {
@@ -561,10 +546,26 @@ modparam("pv", "shvset", "two=s:hello")"#;
     );
     let ok = json!("Ok. Variable set to new value.");
     for (ty, v, want) in [
-        ("INT", json!(2147483648i64), json!({"name": "one", "type": "int", "value": -2147483648i64})),
-        ("int", json!("77"), json!({"name": "one", "type": "int", "value": 0})),
-        ("int", json!(7.9), json!({"name": "one", "type": "int", "value": 7})),
-        ("str", json!(""), json!({"name": "one", "type": "string", "value": ""})),
+        (
+            "INT",
+            json!(2147483648i64),
+            json!({"name": "one", "type": "int", "value": -2147483648i64}),
+        ),
+        (
+            "int",
+            json!("77"),
+            json!({"name": "one", "type": "int", "value": 0}),
+        ),
+        (
+            "int",
+            json!(7.9),
+            json!({"name": "one", "type": "int", "value": 7}),
+        ),
+        (
+            "str",
+            json!(""),
+            json!({"name": "one", "type": "string", "value": ""}),
+        ),
     ] {
         assert_eq!(result(port, "pv.shvSet", json!(["one", ty, v])), ok);
         assert_eq!(result(port, "pv.shvGet", json!(["one"])), want, "{ty} {v}");
@@ -577,12 +578,22 @@ fn stats_fetch_and_clear_as_kamailio() {
     let s = Siprd::start(&cfg(port, "", PLAIN));
     let c = UdpClient::new();
     for i in 0..3 {
-        let req = request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("st{i}"), "");
+        let req = request(
+            "OPTIONS",
+            "sip:x@127.0.0.1",
+            c.port(),
+            &format!("st{i}"),
+            "",
+        );
         c.send(s.udp_addr(), &req);
         c.recv(WAIT).expect("reply");
     }
     assert_eq!(
-        result(port, "stats.fetch", json!(["sl:200_replies", "rcv_requests_options"])),
+        result(
+            port,
+            "stats.fetch",
+            json!(["sl:200_replies", "rcv_requests_options"])
+        ),
         json!({"sl.200_replies": "3", "core.rcv_requests_options": "3"})
     );
     assert_eq!(
@@ -611,7 +622,11 @@ fn stats_fetch_and_clear_as_kamailio() {
         json!("core:rcv_requests = 0 (3)")
     );
     assert_eq!(
-        result(port, "stats.clear_statistics", json!(["rcv_requests_options", "fwd_requests"])),
+        result(
+            port,
+            "stats.clear_statistics",
+            json!(["rcv_requests_options", "fwd_requests"])
+        ),
         json!("core:fwd_requests = 0")
     );
     assert_eq!(
@@ -651,8 +666,23 @@ fn aliases_sockets_and_myself_as_kamailio() {
     assert_eq!(socks[0]["ADVERTISE"], "-");
     assert_eq!(socks[1]["PROTO"], "tcp");
     let shm = result(port, "shm.stats", json!([]));
-    let keys: Vec<&str> = shm.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["total", "free", "used", "real_used", "max_used", "fragments"]);
+    let keys: Vec<&str> = shm
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "total",
+            "free",
+            "used",
+            "real_used",
+            "max_used",
+            "fragments"
+        ]
+    );
     assert!(shm["total"].as_u64().unwrap() > 0, "{shm}");
     assert_eq!(
         result(port, "core.udp4_raw_info", json!([])),

@@ -10,11 +10,11 @@
 use crate::context::Ctx;
 use crate::module::Module;
 use crate::modules::args::str_arg;
-use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
-use siprd_script::{route_type, Registry, Value};
 use crate::rpc::{RpcError, RpcRegistry};
 use crate::runtime::Runtime;
 use serde_json::{json, Value as Json};
+use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
+use siprd_script::{route_type, Registry, Value};
 use std::io::Read;
 use std::sync::{Arc, OnceLock, Weak};
 

@@ -37,7 +37,11 @@ impl Module for Kex {
             routes: route_type::ANY,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let uri = str_arg(ctx, &a[0]).unwrap_or_default();
-                if crate::config::is_myself(ctx, &Value::Str(uri), crate::config::PortlessUri::AnyPort) {
+                if crate::config::is_myself(
+                    ctx,
+                    &Value::Str(uri),
+                    crate::config::PortlessUri::AnyPort,
+                ) {
                     1
                 } else {
                     -1

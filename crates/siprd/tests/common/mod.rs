@@ -490,3 +490,30 @@ impl TcpClient {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A port that was free a moment ago (UDP).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}
+
+/// A port that was free a moment ago (TCP).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free TCP port")
+        .port()
+}
+
+/// One JSON-RPC request over jsonrpcs' datagram socket; the parsed reply,
+/// None when none came within `timeout`.
+pub fn rpc_datagram(port: u16, req: &[u8], timeout: Duration) -> Option<serde_json::Value> {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    s.send_to(req, ("127.0.0.1", port)).expect("send");
+    let mut buf = vec![0u8; 65536];
+    let n = s.recv(&mut buf).ok()?;
+    Some(serde_json::from_slice(&buf[..n]).expect("reply is JSON"))
+}

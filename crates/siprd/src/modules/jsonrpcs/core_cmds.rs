@@ -226,7 +226,11 @@ pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) 
                 let out: serde_json::Map<String, Json> = found
                     .into_iter()
                     .map(|(k, v)| {
-                        let v = if numbers { json!(v) } else { json!(v.to_string()) };
+                        let v = if numbers {
+                            json!(v)
+                        } else {
+                            json!(v.to_string())
+                        };
                         (k, v)
                     })
                     .collect();
