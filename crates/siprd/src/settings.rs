@@ -248,6 +248,34 @@ impl CoreSettings {
 
 #[cfg(test)]
 mod tests {
+    use super::Alias;
+
+    #[test]
+    fn alias_forms() {
+        let a = |p: Option<&str>, h: &str, port: Option<u16>| Alias {
+            proto: p.map(str::to_string),
+            host: h.to_string(),
+            port,
+        };
+        assert_eq!(
+            Alias::parse("udp:other.org:5070"),
+            a(Some("udp"), "other.org", Some(5070))
+        );
+        assert_eq!(Alias::parse("bare.org"), a(None, "bare.org", None));
+        assert_eq!(
+            Alias::parse("example.com:5060"),
+            a(None, "example.com", Some(5060))
+        );
+        assert_eq!(
+            Alias::parse("tcp:[::1]:5062"),
+            a(Some("tcp"), "[::1]", Some(5062))
+        );
+        assert_eq!(
+            Alias::whole("example.com:5060"),
+            a(None, "example.com:5060", None)
+        );
+    }
+
     use super::*;
 
     #[test]

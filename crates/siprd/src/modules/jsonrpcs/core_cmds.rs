@@ -716,22 +716,6 @@ mod tests {
         assert_eq!(int_param(&json!(-1.7)), -1);
         assert_eq!(int_param(&Json::Null), 0);
         assert_eq!(uptime_text(90061), "1d 1h 1m 1s");
-        assert_eq!(
-            alias_parts("udp:other.org:5070"),
-            ("udp".into(), "other.org".into(), json!(5070))
-        );
-        assert_eq!(
-            alias_parts("bare.org"),
-            ("*".into(), "bare.org".into(), json!("*"))
-        );
-        assert_eq!(
-            alias_parts("example.com:5060"),
-            ("*".into(), "example.com".into(), json!(5060))
-        );
-        assert_eq!(
-            alias_parts("tcp:[::1]:5062"),
-            ("tcp".into(), "[::1]".into(), json!(5062))
-        );
     }
 
     #[test]
