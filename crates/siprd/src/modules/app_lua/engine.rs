@@ -133,7 +133,7 @@ impl LuaEngine {
                     return Some(lua.clone());
                 }
             }
-            let lua = Lua::new();
+            let lua = new_state();
             let built = ksr::install(&lua, &ctx.rt).and_then(|()| {
                 lua.load(script.text.as_str())
                     .set_name(chunk_name(&script.path))
@@ -252,6 +252,20 @@ impl KemiEngine for LuaEngine {
     }
 }
 
+/// A Lua state with the standard libraries Kamailio's app_lua opens: all of
+/// them, `debug` included (scripts call `debug.traceback` in error handlers).
+fn new_state() -> Lua {
+    // SAFETY: the debug library can break Lua's invariants only when a script
+    // sets out to; the script is part of the trusted configuration, as in
+    // Kamailio, which opens the same libraries.
+    unsafe {
+        Lua::unsafe_new_with(
+            mlua::StdLib::ALL_SAFE | mlua::StdLib::DEBUG,
+            mlua::LuaOptions::default(),
+        )
+    }
+}
+
 /// `@path`: Lua then prefixes error messages with `path:line:`.
 fn chunk_name(path: &std::path::Path) -> String {
     format!("@{}", path.display())
@@ -260,7 +274,7 @@ fn chunk_name(path: &std::path::Path) -> String {
 /// Load and run `text` in a fresh state with a stub `KSR` (no message exists
 /// at load); returns the global functions it defines, or the Lua error.
 pub fn validate(path: &std::path::Path, text: &str) -> Result<HashSet<String>, String> {
-    let lua = Lua::new();
+    let lua = new_state();
     ksr::install_stub(&lua).map_err(|e| error_text(&e))?;
     lua.load(text)
         .set_name(chunk_name(path))

@@ -39,6 +39,45 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("jansson", "array_size", "jansson_array_size"),
     ("jansson", "get_field", "jansson_get_field"),
     ("maxfwd", "process_maxfwd", "mf_process_maxfwd_header"),
+    ("evapi", "async_unicast", "evapi_async_unicast"),
+    ("evapi", "async_multicast", "evapi_async_multicast"),
+    ("evapi", "relay_unicast", "evapi_unicast"),
+    ("evapi", "relay_multicast", "evapi_multicast"),
+    ("jsonrpcs", "exec", "jsonrpc_exec"),
+    ("jsonrpcs", "dispatch", "jsonrpc_dispatch"),
+    ("app_lua", "dofile", "lua_dofile"),
+    ("app_lua", "dostring", "lua_runstring"),
+    ("app_lua", "runstring", "lua_runstring"),
+    ("app_lua", "run", "lua_run"),
+    ("app_lua", "run_p1", "lua_run"),
+    ("app_lua", "run_p2", "lua_run"),
+    ("app_lua", "run_p3", "lua_run"),
+    ("tmx", "t_suspend", "t_suspend"),
+    ("corex", "append_branch", "append_branch"),
+    ("corex", "append_branch_uri", "append_branch"),
+    ("sanity", "sanity_check_defaults", "sanity_check"),
+    ("hdr", "append_after", "append_hf"),
+    ("hdr", "insert_before", "insert_hf"),
+];
+
+/// Kamailio's top-level KEMI functions typed `bool` that run a native
+/// function: (KSR name, native function). The result is `true` when the
+/// native one returns a positive code (a Lua number is always true in an
+/// `if`, so the type matters).
+pub const BOOL_ALIASES: &[(&str, &str)] = &[
+    ("setbflag", "setbflag"),
+    ("resetbflag", "resetbflag"),
+    ("isbflagset", "isbflagset"),
+    ("setbiflag", "setbflag"),
+    ("resetbiflag", "resetbflag"),
+    ("isbiflagset", "isbflagset"),
+    ("setsflag", "setsflag"),
+    ("resetsflag", "resetsflag"),
+    ("issflagset", "issflagset"),
+    ("resetdsturi", "resetdsturi"),
+    ("isdsturiset", "isdsturiset"),
+    ("force_rport", "force_rport"),
+    ("add_local_rport", "add_local_rport"),
 ];
 
 /// Native functions not exported: they resume "the rest of the native block"
@@ -53,19 +92,50 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.log", "level, msg"),
     ("KSR.setflag/resetflag/isflagset", "flag"),
     ("KSR.is_method", "methods"),
-    ("KSR.is_INVITE/ACK/BYE/CANCEL/REGISTER/OPTIONS/SUBSCRIBE/NOTIFY/MESSAGE/INFO/UPDATE/PRACK/PUBLISH/REFER", ""),
+    ("KSR.is_method_in", "letters"),
+    ("KSR.is_INVITE/ACK/BYE/CANCEL/REGISTER/OPTIONS/SUBSCRIBE/NOTIFY/MESSAGE/INFO/UPDATE/PRACK/PUBLISH/REFER/KDMQ/GET/POST/PUT/DELETE", ""),
+    ("KSR.is_UDP/TCP/TLS/WS/WSS/WSX/SCTP/IPv4/IPv6", ""),
+    ("KSR.to_UDP/TCP/TLS/WS/WSS/WSX/SCTP/IPv4/IPv6", ""),
+    ("KSR.is_proto", "letters"),
+    ("KSR.is_src_port/is_dst_port", "port"),
+    ("KSR.is_myself", "uri"),
+    ("KSR.is_myself_ruri/is_myself_duri/is_myself_nhuri/is_myself_furi/is_myself_turi/is_myself_suri/is_myself_srcip", ""),
+    ("KSR.seturi/setuser/sethost/setdsturi", "value"),
+    ("KSR.get_debug", ""),
     ("KSR.route", "name"),
     ("KSR.pv.get/gete/getw/is_null/unset", "pvname"),
     ("KSR.pv.sets/seti", "pvname, value"),
-    ("KSR.hdr.get/gete", "name"),
+    ("KSR.pv.geti", "pvname"),
+    ("KSR.pv.getvn/getvs", "pvname, default"),
+    ("KSR.pvx.xavp_get/gete/getw/is_null/rm/getd", "name"),
+    ("KSR.pvx.xavp_getd_p1/get_keys", "name, index"),
+    ("KSR.pvx.xavp_sets/seti", "name, value"),
+    ("KSR.pvx.xavp_child_get/child_gete/child_getw/child_is_null/child_rm", "name, child"),
+    ("KSR.pvx.xavp_child_sets/child_seti", "name, child, value"),
+    ("KSR.pvx.xavu_* and KSR.pvx.xavi_* (as xavp_*; xavu has no getd/getd_p1/get_keys)", "..."),
+    ("KSR.pvx.var_get/shv_get/avp_get/avp_gete/avp_getw/avp_is_null/avp_rm", "name"),
+    ("KSR.pvx.var_sets/var_seti/shv_sets/shv_seti/avp_sets/avp_seti", "name, value"),
+    ("KSR.hdr.get/gete/getw", "name"),
+    ("KSR.hdr.get_idx/gete_idx/getw_idx", "name, index"),
+    ("KSR.hdr.match_content", "name, op, value, which"),
+    ("KSR.pvx.evalx", "pvname, template"),
+    ("KSR.hdr.rmappend/rminsert", "name, header line"),
+    ("KSR.tm.t_get_branch_index", ""),
+    ("KSR.corex.file_read", "path"),
+    ("KSR.corex.has_ruri_user/has_user_agent", ""),
     ("KSR.x.exit/drop", ""),
     ("KSR.x.modf", "function, args..."),
-    ("KSR.htable.sht_get/sht_gete", "table, key"),
+    ("KSR.htable.sht_get/sht_gete/sht_getw", "table, key"),
+    ("KSR.htable.sht_setex", "table, key, expire"),
     ("KSR.htable.sht_sets/sht_seti", "table, key, value"),
     ("KSR.tm.t_on_failure/t_on_reply/t_on_branch/t_on_branch_failure", "function"),
     ("KSR.tmx.t_continue", "tindex, tlabel, function"),
     ("KSR.async.route/ms_route", "function, secs|ms"),
     ("KSR.async.task_route", "function"),
+    ("KSR.async.task_group_route", "function, group"),
+    ("KSR.async.task_data", "function, data"),
+    ("KSR.async.task_group_data", "function, group, data"),
+    ("KSR.async.get_data/get_gname", ""),
 ];
 
 /// One native function with its arities, as exported.
@@ -95,11 +165,20 @@ pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<us
         if name.starts_with("__") || EXCLUDED.contains(name) {
             continue;
         }
-        out.push((
-            first.module.to_string(),
-            name.to_string(),
-            defs.iter().map(|d| d.params.len()).collect(),
-        ));
+        let arities: Vec<usize> = defs.iter().map(|d| d.params.len()).collect();
+        if first.module == "pv" {
+            out.push(("pvx".to_string(), name.to_string(), arities.clone()));
+        }
+        out.push((first.module.to_string(), name.to_string(), arities));
+    }
+    for (k, n) in BOOL_ALIASES {
+        if let Some(defs) = reg.functions.get(n) {
+            out.push((
+                "core".to_string(),
+                k.to_string(),
+                defs.iter().map(|d| d.params.len()).collect(),
+            ));
+        }
     }
     for (m, k, n) in ALIASES {
         if let Some(defs) = reg.functions.get(n) {
@@ -122,7 +201,7 @@ fn needs_fixup(p: &ParamKind<Ctx>, xlog: bool) -> bool {
     }
 }
 
-fn get_table(lua: &Lua, parent: &Table, name: &str) -> mlua::Result<Table> {
+pub(super) fn get_table(lua: &Lua, parent: &Table, name: &str) -> mlua::Result<Table> {
     match parent.raw_get::<LuaValue>(name)? {
         LuaValue::Table(t) => Ok(t),
         _ => {
@@ -167,16 +246,27 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
         } else {
             get_table(lua, &ksr, first.module)?
         };
-        t.raw_set(*name, native_fn(lua, n.clone())?)?;
+        t.raw_set(*name, native_fn(lua, n.clone(), false)?)?;
+        // Kamailio's KEMI has pv's functions in `KSR.pvx`
+        if first.module == "pv" {
+            get_table(lua, &ksr, "pvx")?.raw_set(*name, native_fn(lua, n.clone(), false)?)?;
+        }
         natives.insert(name, n);
     }
     for (m, k, n) in ALIASES {
         if let Some(native) = natives.get(n) {
             let t = get_table(lua, &ksr, m)?;
-            t.raw_set(*k, native_fn(lua, native.clone())?)?;
+            t.raw_set(*k, native_fn(lua, native.clone(), false)?)?;
+        }
+    }
+    for (k, n) in BOOL_ALIASES {
+        if let Some(native) = natives.get(n) {
+            ksr.raw_set(*k, native_fn(lua, native.clone(), true)?)?;
         }
     }
     specials(lua, &ksr)?;
+    super::ksr_core::install(lua, &ksr)?;
+    super::ksr_pvx::install(lua, &ksr)?;
     async_fns(lua, &ksr)?;
     lua.globals().raw_set("KSR", ksr)?;
     Ok(())
@@ -266,13 +356,14 @@ fn fixup_arg(
     }
 }
 
-fn no_ctx(name: &str) -> mlua::Error {
+pub(super) fn no_ctx(name: &str) -> mlua::Error {
     mlua::Error::RuntimeError(format!("KSR.{name}: called outside a route"))
 }
 
 /// The Lua function calling one native function (arity chosen by argument
-/// count: the largest one not above it; extra arguments are ignored).
-fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
+/// count: the largest one not above it; extra arguments are ignored). With
+/// `as_bool` the result is a boolean (positive code: true), else the code.
+fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Function> {
     lua.create_function(move |_, args: MultiValue| {
         let count = args.len();
         let Some((params, call, fix)) = n
@@ -341,6 +432,7 @@ fn native_fn(lua: &Lua, n: Rc<Native>) -> mlua::Result<mlua::Function> {
             with_ctx(|ctx| Some(call(ctx, &out)))
         };
         match ret {
+            Some(Some(r)) if as_bool => Ok(LuaValue::Boolean(r > 0)),
             Some(Some(r)) => Ok(LuaValue::Integer(i64::from(r))),
             Some(None) => Ok(LuaValue::Boolean(false)),
             None => Err(no_ctx(n.name)),
@@ -377,7 +469,7 @@ fn pv_spec(ctx: &mut Ctx, name: &[u8]) -> Option<Rc<siprd_script::pv::PvSpec<Ctx
     Some(spec)
 }
 
-fn to_lua(lua: &Lua, v: Value) -> mlua::Result<LuaValue> {
+pub(super) fn to_lua(lua: &Lua, v: Value) -> mlua::Result<LuaValue> {
     Ok(match v {
         Value::Null => LuaValue::Nil,
         Value::Int(i) => LuaValue::Integer(i64::from(i)),
@@ -387,16 +479,21 @@ fn to_lua(lua: &Lua, v: Value) -> mlua::Result<LuaValue> {
 
 /// How `KSR.pv.get` & co render a null value.
 #[derive(Clone, Copy)]
-enum NullAs {
+pub(super) enum NullAs {
     Nil,
     Empty,
     Null,
 }
 
-fn pv_read(lua: &Lua, name: &[u8], null: NullAs) -> mlua::Result<LuaValue> {
-    let v = with_ctx(|ctx| pv_spec(ctx, name).map(|p| p.get(ctx)))
+/// The value of the PV named `name` (null when it does not parse).
+pub(super) fn pv_value(name: &[u8]) -> mlua::Result<Value> {
+    Ok(with_ctx(|ctx| pv_spec(ctx, name).map(|p| p.get(ctx)))
         .ok_or_else(|| no_ctx("pv.get"))?
-        .unwrap_or(Value::Null);
+        .unwrap_or(Value::Null))
+}
+
+pub(super) fn pv_read(lua: &Lua, name: &[u8], null: NullAs) -> mlua::Result<LuaValue> {
+    let v = pv_value(name)?;
     match (v, null) {
         (Value::Null, NullAs::Nil) => Ok(LuaValue::Nil),
         (Value::Null, NullAs::Empty) => Ok(LuaValue::String(lua.create_string("")?)),
@@ -405,7 +502,7 @@ fn pv_read(lua: &Lua, name: &[u8], null: NullAs) -> mlua::Result<LuaValue> {
     }
 }
 
-fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
+pub(super) fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
     with_ctx(|ctx| match pv_spec(ctx, name) {
         Some(p) => match p.set(ctx, v) {
             Ok(()) => true,
@@ -425,11 +522,12 @@ fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
 }
 
 fn log_fn(lua: &Lua, level: i32) -> mlua::Result<mlua::Function> {
+    // Kamailio's KEMI log functions return false
     lua.create_function(move |_, msg: mlua::String| {
         if crate::log::enabled(level) {
             crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
         }
-        Ok(())
+        Ok(false)
     })
 }
 
@@ -462,7 +560,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             if crate::log::enabled(level) {
                 crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
             }
-            Ok(())
+            Ok(false)
         })?,
     )?;
     // flags
@@ -491,43 +589,6 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     ksr.raw_set("setflag", flag(0)?)?;
     ksr.raw_set("resetflag", flag(1)?)?;
     ksr.raw_set("isflagset", flag(2)?)?;
-    // methods
-    ksr.raw_set(
-        "is_method",
-        lua.create_function(|_, m: mlua::String| {
-            let m = m.as_bytes().to_vec();
-            with_ctx(|ctx| {
-                let have = ctx.msg.method_bytes();
-                m.split(|b| matches!(b, b',' | b'|'))
-                    .any(|x| x.eq_ignore_ascii_case(have))
-            })
-            .ok_or_else(|| no_ctx("is_method"))
-        })?,
-    )?;
-    for m in [
-        "INVITE",
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "REGISTER",
-        "OPTIONS",
-        "SUBSCRIBE",
-        "NOTIFY",
-        "MESSAGE",
-        "INFO",
-        "UPDATE",
-        "PRACK",
-        "PUBLISH",
-        "REFER",
-    ] {
-        ksr.raw_set(
-            format!("is_{m}"),
-            lua.create_function(move |_, ()| {
-                with_ctx(|ctx| ctx.msg.is_request() && ctx.msg.method_bytes() == m.as_bytes())
-                    .ok_or_else(|| no_ctx("is_METHOD"))
-            })?,
-        )?;
-    }
     ksr.raw_set(
         "route",
         lua.create_function(|_, name: String| {
@@ -745,52 +806,108 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// `KSR.async.route(fn, secs)`, `ms_route(fn, ms)`, `task_route(fn)`:
-/// suspend the transaction and resume it in the Lua function `fn`. As
-/// Kamailio, they return 0 and the Lua function goes on (end it with
-/// `return` or `KSR.x.exit()`); a zero delay for route/ms_route is -1.
+/// `KSR.async.route(fn, secs)`, `ms_route(fn, ms)`: suspend the transaction
+/// and resume it in the Lua function `fn`. As Kamailio, they return 0 and the
+/// Lua function goes on (end it with `return` or `KSR.x.exit()`); a zero
+/// delay is -1. `task_route(fn)`, `task_group_route(fn, group)`: resume in a
+/// task worker; `task_data(fn, data)`, `task_group_data(fn, group, data)`:
+/// run `fn` in a task worker with `$async(data)`, no transaction.
 fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
+    use tm::asyncm::Delay;
     let t = get_table(lua, ksr, "async")?;
-    for (name, unit_ms) in [
-        ("route", Some(false)),
-        ("ms_route", Some(true)),
-        ("task_route", None),
-    ] {
+    for (name, ms) in [("route", false), ("ms_route", true)] {
         t.raw_set(
             name,
             lua.create_function(move |_, (f, n): (String, Option<i64>)| {
                 with_ctx(|ctx| {
-                    let rt = ctx.rt.clone();
-                    let mut fx = rt.fixup_ctx();
-                    let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx))
-                    else {
-                        tracing::error!("KSR.async.{name}: async and tm must be loaded");
+                    let Some((st, tm, r)) = async_target(ctx, name, &f) else {
                         return -1;
                     };
-                    use tm::asyncm::Delay;
-                    let delay = match (unit_ms, n) {
-                        (None, _) => Some((std::time::Duration::ZERO, true)),
-                        (Some(ms), n) => {
-                            let n = n.unwrap_or(0);
-                            st.delay(
-                                &format!("KSR.async.{name}"),
-                                if ms { Delay::Ms(n) } else { Delay::Secs(n) },
-                            )
-                        }
-                    };
-                    let Some(delay) = delay else {
-                        return -1;
-                    };
-                    let Some(r) = rt.kemi_route(&f) else {
-                        return -1;
-                    };
-                    st.suspend_into(&tm, ctx, delay, r)
+                    let n = n.unwrap_or(0);
+                    let d = if ms { Delay::Ms(n) } else { Delay::Secs(n) };
+                    match st.delay(&format!("KSR.async.{name}"), d) {
+                        Some(delay) => st.suspend_into(&tm, ctx, delay, r),
+                        None => -1,
+                    }
                 })
                 .ok_or_else(|| no_ctx("async.route"))
             })?,
         )?;
     }
+    for (name, grouped) in [("task_route", false), ("task_group_route", true)] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, (f, g): (String, Option<mlua::String>)| {
+                let group = grouped.then(|| g.map(|g| g.as_bytes().to_vec()).unwrap_or_default());
+                with_ctx(|ctx| {
+                    let Some((st, tm, r)) = async_target(ctx, name, &f) else {
+                        return -1;
+                    };
+                    st.task_into(&tm, ctx, r, group.as_deref())
+                })
+                .ok_or_else(|| no_ctx("async.task_route"))
+            })?,
+        )?;
+    }
+    for (name, grouped) in [("task_data", false), ("task_group_data", true)] {
+        t.raw_set(
+            name,
+            lua.create_function(move |_, args: MultiValue| {
+                let text: Vec<Vec<u8>> = args
+                    .iter()
+                    .map(|v| lua_text(v).unwrap_or_default())
+                    .collect();
+                let want = if grouped { 3 } else { 2 };
+                if text.len() < want {
+                    tracing::error!("KSR.async.{name}: missing arguments");
+                    return Ok(-1);
+                }
+                let f = String::from_utf8_lossy(&text[0]).into_owned();
+                let group = grouped.then(|| text[1].clone());
+                let data = Bytes::from(text[want - 1].clone());
+                with_ctx(|ctx| {
+                    let mut fx = ctx.rt.fixup_ctx();
+                    let Some(st) = tm::asyncm::async_api(&mut fx) else {
+                        tracing::error!("KSR.async.{name}: async is not loaded");
+                        return -1;
+                    };
+                    let Some(r) = ctx.rt.kemi_route(&f) else {
+                        return -1;
+                    };
+                    st.data_into(r, group.as_deref(), data)
+                })
+                .ok_or_else(|| no_ctx("async.task_data"))
+            })?,
+        )?;
+    }
+    for (name, pv) in [("get_data", "$async(data)"), ("get_gname", "$async(gname)")] {
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, ()| pv_read(lua, pv.as_bytes(), NullAs::Nil))?,
+        )?;
+    }
     Ok(())
+}
+
+/// The async state, tm and the KEMI function `f` (None, logged, when async
+/// or tm is not loaded or `f` is not a function).
+fn async_target(
+    ctx: &mut Ctx,
+    name: &str,
+    f: &str,
+) -> Option<(
+    Arc<tm::asyncm::AsyncState>,
+    Arc<tm::TmState>,
+    crate::runtime::RouteRef,
+)> {
+    let rt = ctx.rt.clone();
+    let mut fx = rt.fixup_ctx();
+    let (Some(st), Ok(tm)) = (tm::asyncm::async_api(&mut fx), tm::tm_api(&mut fx)) else {
+        tracing::error!("KSR.async.{name}: async and tm must be loaded");
+        return None;
+    };
+    let r = rt.kemi_route(f)?;
+    Some((st, tm, r))
 }
 
 /// tm's state, resolved through its API fix-up (None when tm is not loaded).

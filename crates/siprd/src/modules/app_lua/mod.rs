@@ -7,6 +7,8 @@
 
 pub mod engine;
 pub mod ksr;
+mod ksr_core;
+mod ksr_pvx;
 
 use crate::context::Ctx;
 use crate::module::{CoreSettings, Module};

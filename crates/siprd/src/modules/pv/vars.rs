@@ -1104,7 +1104,25 @@ fn def(
 }
 
 /// Register `$shv $avp $xavp` and the variable functions.
+/// Hidden function: 1 when `$shv(name)` exists, -1 otherwise (app_lua's
+/// `KSR.pvx.shv_*` set only existing variables, as Kamailio's KEMI).
+pub const SHV_EXISTS: &str = "__shv_exists";
+
 pub fn register(reg: &mut Registry<Ctx>, st: &Arc<VarsState>) {
+    let s = st.clone();
+    reg.add_function(siprd_script::registry::FuncDef {
+        name: SHV_EXISTS,
+        module: "pv",
+        params: vec![ParamKind::Str],
+        routes: ANY,
+        call: siprd_script::registry::func(move |_ctx: &mut Ctx, a: &[Arg<Ctx>]| match a.first() {
+            Some(Arg::Str(n)) => match std::str::from_utf8(n) {
+                Ok(n) if s.existing_shv(n).is_some() => 1,
+                _ => -1,
+            },
+            _ => -1,
+        }),
+    });
     let s = st.clone();
     reg.add_pv(PvClassDef {
         name: "shv",

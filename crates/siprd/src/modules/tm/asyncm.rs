@@ -28,7 +28,10 @@ enum JobKind {
         what: Resume,
     },
     /// `async_task_data`: run a route with `$async(data)`, no transaction.
-    Data { route: RouteId, data: bytes::Bytes },
+    Data {
+        route: crate::runtime::RouteRef,
+        data: bytes::Bytes,
+    },
 }
 
 struct Job {
@@ -153,7 +156,7 @@ fn run_job(rt: &Arc<Runtime>, job: JobKind) {
         JobKind::Data { route, data } => {
             let ev = crate::runtime::EventHandle {
                 name: Arc::from("async_task_data"),
-                route: route.into(),
+                route,
             };
             rt.raise(&ev, Some(Box::new(AsyncData(data))));
         }
@@ -391,7 +394,7 @@ impl AsyncState {
         &self,
         tm: &Arc<TmState>,
         ctx: &mut Ctx,
-        route: RouteId,
+        route: crate::runtime::RouteRef,
         group: Option<&[u8]>,
     ) -> i32 {
         let tx = match suspend_current(tm, ctx) {
@@ -405,7 +408,7 @@ impl AsyncState {
                 tm: tm.clone(),
                 index: tx.entry.index,
                 label: tx.entry.label,
-                what: Resume::Route(route.into()),
+                what: Resume::Route(route),
             },
         );
         *self.ret.lock()
@@ -514,6 +517,37 @@ impl AsyncState {
         route: crate::runtime::RouteRef,
     ) -> i32 {
         self.suspend_for(tm, ctx, delay, Resume::Route(route))
+    }
+
+    /// KEMI `KSR.async.task_route/task_group_route`: `async_task_route`
+    /// resuming in a function. -1 without task workers.
+    pub fn task_into(
+        &self,
+        tm: &Arc<TmState>,
+        ctx: &mut Ctx,
+        route: crate::runtime::RouteRef,
+        group: Option<&[u8]>,
+    ) -> i32 {
+        if self.groups.lock().is_empty() {
+            tracing::error!("async: task workers are not enabled (core async_workers)");
+            return -1;
+        }
+        self.task_route(tm, ctx, route, group)
+    }
+
+    /// KEMI `KSR.async.task_data/task_group_data`: run a function in a task
+    /// worker with `$async(data)`. 1 when queued, -1 otherwise.
+    pub fn data_into(
+        &self,
+        route: crate::runtime::RouteRef,
+        group: Option<&[u8]>,
+        data: bytes::Bytes,
+    ) -> i32 {
+        if self.push_task(group, JobKind::Data { route, data }) {
+            1
+        } else {
+            -1
+        }
     }
 }
 
@@ -735,7 +769,13 @@ impl Module for Async {
                         .last()
                         .and_then(|x| crate::modules::args::str_arg(ctx, x))
                         .unwrap_or_default();
-                    if st.push_task(group.as_deref(), JobKind::Data { route, data }) {
+                    if st.push_task(
+                        group.as_deref(),
+                        JobKind::Data {
+                            route: route.into(),
+                            data,
+                        },
+                    ) {
                         1
                     } else {
                         -1
@@ -766,7 +806,7 @@ impl Module for Async {
                     let group = a
                         .get(1)
                         .map(|x| crate::modules::args::str_arg(ctx, x).unwrap_or_default());
-                    st.task_route(&tm, ctx, route, group.as_deref())
+                    st.task_route(&tm, ctx, route.into(), group.as_deref())
                 }),
             });
         }
