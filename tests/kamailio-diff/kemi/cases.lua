@@ -169,3 +169,17 @@ T.m_POST_x = function() return letters() .. ' ' .. tostring(KSR.is_POST and KSR.
 T.m_PUT_x = function() return letters() .. ' ' .. tostring(KSR.is_PUT and KSR.is_PUT()) .. ' ' .. tostring(KSR.is_method_in(string.lower('P'))) end
 T.m_DELETE_x = function() return letters() .. ' ' .. tostring(KSR.is_DELETE and KSR.is_DELETE()) .. ' ' .. tostring(KSR.is_method_in(string.lower('D'))) end
 T.m_OPTIONS_x = function() return letters() .. ' ' .. tostring(KSR.is_OPTIONS and KSR.is_OPTIONS()) .. ' ' .. tostring(KSR.is_method_in(string.lower('O'))) end
+function ksr_task_data()
+  KSR.htable.sht_sets("t", "td", tostring(KSR.async.get_data()) .. "/" .. tostring(KSR.async.get_gname()))
+end
+T.task_data = function()
+  return R(KSR.async.task_data("ksr_task_data", "hello"), KSR.async.task_group_data("ksr_task_data", "nogroup", "x"), KSR.async.get_data(), KSR.async.get_gname())
+end
+T.task_data_seen = function()
+  -- the task runs in another thread: wait for it (bounded)
+  for _ = 1, 100 do
+    if KSR.htable.sht_get("t", "td") then break end
+    KSR.cfgutils.usleep(20000)
+  end
+  return R(KSR.htable.sht_get("t", "td"))
+end

@@ -883,7 +883,8 @@ fn async_fns(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     for (name, pv) in [("get_data", "$async(data)"), ("get_gname", "$async(gname)")] {
         t.raw_set(
             name,
-            lua.create_function(move |lua, ()| pv_read(lua, pv.as_bytes(), NullAs::Nil))?,
+            // "" outside a task, as Kamailio
+            lua.create_function(move |lua, ()| pv_read(lua, pv.as_bytes(), NullAs::Empty))?,
         )?;
     }
     Ok(())

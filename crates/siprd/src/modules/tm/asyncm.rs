@@ -536,14 +536,16 @@ impl AsyncState {
     }
 
     /// KEMI `KSR.async.task_data/task_group_data`: run a function in a task
-    /// worker with `$async(data)`. 1 when queued, -1 otherwise.
+    /// worker with `$async(data)`. 1 when queued, and (as Kamailio's KEMI)
+    /// when a named group does not exist (logged, nothing runs); -1 without
+    /// task workers.
     pub fn data_into(
         &self,
         route: crate::runtime::RouteRef,
         group: Option<&[u8]>,
         data: bytes::Bytes,
     ) -> i32 {
-        if self.push_task(group, JobKind::Data { route, data }) {
+        if self.push_task(group, JobKind::Data { route, data }) || group.is_some() {
             1
         } else {
             -1
