@@ -183,3 +183,37 @@ T.task_data_seen = function()
   end
   return R(KSR.htable.sht_get("t", "td"))
 end
+T.pvro = function()
+  return R(KSR.pv.sets("$ci", "x"), KSR.pv.get("$ci") == "x", KSR.pv.seti("$var(i)", 3.7), KSR.pv.get("$var(i)"), KSR.pv.sets("$var(s)", 12), KSR.pv.get("$var(s)"), KSR.pv.unset("$var(s)"), KSR.pv.get("$var(s)"), KSR.pv.is_null("$var(s)"), KSR.pv.is_null("$avp(zz)"))
+end
+T.pvbad = function()
+  return R(KSR.pv.get("$bogus(x)"), KSR.pv.get("notapv"), KSR.pv.sets("$rm", "X"), KSR.pv.gete("$bogus"), KSR.pv.getw("$avp(q)"))
+end
+T.modf = function()
+  return R(KSR.x.modf("is_present_hf", "X-A"), KSR.x.modf("nosuchfn"), KSR.x.modf("sl_send_reply"))
+end
+T.routeret = function()
+  return R(KSR.route and pcall(KSR.route, "NOPE"))
+end
+T.slcodes = function()
+  return R(KSR.textops.is_present_hf("X-A"), KSR.textops.search("X-B: three"), KSR.textops.remove_hf("X-A"), KSR.textops.is_present_hf("X-A"), KSR.textops.remove_hf("X-A"))
+end
+T.htret = function()
+  return R(KSR.htable.sht_inc("t", "c"), KSR.htable.sht_inc("t", "c"), KSR.htable.sht_dec("t", "c"), KSR.htable.sht_rm("t", "c"), KSR.htable.sht_rm("t", "c"), KSR.htable.sht_is_null("t", "c"), KSR.htable.sht_match_name("t", "eq", "c"), KSR.htable.sht_setxs("t", "x", "v", 10), KSR.htable.sht_setxi("t", "y", 5, 10), KSR.htable.sht_get("t", "y"))
+end
+T.cfgret = function()
+  return R(KSR.cfgutils.lock("a"), KSR.cfgutils.unlock("a"), KSR.cfgutils.trylock("a"), KSR.cfgutils.unlock("a"), KSR.cfgutils.core_hash("a", "b", 16), KSR.cfgutils.check_route_exists("R1"), KSR.cfgutils.rand_get_prob(), KSR.cfgutils.rand_set_prob(30), KSR.cfgutils.rand_get_prob())
+end
+T.jansson = function()
+  KSR.pv.sets("$var(j)", '{"a":{"b":[1,2,"x"]},"n":null,"t":true}')
+  return R(KSR.jansson.get("a.b[2]", KSR.pv.get("$var(j)"), "$var(o)"), KSR.pv.get("$var(o)"), KSR.jansson.get("n", KSR.pv.get("$var(j)"), "$var(o2)"), KSR.pv.get("$var(o2)"), KSR.jansson.get("t", KSR.pv.get("$var(j)"), "$var(o3)"), KSR.pv.get("$var(o3)"), KSR.jansson.get("zz", KSR.pv.get("$var(j)"), "$var(o4)"))
+end
+T.xlogret = function()
+  return R(KSR.xlog.xinfo("x $rU\n"), KSR.xlog.xlog("L_INFO", "y\n"), KSR.xlog.xdbg("z\n"))
+end
+T.maxfwd = function()
+  return R(KSR.maxfwd.process_maxfwd(10), KSR.pv.get("$hdr(Max-Forwards)"), KSR.maxfwd.is_maxfwd_lt and KSR.maxfwd.is_maxfwd_lt(20))
+end
+T.flags2 = function()
+  return R(KSR.setflag(31), KSR.isflagset(31), KSR.setflag(32), KSR.isflagset(32), KSR.setflag(-1), KSR.setbflag(32), KSR.setsflag(40), KSR.isbiflagset(1, 3))
+end

@@ -569,7 +569,8 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             let Ok(bit) = u32::try_from(f) else {
                 return Ok(false);
             };
-            if bit > 63 {
+            // flags are 0..=31, as Kamailio's
+            if bit > 31 {
                 return Ok(false);
             }
             with_ctx(|ctx| match op {
@@ -711,7 +712,11 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             };
             let t: Table = ksr.raw_get(module)?;
             let f: mlua::Function = t.raw_get(fname.as_str())?;
-            f.call::<LuaValue>(MultiValue::from_iter(it))
+            // a failed call (missing arguments) is -1 here, as Kamailio's modf
+            match f.call::<LuaValue>(MultiValue::from_iter(it))? {
+                LuaValue::Boolean(false) => Ok(LuaValue::Integer(-1)),
+                v => Ok(v),
+            }
         })?,
     )?;
 
