@@ -735,3 +735,54 @@ fn ksr_cases_as_kamailio() {
     assert!(expected.lines().count() > 40);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn forward_uri_and_set_drop() {
+    // KSR.forward_uri sends statelessly to the URI's address ($du untouched);
+    // KSR.set_drop in the reply route keeps that reply from being relayed.
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  local rc = KSR.forward_uri("sip:127.0.0.1:{port}")
+  KSR.info("forward_uri=" .. rc .. " du=" .. tostring(KSR.pv.get("$du")) .. "\n")
+end
+function ksr_reply_route()
+  if KSR.pv.get("$rs") == 200 then
+    KSR.set_drop()
+  end
+end
+"#,
+        port = hop.port()
+    );
+    let s = start("", "", &lua);
+    let c = UdpClient::new();
+    for (n, status, relayed) in [(1, "200 OK", false), (2, "202 Accepted", true)] {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                "sip:b@example.org",
+                c.port(),
+                &format!("fu-{n}"),
+                "",
+            ),
+        );
+        let (req, from) = hop
+            .recv_start("MESSAGE sip:b@example.org", Duration::from_secs(3))
+            .expect("forwarded to the URI's address");
+        hop.answer(&req, from, status);
+        match c.recv(Duration::from_millis(500)) {
+            Some(r) => assert!(
+                relayed && r.starts_with(&format!("SIP/2.0 {status}")),
+                "{r}"
+            ),
+            None => assert!(!relayed, "{status} not relayed"),
+        }
+    }
+    assert!(
+        s.wait_log("forward_uri=1 du=nil", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+}

@@ -247,6 +247,32 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             })?,
         )?;
     }
+    // the drop flag without ending the execution (a reply is then not relayed)
+    ksr.raw_set(
+        "set_drop",
+        lua.create_function(|_, ()| {
+            with_ctx(|ctx| ctx.exec.dropped = true).ok_or_else(|| no_ctx("set_drop"))?;
+            Ok(false)
+        })?,
+    )?;
+    // stateless forward to the address of a URI, $du untouched
+    ksr.raw_set(
+        "forward_uri",
+        lua.create_function(|_, uri: mlua::String| {
+            let uri = Bytes::copy_from_slice(&uri.as_bytes());
+            with_ctx(|ctx| {
+                let saved = ctx.dst_uri.replace(uri);
+                let ok = crate::forward::forward_request(ctx, None, None);
+                ctx.dst_uri = saved;
+                if ok {
+                    1
+                } else {
+                    -1
+                }
+            })
+            .ok_or_else(|| no_ctx("forward_uri"))
+        })?,
+    )?;
     ksr.raw_set(
         "get_debug",
         lua.create_function(|_, ()| Ok(crate::log::level()))?,
