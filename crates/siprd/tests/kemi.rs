@@ -786,3 +786,31 @@ end
         s.log()
     );
 }
+
+#[test]
+fn t_relay_to_proto_addr_relays_statefully() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  if KSR.tm.t_relay_to_proto_addr("udp", "127.0.0.1", {port}) < 0 then
+    KSR.sl.send_reply(500, "relay failed")
+  end
+end
+"#,
+        port = hop.port()
+    );
+    let s = start("loadmodule \"tm.so\"", "", &lua);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:b@example.org", c.port(), "tra-1", ""),
+    );
+    let (req, from) = hop
+        .recv_start("MESSAGE sip:b@example.org", Duration::from_secs(3))
+        .expect("relayed to the address");
+    assert!(req.matches("Via:").count() >= 2, "{req}");
+    hop.answer(&req, from, "200 OK");
+    let r = c.recv(Duration::from_secs(3)).expect("reply relayed");
+    assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+}

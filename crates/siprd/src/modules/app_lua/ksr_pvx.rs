@@ -510,8 +510,18 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
         })?,
     )?;
 
+    // KSR.tm.t_relay_to_proto_addr(proto, host, port): t_relay_to("proto:host:port")
+    let tm = get_table(lua, ksr, "tm")?;
+    if let Ok(LuaValue::Function(relay_to)) = tm.raw_get::<LuaValue>("t_relay_to") {
+        tm.raw_set(
+            "t_relay_to_proto_addr",
+            lua.create_function(move |_, (p, h, port): (String, String, i64)| {
+                relay_to.call::<LuaValue>(format!("{p}:{h}:{port}"))
+            })?,
+        )?;
+    }
     // KSR.tm.t_get_branch_index: $T_branch_idx
-    get_table(lua, ksr, "tm")?.raw_set(
+    tm.raw_set(
         "t_get_branch_index",
         lua.create_function(|_, ()| Ok(leading_int(&pv_value(b"$T_branch_idx")?)))?,
     )?;
