@@ -283,3 +283,49 @@ request_route {
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 free written");
 }
+
+#[test]
+fn sht_setxs_goes_on_and_sht_setxi_ends_the_script() {
+    // Kamailio 5.6: sht_setxs returns 1, sht_setxi 0 (the script ends there);
+    // the expiry shows in $shtex only for a table with autoexpire.
+    let cfg = format!(
+        r#"{HEAD}
+modparam("htable", "htable", "t=>size=4;")
+modparam("htable", "htable", "e=>size=4;autoexpire=100;")
+request_route {{
+    if ($rU == "xs") {{
+        $var(r) = sht_setxs("t", "k", "v", 5);
+        sht_setxs("e", "k", "v", 5);
+        sl_send_reply("200", "xs $var(r) $shtex(t=>k) $shtex(e=>k) $sht(t=>k)");
+    }}
+    if ($rU == "xi") {{
+        sht_setxi("e", "i", 4, 5);
+        sl_send_reply("200", "not reached");
+    }}
+    if ($rU == "xi2") {{
+        sl_send_reply("200", "xi2 $sht(e=>i) $shtex(e=>i)");
+    }}
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let ask = |user: &str| {
+        c.send(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                user,
+                "",
+            ),
+        );
+        c.recv(Duration::from_millis(500))
+    };
+    assert_eq!(ask("xs").map(|r| reason(&r)).as_deref(), Some("xs 1 0 5 v"));
+    assert_eq!(ask("xi"), None);
+    // the value, and the seconds left (the 500 ms wait above may cost one)
+    let r = ask("xi2").map(|r| reason(&r)).unwrap_or_default();
+    assert!(r == "xi2 4 5" || r == "xi2 4 4", "{r}");
+}

@@ -546,20 +546,6 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
         })?,
     )?;
 
-    // KSR.htable.sht_setxs: 1 on success in KEMI (the native function, like
-    // sht_setxi in both, returns 0), as observed on Kamailio 5.6
-    if let Ok(LuaValue::Function(native)) = ht.raw_get::<LuaValue>("sht_setxs") {
-        ht.raw_set(
-            "sht_setxs",
-            lua.create_function(move |_, args: mlua::MultiValue| {
-                Ok(match native.call::<LuaValue>(args)? {
-                    LuaValue::Integer(0) => LuaValue::Integer(1),
-                    v => v,
-                })
-            })?,
-        )?;
-    }
-
     // KSR.corex: the KEMI form of file_read returns the content ("" when unreadable)
     let corex = get_table(lua, ksr, "corex")?;
     corex.raw_set(

@@ -475,8 +475,8 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         }),
     ));
 
-    // sht_setxs/sht_setxi return 0 on success in Kamailio 5.6, which ends the
-    // script like `exit` (observed); siprd does the same.
+    // On success Kamailio 5.6 returns 1 from sht_setxs but 0 from sht_setxi,
+    // which ends the script like `exit` (observed); siprd does the same.
     for (name, int) in [("sht_setxs", false), ("sht_setxi", true)] {
         let s = st.clone();
         reg.add_function(def(
@@ -504,7 +504,11 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
                     return -1;
                 };
                 t.set(ctx.exec_id, t.hash(&key), &key, v, i64::from(ex));
-                0
+                if int {
+                    0
+                } else {
+                    1
+                }
             }),
         ));
     }
