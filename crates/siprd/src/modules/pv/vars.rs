@@ -445,11 +445,12 @@ impl XStore {
                 }
                 true
             }
+            // `[*]` only deletes: assigning a value there changes nothing
+            // (observed on Kamailio 5.6)
             PvIndex::All => {
-                let k = self.kind;
-                self.lists.retain(|(n, _)| !name_eq(k, n, root));
-                if !v.is_null() {
-                    self.push(root, XItem::Val(v));
+                if v.is_null() {
+                    let k = self.kind;
+                    self.lists.retain(|(n, _)| !name_eq(k, n, root));
                 }
                 true
             }
@@ -523,10 +524,10 @@ impl XStore {
             .map(|(i, _)| i)
             .collect();
         match fidx {
+            // as for the root: `[*]` deletes, a value there changes nothing
             PvIndex::All => {
-                fields.retain(|(n, _)| !name_eq(k, n, field));
-                if !v.is_null() {
-                    fields.push((Bytes::copy_from_slice(field), v));
+                if v.is_null() {
+                    fields.retain(|(n, _)| !name_eq(k, n, field));
                 }
                 true
             }
@@ -1693,6 +1694,13 @@ mod tests {
         st.xavp_set_field(b"u", PvIndex::None, b"a", PvIndex::None, Value::Int(1));
         st.xavp_set_field(b"u", PvIndex::At(0), b"a", PvIndex::None, Value::Null);
         assert_eq!(g(&st, "u", 0, None), s("<<xavp:(nil)>>"));
+        // a value assigned at `[*]` changes nothing (root or field)
+        st.xavp_set_field(b"q", PvIndex::None, b"a", PvIndex::None, Value::Int(1));
+        st.xavp_set_field(b"q", PvIndex::At(0), b"a", PvIndex::None, Value::Int(2));
+        st.xavp_set_field(b"q", PvIndex::At(0), b"a", PvIndex::All, Value::Int(5));
+        assert_eq!(g(&st, "q", 0, Some(("a", PvIndex::All))), s("2, 1"));
+        st.xavp_set_root(b"q", PvIndex::All, Value::Int(5));
+        assert_eq!(g(&st, "q", 0, Some(("a", PvIndex::None))), Value::Int(2));
     }
 
     #[test]
