@@ -722,3 +722,24 @@ fn auto_aliases_name_the_listen_address() {
     assert!(myself_answer(&s, &format!("sip:x@{name}:{udp}")).contains(" 200 "));
     assert!(myself_answer(&s, &format!("sip:x@{name}:1")).contains(" 404 "));
 }
+
+#[test]
+fn core_kill_signals_the_server() {
+    // Kamailio 5.6: core.kill [signal] answers {} and signals the server
+    // (SIGTERM without a parameter); signal 0 changes nothing.
+    let rpc_port = free_udp_port();
+    let mut s = Siprd::start(&cfg(rpc_port, "", "request_route { drop; }"));
+    assert_eq!(result(rpc_port, "core.kill", json!([0])), json!({}));
+    assert!(s.is_running());
+    let req = json!({"jsonrpc": "2.0", "method": "core.kill", "id": 2});
+    let _ = rpc_datagram(rpc_port, req.to_string().as_bytes(), Duration::from_secs(2));
+    let end = Instant::now() + Duration::from_secs(5);
+    while s.is_running() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !s.is_running(),
+        "still running after core.kill: {}",
+        s.log()
+    );
+}

@@ -357,6 +357,22 @@ pub fn register(
         }),
     );
     add(
+        "core.kill",
+        "Kill the application.",
+        Box::new(|p| {
+            // as Kamailio: the signal is the parameter read as an integer
+            // (SIGTERM without one: a clean stop); only this process gets it
+            let sig = p.first().map_or(i64::from(libc::SIGTERM), int_param);
+            let sig = libc::c_int::try_from(sig).unwrap_or(0);
+            tracing::info!("core.kill: sending signal {sig} to the server");
+            // SAFETY: kill(2) on our own pid with a number the kernel validates.
+            unsafe {
+                libc::kill(libc::getpid(), sig);
+            }
+            Ok(json!({}))
+        }),
+    );
+    add(
         "core.info",
         "Verbose info, including version number, compile flags, compiler,repository hash etc.",
         Box::new(|_| {
