@@ -161,6 +161,49 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     ok
 }
 
+/// corex `send_data(uri, data)` / `sendx(uri, socket, data)`: `data` as it
+/// is to the address of a SIP URI (port 5060 by default, `;transport=tcp`
+/// for TCP), from `socket` (`proto:ip:port`) when given, else from a
+/// listener of that protocol.
+pub fn send_data(ctx: &mut Ctx, uri: &[u8], socket: Option<&[u8]>, data: &[u8]) -> bool {
+    let Ok(u) = Uri::parse(uri) else {
+        tracing::error!("send_data: bad URI `{}`", String::from_utf8_lossy(uri));
+        return false;
+    };
+    let proto = match u.transport() {
+        Some(t) if t.eq_ignore_ascii_case(b"tcp") => Proto::Tcp,
+        _ => Proto::Udp,
+    };
+    let Some(addr) = resolve(u.host(), u.port().unwrap_or(5060)) else {
+        return false;
+    };
+    // an unknown socket falls back to the usual choice (as Kamailio)
+    let chosen = socket.and_then(|sock| {
+        let want = String::from_utf8_lossy(sock);
+        let found = ctx
+            .rt
+            .listeners()
+            .iter()
+            .find(|l| want.eq_ignore_ascii_case(&format!("{}:{}", l.proto, l.addr)))
+            .cloned();
+        if found.is_none() {
+            tracing::warn!("sendx: no listener `{want}`, choosing one");
+        }
+        found
+    });
+    let Some(listener) = chosen.or_else(|| via_listener(ctx, proto, &addr)) else {
+        tracing::error!("send_data: no {proto} listener to send from");
+        return false;
+    };
+    let dest = Dest {
+        proto: listener.proto,
+        addr,
+        listener: Some(listener.id),
+        conn: None,
+    };
+    ctx.send(&dest, data)
+}
+
 /// `received` / `rport` on the top Via of a request we forward, from where
 /// it came (see [`siprd_sip::Edits::mark_received`]).
 pub fn mark_received(ctx: &Ctx, edits: &mut siprd_sip::Edits) {

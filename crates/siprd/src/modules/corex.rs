@@ -147,6 +147,38 @@ impl Module for Corex {
             }),
         ));
         reg.add_function(def(
+            "send_data",
+            vec![ParamKind::Format, ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let (Some(uri), Some(data)) = (str_arg(ctx, &a[0]), str_arg(ctx, &a[1])) else {
+                    return -1;
+                };
+                if crate::forward::send_data(ctx, &uri, None, &data) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def(
+            "sendx",
+            vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let (Some(uri), Some(sock), Some(data)) = (
+                    str_arg(ctx, &a[0]),
+                    str_arg(ctx, &a[1]),
+                    str_arg(ctx, &a[2]),
+                ) else {
+                    return -1;
+                };
+                if crate::forward::send_data(ctx, &uri, Some(&sock), &data) {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def(
             "file_write",
             vec![ParamKind::Format, ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {

@@ -1,0 +1,67 @@
+//! corex functions against the running binary; behaviour observed on
+//! Kamailio 5.6 with the same config.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::time::Duration;
+
+#[test]
+fn send_data_and_sendx_over_udp_and_tcp() {
+    let hop = NextHop::new();
+    let tcp_hop = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let tcp_port = tcp_hop.local_addr().expect("addr").port();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+request_route {{
+    if ($rU == "udp") {{
+        $var(a) = send_data("sip:127.0.0.1:{udp}", "hello $rU");
+        # an unknown socket falls back to a listener of the protocol
+        $var(b) = sendx("sip:127.0.0.1:{udp};transport=udp", "udp:10.9.9.9:1", "x $rm");
+        $var(c) = send_data("not a uri", "x");
+        sl_send_reply("200", "r $var(a) $var(b) $var(c)");
+    }}
+    if ($rU == "tcp") {{
+        $var(a) = send_data("sip:127.0.0.1:{tcp};transport=tcp", "over tcp");
+        sl_send_reply("200", "r $var(a)");
+    }}
+}}
+"#,
+        udp = hop.port(),
+        tcp = tcp_port
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:udp@127.0.0.1", c.port(), "sd-1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 r 1 1 -1", "{r}");
+    let got: Vec<String> = hop
+        .collect(Duration::from_millis(300))
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(got, ["hello udp", "x OPTIONS"]);
+
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:tcp@127.0.0.1", c.port(), "sd-2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 r 1", "{r}");
+    tcp_hop.set_nonblocking(false).expect("blocking");
+    let (mut conn, _) = tcp_hop.accept().expect("siprd connects");
+    conn.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = conn.read(&mut buf).expect("data");
+    assert_eq!(&buf[..n], b"over tcp");
+}
