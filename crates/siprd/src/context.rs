@@ -95,6 +95,8 @@ pub struct Ctx {
     pub flags: u64,
     /// Script flags (kex `setsflag`, `$sf`), reset for each message.
     pub sflags: u32,
+    /// Extended message flags (corex `setxflag`): bits 0..=63.
+    pub xflags: u64,
     /// Flags of branch 0, the R-URI (kex `setbflag`, `$bf`); appended
     /// branches carry theirs in [`Branch::flags`].
     pub ruri_bflags: u32,
@@ -156,6 +158,7 @@ impl Ctx {
             dst_uri: None,
             flags: 0,
             sflags: 0,
+            xflags: 0,
             ruri_bflags: 0,
             edits: Edits::default(),
             reply_headers: Vec::new(),
@@ -211,6 +214,7 @@ impl Ctx {
         self.dst_uri = None;
         self.flags = 0;
         self.sflags = 0;
+        self.xflags = 0;
         self.ruri_bflags = 0;
         self.edits.clear();
         self.reply_headers.clear();

@@ -65,3 +65,38 @@ request_route {{
     let n = conn.read(&mut buf).expect("data");
     assert_eq!(&buf[..n], b"over tcp");
 }
+
+#[test]
+fn extended_flags_and_set_send_socket() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+request_route {
+    $var(a) = setxflag("40");
+    $var(b) = isxflagset("40");
+    $var(c) = resetxflag("40");
+    $var(d) = isxflagset("40");
+    $var(e) = setxflag("64");
+    $var(f) = set_send_socket("udp:10.1.1.1:5060");
+    $var(g) = $fs;
+    set_send_socket("udp:$Ri:$Rp");
+    sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d) $var(e) $var(f) $var(g) $fs");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "xf-1", ""),
+    );
+    let port = s.udp_addr().port();
+    assert_eq!(
+        first_line(&r),
+        format!("SIP/2.0 200 r 1 1 1 -1 -1 1 <null> udp:127.0.0.1:{port}"),
+        "{r}"
+    );
+}

@@ -9,7 +9,7 @@
 
 use crate::context::Ctx;
 use crate::module::Module;
-use crate::modules::args::str_arg;
+use crate::modules::args::{int_arg, str_arg};
 use crate::rpc::{RpcError, RpcRegistry};
 use crate::runtime::Runtime;
 use serde_json::{json, Value as Json};
@@ -176,6 +176,46 @@ impl Module for Corex {
                 } else {
                     -1
                 }
+            }),
+        ));
+        // extended message flags 0..=63
+        for (name, op) in [("setxflag", 0u8), ("resetxflag", 1), ("isxflagset", 2)] {
+            reg.add_function(def(
+                name,
+                vec![ParamKind::IntOrPv],
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(bit) = int_arg(ctx, &a[0]).filter(|b| (0..64).contains(b)) else {
+                        tracing::error!("{name}: the flag must be 0..63");
+                        return -1;
+                    };
+                    let mask = 1u64 << bit;
+                    match op {
+                        0 => ctx.xflags |= mask,
+                        1 => ctx.xflags &= !mask,
+                        _ => return if ctx.xflags & mask != 0 { 1 } else { -1 },
+                    }
+                    1
+                }),
+            ));
+        }
+        // $fs from a listener; an unknown socket leaves $fs unset (as Kamailio)
+        reg.add_function(def(
+            "set_send_socket",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let want = str_arg(ctx, &a[0]).unwrap_or_default();
+                let want = String::from_utf8_lossy(&want);
+                ctx.forced_socket = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .map(|l| format!("{}:{}", l.proto, l.addr))
+                    .find(|spec| want.eq_ignore_ascii_case(spec))
+                    .map(bytes::Bytes::from);
+                if ctx.forced_socket.is_none() {
+                    tracing::warn!("set_send_socket: no listener `{want}`");
+                }
+                1
             }),
         ));
         reg.add_function(def(
