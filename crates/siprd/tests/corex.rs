@@ -96,7 +96,7 @@ request_route {
     let port = s.udp_addr().port();
     assert_eq!(
         first_line(&r),
-        format!("SIP/2.0 200 r 1 1 1 -1 -1 1 <null> udp:127.0.0.1:{port}"),
+        format!("SIP/2.0 200 r 1 1 1 -1 -1 1 0 udp:127.0.0.1:{port}"),
         "{r}"
     );
 }
