@@ -100,3 +100,39 @@ request_route {
         "{r}"
     );
 }
+
+#[test]
+fn socket_names() {
+    // listen=... name "x": $Rn, is_socket_name, set_send_socket_name (an
+    // unknown name is true and leaves $fs alone), as Kamailio 5.6
+    let port = free_udp_port();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0 name "s1"
+listen=udp:127.0.0.1:{port} name "s2"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+request_route {{
+    $var(a) = is_socket_name("s1");
+    $var(b) = is_socket_name("zz");
+    $var(c) = set_send_socket_name("s2");
+    $var(d) = set_send_socket_name("zz");
+    sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d) $fs $Rn");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "sn-1", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        format!("SIP/2.0 200 r 1 -1 1 1 udp:127.0.0.1:{port} s1"),
+        "{r}"
+    );
+}

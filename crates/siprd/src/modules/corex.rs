@@ -198,6 +198,50 @@ impl Module for Corex {
                 }),
             ));
         }
+        reg.add_function(def(
+            "is_socket_name",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let name = str_arg(ctx, &a[0]).unwrap_or_default();
+                let found = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .any(|l| l.name.as_deref().map(str::as_bytes) == Some(&name[..]));
+                if found {
+                    1
+                } else {
+                    -1
+                }
+            }),
+        ));
+        reg.add_function(def(
+            "set_send_socket_name",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let name = str_arg(ctx, &a[0]).unwrap_or_default();
+                let found = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .find(|l| l.name.as_deref().map(str::as_bytes) == Some(&name[..]))
+                    .map(|l| bytes::Bytes::from(format!("{}:{}", l.proto, l.addr)));
+                match found {
+                    Some(spec) => {
+                        ctx.forced_socket = Some(spec);
+                        1
+                    }
+                    // as Kamailio: true, $fs left as it was
+                    None => {
+                        tracing::warn!(
+                            "set_send_socket_name: no listener named `{}`",
+                            String::from_utf8_lossy(&name)
+                        );
+                        1
+                    }
+                }
+            }),
+        ));
         // $fs from a listener; an unknown socket leaves $fs unset (as Kamailio)
         reg.add_function(def(
             "set_send_socket",

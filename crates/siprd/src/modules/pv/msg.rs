@@ -51,6 +51,8 @@ enum Field {
     SrcPort,
     RcvIp,
     RcvPort,
+    /// `$Rn`: the name (`listen=... name "x"`) of the receiving socket.
+    RcvName,
     Proto,
     MsgBuf,
     MsgLen,
@@ -282,6 +284,12 @@ impl Simple {
             SrcPort => Value::Int(i32::from(ctx.rcv.src.port())),
             RcvIp => Value::from_string(ctx.rcv.local.ip().to_string()),
             RcvPort => Value::Int(i32::from(ctx.rcv.local.port())),
+            RcvName => ctx
+                .rcv
+                .listener
+                .and_then(|id| ctx.rt.listeners().iter().find(|l| l.id == id).cloned())
+                .and_then(|l| l.name)
+                .map_or(Value::Null, Value::from_string),
             Proto => Value::from_static(ctx.rcv.proto.as_str()),
             MsgBuf => match ctx.event_data::<RawPacket>() {
                 Some(raw) => Value::Str(raw.0.clone()),
@@ -861,6 +869,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("sp", SrcPort),
         ("Ri", RcvIp),
         ("Rp", RcvPort),
+        ("Rn", RcvName),
         ("pr", Proto),
         ("proto", Proto),
         ("mb", MsgBuf),
