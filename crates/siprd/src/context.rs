@@ -97,6 +97,8 @@ pub struct Ctx {
     pub sflags: u32,
     /// Extended message flags (corex `setxflag`): bits 0..=63.
     pub xflags: u64,
+    /// TCP send flags of this message ([`TcpFlags`]): `set_reply_close()` & co.
+    pub tcp_flags: u8,
     /// Flags of branch 0, the R-URI (kex `setbflag`, `$bf`); appended
     /// branches carry theirs in [`Branch::flags`].
     pub ruri_bflags: u32,
@@ -159,6 +161,7 @@ impl Ctx {
             flags: 0,
             sflags: 0,
             xflags: 0,
+            tcp_flags: 0,
             ruri_bflags: 0,
             edits: Edits::default(),
             reply_headers: Vec::new(),
@@ -215,6 +218,7 @@ impl Ctx {
         self.flags = 0;
         self.sflags = 0;
         self.xflags = 0;
+        self.tcp_flags = 0;
         self.ruri_bflags = 0;
         self.edits.clear();
         self.reply_headers.clear();
@@ -269,8 +273,31 @@ impl Ctx {
     }
 
     /// Send bytes: batched through the worker when running on one, else
-    /// directly through the transport.
+    /// directly through the transport. Over TCP the script's
+    /// `set_{reply,forward}_{close,no_connect}` flags apply (replies: the
+    /// ones starting `SIP/`).
     pub fn send(&mut self, dest: &Dest, data: &[u8]) -> bool {
+        if dest.proto != crate::transport::Proto::Tcp || self.tcp_flags == 0 {
+            return self.send_now(dest, data);
+        }
+        let reply = data.starts_with(b"SIP/");
+        let (close, no_connect) = if reply {
+            (TcpFlags::REPLY_CLOSE, TcpFlags::REPLY_NO_CONNECT)
+        } else {
+            (TcpFlags::FORWARD_CLOSE, TcpFlags::FORWARD_NO_CONNECT)
+        };
+        if self.tcp_flags & no_connect != 0 && !self.rt.tcp_has_conn(dest) {
+            tracing::error!("no open tcp connection to {} (no_connect set)", dest.addr);
+            return false;
+        }
+        let ok = self.send_now(dest, data);
+        if ok && self.tcp_flags & close != 0 {
+            self.rt.tcp_close_after(dest);
+        }
+        ok
+    }
+
+    fn send_now(&mut self, dest: &Dest, data: &[u8]) -> bool {
         if let Some(mut io) = self.io {
             // SAFETY: set by `with_io` for the duration of the borrow of the
             // worker's `WorkerIo`, on this thread.
@@ -302,4 +329,14 @@ impl Ctx {
             }
         }
     }
+}
+
+/// Bits of [`Ctx::tcp_flags`].
+pub struct TcpFlags;
+
+impl TcpFlags {
+    pub const FORWARD_CLOSE: u8 = 1;
+    pub const REPLY_CLOSE: u8 = 2;
+    pub const FORWARD_NO_CONNECT: u8 = 4;
+    pub const REPLY_NO_CONNECT: u8 = 8;
 }

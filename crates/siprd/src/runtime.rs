@@ -291,6 +291,18 @@ impl Runtime {
         }
     }
 
+    /// TCP: close the connection `dest` uses once its queued data is written.
+    pub fn tcp_close_after(&self, dest: &Dest) {
+        if let Some(s) = self.sender.get() {
+            s.tcp_close_after(dest);
+        }
+    }
+
+    /// TCP: whether a connection `dest` would use is open.
+    pub fn tcp_has_conn(&self, dest: &Dest) -> bool {
+        self.sender.get().is_some_and(|s| s.tcp_has_conn(dest))
+    }
+
     /// TCP connections and settings (None before the transport starts or
     /// without a TCP listener).
     pub fn tcp_snapshot(&self) -> Option<crate::transport::TcpSnapshot> {

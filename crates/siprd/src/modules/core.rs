@@ -88,6 +88,30 @@ impl Module for Core {
                 _ => -1,
             }),
         ));
+        // TCP: close the connection after the reply / the forwarded request,
+        // or never open one for it (Kamailio's core functions)
+        for (name, bit) in [
+            ("set_forward_close", crate::context::TcpFlags::FORWARD_CLOSE),
+            ("set_reply_close", crate::context::TcpFlags::REPLY_CLOSE),
+            (
+                "set_forward_no_connect",
+                crate::context::TcpFlags::FORWARD_NO_CONNECT,
+            ),
+            (
+                "set_reply_no_connect",
+                crate::context::TcpFlags::REPLY_NO_CONNECT,
+            ),
+        ] {
+            reg.add_function(def(
+                name,
+                vec![],
+                route_type::ANY,
+                func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                    ctx.tcp_flags |= bit;
+                    1
+                }),
+            ));
+        }
         reg.add_function(def(
             "force_rport",
             vec![],

@@ -155,6 +155,9 @@ pub enum CloseReason {
     Error,
     /// An outgoing connection could not be established.
     ConnectFailed,
+    /// Closed by us after a send, as the script asked (`set_reply_close`,
+    /// `set_forward_close`).
+    Local,
     Shutdown,
 }
 
@@ -431,6 +434,19 @@ impl Sender {
                 tcp.send(to, id, Bytes::copy_from_slice(data))
             }
         }
+    }
+
+    /// TCP: close the connection `to` would use once what is queued on it
+    /// is written (nothing when there is none).
+    pub fn tcp_close_after(&self, to: &Dest) {
+        if let Some(tcp) = &self.inner.tcp {
+            tcp.close_after(to);
+        }
+    }
+
+    /// TCP: whether a connection `to` would use is open (or opening).
+    pub fn tcp_has_conn(&self, to: &Dest) -> bool {
+        self.inner.tcp.as_ref().is_some_and(|t| t.has_conn(to))
     }
 
     /// The bound listeners.

@@ -286,6 +286,27 @@ impl TcpShared {
         e.tx.send(data).map_err(|_| SendError::Stopped)
     }
 
+    /// The entry `to` would be sent on: its connection, else one to its address.
+    fn entry_id(&self, t: &Table, to: &Dest) -> Option<u64> {
+        to.conn
+            .map(|c| c.0)
+            .filter(|c| t.by_id.contains_key(c))
+            .or_else(|| t.by_peer.get(&to.addr).copied())
+    }
+
+    pub(crate) fn has_conn(&self, to: &Dest) -> bool {
+        let t = self.table.lock();
+        self.entry_id(&t, to).is_some()
+    }
+
+    /// Queue the close marker (an empty buffer) behind what is queued.
+    pub(crate) fn close_after(&self, to: &Dest) {
+        let t = self.table.lock();
+        if let Some(e) = self.entry_id(&t, to).and_then(|id| t.by_id.get(&id)) {
+            let _ = e.tx.send(Bytes::new());
+        }
+    }
+
     /// Sends on the given connection, else on one to the address, else on a new one.
     pub(crate) fn send(
         self: &Arc<Self>,
@@ -298,11 +319,7 @@ impl TcpShared {
         }
         {
             let t = self.table.lock();
-            let id = to
-                .conn
-                .map(|c| c.0)
-                .filter(|c| t.by_id.contains_key(c))
-                .or_else(|| t.by_peer.get(&to.addr).copied());
+            let id = self.entry_id(&t, to);
             if let Some(e) = id.and_then(|id| t.by_id.get(&id)) {
                 return self.queue(e, data);
             }
@@ -391,11 +408,18 @@ impl TcpShared {
         meta.last.store(self.now_ms(), Ordering::Relaxed);
         meta.connected.store(true, Ordering::Relaxed);
         let last = meta;
-        let (wdone_tx, mut wdone_rx) = tokio::sync::oneshot::channel::<()>();
+        // the writer ends on a write error, or (true) on the close marker
+        let (wdone_tx, mut wdone_rx) = tokio::sync::oneshot::channel::<bool>();
         let wlast = last.clone();
         let me = self.clone();
         let writer = tokio::spawn(async move {
+            let mut asked = false;
             while let Some(b) = out.recv().await {
+                if b.is_empty() {
+                    let _ = wr.shutdown().await;
+                    asked = true;
+                    break;
+                }
                 let n = b.len();
                 if wr.write_all(&b).await.is_err() {
                     break;
@@ -403,7 +427,7 @@ impl TcpShared {
                 queued.fetch_sub(n, Ordering::AcqRel);
                 wlast.last.store(me.now_ms(), Ordering::Relaxed);
             }
-            let _ = wdone_tx.send(());
+            let _ = wdone_tx.send(asked);
         });
         let wtx = self.worker_for(id).clone();
         let conn = ConnId(id);
@@ -504,7 +528,10 @@ impl TcpShared {
                     }
                     Ok(Ok(_)) => last.last.store(self.now_ms(), Ordering::Relaxed),
                 },
-                _ = &mut wdone_rx => break CloseReason::Error,
+                asked = &mut wdone_rx => break match asked {
+                    Ok(true) => CloseReason::Local,
+                    _ => CloseReason::Error,
+                },
             }
         };
         self.unregister(id);

@@ -82,6 +82,10 @@ pub const BOOL_ALIASES: &[(&str, &str)] = &[
     ("isdsturiset", "isdsturiset"),
     ("force_rport", "force_rport"),
     ("add_local_rport", "add_local_rport"),
+    ("set_forward_close", "set_forward_close"),
+    ("set_reply_close", "set_reply_close"),
+    ("set_forward_no_connect", "set_forward_no_connect"),
+    ("set_reply_no_connect", "set_reply_no_connect"),
 ];
 
 /// Native functions not exported: they resume "the rest of the native block"
