@@ -59,6 +59,11 @@ pub struct TmConfig {
     pub local_cancel_reason: bool,
     /// A 6xx is an ordinary reply (no cancelling, no priority).
     pub disable_6xx_block: bool,
+    /// A 503 chosen for upstream goes as tm's own 500 (`remap_503_500`).
+    pub remap_503_500: bool,
+    /// Several 401/407 branch replies: their challenges go up together
+    /// (`aggregate_challenges`).
+    pub aggregate_challenges: bool,
 }
 
 impl Default for TmConfig {
@@ -78,6 +83,8 @@ impl Default for TmConfig {
             e2e_cancel_reason: true,
             local_cancel_reason: true,
             disable_6xx_block: false,
+            remap_503_500: true,
+            aggregate_challenges: true,
         }
     }
 }
@@ -177,7 +184,6 @@ const IGNORED_PARAMS: &[&str] = &[
     "noisy_ctimer",
     "fr_inv_timer_next",
     "unix_tx_timeout",
-    "aggregate_challenges",
     "blst_503",
     "reparse_on_dns_failure",
     "local_ack_mode",
@@ -1156,7 +1162,22 @@ impl PvImpl<Ctx> for TPv {
             }
             // Kamailio: -1 in onsend_route, whatever is being sent.
             TField::BranchIndex if ctx.exec.route_type == route_type::ONSEND => Value::Int(-1),
-            TField::BranchIndex => Value::Int(ctx.tm.branch_idx),
+            // A reply, branch_route and tm:branch-failure: the branch's own
+            // index; request_route: the branches added so far; failure_route:
+            // the outgoings so far plus the branches added in it (the index
+            // the next new branch gets); elsewhere -1 (as Kamailio).
+            TField::BranchIndex if !ctx.msg.is_request() => Value::Int(ctx.tm.branch_idx),
+            TField::BranchIndex => match ctx.exec.route_type {
+                route_type::BRANCH | route_type::BRANCH_FAILURE => Value::Int(ctx.tm.branch_idx),
+                route_type::REQUEST => Value::Int(ctx.branches.len() as i32),
+                route_type::FAILURE => match ctx.tm.tx.as_ref() {
+                    Some(t) => Value::Int(
+                        t.entry.inner.lock().next_branch_no() as i32 + ctx.branches.len() as i32,
+                    ),
+                    None => Value::Null,
+                },
+                _ => Value::Int(-1),
+            },
         }
     }
 }
@@ -1291,6 +1312,8 @@ impl Module for Tm {
             int("e2e_cancel_reason"),
             int("local_cancel_reason"),
             int("disable_6xx_block"),
+            int("remap_503_500"),
+            int("aggregate_challenges"),
             ModParamDecl {
                 name: "event_callback",
                 ty: ModParamType::Str,
@@ -1330,6 +1353,8 @@ impl Module for Tm {
             "e2e_cancel_reason" => c.e2e_cancel_reason = v.to_int() != 0,
             "local_cancel_reason" => c.local_cancel_reason = v.to_int() != 0,
             "disable_6xx_block" => c.disable_6xx_block = v.to_int() != 0,
+            "remap_503_500" => c.remap_503_500 = v.to_int() != 0,
+            "aggregate_challenges" => c.aggregate_challenges = v.to_int() != 0,
             "failure_reply_mode" => {
                 c.failure_reply_mode = match v.try_int() {
                     Some(0) => b'n',
