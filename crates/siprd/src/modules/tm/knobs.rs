@@ -206,7 +206,8 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         }),
     ));
 
-    let any = route_type::ANY;
+    // as Kamailio: not in reply_route nor onsend_route
+    let any = super::TX_ROUTES;
     let two_ints = || vec![int_or_bare_pv(), int_or_bare_pv()];
     reg.add_function(def(
         "t_set_retr",
@@ -278,7 +279,12 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
             name,
             "tm",
             vec![int_or_bare_pv()],
-            any,
+            // before the transaction's 100 is sent: request_route only
+            if name == "t_set_auto_inv_100" {
+                route_type::REQUEST
+            } else {
+                any
+            },
             func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(v) = int_arg(ctx, &a[0]) else {
                     tracing::error!("{name}: the argument must be 0 or 1");
@@ -293,7 +299,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_is_set",
         "tm",
         vec![ParamKind::StrOrPv],
-        any,
+        route_type::ANY,
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let Some(target) = str_arg(ctx, &a[0]) else {
                 return -1;
@@ -328,7 +334,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_get_status_code",
         "tm",
         vec![],
-        any,
+        route_type::ANY & !route_type::ONSEND,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = &ctx.tm.tx else {
                 tracing::error!(
@@ -347,7 +353,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_retransmit_reply",
         "tm",
         vec![],
-        route_type::REQUEST | route_type::FAILURE | route_type::ONREPLY | route_type::BRANCH,
+        route_type::REQUEST,
         func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = ctx.tm.tx.clone() else {
                 return -1;

@@ -190,6 +190,11 @@ const IGNORED_PARAMS: &[&str] = &[
     "xavp_contact",
 ];
 
+/// Where Kamailio accepts the functions that read or tune the transaction:
+/// everywhere but reply_route (no transaction there) and onsend_route.
+pub(crate) const TX_ROUTES: siprd_script::RouteMask =
+    route_type::ANY & !(route_type::CORE_ONREPLY | route_type::ONSEND);
+
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
 /// Kamailio's answer when no branch could be sent (onsend_route dropped them).
 const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
@@ -341,6 +346,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
     st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
     ctx.replied = true;
     if code >= 200 {
+        relay::set_local_cancel_reason(tx, code);
         relay::cancel_pending(&rt, tx);
     }
     if ok {
@@ -348,6 +354,38 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
     } else {
         -1
     }
+}
+
+/// `t_reply` in onreply_route: tm's own reply to the transaction's request,
+/// then a CANCEL (with tm's `Reason`) to every pending branch.
+fn reply_from_onreply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> i32 {
+    let Some(tx) = ctx.tm.tx.clone() else {
+        tracing::error!("t_reply: no transaction for this reply");
+        return -1;
+    };
+    let Some(code) = u16::try_from(code).ok().filter(|c| (100..=699).contains(c)) else {
+        tracing::error!("t_reply: invalid code {code}");
+        return -1;
+    };
+    let rt = ctx.rt.clone();
+    ctx.flush();
+    let headers = std::mem::take(&mut ctx.reply_headers);
+    let extra = DetachedReply {
+        headers: &headers,
+        ..Default::default()
+    };
+    let ok = reply_detached_with(&rt, &tx, code, reason, &extra);
+    ctx.reply_headers = headers;
+    ctx.reply_headers.clear();
+    if !ok {
+        tracing::error!("t_reply: a final reply was already sent for this transaction");
+        return -1;
+    }
+    if code >= 200 {
+        relay::set_local_cancel_reason(&tx, code);
+        relay::cancel_pending(&rt, &tx);
+    }
+    1
 }
 
 /// A local 2xx to an INVITE: index it by Call-ID and To-tag for its ACK.
@@ -1410,7 +1448,7 @@ impl Module for Tm {
             "t_check_trans",
             "tm",
             vec![],
-            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ONREPLY,
+            route_type::REQUEST | route_type::BRANCH | route_type::ONREPLY,
             func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| check_trans(&st, ctx)),
         ));
 
@@ -1421,6 +1459,11 @@ impl Module for Tm {
                     return -1;
                 };
                 let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+                if !ctx.msg.is_request() {
+                    // onreply_route: the transaction's request is answered
+                    // and its pending branches cancelled (as Kamailio)
+                    return reply_from_onreply(ctx, code, &reason);
+                }
                 if ctx.tm.tx.is_none() && create {
                     let r = newtran(&st, ctx);
                     if r != 1 {
@@ -1440,14 +1483,14 @@ impl Module for Tm {
             "t_reply",
             "tm",
             vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
-            req_fail,
+            req_fail | route_type::ONREPLY,
             t_reply(false, self.state.clone()),
         ));
         reg.add_function(def(
             "t_send_reply",
             "tm",
             vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
-            req_fail,
+            req_fail | route_type::ONREPLY,
             t_reply(true, self.state.clone()),
         ));
 
@@ -1455,7 +1498,7 @@ impl Module for Tm {
             "t_release",
             "tm",
             vec![],
-            req_fail,
+            route_type::REQUEST,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 let Some(tx) = ctx.tm.tx.take() else {
                     return -1;
@@ -1474,8 +1517,14 @@ impl Module for Tm {
             "t_suspend",
             "tm",
             vec![],
-            req_fail,
-            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| suspend(&st, ctx)),
+            route_type::ANY,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                if ctx.exec.route_type & (route_type::BRANCH | route_type::ONSEND) != 0 {
+                    tracing::error!("t_suspend: not in branch_route or onsend_route");
+                    return -1;
+                }
+                suspend(&st, ctx)
+            }),
         ));
 
         for (name, kind) in [
@@ -1538,7 +1587,7 @@ impl Module for Tm {
             "t_check_status",
             "tm",
             vec![ParamKind::Regex],
-            route_type::ANY,
+            route_type::ANY & !(route_type::BRANCH | route_type::ONSEND),
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Arg::Regex(re) = &a[0] else { return -1 };
                 let code = if ctx.tm.reply_code > 0 {
@@ -1654,7 +1703,7 @@ fn with_inner(ctx: &Ctx, f: impl FnOnce(&TxInner) -> bool) -> i32 {
 impl Tm {
     /// The functions that ask about the transaction's state.
     fn register_queries(&self, reg: &mut Registry<Ctx>) {
-        let any = route_type::ANY;
+        let any = TX_ROUTES;
         type Query = fn(&TxInner) -> bool;
         let queries: [(&'static str, Query); 6] = [
             ("t_is_canceled", |i| i.canceled),
@@ -1677,11 +1726,17 @@ impl Tm {
             ("t_any_replied", |i| i.uacs.iter().any(|u| u.replied)),
         ];
         for (name, q) in queries {
+            // the branch that ended: failure_route (and event routes) only
+            let routes = if name.starts_with("t_branch_") {
+                route_type::REQUEST | route_type::FAILURE | route_type::BRANCH_FAILURE
+            } else {
+                any
+            };
             reg.add_function(def(
                 name,
                 "tm",
                 vec![],
-                any,
+                routes,
                 func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| with_inner(ctx, q)),
             ));
         }
@@ -1689,7 +1744,7 @@ impl Tm {
             "t_grep_status",
             "tm",
             vec![int_or_bare_pv()],
-            any,
+            TX_ROUTES,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(code) = int_arg(ctx, &a[0]) else {
                     return -1;

@@ -515,7 +515,7 @@ fn reason_lines(msg: &Message) -> Option<Bytes> {
 
 /// tm's own `Reason` for the CANCELs a final `code` on another branch causes
 /// (`local_cancel_reason`), as Kamailio words it.
-fn set_local_cancel_reason(tx: &TxRef, code: u16) {
+pub(crate) fn set_local_cancel_reason(tx: &TxRef, code: u16) {
     if !tx.state.table.cfg.read().local_cancel_reason {
         return;
     }
