@@ -13,7 +13,7 @@ const SHORT: Duration = Duration::from_millis(400);
 fn fork_cfg(params: &str, a: u16, b: u16, extra_req: &str, routes: &str) -> String {
     tm_cfg(
         1,
-        &format!("loadmodule \"corex.so\"\n{params}"),
+        &format!("loadmodule \"corex.so\"\nloadmodule \"kex.so\"\n{params}"),
         &format!(
             r#"
 request_route {{
@@ -538,4 +538,61 @@ fn t_reply_in_onreply_route_answers_the_transaction() {
     let (c, _) = a.recv_start("CANCEL", WAIT).expect("CANCEL to a");
     assert_eq!(header(&c, "Reason"), Some("SIP;cause=500"));
     assert!(s.wait_log("TREPLY 1", WAIT), "{}", s.log());
+}
+
+#[test]
+fn transaction_pvs_and_branch_flags_in_each_route() {
+    let dump = |n: &str| {
+        format!(
+            r#"$var(sc) = t_get_status_code(); xlog("L_INFO", "{n} code=$T_reply_code reason=[$T_reply_reason] rpl=$T_rpl($rs) req=$T_req($rU) type=$T(reply_type) bflags=$T_branch(flags) buri=$T_branch(uri) sc=$var(sc)\n");"#
+        )
+    };
+    let a = NextHop::new();
+    let b = NextHop::new();
+    let routes = format!(
+        r#"branch_route[B] {{ if ($T_branch_idx == 1) {{ setbflag(3); }} {} }}
+onreply_route[R2] {{ {} if (isbflagset(3)) {{ xlog("L_INFO", "R2 bflag3 idx=$T_branch_idx\n"); }} }}
+event_route[tm:branch-failure:BF] {{ {} }}
+failure_route[F2] {{ {} if (isbflagset(3)) {{ xlog("L_INFO", "F2 bflag3\n"); }} }}"#,
+        dump("BR"),
+        dump("ONREPLY"),
+        dump("BF"),
+        dump("FAIL")
+    );
+    let s = Siprd::start(&fork_cfg(
+        r#"modparam("tm", "fr_timer", 800)"#,
+        a.port(),
+        b.port(),
+        &format!(
+            r#"t_on_branch("B"); t_on_branch_failure("BF"); t_on_reply("R2"); t_on_failure("F2"); t_relay(); {} exit;"#,
+            dump("REQ1")
+        ),
+        &routes,
+    ));
+    let uac = UdpClient::new();
+    uac.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", uac.port(), "pvs", ""),
+    );
+    assert!(a.recv_start("INVITE", WAIT).is_some());
+    let (ib, fb) = b.recv_start("INVITE", WAIT).expect("INVITE b");
+    send(&b, fb, &uas_reply(&ib, "183 Progress", "tb", ""));
+    send(&b, fb, &uas_reply(&ib, "486 Busy", "tb", ""));
+    // a never answers: its 408 (tm's own) wins over the 486
+    let bu = format!("sip:b@127.0.0.1:{}", b.port());
+    for l in [
+        "BR code=100 reason=[] rpl=<null> req=<null> type=0 bflags=<null> buri=<null> sc=-1".to_string(),
+        "REQ1 code=100 reason=[] rpl=<null> req=<null> type=0 bflags=<null> buri=<null> sc=100".to_string(),
+        format!("ONREPLY code=183 reason=[Progress] rpl=<null> req=bob type=0 bflags=8 buri={bu} sc=183"),
+        "R2 bflag3 idx=1".to_string(),
+        format!("ONREPLY code=486 reason=[Busy] rpl=<null> req=bob type=0 bflags=8 buri={bu} sc=486"),
+        "BF code=486 reason=[] rpl=486 req=<null> type=0 bflags=8 buri=<null> sc=486".to_string(),
+        "BF code=408 reason=[] rpl=<null> req=<null> type=0 bflags=0 buri=<null> sc=408".to_string(),
+        "FAIL code=408 reason=[Request Timeout] rpl=<null> req=<null> type=1 bflags=0 buri=<null> sc=408".to_string(),
+    ] {
+        assert!(s.wait_log(&l, Duration::from_secs(3)), "{l}\n{}", s.log());
+    }
+    assert!(!s.log().contains("F2 bflag3"), "{}", s.log());
+    let r = uac.recv(WAIT);
+    assert!(r.is_some());
 }

@@ -342,6 +342,23 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
                 );
                 return -1;
             };
+            // As Kamailio: the reply being processed (onreply_route), the
+            // branch's or the winning one (failure routes), else the last
+            // reply sent upstream; not in branch_route.
+            let rtype = ctx.exec.route_type;
+            if rtype & route_type::BRANCH != 0 {
+                tracing::error!("t_get_status_code: not in branch_route");
+                return -1;
+            }
+            if rtype & (route_type::FAILURE | route_type::BRANCH_FAILURE) != 0
+                || (rtype & route_type::TM_ONREPLY != 0 && !ctx.msg.is_request())
+            {
+                return if ctx.tm.reply_code > 0 {
+                    ctx.tm.reply_code
+                } else {
+                    -1
+                };
+            }
             match tx.entry.inner.lock().uas.last_code() {
                 0 => -1,
                 code => i32::from(code),

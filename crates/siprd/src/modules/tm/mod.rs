@@ -645,10 +645,15 @@ fn run_on_tx(
     reason: &[u8],
     rtype: siprd_script::RouteMask,
 ) {
-    let (req, rcv, best) = {
+    let (req, rcv, best, bflags) = {
         let inner = tx.entry.inner.lock();
-        let best = inner.best.and_then(|b| inner.uacs.get(b)).map(|u| u.no);
-        (inner.req.clone(), inner.rcv, best)
+        let u = inner.best.and_then(|b| inner.uacs.get(b));
+        (
+            inner.req.clone(),
+            inner.rcv,
+            u.map(|u| u.no),
+            u.map_or(0, |u| u.flags),
+        )
     };
     let ev = EventHandle {
         name: Arc::from(name),
@@ -663,6 +668,8 @@ fn run_on_tx(
         c.tm.reply_code = code;
         c.tm.reply_reason = reason;
         c.tm.branch_idx = best.map_or(0, |b| b as i32);
+        // the branch flags of the branch that ended (Kamailio)
+        c.ruri_bflags = bflags;
     });
 }
 
@@ -1173,6 +1180,9 @@ enum TField {
     ReplyCode,
     ReplyReason,
     BranchIndex,
+    ReplyType,
+    BranchFlags,
+    BranchUri,
 }
 
 struct TPv(TField);
@@ -1190,14 +1200,42 @@ impl PvImpl<Ctx> for TPv {
                 .tx
                 .as_ref()
                 .map_or(Value::Null, |t| Value::Int(t.entry.label as i32)),
-            TField::ReplyCode => Value::Int(ctx.tm.reply_code),
-            TField::ReplyReason => {
-                if ctx.tm.reply_reason.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Str(ctx.tm.reply_reason.clone())
-                }
+            // request and branch routes: the last reply sent upstream
+            TField::ReplyCode
+                if ctx.msg.is_request()
+                    && ctx.exec.route_type & (route_type::REQUEST | route_type::BRANCH) != 0 =>
+            {
+                Value::Int(
+                    ctx.tm
+                        .tx
+                        .as_ref()
+                        .map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code())),
+                )
             }
+            TField::ReplyCode => Value::Int(ctx.tm.reply_code),
+            // Kamailio: only onreply and failure routes have one; elsewhere
+            // an empty value
+            TField::ReplyReason => Value::Str(
+                if ctx.exec.route_type & (route_type::ONREPLY | route_type::FAILURE) != 0 {
+                    ctx.tm.reply_reason.clone()
+                } else {
+                    Bytes::new()
+                },
+            ),
+            // 1: the failure route's reply is tm's own (a timeout), else 0
+            TField::ReplyType => match &ctx.tm.tx {
+                None => Value::Null,
+                Some(_) if ctx.exec.route_type != route_type::FAILURE => Value::Int(0),
+                Some(t) => {
+                    let inner = t.entry.inner.lock();
+                    let faked = inner
+                        .best
+                        .and_then(|b| inner.uacs.get(b))
+                        .is_some_and(|u| u.reply.is_none());
+                    Value::Int(i32::from(faked))
+                }
+            },
+            TField::BranchFlags | TField::BranchUri => t_branch(ctx, self.0),
             // Kamailio: -1 in onsend_route, whatever is being sent.
             TField::BranchIndex if ctx.exec.route_type == route_type::ONSEND => Value::Int(-1),
             // A reply, branch_route and tm:branch-failure: the branch's own
@@ -1220,6 +1258,28 @@ impl PvImpl<Ctx> for TPv {
     }
 }
 
+/// `$T_branch(flags)` / `$T_branch(uri)`: the branch that answered
+/// (onreply_route) or ended (failure routes; flags only, as Kamailio).
+fn t_branch(ctx: &Ctx, f: TField) -> Value {
+    let Some(t) = &ctx.tm.tx else {
+        return Value::Null;
+    };
+    let inner = t.entry.inner.lock();
+    let reply = !ctx.msg.is_request() && ctx.exec.route_type & route_type::TM_ONREPLY != 0;
+    let u = if reply {
+        inner.uacs.iter().find(|u| u.no as i32 == ctx.tm.branch_idx)
+    } else if ctx.exec.route_type & (route_type::FAILURE | route_type::BRANCH_FAILURE) != 0 {
+        inner.best.and_then(|b| inner.uacs.get(b))
+    } else {
+        None
+    };
+    match (u, f) {
+        (Some(u), TField::BranchFlags) => Value::Int(u.flags as i32),
+        (Some(u), TField::BranchUri) if reply => Value::Str(u.uri.clone()),
+        _ => Value::Null,
+    }
+}
+
 /// `$T_req(pv)` / `$T_rpl(pv)`: a PV read on the transaction's request or on
 /// its winning reply.
 struct TMsgPv {
@@ -1229,9 +1289,15 @@ struct TMsgPv {
 
 impl PvImpl<Ctx> for TMsgPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        // Already on the wanted message: read it directly.
-        if ctx.msg.is_request() != self.reply && !ctx.faked {
-            return self.spec.get(ctx);
+        // As Kamailio: $T_req only while a reply is being processed
+        // (onreply_route), $T_rpl only in failure_route and
+        // tm:branch-failure; null elsewhere.
+        if self.reply {
+            if ctx.exec.route_type & (route_type::FAILURE | route_type::BRANCH_FAILURE) == 0 {
+                return Value::Null;
+            }
+        } else if ctx.msg.is_request() || ctx.faked {
+            return Value::Null;
         }
         let Some(tx) = ctx.tm.tx.clone() else {
             return Value::Null;
@@ -1659,6 +1725,18 @@ impl Module for Tm {
         add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
+        reg.add_pv(PvClassDef {
+            name: "T_branch",
+            module: "tmx",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let f = match inner.map(str::trim) {
+                    Some("flags") => TField::BranchFlags,
+                    Some("uri") => TField::BranchUri,
+                    other => return Err(format!("unknown $T_branch field {other:?} (flags, uri)")),
+                };
+                Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
@@ -1916,7 +1994,8 @@ impl Module for Tmx {
                     Some("reply_code") => TField::ReplyCode,
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
-                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index)")),
+                    Some("reply_type") => TField::ReplyType,
+                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index, reply_type)")),
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),

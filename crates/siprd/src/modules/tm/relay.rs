@@ -73,6 +73,8 @@ struct Target {
     host: Vec<u8>,
     port: u16,
     proto: Proto,
+    /// Its branch flags (the R-URI's, or the appended branch's).
+    flags: u32,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -92,6 +94,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         host: uri.host().to_vec(),
         port: uri.port().unwrap_or(5060),
         proto,
+        flags: 0,
     })
 }
 
@@ -144,6 +147,7 @@ pub fn t_relay(
             host: h.to_vec(),
             port: port.unwrap_or(5060),
             proto: proto.unwrap_or(Proto::Udp),
+            flags: 0,
         }),
         None => {
             let t = ctx
@@ -153,12 +157,14 @@ pub fn t_relay(
             target_of(&t, proto)
         }
     };
-    let Some(first) = first else { return -1 };
+    let Some(mut first) = first else { return -1 };
+    first.flags = ctx.ruri_bflags;
     targets.push(first);
     for b in ctx.branches.clone() {
         let dst = b.dst_uri.clone().unwrap_or_else(|| b.uri.clone());
         if let Some(mut t) = target_of(&dst, proto) {
             t.ruri = Some(b.uri.clone());
+            t.flags = b.flags;
             targets.push(t);
         }
     }
@@ -255,6 +261,8 @@ fn add_branch(
         ctx.flags,
         ctx.exec.clone(),
     );
+    let keep_bflags = ctx.ruri_bflags;
+    ctx.ruri_bflags = t.flags;
     if let Some(r) = &t.ruri {
         ctx.new_uri = Some(r.clone());
     }
@@ -272,9 +280,12 @@ fn add_branch(
             host: t.host.clone(),
             port: t.port,
             proto: t.proto,
+            // setbflag() & co. in branch_route apply to this branch
+            flags: ctx.ruri_bflags,
         };
         build_branch(st, ctx, tx, &t2, cfg)
     };
+    ctx.ruri_bflags = keep_bflags;
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
     built
 }
@@ -357,6 +368,10 @@ fn build_branch(
             replied: false,
             leg,
             dropped: false,
+            flags: t.flags,
+            uri: ruri
+                .clone()
+                .unwrap_or_else(|| Bytes::copy_from_slice(ctx.msg.ruri_bytes())),
         });
         if ctx.tm.on_failure.is_some() {
             inner.on_failure = ctx.tm.on_failure;
@@ -724,6 +739,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     ctx.tm.reply_code = i32::from(code);
     ctx.tm.reply_reason = Bytes::copy_from_slice(ctx.msg.reason());
     ctx.tm.branch_idx = wire_no as i32;
+    // onreply_route sees the flags of the branch that answered (Kamailio)
+    if let Some(u) = tx.entry.inner.lock().uacs.get(n) {
+        ctx.ruri_bflags = u.flags;
+    }
     if let Some(route) = on_reply {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         if out.dropped && code < 200 {
