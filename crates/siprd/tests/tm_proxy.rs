@@ -596,3 +596,69 @@ failure_route[F2] {{ {} if (isbflagset(3)) {{ xlog("L_INFO", "F2 bflag3\n"); }} 
     let r = uac.recv(WAIT);
     assert!(r.is_some());
 }
+
+#[test]
+fn t_relay_and_t_newtran_return_codes() {
+    let a = NextHop::new();
+    let s = Siprd::start(&tm_cfg(
+        1,
+        "",
+        &format!(
+            r#"
+request_route {{
+    if (is_method("ACK")) {{ $var(s) = t_suspend(); xlog("L_INFO", "ACK suspend=$var(s)\n"); exit; }}
+    if ($rU == "nt") {{
+        $var(a) = t_newtran(); $var(b) = t_newtran();
+        xlog("L_INFO", "NEWTRAN $var(a) $var(b)\n");
+        t_reply("200", "ok");
+        exit;
+    }}
+    if ($rU == "bad") {{
+        $du = "sip:nonexistent.invalid";
+        $var(r) = t_relay();
+        xlog("L_INFO", "BAD relay=$var(r)\n");
+        exit;
+    }}
+    $ru = "sip:a@127.0.0.1:{}";
+    $var(r) = t_relay();
+    xlog("L_INFO", "RELAY $var(r) $ci\n");
+}}
+"#,
+            a.port()
+        ),
+    ));
+    let uac = UdpClient::new();
+    // a second t_newtran for the same request: -10
+    let r = uac.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:nt@127.0.0.1", uac.port(), "rc-nt", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    assert!(s.wait_log("NEWTRAN 1 -10", WAIT), "{}", s.log());
+    // no destination resolves: tm answers 478, t_relay returns -478
+    let r = uac.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bad@127.0.0.1", uac.port(), "rc-bad", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 478 Unresolvable destination (478/TM)"
+    );
+    assert!(s.wait_log("BAD relay=-478", WAIT), "{}", s.log());
+    // a retransmission: absorbed (not relayed again), t_relay returns 1
+    let m = request("MESSAGE", "sip:x@127.0.0.1", uac.port(), "rc-rtx", "");
+    uac.send(s.udp_addr(), &m);
+    assert!(a.recv_start("MESSAGE", WAIT).is_some());
+    uac.send(s.udp_addr(), &m);
+    assert!(s.wait_log_count("RELAY 1 rc-rtx", 2, WAIT), "{}", s.log());
+    assert!(
+        a.recv_start("MESSAGE", SHORT).is_none(),
+        "the retransmission is absorbed"
+    );
+    // t_suspend on an ACK: -1
+    uac.send(
+        s.udp_addr(),
+        &request("ACK", "sip:x@127.0.0.1", uac.port(), "rc-ack", ""),
+    );
+    assert!(s.wait_log("ACK suspend=-1", WAIT), "{}", s.log());
+}

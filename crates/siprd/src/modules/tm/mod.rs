@@ -195,6 +195,8 @@ const IGNORED_PARAMS: &[&str] = &[
 pub(crate) const TX_ROUTES: siprd_script::RouteMask =
     route_type::ANY & !(route_type::CORE_ONREPLY | route_type::ONSEND);
 
+/// Kamailio's answer when no destination of `t_relay` resolves.
+const REASON_478: &[u8] = b"Unresolvable destination (478/TM)";
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
 /// Kamailio's answer when no branch could be sent (onsend_route dropped them).
 const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
@@ -1506,7 +1508,14 @@ impl Module for Tm {
             "tm",
             vec![],
             route_type::REQUEST,
-            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| newtran(&st, ctx)),
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                if ctx.tm.tx.is_some() && ctx.msg.is_request() && !ctx.faked {
+                    // Kamailio: a second t_newtran for the same request fails (-10)
+                    tracing::error!("t_newtran: the transaction already exists");
+                    return -10;
+                }
+                newtran(&st, ctx)
+            }),
         ));
 
         let st = self.state.clone();

@@ -122,6 +122,9 @@ pub fn t_relay(
     if ctx.tm.tx.is_none() {
         match newtran(st, ctx) {
             1 => {}
+            // a retransmission, absorbed (its last reply resent): Kamailio's
+            // t_relay returns 1 and the script goes on
+            0 => return 1,
             r => return r,
         }
     }
@@ -173,10 +176,22 @@ pub fn t_relay(
     // As Kamailio: every branch is built (its branch_route run) before any is
     // sent, and onsend_route sees the request as the route left it.
     let mut built = Vec::with_capacity(targets.len());
+    let mut unresolved = false;
     for t in targets {
-        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg) {
+        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg, &mut unresolved) {
             built.push(b);
         }
+    }
+    if built.is_empty() && unresolved {
+        // Kamailio: no branch because no destination resolves: the request
+        // route's transaction answers 478 at once; t_relay returns -478.
+        tracing::error!("t_relay: failure to add branches (unresolvable destination)");
+        if ctx.exec.route_type & route_type::FAILURE == 0
+            && !tx.entry.inner.lock().flags.disable_internal_reply
+        {
+            reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
+        }
+        return -478;
     }
     let (mut sent, mut dropped) = (0, 0);
     for b in built {
@@ -249,10 +264,11 @@ fn add_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
+    unresolved: &mut bool,
 ) -> Option<Built> {
     let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
     let Some(route) = on_branch else {
-        return build_branch(st, ctx, tx, t, cfg);
+        return build_branch(st, ctx, tx, t, cfg, unresolved);
     };
     let keep = (
         ctx.new_uri.clone(),
@@ -283,7 +299,7 @@ fn add_branch(
             // setbflag() & co. in branch_route apply to this branch
             flags: ctx.ruri_bflags,
         };
-        build_branch(st, ctx, tx, &t2, cfg)
+        build_branch(st, ctx, tx, &t2, cfg, unresolved)
     };
     ctx.ruri_bflags = keep_bflags;
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
@@ -296,8 +312,12 @@ fn build_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
+    unresolved: &mut bool,
 ) -> Option<Built> {
-    let addr = crate::forward::resolve(&t.host, t.port)?;
+    let Some(addr) = crate::forward::resolve(&t.host, t.port) else {
+        *unresolved = true;
+        return None;
+    };
     let Some(listener) = via_listener(ctx, t.proto, &addr) else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
         return None;
