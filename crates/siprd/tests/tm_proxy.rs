@@ -662,3 +662,24 @@ request_route {{
     );
     assert!(s.wait_log("ACK suspend=-1", WAIT), "{}", s.log());
 }
+
+#[test]
+fn a_non_invite_branch_is_never_cancelled_and_waits_t2_after_a_100() {
+    let t = Setup::new(r#"modparam("tm", "fr_timer", 700)"#, "", "");
+    let m = request("MESSAGE", "sip:bob@127.0.0.1", t.uac.port(), "ni-1", "");
+    t.uac.send(t.s.udp_addr(), &m);
+    let (ia, fa) = t.a.recv_start("MESSAGE", WAIT).expect("MESSAGE a");
+    let (ib, fb) = t.b.recv_start("MESSAGE", WAIT).expect("MESSAGE b");
+    send(&t.a, fa, &uas_reply(&ia, "404 Nope", "ta", ""));
+    send(&t.b, fb, &hop_reply(&ib, "100 Trying"));
+    // Kamailio: after the 100 the next retransmission is T2 (4 s) away, and
+    // the branch's timeout sends no CANCEL
+    let got: Vec<String> =
+        t.b.collect(Duration::from_millis(1300))
+            .into_iter()
+            .map(|(m, _)| first_line(&m).to_string())
+            .collect();
+    assert!(got.is_empty(), "{got:?}");
+    let r = t.uac_reply(WAIT).expect("final reply");
+    assert_eq!(first_line(&r), "SIP/2.0 404 Nope");
+}

@@ -1163,7 +1163,8 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
             return;
         }
         u.code = 408;
-        let cancel = if u.provisional && !u.cancel_sent {
+        // only an INVITE branch is cancelled (RFC 3261 §9.1)
+        let cancel = if tx.entry.invite && u.provisional && !u.cancel_sent {
             start_cancel(&tx.state, u, Instant::now(), None)
         } else {
             None
