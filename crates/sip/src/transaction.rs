@@ -370,7 +370,10 @@ impl ClientTx {
                             self.fr = Some(now + self.cfg.fr_inv);
                         }
                     } else if let Some(r) = &mut self.retr {
+                        // Proceeding (§17.1.2.2): retransmit every T2 from now
+                        // on (as Kamailio, which restarts the timer at T2).
                         r.interval = self.cfg.t2;
+                        r.at = now + self.cfg.t2;
                     }
                     self.state = State::Proceeding;
                     return ClientReply {

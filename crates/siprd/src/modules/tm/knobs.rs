@@ -206,7 +206,8 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         }),
     ));
 
-    let any = route_type::ANY;
+    // as Kamailio: not in reply_route nor onsend_route
+    let any = super::TX_ROUTES;
     let two_ints = || vec![int_or_bare_pv(), int_or_bare_pv()];
     reg.add_function(def(
         "t_set_retr",
@@ -278,7 +279,12 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
             name,
             "tm",
             vec![int_or_bare_pv()],
-            any,
+            // before the transaction's 100 is sent: request_route only
+            if name == "t_set_auto_inv_100" {
+                route_type::REQUEST
+            } else {
+                any
+            },
             func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(v) = int_arg(ctx, &a[0]) else {
                     tracing::error!("{name}: the argument must be 0 or 1");
@@ -293,7 +299,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_is_set",
         "tm",
         vec![ParamKind::StrOrPv],
-        any,
+        route_type::ANY,
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let Some(target) = str_arg(ctx, &a[0]) else {
                 return -1;
@@ -328,7 +334,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_get_status_code",
         "tm",
         vec![],
-        any,
+        route_type::ANY & !route_type::ONSEND,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = &ctx.tm.tx else {
                 tracing::error!(
@@ -336,6 +342,23 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
                 );
                 return -1;
             };
+            // As Kamailio: the reply being processed (onreply_route), the
+            // branch's or the winning one (failure routes), else the last
+            // reply sent upstream; not in branch_route.
+            let rtype = ctx.exec.route_type;
+            if rtype & route_type::BRANCH != 0 {
+                tracing::error!("t_get_status_code: not in branch_route");
+                return -1;
+            }
+            if rtype & (route_type::FAILURE | route_type::BRANCH_FAILURE) != 0
+                || (rtype & route_type::TM_ONREPLY != 0 && !ctx.msg.is_request())
+            {
+                return if ctx.tm.reply_code > 0 {
+                    ctx.tm.reply_code
+                } else {
+                    -1
+                };
+            }
             match tx.entry.inner.lock().uas.last_code() {
                 0 => -1,
                 code => i32::from(code),
@@ -347,7 +370,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_retransmit_reply",
         "tm",
         vec![],
-        route_type::REQUEST | route_type::FAILURE | route_type::ONREPLY | route_type::BRANCH,
+        route_type::REQUEST,
         func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = ctx.tm.tx.clone() else {
                 return -1;

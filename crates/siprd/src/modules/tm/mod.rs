@@ -59,6 +59,11 @@ pub struct TmConfig {
     pub local_cancel_reason: bool,
     /// A 6xx is an ordinary reply (no cancelling, no priority).
     pub disable_6xx_block: bool,
+    /// A 503 chosen for upstream goes as tm's own 500 (`remap_503_500`).
+    pub remap_503_500: bool,
+    /// Several 401/407 branch replies: their challenges go up together
+    /// (`aggregate_challenges`).
+    pub aggregate_challenges: bool,
 }
 
 impl Default for TmConfig {
@@ -78,6 +83,8 @@ impl Default for TmConfig {
             e2e_cancel_reason: true,
             local_cancel_reason: true,
             disable_6xx_block: false,
+            remap_503_500: true,
+            aggregate_challenges: true,
         }
     }
 }
@@ -177,13 +184,19 @@ const IGNORED_PARAMS: &[&str] = &[
     "noisy_ctimer",
     "fr_inv_timer_next",
     "unix_tx_timeout",
-    "aggregate_challenges",
     "blst_503",
     "reparse_on_dns_failure",
     "local_ack_mode",
     "xavp_contact",
 ];
 
+/// Where Kamailio accepts the functions that read or tune the transaction:
+/// everywhere but reply_route (no transaction there) and onsend_route.
+pub(crate) const TX_ROUTES: siprd_script::RouteMask =
+    route_type::ANY & !(route_type::CORE_ONREPLY | route_type::ONSEND);
+
+/// Kamailio's answer when no destination of `t_relay` resolves.
+const REASON_478: &[u8] = b"Unresolvable destination (478/TM)";
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
 /// Kamailio's answer when no branch could be sent (onsend_route dropped them).
 const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
@@ -335,6 +348,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
     st.table.stats.local_replies.fetch_add(1, Ordering::Relaxed);
     ctx.replied = true;
     if code >= 200 {
+        relay::set_local_cancel_reason(tx, code);
         relay::cancel_pending(&rt, tx);
     }
     if ok {
@@ -342,6 +356,38 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
     } else {
         -1
     }
+}
+
+/// `t_reply` in onreply_route: tm's own reply to the transaction's request,
+/// then a CANCEL (with tm's `Reason`) to every pending branch.
+fn reply_from_onreply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> i32 {
+    let Some(tx) = ctx.tm.tx.clone() else {
+        tracing::error!("t_reply: no transaction for this reply");
+        return -1;
+    };
+    let Some(code) = u16::try_from(code).ok().filter(|c| (100..=699).contains(c)) else {
+        tracing::error!("t_reply: invalid code {code}");
+        return -1;
+    };
+    let rt = ctx.rt.clone();
+    ctx.flush();
+    let headers = std::mem::take(&mut ctx.reply_headers);
+    let extra = DetachedReply {
+        headers: &headers,
+        ..Default::default()
+    };
+    let ok = reply_detached_with(&rt, &tx, code, reason, &extra);
+    ctx.reply_headers = headers;
+    ctx.reply_headers.clear();
+    if !ok {
+        tracing::error!("t_reply: a final reply was already sent for this transaction");
+        return -1;
+    }
+    if code >= 200 {
+        relay::set_local_cancel_reason(&tx, code);
+        relay::cancel_pending(&rt, &tx);
+    }
+    1
 }
 
 /// A local 2xx to an INVITE: index it by Call-ID and To-tag for its ACK.
@@ -601,10 +647,15 @@ fn run_on_tx(
     reason: &[u8],
     rtype: siprd_script::RouteMask,
 ) {
-    let (req, rcv, best) = {
+    let (req, rcv, best, bflags) = {
         let inner = tx.entry.inner.lock();
-        let best = inner.best.and_then(|b| inner.uacs.get(b)).map(|u| u.no);
-        (inner.req.clone(), inner.rcv, best)
+        let u = inner.best.and_then(|b| inner.uacs.get(b));
+        (
+            inner.req.clone(),
+            inner.rcv,
+            u.map(|u| u.no),
+            u.map_or(0, |u| u.flags),
+        )
     };
     let ev = EventHandle {
         name: Arc::from(name),
@@ -619,6 +670,8 @@ fn run_on_tx(
         c.tm.reply_code = code;
         c.tm.reply_reason = reason;
         c.tm.branch_idx = best.map_or(0, |b| b as i32);
+        // the branch flags of the branch that ended (Kamailio)
+        c.ruri_bflags = bflags;
     });
 }
 
@@ -1129,6 +1182,9 @@ enum TField {
     ReplyCode,
     ReplyReason,
     BranchIndex,
+    ReplyType,
+    BranchFlags,
+    BranchUri,
 }
 
 struct TPv(TField);
@@ -1146,18 +1202,83 @@ impl PvImpl<Ctx> for TPv {
                 .tx
                 .as_ref()
                 .map_or(Value::Null, |t| Value::Int(t.entry.label as i32)),
-            TField::ReplyCode => Value::Int(ctx.tm.reply_code),
-            TField::ReplyReason => {
-                if ctx.tm.reply_reason.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Str(ctx.tm.reply_reason.clone())
-                }
+            // request and branch routes: the last reply sent upstream
+            TField::ReplyCode
+                if ctx.msg.is_request()
+                    && ctx.exec.route_type & (route_type::REQUEST | route_type::BRANCH) != 0 =>
+            {
+                Value::Int(
+                    ctx.tm
+                        .tx
+                        .as_ref()
+                        .map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code())),
+                )
             }
+            TField::ReplyCode => Value::Int(ctx.tm.reply_code),
+            // Kamailio: only onreply and failure routes have one; elsewhere
+            // an empty value
+            TField::ReplyReason => Value::Str(
+                if ctx.exec.route_type & (route_type::ONREPLY | route_type::FAILURE) != 0 {
+                    ctx.tm.reply_reason.clone()
+                } else {
+                    Bytes::new()
+                },
+            ),
+            // 1: the failure route's reply is tm's own (a timeout), else 0
+            TField::ReplyType => match &ctx.tm.tx {
+                None => Value::Null,
+                Some(_) if ctx.exec.route_type != route_type::FAILURE => Value::Int(0),
+                Some(t) => {
+                    let inner = t.entry.inner.lock();
+                    let faked = inner
+                        .best
+                        .and_then(|b| inner.uacs.get(b))
+                        .is_some_and(|u| u.reply.is_none());
+                    Value::Int(i32::from(faked))
+                }
+            },
+            TField::BranchFlags | TField::BranchUri => t_branch(ctx, self.0),
             // Kamailio: -1 in onsend_route, whatever is being sent.
             TField::BranchIndex if ctx.exec.route_type == route_type::ONSEND => Value::Int(-1),
-            TField::BranchIndex => Value::Int(ctx.tm.branch_idx),
+            // A reply, branch_route and tm:branch-failure: the branch's own
+            // index; request_route: the branches added so far; failure_route:
+            // the outgoings so far plus the branches added in it (the index
+            // the next new branch gets); elsewhere -1 (as Kamailio).
+            TField::BranchIndex if !ctx.msg.is_request() => Value::Int(ctx.tm.branch_idx),
+            TField::BranchIndex => match ctx.exec.route_type {
+                route_type::BRANCH | route_type::BRANCH_FAILURE => Value::Int(ctx.tm.branch_idx),
+                route_type::REQUEST => Value::Int(ctx.branches.len() as i32),
+                route_type::FAILURE => match ctx.tm.tx.as_ref() {
+                    Some(t) => Value::Int(
+                        t.entry.inner.lock().next_branch_no() as i32 + ctx.branches.len() as i32,
+                    ),
+                    None => Value::Null,
+                },
+                _ => Value::Int(-1),
+            },
         }
+    }
+}
+
+/// `$T_branch(flags)` / `$T_branch(uri)`: the branch that answered
+/// (onreply_route) or ended (failure routes; flags only, as Kamailio).
+fn t_branch(ctx: &Ctx, f: TField) -> Value {
+    let Some(t) = &ctx.tm.tx else {
+        return Value::Null;
+    };
+    let inner = t.entry.inner.lock();
+    let reply = !ctx.msg.is_request() && ctx.exec.route_type & route_type::TM_ONREPLY != 0;
+    let u = if reply {
+        inner.uacs.iter().find(|u| u.no as i32 == ctx.tm.branch_idx)
+    } else if ctx.exec.route_type & (route_type::FAILURE | route_type::BRANCH_FAILURE) != 0 {
+        inner.best.and_then(|b| inner.uacs.get(b))
+    } else {
+        None
+    };
+    match (u, f) {
+        (Some(u), TField::BranchFlags) => Value::Int(u.flags as i32),
+        (Some(u), TField::BranchUri) if reply => Value::Str(u.uri.clone()),
+        _ => Value::Null,
     }
 }
 
@@ -1170,9 +1291,15 @@ struct TMsgPv {
 
 impl PvImpl<Ctx> for TMsgPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        // Already on the wanted message: read it directly.
-        if ctx.msg.is_request() != self.reply && !ctx.faked {
-            return self.spec.get(ctx);
+        // As Kamailio: $T_req only while a reply is being processed
+        // (onreply_route), $T_rpl only in failure_route and
+        // tm:branch-failure; null elsewhere.
+        if self.reply {
+            if ctx.exec.route_type & (route_type::FAILURE | route_type::BRANCH_FAILURE) == 0 {
+                return Value::Null;
+            }
+        } else if ctx.msg.is_request() || ctx.faked {
+            return Value::Null;
         }
         let Some(tx) = ctx.tm.tx.clone() else {
             return Value::Null;
@@ -1291,6 +1418,8 @@ impl Module for Tm {
             int("e2e_cancel_reason"),
             int("local_cancel_reason"),
             int("disable_6xx_block"),
+            int("remap_503_500"),
+            int("aggregate_challenges"),
             ModParamDecl {
                 name: "event_callback",
                 ty: ModParamType::Str,
@@ -1330,6 +1459,8 @@ impl Module for Tm {
             "e2e_cancel_reason" => c.e2e_cancel_reason = v.to_int() != 0,
             "local_cancel_reason" => c.local_cancel_reason = v.to_int() != 0,
             "disable_6xx_block" => c.disable_6xx_block = v.to_int() != 0,
+            "remap_503_500" => c.remap_503_500 = v.to_int() != 0,
+            "aggregate_challenges" => c.aggregate_challenges = v.to_int() != 0,
             "failure_reply_mode" => {
                 c.failure_reply_mode = match v.try_int() {
                     Some(0) => b'n',
@@ -1377,7 +1508,14 @@ impl Module for Tm {
             "tm",
             vec![],
             route_type::REQUEST,
-            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| newtran(&st, ctx)),
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                if ctx.tm.tx.is_some() && ctx.msg.is_request() && !ctx.faked {
+                    // Kamailio: a second t_newtran for the same request fails (-10)
+                    tracing::error!("t_newtran: the transaction already exists");
+                    return -10;
+                }
+                newtran(&st, ctx)
+            }),
         ));
 
         let st = self.state.clone();
@@ -1385,7 +1523,7 @@ impl Module for Tm {
             "t_check_trans",
             "tm",
             vec![],
-            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ONREPLY,
+            route_type::REQUEST | route_type::BRANCH | route_type::ONREPLY,
             func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| check_trans(&st, ctx)),
         ));
 
@@ -1396,6 +1534,11 @@ impl Module for Tm {
                     return -1;
                 };
                 let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+                if !ctx.msg.is_request() {
+                    // onreply_route: the transaction's request is answered
+                    // and its pending branches cancelled (as Kamailio)
+                    return reply_from_onreply(ctx, code, &reason);
+                }
                 if ctx.tm.tx.is_none() && create {
                     let r = newtran(&st, ctx);
                     if r != 1 {
@@ -1415,14 +1558,14 @@ impl Module for Tm {
             "t_reply",
             "tm",
             vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
-            req_fail,
+            req_fail | route_type::ONREPLY,
             t_reply(false, self.state.clone()),
         ));
         reg.add_function(def(
             "t_send_reply",
             "tm",
             vec![ParamKind::IntOrPv, ParamKind::PvOrStr],
-            req_fail,
+            req_fail | route_type::ONREPLY,
             t_reply(true, self.state.clone()),
         ));
 
@@ -1430,7 +1573,7 @@ impl Module for Tm {
             "t_release",
             "tm",
             vec![],
-            req_fail,
+            route_type::REQUEST,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 let Some(tx) = ctx.tm.tx.take() else {
                     return -1;
@@ -1449,8 +1592,14 @@ impl Module for Tm {
             "t_suspend",
             "tm",
             vec![],
-            req_fail,
-            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| suspend(&st, ctx)),
+            route_type::ANY,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                if ctx.exec.route_type & (route_type::BRANCH | route_type::ONSEND) != 0 {
+                    tracing::error!("t_suspend: not in branch_route or onsend_route");
+                    return -1;
+                }
+                suspend(&st, ctx)
+            }),
         ));
 
         for (name, kind) in [
@@ -1513,7 +1662,7 @@ impl Module for Tm {
             "t_check_status",
             "tm",
             vec![ParamKind::Regex],
-            route_type::ANY,
+            route_type::ANY & !(route_type::BRANCH | route_type::ONSEND),
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Arg::Regex(re) = &a[0] else { return -1 };
                 let code = if ctx.tm.reply_code > 0 {
@@ -1585,6 +1734,18 @@ impl Module for Tm {
         add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
+        reg.add_pv(PvClassDef {
+            name: "T_branch",
+            module: "tmx",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let f = match inner.map(str::trim) {
+                    Some("flags") => TField::BranchFlags,
+                    Some("uri") => TField::BranchUri,
+                    other => return Err(format!("unknown $T_branch field {other:?} (flags, uri)")),
+                };
+                Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
@@ -1629,7 +1790,7 @@ fn with_inner(ctx: &Ctx, f: impl FnOnce(&TxInner) -> bool) -> i32 {
 impl Tm {
     /// The functions that ask about the transaction's state.
     fn register_queries(&self, reg: &mut Registry<Ctx>) {
-        let any = route_type::ANY;
+        let any = TX_ROUTES;
         type Query = fn(&TxInner) -> bool;
         let queries: [(&'static str, Query); 6] = [
             ("t_is_canceled", |i| i.canceled),
@@ -1652,11 +1813,17 @@ impl Tm {
             ("t_any_replied", |i| i.uacs.iter().any(|u| u.replied)),
         ];
         for (name, q) in queries {
+            // the branch that ended: failure_route (and event routes) only
+            let routes = if name.starts_with("t_branch_") {
+                route_type::REQUEST | route_type::FAILURE | route_type::BRANCH_FAILURE
+            } else {
+                any
+            };
             reg.add_function(def(
                 name,
                 "tm",
                 vec![],
-                any,
+                routes,
                 func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| with_inner(ctx, q)),
             ));
         }
@@ -1664,7 +1831,7 @@ impl Tm {
             "t_grep_status",
             "tm",
             vec![int_or_bare_pv()],
-            any,
+            TX_ROUTES,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(code) = int_arg(ctx, &a[0]) else {
                     return -1;
@@ -1836,7 +2003,8 @@ impl Module for Tmx {
                     Some("reply_code") => TField::ReplyCode,
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
-                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index)")),
+                    Some("reply_type") => TField::ReplyType,
+                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index, reply_type)")),
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),

@@ -73,6 +73,8 @@ struct Target {
     host: Vec<u8>,
     port: u16,
     proto: Proto,
+    /// Its branch flags (the R-URI's, or the appended branch's).
+    flags: u32,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -92,6 +94,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         host: uri.host().to_vec(),
         port: uri.port().unwrap_or(5060),
         proto,
+        flags: 0,
     })
 }
 
@@ -119,6 +122,9 @@ pub fn t_relay(
     if ctx.tm.tx.is_none() {
         match newtran(st, ctx) {
             1 => {}
+            // a retransmission, absorbed (its last reply resent): Kamailio's
+            // t_relay returns 1 and the script goes on
+            0 => return 1,
             r => return r,
         }
     }
@@ -144,6 +150,7 @@ pub fn t_relay(
             host: h.to_vec(),
             port: port.unwrap_or(5060),
             proto: proto.unwrap_or(Proto::Udp),
+            flags: 0,
         }),
         None => {
             let t = ctx
@@ -153,12 +160,14 @@ pub fn t_relay(
             target_of(&t, proto)
         }
     };
-    let Some(first) = first else { return -1 };
+    let Some(mut first) = first else { return -1 };
+    first.flags = ctx.ruri_bflags;
     targets.push(first);
     for b in ctx.branches.clone() {
         let dst = b.dst_uri.clone().unwrap_or_else(|| b.uri.clone());
         if let Some(mut t) = target_of(&dst, proto) {
             t.ruri = Some(b.uri.clone());
+            t.flags = b.flags;
             targets.push(t);
         }
     }
@@ -167,10 +176,22 @@ pub fn t_relay(
     // As Kamailio: every branch is built (its branch_route run) before any is
     // sent, and onsend_route sees the request as the route left it.
     let mut built = Vec::with_capacity(targets.len());
+    let mut unresolved = false;
     for t in targets {
-        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg) {
+        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg, &mut unresolved) {
             built.push(b);
         }
+    }
+    if built.is_empty() && unresolved {
+        // Kamailio: no branch because no destination resolves: the request
+        // route's transaction answers 478 at once; t_relay returns -478.
+        tracing::error!("t_relay: failure to add branches (unresolvable destination)");
+        if ctx.exec.route_type & route_type::FAILURE == 0
+            && !tx.entry.inner.lock().flags.disable_internal_reply
+        {
+            reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
+        }
+        return -478;
     }
     let (mut sent, mut dropped) = (0, 0);
     for b in built {
@@ -243,10 +264,11 @@ fn add_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
+    unresolved: &mut bool,
 ) -> Option<Built> {
     let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
     let Some(route) = on_branch else {
-        return build_branch(st, ctx, tx, t, cfg);
+        return build_branch(st, ctx, tx, t, cfg, unresolved);
     };
     let keep = (
         ctx.new_uri.clone(),
@@ -255,6 +277,8 @@ fn add_branch(
         ctx.flags,
         ctx.exec.clone(),
     );
+    let keep_bflags = ctx.ruri_bflags;
+    ctx.ruri_bflags = t.flags;
     if let Some(r) = &t.ruri {
         ctx.new_uri = Some(r.clone());
     }
@@ -272,9 +296,12 @@ fn add_branch(
             host: t.host.clone(),
             port: t.port,
             proto: t.proto,
+            // setbflag() & co. in branch_route apply to this branch
+            flags: ctx.ruri_bflags,
         };
-        build_branch(st, ctx, tx, &t2, cfg)
+        build_branch(st, ctx, tx, &t2, cfg, unresolved)
     };
+    ctx.ruri_bflags = keep_bflags;
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
     built
 }
@@ -285,8 +312,12 @@ fn build_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
+    unresolved: &mut bool,
 ) -> Option<Built> {
-    let addr = crate::forward::resolve(&t.host, t.port)?;
+    let Some(addr) = crate::forward::resolve(&t.host, t.port) else {
+        *unresolved = true;
+        return None;
+    };
     let Some(listener) = via_listener(ctx, t.proto, &addr) else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
         return None;
@@ -357,6 +388,10 @@ fn build_branch(
             replied: false,
             leg,
             dropped: false,
+            flags: t.flags,
+            uri: ruri
+                .clone()
+                .unwrap_or_else(|| Bytes::copy_from_slice(ctx.msg.ruri_bytes())),
         });
         if ctx.tm.on_failure.is_some() {
             inner.on_failure = ctx.tm.on_failure;
@@ -502,20 +537,6 @@ fn start_cancel(
     Some((u.dest, request))
 }
 
-/// Copy the header lines of `kinds` from `msg` into `out`.
-fn copy_headers(msg: &Message, kinds: &[HeaderKind], out: &mut Vec<u8>) {
-    for h in msg.headers() {
-        if kinds.contains(&h.kind) {
-            out.extend_from_slice(msg.buf().get(h.line.clone()).unwrap_or_default());
-        }
-    }
-}
-
-fn top_via_line(msg: &Message) -> Option<&[u8]> {
-    let h = msg.header_ref(HeaderKind::Via)?;
-    msg.buf().get(h.line)
-}
-
 /// The `Reason` header lines of a received CANCEL, as written.
 fn reason_lines(msg: &Message) -> Option<Bytes> {
     let mut out = Vec::new();
@@ -529,7 +550,7 @@ fn reason_lines(msg: &Message) -> Option<Bytes> {
 
 /// tm's own `Reason` for the CANCELs a final `code` on another branch causes
 /// (`local_cancel_reason`), as Kamailio words it.
-fn set_local_cancel_reason(tx: &TxRef, code: u16) {
+pub(crate) fn set_local_cancel_reason(tx: &TxRef, code: u16) {
     if !tx.state.table.cfg.read().local_cancel_reason {
         return;
     }
@@ -544,56 +565,86 @@ fn set_local_cancel_reason(tx: &TxRef, code: u16) {
     }
 }
 
-/// A CANCEL for a branch request (RFC 3261 §9.1); `extra` header lines go
-/// after Content-Length, where Kamailio puts the copied `Reason`.
+/// A CANCEL for a branch request (RFC 3261 §9.1); `extra` header lines (the
+/// `Reason`) go at the end, after the copied headers, as Kamailio puts them.
 fn build_cancel(request: &Bytes, extra: &[u8]) -> Option<Vec<u8>> {
+    build_local_req(request, b"CANCEL", None, extra)
+}
+
+/// The hop-by-hop ACK for a negative final reply to a branch INVITE
+/// (§17.1.1.3): the To (and its tag) of the reply.
+fn build_ack(request: &Bytes, reply: &Message) -> Option<Vec<u8>> {
+    build_local_req(request, b"ACK", Some(reply), b"")
+}
+
+/// A CANCEL or ACK built from the branch INVITE as it was sent (Kamailio's
+/// way): its Request-URI, then its header lines in their order, keeping only
+/// the top Via, Max-Forwards, From, To (the reply's for an ACK), Call-ID,
+/// CSeq (method replaced) and Route, with `Content-Length: 0` where the
+/// INVITE had its Content-Length; `extra` after them.
+fn build_local_req(
+    request: &Bytes,
+    method: &[u8],
+    reply: Option<&Message>,
+    extra: &[u8],
+) -> Option<Vec<u8>> {
     let req = Message::parse(request.clone()).ok()?;
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(b"CANCEL ");
+    let cseq = req.cseq_num().ok()?;
+    let mut out = Vec::with_capacity(request.len().min(1024) + extra.len());
+    out.extend_from_slice(method);
+    out.push(b' ');
     out.extend_from_slice(req.ruri_bytes());
     out.extend_from_slice(b" SIP/2.0\r\n");
-    out.extend_from_slice(top_via_line(&req)?);
-    copy_headers(
-        &req,
-        &[
-            HeaderKind::From,
-            HeaderKind::To,
-            HeaderKind::CallId,
-            HeaderKind::Route,
-        ],
-        &mut out,
-    );
-    out.extend_from_slice(
-        format!(
-            "CSeq: {} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n",
-            req.cseq_num().ok()?
-        )
-        .as_bytes(),
-    );
+    let mut via_seen = false;
+    for h in req.headers() {
+        let line = req.buf().get(h.line.clone()).unwrap_or_default();
+        match h.kind {
+            HeaderKind::Via if !via_seen => {
+                via_seen = true;
+                // A combined Via line keeps only its first value.
+                match first_via_value(line) {
+                    Some(first) => {
+                        out.extend_from_slice(first);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    None => out.extend_from_slice(line),
+                }
+            }
+            HeaderKind::To => match reply.and_then(|r| r.header_ref(HeaderKind::To)) {
+                Some(t) => out.extend_from_slice(reply?.buf().get(t.line)?),
+                None => out.extend_from_slice(line),
+            },
+            HeaderKind::MaxForwards | HeaderKind::From | HeaderKind::CallId | HeaderKind::Route => {
+                out.extend_from_slice(line)
+            }
+            HeaderKind::CSeq => {
+                out.extend_from_slice(b"CSeq: ");
+                out.extend_from_slice(cseq.to_string().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(method);
+                out.extend_from_slice(b"\r\n");
+            }
+            HeaderKind::ContentLength => out.extend_from_slice(b"Content-Length: 0\r\n"),
+            _ => {}
+        }
+    }
     out.extend_from_slice(extra);
     out.extend_from_slice(b"\r\n");
     Some(out)
 }
 
-/// The hop-by-hop ACK for a negative final reply to a branch INVITE (§17.1.1.3).
-fn build_ack(request: &Bytes, reply: &Message) -> Option<Vec<u8>> {
-    let req = Message::parse(request.clone()).ok()?;
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(b"ACK ");
-    out.extend_from_slice(req.ruri_bytes());
-    out.extend_from_slice(b" SIP/2.0\r\n");
-    out.extend_from_slice(top_via_line(&req)?);
-    copy_headers(&req, &[HeaderKind::From], &mut out);
-    copy_headers(reply, &[HeaderKind::To], &mut out);
-    copy_headers(&req, &[HeaderKind::CallId, HeaderKind::Route], &mut out);
-    out.extend_from_slice(
-        format!(
-            "CSeq: {} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-            req.cseq_num().ok()?
-        )
-        .as_bytes(),
-    );
-    Some(out)
+/// The first value of a Via header line holding several (`Via: a, b`), without
+/// its line end; None when the line holds one value.
+fn first_via_value(line: &[u8]) -> Option<&[u8]> {
+    let mut quoted = false;
+    for (i, &c) in line.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => return line.get(..i).map(|v| v.trim_ascii_end()),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// tm's reply hook: replies to our branches are consumed here.
@@ -642,6 +693,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let rt = ctx.rt.clone();
     let _g = tx.entry.reply_lock.lock();
     let now = Instant::now();
+    let mut late = false;
     let (r, ack, cancel, on_reply) = {
         let mut inner = tx.entry.inner.lock();
         if inner.freed {
@@ -657,11 +709,23 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         };
         let was_provisional = u.provisional;
         let mut r = u.tx.on_reply(code, now);
-        if u.cancel_sent && code < 200 {
-            // A provisional reply on a branch we already sent a CANCEL to is
-            // neither seen by onreply_route nor relayed (as Kamailio 5.6);
-            // its final reply still is.
+        let provisional = r.pass_up && code < 200;
+        if (u.cancel_sent || cancelling) && code < 200 {
+            // A provisional reply on a branch we cancel (a CANCEL sent or
+            // about to be) is neither seen by onreply_route nor relayed (as
+            // Kamailio 5.6); its final reply still is.
             r.pass_up = false;
+        }
+        if tx.entry.invite && u.code >= 200 && code >= 200 && !r.pass_up {
+            // A final reply on a branch that already ended (as Kamailio):
+            // onreply_route sees it; a 2xx is relayed upstream (§16.7 p.5),
+            // any other is ACKed here and goes no further.
+            late = true;
+            if code >= 300 {
+                r.send_ack = true;
+            } else {
+                r.pass_up = true;
+            }
         }
         u.replied = true;
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
@@ -673,7 +737,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             None
         };
         let mut cancel = None;
-        if r.pass_up && code < 200 {
+        if provisional {
             u.provisional = true;
             if cancelling && !u.cancel_sent {
                 cancel = start_cancel(st, u, now, reason.as_ref());
@@ -688,18 +752,25 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if let Some((d, c)) = cancel {
         ctx.send(&d, &c);
     }
-    if !r.pass_up {
+    if !r.pass_up && !late {
         return HookAction::Stop;
     }
     ctx.tm.tx = Some(tx.clone());
     ctx.tm.reply_code = i32::from(code);
     ctx.tm.reply_reason = Bytes::copy_from_slice(ctx.msg.reason());
     ctx.tm.branch_idx = wire_no as i32;
+    // onreply_route sees the flags of the branch that answered (Kamailio)
+    if let Some(u) = tx.entry.inner.lock().uacs.get(n) {
+        ctx.ruri_bflags = u.flags;
+    }
     if let Some(route) = on_reply {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         if out.dropped && code < 200 {
             return HookAction::Stop;
         }
+    }
+    if !r.pass_up {
+        return HookAction::Stop;
     }
     // The reply as relayed upstream: our Via removed.
     let mut edits = ctx.edits.clone();
@@ -743,17 +814,21 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
 fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: Bytes) {
     let dest = {
         let mut inner = tx.entry.inner.lock();
-        let ok = if tx.entry.invite && (200..300).contains(&code) {
+        let invite_2xx = tx.entry.invite && (200..300).contains(&code);
+        let ok = if invite_2xx {
             inner.uas.on_relayed_2xx(code, Instant::now()) || inner.uas.last_code() / 100 == 2
         } else {
             inner.uas.on_reply(code, Instant::now())
         };
-        if !ok {
+        if ok {
+            inner.last_reply = reply.clone();
+            inner.last_is_auto_100 = false;
+            tx.state.table.schedule(&tx.entry, &mut inner);
+        } else if !invite_2xx {
+            // Too late for anything but an INVITE's 2xx, which is relayed even
+            // after another final reply went upstream (§16.7 p.5, as Kamailio).
             return;
         }
-        inner.last_reply = reply.clone();
-        inner.last_is_auto_100 = false;
-        tx.state.table.schedule(&tx.entry, &mut inner);
         inner.dest
     };
     let stats = &tx.state.table.stats;
@@ -782,14 +857,33 @@ fn reply_dropped(tx: &TxRef, dest: &Dest) {
 
 /// Relay the best reply (received from `from`) once every branch ended.
 fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes, from: Dest) {
-    // RFC 3261 §16.7 (and Kamailio): a 503 is relayed as 500, reason kept.
-    let (code, reply) = if code == 503 && reply.starts_with(b"SIP/2.0 503") {
-        let mut v = reply.to_vec();
-        v[8..11].copy_from_slice(b"500");
-        (500, Bytes::from(v))
-    } else {
-        (code, reply)
+    let (remap_503, aggregate) = {
+        let c = tx.state.table.cfg.read();
+        (c.remap_503_500, c.aggregate_challenges)
     };
+    // RFC 3261 §16.7 p.6: a 503 goes upstream as tm's own 500 (Kamailio keeps
+    // the 503's wording, "Service Unavailable", and nothing of the reply).
+    if code == 503 && remap_503 {
+        super::reply_detached(rt, tx, 500, b"Service Unavailable");
+        return;
+    }
+    // §16.7 p.7: with more than one 401/407 among the branches, the challenges
+    // of all of them go upstream together in tm's own reply.
+    if (code == 401 || code == 407) && aggregate {
+        if let Some(headers) = challenges(tx) {
+            let reason: &[u8] = if code == 401 {
+                b"Unauthorized"
+            } else {
+                b"Proxy Authentication Required"
+            };
+            let extra = super::DetachedReply {
+                headers: &headers,
+                ..Default::default()
+            };
+            super::reply_detached_with(rt, tx, code, reason, &extra);
+            return;
+        }
+    }
     let dest = {
         let mut inner = tx.entry.inner.lock();
         if !inner.uas.on_reply(code, Instant::now()) {
@@ -822,6 +916,36 @@ fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes, from: 
         }
     }
     rt.send(&dest, &reply);
+}
+
+/// The WWW-Authenticate and Proxy-Authenticate lines of every 401/407 branch
+/// reply still counted, in branch order; None when fewer than two branches
+/// answered 401/407.
+fn challenges(tx: &TxRef) -> Option<Vec<u8>> {
+    let inner = tx.entry.inner.lock();
+    let auth = |u: &&super::table::Uac| !u.dropped && (u.code == 401 || u.code == 407);
+    if inner.uacs.iter().filter(auth).count() < 2 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for u in inner.uacs.iter().filter(auth) {
+        let Some(m) = u
+            .reply
+            .as_ref()
+            .and_then(|r| Message::parse(r.clone()).ok())
+        else {
+            continue;
+        };
+        for h in m.headers() {
+            if matches!(
+                h.kind,
+                HeaderKind::WwwAuthenticate | HeaderKind::ProxyAuthenticate
+            ) {
+                out.extend_from_slice(m.buf().get(h.line.clone()).unwrap_or_default());
+            }
+        }
+    }
+    Some(out)
 }
 
 /// CANCEL every branch still pending (after a 2xx or 6xx, or a local final reply).
@@ -879,21 +1003,36 @@ fn six_xx_disabled(tx: &TxRef) -> bool {
 }
 
 fn best(inner: &TxInner, disable_6xx: bool) -> Option<usize> {
-    let mut best: Option<(usize, u16)> = None;
+    let _ = disable_6xx;
+    let mut best: Option<(usize, u32)> = None;
     for (i, u) in inner.uacs.iter().enumerate() {
         if u.code < 200 || u.dropped {
             continue;
         }
-        let rank = if u.code >= 600 && !disable_6xx {
-            0
-        } else {
-            u.code
-        };
+        let rank = reply_rank(u.code);
         if best.is_none_or(|(_, r)| rank < r) {
             best = Some((i, rank));
         }
     }
     best.map(|(i, _)| i)
+}
+
+/// How Kamailio ranks final replies when it picks the one to relay (lower
+/// wins; the earlier branch on a tie): 6xx, then 3xx, 4xx, 5xx, each by code,
+/// except that 401, 407, 415, 420 and 484 come before the other 4xx (the
+/// client can act on them); codes of unknown classes last.
+fn reply_rank(code: u16) -> u32 {
+    let xx = u32::from(code % 100);
+    match code / 100 {
+        6 => 1000 + xx,
+        2 => xx,
+        3 => 3000 + xx,
+        4 if matches!(xx, 1 | 7 | 15 | 20 | 84) => 4000 + xx,
+        4 => 4100 + xx,
+        5 => 5000 + xx,
+        1 => 11000 + xx,
+        _ => 10000 + u32::from(code),
+    }
 }
 
 /// Every branch has a final answer (or timed out): failure route, then the
@@ -1024,7 +1163,8 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
             return;
         }
         u.code = 408;
-        let cancel = if u.provisional && !u.cancel_sent {
+        // only an INVITE branch is cancelled (RFC 3261 §9.1)
+        let cancel = if tx.entry.invite && u.provisional && !u.cancel_sent {
             start_cancel(&tx.state, u, Instant::now(), None)
         } else {
             None

@@ -65,6 +65,11 @@ pub struct Uac {
     /// Its reply no longer counts for the best-reply choice (t_drop_replies,
     /// failure_reply_mode).
     pub dropped: bool,
+    /// Its branch flags as branch_route left them (`$T_branch(flags)`, the
+    /// `$bf` of its onreply_route and of the failure routes it ends).
+    pub flags: u32,
+    /// Its Request-URI (`$T_branch(uri)`).
+    pub uri: Bytes,
 }
 
 /// A CANCEL we sent to a branch.

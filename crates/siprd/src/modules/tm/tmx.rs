@@ -261,7 +261,7 @@ pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
         "t_cancel_branches",
         "tmx",
         vec![which_fixup()],
-        route_type::ONREPLY | route_type::FAILURE,
+        route_type::ONREPLY,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = ctx.tm.tx.clone() else {
                 return -1;
