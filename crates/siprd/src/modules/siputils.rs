@@ -262,18 +262,13 @@ impl Module for Siputils {
                 1
             }),
         });
+        // Kamailio's is_user compares the user of credentials an auth module
+        // has authorized; siprd has no auth module, so there never are any
+        // (observed: -1 without credentials, whatever the R-URI user).
         reg.add_function(def(
             "is_user",
             vec![ParamKind::Format],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(want) = str_arg(ctx, &a[0]) else {
-                    return -1;
-                };
-                match ruri(ctx) {
-                    Some(u) => rc(u.user().is_some_and(|x| x == &want[..])),
-                    None => -1,
-                }
-            }),
+            func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
         ));
         reg.add_function(def(
             "is_e164",
@@ -537,12 +532,15 @@ fn register_more(reg: &mut Registry<Ctx>) {
             let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
                 return -1;
             };
-            let v = match ruri(ctx) {
-                Some(u) => match u.param(&name) {
-                    Some(v) => Bytes::copy_from_slice(v.unwrap_or_default()),
-                    None => return -1,
-                },
-                None => return -1,
+            if !ctx.msg.is_request() {
+                return -1;
+            }
+            // Observed on Kamailio 5.6: the name is compared case-sensitively.
+            let found = raw_uri_params(ctx.ruri())
+                .find(|(n, _)| *n == &name[..])
+                .map(|(_, v)| Bytes::copy_from_slice(v));
+            let Some(v) = found else {
+                return -1;
             };
             match a.get(1) {
                 Some(Arg::Pv(p)) => rc(p.set(ctx, siprd_script::Value::Str(v)).is_ok()),

@@ -628,10 +628,15 @@ fn cmp_rc(a: &[u8], b: &[u8], icase: bool) -> i32 {
     }
 }
 
+/// `in_list`/`in_list_prefix`: an empty subject is never in the list
+/// (observed on Kamailio 5.6, even with an empty item: `in_list("", "a,,c", ",")`).
 fn in_list(subject: &[u8], list: &[u8], sep: &[u8], prefix: bool) -> bool {
     let Some(&sep) = sep.first() else {
         return false;
     };
+    if subject.is_empty() {
+        return false;
+    }
     list.split(|b| *b == sep).any(|item| {
         let item = item.trim_ascii();
         if prefix {
