@@ -113,6 +113,8 @@ fn set_body_multipart_wraps_the_body() {
     if ($rU == "none") {{ $var(r) = set_body_multipart(); }}
     else if ($rU == "three") {{ $var(r) = set_body_multipart("txt", "text/x", "BND"); }}
     else if ($rU == "one") {{ $var(r) = set_body_multipart("BND2"); }}
+    else if ($rU == "emptytxt") {{ $var(r) = set_body_multipart("", "text/x", "B"); }}
+    else if ($rU == "emptyct") {{ $var(r) = set_body_multipart("t", "", ""); }}
     else {{ $var(r) = set_body_multipart("a", "b/c"); }}
     append_hf("X-R: $var(r)\r\n");
     forward("127.0.0.1", {hp});
@@ -166,6 +168,19 @@ fn set_body_multipart_wraps_the_body() {
     assert_eq!(
         body_of(&f),
         "--BND2\r\nContent-Type: text/plain\r\n\r\nhello world\r\n--BND2\r\n"
+    );
+
+    // An empty text wraps the body with its own type; an empty type is
+    // text/plain, an empty boundary the default.
+    let f = send("emptytxt", "hello world", "");
+    assert_eq!(
+        body_of(&f),
+        "--B\r\nContent-Type: text/plain\r\n\r\nhello world\r\n--B\r\n"
+    );
+    let f = send("emptyct", "hello world", "");
+    assert_eq!(
+        body_of(&f),
+        "--unique-boundary-1\r\nContent-Type: text/plain\r\n\r\nt\r\n--unique-boundary-1\r\n"
     );
 
     // A Mime-Version already there stays, another one is added.

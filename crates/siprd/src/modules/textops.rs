@@ -1000,7 +1000,10 @@ fn do_set_body_multipart(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let boundary = boundary
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| Bytes::from_static(b"unique-boundary-1"));
-    let (txt, ct) = match part {
+    // Observed on Kamailio 5.6: an empty text wraps the current body (with
+    // its own type, the given one ignored); an empty type is `text/plain`.
+    let (txt, ct) = match part.filter(|(t, _)| !t.is_empty()) {
+        Some((t, c)) if c.is_empty() => (t.to_vec(), b"text/plain".to_vec()),
         Some((t, c)) => (t.to_vec(), c.to_vec()),
         None => {
             let Some(br) = body_or_none(ctx) else {
