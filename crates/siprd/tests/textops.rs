@@ -259,7 +259,8 @@ fn bad_arguments_are_load_errors() {
         r#"is_method("INVITE|FOO");"#,
         r#"has_body("text");"#,
         r#"subst('/a/b');"#,
-        r#"subst('/(a)/\2/');"#,
+        // (`subst('/(a)/\2/')` is accepted: Kamailio 5.6 loads and runs it,
+        // the missing group expanding to nothing.)
         r#"search("a(");"#,
         // Kamailio takes a bare variable as the header name, not a quoted one
         r#"is_present_hf("$var(h)");"#,

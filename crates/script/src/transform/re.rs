@@ -120,7 +120,6 @@ impl<C> Subst<C> {
             }
         }
         let re = compile(&re, icase)?;
-        let groups = re.captures_len();
         let b = repl.as_bytes();
         let mut parts = Vec::new();
         let mut lit = Vec::new();
@@ -130,13 +129,9 @@ impl<C> Subst<C> {
                 b'\\' if i + 1 < b.len() => {
                     match b[i + 1] {
                         d @ b'0'..=b'9' => {
+                            // A group the regex does not have is accepted and
+                            // expands to nothing (observed on Kamailio 5.6).
                             let g = usize::from(d - b'0');
-                            if g >= groups {
-                                return Err(format!(
-                                    "`\\{g}` in `{text}`: the regex has only {} group(s)",
-                                    groups - 1
-                                ));
-                            }
                             if !lit.is_empty() {
                                 parts.push(Part::Text(std::mem::take(&mut lit)));
                             }

@@ -18,6 +18,7 @@ const METHODS: &[&str] = &[
     "toupper",
     "strip",
     "striptail",
+    "stripto",
     "trim",
     "ltrim",
     "rtrim",
@@ -280,6 +281,23 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                 } else {
                     s.slice(k..)
                 }))
+            }))
+        }
+        "stripto" => {
+            // Observed on Kamailio 5.6: the text from the first occurrence of
+            // the parameter's first character on (`abc;d` → `;d`); empty
+            // when it does not occur.
+            arity(method, n, 1, 1)?;
+            let to = str_arg(params.into_iter().next().unwrap_or(TrParam::Int(0)));
+            Ok(boxed(move |ctx: &mut C, v: Value| {
+                let s = input_bytes(&v)?;
+                let t = to.eval(ctx)?;
+                Some(Value::Str(
+                    match t.first().and_then(|c| memchr::memchr(*c, &s)) {
+                        Some(p) => s.slice(p..),
+                        None => Bytes::new(),
+                    },
+                ))
             }))
         }
         "replace" => {

@@ -1,8 +1,8 @@
 //! kex: the part of Kamailio's kex module siprd has: the statistics RPC
 //! commands (`stats.get_statistics`, `stats.reset_statistics`), `is_myself(uri)`,
-//! `pv_printf`/`avp_printf`, `isdsturiset`/`resetdsturi`, script flags
+//! `pv_printf`/`avp_printf`, `setdsturi`/`isdsturiset`/`resetdsturi`, script flags
 //! (`setsflag issflagset resetsflag`), branch flags (`setbflag isbflagset
-//! resetbflag`, kept in `Ctx::ruri_bflags` and `Branch::flags`) and `resetdebug`. kex's other functions
+//! resetbflag`, kept in `Ctx::ruri_bflags` and `Branch::flags`) and `setdebug`/`resetdebug`. kex's other functions
 //! are unknown functions (a config error naming them).
 //!
 //! Observed on Kamailio 5.6: flags are 0..=31; a flag or branch index given in
@@ -83,11 +83,36 @@ impl Module for Kex {
                 1
             }),
         ));
-        // siprd has no per-process log level to change: nothing to reset.
+        // Observed on Kamailio 5.6: any string is taken as the destination
+        // URI (1), and an empty one unsets it (still 1).
+        reg.add_function(def(
+            "setdsturi",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(uri) = a.first().and_then(|x| str_arg(ctx, x)) else {
+                    return -1;
+                };
+                ctx.dst_uri = if uri.is_empty() { None } else { Some(uri) };
+                1
+            }),
+        ));
+        // siprd has no per-process log level to change: setting or resetting
+        // it succeeds and changes nothing (Kamailio returns 1 for any level).
         reg.add_function(def(
             "resetdebug",
             vec![],
             func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| 1),
+        ));
+        reg.add_function(def(
+            "setdebug",
+            vec![ParamKind::IntOrPv],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match a.first() {
+                Some(x) => match int_arg(ctx, x) {
+                    Some(_) => 1,
+                    None => -1,
+                },
+                None => -1,
+            }),
         ));
 
         reg.add_function(def(

@@ -3,8 +3,8 @@
 //! Kamailio 5.6).
 //!
 //! Observed on Kamailio 5.6: `uri_param(name)` is true only for a parameter
-//! written without a value (`;lr`), `uri_param(name, value)` compares the value
-//! case-sensitively; `add_uri_param` appends `;param` verbatim (no PV
+//! written without a value (`;lr`) or with an empty one, `uri_param(name, value)`
+//! compares name and value case-sensitively; `add_uri_param` appends `;param` verbatim (no PV
 //! expansion) to `$ru`; `is_e164` and `is_uri_user_e164` take a pseudo-variable
 //! only (a constant is refused at load). (`is_uri_host_local` belongs to Kamailio's `domain`
 //! module; siprd offers it here against the listen addresses and aliases.)
@@ -15,7 +15,7 @@ use crate::modules::args::str_arg;
 use bytes::Bytes;
 use siprd_script::registry::{func, Arg, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry, Value};
-use siprd_sip::uri::Uri;
+use siprd_sip::uri::{Scheme, Uri};
 
 /// The module's parameters (`options_*` for `options_reply`, the separator
 /// of `encode_contact`).
@@ -47,17 +47,58 @@ fn ruri(ctx: &Ctx) -> Option<Uri> {
     Uri::parse(ctx.ruri()).ok()
 }
 
-/// `uri_param` on one URI: `value` None means "present without a value".
-pub(crate) fn uri_has_param(uri: &Uri, name: &[u8], value: Option<&[u8]>) -> bool {
-    uri.params().any(|(n, v)| {
-        n.eq_ignore_ascii_case(name)
-            && match (value, v) {
-                (None, None) => true,
-                (None, Some(v)) => v.is_empty(),
-                (Some(want), Some(v)) => v == want,
-                (Some(_), None) => false,
+/// The `;name[=value]` parameters of a URI's text, read leniently (quoted
+/// values may hold spaces, `;` and `?`): from the first `;` after the
+/// user part (`@`) to the `?` headers. Values are trimmed and unquoted.
+fn raw_uri_params(uri: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let colon = memchr::memchr(b':', uri).map_or(uri.len(), |i| i + 1);
+    let rest = &uri[colon..];
+    let host = memchr::memchr(b'@', rest).map_or(rest, |i| &rest[i + 1..]);
+    let params = match memchr::memchr(b';', host) {
+        Some(i) => &host[i + 1..],
+        None => &[][..],
+    };
+    // Split on `;` outside quotes; stop at `?` outside quotes.
+    let mut end = params.len();
+    let mut quoted = false;
+    for (i, &c) in params.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'?' if !quoted => {
+                end = i;
+                break;
             }
-    })
+            _ => {}
+        }
+    }
+    let params = &params[..end];
+    let mut quoted = false;
+    params
+        .split(move |&c| {
+            if c == b'"' {
+                quoted = !quoted;
+            }
+            c == b';' && !quoted
+        })
+        .filter(|p| !p.trim_ascii().is_empty())
+        .map(|p| {
+            let (n, v) = match memchr::memchr(b'=', p) {
+                Some(i) => (&p[..i], p[i + 1..].trim_ascii()),
+                None => (p, &[][..]),
+            };
+            let v = v
+                .strip_prefix(b"\"")
+                .and_then(|x| x.strip_suffix(b"\""))
+                .unwrap_or(v);
+            (n.trim_ascii(), v)
+        })
+}
+
+/// Kamailio's `uri_param(name[, value])` on the R-URI text: the name is
+/// compared case-sensitively; without a value the parameter must have no
+/// (or an empty) value, with one the (unquoted) value must be equal.
+pub(crate) fn ruri_param_matches(uri: &[u8], name: &[u8], value: &[u8]) -> bool {
+    raw_uri_params(uri).any(|(n, v)| n == name && v == value)
 }
 
 /// `uri` with `;param` added before any `?headers`.
@@ -178,10 +219,10 @@ impl Module for Siputils {
                 let Some(name) = str_arg(ctx, &a[0]) else {
                     return -1;
                 };
-                match ruri(ctx) {
-                    Some(u) => rc(uri_has_param(&u, &name, None)),
-                    None => -1,
+                if !ctx.msg.is_request() {
+                    return -1;
                 }
+                rc(ruri_param_matches(ctx.ruri(), &name, b""))
             }),
         ));
         reg.add_function(def(
@@ -194,10 +235,10 @@ impl Module for Siputils {
                 let Some(value) = str_arg(ctx, &a[1]) else {
                     return -1;
                 };
-                match ruri(ctx) {
-                    Some(u) => rc(uri_has_param(&u, &name, Some(&value))),
-                    None => -1,
+                if !ctx.msg.is_request() {
+                    return -1;
                 }
+                rc(ruri_param_matches(ctx.ruri(), &name, &value))
             }),
         ));
         reg.add_function(FuncDef {
@@ -209,26 +250,25 @@ impl Module for Siputils {
                 let Some(p) = str_arg(ctx, &a[0]) else {
                     return -1;
                 };
-                if p.is_empty() || !ctx.msg.is_request() {
+                if !ctx.msg.is_request() {
                     return -1;
+                }
+                // Kamailio: an empty parameter is a success that adds nothing.
+                if p.is_empty() {
+                    return 1;
                 }
                 let n = add_param(ctx.ruri(), &p);
                 ctx.new_uri = Some(Bytes::from(n));
                 1
             }),
         });
+        // Kamailio's is_user compares the user of credentials an auth module
+        // has authorized; siprd has no auth module, so there never are any
+        // (observed: -1 without credentials, whatever the R-URI user).
         reg.add_function(def(
             "is_user",
             vec![ParamKind::Format],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(want) = str_arg(ctx, &a[0]) else {
-                    return -1;
-                };
-                match ruri(ctx) {
-                    Some(u) => rc(u.user().is_some_and(|x| x == &want[..])),
-                    None => -1,
-                }
-            }),
+            func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
         ));
         reg.add_function(def(
             "is_e164",
@@ -245,13 +285,23 @@ impl Module for Siputils {
                 let Some(s) = str_arg(ctx, &a[0]) else {
                     return -1;
                 };
-                match Uri::parse(&s) {
-                    Ok(u) => rc(u.user().is_some_and(is_e164)),
-                    Err(_) => -1,
-                }
+                rc(uri_user_text(&s).is_some_and(is_e164))
             }),
         ));
     }
+}
+
+/// The user part of a `sip:`/`sips:` URI as Kamailio's `is_uri_user_e164`
+/// reads it: everything between the scheme and the first `@` (a password
+/// included, so `sip:+49123:pw@h` is not E.164); other schemes have none.
+fn uri_user_text(uri: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memchr(b':', uri)?;
+    let scheme = &uri[..colon];
+    if !scheme.eq_ignore_ascii_case(b"sip") && !scheme.eq_ignore_ascii_case(b"sips") {
+        return None;
+    }
+    let rest = &uri[colon + 1..];
+    memchr::memchr(b'@', rest).map(|at| &rest[..at])
 }
 
 /// `is_tel_number`: an optional `+` and at least one digit, nothing else.
@@ -260,47 +310,76 @@ pub(crate) fn is_tel_number(s: &[u8]) -> bool {
     !d.is_empty() && d.iter().all(u8::is_ascii_digit)
 }
 
-fn port_or(u: &Uri, default: u16) -> u16 {
-    u.port().unwrap_or(default)
+/// The URI type Kamailio compares: the scheme, where a `sip`/`sips` URI
+/// with `;user=phone` (exactly that value) counts as a telephone URI.
+fn uri_kind(u: &Uri) -> (Scheme, bool) {
+    let phone = matches!(u.scheme(), Scheme::Sip | Scheme::Sips)
+        && u.param(b"user").flatten() == Some(&b"phone"[..]);
+    (u.scheme(), phone)
 }
 
-fn default_port(u: &Uri) -> u16 {
-    if u.scheme_bytes().eq_ignore_ascii_case(b"sips") {
-        5061
-    } else {
-        5060
-    }
-}
-
-/// `cmp_uri`: scheme, user and password exactly, host case-insensitively,
-/// the port as written (`sip:a@h` differs from `sip:a@h:5060`); a parameter
-/// counts only when both URIs have it (observed: `;transport=tcp` on one
-/// side alone still compares equal, unlike RFC 3261 §19.1.4).
-pub(crate) fn cmp_uri(a: &Uri, b: &Uri) -> bool {
-    if !a.scheme_bytes().eq_ignore_ascii_case(b.scheme_bytes())
-        || a.user() != b.user()
-        || a.password() != b.password()
-        || !a.host().eq_ignore_ascii_case(b.host())
-        || a.port() != b.port()
-    {
-        return false;
-    }
-    a.params().all(|(n, v)| match b.param(n) {
-        Some(w) => match (v, w) {
-            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-            (None, None) => true,
-            _ => false,
-        },
-        None => true,
+/// A parameter Kamailio looks at when only one URI has parameters.
+fn has_special_param(u: &Uri) -> bool {
+    u.params().any(|(n, _)| {
+        [&b"user"[..], b"ttl", b"method", b"maddr"]
+            .iter()
+            .any(|s| n.eq_ignore_ascii_case(s))
     })
 }
 
-/// `cmp_aor`: user exactly, host case-insensitively, ports with the scheme's
-/// default (observed: `sip:a@h` equals `sip:a@h:5060`); parameters ignored.
+/// `cmp_uri` (observed on Kamailio 5.6): the same type (scheme; `user=phone`
+/// makes a telephone URI), user, password and port exactly as written
+/// (`sip:a@h` differs from `sip:a@h:5060`, `5060` from `05060`), host
+/// case-insensitively. When only one URI has parameters, it must not have
+/// `user`, `ttl`, `method` or `maddr`; otherwise a parameter counts only when
+/// both have it, its values compared case-insensitively (`;transport=tcp` on
+/// one side alone still compares equal). Headers are ignored.
+pub(crate) fn cmp_uri(a: &Uri, b: &Uri) -> bool {
+    if uri_kind(a) != uri_kind(b)
+        || a.user().unwrap_or_default() != b.user().unwrap_or_default()
+        || a.password().unwrap_or_default() != b.password().unwrap_or_default()
+        || a.port_bytes().unwrap_or_default() != b.port_bytes().unwrap_or_default()
+        || !a.host().eq_ignore_ascii_case(b.host())
+    {
+        return false;
+    }
+    let (pa, pb) = (a.params_bytes().len() > 1, b.params_bytes().len() > 1);
+    match (pa, pb) {
+        (false, false) => return true,
+        (false, true) if has_special_param(b) => return false,
+        (true, false) if has_special_param(a) => return false,
+        _ => {}
+    }
+    a.params().all(|(n, v)| {
+        b.params()
+            .filter(|(m, _)| m.eq_ignore_ascii_case(n))
+            .all(|(_, w)| {
+                v.unwrap_or_default()
+                    .eq_ignore_ascii_case(w.unwrap_or_default())
+            })
+    })
+}
+
+/// `cmp_aor` (observed on Kamailio 5.6): user exactly, host
+/// case-insensitively; ports written differently match unless one URI has
+/// none and the other's is not 5060 (`sip:a@h` equals `sip:a@h:5060` but not
+/// `sip:a@h:5061`, whatever the scheme). Scheme, password and parameters
+/// are ignored.
 pub(crate) fn cmp_aor(a: &Uri, b: &Uri) -> bool {
-    a.user() == b.user()
-        && a.host().eq_ignore_ascii_case(b.host())
-        && port_or(a, default_port(a)) == port_or(b, default_port(b))
+    if a.user().unwrap_or_default() != b.user().unwrap_or_default()
+        || !a.host().eq_ignore_ascii_case(b.host())
+    {
+        return false;
+    }
+    if a.port_bytes() != b.port_bytes() {
+        if a.port_bytes().is_none() && b.port() != Some(5060) {
+            return false;
+        }
+        if b.port_bytes().is_none() && a.port() != Some(5060) {
+            return false;
+        }
+    }
+    true
 }
 
 /// `uri` without its `;name[=value]` parameter(s) (names case-insensitive).
@@ -327,10 +406,15 @@ pub(crate) fn remove_param(uri: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn check(f: fn(&[u8]) -> bool) -> FuncImpl<Ctx> {
+/// A string check with Kamailio's return codes: -2 for an empty string,
+/// `bad` when a character is not allowed, 1 when all are (-1 when the
+/// argument cannot be read).
+fn check(f: fn(&[u8]) -> bool, bad: i32) -> FuncImpl<Ctx> {
     func(
         move |ctx: &mut Ctx, a: &[Arg<Ctx>]| match a.first().and_then(|x| str_arg(ctx, x)) {
-            Some(s) => rc(f(&s)),
+            Some(s) if s.is_empty() => -2,
+            Some(s) if f(&s) => 1,
+            Some(_) => bad,
             None => -1,
         },
     )
@@ -343,9 +427,10 @@ fn two_uris(ctx: &mut Ctx, a: &[Arg<Ctx>], f: fn(&Uri, &Uri) -> bool) -> i32 {
     ) else {
         return -1;
     };
+    // Kamailio: 1 equal, -1 different, -2 when either is not a URI.
     match (Uri::parse(&x), Uri::parse(&y)) {
         (Ok(x), Ok(y)) => rc(f(&x, &y)),
-        _ => -1,
+        _ => -2,
     }
 }
 
@@ -354,12 +439,12 @@ fn register_more(reg: &mut Registry<Ctx>) {
     reg.add_function(def(
         "is_numeric",
         fmt(),
-        check(|s| !s.is_empty() && s.iter().all(u8::is_ascii_digit)),
+        check(|s| s.iter().all(u8::is_ascii_digit), -2),
     ));
     reg.add_function(def(
         "is_alphanum",
         fmt(),
-        check(|s| !s.is_empty() && s.iter().all(u8::is_ascii_alphanumeric)),
+        check(|s| s.iter().all(u8::is_ascii_alphanumeric), -3),
     ));
     reg.add_function(def(
         "is_alphanumex",
@@ -371,13 +456,29 @@ fn register_more(reg: &mut Registry<Ctx>) {
             ) else {
                 return -1;
             };
-            rc(!s.is_empty()
-                && s.iter()
-                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(b)))
+            if s.is_empty() {
+                return -2;
+            }
+            if s.iter()
+                .all(|b| b.is_ascii_alphanumeric() || extra.contains(b))
+            {
+                1
+            } else {
+                -3
+            }
         }),
     ));
-    reg.add_function(def("is_tel_number", fmt(), check(is_tel_number)));
-    reg.add_function(def("is_uri", fmt(), check(|s| Uri::parse(s).is_ok())));
+    reg.add_function(def("is_tel_number", fmt(), check(is_tel_number, -2)));
+    reg.add_function(def(
+        "is_uri",
+        fmt(),
+        func(
+            |ctx: &mut Ctx, a: &[Arg<Ctx>]| match a.first().and_then(|x| str_arg(ctx, x)) {
+                Some(s) => rc(Uri::parse(&s).is_ok()),
+                None => -1,
+            },
+        ),
+    ));
     reg.add_function(def(
         "is_request",
         vec![],
@@ -431,12 +532,15 @@ fn register_more(reg: &mut Registry<Ctx>) {
             let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
                 return -1;
             };
-            let v = match ruri(ctx) {
-                Some(u) => match u.param(&name) {
-                    Some(v) => Bytes::copy_from_slice(v.unwrap_or_default()),
-                    None => return -1,
-                },
-                None => return -1,
+            if !ctx.msg.is_request() {
+                return -1;
+            }
+            // Observed on Kamailio 5.6: the name is compared case-sensitively.
+            let found = raw_uri_params(ctx.ruri())
+                .find(|(n, _)| *n == &name[..])
+                .map(|(_, v)| Bytes::copy_from_slice(v));
+            let Some(v) = found else {
+                return -1;
             };
             match a.get(1) {
                 Some(Arg::Pv(p)) => rc(p.set(ctx, siprd_script::Value::Str(v)).is_ok()),
@@ -1207,11 +1311,16 @@ mod tests {
     #[test]
     fn params() {
         let u = Uri::parse(b"sip:a@h;transport=udp;lr").unwrap();
-        assert!(!uri_has_param(&u, b"transport", None));
-        assert!(uri_has_param(&u, b"transport", Some(b"udp")));
-        assert!(!uri_has_param(&u, b"transport", Some(b"UDP")));
-        assert!(uri_has_param(&u, b"lr", None));
-        assert!(!uri_has_param(&u, b"nope", None));
+        let _ = u;
+        let r = b"sip:a@h;transport=udp;lr;E=;q=\"x;y\"?h=1";
+        assert!(!ruri_param_matches(r, b"transport", b""));
+        assert!(ruri_param_matches(r, b"transport", b"udp"));
+        assert!(!ruri_param_matches(r, b"transport", b"UDP"));
+        assert!(ruri_param_matches(r, b"lr", b""));
+        assert!(ruri_param_matches(r, b"E", b"") && !ruri_param_matches(r, b"e", b""));
+        assert!(ruri_param_matches(r, b"q", b"x;y"));
+        assert!(!ruri_param_matches(r, b"h", b"1"));
+        assert!(!ruri_param_matches(r, b"nope", b""));
         assert_eq!(add_param(b"sip:a@h", b"lr"), b"sip:a@h;lr");
         assert_eq!(add_param(b"sip:a@h?X=1", b"lr"), b"sip:a@h;lr?X=1");
         assert!(is_e164(b"+49123"));

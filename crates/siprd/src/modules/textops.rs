@@ -296,7 +296,7 @@ fn subst_of(a: &[Arg<Ctx>]) -> Option<&Subst> {
 
 /// Apply to a standalone string (for `subst_uri`); None when nothing matched.
 fn subst_str(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
-    let reps = sub.replacements(ctx, s);
+    let reps = nonempty_reps(sub, ctx, s);
     if reps.is_empty() {
         return None;
     }
@@ -350,7 +350,7 @@ fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(s) = subst_of(a) else { return -1 };
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
-    let reps = s.replacements(ctx, buf.get(range.clone()).unwrap_or_default());
+    let reps = nonempty_reps(s, ctx, buf.get(range.clone()).unwrap_or_default());
     let body_changed = changes_body(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
     if body_changed {
@@ -366,7 +366,7 @@ fn do_subst_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     }
     let buf = ctx.msg.buf().clone();
-    let reps = s.replacements(ctx, buf.get(br.clone()).unwrap_or_default());
+    let reps = nonempty_reps(s, ctx, buf.get(br.clone()).unwrap_or_default());
     let body_changed = changes_body(&br, br.start, &reps);
     let rc = record(ctx, br.start, reps);
     if body_changed {
@@ -452,8 +452,8 @@ fn hname(ctx: &mut Ctx, a: &Arg<Ctx>) -> Bytes {
     }
 }
 
-/// `append_hf` (after the named header, else at the end of the headers) and
-/// `insert_hf` (before it, else first).
+/// `append_hf` (after the last header of that name, else at the end of the
+/// headers) and `insert_hf` (before the first, else first).
 fn add_hf(ctx: &mut Ctx, a: &[Arg<Ctx>], append: bool) -> i32 {
     let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
         return -1;
@@ -466,13 +466,13 @@ fn add_hf(ctx: &mut Ctx, a: &[Arg<Ctx>], append: bool) -> i32 {
     let at = match a.get(1) {
         Some(h) => {
             let name = hname(ctx, h);
-            let found = ctx.msg.headers_named(&name).next().map(|h| {
-                if append {
-                    h.line.end
-                } else {
-                    h.line.start
-                }
-            });
+            // Observed on Kamailio 5.6: after the last header of that name,
+            // before the first.
+            let found = if append {
+                ctx.msg.headers_named(&name).last().map(|h| h.line.end)
+            } else {
+                ctx.msg.headers_named(&name).next().map(|h| h.line.start)
+            };
             found.unwrap_or(default)
         }
         None => default,
@@ -628,10 +628,15 @@ fn cmp_rc(a: &[u8], b: &[u8], icase: bool) -> i32 {
     }
 }
 
+/// `in_list`/`in_list_prefix`: an empty subject is never in the list
+/// (observed on Kamailio 5.6, even with an empty item: `in_list("", "a,,c", ",")`).
 fn in_list(subject: &[u8], list: &[u8], sep: &[u8], prefix: bool) -> bool {
     let Some(&sep) = sep.first() else {
         return false;
     };
+    if subject.is_empty() {
+        return false;
+    }
     list.split(|b| *b == sep).any(|item| {
         let item = item.trim_ascii();
         if prefix {
@@ -971,13 +976,162 @@ fn do_set_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     1
 }
 
+/// `set_body_multipart([txt, content_type][, boundary])`: the body becomes a
+/// one-part `multipart/mixed` body holding `txt` (default: the current body
+/// with its Content-Type). As observed on Kamailio 5.6: the Content-Type
+/// headers are removed, `Content-Type: multipart/mixed;boundary="B"` and
+/// `Mime-Version: 1.0` are added after the last header, the part is
+/// `--B CRLF Content-Type: ct CRLF CRLF txt CRLF --B CRLF`; the default
+/// boundary is `unique-boundary-1`.
+fn do_set_body_multipart(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let mut vals = Vec::with_capacity(a.len());
+    for x in a {
+        match str_arg(ctx, x) {
+            Some(v) => vals.push(v),
+            None => return -1,
+        }
+    }
+    let (part, boundary) = match vals.as_slice() {
+        [] => (None, None),
+        [b] => (None, Some(b.clone())),
+        [t, c] => (Some((t.clone(), c.clone())), None),
+        [t, c, b, ..] => (Some((t.clone(), c.clone())), Some(b.clone())),
+    };
+    let boundary = boundary
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| Bytes::from_static(b"unique-boundary-1"));
+    // Observed on Kamailio 5.6: an empty text wraps the current body (with
+    // its own type, the given one ignored); an empty type is `text/plain`.
+    let (txt, ct) = match part.filter(|(t, _)| !t.is_empty()) {
+        Some((t, c)) if c.is_empty() => (t.to_vec(), b"text/plain".to_vec()),
+        Some((t, c)) => (t.to_vec(), c.to_vec()),
+        None => {
+            let Some(br) = body_or_none(ctx) else {
+                tracing::error!("set_body_multipart: no body to wrap");
+                return -1;
+            };
+            let body = ctx.msg.buf().get(br).unwrap_or_default().to_vec();
+            let ct = ctx
+                .msg
+                .headers_named(b"Content-Type")
+                .next()
+                .map_or_else(|| b"text/plain".to_vec(), |h| h.value.trim_ascii().to_vec());
+            (body, ct)
+        }
+    };
+    let mut body = Vec::with_capacity(txt.len() + ct.len() + 2 * boundary.len() + 32);
+    body.extend_from_slice(b"--");
+    body.extend_from_slice(&boundary);
+    body.extend_from_slice(b"\r\nContent-Type: ");
+    body.extend_from_slice(&ct);
+    body.extend_from_slice(b"\r\n\r\n");
+    body.extend_from_slice(&txt);
+    body.extend_from_slice(b"\r\n--");
+    body.extend_from_slice(&boundary);
+    body.extend_from_slice(b"\r\n");
+    let old_ct: Vec<Range<usize>> = ctx
+        .msg
+        .headers_named(b"Content-Type")
+        .map(|h| h.line)
+        .collect();
+    for l in old_ct {
+        ctx.edits.delete(l);
+    }
+    ctx.edits.replace_body(&ctx.msg, &body);
+    let mut hdrs = Vec::with_capacity(boundary.len() + 64);
+    hdrs.extend_from_slice(b"Content-Type: multipart/mixed;boundary=\"");
+    hdrs.extend_from_slice(&boundary);
+    hdrs.extend_from_slice(b"\"\r\nMime-Version: 1.0\r\n");
+    ctx.edits.insert(ctx.msg.headers_end(), hdrs);
+    1
+}
+
+// ---------------------------------------------------------------------------
+// regex_substring
+
+/// The regex of `regex_substring`: compiled at load when constant (a bad
+/// constant is kept as text and fails at run time, as Kamailio compiles it
+/// per call), else a format compiled per call.
+fn regex_substring_re() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if src.text.contains('$') {
+            return siprd_script::pv::parse_format(fx, &src.text).map(Arg::Fmt);
+        }
+        Ok(match compile_re(&src.text, false) {
+            Ok(r) => Arg::Regex(Arc::new(r)),
+            Err(_) => Arg::Str(Bytes::copy_from_slice(src.text.as_bytes())),
+        })
+    });
+    ParamKind::Custom(f)
+}
+
+/// `regex_substring(itext, regex, mindex, mcount, dpv)`: match `regex` in
+/// `itext` keeping `mcount` match slots and store slot `mindex` (0: the whole
+/// match, n: group n) in `dpv`. Observed on Kamailio 5.6: -2 when nothing
+/// matches; -1 for an empty text, a bad regex, `mindex` outside
+/// `0..mcount`, or a slot the match left unset or empty.
+fn do_regex_substring(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let Some(text) = a.first().and_then(|x| str_arg(ctx, x)) else {
+        return -1;
+    };
+    let (Some(mindex), Some(mcount)) = (
+        a.get(2).and_then(|x| args::int_arg(ctx, x)),
+        a.get(3).and_then(|x| args::int_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    if text.is_empty() || mindex < 0 || mcount <= 0 || mindex >= mcount {
+        return -1;
+    }
+    let compiled;
+    let re = match a.get(1) {
+        Some(Arg::Regex(r)) => &**r,
+        Some(other) => {
+            let Some(pat) = str_arg(ctx, other) else {
+                return -1;
+            };
+            compiled = match compile_re(&String::from_utf8_lossy(&pat), false) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("regex_substring: {e}");
+                    return -1;
+                }
+            };
+            &compiled
+        }
+        None => return -1,
+    };
+    let Some(caps) = re.captures(&text) else {
+        return -2;
+    };
+    let Some(m) = usize::try_from(mindex)
+        .ok()
+        .and_then(|i| caps.get(i))
+        .filter(|m| !m.is_empty())
+    else {
+        return -1;
+    };
+    let v = Bytes::copy_from_slice(m.as_bytes());
+    match a.get(4) {
+        Some(Arg::Pv(p)) => match p.set(ctx, siprd_script::Value::Str(v)) {
+            Ok(()) => 1,
+            Err(_) => -1,
+        },
+        _ => -1,
+    }
+}
+
 // ---------------------------------------------------------------------------
 // subst_hf, subst_user
 
-/// Non-empty replacements only: Kamailio never substitutes an empty match.
+/// The replacements up to the first empty match: Kamailio never
+/// substitutes an empty match and stops at one (`/l*/_/g` on `hello` changes
+/// nothing and fails; `/h*/_/g` replaces the `h` only).
 fn nonempty_reps(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Vec<(Range<usize>, Vec<u8>)> {
     let mut reps = sub.replacements(ctx, s);
-    reps.retain(|(r, _)| !r.is_empty());
+    if let Some(i) = reps.iter().position(|(r, _)| r.is_empty()) {
+        reps.truncate(i);
+    }
     reps
 }
 
@@ -1692,6 +1846,11 @@ fn register_more(reg: &mut Registry<Ctx>) {
             ) else {
                 return -1;
             };
+            // Observed on Kamailio 5.6: an empty body or content type fails
+            // and adds nothing.
+            if body.is_empty() || ct.is_empty() {
+                return -1;
+            }
             // Kamailio adds the Content-Type as a reply header at call time:
             // it sits among the append_to_reply() / append_time() lines.
             ctx.reply_headers.extend_from_slice(b"Content-Type: ");
@@ -1703,6 +1862,25 @@ fn register_more(reg: &mut Registry<Ctx>) {
             1
         }),
     ));
+    reg.add_function(def(
+        "regex_substring",
+        vec![
+            ParamKind::Format,
+            regex_substring_re(),
+            ParamKind::IntOrPv,
+            ParamKind::IntOrPv,
+            ParamKind::WritablePv,
+        ],
+        func(do_regex_substring),
+    ));
+    for n in 0..=3 {
+        reg.add_function(def_in(
+            "set_body_multipart",
+            MSG_ROUTES,
+            (0..n).map(|_| ParamKind::Format).collect(),
+            func(do_set_body_multipart),
+        ));
+    }
     reg.add_function(def_in(
         "set_body",
         MSG_ROUTES,
@@ -2024,6 +2202,10 @@ impl Module for Textops {
                 let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
                     return -1;
                 };
+                // Observed on Kamailio 5.6: empty text fails.
+                if text.is_empty() {
+                    return -1;
+                }
                 ctx.reply_headers.extend_from_slice(&text);
                 1
             }),

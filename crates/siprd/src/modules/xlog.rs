@@ -66,20 +66,51 @@ enum Level {
     Dynamic(Box<pv::PvSpec<Ctx>>),
 }
 
+/// A constant level as Kamailio 5.6's xlog reads it: only the third
+/// character counts (`L_ERR`, `L_ERR|LOG_LOCAL0` and `XXE` are all errors,
+/// `L_NPRI` is a notice), case-sensitively; anything else is refused.
+fn xlog_level(text: &str) -> Option<i32> {
+    Some(match text.as_bytes().get(2)? {
+        b'A' => L_ALERT,
+        b'B' => L_BUG,
+        b'C' => L_CRIT,
+        b'E' => L_ERR,
+        b'W' => L_WARN,
+        b'N' => L_NOTICE,
+        b'I' => L_INFO,
+        b'D' => L_DBG,
+        _ => return None,
+    })
+}
+
 fn level_fixup(fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc) -> Result<Arg<Ctx>, String> {
-    if let Some(i) = src.int {
-        return Ok(Arg::Custom(Box::new(Level::Fixed(i))));
-    }
     let text = src.text.trim();
+    if let Some(l) = xlog_level(text) {
+        return Ok(Arg::Custom(Box::new(Level::Fixed(l))));
+    }
     if text.starts_with('$') {
         let (spec, _) = pv::parse_pv(fx, text)?;
         return Ok(Arg::Custom(Box::new(Level::Dynamic(Box::new(spec)))));
     }
-    log::parse_level(text)
-        .map(|l| Arg::Custom(Box::new(Level::Fixed(l))))
-        .ok_or_else(|| {
-            format!("unknown log level `{text}` (expected L_ALERT .. L_DBG or a number)")
-        })
+    Err(format!(
+        "unknown log level `{text}` (expected L_ALERT, L_BUG, L_CRIT, L_ERR, L_WARN, L_NOTICE, L_INFO, L_DBG or a pseudo-variable)"
+    ))
+}
+
+/// The facility of `xlog(facility, level, format)`: a syslog facility name
+/// with its `LOG_` prefix (case-insensitive), checked at load as Kamailio
+/// does (`LOG_LOCAL9` is refused). siprd accepts it and does not use it.
+fn facility_fixup() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let t = src.text.trim();
+        let known = t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("LOG_"))
+            && log::parse_facility(t).is_some();
+        if known {
+            Ok(Arg::Str(bytes::Bytes::copy_from_slice(t.as_bytes())))
+        } else {
+            Err(format!("unknown log facility `{t}`"))
+        }
+    }))
 }
 
 fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
@@ -198,7 +229,7 @@ impl Module for Xlog {
             reg.add_function(FuncDef {
                 name,
                 module: "xlog",
-                params: vec![ParamKind::Str, level.clone(), ParamKind::Format],
+                params: vec![facility_fixup(), level.clone(), ParamKind::Format],
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let l = level_of(ctx, &a[1]);

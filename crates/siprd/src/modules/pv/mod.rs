@@ -13,7 +13,7 @@ pub use msg::RawPacket;
 use crate::context::Ctx;
 use crate::module::Module;
 use crate::rpc::RpcRegistry;
-use siprd_script::registry::{ModParamDecl, ModParamType};
+use siprd_script::registry::{ModParamDecl, ModParamType, PvClassDef, PvImpl, PvIndex};
 use siprd_script::{Registry, Value};
 use std::sync::Arc;
 
@@ -64,9 +64,30 @@ impl Module for Pv {
         transforms::register(reg);
         vars::register(reg, &self.vars);
         sbranch::register(reg);
+        reg.add_pv(PvClassDef {
+            name: "_s",
+            module: "pv",
+            parse: Arc::new(|fx, inner| {
+                let text = inner
+                    .filter(|t| !t.is_empty())
+                    .ok_or("`$_s` needs a format: `$_s(text $var(x))`")?;
+                let fmt = siprd_script::pv::parse_format(fx, text)?;
+                Ok(Box::new(FormatPv(fmt)) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
     }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
         rpc::register(rpc, &self.vars);
+    }
+}
+
+/// `$_s(format)`: the format evaluated when read (parsed at load), always a
+/// string (`$_s($var(n)) + 1` concatenates, as on Kamailio 5.6).
+struct FormatPv(siprd_script::pv::Format<Ctx>);
+
+impl PvImpl<Ctx> for FormatPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        Value::Str(self.0.eval(ctx))
     }
 }
