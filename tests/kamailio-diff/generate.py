@@ -68,12 +68,12 @@ def main():
     path = os.path.join(tmp, "diff.cfg")
     with open(path, "w") as f:
         f.write(cfg)
-    chk = subprocess.run(["kamailio", "-c", "-f", path], capture_output=True, text=True)
+    chk = subprocess.run(["kamailio", "-M", "64", "-c", "-f", path], capture_output=True, text=True)
     if chk.returncode != 0:
         print(chk.stderr[-3000:])
         sys.exit("kamailio refused the config")
     log = open(os.path.join(tmp, "kamailio.log"), "w")
-    proc = subprocess.Popen(["kamailio", "-f", path, "-DD", "-E", "-x", "tlsf"], stdout=log, stderr=log)
+    proc = subprocess.Popen(["kamailio", "-M", "64", "-f", path, "-DD", "-E", "-x", "tlsf"], stdout=log, stderr=log)
     try:
         time.sleep(1.5)
         if proc.poll() is not None:

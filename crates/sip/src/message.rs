@@ -469,6 +469,23 @@ impl Message {
             .find(|h| self.name_is(h, kind, name))
             .map(|h| h.value.get(&self.buf))
     }
+    /// The value of `h` as Kamailio's `$hdr(name)` reads it: leading blanks
+    /// skipped, trailing blanks kept up to the line's end.
+    pub fn value_untrimmed(&self, h: &HeaderRef<'_>) -> &[u8] {
+        let line = self.buf.get(h.line.clone()).unwrap_or_default();
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let end = h.line.start + line.len();
+        self.buf
+            .get(h.value_range.start..end.max(h.value_range.end))
+            .unwrap_or_default()
+    }
+    /// First value of the header named `name` as [`Message::value_untrimmed`] gives it.
+    pub fn header_by_name_untrimmed(&self, name: &[u8]) -> Option<&[u8]> {
+        let kind = HeaderKind::from_name(name);
+        let h = self.headers.iter().find(|h| self.name_is(h, kind, name))?;
+        Some(self.value_untrimmed(&self.href(h)))
+    }
     /// Number of lines of the header named `name`.
     pub fn header_count(&self, name: &[u8]) -> usize {
         let kind = HeaderKind::from_name(name);
