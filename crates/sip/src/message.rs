@@ -113,12 +113,15 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         if !code.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::StartLine("status code must be 3 digits"));
         }
+        // any three digits (Kamailio relays `000`..`999`), then a space: a
+        // status line without one (no reason phrase) is refused, as Kamailio
         let status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
-        if !(100..=699).contains(&status) {
-            return Err(ParseError::StartLine("status code out of range 100-699"));
-        }
         let reason = match line.get(sp1 + 4) {
-            None => Span::new(e, e),
+            None => {
+                return Err(ParseError::StartLine(
+                    "no reason phrase after the status code",
+                ))
+            }
             Some(b' ') => Span::new(s + sp1 + 5, e),
             Some(_) => return Err(ParseError::StartLine("status code must be 3 digits")),
         };
@@ -406,6 +409,22 @@ impl Message {
             ClState::Absent => Ok(None),
             ClState::Valid(n) => Ok(Some(n)),
             ClState::Invalid => Err(ParseError::BadHeader("Content-Length", "not a number")),
+        }
+    }
+    /// False when Kamailio's full header parse would fail on Content-Length:
+    /// a value that is not a number, or more than one Content-Length header
+    /// (even with the same value). Kamailio then cannot build a reply.
+    pub fn content_length_ok(&self) -> bool {
+        match self.clen {
+            ClState::Absent => true,
+            ClState::Invalid => false,
+            ClState::Valid(_) => {
+                self.headers
+                    .iter()
+                    .filter(|h| h.kind == HeaderKind::ContentLength)
+                    .count()
+                    == 1
+            }
         }
     }
 

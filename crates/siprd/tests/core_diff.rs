@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 
 const CFG: &str = r#"
 debug=2
@@ -13,8 +14,26 @@ listen=udp:127.0.0.1:0
 loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "xlog.so"
+loadmodule "sanity.so"
 
 request_route {
+    if ($rU == "fwd") {
+        forward("127.0.0.1", "@HOP@");
+        exit;
+    }
+    if ($rU == "san") {
+        if (!sanity_check("128")) {
+            exit;
+        }
+        sl_send_reply("200", "sane");
+        exit;
+    }
+    if ($rU == "twice") {
+        if (!sl_send_reply("200", "first")) {
+            sl_send_reply("500", "first failed");
+        }
+        exit;
+    }
     if ($rU == "hdr") {
         sl_send_reply("200", "h=[$hdr(X-T)] a=[$(hdr(X-T)[*])] l=[$(hdr(X-T)[-1])]");
         exit;
@@ -27,7 +46,7 @@ request_route {
 /// the end of the line.
 #[test]
 fn hdr_keeps_trailing_blanks() {
-    let s = Siprd::start(CFG);
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
     let c = UdpClient::new();
     let req = request(
         "OPTIONS",
@@ -42,4 +61,93 @@ fn hdr_keeps_trailing_blanks() {
         "SIP/2.0 200 h=[a  ] a=[a  ,b\t ] l=[b\t ]",
         "{r}"
     );
+}
+
+/// Kamailio relays a reply with any three-digit status statelessly, but a
+/// status line without a reason phrase (no space after the code) does not
+/// parse and is dropped.
+#[test]
+fn stateless_relay_of_odd_status_lines() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&CFG.replace("@HOP@", &hop.port().to_string()));
+    let c = UdpClient::new();
+    for (i, (status, relayed)) in [
+        ("700 Weird", Some("SIP/2.0 700 Weird")),
+        ("099 Low", Some("SIP/2.0 099 Low")),
+        ("999 High", Some("SIP/2.0 999 High")),
+        ("200 ", Some("SIP/2.0 200 ")),
+        ("200", None),
+        ("20 Short", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let req = request(
+            "OPTIONS",
+            "sip:fwd@127.0.0.1",
+            c.port(),
+            &format!("odd{i}"),
+            "",
+        );
+        c.send(s.udp_addr(), &req);
+        let (fwd, from) = hop
+            .recv_start("OPTIONS", Duration::from_secs(2))
+            .expect("forwarded request");
+        hop.answer(&fwd, from, status);
+        match relayed {
+            Some(line) => {
+                let r = c.recv(Duration::from_secs(2)).expect("relayed reply");
+                assert_eq!(first_line(&r), line);
+            }
+            None => c.expect_silence(Duration::from_millis(300)),
+        }
+    }
+}
+
+/// A local reply copies the request's SIP-version text as received.
+#[test]
+fn reply_keeps_the_request_version_text() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for v in ["sip/2.0", "Sip/2.0", "SIP/2.0"] {
+        let req = request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ver", "").replacen(
+            "SIP/2.0\r\n",
+            &format!("{v}\r\n"),
+            1,
+        );
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("{v} 200 OK"));
+    }
+}
+
+/// Kamailio cannot build a reply to a request whose Content-Length is not a
+/// number or is repeated: sl_send_reply returns -1 and sends nothing, and
+/// sanity's Content-Length check cannot answer 400 either.
+#[test]
+fn bad_or_duplicate_content_length_gets_no_reply() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for (i, ruri) in ["sip:twice@127.0.0.1", "sip:san@127.0.0.1"]
+        .iter()
+        .enumerate()
+    {
+        for (j, cl) in [
+            "Content-Length: abc\r\n",
+            "Content-Length: 0\r\nContent-Length: 0\r\n",
+            "Content-Length: 0\r\nl: 5\r\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let req = request("OPTIONS", ruri, c.port(), &format!("cl{i}{j}"), "")
+                .replace("Content-Length: 0\r\n", cl);
+            c.send(s.udp_addr(), &req);
+            c.expect_silence(Duration::from_millis(300));
+        }
+    }
+    // a good one still gets its answer
+    let req = request("OPTIONS", "sip:san@127.0.0.1", c.port(), "clok", "");
+    c.send(s.udp_addr(), &req);
+    let r = c.recv(Duration::from_secs(2)).unwrap_or_default();
+    assert_eq!(first_line(&r), "SIP/2.0 200 sane", "{}", s.log());
 }
