@@ -151,3 +151,44 @@ fn bad_or_duplicate_content_length_gets_no_reply() {
     let r = c.recv(Duration::from_secs(2)).unwrap_or_default();
     assert_eq!(first_line(&r), "SIP/2.0 200 sane", "{}", s.log());
 }
+
+/// RFC 3261 §16.11 and Kamailio: a statelessly forwarded request, its
+/// retransmission, the CANCEL and the ACK for it get the same Via branch on
+/// our Via; a request with another top branch gets another one. (The text
+/// differs from Kamailio's `z9hG4bK<x>.<md5>.0`; only these equalities matter.)
+#[test]
+fn stateless_branch_is_stable() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&CFG.replace("@HOP@", &hop.port().to_string()));
+    let c = UdpClient::new();
+    let our_branch = |m: &str| -> String {
+        let via = header(m, "Via").unwrap_or_default().to_string();
+        via.split(";branch=").nth(1).unwrap_or_default().to_string()
+    };
+    let mut seen = Vec::new();
+    for (method, top, to_tag) in [
+        ("INVITE", "z9hG4bK-s1", ""),
+        ("INVITE", "z9hG4bK-s1", ""),
+        ("CANCEL", "z9hG4bK-s1", ""),
+        ("ACK", "z9hG4bK-s1", ";tag=t9"),
+        ("INVITE", "z9hG4bK-s2", ""),
+    ] {
+        let req = request(method, "sip:fwd@127.0.0.1", c.port(), "stable", "")
+            .replace("z9hG4bK-stable", top)
+            .replace(
+                "To: <sip:bob@127.0.0.1>",
+                &format!("To: <sip:bob@127.0.0.1>{to_tag}"),
+            );
+        c.send(s.udp_addr(), &req);
+        let (fwd, _) = hop
+            .recv_start(method, Duration::from_secs(2))
+            .expect("forwarded");
+        let b = our_branch(&fwd);
+        assert!(b.starts_with("z9hG4bK") && b.len() > 7, "{fwd}");
+        seen.push(b);
+    }
+    assert_eq!(seen[0], seen[1], "retransmission");
+    assert_eq!(seen[0], seen[2], "CANCEL");
+    assert_eq!(seen[0], seen[3], "ACK");
+    assert_ne!(seen[0], seen[4], "another transaction");
+}
