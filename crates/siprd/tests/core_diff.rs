@@ -34,6 +34,10 @@ request_route {
         }
         exit;
     }
+    if ($rU == "cs") {
+        sl_send_reply("200", "cs=$cs");
+        exit;
+    }
     if ($rU == "hdr") {
         sl_send_reply("200", "h=[$hdr(X-T)] a=[$(hdr(X-T)[*])] l=[$(hdr(X-T)[-1])]");
         exit;
@@ -191,4 +195,18 @@ fn stateless_branch_is_stable() {
     assert_eq!(seen[0], seen[2], "CANCEL");
     assert_eq!(seen[0], seen[3], "ACK");
     assert_ne!(seen[0], seen[4], "another transaction");
+}
+
+/// Kamailio's `$cs` is the CSeq number text as received, even when it is
+/// not a valid number.
+#[test]
+fn cs_is_the_number_text() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for n in ["abc", "-1", "4294967296", "0042"] {
+        let req = request("OPTIONS", "sip:cs@127.0.0.1", c.port(), "cs", "")
+            .replace("CSeq: 1 OPTIONS", &format!("CSeq: {n} OPTIONS"));
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 cs={n}"));
+    }
 }

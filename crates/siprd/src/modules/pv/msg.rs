@@ -268,9 +268,10 @@ impl Simple {
                 }
             }
             CallId => opt(ctx, msg.call_id()),
-            // the number as written, a string (Kamailio: `$cs + 1` appends)
-            CSeq => match (msg.cseq_ref(), msg.header(HeaderKind::CSeq)) {
-                (Ok(_), Some(v)) => {
+            // the number as written, a string (Kamailio: `$cs + 1` appends),
+            // also when it is no valid number (`abc`, `-1`, `4294967296`)
+            CSeq => match msg.header(HeaderKind::CSeq) {
+                Some(v) if !v.is_empty() => {
                     let n = v
                         .iter()
                         .position(|&c| c == b' ' || c == b'\t')
