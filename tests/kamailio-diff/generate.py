@@ -12,7 +12,7 @@ writes expected.txt: `case<TAB>status line` (ports replaced by {cport}/{sport}).
 import os, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPORT = 5977
+SPORT = int(os.environ.get("KDIFF_PORT", "5977"))
 
 
 def load_cases(file="cases.cfg"):

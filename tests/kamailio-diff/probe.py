@@ -47,7 +47,7 @@ def split_case(text):
     extra, body, method, script = [], None, "OPTIONS", []
     for line in text.splitlines(keepends=True):
         s = line.strip()
-        if s.startswith("%hdr:"): extra.append(s[5:].strip())
+        if s.startswith("%hdr:"): extra.append(line.rstrip("\r\n").lstrip()[5:].lstrip())  # trailing blanks kept
         elif s.startswith("%body:"): body = s[6:].strip().replace("\\r\\n", "\r\n").replace("\\n", "\n")
         elif s.startswith("%method:"): method = s[8:].strip()
         else: script.append(line.replace("@SINK@", str(SINK)))

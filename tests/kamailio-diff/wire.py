@@ -14,7 +14,8 @@ import os, re, socket, subprocess, sys, tempfile, time
 from generate import load_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPORT, SINK = 5975, 5976
+SPORT = int(os.environ.get("KDIFF_PORT", "5975"))
+SINK = SPORT + 1
 
 
 def message(text, sp, cp):

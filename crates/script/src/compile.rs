@@ -57,6 +57,8 @@ pub(crate) struct CallI<C> {
     pub f: FuncImpl<C>,
     pub args: Box<[Arg<C>]>,
     pub span: Span,
+    /// A core action that leaves `$rc` alone (`Registry::keeps_rc`).
+    pub keeps_rc: bool,
 }
 
 pub(crate) struct SwitchI<C> {
@@ -1037,6 +1039,7 @@ impl<C: 'static> Compiler<'_, C> {
             f: def.call.clone(),
             args: args.into_boxed_slice(),
             span: call.span,
+            keeps_rc: reg.keeps_rc.contains(def.name),
         })
     }
 
@@ -1558,6 +1561,26 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             return (Expr::Bin(op, Box::new(x), Box::new(y), span), Ty::Int);
+        }
+        // Kamailio: a comparison with the literal `$null` on the right tests
+        // whether the left side is null, without converting it (`0 == $null`
+        // and `"" == $null` are false; a missing header is null)
+        if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::IEq | BinOp::INe)
+            && matches!(y.as_const(), Some(Value::Null))
+        {
+            let want_null = matches!(op, BinOp::Eq | BinOp::IEq);
+            if let Some(xv) = x.as_const() {
+                return (
+                    Expr::Const(Value::Int(i32::from(xv.is_null() == want_null))),
+                    Ty::Int,
+                );
+            }
+            let defined = Expr::Defined(Box::new(x));
+            return if want_null {
+                (Expr::Un(UnOp::Not, Box::new(defined)), Ty::Int)
+            } else {
+                (defined, Ty::Int)
+            };
         }
         // constant folding
         if let (Some(xv), Some(yv)) = (x.as_const(), y.as_const()) {

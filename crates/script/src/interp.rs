@@ -8,13 +8,19 @@ use crate::value::Value;
 use bytes::Bytes;
 use std::sync::Arc;
 
-/// Kamailio's `max_recursive_level` for nested `route()` calls.
-const MAX_ROUTE_DEPTH: u32 = 256;
+/// Kamailio's `max_recursive_level` (256) for nested `route()` calls: the
+/// outermost route counts too, so 255 nested calls are allowed (checked on
+/// Kamailio 5.6).
+const MAX_ROUTE_DEPTH: u32 = 255;
 
 /// How a block ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Flow {
-    Normal,
+    /// Ran to its end; the value of the last statement executed (as
+    /// Kamailio: a function's or route's return code, 1 for an assignment,
+    /// 0 for a `break` that ended a `switch` or loop). A route that ends
+    /// normally returns it.
+    Normal(i32),
     Break,
     Return(i32),
     Exit,
@@ -200,6 +206,8 @@ impl<C: Host> Program<C> {
             st.route = Some(route);
             st.exited = false;
             st.dropped = false;
+            // `$rc` is 0 when an execution starts (Kamailio 5.6)
+            st.retcode = 0;
         }
         let flow = self.call_route(ctx, route, 0);
         self.finish(ctx, flow)
@@ -246,7 +254,7 @@ impl<C: Host> Program<C> {
     fn finish(&self, ctx: &mut C, flow: Flow) -> Outcome {
         let st = ctx.exec_state();
         let retcode = match flow {
-            Flow::Normal => 1,
+            Flow::Normal(_) => 1,
             Flow::Break => 0,
             Flow::Return(v) => {
                 if v == 0 {
@@ -280,14 +288,16 @@ impl<C: Host> Program<C> {
     fn route_rc(&self, ctx: &mut C, route: RouteId, depth: u32) -> Option<i32> {
         let flow = self.call_route(ctx, route, depth);
         let rc = match flow {
-            Flow::Normal => 1,
+            Flow::Normal(v) => v,
             Flow::Break => 0,
             Flow::Return(v) => v,
             Flow::Exit => return None,
         };
         let st = ctx.exec_state();
         st.retcode = rc;
-        if rc == 0 && flow != Flow::Break {
+        // only `return 0` ends the script; a route whose last statement
+        // gave 0 (a `break`) does not
+        if rc == 0 && matches!(flow, Flow::Return(_)) {
             st.exited = true;
             return None;
         }
@@ -330,7 +340,9 @@ impl<C: Host> Program<C> {
         st.resumable = resumable;
         let rc = (c.f)(ctx, &c.args);
         let st = ctx.exec_state();
-        st.retcode = rc;
+        if !c.keeps_rc {
+            st.retcode = rc;
+        }
         if rc == 0 || st.exited {
             st.exited = true;
             return None;
@@ -341,33 +353,36 @@ impl<C: Host> Program<C> {
     pub(crate) fn exec_block(&self, ctx: &mut C, block: BlockId, start: usize, depth: u32) -> Flow {
         let stmts = &self.blocks[block.0 as usize];
         let mut i = start;
+        let mut last = 1;
         while i < stmts.len() {
             let cur = Cursor {
                 block,
                 next: i as u32 + 1,
             };
-            let flow = self.exec_stmt(ctx, &stmts[i], cur, depth);
-            if flow != Flow::Normal {
-                return flow;
+            match self.exec_stmt(ctx, &stmts[i], cur, depth) {
+                // an empty statement is no action: it gives no value
+                Flow::Normal(_) if matches!(stmts[i], Stmt::Nop) => {}
+                Flow::Normal(v) => last = v,
+                flow => return flow,
             }
             i += 1;
         }
-        Flow::Normal
+        Flow::Normal(last)
     }
 
     fn exec_stmt(&self, ctx: &mut C, s: &Stmt<C>, cur: Cursor, depth: u32) -> Flow {
         match s {
-            Stmt::Nop => Flow::Normal,
+            Stmt::Nop => Flow::Normal(1),
             Stmt::Call(c) => match self.call_fn(ctx, c, cur, true) {
-                Some(_) => Flow::Normal,
+                Some(v) => Flow::Normal(v),
                 None => Flow::Exit,
             },
             Stmt::Route(id) => match self.route_rc(ctx, *id, depth) {
-                Some(_) => Flow::Normal,
+                Some(v) => Flow::Normal(v),
                 None => Flow::Exit,
             },
             Stmt::RouteDyn(e, sp) => match self.dyn_route(ctx, e, *sp, cur, depth) {
-                Some(_) => Flow::Normal,
+                Some(v) => Flow::Normal(v),
                 None => Flow::Exit,
             },
             Stmt::Assign(pv, e, sp) => {
@@ -396,7 +411,7 @@ impl<C: Host> Program<C> {
                         ),
                     ),
                 }
-                Flow::Normal
+                Flow::Normal(1)
             }
             Stmt::If(c, t, e) => {
                 let truth = self.truth(ctx, c, cur, depth);
@@ -408,12 +423,13 @@ impl<C: Host> Program<C> {
                 } else if let Some(e) = e {
                     self.exec_block(ctx, *e, 0, depth)
                 } else {
-                    Flow::Normal
+                    Flow::Normal(1)
                 }
             }
             Stmt::While(c, body, sp) => {
                 let max = self.max_while;
                 let mut n = 0u32;
+                let mut last = 1;
                 loop {
                     // Kamailio's `while` tests for non-zero (unlike `if`, which needs > 0)
                     let truth = self
@@ -428,23 +444,27 @@ impl<C: Host> Program<C> {
                     // max_while_loops = 0 disables the guard, as in Kamailio
                     if max > 0 && n >= max {
                         self.cold_error(*sp, format_args!("runaway while: more than {max} loops"));
+                        last = -1;
                         break;
                     }
                     n += 1;
                     match self.exec_block(ctx, *body, 0, depth) {
-                        Flow::Normal => {}
-                        Flow::Break => break,
+                        Flow::Normal(v) => last = v,
+                        Flow::Break => {
+                            last = 0;
+                            break;
+                        }
                         f => return f,
                     }
                 }
-                Flow::Normal
+                Flow::Normal(last)
             }
             Stmt::Switch(sw) => {
                 let Some(v) = self.eval(ctx, &sw.expr, cur, depth) else {
                     return if ctx.exec_state().exited {
                         Flow::Exit
                     } else {
-                        Flow::Normal
+                        Flow::Normal(1)
                     };
                 };
                 if ctx.exec_state().exited {
@@ -475,10 +495,10 @@ impl<C: Host> Program<C> {
                     })
                 };
                 let Some(start) = start.or(sw.default) else {
-                    return Flow::Normal;
+                    return Flow::Normal(1);
                 };
                 match self.exec_block(ctx, sw.body, start as usize, depth) {
-                    Flow::Break | Flow::Normal => Flow::Normal,
+                    Flow::Break => Flow::Normal(0),
                     f => f,
                 }
             }

@@ -262,6 +262,9 @@ pub struct Registry<C> {
     /// Hints keyed by function name, shown with errors or warnings about it
     /// (e.g. `lock` without `lock_set_size`).
     pub hints: HashMap<&'static str, String>,
+    /// Functions that, like Kamailio's core actions (`setflag`, `forward` ...),
+    /// give a value to the statement but leave `$rc` as it was.
+    pub keeps_rc: std::collections::HashSet<&'static str>,
     /// Kamailio's core keywords usable as expression operands (`uri`,
     /// `from_uri`, `src_ip`, `method`, `status` ...): keyword → the PV it reads
     /// (`"$ru"`). The host fills this; the language knows no SIP.
@@ -283,6 +286,7 @@ impl<C> Default for Registry<C> {
             unloaded_functions: HashMap::new(),
             events: Vec::new(),
             hints: HashMap::new(),
+            keeps_rc: std::collections::HashSet::new(),
             keywords: HashMap::new(),
             myself: None,
         }
@@ -292,6 +296,10 @@ impl<C> Default for Registry<C> {
 impl<C> Registry<C> {
     pub fn add_function(&mut self, f: FuncDef<C>) {
         self.functions.entry(f.name).or_default().push(f);
+    }
+    /// Calls of `name` leave `$rc` unchanged (see [`Registry::keeps_rc`]).
+    pub fn keep_rc(&mut self, name: &'static str) {
+        self.keeps_rc.insert(name);
     }
     pub fn add_pv(&mut self, p: PvClassDef<C>) {
         self.pv_classes.insert(p.name, p);

@@ -66,12 +66,13 @@ impl Value {
 
     /// Integer conversion as Kamailio does it for arithmetic and comparisons:
     /// a string that is a whole (optionally signed) decimal number converts to it,
-    /// anything else is 0. Null is 0.
+    /// anything else is 0, and so is a number outside 32 bits
+    /// (`0 + "2147483648"` is 0 in Kamailio 5.6). Null is 0.
     pub fn to_int(&self) -> i32 {
         match self {
             Value::Null => 0,
             Value::Int(i) => *i,
-            Value::Str(s) => parse_int(s).unwrap_or(0),
+            Value::Str(s) => parse_int_checked(s).unwrap_or(0),
         }
     }
 
@@ -83,6 +84,26 @@ impl Value {
             Value::Str(s) => parse_int(s),
         }
     }
+}
+
+/// Parse a whole decimal integer with an optional sign; None outside 32 bits.
+pub fn parse_int_checked(s: &[u8]) -> Option<i32> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for d in digits {
+        n = n * 10 + i64::from(d - b'0');
+        if n > 1 << 31 {
+            return None;
+        }
+    }
+    i32::try_from(if neg { -n } else { n }).ok()
 }
 
 /// Parse a whole decimal integer with an optional sign; values wrap to 32 bits

@@ -113,12 +113,15 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         if !code.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::StartLine("status code must be 3 digits"));
         }
+        // any three digits (Kamailio relays `000`..`999`), then a space: a
+        // status line without one (no reason phrase) is refused, as Kamailio
         let status = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
-        if !(100..=699).contains(&status) {
-            return Err(ParseError::StartLine("status code out of range 100-699"));
-        }
         let reason = match line.get(sp1 + 4) {
-            None => Span::new(e, e),
+            None => {
+                return Err(ParseError::StartLine(
+                    "no reason phrase after the status code",
+                ))
+            }
             Some(b' ') => Span::new(s + sp1 + 5, e),
             Some(_) => return Err(ParseError::StartLine("status code must be 3 digits")),
         };
@@ -408,6 +411,22 @@ impl Message {
             ClState::Invalid => Err(ParseError::BadHeader("Content-Length", "not a number")),
         }
     }
+    /// False when Kamailio's full header parse would fail on Content-Length:
+    /// a value that is not a number, or more than one Content-Length header
+    /// (even with the same value). Kamailio then cannot build a reply.
+    pub fn content_length_ok(&self) -> bool {
+        match self.clen {
+            ClState::Absent => true,
+            ClState::Invalid => false,
+            ClState::Valid(_) => {
+                self.headers
+                    .iter()
+                    .filter(|h| h.kind == HeaderKind::ContentLength)
+                    .count()
+                    == 1
+            }
+        }
+    }
 
     // ---- headers ----------------------------------------------------------------
 
@@ -468,6 +487,23 @@ impl Message {
             .iter()
             .find(|h| self.name_is(h, kind, name))
             .map(|h| h.value.get(&self.buf))
+    }
+    /// The value of `h` as Kamailio's `$hdr(name)` reads it: leading blanks
+    /// skipped, trailing blanks kept up to the line's end.
+    pub fn value_untrimmed(&self, h: &HeaderRef<'_>) -> &[u8] {
+        let line = self.buf.get(h.line.clone()).unwrap_or_default();
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let end = h.line.start + line.len();
+        self.buf
+            .get(h.value_range.start..end.max(h.value_range.end))
+            .unwrap_or_default()
+    }
+    /// First value of the header named `name` as [`Message::value_untrimmed`] gives it.
+    pub fn header_by_name_untrimmed(&self, name: &[u8]) -> Option<&[u8]> {
+        let kind = HeaderKind::from_name(name);
+        let h = self.headers.iter().find(|h| self.name_is(h, kind, name))?;
+        Some(self.value_untrimmed(&self.href(h)))
     }
     /// Number of lines of the header named `name`.
     pub fn header_count(&self, name: &[u8]) -> usize {

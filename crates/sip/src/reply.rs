@@ -177,7 +177,15 @@ pub fn build_reply_into(
     out: &mut Vec<u8>,
 ) {
     let buf: &[u8] = req.buf();
-    out.extend_from_slice(b"SIP/2.0 ");
+    // the request's version text as received (`sip/2.0` stays lower case,
+    // as Kamailio copies it)
+    let version = req.version();
+    if req.is_http() || version.is_empty() {
+        out.extend_from_slice(b"SIP/2.0");
+    } else {
+        out.extend_from_slice(version);
+    }
+    out.push(b' ');
     push_num(out, u64::from(code.min(999)));
     out.push(b' ');
     out.extend_from_slice(reason);

@@ -1,11 +1,13 @@
 //! Core functions every config has without `loadmodule`: message flags,
-//! rport handling, branches and stateless `forward()`.
+//! rport handling, branches, R-URI rewriting (`seturi`, `sethost`, `strip`
+//! ...) and stateless `forward()`.
 
 use crate::context::{Branch, Ctx};
 use crate::module::Module;
 use crate::modules::args::{int_arg, str_arg};
 use siprd_script::registry::{func, Arg, FuncDef, FuncImpl, ParamKind};
 use siprd_script::{route_type, Registry, RouteMask};
+use siprd_sip::uri::{Scheme, Uri};
 
 /// The always-loaded core "module".
 #[derive(Default)]
@@ -55,6 +57,67 @@ impl Module for Core {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         let any = route_type::ANY;
+        // Kamailio runs these as core actions: they leave `$rc` as it was
+        for name in [
+            "setflag",
+            "resetflag",
+            "isflagset",
+            "force_rport",
+            "add_local_rport",
+            "revert_uri",
+            "forward",
+        ] {
+            reg.keep_rc(name);
+        }
+        // R-URI rewriting (literal arguments: no PV is expanded, as Kamailio)
+        let rewrites: [(&'static str, Rewrite); 15] = [
+            ("seturi", Rewrite::Uri),
+            ("rewriteuri", Rewrite::Uri),
+            ("sethost", Rewrite::Host),
+            ("rewritehost", Rewrite::Host),
+            ("sethostport", Rewrite::HostPort),
+            ("rewritehostport", Rewrite::HostPort),
+            ("sethostporttrans", Rewrite::HostPortTrans),
+            ("rewritehostporttrans", Rewrite::HostPortTrans),
+            ("setuser", Rewrite::User),
+            ("rewriteuser", Rewrite::User),
+            ("setuserpass", Rewrite::UserPass),
+            ("rewriteuserpass", Rewrite::UserPass),
+            ("setport", Rewrite::Port),
+            ("rewriteport", Rewrite::Port),
+            ("prefix", Rewrite::Prefix),
+        ];
+        let rw_routes = route_type::REQUEST | route_type::FAILURE | route_type::BRANCH;
+        for (name, op) in rewrites {
+            reg.keep_rc(name);
+            reg.add_function(def(
+                name,
+                vec![ParamKind::Str],
+                rw_routes,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                    Arg::Str(v) => rewrite_ruri(ctx, op, v),
+                    _ => -1,
+                }),
+            ));
+        }
+        for (name, op) in [
+            ("strip", Rewrite::Strip),
+            ("strip_tail", Rewrite::StripTail),
+        ] {
+            reg.keep_rc(name);
+            reg.add_function(def(
+                name,
+                vec![ParamKind::Int],
+                rw_routes,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                    Arg::Int(n) if *n >= 0 => {
+                        let n = n.to_string();
+                        rewrite_ruri(ctx, op, n.as_bytes())
+                    }
+                    _ => -1,
+                }),
+            ));
+        }
         reg.add_function(def(
             "setflag",
             vec![ParamKind::IntOrPv],
@@ -221,5 +284,123 @@ fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
         return -1;
     }
     ctx.branches.push(b);
+    1
+}
+
+/// What an R-URI rewriting function replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rewrite {
+    /// the whole URI (`seturi`)
+    Uri,
+    /// the user, keeping a password (`setuser`)
+    User,
+    /// user and password (`setuserpass`)
+    UserPass,
+    /// the host (`sethost`)
+    Host,
+    /// host and port (`sethostport`)
+    HostPort,
+    /// host and port, and the `transport` parameter is dropped (`sethostporttrans`)
+    HostPortTrans,
+    /// the port; empty removes it (`setport`)
+    Port,
+    /// text put before the user (`prefix`)
+    Prefix,
+    /// the first N bytes of the user removed (`strip`)
+    Strip,
+    /// the last N bytes of the user removed (`strip_tail`)
+    StripTail,
+}
+
+/// Rewrite one part of the R-URI as Kamailio's core actions do: the URI is
+/// rebuilt from its parsed parts (scheme in lower case, the rest as written)
+/// with the new text put in unchecked. 1 when done, -1 when the current
+/// R-URI does not parse.
+fn rewrite_ruri(ctx: &mut Ctx, op: Rewrite, val: &[u8]) -> i32 {
+    if op == Rewrite::Uri {
+        // any text: a URI that does not parse makes `$ru` null
+        ctx.new_uri = Some(bytes::Bytes::copy_from_slice(val));
+        return 1;
+    }
+    let Ok(u) = Uri::parse(ctx.ruri()) else {
+        tracing::error!("cannot rewrite the R-URI: it does not parse");
+        return -1;
+    };
+    let scheme: &[u8] = match u.scheme() {
+        Scheme::Sip => b"sip:",
+        Scheme::Sips => b"sips:",
+        Scheme::Tel => b"tel:",
+        Scheme::Other => {
+            tracing::error!("cannot rewrite the R-URI: unsupported scheme");
+            return -1;
+        }
+    };
+    let old_user = u.user().unwrap_or(b"");
+    let n = match op {
+        Rewrite::Strip | Rewrite::StripTail => siprd_script::value::parse_int(val)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(old_user.len()),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(u.as_bytes().len() + val.len() + 8);
+    out.extend_from_slice(scheme);
+    let user_start = out.len();
+    match op {
+        Rewrite::User | Rewrite::UserPass => out.extend_from_slice(val),
+        Rewrite::Prefix => {
+            out.extend_from_slice(val);
+            out.extend_from_slice(old_user);
+        }
+        Rewrite::Strip => out.extend_from_slice(&old_user[n..]),
+        Rewrite::StripTail => out.extend_from_slice(&old_user[..old_user.len() - n]),
+        _ => out.extend_from_slice(old_user),
+    }
+    // no user: no password and no `@` either
+    if out.len() > user_start {
+        if let Some(pw) = u.password().filter(|_| op != Rewrite::UserPass) {
+            out.push(b':');
+            out.extend_from_slice(pw);
+        }
+        if !u.host().is_empty() {
+            out.push(b'@');
+        }
+    }
+    match op {
+        Rewrite::Host | Rewrite::HostPort | Rewrite::HostPortTrans => out.extend_from_slice(val),
+        _ => out.extend_from_slice(u.host()),
+    }
+    match op {
+        Rewrite::HostPort | Rewrite::HostPortTrans => {}
+        Rewrite::Port => {
+            if !val.is_empty() {
+                out.push(b':');
+                out.extend_from_slice(val);
+            }
+        }
+        _ => {
+            if let Some(p) = u.port_bytes() {
+                out.push(b':');
+                out.extend_from_slice(p);
+            }
+        }
+    }
+    let params = u.params_bytes();
+    if op == Rewrite::HostPortTrans {
+        for p in params.split(|&b| b == b';').filter(|p| !p.is_empty()) {
+            let name = p.split(|&b| b == b'=').next().unwrap_or(p);
+            if !name.trim_ascii().eq_ignore_ascii_case(b"transport") {
+                out.push(b';');
+                out.extend_from_slice(p);
+            }
+        }
+    } else {
+        out.extend_from_slice(params);
+    }
+    if let Some(h) = u.headers() {
+        out.push(b'?');
+        out.extend_from_slice(h);
+    }
+    ctx.new_uri = Some(bytes::Bytes::from(out));
     1
 }

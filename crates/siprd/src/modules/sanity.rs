@@ -275,6 +275,11 @@ fn run_checks(
         }
     }
     if checks & CONTENT_LENGTH != 0 {
+        // not a number or repeated: Kamailio's header parser fails (and the
+        // 400 cannot be built either, so nothing is sent)
+        if !msg.content_length_ok() {
+            return Err(fail(400, "Content-Length mis-match"));
+        }
         if let Some(h) = msg.header(HeaderKind::ContentLength) {
             let actual = msg.buf().len().saturating_sub(msg.body_range().start);
             let declared = std::str::from_utf8(trim(h))

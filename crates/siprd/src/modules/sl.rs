@@ -174,6 +174,12 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         tracing::error!("invalid reply code {code}");
         return -1;
     }
+    // Kamailio parses every header to build a reply: a bad or repeated
+    // Content-Length makes that fail, and nothing is sent
+    if !ctx.msg.content_length_ok() {
+        tracing::error!("cannot build the reply: bad or duplicate Content-Length header");
+        return -1;
+    }
     let tag = to_tag(&state.tag_prefix, ctx);
     let rt = ctx.rt.clone();
     let Some(dest) = crate::forward::reply_dest(ctx) else {

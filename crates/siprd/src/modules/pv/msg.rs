@@ -6,6 +6,7 @@ use bytes::Bytes;
 use siprd_script::registry::{FixupCtx, PvClassDef, PvError, PvImpl, PvIndex};
 use siprd_script::{Registry, Value};
 use siprd_sip::uri::Uri;
+use siprd_sip::HeaderKind;
 use std::sync::Arc;
 
 /// Raw data of a packet that did not parse (for `$mb` in
@@ -157,11 +158,19 @@ fn host_value(u: &Uri) -> Value {
     }
 }
 
-fn port_value(p: Option<u16>) -> Value {
-    // Kamailio prints 5060 for an R-URI without a port in $rp? No: it is empty.
-    match p {
-        Some(p) => Value::Int(i32::from(p)),
-        None => Value::Null,
+/// `$rp`, `$op`, `$dp`: a string in Kamailio 5.6 (`$rp + 1` appends), the
+/// port as written; without one, 5061 for `transport=tls` and 5060 otherwise
+/// (also for `sips:`, as Kamailio).
+fn port_value(u: &Uri) -> Value {
+    match u.port_bytes() {
+        Some(p) => Value::from_vec(p.to_vec()),
+        None if u
+            .transport()
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"tls")) =>
+        {
+            Value::from_static("5061")
+        }
+        None => Value::from_static("5060"),
     }
 }
 
@@ -195,6 +204,12 @@ impl Simple {
                 if !msg.is_request() || (msg.is_http() && ctx.new_uri.is_none()) {
                     return Value::Null;
                 }
+                // a new R-URI that does not parse reads as null (`seturi("x")`)
+                if let Some(nu) = &ctx.new_uri {
+                    if Uri::parse_bytes(nu.clone()).is_err() {
+                        return Value::Null;
+                    }
+                }
                 let ru = ctx.ruri();
                 bytes_of(ctx, ru)
             }
@@ -208,7 +223,7 @@ impl Simple {
                         .user()
                         .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
                     RDomain => host_value(u),
-                    RPort => port_value(u.port()),
+                    RPort => port_value(u),
                     RProto => proto_of(u),
                     _ => Value::from_vec(u.scheme_bytes().to_vec()),
                 })
@@ -229,7 +244,7 @@ impl Simple {
                         .user()
                         .map_or(Value::Null, |s| Value::from_vec(s.to_vec())),
                     ODomain => host_value(u),
-                    OPort => port_value(u.port()),
+                    OPort => port_value(u),
                     _ => proto_of(u),
                 })
             }
@@ -238,7 +253,7 @@ impl Simple {
                 None => Value::Null,
                 Some(d) => uri_value(ctx, &d, |u| match self.0 {
                     DDomain => host_value(u),
-                    DPort => port_value(u.port()),
+                    DPort => port_value(u),
                     _ => proto_of(u),
                 }),
             },
@@ -255,9 +270,17 @@ impl Simple {
                 }
             }
             CallId => opt(ctx, msg.call_id()),
-            CSeq => match msg.cseq() {
-                Ok((n, _)) => Value::Int(n as i32),
-                Err(_) => Value::Null,
+            // the number as written, a string (Kamailio: `$cs + 1` appends),
+            // also when it is no valid number (`abc`, `-1`, `4294967296`)
+            CSeq => match msg.header(HeaderKind::CSeq) {
+                Some(v) if !v.is_empty() => {
+                    let n = v
+                        .iter()
+                        .position(|&c| c == b' ' || c == b'\t')
+                        .unwrap_or(v.len());
+                    bytes_of(ctx, &v[..n])
+                }
+                _ => Value::Null,
             },
             Method => {
                 if msg.is_request() {
@@ -373,7 +396,8 @@ impl Simple {
                     Err(_) => Value::Null,
                 }
             }
-            MsgFlags => Value::Int(ctx.flags as u32 as i32),
+            // unsigned, as Kamailio prints it (flag 31 does not make it negative)
+            MsgFlags => flags_value(ctx.flags as u32),
             MsgFlagsHex => Value::from_string(format!("{:08x}", ctx.flags as u32)),
             SFlags => flags_value(ctx.sflags),
             SFlagsHex => Value::from_string(format!("{:08x}", ctx.sflags)),
@@ -652,10 +676,13 @@ impl PvImpl<Ctx> for Header {
             return Value::Int(msg.header_count(&self.name) as i32);
         }
         match idx {
-            PvIndex::None => opt(ctx, msg.header_by_name(&self.name)),
+            // trailing blanks are part of the value, as Kamailio
+            PvIndex::None => opt(ctx, msg.header_by_name_untrimmed(&self.name)),
             PvIndex::At(i) => {
-                let values: smallvec::SmallVec<[&[u8]; 8]> =
-                    msg.headers_named(&self.name).map(|h| h.value).collect();
+                let values: smallvec::SmallVec<[&[u8]; 8]> = msg
+                    .headers_named(&self.name)
+                    .map(|h| msg.value_untrimmed(&h))
+                    .collect();
                 let n = values.len() as i32;
                 let pos = if i < 0 { n + i } else { i };
                 if pos < 0 || pos >= n {
@@ -665,7 +692,11 @@ impl PvImpl<Ctx> for Header {
             }
             PvIndex::All => {
                 let mut out = Vec::new();
-                for (i, v) in msg.headers_named(&self.name).map(|h| h.value).enumerate() {
+                for (i, v) in msg
+                    .headers_named(&self.name)
+                    .map(|h| msg.value_untrimmed(&h))
+                    .enumerate()
+                {
                     if i > 0 {
                         out.push(b',');
                     }

@@ -1,0 +1,212 @@
+//! Core behaviour checked against Kamailio 5.6 that the kamailio-diff cases
+//! cannot express (they send one fixed request): header values as received,
+//! replies and Content-Length handling.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const CFG: &str = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "sanity.so"
+
+request_route {
+    if ($rU == "fwd") {
+        forward("127.0.0.1", "@HOP@");
+        exit;
+    }
+    if ($rU == "san") {
+        if (!sanity_check("128")) {
+            exit;
+        }
+        sl_send_reply("200", "sane");
+        exit;
+    }
+    if ($rU == "twice") {
+        if (!sl_send_reply("200", "first")) {
+            sl_send_reply("500", "first failed");
+        }
+        exit;
+    }
+    if ($rU == "cs") {
+        sl_send_reply("200", "cs=$cs");
+        exit;
+    }
+    if ($rU == "hdr") {
+        sl_send_reply("200", "h=[$hdr(X-T)] a=[$(hdr(X-T)[*])] l=[$(hdr(X-T)[-1])]");
+        exit;
+    }
+    sl_send_reply("200", "OK");
+}
+"#;
+
+/// Kamailio 5.6: `$hdr` skips the blanks after the colon but keeps those at
+/// the end of the line.
+#[test]
+fn hdr_keeps_trailing_blanks() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    let req = request(
+        "OPTIONS",
+        "sip:hdr@127.0.0.1",
+        c.port(),
+        "hdr1",
+        "X-T:   a  \r\nX-T: b\t \r\n",
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 h=[a  ] a=[a  ,b\t ] l=[b\t ]",
+        "{r}"
+    );
+}
+
+/// Kamailio relays a reply with any three-digit status statelessly, but a
+/// status line without a reason phrase (no space after the code) does not
+/// parse and is dropped.
+#[test]
+fn stateless_relay_of_odd_status_lines() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&CFG.replace("@HOP@", &hop.port().to_string()));
+    let c = UdpClient::new();
+    for (i, (status, relayed)) in [
+        ("700 Weird", Some("SIP/2.0 700 Weird")),
+        ("099 Low", Some("SIP/2.0 099 Low")),
+        ("999 High", Some("SIP/2.0 999 High")),
+        ("200 ", Some("SIP/2.0 200 ")),
+        ("200", None),
+        ("20 Short", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let req = request(
+            "OPTIONS",
+            "sip:fwd@127.0.0.1",
+            c.port(),
+            &format!("odd{i}"),
+            "",
+        );
+        c.send(s.udp_addr(), &req);
+        let (fwd, from) = hop
+            .recv_start("OPTIONS", Duration::from_secs(2))
+            .expect("forwarded request");
+        hop.answer(&fwd, from, status);
+        match relayed {
+            Some(line) => {
+                let r = c.recv(Duration::from_secs(2)).expect("relayed reply");
+                assert_eq!(first_line(&r), line);
+            }
+            None => c.expect_silence(Duration::from_millis(300)),
+        }
+    }
+}
+
+/// A local reply copies the request's SIP-version text as received.
+#[test]
+fn reply_keeps_the_request_version_text() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for v in ["sip/2.0", "Sip/2.0", "SIP/2.0"] {
+        let req = request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ver", "").replacen(
+            "SIP/2.0\r\n",
+            &format!("{v}\r\n"),
+            1,
+        );
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("{v} 200 OK"));
+    }
+}
+
+/// Kamailio cannot build a reply to a request whose Content-Length is not a
+/// number or is repeated: sl_send_reply returns -1 and sends nothing, and
+/// sanity's Content-Length check cannot answer 400 either.
+#[test]
+fn bad_or_duplicate_content_length_gets_no_reply() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for (i, ruri) in ["sip:twice@127.0.0.1", "sip:san@127.0.0.1"]
+        .iter()
+        .enumerate()
+    {
+        for (j, cl) in [
+            "Content-Length: abc\r\n",
+            "Content-Length: 0\r\nContent-Length: 0\r\n",
+            "Content-Length: 0\r\nl: 5\r\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let req = request("OPTIONS", ruri, c.port(), &format!("cl{i}{j}"), "")
+                .replace("Content-Length: 0\r\n", cl);
+            c.send(s.udp_addr(), &req);
+            c.expect_silence(Duration::from_millis(300));
+        }
+    }
+    // a good one still gets its answer
+    let req = request("OPTIONS", "sip:san@127.0.0.1", c.port(), "clok", "");
+    c.send(s.udp_addr(), &req);
+    let r = c.recv(Duration::from_secs(2)).unwrap_or_default();
+    assert_eq!(first_line(&r), "SIP/2.0 200 sane", "{}", s.log());
+}
+
+/// RFC 3261 §16.11 and Kamailio: a statelessly forwarded request, its
+/// retransmission, the CANCEL and the ACK for it get the same Via branch on
+/// our Via; a request with another top branch gets another one. (The text
+/// differs from Kamailio's `z9hG4bK<x>.<md5>.0`; only these equalities matter.)
+#[test]
+fn stateless_branch_is_stable() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&CFG.replace("@HOP@", &hop.port().to_string()));
+    let c = UdpClient::new();
+    let our_branch = |m: &str| -> String {
+        let via = header(m, "Via").unwrap_or_default().to_string();
+        via.split(";branch=").nth(1).unwrap_or_default().to_string()
+    };
+    let mut seen = Vec::new();
+    for (method, top, to_tag) in [
+        ("INVITE", "z9hG4bK-s1", ""),
+        ("INVITE", "z9hG4bK-s1", ""),
+        ("CANCEL", "z9hG4bK-s1", ""),
+        ("ACK", "z9hG4bK-s1", ";tag=t9"),
+        ("INVITE", "z9hG4bK-s2", ""),
+    ] {
+        let req = request(method, "sip:fwd@127.0.0.1", c.port(), "stable", "")
+            .replace("z9hG4bK-stable", top)
+            .replace(
+                "To: <sip:bob@127.0.0.1>",
+                &format!("To: <sip:bob@127.0.0.1>{to_tag}"),
+            );
+        c.send(s.udp_addr(), &req);
+        let (fwd, _) = hop
+            .recv_start(method, Duration::from_secs(2))
+            .expect("forwarded");
+        let b = our_branch(&fwd);
+        assert!(b.starts_with("z9hG4bK") && b.len() > 7, "{fwd}");
+        seen.push(b);
+    }
+    assert_eq!(seen[0], seen[1], "retransmission");
+    assert_eq!(seen[0], seen[2], "CANCEL");
+    assert_eq!(seen[0], seen[3], "ACK");
+    assert_ne!(seen[0], seen[4], "another transaction");
+}
+
+/// Kamailio's `$cs` is the CSeq number text as received, even when it is
+/// not a valid number.
+#[test]
+fn cs_is_the_number_text() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for n in ["abc", "-1", "4294967296", "0042"] {
+        let req = request("OPTIONS", "sip:cs@127.0.0.1", c.port(), "cs", "")
+            .replace("CSeq: 1 OPTIONS", &format!("CSeq: {n} OPTIONS"));
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 cs={n}"));
+    }
+}
