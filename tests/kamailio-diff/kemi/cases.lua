@@ -217,3 +217,14 @@ end
 T.flags2 = function()
   return R(KSR.setflag(31), KSR.isflagset(31), KSR.setflag(32), KSR.isflagset(32), KSR.setflag(-1), KSR.setbflag(32), KSR.setsflag(40), KSR.isbiflagset(1, 3))
 end
+T.tm_returns = function()
+  return R(KSR.tm.t_check_trans(), KSR.tm.t_is_canceled(), KSR.tm.t_newtran(), KSR.tm.t_check_trans(), KSR.tm.t_newtran(), KSR.tm.t_is_set("failure_route"), KSR.tm.t_get_status_code and KSR.tm.t_get_status_code(), KSR.pv.get("$T(id_index)") ~= nil, KSR.tm.t_release())
+end
+T.siputils_returns = function()
+  return R(KSR.siputils.is_request(), KSR.siputils.is_reply(), KSR.siputils.uri_param("x"), KSR.siputils.is_uri("sip:a@b"), KSR.siputils.is_uri("junk"), KSR.siputils.cmp_uri("sip:a@b", "sip:a@B"), KSR.siputils.is_numeric("12"), KSR.siputils.is_numeric("1a"))
+end
+T.rc_in_kemi = function()
+  local a = KSR.pv.get("$rc")
+  KSR.textops.is_present_hf("X-Q")
+  return R(a, KSR.pv.get("$rc"), KSR.pv.get("$retcode"))
+end

@@ -590,7 +590,13 @@ fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return -1;
     }
     if ctx.tm.tx.is_some() {
-        return 1;
+        // in request_route, a transaction already created for this request
+        // (t_newtran) makes it a retransmission to Kamailio: 0 (observed)
+        return if ctx.exec.route_type == route_type::REQUEST {
+            0
+        } else {
+            1
+        };
     }
     if ctx.msg.method() == Method::Cancel {
         let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else {
