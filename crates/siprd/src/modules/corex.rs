@@ -203,12 +203,7 @@ impl Module for Corex {
             vec![ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let name = str_arg(ctx, &a[0]).unwrap_or_default();
-                let found = ctx
-                    .rt
-                    .listeners()
-                    .iter()
-                    .any(|l| l.name.as_deref().map(str::as_bytes) == Some(&name[..]));
-                if found {
+                if socket_named(ctx, &name).is_some() {
                     1
                 } else {
                     -1
@@ -220,13 +215,7 @@ impl Module for Corex {
             vec![ParamKind::Format],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let name = str_arg(ctx, &a[0]).unwrap_or_default();
-                let found = ctx
-                    .rt
-                    .listeners()
-                    .iter()
-                    .find(|l| l.name.as_deref().map(str::as_bytes) == Some(&name[..]))
-                    .map(|l| bytes::Bytes::from(format!("{}:{}", l.proto, l.addr)));
-                match found {
+                match socket_named(ctx, &name) {
                     Some(spec) => {
                         ctx.forced_socket = Some(spec);
                         1
@@ -280,4 +269,13 @@ impl Module for Corex {
             }),
         ));
     }
+}
+
+/// `proto:ip:port` of the listener named `name` (`listen=... name "x"`).
+fn socket_named(ctx: &Ctx, name: &[u8]) -> Option<bytes::Bytes> {
+    ctx.rt
+        .listeners()
+        .iter()
+        .find(|l| l.name.as_deref().map(str::as_bytes) == Some(name))
+        .map(|l| bytes::Bytes::from(format!("{}:{}", l.proto, l.addr)))
 }
