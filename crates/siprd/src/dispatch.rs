@@ -19,7 +19,6 @@ use crate::transport::{Handler, Proto, Received, WorkerIo};
 use parking_lot::{Condvar, Mutex};
 use siprd_script::route_type;
 use std::cell::RefCell;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// The transport's handler: runs the config for each message.
@@ -249,7 +248,7 @@ pub fn route_message(
                 ctx.rcv.src
             );
         }
-        rt.rpc.core_stats.bad_msg_hdr.fetch_add(1, Relaxed);
+        rt.rpc.core_stats.bad_msg_hdr.inc();
         return;
     }
     if is_request {
@@ -278,12 +277,12 @@ pub fn route_message(
         if let Some(route) = rt.reply_route {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
             if out.dropped {
-                stats.drop_replies.fetch_add(1, Relaxed);
+                stats.drop_replies.inc();
                 return;
             }
         }
         if crate::forward::forward_reply(ctx) {
-            stats.fwd_replies.fetch_add(1, Relaxed);
+            stats.fwd_replies.inc();
         }
     }
 }

@@ -9,17 +9,32 @@
 
 use parking_lot::{Condvar, Mutex};
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Identifies one script execution (a message being routed, an event run).
 pub type ExecId = u64;
 
-static NEXT_EXEC: AtomicU64 = AtomicU64::new(1);
+/// Bits of an id counted by its thread; the bits above name the thread.
+const LOCAL_BITS: u32 = 40;
 
-/// A fresh, never-zero execution id.
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's id prefix and its next local number. Ids are made per
+    /// thread so that workers never share a cache line to route a message.
+    static NEXT_LOCAL: Cell<(u64, u64)> = Cell::new((NEXT_THREAD.fetch_add(1, Ordering::Relaxed) << LOCAL_BITS, 0));
+}
+
+/// A fresh, never-zero execution id, unique across threads.
 pub fn new_exec_id() -> ExecId {
-    NEXT_EXEC.fetch_add(1, Ordering::Relaxed)
+    NEXT_LOCAL.with(|next| {
+        let (prefix, n) = next.get();
+        let n = (n + 1) & ((1 << LOCAL_BITS) - 1);
+        next.set((prefix, n));
+        prefix | n
+    })
 }
 
 #[derive(Default)]
@@ -152,6 +167,19 @@ impl HeldLocks {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn exec_ids_are_unique_across_threads() {
+        let ids: Vec<ExecId> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..100).map(|_| new_exec_id()).collect::<Vec<_>>()))
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let unique: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        assert!(ids.iter().all(|id| *id != 0));
+    }
 
     #[test]
     fn recursive_for_one_execution() {

@@ -7,10 +7,55 @@
 use parking_lot::RwLock;
 use siprd_sip::Method;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub type Counter = Arc<AtomicU64>;
+pub type Counter = Arc<ShardedCounter>;
+
+/// Shards of one counter. Each thread bumps its own cache line, so workers on
+/// different cores never contend on a statistic; readers (RPC) sum them.
+const SHARDS: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Shard(AtomicU64);
+
+/// A counter bumped on the message path by many threads at once.
+#[derive(Default)]
+pub struct ShardedCounter {
+    shards: [Shard; SHARDS],
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard, handed out round-robin.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+impl ShardedCounter {
+    pub fn add(&self, n: u64) {
+        let i = SHARD.with(|i| *i);
+        self.shards[i].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.shards
+            .iter()
+            .fold(0u64, |sum, s| sum.wrapping_add(s.0.load(Ordering::Relaxed)))
+    }
+
+    /// Back to zero (an increment racing with the reset may survive it).
+    pub fn reset(&self) {
+        for s in &self.shards {
+            s.0.store(0, Ordering::Relaxed);
+        }
+    }
+}
 
 /// One statistic.
 #[derive(Clone)]
@@ -26,13 +71,13 @@ pub enum Stat {
 impl Stat {
     pub fn value(&self) -> u64 {
         match self {
-            Stat::Counter(c) | Stat::NoReset(c) => c.load(Ordering::Relaxed),
+            Stat::Counter(c) | Stat::NoReset(c) => c.get(),
             Stat::Computed(f) => f(),
         }
     }
     fn reset(&self) {
         if let Stat::Counter(c) = self {
-            c.store(0, Ordering::Relaxed);
+            c.reset();
         }
     }
 }
@@ -238,7 +283,7 @@ impl CoreStats {
     }
 
     pub fn request(&self, m: &Method) {
-        self.rcv_requests.fetch_add(1, Ordering::Relaxed);
+        self.rcv_requests.inc();
         let i = match m {
             Method::Ack => 0,
             Method::Bye => 1,
@@ -256,22 +301,22 @@ impl CoreStats {
             Method::Update => 13,
             Method::Other(_) => return,
         };
-        self.by_method[i].fetch_add(1, Ordering::Relaxed);
+        self.by_method[i].inc();
     }
 
     /// A received reply with its status and CSeq method.
     pub fn reply(&self, status: u16, m: Option<&Method>) {
-        self.rcv_replies.fetch_add(1, Ordering::Relaxed);
+        self.rcv_replies.inc();
         let class = usize::from(status / 100);
         let Some(ci) = class.checked_sub(1).filter(|c| *c < 6) else {
             return;
         };
-        self.by_class[ci].fetch_add(1, Ordering::Relaxed);
+        self.by_class[ci].inc();
         if (180..190).contains(&status) {
-            self.r18x.fetch_add(1, Ordering::Relaxed);
+            self.r18x.inc();
         }
         if let Some(i) = RPL_CODES.iter().position(|c| *c == status) {
-            self.by_code[i].fetch_add(1, Ordering::Relaxed);
+            self.by_code[i].inc();
         }
         let mi = match m {
             Some(Method::Bye) => 0,
@@ -284,7 +329,7 @@ impl CoreStats {
             Some(Method::Update) => 7,
             _ => return,
         };
-        self.by_class_method[ci][mi].fetch_add(1, Ordering::Relaxed);
+        self.by_class_method[ci][mi].inc();
     }
 }
 
@@ -323,6 +368,19 @@ mod tests {
     }
 
     #[test]
+    fn sharded_counter_sums_every_thread() {
+        let c = Counter::default();
+        std::thread::scope(|s| {
+            for _ in 0..SHARDS + 3 {
+                s.spawn(|| (0..1000).for_each(|_| c.inc()));
+            }
+        });
+        assert_eq!(c.get(), (SHARDS as u64 + 3) * 1000);
+        c.reset();
+        assert_eq!(c.get(), 0);
+    }
+
+    #[test]
     fn lookups_and_reset() {
         let s = Stats::default();
         let core = CoreStats::register(&s);
@@ -330,7 +388,7 @@ mod tests {
         s.add("sl", "200_replies", Stat::NoReset(keep.clone()));
         core.request(&Method::Options);
         core.reply(486, Some(&Method::Invite));
-        keep.fetch_add(2, Ordering::Relaxed);
+        keep.add(2);
         assert_eq!(get(&s, "rcv_requests"), ["core:rcv_requests = 1"]);
         assert_eq!(
             get(&s, "rcv_requests_options"),

@@ -9,7 +9,6 @@ use crate::stats::{Counter, Stat};
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::Method;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 /// State shared by sl's functions and hooks.
@@ -68,18 +67,18 @@ impl SlStats {
             },
         };
         if let Some(c) = self.by_code.get(i) {
-            c.fetch_add(1, Relaxed);
+            c.inc();
         }
-        self.sent.fetch_add(1, Relaxed);
+        self.sent.inc();
     }
 
     /// `sl.stats`: Kamailio's per-code table. It has no `1xx` entry:
     /// provisional replies count under `xxx`.
     fn rpc_stats(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();
-        let one_xx = self.by_code[0].load(Relaxed);
+        let one_xx = self.by_code[0].get();
         for (name, c) in SL_CODES.iter().zip(&self.by_code).skip(1) {
-            let mut n = c.load(Relaxed);
+            let mut n = c.get();
             if *name == "xxx" {
                 n += one_xx;
             }
@@ -216,7 +215,7 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
     extra.clear();
     ctx.reply_headers = extra;
     if !ok {
-        state.stats.failures.fetch_add(1, Relaxed);
+        state.stats.failures.inc();
         return -1;
     }
     state.stats.sent(code);
@@ -342,7 +341,7 @@ impl Module for Sl {
             params: vec![],
             routes,
             call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                state.stats.sent_err.fetch_add(1, Relaxed);
+                state.stats.sent_err.inc();
                 send_stateless(
                     &state,
                     ctx,
@@ -387,7 +386,7 @@ impl Module for Sl {
             if !ours {
                 return HookAction::Continue;
             }
-            state.stats.acks.fetch_add(1, Relaxed);
+            state.stats.acks.inc();
             if let Some(Some(ev)) = state.filtered_ack.get() {
                 let rt = ctx.rt.clone();
                 rt.run_event(ctx, ev, route_type::EVENT);
