@@ -24,12 +24,14 @@ pub struct RcvInfo {
     pub conn: Option<ConnId>,
 }
 
+/// The receive info of Kamailio's faked request (events without a message):
+/// no receiving socket (`$Ri`, `$Rp` are null) and a source that Kamailio
+/// fills with 127.0.0.1 in host byte order, so that it reads `1.0.0.127:5060`.
 impl Default for RcvInfo {
     fn default() -> Self {
-        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
         RcvInfo {
-            src: any,
-            local: any,
+            src: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(1, 0, 0, 127)), 5060),
+            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             proto: Proto::Udp,
             listener: None,
             conn: None,

@@ -127,7 +127,7 @@ pub struct EventOutcome {
 
 /// The request Kamailio builds for event routes that have no SIP message.
 const FAKED_REQUEST: &[u8] = b"OPTIONS sip:you@kamailio.org SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfaked\r\n\
+Via: SIP/2.0/UDP 127.0.0.1\r\n\
 From: <sip:you@kamailio.org>;tag=123\r\n\
 To: <sip:you@kamailio.org>\r\n\
 Call-ID: 123\r\n\

@@ -15,6 +15,7 @@ loadmodule "xlog.so"
 
 event_route[core:worker-one-init] {
     xlog("L_ERR", "WORKER-ONE-INIT rm=$rm ru=$ru\n");
+    xlog("L_ERR", "FAKED si=$si sp=$sp sas=$sas Ri=$Ri Rp=$Rp Ru=$Ru ml=$ml via=$hdr(Via)\n");
 }
 event_route[core:receive-parse-error] {
     xlog("L_ERR", "PARSE-ERROR len=$ml [$mb] from $si\n");
@@ -48,6 +49,15 @@ fn worker_one_init_runs_once_before_traffic() {
     assert!(
         s.log()
             .contains("WORKER-ONE-INIT rm=OPTIONS ru=sip:you@kamailio.org"),
+        "{}",
+        s.log()
+    );
+    // Its receive info is Kamailio's: no receiving socket, and a source of
+    // 127.0.0.1 stored in host byte order (it reads 1.0.0.127:5060).
+    assert!(
+        s.log().contains(
+            "FAKED si=1.0.0.127 sp=5060 sas=udp:1.0.0.127:5060 Ri=<null> Rp=<null> Ru=<null> ml=184 via=SIP/2.0/UDP 127.0.0.1\n"
+        ),
         "{}",
         s.log()
     );

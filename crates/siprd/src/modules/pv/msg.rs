@@ -305,6 +305,8 @@ impl Simple {
             Version => bytes_of(ctx, msg.version()),
             SrcIp => Value::from_string(ctx.rcv.src.ip().to_string()),
             SrcPort => Value::Int(i32::from(ctx.rcv.src.port())),
+            // No receiving socket (an event's faked request): null, as Kamailio.
+            RcvIp | RcvPort | RcvUri | RcvUriT if ctx.rcv.listener.is_none() => Value::Null,
             RcvIp => Value::from_string(ctx.rcv.local.ip().to_string()),
             RcvPort => Value::Int(i32::from(ctx.rcv.local.port())),
             RcvName => ctx
