@@ -1122,15 +1122,25 @@ fn route_fixup(kind: &'static str) -> ParamKind<Ctx> {
             _ => &fx.routes.route,
         };
         match map.get(name) {
-            Some(id) => Ok(Arg::Custom(Box::new(*id))),
-            None => Err(format!("{kind}[{name}] is not defined")),
+            Some(id) => Ok(Arg::Custom(Box::new(RouteRef::Native(*id)))),
+            None => Ok(undefined_route(fx, kind, name)),
         }
     }))
 }
 
+/// A route name with no block: Kamailio 5.6 loads the config with a warning
+/// ("empty/non existing route") and arms an empty route, so `t_is_set` is true
+/// and nothing runs. The warning carries the argument's file:line.
+fn undefined_route(fx: &mut FixupCtx<'_, Ctx>, kind: &str, name: &str) -> Arg<Ctx> {
+    fx.warnings.push(format!(
+        "{kind}[{name}] is not defined: armed as an empty route"
+    ));
+    Arg::Custom(Box::new(RouteRef::Empty))
+}
+
 fn route_arg(a: &Arg<Ctx>) -> Option<RouteRef> {
     match a {
-        Arg::Custom(b) => b.downcast_ref::<RouteId>().copied().map(RouteRef::Native),
+        Arg::Custom(b) => b.downcast_ref::<RouteRef>().copied(),
         _ => None,
     }
 }
@@ -1647,8 +1657,8 @@ impl Module for Tm {
                 |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
                     let name = format!("tm:branch-failure:{}", src.text.trim());
                     match fx.routes.event.get(&name) {
-                        Some(id) => Ok(Arg::Custom(Box::new(*id))),
-                        None => Err(format!("event_route[{name}] is not defined")),
+                        Some(id) => Ok(Arg::Custom(Box::new(RouteRef::Native(*id)))),
+                        None => Ok(undefined_route(fx, "event_route", &name)),
                     }
                 },
             ))],
