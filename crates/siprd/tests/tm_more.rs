@@ -221,3 +221,167 @@ request_route {
         assert!(s.wait_log(l, WAIT), "{l}");
     }
 }
+
+const SERIAL: &str = r#"
+modparam("tm", "contacts_avp", "tm_contacts")
+modparam("tm", "contact_flows_avp", "tm_contact_flows")
+"#;
+
+#[test]
+fn serial_forking_by_q_value_with_t_next_contacts() {
+    let busy = NextHop::new();
+    let ok = NextHop::new();
+    let (b, o) = (busy.port(), ok.port());
+    let routes = format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    $ru = "sip:low@127.0.0.1:{o}";
+    append_branch("sip:mid1@127.0.0.1:{b}", "0.5");
+    append_branch("sip:mid2@127.0.0.1:{b}", "0.5");
+    append_branch("sip:top@127.0.0.1:{b}", "1.0");
+    $var(r) = t_load_contacts();
+    xlog("L_INFO", "LOAD $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) q0=$xavp(tm_contacts[0]=>q_flag) 1=$xavp(tm_contacts[1]=>uri) q1=$xavp(tm_contacts[1]=>q_flag) 2=$xavp(tm_contacts[2]=>uri) q2=$xavp(tm_contacts[2]=>q_flag) 3=$xavp(tm_contacts[3]=>uri) q3=$xavp(tm_contacts[3]=>q_flag) f=$xavp(tm_contacts[0]=>flags)\n");
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "NEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
+    t_on_failure("serial");
+    t_relay();
+}}
+failure_route[serial] {{
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "FNEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
+    if ($var(n) < 0) {{ exit; }}
+    t_on_failure("serial");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-serial", ""),
+    );
+    assert!(s.wait_log("LOAD 1 n=4", WAIT), "{}", s.log());
+    let l = s.log();
+    assert!(
+        l.contains(&format!(
+            "0=sip:top@127.0.0.1:{b} q0=4 1=sip:mid2@127.0.0.1:{b} q1=0 2=sip:mid1@127.0.0.1:{b} q2=4 3=sip:low@127.0.0.1:{o} q3=0 f=0"
+        )),
+        "{l}"
+    );
+    // 1st leg: the highest q alone
+    let (inv, from) = busy.recv_start("INVITE", WAIT).expect("top");
+    assert!(
+        inv.starts_with(&format!("INVITE sip:top@127.0.0.1:{b} ")),
+        "{inv}"
+    );
+    assert!(s.wait_log(&format!("NEXT 1 sip:top@127.0.0.1:{b} left=3"), WAIT));
+    busy.answer(&inv, from, "486 Busy Here");
+    // 2nd leg: the two q=0.5 contacts in parallel, the one added last first
+    let (i1, f1) = busy.recv_start("INVITE sip:mid", WAIT).expect("mid");
+    let (i2, f2) = busy.recv_start("INVITE sip:mid", WAIT).expect("mid");
+    assert!(i1.starts_with("INVITE sip:mid2@"), "{i1}");
+    assert!(i2.starts_with("INVITE sip:mid1@"), "{i2}");
+    assert!(s.wait_log(&format!("FNEXT 1 sip:mid2@127.0.0.1:{b} left=1"), WAIT));
+    busy.answer(&i1, f1, "486 Busy Here");
+    busy.answer(&i2, f2, "486 Busy Here");
+    // 3rd leg: the R-URI (q unspecified: lowest), which answers 200
+    let (i3, f3) = ok.recv_start("INVITE", WAIT).expect("low");
+    assert!(
+        i3.starts_with(&format!("INVITE sip:low@127.0.0.1:{o} ")),
+        "{i3}"
+    );
+    ok.answer(&i3, f3, "200 OK");
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(700)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
+    assert!(!got.iter().any(|l| l.starts_with("SIP/2.0 486")), "{got:?}");
+}
+
+#[test]
+fn t_load_contacts_return_codes_and_flows() {
+    let routes = r#"
+request_route {
+    if ($rU == "one") {
+        $var(r) = t_load_contacts();
+        $var(n) = t_next_contacts();
+        xlog("L_INFO", "ONE load=$var(r) next=$var(n) ru=$ru\n");
+    } else if ($rU == "mode") {
+        append_branch("sip:b@127.0.0.1", "0.5");
+        $var(m) = 2;
+        $var(r) = t_load_contacts("$var(m)");
+        xlog("L_INFO", "MODE2 $var(r)\n");
+        $var(r) = t_load_contacts("1");
+        xlog("L_INFO", "MODE1 $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) q0=$xavp(tm_contacts[0]=>q_flag) 1=$xavp(tm_contacts[1]=>uri) q1=$xavp(tm_contacts[1]=>q_flag)\n");
+    } else if ($rU == "ins") {
+        $ru = "sip:a@127.0.0.1";
+        append_branch("sip:b@127.0.0.1", "0.5");
+        append_branch("sip:c@127.0.0.1", "0.5");
+        t_load_contacts();
+        $xavp(tm_contacts[0]=>instance) = "i1";
+        $xavp(tm_contacts[1]=>instance) = "i1";
+        $var(n) = t_next_contacts();
+        xlog("L_INFO", "INS next=$var(n) ru=$ru fl=$xavp(tm_contact_flows=>uri) cnt=$cnt($xavp(tm_contacts))\n");
+    }
+    sl_send_reply("404", "Not Here");
+}
+"#;
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes));
+    let c = UdpClient::new();
+    for (user, ci) in [("one", "tl-1"), ("mode", "tl-2"), ("ins", "tl-3")] {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                ci,
+                "",
+            ),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 404 Not Here");
+    }
+    assert!(
+        s.wait_log("ONE load=1 next=-2 ru=sip:one@127.0.0.1\n", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("MODE2 -1\n", WAIT));
+    // proportional: the q > 0 contact first, the unspecified one as backup
+    assert!(s.wait_log(
+        "MODE1 1 n=2 0=sip:b@127.0.0.1 q0=4 1=sip:mode@127.0.0.1 q1=4\n",
+        WAIT
+    ));
+    assert!(s.wait_log(
+        "INS next=1 ru=sip:c@127.0.0.1 fl=sip:b@127.0.0.1 cnt=1\n",
+        WAIT
+    ));
+}
+
+#[test]
+fn contacts_avp_without_contact_flows_avp_is_a_load_error() {
+    let text = cfg(
+        r#"modparam("tm", "contacts_avp", "tm_contacts")"#,
+        "request_route { t_load_contacts(); }",
+    );
+    let (code, out) = check_config(&text);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("contact_flows_avp param has not been defined"),
+        "{out}"
+    );
+    // without contacts_avp the functions fail (-1)
+    let s = Siprd::start(&cfg(
+        "",
+        r#"request_route { $var(r) = t_load_contacts(); $var(n) = t_next_contacts(); xlog("L_INFO", "NOAVP $var(r) $var(n)\n"); sl_send_reply("404", "x"); }"#,
+    ));
+    let c = UdpClient::new();
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "tl-noavp", ""),
+    );
+    assert!(s.wait_log("NOAVP -1 -1\n", WAIT), "{}", s.log());
+}

@@ -16,6 +16,7 @@
 pub mod asyncm;
 mod knobs;
 pub mod relay;
+mod serial;
 pub mod table;
 pub mod tmx;
 
@@ -64,6 +65,10 @@ pub struct TmConfig {
     /// Several 401/407 branch replies: their challenges go up together
     /// (`aggregate_challenges`).
     pub aggregate_challenges: bool,
+    /// XAVP names of `t_load_contacts` / `t_next_contacts` (`contacts_avp`)
+    /// and of the skipped flows (`contact_flows_avp`).
+    pub contacts_avp: Option<Bytes>,
+    pub contact_flows_avp: Option<Bytes>,
 }
 
 impl Default for TmConfig {
@@ -85,6 +90,8 @@ impl Default for TmConfig {
             disable_6xx_block: false,
             remap_503_500: true,
             aggregate_challenges: true,
+            contacts_avp: None,
+            contact_flows_avp: None,
         }
     }
 }
@@ -171,8 +178,6 @@ pub struct TmCtx {
 
 /// tm parameters accepted without effect (Kamailio tuning knobs).
 const IGNORED_PARAMS: &[&str] = &[
-    "contacts_avp",
-    "contact_flows_avp",
     "enable_stats",
     "reparse_invite",
     "on_sl_reply",
@@ -1121,8 +1126,12 @@ fn route_fixup(kind: &'static str) -> ParamKind<Ctx> {
             "branch_route" => &fx.routes.branch,
             _ => &fx.routes.route,
         };
+        if name.is_empty() || name == "0" {
+            // Kamailio: "" or "0" disarms (no route)
+            return Ok(Arg::Custom(Box::new(None::<RouteRef>)));
+        }
         match map.get(name) {
-            Some(id) => Ok(Arg::Custom(Box::new(RouteRef::Native(*id)))),
+            Some(id) => Ok(Arg::Custom(Box::new(Some(RouteRef::Native(*id))))),
             None => Ok(undefined_route(fx, kind, name)),
         }
     }))
@@ -1135,12 +1144,13 @@ fn undefined_route(fx: &mut FixupCtx<'_, Ctx>, kind: &str, name: &str) -> Arg<Ct
     fx.warnings.push(format!(
         "{kind}[{name}] is not defined: armed as an empty route"
     ));
-    Arg::Custom(Box::new(RouteRef::Empty))
+    Arg::Custom(Box::new(Some(RouteRef::Empty)))
 }
 
-fn route_arg(a: &Arg<Ctx>) -> Option<RouteRef> {
+/// The route a `t_on_*` argument arms; `Some(None)` disarms.
+fn route_arg(a: &Arg<Ctx>) -> Option<Option<RouteRef>> {
     match a {
-        Arg::Custom(b) => b.downcast_ref::<RouteRef>().copied(),
+        Arg::Custom(b) => b.downcast_ref::<Option<RouteRef>>().copied(),
         _ => None,
     }
 }
@@ -1440,6 +1450,14 @@ impl Module for Tm {
                 name: "event_callback",
                 ty: ModParamType::Str,
             },
+            ModParamDecl {
+                name: "contacts_avp",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "contact_flows_avp",
+                ty: ModParamType::Str,
+            },
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1485,6 +1503,15 @@ impl Module for Tm {
                     _ => return Err("failure_reply_mode must be 0, 1, 2 or 3".into()),
                 }
             }
+            "contacts_avp" | "contact_flows_avp" => {
+                let b = v.to_bytes();
+                let b = (!b.is_empty()).then_some(b);
+                if name == "contacts_avp" {
+                    c.contacts_avp = b;
+                } else {
+                    c.contact_flows_avp = b;
+                }
+            }
             // KEMI: read from the config by `Runtime::event` (tm:* events)
             "event_callback" => {}
             n if IGNORED_PARAMS.contains(&n) => {
@@ -1500,11 +1527,15 @@ impl Module for Tm {
         if c.t1.is_zero() || c.t2 < c.t1 {
             return Err("retr_timer1 must be > 0 and <= retr_timer2".into());
         }
+        if c.contacts_avp.is_some() && c.contact_flows_avp.is_none() {
+            return Err("contact_flows_avp param has not been defined".into());
+        }
         Ok(())
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         let req_fail = route_type::REQUEST | route_type::FAILURE;
+        serial::register(reg, &self.state);
         let st = self.state.clone();
         reg.add_function(def(
             API_FUNC,
@@ -1633,16 +1664,16 @@ impl Module for Tm {
                         return -1;
                     };
                     match kind {
-                        "failure_route" => ctx.tm.on_failure = Some(route),
-                        "onreply_route" => ctx.tm.on_reply = Some(route),
-                        _ => ctx.tm.on_branch = Some(route),
+                        "failure_route" => ctx.tm.on_failure = route,
+                        "onreply_route" => ctx.tm.on_reply = route,
+                        _ => ctx.tm.on_branch = route,
                     }
                     if let Some(tx) = &ctx.tm.tx {
                         let mut inner = tx.entry.inner.lock();
                         match kind {
-                            "failure_route" => inner.on_failure = Some(route),
-                            "onreply_route" => inner.on_reply = Some(route),
-                            _ => inner.on_branch = Some(route),
+                            "failure_route" => inner.on_failure = route,
+                            "onreply_route" => inner.on_reply = route,
+                            _ => inner.on_branch = route,
                         }
                     }
                     1
@@ -1655,9 +1686,13 @@ impl Module for Tm {
             "tm",
             vec![ParamKind::Custom(Arc::new(
                 |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-                    let name = format!("tm:branch-failure:{}", src.text.trim());
+                    let short = src.text.trim();
+                    if short.is_empty() || short == "0" {
+                        return Ok(Arg::Custom(Box::new(None::<RouteRef>)));
+                    }
+                    let name = format!("tm:branch-failure:{short}");
                     match fx.routes.event.get(&name) {
-                        Some(id) => Ok(Arg::Custom(Box::new(RouteRef::Native(*id)))),
+                        Some(id) => Ok(Arg::Custom(Box::new(Some(RouteRef::Native(*id))))),
                         None => Ok(undefined_route(fx, "event_route", &name)),
                     }
                 },
@@ -1667,9 +1702,9 @@ impl Module for Tm {
                 let Some(route) = route_arg(&a[0]) else {
                     return -1;
                 };
-                ctx.tm.on_branch_failure = Some(route);
+                ctx.tm.on_branch_failure = route;
                 if let Some(tx) = &ctx.tm.tx {
-                    tx.entry.inner.lock().on_branch_failure = Some(route);
+                    tx.entry.inner.lock().on_branch_failure = route;
                 }
                 1
             }),
