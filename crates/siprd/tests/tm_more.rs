@@ -385,3 +385,140 @@ fn contacts_avp_without_contact_flows_avp_is_a_load_error() {
     );
     assert!(s.wait_log("NOAVP -1 -1\n", WAIT), "{}", s.log());
 }
+
+fn replicate_routes(hop: u16) -> String {
+    format!(
+        r#"
+onreply_route[R1] {{ xlog("L_INFO", "TM REPLY $rs $ci\n"); }}
+failure_route[F1] {{ xlog("L_INFO", "FAILURE $T_reply_code $ci\n"); }}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    if ($rU == "a") {{
+        t_on_reply("R1"); t_on_failure("F1");
+        $var(r) = t_replicate("sip:127.0.0.1:{hop}");
+        xlog("L_INFO", "REP a rc=$var(r)\n");
+        t_reply("202", "Accepted");
+        exit;
+    }}
+    if ($rU == "b") {{
+        t_on_reply("R1"); t_on_failure("F1");
+        $var(r) = t_replicate("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP b rc=$var(r)\n");
+        exit;
+    }}
+    if ($rU == "c") {{
+        $du = "sip:127.0.0.1:{hop}";
+        $var(r) = t_replicate();
+        $var(s) = t_relay_to_udp("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP c rc=$var(r) relay=$var(s)\n");
+        exit;
+    }}
+    if ($rU == "d") {{
+        $var(r) = t_replicate_to("udp", "127.0.0.1:{hop}");
+        $var(s) = t_replicate_udp("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP d rc=$var(r) again=$var(s)\n");
+        exit;
+    }}
+}}
+"#
+    )
+}
+
+/// Send `method` to user `user`; every first line received within `wait`.
+fn exchange(
+    c: &UdpClient,
+    s: &Siprd,
+    method: &str,
+    user: &str,
+    ci: &str,
+    wait: Duration,
+) -> Vec<String> {
+    c.send(
+        s.udp_addr(),
+        &request(method, &format!("sip:{user}@127.0.0.1"), c.port(), ci, ""),
+    );
+    let end = std::time::Instant::now() + wait;
+    let mut got = vec![];
+    while std::time::Instant::now() < end {
+        if let Some(m) = c.recv(Duration::from_millis(50)) {
+            got.push(first_line(&m).to_string());
+        }
+    }
+    got
+}
+
+#[test]
+fn t_replicate_keeps_the_replicas_replies() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
+    let c = UdpClient::new();
+    // the script's own reply goes up; the replica's 486 does not
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:a@127.0.0.1", c.port(), "rep-a", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE sip:a@", WAIT).expect("replica");
+    assert_eq!(header(&m, "Call-ID"), Some("rep-a"));
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("202")),
+        "SIP/2.0 202 Accepted"
+    );
+    hop.answer(&m, from, "486 Busy Here");
+    assert!(s.wait_log("TM REPLY 486 rep-a", WAIT));
+    c.expect_silence(Duration::from_millis(500));
+    assert!(s.wait_log("REP a rc=1", WAIT));
+    assert_eq!(s.count_log("FAILURE 486 rep-a"), 0, "already answered");
+
+    // without a script reply: onreply and failure routes run, nothing goes up
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:b@127.0.0.1", c.port(), "rep-b", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE sip:b@", WAIT).expect("replica");
+    hop.answer(&m, from, "486 Busy Here");
+    assert!(s.wait_log("FAILURE 486 rep-b", WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(600));
+
+    // INVITE: the automatic 100, the replica's 200 stays here
+    let got = exchange(&c, &s, "INVITE", "b", "rep-inv", Duration::from_millis(300));
+    assert_eq!(got, ["SIP/2.0 100 trying -- your call is important to us"]);
+    let (m, from) = hop.recv_start("INVITE sip:b@", WAIT).expect("replica");
+    hop.answer(&m, from, "200 OK");
+    assert!(s.wait_log("TM REPLY 200 rep-inv", WAIT));
+    c.expect_silence(Duration::from_millis(600));
+}
+
+#[test]
+fn t_replicate_forms_and_second_relay() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:c@127.0.0.1", c.port(), "rep-c", ""),
+    );
+    assert!(s.wait_log("REP c rc=1 relay=-1", WAIT), "{}", s.log());
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
+    assert!(m.starts_with("MESSAGE sip:c@127.0.0.1 "), "$ru kept: {m}");
+    hop.answer(&m, from, "200 OK");
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:d@127.0.0.1", c.port(), "rep-d", ""),
+    );
+    assert!(s.wait_log("REP d rc=1 again=-1", WAIT), "{}", s.log());
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
+    assert_eq!(header(&m, "Call-ID"), Some("rep-d"));
+    hop.answer(&m, from, "200 OK");
+    assert!(
+        hop.recv_start("MESSAGE", Duration::from_millis(300))
+            .is_none(),
+        "one copy"
+    );
+    c.expect_silence(Duration::from_millis(300));
+    // request_route only
+    let (code, out) = check_config(&cfg(
+        "",
+        "request_route { t_on_failure(\"F\"); t_relay(); }\nfailure_route[F] { t_replicate(\"sip:127.0.0.1:5\"); }",
+    ));
+    assert_ne!(code, 0, "{out}");
+}

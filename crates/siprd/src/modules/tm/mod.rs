@@ -16,6 +16,7 @@
 pub mod asyncm;
 mod knobs;
 pub mod relay;
+mod replicate;
 mod serial;
 pub mod table;
 pub mod tmx;
@@ -1536,6 +1537,7 @@ impl Module for Tm {
     fn register(&self, reg: &mut Registry<Ctx>) {
         let req_fail = route_type::REQUEST | route_type::FAILURE;
         serial::register(reg, &self.state);
+        replicate::register(reg, &self.state);
         let st = self.state.clone();
         reg.add_function(def(
             API_FUNC,

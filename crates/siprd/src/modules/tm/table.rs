@@ -152,6 +152,9 @@ pub struct TxFlags {
     pub disable_failover: bool,
     pub disable_internal_reply: bool,
     pub no_e2e_cancel_reason: Option<bool>,
+    /// `t_replicate`: the branches' replies stay here (Kamailio's local
+    /// transaction): never relayed upstream, nor answered by tm itself.
+    pub replicate: bool,
 }
 
 impl TxInner {
