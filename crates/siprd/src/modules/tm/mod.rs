@@ -20,6 +20,7 @@ mod replicate;
 mod serial;
 pub mod table;
 pub mod tmx;
+mod uac;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
@@ -117,6 +118,8 @@ pub struct TmState {
     timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Resolved at start: `event_route[tm:local-response]`.
     local_response: std::sync::OnceLock<Option<EventHandle>>,
+    /// Resolved at start: `event_route[tm:local-request]` (local requests).
+    local_request: std::sync::OnceLock<Option<EventHandle>>,
     /// The runtime, for the RPC commands that reply (`tm.reply`, `tm.cancel`).
     rt: std::sync::OnceLock<std::sync::Weak<Runtime>>,
 }
@@ -220,6 +223,7 @@ impl Default for Tm {
                 tag_prefix,
                 timer: parking_lot::Mutex::new(None),
                 local_response: std::sync::OnceLock::new(),
+                local_request: std::sync::OnceLock::new(),
                 rt: std::sync::OnceLock::new(),
             }),
         }
@@ -1538,6 +1542,7 @@ impl Module for Tm {
         let req_fail = route_type::REQUEST | route_type::FAILURE;
         serial::register(reg, &self.state);
         replicate::register(reg, &self.state);
+        uac::register(reg, &self.state);
         let st = self.state.clone();
         reg.add_function(def(
             API_FUNC,
@@ -1814,6 +1819,7 @@ impl Module for Tm {
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.state.local_response.set(rt.event("tm:local-response"));
+        let _ = self.state.local_request.set(rt.event("tm:local-request"));
         let _ = self.state.rt.set(Arc::downgrade(rt));
         let (st, rt) = (self.state.clone(), rt.clone());
         let h = std::thread::Builder::new()

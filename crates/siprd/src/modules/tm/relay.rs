@@ -22,7 +22,7 @@ use std::time::Instant;
 
 const COOKIE: &str = "z9hG4bK";
 
-fn branch_param(e: &TxEntry, req: &Message, n: usize) -> String {
+pub(super) fn branch_param(e: &TxEntry, req: &Message, n: usize) -> String {
     // Kamailio's shape: cookie, hash index, a 32-hex-digit tag, branch number.
     let h = siprd_sip::reply::to_tag(req);
     format!(

@@ -242,6 +242,8 @@ pub struct Stats {
     pub retransmissions: AtomicU64,
     /// Replies received from the branches.
     pub received_replies: AtomicU64,
+    /// Local requests sent (`t_uac_send`): `total_local`.
+    pub local_requests: AtomicU64,
     /// Transactions completed with a final reply, by class (2xx .. 6xx).
     pub finals: [AtomicU64; 5],
 }
