@@ -522,3 +522,95 @@ fn t_replicate_forms_and_second_relay() {
     ));
     assert_ne!(code, 0, "{out}");
 }
+
+#[test]
+fn t_uac_send_sends_a_local_request() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let routes = format!(
+        r#"
+event_route[tm:local-request] {{
+    xlog("L_INFO", "LOCALREQ $rm $ru $ci $cs $rb\n");
+}}
+request_route {{
+    if ($rU == "opt") {{
+        $var(r) = t_uac_send("OPTIONS", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:bob@example.org>;tag=2w3e\r\nTo: <sip:alice@example.org>\r\n", "");
+        xlog("L_INFO", "UAC1 $var(r)\n");
+    }} else if ($rU == "msg") {{
+        $var(r) = t_uac_send("MESSAGE", "sip:alice@example.org", "sip:127.0.0.1:{p}", "", "From: <sip:bob@example.org>\r\nTo: <sip:alice@example.org>\r\nCall-ID: mycallid\r\nCSeq: 7 MESSAGE\r\nContent-Type: text/plain\r\n", "hello");
+        xlog("L_INFO", "UAC2 $var(r)\n");
+    }} else if ($rU == "inv") {{
+        $var(r) = t_uac_send("INVITE", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:bob@example.org>;tag=x\r\nTo: <sip:alice@example.org>\r\n", "");
+        xlog("L_INFO", "UAC3 $var(r)\n");
+    }} else {{
+        $var(a) = t_uac_send("OPTIONS", "sip:alice@127.0.0.1:{p}", "", "", "To: <sip:alice@example.org>\r\n", "");
+        $var(b) = t_uac_send("MESSAGE", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:b@x>\r\nTo: <sip:a@x>\r\n", "no type");
+        xlog("L_INFO", "UACERR $var(a) $var(b)\n");
+    }}
+    sl_send_reply("200", "ok");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:opt@127.0.0.1", c.port(), "uac-1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("local request");
+    let lines: Vec<&str> = m.split("\r\n").collect();
+    assert_eq!(lines[0], format!("OPTIONS sip:alice@127.0.0.1:{p} SIP/2.0"));
+    assert!(lines[1].starts_with("Via: SIP/2.0/UDP 127.0.0.1:"), "{m}");
+    assert!(lines[1].contains(";branch=z9hG4bK"), "{m}");
+    assert_eq!(lines[2], "To: <sip:alice@example.org>");
+    assert_eq!(lines[3], "From: <sip:bob@example.org>;tag=2w3e");
+    assert_eq!(lines[4], "CSeq: 10 OPTIONS");
+    assert!(lines[5].starts_with("Call-ID: ") && lines[5].contains('@'), "{m}");
+    assert_eq!(lines[6], "Max-Forwards: 70");
+    assert_eq!(lines[7], "Content-Length: 0");
+    assert!(lines[8].starts_with("User-Agent: "), "{m}");
+    assert_eq!(lines[9], "");
+    // retransmitted over UDP until answered; the answer goes nowhere
+    let (again, _) = hop.recv_start("OPTIONS", Duration::from_millis(1200)).expect("retransmission");
+    assert_eq!(again, m);
+    hop.answer(&m, from, "200 OK");
+    assert!(s.wait_log("UAC1 1", WAIT));
+    let ci = header(&m, "Call-ID").unwrap_or("").to_string();
+    assert!(s.wait_log(&format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"), WAIT), "{}", s.log());
+    assert!(hop.recv_start("OPTIONS", Duration::from_millis(1200)).is_none(), "answered");
+    c.expect_silence(Duration::from_millis(100));
+
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:msg@127.0.0.1", c.port(), "uac-2", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("local request");
+    assert!(m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"), "{m}");
+    assert!(m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"), "{m}");
+    assert!(m.contains("\r\nContent-Length: 5\r\n"), "{m}");
+    assert!(m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"), "{m}");
+    let from_hdr = header(&m, "From").unwrap_or("");
+    let tag = from_hdr.split(";tag=").nth(1).unwrap_or("");
+    assert_eq!(tag.len(), 41, "generated From tag: {from_hdr}");
+    hop.answer(&m, from, "202 Accepted");
+    assert!(s.wait_log("LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello", WAIT));
+
+    // a negative reply to a local INVITE is ACKed
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:inv@127.0.0.1", c.port(), "uac-3", ""),
+    );
+    let (m, from) = hop.recv_start("INVITE", WAIT).expect("local INVITE");
+    hop.answer(&m, from, "486 Busy Here");
+    let (ack, _) = hop.recv_start("ACK", WAIT).expect("ACK");
+    assert!(ack.contains("\r\nCSeq: 10 ACK\r\n"), "{ack}");
+    assert!(ack.contains(";tag=hoptag"), "{ack}");
+
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:err@127.0.0.1", c.port(), "uac-4", ""),
+    );
+    assert!(s.wait_log("UACERR -1 -1", WAIT));
+    assert!(hop.recv_start("OPTIONS", Duration::from_millis(300)).is_none());
+}
