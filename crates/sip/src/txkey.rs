@@ -10,11 +10,17 @@ use bytes::Bytes;
 /// Key identifying a server transaction for an incoming request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServerTxKey {
-    /// Branch with the `z9hG4bK` cookie: branch + sent-by + method (ACK folded into INVITE).
+    /// Branch with the `z9hG4bK` cookie: branch + sent-by + method (ACK folded into INVITE),
+    /// within the Call-ID and CSeq number. Kamailio files transactions under a hash of the
+    /// Call-ID and CSeq number and compares branches only inside that bucket: a request
+    /// reusing a branch under another Call-ID or CSeq number is a new request (so is an ACK
+    /// or CANCEL that does not carry its INVITE's Call-ID and CSeq number).
     Rfc3261 {
         branch: Bytes,
         sent_by: Bytes,
         method: Method,
+        call_id: Bytes,
+        cseq: u32,
     },
     /// RFC 2543 peers (boxed: rare, and it would triple the size of every key).
     Rfc2543(Box<Rfc2543Key>),
@@ -74,6 +80,8 @@ fn key_with_method(req: &Message, method: Method) -> Result<ServerTxKey, ParseEr
             branch: owned(req, branch),
             sent_by: owned(req, via.sent_by()),
             method,
+            call_id: owned(req, req.call_id().ok_or(ParseError::NoHeader("Call-ID"))?),
+            cseq: req.cseq_num()?,
         });
     }
     let to_tag = if method == Method::Invite {

@@ -430,8 +430,12 @@ fn transaction_keys() {
             branch,
             sent_by,
             method,
+            call_id,
+            cseq,
         } => {
             assert_eq!(&branch[..], b"z9hG4bK776asdhds");
+            assert_eq!(&call_id[..], b"a84b4c76e66710@pc33.atlanta.com");
+            assert_eq!(*cseq, 314159);
             assert_eq!(&sent_by[..], b"pc33.atlanta.com:5066");
             assert_eq!(*method, Method::Invite);
         }
@@ -443,6 +447,21 @@ fn transaction_keys() {
         .replacen_bytes(b"314159 INVITE", b"314159 CANCEL"));
     assert_ne!(server_tx_key(&cancel).unwrap(), k1);
     assert_eq!(cancel_target_key(&cancel).unwrap(), k1);
+    // The same branch under another Call-ID or CSeq number is another transaction (Kamailio
+    // looks branches up within a Call-ID + CSeq bucket); so is an ACK/CANCEL that differs.
+    let other_call = msg(&INVITE
+        .to_vec()
+        .replacen_bytes(b"a84b4c76e66710@", b"zz4b4c76e66710@"));
+    assert_ne!(server_tx_key(&other_call).unwrap(), k1);
+    let other_cseq = msg(&INVITE
+        .to_vec()
+        .replacen_bytes(b"314159 INVITE", b"314160 INVITE"));
+    assert_ne!(server_tx_key(&other_cseq).unwrap(), k1);
+    let cancel_other = msg(&INVITE
+        .to_vec()
+        .replacen_bytes(b"INVITE sip", b"CANCEL sip")
+        .replacen_bytes(b"314159 INVITE", b"314160 CANCEL"));
+    assert_ne!(cancel_target_key(&cancel_other).unwrap(), k1);
     // RFC 2543 fallback.
     let old = b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 2 INVITE\r\n\r\n";
     let ack = b"ACK sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=abc\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:b@h>;tag=ours\r\nCall-ID: c\r\nCSeq: 2 ACK\r\n\r\n";

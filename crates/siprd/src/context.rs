@@ -68,6 +68,8 @@ pub struct Branch {
     pub dst_uri: Option<Bytes>,
     /// Branch flags (kex `setbflag`, `$bf` of this branch).
     pub flags: u32,
+    /// The q value in thousandths (`append_branch(uri, "0.5")`: 500); None: unspecified.
+    pub q: Option<i32>,
 }
 
 /// The context a script execution runs in.

@@ -104,7 +104,7 @@ pub fn run(ctx: &mut Ctx, route: RouteRef, dest: &Dest, buf: &mut OutBuf) -> boo
     // Kamailio's KEMI engines report every onsend callback as "send".
     match route {
         RouteRef::Native(_) => !out.dropped,
-        RouteRef::Kemi(_) => true,
+        RouteRef::Kemi(_) | RouteRef::Empty => true,
     }
 }
 

@@ -78,6 +78,9 @@ pub struct Runtime {
 pub enum RouteRef {
     Native(RouteId),
     Kemi(KemiFn),
+    /// A route named in the config but never defined (`t_on_failure("NOPE")`):
+    /// Kamailio accepts it with a warning and runs it as an empty route.
+    Empty,
 }
 
 impl From<RouteId> for RouteRef {
@@ -548,6 +551,13 @@ impl Runtime {
                 }
                 None => EventOutcome::default(),
             },
+            RouteRef::Empty => {
+                let st = &mut ctx.exec;
+                st.route_type = rtype;
+                st.exited = false;
+                st.dropped = false;
+                EventOutcome::default()
+            }
         }
     }
 }

@@ -218,6 +218,7 @@ impl Module for Core {
                         uri,
                         dst_uri,
                         flags,
+                        q: None,
                     },
                 );
                 if r == 1 {
@@ -240,10 +241,43 @@ impl Module for Core {
                             uri,
                             dst_uri: None,
                             flags,
+                            q: None,
                         },
                     )
                 }
                 _ => -1,
+            }),
+        ));
+        // corex's append_branch(uri, q): the q value as "0.5", "1", "0.125".
+        reg.add_function(def(
+            "append_branch",
+            vec![ParamKind::Format, ParamKind::Format],
+            route_type::REQUEST | route_type::FAILURE,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let uri = str_arg(ctx, &a[0]).unwrap_or_default();
+                let qs = str_arg(ctx, &a[1]).unwrap_or_default();
+                let Some(q) = parse_q(&qs) else {
+                    tracing::error!(
+                        "append_branch: invalid q value `{}`",
+                        String::from_utf8_lossy(&qs)
+                    );
+                    return -1;
+                };
+                let uri = if uri.is_empty() {
+                    bytes::Bytes::copy_from_slice(ctx.ruri())
+                } else {
+                    uri
+                };
+                let flags = ctx.ruri_bflags;
+                push_branch(
+                    ctx,
+                    Branch {
+                        uri,
+                        dst_uri: None,
+                        flags,
+                        q: Some(q),
+                    },
+                )
             }),
         ));
         for params in [
@@ -273,6 +307,26 @@ impl Module for Core {
             ));
         }
     }
+}
+
+/// A q value ("0", "0.5", "1.0", "0.125") in thousandths; None when it is not
+/// a number between 0 and 1 with at most three decimals.
+pub fn parse_q(s: &[u8]) -> Option<i32> {
+    let s = std::str::from_utf8(s).ok()?.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || int.len() > 1 || frac.len() > 3 {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i32 = int.parse().ok()?;
+    let mut milli = 0;
+    for (i, d) in frac.bytes().enumerate() {
+        milli += i32::from(d - b'0') * [100, 10, 1][i];
+    }
+    let q = whole * 1000 + milli;
+    (q <= 1000).then_some(q)
 }
 
 fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {

@@ -213,6 +213,7 @@ fn append(ctx: &mut Ctx) -> i32 {
         uri: sb.uri,
         dst_uri: non_empty(sb.dst_uri),
         flags: sb.flags,
+        q: sb.q,
     });
     1
 }

@@ -572,6 +572,12 @@ impl XStore {
         }
     }
 
+    /// Remove every root item of `root`.
+    pub fn rm_all(&mut self, root: &[u8]) {
+        let k = self.kind;
+        self.lists.retain(|(n, _)| !name_eq(k, n, root));
+    }
+
     /// Drop every root item of `root`, then push `item` (one item per name).
     pub fn replace_root(&mut self, root: &[u8], item: XItem) {
         let k = self.kind;

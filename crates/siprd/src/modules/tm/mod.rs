@@ -16,8 +16,11 @@
 pub mod asyncm;
 mod knobs;
 pub mod relay;
+mod replicate;
+mod serial;
 pub mod table;
 pub mod tmx;
+mod uac;
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::Module;
@@ -64,6 +67,10 @@ pub struct TmConfig {
     /// Several 401/407 branch replies: their challenges go up together
     /// (`aggregate_challenges`).
     pub aggregate_challenges: bool,
+    /// XAVP names of `t_load_contacts` / `t_next_contacts` (`contacts_avp`)
+    /// and of the skipped flows (`contact_flows_avp`).
+    pub contacts_avp: Option<Bytes>,
+    pub contact_flows_avp: Option<Bytes>,
 }
 
 impl Default for TmConfig {
@@ -85,6 +92,8 @@ impl Default for TmConfig {
             disable_6xx_block: false,
             remap_503_500: true,
             aggregate_challenges: true,
+            contacts_avp: None,
+            contact_flows_avp: None,
         }
     }
 }
@@ -109,6 +118,8 @@ pub struct TmState {
     timer: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Resolved at start: `event_route[tm:local-response]`.
     local_response: std::sync::OnceLock<Option<EventHandle>>,
+    /// Resolved at start: `event_route[tm:local-request]` (local requests).
+    local_request: std::sync::OnceLock<Option<EventHandle>>,
     /// The runtime, for the RPC commands that reply (`tm.reply`, `tm.cancel`).
     rt: std::sync::OnceLock<std::sync::Weak<Runtime>>,
 }
@@ -171,8 +182,6 @@ pub struct TmCtx {
 
 /// tm parameters accepted without effect (Kamailio tuning knobs).
 const IGNORED_PARAMS: &[&str] = &[
-    "contacts_avp",
-    "contact_flows_avp",
     "enable_stats",
     "reparse_invite",
     "on_sl_reply",
@@ -214,6 +223,7 @@ impl Default for Tm {
                 tag_prefix,
                 timer: parking_lot::Mutex::new(None),
                 local_response: std::sync::OnceLock::new(),
+                local_request: std::sync::OnceLock::new(),
                 rt: std::sync::OnceLock::new(),
             }),
         }
@@ -1121,16 +1131,31 @@ fn route_fixup(kind: &'static str) -> ParamKind<Ctx> {
             "branch_route" => &fx.routes.branch,
             _ => &fx.routes.route,
         };
+        if name.is_empty() || name == "0" {
+            // Kamailio: "" or "0" disarms (no route)
+            return Ok(Arg::Custom(Box::new(None::<RouteRef>)));
+        }
         match map.get(name) {
-            Some(id) => Ok(Arg::Custom(Box::new(*id))),
-            None => Err(format!("{kind}[{name}] is not defined")),
+            Some(id) => Ok(Arg::Custom(Box::new(Some(RouteRef::Native(*id))))),
+            None => Ok(undefined_route(fx, kind, name)),
         }
     }))
 }
 
-fn route_arg(a: &Arg<Ctx>) -> Option<RouteRef> {
+/// A route name with no block: Kamailio 5.6 loads the config with a warning
+/// ("empty/non existing route") and arms an empty route, so `t_is_set` is true
+/// and nothing runs. The warning carries the argument's file:line.
+fn undefined_route(fx: &mut FixupCtx<'_, Ctx>, kind: &str, name: &str) -> Arg<Ctx> {
+    fx.warnings.push(format!(
+        "{kind}[{name}] is not defined: armed as an empty route"
+    ));
+    Arg::Custom(Box::new(Some(RouteRef::Empty)))
+}
+
+/// The route a `t_on_*` argument arms; `Some(None)` disarms.
+fn route_arg(a: &Arg<Ctx>) -> Option<Option<RouteRef>> {
     match a {
-        Arg::Custom(b) => b.downcast_ref::<RouteId>().copied().map(RouteRef::Native),
+        Arg::Custom(b) => b.downcast_ref::<Option<RouteRef>>().copied(),
         _ => None,
     }
 }
@@ -1430,6 +1455,14 @@ impl Module for Tm {
                 name: "event_callback",
                 ty: ModParamType::Str,
             },
+            ModParamDecl {
+                name: "contacts_avp",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "contact_flows_avp",
+                ty: ModParamType::Str,
+            },
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1475,6 +1508,15 @@ impl Module for Tm {
                     _ => return Err("failure_reply_mode must be 0, 1, 2 or 3".into()),
                 }
             }
+            "contacts_avp" | "contact_flows_avp" => {
+                let b = v.to_bytes();
+                let b = (!b.is_empty()).then_some(b);
+                if name == "contacts_avp" {
+                    c.contacts_avp = b;
+                } else {
+                    c.contact_flows_avp = b;
+                }
+            }
             // KEMI: read from the config by `Runtime::event` (tm:* events)
             "event_callback" => {}
             n if IGNORED_PARAMS.contains(&n) => {
@@ -1490,11 +1532,17 @@ impl Module for Tm {
         if c.t1.is_zero() || c.t2 < c.t1 {
             return Err("retr_timer1 must be > 0 and <= retr_timer2".into());
         }
+        if c.contacts_avp.is_some() && c.contact_flows_avp.is_none() {
+            return Err("contact_flows_avp param has not been defined".into());
+        }
         Ok(())
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         let req_fail = route_type::REQUEST | route_type::FAILURE;
+        serial::register(reg, &self.state);
+        replicate::register(reg, &self.state);
+        uac::register(reg, &self.state);
         let st = self.state.clone();
         reg.add_function(def(
             API_FUNC,
@@ -1623,16 +1671,16 @@ impl Module for Tm {
                         return -1;
                     };
                     match kind {
-                        "failure_route" => ctx.tm.on_failure = Some(route),
-                        "onreply_route" => ctx.tm.on_reply = Some(route),
-                        _ => ctx.tm.on_branch = Some(route),
+                        "failure_route" => ctx.tm.on_failure = route,
+                        "onreply_route" => ctx.tm.on_reply = route,
+                        _ => ctx.tm.on_branch = route,
                     }
                     if let Some(tx) = &ctx.tm.tx {
                         let mut inner = tx.entry.inner.lock();
                         match kind {
-                            "failure_route" => inner.on_failure = Some(route),
-                            "onreply_route" => inner.on_reply = Some(route),
-                            _ => inner.on_branch = Some(route),
+                            "failure_route" => inner.on_failure = route,
+                            "onreply_route" => inner.on_reply = route,
+                            _ => inner.on_branch = route,
                         }
                     }
                     1
@@ -1645,10 +1693,14 @@ impl Module for Tm {
             "tm",
             vec![ParamKind::Custom(Arc::new(
                 |fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-                    let name = format!("tm:branch-failure:{}", src.text.trim());
+                    let short = src.text.trim();
+                    if short.is_empty() || short == "0" {
+                        return Ok(Arg::Custom(Box::new(None::<RouteRef>)));
+                    }
+                    let name = format!("tm:branch-failure:{short}");
                     match fx.routes.event.get(&name) {
-                        Some(id) => Ok(Arg::Custom(Box::new(*id))),
-                        None => Err(format!("event_route[{name}] is not defined")),
+                        Some(id) => Ok(Arg::Custom(Box::new(Some(RouteRef::Native(*id))))),
+                        None => Ok(undefined_route(fx, "event_route", &name)),
                     }
                 },
             ))],
@@ -1657,9 +1709,9 @@ impl Module for Tm {
                 let Some(route) = route_arg(&a[0]) else {
                     return -1;
                 };
-                ctx.tm.on_branch_failure = Some(route);
+                ctx.tm.on_branch_failure = route;
                 if let Some(tx) = &ctx.tm.tx {
-                    tx.entry.inner.lock().on_branch_failure = Some(route);
+                    tx.entry.inner.lock().on_branch_failure = route;
                 }
                 1
             }),
@@ -1767,6 +1819,7 @@ impl Module for Tm {
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         let _ = self.state.local_response.set(rt.event("tm:local-response"));
+        let _ = self.state.local_request.set(rt.event("tm:local-request"));
         let _ = self.state.rt.set(Arc::downgrade(rt));
         let (st, rt) = (self.state.clone(), rt.clone());
         let h = std::thread::Builder::new()

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 const COOKIE: &str = "z9hG4bK";
 
-fn branch_param(e: &TxEntry, req: &Message, n: usize) -> String {
+pub(super) fn branch_param(e: &TxEntry, req: &Message, n: usize) -> String {
     // Kamailio's shape: cookie, hash index, a 32-hex-digit tag, branch number.
     let h = siprd_sip::reply::to_tag(req);
     format!(
@@ -131,6 +131,14 @@ pub fn t_relay(
     let Some(tx) = ctx.tm.tx.clone() else {
         return -1;
     };
+    if ctx.exec.route_type & route_type::REQUEST != 0 {
+        let inner = tx.entry.inner.lock();
+        if inner.flags.replicate && !inner.uacs.is_empty() {
+            // Kamailio: the replicated transaction takes no other relay
+            tracing::error!("t_relay: the transaction was already replicated");
+            return -1;
+        }
+    }
     let cfg = st.table.cfg.read().clone();
     if tx.entry.invite && ctx.exec.route_type & route_type::REQUEST != 0 {
         let (replied, auto_100) = {
@@ -810,8 +818,35 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     HookAction::Stop
 }
 
+/// A replicated transaction (`t_replicate`) keeps the replies of its
+/// branches: true when `tx` is one, after recording a final `code` as its
+/// status without sending anything (it then lingers `wt_timer`, as `t_drop`).
+fn replica_keeps(tx: &TxRef, code: u16) -> bool {
+    let mut inner = tx.entry.inner.lock();
+    if !inner.flags.replicate {
+        return false;
+    }
+    if code >= 200 {
+        let now = Instant::now();
+        if inner.uas.on_relayed_2xx(code, now) {
+            inner.last_reply = Bytes::new();
+            inner.last_is_auto_100 = false;
+        } else if inner.uas.is_final() {
+            // The script answered already: the replica's final reply ends
+            // the transaction, whose reply is no longer retransmitted (as
+            // Kamailio puts it on wait).
+            inner.uas.on_ack(now);
+        }
+        tx.state.table.schedule(&tx.entry, &mut inner);
+    }
+    true
+}
+
 /// Relay a reply upstream (provisional, 2xx, or the chosen best reply).
 fn relay_reply(rt: &Arc<Runtime>, ctx: &mut Ctx, tx: &TxRef, code: u16, reply: Bytes) {
+    if replica_keeps(tx, code) {
+        return;
+    }
     let dest = {
         let mut inner = tx.entry.inner.lock();
         let invite_2xx = tx.entry.invite && (200..300).contains(&code);
@@ -857,6 +892,9 @@ fn reply_dropped(tx: &TxRef, dest: &Dest) {
 
 /// Relay the best reply (received from `from`) once every branch ended.
 fn relay_detached(rt: &Arc<Runtime>, tx: &TxRef, code: u16, reply: Bytes, from: Dest) {
+    if replica_keeps(tx, code) {
+        return;
+    }
     let (remap_503, aggregate) = {
         let c = tx.state.table.cfg.read();
         (c.remap_503_500, c.aggregate_challenges)
@@ -1097,16 +1135,23 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             }
             if inner.send_failed {
                 drop(inner);
-                reply_detached(rt, tx, 477, super::REASON_477);
+                if !replica_keeps(tx, 477) {
+                    reply_detached(rt, tx, 477, super::REASON_477);
+                }
                 return;
             }
             if best(&inner, true).is_none() {
                 // t_drop_replies() with no new branch: nothing left to relay.
                 drop(inner);
-                reply_detached(rt, tx, 500, super::REASON_500);
+                if !replica_keeps(tx, 500) {
+                    reply_detached(rt, tx, 500, super::REASON_500);
+                }
                 return;
             }
         }
+    }
+    if reply.is_none() && replica_keeps(tx, code) {
+        return;
     }
     match reply {
         Some(r) => relay_detached(rt, tx, code, r, from),

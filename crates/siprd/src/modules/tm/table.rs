@@ -152,6 +152,9 @@ pub struct TxFlags {
     pub disable_failover: bool,
     pub disable_internal_reply: bool,
     pub no_e2e_cancel_reason: Option<bool>,
+    /// `t_replicate`: the branches' replies stay here (Kamailio's local
+    /// transaction): never relayed upstream, nor answered by tm itself.
+    pub replicate: bool,
 }
 
 impl TxInner {
@@ -239,6 +242,8 @@ pub struct Stats {
     pub retransmissions: AtomicU64,
     /// Replies received from the branches.
     pub received_replies: AtomicU64,
+    /// Local requests sent (`t_uac_send`): `total_local`.
+    pub local_requests: AtomicU64,
     /// Transactions completed with a final reply, by class (2xx .. 6xx).
     pub finals: [AtomicU64; 5],
 }

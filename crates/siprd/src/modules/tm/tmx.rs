@@ -622,7 +622,7 @@ pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
             "current": current,
             "waiting": waiting,
             "total": created,
-            "total_local": 0,
+            "total_local": get(&s.local_requests),
             "rpl_received": get(&s.received_replies),
             "rpl_generated": local,
             "rpl_sent": local + relayed,

@@ -1,0 +1,408 @@
+//! Local requests: `t_uac_send(method, ruri, nexthop, socket, headers, body)`.
+//!
+//! The request is a transaction of its own, kept local: its replies run no
+//! route and go nowhere (a negative reply to an INVITE is ACKed), it is
+//! retransmitted over UDP and times out as any branch. Built as Kamailio 5.6.3
+//! writes it (observed with a UDP sink):
+//!
+//! ```text
+//! OPTIONS sip:alice@127.0.0.1:5070 SIP/2.0
+//! Via: SIP/2.0/UDP <listener>;branch=z9hG4bK...
+//! To: <the To given>
+//! From: <the From given>;tag=<32 hex>-<8 hex>   (a tag is added when missing)
+//! CSeq: <the number given, else 10> <method>
+//! Call-ID: <the one given, else <16 hex>-<pid>@<listener address>>
+//! Max-Forwards: 70
+//! Content-Length: <body length>
+//! User-Agent: <user_agent_header>
+//! <the other headers given, in their order>
+//! ```
+//!
+//! `event_route[tm:local-request]` runs on the request before it is sent.
+//! Errors (-1): no From or no To among the headers, a body without a
+//! Content-Type, an empty method, a bad R-URI or next hop, an unknown socket.
+
+use super::table::{TxInner, Uac};
+use super::{TmState, TxEntry};
+use crate::context::{Ctx, RcvInfo};
+use crate::modules::args::str_arg;
+use crate::transport::{Dest, Proto};
+use bytes::Bytes;
+use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
+use siprd_script::{route_type, Registry};
+use siprd_sip::transaction::{ClientTx, ServerTx};
+use siprd_sip::txkey::ServerTxKey;
+use siprd_sip::uri::Uri;
+use siprd_sip::{Message, Method};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a local request is made of.
+pub struct UacReq<'a> {
+    pub method: &'a [u8],
+    pub ruri: &'a [u8],
+    pub nexthop: &'a [u8],
+    pub socket: &'a [u8],
+    pub headers: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// The header lines given, sorted out.
+#[derive(Default)]
+struct Given {
+    from: Option<String>,
+    to: Option<String>,
+    call_id: Option<String>,
+    cseq: Option<u32>,
+    content_type: bool,
+    /// Every other line, in order, CRLF-terminated.
+    rest: String,
+}
+
+fn parse_headers(h: &[u8]) -> Given {
+    let mut g = Given::default();
+    for line in String::from_utf8_lossy(h).split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            g.rest.push_str(line);
+            g.rest.push_str("\r\n");
+            continue;
+        };
+        let value = value.trim().to_string();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "from" | "f" => g.from = Some(value),
+            "to" | "t" => g.to = Some(value),
+            "call-id" | "i" => g.call_id = Some(value),
+            "cseq" => g.cseq = value.split_whitespace().next().and_then(|n| n.parse().ok()),
+            n => {
+                if n == "content-type" || n == "c" {
+                    g.content_type = true;
+                }
+                g.rest.push_str(line);
+                g.rest.push_str("\r\n");
+            }
+        }
+    }
+    g
+}
+
+fn has_tag(v: &str) -> bool {
+    // a ;tag= parameter after the URI (not inside <...>)
+    let after = v.rfind('>').map_or(v, |i| &v[i..]);
+    after.to_ascii_lowercase().contains(";tag=")
+}
+
+fn proto_of(u: &Uri) -> Option<Proto> {
+    match u.transport() {
+        None => Some(Proto::Udp),
+        Some(t) if t.eq_ignore_ascii_case(b"udp") => Some(Proto::Udp),
+        Some(t) if t.eq_ignore_ascii_case(b"tcp") => Some(Proto::Tcp),
+        Some(_) => None,
+    }
+}
+
+/// Send a local request statefully; 1 sent, -1 error.
+pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
+    let method_s = String::from_utf8_lossy(r.method).trim().to_string();
+    if method_s.is_empty() || method_s.contains(char::is_whitespace) {
+        tracing::error!("t_uac_send: bad method");
+        return -1;
+    }
+    let g = parse_headers(r.headers);
+    let (Some(from), Some(to)) = (g.from.clone(), g.to.clone()) else {
+        tracing::error!(
+            "t_uac_send: {} missing",
+            if g.from.is_none() { "From" } else { "To" }
+        );
+        return -1;
+    };
+    if !r.body.is_empty() && !g.content_type {
+        tracing::error!("t_uac_send: a body needs a Content-Type header");
+        return -1;
+    }
+    if Uri::parse(r.ruri).is_err() {
+        tracing::error!(
+            "t_uac_send: bad R-URI `{}`",
+            String::from_utf8_lossy(r.ruri)
+        );
+        return -1;
+    }
+    let hop_text = if r.nexthop.is_empty() || r.nexthop == b"." {
+        r.ruri
+    } else {
+        r.nexthop
+    };
+    let Ok(hop) = Uri::parse(hop_text) else {
+        tracing::error!(
+            "t_uac_send: bad next hop `{}`",
+            String::from_utf8_lossy(hop_text)
+        );
+        return -1;
+    };
+    let Some(proto) = proto_of(&hop) else {
+        tracing::error!("t_uac_send: unsupported transport");
+        return -1;
+    };
+    let Some(addr) = crate::forward::resolve(hop.host_unbracketed(), hop.port().unwrap_or(5060))
+    else {
+        tracing::error!(
+            "t_uac_send: cannot resolve `{}`",
+            String::from_utf8_lossy(hop.host())
+        );
+        return -1;
+    };
+    let listeners = ctx.rt.listeners();
+    let listener = if r.socket.is_empty() || r.socket == b"." {
+        listeners
+            .iter()
+            .find(|l| l.proto == proto && l.addr.is_ipv4() == addr.is_ipv4())
+            .cloned()
+    } else {
+        let want = String::from_utf8_lossy(r.socket).to_ascii_lowercase();
+        listeners
+            .iter()
+            .find(|l| {
+                let name = format!("{}:{}", l.proto.as_str().to_ascii_lowercase(), l.addr);
+                name == want
+            })
+            .cloned()
+    };
+    let Some(listener) = listener else {
+        tracing::error!("t_uac_send: no {proto} socket to send from");
+        return -1;
+    };
+    let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
+    let from = if has_tag(&from) {
+        from
+    } else {
+        format!(
+            "{from};tag={:016x}{:016x}-{:08x}",
+            fastrand::u64(..),
+            fastrand::u64(..),
+            fastrand::u32(..)
+        )
+    };
+    let call_id = g.call_id.clone().unwrap_or_else(|| {
+        format!(
+            "{:016x}-{}@{}",
+            fastrand::u64(..),
+            std::process::id(),
+            via_host
+        )
+    });
+    let cseq = g.cseq.unwrap_or(10);
+    let ruri = String::from_utf8_lossy(r.ruri).into_owned();
+    // Everything after the Via line.
+    let mut tail = format!(
+        "To: {to}\r\nFrom: {from}\r\nCSeq: {cseq} {method_s}\r\nCall-ID: {call_id}\r\nMax-Forwards: 70\r\nContent-Length: {}\r\n",
+        r.body.len()
+    );
+    let ua = &ctx.rt.settings.user_agent_header;
+    if !ua.is_empty() {
+        tail.push_str(ua);
+        tail.push_str("\r\n");
+    }
+    tail.push_str(&g.rest);
+    tail.push_str("\r\n");
+    let first = format!("{method_s} {ruri} SIP/2.0\r\n");
+    let mut draft = first.clone().into_bytes();
+    draft.extend_from_slice(tail.as_bytes());
+    draft.extend_from_slice(r.body);
+    let Ok(draft_msg) = Message::parse(Bytes::from(draft)) else {
+        tracing::error!("t_uac_send: the request does not parse");
+        return -1;
+    };
+    let method = draft_msg.method();
+    if method == Method::Ack || method == Method::Cancel {
+        tracing::error!("t_uac_send: {method_s} cannot start a transaction");
+        return -1;
+    }
+    let invite = method == Method::Invite;
+    let cfg = st.table.cfg.read().clone();
+    let timers = cfg.timers();
+    let key = ServerTxKey::Rfc3261 {
+        branch: Bytes::from(format!(
+            "local.{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        )),
+        sent_by: Bytes::from_static(b"local"),
+        method,
+        call_id: Bytes::from(call_id.clone()),
+        cseq,
+    };
+    let dest = Dest {
+        proto,
+        addr,
+        listener: Some(listener.id),
+        conn: None,
+    };
+    let mut flags = super::table::TxFlags::default();
+    flags.replicate = true;
+    let inserted = st.table.insert(key, invite, || TxInner {
+        uas: ServerTx::new(invite, true, timers),
+        req: draft_msg.buf().clone(),
+        rcv: RcvInfo::default(),
+        dest,
+        last_reply: Bytes::new(),
+        suspended: None,
+        blind: 0,
+        resumed: false,
+        on_failure: None,
+        on_reply: None,
+        on_branch: None,
+        on_branch_failure: None,
+        uacs: Vec::new(),
+        canceled: false,
+        cancelling: false,
+        script_replied: false,
+        scheduled: None,
+        freed: false,
+        saved: None,
+        best: None,
+        ack_key: None,
+        lumps: None,
+        leg: 0,
+        failure_runs: 0,
+        drop_mode: None,
+        send_failed: false,
+        last_is_auto_100: false,
+        flags,
+        cancel_reason: None,
+        end_of_life: None,
+    });
+    let Ok(entry) = inserted else {
+        tracing::error!("t_uac_send: cannot create the transaction");
+        return -1;
+    };
+    let branch = super::relay::branch_param(&entry, &draft_msg, 0);
+    let mut out = first.into_bytes();
+    out.extend_from_slice(
+        format!(
+            "Via: SIP/2.0/{} {via_host}:{via_port};branch={branch}\r\n",
+            proto.as_str().to_uppercase()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(tail.as_bytes());
+    out.extend_from_slice(r.body);
+    let request = Bytes::from(out);
+    register_uac(
+        st,
+        &entry,
+        invite,
+        proto,
+        request.clone(),
+        dest,
+        branch,
+        &ruri,
+        &cfg,
+    );
+    st.table
+        .stats
+        .local_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    raise_local_request(&ctx.rt, st, &request, dest);
+    if ctx.send(&dest, &request) {
+        1
+    } else {
+        -1
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn register_uac(
+    st: &Arc<TmState>,
+    entry: &Arc<TxEntry>,
+    invite: bool,
+    proto: Proto,
+    request: Bytes,
+    dest: Dest,
+    branch: String,
+    ruri: &str,
+    cfg: &super::TmConfig,
+) {
+    let now = Instant::now();
+    let mut inner = entry.inner.lock();
+    inner.req = request.clone();
+    inner.uacs.push(Uac {
+        tx: ClientTx::start(invite, proto != Proto::Udp, cfg.timers(), now),
+        request,
+        dest,
+        branch,
+        no: 0,
+        code: 0,
+        reply: None,
+        provisional: false,
+        cancel_sent: false,
+        cancel: None,
+        replied: false,
+        leg: 0,
+        dropped: false,
+        flags: 0,
+        uri: Bytes::from(ruri.to_string()),
+    });
+    let life = if invite {
+        cfg.max_inv_lifetime
+    } else {
+        cfg.max_noninv_lifetime
+    };
+    inner.uas.arm_fr(now, life);
+    inner.end_of_life = Some(now + life);
+    st.table.schedule(entry, &mut inner);
+}
+
+/// `event_route[tm:local-request]` on the request about to be sent.
+fn raise_local_request(rt: &Arc<crate::runtime::Runtime>, st: &TmState, req: &Bytes, dest: Dest) {
+    let Some(Some(ev)) = st.local_request.get() else {
+        return;
+    };
+    let Ok(msg) = Message::parse(req.clone()) else {
+        return;
+    };
+    let rcv = RcvInfo {
+        src: dest.addr,
+        proto: dest.proto,
+        listener: dest.listener,
+        ..Default::default()
+    };
+    rt.raise_with(ev, route_type::EVENT, move |c| {
+        c.msg = msg;
+        c.faked = false;
+        c.rcv = rcv;
+    });
+}
+
+pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {
+    let s = st.clone();
+    reg.add_function(FuncDef {
+        name: "t_uac_send",
+        module: "tm",
+        params: (0..6).map(|_| ParamKind::Format).collect(),
+        routes: route_type::ANY,
+        call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let v: Vec<Bytes> = a
+                .iter()
+                .map(|x| str_arg(ctx, x).unwrap_or_default())
+                .collect();
+            let [method, ruri, nexthop, socket, headers, body] = &v[..] else {
+                return -1;
+            };
+            send(
+                &s,
+                ctx,
+                &UacReq {
+                    method,
+                    ruri,
+                    nexthop,
+                    socket,
+                    headers,
+                    body,
+                },
+            )
+        }),
+    });
+}

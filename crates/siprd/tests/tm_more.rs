@@ -1,0 +1,616 @@
+//! tm: transaction matching within Call-ID + CSeq, contacts forking, t_replicate,
+//! local requests, undefined route names. The real binary on loopback.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn cfg(params: &str, routes: &str) -> String {
+    tm_cfg(2, params, routes)
+}
+
+/// A request with a given branch, Call-ID and CSeq number.
+fn req_b(method: &str, port: u16, branch: &str, call_id: &str, cseq: u32, to_tag: &str) -> String {
+    let tt = if to_tag.is_empty() {
+        String::new()
+    } else {
+        format!(";tag={to_tag}")
+    };
+    format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@127.0.0.1>;tag=f1\r\n\
+         To: <sip:bob@127.0.0.1>{tt}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+const MATCHING: &str = r#"
+request_route {
+    xlog("L_INFO", "REQ $rm $ci $cs\n");
+    if (is_method("ACK")) {
+        if (t_check_trans()) { xlog("L_INFO", "ACK matched $ci $cs\n"); } else { xlog("L_INFO", "ACK nomatch $ci $cs\n"); }
+        exit;
+    }
+    if (is_method("CANCEL")) {
+        if (t_check_trans()) { xlog("L_INFO", "CANCEL matched $ci $cs\n"); t_relay(); exit; }
+        xlog("L_INFO", "CANCEL nomatch $ci $cs\n");
+        sl_send_reply("481", "No Transaction");
+        exit;
+    }
+    if (!t_newtran()) { exit; }
+    xlog("L_INFO", "NEW $rm $ci $cs\n");
+    $var(r) = "R " + $ci + " " + $cs;
+    if ($rU == "ring") { t_reply("180", "$var(r)"); exit; }
+    t_reply("486", "$var(r)");
+}
+"#;
+
+#[test]
+fn same_branch_other_call_id_or_cseq_is_a_new_request() {
+    // Kamailio 5.6: the transaction of a request is looked up among those with its Call-ID
+    // and CSeq number; the branch alone does not make a retransmission.
+    let s = Siprd::start(&cfg("", MATCHING));
+    let c = UdpClient::new();
+    let p = c.port();
+    let br = "z9hG4bKsame-branch-1";
+    let r = c.request(
+        s.udp_addr(),
+        &req_b("MESSAGE", p, br, "call-aaaa-1111", 1, ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 486 R call-aaaa-1111 1");
+    let r = c.request(
+        s.udp_addr(),
+        &req_b("MESSAGE", p, br, "call-aaaa-1111", 1, ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 486 R call-aaaa-1111 1",
+        "a retransmission"
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &req_b("MESSAGE", p, br, "call-bbbb-2222", 1, ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 486 R call-bbbb-2222 1",
+        "another Call-ID"
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &req_b("MESSAGE", p, br, "call-aaaa-1111", 7, ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 486 R call-aaaa-1111 7",
+        "another CSeq"
+    );
+    assert_eq!(s.count_log("NEW MESSAGE call-aaaa-1111 1\n"), 1);
+    assert_eq!(s.count_log("NEW MESSAGE call-bbbb-2222 1\n"), 1);
+    assert_eq!(s.count_log("NEW MESSAGE call-aaaa-1111 7\n"), 1);
+}
+
+#[test]
+fn cancel_and_ack_match_only_their_call_id_and_cseq() {
+    let s = Siprd::start(&cfg("", MATCHING));
+    let c = UdpClient::new();
+    let p = c.port();
+    let br = "z9hG4bKinv-branch-1";
+    let ring = |ci: &str| {
+        format!(
+            "INVITE sip:ring@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch={br}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=f1\r\nTo: <sip:ring@127.0.0.1>\r\n\
+             Call-ID: {ci}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    c.send(s.udp_addr(), &ring("inv-xxxx-1"));
+    let r = c.recv(WAIT).expect("180");
+    assert_eq!(first_line(&r), "SIP/2.0 180 R inv-xxxx-1 1");
+    c.send(s.udp_addr(), &ring("inv-yyyy-2"));
+    let r = c.recv(WAIT).expect("180");
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 180 R inv-yyyy-2 1",
+        "a second INVITE"
+    );
+    let r = c.request(s.udp_addr(), &req_b("CANCEL", p, br, "inv-zzzz-3", 1, ""));
+    assert_eq!(first_line(&r), "SIP/2.0 481 No Transaction");
+    let r = c.request(s.udp_addr(), &req_b("CANCEL", p, br, "inv-yyyy-2", 9, ""));
+    assert_eq!(first_line(&r), "SIP/2.0 481 No Transaction");
+    c.send(s.udp_addr(), &req_b("CANCEL", p, br, "inv-xxxx-1", 1, ""));
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(300)) {
+        got.push(first_line(&m).to_string());
+    }
+    got.truncate(2); // the 487 is then retransmitted until ACKed
+    assert_eq!(
+        got,
+        [
+            "SIP/2.0 487 Request canceled",
+            "SIP/2.0 200 ok -- no more pending branches"
+        ]
+    );
+    assert!(s.wait_log("CANCEL matched inv-xxxx-1 1", WAIT));
+
+    // ACK of a negative reply: only with the INVITE's Call-ID and CSeq number.
+    let c = UdpClient::new(); // the 487 above is retransmitted to the first one
+    let p = c.port();
+    let br3 = "z9hG4bKinv-branch-3";
+    let inv = req_b("INVITE", p, br3, "inv3-aaaa", 1, "");
+    let r = c.request(s.udp_addr(), &inv);
+    assert_eq!(first_line(&r), "SIP/2.0 486 R inv3-aaaa 1");
+    let tag = header(&r, "To")
+        .and_then(|t| t.split(";tag=").nth(1))
+        .unwrap_or("")
+        .to_string();
+    c.send(s.udp_addr(), &req_b("ACK", p, br3, "inv3-bbbb", 1, &tag));
+    assert!(s.wait_log("ACK nomatch inv3-bbbb 1", WAIT));
+    c.send(s.udp_addr(), &req_b("ACK", p, br3, "inv3-aaaa", 2, &tag));
+    assert!(s.wait_log("ACK nomatch inv3-aaaa 2", WAIT));
+    // still retransmitting the 486
+    assert!(c.recv(Duration::from_millis(1500)).is_some());
+    c.drain();
+    c.send(s.udp_addr(), &req_b("ACK", p, br3, "inv3-aaaa", 1, &tag));
+    assert!(s.wait_log("REQ ACK inv3-aaaa 1", WAIT));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(s.count_log("ACK nomatch inv3-aaaa 1"), 0, "absorbed");
+    c.drain();
+    c.expect_silence(Duration::from_millis(2500));
+}
+
+#[test]
+fn undefined_tm_route_names_load_with_a_warning_and_run_as_empty_routes() {
+    let routes = r#"
+request_route {
+    t_newtran();
+    t_on_failure("NOPE");
+    t_on_branch("NOPE3");
+    t_on_reply("NOPE2");
+    t_on_branch_failure("NOPE4");
+    if (t_is_set("failure_route")) { xlog("L_INFO", "fset\n"); }
+    if (t_is_set("branch_route")) { xlog("L_INFO", "bset\n"); }
+    if (t_is_set("onreply_route")) { xlog("L_INFO", "rset\n"); }
+    t_relay_to_udp("127.0.0.1", "HOP");
+}
+"#;
+    let hop = NextHop::new();
+    let text = cfg("", &routes.replace("HOP", &hop.port().to_string()));
+    let (code, out) = check_config(&text);
+    assert_eq!(code, 0, "{out}");
+    for w in [
+        "failure_route[NOPE] is not defined",
+        "branch_route[NOPE3] is not defined",
+        "onreply_route[NOPE2] is not defined",
+        "event_route[tm:branch-failure:NOPE4] is not defined",
+    ] {
+        assert!(out.contains(w), "{w}: {out}");
+    }
+    assert!(
+        out.contains("siprd.cfg:") || out.contains("test.cfg:"),
+        "file:line: {out}"
+    );
+    let s = Siprd::start(&text);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "tm-empty-routes",
+            "",
+        ),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(hop.recv_start("ACK", WAIT).is_some());
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(600)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("SIP/2.0 100 trying -- your call is important to us")
+    );
+    assert!(got.iter().any(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+    for l in ["fset", "bset", "rset"] {
+        assert!(s.wait_log(l, WAIT), "{l}");
+    }
+}
+
+const SERIAL: &str = r#"
+modparam("tm", "contacts_avp", "tm_contacts")
+modparam("tm", "contact_flows_avp", "tm_contact_flows")
+"#;
+
+#[test]
+fn serial_forking_by_q_value_with_t_next_contacts() {
+    let busy = NextHop::new();
+    let ok = NextHop::new();
+    let (b, o) = (busy.port(), ok.port());
+    let routes = format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    $ru = "sip:low@127.0.0.1:{o}";
+    append_branch("sip:mid1@127.0.0.1:{b}", "0.5");
+    append_branch("sip:mid2@127.0.0.1:{b}", "0.5");
+    append_branch("sip:top@127.0.0.1:{b}", "1.0");
+    $var(r) = t_load_contacts();
+    xlog("L_INFO", "LOAD $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) q0=$xavp(tm_contacts[0]=>q_flag) 1=$xavp(tm_contacts[1]=>uri) q1=$xavp(tm_contacts[1]=>q_flag) 2=$xavp(tm_contacts[2]=>uri) q2=$xavp(tm_contacts[2]=>q_flag) 3=$xavp(tm_contacts[3]=>uri) q3=$xavp(tm_contacts[3]=>q_flag) f=$xavp(tm_contacts[0]=>flags)\n");
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "NEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
+    t_on_failure("serial");
+    t_relay();
+}}
+failure_route[serial] {{
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "FNEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
+    if ($var(n) < 0) {{ exit; }}
+    t_on_failure("serial");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-serial", ""),
+    );
+    assert!(s.wait_log("LOAD 1 n=4", WAIT), "{}", s.log());
+    let l = s.log();
+    assert!(
+        l.contains(&format!(
+            "0=sip:top@127.0.0.1:{b} q0=4 1=sip:mid2@127.0.0.1:{b} q1=0 2=sip:mid1@127.0.0.1:{b} q2=4 3=sip:low@127.0.0.1:{o} q3=0 f=0"
+        )),
+        "{l}"
+    );
+    // 1st leg: the highest q alone
+    let (inv, from) = busy.recv_start("INVITE", WAIT).expect("top");
+    assert!(
+        inv.starts_with(&format!("INVITE sip:top@127.0.0.1:{b} ")),
+        "{inv}"
+    );
+    assert!(s.wait_log(&format!("NEXT 1 sip:top@127.0.0.1:{b} left=3"), WAIT));
+    busy.answer(&inv, from, "486 Busy Here");
+    // 2nd leg: the two q=0.5 contacts in parallel, the one added last first
+    let (i1, f1) = busy.recv_start("INVITE sip:mid", WAIT).expect("mid");
+    let (i2, f2) = busy.recv_start("INVITE sip:mid", WAIT).expect("mid");
+    assert!(i1.starts_with("INVITE sip:mid2@"), "{i1}");
+    assert!(i2.starts_with("INVITE sip:mid1@"), "{i2}");
+    assert!(s.wait_log(&format!("FNEXT 1 sip:mid2@127.0.0.1:{b} left=1"), WAIT));
+    busy.answer(&i1, f1, "486 Busy Here");
+    busy.answer(&i2, f2, "486 Busy Here");
+    // 3rd leg: the R-URI (q unspecified: lowest), which answers 200
+    let (i3, f3) = ok.recv_start("INVITE", WAIT).expect("low");
+    assert!(
+        i3.starts_with(&format!("INVITE sip:low@127.0.0.1:{o} ")),
+        "{i3}"
+    );
+    ok.answer(&i3, f3, "200 OK");
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(700)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
+    assert!(!got.iter().any(|l| l.starts_with("SIP/2.0 486")), "{got:?}");
+}
+
+#[test]
+fn t_load_contacts_return_codes_and_flows() {
+    let routes = r#"
+request_route {
+    if ($rU == "one") {
+        $var(r) = t_load_contacts();
+        $var(n) = t_next_contacts();
+        xlog("L_INFO", "ONE load=$var(r) next=$var(n) ru=$ru\n");
+    } else if ($rU == "mode") {
+        append_branch("sip:b@127.0.0.1", "0.5");
+        $var(m) = 2;
+        $var(r) = t_load_contacts("$var(m)");
+        xlog("L_INFO", "MODE2 $var(r)\n");
+        $var(r) = t_load_contacts("1");
+        xlog("L_INFO", "MODE1 $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) q0=$xavp(tm_contacts[0]=>q_flag) 1=$xavp(tm_contacts[1]=>uri) q1=$xavp(tm_contacts[1]=>q_flag)\n");
+    } else if ($rU == "ins") {
+        $ru = "sip:a@127.0.0.1";
+        append_branch("sip:b@127.0.0.1", "0.5");
+        append_branch("sip:c@127.0.0.1", "0.5");
+        t_load_contacts();
+        $xavp(tm_contacts[0]=>instance) = "i1";
+        $xavp(tm_contacts[1]=>instance) = "i1";
+        $var(n) = t_next_contacts();
+        xlog("L_INFO", "INS next=$var(n) ru=$ru fl=$xavp(tm_contact_flows=>uri) cnt=$cnt($xavp(tm_contacts))\n");
+    }
+    sl_send_reply("404", "Not Here");
+}
+"#;
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes));
+    let c = UdpClient::new();
+    for (user, ci) in [("one", "tl-1"), ("mode", "tl-2"), ("ins", "tl-3")] {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                ci,
+                "",
+            ),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 404 Not Here");
+    }
+    assert!(
+        s.wait_log("ONE load=1 next=-2 ru=sip:one@127.0.0.1\n", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("MODE2 -1\n", WAIT));
+    // proportional: the q > 0 contact first, the unspecified one as backup
+    assert!(s.wait_log(
+        "MODE1 1 n=2 0=sip:b@127.0.0.1 q0=4 1=sip:mode@127.0.0.1 q1=4\n",
+        WAIT
+    ));
+    assert!(s.wait_log(
+        "INS next=1 ru=sip:c@127.0.0.1 fl=sip:b@127.0.0.1 cnt=1\n",
+        WAIT
+    ));
+}
+
+#[test]
+fn contacts_avp_without_contact_flows_avp_is_a_load_error() {
+    let text = cfg(
+        r#"modparam("tm", "contacts_avp", "tm_contacts")"#,
+        "request_route { t_load_contacts(); }",
+    );
+    let (code, out) = check_config(&text);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("contact_flows_avp param has not been defined"),
+        "{out}"
+    );
+    // without contacts_avp the functions fail (-1)
+    let s = Siprd::start(&cfg(
+        "",
+        r#"request_route { $var(r) = t_load_contacts(); $var(n) = t_next_contacts(); xlog("L_INFO", "NOAVP $var(r) $var(n)\n"); sl_send_reply("404", "x"); }"#,
+    ));
+    let c = UdpClient::new();
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "tl-noavp", ""),
+    );
+    assert!(s.wait_log("NOAVP -1 -1\n", WAIT), "{}", s.log());
+}
+
+fn replicate_routes(hop: u16) -> String {
+    format!(
+        r#"
+onreply_route[R1] {{ xlog("L_INFO", "TM REPLY $rs $ci\n"); }}
+failure_route[F1] {{ xlog("L_INFO", "FAILURE $T_reply_code $ci\n"); }}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    if ($rU == "a") {{
+        t_on_reply("R1"); t_on_failure("F1");
+        $var(r) = t_replicate("sip:127.0.0.1:{hop}");
+        xlog("L_INFO", "REP a rc=$var(r)\n");
+        t_reply("202", "Accepted");
+        exit;
+    }}
+    if ($rU == "b") {{
+        t_on_reply("R1"); t_on_failure("F1");
+        $var(r) = t_replicate("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP b rc=$var(r)\n");
+        exit;
+    }}
+    if ($rU == "c") {{
+        $du = "sip:127.0.0.1:{hop}";
+        $var(r) = t_replicate();
+        $var(s) = t_relay_to_udp("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP c rc=$var(r) relay=$var(s)\n");
+        exit;
+    }}
+    if ($rU == "d") {{
+        $var(r) = t_replicate_to("udp", "127.0.0.1:{hop}");
+        $var(s) = t_replicate_udp("127.0.0.1", "{hop}");
+        xlog("L_INFO", "REP d rc=$var(r) again=$var(s)\n");
+        exit;
+    }}
+}}
+"#
+    )
+}
+
+/// Send `method` to user `user`; every first line received within `wait`.
+fn exchange(
+    c: &UdpClient,
+    s: &Siprd,
+    method: &str,
+    user: &str,
+    ci: &str,
+    wait: Duration,
+) -> Vec<String> {
+    c.send(
+        s.udp_addr(),
+        &request(method, &format!("sip:{user}@127.0.0.1"), c.port(), ci, ""),
+    );
+    let end = std::time::Instant::now() + wait;
+    let mut got = vec![];
+    while std::time::Instant::now() < end {
+        if let Some(m) = c.recv(Duration::from_millis(50)) {
+            got.push(first_line(&m).to_string());
+        }
+    }
+    got
+}
+
+#[test]
+fn t_replicate_keeps_the_replicas_replies() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
+    let c = UdpClient::new();
+    // the script's own reply goes up; the replica's 486 does not
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:a@127.0.0.1", c.port(), "rep-a", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE sip:a@", WAIT).expect("replica");
+    assert_eq!(header(&m, "Call-ID"), Some("rep-a"));
+    assert_eq!(
+        first_line(&c.recv(WAIT).expect("202")),
+        "SIP/2.0 202 Accepted"
+    );
+    hop.answer(&m, from, "486 Busy Here");
+    assert!(s.wait_log("TM REPLY 486 rep-a", WAIT));
+    c.expect_silence(Duration::from_millis(500));
+    assert!(s.wait_log("REP a rc=1", WAIT));
+    assert_eq!(s.count_log("FAILURE 486 rep-a"), 0, "already answered");
+
+    // without a script reply: onreply and failure routes run, nothing goes up
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:b@127.0.0.1", c.port(), "rep-b", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE sip:b@", WAIT).expect("replica");
+    hop.answer(&m, from, "486 Busy Here");
+    assert!(s.wait_log("FAILURE 486 rep-b", WAIT), "{}", s.log());
+    c.expect_silence(Duration::from_millis(600));
+
+    // INVITE: the automatic 100, the replica's 200 stays here
+    let got = exchange(&c, &s, "INVITE", "b", "rep-inv", Duration::from_millis(300));
+    assert_eq!(got, ["SIP/2.0 100 trying -- your call is important to us"]);
+    let (m, from) = hop.recv_start("INVITE sip:b@", WAIT).expect("replica");
+    hop.answer(&m, from, "200 OK");
+    assert!(s.wait_log("TM REPLY 200 rep-inv", WAIT));
+    c.expect_silence(Duration::from_millis(600));
+}
+
+#[test]
+fn t_replicate_forms_and_second_relay() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:c@127.0.0.1", c.port(), "rep-c", ""),
+    );
+    assert!(s.wait_log("REP c rc=1 relay=-1", WAIT), "{}", s.log());
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
+    assert!(m.starts_with("MESSAGE sip:c@127.0.0.1 "), "$ru kept: {m}");
+    hop.answer(&m, from, "200 OK");
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:d@127.0.0.1", c.port(), "rep-d", ""),
+    );
+    assert!(s.wait_log("REP d rc=1 again=-1", WAIT), "{}", s.log());
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
+    assert_eq!(header(&m, "Call-ID"), Some("rep-d"));
+    hop.answer(&m, from, "200 OK");
+    assert!(
+        hop.recv_start("MESSAGE", Duration::from_millis(300))
+            .is_none(),
+        "one copy"
+    );
+    c.expect_silence(Duration::from_millis(300));
+    // request_route only
+    let (code, out) = check_config(&cfg(
+        "",
+        "request_route { t_on_failure(\"F\"); t_relay(); }\nfailure_route[F] { t_replicate(\"sip:127.0.0.1:5\"); }",
+    ));
+    assert_ne!(code, 0, "{out}");
+}
+
+#[test]
+fn t_uac_send_sends_a_local_request() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let routes = format!(
+        r#"
+event_route[tm:local-request] {{
+    xlog("L_INFO", "LOCALREQ $rm $ru $ci $cs $rb\n");
+}}
+request_route {{
+    if ($rU == "opt") {{
+        $var(r) = t_uac_send("OPTIONS", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:bob@example.org>;tag=2w3e\r\nTo: <sip:alice@example.org>\r\n", "");
+        xlog("L_INFO", "UAC1 $var(r)\n");
+    }} else if ($rU == "msg") {{
+        $var(r) = t_uac_send("MESSAGE", "sip:alice@example.org", "sip:127.0.0.1:{p}", "", "From: <sip:bob@example.org>\r\nTo: <sip:alice@example.org>\r\nCall-ID: mycallid\r\nCSeq: 7 MESSAGE\r\nContent-Type: text/plain\r\n", "hello");
+        xlog("L_INFO", "UAC2 $var(r)\n");
+    }} else if ($rU == "inv") {{
+        $var(r) = t_uac_send("INVITE", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:bob@example.org>;tag=x\r\nTo: <sip:alice@example.org>\r\n", "");
+        xlog("L_INFO", "UAC3 $var(r)\n");
+    }} else {{
+        $var(a) = t_uac_send("OPTIONS", "sip:alice@127.0.0.1:{p}", "", "", "To: <sip:alice@example.org>\r\n", "");
+        $var(b) = t_uac_send("MESSAGE", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:b@x>\r\nTo: <sip:a@x>\r\n", "no type");
+        xlog("L_INFO", "UACERR $var(a) $var(b)\n");
+    }}
+    sl_send_reply("200", "ok");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:opt@127.0.0.1", c.port(), "uac-1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("local request");
+    let lines: Vec<&str> = m.split("\r\n").collect();
+    assert_eq!(lines[0], format!("OPTIONS sip:alice@127.0.0.1:{p} SIP/2.0"));
+    assert!(lines[1].starts_with("Via: SIP/2.0/UDP 127.0.0.1:"), "{m}");
+    assert!(lines[1].contains(";branch=z9hG4bK"), "{m}");
+    assert_eq!(lines[2], "To: <sip:alice@example.org>");
+    assert_eq!(lines[3], "From: <sip:bob@example.org>;tag=2w3e");
+    assert_eq!(lines[4], "CSeq: 10 OPTIONS");
+    assert!(lines[5].starts_with("Call-ID: ") && lines[5].contains('@'), "{m}");
+    assert_eq!(lines[6], "Max-Forwards: 70");
+    assert_eq!(lines[7], "Content-Length: 0");
+    assert!(lines[8].starts_with("User-Agent: "), "{m}");
+    assert_eq!(lines[9], "");
+    // retransmitted over UDP until answered; the answer goes nowhere
+    let (again, _) = hop.recv_start("OPTIONS", Duration::from_millis(1200)).expect("retransmission");
+    assert_eq!(again, m);
+    hop.answer(&m, from, "200 OK");
+    assert!(s.wait_log("UAC1 1", WAIT));
+    let ci = header(&m, "Call-ID").unwrap_or("").to_string();
+    assert!(s.wait_log(&format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"), WAIT), "{}", s.log());
+    assert!(hop.recv_start("OPTIONS", Duration::from_millis(1200)).is_none(), "answered");
+    c.expect_silence(Duration::from_millis(100));
+
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:msg@127.0.0.1", c.port(), "uac-2", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("local request");
+    assert!(m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"), "{m}");
+    assert!(m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"), "{m}");
+    assert!(m.contains("\r\nContent-Length: 5\r\n"), "{m}");
+    assert!(m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"), "{m}");
+    let from_hdr = header(&m, "From").unwrap_or("");
+    let tag = from_hdr.split(";tag=").nth(1).unwrap_or("");
+    assert_eq!(tag.len(), 41, "generated From tag: {from_hdr}");
+    hop.answer(&m, from, "202 Accepted");
+    assert!(s.wait_log("LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello", WAIT));
+
+    // a negative reply to a local INVITE is ACKed
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:inv@127.0.0.1", c.port(), "uac-3", ""),
+    );
+    let (m, from) = hop.recv_start("INVITE", WAIT).expect("local INVITE");
+    hop.answer(&m, from, "486 Busy Here");
+    let (ack, _) = hop.recv_start("ACK", WAIT).expect("ACK");
+    assert!(ack.contains("\r\nCSeq: 10 ACK\r\n"), "{ack}");
+    assert!(ack.contains(";tag=hoptag"), "{ack}");
+
+    c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:err@127.0.0.1", c.port(), "uac-4", ""),
+    );
+    assert!(s.wait_log("UACERR -1 -1", WAIT));
+    assert!(hop.recv_start("OPTIONS", Duration::from_millis(300)).is_none());
+}
