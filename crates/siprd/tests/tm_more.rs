@@ -566,19 +566,35 @@ request_route {{
     assert_eq!(lines[2], "To: <sip:alice@example.org>");
     assert_eq!(lines[3], "From: <sip:bob@example.org>;tag=2w3e");
     assert_eq!(lines[4], "CSeq: 10 OPTIONS");
-    assert!(lines[5].starts_with("Call-ID: ") && lines[5].contains('@'), "{m}");
+    assert!(
+        lines[5].starts_with("Call-ID: ") && lines[5].contains('@'),
+        "{m}"
+    );
     assert_eq!(lines[6], "Max-Forwards: 70");
     assert_eq!(lines[7], "Content-Length: 0");
     assert!(lines[8].starts_with("User-Agent: "), "{m}");
     assert_eq!(lines[9], "");
     // retransmitted over UDP until answered; the answer goes nowhere
-    let (again, _) = hop.recv_start("OPTIONS", Duration::from_millis(1200)).expect("retransmission");
+    let (again, _) = hop
+        .recv_start("OPTIONS", Duration::from_millis(1200))
+        .expect("retransmission");
     assert_eq!(again, m);
     hop.answer(&m, from, "200 OK");
     assert!(s.wait_log("UAC1 1", WAIT));
     let ci = header(&m, "Call-ID").unwrap_or("").to_string();
-    assert!(s.wait_log(&format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"), WAIT), "{}", s.log());
-    assert!(hop.recv_start("OPTIONS", Duration::from_millis(1200)).is_none(), "answered");
+    assert!(
+        s.wait_log(
+            &format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(
+        hop.recv_start("OPTIONS", Duration::from_millis(1200))
+            .is_none(),
+        "answered"
+    );
     c.expect_silence(Duration::from_millis(100));
 
     c.request(
@@ -586,15 +602,27 @@ request_route {{
         &request("MESSAGE", "sip:msg@127.0.0.1", c.port(), "uac-2", ""),
     );
     let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("local request");
-    assert!(m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"), "{m}");
-    assert!(m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"), "{m}");
+    assert!(
+        m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"),
+        "{m}"
+    );
     assert!(m.contains("\r\nContent-Length: 5\r\n"), "{m}");
-    assert!(m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"), "{m}");
+    assert!(
+        m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"),
+        "{m}"
+    );
     let from_hdr = header(&m, "From").unwrap_or("");
     let tag = from_hdr.split(";tag=").nth(1).unwrap_or("");
     assert_eq!(tag.len(), 41, "generated From tag: {from_hdr}");
     hop.answer(&m, from, "202 Accepted");
-    assert!(s.wait_log("LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello", WAIT));
+    assert!(s.wait_log(
+        "LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello",
+        WAIT
+    ));
 
     // a negative reply to a local INVITE is ACKed
     c.request(
@@ -612,5 +640,7 @@ request_route {{
         &request("MESSAGE", "sip:err@127.0.0.1", c.port(), "uac-4", ""),
     );
     assert!(s.wait_log("UACERR -1 -1", WAIT));
-    assert!(hop.recv_start("OPTIONS", Duration::from_millis(300)).is_none());
+    assert!(hop
+        .recv_start("OPTIONS", Duration::from_millis(300))
+        .is_none());
 }

@@ -1,7 +1,9 @@
 //! pv: the pseudo-variables of the message and its context (`msg.rs`),
 //! the script's own variables: `$shv`, `$avp`, `$xavp` (`vars.rs`), and the
-//! static branch `$sbranch` (`sbranch.rs`); RPC `pv.shvGet`/`pv.shvSet` (`rpc.rs`).
+//! static branch `$sbranch` (`sbranch.rs`), the destination set `$branch`
+//! (`branch.rs`); RPC `pv.shvGet`/`pv.shvSet` (`rpc.rs`).
 
+pub mod branch;
 pub mod msg;
 mod rpc;
 pub mod sbranch;
@@ -64,6 +66,7 @@ impl Module for Pv {
         transforms::register(reg);
         vars::register(reg, &self.vars);
         sbranch::register(reg);
+        branch::register(reg);
         reg.add_pv(PvClassDef {
             name: "_s",
             module: "pv",

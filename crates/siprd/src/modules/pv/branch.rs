@@ -1,0 +1,157 @@
+//! `$branch(key)`: the branches the script added to the destination set
+//! (`append_branch()` & co), read and written by index.
+//!
+//! Semantics observed on Kamailio 5.6:
+//! - the index counts the added branches from 0 (the R-URI is not one of
+//!   them); no index means 0, `[-1]` the last one, `[*]` the first one; an
+//!   index out of range reads null and its assignments are ignored;
+//! - `uri` and `dst_uri` read null when absent; `q` reads thousandths
+//!   (`append_branch(uri, "0.5")`: 500) or null when unspecified; `flags`
+//!   reads the branch flags; `count` reads the number of branches (null when
+//!   there is none) whatever the index;
+//! - `uri` takes a string (an integer is ignored); `$null` removes the branch
+//!   and so does an empty string; `dst_uri` takes a string, `$null` clears it;
+//!   `q` and `flags` take integers (a string is ignored), `$null` makes `q`
+//!   unspecified and `flags` 0; `ruid` and `location_ua` are accepted names
+//!   that never hold a value.
+//!
+//! siprd's branches carry no Path vector and no send socket of their own:
+//! `path` and `send_socket` read null and their assignments are ignored (with a
+//! warning at load time).
+
+use crate::context::Ctx;
+use siprd_script::registry::{PvClassDef, PvError, PvImpl, PvIndex};
+use siprd_script::{Registry, Value};
+use std::sync::Arc;
+
+/// The keys of `$branch(key)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Uri,
+    DstUri,
+    Q,
+    Flags,
+    Count,
+    /// `path`, `send_socket`: siprd keeps neither per branch.
+    Unsupported,
+    /// `ruid`, `location_ua`: accepted, never hold a value.
+    Ignored,
+}
+
+impl Key {
+    fn parse(name: &str) -> Option<Key> {
+        Some(match name {
+            "uri" => Key::Uri,
+            "dst_uri" => Key::DstUri,
+            "q" => Key::Q,
+            "flags" => Key::Flags,
+            "count" => Key::Count,
+            "path" | "send_socket" => Key::Unsupported,
+            "ruid" | "location_ua" => Key::Ignored,
+            _ => return None,
+        })
+    }
+}
+
+/// The position in `ctx.branches` an index designates, if any.
+fn position(len: usize, idx: PvIndex) -> Option<usize> {
+    let i = match idx {
+        PvIndex::None | PvIndex::All => 0,
+        PvIndex::At(i) if i < 0 => len as i64 + i64::from(i),
+        PvIndex::At(i) => i64::from(i),
+    };
+    usize::try_from(i).ok().filter(|i| *i < len)
+}
+
+struct BranchPv(Key);
+
+impl PvImpl<Ctx> for BranchPv {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        if self.0 == Key::Count {
+            return match ctx.branches.len() {
+                0 => Value::Null,
+                n => Value::Int(n as i32),
+            };
+        }
+        let Some(b) = position(ctx.branches.len(), idx).map(|i| &ctx.branches[i]) else {
+            return Value::Null;
+        };
+        match self.0 {
+            Key::Uri => Value::Str(b.uri.clone()),
+            Key::DstUri => b.dst_uri.clone().map_or(Value::Null, Value::Str),
+            Key::Q => b.q.map_or(Value::Null, Value::Int),
+            Key::Flags => Value::Int(b.flags as i32),
+            Key::Count | Key::Unsupported | Key::Ignored => Value::Null,
+        }
+    }
+
+    fn set(&self, ctx: &mut Ctx, idx: PvIndex, v: Value) -> Result<(), PvError> {
+        let Some(i) = position(ctx.branches.len(), idx) else {
+            return Ok(());
+        };
+        let b = &mut ctx.branches[i];
+        match (self.0, v) {
+            (Key::Uri, Value::Null) => {
+                ctx.branches.remove(i);
+            }
+            (Key::Uri, Value::Str(s)) if s.is_empty() => {
+                ctx.branches.remove(i);
+            }
+            (Key::Uri, Value::Str(s)) => b.uri = s,
+            (Key::DstUri, Value::Null) => b.dst_uri = None,
+            (Key::DstUri, Value::Str(s)) => b.dst_uri = (!s.is_empty()).then_some(s),
+            (Key::Q, Value::Null) => b.q = None,
+            (Key::Q, Value::Int(q)) => b.q = Some(q),
+            (Key::Flags, Value::Null) => b.flags = 0,
+            (Key::Flags, Value::Int(f)) => b.flags = f as u32,
+            // A value of the wrong type, and the keys that hold nothing.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn writable(&self) -> bool {
+        self.0 != Key::Count
+    }
+}
+
+/// Register `$branch`.
+pub fn register(reg: &mut Registry<Ctx>) {
+    reg.add_pv(PvClassDef {
+        name: "branch",
+        module: "pv",
+        parse: Arc::new(|_fx, inner| {
+            let name = inner.map(str::trim).unwrap_or("");
+            let key = Key::parse(name).ok_or_else(|| {
+                format!(
+                    "unknown `$branch({name})` key (uri, dst_uri, q, flags, count, path, send_socket, ruid, location_ua)"
+                )
+            })?;
+            if key == Key::Unsupported {
+                tracing::warn!(
+                    "`$branch({name})`: siprd's branches have no {name}; it reads null and assignments are ignored"
+                );
+            }
+            Ok(Box::new(BranchPv(key)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_as_kamailio() {
+        assert_eq!(position(0, PvIndex::None), None);
+        assert_eq!(position(2, PvIndex::None), Some(0));
+        assert_eq!(position(2, PvIndex::All), Some(0));
+        assert_eq!(position(2, PvIndex::At(1)), Some(1));
+        assert_eq!(position(2, PvIndex::At(2)), None);
+        assert_eq!(position(2, PvIndex::At(-1)), Some(1));
+        assert_eq!(position(2, PvIndex::At(-2)), Some(0));
+        assert_eq!(position(2, PvIndex::At(-3)), None);
+        assert_eq!(Key::parse("len"), None);
+        assert_eq!(Key::parse("count"), Some(Key::Count));
+    }
+}
