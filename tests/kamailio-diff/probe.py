@@ -3,7 +3,8 @@
 
 Runs each `=== name` case (a request_route body) on real Kamailio and on siprd
 and prints the differences. Env: PROBE_PORT (server port, default 5978),
-PROBE_SINK (UDP sink port, default PROBE_PORT+1), PROBE_DIR (work dir, default
+PROBE_SINK (UDP sink port, default PROBE_PORT+1), PROBE_WAIT (seconds to wait
+for a case's reply, default 1; replies are matched by Call-ID), PROBE_DIR (work dir, default
 dir of CASEFILE),
 SIPRD_BIN (default: target/release/siprd of this checkout).
 
@@ -31,6 +32,7 @@ hdrfile = args[args.index("-H") + 1] if "-H" in args else None
 casefile = args[0]
 SPORT = int(os.environ.get("PROBE_PORT", "5978"))
 SINK = int(os.environ.get("PROBE_SINK", str(SPORT + 1)))
+WAIT = float(os.environ.get("PROBE_WAIT", "1.0"))
 WORK = os.environ.get("PROBE_DIR", os.path.dirname(os.path.abspath(casefile)))
 
 def load(path):
@@ -86,10 +88,17 @@ def run(cmd, cases, cfgpath):
     for name, text in cases:
         extra, body, method, _ = split_case(text)
         s.sendto(request(name, cport, extra, body, method).encode(), ("127.0.0.1", SPORT))
-        try:
-            rep = s.recv(65535).decode(errors="replace")
-            rep = rep if full else rep.split("\r\n")[0]
-        except socket.timeout: rep = "NO REPLY"
+        rep = "NO REPLY"
+        deadline = time.time() + WAIT
+        # Replies to earlier cases (late async ones) are skipped: the reply
+        # of this case carries its Call-ID.
+        while time.time() < deadline:
+            s.settimeout(max(0.01, deadline - time.time()))
+            try: r = s.recv(65535).decode(errors="replace")
+            except socket.timeout: break
+            if f"Call-ID: cid-{name}@host\r\n" in r:
+                rep = r if full else r.split("\r\n")[0]
+                break
         got = []
         try:
             while True: got.append(sink.recv(65535).decode(errors="replace"))
