@@ -11,6 +11,9 @@ use std::sync::Arc;
 pub struct RpcError {
     pub code: i32,
     pub message: String,
+    /// A parameter scan failure that Kamailio's jsonrpcs answers with an
+    /// empty result (no fault); BINRPC sends `code`/`message`.
+    pub json_empty: bool,
 }
 
 impl RpcError {
@@ -18,10 +21,121 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            json_empty: false,
         }
     }
     pub fn bad_params(message: impl Into<String>) -> RpcError {
         RpcError::new(400, message)
+    }
+}
+
+thread_local! {
+    /// Set while a BINRPC (ctl) request runs: Kamailio's two RPC layers read
+    /// parameters differently (see [`Scan`]).
+    static BINRPC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` as a BINRPC request (ctl's transport).
+pub fn as_binrpc<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BINRPC.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(BINRPC.with(|b| b.replace(true)));
+    f()
+}
+
+/// Is the running RPC request a BINRPC one?
+pub fn is_binrpc() -> bool {
+    BINRPC.with(std::cell::Cell::get)
+}
+
+/// Positional parameter reader with Kamailio's `rpc->scan` semantics, which
+/// differ per transport:
+/// - BINRPC (kamcmd) is strict: a string where an integer is wanted (or the
+///   reverse) fails with `error at parameter N: expected integer type but
+///   record doesn't match type`, a missing one with `... but end of packet
+///   encountered` (400).
+/// - JSON-RPC converts a string read as an integer to 0 (both refuse a
+///   number where a string is wanted); a missing (or non-scalar) parameter stops
+///   the command, which then answers an empty result.
+///
+/// A command that answers its own fault on a scan failure maps the error.
+pub struct Scan<'a> {
+    params: &'a [Json],
+    next: usize,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(params: &'a [Json]) -> Scan<'a> {
+        Scan { params, next: 0 }
+    }
+
+    fn fail(&self, what: &str, missing: bool) -> RpcError {
+        let why = if missing {
+            "end of packet encountered"
+        } else {
+            "record doesn't match type"
+        };
+        RpcError {
+            code: 400,
+            message: format!(
+                "error at parameter {}: expected {what} type but {why}",
+                self.next
+            ),
+            json_empty: true,
+        }
+    }
+
+    /// The next parameter as a string (`S`/`s`).
+    pub fn str(&mut self) -> Result<String, RpcError> {
+        let v = self
+            .params
+            .get(self.next)
+            .ok_or_else(|| self.fail("string", true))?;
+        // both layers refuse a number here (`S`)
+        let out = v
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.fail("string", false))?;
+        self.next += 1;
+        Ok(out)
+    }
+
+    /// The next parameter as an integer (`d`).
+    pub fn int(&mut self) -> Result<i64, RpcError> {
+        let v = self
+            .params
+            .get(self.next)
+            .ok_or_else(|| self.fail("integer", true))?;
+        let out = match v {
+            Json::Number(n) if is_binrpc() => n.as_i64(),
+            Json::Number(_) | Json::Bool(_) | Json::String(_) if !is_binrpc() => {
+                Some(crate::modules::jsonrpcs::core_cmds::int_param(v))
+            }
+            _ => None,
+        };
+        let out = out.ok_or_else(|| self.fail("integer", false))?;
+        self.next += 1;
+        Ok(out)
+    }
+
+    /// An optional trailing string: None when there are no more parameters.
+    pub fn opt_str(&mut self) -> Result<Option<String>, RpcError> {
+        if self.next >= self.params.len() {
+            return Ok(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// An optional trailing integer: None when there are no more parameters.
+    pub fn opt_int(&mut self) -> Result<Option<i64>, RpcError> {
+        if self.next >= self.params.len() {
+            return Ok(None);
+        }
+        self.int().map(Some)
     }
 }
 
@@ -166,6 +280,9 @@ impl RpcRegistry {
         match result {
             Ok(v) => {
                 obj.insert("result".into(), v);
+            }
+            Err(e) if e.json_empty => {
+                obj.insert("result".into(), Json::Object(Default::default()));
             }
             Err(e) => {
                 let mut err = serde_json::Map::new();

@@ -743,3 +743,83 @@ fn core_kill_signals_the_server() {
         s.log()
     );
 }
+
+/// JSON-RPC reads parameters loosely where BINRPC is strict (checked on
+/// Kamailio 5.6.3 over jsonrpcs): a missing parameter ends the command with
+/// an empty result (no fault), a string read as an integer is 0 (so
+/// `corex.debug "x"` sets level 0), a number is no string.
+#[test]
+fn dns_memory_and_corex_over_jsonrpc_as_kamailio() {
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(port, "loadmodule \"corex.so\"\ndebug=2", PLAIN));
+    let empty = json!({});
+    assert_eq!(result(port, "dns.add_a", json!([])), empty);
+    assert_eq!(result(port, "dns.add_a", json!(["a.b", "x"])), empty);
+    assert_eq!(result(port, "dns.add_srv", json!(["a", 1, 2])), empty);
+    assert_eq!(
+        error(port, "dns.add_a", json!(["a.b", 100, "1.2.3.4", 0])),
+        (400, "Failed to add the entry to the cache".into())
+    );
+    for m in ["dns.lookup", "dns.view", "dns.delete_all", "dns.mem_info"] {
+        assert_eq!(
+            error(port, m, json!(["A", "x"])),
+            (500, "dns cache support disabled (see use_dns_cache)".into()),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        error(port, "dst_blocklist.view", json!([])),
+        (500, "dst blocklist support disabled".into())
+    );
+    assert_eq!(result(port, "corex.debug", json!([])), json!({"debug": 2}));
+    assert_eq!(
+        result(port, "corex.debug", json!(["x"])),
+        json!({"old": 2, "new": 0})
+    );
+    assert_eq!(
+        result(port, "corex.debug", json!([3])),
+        json!({"old": 0, "new": 3})
+    );
+    assert_eq!(
+        error(port, "corex.pkg_summary", json!(["a"])),
+        (400, "Selector and value not provided".into())
+    );
+    assert_eq!(
+        error(port, "corex.pkg_summary", json!(["a", "b"])),
+        (500, "Unsupported selector".into())
+    );
+    assert_eq!(result(port, "corex.shm_status", json!([])), empty);
+    assert_eq!(
+        error(port, "mod.stats", json!([1, "pkg"])),
+        (500, "Module name or \"all\" needed".into())
+    );
+    assert_eq!(
+        error(port, "mod.stats", json!(["tm", 5])),
+        (500, "\"pkg\" or \"shm\" or \"all\" needed".into())
+    );
+    assert_eq!(
+        result(port, "mod.stats", json!(["nope", "all"])),
+        json!(["Module: nope", {"Total": 0}, {"Total": 0}, ""])
+    );
+    // a string where an integer is wanted reads 0: rank 0, the main process
+    let r = result(port, "pkg.stats", json!(["rank", "1"]));
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r[0]["rank"], json!(0));
+    assert_eq!(r[0]["desc"], json!("main process - attendant"));
+    let r = result(port, "pkg.stats", json!(["rank", 1]));
+    assert_eq!(r[0]["entry"], json!(1));
+    assert_eq!(
+        error(port, "pkg.stats", json!(["pid", "x"])),
+        (500, "No such pid".into())
+    );
+    assert_eq!(
+        error(port, "pkg.stats", json!(["rank"])),
+        (500, "One more parameter expected".into())
+    );
+    // a first parameter that is no string: every process
+    let all = result(port, "pkg.stats", json!([3]));
+    assert!(all.as_array().is_some_and(|a| a.len() > 1), "{all}");
+    let rep = result(port, "shm.report", json!([]));
+    assert!(rep["total_size"].as_u64().is_some_and(|v| v > 0), "{rep}");
+    assert_eq!(rep.as_object().map(|o| o.len()), Some(28));
+}

@@ -443,7 +443,7 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
     if !rpc.has(&method) {
         return fault(h.cookie, 500, &format!("command {method} not found"));
     }
-    match rpc.call_with_system(&method, &params) {
+    match crate::rpc::as_binrpc(|| rpc.call_with_system(&method, &params)) {
         Ok(v) => {
             let body = reply_body(&method, &binrpc::reply_records(&v), sh);
             binrpc::packet(binrpc::REPLY, h.cookie, &body)

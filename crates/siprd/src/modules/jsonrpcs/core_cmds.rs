@@ -138,7 +138,7 @@ fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
 
 /// Process descriptions with Kamailio's ranks: 0 for main, 1.. for SIP
 /// receivers (UDP, then TCP), -2 for module processes, -4 for TCP main.
-fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
+pub(super) fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
     // Kamailio's order: UDP receivers per socket, timers, module processes,
     // then the TCP workers (shared by every TCP socket) and the TCP main.
     let mut out = vec![("main process - attendant".to_string(), 0)];
@@ -165,7 +165,7 @@ fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
     out
 }
 
-type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
+pub(super) type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
 
 /// The statistics names of a stats.* call: every parameter must be a
 /// string (Kamailio reads them as strings; a number is refused).
@@ -479,6 +479,7 @@ pub fn register(
         );
     }
     register_more(rpc, rt, serving, started);
+    super::core_mem::register(rpc, rt, serving);
     register_stats(rpc, rt);
 }
 
