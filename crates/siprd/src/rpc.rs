@@ -355,6 +355,40 @@ pub fn repeated_key(name: &str, i: usize) -> String {
     format!("{name}{REPEAT_MARK}{i}")
 }
 
+/// The name a member key prints as (a [`repeated_key`] without its mark).
+pub fn member_name(k: &str) -> &str {
+    match k.split_once(REPEAT_MARK) {
+        Some((n, i)) if i.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => k,
+    }
+}
+
+/// A list Kamailio builds as one structure holding `name` once per item
+/// (`{socket: {..}, socket: {..}}`): kamcmd prints exactly that, while
+/// jsonrpcs turns it into `[{"socket": {..}}, {"socket": {..}}]`.
+pub fn keyed_list(name: &str, items: Vec<Json>) -> Json {
+    if is_binrpc() {
+        Json::Object(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (repeated_key(name, i), v))
+                .collect(),
+        )
+    } else {
+        Json::Array(
+            items
+                .into_iter()
+                .map(|v| {
+                    let mut m = serde_json::Map::new();
+                    m.insert(name.to_string(), v);
+                    Json::Object(m)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Kamailio-style layout: tab-indented; members in the order the handler
 /// built them (serde_json keeps insertion order: `preserve_order`), so a
 /// reply reads `jsonrpc` / `result|error` / `id`.
@@ -369,10 +403,7 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
             out.extend_from_slice(b"{\n");
             for (i, (k, val)) in map.iter().enumerate() {
                 indent(out, depth + 1);
-                let name = match k.split_once(REPEAT_MARK) {
-                    Some((n, i)) if i.bytes().all(|b| b.is_ascii_digit()) => n,
-                    _ => k.as_str(),
-                };
+                let name = member_name(k);
                 out.extend_from_slice(Json::String(name.into()).to_string().as_bytes());
                 out.extend_from_slice(b":\t");
                 write_value(out, val, depth + 1);

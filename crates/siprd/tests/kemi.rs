@@ -419,7 +419,7 @@ fn reload_good_and_broken_scripts_over_rpc() {
         r#"{"jsonrpc":"2.0","method":"app_lua.reload","id":2}"#,
     )
     .expect("rpc answer");
-    assert!(r.get("result").is_some(), "{r}");
+    assert_eq!(r["result"], serde_json::json!({}), "{r}");
     for i in 0..4 {
         assert_eq!(ask(&format!("r-3{i}")), "SIP/2.0 200 v2");
     }
@@ -428,7 +428,12 @@ fn reload_good_and_broken_scripts_over_rpc() {
         r#"{"jsonrpc":"2.0","method":"app_lua.list","id":3}"#,
     )
     .expect("rpc answer");
-    assert_eq!(r["result"]["scripts"][0]["version"], 2, "{r}");
+    // Kamailio's answer: "INDEX: [FILE]"
+    let list = r["result"].as_str().unwrap_or_default();
+    assert!(
+        list.starts_with("0: [") && list.ends_with("kemi.lua]"),
+        "{r}"
+    );
 }
 
 #[test]

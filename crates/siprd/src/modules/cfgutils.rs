@@ -560,7 +560,8 @@ impl Module for Cfgutils {
             "Get config hash value.",
             move |_p| match &*s.config_hash.lock() {
                 Some(h) => Ok(json!(h)),
-                None => Err(RpcError::new(404, "No hash file")),
+                // as Kamailio 5.6: without `hash_file` the hash is empty
+                None => Ok(json!("")),
             },
         );
         let s = self.state.clone();

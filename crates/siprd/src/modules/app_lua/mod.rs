@@ -160,7 +160,8 @@ impl Module for AppLua {
                 match e.reload() {
                     Ok(generation) => {
                         tracing::info!("app_lua: script reloaded (version {generation})");
-                        Ok(json!({ "old": generation - 1, "new": generation }))
+                        // as Kamailio 5.6: an empty answer
+                        Ok(json!({}))
                     }
                     Err(msg) => {
                         tracing::error!("app_lua: reload refused: {msg}");
@@ -175,14 +176,11 @@ impl Module for AppLua {
             "The loaded Lua script and its version",
             move |_params: &[Json]| {
                 let Some(e) = &e else {
-                    return Ok(json!({ "scripts": [] }));
+                    // Kamailio 5.6's text when no script is loaded
+                    return Ok(json!("No scripts loaded"));
                 };
-                let s = e.script();
-                Ok(json!({ "scripts": [{
-                    "id": 0,
-                    "version": s.generation,
-                    "file": s.path.display().to_string(),
-                }] }))
+                // Kamailio 5.6's line: the script's index and file
+                Ok(json!(format!("0: [{}]", e.script().path.display())))
             },
         );
     }

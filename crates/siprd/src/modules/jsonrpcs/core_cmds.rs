@@ -583,10 +583,10 @@ fn register_more(
                     for k in ["mcast", "mhomed", "virtual"] {
                         sock.insert(k.into(), json!("no"));
                     }
-                    out.push(json!({ "socket": sock }));
+                    out.push(Json::Object(sock));
                 }
             }
-            Ok(Json::Array(out))
+            Ok(crate::rpc::keyed_list("socket", out))
         }),
     );
     let r = rt.clone();
@@ -600,10 +600,13 @@ fn register_more(
                 .into_iter()
                 .map(|(proto, host, port)| {
                     let port = port.map_or_else(|| json!("*"), |p| json!(p));
-                    json!({"alias": {"proto": proto, "address": host, "port": port}})
+                    json!({"proto": proto, "address": host, "port": port})
                 })
                 .collect();
-            Ok(json!({"myself_callbacks": "no", "aliases": aliases}))
+            Ok(json!({
+                "myself_callbacks": "no",
+                "aliases": crate::rpc::keyed_list("alias", aliases),
+            }))
         }),
     );
     let (r, sv) = (rt.clone(), serving.clone());
