@@ -61,6 +61,11 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("corex", "append_branch_uri", "append_branch"),
     ("sanity", "sanity_check_defaults", "sanity_check"),
     ("hdr", "append_after", "append_hf"),
+    ("jsonrpcs", "execx", "jsonrpc_exec"),
+    ("rr", "next_hop_route", "rr_next_hop_route"),
+    ("siputils", "is_first_hop_mode", "is_first_hop"),
+    ("rr", "record_route_params", "record_route"),
+    ("rr", "record_route_preset_one", "record_route_preset"),
     ("hdr", "insert_before", "insert_hf"),
 ];
 
@@ -130,6 +135,7 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.pvx.evalx", "pvname, template"),
     ("KSR.hdr.rmappend/rminsert", "name, header line"),
     ("KSR.tm.t_get_branch_index", ""),
+    ("KSR.jsonrpcs.response", ""),
     ("KSR.tm.t_relay_to_proto_addr", "proto, host, port"),
     ("KSR.corex.file_read", "path"),
     ("KSR.corex.has_ruri_user/has_user_agent", ""),
