@@ -64,6 +64,8 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("jsonrpcs", "execx", "jsonrpc_exec"),
     ("rr", "next_hop_route", "rr_next_hop_route"),
     ("siputils", "is_first_hop_mode", "is_first_hop"),
+    ("tm", "t_drop_replies_all", "t_drop_replies"),
+    ("tm", "t_lookup_cancel_flags", "t_lookup_cancel"),
     ("rr", "record_route_params", "record_route"),
     ("rr", "record_route_preset_one", "record_route_preset"),
     ("hdr", "insert_before", "insert_hf"),
