@@ -590,7 +590,9 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
         eprintln!("note: /usr/sbin/kamcmd not installed (Debian package kamailio): skipped");
         return;
     }
-    let srv = Siprd::start(&cfg("loadmodule \"corex.so\"\ndebug=2"));
+    let srv = Siprd::start(&cfg(
+        "loadmodule \"corex.so\"\nloadmodule \"cfgutils.so\"\nloadmodule \"app_lua.so\"\ndebug=2",
+    ));
     let sock = format!("unix:{}", srv.dir.join("ctl.sock").display());
     let run = |args: &[&str]| -> String {
         let out = std::process::Command::new(kamcmd)
@@ -694,6 +696,44 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
         ),
         (&["pkg.stats", "pid", "1"], "error: 500 - No such pid\n"),
         (&["pkg.stats", "rank", "99"], ""),
+        // BINRPC's strict reading in commands that had lenient ones
+        (&["core.printi", "1", "x", "3"], "1\n"),
+        (
+            &["core.printi", "x"],
+            "error: 400 - error at parameter 0: expected integer type but record doesn't match type\n",
+        ),
+        (
+            &["core.prints", "1"],
+            "error: 400 - error at parameter 0: expected string type but record doesn't match type\n",
+        ),
+        (&["core.prints", "a", "1"], "a\n"),
+        (
+            &["htable.setxi", "a", "k", "1", "s:5"],
+            "error: 500 - Not enough parameters (htable name, key name, value and expire)\n",
+        ),
+        (
+            &["htable.setxi", "a", "k", "1", "1.5"],
+            "error: 500 - Not enough parameters (htable name, key name, value and expire)\n",
+        ),
+        (&["htable.setxi", "a", "k", "s:1", "5"], "Ok. Key set to new value.\n"),
+        (&["htable.seti", "a", "k", "1.5"], "Ok. Key set to new value.\n"),
+        (
+            &["pv.shvSet", "a", "int", "x"],
+            "error: 500 - Missing integer parameter value (Parameters: varname type value)\n",
+        ),
+        (
+            &["cfgutils.is_gflag", "s:5"],
+            "error: 500 - Invalid Parameters\n",
+        ),
+        (
+            &["cfgutils.rand_set_prob", "s:5"],
+            "error: 500 - Invalid Parameters\n",
+        ),
+        (&["cfgutils.set_gflag", "4"], ""),
+        (&["cfgutils.is_gflag", "4"], "TRUE\n"),
+        (&["cfgutils.get_config_hash"], "\n"),
+        (&["app_lua.reload"], "error: 500 - Reload Failed\n"),
+        (&["app_lua.list"], "No scripts loaded\n"),
     ];
     for (args, want) in cases {
         assert_eq!(run(args), *want, "kamcmd {args:?}");

@@ -749,6 +749,76 @@ fn core_kill_signals_the_server() {
 /// an empty result (no fault), a string read as an integer is 0 (so
 /// `corex.debug "x"` sets level 0), a number is no string.
 #[test]
+fn htable_cfgutils_integers_over_jsonrpc_as_kamailio() {
+    // a string where an integer is wanted reads 0, a double its integer
+    // part (Kamailio 5.6.3, jsonrpcs)
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(
+        port,
+        "loadmodule \"htable.so\"\nloadmodule \"cfgutils.so\"\nloadmodule \"app_lua.so\"\nmodparam(\"htable\", \"htable\", \"a=>size=4;\")",
+        PLAIN,
+    ));
+    let set = json!("Ok. Key set to new value.");
+    assert_eq!(result(port, "htable.seti", json!(["a", "k", "7"])), set);
+    assert_eq!(
+        result(port, "htable.get", json!(["a", "k"]))["item"]["value"],
+        json!(0)
+    );
+    assert_eq!(result(port, "htable.seti", json!(["a", "k", 2.9])), set);
+    assert_eq!(
+        result(port, "htable.get", json!(["a", "k"]))["item"]["value"],
+        json!(2)
+    );
+    assert_eq!(
+        result(port, "htable.setex", json!(["a", "k", "x"])),
+        json!("Ok")
+    );
+    assert_eq!(
+        result(port, "htable.setxi", json!(["a", "k", "x", "y"])),
+        set
+    );
+    assert_eq!(result(port, "cfgutils.set_gflag", json!(["3"])), json!({}));
+    // flag 0: every bit of it is set
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!(["0x1"])),
+        json!("TRUE")
+    );
+    assert_eq!(result(port, "cfgutils.set_gflag", json!([2])), json!({}));
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!([1.5])),
+        json!("FALSE")
+    );
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!([2.5])),
+        json!("TRUE")
+    );
+    assert_eq!(
+        error(port, "cfgutils.rand_set_prob", json!([-5])),
+        (500, "Invalid Percent".into())
+    );
+    assert_eq!(
+        result(port, "cfgutils.rand_set_prob", json!([1.7])),
+        json!({})
+    );
+    assert_eq!(
+        result(port, "cfgutils.rand_get_prob", json!([])),
+        json!("actual probability: 1 percent")
+    );
+    assert_eq!(
+        result(port, "cfgutils.get_config_hash", json!([])),
+        json!("")
+    );
+    assert_eq!(
+        error(port, "app_lua.reload", json!([])),
+        (500, "Reload Failed".into())
+    );
+    assert_eq!(
+        result(port, "app_lua.list", json!([])),
+        json!("No scripts loaded")
+    );
+}
+
+#[test]
 fn dns_memory_and_corex_over_jsonrpc_as_kamailio() {
     let port = free_udp_port();
     let _s = Siprd::start(&cfg(port, "loadmodule \"corex.so\"\ndebug=2", PLAIN));
@@ -819,6 +889,16 @@ fn dns_memory_and_corex_over_jsonrpc_as_kamailio() {
     // a first parameter that is no string: every process
     let all = result(port, "pkg.stats", json!([3]));
     assert!(all.as_array().is_some_and(|a| a.len() > 1), "{all}");
+    // lenient JSON-RPC integers in commands that read them
+    assert_eq!(
+        result(port, "core.printi", json!(["x", {"a": 1}, 3, 2.7])),
+        json!([0, 0, 3, 2])
+    );
+    // echo stops at the first parameter that is no scalar
+    assert_eq!(
+        result(port, "core.echo", json!([1, {"a": 1}, "b"])),
+        json!(["1"])
+    );
     let rep = result(port, "shm.report", json!([]));
     assert!(rep["total_size"].as_u64().is_some_and(|v| v > 0), "{rep}");
     assert_eq!(rep.as_object().map(|o| o.len()), Some(28));

@@ -155,7 +155,8 @@ impl Module for AppLua {
             "Reload the Lua script (validated first; a broken one is refused)",
             move |_params: &[Json]| {
                 let Some(e) = &e else {
-                    return Err(RpcError::new(500, "no Lua script loaded"));
+                    // Kamailio 5.6's answer without a script
+                    return Err(RpcError::new(500, "Reload Failed"));
                 };
                 match e.reload() {
                     Ok(generation) => {

@@ -44,16 +44,17 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Echo: scalars come back as strings (Kamailio reads them with `*.s`).
+/// Echo: scalars come back as strings (Kamailio reads them with `*.s`),
+/// up to the first parameter that is not one.
 fn echo(params: &[Json]) -> Json {
     Json::Array(
         params
             .iter()
-            .map(|p| match p {
-                Json::String(_) => p.clone(),
-                Json::Number(n) => Json::String(n.to_string()),
-                Json::Bool(b) => Json::String(i32::from(*b).to_string()),
-                other => Json::String(other.to_string()),
+            .map_while(|p| match p {
+                Json::String(_) => Some(p.clone()),
+                Json::Number(n) => Some(Json::String(n.to_string())),
+                Json::Bool(b) => Some(Json::String(i32::from(*b).to_string())),
+                _ => None,
             })
             .collect(),
     )
@@ -504,15 +505,39 @@ fn register_more(
     add(
         "core.printi",
         "Returns back its integer parameters.",
-        Box::new(|p| Ok(Json::Array(p.iter().map(|v| json!(int_param(v))).collect()))),
+        Box::new(|p| {
+            // BINRPC refuses a parameter that is no integer; JSON-RPC reads
+            // anything as one (a string or an object is 0)
+            if !crate::rpc::is_binrpc() {
+                return Ok(Json::Array(p.iter().map(|v| json!(int_param(v))).collect()));
+            }
+            // the values up to the first that is not an integer; that one's
+            // error only when nothing was printed (as kamcmd shows it)
+            let mut s = crate::rpc::Scan::new(p);
+            let mut out = Vec::with_capacity(p.len());
+            for _ in p {
+                match s.int() {
+                    Ok(v) => out.push(Json::from(v)),
+                    Err(e) if out.is_empty() => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Ok(Json::Array(out))
+        }),
     );
     add(
         "core.prints",
         "Returns back its string parameters (up to the first one that is not a string).",
         Box::new(|p| {
-            Ok(Json::Array(
-                p.iter().map_while(|v| v.as_str().map(Json::from)).collect(),
-            ))
+            let out: Vec<Json> = p.iter().map_while(|v| v.as_str().map(Json::from)).collect();
+            // over BINRPC a first parameter that is no string is an error
+            if out.is_empty() && !p.is_empty() && crate::rpc::is_binrpc() {
+                return Err(crate::rpc::Scan::new(p)
+                    .str()
+                    .err()
+                    .unwrap_or_else(|| RpcError::new(400, "bad parameter")));
+            }
+            Ok(Json::Array(out))
         }),
     );
     add(
