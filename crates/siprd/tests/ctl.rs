@@ -796,6 +796,26 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
         ]
     );
     assert_eq!(k[27], "min_used_frag_line");
+    // app_lua.api_list nests a structure per function: kamcmd prints them
+    // all (a nested structure has its own binrpc_struct_max_body_size)
+    let api = run(&["app_lua.api_list"]);
+    assert!(
+        api.starts_with("{\n\tmsize: "),
+        "{}",
+        &api[..api.len().min(200)]
+    );
+    let n: usize = api
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("msize: "))
+        .and_then(|v| v.parse().ok())
+        .expect("msize");
+    assert!(n > 100, "{n}");
+    assert_eq!(api.matches("\t\tfunc: {\n").count(), n);
+    assert!(
+        api.contains("\t\tfunc: {\n\t\t\tret: int\n\t\t\tmodule: sl\n\t\t\tname: sl_send_reply\n\t\t\tparams: int, str\n\t\t}"),
+        "{api}"
+    );
     let mods = run(&["mod.stats", "all", "all"]);
     for m in [
         "Module: htable\n{\n\tTotal: 0\n}\n{\n\tTotal: 0\n}\n\n",

@@ -816,6 +816,18 @@ fn htable_cfgutils_integers_over_jsonrpc_as_kamailio() {
         result(port, "app_lua.list", json!([])),
         json!("No scripts loaded")
     );
+    // {msize, methods: [{func: {ret, module, name, params}}]}, entries as
+    // Kamailio 5.6 lists them for these functions
+    let api = result(port, "app_lua.api_list", json!([]));
+    let methods = api["methods"].as_array().expect("methods");
+    assert_eq!(api["msize"].as_u64(), Some(methods.len() as u64));
+    for want in [
+        json!({"ret": "int", "module": "sl", "name": "sl_send_reply", "params": "int, str"}),
+        json!({"ret": "int", "module": "cfgutils", "name": "rand_event", "params": "none"}),
+        json!({"ret": "int", "module": "htable", "name": "sht_rm", "params": "str, str"}),
+    ] {
+        assert!(methods.contains(&json!({ "func": want })), "{want}");
+    }
 }
 
 #[test]
