@@ -254,11 +254,27 @@ impl RpcRegistry {
     /// `method` gets an empty result, a request without `id` still gets a
     /// reply (without `id`).
     fn dispatch_one(&self, req: &Json) -> Json {
-        let id = req.get("id").cloned();
+        // As Kamailio 5.6 prints an id: a string or an integer as given, a
+        // boolean as 1/0, a whole double as an integer, anything else 0.
+        let id = req.get("id").map(|id| match id {
+            Json::String(_) => id.clone(),
+            Json::Number(n) if n.is_i64() || n.is_u64() => id.clone(),
+            Json::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Json::from(f as i64),
+                _ => id.clone(),
+            },
+            Json::Bool(b) => Json::from(i32::from(*b)),
+            _ => Json::from(0),
+        });
         let method = req.get("method").and_then(Json::as_str);
         let result = match (req.get("jsonrpc"), method) {
             (None, _) => {
                 tracing::error!("jsonrpc: missing jsonrpc field in request");
+                Ok(Json::Object(Default::default()))
+            }
+            // a version other than "2.0" runs nothing (an empty result)
+            (Some(v), _) if v.as_str() != Some("2.0") => {
+                tracing::error!("jsonrpc: unsupported version {v} in request");
                 Ok(Json::Object(Default::default()))
             }
             (Some(_), None) => {
@@ -270,7 +286,11 @@ impl RpcRegistry {
                     Some(Json::Array(a)) => a.clone(),
                     Some(Json::Object(o)) => o.values().cloned().collect(),
                     None | Some(Json::Null) => Vec::new(),
-                    Some(other) => vec![other.clone()],
+                    // as Kamailio: the command runs without parameters
+                    Some(_) => {
+                        tracing::error!("jsonrpc: params field is not an array or object");
+                        Vec::new()
+                    }
                 };
                 self.call_with_system(m, &params)
             }

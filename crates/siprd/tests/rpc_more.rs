@@ -915,3 +915,76 @@ fn dns_memory_and_corex_over_jsonrpc_as_kamailio() {
     assert!(rep["total_size"].as_u64().is_some_and(|v| v > 0), "{rep}");
     assert_eq!(rep.as_object().map(|o| o.len()), Some(28));
 }
+
+/// The request envelope as Kamailio 5.6's jsonrpcs reads it (observed over
+/// its datagram transport): only `"jsonrpc": "2.0"` runs the method (another
+/// version: an empty result); `params` that is neither an array nor an
+/// object gives no parameters; the `id` comes back as a string or integer,
+/// a boolean as 1/0, a whole double as an integer, anything else as 0.
+#[test]
+fn jsonrpc_envelope_as_kamailio() {
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(port, "", PLAIN));
+    let send = |doc: &str| -> Value {
+        rpc_datagram(port, doc.as_bytes(), Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("no reply to {doc}"))
+    };
+    let cases = [
+        (
+            r#"{"jsonrpc":"2","method":"core.echo","params":["a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":{},"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0 ","method":"core.echo","params":["a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":{},"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":5,"id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":"x","id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":false}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":true}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":2.0}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":2}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","id":null}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":[],"id":{"x":1}}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":""}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":""}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":12345678901}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":12345678901u64}),
+        ),
+        // echo: strings and numbers, up to the first that is neither
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":[true,"a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":{"a":"x","b":2},"id":1}"#,
+            json!({"jsonrpc":"2.0","result":["x","2"],"id":1}),
+        ),
+    ];
+    for (doc, want) in cases {
+        assert_eq!(send(doc), want, "{doc}");
+    }
+}

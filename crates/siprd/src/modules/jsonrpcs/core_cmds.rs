@@ -44,8 +44,8 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Echo: scalars come back as strings (Kamailio reads them with `*.s`),
-/// up to the first parameter that is not one.
+/// Echo: strings and numbers come back as strings (Kamailio reads them
+/// with `*.s`), up to the first parameter that is neither.
 fn echo(params: &[Json]) -> Json {
     Json::Array(
         params
@@ -53,7 +53,6 @@ fn echo(params: &[Json]) -> Json {
             .map_while(|p| match p {
                 Json::String(_) => Some(p.clone()),
                 Json::Number(n) => Some(Json::String(n.to_string())),
-                Json::Bool(b) => Some(Json::String(i32::from(*b).to_string())),
                 _ => None,
             })
             .collect(),
