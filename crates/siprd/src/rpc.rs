@@ -58,9 +58,9 @@ pub fn is_binrpc() -> bool {
 ///   reverse) fails with `error at parameter N: expected integer type but
 ///   record doesn't match type`, a missing one with `... but end of packet
 ///   encountered` (400).
-/// - JSON-RPC converts a string read as an integer to 0 (both refuse a
-///   number where a string is wanted); a missing (or non-scalar) parameter stops
-///   the command, which then answers an empty result.
+/// - JSON-RPC reads any value where an integer is wanted (a string or an
+///   object is 0; both refuse a number where a string is wanted); a missing
+///   parameter stops the command, which then answers an empty result.
 ///
 /// A command that answers its own fault on a scan failure maps the error.
 pub struct Scan<'a> {
@@ -112,9 +112,8 @@ impl<'a> Scan<'a> {
             .ok_or_else(|| self.fail("integer", true))?;
         let out = match v {
             Json::Number(n) if is_binrpc() => n.as_i64(),
-            Json::Number(_) | Json::Bool(_) | Json::String(_) if !is_binrpc() => {
-                Some(crate::modules::jsonrpcs::core_cmds::int_param(v))
-            }
+            // JSON-RPC reads any value as an integer (a string or an object is 0)
+            _ if !is_binrpc() => Some(crate::modules::jsonrpcs::core_cmds::int_param(v)),
             _ => None,
         };
         let out = out.ok_or_else(|| self.fail("integer", false))?;

@@ -590,7 +590,7 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
         eprintln!("note: /usr/sbin/kamcmd not installed (Debian package kamailio): skipped");
         return;
     }
-    let srv = Siprd::start(&cfg(
+    let mut srv = Siprd::start(&cfg(
         "loadmodule \"corex.so\"\nloadmodule \"cfgutils.so\"\nloadmodule \"app_lua.so\"\ndebug=2",
     ));
     let sock = format!("unix:{}", srv.dir.join("ctl.sock").display());
@@ -734,6 +734,19 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
         (&["cfgutils.get_config_hash"], "\n"),
         (&["app_lua.reload"], "error: 500 - Reload Failed\n"),
         (&["app_lua.list"], "No scripts loaded\n"),
+        // tm.reply's code must be an integer over BINRPC
+        (
+            &["tm.reply", "s:200", "OK", "1:1", "t"],
+            "error: 400 - Reply code expected\n",
+        ),
+        (
+            &["tm.reply_callid", "x"],
+            "error: 400 - Reply code expected\n",
+        ),
+        (
+            &["tm.reply", "200", "OK", "1:1", "t"],
+            "error: 481 - No such transaction\n",
+        ),
     ];
     for (args, want) in cases {
         assert_eq!(run(args), *want, "kamcmd {args:?}");
@@ -823,4 +836,11 @@ fn kamcmd_dns_memory_and_corex_as_kamailio() {
     ] {
         assert!(mods.contains(m), "{mods}");
     }
+    // core.kill with a parameter that is no integer: SIGTERM, as Kamailio
+    let _ = run(&["core.kill", "x"]);
+    let t0 = std::time::Instant::now();
+    while srv.is_running() && t0.elapsed() < WAIT {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!srv.is_running(), "core.kill x stops the server");
 }

@@ -362,7 +362,10 @@ pub fn register(
         Box::new(|p| {
             // as Kamailio: the signal is the parameter read as an integer
             // (SIGTERM without one: a clean stop); only this process gets it
-            let sig = p.first().map_or(i64::from(libc::SIGTERM), int_param);
+            // (over BINRPC a parameter that is no integer is ignored: SIGTERM)
+            let sig = crate::rpc::Scan::new(p)
+                .int()
+                .unwrap_or(i64::from(libc::SIGTERM));
             let sig = libc::c_int::try_from(sig).unwrap_or(0);
             tracing::info!("core.kill: sending signal {sig} to the server");
             // SAFETY: kill(2) on our own pid with a number the kernel validates.
