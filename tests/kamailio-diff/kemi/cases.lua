@@ -248,3 +248,20 @@ end
 T.send_reply_mode = function()
   return R(KSR.sl.send_reply_mode(202, "moded", 3))
 end
+-- textops KEMI-only names of has_body / append_body_part / set_body_multipart
+T.body_kemi = function()
+  local a = KSR.textops.has_body_type("text/plain")
+  KSR.textops.set_body("hello", "text/plain")
+  local b = KSR.textops.set_body_multipart_mode()
+  local c = KSR.textops.append_body_part_cd("part2", "text/x-two", "render")
+  return R(a, b, c, KSR.textops.has_body_type("multipart/mixed"))
+end
+T.body_kemi2 = function()
+  KSR.textops.set_body("x", "text/plain")
+  local a = KSR.textops.set_body_multipart_content("first", "text/x-one")
+  return R(a, KSR.textops.has_body_type("multipart/mixed"), KSR.textops.has_body_type("text/x-one"))
+end
+T.body_kemi3 = function()
+  KSR.textops.set_body("x", "text/plain")
+  return R(KSR.textops.set_body_multipart_boundary("BND"), KSR.textops.has_body_type("multipart/mixed"))
+end
