@@ -1049,3 +1049,40 @@ fn rr_modes_jsonrpcs_response_and_first_hop_as_kamailio() {
     assert!(r.starts_with("SIP/2.0 202 moded"), "{r}");
     assert!(t.closed_within(WAIT), "connection closed after the reply");
 }
+
+/// `KSR.xhttp.get_hu()` and `$hu`: the request line's URI of an HTTP
+/// request, and of a SIP request too (observed on Kamailio 5.6.3).
+#[test]
+fn xhttp_get_hu_as_kamailio() {
+    let lua = r#"
+function ksr_request_route()
+  local v = KSR.xhttp.get_hu()
+  KSR.sl.sl_send_reply(200, "hu=" .. type(v) .. ":" .. tostring(v) .. " pv=" .. tostring(KSR.pv.get("$hu")))
+end
+function ksr_xhttp_event(evname)
+  local v = KSR.xhttp.get_hu()
+  KSR.xhttp.xhttp_reply(200, "OK", "text/plain", "hu=" .. type(v) .. ":" .. tostring(v))
+end
+"#;
+    let s = start(
+        "loadmodule \"xhttp.so\"",
+        "modparam(\"xhttp\", \"event_callback\", \"ksr_xhttp_event\")\ntcp_accept_no_cl=yes",
+        lua,
+    );
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:u1@127.0.0.1", c.port(), "hu-1", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 hu=string:sip:u1@127.0.0.1 pv=sip:u1@127.0.0.1",
+        "{}",
+        s.log()
+    );
+    let mut t = TcpClient::connect(s.tcp_addr());
+    t.send(b"GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = t.recv(WAIT).expect("HTTP reply");
+    assert!(r.starts_with("HTTP/1.1 200 OK"), "{r}");
+    assert!(r.ends_with("hu=string:/a/b?x=1&y=2"), "{r}");
+}

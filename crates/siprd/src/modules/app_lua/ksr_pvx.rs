@@ -538,6 +538,15 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
         )?;
     }
 
+    // KSR.xhttp.get_hu(): `$hu`, the request line's URI
+    let xhttp = get_table(lua, ksr, "xhttp")?;
+    if let Ok(LuaValue::Function(_)) = xhttp.raw_get::<LuaValue>("xhttp_reply") {
+        xhttp.raw_set(
+            "get_hu",
+            lua.create_function(|lua, ()| to_lua(lua, pv_value(b"$hu")?))?,
+        )?;
+    }
+
     // KSR.htable: `<null>` for a missing item; the item's expiry
     let ht = get_table(lua, ksr, "htable")?;
     ht.raw_set(
