@@ -988,3 +988,46 @@ fn jsonrpc_envelope_as_kamailio() {
         assert_eq!(send(doc), want, "{doc}");
     }
 }
+
+/// Kamailio's `tcp:` and `dns:` statistics groups, with siprd's counters
+/// (after one accepted connection, as Kamailio 5.6.3 shows: passive_open,
+/// established and current_opened_connections 1).
+#[test]
+fn tcp_and_dns_statistics_as_kamailio() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", PLAIN));
+    let names = result(port, "stats.get_statistics", json!(["tcp:", "dns:"]));
+    let want: Vec<String> = [
+        "tcp:con_reset",
+        "tcp:con_timeout",
+        "tcp:connect_failed",
+        "tcp:connect_success",
+        "tcp:current_opened_connections",
+        "tcp:current_write_queue_size",
+        "tcp:established",
+        "tcp:local_reject",
+        "tcp:passive_open",
+        "tcp:send_timeout",
+        "tcp:sendq_full",
+        "dns:failed_dns_request",
+        "dns:slow_dns_request",
+    ]
+    .iter()
+    .map(|n| format!("{n} = 0"))
+    .collect();
+    assert_eq!(names, json!(want));
+    let conn = TcpStream::connect(s.tcp_addr()).expect("connect");
+    let t0 = Instant::now();
+    let mut v = json!({});
+    while t0.elapsed() < WAIT {
+        v = result(port, "stats.fetchn", json!(["tcp:"]));
+        if v["tcp.current_opened_connections"] == json!(1) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(v["tcp.current_opened_connections"], json!(1), "{v}");
+    assert_eq!(v["tcp.passive_open"], json!(1), "{v}");
+    assert_eq!(v["tcp.established"], json!(1), "{v}");
+    drop(conn);
+}

@@ -274,12 +274,67 @@ pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) 
     );
 }
 
+/// Kamailio's `dns:` group (siprd asks the system resolver; it has no slow
+/// query threshold: `slow_dns_request` stays 0) and, with TCP, the `tcp:`
+/// group from the transport's counters and its connection table
+/// (`send_timeout` is 0: siprd's writes are queued, a full queue counts in
+/// `sendq_full`).
+fn register_net(rt: &Arc<Runtime>) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let stats = &rt.rpc.stats;
+    let load = |c: &'static AtomicU64| Stat::Computed(Arc::new(move || c.load(Relaxed)));
+    stats.add(
+        "dns",
+        "failed_dns_request",
+        load(&crate::forward::FAILED_DNS),
+    );
+    stats.add("dns", "slow_dns_request", Stat::Computed(Arc::new(|| 0)));
+    if rt.tcp_snapshot().is_none() {
+        return;
+    }
+    let c = &crate::transport::TCP_COUNTERS;
+    for (name, counter) in [
+        ("established", &c.established),
+        ("passive_open", &c.passive_open),
+        ("connect_success", &c.connect_success),
+        ("connect_failed", &c.connect_failed),
+        ("local_reject", &c.local_reject),
+        ("sendq_full", &c.sendq_full),
+        ("con_timeout", &c.con_timeout),
+        ("con_reset", &c.con_reset),
+    ] {
+        stats.add("tcp", name, load(counter));
+    }
+    stats.add("tcp", "send_timeout", Stat::Computed(Arc::new(|| 0)));
+    let w = Arc::downgrade(rt);
+    stats.add(
+        "tcp",
+        "current_opened_connections",
+        Stat::Computed(Arc::new(move || {
+            w.upgrade()
+                .and_then(|rt| rt.tcp_snapshot())
+                .map_or(0, |t| t.conns.len() as u64)
+        })),
+    );
+    let w = Arc::downgrade(rt);
+    stats.add(
+        "tcp",
+        "current_write_queue_size",
+        Stat::Computed(Arc::new(move || {
+            w.upgrade()
+                .and_then(|rt| rt.tcp_snapshot())
+                .map_or(0, |t| t.conns.iter().map(|c| c.queued as u64).sum())
+        })),
+    );
+}
+
 /// Reads one value from tm's counters.
 type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
 
 /// Kamailio's `tmx:` group, computed from tm's counters (`tm.stats`) when tm
 /// is loaded. Names tm does not count stay 0.
 pub fn register_tmx(rt: &Arc<Runtime>) {
+    register_net(rt);
     if rt.rpc.get("tm.stats").is_none() {
         return;
     }
