@@ -1,7 +1,9 @@
 //! RPC commands checked against Kamailio 5.6.3 with the same modules loaded:
 //! jsonrpc.echo, system.methodSignature, sl.stats, the core.* listings and
 //! tm.reply / tm.reply_callid / tm.cancel on suspended and relayed
-//! transactions (the replies checked on the wire).
+//! transactions (the replies checked on the wire); dns.*, pkg.*, shm.report,
+//! mod.stats, corex.*, the JSON-RPC envelope and its parameter conversions,
+//! the tcp:/dns: statistics.
 
 mod common;
 
