@@ -33,13 +33,23 @@ pub fn resolve(host: &[u8], port: u16) -> Option<SocketAddr> {
         return Some(SocketAddr::new(ip, port));
     }
     match (bare, port).to_socket_addrs() {
-        Ok(mut addrs) => addrs.next(),
+        Ok(mut addrs) => {
+            let first = addrs.next();
+            if first.is_none() {
+                FAILED_DNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            first
+        }
         Err(e) => {
+            FAILED_DNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::error!("cannot resolve `{bare}`: {e}");
             None
         }
     }
 }
+
+/// Name lookups that failed (`dns:failed_dns_request`).
+pub static FAILED_DNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The listener to put in our Via for a message sent with `proto` to `to`.
 fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {

@@ -11,6 +11,9 @@ use std::sync::Arc;
 pub struct RpcError {
     pub code: i32,
     pub message: String,
+    /// A parameter scan failure that Kamailio's jsonrpcs answers with an
+    /// empty result (no fault); BINRPC sends `code`/`message`.
+    pub json_empty: bool,
 }
 
 impl RpcError {
@@ -18,10 +21,120 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            json_empty: false,
         }
     }
     pub fn bad_params(message: impl Into<String>) -> RpcError {
         RpcError::new(400, message)
+    }
+}
+
+thread_local! {
+    /// Set while a BINRPC (ctl) request runs: Kamailio's two RPC layers read
+    /// parameters differently (see [`Scan`]).
+    static BINRPC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` as a BINRPC request (ctl's transport).
+pub fn as_binrpc<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BINRPC.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(BINRPC.with(|b| b.replace(true)));
+    f()
+}
+
+/// Is the running RPC request a BINRPC one?
+pub fn is_binrpc() -> bool {
+    BINRPC.with(std::cell::Cell::get)
+}
+
+/// Positional parameter reader with Kamailio's `rpc->scan` semantics, which
+/// differ per transport:
+/// - BINRPC (kamcmd) is strict: a string where an integer is wanted (or the
+///   reverse) fails with `error at parameter N: expected integer type but
+///   record doesn't match type`, a missing one with `... but end of packet
+///   encountered` (400).
+/// - JSON-RPC reads any value where an integer is wanted (a string or an
+///   object is 0; both refuse a number where a string is wanted); a missing
+///   parameter stops the command, which then answers an empty result.
+///
+/// A command that answers its own fault on a scan failure maps the error.
+pub struct Scan<'a> {
+    params: &'a [Json],
+    next: usize,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(params: &'a [Json]) -> Scan<'a> {
+        Scan { params, next: 0 }
+    }
+
+    fn fail(&self, what: &str, missing: bool) -> RpcError {
+        let why = if missing {
+            "end of packet encountered"
+        } else {
+            "record doesn't match type"
+        };
+        RpcError {
+            code: 400,
+            message: format!(
+                "error at parameter {}: expected {what} type but {why}",
+                self.next
+            ),
+            json_empty: true,
+        }
+    }
+
+    /// The next parameter as a string (`S`/`s`).
+    pub fn str(&mut self) -> Result<String, RpcError> {
+        let v = self
+            .params
+            .get(self.next)
+            .ok_or_else(|| self.fail("string", true))?;
+        // both layers refuse a number here (`S`)
+        let out = v
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.fail("string", false))?;
+        self.next += 1;
+        Ok(out)
+    }
+
+    /// The next parameter as an integer (`d`).
+    pub fn int(&mut self) -> Result<i64, RpcError> {
+        let v = self
+            .params
+            .get(self.next)
+            .ok_or_else(|| self.fail("integer", true))?;
+        let out = match v {
+            Json::Number(n) if is_binrpc() => n.as_i64(),
+            // JSON-RPC reads any value as an integer (a string or an object is 0)
+            _ if !is_binrpc() => Some(crate::modules::jsonrpcs::core_cmds::int_param(v)),
+            _ => None,
+        };
+        let out = out.ok_or_else(|| self.fail("integer", false))?;
+        self.next += 1;
+        Ok(out)
+    }
+
+    /// An optional trailing string: None when there are no more parameters.
+    pub fn opt_str(&mut self) -> Result<Option<String>, RpcError> {
+        if self.next >= self.params.len() {
+            return Ok(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// An optional trailing integer: None when there are no more parameters.
+    pub fn opt_int(&mut self) -> Result<Option<i64>, RpcError> {
+        if self.next >= self.params.len() {
+            return Ok(None);
+        }
+        self.int().map(Some)
     }
 }
 
@@ -140,11 +253,27 @@ impl RpcRegistry {
     /// `method` gets an empty result, a request without `id` still gets a
     /// reply (without `id`).
     fn dispatch_one(&self, req: &Json) -> Json {
-        let id = req.get("id").cloned();
+        // As Kamailio 5.6 prints an id: a string or an integer as given, a
+        // boolean as 1/0, a whole double as an integer, anything else 0.
+        let id = req.get("id").map(|id| match id {
+            Json::String(_) => id.clone(),
+            Json::Number(n) if n.is_i64() || n.is_u64() => id.clone(),
+            Json::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Json::from(f as i64),
+                _ => id.clone(),
+            },
+            Json::Bool(b) => Json::from(i32::from(*b)),
+            _ => Json::from(0),
+        });
         let method = req.get("method").and_then(Json::as_str);
         let result = match (req.get("jsonrpc"), method) {
             (None, _) => {
                 tracing::error!("jsonrpc: missing jsonrpc field in request");
+                Ok(Json::Object(Default::default()))
+            }
+            // a version other than "2.0" runs nothing (an empty result)
+            (Some(v), _) if v.as_str() != Some("2.0") => {
+                tracing::error!("jsonrpc: unsupported version {v} in request");
                 Ok(Json::Object(Default::default()))
             }
             (Some(_), None) => {
@@ -156,7 +285,11 @@ impl RpcRegistry {
                     Some(Json::Array(a)) => a.clone(),
                     Some(Json::Object(o)) => o.values().cloned().collect(),
                     None | Some(Json::Null) => Vec::new(),
-                    Some(other) => vec![other.clone()],
+                    // as Kamailio: the command runs without parameters
+                    Some(_) => {
+                        tracing::error!("jsonrpc: params field is not an array or object");
+                        Vec::new()
+                    }
                 };
                 self.call_with_system(m, &params)
             }
@@ -166,6 +299,9 @@ impl RpcRegistry {
         match result {
             Ok(v) => {
                 obj.insert("result".into(), v);
+            }
+            Err(e) if e.json_empty => {
+                obj.insert("result".into(), Json::Object(Default::default()));
             }
             Err(e) => {
                 let mut err = serde_json::Map::new();
@@ -238,6 +374,40 @@ pub fn repeated_key(name: &str, i: usize) -> String {
     format!("{name}{REPEAT_MARK}{i}")
 }
 
+/// The name a member key prints as (a [`repeated_key`] without its mark).
+pub fn member_name(k: &str) -> &str {
+    match k.split_once(REPEAT_MARK) {
+        Some((n, i)) if i.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => k,
+    }
+}
+
+/// A list Kamailio builds as one structure holding `name` once per item
+/// (`{socket: {..}, socket: {..}}`): kamcmd prints exactly that, while
+/// jsonrpcs turns it into `[{"socket": {..}}, {"socket": {..}}]`.
+pub fn keyed_list(name: &str, items: Vec<Json>) -> Json {
+    if is_binrpc() {
+        Json::Object(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (repeated_key(name, i), v))
+                .collect(),
+        )
+    } else {
+        Json::Array(
+            items
+                .into_iter()
+                .map(|v| {
+                    let mut m = serde_json::Map::new();
+                    m.insert(name.to_string(), v);
+                    Json::Object(m)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Kamailio-style layout: tab-indented; members in the order the handler
 /// built them (serde_json keeps insertion order: `preserve_order`), so a
 /// reply reads `jsonrpc` / `result|error` / `id`.
@@ -252,10 +422,7 @@ fn write_value(out: &mut Vec<u8>, v: &Json, depth: usize) {
             out.extend_from_slice(b"{\n");
             for (i, (k, val)) in map.iter().enumerate() {
                 indent(out, depth + 1);
-                let name = match k.split_once(REPEAT_MARK) {
-                    Some((n, i)) if i.bytes().all(|b| b.is_ascii_digit()) => n,
-                    _ => k.as_str(),
-                };
+                let name = member_name(k);
                 out.extend_from_slice(Json::String(name.into()).to_string().as_bytes());
                 out.extend_from_slice(b":\t");
                 write_value(out, val, depth + 1);

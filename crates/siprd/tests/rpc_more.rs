@@ -1,7 +1,9 @@
 //! RPC commands checked against Kamailio 5.6.3 with the same modules loaded:
 //! jsonrpc.echo, system.methodSignature, sl.stats, the core.* listings and
 //! tm.reply / tm.reply_callid / tm.cancel on suspended and relayed
-//! transactions (the replies checked on the wire).
+//! transactions (the replies checked on the wire); dns.*, pkg.*, shm.report,
+//! mod.stats, corex.*, the JSON-RPC envelope and its parameter conversions,
+//! the tcp:/dns: statistics.
 
 mod common;
 
@@ -742,4 +744,292 @@ fn core_kill_signals_the_server() {
         "still running after core.kill: {}",
         s.log()
     );
+}
+
+/// JSON-RPC reads parameters loosely where BINRPC is strict (checked on
+/// Kamailio 5.6.3 over jsonrpcs): a missing parameter ends the command with
+/// an empty result (no fault), a string read as an integer is 0 (so
+/// `corex.debug "x"` sets level 0), a number is no string.
+#[test]
+fn htable_cfgutils_integers_over_jsonrpc_as_kamailio() {
+    // a string where an integer is wanted reads 0, a double its integer
+    // part (Kamailio 5.6.3, jsonrpcs)
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(
+        port,
+        "loadmodule \"htable.so\"\nloadmodule \"cfgutils.so\"\nloadmodule \"app_lua.so\"\nmodparam(\"htable\", \"htable\", \"a=>size=4;\")",
+        PLAIN,
+    ));
+    let set = json!("Ok. Key set to new value.");
+    assert_eq!(result(port, "htable.seti", json!(["a", "k", "7"])), set);
+    assert_eq!(
+        result(port, "htable.get", json!(["a", "k"]))["item"]["value"],
+        json!(0)
+    );
+    assert_eq!(result(port, "htable.seti", json!(["a", "k", 2.9])), set);
+    assert_eq!(
+        result(port, "htable.get", json!(["a", "k"]))["item"]["value"],
+        json!(2)
+    );
+    assert_eq!(
+        result(port, "htable.setex", json!(["a", "k", "x"])),
+        json!("Ok")
+    );
+    assert_eq!(
+        result(port, "htable.setxi", json!(["a", "k", "x", "y"])),
+        set
+    );
+    assert_eq!(result(port, "cfgutils.set_gflag", json!(["3"])), json!({}));
+    // flag 0: every bit of it is set
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!(["0x1"])),
+        json!("TRUE")
+    );
+    assert_eq!(result(port, "cfgutils.set_gflag", json!([2])), json!({}));
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!([1.5])),
+        json!("FALSE")
+    );
+    assert_eq!(
+        result(port, "cfgutils.is_gflag", json!([2.5])),
+        json!("TRUE")
+    );
+    assert_eq!(
+        error(port, "cfgutils.rand_set_prob", json!([-5])),
+        (500, "Invalid Percent".into())
+    );
+    assert_eq!(
+        result(port, "cfgutils.rand_set_prob", json!([1.7])),
+        json!({})
+    );
+    assert_eq!(
+        result(port, "cfgutils.rand_get_prob", json!([])),
+        json!("actual probability: 1 percent")
+    );
+    assert_eq!(
+        result(port, "cfgutils.get_config_hash", json!([])),
+        json!("")
+    );
+    assert_eq!(
+        error(port, "app_lua.reload", json!([])),
+        (500, "Reload Failed".into())
+    );
+    assert_eq!(
+        result(port, "app_lua.list", json!([])),
+        json!("No scripts loaded")
+    );
+    // {msize, methods: [{func: {ret, module, name, params}}]}, entries as
+    // Kamailio 5.6 lists them for these functions
+    let api = result(port, "app_lua.api_list", json!([]));
+    let methods = api["methods"].as_array().expect("methods");
+    assert_eq!(api["msize"].as_u64(), Some(methods.len() as u64));
+    for want in [
+        json!({"ret": "int", "module": "sl", "name": "sl_send_reply", "params": "int, str"}),
+        json!({"ret": "int", "module": "cfgutils", "name": "rand_event", "params": "none"}),
+        json!({"ret": "int", "module": "htable", "name": "sht_rm", "params": "str, str"}),
+    ] {
+        assert!(methods.contains(&json!({ "func": want })), "{want}");
+    }
+}
+
+#[test]
+fn dns_memory_and_corex_over_jsonrpc_as_kamailio() {
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(port, "loadmodule \"corex.so\"\ndebug=2", PLAIN));
+    let empty = json!({});
+    assert_eq!(result(port, "dns.add_a", json!([])), empty);
+    assert_eq!(result(port, "dns.add_a", json!(["a.b", "x"])), empty);
+    assert_eq!(result(port, "dns.add_srv", json!(["a", 1, 2])), empty);
+    assert_eq!(
+        error(port, "dns.add_a", json!(["a.b", 100, "1.2.3.4", 0])),
+        (400, "Failed to add the entry to the cache".into())
+    );
+    for m in ["dns.lookup", "dns.view", "dns.delete_all", "dns.mem_info"] {
+        assert_eq!(
+            error(port, m, json!(["A", "x"])),
+            (500, "dns cache support disabled (see use_dns_cache)".into()),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        error(port, "dst_blocklist.view", json!([])),
+        (500, "dst blocklist support disabled".into())
+    );
+    assert_eq!(result(port, "corex.debug", json!([])), json!({"debug": 2}));
+    assert_eq!(
+        result(port, "corex.debug", json!(["x"])),
+        json!({"old": 2, "new": 0})
+    );
+    assert_eq!(
+        result(port, "corex.debug", json!([3])),
+        json!({"old": 0, "new": 3})
+    );
+    assert_eq!(
+        error(port, "corex.pkg_summary", json!(["a"])),
+        (400, "Selector and value not provided".into())
+    );
+    assert_eq!(
+        error(port, "corex.pkg_summary", json!(["a", "b"])),
+        (500, "Unsupported selector".into())
+    );
+    assert_eq!(result(port, "corex.shm_status", json!([])), empty);
+    assert_eq!(
+        error(port, "mod.stats", json!([1, "pkg"])),
+        (500, "Module name or \"all\" needed".into())
+    );
+    assert_eq!(
+        error(port, "mod.stats", json!(["tm", 5])),
+        (500, "\"pkg\" or \"shm\" or \"all\" needed".into())
+    );
+    assert_eq!(
+        result(port, "mod.stats", json!(["nope", "all"])),
+        json!(["Module: nope", {"Total": 0}, {"Total": 0}, ""])
+    );
+    // a string where an integer is wanted reads 0: rank 0, the main process
+    let r = result(port, "pkg.stats", json!(["rank", "1"]));
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r[0]["rank"], json!(0));
+    assert_eq!(r[0]["desc"], json!("main process - attendant"));
+    let r = result(port, "pkg.stats", json!(["rank", 1]));
+    assert_eq!(r[0]["entry"], json!(1));
+    assert_eq!(
+        error(port, "pkg.stats", json!(["pid", "x"])),
+        (500, "No such pid".into())
+    );
+    assert_eq!(
+        error(port, "pkg.stats", json!(["rank"])),
+        (500, "One more parameter expected".into())
+    );
+    // a first parameter that is no string: every process
+    let all = result(port, "pkg.stats", json!([3]));
+    assert!(all.as_array().is_some_and(|a| a.len() > 1), "{all}");
+    // lenient JSON-RPC integers in commands that read them
+    assert_eq!(
+        result(port, "core.printi", json!(["x", {"a": 1}, 3, 2.7])),
+        json!([0, 0, 3, 2])
+    );
+    // echo stops at the first parameter that is no scalar
+    assert_eq!(
+        result(port, "core.echo", json!([1, {"a": 1}, "b"])),
+        json!(["1"])
+    );
+    let rep = result(port, "shm.report", json!([]));
+    assert!(rep["total_size"].as_u64().is_some_and(|v| v > 0), "{rep}");
+    assert_eq!(rep.as_object().map(|o| o.len()), Some(28));
+}
+
+/// The request envelope as Kamailio 5.6's jsonrpcs reads it (observed over
+/// its datagram transport): only `"jsonrpc": "2.0"` runs the method (another
+/// version: an empty result); `params` that is neither an array nor an
+/// object gives no parameters; the `id` comes back as a string or integer,
+/// a boolean as 1/0, a whole double as an integer, anything else as 0.
+#[test]
+fn jsonrpc_envelope_as_kamailio() {
+    let port = free_udp_port();
+    let _s = Siprd::start(&cfg(port, "", PLAIN));
+    let send = |doc: &str| -> Value {
+        rpc_datagram(port, doc.as_bytes(), Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("no reply to {doc}"))
+    };
+    let cases = [
+        (
+            r#"{"jsonrpc":"2","method":"core.echo","params":["a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":{},"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0 ","method":"core.echo","params":["a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":{},"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":5,"id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":"x","id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":false}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":true}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":2.0}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":2}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","id":null}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":[],"id":{"x":1}}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":0}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":""}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":""}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":12345678901}"#,
+            json!({"jsonrpc":"2.0","result":["a"],"id":12345678901u64}),
+        ),
+        // echo: strings and numbers, up to the first that is neither
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":[true,"a"],"id":1}"#,
+            json!({"jsonrpc":"2.0","result":[],"id":1}),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":{"a":"x","b":2},"id":1}"#,
+            json!({"jsonrpc":"2.0","result":["x","2"],"id":1}),
+        ),
+    ];
+    for (doc, want) in cases {
+        assert_eq!(send(doc), want, "{doc}");
+    }
+}
+
+/// Kamailio's `tcp:` and `dns:` statistics groups, with siprd's counters
+/// (after one accepted connection, as Kamailio 5.6.3 shows: passive_open,
+/// established and current_opened_connections 1).
+#[test]
+fn tcp_and_dns_statistics_as_kamailio() {
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(port, "", PLAIN));
+    let names = result(port, "stats.get_statistics", json!(["tcp:", "dns:"]));
+    let want: Vec<String> = [
+        "tcp:con_reset",
+        "tcp:con_timeout",
+        "tcp:connect_failed",
+        "tcp:connect_success",
+        "tcp:current_opened_connections",
+        "tcp:current_write_queue_size",
+        "tcp:established",
+        "tcp:local_reject",
+        "tcp:passive_open",
+        "tcp:send_timeout",
+        "tcp:sendq_full",
+        "dns:failed_dns_request",
+        "dns:slow_dns_request",
+    ]
+    .iter()
+    .map(|n| format!("{n} = 0"))
+    .collect();
+    assert_eq!(names, json!(want));
+    let conn = TcpStream::connect(s.tcp_addr()).expect("connect");
+    let t0 = Instant::now();
+    let mut v = json!({});
+    while t0.elapsed() < WAIT {
+        v = result(port, "stats.fetchn", json!(["tcp:"]));
+        if v["tcp.current_opened_connections"] == json!(1) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(v["tcp.current_opened_connections"], json!(1), "{v}");
+    assert_eq!(v["tcp.passive_open"], json!(1), "{v}");
+    assert_eq!(v["tcp.established"], json!(1), "{v}");
+    drop(conn);
 }

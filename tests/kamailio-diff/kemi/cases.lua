@@ -228,3 +228,40 @@ T.rc_in_kemi = function()
   KSR.textops.is_present_hf("X-Q")
   return R(a, KSR.pv.get("$rc"), KSR.pv.get("$retcode"))
 end
+-- rr: one Record-Route per message (a second record_route* is -1); the
+-- *_mode / *_one / *_params KEMI names; no Route set: nothing to route on
+T.rr_once = function()
+  return R(KSR.rr.record_route_params(";a=b"), KSR.rr.record_route(), KSR.rr.record_route_preset_one("1.2.3.4"), KSR.rr.record_route_advertised_address("1.2.3.4"), KSR.rr.record_route_preset("1.2.3.4", "5.6.7.8"))
+end
+T.rr_preset_one = function()
+  return R(KSR.rr.record_route_preset_one("1.2.3.4:5090"), KSR.rr.record_route_params(";x=1"))
+end
+T.rr_mode = function()
+  return R(KSR.rr.loose_route_mode(1), KSR.rr.loose_route_mode(0), KSR.rr.next_hop_route(), KSR.rr.loose_route_preloaded())
+end
+-- siputils: a request with one Via is a first hop whatever the mode
+T.first_hop = function()
+  return R(KSR.siputils.is_first_hop(), KSR.siputils.is_first_hop_mode(0), KSR.siputils.is_first_hop_mode(1))
+end
+-- sl: send_reply_mode sends the reply (over UDP the mode changes nothing);
+-- the harness's own reply then goes nowhere (already replied)
+T.send_reply_mode = function()
+  return R(KSR.sl.send_reply_mode(202, "moded", 3))
+end
+-- textops KEMI-only names of has_body / append_body_part / set_body_multipart
+T.body_kemi = function()
+  local a = KSR.textops.has_body_type("text/plain")
+  KSR.textops.set_body("hello", "text/plain")
+  local b = KSR.textops.set_body_multipart_mode()
+  local c = KSR.textops.append_body_part_cd("part2", "text/x-two", "render")
+  return R(a, b, c, KSR.textops.has_body_type("multipart/mixed"))
+end
+T.body_kemi2 = function()
+  KSR.textops.set_body("x", "text/plain")
+  local a = KSR.textops.set_body_multipart_content("first", "text/x-one")
+  return R(a, KSR.textops.has_body_type("multipart/mixed"), KSR.textops.has_body_type("text/x-one"))
+end
+T.body_kemi3 = function()
+  KSR.textops.set_body("x", "text/plain")
+  return R(KSR.textops.set_body_multipart_boundary("BND"), KSR.textops.has_body_type("multipart/mixed"))
+end

@@ -461,20 +461,14 @@ impl Module for Cfgutils {
     }
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
+        // an integer as Kamailio's RPC layer reads one (see `rpc::Scan`):
+        // over BINRPC a string or a double is refused, over JSON-RPC a
+        // string reads 0 and a double its integer part
         let flag_arg = |p: &[Json]| -> Result<u32, RpcError> {
-            let v = match p.first() {
-                Some(Json::Number(n)) => n.as_i64(),
-                Some(Json::String(s)) => {
-                    let s = s.trim();
-                    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                        Some(h) => i64::from_str_radix(h, 16).ok(),
-                        None => s.parse().ok(),
-                    }
-                }
-                _ => None,
-            };
-            v.map(|v| v as u32)
-                .ok_or_else(|| RpcError::new(500, "Invalid Parameters"))
+            crate::rpc::Scan::new(p)
+                .int()
+                .map(|v| v as u32)
+                .map_err(|_| RpcError::new(500, "Invalid Parameters"))
         };
         let s = self.state.clone();
         rpc.add(
@@ -482,7 +476,7 @@ impl Module for Cfgutils {
             "Sets the bits specified by the argument.",
             move |p| {
                 s.gflags.fetch_or(flag_arg(p)?, Ordering::Relaxed);
-                Ok(Json::Null)
+                Ok(json!({}))
             },
         );
         let s = self.state.clone();
@@ -491,7 +485,7 @@ impl Module for Cfgutils {
             "Resets the bits specified by the argument.",
             move |p| {
                 s.gflags.fetch_and(!flag_arg(p)?, Ordering::Relaxed);
-                Ok(Json::Null)
+                Ok(json!({}))
             },
         );
         let s = self.state.clone();
@@ -521,17 +515,14 @@ impl Module for Cfgutils {
             "cfgutils.rand_set_prob",
             "Set the random probability.",
             move |p| {
-                let v = match p.first() {
-                    Some(Json::Number(n)) => n.as_u64(),
-                    Some(Json::String(x)) => x.trim().parse().ok(),
-                    _ => None,
-                }
-                .ok_or_else(|| RpcError::new(500, "Invalid Parameters"))?;
-                if v > 100 {
+                let v = crate::rpc::Scan::new(p)
+                    .int()
+                    .map_err(|_| RpcError::new(500, "Invalid Parameters"))?;
+                if !(0..=100).contains(&v) {
                     return Err(RpcError::new(500, "Invalid Percent"));
                 }
                 s.probability.store(v as u32, Ordering::Relaxed);
-                Ok(Json::Null)
+                Ok(json!({}))
             },
         );
         let s = self.state.clone();
@@ -540,7 +531,7 @@ impl Module for Cfgutils {
             "Reset the random probability.",
             move |_p| {
                 s.probability.store(s.initial_prob, Ordering::Relaxed);
-                Ok(Json::Null)
+                Ok(json!({}))
             },
         );
         let s = self.state.clone();
@@ -560,7 +551,8 @@ impl Module for Cfgutils {
             "Get config hash value.",
             move |_p| match &*s.config_hash.lock() {
                 Some(h) => Ok(json!(h)),
-                None => Err(RpcError::new(404, "No hash file")),
+                // as Kamailio 5.6: without `hash_file` the hash is empty
+                None => Ok(json!("")),
             },
         );
         let s = self.state.clone();

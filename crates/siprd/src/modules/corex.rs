@@ -90,6 +90,19 @@ fn list_aliases(rt: &Runtime) -> Json {
         .collect()
 }
 
+/// What `corex.pkg_summary` / `corex.shm_status` print: siprd's one heap.
+fn log_memory(kind: &str) {
+    let (rss, hwm) = crate::stats::proc_memory();
+    match crate::memstat::live_bytes() {
+        Some(live) => tracing::info!(
+            "{kind} memory summary: resident {rss} bytes, max resident {hwm} bytes, live heap {live} bytes"
+        ),
+        None => tracing::info!(
+            "{kind} memory summary: resident {rss} bytes, max resident {hwm} bytes"
+        ),
+    }
+}
+
 impl Module for Corex {
     fn name(&self) -> &'static str {
         "corex"
@@ -108,6 +121,57 @@ impl Module for Corex {
             "List the local SIP aliases.",
             move |_| Ok(list_aliases(&*runtime(&rt)?)),
         );
+        rpc.add(
+            "corex.debug",
+            "Control debug log level: prints it, or sets it and prints the old and new values.",
+            |p| {
+                // BINRPC: an integer only (anything else prints the level);
+                // JSON-RPC reads any scalar as an integer (a string is 0).
+                let old = crate::log::level();
+                match crate::rpc::Scan::new(p).int() {
+                    Ok(l) => {
+                        crate::log::set_level(i32::try_from(l).unwrap_or(old));
+                        Ok(json!({"old": old, "new": crate::log::level()}))
+                    }
+                    Err(_) => Ok(json!({"debug": old})),
+                }
+            },
+        );
+        rpc.add(
+            "corex.pkg_summary",
+            "Print to the log the summary of private memory of a process (selector `pid`, value); siprd logs its memory figures.",
+            |p| {
+                let mut s = crate::rpc::Scan::new(p);
+                let (Ok(sel), Ok(pid)) = (s.str(), s.int()) else {
+                    return Err(RpcError::new(400, "Selector and value not provided"));
+                };
+                if sel.len() != 3 {
+                    return Err(RpcError::new(500, "Unsupported selector"));
+                }
+                if !sel.eq_ignore_ascii_case("pid") {
+                    return Err(RpcError::new(500, "Unsupported selector type"));
+                }
+                if pid == i64::from(std::process::id()) {
+                    log_memory("pkg");
+                }
+                Ok(Json::Object(Default::default()))
+            },
+        );
+        for (name, help) in [
+            (
+                "corex.shm_status",
+                "Print to the log the details of shared memory (siprd: its memory figures).",
+            ),
+            (
+                "corex.shm_summary",
+                "Print to the log the summary of shared memory (siprd: its memory figures).",
+            ),
+        ] {
+            rpc.add(name, help, |_| {
+                log_memory("shm");
+                Ok(Json::Object(Default::default()))
+            });
+        }
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {

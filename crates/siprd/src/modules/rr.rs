@@ -13,7 +13,7 @@
 use crate::context::Ctx;
 use crate::log::RateLimit;
 use crate::module::Module;
-use crate::modules::args::str_arg;
+use crate::modules::args::{int_arg, str_arg};
 use crate::modules::pv::vars::AvpName;
 use bytes::Bytes;
 use siprd_script::registry::{
@@ -74,12 +74,20 @@ pub struct RrCtx {
     /// or our address in the R-URI): what `is_direction` and
     /// `check_route_param` read.
     routed: Option<Bytes>,
+    /// `loose_route` removed our Route entries and took the next hop from a
+    /// following Route entry (`rr_next_hop_route()`).
+    next_hop: bool,
+    /// A Record-Route was added: a second `record_route*` call fails
+    /// ("Double attempt to record-route", as Kamailio).
+    added: bool,
 }
 
 impl RrCtx {
     pub fn reset(&mut self) {
         self.params.clear();
         self.routed = None;
+        self.next_hop = false;
+        self.added = false;
     }
 }
 
@@ -235,7 +243,11 @@ fn route_to_strict(ctx: &mut Ctx, uri: &Uri, lines: &[Line]) {
 /// `loose_route()`: 1 when the Route set decided the next hop, -1 when there
 /// is none (or it cannot be read), [`PRELOADED_TO_US`] for an initial
 /// request whose Route set named only us.
-fn loose_route(ctx: &mut Ctx) -> i32 {
+///
+/// `mode` is `loose_route_mode`'s: not 0 skips the strict-routing check of
+/// an in-dialog R-URI naming us (Kamailio 5.6 tests `mode != 0`).
+fn loose_route(ctx: &mut Ctx, mode: i32) -> i32 {
+    ctx.rr.next_hop = false;
     if !ctx.msg.is_request() {
         return -1;
     }
@@ -253,7 +265,7 @@ fn loose_route(ctx: &mut Ctx) -> i32 {
     let mut gone: Vec<usize> = Vec::new();
     // A request in a dialog whose R-URI is our own address came through a
     // strict router (or asks us to act as one).
-    if in_dialog {
+    if in_dialog && mode == 0 {
         if let Ok(ruri) = Uri::parse(ctx.ruri()) {
             if is_myself(ctx, &ruri) {
                 if entries.is_empty() {
@@ -266,6 +278,10 @@ fn loose_route(ctx: &mut Ctx) -> i32 {
                         return -1;
                     };
                     ctx.new_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
+                    // a loose-routing target is the destination too (Kamailio 5.6)
+                    if has_lr(&first) {
+                        ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
+                    }
                     remove(ctx, &entries, &lines, &[0]);
                     return 1;
                 }
@@ -345,6 +361,7 @@ fn after_ours(
     let Some(uri) = parse_uri_at(ctx, &entries[n].uri) else {
         return -1;
     };
+    ctx.rr.next_hop = true;
     if has_lr(&uri) {
         ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
     } else {
@@ -431,9 +448,20 @@ fn ftag(cfg: &Cfg, ctx: &Ctx) -> Vec<u8> {
 /// Parameters always go in just before the closing `>\r\n` (the last part).
 const CLOSE: &[u8] = b">\r\n";
 
+/// A message gets one Record-Route: true (with Kamailio's error) when one
+/// was already added, else marks it added.
+fn double_attempt(ctx: &mut Ctx) -> bool {
+    if ctx.rr.added {
+        tracing::error!("rr: double attempt to record-route");
+        return true;
+    }
+    ctx.rr.added = true;
+    false
+}
+
 /// `record_route([params])`.
 fn record_route(cfg: &Cfg, ctx: &mut Ctx, params: &[u8]) -> i32 {
-    if !ctx.msg.is_request() || ctx.faked {
+    if !ctx.msg.is_request() || ctx.faked || double_attempt(ctx) {
         return -1;
     }
     let mut head = b"Record-Route: <sip:".to_vec();
@@ -482,7 +510,7 @@ fn record_route(cfg: &Cfg, ctx: &mut Ctx, params: &[u8]) -> i32 {
 /// `record_route_advertised_address(addr)`: fixed addresses, written as
 /// `<sip:[user@]ADDR;ftag=TAG;lr>` (Kamailio's order for these).
 fn record_route_fixed(cfg: &Cfg, ctx: &mut Ctx, addrs: &[&[u8]]) -> i32 {
-    if !ctx.msg.is_request() || ctx.faked {
+    if !ctx.msg.is_request() || ctx.faked || double_attempt(ctx) {
         return -1;
     }
     let user = user_part(cfg, ctx);
@@ -716,13 +744,32 @@ impl Module for Rr {
         reg.add_function(def(
             "loose_route",
             vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| loose_route(ctx)),
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| loose_route(ctx, 0)),
+        ));
+        reg.add_function(def(
+            "loose_route_mode",
+            vec![ParamKind::IntOrPv],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(mode) = int_arg(ctx, &a[0]) else {
+                    tracing::error!("loose_route_mode: invalid mode");
+                    return -1;
+                };
+                loose_route(ctx, mode)
+            }),
         ));
         reg.add_function(def(
             "loose_route_preloaded",
             vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(loose_route(ctx) == PRELOADED_TO_US)),
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(loose_route(ctx, 0) == PRELOADED_TO_US)),
         ));
+        reg.add_function(FuncDef {
+            routes: route_type::ANY,
+            ..def(
+                "rr_next_hop_route",
+                vec![],
+                func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(ctx.rr.next_hop)),
+            )
+        });
         reg.add_function(def(
             "add_rr_param",
             vec![ParamKind::Format],

@@ -434,6 +434,47 @@ fn two_uris(ctx: &mut Ctx, a: &[Arg<Ctx>], f: fn(&Uri, &Uri) -> bool) -> i32 {
     }
 }
 
+/// `is_first_hop([mode])`: a request with a single Via entry; a reply
+/// without Record-Route, or whose top Record-Route URI is ours — with mode 0
+/// only when that URI holds an IP address and the reply did not come from
+/// one of our own sockets (a local loop).
+fn is_first_hop(ctx: &Ctx, mode: i32) -> bool {
+    if ctx.msg.is_request() {
+        let vias: usize = ctx
+            .msg
+            .headers_named(b"Via")
+            .map(|h| 1 + memchr::memchr_iter(b',', h.value).count())
+            .sum();
+        return vias == 1;
+    }
+    // Kamailio 5.6: a reply without Record-Route counts as first hop
+    let Some(rr) = ctx.msg.headers_named(b"Record-Route").next() else {
+        return true;
+    };
+    let first = rr.value.split(|&b| b == b',').next().unwrap_or_default();
+    let inner = match (memchr::memchr(b'<', first), memchr::memchr(b'>', first)) {
+        (Some(a), Some(b)) if a < b => &first[a + 1..b],
+        _ => first.trim_ascii(),
+    };
+    let Ok(uri) = Uri::parse(inner) else {
+        return false;
+    };
+    if uri.host().is_empty() || !ctx.rt.is_local(uri.host(), uri.port()) {
+        return false;
+    }
+    if mode != 0 {
+        return true;
+    }
+    let host = String::from_utf8_lossy(uri.host());
+    let is_ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok();
+    let src = ctx.rcv.src;
+    is_ip && !ctx.rt.listeners().iter().any(|l| l.addr == src)
+}
+
 fn register_more(reg: &mut Registry<Ctx>) {
     let fmt = || vec![ParamKind::Format];
     reg.add_function(def(
@@ -492,14 +533,14 @@ fn register_more(reg: &mut Registry<Ctx>) {
     reg.add_function(def(
         "is_first_hop",
         vec![],
-        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-            // A request that carries a single Via entry.
-            let vias: usize = ctx
-                .msg
-                .headers_named(b"Via")
-                .map(|h| 1 + memchr::memchr_iter(b',', h.value).count())
-                .sum();
-            rc(ctx.msg.is_request() && vias == 1)
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(is_first_hop(ctx, 0))),
+    ));
+    reg.add_function(def(
+        "is_first_hop",
+        vec![ParamKind::IntOrPv],
+        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            let mode = crate::modules::args::int_arg(ctx, &a[0]).unwrap_or(0);
+            rc(is_first_hop(ctx, mode))
         }),
     ));
     reg.add_function(def(

@@ -260,7 +260,8 @@ fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
     })
 }
 
-/// `send_reply`: stateful inside a transaction (tm), stateless otherwise.
+/// `send_reply` (and `send_reply_mode`, with TCP flags): stateful inside a
+/// transaction (tm), stateless otherwise.
 fn send_reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
     let state = state.clone();
     func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
@@ -272,6 +273,17 @@ fn send_reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> 
             }
         };
         let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+        // send_reply_mode: 1 = do not open a connection for the reply,
+        // 2 = close the connection after it (set_reply_no_connect/close)
+        if let Some(m) = a.get(2) {
+            let mode = int_arg(ctx, m).unwrap_or(0);
+            if mode & 1 != 0 {
+                ctx.tcp_flags |= crate::context::TcpFlags::REPLY_NO_CONNECT;
+            }
+            if mode & 2 != 0 {
+                ctx.tcp_flags |= crate::context::TcpFlags::REPLY_CLOSE;
+            }
+        }
         if let Some(r) = crate::modules::tm::stateful_reply(ctx, i32::from(code), &reason) {
             return r;
         }
@@ -331,6 +343,13 @@ impl Module for Sl {
             name: "send_reply",
             module: "sl",
             params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+            routes,
+            call: send_reply_fn(&self.state),
+        });
+        reg.add_function(FuncDef {
+            name: "send_reply_mode",
+            module: "sl",
+            params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv, ParamKind::IntOrPv],
             routes,
             call: send_reply_fn(&self.state),
         });

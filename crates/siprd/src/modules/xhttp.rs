@@ -138,7 +138,8 @@ struct HuPv;
 
 impl PvImpl<Ctx> for HuPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        if ctx.msg.is_http() && !ctx.faked {
+        // the request line's URI, of an HTTP or a SIP request (Kamailio 5.6)
+        if ctx.msg.is_request() && !ctx.faked {
             Value::Str(bytes::Bytes::copy_from_slice(ctx.msg.ruri_bytes()))
         } else {
             Value::Null

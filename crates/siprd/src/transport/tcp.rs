@@ -114,6 +114,34 @@ static RL_CONNECT: RateLimit = RateLimit::new();
 static RL_QUEUE: RateLimit = RateLimit::new();
 
 /// Binds a TCP listening socket (not yet registered with the reactor).
+/// Kamailio's `tcp:` statistics counters (read by `stats.*`).
+#[derive(Default)]
+pub struct TcpCounters {
+    pub established: AtomicU64,
+    pub passive_open: AtomicU64,
+    pub connect_success: AtomicU64,
+    pub connect_failed: AtomicU64,
+    pub local_reject: AtomicU64,
+    pub sendq_full: AtomicU64,
+    pub con_timeout: AtomicU64,
+    pub con_reset: AtomicU64,
+}
+
+pub static COUNTERS: TcpCounters = TcpCounters {
+    established: AtomicU64::new(0),
+    passive_open: AtomicU64::new(0),
+    connect_success: AtomicU64::new(0),
+    connect_failed: AtomicU64::new(0),
+    local_reject: AtomicU64::new(0),
+    sendq_full: AtomicU64::new(0),
+    con_timeout: AtomicU64::new(0),
+    con_reset: AtomicU64::new(0),
+};
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
 pub(crate) fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), Error> {
     let e = |source| Error::Bind {
         proto: Proto::Tcp,
@@ -278,6 +306,7 @@ impl TcpShared {
         let len = data.len();
         if e.queued.fetch_add(len, Ordering::AcqRel) + len > self.max_queued {
             e.queued.fetch_sub(len, Ordering::AcqRel);
+            bump(&COUNTERS.sendq_full);
             if let Some(s) = RL_QUEUE.check() {
                 tracing::warn!(target: "transport", suppressed = s, "tcp send queue to {} full; message dropped", e.peer);
             }
@@ -328,6 +357,7 @@ impl TcpShared {
             if let Some(s) = RL_LIMIT.check() {
                 tracing::warn!(target: "transport", suppressed = s, "tcp_max_connections ({}) reached; cannot connect to {}", self.max_conns, to.addr);
             }
+            bump(&COUNTERS.local_reject);
             return Err(SendError::TooManyConnections);
         }
         let (id, rx, queued) = self.register(to.addr, listener, false);
@@ -340,7 +370,11 @@ impl TcpShared {
         self.rt.spawn(async move {
             let r = tokio::time::timeout(me.connect_timeout, TcpStream::connect(dst)).await;
             match r {
-                Ok(Ok(stream)) => me.run_conn(stream, id, dst, listener, rx, queued).await,
+                Ok(Ok(stream)) => {
+                    bump(&COUNTERS.connect_success);
+                    bump(&COUNTERS.established);
+                    me.run_conn(stream, id, dst, listener, rx, queued).await
+                }
                 Ok(Err(e)) => me.connect_failed(id, dst, &e.to_string()).await,
                 Err(_) => me.connect_failed(id, dst, "timeout").await,
             }
@@ -349,6 +383,7 @@ impl TcpShared {
     }
 
     async fn connect_failed(&self, id: u64, dst: SocketAddr, why: &str) {
+        bump(&COUNTERS.connect_failed);
         if let Some(s) = RL_CONNECT.check() {
             tracing::warn!(target: "transport", suppressed = s, "tcp connect to {dst} failed: {why}");
         }
@@ -372,6 +407,7 @@ impl TcpShared {
                 }
             };
             if !self.acquire() {
+                bump(&COUNTERS.local_reject);
                 if let Some(s) = RL_LIMIT.check() {
                     tracing::warn!(target: "transport", suppressed = s,
                         "tcp_max_connections ({}) reached; closing the connection from {peer}", self.max_conns);
@@ -379,6 +415,8 @@ impl TcpShared {
                 drop(stream);
                 continue;
             }
+            bump(&COUNTERS.passive_open);
+            bump(&COUNTERS.established);
             let (id, rx, queued) = self.register(peer, lid, true);
             let me = self.clone();
             tokio::spawn(async move { me.run_conn(stream, id, peer, lid, rx, queued).await });
@@ -512,12 +550,18 @@ impl TcpShared {
             );
             let wait = self.lifetime.saturating_sub(idle_for);
             if wait.is_zero() {
+                bump(&COUNTERS.con_timeout);
                 break CloseReason::Idle;
             }
             tokio::select! {
                 r = tokio::time::timeout(wait, rd.read_buf(&mut buf)) => match r {
                     Err(_) => continue, // re-check idleness (writes count as activity)
                     Ok(Ok(0)) | Ok(Err(_)) => {
+                        if let Ok(Err(e)) = &r {
+                            if e.kind() == io::ErrorKind::ConnectionReset {
+                                bump(&COUNTERS.con_reset);
+                            }
+                        }
                         if !buf.is_empty() && skip_keepalive(&buf) < buf.len() {
                             if let Some(s) = RL_HALF.check() {
                                 tracing::info!(target: "transport", suppressed = s,

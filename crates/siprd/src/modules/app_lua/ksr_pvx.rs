@@ -526,6 +526,27 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
         lua.create_function(|_, ()| Ok(leading_int(&pv_value(b"$T_branch_idx")?)))?,
     )?;
 
+    // KSR.jsonrpcs.response(): the last exec's reply body ("" before any)
+    let js = get_table(lua, ksr, "jsonrpcs")?;
+    if let Ok(LuaValue::Function(_)) = js.raw_get::<LuaValue>("exec") {
+        js.raw_set(
+            "response",
+            lua.create_function(|lua, ()| match pv_value(b"$jsonrpl(body)")? {
+                Value::Null => lua.create_string(""),
+                v => lua.create_string(v.to_bytes()),
+            })?,
+        )?;
+    }
+
+    // KSR.xhttp.get_hu(): `$hu`, the request line's URI
+    let xhttp = get_table(lua, ksr, "xhttp")?;
+    if let Ok(LuaValue::Function(_)) = xhttp.raw_get::<LuaValue>("xhttp_reply") {
+        xhttp.raw_set(
+            "get_hu",
+            lua.create_function(|lua, ()| to_lua(lua, pv_value(b"$hu")?))?,
+        )?;
+    }
+
     // KSR.htable: `<null>` for a missing item; the item's expiry
     let ht = get_table(lua, ksr, "htable")?;
     ht.raw_set(

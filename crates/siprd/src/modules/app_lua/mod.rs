@@ -26,6 +26,68 @@ use std::sync::{Arc, OnceLock};
 pub struct AppLua {
     load: Option<String>,
     engine: OnceLock<Arc<LuaEngine>>,
+    /// Set at start: `app_lua.api_list` reads the registry.
+    rt: Arc<OnceLock<std::sync::Weak<crate::runtime::Runtime>>>,
+}
+
+/// Kamailio's name for a parameter type.
+fn param_type(p: &ParamKind<Ctx>) -> &'static str {
+    match p {
+        ParamKind::Int | ParamKind::IntOrPv | ParamKind::IntFormat => "int",
+        _ => "str",
+    }
+}
+
+/// `app_lua.api_list`: the `KSR.*` functions backed by a native function,
+/// in Kamailio's shape (`{msize, methods: [{func: {ret, module, name,
+/// params}}]}`); a function with several arities shows its longest form.
+/// The ones written in app_lua itself (`KSR.pv.*`, `KSR.hdr.*`, the log
+/// functions ...) carry no type information and are not listed.
+fn api_list(rt: &crate::runtime::Runtime) -> Json {
+    let aliases: std::collections::HashMap<(&str, &str), &str> = ksr::ALIASES
+        .iter()
+        .map(|(m, k, n)| ((*m, *k), *n))
+        .collect();
+    let bools: std::collections::HashMap<&str, &str> = ksr::BOOL_ALIASES.iter().copied().collect();
+    let mut items = Vec::new();
+    for (module, name, _) in ksr::exports(&rt.registry) {
+        let (native, ret) = if module == "core" {
+            match bools.get(name.as_str()) {
+                Some(n) => (*n, "bool"),
+                None => (name.as_str(), "int"),
+            }
+        } else {
+            let n = aliases
+                .get(&(module.as_str(), name.as_str()))
+                .copied()
+                .unwrap_or(name.as_str());
+            (n, "int")
+        };
+        let longest = rt
+            .registry
+            .functions
+            .get(native)
+            .and_then(|defs| defs.iter().max_by_key(|d| d.params.len()));
+        let params = match longest {
+            Some(d) if !d.params.is_empty() => d
+                .params
+                .iter()
+                .map(param_type)
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "none".to_string(),
+        };
+        items.push(json!({
+            "ret": ret,
+            "module": if module == "core" { "" } else { module.as_str() },
+            "name": name,
+            "params": params,
+        }));
+    }
+    json!({
+        "msize": items.len(),
+        "methods": crate::rpc::keyed_list("func", items),
+    })
 }
 
 /// Where a relative script path is found: next to the config file, else in
@@ -94,6 +156,11 @@ impl Module for AppLua {
         Ok(())
     }
 
+    fn start(&self, rt: &Arc<crate::runtime::Runtime>) -> Result<(), String> {
+        let _ = self.rt.set(Arc::downgrade(rt));
+        Ok(())
+    }
+
     fn kemi_engine(&self) -> Option<Arc<dyn KemiEngine>> {
         self.engine.get().map(|e| e.clone() as Arc<dyn KemiEngine>)
     }
@@ -155,12 +222,14 @@ impl Module for AppLua {
             "Reload the Lua script (validated first; a broken one is refused)",
             move |_params: &[Json]| {
                 let Some(e) = &e else {
-                    return Err(RpcError::new(500, "no Lua script loaded"));
+                    // Kamailio 5.6's answer without a script
+                    return Err(RpcError::new(500, "Reload Failed"));
                 };
                 match e.reload() {
                     Ok(generation) => {
                         tracing::info!("app_lua: script reloaded (version {generation})");
-                        Ok(json!({ "old": generation - 1, "new": generation }))
+                        // as Kamailio 5.6: an empty answer
+                        Ok(json!({}))
                     }
                     Err(msg) => {
                         tracing::error!("app_lua: reload refused: {msg}");
@@ -169,20 +238,29 @@ impl Module for AppLua {
                 }
             },
         );
+        let rt = self.rt.clone();
+        rpc.add(
+            "app_lua.api_list",
+            "List the KEMI functions exported to Lua (those backed by a native function).",
+            move |_params: &[Json]| {
+                let rt = rt
+                    .get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .ok_or_else(|| RpcError::new(500, "Server not ready"))?;
+                Ok(api_list(&rt))
+            },
+        );
         let e = self.engine.get().cloned();
         rpc.add(
             "app_lua.list",
             "The loaded Lua script and its version",
             move |_params: &[Json]| {
                 let Some(e) = &e else {
-                    return Ok(json!({ "scripts": [] }));
+                    // Kamailio 5.6's text when no script is loaded
+                    return Ok(json!("No scripts loaded"));
                 };
-                let s = e.script();
-                Ok(json!({ "scripts": [{
-                    "id": 0,
-                    "version": s.generation,
-                    "file": s.path.display().to_string(),
-                }] }))
+                // Kamailio 5.6's line: the script's index and file
+                Ok(json!(format!("0: [{}]", e.script().path.display())))
             },
         );
     }

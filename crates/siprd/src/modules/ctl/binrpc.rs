@@ -391,7 +391,10 @@ fn from_json(v: &Json, in_struct: bool) -> Record {
         Json::Array(items) => Record::Array(items.iter().map(|v| from_json(v, false)).collect()),
         Json::Object(m) => Record::Struct(
             m.iter()
-                .map(|(k, v)| (Some(k.as_bytes().to_vec()), from_json(v, true)))
+                .map(|(k, v)| {
+                    let name = crate::rpc::member_name(k);
+                    (Some(name.as_bytes().to_vec()), from_json(v, true))
+                })
                 .collect(),
         ),
     }

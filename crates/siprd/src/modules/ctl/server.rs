@@ -391,6 +391,41 @@ fn fault(cookie: u32, code: i32, msg: &str) -> Vec<u8> {
     binrpc::packet(binrpc::FAULT, cookie, &body)
 }
 
+/// One structure within `binrpc_struct_max_body_size`: its own plain
+/// members count against the limit (later ones are dropped), a nested
+/// structure does not — it has its own limit (Kamailio builds each in its
+/// own buffer: kamcmd prints the hundreds of small structures
+/// `app_lua.api_list` nests). Returns the number of members dropped.
+fn encode_struct(members: &[(Option<Vec<u8>>, Record)], max: usize, out: &mut Vec<u8>) -> usize {
+    let mut dropped = 0;
+    let mut own = 2; // the start and end markers
+    out.push(binrpc::STRUCT_START);
+    for (n, (name, v)) in members.iter().enumerate() {
+        let mark = out.len();
+        if let Some(name) = name {
+            binrpc::encode_name(name, out);
+        }
+        let size = match v {
+            Record::Struct(inner) => {
+                dropped += encode_struct(inner, max, out);
+                0
+            }
+            other => {
+                binrpc::encode(other, out);
+                out.len() - mark
+            }
+        };
+        if own + size > max {
+            out.truncate(mark);
+            dropped += members.len() - n;
+            break;
+        }
+        own += size;
+    }
+    out.push(binrpc::STRUCT_END);
+    dropped
+}
+
 /// A request packet → the reply packet (same cookie).
 pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) -> Vec<u8> {
     if h.kind != binrpc::REQUEST {
@@ -443,7 +478,7 @@ pub(super) fn handle(rpc: &RpcRegistry, sh: &Shared, h: &Header, body: &[u8]) ->
     if !rpc.has(&method) {
         return fault(h.cookie, 500, &format!("command {method} not found"));
     }
-    match rpc.call_with_system(&method, &params) {
+    match crate::rpc::as_binrpc(|| rpc.call_with_system(&method, &params)) {
         Ok(v) => {
             let body = reply_body(&method, &binrpc::reply_records(&v), sh);
             binrpc::packet(binrpc::REPLY, h.cookie, &body)
@@ -459,30 +494,23 @@ fn reply_body(method: &str, records: &[Record], sh: &Shared) -> Vec<u8> {
     let mut body = Vec::with_capacity(256);
     let mut one = Vec::new();
     let mut dropped = 0usize;
+    let mut plain = 0usize;
     for r in records {
         one.clear();
         match r {
             Record::Struct(members) => {
-                one.push(binrpc::STRUCT_START);
-                for (n, (name, v)) in members.iter().enumerate() {
-                    let mark = one.len();
-                    if let Some(name) = name {
-                        binrpc::encode_name(name, &mut one);
-                    }
-                    binrpc::encode(v, &mut one);
-                    if one.len() + 1 > sh.max_struct {
-                        one.truncate(mark);
-                        dropped += members.len() - n;
-                        break;
-                    }
-                }
-                one.push(binrpc::STRUCT_END);
+                dropped += encode_struct(members, sh.max_struct, &mut one);
             }
             other => binrpc::encode(other, &mut one),
         }
-        if body.len() + one.len() > sh.max_body {
-            dropped += 1;
-            continue;
+        // structures are built apart (each within its own limit, above):
+        // only the plain values count against binrpc_max_body_size
+        if !matches!(r, Record::Struct(_)) {
+            if plain + one.len() > sh.max_body {
+                dropped += 1;
+                continue;
+            }
+            plain += one.len();
         }
         body.extend_from_slice(&one);
     }

@@ -26,6 +26,12 @@ fn param_name(p: &[Json], i: usize) -> Option<String> {
 }
 
 fn param_int(p: &[Json], i: usize) -> Option<i32> {
+    if !crate::rpc::is_binrpc() {
+        // JSON-RPC reads any scalar as an integer: a string is 0
+        return p
+            .get(i)
+            .map(|v| crate::modules::jsonrpcs::core_cmds::int_param(v) as i32);
+    }
     match p.get(i)? {
         // a double (kamcmd `1.5`) is truncated, as Kamailio does
         Json::Number(n) => n
@@ -35,6 +41,16 @@ fn param_int(p: &[Json], i: usize) -> Option<i32> {
         Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// An integer without conversion over BINRPC (the expiry `htable.setxs` and
+/// `htable.setxi` read: kamcmd's `s:5` or `1.5` is refused), as
+/// [`param_int`] over JSON-RPC.
+fn param_int_strict(p: &[Json], i: usize) -> Option<i32> {
+    if !crate::rpc::is_binrpc() {
+        return param_int(p, i);
+    }
+    p.get(i)?.as_i64().and_then(|v| i32::try_from(v).ok())
 }
 
 fn table(st: &HtState, name: &str) -> Result<Arc<Table>, RpcError> {
@@ -192,7 +208,7 @@ pub fn register(rpc: &mut RpcRegistry, st: &Arc<HtState>) {
             "Set one key in a hash table with value and expire.",
             move |p| {
                 let (Some(hn), Some(key), Some(ex)) =
-                    (param_name(p, 0), param_name(p, 1), param_int(p, 3))
+                    (param_name(p, 0), param_name(p, 1), param_int_strict(p, 3))
                 else {
                     return Err(RpcError::new(
                         500,
@@ -351,9 +367,16 @@ mod tests {
             "No such htable"
         );
         assert!(r.call("htable.get", &[json!("a"), json!("nope")]).is_err());
-        assert!(r
+        // a string that is no number: refused over BINRPC, 0 over JSON-RPC
+        assert!(crate::rpc::as_binrpc(|| r
             .call("htable.seti", &[json!("a"), json!("n"), json!("x")])
-            .is_err());
+            .is_err()));
+        r.call("htable.seti", &[json!("a"), json!("n"), json!("x")])
+            .unwrap();
+        let g = r.call("htable.get", &[json!("a"), json!("n")]).unwrap();
+        assert_eq!(g["item"]["value"], json!(0));
+        r.call("htable.seti", &[json!("a"), json!("n"), json!(7)])
+            .unwrap();
         let d = r.call("htable.dump", &[json!("a")]).unwrap();
         let n: usize = d
             .as_array()

@@ -44,16 +44,16 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Echo: scalars come back as strings (Kamailio reads them with `*.s`).
+/// Echo: strings and numbers come back as strings (Kamailio reads them
+/// with `*.s`), up to the first parameter that is neither.
 fn echo(params: &[Json]) -> Json {
     Json::Array(
         params
             .iter()
-            .map(|p| match p {
-                Json::String(_) => p.clone(),
-                Json::Number(n) => Json::String(n.to_string()),
-                Json::Bool(b) => Json::String(i32::from(*b).to_string()),
-                other => Json::String(other.to_string()),
+            .map_while(|p| match p {
+                Json::String(_) => Some(p.clone()),
+                Json::Number(n) => Some(Json::String(n.to_string())),
+                _ => None,
             })
             .collect(),
     )
@@ -138,7 +138,7 @@ fn processes(rt: &Runtime, serving: &[&str]) -> Vec<String> {
 
 /// Process descriptions with Kamailio's ranks: 0 for main, 1.. for SIP
 /// receivers (UDP, then TCP), -2 for module processes, -4 for TCP main.
-fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
+pub(super) fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
     // Kamailio's order: UDP receivers per socket, timers, module processes,
     // then the TCP workers (shared by every TCP socket) and the TCP main.
     let mut out = vec![("main process - attendant".to_string(), 0)];
@@ -165,7 +165,7 @@ fn processes_ranked(rt: &Runtime, serving: &[&str]) -> Vec<(String, i64)> {
     out
 }
 
-type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
+pub(super) type Handler = Box<dyn Fn(&[Json]) -> Result<Json, RpcError> + Send + Sync>;
 
 /// The statistics names of a stats.* call: every parameter must be a
 /// string (Kamailio reads them as strings; a number is refused).
@@ -274,12 +274,67 @@ pub fn register_stats(rpc: &mut RpcRegistry, rt: &Arc<OnceLock<Weak<Runtime>>>) 
     );
 }
 
+/// Kamailio's `dns:` group (siprd asks the system resolver; it has no slow
+/// query threshold: `slow_dns_request` stays 0) and, with TCP, the `tcp:`
+/// group from the transport's counters and its connection table
+/// (`send_timeout` is 0: siprd's writes are queued, a full queue counts in
+/// `sendq_full`).
+fn register_net(rt: &Arc<Runtime>) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let stats = &rt.rpc.stats;
+    let load = |c: &'static AtomicU64| Stat::Computed(Arc::new(move || c.load(Relaxed)));
+    stats.add(
+        "dns",
+        "failed_dns_request",
+        load(&crate::forward::FAILED_DNS),
+    );
+    stats.add("dns", "slow_dns_request", Stat::Computed(Arc::new(|| 0)));
+    if rt.tcp_snapshot().is_none() {
+        return;
+    }
+    let c = &crate::transport::TCP_COUNTERS;
+    for (name, counter) in [
+        ("established", &c.established),
+        ("passive_open", &c.passive_open),
+        ("connect_success", &c.connect_success),
+        ("connect_failed", &c.connect_failed),
+        ("local_reject", &c.local_reject),
+        ("sendq_full", &c.sendq_full),
+        ("con_timeout", &c.con_timeout),
+        ("con_reset", &c.con_reset),
+    ] {
+        stats.add("tcp", name, load(counter));
+    }
+    stats.add("tcp", "send_timeout", Stat::Computed(Arc::new(|| 0)));
+    let w = Arc::downgrade(rt);
+    stats.add(
+        "tcp",
+        "current_opened_connections",
+        Stat::Computed(Arc::new(move || {
+            w.upgrade()
+                .and_then(|rt| rt.tcp_snapshot())
+                .map_or(0, |t| t.conns.len() as u64)
+        })),
+    );
+    let w = Arc::downgrade(rt);
+    stats.add(
+        "tcp",
+        "current_write_queue_size",
+        Stat::Computed(Arc::new(move || {
+            w.upgrade()
+                .and_then(|rt| rt.tcp_snapshot())
+                .map_or(0, |t| t.conns.iter().map(|c| c.queued as u64).sum())
+        })),
+    );
+}
+
 /// Reads one value from tm's counters.
 type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
 
 /// Kamailio's `tmx:` group, computed from tm's counters (`tm.stats`) when tm
 /// is loaded. Names tm does not count stay 0.
 pub fn register_tmx(rt: &Arc<Runtime>) {
+    register_net(rt);
     if rt.rpc.get("tm.stats").is_none() {
         return;
     }
@@ -362,7 +417,10 @@ pub fn register(
         Box::new(|p| {
             // as Kamailio: the signal is the parameter read as an integer
             // (SIGTERM without one: a clean stop); only this process gets it
-            let sig = p.first().map_or(i64::from(libc::SIGTERM), int_param);
+            // (over BINRPC a parameter that is no integer is ignored: SIGTERM)
+            let sig = crate::rpc::Scan::new(p)
+                .int()
+                .unwrap_or(i64::from(libc::SIGTERM));
             let sig = libc::c_int::try_from(sig).unwrap_or(0);
             tracing::info!("core.kill: sending signal {sig} to the server");
             // SAFETY: kill(2) on our own pid with a number the kernel validates.
@@ -479,6 +537,7 @@ pub fn register(
         );
     }
     register_more(rpc, rt, serving, started);
+    super::core_mem::register(rpc, rt, serving);
     register_stats(rpc, rt);
 }
 
@@ -503,15 +562,39 @@ fn register_more(
     add(
         "core.printi",
         "Returns back its integer parameters.",
-        Box::new(|p| Ok(Json::Array(p.iter().map(|v| json!(int_param(v))).collect()))),
+        Box::new(|p| {
+            // BINRPC refuses a parameter that is no integer; JSON-RPC reads
+            // anything as one (a string or an object is 0)
+            if !crate::rpc::is_binrpc() {
+                return Ok(Json::Array(p.iter().map(|v| json!(int_param(v))).collect()));
+            }
+            // the values up to the first that is not an integer; that one's
+            // error only when nothing was printed (as kamcmd shows it)
+            let mut s = crate::rpc::Scan::new(p);
+            let mut out = Vec::with_capacity(p.len());
+            for _ in p {
+                match s.int() {
+                    Ok(v) => out.push(Json::from(v)),
+                    Err(e) if out.is_empty() => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Ok(Json::Array(out))
+        }),
     );
     add(
         "core.prints",
         "Returns back its string parameters (up to the first one that is not a string).",
         Box::new(|p| {
-            Ok(Json::Array(
-                p.iter().map_while(|v| v.as_str().map(Json::from)).collect(),
-            ))
+            let out: Vec<Json> = p.iter().map_while(|v| v.as_str().map(Json::from)).collect();
+            // over BINRPC a first parameter that is no string is an error
+            if out.is_empty() && !p.is_empty() && crate::rpc::is_binrpc() {
+                return Err(crate::rpc::Scan::new(p)
+                    .str()
+                    .err()
+                    .unwrap_or_else(|| RpcError::new(400, "bad parameter")));
+            }
+            Ok(Json::Array(out))
         }),
     );
     add(
@@ -582,10 +665,10 @@ fn register_more(
                     for k in ["mcast", "mhomed", "virtual"] {
                         sock.insert(k.into(), json!("no"));
                     }
-                    out.push(json!({ "socket": sock }));
+                    out.push(Json::Object(sock));
                 }
             }
-            Ok(Json::Array(out))
+            Ok(crate::rpc::keyed_list("socket", out))
         }),
     );
     let r = rt.clone();
@@ -599,10 +682,13 @@ fn register_more(
                 .into_iter()
                 .map(|(proto, host, port)| {
                     let port = port.map_or_else(|| json!("*"), |p| json!(p));
-                    json!({"alias": {"proto": proto, "address": host, "port": port}})
+                    json!({"proto": proto, "address": host, "port": port})
                 })
                 .collect();
-            Ok(json!({"myself_callbacks": "no", "aliases": aliases}))
+            Ok(json!({
+                "myself_callbacks": "no",
+                "aliases": crate::rpc::keyed_list("alias", aliases),
+            }))
         }),
     );
     let (r, sv) = (rt.clone(), serving.clone());

@@ -8,6 +8,7 @@
 //! module did.
 
 pub mod core_cmds;
+mod core_mem;
 pub mod dgram;
 pub mod fifo;
 pub mod http;

@@ -65,6 +65,8 @@ struct JsonrplPv(u8);
 impl PvImpl<Ctx> for JsonrplPv {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
         LAST.with(|l| match (&*l.borrow(), self.0) {
+            // before any jsonrpc_exec(): code 0, as Kamailio
+            (None, 0) => Value::Int(0),
             (None, _) => Value::Null,
             (Some(r), 0) => Value::Int(r.code),
             (Some(r), 1) => Value::Str(bytes::Bytes::copy_from_slice(r.text.as_bytes())),

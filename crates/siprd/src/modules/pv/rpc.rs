@@ -53,7 +53,8 @@ fn shv_get(vars: &VarsState, p: &[Json]) -> Result<Json, RpcError> {
 
 /// Kamailio's order of checks: name, type, type name, value, then whether
 /// the variable exists (the command creates none). An `int` given as a JSON
-/// string reads as 0; a number is truncated to 32 bits.
+/// string reads as 0; a number is truncated to 32 bits. Over BINRPC the
+/// value must be an integer.
 fn shv_set(vars: &VarsState, p: &[Json]) -> Result<Json, RpcError> {
     const USAGE: &str = "(Parameters: varname type value)";
     let missing = |what: &str| RpcError::new(500, format!("Missing {what} {USAGE}"));
@@ -67,11 +68,15 @@ fn shv_set(vars: &VarsState, p: &[Json]) -> Result<Json, RpcError> {
         .ok_or_else(|| missing("parameter type"))?;
     let value = if ty.eq_ignore_ascii_case("int") {
         let n = match p.get(2) {
+            // BINRPC: an integer only (kamcmd's `x` or `1.5` is refused)
+            Some(Json::Number(n)) if crate::rpc::is_binrpc() => n
+                .as_i64()
+                .ok_or_else(|| missing("integer parameter value"))?,
             Some(Json::Number(n)) => n
                 .as_i64()
                 .or_else(|| n.as_f64().map(|f| f as i64))
                 .unwrap_or(0),
-            Some(Json::String(_)) => 0,
+            Some(Json::String(_)) if !crate::rpc::is_binrpc() => 0,
             _ => return Err(missing("integer parameter value")),
         };
         Value::Int(n as i32)

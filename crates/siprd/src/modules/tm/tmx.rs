@@ -452,7 +452,8 @@ fn rpc_reply(
 fn rpc_more(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
     let s = st.clone();
     rpc.add("tm.reply", "Reply transaction", move |p| {
-        if p.is_empty() {
+        // over BINRPC the code must be an integer (kamcmd `s:200` is refused)
+        if crate::rpc::Scan::new(p).int().is_err() {
             return Err(RpcError::bad_params("Reply code expected"));
         }
         if !p.get(1).is_some_and(Json::is_string) {
@@ -482,7 +483,7 @@ fn rpc_more(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
         "tm.reply_callid",
         "Reply transaction by call-id",
         move |p| {
-            if p.is_empty() {
+            if crate::rpc::Scan::new(p).int().is_err() {
                 return Err(RpcError::bad_params("Reply code expected"));
             }
             if !p.get(1).is_some_and(Json::is_string) {
