@@ -9,7 +9,7 @@
 //!        ├─ event_route[core:pre-routing]  (drop stops here)
 //!        ├─ request: module hooks (sl ACK filter, tm) → request_route
 //!        │           → end of processing: t_precheck_trans() mark dropped
-//!        └─ reply:   module hooks (tm matching)      → reply_route → forward by Via
+//!        └─ reply:   reply_route → module hooks (tm matching) → forward by Via
 //! ```
 
 use crate::context::{Ctx, RcvInfo};
@@ -269,15 +269,17 @@ pub fn route_message(
             ctx.msg.status().unwrap_or(0),
             ctx.msg.cseq_ref().ok().map(|c| &c.method),
         );
-        for hook in &rt.hooks.reply {
-            if hook(ctx) == HookAction::Stop {
-                return;
-            }
-        }
+        // As Kamailio: the core reply_route sees every reply first (and may
+        // drop it); then the modules (tm) take theirs; the rest is forwarded.
         if let Some(route) = rt.reply_route {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
             if out.dropped {
                 stats.drop_replies.inc();
+                return;
+            }
+        }
+        for hook in &rt.hooks.reply {
+            if hook(ctx) == HookAction::Stop {
                 return;
             }
         }

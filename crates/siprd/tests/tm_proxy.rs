@@ -683,3 +683,39 @@ fn a_non_invite_branch_is_never_cancelled_and_waits_t2_after_a_100() {
     let r = t.uac_reply(WAIT).expect("final reply");
     assert_eq!(first_line(&r), "SIP/2.0 404 Nope");
 }
+
+#[test]
+fn core_reply_route_runs_before_tm_and_can_drop() {
+    // Kamailio: reply_route sees every reply before tm matches it ($T_reply_code
+    // is the reply's code, no branch yet); its edits travel with the relayed
+    // reply and `drop` keeps tm from ever seeing it.
+    let t = Setup::new(
+        "",
+        "",
+        r#"reply_route {
+    xlog("L_INFO", "CORE-REPLY $rs $T_reply_code [$T_reply_reason] $T_branch_idx\n");
+    append_hf("X-Core: $rs\r\n");
+    if ($rs == 183) { drop; }
+}"#,
+    );
+    let (ia, fa, ib, fb) = t.invite("crr-1", "");
+    send(&t.a, fa, &uas_reply(&ia, "183 Progress", "ta", ""));
+    send(&t.b, fb, &uas_reply(&ib, "180 Ringing", "tb", ""));
+    let r = t.uac_reply(WAIT).expect("the 180");
+    assert!(r.starts_with("SIP/2.0 180 Ringing\r\n"), "{r}");
+    assert_eq!(header(&r, "X-Core"), Some("180"), "{r}");
+    assert!(
+        t.s.wait_log("CORE-REPLY 180 180 [Ringing] -1", WAIT),
+        "{}",
+        t.s.log()
+    );
+    assert!(t.s.wait_log("ONREPLY 180 idx=1", WAIT), "{}", t.s.log());
+    // The dropped 183 reached neither tm (no onreply_route) nor the UAC.
+    assert!(
+        t.s.log().contains("CORE-REPLY 183 183 [Progress] -1"),
+        "{}",
+        t.s.log()
+    );
+    assert!(!t.s.log().contains("ONREPLY 183"), "{}", t.s.log());
+    assert!(t.uac_reply(SHORT).is_none());
+}

@@ -1245,6 +1245,17 @@ impl PvImpl<Ctx> for TPv {
                         .map_or(0, |t| i32::from(t.entry.inner.lock().uas.last_code())),
                 )
             }
+            // The core reply_route runs before tm matches the reply: Kamailio
+            // reads the reply itself, and no branch (-1).
+            TField::ReplyCode if ctx.exec.route_type == route_type::CORE_ONREPLY => {
+                Value::Int(ctx.msg.status().map_or(0, i32::from))
+            }
+            TField::ReplyReason if ctx.exec.route_type == route_type::CORE_ONREPLY => {
+                Value::Str(Bytes::copy_from_slice(ctx.msg.reason()))
+            }
+            TField::BranchIndex if ctx.exec.route_type == route_type::CORE_ONREPLY => {
+                Value::Int(-1)
+            }
             TField::ReplyCode => Value::Int(ctx.tm.reply_code),
             // Kamailio: only onreply and failure routes have one; elsewhere
             // an empty value
