@@ -1,7 +1,9 @@
 //! Stream framing for connection-oriented transports (TCP/TLS).
 //!
 //! A SIP message on a stream ends after its header section plus `Content-Length`
-//! body bytes (RFC 3261 18.3); a missing Content-Length on a stream means 0.
+//! body bytes (RFC 3261 18.3). Content-Length is mandatory on a stream: a
+//! message without one cannot be framed unless the caller accepts it as 0
+//! (Kamailio's `tcp_accept_no_cl`); two Content-Length headers never frame.
 
 use crate::scan::{eq_ignore_case, trim};
 
@@ -12,8 +14,19 @@ pub enum FrameError {
     HeadersTooLong,
     /// A Content-Length header whose value is not a decimal number.
     BadContentLength,
-    /// Two Content-Length headers disagreeing.
+    /// Two Content-Length headers.
     ConflictingContentLength,
+    /// No Content-Length header (and the caller does not take it as 0).
+    MissingContentLength,
+}
+
+/// What a message without Content-Length means on the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingLength {
+    /// An empty body.
+    Zero,
+    /// A framing error.
+    Refuse,
 }
 
 impl std::fmt::Display for FrameError {
@@ -21,7 +34,8 @@ impl std::fmt::Display for FrameError {
         f.write_str(match self {
             FrameError::HeadersTooLong => "header section too long",
             FrameError::BadContentLength => "invalid Content-Length",
-            FrameError::ConflictingContentLength => "conflicting Content-Length headers",
+            FrameError::ConflictingContentLength => "two Content-Length headers",
+            FrameError::MissingContentLength => "no Content-Length header",
         })
     }
 }
@@ -64,7 +78,11 @@ pub(crate) fn header_end(buf: &[u8], from: usize) -> Option<usize> {
 /// Leading CR/LF bytes (keep-alives) are counted into the length, so a caller may parse
 /// `buf[..n]` directly; better call [`skip_keepalive`] first. A buffer holding only
 /// keep-alives yields `Ok(None)`.
-pub fn message_len(buf: &[u8], max_header: usize) -> Result<Option<usize>, FrameError> {
+pub fn message_len(
+    buf: &[u8],
+    max_header: usize,
+    missing: MissingLength,
+) -> Result<Option<usize>, FrameError> {
     let start = skip_keepalive(buf);
     if start == buf.len() {
         return Ok(None);
@@ -78,7 +96,11 @@ pub fn message_len(buf: &[u8], max_header: usize) -> Result<Option<usize>, Frame
     if hend - start > max_header {
         return Err(FrameError::HeadersTooLong);
     }
-    let clen = content_length_in(buf.get(start..hend).unwrap_or_default())?.unwrap_or(0);
+    let clen = match content_length_in(buf.get(start..hend).unwrap_or_default())? {
+        Some(n) => n,
+        None if missing == MissingLength::Zero => 0,
+        None => return Err(FrameError::MissingContentLength),
+    };
     let total = hend.checked_add(clen).ok_or(FrameError::BadContentLength)?;
     Ok((buf.len() >= total).then_some(total))
 }
@@ -98,9 +120,8 @@ fn content_length_in(head: &[u8]) -> Result<Option<usize>, FrameError> {
             continue;
         }
         let v = parse_len(&l[colon + 1..]).ok_or(FrameError::BadContentLength)?;
-        match found {
-            Some(prev) if prev != v => return Err(FrameError::ConflictingContentLength),
-            _ => found = Some(v),
+        if found.replace(v).is_some() {
+            return Err(FrameError::ConflictingContentLength);
         }
     }
     Ok(found)
@@ -126,54 +147,81 @@ pub(crate) fn parse_len(v: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    const REFUSE: MissingLength = MissingLength::Refuse;
+
     const INV: &[u8] =
         b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nContent-Length: 4\r\n\r\nabcdNEXT";
 
     #[test]
     fn frames_with_body() {
-        assert_eq!(message_len(INV, 4096), Ok(Some(INV.len() - 4)));
-        assert_eq!(message_len(&INV[..INV.len() - 6], 4096), Ok(None));
-        assert_eq!(message_len(&INV[..30], 4096), Ok(None));
+        assert_eq!(message_len(INV, 4096, REFUSE), Ok(Some(INV.len() - 4)));
+        assert_eq!(message_len(&INV[..INV.len() - 6], 4096, REFUSE), Ok(None));
+        assert_eq!(message_len(&INV[..30], 4096, REFUSE), Ok(None));
     }
 
     #[test]
-    fn missing_content_length_is_zero() {
+    fn missing_content_length_refused_or_zero() {
         let m = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\nINVITE";
-        assert_eq!(message_len(m, 4096), Ok(Some(m.len() - 6)));
+        assert_eq!(
+            message_len(m, 4096, REFUSE),
+            Err(FrameError::MissingContentLength)
+        );
+        assert_eq!(
+            message_len(m, 4096, MissingLength::Zero),
+            Ok(Some(m.len() - 6))
+        );
+    }
+
+    #[test]
+    fn two_equal_content_lengths_do_not_frame() {
+        let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\nl: 0\r\n\r\n";
+        assert_eq!(
+            message_len(m, 4096, MissingLength::Zero),
+            Err(FrameError::ConflictingContentLength)
+        );
     }
 
     #[test]
     fn compact_lf_only_and_keepalive() {
         let m = b"\r\n\r\nOPTIONS sip:a SIP/2.0\nl :  2\n\nxy";
         assert_eq!(skip_keepalive(m), 4);
-        assert_eq!(message_len(m, 4096), Ok(Some(m.len())));
-        assert_eq!(message_len(&m[4..], 4096), Ok(Some(m.len() - 4)));
-        assert_eq!(message_len(b"\r\n\r\n", 4096), Ok(None));
+        assert_eq!(message_len(m, 4096, REFUSE), Ok(Some(m.len())));
+        assert_eq!(message_len(&m[4..], 4096, REFUSE), Ok(Some(m.len() - 4)));
+        assert_eq!(message_len(b"\r\n\r\n", 4096, REFUSE), Ok(None));
     }
 
     #[test]
     fn errors() {
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: x1\r\n\r\n";
-        assert_eq!(message_len(m, 4096), Err(FrameError::BadContentLength));
+        assert_eq!(
+            message_len(m, 4096, REFUSE),
+            Err(FrameError::BadContentLength)
+        );
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab";
         assert_eq!(
-            message_len(m, 4096),
+            message_len(m, 4096, REFUSE),
             Err(FrameError::ConflictingContentLength)
         );
         assert_eq!(
-            message_len(&[b'a'; 100], 50),
+            message_len(&[b'a'; 100], 50, REFUSE),
             Err(FrameError::HeadersTooLong)
         );
-        assert_eq!(message_len(INV, 20), Err(FrameError::HeadersTooLong));
+        assert_eq!(
+            message_len(INV, 20, REFUSE),
+            Err(FrameError::HeadersTooLong)
+        );
         let m = b"OPTIONS sip:a SIP/2.0\r\nl: 99999999999999999999\r\n\r\n";
-        assert_eq!(message_len(m, 4096), Err(FrameError::BadContentLength));
+        assert_eq!(
+            message_len(m, 4096, REFUSE),
+            Err(FrameError::BadContentLength)
+        );
     }
 
     #[test]
     fn split_terminator() {
         let m = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r";
-        assert_eq!(message_len(m, 4096), Ok(None));
+        assert_eq!(message_len(m, 4096, REFUSE), Ok(None));
         let m = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n";
-        assert_eq!(message_len(m, 4096), Ok(None));
+        assert_eq!(message_len(m, 4096, REFUSE), Ok(None));
     }
 }

@@ -4,7 +4,7 @@
 //! refuses it and why (Kamailio compatibility is the reference for what a proxy drops).
 
 use bytes::Bytes;
-use siprd_sip::framing::{message_len, FrameError};
+use siprd_sip::framing::{message_len, FrameError, MissingLength};
 use siprd_sip::reply::{build_reply, ReplyOpts};
 use siprd_sip::{Message, ParseError};
 use sipx_testkit::rfc4475::{self, Expect, Fault};
@@ -18,7 +18,7 @@ fn parse(b: &[u8]) -> Result<Message, ParseError> {
 
 /// Everything a proxy touches must work on a valid message.
 fn check_valid(name: &str, b: &[u8]) {
-    let n = message_len(b, MAX)
+    let n = message_len(b, MAX, MissingLength::Zero)
         .unwrap_or_else(|e| panic!("{name}: framing error {e}"))
         .unwrap_or_else(|| panic!("{name}: incomplete"));
     let m = parse(&b[..n]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -76,7 +76,7 @@ fn rfc4475_corpus() {
             Expect::ParseErr(Fault::Framing) | Expect::ParseErr(_) => {
                 // Framing layer (stream) refuses or waits; a datagram is still parsed, as
                 // Kamailio processes messages with a wrong Content-Length.
-                let f = message_len(b, MAX);
+                let f = message_len(b, MAX, MissingLength::Zero);
                 match c.name {
                     // Content-Length larger than the data: on a stream, wait for more bytes.
                     "clerr" => assert_eq!(f, Ok(None)),
@@ -122,7 +122,11 @@ fn rfc4475_corpus() {
             }
             Expect::ValidateErr(_) => {
                 let m = parse(b).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-                assert!(message_len(b, MAX).unwrap().is_some(), "{}", c.name);
+                assert!(
+                    message_len(b, MAX, MissingLength::Zero).unwrap().is_some(),
+                    "{}",
+                    c.name
+                );
                 if c.name == "insuf" {
                     assert!(m.validate_required().is_err());
                 } else {
@@ -174,7 +178,9 @@ fn rfc4475_valid_set_specifics() {
 fn rfc5118_corpus() {
     for c in rfc5118::CASES {
         let w = c.wire();
-        let n = message_len(&w, MAX).unwrap().unwrap_or(w.len());
+        let n = message_len(&w, MAX, MissingLength::Zero)
+            .unwrap()
+            .unwrap_or(w.len());
         let m = parse(&w[..n]).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         if c.name == "ipv6-bad" {
             // The start line frames; the unbracketed IPv6 R-URI is refused when read.

@@ -2,12 +2,12 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use siprd_sip::framing::{message_len, skip_keepalive};
+use siprd_sip::framing::{message_len, skip_keepalive, MissingLength};
 use siprd_sip::reply::{build_reply, ReplyOpts};
 use siprd_sip::{Edits, Message, NameAddr, Uri, Via};
 
 fn exercise(b: &[u8]) {
-    let _ = message_len(b, 1024);
+    let _ = message_len(b, 1024, MissingLength::Zero);
     let _ = skip_keepalive(b);
     let _ = Uri::parse(b);
     let _ = NameAddr::parse(b);

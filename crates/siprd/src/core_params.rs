@@ -172,7 +172,7 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
     ("tcp_accept_aliases", Ignored),
     ("tcp_accept_haproxy", Ignored),
     ("tcp_accept_hep3", Ignored),
-    ("tcp_accept_no_cl", Ignored),
+    ("tcp_accept_no_cl", Used),
     ("tcp_async", Ignored),
     ("tcp_buf_write", Ignored),
     ("tcp_children", Used),

@@ -111,15 +111,14 @@ impl Dispatcher {
                 ctx.rcv = rcv;
                 ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
             });
-            return;
-        }
-        if self.bad_message_log.allow() {
+        } else if self.bad_message_log.allow() {
             tracing::warn!(
                 "dropping unparsable message from {}:{}: {reason}",
                 pkt.proto,
                 pkt.src
             );
         }
+        close_stream(&self.rt, &rcv);
     }
 }
 
@@ -208,6 +207,14 @@ impl Handler for Dispatcher {
     }
 }
 
+/// A stream that carried a message Kamailio cannot take (unparsable, or
+/// without Via/From/To/Call-ID/CSeq) is closed, as Kamailio closes it.
+fn close_stream(rt: &Runtime, rcv: &RcvInfo) {
+    if rcv.conn.is_some() {
+        rt.tcp_close_after(&rcv.reply_dest(rcv.src));
+    }
+}
+
 /// Shorter UDP datagrams are ignored, as Kamailio does.
 const MIN_UDP_PACKET: usize = 32;
 
@@ -249,6 +256,7 @@ pub fn route_message(
             );
         }
         rt.rpc.core_stats.bad_msg_hdr.inc();
+        close_stream(rt, &ctx.rcv);
         return;
     }
     if is_request {

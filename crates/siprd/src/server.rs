@@ -64,6 +64,7 @@ fn transport_config(rt: &Runtime) -> TransportConfig {
         children: s.children,
         tcp_children: Some(s.tcp_children),
         tcp_max_connections: s.tcp_max_connections,
+        tcp_accept_no_cl: s.tcp_accept_no_cl,
         tcp_connection_lifetime: Duration::from_secs(u64::from(s.tcp_connection_lifetime)),
         ..TransportConfig::default()
     }

@@ -63,6 +63,9 @@ pub struct CoreSettings {
     pub disable_tcp: bool,
     pub tcp_max_connections: usize,
     pub tcp_connection_lifetime: u32,
+    /// `tcp_accept_no_cl`: a TCP message without Content-Length is taken
+    /// (empty body) instead of closing the connection.
+    pub tcp_accept_no_cl: bool,
     /// Full header line added to local replies (`Server: siprd`), unless disabled.
     pub server_header: String,
     pub server_signature: bool,
@@ -107,6 +110,7 @@ impl Default for CoreSettings {
             tcp_children: 8,
             disable_tcp: false,
             tcp_max_connections: 2048,
+            tcp_accept_no_cl: false,
             tcp_connection_lifetime: 120,
             server_header: format!("Server: siprd ({})", env!("CARGO_PKG_VERSION")),
             server_signature: true,
@@ -208,6 +212,7 @@ impl CoreSettings {
             "children" => self.children = as_count(value)?.max(1),
             "tcp_children" => self.tcp_children = as_count(value)?.max(1),
             "disable_tcp" => self.disable_tcp = as_bool(value)?,
+            "tcp_accept_no_cl" => self.tcp_accept_no_cl = as_bool(value)?,
             "tcp_max_connections" => self.tcp_max_connections = as_count(value)?,
             "tcp_connection_lifetime" => {
                 self.tcp_connection_lifetime = as_int(value)?.max(1) as u32

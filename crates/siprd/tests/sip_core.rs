@@ -321,6 +321,52 @@ fn tcp_replies_on_the_same_connection_pipelined_and_split() {
     assert_eq!(header(&r3, "Call-ID"), Some("tcp3"));
 }
 
+/// What Kamailio 5.6 does with a TCP message it cannot take: `Some(reply
+/// first line)` when it answers and keeps the connection, `None` when it
+/// closes the connection unanswered.
+fn tcp_outcome(s: &Siprd, msg: &str) -> Option<String> {
+    let mut t = TcpClient::connect(s.tcp_addr());
+    t.send(msg.as_bytes());
+    match t.recv(Duration::from_millis(700)) {
+        Some(r) => Some(first_line(&r).to_string()),
+        None => {
+            assert!(t.closed_within(WAIT), "neither answered nor closed: {msg}");
+            None
+        }
+    }
+}
+
+#[test]
+fn tcp_messages_kamailio_refuses_close_the_connection() {
+    let s = start();
+    let ok = request("OPTIONS", "sip:x@127.0.0.1", 5060, "tcpok", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    assert_eq!(tcp_outcome(&s, &ok).as_deref(), Some("SIP/2.0 200 OK"));
+    // No Content-Length (tcp_accept_no_cl=no, the default), two of them
+    // (even equal), a bad one.
+    let no_cl = ok.replace("Content-Length: 0\r\n", "");
+    assert_eq!(tcp_outcome(&s, &no_cl), None);
+    let two = ok.replace("Content-Length: 0\r\n", "Content-Length: 0\r\nl: 0\r\n");
+    assert_eq!(tcp_outcome(&s, &two), None);
+    let bad = ok.replace("Content-Length: 0\r\n", "Content-Length: -1\r\n");
+    assert_eq!(tcp_outcome(&s, &bad), None);
+    // Framed but unparsable, or without From: closed after the message.
+    assert_eq!(
+        tcp_outcome(&s, &format!("hello junk\r\nContent-Length: 0\r\n\r\n{ok}")),
+        None
+    );
+    let no_from: String = ok
+        .split("\r\n")
+        .filter(|l| !l.starts_with("From:"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    assert_eq!(tcp_outcome(&s, &format!("{no_from}{ok}")), None);
+    // With tcp_accept_no_cl=yes a message without Content-Length has no body.
+    let s = Siprd::start(&BASIC.replacen('\n', "\ntcp_accept_no_cl=yes\n", 1));
+    assert_eq!(tcp_outcome(&s, &no_cl).as_deref(), Some("SIP/2.0 200 OK"));
+    assert_eq!(tcp_outcome(&s, &two), None);
+}
+
 #[test]
 fn tcp_oversized_header_closes_the_connection() {
     let s = start();

@@ -11,6 +11,7 @@ use std::time::Duration;
 const CFG: &str = r#"
 children=1
 tcp_children=1
+tcp_accept_no_cl=yes
 listen=udp:127.0.0.1:0
 listen=tcp:127.0.0.1:0
 loadmodule "pv.so"
@@ -195,7 +196,7 @@ fn xhttp_over_udp_and_junk() {
     let mut c = TcpClient::connect(s.tcp_addr());
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n");
     assert!(c.closed_within(Duration::from_secs(3)));
-    // Binary junk does not disturb the server.
+    // Binary junk does not disturb the server (its connection is closed).
     let mut c = TcpClient::connect(s.tcp_addr());
     c.send(&[0xffu8; 300]);
     c.send(b"\r\n\r\n");
@@ -235,4 +236,21 @@ fn bad_xhttp_config() {
         "loadmodule \"jsonrpcs.so\"\nmodparam(\"jsonrpcs\", \"tcp_socket\", \"tcp:127.0.0.1:5042\")\nrequest_route { drop; }\n",
     );
     assert_ne!(code, 0, "{out}");
+}
+
+#[test]
+fn without_tcp_accept_no_cl_a_request_without_content_length_closes() {
+    // Kamailio 5.6 (tcp_accept_no_cl=no, the default): an HTTP or SIP
+    // request without Content-Length on TCP closes the connection unanswered.
+    let s = Siprd::start(&CFG.replace("tcp_accept_no_cl=yes\n", ""));
+    let mut c = TcpClient::connect(s.tcp_addr());
+    c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(c.closed_within(Duration::from_secs(3)));
+    let mut c = TcpClient::connect(s.tcp_addr());
+    let r = http(
+        &mut c,
+        "GET /y HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    )
+    .expect("served with a Content-Length");
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
 }

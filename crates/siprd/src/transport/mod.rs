@@ -195,6 +195,9 @@ pub struct TransportConfig {
     pub max_tcp_header: usize,
     /// Largest whole message (header + body) on TCP.
     pub max_tcp_message: usize,
+    /// `tcp_accept_no_cl` (default no): a TCP message without Content-Length
+    /// has an empty body instead of closing the connection (as Kamailio).
+    pub tcp_accept_no_cl: bool,
     /// `tcp_connection_lifetime` (default 120 s): idle connections are closed.
     pub tcp_connection_lifetime: Duration,
     /// `tcp_connect_timeout` (default 10 s).
@@ -216,6 +219,7 @@ impl Default for TransportConfig {
             tcp_max_connections: 2048,
             max_tcp_header: 65535,
             max_tcp_message: 1 << 20,
+            tcp_accept_no_cl: false,
             tcp_connection_lifetime: Duration::from_secs(120),
             tcp_connect_timeout: Duration::from_secs(10),
             tcp_max_queued: 4 << 20,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use siprd_sip::framing::{message_len, skip_keepalive, FrameError};
+use siprd_sip::framing::{message_len, skip_keepalive, FrameError, MissingLength};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -89,6 +89,8 @@ pub(crate) struct TcpShared {
     stopping: AtomicBool,
     max_conns: usize,
     max_header: usize,
+    /// A message without Content-Length: refused (closes) or empty-bodied.
+    missing_length: MissingLength,
     max_message: usize,
     lifetime: Duration,
     connect_timeout: Duration,
@@ -191,6 +193,11 @@ impl TcpShared {
             stopping: AtomicBool::new(false),
             max_conns: cfg.tcp_max_connections.max(1),
             max_header: cfg.max_tcp_header.max(256),
+            missing_length: if cfg.tcp_accept_no_cl {
+                MissingLength::Zero
+            } else {
+                MissingLength::Refuse
+            },
             max_message: cfg.max_tcp_message.max(cfg.max_tcp_header),
             lifetime: cfg.tcp_connection_lifetime.max(Duration::from_millis(10)),
             connect_timeout: cfg.tcp_connect_timeout,
@@ -486,7 +493,7 @@ impl TcpShared {
                 if buf.is_empty() {
                     break;
                 }
-                match message_len(&buf, self.max_header) {
+                match message_len(&buf, self.max_header, self.missing_length) {
                     Ok(Some(n)) => {
                         if n > self.max_message {
                             if let Some(s) = RL_HDR.check() {
