@@ -566,19 +566,35 @@ request_route {{
     assert_eq!(lines[2], "To: <sip:alice@example.org>");
     assert_eq!(lines[3], "From: <sip:bob@example.org>;tag=2w3e");
     assert_eq!(lines[4], "CSeq: 10 OPTIONS");
-    assert!(lines[5].starts_with("Call-ID: ") && lines[5].contains('@'), "{m}");
+    assert!(
+        lines[5].starts_with("Call-ID: ") && lines[5].contains('@'),
+        "{m}"
+    );
     assert_eq!(lines[6], "Max-Forwards: 70");
     assert_eq!(lines[7], "Content-Length: 0");
     assert!(lines[8].starts_with("User-Agent: "), "{m}");
     assert_eq!(lines[9], "");
     // retransmitted over UDP until answered; the answer goes nowhere
-    let (again, _) = hop.recv_start("OPTIONS", Duration::from_millis(1200)).expect("retransmission");
+    let (again, _) = hop
+        .recv_start("OPTIONS", Duration::from_millis(1200))
+        .expect("retransmission");
     assert_eq!(again, m);
     hop.answer(&m, from, "200 OK");
     assert!(s.wait_log("UAC1 1", WAIT));
     let ci = header(&m, "Call-ID").unwrap_or("").to_string();
-    assert!(s.wait_log(&format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"), WAIT), "{}", s.log());
-    assert!(hop.recv_start("OPTIONS", Duration::from_millis(1200)).is_none(), "answered");
+    assert!(
+        s.wait_log(
+            &format!("LOCALREQ OPTIONS sip:alice@127.0.0.1:{p} {ci} 10 \n"),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(
+        hop.recv_start("OPTIONS", Duration::from_millis(1200))
+            .is_none(),
+        "answered"
+    );
     c.expect_silence(Duration::from_millis(100));
 
     c.request(
@@ -586,15 +602,27 @@ request_route {{
         &request("MESSAGE", "sip:msg@127.0.0.1", c.port(), "uac-2", ""),
     );
     let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("local request");
-    assert!(m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"), "{m}");
-    assert!(m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"), "{m}");
+    assert!(
+        m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("\r\nCSeq: 7 MESSAGE\r\nCall-ID: mycallid\r\n"),
+        "{m}"
+    );
     assert!(m.contains("\r\nContent-Length: 5\r\n"), "{m}");
-    assert!(m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"), "{m}");
+    assert!(
+        m.ends_with("\r\nContent-Type: text/plain\r\n\r\nhello"),
+        "{m}"
+    );
     let from_hdr = header(&m, "From").unwrap_or("");
     let tag = from_hdr.split(";tag=").nth(1).unwrap_or("");
     assert_eq!(tag.len(), 41, "generated From tag: {from_hdr}");
     hop.answer(&m, from, "202 Accepted");
-    assert!(s.wait_log("LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello", WAIT));
+    assert!(s.wait_log(
+        "LOCALREQ MESSAGE sip:alice@example.org mycallid 7 hello",
+        WAIT
+    ));
 
     // a negative reply to a local INVITE is ACKed
     c.request(
@@ -612,5 +640,84 @@ request_route {{
         &request("MESSAGE", "sip:err@127.0.0.1", c.port(), "uac-4", ""),
     );
     assert!(s.wait_log("UACERR -1 -1", WAIT));
-    assert!(hop.recv_start("OPTIONS", Duration::from_millis(300)).is_none());
+    assert!(hop
+        .recv_start("OPTIONS", Duration::from_millis(300))
+        .is_none());
+}
+
+#[test]
+fn rpc_t_uac_start_and_wait_block() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let rpc_port = free_udp_port();
+    let params = format!(
+        r#"loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
+    );
+    let s = Siprd::start(&cfg(&params, "request_route { drop; }"));
+    let call = |params: serde_json::Value| {
+        let req = serde_json::json!({"jsonrpc": "2.0", "method": params[0], "params": params[1], "id": 1});
+        rpc_datagram(rpc_port, req.to_string().as_bytes(), Duration::from_secs(5))
+            .expect("rpc reply")
+    };
+    let ruri = format!("sip:alice@127.0.0.1:{p}");
+    let hdrs = "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nContent-Type: text/plain\r\n";
+    // start: no result, the request goes out
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        ["OPTIONS", ruri, ".", ".", hdrs, ""]
+    ]));
+    assert!(r.get("error").is_none(), "{r}");
+    let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("request");
+    assert!(m.contains("\r\nFrom: <sip:a@x>;tag=1\r\n"), "{m}");
+    hop.answer(&m, from, "200 OK");
+    // errors, as Kamailio's
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        [
+            "OPTIONS",
+            ruri,
+            ".",
+            ".",
+            "From: <sip:a@x>\r\nTo: <sip:b@x>\r\n",
+            ""
+        ]
+    ]));
+    assert_eq!(r["error"]["code"], 400, "{r}");
+    assert_eq!(r["error"]["message"], "Content-Type missing", "{r}");
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        [
+            "OPTIONS",
+            ruri,
+            ".",
+            ".",
+            "To: <sip:b@x>\r\nContent-Type: a/b\r\n",
+            ""
+        ]
+    ]));
+    assert_eq!(r["error"]["message"], "From missing", "{r}");
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        ["OPTIONS", "bad uri", ".", ".", hdrs, ""]
+    ]));
+    assert_eq!(
+        r["error"]["message"], "Invalid request uri \"bad uri\"",
+        "{r}"
+    );
+    let r = call(serde_json::json!(["tm.t_uac_start", ["OPTIONS"]]));
+    assert_eq!(r["error"]["code"], 400, "{r}");
+    // wait_block: the final reply's code and text
+    let h = std::thread::spawn(move || {
+        let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("request");
+        hop.answer(&m, from, "486 Busy");
+    });
+    let r = call(serde_json::json!([
+        "tm.t_uac_wait_block",
+        ["OPTIONS", ruri, ".", ".", hdrs, ""]
+    ]));
+    h.join().expect("hop");
+    assert_eq!(r["result"]["code"], 486, "{r}");
+    assert_eq!(r["result"]["text"], "Busy", "{r}");
+    drop(s);
 }

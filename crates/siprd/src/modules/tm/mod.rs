@@ -1807,6 +1807,7 @@ impl Module for Tm {
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
+        uac::rpc(&self.state, rpc);
         tmx::rpc(&self.state, rpc);
     }
 
