@@ -721,3 +721,104 @@ modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
     assert_eq!(r["result"]["text"], "Busy", "{r}");
     drop(s);
 }
+
+#[test]
+fn t_cancel_callid_cancels_with_reason_and_sets_the_flag() {
+    let hop = NextHop::new();
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    if (isflagset(5)) {{ xlog("L_INFO", "FAILURE flag5 $T_reply_code\n"); }} else {{ xlog("L_INFO", "FAILURE noflag $T_reply_code\n"); }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    if (is_method("MESSAGE")) {{
+        $var(r) = t_cancel_callid("$hdr(X-CI)", "1", "5", "200");
+        $var(n) = t_cancel_callid("nope", "1", "5");
+        $var(u) = t_use_uac_headers();
+        $var(c) = t_clean();
+        xlog("L_INFO", "CANCELCALLID $var(r) $var(n) $var(u) $var(c)\n");
+        sl_send_reply("200", "ok");
+        exit;
+    }}
+    t_on_failure("F");
+    t_relay_to_udp("127.0.0.1", "{}");
+}}
+"#,
+        hop.port()
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "cc-1", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    assert!(c.recv_from(WAIT).is_some());
+    c.drain();
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "MESSAGE",
+            "sip:x@127.0.0.1",
+            c.port(),
+            "cc-m",
+            "X-CI: cc-1\r\n",
+        ),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    assert!(s.wait_log("CANCELCALLID 1 -1 1 1", WAIT), "{}", s.log());
+    let (cancel, from) = hop.recv_start("CANCEL", WAIT).expect("CANCEL");
+    assert!(
+        cancel.ends_with(
+            "Content-Length: 0\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n\r\n"
+        ),
+        "{cancel}"
+    );
+    hop.answer(&cancel, from, "200 OK");
+    hop.answer(&inv, from, "487 Request Terminated");
+    assert!(s.wait_log("FAILURE flag5 487", WAIT), "{}", s.log());
+}
+
+#[test]
+fn t_reuse_branch_takes_the_failed_branch() {
+    let a = NextHop::new();
+    let b = NextHop::new();
+    let routes = format!(
+        r#"
+event_route[tm:branch-failure:bf] {{
+    xlog("L_INFO", "BF before $ru\n");
+    $var(r) = t_reuse_branch();
+    xlog("L_INFO", "BF after $var(r) $ru\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(r) = t_reuse_branch();
+    xlog("L_INFO", "RQ $var(r)\n");
+    $ru = "sip:a@127.0.0.1:{}";
+    append_branch("sip:b@127.0.0.1:{}");
+    t_on_branch_failure("bf");
+    t_relay();
+}}
+"#,
+        a.port(),
+        b.port()
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "reuse-1", ""),
+    );
+    assert!(s.wait_log("RQ -1", WAIT));
+    let (ia, fa) = a.recv_start("INVITE", WAIT).expect("a");
+    let (ib, fb) = b.recv_start("INVITE", WAIT).expect("b");
+    b.answer(&ib, fb, "486 Busy Here");
+    assert!(
+        s.wait_log(&format!("BF after 1 sip:b@127.0.0.1:{}", b.port()), WAIT),
+        "{}",
+        s.log()
+    );
+    a.answer(&ia, fa, "486 Busy Here");
+}
