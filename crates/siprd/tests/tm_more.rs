@@ -822,3 +822,82 @@ request_route {{
     );
     a.answer(&ia, fa, "486 Busy Here");
 }
+
+#[test]
+fn kemi_t_relay_to_proto_and_tm_names() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  if KSR.pv.get("$rU") == "bad" then
+    KSR.xlog.xinfo("PROTO " .. KSR.tm.t_relay_to_proto("sctp") .. "\n")
+    KSR.sl.send_reply(500, "no")
+    return
+  end
+  KSR.setdsturi("sip:127.0.0.1:{port}")
+  if KSR.tm.t_relay_to_proto("udp") < 0 then
+    KSR.sl.send_reply(500, "relay failed")
+  end
+end
+"#,
+        port = hop.port()
+    );
+    let text = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let s = Siprd::start_with(text, &[("kemi.lua", &lua)], &[]);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:b@example.org", c.port(), "kemi-proto", ""),
+    );
+    let (req, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
+    hop.answer(&req, from, "200 OK");
+    assert_eq!(first_line(&c.recv(WAIT).expect("reply")), "SIP/2.0 200 OK");
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "MESSAGE",
+            "sip:bad@example.org",
+            c.port(),
+            "kemi-proto-2",
+            "",
+        ),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 500 no");
+    assert!(s.wait_log("PROTO -1", WAIT), "{}", s.log());
+    // Kamailio 5.6's KEMI names of the functions added here
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("--kemi-list")
+        .output()
+        .expect("kemi list");
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in [
+        "KSR.tm.t_load_contacts`",
+        "KSR.tm.t_next_contacts`",
+        "KSR.tm.t_next_contact_flow`",
+        "KSR.tm.t_replicate`",
+        "KSR.tm.t_uac_send`",
+        "KSR.tm.t_use_uac_headers`",
+        "KSR.tm.t_clean`",
+        "KSR.tm.t_lookup_cancel_flags`",
+        "KSR.tm.t_drop_replies_all`",
+        "KSR.tmx.t_cancel_callid`",
+        "KSR.tmx.t_cancel_callid_reason`",
+        "KSR.tmx.t_drop_rcode`",
+        "KSR.tmx.t_reuse_branch`",
+        "KSR.tm.t_relay_to_proto(proto)",
+    ] {
+        assert!(list.contains(name), "{name} missing from --kemi-list");
+    }
+}
