@@ -152,7 +152,7 @@ pub fn start(
         ));
     };
     let Some(proto) = proto_of(&hop) else {
-        return Err(err(400, format!("unsupported transport")));
+        return Err(err(400, "Unsupported transport".to_string()));
     };
     let Some(addr) = crate::forward::resolve(hop.host_unbracketed(), hop.port().unwrap_or(5060))
     else {
@@ -218,7 +218,7 @@ pub fn start(
     draft.extend_from_slice(tail.as_bytes());
     draft.extend_from_slice(r.body);
     let Ok(draft_msg) = Message::parse(Bytes::from(draft)) else {
-        return Err(err(400, format!("the request does not parse")));
+        return Err(err(400, "Invalid request".to_string()));
     };
     let method = draft_msg.method();
     if method == Method::Ack || method == Method::Cancel {
@@ -244,8 +244,10 @@ pub fn start(
         listener: Some(listener.id),
         conn: None,
     };
-    let mut flags = super::table::TxFlags::default();
-    flags.replicate = true;
+    let flags = super::table::TxFlags {
+        replicate: true,
+        ..Default::default()
+    };
     let inserted = st.table.insert(key, invite, || TxInner {
         uas: ServerTx::new(invite, true, timers),
         req: draft_msg.buf().clone(),
@@ -279,7 +281,7 @@ pub fn start(
         end_of_life: None,
     });
     let Ok(entry) = inserted else {
-        return Err(err(400, format!("cannot create the transaction")));
+        return Err(err(500, "Transaction creation failed".to_string()));
     };
     let branch = super::relay::branch_param(&entry, &draft_msg, 0);
     let mut out = first.into_bytes();
