@@ -235,8 +235,7 @@ pub fn start(
         )),
         sent_by: Bytes::from_static(b"local"),
         method,
-        call_id: Bytes::from(call_id.clone()),
-        cseq,
+        bucket: siprd_sip::txkey::bucket_of(call_id.as_bytes(), cseq),
     };
     let dest = Dest {
         proto,
