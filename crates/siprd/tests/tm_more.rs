@@ -718,9 +718,14 @@ modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
     let r = call(serde_json::json!(["tm.t_uac_start", ["OPTIONS"]]));
     assert_eq!(r["error"]["code"], 400, "{r}");
     // wait_block: the final reply's code and text
-    let h = std::thread::spawn(move || {
+    let first_ci = header(&m, "Call-ID").unwrap_or("").to_string();
+    let h = std::thread::spawn(move || loop {
+        // (skipping a late retransmission of the first request)
         let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("request");
-        hop.answer(&m, from, "486 Busy");
+        if header(&m, "Call-ID") != Some(first_ci.as_str()) {
+            hop.answer(&m, from, "486 Busy");
+            break;
+        }
     });
     let r = call(serde_json::json!([
         "tm.t_uac_wait_block",
