@@ -258,6 +258,7 @@ request_route {{
     t_relay();
 }}
 failure_route[serial] {{
+    xlog("L_INFO", "FSTART $ru\n");
     $var(n) = t_next_contacts();
     xlog("L_INFO", "FNEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
     if ($var(n) < 0) {{ exit; }}
@@ -296,6 +297,13 @@ failure_route[serial] {{
     assert!(s.wait_log(&format!("FNEXT 1 sip:mid2@127.0.0.1:{b} left=1"), WAIT));
     busy.answer(&i1, f1, "486 Busy Here");
     busy.answer(&i2, f2, "486 Busy Here");
+    // every failure route starts from the R-URI the request route relayed
+    // (Kamailio), not from the one the previous failure route set
+    assert!(
+        s.wait_log_count(&format!("FSTART sip:top@127.0.0.1:{b}\n"), 2, WAIT),
+        "{}",
+        s.log()
+    );
     // 3rd leg: the R-URI (q unspecified: lowest), which answers 200
     let (i3, f3) = ok.recv_start("INVITE", WAIT).expect("low");
     assert!(

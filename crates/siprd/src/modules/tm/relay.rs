@@ -421,10 +421,24 @@ fn build_branch(
         };
         inner.uas.arm_fr(now, life);
         inner.end_of_life.get_or_insert(now + life);
+        // A later failure route starts again from the request's R-URI and
+        // destination as the request route relayed it: a leg relayed from a
+        // failure_route keeps them (Kamailio: $ru in the next failure route
+        // is the first relay's, observed with t_next_contacts), while flags
+        // and AVPs carry over.
+        let keep = (ctx.exec.route_type & route_type::FAILURE != 0 && inner.failure_runs > 0)
+            .then(|| {
+                inner
+                    .saved
+                    .as_ref()
+                    .map(|s| (s.new_uri.clone(), s.dst_uri.clone()))
+            })
+            .flatten();
+        let (new_uri, dst_uri) = keep.unwrap_or_else(|| (ctx.new_uri.clone(), ctx.dst_uri.clone()));
         inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
-            new_uri: ctx.new_uri.clone(),
-            dst_uri: ctx.dst_uri.clone(),
+            new_uri,
+            dst_uri,
             avps: ctx.avps.clone(),
             force_rport: ctx.force_rport,
         }));
