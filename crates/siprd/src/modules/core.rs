@@ -219,6 +219,7 @@ impl Module for Core {
                         dst_uri,
                         flags,
                         q: None,
+                        instance: None,
                     },
                 );
                 if r == 1 {
@@ -242,6 +243,7 @@ impl Module for Core {
                             dst_uri: None,
                             flags,
                             q: None,
+                            instance: None,
                         },
                     )
                 }
@@ -276,6 +278,7 @@ impl Module for Core {
                         dst_uri: None,
                         flags,
                         q: Some(q),
+                        instance: None,
                     },
                 )
             }),

@@ -449,6 +449,7 @@ fn register_uac(
         dropped: false,
         flags: 0,
         uri: Bytes::from(ruri.to_string()),
+        instance: None,
     });
     let life = if invite {
         cfg.max_inv_lifetime
