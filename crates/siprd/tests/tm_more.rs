@@ -924,3 +924,139 @@ cfgengine "lua"
         assert!(list.contains(name), "{name} missing from --kemi-list");
     }
 }
+
+#[test]
+fn t_next_contact_flow_in_branch_failure() {
+    let first = NextHop::new();
+    let flow = NextHop::new();
+    let (p1, p2) = (first.port(), flow.port());
+    let routes = format!(
+        r#"
+event_route[tm:branch-failure:bf] {{
+    xlog("L_INFO", "BF $T_reply_code $ru flows=$cnt($xavp(tm_contact_flows))\n");
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "FLOW $var(r) flows=$cnt($xavp(tm_contact_flows))\n");
+    if ($var(r) == 1) {{ t_relay(); }}
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "FLOW2 $var(r)\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "RQFLOW $var(r)\n");
+    $ru = "sip:low@127.0.0.1:9";
+    append_branch("sip:a1@127.0.0.1:{p2}", "0.5");
+    append_branch("sip:a2@127.0.0.1:{p1}", "0.5");
+    t_load_contacts();
+    $xavp(tm_contacts[0]=>instance) = "i1";
+    $xavp(tm_contacts[1]=>instance) = "i1";
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "NEXT $var(n) $ru flows=$xavp(tm_contact_flows=>uri)\n");
+    t_on_branch_failure("bf");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "flow-1", ""),
+    );
+    assert!(s.wait_log("RQFLOW -2", WAIT), "{}", s.log());
+    assert!(s.wait_log(
+        &format!("NEXT 1 sip:a2@127.0.0.1:{p1} flows=sip:a1@127.0.0.1:{p2}"),
+        WAIT
+    ));
+    // the contact with the same instance went to the flows, not out
+    let (i1, f1) = first.recv_start("INVITE", WAIT).expect("a2");
+    assert!(i1.starts_with("INVITE sip:a2@"), "{i1}");
+    assert!(flow
+        .recv_start("INVITE", Duration::from_millis(200))
+        .is_none());
+    first.answer(&i1, f1, "486 Busy Here");
+    assert!(s.wait_log("FLOW 1 flows=0", WAIT), "{}", s.log());
+    assert!(s.wait_log("FLOW2 -2", WAIT));
+    // the flow's branch alone (the failed R-URI is not sent again)
+    let (i2, f2) = flow.recv_start("INVITE", WAIT).expect("a1");
+    assert!(i2.starts_with("INVITE sip:a1@"), "{i2}");
+    assert!(first
+        .recv_start("INVITE", Duration::from_millis(300))
+        .is_none());
+    flow.answer(&i2, f2, "200 OK");
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(500)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
+}
+
+#[test]
+fn failure_route_relays_only_new_branches_unless_the_ruri_changed() {
+    let first = NextHop::new();
+    let second = NextHop::new();
+    let (p1, p2) = (first.port(), second.port());
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    xlog("L_INFO", "FAILURE $T_reply_code $ru\n");
+    if ($ru =~ "first" && $T_reply_code == 486) {{
+        if ($hdr(X-Mode) == "du") {{ $du = "sip:127.0.0.1:{p2}"; }}
+        else if ($hdr(X-Mode) == "none") {{ xlog("L_INFO", "none\n"); }}
+        else {{ append_branch("sip:second@127.0.0.1:{p2}"); }}
+        $var(r) = t_relay();
+        xlog("L_INFO", "FRELAY $var(r)\n");
+    }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $ru = "sip:first@127.0.0.1:{p1}";
+    t_on_failure("F");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    for (ci, extra) in [("fr-plain", ""), ("fr-du", "X-Mode: du\r\n")] {
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:bob@127.0.0.1", c.port(), ci, extra),
+        );
+        let (i1, f1) = first.recv_start("INVITE", WAIT).expect("first");
+        first.answer(&i1, f1, "486 Busy Here");
+        let (i2, f2) = second.recv_start("INVITE", WAIT).expect("second");
+        if ci == "fr-plain" {
+            assert!(i2.starts_with("INVITE sip:second@"), "{i2}");
+            // the failed R-URI is not tried again
+            assert!(first
+                .recv_start("INVITE", Duration::from_millis(300))
+                .is_none());
+        } else {
+            // a new $du makes the R-URI a branch again
+            assert!(i2.starts_with("INVITE sip:first@"), "{i2}");
+        }
+        second.answer(&i2, f2, "200 OK");
+        assert!(s.wait_log_count("FRELAY 1", if ci == "fr-plain" { 1 } else { 2 }, WAIT));
+        while c.recv(Duration::from_millis(300)).is_some() {}
+    }
+    // nothing new to send: -1 (Kamailio: "no branches for forwarding")
+    c.send(
+        s.udp_addr(),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "fr-none",
+            "X-Mode: none\r\n",
+        ),
+    );
+    let (i1, f1) = first.recv_start("INVITE", WAIT).expect("first");
+    first.answer(&i1, f1, "486 Busy Here");
+    assert!(s.wait_log("FRELAY -1", WAIT), "{}", s.log());
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(500)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+}
