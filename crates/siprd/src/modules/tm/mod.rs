@@ -1982,7 +1982,14 @@ impl Module for Tmx {
             } else {
                 match fx.routes.route.get(&name).copied() {
                     Some(id) => ContinueRoute::Static(id),
-                    None => return Err(format!("route[{name}] is not defined")),
+                    None => {
+                        // Kamailio loads it and fails at run time (-1, the
+                        // transaction untouched): looked up when called.
+                        fx.warnings.push(format!(
+                            "route[{name}] is not defined: t_continue will fail (-1)"
+                        ));
+                        ContinueRoute::Dynamic(siprd_script::pv::parse_format(fx, &name)?)
+                    }
                 }
             };
             let registry = fx.registry;
