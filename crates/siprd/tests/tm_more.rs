@@ -1060,3 +1060,18 @@ request_route {{
     }
     assert!(got.iter().any(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
 }
+
+#[test]
+fn t_continue_to_an_undefined_route_returns_minus_one() {
+    let s = Siprd::start(&cfg(
+        "",
+        r#"request_route { $var(r) = t_continue("1", "2", "NOPE"); xlog("L_INFO", "CONT $var(r)\n"); sl_send_reply("200", "ok"); }"#,
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "cont-nope", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    assert!(s.wait_log("CONT -1", WAIT), "{}", s.log());
+}
