@@ -1075,3 +1075,35 @@ fn t_continue_to_an_undefined_route_returns_minus_one() {
     assert_eq!(first_line(&r), "SIP/2.0 200 ok");
     assert!(s.wait_log("CONT -1", WAIT), "{}", s.log());
 }
+
+#[test]
+fn kemi_t_on_failure_empty_name_disarms() {
+    let lua = r#"
+function ksr_request_route()
+  KSR.tm.t_on_failure("ksr_failure")
+  local a = KSR.tm.t_is_set("failure_route")
+  local r = KSR.tm.t_on_failure("")
+  local b = KSR.tm.t_is_set("failure_route")
+  KSR.sl.send_reply(200, "set " .. a .. " " .. r .. " " .. b)
+end
+function ksr_failure() end
+"#;
+    let text = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let s = Siprd::start_with(text, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "kemi-disarm", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 set 1 1 -1", "{}", s.log());
+}

@@ -775,8 +775,14 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             name,
             lua.create_function(move |_, f: String| {
                 with_ctx(|ctx| {
-                    let Some(r) = ctx.rt.kemi_route(&f) else {
-                        return -1;
+                    // an empty name disarms (Kamailio: route index 0)
+                    let r = if f.is_empty() {
+                        None
+                    } else {
+                        let Some(r) = ctx.rt.kemi_route(&f) else {
+                            return -1;
+                        };
+                        Some(r)
                     };
                     let slot = match which {
                         0 => &mut ctx.tm.on_failure,
@@ -784,7 +790,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                         2 => &mut ctx.tm.on_branch,
                         _ => &mut ctx.tm.on_branch_failure,
                     };
-                    *slot = Some(r);
+                    *slot = r;
                     if let Some(tx) = &ctx.tm.tx {
                         let mut inner = tx.entry.inner.lock();
                         let slot = match which {
@@ -793,7 +799,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                             2 => &mut inner.on_branch,
                             _ => &mut inner.on_branch_failure,
                         };
-                        *slot = Some(r);
+                        *slot = r;
                     }
                     1
                 })
