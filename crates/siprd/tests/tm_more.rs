@@ -1107,3 +1107,58 @@ cfgengine "lua"
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 set 1 1 -1", "{}", s.log());
 }
+
+#[test]
+fn t_load_contacts_in_failure_route_leaves_out_the_used_ruri() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    if ($hdr(X-Mode) == "one") {{
+        append_branch("sip:b1@127.0.0.1:9", "0.5");
+    }} else {{
+        append_branch("sip:b1@127.0.0.1:9", "0.5");
+        append_branch("sip:b2@127.0.0.1:9", "1.0");
+    }}
+    $var(r) = t_load_contacts();
+    xlog("L_INFO", "FLOAD $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) 1=$xavp(tm_contacts[1]=>uri)\n");
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "FNEXT $var(n) $ru\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $ru = "sip:first@127.0.0.1:{p}";
+    t_on_failure("F");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    for (ci, extra) in [("fl-two", ""), ("fl-one", "X-Mode: one\r\n")] {
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:bob@127.0.0.1", c.port(), ci, extra),
+        );
+        let (i, f) = hop.recv_start("INVITE", WAIT).expect("first");
+        hop.answer(&i, f, "486 Busy Here");
+        assert!(s.wait_log("FNEXT", WAIT));
+        while c.recv(Duration::from_millis(300)).is_some() {}
+    }
+    assert!(
+        s.wait_log(
+            "FLOAD 1 n=2 0=sip:b2@127.0.0.1:9 1=sip:b1@127.0.0.1:9\n",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("FNEXT 1 sip:b2@127.0.0.1:9\n", WAIT));
+    assert!(
+        s.wait_log("FLOAD 1 n=0 0=<null> 1=<null>\n", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log(&format!("FNEXT -2 sip:first@127.0.0.1:{p}\n"), WAIT));
+}

@@ -130,19 +130,28 @@ fn load_contacts(st: &TmState, ctx: &mut Ctx, mode: i32) -> i32 {
         );
         return -1;
     }
-    if ctx.branches.is_empty() {
+    // In a failure route the R-URI already went out ("consumed") unless the
+    // route changed it: then only the appended branches count (Kamailio).
+    let ruri_new = !ctx
+        .tm
+        .ruri_consumed
+        .as_ref()
+        .is_some_and(|(u, d)| u.as_ref() == ctx.ruri() && *d == ctx.dst_uri);
+    if ctx.branches.is_empty() || (ctx.branches.len() == 1 && !ruri_new) {
         return 1;
     }
     let mut all = Vec::with_capacity(ctx.branches.len() + 1);
-    all.push(Contact {
-        uri: Bytes::copy_from_slice(ctx.ruri()),
-        dst_uri: ctx.dst_uri.clone(),
-        sock: ctx.forced_socket.clone(),
-        flags: ctx.ruri_bflags,
-        q: -1,
-        instance: ctx.tm.ruri_instance.clone(),
-        ..Contact::default()
-    });
+    if ruri_new {
+        all.push(Contact {
+            uri: Bytes::copy_from_slice(ctx.ruri()),
+            dst_uri: ctx.dst_uri.clone(),
+            sock: ctx.forced_socket.clone(),
+            flags: ctx.ruri_bflags,
+            q: -1,
+            instance: ctx.tm.ruri_instance.clone(),
+            ..Contact::default()
+        });
+    }
     for b in &ctx.branches {
         all.push(Contact {
             uri: b.uri.clone(),
