@@ -11,16 +11,16 @@ use bytes::Bytes;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServerTxKey {
     /// Branch with the `z9hG4bK` cookie: branch + sent-by + method (ACK folded into INVITE),
-    /// within the Call-ID and CSeq number. Kamailio files transactions under a hash of the
-    /// Call-ID and CSeq number and compares branches only inside that bucket: a request
-    /// reusing a branch under another Call-ID or CSeq number is a new request (so is an ACK
-    /// or CANCEL that does not carry its INVITE's Call-ID and CSeq number).
+    /// within the Call-ID and CSeq number (`bucket`: [`bucket_of`]). Kamailio files
+    /// transactions under a hash of the Call-ID and CSeq number and compares branches only
+    /// inside that bucket: a request reusing a branch under another Call-ID or CSeq number is
+    /// a new request (so is an ACK or CANCEL that does not carry its INVITE's Call-ID and
+    /// CSeq number). A 64-bit hash rather than the values keeps the key small.
     Rfc3261 {
         branch: Bytes,
         sent_by: Bytes,
         method: Method,
-        call_id: Bytes,
-        cseq: u32,
+        bucket: u64,
     },
     /// RFC 2543 peers (boxed: rare, and it would triple the size of every key).
     Rfc2543(Box<Rfc2543Key>),
@@ -58,6 +58,17 @@ fn owned(msg: &Message, s: &[u8]) -> Bytes {
     }
 }
 
+/// The Call-ID + CSeq number bucket of an RFC 3261 key (FNV-1a, 64 bits: the
+/// same in every process and run).
+pub fn bucket_of(call_id: &[u8], cseq: u32) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in call_id.iter().chain(b" ").chain(cseq.to_be_bytes().iter()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// Server transaction key of a request. A CANCEL gets its own key (method CANCEL); to find
 /// the INVITE it cancels, use [`cancel_target_key`].
 pub fn server_tx_key(req: &Message) -> Result<ServerTxKey, ParseError> {
@@ -80,8 +91,10 @@ fn key_with_method(req: &Message, method: Method) -> Result<ServerTxKey, ParseEr
             branch: owned(req, branch),
             sent_by: owned(req, via.sent_by()),
             method,
-            call_id: owned(req, req.call_id().ok_or(ParseError::NoHeader("Call-ID"))?),
-            cseq: req.cseq_num()?,
+            bucket: bucket_of(
+                req.call_id().ok_or(ParseError::NoHeader("Call-ID"))?,
+                req.cseq_num()?,
+            ),
         });
     }
     let to_tag = if method == Method::Invite {

@@ -430,12 +430,13 @@ fn transaction_keys() {
             branch,
             sent_by,
             method,
-            call_id,
-            cseq,
+            bucket,
         } => {
             assert_eq!(&branch[..], b"z9hG4bK776asdhds");
-            assert_eq!(&call_id[..], b"a84b4c76e66710@pc33.atlanta.com");
-            assert_eq!(*cseq, 314159);
+            assert_eq!(
+                *bucket,
+                siprd_sip::txkey::bucket_of(b"a84b4c76e66710@pc33.atlanta.com", 314159)
+            );
             assert_eq!(&sent_by[..], b"pc33.atlanta.com:5066");
             assert_eq!(*method, Method::Invite);
         }

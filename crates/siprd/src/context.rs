@@ -70,6 +70,8 @@ pub struct Branch {
     pub flags: u32,
     /// The q value in thousandths (`append_branch(uri, "0.5")`: 500); None: unspecified.
     pub q: Option<i32>,
+    /// Its `+sip.instance` (tm's `t_next_contacts`); None for most branches.
+    pub instance: Option<Bytes>,
 }
 
 /// The context a script execution runs in.

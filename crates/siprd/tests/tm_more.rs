@@ -89,9 +89,19 @@ fn same_branch_other_call_id_or_cseq_is_a_new_request() {
         "SIP/2.0 486 R call-aaaa-1111 7",
         "another CSeq"
     );
-    assert_eq!(s.count_log("NEW MESSAGE call-aaaa-1111 1\n"), 1);
-    assert_eq!(s.count_log("NEW MESSAGE call-bbbb-2222 1\n"), 1);
-    assert_eq!(s.count_log("NEW MESSAGE call-aaaa-1111 7\n"), 1);
+    for l in [
+        "NEW MESSAGE call-aaaa-1111 1\n",
+        "NEW MESSAGE call-bbbb-2222 1\n",
+        "NEW MESSAGE call-aaaa-1111 7\n",
+    ] {
+        assert!(s.wait_log(l, WAIT), "{l}");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        s.count_log("NEW MESSAGE call-aaaa-1111 1\n"),
+        1,
+        "one new request"
+    );
 }
 
 #[test]
@@ -248,6 +258,7 @@ request_route {{
     t_relay();
 }}
 failure_route[serial] {{
+    xlog("L_INFO", "FSTART $ru\n");
     $var(n) = t_next_contacts();
     xlog("L_INFO", "FNEXT $var(n) $ru left=$cnt($xavp(tm_contacts))\n");
     if ($var(n) < 0) {{ exit; }}
@@ -286,6 +297,13 @@ failure_route[serial] {{
     assert!(s.wait_log(&format!("FNEXT 1 sip:mid2@127.0.0.1:{b} left=1"), WAIT));
     busy.answer(&i1, f1, "486 Busy Here");
     busy.answer(&i2, f2, "486 Busy Here");
+    // every failure route starts from the R-URI the request route relayed
+    // (Kamailio), not from the one the previous failure route set
+    assert!(
+        s.wait_log_count(&format!("FSTART sip:top@127.0.0.1:{b}\n"), 2, WAIT),
+        "{}",
+        s.log()
+    );
     // 3rd leg: the R-URI (q unspecified: lowest), which answers 200
     let (i3, f3) = ok.recv_start("INVITE", WAIT).expect("low");
     assert!(
@@ -643,4 +661,504 @@ request_route {{
     assert!(hop
         .recv_start("OPTIONS", Duration::from_millis(300))
         .is_none());
+}
+
+#[test]
+fn rpc_t_uac_start_and_wait_block() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let rpc_port = free_udp_port();
+    let params = format!(
+        r#"loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")"#
+    );
+    let s = Siprd::start(&cfg(&params, "request_route { drop; }"));
+    let call = |params: serde_json::Value| {
+        let req = serde_json::json!({"jsonrpc": "2.0", "method": params[0], "params": params[1], "id": 1});
+        rpc_datagram(rpc_port, req.to_string().as_bytes(), Duration::from_secs(5))
+            .expect("rpc reply")
+    };
+    let ruri = format!("sip:alice@127.0.0.1:{p}");
+    let hdrs = "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nContent-Type: text/plain\r\n";
+    // start: no result, the request goes out
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        ["OPTIONS", ruri, ".", ".", hdrs, ""]
+    ]));
+    assert!(r.get("error").is_none(), "{r}");
+    let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("request");
+    assert!(m.contains("\r\nFrom: <sip:a@x>;tag=1\r\n"), "{m}");
+    hop.answer(&m, from, "200 OK");
+    // errors, as Kamailio's
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        [
+            "OPTIONS",
+            ruri,
+            ".",
+            ".",
+            "From: <sip:a@x>\r\nTo: <sip:b@x>\r\n",
+            ""
+        ]
+    ]));
+    assert_eq!(r["error"]["code"], 400, "{r}");
+    assert_eq!(r["error"]["message"], "Content-Type missing", "{r}");
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        [
+            "OPTIONS",
+            ruri,
+            ".",
+            ".",
+            "To: <sip:b@x>\r\nContent-Type: a/b\r\n",
+            ""
+        ]
+    ]));
+    assert_eq!(r["error"]["message"], "From missing", "{r}");
+    let r = call(serde_json::json!([
+        "tm.t_uac_start",
+        ["OPTIONS", "bad uri", ".", ".", hdrs, ""]
+    ]));
+    assert_eq!(
+        r["error"]["message"], "Invalid request uri \"bad uri\"",
+        "{r}"
+    );
+    let r = call(serde_json::json!(["tm.t_uac_start", ["OPTIONS"]]));
+    assert_eq!(r["error"]["code"], 400, "{r}");
+    // wait_block: the final reply's code and text
+    let first_ci = header(&m, "Call-ID").unwrap_or("").to_string();
+    let h = std::thread::spawn(move || loop {
+        // (skipping a late retransmission of the first request)
+        let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("request");
+        if header(&m, "Call-ID") != Some(first_ci.as_str()) {
+            hop.answer(&m, from, "486 Busy");
+            break;
+        }
+    });
+    let r = call(serde_json::json!([
+        "tm.t_uac_wait_block",
+        ["OPTIONS", ruri, ".", ".", hdrs, ""]
+    ]));
+    h.join().expect("hop");
+    assert_eq!(r["result"]["code"], 486, "{r}");
+    assert_eq!(r["result"]["text"], "Busy", "{r}");
+    drop(s);
+}
+
+#[test]
+fn t_cancel_callid_cancels_with_reason_and_sets_the_flag() {
+    let hop = NextHop::new();
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    if (isflagset(5)) {{ xlog("L_INFO", "FAILURE flag5 $T_reply_code\n"); }} else {{ xlog("L_INFO", "FAILURE noflag $T_reply_code\n"); }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ t_relay(); exit; }}
+    if (is_method("MESSAGE")) {{
+        $var(r) = t_cancel_callid("$hdr(X-CI)", "1", "5", "200");
+        $var(n) = t_cancel_callid("nope", "1", "5");
+        $var(u) = t_use_uac_headers();
+        $var(c) = t_clean();
+        xlog("L_INFO", "CANCELCALLID $var(r) $var(n) $var(u) $var(c)\n");
+        sl_send_reply("200", "ok");
+        exit;
+    }}
+    t_on_failure("F");
+    t_relay_to_udp("127.0.0.1", "{}");
+}}
+"#,
+        hop.port()
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "cc-1", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    assert!(c.recv_from(WAIT).is_some());
+    c.drain();
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "MESSAGE",
+            "sip:x@127.0.0.1",
+            c.port(),
+            "cc-m",
+            "X-CI: cc-1\r\n",
+        ),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    assert!(s.wait_log("CANCELCALLID 1 -1 1 1", WAIT), "{}", s.log());
+    let (cancel, from) = hop.recv_start("CANCEL", WAIT).expect("CANCEL");
+    assert!(
+        cancel.ends_with(
+            "Content-Length: 0\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n\r\n"
+        ),
+        "{cancel}"
+    );
+    hop.answer(&cancel, from, "200 OK");
+    hop.answer(&inv, from, "487 Request Terminated");
+    assert!(s.wait_log("FAILURE flag5 487", WAIT), "{}", s.log());
+}
+
+#[test]
+fn t_reuse_branch_takes_the_failed_branch() {
+    let a = NextHop::new();
+    let b = NextHop::new();
+    let routes = format!(
+        r#"
+event_route[tm:branch-failure:bf] {{
+    xlog("L_INFO", "BF before $ru\n");
+    $var(r) = t_reuse_branch();
+    xlog("L_INFO", "BF after $var(r) $ru\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(r) = t_reuse_branch();
+    xlog("L_INFO", "RQ $var(r)\n");
+    $ru = "sip:a@127.0.0.1:{}";
+    append_branch("sip:b@127.0.0.1:{}");
+    t_on_branch_failure("bf");
+    t_relay();
+}}
+"#,
+        a.port(),
+        b.port()
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "reuse-1", ""),
+    );
+    assert!(s.wait_log("RQ -1", WAIT));
+    let (ia, fa) = a.recv_start("INVITE", WAIT).expect("a");
+    let (ib, fb) = b.recv_start("INVITE", WAIT).expect("b");
+    b.answer(&ib, fb, "486 Busy Here");
+    assert!(
+        s.wait_log(&format!("BF after 1 sip:b@127.0.0.1:{}", b.port()), WAIT),
+        "{}",
+        s.log()
+    );
+    a.answer(&ia, fa, "486 Busy Here");
+}
+
+#[test]
+fn kemi_t_relay_to_proto_and_tm_names() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  if KSR.pv.get("$rU") == "bad" then
+    KSR.xlog.xinfo("PROTO " .. KSR.tm.t_relay_to_proto("sctp") .. "\n")
+    KSR.sl.send_reply(500, "no")
+    return
+  end
+  KSR.setdsturi("sip:127.0.0.1:{port}")
+  if KSR.tm.t_relay_to_proto("udp") < 0 then
+    KSR.sl.send_reply(500, "relay failed")
+  end
+end
+"#,
+        port = hop.port()
+    );
+    let text = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let s = Siprd::start_with(text, &[("kemi.lua", &lua)], &[]);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:b@example.org", c.port(), "kemi-proto", ""),
+    );
+    let (req, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
+    hop.answer(&req, from, "200 OK");
+    assert_eq!(first_line(&c.recv(WAIT).expect("reply")), "SIP/2.0 200 OK");
+    let r = c.request(
+        s.udp_addr(),
+        &request(
+            "MESSAGE",
+            "sip:bad@example.org",
+            c.port(),
+            "kemi-proto-2",
+            "",
+        ),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 500 no");
+    assert!(s.wait_log("PROTO -1", WAIT), "{}", s.log());
+    // Kamailio 5.6's KEMI names of the functions added here
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("--kemi-list")
+        .output()
+        .expect("kemi list");
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in [
+        "KSR.tm.t_load_contacts`",
+        "KSR.tm.t_next_contacts`",
+        "KSR.tm.t_next_contact_flow`",
+        "KSR.tm.t_replicate`",
+        "KSR.tm.t_uac_send`",
+        "KSR.tm.t_use_uac_headers`",
+        "KSR.tm.t_clean`",
+        "KSR.tm.t_lookup_cancel_flags`",
+        "KSR.tm.t_drop_replies_all`",
+        "KSR.tmx.t_cancel_callid`",
+        "KSR.tmx.t_cancel_callid_reason`",
+        "KSR.tmx.t_drop_rcode`",
+        "KSR.tmx.t_reuse_branch`",
+        "KSR.tm.t_relay_to_proto(proto)",
+    ] {
+        assert!(list.contains(name), "{name} missing from --kemi-list");
+    }
+}
+
+#[test]
+fn t_next_contact_flow_in_branch_failure() {
+    let first = NextHop::new();
+    let flow = NextHop::new();
+    let (p1, p2) = (first.port(), flow.port());
+    let routes = format!(
+        r#"
+event_route[tm:branch-failure:bf] {{
+    xlog("L_INFO", "BF $T_reply_code $ru flows=$cnt($xavp(tm_contact_flows))\n");
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "FLOW $var(r) flows=$cnt($xavp(tm_contact_flows))\n");
+    if ($var(r) == 1) {{ t_relay(); }}
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "FLOW2 $var(r)\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(r) = t_next_contact_flow();
+    xlog("L_INFO", "RQFLOW $var(r)\n");
+    $ru = "sip:low@127.0.0.1:9";
+    append_branch("sip:a1@127.0.0.1:{p2}", "0.5");
+    append_branch("sip:a2@127.0.0.1:{p1}", "0.5");
+    t_load_contacts();
+    $xavp(tm_contacts[0]=>instance) = "i1";
+    $xavp(tm_contacts[1]=>instance) = "i1";
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "NEXT $var(n) $ru flows=$xavp(tm_contact_flows=>uri)\n");
+    t_on_branch_failure("bf");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "flow-1", ""),
+    );
+    assert!(s.wait_log("RQFLOW -2", WAIT), "{}", s.log());
+    assert!(s.wait_log(
+        &format!("NEXT 1 sip:a2@127.0.0.1:{p1} flows=sip:a1@127.0.0.1:{p2}"),
+        WAIT
+    ));
+    // the contact with the same instance went to the flows, not out
+    let (i1, f1) = first.recv_start("INVITE", WAIT).expect("a2");
+    assert!(i1.starts_with("INVITE sip:a2@"), "{i1}");
+    assert!(flow
+        .recv_start("INVITE", Duration::from_millis(200))
+        .is_none());
+    first.answer(&i1, f1, "486 Busy Here");
+    assert!(s.wait_log("FLOW 1 flows=0", WAIT), "{}", s.log());
+    assert!(s.wait_log("FLOW2 -2", WAIT));
+    // the flow's branch alone (the failed R-URI is not sent again)
+    let (i2, f2) = flow.recv_start("INVITE", WAIT).expect("a1");
+    assert!(i2.starts_with("INVITE sip:a1@"), "{i2}");
+    assert!(first
+        .recv_start("INVITE", Duration::from_millis(300))
+        .is_none());
+    flow.answer(&i2, f2, "200 OK");
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(500)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
+}
+
+#[test]
+fn failure_route_relays_only_new_branches_unless_the_ruri_changed() {
+    let first = NextHop::new();
+    let second = NextHop::new();
+    let (p1, p2) = (first.port(), second.port());
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    xlog("L_INFO", "FAILURE $T_reply_code $ru\n");
+    if ($ru =~ "first" && $T_reply_code == 486) {{
+        if ($hdr(X-Mode) == "du") {{ $du = "sip:127.0.0.1:{p2}"; }}
+        else if ($hdr(X-Mode) == "none") {{ xlog("L_INFO", "none\n"); }}
+        else {{ append_branch("sip:second@127.0.0.1:{p2}"); }}
+        $var(r) = t_relay();
+        xlog("L_INFO", "FRELAY $var(r)\n");
+    }}
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $ru = "sip:first@127.0.0.1:{p1}";
+    t_on_failure("F");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    for (ci, extra) in [("fr-plain", ""), ("fr-du", "X-Mode: du\r\n")] {
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:bob@127.0.0.1", c.port(), ci, extra),
+        );
+        let (i1, f1) = first.recv_start("INVITE", WAIT).expect("first");
+        first.answer(&i1, f1, "486 Busy Here");
+        let (i2, f2) = second.recv_start("INVITE", WAIT).expect("second");
+        if ci == "fr-plain" {
+            assert!(i2.starts_with("INVITE sip:second@"), "{i2}");
+            // the failed R-URI is not tried again
+            assert!(first
+                .recv_start("INVITE", Duration::from_millis(300))
+                .is_none());
+        } else {
+            // a new $du makes the R-URI a branch again
+            assert!(i2.starts_with("INVITE sip:first@"), "{i2}");
+        }
+        second.answer(&i2, f2, "200 OK");
+        assert!(s.wait_log_count("FRELAY 1", if ci == "fr-plain" { 1 } else { 2 }, WAIT));
+        while c.recv(Duration::from_millis(300)).is_some() {}
+    }
+    // nothing new to send: -1 (Kamailio: "no branches for forwarding")
+    c.send(
+        s.udp_addr(),
+        &request(
+            "INVITE",
+            "sip:bob@127.0.0.1",
+            c.port(),
+            "fr-none",
+            "X-Mode: none\r\n",
+        ),
+    );
+    let (i1, f1) = first.recv_start("INVITE", WAIT).expect("first");
+    first.answer(&i1, f1, "486 Busy Here");
+    assert!(s.wait_log("FRELAY -1", WAIT), "{}", s.log());
+    let mut got = vec![];
+    while let Some(m) = c.recv(Duration::from_millis(500)) {
+        got.push(first_line(&m).to_string());
+    }
+    assert!(got.iter().any(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+}
+
+#[test]
+fn t_continue_to_an_undefined_route_returns_minus_one() {
+    let s = Siprd::start(&cfg(
+        "",
+        r#"request_route { $var(r) = t_continue("1", "2", "NOPE"); xlog("L_INFO", "CONT $var(r)\n"); sl_send_reply("200", "ok"); }"#,
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "cont-nope", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok");
+    assert!(s.wait_log("CONT -1", WAIT), "{}", s.log());
+}
+
+#[test]
+fn kemi_t_on_failure_empty_name_disarms() {
+    let lua = r#"
+function ksr_request_route()
+  KSR.tm.t_on_failure("ksr_failure")
+  local a = KSR.tm.t_is_set("failure_route")
+  local r = KSR.tm.t_on_failure("")
+  local b = KSR.tm.t_is_set("failure_route")
+  KSR.sl.send_reply(200, "set " .. a .. " " .. r .. " " .. b)
+end
+function ksr_failure() end
+"#;
+    let text = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let s = Siprd::start_with(text, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "kemi-disarm", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 set 1 1 -1", "{}", s.log());
+}
+
+#[test]
+fn t_load_contacts_in_failure_route_leaves_out_the_used_ruri() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let routes = format!(
+        r#"
+failure_route[F] {{
+    if ($hdr(X-Mode) == "one") {{
+        append_branch("sip:b1@127.0.0.1:9", "0.5");
+    }} else {{
+        append_branch("sip:b1@127.0.0.1:9", "0.5");
+        append_branch("sip:b2@127.0.0.1:9", "1.0");
+    }}
+    $var(r) = t_load_contacts();
+    xlog("L_INFO", "FLOAD $var(r) n=$cnt($xavp(tm_contacts)) 0=$xavp(tm_contacts[0]=>uri) 1=$xavp(tm_contacts[1]=>uri)\n");
+    $var(n) = t_next_contacts();
+    xlog("L_INFO", "FNEXT $var(n) $ru\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $ru = "sip:first@127.0.0.1:{p}";
+    t_on_failure("F");
+    t_relay();
+}}
+"#
+    );
+    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let c = UdpClient::new();
+    for (ci, extra) in [("fl-two", ""), ("fl-one", "X-Mode: one\r\n")] {
+        c.send(
+            s.udp_addr(),
+            &request("INVITE", "sip:bob@127.0.0.1", c.port(), ci, extra),
+        );
+        let (i, f) = hop.recv_start("INVITE", WAIT).expect("first");
+        hop.answer(&i, f, "486 Busy Here");
+        assert!(s.wait_log("FNEXT", WAIT));
+        while c.recv(Duration::from_millis(300)).is_some() {}
+    }
+    assert!(
+        s.wait_log(
+            "FLOAD 1 n=2 0=sip:b2@127.0.0.1:9 1=sip:b1@127.0.0.1:9\n",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("FNEXT 1 sip:b2@127.0.0.1:9\n", WAIT));
+    assert!(
+        s.wait_log("FLOAD 1 n=0 0=<null> 1=<null>\n", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log(&format!("FNEXT -2 sip:first@127.0.0.1:{p}\n"), WAIT));
 }

@@ -219,6 +219,7 @@ impl Module for Core {
                         dst_uri,
                         flags,
                         q: None,
+                        instance: None,
                     },
                 );
                 if r == 1 {
@@ -242,6 +243,7 @@ impl Module for Core {
                             dst_uri: None,
                             flags,
                             q: None,
+                            instance: None,
                         },
                     )
                 }
@@ -276,6 +278,7 @@ impl Module for Core {
                         dst_uri: None,
                         flags,
                         q: Some(q),
+                        instance: None,
                     },
                 )
             }),
@@ -310,11 +313,11 @@ impl Module for Core {
 }
 
 /// A q value ("0", "0.5", "1.0", "0.125") in thousandths; None when it is not
-/// a number between 0 and 1 with at most three decimals.
+/// a number between 0 and 1 (decimals past the third are ignored).
 pub fn parse_q(s: &[u8]) -> Option<i32> {
     let s = std::str::from_utf8(s).ok()?.trim();
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || int.len() > 1 || frac.len() > 3 {
+    if int.is_empty() || int.len() > 1 {
         return None;
     }
     if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
@@ -322,7 +325,8 @@ pub fn parse_q(s: &[u8]) -> Option<i32> {
     }
     let whole: i32 = int.parse().ok()?;
     let mut milli = 0;
-    for (i, d) in frac.bytes().enumerate() {
+    // digits past the third decimal are accepted and ignored (Kamailio: "0.1234")
+    for (i, d) in frac.bytes().take(3).enumerate() {
         milli += i32::from(d - b'0') * [100, 10, 1][i];
     }
     let q = whole * 1000 + milli;
@@ -457,4 +461,23 @@ fn rewrite_ruri(ctx: &mut Ctx, op: Rewrite, val: &[u8]) -> i32 {
     }
     ctx.new_uri = Some(bytes::Bytes::from(out));
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_q;
+
+    #[test]
+    fn q_values_as_kamailio() {
+        // observed with corex append_branch(uri, q) on Kamailio 5.6.3
+        assert_eq!(parse_q(b"0.5"), Some(500));
+        assert_eq!(parse_q(b"1"), Some(1000));
+        assert_eq!(parse_q(b"1.0"), Some(1000));
+        assert_eq!(parse_q(b"0.1234"), Some(123));
+        assert_eq!(parse_q(b"0"), Some(0));
+        assert_eq!(parse_q(b"abc"), None);
+        assert_eq!(parse_q(b"1.5"), None);
+        assert_eq!(parse_q(b""), None);
+        assert_eq!(parse_q(b"-0.5"), None);
+    }
 }

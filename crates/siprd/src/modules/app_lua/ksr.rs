@@ -57,6 +57,10 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("tm", "t_relay_to_flags", "t_relay_to"),
     ("tm", "t_relay_to_proxy_flags", "t_relay_to"),
     ("tm", "t_set_fr_inv", "t_set_fr"),
+    ("tm", "t_lookup_cancel_flags", "t_lookup_cancel"),
+    ("tm", "t_drop_replies_all", "t_drop_replies"),
+    ("tmx", "t_cancel_callid_reason", "t_cancel_callid"),
+    ("tmx", "t_drop_rcode", "t_drop"),
     ("corex", "append_branch", "append_branch"),
     ("corex", "append_branch_uri", "append_branch"),
     ("sanity", "sanity_check_defaults", "sanity_check"),
@@ -153,6 +157,7 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.jsonrpcs.response", ""),
     ("KSR.xhttp.get_hu", ""),
     ("KSR.tm.t_relay_to_proto_addr", "proto, host, port"),
+    ("KSR.tm.t_relay_to_proto", "proto"),
     ("KSR.corex.file_read", "path"),
     ("KSR.corex.has_ruri_user/has_user_agent", ""),
     ("KSR.x.exit/drop", ""),
@@ -792,8 +797,14 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             name,
             lua.create_function(move |_, f: String| {
                 with_ctx(|ctx| {
-                    let Some(r) = ctx.rt.kemi_route(&f) else {
-                        return -1;
+                    // an empty name disarms (Kamailio: route index 0)
+                    let r = if f.is_empty() {
+                        None
+                    } else {
+                        let Some(r) = ctx.rt.kemi_route(&f) else {
+                            return -1;
+                        };
+                        Some(r)
                     };
                     let slot = match which {
                         0 => &mut ctx.tm.on_failure,
@@ -801,7 +812,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                         2 => &mut ctx.tm.on_branch,
                         _ => &mut ctx.tm.on_branch_failure,
                     };
-                    *slot = Some(r);
+                    *slot = r;
                     if let Some(tx) = &ctx.tm.tx {
                         let mut inner = tx.entry.inner.lock();
                         let slot = match which {
@@ -810,7 +821,7 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
                             2 => &mut inner.on_branch,
                             _ => &mut inner.on_branch_failure,
                         };
-                        *slot = Some(r);
+                        *slot = r;
                     }
                     1
                 })

@@ -520,6 +520,25 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             })?,
         )?;
     }
+    // KSR.tm.t_relay_to_proto(proto): t_relay() to $du/$ru over `proto`
+    // (udp, tcp; anything else: -1)
+    let udp = tm.raw_get::<LuaValue>("t_relay_to_udp");
+    let tcp = tm.raw_get::<LuaValue>("t_relay_to_tcp");
+    if let (Ok(LuaValue::Function(udp)), Ok(LuaValue::Function(tcp))) = (udp, tcp) {
+        tm.raw_set(
+            "t_relay_to_proto",
+            lua.create_function(move |_, p: String| {
+                if p.eq_ignore_ascii_case("udp") {
+                    udp.call::<LuaValue>(())
+                } else if p.eq_ignore_ascii_case("tcp") {
+                    tcp.call::<LuaValue>(())
+                } else {
+                    tracing::error!("KSR.tm.t_relay_to_proto: unsupported protocol `{p}`");
+                    Ok(LuaValue::Integer(-1))
+                }
+            })?,
+        )?;
+    }
     // KSR.tm.t_get_branch_index: $T_branch_idx
     tm.raw_set(
         "t_get_branch_index",

@@ -214,6 +214,7 @@ fn append(ctx: &mut Ctx) -> i32 {
         dst_uri: non_empty(sb.dst_uri),
         flags: sb.flags,
         q: sb.q,
+        instance: None,
     });
     1
 }

@@ -159,6 +159,13 @@ pub struct TmCtx {
     pub on_branch: Option<RouteRef>,
     /// `t_on_branch_failure`: `event_route[tm:branch-failure:NAME]`.
     pub on_branch_failure: Option<RouteRef>,
+    /// The R-URI's `+sip.instance`, set by `t_next_contacts`.
+    pub ruri_instance: Option<Bytes>,
+    /// In a failure or branch-failure route of a relayed transaction: the
+    /// R-URI and `$du` it started with. The R-URI was already used (Kamailio's
+    /// "consumed" R-URI): `t_relay()` sends only the appended branches unless
+    /// the route changed one of them.
+    pub ruri_consumed: Option<(Bytes, Option<Bytes>)>,
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
@@ -663,7 +670,7 @@ fn run_on_tx(
     reason: &[u8],
     rtype: siprd_script::RouteMask,
 ) {
-    let (req, rcv, best, bflags) = {
+    let (req, rcv, best, bflags, relayed) = {
         let inner = tx.entry.inner.lock();
         let u = inner.best.and_then(|b| inner.uacs.get(b));
         (
@@ -671,8 +678,11 @@ fn run_on_tx(
             inner.rcv,
             u.map(|u| u.no),
             u.map_or(0, |u| u.flags),
+            !inner.uacs.is_empty(),
         )
     };
+    // failure routes after branches went out (not resumed routes)
+    let consumed = relayed && (name == "failure_route" || rtype & route_type::BRANCH_FAILURE != 0);
     let ev = EventHandle {
         name: Arc::from(name),
         route,
@@ -688,6 +698,9 @@ fn run_on_tx(
         c.tm.branch_idx = best.map_or(0, |b| b as i32);
         // the branch flags of the branch that ended (Kamailio)
         c.ruri_bflags = bflags;
+        if consumed {
+            c.tm.ruri_consumed = Some((Bytes::copy_from_slice(c.ruri()), c.dst_uri.clone()));
+        }
     });
 }
 
@@ -1818,6 +1831,7 @@ impl Module for Tm {
     }
 
     fn rpc(&self, rpc: &mut crate::rpc::RpcRegistry) {
+        uac::rpc(&self.state, rpc);
         tmx::rpc(&self.state, rpc);
     }
 
@@ -1979,7 +1993,14 @@ impl Module for Tmx {
             } else {
                 match fx.routes.route.get(&name).copied() {
                     Some(id) => ContinueRoute::Static(id),
-                    None => return Err(format!("route[{name}] is not defined")),
+                    None => {
+                        // Kamailio loads it and fails at run time (-1, the
+                        // transaction untouched): looked up when called.
+                        fx.warnings.push(format!(
+                            "route[{name}] is not defined: t_continue will fail (-1)"
+                        ));
+                        ContinueRoute::Dynamic(siprd_script::pv::parse_format(fx, &name)?)
+                    }
                 }
             };
             let registry = fx.registry;

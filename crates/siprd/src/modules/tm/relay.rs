@@ -75,6 +75,8 @@ struct Target {
     proto: Proto,
     /// Its branch flags (the R-URI's, or the appended branch's).
     flags: u32,
+    /// Its `+sip.instance` (`t_next_contacts`).
+    instance: Option<Bytes>,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -95,6 +97,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         port: uri.port().unwrap_or(5060),
         proto,
         flags: 0,
+        instance: None,
     })
 }
 
@@ -152,13 +155,23 @@ pub fn t_relay(
     }
     // Destinations: the explicit one, else $du / $ru; then append_branch() ones.
     let mut targets = Vec::new();
+    // In a failure route the R-URI already went out: only a changed R-URI or
+    // $du makes a new branch of it (Kamailio's consumed R-URI).
+    let consumed = host.is_none()
+        && ctx
+            .tm
+            .ruri_consumed
+            .as_ref()
+            .is_some_and(|(u, d)| u.as_ref() == ctx.ruri() && *d == ctx.dst_uri);
     let first = match host {
+        _ if consumed => None,
         Some(h) => Some(Target {
             ruri: None,
             host: h.to_vec(),
             port: port.unwrap_or(5060),
             proto: proto.unwrap_or(Proto::Udp),
             flags: 0,
+            instance: None,
         }),
         None => {
             let t = ctx
@@ -168,18 +181,33 @@ pub fn t_relay(
             target_of(&t, proto)
         }
     };
-    let Some(mut first) = first else { return -1 };
-    first.flags = ctx.ruri_bflags;
-    targets.push(first);
+    match first {
+        Some(mut first) => {
+            first.flags = ctx.ruri_bflags;
+            first.instance = ctx.tm.ruri_instance.clone();
+            targets.push(first);
+        }
+        None if consumed => {}
+        None => return -1,
+    }
     for b in ctx.branches.clone() {
         let dst = b.dst_uri.clone().unwrap_or_else(|| b.uri.clone());
         if let Some(mut t) = target_of(&dst, proto) {
             t.ruri = Some(b.uri.clone());
             t.flags = b.flags;
+            t.instance = b.instance.clone();
             targets.push(t);
         }
     }
     ctx.branches.clear();
+    if targets.is_empty() {
+        tracing::error!("t_relay: no branches for forwarding");
+        return -1;
+    }
+    if ctx.tm.ruri_consumed.is_some() {
+        // this R-URI is used now too
+        ctx.tm.ruri_consumed = Some((Bytes::copy_from_slice(ctx.ruri()), ctx.dst_uri.clone()));
+    }
     ctx.flush();
     // As Kamailio: every branch is built (its branch_route run) before any is
     // sent, and onsend_route sees the request as the route left it.
@@ -306,6 +334,7 @@ fn add_branch(
             proto: t.proto,
             // setbflag() & co. in branch_route apply to this branch
             flags: ctx.ruri_bflags,
+            instance: t.instance.clone(),
         };
         build_branch(st, ctx, tx, &t2, cfg, unresolved)
     };
@@ -400,6 +429,7 @@ fn build_branch(
             uri: ruri
                 .clone()
                 .unwrap_or_else(|| Bytes::copy_from_slice(ctx.msg.ruri_bytes())),
+            instance: t.instance.clone(),
         });
         if ctx.tm.on_failure.is_some() {
             inner.on_failure = ctx.tm.on_failure;
@@ -421,10 +451,24 @@ fn build_branch(
         };
         inner.uas.arm_fr(now, life);
         inner.end_of_life.get_or_insert(now + life);
+        // A later failure route starts again from the request's R-URI and
+        // destination as the request route relayed it: a leg relayed from a
+        // failure_route keeps them (Kamailio: $ru in the next failure route
+        // is the first relay's, observed with t_next_contacts), while flags
+        // and AVPs carry over.
+        let keep = (ctx.exec.route_type & route_type::FAILURE != 0 && inner.failure_runs > 0)
+            .then(|| {
+                inner
+                    .saved
+                    .as_ref()
+                    .map(|s| (s.new_uri.clone(), s.dst_uri.clone()))
+            })
+            .flatten();
+        let (new_uri, dst_uri) = keep.unwrap_or_else(|| (ctx.new_uri.clone(), ctx.dst_uri.clone()));
         inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
-            new_uri: ctx.new_uri.clone(),
-            dst_uri: ctx.dst_uri.clone(),
+            new_uri,
+            dst_uri,
             avps: ctx.avps.clone(),
             force_rport: ctx.force_rport,
         }));

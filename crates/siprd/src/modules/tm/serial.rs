@@ -14,10 +14,10 @@
 //!   flags, forced socket) from its first item, a branch for each other one;
 //!   -2 when the XAVP is empty. A contact whose `instance` was already taken
 //!   in this call goes to `$xavp(contact_flows_avp)` instead of a branch.
-//! - `t_next_contact_flow` appends the first flow with the instance of the
-//!   failed branch; siprd's branches carry no instance (no usrloc), so it is
-//!   -2 ("no instance on this branch") when flows exist, as Kamailio for a
-//!   branch without `+sip.instance`.
+//! - `t_next_contact_flow` (tm:branch-failure) appends a branch for the first
+//!   flow with the failed branch's instance and takes it out of the XAVP; -2
+//!   when the branch has no instance (or outside a branch-failure route) or
+//!   there are no flows, -1 when none matches.
 
 use super::TmState;
 use crate::context::{Branch, Ctx};
@@ -130,24 +130,35 @@ fn load_contacts(st: &TmState, ctx: &mut Ctx, mode: i32) -> i32 {
         );
         return -1;
     }
-    if ctx.branches.is_empty() {
+    // In a failure route the R-URI already went out ("consumed") unless the
+    // route changed it: then only the appended branches count (Kamailio).
+    let ruri_new = !ctx
+        .tm
+        .ruri_consumed
+        .as_ref()
+        .is_some_and(|(u, d)| u.as_ref() == ctx.ruri() && *d == ctx.dst_uri);
+    if ctx.branches.is_empty() || (ctx.branches.len() == 1 && !ruri_new) {
         return 1;
     }
     let mut all = Vec::with_capacity(ctx.branches.len() + 1);
-    all.push(Contact {
-        uri: Bytes::copy_from_slice(ctx.ruri()),
-        dst_uri: ctx.dst_uri.clone(),
-        sock: ctx.forced_socket.clone(),
-        flags: ctx.ruri_bflags,
-        q: -1,
-        ..Contact::default()
-    });
+    if ruri_new {
+        all.push(Contact {
+            uri: Bytes::copy_from_slice(ctx.ruri()),
+            dst_uri: ctx.dst_uri.clone(),
+            sock: ctx.forced_socket.clone(),
+            flags: ctx.ruri_bflags,
+            q: -1,
+            instance: ctx.tm.ruri_instance.clone(),
+            ..Contact::default()
+        });
+    }
     for b in &ctx.branches {
         all.push(Contact {
             uri: b.uri.clone(),
             dst_uri: b.dst_uri.clone(),
             flags: b.flags,
             q: b.q.unwrap_or(-1),
+            instance: b.instance.clone(),
             ..Contact::default()
         });
     }
@@ -214,6 +225,11 @@ fn next_contacts(st: &TmState, ctx: &mut Ctx) -> i32 {
     if first.q_flag != 0 {
         return 1;
     }
+    // (Kamailio sets the request's instance only here: not for a contact
+    // alone in its class)
+    if first.instance.is_some() {
+        ctx.tm.ruri_instance = first.instance.clone();
+    }
     let mut instances: Vec<Bytes> = first.instance.iter().cloned().collect();
     if let Some(f) = &flows {
         ctx.avps.xs_mut(XKind::P).rm_all(f);
@@ -243,6 +259,7 @@ fn next_contacts(st: &TmState, ctx: &mut Ctx) -> i32 {
                 dst_uri: c.dst_uri.clone(),
                 flags: c.flags,
                 q: Some(0),
+                instance: c.instance.clone(),
             });
         }
         if c.q_flag != 0 {
@@ -252,18 +269,70 @@ fn next_contacts(st: &TmState, ctx: &mut Ctx) -> i32 {
     1
 }
 
-/// `t_next_contact_flow()`.
+/// `t_next_contact_flow()` (tm:branch-failure): a branch for the first flow
+/// with the failed branch's instance, taken out of `contact_flows_avp`.
 fn next_contact_flow(st: &TmState, ctx: &mut Ctx) -> i32 {
-    let (_, Some(_flows)) = names(st) else {
+    let (_, Some(flows)) = names(st) else {
         tracing::error!(
             "t_next_contact_flow: feature disabled - set the contact_flows_avp parameter"
         );
         return -1;
     };
-    // The failed branch's +sip.instance: siprd's branches have none.
-    let _ = ctx;
-    tracing::debug!("t_next_contact_flow: no instance on this branch");
-    -2
+    // The failed branch's +sip.instance (only in a branch-failure route).
+    let this = match (
+        ctx.exec.route_type & route_type::BRANCH_FAILURE != 0,
+        &ctx.tm.tx,
+    ) {
+        (true, Some(tx)) => {
+            let inner = tx.entry.inner.lock();
+            inner
+                .best
+                .and_then(|n| inner.uacs.get(n))
+                .and_then(|u| u.instance.clone())
+        }
+        _ => None,
+    };
+    let Some(this) = this else {
+        tracing::debug!("t_next_contact_flow: no instance on this branch");
+        return -2;
+    };
+    let xs = ctx.avps.xs_mut(XKind::P);
+    let mut items = Vec::new();
+    let mut i = 0;
+    while let Some(item) = xs.item(&flows, i) {
+        items.push(item.clone());
+        i += 1;
+    }
+    if items.is_empty() {
+        return -2;
+    }
+    let found = items.iter().position(|item| {
+        Contact::from_item(item)
+            .is_some_and(|c| c.instance.as_ref() == Some(&this) && !c.uri.is_empty())
+    });
+    let Some(found) = found else {
+        return -1;
+    };
+    let Some(c) = Contact::from_item(&items.remove(found)) else {
+        return -1;
+    };
+    // put the others back, item 0 first to read
+    xs.rm_all(&flows);
+    for item in items.into_iter().rev() {
+        xs.push(&flows, item);
+    }
+    if ctx.branches.len() + 1 >= ctx.rt.settings.max_branches {
+        tracing::error!("t_next_contact_flow: appending branch failed");
+        return -1;
+    }
+    ctx.branches.push(Branch {
+        uri: c.uri,
+        dst_uri: c.dst_uri,
+        flags: c.flags,
+        q: Some(0),
+        instance: c.instance,
+    });
+    1
 }
 
 pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {

@@ -70,6 +70,8 @@ pub struct Uac {
     pub flags: u32,
     /// Its Request-URI (`$T_branch(uri)`).
     pub uri: Bytes,
+    /// Its `+sip.instance` (from `t_next_contacts`), for `t_next_contact_flow`.
+    pub instance: Option<Bytes>,
 }
 
 /// A CANCEL we sent to a branch.

@@ -142,6 +142,27 @@ fn reply_callid(st: &Arc<TmState>, ctx: &mut Ctx, callid: &[u8], a: &[Arg<Ctx>])
 
 /// tm functions that live here.
 pub(super) fn register_tm(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
+    // siprd always builds the CANCELs and ACKs it sends from the branch
+    // request as it went out (the UAC side), which is what this switches on
+    // in Kamailio: nothing more to do.
+    reg.add_function(def(
+        "t_use_uac_headers",
+        "tm",
+        vec![],
+        route_type::ANY,
+        func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| 1),
+    ));
+    let s = st.clone();
+    reg.add_function(def(
+        "t_clean",
+        "tm",
+        vec![],
+        route_type::ANY,
+        func(move |_ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            s.table.clean();
+            1
+        }),
+    ));
     for params in [vec![], vec![str_or_bare_pv()]] {
         reg.add_function(def(
             "t_drop_replies",
@@ -231,7 +252,105 @@ struct CallidArg {
     fmt: siprd_script::pv::Format<Ctx>,
 }
 
+/// `t_cancel_callid(callid, cseq, flag[, rcode])`: the transaction with this
+/// Call-ID and CSeq number (any state) gets message flag `flag` (1..31) and
+/// its pending branches are cancelled as by `t_cancel_branches`, the CANCELs
+/// carrying `Reason: SIP;cause=<rcode>` for an rcode in 100..699. 1, or -1
+/// when there is no such transaction.
+fn cancel_callid(ctx: &mut Ctx, c: &CallidArg, a: &[Arg<Ctx>]) -> i32 {
+    let callid = c.fmt.eval(ctx);
+    let cseq = a.get(1).and_then(|x| str_arg(ctx, x)).unwrap_or_default();
+    let flag = a.get(2).and_then(|x| int_arg(ctx, x)).unwrap_or(0);
+    let rcode = a.get(3).and_then(|x| int_arg(ctx, x)).unwrap_or(0);
+    let Some(entry) = find_callid(&c.state, &callid, &cseq, true) else {
+        tracing::debug!("t_cancel_callid: no transaction");
+        return -1;
+    };
+    let tx = TxRef {
+        state: c.state.clone(),
+        entry,
+    };
+    {
+        let mut inner = tx.entry.inner.lock();
+        if (1..32).contains(&flag) {
+            let bit = 1u64 << flag;
+            if let Some(s) = inner.saved.as_mut() {
+                s.flags |= bit;
+            }
+            if let Some(s) = inner.suspended.as_mut() {
+                s.flags |= bit;
+            }
+        }
+        if (100..=699).contains(&rcode) {
+            // worded as tm's own reasons (observed: cause=200 gets the text)
+            let line = if (200..300).contains(&rcode) {
+                format!("Reason: SIP;cause={rcode};text=\"Call completed elsewhere\"\r\n")
+            } else {
+                format!("Reason: SIP;cause={rcode}\r\n")
+            };
+            inner.cancel_reason = Some(Bytes::from(line));
+        }
+    }
+    ctx.flush();
+    let rt = ctx.rt.clone();
+    relay::cancel_pending(&rt, &tx);
+    1
+}
+
+/// `t_reuse_branch()` (tm:branch-failure): the failed branch's R-URI and
+/// branch flags become the request's, for a new `t_relay()`.
+fn reuse_branch(ctx: &mut Ctx) -> i32 {
+    if ctx.exec.route_type & route_type::BRANCH_FAILURE == 0 {
+        tracing::error!("t_reuse_branch: only in event_route[tm:branch-failure]");
+        return -1;
+    }
+    let Some(tx) = ctx.tm.tx.clone() else {
+        return -1;
+    };
+    let (uri, flags) = {
+        let inner = tx.entry.inner.lock();
+        let Some(u) = inner.best.and_then(|n| inner.uacs.get(n)) else {
+            return -1;
+        };
+        (u.uri.clone(), u.flags)
+    };
+    ctx.new_uri = Some(uri);
+    ctx.ruri_bflags = flags;
+    1
+}
+
 pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
+    for n in [3usize, 4] {
+        let callid = ParamKind::Custom(Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+            let state = tm_api(fx)?;
+            let fmt = siprd_script::pv::parse_format(fx, &src.text)?;
+            Ok(Arg::Custom(Box::new(CallidArg { state, fmt })))
+        }));
+        let mut params = vec![callid, ParamKind::StrOrPv, ParamKind::IntOrPv];
+        if n == 4 {
+            params.push(ParamKind::IntOrPv);
+        }
+        reg.add_function(def(
+            "t_cancel_callid",
+            "tmx",
+            params,
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Custom(b) = &a[0] else { return -1 };
+                let Some(c) = b.downcast_ref::<CallidArg>() else {
+                    return -1;
+                };
+                cancel_callid(ctx, c, a)
+            }),
+        ));
+    }
+    reg.add_function(def(
+        "t_reuse_branch",
+        "tmx",
+        vec![],
+        route_type::ANY,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| reuse_branch(ctx)),
+    ));
     reg.add_function(def(
         "t_precheck_trans",
         "tmx",

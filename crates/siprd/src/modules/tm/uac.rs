@@ -104,31 +104,41 @@ fn proto_of(u: &Uri) -> Option<Proto> {
     }
 }
 
-/// Send a local request statefully; 1 sent, -1 error.
-pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
+/// Why a local request was not sent: RPC code and text.
+pub type UacError = (i32, String);
+
+fn err(code: i32, text: String) -> UacError {
+    (code, text)
+}
+
+/// Send a local request statefully; `rpc`: the RPC's checks (Content-Type
+/// always required, as Kamailio's `tm.t_uac_*`). The transaction, or why not.
+pub fn start(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    r: &UacReq<'_>,
+    rpc: bool,
+) -> Result<Arc<TxEntry>, UacError> {
     let method_s = String::from_utf8_lossy(r.method).trim().to_string();
     if method_s.is_empty() || method_s.contains(char::is_whitespace) {
-        tracing::error!("t_uac_send: bad method");
-        return -1;
+        return Err(err(400, "Invalid method".into()));
     }
     let g = parse_headers(r.headers);
-    let (Some(from), Some(to)) = (g.from.clone(), g.to.clone()) else {
-        tracing::error!(
-            "t_uac_send: {} missing",
-            if g.from.is_none() { "From" } else { "To" }
-        );
-        return -1;
-    };
-    if !r.body.is_empty() && !g.content_type {
-        tracing::error!("t_uac_send: a body needs a Content-Type header");
-        return -1;
+    if (rpc || !r.body.is_empty()) && !g.content_type {
+        return Err(err(400, "Content-Type missing".into()));
     }
+    let (Some(from), Some(to)) = (g.from.clone(), g.to.clone()) else {
+        let which = if g.from.is_none() { "From" } else { "To" };
+        return Err(err(400, format!("{which} missing")));
+    };
     if Uri::parse(r.ruri).is_err() {
-        tracing::error!(
-            "t_uac_send: bad R-URI `{}`",
-            String::from_utf8_lossy(r.ruri)
-        );
-        return -1;
+        return Err(err(
+            400,
+            format!(
+                "Invalid request uri \"{}\"",
+                String::from_utf8_lossy(r.ruri)
+            ),
+        ));
     }
     let hop_text = if r.nexthop.is_empty() || r.nexthop == b"." {
         r.ruri
@@ -136,23 +146,20 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
         r.nexthop
     };
     let Ok(hop) = Uri::parse(hop_text) else {
-        tracing::error!(
-            "t_uac_send: bad next hop `{}`",
-            String::from_utf8_lossy(hop_text)
-        );
-        return -1;
+        return Err(err(
+            400,
+            format!("bad next hop `{}`", String::from_utf8_lossy(hop_text)),
+        ));
     };
     let Some(proto) = proto_of(&hop) else {
-        tracing::error!("t_uac_send: unsupported transport");
-        return -1;
+        return Err(err(400, "Unsupported transport".to_string()));
     };
     let Some(addr) = crate::forward::resolve(hop.host_unbracketed(), hop.port().unwrap_or(5060))
     else {
-        tracing::error!(
-            "t_uac_send: cannot resolve `{}`",
-            String::from_utf8_lossy(hop.host())
-        );
-        return -1;
+        return Err(err(
+            400,
+            format!("cannot resolve `{}`", String::from_utf8_lossy(hop.host())),
+        ));
     };
     let listeners = ctx.rt.listeners();
     let listener = if r.socket.is_empty() || r.socket == b"." {
@@ -171,8 +178,7 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
             .cloned()
     };
     let Some(listener) = listener else {
-        tracing::error!("t_uac_send: no {proto} socket to send from");
-        return -1;
+        return Err(err(400, "Invalid send socket".to_string()));
     };
     let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
     let from = if has_tag(&from) {
@@ -212,13 +218,11 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
     draft.extend_from_slice(tail.as_bytes());
     draft.extend_from_slice(r.body);
     let Ok(draft_msg) = Message::parse(Bytes::from(draft)) else {
-        tracing::error!("t_uac_send: the request does not parse");
-        return -1;
+        return Err(err(400, "Invalid request".to_string()));
     };
     let method = draft_msg.method();
     if method == Method::Ack || method == Method::Cancel {
-        tracing::error!("t_uac_send: {method_s} cannot start a transaction");
-        return -1;
+        return Err(err(400, format!("{method_s} cannot start a transaction")));
     }
     let invite = method == Method::Invite;
     let cfg = st.table.cfg.read().clone();
@@ -231,8 +235,7 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
         )),
         sent_by: Bytes::from_static(b"local"),
         method,
-        call_id: Bytes::from(call_id.clone()),
-        cseq,
+        bucket: siprd_sip::txkey::bucket_of(call_id.as_bytes(), cseq),
     };
     let dest = Dest {
         proto,
@@ -240,8 +243,10 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
         listener: Some(listener.id),
         conn: None,
     };
-    let mut flags = super::table::TxFlags::default();
-    flags.replicate = true;
+    let flags = super::table::TxFlags {
+        replicate: true,
+        ..Default::default()
+    };
     let inserted = st.table.insert(key, invite, || TxInner {
         uas: ServerTx::new(invite, true, timers),
         req: draft_msg.buf().clone(),
@@ -275,8 +280,7 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
         end_of_life: None,
     });
     let Ok(entry) = inserted else {
-        tracing::error!("t_uac_send: cannot create the transaction");
-        return -1;
+        return Err(err(500, "Transaction creation failed".to_string()));
     };
     let branch = super::relay::branch_param(&entry, &draft_msg, 0);
     let mut out = first.into_bytes();
@@ -307,9 +311,110 @@ pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     raise_local_request(&ctx.rt, st, &request, dest);
     if ctx.send(&dest, &request) {
-        1
+        Ok(entry)
     } else {
-        -1
+        Err(err(500, "Send failed".into()))
+    }
+}
+
+/// `t_uac_send`: 1 sent, -1 error (logged).
+pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
+    match start(st, ctx, r, false) {
+        Ok(_) => 1,
+        Err((_, text)) => {
+            tracing::error!("t_uac_send: {text}");
+            -1
+        }
+    }
+}
+
+/// The final reply of a local request: (code, reason); a timeout is
+/// `408 Request Timeout`. None while it has none.
+fn final_reply(entry: &TxEntry) -> Option<(u16, String)> {
+    let inner = entry.inner.lock();
+    let u = inner.uacs.first()?;
+    if u.code < 200 {
+        return inner.freed.then(|| (408, "Request Timeout".to_string()));
+    }
+    let reason = u
+        .reply
+        .as_ref()
+        .and_then(|r| Message::parse(r.clone()).ok())
+        .map(|m| String::from_utf8_lossy(m.reason()).into_owned())
+        .unwrap_or_else(|| "Request Timeout".into());
+    Some((u.code, reason))
+}
+
+/// `tm.t_uac_start`, `tm.t_uac_wait`, `tm.t_uac_wait_block`: the parameters
+/// of `t_uac_send`, `.` for an empty next hop or socket; the body may be left
+/// out. `t_uac_start` answers nothing; the waiting ones `{code, text}` of the
+/// final reply (500 "No response" after 80 s).
+pub fn rpc(st: &Arc<TmState>, rpc: &mut crate::rpc::RpcRegistry) {
+    use crate::rpc::RpcError;
+    use serde_json::{json, Value as Json};
+    for (name, wait) in [
+        ("tm.t_uac_start", false),
+        ("tm.t_uac_wait", true),
+        ("tm.t_uac_wait_block", true),
+    ] {
+        let s = st.clone();
+        rpc.add(name, "Send a local SIP request", move |p: &[Json]| {
+            let text = |i: usize| -> Option<Vec<u8>> {
+                match p.get(i)? {
+                    Json::String(t) => Some(t.as_bytes().to_vec()),
+                    Json::Number(n) => Some(n.to_string().into_bytes()),
+                    _ => None,
+                }
+            };
+            let (Some(method), Some(ruri), Some(nexthop), Some(socket), Some(headers)) =
+                (text(0), text(1), text(2), text(3), text(4))
+            else {
+                return Err(RpcError::bad_params(format!(
+                    "too few parameters ({}/5)",
+                    p.len()
+                )));
+            };
+            let body = text(5).unwrap_or_default();
+            let Some(rt) = s.rt.get().and_then(std::sync::Weak::upgrade) else {
+                return Err(RpcError::new(500, "Server not ready"));
+            };
+            let dot = |v: &[u8]| -> Vec<u8> {
+                if v == b"." {
+                    Vec::new()
+                } else {
+                    v.to_vec()
+                }
+            };
+            let (nexthop, socket) = (dot(&nexthop), dot(&socket));
+            let msg = rt.faked_message();
+            let started = rt.with_pooled_ctx(msg, RcvInfo::default(), |ctx| {
+                start(
+                    &s,
+                    ctx,
+                    &UacReq {
+                        method: &method,
+                        ruri: &ruri,
+                        nexthop: &nexthop,
+                        socket: &socket,
+                        headers: &headers,
+                        body: &body,
+                    },
+                    true,
+                )
+            });
+            let entry = started.map_err(|(c, t)| RpcError::new(c, t))?;
+            if !wait {
+                return Ok(Json::Null);
+            }
+            let end = Instant::now() + std::time::Duration::from_secs(80);
+            while Instant::now() < end {
+                if let Some((code, text)) = final_reply(&entry) {
+                    return Ok(json!({ "code": code, "text": text }));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(RpcError::new(500, "No response"))
+        });
     }
 }
 
@@ -344,6 +449,7 @@ fn register_uac(
         dropped: false,
         flags: 0,
         uri: Bytes::from(ruri.to_string()),
+        instance: None,
     });
     let life = if invite {
         cfg.max_inv_lifetime
