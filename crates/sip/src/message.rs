@@ -162,17 +162,9 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
             version: Span::new(s + sp2 + 1, e),
         });
     }
-    // scheme ":" — refuses `<sip:...>` and other junk early (RFC 4475 ltgtruri).
-    let colon = memchr::memchr(b':', uri).unwrap_or(0);
-    let scheme = &uri[..colon];
-    if scheme.is_empty()
-        || !scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        || !scheme
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-    {
-        return Err(ParseError::StartLine("Request-URI has no valid scheme"));
-    }
+    // Any token is taken as the Request-URI here, as Kamailio does (`<sip:..>`,
+    // `*`, `bob@host`): the request reaches the script, where the R-URI reads as
+    // null because it does not parse (`Message::ruri` fails).
     Ok(FirstLine::Request {
         method: Method::from_slice(buf, s, s + sp1),
         method_s: Span::new(s, s + sp1),

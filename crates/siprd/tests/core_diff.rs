@@ -210,3 +210,90 @@ fn cs_is_the_number_text() {
         assert_eq!(first_line(&r), format!("SIP/2.0 200 cs={n}"));
     }
 }
+
+const RURI_CFG: &str = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+
+request_route {
+    sl_send_reply("200", "ru=$ru rU=$rU rd=$rd rp=$rp rz=$rz rP=$rP ou=$ou tu=$(ru{uri.user}) tp=$(ru{uri.port})");
+}
+"#;
+
+/// What Kamailio 5.6 does with odd Request-URIs: any token without blanks is
+/// taken at the start line and the route runs; a URI its parser refuses
+/// (no scheme, `<...>`, `*`, an unknown scheme, `sip:@h`, a bad port) reads
+/// as null everywhere. `urn:` parses with `:` splitting user and host,
+/// `$rz` is the scheme in lower case, `$rP` is `UDP` without a transport.
+#[test]
+fn request_uri_forms() {
+    let s = Siprd::start(RURI_CFG);
+    let c = UdpClient::new();
+    let null = "ru=<null> rU=<null> rd=<null> rp=<null> rz=<null> rP=<null> ou=<null> tu= tp=";
+    let cases: &[(&str, &str)] = &[
+        ("bob@127.0.0.1", null),
+        ("<sip:bob@127.0.0.1>", null),
+        ("*", null),
+        ("1sip:bob@x", null),
+        ("im:bob@x.com", null),
+        ("http://example.com/x", null),
+        ("tels:+1;a=b", null),
+        ("sip:", null),
+        ("tel:", null),
+        ("sip:@host", null),
+        ("sip:bob@", null),
+        ("sip:a@b@c", null),
+        ("sip:bob@127.0.0.1:99999", null),
+        ("urn:nena:service:sos", null),
+        ("urn:service:sos;a=b", null),
+        ("urn:service:sos?x=y", null),
+        (
+            "urn:service:sos",
+            "ru=urn:service:sos rU=service rd=sos rp=5060 rz=urn rP=UDP ou=urn:service:sos tu=service tp=",
+        ),
+        (
+            "URN:service:sos",
+            "ru=URN:service:sos rU=service rd=sos rp=5060 rz=urn rP=UDP ou=URN:service:sos tu=service tp=",
+        ),
+        (
+            "urn:service:5070",
+            "ru=urn:service:5070 rU=<null> rd=service rp=5070 rz=urn rP=UDP ou=urn:service:5070 tu= tp=5070",
+        ),
+        (
+            "urn:x",
+            "ru=urn:x rU=<null> rd=x rp=5060 rz=urn rP=UDP ou=urn:x tu= tp=",
+        ),
+        (
+            "urn:a:b@c:5070;x=y",
+            "ru=urn:a:b@c:5070;x=y rU=a rd=c rp=5070 rz=urn rP=UDP ou=urn:a:b@c:5070;x=y tu=a tp=5070",
+        ),
+        (
+            "tel:+1@x",
+            "ru=tel:+1@x rU=x rd=<null> rp=5060 rz=tel rP=UDP ou=tel:+1@x tu=x tp=",
+        ),
+        (
+            "TEL:+1",
+            "ru=TEL:+1 rU=+1 rd=<null> rp=5060 rz=tel rP=UDP ou=TEL:+1 tu=+1 tp=",
+        ),
+        (
+            "sIp:bob@host:;transport=TCP",
+            "ru=sIp:bob@host:;transport=TCP rU=bob rd=host rp= rz=sip rP=TCP ou=sIp:bob@host:;transport=TCP tu=bob tp=",
+        ),
+        (
+            "sip:b%41b!*@127.0.0.1;x=\"y\"",
+            "ru=sip:b%41b!*@127.0.0.1;x=\"y\" rU=b%41b!* rd=127.0.0.1 rp=5060 rz=sip rP=UDP ou=sip:b%41b!*@127.0.0.1;x=\"y\" tu=b%41b!* tp=",
+        ),
+    ];
+    for (i, (ru, want)) in cases.iter().enumerate() {
+        let req = request("OPTIONS", ru, c.port(), &format!("ruf{i}"), "");
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 {want}"), "{ru}");
+    }
+    // blanks inside the URI: not a request line, dropped
+    let req = request("OPTIONS", "sip:bob smith@127.0.0.1", c.port(), "rufsp", "");
+    c.send(s.udp_addr(), &req);
+    c.expect_silence(Duration::from_millis(400));
+}

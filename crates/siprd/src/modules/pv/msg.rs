@@ -141,13 +141,16 @@ fn opt(ctx: &Ctx, s: Option<&[u8]>) -> Value {
 }
 
 fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
-    match Uri::parse(uri) {
-        Ok(u) => f(&u),
-        Err(_) => {
-            let _ = ctx;
-            Value::Null
-        }
+    let _ = ctx;
+    match parse_known(uri) {
+        Some(u) => f(&u),
+        None => Value::Null,
     }
+}
+
+/// A URI as Kamailio's parser takes it: `im:`, `http:` ... do not parse.
+pub(crate) fn parse_known(uri: &[u8]) -> Option<Uri> {
+    Uri::parse(uri).ok().filter(Uri::is_known_scheme)
 }
 
 /// A URI without a host (`tel:`) has a null domain.
@@ -174,10 +177,11 @@ fn port_value(u: &Uri) -> Value {
     }
 }
 
+/// `$rP`, `$oP`, `$dP`: the `transport` parameter as written, `UDP` without one.
 fn proto_of(u: &Uri) -> Value {
     match u.transport() {
-        Some(t) => Value::from_vec(t.to_ascii_lowercase()),
-        None => Value::from_static("udp"),
+        Some(t) => Value::from_vec(t.to_vec()),
+        None => Value::from_static("UDP"),
     }
 }
 
@@ -204,13 +208,12 @@ impl Simple {
                 if !msg.is_request() || (msg.is_http() && ctx.new_uri.is_none()) {
                     return Value::Null;
                 }
-                // a new R-URI that does not parse reads as null (`seturi("x")`)
-                if let Some(nu) = &ctx.new_uri {
-                    if Uri::parse_bytes(nu.clone()).is_err() {
-                        return Value::Null;
-                    }
-                }
+                // an R-URI that does not parse reads as null (`seturi("x")`,
+                // `INVITE <sip:a@b> SIP/2.0`, `im:a@b`)
                 let ru = ctx.ruri();
+                if parse_known(ru).is_none() {
+                    return Value::Null;
+                }
                 bytes_of(ctx, ru)
             }
             RUser | RDomain | RPort | RProto | RScheme => {
@@ -225,11 +228,11 @@ impl Simple {
                     RDomain => host_value(u),
                     RPort => port_value(u),
                     RProto => proto_of(u),
-                    _ => Value::from_vec(u.scheme_bytes().to_vec()),
+                    _ => Value::from_vec(u.scheme_lower()),
                 })
             }
             OUri => {
-                if !msg.is_request() {
+                if !msg.is_request() || parse_known(msg.ruri_bytes()).is_none() {
                     return Value::Null;
                 }
                 bytes_of(ctx, msg.ruri_bytes())
@@ -380,9 +383,9 @@ impl Simple {
                 } else {
                     msg.ruri_bytes()
                 };
-                match Uri::parse(u) {
-                    Ok(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
-                    Err(_) => Value::Null,
+                match parse_known(u) {
+                    Some(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
+                    None => Value::Null,
                 }
             }
             FUserLen | TUserLen => {
