@@ -173,6 +173,13 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     })
 }
 
+/// `CSeq: <token> <token>` with blanks around, nothing more.
+fn cseq_has_two_tokens(v: &[u8]) -> bool {
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut toks = v.split(blank).filter(|t| !t.is_empty());
+    toks.next().is_some() && toks.next().is_some() && toks.next().is_none()
+}
+
 impl Message {
     /// Parses one message (a whole datagram, or one frame cut by [`crate::framing::message_len`]).
     ///
@@ -733,6 +740,13 @@ impl Message {
         ] {
             if !self.headers.iter().any(|h| h.kind == k) {
                 return Err(ParseError::MissingHeader(n));
+            }
+        }
+        // Kamailio parses CSeq when it reads the headers: two tokens (the
+        // number is not checked: `abc INVITE` passes), or the message is dropped
+        if let Some(v) = self.header(HeaderKind::CSeq) {
+            if !cseq_has_two_tokens(v) {
+                return Err(ParseError::BadHeader("CSeq", "not `number method`"));
             }
         }
         Ok(())

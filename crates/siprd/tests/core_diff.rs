@@ -34,6 +34,14 @@ request_route {
         }
         exit;
     }
+    if ($rU == "auth") {
+        sl_send_reply("200", "aa=[$aa] au=$au ad=[$ad] csb=[$csb]");
+        exit;
+    }
+    if ($rU == "ci") {
+        sl_send_reply("200", "ci=[$ci]");
+        exit;
+    }
     if ($rU == "cs") {
         sl_send_reply("200", "cs=$cs");
         exit;
@@ -296,4 +304,123 @@ fn request_uri_forms() {
     let req = request("OPTIONS", "sip:bob smith@127.0.0.1", c.port(), "rufsp", "");
     c.send(s.udp_addr(), &req);
     c.expect_silence(Duration::from_millis(400));
+}
+
+const CODES_CFG: &str = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+
+request_route {
+    $var(c) = $hdr(X-Code);
+    if ($hdr(X-Int) == "1") {
+        $var(c) = $(hdr(X-Code){s.int});
+    }
+    if ($hdr(X-Fn) == "send_reply") {
+        send_reply("$var(c)", "x");
+    } else {
+        sl_send_reply("$var(c)", "x");
+    }
+}
+"#;
+
+/// Kamailio's sl_send_reply/send_reply take any integer code and send the last
+/// three digits of its unsigned 32-bit form; a value that is no integer sends
+/// 500. The To tag is added when the given code is 180 or more.
+#[test]
+fn reply_codes_as_given() {
+    let s = Siprd::start(CODES_CFG);
+    let c = UdpClient::new();
+    let cases: &[(&str, bool, &str, bool)] = &[
+        // (X-Code, as integer, status line, To tag)
+        ("abc", false, "SIP/2.0 500 x", true),
+        ("404", false, "SIP/2.0 500 x", true),
+        // a failed {s.int} assigns 0
+        ("200x", true, "SIP/2.0 000 x", false),
+        ("99", true, "SIP/2.0 099 x", false),
+        ("0", true, "SIP/2.0 000 x", false),
+        ("101", true, "SIP/2.0 101 x", false),
+        ("179", true, "SIP/2.0 179 x", false),
+        ("180", true, "SIP/2.0 180 x", true),
+        ("700", true, "SIP/2.0 700 x", true),
+        ("1000", true, "SIP/2.0 000 x", true),
+        ("1099", true, "SIP/2.0 099 x", true),
+        ("-1", true, "SIP/2.0 295 x", false),
+        ("-200", true, "SIP/2.0 096 x", false),
+    ];
+    for (i, (code, int, line, tag)) in cases.iter().enumerate() {
+        for f in ["sl_send_reply", "send_reply"] {
+            let extra = format!(
+                "X-Code: {code}\r\nX-Int: {}\r\nX-Fn: {f}\r\n",
+                u8::from(*int)
+            );
+            let req = request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("code{i}{f}"),
+                &extra,
+            );
+            c.send(s.udp_addr(), &req);
+            let r = c
+                .recv(Duration::from_secs(2))
+                .unwrap_or_else(|| panic!("{code} {f}: no reply"));
+            assert_eq!(first_line(&r), *line, "{code} {f}");
+            let to = header(&r, "To").unwrap_or_default();
+            assert_eq!(to.contains(";tag="), *tag, "{code} {f}: {to}");
+        }
+    }
+}
+
+/// Kamailio drops a message whose CSeq is not two tokens (`5`, `OPTIONS`,
+/// `5 OPTIONS x`) while the number itself is not checked; `$ci` keeps the
+/// blanks that end the Call-ID line.
+#[test]
+fn cseq_shape_and_call_id_text() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for cs in ["5", "5 ", "OPTIONS", "5 OPTIONS extra", ""] {
+        let req = request("OPTIONS", "sip:cs@127.0.0.1", c.port(), "csbad", "")
+            .replace("CSeq: 1 OPTIONS", &format!("CSeq: {cs}"));
+        c.send(s.udp_addr(), &req);
+        c.expect_silence(Duration::from_millis(300));
+    }
+    for cs in ["5  \t OPTIONS  ", "abc INVITE", "99999999999 OPTIONS"] {
+        let req = request("OPTIONS", "sip:cs@127.0.0.1", c.port(), "csok", "")
+            .replace("CSeq: 1 OPTIONS", &format!("CSeq: {cs}"));
+        let r = c.request(s.udp_addr(), &req);
+        assert!(first_line(&r).starts_with("SIP/2.0 200 cs="), "{cs}: {r}");
+    }
+    let req = request("OPTIONS", "sip:ci@127.0.0.1", c.port(), "x", "")
+        .replace("Call-ID: x\r\n", "Call-ID:   abc  \r\n");
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 ci=[abc  ]");
+}
+
+/// `$aa` is the credentials' algorithm (empty when they have none, null
+/// without credentials); `$csb` the CSeq value.
+#[test]
+fn auth_algorithm_and_cseq_body() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for (i, (extra, want)) in [
+        (
+            "Authorization: Digest username=\"bob@x.com\", realm=\"x.com\", nonce=\"n\", uri=\"sip:x.com\", response=\"r\", algorithm=MD5\r\n",
+            "aa=[MD5] au=bob ad=[x.com] csb=[1 OPTIONS]",
+        ),
+        (
+            "Authorization: Digest username=\"bob\", realm=\"x.com\", nonce=\"n\", uri=\"sip:x.com\", response=\"r\"\r\n",
+            "aa=[] au=bob ad=[] csb=[1 OPTIONS]",
+        ),
+        ("", "aa=[<null>] au=<null> ad=[<null>] csb=[1 OPTIONS]"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let req = request("OPTIONS", "sip:auth@127.0.0.1", c.port(), &format!("auth{i}"), extra);
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 {want}"));
+    }
 }

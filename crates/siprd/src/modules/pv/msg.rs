@@ -117,6 +117,10 @@ enum Field {
     AuthUsername,
     AuthUser,
     AuthDomain,
+    /// `$aa`: the `algorithm` of those credentials (empty without one).
+    AuthAlgo,
+    /// `$csb`: the CSeq header value (`42 OPTIONS`).
+    CSeqBody,
 }
 
 struct Simple(Field);
@@ -272,7 +276,12 @@ impl Simple {
                     _ => bytes_of(ctx, na.uri().host()),
                 }
             }
-            CallId => opt(ctx, msg.call_id()),
+            // as written after the colon, trailing blanks kept (Kamailio)
+            CallId => opt(
+                ctx,
+                msg.header_ref(HeaderKind::CallId)
+                    .map(|h| msg.value_untrimmed(&h)),
+            ),
             // the number as written, a string (Kamailio: `$cs + 1` appends),
             // also when it is no valid number (`abc`, `-1`, `4294967296`)
             CSeq => match msg.header(HeaderKind::CSeq) {
@@ -445,7 +454,8 @@ impl Simple {
                 }
             }
             ServerId => Value::Int(0),
-            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain => {
+            CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
+            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
                     .or_else(|| msg.header_by_name(b"Authorization"))
@@ -455,10 +465,16 @@ impl Simple {
                 let want: &[u8] = match self.0 {
                     AuthUri => b"uri",
                     AuthRealm => b"realm",
+                    AuthAlgo => b"algorithm",
                     _ => b"username",
                 };
                 let Some(v) = digest_param(h, want) else {
-                    return Value::Null;
+                    // Kamailio: empty when the credentials have no algorithm
+                    return if self.0 == AuthAlgo {
+                        Value::from_static("")
+                    } else {
+                        Value::Null
+                    };
                 };
                 let at = memchr::memchr(b'@', v);
                 let out = match (self.0, at) {
@@ -957,6 +973,8 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("aU", AuthUsername),
         ("au", AuthUser),
         ("ad", AuthDomain),
+        ("aa", AuthAlgo),
+        ("csb", CSeqBody),
     ];
     for (name, field) in simple {
         let field = *field;
