@@ -33,7 +33,7 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             Ok(Box::new(NullPv::<C>(PhantomData)))
         }),
     });
-    for name in ["rc", "retcode"] {
+    for name in ["rc", "retcode", "?"] {
         reg.add_pv(PvClassDef {
             name,
             module: "core",

@@ -210,8 +210,13 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
         return Err("`$$` is a literal `$`, not a pseudo-variable".into());
     }
     let name_start = p;
-    while p < b.len() && is_name_char(b[p]) {
+    if b.get(p) == Some(&b'?') {
+        // `$?`: Kamailio's short name of `$rc`
         p += 1;
+    } else {
+        while p < b.len() && is_name_char(b[p]) {
+            p += 1;
+        }
     }
     let name = &text[name_start..p];
     if name.is_empty() {

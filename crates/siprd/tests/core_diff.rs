@@ -424,3 +424,77 @@ fn auth_algorithm_and_cseq_body() {
         assert_eq!(first_line(&r), format!("SIP/2.0 200 {want}"));
     }
 }
+
+/// `$?` is `$rc` (also in expressions and with transformations); the core
+/// `set_advertised_address()`/`set_advertised_port()` change our Via in what
+/// this message forwards, each on its own, but not `$RAi`/`$RAp`.
+#[test]
+fn rc_short_name_and_advertised_per_message() {
+    let hop = NextHop::new();
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+route[FIVE] { return 5; }
+request_route {
+    if ($rU == "rc") {
+        route(FIVE);
+        if ($? == 5) { $var(a) = "five"; }
+        $var(b) = $? + 1;
+        sl_send_reply("200", "a=$var(a) b=$var(b) c=$(?{s.len}) d=$?");
+        exit;
+    }
+    if ($rU == "both") {
+        set_advertised_address("1.2.3.4");
+        set_advertised_port(5099);
+    }
+    if ($rU == "addr") { set_advertised_address("example.net"); }
+    if ($rU == "port") { set_advertised_port(6000); }
+    if ($rU == "ra") {
+        set_advertised_address("1.2.3.4");
+        sl_send_reply("200", "RAi=$RAi rc=$rc");
+        exit;
+    }
+    forward("127.0.0.1", "@HOP@");
+}
+"#
+    .replace("@HOP@", &hop.port().to_string());
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:rc@127.0.0.1", c.port(), "rc1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 a=five b=6 c=1 d=5");
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:ra@127.0.0.1", c.port(), "ra1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 RAi=127.0.0.1 rc=0");
+    let sp = s.udp_addr().port();
+    for (user, via) in [
+        ("both", "1.2.3.4:5099".to_string()),
+        ("addr", format!("example.net:{sp}")),
+        ("port", "127.0.0.1:6000".to_string()),
+        ("none", format!("127.0.0.1:{sp}")),
+    ] {
+        let req = request(
+            "OPTIONS",
+            &format!("sip:{user}@127.0.0.1"),
+            c.port(),
+            user,
+            "",
+        );
+        c.send(s.udp_addr(), &req);
+        let (fwd, _) = hop
+            .recv_start("OPTIONS", Duration::from_secs(2))
+            .expect("forwarded");
+        let top = header(&fwd, "Via").unwrap_or_default();
+        assert!(
+            top.starts_with(&format!("SIP/2.0/UDP {via};branch=")),
+            "{user}: {top}"
+        );
+    }
+}

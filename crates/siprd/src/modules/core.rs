@@ -175,6 +175,37 @@ impl Module for Core {
                 }),
             ));
         }
+        // our address in the Via / Record-Route of what this message sends
+        // (not `$RAi`, not replies); literal arguments, as Kamailio's grammar
+        reg.keep_rc("set_advertised_address");
+        reg.add_function(def(
+            "set_advertised_address",
+            vec![ParamKind::Str],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                Arg::Str(v) if !v.is_empty() => {
+                    ctx.adv_address = Some(String::from_utf8_lossy(v).into_owned());
+                    1
+                }
+                _ => -1,
+            }),
+        ));
+        reg.keep_rc("set_advertised_port");
+        reg.add_function(def(
+            "set_advertised_port",
+            vec![ParamKind::Int],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                Arg::Int(p) => match u16::try_from(*p) {
+                    Ok(p) => {
+                        ctx.adv_port = Some(p);
+                        1
+                    }
+                    Err(_) => -1,
+                },
+                _ => -1,
+            }),
+        ));
         reg.add_function(def(
             "force_rport",
             vec![],
