@@ -498,3 +498,49 @@ request_route {
         );
     }
 }
+
+/// A request whose R-URI does not parse (Kamailio 5.6): `forward()` fails
+/// without `$du` and relays it as received with one; `t_relay()` (and
+/// `t_newtran()`) fail with -400 even with `$du`, and work once `$ru` is set.
+#[test]
+fn unparsable_ruri_forward_and_relay() {
+    let hop = NextHop::new();
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+request_route {
+    if ($ci == "u-a") { if (!forward()) { sl_send_reply("500", "fwd failed"); } exit; }
+    if ($ci == "u-b") { $du = "sip:127.0.0.1:@HOP@"; forward(); exit; }
+    if ($ci == "u-c") { $du = "sip:127.0.0.1:@HOP@"; if (!t_relay()) { sl_send_reply("500", "relay failed $rc"); } exit; }
+    if ($ci == "u-d") { $ru = "sip:x@127.0.0.1:@HOP@"; if (!t_relay()) { sl_send_reply("500", "relay failed $rc"); } exit; }
+}
+"#
+    .replace("@HOP@", &hop.port().to_string());
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-a", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 500 fwd failed");
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "<sip:x@y>", c.port(), "u-b", ""),
+    );
+    let (fwd, _) = hop
+        .recv_start("OPTIONS", Duration::from_secs(2))
+        .expect("forwarded");
+    assert_eq!(first_line(&fwd), "OPTIONS <sip:x@y> SIP/2.0");
+    let r = c.request(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-c", ""));
+    assert_eq!(first_line(&r), "SIP/2.0 500 relay failed -400");
+    assert!(hop.collect(Duration::from_millis(200)).is_empty());
+    c.send(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-d", ""));
+    let (fwd, _) = hop
+        .recv_start("OPTIONS", Duration::from_secs(2))
+        .expect("relayed");
+    assert_eq!(
+        first_line(&fwd),
+        format!("OPTIONS sip:x@127.0.0.1:{} SIP/2.0", hop.port())
+    );
+}
