@@ -544,3 +544,65 @@ request_route {
         format!("OPTIONS sip:x@127.0.0.1:{} SIP/2.0", hop.port())
     );
 }
+
+/// `add_tcp_alias()`/`force_tcp_alias([port])`: what is later sent to the
+/// source IP and the Via port (or the given one) goes on the connection the
+/// request came on; true and nothing done for UDP.
+#[test]
+fn tcp_alias_reuses_the_connection() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    if ($rU == "alias") {
+        if (add_tcp_alias()) { $var(a) = "t"; }
+        if (force_tcp_alias(@P2@)) { $var(b) = "t"; }
+        sl_send_reply("200", "alias $var(a)$var(b)");
+        exit;
+    }
+    if ($rU == "fwd") {
+        $du = "sip:127.0.0.1:" + $hdr(X-Port) + ";transport=tcp";
+        forward();
+        exit;
+    }
+}
+"#;
+    let p1 = free_tcp_port();
+    let p2 = free_tcp_port();
+    let s = Siprd::start(&cfg.replace("@P2@", &p2.to_string()));
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let req = request("OPTIONS", "sip:alias@127.0.0.1", p1, "ta1", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(req.as_bytes());
+    let r = t.recv(Duration::from_secs(2)).expect("reply on tcp");
+    assert_eq!(first_line(&r), "SIP/2.0 200 alias tt");
+    let c = UdpClient::new();
+    // over UDP the alias functions are true and do nothing
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:alias@127.0.0.1", c.port(), "ta2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 alias tt");
+    for (i, port) in [p1, p2].into_iter().enumerate() {
+        let req = request(
+            "OPTIONS",
+            "sip:fwd@127.0.0.1",
+            c.port(),
+            &format!("taf{i}"),
+            &format!("X-Port: {port}\r\n"),
+        );
+        c.send(s.udp_addr(), &req);
+        let got = t
+            .recv(Duration::from_secs(2))
+            .expect("forwarded on the aliased connection");
+        assert!(
+            got.starts_with("OPTIONS sip:fwd@127.0.0.1 SIP/2.0"),
+            "{got}"
+        );
+        assert!(got.contains(&format!("Call-ID: taf{i}")), "{got}");
+    }
+}

@@ -206,6 +206,38 @@ impl Module for Core {
                 _ => -1,
             }),
         ));
+        // TCP: what is later sent to the source IP and `port` (else the top
+        // Via's port, else 5060) goes on the connection this request came on;
+        // nothing to do for UDP (true, as Kamailio)
+        for name in ["force_tcp_alias", "add_tcp_alias"] {
+            for params in [vec![], vec![ParamKind::Int]] {
+                reg.keep_rc(name);
+                reg.add_function(def(
+                    name,
+                    params,
+                    route_type::ANY,
+                    func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                        let port = match a.first() {
+                            Some(Arg::Int(p)) => match u16::try_from(*p) {
+                                Ok(p) if p > 0 => p,
+                                _ => return -1,
+                            },
+                            _ => ctx.msg.via1().ok().and_then(|v| v.port()).unwrap_or(5060),
+                        };
+                        if ctx.rcv.proto != crate::transport::Proto::Tcp {
+                            return 1;
+                        }
+                        let Some(conn) = ctx.rcv.conn else { return 1 };
+                        let addr = std::net::SocketAddr::new(ctx.rcv.src.ip(), port);
+                        if ctx.rt.tcp_add_alias(conn, addr) {
+                            1
+                        } else {
+                            -1
+                        }
+                    }),
+                ));
+            }
+        }
         reg.add_function(def(
             "force_rport",
             vec![],
