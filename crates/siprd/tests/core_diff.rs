@@ -38,6 +38,10 @@ request_route {
         sl_send_reply("200", "aa=[$aa] au=$au ad=[$ad] csb=[$csb]");
         exit;
     }
+    if ($rU == "body") {
+        sl_send_reply("200", "rb=[$rb] bs=$bs cl=$cl");
+        exit;
+    }
     if ($rU == "ci") {
         sl_send_reply("200", "ci=[$ci]");
         exit;
@@ -604,5 +608,35 @@ request_route {
             "{got}"
         );
         assert!(got.contains(&format!("Call-ID: taf{i}")), "{got}");
+    }
+}
+
+/// Over UDP, `$rb`/`$bs` are all the datagram holds after the headers, also
+/// past a Content-Length that is too short (Kamailio 5.6).
+#[test]
+fn body_is_the_rest_of_the_datagram() {
+    let s = Siprd::start(&CFG.replace("@HOP@", "9"));
+    let c = UdpClient::new();
+    for (i, (cl, want)) in [
+        ("2", "rb=[abcd] bs=4 cl=2"),
+        ("10", "rb=[abcd] bs=4 cl=10"),
+        ("4", "rb=[abcd] bs=4 cl=4"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let req = request(
+            "OPTIONS",
+            "sip:body@127.0.0.1",
+            c.port(),
+            &format!("body{i}"),
+            "",
+        )
+        .replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!("Content-Length: {cl}\r\n\r\nabcd"),
+        );
+        let r = c.request(s.udp_addr(), &req);
+        assert_eq!(first_line(&r), format!("SIP/2.0 200 {want}"));
     }
 }

@@ -152,6 +152,11 @@ fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
     }
 }
 
+/// The message's bytes after the empty line that ends the headers.
+fn received_body(msg: &siprd_sip::Message) -> &[u8] {
+    msg.buf().get(msg.body_range().start..).unwrap_or_default()
+}
+
 /// A URI as Kamailio's parser takes it: `im:`, `http:` ... do not parse.
 pub(crate) fn parse_known(uri: &[u8]) -> Option<Uri> {
     Uri::parse(uri).ok().filter(Uri::is_known_scheme)
@@ -334,8 +339,10 @@ impl Simple {
                 Some(raw) => Value::Int(raw.0.len() as i32),
                 None => Value::Int(msg.buf().len() as i32),
             },
-            BodySize => Value::Int(msg.body().len() as i32),
-            Body => bytes_of(ctx, msg.body()),
+            // all that follows the headers (a datagram's bytes past a short
+            // Content-Length included, as Kamailio)
+            BodySize => Value::Int(received_body(msg).len() as i32),
+            Body => bytes_of(ctx, received_body(msg)),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
             Contact => opt(ctx, msg.header_by_name(b"Contact")),
             ContentType => opt(ctx, msg.header_by_name(b"Content-Type")),
