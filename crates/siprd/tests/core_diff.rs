@@ -640,3 +640,39 @@ fn body_is_the_rest_of_the_datagram() {
         assert_eq!(first_line(&r), format!("SIP/2.0 200 {want}"));
     }
 }
+
+/// Kamailio trims transformation string parameters: one made only of blanks
+/// is empty (`{s.replace, ,x}` replaces nothing, `{s.replace,b, }` deletes,
+/// `{s.before, }` finds nothing), while a separator (`{s.select,1, }`) is a
+/// blank as written.
+#[test]
+fn blank_transformation_parameters() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    $var(s) = "a b c";
+    $var(r1) = $(var(s){s.replace,b, });
+    $var(r2) = $(var(s){s.rm, });
+    $var(r3) = $(var(s){s.before, });
+    $var(r4) = $(var(s){s.after, });
+    $var(r5) = $(var(s){s.replace, ,x});
+    $var(r6) = $(var(s){s.replace,,x});
+    $var(r7) = $(var(s){s.count, });
+    sl_send_reply("200", "[$var(r1)] [$var(r2)] [$var(r3)] [$var(r4)] [$var(r5)] [$var(r6)] [$var(r7)] [$(var(s){s.select, 1 , })] [$(var(s){s.replace, a , Y })]");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "blank", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 [a  c] [a b c] [a b c] [] [a b c] [a b c] [0] [b] [Y b c]"
+    );
+}
