@@ -1139,10 +1139,9 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             ParamKind::IntOrPv => {
-                if let Some(i) = src
-                    .int
-                    .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
-                {
+                // a quoted number must be exactly that: Kamailio's int fixups
+                // refuse `" 200"` and `"200 "` at load
+                if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.as_bytes())) {
                     Ok(Arg::Int(i))
                 } else if starts_pv {
                     crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))

@@ -676,3 +676,18 @@ request_route {
         "SIP/2.0 200 [a  c] [a b c] [a b c] [] [a b c] [a b c] [0] [b] [Y b c]"
     );
 }
+
+/// Kamailio's integer fixups refuse a quoted number with blanks around it.
+#[test]
+fn quoted_int_with_blanks_is_refused_at_load() {
+    for code in ["\" 200\"", "\"200 \""] {
+        let cfg =
+            format!("loadmodule \"sl.so\"\nrequest_route {{ sl_send_reply({code}, \"x\"); }}\n");
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{code}: {out}");
+        assert!(out.contains("must be an integer"), "{out}");
+    }
+    let (rc, out) =
+        check_config("loadmodule \"sl.so\"\nrequest_route { sl_send_reply(\"200\", \"x\"); }\n");
+    assert_eq!(rc, 0, "{out}");
+}
