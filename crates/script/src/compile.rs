@@ -252,6 +252,7 @@ pub fn compile<C: 'static>(
 ) -> Result<(Program<C>, Diagnostics), Diagnostics> {
     let mut diags: Vec<Diagnostic> = cfg.warnings.clone();
     check_top_level(cfg, opts, &mut diags);
+    crate::builtin::set_defines(&cfg.ppdefines);
 
     // pass 1: route names and ids
     let mut names = RouteNames::default();

@@ -691,3 +691,39 @@ fn quoted_int_with_blanks_is_refused_at_load() {
         check_config("loadmodule \"sl.so\"\nrequest_route { sl_send_reply(\"200\", \"x\"); }\n");
     assert_eq!(rc, 0, "{out}");
 }
+
+/// `$def(NAME)` is a `#!define`'s value as written (quotes kept, null when
+/// never defined, still there after `#!undef`); `$defn(NAME)` the same as an
+/// integer (0 when never defined).
+#[test]
+fn def_and_defn() {
+    let cfg = r#"
+#!define DSTR "bar baz"
+#!define DNUM 42
+#!define DEMPTY
+#!define DU 5
+#!undef DU
+#!define DR 1
+#!redefine DR 2
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    $var(a) = $defn(DNUM) + 1;
+    $var(b) = $def(DNUM) + 1;
+    sl_send_reply("200", "s=[$def(DSTR)] e=[$def(DEMPTY)] x=[$def(NOPE)] xn=[$defn(NOPE)] u=[$def(DU)] r=[$def(DR)] k=[$def(KAMAILIO_5)] a=$var(a) b=$var(b)");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "def", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 s=[\"bar baz\"] e=[] x=[<null>] xn=[0] u=[5] r=[2] k=[] a=43 b=421"
+    );
+}
