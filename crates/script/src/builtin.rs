@@ -226,6 +226,9 @@ pub(crate) mod test_support {
     /// `$avp(name)`: a writable map entry, null when unset.
     struct Avp(String);
     impl PvImpl<TestCtx> for Avp {
+        fn accepts_index(&self) -> bool {
+            true
+        }
         fn get(&self, ctx: &mut TestCtx, _idx: PvIndex) -> Value {
             ctx.avps.get(&self.0).cloned().unwrap_or(Value::Null)
         }
@@ -245,6 +248,9 @@ pub(crate) mod test_support {
     /// `$ru`, `$T_reply_code`, `$sht(inner)`: read-only, report what they are.
     struct Fixed(Value);
     impl PvImpl<TestCtx> for Fixed {
+        fn accepts_index(&self) -> bool {
+            true
+        }
         fn get(&self, _ctx: &mut TestCtx, idx: PvIndex) -> Value {
             match idx {
                 PvIndex::None => self.0.clone(),

@@ -727,3 +727,30 @@ request_route {
         "SIP/2.0 200 s=[\"bar baz\"] e=[] x=[<null>] xn=[0] u=[5] r=[2] k=[] a=43 b=421"
     );
 }
+
+/// Kamailio takes a `[index]` only on a few classes (`$hdr`, `$avp`); on the
+/// others (`$(ru[0])`, `$(var(x)[0])`, `$(hdrc(X)[0])`) the config does not load.
+#[test]
+fn index_only_where_kamailio_takes_one() {
+    let load = |pv: &str| {
+        check_config(&format!(
+            "loadmodule \"pv.so\"\nloadmodule \"sl.so\"\nrequest_route {{ sl_send_reply(\"200\", \"x=$({pv})\"); }}\n"
+        ))
+    };
+    for pv in [
+        "ru[0]",
+        "var(x)[0]",
+        "hdrc(Via)[0]",
+        "ct[*]",
+        "ci[1]",
+        "fu[-1]",
+    ] {
+        let (rc, out) = load(pv);
+        assert_ne!(rc, 0, "{pv}: {out}");
+        assert!(out.contains("takes no `[index]`"), "{pv}: {out}");
+    }
+    for pv in ["hdr(Via)[0]", "hdr(Via)[*]", "avp(x)[-1]", "avp(x)[*]"] {
+        let (rc, out) = load(pv);
+        assert_eq!(rc, 0, "{pv}: {out}");
+    }
+}

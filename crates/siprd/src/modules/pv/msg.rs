@@ -696,6 +696,10 @@ struct Header {
 }
 
 impl PvImpl<Ctx> for Header {
+    /// `$(hdr(X)[n])`, not `$(hdrc(X)[n])` (as Kamailio)
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
     fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
         let msg = &ctx.msg;
         if self.count {
