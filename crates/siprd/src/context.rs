@@ -104,6 +104,9 @@ pub struct Ctx {
     /// put in our Via and Record-Route instead of the socket's.
     pub adv_address: Option<String>,
     pub adv_port: Option<u16>,
+    /// `$mi`: the number of this message among those the worker received
+    /// (from 1, as Kamailio's per-process counter).
+    pub msg_no: u32,
     /// TCP send flags of this message ([`TcpFlags`]): `set_reply_close()` & co.
     pub tcp_flags: u8,
     /// Flags of branch 0, the R-URI (kex `setbflag`, `$bf`); appended
@@ -171,6 +174,7 @@ impl Ctx {
             iflags: 0,
             adv_address: None,
             adv_port: None,
+            msg_no: 0,
             tcp_flags: 0,
             ruri_bflags: 0,
             edits: Edits::default(),
@@ -231,6 +235,16 @@ impl Ctx {
         self.iflags = 0;
         self.adv_address = None;
         self.adv_port = None;
+        if !faked {
+            thread_local! {
+                static RECEIVED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+            }
+            self.msg_no = RECEIVED.with(|n| {
+                let v = n.get().wrapping_add(1);
+                n.set(v);
+                v
+            });
+        }
         self.tcp_flags = 0;
         self.ruri_bflags = 0;
         self.edits.clear();

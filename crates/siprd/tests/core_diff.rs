@@ -754,3 +754,46 @@ fn index_only_where_kamailio_takes_one() {
         assert_eq!(rc, 0, "{pv}: {out}");
     }
 }
+
+/// `$mi` numbers the messages a worker receives, from 1 (Kamailio's
+/// per-process counter): the same value all through a message's routes.
+#[test]
+fn message_id() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+route[SUB] { $var(b) = $mi; }
+request_route {
+    $var(a) = $mi;
+    route(SUB);
+    if ($var(a) == $var(b) && $var(a) == $mi) {
+        sl_send_reply("200", "mi=$mi");
+    } else {
+        sl_send_reply("500", "changed");
+    }
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("mi{i}"),
+                "",
+            ),
+        );
+        let line = first_line(&r).to_string();
+        // one worker (children=1): its received messages counted from 1
+        assert_eq!(line, format!("SIP/2.0 200 mi={}", i + 1));
+        assert!(!seen.contains(&line), "{line} seen twice");
+        seen.push(line);
+    }
+}

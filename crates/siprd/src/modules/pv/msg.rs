@@ -121,6 +121,8 @@ enum Field {
     AuthAlgo,
     /// `$csb`: the CSeq header value (`42 OPTIONS`).
     CSeqBody,
+    /// `$mi`: the number of the message among those the worker received.
+    MsgId,
 }
 
 struct Simple(Field);
@@ -462,6 +464,7 @@ impl Simple {
             }
             ServerId => Value::Int(0),
             CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
+            MsgId => Value::Int(ctx.msg_no as i32),
             AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
@@ -986,6 +989,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("ad", AuthDomain),
         ("aa", AuthAlgo),
         ("csb", CSeqBody),
+        ("mi", MsgId),
     ];
     for (name, field) in simple {
         let field = *field;
