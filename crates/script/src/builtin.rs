@@ -33,7 +33,7 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             Ok(Box::new(NullPv::<C>(PhantomData)))
         }),
     });
-    for name in ["rc", "retcode"] {
+    for name in ["rc", "retcode", "?"] {
         reg.add_pv(PvClassDef {
             name,
             module: "core",
@@ -43,7 +43,50 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             }),
         });
     }
+    // `$def(NAME)`: the value of a `#!define` as written (null when not
+    // defined); `$defn(NAME)`: that value as an integer (0 when not defined)
+    for (name, numeric) in [("def", false), ("defn", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "core",
+            parse: Arc::new(move |_fx, inner| {
+                let key = inner.map(str::trim).unwrap_or("");
+                if key.is_empty() {
+                    return Err(format!("`${name}` needs a name: `${name}(NAME)`"));
+                }
+                let v = DEFINES.with(|d| d.borrow().get(key).cloned());
+                let value = match (v, numeric) {
+                    (None, false) => Value::Null,
+                    (None, true) => Value::Int(0),
+                    (Some(s), true) => crate::value::parse_int(s.trim().as_bytes())
+                        .map_or_else(|| Value::from_string(s.clone()), Value::Int),
+                    (Some(s), false) => Value::from_string(s),
+                };
+                Ok(Box::new(ConstPv::<C>(value, PhantomData)))
+            }),
+        });
+    }
     crate::transform::register(reg);
+}
+
+thread_local! {
+    /// The config's `#!define`s while it is compiled (for `$def`/`$defn`).
+    static DEFINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
+
+/// Make the config's defines visible to `$def`/`$defn` while compiling:
+/// every name ever defined with its last value (`#!undef` does not hide it
+/// from `$def`, as Kamailio).
+pub(crate) fn set_defines(d: &[(String, String)]) {
+    DEFINES.with(|x| *x.borrow_mut() = d.iter().cloned().collect());
+}
+
+struct ConstPv<C>(Value, PhantomData<fn(C)>);
+
+impl<C> PvImpl<C> for ConstPv<C> {
+    fn get(&self, _ctx: &mut C, _idx: PvIndex) -> Value {
+        self.0.clone()
+    }
 }
 
 fn no_inner(name: &str, inner: Option<&str>) -> Result<(), String> {
@@ -183,6 +226,9 @@ pub(crate) mod test_support {
     /// `$avp(name)`: a writable map entry, null when unset.
     struct Avp(String);
     impl PvImpl<TestCtx> for Avp {
+        fn accepts_index(&self) -> bool {
+            true
+        }
         fn get(&self, ctx: &mut TestCtx, _idx: PvIndex) -> Value {
             ctx.avps.get(&self.0).cloned().unwrap_or(Value::Null)
         }
@@ -202,6 +248,9 @@ pub(crate) mod test_support {
     /// `$ru`, `$T_reply_code`, `$sht(inner)`: read-only, report what they are.
     struct Fixed(Value);
     impl PvImpl<TestCtx> for Fixed {
+        fn accepts_index(&self) -> bool {
+            true
+        }
         fn get(&self, _ctx: &mut TestCtx, idx: PvIndex) -> Value {
             match idx {
                 PvIndex::None => self.0.clone(),

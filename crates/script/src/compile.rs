@@ -252,6 +252,7 @@ pub fn compile<C: 'static>(
 ) -> Result<(Program<C>, Diagnostics), Diagnostics> {
     let mut diags: Vec<Diagnostic> = cfg.warnings.clone();
     check_top_level(cfg, opts, &mut diags);
+    crate::builtin::set_defines(&cfg.ppdefines);
 
     // pass 1: route names and ids
     let mut names = RouteNames::default();
@@ -1139,10 +1140,9 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             ParamKind::IntOrPv => {
-                if let Some(i) = src
-                    .int
-                    .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
-                {
+                // a quoted number must be exactly that: Kamailio's int fixups
+                // refuse `" 200"` and `"200 "` at load
+                if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.as_bytes())) {
                     Ok(Arg::Int(i))
                 } else if starts_pv {
                     crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))

@@ -210,8 +210,13 @@ fn scan_raw(text: &str, depth: u32) -> Result<RawPv<'_>, String> {
         return Err("`$$` is a literal `$`, not a pseudo-variable".into());
     }
     let name_start = p;
-    while p < b.len() && is_name_char(b[p]) {
+    if b.get(p) == Some(&b'?') {
+        // `$?`: Kamailio's short name of `$rc`
         p += 1;
+    } else {
+        while p < b.len() && is_name_char(b[p]) {
+            p += 1;
+        }
     }
     let name = &text[name_start..p];
     if name.is_empty() {
@@ -430,10 +435,14 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
     let imp =
         (class.parse)(fx, raw.inner).map_err(|e| format!("in `{}`: {e}", &text[..raw.len]))?;
     if !matches!(raw.index, RawIndex::None) && !imp.accepts_index() {
-        return Err(format!(
-            "`${}` takes no `[index]` after its name: put the indexes inside, as in `${}(name[0]=>field[1])`",
-            raw.name, raw.name
-        ));
+        return Err(if raw.name.starts_with("xav") {
+            format!(
+                "`${}` takes no `[index]` after its name: put the indexes inside, as in `${}(name[0]=>field[1])`",
+                raw.name, raw.name
+            )
+        } else {
+            format!("`${}` takes no `[index]`", raw.name)
+        });
     }
     let index = match raw.index {
         RawIndex::None => IndexSpec::None,
@@ -666,7 +675,12 @@ mod tests {
             .err()
             .unwrap()
             .contains("unknown transformation class `q`"));
-        assert!(pv("$(var(x)[$nope])").err().unwrap().contains("`$nope`"));
+        assert!(pv("$(avp(x)[$nope])").err().unwrap().contains("`$nope`"));
+        // as Kamailio: `$var` takes no index
+        assert!(pv("$(var(x)[0])")
+            .err()
+            .unwrap()
+            .contains("takes no `[index]`"));
         assert!(pv("$(var(x){s.replace,$nope,a})")
             .err()
             .unwrap()

@@ -137,10 +137,11 @@ pub trait PvImpl<C>: Send + Sync {
     fn writable(&self) -> bool {
         false
     }
-    /// False when the class refuses the long form's `[index]` (Kamailio's
-    /// `$xavp`, whose indexes go inside the name).
+    /// Whether the long form's `[index]` is allowed: in Kamailio only a few
+    /// classes take one (`$(hdr(X)[1])`, `$(avp(x)[*])`); `$(ru[0])` or
+    /// `$(var(x)[0])` are refused at load.
     fn accepts_index(&self) -> bool {
-        true
+        false
     }
 }
 

@@ -162,23 +162,22 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
             version: Span::new(s + sp2 + 1, e),
         });
     }
-    // scheme ":" — refuses `<sip:...>` and other junk early (RFC 4475 ltgtruri).
-    let colon = memchr::memchr(b':', uri).unwrap_or(0);
-    let scheme = &uri[..colon];
-    if scheme.is_empty()
-        || !scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        || !scheme
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-    {
-        return Err(ParseError::StartLine("Request-URI has no valid scheme"));
-    }
+    // Any token is taken as the Request-URI here, as Kamailio does (`<sip:..>`,
+    // `*`, `bob@host`): the request reaches the script, where the R-URI reads as
+    // null because it does not parse (`Message::ruri` fails).
     Ok(FirstLine::Request {
         method: Method::from_slice(buf, s, s + sp1),
         method_s: Span::new(s, s + sp1),
         uri: Span::new(s + sp1 + 1, s + sp2),
         version: Span::new(s + sp2 + 1, e),
     })
+}
+
+/// `CSeq: <token> <token>` with blanks around, nothing more.
+fn cseq_has_two_tokens(v: &[u8]) -> bool {
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut toks = v.split(blank).filter(|t| !t.is_empty());
+    toks.next().is_some() && toks.next().is_some() && toks.next().is_none()
 }
 
 impl Message {
@@ -741,6 +740,13 @@ impl Message {
         ] {
             if !self.headers.iter().any(|h| h.kind == k) {
                 return Err(ParseError::MissingHeader(n));
+            }
+        }
+        // Kamailio parses CSeq when it reads the headers: two tokens (the
+        // number is not checked: `abc INVITE` passes), or the message is dropped
+        if let Some(v) = self.header(HeaderKind::CSeq) {
+            if !cseq_has_two_tokens(v) {
+                return Err(ParseError::BadHeader("CSeq", "not `number method`"));
             }
         }
         Ok(())

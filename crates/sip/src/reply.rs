@@ -7,7 +7,8 @@ use crate::message::Message;
 /// What the caller knows beyond the request itself.
 #[derive(Debug, Clone, Default)]
 pub struct ReplyOpts<'a> {
-    /// Tag added to To when it has none and the code is not 100 (see [`to_tag`]).
+    /// Tag added to To when it has none and the code is 180 or more (as Kamailio's
+    /// sl and tm; see [`to_tag`]).
     pub to_tag: Option<&'a [u8]>,
     /// Source IP of the request as text (IPv6 with or without brackets).
     pub src_ip: Option<&'a [u8]>,
@@ -23,6 +24,10 @@ pub struct ReplyOpts<'a> {
     /// Content-Type for a non-empty body.
     pub content_type: Option<&'a [u8]>,
     pub body: &'a [u8],
+    /// The code as the script gave it when it is outside 0..=999 (Kamailio
+    /// sends its last three digits, but decides the To tag and Record-Route
+    /// copy on the given value: `1180` goes out as `180` without Record-Route).
+    pub script_code: Option<i32>,
 }
 
 /// Stable To tag from Call-ID, From tag and top Via branch, so retransmissions get the same tag.
@@ -186,7 +191,14 @@ pub fn build_reply_into(
         out.extend_from_slice(version);
     }
     out.push(b' ');
-    push_num(out, u64::from(code.min(999)));
+    let rule_code = opts.script_code.unwrap_or(i32::from(code));
+    // always three digits (`099`), as Kamailio prints any code it is given
+    let c = code.min(999);
+    out.extend_from_slice(&[
+        b'0' + (c / 100) as u8,
+        b'0' + (c / 10 % 10) as u8,
+        b'0' + (c % 10) as u8,
+    ]);
     out.push(b' ');
     out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\n");
@@ -257,13 +269,13 @@ pub fn build_reply_into(
             HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => {
                 out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
             }
-            HeaderKind::RecordRoute if (180..300).contains(&code) => {
+            HeaderKind::RecordRoute if (180..300).contains(&rule_code) => {
                 out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
             }
             HeaderKind::To => {
                 let has_tag = req.to_tag_fast().is_some();
                 match opts.to_tag {
-                    Some(tag) if !has_tag && code != 100 => {
+                    Some(tag) if !has_tag && rule_code >= 180 => {
                         let at = h.value_range.end;
                         copy_with(
                             out,

@@ -95,6 +95,9 @@ impl Uri {
                 if rest == end {
                     return Err(bad("empty URI after scheme"));
                 }
+                if scheme.eq_ignore_ascii_case(b"urn") {
+                    Uri::parse_urn(b, rest, &mut uri)?;
+                }
             }
             Scheme::Tel => {
                 // tel:number;params — the number is exposed as `user` (like Kamailio's $rU).
@@ -102,7 +105,9 @@ impl Uri {
                 if semi == rest {
                     return Err(bad("empty telephone number"));
                 }
-                uri.user = Some(Span::new(rest, semi));
+                // `tel:+1@x`: Kamailio takes what follows the `@` as the number
+                let num = memchr::memchr(b'@', &b[rest..semi]).map_or(rest, |i| rest + i + 1);
+                uri.user = Some(Span::new(num, semi));
                 uri.host = Span::new(semi, semi);
                 let (ps, _) = params::parse_raw(b, semi, end, &[], false).map_err(bad)?;
                 uri.params = ps;
@@ -112,6 +117,55 @@ impl Uri {
         }
         uri.buf = buf;
         Ok(uri)
+    }
+
+    /// `urn:` the way Kamailio reads it: with an `@`, like a SIP URI
+    /// (`urn:service:sos@host` has user `service`); without, `a:b` is user `a`
+    /// and host `b` unless `b` is a port number, and `;`/`?` are refused.
+    fn parse_urn(b: &[u8], rest: usize, uri: &mut Uri) -> Result<(), ParseError> {
+        let end = b.len();
+        if memchr::memchr(b'@', &b[rest..]).is_some() {
+            // Kamailio does not expose a urn:'s parameters (`{uri.params}` is empty)
+            Uri::parse_sip(b, rest, uri)?;
+            uri.params = RawParams::new();
+            uri.params_span = Span::new(end, end);
+            return Ok(());
+        }
+        let body = &b[rest..];
+        if body.iter().any(|&c| c == b';' || c == b'?') {
+            return Err(bad("parameters in a urn: without '@'"));
+        }
+        let (user, host, port) = match memchr::memchr(b':', body) {
+            None => (None, Span::new(rest, end), None),
+            Some(c) => {
+                let (l, r) = (Span::new(rest, rest + c), Span::new(rest + c + 1, end));
+                let rb = r.get(b);
+                if rb.contains(&b':') {
+                    return Err(bad("too many ':' in urn:"));
+                }
+                if !rb.is_empty() && rb.iter().all(u8::is_ascii_digit) {
+                    (None, l, Some(r))
+                } else {
+                    (Some(l), r, None)
+                }
+            }
+        };
+        let hb = host.get(b);
+        if hb.is_empty() || !hb.iter().all(|&c| is_host_char(c)) {
+            return Err(bad("invalid host in urn:"));
+        }
+        if let Some(p) = port {
+            uri.port = Some(
+                crate::scan::parse_u32(p.get(b))
+                    .and_then(|p| u16::try_from(p).ok())
+                    .ok_or(bad("invalid port"))?,
+            );
+            uri.port_span = Some(p);
+        }
+        uri.user = user;
+        uri.host = host;
+        uri.params_span = Span::new(end, end);
+        Ok(())
     }
 
     fn parse_sip(b: &[u8], rest: usize, uri: &mut Uri) -> Result<(), ParseError> {
@@ -162,10 +216,13 @@ impl Uri {
             while j < qmark && b[j].is_ascii_digit() {
                 j += 1;
             }
-            let port = crate::scan::parse_u32(&b[ps..j])
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or(bad("invalid port"))?;
-            uri.port = Some(port);
+            // `host:` with no digits is accepted (Kamailio: an empty `$rp`)
+            if j > ps {
+                let port = crate::scan::parse_u32(&b[ps..j])
+                    .and_then(|p| u16::try_from(p).ok())
+                    .ok_or(bad("invalid port"))?;
+                uri.port = Some(port);
+            }
             uri.port_span = Some(Span::new(ps, j));
             i = j;
         }
@@ -191,6 +248,16 @@ impl Uri {
     }
     pub fn scheme(&self) -> Scheme {
         self.scheme_kind
+    }
+    /// A scheme Kamailio's URI parser knows (`sip`, `sips`, `tel`, `urn`); the
+    /// others (`im:`, `http:` ...) do not parse there, so script variables read
+    /// null for them.
+    pub fn is_known_scheme(&self) -> bool {
+        self.scheme_kind != Scheme::Other || self.scheme_bytes().eq_ignore_ascii_case(b"urn")
+    }
+    /// The scheme in lower case, as Kamailio prints `$rz` (`SIP:` reads `sip`).
+    pub fn scheme_lower(&self) -> Vec<u8> {
+        self.scheme_bytes().to_ascii_lowercase()
     }
     /// Scheme text as written (e.g. `sip`, `SIPS`).
     pub fn scheme_bytes(&self) -> &[u8] {
@@ -282,6 +349,35 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urn_tel_and_empty_port_as_kamailio() {
+        let u = Uri::parse(b"urn:service:sos").unwrap();
+        assert!(u.is_known_scheme());
+        assert_eq!(
+            (u.user(), u.host(), u.port()),
+            (Some(&b"service"[..]), &b"sos"[..], None)
+        );
+        let u = Uri::parse(b"urn:service:5070").unwrap();
+        assert_eq!(
+            (u.user(), u.host(), u.port()),
+            (None, &b"service"[..], Some(5070))
+        );
+        let u = Uri::parse(b"urn:a:b@c:5070;x=y").unwrap();
+        assert_eq!(
+            (u.user(), u.password(), u.host()),
+            (Some(&b"a"[..]), Some(&b"b"[..]), &b"c"[..])
+        );
+        assert_eq!(u.params_bytes(), b"");
+        for bad in [&b"urn:a:b:c"[..], b"urn:a:b;x=1", b"urn:a?x", b"urn:a:"] {
+            assert!(Uri::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(!Uri::parse(b"im:a@b").unwrap().is_known_scheme());
+        assert_eq!(Uri::parse(b"tel:+1@x").unwrap().user(), Some(&b"x"[..]));
+        let u = Uri::parse(b"sip:b@h:;lr").unwrap();
+        assert_eq!((u.port(), u.port_bytes()), (None, Some(&b""[..])));
+        assert_eq!(Uri::parse(b"SIPS:b@h").unwrap().scheme_lower(), b"sips");
+    }
 
     #[test]
     fn full_sip() {

@@ -66,6 +66,12 @@ fn rfc4475_corpus() {
                     assert_eq!(m.body(), b"");
                 }
             }
+            Expect::ParseErr(Fault::StartLine) if c.name == "ltgtruri" => {
+                // Kamailio runs the route for `INVITE <sip:..> SIP/2.0`: the start
+                // line is taken, the R-URI does not parse (the script reads $ru null).
+                let m = parse(b).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                assert!(m.ruri().is_err());
+            }
             Expect::ParseErr(Fault::StartLine) => {
                 assert!(
                     matches!(parse(b), Err(ParseError::StartLine(_))),

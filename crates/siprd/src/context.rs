@@ -103,6 +103,16 @@ pub struct Ctx {
     pub sflags: u32,
     /// Extended message flags (corex `setxflag`): bits 0..=63.
     pub xflags: u64,
+    /// Internal message flags by name (corex `msg_iflag_set`): bit 0
+    /// `USE_UAC_FROM`, 1 `USE_UAC_TO`, 2 `UAC_AUTH`.
+    pub iflags: u8,
+    /// `set_advertised_address()` / `set_advertised_port()` for this message:
+    /// put in our Via and Record-Route instead of the socket's.
+    pub adv_address: Option<String>,
+    pub adv_port: Option<u16>,
+    /// `$mi`: the number of this message among those the worker received
+    /// (from 1, as Kamailio's per-process counter).
+    pub msg_no: u32,
     /// TCP send flags of this message ([`TcpFlags`]): `set_reply_close()` & co.
     pub tcp_flags: u8,
     /// Flags of branch 0, the R-URI (kex `setbflag`, `$bf`); appended
@@ -167,6 +177,10 @@ impl Ctx {
             flags: 0,
             sflags: 0,
             xflags: 0,
+            iflags: 0,
+            adv_address: None,
+            adv_port: None,
+            msg_no: 0,
             tcp_flags: 0,
             ruri_bflags: 0,
             edits: Edits::default(),
@@ -224,6 +238,19 @@ impl Ctx {
         self.flags = 0;
         self.sflags = 0;
         self.xflags = 0;
+        self.iflags = 0;
+        self.adv_address = None;
+        self.adv_port = None;
+        if !faked {
+            thread_local! {
+                static RECEIVED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+            }
+            self.msg_no = RECEIVED.with(|n| {
+                let v = n.get().wrapping_add(1);
+                n.set(v);
+                v
+            });
+        }
         self.tcp_flags = 0;
         self.ruri_bflags = 0;
         self.edits.clear();

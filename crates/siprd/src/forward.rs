@@ -270,19 +270,27 @@ pub fn resolve_sockets(ctx: &Ctx, out: &ListenerInfo, edits: &mut siprd_sip::Edi
 
 /// Our address as it must appear in headers: the listener's advertised
 /// address, else `advertised_address`, else the bound address.
+/// `set_advertised_address()`/`set_advertised_port()` of the message come
+/// first, each on its own.
 pub fn advertised(ctx: &Ctx, l: &ListenerInfo) -> (String, u16) {
-    if let Some(a) = &l.advertise {
-        return (a.host.clone(), a.port.unwrap_or(l.addr.port()));
-    }
-    let s = &ctx.rt.settings;
-    let host = match &s.advertised_address {
-        Some(h) => h.clone(),
-        None => match l.addr.ip() {
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            IpAddr::V4(ip) => ip.to_string(),
-        },
+    let (host, port) = match &l.advertise {
+        Some(a) => (a.host.clone(), a.port.unwrap_or(l.addr.port())),
+        None => {
+            let s = &ctx.rt.settings;
+            let host = match &s.advertised_address {
+                Some(h) => h.clone(),
+                None => match l.addr.ip() {
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                    IpAddr::V4(ip) => ip.to_string(),
+                },
+            };
+            (host, s.advertised_port.unwrap_or(l.addr.port()))
+        }
     };
-    (host, s.advertised_port.unwrap_or(l.addr.port()))
+    (
+        ctx.adv_address.clone().unwrap_or(host),
+        ctx.adv_port.unwrap_or(port),
+    )
 }
 
 /// Forward the reply in `ctx` back along its Via headers (the default action

@@ -301,6 +301,17 @@ impl Runtime {
         }
     }
 
+    /// TCP: what is sent to `addr` goes on connection `conn` (`force_tcp_alias`).
+    pub fn tcp_add_alias(
+        &self,
+        conn: crate::transport::ConnId,
+        addr: std::net::SocketAddr,
+    ) -> bool {
+        self.sender
+            .get()
+            .is_some_and(|s| s.tcp_add_alias(conn, addr))
+    }
+
     /// TCP: whether a connection `dest` would use is open.
     pub fn tcp_has_conn(&self, dest: &Dest) -> bool {
         self.sender.get().is_some_and(|s| s.tcp_has_conn(dest))

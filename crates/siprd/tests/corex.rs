@@ -136,3 +136,49 @@ request_route {{
         "{r}"
     );
 }
+
+/// `msg_iflag_*`: the names Kamailio 5.6 knows (`USE_UAC_FROM`, `USE_UAC_TO`,
+/// `UAC_AUTH`, any case, also from a variable); each flag on its own, for
+/// this message only; an unknown name is false for `is_set`/`reset`.
+#[test]
+fn msg_iflags_by_name() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+request_route {
+    $var(r) = "";
+    if (msg_iflag_is_set("USE_UAC_TO")) { $var(r) = $var(r) + "stale;"; }
+    if ($rU == "set") {
+        msg_iflag_set("use_uac_from");
+        $var(f) = "USE_UAC_TO";
+        msg_iflag_set("$var(f)");
+        msg_iflag_set("UAC_AUTH");
+        msg_iflag_reset("UAC_AUTH");
+    }
+    if (msg_iflag_is_set("USE_UAC_FROM")) { $var(r) = $var(r) + "from;"; }
+    if (msg_iflag_is_set("USE_UAC_TO")) { $var(r) = $var(r) + "to;"; }
+    if (msg_iflag_is_set("UAC_AUTH")) { $var(r) = $var(r) + "auth;"; }
+    if (msg_iflag_is_set("FOO")) { $var(r) = $var(r) + "foo;"; }
+    msg_iflag_reset("FOO");
+    $var(rc) = $rc;
+    sl_send_reply("200", "r=$var(r) rc=$var(rc)");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:set@127.0.0.1", c.port(), "if1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 r=from;to; rc=-1");
+    // the flags do not carry over to the next message
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:get@127.0.0.1", c.port(), "if2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 r= rc=-1");
+}

@@ -108,6 +108,10 @@ pub(crate) fn str_arg<C>(p: TrParam<C>) -> StrArg<C> {
     match p {
         TrParam::Int(i) => StrArg::Const(Bytes::from(i.to_string())),
         TrParam::Pv(pv) => StrArg::Pv(pv),
+        // Kamailio trims string parameters: one made only of blanks is empty
+        TrParam::Str(s) if s.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) => {
+            StrArg::Const(Bytes::new())
+        }
         TrParam::Str(s) => StrArg::Const(s),
     }
 }

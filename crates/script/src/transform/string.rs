@@ -195,10 +195,14 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
         }
         "count" | "before" | "after" | "rbefore" | "rafter" => {
             arity(method, n, 1, 1)?;
-            let c = sep_arg(
-                params.into_iter().next().unwrap_or(TrParam::Int(0)),
-                "the character",
-            )?;
+            // a parameter of blanks only is empty once Kamailio trims it: a
+            // character that is never found
+            let c = match params.into_iter().next().unwrap_or(TrParam::Int(0)) {
+                TrParam::Str(s) if !s.is_empty() && s.iter().all(|b| is_ws(*b)) => None,
+                p => Some(sep_arg(p, "the character")?),
+            };
+            let find = move |s: &[u8]| c.and_then(|c| memchr::memchr(c, s));
+            let rfind = move |s: &[u8]| c.and_then(|c| memchr::memrchr(c, s));
             let which = method.as_bytes()[0];
             let before = method.ends_with("before");
             let last = method.starts_with('r');
@@ -207,7 +211,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                 if last {
                     // Kamailio 5.6.3's rbefore/rafter print garbage; siprd cuts
                     // at the last occurrence (the documented meaning).
-                    return Some(Value::Str(match memchr::memrchr(c, &s) {
+                    return Some(Value::Str(match rfind(&s) {
                         Some(p) if before => s.slice(..p),
                         Some(p) => s.slice(p + 1..),
                         None if before => s,
@@ -215,12 +219,14 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
                     }));
                 }
                 match which {
-                    b'c' => Some(Value::Int(s.iter().filter(|b| **b == c).count() as i32)),
-                    b'b' => Some(Value::Str(match memchr::memchr(c, &s) {
+                    b'c' => Some(Value::Int(
+                        s.iter().filter(|b| Some(**b) == c).count() as i32
+                    )),
+                    b'b' => Some(Value::Str(match find(&s) {
                         Some(p) => s.slice(..p),
                         None => s,
                     })),
-                    _ => Some(Value::Str(match memchr::memchr(c, &s) {
+                    _ => Some(Value::Str(match find(&s) {
                         Some(p) => s.slice(p + 1..),
                         None => Bytes::new(),
                     })),
@@ -305,11 +311,8 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             let mut it = params.into_iter();
             let from = str_arg(it.next().unwrap_or(TrParam::Int(0)));
             let to = str_arg(it.next().unwrap_or(TrParam::Int(0)));
-            if let super::StrArg::Const(f) = &from {
-                if f.is_empty() {
-                    return Err("the s.replace match string must not be empty".into());
-                }
-            }
+            // an empty match string (also `{s.replace, ,x}`: Kamailio trims
+            // it) replaces nothing
             Ok(boxed(move |ctx: &mut C, v: Value| {
                 let s = input_bytes(&v)?;
                 let f = from.eval(ctx)?;

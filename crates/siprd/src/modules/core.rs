@@ -175,6 +175,69 @@ impl Module for Core {
                 }),
             ));
         }
+        // our address in the Via / Record-Route of what this message sends
+        // (not `$RAi`, not replies); literal arguments, as Kamailio's grammar
+        reg.keep_rc("set_advertised_address");
+        reg.add_function(def(
+            "set_advertised_address",
+            vec![ParamKind::Str],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                Arg::Str(v) if !v.is_empty() => {
+                    ctx.adv_address = Some(String::from_utf8_lossy(v).into_owned());
+                    1
+                }
+                _ => -1,
+            }),
+        ));
+        reg.keep_rc("set_advertised_port");
+        reg.add_function(def(
+            "set_advertised_port",
+            vec![ParamKind::Int],
+            route_type::ANY,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                Arg::Int(p) => match u16::try_from(*p) {
+                    Ok(p) => {
+                        ctx.adv_port = Some(p);
+                        1
+                    }
+                    Err(_) => -1,
+                },
+                _ => -1,
+            }),
+        ));
+        // TCP: what is later sent to the source IP and `port` (else the top
+        // Via's port, else 5060) goes on the connection this request came on;
+        // nothing to do for UDP (true, as Kamailio)
+        for name in ["force_tcp_alias", "add_tcp_alias"] {
+            for params in [vec![], vec![ParamKind::Int]] {
+                reg.keep_rc(name);
+                reg.add_function(def(
+                    name,
+                    params,
+                    route_type::ANY,
+                    func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                        let port = match a.first() {
+                            Some(Arg::Int(p)) => match u16::try_from(*p) {
+                                Ok(p) if p > 0 => p,
+                                _ => return -1,
+                            },
+                            _ => ctx.msg.via1().ok().and_then(|v| v.port()).unwrap_or(5060),
+                        };
+                        if ctx.rcv.proto != crate::transport::Proto::Tcp {
+                            return 1;
+                        }
+                        let Some(conn) = ctx.rcv.conn else { return 1 };
+                        let addr = std::net::SocketAddr::new(ctx.rcv.src.ip(), port);
+                        if ctx.rt.tcp_add_alias(conn, addr) {
+                            1
+                        } else {
+                            -1
+                        }
+                    }),
+                ));
+            }
+        }
         reg.add_function(def(
             "force_rport",
             vec![],

@@ -27,6 +27,14 @@ pub struct Corex {
     rt: Arc<OnceLock<Weak<Runtime>>>,
 }
 
+/// The bit of a `msg_iflag_*` flag name.
+fn iflag_bit(name: &[u8]) -> Option<u8> {
+    [&b"USE_UAC_FROM"[..], b"USE_UAC_TO", b"UAC_AUTH"]
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .map(|i| i as u8)
+}
+
 fn def(
     name: &'static str,
     params: Vec<ParamKind<Ctx>>,
@@ -257,6 +265,35 @@ impl Module for Corex {
                         0 => ctx.xflags |= mask,
                         1 => ctx.xflags &= !mask,
                         _ => return if ctx.xflags & mask != 0 { 1 } else { -1 },
+                    }
+                    1
+                }),
+            ));
+        }
+        // named internal message flags; the name is matched case-insensitively
+        for (name, op) in [
+            ("msg_iflag_set", 0u8),
+            ("msg_iflag_reset", 1),
+            ("msg_iflag_is_set", 2),
+        ] {
+            reg.add_function(def(
+                name,
+                vec![ParamKind::Format],
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let flag = str_arg(ctx, &a[0]).unwrap_or_default();
+                    let Some(bit) = iflag_bit(&flag) else {
+                        tracing::error!(
+                            "{name}: unsupported flag name [{}]",
+                            String::from_utf8_lossy(&flag)
+                        );
+                        // Kamailio's set reports success for an unknown name
+                        return if op == 0 { 1 } else { -1 };
+                    };
+                    let mask = 1u8 << bit;
+                    match op {
+                        0 => ctx.iflags |= mask,
+                        1 => ctx.iflags &= !mask,
+                        _ => return if ctx.iflags & mask != 0 { 1 } else { -1 },
                     }
                     1
                 }),

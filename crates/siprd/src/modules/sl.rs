@@ -161,6 +161,15 @@ pub fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
 /// Send a stateless reply to the request in `ctx`. Returns Kamailio's code:
 /// 1 on success, -1 on failure.
 pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) -> i32 {
+    send_stateless_code(state, ctx, i32::from(code), reason)
+}
+
+/// [`send_stateless`] with the code as the script gave it: any integer, sent
+/// as the last three digits of its unsigned 32-bit form (`99` → `099`,
+/// `1000` → `000`, `-1` → `295`), the To tag added from 180 on the given value.
+pub fn send_stateless_code(state: &SlState, ctx: &mut Ctx, given: i32, reason: &[u8]) -> i32 {
+    let code = ((given as u32) % 1000) as u16;
+    let script_code = (i32::from(code) != given).then_some(given);
     if !ctx.msg.is_request() || ctx.faked {
         tracing::error!("cannot send a reply: not a received request");
         return -1;
@@ -168,10 +177,6 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
     if ctx.msg.method() == Method::Ack {
         // An ACK gets no reply.
         return 1;
-    }
-    if !(100..=699).contains(&code) {
-        tracing::error!("invalid reply code {code}");
-        return -1;
     }
     // Kamailio parses every header to build a reply: a bad or repeated
     // Content-Length makes that fail, and nothing is sent
@@ -206,6 +211,7 @@ pub fn send_stateless(state: &SlState, ctx: &mut Ctx, code: u16, reason: &[u8]) 
         trailing_headers: &warning,
         body: ctx.reply_body.as_deref().unwrap_or_default(),
         content_type: None,
+        script_code,
     };
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
@@ -245,18 +251,26 @@ fn warning_header(ctx: &Ctx) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The status code of `sl_send_reply`/`send_reply` as Kamailio sends it: a
+/// value that is no integer (`"abc"`, `"200x"`) is 500; any integer goes out
+/// as the last three digits of its unsigned 32-bit form (`99` → `099`,
+/// `1000` → `000`, `-1` → `295`).
+fn reply_code(ctx: &mut Ctx, a: &Arg<Ctx>) -> i32 {
+    match int_arg(ctx, a) {
+        Some(c) => c,
+        None => {
+            tracing::error!("reply code is not an integer: 500 sent");
+            500
+        }
+    }
+}
+
 fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
     let state = state.clone();
     func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-        let code = match int_arg(ctx, &a[0]).and_then(|c| u16::try_from(c).ok()) {
-            Some(c) => c,
-            None => {
-                tracing::error!("sl_send_reply: invalid code");
-                return -1;
-            }
-        };
+        let code = reply_code(ctx, &a[0]);
         let reason = str_arg(ctx, &a[1]).unwrap_or_default();
-        send_stateless(&state, ctx, code, &reason)
+        send_stateless_code(&state, ctx, code, &reason)
     })
 }
 
@@ -265,13 +279,7 @@ fn reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
 fn send_reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> {
     let state = state.clone();
     func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-        let code = match int_arg(ctx, &a[0]).and_then(|c| u16::try_from(c).ok()) {
-            Some(c) => c,
-            None => {
-                tracing::error!("send_reply: invalid code");
-                return -1;
-            }
-        };
+        let code = reply_code(ctx, &a[0]);
         let reason = str_arg(ctx, &a[1]).unwrap_or_default();
         // send_reply_mode: 1 = do not open a connection for the reply,
         // 2 = close the connection after it (set_reply_no_connect/close)
@@ -284,10 +292,10 @@ fn send_reply_fn(state: &Arc<SlState>) -> siprd_script::registry::FuncImpl<Ctx> 
                 ctx.tcp_flags |= crate::context::TcpFlags::REPLY_CLOSE;
             }
         }
-        if let Some(r) = crate::modules::tm::stateful_reply(ctx, i32::from(code), &reason) {
+        if let Some(r) = crate::modules::tm::stateful_reply(ctx, code, &reason) {
             return r;
         }
-        send_stateless(&state, ctx, code, &reason)
+        send_stateless_code(&state, ctx, code, &reason)
     })
 }
 

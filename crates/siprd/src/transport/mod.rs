@@ -449,6 +449,14 @@ impl Sender {
         }
     }
 
+    /// TCP: what is sent to `addr` goes on connection `conn`.
+    pub fn tcp_add_alias(&self, conn: ConnId, addr: SocketAddr) -> bool {
+        self.inner
+            .tcp
+            .as_ref()
+            .is_some_and(|t| t.add_alias(conn.0, addr))
+    }
+
     /// TCP: whether a connection `to` would use is open (or opening).
     pub fn tcp_has_conn(&self, to: &Dest) -> bool {
         self.inner.tcp.as_ref().is_some_and(|t| t.has_conn(to))

@@ -37,6 +37,8 @@ struct ConnEntry {
     peer: SocketAddr,
     queued: Arc<AtomicUsize>,
     meta: Arc<ConnMeta>,
+    /// Other addresses sent on this connection (`force_tcp_alias()`).
+    aliases: Vec<SocketAddr>,
 }
 
 /// What `core.tcp_list` shows of a connection.
@@ -292,6 +294,7 @@ impl TcpShared {
                 peer,
                 queued: queued.clone(),
                 meta,
+                aliases: Vec::new(),
             },
         );
         t.by_peer.insert(peer, id);
@@ -301,8 +304,10 @@ impl TcpShared {
     fn unregister(&self, id: u64) {
         let mut t = self.table.lock();
         if let Some(e) = t.by_id.remove(&id) {
-            if t.by_peer.get(&e.peer) == Some(&id) {
-                t.by_peer.remove(&e.peer);
+            for a in std::iter::once(&e.peer).chain(&e.aliases) {
+                if t.by_peer.get(a) == Some(&id) {
+                    t.by_peer.remove(a);
+                }
             }
         }
         drop(t);
@@ -328,6 +333,29 @@ impl TcpShared {
             .map(|c| c.0)
             .filter(|c| t.by_id.contains_key(c))
             .or_else(|| t.by_peer.get(&to.addr).copied())
+    }
+
+    /// Send what goes to `addr` on connection `id` (Kamailio's TCP alias);
+    /// false when the connection is gone.
+    pub(crate) fn add_alias(&self, id: u64, addr: SocketAddr) -> bool {
+        let mut t = self.table.lock();
+        let Some(e) = t.by_id.get_mut(&id) else {
+            return false;
+        };
+        if e.peer != addr && !e.aliases.contains(&addr) {
+            // a bounded list: a peer cannot grow it without end
+            if e.aliases.len() >= 8 {
+                let old = e.aliases.remove(0);
+                if t.by_peer.get(&old) == Some(&id) {
+                    t.by_peer.remove(&old);
+                }
+            }
+            if let Some(e) = t.by_id.get_mut(&id) {
+                e.aliases.push(addr);
+            }
+        }
+        t.by_peer.insert(addr, id);
+        true
     }
 
     pub(crate) fn has_conn(&self, to: &Dest) -> bool {

@@ -113,6 +113,10 @@ impl PvImpl<Ctx> for BranchPv {
     fn writable(&self) -> bool {
         self.0 != Key::Count
     }
+
+    fn accepts_index(&self) -> bool {
+        true
+    }
 }
 
 /// Register `$branch`.

@@ -117,6 +117,12 @@ enum Field {
     AuthUsername,
     AuthUser,
     AuthDomain,
+    /// `$aa`: the `algorithm` of those credentials (empty without one).
+    AuthAlgo,
+    /// `$csb`: the CSeq header value (`42 OPTIONS`).
+    CSeqBody,
+    /// `$mi`: the number of the message among those the worker received.
+    MsgId,
 }
 
 struct Simple(Field);
@@ -141,13 +147,21 @@ fn opt(ctx: &Ctx, s: Option<&[u8]>) -> Value {
 }
 
 fn uri_value(ctx: &Ctx, uri: &[u8], f: impl Fn(&Uri) -> Value) -> Value {
-    match Uri::parse(uri) {
-        Ok(u) => f(&u),
-        Err(_) => {
-            let _ = ctx;
-            Value::Null
-        }
+    let _ = ctx;
+    match parse_known(uri) {
+        Some(u) => f(&u),
+        None => Value::Null,
     }
+}
+
+/// The message's bytes after the empty line that ends the headers.
+fn received_body(msg: &siprd_sip::Message) -> &[u8] {
+    msg.buf().get(msg.body_range().start..).unwrap_or_default()
+}
+
+/// A URI as Kamailio's parser takes it: `im:`, `http:` ... do not parse.
+pub(crate) fn parse_known(uri: &[u8]) -> Option<Uri> {
+    Uri::parse(uri).ok().filter(Uri::is_known_scheme)
 }
 
 /// A URI without a host (`tel:`) has a null domain.
@@ -174,10 +188,11 @@ fn port_value(u: &Uri) -> Value {
     }
 }
 
+/// `$rP`, `$oP`, `$dP`: the `transport` parameter as written, `UDP` without one.
 fn proto_of(u: &Uri) -> Value {
     match u.transport() {
-        Some(t) => Value::from_vec(t.to_ascii_lowercase()),
-        None => Value::from_static("udp"),
+        Some(t) => Value::from_vec(t.to_vec()),
+        None => Value::from_static("UDP"),
     }
 }
 
@@ -204,13 +219,12 @@ impl Simple {
                 if !msg.is_request() || (msg.is_http() && ctx.new_uri.is_none()) {
                     return Value::Null;
                 }
-                // a new R-URI that does not parse reads as null (`seturi("x")`)
-                if let Some(nu) = &ctx.new_uri {
-                    if Uri::parse_bytes(nu.clone()).is_err() {
-                        return Value::Null;
-                    }
-                }
+                // an R-URI that does not parse reads as null (`seturi("x")`,
+                // `INVITE <sip:a@b> SIP/2.0`, `im:a@b`)
                 let ru = ctx.ruri();
+                if parse_known(ru).is_none() {
+                    return Value::Null;
+                }
                 bytes_of(ctx, ru)
             }
             RUser | RDomain | RPort | RProto | RScheme => {
@@ -225,11 +239,11 @@ impl Simple {
                     RDomain => host_value(u),
                     RPort => port_value(u),
                     RProto => proto_of(u),
-                    _ => Value::from_vec(u.scheme_bytes().to_vec()),
+                    _ => Value::from_vec(u.scheme_lower()),
                 })
             }
             OUri => {
-                if !msg.is_request() {
+                if !msg.is_request() || parse_known(msg.ruri_bytes()).is_none() {
                     return Value::Null;
                 }
                 bytes_of(ctx, msg.ruri_bytes())
@@ -269,7 +283,12 @@ impl Simple {
                     _ => bytes_of(ctx, na.uri().host()),
                 }
             }
-            CallId => opt(ctx, msg.call_id()),
+            // as written after the colon, trailing blanks kept (Kamailio)
+            CallId => opt(
+                ctx,
+                msg.header_ref(HeaderKind::CallId)
+                    .map(|h| msg.value_untrimmed(&h)),
+            ),
             // the number as written, a string (Kamailio: `$cs + 1` appends),
             // also when it is no valid number (`abc`, `-1`, `4294967296`)
             CSeq => match msg.header(HeaderKind::CSeq) {
@@ -324,8 +343,10 @@ impl Simple {
                 Some(raw) => Value::Int(raw.0.len() as i32),
                 None => Value::Int(msg.buf().len() as i32),
             },
-            BodySize => Value::Int(msg.body().len() as i32),
-            Body => bytes_of(ctx, msg.body()),
+            // all that follows the headers (a datagram's bytes past a short
+            // Content-Length included, as Kamailio)
+            BodySize => Value::Int(received_body(msg).len() as i32),
+            Body => bytes_of(ctx, received_body(msg)),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
             Contact => opt(ctx, msg.header_by_name(b"Contact")),
             ContentType => opt(ctx, msg.header_by_name(b"Content-Type")),
@@ -382,9 +403,9 @@ impl Simple {
                 } else {
                     msg.ruri_bytes()
                 };
-                match Uri::parse(u) {
-                    Ok(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
-                    Err(_) => Value::Null,
+                match parse_known(u) {
+                    Some(u) => Value::Int(u.user().map_or(0, |x| x.len() as i32)),
+                    None => Value::Null,
                 }
             }
             FUserLen | TUserLen => {
@@ -444,7 +465,9 @@ impl Simple {
                 }
             }
             ServerId => Value::Int(0),
-            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain => {
+            CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
+            MsgId => Value::Int(ctx.msg_no as i32),
+            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
                     .or_else(|| msg.header_by_name(b"Authorization"))
@@ -454,10 +477,16 @@ impl Simple {
                 let want: &[u8] = match self.0 {
                     AuthUri => b"uri",
                     AuthRealm => b"realm",
+                    AuthAlgo => b"algorithm",
                     _ => b"username",
                 };
                 let Some(v) = digest_param(h, want) else {
-                    return Value::Null;
+                    // Kamailio: empty when the credentials have no algorithm
+                    return if self.0 == AuthAlgo {
+                        Value::from_static("")
+                    } else {
+                        Value::Null
+                    };
                 };
                 let at = memchr::memchr(b'@', v);
                 let out = match (self.0, at) {
@@ -672,6 +701,10 @@ struct Header {
 }
 
 impl PvImpl<Ctx> for Header {
+    /// `$(hdr(X)[n])`, not `$(hdrc(X)[n])` (as Kamailio)
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
     fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
         let msg = &ctx.msg;
         if self.count {
@@ -956,6 +989,9 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("aU", AuthUsername),
         ("au", AuthUser),
         ("ad", AuthDomain),
+        ("aa", AuthAlgo),
+        ("csb", CSeqBody),
+        ("mi", MsgId),
     ];
     for (name, field) in simple {
         let field = *field;

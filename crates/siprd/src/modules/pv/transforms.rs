@@ -200,7 +200,7 @@ fn parse_uri_tr(
         };
         return Ok(boxed(move |ctx, v| {
             let b = input(&v)?;
-            let u = Uri::parse_bytes(b).ok()?;
+            let u = Uri::parse_bytes(b).ok().filter(Uri::is_known_scheme)?;
             let name = p.eval(ctx)?;
             Some(param_value(&u, &name))
         }));
@@ -213,7 +213,7 @@ fn parse_uri_tr(
         .unwrap_or("user");
     Ok(boxed(move |_ctx, v| {
         let b = input(&v)?;
-        let u = Uri::parse_bytes(b).ok()?;
+        let u = Uri::parse_bytes(b).ok().filter(Uri::is_known_scheme)?;
         Some(uri_part(&u, method))
     }))
 }

@@ -854,6 +854,9 @@ impl AvpRef {
 struct Avp(AvpRef);
 
 impl PvImpl<Ctx> for Avp {
+    fn accepts_index(&self) -> bool {
+        true
+    }
     fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
         let name = self.0.name(ctx);
         ctx.avps.avp_get(&name, idx)

@@ -537,6 +537,12 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
             _ => 1,
         };
     }
+    // Kamailio refuses a request whose (current) R-URI does not parse (`*`,
+    // `bob@host`, `<sip:..>`): -400, even with `$du` set
+    if crate::modules::pv::msg::parse_known(ctx.ruri()).is_none() {
+        tracing::error!("t_newtran: the Request-URI does not parse");
+        return -400;
+    }
     let Some(dest) = crate::forward::reply_dest(ctx) else {
         tracing::error!("t_newtran: cannot find where replies go");
         return -1;
