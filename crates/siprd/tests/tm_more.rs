@@ -207,6 +207,11 @@ modparam("tm", "contacts_avp", "tm_contacts")
 modparam("tm", "contact_flows_avp", "tm_contact_flows")
 "#;
 
+/// `cfg` with corex and tm's contacts AVPs (`t_load_contacts`, `t_next_contacts`).
+fn serial_cfg(routes: &str) -> String {
+    cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes)
+}
+
 #[test]
 fn serial_forking_by_q_value_with_t_next_contacts() {
     let busy = NextHop::new();
@@ -237,7 +242,7 @@ failure_route[serial] {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
     c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "tm-serial");
     assert!(s.wait_log("LOAD 1 n=4", WAIT), "{}", s.log());
@@ -311,7 +316,7 @@ request_route {
     sl_send_reply("404", "Not Here");
 }
 "#;
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes));
+    let s = Siprd::start(&serial_cfg(routes));
     let c = UdpClient::new();
     for (user, ci) in [("one", "tl-1"), ("mode", "tl-2"), ("ins", "tl-3")] {
         let r = c.request_reply(
@@ -770,6 +775,24 @@ request_route {{
     a.answer(&ia, fa, "486 Busy Here");
 }
 
+/// Start a KEMI config: pv, sl, `mods`, then app_lua with `lua` as its script.
+fn start_lua(mods: &str, lua: &str) -> Siprd {
+    let text = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+{mods}
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#
+    );
+    Siprd::start_with(&text, &[("kemi.lua", lua)], &[])
+}
+
 #[test]
 fn kemi_t_relay_to_proto_and_tm_names() {
     let hop = NextHop::new();
@@ -789,20 +812,10 @@ end
 "#,
         port = hop.port()
     );
-    let text = r#"
-debug=2
-children=1
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "xlog.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "app_lua.so"
-modparam("app_lua", "load", "kemi.lua")
-cfgengine "lua"
-"#;
-    let s = Siprd::start_with(text, &[("kemi.lua", &lua)], &[]);
+    let s = start_lua(
+        "loadmodule \"xlog.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"",
+        &lua,
+    );
     let c = UdpClient::new();
     c.send_request(s.udp_addr(), "MESSAGE", "sip:b@example.org", "kemi-proto");
     let (req, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
@@ -874,7 +887,7 @@ request_route {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
     c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "flow-1");
     assert!(s.wait_log("RQFLOW -2", WAIT), "{}", s.log());
@@ -993,18 +1006,7 @@ function ksr_request_route()
 end
 function ksr_failure() end
 "#;
-    let text = r#"
-debug=2
-children=1
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-loadmodule "app_lua.so"
-modparam("app_lua", "load", "kemi.lua")
-cfgengine "lua"
-"#;
-    let s = Siprd::start_with(text, &[("kemi.lua", lua)], &[]);
+    let s = start_lua("loadmodule \"tm.so\"", lua);
     let c = UdpClient::new();
     let r = c.request_reply(s.udp_addr(), "MESSAGE", "sip:x@127.0.0.1", "kemi-disarm");
     assert_eq!(first_line(&r), "SIP/2.0 200 set 1 1 -1", "{}", s.log());
@@ -1036,7 +1038,7 @@ request_route {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
     for (ci, extra) in [("fl-two", ""), ("fl-one", "X-Mode: one\r\n")] {
         c.send(
