@@ -467,15 +467,9 @@ request_route {
     .replace("@HOP@", &hop.port().to_string());
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:rc@127.0.0.1", c.port(), "rc1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:rc@127.0.0.1", "rc1");
     assert_eq!(first_line(&r), "SIP/2.0 200 a=five b=6 c=1 d=5");
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:ra@127.0.0.1", c.port(), "ra1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:ra@127.0.0.1", "ra1");
     assert_eq!(first_line(&r), "SIP/2.0 200 RAi=127.0.0.1 rc=0");
     let sp = s.udp_addr().port();
     for (user, via) in [
@@ -526,20 +520,17 @@ request_route {
     .replace("@HOP@", &hop.port().to_string());
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-a", ""));
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "*", "u-a");
     assert_eq!(first_line(&r), "SIP/2.0 500 fwd failed");
-    c.send(
-        s.udp_addr(),
-        &request("OPTIONS", "<sip:x@y>", c.port(), "u-b", ""),
-    );
+    c.send_request(s.udp_addr(), "OPTIONS", "<sip:x@y>", "u-b");
     let (fwd, _) = hop
         .recv_start("OPTIONS", Duration::from_secs(2))
         .expect("forwarded");
     assert_eq!(first_line(&fwd), "OPTIONS <sip:x@y> SIP/2.0");
-    let r = c.request(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-c", ""));
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "*", "u-c");
     assert_eq!(first_line(&r), "SIP/2.0 500 relay failed -400");
     assert!(hop.collect(Duration::from_millis(200)).is_empty());
-    c.send(s.udp_addr(), &request("OPTIONS", "*", c.port(), "u-d", ""));
+    c.send_request(s.udp_addr(), "OPTIONS", "*", "u-d");
     let (fwd, _) = hop
         .recv_start("OPTIONS", Duration::from_secs(2))
         .expect("relayed");
@@ -586,10 +577,7 @@ request_route {
     assert_eq!(first_line(&r), "SIP/2.0 200 alias tt");
     let c = UdpClient::new();
     // over UDP the alias functions are true and do nothing
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:alias@127.0.0.1", c.port(), "ta2", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:alias@127.0.0.1", "ta2");
     assert_eq!(first_line(&r), "SIP/2.0 200 alias tt");
     for (i, port) in [p1, p2].into_iter().enumerate() {
         let req = request(
@@ -667,10 +655,7 @@ request_route {
 "#;
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "blank", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:x@127.0.0.1", "blank");
     assert_eq!(
         first_line(&r),
         "SIP/2.0 200 [a  c] [a b c] [a b c] [] [a b c] [a b c] [0] [b] [Y b c]"
@@ -718,10 +703,7 @@ request_route {
 "#;
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "def", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:x@127.0.0.1", "def");
     assert_eq!(
         first_line(&r),
         "SIP/2.0 200 s=[\"bar baz\"] e=[] x=[<null>] xn=[0] u=[5] r=[2] k=[] a=43 b=421"

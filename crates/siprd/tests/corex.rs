@@ -40,10 +40,7 @@ request_route {{
     );
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:udp@127.0.0.1", c.port(), "sd-1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:udp@127.0.0.1", "sd-1");
     assert_eq!(first_line(&r), "SIP/2.0 200 r 1 1 -1", "{r}");
     let got: Vec<String> = hop
         .collect(Duration::from_millis(300))
@@ -52,10 +49,7 @@ request_route {{
         .collect();
     assert_eq!(got, ["hello udp", "x OPTIONS"]);
 
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:tcp@127.0.0.1", c.port(), "sd-2", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:tcp@127.0.0.1", "sd-2");
     assert_eq!(first_line(&r), "SIP/2.0 200 r 1", "{r}");
     tcp_hop.set_nonblocking(false).expect("blocking");
     let (mut conn, _) = tcp_hop.accept().expect("siprd connects");
@@ -89,10 +83,7 @@ request_route {
 "#;
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "xf-1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:x@127.0.0.1", "xf-1");
     let port = s.udp_addr().port();
     assert_eq!(
         first_line(&r),
@@ -126,10 +117,7 @@ request_route {{
     );
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "sn-1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:x@127.0.0.1", "sn-1");
     assert_eq!(
         first_line(&r),
         format!("SIP/2.0 200 r 1 -1 1 1 udp:127.0.0.1:{port} s1"),
@@ -170,15 +158,9 @@ request_route {
 "#;
     let s = Siprd::start(cfg);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:set@127.0.0.1", c.port(), "if1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:set@127.0.0.1", "if1");
     assert_eq!(first_line(&r), "SIP/2.0 200 r=from;to; rc=-1");
     // the flags do not carry over to the next message
-    let r = c.request(
-        s.udp_addr(),
-        &request("OPTIONS", "sip:get@127.0.0.1", c.port(), "if2", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:get@127.0.0.1", "if2");
     assert_eq!(first_line(&r), "SIP/2.0 200 r= rc=-1");
 }

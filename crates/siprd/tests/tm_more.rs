@@ -57,38 +57,18 @@ fn same_branch_other_call_id_or_cseq_is_a_new_request() {
     let c = UdpClient::new();
     let p = c.port();
     let br = "z9hG4bKsame-branch-1";
-    let r = c.request(
-        s.udp_addr(),
-        &req_b("MESSAGE", p, br, "call-aaaa-1111", 1, ""),
-    );
-    assert_eq!(first_line(&r), "SIP/2.0 486 R call-aaaa-1111 1");
-    let r = c.request(
-        s.udp_addr(),
-        &req_b("MESSAGE", p, br, "call-aaaa-1111", 1, ""),
-    );
-    assert_eq!(
-        first_line(&r),
-        "SIP/2.0 486 R call-aaaa-1111 1",
-        "a retransmission"
-    );
-    let r = c.request(
-        s.udp_addr(),
-        &req_b("MESSAGE", p, br, "call-bbbb-2222", 1, ""),
-    );
-    assert_eq!(
-        first_line(&r),
-        "SIP/2.0 486 R call-bbbb-2222 1",
-        "another Call-ID"
-    );
-    let r = c.request(
-        s.udp_addr(),
-        &req_b("MESSAGE", p, br, "call-aaaa-1111", 7, ""),
-    );
-    assert_eq!(
-        first_line(&r),
-        "SIP/2.0 486 R call-aaaa-1111 7",
-        "another CSeq"
-    );
+    // the first line of the final reply to a MESSAGE with this Call-ID and CSeq
+    let reply = |call_id: &str, cseq: u32| {
+        let r = c.request(s.udp_addr(), &req_b("MESSAGE", p, br, call_id, cseq, ""));
+        first_line(&r).to_string()
+    };
+    assert_eq!(reply("call-aaaa-1111", 1), "SIP/2.0 486 R call-aaaa-1111 1");
+    let r = reply("call-aaaa-1111", 1);
+    assert_eq!(r, "SIP/2.0 486 R call-aaaa-1111 1", "a retransmission");
+    let r = reply("call-bbbb-2222", 1);
+    assert_eq!(r, "SIP/2.0 486 R call-bbbb-2222 1", "another Call-ID");
+    let r = reply("call-aaaa-1111", 7);
+    assert_eq!(r, "SIP/2.0 486 R call-aaaa-1111 7", "another CSeq");
     for l in [
         "NEW MESSAGE call-aaaa-1111 1\n",
         "NEW MESSAGE call-bbbb-2222 1\n",
@@ -132,10 +112,7 @@ fn cancel_and_ack_match_only_their_call_id_and_cseq() {
     let r = c.request(s.udp_addr(), &req_b("CANCEL", p, br, "inv-yyyy-2", 9, ""));
     assert_eq!(first_line(&r), "SIP/2.0 481 No Transaction");
     c.send(s.udp_addr(), &req_b("CANCEL", p, br, "inv-xxxx-1", 1, ""));
-    let mut got = vec![];
-    while let Some(m) = c.recv(Duration::from_millis(300)) {
-        got.push(first_line(&m).to_string());
-    }
+    let mut got = c.first_lines(Duration::from_millis(300));
     got.truncate(2); // the 487 is then retransmitted until ACKed
     assert_eq!(
         got,
@@ -205,23 +182,16 @@ request_route {
     );
     let s = Siprd::start(&text);
     let c = UdpClient::new();
-    c.send(
+    c.send_request(
         s.udp_addr(),
-        &request(
-            "INVITE",
-            "sip:bob@127.0.0.1",
-            c.port(),
-            "tm-empty-routes",
-            "",
-        ),
+        "INVITE",
+        "sip:bob@127.0.0.1",
+        "tm-empty-routes",
     );
     let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
     hop.answer(&inv, from, "486 Busy Here");
     assert!(hop.recv_start("ACK", WAIT).is_some());
-    let mut got = vec![];
-    while let Some(m) = c.recv(Duration::from_millis(600)) {
-        got.push(first_line(&m).to_string());
-    }
+    let got = c.first_lines(Duration::from_millis(600));
     assert_eq!(
         got.first().map(String::as_str),
         Some("SIP/2.0 100 trying -- your call is important to us")
@@ -236,6 +206,11 @@ const SERIAL: &str = r#"
 modparam("tm", "contacts_avp", "tm_contacts")
 modparam("tm", "contact_flows_avp", "tm_contact_flows")
 "#;
+
+/// `cfg` with corex and tm's contacts AVPs (`t_load_contacts`, `t_next_contacts`).
+fn serial_cfg(routes: &str) -> String {
+    cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes)
+}
 
 #[test]
 fn serial_forking_by_q_value_with_t_next_contacts() {
@@ -267,12 +242,9 @@ failure_route[serial] {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "tm-serial", ""),
-    );
+    c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "tm-serial");
     assert!(s.wait_log("LOAD 1 n=4", WAIT), "{}", s.log());
     let l = s.log();
     assert!(
@@ -311,10 +283,7 @@ failure_route[serial] {{
         "{i3}"
     );
     ok.answer(&i3, f3, "200 OK");
-    let mut got = vec![];
-    while let Some(m) = c.recv(Duration::from_millis(700)) {
-        got.push(first_line(&m).to_string());
-    }
+    let got = c.first_lines(Duration::from_millis(700));
     assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
     assert!(!got.iter().any(|l| l.starts_with("SIP/2.0 486")), "{got:?}");
 }
@@ -347,18 +316,14 @@ request_route {
     sl_send_reply("404", "Not Here");
 }
 "#;
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), routes));
+    let s = Siprd::start(&serial_cfg(routes));
     let c = UdpClient::new();
     for (user, ci) in [("one", "tl-1"), ("mode", "tl-2"), ("ins", "tl-3")] {
-        let r = c.request(
+        let r = c.request_reply(
             s.udp_addr(),
-            &request(
-                "MESSAGE",
-                &format!("sip:{user}@127.0.0.1"),
-                c.port(),
-                ci,
-                "",
-            ),
+            "MESSAGE",
+            &format!("sip:{user}@127.0.0.1"),
+            ci,
         );
         assert_eq!(first_line(&r), "SIP/2.0 404 Not Here");
     }
@@ -397,10 +362,7 @@ fn contacts_avp_without_contact_flows_avp_is_a_load_error() {
         r#"request_route { $var(r) = t_load_contacts(); $var(n) = t_next_contacts(); xlog("L_INFO", "NOAVP $var(r) $var(n)\n"); sl_send_reply("404", "x"); }"#,
     ));
     let c = UdpClient::new();
-    c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "tl-noavp", ""),
-    );
+    c.request_reply(s.udp_addr(), "MESSAGE", "sip:x@127.0.0.1", "tl-noavp");
     assert!(s.wait_log("NOAVP -1 -1\n", WAIT), "{}", s.log());
 }
 
@@ -451,10 +413,7 @@ fn exchange(
     ci: &str,
     wait: Duration,
 ) -> Vec<String> {
-    c.send(
-        s.udp_addr(),
-        &request(method, &format!("sip:{user}@127.0.0.1"), c.port(), ci, ""),
-    );
+    c.send_request(s.udp_addr(), method, &format!("sip:{user}@127.0.0.1"), ci);
     let end = std::time::Instant::now() + wait;
     let mut got = vec![];
     while std::time::Instant::now() < end {
@@ -471,10 +430,7 @@ fn t_replicate_keeps_the_replicas_replies() {
     let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
     let c = UdpClient::new();
     // the script's own reply goes up; the replica's 486 does not
-    c.send(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:a@127.0.0.1", c.port(), "rep-a", ""),
-    );
+    c.send_request(s.udp_addr(), "MESSAGE", "sip:a@127.0.0.1", "rep-a");
     let (m, from) = hop.recv_start("MESSAGE sip:a@", WAIT).expect("replica");
     assert_eq!(header(&m, "Call-ID"), Some("rep-a"));
     assert_eq!(
@@ -488,10 +444,7 @@ fn t_replicate_keeps_the_replicas_replies() {
     assert_eq!(s.count_log("FAILURE 486 rep-a"), 0, "already answered");
 
     // without a script reply: onreply and failure routes run, nothing goes up
-    c.send(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:b@127.0.0.1", c.port(), "rep-b", ""),
-    );
+    c.send_request(s.udp_addr(), "MESSAGE", "sip:b@127.0.0.1", "rep-b");
     let (m, from) = hop.recv_start("MESSAGE sip:b@", WAIT).expect("replica");
     hop.answer(&m, from, "486 Busy Here");
     assert!(s.wait_log("FAILURE 486 rep-b", WAIT), "{}", s.log());
@@ -511,18 +464,12 @@ fn t_replicate_forms_and_second_relay() {
     let hop = NextHop::new();
     let s = Siprd::start(&cfg("", &replicate_routes(hop.port())));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:c@127.0.0.1", c.port(), "rep-c", ""),
-    );
+    c.send_request(s.udp_addr(), "MESSAGE", "sip:c@127.0.0.1", "rep-c");
     assert!(s.wait_log("REP c rc=1 relay=-1", WAIT), "{}", s.log());
     let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
     assert!(m.starts_with("MESSAGE sip:c@127.0.0.1 "), "$ru kept: {m}");
     hop.answer(&m, from, "200 OK");
-    c.send(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:d@127.0.0.1", c.port(), "rep-d", ""),
-    );
+    c.send_request(s.udp_addr(), "MESSAGE", "sip:d@127.0.0.1", "rep-d");
     assert!(s.wait_log("REP d rc=1 again=-1", WAIT), "{}", s.log());
     let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("replica");
     assert_eq!(header(&m, "Call-ID"), Some("rep-d"));
@@ -571,10 +518,7 @@ request_route {{
     );
     let s = Siprd::start(&cfg("", &routes));
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:opt@127.0.0.1", c.port(), "uac-1", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "MESSAGE", "sip:opt@127.0.0.1", "uac-1");
     assert_eq!(first_line(&r), "SIP/2.0 200 ok");
     let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("local request");
     let lines: Vec<&str> = m.split("\r\n").collect();
@@ -615,10 +559,7 @@ request_route {{
     );
     c.expect_silence(Duration::from_millis(100));
 
-    c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:msg@127.0.0.1", c.port(), "uac-2", ""),
-    );
+    c.request_reply(s.udp_addr(), "MESSAGE", "sip:msg@127.0.0.1", "uac-2");
     let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("local request");
     assert!(
         m.starts_with("MESSAGE sip:alice@example.org SIP/2.0\r\n"),
@@ -643,20 +584,14 @@ request_route {{
     ));
 
     // a negative reply to a local INVITE is ACKed
-    c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:inv@127.0.0.1", c.port(), "uac-3", ""),
-    );
+    c.request_reply(s.udp_addr(), "MESSAGE", "sip:inv@127.0.0.1", "uac-3");
     let (m, from) = hop.recv_start("INVITE", WAIT).expect("local INVITE");
     hop.answer(&m, from, "486 Busy Here");
     let (ack, _) = hop.recv_start("ACK", WAIT).expect("ACK");
     assert!(ack.contains("\r\nCSeq: 10 ACK\r\n"), "{ack}");
     assert!(ack.contains(";tag=hoptag"), "{ack}");
 
-    c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:err@127.0.0.1", c.port(), "uac-4", ""),
-    );
+    c.request_reply(s.udp_addr(), "MESSAGE", "sip:err@127.0.0.1", "uac-4");
     assert!(s.wait_log("UACERR -1 -1", WAIT));
     assert!(hop
         .recv_start("OPTIONS", Duration::from_millis(300))
@@ -772,10 +707,7 @@ request_route {{
     );
     let s = Siprd::start(&cfg("", &routes));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "cc-1", ""),
-    );
+    c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "cc-1");
     let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE");
     hop.answer(&inv, from, "180 Ringing");
     assert!(c.recv_from(WAIT).is_some());
@@ -830,10 +762,7 @@ request_route {{
     );
     let s = Siprd::start(&cfg("", &routes));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "reuse-1", ""),
-    );
+    c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "reuse-1");
     assert!(s.wait_log("RQ -1", WAIT));
     let (ia, fa) = a.recv_start("INVITE", WAIT).expect("a");
     let (ib, fb) = b.recv_start("INVITE", WAIT).expect("b");
@@ -844,6 +773,24 @@ request_route {{
         s.log()
     );
     a.answer(&ia, fa, "486 Busy Here");
+}
+
+/// Start a KEMI config: pv, sl, `mods`, then app_lua with `lua` as its script.
+fn start_lua(mods: &str, lua: &str) -> Siprd {
+    let text = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+{mods}
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#
+    );
+    Siprd::start_with(&text, &[("kemi.lua", lua)], &[])
 }
 
 #[test]
@@ -865,37 +812,20 @@ end
 "#,
         port = hop.port()
     );
-    let text = r#"
-debug=2
-children=1
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "xlog.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "app_lua.so"
-modparam("app_lua", "load", "kemi.lua")
-cfgengine "lua"
-"#;
-    let s = Siprd::start_with(text, &[("kemi.lua", &lua)], &[]);
-    let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:b@example.org", c.port(), "kemi-proto", ""),
+    let s = start_lua(
+        "loadmodule \"xlog.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"",
+        &lua,
     );
+    let c = UdpClient::new();
+    c.send_request(s.udp_addr(), "MESSAGE", "sip:b@example.org", "kemi-proto");
     let (req, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
     hop.answer(&req, from, "200 OK");
     assert_eq!(first_line(&c.recv(WAIT).expect("reply")), "SIP/2.0 200 OK");
-    let r = c.request(
+    let r = c.request_reply(
         s.udp_addr(),
-        &request(
-            "MESSAGE",
-            "sip:bad@example.org",
-            c.port(),
-            "kemi-proto-2",
-            "",
-        ),
+        "MESSAGE",
+        "sip:bad@example.org",
+        "kemi-proto-2",
     );
     assert_eq!(first_line(&r), "SIP/2.0 500 no");
     assert!(s.wait_log("PROTO -1", WAIT), "{}", s.log());
@@ -957,12 +887,9 @@ request_route {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "flow-1", ""),
-    );
+    c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "flow-1");
     assert!(s.wait_log("RQFLOW -2", WAIT), "{}", s.log());
     assert!(s.wait_log(
         &format!("NEXT 1 sip:a2@127.0.0.1:{p1} flows=sip:a1@127.0.0.1:{p2}"),
@@ -984,10 +911,7 @@ request_route {{
         .recv_start("INVITE", Duration::from_millis(300))
         .is_none());
     flow.answer(&i2, f2, "200 OK");
-    let mut got = vec![];
-    while let Some(m) = c.recv(Duration::from_millis(500)) {
-        got.push(first_line(&m).to_string());
-    }
+    let got = c.first_lines(Duration::from_millis(500));
     assert!(got.iter().any(|l| l == "SIP/2.0 200 OK"), "{got:?}");
 }
 
@@ -1054,10 +978,7 @@ request_route {{
     let (i1, f1) = first.recv_start("INVITE", WAIT).expect("first");
     first.answer(&i1, f1, "486 Busy Here");
     assert!(s.wait_log("FRELAY -1", WAIT), "{}", s.log());
-    let mut got = vec![];
-    while let Some(m) = c.recv(Duration::from_millis(500)) {
-        got.push(first_line(&m).to_string());
-    }
+    let got = c.first_lines(Duration::from_millis(500));
     assert!(got.iter().any(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
 }
 
@@ -1068,10 +989,7 @@ fn t_continue_to_an_undefined_route_returns_minus_one() {
         r#"request_route { $var(r) = t_continue("1", "2", "NOPE"); xlog("L_INFO", "CONT $var(r)\n"); sl_send_reply("200", "ok"); }"#,
     ));
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "cont-nope", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "MESSAGE", "sip:x@127.0.0.1", "cont-nope");
     assert_eq!(first_line(&r), "SIP/2.0 200 ok");
     assert!(s.wait_log("CONT -1", WAIT), "{}", s.log());
 }
@@ -1088,23 +1006,9 @@ function ksr_request_route()
 end
 function ksr_failure() end
 "#;
-    let text = r#"
-debug=2
-children=1
-listen=udp:127.0.0.1:0
-loadmodule "pv.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-loadmodule "app_lua.so"
-modparam("app_lua", "load", "kemi.lua")
-cfgengine "lua"
-"#;
-    let s = Siprd::start_with(text, &[("kemi.lua", lua)], &[]);
+    let s = start_lua("loadmodule \"tm.so\"", lua);
     let c = UdpClient::new();
-    let r = c.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "kemi-disarm", ""),
-    );
+    let r = c.request_reply(s.udp_addr(), "MESSAGE", "sip:x@127.0.0.1", "kemi-disarm");
     assert_eq!(first_line(&r), "SIP/2.0 200 set 1 1 -1", "{}", s.log());
 }
 
@@ -1134,7 +1038,7 @@ request_route {{
 }}
 "#
     );
-    let s = Siprd::start(&cfg(&format!("loadmodule \"corex.so\"\n{SERIAL}"), &routes));
+    let s = Siprd::start(&serial_cfg(&routes));
     let c = UdpClient::new();
     for (ci, extra) in [("fl-two", ""), ("fl-one", "X-Mode: one\r\n")] {
         c.send(

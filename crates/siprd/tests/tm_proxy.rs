@@ -520,10 +520,7 @@ fn t_reply_in_onreply_route_answers_the_transaction() {
         r#"onreply_route[R2] { $var(r) = t_reply("500", "x"); xlog("L_INFO", "TREPLY $var(r)\n"); }"#,
     ));
     let uac = UdpClient::new();
-    uac.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", uac.port(), "trpl", ""),
-    );
+    uac.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "trpl");
     let (ia, fa) = a.recv_start("INVITE", WAIT).expect("INVITE a");
     assert!(b.recv_start("INVITE", WAIT).is_some());
     send(&a, fa, &uas_reply(&ia, "180 Ringing", "ta", ""));
@@ -570,10 +567,7 @@ failure_route[F2] {{ {} if (isbflagset(3)) {{ xlog("L_INFO", "F2 bflag3\n"); }} 
         &routes,
     ));
     let uac = UdpClient::new();
-    uac.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:bob@127.0.0.1", uac.port(), "pvs", ""),
-    );
+    uac.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "pvs");
     assert!(a.recv_start("INVITE", WAIT).is_some());
     let (ib, fb) = b.recv_start("INVITE", WAIT).expect("INVITE b");
     send(&b, fb, &uas_reply(&ib, "183 Progress", "tb", ""));
@@ -629,17 +623,11 @@ request_route {{
     ));
     let uac = UdpClient::new();
     // a second t_newtran for the same request: -10
-    let r = uac.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:nt@127.0.0.1", uac.port(), "rc-nt", ""),
-    );
+    let r = uac.request_reply(s.udp_addr(), "MESSAGE", "sip:nt@127.0.0.1", "rc-nt");
     assert_eq!(first_line(&r), "SIP/2.0 200 ok");
     assert!(s.wait_log("NEWTRAN 1 -10", WAIT), "{}", s.log());
     // no destination resolves: tm answers 478, t_relay returns -478
-    let r = uac.request(
-        s.udp_addr(),
-        &request("MESSAGE", "sip:bad@127.0.0.1", uac.port(), "rc-bad", ""),
-    );
+    let r = uac.request_reply(s.udp_addr(), "MESSAGE", "sip:bad@127.0.0.1", "rc-bad");
     assert_eq!(
         first_line(&r),
         "SIP/2.0 478 Unresolvable destination (478/TM)"
@@ -656,10 +644,7 @@ request_route {{
         "the retransmission is absorbed"
     );
     // t_suspend on an ACK: -1
-    uac.send(
-        s.udp_addr(),
-        &request("ACK", "sip:x@127.0.0.1", uac.port(), "rc-ack", ""),
-    );
+    uac.send_request(s.udp_addr(), "ACK", "sip:x@127.0.0.1", "rc-ack");
     assert!(s.wait_log("ACK suspend=-1", WAIT), "{}", s.log());
 }
 

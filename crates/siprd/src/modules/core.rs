@@ -296,20 +296,7 @@ impl Module for Core {
             vec![ParamKind::Format],
             route_type::REQUEST | route_type::FAILURE,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
-                Some(uri) if !uri.is_empty() => {
-                    // a copy of the R-URI's branch flags, as Kamailio
-                    let flags = ctx.ruri_bflags;
-                    push_branch(
-                        ctx,
-                        Branch {
-                            uri,
-                            dst_uri: None,
-                            flags,
-                            q: None,
-                            instance: None,
-                        },
-                    )
-                }
+                Some(uri) if !uri.is_empty() => append_uri(ctx, uri, None),
                 _ => -1,
             }),
         ));
@@ -333,17 +320,7 @@ impl Module for Core {
                 } else {
                     uri
                 };
-                let flags = ctx.ruri_bflags;
-                push_branch(
-                    ctx,
-                    Branch {
-                        uri,
-                        dst_uri: None,
-                        flags,
-                        q: Some(q),
-                        instance: None,
-                    },
-                )
+                append_uri(ctx, uri, Some(q))
             }),
         ));
         for params in [
@@ -394,6 +371,22 @@ pub fn parse_q(s: &[u8]) -> Option<i32> {
     }
     let q = whole * 1000 + milli;
     (q <= 1000).then_some(q)
+}
+
+/// `append_branch(uri[, q])`: a branch to `uri`, no destination URI, with a
+/// copy of the R-URI's branch flags (as Kamailio).
+fn append_uri(ctx: &mut Ctx, uri: bytes::Bytes, q: Option<i32>) -> i32 {
+    let flags = ctx.ruri_bflags;
+    push_branch(
+        ctx,
+        Branch {
+            uri,
+            dst_uri: None,
+            flags,
+            q,
+            instance: None,
+        },
+    )
 }
 
 fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {

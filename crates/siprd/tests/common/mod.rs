@@ -380,6 +380,26 @@ impl UdpClient {
         panic!("no final reply to:\n{data}");
     }
 
+    /// Send `request(method, ruri, <this client's port>, call_id, "")`.
+    pub fn send_request(&self, to: SocketAddr, method: &str, ruri: &str, call_id: &str) {
+        self.send(to, &request(method, ruri, self.port(), call_id, ""));
+    }
+
+    /// `request` with `request(method, ruri, <this client's port>, call_id, "")`:
+    /// the final reply.
+    pub fn request_reply(&self, to: SocketAddr, method: &str, ruri: &str, call_id: &str) -> String {
+        self.request(to, &request(method, ruri, self.port(), call_id, ""))
+    }
+
+    /// The first lines of the datagrams received until none comes for `gap`.
+    pub fn first_lines(&self, gap: Duration) -> Vec<String> {
+        let mut got = vec![];
+        while let Some(m) = self.recv(gap) {
+            got.push(first_line(&m).to_string());
+        }
+        got
+    }
+
     /// Assert nothing arrives within `wait`.
     pub fn expect_silence(&self, wait: Duration) {
         if let Some(r) = self.recv(wait) {

@@ -552,37 +552,14 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     knobs::apply_retr(ctx, &mut cfg);
     let rcv = ctx.rcv;
     let req = ctx.msg.buf().clone();
-    let inserted = st.table.insert(key, invite, || TxInner {
-        uas: ServerTx::new(invite, reliable(&rcv), cfg),
-        req,
-        rcv,
-        dest,
-        last_reply: Bytes::new(),
-        suspended: None,
-        blind: 0,
-        resumed: false,
-        on_failure: None,
-        on_reply: None,
-        on_branch: None,
-        on_branch_failure: None,
-        uacs: Vec::new(),
-        canceled: false,
-        cancelling: false,
-        script_replied: false,
-        scheduled: None,
-        freed: false,
-        saved: None,
-        best: None,
-        ack_key: None,
-        lumps: None,
-        leg: 0,
-        failure_runs: 0,
-        drop_mode: None,
-        send_failed: false,
-        last_is_auto_100: false,
-        flags: ctx.tm.flags,
-        cancel_reason: None,
-        end_of_life: None,
+    let inserted = st.table.insert(key, invite, || {
+        TxInner::new(
+            ServerTx::new(invite, reliable(&rcv), cfg),
+            req,
+            rcv,
+            dest,
+            ctx.tm.flags,
+        )
     });
     match inserted {
         Ok(entry) => {

@@ -101,6 +101,21 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
     })
 }
 
+/// The transaction `t_relay` and `t_replicate` send in: the current one, or
+/// one created now. `Err`: what they return instead (1 for a retransmission,
+/// absorbed with its last reply resent: Kamailio's t_relay returns 1 and the
+/// script goes on).
+pub(super) fn relay_tx(st: &Arc<TmState>, ctx: &mut Ctx) -> Result<TxRef, i32> {
+    if ctx.tm.tx.is_none() {
+        match newtran(st, ctx) {
+            1 => {}
+            0 => return Err(1),
+            r => return Err(r),
+        }
+    }
+    ctx.tm.tx.clone().ok_or(-1)
+}
+
 /// `t_relay()`, `t_relay(host, port)`, `t_relay_to_udp/tcp(...)`.
 pub fn t_relay(
     st: &Arc<TmState>,
@@ -122,17 +137,9 @@ pub fn t_relay(
         }
         _ => {}
     }
-    if ctx.tm.tx.is_none() {
-        match newtran(st, ctx) {
-            1 => {}
-            // a retransmission, absorbed (its last reply resent): Kamailio's
-            // t_relay returns 1 and the script goes on
-            0 => return 1,
-            r => return r,
-        }
-    }
-    let Some(tx) = ctx.tm.tx.clone() else {
-        return -1;
+    let tx = match relay_tx(st, ctx) {
+        Ok(tx) => tx,
+        Err(r) => return r,
     };
     if ctx.exec.route_type & route_type::REQUEST != 0 {
         let inner = tx.entry.inner.lock();

@@ -11,7 +11,7 @@
 //! the script answers (`t_reply`). A second `t_replicate` or a `t_relay` on
 //! the replicated transaction returns -1.
 
-use super::{newtran, relay, TmState};
+use super::{relay, TmState};
 use crate::context::Ctx;
 use crate::modules::args::{int_arg, str_arg};
 use crate::transport::Proto;
@@ -42,15 +42,9 @@ fn replicate(
         tracing::error!("t_replicate: not a received request");
         return -1;
     }
-    if ctx.tm.tx.is_none() {
-        match newtran(st, ctx) {
-            1 => {}
-            0 => return 1,
-            r => return r,
-        }
-    }
-    let Some(tx) = ctx.tm.tx.clone() else {
-        return -1;
+    let tx = match relay::relay_tx(st, ctx) {
+        Ok(tx) => tx,
+        Err(r) => return r,
     };
     {
         let mut inner = tx.entry.inner.lock();

@@ -160,6 +160,44 @@ pub struct TxFlags {
 }
 
 impl TxInner {
+    /// A new transaction's state: the server transaction, the request that
+    /// created it, where it came from and where replies go; no reply, branch
+    /// or route yet.
+    pub fn new(uas: ServerTx, req: Bytes, rcv: RcvInfo, dest: Dest, flags: TxFlags) -> Self {
+        TxInner {
+            uas,
+            req,
+            rcv,
+            dest,
+            last_reply: Bytes::new(),
+            suspended: None,
+            blind: 0,
+            resumed: false,
+            on_failure: None,
+            on_reply: None,
+            on_branch: None,
+            on_branch_failure: None,
+            uacs: Vec::new(),
+            canceled: false,
+            cancelling: false,
+            script_replied: false,
+            scheduled: None,
+            freed: false,
+            saved: None,
+            best: None,
+            ack_key: None,
+            lumps: None,
+            leg: 0,
+            failure_runs: 0,
+            drop_mode: None,
+            send_failed: false,
+            last_is_auto_100: false,
+            flags,
+            cancel_reason: None,
+            end_of_life: None,
+        }
+    }
+
     /// The Kamailio number of the next branch: every outgoing so far, the
     /// blind branches of `t_suspend` included.
     pub fn next_branch_no(&self) -> u32 {

@@ -247,37 +247,14 @@ pub fn start(
         replicate: true,
         ..Default::default()
     };
-    let inserted = st.table.insert(key, invite, || TxInner {
-        uas: ServerTx::new(invite, true, timers),
-        req: draft_msg.buf().clone(),
-        rcv: RcvInfo::default(),
-        dest,
-        last_reply: Bytes::new(),
-        suspended: None,
-        blind: 0,
-        resumed: false,
-        on_failure: None,
-        on_reply: None,
-        on_branch: None,
-        on_branch_failure: None,
-        uacs: Vec::new(),
-        canceled: false,
-        cancelling: false,
-        script_replied: false,
-        scheduled: None,
-        freed: false,
-        saved: None,
-        best: None,
-        ack_key: None,
-        lumps: None,
-        leg: 0,
-        failure_runs: 0,
-        drop_mode: None,
-        send_failed: false,
-        last_is_auto_100: false,
-        flags,
-        cancel_reason: None,
-        end_of_life: None,
+    let inserted = st.table.insert(key, invite, || {
+        TxInner::new(
+            ServerTx::new(invite, true, timers),
+            draft_msg.buf().clone(),
+            RcvInfo::default(),
+            dest,
+            flags,
+        )
     });
     let Ok(entry) = inserted else {
         return Err(err(500, "Transaction creation failed".to_string()));
