@@ -35,7 +35,7 @@ mod outbox;
 mod receivers;
 pub mod reverse;
 mod tcp;
-pub use tcp::COUNTERS as TCP_COUNTERS;
+pub use tcp::TcpCounters;
 mod udp;
 pub(crate) use udp::{grow_rcvbuf, RecvBatch};
 

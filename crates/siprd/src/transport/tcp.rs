@@ -73,6 +73,7 @@ pub struct TcpSnapshot {
     pub connect_timeout: Duration,
     pub max_queued: usize,
     pub conns: Vec<TcpConnInfo>,
+    pub counters: Arc<TcpCounters>,
 }
 
 #[derive(Default)]
@@ -83,6 +84,7 @@ struct Table {
 
 pub(crate) struct TcpShared {
     table: Mutex<Table>,
+    counters: Arc<TcpCounters>,
     next_id: AtomicU64,
     count: AtomicUsize,
     workers: Vec<mpsc::Sender<Job>>,
@@ -119,7 +121,8 @@ static RL_QUEUE: RateLimit = RateLimit::new();
 
 /// Binds a TCP listening socket (not yet registered with the reactor).
 /// Kamailio's `tcp:` statistics counters (read by `stats.*`).
-#[derive(Default)]
+/// Kamailio's `tcp:` statistics of this transport.
+#[derive(Debug, Default)]
 pub struct TcpCounters {
     pub established: AtomicU64,
     pub passive_open: AtomicU64,
@@ -130,17 +133,6 @@ pub struct TcpCounters {
     pub con_timeout: AtomicU64,
     pub con_reset: AtomicU64,
 }
-
-pub static COUNTERS: TcpCounters = TcpCounters {
-    established: AtomicU64::new(0),
-    passive_open: AtomicU64::new(0),
-    connect_success: AtomicU64::new(0),
-    connect_failed: AtomicU64::new(0),
-    local_reject: AtomicU64::new(0),
-    sendq_full: AtomicU64::new(0),
-    con_timeout: AtomicU64::new(0),
-    con_reset: AtomicU64::new(0),
-};
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
@@ -195,6 +187,7 @@ impl TcpShared {
             stopping: AtomicBool::new(false),
             max_conns: cfg.tcp_max_connections.max(1),
             max_header: cfg.max_tcp_header.max(256),
+            counters: Arc::default(),
             missing_length: if cfg.tcp_accept_no_cl {
                 MissingLength::Zero
             } else {
@@ -260,6 +253,7 @@ impl TcpShared {
             connect_timeout: self.connect_timeout,
             max_queued: self.max_queued,
             conns,
+            counters: self.counters.clone(),
         }
     }
 
@@ -318,7 +312,7 @@ impl TcpShared {
         let len = data.len();
         if e.queued.fetch_add(len, Ordering::AcqRel) + len > self.max_queued {
             e.queued.fetch_sub(len, Ordering::AcqRel);
-            bump(&COUNTERS.sendq_full);
+            bump(&self.counters.sendq_full);
             if let Some(s) = RL_QUEUE.check() {
                 tracing::warn!(target: "transport", suppressed = s, "tcp send queue to {} full; message dropped", e.peer);
             }
@@ -392,7 +386,7 @@ impl TcpShared {
             if let Some(s) = RL_LIMIT.check() {
                 tracing::warn!(target: "transport", suppressed = s, "tcp_max_connections ({}) reached; cannot connect to {}", self.max_conns, to.addr);
             }
-            bump(&COUNTERS.local_reject);
+            bump(&self.counters.local_reject);
             return Err(SendError::TooManyConnections);
         }
         let (id, rx, queued) = self.register(to.addr, listener, false);
@@ -406,8 +400,8 @@ impl TcpShared {
             let r = tokio::time::timeout(me.connect_timeout, TcpStream::connect(dst)).await;
             match r {
                 Ok(Ok(stream)) => {
-                    bump(&COUNTERS.connect_success);
-                    bump(&COUNTERS.established);
+                    bump(&me.counters.connect_success);
+                    bump(&me.counters.established);
                     me.run_conn(stream, id, dst, listener, rx, queued).await
                 }
                 Ok(Err(e)) => me.connect_failed(id, dst, &e.to_string()).await,
@@ -418,7 +412,7 @@ impl TcpShared {
     }
 
     async fn connect_failed(&self, id: u64, dst: SocketAddr, why: &str) {
-        bump(&COUNTERS.connect_failed);
+        bump(&self.counters.connect_failed);
         if let Some(s) = RL_CONNECT.check() {
             tracing::warn!(target: "transport", suppressed = s, "tcp connect to {dst} failed: {why}");
         }
@@ -442,7 +436,7 @@ impl TcpShared {
                 }
             };
             if !self.acquire() {
-                bump(&COUNTERS.local_reject);
+                bump(&self.counters.local_reject);
                 if let Some(s) = RL_LIMIT.check() {
                     tracing::warn!(target: "transport", suppressed = s,
                         "tcp_max_connections ({}) reached; closing the connection from {peer}", self.max_conns);
@@ -450,8 +444,8 @@ impl TcpShared {
                 drop(stream);
                 continue;
             }
-            bump(&COUNTERS.passive_open);
-            bump(&COUNTERS.established);
+            bump(&self.counters.passive_open);
+            bump(&self.counters.established);
             let (id, rx, queued) = self.register(peer, lid, true);
             let me = self.clone();
             tokio::spawn(async move { me.run_conn(stream, id, peer, lid, rx, queued).await });
@@ -585,7 +579,7 @@ impl TcpShared {
             );
             let wait = self.lifetime.saturating_sub(idle_for);
             if wait.is_zero() {
-                bump(&COUNTERS.con_timeout);
+                bump(&self.counters.con_timeout);
                 break CloseReason::Idle;
             }
             tokio::select! {
@@ -594,7 +588,7 @@ impl TcpShared {
                     Ok(Ok(0)) | Ok(Err(_)) => {
                         if let Ok(Err(e)) = &r {
                             if e.kind() == io::ErrorKind::ConnectionReset {
-                                bump(&COUNTERS.con_reset);
+                                bump(&self.counters.con_reset);
                             }
                         }
                         if !buf.is_empty() && skip_keepalive(&buf) < buf.len() {

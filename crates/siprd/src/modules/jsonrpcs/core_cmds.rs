@@ -289,21 +289,24 @@ fn register_net(rt: &Arc<Runtime>) {
         load(&crate::forward::FAILED_DNS),
     );
     stats.add("dns", "slow_dns_request", Stat::Computed(Arc::new(|| 0)));
-    if rt.tcp_snapshot().is_none() {
+    let Some(tcp) = rt.tcp_snapshot() else {
         return;
-    }
-    let c = &crate::transport::TCP_COUNTERS;
-    for (name, counter) in [
-        ("established", &c.established),
-        ("passive_open", &c.passive_open),
-        ("connect_success", &c.connect_success),
-        ("connect_failed", &c.connect_failed),
-        ("local_reject", &c.local_reject),
-        ("sendq_full", &c.sendq_full),
-        ("con_timeout", &c.con_timeout),
-        ("con_reset", &c.con_reset),
-    ] {
-        stats.add("tcp", name, load(counter));
+    };
+    type Field = fn(&crate::transport::TcpCounters) -> &AtomicU64;
+    let fields: [(&str, Field); 8] = [
+        ("established", |c| &c.established),
+        ("passive_open", |c| &c.passive_open),
+        ("connect_success", |c| &c.connect_success),
+        ("connect_failed", |c| &c.connect_failed),
+        ("local_reject", |c| &c.local_reject),
+        ("sendq_full", |c| &c.sendq_full),
+        ("con_timeout", |c| &c.con_timeout),
+        ("con_reset", |c| &c.con_reset),
+    ];
+    for (name, field) in fields {
+        let c = tcp.counters.clone();
+        let read = move || field(&c).load(Relaxed);
+        stats.add("tcp", name, Stat::Computed(Arc::new(read)));
     }
     stats.add("tcp", "send_timeout", Stat::Computed(Arc::new(|| 0)));
     let w = Arc::downgrade(rt);
