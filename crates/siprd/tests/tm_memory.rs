@@ -111,12 +111,15 @@ request_route {{
     (after as f64 - before as f64) / n as f64
 }
 
+/// The target is 2 KiB of process growth per suspended transaction;
+/// allocator overhead adds about 30 % to live bytes (bench/README.md), so
+/// live bytes must stay under 1.5 KiB.
 #[test]
-fn a_suspended_transaction_holds_under_2_kib() {
+fn a_suspended_transaction_holds_under_1_5_kib_live() {
     let per = bytes_per_suspended(2000);
     eprintln!("{per:.0} bytes per suspended transaction");
     assert!(
-        per > 0.0 && per <= 2048.0,
+        per > 0.0 && per <= 1536.0,
         "{per:.0} bytes per suspended transaction"
     );
 }

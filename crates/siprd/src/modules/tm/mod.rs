@@ -38,7 +38,7 @@ use siprd_sip::{Message, Method};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use table::{Saved, Table, TxEntry, TxInner};
+use table::{Saved, SavedAvps, Table, TxEntry, TxInner};
 
 /// tm's parameters.
 #[derive(Clone, Debug)]
@@ -633,10 +633,10 @@ fn prepare_tx_ctx(
         c.flags = s.flags;
         c.new_uri = s.new_uri.clone();
         c.dst_uri = s.dst_uri.clone();
-        c.avps = s.avps.clone();
+        c.avps = s.avps.restore();
         c.force_rport = s.force_rport;
     }
-    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
+    c.edits = tx.entry.inner.lock().lumps.edits();
     c.tm.tx = Some(tx.clone());
     true
 }
@@ -804,12 +804,10 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         flags: ctx.flags,
         new_uri: ctx.new_uri.clone(),
         dst_uri: ctx.dst_uri.clone(),
-        avps: ctx.avps.clone(),
+        avps: SavedAvps::of(&ctx.avps),
         force_rport: ctx.force_rport,
     }));
-    if inner.lumps.is_none() {
-        inner.lumps = Some(ctx.edits.clone());
-    }
+    inner.lumps.save_first(&ctx.edits);
     if ctx.tm.on_failure.is_some() {
         inner.on_failure = ctx.tm.on_failure;
     }
@@ -873,9 +871,9 @@ fn run_cursor(
     c.flags = saved.flags;
     c.new_uri = saved.new_uri.clone();
     c.dst_uri = saved.dst_uri.clone();
-    c.avps = saved.avps.clone();
+    c.avps = saved.avps.restore();
     c.force_rport = saved.force_rport;
-    c.edits = tx.entry.inner.lock().lumps.clone().unwrap_or_default();
+    c.edits = tx.entry.inner.lock().lumps.edits();
     c.tm.tx = Some(tx.clone());
     c.exec.route_type = route_type::FAILURE;
     rt.program.resume(c, cursor);

@@ -5,7 +5,7 @@
 //! Our Via branch is `z9hG4bK<index hex>.<label hex>.<branch no>`: a reply's
 //! top Via leads straight to its transaction and branch.
 
-use super::table::{CancelTx, Saved, TxEntry, TxInner, Uac};
+use super::table::{CancelTx, Saved, SavedAvps, TxEntry, TxInner, Uac};
 use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
 use crate::context::Ctx;
 use crate::runtime::{HookAction, Runtime};
@@ -408,9 +408,7 @@ fn build_branch(
     let request = Bytes::from(out);
     let index = {
         let mut inner = tx.entry.inner.lock();
-        if inner.lumps.is_none() {
-            inner.lumps = Some(ctx.edits.clone());
-        }
+        inner.lumps.save_first(&ctx.edits);
         if inner.failure_runs > inner.leg {
             // The first branch of a new serial forking leg.
             let mode = inner.drop_mode.take().unwrap_or(cfg.failure_reply_mode);
@@ -476,7 +474,7 @@ fn build_branch(
             flags: ctx.flags,
             new_uri,
             dst_uri,
-            avps: ctx.avps.clone(),
+            avps: SavedAvps::of(&ctx.avps),
             force_rport: ctx.force_rport,
         }));
         st.table.schedule(&tx.entry, &mut inner);
@@ -532,11 +530,11 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
             inner.cancel_reason = inner
                 .cancel_reason
                 .take()
-                .or_else(|| reason_lines(&ctx.msg));
+                .or_else(|| reason_lines(&ctx.msg).map(Box::new));
         }
         let now = Instant::now();
         let mut left = false;
-        let reason = inner.cancel_reason.clone();
+        let reason = inner.cancel_reason.as_deref().cloned();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && !u.cancel_sent && u.tx.state() != State::Terminated {
                 left = true;
@@ -620,7 +618,7 @@ pub(crate) fn set_local_cancel_reason(tx: &TxRef, code: u16) {
         } else {
             format!("Reason: SIP;cause={code}\r\n")
         };
-        inner.cancel_reason = Some(Bytes::from(line));
+        inner.cancel_reason = Some(Box::new(Bytes::from(line)));
     }
 }
 
@@ -759,7 +757,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         }
         let cancelling = inner.cancelling;
-        let reason = inner.cancel_reason.clone();
+        let reason = inner.cancel_reason.as_deref().cloned();
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
@@ -1049,7 +1047,7 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
         // after t_cancel_branches).
         inner.cancelling = true;
         let now = Instant::now();
-        let reason = inner.cancel_reason.clone();
+        let reason = inner.cancel_reason.as_deref().cloned();
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
                 cancels.extend(start_cancel(&tx.state, u, now, reason.as_ref()));

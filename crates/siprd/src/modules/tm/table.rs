@@ -33,8 +33,24 @@ pub struct Saved {
     pub flags: u64,
     pub new_uri: Option<Bytes>,
     pub dst_uri: Option<Bytes>,
-    pub avps: AvpStore,
+    pub avps: SavedAvps,
     pub force_rport: bool,
+}
+
+/// AVPs and XAVPs kept by a transaction: most requests have none, so an
+/// empty store costs 8 bytes instead of the store's 120.
+#[derive(Clone, Default)]
+pub struct SavedAvps(Option<Box<AvpStore>>);
+
+impl SavedAvps {
+    pub fn of(avps: &AvpStore) -> SavedAvps {
+        SavedAvps((!avps.is_empty()).then(|| Box::new(avps.clone())))
+    }
+
+    /// A copy to run a route with.
+    pub fn restore(&self) -> AvpStore {
+        self.0.as_deref().cloned().unwrap_or_default()
+    }
 }
 
 /// One outgoing branch of a relayed request (a client transaction).
@@ -117,12 +133,13 @@ pub struct TxInner {
     pub saved: Option<Box<Saved>>,
     /// The branch whose reply was chosen (failure route).
     pub best: Option<usize>,
-    /// Key in the local-2xx ACK map.
-    pub ack_key: Option<(Bytes, Bytes)>,
+    /// Key in the local-2xx ACK map (boxed, like the other rare fields: every
+    /// suspended or waiting transaction pays for the inline size).
+    pub ack_key: Option<Box<(Bytes, Bytes)>>,
     /// The request's changes (headers, body, R-URI) saved by the first
     /// `t_relay`, `t_suspend` or `t_save_lumps`: failure and resumed routes
     /// start from them.
-    pub lumps: Option<siprd_sip::edit::Edits>,
+    pub lumps: Lumps,
     /// Serial forking: the current leg, how many failure routes ran, and the
     /// `t_drop_replies` mode chosen in the running one.
     pub leg: u16,
@@ -140,7 +157,47 @@ pub struct TxInner {
     pub end_of_life: Option<Instant>,
     /// `Reason` header lines the CANCELs sent from now on carry (RFC 3326):
     /// copied from a received CANCEL, or tm's own after a 2xx / 6xx.
-    pub cancel_reason: Option<Bytes>,
+    pub cancel_reason: Option<Box<Bytes>>,
+}
+
+/// The request changes a transaction saved ([`TxInner::lumps`]): none saved
+/// yet, saved but empty (no allocation), or saved.
+#[derive(Default)]
+pub enum Lumps {
+    #[default]
+    Unsaved,
+    Empty,
+    Saved(Box<siprd_sip::edit::Edits>),
+}
+
+impl Lumps {
+    pub fn is_saved(&self) -> bool {
+        !matches!(self, Lumps::Unsaved)
+    }
+
+    /// Save `edits` (replacing what was saved).
+    pub fn save(&mut self, edits: &siprd_sip::edit::Edits) {
+        *self = if edits.is_empty() {
+            Lumps::Empty
+        } else {
+            Lumps::Saved(Box::new(edits.clone()))
+        };
+    }
+
+    /// Save `edits` unless changes were saved already (the first save wins).
+    pub fn save_first(&mut self, edits: &siprd_sip::edit::Edits) {
+        if !self.is_saved() {
+            self.save(edits);
+        }
+    }
+
+    /// The saved changes (none when nothing was saved).
+    pub fn edits(&self) -> siprd_sip::edit::Edits {
+        match self {
+            Lumps::Saved(e) => (**e).clone(),
+            Lumps::Unsaved | Lumps::Empty => Default::default(),
+        }
+    }
 }
 
 /// Per-transaction switches (`t_set_auto_inv_100`, `t_set_disable_6xx`,
@@ -186,7 +243,7 @@ impl TxInner {
             saved: None,
             best: None,
             ack_key: None,
-            lumps: None,
+            lumps: Lumps::Unsaved,
             leg: 0,
             failure_runs: 0,
             drop_mode: None,
@@ -379,7 +436,7 @@ impl Table {
     /// Remove a transaction from the table (its memory goes with the last reference).
     pub fn remove(&self, e: &TxEntry) {
         if let Some(k) = e.inner.lock().ack_key.take() {
-            self.local_2xx.lock().remove(&k);
+            self.local_2xx.lock().remove(&*k);
         }
         let mut slot = self.slots[e.index as usize].lock();
         if let Some(i) = slot
@@ -401,7 +458,7 @@ impl Table {
         to_tag: Bytes,
     ) {
         let k = (call_id, to_tag);
-        inner.ack_key = Some(k.clone());
+        inner.ack_key = Some(Box::new(k.clone()));
         self.local_2xx.lock().insert(k, e.clone());
     }
 

@@ -188,7 +188,7 @@ pub(super) fn register_tm(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
                 tracing::error!("t_save_lumps: no transaction (call t_newtran() first)");
                 return -1;
             };
-            tx.entry.inner.lock().lumps = Some(ctx.edits.clone());
+            tx.entry.inner.lock().lumps.save(&ctx.edits);
             1
         }),
     ));
@@ -288,7 +288,7 @@ fn cancel_callid(ctx: &mut Ctx, c: &CallidArg, a: &[Arg<Ctx>]) -> i32 {
             } else {
                 format!("Reason: SIP;cause={rcode}\r\n")
             };
-            inner.cancel_reason = Some(Bytes::from(line));
+            inner.cancel_reason = Some(Box::new(Bytes::from(line)));
         }
     }
     ctx.flush();

@@ -234,7 +234,7 @@ pub fn start(
             fastrand::u64(..)
         )),
         sent_by: Bytes::from_static(b"local"),
-        method,
+        method: method.clone().into(),
         bucket: siprd_sip::txkey::bucket_of(call_id.as_bytes(), cseq),
     };
     let dest = Dest {
