@@ -1066,3 +1066,105 @@ request_route {{
     );
     assert!(s.wait_log(&format!("FNEXT -2 sip:first@127.0.0.1:{p}\n"), WAIT));
 }
+
+/// Kamailio 5.6 ACKs the first 2xx to a local INVITE itself: R-URI the
+/// Contact, the INVITE's Via (same branch), From and Call-ID, the 2xx's To,
+/// the Record-Route set reversed into one Route line, sent to the first loose
+/// route (else the Contact); a strict first route becomes the R-URI with the
+/// Contact last in Route. No Contact, no ACK; a retransmitted 2xx is not ACKed
+/// again.
+#[test]
+fn a_2xx_to_a_local_invite_is_acked_as_kamailio() {
+    let hop = NextHop::new();
+    let p = hop.port();
+    let (router, contact) = (NextHop::new(), NextHop::new());
+    let routes = format!(
+        r#"
+request_route {{
+    t_uac_send("INVITE", "sip:alice@127.0.0.1:{p}", "", "", "From: <sip:bob@example.org>;tag=x\r\nTo: <sip:alice@example.org>\r\nContact: <sip:bob@127.0.0.1>\r\n", "");
+    sl_send_reply("200", "ok");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg("", &routes));
+    let c = UdpClient::new();
+    let answer = |extra: &str, id: &str| {
+        c.request_reply(s.udp_addr(), "MESSAGE", "sip:inv@127.0.0.1", id);
+        let (m, from) = hop.recv_start("INVITE", WAIT).expect("local INVITE");
+        let ok = hop_reply(&m, "200 OK").replacen(
+            "Content-Length: 0\r\n",
+            &format!("{extra}Content-Length: 0\r\n"),
+            1,
+        );
+        hop.sock.send_to(ok.as_bytes(), from).expect("send");
+        (m, ok, from)
+    };
+    let line = |m: &str, name: &str| {
+        m.split("\r\n")
+            .find(|l| l.starts_with(name))
+            .unwrap_or("")
+            .to_string()
+    };
+
+    // Loose routing: to the router, Request-URI the Contact.
+    let (cp, rp) = (contact.port(), router.port());
+    let (inv, ok, from) = answer(
+        &format!(
+            "Record-Route: <sip:10.0.0.9:5099;lr>, <sip:10.0.0.8;lr>\r\nRecord-Route: <sip:127.0.0.1:{rp};lr;foo=bar>\r\nContact: \"U\" <sip:uas@127.0.0.1:{cp};x=1>;expires=5\r\n"
+        ),
+        "ack-1",
+    );
+    let (ack, _) = router.recv_start("ACK", WAIT).expect("ACK to the router");
+    let lines: Vec<&str> = ack.split("\r\n").collect();
+    assert_eq!(lines[0], format!("ACK sip:uas@127.0.0.1:{cp};x=1 SIP/2.0"));
+    assert_eq!(lines[1], line(&inv, "Via:"));
+    assert_eq!(lines[2], line(&inv, "From:"));
+    assert_eq!(lines[3], line(&inv, "Call-ID:"));
+    assert_eq!(lines[4], "To: <sip:alice@example.org>;tag=hoptag");
+    assert_eq!(lines[5], "CSeq: 10 ACK");
+    assert_eq!(
+        lines[6],
+        format!(
+            "Route: <sip:127.0.0.1:{rp};lr;foo=bar>, <sip:10.0.0.8;lr>, <sip:10.0.0.9:5099;lr>"
+        )
+    );
+    assert!(lines[7].starts_with("User-Agent: "), "{ack}");
+    assert_eq!(&lines[8..], ["Content-Length: 0", "", ""]);
+    // the 2xx again: no second ACK
+    hop.sock.send_to(ok.as_bytes(), from).expect("send");
+    assert!(router
+        .recv_start("ACK", Duration::from_millis(300))
+        .is_none());
+
+    // No Record-Route: to the Contact.
+    answer(&format!("Contact: <sip:uas@127.0.0.1:{cp}>\r\n"), "ack-2");
+    let (ack, _) = contact.recv_start("ACK", WAIT).expect("ACK to the Contact");
+    assert!(
+        ack.starts_with(&format!("ACK sip:uas@127.0.0.1:{cp} SIP/2.0\r\n")),
+        "{ack}"
+    );
+    assert!(!ack.contains("Route:"), "{ack}");
+
+    // A strict router: it is the Request-URI, the Contact the last Route.
+    answer(
+        &format!("Record-Route: <sip:127.0.0.1:{rp}>\r\nContact: <sip:uas@127.0.0.1:{cp}>\r\n"),
+        "ack-3",
+    );
+    let (ack, _) = router
+        .recv_start("ACK", WAIT)
+        .expect("ACK to the strict router");
+    assert!(
+        ack.starts_with(&format!("ACK sip:127.0.0.1:{rp} SIP/2.0\r\n")),
+        "{ack}"
+    );
+    assert_eq!(
+        line(&ack, "Route:"),
+        format!("Route: <sip:uas@127.0.0.1:{cp}>")
+    );
+
+    // No Contact: no ACK anywhere.
+    answer("", "ack-4");
+    for h in [&hop, &router, &contact] {
+        assert!(h.recv_start("ACK", Duration::from_millis(200)).is_none());
+    }
+}

@@ -761,6 +761,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
+        let local = inner.flags.local;
         let Some(u) = inner.uacs.get_mut(n) else {
             return HookAction::Stop;
         };
@@ -790,6 +791,11 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         }
         let ack = if r.send_ack {
             build_ack(&u.request, &ctx.msg).map(|a| (u.dest, a))
+        } else if local && tx.entry.invite && (200..300).contains(&code) && u.code < 200 {
+            // The first 2xx of a local INVITE (later ones are not ACKed
+            // again, as Kamailio).
+            let ua = &ctx.rt.settings.user_agent_header;
+            super::uac::ack_for_2xx(&u.request, &ctx.msg, ua, u.dest.listener)
         } else {
             None
         };

@@ -214,6 +214,8 @@ pub struct TxFlags {
     /// `t_replicate`: the branches' replies stay here (Kamailio's local
     /// transaction): never relayed upstream, nor answered by tm itself.
     pub replicate: bool,
+    /// A local request (`t_uac_send`, `tm.t_uac_*`): tm ACKs a 2xx to it.
+    pub local: bool,
 }
 
 impl TxInner {

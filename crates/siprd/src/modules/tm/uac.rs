@@ -1,7 +1,8 @@
 //! Local requests: `t_uac_send(method, ruri, nexthop, socket, headers, body)`.
 //!
 //! The request is a transaction of its own, kept local: its replies run no
-//! route and go nowhere (a negative reply to an INVITE is ACKed), it is
+//! route and go nowhere (a negative reply to an INVITE is ACKed hop by hop, the
+//! first 2xx end to end: [`ack_for_2xx`]), it is
 //! retransmitted over UDP and times out as any branch. Built as Kamailio 5.6.3
 //! writes it (observed with a UDP sink):
 //!
@@ -245,6 +246,7 @@ pub fn start(
     };
     let flags = super::table::TxFlags {
         replicate: true,
+        local: true,
         ..Default::default()
     };
     let inserted = st.table.insert(key, invite, || {
@@ -320,6 +322,94 @@ fn final_reply(entry: &TxEntry) -> Option<(u16, String)> {
         .map(|m| String::from_utf8_lossy(m.reason()).into_owned())
         .unwrap_or_else(|| "Request Timeout".into());
     Some((u.code, reason))
+}
+
+/// The ACK tm sends itself for the first 2xx to a local INVITE, as Kamailio
+/// 5.6.3 writes it (observed with a UDP UAS):
+///
+/// ```text
+/// ACK <Contact URI of the 2xx> SIP/2.0
+/// Via: <the INVITE's Via, same branch>
+/// From: <the INVITE's>
+/// Call-ID: <the INVITE's>
+/// To: <the 2xx's, with its tag>
+/// CSeq: <n> ACK
+/// Route: <the 2xx's Record-Route values reversed, in one line>
+/// User-Agent: <user_agent_header>
+/// Content-Length: 0
+/// ```
+///
+/// It goes to the first Route when that is a loose router (`;lr`), else to
+/// the Contact. A strict first router becomes the Request-URI and the
+/// Contact the last Route. A 2xx without Contact is not ACKed (as Kamailio).
+pub(super) fn ack_for_2xx(
+    request: &Bytes,
+    reply: &Message,
+    user_agent: &str,
+    listener: Option<crate::transport::ListenerId>,
+) -> Option<(Dest, Vec<u8>)> {
+    use siprd_sip::header::HeaderKind;
+    let req = Message::parse(request.clone()).ok()?;
+    let contact = reply.contact().ok()??.uri_bytes().to_vec();
+    let mut routes: Vec<&[u8]> = reply
+        .header_values(HeaderKind::RecordRoute)
+        .flat_map(siprd_sip::scan::split_commas)
+        .collect();
+    routes.reverse();
+    let route_uri = |r: &[u8]| {
+        siprd_sip::nameaddr::NameAddr::parse(r)
+            .ok()
+            .map(|n| n.uri_bytes().to_vec())
+    };
+    let first = routes.first().and_then(|r| route_uri(r));
+    let strict = first
+        .as_ref()
+        .is_some_and(|u| Uri::parse(u).is_ok_and(|u| u.param(b"lr").is_none()));
+    let (ruri, target, route_line) = if strict {
+        let first = first?;
+        let mut rest: Vec<Vec<u8>> = routes[1..].iter().map(|r| r.to_vec()).collect();
+        rest.push([b"<", &contact[..], b">"].concat());
+        (first.clone(), first, rest.join(&b", "[..]))
+    } else {
+        let target = first.unwrap_or_else(|| contact.clone());
+        (contact, target, routes.join(&b", "[..]))
+    };
+    let target = Uri::parse(&target).ok()?;
+    let proto = proto_of(&target)?;
+    let addr = crate::forward::resolve(target.host_unbracketed(), target.port().unwrap_or(5060))?;
+    let line = |kind: HeaderKind| {
+        req.header_ref(kind)
+            .and_then(|h| req.buf().get(h.line))
+            .map(<[u8]>::to_vec)
+    };
+    let cseq = req.cseq_num().ok()?;
+    let mut out = Vec::with_capacity(request.len());
+    out.extend_from_slice(b"ACK ");
+    out.extend_from_slice(&ruri);
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    out.extend_from_slice(&line(HeaderKind::Via)?);
+    out.extend_from_slice(&line(HeaderKind::From)?);
+    out.extend_from_slice(&line(HeaderKind::CallId)?);
+    let to = reply.header_ref(HeaderKind::To)?;
+    out.extend_from_slice(reply.buf().get(to.line)?);
+    out.extend_from_slice(format!("CSeq: {cseq} ACK\r\n").as_bytes());
+    if !route_line.is_empty() {
+        out.extend_from_slice(b"Route: ");
+        out.extend_from_slice(&route_line);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !user_agent.is_empty() {
+        out.extend_from_slice(user_agent.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let dest = Dest {
+        proto,
+        addr,
+        listener,
+        conn: None,
+    };
+    Some((dest, out))
 }
 
 /// `tm.t_uac_start`, `tm.t_uac_wait`, `tm.t_uac_wait_block`: the parameters
