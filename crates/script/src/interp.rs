@@ -398,10 +398,8 @@ impl<C: Host> Program<C> {
                         // Kamailio 5.6: an assignment does not change `$rc`
                         // (`route(RET_NEG); $var(a) = 1;` leaves `$rc` at -1)
                         Ok(()) => {}
-                        Err(err) => self.cold_error(
-                            *sp,
-                            format_args!("cannot assign to `{}`: {err:?}", pv.text),
-                        ),
+                        Err(err) => self
+                            .cold_error(*sp, format_args!("cannot assign to `{}`: {err}", pv.text)),
                     },
                     None => self.cold_error(
                         *sp,

@@ -160,6 +160,15 @@ pub enum PvError {
     BadValue(String),
 }
 
+impl std::fmt::Display for PvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PvError::ReadOnly => f.write_str("read-only"),
+            PvError::BadValue(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Parses the inner name of `$class(inner)` at load and returns the resolved PV.
 /// A closure, so the class can capture its module's state.
 pub type PvParse<C> = Arc<

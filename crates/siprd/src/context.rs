@@ -72,6 +72,12 @@ pub struct Branch {
     pub q: Option<i32>,
     /// Its `+sip.instance` (tm's `t_next_contacts`); None for most branches.
     pub instance: Option<Bytes>,
+    /// Its Path vector (`$branch(path)`): Route header value(s) tm puts
+    /// right after its Via when relaying this branch.
+    pub path: Option<Bytes>,
+    /// The socket it is sent from (`$branch(send_socket)`; `append_branch`
+    /// copies `$fs`), as written in the script.
+    pub socket: Option<Bytes>,
 }
 
 /// The context a script execution runs in.

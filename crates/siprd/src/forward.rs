@@ -53,9 +53,37 @@ pub static FAILED_DNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 
 /// The listener to put in our Via for a message sent with `proto` to `to`.
 fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {
+    send_listener(ctx, ctx.forced_socket.as_deref(), proto, to)
+}
+
+/// The name of the listener `text` designates (`proto:ip:port`, or `ip:port`
+/// for any protocol; case-insensitive), as Kamailio prints a socket:
+/// `udp:127.0.0.1:5060`. None (with Kamailio's warning) when none matches.
+pub fn socket_name(ctx: &Ctx, text: &[u8]) -> Option<bytes::Bytes> {
+    let want = String::from_utf8_lossy(text);
+    let found = ctx.rt.listeners().iter().find_map(|l| {
+        let addr = l.addr.to_string();
+        let name = format!("{}:{addr}", l.proto);
+        (want.eq_ignore_ascii_case(&name) || *want == addr).then_some(name)
+    });
+    if found.is_none() {
+        tracing::warn!("no socket found to match [{want}]");
+    }
+    found.map(bytes::Bytes::from)
+}
+
+/// The listener a message to `to` goes out of: `forced` (`$fs`, a branch's
+/// send socket) when it names one, else the receiving one when its protocol
+/// and address family fit, else the first that fits.
+pub fn send_listener(
+    ctx: &Ctx,
+    forced: Option<&[u8]>,
+    proto: Proto,
+    to: &SocketAddr,
+) -> Option<ListenerInfo> {
     let listeners = ctx.rt.listeners();
     // `$fs = "udp:127.0.0.1:5060"`: the script chose the socket.
-    if let Some(fs) = &ctx.forced_socket {
+    if let Some(fs) = forced {
         let want = String::from_utf8_lossy(fs);
         let found = listeners.iter().find(|l| {
             let spec = format!("{}:{}", l.proto, l.addr);

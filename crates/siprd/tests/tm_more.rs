@@ -1168,3 +1168,66 @@ request_route {{
         assert!(h.recv_start("ACK", Duration::from_millis(200)).is_none());
     }
 }
+
+/// Kamailio 5.6: `$fs` chooses the socket of the R-URI's branch,
+/// `append_branch` copies it into the new branch, and `$branch(send_socket)`
+/// / `$branch(path)` change a branch: it goes out of that socket (its Via
+/// says so) with its Path as a Route header right after the Via. Sockets
+/// read as `udp:ip:port`; one naming no listener leaves none.
+#[test]
+fn branch_send_socket_and_path_as_kamailio() {
+    let second = free_udp_port();
+    let (hop, other) = (NextHop::new(), NextHop::new());
+    let (hp, op) = (hop.port(), other.port());
+    let cfg = tm_cfg(
+        1,
+        &format!("listen=udp:127.0.0.1:{second}"),
+        &format!(
+            r#"
+request_route {{
+    $fs = "127.0.0.1:{second}";
+    $ru = "sip:b@127.0.0.1:{op}";
+    append_branch();
+    $fs = "udp:9.9.9.9:1";
+    xlog("L_INFO", "FS [$fs] [$(branch(send_socket)[0])]\n");
+    $(branch(path)[0]) = "<sip:127.0.0.1:1;lr>, <sip:127.0.0.1:2;lr>";
+    $(branch(path)[0]) = 5;
+    $ru = "sip:main@127.0.0.1:{hp}";
+    t_relay();
+    exit;
+}}
+"#
+        ),
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "bss-1", ""),
+    );
+    assert!(
+        s.wait_log(&format!("FS [<null>] [udp:127.0.0.1:{second}]"), WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("str value required to set branch path", WAIT));
+    // the R-URI's branch: the receiving socket, no Route
+    let (main, from) = hop.recv_start("INVITE", WAIT).expect("main branch");
+    assert_eq!(from, s.udp_addr(), "{main}");
+    assert!(!main.contains("\r\nRoute:"), "{main}");
+    // the appended branch: its socket, its Path after its Via
+    let (b, from) = other.recv_start("INVITE", WAIT).expect("appended branch");
+    assert_eq!(from.port(), second, "{b}");
+    let lines: Vec<&str> = b.split("\r\n").collect();
+    assert_eq!(lines[0], format!("INVITE sip:b@127.0.0.1:{op} SIP/2.0"));
+    assert!(
+        lines[1].starts_with(&format!("Via: SIP/2.0/UDP 127.0.0.1:{second};branch=")),
+        "{b}"
+    );
+    assert!(lines[1].ends_with(".1"), "{b}");
+    assert_eq!(
+        lines[2],
+        "Route: <sip:127.0.0.1:1;lr>, <sip:127.0.0.1:2;lr>"
+    );
+    assert!(lines[3].starts_with("Via: SIP/2.0/UDP 127.0.0.1:"), "{b}");
+}

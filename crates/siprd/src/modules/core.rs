@@ -283,6 +283,8 @@ impl Module for Core {
                         flags,
                         q: None,
                         instance: None,
+                        path: ctx.tm.ruri_path.clone(),
+                        socket: ctx.forced_socket.clone(),
                     },
                 );
                 if r == 1 {
@@ -385,6 +387,8 @@ fn append_uri(ctx: &mut Ctx, uri: bytes::Bytes, q: Option<i32>) -> i32 {
             flags,
             q,
             instance: None,
+            path: None,
+            socket: ctx.forced_socket.clone(),
         },
     )
 }

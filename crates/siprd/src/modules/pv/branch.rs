@@ -15,9 +15,10 @@
 //!   unspecified and `flags` 0; `ruid` and `location_ua` are accepted names
 //!   that never hold a value.
 //!
-//! siprd's branches carry no Path vector and no send socket of their own:
-//! `path` and `send_socket` read null and their assignments are ignored (with a
-//! warning at load time).
+//! - `path` (Route values tm puts after its Via) and `send_socket` take
+//!   strings only (another type is an error, as Kamailio); a send socket that
+//!   names no listener leaves none (with a warning), and reads as Kamailio
+//!   prints sockets (`udp:127.0.0.1:5060`).
 
 use crate::context::Ctx;
 use siprd_script::registry::{PvClassDef, PvError, PvImpl, PvIndex};
@@ -32,8 +33,8 @@ enum Key {
     Q,
     Flags,
     Count,
-    /// `path`, `send_socket`: siprd keeps neither per branch.
-    Unsupported,
+    Path,
+    SendSocket,
     /// `ruid`, `location_ua`: accepted, never hold a value.
     Ignored,
 }
@@ -46,7 +47,8 @@ impl Key {
             "q" => Key::Q,
             "flags" => Key::Flags,
             "count" => Key::Count,
-            "path" | "send_socket" => Key::Unsupported,
+            "path" => Key::Path,
+            "send_socket" => Key::SendSocket,
             "ruid" | "location_ua" => Key::Ignored,
             _ => return None,
         })
@@ -81,7 +83,9 @@ impl PvImpl<Ctx> for BranchPv {
             Key::DstUri => b.dst_uri.clone().map_or(Value::Null, Value::Str),
             Key::Q => b.q.map_or(Value::Null, Value::Int),
             Key::Flags => Value::Int(b.flags as i32),
-            Key::Count | Key::Unsupported | Key::Ignored => Value::Null,
+            Key::Path => b.path.clone().map_or(Value::Null, Value::Str),
+            Key::SendSocket => b.socket.clone().map_or(Value::Null, Value::Str),
+            Key::Count | Key::Ignored => Value::Null,
         }
     }
 
@@ -104,6 +108,23 @@ impl PvImpl<Ctx> for BranchPv {
             (Key::Q, Value::Int(q)) => b.q = Some(q),
             (Key::Flags, Value::Null) => b.flags = 0,
             (Key::Flags, Value::Int(f)) => b.flags = f as u32,
+            (Key::Path, Value::Null) => b.path = None,
+            (Key::SendSocket, Value::Null) => b.socket = None,
+            (Key::Path, Value::Str(s)) => b.path = (!s.is_empty()).then_some(s),
+            (Key::SendSocket, Value::Str(s)) => {
+                let socket = crate::forward::socket_name(ctx, &s);
+                ctx.branches[i].socket = socket;
+            }
+            (Key::Path, _) => {
+                return Err(PvError::BadValue(
+                    "str value required to set branch path".into(),
+                ))
+            }
+            (Key::SendSocket, _) => {
+                return Err(PvError::BadValue(
+                    "str value required to set branch send sock".into(),
+                ))
+            }
             // A value of the wrong type, and the keys that hold nothing.
             _ => {}
         }
@@ -131,11 +152,6 @@ pub fn register(reg: &mut Registry<Ctx>) {
                     "unknown `$branch({name})` key (uri, dst_uri, q, flags, count, path, send_socket, ruid, location_ua)"
                 )
             })?;
-            if key == Key::Unsupported {
-                tracing::warn!(
-                    "`$branch({name})`: siprd's branches have no {name}; it reads null and assignments are ignored"
-                );
-            }
             Ok(Box::new(BranchPv(key)) as Box<dyn PvImpl<Ctx>>)
         }),
     });

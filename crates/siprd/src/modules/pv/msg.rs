@@ -641,9 +641,11 @@ impl PvImpl<Ctx> for Simple {
                 Ok(())
             }
             Field::ForcedSocket => {
+                // Kamailio keeps the socket (printed `udp:ip:port`); no
+                // listener matching leaves none.
                 ctx.forced_socket = match v {
                     Value::Null => None,
-                    v => Some(v.to_bytes()),
+                    v => crate::forward::socket_name(ctx, &v.to_bytes()),
                 };
                 Ok(())
             }

@@ -192,6 +192,7 @@ fn set_ruri(ctx: &mut Ctx) -> i32 {
     ctx.new_uri = Some(sb.uri);
     ctx.dst_uri = non_empty(sb.dst_uri);
     ctx.forced_socket = non_empty(sb.send_socket);
+    ctx.tm.ruri_path = non_empty(sb.path);
     ctx.ruri_bflags |= sb.flags;
     1
 }
@@ -215,6 +216,8 @@ fn append(ctx: &mut Ctx) -> i32 {
         flags: sb.flags,
         q: sb.q,
         instance: None,
+        path: non_empty(sb.path),
+        socket: non_empty(sb.send_socket),
     });
     1
 }

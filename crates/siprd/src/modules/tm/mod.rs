@@ -161,6 +161,9 @@ pub struct TmCtx {
     pub on_branch_failure: Option<RouteRef>,
     /// The R-URI's `+sip.instance`, set by `t_next_contacts`.
     pub ruri_instance: Option<Bytes>,
+    /// The Path of the R-URI's branch (`t_next_contacts`: the first
+    /// contact's), a Route header after our Via when it is relayed.
+    pub ruri_path: Option<Bytes>,
     /// In a failure or branch-failure route of a relayed transaction: the
     /// R-URI and `$du` it started with. The R-URI was already used (Kamailio's
     /// "consumed" R-URI): `t_relay()` sends only the appended branches unless

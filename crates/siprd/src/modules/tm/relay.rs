@@ -9,14 +9,13 @@ use super::table::{CancelTx, Saved, SavedAvps, TxEntry, TxInner, Uac};
 use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
 use crate::context::Ctx;
 use crate::runtime::{HookAction, Runtime};
-use crate::transport::{Dest, ListenerInfo, Proto};
+use crate::transport::{Dest, Proto};
 use bytes::Bytes;
 use siprd_script::route_type;
 use siprd_sip::header::HeaderKind;
 use siprd_sip::transaction::{ClientTx, State};
 use siprd_sip::uri::Uri;
 use siprd_sip::{Message, Method};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,21 +51,6 @@ fn parse_branch(b: &[u8]) -> Option<(u32, u32, usize)> {
     Some((index, label, n))
 }
 
-fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo> {
-    let listeners = ctx.rt.listeners();
-    if ctx.rcv.proto == proto {
-        if let Some(l) = listeners.iter().find(|l| Some(l.id) == ctx.rcv.listener) {
-            if l.addr.is_ipv4() == to.is_ipv4() {
-                return Some(l.clone());
-            }
-        }
-    }
-    listeners
-        .iter()
-        .find(|l| l.proto == proto && l.addr.is_ipv4() == to.is_ipv4())
-        .cloned()
-}
-
 /// One destination of `t_relay`.
 struct Target {
     ruri: Option<Bytes>,
@@ -77,6 +61,10 @@ struct Target {
     flags: u32,
     /// Its `+sip.instance` (`t_next_contacts`).
     instance: Option<Bytes>,
+    /// Its Path vector: a Route header after our Via.
+    path: Option<Bytes>,
+    /// The socket to send from (`$fs`, the branch's send socket).
+    socket: Option<Bytes>,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -98,6 +86,8 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         proto,
         flags: 0,
         instance: None,
+        path: None,
+        socket: None,
     })
 }
 
@@ -179,6 +169,8 @@ pub fn t_relay(
             proto: proto.unwrap_or(Proto::Udp),
             flags: 0,
             instance: None,
+            path: None,
+            socket: None,
         }),
         None => {
             let t = ctx
@@ -192,6 +184,8 @@ pub fn t_relay(
         Some(mut first) => {
             first.flags = ctx.ruri_bflags;
             first.instance = ctx.tm.ruri_instance.clone();
+            first.socket = ctx.forced_socket.clone();
+            first.path = ctx.tm.ruri_path.clone();
             targets.push(first);
         }
         None if consumed => {}
@@ -203,6 +197,8 @@ pub fn t_relay(
             t.ruri = Some(b.uri.clone());
             t.flags = b.flags;
             t.instance = b.instance.clone();
+            t.path = b.path.clone();
+            t.socket = b.socket.clone();
             targets.push(t);
         }
     }
@@ -342,6 +338,8 @@ fn add_branch(
             // setbflag() & co. in branch_route apply to this branch
             flags: ctx.ruri_bflags,
             instance: t.instance.clone(),
+            path: t.path.clone(),
+            socket: t.socket.clone(),
         };
         build_branch(st, ctx, tx, &t2, cfg, unresolved)
     };
@@ -362,7 +360,8 @@ fn build_branch(
         *unresolved = true;
         return None;
     };
-    let Some(listener) = via_listener(ctx, t.proto, &addr) else {
+    let Some(listener) = crate::forward::send_listener(ctx, t.socket.as_deref(), t.proto, &addr)
+    else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
         return None;
     };
@@ -377,6 +376,12 @@ fn build_branch(
         via.push_str(";rport");
     }
     via.push_str("\r\n");
+    if let Some(path) = &t.path {
+        // Kamailio puts the branch's Path right after its Via.
+        via.push_str("Route: ");
+        via.push_str(&String::from_utf8_lossy(path));
+        via.push_str("\r\n");
+    }
     let mut edits = ctx.edits.clone();
     let ruri = t.ruri.clone().or_else(|| ctx.new_uri.clone());
     if let Some(uri) = &ruri {

@@ -149,6 +149,7 @@ fn load_contacts(st: &TmState, ctx: &mut Ctx, mode: i32) -> i32 {
             flags: ctx.ruri_bflags,
             q: -1,
             instance: ctx.tm.ruri_instance.clone(),
+            path: ctx.tm.ruri_path.clone(),
             ..Contact::default()
         });
     }
@@ -159,6 +160,8 @@ fn load_contacts(st: &TmState, ctx: &mut Ctx, mode: i32) -> i32 {
             flags: b.flags,
             q: b.q.unwrap_or(-1),
             instance: b.instance.clone(),
+            path: b.path.clone(),
+            sock: b.socket.clone(),
             ..Contact::default()
         });
     }
@@ -221,6 +224,7 @@ fn next_contacts(st: &TmState, ctx: &mut Ctx) -> i32 {
     ctx.new_uri = Some(first.uri.clone());
     ctx.dst_uri = first.dst_uri.clone();
     ctx.forced_socket = first.sock.clone();
+    ctx.tm.ruri_path = first.path.clone();
     ctx.ruri_bflags = first.flags;
     if first.q_flag != 0 {
         return 1;
@@ -260,6 +264,8 @@ fn next_contacts(st: &TmState, ctx: &mut Ctx) -> i32 {
                 flags: c.flags,
                 q: Some(0),
                 instance: c.instance.clone(),
+                path: c.path.clone(),
+                socket: c.sock.clone(),
             });
         }
         if c.q_flag != 0 {
@@ -331,6 +337,8 @@ fn next_contact_flow(st: &TmState, ctx: &mut Ctx) -> i32 {
         flags: c.flags,
         q: Some(0),
         instance: c.instance,
+        path: c.path,
+        socket: c.sock,
     });
     1
 }
