@@ -107,6 +107,22 @@ pub fn send_listener(
         .cloned()
 }
 
+/// Our Via's parameters after the branch, in Kamailio's order: `;i=<hex id>`
+/// of the TCP connection the request came on (so that its replies can go
+/// back on it), then `;rport` (`add_local_rport()`); and the line end.
+pub fn finish_via(ctx: &Ctx, via: &mut String) {
+    if ctx.rcv.proto == Proto::Tcp {
+        if let Some(conn) = ctx.rcv.conn {
+            use std::fmt::Write;
+            let _ = write!(via, ";i={:x}", conn.0);
+        }
+    }
+    if ctx.local_rport {
+        via.push_str(";rport");
+    }
+    via.push_str("\r\n");
+}
+
 /// The branch of a stateless forward: the same for a retransmission.
 fn stateless_branch(ctx: &Ctx) -> String {
     let h = siprd_sip::reply::to_tag(&ctx.msg);
@@ -120,8 +136,9 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         tracing::error!("forward: not a received request");
         return false;
     }
-    let (dest_host, mut dest_port, mut proto) = match host {
-        Some(h) => (h.to_vec(), port.unwrap_or(5060), Proto::Udp),
+    let (dest_host, mut dest_port, proto) = match host {
+        // Kamailio: forward(host, port) keeps the protocol it received on.
+        Some(h) => (h.to_vec(), port.unwrap_or(5060), ctx.rcv.proto),
         None => {
             let target = match &ctx.dst_uri {
                 Some(d) => d.clone(),
@@ -144,9 +161,6 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     if let Some(p) = port {
         dest_port = p;
     }
-    if host.is_some() {
-        proto = Proto::Udp;
-    }
     ctx.flush();
     let Some(addr) = resolve(&dest_host, dest_port) else {
         return false;
@@ -161,10 +175,7 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
         proto.as_str().to_uppercase(),
         stateless_branch(ctx)
     );
-    if ctx.local_rport {
-        via.push_str(";rport");
-    }
-    via.push_str("\r\n");
+    finish_via(ctx, &mut via);
     let mut edits = ctx.edits.clone();
     if let Some(uri) = &ctx.new_uri {
         if edits.set_ruri(&ctx.msg, uri).is_err() {

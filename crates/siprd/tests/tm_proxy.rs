@@ -704,3 +704,72 @@ fn core_reply_route_runs_before_tm_and_can_drop() {
     assert!(!t.s.log().contains("ONREPLY 183"), "{}", t.s.log());
     assert!(t.uac_reply(SHORT).is_none());
 }
+
+/// Kamailio 5.6: `forward(host, port)` and `t_relay(host, port)` keep the
+/// protocol the request came on (TCP here, while `$du` without `transport`
+/// means UDP), and a request received over TCP gets `;i=<connection id in
+/// hex>` in our Via, before `;rport`.
+#[test]
+fn tcp_requests_relayed_to_host_port_stay_on_tcp_with_the_i_param() {
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let pp = peer.local_addr().expect("addr").port();
+    peer.set_nonblocking(true).expect("nonblocking");
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+tcp_children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+request_route {{
+    if ($rU == "fwd") {{ forward("127.0.0.1", {pp}); exit; }}
+    add_local_rport();
+    t_relay("127.0.0.1", {pp});
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    for (user, rport) in [("relay", ";rport"), ("fwd", "")] {
+        let mut t = TcpClient::connect(s.tcp_addr());
+        let req = request(
+            "INVITE",
+            &format!("sip:{user}@127.0.0.1"),
+            t.port(),
+            user,
+            "",
+        )
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+        t.send(req.as_bytes());
+        let conn = accept_within(&peer, WAIT).expect("siprd connects over TCP");
+        let mut hop = TcpClient::from_stream(conn);
+        let m = hop.recv(WAIT).expect("relayed request");
+        let via = m.split("\r\n").nth(1).unwrap_or("");
+        assert!(via.starts_with("Via: SIP/2.0/TCP 127.0.0.1:"), "{m}");
+        let params: Vec<&str> = via.split(';').skip(2).collect();
+        let id = params
+            .first()
+            .and_then(|p| p.strip_prefix("i="))
+            .unwrap_or("");
+        assert!(
+            !id.is_empty() && u64::from_str_radix(id, 16).is_ok(),
+            "{via}"
+        );
+        assert!(via.ends_with(&format!(";i={id}{rport}")), "{via}");
+    }
+}
+
+/// A connection to `l` (non-blocking) accepted within `wait`.
+fn accept_within(l: &std::net::TcpListener, wait: Duration) -> Option<std::net::TcpStream> {
+    let end = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < end {
+        if let Ok((c, _)) = l.accept() {
+            c.set_nonblocking(false).ok()?;
+            return Some(c);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}

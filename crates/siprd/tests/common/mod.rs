@@ -455,6 +455,17 @@ impl TcpClient {
         }
     }
 
+    /// A connection accepted by the test (siprd connected to it).
+    pub fn from_stream(stream: TcpStream) -> TcpClient {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        TcpClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.stream.local_addr().unwrap().port()
     }

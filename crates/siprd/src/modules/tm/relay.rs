@@ -166,7 +166,8 @@ pub fn t_relay(
             ruri: None,
             host: h.to_vec(),
             port: port.unwrap_or(5060),
-            proto: proto.unwrap_or(Proto::Udp),
+            // Kamailio: t_relay(host, port) keeps the protocol it received on
+            proto: proto.unwrap_or(ctx.rcv.proto),
             flags: 0,
             instance: None,
             path: None,
@@ -372,10 +373,7 @@ fn build_branch(
         "Via: SIP/2.0/{} {via_host}:{via_port};branch={branch}",
         t.proto.as_str().to_uppercase()
     );
-    if ctx.local_rport {
-        via.push_str(";rport");
-    }
-    via.push_str("\r\n");
+    crate::forward::finish_via(ctx, &mut via);
     if let Some(path) = &t.path {
         // Kamailio puts the branch's Path right after its Via.
         via.push_str("Route: ");
