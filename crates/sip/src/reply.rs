@@ -211,9 +211,10 @@ pub fn build_reply_into(
     if let (Ok(v), Some(ip)) = (req.via1(), opts.src_ip) {
         let end = v.value_end();
         if let Some(port) = opts.src_port {
-            match (v.rport(), v.rport_name_end()) {
-                (Some(None), Some(at)) => {
-                    rport_ins = Piece::new(at, at);
+            // A value the client put there is replaced, as Kamailio does.
+            match (v.rport(), v.rport_value_range()) {
+                (Some(_), Some(r)) => {
+                    rport_ins = Piece::new(r.start, r.end);
                     rport_ins.push(b"=");
                     rport_ins.push_num(u64::from(port));
                 }

@@ -22,6 +22,8 @@ pub struct Via {
     received: Option<Span>,
     rport: Option<Option<u16>>,
     rport_name_end: usize,
+    /// End of the `rport` value (its name end when it has none).
+    rport_end: usize,
 }
 
 fn bad(w: &'static str) -> ParseError {
@@ -127,6 +129,7 @@ impl Via {
             received: None,
             rport: None,
             rport_name_end: end,
+            rport_end: end,
             params: RawParams::new(),
             base,
             buf: Bytes::new(),
@@ -139,6 +142,7 @@ impl Via {
                 via.received = Some(p.value.ok_or(bad("received without value"))?);
             } else if name.eq_ignore_ascii_case(b"rport") {
                 via.rport_name_end = p.name.e as usize;
+                via.rport_end = p.value.map_or(p.name.e, |v| v.e) as usize;
                 via.rport = Some(match p.value {
                     None => None,
                     Some(v) => Some(
@@ -218,6 +222,12 @@ impl Via {
     /// Message offset just after the `rport` name, when present.
     pub(crate) fn rport_name_end(&self) -> Option<usize> {
         self.rport.map(|_| self.base + self.rport_name_end)
+    }
+    /// Message range after the `rport` name to the end of its value (empty
+    /// when it has none), when present.
+    pub(crate) fn rport_value_range(&self) -> Option<std::ops::Range<usize>> {
+        self.rport
+            .map(|_| self.base + self.rport_name_end..self.base + self.rport_end)
     }
     /// Message range of the `received` value, when present.
     pub(crate) fn received_range(&self) -> Option<std::ops::Range<usize>> {

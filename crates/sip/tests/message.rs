@@ -505,6 +505,27 @@ fn no_rport_same_ip_no_received() {
     assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"));
 }
 
+/// Kamailio 5.6 replaces an `rport` value the client put in its Via.
+#[test]
+fn rport_with_a_value_is_replaced() {
+    let m = msg(
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP host.invalid;rport=1;branch=z9hG4bKx\r\nt: <sip:a@b>;tag=x\r\n\r\n",
+    );
+    let opts = ReplyOpts {
+        src_ip: Some(b"10.0.0.1"),
+        src_port: Some(5077),
+        ..Default::default()
+    };
+    let r = build_reply(&m, 200, b"OK", &opts);
+    assert!(
+        r.starts_with(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP host.invalid;rport=5077;branch=z9hG4bKx;received=10.0.0.1\r\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+}
+
 #[test]
 fn http_requests_parse_as_http() {
     let m = msg(b"POST /RPC?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}junk");
