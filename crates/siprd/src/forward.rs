@@ -367,6 +367,15 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
     } else {
         Proto::Udp
     };
+    // Our Via's `;i=` names the TCP connection the request came on: the
+    // reply goes back on it while it is open (Kamailio does the same).
+    let conn = top
+        .param(b"i")
+        .flatten()
+        .filter(|_| proto == Proto::Tcp)
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .and_then(|id| u64::from_str_radix(id, 16).ok())
+        .map(crate::transport::ConnId);
     ctx.flush();
     let Some(addr) = resolve(&host, port) else {
         return false;
@@ -403,7 +412,7 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
         proto,
         addr,
         listener: None,
-        conn: None,
+        conn,
     };
     if let Some(route) = onsend::route_for(&ctx.rt, true) {
         let mut buf = OutBuf::Owned(out);

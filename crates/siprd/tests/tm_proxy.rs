@@ -773,3 +773,42 @@ fn accept_within(l: &std::net::TcpListener, wait: Duration) -> Option<std::net::
     }
     None
 }
+
+/// Kamailio 5.6: a reply to a request forwarded statelessly from a TCP
+/// connection goes back on that connection (found by our Via's `;i=`), even
+/// when the client's Via names a port nobody listens on.
+#[test]
+fn stateless_reply_returns_on_the_tcp_connection_of_the_request() {
+    let uas = NextHop::new();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+tcp_children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {{
+    $du = "sip:127.0.0.1:{}";
+    forward();
+}}
+"#,
+        uas.port()
+    );
+    let s = Siprd::start(&cfg);
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let dead_port = free_udp_port();
+    let req = request("OPTIONS", "sip:bob@127.0.0.1", dead_port, "i-param-1", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(req.as_bytes());
+    let (m, from) = uas.recv_start("OPTIONS", WAIT).expect("forwarded");
+    assert!(m.split("\r\n").nth(1).unwrap_or("").contains(";i="), "{m}");
+    uas.answer(&m, from, "200 OK");
+    let r = t.recv(WAIT).expect("the reply on the client's connection");
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "{r}");
+    assert!(
+        r.contains(&format!("Via: SIP/2.0/TCP 127.0.0.1:{dead_port};")),
+        "{r}"
+    );
+}
