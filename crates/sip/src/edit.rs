@@ -279,6 +279,22 @@ impl Edits {
         true
     }
 
+    /// A message for a stream transport must say its body length: add a
+    /// Content-Length header (last of the headers, holding the body length as
+    /// sent) when the message has none.
+    pub fn ensure_content_length(&mut self, msg: &Message) {
+        if self.clen.is_some() || msg.header_ref(HeaderKind::ContentLength).is_some() {
+            return;
+        }
+        let br = msg.body_range();
+        let at = msg.headers_end();
+        self.clen = Some(ClenFix {
+            at: at..at,
+            add_header: true,
+            body: br.start..msg.buf().len().max(br.end),
+        });
+    }
+
     // ---- proxy helpers --------------------------------------------------------------
 
     /// What a proxy does to the top Via of a request it forwards (RFC 3261
@@ -566,6 +582,20 @@ mod tests {
         e.fix_content_length(&m);
         let out = String::from_utf8(e.apply_message(&m)).unwrap();
         assert!(out.ends_with("Content-Length: 3\r\n\r\nxyz"), "{out}");
+
+        // For a stream: added when missing, as the last header.
+        let m = body_msg("hello", None);
+        let mut e = Edits::new();
+        e.ensure_content_length(&m);
+        let out = String::from_utf8(e.apply_message(&m)).unwrap();
+        assert!(
+            out.ends_with("CSeq: 1 MESSAGE\r\nContent-Length: 5\r\n\r\nhello"),
+            "{out}"
+        );
+        let m = body_msg("hello", Some(5));
+        let mut e = Edits::new();
+        e.ensure_content_length(&m);
+        assert_eq!(e.apply_message(&m), m.buf().to_vec());
 
         // Without the header, replace_body adds it.
         let m = body_msg("hello", None);

@@ -186,6 +186,10 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     mark_received(ctx, &mut edits);
     resolve_sockets(ctx, &listener, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
+    if proto == Proto::Tcp {
+        // Kamailio adds the Content-Length a stream needs.
+        edits.ensure_content_length(&ctx.msg);
+    }
     let mut out = std::mem::take(&mut ctx.scratch);
     out.clear();
     edits.apply_into(ctx.msg.buf(), &mut out);
@@ -393,6 +397,9 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
     let mut edits = ctx.edits.clone();
     if edits.remove_top_via(&ctx.msg).is_err() {
         return false;
+    }
+    if proto == Proto::Tcp {
+        edits.ensure_content_length(&ctx.msg);
     }
     if status.is_some() || reason.is_some() {
         // "SIP/2.0 CODE REASON": replace what follows the version.

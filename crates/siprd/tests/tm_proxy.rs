@@ -812,3 +812,64 @@ request_route {{
         "{r}"
     );
 }
+
+/// Kamailio 5.6 adds the Content-Length a stream needs: a request without
+/// one relayed over TCP (stateful or not) gets `Content-Length: <body>` as
+/// its last header; so does a reply without one going back over TCP.
+#[test]
+fn messages_without_content_length_get_one_on_tcp() {
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let pp = peer.local_addr().expect("addr").port();
+    peer.set_nonblocking(true).expect("nonblocking");
+    let uas = NextHop::new();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+tcp_children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+request_route {{
+    if ($rU == "back") {{ $du = "sip:127.0.0.1:{}"; forward(); exit; }}
+    $du = "sip:127.0.0.1:{pp};transport=tcp";
+    if ($rU == "sl") {{ forward(); exit; }}
+    t_relay();
+}}
+"#,
+        uas.port()
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let mut hop: Option<TcpClient> = None;
+    for user in ["tm", "sl"] {
+        let req = request(
+            "MESSAGE",
+            &format!("sip:{user}@127.0.0.1"),
+            c.port(),
+            user,
+            "",
+        )
+        .replace("Content-Length: 0\r\n\r\n", "\r\nhello");
+        assert!(!req.contains("Content-Length"), "{req}");
+        c.send(s.udp_addr(), &req);
+        if hop.is_none() {
+            let conn = accept_within(&peer, WAIT).expect("siprd connects");
+            hop = Some(TcpClient::from_stream(conn));
+        }
+        let m = hop.as_mut().and_then(|h| h.recv(WAIT)).expect("relayed");
+        assert!(m.ends_with("\r\nContent-Length: 5\r\n\r\nhello"), "{m}");
+    }
+    // a reply without Content-Length, back to a TCP client
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let req = request("OPTIONS", "sip:back@127.0.0.1", t.port(), "back", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(req.as_bytes());
+    let (m, from) = uas.recv_start("OPTIONS", WAIT).expect("forwarded");
+    let reply = hop_reply(&m, "200 OK").replace("Content-Length: 0\r\n", "");
+    uas.sock.send_to(reply.as_bytes(), from).expect("send");
+    let r = t.recv(WAIT).expect("reply");
+    assert!(r.ends_with("\r\nContent-Length: 0\r\n\r\n"), "{r}");
+}

@@ -391,6 +391,10 @@ fn build_branch(
     crate::forward::mark_received(ctx, &mut edits);
     crate::forward::resolve_sockets(ctx, &listener, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
+    if t.proto == Proto::Tcp {
+        // Kamailio adds the Content-Length a stream needs.
+        edits.ensure_content_length(&ctx.msg);
+    }
     let mut out = Vec::with_capacity(ctx.msg.buf().len() + 128);
     edits.apply_into(ctx.msg.buf(), &mut out);
     let dest = Dest {
@@ -842,6 +846,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let mut edits = ctx.edits.clone();
     if edits.remove_top_via(&ctx.msg).is_err() {
         return HookAction::Stop;
+    }
+    if tx.entry.inner.lock().dest.proto == Proto::Tcp {
+        // Kamailio adds the Content-Length a stream needs.
+        edits.ensure_content_length(&ctx.msg);
     }
     let mut out = Vec::with_capacity(ctx.msg.buf().len());
     edits.apply_into(ctx.msg.buf(), &mut out);
