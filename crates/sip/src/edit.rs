@@ -298,10 +298,11 @@ impl Edits {
     // ---- proxy helpers --------------------------------------------------------------
 
     /// What a proxy does to the top Via of a request it forwards (RFC 3261
-    /// §18.2.2, RFC 3581), placed as Kamailio places it: `;received=IP` in
-    /// front of the existing parameters when the sent-by host is not the
-    /// source IP or rport is asked for (by the Via or `force_rport`), an old
-    /// `received` dropped, and `rport` given the source port (added in front
+    /// §18.2.2, RFC 3581), placed as Kamailio places it: when the sent-by host
+    /// is not the source IP, the Via has a `received` already, or rport is
+    /// asked for (by the Via or `force_rport`): the value of the (last) old
+    /// `received` replaced in place, else `;received=IP` in front of the
+    /// existing parameters; `rport` given the source port (added in front
     /// when only forced).
     pub fn mark_received(
         &mut self,
@@ -316,7 +317,12 @@ impl Edits {
             .and_then(|h| h.strip_suffix(b"]"))
             .unwrap_or(src_ip);
         let rport = v.rport_name_end().is_some();
-        if !(rport || force_rport || !v.host_unbracketed().eq_ignore_ascii_case(ip)) {
+        let old = v.received_range();
+        if !(rport
+            || force_rport
+            || old.is_some()
+            || !v.host_unbracketed().eq_ignore_ascii_case(ip))
+        {
             return;
         }
         let mut port = Vec::with_capacity(5);
@@ -326,11 +332,15 @@ impl Edits {
             front.extend_from_slice(b";rport=");
             front.extend_from_slice(&port);
         }
-        front.extend_from_slice(b";received=");
-        front.extend_from_slice(src_ip);
-        self.insert(v.params_start(), front);
-        if let Some(old) = v.param_range(b"received") {
-            self.delete(old);
+        match old {
+            Some(value) => self.replace(value, src_ip.to_vec()),
+            None => {
+                front.extend_from_slice(b";received=");
+                front.extend_from_slice(src_ip);
+            }
+        }
+        if !front.is_empty() {
+            self.insert(v.params_start(), front);
         }
         if let Some(r) = v.param_range(b"rport") {
             let mut text = b";rport=".to_vec();

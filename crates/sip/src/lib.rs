@@ -30,4 +30,4 @@ pub mod transaction;
 pub mod txkey;
 
 pub use edit::{top_via_line, Edits};
-pub use reply::{build_reply, build_reply_into, reply_destination, ReplyOpts};
+pub use reply::{build_reply, build_reply_into, reply_port, ReplyOpts};

@@ -227,24 +227,19 @@ pub fn build_reply_into(
             }
         }
         // RFC 3581 (and Kamailio): with rport, `received` is always added;
-        // without it, only when the sent-by host is not the source IP.
+        // without it, when the Via has one already or its sent-by host is not
+        // the source IP. Kamailio appends it at the end of the Via, keeping
+        // any earlier `received`.
         let rport = v.rport().is_some() || opts.force_rport;
         if rport
+            || v.received_range().is_some()
             || !v
                 .host_unbracketed()
                 .eq_ignore_ascii_case(strip_brackets(ip))
         {
-            match v.received_range() {
-                Some(r) => {
-                    received_ins = Piece::new(r.start, r.end);
-                    received_ins.push(ip);
-                }
-                None => {
-                    received_ins = Piece::new(end, end);
-                    received_ins.push(b";received=");
-                    received_ins.push(ip);
-                }
-            }
+            received_ins = Piece::new(end, end);
+            received_ins.push(b";received=");
+            received_ins.push(ip);
         }
     }
     let mut mods: [(usize, usize, &[u8]); 2] = [(0, 0, &[]), (0, 0, &[])];
@@ -317,24 +312,19 @@ pub fn build_reply_into(
     out.extend_from_slice(opts.body);
 }
 
-/// Where to send a reply over UDP (RFC 3261 18.2.2, RFC 3581): with `rport` in the top Via
-/// (or `force_rport`) the source address and port; otherwise the `received` param or the
-/// source IP, with the Via port (default 5060, 5061 for TLS). For TCP/TLS reuse the connection.
-pub fn reply_destination<'a>(
-    req: &'a Message,
-    src_ip: &'a [u8],
-    src_port: u16,
-    force_rport: bool,
-) -> Result<(&'a [u8], u16), ParseError> {
+/// The port a reply over UDP goes to, at the request's source IP (as
+/// Kamailio; a `received` in the Via does not count): with `rport` in the top
+/// Via (or `force_rport`) the source port (RFC 3581), else the Via port
+/// (missing or 0: 5060, 5061 for TLS). Over TCP/TLS the connection is reused.
+pub fn reply_port(req: &Message, src_port: u16, force_rport: bool) -> Result<u16, ParseError> {
     let v = req.via1()?;
     if v.rport().is_some() || force_rport {
-        return Ok((src_ip, src_port));
+        return Ok(src_port);
     }
-    let host = v.received().unwrap_or(src_ip);
     let default = if v.transport().eq_ignore_ascii_case(b"TLS") {
         5061
     } else {
         5060
     };
-    Ok((host, v.port().unwrap_or(default)))
+    Ok(v.port().filter(|p| *p != 0).unwrap_or(default))
 }

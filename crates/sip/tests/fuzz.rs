@@ -41,7 +41,7 @@ fn exercise(b: &[u8]) {
         };
         let r = build_reply(&m, 200, b"OK", &opts);
         let _ = Message::parse(Bytes::from(r));
-        let _ = siprd_sip::reply::reply_destination(&m, b"1.1.1.1", 5, false);
+        let _ = siprd_sip::reply::reply_port(&m, 5, false);
         let mut e = Edits::new();
         let _ = e.remove_top_via(&m);
         let _ = e.set_ruri(&m, b"sip:x");

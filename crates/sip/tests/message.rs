@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use siprd_sip::edit::{top_via_line, Edits};
-use siprd_sip::reply::{build_reply, reply_destination, to_tag, ReplyOpts};
+use siprd_sip::reply::{build_reply, reply_port, to_tag, ReplyOpts};
 use siprd_sip::txkey::{cancel_target_key, client_tx_key, server_tx_key, ServerTxKey};
 use siprd_sip::{HeaderKind, Message, Method, ParseError};
 
@@ -341,27 +341,20 @@ Content-Length: 0\r\n\r\n"
     ));
 }
 
+/// Kamailio 5.6: a reply goes to the source IP, at the source port with
+/// rport, else at the Via port (0 or none: the default).
 #[test]
 fn destinations() {
-    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:5070\r\n\r\n");
-    assert_eq!(
-        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
-        (&b"9.9.9.9"[..], 5070)
-    );
-    assert_eq!(
-        reply_destination(&m, b"9.9.9.9", 1111, true).unwrap(),
-        (&b"9.9.9.9"[..], 1111)
-    );
+    let m =
+        msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:5070;received=5.6.7.8\r\n\r\n");
+    assert_eq!(reply_port(&m, 1111, false).unwrap(), 5070);
+    assert_eq!(reply_port(&m, 1111, true).unwrap(), 1111);
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP host;rport\r\n\r\n");
-    assert_eq!(
-        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
-        (&b"9.9.9.9"[..], 1111)
-    );
+    assert_eq!(reply_port(&m, 1111, false).unwrap(), 1111);
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TLS host\r\n\r\n");
-    assert_eq!(
-        reply_destination(&m, b"9.9.9.9", 1111, false).unwrap(),
-        (&b"9.9.9.9"[..], 5061)
-    );
+    assert_eq!(reply_port(&m, 1111, false).unwrap(), 5061);
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:0\r\n\r\n");
+    assert_eq!(reply_port(&m, 1111, false).unwrap(), 5060);
 }
 
 #[test]

@@ -15,12 +15,7 @@ pub fn reply_dest(ctx: &Ctx) -> Option<Dest> {
     if ctx.rcv.proto == Proto::Tcp {
         return Some(ctx.rcv.reply_dest(src));
     }
-    let via = ctx.msg.via1().ok()?;
-    let port = if ctx.force_rport || via.rport().is_some() {
-        src.port()
-    } else {
-        via.port().unwrap_or(5060)
-    };
+    let port = siprd_sip::reply_port(&ctx.msg, src.port(), ctx.force_rport).ok()?;
     Some(ctx.rcv.reply_dest(SocketAddr::new(src.ip(), port)))
 }
 

@@ -173,6 +173,45 @@ fn without_rport_the_reply_goes_to_the_via_port() {
     c.expect_silence(Duration::from_millis(200));
 }
 
+/// Kamailio 5.6 with a `received` already in the top Via: a local reply
+/// appends another at the end (the old one kept) and goes to the source IP
+/// at the Via port; a forwarded request gets the value of its last
+/// `received` replaced in place.
+#[test]
+fn an_existing_received_param_as_kamailio() {
+    let s = start();
+    let c = UdpClient::new();
+    let p = c.port();
+    let req = |user: &str, via: &str| {
+        format!(
+            "OPTIONS sip:{user}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: rcv-{user}\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let r = c.request(
+        s.udp_addr(),
+        &req(
+            "x",
+            &format!("127.0.0.1:{p};received=1.2.3.4;rport;branch=z9hG4bK-r1"),
+        ),
+    );
+    assert_eq!(
+        header(&r, "Via").unwrap(),
+        format!("SIP/2.0/UDP 127.0.0.1:{p};received=1.2.3.4;rport={p};branch=z9hG4bK-r1;received=127.0.0.1")
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &req(
+            "x",
+            &format!("127.0.0.1:{p};received=1.2.3.4;branch=z9hG4bK-r2"),
+        ),
+    );
+    assert_eq!(
+        header(&r, "Via").unwrap(),
+        format!("SIP/2.0/UDP 127.0.0.1:{p};received=1.2.3.4;branch=z9hG4bK-r2;received=127.0.0.1")
+    );
+}
+
 #[test]
 fn compact_headers_stay_compact() {
     let s = start();

@@ -873,3 +873,50 @@ request_route {{
     let r = t.recv(WAIT).expect("reply");
     assert!(r.ends_with("\r\nContent-Length: 0\r\n\r\n"), "{r}");
 }
+
+/// Kamailio 5.6: a relayed request whose Via has `received` already gets the
+/// value of its last one replaced in place (not a new one in front).
+#[test]
+fn an_old_received_is_replaced_in_place_when_relaying() {
+    let hop = NextHop::new();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {{ forward("127.0.0.1", {}); }}
+"#,
+        hop.port()
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let p = c.port();
+    for (via, want) in [
+        (
+            format!("127.0.0.1:{p};branch=z9hG4bK-o1;received=1.1.1.1;received=2.2.2.2;rport"),
+            format!(
+                "127.0.0.1:{p};branch=z9hG4bK-o1;received=1.1.1.1;received=127.0.0.1;rport={p}"
+            ),
+        ),
+        (
+            format!("127.0.0.1:{p};received=1.2.3.4;branch=z9hG4bK-o2"),
+            format!("127.0.0.1:{p};received=127.0.0.1;branch=z9hG4bK-o2"),
+        ),
+    ] {
+        let req = format!(
+            "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: <sip:c@d>\r\nCall-ID: {via}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.send(s.udp_addr(), &req);
+        let (m, _) = hop.recv_start("OPTIONS", WAIT).expect("forwarded");
+        let second = m
+            .split("\r\n")
+            .filter(|l| l.starts_with("Via: "))
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(second, format!("Via: SIP/2.0/UDP {want}"), "{m}");
+    }
+}
