@@ -316,8 +316,8 @@ impl Edits {
             .strip_prefix(b"[")
             .and_then(|h| h.strip_suffix(b"]"))
             .unwrap_or(src_ip);
-        let rport = v.rport_name_end().is_some();
-        let old = v.received_range();
+        let rport = v.rport().is_some();
+        let old = v.received_param_range();
         if !(rport
             || force_rport
             || old.is_some()
@@ -333,7 +333,7 @@ impl Edits {
             front.extend_from_slice(&port);
         }
         match old {
-            Some(value) => self.replace(value, src_ip.to_vec()),
+            Some(param) => self.replace(param, [&b"received="[..], src_ip].concat()),
             None => {
                 front.extend_from_slice(b";received=");
                 front.extend_from_slice(src_ip);
@@ -342,8 +342,8 @@ impl Edits {
         if !front.is_empty() {
             self.insert(v.params_start(), front);
         }
-        if let Some(r) = v.param_range(b"rport") {
-            let mut text = b";rport=".to_vec();
+        if let Some(r) = v.rport_param_range() {
+            let mut text = b"rport=".to_vec();
             text.extend_from_slice(&port);
             self.replace(r, text);
         }

@@ -89,7 +89,8 @@ impl NameAddr {
             }
         }
         let uri = Uri::parse_bytes(buf.slice(uri_span.range()))?;
-        let (ps, stop) = params::parse_raw(b, pstart, end, &[], true).map_err(bad)?;
+        let (ps, stop) =
+            params::parse_raw(b, pstart, end, &[], params::Check::NamesAndValues).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
         }

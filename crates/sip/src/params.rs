@@ -72,17 +72,28 @@ pub(crate) fn quoted_end(buf: &[u8], mut i: usize, end: usize) -> Option<usize> 
     None
 }
 
+/// What [`parse_raw`] refuses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Nothing: empty parameters are skipped (URIs, generic lists).
+    Loose,
+    /// Empty names (`;;`), as Kamailio's Via parser; `name=` is taken.
+    Names,
+    /// Empty names and `name=` without value (name-addr).
+    NamesAndValues,
+}
+
 /// Parses `;a=b;c` starting at `i` (which must be `;` or `end`/a stop byte).
 ///
 /// Stops at `end` or at any byte in `stops` outside quotes; returns the list and where it
-/// stopped. `strict` refuses empty names and `name=` without value (Via, name-addr); LWS
-/// around `;` and `=` is allowed (RFC 3261 SEMI / EQUAL).
+/// stopped; `check` says what is refused. LWS around `;` and `=` is allowed (RFC 3261
+/// SEMI / EQUAL).
 pub(crate) fn parse_raw(
     buf: &[u8],
     mut i: usize,
     end: usize,
     stops: &[u8],
-    strict: bool,
+    check: Check,
 ) -> Result<(RawParams, usize), &'static str> {
     let mut out = RawParams::new();
     loop {
@@ -104,7 +115,7 @@ pub(crate) fn parse_raw(
         }
         let name = Span::new(ns, i);
         if name.is_empty() {
-            if strict {
+            if check != Check::Loose {
                 return Err("empty parameter");
             }
             continue;
@@ -125,7 +136,7 @@ pub(crate) fn parse_raw(
                     k += 1;
                 }
             }
-            if k == vs && strict {
+            if k == vs && check == Check::NamesAndValues {
                 return Err("parameter without value after '='");
             }
             value = Some(Span::new(vs, k));
@@ -147,7 +158,7 @@ pub fn iter(s: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
     }
     // Parse as if a ';' preceded the first element.
     let list = if s.get(buf_start) == Some(&b';') {
-        parse_raw(s, buf_start, s.len(), &[], false)
+        parse_raw(s, buf_start, s.len(), &[], Check::Loose)
     } else {
         parse_lenient_first(s, buf_start)
     };
@@ -189,7 +200,7 @@ fn parse_lenient_first(s: &[u8], start: usize) -> Result<(RawParams, usize), &'s
             i += 1;
         }
     }
-    let (rest, end) = parse_raw(s, i, s.len(), &[], false).unwrap_or_default();
+    let (rest, end) = parse_raw(s, i, s.len(), &[], Check::Loose).unwrap_or_default();
     first.extend(rest);
     Ok((first, end))
 }
@@ -237,9 +248,9 @@ mod tests {
 
     #[test]
     fn strict() {
-        assert!(parse_raw(b";;", 0, 2, &[], true).is_err());
-        assert!(parse_raw(b";a=", 0, 3, &[], true).is_err());
-        let (l, end) = parse_raw(b" ; a = 1 ;b,x", 0, 13, b",", true).unwrap();
+        assert!(parse_raw(b";;", 0, 2, &[], Check::NamesAndValues).is_err());
+        assert!(parse_raw(b";a=", 0, 3, &[], Check::NamesAndValues).is_err());
+        let (l, end) = parse_raw(b" ; a = 1 ;b,x", 0, 13, b",", Check::NamesAndValues).unwrap();
         assert_eq!(l.len(), 2);
         assert_eq!(end, 11);
     }

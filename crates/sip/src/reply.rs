@@ -211,14 +211,15 @@ pub fn build_reply_into(
     if let (Ok(v), Some(ip)) = (req.via1(), opts.src_ip) {
         let end = v.value_end();
         if let Some(port) = opts.src_port {
-            // A value the client put there is replaced, as Kamailio does.
-            match (v.rport(), v.rport_value_range()) {
-                (Some(_), Some(r)) => {
+            // The whole parameter is rewritten (name, any value the client
+            // put there, blanks around), as Kamailio does.
+            match v.rport_param_range() {
+                Some(r) => {
                     rport_ins = Piece::new(r.start, r.end);
-                    rport_ins.push(b"=");
+                    rport_ins.push(b"rport=");
                     rport_ins.push_num(u64::from(port));
                 }
-                (None, _) if opts.force_rport => {
+                None if opts.force_rport => {
                     rport_ins = Piece::new(end, end);
                     rport_ins.push(b";rport=");
                     rport_ins.push_num(u64::from(port));
@@ -237,7 +238,12 @@ pub fn build_reply_into(
                 .host_unbracketed()
                 .eq_ignore_ascii_case(strip_brackets(ip))
         {
-            received_ins = Piece::new(end, end);
+            // At the end of the first Via header line, after every value it
+            // holds (as Kamailio).
+            let line_end = req
+                .header_ref(HeaderKind::Via)
+                .map_or(end, |h| h.value_range.end);
+            received_ins = Piece::new(line_end, line_end);
             received_ins.push(b";received=");
             received_ins.push(ip);
         }
@@ -258,11 +264,19 @@ pub fn build_reply_into(
     let mut first_via = true;
     for h in req.headers() {
         match h.kind {
-            HeaderKind::Via if first_via => {
-                first_via = false;
-                copy_with(out, buf, h.line.clone(), mods);
+            // Kamailio rebuilds the Via lines: they end in CRLF even when the
+            // request's lines end in bare LF.
+            HeaderKind::Via => {
+                let content = h.line.start..line_content_end(buf, h.line.clone());
+                if first_via {
+                    first_via = false;
+                    copy_with(out, buf, content, mods);
+                } else {
+                    out.extend_from_slice(buf.get(content).unwrap_or_default());
+                }
+                out.extend_from_slice(b"\r\n");
             }
-            HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => {
+            HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => {
                 out.extend_from_slice(buf.get(h.line.clone()).unwrap_or_default());
             }
             HeaderKind::RecordRoute if (180..300).contains(&rule_code) => {
@@ -310,6 +324,17 @@ pub fn build_reply_into(
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(opts.body);
+}
+
+/// Where a header line's content ends: before its CRLF or bare LF.
+fn line_content_end(buf: &[u8], line: std::ops::Range<usize>) -> usize {
+    let text = buf.get(line.clone()).unwrap_or_default();
+    let n = if text.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(text.ends_with(b"\n"))
+    };
+    line.end - n
 }
 
 /// The port a reply over UDP goes to, at the request's source IP (as

@@ -109,7 +109,8 @@ impl Uri {
                 let num = memchr::memchr(b'@', &b[rest..semi]).map_or(rest, |i| rest + i + 1);
                 uri.user = Some(Span::new(num, semi));
                 uri.host = Span::new(semi, semi);
-                let (ps, _) = params::parse_raw(b, semi, end, &[], false).map_err(bad)?;
+                let (ps, _) =
+                    params::parse_raw(b, semi, end, &[], params::Check::Loose).map_err(bad)?;
                 uri.params = ps;
                 uri.params_span = Span::new(semi, end);
             }
@@ -229,7 +230,7 @@ impl Uri {
         if i < qmark && b[i] != b';' {
             return Err(bad("unexpected character after host"));
         }
-        let (ps, stop) = params::parse_raw(b, i, qmark, &[], false).map_err(bad)?;
+        let (ps, stop) = params::parse_raw(b, i, qmark, &[], params::Check::Loose).map_err(bad)?;
         uri.params = ps;
         uri.params_span = Span::new(i, stop);
         if qmark < end {

@@ -21,13 +21,30 @@ pub struct Via {
     branch: Option<Span>,
     received: Option<Span>,
     rport: Option<Option<u16>>,
-    rport_name_end: usize,
-    /// End of the `rport` value (its name end when it has none).
-    rport_end: usize,
+    /// The whole `rport` parameter as Kamailio rewrites it: from just after
+    /// its `;` to the end of its value, or of the blanks after a bare name.
+    rport_param: Span,
+    /// The same for the last `received` parameter.
+    received_param: Span,
 }
 
 fn bad(w: &'static str) -> ParseError {
     ParseError::BadHeader("Via", w)
+}
+
+/// A parameter as Kamailio's Via parser delimits it: from just after its `;`
+/// (blanks included) to the end of its value, or past the blanks after a
+/// name without value.
+fn whole_param(b: &[u8], p: &params::RawParam, end: usize) -> Span {
+    let start = b
+        .get(..p.name.s as usize)
+        .and_then(|before| memchr::memrchr(b';', before))
+        .map_or(p.name.s as usize, |i| i + 1);
+    let stop = match p.value {
+        Some(v) => v.e as usize,
+        None => params::skip_lws(b, p.name.e as usize, end),
+    };
+    Span::new(start, stop)
 }
 
 fn token_end(b: &[u8], mut i: usize, end: usize) -> usize {
@@ -114,7 +131,9 @@ impl Via {
             i = p1;
             sent_by_end = p1;
         }
-        let (ps, stop) = params::parse_raw(b, i, end, &[], true).map_err(bad)?;
+        // Empty values (`x=`, `rport=`) are taken, as Kamailio takes them;
+        // only an empty branch is refused.
+        let (ps, stop) = params::parse_raw(b, i, end, &[], params::Check::Names).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
         }
@@ -128,8 +147,8 @@ impl Via {
             branch: None,
             received: None,
             rport: None,
-            rport_name_end: end,
-            rport_end: end,
+            rport_param: Span::new(end, end),
+            received_param: Span::new(end, end),
             params: RawParams::new(),
             base,
             buf: Bytes::new(),
@@ -137,20 +156,21 @@ impl Via {
         for p in &ps {
             let name = p.name.get(b);
             if name.eq_ignore_ascii_case(b"branch") {
-                via.branch = Some(p.value.ok_or(bad("branch without value"))?);
+                via.branch = Some(
+                    p.value
+                        .filter(|v| !v.is_empty())
+                        .ok_or(bad("branch without value"))?,
+                );
             } else if name.eq_ignore_ascii_case(b"received") {
                 via.received = Some(p.value.ok_or(bad("received without value"))?);
+                via.received_param = whole_param(b, p, end);
             } else if name.eq_ignore_ascii_case(b"rport") {
-                via.rport_name_end = p.name.e as usize;
-                via.rport_end = p.value.map_or(p.name.e, |v| v.e) as usize;
-                via.rport = Some(match p.value {
-                    None => None,
-                    Some(v) => Some(
-                        crate::scan::parse_u32(v.get(b))
-                            .and_then(|p| u16::try_from(p).ok())
-                            .ok_or(bad("invalid rport value"))?,
-                    ),
-                });
+                via.rport_param = whole_param(b, p, end);
+                // A value that is no port (`rport=`, `rport=abc`) counts as
+                // none: Kamailio takes the message and fills the port in.
+                via.rport = Some(p.value.and_then(|v| {
+                    crate::scan::parse_u32(v.get(b)).and_then(|p| u16::try_from(p).ok())
+                }));
             }
         }
         via.params = ps;
@@ -219,15 +239,18 @@ impl Via {
         let t = crate::scan::trim_range(&self.buf, 0, self.buf.len());
         self.base + t.1
     }
-    /// Message offset just after the `rport` name, when present.
-    pub(crate) fn rport_name_end(&self) -> Option<usize> {
-        self.rport.map(|_| self.base + self.rport_name_end)
+    /// Message range of the whole `rport` parameter after its `;` (what
+    /// Kamailio replaces with `rport=<port>`), when present.
+    pub(crate) fn rport_param_range(&self) -> Option<std::ops::Range<usize>> {
+        self.rport.map(|_| {
+            self.base + self.rport_param.s as usize..self.base + self.rport_param.e as usize
+        })
     }
-    /// Message range after the `rport` name to the end of its value (empty
-    /// when it has none), when present.
-    pub(crate) fn rport_value_range(&self) -> Option<std::ops::Range<usize>> {
-        self.rport
-            .map(|_| self.base + self.rport_name_end..self.base + self.rport_end)
+    /// Message range of the whole last `received` parameter after its `;`.
+    pub(crate) fn received_param_range(&self) -> Option<std::ops::Range<usize>> {
+        self.received.map(|_| {
+            self.base + self.received_param.s as usize..self.base + self.received_param.e as usize
+        })
     }
     /// Message range of the `received` value, when present.
     pub(crate) fn received_range(&self) -> Option<std::ops::Range<usize>> {
@@ -243,20 +266,6 @@ impl Via {
             Some(i) => self.base + from + i,
             None => self.value_end(),
         }
-    }
-    /// Message range of a whole parameter: from its `;` to the end of its
-    /// value (or name).
-    pub(crate) fn param_range(&self, name: &[u8]) -> Option<std::ops::Range<usize>> {
-        let p = self
-            .params
-            .iter()
-            .find(|p| p.name.get(&self.buf).eq_ignore_ascii_case(name))?;
-        let start = self
-            .buf
-            .get(..p.name.s as usize)
-            .and_then(|b| memchr::memrchr(b';', b))?;
-        let end = p.value.map_or(p.name.e, |v| v.e) as usize;
-        Some(self.base + start..self.base + end)
     }
     /// Whether the branch carries the RFC 3261 magic cookie.
     pub fn is_rfc3261_branch(&self) -> bool {
@@ -307,6 +316,23 @@ mod tests {
         assert!(v.is_err(), "unbracketed IPv6 sent-by is refused");
     }
 
+    /// Kamailio 5.6 takes empty values and an `rport` that is no port.
+    #[test]
+    fn lenient_values() {
+        for b in [
+            &b"SIP/2.0/UDP h;rport=x"[..],
+            b"SIP/2.0/UDP h;rport=",
+            b"SIP/2.0/UDP h;rport=99999",
+            b"SIP/2.0/UDP h;x=;received=;branch=z9hG4bK1",
+        ] {
+            let v =
+                Via::parse(b).unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(b)));
+            if b.starts_with(b"SIP/2.0/UDP h;rport") {
+                assert_eq!(v.rport(), Some(None));
+            }
+        }
+    }
+
     #[test]
     fn invalid() {
         for b in [
@@ -315,8 +341,8 @@ mod tests {
             b"SIP/2.0 host",
             b"SIP/2.0/UDP 192.0.2.15;;",
             b"SIP/2.0/UDP h:70000",
-            b"SIP/2.0/UDP h;rport=x",
             b"SIP/2.0/UDP h;branch",
+            b"SIP/2.0/UDP h;branch=",
             b"SIP/2.0/UDP h junk",
         ] {
             assert!(Via::parse(b).is_err(), "{}", String::from_utf8_lossy(b));

@@ -297,6 +297,8 @@ Content-Length: 0\r\n\r\n",
     assert_eq!(rm.content_length(), Ok(Some(5)));
 }
 
+/// Kamailio 5.6.3: `received` at the end of the Via line (after every value),
+/// and Via lines rebuilt with CRLF while the other copied lines keep bare LF.
 #[test]
 fn reply_to_compact_lf_only_multi_via() {
     let req = b"OPTIONS sip:a@b SIP/2.0\nv: SIP/2.0/UDP 1.2.3.4:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 5.6.7.8\nf: <sip:x@y>;tag=1\nt: <sip:a@b>\ni: abc\nCSeq: 1 OPTIONS\n\n";
@@ -315,7 +317,7 @@ fn reply_to_compact_lf_only_multi_via() {
     assert_eq!(
         String::from_utf8_lossy(&r),
         "SIP/2.0 404 Not Found\r\n\
-v: SIP/2.0/UDP 1.2.3.4:5070;rport=5000;branch=z9hG4bK1;received=127.0.0.1, SIP/2.0/UDP 5.6.7.8\n\
+v: SIP/2.0/UDP 1.2.3.4:5070;rport=5000;branch=z9hG4bK1, SIP/2.0/UDP 5.6.7.8;received=127.0.0.1\r\n\
 f: <sip:x@y>;tag=1\n\
 t: <sip:a@b>;tag=T\n\
 i: abc\n\
