@@ -857,3 +857,86 @@ fn default_frame_limit_as_kamailio() {
     assert_eq!(String::from_utf8_lossy(&got), "len=32767len=7233");
     assert!(!s.log().contains("CLOSED"));
 }
+
+const DIRECT: &str = r#"
+route[T] {
+    $var(r) = evapi_relay("r-$var(ev)");
+    $var(m) = evapi_multicast("m-$var(ev)", "t1");
+    $var(u) = evapi_unicast("u-$var(ev)", "nope");
+    xlog("L_ERR", "$var(ev) relay=$var(r) multi=$var(m) uni=$var(u)\n");
+}
+event_route[htable:mod-init] { $var(ev) = "init"; route(T); }
+event_route[evapi:connection-new] { $var(ev) = "new"; route(T); evapi_set_tag("t1"); }
+event_route[evapi:message-received] {
+    if ($evapi(msg) == "close") { evapi_close(); }
+    $var(ev) = "msg"; route(T);
+}
+event_route[evapi:connection-closed] { $var(ev) = "closed"; route(T); }
+request_route { $var(ev) = "sip"; route(T); sl_send_reply("200", "OK"); }
+"#;
+
+/// Kamailio 5.6: the evapi event routes run in the evapi dispatcher, which
+/// sends at once and answers -1 ("message not delivered - no client
+/// connected") when no client takes the event; a SIP worker only hands the
+/// event over and always gets 1. The client that is going away still counts
+/// in evapi:connection-closed (relay, its tag); after evapi_close() it does
+/// not. htable:mod-init gets 1 when evapi is loaded first, -1 when htable is
+/// (modules initialise in load order: evapi's hand-over does not exist yet).
+#[test]
+fn relays_from_evapi_routes_fail_when_no_client_takes_them() {
+    let port = free_port();
+    let htable_first = cfg(port, "", DIRECT).replace(
+        "loadmodule \"evapi.so\"",
+        "loadmodule \"htable.so\"\nloadmodule \"evapi.so\"",
+    );
+    let s = Siprd::start(&htable_first);
+    assert!(
+        s.wait_log("init relay=-1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    drop(s);
+    let s = Siprd::start(&cfg(port, "loadmodule \"htable.so\"", DIRECT));
+    assert!(
+        s.wait_log("init relay=1 multi=1 uni=1", WAIT),
+        "{}",
+        s.log()
+    );
+    let c = UdpClient::new();
+    assert_eq!(first_line(&options(&s, &c, "d1")), "SIP/2.0 200 OK");
+    assert!(s.wait_log("sip relay=1 multi=1 uni=1", WAIT), "{}", s.log());
+    let mut a = Ev::connect(port);
+    assert!(
+        s.wait_log("new relay=1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    assert_eq!(a.frame(WAIT).as_deref(), Some("r-new"));
+    a.send(b"1:x,");
+    assert!(
+        s.wait_log("msg relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    let b = Ev::connect(port);
+    assert!(
+        s.wait_log("new relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    // b goes away: in its connection-closed it still takes the tagged event
+    drop(b);
+    assert!(
+        s.wait_log("closed relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    // the last client closes itself: nobody takes the events any more
+    a.send(b"5:close,");
+    assert!(
+        s.wait_log("msg relay=-1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(a.closed_within(WAIT));
+}

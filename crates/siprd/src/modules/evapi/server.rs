@@ -195,6 +195,16 @@ async fn connection(
         let _ = tokio::time::timeout(Duration::from_millis(250), &mut writer).await;
     }
     writer.abort();
+    let script = matches!(end, End::Script) || client.script_closed.load(Ordering::Relaxed);
+    let raise_closed = !script && !matches!(end, End::Stopping) && events.closed.is_some();
+    if raise_closed {
+        // As Kamailio: the client keeps its slot (and its tag) while
+        // connection-closed runs; relays there count it.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if submit(&st, Job::Closed(event(&client, None), done_tx)).await {
+            let _ = done_rx.await;
+        }
+    }
     st.release(&client);
     let addr = client.addr;
     let dropped = client.dropped.load(Ordering::Relaxed);
@@ -220,10 +230,6 @@ async fn connection(
     let junk = client.junk.load(Ordering::Relaxed);
     if junk > 1 {
         tracing::warn!("evapi: {junk} pieces of invalid data were ignored from client {addr}");
-    }
-    let script = matches!(end, End::Script) || client.script_closed.load(Ordering::Relaxed);
-    if !script && !matches!(end, End::Stopping) && events.closed.is_some() {
-        submit(&st, Job::Closed(event(&client, None))).await;
     }
 }
 
