@@ -389,14 +389,20 @@ fn oversized_frame_closes_the_connection() {
     a.send(&[b'x'; 100]);
     a.send(b",");
     assert!(s.wait_log(&format!("MSG idx=0 [{}]", "x".repeat(100)), WAIT));
+    // Kamailio 5.6: a frame longer than the read buffer closes the
+    // connection once the buffer is full, not when its length is read
     a.send(b"101:xx");
+    assert!(!a.closed_within(Duration::from_millis(300)));
+    a.send(&[b'x'; 99]);
     assert!(a.closed_within(WAIT));
     assert!(s.wait_log("does not fit max_frame_size (105)", WAIT));
     assert!(s.wait_log("CLOSED idx=0", WAIT));
-    // a huge length prefix
+    // a huge length prefix (Kamailio wraps it, or crashes on 2147483647)
     let mut b = Ev::connect(port);
     assert!(b.frame(WAIT).is_some());
     b.send(b"99999999999999999999999:");
+    assert!(!b.closed_within(Duration::from_millis(200)));
+    b.send(&[b'x'; 90]);
     assert!(b.closed_within(WAIT));
     // half a frame, then the client goes away: no message, a closed event
     let mut c = Ev::connect(port);

@@ -273,7 +273,11 @@ async fn process(st: &EvState, c: &Client, buf: &mut BytesMut, want: bool) -> Re
                 }
             }
             Step::NeedMore => return Ok(()),
-            Step::TooBig { len } => return Err(End::TooBig(len)),
+            // As Kamailio, whose read buffer holds max_frame bytes: the
+            // connection is closed once that much is buffered without a
+            // whole frame, not as soon as the length is read.
+            Step::TooBig { len } if buf.len() >= st.cfg.max_frame => return Err(End::TooBig(len)),
+            Step::TooBig { .. } => return Ok(()),
         }
     }
 }
