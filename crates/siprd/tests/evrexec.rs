@@ -54,7 +54,7 @@ event_route[evrexec:udp] {{
     }}
 }}
 event_route[evrexec:test] {{
-    xlog("L_ERR", "TEST data=[$evr(data)] len=$(evr(data){{s.len}})\n");
+    xlog("L_ERR", "TEST data=[$evr(data)] len=$(evr(data){{s.len}}) ip=[$evr(srcip)] port=[$evr(srcport)] portno=[$evr(srcportno)]\n");
 }}
 "#
     )
@@ -150,7 +150,15 @@ fn evrexec_run_over_jsonrpc() {
     .unwrap();
     assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":4}));
     // synchronous: the route ran before the answer
-    assert!(s.wait_log("TEST data=[mydata] len=6", WAIT), "{}", s.log());
+    // Kamailio 5.6: no source, but $evr(srcportno) is 0 (null in start-up tasks)
+    assert!(
+        s.wait_log(
+            "TEST data=[mydata] len=6 ip=[<null>] port=[<null>] portno=[0]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
     let r = rpc(
         rpc_port,
         r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test"],"id":3}"#,
@@ -215,4 +223,61 @@ fn seed_example_checks_and_runs() {
     .unwrap();
     assert_eq!(r["result"], serde_json::json!({}));
     assert!(s.wait_log("rpc command data: mydata", WAIT), "{}", s.log());
+}
+
+/// Kamailio 5.6: the event name and the data must be JSON strings: a number,
+/// null, a boolean or a structure is 500 "Invalid parameters" (nothing runs);
+/// parameters past the second are ignored. A `params` member that is neither
+/// an array nor an object runs the command without parameters and its fault
+/// is lost: an empty result.
+#[test]
+fn evrexec_run_parameter_types() {
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&cfg(evr_port, rpc_port));
+    let invalid = serde_json::json!({"code":500,"message":"Invalid parameters"});
+    for params in [
+        r#"["evrexec:test", 5]"#,
+        r#"["evrexec:test", null]"#,
+        r#"["evrexec:test", true]"#,
+        r#"["evrexec:test", {}]"#,
+        r#"["evrexec:test", 1.5]"#,
+        r#"[5]"#,
+        r#"[null]"#,
+        r#"[]"#,
+        r#"{}"#,
+    ] {
+        let req = format!(r#"{{"jsonrpc":"2.0","method":"evrexec.run","params":{params},"id":1}}"#);
+        let r = rpc(rpc_port, &req).unwrap();
+        assert_eq!(r["error"], invalid, "{params}: {r}");
+    }
+    for params in [r#""evrexec:test""#, "null", "5"] {
+        let req = format!(r#"{{"jsonrpc":"2.0","method":"evrexec.run","params":{params},"id":1}}"#);
+        let r = rpc(rpc_port, &req).unwrap();
+        assert_eq!(
+            r,
+            serde_json::json!({"jsonrpc":"2.0","result":{},"id":1}),
+            "{params}"
+        );
+    }
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","a","b"],"id":2}"#,
+    )
+    .unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log("TEST data=[a] len=1", WAIT), "{}", s.log());
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":{"x":"evrexec:test"},"id":2}"#,
+    )
+    .unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert_eq!(s.count_log("TEST data="), 2, "{}", s.log());
+    // the same loss of the fault for another command
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":"x","id":3}"#,
+    )
+    .unwrap();
+    assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
 }

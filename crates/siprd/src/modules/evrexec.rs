@@ -121,9 +121,13 @@ impl PvImpl<Ctx> for EvrPv {
             EvrField::SrcPort => d
                 .src
                 .map_or(Value::Null, |s| Value::from_string(s.port().to_string())),
-            EvrField::SrcPortNo => d
-                .src
-                .map_or(Value::Null, |s| Value::Int(i32::from(s.port()))),
+            // As Kamailio: 0 in an `evrexec.run` execution (data, no
+            // source), null in start-up tasks.
+            EvrField::SrcPortNo => match (d.src, &d.data) {
+                (Some(s), _) => Value::Int(i32::from(s.port())),
+                (None, Some(_)) => Value::Int(0),
+                (None, None) => Value::Null,
+            },
         }
     }
 }
@@ -218,16 +222,12 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
 }
 
 fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcError> {
-    let name = match params.first() {
-        Some(Json::String(s)) => s.clone(),
-        Some(Json::Number(n)) => n.to_string(),
-        _ => return Err(RpcError::new(500, "Invalid parameters")),
-    };
-    let data = match params.get(1) {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
+    // As Kamailio: both must be strings (a number, null or a structure is
+    // "Invalid parameters"); more parameters are ignored.
+    let mut scan = crate::rpc::Scan::new(params);
+    let invalid = |_| RpcError::new(500, "Invalid parameters");
+    let name = scan.str().map_err(invalid)?;
+    let data = scan.opt_str().map_err(invalid)?.unwrap_or_default();
     let Some(rt) = rt.get().and_then(Weak::upgrade) else {
         return Err(RpcError::new(500, "Server not ready"));
     };
