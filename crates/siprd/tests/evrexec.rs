@@ -281,3 +281,38 @@ fn evrexec_run_parameter_types() {
     .unwrap();
     assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
 }
+
+/// Kamailio 5.6 reads `sockaddr` with a lower-case `udp:`, an IPv4 address or a
+/// host name and a port other than 0; `UDP:`, port 0 and IPv6 forms do not
+/// start (some at config parse, some when the task process starts).
+#[test]
+fn udp_task_sockaddr_forms() {
+    let cfg = |sa: &str| {
+        format!(
+            r#"
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+loadmodule "evrexec.so"
+modparam("evrexec", "exec", "name=evrexec:u;sockaddr={sa}")
+event_route[evrexec:u] {{ xlog("L_ERR", "U [$evr(data)] from $evr(srcip)\n"); }}
+request_route {{ drop; }}
+"#
+        )
+    };
+    for bad in [
+        "UDP:127.0.0.1:5999",
+        "udp:127.0.0.1:0",
+        "udp:[::1]:5999",
+        "udp:::1:5999",
+        "udp:127.0.0.1:x",
+    ] {
+        let (code, out) = check_config(&cfg(bad));
+        assert_ne!(code, 0, "{bad} accepted: {out}");
+    }
+    // a host name is resolved
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(&format!("udp:localhost:{port}")));
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
+    assert!(s.wait_log("U [hi] from 127.0.0.1", WAIT), "{}", s.log());
+}

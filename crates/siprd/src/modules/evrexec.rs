@@ -73,22 +73,37 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
     Ok(t)
 }
 
-/// `udp:IP:PORT` (IPv6 as `udp:[::1]:PORT`).
+/// `udp:HOST:PORT` as Kamailio reads it: the `udp:` prefix in lower case, an
+/// IPv4 address or a host name (resolved here, at load), a port from 1 to
+/// 65535; without a port the socket gets an ephemeral one. IPv6 is refused
+/// (Kamailio 5.6 finds "too many colons" or cannot resolve `[::1]`).
 fn parse_sockaddr(v: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let bad = |why: &str| format!("sockaddr `{v}`: {why} (expected `udp:IP:PORT`)");
     let rest = v
         .strip_prefix("udp:")
-        .or_else(|| v.strip_prefix("UDP:"))
-        .ok_or_else(|| format!("sockaddr `{v}` must be `udp:IP:PORT`"))?;
-    rest.parse::<SocketAddr>()
-        .or_else(|_| {
-            // `udp:::1:5000`-style IPv6 without brackets
-            let (ip, port) = rest.rsplit_once(':').ok_or(())?;
-            Ok::<_, ()>(SocketAddr::new(
-                ip.parse().map_err(|_| ())?,
-                port.parse().map_err(|_| ())?,
-            ))
-        })
-        .map_err(|_| format!("sockaddr `{v}` must be `udp:IP:PORT`"))
+        .ok_or_else(|| bad("unsupported protocol"))?;
+    let (host, port) = match rest.split_once(':') {
+        None => (rest, 0),
+        Some((_, p)) if p.contains(':') => return Err(bad("too many colons")),
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => (h, n),
+            _ => return Err(bad("bad port number")),
+        },
+    };
+    if host.is_empty() || host.contains('[') {
+        return Err(bad("cannot resolve the address"));
+    }
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| bad("cannot resolve the address"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| bad("cannot resolve the address"))
 }
 
 /// Event data of an evrexec run (read by `$evr(...)`).
@@ -384,5 +399,23 @@ mod tests {
         assert!(parse_exec("name=x;sockaddr=tcp:1.2.3.4:5").is_err());
         assert!(parse_exec("name=x;bogus=1").unwrap_err().contains("bogus"));
         assert!(parse_exec("name=x;wait=abc").is_err());
+        // as Kamailio 5.6: lower-case `udp:`, IPv4 or a host name, port 1..65535
+        for bad in [
+            "UDP:127.0.0.1:5",
+            "udp:127.0.0.1:0",
+            "udp:127.0.0.1:abc",
+            "udp:::1:5",
+            "udp:[::1]:5",
+            "udp::5",
+        ] {
+            assert!(
+                parse_exec(&format!("name=x;sockaddr={bad}")).is_err(),
+                "{bad}"
+            );
+        }
+        let t = parse_exec("name=x;sockaddr=udp:localhost:4444").unwrap();
+        assert_eq!(t.sockaddr, Some("127.0.0.1:4444".parse().unwrap()));
+        let t = parse_exec("name=x;sockaddr=udp:127.0.0.1").unwrap();
+        assert_eq!(t.sockaddr, Some("127.0.0.1:0".parse().unwrap()));
     }
 }
