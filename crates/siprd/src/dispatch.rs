@@ -151,6 +151,9 @@ impl Handler for Dispatcher {
     }
 
     fn on_message(&self, io: &mut WorkerIo, pkt: Received) {
+        if is_closing(pkt.conn) {
+            return;
+        }
         // Kamailio ignores datagrams shorter than any SIP message could be
         // (NAT keep-alives, probes).
         if is_keepalive(&pkt.data) || (pkt.proto == Proto::Udp && pkt.data.len() < MIN_UDP_PACKET) {
@@ -166,8 +169,18 @@ impl Handler for Dispatcher {
                 return;
             }
         }
+        // As Kamailio's stream reader: data that cannot be framed (no or a
+        // bad Content-Length, a header section too long) closes the
+        // connection before any parsing: no nosip, no receive-parse-error.
         if pkt.framing_error {
-            return self.on_parse_error(io, pkt, "stream framing error", true);
+            if self.bad_message_log.allow() {
+                tracing::warn!(
+                    "closing {}:{}: the stream cannot be framed as SIP",
+                    pkt.proto,
+                    pkt.src
+                );
+            }
+            return close_stream(&self.rt, &RcvInfo::of(&pkt));
         }
         // Parsed in place into the worker's context; the checks below only
         // read it, and a message that is not routed is left for the next one.
@@ -203,6 +216,12 @@ impl Handler for Dispatcher {
                     ctx,
                 )
             });
+            // Two Content-Length headers: the stream was framed with the
+            // first, the message was routed, and Kamailio then closes the
+            // connection.
+            if !ctx.msg.content_length_ok() {
+                close_stream(&self.rt, &ctx.rcv);
+            }
         });
     }
 }
@@ -210,9 +229,31 @@ impl Handler for Dispatcher {
 /// A stream that carried a message Kamailio cannot take (unparsable, or
 /// without Via/From/To/Call-ID/CSeq) is closed, as Kamailio closes it.
 fn close_stream(rt: &Runtime, rcv: &RcvInfo) {
-    if rcv.conn.is_some() {
+    if let Some(conn) = rcv.conn {
         rt.tcp_close_after(&rcv.reply_dest(rcv.src));
+        CLOSING.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CLOSING_KEPT {
+                c.pop_front();
+            }
+            c.push_back(conn);
+        });
     }
+}
+
+/// Connections this worker closed: messages of theirs still queued behind
+/// the one that closed them are not routed (Kamailio stops reading the
+/// stream at once). A connection's messages always go to the same worker,
+/// and ids are never reused.
+const CLOSING_KEPT: usize = 64;
+
+thread_local! {
+    static CLOSING: std::cell::RefCell<std::collections::VecDeque<crate::transport::ConnId>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+fn is_closing(conn: Option<crate::transport::ConnId>) -> bool {
+    conn.is_some_and(|id| CLOSING.with(|c| c.borrow().contains(&id)))
 }
 
 /// Shorter UDP datagrams are ignored, as Kamailio does.

@@ -315,7 +315,7 @@ impl Simple {
                 .status()
                 .map_or(Value::Null, |s| Value::Int(i32::from(s))),
             Reason => {
-                if msg.is_request() {
+                if !msg.is_response() {
                     Value::Null
                 } else {
                     bytes_of(ctx, msg.reason())
@@ -346,6 +346,9 @@ impl Simple {
             // all that follows the headers (a datagram's bytes past a short
             // Content-Length included, as Kamailio)
             BodySize => Value::Int(received_body(msg).len() as i32),
+            // Data without any header line (nosip) has no body at all: null,
+            // as Kamailio (a SIP message with an empty body reads "").
+            Body if msg.header_lines() == 0 => Value::Null,
             Body => bytes_of(ctx, received_body(msg)),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
             Contact => opt(ctx, msg.header_by_name(b"Contact")),
@@ -374,7 +377,14 @@ impl Simple {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
             }
             Pid => Value::Int(std::process::id() as i32),
-            MsgType => Value::Int(if msg.is_request() { 1 } else { 2 }),
+            // 0 for data whose start line did not parse (nosip), as Kamailio
+            MsgType => Value::Int(if msg.is_request() {
+                1
+            } else if msg.is_response() {
+                2
+            } else {
+                0
+            }),
             MsgTypeStr => Value::from_static(if msg.is_request() { "rq" } else { "rp" }),
             SrcAddrStr => {
                 let r = ctx.rcv;
