@@ -108,7 +108,11 @@ impl Dispatcher {
         if let Some(ev) = &self.parse_error {
             let data = pkt.data.clone();
             self.rt.raise_with(ev, route_type::EVENT, |ctx| {
-                ctx.rcv = rcv;
+                // As Kamailio: the route runs on the received data (its start
+                // line did not parse: `$rm`, `$ru`, headers are null), not on
+                // a faked request.
+                ctx.msg = siprd_sip::Message::unparsed(data.clone());
+                ctx.reset_keeping_msg(false, rcv);
                 ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
             });
         } else if self.bad_message_log.allow() {

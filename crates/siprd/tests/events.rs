@@ -19,6 +19,7 @@ event_route[core:worker-one-init] {
 }
 event_route[core:receive-parse-error] {
     xlog("L_ERR", "PARSE-ERROR len=$ml [$mb] from $si\n");
+    xlog("L_ERR", "PARSE-ERROR-PV rm=$rm ru=$ru rv=[$rv] ci=$ci hdrc=$hdrc(Via) mt=$mt rb=$rb mi=$mi\n");
 }
 event_route[core:pre-routing] {
     xlog("L_ERR", "PRE-ROUTING $rm $rU\n");
@@ -153,4 +154,27 @@ fn msg_received_sees_raw_data_and_can_drop() {
         &request("OPTIONS", "sip:keep@127.0.0.1", c.port(), "d2", ""),
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
+
+/// Kamailio 5.6: core:receive-parse-error runs on the received data, not on a
+/// faked request: the start line did not parse, so `$rm`, `$ru`, `$ci`, `$rb`
+/// are null, no header is seen (even a `Via:` line after the junk line), `$mt`
+/// is 0, `$rv` the first word of the line, and `$mi` counts the message.
+#[test]
+fn receive_parse_error_sees_the_received_data() {
+    let s = Siprd::start(CFG);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "hello junk line\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nCall-ID: abc\r\n\r\n",
+    );
+    assert!(
+        s.wait_log(
+            "PARSE-ERROR-PV rm=<null> ru=<null> rv=[hello] ci=<null> hdrc=0 mt=0 rb=<null> mi=",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    assert!(!s.log().contains("mi=0\n"), "{}", s.log());
 }
