@@ -771,17 +771,16 @@ impl Module for Async {
                         .last()
                         .and_then(|x| crate::modules::args::str_arg(ctx, x))
                         .unwrap_or_default();
-                    if st.push_task(
+                    // As Kamailio: a group that does not exist is logged
+                    // ("not found - ignoring") and the function is still true.
+                    let _ = st.push_task(
                         group.as_deref(),
                         JobKind::Data {
                             route: route.into(),
                             data,
                         },
-                    ) {
-                        1
-                    } else {
-                        -1
-                    }
+                    );
+                    1
                 }),
             });
         }
