@@ -165,9 +165,10 @@ impl Handler for Dispatcher {
         }
         if let Some(ev) = &self.msg_received {
             let (rcv, data) = (RcvInfo::of(&pkt), pkt.data.clone());
+            // As Kamailio: the route runs on the faked request (`$si`, `$mb`
+            // are its own); `$rcv(...)` reads the received data.
             let out = self.rt.raise_with(ev, route_type::EVENT, |ctx| {
-                ctx.rcv = rcv;
-                ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
+                ctx.event = Some(Box::new(crate::modules::pv::RcvEvent { data, rcv }));
             });
             if out.dropped {
                 return;

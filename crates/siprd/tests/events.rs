@@ -28,11 +28,12 @@ event_route[core:pre-routing] {
 event_route[core:msg-received] {
     if ($(rcv(buf){s.len}) > 0 && $rcv(buf) =~ "X-Drop-Me") {
         xlog("L_ERR", "MSG-RECEIVED dropping $rcv(len) bytes from $rcv(srcip)\n");
+        xlog("L_ERR", "MSG-RECEIVED-PV proto=$rcv(proto) sproto=$rcv(sproto) af=$rcv(af) rcvport=$rcv(rcvport) si=$si ml=$ml rm=$rm\n");
         drop;
     }
 }
 request_route {
-    xlog("L_ERR", "REQUEST $rm $rU\n");
+    xlog("L_ERR", "REQUEST $rm $rU rcv=$rcv(len)\n");
     sl_send_reply("200", "OK");
 }
 "#;
@@ -147,6 +148,17 @@ fn msg_received_sees_raw_data_and_can_drop() {
         ),
     );
     assert!(s.wait_log("MSG-RECEIVED dropping", WAIT), "{}", s.log());
+    // Kamailio 5.6: the route runs on the faked request ($si, $ml, $rm are its
+    // own); $rcv(proto) and $rcv(af) are numbers, $rcv(sproto) the name
+    let port = s.udp_addr().port();
+    assert!(
+        s.wait_log(
+            &format!("MSG-RECEIVED-PV proto=1 sproto=udp af=2 rcvport={port} si=1.0.0.127 ml=184 rm=OPTIONS"),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
     c.expect_silence(Duration::from_millis(200));
     assert!(!s.log().contains("PRE-ROUTING OPTIONS dropme"));
     let r = c.request(
@@ -154,6 +166,12 @@ fn msg_received_sees_raw_data_and_can_drop() {
         &request("OPTIONS", "sip:keep@127.0.0.1", c.port(), "d2", ""),
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    // $rcv(...) is null outside core:msg-received
+    assert!(
+        s.wait_log("REQUEST OPTIONS keep rcv=<null>", WAIT),
+        "{}",
+        s.log()
+    );
 }
 
 /// Kamailio 5.6: core:receive-parse-error runs on the received data, not on a

@@ -13,6 +13,14 @@ use std::sync::Arc;
 /// `core:receive-parse-error` and `nosip:msg`).
 pub struct RawPacket(pub Bytes);
 
+/// What `event_route[core:msg-received]` reads through `$rcv(...)`: the
+/// received data and where it came from. The route itself runs on the faked
+/// request (its `$si`, `$mb` are the faked ones), as Kamailio.
+pub struct RcvEvent {
+    pub data: Bytes,
+    pub rcv: crate::context::RcvInfo,
+}
+
 /// Which part of the message a simple PV reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
@@ -799,23 +807,41 @@ enum Rcv {
     LocalIp,
     LocalPort,
     Proto,
+    SProto,
     Af,
 }
 
 impl PvImpl<Ctx> for Rcv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        let raw = ctx.event_data::<RawPacket>().map(|r| r.0.clone());
-        let r = ctx.rcv;
+        // Only core:msg-received has it (null elsewhere, as Kamailio).
+        let Some(ev) = ctx.event_data::<RcvEvent>() else {
+            return Value::Null;
+        };
+        let r = ev.rcv;
         match self {
-            Rcv::Buf => raw.map_or(Value::Null, Value::Str),
-            Rcv::Len => raw.map_or(Value::Null, |b| Value::Int(b.len() as i32)),
+            Rcv::Buf => Value::Str(ev.data.clone()),
+            Rcv::Len => Value::Int(ev.data.len() as i32),
             Rcv::SrcIp => Value::from_string(r.src.ip().to_string()),
             Rcv::SrcPort => Value::Int(i32::from(r.src.port())),
             Rcv::LocalIp => Value::from_string(r.local.ip().to_string()),
             Rcv::LocalPort => Value::Int(i32::from(r.local.port())),
-            Rcv::Proto => Value::from_static(r.proto.as_str()),
-            Rcv::Af => Value::from_static(if r.src.is_ipv4() { "ipv4" } else { "ipv6" }),
+            // Kamailio's numbers: proto 1 UDP, 2 TCP; af 2 IPv4, 10 IPv6
+            Rcv::Proto => Value::Int(match r.proto {
+                crate::transport::Proto::Udp => 1,
+                crate::transport::Proto::Tcp => 2,
+            }),
+            Rcv::SProto => Value::from_static(r.proto.as_str()),
+            Rcv::Af => Value::Int(if r.src.is_ipv4() { 2 } else { 10 }),
         }
+    }
+}
+
+/// The `af` core keyword: the received message's address family.
+struct RcvAf;
+
+impl PvImpl<Ctx> for RcvAf {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        Value::Int(if ctx.rcv.src.is_ipv4() { 2 } else { 10 })
     }
 }
 
@@ -1070,11 +1096,21 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("srcport") => Rcv::SrcPort,
                 Some("rcvip") => Rcv::LocalIp,
                 Some("rcvport") => Rcv::LocalPort,
-                Some("proto") | Some("sproto") => Rcv::Proto,
+                Some("proto") => Rcv::Proto,
+                Some("sproto") => Rcv::SProto,
                 Some("af") => Rcv::Af,
                 other => return Err(format!("unknown $rcv field {other:?} (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)")),
             };
             Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    // The address family of the received message, read by the core keyword
+    // `af` (`af == INET`): 2 or 10, as Kamailio's numbers.
+    reg.add_pv(PvClassDef {
+        name: "_af",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, _inner: Option<&str>| {
+            Ok(Box::new(RcvAf) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     snd_class(reg, "snd", false);
