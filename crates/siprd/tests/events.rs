@@ -196,3 +196,43 @@ fn receive_parse_error_sees_the_received_data() {
     );
     assert!(!s.log().contains("mi=0\n"), "{}", s.log());
 }
+
+/// Kamailio 5.6: sl:local-response runs on the reply just sent, not on the
+/// request nor a faked one: `$rs`/`$rr` are the reply's, `$rm`/`$ci` come from
+/// its copied headers, `$ru` and the request's own headers are null, `$mt` is
+/// 2, and `$snd(ip|port|buf)` tell where it went. `$var` of the request
+/// survives (same worker).
+#[test]
+fn sl_local_response_sees_the_reply() {
+    let s = Siprd::start(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+event_route[sl:local-response] {
+    xlog("L_ERR", "LOCALRESP rm=[$rm] ci=[$ci] rs=[$rs] rr=[$rr] mt=$mt ru=[$ru] hdr=[$hdr(X-A)] snd=[$snd(ip):$snd(port)] len=[$(snd(buf){s.len})] ml=[$ml] var=[$var(x)]\n");
+}
+request_route {
+    $var(x) = "req";
+    append_hf("X-A: a\r\n");
+    sl_send_reply("404", "Nope");
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "lr1", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 404 Nope");
+    let want = format!(
+        "LOCALRESP rm=[INVITE] ci=[lr1] rs=[404] rr=[Nope] mt=2 ru=[<null>] hdr=[<null>] snd=[127.0.0.1:{}] len=[{}] ml=[{}] var=[req]",
+        c.port(),
+        r.len(),
+        r.len()
+    );
+    assert!(s.wait_log(&want, WAIT), "{want}\n{}", s.log());
+}
