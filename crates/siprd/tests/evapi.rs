@@ -404,6 +404,11 @@ fn oversized_frame_closes_the_connection() {
     assert!(!b.closed_within(Duration::from_millis(200)));
     b.send(&[b'x'; 90]);
     assert!(b.closed_within(WAIT));
+    // its slot is free once its connection-closed route has run
+    let deadline = Instant::now() + WAIT;
+    while s.count_log("CLOSED idx=0") < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // half a frame, then the client goes away: no message, a closed event
     let mut c = Ev::connect(port);
     assert!(c.frame(WAIT).is_some());

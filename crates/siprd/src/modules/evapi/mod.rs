@@ -119,8 +119,9 @@ struct Events {
 enum Job {
     New(EvapiEvent, tokio::sync::oneshot::Sender<()>),
     Msg(EvapiEvent),
-    /// Answered once the route ran: the client keeps its slot meanwhile.
-    Closed(EvapiEvent, tokio::sync::oneshot::Sender<()>),
+    /// The client keeps its slot while the route runs; the script thread
+    /// frees it right after, then answers.
+    Closed(EvapiEvent, Arc<Client>, tokio::sync::oneshot::Sender<()>),
 }
 
 thread_local! {
@@ -472,10 +473,11 @@ fn worker_loop(st: &Arc<EvState>, rt: &Arc<Runtime>, rx: &crossbeam_channel::Rec
                     rt.raise(h, Some(Box::new(data)));
                 }
             }
-            Job::Closed(data, done) => {
+            Job::Closed(data, client, done) => {
                 if let Some(h) = &ev.closed {
                     rt.raise(h, Some(Box::new(data)));
                 }
+                st.release(&client);
                 let _ = done.send(());
             }
         }

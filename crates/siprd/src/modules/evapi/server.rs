@@ -201,7 +201,12 @@ async fn connection(
         // As Kamailio: the client keeps its slot (and its tag) while
         // connection-closed runs; relays there count it.
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        if submit(&st, Job::Closed(event(&client, None), done_tx)).await {
+        if submit(
+            &st,
+            Job::Closed(event(&client, None), client.clone(), done_tx),
+        )
+        .await
+        {
             let _ = done_rx.await;
         }
     }

@@ -439,6 +439,8 @@ pub fn register(
         Box::new(|_| {
             Ok(json!({
                 "version": format!("siprd {}", env!("CARGO_PKG_VERSION")),
+                // Kamailio's repository id; its packages say "unknown "
+                "id": "unknown ",
                 "compiler": "rustc",
                 "compiled": "",
                 "flags": "",
@@ -718,7 +720,7 @@ fn register_more(
         "Returns TCP related info.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             Ok(json!({
@@ -737,7 +739,7 @@ fn register_more(
         "Returns TCP connections details.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             Ok(Json::Array(
@@ -767,7 +769,7 @@ fn register_more(
         "Returns active TCP options.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             // What siprd does, in Kamailio's names: writes are asynchronous
@@ -828,4 +830,27 @@ mod tests {
         assert_eq!(echo(&[json!("a"), json!(1)]), json!(["a", "1"]));
         assert!(ctime(0).contains("1970"));
     }
+}
+
+/// The TCP state the `core.tcp_*` commands show. As Kamailio: TCP is on
+/// unless `disable_tcp=yes`, also without a TCP listener (no readers, no
+/// connection, the configured limits).
+fn tcp_state(rt: &crate::runtime::Runtime) -> Option<crate::transport::TcpSnapshot> {
+    if rt.settings.disable_tcp {
+        return None;
+    }
+    rt.tcp_snapshot().or_else(|| {
+        let d = crate::transport::TransportConfig::default();
+        Some(crate::transport::TcpSnapshot {
+            workers: 0,
+            max_connections: rt.settings.tcp_max_connections,
+            lifetime: std::time::Duration::from_secs(u64::from(
+                rt.settings.tcp_connection_lifetime,
+            )),
+            connect_timeout: d.tcp_connect_timeout,
+            max_queued: d.tcp_max_queued.max(65536),
+            conns: Vec::new(),
+            counters: Default::default(),
+        })
+    })
 }
