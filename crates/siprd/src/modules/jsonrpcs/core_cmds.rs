@@ -804,6 +804,29 @@ fn register_more(
     );
 }
 
+/// The TCP state the `core.tcp_*` commands show. As Kamailio: TCP is on
+/// unless `disable_tcp=yes`, also without a TCP listener (no readers, no
+/// connection, the configured limits).
+fn tcp_state(rt: &crate::runtime::Runtime) -> Option<crate::transport::TcpSnapshot> {
+    if rt.settings.disable_tcp {
+        return None;
+    }
+    rt.tcp_snapshot().or_else(|| {
+        let d = crate::transport::TransportConfig::default();
+        Some(crate::transport::TcpSnapshot {
+            workers: 0,
+            max_connections: rt.settings.tcp_max_connections,
+            lifetime: std::time::Duration::from_secs(u64::from(
+                rt.settings.tcp_connection_lifetime,
+            )),
+            connect_timeout: d.tcp_connect_timeout,
+            max_queued: d.tcp_max_queued.max(65536),
+            conns: Vec::new(),
+            counters: Default::default(),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,27 +853,4 @@ mod tests {
         assert_eq!(echo(&[json!("a"), json!(1)]), json!(["a", "1"]));
         assert!(ctime(0).contains("1970"));
     }
-}
-
-/// The TCP state the `core.tcp_*` commands show. As Kamailio: TCP is on
-/// unless `disable_tcp=yes`, also without a TCP listener (no readers, no
-/// connection, the configured limits).
-fn tcp_state(rt: &crate::runtime::Runtime) -> Option<crate::transport::TcpSnapshot> {
-    if rt.settings.disable_tcp {
-        return None;
-    }
-    rt.tcp_snapshot().or_else(|| {
-        let d = crate::transport::TransportConfig::default();
-        Some(crate::transport::TcpSnapshot {
-            workers: 0,
-            max_connections: rt.settings.tcp_max_connections,
-            lifetime: std::time::Duration::from_secs(u64::from(
-                rt.settings.tcp_connection_lifetime,
-            )),
-            connect_timeout: d.tcp_connect_timeout,
-            max_queued: d.tcp_max_queued.max(65536),
-            conns: Vec::new(),
-            counters: Default::default(),
-        })
-    })
 }
