@@ -329,3 +329,25 @@ request_route {{
     let r = ask("xi2").map(|r| reason(&r)).unwrap_or_default();
     assert!(r == "xi2 4 5" || r == "xi2 4 4", "{r}");
 }
+
+/// Kamailio 5.6: an empty key (`$sht(t=>)`) is accepted and is a key like any
+/// other; `$shtrecord(key|value)` outside htable:expired are empty strings.
+#[test]
+fn empty_key_and_shtrecord_outside_expiry() {
+    let cfg = format!(
+        r#"{HEAD}
+modparam("htable", "htable", "t=>size=4;")
+request_route {{
+    $sht(t=>) = 3;
+    sl_send_reply("200", "v=[$sht(t=>)] cv=$shtcv(t=>) n=$shtcn(t=>.*) k=[$shtrecord(key)] r=[$shtrecord(value)]");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ek", ""),
+    );
+    assert_eq!(reason(&r), "v=[3] cv=0 n=1 k=[] r=[]");
+}
