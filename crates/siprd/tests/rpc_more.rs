@@ -1054,6 +1054,10 @@ fn tcp_info_without_tcp_listener_and_info_fields_as_kamailio() {
     let mut keys: Vec<&str> = ci.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, ["compiled", "compiler", "flags", "id", "version"]);
+    // the tcp: group exists without a TCP listener; tmx: needs tmx loaded
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(all.contains("tcp:established = 0"), "{all}");
+    assert!(all.contains("tmx:UAS_transactions"), "{all}");
     let st = result(port, "tm.stats", json!([]));
     let mut keys: Vec<&str> = st.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
@@ -1089,4 +1093,12 @@ fn tcp_info_without_tcp_listener_and_info_fields_as_kamailio() {
             "{m}"
         );
     }
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(!all.contains("tcp:"), "{all}");
+    drop(_s);
+    let port = free_udp_port();
+    let no_tmx = cfg(port, "", "request_route { exit; }").replace("loadmodule \"tmx.so\"\n", "");
+    let _s = Siprd::start(&no_tmx);
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(!all.contains("tmx:"), "{all}");
 }

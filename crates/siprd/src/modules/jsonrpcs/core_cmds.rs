@@ -289,9 +289,12 @@ fn register_net(rt: &Arc<Runtime>) {
         load(&crate::forward::FAILED_DNS),
     );
     stats.add("dns", "slow_dns_request", Stat::Computed(Arc::new(|| 0)));
-    let Some(tcp) = rt.tcp_snapshot() else {
+    // As Kamailio: the `tcp:` group exists unless `disable_tcp=yes`, also
+    // without a TCP listener (its counters stay 0 then).
+    if rt.settings.disable_tcp {
         return;
-    };
+    }
+    let counters = rt.tcp_snapshot().map(|t| t.counters).unwrap_or_default();
     type Field = fn(&crate::transport::TcpCounters) -> &AtomicU64;
     let fields: [(&str, Field); 8] = [
         ("established", |c| &c.established),
@@ -304,7 +307,7 @@ fn register_net(rt: &Arc<Runtime>) {
         ("con_reset", |c| &c.con_reset),
     ];
     for (name, field) in fields {
-        let c = tcp.counters.clone();
+        let c = counters.clone();
         let read = move || field(&c).load(Relaxed);
         stats.add("tcp", name, Stat::Computed(Arc::new(read)));
     }
@@ -338,7 +341,14 @@ type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
 /// is loaded. Names tm does not count stay 0.
 pub fn register_tmx(rt: &Arc<Runtime>) {
     register_net(rt);
-    if rt.rpc.get("tm.stats").is_none() {
+    // Kamailio's tmx module owns the group: none when only tm is loaded.
+    let tmx_loaded = rt
+        .rpc
+        .call("core.modules", &[])
+        .ok()
+        .and_then(|v| v.as_array().map(|a| a.iter().any(|m| m == "tmx")))
+        .unwrap_or(false);
+    if rt.rpc.get("tm.stats").is_none() || !tmx_loaded {
         return;
     }
     let field = |rt: &Weak<Runtime>, f: &'static str| -> u64 {
