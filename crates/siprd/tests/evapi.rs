@@ -951,3 +951,43 @@ fn relays_from_evapi_routes_fail_when_no_client_takes_them() {
     );
     assert!(a.closed_within(WAIT));
 }
+
+const ORDER: &str = r#"
+event_route[evapi:connection-new] { xlog("L_ERR", "EV new $evapi(conidx)\n"); }
+event_route[evapi:message-received] { xlog("L_ERR", "EV msg $evapi(conidx) $evapi(msg)\n"); }
+event_route[evapi:connection-closed] { xlog("L_ERR", "EV closed $evapi(conidx)\n"); }
+request_route { exit; }
+"#;
+
+/// Kamailio 5.6 runs every evapi route in its dispatcher, whatever `workers`
+/// says: a client's connection-new, messages and connection-closed run in
+/// order. siprd keeps each client on one script thread.
+#[test]
+fn a_clients_events_run_in_order_with_several_workers() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "workers", 4)"#, ORDER));
+    let mut want = Vec::new();
+    for round in 0..3 {
+        let mut a = Ev::connect(port);
+        let mut frames = Vec::new();
+        want.push("EV new 0".to_string());
+        for i in 0..20 {
+            let m = format!("r{round}m{i}");
+            frames.extend_from_slice(format!("{}:{m},", m.len()).as_bytes());
+            want.push(format!("EV msg 0 {m}"));
+        }
+        a.send(&frames);
+        drop(a);
+        want.push("EV closed 0".to_string());
+        let deadline = Instant::now() + WAIT;
+        while s.count_log("EV closed 0") <= round && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let got: Vec<String> = s
+        .log()
+        .lines()
+        .filter_map(|l| l.find("EV ").map(|i| l[i..].to_string()))
+        .collect();
+    assert_eq!(got, want);
+}

@@ -138,7 +138,9 @@ pub struct EvState {
     next_gen: AtomicU64,
     pub stats: Stats,
     events: OnceLock<Events>,
-    jobs: OnceLock<crossbeam_channel::Sender<Job>>,
+    /// One queue per script thread; a connection's jobs always go to the
+    /// same one (by its index), so its events run in order.
+    jobs: OnceLock<Vec<crossbeam_channel::Sender<Job>>>,
     stop: AtomicBool,
     shutdown: tokio::sync::Notify,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -412,13 +414,18 @@ impl Module for Evapi {
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("evapi: cannot set {addr} non-blocking: {e}"))?;
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(4096);
-        let _ = st.jobs.set(tx);
+        let mut txs = Vec::with_capacity(st.cfg.workers);
+        let mut rxs = Vec::with_capacity(st.cfg.workers);
+        for _ in 0..st.cfg.workers.max(1) {
+            let (tx, rx) = crossbeam_channel::bounded::<Job>(4096);
+            txs.push(tx);
+            rxs.push(rx);
+        }
+        let _ = st.jobs.set(txs);
         let mut threads = st.threads.lock();
-        for n in 0..st.cfg.workers {
+        for (n, rx) in rxs.into_iter().enumerate() {
             let st = st.clone();
             let rt = rt.clone();
-            let rx = rx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("evapi-worker-{n}"))
                 .spawn(move || worker_loop(&st, &rt, &rx))

@@ -122,9 +122,13 @@ fn event(c: &Client, msg: Option<Bytes>) -> EvapiEvent {
 /// Hand a job to the script threads, waiting (on this task only) while their
 /// queue is full. False when the module is stopping.
 async fn submit(st: &EvState, job: Job) -> bool {
-    let Some(tx) = st.jobs.get() else {
+    let Some(txs) = st.jobs.get().filter(|t| !t.is_empty()) else {
         return false;
     };
+    let conidx = match &job {
+        Job::New(e, _) | Job::Msg(e) | Job::Closed(e, _, _) => e.conidx,
+    };
+    let tx = &txs[conidx % txs.len()];
     let mut job = job;
     loop {
         match tx.try_send(job) {
