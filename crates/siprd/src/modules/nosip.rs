@@ -120,14 +120,15 @@ fn other_protocol_with_headers(data: &[u8]) -> bool {
     other && !(rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
 }
 
-/// `$nosip`: the packet, like `$mb` (null outside `event_route[nosip:msg]`).
+/// `$nosip`: the same as `$mb` everywhere, as Kamailio (in
+/// `event_route[nosip:msg]` the packet, elsewhere the current message).
 struct NosipPv;
 
 impl PvImpl<Ctx> for NosipPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         match ctx.event_data::<RawPacket>() {
             Some(raw) => Value::Str(raw.0.clone()),
-            None => Value::Null,
+            None => Value::Str(ctx.msg.buf().clone()),
         }
     }
 }
