@@ -263,3 +263,47 @@ fn seed_example_checks_and_resumes_a_transaction() {
     assert_eq!(first_line(&reply), "SIP/2.0 200 Resumed");
     assert!(s.wait_log("resumed MESSAGE seed4", WAIT), "{}", s.log());
 }
+
+/// Kamailio 5.6 refuses blanks inside these PV names and any name given to
+/// `$nosip` (the config does not start).
+#[test]
+fn seed_pv_names_are_exact() {
+    let cfg = |pv: &str| {
+        format!(
+            r#"
+async_workers=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "tm.so"
+loadmodule "evrexec.so"
+loadmodule "evapi.so"
+loadmodule "async.so"
+loadmodule "nosip.so"
+event_route[nosip:msg] {{ exit; }}
+request_route {{ xlog("L_INFO", "X {pv}\n"); }}
+"#
+        )
+    };
+    for bad in [
+        "$async( data )",
+        "$rcv( len )",
+        "$nosip()",
+        "$nosip(x)",
+        "$evapi( msg )",
+        "$evr( data )",
+    ] {
+        let (code, out) = check_config(&cfg(bad));
+        assert_ne!(code, 0, "{bad} accepted: {out}");
+    }
+    for good in [
+        "$async(data)",
+        "$rcv(len)",
+        "$nosip",
+        "$evapi(msg)",
+        "$evr(data)",
+    ] {
+        let (code, out) = check_config(&cfg(good));
+        assert_eq!(code, 0, "{good} refused: {out}");
+    }
+}

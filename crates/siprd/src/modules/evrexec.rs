@@ -301,7 +301,8 @@ impl Module for Evrexec {
             name: "evr",
             module: "evrexec",
             parse: Arc::new(|_fx, inner| {
-                let f = match inner.map(str::trim) {
+                // names are exact: no blanks, as Kamailio
+                let f = match inner {
                     Some("data") => EvrField::Data,
                     Some("srcip") => EvrField::SrcIp,
                     Some("srcport") => EvrField::SrcPort,

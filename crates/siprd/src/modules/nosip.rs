@@ -194,7 +194,11 @@ impl Module for Nosip {
         reg.add_pv(PvClassDef {
             name: "nosip",
             module: "nosip",
-            parse: Arc::new(|_fx, _inner| Ok(Box::new(NosipPv) as Box<dyn PvImpl<Ctx>>)),
+            // `$nosip` has no name: `$nosip(x)` and `$nosip()` are refused (Kamailio)
+            parse: Arc::new(|_fx, inner| match inner {
+                None => Ok(Box::new(NosipPv) as Box<dyn PvImpl<Ctx>>),
+                Some(n) => Err(format!("`$nosip` takes no name, got `$nosip({n})`")),
+            }),
         });
     }
 

@@ -594,7 +594,8 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
         name: "evapi",
         module: "evapi",
         parse: Arc::new(|_fx, inner| {
-            let f = match inner.map(str::trim) {
+            // names are exact: no blanks, as Kamailio
+            let f = match inner {
                 Some("srcaddr") => EvField::SrcAddr,
                 Some("srcport") => EvField::SrcPort,
                 Some("msg") => EvField::Msg,

@@ -1089,7 +1089,8 @@ pub fn register(reg: &mut Registry<Ctx>) {
         name: "rcv",
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-            let which = match inner.map(str::trim) {
+            // names are exact: no blanks, as Kamailio
+            let which = match inner {
                 Some("buf") => Rcv::Buf,
                 Some("len") => Rcv::Len,
                 Some("srcip") => Rcv::SrcIp,

@@ -815,7 +815,8 @@ impl Module for Async {
             name: "async",
             module: "async",
             parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-                match inner.map(str::trim) {
+                // names are exact: no blanks, as Kamailio
+                match inner {
                     Some("data") => {
                         Ok(Box::new(AsyncDataPv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
                     }
