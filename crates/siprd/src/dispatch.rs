@@ -145,7 +145,18 @@ impl Handler for Dispatcher {
         self.wait_for(Gate::Opened);
         if io.rank() == 1 {
             if let Some(ev) = &self.worker_one_init {
-                self.rt.raise(ev, None);
+                // Not when the start failed (modules stopping): Kamailio never
+                // forks its workers then.
+                if !self.rt.is_stopping() && self.rt.raise(ev, None).dropped {
+                    // As Kamailio: the worker exits and the server with it.
+                    tracing::error!("exit due to 'drop' in event_route[core:worker-one-init]");
+                    self.rt.begin_stop();
+                    // SAFETY: kill(2) on our own pid with SIGTERM: the main
+                    // thread's signal wait then stops the server as usual.
+                    unsafe {
+                        libc::kill(libc::getpid(), libc::SIGTERM);
+                    }
+                }
             }
             self.set_gate(Gate::Serving);
         }

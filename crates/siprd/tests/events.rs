@@ -236,3 +236,24 @@ request_route {
     );
     assert!(s.wait_log(&want, WAIT), "{want}\n{}", s.log());
 }
+
+/// Kamailio 5.6: `drop` in event_route[core:worker-one-init] ends that
+/// worker ("exit due to 'drop' in event route") and the server with it.
+#[test]
+fn drop_in_worker_one_init_stops_the_server() {
+    let mut s = Siprd::start(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+event_route[core:worker-one-init] { xlog("L_ERR", "W1\n"); drop; }
+request_route { drop; }
+"#,
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!s.is_running(), "{}", s.log());
+    assert!(s.log().contains("exit due to 'drop'"), "{}", s.log());
+}
