@@ -129,7 +129,7 @@ fn tcp_junk_reaches_nosip() {
 fn the_route_sees_the_packet_as_the_message() {
     let cfg = CFG.replace(
         r#"xlog("L_ERR", "NOSIP [$mb] from $si:$sp proto=$pr nosip=[$nosip]\n");"#,
-        r#"xlog("L_ERR", "NOSIP rm=[$rm] ru=[$ru] rU=[$rU] rv=[$rv] rs=[$rs] rr=[$rr] ci=[$ci] via=[$hdr(Via)] hdrc=[$hdrc(Via)] mt=[$mt] rb=[$rb] ml=[$ml]\n");"#,
+        r#"xlog("L_ERR", "NOSIP rm=[$rm] ru=[$ru] rU=[$rU] rv=[$rv] rs=[$rs] rr=[$rr] ci=[$ci] via=[$hdr(Via)] hdrc=[$hdrc(Via)] mt=[$mt] rb=[$rb] bs=[$bs] ml=[$ml]\n");"#,
     );
     let s = Siprd::start(&cfg);
     let c = UdpClient::new();
@@ -139,7 +139,7 @@ fn the_route_sees_the_packet_as_the_message() {
     );
     assert!(
         s.wait_log(
-            "NOSIP rm=[<null>] ru=[<null>] rU=[<null>] rv=[hello] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[0] rb=[<null>] ml=[45]",
+            "NOSIP rm=[<null>] ru=[<null>] rU=[<null>] rv=[hello] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[0] rb=[<null>] bs=[0] ml=[45]",
             WAIT
         ),
         "{}",
@@ -154,9 +154,19 @@ fn the_route_sees_the_packet_as_the_message() {
         "{}",
         s.log()
     );
+    // data after the empty line of a bare start line is no body: $bs 0
+    c.send(
+        s.udp_addr(),
+        "OPTIONS sip:a@b SIP/3.0\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxx",
+    );
+    assert!(
+        s.wait_log("NOSIP rm=[OPTIONS] ru=[sip:a@b] rU=[a] rv=[SIP/3.0] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[1] rb=[<null>] bs=[0]", WAIT),
+        "{}",
+        s.log()
+    );
     c.send(s.udp_addr(), "INVITE sip:alice@example.com SIP/2.0\r\n\r\n");
     assert!(
-        s.wait_log("NOSIP rm=[INVITE] ru=[sip:alice@example.com] rU=[alice] rv=[SIP/2.0] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[1] rb=[<null>] ml=[40]", WAIT),
+        s.wait_log("NOSIP rm=[INVITE] ru=[sip:alice@example.com] rU=[alice] rv=[SIP/2.0] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[1] rb=[<null>] bs=[0] ml=[40]", WAIT),
         "{}",
         s.log()
     );

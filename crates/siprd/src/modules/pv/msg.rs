@@ -353,6 +353,7 @@ impl Simple {
             },
             // all that follows the headers (a datagram's bytes past a short
             // Content-Length included, as Kamailio)
+            BodySize if msg.header_lines() == 0 => Value::Int(0),
             BodySize => Value::Int(received_body(msg).len() as i32),
             // Data without any header line (nosip) has no body at all: null,
             // as Kamailio (a SIP message with an empty body reads "").
