@@ -257,3 +257,31 @@ request_route { drop; }
     assert!(!s.is_running(), "{}", s.log());
     assert!(s.log().contains("exit due to 'drop'"), "{}", s.log());
 }
+
+/// Kamailio 5.6 numbers faked requests per process (`$mi`), from what the
+/// main process built before forking: htable:mod-init reads 1, the first
+/// event of a worker 2; received messages have their own numbers.
+#[test]
+fn faked_requests_are_numbered_per_thread() {
+    let s = Siprd::start(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "htable.so"
+event_route[htable:mod-init] { xlog("L_ERR", "MI modinit=$mi\n"); }
+event_route[core:worker-one-init] { xlog("L_ERR", "MI w1=$mi\n"); }
+request_route { xlog("L_ERR", "MI req=$mi\n"); sl_send_reply("200", "OK"); }
+"#,
+    );
+    let c = UdpClient::new();
+    c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "mi1", ""),
+    );
+    assert!(s.wait_log("MI req=1", WAIT), "{}", s.log());
+    assert!(s.log().contains("MI modinit=1"), "{}", s.log());
+    assert!(s.log().contains("MI w1=2"), "{}", s.log());
+}

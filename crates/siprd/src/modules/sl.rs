@@ -248,7 +248,9 @@ pub fn send_stateless_code(state: &SlState, ctx: &mut Ctx, given: i32, reason: &
         rt.raise_with(&ev, route_type::EVENT, |c| {
             if let Ok(m) = siprd_sip::Message::parse(sent) {
                 c.msg = m;
+                let id = c.msg_no;
                 c.reset_keeping_msg(true, crate::context::RcvInfo::default());
+                c.msg_no = id;
             }
             c.snd = Some(snd);
         });
