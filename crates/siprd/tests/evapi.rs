@@ -289,6 +289,8 @@ fn connection_events_and_index_reuse() {
         &format!("CLOSED idx=1 127.0.0.1:{bport} msg=[<null>]"),
         WAIT
     ));
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     // index 1 is free again
     let mut c = Ev::connect(port);
     assert_eq!(c.frame(WAIT), Some(format!("welcome 1 {}", c.port())));
@@ -397,6 +399,7 @@ fn oversized_frame_closes_the_connection() {
     assert!(a.closed_within(WAIT));
     assert!(s.wait_log("does not fit max_frame_size (105)", WAIT));
     assert!(s.wait_log("CLOSED idx=0", WAIT));
+    std::thread::sleep(Duration::from_millis(100));
     // a huge length prefix (Kamailio wraps it, or crashes on 2147483647)
     let mut b = Ev::connect(port);
     assert!(b.frame(WAIT).is_some());
@@ -409,6 +412,8 @@ fn oversized_frame_closes_the_connection() {
     while s.count_log("CLOSED idx=0") < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     // half a frame, then the client goes away: no message, a closed event
     let mut c = Ev::connect(port);
     assert!(c.frame(WAIT).is_some());
@@ -437,6 +442,8 @@ fn max_clients_is_enforced() {
     assert!(s.wait_log("too many clients (max_clients=2)", WAIT));
     drop(a);
     assert!(s.wait_log("CLOSED idx=0", WAIT));
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     let mut d = Ev::connect(port);
     assert_eq!(d.frame(WAIT), Some(format!("welcome 0 {}", d.port())));
 }

@@ -316,3 +316,22 @@ request_route {{ drop; }}
     c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
     assert!(s.wait_log("U [hi] from 127.0.0.1", WAIT), "{}", s.log());
 }
+
+/// Kamailio 5.6: with `name` given twice in one `exec`, the first one runs.
+#[test]
+fn repeated_name_keeps_the_first() {
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+loadmodule "evrexec.so"
+modparam("evrexec", "exec", "name=evrexec:a;name=evrexec:b;wait=1000")
+event_route[evrexec:a] { xlog("L_ERR", "RAN a\n"); }
+event_route[evrexec:b] { xlog("L_ERR", "RAN b\n"); }
+request_route { drop; }
+"#,
+    );
+    assert!(s.wait_log("RAN a", WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!s.log().contains("RAN b"), "{}", s.log());
+}

@@ -46,7 +46,9 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
         };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
         match k.as_str() {
-            "name" => t.name = v.to_string(),
+            // A repeated `name` keeps the first (Kamailio 5.6 runs that one).
+            "name" if t.name.is_empty() => t.name = v.to_string(),
+            "name" => {}
             "wait" => {
                 t.wait_us = v
                     .parse()
@@ -416,6 +418,7 @@ mod tests {
         }
         let t = parse_exec("name=x;sockaddr=udp:localhost:4444").unwrap();
         assert_eq!(t.sockaddr, Some("127.0.0.1:4444".parse().unwrap()));
+        assert_eq!(parse_exec("name=a;name=b").unwrap().name, "a");
         let t = parse_exec("name=x;sockaddr=udp:127.0.0.1").unwrap();
         assert_eq!(t.sockaddr, Some("127.0.0.1:0".parse().unwrap()));
     }
