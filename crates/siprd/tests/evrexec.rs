@@ -272,6 +272,8 @@ fn evrexec_run_parameter_types() {
     )
     .unwrap();
     assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log_count("TEST data=", 2, WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(50));
     assert_eq!(s.count_log("TEST data="), 2, "{}", s.log());
     // the same loss of the fault for another command
     let r = rpc(
