@@ -119,10 +119,12 @@ fn content_length_in(head: &[u8]) -> Result<Option<usize>, FrameError> {
         if !(eq_ignore_case(name, b"content-length") || eq_ignore_case(name, b"l")) {
             continue;
         }
+        // As Kamailio's stream reader: the first Content-Length frames the
+        // message, later ones are not looked at (the message parser then
+        // refuses them, see `Message::content_length_ok`).
         let v = parse_len(&l[colon + 1..]).ok_or(FrameError::BadContentLength)?;
-        if found.replace(v).is_some() {
-            return Err(FrameError::ConflictingContentLength);
-        }
+        found = Some(v);
+        break;
     }
     Ok(found)
 }
@@ -173,12 +175,11 @@ mod tests {
     }
 
     #[test]
-    fn two_equal_content_lengths_do_not_frame() {
+    fn the_first_content_length_frames() {
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\nl: 0\r\n\r\n";
-        assert_eq!(
-            message_len(m, 4096, MissingLength::Zero),
-            Err(FrameError::ConflictingContentLength)
-        );
+        assert_eq!(message_len(m, 4096, MissingLength::Zero), Ok(Some(m.len())));
+        let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 2\r\nl: x\r\n\r\nab";
+        assert_eq!(message_len(m, 4096, MissingLength::Zero), Ok(Some(m.len())));
     }
 
     #[test]
@@ -198,10 +199,7 @@ mod tests {
             Err(FrameError::BadContentLength)
         );
         let m = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab";
-        assert_eq!(
-            message_len(m, 4096, REFUSE),
-            Err(FrameError::ConflictingContentLength)
-        );
+        assert_eq!(message_len(m, 4096, REFUSE), Ok(Some(m.len() - 1)));
         assert_eq!(
             message_len(&[b'a'; 100], 50, REFUSE),
             Err(FrameError::HeadersTooLong)

@@ -36,6 +36,10 @@ enum FirstLine {
         status: u16,
         reason: Span,
     },
+    /// A start line that did not parse ([`Message::unparsed`]). `version`
+    /// is what Kamailio's `$rv` shows then: the first word when the line has
+    /// a blank, else nothing.
+    Unknown { version: Span },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,19 +275,58 @@ impl Message {
         })
     }
 
+    /// Data whose start line does not parse, as a message with no first
+    /// line and no headers (what Kamailio's non-SIP handlers see: `$rm`,
+    /// `$ru`, `$rs` null, no header). The whole data is its buffer.
+    pub fn unparsed(buf: Bytes) -> Message {
+        let len = buf.len().min(u32::MAX as usize - 1);
+        let b: &[u8] = &buf;
+        let start = crate::framing::skip_keepalive(b).min(len);
+        let (fl_end, _) = phys_line(b, start);
+        let fl_end = fl_end.min(len);
+        let line = b.get(start..fl_end).unwrap_or_default();
+        let version = match memchr::memchr(b' ', line) {
+            Some(sp) => Span::new(start, start + sp),
+            None => Span::new(start, start),
+        };
+        Message {
+            start: start as u32,
+            first: FirstLine::Unknown { version },
+            first_line: Span::new(start, fl_end),
+            headers_start: len as u32,
+            headers: SmallVec::new(),
+            headers_end: len as u32,
+            body: Span::new(len, len),
+            clen: ClState::Absent,
+            bad_line: None,
+            terminated: false,
+            ruri: OnceLock::new(),
+            via1: OnceLock::new(),
+            from: OnceLock::new(),
+            to: OnceLock::new(),
+            cseq: OnceLock::new(),
+            contacts: OnceLock::new(),
+            buf,
+        }
+    }
+
     // ---- first line -------------------------------------------------------------
 
     pub fn is_request(&self) -> bool {
         matches!(self.first, FirstLine::Request { .. })
     }
     pub fn is_response(&self) -> bool {
-        !self.is_request()
+        matches!(self.first, FirstLine::Response { .. })
+    }
+    /// A message whose start line did not parse ([`Message::unparsed`]).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.first, FirstLine::Unknown { .. })
     }
     /// Request method; for a response the CSeq method (as Kamailio's `$rm`), or an empty `Other`.
     pub fn method(&self) -> Method {
         match &self.first {
             FirstLine::Request { method, .. } => method.clone(),
-            FirstLine::Response { .. } => self
+            FirstLine::Response { .. } | FirstLine::Unknown { .. } => self
                 .cseq()
                 .map(|c| c.1)
                 .unwrap_or(Method::Other(Bytes::new())),
@@ -293,7 +336,7 @@ impl Message {
     pub fn method_bytes(&self) -> &[u8] {
         match &self.first {
             FirstLine::Request { method_s, .. } => method_s.get(&self.buf),
-            FirstLine::Response { .. } => match self.cseq_ref() {
+            FirstLine::Response { .. } | FirstLine::Unknown { .. } => match self.cseq_ref() {
                 Ok(c) => c.method.as_bytes(),
                 Err(_) => b"",
             },
@@ -303,14 +346,14 @@ impl Message {
     pub fn ruri_bytes(&self) -> &[u8] {
         match &self.first {
             FirstLine::Request { uri, .. } => uri.get(&self.buf),
-            FirstLine::Response { .. } => b"",
+            FirstLine::Response { .. } | FirstLine::Unknown { .. } => b"",
         }
     }
     /// Range of the Request-URI in the buffer (for edits).
     pub fn ruri_range(&self) -> Option<std::ops::Range<usize>> {
         match &self.first {
             FirstLine::Request { uri, .. } => Some(uri.range()),
-            FirstLine::Response { .. } => None,
+            FirstLine::Response { .. } | FirstLine::Unknown { .. } => None,
         }
     }
     /// Parsed Request-URI (cached).
@@ -326,22 +369,22 @@ impl Message {
     pub fn status(&self) -> Option<u16> {
         match &self.first {
             FirstLine::Response { status, .. } => Some(*status),
-            FirstLine::Request { .. } => None,
+            FirstLine::Request { .. } | FirstLine::Unknown { .. } => None,
         }
     }
     /// Reason phrase; empty for a request.
     pub fn reason(&self) -> &[u8] {
         match &self.first {
             FirstLine::Response { reason, .. } => reason.get(&self.buf),
-            FirstLine::Request { .. } => b"",
+            FirstLine::Request { .. } | FirstLine::Unknown { .. } => b"",
         }
     }
     /// Protocol version text (`SIP/2.0`).
     pub fn version(&self) -> &[u8] {
         match &self.first {
-            FirstLine::Request { version, .. } | FirstLine::Response { version, .. } => {
-                version.get(&self.buf)
-            }
+            FirstLine::Request { version, .. }
+            | FirstLine::Response { version, .. }
+            | FirstLine::Unknown { version } => version.get(&self.buf),
         }
     }
     /// An HTTP request (`GET /path HTTP/1.1`) rather than SIP: it went through
@@ -349,7 +392,7 @@ impl Message {
     pub fn is_http(&self) -> bool {
         match &self.first {
             FirstLine::Request { version, .. } => is_http_version(version.get(&self.buf)),
-            FirstLine::Response { .. } => false,
+            FirstLine::Response { .. } | FirstLine::Unknown { .. } => false,
         }
     }
     /// A header line without a colon or with a bad name was skipped.

@@ -349,7 +349,7 @@ fn core_keywords(reg: &mut Registry<Ctx>) {
         ("dst_ip", "$Ri"),
         ("dst_port", "$Rp"),
         ("proto", "$pr"),
-        ("af", "$rcv(af)"),
+        ("af", "$_af"),
         ("msg:len", "$ml"),
         ("status", "$rs"),
     ] {

@@ -256,6 +256,8 @@ impl Ctx {
                 n.set(v);
                 v
             });
+        } else {
+            self.msg_no = next_faked_id();
         }
         self.tcp_flags = 0;
         self.ruri_bflags = 0;
@@ -378,4 +380,28 @@ impl TcpFlags {
     pub const REPLY_CLOSE: u8 = 2;
     pub const FORWARD_NO_CONNECT: u8 = 4;
     pub const REPLY_NO_CONNECT: u8 = 8;
+}
+
+/// `$mi` of a faked request, as Kamailio numbers them: each process counts
+/// the faked requests it builds, starting from what the main process had
+/// built before forking (`htable:mod-init`). Here: a count per thread,
+/// starting from the main thread's count at the thread's first event.
+fn next_faked_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static MAIN: AtomicU32 = AtomicU32::new(0);
+    thread_local! {
+        static FAKED: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+    }
+    let main = std::thread::current().name() == Some("main");
+    FAKED.with(|f| {
+        let v = f
+            .get()
+            .unwrap_or_else(|| MAIN.load(Ordering::Relaxed))
+            .wrapping_add(1);
+        f.set(Some(v));
+        if main {
+            MAIN.store(v, Ordering::Relaxed);
+        }
+        v
+    })
 }

@@ -108,7 +108,11 @@ impl Dispatcher {
         if let Some(ev) = &self.parse_error {
             let data = pkt.data.clone();
             self.rt.raise_with(ev, route_type::EVENT, |ctx| {
-                ctx.rcv = rcv;
+                // As Kamailio: the route runs on the received data (its start
+                // line did not parse: `$rm`, `$ru`, headers are null), not on
+                // a faked request.
+                ctx.msg = siprd_sip::Message::unparsed(data.clone());
+                ctx.reset_keeping_msg(false, rcv);
                 ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
             });
         } else if self.bad_message_log.allow() {
@@ -141,7 +145,18 @@ impl Handler for Dispatcher {
         self.wait_for(Gate::Opened);
         if io.rank() == 1 {
             if let Some(ev) = &self.worker_one_init {
-                self.rt.raise(ev, None);
+                // Not when the start failed (modules stopping): Kamailio never
+                // forks its workers then.
+                if !self.rt.is_stopping() && self.rt.raise(ev, None).dropped {
+                    // As Kamailio: the worker exits and the server with it.
+                    tracing::error!("exit due to 'drop' in event_route[core:worker-one-init]");
+                    self.rt.begin_stop();
+                    // SAFETY: kill(2) on our own pid with SIGTERM: the main
+                    // thread's signal wait then stops the server as usual.
+                    unsafe {
+                        libc::kill(libc::getpid(), libc::SIGTERM);
+                    }
+                }
             }
             self.set_gate(Gate::Serving);
         }
@@ -151,6 +166,9 @@ impl Handler for Dispatcher {
     }
 
     fn on_message(&self, io: &mut WorkerIo, pkt: Received) {
+        if is_closing(pkt.conn) {
+            return;
+        }
         // Kamailio ignores datagrams shorter than any SIP message could be
         // (NAT keep-alives, probes).
         if is_keepalive(&pkt.data) || (pkt.proto == Proto::Udp && pkt.data.len() < MIN_UDP_PACKET) {
@@ -158,16 +176,27 @@ impl Handler for Dispatcher {
         }
         if let Some(ev) = &self.msg_received {
             let (rcv, data) = (RcvInfo::of(&pkt), pkt.data.clone());
+            // As Kamailio: the route runs on the faked request (`$si`, `$mb`
+            // are its own); `$rcv(...)` reads the received data.
             let out = self.rt.raise_with(ev, route_type::EVENT, |ctx| {
-                ctx.rcv = rcv;
-                ctx.event = Some(Box::new(crate::modules::pv::RawPacket(data)));
+                ctx.event = Some(Box::new(crate::modules::pv::RcvEvent { data, rcv }));
             });
             if out.dropped {
                 return;
             }
         }
+        // As Kamailio's stream reader: data that cannot be framed (no or a
+        // bad Content-Length, a header section too long) closes the
+        // connection before any parsing: no nosip, no receive-parse-error.
         if pkt.framing_error {
-            return self.on_parse_error(io, pkt, "stream framing error", true);
+            if self.bad_message_log.allow() {
+                tracing::warn!(
+                    "closing {}:{}: the stream cannot be framed as SIP",
+                    pkt.proto,
+                    pkt.src
+                );
+            }
+            return close_stream(&self.rt, &RcvInfo::of(&pkt));
         }
         // Parsed in place into the worker's context; the checks below only
         // read it, and a message that is not routed is left for the next one.
@@ -203,6 +232,12 @@ impl Handler for Dispatcher {
                     ctx,
                 )
             });
+            // Two Content-Length headers: the stream was framed with the
+            // first, the message was routed, and Kamailio then closes the
+            // connection.
+            if !ctx.msg.content_length_ok() {
+                close_stream(&self.rt, &ctx.rcv);
+            }
         });
     }
 }
@@ -210,9 +245,31 @@ impl Handler for Dispatcher {
 /// A stream that carried a message Kamailio cannot take (unparsable, or
 /// without Via/From/To/Call-ID/CSeq) is closed, as Kamailio closes it.
 fn close_stream(rt: &Runtime, rcv: &RcvInfo) {
-    if rcv.conn.is_some() {
+    if let Some(conn) = rcv.conn {
         rt.tcp_close_after(&rcv.reply_dest(rcv.src));
+        CLOSING.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CLOSING_KEPT {
+                c.pop_front();
+            }
+            c.push_back(conn);
+        });
     }
+}
+
+/// Connections this worker closed: messages of theirs still queued behind
+/// the one that closed them are not routed (Kamailio stops reading the
+/// stream at once). A connection's messages always go to the same worker,
+/// and ids are never reused.
+const CLOSING_KEPT: usize = 64;
+
+thread_local! {
+    static CLOSING: std::cell::RefCell<std::collections::VecDeque<crate::transport::ConnId>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+fn is_closing(conn: Option<crate::transport::ConnId>) -> bool {
+    conn.is_some_and(|id| CLOSING.with(|c| c.borrow().contains(&id)))
 }
 
 /// Shorter UDP datagrams are ignored, as Kamailio does.

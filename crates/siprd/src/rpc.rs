@@ -281,17 +281,24 @@ impl RpcRegistry {
                 Ok(Json::Object(Default::default()))
             }
             (Some(_), Some(m)) => {
-                let params: Vec<Json> = match req.get("params") {
-                    Some(Json::Array(a)) => a.clone(),
-                    Some(Json::Object(o)) => o.values().cloned().collect(),
-                    None | Some(Json::Null) => Vec::new(),
-                    // as Kamailio: the command runs without parameters
+                match req.get("params") {
+                    Some(Json::Array(a)) => self.call_with_system(m, a),
+                    Some(Json::Object(o)) => {
+                        let params: Vec<Json> = o.values().cloned().collect();
+                        self.call_with_system(m, &params)
+                    }
+                    None => self.call_with_system(m, &[]),
+                    // As Kamailio: `null`, a string, a number or a boolean
+                    // there runs the command without parameters, and the
+                    // fault it answers is lost (an empty result).
                     Some(_) => {
                         tracing::error!("jsonrpc: params field is not an array or object");
-                        Vec::new()
+                        self.call_with_system(m, &[]).map_err(|mut e| {
+                            e.json_empty = true;
+                            e
+                        })
                     }
-                };
-                self.call_with_system(m, &params)
+                }
             }
         };
         let mut obj = serde_json::Map::new();

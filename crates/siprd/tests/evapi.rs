@@ -289,6 +289,8 @@ fn connection_events_and_index_reuse() {
         &format!("CLOSED idx=1 127.0.0.1:{bport} msg=[<null>]"),
         WAIT
     ));
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     // index 1 is free again
     let mut c = Ev::connect(port);
     assert_eq!(c.frame(WAIT), Some(format!("welcome 1 {}", c.port())));
@@ -389,15 +391,29 @@ fn oversized_frame_closes_the_connection() {
     a.send(&[b'x'; 100]);
     a.send(b",");
     assert!(s.wait_log(&format!("MSG idx=0 [{}]", "x".repeat(100)), WAIT));
+    // Kamailio 5.6: a frame longer than the read buffer closes the
+    // connection once the buffer is full, not when its length is read
     a.send(b"101:xx");
+    assert!(!a.closed_within(Duration::from_millis(300)));
+    a.send(&[b'x'; 99]);
     assert!(a.closed_within(WAIT));
     assert!(s.wait_log("does not fit max_frame_size (105)", WAIT));
     assert!(s.wait_log("CLOSED idx=0", WAIT));
-    // a huge length prefix
+    std::thread::sleep(Duration::from_millis(100));
+    // a huge length prefix (Kamailio wraps it, or crashes on 2147483647)
     let mut b = Ev::connect(port);
     assert!(b.frame(WAIT).is_some());
     b.send(b"99999999999999999999999:");
+    assert!(!b.closed_within(Duration::from_millis(200)));
+    b.send(&[b'x'; 90]);
     assert!(b.closed_within(WAIT));
+    // its slot is free once its connection-closed route has run
+    let deadline = Instant::now() + WAIT;
+    while s.count_log("CLOSED idx=0") < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     // half a frame, then the client goes away: no message, a closed event
     let mut c = Ev::connect(port);
     assert!(c.frame(WAIT).is_some());
@@ -426,6 +442,8 @@ fn max_clients_is_enforced() {
     assert!(s.wait_log("too many clients (max_clients=2)", WAIT));
     drop(a);
     assert!(s.wait_log("CLOSED idx=0", WAIT));
+    // (the slot is released right after the route's last line is logged)
+    std::thread::sleep(Duration::from_millis(100));
     let mut d = Ev::connect(port);
     assert_eq!(d.frame(WAIT), Some(format!("welcome 0 {}", d.port())));
 }
@@ -856,4 +874,127 @@ fn default_frame_limit_as_kamailio() {
     let got = a.raw(Duration::from_millis(700));
     assert_eq!(String::from_utf8_lossy(&got), "len=32767len=7233");
     assert!(!s.log().contains("CLOSED"));
+}
+
+const DIRECT: &str = r#"
+route[T] {
+    $var(r) = evapi_relay("r-$var(ev)");
+    $var(m) = evapi_multicast("m-$var(ev)", "t1");
+    $var(u) = evapi_unicast("u-$var(ev)", "nope");
+    xlog("L_ERR", "$var(ev) relay=$var(r) multi=$var(m) uni=$var(u)\n");
+}
+event_route[htable:mod-init] { $var(ev) = "init"; route(T); }
+event_route[evapi:connection-new] { $var(ev) = "new"; route(T); evapi_set_tag("t1"); }
+event_route[evapi:message-received] {
+    if ($evapi(msg) == "close") { evapi_close(); }
+    $var(ev) = "msg"; route(T);
+}
+event_route[evapi:connection-closed] { $var(ev) = "closed"; route(T); }
+request_route { $var(ev) = "sip"; route(T); sl_send_reply("200", "OK"); }
+"#;
+
+/// Kamailio 5.6: the evapi event routes run in the evapi dispatcher, which
+/// sends at once and answers -1 ("message not delivered - no client
+/// connected") when no client takes the event; a SIP worker only hands the
+/// event over and always gets 1. The client that is going away still counts
+/// in evapi:connection-closed (relay, its tag); after evapi_close() it does
+/// not. htable:mod-init gets 1 when evapi is loaded first, -1 when htable is
+/// (modules initialise in load order: evapi's hand-over does not exist yet).
+#[test]
+fn relays_from_evapi_routes_fail_when_no_client_takes_them() {
+    let port = free_port();
+    let htable_first = cfg(port, "", DIRECT).replace(
+        "loadmodule \"evapi.so\"",
+        "loadmodule \"htable.so\"\nloadmodule \"evapi.so\"",
+    );
+    let s = Siprd::start(&htable_first);
+    assert!(
+        s.wait_log("init relay=-1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    drop(s);
+    let s = Siprd::start(&cfg(port, "loadmodule \"htable.so\"", DIRECT));
+    assert!(
+        s.wait_log("init relay=1 multi=1 uni=1", WAIT),
+        "{}",
+        s.log()
+    );
+    let c = UdpClient::new();
+    assert_eq!(first_line(&options(&s, &c, "d1")), "SIP/2.0 200 OK");
+    assert!(s.wait_log("sip relay=1 multi=1 uni=1", WAIT), "{}", s.log());
+    let mut a = Ev::connect(port);
+    assert!(
+        s.wait_log("new relay=1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    assert_eq!(a.frame(WAIT).as_deref(), Some("r-new"));
+    a.send(b"1:x,");
+    assert!(
+        s.wait_log("msg relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    let b = Ev::connect(port);
+    assert!(
+        s.wait_log("new relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    // b goes away: in its connection-closed it still takes the tagged event
+    drop(b);
+    assert!(
+        s.wait_log("closed relay=1 multi=1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    // the last client closes itself: nobody takes the events any more
+    a.send(b"5:close,");
+    assert!(
+        s.wait_log("msg relay=-1 multi=-1 uni=-1", WAIT),
+        "{}",
+        s.log()
+    );
+    assert!(a.closed_within(WAIT));
+}
+
+const ORDER: &str = r#"
+event_route[evapi:connection-new] { xlog("L_ERR", "EV new $evapi(conidx)\n"); }
+event_route[evapi:message-received] { xlog("L_ERR", "EV msg $evapi(conidx) $evapi(msg)\n"); }
+event_route[evapi:connection-closed] { xlog("L_ERR", "EV closed $evapi(conidx)\n"); }
+request_route { exit; }
+"#;
+
+/// Kamailio 5.6 runs every evapi route in its dispatcher, whatever `workers`
+/// says: a client's connection-new, messages and connection-closed run in
+/// order. siprd keeps each client on one script thread.
+#[test]
+fn a_clients_events_run_in_order_with_several_workers() {
+    let port = free_port();
+    let s = Siprd::start(&cfg(port, r#"modparam("evapi", "workers", 4)"#, ORDER));
+    let mut want = Vec::new();
+    for round in 0..3 {
+        let mut a = Ev::connect(port);
+        let mut frames = Vec::new();
+        want.push("EV new 0".to_string());
+        for i in 0..20 {
+            let m = format!("r{round}m{i}");
+            frames.extend_from_slice(format!("{}:{m},", m.len()).as_bytes());
+            want.push(format!("EV msg 0 {m}"));
+        }
+        a.send(&frames);
+        drop(a);
+        want.push("EV closed 0".to_string());
+        let deadline = Instant::now() + WAIT;
+        while s.count_log("EV closed 0") <= round && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let got: Vec<String> = s
+        .log()
+        .lines()
+        .filter_map(|l| l.find("EV ").map(|i| l[i..].to_string()))
+        .collect();
+    assert_eq!(got, want);
 }

@@ -54,7 +54,7 @@ event_route[evrexec:udp] {{
     }}
 }}
 event_route[evrexec:test] {{
-    xlog("L_ERR", "TEST data=[$evr(data)] len=$(evr(data){{s.len}})\n");
+    xlog("L_ERR", "TEST data=[$evr(data)] len=$(evr(data){{s.len}}) ip=[$evr(srcip)] port=[$evr(srcport)] portno=[$evr(srcportno)]\n");
 }}
 "#
     )
@@ -150,7 +150,15 @@ fn evrexec_run_over_jsonrpc() {
     .unwrap();
     assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":4}));
     // synchronous: the route ran before the answer
-    assert!(s.wait_log("TEST data=[mydata] len=6", WAIT), "{}", s.log());
+    // Kamailio 5.6: no source, but $evr(srcportno) is 0 (null in start-up tasks)
+    assert!(
+        s.wait_log(
+            "TEST data=[mydata] len=6 ip=[<null>] port=[<null>] portno=[0]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
     let r = rpc(
         rpc_port,
         r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test"],"id":3}"#,
@@ -215,4 +223,117 @@ fn seed_example_checks_and_runs() {
     .unwrap();
     assert_eq!(r["result"], serde_json::json!({}));
     assert!(s.wait_log("rpc command data: mydata", WAIT), "{}", s.log());
+}
+
+/// Kamailio 5.6: the event name and the data must be JSON strings: a number,
+/// null, a boolean or a structure is 500 "Invalid parameters" (nothing runs);
+/// parameters past the second are ignored. A `params` member that is neither
+/// an array nor an object runs the command without parameters and its fault
+/// is lost: an empty result.
+#[test]
+fn evrexec_run_parameter_types() {
+    let (evr_port, rpc_port) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&cfg(evr_port, rpc_port));
+    let invalid = serde_json::json!({"code":500,"message":"Invalid parameters"});
+    for params in [
+        r#"["evrexec:test", 5]"#,
+        r#"["evrexec:test", null]"#,
+        r#"["evrexec:test", true]"#,
+        r#"["evrexec:test", {}]"#,
+        r#"["evrexec:test", 1.5]"#,
+        r#"[5]"#,
+        r#"[null]"#,
+        r#"[]"#,
+        r#"{}"#,
+    ] {
+        let req = format!(r#"{{"jsonrpc":"2.0","method":"evrexec.run","params":{params},"id":1}}"#);
+        let r = rpc(rpc_port, &req).unwrap();
+        assert_eq!(r["error"], invalid, "{params}: {r}");
+    }
+    for params in [r#""evrexec:test""#, "null", "5"] {
+        let req = format!(r#"{{"jsonrpc":"2.0","method":"evrexec.run","params":{params},"id":1}}"#);
+        let r = rpc(rpc_port, &req).unwrap();
+        assert_eq!(
+            r,
+            serde_json::json!({"jsonrpc":"2.0","result":{},"id":1}),
+            "{params}"
+        );
+    }
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":["evrexec:test","a","b"],"id":2}"#,
+    )
+    .unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log("TEST data=[a] len=1", WAIT), "{}", s.log());
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"evrexec.run","params":{"x":"evrexec:test"},"id":2}"#,
+    )
+    .unwrap();
+    assert_eq!(r["result"], serde_json::json!({}));
+    assert!(s.wait_log_count("TEST data=", 2, WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(s.count_log("TEST data="), 2, "{}", s.log());
+    // the same loss of the fault for another command
+    let r = rpc(
+        rpc_port,
+        r#"{"jsonrpc":"2.0","method":"system.methodHelp","params":"x","id":3}"#,
+    )
+    .unwrap();
+    assert_eq!(r, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
+}
+
+/// Kamailio 5.6 reads `sockaddr` with a lower-case `udp:`, an IPv4 address or a
+/// host name and a port other than 0; `UDP:`, port 0 and IPv6 forms do not
+/// start (some at config parse, some when the task process starts).
+#[test]
+fn udp_task_sockaddr_forms() {
+    let cfg = |sa: &str| {
+        format!(
+            r#"
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+loadmodule "evrexec.so"
+modparam("evrexec", "exec", "name=evrexec:u;sockaddr={sa}")
+event_route[evrexec:u] {{ xlog("L_ERR", "U [$evr(data)] from $evr(srcip)\n"); }}
+request_route {{ drop; }}
+"#
+        )
+    };
+    for bad in [
+        "UDP:127.0.0.1:5999",
+        "udp:127.0.0.1:0",
+        "udp:[::1]:5999",
+        "udp:::1:5999",
+        "udp:127.0.0.1:x",
+    ] {
+        let (code, out) = check_config(&cfg(bad));
+        assert_ne!(code, 0, "{bad} accepted: {out}");
+    }
+    // a host name is resolved
+    let port = free_udp_port();
+    let s = Siprd::start(&cfg(&format!("udp:localhost:{port}")));
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
+    assert!(s.wait_log("U [hi] from 127.0.0.1", WAIT), "{}", s.log());
+}
+
+/// Kamailio 5.6: with `name` given twice in one `exec`, the first one runs.
+#[test]
+fn repeated_name_keeps_the_first() {
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+loadmodule "evrexec.so"
+modparam("evrexec", "exec", "name=evrexec:a;name=evrexec:b;wait=1000")
+event_route[evrexec:a] { xlog("L_ERR", "RAN a\n"); }
+event_route[evrexec:b] { xlog("L_ERR", "RAN b\n"); }
+request_route { drop; }
+"#,
+    );
+    assert!(s.wait_log("RAN a", WAIT), "{}", s.log());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!s.log().contains("RAN b"), "{}", s.log());
 }

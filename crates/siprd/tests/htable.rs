@@ -329,3 +329,52 @@ request_route {{
     let r = ask("xi2").map(|r| reason(&r)).unwrap_or_default();
     assert!(r == "xi2 4 5" || r == "xi2 4 4", "{r}");
 }
+
+/// Kamailio 5.6: an empty key (`$sht(t=>)`) is accepted and is a key like any
+/// other; `$shtrecord(key|value)` outside htable:expired are empty strings.
+#[test]
+fn empty_key_and_shtrecord_outside_expiry() {
+    let cfg = format!(
+        r#"{HEAD}
+modparam("htable", "htable", "t=>size=4;")
+request_route {{
+    $sht(t=>) = 3;
+    sl_send_reply("200", "v=[$sht(t=>)] cv=$shtcv(t=>) n=$shtcn(t=>.*) k=[$shtrecord(key)] r=[$shtrecord(value)]");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ek", ""),
+    );
+    assert_eq!(reason(&r), "v=[3] cv=0 n=1 k=[] r=[]");
+}
+
+/// Kamailio 5.6: `$shtcn`/`$shtcv` count items that expired but are not
+/// purged yet (the expiry timer has not run), while `$sht` reads them null.
+#[test]
+fn counts_include_expired_items_until_purged() {
+    let cfg = format!(
+        r#"{HEAD}
+modparam("htable", "timer_interval", 30)
+modparam("htable", "htable", "b=>size=2;autoexpire=1;")
+event_route[htable:mod-init] {{ $sht(b=>i) = 7; $sht(b=>s) = "str"; }}
+request_route {{
+    sl_send_reply("200", "cn=$shtcn(b=>.*) cv=$shtcv(b=>~~st) v=[$sht(b=>i)]");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let ask = |ci: &str| {
+        reason(&c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), ci, ""),
+        ))
+    };
+    assert_eq!(ask("c1"), "cn=2 cv=1 v=[7]");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(ask("c2"), "cn=2 cv=1 v=[<null>]");
+}

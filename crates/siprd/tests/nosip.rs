@@ -15,7 +15,7 @@ loadmodule "sl.so"
 loadmodule "xlog.so"
 loadmodule "nosip.so"
 request_route {
-    sl_send_reply("200", "OK");
+    sl_send_reply("200", "n=$(nosip{s.len}) m=$ml");
 }
 event_route[nosip:msg] {
     xlog("L_ERR", "NOSIP [$mb] from $si:$sp proto=$pr nosip=[$nosip]\n");
@@ -62,7 +62,7 @@ fn junk_runs_the_route_with_the_packet_and_sip_is_still_served() {
         s.udp_addr(),
         &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "nosip-1", ""),
     );
-    assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+    assert!(r.starts_with("SIP/2.0 200 n="), "{r}");
 }
 
 #[test]
@@ -87,12 +87,89 @@ fn short_packets_and_http_lines_are_ignored() {
     assert_eq!(s.count_log("Host: example.com"), 0, "{}", s.log());
 }
 
+/// Kamailio 5.6 over TCP: junk that frames (it has a Content-Length) runs
+/// nosip whatever its size (no 32-byte threshold on streams) and the
+/// connection stays open for what follows; junk that cannot be framed (no
+/// Content-Length with tcp_accept_no_cl=no, a bad one) closes the
+/// connection with no event at all. Two Content-Length headers: the first
+/// frames the data.
 #[test]
 fn tcp_junk_reaches_nosip() {
     let s = Siprd::start(CFG);
     let mut t = TcpClient::connect(s.tcp_addr());
-    t.send(b"this is tcp junk that is not SIP at all\r\n\r\n");
-    assert!(s.wait_log("proto=tcp", WAIT), "{}", s.log());
+    t.send(b"ab\r\nl: 0\r\n\r\n");
+    assert!(s.wait_log("NOSIP [ab", WAIT), "{}", s.log());
+    t.send(b"more tcp junk\r\nContent-Length: 3\r\nContent-Length: 0\r\n\r\nxyz");
+    assert!(s.wait_log("xyz] from 127.0.0.1", WAIT), "{}", s.log());
+    let ok = request("OPTIONS", "sip:x@127.0.0.1", 5060, "tcpn", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    t.send(ok.as_bytes());
+    let r = t.recv(WAIT).expect("the connection stays open after nosip");
+    // Kamailio 5.6: $nosip is $mb outside the nosip route too
+    let n = ok.len();
+    assert_eq!(first_line(&r), format!("SIP/2.0 200 n={n} m={n}"));
+    for unframed in [
+        &b"this is tcp junk that is not SIP at all\r\n\r\n"[..],
+        b"this is tcp junk with a bad length\r\nContent-Length: x\r\n\r\n",
+        b"OPTIONS sip:a@b SIP/2.0\r\n\r\n",
+    ] {
+        let mut t = TcpClient::connect(s.tcp_addr());
+        t.send(unframed);
+        assert!(t.closed_within(WAIT));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(s.count_log("NOSIP ["), 2, "{}", s.log());
+    assert_eq!(s.count_log("PARSE-ERROR"), 0, "{}", s.log());
+}
+
+/// Kamailio 5.6 runs nosip on the received data, not on a faked request:
+/// `$rm`, `$ru`, `$rs`, `$rb` and every header are null and `$mt` is 0 for
+/// junk; a SIP request line without headers gives its method and R-URI.
+#[test]
+fn the_route_sees_the_packet_as_the_message() {
+    let cfg = CFG.replace(
+        r#"xlog("L_ERR", "NOSIP [$mb] from $si:$sp proto=$pr nosip=[$nosip]\n");"#,
+        r#"xlog("L_ERR", "NOSIP rm=[$rm] ru=[$ru] rU=[$rU] rv=[$rv] rs=[$rs] rr=[$rr] ci=[$ci] via=[$hdr(Via)] hdrc=[$hdrc(Via)] mt=[$mt] rb=[$rb] bs=[$bs] ml=[$ml]\n");"#,
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "hello this is a non sip packet of some length",
+    );
+    assert!(
+        s.wait_log(
+            "NOSIP rm=[<null>] ru=[<null>] rU=[<null>] rv=[hello] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[0] rb=[<null>] bs=[0] ml=[45]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    c.send(
+        s.udp_addr(),
+        "garbage\r\nVia: SIP/2.0/UDP 1.2.3.4\r\nCall-ID: abc\r\n\r\n",
+    );
+    assert!(
+        s.wait_log("NOSIP rm=[<null>] ru=[<null>] rU=[<null>] rv=[] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[0]", WAIT),
+        "{}",
+        s.log()
+    );
+    // data after the empty line of a bare start line is no body: $bs 0
+    c.send(
+        s.udp_addr(),
+        "OPTIONS sip:a@b SIP/3.0\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxx",
+    );
+    assert!(
+        s.wait_log("NOSIP rm=[OPTIONS] ru=[sip:a@b] rU=[a] rv=[SIP/3.0] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[1] rb=[<null>] bs=[0]", WAIT),
+        "{}",
+        s.log()
+    );
+    c.send(s.udp_addr(), "INVITE sip:alice@example.com SIP/2.0\r\n\r\n");
+    assert!(
+        s.wait_log("NOSIP rm=[INVITE] ru=[sip:alice@example.com] rU=[alice] rv=[SIP/2.0] rs=[<null>] rr=[<null>] ci=[<null>] via=[<null>] hdrc=[0] mt=[1] rb=[<null>] bs=[0] ml=[40]", WAIT),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -195,4 +272,48 @@ fn seed_example_checks_and_resumes_a_transaction() {
         .unwrap_or_else(|| panic!("no reply; log:\n{}", s.log()));
     assert_eq!(first_line(&reply), "SIP/2.0 200 Resumed");
     assert!(s.wait_log("resumed MESSAGE seed4", WAIT), "{}", s.log());
+}
+
+/// Kamailio 5.6 refuses blanks inside these PV names and any name given to
+/// `$nosip` (the config does not start).
+#[test]
+fn seed_pv_names_are_exact() {
+    let cfg = |pv: &str| {
+        format!(
+            r#"
+async_workers=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "tm.so"
+loadmodule "evrexec.so"
+loadmodule "evapi.so"
+loadmodule "async.so"
+loadmodule "nosip.so"
+event_route[nosip:msg] {{ exit; }}
+request_route {{ xlog("L_INFO", "X {pv}\n"); }}
+"#
+        )
+    };
+    for bad in [
+        "$async( data )",
+        "$rcv( len )",
+        "$nosip()",
+        "$nosip(x)",
+        "$evapi( msg )",
+        "$evr( data )",
+    ] {
+        let (code, out) = check_config(&cfg(bad));
+        assert_ne!(code, 0, "{bad} accepted: {out}");
+    }
+    for good in [
+        "$async(data)",
+        "$rcv(len)",
+        "$nosip",
+        "$evapi(msg)",
+        "$evr(data)",
+    ] {
+        let (code, out) = check_config(&cfg(good));
+        assert_eq!(code, 0, "{good} refused: {out}");
+    }
 }

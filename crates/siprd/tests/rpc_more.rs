@@ -1033,3 +1033,72 @@ fn tcp_and_dns_statistics_as_kamailio() {
     assert_eq!(v["tcp.established"], json!(1), "{v}");
     drop(conn);
 }
+
+/// Kamailio 5.6: TCP is on unless `disable_tcp=yes`, so without a TCP
+/// listener `core.tcp_info` still answers (no readers, no connection) and
+/// `core.tcp_list` is empty; with `disable_tcp=yes` the three `core.tcp_*`
+/// are 500 "tcp support disabled". `core.info` has an `id`; `tm.stats` has
+/// exactly Kamailio's fields.
+#[test]
+fn tcp_info_without_tcp_listener_and_info_fields_as_kamailio() {
+    let port = free_udp_port();
+    let udp_only = cfg(port, "", "request_route { exit; }").replace("listen=tcp:127.0.0.1:0\n", "");
+    let s = Siprd::start(&udp_only);
+    let info = result(port, "core.tcp_info", json!([]));
+    assert_eq!(info["readers"], json!(0), "{info}");
+    assert_eq!(info["max_connections"], json!(2048), "{info}");
+    assert_eq!(info["opened_connections"], json!(0), "{info}");
+    assert_eq!(result(port, "core.tcp_list", json!([])), json!([]));
+    assert!(result(port, "core.tcp_options", json!([])).is_object());
+    let ci = result(port, "core.info", json!([]));
+    let mut keys: Vec<&str> = ci.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["compiled", "compiler", "flags", "id", "version"]);
+    // the tcp: group exists without a TCP listener; tmx: needs tmx loaded
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(all.contains("tcp:established = 0"), "{all}");
+    assert!(all.contains("tmx:UAS_transactions"), "{all}");
+    let st = result(port, "tm.stats", json!([]));
+    let mut keys: Vec<&str> = st.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "2xx",
+            "3xx",
+            "4xx",
+            "5xx",
+            "6xx",
+            "created",
+            "current",
+            "delayed_free",
+            "freed",
+            "rpl_generated",
+            "rpl_received",
+            "rpl_sent",
+            "total",
+            "total_local",
+            "waiting"
+        ]
+    );
+    drop(s);
+    let port = free_udp_port();
+    let disabled = cfg(port, "", "request_route { exit; }")
+        .replace("listen=tcp:127.0.0.1:0\n", "disable_tcp=yes\n");
+    let _s = Siprd::start(&disabled);
+    for m in ["core.tcp_info", "core.tcp_list", "core.tcp_options"] {
+        assert_eq!(
+            error(port, m, json!([])),
+            (500, "tcp support disabled".into()),
+            "{m}"
+        );
+    }
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(!all.contains("tcp:"), "{all}");
+    drop(_s);
+    let port = free_udp_port();
+    let no_tmx = cfg(port, "", "request_route { exit; }").replace("loadmodule \"tmx.so\"\n", "");
+    let _s = Siprd::start(&no_tmx);
+    let all = result(port, "stats.get_statistics", json!(["all"])).to_string();
+    assert!(!all.contains("tmx:"), "{all}");
+}

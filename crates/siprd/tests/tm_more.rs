@@ -496,6 +496,7 @@ fn t_uac_send_sends_a_local_request() {
         r#"
 event_route[tm:local-request] {{
     xlog("L_INFO", "LOCALREQ $rm $ru $ci $cs $rb\n");
+    xlog("L_INFO", "LOCALREQ-PV si=$si sp=$sp du=$du snd=$snd(ip):$snd(port) len=$(snd(buf){{s.len}}) ml=$ml tx=$(T(id_index){{s.len}})\n");
 }}
 request_route {{
     if ($rU == "opt") {{
@@ -552,6 +553,15 @@ request_route {{
         "{}",
         s.log()
     );
+    // Kamailio 5.6: the route's receive info is our sending socket, $du the
+    // next hop, $snd(...) the destination and the bytes, $T its transaction
+    let sport = s.udp_addr().port();
+    let want = format!(
+        "LOCALREQ-PV si=127.0.0.1 sp={sport} du=sip:alice@127.0.0.1:{p} snd=127.0.0.1:{p} len={n} ml={n} tx=",
+        n = m.len()
+    );
+    assert!(s.wait_log(&want, WAIT), "{want}\n{}", s.log());
+    assert!(!s.log().contains("tx=0\n"), "{}", s.log());
     assert!(
         hop.recv_start("OPTIONS", Duration::from_millis(1200))
             .is_none(),

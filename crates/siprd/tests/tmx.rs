@@ -561,6 +561,11 @@ request_route {
     if ($rU == "dyn") { $var(r) = "TR"; async_task_route("$var(r)"); }
     if ($rU == "dynr") { $var(r) = "R"; async_ms_route("T$var(r)", 50); }
     if ($rU == "nog") { async_task_group_route("TR", "nosuch"); xlog("L_INFO", "NEVER\n"); }
+    if ($rU == "gdn") {
+        $var(r) = async_task_group_data("TD", "nosuch", "x");
+        sl_send_reply("200", "r=$var(r)");
+        exit;
+    }
 }
 route[TR] {
     xlog("L_INFO", "TR $ci gname=[$async(gname)] data=[$async(data)] failure=$T(id_index)\n");
@@ -597,6 +602,13 @@ fn async_task_groups_from_the_core_parameters() {
         &request("MESSAGE", "sip:gd@127.0.0.1", c.port(), "gd", ""),
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 queued");
+    // Kamailio 5.6: an unknown group is logged ("not found - ignoring") and
+    // async_task_group_data() is still 1; nothing runs
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:gdn@127.0.0.1", c.port(), "gdn", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 r=1");
     assert!(
         s.wait_log("TD gname=[g2] data=[d-gd] rm=OPTIONS", WAIT),
         "{}",

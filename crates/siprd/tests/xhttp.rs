@@ -27,6 +27,7 @@ request_route {
 }
 event_route[xhttp:request] {
     xlog("L_ERR", "HTTP rm=[$rm] hu=[$hu] ru=[$ru] host=[$hdr(Host)] rb=[$rb] proto=[$proto]\n");
+    xlog("L_ERR", "HTTP-VIA via=[$hdr(Via)] ml=[$ml]\n");
     if ($hu =~ "^/RPC") {
         jsonrpc_dispatch();
         exit;
@@ -91,6 +92,12 @@ fn xhttp_requests_on_the_sip_tcp_port() {
     assert!(r.contains("\r\nServer: siprd"), "{r}");
     assert_eq!(header(&r, "Content-Length"), Some("16"));
     assert_eq!(body(&r), "<p>/page?x=1</p>");
+    // Kamailio 5.6: xhttp puts `Via: SIP/2.0/TCP ip:port` (the sender) after
+    // the request line; $hdr(Via), $ml and $mb see it
+    let req_len = "GET /page?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n".len();
+    let via = format!("SIP/2.0/TCP 127.0.0.1:{}", c.port());
+    let want = format!("HTTP-VIA via=[{via}] ml=[{}]", req_len + via.len() + 7);
+    assert!(s.wait_log(&want, WAIT), "{want}\n{}", s.log());
     assert!(
         s.wait_log(
             "HTTP rm=[GET] hu=[/page?x=1] ru=[<null>] host=[example.com] rb=[] proto=[tcp]",
@@ -191,6 +198,14 @@ fn xhttp_over_udp_and_junk() {
             u.port()
         )),
         "{r}"
+    );
+    assert!(
+        s.wait_log(
+            &format!("HTTP-VIA via=[SIP/2.0/UDP 127.0.0.1:{}]", u.port()),
+            WAIT
+        ),
+        "{}",
+        s.log()
     );
     // A bad Content-Length closes the connection unanswered (as Kamailio).
     let mut c = TcpClient::connect(s.tcp_addr());

@@ -46,7 +46,9 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
         };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
         match k.as_str() {
-            "name" => t.name = v.to_string(),
+            // A repeated `name` keeps the first (Kamailio 5.6 runs that one).
+            "name" if t.name.is_empty() => t.name = v.to_string(),
+            "name" => {}
             "wait" => {
                 t.wait_us = v
                     .parse()
@@ -73,22 +75,37 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
     Ok(t)
 }
 
-/// `udp:IP:PORT` (IPv6 as `udp:[::1]:PORT`).
+/// `udp:HOST:PORT` as Kamailio reads it: the `udp:` prefix in lower case, an
+/// IPv4 address or a host name (resolved here, at load), a port from 1 to
+/// 65535; without a port the socket gets an ephemeral one. IPv6 is refused
+/// (Kamailio 5.6 finds "too many colons" or cannot resolve `[::1]`).
 fn parse_sockaddr(v: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let bad = |why: &str| format!("sockaddr `{v}`: {why} (expected `udp:IP:PORT`)");
     let rest = v
         .strip_prefix("udp:")
-        .or_else(|| v.strip_prefix("UDP:"))
-        .ok_or_else(|| format!("sockaddr `{v}` must be `udp:IP:PORT`"))?;
-    rest.parse::<SocketAddr>()
-        .or_else(|_| {
-            // `udp:::1:5000`-style IPv6 without brackets
-            let (ip, port) = rest.rsplit_once(':').ok_or(())?;
-            Ok::<_, ()>(SocketAddr::new(
-                ip.parse().map_err(|_| ())?,
-                port.parse().map_err(|_| ())?,
-            ))
-        })
-        .map_err(|_| format!("sockaddr `{v}` must be `udp:IP:PORT`"))
+        .ok_or_else(|| bad("unsupported protocol"))?;
+    let (host, port) = match rest.split_once(':') {
+        None => (rest, 0),
+        Some((_, p)) if p.contains(':') => return Err(bad("too many colons")),
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => (h, n),
+            _ => return Err(bad("bad port number")),
+        },
+    };
+    if host.is_empty() || host.contains('[') {
+        return Err(bad("cannot resolve the address"));
+    }
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| bad("cannot resolve the address"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| bad("cannot resolve the address"))
 }
 
 /// Event data of an evrexec run (read by `$evr(...)`).
@@ -121,9 +138,13 @@ impl PvImpl<Ctx> for EvrPv {
             EvrField::SrcPort => d
                 .src
                 .map_or(Value::Null, |s| Value::from_string(s.port().to_string())),
-            EvrField::SrcPortNo => d
-                .src
-                .map_or(Value::Null, |s| Value::Int(i32::from(s.port()))),
+            // As Kamailio: 0 in an `evrexec.run` execution (data, no
+            // source), null in start-up tasks.
+            EvrField::SrcPortNo => match (d.src, &d.data) {
+                (Some(s), _) => Value::Int(i32::from(s.port())),
+                (None, Some(_)) => Value::Int(0),
+                (None, None) => Value::Null,
+            },
         }
     }
 }
@@ -218,16 +239,12 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
 }
 
 fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcError> {
-    let name = match params.first() {
-        Some(Json::String(s)) => s.clone(),
-        Some(Json::Number(n)) => n.to_string(),
-        _ => return Err(RpcError::new(500, "Invalid parameters")),
-    };
-    let data = match params.get(1) {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
+    // As Kamailio: both must be strings (a number, null or a structure is
+    // "Invalid parameters"); more parameters are ignored.
+    let mut scan = crate::rpc::Scan::new(params);
+    let invalid = |_| RpcError::new(500, "Invalid parameters");
+    let name = scan.str().map_err(invalid)?;
+    let data = scan.opt_str().map_err(invalid)?.unwrap_or_default();
     let Some(rt) = rt.get().and_then(Weak::upgrade) else {
         return Err(RpcError::new(500, "Server not ready"));
     };
@@ -286,7 +303,8 @@ impl Module for Evrexec {
             name: "evr",
             module: "evrexec",
             parse: Arc::new(|_fx, inner| {
-                let f = match inner.map(str::trim) {
+                // names are exact: no blanks, as Kamailio
+                let f = match inner {
                     Some("data") => EvrField::Data,
                     Some("srcip") => EvrField::SrcIp,
                     Some("srcport") => EvrField::SrcPort,
@@ -384,5 +402,24 @@ mod tests {
         assert!(parse_exec("name=x;sockaddr=tcp:1.2.3.4:5").is_err());
         assert!(parse_exec("name=x;bogus=1").unwrap_err().contains("bogus"));
         assert!(parse_exec("name=x;wait=abc").is_err());
+        // as Kamailio 5.6: lower-case `udp:`, IPv4 or a host name, port 1..65535
+        for bad in [
+            "UDP:127.0.0.1:5",
+            "udp:127.0.0.1:0",
+            "udp:127.0.0.1:abc",
+            "udp:::1:5",
+            "udp:[::1]:5",
+            "udp::5",
+        ] {
+            assert!(
+                parse_exec(&format!("name=x;sockaddr={bad}")).is_err(),
+                "{bad}"
+            );
+        }
+        let t = parse_exec("name=x;sockaddr=udp:localhost:4444").unwrap();
+        assert_eq!(t.sockaddr, Some("127.0.0.1:4444".parse().unwrap()));
+        assert_eq!(parse_exec("name=a;name=b").unwrap().name, "a");
+        let t = parse_exec("name=x;sockaddr=udp:127.0.0.1").unwrap();
+        assert_eq!(t.sockaddr, Some("127.0.0.1:0".parse().unwrap()));
     }
 }

@@ -11,10 +11,11 @@ use crate::module::{CoreSettings, Module};
 use crate::modules::args::optional_regex;
 use crate::modules::pv::RawPacket;
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
-use crate::transport::Received;
+use crate::transport::{Proto, Received};
 use regex::bytes::Regex;
 use siprd_script::registry::{ModParamDecl, ModParamType, PvClassDef, PvImpl, PvIndex};
 use siprd_script::{route_type, Registry, Value};
+use siprd_sip::Message;
 use std::sync::{Arc, OnceLock};
 
 /// The event route the module runs.
@@ -27,7 +28,8 @@ pub const DEFAULT_MIN_LEN: usize = 32;
 pub struct NosipState {
     msg_match: Option<Regex>,
     msg_skip: Option<Regex>,
-    min_len: usize,
+    /// `min_length` when set; else 32 bytes for UDP only.
+    min_len: Option<usize>,
     route: OnceLock<EventHandle>,
 }
 
@@ -35,7 +37,7 @@ pub struct NosipState {
 pub struct Nosip {
     msg_match: String,
     msg_skip: String,
-    min_len: i32,
+    min_len: Option<i32>,
     state: Arc<NosipState>,
 }
 
@@ -44,11 +46,11 @@ impl Default for Nosip {
         Nosip {
             msg_match: String::new(),
             msg_skip: String::new(),
-            min_len: DEFAULT_MIN_LEN as i32,
+            min_len: None,
             state: Arc::new(NosipState {
                 msg_match: None,
                 msg_skip: None,
-                min_len: DEFAULT_MIN_LEN,
+                min_len: None,
                 route: OnceLock::new(),
             }),
         }
@@ -57,8 +59,15 @@ impl Default for Nosip {
 
 impl NosipState {
     /// Should the route run for this packet?
-    fn wants(&self, data: &[u8]) -> bool {
-        if data.len() < self.min_len {
+    fn wants(&self, data: &[u8], proto: Proto) -> bool {
+        // Kamailio has no threshold of its own: only its UDP receiver drops
+        // datagrams under 32 bytes. `min_length`, when set, applies to all.
+        let min = match (self.min_len, proto) {
+            (Some(n), _) => n,
+            (None, Proto::Udp) => DEFAULT_MIN_LEN,
+            (None, _) => 0,
+        };
+        if data.len() < min {
             return false;
         }
         if let Some(re) = &self.msg_skip {
@@ -76,12 +85,20 @@ impl NosipState {
         let Some(ev) = self.route.get() else {
             return HookAction::Continue;
         };
-        if other_protocol_with_headers(&pkt.data) || !self.wants(&pkt.data) {
+        if other_protocol_with_headers(&pkt.data) || !self.wants(&pkt.data, pkt.proto) {
             return HookAction::Continue;
         }
         let rt = ctx.rt.clone();
         let rcv = RcvInfo::of(pkt);
-        ctx.reset_faked(rcv);
+        // As Kamailio: the route runs on the received data itself, not on a
+        // faked request. A start line that parsed (a SIP or HTTP request line
+        // without headers) gives `$rm`, `$ru`, ...; otherwise they are null.
+        // There are no headers either way.
+        ctx.msg = match Message::parse(pkt.data.clone()) {
+            Ok(m) if m.header_lines() == 0 => m,
+            _ => Message::unparsed(pkt.data.clone()),
+        };
+        ctx.reset_keeping_msg(false, rcv);
         ctx.event = Some(Box::new(RawPacket(pkt.data.clone())));
         rt.run_event(ctx, ev, route_type::EVENT);
         ctx.event = None;
@@ -103,14 +120,15 @@ fn other_protocol_with_headers(data: &[u8]) -> bool {
     other && !(rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
 }
 
-/// `$nosip`: the packet, like `$mb` (null outside `event_route[nosip:msg]`).
+/// `$nosip`: the same as `$mb` everywhere, as Kamailio (in
+/// `event_route[nosip:msg]` the packet, elsewhere the current message).
 struct NosipPv;
 
 impl PvImpl<Ctx> for NosipPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         match ctx.event_data::<RawPacket>() {
             Some(raw) => Value::Str(raw.0.clone()),
-            None => Value::Null,
+            None => Value::Str(ctx.msg.buf().clone()),
         }
     }
 }
@@ -152,9 +170,9 @@ impl Module for Nosip {
             "msg_match" => self.msg_match = value.to_string(),
             "msg_skip" => self.msg_skip = value.to_string(),
             "min_length" => {
-                self.min_len = value.try_int().filter(|n| *n >= 0).ok_or_else(|| {
+                self.min_len = Some(value.try_int().filter(|n| *n >= 0).ok_or_else(|| {
                     format!("min_length needs a non-negative integer, got `{value}`")
-                })?
+                })?)
             }
             "event_callback" => {}
             _ => return Err(format!("module `nosip` has no parameter `{name}`")),
@@ -166,7 +184,7 @@ impl Module for Nosip {
         self.state = Arc::new(NosipState {
             msg_match: optional_regex("msg_match", &self.msg_match)?,
             msg_skip: optional_regex("msg_skip", &self.msg_skip)?,
-            min_len: usize::try_from(self.min_len).unwrap_or(DEFAULT_MIN_LEN),
+            min_len: self.min_len.and_then(|n| usize::try_from(n).ok()),
             route: OnceLock::new(),
         });
         Ok(())
@@ -176,7 +194,11 @@ impl Module for Nosip {
         reg.add_pv(PvClassDef {
             name: "nosip",
             module: "nosip",
-            parse: Arc::new(|_fx, _inner| Ok(Box::new(NosipPv) as Box<dyn PvImpl<Ctx>>)),
+            // `$nosip` has no name: `$nosip(x)` and `$nosip()` are refused (Kamailio)
+            parse: Arc::new(|_fx, inner| match inner {
+                None => Ok(Box::new(NosipPv) as Box<dyn PvImpl<Ctx>>),
+                Some(n) => Err(format!("`$nosip` takes no name, got `$nosip({n})`")),
+            }),
         });
     }
 
@@ -204,7 +226,7 @@ impl Module for Nosip {
 mod tests {
     use super::*;
 
-    fn state(m: &str, s: &str, min: usize) -> NosipState {
+    fn state(m: &str, s: &str, min: Option<usize>) -> NosipState {
         NosipState {
             msg_match: optional_regex("msg_match", m).unwrap(),
             msg_skip: optional_regex("msg_skip", s).unwrap(),
@@ -215,15 +237,19 @@ mod tests {
 
     #[test]
     fn filters() {
-        let st = state("", "", 32);
-        assert!(!st.wants(b"short"));
-        assert!(st.wants(&[b'x'; 32]));
-        let st = state("^KREQ", "SKIP", 4);
-        assert!(st.wants(b"KREQ one"));
-        assert!(!st.wants(b"other data"));
-        assert!(!st.wants(b"KREQ SKIP"));
+        let st = state("", "", None);
+        assert!(!st.wants(b"short", Proto::Udp));
+        assert!(st.wants(&[b'x'; 32], Proto::Udp));
+        // no threshold on streams, as Kamailio
+        assert!(st.wants(b"short", Proto::Tcp));
+        let st = state("", "", Some(8));
+        assert!(!st.wants(b"short", Proto::Tcp));
+        let st = state("^KREQ", "SKIP", Some(4));
+        assert!(st.wants(b"KREQ one", Proto::Udp));
+        assert!(!st.wants(b"other data", Proto::Udp));
+        assert!(!st.wants(b"KREQ SKIP", Proto::Udp));
         // case-sensitive, as Kamailio's
-        assert!(st.wants(b"KREQ skip"));
+        assert!(st.wants(b"KREQ skip", Proto::Udp));
         assert!(optional_regex("x", "(").is_err());
         assert!(other_protocol_with_headers(
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -6,6 +6,7 @@ use crate::module::Module;
 use crate::modules::args::{int_arg, str_arg};
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use crate::stats::{Counter, Stat};
+use bytes::Bytes;
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
 use siprd_script::{route_type, Registry};
 use siprd_sip::Method;
@@ -217,6 +218,12 @@ pub fn send_stateless_code(state: &SlState, ctx: &mut Ctx, given: i32, reason: &
     out.clear();
     siprd_sip::reply::build_reply_into(&ctx.msg, code, reason, &opts, &mut out);
     let ok = ctx.send(&dest, &out);
+    // sl:local-response runs on the reply that was sent (a copy only when
+    // the route exists: not on the plain reply path).
+    let sent = match state.local_response.get() {
+        Some(Some(_)) if ok => Some(Bytes::copy_from_slice(&out)),
+        _ => None,
+    };
     ctx.scratch = out;
     extra.clear();
     ctx.reply_headers = extra;
@@ -226,10 +233,27 @@ pub fn send_stateless_code(state: &SlState, ctx: &mut Ctx, given: i32, reason: &
     }
     state.stats.sent(code);
     ctx.replied = true;
-    if let Some(Some(ev)) = state.local_response.get() {
-        let (ev, src) = (ev.clone(), ctx.rcv);
+    if let (Some(Some(ev)), Some(sent)) = (state.local_response.get(), sent) {
+        let ev = ev.clone();
+        let snd = crate::onsend::SndInfo {
+            to: dest.addr,
+            from: ctx.rcv.local,
+            proto: dest.proto,
+            buf: crate::onsend::OutBuf::Shared(sent.clone()),
+        };
         ctx.flush();
-        rt.raise_with(&ev, route_type::EVENT, |c| c.rcv = src);
+        // As Kamailio: the route sees the reply as its message (`$rs`, `$rr`,
+        // `$rm` from its CSeq, the request's headers copied into it) and
+        // `$snd(...)` where it went; there is no receive information.
+        rt.raise_with(&ev, route_type::EVENT, |c| {
+            if let Ok(m) = siprd_sip::Message::parse(sent) {
+                c.msg = m;
+                let id = c.msg_no;
+                c.reset_keeping_msg(true, crate::context::RcvInfo::default());
+                c.msg_no = id;
+            }
+            c.snd = Some(snd);
+        });
     }
     1
 }

@@ -80,10 +80,28 @@ impl XhttpState {
         }
         let rt = ctx.rt.clone();
         let rcv = RcvInfo::of(pkt);
+        let msg = with_fake_via(&pkt.data, &rcv).unwrap_or(msg);
         ctx.reset(msg, false, rcv);
         rt.run_route(ctx, ev.route, route_type::EVENT, &ev.name);
         HookAction::Stop
     }
+}
+
+/// Kamailio's xhttp puts a Via naming the sender after the request line
+/// (`Via: SIP/2.0/TCP ip:port`): the route's `$mb`, `$ml`, `$hdr(Via)` see it,
+/// and the reply echoes it as `Sia:`. None when the data is no HTTP request.
+fn with_fake_via(data: &[u8], rcv: &RcvInfo) -> Option<Message> {
+    let start = siprd_sip::framing::skip_keepalive(data);
+    let eol = start + memchr::memchr(b'\n', data.get(start..)?)? + 1;
+    let mut buf = Vec::with_capacity(data.len() + 48);
+    buf.extend_from_slice(data.get(..eol)?);
+    buf.extend_from_slice(b"Via: SIP/2.0/");
+    buf.extend_from_slice(rcv.proto.as_str().to_ascii_uppercase().as_bytes());
+    buf.extend_from_slice(format!(" {}\r\n", rcv.src).as_bytes());
+    buf.extend_from_slice(data.get(eol..)?);
+    Message::parse(bytes::Bytes::from(buf))
+        .ok()
+        .filter(Message::is_http)
 }
 
 /// Send the HTTP reply to the HTTP request in `ctx` (the first reply only).

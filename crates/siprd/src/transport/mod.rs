@@ -24,9 +24,12 @@
 //!   Kamailio), `tcp_max_connections` (extra connections are accepted and closed at
 //!   once), `tcp_connection_lifetime` (idle connections are closed).
 //! * **Junk on TCP**: when the framer refuses a stream for any reason other than
-//!   size, the bytes read so far are delivered once as a [`Received`] with
-//!   `framing_error: true` (so a nosip-like module can see them), then the
-//!   connection is closed. Oversized headers are never delivered.
+//!   size (no Content-Length under `tcp_accept_no_cl=no`, a bad one), the bytes
+//!   read so far are delivered once as a [`Received`] with `framing_error: true`,
+//!   then the connection is closed; the dispatcher raises nothing for them (as
+//!   Kamailio's stream reader, which fails before any parsing). The first
+//!   Content-Length header frames a message. Oversized headers are never
+//!   delivered.
 //! * Non-worker threads send through a cloneable, thread-safe [`Sender`]
 //!   ([`Transport::sender`]); its UDP sends are immediate.
 

@@ -119,7 +119,16 @@ struct Events {
 enum Job {
     New(EvapiEvent, tokio::sync::oneshot::Sender<()>),
     Msg(EvapiEvent),
-    Closed(EvapiEvent),
+    /// The client keeps its slot while the route runs; the script thread
+    /// frees it right after, then answers.
+    Closed(EvapiEvent, Arc<Client>, tokio::sync::oneshot::Sender<()>),
+}
+
+thread_local! {
+    /// Set on the evapi script threads: relaying there is done at once and
+    /// fails when no client takes the event (as in Kamailio's evapi
+    /// dispatcher process), while other threads hand it over and succeed.
+    static DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Shared state of the module.
@@ -129,10 +138,15 @@ pub struct EvState {
     next_gen: AtomicU64,
     pub stats: Stats,
     events: OnceLock<Events>,
-    jobs: OnceLock<crossbeam_channel::Sender<Job>>,
+    /// One queue per script thread; a connection's jobs always go to the
+    /// same one (by its index), so its events run in order.
+    jobs: OnceLock<Vec<crossbeam_channel::Sender<Job>>>,
     stop: AtomicBool,
     shutdown: tokio::sync::Notify,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The thread that loaded the config and starts the modules (it runs
+    /// `htable:mod-init`).
+    main: std::thread::ThreadId,
 }
 
 impl EvState {
@@ -147,7 +161,27 @@ impl EvState {
             stop: AtomicBool::new(false),
             shutdown: tokio::sync::Notify::new(),
             threads: Mutex::new(Vec::new()),
+            main: std::thread::current().id(),
         }
+    }
+
+    /// Whether a relay from this thread reports "no client took it" as a
+    /// failure (see [`DIRECT`]). Also while modules start on the main thread
+    /// before evapi did (`htable:mod-init` of an htable loaded before evapi):
+    /// Kamailio's modules initialise in load order, and before evapi has its
+    /// dispatcher pipe a relay is sent at once, to no client.
+    fn direct(&self) -> bool {
+        DIRECT.with(std::cell::Cell::get)
+            || (self.jobs.get().is_none() && std::thread::current().id() == self.main)
+    }
+
+    /// The return code of a relay function that matched `n` clients.
+    fn relay_code(&self, n: usize) -> i32 {
+        if n == 0 && self.direct() {
+            tracing::warn!("evapi: message not delivered - no client connected");
+            return -1;
+        }
+        1
     }
 
     fn events(&self) -> Events {
@@ -188,13 +222,14 @@ impl EvState {
     }
 
     /// Relay to every client (`tag: None`), to those with the tag, or to the
-    /// first one with the tag (`unicast`).
-    fn relay(&self, data: &[u8], tag: Option<&[u8]>, unicast: bool) {
+    /// first one with the tag (`unicast`). Answers how many clients matched.
+    fn relay(&self, data: &[u8], tag: Option<&[u8]>, unicast: bool) -> usize {
         let slots = self.slots.read();
         if slots.iter().all(Option::is_none) {
-            return;
+            return 0;
         }
         let frame = self.frame(data);
+        let mut n = 0;
         for c in slots.iter().flatten() {
             if c.script_closed.load(Ordering::Relaxed) {
                 continue;
@@ -205,10 +240,12 @@ impl EvState {
                 }
             }
             self.enqueue(c, &frame);
+            n += 1;
             if unicast {
                 break;
             }
         }
+        n
     }
 
     fn client(&self, idx: usize, gen: u64) -> Option<Arc<Client>> {
@@ -377,13 +414,18 @@ impl Module for Evapi {
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("evapi: cannot set {addr} non-blocking: {e}"))?;
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(4096);
-        let _ = st.jobs.set(tx);
+        let mut txs = Vec::with_capacity(st.cfg.workers);
+        let mut rxs = Vec::with_capacity(st.cfg.workers);
+        for _ in 0..st.cfg.workers.max(1) {
+            let (tx, rx) = crossbeam_channel::bounded::<Job>(4096);
+            txs.push(tx);
+            rxs.push(rx);
+        }
+        let _ = st.jobs.set(txs);
         let mut threads = st.threads.lock();
-        for n in 0..st.cfg.workers {
+        for (n, rx) in rxs.into_iter().enumerate() {
             let st = st.clone();
             let rt = rt.clone();
-            let rx = rx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("evapi-worker-{n}"))
                 .spawn(move || worker_loop(&st, &rt, &rx))
@@ -413,6 +455,7 @@ impl Module for Evapi {
 
 /// A script thread: runs the evapi event routes for frames and connections.
 fn worker_loop(st: &Arc<EvState>, rt: &Arc<Runtime>, rx: &crossbeam_channel::Receiver<Job>) {
+    DIRECT.with(|d| d.set(true));
     let ev = st.events();
     loop {
         let job = match rx.recv_timeout(Duration::from_millis(200)) {
@@ -437,10 +480,12 @@ fn worker_loop(st: &Arc<EvState>, rt: &Arc<Runtime>, rx: &crossbeam_channel::Rec
                     rt.raise(h, Some(Box::new(data)));
                 }
             }
-            Job::Closed(data) => {
+            Job::Closed(data, client, done) => {
                 if let Some(h) = &ev.closed {
                     rt.raise(h, Some(Box::new(data)));
                 }
+                st.release(&client);
+                let _ = done.send(());
             }
         }
     }
@@ -529,7 +574,8 @@ fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<b
         tracing::error!("evapi: no data to relay");
         return -1;
     }
-    st.relay(&data, tag.as_deref(), unicast.unwrap_or(false));
+    // From a SIP worker the event is handed over: true even with no client.
+    let _ = st.relay(&data, tag.as_deref(), unicast.unwrap_or(false));
     1
 }
 
@@ -548,7 +594,8 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
         name: "evapi",
         module: "evapi",
         parse: Arc::new(|_fx, inner| {
-            let f = match inner.map(str::trim) {
+            // names are exact: no blanks, as Kamailio
+            let f = match inner {
                 Some("srcaddr") => EvField::SrcAddr,
                 Some("srcport") => EvField::SrcPort,
                 Some("msg") => EvField::Msg,
@@ -572,8 +619,8 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                 tracing::error!("evapi_relay: no data to relay");
                 return -1;
             };
-            s.relay(&data, None, false);
-            1
+            let n = s.relay(&data, None, false);
+            s.relay_code(n)
         }),
     ));
     for (name, unicast) in [("evapi_multicast", false), ("evapi_unicast", true)] {
@@ -590,8 +637,8 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
                     tracing::error!("{name}: empty data or tag");
                     return -1;
                 }
-                s.relay(&data, Some(&tag), unicast);
-                1
+                let n = s.relay(&data, Some(&tag), unicast);
+                s.relay_code(n)
             }),
         ));
     }

@@ -122,9 +122,13 @@ fn event(c: &Client, msg: Option<Bytes>) -> EvapiEvent {
 /// Hand a job to the script threads, waiting (on this task only) while their
 /// queue is full. False when the module is stopping.
 async fn submit(st: &EvState, job: Job) -> bool {
-    let Some(tx) = st.jobs.get() else {
+    let Some(txs) = st.jobs.get().filter(|t| !t.is_empty()) else {
         return false;
     };
+    let conidx = match &job {
+        Job::New(e, _) | Job::Msg(e) | Job::Closed(e, _, _) => e.conidx,
+    };
+    let tx = &txs[conidx % txs.len()];
     let mut job = job;
     loop {
         match tx.try_send(job) {
@@ -195,6 +199,21 @@ async fn connection(
         let _ = tokio::time::timeout(Duration::from_millis(250), &mut writer).await;
     }
     writer.abort();
+    let script = matches!(end, End::Script) || client.script_closed.load(Ordering::Relaxed);
+    let raise_closed = !script && !matches!(end, End::Stopping) && events.closed.is_some();
+    if raise_closed {
+        // As Kamailio: the client keeps its slot (and its tag) while
+        // connection-closed runs; relays there count it.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        if submit(
+            &st,
+            Job::Closed(event(&client, None), client.clone(), done_tx),
+        )
+        .await
+        {
+            let _ = done_rx.await;
+        }
+    }
     st.release(&client);
     let addr = client.addr;
     let dropped = client.dropped.load(Ordering::Relaxed);
@@ -220,10 +239,6 @@ async fn connection(
     let junk = client.junk.load(Ordering::Relaxed);
     if junk > 1 {
         tracing::warn!("evapi: {junk} pieces of invalid data were ignored from client {addr}");
-    }
-    let script = matches!(end, End::Script) || client.script_closed.load(Ordering::Relaxed);
-    if !script && !matches!(end, End::Stopping) && events.closed.is_some() {
-        submit(&st, Job::Closed(event(&client, None))).await;
     }
 }
 
@@ -267,7 +282,11 @@ async fn process(st: &EvState, c: &Client, buf: &mut BytesMut, want: bool) -> Re
                 }
             }
             Step::NeedMore => return Ok(()),
-            Step::TooBig { len } => return Err(End::TooBig(len)),
+            // As Kamailio, whose read buffer holds max_frame bytes: the
+            // connection is closed once that much is buffered without a
+            // whole frame, not as soon as the length is read.
+            Step::TooBig { len } if buf.len() >= st.cfg.max_frame => return Err(End::TooBig(len)),
+            Step::TooBig { .. } => return Ok(()),
         }
     }
 }

@@ -82,9 +82,7 @@ pub fn parse_ht_ref(
     let keytext = rest
         .strip_prefix("=>")
         .ok_or_else(|| format!("expected `=>` after the table name in `{inner}`"))?;
-    if keytext.is_empty() {
-        return Err(format!("empty key in `{inner}`"));
-    }
+    // An empty key (`$sht(t=>)`) is a key like any other, as in Kamailio.
     let fmt = parse_format(fx, keytext)?;
     let table = st.table(name.as_bytes()).cloned();
     if table.is_none() {
@@ -280,7 +278,8 @@ impl PvImpl<Ctx> for ShtRecord {
                     Value::Str(r.key.clone())
                 }
             }
-            None => Value::Null,
+            // Outside htable:expired: empty, not null (Kamailio)
+            None => Value::from_static(""),
         }
     }
 }

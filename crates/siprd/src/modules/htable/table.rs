@@ -431,7 +431,9 @@ impl Table {
         }
     }
 
-    /// Count live items matching (`$shtcn`, `$shtcv`).
+    /// Count the items matching (`$shtcn`, `$shtcv`). As Kamailio, items
+    /// that expired but are not purged yet still count (in
+    /// `htable:expired` routes too: the item being expired is there).
     pub fn count(&self, me: ExecId, on: MatchOn, op: &MatchOp) -> i32 {
         if let MatchOp::All = op {
             let mut n = 0usize;
@@ -441,13 +443,9 @@ impl Table {
         if let (MatchOp::IntEq(_), MatchOn::Name) = (op, on) {
             return 0;
         }
-        let now = self.now();
         let mut n = 0i32;
         self.for_each_slot(me, |_, m| {
             for e in m.iter() {
-                if self.expired(e, now) {
-                    continue;
-                }
                 let hit = match (op, on) {
                     (MatchOp::IntEq(i), _) => matches!(e.value, Value::Int(v) if v == *i),
                     (_, MatchOn::Name) => op.matches(&e.key),

@@ -289,9 +289,12 @@ fn register_net(rt: &Arc<Runtime>) {
         load(&crate::forward::FAILED_DNS),
     );
     stats.add("dns", "slow_dns_request", Stat::Computed(Arc::new(|| 0)));
-    let Some(tcp) = rt.tcp_snapshot() else {
+    // As Kamailio: the `tcp:` group exists unless `disable_tcp=yes`, also
+    // without a TCP listener (its counters stay 0 then).
+    if rt.settings.disable_tcp {
         return;
-    };
+    }
+    let counters = rt.tcp_snapshot().map(|t| t.counters).unwrap_or_default();
     type Field = fn(&crate::transport::TcpCounters) -> &AtomicU64;
     let fields: [(&str, Field); 8] = [
         ("established", |c| &c.established),
@@ -304,7 +307,7 @@ fn register_net(rt: &Arc<Runtime>) {
         ("con_reset", |c| &c.con_reset),
     ];
     for (name, field) in fields {
-        let c = tcp.counters.clone();
+        let c = counters.clone();
         let read = move || field(&c).load(Relaxed);
         stats.add("tcp", name, Stat::Computed(Arc::new(read)));
     }
@@ -338,7 +341,14 @@ type TmField = Box<dyn Fn(&Weak<Runtime>) -> u64 + Send + Sync>;
 /// is loaded. Names tm does not count stay 0.
 pub fn register_tmx(rt: &Arc<Runtime>) {
     register_net(rt);
-    if rt.rpc.get("tm.stats").is_none() {
+    // Kamailio's tmx module owns the group: none when only tm is loaded.
+    let tmx_loaded = rt
+        .rpc
+        .call("core.modules", &[])
+        .ok()
+        .and_then(|v| v.as_array().map(|a| a.iter().any(|m| m == "tmx")))
+        .unwrap_or(false);
+    if rt.rpc.get("tm.stats").is_none() || !tmx_loaded {
         return;
     }
     let field = |rt: &Weak<Runtime>, f: &'static str| -> u64 {
@@ -439,6 +449,8 @@ pub fn register(
         Box::new(|_| {
             Ok(json!({
                 "version": format!("siprd {}", env!("CARGO_PKG_VERSION")),
+                // Kamailio's repository id; its packages say "unknown "
+                "id": "unknown ",
                 "compiler": "rustc",
                 "compiled": "",
                 "flags": "",
@@ -718,7 +730,7 @@ fn register_more(
         "Returns TCP related info.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             Ok(json!({
@@ -737,7 +749,7 @@ fn register_more(
         "Returns TCP connections details.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             Ok(Json::Array(
@@ -767,7 +779,7 @@ fn register_more(
         "Returns active TCP options.",
         Box::new(move |_| {
             let rt = runtime(&r)?;
-            let Some(t) = rt.tcp_snapshot() else {
+            let Some(t) = tcp_state(&rt) else {
                 return Err(RpcError::new(500, "tcp support disabled"));
             };
             // What siprd does, in Kamailio's names: writes are asynchronous
@@ -800,6 +812,29 @@ fn register_more(
             }))
         }),
     );
+}
+
+/// The TCP state the `core.tcp_*` commands show. As Kamailio: TCP is on
+/// unless `disable_tcp=yes`, also without a TCP listener (no readers, no
+/// connection, the configured limits).
+fn tcp_state(rt: &crate::runtime::Runtime) -> Option<crate::transport::TcpSnapshot> {
+    if rt.settings.disable_tcp {
+        return None;
+    }
+    rt.tcp_snapshot().or_else(|| {
+        let d = crate::transport::TransportConfig::default();
+        Some(crate::transport::TcpSnapshot {
+            workers: 0,
+            max_connections: rt.settings.tcp_max_connections,
+            lifetime: std::time::Duration::from_secs(u64::from(
+                rt.settings.tcp_connection_lifetime,
+            )),
+            connect_timeout: d.tcp_connect_timeout,
+            max_queued: d.tcp_max_queued.max(65536),
+            conns: Vec::new(),
+            counters: Default::default(),
+        })
+    })
 }
 
 #[cfg(test)]

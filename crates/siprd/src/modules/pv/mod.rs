@@ -10,7 +10,7 @@ pub mod sbranch;
 pub mod transforms;
 pub mod vars;
 
-pub use msg::RawPacket;
+pub use msg::{RawPacket, RcvEvent};
 
 use crate::context::Ctx;
 use crate::module::Module;

@@ -13,6 +13,14 @@ use std::sync::Arc;
 /// `core:receive-parse-error` and `nosip:msg`).
 pub struct RawPacket(pub Bytes);
 
+/// What `event_route[core:msg-received]` reads through `$rcv(...)`: the
+/// received data and where it came from. The route itself runs on the faked
+/// request (its `$si`, `$mb` are the faked ones), as Kamailio.
+pub struct RcvEvent {
+    pub data: Bytes,
+    pub rcv: crate::context::RcvInfo,
+}
+
 /// Which part of the message a simple PV reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
@@ -315,7 +323,7 @@ impl Simple {
                 .status()
                 .map_or(Value::Null, |s| Value::Int(i32::from(s))),
             Reason => {
-                if msg.is_request() {
+                if !msg.is_response() {
                     Value::Null
                 } else {
                     bytes_of(ctx, msg.reason())
@@ -345,7 +353,11 @@ impl Simple {
             },
             // all that follows the headers (a datagram's bytes past a short
             // Content-Length included, as Kamailio)
+            BodySize if msg.header_lines() == 0 => Value::Int(0),
             BodySize => Value::Int(received_body(msg).len() as i32),
+            // Data without any header line (nosip) has no body at all: null,
+            // as Kamailio (a SIP message with an empty body reads "").
+            Body if msg.header_lines() == 0 => Value::Null,
             Body => bytes_of(ctx, received_body(msg)),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
             Contact => opt(ctx, msg.header_by_name(b"Contact")),
@@ -374,7 +386,14 @@ impl Simple {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
             }
             Pid => Value::Int(std::process::id() as i32),
-            MsgType => Value::Int(if msg.is_request() { 1 } else { 2 }),
+            // 0 for data whose start line did not parse (nosip), as Kamailio
+            MsgType => Value::Int(if msg.is_request() {
+                1
+            } else if msg.is_response() {
+                2
+            } else {
+                0
+            }),
             MsgTypeStr => Value::from_static(if msg.is_request() { "rq" } else { "rp" }),
             SrcAddrStr => {
                 let r = ctx.rcv;
@@ -791,23 +810,41 @@ enum Rcv {
     LocalIp,
     LocalPort,
     Proto,
+    SProto,
     Af,
 }
 
 impl PvImpl<Ctx> for Rcv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        let raw = ctx.event_data::<RawPacket>().map(|r| r.0.clone());
-        let r = ctx.rcv;
+        // Only core:msg-received has it (null elsewhere, as Kamailio).
+        let Some(ev) = ctx.event_data::<RcvEvent>() else {
+            return Value::Null;
+        };
+        let r = ev.rcv;
         match self {
-            Rcv::Buf => raw.map_or(Value::Null, Value::Str),
-            Rcv::Len => raw.map_or(Value::Null, |b| Value::Int(b.len() as i32)),
+            Rcv::Buf => Value::Str(ev.data.clone()),
+            Rcv::Len => Value::Int(ev.data.len() as i32),
             Rcv::SrcIp => Value::from_string(r.src.ip().to_string()),
             Rcv::SrcPort => Value::Int(i32::from(r.src.port())),
             Rcv::LocalIp => Value::from_string(r.local.ip().to_string()),
             Rcv::LocalPort => Value::Int(i32::from(r.local.port())),
-            Rcv::Proto => Value::from_static(r.proto.as_str()),
-            Rcv::Af => Value::from_static(if r.src.is_ipv4() { "ipv4" } else { "ipv6" }),
+            // Kamailio's numbers: proto 1 UDP, 2 TCP; af 2 IPv4, 10 IPv6
+            Rcv::Proto => Value::Int(match r.proto {
+                crate::transport::Proto::Udp => 1,
+                crate::transport::Proto::Tcp => 2,
+            }),
+            Rcv::SProto => Value::from_static(r.proto.as_str()),
+            Rcv::Af => Value::Int(if r.src.is_ipv4() { 2 } else { 10 }),
         }
+    }
+}
+
+/// The `af` core keyword: the received message's address family.
+struct RcvAf;
+
+impl PvImpl<Ctx> for RcvAf {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        Value::Int(if ctx.rcv.src.is_ipv4() { 2 } else { 10 })
     }
 }
 
@@ -1055,18 +1092,29 @@ pub fn register(reg: &mut Registry<Ctx>) {
         name: "rcv",
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-            let which = match inner.map(str::trim) {
+            // names are exact: no blanks, as Kamailio
+            let which = match inner {
                 Some("buf") => Rcv::Buf,
                 Some("len") => Rcv::Len,
                 Some("srcip") => Rcv::SrcIp,
                 Some("srcport") => Rcv::SrcPort,
                 Some("rcvip") => Rcv::LocalIp,
                 Some("rcvport") => Rcv::LocalPort,
-                Some("proto") | Some("sproto") => Rcv::Proto,
+                Some("proto") => Rcv::Proto,
+                Some("sproto") => Rcv::SProto,
                 Some("af") => Rcv::Af,
                 other => return Err(format!("unknown $rcv field {other:?} (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)")),
             };
             Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    // The address family of the received message, read by the core keyword
+    // `af` (`af == INET`): 2 or 10, as Kamailio's numbers.
+    reg.add_pv(PvClassDef {
+        name: "_af",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, _inner: Option<&str>| {
+            Ok(Box::new(RcvAf) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     snd_class(reg, "snd", false);

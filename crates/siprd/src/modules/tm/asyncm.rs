@@ -771,17 +771,16 @@ impl Module for Async {
                         .last()
                         .and_then(|x| crate::modules::args::str_arg(ctx, x))
                         .unwrap_or_default();
-                    if st.push_task(
+                    // As Kamailio: a group that does not exist is logged
+                    // ("not found - ignoring") and the function is still true.
+                    let _ = st.push_task(
                         group.as_deref(),
                         JobKind::Data {
                             route: route.into(),
                             data,
                         },
-                    ) {
-                        1
-                    } else {
-                        -1
-                    }
+                    );
+                    1
                 }),
             });
         }
@@ -816,7 +815,8 @@ impl Module for Async {
             name: "async",
             module: "async",
             parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-                match inner.map(str::trim) {
+                // names are exact: no blanks, as Kamailio
+                match inner {
                     Some("data") => {
                         Ok(Box::new(AsyncDataPv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
                     }

@@ -754,7 +754,6 @@ pub(super) fn rpc(st: &Arc<TmState>, rpc: &mut RpcRegistry) {
             "created": created,
             "freed": get(&s.freed),
             "delayed_free": 0,
-            "retransmissions": get(&s.retransmissions),
         }))
     });
 }

@@ -288,7 +288,7 @@ pub fn start(
         .stats
         .local_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    raise_local_request(&ctx.rt, st, &request, dest);
+    raise_local_request(&ctx.rt, st, &entry, &request, dest, hop_text);
     if ctx.send(&dest, &request) {
         Ok(entry)
     } else {
@@ -528,24 +528,59 @@ fn register_uac(
     st.table.schedule(entry, &mut inner);
 }
 
-/// `event_route[tm:local-request]` on the request about to be sent.
-fn raise_local_request(rt: &Arc<crate::runtime::Runtime>, st: &TmState, req: &Bytes, dest: Dest) {
+/// `event_route[tm:local-request]` on the request about to be sent. As
+/// Kamailio: its receive information is the sending socket (`$si`/`$sp` our
+/// address), `$du` the next hop, `$snd(...)` the destination and the bytes,
+/// and `$T(...)` its transaction.
+fn raise_local_request(
+    rt: &Arc<crate::runtime::Runtime>,
+    st: &Arc<TmState>,
+    entry: &Arc<TxEntry>,
+    req: &Bytes,
+    dest: Dest,
+    next_hop: &[u8],
+) {
     let Some(Some(ev)) = st.local_request.get() else {
         return;
     };
     let Ok(msg) = Message::parse(req.clone()) else {
         return;
     };
+    let local = rt
+        .listeners()
+        .iter()
+        .find(|l| Some(l.id) == dest.listener)
+        .or_else(|| {
+            rt.listeners()
+                .iter()
+                .find(|l| l.proto == dest.proto && l.addr.is_ipv4() == dest.addr.is_ipv4())
+        })
+        .map(|l| l.addr);
     let rcv = RcvInfo {
-        src: dest.addr,
+        src: local.unwrap_or(dest.addr),
+        local: local.unwrap_or(dest.addr),
         proto: dest.proto,
         listener: dest.listener,
         ..Default::default()
     };
+    let snd = crate::onsend::SndInfo {
+        to: dest.addr,
+        from: rcv.local,
+        proto: dest.proto,
+        buf: crate::onsend::OutBuf::Shared(req.clone()),
+    };
+    let tx = super::TxRef {
+        state: st.clone(),
+        entry: entry.clone(),
+    };
+    let du = Bytes::copy_from_slice(next_hop);
     rt.raise_with(ev, route_type::EVENT, move |c| {
         c.msg = msg;
         c.faked = false;
         c.rcv = rcv;
+        c.dst_uri = Some(du);
+        c.snd = Some(snd);
+        c.tm.tx = Some(tx);
     });
 }
 
