@@ -378,6 +378,73 @@ fn reply_codes_as_given() {
     }
 }
 
+const TM_CODES_CFG: &str = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+
+request_route {
+    $var(c) = $hdr(X-Code);
+    if ($hdr(X-Int) == "1") {
+        $var(c) = $(hdr(X-Code){s.int});
+    }
+    if ($hdr(X-Fn) == "t_send_reply") {
+        t_send_reply("$var(c)", "x");
+    } else {
+        t_newtran();
+        t_reply("$var(c)", "x");
+    }
+}
+"#;
+
+/// tm's `t_reply`/`t_send_reply` (Kamailio 5.6.3) send any integer code as the
+/// last three digits of its unsigned 32-bit value, as sl does, but take the
+/// code unsigned for the To tag: `-1` goes out as `295` with a tag. A value
+/// that is no integer sends 500.
+#[test]
+fn tm_reply_codes_as_given() {
+    let s = Siprd::start(TM_CODES_CFG);
+    let c = UdpClient::new();
+    let cases: &[(&str, bool, &str, bool)] = &[
+        ("abc", false, "SIP/2.0 500 x", true),
+        ("404", false, "SIP/2.0 500 x", true),
+        ("99", true, "SIP/2.0 099 x", false),
+        ("0", true, "SIP/2.0 000 x", false),
+        ("179", true, "SIP/2.0 179 x", false),
+        ("180", true, "SIP/2.0 180 x", true),
+        ("700", true, "SIP/2.0 700 x", true),
+        ("1000", true, "SIP/2.0 000 x", true),
+        ("1099", true, "SIP/2.0 099 x", true),
+        ("-1", true, "SIP/2.0 295 x", true),
+        ("-200", true, "SIP/2.0 096 x", true),
+    ];
+    for (i, (code, int, line, tag)) in cases.iter().enumerate() {
+        for f in ["t_reply", "t_send_reply"] {
+            let extra = format!(
+                "X-Code: {code}\r\nX-Int: {}\r\nX-Fn: {f}\r\n",
+                u8::from(*int)
+            );
+            let req = request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("tmcode{i}{f}"),
+                &extra,
+            );
+            c.send(s.udp_addr(), &req);
+            let r = c
+                .recv(Duration::from_secs(2))
+                .unwrap_or_else(|| panic!("{code} {f}: no reply"));
+            assert_eq!(first_line(&r), *line, "{code} {f}");
+            let to = header(&r, "To").unwrap_or_default();
+            assert_eq!(to.contains(";tag="), *tag, "{code} {f}: {to}");
+        }
+    }
+}
+
 /// Kamailio drops a message whose CSeq is not two tokens (`5`, `OPTIONS`,
 /// `5 OPTIONS x`) while the number itself is not checked; `$ci` keeps the
 /// blanks that end the Call-ID line.
