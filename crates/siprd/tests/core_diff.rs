@@ -846,3 +846,44 @@ request_route {
         seen.push(line);
     }
 }
+
+/// `$conid` is the TCP connection's id, counted from 1 per new connection
+/// (as Kamailio 5.6: 1, 1, 2, 2, 3 for two requests on each of three
+/// connections); null over UDP (where Kamailio 5.6.3 crashes).
+#[test]
+fn conid_per_tcp_connection() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "conid=[$conid] len=$(conid{s.len})");
+}
+"#;
+    let s = Siprd::start(cfg);
+    for k in 1..=3 {
+        let mut t = TcpClient::connect(s.tcp_addr());
+        for i in 0..2 {
+            let req = request(
+                "OPTIONS",
+                "sip:c@127.0.0.1",
+                t.port(),
+                &format!("cid{k}{i}"),
+                "",
+            )
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+            t.send(req.as_bytes());
+            let r = t.recv(Duration::from_secs(2)).expect("reply on tcp");
+            assert_eq!(first_line(&r), format!("SIP/2.0 200 conid=[{k}] len=1"));
+        }
+    }
+    let c = UdpClient::new();
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:c@127.0.0.1", "cidu");
+    assert!(
+        first_line(&r).starts_with("SIP/2.0 200 conid=[<null>]"),
+        "{r}"
+    );
+}

@@ -123,6 +123,7 @@ enum Field {
     CSeqBody,
     /// `$mi`: the number of the message among those the worker received.
     MsgId,
+    ConId,
 }
 
 struct Simple(Field);
@@ -467,6 +468,12 @@ impl Simple {
             ServerId => Value::Int(0),
             CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
             MsgId => Value::Int(ctx.msg_no as i32),
+            // the TCP connection's id (counted from 1, as Kamailio); null
+            // over UDP (where Kamailio 5.6.3 crashes)
+            ConId => match ctx.rcv.conn {
+                Some(c) if !ctx.faked => Value::Int(c.0 as i32),
+                _ => Value::Null,
+            },
             AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
@@ -700,6 +707,67 @@ struct Header {
     count: bool,
 }
 
+/// A header name given to `$hdr`/`$hdrc`/`$hfl`/`$hflc`: the name, or a PV
+/// whose value is the name (`$hdr($var(h))`, as Kamailio).
+enum HdrName {
+    Static(Box<[u8]>),
+    Dynamic(siprd_script::pv::PvSpec<Ctx>),
+}
+
+impl HdrName {
+    fn parse(fx: &mut FixupCtx<'_, Ctx>, class: &str, inner: Option<&str>) -> Result<Self, String> {
+        let header = inner
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("`${class}` needs a header name: ${class}(Name)"))?;
+        if header.starts_with('$') {
+            let (spec, n) = siprd_script::pv::parse_pv(fx, header)?;
+            if n != header.len() {
+                return Err(format!(
+                    "`${class}({header})`: a header name PV must stand alone"
+                ));
+            }
+            return Ok(HdrName::Dynamic(spec));
+        }
+        Ok(HdrName::Static(header.as_bytes().into()))
+    }
+
+    /// The name to look up; None when a PV name is null or empty.
+    fn resolve(&self, ctx: &mut Ctx) -> Option<Box<[u8]>> {
+        match self {
+            HdrName::Static(n) => Some(n.clone()),
+            HdrName::Dynamic(pv) => match pv.try_get(ctx) {
+                Some(Value::Str(s)) if !s.is_empty() => Some(s.as_ref().into()),
+                Some(Value::Int(i)) => Some(i.to_string().into_bytes().into()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `$hdr`/`$hdrc` with a PV as the header name.
+struct DynHeader {
+    name: HdrName,
+    count: bool,
+}
+
+impl PvImpl<Ctx> for DynHeader {
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        match self.name.resolve(ctx) {
+            Some(name) => Header {
+                name,
+                count: self.count,
+            }
+            .get(ctx, idx),
+            None if self.count => Value::Int(0),
+            None => Value::Null,
+        }
+    }
+}
+
 impl PvImpl<Ctx> for Header {
     /// `$(hdr(X)[n])`, not `$(hdrc(X)[n])` (as Kamailio)
     fn accepts_index(&self) -> bool {
@@ -744,6 +812,113 @@ impl PvImpl<Ctx> for Header {
                 }
             }
         }
+    }
+}
+
+/// The headers whose comma-separated bodies `$hfl`/`$hflc` count one by one.
+#[derive(Clone, Copy, PartialEq)]
+enum HflKind {
+    Via,
+    Route,
+    Contact,
+    /// Any other header: as `$hdr`/`$hdrc`.
+    Other,
+}
+
+/// `$hfl(name)` and `$hflc(name)` (Kamailio 5.6, observed): for Via,
+/// Record-Route, Route and Contact each comma-separated body is one item,
+/// in message order except that the bodies of one Contact header come last
+/// first; a Via body keeps the blanks and the comma that separate it from
+/// the next one in the same header; `Contact: *` has none. A negative index
+/// counts from one past the end (`-1` is null, `-2` the last body); `[*]`
+/// joins the header values as `$hdr` does. Other headers read as `$hdr`.
+struct HeaderList {
+    name: HdrName,
+    count: bool,
+}
+
+impl HflKind {
+    fn of(name: &[u8]) -> HflKind {
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        if is(b"via") || is(b"v") {
+            HflKind::Via
+        } else if is(b"record-route") || is(b"route") {
+            HflKind::Route
+        } else if is(b"contact") || is(b"m") {
+            HflKind::Contact
+        } else {
+            HflKind::Other
+        }
+    }
+}
+
+fn hfl_bodies<'m>(
+    msg: &'m siprd_sip::Message,
+    name: &[u8],
+    kind: HflKind,
+) -> smallvec::SmallVec<[&'m [u8]; 8]> {
+    let mut out: smallvec::SmallVec<[&'m [u8]; 8]> = smallvec::SmallVec::new();
+    {
+        for h in msg.headers_named(name) {
+            let v = msg.value_untrimmed(&h);
+            let first = out.len();
+            let mut split = siprd_sip::scan::CommaSplit::new(v);
+            while let Some((a, b)) = split.next_range() {
+                if b <= a {
+                    continue;
+                }
+                let item = match (kind, split.last_separator()) {
+                    (HflKind::Via, Some(sep)) => v.get(a..=sep),
+                    _ => v.get(a..b),
+                };
+                let Some(item) = item else { continue };
+                if kind == HflKind::Contact && item == b"*" {
+                    continue;
+                }
+                out.push(item);
+            }
+            if kind == HflKind::Contact {
+                out[first..].reverse();
+            }
+        }
+    }
+    out
+}
+
+impl PvImpl<Ctx> for HeaderList {
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        let Some(name) = self.name.resolve(ctx) else {
+            return if self.count {
+                Value::Int(0)
+            } else {
+                Value::Null
+            };
+        };
+        let kind = HflKind::of(&name);
+        if kind == HflKind::Other || (idx == PvIndex::All && !self.count) {
+            let h = Header {
+                name,
+                count: self.count,
+            };
+            return h.get(ctx, idx);
+        }
+        let bodies = hfl_bodies(&ctx.msg, &name, kind);
+        let n = bodies.len() as i32;
+        if self.count {
+            return Value::Int(n);
+        }
+        let pos = match idx {
+            PvIndex::At(i) if i < 0 => n + i + 1,
+            PvIndex::At(i) => i,
+            _ => 0,
+        };
+        if pos < 0 || pos >= n {
+            return Value::Null;
+        }
+        bytes_of(ctx, bodies[pos as usize])
     }
 }
 
@@ -992,6 +1167,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("aa", AuthAlgo),
         ("csb", CSeqBody),
         ("mi", MsgId),
+        ("conid", ConId),
     ];
     for (name, field) in simple {
         let field = *field;
@@ -1008,15 +1184,23 @@ pub fn register(reg: &mut Registry<Ctx>) {
         reg.add_pv(PvClassDef {
             name,
             module: "pv",
-            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-                let header = inner
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| format!("`${name}` needs a header name: ${name}(Name)"))?;
-                Ok(Box::new(Header {
-                    name: header.as_bytes().into(),
-                    count,
-                }) as Box<dyn PvImpl<Ctx>>)
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                Ok(match HdrName::parse(fx, name, inner)? {
+                    HdrName::Static(name) => {
+                        Box::new(Header { name, count }) as Box<dyn PvImpl<Ctx>>
+                    }
+                    name @ HdrName::Dynamic(_) => Box::new(DynHeader { name, count }),
+                })
+            }),
+        });
+    }
+    for (name, count) in [("hfl", false), ("hflc", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let name = HdrName::parse(fx, name, inner)?;
+                Ok(Box::new(HeaderList { name, count }) as Box<dyn PvImpl<Ctx>>)
             }),
         });
     }
