@@ -136,6 +136,10 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     if ctx.local_rport {
         via.push_str(";rport");
     }
+    if ctx.via_srvid {
+        use std::fmt::Write;
+        let _ = write!(via, ";srvid={}", ctx.rt.settings.server_id);
+    }
     via.push_str("\r\n");
     let mut edits = ctx.edits.clone();
     if let Some(uri) = &ctx.new_uri {

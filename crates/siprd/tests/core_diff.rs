@@ -887,3 +887,63 @@ request_route {
         "{r}"
     );
 }
+
+/// textops `append_body_part_hex` (Kamailio 5.6.3): the part's content is the
+/// hex text decoded (either case); empty, odd-length or non-hex text is -1.
+#[test]
+fn append_body_part_hex_decodes() {
+    let hop = NextHop::new();
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {
+    if ($rU == "a") { $var(r) = append_body_part_hex("4142", "application/x"); }
+    if ($rU == "c") { $var(r) = append_body_part_hex("4a4B", "text/plain", "render"); }
+    if ($rU == "d") { $var(r) = append_body_part_hex("414", "text/x"); }
+    if ($rU == "e") { $var(r) = append_body_part_hex("", "text/x"); }
+    if ($rU == "f") { $var(r) = append_body_part_hex("4x", "text/x"); }
+    append_hf("X-R: $var(r)\r\n");
+    forward("127.0.0.1", "@HOP@");
+}
+"#
+    .replace("@HOP@", &hop.port().to_string());
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let body = "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1--\r\n";
+    let head = "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+    for (u, r, part) in [
+        (
+            "a",
+            "1",
+            "--b1\r\nContent-Type: application/x\r\n\r\nAB\r\n",
+        ),
+        (
+            "c",
+            "1",
+            "--b1\r\nContent-Type: text/plain\r\nContent-Disposition: render\r\n\r\nJK\r\n",
+        ),
+        ("d", "-1", ""),
+        ("e", "-1", ""),
+        ("f", "-1", ""),
+    ] {
+        let req = request("MESSAGE", &format!("sip:{u}@127.0.0.1"), c.port(), u, "").replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: multipart/mixed;boundary=\"b1\"\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        c.send(s.udp_addr(), &req);
+        let got = hop.collect(Duration::from_millis(500));
+        let (m, _) = got
+            .first()
+            .unwrap_or_else(|| panic!("{u}: nothing forwarded"));
+        assert_eq!(header(m, "X-R"), Some(r), "{u}");
+        let (_, b) = m.split_once("\r\n\r\n").expect("body");
+        assert_eq!(b, format!("{head}{part}--b1--\r\n"), "{u}");
+    }
+}

@@ -1786,6 +1786,46 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         Some(x) => str_arg(ctx, x),
         None => None,
     };
+    append_part(ctx, &txt, &ct, cd)
+}
+
+/// `append_body_part_hex(txt, ct[, cd])`: the part's content is `txt`
+/// decoded from hex; text that is not hex (or of odd length) is -1.
+fn do_append_body_part_hex(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(hex), Some(ct)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    let cd = match a.get(2) {
+        Some(x) => str_arg(ctx, x),
+        None => None,
+    };
+    if hex.is_empty() {
+        return -1;
+    }
+    let digit = |b: u8| (b as char).to_digit(16);
+    let mut txt = Vec::with_capacity(hex.len() / 2);
+    for pair in hex.chunks(2) {
+        match pair {
+            [h, l] => match (digit(*h), digit(*l)) {
+                (Some(h), Some(l)) => txt.push((h * 16 + l) as u8),
+                _ => {
+                    tracing::error!("append_body_part_hex: the text is not hex");
+                    return -1;
+                }
+            },
+            _ => {
+                tracing::error!("append_body_part_hex: odd number of hex digits");
+                return -1;
+            }
+        }
+    }
+    append_part(ctx, &txt, &ct, cd)
+}
+
+fn append_part(ctx: &mut Ctx, txt: &[u8], ct: &[u8], cd: Option<bytes::Bytes>) -> i32 {
     let Some(mp) = multipart(ctx) else {
         tracing::error!("append_body_part: the body is not multipart");
         return -1;
@@ -1798,7 +1838,7 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     part.extend_from_slice(b"--");
     part.extend_from_slice(&mp.boundary);
     part.extend_from_slice(b"\r\nContent-Type: ");
-    part.extend_from_slice(&ct);
+    part.extend_from_slice(ct);
     part.extend_from_slice(b"\r\n");
     if let Some(cd) = cd.filter(|c| !c.is_empty()) {
         part.extend_from_slice(b"Content-Disposition: ");
@@ -1806,7 +1846,7 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         part.extend_from_slice(b"\r\n");
     }
     part.extend_from_slice(b"\r\n");
-    part.extend_from_slice(&txt);
+    part.extend_from_slice(txt);
     part.extend_from_slice(b"\r\n");
     ctx.edits.insert(mp.base + closing, part);
     fix_content_length(ctx);
@@ -2014,8 +2054,14 @@ fn register_more(reg: &mut Registry<Ctx>) {
         reg.add_function(def_in(
             "append_body_part",
             REQ_ROUTES,
-            params,
+            params.clone(),
             func(do_append_body_part),
+        ));
+        reg.add_function(def_in(
+            "append_body_part_hex",
+            REQ_ROUTES,
+            params,
+            func(do_append_body_part_hex),
         ));
     }
     reg.add_function(def_in(

@@ -465,7 +465,7 @@ impl Simple {
                     _ => Value::from_vec(na.uri_bytes().to_vec()),
                 }
             }
-            ServerId => Value::Int(0),
+            ServerId => Value::Int(ctx.rt.settings.server_id),
             CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
             MsgId => Value::Int(ctx.msg_no as i32),
             // the TCP connection's id (counted from 1, as Kamailio); null

@@ -640,6 +640,7 @@ fn prepare_tx_ctx(
     c.rcv = rcv;
     if let Some(s) = saved {
         c.flags = s.flags;
+        c.xflags = s.xflags;
         c.new_uri = s.new_uri.clone();
         c.dst_uri = s.dst_uri.clone();
         c.avps = s.avps.clone();
@@ -822,6 +823,7 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     }
     inner.suspended = Some(Box::new(Saved {
         flags: ctx.flags,
+        xflags: ctx.xflags,
         new_uri: ctx.new_uri.clone(),
         dst_uri: ctx.dst_uri.clone(),
         avps: ctx.avps.clone(),
@@ -891,6 +893,7 @@ fn run_cursor(
 ) {
     c.reset(msg, false, rcv);
     c.flags = saved.flags;
+    c.xflags = saved.xflags;
     c.new_uri = saved.new_uri.clone();
     c.dst_uri = saved.dst_uri.clone();
     c.avps = saved.avps.clone();
@@ -947,6 +950,7 @@ pub fn continue_tx(
         let mut inner = tx.entry.inner.lock();
         inner.saved = Some(Box::new(Saved {
             flags: saved.flags,
+            xflags: saved.xflags,
             new_uri: saved.new_uri.clone(),
             dst_uri: saved.dst_uri.clone(),
             avps: saved.avps.clone(),
@@ -1018,6 +1022,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
         if let Some(s) = &s {
             inner.saved = Some(Box::new(Saved {
                 flags: s.flags,
+                xflags: s.xflags,
                 new_uri: s.new_uri.clone(),
                 dst_uri: s.dst_uri.clone(),
                 avps: s.avps.clone(),

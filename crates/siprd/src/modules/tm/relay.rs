@@ -376,6 +376,10 @@ fn build_branch(
     if ctx.local_rport {
         via.push_str(";rport");
     }
+    if ctx.via_srvid {
+        use std::fmt::Write;
+        let _ = write!(via, ";srvid={}", ctx.rt.settings.server_id);
+    }
     via.push_str("\r\n");
     let mut edits = ctx.edits.clone();
     let ruri = t.ruri.clone().or_else(|| ctx.new_uri.clone());
@@ -474,6 +478,7 @@ fn build_branch(
         let (new_uri, dst_uri) = keep.unwrap_or_else(|| (ctx.new_uri.clone(), ctx.dst_uri.clone()));
         inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
+            xflags: ctx.xflags,
             new_uri,
             dst_uri,
             avps: ctx.avps.clone(),
@@ -1147,6 +1152,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             .unwrap_or_else(|| Bytes::from_static(b"Request Timeout"));
         let saved = inner.saved.as_ref().map(|s| Saved {
             flags: s.flags,
+            xflags: s.xflags,
             new_uri: s.new_uri.clone(),
             dst_uri: s.dst_uri.clone(),
             avps: s.avps.clone(),
@@ -1228,6 +1234,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
         inner.best = Some(n);
         let saved = inner.saved.as_ref().map(|s| Saved {
             flags: s.flags,
+            xflags: s.xflags,
             new_uri: s.new_uri.clone(),
             dst_uri: s.dst_uri.clone(),
             avps: s.avps.clone(),
