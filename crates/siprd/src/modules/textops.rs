@@ -692,7 +692,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
         "starts_with",
         f2(),
         func(|ctx, a| match two_strs(ctx, a) {
-            Some((s, p)) if s.starts_with(&p) => 1,
+            Some((s, p)) if s.len() >= p.len() => affix_cmp(&s[..p.len()], &p),
             _ => -1,
         }),
     ));
@@ -700,7 +700,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
         "ends_with",
         f2(),
         func(|ctx, a| match two_strs(ctx, a) {
-            Some((s, p)) if s.ends_with(&p) => 1,
+            Some((s, p)) if s.len() >= p.len() => affix_cmp(&s[s.len() - p.len()..], &p),
             _ => -1,
         }),
     ));
@@ -2275,6 +2275,17 @@ impl Module for Textops {
             vec![re_fixup(true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, true)),
         ));
+    }
+}
+
+/// `starts_with`/`ends_with` on a part as long as the affix: 1 when equal,
+/// else the byte comparison's sign as Kamailio returns it (-2 when the text
+/// sorts before the affix, -1 after).
+fn affix_cmp(part: &[u8], affix: &[u8]) -> i32 {
+    match part.cmp(affix) {
+        std::cmp::Ordering::Equal => 1,
+        std::cmp::Ordering::Less => -2,
+        std::cmp::Ordering::Greater => -1,
     }
 }
 

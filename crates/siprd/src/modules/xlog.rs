@@ -182,6 +182,20 @@ impl Module for Xlog {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_pv(siprd_script::registry::PvClassDef {
+            name: "C",
+            module: "xlog",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let code = inner.and_then(color_code).ok_or_else(|| {
+                    format!(
+                        "`$C({})`: invalid color name (two letters: foreground x s r g y b p c w, upper case for bold; background x s r g y b p c w)",
+                        inner.unwrap_or_default()
+                    )
+                })?;
+                Ok(Box::new(Color(siprd_script::Value::from_string(code)))
+                    as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
+            }),
+        });
         reg.add_function(fixed("xlog", L_ERR));
         for (name, level) in [
             ("xdbg", L_DBG),
@@ -237,5 +251,43 @@ impl Module for Xlog {
                 }),
             });
         }
+    }
+}
+
+/// `$C(fb)`: the ANSI escape setting foreground `f` and background `b`
+/// (`x` default, `s` black, `r` red, `g` green, `y` yellow, `b` blue, `p`
+/// purple, `c` cyan, `w` white; an upper-case foreground is bold), as
+/// Kamailio's xlog writes it: `ESC[<0|1>;<30-39>;<40-49>m`.
+fn color_code(name: &str) -> Option<String> {
+    let digit = |c: u8| match c {
+        b's' => Some(0),
+        b'r' => Some(1),
+        b'g' => Some(2),
+        b'y' => Some(3),
+        b'b' => Some(4),
+        b'p' => Some(5),
+        b'c' => Some(6),
+        b'w' => Some(7),
+        b'x' => Some(9),
+        _ => None,
+    };
+    let [f, b] = name.as_bytes() else {
+        return None;
+    };
+    if *f == b'X' {
+        return None;
+    }
+    let bold = f.is_ascii_uppercase();
+    let fg = digit(f.to_ascii_lowercase())?;
+    let bg = digit(*b)?;
+    Some(format!("\x1b[{};3{fg};4{bg}m", u8::from(bold)))
+}
+
+/// The value of `$C(..)`, fixed at load.
+struct Color(siprd_script::Value);
+
+impl siprd_script::registry::PvImpl<Ctx> for Color {
+    fn get(&self, _ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> siprd_script::Value {
+        self.0.clone()
     }
 }
