@@ -552,6 +552,13 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         tracing::error!("t_newtran: the Request-URI does not parse");
         return -400;
     }
+    // as Kamailio, whose full header parse fails on these
+    if !ctx.msg.headers_parse_ok() {
+        tracing::error!(
+            "t_newtran: bad Content-Length or duplicate To/From/Call-ID/CSeq/Max-Forwards"
+        );
+        return -400;
+    }
     let Some(dest) = crate::forward::reply_dest(ctx) else {
         tracing::error!("t_newtran: cannot find where replies go");
         return -1;
