@@ -947,3 +947,36 @@ request_route {
         assert_eq!(b, format!("{head}{part}--b1--\r\n"), "{u}");
     }
 }
+
+/// The core `log([level,] text)` (Kamailio 5.6.3): the text as written (no
+/// PV expanded) at the numeric level; without a level at L_DBG+1, printed
+/// only with `debug=4`; `$rc` is left alone.
+#[test]
+fn core_log_function() {
+    let cfg = r#"
+debug=4
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+route[NEG] { return -3; }
+request_route {
+    route(NEG);
+    log(1, "L1 notice $rm\n");
+    log(2, "L2 info\n");
+    log("L3 default\n");
+    sl_send_reply("200", "rc=$rc");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:l@127.0.0.1", "log1");
+    assert_eq!(first_line(&r), "SIP/2.0 200 rc=-3");
+    assert!(
+        s.wait_log("NOTICE: <script>: L1 notice $rm", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("INFO: <script>: L2 info", Duration::from_secs(2)));
+    assert!(s.wait_log("DEBUG: <script>: L3 default", Duration::from_secs(2)));
+}

@@ -66,6 +66,7 @@ impl Module for Core {
             "add_local_rport",
             "revert_uri",
             "forward",
+            "log",
         ] {
             reg.keep_rc(name);
         }
@@ -237,6 +238,28 @@ impl Module for Core {
                     }),
                 ));
             }
+        }
+        // SER's `log([level,] text)`: the text as written (no PV), at a
+        // numeric level (`L_ALERT` -5 ... `L_DBG` 3); without a level at
+        // L_DBG+1, printed only with debug=4 or more
+        for params in [vec![ParamKind::Str], vec![ParamKind::Int, ParamKind::Str]] {
+            reg.add_function(def(
+                "log",
+                params,
+                route_type::ANY,
+                func(|_ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let (level, text) = match a {
+                        [Arg::Int(l), Arg::Str(t)] => (*l, t),
+                        [Arg::Str(t)] => (crate::log::L_DBG + 1, t),
+                        _ => return 1,
+                    };
+                    if crate::log::enabled(level) {
+                        let text = String::from_utf8_lossy(text);
+                        crate::log::emit_str(level, "script", &text);
+                    }
+                    1
+                }),
+            ));
         }
         reg.add_function(def(
             "force_rport",
