@@ -412,7 +412,7 @@ fn append_uri(ctx: &mut Ctx, uri: bytes::Bytes, q: Option<i32>) -> i32 {
     )
 }
 
-fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
+pub(crate) fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
     if ctx.branches.len() + 1 >= ctx.rt.settings.max_branches {
         tracing::error!(
             "too many branches (max_branches={})",
