@@ -1035,6 +1035,10 @@ impl<C: 'static> Compiler<'_, C> {
         if !ok {
             return None;
         }
+        if reg.line_arg.contains(def.name) {
+            let (_, line, _) = self.sources.location(call.span);
+            args.push(Arg::Int(i32::try_from(line).unwrap_or(i32::MAX)));
+        }
         Some(CallI {
             name: def.name,
             f: def.call.clone(),

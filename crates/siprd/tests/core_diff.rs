@@ -980,3 +980,21 @@ request_route {
     assert!(s.wait_log("INFO: <script>: L2 info", Duration::from_secs(2)));
     assert!(s.wait_log("DEBUG: <script>: L3 default", Duration::from_secs(2)));
 }
+
+/// `xlogl`/`xdbgl` put the config line of the call before the message, as
+/// Kamailio 5.6 (`<script>: 14:text`); `xlog` does not.
+#[test]
+fn xlogl_prints_the_config_line() {
+    let cfg = "debug=3\nchildren=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"xlog.so\"\n\nrequest_route {\n    xlogl(\"L_ERR\", \"XL1 $rm\\n\");\n    xdbgl(\"XL2\\n\");\n    xlogl(\"LOG_LOCAL0\", \"L_INFO\", \"XL3\\n\");\n    xlog(\"L_ERR\", \"XL4\\n\");\n    sl_send_reply(\"200\", \"ok\");\n}\n";
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    c.request_reply(s.udp_addr(), "OPTIONS", "sip:l@127.0.0.1", "xlogl1");
+    assert!(
+        s.wait_log("ERROR: <script>: 9:XL1 OPTIONS", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("DEBUG: <script>: 10:XL2", Duration::from_secs(2)));
+    assert!(s.wait_log("INFO: <script>: 11:XL3", Duration::from_secs(2)));
+    assert!(s.wait_log("ERROR: <script>: XL4", Duration::from_secs(2)));
+}

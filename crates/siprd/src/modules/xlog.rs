@@ -126,12 +126,23 @@ fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
 }
 
 fn write(ctx: &mut Ctx, level: i32, fmt: &Arg<Ctx>) -> i32 {
+    write_at(ctx, level, fmt, None)
+}
+
+/// `xlogl`/`xdbgl`: the message after the config line of the call
+/// (`41:text`), as Kamailio; the line is the extra argument the compiler
+/// adds (none from KEMI).
+fn write_at(ctx: &mut Ctx, level: i32, fmt: &Arg<Ctx>, line: Option<&Arg<Ctx>>) -> i32 {
     if !log::enabled(level) {
         return 1;
     }
     if let Arg::Fmt(f) = fmt {
         let text = f.eval(ctx);
-        log::emit_str(level, "script", &String::from_utf8_lossy(&text));
+        let text = String::from_utf8_lossy(&text);
+        match line {
+            Some(Arg::Int(l)) => log::emit_str(level, "script", &format!("{l}:{text}")),
+            _ => log::emit_str(level, "script", &text),
+        }
     }
     1
 }
@@ -209,9 +220,16 @@ impl Module for Xlog {
         ] {
             reg.add_function(fixed(name, level));
         }
-        // xdbgl: xdbg with the config line in Kamailio; siprd has no line
-        // to print, so it is xdbg.
-        reg.add_function(fixed("xdbgl", L_DBG));
+        // xdbgl/xlogl: the config line of the call before the message
+        reg.pass_line("xdbgl");
+        reg.pass_line("xlogl");
+        reg.add_function(FuncDef {
+            name: "xdbgl",
+            module: "xlog",
+            params: vec![ParamKind::Format],
+            routes: route_type::ANY,
+            call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| write_at(ctx, L_DBG, &a[0], a.get(1))),
+        });
         let level: ParamKind<Ctx> = ParamKind::Custom(Arc::new(level_fixup));
         let filter = self.methods_filter;
         reg.add_function(FuncDef {
@@ -236,7 +254,7 @@ impl Module for Xlog {
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let l = level_of(ctx, &a[0]);
-                    write(ctx, l, &a[1])
+                    write_at(ctx, l, &a[1], a.get(2))
                 }),
             });
             // xlog("facility", "level", "format"): the facility is accepted, not used.
@@ -247,7 +265,7 @@ impl Module for Xlog {
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let l = level_of(ctx, &a[1]);
-                    write(ctx, l, &a[2])
+                    write_at(ctx, l, &a[2], a.get(3))
                 }),
             });
         }
