@@ -122,8 +122,9 @@ pub const BOOL_ALIASES: &[(&str, &str)] = &[
 /// Native functions not exported: they resume "the rest of the native block"
 /// after a suspension, which a Lua function has no equivalent of (Kamailio
 /// does not export them either); `KSR.async.route/ms_route` resume into a
-/// named function instead.
-pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep"];
+/// named function instead. The core's `log` action is not `KSR.log`
+/// (level names, written in `ksr_core.rs`).
+pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep", "log"];
 
 /// Functions written here (no native function to map): name, arguments.
 pub const SPECIALS: &[(&str, &str)] = &[
