@@ -88,6 +88,16 @@ fn stateless_branch(ctx: &Ctx) -> String {
 /// Forward the request in `ctx` statelessly (`forward()`): to `host:port` when
 /// given, else to `$du`, else to the Request-URI.
 pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) -> bool {
+    forward_request_as(ctx, host, port, None)
+}
+
+/// [`forward_request`] over a given transport (`forward_udp`, `forward_tcp`).
+pub fn forward_request_as(
+    ctx: &mut Ctx,
+    host: Option<&[u8]>,
+    port: Option<u16>,
+    force: Option<Proto>,
+) -> bool {
     if !ctx.msg.is_request() || ctx.faked {
         tracing::error!("forward: not a received request");
         return false;
@@ -118,6 +128,9 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     }
     if host.is_some() {
         proto = Proto::Udp;
+    }
+    if let Some(p) = force {
+        proto = p;
     }
     ctx.flush();
     let Some(addr) = resolve(&dest_host, dest_port) else {

@@ -66,6 +66,8 @@ impl Module for Core {
             "add_local_rport",
             "revert_uri",
             "forward",
+            "forward_udp",
+            "forward_tcp",
             "log",
         ] {
             reg.keep_rc(name);
@@ -346,31 +348,40 @@ impl Module for Core {
                 append_uri(ctx, uri, Some(q))
             }),
         ));
-        for params in [
-            vec![],
-            vec![ParamKind::Format],
-            vec![ParamKind::Format, ParamKind::IntFormat],
+        for (name, force) in [
+            ("forward", None),
+            ("forward_udp", Some(crate::transport::Proto::Udp)),
+            ("forward_tcp", Some(crate::transport::Proto::Tcp)),
         ] {
-            reg.add_function(def(
-                "forward",
-                params,
-                route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
-                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                    let host = a.first().and_then(|h| str_arg(ctx, h));
-                    let port = match a.get(1) {
-                        Some(p) => match int_arg(ctx, p).and_then(|p| u16::try_from(p).ok()) {
-                            Some(p) => Some(p),
-                            None => return -1,
-                        },
-                        None => None,
-                    };
-                    if crate::forward::forward_request(ctx, host.as_deref(), port) {
-                        1
-                    } else {
-                        -1
-                    }
-                }),
-            ));
+            // forward_udp/forward_tcp need a host, as Kamailio's grammar
+            let forms: &[Vec<ParamKind<Ctx>>] = &[
+                vec![],
+                vec![ParamKind::Format],
+                vec![ParamKind::Format, ParamKind::IntFormat],
+            ];
+            let forms = if force.is_some() { &forms[1..] } else { forms };
+            for params in forms.iter().cloned() {
+                reg.add_function(def(
+                    name,
+                    params,
+                    route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+                    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                        let host = a.first().and_then(|h| str_arg(ctx, h));
+                        let port = match a.get(1) {
+                            Some(p) => match int_arg(ctx, p).and_then(|p| u16::try_from(p).ok()) {
+                                Some(p) => Some(p),
+                                None => return -1,
+                            },
+                            None => None,
+                        };
+                        if crate::forward::forward_request_as(ctx, host.as_deref(), port, force) {
+                            1
+                        } else {
+                            -1
+                        }
+                    }),
+                ));
+            }
         }
     }
 }
