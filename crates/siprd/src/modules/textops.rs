@@ -101,7 +101,7 @@ fn newline_safe_classes(re: &str) -> String {
 
 /// Compile a POSIX ERE with Kamailio's textops flags (`REG_EXTENDED|REG_NEWLINE`).
 pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
-    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text));
+    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text, icase));
     RegexBuilder::new(&rust)
         .multi_line(true)
         .case_insensitive(icase)
@@ -816,7 +816,7 @@ fn header_section(ctx: &Ctx) -> Range<usize> {
 /// `^`/`$` at the ends of the text only, `.` matching newlines too
 /// (`replace_body_atonce`); case-insensitive as the other body replaces.
 fn compile_re_atonce(text: &str) -> Result<Regex, String> {
-    let rust = siprd_script::compile::posix_to_rust(text);
+    let rust = siprd_script::compile::posix_to_rust(text, true);
     RegexBuilder::new(&rust)
         .case_insensitive(true)
         .dot_matches_new_line(true)

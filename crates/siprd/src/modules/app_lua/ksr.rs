@@ -430,9 +430,11 @@ fn fixup_arg(
             }
             Ok(Arg::Pv(Box::new(spec)))
         }
-        ParamKind::Regex => regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text))
-            .map(|r| Arg::Regex(Arc::new(r)))
-            .map_err(|e| format!("bad regular expression `{text}`: {e}")),
+        ParamKind::Regex => {
+            regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text, false))
+                .map(|r| Arg::Regex(Arc::new(r)))
+                .map_err(|e| format!("bad regular expression `{text}`: {e}"))
+        }
         ParamKind::Custom(f) => {
             let src = ArgSrc {
                 int: match v {
