@@ -296,3 +296,14 @@ T.append_branch_q = function()
   local a = KSR.corex.append_branch_uri_q("sip:b1@h", "0.5")
   return R(a, KSR.pv.get("$(branch(uri)[0])"), KSR.pv.get("$(branch(q)[0])"))
 end
+T.kemi_pv_new = function()
+  KSR.pv.sets("$br", "sip:b1@h")
+  return R(KSR.pv.get("$hfl(Via)") ~= nil, KSR.pv.get("$hflc(X-A)"), KSR.pv.get("$(hfl(X-A)[-1])"), KSR.pv.get("$br"), KSR.pv.get("$bR"), KSR.pv.get("$C(rx)") == "\27[0;31;49m")
+end
+T.kemi_t_reply_code = function()
+  KSR.tm.t_newtran()
+  return R(KSR.tm.t_reply(1099, "odd"))
+end
+T.kemi_starts_with = function()
+  return R(KSR.textops.starts_with("abc", "b"), KSR.textops.ends_with("abc", "bd"))
+end
