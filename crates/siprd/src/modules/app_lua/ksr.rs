@@ -123,8 +123,15 @@ pub const BOOL_ALIASES: &[(&str, &str)] = &[
 /// after a suspension, which a Lua function has no equivalent of (Kamailio
 /// does not export them either); `KSR.async.route/ms_route` resume into a
 /// named function instead. The core's `log` action is not `KSR.log`
-/// (level names, written in `ksr_core.rs`).
-pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep", "log"];
+/// (level names, written in `ksr_core.rs`); Kamailio has no KEMI
+/// `forward_udp`/`forward_tcp`.
+pub const EXCLUDED: &[&str] = &[
+    "async_sleep",
+    "async_ms_sleep",
+    "log",
+    "forward_udp",
+    "forward_tcp",
+];
 
 /// Functions written here (no native function to map): name, arguments.
 pub const SPECIALS: &[(&str, &str)] = &[
