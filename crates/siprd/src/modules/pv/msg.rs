@@ -815,6 +815,56 @@ impl PvImpl<Ctx> for Header {
     }
 }
 
+/// `$nh(u|U|d|p|P)`: the next hop, `$du` when set, else the R-URI: the URI,
+/// its user (null when none), host, port (5060 by default) and transport as
+/// written (`UDP` by default), as Kamailio.
+struct NextHop(u8);
+
+impl PvImpl<Ctx> for NextHop {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        use Field::*;
+        let du = ctx.dst_uri.is_some();
+        let field = match (self.0, du) {
+            (b'u', true) => Du,
+            (b'u', false) => Ru,
+            (b'd', true) => DDomain,
+            (b'd', false) => RDomain,
+            (b'p', true) => DPort,
+            (b'p', false) => RPort,
+            (b'P', true) => DProto,
+            (b'P', false) => RProto,
+            (_, false) => RUser,
+            (_, true) => {
+                let d = ctx.dst_uri.clone().unwrap_or_default();
+                return uri_value(ctx, &d, |u| {
+                    u.user()
+                        .map_or(Value::Null, |s| Value::from_vec(s.to_vec()))
+                });
+            }
+        };
+        Simple(field).get(ctx, idx)
+    }
+}
+
+/// `$TV(s|u|sn|un|Sn)`: the time of day, seconds or its microseconds, and
+/// `Sn` the two as `sec.usec` text (`Sn` with six digits).
+struct TimeVal(u8);
+
+impl PvImpl<Ctx> for TimeVal {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = now.as_secs() as i32;
+        let usec = now.subsec_micros() as i32;
+        match self.0 {
+            b's' => Value::Int(secs),
+            b'u' => Value::Int(usec),
+            _ => Value::from_string(format!("{secs}.{usec:06}")),
+        }
+    }
+}
+
 /// The headers whose comma-separated bodies `$hfl`/`$hflc` count one by one.
 #[derive(Clone, Copy, PartialEq)]
 enum HflKind {
@@ -1194,6 +1244,34 @@ pub fn register(reg: &mut Registry<Ctx>) {
             }),
         });
     }
+    reg.add_pv(PvClassDef {
+        name: "nh",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let k = match inner.map(str::trim) {
+                Some("u") => b'u',
+                Some("U") => b'U',
+                Some("d") => b'd',
+                Some("p") => b'p',
+                Some("P") => b'P',
+                other => return Err(format!("unknown $nh key {other:?} (u, U, d, p, P)")),
+            };
+            Ok(Box::new(NextHop(k)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "TV",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let k = match inner.map(str::trim) {
+                Some("s") | Some("sn") => b's',
+                Some("u") | Some("un") => b'u',
+                Some("Sn") => b'S',
+                other => return Err(format!("unknown $TV key {other:?} (s, u, sn, un, Sn)")),
+            };
+            Ok(Box::new(TimeVal(k)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
     for (name, count) in [("hfl", false), ("hflc", true)] {
         reg.add_pv(PvClassDef {
             name,
