@@ -732,7 +732,7 @@ impl<C: 'static> Compiler<'_, C> {
                         self.diags.push(d);
                     }
                     first_kind.get_or_insert((false, l.span));
-                    match regex::bytes::RegexBuilder::new(&posix_to_rust(pat)).build() {
+                    match regex::bytes::RegexBuilder::new(&posix_to_rust(pat, false)).build() {
                         Ok(re) => ordered.push((StrLabel::Re(Arc::new(re)), at)),
                         Err(err) => {
                             let d = self
@@ -1035,6 +1035,10 @@ impl<C: 'static> Compiler<'_, C> {
         if !ok {
             return None;
         }
+        if reg.line_arg.contains(def.name) {
+            let (_, line, _) = self.sources.location(call.span);
+            args.push(Arg::Int(i32::try_from(line).unwrap_or(i32::MAX)));
+        }
         Some(CallI {
             name: def.name,
             f: def.call.clone(),
@@ -1179,14 +1183,15 @@ impl<C: 'static> Compiler<'_, C> {
                     }
                 }
             }
-            ParamKind::Regex => match regex::bytes::RegexBuilder::new(&posix_to_rust(text)).build()
-            {
-                Ok(r) => Ok(Arg::Regex(Arc::new(r))),
-                Err(e) => Err(format!(
-                    "bad regular expression in argument {n} of `{fname}`: {}",
-                    first_line(&e.to_string())
-                )),
-            },
+            ParamKind::Regex => {
+                match regex::bytes::RegexBuilder::new(&posix_to_rust(text, false)).build() {
+                    Ok(r) => Ok(Arg::Regex(Arc::new(r))),
+                    Err(e) => Err(format!(
+                        "bad regular expression in argument {n} of `{fname}`: {}",
+                        first_line(&e.to_string())
+                    )),
+                }
+            }
             ParamKind::Custom(f) => f(&mut fx, &src),
         };
         for w in std::mem::take(&mut fx.warnings) {
@@ -1537,7 +1542,7 @@ impl<C: 'static> Compiler<'_, C> {
         if op == BinOp::Match {
             if let Some(v) = y.as_const() {
                 let pat = v.to_string();
-                match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat))
+                match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat, true))
                     .case_insensitive(true)
                     .build()
                 {
@@ -1649,7 +1654,7 @@ fn first_line(s: &str) -> String {
 /// POSIX ERE to the `regex` crate's syntax. The crate already understands
 /// `[[:digit:]]`-style classes; what differs is that POSIX has no escapes
 /// inside brackets and treats `{` literally when it cannot start a bound.
-pub fn posix_to_rust(re: &str) -> String {
+pub fn posix_to_rust(re: &str, icase: bool) -> String {
     let mut out = String::with_capacity(re.len() + 8);
     let b: Vec<char> = re.chars().collect();
     let mut i = 0;
@@ -1714,8 +1719,7 @@ pub fn posix_to_rust(re: &str) -> String {
             }
         }
         if c == '\\' && i + 1 < b.len() {
-            out.push('\\');
-            out.push(b[i + 1]);
+            push_escape(&mut out, b[i + 1], icase);
             i += 2;
             continue;
         }
@@ -1723,4 +1727,69 @@ pub fn posix_to_rust(re: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// A backslash escape outside brackets as glibc's `regcomp` reads it in an
+/// ERE: the GNU operators `\w \W \s \S \b \B \< \>` and the buffer anchors
+/// `` \` `` / `\'`; a back-reference `\1`-`\9` (left for the regex engine to
+/// refuse); any other letter is that letter (`\d` is `d`, `\t` is `t`), except
+/// with REG_ICASE, where glibc makes it match nothing; anything else is the
+/// character itself (`\.`, `\+`).
+fn push_escape(out: &mut String, e: char, icase: bool) {
+    match e {
+        'w' | 'W' | 's' | 'S' | 'b' | 'B' | '<' | '>' => {
+            out.push('\\');
+            out.push(e);
+        }
+        '`' => out.push_str("\\A"),
+        '\'' => out.push_str("\\z"),
+        '1'..='9' => {
+            out.push('\\');
+            out.push(e);
+        }
+        c if c.is_ascii_alphabetic() => {
+            if icase {
+                out.push_str("[^\\x00-\\x{10FFFF}]");
+            } else {
+                out.push(c);
+            }
+        }
+        c if c.is_ascii_punctuation() => {
+            out.push('\\');
+            out.push(c);
+        }
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod posix_escape_tests {
+    use super::posix_to_rust;
+
+    fn m(re: &str, icase: bool, s: &str) -> bool {
+        regex::bytes::RegexBuilder::new(&posix_to_rust(re, icase))
+            .case_insensitive(icase)
+            .build()
+            .expect("compiles")
+            .is_match(s.as_bytes())
+    }
+
+    /// glibc's regcomp (what Kamailio uses), checked with a small C program:
+    /// an escaped letter is the letter, or matches nothing with REG_ICASE;
+    /// the GNU operators keep their meaning; punctuation is literal.
+    #[test]
+    fn escapes_as_glibc() {
+        assert!(m(r"^\d$", false, "d"));
+        assert!(!m(r"^\d$", false, "5"));
+        assert!(!m(r"^\d$", true, "d"));
+        assert!(!m(r"^\d$", true, "5"));
+        assert!(m(r"^\t\n\r$", false, "tnr"));
+        assert!(m(r"^\w\s\W$", true, "a !"));
+        assert!(m(r"\bb", true, "a b"));
+        assert!(m(r"^a\.\+\@\,\%$", true, "a.+@,%"));
+        assert!(!m(r"^a\.$", false, "ab"));
+        assert!(m(r"\`ab\'", false, "ab"));
+        assert!(m(r"[\d]", false, "\\"));
+        assert!(!m(r"\q", true, "q"));
+    }
 }

@@ -275,6 +275,9 @@ pub struct Registry<C> {
     /// Functions that, like Kamailio's core actions (`setflag`, `forward` ...),
     /// give a value to the statement but leave `$rc` as it was.
     pub keeps_rc: std::collections::HashSet<&'static str>,
+    /// Functions that get the config line of the call as one more argument
+    /// (`Arg::Int`, after the declared ones): xlog's `xlogl`/`xdbgl`.
+    pub line_arg: std::collections::HashSet<&'static str>,
     /// Kamailio's core keywords usable as expression operands (`uri`,
     /// `from_uri`, `src_ip`, `method`, `status` ...): keyword → the PV it reads
     /// (`"$ru"`). The host fills this; the language knows no SIP.
@@ -297,6 +300,7 @@ impl<C> Default for Registry<C> {
             events: Vec::new(),
             hints: HashMap::new(),
             keeps_rc: std::collections::HashSet::new(),
+            line_arg: std::collections::HashSet::new(),
             keywords: HashMap::new(),
             myself: None,
         }
@@ -310,6 +314,11 @@ impl<C> Registry<C> {
     /// Calls of `name` leave `$rc` unchanged (see [`Registry::keeps_rc`]).
     pub fn keep_rc(&mut self, name: &'static str) {
         self.keeps_rc.insert(name);
+    }
+    /// Calls of `name` get their config line as an extra trailing argument
+    /// (see [`Registry::line_arg`]).
+    pub fn pass_line(&mut self, name: &'static str) {
+        self.line_arg.insert(name);
     }
     pub fn add_pv(&mut self, p: PvClassDef<C>) {
         self.pv_classes.insert(p.name, p);

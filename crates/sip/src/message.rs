@@ -470,6 +470,32 @@ impl Message {
         }
     }
 
+    /// Whether Kamailio's full header parse (what building a reply or a
+    /// transaction runs) succeeds: the Content-Length is valid and given
+    /// once, and To, From, Call-ID, CSeq and Max-Forwards each appear at
+    /// most once (compact forms count).
+    pub fn headers_parse_ok(&self) -> bool {
+        if !self.content_length_ok() {
+            return false;
+        }
+        let mut seen = 0u8;
+        for h in &self.headers {
+            let bit = match h.kind {
+                HeaderKind::To => 1,
+                HeaderKind::From => 2,
+                HeaderKind::CallId => 4,
+                HeaderKind::CSeq => 8,
+                HeaderKind::MaxForwards => 16,
+                _ => continue,
+            };
+            if seen & bit != 0 {
+                return false;
+            }
+            seen |= bit;
+        }
+        true
+    }
+
     // ---- headers ----------------------------------------------------------------
 
     fn href(&self, h: &Hdr) -> HeaderRef<'_> {

@@ -221,6 +221,13 @@ impl<'a> CommaSplit<'a> {
         self.pos = end + 1;
         Some(trim_range(self.s, start, end))
     }
+
+    /// Where the element last returned by [`next_range`](Self::next_range)
+    /// ended: the offset of its separating comma, or None when it was the last.
+    pub fn last_separator(&self) -> Option<usize> {
+        let at = self.pos.checked_sub(1)?;
+        (at < self.s.len()).then_some(at)
+    }
 }
 
 impl<'a> Iterator for CommaSplit<'a> {

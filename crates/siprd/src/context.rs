@@ -136,6 +136,8 @@ pub struct Ctx {
     pub force_rport: bool,
     /// `add_local_rport()`: add `;rport` to our Via when forwarding.
     pub local_rport: bool,
+    /// `via_add_srvid(1)`: add `;srvid=<server_id>` to our Via when forwarding.
+    pub via_srvid: bool,
     /// Branches added by `append_branch()`.
     pub branches: Vec<Branch>,
     /// A local reply was sent for this message (stateless or stateful).
@@ -194,6 +196,7 @@ impl Ctx {
             reply_body: None,
             force_rport: false,
             local_rport: false,
+            via_srvid: false,
             branches: Vec::new(),
             replied: false,
             forced_socket: None,
@@ -266,6 +269,7 @@ impl Ctx {
         self.reply_body = None;
         self.force_rport = self.rt.settings.force_rport;
         self.local_rport = false;
+        self.via_srvid = false;
         self.branches.clear();
         self.replied = false;
         self.forced_socket = None;

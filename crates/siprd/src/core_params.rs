@@ -103,7 +103,7 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
     ("rundir", Ignored),
     ("run_dir", Ignored),
     ("server_header", Used),
-    ("server_id", Ignored),
+    ("server_id", Used),
     ("server_signature", Used),
     ("shm_force_alloc", Ignored),
     ("shm_mem_size", Ignored),

@@ -104,7 +104,8 @@ pub fn send_listener(
 
 /// Our Via's parameters after the branch, in Kamailio's order: `;i=<hex id>`
 /// of the TCP connection the request came on (so that its replies can go
-/// back on it), then `;rport` (`add_local_rport()`); and the line end.
+/// back on it), then `;rport` (`add_local_rport()`), then `;srvid=`
+/// (`via_add_srvid()`); and the line end.
 pub fn finish_via(ctx: &Ctx, via: &mut String) {
     if ctx.rcv.proto == Proto::Tcp {
         if let Some(conn) = ctx.rcv.conn {
@@ -114,6 +115,10 @@ pub fn finish_via(ctx: &Ctx, via: &mut String) {
     }
     if ctx.local_rport {
         via.push_str(";rport");
+    }
+    if ctx.via_srvid {
+        use std::fmt::Write;
+        let _ = write!(via, ";srvid={}", ctx.rt.settings.server_id);
     }
     via.push_str("\r\n");
 }
@@ -127,11 +132,21 @@ fn stateless_branch(ctx: &Ctx) -> String {
 /// Forward the request in `ctx` statelessly (`forward()`): to `host:port` when
 /// given, else to `$du`, else to the Request-URI.
 pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) -> bool {
+    forward_request_as(ctx, host, port, None)
+}
+
+/// [`forward_request`] over a given transport (`forward_udp`, `forward_tcp`).
+pub fn forward_request_as(
+    ctx: &mut Ctx,
+    host: Option<&[u8]>,
+    port: Option<u16>,
+    force: Option<Proto>,
+) -> bool {
     if !ctx.msg.is_request() || ctx.faked {
         tracing::error!("forward: not a received request");
         return false;
     }
-    let (dest_host, mut dest_port, proto) = match host {
+    let (dest_host, mut dest_port, mut proto) = match host {
         // Kamailio: forward(host, port) keeps the protocol it received on.
         Some(h) => (h.to_vec(), port.unwrap_or(5060), ctx.rcv.proto),
         None => {
@@ -155,6 +170,9 @@ pub fn forward_request(ctx: &mut Ctx, host: Option<&[u8]>, port: Option<u16>) ->
     };
     if let Some(p) = port {
         dest_port = p;
+    }
+    if let Some(p) = force {
+        proto = p;
     }
     ctx.flush();
     let Some(addr) = resolve(&dest_host, dest_port) else {

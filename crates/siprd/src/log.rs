@@ -52,9 +52,11 @@ pub fn level() -> i32 {
     LEVEL.load(Ordering::Relaxed)
 }
 
-/// Sets the `debug` level (clamped to −5..=3); effective immediately in all threads.
+/// Sets the `debug` level (at least −5; above 3 only messages logged at
+/// those levels, such as `log("text")` at 4, are added); effective
+/// immediately in all threads.
 pub fn set_level(l: i32) {
-    LEVEL.store(l.clamp(L_ALERT, L_DBG), Ordering::Relaxed);
+    LEVEL.store(l.max(L_ALERT), Ordering::Relaxed);
 }
 
 /// Whether a message of level `l` would be printed.

@@ -378,6 +378,73 @@ fn reply_codes_as_given() {
     }
 }
 
+const TM_CODES_CFG: &str = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+
+request_route {
+    $var(c) = $hdr(X-Code);
+    if ($hdr(X-Int) == "1") {
+        $var(c) = $(hdr(X-Code){s.int});
+    }
+    if ($hdr(X-Fn) == "t_send_reply") {
+        t_send_reply("$var(c)", "x");
+    } else {
+        t_newtran();
+        t_reply("$var(c)", "x");
+    }
+}
+"#;
+
+/// tm's `t_reply`/`t_send_reply` (Kamailio 5.6.3) send any integer code as the
+/// last three digits of its unsigned 32-bit value, as sl does, but take the
+/// code unsigned for the To tag: `-1` goes out as `295` with a tag. A value
+/// that is no integer sends 500.
+#[test]
+fn tm_reply_codes_as_given() {
+    let s = Siprd::start(TM_CODES_CFG);
+    let c = UdpClient::new();
+    let cases: &[(&str, bool, &str, bool)] = &[
+        ("abc", false, "SIP/2.0 500 x", true),
+        ("404", false, "SIP/2.0 500 x", true),
+        ("99", true, "SIP/2.0 099 x", false),
+        ("0", true, "SIP/2.0 000 x", false),
+        ("179", true, "SIP/2.0 179 x", false),
+        ("180", true, "SIP/2.0 180 x", true),
+        ("700", true, "SIP/2.0 700 x", true),
+        ("1000", true, "SIP/2.0 000 x", true),
+        ("1099", true, "SIP/2.0 099 x", true),
+        ("-1", true, "SIP/2.0 295 x", true),
+        ("-200", true, "SIP/2.0 096 x", true),
+    ];
+    for (i, (code, int, line, tag)) in cases.iter().enumerate() {
+        for f in ["t_reply", "t_send_reply"] {
+            let extra = format!(
+                "X-Code: {code}\r\nX-Int: {}\r\nX-Fn: {f}\r\n",
+                u8::from(*int)
+            );
+            let req = request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("tmcode{i}{f}"),
+                &extra,
+            );
+            c.send(s.udp_addr(), &req);
+            let r = c
+                .recv(Duration::from_secs(2))
+                .unwrap_or_else(|| panic!("{code} {f}: no reply"));
+            assert_eq!(first_line(&r), *line, "{code} {f}");
+            let to = header(&r, "To").unwrap_or_default();
+            assert_eq!(to.contains(";tag="), *tag, "{code} {f}: {to}");
+        }
+    }
+}
+
 /// Kamailio drops a message whose CSeq is not two tokens (`5`, `OPTIONS`,
 /// `5 OPTIONS x`) while the number itself is not checked; `$ci` keeps the
 /// blanks that end the Call-ID line.
@@ -778,4 +845,156 @@ request_route {
         assert!(!seen.contains(&line), "{line} seen twice");
         seen.push(line);
     }
+}
+
+/// `$conid` is the TCP connection's id, counted from 1 per new connection
+/// (as Kamailio 5.6: 1, 1, 2, 2, 3 for two requests on each of three
+/// connections); null over UDP (where Kamailio 5.6.3 crashes).
+#[test]
+fn conid_per_tcp_connection() {
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "conid=[$conid] len=$(conid{s.len})");
+}
+"#;
+    let s = Siprd::start(cfg);
+    for k in 1..=3 {
+        let mut t = TcpClient::connect(s.tcp_addr());
+        for i in 0..2 {
+            let req = request(
+                "OPTIONS",
+                "sip:c@127.0.0.1",
+                t.port(),
+                &format!("cid{k}{i}"),
+                "",
+            )
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+            t.send(req.as_bytes());
+            let r = t.recv(Duration::from_secs(2)).expect("reply on tcp");
+            assert_eq!(first_line(&r), format!("SIP/2.0 200 conid=[{k}] len=1"));
+        }
+    }
+    let c = UdpClient::new();
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:c@127.0.0.1", "cidu");
+    assert!(
+        first_line(&r).starts_with("SIP/2.0 200 conid=[<null>]"),
+        "{r}"
+    );
+}
+
+/// textops `append_body_part_hex` (Kamailio 5.6.3): the part's content is the
+/// hex text decoded (either case); empty, odd-length or non-hex text is -1.
+#[test]
+fn append_body_part_hex_decodes() {
+    let hop = NextHop::new();
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {
+    if ($rU == "a") { $var(r) = append_body_part_hex("4142", "application/x"); }
+    if ($rU == "c") { $var(r) = append_body_part_hex("4a4B", "text/plain", "render"); }
+    if ($rU == "d") { $var(r) = append_body_part_hex("414", "text/x"); }
+    if ($rU == "e") { $var(r) = append_body_part_hex("", "text/x"); }
+    if ($rU == "f") { $var(r) = append_body_part_hex("4x", "text/x"); }
+    append_hf("X-R: $var(r)\r\n");
+    forward("127.0.0.1", "@HOP@");
+}
+"#
+    .replace("@HOP@", &hop.port().to_string());
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let body = "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1--\r\n";
+    let head = "--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+    for (u, r, part) in [
+        (
+            "a",
+            "1",
+            "--b1\r\nContent-Type: application/x\r\n\r\nAB\r\n",
+        ),
+        (
+            "c",
+            "1",
+            "--b1\r\nContent-Type: text/plain\r\nContent-Disposition: render\r\n\r\nJK\r\n",
+        ),
+        ("d", "-1", ""),
+        ("e", "-1", ""),
+        ("f", "-1", ""),
+    ] {
+        let req = request("MESSAGE", &format!("sip:{u}@127.0.0.1"), c.port(), u, "").replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: multipart/mixed;boundary=\"b1\"\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        c.send(s.udp_addr(), &req);
+        let got = hop.collect(Duration::from_millis(500));
+        let (m, _) = got
+            .first()
+            .unwrap_or_else(|| panic!("{u}: nothing forwarded"));
+        assert_eq!(header(m, "X-R"), Some(r), "{u}");
+        let (_, b) = m.split_once("\r\n\r\n").expect("body");
+        assert_eq!(b, format!("{head}{part}--b1--\r\n"), "{u}");
+    }
+}
+
+/// The core `log([level,] text)` (Kamailio 5.6.3): the text as written (no
+/// PV expanded) at the numeric level; without a level at L_DBG+1, printed
+/// only with `debug=4`; `$rc` is left alone.
+#[test]
+fn core_log_function() {
+    let cfg = r#"
+debug=4
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+route[NEG] { return -3; }
+request_route {
+    route(NEG);
+    log(1, "L1 notice $rm\n");
+    log(2, "L2 info\n");
+    log("L3 default\n");
+    sl_send_reply("200", "rc=$rc");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:l@127.0.0.1", "log1");
+    assert_eq!(first_line(&r), "SIP/2.0 200 rc=-3");
+    assert!(
+        s.wait_log("NOTICE: <script>: L1 notice $rm", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("INFO: <script>: L2 info", Duration::from_secs(2)));
+    assert!(s.wait_log("DEBUG: <script>: L3 default", Duration::from_secs(2)));
+}
+
+/// `xlogl`/`xdbgl` put the config line of the call before the message, as
+/// Kamailio 5.6 (`<script>: 14:text`); `xlog` does not.
+#[test]
+fn xlogl_prints_the_config_line() {
+    let cfg = "debug=3\nchildren=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"xlog.so\"\n\nrequest_route {\n    xlogl(\"L_ERR\", \"XL1 $rm\\n\");\n    xdbgl(\"XL2\\n\");\n    xlogl(\"LOG_LOCAL0\", \"L_INFO\", \"XL3\\n\");\n    xlog(\"L_ERR\", \"XL4\\n\");\n    sl_send_reply(\"200\", \"ok\");\n}\n";
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    c.request_reply(s.udp_addr(), "OPTIONS", "sip:l@127.0.0.1", "xlogl1");
+    assert!(
+        s.wait_log("ERROR: <script>: 9:XL1 OPTIONS", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("DEBUG: <script>: 10:XL2", Duration::from_secs(2)));
+    assert!(s.wait_log("INFO: <script>: 11:XL3", Duration::from_secs(2)));
+    assert!(s.wait_log("ERROR: <script>: XL4", Duration::from_secs(2)));
 }

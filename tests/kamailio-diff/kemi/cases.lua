@@ -265,3 +265,45 @@ T.body_kemi3 = function()
   KSR.textops.set_body("x", "text/plain")
   return R(KSR.textops.set_body_multipart_boundary("BND"), KSR.textops.has_body_type("multipart/mixed"))
 end
+-- KSR functions take Kamailio's KEMI arity: fewer arguments is false, more are ignored
+T.arity_rr = function()
+  local a = KSR.rr.record_route_preset("a.example")
+  local b = KSR.rr.record_route_preset_one("b.example", "c.example")
+  return R(a, b, KSR.pv.get("$var(none)"))
+end
+T.arity_names = function()
+  local n = {}
+  for _, k in ipairs({"tmx.t_flush_xflags", "tm.t_is_retr_async_reply", "textops.append_body_part_hex",
+      "textops.append_body_part_hex_cd", "corex.set_recv_socket", "corex.set_recv_socket_name",
+      "corex.set_source_address", "corex.via_add_srvid", "corex.via_add_xavp_params",
+      "corex.via_use_xavp_fields", "corex.append_branch_uri_q", "siputils.uri_param_value",
+      "tm.ki_t_load_contacts_mode", "pvx.xavp_copy_dst"}) do
+    local m, f = k:match("^(.-)%.(.*)$")
+    n[#n + 1] = type(KSR[m][f])
+  end
+  n[#n + 1] = type(KSR.add_tcp_alias_via)
+  return R(table.concat(n, ","))
+end
+T.uri_param_value = function()
+  return R(KSR.siputils.uri_param_value("x", "1"), KSR.siputils.uri_param_value("x", "2"), KSR.siputils.uri_param("x"), KSR.siputils.uri_param("x", "2"))
+end
+T.kemi_flush_xflags = function()
+  local a = KSR.tmx.t_flush_xflags()
+  KSR.tm.t_newtran()
+  return R(a, KSR.tmx.t_flush_xflags())
+end
+T.append_branch_q = function()
+  local a = KSR.corex.append_branch_uri_q("sip:b1@h", "0.5")
+  return R(a, KSR.pv.get("$(branch(uri)[0])"), KSR.pv.get("$(branch(q)[0])"))
+end
+T.kemi_pv_new = function()
+  KSR.pv.sets("$br", "sip:b1@h")
+  return R(KSR.pv.get("$hfl(Via)") ~= nil, KSR.pv.get("$hflc(X-A)"), KSR.pv.get("$(hfl(X-A)[-1])"), KSR.pv.get("$br"), KSR.pv.get("$bR"), KSR.pv.get("$C(rx)") == "\27[0;31;49m")
+end
+T.kemi_t_reply_code = function()
+  KSR.tm.t_newtran()
+  return R(KSR.tm.t_reply(1099, "odd"))
+end
+T.kemi_starts_with = function()
+  return R(KSR.textops.starts_with("abc", "b"), KSR.textops.ends_with("abc", "bd"))
+end

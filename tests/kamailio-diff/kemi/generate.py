@@ -43,10 +43,18 @@ def run(cmd, work, tag, names):
     out = {}
     for n in names:
         s.sendto(request(n, PORT, s.getsockname()[1]).encode(), ("127.0.0.1", PORT))
-        try:
-            out[n] = s.recv(65535).decode(errors="replace").split("\r\n")[0].split(" ", 2)[-1]
-        except socket.timeout:
-            out[n] = "NO REPLY"
+        # this case's final reply (a late reply of another case is skipped)
+        out[n] = "NO REPLY"
+        deadline = time.time() + 1.5
+        while time.time() < deadline:
+            s.settimeout(max(0.01, deadline - time.time()))
+            try:
+                r = s.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                break
+            if f"Call-ID: {n}@x\r\n" in r and not r.startswith("SIP/2.0 1"):
+                out[n] = r.split("\r\n")[0].split(" ", 2)[-1]
+                break
     p.terminate()
     p.wait(5)
     return out

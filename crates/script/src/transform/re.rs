@@ -89,7 +89,7 @@ fn split(text: &str) -> Result<(String, String, String), String> {
 
 fn parse_subst<C>(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<Subst<C>, String> {
     Subst::parse_with(fx, text, |re, icase| {
-        RegexBuilder::new(&crate::compile::posix_to_rust(re))
+        RegexBuilder::new(&crate::compile::posix_to_rust(re, icase))
             .case_insensitive(icase)
             .build()
             .map_err(|e| {

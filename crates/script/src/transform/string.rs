@@ -194,6 +194,18 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             }))
         }
         "count" | "before" | "after" | "rbefore" | "rafter" => {
+            // `{s.count,,}`: the character is the comma itself (as Kamailio,
+            // which reads one character after the method's comma)
+            let comma = n == 2
+                && params
+                    .iter()
+                    .all(|p| matches!(p, TrParam::Str(s) if s.is_empty()));
+            let params = if comma {
+                vec![TrParam::Str(Bytes::from_static(b","))]
+            } else {
+                params
+            };
+            let n = params.len();
             arity(method, n, 1, 1)?;
             // a parameter of blanks only is empty once Kamailio trims it: a
             // character that is never found

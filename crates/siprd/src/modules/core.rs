@@ -66,6 +66,9 @@ impl Module for Core {
             "add_local_rport",
             "revert_uri",
             "forward",
+            "forward_udp",
+            "forward_tcp",
+            "log",
         ] {
             reg.keep_rc(name);
         }
@@ -238,6 +241,28 @@ impl Module for Core {
                 ));
             }
         }
+        // SER's `log([level,] text)`: the text as written (no PV), at a
+        // numeric level (`L_ALERT` -5 ... `L_DBG` 3); without a level at
+        // L_DBG+1, printed only with debug=4 or more
+        for params in [vec![ParamKind::Str], vec![ParamKind::Int, ParamKind::Str]] {
+            reg.add_function(def(
+                "log",
+                params,
+                route_type::ANY,
+                func(|_ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let (level, text) = match a {
+                        [Arg::Int(l), Arg::Str(t)] => (*l, t),
+                        [Arg::Str(t)] => (crate::log::L_DBG + 1, t),
+                        _ => return 1,
+                    };
+                    if crate::log::enabled(level) {
+                        let text = String::from_utf8_lossy(text);
+                        crate::log::emit_str(level, "script", &text);
+                    }
+                    1
+                }),
+            ));
+        }
         reg.add_function(def(
             "force_rport",
             vec![],
@@ -325,31 +350,40 @@ impl Module for Core {
                 append_uri(ctx, uri, Some(q))
             }),
         ));
-        for params in [
-            vec![],
-            vec![ParamKind::Format],
-            vec![ParamKind::Format, ParamKind::IntFormat],
+        for (name, force) in [
+            ("forward", None),
+            ("forward_udp", Some(crate::transport::Proto::Udp)),
+            ("forward_tcp", Some(crate::transport::Proto::Tcp)),
         ] {
-            reg.add_function(def(
-                "forward",
-                params,
-                route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
-                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                    let host = a.first().and_then(|h| str_arg(ctx, h));
-                    let port = match a.get(1) {
-                        Some(p) => match int_arg(ctx, p).and_then(|p| u16::try_from(p).ok()) {
-                            Some(p) => Some(p),
-                            None => return -1,
-                        },
-                        None => None,
-                    };
-                    if crate::forward::forward_request(ctx, host.as_deref(), port) {
-                        1
-                    } else {
-                        -1
-                    }
-                }),
-            ));
+            // forward_udp/forward_tcp need a host, as Kamailio's grammar
+            let forms: &[Vec<ParamKind<Ctx>>] = &[
+                vec![],
+                vec![ParamKind::Format],
+                vec![ParamKind::Format, ParamKind::IntFormat],
+            ];
+            let forms = if force.is_some() { &forms[1..] } else { forms };
+            for params in forms.iter().cloned() {
+                reg.add_function(def(
+                    name,
+                    params,
+                    route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+                    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                        let host = a.first().and_then(|h| str_arg(ctx, h));
+                        let port = match a.get(1) {
+                            Some(p) => match int_arg(ctx, p).and_then(|p| u16::try_from(p).ok()) {
+                                Some(p) => Some(p),
+                                None => return -1,
+                            },
+                            None => None,
+                        };
+                        if crate::forward::forward_request_as(ctx, host.as_deref(), port, force) {
+                            1
+                        } else {
+                            -1
+                        }
+                    }),
+                ));
+            }
         }
     }
 }
@@ -393,7 +427,7 @@ fn append_uri(ctx: &mut Ctx, uri: bytes::Bytes, q: Option<i32>) -> i32 {
     )
 }
 
-fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
+pub(crate) fn push_branch(ctx: &mut Ctx, b: Branch) -> i32 {
     if ctx.branches.len() + 1 >= ctx.rt.settings.max_branches {
         tracing::error!(
             "too many branches (max_branches={})",

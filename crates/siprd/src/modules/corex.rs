@@ -352,6 +352,85 @@ impl Module for Corex {
                 1
             }),
         ));
+        // the receive socket of the message (`$Ri`, `$Rp`, where replies
+        // leave from); an unknown socket changes nothing and is still true,
+        // as Kamailio 5.6
+        reg.add_function(def(
+            "set_recv_socket",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let want = str_arg(ctx, &a[0]).unwrap_or_default();
+                let want = String::from_utf8_lossy(&want).into_owned();
+                let found = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .find(|l| want.eq_ignore_ascii_case(&format!("{}:{}", l.proto, l.addr)))
+                    .map(|l| (l.id, l.proto, l.addr));
+                set_recv(ctx, found, &want);
+                1
+            }),
+        ));
+        reg.add_function(def(
+            "set_recv_socket_name",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let want = str_arg(ctx, &a[0]).unwrap_or_default();
+                let want = String::from_utf8_lossy(&want).into_owned();
+                let found = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .find(|l| l.name.as_deref() == Some(want.as_str()))
+                    .map(|l| (l.id, l.proto, l.addr));
+                set_recv(ctx, found, &want);
+                1
+            }),
+        ));
+        // the source address of the message (`$si`, `$sp`, where replies
+        // go): `ip:port` only (a `proto:` prefix or no port is -1)
+        reg.add_function(def(
+            "set_source_address",
+            vec![ParamKind::Format],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let text = str_arg(ctx, &a[0]).unwrap_or_default();
+                let parsed = std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<std::net::SocketAddr>().ok());
+                match parsed {
+                    Some(addr) => {
+                        ctx.rcv.src = addr;
+                        1
+                    }
+                    None => {
+                        tracing::error!(
+                            "set_source_address: invalid address `{}`",
+                            String::from_utf8_lossy(&text)
+                        );
+                        -1
+                    }
+                }
+            }),
+        ));
+        // `;srvid=<server_id>` on the Via of forwarded requests (1 on, 0 off)
+        reg.add_function(def(
+            "via_add_srvid",
+            vec![ParamKind::IntOrPv],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                ctx.via_srvid = int_arg(ctx, &a[0]).unwrap_or(0) != 0;
+                1
+            }),
+        ));
+        // Kamailio takes these from the XAVPs named by the core parameters
+        // `xavp_via_params`/`xavp_via_fields`, which siprd does not have:
+        // accepted, nothing is added.
+        for name in ["via_add_xavp_params", "via_use_xavp_fields"] {
+            reg.add_function(def(
+                name,
+                vec![ParamKind::IntOrPv],
+                func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| 1),
+            ));
+        }
         reg.add_function(def(
             "file_write",
             vec![ParamKind::Format, ParamKind::Format],
@@ -369,6 +448,26 @@ impl Module for Corex {
                 }
             }),
         ));
+    }
+}
+
+/// Make a listener the message's receiving socket.
+fn set_recv(
+    ctx: &mut Ctx,
+    found: Option<(
+        crate::transport::ListenerId,
+        crate::transport::Proto,
+        std::net::SocketAddr,
+    )>,
+    want: &str,
+) {
+    match found {
+        Some((id, proto, addr)) => {
+            ctx.rcv.listener = Some(id);
+            ctx.rcv.proto = proto;
+            ctx.rcv.local = addr;
+        }
+        None => tracing::warn!("set_recv_socket: no listener `{want}`"),
     }
 }
 

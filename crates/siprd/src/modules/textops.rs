@@ -101,7 +101,7 @@ fn newline_safe_classes(re: &str) -> String {
 
 /// Compile a POSIX ERE with Kamailio's textops flags (`REG_EXTENDED|REG_NEWLINE`).
 pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
-    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text));
+    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text, icase));
     RegexBuilder::new(&rust)
         .multi_line(true)
         .case_insensitive(icase)
@@ -692,7 +692,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
         "starts_with",
         f2(),
         func(|ctx, a| match two_strs(ctx, a) {
-            Some((s, p)) if s.starts_with(&p) => 1,
+            Some((s, p)) if s.len() >= p.len() => affix_cmp(&s[..p.len()], &p),
             _ => -1,
         }),
     ));
@@ -700,7 +700,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
         "ends_with",
         f2(),
         func(|ctx, a| match two_strs(ctx, a) {
-            Some((s, p)) if s.ends_with(&p) => 1,
+            Some((s, p)) if s.len() >= p.len() => affix_cmp(&s[s.len() - p.len()..], &p),
             _ => -1,
         }),
     ));
@@ -816,7 +816,7 @@ fn header_section(ctx: &Ctx) -> Range<usize> {
 /// `^`/`$` at the ends of the text only, `.` matching newlines too
 /// (`replace_body_atonce`); case-insensitive as the other body replaces.
 fn compile_re_atonce(text: &str) -> Result<Regex, String> {
-    let rust = siprd_script::compile::posix_to_rust(text);
+    let rust = siprd_script::compile::posix_to_rust(text, true);
     RegexBuilder::new(&rust)
         .case_insensitive(true)
         .dot_matches_new_line(true)
@@ -1786,6 +1786,46 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         Some(x) => str_arg(ctx, x),
         None => None,
     };
+    append_part(ctx, &txt, &ct, cd)
+}
+
+/// `append_body_part_hex(txt, ct[, cd])`: the part's content is `txt`
+/// decoded from hex; text that is not hex (or of odd length) is -1.
+fn do_append_body_part_hex(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
+    let (Some(hex), Some(ct)) = (
+        a.first().and_then(|x| str_arg(ctx, x)),
+        a.get(1).and_then(|x| str_arg(ctx, x)),
+    ) else {
+        return -1;
+    };
+    let cd = match a.get(2) {
+        Some(x) => str_arg(ctx, x),
+        None => None,
+    };
+    if hex.is_empty() {
+        return -1;
+    }
+    let digit = |b: u8| (b as char).to_digit(16);
+    let mut txt = Vec::with_capacity(hex.len() / 2);
+    for pair in hex.chunks(2) {
+        match pair {
+            [h, l] => match (digit(*h), digit(*l)) {
+                (Some(h), Some(l)) => txt.push((h * 16 + l) as u8),
+                _ => {
+                    tracing::error!("append_body_part_hex: the text is not hex");
+                    return -1;
+                }
+            },
+            _ => {
+                tracing::error!("append_body_part_hex: odd number of hex digits");
+                return -1;
+            }
+        }
+    }
+    append_part(ctx, &txt, &ct, cd)
+}
+
+fn append_part(ctx: &mut Ctx, txt: &[u8], ct: &[u8], cd: Option<bytes::Bytes>) -> i32 {
     let Some(mp) = multipart(ctx) else {
         tracing::error!("append_body_part: the body is not multipart");
         return -1;
@@ -1798,7 +1838,7 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     part.extend_from_slice(b"--");
     part.extend_from_slice(&mp.boundary);
     part.extend_from_slice(b"\r\nContent-Type: ");
-    part.extend_from_slice(&ct);
+    part.extend_from_slice(ct);
     part.extend_from_slice(b"\r\n");
     if let Some(cd) = cd.filter(|c| !c.is_empty()) {
         part.extend_from_slice(b"Content-Disposition: ");
@@ -1806,7 +1846,7 @@ fn do_append_body_part(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         part.extend_from_slice(b"\r\n");
     }
     part.extend_from_slice(b"\r\n");
-    part.extend_from_slice(&txt);
+    part.extend_from_slice(txt);
     part.extend_from_slice(b"\r\n");
     ctx.edits.insert(mp.base + closing, part);
     fix_content_length(ctx);
@@ -2014,8 +2054,14 @@ fn register_more(reg: &mut Registry<Ctx>) {
         reg.add_function(def_in(
             "append_body_part",
             REQ_ROUTES,
-            params,
+            params.clone(),
             func(do_append_body_part),
+        ));
+        reg.add_function(def_in(
+            "append_body_part_hex",
+            REQ_ROUTES,
+            params,
+            func(do_append_body_part_hex),
         ));
     }
     reg.add_function(def_in(
@@ -2229,6 +2275,17 @@ impl Module for Textops {
             vec![re_fixup(true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, true)),
         ));
+    }
+}
+
+/// `starts_with`/`ends_with` on a part as long as the affix: 1 when equal,
+/// else the byte comparison's sign as Kamailio returns it (-2 when the text
+/// sorts before the affix, -1 after).
+fn affix_cmp(part: &[u8], affix: &[u8]) -> i32 {
+    match part.cmp(affix) {
+        std::cmp::Ordering::Equal => 1,
+        std::cmp::Ordering::Less => -2,
+        std::cmp::Ordering::Greater => -1,
     }
 }
 

@@ -126,12 +126,23 @@ fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
 }
 
 fn write(ctx: &mut Ctx, level: i32, fmt: &Arg<Ctx>) -> i32 {
+    write_at(ctx, level, fmt, None)
+}
+
+/// `xlogl`/`xdbgl`: the message after the config line of the call
+/// (`41:text`), as Kamailio; the line is the extra argument the compiler
+/// adds (none from KEMI).
+fn write_at(ctx: &mut Ctx, level: i32, fmt: &Arg<Ctx>, line: Option<&Arg<Ctx>>) -> i32 {
     if !log::enabled(level) {
         return 1;
     }
     if let Arg::Fmt(f) = fmt {
         let text = f.eval(ctx);
-        log::emit_str(level, "script", &String::from_utf8_lossy(&text));
+        let text = String::from_utf8_lossy(&text);
+        match line {
+            Some(Arg::Int(l)) => log::emit_str(level, "script", &format!("{l}:{text}")),
+            _ => log::emit_str(level, "script", &text),
+        }
     }
     1
 }
@@ -182,6 +193,20 @@ impl Module for Xlog {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_pv(siprd_script::registry::PvClassDef {
+            name: "C",
+            module: "xlog",
+            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let code = inner.and_then(color_code).ok_or_else(|| {
+                    format!(
+                        "`$C({})`: invalid color name (two letters: foreground x s r g y b p c w, upper case for bold; background x s r g y b p c w)",
+                        inner.unwrap_or_default()
+                    )
+                })?;
+                Ok(Box::new(Color(siprd_script::Value::from_string(code)))
+                    as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
+            }),
+        });
         reg.add_function(fixed("xlog", L_ERR));
         for (name, level) in [
             ("xdbg", L_DBG),
@@ -195,9 +220,16 @@ impl Module for Xlog {
         ] {
             reg.add_function(fixed(name, level));
         }
-        // xdbgl: xdbg with the config line in Kamailio; siprd has no line
-        // to print, so it is xdbg.
-        reg.add_function(fixed("xdbgl", L_DBG));
+        // xdbgl/xlogl: the config line of the call before the message
+        reg.pass_line("xdbgl");
+        reg.pass_line("xlogl");
+        reg.add_function(FuncDef {
+            name: "xdbgl",
+            module: "xlog",
+            params: vec![ParamKind::Format],
+            routes: route_type::ANY,
+            call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| write_at(ctx, L_DBG, &a[0], a.get(1))),
+        });
         let level: ParamKind<Ctx> = ParamKind::Custom(Arc::new(level_fixup));
         let filter = self.methods_filter;
         reg.add_function(FuncDef {
@@ -222,7 +254,7 @@ impl Module for Xlog {
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let l = level_of(ctx, &a[0]);
-                    write(ctx, l, &a[1])
+                    write_at(ctx, l, &a[1], a.get(2))
                 }),
             });
             // xlog("facility", "level", "format"): the facility is accepted, not used.
@@ -233,9 +265,47 @@ impl Module for Xlog {
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let l = level_of(ctx, &a[1]);
-                    write(ctx, l, &a[2])
+                    write_at(ctx, l, &a[2], a.get(3))
                 }),
             });
         }
+    }
+}
+
+/// `$C(fb)`: the ANSI escape setting foreground `f` and background `b`
+/// (`x` default, `s` black, `r` red, `g` green, `y` yellow, `b` blue, `p`
+/// purple, `c` cyan, `w` white; an upper-case foreground is bold), as
+/// Kamailio's xlog writes it: `ESC[<0|1>;<30-39>;<40-49>m`.
+fn color_code(name: &str) -> Option<String> {
+    let digit = |c: u8| match c {
+        b's' => Some(0),
+        b'r' => Some(1),
+        b'g' => Some(2),
+        b'y' => Some(3),
+        b'b' => Some(4),
+        b'p' => Some(5),
+        b'c' => Some(6),
+        b'w' => Some(7),
+        b'x' => Some(9),
+        _ => None,
+    };
+    let [f, b] = name.as_bytes() else {
+        return None;
+    };
+    if *f == b'X' {
+        return None;
+    }
+    let bold = f.is_ascii_uppercase();
+    let fg = digit(f.to_ascii_lowercase())?;
+    let bg = digit(*b)?;
+    Some(format!("\x1b[{};3{fg};4{bg}m", u8::from(bold)))
+}
+
+/// The value of `$C(..)`, fixed at load.
+struct Color(siprd_script::Value);
+
+impl siprd_script::registry::PvImpl<Ctx> for Color {
+    fn get(&self, _ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> siprd_script::Value {
+        self.0.clone()
     }
 }

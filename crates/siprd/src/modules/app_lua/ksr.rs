@@ -86,6 +86,13 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("rr", "record_route_params", "record_route"),
     ("rr", "record_route_preset_one", "record_route_preset"),
     ("hdr", "insert_before", "insert_hf"),
+    ("core", "add_tcp_alias_via", "add_tcp_alias"),
+    ("corex", "append_branch_uri_q", "append_branch"),
+    ("pvx", "xavp_copy_dst", "xavp_copy"),
+    ("siputils", "uri_param_value", "uri_param"),
+    // Kamailio 5.6 exports it under its C name
+    ("tm", "ki_t_load_contacts_mode", "t_load_contacts"),
+    ("textops", "append_body_part_hex_cd", "append_body_part_hex"),
 ];
 
 /// Kamailio's top-level KEMI functions typed `bool` that run a native
@@ -115,8 +122,16 @@ pub const BOOL_ALIASES: &[(&str, &str)] = &[
 /// Native functions not exported: they resume "the rest of the native block"
 /// after a suspension, which a Lua function has no equivalent of (Kamailio
 /// does not export them either); `KSR.async.route/ms_route` resume into a
-/// named function instead.
-pub const EXCLUDED: &[&str] = &["async_sleep", "async_ms_sleep"];
+/// named function instead. The core's `log` action is not `KSR.log`
+/// (level names, written in `ksr_core.rs`); Kamailio has no KEMI
+/// `forward_udp`/`forward_tcp`.
+pub const EXCLUDED: &[&str] = &[
+    "async_sleep",
+    "async_ms_sleep",
+    "log",
+    "forward_udp",
+    "forward_tcp",
+];
 
 /// Functions written here (no native function to map): name, arguments.
 pub const SPECIALS: &[(&str, &str)] = &[
@@ -183,6 +198,39 @@ struct Native {
     arities: Vec<(Vec<ParamKind<Ctx>>, FuncImpl<Ctx>, bool)>,
 }
 
+/// `n` as `KSR.<module>.<name>` exports it: only the arity Kamailio's KEMI
+/// function has, when the native function has that arity (see
+/// [`super::kemi_names`]); else all of them.
+fn kemi_native(n: &Rc<Native>, module: &str, name: &str) -> Rc<Native> {
+    let Some(want) = super::kemi_names::kemi_arity(module, name) else {
+        return n.clone();
+    };
+    if n.arities.len() < 2 || !n.arities.iter().any(|(p, _, _)| p.len() == want) {
+        return n.clone();
+    }
+    Rc::new(Native {
+        id: n.id,
+        name: n.name,
+        xlog: n.xlog,
+        arities: n
+            .arities
+            .iter()
+            .filter(|(p, _, _)| p.len() == want)
+            .cloned()
+            .collect(),
+    })
+}
+
+/// The arities an export lists (as [`kemi_native`] restricts them).
+fn kemi_arities(mut arities: Vec<usize>, module: &str, name: &str) -> Vec<usize> {
+    if let Some(want) = super::kemi_names::kemi_arity(module, name) {
+        if arities.len() > 1 && arities.contains(&want) {
+            arities.retain(|a| *a == want);
+        }
+    }
+    arities
+}
+
 /// Fixed-up arguments kept per thread, keyed by function and argument text,
 /// so a repeated call does not fix up again. Bounded: cleared when full.
 const FIXUP_CACHE_MAX: usize = 512;
@@ -204,8 +252,13 @@ pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<us
         }
         let arities: Vec<usize> = defs.iter().map(|d| d.params.len()).collect();
         if first.module == "pv" {
-            out.push(("pvx".to_string(), name.to_string(), arities.clone()));
+            out.push((
+                "pvx".to_string(),
+                name.to_string(),
+                kemi_arities(arities.clone(), "pvx", name),
+            ));
         }
+        let arities = kemi_arities(arities, first.module, name);
         out.push((first.module.to_string(), name.to_string(), arities));
     }
     for (k, n) in BOOL_ALIASES {
@@ -222,7 +275,7 @@ pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<us
             out.push((
                 m.to_string(),
                 k.to_string(),
-                defs.iter().map(|d| d.params.len()).collect(),
+                kemi_arities(defs.iter().map(|d| d.params.len()).collect(), m, k),
             ));
         }
     }
@@ -283,17 +336,26 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
         } else {
             get_table(lua, &ksr, first.module)?
         };
-        t.raw_set(*name, native_fn(lua, n.clone(), false)?)?;
+        t.raw_set(
+            *name,
+            native_fn(lua, kemi_native(&n, first.module, name), false)?,
+        )?;
         // Kamailio's KEMI has pv's functions in `KSR.pvx`
         if first.module == "pv" {
-            get_table(lua, &ksr, "pvx")?.raw_set(*name, native_fn(lua, n.clone(), false)?)?;
+            get_table(lua, &ksr, "pvx")?
+                .raw_set(*name, native_fn(lua, kemi_native(&n, "pvx", name), false)?)?;
         }
         natives.insert(name, n);
     }
     for (m, k, n) in ALIASES {
         if let Some(native) = natives.get(n) {
-            let t = get_table(lua, &ksr, m)?;
-            t.raw_set(*k, native_fn(lua, native.clone(), false)?)?;
+            // `core` is the top level of KSR
+            let t = if *m == "core" {
+                ksr.clone()
+            } else {
+                get_table(lua, &ksr, m)?
+            };
+            t.raw_set(*k, native_fn(lua, kemi_native(native, m, k), false)?)?;
         }
     }
     for (k, n) in BOOL_ALIASES {
@@ -375,9 +437,11 @@ fn fixup_arg(
             }
             Ok(Arg::Pv(Box::new(spec)))
         }
-        ParamKind::Regex => regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text))
-            .map(|r| Arg::Regex(Arc::new(r)))
-            .map_err(|e| format!("bad regular expression `{text}`: {e}")),
+        ParamKind::Regex => {
+            regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text, false))
+                .map(|r| Arg::Regex(Arc::new(r)))
+                .map_err(|e| format!("bad regular expression `{text}`: {e}"))
+        }
         ParamKind::Custom(f) => {
             let src = ArgSrc {
                 int: match v {

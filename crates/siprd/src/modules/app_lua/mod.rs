@@ -6,6 +6,7 @@
 //! module registry (ksr.rs). The seam is `runtime::{RouteRef, KemiEngine}`.
 
 pub mod engine;
+pub mod kemi_names;
 pub mod ksr;
 mod ksr_core;
 mod ksr_pvx;

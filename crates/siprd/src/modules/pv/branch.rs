@@ -140,8 +140,92 @@ impl PvImpl<Ctx> for BranchPv {
     }
 }
 
-/// Register `$branch`.
+/// `$br` (the first branch's URI; an assignment appends a branch, `$null`
+/// is ignored) and `$bR` (every branch as Kamailio prints the destination
+/// set: `uri`, or `<uri>;q=0.5` when the branch has a q, joined by `, `).
+struct BranchList(bool);
+
+/// A q value in thousandths as Kamailio prints it (`1`, `0.55`, `0.05`, `0`).
+fn q_text(q: i32, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let q = q.clamp(0, 1000);
+    if q % 1000 == 0 {
+        let _ = write!(out, "{}", q / 1000);
+        return;
+    }
+    let mut frac = format!("{:03}", q % 1000);
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    let _ = write!(out, "{}.{frac}", q / 1000);
+}
+
+impl PvImpl<Ctx> for BranchList {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        if !self.0 {
+            return match ctx.branches.first() {
+                Some(b) => Value::Str(b.uri.clone()),
+                None => Value::Null,
+            };
+        }
+        if ctx.branches.is_empty() {
+            return Value::Null;
+        }
+        let mut out = Vec::new();
+        for (i, b) in ctx.branches.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            match b.q {
+                Some(q) => {
+                    out.push(b'<');
+                    out.extend_from_slice(&b.uri);
+                    out.extend_from_slice(b">;q=");
+                    q_text(q, &mut out);
+                }
+                None => out.extend_from_slice(&b.uri),
+            }
+        }
+        Value::from_vec(out)
+    }
+
+    fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
+        if let Value::Str(uri) = v {
+            if !uri.is_empty() {
+                crate::modules::core::push_branch(
+                    ctx,
+                    crate::context::Branch {
+                        uri,
+                        dst_uri: None,
+                        flags: 0,
+                        q: None,
+                        instance: None,
+                        path: None,
+                        socket: ctx.forced_socket.clone(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn writable(&self) -> bool {
+        !self.0
+    }
+}
+
+/// Register `$branch`, `$br`, `$bR`.
 pub fn register(reg: &mut Registry<Ctx>) {
+    for (name, all) in [("br", false), ("bR", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx, inner| match inner {
+                None => Ok(Box::new(BranchList(all)) as Box<dyn PvImpl<Ctx>>),
+                Some(_) => Err(format!("`${name}` takes no name in parentheses")),
+            }),
+        });
+    }
     reg.add_pv(PvClassDef {
         name: "branch",
         module: "pv",

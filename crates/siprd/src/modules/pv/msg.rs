@@ -131,6 +131,7 @@ enum Field {
     CSeqBody,
     /// `$mi`: the number of the message among those the worker received.
     MsgId,
+    ConId,
 }
 
 struct Simple(Field);
@@ -483,9 +484,15 @@ impl Simple {
                     _ => Value::from_vec(na.uri_bytes().to_vec()),
                 }
             }
-            ServerId => Value::Int(0),
+            ServerId => Value::Int(ctx.rt.settings.server_id),
             CSeqBody => opt(ctx, msg.header(HeaderKind::CSeq)),
             MsgId => Value::Int(ctx.msg_no as i32),
+            // the TCP connection's id (counted from 1, as Kamailio); null
+            // over UDP (where Kamailio 5.6.3 crashes)
+            ConId => match ctx.rcv.conn {
+                Some(c) if !ctx.faked => Value::Int(c.0 as i32),
+                _ => Value::Null,
+            },
             AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
@@ -721,6 +728,67 @@ struct Header {
     count: bool,
 }
 
+/// A header name given to `$hdr`/`$hdrc`/`$hfl`/`$hflc`: the name, or a PV
+/// whose value is the name (`$hdr($var(h))`, as Kamailio).
+enum HdrName {
+    Static(Box<[u8]>),
+    Dynamic(siprd_script::pv::PvSpec<Ctx>),
+}
+
+impl HdrName {
+    fn parse(fx: &mut FixupCtx<'_, Ctx>, class: &str, inner: Option<&str>) -> Result<Self, String> {
+        let header = inner
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("`${class}` needs a header name: ${class}(Name)"))?;
+        if header.starts_with('$') {
+            let (spec, n) = siprd_script::pv::parse_pv(fx, header)?;
+            if n != header.len() {
+                return Err(format!(
+                    "`${class}({header})`: a header name PV must stand alone"
+                ));
+            }
+            return Ok(HdrName::Dynamic(spec));
+        }
+        Ok(HdrName::Static(header.as_bytes().into()))
+    }
+
+    /// The name to look up; None when a PV name is null or empty.
+    fn resolve(&self, ctx: &mut Ctx) -> Option<Box<[u8]>> {
+        match self {
+            HdrName::Static(n) => Some(n.clone()),
+            HdrName::Dynamic(pv) => match pv.try_get(ctx) {
+                Some(Value::Str(s)) if !s.is_empty() => Some(s.as_ref().into()),
+                Some(Value::Int(i)) => Some(i.to_string().into_bytes().into()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `$hdr`/`$hdrc` with a PV as the header name.
+struct DynHeader {
+    name: HdrName,
+    count: bool,
+}
+
+impl PvImpl<Ctx> for DynHeader {
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        match self.name.resolve(ctx) {
+            Some(name) => Header {
+                name,
+                count: self.count,
+            }
+            .get(ctx, idx),
+            None if self.count => Value::Int(0),
+            None => Value::Null,
+        }
+    }
+}
+
 impl PvImpl<Ctx> for Header {
     /// `$(hdr(X)[n])`, not `$(hdrc(X)[n])` (as Kamailio)
     fn accepts_index(&self) -> bool {
@@ -765,6 +833,163 @@ impl PvImpl<Ctx> for Header {
                 }
             }
         }
+    }
+}
+
+/// `$nh(u|U|d|p|P)`: the next hop, `$du` when set, else the R-URI: the URI,
+/// its user (null when none), host, port (5060 by default) and transport as
+/// written (`UDP` by default), as Kamailio.
+struct NextHop(u8);
+
+impl PvImpl<Ctx> for NextHop {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        use Field::*;
+        let du = ctx.dst_uri.is_some();
+        let field = match (self.0, du) {
+            (b'u', true) => Du,
+            (b'u', false) => Ru,
+            (b'd', true) => DDomain,
+            (b'd', false) => RDomain,
+            (b'p', true) => DPort,
+            (b'p', false) => RPort,
+            (b'P', true) => DProto,
+            (b'P', false) => RProto,
+            (_, false) => RUser,
+            (_, true) => {
+                let d = ctx.dst_uri.clone().unwrap_or_default();
+                return uri_value(ctx, &d, |u| {
+                    u.user()
+                        .map_or(Value::Null, |s| Value::from_vec(s.to_vec()))
+                });
+            }
+        };
+        Simple(field).get(ctx, idx)
+    }
+}
+
+/// `$TV(s|u|sn|un|Sn)`: the time of day, seconds or its microseconds, and
+/// `Sn` the two as `sec.usec` text (`Sn` with six digits).
+struct TimeVal(u8);
+
+impl PvImpl<Ctx> for TimeVal {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = now.as_secs() as i32;
+        let usec = now.subsec_micros() as i32;
+        match self.0 {
+            b's' => Value::Int(secs),
+            b'u' => Value::Int(usec),
+            _ => Value::from_string(format!("{secs}.{usec:06}")),
+        }
+    }
+}
+
+/// The headers whose comma-separated bodies `$hfl`/`$hflc` count one by one.
+#[derive(Clone, Copy, PartialEq)]
+enum HflKind {
+    Via,
+    Route,
+    Contact,
+    /// Any other header: as `$hdr`/`$hdrc`.
+    Other,
+}
+
+/// `$hfl(name)` and `$hflc(name)` (Kamailio 5.6, observed): for Via,
+/// Record-Route, Route and Contact each comma-separated body is one item,
+/// in message order except that the bodies of one Contact header come last
+/// first; a Via body keeps the blanks and the comma that separate it from
+/// the next one in the same header; `Contact: *` has none. A negative index
+/// counts from one past the end (`-1` is null, `-2` the last body); `[*]`
+/// joins the header values as `$hdr` does. Other headers read as `$hdr`.
+struct HeaderList {
+    name: HdrName,
+    count: bool,
+}
+
+impl HflKind {
+    fn of(name: &[u8]) -> HflKind {
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        if is(b"via") || is(b"v") {
+            HflKind::Via
+        } else if is(b"record-route") || is(b"route") {
+            HflKind::Route
+        } else if is(b"contact") || is(b"m") {
+            HflKind::Contact
+        } else {
+            HflKind::Other
+        }
+    }
+}
+
+fn hfl_bodies<'m>(
+    msg: &'m siprd_sip::Message,
+    name: &[u8],
+    kind: HflKind,
+) -> smallvec::SmallVec<[&'m [u8]; 8]> {
+    let mut out: smallvec::SmallVec<[&'m [u8]; 8]> = smallvec::SmallVec::new();
+    {
+        for h in msg.headers_named(name) {
+            let v = msg.value_untrimmed(&h);
+            let first = out.len();
+            let mut split = siprd_sip::scan::CommaSplit::new(v);
+            while let Some((a, b)) = split.next_range() {
+                if b <= a {
+                    continue;
+                }
+                let item = match (kind, split.last_separator()) {
+                    (HflKind::Via, Some(sep)) => v.get(a..=sep),
+                    _ => v.get(a..b),
+                };
+                let Some(item) = item else { continue };
+                if kind == HflKind::Contact && item == b"*" {
+                    continue;
+                }
+                out.push(item);
+            }
+            if kind == HflKind::Contact {
+                out[first..].reverse();
+            }
+        }
+    }
+    out
+}
+
+impl PvImpl<Ctx> for HeaderList {
+    fn accepts_index(&self) -> bool {
+        !self.count
+    }
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        let Some(name) = self.name.resolve(ctx) else {
+            return if self.count {
+                Value::Int(0)
+            } else {
+                Value::Null
+            };
+        };
+        let kind = HflKind::of(&name);
+        if kind == HflKind::Other || (idx == PvIndex::All && !self.count) {
+            let h = Header {
+                name,
+                count: self.count,
+            };
+            return h.get(ctx, idx);
+        }
+        let bodies = hfl_bodies(&ctx.msg, &name, kind);
+        let n = bodies.len() as i32;
+        if self.count {
+            return Value::Int(n);
+        }
+        let pos = match idx {
+            PvIndex::At(i) if i < 0 => n + i + 1,
+            PvIndex::At(i) => i,
+            _ => 0,
+        };
+        if pos < 0 || pos >= n {
+            return Value::Null;
+        }
+        bytes_of(ctx, bodies[pos as usize])
     }
 }
 
@@ -1031,6 +1256,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("aa", AuthAlgo),
         ("csb", CSeqBody),
         ("mi", MsgId),
+        ("conid", ConId),
     ];
     for (name, field) in simple {
         let field = *field;
@@ -1047,15 +1273,51 @@ pub fn register(reg: &mut Registry<Ctx>) {
         reg.add_pv(PvClassDef {
             name,
             module: "pv",
-            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-                let header = inner
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| format!("`${name}` needs a header name: ${name}(Name)"))?;
-                Ok(Box::new(Header {
-                    name: header.as_bytes().into(),
-                    count,
-                }) as Box<dyn PvImpl<Ctx>>)
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                Ok(match HdrName::parse(fx, name, inner)? {
+                    HdrName::Static(name) => {
+                        Box::new(Header { name, count }) as Box<dyn PvImpl<Ctx>>
+                    }
+                    name @ HdrName::Dynamic(_) => Box::new(DynHeader { name, count }),
+                })
+            }),
+        });
+    }
+    reg.add_pv(PvClassDef {
+        name: "nh",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let k = match inner.map(str::trim) {
+                Some("u") => b'u',
+                Some("U") => b'U',
+                Some("d") => b'd',
+                Some("p") => b'p',
+                Some("P") => b'P',
+                other => return Err(format!("unknown $nh key {other:?} (u, U, d, p, P)")),
+            };
+            Ok(Box::new(NextHop(k)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "TV",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let k = match inner.map(str::trim) {
+                Some("s") | Some("sn") => b's',
+                Some("u") | Some("un") => b'u',
+                Some("Sn") => b'S',
+                other => return Err(format!("unknown $TV key {other:?} (s, u, sn, un, Sn)")),
+            };
+            Ok(Box::new(TimeVal(k)) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    for (name, count) in [("hfl", false), ("hflc", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let name = HdrName::parse(fx, name, inner)?;
+                Ok(Box::new(HeaderList { name, count }) as Box<dyn PvImpl<Ctx>>)
             }),
         });
     }

@@ -206,6 +206,31 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         }),
     ));
 
+    reg.add_function(def(
+        "t_flush_xflags",
+        "tmx",
+        vec![],
+        route_type::ANY,
+        func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+            // the extended flags failure routes and resumed routes start from
+            let Some(tx) = &ctx.tm.tx else { return -1 };
+            if let Some(saved) = tx.entry.inner.lock().saved.as_mut() {
+                saved.xflags = ctx.xflags;
+            }
+            1
+        }),
+    ));
+    // Whether a reply is a retransmission arriving while the transaction is
+    // suspended in reply processing; siprd does not suspend replies, so
+    // never (onreply_route only, as Kamailio).
+    reg.add_function(def(
+        "t_is_retr_async_reply",
+        "tm",
+        vec![],
+        route_type::ONREPLY,
+        func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
+    ));
+
     // as Kamailio: not in reply_route nor onsend_route
     let any = super::TX_ROUTES;
     let two_ints = || vec![int_or_bare_pv(), int_or_bare_pv()];
@@ -404,6 +429,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
                 if a.first().and_then(|x| int_arg(ctx, x)) == Some(1) {
                     if let Some(saved) = &invite.inner.lock().saved {
                         ctx.flags = saved.flags;
+                        ctx.xflags = saved.xflags;
                     }
                 }
                 1

@@ -273,6 +273,7 @@ fn build_local_reply(
     code: u16,
     reason: &[u8],
     tag_override: Option<&[u8]>,
+    script_code: Option<i32>,
     out: &mut Vec<u8>,
 ) {
     let computed = to_tag(&st.tag_prefix, req);
@@ -292,24 +293,32 @@ fn build_local_reply(
         force_rport,
         extra_headers: &extra,
         body,
+        script_code,
         ..Default::default()
     };
     out.clear();
     siprd_sip::reply::build_reply_into(req, code, reason, &opts, out);
 }
 
+/// A code given to `t_reply` as tm reads it: any integer, taken unsigned.
+/// Returns the three digits sent (the last three of the unsigned 32-bit
+/// value: `99` → `099`, `1099` → `099`, `-1` → `295`), the code that decides
+/// provisional/final (`-1` and `1000` are final; clamped to 699 past 699),
+/// and the value for the To-tag/Record-Route rules when it differs from the
+/// digits sent (a negative code counts as huge: tagged).
+pub(crate) fn tm_code(given: i32) -> (u16, u16, Option<i32>) {
+    let u = given as u32;
+    let wire = (u % 1000) as u16;
+    let class = if u >= 700 { 699 } else { u as u16 };
+    let rule = i32::try_from(u).unwrap_or(i32::MAX);
+    (wire, class, (rule != i32::from(wire)).then_some(rule))
+}
+
 /// Send a reply inside the transaction of `ctx` (`t_reply`, stateful
 /// `send_reply` when `script`; tm's own 100 and `200 canceling` otherwise).
 /// Returns 1, or -1 when it cannot be sent.
-fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool) -> i32 {
-    let Ok(code) = u16::try_from(code) else {
-        tracing::error!("t_reply: invalid code {code}");
-        return -1;
-    };
-    if !(100..=699).contains(&code) {
-        tracing::error!("t_reply: invalid code {code}");
-        return -1;
-    }
+fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, given: i32, reason: &[u8], script: bool) -> i32 {
+    let (wire, code, script_code) = tm_code(given);
     let st = &tx.state;
     let rt = ctx.rt.clone();
     let headers = std::mem::take(&mut ctx.reply_headers);
@@ -322,9 +331,10 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
         ctx.force_rport,
         &headers,
         ctx.reply_body.as_deref().unwrap_or_default(),
-        code,
+        wire,
         reason,
         None,
+        script_code,
         &mut out,
     );
     // The auto 100 is not kept: a retransmission gets it built again.
@@ -380,20 +390,18 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, code: i32, reason: &[u8], script: bool
 
 /// `t_reply` in onreply_route: tm's own reply to the transaction's request,
 /// then a CANCEL (with tm's `Reason`) to every pending branch.
-fn reply_from_onreply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> i32 {
+fn reply_from_onreply(ctx: &mut Ctx, given: i32, reason: &[u8]) -> i32 {
     let Some(tx) = ctx.tm.tx.clone() else {
         tracing::error!("t_reply: no transaction for this reply");
         return -1;
     };
-    let Some(code) = u16::try_from(code).ok().filter(|c| (100..=699).contains(c)) else {
-        tracing::error!("t_reply: invalid code {code}");
-        return -1;
-    };
+    let (_, code, _) = tm_code(given);
     let rt = ctx.rt.clone();
     ctx.flush();
     let headers = std::mem::take(&mut ctx.reply_headers);
     let extra = DetachedReply {
         headers: &headers,
+        given: Some(given),
         ..Default::default()
     };
     let ok = reply_detached_with(&rt, &tx, code, reason, &extra);
@@ -475,6 +483,7 @@ fn resend_last(ctx: &mut Ctx, st: &TmState, e: &TxEntry) {
                 100,
                 reason.as_bytes(),
                 None,
+                None,
                 &mut out,
             );
             (dest, Bytes::from(out))
@@ -544,6 +553,13 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     // `bob@host`, `<sip:..>`): -400, even with `$du` set
     if crate::modules::pv::msg::parse_known(ctx.ruri()).is_none() {
         tracing::error!("t_newtran: the Request-URI does not parse");
+        return -400;
+    }
+    // as Kamailio, whose full header parse fails on these
+    if !ctx.msg.headers_parse_ok() {
+        tracing::error!(
+            "t_newtran: bad Content-Length or duplicate To/From/Call-ID/CSeq/Max-Forwards"
+        );
         return -400;
     }
     let Some(dest) = crate::forward::reply_dest(ctx) else {
@@ -634,6 +650,7 @@ fn prepare_tx_ctx(
     c.rcv = rcv;
     if let Some(s) = saved {
         c.flags = s.flags;
+        c.xflags = s.xflags;
         c.new_uri = s.new_uri.clone();
         c.dst_uri = s.dst_uri.clone();
         c.avps = s.avps.restore();
@@ -704,6 +721,9 @@ pub(crate) struct DetachedReply<'a> {
     pub body: &'a [u8],
     /// The To-tag; None: tm's own.
     pub to_tag: Option<&'a [u8]>,
+    /// The code as the script gave it (see [`tm_code`]); `code` is then the
+    /// class it gives.
+    pub given: Option<i32>,
 }
 
 /// [`reply_detached`] with extra headers, a body and a chosen To-tag.
@@ -714,6 +734,13 @@ fn reply_detached_with(
     reason: &[u8],
     extra: &DetachedReply<'_>,
 ) -> bool {
+    let (wire, script_code) = match extra.given {
+        Some(g) => {
+            let (w, _, sc) = tm_code(g);
+            (w, sc)
+        }
+        None => (code, None),
+    };
     let (req, rcv, force_rport) = {
         let inner = tx.entry.inner.lock();
         if inner.uas.is_final() {
@@ -734,9 +761,10 @@ fn reply_detached_with(
         force_rport,
         extra.headers,
         extra.body,
-        code,
+        wire,
         reason,
         extra.to_tag,
+        script_code,
         &mut out,
     );
     let dest = {
@@ -805,6 +833,7 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     }
     inner.suspended = Some(Box::new(Saved {
         flags: ctx.flags,
+        xflags: ctx.xflags,
         new_uri: ctx.new_uri.clone(),
         dst_uri: ctx.dst_uri.clone(),
         avps: SavedAvps::of(&ctx.avps),
@@ -872,6 +901,7 @@ fn run_cursor(
 ) {
     c.reset(msg, false, rcv);
     c.flags = saved.flags;
+    c.xflags = saved.xflags;
     c.new_uri = saved.new_uri.clone();
     c.dst_uri = saved.dst_uri.clone();
     c.avps = saved.avps.restore();
@@ -928,6 +958,7 @@ pub fn continue_tx(
         let mut inner = tx.entry.inner.lock();
         inner.saved = Some(Box::new(Saved {
             flags: saved.flags,
+            xflags: saved.xflags,
             new_uri: saved.new_uri.clone(),
             dst_uri: saved.dst_uri.clone(),
             avps: saved.avps.clone(),
@@ -999,6 +1030,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
         if let Some(s) = &s {
             inner.saved = Some(Box::new(Saved {
                 flags: s.flags,
+                xflags: s.xflags,
                 new_uri: s.new_uri.clone(),
                 dst_uri: s.dst_uri.clone(),
                 avps: s.avps.clone(),
@@ -1591,10 +1623,12 @@ impl Module for Tm {
 
         let t_reply = |create: bool, st: Arc<TmState>| {
             func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(code) = int_arg(ctx, &a[0]) else {
-                    tracing::error!("t_reply: invalid code");
-                    return -1;
-                };
+                // a code that is no integer sends 500 (as Kamailio, which
+                // logs the failed conversion and replies anyway)
+                let code = int_arg(ctx, &a[0]).unwrap_or_else(|| {
+                    tracing::error!("t_reply: the code is not an integer: 500 sent");
+                    500
+                });
                 let reason = str_arg(ctx, &a[1]).unwrap_or_default();
                 if !ctx.msg.is_request() {
                     // onreply_route: the transaction's request is answered

@@ -479,6 +479,7 @@ fn build_branch(
         let (new_uri, dst_uri) = keep.unwrap_or_else(|| (ctx.new_uri.clone(), ctx.dst_uri.clone()));
         inner.saved = Some(Box::new(Saved {
             flags: ctx.flags,
+            xflags: ctx.xflags,
             new_uri,
             dst_uri,
             avps: SavedAvps::of(&ctx.avps),
@@ -1162,6 +1163,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
             .unwrap_or_else(|| Bytes::from_static(b"Request Timeout"));
         let saved = inner.saved.as_ref().map(|s| Saved {
             flags: s.flags,
+            xflags: s.xflags,
             new_uri: s.new_uri.clone(),
             dst_uri: s.dst_uri.clone(),
             avps: s.avps.clone(),
@@ -1243,6 +1245,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
         inner.best = Some(n);
         let saved = inner.saved.as_ref().map(|s| Saved {
             flags: s.flags,
+            xflags: s.xflags,
             new_uri: s.new_uri.clone(),
             dst_uri: s.dst_uri.clone(),
             avps: s.avps.clone(),

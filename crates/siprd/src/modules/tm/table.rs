@@ -31,6 +31,8 @@ const TICK: Duration = Duration::from_millis(10);
 /// What a suspended transaction keeps for `t_continue`.
 pub struct Saved {
     pub flags: u64,
+    /// corex's extended flags (`t_flush_xflags`).
+    pub xflags: u64,
     pub new_uri: Option<Bytes>,
     pub dst_uri: Option<Bytes>,
     pub avps: SavedAvps,

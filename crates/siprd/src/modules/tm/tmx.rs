@@ -553,6 +553,7 @@ fn rpc_reply(
         headers: &headers,
         body: &body,
         to_tag: (!tag.is_empty()).then_some(tag.as_bytes()),
+        given: None,
     };
     let sent = {
         let _g = tx.entry.reply_lock.lock();
