@@ -135,6 +135,10 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
             reason,
         });
     }
+    // Blanks after the version are taken (RFC 4475 `trws`, as Kamailio).
+    let line = line.trim_ascii_end();
+    let e = s + line.len();
+    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
     let method = &line[..sp1];
     if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
         return Err(ParseError::StartLine("method is not a token"));
@@ -177,11 +181,53 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     })
 }
 
-/// `CSeq: <token> <token>` with blanks around, nothing more.
+/// Whether a To value has the shape Kamailio's To parser takes: a display
+/// name (quoted, closed) or none, then `<...>` closed, or a bare address; the
+/// URI itself is not checked (`To: b@c` passes, an empty value does not).
+fn to_body_ok(v: &[u8]) -> bool {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return false;
+    }
+    let rest = match v.strip_prefix(b"\"") {
+        Some(q) => {
+            let mut escaped = false;
+            let close = q.iter().position(|&c| {
+                let end = c == b'"' && !escaped;
+                escaped = c == b'\\' && !escaped;
+                end
+            });
+            match close {
+                Some(i) => &q[i + 1..],
+                None => return false,
+            }
+        }
+        None => v,
+    };
+    match memchr::memchr(b'<', rest) {
+        Some(l) => memchr::memchr(b'>', &rest[l..]).is_some(),
+        None => !v.starts_with(b"\""),
+    }
+}
+
+/// `CSeq: <token> <token>` with blanks around, nothing more. Between the two
+/// only spaces and tabs: Kamailio finds no method after a folded line
+/// (`CSeq: 9\r\n INVITE`, RFC 4475 `wsinv`) and drops the message.
 fn cseq_has_two_tokens(v: &[u8]) -> bool {
-    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    let mut toks = v.split(blank).filter(|t| !t.is_empty());
-    toks.next().is_some() && toks.next().is_some() && toks.next().is_none()
+    let v = v.trim_ascii();
+    let Some(num_end) = v.iter().position(u8::is_ascii_whitespace) else {
+        return false;
+    };
+    let Some(method) = v.get(num_end..).and_then(|r| {
+        r.iter()
+            .position(|c| !matches!(c, b' ' | b'\t'))
+            .map(|m| &r[m..])
+    }) else {
+        return false;
+    };
+    num_end > 0
+        && !matches!(method.first(), Some(b'\r' | b'\n'))
+        && !method.iter().any(u8::is_ascii_whitespace)
 }
 
 impl Message {
@@ -605,19 +651,25 @@ impl Message {
     }
     /// Every Via value of every Via line, in order (parsed on each call).
     pub fn vias(&self) -> impl Iterator<Item = Result<Via, ParseError>> + '_ {
-        self.headers_of(HeaderKind::Via).flat_map(move |h| {
-            let base = h.value_range.start;
-            let mut split = CommaSplit::new(h.value);
-            std::iter::from_fn(move || {
-                let (a, b) = split.next_range()?;
-                if a >= b {
-                    return Some(Err(ParseError::BadHeader(
-                        "Via",
-                        "empty value between commas",
-                    )));
-                }
-                Some(Via::parse_at(self.slice(base + a..base + b), base + a))
-            })
+        self.headers_of(HeaderKind::Via)
+            .flat_map(move |h| self.vias_in(h))
+    }
+    /// The Via values of one Via header line.
+    fn vias_in<'a>(
+        &'a self,
+        h: HeaderRef<'a>,
+    ) -> impl Iterator<Item = Result<Via, ParseError>> + 'a {
+        let base = h.value_range.start;
+        let mut split = CommaSplit::new(h.value);
+        std::iter::from_fn(move || {
+            let (a, b) = split.next_range()?;
+            if a >= b {
+                return Some(Err(ParseError::BadHeader(
+                    "Via",
+                    "empty value between commas",
+                )));
+            }
+            Some(Via::parse_at(self.slice(base + a..base + b), base + a))
         })
     }
     /// Number of Via values (each Via line may hold several).
@@ -817,6 +869,59 @@ impl Message {
             if !cseq_has_two_tokens(v) {
                 return Err(ParseError::BadHeader("CSeq", "not `number method`"));
             }
+        }
+        self.receive_scan()
+    }
+
+    /// Kamailio reads the headers in order until it has seen the first Via,
+    /// From, To, Call-ID and CSeq, checking each header it reads: a second
+    /// To, From, Call-ID, CSeq or Max-Forwards, a To body that is no
+    /// name-addr, or a Content-Length that is no number drops the message.
+    /// Headers after the last of those are not read at this point (their
+    /// problems show later, when a reply is built).
+    fn receive_scan(&self) -> Result<(), ParseError> {
+        const VIA: u8 = 32;
+        const ALL: u8 = 1 | 2 | 4 | 8 | VIA;
+        let mut seen = 0u8;
+        for h in &self.headers {
+            if seen & ALL == ALL {
+                break;
+            }
+            let bit = match h.kind {
+                HeaderKind::To => 1,
+                HeaderKind::From => 2,
+                HeaderKind::CallId => 4,
+                HeaderKind::CSeq => 8,
+                HeaderKind::MaxForwards => 16,
+                HeaderKind::Via => {
+                    // The first Via header is parsed whole, every value of it.
+                    if seen & VIA == 0
+                        && self
+                            .headers_of(HeaderKind::Via)
+                            .next()
+                            .is_some_and(|first| self.vias_in(first).any(|v| v.is_err()))
+                    {
+                        return Err(ParseError::BadHeader("Via", "first Via does not parse"));
+                    }
+                    seen |= VIA;
+                    continue;
+                }
+                HeaderKind::ContentLength => {
+                    let v = h.value.get(&self.buf).trim_ascii();
+                    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+                        return Err(ParseError::BadHeader("Content-Length", "not a number"));
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if seen & bit != 0 {
+                return Err(ParseError::Invalid("single-value header repeated"));
+            }
+            if bit == 1 && !to_body_ok(h.value.get(&self.buf)) {
+                return Err(ParseError::BadHeader("To", "not a name-addr"));
+            }
+            seen |= bit;
         }
         Ok(())
     }

@@ -90,7 +90,8 @@ impl NameAddr {
         }
         let uri = Uri::parse_bytes(buf.slice(uri_span.range()))?;
         let (ps, stop) =
-            params::parse_raw(b, pstart, end, &[], params::Check::NamesAndValues).map_err(bad)?;
+            // `;tag=` (empty) is taken, as Kamailio takes it: the tag is then none.
+            params::parse_raw(b, pstart, end, &[], params::Check::Names).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
         }
@@ -144,7 +145,7 @@ impl NameAddr {
     }
     /// `tag` parameter value.
     pub fn tag(&self) -> Option<&[u8]> {
-        self.param(b"tag").flatten()
+        self.param(b"tag").flatten().filter(|t| !t.is_empty())
     }
     /// Whole value as parsed.
     pub fn as_bytes(&self) -> &[u8] {

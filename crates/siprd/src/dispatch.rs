@@ -5,7 +5,7 @@
 //!   └─ parse (first line + header index) ── error ─→ event_route[core:receive-parse-error]
 //!        │                                            (non-SIP data: nosip hook)
 //!        ├─ HTTP request (`GET /x HTTP/1.1` + headers) ─→ non-SIP hooks only (xhttp)
-//!        ├─ missing Via/From/To/Call-ID/CSeq ─→ dropped, no route runs
+//!        ├─ missing Via/From/To/Call-ID/CSeq, or a bad one read first (Message::validate_required) ─→ dropped, no route runs
 //!        ├─ event_route[core:pre-routing]  (drop stops here)
 //!        ├─ request: module hooks (sl ACK filter, tm) → request_route
 //!        │           → end of processing: t_precheck_trans() mark dropped

@@ -715,3 +715,75 @@ request_route {
         )
     );
 }
+
+/// Kamailio 5.6 reads the headers in order until it has the first Via, From,
+/// To, Call-ID and CSeq: a second From/To/Call-ID/CSeq/Max-Forwards, a To that
+/// is no name-addr or a Content-Length that is no number among those drops
+/// the request before any route; after them, the route runs (and no reply can
+/// be built). The To URI itself is not checked; `;tag=` (empty) is no tag.
+#[test]
+fn headers_read_before_routing_as_kamailio() {
+    let s = Siprd::start(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+request_route {
+    xlog("L_INFO", "ROUTED $ci tt=[$tt]\n");
+    sl_send_reply("200", "ok");
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let send = |id: &str, headers: &str| {
+        let m = format!(
+            "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-{id}\r\n{headers}\r\n",
+            c.port()
+        );
+        c.send(s.udp_addr(), &m);
+    };
+    let std = |id: &str| {
+        format!("From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\n")
+    };
+    // dropped: a duplicate or a bad To / Content-Length before the set is complete
+    send("early-dup", "From: <sip:a@b>;tag=1\r\nFrom: <sip:z@b>;tag=2\r\nTo: <sip:b@c>\r\nCall-ID: early-dup\r\nCSeq: 1 OPTIONS\r\n");
+    send(
+        "bad-to",
+        "From: <sip:a@b>;tag=1\r\nTo: <sip:b@c\r\nCall-ID: bad-to\r\nCSeq: 1 OPTIONS\r\n",
+    );
+    send(
+        "empty-to",
+        "From: <sip:a@b>;tag=1\r\nTo: \r\nCall-ID: empty-to\r\nCSeq: 1 OPTIONS\r\n",
+    );
+    send("bad-cl", "From: <sip:a@b>;tag=1\r\nContent-Length: abc\r\nTo: <sip:b@c>\r\nCall-ID: bad-cl\r\nCSeq: 1 OPTIONS\r\n");
+    send("early-mf", "Max-Forwards: 70\r\nMax-Forwards: 69\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: early-mf\r\nCSeq: 1 OPTIONS\r\n");
+    // routed, but no reply can be built
+    send(
+        "late-dup",
+        &format!("{}From: <sip:z@b>;tag=2\r\n", std("late-dup")),
+    );
+    assert!(
+        s.wait_log("ROUTED late-dup tt=[<null>]", WAIT),
+        "{}",
+        s.log()
+    );
+    c.expect_silence(Duration::from_millis(200));
+    // routed and answered: a To that is no SIP URI, an empty To tag
+    send(
+        "odd-to",
+        "From: <sip:a@b>;tag=1\r\nTo: b@c;tag=\r\nCall-ID: odd-to\r\nCSeq: 1 OPTIONS\r\n",
+    );
+    let r = c.recv(WAIT).expect("reply");
+    assert!(r.starts_with("SIP/2.0 200 ok\r\n"), "{r}");
+    assert!(s.wait_log("ROUTED odd-to tt=[<null>]", WAIT), "{}", s.log());
+    let log = s.log();
+    for id in ["early-dup", "bad-to", "empty-to", "bad-cl", "early-mf"] {
+        assert!(
+            !log.contains(&format!("ROUTED {id} ")),
+            "{id} was routed: {log}"
+        );
+    }
+}
