@@ -215,3 +215,79 @@ mod tests {
         }
     }
 }
+
+/// A From/To value split the way Kamailio's To parser splits it, without
+/// checking the URI: what `$fu`/`$tu`/`$ft`/`$tt`/`$fn`/`$tn` read when the
+/// value is no valid name-addr (`From: <a@b>;tag=1` gives `a@b` and `1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LooseNameAddr<'a> {
+    pub display: Option<&'a [u8]>,
+    pub uri: &'a [u8],
+    pub tag: Option<&'a [u8]>,
+}
+
+impl<'a> LooseNameAddr<'a> {
+    /// None when even the shape is wrong (empty, unclosed quote or `<`).
+    pub fn split(v: &'a [u8]) -> Option<LooseNameAddr<'a>> {
+        let v = v.trim_ascii();
+        if v.is_empty() {
+            return None;
+        }
+        let (display, rest) = if v.starts_with(b"\"") {
+            let close = params::quoted_end(v, 0, v.len())?;
+            (Some(v.get(..close)?), v.get(close..)?)
+        } else {
+            (None, v)
+        };
+        let (display, uri, params) = match memchr::memchr(b'<', rest) {
+            Some(l) => {
+                let r = l + memchr::memchr(b'>', rest.get(l..)?)?;
+                let display = display.or_else(|| {
+                    let d = rest.get(..l)?.trim_ascii();
+                    (!d.is_empty()).then_some(d)
+                });
+                (display, rest.get(l + 1..r)?, rest.get(r + 1..)?)
+            }
+            None if display.is_some() => return None,
+            None => {
+                let semi = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                (None, rest.get(..semi)?.trim_ascii(), rest.get(semi..)?)
+            }
+        };
+        let tag = params.split(|&c| c == b';').skip(1).find_map(|p| {
+            let (name, value) = match memchr::memchr(b'=', p) {
+                Some(e) => (&p[..e], &p[e + 1..]),
+                None => (p, &b""[..]),
+            };
+            name.trim_ascii()
+                .eq_ignore_ascii_case(b"tag")
+                .then(|| value.trim_ascii())
+        });
+        Some(LooseNameAddr {
+            display,
+            uri,
+            tag: tag.filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod loose_tests {
+    use super::LooseNameAddr;
+
+    #[test]
+    fn loose_split() {
+        let l = LooseNameAddr::split(b" <a@b>;tag=1").unwrap();
+        assert_eq!(
+            (l.uri, l.tag, l.display),
+            (&b"a@b"[..], Some(&b"1"[..]), None)
+        );
+        let l = LooseNameAddr::split(b"\"X Y\" <a@b>").unwrap();
+        assert_eq!(l.display, Some(&b"\"X Y\""[..]));
+        let l = LooseNameAddr::split(b"@@@;tag=").unwrap();
+        assert_eq!((l.uri, l.tag), (&b"@@@"[..], None));
+        assert!(LooseNameAddr::split(b"<a@b").is_none());
+        assert!(LooseNameAddr::split(b"\"open <a@b>").is_none());
+        assert!(LooseNameAddr::split(b"  ").is_none());
+    }
+}

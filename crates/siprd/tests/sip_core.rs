@@ -732,7 +732,7 @@ loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "xlog.so"
 request_route {
-    xlog("L_INFO", "ROUTED $ci tt=[$tt]\n");
+    xlog("L_INFO", "ROUTED $ci tt=[$tt] fu=[$fu] ft=[$ft] fU=[$fU] tu=[$tu]\n");
     sl_send_reply("200", "ok");
 }
 "#,
@@ -772,13 +772,21 @@ request_route {
     );
     c.expect_silence(Duration::from_millis(200));
     // routed and answered: a To that is no SIP URI, an empty To tag
+    // (the URIs are not checked: `$fu` and `$tu` read them as written)
     send(
         "odd-to",
-        "From: <sip:a@b>;tag=1\r\nTo: b@c;tag=\r\nCall-ID: odd-to\r\nCSeq: 1 OPTIONS\r\n",
+        "From: <a@b>;tag=1\r\nTo: b@c;tag=\r\nCall-ID: odd-to\r\nCSeq: 1 OPTIONS\r\n",
     );
     let r = c.recv(WAIT).expect("reply");
     assert!(r.starts_with("SIP/2.0 200 ok\r\n"), "{r}");
-    assert!(s.wait_log("ROUTED odd-to tt=[<null>]", WAIT), "{}", s.log());
+    assert!(
+        s.wait_log(
+            "ROUTED odd-to tt=[<null>] fu=[a@b] ft=[1] fU=[<null>] tu=[b@c]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
     let log = s.log();
     for id in ["early-dup", "bad-to", "empty-to", "bad-cl", "early-mf"] {
         assert!(

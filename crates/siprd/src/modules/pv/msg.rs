@@ -283,7 +283,27 @@ impl Simple {
             Fu | FUser | FDomain | FName | FTag | Tu | TUser | TDomain | TName | TTag => {
                 let from = matches!(self.0, Fu | FUser | FDomain | FName | FTag);
                 let na = if from { msg.from() } else { msg.to() };
-                let Ok(na) = na else { return Value::Null };
+                let Ok(na) = na else {
+                    // Kamailio does not check the URI here: `<a@b>;tag=1`
+                    // still reads `a@b` and `1`.
+                    let kind = if from {
+                        HeaderKind::From
+                    } else {
+                        HeaderKind::To
+                    };
+                    let Some(l) = msg
+                        .header(kind)
+                        .and_then(siprd_sip::nameaddr::LooseNameAddr::split)
+                    else {
+                        return Value::Null;
+                    };
+                    return match self.0 {
+                        Fu | Tu => bytes_of(ctx, l.uri),
+                        FName | TName => opt(ctx, l.display),
+                        FTag | TTag => opt(ctx, l.tag),
+                        _ => Value::Null,
+                    };
+                };
                 match self.0 {
                     Fu | Tu => bytes_of(ctx, na.uri_bytes()),
                     FName | TName => opt(ctx, na.display_name()),
