@@ -875,11 +875,17 @@ impl Message {
 
     /// Kamailio reads the headers in order until it has seen the first Via,
     /// From, To, Call-ID and CSeq, checking each header it reads: a second
-    /// To, From, Call-ID, CSeq or Max-Forwards, a To body that is no
-    /// name-addr, or a Content-Length that is no number drops the message.
+    /// To, From, Call-ID, CSeq or Max-Forwards (in a request), a To body that
+    /// is no name-addr, or a Content-Length that is no number drops the
+    /// message; so does a reply whose second Via does not parse.
     /// Headers after the last of those are not read at this point (their
     /// problems show later, when a reply is built).
     fn receive_scan(&self) -> Result<(), ParseError> {
+        // A reply is relayed by its second Via: Kamailio drops it when that
+        // does not parse.
+        if !self.is_request() && self.vias().nth(1).is_some_and(|v| v.is_err()) {
+            return Err(ParseError::BadHeader("Via", "second Via does not parse"));
+        }
         const VIA: u8 = 32;
         const ALL: u8 = 1 | 2 | 4 | 8 | VIA;
         let mut seen = 0u8;
@@ -915,7 +921,8 @@ impl Message {
                 }
                 _ => continue,
             };
-            if seen & bit != 0 {
+            // (a reply with repeated headers is taken: Kamailio 5.6.3)
+            if seen & bit != 0 && self.is_request() {
                 return Err(ParseError::Invalid("single-value header repeated"));
             }
             if bit == 1 && !to_body_ok(h.value.get(&self.buf)) {

@@ -795,3 +795,36 @@ request_route {
         );
     }
 }
+
+/// Kamailio 5.6 takes a reply with repeated From/To/Call-ID/CSeq (its
+/// reply_route runs) but drops one whose second Via does not parse.
+#[test]
+fn replies_read_before_routing_as_kamailio() {
+    let s = Siprd::start(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+request_route { exit; }
+reply_route { xlog("L_INFO", "REPLY $ci\n"); drop; }
+"#,
+    );
+    let c = UdpClient::new();
+    let send = |id: &str, vias: &str, extra: &str| {
+        let m = format!(
+            "SIP/2.0 180 Ringing\r\n{vias}From: <sip:a@b>;tag=1\r\n{extra}To: <sip:b@c>;tag=2\r\nCall-ID: {id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.send(s.udp_addr(), &m);
+    };
+    let v1 = "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKr\r\n";
+    send(
+        "bad-via2",
+        &format!("{v1}Via: SIP/2.0/UDP 127.0.0.1:5555;;\r\n"),
+        "",
+    );
+    send("dup-from", v1, "From: <sip:a@b>;tag=1\r\n");
+    assert!(s.wait_log("REPLY dup-from", WAIT), "{}", s.log());
+    assert!(!s.log().contains("REPLY bad-via2"), "{}", s.log());
+}
