@@ -654,6 +654,19 @@ impl Message {
         self.headers_of(HeaderKind::Via)
             .flat_map(move |h| self.vias_in(h))
     }
+    /// Whether the values after the first of a Via header line parse (the
+    /// first is not parsed again).
+    fn later_vias_ok(&self, h: HeaderRef<'_>) -> bool {
+        let base = h.value_range.start;
+        let mut split = CommaSplit::new(h.value);
+        let _ = split.next_range();
+        while let Some((a, b)) = split.next_range() {
+            if a >= b || Via::parse_at(self.slice(base + a..base + b), base + a).is_err() {
+                return false;
+            }
+        }
+        true
+    }
     /// The Via values of one Via header line.
     fn vias_in<'a>(
         &'a self,
@@ -901,11 +914,14 @@ impl Message {
                 HeaderKind::MaxForwards => 16,
                 HeaderKind::Via => {
                     // The first Via header is parsed whole, every value of it.
+                    // (the first value through the cached `via1`: it is
+                    // read again for every message anyway)
                     if seen & VIA == 0
-                        && self
-                            .headers_of(HeaderKind::Via)
-                            .next()
-                            .is_some_and(|first| self.vias_in(first).any(|v| v.is_err()))
+                        && (self.via1().is_err()
+                            || self
+                                .headers_of(HeaderKind::Via)
+                                .next()
+                                .is_some_and(|first| !self.later_vias_ok(first)))
                     {
                         return Err(ParseError::BadHeader("Via", "first Via does not parse"));
                     }
