@@ -55,16 +55,24 @@ fn via_listener(ctx: &Ctx, proto: Proto, to: &SocketAddr) -> Option<ListenerInfo
 /// for any protocol; case-insensitive), as Kamailio prints a socket:
 /// `udp:127.0.0.1:5060`. None (with Kamailio's warning) when none matches.
 pub fn socket_name(ctx: &Ctx, text: &[u8]) -> Option<bytes::Bytes> {
-    let want = String::from_utf8_lossy(text);
-    let found = ctx.rt.listeners().iter().find_map(|l| {
-        let addr = l.addr.to_string();
-        let name = format!("{}:{addr}", l.proto);
-        (want.eq_ignore_ascii_case(&name) || *want == addr).then_some(name)
-    });
+    let found = listener_named(ctx.rt.listeners(), text)
+        .map(|l| bytes::Bytes::from(format!("{}:{}", l.proto, l.addr)));
     if found.is_none() {
-        tracing::warn!("no socket found to match [{want}]");
+        tracing::warn!(
+            "no socket found to match [{}]",
+            String::from_utf8_lossy(text)
+        );
     }
-    found.map(bytes::Bytes::from)
+    found
+}
+
+/// The listener `text` names: `proto:ip:port` (case-insensitive) or `ip:port`.
+fn listener_named<'a>(listeners: &'a [ListenerInfo], text: &[u8]) -> Option<&'a ListenerInfo> {
+    let want = String::from_utf8_lossy(text);
+    listeners.iter().find(|l| {
+        let addr = l.addr.to_string();
+        want.eq_ignore_ascii_case(&format!("{}:{addr}", l.proto)) || *want == addr
+    })
 }
 
 /// The listener a message to `to` goes out of: `forced` (`$fs`, a branch's
@@ -79,14 +87,12 @@ pub fn send_listener(
     let listeners = ctx.rt.listeners();
     // `$fs = "udp:127.0.0.1:5060"`: the script chose the socket.
     if let Some(fs) = forced {
-        let want = String::from_utf8_lossy(fs);
-        let found = listeners.iter().find(|l| {
-            let spec = format!("{}:{}", l.proto, l.addr);
-            want.eq_ignore_ascii_case(&spec) || want == l.addr.to_string()
-        });
-        match found {
+        match listener_named(listeners, fs) {
             Some(l) => return Some(l.clone()),
-            None => tracing::warn!("$fs = {want}: no such listener, choosing one"),
+            None => tracing::warn!(
+                "$fs = {}: no such listener, choosing one",
+                String::from_utf8_lossy(fs)
+            ),
         }
     }
     if ctx.rcv.proto == proto {
