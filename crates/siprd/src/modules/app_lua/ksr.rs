@@ -30,8 +30,6 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("hdr", "append_to_reply", "append_to_reply"),
     ("evapi", "relay", "evapi_relay"),
     ("evapi", "async_relay", "evapi_async_relay"),
-    ("evapi", "multicast", "evapi_multicast"),
-    ("evapi", "unicast", "evapi_unicast"),
     ("evapi", "close", "evapi_close"),
     ("evapi", "set_tag", "evapi_set_tag"),
     ("jansson", "get", "jansson_get"),

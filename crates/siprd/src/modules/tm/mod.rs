@@ -1496,6 +1496,10 @@ impl Module for Tm {
                 ty: ModParamType::Str,
             },
             ModParamDecl {
+                name: "event_callback_lres_sent",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
                 name: "contacts_avp",
                 ty: ModParamType::Str,
             },
@@ -1558,7 +1562,7 @@ impl Module for Tm {
                 }
             }
             // KEMI: read from the config by `Runtime::event` (tm:* events)
-            "event_callback" => {}
+            "event_callback" | "event_callback_lres_sent" => {}
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
