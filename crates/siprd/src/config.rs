@@ -339,6 +339,17 @@ pub fn build_registry(modules: &[Box<dyn Module>]) -> Registry<Ctx> {
             }
         }
     }
+    // KEMI: `KSR.hdr.*` is Kamailio's core, there with textops loaded or not;
+    // its natives are kept under hidden names for app_lua when it is not.
+    if !loaded.contains(&"textops") {
+        let mut scratch: Registry<Ctx> = Registry::default();
+        crate::module::Module::register(&modules::textops::Textops, &mut scratch);
+        for (hidden, name) in modules::app_lua::ksr::HDR_HIDDEN {
+            if let Some(defs) = scratch.functions.remove(name) {
+                reg.functions.insert(hidden, defs);
+            }
+        }
+    }
     core_keywords(&mut reg);
     reg
 }

@@ -1178,3 +1178,60 @@ end
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("event_callback"), "{out}");
 }
+
+#[test]
+fn ksr_hdr_without_textops_and_the_tm_local_response_callback() {
+    // Kamailio 5.6: KSR.hdr.* is the core's, there without textops loaded;
+    // KSR.hdr.remove of an absent header is 1. tm's `event_callback_lres_sent`
+    // gets "tm:local-response-sent" (the event route is tm:local-response).
+    let cfg = r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+modparam("tm", "event_callback_lres_sent", "ksr_tm_lres")
+cfgengine "lua"
+"#;
+    let lua = r#"
+function ksr_tm_lres(ev)
+    KSR.info("TM-LRES " .. tostring(ev) .. " " .. KSR.pv.get("$rs"))
+end
+function ksr_request_route()
+    if KSR.is_ACK() then return end
+    if KSR.pv.get("$rU") == "tm" then
+        KSR.tm.t_newtran()
+        KSR.tm.t_reply(404, "Nope")
+        return
+    end
+    local r = table.concat({KSR.hdr.is_present("X-A"), KSR.hdr.is_present("X-Z"),
+        KSR.hdr.remove("X-Z"), KSR.hdr.remove("X-A"), KSR.hdr.remove(""),
+        KSR.hdr.append("X-N: 1\r\n"), KSR.hdr.append_to_reply("X-R: 1\r\n")}, ",")
+    KSR.sl.sl_send_reply(200, "hdr " .. r)
+end
+"#;
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let req = |user: &str, method: &str| {
+        format!(
+            "{method} sip:{user}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-{user}\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: {user}@x\r\nCSeq: 1 {method}\r\n\
+             X-A: one\r\nContent-Length: 0\r\n\r\n",
+            c.port()
+        )
+    };
+    let r = c.request(s.udp_addr(), &req("hdr", "OPTIONS"));
+    assert!(r.starts_with("SIP/2.0 200 hdr 1,-1,1,1,-1,1,1\r\n"), "{r}");
+    assert!(r.contains("\r\nX-R: 1\r\n"), "{r}");
+    let r = c.request(s.udp_addr(), &req("tm", "INVITE"));
+    assert!(r.starts_with("SIP/2.0 404 Nope"), "{r}");
+    assert!(
+        s.wait_log("TM-LRES tm:local-response-sent 404", WAIT),
+        "{}",
+        s.log()
+    );
+}
