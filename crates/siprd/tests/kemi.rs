@@ -207,6 +207,10 @@ function ksr_evapi_event(evname)
     KSR.info("EVAPI " .. evname .. " msg=" .. KSR.pv.gete("$evapi(msg)"))
     if evname == "evapi:message-received" then
         KSR.evapi.relay("echo:" .. KSR.pv.gete("$evapi(msg)"))
+        if KSR.pv.get("$evapi(msg)") == "bye" then
+            -- Kamailio 5.6: 0 (the native evapi_close() is 1)
+            KSR.info("CLOSE " .. tostring(KSR.evapi.close()))
+        end
     end
 end
 function ksr_request_route()
@@ -238,6 +242,8 @@ end
     let n = t.read(&mut buf).unwrap_or(0);
     let got = String::from_utf8_lossy(&buf[..n]);
     assert!(got.contains("echo:hello"), "{got}");
+    t.write_all(b"3:bye,").expect("send");
+    assert!(s.wait_log("CLOSE 0", WAIT), "{}", s.log());
 }
 
 #[test]

@@ -385,6 +385,8 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
             let f = native_fn(lua, kemi_native(native, m, k), false)?;
             if (*m, *k) == ("hdr", "remove") {
                 t.raw_set(*k, hdr_remove(lua, f)?)?;
+            } else if (*m, *k) == ("evapi", "close") {
+                t.raw_set(*k, evapi_close(lua, f)?)?;
             } else {
                 t.raw_set(*k, f)?;
             }
@@ -504,6 +506,18 @@ fn hdr_remove(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
         let r: LuaValue = f.call(args)?;
         Ok(match r {
             LuaValue::Integer(-1) if named => LuaValue::Integer(1),
+            r => r,
+        })
+    })
+}
+
+/// `KSR.evapi.close()`: Kamailio 5.6's KEMI function returns the close's own
+/// code, 0 where the native function's is 1 (true); errors stay negative.
+fn evapi_close(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let r: LuaValue = f.call(args)?;
+        Ok(match r {
+            LuaValue::Integer(1) => LuaValue::Integer(0),
             r => r,
         })
     })
