@@ -35,7 +35,7 @@ pub struct Loaded {
     pub program: Program<Ctx>,
     /// The registry the program was compiled against (KEMI resolves names in it).
     pub registry: Registry<Ctx>,
-    /// (module, function) of every `event_callback` modparam.
+    /// (module or event name, function) of the `event_callback*` modparams.
     pub event_callbacks: Vec<(String, String)>,
     /// Warnings (errors make `load` fail).
     pub warnings: Diagnostics,
@@ -156,13 +156,21 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
     let event_callbacks = parsed
         .modparams
         .iter()
-        .filter(|mp| mp.param == "event_callback")
-        .filter_map(|mp| match &mp.value {
-            ModParamValue::Str(f) => Some((
-                crate::module::module_name_of(&mp.module).to_string(),
-                f.clone(),
-            )),
-            ModParamValue::Int(_) => None,
+        .filter_map(|mp| {
+            let ModParamValue::Str(f) = &mp.value else {
+                return None;
+            };
+            let module = crate::module::module_name_of(&mp.module);
+            // Kamailio 5.6: tm's `event_callback` is for tm:local-request only;
+            // sl and tm name their other events' callbacks apart.
+            let key = match (module, mp.param.as_str()) {
+                ("tm", "event_callback") => "tm:local-request".to_string(),
+                (m, "event_callback") => m.to_string(),
+                ("sl", "event_callback_fl_ack") => "sl:filtered-ack".to_string(),
+                ("sl" | "tm", "event_callback_lres_sent") => format!("{module}:local-response"),
+                _ => return None,
+            };
+            Some((key, f.clone()))
         })
         .collect();
     let modules: Vec<Box<dyn Module>> = loaded.into_iter().map(|(m, _)| m).collect();
@@ -328,6 +336,17 @@ pub fn build_registry(modules: &[Box<dyn Module>]) -> Registry<Ctx> {
         for f in scratch.functions.keys() {
             if !reg.functions.contains_key(f) {
                 reg.unloaded_functions.insert(f, info.name);
+            }
+        }
+    }
+    // KEMI: `KSR.hdr.*` is Kamailio's core, there with textops loaded or not;
+    // its natives are kept under hidden names for app_lua when it is not.
+    if !loaded.contains(&"textops") {
+        let mut scratch: Registry<Ctx> = Registry::default();
+        crate::module::Module::register(&modules::textops::Textops, &mut scratch);
+        for (hidden, name) in modules::app_lua::ksr::HDR_HIDDEN {
+            if let Some(defs) = scratch.functions.remove(name) {
+                reg.functions.insert(hidden, defs);
             }
         }
     }

@@ -60,7 +60,8 @@ pub struct Runtime {
     /// `onsend_route` / `ksr_onsend_route` (see `crate::onsend`): None costs
     /// one check per send.
     pub onsend: Option<RouteRef>,
-    /// `modparam(MOD, "event_callback", FN)` per module (KEMI mode).
+    /// (module or event name, function) of the `event_callback*` modparams
+    /// (KEMI mode): `event_callback` is per module, except tm's (tm:local-request).
     event_callbacks: Vec<(String, String)>,
     sender: OnceLock<Sender>,
     /// `auto_aliases`: the names the listeners' addresses resolve back to.
@@ -150,7 +151,7 @@ pub struct RuntimeParts {
     pub rpc: RpcRegistry,
     pub registry: Arc<Registry<Ctx>>,
     pub kemi: Option<Arc<dyn KemiEngine>>,
-    /// (module, function) of every `event_callback` modparam.
+    /// (module or event name, function) of the `event_callback*` modparams.
     pub event_callbacks: Vec<(String, String)>,
 }
 
@@ -414,7 +415,7 @@ impl Runtime {
                 .event_callbacks
                 .iter()
                 .rev()
-                .find(|(module, _)| module == m)
+                .find(|(key, _)| key == m || key == name)
                 .map(|(_, f)| f.as_str()),
             None => None,
         };

@@ -207,6 +207,10 @@ function ksr_evapi_event(evname)
     KSR.info("EVAPI " .. evname .. " msg=" .. KSR.pv.gete("$evapi(msg)"))
     if evname == "evapi:message-received" then
         KSR.evapi.relay("echo:" .. KSR.pv.gete("$evapi(msg)"))
+        if KSR.pv.get("$evapi(msg)") == "bye" then
+            -- Kamailio 5.6: 0 (the native evapi_close() is 1)
+            KSR.info("CLOSE " .. tostring(KSR.evapi.close()))
+        end
     end
 end
 function ksr_request_route()
@@ -238,6 +242,8 @@ end
     let n = t.read(&mut buf).unwrap_or(0);
     let got = String::from_utf8_lossy(&buf[..n]);
     assert!(got.contains("echo:hello"), "{got}");
+    t.write_all(b"3:bye,").expect("send");
+    assert!(s.wait_log("CLOSE 0", WAIT), "{}", s.log());
 }
 
 #[test]
@@ -1098,4 +1104,140 @@ end
     let r = t.recv(WAIT).expect("HTTP reply");
     assert!(r.starts_with("HTTP/1.1 200 OK"), "{r}");
     assert!(r.ends_with("hu=string:/a/b?x=1&y=2"), "{r}");
+}
+
+#[test]
+fn sl_and_tm_event_callback_params_and_the_evrexec_udp_argument() {
+    // Kamailio 5.6: sl has no `event_callback`; its events' callbacks are
+    // `event_callback_lres_sent` (sl:local-response) and `event_callback_fl_ack`
+    // (sl:filtered-ack), each getting the event name; tm's `event_callback` is
+    // tm:local-request only (`event_callback_lres_sent`: tm:local-response).
+    // An evrexec UDP task's function gets the rest of the definition from the
+    // `sockaddr` value on.
+    let evr = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let evr_port = evr.local_addr().expect("addr").port();
+    drop(evr);
+    let lua = r#"
+function ksr_sl_lres(ev)
+    KSR.info("SL-LRES " .. tostring(ev) .. " " .. KSR.pv.get("$rm"))
+end
+function ksr_evr_udp(arg)
+    KSR.info("EVR-UDP arg=" .. tostring(arg) .. " data=" .. KSR.pv.get("$evr(data)"))
+end
+function ksr_request_route()
+    KSR.sl.sl_send_reply(200, "OK")
+end
+"#;
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"evrexec.so\"",
+        &format!(
+            "modparam(\"sl\", \"event_callback_lres_sent\", \"ksr_sl_lres\")\n\
+             modparam(\"sl\", \"event_callback_fl_ack\", \"ksr_sl_ack\")\n\
+             modparam(\"tm\", \"event_callback\", \"ksr_sl_lres\")\n\
+             modparam(\"tm\", \"event_callback_lres_sent\", \"ksr_tm_lres\")\n\
+             modparam(\"evrexec\", \"exec\", \"name=ksr_evr_udp;sockaddr=udp:127.0.0.1:{evr_port};workers=1\")"
+        ),
+        lua,
+    );
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &format!(
+            "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-lres\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: lres@x\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n",
+            c.port()
+        ),
+    );
+    assert!(r.starts_with("SIP/2.0 200 OK"), "{r}");
+    assert!(
+        s.wait_log("SL-LRES sl:local-response OPTIONS", WAIT),
+        "{}",
+        s.log()
+    );
+    c.send(
+        format!("127.0.0.1:{evr_port}").parse().expect("addr"),
+        "hello",
+    );
+    assert!(
+        s.wait_log(
+            &format!("EVR-UDP arg=udp:127.0.0.1:{evr_port};workers=1 data=hello"),
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+    // tm's event_callback is not called for the sl reply
+    assert_eq!(s.count_log("SL-LRES"), 1, "{}", s.log());
+
+    // Kamailio 5.6: modparam("sl", "event_callback", ...) is a config error.
+    let dir = std::env::temp_dir().join(format!("siprd-kemi-slcb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("kemi.lua"), lua).expect("write");
+    let path = dir.join("siprd.cfg");
+    std::fs::write(
+        &path,
+        cfg("", "modparam(\"sl\", \"event_callback\", \"ksr_sl_lres\")"),
+    )
+    .expect("write cfg");
+    let (code, out) = check_file(&path);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("event_callback"), "{out}");
+}
+
+#[test]
+fn ksr_hdr_without_textops_and_the_tm_local_response_callback() {
+    // Kamailio 5.6: KSR.hdr.* is the core's, there without textops loaded;
+    // KSR.hdr.remove of an absent header is 1. tm's `event_callback_lres_sent`
+    // gets "tm:local-response-sent" (the event route is tm:local-response).
+    let cfg = r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+modparam("tm", "event_callback_lres_sent", "ksr_tm_lres")
+cfgengine "lua"
+"#;
+    let lua = r#"
+function ksr_tm_lres(ev)
+    KSR.info("TM-LRES " .. tostring(ev) .. " " .. KSR.pv.get("$rs"))
+end
+function ksr_request_route()
+    if KSR.is_ACK() then return end
+    if KSR.pv.get("$rU") == "tm" then
+        KSR.tm.t_newtran()
+        KSR.tm.t_reply(404, "Nope")
+        return
+    end
+    local r = table.concat({KSR.hdr.is_present("X-A"), KSR.hdr.is_present("X-Z"),
+        KSR.hdr.remove("X-Z"), KSR.hdr.remove("X-A"), KSR.hdr.remove(""),
+        KSR.hdr.append("X-N: 1\r\n"), KSR.hdr.append_to_reply("X-R: 1\r\n")}, ",")
+    KSR.sl.sl_send_reply(200, "hdr " .. r)
+end
+"#;
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let req = |user: &str, method: &str| {
+        format!(
+            "{method} sip:{user}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-{user}\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: {user}@x\r\nCSeq: 1 {method}\r\n\
+             X-A: one\r\nContent-Length: 0\r\n\r\n",
+            c.port()
+        )
+    };
+    let r = c.request(s.udp_addr(), &req("hdr", "OPTIONS"));
+    assert!(r.starts_with("SIP/2.0 200 hdr 1,-1,1,1,-1,1,1\r\n"), "{r}");
+    assert!(r.contains("\r\nX-R: 1\r\n"), "{r}");
+    let r = c.request(s.udp_addr(), &req("tm", "INVITE"));
+    assert!(r.starts_with("SIP/2.0 404 Nope"), "{r}");
+    assert!(
+        s.wait_log("TM-LRES tm:local-response-sent 404", WAIT),
+        "{}",
+        s.log()
+    );
 }

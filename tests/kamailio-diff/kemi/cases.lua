@@ -72,6 +72,9 @@ T.hdredit = function()
   local d = KSR.hdr.rminsert("X-A", "X-A0: y\r\n")
   return R(a, b, c, d)
 end
+T.hdrrm = function()
+  return R(KSR.hdr.remove("X-Nope"), KSR.hdr.remove("X-A"), KSR.hdr.is_present("X-A"), KSR.hdr.append("X-N: 1\r\n"), KSR.hdr.insert("X-I: 1\r\n"), KSR.hdr.append_to_reply("X-R: 1\r\n"), KSR.hdr.remove("x-b"), KSR.hdr.remove(""))
+end
 T.sht = function()
   KSR.htable.sht_sets("t", "k", "v")
   local e = KSR.htable.sht_setex("t", "k", 10)

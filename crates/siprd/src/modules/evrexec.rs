@@ -25,6 +25,10 @@ pub struct ExecTask {
     pub wait_us: u64,
     pub workers: u32,
     pub sockaddr: Option<SocketAddr>,
+    /// What a KEMI function of a UDP task gets as its argument: Kamailio 5.6
+    /// passes the rest of the definition from the `sockaddr` value on
+    /// (`udp:127.0.0.1:4444;workers=1`).
+    pub udp_arg: String,
 }
 
 /// Parse `name=...;wait=...;workers=...;sockaddr=udp:IP:PORT` (keys are
@@ -35,9 +39,13 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
         wait_us: 0,
         workers: 1,
         sockaddr: None,
+        udp_arg: String::new(),
     };
-    for part in def.split(';') {
-        let part = part.trim();
+    let mut off = 0;
+    for raw in def.split(';') {
+        let start = off;
+        off += raw.len() + 1;
+        let part = raw.trim();
         if part.is_empty() {
             continue;
         }
@@ -60,6 +68,11 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
                     .map_err(|_| format!("exec `{def}`: `workers` needs a number, got `{v}`"))?
             }
             "sockaddr" => {
+                let at = start + (raw.len() - raw.trim_start().len());
+                let from = part.find('=').map_or(0, |e| {
+                    e + 1 + (part[e + 1..].len() - part[e + 1..].trim_start().len())
+                });
+                t.udp_arg = def.get(at + from..).unwrap_or_default().to_string();
                 t.sockaddr = Some(parse_sockaddr(v).map_err(|e| format!("exec `{def}`: {e}"))?)
             }
             _ => {
@@ -193,7 +206,7 @@ const GATHER: Duration = Duration::from_millis(1);
 
 /// Receive in batches (`recvmmsg`, returning as soon as one datagram is
 /// there) and run the route for each datagram, in order.
-fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
+fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket, arg: String) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
     let mut batch = crate::transport::RecvBatch::new(BATCH);
@@ -226,7 +239,7 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket) {
             // The thread's own context: no pool round trip per datagram.
             ctx.reset_faked(RcvInfo::default());
             ctx.event = Some(Box::new(data));
-            rt.run_event(&mut ctx, &ev, route_type::EVENT);
+            rt.run_route_arg(&mut ctx, ev.route, route_type::EVENT, &ev.name, Some(&arg));
             ctx.event = None;
         }
         // Under load, let datagrams gather for a moment: one wake-up then
@@ -352,12 +365,13 @@ impl Module for Evrexec {
                 }
                 let sock = bind_udp(addr)?;
                 let (rt, ev) = (rt.clone(), ev.clone());
+                let arg = task.udp_arg.clone();
                 let wait = Duration::from_micros(task.wait_us);
                 std::thread::Builder::new()
                     .name("evrexec-udp".into())
                     .spawn(move || {
                         if sleep_unless_stopping(&rt, wait) {
-                            udp_loop(rt, ev, sock);
+                            udp_loop(rt, ev, sock, arg);
                         }
                     })
                     .map_err(|e| format!("evrexec: cannot start a thread: {e}"))?;

@@ -348,7 +348,11 @@ impl Module for Sl {
                 ty: ModParamType::Int,
             },
             ModParamDecl {
-                name: "event_callback",
+                name: "event_callback_fl_ack",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "event_callback_lres_sent",
                 ty: ModParamType::Str,
             },
         ]

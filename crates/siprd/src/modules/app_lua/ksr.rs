@@ -17,6 +17,23 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// textops' natives behind `KSR.hdr.*`, registered under these hidden names
+/// when textops is not loaded (`KSR.hdr` is Kamailio's core).
+pub const HDR_HIDDEN: &[(&str, &str)] = &[
+    ("__hdr_append_hf", "append_hf"),
+    ("__hdr_insert_hf", "insert_hf"),
+    ("__hdr_remove_hf", "remove_hf"),
+    ("__hdr_is_present_hf", "is_present_hf"),
+    ("__hdr_append_to_reply", "append_to_reply"),
+];
+
+fn hdr_hidden(m: &str, n: &str) -> Option<&'static str> {
+    if m != "hdr" {
+        return None;
+    }
+    HDR_HIDDEN.iter().find(|(_, f)| *f == n).map(|(h, _)| *h)
+}
+
 /// Kamailio's KEMI names that differ from the native function names:
 /// (KSR module, KSR name, native function). Exported only when the native
 /// function is loaded.
@@ -30,8 +47,6 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("hdr", "append_to_reply", "append_to_reply"),
     ("evapi", "relay", "evapi_relay"),
     ("evapi", "async_relay", "evapi_async_relay"),
-    ("evapi", "multicast", "evapi_multicast"),
-    ("evapi", "unicast", "evapi_unicast"),
     ("evapi", "close", "evapi_close"),
     ("evapi", "set_tag", "evapi_set_tag"),
     ("jansson", "get", "jansson_get"),
@@ -271,7 +286,11 @@ pub fn exports(reg: &siprd_script::Registry<Ctx>) -> Vec<(String, String, Vec<us
         }
     }
     for (m, k, n) in ALIASES {
-        if let Some(defs) = reg.functions.get(n) {
+        let defs = reg
+            .functions
+            .get(n)
+            .or_else(|| hdr_hidden(m, n).and_then(|h| reg.functions.get(h)));
+        if let Some(defs) = defs {
             out.push((
                 m.to_string(),
                 k.to_string(),
@@ -314,7 +333,8 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
             continue;
         };
         let Some(first) = defs.first() else { continue };
-        if name.starts_with("__") || EXCLUDED.contains(name) {
+        let hidden_hdr = HDR_HIDDEN.iter().any(|(h, _)| h == name);
+        if (name.starts_with("__") && !hidden_hdr) || EXCLUDED.contains(name) {
             continue;
         }
         let xlog = first.module == "xlog";
@@ -330,6 +350,10 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
                 })
                 .collect(),
         });
+        if hidden_hdr {
+            natives.insert(name, n);
+            continue;
+        }
         // core functions are top-level in Kamailio's KEMI (`KSR.force_rport()`)
         let t = if first.module == "core" {
             ksr.clone()
@@ -348,14 +372,24 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
         natives.insert(name, n);
     }
     for (m, k, n) in ALIASES {
-        if let Some(native) = natives.get(n) {
+        let native = natives
+            .get(n)
+            .or_else(|| hdr_hidden(m, n).and_then(|h| natives.get(h)));
+        if let Some(native) = native {
             // `core` is the top level of KSR
             let t = if *m == "core" {
                 ksr.clone()
             } else {
                 get_table(lua, &ksr, m)?
             };
-            t.raw_set(*k, native_fn(lua, kemi_native(native, m, k), false)?)?;
+            let f = native_fn(lua, kemi_native(native, m, k), false)?;
+            if (*m, *k) == ("hdr", "remove") {
+                t.raw_set(*k, hdr_remove(lua, f)?)?;
+            } else if (*m, *k) == ("evapi", "close") {
+                t.raw_set(*k, evapi_close(lua, f)?)?;
+            } else {
+                t.raw_set(*k, f)?;
+            }
         }
     }
     for (k, n) in BOOL_ALIASES {
@@ -464,6 +498,31 @@ pub(super) fn no_ctx(name: &str) -> mlua::Error {
 /// The Lua function calling one native function (arity chosen by argument
 /// count: the largest one not above it; extra arguments are ignored). With
 /// `as_bool` the result is a boolean (positive code: true), else the code.
+/// `KSR.hdr.remove(name)`: Kamailio 5.6's is the core's, true (1) when no
+/// header of that name is there (remove_hf's -1); an empty name stays -1.
+fn hdr_remove(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let named = matches!(args.front(), Some(LuaValue::String(s)) if !s.as_bytes().is_empty());
+        let r: LuaValue = f.call(args)?;
+        Ok(match r {
+            LuaValue::Integer(-1) if named => LuaValue::Integer(1),
+            r => r,
+        })
+    })
+}
+
+/// `KSR.evapi.close()`: Kamailio 5.6's KEMI function returns the close's own
+/// code, 0 where the native function's is 1 (true); errors stay negative.
+fn evapi_close(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let r: LuaValue = f.call(args)?;
+        Ok(match r {
+            LuaValue::Integer(1) => LuaValue::Integer(0),
+            r => r,
+        })
+    })
+}
+
 fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Function> {
     lua.create_function(move |_, args: MultiValue| {
         let count = args.len();

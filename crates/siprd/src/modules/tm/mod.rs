@@ -133,7 +133,10 @@ fn raise_local_response(rt: &Arc<Runtime>, st: &TmState, reply: &[u8], rcv: RcvI
     let Ok(msg) = Message::parse(Bytes::copy_from_slice(reply)) else {
         return;
     };
-    rt.raise_with(ev, route_type::EVENT, move |c| {
+    // Kamailio 5.6: its KEMI callback (`event_callback_lres_sent`) gets
+    // "tm:local-response-sent", not the event route's name.
+    let arg = Some("tm:local-response-sent");
+    rt.raise_with_arg(ev, route_type::EVENT, arg, move |c| {
         c.msg = msg;
         c.faked = false;
         c.rcv = rcv;
@@ -1496,6 +1499,10 @@ impl Module for Tm {
                 ty: ModParamType::Str,
             },
             ModParamDecl {
+                name: "event_callback_lres_sent",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
                 name: "contacts_avp",
                 ty: ModParamType::Str,
             },
@@ -1558,7 +1565,7 @@ impl Module for Tm {
                 }
             }
             // KEMI: read from the config by `Runtime::event` (tm:* events)
-            "event_callback" => {}
+            "event_callback" | "event_callback_lres_sent" => {}
             n if IGNORED_PARAMS.contains(&n) => {
                 tracing::debug!("tm: parameter `{n}` accepted and ignored");
             }
