@@ -56,7 +56,11 @@ impl Module for Core {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        // Kamailio's core actions are checked against no route type, but
+        // onsend_route refuses all of them except the flag functions, log()
+        // and the set_{forward,reply}_{close,no_connect} family.
         let any = route_type::ANY;
+        let not_onsend = route_type::ANY & !route_type::ONSEND;
         // Kamailio runs these as core actions: they leave `$rc` as it was
         for name in [
             "setflag",
@@ -90,7 +94,7 @@ impl Module for Core {
             ("rewriteport", Rewrite::Port),
             ("prefix", Rewrite::Prefix),
         ];
-        let rw_routes = route_type::REQUEST | route_type::FAILURE | route_type::BRANCH;
+        let rw_routes = not_onsend;
         for (name, op) in rewrites {
             reg.keep_rc(name);
             reg.add_function(def(
@@ -171,7 +175,7 @@ impl Module for Core {
             reg.add_function(def(
                 name,
                 vec![],
-                route_type::ANY,
+                any,
                 func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                     ctx.tcp_flags |= bit;
                     1
@@ -184,7 +188,7 @@ impl Module for Core {
         reg.add_function(def(
             "set_advertised_address",
             vec![ParamKind::Str],
-            route_type::ANY,
+            not_onsend,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
                 Arg::Str(v) if !v.is_empty() => {
                     ctx.adv_address = Some(String::from_utf8_lossy(v).into_owned());
@@ -197,7 +201,7 @@ impl Module for Core {
         reg.add_function(def(
             "set_advertised_port",
             vec![ParamKind::Int],
-            route_type::ANY,
+            not_onsend,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
                 Arg::Int(p) => match u16::try_from(*p) {
                     Ok(p) => {
@@ -218,7 +222,7 @@ impl Module for Core {
                 reg.add_function(def(
                     name,
                     params,
-                    route_type::ANY,
+                    not_onsend,
                     func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                         let port = match a.first() {
                             Some(Arg::Int(p)) => match u16::try_from(*p) {
@@ -248,7 +252,7 @@ impl Module for Core {
             reg.add_function(def(
                 "log",
                 params,
-                route_type::ANY,
+                any,
                 func(|_ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let (level, text) = match a {
                         [Arg::Int(l), Arg::Str(t)] => (*l, t),
@@ -266,7 +270,7 @@ impl Module for Core {
         reg.add_function(def(
             "force_rport",
             vec![],
-            route_type::REQUEST | route_type::BRANCH | route_type::FAILURE,
+            not_onsend,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 ctx.force_rport = true;
                 1
@@ -275,7 +279,7 @@ impl Module for Core {
         reg.add_function(def(
             "add_local_rport",
             vec![],
-            route_type::REQUEST | route_type::BRANCH | route_type::FAILURE,
+            not_onsend,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 ctx.local_rport = true;
                 1
@@ -284,7 +288,7 @@ impl Module for Core {
         reg.add_function(def(
             "revert_uri",
             vec![],
-            route_type::REQUEST | route_type::FAILURE,
+            not_onsend,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 ctx.new_uri = None;
                 1
@@ -366,7 +370,7 @@ impl Module for Core {
                 reg.add_function(def(
                     name,
                     params,
-                    route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+                    not_onsend,
                     func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                         let host = a.first().and_then(|h| str_arg(ctx, h));
                         let port = match a.get(1) {

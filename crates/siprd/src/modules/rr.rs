@@ -20,7 +20,7 @@ use siprd_script::registry::{
     func, Arg, ArgSrc, FixupCtx, FuncDef, FuncImpl, ModParamDecl, ModParamType, ParamKind,
     PvClassDef, PvImpl, PvIndex,
 };
-use siprd_script::{route_type, Registry, Value};
+use siprd_script::{route_type, Registry, RouteMask, Value};
 use siprd_sip::edit::{SockPart, SockText};
 use siprd_sip::uri::Uri;
 use siprd_sip::{CommaSplit, HeaderKind, Message};
@@ -577,6 +577,11 @@ fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> 
     }
 }
 
+/// `d` with Kamailio's route types when they differ from [`def`]'s.
+fn routed(routes: RouteMask, d: FuncDef<Ctx>) -> FuncDef<Ctx> {
+    FuncDef { routes, ..d }
+}
+
 fn rc(b: bool) -> i32 {
     if b {
         1
@@ -741,26 +746,35 @@ impl Module for Rr {
                 record_route_fixed(&c, ctx, &[&h])
             }),
         ));
-        reg.add_function(def(
-            "loose_route",
-            vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| loose_route(ctx, 0)),
+        reg.add_function(routed(
+            route_type::REQUEST,
+            def(
+                "loose_route",
+                vec![],
+                func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| loose_route(ctx, 0)),
+            ),
         ));
-        reg.add_function(def(
-            "loose_route_mode",
-            vec![ParamKind::IntOrPv],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(mode) = int_arg(ctx, &a[0]) else {
-                    tracing::error!("loose_route_mode: invalid mode");
-                    return -1;
-                };
-                loose_route(ctx, mode)
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST,
+            def(
+                "loose_route_mode",
+                vec![ParamKind::IntOrPv],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(mode) = int_arg(ctx, &a[0]) else {
+                        tracing::error!("loose_route_mode: invalid mode");
+                        return -1;
+                    };
+                    loose_route(ctx, mode)
+                }),
+            ),
         ));
-        reg.add_function(def(
-            "loose_route_preloaded",
-            vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(loose_route(ctx, 0) == PRELOADED_TO_US)),
+        reg.add_function(routed(
+            route_type::REQUEST,
+            def(
+                "loose_route_preloaded",
+                vec![],
+                func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| rc(loose_route(ctx, 0) == PRELOADED_TO_US)),
+            ),
         ));
         reg.add_function(FuncDef {
             routes: route_type::ANY,
@@ -780,35 +794,44 @@ impl Module for Rr {
                 add_rr_param(ctx, &p)
             }),
         ));
-        reg.add_function(def(
-            "check_route_param",
-            vec![regex_arg()],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(Arg::Regex(re)) = a.first() else {
-                    return -1;
-                };
-                match routed_params(ctx) {
-                    Some(p) => rc(re.is_match(&p)),
-                    None => -1,
-                }
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST,
+            def(
+                "check_route_param",
+                vec![regex_arg()],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(Arg::Regex(re)) = a.first() else {
+                        return -1;
+                    };
+                    match routed_params(ctx) {
+                        Some(p) => rc(re.is_match(&p)),
+                        None => -1,
+                    }
+                }),
+            ),
         ));
-        reg.add_function(def(
-            "is_direction",
-            vec![direction_arg()],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let want_up = matches!(a.first(), Some(Arg::Int(1)));
-                rc(is_downstream(ctx) != want_up)
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST,
+            def(
+                "is_direction",
+                vec![direction_arg()],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let want_up = matches!(a.first(), Some(Arg::Int(1)));
+                    rc(is_downstream(ctx) != want_up)
+                }),
+            ),
         ));
-        reg.add_function(def(
-            "remove_record_route",
-            vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                ctx.edits.remove_sock(RR_TAG);
-                ctx.rr.params.clear();
-                1
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::FAILURE,
+            def(
+                "remove_record_route",
+                vec![],
+                func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                    ctx.edits.remove_sock(RR_TAG);
+                    ctx.rr.params.clear();
+                    1
+                }),
+            ),
         ));
         reg.add_pv(PvClassDef {
             name: "route_uri",

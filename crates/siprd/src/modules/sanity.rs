@@ -490,11 +490,8 @@ impl Module for Sanity {
             autodrop: self.autodrop,
             noreply: self.noreply,
         });
-        let routes = route_type::REQUEST
-            | route_type::ONREPLY
-            | route_type::FAILURE
-            | route_type::BRANCH
-            | route_type::ERROR;
+        // Kamailio 5.6: request_route and both reply routes, for both functions
+        let routes = route_type::REQUEST | route_type::ONREPLY;
         for nargs in 0..=2 {
             let cfg = cfg.clone();
             reg.add_function(FuncDef {
@@ -509,7 +506,7 @@ impl Module for Sanity {
             name: "sanity_reply",
             module: "sanity",
             params: vec![],
-            routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+            routes,
             call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| sanity_reply(ctx, &cfg)),
         });
     }

@@ -144,6 +144,11 @@ fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> 
     }
 }
 
+/// `d` with Kamailio's route types when they differ from [`def`]'s.
+fn routed(routes: siprd_script::RouteMask, d: FuncDef<Ctx>) -> FuncDef<Ctx> {
+    FuncDef { routes, ..d }
+}
+
 fn rc(b: bool) -> i32 {
     if b {
         1
@@ -204,42 +209,51 @@ impl Module for Siputils {
                     .is_some_and(|t| !t.is_empty()))
             }),
         ));
-        reg.add_function(def(
-            "is_uri_host_local",
-            vec![],
-            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| match ruri(ctx) {
-                Some(u) => rc(ctx.rt.is_local(u.host(), u.port())),
-                None => -1,
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::LOCAL,
+            def(
+                "is_uri_host_local",
+                vec![],
+                func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| match ruri(ctx) {
+                    Some(u) => rc(ctx.rt.is_local(u.host(), u.port())),
+                    None => -1,
+                }),
+            ),
         ));
-        reg.add_function(def(
-            "uri_param",
-            vec![ParamKind::Format],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(name) = str_arg(ctx, &a[0]) else {
-                    return -1;
-                };
-                if !ctx.msg.is_request() {
-                    return -1;
-                }
-                rc(ruri_param_matches(ctx.ruri(), &name, b""))
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+            def(
+                "uri_param",
+                vec![ParamKind::Format],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(name) = str_arg(ctx, &a[0]) else {
+                        return -1;
+                    };
+                    if !ctx.msg.is_request() {
+                        return -1;
+                    }
+                    rc(ruri_param_matches(ctx.ruri(), &name, b""))
+                }),
+            ),
         ));
-        reg.add_function(def(
-            "uri_param",
-            vec![ParamKind::Format, ParamKind::Format],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                let Some(name) = str_arg(ctx, &a[0]) else {
-                    return -1;
-                };
-                let Some(value) = str_arg(ctx, &a[1]) else {
-                    return -1;
-                };
-                if !ctx.msg.is_request() {
-                    return -1;
-                }
-                rc(ruri_param_matches(ctx.ruri(), &name, &value))
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+            def(
+                "uri_param",
+                vec![ParamKind::Format, ParamKind::Format],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(name) = str_arg(ctx, &a[0]) else {
+                        return -1;
+                    };
+                    let Some(value) = str_arg(ctx, &a[1]) else {
+                        return -1;
+                    };
+                    if !ctx.msg.is_request() {
+                        return -1;
+                    }
+                    rc(ruri_param_matches(ctx.ruri(), &name, &value))
+                }),
+            ),
         ));
         reg.add_function(FuncDef {
             name: "add_uri_param",
@@ -265,18 +279,24 @@ impl Module for Siputils {
         // Kamailio's is_user compares the user of credentials an auth module
         // has authorized; siprd has no auth module, so there never are any
         // (observed: -1 without credentials, whatever the R-URI user).
-        reg.add_function(def(
-            "is_user",
-            vec![ParamKind::Format],
-            func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::LOCAL,
+            def(
+                "is_user",
+                vec![ParamKind::Format],
+                func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
+            ),
         ));
-        reg.add_function(def(
-            "is_e164",
-            vec![pv_only()],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
-                Some(s) => rc(is_e164(&s)),
-                None => -1,
-            }),
+        reg.add_function(routed(
+            route_type::REQUEST | route_type::FAILURE | route_type::LOCAL,
+            def(
+                "is_e164",
+                vec![pv_only()],
+                func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
+                    Some(s) => rc(is_e164(&s)),
+                    None => -1,
+                }),
+            ),
         ));
         reg.add_function(def(
             "is_uri_user_e164",
@@ -553,47 +573,53 @@ fn register_more(reg: &mut Registry<Ctx>) {
         vec![ParamKind::Format, ParamKind::Format],
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| two_uris(ctx, a, cmp_aor)),
     ));
-    reg.add_function(def(
-        "uri_param_any",
-        fmt(),
-        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-            let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
-                return -1;
-            };
-            match ruri(ctx) {
-                Some(u) => rc(u.param(&name).is_some()),
-                None => -1,
-            }
-        }),
+    reg.add_function(routed(
+        route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+        def(
+            "uri_param_any",
+            fmt(),
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
+                    return -1;
+                };
+                match ruri(ctx) {
+                    Some(u) => rc(u.param(&name).is_some()),
+                    None => -1,
+                }
+            }),
+        ),
     ));
-    reg.add_function(def(
-        "get_uri_param",
-        vec![ParamKind::Format, ParamKind::WritablePv],
-        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-            let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
-                return -1;
-            };
-            if !ctx.msg.is_request() {
-                return -1;
-            }
-            // Observed on Kamailio 5.6: the name is compared case-sensitively.
-            let found = raw_uri_params(ctx.ruri())
-                .find(|(n, _)| *n == &name[..])
-                .map(|(_, v)| Bytes::copy_from_slice(v));
-            let Some(v) = found else {
-                return -1;
-            };
-            match a.get(1) {
-                Some(Arg::Pv(p)) => rc(p.set(ctx, siprd_script::Value::Str(v)).is_ok()),
-                _ => -1,
-            }
-        }),
+    reg.add_function(routed(
+        route_type::REQUEST | route_type::LOCAL,
+        def(
+            "get_uri_param",
+            vec![ParamKind::Format, ParamKind::WritablePv],
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
+                    return -1;
+                };
+                if !ctx.msg.is_request() {
+                    return -1;
+                }
+                // Observed on Kamailio 5.6: the name is compared case-sensitively.
+                let found = raw_uri_params(ctx.ruri())
+                    .find(|(n, _)| *n == &name[..])
+                    .map(|(_, v)| Bytes::copy_from_slice(v));
+                let Some(v) = found else {
+                    return -1;
+                };
+                match a.get(1) {
+                    Some(Arg::Pv(p)) => rc(p.set(ctx, siprd_script::Value::Str(v)).is_ok()),
+                    _ => -1,
+                }
+            }),
+        ),
     ));
     reg.add_function(FuncDef {
         name: "uri_param_rm",
         module: "siputils",
         params: fmt(),
-        routes: route_type::REQUEST,
+        routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
         call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
                 return -1;

@@ -367,13 +367,14 @@ impl Module for Sl {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
-        let routes =
-            route_type::REQUEST | route_type::FAILURE | route_type::BRANCH | route_type::ERROR;
+        // Kamailio 5.6: sl_send_reply and sl_reply_error in request_route
+        // only; send_reply[_mode] also in failure and both reply routes
+        let routes = route_type::REQUEST | route_type::FAILURE | route_type::ONREPLY;
         reg.add_function(FuncDef {
             name: "sl_send_reply",
             module: "sl",
             params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
-            routes,
+            routes: route_type::REQUEST,
             call: reply_fn(&self.state),
         });
         reg.add_function(FuncDef {
@@ -395,7 +396,7 @@ impl Module for Sl {
             name: "sl_reply_error",
             module: "sl",
             params: vec![],
-            routes,
+            routes: route_type::REQUEST,
             call: func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 state.stats.sent_err.inc();
                 send_stateless(

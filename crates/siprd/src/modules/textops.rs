@@ -1902,8 +1902,9 @@ fn register_more(reg: &mut Registry<Ctx>) {
             1
         }),
     ));
-    reg.add_function(def(
+    reg.add_function(def_in(
         "regex_substring",
+        MSG_ROUTES,
         vec![
             ParamKind::Format,
             regex_substring_re(),
@@ -1916,7 +1917,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
     for n in 0..=3 {
         reg.add_function(def_in(
             "set_body_multipart",
-            MSG_ROUTES,
+            REQ_ROUTES,
             (0..n).map(|_| ParamKind::Format).collect(),
             func(do_set_body_multipart),
         ));
@@ -1929,26 +1930,26 @@ fn register_more(reg: &mut Registry<Ctx>) {
     ));
     reg.add_function(def_in(
         "replace_body",
-        MSG_ROUTES,
+        route_type::ANY,
         re_lit(),
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, false)),
     ));
     reg.add_function(def_in(
         "replace_body_all",
-        MSG_ROUTES,
+        route_type::ANY,
         re_lit(),
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, true)),
     ));
     reg.add_function(def_in(
         "replace_body_atonce",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![re_atonce_fixup(), ParamKind::Str],
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, true)),
     ));
     reg.add_function(def("replace_hdrs", re_lit(), func(do_replace_hdrs)));
     reg.add_function(def_in(
         "search_append_body",
-        MSG_ROUTES,
+        route_type::ANY,
         re_lit(),
         func(do_search_append_body),
     ));
@@ -1965,7 +1966,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
     }
     reg.add_function(def_in(
         "subst_hf",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![hname_fixup(), subst_fixup(), ParamKind::Format],
         func(do_subst_hf),
     ));
@@ -1987,7 +1988,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
     ));
     reg.add_function(def_in(
         "append_time_to_request",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![],
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let at = ctx.msg.headers_start();
@@ -2019,13 +2020,13 @@ fn register_more(reg: &mut Registry<Ctx>) {
     ));
     reg.add_function(def_in(
         "is_audio_on_hold",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![],
         func(is_audio_on_hold),
     ));
     reg.add_function(def_in(
         "filter_body",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![ParamKind::Format],
         func(do_filter_body),
     ));
@@ -2066,7 +2067,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
     }
     reg.add_function(def_in(
         "is_privacy",
-        MSG_ROUTES,
+        route_type::ANY,
         vec![privacy_fixup()],
         func(is_privacy),
     ));
@@ -2240,10 +2241,7 @@ impl Module for Textops {
             name: "append_to_reply",
             module: "textops",
             params: vec![ParamKind::FormatOrPv],
-            routes: route_type::REQUEST
-                | route_type::FAILURE
-                | route_type::BRANCH
-                | route_type::ERROR,
+            routes: REQ_ROUTES,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(text) = a.first().and_then(|t| str_arg(ctx, t)) else {
                     return -1;
@@ -2262,7 +2260,7 @@ impl Module for Textops {
             name: "subst_uri",
             module: "textops",
             params: vec![subst_fixup()],
-            routes: route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
+            routes: MSG_ROUTES,
             call: func(do_subst_uri),
         });
         reg.add_function(def(

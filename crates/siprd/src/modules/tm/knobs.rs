@@ -222,12 +222,12 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
     ));
     // Whether a reply is a retransmission arriving while the transaction is
     // suspended in reply processing; siprd does not suspend replies, so
-    // never (onreply_route only, as Kamailio).
+    // never (onreply_route[X] only, as Kamailio).
     reg.add_function(def(
         "t_is_retr_async_reply",
         "tm",
         vec![],
-        route_type::ONREPLY,
+        route_type::TM_ONREPLY,
         func(|_ctx: &mut Ctx, _a: &[Arg<Ctx>]| -1),
     ));
 
@@ -359,7 +359,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
         "t_get_status_code",
         "tm",
         vec![],
-        route_type::ANY & !route_type::ONSEND,
+        super::TX_ROUTES | route_type::CORE_ONREPLY,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
             let Some(tx) = &ctx.tm.tx else {
                 tracing::error!(

@@ -212,10 +212,11 @@ const IGNORED_PARAMS: &[&str] = &[
     "xavp_contact",
 ];
 
-/// Where Kamailio accepts the functions that read or tune the transaction:
-/// everywhere but reply_route (no transaction there) and onsend_route.
+/// Where Kamailio 5.6 accepts the functions that read or tune the
+/// transaction: request, failure, tm onreply and branch routes (not
+/// reply_route, onsend_route).
 pub(crate) const TX_ROUTES: siprd_script::RouteMask =
-    route_type::ANY & !(route_type::CORE_ONREPLY | route_type::ONSEND);
+    route_type::REQUEST | route_type::FAILURE | route_type::TM_ONREPLY | route_type::BRANCH;
 
 /// Kamailio's answer when no destination of `t_relay` resolves.
 const REASON_478: &[u8] = b"Unresolvable destination (478/TM)";
@@ -1714,7 +1715,13 @@ impl Module for Tm {
                 name,
                 "tm",
                 vec![route_fixup(kind)],
-                route_type::ANY,
+                // Kamailio 5.6: t_on_branch in request and failure routes,
+                // the others also in tm onreply and branch routes
+                if kind == "branch_route" {
+                    route_type::REQUEST | route_type::FAILURE
+                } else {
+                    TX_ROUTES
+                },
                 func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let Some(route) = route_arg(&a[0]) else {
                         return -1;
@@ -1753,7 +1760,7 @@ impl Module for Tm {
                     }
                 },
             ))],
-            route_type::ANY,
+            TX_ROUTES,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(route) = route_arg(&a[0]) else {
                     return -1;
@@ -1769,7 +1776,7 @@ impl Module for Tm {
             "t_check_status",
             "tm",
             vec![ParamKind::Regex],
-            route_type::ANY & !(route_type::BRANCH | route_type::ONSEND),
+            route_type::REQUEST | route_type::FAILURE | route_type::ONREPLY,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Arg::Regex(re) = &a[0] else { return -1 };
                 let code = if ctx.tm.reply_code > 0 {
@@ -1922,9 +1929,11 @@ impl Tm {
             ("t_any_replied", |i| i.uacs.iter().any(|u| u.replied)),
         ];
         for (name, q) in queries {
-            // the branch that ended: failure_route (and event routes) only
+            // the branch that ended: request and failure routes (Kamailio
+            // 5.6.3 exports them with bit 0x200 too, a route type its core
+            // never uses)
             let routes = if name.starts_with("t_branch_") {
-                route_type::REQUEST | route_type::FAILURE | route_type::BRANCH_FAILURE
+                route_type::REQUEST | route_type::FAILURE | 0x200
             } else {
                 any
             };

@@ -348,7 +348,8 @@ pub(super) fn register_tmx(reg: &mut Registry<Ctx>) {
         "t_reuse_branch",
         "tmx",
         vec![],
-        route_type::ANY,
+        // Kamailio 5.6.3's tmx: request_route (plus bit 0x200, unused by its core)
+        route_type::REQUEST | 0x200,
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| reuse_branch(ctx)),
     ));
     reg.add_function(def(
