@@ -320,8 +320,8 @@ pub fn compile<C: 'static>(
         }
     }
 
-    // pass 2: the route types each sub-route runs in (through static route() calls)
-    let masks = route_masks(cfg, &names);
+    // pass 2: the route type each block is checked against
+    let masks = route_masks(cfg);
 
     let max_while = opts
         .max_while_loops
@@ -526,83 +526,20 @@ pub fn check_top_level(cfg: &ParsedConfig, opts: &CompileOptions<'_>, diags: &mu
     }
 }
 
-/// For every route: the route-type bits it can run as (its own type, or for
-/// `route[X]` the types of the blocks that call it, transitively).
-fn route_masks(cfg: &ParsedConfig, names: &RouteNames) -> Vec<RouteMask> {
-    let n = cfg.routes.len();
-    let mut calls: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, r) in cfg.routes.iter().enumerate() {
-        collect_calls(&r.body.stmts, names, &mut calls[i]);
-    }
-    let mut masks: Vec<RouteMask> = cfg.routes.iter().map(|r| r.kind.mask()).collect();
-    let mut changed = true;
-    let mut rounds = 0;
-    while changed && rounds <= n + 1 {
-        changed = false;
-        rounds += 1;
-        for i in 0..n {
-            for &j in &calls[i] {
-                let m = masks[j] | masks[i];
-                if m != masks[j] {
-                    masks[j] = m;
-                    changed = true;
-                }
-            }
-        }
-    }
-    masks
-}
-
-fn collect_calls(stmts: &[ast::Stmt], names: &RouteNames, out: &mut Vec<usize>) {
-    for s in stmts {
-        match &s.kind {
-            StmtKind::Route(RouteTarget::Name(n, _)) => {
-                if let Some(id) = names.route.get(n) {
-                    out.push(id.0 as usize);
-                }
-            }
-            StmtKind::Assign { rhs, .. } => collect_expr_calls(rhs, names, out),
-            StmtKind::If { cond, then, els } => {
-                collect_expr_calls(cond, names, out);
-                collect_calls(&then.stmts, names, out);
-                if let Some(e) = els {
-                    collect_calls(&e.stmts, names, out);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                collect_expr_calls(cond, names, out);
-                collect_calls(&body.stmts, names, out);
-            }
-            StmtKind::Switch { expr, cases } => {
-                collect_expr_calls(expr, names, out);
-                for c in cases {
-                    collect_calls(&c.stmts, names, out);
-                }
-            }
-            StmtKind::Return(Some(e)) => collect_expr_calls(e, names, out),
-            _ => {}
-        }
-    }
-}
-
-fn collect_expr_calls(e: &ast::Expr, names: &RouteNames, out: &mut Vec<usize>) {
-    match &e.kind {
-        ExprKind::Route(RouteTarget::Name(n, _)) => {
-            if let Some(id) = names.route.get(n) {
-                out.push(id.0 as usize);
-            }
-        }
-        ExprKind::Unary(_, a)
-        | ExprKind::Defined(a)
-        | ExprKind::StrLen(a)
-        | ExprKind::StrEmpty(a)
-        | ExprKind::Cast(_, a) => collect_expr_calls(a, names, out),
-        ExprKind::Binary(_, a, b) => {
-            collect_expr_calls(a, names, out);
-            collect_expr_calls(b, names, out);
-        }
-        _ => {}
-    }
+/// For every route: the route type its functions are checked against, one
+/// bit, as Kamailio's parser does. A `route[X]` block is checked as
+/// request_route whatever calls it (a failure_route calling it may use it
+/// with request-only functions, which then run; a function that is not
+/// allowed in request_route is refused in it even if only failure_route
+/// calls it), and so is every `event_route`.
+fn route_masks(cfg: &ParsedConfig) -> Vec<RouteMask> {
+    cfg.routes
+        .iter()
+        .map(|r| match r.kind {
+            RouteKind::Route => rt::REQUEST,
+            k => k.mask(),
+        })
+        .collect()
 }
 
 struct Compiler<'a, C> {
@@ -650,7 +587,7 @@ impl<C: 'static> Compiler<'_, C> {
                 Some(c) => Stmt::Call(Box::new(c)),
                 None => Stmt::Nop,
             },
-            StmtKind::Route(t) => match self.route_target(t) {
+            StmtKind::Route(t) => match self.route_call(t, s.span) {
                 Some(Expr::Route(id)) => Stmt::Route(id),
                 Some(Expr::RouteDyn(e, sp)) => Stmt::RouteDyn(*e, sp),
                 _ => Stmt::Nop,
@@ -905,6 +842,20 @@ impl<C: 'static> Compiler<'_, C> {
         }
     }
 
+    /// `route(...)`: refused in onsend_route, where Kamailio's parser allows
+    /// no core action but the flag functions, `log`, `drop`/`exit` and the
+    /// TCP connection flags.
+    fn route_call(&mut self, t: &RouteTarget, span: Span) -> Option<Expr<C>> {
+        if self.mask == rt::ONSEND {
+            let d = self
+                .err(span, "`route` cannot be used in `onsend_route`")
+                .label("not allowed in this route type")
+                .help("onsend_route cannot call sub-routes");
+            self.diags.push(d);
+        }
+        self.route_target(t)
+    }
+
     fn route_target(&mut self, t: &RouteTarget) -> Option<Expr<C>> {
         match t {
             RouteTarget::Name(n, sp) => match self.names.route.get(n) {
@@ -1002,8 +953,8 @@ impl<C: 'static> Compiler<'_, C> {
         if self.mask != 0 && def.routes & self.mask != self.mask {
             let bad = self.mask & !def.routes;
             let desc = &self.route_desc;
-            let where_ = if desc.starts_with("route[") {
-                format!("`{desc}`, which runs in {}", mask_names(bad))
+            let where_ = if desc.starts_with("route[") || desc.starts_with("event_route[") {
+                format!("`{desc}`, which is checked as {}", mask_names(bad))
             } else {
                 format!("`{}`", mask_names(bad))
             };
@@ -1229,7 +1180,8 @@ impl<C: 'static> Compiler<'_, C> {
                 None => (Expr::Const(Value::Null), Ty::Any),
             },
             ExprKind::Route(t) => (
-                self.route_target(t).unwrap_or(Expr::Const(Value::Null)),
+                self.route_call(t, e.span)
+                    .unwrap_or(Expr::Const(Value::Null)),
                 Ty::Int,
             ),
             ExprKind::Unary(op, a) => {

@@ -17,7 +17,7 @@ const CASES: &[(&str, &str)] = &[
     ("type_error_int_plus_str", "request_route {\n    $var(x) = 2 + \"1\";\n    if ($var(x) < \"5\") { exit; }\n}\n"),
     ("not_match_operator", "request_route {\n    if ($var(x) !~ \"^sip:\") { exit; }\n}\n"),
     ("unknown_module", "loadmodule \"tmm.so\"\nloadmodule \"dialplan.so\"\nrequest_route { exit; }\n"),
-    ("route_type_not_allowed", "onsend_route {\n    t_relay();\n}\nroute[SEND] {\n    sl_send_reply(\"200\", \"OK\");\n}\nfailure_route[F] {\n    route(SEND);\n}\nrequest_route { route(SEND); }\n"),
+    ("route_type_not_allowed", "onsend_route {\n    t_relay();\n    route(SEND);\n}\nroute[SEND] {\n    sl_send_reply(\"200\", \"OK\");\n}\nfailure_route[F] {\n    route(SEND);\n    sl_send_reply(\"500\", \"x\");\n}\nrequest_route { route(SEND); }\n"),
     ("bad_regex", "request_route {\n    if ($var(x) =~ \"^(abc\") { exit; }\n    t_match(\"[z-a]\", \"$var(x)\");\n}\n"),
     ("unknown_global", "debug=2\nchildern=4\nrequest_route { exit; }\n"),
     ("missing_semicolon", "request_route {\n    t_log(\"a\")\n    t_log(\"b\");\n}\n"),
