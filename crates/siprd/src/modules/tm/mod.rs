@@ -1679,6 +1679,12 @@ impl Module for Tm {
             vec![],
             route_type::REQUEST,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                // Kamailio: -1 and the transaction kept anywhere but in a
+                // request route (a sub-route called from failure, reply or
+                // branch routes)
+                if ctx.exec.route_type != route_type::REQUEST {
+                    return -1;
+                }
                 let Some(tx) = ctx.tm.tx.take() else {
                     return -1;
                 };

@@ -114,6 +114,16 @@ pub fn t_relay(
     port: Option<u16>,
     proto: Option<Proto>,
 ) -> i32 {
+    // Kamailio relays from request and failure routes only; elsewhere (a
+    // sub-route called from a branch or reply route) it logs and ends the
+    // script (0). Relaying from branch_route would run it again, endlessly.
+    if ctx.exec.route_type
+        & (route_type::REQUEST | route_type::FAILURE | route_type::BRANCH_FAILURE)
+        == 0
+    {
+        tracing::error!("t_relay: unsupported route type");
+        return 0;
+    }
     if ctx.faked || !ctx.msg.is_request() {
         tracing::error!("t_relay: not a received request");
         return -1;

@@ -38,6 +38,12 @@ fn replicate(
     port: Option<u16>,
     proto: Option<Proto>,
 ) -> i32 {
+    // Only from request and failure routes (a sub-route called from a branch
+    // route would replicate, and so run the branch route, endlessly).
+    if ctx.exec.route_type & (route_type::REQUEST | route_type::FAILURE) == 0 {
+        tracing::error!("t_replicate: not in a request or failure route");
+        return -1;
+    }
     if ctx.faked || !ctx.msg.is_request() {
         tracing::error!("t_replicate: not a received request");
         return -1;
