@@ -17,9 +17,10 @@
 //! 0x100 branch-failure; 0x200 is set by two tm/tmx exports and unused by the core.
 
 mod common;
-use common::check_config;
+use common::*;
 use siprd::module::Module;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// (function, arity, Kamailio 5.6.3 flags, a call that fixes up)
 const KAMAILIO: &[(&str, usize, u32, &str)] = &[
@@ -1427,4 +1428,68 @@ fn onsend_route_calls_no_sub_route() {
          set_reply_close();\n    $var(a) = 1;\n    return;\n}\n",
     ));
     assert_eq!(code, 0, "{out}");
+}
+
+/// Run time, as seen with Kamailio 5.6.3: request-only functions in
+/// sub-routes of branch, onreply and failure routes.
+#[test]
+fn request_functions_in_sub_routes_run_as_kamailio_runs_them() {
+    let hop = NextHop::new();
+    let routes = format!(
+        r#"loadmodule "sanity.so"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $ru = "sip:b@127.0.0.1:{}";
+    t_on_branch("B"); t_on_reply("R"); t_on_failure("F");
+    t_relay();
+}}
+branch_route[B] {{ xlog("L_INFO", "BRANCH\n"); route(RELAY); xlog("L_INFO", "BRANCH after $rc\n"); }}
+route[RELAY] {{ t_relay(); }}
+onreply_route[R] {{
+    route(RELEASE); xlog("L_INFO", "ONREPLY release $rc\n");
+    sanity_check(); xlog("L_INFO", "ONREPLY after sanity\n");
+}}
+route[RELEASE] {{ t_release(); }}
+failure_route[F] {{ route(REPLY); }}
+route[REPLY] {{
+    sl_send_reply("500", "from sub"); xlog("L_INFO", "FAILURE sl $rc\n");
+    t_release(); xlog("L_INFO", "FAILURE release $rc\n");
+}}
+"#,
+        hop.port()
+    );
+    let s = Siprd::start(&tm_cfg(1, "", &routes));
+    let uac = UdpClient::new();
+    uac.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", uac.port(), "sub-1", ""),
+    );
+    // t_relay from branch_route ends the script (no branch re-run)
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("INVITE relayed");
+    assert!(s.wait_log("BRANCH", WAIT), "{}", s.log());
+    hop.answer(&inv, from, "486 Busy Here");
+    // t_release: -1 outside request_route; sanity_check on a reply fails
+    // (R-URI checks) and ends the script
+    assert!(s.wait_log("ONREPLY release -1", WAIT), "{}", s.log());
+    // failure route: the stateless reply goes out, then tm's 486, which is
+    // retransmitted (the transaction was not released)
+    assert!(s.wait_log("FAILURE release -1", WAIT), "{}", s.log());
+    let lines = uac.first_lines(Duration::from_millis(1500));
+    assert!(
+        lines.iter().any(|l| l == "SIP/2.0 500 from sub"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("SIP/2.0 486"))
+            .count()
+            >= 2,
+        "{lines:?}"
+    );
+    let log = s.log();
+    assert!(log.contains("FAILURE sl 1"), "{log}");
+    assert_eq!(s.count_log("BRANCH"), 1, "{log}");
+    assert!(!log.contains("BRANCH after"), "{log}");
+    assert!(!log.contains("ONREPLY after sanity"), "{log}");
 }

@@ -241,16 +241,20 @@ fn run_checks(
     uri_checks: u32,
     cfg: &Config,
 ) -> Result<(), Failure> {
+    // On a reply (sanity_check in a reply route) Kamailio reads the R-URI,
+    // its version and the method from the status line: those checks fail.
     let request = msg.is_request();
-    if checks & RURI_SIP_VERSION != 0 && request && !msg.version().eq_ignore_ascii_case(b"SIP/2.0")
+    if checks & RURI_SIP_VERSION != 0
+        && (!request || !msg.version().eq_ignore_ascii_case(b"SIP/2.0"))
     {
         return Err(fail(505, "Version Not Supported"));
     }
-    if checks & RURI_SCHEME != 0 && request {
-        let ok = Uri::parse(ruri).is_ok_and(|u| match u.scheme() {
-            Scheme::Sip | Scheme::Sips | Scheme::Tel => true,
-            Scheme::Other => u.scheme_bytes().eq_ignore_ascii_case(b"urn"),
-        });
+    if checks & RURI_SCHEME != 0 {
+        let ok = request
+            && Uri::parse(ruri).is_ok_and(|u| match u.scheme() {
+                Scheme::Sip | Scheme::Sips | Scheme::Tel => true,
+                Scheme::Other => u.scheme_bytes().eq_ignore_ascii_case(b"urn"),
+            });
         if !ok {
             return Err(fail(400, "Bad Request URI"));
         }
@@ -267,7 +271,7 @@ fn run_checks(
             // Kamailio's parser refuses the header: no reply.
             return Err(fail_silently());
         }
-        if checks & CSEQ_METHOD != 0 && request && method != msg.method_bytes() {
+        if checks & CSEQ_METHOD != 0 && (!request || method != msg.method_bytes()) {
             return Err(fail(400, "CSeq method does not match request method"));
         }
         if checks & CSEQ_VALUE != 0 && !valid_uint(num) {
@@ -325,7 +329,7 @@ fn run_checks(
         }
     }
     if checks & PARSE_URIS != 0 {
-        if uri_checks & URI_RURI != 0 && request && Uri::parse(ruri).is_err() {
+        if uri_checks & URI_RURI != 0 && (!request || Uri::parse(ruri).is_err()) {
             return Err(fail(400, "Bad Request URI"));
         }
         if uri_checks & URI_FROM != 0 && msg.from().is_err() {
