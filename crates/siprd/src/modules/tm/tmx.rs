@@ -227,6 +227,11 @@ impl Drop for PrecheckMark {
 /// exists); otherwise marks this one and returns false. -2 for ACK and CANCEL
 /// (they are not checked), as Kamailio.
 fn precheck_trans(ctx: &mut Ctx) -> i32 {
+    // as Kamailio (reachable through a sub-route of another route type)
+    if ctx.exec.route_type & route_type::REQUEST == 0 {
+        tracing::error!("t_precheck_trans: invalid usage - not in request route");
+        return -2;
+    }
     if !ctx.msg.is_request() || ctx.faked {
         return -1;
     }
