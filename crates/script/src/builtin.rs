@@ -81,7 +81,9 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             let v = CFG_VARS.with(|d| d.borrow().get(var).cloned());
             match v {
                 Some(v) => Ok(Box::new(ConstPv::<C>(v, PhantomData))),
-                None if var.starts_with("core.") => Ok(Box::new(ConstPv::<C>(Value::Null, PhantomData))),
+                None if var.starts_with("core.") => {
+                    Ok(Box::new(ConstPv::<C>(Value::Null, PhantomData)))
+                }
                 None => Err(format!(
                     "unknown cfg variable `{var}` (declare it: `{var} = value desc \"...\"`)"
                 )),

@@ -371,7 +371,11 @@ impl Parser {
                 r.kind,
                 RouteKind::Request | RouteKind::Reply | RouteKind::OnSend
             ) && r.name.is_none();
-            match cfg.routes.iter_mut().find(|p| appended && p.kind == r.kind && p.name.is_none()) {
+            match cfg
+                .routes
+                .iter_mut()
+                .find(|p| appended && p.kind == r.kind && p.name.is_none())
+            {
                 Some(first) => first.body.stmts.extend(r.body.stmts),
                 None => cfg.routes.push(r),
             }
@@ -382,7 +386,11 @@ impl Parser {
             "loadmodule" | "loadmodulex" => {
                 self.pos += 1;
                 let (path, sp) = self.string_lit("a module file name, e.g. \"tm.so\"")?;
-                let path = if id == "loadmodulex" { expand_env(&path) } else { path };
+                let path = if id == "loadmodulex" {
+                    expand_env(&path)
+                } else {
+                    path
+                };
                 let base = path.rsplit('/').next().unwrap_or(&path);
                 let name = base.strip_suffix(".so").unwrap_or(base).to_string();
                 cfg.loadmodules.push(LoadModule {
@@ -513,13 +521,21 @@ impl Parser {
         let neg = self.eat_p(P::Minus);
         let value = match self.bump().map(|t| t.tok) {
             Some(Tok::Str(s)) if !neg => GlobalValue::Str(s),
-            Some(Tok::Int(n)) => GlobalValue::Int(if neg { (n as i32).wrapping_neg() } else { n as i32 }),
+            Some(Tok::Int(n)) => GlobalValue::Int(if neg {
+                (n as i32).wrapping_neg()
+            } else {
+                n as i32
+            }),
             _ => {
                 self.err(vs, format!("`{name}` needs a number or a quoted string"));
                 return Err(());
             }
         };
-        if self.peek().and_then(|t| t.ident()).is_some_and(|k| k.eq_ignore_ascii_case("desc")) {
+        if self
+            .peek()
+            .and_then(|t| t.ident())
+            .is_some_and(|k| k.eq_ignore_ascii_case("desc"))
+        {
             self.pos += 1;
             self.string_lit("a description")?;
         }

@@ -803,7 +803,16 @@ fn repeated_main_routes_are_appended() {
         route[X] { t_log("x"); }
         route { t_log("two"); route(X); }
         request_route { t_log("three"); }"#);
-    assert_eq!(v, ["one", "two", "x", "three", "=> rc=1 exited=false dropped=false"]);
+    assert_eq!(
+        v,
+        [
+            "one",
+            "two",
+            "x",
+            "three",
+            "=> rc=1 exited=false dropped=false"
+        ]
+    );
     let e = check("route[X] { exit; }\nroute[X] { drop; }\nrequest_route { route(X); }");
     assert!(e.contains("defined more than once"), "{e}");
 }

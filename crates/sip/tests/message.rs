@@ -514,7 +514,9 @@ fn force_rport_alone_adds_no_received() {
     };
     let r = build_reply(&m, 200, b"OK", &opts(b"10.0.0.1"));
     assert!(
-        r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK1;rport=7\r\n"),
+        r.starts_with(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK1;rport=7\r\n"
+        ),
         "{}",
         String::from_utf8_lossy(&r)
     );
