@@ -1731,6 +1731,31 @@ fn push_escape(out: &mut String, e: char, icase: bool) {
     }
 }
 
+/// A pseudo-variable argument as Kamailio's older int/str-or-variable fixups
+/// read it (sl_send_reply, t_reply, ...): a plain `$name` that is no
+/// pseudo-variable class is the AVP `$avp(name)`. (A bare `$name` in an
+/// expression or a format string is a config error, as in Kamailio.)
+fn parse_pv_or_avp<C: 'static>(
+    fx: &mut FixupCtx<'_, C>,
+    text: &str,
+) -> Result<crate::pv::PvSpec<C>, String> {
+    match crate::pv::parse_pv(fx, text) {
+        Ok((p, _)) => Ok(p),
+        Err(e) => {
+            let name = &text[1..];
+            let plain = !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                && !name.as_bytes()[0].is_ascii_digit();
+            if plain && fx.registry.pv_classes.contains_key("avp") {
+                if let Ok((p, _)) = crate::pv::parse_pv(fx, &format!("$avp({name})")) {
+                    return Ok(p);
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod posix_escape_tests {
     use super::posix_to_rust;
@@ -1760,30 +1785,5 @@ mod posix_escape_tests {
         assert!(m(r"\`ab\'", false, "ab"));
         assert!(m(r"[\d]", false, "\\"));
         assert!(!m(r"\q", true, "q"));
-    }
-}
-
-/// A pseudo-variable argument as Kamailio's older int/str-or-variable fixups
-/// read it (sl_send_reply, t_reply, ...): a plain `$name` that is no
-/// pseudo-variable class is the AVP `$avp(name)`. (A bare `$name` in an
-/// expression or a format string is a config error, as in Kamailio.)
-fn parse_pv_or_avp<C: 'static>(
-    fx: &mut FixupCtx<'_, C>,
-    text: &str,
-) -> Result<crate::pv::PvSpec<C>, String> {
-    match crate::pv::parse_pv(fx, text) {
-        Ok((p, _)) => Ok(p),
-        Err(e) => {
-            let name = &text[1..];
-            let plain = !name.is_empty()
-                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                && !name.as_bytes()[0].is_ascii_digit();
-            if plain && fx.registry.pv_classes.contains_key("avp") {
-                if let Ok((p, _)) = crate::pv::parse_pv(fx, &format!("$avp({name})")) {
-                    return Ok(p);
-                }
-            }
-            Err(e)
-        }
     }
 }
