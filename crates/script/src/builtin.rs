@@ -66,10 +66,36 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             }),
         });
     }
+    // `$sel(cfg_get.group.name)`: a cfg variable as declared in the config
+    // (custom `group.name = value`, or a core parameter as `core.name`).
+    reg.add_pv(PvClassDef {
+        name: "sel",
+        module: "core",
+        parse: Arc::new(|_fx, inner| {
+            let sel = inner.map(str::trim).unwrap_or("");
+            let Some(var) = sel.strip_prefix("cfg_get.") else {
+                return Err(format!(
+                    "select `{sel}` is not supported (siprd reads `cfg_get.group.name`)"
+                ));
+            };
+            let v = CFG_VARS.with(|d| d.borrow().get(var).cloned());
+            match v {
+                Some(v) => Ok(Box::new(ConstPv::<C>(v, PhantomData))),
+                None if var.starts_with("core.") => {
+                    Ok(Box::new(ConstPv::<C>(Value::Null, PhantomData)))
+                }
+                None => Err(format!(
+                    "unknown cfg variable `{var}` (declare it: `{var} = value desc \"...\"`)"
+                )),
+            }
+        }),
+    });
     crate::transform::register(reg);
 }
 
 thread_local! {
+    /// The config's cfg variables while it is compiled (for `$sel(cfg_get...)`).
+    static CFG_VARS: RefCell<HashMap<String, Value>> = RefCell::new(HashMap::new());
     /// The config's `#!define`s while it is compiled (for `$def`/`$defn`).
     static DEFINES: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
 }
@@ -79,6 +105,24 @@ thread_local! {
 /// from `$def`, as Kamailio).
 pub(crate) fn set_defines(d: &[(String, String)]) {
     DEFINES.with(|x| *x.borrow_mut() = d.iter().cloned().collect());
+}
+
+/// Make the config's cfg variables visible to `$sel(cfg_get.*)` while
+/// compiling: the custom ones and the core parameters set in the config.
+pub(crate) fn set_cfg_vars(cfg: &crate::parser::ParsedConfig) {
+    use crate::ast::GlobalValue;
+    let value = |g: &GlobalValue| match g {
+        GlobalValue::Int(n) => Value::Int(*n),
+        GlobalValue::Bool(b) => Value::Int(i32::from(*b)),
+        GlobalValue::Str(s) | GlobalValue::Word(s) => Value::from_string(s.clone()),
+    };
+    let vars = cfg
+        .globals
+        .iter()
+        .map(|g| (format!("core.{}", g.name), value(&g.value)))
+        .chain(cfg.cfg_vars.iter().map(|(n, v)| (n.clone(), value(v))))
+        .collect();
+    CFG_VARS.with(|x| *x.borrow_mut() = vars);
 }
 
 struct ConstPv<C>(Value, PhantomData<fn(C)>);

@@ -253,6 +253,7 @@ pub fn compile<C: 'static>(
     let mut diags: Vec<Diagnostic> = cfg.warnings.clone();
     check_top_level(cfg, opts, &mut diags);
     crate::builtin::set_defines(&cfg.ppdefines);
+    crate::builtin::set_cfg_vars(cfg);
 
     // pass 1: route names and ids
     let mut names = RouteNames::default();
@@ -803,38 +804,6 @@ impl<C: 'static> Compiler<'_, C> {
                 None
             }
             Err(e) => {
-                // Kamailio reads a plain `$name` that is no pseudo-variable
-                // class as the AVP `$avp(name)` (it logs an error and loads).
-                if let Some(name) = text.strip_prefix('$') {
-                    let plain = !name.is_empty()
-                        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                        && !name.as_bytes()[0].is_ascii_digit();
-                    if plain
-                        && !self.registry.pv_classes.contains_key(name)
-                        && self.registry.pv_classes.contains_key("avp")
-                    {
-                        let avp = format!("$avp({name})");
-                        let mut fx = FixupCtx {
-                            registry: self.registry,
-                            routes: self.names,
-                            host: self.host,
-                            warnings: Vec::new(),
-                        };
-                        if let Ok((spec, _)) = crate::pv::parse_pv(&mut fx, &avp) {
-                            self.diags.push(
-                                Diagnostic::warning(
-                                    span,
-                                    format!(
-                                        "`{text}` is not a pseudo-variable: it is read as `{avp}`"
-                                    ),
-                                )
-                                .label("unknown pseudo-variable class")
-                                .help(format!("write `{avp}` if an AVP is meant")),
-                            );
-                            return Some(spec);
-                        }
-                    }
-                }
                 let d = self.err(span, e).label("in this pseudo-variable");
                 self.diags.push(d);
                 None
@@ -1076,7 +1045,7 @@ impl<C: 'static> Compiler<'_, C> {
             },
             ParamKind::StrOrPv => {
                 if starts_pv {
-                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+                    parse_pv_or_avp(&mut fx, text).map(|p| Arg::Pv(Box::new(p)))
                 } else {
                     // Kamailio's var_pve fixups: not a leading PV, so a format
                     // (a static string when it holds no PV).
@@ -1100,7 +1069,7 @@ impl<C: 'static> Compiler<'_, C> {
                 if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.as_bytes())) {
                     Ok(Arg::Int(i))
                 } else if starts_pv {
-                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+                    parse_pv_or_avp(&mut fx, text).map(|p| Arg::Pv(Box::new(p)))
                 } else {
                     Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
                 }
@@ -1711,6 +1680,31 @@ fn push_escape(out: &mut String, e: char, icase: bool) {
             out.push(c);
         }
         c => out.push(c),
+    }
+}
+
+/// A pseudo-variable argument as Kamailio's older int/str-or-variable fixups
+/// read it (sl_send_reply, t_reply, ...): a plain `$name` that is no
+/// pseudo-variable class is the AVP `$avp(name)`. (A bare `$name` in an
+/// expression or a format string is a config error, as in Kamailio.)
+fn parse_pv_or_avp<C: 'static>(
+    fx: &mut FixupCtx<'_, C>,
+    text: &str,
+) -> Result<crate::pv::PvSpec<C>, String> {
+    match crate::pv::parse_pv(fx, text) {
+        Ok((p, _)) => Ok(p),
+        Err(e) => {
+            let name = &text[1..];
+            let plain = !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                && !name.as_bytes()[0].is_ascii_digit();
+            if plain && fx.registry.pv_classes.contains_key("avp") {
+                if let Ok((p, _)) = crate::pv::parse_pv(fx, &format!("$avp({name})")) {
+                    return Ok(p);
+                }
+            }
+            Err(e)
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub struct ParsedConfig {
     /// Preprocessor defines (name, value) in definition order, as
     /// Kamailio's `core.ppdefines` lists them.
     pub ppdefines: Vec<(String, String)>,
+    /// Custom cfg variables (`group.name = value desc "..."`), read by
+    /// `$sel(cfg_get.group.name)`.
+    pub cfg_vars: Vec<(String, GlobalValue)>,
 }
 
 impl ParsedConfig {
@@ -90,6 +93,7 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         .unwrap_or_default();
     let sm = Arc::new(sm);
     let mut p = Parser {
+        flag_names: Default::default(),
         nest: 0,
         toks: out,
         pos: 0,
@@ -107,6 +111,7 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         routes: Vec::new(),
         warnings: Vec::new(),
         ppdefines: history,
+        cfg_vars: Vec::new(),
     };
     p.top(&mut cfg);
     diags.append(&mut p.diags);
@@ -155,6 +160,18 @@ pub fn parse_str_lenient(
 }
 
 /// Route keywords that start a top-level block.
+/// Core actions that may be written without parentheses (`force_rport;`).
+const BARE_CORE_ACTIONS: &[&str] = &[
+    "force_rport",
+    "add_local_rport",
+    "revert_uri",
+    "force_tcp_alias",
+    "set_reply_no_connect",
+    "set_forward_no_connect",
+    "set_reply_close",
+    "set_forward_close",
+];
+
 const ROUTE_KEYWORDS: &[&str] = &[
     "request_route",
     "route",
@@ -174,6 +191,8 @@ const MAX_NESTING: u32 = 128;
 const MAX_OPERATORS: u32 = 512;
 
 pub(crate) struct Parser {
+    /// Named flags declared with `flags NAME[: N], ...` (usable as numbers).
+    flag_names: std::collections::HashMap<String, i32>,
     nest: u32,
     toks: Vec<Token>,
     pos: usize,
@@ -345,13 +364,33 @@ impl Parser {
             && (next_is(self, P::LBrace) || next_is(self, P::LBracket))
         {
             let r = self.route_decl()?;
-            cfg.routes.push(r);
+            // Kamailio appends a repeated main block (request_route / route,
+            // reply_route, onsend_route) to the first one; named blocks
+            // stay unique (compile refuses a second `route[X]`).
+            let appended = matches!(
+                r.kind,
+                RouteKind::Request | RouteKind::Reply | RouteKind::OnSend
+            ) && r.name.is_none();
+            match cfg
+                .routes
+                .iter_mut()
+                .find(|p| appended && p.kind == r.kind && p.name.is_none())
+            {
+                Some(first) => first.body.stmts.extend(r.body.stmts),
+                None => cfg.routes.push(r),
+            }
             return Ok(());
         }
         match id.as_str() {
-            "loadmodule" => {
+            "flags" | "avpflags" if !next_is(self, P::Assign) => self.flags_decl(id == "flags"),
+            "loadmodule" | "loadmodulex" => {
                 self.pos += 1;
                 let (path, sp) = self.string_lit("a module file name, e.g. \"tm.so\"")?;
+                let path = if id == "loadmodulex" {
+                    expand_env(&path)
+                } else {
+                    path
+                };
                 let base = path.rsplit('/').next().unwrap_or(&path);
                 let name = base.strip_suffix(".so").unwrap_or(base).to_string();
                 cfg.loadmodules.push(LoadModule {
@@ -377,16 +416,21 @@ impl Parser {
                 self.eat_p(P::Semi);
                 Ok(())
             }
-            "modparam" => {
+            "modparam" | "modparamx" => {
+                // modparamx: variables in the names and a string value are
+                // evaluated at load (`$env(NAME)`).
+                let x = |s: String| if id == "modparamx" { expand_env(&s) } else { s };
                 self.pos += 1;
                 self.expect_p(P::LParen, "`(`")?;
                 let (module, module_span) = self.string_lit("the module name")?;
+                let module = x(module);
                 self.expect_p(P::Comma, "`,`")?;
                 let (param, param_span) = self.string_lit("the parameter name")?;
+                let param = x(param);
                 self.expect_p(P::Comma, "`,`")?;
                 let vs = self.cur_span();
                 let value = match self.peek().map(|t| t.tok.clone()) {
-                    Some(Tok::Str(_)) => ModParamValue::Str(self.string_lit("a value")?.0),
+                    Some(Tok::Str(_)) => ModParamValue::Str(x(self.string_lit("a value")?.0)),
                     Some(Tok::Int(n)) => {
                         self.pos += 1;
                         ModParamValue::Int(n as i32)
@@ -422,6 +466,86 @@ impl Parser {
             }
             _ => self.global(cfg),
         }
+    }
+
+    /// `flags NAME[: N], ...` (named flags for setflag & co; a flag without
+    /// a number takes the lowest free one) or `avpflags NAME, ...`.
+    fn flags_decl(&mut self, numbered: bool) -> PResult<()> {
+        self.pos += 1;
+        loop {
+            let t = self.bump().ok_or(())?;
+            let name = match &t.tok {
+                Tok::Ident(n) | Tok::Str(n) => n.clone(),
+                _ => {
+                    let found = describe(Some(&t));
+                    self.err(t.span, format!("expected a flag name, found {found}"));
+                    return Err(());
+                }
+            };
+            let mut no = None;
+            if self.eat_p(P::Colon) {
+                let sp = self.cur_span();
+                match self.bump().map(|t| t.tok) {
+                    Some(Tok::Int(n)) if (0..32).contains(&n) => no = Some(n as i32),
+                    _ => {
+                        self.err(sp, "a flag number goes from 0 to 31");
+                        return Err(());
+                    }
+                }
+            }
+            if numbered {
+                if self.flag_names.contains_key(&name) {
+                    self.err(t.span, format!("flag `{name}` is declared twice"));
+                } else {
+                    let taken = |n: i32| self.flag_names.values().any(|v| *v == n);
+                    match no.or_else(|| (0..32).find(|n| !taken(*n))) {
+                        Some(n) if no.is_none() || !taken(n) => {
+                            self.flag_names.insert(name, n);
+                        }
+                        _ => self.err(t.span, format!("flag `{name}`: its number is taken")),
+                    }
+                }
+            }
+            if !self.eat_p(P::Comma) {
+                break;
+            }
+        }
+        self.eat_p(P::Semi);
+        Ok(())
+    }
+
+    /// `group.name = value [desc "text"]`: a custom cfg variable.
+    fn cfg_var(&mut self, cfg: &mut ParsedConfig, name: String, span: Span) -> PResult<()> {
+        self.pos += 1; // `=`
+        let vs = self.cur_span();
+        let neg = self.eat_p(P::Minus);
+        let value = match self.bump().map(|t| t.tok) {
+            Some(Tok::Str(s)) if !neg => GlobalValue::Str(s),
+            Some(Tok::Int(n)) => GlobalValue::Int(if neg {
+                (n as i32).wrapping_neg()
+            } else {
+                n as i32
+            }),
+            _ => {
+                self.err(vs, format!("`{name}` needs a number or a quoted string"));
+                return Err(());
+            }
+        };
+        if self
+            .peek()
+            .and_then(|t| t.ident())
+            .is_some_and(|k| k.eq_ignore_ascii_case("desc"))
+        {
+            self.pos += 1;
+            self.string_lit("a description")?;
+        }
+        self.eat_p(P::Semi);
+        if cfg.cfg_vars.iter().any(|(n, _)| *n == name) {
+            self.err(span, format!("cfg variable `{name}` is declared twice"));
+            return Err(());
+        }
+        cfg.cfg_vars.push((name, value));
+        Ok(())
     }
 
     /// A string literal (adjacent literals are concatenated).
@@ -465,6 +589,11 @@ impl Parser {
             name.push('.');
             name.push_str(&t.text);
             name_span = name_span.to(t.span);
+        }
+        // `group.name = ...` declares a cfg variable; the core's own dotted
+        // parameters are the `kemi.*` ones.
+        if name.contains('.') && !name.starts_with("kemi.") && self.at_p(P::Assign) {
+            return self.cfg_var(cfg, name, name_span);
         }
         if !self.at_p(P::Assign) {
             let found = describe(self.peek());
@@ -928,6 +1057,19 @@ impl Parser {
                     let call = self.call()?;
                     self.expect_semi();
                     StmtKind::Call(call)
+                }
+                // Core actions Kamailio's grammar also takes without `()`.
+                _ if BARE_CORE_ACTIONS.contains(&id.as_str())
+                    && self.peek_at(1).is_some_and(|n| n.is_p(P::Semi)) =>
+                {
+                    self.pos += 1;
+                    self.expect_semi();
+                    StmtKind::Call(Call {
+                        name: id.clone(),
+                        name_span: start,
+                        args: Vec::new(),
+                        span: start,
+                    })
                 }
                 _ => {
                     let found = describe(Some(&t));
@@ -1507,6 +1649,14 @@ impl Parser {
                         span,
                     })
                 }
+                _ if self.flag_names.contains_key(id.as_str()) => {
+                    let n = self.flag_names[id.as_str()];
+                    self.pos += 1;
+                    Ok(Expr {
+                        kind: ExprKind::Int(i64::from(n)),
+                        span: start,
+                    })
+                }
                 _ => {
                     self.diags.push(
                         Diagnostic::error(start, format!("unexpected word `{id}` in an expression"))
@@ -1528,4 +1678,27 @@ impl Parser {
             }
         }
     }
+}
+
+/// `$env(NAME)` in a `loadmodulex`/`modparamx` string, replaced by the
+/// variable's value (empty when unset).
+fn expand_env(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("$env(") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 5..];
+        match after.find(')') {
+            Some(j) => {
+                out.push_str(&std::env::var(&after[..j]).unwrap_or_default());
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

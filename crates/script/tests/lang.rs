@@ -782,14 +782,61 @@ fn empty_blocks_are_refused() {
 }
 
 #[test]
-fn unknown_plain_pv_is_an_avp() {
-    let v = logs(r#"$nope = 5; t_log("$avp(nope)"); $var(c) = $nope + 1; t_log("$var(c)");"#);
-    assert_eq!(v, ["5", "6"]);
-    let e = check("request_route { $var(a) = $nope; }");
-    assert!(e.contains("read as `$avp(nope)`"), "{e}");
-    // with parentheses it stays an error
-    let e = check("request_route { $var(a) = $nope(x); }");
-    assert!(e.contains("unknown pseudo-variable class"), "{e}");
+fn unknown_plain_pv_is_refused_in_expressions() {
+    // Kamailio 5.6.3: "Can't get from cache: $nope" (parse error) for a bare
+    // `$nope` on either side of an assignment or in a condition
+    for cfg in [
+        "request_route { $var(a) = $nope; }",
+        "request_route { $nope = 1; }",
+        "request_route { if ($nope == 1) { exit; } }",
+        "request_route { $var(a) = $nope(x); }",
+    ] {
+        let e = check(cfg);
+        assert!(e.contains("unknown pseudo-variable class"), "{cfg}: {e}");
+    }
+}
+
+#[test]
+fn repeated_main_routes_are_appended() {
+    // Kamailio appends a second request_route (or `route`) to the first
+    let v = run(r#"request_route { t_log("one"); }
+        route[X] { t_log("x"); }
+        route { t_log("two"); route(X); }
+        request_route { t_log("three"); }"#);
+    assert_eq!(
+        v,
+        [
+            "one",
+            "two",
+            "x",
+            "three",
+            "=> rc=1 exited=false dropped=false"
+        ]
+    );
+    let e = check("route[X] { exit; }\nroute[X] { drop; }\nrequest_route { route(X); }");
+    assert!(e.contains("defined more than once"), "{e}");
+}
+
+#[test]
+fn named_flags_and_cfg_vars() {
+    let v = run(r#"flags FA: 3, FB, "FC": 7;
+        avpflags af1, af2;
+        grp.n = 0x10 desc "a number"
+        grp.s = "text" DESC "a string"
+        grp.neg = -2
+        request_route {
+            $var(a) = FA; $var(b) = FB; $var(c) = FC;
+            t_log("$var(a) $var(b) $var(c)");
+            t_log("$sel(cfg_get.grp.n) $sel(cfg_get.grp.s) $sel(cfg_get.grp.neg)");
+            if ($sel(cfg_get.grp.n) == 16) { t_log("int"); }
+        }"#);
+    assert_eq!(v[..3], ["3 0 7", "16 text -2", "int"]);
+    let e = check("grp.v = 1\ngrp.v = 2\nrequest_route { exit; }");
+    assert!(e.contains("declared twice"), "{e}");
+    let e = check("request_route { $var(a) = $sel(cfg_get.grp.nope); }");
+    assert!(e.contains("unknown cfg variable"), "{e}");
+    let e = check("flags FA: 40;\nrequest_route { exit; }");
+    assert!(e.contains("0 to 31"), "{e}");
 }
 
 #[test]

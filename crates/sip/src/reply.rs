@@ -227,12 +227,12 @@ pub fn build_reply_into(
                 _ => {}
             }
         }
-        // RFC 3581 (and Kamailio): with rport, `received` is always added;
-        // without it, when the Via has one already or its sent-by host is not
-        // the source IP. Kamailio appends it at the end of the Via, keeping
-        // any earlier `received`.
-        let rport = v.rport().is_some() || opts.force_rport;
-        if rport
+        // RFC 3581 (and Kamailio): with the client's rport, `received` is
+        // always added (`force_rport()` alone does not add it); without it,
+        // when the Via has one already or its sent-by host is not the source
+        // IP. Kamailio appends it at the end of the Via, keeping any earlier
+        // `received`.
+        if v.rport().is_some()
             || v.received_range().is_some()
             || !v
                 .host_unbracketed()

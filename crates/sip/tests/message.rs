@@ -499,6 +499,37 @@ fn no_rport_same_ip_no_received() {
     assert!(r.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070\r\n"));
 }
 
+/// Kamailio 5.6: `force_rport()` adds `rport=` but not `received` when the
+/// sent-by host is the source IP (a client's own `rport` adds both).
+#[test]
+fn force_rport_alone_adds_no_received() {
+    let m = msg(
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK1\r\nt: <sip:a@b>;tag=x\r\n\r\n",
+    );
+    let opts = |ip: &'static [u8]| ReplyOpts {
+        src_ip: Some(ip),
+        src_port: Some(7),
+        force_rport: true,
+        ..Default::default()
+    };
+    let r = build_reply(&m, 200, b"OK", &opts(b"10.0.0.1"));
+    assert!(
+        r.starts_with(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK1;rport=7\r\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    let r = build_reply(&m, 200, b"OK", &opts(b"10.0.0.2"));
+    assert!(
+        r.starts_with(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK1;rport=7;received=10.0.0.2\r\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+}
+
 /// Kamailio 5.6 replaces an `rport` value the client put in its Via.
 #[test]
 fn rport_with_a_value_is_replaced() {

@@ -419,6 +419,9 @@ impl AsyncState {
 enum RouteSel {
     Static(RouteId),
     Dynamic(siprd_script::pv::Format<Ctx>),
+    /// A name no `route[...]` block has: Kamailio starts and the call fails
+    /// (-1) at run time.
+    Missing(Box<str>),
 }
 
 impl RouteSel {
@@ -427,17 +430,24 @@ impl RouteSel {
         if name.contains('$') {
             return Ok(RouteSel::Dynamic(siprd_script::pv::parse_format(fx, name)?));
         }
-        fx.routes
-            .route
-            .get(name)
-            .copied()
-            .map(RouteSel::Static)
-            .ok_or_else(|| format!("route[{name}] is not defined"))
+        Ok(match fx.routes.route.get(name) {
+            Some(id) => RouteSel::Static(*id),
+            None => {
+                fx.warnings.push(format!(
+                    "route[{name}] is not defined: the call will fail (-1)"
+                ));
+                RouteSel::Missing(name.into())
+            }
+        })
     }
 
     fn get(&self, ctx: &mut Ctx) -> Option<RouteId> {
         match self {
             RouteSel::Static(id) => Some(*id),
+            RouteSel::Missing(name) => {
+                tracing::error!("async: route block not found: {name}");
+                None
+            }
             RouteSel::Dynamic(f) => {
                 let name = f.eval(ctx);
                 let name = String::from_utf8_lossy(&name);
