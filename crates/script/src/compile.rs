@@ -804,6 +804,19 @@ impl<C: 'static> Compiler<'_, C> {
                 None
             }
             Err(e) => {
+                // Kamailio 5.6 logs "error searching pvar" and loads: a plain
+                // `$name` in an expression or assignment is `$avp(name)`.
+                if let Some(avp) = plain_name_as_avp(&mut fx, text) {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            span,
+                            format!("`{text}` is not a pseudo-variable: it is read as `$avp({})`", &text[1..]),
+                        )
+                        .label("unknown pseudo-variable class")
+                        .help(format!("write `$avp({})` if an AVP is meant", &text[1..])),
+                    );
+                    return Some(avp);
+                }
                 let d = self.err(span, e).label("in this pseudo-variable");
                 self.diags.push(d);
                 None
@@ -1685,27 +1698,33 @@ fn push_escape(out: &mut String, e: char, icase: bool) {
 
 /// A pseudo-variable argument as Kamailio's older int/str-or-variable fixups
 /// read it (sl_send_reply, t_reply, ...): a plain `$name` that is no
-/// pseudo-variable class is the AVP `$avp(name)`. (A bare `$name` in an
-/// expression or a format string is a config error, as in Kamailio.)
+/// pseudo-variable class is the AVP `$avp(name)`, as in expressions. (In a
+/// format string it stays a config error, as in Kamailio.)
 fn parse_pv_or_avp<C: 'static>(
     fx: &mut FixupCtx<'_, C>,
     text: &str,
 ) -> Result<crate::pv::PvSpec<C>, String> {
     match crate::pv::parse_pv(fx, text) {
         Ok((p, _)) => Ok(p),
-        Err(e) => {
-            let name = &text[1..];
-            let plain = !name.is_empty()
-                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                && !name.as_bytes()[0].is_ascii_digit();
-            if plain && fx.registry.pv_classes.contains_key("avp") {
-                if let Ok((p, _)) = crate::pv::parse_pv(fx, &format!("$avp({name})")) {
-                    return Ok(p);
-                }
-            }
-            Err(e)
-        }
+        Err(e) => plain_name_as_avp(fx, text).ok_or(e),
     }
+}
+
+/// `$name` (letters, digits, `_`; no class of that name) as `$avp(name)`.
+fn plain_name_as_avp<C: 'static>(
+    fx: &mut FixupCtx<'_, C>,
+    text: &str,
+) -> Option<crate::pv::PvSpec<C>> {
+    let name = text.strip_prefix('$')?;
+    let plain = !name.is_empty()
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && !name.as_bytes()[0].is_ascii_digit();
+    if !plain || !fx.registry.pv_classes.contains_key("avp") {
+        return None;
+    }
+    crate::pv::parse_pv(fx, &format!("$avp({name})"))
+        .ok()
+        .map(|(p, _)| p)
 }
 
 #[cfg(test)]
