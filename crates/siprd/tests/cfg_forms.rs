@@ -90,7 +90,7 @@ fn kamailio_config_forms_run() {
 fn kamailio_refusals_are_kept() {
     for (cfg, needle) in [
         (
-            "request_route { $xyz = 1; }",
+            "request_route { $xyz(a) = 1; }",
             "unknown pseudo-variable class",
         ),
         (
