@@ -58,3 +58,16 @@ fn exit_and_drop_take_parentheses_or_a_value() {
     let v = run("route[R] { return(-3); }\nrequest_route { route(R); t_log(\"$rc\"); route(E); t_log(\"$rc\"); }\nroute[E] { return(); }\n");
     assert_eq!(&v[..2], ["-3", "1"]);
 }
+
+#[test]
+fn vz_is_var_and_vn_keeps_null() {
+    let v = body(
+        r#"$var(q) = 3; $vz(r) = 7; $vz(w) = $null; $vn(e) = "s"; $vn(e) = $null; $vn(t) = 9;
+        t_log("[$vz(q)] [$var(r)] [$vz(w)] [$vn(e)] [$vn(q)] [$var(t)] [$vn(none)]");
+        if ($vn(none) == $null) { t_log("vn null"); }
+        if ($vz(none) == $null) { t_log("vz null"); }"#,
+    );
+    assert_eq!(v[0], "[3] [7] [0] [<null>] [<null>] [0] [<null>]");
+    assert_eq!(v[1], "vn null");
+    assert!(!v[2].contains("vz null"), "{v:?}");
+}

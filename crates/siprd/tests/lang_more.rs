@@ -103,3 +103,110 @@ fn names_kamailio_refuses_are_refused() {
         assert!(out.contains("test.cfg:2:1"), "{name}: {out}");
     }
 }
+
+const PV_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "kex.so"
+request_route {
+    append_to_reply("X-Exp: [$expires(min)] [$expires(max)]\r\n");
+    $vn(a) = 5; $vz(b) = "zz"; $vn(c) = $null; $var(q) = 3; $vz(r) = 7; $vn(t) = 9;
+    append_to_reply("X-V: [$vn(a)] [$vz(b)] [$vn(c)] [$vz(none)] [$vn(none)] [$vn(q)] [$vz(q)] [$var(r)] [$var(t)]\r\n");
+    $vn(cnt) = $vn(cnt) + 1;
+    append_to_reply("X-Cnt: [$vn(cnt)]\r\n");
+    append_to_reply("X-Stat: [$stat(rcv_requests)] [$stat(nope)]\r\n");
+    append_to_reply("X-Via0: [$via0(host)] [$via0(port)] [$via0(branch)] [$via0(rport)] [$via0(proto)] [$via0(protoid)]\r\n");
+    append_to_reply("X-Via1: [$via1(host)] [$via1(port)] [$via1(rport)] [$via1(proto)] [$via1(protoid)] [$via1(received)] [$via1(i)]\r\n");
+    append_to_reply("X-ViaZ: [$viaZ(host)]\r\n");
+    append_to_reply("X-Msg: [$msg(len)] [$msg(hdrs_len)] [$msg(body_len)] [$msg(fline)] [$msg(hdrc)] [$msg(body)] [$msgbuf(0)] [$msgbuf(2)] [$msgbuf(100000)]\r\n");
+    $var(hl) = $(msg(hdrs){s.len});
+    append_to_reply("X-Hdrs: [$var(hl)]\r\n");
+    append_to_reply("X-T: [$TF] [$Tb] [$fsn]\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn more_pvs_read_as_kamailio() {
+    let s = Siprd::start(PV_CFG);
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-1\r\n\
+         Via: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9;i=abc\r\n\
+         Via: SIP/2.0/UDP 10.0.0.4:5070;branch=z9hG4bK-4\r\n\
+         From: <sip:alice@a.example.com>;tag=ft1\r\n\
+         To: <sip:bob@b.example.com>\r\n\
+         Call-ID: pv-1\r\n\
+         CSeq: 7 OPTIONS\r\n\
+         Expires: 300\r\n\
+         Contact: <sip:a@1.2.3.4>, <sip:b@1.2.3.4>;expires=20\r\n\
+         Contact: <sip:c@1.2.3.4>;expires=3600\r\n\
+         Content-Length: 0\r\n\r\n",
+        p = c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok", "{r}");
+    // the Expires header stands in for a Contact without `expires`
+    assert_eq!(header(&r, "X-Exp"), Some("[20] [3600]"), "{r}");
+    assert_eq!(
+        header(&r, "X-V"),
+        Some("[5] [zz] [<null>] [0] [<null>] [<null>] [3] [7] [0]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-Cnt"), Some("[1]"), "{r}");
+    assert_eq!(header(&r, "X-Stat"), Some("[1] [<null>]"), "{r}");
+    assert_eq!(
+        header(&r, "X-Via0"),
+        Some(&*format!("[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]", c.port())),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-Via1"),
+        Some("[10.0.0.3] [5060] [1234] [TCP] [2] [10.9.9.9] [abc]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-ViaZ"), Some("[10.0.0.4]"), "{r}");
+    let hdrs_len = req.len() - "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n".len() - 4;
+    assert_eq!(
+        header(&r, "X-Msg"),
+        Some(&*format!(
+            "[{}] [{hdrs_len}] [0] [OPTIONS sip:x@127.0.0.1 SIP/2.0] [11] [] [O] [T] [<null>]",
+            req.len()
+        )),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-Hdrs"), Some(&*format!("[{hdrs_len}]")), "{r}");
+    let t = header(&r, "X-T").unwrap_or_default();
+    // ctime-like text, the start time in seconds, no forced socket
+    assert!(t.ends_with("] [<null>]"), "{t}");
+    let tb: i64 = t
+        .split("] [")
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    assert!(tb > now - 120 && tb <= now, "{t}");
+    // a second request: $vn keeps its value between messages
+    let r = c.request(s.udp_addr(), &req.replace("pv-1", "pv-2"));
+    assert_eq!(header(&r, "X-Cnt"), Some("[11]"), "{r}");
+}
+
+/// Kamailio 5.6.3 refuses `$utime`, `$via0(params)`, `$msg(fline_len)`.
+#[test]
+fn pvs_kamailio_refuses() {
+    for pv in ["$utime", "$utimef", "$via0(params)", "$msg(fline_len)", "$expires(avg)"] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"xlog.so\"\nrequest_route {{\n xlog(\"L_INFO\", \"{pv}\\n\");\n}}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{pv}: {out}");
+        assert!(out.contains("test.cfg:5:"), "{pv}: {out}");
+    }
+}
