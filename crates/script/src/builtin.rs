@@ -101,12 +101,17 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
     reg.add_pv(PvClassDef {
         name: "sel",
         module: "core",
-        parse: Arc::new(|_fx, inner| {
+        parse: Arc::new(|fx, inner| {
             let sel = inner.map(str::trim).unwrap_or("");
             let Some(var) = sel.strip_prefix("cfg_get.") else {
-                return Err(format!(
-                    "select `{sel}` is not supported (siprd reads `cfg_get.group.name`)"
-                ));
+                let steps = select_steps(sel)?;
+                let Some(root) = steps.first() else {
+                    return Err("`$sel` needs a select: `$sel(from.uri)`".into());
+                };
+                let Some(parse) = fx.registry.selects.get(root.name.as_str()).cloned() else {
+                    return Err(format!("unknown select `{sel}`"));
+                };
+                return parse(fx, &steps).map_err(|e| format!("select `{sel}`: {e}"));
             };
             let v = CFG_VARS.with(|d| d.borrow().get(var).cloned());
             match v {
@@ -121,6 +126,35 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
         }),
     });
     crate::transform::register(reg);
+}
+
+/// Split a select path (`via[2].host`, `from.params.tag`) into its steps.
+pub fn select_steps(sel: &str) -> Result<Vec<crate::registry::SelectStep>, String> {
+    let mut out = Vec::new();
+    for part in sel.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => {
+                let i = rest
+                    .strip_suffix(']')
+                    .and_then(|i| i.trim().parse::<i32>().ok())
+                    .ok_or_else(|| format!("bad index in select `{sel}`"))?;
+                (n, Some(i))
+            }
+            None => (part, None),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            return Err(format!("bad select `{sel}`"));
+        }
+        out.push(crate::registry::SelectStep {
+            name: name.to_string(),
+            index,
+        });
+    }
+    Ok(out)
 }
 
 thread_local! {

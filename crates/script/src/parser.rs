@@ -1605,6 +1605,34 @@ impl Parser {
                     span: start,
                 })
             }
+            // A select (`@from.tag`, `@via[2].host`): read as `$sel(...)`.
+            Tok::Punct(P::At) => {
+                self.pos += 1;
+                let mut path = String::new();
+                let mut end = start;
+                while let Some(t) = self.peek() {
+                    let part = matches!(
+                        t.tok,
+                        Tok::Ident(_)
+                            | Tok::Int(_)
+                            | Tok::Punct(P::Dot | P::LBracket | P::RBracket | P::Minus)
+                    );
+                    if t.space_before || !part {
+                        break;
+                    }
+                    path.push_str(&t.text);
+                    end = t.span;
+                    self.pos += 1;
+                }
+                if path.is_empty() {
+                    self.err(start, "expected a select after `@` (`@from.tag`)");
+                    return Err(());
+                }
+                Ok(Expr {
+                    kind: ExprKind::Pv(format!("$sel({path})")),
+                    span: start.to(end),
+                })
+            }
             Tok::Punct(P::LParen) => {
                 // cast?
                 if let (Some(a), Some(b)) = (self.peek_at(1), self.peek_at(2)) {

@@ -210,3 +210,74 @@ fn pvs_kamailio_refuses() {
         assert!(out.contains("test.cfg:5:"), "{pv}: {out}");
     }
 }
+
+const SEL_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "sl.so"
+loadmodule "textops.so"
+grp.num = 5 desc "a number"
+request_route {
+    $var(a) = @from.uri; $var(b) = @to.tag; $var(c) = @ruri.user; $var(d) = @via[2].host;
+    $var(e) = @cseq.method; $var(f) = @call_id;
+    append_to_reply("X-S1: [$var(a)] [$var(b)] [$var(c)] [$var(d)] [$var(e)] [$var(f)]\r\n");
+    append_to_reply("X-S2: [$sel(from.name)] [$sel(to.name)] [$sel(ruri.port)] [$sel(ruri.params.x)] [$sel(ruri.transport)] [$sel(via[-1].port)] [$sel(via.params.branch)] [$sel(cseq.num)] [$sel(contact.expires)] [$sel(msg.header.Max-Forwards)] [$sel(msg.header.Max_Forwards)] [$sel(msg.header.cseq)]\r\n");
+    append_to_reply("X-S3: [$sel(from)] [$sel(via[2])] [$sel(via[2].rport)] [$sel(via[2].received)] [$sel(via[3].host)]\r\n");
+    if (@from.tag == "ft1" && @via[1].host == "127.0.0.1") { append_to_reply("X-If: yes\r\n"); }
+    if ($sel(cfg_get.grp.num) == 5) { append_to_reply("X-Cfg: int\r\n"); }
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn selects_read_as_kamailio() {
+    let s = Siprd::start(SEL_CFG);
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1:5080;x=1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-1\r\n\
+         Via: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9\r\n\
+         From: \"Al\" <sip:alice@a.example.com>;tag=ft1\r\n\
+         To: <sip:bob@b.example.com>;tag=tt2\r\n\
+         Call-ID: sel-1\r\n\
+         CSeq: 7 OPTIONS\r\n\
+         Max-Forwards: 69\r\n\
+         Contact: <sip:c@1.2.3.4>;expires=60\r\n\
+         Content-Length: 0\r\n\r\n",
+        p = c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok", "{r}");
+    assert_eq!(
+        header(&r, "X-S1"),
+        Some("[sip:alice@a.example.com] [tt2] [x] [10.0.0.3] [OPTIONS] [sel-1]"),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-S2"),
+        Some("[\"Al\"] [<null>] [5080] [1] [udp] [<null>] [z9hG4bK-1] [7] [60] [<null>] [69] [7 OPTIONS]"),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-S3"),
+        Some("[\"Al\" <sip:alice@a.example.com>;tag=ft1] [SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9] [1234] [10.9.9.9] [<null>]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-If"), Some("yes"), "{r}");
+    assert_eq!(header(&r, "X-Cfg"), Some("int"), "{r}");
+}
+
+#[test]
+fn unknown_selects_are_refused_with_the_position() {
+    for (expr, what) in [
+        ("$var(x) = @nope.x;", "unknown select `nope.x`"),
+        ("$var(x) = $sel(from.bogus);", "select `from.bogus`"),
+        ("$var(x) = @from[2].uri;", "takes no [index]"),
+    ] {
+        let cfg = format!("listen=udp:127.0.0.1:0\nrequest_route {{\n  {expr}\n}}\n");
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{expr}: {out}");
+        assert!(out.contains(what), "{expr}: {out}");
+        assert!(out.contains("test.cfg:3:"), "{expr}: {out}");
+    }
+}
