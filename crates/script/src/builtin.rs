@@ -25,6 +25,36 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
             }))
         }),
     });
+    // `$vz(name)` is `$var(name)` under another name (the same values).
+    reg.add_pv(PvClassDef {
+        name: "vz",
+        module: "core",
+        parse: Arc::new(|_fx, inner| {
+            let name = inner.map(str::trim).unwrap_or("");
+            if name.is_empty() {
+                return Err("`$vz` needs a name: `$vz(name)`".into());
+            }
+            Ok(Box::new(ScriptVar::<C> {
+                slot: var_slot(name),
+                _c: PhantomData,
+            }))
+        }),
+    });
+    // `$vn(name)`: variables of their own that start null and keep `$null`.
+    reg.add_pv(PvClassDef {
+        name: "vn",
+        module: "core",
+        parse: Arc::new(|_fx, inner| {
+            let name = inner.map(str::trim).unwrap_or("");
+            if name.is_empty() {
+                return Err("`$vn` needs a name: `$vn(name)`".into());
+            }
+            Ok(Box::new(NullableVar::<C> {
+                slot: vn_slot(name),
+                _c: PhantomData,
+            }))
+        }),
+    });
     reg.add_pv(PvClassDef {
         name: "null",
         module: "core",
@@ -71,12 +101,17 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
     reg.add_pv(PvClassDef {
         name: "sel",
         module: "core",
-        parse: Arc::new(|_fx, inner| {
+        parse: Arc::new(|fx, inner| {
             let sel = inner.map(str::trim).unwrap_or("");
             let Some(var) = sel.strip_prefix("cfg_get.") else {
-                return Err(format!(
-                    "select `{sel}` is not supported (siprd reads `cfg_get.group.name`)"
-                ));
+                let steps = select_steps(sel)?;
+                let Some(root) = steps.first() else {
+                    return Err("`$sel` needs a select: `$sel(from.uri)`".into());
+                };
+                let Some(parse) = fx.registry.selects.get(root.name.as_str()).cloned() else {
+                    return Err(format!("unknown select `{sel}`"));
+                };
+                return parse(fx, &steps).map_err(|e| format!("select `{sel}`: {e}"));
             };
             let v = CFG_VARS.with(|d| d.borrow().get(var).cloned());
             match v {
@@ -91,6 +126,35 @@ pub fn register_builtins<C: Host>(reg: &mut Registry<C>) {
         }),
     });
     crate::transform::register(reg);
+}
+
+/// Split a select path (`via[2].host`, `from.params.tag`) into its steps.
+pub fn select_steps(sel: &str) -> Result<Vec<crate::registry::SelectStep>, String> {
+    let mut out = Vec::new();
+    for part in sel.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => {
+                let i = rest
+                    .strip_suffix(']')
+                    .and_then(|i| i.trim().parse::<i32>().ok())
+                    .ok_or_else(|| format!("bad index in select `{sel}`"))?;
+                (n, Some(i))
+            }
+            None => (part, None),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            return Err(format!("bad select `{sel}`"));
+        }
+        out.push(crate::registry::SelectStep {
+            name: name.to_string(),
+            index,
+        });
+    }
+    Ok(out)
 }
 
 thread_local! {
@@ -208,9 +272,50 @@ pub fn var_set(slot: usize, val: Value) {
     })
 }
 
-/// Forget every `$var` of this thread (for tests).
+/// Forget every `$var` and `$vn` of this thread (for tests).
 pub fn var_reset_thread() {
     VARS.with(|v| v.borrow_mut().clear());
+    VN_VARS.with(|v| v.borrow_mut().clear());
+}
+
+/// Global name → slot table for `$vn`, used only at load.
+fn vn_slot(name: &str) -> usize {
+    static SLOTS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    let mut t = SLOTS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let n = t.len();
+    *t.entry(name.to_string()).or_insert(n)
+}
+
+thread_local! {
+    /// `$vn` values of this worker thread, kept between messages.
+    static VN_VARS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+}
+
+struct NullableVar<C> {
+    slot: usize,
+    _c: PhantomData<fn(C)>,
+}
+
+impl<C> PvImpl<C> for NullableVar<C> {
+    fn get(&self, _ctx: &mut C, _idx: PvIndex) -> Value {
+        VN_VARS.with(|v| v.borrow().get(self.slot).cloned().unwrap_or(Value::Null))
+    }
+    fn set(&self, _ctx: &mut C, _idx: PvIndex, val: Value) -> Result<(), PvError> {
+        VN_VARS.with(|v| {
+            let mut v = v.borrow_mut();
+            if v.len() <= self.slot {
+                v.resize(self.slot + 1, Value::Null);
+            }
+            v[self.slot] = val;
+        });
+        Ok(())
+    }
+    fn writable(&self) -> bool {
+        true
+    }
 }
 
 struct ScriptVar<C> {

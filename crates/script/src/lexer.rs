@@ -306,7 +306,15 @@ impl<'a> Lexer<'a> {
                 }
                 return Some(Tok::Int(n));
             }
-            if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            // `101b` is binary (Kamailio's `[01]+b`; `0b101` and `2b` are not numbers).
+            if let Some(bits) = t.strip_suffix('b') {
+                if !bits.is_empty() && bits.bytes().all(|c| c == b'0' || c == b'1') {
+                    let n = i64::from_str_radix(bits, 2).unwrap_or(i64::MAX);
+                    return Some(Tok::Int(n));
+                }
+            }
+            // Only a lower-case `0x` makes a hex number (`0XFF` is a syntax error).
+            if let Some(h) = t.strip_prefix("0x") {
                 if !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()) {
                     let n = i64::from_str_radix(h, 16).unwrap_or(i64::MAX);
                     return Some(Tok::Int(n));

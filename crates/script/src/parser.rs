@@ -1025,17 +1025,25 @@ impl Parser {
                 }
                 "exit" => {
                     self.pos += 1;
+                    self.exit_value()?;
                     self.expect_semi();
                     StmtKind::Exit
                 }
                 "drop" => {
                     self.pos += 1;
+                    self.exit_value()?;
                     self.expect_semi();
                     StmtKind::Drop
                 }
                 "return" => {
                     self.pos += 1;
                     let e = if self.at_p(P::Semi) {
+                        None
+                    } else if self.at_p(P::LParen)
+                        && self.peek_at(1).is_some_and(|t| t.is_p(P::RParen))
+                    {
+                        // `return()` is a bare `return`
+                        self.pos += 2;
                         None
                     } else {
                         Some(self.expr()?)
@@ -1242,6 +1250,19 @@ impl Parser {
         })
     }
 
+    /// What may follow `exit`/`drop` in Kamailio 5.6: nothing, `()`, or an
+    /// expression (`exit(1)`, `drop $var(x)`) that is parsed and has no effect.
+    fn exit_value(&mut self) -> PResult<()> {
+        if self.at_p(P::Semi) || self.at_p(P::RBrace) {
+            return Ok(());
+        }
+        if self.at_p(P::LParen) && self.peek_at(1).is_some_and(|t| t.is_p(P::RParen)) {
+            self.pos += 2;
+            return Ok(());
+        }
+        self.expr().map(drop)
+    }
+
     // ---------------------------------------------------------------- expressions
 
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
@@ -1274,6 +1295,9 @@ impl Parser {
             Tok::Punct(P::Star) => (BinOp::Mul, 11),
             Tok::Punct(P::Slash) => (BinOp::Div, 11),
             Tok::Ident(s) if s == "mod" => (BinOp::Mod, 11),
+            // Kamailio's keyword spellings of `||` and `&&`.
+            Tok::Ident(s) if s == "or" => (BinOp::Or, 1),
+            Tok::Ident(s) if s == "and" => (BinOp::And, 2),
             _ => return None,
         })
     }
@@ -1556,6 +1580,8 @@ impl Parser {
         };
         match &t.tok {
             Tok::Punct(P::Not) => un(self, UnOp::Not),
+            // `not` is Kamailio's keyword spelling of `!`.
+            Tok::Ident(s) if s == "not" => un(self, UnOp::Not),
             Tok::Punct(P::Minus) => un(self, UnOp::Neg),
             Tok::Punct(P::Tilde) => un(self, UnOp::BitNot),
             Tok::Int(n) => {
@@ -1577,6 +1603,34 @@ impl Parser {
                 Ok(Expr {
                     kind: ExprKind::Pv(p.clone()),
                     span: start,
+                })
+            }
+            // A select (`@from.tag`, `@via[2].host`): read as `$sel(...)`.
+            Tok::Punct(P::At) => {
+                self.pos += 1;
+                let mut path = String::new();
+                let mut end = start;
+                while let Some(t) = self.peek() {
+                    let part = matches!(
+                        t.tok,
+                        Tok::Ident(_)
+                            | Tok::Int(_)
+                            | Tok::Punct(P::Dot | P::LBracket | P::RBracket | P::Minus)
+                    );
+                    if t.space_before || !part {
+                        break;
+                    }
+                    path.push_str(&t.text);
+                    end = t.span;
+                    self.pos += 1;
+                }
+                if path.is_empty() {
+                    self.err(start, "expected a select after `@` (`@from.tag`)");
+                    return Err(());
+                }
+                Ok(Expr {
+                    kind: ExprKind::Pv(format!("$sel({path})")),
+                    span: start.to(end),
                 })
             }
             Tok::Punct(P::LParen) => {

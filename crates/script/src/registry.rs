@@ -285,7 +285,25 @@ pub struct Registry<C> {
     /// `myself` in `uri == myself`, `src_ip != myself`: is this value (a URI,
     /// a host[:port] or an IP) one of the server's own addresses?
     pub myself: Option<MyselfCheck<C>>,
+    /// Kamailio's selects (`@from.tag`, `$sel(via[2].host)`) by their first
+    /// name; the host fills this (the language knows no SIP). `cfg_get` is
+    /// the language's own.
+    pub selects: HashMap<&'static str, SelectParse<C>>,
 }
+
+/// One step of a select path: `via[2]` is `name: "via", index: Some(2)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectStep {
+    pub name: String,
+    pub index: Option<i32>,
+}
+
+/// Resolves a whole select path (first step included) at load.
+pub type SelectParse<C> = Arc<
+    dyn Fn(&mut FixupCtx<'_, C>, &[SelectStep]) -> Result<Box<dyn PvImpl<C>>, String>
+        + Send
+        + Sync,
+>;
 
 /// The host's answer to `X == myself`.
 pub type MyselfCheck<C> = Arc<dyn Fn(&mut C, &Value) -> bool + Send + Sync>;
@@ -303,6 +321,7 @@ impl<C> Default for Registry<C> {
             line_arg: std::collections::HashSet::new(),
             keywords: HashMap::new(),
             myself: None,
+            selects: HashMap::new(),
         }
     }
 }
@@ -322,6 +341,10 @@ impl<C> Registry<C> {
     }
     pub fn add_pv(&mut self, p: PvClassDef<C>) {
         self.pv_classes.insert(p.name, p);
+    }
+    /// A select family (`from`, `via` ...), see [`Registry::selects`].
+    pub fn add_select(&mut self, root: &'static str, parse: SelectParse<C>) {
+        self.selects.insert(root, parse);
     }
     pub fn add_transform(&mut self, t: TransformClassDef<C>) {
         self.transforms.insert(t.class, t);

@@ -232,11 +232,19 @@ fn apply_globals(parsed: &ParsedConfig, diags: &mut Vec<Diagnostic>) -> CoreSett
             settings.aliases.push(crate::settings::Alias::whole(text));
             continue;
         }
-        if let Err(e) = settings.apply(&g.name, &global_value(&g.value)) {
-            diags.push(Diagnostic::error(
+        match settings.apply(&g.name, &global_value(&g.value)) {
+            Ok(crate::core_params::Support::Ignored) => diags.push(
+                Diagnostic::warning(
+                    g.name_span,
+                    format!("global parameter `{}` is ignored by siprd", g.name),
+                )
+                .help("Kamailio knows it; it has no effect here"),
+            ),
+            Ok(crate::core_params::Support::Used) => {}
+            Err(e) => diags.push(Diagnostic::error(
                 g.value_span,
                 format!("bad value for `{}`: {e}", g.name),
-            ));
+            )),
         }
     }
     if let Some((engine, span)) = &parsed.cfgengine {

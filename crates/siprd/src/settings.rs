@@ -235,7 +235,7 @@ impl CoreSettings {
             "received_route_mode" => self.received_route_mode = as_int(value)?,
             "async_workers" => self.async_workers = as_count(value)?,
             "async_workers_group" => self.async_workers_group.push(as_string(value)),
-            "workdir" | "work_dir" => self.workdir = Some(as_string(value)),
+            "workdir" | "wdir" => self.workdir = Some(as_string(value)),
             "force_rport" => self.force_rport = as_bool(value)?,
             "auto_aliases" => self.auto_aliases = as_bool(value)?,
             "onsend_route_reply" => self.onsend_route_reply = as_bool(value)?,
@@ -246,7 +246,7 @@ impl CoreSettings {
                 )
             }
             "cfgengine" => self.cfgengine = as_string(value),
-            "corelog" => {
+            "corelog" | "core_log" => {
                 log_level(value)?;
             }
             _ => {}

@@ -105,6 +105,15 @@ impl Stats {
         c
     }
 
+    /// One statistic by `name` (looked up in every group) or `group:name`.
+    pub fn find(&self, what: &str) -> Option<Stat> {
+        let groups = self.groups.read();
+        if let Some((g, n)) = what.split_once(':') {
+            return groups.get(g).and_then(|s| s.get(n)).cloned();
+        }
+        groups.values().find_map(|s| s.get(what)).cloned()
+    }
+
     /// `stats.get_statistics` for one argument: `all`, `group:` or a name
     /// (looked up in every group). Lines are `group:name = value`.
     pub fn get(&self, what: &str, out: &mut Vec<String>) {

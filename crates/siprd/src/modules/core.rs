@@ -56,6 +56,7 @@ impl Module for Core {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        super::select::register(reg);
         // Kamailio's core actions are checked against no route type, but
         // onsend_route refuses all of them except the flag functions, log()
         // and the set_{forward,reply}_{close,no_connect} family.

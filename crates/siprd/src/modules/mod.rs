@@ -19,6 +19,7 @@ pub mod nosip;
 pub mod pv;
 pub mod rr;
 pub mod sanity;
+pub mod select;
 pub mod siputils;
 pub mod sl;
 pub mod textops;

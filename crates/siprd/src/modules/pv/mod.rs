@@ -4,6 +4,7 @@
 //! (`branch.rs`); RPC `pv.shvGet`/`pv.shvSet` (`rpc.rs`).
 
 pub mod branch;
+pub mod more;
 pub mod msg;
 mod rpc;
 pub mod sbranch;
@@ -63,6 +64,7 @@ impl Module for Pv {
 
     fn register(&self, reg: &mut Registry<Ctx>) {
         msg::register(reg);
+        more::register(reg);
         transforms::register(reg);
         vars::register(reg, &self.vars);
         sbranch::register(reg);

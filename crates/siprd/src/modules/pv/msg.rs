@@ -65,6 +65,13 @@ enum Field {
     Proto,
     MsgBuf,
     MsgLen,
+    /// `$msg(hdrs)`: the header lines without the last line end and the
+    /// empty line; `$msg(hdrs_len)` its length; `$msg(fline)` the start line;
+    /// `$msg(hdrc)` the number of header lines.
+    MsgHdrs,
+    MsgHdrsLen,
+    MsgFline,
+    MsgHdrCount,
     BodySize,
     Body,
     UserAgent,
@@ -368,6 +375,23 @@ impl Simple {
                 Some(raw) => Value::Str(raw.0.clone()),
                 None => Value::Str(msg.buf().clone()),
             },
+            MsgHdrs | MsgHdrsLen => {
+                let (a, mut b) = (msg.headers_start(), msg.headers_end());
+                let buf = msg.buf();
+                if b >= 2 && buf.get(b - 2..b) == Some(b"\r\n") {
+                    b -= 2;
+                } else if b >= 1 && buf.get(b - 1) == Some(&b'\n') {
+                    b -= 1;
+                }
+                let b = b.max(a);
+                if self.0 == MsgHdrsLen {
+                    Value::Int((b - a) as i32)
+                } else {
+                    Value::Str(msg.slice(a..b))
+                }
+            }
+            MsgFline => bytes_of(ctx, msg.first_line()),
+            MsgHdrCount => Value::Int(msg.headers().count() as i32),
             MsgLen => match ctx.event_data::<RawPacket>() {
                 Some(raw) => Value::Int(raw.0.len() as i32),
                 None => Value::Int(msg.buf().len() as i32),
@@ -1434,9 +1458,13 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("len") => MsgLen,
                 Some("body") => Body,
                 Some("body_len") => BodySize,
+                Some("hdrs") => MsgHdrs,
+                Some("hdrs_len") => MsgHdrsLen,
+                Some("fline") => MsgFline,
+                Some("hdrc") => MsgHdrCount,
                 other => {
                     return Err(format!(
-                        "unknown $msg key {other:?} (buf, len, body, body_len)"
+                        "unknown $msg key {other:?} (buf, len, body, body_len, hdrs, hdrs_len, fline, hdrc)"
                     ))
                 }
             };

@@ -1,0 +1,73 @@
+//! More language forms observed on Kamailio 5.6.3: keyword operators,
+//! number forms, `exit`/`drop` with a value.
+mod common;
+use common::*;
+
+fn one(expr: &str) -> String {
+    let mut v = body(&format!("$var(r) = {expr};\n t_log(\"$var(r)\");"));
+    v.pop();
+    v.join("|")
+}
+
+#[test]
+fn and_or_not_are_keyword_operators() {
+    assert_eq!(one("1 and 0"), "0");
+    assert_eq!(one("1 and 2"), "1");
+    assert_eq!(one("0 or 3"), "1");
+    assert_eq!(one("not 0"), "1");
+    assert_eq!(one("not 5"), "0");
+    // same precedence as || and &&: `and` binds tighter than `or`
+    assert_eq!(one("1 or 0 and 0"), "1");
+    assert_eq!(one("0 and 1 or 1"), "1");
+    assert_eq!(one("1 or not 0"), "1");
+    assert_eq!(one("not not 7"), "1");
+    let v = body(
+        r#"$var(a) = 1; $var(b) = 0;
+        if ($var(a) == 1 and not $var(b)) { t_log("yes"); } else { t_log("no"); }"#,
+    );
+    assert_eq!(v[0], "yes");
+}
+
+#[test]
+fn binary_numbers_and_hex_case() {
+    assert_eq!(one("101b"), "5");
+    assert_eq!(one("0101b + 1"), "6");
+    assert_eq!(one("1b"), "1");
+    assert_eq!(one("0x1F"), "31");
+    // Kamailio refuses `0b101`, `2b` and an upper-case `0X`
+    for bad in ["0b101", "2b", "0XFF"] {
+        let d = check(&format!("request_route {{ $var(r) = {bad}; }}"));
+        assert!(d.contains("error"), "{bad}: {d}");
+        assert!(d.contains("test.cfg:1:"), "{bad}: {d}");
+    }
+}
+
+#[test]
+fn exit_and_drop_take_parentheses_or_a_value() {
+    let v = body("exit(); t_log(\"after\");");
+    assert_eq!(v, vec!["=> rc=0 exited=true dropped=false"]);
+    let v = body("exit(1); t_log(\"after\");");
+    assert_eq!(v, vec!["=> rc=0 exited=true dropped=false"]);
+    let v = body("$var(x) = 2; exit $var(x); t_log(\"after\");");
+    assert_eq!(v, vec!["=> rc=0 exited=true dropped=false"]);
+    let v = body("drop(); t_log(\"after\");");
+    assert!(v[0].contains("dropped=true"), "{v:?}");
+    let v = body("drop 2; t_log(\"after\");");
+    assert!(v[0].contains("dropped=true"), "{v:?}");
+    // return(n) and return(): the route's code
+    let v = run("route[R] { return(-3); }\nrequest_route { route(R); t_log(\"$rc\"); route(E); t_log(\"$rc\"); }\nroute[E] { return(); }\n");
+    assert_eq!(&v[..2], ["-3", "1"]);
+}
+
+#[test]
+fn vz_is_var_and_vn_keeps_null() {
+    let v = body(
+        r#"$var(q) = 3; $vz(r) = 7; $vz(w) = $null; $vn(e) = "s"; $vn(e) = $null; $vn(t) = 9;
+        t_log("[$vz(q)] [$var(r)] [$vz(w)] [$vn(e)] [$vn(q)] [$var(t)] [$vn(none)]");
+        if ($vn(none) == $null) { t_log("vn null"); }
+        if ($vz(none) == $null) { t_log("vz null"); }"#,
+    );
+    assert_eq!(v[0], "[3] [7] [0] [<null>] [<null>] [0] [<null>]");
+    assert_eq!(v[1], "vn null");
+    assert!(!v[2].contains("vz null"), "{v:?}");
+}

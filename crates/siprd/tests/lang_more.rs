@@ -1,0 +1,283 @@
+//! Config-language forms checked against Kamailio 5.6.3: core global names
+//! (aliases, ignored ones, names Kamailio refuses), keyword operators, PVs,
+//! selects, modparam regexes, listen forms and core functions.
+
+mod common;
+
+use common::*;
+
+/// Every name Kamailio 5.6.3 takes as a global parameter loads; the ones
+/// siprd has no use for come with an "ignored" warning at the name.
+#[test]
+fn kamailio_core_global_names_load() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+wdir="/tmp"
+core_log=1
+shm=64
+shm_mem=64
+tls_log=1
+rt_prio=1
+dns_srv_loadbalancing=yes
+tcp_accept_unique=1
+ipfreebind=no
+msg_time=1
+latency_limit_cfg=10
+http_reply_hack=no
+request_route { drop; }
+"#;
+    let (rc, out) = check_config(cfg);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("global parameter `shm` is ignored by siprd"),
+        "{out}"
+    );
+    assert!(out.contains("test.cfg:5:1"), "{out}");
+    // wdir and core_log are aliases siprd honours: no warning
+    assert!(!out.contains("`wdir` is ignored"), "{out}");
+    assert!(!out.contains("`core_log` is ignored"), "{out}");
+}
+
+/// `wdir` is `workdir`: siprd changes into it at start-up (and stops when
+/// it cannot).
+#[test]
+fn wdir_is_workdir() {
+    let dir = std::env::temp_dir().join(format!("siprd-wdir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let cfg_path = dir.join("w.cfg");
+    std::fs::write(
+        &cfg_path,
+        "listen=udp:127.0.0.1:0\nwdir=\"/nonexistent/siprd-wdir\"\nrequest_route { exit; }\n",
+    )
+    .expect("write cfg");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+        .arg("-f")
+        .arg(&cfg_path)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn siprd");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.is_some_and(|s| !s.success()), "siprd kept running: {err}");
+    assert!(err.contains("cannot change to workdir /nonexistent/siprd-wdir"), "{err}");
+}
+
+/// Names Kamailio 5.6.3 refuses ("syntax error" at the `=`) are refused here
+/// too, with the position.
+#[test]
+fn names_kamailio_refuses_are_refused() {
+    for (name, value) in [
+        ("work_dir", "\"/tmp\""),
+        ("statistics", "1"),
+        ("dst_blacklist_init", "1"),
+        ("stun_allow_stun", "1"),
+        ("sctp_socket_rcvbuf", "1"),
+        ("tls_threads_mode", "1"),
+        ("log_cee", "1"),
+        ("description", "\"x\""),
+        ("kemi.request_route_callback", "\"ksr_request_route\""),
+    ] {
+        let cfg = format!("listen=udp:127.0.0.1:0\n{name}={value}\nrequest_route {{ drop; }}\n");
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{name}: {out}");
+        assert!(
+            out.contains(&format!("unknown global parameter `{name}`")),
+            "{name}: {out}"
+        );
+        assert!(out.contains("test.cfg:2:1"), "{name}: {out}");
+    }
+}
+
+const PV_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "kex.so"
+request_route {
+    append_to_reply("X-Exp: [$expires(min)] [$expires(max)]\r\n");
+    $vn(a) = 5; $vz(b) = "zz"; $vn(c) = $null; $var(q) = 3; $vz(r) = 7; $vn(t) = 9;
+    append_to_reply("X-V: [$vn(a)] [$vz(b)] [$vn(c)] [$vz(none)] [$vn(none)] [$vn(q)] [$vz(q)] [$var(r)] [$var(t)]\r\n");
+    $vn(cnt) = $vn(cnt) + 1;
+    append_to_reply("X-Cnt: [$vn(cnt)]\r\n");
+    append_to_reply("X-Stat: [$stat(rcv_requests)] [$stat(nope)]\r\n");
+    append_to_reply("X-Via0: [$via0(host)] [$via0(port)] [$via0(branch)] [$via0(rport)] [$via0(proto)] [$via0(protoid)]\r\n");
+    append_to_reply("X-Via1: [$via1(host)] [$via1(port)] [$via1(rport)] [$via1(proto)] [$via1(protoid)] [$via1(received)] [$via1(i)]\r\n");
+    append_to_reply("X-ViaZ: [$viaZ(host)]\r\n");
+    append_to_reply("X-Msg: [$msg(len)] [$msg(hdrs_len)] [$msg(body_len)] [$msg(fline)] [$msg(hdrc)] [$msg(body)] [$msgbuf(0)] [$msgbuf(2)] [$msgbuf(100000)]\r\n");
+    $var(hl) = $(msg(hdrs){s.len});
+    append_to_reply("X-Hdrs: [$var(hl)]\r\n");
+    append_to_reply("X-T: [$TF] [$Tb] [$fsn]\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn more_pvs_read_as_kamailio() {
+    let s = Siprd::start(PV_CFG);
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-1\r\n\
+         Via: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9;i=abc\r\n\
+         Via: SIP/2.0/UDP 10.0.0.4:5070;branch=z9hG4bK-4\r\n\
+         From: <sip:alice@a.example.com>;tag=ft1\r\n\
+         To: <sip:bob@b.example.com>\r\n\
+         Call-ID: pv-1\r\n\
+         CSeq: 7 OPTIONS\r\n\
+         Expires: 300\r\n\
+         Contact: <sip:a@1.2.3.4>, <sip:b@1.2.3.4>;expires=20\r\n\
+         Contact: <sip:c@1.2.3.4>;expires=3600\r\n\
+         Content-Length: 0\r\n\r\n",
+        p = c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok", "{r}");
+    // the Expires header stands in for a Contact without `expires`
+    assert_eq!(header(&r, "X-Exp"), Some("[20] [3600]"), "{r}");
+    assert_eq!(
+        header(&r, "X-V"),
+        Some("[5] [zz] [<null>] [0] [<null>] [<null>] [3] [7] [0]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-Cnt"), Some("[1]"), "{r}");
+    assert_eq!(header(&r, "X-Stat"), Some("[1] [<null>]"), "{r}");
+    assert_eq!(
+        header(&r, "X-Via0"),
+        Some(&*format!("[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]", c.port())),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-Via1"),
+        Some("[10.0.0.3] [5060] [1234] [TCP] [2] [10.9.9.9] [abc]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-ViaZ"), Some("[10.0.0.4]"), "{r}");
+    let hdrs_len = req.len() - "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n".len() - 4;
+    assert_eq!(
+        header(&r, "X-Msg"),
+        Some(&*format!(
+            "[{}] [{hdrs_len}] [0] [OPTIONS sip:x@127.0.0.1 SIP/2.0] [11] [] [O] [T] [<null>]",
+            req.len()
+        )),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-Hdrs"), Some(&*format!("[{hdrs_len}]")), "{r}");
+    let t = header(&r, "X-T").unwrap_or_default();
+    // ctime-like text, the start time in seconds, no forced socket
+    assert!(t.ends_with("] [<null>]"), "{t}");
+    let tb: i64 = t
+        .split("] [")
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    assert!(tb > now - 120 && tb <= now, "{t}");
+    // a second request: $vn keeps its value between messages
+    let r = c.request(s.udp_addr(), &req.replace("pv-1", "pv-2"));
+    assert_eq!(header(&r, "X-Cnt"), Some("[11]"), "{r}");
+}
+
+/// Kamailio 5.6.3 refuses `$utime`, `$via0(params)`, `$msg(fline_len)`.
+#[test]
+fn pvs_kamailio_refuses() {
+    for pv in ["$utime", "$utimef", "$via0(params)", "$msg(fline_len)", "$expires(avg)"] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"xlog.so\"\nrequest_route {{\n xlog(\"L_INFO\", \"{pv}\\n\");\n}}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{pv}: {out}");
+        assert!(out.contains("test.cfg:5:"), "{pv}: {out}");
+    }
+}
+
+const SEL_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "sl.so"
+loadmodule "textops.so"
+grp.num = 5 desc "a number"
+request_route {
+    $var(a) = @from.uri; $var(b) = @to.tag; $var(c) = @ruri.user; $var(d) = @via[2].host;
+    $var(e) = @cseq.method; $var(f) = @call_id;
+    append_to_reply("X-S1: [$var(a)] [$var(b)] [$var(c)] [$var(d)] [$var(e)] [$var(f)]\r\n");
+    append_to_reply("X-S2: [$sel(from.name)] [$sel(to.name)] [$sel(ruri.port)] [$sel(ruri.params.x)] [$sel(ruri.transport)] [$sel(via[-1].port)] [$sel(via.params.branch)] [$sel(cseq.num)] [$sel(contact.expires)] [$sel(msg.header.Max-Forwards)] [$sel(msg.header.Max_Forwards)] [$sel(msg.header.cseq)]\r\n");
+    append_to_reply("X-S3: [$sel(from)] [$sel(via[2])] [$sel(via[2].rport)] [$sel(via[2].received)] [$sel(via[3].host)]\r\n");
+    if (@from.tag == "ft1" && @via[1].host == "127.0.0.1") { append_to_reply("X-If: yes\r\n"); }
+    if ($sel(cfg_get.grp.num) == 5) { append_to_reply("X-Cfg: int\r\n"); }
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn selects_read_as_kamailio() {
+    let s = Siprd::start(SEL_CFG);
+    let c = UdpClient::new();
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1:5080;x=1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-1\r\n\
+         Via: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9\r\n\
+         From: \"Al\" <sip:alice@a.example.com>;tag=ft1\r\n\
+         To: <sip:bob@b.example.com>;tag=tt2\r\n\
+         Call-ID: sel-1\r\n\
+         CSeq: 7 OPTIONS\r\n\
+         Max-Forwards: 69\r\n\
+         Contact: <sip:c@1.2.3.4>;expires=60\r\n\
+         Content-Length: 0\r\n\r\n",
+        p = c.port()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 ok", "{r}");
+    assert_eq!(
+        header(&r, "X-S1"),
+        Some("[sip:alice@a.example.com] [tt2] [x] [10.0.0.3] [OPTIONS] [sel-1]"),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-S2"),
+        Some("[\"Al\"] [<null>] [5080] [1] [udp] [<null>] [z9hG4bK-1] [7] [60] [<null>] [69] [7 OPTIONS]"),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-S3"),
+        Some("[\"Al\" <sip:alice@a.example.com>;tag=ft1] [SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-3;rport=1234;received=10.9.9.9] [1234] [10.9.9.9] [<null>]"),
+        "{r}"
+    );
+    assert_eq!(header(&r, "X-If"), Some("yes"), "{r}");
+    assert_eq!(header(&r, "X-Cfg"), Some("int"), "{r}");
+}
+
+#[test]
+fn unknown_selects_are_refused_with_the_position() {
+    for (expr, what) in [
+        ("$var(x) = @nope.x;", "unknown select `nope.x`"),
+        ("$var(x) = $sel(from.bogus);", "select `from.bogus`"),
+        ("$var(x) = @from[2].uri;", "takes no [index]"),
+    ] {
+        let cfg = format!("listen=udp:127.0.0.1:0\nrequest_route {{\n  {expr}\n}}\n");
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{expr}: {out}");
+        assert!(out.contains(what), "{expr}: {out}");
+        assert!(out.contains("test.cfg:3:"), "{expr}: {out}");
+    }
+}
