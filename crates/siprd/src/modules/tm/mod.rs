@@ -696,7 +696,8 @@ fn run_on_tx(
     };
     let reason = Bytes::copy_from_slice(reason);
     // KEMI failure/onreply/resume functions get no argument (Kamailio)
-    rt.raise_with_arg(&ev, rtype, None, |c| {
+    let keep = |c: &mut Ctx| keep_script_state(tx, c);
+    rt.raise_with_arg_then(&ev, rtype, None, |c| {
         if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
             tracing::error!("{name}: the transaction's request no longer parses");
         }
@@ -708,7 +709,44 @@ fn run_on_tx(
         if consumed {
             c.tm.ruri_consumed = Some((Bytes::copy_from_slice(c.ruri()), c.dst_uri.clone()));
         }
-    });
+    }, keep);
+}
+
+/// The transaction keeps the AVPs and flags a route left (Kamailio runs its
+/// request, onreply, branch-failure and failure routes on the transaction's
+/// own AVP list and message flags): the routes that run after see them.
+pub(crate) fn keep_script_state(tx: &TxRef, c: &Ctx) {
+    let mut inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_mut() {
+        s.flags = c.flags;
+        s.xflags = c.xflags;
+        s.avps = SavedAvps::of(&c.avps);
+    }
+}
+
+/// Load the AVPs and flags the transaction keeps into `c` (an onreply_route).
+pub(crate) fn load_script_state(tx: &TxRef, c: &mut Ctx) {
+    let inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_ref() {
+        c.flags = s.flags;
+        c.xflags = s.xflags;
+        c.avps = s.avps.restore();
+    }
+}
+
+/// The request route that created a transaction ended: the AVPs it changed
+/// after relaying are the transaction's (Kamailio moved its AVP list to the
+/// transaction; message flags stay as they were when relayed).
+pub fn request_route_done(ctx: &mut Ctx) {
+    let Some(tx) = ctx.tm.tx.as_ref() else {
+        return;
+    };
+    let mut inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_mut() {
+        if !(ctx.avps.is_empty() && s.avps.is_empty()) {
+            s.avps = SavedAvps::of(&ctx.avps);
+        }
+    }
 }
 
 /// Send a local reply from outside any script execution (timer thread, after

@@ -845,7 +845,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         ctx.ruri_bflags = u.flags;
     }
     if let Some(route) = on_reply {
+        // It runs on the transaction's AVPs and flags, and they keep its changes.
+        super::load_script_state(&tx, ctx);
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
+        super::keep_script_state(&tx, ctx);
         if out.dropped && code < 200 {
             return HookAction::Stop;
         }
