@@ -28,6 +28,26 @@ fn invite_to(hop: &NextHop, client: &UdpClient, call_id: &str) -> String {
     )
 }
 
+trait CallReplies {
+    /// The first lines of what arrives within `wait` for Call-ID `call_id`.
+    fn collect_call(&self, call_id: &str, wait: Duration) -> Vec<String>;
+}
+
+impl CallReplies for UdpClient {
+    fn collect_call(&self, call_id: &str, wait: Duration) -> Vec<String> {
+        let end = std::time::Instant::now() + wait;
+        let mut out = vec![];
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            if let Some(m) = self.recv(left) {
+                if header(&m, "Call-ID") == Some(call_id) {
+                    out.push(first_line(&m).to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Every log line of `s` containing `needle`, in order, trimmed of the log prefix.
 fn lines_with(s: &Siprd, needle: &str) -> Vec<String> {
     s.log()
@@ -97,4 +117,209 @@ fn onreply_and_failure_routes_run_on_the_transactions_avps_and_flags() {
     );
     let got = c.first_lines(SHORT);
     assert!(got.contains(&"SIP/2.0 486 Busy Here".to_string()), "{got:?}");
+}
+
+/// The Via branch suffixes (`.0`, `.1` ...) of the requests `hop` received
+/// within `wait`, in order of first arrival, with each one's R-URI; each is
+/// answered `200 OK` (no retransmission reaches a later call).
+fn branches_seen(hop: &NextHop, wait: Duration) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for (m, from) in hop.collect(wait) {
+        if m.starts_with("SIP/2.0") || m.starts_with("ACK") {
+            continue;
+        }
+        hop.answer(&m, from, "200 OK");
+        let via = header(&m, "Via").unwrap_or("");
+        let br = via.split("branch=").nth(1).unwrap_or("");
+        let no = br.rsplit('.').next().unwrap_or("").to_string();
+        let ruri = first_line(&m).split(' ').nth(1).unwrap_or("").to_string();
+        if !out.iter().any(|(n, u)| *n == no && *u == ruri) {
+            out.push((no, ruri));
+        }
+    }
+    out
+}
+
+fn relay_twice_cfg(hop: u16, hop2: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(u) = $rU;
+    $du = "sip:127.0.0.1:{hop}";
+    $var(r) = t_relay(); xlog("L_INFO", "T $var(u) first $var(r)\n");
+    if ($rU == "ru") {{ $ru = "sip:other@127.0.0.1"; }}
+    if ($rU == "same") {{ $ru = $ru; }}
+    if ($rU == "du") {{ $du = "sip:127.0.0.1:{hop2}"; }}
+    $var(r) = t_relay(); xlog("L_INFO", "T $var(u) second $var(r)\n");
+}}
+"#
+    ))
+}
+
+#[test]
+fn a_second_t_relay_sends_only_what_was_assigned_since() {
+    // Kamailio 5.6.3: the R-URI is "consumed" by t_relay; a second t_relay
+    // without a new assignment to $ru/$du is -1 ("no branches for
+    // forwarding"), while any assignment (even of the same value) makes a new
+    // branch of it.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&relay_twice_cfg(hop.port(), hop2.port()));
+    let c = UdpClient::new();
+    for (user, second, hop_branches, hop2_branches) in [
+        ("none", "-1", vec![("0", "sip:none@127.0.0.1")], vec![]),
+        (
+            "ru",
+            "1",
+            vec![("0", "sip:ru@127.0.0.1"), ("1", "sip:other@127.0.0.1")],
+            vec![],
+        ),
+        (
+            "same",
+            "1",
+            vec![("0", "sip:same@127.0.0.1"), ("1", "sip:same@127.0.0.1")],
+            vec![],
+        ),
+        (
+            "du",
+            "1",
+            vec![("0", "sip:du@127.0.0.1")],
+            vec![("1", "sip:du@127.0.0.1")],
+        ),
+    ] {
+        let ruri = format!("sip:{user}@127.0.0.1");
+        c.send(
+            s.udp_addr(),
+            &request("MESSAGE", &ruri, c.port(), &format!("twice-{user}"), ""),
+        );
+        assert!(s.wait_log(&format!("T {user} second {second}\n"), WAIT), "{user}");
+        let want = |v: &Vec<(&str, &str)>| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(branches_seen(&hop, SHORT), want(&hop_branches), "{user}");
+        assert_eq!(branches_seen(&hop2, SHORT), want(&hop2_branches), "{user}");
+        assert!(s.log().contains(&format!("T {user} first 1\n")));
+    }
+}
+
+fn nonack_cfg(hop: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}"); xlog("L_INFO", "N ack $var(r)\n");
+        exit;
+    }}
+    $var(c) = $rU;
+    if ($var(c) == "notx") {{
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "urinotx") {{
+        $var(r) = t_forward_nonack_uri();
+    }} else if ($var(c) == "hp") {{
+        t_newtran();
+        $du = "sip:127.0.0.1:1";
+        append_branch("sip:ab@127.0.0.1:2");
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "udp") {{
+        t_newtran();
+        $var(r) = t_forward_nonack_udp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "tcp") {{
+        t_newtran();
+        $var(r) = t_forward_nonack_tcp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "relaytcp") {{
+        $var(r) = t_relay_to_tcp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "uri") {{
+        t_newtran();
+        $ru = "sip:u@127.0.0.1:1";
+        $du = "sip:127.0.0.1:{hop}";
+        $var(r) = t_forward_nonack_uri();
+    }} else if ($var(c) == "twice") {{
+        t_newtran();
+        $var(a) = t_forward_nonack("127.0.0.1", "{hop}");
+        $var(b) = t_forward_nonack("127.0.0.1", "{hop}");
+        $var(d) = t_relay();
+        xlog("L_INFO", "N twice $var(a) $var(b) $var(d)\n");
+        exit;
+    }}
+    xlog("L_INFO", "N $var(c) $var(r)\n");
+}}
+"#
+    ))
+}
+
+#[test]
+fn t_forward_nonack_relays_in_the_scripts_transaction() {
+    // Kamailio 5.6.3: t_forward_nonack* need a transaction (t_newtran): -1
+    // and nothing sent without one; no automatic 100 for an INVITE; an
+    // explicit host:port takes every branch there ($du and the appended
+    // branch's own URI are ignored); t_forward_nonack_uri follows $du; a
+    // second relay is -1; no socket for the protocol: -7, and no reply (while
+    // t_relay_to_tcp answers `500 ... (7/TM)`).
+    let hop = NextHop::new();
+    let s = Siprd::start(&nonack_cfg(hop.port()));
+    let c = UdpClient::new();
+    let run = |user: &str, method: &str, want: &str| {
+        let ruri = format!("sip:{user}@127.0.0.1");
+        c.send(
+            s.udp_addr(),
+            &request(method, &ruri, c.port(), &format!("nonack-{user}"), ""),
+        );
+        assert!(s.wait_log(&format!("N {user} {want}\n"), WAIT), "{user}");
+    };
+    for user in ["notx", "urinotx"] {
+        run(user, "MESSAGE", "-1");
+        assert_eq!(branches_seen(&hop, SHORT), vec![], "{user}");
+        let got = c.collect_call(&format!("nonack-{user}"), Duration::from_millis(100));
+        assert!(got.is_empty(), "{got:?}");
+    }
+    run("hp", "INVITE", "1");
+    let got = hop.collect(SHORT);
+    let mut uris: Vec<&str> = got
+        .iter()
+        .filter(|(m, _)| m.starts_with("INVITE"))
+        .map(|(m, _)| first_line(m))
+        .collect();
+    uris.dedup();
+    assert_eq!(
+        uris,
+        vec![
+            "INVITE sip:hp@127.0.0.1 SIP/2.0",
+            "INVITE sip:ab@127.0.0.1:2 SIP/2.0"
+        ]
+    );
+    // no 100 Trying: the client hears only the final reply
+    for (m, from) in got.iter().filter(|(m, _)| m.starts_with("INVITE")) {
+        hop.answer(m, *from, "404 Not Here");
+    }
+    let lines = c.first_lines(SHORT);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l == "SIP/2.0 404 Not Here"), "{lines:?}");
+    run("udp", "MESSAGE", "1");
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("0".to_string(), "sip:udp@127.0.0.1".to_string())]
+    );
+    run("uri", "MESSAGE", "1");
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("0".to_string(), "sip:u@127.0.0.1:1".to_string())]
+    );
+    run("twice", "MESSAGE", "1 -1 -1");
+    assert_eq!(branches_seen(&hop, SHORT).len(), 1);
+    run("tcp", "MESSAGE", "-7");
+    let got = c.collect_call("nonack-tcp", SHORT);
+    assert!(got.is_empty(), "{got:?}");
+    run("relaytcp", "MESSAGE", "-7");
+    assert_eq!(
+        c.collect_call("nonack-relaytcp", SHORT),
+        vec!["SIP/2.0 500 I'm terribly sorry, server error occurred (7/TM)"]
+    );
+    c.send(
+        s.udp_addr(),
+        &request("ACK", "sip:ack@127.0.0.1", c.port(), "nonack-ack", ""),
+    );
+    assert!(s.wait_log("N ack -1\n", WAIT));
 }

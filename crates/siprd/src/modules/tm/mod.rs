@@ -167,11 +167,11 @@ pub struct TmCtx {
     /// The Path of the R-URI's branch (`t_next_contacts`: the first
     /// contact's), a Route header after our Via when it is relayed.
     pub ruri_path: Option<Bytes>,
-    /// In a failure or branch-failure route of a relayed transaction: the
-    /// R-URI and `$du` it started with. The R-URI was already used (Kamailio's
+    /// After a relay (request route) or in a failure or branch-failure route
+    /// of a relayed transaction: the R-URI and `$du` already used (Kamailio's
     /// "consumed" R-URI): `t_relay()` sends only the appended branches unless
-    /// the route changed one of them.
-    pub ruri_consumed: Option<(Bytes, Option<Bytes>)>,
+    /// the route assigned one of them since.
+    pub ruri_consumed: Option<relay::Consumed>,
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
@@ -707,7 +707,7 @@ fn run_on_tx(
         // the branch flags of the branch that ended (Kamailio)
         c.ruri_bflags = bflags;
         if consumed {
-            c.tm.ruri_consumed = Some((Bytes::copy_from_slice(c.ruri()), c.dst_uri.clone()));
+            c.tm.ruri_consumed = Some(relay::Consumed::of(c));
         }
     }, keep);
 }
@@ -1882,6 +1882,39 @@ impl Module for Tm {
                 ));
             }
         }
+
+        // t_forward_nonack*: request_route only, host and port constants
+        // (Kamailio resolves them at load).
+        for (name, proto) in [
+            ("t_forward_nonack", None),
+            ("t_forward_nonack_udp", Some(Proto::Udp)),
+            ("t_forward_nonack_tcp", Some(Proto::Tcp)),
+        ] {
+            let st = self.state.clone();
+            reg.add_function(def(
+                name,
+                "tm",
+                vec![ParamKind::Str, ParamKind::Int],
+                route_type::REQUEST,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(host) = str_arg(ctx, &a[0]) else {
+                        return -1;
+                    };
+                    let port = int_arg(ctx, &a[1]).and_then(|p| u16::try_from(p).ok());
+                    relay::forward_nonack(&st, ctx, Some(&host), port, proto)
+                }),
+            ));
+        }
+        let st = self.state.clone();
+        reg.add_function(def(
+            "t_forward_nonack_uri",
+            "tm",
+            vec![],
+            route_type::REQUEST,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                relay::forward_nonack(&st, ctx, None, None, None)
+            }),
+        ));
 
         self.register_queries(reg);
         knobs::register(&self.state, reg);
