@@ -323,3 +323,113 @@ fn t_forward_nonack_relays_in_the_scripts_transaction() {
     );
     assert!(s.wait_log("N ack -1\n", WAIT));
 }
+
+fn append_cfg(hop: u16, hop2: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(c) = $rU;
+    t_on_branch("BR");
+    $du = "sip:127.0.0.1:{hop}";
+    setbflag(3);
+    if ($var(c) == "noargs") {{
+        append_branch();
+    }} else if ($var(c) == "uri") {{
+        append_branch("sip:ab@127.0.0.1:{hop2}");
+    }} else {{
+        t_on_failure("F");
+    }}
+    xlog("L_INFO", "A $var(c) du=$du bf=$bf n=$(branch(uri)[0]) d=$(branch(dst_uri)[0]) f=$(branch(flags)[0])\n");
+    t_relay();
+}}
+branch_route[BR] {{ xlog("L_INFO", "BR $T_branch_idx ru=$ru du=$du\n"); }}
+failure_route[F] {{
+    $ru = "sip:again@127.0.0.1:9";
+    $du = "sip:127.0.0.1:{hop2}";
+    append_branch();
+    t_on_branch("BR");
+    t_relay();
+}}
+"#
+    ))
+}
+
+#[test]
+fn append_branch_takes_the_destination_along() {
+    // Kamailio 5.6.3: append_branch() moves $du (and the branch flags, $fs)
+    // into the new branch: $du is null after it and the R-URI's own branch
+    // goes to the R-URI's host; append_branch(uri) copies $du, so the new
+    // branch goes to $du, not to its URI. Each branch_route sees its
+    // branch's $du.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&append_cfg(hop.port(), hop2.port()));
+    let c = UdpClient::new();
+    let (h1, h2) = (hop.port(), hop2.port());
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:noargs@127.0.0.1:9", c.port(), "ab-noargs", ""),
+    );
+    assert!(s.wait_log("BR 1 ", WAIT));
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("1".to_string(), "sip:noargs@127.0.0.1:9".to_string())]
+    );
+    assert_eq!(
+        lines_with(&s, "A noargs"),
+        vec![format!(
+            "A noargs du=<null> bf=0 n=sip:noargs@127.0.0.1:9 d=sip:127.0.0.1:{h1} f=8"
+        )]
+    );
+    assert_eq!(
+        lines_with(&s, "BR "),
+        vec![
+            "BR 0 ru=sip:noargs@127.0.0.1:9 du=<null>".to_string(),
+            format!("BR 1 ru=sip:noargs@127.0.0.1:9 du=sip:127.0.0.1:{h1}"),
+        ]
+    );
+
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:uri@127.0.0.1", c.port(), "ab-uri", ""),
+    );
+    assert!(s.wait_log("A uri", WAIT));
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![
+            ("0".to_string(), "sip:uri@127.0.0.1".to_string()),
+            ("1".to_string(), format!("sip:ab@127.0.0.1:{h2}")),
+        ]
+    );
+    assert_eq!(branches_seen(&hop2, Duration::from_millis(50)), vec![]);
+    assert_eq!(
+        lines_with(&s, "A uri"),
+        vec![format!(
+            "A uri du=sip:127.0.0.1:{h1} bf=8 n=sip:ab@127.0.0.1:{h2} d=sip:127.0.0.1:{h1} f=8"
+        )]
+    );
+
+    // failure_route: the changed R-URI goes to its own host (.1), the
+    // appended copy to the $du it took (.2)
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:fail@127.0.0.1", c.port(), "ab-fail", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("first branch");
+    hop.answer(&m, from, "404 Not Here");
+    assert!(s.wait_log("BR 2 ", WAIT));
+    assert_eq!(
+        branches_seen(&hop2, SHORT),
+        vec![("2".to_string(), "sip:again@127.0.0.1:9".to_string())]
+    );
+    let br: Vec<String> = lines_with(&s, "BR ").into_iter().skip(4).collect();
+    assert_eq!(
+        br,
+        vec![
+            "BR 0 ru=sip:fail@127.0.0.1 du=sip:127.0.0.1:".to_string() + &h1.to_string(),
+            "BR 1 ru=sip:again@127.0.0.1:9 du=<null>".to_string(),
+            format!("BR 2 ru=sip:again@127.0.0.1:9 du=sip:127.0.0.1:{h2}"),
+        ]
+    );
+}

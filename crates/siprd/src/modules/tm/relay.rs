@@ -66,6 +66,8 @@ struct Target {
     path: Option<Bytes>,
     /// The socket to send from (`$fs`, the branch's send socket).
     socket: Option<Bytes>,
+    /// An appended branch's own `$du` (what its branch_route sees).
+    du: Option<Option<Bytes>>,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -89,6 +91,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         instance: None,
         path: None,
         socket: None,
+        du: None,
     })
 }
 
@@ -234,6 +237,7 @@ fn relay_with(
         instance: None,
         path: None,
         socket: None,
+        du: None,
     });
     let first = match &explicit {
         _ if consumed => None,
@@ -269,6 +273,7 @@ fn relay_with(
             t.instance = b.instance.clone();
             t.path = b.path.clone();
             t.socket = b.socket.clone();
+            t.du = Some(b.dst_uri.clone());
             targets.push(t);
         }
     }
@@ -399,6 +404,9 @@ fn add_branch(
     if let Some(r) = &t.ruri {
         ctx.new_uri = Some(r.clone());
     }
+    if let Some(du) = &t.du {
+        ctx.dst_uri = du.clone();
+    }
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
     ctx.tm.branch_idx = tx.entry.inner.lock().next_branch_no() as i32;
@@ -418,6 +426,7 @@ fn add_branch(
             instance: t.instance.clone(),
             path: t.path.clone(),
             socket: t.socket.clone(),
+            du: t.du.clone(),
         };
         build_branch(st, ctx, tx, &t2, cfg, failure)
     };
