@@ -103,6 +103,10 @@ pub struct Ctx {
     pub new_uri: Option<Bytes>,
     /// `$du`: the next hop, when set.
     pub dst_uri: Option<Bytes>,
+    /// Counts assignments to `$ru`/`$du` (and their parts): Kamailio makes
+    /// the R-URI "new" again on any assignment, even of the same value, so
+    /// that a later `t_relay` sends it once more (tm compares it).
+    pub uri_marks: u32,
     /// Message flags (`setflag`): bits 0..=63.
     pub flags: u64,
     /// Script flags (kex `setsflag`, `$sf`), reset for each message.
@@ -182,6 +186,7 @@ impl Ctx {
             rcv: RcvInfo::default(),
             new_uri: None,
             dst_uri: None,
+            uri_marks: 0,
             flags: 0,
             sflags: 0,
             xflags: 0,

@@ -326,6 +326,7 @@ pub fn route_message(
         if let Some(route) = rt.request_route {
             rt.run_route(ctx, route, route_type::REQUEST, "request_route");
         }
+        crate::modules::tm::request_route_done(ctx);
         // The request is processed: t_precheck_trans() no longer sees it.
         ctx.tm.precheck = None;
     } else {

@@ -466,9 +466,24 @@ impl Runtime {
         arg: Option<&str>,
         prepare: impl FnOnce(&mut Ctx),
     ) -> EventOutcome {
+        self.raise_with_arg_then(ev, rtype, arg, prepare, |_| {})
+    }
+
+    /// Like `raise_with_arg`, and `after` sees the context once the route ran
+    /// (tm keeps what a failure route left in AVPs and flags).
+    pub fn raise_with_arg_then(
+        self: &Arc<Self>,
+        ev: &EventHandle,
+        rtype: RouteMask,
+        arg: Option<&str>,
+        prepare: impl FnOnce(&mut Ctx),
+        after: impl FnOnce(&mut Ctx),
+    ) -> EventOutcome {
         self.with_pooled_ctx_of(None, true, RcvInfo::default(), |ctx| {
             prepare(ctx);
-            self.run_route_arg(ctx, ev.route, rtype, &ev.name, arg)
+            let out = self.run_route_arg(ctx, ev.route, rtype, &ev.name, arg);
+            after(ctx);
+            out
         })
     }
 

@@ -836,6 +836,25 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("t_drop_replies", 1, 0x00000002, r#"t_drop_replies("1")"#), // tm
     ("t_flush_flags", 0, 0xffffffff, r#"t_flush_flags()"#), // tmx
     ("t_flush_xflags", 0, 0xffffffff, r#"t_flush_xflags()"#), // tmx
+    (
+        "t_forward_nonack",
+        2,
+        0x00000001,
+        r#"t_forward_nonack("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_forward_nonack_tcp",
+        2,
+        0x00000001,
+        r#"t_forward_nonack_tcp("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_forward_nonack_udp",
+        2,
+        0x00000001,
+        r#"t_forward_nonack_udp("127.0.0.1", "5060")"#,
+    ), // tm
+    ("t_forward_nonack_uri", 0, 0x00000001, r#"t_forward_nonack_uri()"#), // tm
     ("t_get_status_code", 0, 0x0000008f, r#"t_get_status_code()"#), // tm
     ("t_grep_status", 1, 0x0000000f, r#"t_grep_status("1")"#), // tm
     ("t_is_branch_route", 0, 0xffffffff, r#"t_is_branch_route()"#), // tmx

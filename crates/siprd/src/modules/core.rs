@@ -302,8 +302,9 @@ impl Module for Core {
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
                 let uri = bytes::Bytes::copy_from_slice(ctx.ruri());
                 let dst_uri = ctx.dst_uri.clone();
-                // The R-URI moves into the branch with its branch flags,
-                // which it no longer has (as Kamailio).
+                // The R-URI's destination moves into the branch: its branch
+                // flags, `$du`, `$fs` and Path are reset (Kamailio 5.6; the
+                // R-URI itself stays and is relayed too, to its own host).
                 let flags = ctx.ruri_bflags;
                 let r = push_branch(
                     ctx,
@@ -319,6 +320,9 @@ impl Module for Core {
                 );
                 if r == 1 {
                     ctx.ruri_bflags = 0;
+                    ctx.dst_uri = None;
+                    ctx.forced_socket = None;
+                    ctx.tm.ruri_path = None;
                 }
                 r
             }),
@@ -416,13 +420,15 @@ pub fn parse_q(s: &[u8]) -> Option<i32> {
 
 /// `append_branch(uri[, q])`: a branch to `uri`, no destination URI, with a
 /// copy of the R-URI's branch flags (as Kamailio).
+/// `append_branch(uri[, q])`: the new branch takes the R-URI's `$du`,
+/// branch flags and send socket along (Kamailio 5.6).
 fn append_uri(ctx: &mut Ctx, uri: bytes::Bytes, q: Option<i32>) -> i32 {
     let flags = ctx.ruri_bflags;
     push_branch(
         ctx,
         Branch {
             uri,
-            dst_uri: None,
+            dst_uri: ctx.dst_uri.clone(),
             flags,
             q,
             instance: None,

@@ -695,6 +695,12 @@ impl PvImpl<Ctx> for Simple {
     }
 
     fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
+        if matches!(
+            self.0,
+            Field::Ru | Field::Du | Field::RUser | Field::RDomain | Field::RPort
+        ) {
+            ctx.uri_marks = ctx.uri_marks.wrapping_add(1);
+        }
         match self.0 {
             Field::Ru => {
                 ctx.new_uri = match v {

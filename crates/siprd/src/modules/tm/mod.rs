@@ -167,11 +167,11 @@ pub struct TmCtx {
     /// The Path of the R-URI's branch (`t_next_contacts`: the first
     /// contact's), a Route header after our Via when it is relayed.
     pub ruri_path: Option<Bytes>,
-    /// In a failure or branch-failure route of a relayed transaction: the
-    /// R-URI and `$du` it started with. The R-URI was already used (Kamailio's
+    /// After a relay (request route) or in a failure or branch-failure route
+    /// of a relayed transaction: the R-URI and `$du` already used (Kamailio's
     /// "consumed" R-URI): `t_relay()` sends only the appended branches unless
-    /// the route changed one of them.
-    pub ruri_consumed: Option<(Bytes, Option<Bytes>)>,
+    /// the route assigned one of them since.
+    pub ruri_consumed: Option<relay::Consumed>,
     /// `$T_reply_code` / `$T_reply_reason` in failure routes.
     pub reply_code: i32,
     pub reply_reason: Bytes,
@@ -696,7 +696,8 @@ fn run_on_tx(
     };
     let reason = Bytes::copy_from_slice(reason);
     // KEMI failure/onreply/resume functions get no argument (Kamailio)
-    rt.raise_with_arg(&ev, rtype, None, |c| {
+    let keep = |c: &mut Ctx| keep_script_state(tx, c);
+    rt.raise_with_arg_then(&ev, rtype, None, |c| {
         if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
             tracing::error!("{name}: the transaction's request no longer parses");
         }
@@ -706,9 +707,46 @@ fn run_on_tx(
         // the branch flags of the branch that ended (Kamailio)
         c.ruri_bflags = bflags;
         if consumed {
-            c.tm.ruri_consumed = Some((Bytes::copy_from_slice(c.ruri()), c.dst_uri.clone()));
+            c.tm.ruri_consumed = Some(relay::Consumed::of(c));
         }
-    });
+    }, keep);
+}
+
+/// The transaction keeps the AVPs and flags a route left (Kamailio runs its
+/// request, onreply, branch-failure and failure routes on the transaction's
+/// own AVP list and message flags): the routes that run after see them.
+pub(crate) fn keep_script_state(tx: &TxRef, c: &Ctx) {
+    let mut inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_mut() {
+        s.flags = c.flags;
+        s.xflags = c.xflags;
+        s.avps = SavedAvps::of(&c.avps);
+    }
+}
+
+/// Load the AVPs and flags the transaction keeps into `c` (an onreply_route).
+pub(crate) fn load_script_state(tx: &TxRef, c: &mut Ctx) {
+    let inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_ref() {
+        c.flags = s.flags;
+        c.xflags = s.xflags;
+        c.avps = s.avps.restore();
+    }
+}
+
+/// The request route that created a transaction ended: the AVPs it changed
+/// after relaying are the transaction's (Kamailio moved its AVP list to the
+/// transaction; message flags stay as they were when relayed).
+pub fn request_route_done(ctx: &mut Ctx) {
+    let Some(tx) = ctx.tm.tx.as_ref() else {
+        return;
+    };
+    let mut inner = tx.entry.inner.lock();
+    if let Some(s) = inner.saved.as_mut() {
+        if !(ctx.avps.is_empty() && s.avps.is_empty()) {
+            s.avps = SavedAvps::of(&ctx.avps);
+        }
+    }
 }
 
 /// Send a local reply from outside any script execution (timer thread, after
@@ -1844,6 +1882,39 @@ impl Module for Tm {
                 ));
             }
         }
+
+        // t_forward_nonack*: request_route only, host and port constants
+        // (Kamailio resolves them at load).
+        for (name, proto) in [
+            ("t_forward_nonack", None),
+            ("t_forward_nonack_udp", Some(Proto::Udp)),
+            ("t_forward_nonack_tcp", Some(Proto::Tcp)),
+        ] {
+            let st = self.state.clone();
+            reg.add_function(def(
+                name,
+                "tm",
+                vec![ParamKind::Str, ParamKind::Int],
+                route_type::REQUEST,
+                func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    let Some(host) = str_arg(ctx, &a[0]) else {
+                        return -1;
+                    };
+                    let port = int_arg(ctx, &a[1]).and_then(|p| u16::try_from(p).ok());
+                    relay::forward_nonack(&st, ctx, Some(&host), port, proto)
+                }),
+            ));
+        }
+        let st = self.state.clone();
+        reg.add_function(def(
+            "t_forward_nonack_uri",
+            "tm",
+            vec![],
+            route_type::REQUEST,
+            func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                relay::forward_nonack(&st, ctx, None, None, None)
+            }),
+        ));
 
         self.register_queries(reg);
         knobs::register(&self.state, reg);

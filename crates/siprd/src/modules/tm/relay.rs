@@ -52,6 +52,7 @@ fn parse_branch(b: &[u8]) -> Option<(u32, u32, usize)> {
 }
 
 /// One destination of `t_relay`.
+#[derive(Clone)]
 struct Target {
     ruri: Option<Bytes>,
     host: Vec<u8>,
@@ -65,6 +66,8 @@ struct Target {
     path: Option<Bytes>,
     /// The socket to send from (`$fs`, the branch's send socket).
     socket: Option<Bytes>,
+    /// An appended branch's own `$du` (what its branch_route sees).
+    du: Option<Option<Bytes>>,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -88,6 +91,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         instance: None,
         path: None,
         socket: None,
+        du: None,
     })
 }
 
@@ -106,6 +110,29 @@ pub(super) fn relay_tx(st: &Arc<TmState>, ctx: &mut Ctx) -> Result<TxRef, i32> {
     ctx.tm.tx.clone().ok_or(-1)
 }
 
+/// The R-URI and `$du` a relay already used (Kamailio's "consumed" R-URI).
+#[derive(Clone)]
+pub struct Consumed {
+    ruri: Bytes,
+    du: Option<Bytes>,
+    marks: u32,
+}
+
+impl Consumed {
+    pub fn of(ctx: &Ctx) -> Consumed {
+        Consumed {
+            ruri: Bytes::copy_from_slice(ctx.ruri()),
+            du: ctx.dst_uri.clone(),
+            marks: ctx.uri_marks,
+        }
+    }
+
+    /// Neither `$ru` nor `$du` was assigned since (nor changed otherwise).
+    pub fn is_current(&self, ctx: &Ctx) -> bool {
+        self.marks == ctx.uri_marks && self.ruri.as_ref() == ctx.ruri() && self.du == ctx.dst_uri
+    }
+}
+
 /// `t_relay()`, `t_relay(host, port)`, `t_relay_to_udp/tcp(...)`.
 pub fn t_relay(
     st: &Arc<TmState>,
@@ -113,6 +140,35 @@ pub fn t_relay(
     host: Option<&[u8]>,
     port: Option<u16>,
     proto: Option<Proto>,
+) -> i32 {
+    relay_with(st, ctx, host, port, proto, false)
+}
+
+/// `t_forward_nonack([host, port])`, `t_forward_nonack_udp/tcp(host, port)`,
+/// `t_forward_nonack_uri()`: `t_relay` in the transaction the script created
+/// (`t_newtran`), without the automatic `100` (Kamailio 5.6: -1 and nothing
+/// sent when there is no transaction).
+pub fn forward_nonack(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    host: Option<&[u8]>,
+    port: Option<u16>,
+    proto: Option<Proto>,
+) -> i32 {
+    if ctx.tm.tx.is_none() {
+        tracing::error!("t_forward_nonack: no transaction (t_newtran first)");
+        return -1;
+    }
+    relay_with(st, ctx, host, port, proto, true)
+}
+
+fn relay_with(
+    st: &Arc<TmState>,
+    ctx: &mut Ctx,
+    host: Option<&[u8]>,
+    port: Option<u16>,
+    proto: Option<Proto>,
+    nonack: bool,
 ) -> i32 {
     // Kamailio relays from request and failure routes only; elsewhere (a
     // sub-route called from a branch or reply route) it logs and ends the
@@ -150,7 +206,7 @@ pub fn t_relay(
         }
     }
     let cfg = st.table.cfg.read().clone();
-    if tx.entry.invite && ctx.exec.route_type & route_type::REQUEST != 0 {
+    if tx.entry.invite && ctx.exec.route_type & route_type::REQUEST != 0 && !nonack {
         let (replied, auto_100) = {
             let inner = tx.entry.inner.lock();
             let auto = inner.flags.auto_inv_100.unwrap_or(cfg.auto_inv_100);
@@ -162,27 +218,30 @@ pub fn t_relay(
     }
     // Destinations: the explicit one, else $du / $ru; then append_branch() ones.
     let mut targets = Vec::new();
-    // In a failure route the R-URI already went out: only a changed R-URI or
-    // $du makes a new branch of it (Kamailio's consumed R-URI).
-    let consumed = host.is_none()
-        && ctx
-            .tm
-            .ruri_consumed
-            .as_ref()
-            .is_some_and(|(u, d)| u.as_ref() == ctx.ruri() && *d == ctx.dst_uri);
-    let first = match host {
+    // After a relay (a failure route: after the request route's) the R-URI
+    // went out already: only an assignment to $ru or $du makes a new branch
+    // of it (Kamailio's consumed R-URI).
+    let consumed = ctx
+        .tm
+        .ruri_consumed
+        .as_ref()
+        .is_some_and(|c| c.is_current(ctx));
+    // t_relay(host, port): every branch goes there (Kamailio), keeping the
+    // protocol the request came on.
+    let explicit = host.map(|h| Target {
+        ruri: None,
+        host: h.to_vec(),
+        port: port.unwrap_or(5060),
+        proto: proto.unwrap_or(ctx.rcv.proto),
+        flags: 0,
+        instance: None,
+        path: None,
+        socket: None,
+        du: None,
+    });
+    let first = match &explicit {
         _ if consumed => None,
-        Some(h) => Some(Target {
-            ruri: None,
-            host: h.to_vec(),
-            port: port.unwrap_or(5060),
-            // Kamailio: t_relay(host, port) keeps the protocol it received on
-            proto: proto.unwrap_or(ctx.rcv.proto),
-            flags: 0,
-            instance: None,
-            path: None,
-            socket: None,
-        }),
+        Some(t) => Some(t.clone()),
         None => {
             let t = ctx
                 .dst_uri
@@ -204,12 +263,17 @@ pub fn t_relay(
     }
     for b in ctx.branches.clone() {
         let dst = b.dst_uri.clone().unwrap_or_else(|| b.uri.clone());
-        if let Some(mut t) = target_of(&dst, proto) {
+        let t = match &explicit {
+            Some(t) => Some(t.clone()),
+            None => target_of(&dst, proto),
+        };
+        if let Some(mut t) = t {
             t.ruri = Some(b.uri.clone());
             t.flags = b.flags;
             t.instance = b.instance.clone();
             t.path = b.path.clone();
             t.socket = b.socket.clone();
+            t.du = Some(b.dst_uri.clone());
             targets.push(t);
         }
     }
@@ -218,30 +282,38 @@ pub fn t_relay(
         tracing::error!("t_relay: no branches for forwarding");
         return -1;
     }
-    if ctx.tm.ruri_consumed.is_some() {
-        // this R-URI is used now too
-        ctx.tm.ruri_consumed = Some((Bytes::copy_from_slice(ctx.ruri()), ctx.dst_uri.clone()));
-    }
+    // this R-URI is used now
+    ctx.tm.ruri_consumed = Some(Consumed::of(ctx));
     ctx.flush();
     // As Kamailio: every branch is built (its branch_route run) before any is
     // sent, and onsend_route sees the request as the route left it.
     let mut built = Vec::with_capacity(targets.len());
-    let mut unresolved = false;
+    // Why branches could not be built: Kamailio's error codes, the lowest wins
+    // (-478 no destination resolves, -7 no socket for the protocol).
+    let mut failure = 0;
     for t in targets {
-        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg, &mut unresolved) {
+        if let Some(b) = add_branch(st, ctx, &tx, &t, &cfg, &mut failure) {
             built.push(b);
         }
     }
-    if built.is_empty() && unresolved {
-        // Kamailio: no branch because no destination resolves: the request
-        // route's transaction answers 478 at once; t_relay returns -478.
-        tracing::error!("t_relay: failure to add branches (unresolvable destination)");
+    if built.is_empty() && failure < 0 {
+        // Kamailio: no branch could be added; t_relay's transaction in a
+        // request route answers at once (478 Unresolvable destination, or
+        // `500 ... (7/TM)`), t_forward_nonack's does not.
+        tracing::error!("t_relay: failure to add branches ({failure})");
         if ctx.exec.route_type & route_type::FAILURE == 0
+            && !nonack
             && !tx.entry.inner.lock().flags.disable_internal_reply
         {
-            reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
+            if failure == -478 {
+                reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
+            } else {
+                let reason =
+                    format!("I'm terribly sorry, server error occurred ({}/TM)", -failure);
+                reply_in_tx(ctx, &tx, 500, reason.as_bytes(), false);
+            }
         }
-        return -478;
+        return failure;
     }
     let (mut sent, mut dropped) = (0, 0);
     for b in built {
@@ -314,11 +386,11 @@ fn add_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
-    unresolved: &mut bool,
+    failure: &mut i32,
 ) -> Option<Built> {
     let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
     let Some(route) = on_branch else {
-        return build_branch(st, ctx, tx, t, cfg, unresolved);
+        return build_branch(st, ctx, tx, t, cfg, failure);
     };
     let keep = (
         ctx.new_uri.clone(),
@@ -331,6 +403,9 @@ fn add_branch(
     ctx.ruri_bflags = t.flags;
     if let Some(r) = &t.ruri {
         ctx.new_uri = Some(r.clone());
+    }
+    if let Some(du) = &t.du {
+        ctx.dst_uri = du.clone();
     }
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
@@ -351,8 +426,9 @@ fn add_branch(
             instance: t.instance.clone(),
             path: t.path.clone(),
             socket: t.socket.clone(),
+            du: t.du.clone(),
         };
-        build_branch(st, ctx, tx, &t2, cfg, unresolved)
+        build_branch(st, ctx, tx, &t2, cfg, failure)
     };
     ctx.ruri_bflags = keep_bflags;
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
@@ -365,15 +441,16 @@ fn build_branch(
     tx: &TxRef,
     t: &Target,
     cfg: &super::TmConfig,
-    unresolved: &mut bool,
+    failure: &mut i32,
 ) -> Option<Built> {
     let Some(addr) = crate::forward::resolve(&t.host, t.port) else {
-        *unresolved = true;
+        *failure = (*failure).min(-478);
         return None;
     };
     let Some(listener) = crate::forward::send_listener(ctx, t.socket.as_deref(), t.proto, &addr)
     else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
+        *failure = (*failure).min(-7);
         return None;
     };
     let (via_host, via_port) = crate::forward::advertised(ctx, &listener);
@@ -845,7 +922,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         ctx.ruri_bflags = u.flags;
     }
     if let Some(route) = on_reply {
+        // It runs on the transaction's AVPs and flags, and they keep its changes.
+        super::load_script_state(&tx, ctx);
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
+        super::keep_script_state(&tx, ctx);
         if out.dropped && code < 200 {
             return HookAction::Stop;
         }

@@ -136,7 +136,7 @@ fn load_contacts(st: &TmState, ctx: &mut Ctx, mode: i32) -> i32 {
         .tm
         .ruri_consumed
         .as_ref()
-        .is_some_and(|(u, d)| u.as_ref() == ctx.ruri() && *d == ctx.dst_uri);
+        .is_some_and(|c| c.is_current(ctx));
     if ctx.branches.is_empty() || (ctx.branches.len() == 1 && !ruri_new) {
         return 1;
     }

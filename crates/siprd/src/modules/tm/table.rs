@@ -49,6 +49,10 @@ impl SavedAvps {
         SavedAvps((!avps.is_empty()).then(|| Box::new(avps.clone())))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// A copy to run a route with.
     pub fn restore(&self) -> AvpStore {
         self.0.as_deref().cloned().unwrap_or_default()

@@ -1,0 +1,435 @@
+//! tm details where siprd differed from Kamailio 5.6.3: each test encodes what
+//! Kamailio did in the same setup (a UAC and a downstream UAS played by the
+//! test on loopback, the real binary in between).
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const SHORT: Duration = Duration::from_millis(400);
+
+/// A tm config with kex and corex too.
+fn cfg(routes: &str) -> String {
+    tm_cfg(
+        2,
+        "loadmodule \"kex.so\"\nloadmodule \"corex.so\"\n",
+        routes,
+    )
+}
+
+/// An INVITE to `sip:<port>@127.0.0.1`: the routes relay it to that port.
+fn invite_to(hop: &NextHop, client: &UdpClient, call_id: &str) -> String {
+    request(
+        "INVITE",
+        &format!("sip:{}@127.0.0.1", hop.port()),
+        client.port(),
+        call_id,
+        "",
+    )
+}
+
+trait CallReplies {
+    /// The first lines of what arrives within `wait` for Call-ID `call_id`.
+    fn collect_call(&self, call_id: &str, wait: Duration) -> Vec<String>;
+}
+
+impl CallReplies for UdpClient {
+    fn collect_call(&self, call_id: &str, wait: Duration) -> Vec<String> {
+        let end = std::time::Instant::now() + wait;
+        let mut out = vec![];
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            if let Some(m) = self.recv(left) {
+                if header(&m, "Call-ID") == Some(call_id) {
+                    out.push(first_line(&m).to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every log line of `s` containing `needle`, in order, trimmed of the log prefix.
+fn lines_with(s: &Siprd, needle: &str) -> Vec<String> {
+    s.log()
+        .lines()
+        .filter_map(|l| l.find(needle).map(|i| l[i..].to_string()))
+        .collect()
+}
+
+const STATE: &str = r#"
+request_route {
+    if (is_method("ACK")) { t_check_trans(); exit; }
+    setflag(3);
+    $avp(a) = "req";
+    $xavp(x=>f) = "xv";
+    setbflag(2);
+    $du = "sip:127.0.0.1:" + $rU;
+    t_on_reply("R"); t_on_failure("F"); t_on_branch("B"); t_on_branch_failure("bf");
+    t_relay();
+    $avp(a) = "after";
+    setflag(5);
+}
+branch_route[B] {
+    xlog("L_INFO", "S B avp=$avp(a) xavp=$xavp(x=>f) mf=$mf bf=$bf\n");
+    $avp(b) = "branch";
+    setflag(6);
+}
+onreply_route[R] {
+    xlog("L_INFO", "S R $rs avp=$avp(a) b=$avp(b) xavp=$xavp(x=>f) mf=$mf bf=$bf\n");
+    $avp(r) = "reply" + $rs;
+    setflag(7);
+}
+event_route[tm:branch-failure:bf] {
+    xlog("L_INFO", "S BF $T_reply_code avp=$avp(a) r=$avp(r) mf=$mf\n");
+    $avp(bfv) = "bf";
+    setflag(8);
+}
+failure_route[F] {
+    xlog("L_INFO", "S F $T_reply_code avp=$avp(a) b=$avp(b) r=$avp(r) bfv=$avp(bfv) xavp=$xavp(x=>f) mf=$mf bf=$bf\n");
+}
+"#;
+
+#[test]
+fn onreply_and_failure_routes_run_on_the_transactions_avps_and_flags() {
+    // Kamailio 5.6.3: the transaction owns the AVP list from t_relay on (an AVP
+    // the request route sets after t_relay is seen later), message flags are
+    // the request's as relayed (flag 5 set after t_relay is not) plus what
+    // branch_route set; what onreply_route and the branch-failure route change
+    // is kept for the routes after them.
+    let s = Siprd::start(&cfg(STATE));
+    let c = UdpClient::new();
+    let hop = NextHop::new();
+    c.send(s.udp_addr(), &invite_to(&hop, &c, "state-1"));
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    assert!(s.wait_log("S R 180", WAIT));
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(s.wait_log("S F 486", WAIT));
+    assert_eq!(
+        lines_with(&s, "S "),
+        vec![
+            "S B avp=req xavp=xv mf=8 bf=4",
+            "S R 180 avp=after b=branch xavp=xv mf=72 bf=4",
+            "S R 486 avp=after b=branch xavp=xv mf=200 bf=4",
+            "S BF 486 avp=after r=reply486 mf=200",
+            "S F 486 avp=after b=branch r=reply486 bfv=bf xavp=xv mf=456 bf=4",
+        ]
+    );
+    let got = c.first_lines(SHORT);
+    assert!(got.contains(&"SIP/2.0 486 Busy Here".to_string()), "{got:?}");
+}
+
+/// The Via branch suffixes (`.0`, `.1` ...) of the requests `hop` received
+/// within `wait`, in order of first arrival, with each one's R-URI; each is
+/// answered `200 OK` (no retransmission reaches a later call).
+fn branches_seen(hop: &NextHop, wait: Duration) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for (m, from) in hop.collect(wait) {
+        if m.starts_with("SIP/2.0") || m.starts_with("ACK") {
+            continue;
+        }
+        hop.answer(&m, from, "200 OK");
+        let via = header(&m, "Via").unwrap_or("");
+        let br = via.split("branch=").nth(1).unwrap_or("");
+        let no = br.rsplit('.').next().unwrap_or("").to_string();
+        let ruri = first_line(&m).split(' ').nth(1).unwrap_or("").to_string();
+        if !out.iter().any(|(n, u)| *n == no && *u == ruri) {
+            out.push((no, ruri));
+        }
+    }
+    out
+}
+
+fn relay_twice_cfg(hop: u16, hop2: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(u) = $rU;
+    $du = "sip:127.0.0.1:{hop}";
+    $var(r) = t_relay(); xlog("L_INFO", "T $var(u) first $var(r)\n");
+    if ($rU == "ru") {{ $ru = "sip:other@127.0.0.1"; }}
+    if ($rU == "same") {{ $ru = $ru; }}
+    if ($rU == "du") {{ $du = "sip:127.0.0.1:{hop2}"; }}
+    $var(r) = t_relay(); xlog("L_INFO", "T $var(u) second $var(r)\n");
+}}
+"#
+    ))
+}
+
+#[test]
+fn a_second_t_relay_sends_only_what_was_assigned_since() {
+    // Kamailio 5.6.3: the R-URI is "consumed" by t_relay; a second t_relay
+    // without a new assignment to $ru/$du is -1 ("no branches for
+    // forwarding"), while any assignment (even of the same value) makes a new
+    // branch of it.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&relay_twice_cfg(hop.port(), hop2.port()));
+    let c = UdpClient::new();
+    for (user, second, hop_branches, hop2_branches) in [
+        ("none", "-1", vec![("0", "sip:none@127.0.0.1")], vec![]),
+        (
+            "ru",
+            "1",
+            vec![("0", "sip:ru@127.0.0.1"), ("1", "sip:other@127.0.0.1")],
+            vec![],
+        ),
+        (
+            "same",
+            "1",
+            vec![("0", "sip:same@127.0.0.1"), ("1", "sip:same@127.0.0.1")],
+            vec![],
+        ),
+        (
+            "du",
+            "1",
+            vec![("0", "sip:du@127.0.0.1")],
+            vec![("1", "sip:du@127.0.0.1")],
+        ),
+    ] {
+        let ruri = format!("sip:{user}@127.0.0.1");
+        c.send(
+            s.udp_addr(),
+            &request("MESSAGE", &ruri, c.port(), &format!("twice-{user}"), ""),
+        );
+        assert!(s.wait_log(&format!("T {user} second {second}\n"), WAIT), "{user}");
+        let want = |v: &Vec<(&str, &str)>| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(branches_seen(&hop, SHORT), want(&hop_branches), "{user}");
+        assert_eq!(branches_seen(&hop2, SHORT), want(&hop2_branches), "{user}");
+        assert!(s.log().contains(&format!("T {user} first 1\n")));
+    }
+}
+
+fn nonack_cfg(hop: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}"); xlog("L_INFO", "N ack $var(r)\n");
+        exit;
+    }}
+    $var(c) = $rU;
+    if ($var(c) == "notx") {{
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "urinotx") {{
+        $var(r) = t_forward_nonack_uri();
+    }} else if ($var(c) == "hp") {{
+        t_newtran();
+        $du = "sip:127.0.0.1:1";
+        append_branch("sip:ab@127.0.0.1:2");
+        $var(r) = t_forward_nonack("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "udp") {{
+        t_newtran();
+        $var(r) = t_forward_nonack_udp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "tcp") {{
+        t_newtran();
+        $var(r) = t_forward_nonack_tcp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "relaytcp") {{
+        $var(r) = t_relay_to_tcp("127.0.0.1", "{hop}");
+    }} else if ($var(c) == "uri") {{
+        t_newtran();
+        $ru = "sip:u@127.0.0.1:1";
+        $du = "sip:127.0.0.1:{hop}";
+        $var(r) = t_forward_nonack_uri();
+    }} else if ($var(c) == "twice") {{
+        t_newtran();
+        $var(a) = t_forward_nonack("127.0.0.1", "{hop}");
+        $var(b) = t_forward_nonack("127.0.0.1", "{hop}");
+        $var(d) = t_relay();
+        xlog("L_INFO", "N twice $var(a) $var(b) $var(d)\n");
+        exit;
+    }}
+    xlog("L_INFO", "N $var(c) $var(r)\n");
+}}
+"#
+    ))
+}
+
+#[test]
+fn t_forward_nonack_relays_in_the_scripts_transaction() {
+    // Kamailio 5.6.3: t_forward_nonack* need a transaction (t_newtran): -1
+    // and nothing sent without one; no automatic 100 for an INVITE; an
+    // explicit host:port takes every branch there ($du and the appended
+    // branch's own URI are ignored); t_forward_nonack_uri follows $du; a
+    // second relay is -1; no socket for the protocol: -7, and no reply (while
+    // t_relay_to_tcp answers `500 ... (7/TM)`).
+    let hop = NextHop::new();
+    let s = Siprd::start(&nonack_cfg(hop.port()));
+    let c = UdpClient::new();
+    let run = |user: &str, method: &str, want: &str| {
+        let ruri = format!("sip:{user}@127.0.0.1");
+        c.send(
+            s.udp_addr(),
+            &request(method, &ruri, c.port(), &format!("nonack-{user}"), ""),
+        );
+        assert!(s.wait_log(&format!("N {user} {want}\n"), WAIT), "{user}");
+    };
+    for user in ["notx", "urinotx"] {
+        run(user, "MESSAGE", "-1");
+        assert_eq!(branches_seen(&hop, SHORT), vec![], "{user}");
+        let got = c.collect_call(&format!("nonack-{user}"), Duration::from_millis(100));
+        assert!(got.is_empty(), "{got:?}");
+    }
+    run("hp", "INVITE", "1");
+    let got = hop.collect(SHORT);
+    let mut uris: Vec<&str> = got
+        .iter()
+        .filter(|(m, _)| m.starts_with("INVITE"))
+        .map(|(m, _)| first_line(m))
+        .collect();
+    uris.dedup();
+    assert_eq!(
+        uris,
+        vec![
+            "INVITE sip:hp@127.0.0.1 SIP/2.0",
+            "INVITE sip:ab@127.0.0.1:2 SIP/2.0"
+        ]
+    );
+    // no 100 Trying: the client hears only the final reply
+    for (m, from) in got.iter().filter(|(m, _)| m.starts_with("INVITE")) {
+        hop.answer(m, *from, "404 Not Here");
+    }
+    let lines = c.first_lines(SHORT);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l == "SIP/2.0 404 Not Here"), "{lines:?}");
+    run("udp", "MESSAGE", "1");
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("0".to_string(), "sip:udp@127.0.0.1".to_string())]
+    );
+    run("uri", "MESSAGE", "1");
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("0".to_string(), "sip:u@127.0.0.1:1".to_string())]
+    );
+    run("twice", "MESSAGE", "1 -1 -1");
+    assert_eq!(branches_seen(&hop, SHORT).len(), 1);
+    run("tcp", "MESSAGE", "-7");
+    let got = c.collect_call("nonack-tcp", SHORT);
+    assert!(got.is_empty(), "{got:?}");
+    run("relaytcp", "MESSAGE", "-7");
+    assert_eq!(
+        c.collect_call("nonack-relaytcp", SHORT),
+        vec!["SIP/2.0 500 I'm terribly sorry, server error occurred (7/TM)"]
+    );
+    c.send(
+        s.udp_addr(),
+        &request("ACK", "sip:ack@127.0.0.1", c.port(), "nonack-ack", ""),
+    );
+    assert!(s.wait_log("N ack -1\n", WAIT));
+}
+
+fn append_cfg(hop: u16, hop2: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(c) = $rU;
+    t_on_branch("BR");
+    $du = "sip:127.0.0.1:{hop}";
+    setbflag(3);
+    if ($var(c) == "noargs") {{
+        append_branch();
+    }} else if ($var(c) == "uri") {{
+        append_branch("sip:ab@127.0.0.1:{hop2}");
+    }} else {{
+        t_on_failure("F");
+    }}
+    xlog("L_INFO", "A $var(c) du=$du bf=$bf n=$(branch(uri)[0]) d=$(branch(dst_uri)[0]) f=$(branch(flags)[0])\n");
+    t_relay();
+}}
+branch_route[BR] {{ xlog("L_INFO", "BR $T_branch_idx ru=$ru du=$du\n"); }}
+failure_route[F] {{
+    $ru = "sip:again@127.0.0.1:9";
+    $du = "sip:127.0.0.1:{hop2}";
+    append_branch();
+    t_on_branch("BR");
+    t_relay();
+}}
+"#
+    ))
+}
+
+#[test]
+fn append_branch_takes_the_destination_along() {
+    // Kamailio 5.6.3: append_branch() moves $du (and the branch flags, $fs)
+    // into the new branch: $du is null after it and the R-URI's own branch
+    // goes to the R-URI's host; append_branch(uri) copies $du, so the new
+    // branch goes to $du, not to its URI. Each branch_route sees its
+    // branch's $du.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&append_cfg(hop.port(), hop2.port()));
+    let c = UdpClient::new();
+    let (h1, h2) = (hop.port(), hop2.port());
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:noargs@127.0.0.1:9", c.port(), "ab-noargs", ""),
+    );
+    assert!(s.wait_log("BR 1 ", WAIT));
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![("1".to_string(), "sip:noargs@127.0.0.1:9".to_string())]
+    );
+    assert_eq!(
+        lines_with(&s, "A noargs"),
+        vec![format!(
+            "A noargs du=<null> bf=0 n=sip:noargs@127.0.0.1:9 d=sip:127.0.0.1:{h1} f=8"
+        )]
+    );
+    assert_eq!(
+        lines_with(&s, "BR "),
+        vec![
+            "BR 0 ru=sip:noargs@127.0.0.1:9 du=<null>".to_string(),
+            format!("BR 1 ru=sip:noargs@127.0.0.1:9 du=sip:127.0.0.1:{h1}"),
+        ]
+    );
+
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:uri@127.0.0.1", c.port(), "ab-uri", ""),
+    );
+    assert!(s.wait_log("A uri", WAIT));
+    assert_eq!(
+        branches_seen(&hop, SHORT),
+        vec![
+            ("0".to_string(), "sip:uri@127.0.0.1".to_string()),
+            ("1".to_string(), format!("sip:ab@127.0.0.1:{h2}")),
+        ]
+    );
+    assert_eq!(branches_seen(&hop2, Duration::from_millis(50)), vec![]);
+    assert_eq!(
+        lines_with(&s, "A uri"),
+        vec![format!(
+            "A uri du=sip:127.0.0.1:{h1} bf=8 n=sip:ab@127.0.0.1:{h2} d=sip:127.0.0.1:{h1} f=8"
+        )]
+    );
+
+    // failure_route: the changed R-URI goes to its own host (.1), the
+    // appended copy to the $du it took (.2)
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:fail@127.0.0.1", c.port(), "ab-fail", ""),
+    );
+    let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("first branch");
+    hop.answer(&m, from, "404 Not Here");
+    assert!(s.wait_log("BR 2 ", WAIT));
+    assert_eq!(
+        branches_seen(&hop2, SHORT),
+        vec![("2".to_string(), "sip:again@127.0.0.1:9".to_string())]
+    );
+    let br: Vec<String> = lines_with(&s, "BR ").into_iter().skip(4).collect();
+    assert_eq!(
+        br,
+        vec![
+            "BR 0 ru=sip:fail@127.0.0.1 du=sip:127.0.0.1:".to_string() + &h1.to_string(),
+            "BR 1 ru=sip:again@127.0.0.1:9 du=<null>".to_string(),
+            format!("BR 2 ru=sip:again@127.0.0.1:9 du=sip:127.0.0.1:{h2}"),
+        ]
+    );
+}
