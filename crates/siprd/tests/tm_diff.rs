@@ -433,3 +433,216 @@ fn append_branch_takes_the_destination_along() {
         ]
     );
 }
+
+fn release_cfg(hop: u16) -> String {
+    cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $var(c) = $rU;
+    if ($var(c) == "notx") {{
+        $var(r) = t_release(); xlog("L_INFO", "X notx $var(r)\n");
+        sl_send_reply("200", "ok");
+    }} else if ($var(c) == "newtran") {{
+        t_newtran();
+        $var(a) = t_release();
+        $var(b) = t_release();
+        $var(d) = t_reply("404", "after release");
+        xlog("L_INFO", "X newtran $var(a) $var(b) $var(d)\n");
+    }} else if ($var(c) == "replied") {{
+        t_newtran();
+        t_reply("486", "busy");
+        $var(r) = t_release(); xlog("L_INFO", "X replied $var(r)\n");
+    }} else if ($var(c) == "relayed") {{
+        $du = "sip:127.0.0.1:{hop}";
+        t_relay();
+        $var(r) = t_release(); xlog("L_INFO", "X relayed $var(r)\n");
+    }}
+}}
+"#
+    ))
+}
+
+#[test]
+fn t_release_stops_retransmissions_and_keeps_the_transaction() {
+    // Kamailio 5.6.3: t_release() is 1 (also without a transaction); the
+    // transaction stays (wt_timer): a later t_reply still answers and a
+    // retransmission gets the last reply; nothing is retransmitted any more
+    // (the INVITE's 486, the relayed INVITE, the relayed 486), and a branch
+    // reply is still relayed.
+    let hop = NextHop::new();
+    let s = Siprd::start(&release_cfg(hop.port()));
+    let c = UdpClient::new();
+    let msg = |user: &str, method: &str| {
+        request(
+            method,
+            &format!("sip:{user}@127.0.0.1"),
+            c.port(),
+            &format!("rel-{user}-{method}"),
+            "",
+        )
+    };
+    let m = msg("notx", "MESSAGE");
+    c.send(s.udp_addr(), &m);
+    assert_eq!(c.collect_call("rel-notx-MESSAGE", SHORT), vec!["SIP/2.0 200 ok"]);
+    assert!(s.wait_log("X notx 1\n", WAIT));
+
+    let m = msg("newtran", "MESSAGE");
+    c.send(s.udp_addr(), &m);
+    let want = vec!["SIP/2.0 404 after release"];
+    assert_eq!(c.collect_call("rel-newtran-MESSAGE", SHORT), want);
+    assert!(s.wait_log("X newtran 1 1 1\n", WAIT));
+    c.send(s.udp_addr(), &m);
+    assert_eq!(c.collect_call("rel-newtran-MESSAGE", SHORT), want, "retransmission");
+    assert_eq!(s.count_log("X newtran"), 1);
+
+    // an INVITE's local 486 is not retransmitted after t_release (it would be
+    // at 0.5 s)
+    let m = msg("replied", "INVITE");
+    c.send(s.udp_addr(), &m);
+    assert_eq!(
+        c.collect_call("rel-replied-INVITE", Duration::from_millis(1200)),
+        vec!["SIP/2.0 486 busy"]
+    );
+    c.send(s.udp_addr(), &m);
+    assert_eq!(
+        c.collect_call("rel-replied-INVITE", SHORT),
+        vec!["SIP/2.0 486 busy"]
+    );
+    assert_eq!(s.count_log("X replied 1\n"), 1);
+
+    let m = msg("relayed", "INVITE");
+    c.send(s.udp_addr(), &m);
+    let got = hop.collect(Duration::from_millis(1200));
+    let invites: Vec<_> = got.iter().filter(|(m, _)| m.starts_with("INVITE")).collect();
+    assert_eq!(invites.len(), 1, "not retransmitted after t_release");
+    let (inv, from) = invites[0];
+    hop.answer(inv, *from, "180 Ringing");
+    hop.answer(inv, *from, "486 Busy Here");
+    assert_eq!(
+        c.collect_call("rel-relayed-INVITE", Duration::from_millis(1200)),
+        vec![
+            "SIP/2.0 100 trying -- your call is important to us",
+            "SIP/2.0 180 Ringing",
+            "SIP/2.0 486 Busy Here"
+        ]
+    );
+    assert!(s.log().contains("X relayed 1\n"));
+}
+
+fn queries_cfg(hop: u16, hop2: u16) -> String {
+    cfg(&format!(
+        r#"
+reply_route {{
+    $var(r) = t_check_trans();
+    xlog("L_INFO", "Q RR $rs $ci $var(r)\n");
+}}
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    if ($rU == "to") {{
+        t_set_fr(1000, 300);
+        $du = "sip:127.0.0.1:{hop}";
+        t_on_failure("F");
+        t_relay();
+        exit;
+    }}
+    $var(a) = t_branch_replied();
+    $var(b) = t_grep_status("486");
+    $var(d) = t_any_replied();
+    xlog("L_INFO", "Q REQ $var(a) $var(b) $var(d)\n");
+    append_branch("sip:b2@127.0.0.1:{hop2}");
+    $du = "sip:127.0.0.1:{hop}";
+    t_on_failure("F"); t_on_reply("R"); t_on_branch_failure("bf");
+    t_relay();
+}}
+onreply_route[R] {{
+    $var(a) = t_check_trans();
+    $var(b) = t_grep_status("486");
+    $var(d) = t_grep_status("180");
+    $var(e) = t_any_replied();
+    xlog("L_INFO", "Q R $rs check=$var(a) g486=$var(b) g180=$var(d) any=$var(e)\n");
+}}
+event_route[tm:branch-failure:bf] {{
+    $var(a) = t_branch_replied();
+    $var(b) = t_grep_status("486");
+    $var(d) = t_check_trans();
+    xlog("L_INFO", "Q BF $T_reply_code br=$var(a) g486=$var(b) check=$var(d)\n");
+}}
+failure_route[F] {{
+    $var(a) = t_branch_replied();
+    $var(b) = t_grep_status("486");
+    $var(d) = t_grep_status("404");
+    $var(e) = t_grep_status("408");
+    xlog("L_INFO", "Q F $T_reply_code br=$var(a) g486=$var(b) g404=$var(d) g408=$var(e)\n");
+}}
+"#
+    ))
+}
+
+#[test]
+fn reply_queries_count_branches_with_a_provisional_reply() {
+    // Kamailio 5.6.3: t_check_trans() is 1 on a reply of one of our branches
+    // (reply_route, onreply_route) and -1 on a stray one; a branch counts as
+    // replied (t_branch_replied, t_any_replied, t_grep_status) only once a
+    // provisional reply of it was processed (after its onreply_route), and
+    // t_grep_status matches the highest code it received (set before
+    // onreply_route); a final reply alone or a timeout leaves it unreplied.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&queries_cfg(hop.port(), hop2.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:q@127.0.0.1", c.port(), "q-1", ""),
+    );
+    let (i1, a1) = hop.recv_start("INVITE", WAIT).expect("branch 0");
+    let (i2, a2) = hop2.recv_start("INVITE", WAIT).expect("branch 1");
+    hop.answer(&i1, a1, "180 Ringing");
+    assert!(s.wait_log("Q R 180", WAIT));
+    hop.answer(&i1, a1, "486 Busy Here");
+    assert!(s.wait_log("Q BF 486", WAIT));
+    hop2.sock
+        .send_to(
+            hop_reply(&i2, "404 Not Here")
+                .replace("tag=hoptag", "tag=t2")
+                .as_bytes(),
+            a2,
+        )
+        .expect("send");
+    assert!(s.wait_log("Q F ", WAIT));
+    let stray = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKnope.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKx\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>;tag=2\r\nCall-ID: stray\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+        s.udp_addr(),
+        c.port()
+    );
+    c.send(s.udp_addr(), &stray);
+    assert!(s.wait_log("Q RR 200 stray", WAIT));
+    assert_eq!(
+        lines_with(&s, "Q "),
+        vec![
+            "Q REQ -1 -1 -1",
+            "Q RR 180 q-1 1",
+            "Q R 180 check=1 g486=-1 g180=-1 any=-1",
+            "Q RR 486 q-1 1",
+            "Q R 486 check=1 g486=1 g180=-1 any=1",
+            "Q BF 486 br=1 g486=1 check=1",
+            "Q RR 404 q-1 1",
+            "Q R 404 check=1 g486=1 g180=-1 any=1",
+            "Q BF 404 br=-1 g486=1 check=1",
+            "Q F 404 br=-1 g486=1 g404=-1 g408=-1",
+            "Q RR 200 stray -1",
+        ]
+    );
+    // a branch that timed out: not replied, t_grep_status("408") false
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:to@127.0.0.1", c.port(), "q-to", ""),
+    );
+    assert!(s.wait_log("Q F 408", WAIT));
+    assert!(s
+        .log()
+        .contains("Q F 408 br=-1 g486=-1 g404=-1 g408=-1\n"));
+}

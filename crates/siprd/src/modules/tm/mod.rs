@@ -609,8 +609,17 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
 
 /// `t_check_trans()`.
 fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
-    if !ctx.msg.is_request() || ctx.faked {
+    if ctx.faked {
         return -1;
+    }
+    if !ctx.msg.is_request() {
+        // a reply: 1 when it belongs to one of our branches (Kamailio 5.6,
+        // in reply_route and onreply_route alike)
+        return if relay::reply_branch(st, &ctx.msg).is_some() {
+            1
+        } else {
+            -1
+        };
     }
     if ctx.tm.tx.is_some() {
         // in request_route, a transaction already created for this request
@@ -1723,14 +1732,24 @@ impl Module for Tm {
                 if ctx.exec.route_type != route_type::REQUEST {
                     return -1;
                 }
-                let Some(tx) = ctx.tm.tx.take() else {
-                    return -1;
+                // Kamailio 5.6: 1 without a transaction too. A released
+                // transaction stops retransmitting (its reply, its branches)
+                // and waiting (no timeout), then lingers wt_timer: it still
+                // absorbs retransmissions, takes a t_reply and relays a late
+                // branch reply.
+                let Some(tx) = ctx.tm.tx.clone() else {
+                    return 1;
                 };
+                let now = Instant::now();
                 let mut inner = tx.entry.inner.lock();
-                inner.freed = true;
-                inner.suspended = None;
-                drop(inner);
-                tx.state.table.remove(&tx.entry);
+                inner.uas.release(now);
+                for u in inner.uacs.iter_mut() {
+                    u.tx.release();
+                    if let Some(c) = u.cancel.as_mut() {
+                        c.tx.release();
+                    }
+                }
+                tx.state.table.schedule(&tx.entry, &mut inner);
                 1
             }),
         ));
@@ -2031,7 +2050,13 @@ impl Tm {
                 let Some(code) = int_arg(ctx, &a[0]) else {
                     return -1;
                 };
-                with_inner(ctx, |i| i.uacs.iter().any(|u| i32::from(u.code) == code))
+                // a branch whose last reply has that code, among the branches
+                // that had a provisional reply (Kamailio 5.6)
+                with_inner(ctx, |i| {
+                    i.uacs
+                        .iter()
+                        .any(|u| u.replied && i32::from(u.last) == code)
+                })
             }),
         ));
         let st = self.state.clone();

@@ -522,6 +522,7 @@ fn build_branch(
             cancel_sent: false,
             cancel: None,
             replied: false,
+            last: 0,
             leg,
             dropped: false,
             flags: t.flags,
@@ -800,6 +801,15 @@ fn first_via_value(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// tm's reply hook: replies to our branches are consumed here.
+/// The transaction and branch number (as on the wire) a reply's top Via names.
+pub(super) fn reply_branch(st: &TmState, msg: &Message) -> Option<(Arc<TxEntry>, usize)> {
+    let via = msg.via1().ok()?;
+    let (index, label, n) = via.branch().and_then(parse_branch)?;
+    let entry = st.table.find_id(index, label)?;
+    let known = entry.inner.lock().uacs.iter().any(|u| u.no as usize == n);
+    known.then_some((entry, n))
+}
+
 pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Ok(via) = ctx.msg.via1() else {
         return HookAction::Continue;
@@ -880,7 +890,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
                 r.pass_up = true;
             }
         }
-        u.replied = true;
+        u.last = u.last.max(code);
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
             u.tx.set_fr(now, fr_inv);
         }
@@ -910,7 +920,17 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if let Some((d, c)) = cancel {
         ctx.send(&d, &c);
     }
+    // A provisional reply marks its branch replied once processed (after
+    // its onreply_route), as Kamailio.
+    let mark_replied = |tx: &TxRef| {
+        if code < 200 {
+            if let Some(u) = tx.entry.inner.lock().uacs.get_mut(n) {
+                u.replied = true;
+            }
+        }
+    };
     if !r.pass_up && !late {
+        mark_replied(&tx);
         return HookAction::Stop;
     }
     ctx.tm.tx = Some(tx.clone());
@@ -927,9 +947,11 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         super::keep_script_state(&tx, ctx);
         if out.dropped && code < 200 {
+            mark_replied(&tx);
             return HookAction::Stop;
         }
     }
+    mark_replied(&tx);
     if !r.pass_up {
         return HookAction::Stop;
     }

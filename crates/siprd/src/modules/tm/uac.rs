@@ -512,6 +512,7 @@ fn register_uac(
         cancel_sent: false,
         cancel: None,
         replied: false,
+        last: 0,
         leg: 0,
         dropped: false,
         flags: 0,
