@@ -646,3 +646,43 @@ fn reply_queries_count_branches_with_a_provisional_reply() {
         .log()
         .contains("Q F 408 br=-1 g486=-1 g404=-1 g408=-1\n"));
 }
+
+#[test]
+fn t_reply_in_branch_failure_route_is_refused() {
+    // Kamailio 5.6.3: t_reply() in event_route[tm:branch-failure] logs
+    // "unsupported mode" and returns -1; nothing is sent, the failure route
+    // runs and the branch's 486 goes upstream.
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $du = "sip:127.0.0.1:{}";
+    t_on_failure("F"); t_on_branch_failure("bf");
+    t_relay();
+}}
+event_route[tm:branch-failure:bf] {{
+    $var(r) = t_reply("503", "from bf");
+    xlog("L_INFO", "Z BF $T_reply_code t_reply=$var(r)\n");
+}}
+failure_route[F] {{ xlog("L_INFO", "Z F $T_reply_code\n"); }}
+"#,
+        hop.port()
+    )));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bf@127.0.0.1", c.port(), "bf-reply", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(s.wait_log("Z F 486", WAIT));
+    let got = c.collect_call("bf-reply", SHORT);
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("SIP/2.0 100 trying -- your call is important to us")
+    );
+    assert!(got.len() > 1, "{got:?}");
+    assert!(got[1..].iter().all(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+    assert_eq!(lines_with(&s, "Z "), vec!["Z BF 486 t_reply=-1", "Z F 486"]);
+}

@@ -1685,6 +1685,12 @@ impl Module for Tm {
                     500
                 });
                 let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+                if ctx.exec.route_type & route_type::BRANCH_FAILURE != 0 {
+                    // Kamailio 5.6: refused there ("unsupported mode"), nothing
+                    // sent; the transaction goes on (its failure route runs)
+                    tracing::error!("t_reply: unsupported in event_route[tm:branch-failure]");
+                    return -1;
+                }
                 if !ctx.msg.is_request() {
                     // onreply_route: the transaction's request is answered
                     // and its pending branches cancelled (as Kamailio)
