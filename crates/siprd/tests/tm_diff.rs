@@ -686,3 +686,171 @@ failure_route[F] {{ xlog("L_INFO", "Z F $T_reply_code\n"); }}
     assert!(got[1..].iter().all(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
     assert_eq!(lines_with(&s, "Z "), vec!["Z BF 486 t_reply=-1", "Z F 486"]);
 }
+
+/// A BINRPC request (kamcmd's protocol) of string parameters.
+fn binrpc_request(method: &str, params: &[&str]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for p in std::iter::once(&method).chain(params.iter()) {
+        let l = p.len() + 1;
+        body.push(0x80 | (4 << 4) | 1); // a string, its length on 4 bytes
+        body.extend_from_slice(&(l as u32).to_be_bytes());
+        body.extend_from_slice(p.as_bytes());
+        body.push(0);
+    }
+    let mut pkt = vec![0xa1, 0x0f];
+    pkt.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    pkt.extend_from_slice(&0x0102u32.to_be_bytes());
+    pkt.extend_from_slice(&body);
+    pkt
+}
+
+/// A BINRPC fault's (code, text), None for anything else.
+fn binrpc_fault(buf: &[u8]) -> Option<(u32, String)> {
+    let be = |b: &[u8]| b.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x));
+    if buf.len() < 2 || buf[0] != 0xa1 || buf[1] >> 4 != 3 {
+        return None;
+    }
+    let ll = ((buf[1] >> 2) & 3) as usize + 1;
+    let cl = (buf[1] & 3) as usize + 1;
+    let mut pos = 2 + ll + cl;
+    let mut rec = || -> Option<(u8, Vec<u8>)> {
+        let h = *buf.get(pos)?;
+        pos += 1;
+        let size = ((h >> 4) & 7) as usize;
+        let len = if h & 0x80 != 0 {
+            let l = be(buf.get(pos..pos + size)?) as usize;
+            pos += size;
+            l
+        } else {
+            size
+        };
+        let v = buf.get(pos..pos + len)?.to_vec();
+        pos += len;
+        Some((h & 0xf, v))
+    };
+    let (t1, code) = rec()?;
+    let (t2, text) = rec()?;
+    (t1 == 0 && t2 == 1).then(|| {
+        let text = text.strip_suffix(&[0]).unwrap_or(&text);
+        (be(&code), String::from_utf8_lossy(text).into_owned())
+    })
+}
+
+fn local_request_cfg(hop: u16, ctl: u16, js: u16) -> String {
+    cfg(&format!(
+        r#"
+loadmodule "ctl.so"
+loadmodule "jsonrpcs.so"
+modparam("ctl", "binrpc", "udp:127.0.0.1:{ctl}")
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{js}")
+modparam("jsonrpcs", "transport", 4)
+request_route {{
+    $var(r) = t_uac_send("OPTIONS", "sip:$rU@127.0.0.1:{hop}", "", "", "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nX-Orig: 1\r\n", "");
+    xlog("L_INFO", "Y uac $rU $var(r)\n");
+    sl_send_reply("200", "r=$var(r)");
+}}
+event_route[tm:local-request] {{
+    xlog("L_INFO", "Y LR $rm $ru\n");
+    if ($rU == "drop") {{ drop; }}
+    if ($rU == "edit") {{
+        append_hf("X-Added: yes\r\n");
+        remove_hf("X-Orig");
+    }}
+}}
+"#
+    ))
+}
+
+#[test]
+fn local_request_route_drops_and_edits_what_is_sent() {
+    // Kamailio 5.6.3: `drop` in event_route[tm:local-request] sends nothing
+    // (t_uac_send logs "UAC error" and still returns 1; tm.t_uac_start answers
+    // 500 "No error (0/RPC/UAC)"); header edits there are in what is sent and
+    // retransmitted.
+    let hop = NextHop::new();
+    let (ctl, js) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&local_request_cfg(hop.port(), ctl, js));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:drop@127.0.0.1", c.port(), "lr-drop", ""),
+    );
+    assert_eq!(c.collect_call("lr-drop", SHORT), vec!["SIP/2.0 200 r=1"]);
+    assert!(s.wait_log("Y LR OPTIONS sip:drop@", WAIT));
+    assert!(hop.collect(Duration::from_millis(700)).is_empty());
+
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:edit@127.0.0.1", c.port(), "lr-edit", ""),
+    );
+    assert_eq!(c.collect_call("lr-edit", SHORT), vec!["SIP/2.0 200 r=1"]);
+    let got = hop.collect(Duration::from_millis(800));
+    assert!(got.len() >= 2, "sent and retransmitted: {}", got.len());
+    for (m, _) in &got {
+        assert!(m.starts_with("OPTIONS sip:edit@"), "{m}");
+        assert_eq!(header(m, "X-Added"), Some("yes"), "{m}");
+        assert_eq!(header(m, "X-Orig"), None, "{m}");
+    }
+    hop.answer(&got[0].0, got[0].1, "200 OK");
+
+    let hdrs = "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
+    let ruri = format!("sip:drop@127.0.0.1:{}", hop.port());
+    let req = serde_json::json!({"jsonrpc": "2.0", "method": "tm.t_uac_start",
+        "params": ["OPTIONS", ruri, ".", ".", hdrs], "id": 1});
+    let r = rpc_datagram(js, req.to_string().as_bytes(), WAIT).expect("jsonrpc reply");
+    assert_eq!(r["error"]["code"], 500, "{r}");
+    assert_eq!(r["error"]["message"], "No error (0/RPC/UAC)", "{r}");
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    u.set_read_timeout(Some(WAIT)).expect("timeout");
+    u.send_to(
+        &binrpc_request("tm.t_uac_start", &["OPTIONS", &ruri, ".", ".", hdrs]),
+        ("127.0.0.1", ctl),
+    )
+    .expect("send");
+    let mut buf = vec![0u8; 65536];
+    let n = u.recv(&mut buf).expect("binrpc reply");
+    assert_eq!(
+        binrpc_fault(&buf[..n]),
+        Some((500, "No error (0/RPC/UAC)".to_string()))
+    );
+    assert!(hop.collect(SHORT).is_empty());
+}
+
+#[test]
+fn t_uac_wait_is_refused_by_transports_without_delayed_replies() {
+    // Kamailio 5.6.3: over BINRPC tm.t_uac_wait answers 600 "Reply
+    // wait/async mode not supported by this rpc transport", over jsonrpcs'
+    // datagram socket 500 "internal error: failed to create context"; neither
+    // sends the request.
+    let hop = NextHop::new();
+    let (ctl, js) = (free_udp_port(), free_udp_port());
+    let s = Siprd::start(&local_request_cfg(hop.port(), ctl, js));
+    let hdrs = "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
+    let ruri = format!("sip:go@127.0.0.1:{}", hop.port());
+    let req = serde_json::json!({"jsonrpc": "2.0", "method": "tm.t_uac_wait",
+        "params": ["OPTIONS", ruri, ".", ".", hdrs], "id": 1});
+    let r = rpc_datagram(js, req.to_string().as_bytes(), WAIT).expect("jsonrpc reply");
+    assert_eq!(r["error"]["code"], 500, "{r}");
+    assert_eq!(
+        r["error"]["message"], "internal error: failed to create context",
+        "{r}"
+    );
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    u.set_read_timeout(Some(WAIT)).expect("timeout");
+    u.send_to(
+        &binrpc_request("tm.t_uac_wait", &["OPTIONS", &ruri, ".", ".", hdrs]),
+        ("127.0.0.1", ctl),
+    )
+    .expect("send");
+    let mut buf = vec![0u8; 65536];
+    let n = u.recv(&mut buf).expect("binrpc reply");
+    assert_eq!(
+        binrpc_fault(&buf[..n]),
+        Some((
+            600,
+            "Reply wait/async mode not supported by this rpc transport".to_string()
+        ))
+    );
+    assert!(hop.collect(SHORT).is_empty());
+    assert_eq!(s.count_log("Y LR"), 0);
+}
