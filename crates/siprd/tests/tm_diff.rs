@@ -854,3 +854,75 @@ fn t_uac_wait_is_refused_by_transports_without_delayed_replies() {
     assert!(hop.collect(SHORT).is_empty());
     assert_eq!(s.count_log("Y LR"), 0);
 }
+
+#[test]
+fn t_id_index_n_creates_the_transaction() {
+    // Kamailio 5.6.3: $T(id_index_n) / $T(id_label_n) create the transaction
+    // when there is none ($T(id_index) is null before): t_lookup_request()
+    // then finds it and t_newtran() is -10; elsewhere they read the existing
+    // one. The other $T keys as Kamailio prints them at each step.
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    xlog("L_INFO", "V pre ii=$T(id_index) rc=$T(reply_code) rr=$T(reply_reason) bi=$T(branch_index) rt=$T(reply_type)\n");
+    if ($rU == "n") {{
+        $var(i) = $T(id_index_n);
+        $var(l) = $T(id_label_n);
+        if ($var(i) == $T(id_index) && $var(l) == $T(id_label)) {{ xlog("L_INFO", "V n same\n"); }}
+        if (t_lookup_request()) {{ xlog("L_INFO", "V n lookup yes\n"); }}
+        $var(r) = t_newtran(); xlog("L_INFO", "V n newtran $var(r)\n");
+        sl_send_reply("200", "ok");
+        exit;
+    }}
+    t_newtran();
+    $var(i) = $T(id_index);
+    xlog("L_INFO", "V post rc=$T(reply_code) bi=$T(branch_index) rt=$T(reply_type)\n");
+    $du = "sip:127.0.0.1:{}";
+    t_on_reply("R"); t_on_failure("F"); t_on_branch("B");
+    t_relay();
+    xlog("L_INFO", "V relayed rc=$T(reply_code) bi=$T(branch_index)\n");
+}}
+branch_route[B] {{ xlog("L_INFO", "V B rc=$T(reply_code) bi=$T(branch_index) rt=$T(reply_type)\n"); }}
+onreply_route[R] {{ xlog("L_INFO", "V R $rs rc=$T(reply_code) rr=$T(reply_reason) bi=$T(branch_index) rt=$T(reply_type)\n"); }}
+failure_route[F] {{
+    if ($T(id_index_n) == $T(id_index)) {{ xlog("L_INFO", "V F same\n"); }}
+    xlog("L_INFO", "V F rc=$T(reply_code) rr=$T(reply_reason) bi=$T(branch_index) rt=$T(reply_type)\n");
+}}
+"#,
+        hop.port()
+    )));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:n@127.0.0.1", c.port(), "tn-1", ""),
+    );
+    assert!(s.wait_log("V n newtran", WAIT));
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "tn-2", ""),
+    );
+    let (inv, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&inv, from, "180 Ringing");
+    assert!(s.wait_log("V R 180", WAIT));
+    hop.answer(&inv, from, "486 Busy Here");
+    assert!(s.wait_log("V F rc", WAIT));
+    assert_eq!(
+        lines_with(&s, "V "),
+        vec![
+            "V pre ii=<null> rc=0 rr= bi=0 rt=<null>",
+            "V n same",
+            "V n lookup yes",
+            "V n newtran -10",
+            "V pre ii=<null> rc=0 rr= bi=0 rt=<null>",
+            "V post rc=0 bi=0 rt=0",
+            "V B rc=100 bi=0 rt=0",
+            "V relayed rc=100 bi=0",
+            "V R 180 rc=180 rr=Ringing bi=0 rt=0",
+            "V R 486 rc=486 rr=Busy Here bi=0 rt=0",
+            "V F same",
+            "V F rc=486 rr=Busy Here bi=1 rt=0",
+        ]
+    );
+}

@@ -1300,6 +1300,31 @@ enum TField {
 
 struct TPv(TField);
 
+/// `$T(id_index_n)` / `$T(id_label_n)`.
+struct TPvCreate {
+    st: Arc<TmState>,
+    label: bool,
+}
+
+impl PvImpl<Ctx> for TPvCreate {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        if ctx.tm.tx.is_none()
+            && ctx.msg.is_request()
+            && !ctx.faked
+            && ctx.exec.route_type == route_type::REQUEST
+        {
+            newtran(&self.st, ctx);
+        }
+        ctx.tm.tx.as_ref().map_or(Value::Null, |t| {
+            Value::Int(if self.label {
+                t.entry.label as i32
+            } else {
+                t.entry.index as i32
+            })
+        })
+    }
+}
+
 impl PvImpl<Ctx> for TPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         match self.0 {
@@ -2229,15 +2254,25 @@ impl Module for Tmx {
         reg.add_pv(PvClassDef {
             name: "T",
             module: "tmx",
-            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                // `_n`: the transaction is created when there is none yet
+                // (Kamailio 5.6: a t_newtran after it is then -10)
+                let mut create = |label: bool| {
+                    Ok(Box::new(TPvCreate {
+                        st: tm_api(fx)?,
+                        label,
+                    }) as Box<dyn PvImpl<Ctx>>)
+                };
                 let f = match inner.map(str::trim) {
+                    Some("id_index_n") => return create(false),
+                    Some("id_label_n") => return create(true),
                     Some("id_index") => TField::IdIndex,
                     Some("id_label") => TField::IdLabel,
                     Some("reply_code") => TField::ReplyCode,
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
                     Some("reply_type") => TField::ReplyType,
-                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index, reply_type)")),
+                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, id_index_n, id_label_n, reply_code, reply_reason, branch_index, reply_type)")),
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),
