@@ -417,9 +417,10 @@ impl ClientTx {
     pub fn set_fr(&mut self, now: Instant, d: Duration) {
         if !self.released
             && matches!(
-            self.state,
-            State::Calling | State::Trying | State::Proceeding
-        ) {
+                self.state,
+                State::Calling | State::Trying | State::Proceeding
+            )
+        {
             self.fr = Some(now + d);
         }
     }
@@ -765,7 +766,10 @@ mod tests {
         assert!(tx.on_reply(404, t0 + ms(200)));
         assert!(tx.on_retransmission());
         let log = run_server(&mut tx, t0, 60_000);
-        assert!(!log.iter().any(|(_, a)| *a == Action::NoFinalReply), "{log:?}");
+        assert!(
+            !log.iter().any(|(_, a)| *a == Action::NoFinalReply),
+            "{log:?}"
+        );
     }
 
     #[test]

@@ -116,7 +116,10 @@ fn onreply_and_failure_routes_run_on_the_transactions_avps_and_flags() {
         ]
     );
     let got = c.first_lines(SHORT);
-    assert!(got.contains(&"SIP/2.0 486 Busy Here".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"SIP/2.0 486 Busy Here".to_string()),
+        "{got:?}"
+    );
 }
 
 /// The Via branch suffixes (`.0`, `.1` ...) of the requests `hop` received
@@ -193,7 +196,10 @@ fn a_second_t_relay_sends_only_what_was_assigned_since() {
             s.udp_addr(),
             &request("MESSAGE", &ruri, c.port(), &format!("twice-{user}"), ""),
         );
-        assert!(s.wait_log(&format!("T {user} second {second}\n"), WAIT), "{user}");
+        assert!(
+            s.wait_log(&format!("T {user} second {second}\n"), WAIT),
+            "{user}"
+        );
         let want = |v: &Vec<(&str, &str)>| {
             v.iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -296,7 +302,10 @@ fn t_forward_nonack_relays_in_the_scripts_transaction() {
     }
     let lines = c.first_lines(SHORT);
     assert!(!lines.is_empty());
-    assert!(lines.iter().all(|l| l == "SIP/2.0 404 Not Here"), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l == "SIP/2.0 404 Not Here"),
+        "{lines:?}"
+    );
     run("udp", "MESSAGE", "1");
     assert_eq!(
         branches_seen(&hop, SHORT),
@@ -369,7 +378,13 @@ fn append_branch_takes_the_destination_along() {
     let (h1, h2) = (hop.port(), hop2.port());
     c.send(
         s.udp_addr(),
-        &request("MESSAGE", "sip:noargs@127.0.0.1:9", c.port(), "ab-noargs", ""),
+        &request(
+            "MESSAGE",
+            "sip:noargs@127.0.0.1:9",
+            c.port(),
+            "ab-noargs",
+            "",
+        ),
     );
     assert!(s.wait_log("BR 1 ", WAIT));
     assert_eq!(
@@ -484,7 +499,10 @@ fn t_release_stops_retransmissions_and_keeps_the_transaction() {
     };
     let m = msg("notx", "MESSAGE");
     c.send(s.udp_addr(), &m);
-    assert_eq!(c.collect_call("rel-notx-MESSAGE", SHORT), vec!["SIP/2.0 200 ok"]);
+    assert_eq!(
+        c.collect_call("rel-notx-MESSAGE", SHORT),
+        vec!["SIP/2.0 200 ok"]
+    );
     assert!(s.wait_log("X notx 1\n", WAIT));
 
     let m = msg("newtran", "MESSAGE");
@@ -493,7 +511,11 @@ fn t_release_stops_retransmissions_and_keeps_the_transaction() {
     assert_eq!(c.collect_call("rel-newtran-MESSAGE", SHORT), want);
     assert!(s.wait_log("X newtran 1 1 1\n", WAIT));
     c.send(s.udp_addr(), &m);
-    assert_eq!(c.collect_call("rel-newtran-MESSAGE", SHORT), want, "retransmission");
+    assert_eq!(
+        c.collect_call("rel-newtran-MESSAGE", SHORT),
+        want,
+        "retransmission"
+    );
     assert_eq!(s.count_log("X newtran"), 1);
 
     // an INVITE's local 486 is not retransmitted after t_release (it would be
@@ -514,7 +536,10 @@ fn t_release_stops_retransmissions_and_keeps_the_transaction() {
     let m = msg("relayed", "INVITE");
     c.send(s.udp_addr(), &m);
     let got = hop.collect(Duration::from_millis(1200));
-    let invites: Vec<_> = got.iter().filter(|(m, _)| m.starts_with("INVITE")).collect();
+    let invites: Vec<_> = got
+        .iter()
+        .filter(|(m, _)| m.starts_with("INVITE"))
+        .collect();
     assert_eq!(invites.len(), 1, "not retransmitted after t_release");
     let (inv, from) = invites[0];
     hop.answer(inv, *from, "180 Ringing");
@@ -642,9 +667,7 @@ fn reply_queries_count_branches_with_a_provisional_reply() {
         &request("MESSAGE", "sip:to@127.0.0.1", c.port(), "q-to", ""),
     );
     assert!(s.wait_log("Q F 408", WAIT));
-    assert!(s
-        .log()
-        .contains("Q F 408 br=-1 g486=-1 g404=-1 g408=-1\n"));
+    assert!(s.log().contains("Q F 408 br=-1 g486=-1 g404=-1 g408=-1\n"));
 }
 
 #[test]
@@ -683,7 +706,10 @@ failure_route[F] {{ xlog("L_INFO", "Z F $T_reply_code\n"); }}
         Some("SIP/2.0 100 trying -- your call is important to us")
     );
     assert!(got.len() > 1, "{got:?}");
-    assert!(got[1..].iter().all(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+    assert!(
+        got[1..].iter().all(|l| l == "SIP/2.0 486 Busy Here"),
+        "{got:?}"
+    );
     assert_eq!(lines_with(&s, "Z "), vec!["Z BF 486 t_reply=-1", "Z F 486"]);
 }
 
@@ -793,7 +819,8 @@ fn local_request_route_drops_and_edits_what_is_sent() {
     }
     hop.answer(&got[0].0, got[0].1, "200 OK");
 
-    let hdrs = "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
+    let hdrs =
+        "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
     let ruri = format!("sip:drop@127.0.0.1:{}", hop.port());
     let req = serde_json::json!({"jsonrpc": "2.0", "method": "tm.t_uac_start",
         "params": ["OPTIONS", ruri, ".", ".", hdrs], "id": 1});
@@ -825,7 +852,8 @@ fn t_uac_wait_is_refused_by_transports_without_delayed_replies() {
     let hop = NextHop::new();
     let (ctl, js) = (free_udp_port(), free_udp_port());
     let s = Siprd::start(&local_request_cfg(hop.port(), ctl, js));
-    let hdrs = "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
+    let hdrs =
+        "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";
     let ruri = format!("sip:go@127.0.0.1:{}", hop.port());
     let req = serde_json::json!({"jsonrpc": "2.0", "method": "tm.t_uac_wait",
         "params": ["OPTIONS", ruri, ".", ".", hdrs], "id": 1});

@@ -706,19 +706,25 @@ fn run_on_tx(
     let reason = Bytes::copy_from_slice(reason);
     // KEMI failure/onreply/resume functions get no argument (Kamailio)
     let keep = |c: &mut Ctx| keep_script_state(tx, c);
-    rt.raise_with_arg_then(&ev, rtype, None, |c| {
-        if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
-            tracing::error!("{name}: the transaction's request no longer parses");
-        }
-        c.tm.reply_code = code;
-        c.tm.reply_reason = reason;
-        c.tm.branch_idx = best.map_or(0, |b| b as i32);
-        // the branch flags of the branch that ended (Kamailio)
-        c.ruri_bflags = bflags;
-        if consumed {
-            c.tm.ruri_consumed = Some(relay::Consumed::of(c));
-        }
-    }, keep);
+    rt.raise_with_arg_then(
+        &ev,
+        rtype,
+        None,
+        |c| {
+            if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
+                tracing::error!("{name}: the transaction's request no longer parses");
+            }
+            c.tm.reply_code = code;
+            c.tm.reply_reason = reason;
+            c.tm.branch_idx = best.map_or(0, |b| b as i32);
+            // the branch flags of the branch that ended (Kamailio)
+            c.ruri_bflags = bflags;
+            if consumed {
+                c.tm.ruri_consumed = Some(relay::Consumed::of(c));
+            }
+        },
+        keep,
+    );
 }
 
 /// The transaction keeps the AVPs and flags a route left (Kamailio runs its

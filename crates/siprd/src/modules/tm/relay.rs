@@ -308,8 +308,10 @@ fn relay_with(
             if failure == -478 {
                 reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
             } else {
-                let reason =
-                    format!("I'm terribly sorry, server error occurred ({}/TM)", -failure);
+                let reason = format!(
+                    "I'm terribly sorry, server error occurred ({}/TM)",
+                    -failure
+                );
                 reply_in_tx(ctx, &tx, 500, reason.as_bytes(), false);
             }
         }
