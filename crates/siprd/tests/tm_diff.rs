@@ -954,3 +954,76 @@ failure_route[F] {{
         ]
     );
 }
+
+#[test]
+fn failure_route_rearms_branch_failure_and_branch_route_moves_the_branch() {
+    // Kamailio 5.6.3: a branch added by a failure route runs the
+    // branch-failure route only when the failure route armed it again
+    // (onreply_route stays armed); `$du` set in branch_route sends the branch
+    // there.
+    let hop = NextHop::new();
+    let hop2 = NextHop::new();
+    let s = Siprd::start(&cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ exit; }}
+    $du = "sip:127.0.0.1:{h}";
+    t_on_failure("F"); t_on_branch_failure("bf"); t_on_reply("R");
+    if ($rU == "bdu") {{ t_on_branch("B"); }}
+    t_relay();
+}}
+branch_route[B] {{ $du = "sip:127.0.0.1:{h2}"; }}
+event_route[tm:branch-failure:bf] {{ xlog("L_INFO", "W $ci BF $T_reply_code\n"); }}
+onreply_route[R] {{ xlog("L_INFO", "W $ci R $rs\n"); }}
+failure_route[F] {{
+    xlog("L_INFO", "W $ci F $T_reply_code\n");
+    if ($avp(again) == $null) {{
+        $avp(again) = 1;
+        $du = "sip:127.0.0.1:{h}";
+        if ($rU == "rearm") {{ t_on_branch_failure("bf"); }}
+        t_relay();
+    }}
+}}
+"#,
+        h = hop.port(),
+        h2 = hop2.port()
+    )));
+    let c = UdpClient::new();
+    for user in ["ser", "rearm"] {
+        let ci = format!("fr-{user}");
+        c.send(
+            s.udp_addr(),
+            &request(
+                "MESSAGE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                &ci,
+                "",
+            ),
+        );
+        for code in ["404 Nope", "480 Gone"] {
+            let (m, from) = hop.recv_start("MESSAGE", WAIT).expect("a branch");
+            hop.answer(&m, from, code);
+        }
+        assert_eq!(c.collect_call(&ci, SHORT), vec!["SIP/2.0 480 Gone"]);
+        let mut want = vec![
+            format!("W {ci} R 404"),
+            format!("W {ci} BF 404"),
+            format!("W {ci} F 404"),
+            format!("W {ci} R 480"),
+        ];
+        if user == "rearm" {
+            want.push(format!("W {ci} BF 480"));
+        }
+        assert_eq!(lines_with(&s, &format!("W {ci} ")), want);
+    }
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bdu@127.0.0.1", c.port(), "fr-bdu", ""),
+    );
+    assert_eq!(
+        branches_seen(&hop2, SHORT),
+        vec![("0".to_string(), "sip:bdu@127.0.0.1".to_string())]
+    );
+    assert_eq!(branches_seen(&hop, Duration::from_millis(50)), vec![]);
+}

@@ -68,6 +68,8 @@ struct Target {
     socket: Option<Bytes>,
     /// An appended branch's own `$du` (what its branch_route sees).
     du: Option<Option<Bytes>>,
+    /// `t_relay(host, port)`: the destination does not follow `$du`/`$ru`.
+    explicit: bool,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -92,6 +94,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         path: None,
         socket: None,
         du: None,
+        explicit: false,
     })
 }
 
@@ -238,6 +241,7 @@ fn relay_with(
         path: None,
         socket: None,
         du: None,
+        explicit: true,
     });
     let first = match &explicit {
         _ if consumed => None,
@@ -412,16 +416,30 @@ fn add_branch(
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
     ctx.tm.branch_idx = tx.entry.inner.lock().next_branch_no() as i32;
+    let before = (ctx.new_uri.clone(), ctx.dst_uri.clone(), ctx.uri_marks);
     let out = rt.run_nested(ctx, route, route_type::BRANCH, None);
     ctx.tm.branch_idx = keep_idx;
     let built = if out.dropped {
         tracing::debug!("branch dropped by branch_route");
         None
     } else {
+        // $du or $ru set in branch_route: the branch goes there (Kamailio)
+        let moved = !t.explicit
+            && (before.2 != ctx.uri_marks || before.0 != ctx.new_uri || before.1 != ctx.dst_uri);
+        let (host, port) = match moved {
+            true => {
+                let d = ctx
+                    .dst_uri
+                    .clone()
+                    .unwrap_or_else(|| Bytes::copy_from_slice(ctx.ruri()));
+                target_of(&d, None).map_or((t.host.clone(), t.port), |n| (n.host, n.port))
+            }
+            false => (t.host.clone(), t.port),
+        };
         let t2 = Target {
             ruri: ctx.new_uri.clone(),
-            host: t.host.clone(),
-            port: t.port,
+            host,
+            port,
             proto: t.proto,
             // setbflag() & co. in branch_route apply to this branch
             flags: ctx.ruri_bflags,
@@ -429,6 +447,7 @@ fn add_branch(
             path: t.path.clone(),
             socket: t.socket.clone(),
             du: t.du.clone(),
+            explicit: t.explicit,
         };
         build_branch(st, ctx, tx, &t2, cfg, failure)
     };
@@ -1297,6 +1316,10 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
         if let Some(route) = on_failure {
             {
                 let mut inner = tx.entry.inner.lock();
+                // as t_on_failure, t_on_branch_failure is armed again in the
+                // failure route for the branches it adds (Kamailio 5.6;
+                // t_on_reply stays)
+                inner.on_branch_failure = None;
                 inner.failure_runs = inner.failure_runs.wrapping_add(1);
                 inner.drop_mode = None;
                 inner.send_failed = false;
