@@ -673,7 +673,8 @@ fn reply_queries_count_branches_with_a_provisional_reply() {
 #[test]
 fn t_reply_in_branch_failure_route_is_refused() {
     // Kamailio 5.6.3: t_reply() in event_route[tm:branch-failure] logs
-    // "unsupported mode" and returns -1; nothing is sent, the failure route
+    // "unsupported mode" and returns -1 (so do t_send_reply() and sl's
+    // send_reply(), which goes through tm there); nothing is sent, the failure route
     // runs and the branch's 486 goes upstream.
     let hop = NextHop::new();
     let s = Siprd::start(&cfg(&format!(
@@ -686,7 +687,9 @@ request_route {{
 }}
 event_route[tm:branch-failure:bf] {{
     $var(r) = t_reply("503", "from bf");
-    xlog("L_INFO", "Z BF $T_reply_code t_reply=$var(r)\n");
+    $var(s) = t_send_reply("503", "from bf");
+    $var(t) = send_reply("503", "from bf");
+    xlog("L_INFO", "Z BF $T_reply_code t_reply=$var(r) t_send_reply=$var(s) send_reply=$var(t)\n");
 }}
 failure_route[F] {{ xlog("L_INFO", "Z F $T_reply_code\n"); }}
 "#,
@@ -710,7 +713,13 @@ failure_route[F] {{ xlog("L_INFO", "Z F $T_reply_code\n"); }}
         got[1..].iter().all(|l| l == "SIP/2.0 486 Busy Here"),
         "{got:?}"
     );
-    assert_eq!(lines_with(&s, "Z "), vec!["Z BF 486 t_reply=-1", "Z F 486"]);
+    assert_eq!(
+        lines_with(&s, "Z "),
+        vec![
+            "Z BF 486 t_reply=-1 t_send_reply=-1 send_reply=-1",
+            "Z F 486"
+        ]
+    );
 }
 
 /// A BINRPC request (kamcmd's protocol) of string parameters.

@@ -449,6 +449,11 @@ fn remember_2xx_tag(
 /// transaction (sl then replies statelessly).
 pub fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> Option<i32> {
     let tx = ctx.tm.tx.clone()?;
+    if ctx.exec.route_type & route_type::BRANCH_FAILURE != 0 {
+        // tm's reply is refused there (Kamailio 5.6, as t_reply)
+        tracing::error!("send_reply: unsupported in event_route[tm:branch-failure]");
+        return Some(-1);
+    }
     Some(reply_in_tx(ctx, &tx, code, reason, true))
 }
 
