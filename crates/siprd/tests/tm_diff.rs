@@ -1036,3 +1036,69 @@ failure_route[F] {{
     );
     assert_eq!(branches_seen(&hop, Duration::from_millis(50)), vec![]);
 }
+
+#[test]
+fn retransmissions_get_the_last_relayed_reply() {
+    // Kamailio 5.6.3 (siprd already did this): a retransmitted MESSAGE gets
+    // the last relayed reply again (the 180 while ringing, then the 404) and
+    // is not relayed again; a retransmitted INVITE after its 486 gets the 486.
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg(&format!(
+        r#"
+request_route {{
+    if (is_method("ACK")) {{ t_check_trans(); exit; }}
+    $du = "sip:127.0.0.1:{}";
+    t_relay();
+}}
+"#,
+        hop.port()
+    )));
+    let c = UdpClient::new();
+    let m = request("MESSAGE", "sip:r@127.0.0.1", c.port(), "rx-msg", "");
+    c.send(s.udp_addr(), &m);
+    let (req, from) = hop.recv_start("MESSAGE", WAIT).expect("relayed");
+    hop.answer(&req, from, "180 Ringing");
+    assert_eq!(c.collect_call("rx-msg", SHORT), vec!["SIP/2.0 180 Ringing"]);
+    c.send(s.udp_addr(), &m);
+    assert_eq!(c.collect_call("rx-msg", SHORT), vec!["SIP/2.0 180 Ringing"]);
+    hop.answer(&req, from, "404 Not Here");
+    assert_eq!(
+        c.collect_call("rx-msg", SHORT),
+        vec!["SIP/2.0 404 Not Here"]
+    );
+    c.send(s.udp_addr(), &m);
+    assert_eq!(
+        c.collect_call("rx-msg", SHORT),
+        vec!["SIP/2.0 404 Not Here"]
+    );
+    let again: Vec<_> = hop
+        .collect(Duration::from_millis(100))
+        .into_iter()
+        .filter(|(m, _)| m.starts_with("MESSAGE") && header(m, "Call-ID") == Some("rx-msg"))
+        .collect();
+    // what the hop got after answering: at most timer retransmissions that
+    // crossed the 180, never a new branch
+    assert!(again
+        .iter()
+        .all(|(m, _)| header(m, "Via") == header(&req, "Via")));
+
+    let m = request("INVITE", "sip:r@127.0.0.1", c.port(), "rx-inv", "");
+    c.send(s.udp_addr(), &m);
+    let (req, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
+    hop.answer(&req, from, "486 Busy Here");
+    let got = c.collect_call("rx-inv", SHORT);
+    assert_eq!(
+        got,
+        vec![
+            "SIP/2.0 100 trying -- your call is important to us",
+            "SIP/2.0 486 Busy Here"
+        ]
+    );
+    c.send(s.udp_addr(), &m);
+    let got = c.collect_call("rx-inv", Duration::from_millis(300));
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|l| l == "SIP/2.0 486 Busy Here"), "{got:?}");
+    assert!(hop
+        .recv_start("INVITE", Duration::from_millis(200))
+        .is_none());
+}
