@@ -787,6 +787,7 @@ request_route {{
 event_route[tm:local-request] {{
     xlog("L_INFO", "Y LR $rm $ru\n");
     if ($rU == "drop") {{ drop; }}
+    if ($rU == "ru") {{ $ru = "sip:changed@127.0.0.1:{hop}"; $du = "sip:127.0.0.1:1"; }}
     if ($rU == "edit") {{
         append_hf("X-Added: yes\r\n");
         remove_hf("X-Orig");
@@ -801,7 +802,7 @@ fn local_request_route_drops_and_edits_what_is_sent() {
     // Kamailio 5.6.3: `drop` in event_route[tm:local-request] sends nothing
     // (t_uac_send logs "UAC error" and still returns 1; tm.t_uac_start answers
     // 500 "No error (0/RPC/UAC)"); header edits there are in what is sent and
-    // retransmitted.
+    // retransmitted, a `$ru` set there is the request line sent.
     let hop = NextHop::new();
     let (ctl, js) = (free_udp_port(), free_udp_port());
     let s = Siprd::start(&local_request_cfg(hop.port(), ctl, js));
@@ -827,6 +828,20 @@ fn local_request_route_drops_and_edits_what_is_sent() {
         assert_eq!(header(m, "X-Orig"), None, "{m}");
     }
     hop.answer(&got[0].0, got[0].1, "200 OK");
+
+    // $ru set there is the request line; $du there changes nothing
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:ru@127.0.0.1", c.port(), "lr-ru", ""),
+    );
+    assert_eq!(c.collect_call("lr-ru", SHORT), vec!["SIP/2.0 200 r=1"]);
+    let (m, from) = hop.recv_start("OPTIONS", WAIT).expect("sent to the hop");
+    assert_eq!(
+        first_line(&m),
+        format!("OPTIONS sip:changed@127.0.0.1:{} SIP/2.0", hop.port())
+    );
+    hop.answer(&m, from, "200 OK");
+    let _ = hop.collect(Duration::from_millis(100));
 
     let hdrs =
         "From: <sip:a@127.0.0.1>;tag=ft1\r\nTo: <sip:x@127.0.0.1>\r\nContent-Type: text/plain\r\n";

@@ -640,6 +640,14 @@ fn raise_local_request(
             c.tm.tx = Some(tx);
         },
         |c| {
+            // a `$ru` set there is the request line sent (the destination
+            // stays: `$du` there is ignored), as Kamailio 5.6
+            if let Some(u) = c.new_uri.clone() {
+                let msg = c.msg.clone();
+                if c.edits.set_ruri(&msg, &u).is_err() {
+                    tracing::error!("tm:local-request: cannot rewrite the Request-URI");
+                }
+            }
             if !c.edits.is_empty() {
                 let mut buf = Vec::with_capacity(c.msg.buf().len() + 64);
                 c.edits.apply_into(c.msg.buf(), &mut buf);
