@@ -170,6 +170,8 @@ pub struct ServerTx {
     fr_is_ack_wait: bool,
     /// The final reply was a relayed 2xx: its ACK is end to end, not ours.
     relayed_2xx: bool,
+    /// Released (`t_release`): a later final reply is not retransmitted.
+    released: bool,
 }
 
 impl ServerTx {
@@ -189,6 +191,7 @@ impl ServerTx {
             wait: None,
             fr_is_ack_wait: false,
             relayed_2xx: false,
+            released: false,
         }
     }
 
@@ -246,7 +249,7 @@ impl ServerTx {
         }
         self.state = State::Completed;
         self.wait = Some(now + self.cfg.wait());
-        if self.invite {
+        if self.invite && !self.released {
             self.fr = Some(now + self.cfg.fr());
             self.fr_is_ack_wait = true;
             if !self.reliable {
@@ -324,7 +327,22 @@ impl ServerTx {
         }
     }
 
-    /// End the transaction now (`t_release`, shutdown).
+    /// Release the transaction (Kamailio's `t_release`): the reply is no longer
+    /// retransmitted and no final reply or ACK is waited for; it lingers
+    /// `wait` from now (absorbing retransmissions, taking a late reply), then
+    /// ends.
+    pub fn release(&mut self, now: Instant) {
+        if self.state == State::Terminated {
+            return;
+        }
+        self.released = true;
+        self.retr = None;
+        self.fr = None;
+        self.fr_is_ack_wait = false;
+        self.wait = Some(now + self.cfg.wait());
+    }
+
+    /// End the transaction now (shutdown).
     pub fn terminate(&mut self, out: &mut Vec<Action>) {
         self.state = State::Terminated;
         self.retr = None;
@@ -355,6 +373,8 @@ pub struct ClientTx {
     retr: Option<Retr>,
     fr: Option<Instant>,
     wait: Option<Instant>,
+    /// Released (`t_release`): no timer is armed again.
+    released: bool,
 }
 
 impl ClientTx {
@@ -373,7 +393,16 @@ impl ClientTx {
             retr: (!reliable).then_some(Retr::first(now, cfg.t1)),
             fr: Some(now + cfg.fr),
             wait: None,
+            released: false,
         }
+    }
+
+    /// Stop retransmitting and waiting for a reply (`t_release`): replies
+    /// are still taken, the request is never sent again and never times out.
+    pub fn release(&mut self) {
+        self.released = true;
+        self.retr = None;
+        self.fr = None;
     }
 
     pub fn state(&self) -> State {
@@ -386,10 +415,12 @@ impl ClientTx {
 
     /// Restart the reply timer with `d` (`t_set_fr`, `restart_fr_on_each_reply`).
     pub fn set_fr(&mut self, now: Instant, d: Duration) {
-        if matches!(
-            self.state,
-            State::Calling | State::Trying | State::Proceeding
-        ) {
+        if !self.released
+            && matches!(
+                self.state,
+                State::Calling | State::Trying | State::Proceeding
+            )
+        {
             self.fr = Some(now + d);
         }
     }
@@ -415,7 +446,7 @@ impl ClientTx {
                     if self.invite {
                         // Provisional: stop retransmitting, wait up to fr_inv for the final reply.
                         self.retr = None;
-                        if self.state == State::Calling {
+                        if self.state == State::Calling && !self.released {
                             self.fr = Some(now + self.cfg.fr_inv());
                         }
                     } else if let Some(r) = &mut self.retr {
@@ -707,5 +738,62 @@ mod tests {
         assert_eq!(now, t0 + ms(3000));
         let n = out.iter().filter(|a| **a == Action::ResendRequest).count();
         assert_eq!(n, 2, "{out:?}"); // 500, 1500; the next (3500) is after fr
+    }
+
+    #[test]
+    fn released_server_tx_stops_retransmitting_and_ends_after_wait() {
+        let cfg = TimerConfig {
+            wait: ms(5000),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let mut tx = ServerTx::new(true, false, cfg);
+        assert!(tx.on_reply(486, t0));
+        tx.release(t0 + ms(100));
+        // still absorbs retransmissions with the last reply
+        assert!(tx.on_retransmission());
+        let log = run_server(&mut tx, t0, 60_000);
+        assert_eq!(log, vec![(5100, Action::Terminated)]);
+    }
+
+    #[test]
+    fn released_server_tx_without_reply_takes_a_late_final_reply() {
+        let t0 = Instant::now();
+        let mut tx = ServerTx::new(false, false, TimerConfig::default());
+        tx.arm_fr(t0, ms(30_000));
+        tx.release(t0);
+        assert!(!tx.on_retransmission());
+        assert!(tx.on_reply(404, t0 + ms(200)));
+        assert!(tx.on_retransmission());
+        let log = run_server(&mut tx, t0, 60_000);
+        assert!(
+            !log.iter().any(|(_, a)| *a == Action::NoFinalReply),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn released_invite_server_tx_does_not_retransmit_a_later_final_reply() {
+        let t0 = Instant::now();
+        let mut tx = ServerTx::new(true, false, TimerConfig::default());
+        tx.release(t0);
+        assert!(tx.on_reply(486, t0 + ms(100)));
+        let log = run_server(&mut tx, t0, 60_000);
+        assert_eq!(log, vec![(5100, Action::Terminated)]);
+    }
+
+    #[test]
+    fn released_client_tx_never_resends_nor_times_out_but_takes_replies() {
+        let t0 = Instant::now();
+        let mut tx = ClientTx::start(true, false, TimerConfig::default(), t0);
+        tx.release();
+        assert_eq!(tx.next_deadline(), None);
+        let r = tx.on_reply(180, t0 + ms(100));
+        assert!(r.pass_up);
+        assert_eq!(tx.next_deadline(), None, "no fr_inv armed after release");
+        tx.set_fr(t0 + ms(200), ms(1000));
+        assert_eq!(tx.next_deadline(), None);
+        let r = tx.on_reply(486, t0 + ms(300));
+        assert!(r.pass_up && r.send_ack);
     }
 }

@@ -52,6 +52,29 @@ pub fn is_binrpc() -> bool {
     BINRPC.with(std::cell::Cell::get)
 }
 
+thread_local! {
+    /// Set while a JSON-RPC request over HTTP runs: the one transport whose
+    /// replies may be delayed (Kamailio's jsonrpcs; `tm.t_uac_wait`).
+    static HTTP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` as a JSON-RPC request over HTTP.
+pub fn as_http<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            HTTP.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(HTTP.with(|b| b.replace(true)));
+    f()
+}
+
+/// Can the running RPC request get a delayed reply (JSON-RPC over HTTP)?
+pub fn is_http() -> bool {
+    HTTP.with(std::cell::Cell::get)
+}
+
 /// Positional parameter reader with Kamailio's `rpc->scan` semantics, which
 /// differ per transport:
 /// - BINRPC (kamcmd) is strict: a string where an integer is wanted (or the

@@ -854,7 +854,12 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         0x00000001,
         r#"t_forward_nonack_udp("127.0.0.1", "5060")"#,
     ), // tm
-    ("t_forward_nonack_uri", 0, 0x00000001, r#"t_forward_nonack_uri()"#), // tm
+    (
+        "t_forward_nonack_uri",
+        0,
+        0x00000001,
+        r#"t_forward_nonack_uri()"#,
+    ), // tm
     ("t_get_status_code", 0, 0x0000008f, r#"t_get_status_code()"#), // tm
     ("t_grep_status", 1, 0x0000000f, r#"t_grep_status("1")"#), // tm
     ("t_is_branch_route", 0, 0xffffffff, r#"t_is_branch_route()"#), // tmx

@@ -480,6 +480,8 @@ enum Rewrite {
 /// with the new text put in unchecked. 1 when done, -1 when the current
 /// R-URI does not parse.
 fn rewrite_ruri(ctx: &mut Ctx, op: Rewrite, val: &[u8]) -> i32 {
+    // the R-URI is "new" again for tm, even when the value is the same
+    ctx.uri_marks = ctx.uri_marks.wrapping_add(1);
     if op == Rewrite::Uri {
         // any text: a URI that does not parse makes `$ru` null
         ctx.new_uri = Some(bytes::Bytes::copy_from_slice(val));

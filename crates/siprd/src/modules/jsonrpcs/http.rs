@@ -106,7 +106,7 @@ pub fn answer(rt: &Runtime, body: &[u8]) -> (u16, String, Vec<u8>) {
             return (400, "Bad Request".into(), out);
         }
     };
-    let Some(reply) = rt.rpc.dispatch_value(&doc) else {
+    let Some(reply) = crate::rpc::as_http(|| rt.rpc.dispatch_value(&doc)) else {
         return (204, "No Content".into(), Vec::new());
     };
     let mut out = Vec::with_capacity(256);

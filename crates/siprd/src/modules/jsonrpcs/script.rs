@@ -93,7 +93,7 @@ pub fn register(reg: &mut Registry<Ctx>, http_enabled: bool) {
             }
             let body = ctx.msg.body().to_vec();
             // Malformed JSON gets no answer, as Kamailio.
-            let Some((code, reason, out)) = run(ctx, &body) else {
+            let Some((code, reason, out)) = crate::rpc::as_http(|| run(ctx, &body)) else {
                 return -1;
             };
             crate::modules::xhttp::send_reply(

@@ -449,6 +449,11 @@ fn remember_2xx_tag(
 /// transaction (sl then replies statelessly).
 pub fn stateful_reply(ctx: &mut Ctx, code: i32, reason: &[u8]) -> Option<i32> {
     let tx = ctx.tm.tx.clone()?;
+    if ctx.exec.route_type & route_type::BRANCH_FAILURE != 0 {
+        // tm's reply is refused there (Kamailio 5.6, as t_reply)
+        tracing::error!("send_reply: unsupported in event_route[tm:branch-failure]");
+        return Some(-1);
+    }
     Some(reply_in_tx(ctx, &tx, code, reason, true))
 }
 
@@ -609,8 +614,17 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
 
 /// `t_check_trans()`.
 fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
-    if !ctx.msg.is_request() || ctx.faked {
+    if ctx.faked {
         return -1;
+    }
+    if !ctx.msg.is_request() {
+        // a reply: 1 when it belongs to one of our branches (Kamailio 5.6,
+        // in reply_route and onreply_route alike)
+        return if relay::reply_branch(st, &ctx.msg).is_some() {
+            1
+        } else {
+            -1
+        };
     }
     if ctx.tm.tx.is_some() {
         // in request_route, a transaction already created for this request
@@ -697,19 +711,25 @@ fn run_on_tx(
     let reason = Bytes::copy_from_slice(reason);
     // KEMI failure/onreply/resume functions get no argument (Kamailio)
     let keep = |c: &mut Ctx| keep_script_state(tx, c);
-    rt.raise_with_arg_then(&ev, rtype, None, |c| {
-        if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
-            tracing::error!("{name}: the transaction's request no longer parses");
-        }
-        c.tm.reply_code = code;
-        c.tm.reply_reason = reason;
-        c.tm.branch_idx = best.map_or(0, |b| b as i32);
-        // the branch flags of the branch that ended (Kamailio)
-        c.ruri_bflags = bflags;
-        if consumed {
-            c.tm.ruri_consumed = Some(relay::Consumed::of(c));
-        }
-    }, keep);
+    rt.raise_with_arg_then(
+        &ev,
+        rtype,
+        None,
+        |c| {
+            if !prepare_tx_ctx(c, tx, &req, rcv, saved) {
+                tracing::error!("{name}: the transaction's request no longer parses");
+            }
+            c.tm.reply_code = code;
+            c.tm.reply_reason = reason;
+            c.tm.branch_idx = best.map_or(0, |b| b as i32);
+            // the branch flags of the branch that ended (Kamailio)
+            c.ruri_bflags = bflags;
+            if consumed {
+                c.tm.ruri_consumed = Some(relay::Consumed::of(c));
+            }
+        },
+        keep,
+    );
 }
 
 /// The transaction keeps the AVPs and flags a route left (Kamailio runs its
@@ -1291,6 +1311,31 @@ enum TField {
 
 struct TPv(TField);
 
+/// `$T(id_index_n)` / `$T(id_label_n)`.
+struct TPvCreate {
+    st: Arc<TmState>,
+    label: bool,
+}
+
+impl PvImpl<Ctx> for TPvCreate {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        if ctx.tm.tx.is_none()
+            && ctx.msg.is_request()
+            && !ctx.faked
+            && ctx.exec.route_type == route_type::REQUEST
+        {
+            newtran(&self.st, ctx);
+        }
+        ctx.tm.tx.as_ref().map_or(Value::Null, |t| {
+            Value::Int(if self.label {
+                t.entry.label as i32
+            } else {
+                t.entry.index as i32
+            })
+        })
+    }
+}
+
 impl PvImpl<Ctx> for TPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
         match self.0 {
@@ -1676,6 +1721,12 @@ impl Module for Tm {
                     500
                 });
                 let reason = str_arg(ctx, &a[1]).unwrap_or_default();
+                if ctx.exec.route_type & route_type::BRANCH_FAILURE != 0 {
+                    // Kamailio 5.6: refused there ("unsupported mode"), nothing
+                    // sent; the transaction goes on (its failure route runs)
+                    tracing::error!("t_reply: unsupported in event_route[tm:branch-failure]");
+                    return -1;
+                }
                 if !ctx.msg.is_request() {
                     // onreply_route: the transaction's request is answered
                     // and its pending branches cancelled (as Kamailio)
@@ -1723,14 +1774,24 @@ impl Module for Tm {
                 if ctx.exec.route_type != route_type::REQUEST {
                     return -1;
                 }
-                let Some(tx) = ctx.tm.tx.take() else {
-                    return -1;
+                // Kamailio 5.6: 1 without a transaction too. A released
+                // transaction stops retransmitting (its reply, its branches)
+                // and waiting (no timeout), then lingers wt_timer: it still
+                // absorbs retransmissions, takes a t_reply and relays a late
+                // branch reply.
+                let Some(tx) = ctx.tm.tx.clone() else {
+                    return 1;
                 };
+                let now = Instant::now();
                 let mut inner = tx.entry.inner.lock();
-                inner.freed = true;
-                inner.suspended = None;
-                drop(inner);
-                tx.state.table.remove(&tx.entry);
+                inner.uas.release(now);
+                for u in inner.uacs.iter_mut() {
+                    u.tx.release();
+                    if let Some(c) = u.cancel.as_mut() {
+                        c.tx.release();
+                    }
+                }
+                tx.state.table.schedule(&tx.entry, &mut inner);
                 1
             }),
         ));
@@ -2031,7 +2092,13 @@ impl Tm {
                 let Some(code) = int_arg(ctx, &a[0]) else {
                     return -1;
                 };
-                with_inner(ctx, |i| i.uacs.iter().any(|u| i32::from(u.code) == code))
+                // a branch whose last reply has that code, among the branches
+                // that had a provisional reply (Kamailio 5.6)
+                with_inner(ctx, |i| {
+                    i.uacs
+                        .iter()
+                        .any(|u| u.replied && i32::from(u.last) == code)
+                })
             }),
         ));
         let st = self.state.clone();
@@ -2198,15 +2265,25 @@ impl Module for Tmx {
         reg.add_pv(PvClassDef {
             name: "T",
             module: "tmx",
-            parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            parse: Arc::new(move |fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                // `_n`: the transaction is created when there is none yet
+                // (Kamailio 5.6: a t_newtran after it is then -10)
+                let mut create = |label: bool| {
+                    Ok(Box::new(TPvCreate {
+                        st: tm_api(fx)?,
+                        label,
+                    }) as Box<dyn PvImpl<Ctx>>)
+                };
                 let f = match inner.map(str::trim) {
+                    Some("id_index_n") => return create(false),
+                    Some("id_label_n") => return create(true),
                     Some("id_index") => TField::IdIndex,
                     Some("id_label") => TField::IdLabel,
                     Some("reply_code") => TField::ReplyCode,
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
                     Some("reply_type") => TField::ReplyType,
-                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, reply_code, reply_reason, branch_index, reply_type)")),
+                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, id_index_n, id_label_n, reply_code, reply_reason, branch_index, reply_type)")),
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),

@@ -68,6 +68,8 @@ struct Target {
     socket: Option<Bytes>,
     /// An appended branch's own `$du` (what its branch_route sees).
     du: Option<Option<Bytes>>,
+    /// `t_relay(host, port)`: the destination does not follow `$du`/`$ru`.
+    explicit: bool,
 }
 
 fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
@@ -92,6 +94,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         path: None,
         socket: None,
         du: None,
+        explicit: false,
     })
 }
 
@@ -238,6 +241,7 @@ fn relay_with(
         path: None,
         socket: None,
         du: None,
+        explicit: true,
     });
     let first = match &explicit {
         _ if consumed => None,
@@ -308,8 +312,10 @@ fn relay_with(
             if failure == -478 {
                 reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
             } else {
-                let reason =
-                    format!("I'm terribly sorry, server error occurred ({}/TM)", -failure);
+                let reason = format!(
+                    "I'm terribly sorry, server error occurred ({}/TM)",
+                    -failure
+                );
                 reply_in_tx(ctx, &tx, 500, reason.as_bytes(), false);
             }
         }
@@ -410,16 +416,30 @@ fn add_branch(
     let rt = ctx.rt.clone();
     let keep_idx = ctx.tm.branch_idx;
     ctx.tm.branch_idx = tx.entry.inner.lock().next_branch_no() as i32;
+    let before = (ctx.new_uri.clone(), ctx.dst_uri.clone(), ctx.uri_marks);
     let out = rt.run_nested(ctx, route, route_type::BRANCH, None);
     ctx.tm.branch_idx = keep_idx;
     let built = if out.dropped {
         tracing::debug!("branch dropped by branch_route");
         None
     } else {
+        // $du or $ru set in branch_route: the branch goes there (Kamailio)
+        let moved = !t.explicit
+            && (before.2 != ctx.uri_marks || before.0 != ctx.new_uri || before.1 != ctx.dst_uri);
+        let (host, port) = match moved {
+            true => {
+                let d = ctx
+                    .dst_uri
+                    .clone()
+                    .unwrap_or_else(|| Bytes::copy_from_slice(ctx.ruri()));
+                target_of(&d, None).map_or((t.host.clone(), t.port), |n| (n.host, n.port))
+            }
+            false => (t.host.clone(), t.port),
+        };
         let t2 = Target {
             ruri: ctx.new_uri.clone(),
-            host: t.host.clone(),
-            port: t.port,
+            host,
+            port,
             proto: t.proto,
             // setbflag() & co. in branch_route apply to this branch
             flags: ctx.ruri_bflags,
@@ -427,6 +447,7 @@ fn add_branch(
             path: t.path.clone(),
             socket: t.socket.clone(),
             du: t.du.clone(),
+            explicit: t.explicit,
         };
         build_branch(st, ctx, tx, &t2, cfg, failure)
     };
@@ -522,6 +543,7 @@ fn build_branch(
             cancel_sent: false,
             cancel: None,
             replied: false,
+            last: 0,
             leg,
             dropped: false,
             flags: t.flags,
@@ -800,6 +822,15 @@ fn first_via_value(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// tm's reply hook: replies to our branches are consumed here.
+/// The transaction and branch number (as on the wire) a reply's top Via names.
+pub(super) fn reply_branch(st: &TmState, msg: &Message) -> Option<(Arc<TxEntry>, usize)> {
+    let via = msg.via1().ok()?;
+    let (index, label, n) = via.branch().and_then(parse_branch)?;
+    let entry = st.table.find_id(index, label)?;
+    let known = entry.inner.lock().uacs.iter().any(|u| u.no as usize == n);
+    known.then_some((entry, n))
+}
+
 pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let Ok(via) = ctx.msg.via1() else {
         return HookAction::Continue;
@@ -880,7 +911,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
                 r.pass_up = true;
             }
         }
-        u.replied = true;
+        u.last = u.last.max(code);
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
             u.tx.set_fr(now, fr_inv);
         }
@@ -910,7 +941,17 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if let Some((d, c)) = cancel {
         ctx.send(&d, &c);
     }
+    // A provisional reply marks its branch replied once processed (after
+    // its onreply_route), as Kamailio.
+    let mark_replied = |tx: &TxRef| {
+        if code < 200 {
+            if let Some(u) = tx.entry.inner.lock().uacs.get_mut(n) {
+                u.replied = true;
+            }
+        }
+    };
     if !r.pass_up && !late {
+        mark_replied(&tx);
         return HookAction::Stop;
     }
     ctx.tm.tx = Some(tx.clone());
@@ -927,9 +968,11 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         super::keep_script_state(&tx, ctx);
         if out.dropped && code < 200 {
+            mark_replied(&tx);
             return HookAction::Stop;
         }
     }
+    mark_replied(&tx);
     if !r.pass_up {
         return HookAction::Stop;
     }
@@ -1273,6 +1316,10 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
         if let Some(route) = on_failure {
             {
                 let mut inner = tx.entry.inner.lock();
+                // as t_on_failure, t_on_branch_failure is armed again in the
+                // failure route for the branches it adds (Kamailio 5.6;
+                // t_on_reply stays)
+                inner.on_branch_failure = None;
                 inner.failure_runs = inner.failure_runs.wrapping_add(1);
                 inner.drop_mode = None;
                 inner.send_failed = false;

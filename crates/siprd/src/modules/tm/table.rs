@@ -80,8 +80,14 @@ pub struct Uac {
     /// The CANCEL sent to this branch: its own non-INVITE client transaction,
     /// retransmitted over UDP until answered.
     pub cancel: Option<Box<CancelTx>>,
-    /// A reply was received on this branch (any code).
+    /// A provisional reply was received and processed on this branch
+    /// (Kamailio's "replied" branch flag, set after its onreply_route; a
+    /// final reply alone does not set it): `t_branch_replied`,
+    /// `t_any_replied`, `t_grep_status`.
     pub replied: bool,
+    /// The highest reply code received on this branch (0: none), set before
+    /// onreply_route runs.
+    pub last: u16,
     /// The serial forking step (leg) that created this branch.
     pub leg: u16,
     /// Its reply no longer counts for the best-reply choice (t_drop_replies,

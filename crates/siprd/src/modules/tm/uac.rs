@@ -288,7 +288,26 @@ pub fn start(
         .stats
         .local_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    raise_local_request(&ctx.rt, st, &entry, &request, dest, hop_text);
+    let request = match raise_local_request(&ctx.rt, st, &entry, &request, dest, hop_text) {
+        Local::Dropped => {
+            // Kamailio 5.6: nothing is sent; the RPC answers this fault,
+            // t_uac_send logs "UAC error" and still returns 1
+            let mut inner = entry.inner.lock();
+            inner.freed = true;
+            drop(inner);
+            st.table.remove(&entry);
+            return Err(err(500, DROPPED.into()));
+        }
+        Local::Edited(req) => {
+            let mut inner = entry.inner.lock();
+            inner.req = req.clone();
+            if let Some(u) = inner.uacs.first_mut() {
+                u.request = req.clone();
+            }
+            req
+        }
+        Local::Unchanged => request,
+    };
     if ctx.send(&dest, &request) {
         Ok(entry)
     } else {
@@ -300,6 +319,10 @@ pub fn start(
 pub fn send(st: &Arc<TmState>, ctx: &mut Ctx, r: &UacReq<'_>) -> i32 {
     match start(st, ctx, r, false) {
         Ok(_) => 1,
+        Err((_, text)) if text == DROPPED => {
+            tracing::error!("t_uac_send: UAC error (dropped in event_route[tm:local-request])");
+            1
+        }
         Err((_, text)) => {
             tracing::error!("t_uac_send: {text}");
             -1
@@ -425,7 +448,22 @@ pub fn rpc(st: &Arc<TmState>, rpc: &mut crate::rpc::RpcRegistry) {
         ("tm.t_uac_wait_block", true),
     ] {
         let s = st.clone();
+        let delayed = name == "tm.t_uac_wait";
         rpc.add(name, "Send a local SIP request", move |p: &[Json]| {
+            // Kamailio 5.6: t_uac_wait needs a transport with delayed replies
+            // (JSON-RPC over HTTP); elsewhere it fails before sending anything
+            if delayed && crate::rpc::is_binrpc() {
+                return Err(RpcError::new(
+                    600,
+                    "Reply wait/async mode not supported by this rpc transport",
+                ));
+            }
+            if delayed && !crate::rpc::is_http() {
+                return Err(RpcError::new(
+                    500,
+                    "internal error: failed to create context",
+                ));
+            }
             let text = |i: usize| -> Option<Vec<u8>> {
                 match p.get(i)? {
                     Json::String(t) => Some(t.as_bytes().to_vec()),
@@ -512,6 +550,7 @@ fn register_uac(
         cancel_sent: false,
         cancel: None,
         replied: false,
+        last: 0,
         leg: 0,
         dropped: false,
         flags: 0,
@@ -528,6 +567,19 @@ fn register_uac(
     st.table.schedule(entry, &mut inner);
 }
 
+/// The RPC fault of a local request dropped in `event_route[tm:local-request]`
+/// (Kamailio 5.6's text).
+const DROPPED: &str = "No error (0/RPC/UAC)";
+
+/// What `event_route[tm:local-request]` did to the request.
+enum Local {
+    Unchanged,
+    /// Its header and body edits, applied: what is sent (and retransmitted).
+    Edited(Bytes),
+    /// `drop`: nothing is sent.
+    Dropped,
+}
+
 /// `event_route[tm:local-request]` on the request about to be sent. As
 /// Kamailio: its receive information is the sending socket (`$si`/`$sp` our
 /// address), `$du` the next hop, `$snd(...)` the destination and the bytes,
@@ -539,12 +591,12 @@ fn raise_local_request(
     req: &Bytes,
     dest: Dest,
     next_hop: &[u8],
-) {
+) -> Local {
     let Some(Some(ev)) = st.local_request.get() else {
-        return;
+        return Local::Unchanged;
     };
     let Ok(msg) = Message::parse(req.clone()) else {
-        return;
+        return Local::Unchanged;
     };
     let local = rt
         .listeners()
@@ -574,14 +626,40 @@ fn raise_local_request(
         entry: entry.clone(),
     };
     let du = Bytes::copy_from_slice(next_hop);
-    rt.raise_with(ev, route_type::EVENT, move |c| {
-        c.msg = msg;
-        c.faked = false;
-        c.rcv = rcv;
-        c.dst_uri = Some(du);
-        c.snd = Some(snd);
-        c.tm.tx = Some(tx);
-    });
+    let mut edited = None;
+    let out = rt.raise_with_arg_then(
+        ev,
+        route_type::EVENT,
+        Some(&ev.name),
+        move |c| {
+            c.msg = msg;
+            c.faked = false;
+            c.rcv = rcv;
+            c.dst_uri = Some(du);
+            c.snd = Some(snd);
+            c.tm.tx = Some(tx);
+        },
+        |c| {
+            // a `$ru` set there is the request line sent (the destination
+            // stays: `$du` there is ignored), as Kamailio 5.6
+            if let Some(u) = c.new_uri.clone() {
+                let msg = c.msg.clone();
+                if c.edits.set_ruri(&msg, &u).is_err() {
+                    tracing::error!("tm:local-request: cannot rewrite the Request-URI");
+                }
+            }
+            if !c.edits.is_empty() {
+                let mut buf = Vec::with_capacity(c.msg.buf().len() + 64);
+                c.edits.apply_into(c.msg.buf(), &mut buf);
+                edited = Some(Bytes::from(buf));
+            }
+        },
+    );
+    if out.dropped {
+        Local::Dropped
+    } else {
+        edited.map_or(Local::Unchanged, Local::Edited)
+    }
 }
 
 pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {
