@@ -114,10 +114,60 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         cfg_vars: Vec::new(),
     };
     p.top(&mut cfg);
+    expand_modparam_regexes(&mut cfg, &mut p.diags);
     diags.append(&mut p.diags);
     drop(p);
     cfg.sources = sm;
     (cfg, diags)
+}
+
+/// `modparam("tm|sl", ...)`: a module name with regex characters is a
+/// case-insensitive regex matched against the whole name of every loaded
+/// module; the modparam applies to each match (none is an error), as Kamailio.
+fn expand_modparam_regexes(cfg: &mut ParsedConfig, diags: &mut Vec<Diagnostic>) {
+    let is_regex = |m: &str| m.bytes().any(|c| b"|*+?[](){}^$\\".contains(&c));
+    if !cfg.modparams.iter().any(|m| is_regex(&m.module)) {
+        return;
+    }
+    let mut out = Vec::with_capacity(cfg.modparams.len());
+    for mp in std::mem::take(&mut cfg.modparams) {
+        if !is_regex(&mp.module) {
+            out.push(mp);
+            continue;
+        }
+        let re = match regex::Regex::new(&format!("(?i)^(?:{})$", mp.module)) {
+            Ok(re) => re,
+            Err(_) => {
+                diags.push(
+                    Diagnostic::error(mp.module_span, format!("bad module regex `{}`", mp.module))
+                        .label("not a valid regular expression"),
+                );
+                continue;
+            }
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for lm in &cfg.loadmodules {
+            if re.is_match(&lm.name) && !names.contains(&lm.name.as_str()) {
+                names.push(&lm.name);
+            }
+        }
+        if names.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    mp.module_span,
+                    format!("no loaded module matches `{}`", mp.module),
+                )
+                .label("the module name is a regular expression here"),
+            );
+            continue;
+        }
+        for n in names {
+            let mut one = mp.clone();
+            one.module = n.to_string();
+            out.push(one);
+        }
+    }
+    cfg.modparams = out;
 }
 
 fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {

@@ -281,3 +281,48 @@ fn unknown_selects_are_refused_with_the_position() {
         assert!(out.contains("test.cfg:3:"), "{expr}: {out}");
     }
 }
+
+/// `modparam("p.|x", ...)`: the module name is a case-insensitive regex over
+/// the whole names of the loaded modules, applied to every match.
+#[test]
+fn modparam_module_regex() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+modparam("P[v]", "varset", "mx=s:from-regex")
+request_route {
+    append_to_reply("X-Mx: $var(mx)\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "mre-1", ""),
+    );
+    assert_eq!(header(&r, "X-Mx"), Some("from-regex"), "{r}");
+
+    let base = "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\n";
+    // every match must have the parameter (tmx has no fr_timer)
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"tm.*\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("module `tmx` has no parameter `fr_timer`"), "{out}");
+    // the whole name must match: `m` matches neither tm nor tmx
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"m|x\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("no loaded module matches `m|x`"), "{out}");
+    assert!(out.contains("test.cfg:6:"), "{out}");
+    // anchors and case do not matter
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"^T[M]$\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_eq!(rc, 0, "{out}");
+}
