@@ -676,6 +676,7 @@ impl Parser {
                 self.err(vstart, format!("missing value for `{name}`"));
                 return Err(());
             }
+            _ if name == "listen" => return self.listen(cfg, first.span, name_span, vstart),
             _ => {
                 let mut text = self.word();
                 // `proto:host:port advertise host:port`, `name "x"`, `desc "..."`
@@ -732,6 +733,108 @@ impl Parser {
             name_span,
             value_span,
         });
+        Ok(())
+    }
+
+    /// `listen=` with one or more sockets on the line (`udp:a:5060 tcp:b:5060`),
+    /// address lists (`udp:(127.0.0.1, 127.0.0.2):5060`, one socket each) and
+    /// trailing `advertise`/`name`/`virtual`, which apply to every socket: one
+    /// `listen` global per socket, as Kamailio binds them.
+    fn listen(
+        &mut self,
+        cfg: &mut ParsedConfig,
+        start: Span,
+        name_span: Span,
+        vstart: Span,
+    ) -> PResult<()> {
+        let is_modifier = |t: &Token| {
+            matches!(
+                t.ident(),
+                Some("advertise" | "ADVERTISE" | "name" | "NAME" | "virtual" | "VIRTUAL")
+            )
+        };
+        let mut sockets: Vec<String> = Vec::new();
+        while let Some(t) = self.peek() {
+            if (!sockets.is_empty() && t.nl_before)
+                || is_modifier(t)
+                || t.is_p(P::Semi)
+                || t.is_p(P::LBrace)
+                || t.is_p(P::RBrace)
+                || matches!(t.tok, Tok::Directive(..))
+            {
+                break;
+            }
+            let mut w = self.word();
+            if w.is_empty() {
+                break;
+            }
+            // an address list runs to its `)` on the same line
+            while w.contains('(') && !w.contains(')') {
+                match self.peek() {
+                    Some(t) if !t.nl_before && !t.is_p(P::Semi) => {
+                        w.push(' ');
+                        w.push_str(&self.word());
+                    }
+                    _ => break,
+                }
+            }
+            sockets.push(w);
+        }
+        let mut suffix = String::new();
+        let mut named = false;
+        while let Some(t) = self.peek() {
+            if t.nl_before || !is_modifier(t) {
+                break;
+            }
+            let k = t.text.clone();
+            // Kamailio's grammar: `advertise` first, then `name`
+            if named && k.eq_ignore_ascii_case("advertise") {
+                let sp = t.span;
+                self.diags.push(
+                    Diagnostic::error(sp, "`advertise` after `name` in a listen value")
+                        .label("Kamailio reads `advertise` only before `name`")
+                        .help("write `listen=proto:ip:port advertise ip:port name \"x\"`"),
+                );
+                return Err(());
+            }
+            named |= k.eq_ignore_ascii_case("name");
+            self.pos += 1;
+            suffix.push(' ');
+            suffix.push_str(&k);
+            if let Some(Tok::Str(s)) = self.peek().map(|t| t.tok.clone()) {
+                self.pos += 1;
+                suffix.push_str(&format!(" \"{s}\""));
+            } else if self.peek().is_some_and(|t| !t.nl_before && !is_modifier(t)) {
+                suffix.push(' ');
+                suffix.push_str(&self.word());
+            }
+        }
+        let value_span = vstart.to(self.prev_end());
+        self.eat_p(P::Semi);
+        if sockets.is_empty() {
+            self.err(vstart, "missing value for `listen`");
+            return Err(());
+        }
+        for sock in sockets {
+            let expanded: Vec<String> = match (sock.find('('), sock.rfind(')')) {
+                (Some(a), Some(b)) if a < b => sock[a + 1..b]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(|addr| format!("{}{addr}{}", &sock[..a], &sock[b + 1..]))
+                    .collect(),
+                _ => vec![sock],
+            };
+            for one in expanded {
+                cfg.globals.push(Global {
+                    name: "listen".to_string(),
+                    value: GlobalValue::Word(format!("{one}{suffix}")),
+                    span: start.to(value_span),
+                    name_span,
+                    value_span,
+                });
+            }
+        }
         Ok(())
     }
 

@@ -326,3 +326,56 @@ request_route {
     ));
     assert_eq!(rc, 0, "{out}");
 }
+
+fn listening_on(log: &str, prefix: &str) -> Option<std::net::SocketAddr> {
+    log.lines()
+        .filter_map(|l| l.split("listening on udp:").nth(1))
+        .find(|a| a.starts_with(prefix))
+        .and_then(|a| a.trim().parse().ok())
+}
+
+/// `listen=` with several sockets on one line and `proto:(a, b):port`: one
+/// socket each, the trailing `name`/`advertise` applying to all of them.
+#[test]
+fn listen_lists_and_address_groups() {
+    let cfg = r#"
+children=1
+listen=udp:(127.0.0.1, 127.0.0.2):0 advertise 192.0.2.9:5080 name "grp"
+listen=udp:127.0.0.3:0 udp:127.0.0.4:0 name "pair"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {
+    append_to_reply("X-R: $Ri $Rn $RAi\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    assert!(s.wait_log("listening on udp:127.0.0.4:", std::time::Duration::from_secs(5)));
+    let log = s.log();
+    let c = UdpClient::new();
+    for (ip, want) in [
+        ("127.0.0.1", "127.0.0.1 grp 192.0.2.9"),
+        ("127.0.0.2", "127.0.0.2 grp 192.0.2.9"),
+        ("127.0.0.3", "127.0.0.3 pair 127.0.0.3"),
+        ("127.0.0.4", "127.0.0.4 pair 127.0.0.4"),
+    ] {
+        let addr = listening_on(&log, ip).unwrap_or_else(|| panic!("no {ip} socket: {log}"));
+        let r = c.request(
+            addr,
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("ls-{ip}"), ""),
+        );
+        assert_eq!(header(&r, "X-R"), Some(want), "{ip}: {r}");
+    }
+}
+
+/// Kamailio 5.6 takes `advertise` only before `name` ("syntax error" at
+/// `advertise`).
+#[test]
+fn listen_advertise_after_name_is_refused() {
+    let cfg = "listen=udp:127.0.0.1:0 name \"x\" advertise 192.0.2.9:5080\nrequest_route { drop; }\n";
+    let (rc, out) = check_config(cfg);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("`advertise` after `name`"), "{out}");
+    assert!(out.contains("test.cfg:1:33"), "{out}");
+}
