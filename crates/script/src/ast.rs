@@ -268,6 +268,8 @@ pub const CORE_KEYWORDS: &[&str] = &[
     "snd_af",
     "to_ip",
     "to_port",
+    "to_proto",
+    "to_af",
     "proto",
     "af",
     "msg:len",
@@ -281,7 +283,10 @@ pub fn is_addr_keyword(k: &str) -> bool {
 
 /// Keywords compared with symbolic constants (`proto == UDP`, `af == INET6`).
 pub fn is_sym_keyword(k: &str) -> bool {
-    matches!(k, "proto" | "snd_proto" | "af" | "snd_af")
+    matches!(
+        k,
+        "proto" | "snd_proto" | "to_proto" | "af" | "snd_af" | "to_af"
+    )
 }
 
 /// Parse an unquoted address operand: an IPv4 or IPv6 address (IPv6 possibly

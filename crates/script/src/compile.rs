@@ -1002,6 +1002,29 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             };
         }
+        // An unquoted word the grammar allows as an argument
+        // (`force_send_socket(udp:127.0.0.1:5060)`) goes to the fixup as written.
+        if let (ast::ExprKind::Sym(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
+            let mut fx = FixupCtx {
+                registry: self.registry,
+                routes: self.names,
+                host: self.host,
+                warnings: Vec::new(),
+            };
+            let src = ArgSrc {
+                text: text.clone(),
+                quoted: false,
+                int: None,
+            };
+            return match fixup(&mut fx, &src) {
+                Ok(arg) => Some(arg),
+                Err(e) => {
+                    let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
+                    self.diags.push(d);
+                    None
+                }
+            };
+        }
         // A module fixup may take a bare pseudo-variable too: it says so by
         // answering `Arg::Pv` for the unquoted text (`is_present_hf($var(h))`).
         if let (ast::ExprKind::Pv(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
@@ -1320,7 +1343,7 @@ impl<C: 'static> Compiler<'_, C> {
             }
             ExprKind::Sym(name) => {
                 let x = self.keyword(k, a.span);
-                let af = matches!(k, "af" | "snd_af");
+                let af = matches!(k, "af" | "snd_af" | "to_af");
                 let u = name.to_ascii_uppercase();
                 // the symbol's spellings (case-insensitive) and Kamailio's number
                 let sym: Option<(&'static [&'static str], i32)> = if af {
@@ -1357,7 +1380,7 @@ impl<C: 'static> Compiler<'_, C> {
             ExprKind::Int(n) if eq && crate::ast::is_sym_keyword(k) => {
                 // `af == 2`, `proto == 1`: Kamailio's numbers for the symbols
                 let x = self.keyword(k, a.span);
-                let af = matches!(k, "af" | "snd_af");
+                let af = matches!(k, "af" | "snd_af" | "to_af");
                 let names: &'static [&'static str] = match (af, *n) {
                     (true, 2) => &["inet", "ipv4"],
                     (true, 10) => &["inet6", "ipv6"],

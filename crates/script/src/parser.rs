@@ -1385,7 +1385,31 @@ impl Parser {
         let t = self.bump().expect("token");
         self.expect_p(P::LParen, "`(`")?;
         let mut args = Vec::new();
-        if !self.at_p(P::RParen) {
+        // `force_send_socket(udp:127.0.0.1:5060)`: Kamailio's grammar takes
+        // the socket unquoted; read it as one literal.
+        if t.text == "force_send_socket"
+            && self
+                .peek()
+                .is_some_and(|n| !matches!(n.tok, Tok::Str(_) | Tok::Pv(_)) && !n.is_p(P::RParen))
+        {
+            let start = self.cur_span();
+            let mut raw = String::new();
+            while let Some(n) = self.peek() {
+                if n.is_p(P::RParen) || n.is_p(P::Semi) || n.is_p(P::LBrace) {
+                    break;
+                }
+                if !raw.is_empty() && n.space_before {
+                    raw.push(' ');
+                }
+                raw.push_str(&n.text);
+                self.pos += 1;
+            }
+            args.push(Expr {
+                kind: ExprKind::Sym(raw),
+                span: start.to(self.prev_end()),
+            });
+        }
+        if args.is_empty() && !self.at_p(P::RParen) {
             loop {
                 args.push(self.expr()?);
                 if self.eat_p(P::Comma) {

@@ -379,3 +379,126 @@ fn listen_advertise_after_name_is_refused() {
     assert!(out.contains("`advertise` after `name`"), "{out}");
     assert!(out.contains("test.cfg:1:33"), "{out}");
 }
+
+const CORE_FN_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "corex.so"
+request_route {
+    userphone();
+    append_to_reply("X-U: $ru\r\n");
+    userphone();
+    append_to_reply("X-U2: $ru\r\n");
+    append_branch("sip:b1@h"); append_branch("sip:b2@h"); append_branch("sip:b3@h");
+    remove_branch(1);
+    append_to_reply("X-B: $(branch(uri)[0]) $(branch(uri)[1]) $(branch(uri)[2])\r\n");
+    remove_branch(5);
+    clear_branches();
+    append_to_reply("X-C: [$(branch(uri)[0])]\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn core_branch_and_uri_actions() {
+    let s = Siprd::start(CORE_FN_CFG);
+    let c = UdpClient::new();
+    for (ruri, u, u2) in [
+        (
+            "sip:x@127.0.0.1",
+            "sip:x@127.0.0.1;user=phone",
+            "sip:x@127.0.0.1;user=phone",
+        ),
+        (
+            "sip:x@127.0.0.1;user=ip",
+            "sip:x@127.0.0.1;user=ip;user=phone",
+            "sip:x@127.0.0.1;user=ip;user=phone",
+        ),
+    ] {
+        let r = c.request(s.udp_addr(), &request("OPTIONS", ruri, c.port(), "cf-1", ""));
+        assert_eq!(header(&r, "X-U"), Some(u), "{r}");
+        assert_eq!(header(&r, "X-U2"), Some(u2), "{r}");
+        assert_eq!(header(&r, "X-B"), Some("sip:b1@h sip:b3@h <null>"), "{r}");
+        assert_eq!(header(&r, "X-C"), Some("[<null>]"), "{r}");
+    }
+}
+
+/// `force_send_socket(udp:ip:port)` unquoted picks the listener: `$fs`. A
+/// socket siprd does not listen on, or a quoted one, refuses the config
+/// (Kamailio: "kamailio doesn't listen on it", "could not resolve").
+#[test]
+fn force_send_socket_unquoted() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let cfg = format!(
+        "listen=udp:127.0.0.1:{port}\nloadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"textops.so\"\n\
+         request_route {{\n  force_send_socket(udp:127.0.0.1:{port});\n  append_to_reply(\"X-F: [$fs] [$fsn]\\r\\n\");\n  sl_send_reply(\"200\", \"ok\");\n}}\n"
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "fs-1", ""),
+    );
+    assert_eq!(
+        header(&r, "X-F"),
+        Some(&*format!("[udp:127.0.0.1:{port}] [<null>]")),
+        "{r}"
+    );
+    for (arg, what) in [
+        ("udp:127.0.0.1:1", "siprd does not listen on `udp:127.0.0.1:1`"),
+        ("\"udp:127.0.0.1:5060\"", "the socket is written unquoted"),
+    ] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:5060\nrequest_route {{\n  force_send_socket({arg});\n}}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{arg}: {out}");
+        assert!(out.contains(what), "{arg}: {out}");
+        assert!(out.contains("test.cfg:3:21"), "{arg}: {out}");
+    }
+}
+
+/// In onsend_route, `snd_ip`/`snd_port` are the sending socket, `to_ip`/
+/// `to_port` the destination; `snd_af`/`to_af`, `snd_proto`/`to_proto` alike.
+#[test]
+fn onsend_keywords() {
+    let hop = NextHop::new();
+    let cfg = format!(
+        r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "xlog.so"
+request_route {{
+    forward("127.0.0.1", {hp});
+}}
+onsend_route {{
+    if (snd_ip == 127.0.0.1 && to_ip == "127.0.0.1" && to_port == {hp} && snd_port != {hp}
+        && snd_af == INET && to_af == INET && snd_proto == UDP && to_proto == UDP && snd_ip == myself) {{
+        xlog("L_ERR", "ONSEND-KW ok $sndfrom(port)\n");
+    }}
+}}
+"#,
+        hp = hop.port()
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ok-1", ""),
+    );
+    let got = hop.recv_start("OPTIONS", std::time::Duration::from_secs(3));
+    assert!(got.is_some(), "not forwarded");
+    let want = format!("ONSEND-KW ok {}", s.udp_addr().port());
+    assert!(
+        s.wait_log(&want, std::time::Duration::from_secs(3)),
+        "{}",
+        s.log()
+    );
+}
