@@ -502,3 +502,36 @@ onsend_route {{
         s.log()
     );
 }
+
+/// `$shtrecord(...)` outside `htable:expired` is a failed read (Kamailio 5.6):
+/// nothing in a format, null to comparisons and assignments.
+#[test]
+fn shtrecord_outside_expired_is_a_failed_read() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "htable.so"
+modparam("htable", "htable", "a=>size=4;")
+request_route {
+    $var(f) = "";
+    if ($shtrecord(key) == $null) { $var(f) = $var(f) + "N"; }
+    if ($shtrecord(key) == "") { $var(f) = $var(f) + "E"; }
+    if (defined $shtrecord(key)) { $var(f) = $var(f) + "D"; }
+    $var(l) = 7;
+    $var(l) = $(shtrecord(key){s.len});
+    $avp(q) = $shtrecord(value);
+    append_to_reply("X-R: [$shtrecord(key)] [$shtrecord(value)] $var(f) $var(l) $avp(q)\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "shr-1", ""),
+    );
+    assert_eq!(header(&r, "X-R"), Some("[] [] NE 0 <null>"), "{r}");
+}
