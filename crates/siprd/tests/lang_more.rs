@@ -535,3 +535,47 @@ request_route {
     );
     assert_eq!(header(&r, "X-R"), Some("[] [] NE 0 <null>"), "{r}");
 }
+
+/// `include_file "x.cfg"` (relative): the working directory first, then the
+/// directory of the including file (not the main config's), as Kamailio 5.6.
+#[test]
+fn include_file_search_order() {
+    let root = std::env::temp_dir().join(format!("siprd-inc-{}", std::process::id()));
+    let (main_dir, cwd) = (root.join("cfg"), root.join("cwd"));
+    for d in [main_dir.join("d1"), cwd.clone()] {
+        std::fs::create_dir_all(&d).expect("mkdir");
+    }
+    let w = |p: std::path::PathBuf, t: &str| std::fs::write(p, t).expect("write");
+    w(
+        main_dir.join("main.cfg"),
+        "listen=udp:127.0.0.1:0\ninclude_file \"sub.cfg\"\ninclude_file \"d1/nest.cfg\"\nrequest_route { route(SUB); route(LEAF); }\n",
+    );
+    w(main_dir.join("sub.cfg"), "route[SUB] { from_main_dir(); }\n");
+    w(cwd.join("sub.cfg"), "route[SUB] { from_cwd(); }\n");
+    w(main_dir.join("d1/nest.cfg"), "include_file \"leaf.cfg\"\n");
+    w(main_dir.join("d1/leaf.cfg"), "route[LEAF] { leaf_from_d1(); }\n");
+    w(main_dir.join("leaf.cfg"), "route[LEAF] { leaf_from_main_dir(); }\n");
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+            .current_dir(&cwd)
+            .arg("-c")
+            .arg("-f")
+            .arg(main_dir.join("main.cfg"))
+            .output()
+            .expect("run siprd");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let out = check();
+    assert!(out.contains("unknown function `from_cwd`"), "{out}");
+    assert!(!out.contains("from_main_dir"), "{out}");
+    // leaf.cfg comes from d1 (the including file's directory), not the main dir
+    assert!(out.contains("unknown function `leaf_from_d1`"), "{out}");
+    assert!(!out.contains("leaf_from_main_dir"), "{out}");
+    std::fs::remove_file(cwd.join("sub.cfg")).expect("rm");
+    let out = check();
+    assert!(out.contains("unknown function `from_main_dir`"), "{out}");
+    w(cwd.join("leaf.cfg"), "route[LEAF] { leaf_from_cwd(); }\n");
+    let out = check();
+    assert!(out.contains("unknown function `leaf_from_cwd`"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
