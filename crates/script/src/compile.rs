@@ -810,7 +810,10 @@ impl<C: 'static> Compiler<'_, C> {
                     self.diags.push(
                         Diagnostic::warning(
                             span,
-                            format!("`{text}` is not a pseudo-variable: it is read as `$avp({})`", &text[1..]),
+                            format!(
+                                "`{text}` is not a pseudo-variable: it is read as `$avp({})`",
+                                &text[1..]
+                            ),
                         )
                         .label("unknown pseudo-variable class")
                         .help(format!("write `$avp({})` if an AVP is meant", &text[1..])),

@@ -305,9 +305,7 @@ pub struct SelectStep {
 
 /// Resolves a whole select path (first step included) at load.
 pub type SelectParse<C> = Arc<
-    dyn Fn(&mut FixupCtx<'_, C>, &[SelectStep]) -> Result<Box<dyn PvImpl<C>>, String>
-        + Send
-        + Sync,
+    dyn Fn(&mut FixupCtx<'_, C>, &[SelectStep]) -> Result<Box<dyn PvImpl<C>>, String> + Send + Sync,
 >;
 
 /// The host's answer to `X == myself`.

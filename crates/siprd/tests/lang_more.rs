@@ -74,8 +74,14 @@ fn wdir_is_workdir() {
         use std::io::Read;
         let _ = e.read_to_string(&mut err);
     }
-    assert!(status.is_some_and(|s| !s.success()), "siprd kept running: {err}");
-    assert!(err.contains("cannot change to workdir /nonexistent/siprd-wdir"), "{err}");
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "siprd kept running: {err}"
+    );
+    assert!(
+        err.contains("cannot change to workdir /nonexistent/siprd-wdir"),
+        "{err}"
+    );
 }
 
 /// Names Kamailio 5.6.3 refuses ("syntax error" at the `=`) are refused here
@@ -161,7 +167,10 @@ fn more_pvs_read_as_kamailio() {
     assert_eq!(header(&r, "X-Stat"), Some("[1] [<null>]"), "{r}");
     assert_eq!(
         header(&r, "X-Via0"),
-        Some(&*format!("[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]", c.port())),
+        Some(&*format!(
+            "[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]",
+            c.port()
+        )),
         "{r}"
     );
     assert_eq!(
@@ -201,7 +210,13 @@ fn more_pvs_read_as_kamailio() {
 /// Kamailio 5.6.3 refuses `$utime`, `$via0(params)`, `$msg(fline_len)`.
 #[test]
 fn pvs_kamailio_refuses() {
-    for pv in ["$utime", "$utimef", "$via0(params)", "$msg(fline_len)", "$expires(avg)"] {
+    for pv in [
+        "$utime",
+        "$utimef",
+        "$via0(params)",
+        "$msg(fline_len)",
+        "$expires(avg)",
+    ] {
         let cfg = format!(
             "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"xlog.so\"\nrequest_route {{\n xlog(\"L_INFO\", \"{pv}\\n\");\n}}\n"
         );
@@ -312,7 +327,10 @@ request_route {
         "{base}modparam(\"tm.*\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
     ));
     assert_ne!(rc, 0, "{out}");
-    assert!(out.contains("module `tmx` has no parameter `fr_timer`"), "{out}");
+    assert!(
+        out.contains("module `tmx` has no parameter `fr_timer`"),
+        "{out}"
+    );
     // the whole name must match: `m` matches neither tm nor tmx
     let (rc, out) = check_config(&format!(
         "{base}modparam(\"m|x\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
@@ -351,7 +369,10 @@ request_route {
 }
 "#;
     let s = Siprd::start(cfg);
-    assert!(s.wait_log("listening on udp:127.0.0.4:", std::time::Duration::from_secs(5)));
+    assert!(s.wait_log(
+        "listening on udp:127.0.0.4:",
+        std::time::Duration::from_secs(5)
+    ));
     let log = s.log();
     let c = UdpClient::new();
     for (ip, want) in [
@@ -363,7 +384,13 @@ request_route {
         let addr = listening_on(&log, ip).unwrap_or_else(|| panic!("no {ip} socket: {log}"));
         let r = c.request(
             addr,
-            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), &format!("ls-{ip}"), ""),
+            &request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("ls-{ip}"),
+                "",
+            ),
         );
         assert_eq!(header(&r, "X-R"), Some(want), "{ip}: {r}");
     }
@@ -373,7 +400,8 @@ request_route {
 /// `advertise`).
 #[test]
 fn listen_advertise_after_name_is_refused() {
-    let cfg = "listen=udp:127.0.0.1:0 name \"x\" advertise 192.0.2.9:5080\nrequest_route { drop; }\n";
+    let cfg =
+        "listen=udp:127.0.0.1:0 name \"x\" advertise 192.0.2.9:5080\nrequest_route { drop; }\n";
     let (rc, out) = check_config(cfg);
     assert_ne!(rc, 0, "{out}");
     assert!(out.contains("`advertise` after `name`"), "{out}");
@@ -418,7 +446,10 @@ fn core_branch_and_uri_actions() {
             "sip:x@127.0.0.1;user=ip;user=phone",
         ),
     ] {
-        let r = c.request(s.udp_addr(), &request("OPTIONS", ruri, c.port(), "cf-1", ""));
+        let r = c.request(
+            s.udp_addr(),
+            &request("OPTIONS", ruri, c.port(), "cf-1", ""),
+        );
         assert_eq!(header(&r, "X-U"), Some(u), "{r}");
         assert_eq!(header(&r, "X-U2"), Some(u2), "{r}");
         assert_eq!(header(&r, "X-B"), Some("sip:b1@h sip:b3@h <null>"), "{r}");
@@ -451,7 +482,10 @@ fn force_send_socket_unquoted() {
         "{r}"
     );
     for (arg, what) in [
-        ("udp:127.0.0.1:1", "siprd does not listen on `udp:127.0.0.1:1`"),
+        (
+            "udp:127.0.0.1:1",
+            "siprd does not listen on `udp:127.0.0.1:1`",
+        ),
         ("\"udp:127.0.0.1:5060\"", "the socket is written unquoted"),
     ] {
         let cfg = format!(
@@ -550,11 +584,20 @@ fn include_file_search_order() {
         main_dir.join("main.cfg"),
         "listen=udp:127.0.0.1:0\ninclude_file \"sub.cfg\"\ninclude_file \"d1/nest.cfg\"\nrequest_route { route(SUB); route(LEAF); }\n",
     );
-    w(main_dir.join("sub.cfg"), "route[SUB] { from_main_dir(); }\n");
+    w(
+        main_dir.join("sub.cfg"),
+        "route[SUB] { from_main_dir(); }\n",
+    );
     w(cwd.join("sub.cfg"), "route[SUB] { from_cwd(); }\n");
     w(main_dir.join("d1/nest.cfg"), "include_file \"leaf.cfg\"\n");
-    w(main_dir.join("d1/leaf.cfg"), "route[LEAF] { leaf_from_d1(); }\n");
-    w(main_dir.join("leaf.cfg"), "route[LEAF] { leaf_from_main_dir(); }\n");
+    w(
+        main_dir.join("d1/leaf.cfg"),
+        "route[LEAF] { leaf_from_d1(); }\n",
+    );
+    w(
+        main_dir.join("leaf.cfg"),
+        "route[LEAF] { leaf_from_main_dir(); }\n",
+    );
     let check = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
             .current_dir(&cwd)

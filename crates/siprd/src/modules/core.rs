@@ -702,9 +702,13 @@ fn socket_matches(want: &str, spec: &str) -> bool {
     // a port is there when the part after the protocol ends with `:digits`
     // outside brackets
     let rest = with_proto.split_once(':').map_or("", |(_, r)| r);
-    let has_port = rest
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) && !h.ends_with(':') && (h.starts_with('[') == h.ends_with(']')) && (!h.contains(':') || h.starts_with('[')));
+    let has_port = rest.rsplit_once(':').is_some_and(|(h, p)| {
+        !p.is_empty()
+            && p.bytes().all(|c| c.is_ascii_digit())
+            && !h.ends_with(':')
+            && (h.starts_with('[') == h.ends_with(']'))
+            && (!h.contains(':') || h.starts_with('['))
+    });
     let full = if has_port {
         with_proto
     } else {

@@ -105,9 +105,9 @@ fn nameaddr_sel(to: bool, rest: &[&str]) -> Result<Get, String> {
         ["tag"] | ["params", "tag"] => {
             Arc::new(move |ctx: &Ctx| na(ctx).map_or(Value::Null, |n| opt_text(n.tag())))
         }
-        ["name"] => Arc::new(move |ctx: &Ctx| {
-            na(ctx).map_or(Value::Null, |n| opt_text(n.display_name()))
-        }),
+        ["name"] => {
+            Arc::new(move |ctx: &Ctx| na(ctx).map_or(Value::Null, |n| opt_text(n.display_name())))
+        }
         ["params", name] => {
             let name = name.as_bytes().to_vec();
             Arc::new(move |ctx: &Ctx| {
@@ -130,7 +130,10 @@ fn via_sel(index: i32, rest: &[&str]) -> Result<Get, String> {
         ["version"] => Arc::new(|v| text(v.version())),
         ["transport"] => Arc::new(|v| text(v.transport())),
         ["host"] => Arc::new(|v| text(v.host())),
-        ["port"] => Arc::new(|v| v.port().map_or(Value::Null, |p| Value::from_string(p.to_string()))),
+        ["port"] => Arc::new(|v| {
+            v.port()
+                .map_or(Value::Null, |p| Value::from_string(p.to_string()))
+        }),
         ["branch"] => Arc::new(|v| opt_text(v.branch())),
         ["received"] => Arc::new(|v| opt_text(v.received())),
         ["rport"] => Arc::new(|v| match v.rport() {
@@ -234,9 +237,7 @@ fn parse(steps: &[SelectStep]) -> Result<Get, String> {
         ("src", ["port"]) => {
             Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.src.port().to_string()))
         }
-        ("dst", ["ip"]) => {
-            Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.ip().to_string()))
-        }
+        ("dst", ["ip"]) => Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.ip().to_string())),
         ("dst", ["port"]) => {
             Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.port().to_string()))
         }
@@ -262,10 +263,9 @@ fn parse(steps: &[SelectStep]) -> Result<Get, String> {
 
 /// The select families, registered by the core.
 pub fn register(reg: &mut Registry<Ctx>) {
-    let p: SelectParse<Ctx> =
-        Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, steps: &[SelectStep]| {
-            parse(steps).map(|g| Box::new(Sel(g)) as Box<dyn PvImpl<Ctx>>)
-        });
+    let p: SelectParse<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, steps: &[SelectStep]| {
+        parse(steps).map(|g| Box::new(Sel(g)) as Box<dyn PvImpl<Ctx>>)
+    });
     for root in [
         "ruri",
         "from",
