@@ -665,25 +665,6 @@ fn rewrite_ruri(ctx: &mut Ctx, op: Rewrite, val: &[u8]) -> i32 {
     1
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_q;
-
-    #[test]
-    fn q_values_as_kamailio() {
-        // observed with corex append_branch(uri, q) on Kamailio 5.6.3
-        assert_eq!(parse_q(b"0.5"), Some(500));
-        assert_eq!(parse_q(b"1"), Some(1000));
-        assert_eq!(parse_q(b"1.0"), Some(1000));
-        assert_eq!(parse_q(b"0.1234"), Some(123));
-        assert_eq!(parse_q(b"0"), Some(0));
-        assert_eq!(parse_q(b"abc"), None);
-        assert_eq!(parse_q(b"1.5"), None);
-        assert_eq!(parse_q(b""), None);
-        assert_eq!(parse_q(b"-0.5"), None);
-    }
-}
-
 /// Does `want` (`proto:ip:port`, `ip:port`, `proto:ip` or `ip`) name the
 /// listener written `spec` (`udp:127.0.0.1:5060`)?
 fn socket_matches(want: &str, spec: &str) -> bool {
@@ -699,20 +680,50 @@ fn socket_matches(want: &str, spec: &str) -> bool {
     } else {
         format!("udp:{lower}")
     };
-    // a port is there when the part after the protocol ends with `:digits`
-    // outside brackets
-    let rest = with_proto.split_once(':').map_or("", |(_, r)| r);
-    let has_port = rest.rsplit_once(':').is_some_and(|(h, p)| {
-        !p.is_empty()
-            && p.bytes().all(|c| c.is_ascii_digit())
-            && !h.ends_with(':')
-            && (h.starts_with('[') == h.ends_with(']'))
-            && (!h.contains(':') || h.starts_with('['))
-    });
+    let host_port = with_proto.split_once(':').map_or("", |(_, r)| r);
+    let has_port = match host_port.strip_prefix('[') {
+        // `[v6]:port`
+        Some(r) => r.split_once("]:").is_some(),
+        // `v4:port` (a bare IPv6 address has several colons and no port)
+        None => host_port.matches(':').count() == 1,
+    };
     let full = if has_port {
         with_proto
     } else {
         format!("{with_proto}:5060")
     };
     full.eq_ignore_ascii_case(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_q, socket_matches};
+
+    #[test]
+    fn q_values_as_kamailio() {
+        // observed with corex append_branch(uri, q) on Kamailio 5.6.3
+        assert_eq!(parse_q(b"0.5"), Some(500));
+        assert_eq!(parse_q(b"1"), Some(1000));
+        assert_eq!(parse_q(b"1.0"), Some(1000));
+        assert_eq!(parse_q(b"0.1234"), Some(123));
+        assert_eq!(parse_q(b"0"), Some(0));
+        assert_eq!(parse_q(b"abc"), None);
+        assert_eq!(parse_q(b"1.5"), None);
+        assert_eq!(parse_q(b""), None);
+        assert_eq!(parse_q(b"-0.5"), None);
+    }
+
+    #[test]
+    fn socket_forms_match_listeners() {
+        let l = "udp:127.0.0.1:5060";
+        assert!(socket_matches("udp:127.0.0.1:5060", l));
+        assert!(socket_matches("UDP:127.0.0.1:5060", l));
+        assert!(socket_matches("127.0.0.1:5060", l));
+        assert!(socket_matches("127.0.0.1", l));
+        assert!(socket_matches("udp:127.0.0.1", l));
+        assert!(!socket_matches("tcp:127.0.0.1:5060", l));
+        assert!(!socket_matches("udp:127.0.0.1:5061", l));
+        assert!(socket_matches("udp:[::1]:5060", "udp:[::1]:5060"));
+        assert!(socket_matches("udp:[::1]", "udp:[::1]:5060"));
+    }
 }

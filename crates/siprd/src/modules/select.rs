@@ -10,6 +10,7 @@ use siprd_sip::HeaderKind;
 use std::sync::Arc;
 
 type Get = Arc<dyn Fn(&Ctx) -> Value + Send + Sync>;
+type UriGet = Arc<dyn Fn(&Uri) -> Value + Send + Sync>;
 
 struct Sel(Get);
 
@@ -39,8 +40,8 @@ fn no_index(steps: &[SelectStep]) -> Result<(), String> {
 }
 
 /// The parts of a URI: `uri`, `uri.user`, `uri.params.NAME` ...
-fn uri_part(rest: &[&str]) -> Result<Arc<dyn Fn(&Uri) -> Value + Send + Sync>, String> {
-    let f: Arc<dyn Fn(&Uri) -> Value + Send + Sync> = match rest {
+fn uri_part(rest: &[&str]) -> Result<UriGet, String> {
+    let f: UriGet = match rest {
         [] => Arc::new(|u: &Uri| text(u.as_bytes())),
         ["user"] | ["rn_user"] => Arc::new(|u: &Uri| opt_text(u.user())),
         ["host"] => Arc::new(|u: &Uri| text(u.host())),
