@@ -1277,6 +1277,26 @@ impl<C: 'static> Compiler<'_, C> {
 
     /// A core keyword: the pseudo-variable the host maps it to.
     fn keyword(&mut self, k: &str, span: Span) -> Expr<C> {
+        // Kamailio: "to_ip allowed only in onsend_routes"
+        let onsend_only = matches!(
+            k,
+            "snd_ip"
+                | "snd_port"
+                | "snd_af"
+                | "snd_proto"
+                | "to_ip"
+                | "to_port"
+                | "to_af"
+                | "to_proto"
+        );
+        if onsend_only && self.mask & !rt::ONSEND != 0 {
+            let d = self
+                .err(span, format!("`{k}` is allowed only in onsend_route"))
+                .label("not allowed in this route type")
+                .help("outside onsend_route, read `$snd(...)` where it applies");
+            self.diags.push(d);
+            return Expr::Const(Value::Null);
+        }
         let Some(pv) = self.registry.keywords.get(k).copied() else {
             let d = self
                 .err(

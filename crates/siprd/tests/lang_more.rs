@@ -622,3 +622,16 @@ fn include_file_search_order() {
     assert!(out.contains("unknown function `leaf_from_cwd`"), "{out}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Kamailio 5.6: "to_ip allowed only in onsend_routes" (a load error).
+#[test]
+fn onsend_keywords_elsewhere_are_refused() {
+    let cfg = "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nrequest_route {\n  if (to_ip == 1.2.3.4) { drop; }\n}\n";
+    let (rc, out) = check_config(cfg);
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        out.contains("`to_ip` is allowed only in onsend_route"),
+        "{out}"
+    );
+    assert!(out.contains("test.cfg:4:7"), "{out}");
+}
