@@ -121,11 +121,18 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
     (cfg, diags)
 }
 
-/// `modparam("tm|sl", ...)`: a module name with regex characters is a
-/// case-insensitive regex matched against the whole name of every loaded
-/// module; the modparam applies to each match (none is an error), as Kamailio.
+/// `modparam("tm|sl", ...)`: a module name with regex characters (or another
+/// case of a loaded module's name) is a case-insensitive regex matched against
+/// the whole name of every loaded module; the modparam applies to each match
+/// (none is an error), as Kamailio (`"tm.so"` matches nothing there).
 fn expand_modparam_regexes(cfg: &mut ParsedConfig, diags: &mut Vec<Diagnostic>) {
-    let is_regex = |m: &str| m.bytes().any(|c| b"|*+?[](){}^$\\".contains(&c));
+    // Kamailio matches every modparam module name as a regex; a plain name
+    // that is a loaded module's is the common case and stays as it is.
+    let loaded: Vec<String> = cfg.loadmodules.iter().map(|l| l.name.clone()).collect();
+    let is_regex = |m: &str| {
+        m.bytes().any(|c| b"|*+?[](){}^$.\\".contains(&c))
+            || (!loaded.iter().any(|l| l == m) && loaded.iter().any(|l| l.eq_ignore_ascii_case(m)))
+    };
     if !cfg.modparams.iter().any(|m| is_regex(&m.module)) {
         return;
     }

@@ -339,10 +339,18 @@ request_route {
     assert!(out.contains("no loaded module matches `m|x`"), "{out}");
     assert!(out.contains("test.cfg:6:"), "{out}");
     // anchors and case do not matter
+    for m in ["^T[M]$", "TM"] {
+        let (rc, out) = check_config(&format!(
+            "{base}modparam(\"{m}\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+        ));
+        assert_eq!(rc, 0, "{m}: {out}");
+    }
+    // `.` is a regex character too: `tm.so` names no module
     let (rc, out) = check_config(&format!(
-        "{base}modparam(\"^T[M]$\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+        "{base}modparam(\"tm.so\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
     ));
-    assert_eq!(rc, 0, "{out}");
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("no loaded module matches `tm.so`"), "{out}");
 }
 
 fn listening_on(log: &str, prefix: &str) -> Option<std::net::SocketAddr> {
