@@ -779,8 +779,12 @@ impl Parser {
             while w.contains('(') && !w.contains(')') {
                 match self.peek() {
                     Some(t) if !t.nl_before && !t.is_p(P::Semi) => {
+                        let more = self.word();
+                        if more.is_empty() {
+                            break;
+                        }
                         w.push(' ');
-                        w.push_str(&self.word());
+                        w.push_str(&more);
                     }
                     _ => break,
                 }
