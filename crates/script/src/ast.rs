@@ -66,6 +66,8 @@ pub struct ModParam {
     pub module_span: Span,
     pub param_span: Span,
     pub value_span: Span,
+    /// How many `loadmodule`s came before it: a modparam sees only those.
+    pub loaded_before: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -133,12 +133,25 @@ fn expand_modparam_regexes(cfg: &mut ParsedConfig, diags: &mut Vec<Diagnostic>) 
         m.bytes().any(|c| b"|*+?[](){}^$.\\".contains(&c))
             || (!loaded.iter().any(|l| l == m) && loaded.iter().any(|l| l.eq_ignore_ascii_case(m)))
     };
-    if !cfg.modparams.iter().any(|m| is_regex(&m.module)) {
-        return;
-    }
     let mut out = Vec::with_capacity(cfg.modparams.len());
     for mp in std::mem::take(&mut cfg.modparams) {
+        let before = &loaded[..mp.loaded_before.min(loaded.len())];
         if !is_regex(&mp.module) {
+            // a modparam sees only the modules loaded above it
+            if !before.contains(&mp.module) && loaded.contains(&mp.module) {
+                diags.push(
+                    Diagnostic::error(
+                        mp.module_span,
+                        format!("modparam for `{}` before its loadmodule", mp.module),
+                    )
+                    .label("no module of this name is loaded yet")
+                    .help(format!(
+                        "move loadmodule \"{}.so\" above this line",
+                        mp.module
+                    )),
+                );
+                continue;
+            }
             out.push(mp);
             continue;
         }
@@ -153,9 +166,9 @@ fn expand_modparam_regexes(cfg: &mut ParsedConfig, diags: &mut Vec<Diagnostic>) 
             }
         };
         let mut names: Vec<&str> = Vec::new();
-        for lm in &cfg.loadmodules {
-            if re.is_match(&lm.name) && !names.contains(&lm.name.as_str()) {
-                names.push(&lm.name);
+        for lm in before {
+            if re.is_match(lm) && !names.contains(&lm.as_str()) {
+                names.push(lm);
             }
         }
         if names.is_empty() {
@@ -518,6 +531,7 @@ impl Parser {
                     module_span,
                     param_span,
                     value_span,
+                    loaded_before: cfg.loadmodules.len(),
                 });
                 Ok(())
             }

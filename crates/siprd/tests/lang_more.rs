@@ -643,3 +643,17 @@ fn onsend_keywords_elsewhere_are_refused() {
     );
     assert!(out.contains("test.cfg:4:7"), "{out}");
 }
+
+/// A modparam sees only the modules loaded above it (Kamailio 5.6: "No
+/// module matching <pv> found").
+#[test]
+fn modparam_before_loadmodule_is_refused() {
+    for m in ["pv", "p."] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:0\nmodparam(\"{m}\", \"varset\", \"a=i:1\")\nloadmodule \"pv.so\"\nrequest_route {{ drop; }}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{m}: {out}");
+        assert!(out.contains("test.cfg:2:10"), "{m}: {out}");
+    }
+}
