@@ -66,6 +66,8 @@ pub struct ModParam {
     pub module_span: Span,
     pub param_span: Span,
     pub value_span: Span,
+    /// How many `loadmodule`s came before it: a modparam sees only those.
+    pub loaded_before: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -268,6 +270,8 @@ pub const CORE_KEYWORDS: &[&str] = &[
     "snd_af",
     "to_ip",
     "to_port",
+    "to_proto",
+    "to_af",
     "proto",
     "af",
     "msg:len",
@@ -281,7 +285,10 @@ pub fn is_addr_keyword(k: &str) -> bool {
 
 /// Keywords compared with symbolic constants (`proto == UDP`, `af == INET6`).
 pub fn is_sym_keyword(k: &str) -> bool {
-    matches!(k, "proto" | "snd_proto" | "af" | "snd_af")
+    matches!(
+        k,
+        "proto" | "snd_proto" | "to_proto" | "af" | "snd_af" | "to_af"
+    )
 }
 
 /// Parse an unquoted address operand: an IPv4 or IPv6 address (IPv6 possibly

@@ -810,7 +810,10 @@ impl<C: 'static> Compiler<'_, C> {
                     self.diags.push(
                         Diagnostic::warning(
                             span,
-                            format!("`{text}` is not a pseudo-variable: it is read as `$avp({})`", &text[1..]),
+                            format!(
+                                "`{text}` is not a pseudo-variable: it is read as `$avp({})`",
+                                &text[1..]
+                            ),
                         )
                         .label("unknown pseudo-variable class")
                         .help(format!("write `$avp({})` if an AVP is meant", &text[1..])),
@@ -995,6 +998,29 @@ impl<C: 'static> Compiler<'_, C> {
             };
             return match crate::pv::parse_format(&mut fx, text) {
                 Ok(f) => Some(Arg::Fmt(f)),
+                Err(e) => {
+                    let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
+                    self.diags.push(d);
+                    None
+                }
+            };
+        }
+        // An unquoted word the grammar allows as an argument
+        // (`force_send_socket(udp:127.0.0.1:5060)`) goes to the fixup as written.
+        if let (ast::ExprKind::Sym(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
+            let mut fx = FixupCtx {
+                registry: self.registry,
+                routes: self.names,
+                host: self.host,
+                warnings: Vec::new(),
+            };
+            let src = ArgSrc {
+                text: text.clone(),
+                quoted: false,
+                int: None,
+            };
+            return match fixup(&mut fx, &src) {
+                Ok(arg) => Some(arg),
                 Err(e) => {
                     let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
                     self.diags.push(d);
@@ -1251,6 +1277,26 @@ impl<C: 'static> Compiler<'_, C> {
 
     /// A core keyword: the pseudo-variable the host maps it to.
     fn keyword(&mut self, k: &str, span: Span) -> Expr<C> {
+        // Kamailio: "to_ip allowed only in onsend_routes"
+        let onsend_only = matches!(
+            k,
+            "snd_ip"
+                | "snd_port"
+                | "snd_af"
+                | "snd_proto"
+                | "to_ip"
+                | "to_port"
+                | "to_af"
+                | "to_proto"
+        );
+        if onsend_only && self.mask & !rt::ONSEND != 0 {
+            let d = self
+                .err(span, format!("`{k}` is allowed only in onsend_route"))
+                .label("not allowed in this route type")
+                .help("outside onsend_route, read `$snd(...)` where it applies");
+            self.diags.push(d);
+            return Expr::Const(Value::Null);
+        }
         let Some(pv) = self.registry.keywords.get(k).copied() else {
             let d = self
                 .err(
@@ -1320,7 +1366,7 @@ impl<C: 'static> Compiler<'_, C> {
             }
             ExprKind::Sym(name) => {
                 let x = self.keyword(k, a.span);
-                let af = matches!(k, "af" | "snd_af");
+                let af = matches!(k, "af" | "snd_af" | "to_af");
                 let u = name.to_ascii_uppercase();
                 // the symbol's spellings (case-insensitive) and Kamailio's number
                 let sym: Option<(&'static [&'static str], i32)> = if af {
@@ -1357,7 +1403,7 @@ impl<C: 'static> Compiler<'_, C> {
             ExprKind::Int(n) if eq && crate::ast::is_sym_keyword(k) => {
                 // `af == 2`, `proto == 1`: Kamailio's numbers for the symbols
                 let x = self.keyword(k, a.span);
-                let af = matches!(k, "af" | "snd_af");
+                let af = matches!(k, "af" | "snd_af" | "to_af");
                 let names: &'static [&'static str] = match (af, *n) {
                     (true, 2) => &["inet", "ipv4"],
                     (true, 10) => &["inet6", "ipv6"],

@@ -114,10 +114,80 @@ fn finish_lenient(pp: Pp) -> (ParsedConfig, Vec<Diagnostic>) {
         cfg_vars: Vec::new(),
     };
     p.top(&mut cfg);
+    expand_modparam_regexes(&mut cfg, &mut p.diags);
     diags.append(&mut p.diags);
     drop(p);
     cfg.sources = sm;
     (cfg, diags)
+}
+
+/// `modparam("tm|sl", ...)`: a module name with regex characters (or another
+/// case of a loaded module's name) is a case-insensitive regex matched against
+/// the whole name of every loaded module; the modparam applies to each match
+/// (none is an error), as Kamailio (`"tm.so"` matches nothing there).
+fn expand_modparam_regexes(cfg: &mut ParsedConfig, diags: &mut Vec<Diagnostic>) {
+    // Kamailio matches every modparam module name as a regex; a plain name
+    // that is a loaded module's is the common case and stays as it is.
+    let loaded: Vec<String> = cfg.loadmodules.iter().map(|l| l.name.clone()).collect();
+    let is_regex = |m: &str| {
+        m.bytes().any(|c| b"|*+?[](){}^$.\\".contains(&c))
+            || (!loaded.iter().any(|l| l == m) && loaded.iter().any(|l| l.eq_ignore_ascii_case(m)))
+    };
+    let mut out = Vec::with_capacity(cfg.modparams.len());
+    for mp in std::mem::take(&mut cfg.modparams) {
+        let before = &loaded[..mp.loaded_before.min(loaded.len())];
+        if !is_regex(&mp.module) {
+            // a modparam sees only the modules loaded above it
+            if !before.contains(&mp.module) && loaded.contains(&mp.module) {
+                diags.push(
+                    Diagnostic::error(
+                        mp.module_span,
+                        format!("modparam for `{}` before its loadmodule", mp.module),
+                    )
+                    .label("no module of this name is loaded yet")
+                    .help(format!(
+                        "move loadmodule \"{}.so\" above this line",
+                        mp.module
+                    )),
+                );
+                continue;
+            }
+            out.push(mp);
+            continue;
+        }
+        let re = match regex::Regex::new(&format!("(?i)^(?:{})$", mp.module)) {
+            Ok(re) => re,
+            Err(_) => {
+                diags.push(
+                    Diagnostic::error(mp.module_span, format!("bad module regex `{}`", mp.module))
+                        .label("not a valid regular expression"),
+                );
+                continue;
+            }
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for lm in before {
+            if re.is_match(lm) && !names.contains(&lm.as_str()) {
+                names.push(lm);
+            }
+        }
+        if names.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    mp.module_span,
+                    format!("no loaded module matches `{}`", mp.module),
+                )
+                .label("the module name is a regular expression here"),
+            );
+            continue;
+        }
+        for n in names {
+            let mut one = mp.clone();
+            one.module = n.to_string();
+            out.push(one);
+        }
+    }
+    cfg.modparams = out;
 }
 
 fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {
@@ -461,6 +531,7 @@ impl Parser {
                     module_span,
                     param_span,
                     value_span,
+                    loaded_before: cfg.loadmodules.len(),
                 });
                 Ok(())
             }
@@ -626,6 +697,7 @@ impl Parser {
                 self.err(vstart, format!("missing value for `{name}`"));
                 return Err(());
             }
+            _ if name == "listen" => return self.listen(cfg, first.span, name_span, vstart),
             _ => {
                 let mut text = self.word();
                 // `proto:host:port advertise host:port`, `name "x"`, `desc "..."`
@@ -682,6 +754,112 @@ impl Parser {
             name_span,
             value_span,
         });
+        Ok(())
+    }
+
+    /// `listen=` with one or more sockets on the line (`udp:a:5060 tcp:b:5060`),
+    /// address lists (`udp:(127.0.0.1, 127.0.0.2):5060`, one socket each) and
+    /// trailing `advertise`/`name`/`virtual`, which apply to every socket: one
+    /// `listen` global per socket, as Kamailio binds them.
+    fn listen(
+        &mut self,
+        cfg: &mut ParsedConfig,
+        start: Span,
+        name_span: Span,
+        vstart: Span,
+    ) -> PResult<()> {
+        let is_modifier = |t: &Token| {
+            matches!(
+                t.ident(),
+                Some("advertise" | "ADVERTISE" | "name" | "NAME" | "virtual" | "VIRTUAL")
+            )
+        };
+        let mut sockets: Vec<String> = Vec::new();
+        while let Some(t) = self.peek() {
+            if (!sockets.is_empty() && t.nl_before)
+                || is_modifier(t)
+                || t.is_p(P::Semi)
+                || t.is_p(P::LBrace)
+                || t.is_p(P::RBrace)
+                || matches!(t.tok, Tok::Directive(..))
+            {
+                break;
+            }
+            let mut w = self.word();
+            if w.is_empty() {
+                break;
+            }
+            // an address list runs to its `)` on the same line
+            while w.contains('(') && !w.contains(')') {
+                match self.peek() {
+                    Some(t) if !t.nl_before && !t.is_p(P::Semi) => {
+                        let more = self.word();
+                        if more.is_empty() {
+                            break;
+                        }
+                        w.push(' ');
+                        w.push_str(&more);
+                    }
+                    _ => break,
+                }
+            }
+            sockets.push(w);
+        }
+        let mut suffix = String::new();
+        let mut named = false;
+        while let Some(t) = self.peek() {
+            if t.nl_before || !is_modifier(t) {
+                break;
+            }
+            let k = t.text.clone();
+            // Kamailio's grammar: `advertise` first, then `name`
+            if named && k.eq_ignore_ascii_case("advertise") {
+                let sp = t.span;
+                self.diags.push(
+                    Diagnostic::error(sp, "`advertise` after `name` in a listen value")
+                        .label("Kamailio reads `advertise` only before `name`")
+                        .help("write `listen=proto:ip:port advertise ip:port name \"x\"`"),
+                );
+                return Err(());
+            }
+            named |= k.eq_ignore_ascii_case("name");
+            self.pos += 1;
+            suffix.push(' ');
+            suffix.push_str(&k);
+            if let Some(Tok::Str(s)) = self.peek().map(|t| t.tok.clone()) {
+                self.pos += 1;
+                suffix.push_str(&format!(" \"{s}\""));
+            } else if self.peek().is_some_and(|t| !t.nl_before && !is_modifier(t)) {
+                suffix.push(' ');
+                suffix.push_str(&self.word());
+            }
+        }
+        let value_span = vstart.to(self.prev_end());
+        self.eat_p(P::Semi);
+        if sockets.is_empty() {
+            self.err(vstart, "missing value for `listen`");
+            return Err(());
+        }
+        for sock in sockets {
+            let expanded: Vec<String> = match (sock.find('('), sock.rfind(')')) {
+                (Some(a), Some(b)) if a < b => sock[a + 1..b]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(|addr| format!("{}{addr}{}", &sock[..a], &sock[b + 1..]))
+                    .collect(),
+                _ => vec![sock],
+            };
+            for one in expanded {
+                cfg.globals.push(Global {
+                    name: "listen".to_string(),
+                    value: GlobalValue::Word(format!("{one}{suffix}")),
+                    span: start.to(value_span),
+                    name_span,
+                    value_span,
+                });
+            }
+        }
         Ok(())
     }
 
@@ -1232,7 +1410,31 @@ impl Parser {
         let t = self.bump().expect("token");
         self.expect_p(P::LParen, "`(`")?;
         let mut args = Vec::new();
-        if !self.at_p(P::RParen) {
+        // `force_send_socket(udp:127.0.0.1:5060)`: Kamailio's grammar takes
+        // the socket unquoted; read it as one literal.
+        if t.text == "force_send_socket"
+            && self
+                .peek()
+                .is_some_and(|n| !matches!(n.tok, Tok::Str(_) | Tok::Pv(_)) && !n.is_p(P::RParen))
+        {
+            let start = self.cur_span();
+            let mut raw = String::new();
+            while let Some(n) = self.peek() {
+                if n.is_p(P::RParen) || n.is_p(P::Semi) || n.is_p(P::LBrace) {
+                    break;
+                }
+                if !raw.is_empty() && n.space_before {
+                    raw.push(' ');
+                }
+                raw.push_str(&n.text);
+                self.pos += 1;
+            }
+            args.push(Expr {
+                kind: ExprKind::Sym(raw),
+                span: start.to(self.prev_end()),
+            });
+        }
+        if args.is_empty() && !self.at_p(P::RParen) {
             loop {
                 args.push(self.expr()?);
                 if self.eat_p(P::Comma) {

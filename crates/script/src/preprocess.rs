@@ -404,17 +404,19 @@ impl Pp {
         if rel.is_absolute() {
             candidates.push(rel.to_path_buf());
         } else {
+            // Kamailio 5.6: the working directory first, then the directory
+            // of the including file.
+            candidates.push(rel.to_path_buf());
             if let Some(b) = base {
                 candidates.push(b.join(rel));
             }
-            candidates.push(rel.to_path_buf());
         }
         let Some(found) = candidates.into_iter().find(|c| c.is_file()) else {
             if !import {
                 self.diags.push(
                     Diagnostic::error(span, format!("cannot find the included file `{p}`"))
                         .label("included here")
-                        .help("paths are relative to the including file; use `import_file` for an optional file"),
+                        .help("a relative path is looked up in the working directory, then next to the including file; use `import_file` for an optional file"),
                 );
             }
             return;

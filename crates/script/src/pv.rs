@@ -46,7 +46,7 @@ impl<C> PvSpec<C> {
     /// a failed read as nothing in a format string, and a null value as `<null>`.
     pub fn try_get(&self, ctx: &mut C) -> Option<Value> {
         let idx = self.eval_index(ctx);
-        let mut v = self.imp.get(ctx, idx);
+        let mut v = self.imp.try_get(ctx, idx)?;
         for t in &self.transforms {
             v = t.apply(ctx, v)?;
         }

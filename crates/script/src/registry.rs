@@ -130,6 +130,11 @@ pub struct FuncDef<C> {
 pub trait PvImpl<C>: Send + Sync {
     /// Read the value. `idx` is the `[n]` / `[*]` index where one was written.
     fn get(&self, ctx: &mut C, idx: PvIndex) -> Value;
+    /// Read, or None when the read fails: a format string prints nothing for
+    /// it, everything else sees null (Kamailio's failed `pv_get`).
+    fn try_get(&self, ctx: &mut C, idx: PvIndex) -> Option<Value> {
+        Some(self.get(ctx, idx))
+    }
     /// Assign (Null means delete/unset, as `$x = $null`).
     fn set(&self, _ctx: &mut C, _idx: PvIndex, _v: Value) -> Result<(), PvError> {
         Err(PvError::ReadOnly)
@@ -300,9 +305,7 @@ pub struct SelectStep {
 
 /// Resolves a whole select path (first step included) at load.
 pub type SelectParse<C> = Arc<
-    dyn Fn(&mut FixupCtx<'_, C>, &[SelectStep]) -> Result<Box<dyn PvImpl<C>>, String>
-        + Send
-        + Sync,
+    dyn Fn(&mut FixupCtx<'_, C>, &[SelectStep]) -> Result<Box<dyn PvImpl<C>>, String> + Send + Sync,
 >;
 
 /// The host's answer to `X == myself`.

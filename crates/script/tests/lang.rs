@@ -791,7 +791,10 @@ fn unknown_plain_pv_is_an_avp_in_expressions() {
     }"#);
     assert_eq!(v[0], "b=5 c=6");
     let w = check("request_route { $var(a) = $nope; }");
-    assert!(w.contains("warning") && w.contains("read as `$avp(nope)`"), "{w}");
+    assert!(
+        w.contains("warning") && w.contains("read as `$avp(nope)`"),
+        "{w}"
+    );
     // ...but `$nope(x)` is a parse error ("Can't get from cache: $nope(x)")
     let e = check("request_route { $var(a) = $nope(x); }");
     assert!(e.contains("unknown pseudo-variable class"), "{e}");

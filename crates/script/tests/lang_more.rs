@@ -71,3 +71,28 @@ fn vz_is_var_and_vn_keeps_null() {
     assert_eq!(v[1], "vn null");
     assert!(!v[2].contains("vz null"), "{v:?}");
 }
+
+#[test]
+fn listen_lists_split_and_bad_ones_end() {
+    let cfg = siprd_script::parse_str(
+        "test.cfg",
+        "listen=udp:(127.0.0.1, 127.0.0.2):5060 tcp:127.0.0.3:5061 advertise 1.2.3.4:5080 name \"n\"\nrequest_route { drop; }\n",
+        &siprd_script::Defines::new(),
+    )
+    .expect("parses");
+    let l: Vec<String> = cfg
+        .globals_named("listen")
+        .map(|g| g.value.as_str().to_string())
+        .collect();
+    assert_eq!(
+        l,
+        [
+            "udp:127.0.0.1:5060 advertise 1.2.3.4:5080 name \"n\"",
+            "udp:127.0.0.2:5060 advertise 1.2.3.4:5080 name \"n\"",
+            "tcp:127.0.0.3:5061 advertise 1.2.3.4:5080 name \"n\""
+        ]
+    );
+    // an address list cut by a `{` ends (an error, no hang)
+    let d = check("listen=udp:(127.0.0.1 {\nrequest_route { drop; }\n");
+    assert!(d.contains("error"), "{d}");
+}

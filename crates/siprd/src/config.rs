@@ -83,6 +83,40 @@ impl Loaded {
     }
 }
 
+/// What function fix-ups may ask about the server at load (`FixupCtx::host`).
+pub struct LoadHost {
+    /// The `listen` values of the config.
+    pub listen: Vec<crate::transport::ListenSpec>,
+    /// The global `port`.
+    pub port: u16,
+}
+
+impl LoadHost {
+    /// Whether a socket `[proto:]ip[:port]` is one the config listens on
+    /// (a listen on port 0, or on a name, could be anything: yes).
+    pub fn listens_on(&self, want: &crate::transport::ListenSpec) -> bool {
+        use crate::transport::ListenHost;
+        if self.listen.is_empty() {
+            return true;
+        }
+        let ListenHost::Ip(ip) = want.host else {
+            return true;
+        };
+        self.listen.iter().any(|l| {
+            let ListenHost::Ip(lip) = l.host else {
+                return true;
+            };
+            let proto_ok = match (l.proto, want.proto) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            let lport = l.port.unwrap_or(self.port);
+            let port_ok = lport == 0 || want.port.unwrap_or(5060) == lport;
+            (lip == ip || lip.is_unspecified()) && proto_ok && port_ok
+        })
+    }
+}
+
 fn global_value(v: &GlobalValue) -> Value {
     match v {
         GlobalValue::Int(i) => Value::Int(*i),
@@ -184,7 +218,15 @@ pub fn load(source: Source<'_>, defines: &Defines) -> Result<Loaded, Diagnostics
         foreign_modules: crate::kamailio_modules::KAMAILIO_MODULES,
         max_while_loops: None,
     };
-    let host: &(dyn std::any::Any + Send + Sync) = &();
+    let load_host = LoadHost {
+        listen: settings
+            .listen
+            .iter()
+            .filter_map(|l| crate::transport::ListenSpec::parse(l).ok())
+            .collect(),
+        port: settings.port,
+    };
+    let host: &(dyn std::any::Any + Send + Sync) = &load_host;
     let (program, more) = match compile(&parsed, &registry, host, &opts) {
         Ok((program, warnings)) => (Some(program), warnings.items),
         Err(errors) => (None, errors.items),
@@ -379,6 +421,15 @@ fn core_keywords(reg: &mut Registry<Ctx>) {
         ("af", "$_af"),
         ("msg:len", "$ml"),
         ("status", "$rs"),
+        // onsend_route: the sending socket (snd_*) and the destination (to_*)
+        ("snd_ip", "$sndfrom(ip)"),
+        ("snd_port", "$sndfrom(port)"),
+        ("snd_af", "$snd(af)"),
+        ("snd_proto", "$snd(proto)"),
+        ("to_ip", "$snd(ip)"),
+        ("to_port", "$snd(port)"),
+        ("to_af", "$snd(af)"),
+        ("to_proto", "$snd(proto)"),
     ] {
         if reg
             .pv_classes

@@ -331,7 +331,7 @@ request_route {{
 }
 
 /// Kamailio 5.6: an empty key (`$sht(t=>)`) is accepted and is a key like any
-/// other; `$shtrecord(key|value)` outside htable:expired are empty strings.
+/// other; `$shtrecord(key|value)` outside htable:expired print nothing.
 #[test]
 fn empty_key_and_shtrecord_outside_expiry() {
     let cfg = format!(

@@ -74,8 +74,14 @@ fn wdir_is_workdir() {
         use std::io::Read;
         let _ = e.read_to_string(&mut err);
     }
-    assert!(status.is_some_and(|s| !s.success()), "siprd kept running: {err}");
-    assert!(err.contains("cannot change to workdir /nonexistent/siprd-wdir"), "{err}");
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "siprd kept running: {err}"
+    );
+    assert!(
+        err.contains("cannot change to workdir /nonexistent/siprd-wdir"),
+        "{err}"
+    );
 }
 
 /// Names Kamailio 5.6.3 refuses ("syntax error" at the `=`) are refused here
@@ -161,7 +167,10 @@ fn more_pvs_read_as_kamailio() {
     assert_eq!(header(&r, "X-Stat"), Some("[1] [<null>]"), "{r}");
     assert_eq!(
         header(&r, "X-Via0"),
-        Some(&*format!("[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]", c.port())),
+        Some(&*format!(
+            "[127.0.0.1] [{}] [z9hG4bK-1] [<null>] [UDP] [1]",
+            c.port()
+        )),
         "{r}"
     );
     assert_eq!(
@@ -201,7 +210,13 @@ fn more_pvs_read_as_kamailio() {
 /// Kamailio 5.6.3 refuses `$utime`, `$via0(params)`, `$msg(fline_len)`.
 #[test]
 fn pvs_kamailio_refuses() {
-    for pv in ["$utime", "$utimef", "$via0(params)", "$msg(fline_len)", "$expires(avg)"] {
+    for pv in [
+        "$utime",
+        "$utimef",
+        "$via0(params)",
+        "$msg(fline_len)",
+        "$expires(avg)",
+    ] {
         let cfg = format!(
             "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"xlog.so\"\nrequest_route {{\n xlog(\"L_INFO\", \"{pv}\\n\");\n}}\n"
         );
@@ -279,5 +294,366 @@ fn unknown_selects_are_refused_with_the_position() {
         assert_ne!(rc, 0, "{expr}: {out}");
         assert!(out.contains(what), "{expr}: {out}");
         assert!(out.contains("test.cfg:3:"), "{expr}: {out}");
+    }
+}
+
+/// `modparam("p.|x", ...)`: the module name is a case-insensitive regex over
+/// the whole names of the loaded modules, applied to every match.
+#[test]
+fn modparam_module_regex() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+modparam("P[v]", "varset", "mx=s:from-regex")
+request_route {
+    append_to_reply("X-Mx: $var(mx)\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "mre-1", ""),
+    );
+    assert_eq!(header(&r, "X-Mx"), Some("from-regex"), "{r}");
+
+    let base = "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"tmx.so\"\n";
+    // every match must have the parameter (tmx has no fr_timer)
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"tm.*\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        out.contains("module `tmx` has no parameter `fr_timer`"),
+        "{out}"
+    );
+    // the whole name must match: `m` matches neither tm nor tmx
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"m|x\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("no loaded module matches `m|x`"), "{out}");
+    assert!(out.contains("test.cfg:6:"), "{out}");
+    // anchors and case do not matter
+    for m in ["^T[M]$", "TM"] {
+        let (rc, out) = check_config(&format!(
+            "{base}modparam(\"{m}\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+        ));
+        assert_eq!(rc, 0, "{m}: {out}");
+    }
+    // `.` is a regex character too: `tm.so` names no module
+    let (rc, out) = check_config(&format!(
+        "{base}modparam(\"tm.so\", \"fr_timer\", 3000)\nrequest_route {{ drop; }}\n"
+    ));
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("no loaded module matches `tm.so`"), "{out}");
+}
+
+fn listening_on(log: &str, prefix: &str) -> Option<std::net::SocketAddr> {
+    log.lines()
+        .filter_map(|l| l.split("listening on udp:").nth(1))
+        .find(|a| a.starts_with(prefix))
+        .and_then(|a| a.trim().parse().ok())
+}
+
+/// `listen=` with several sockets on one line and `proto:(a, b):port`: one
+/// socket each, the trailing `name`/`advertise` applying to all of them.
+#[test]
+fn listen_lists_and_address_groups() {
+    let cfg = r#"
+children=1
+listen=udp:(127.0.0.1, 127.0.0.2):0 advertise 192.0.2.9:5080 name "grp"
+listen=udp:127.0.0.3:0 udp:127.0.0.4:0 name "pair"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+request_route {
+    append_to_reply("X-R: $Ri $Rn $RAi\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    assert!(s.wait_log(
+        "listening on udp:127.0.0.4:",
+        std::time::Duration::from_secs(5)
+    ));
+    let log = s.log();
+    let c = UdpClient::new();
+    for (ip, want) in [
+        ("127.0.0.1", "127.0.0.1 grp 192.0.2.9"),
+        ("127.0.0.2", "127.0.0.2 grp 192.0.2.9"),
+        ("127.0.0.3", "127.0.0.3 pair 127.0.0.3"),
+        ("127.0.0.4", "127.0.0.4 pair 127.0.0.4"),
+    ] {
+        let addr = listening_on(&log, ip).unwrap_or_else(|| panic!("no {ip} socket: {log}"));
+        let r = c.request(
+            addr,
+            &request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("ls-{ip}"),
+                "",
+            ),
+        );
+        assert_eq!(header(&r, "X-R"), Some(want), "{ip}: {r}");
+    }
+}
+
+/// Kamailio 5.6 takes `advertise` only before `name` ("syntax error" at
+/// `advertise`).
+#[test]
+fn listen_advertise_after_name_is_refused() {
+    let cfg =
+        "listen=udp:127.0.0.1:0 name \"x\" advertise 192.0.2.9:5080\nrequest_route { drop; }\n";
+    let (rc, out) = check_config(cfg);
+    assert_ne!(rc, 0, "{out}");
+    assert!(out.contains("`advertise` after `name`"), "{out}");
+    assert!(out.contains("test.cfg:1:33"), "{out}");
+}
+
+const CORE_FN_CFG: &str = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "corex.so"
+request_route {
+    userphone();
+    append_to_reply("X-U: $ru\r\n");
+    userphone();
+    append_to_reply("X-U2: $ru\r\n");
+    append_branch("sip:b1@h"); append_branch("sip:b2@h"); append_branch("sip:b3@h");
+    remove_branch(1);
+    append_to_reply("X-B: $(branch(uri)[0]) $(branch(uri)[1]) $(branch(uri)[2])\r\n");
+    remove_branch(5);
+    clear_branches();
+    append_to_reply("X-C: [$(branch(uri)[0])]\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+
+#[test]
+fn core_branch_and_uri_actions() {
+    let s = Siprd::start(CORE_FN_CFG);
+    let c = UdpClient::new();
+    for (ruri, u, u2) in [
+        (
+            "sip:x@127.0.0.1",
+            "sip:x@127.0.0.1;user=phone",
+            "sip:x@127.0.0.1;user=phone",
+        ),
+        (
+            "sip:x@127.0.0.1;user=ip",
+            "sip:x@127.0.0.1;user=ip;user=phone",
+            "sip:x@127.0.0.1;user=ip;user=phone",
+        ),
+    ] {
+        let r = c.request(
+            s.udp_addr(),
+            &request("OPTIONS", ruri, c.port(), "cf-1", ""),
+        );
+        assert_eq!(header(&r, "X-U"), Some(u), "{r}");
+        assert_eq!(header(&r, "X-U2"), Some(u2), "{r}");
+        assert_eq!(header(&r, "X-B"), Some("sip:b1@h sip:b3@h <null>"), "{r}");
+        assert_eq!(header(&r, "X-C"), Some("[<null>]"), "{r}");
+    }
+}
+
+/// `force_send_socket(udp:ip:port)` unquoted picks the listener: `$fs`. A
+/// socket siprd does not listen on, or a quoted one, refuses the config
+/// (Kamailio: "kamailio doesn't listen on it", "could not resolve").
+#[test]
+fn force_send_socket_unquoted() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let cfg = format!(
+        "listen=udp:127.0.0.1:{port}\nloadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"textops.so\"\n\
+         request_route {{\n  force_send_socket(udp:127.0.0.1:{port});\n  append_to_reply(\"X-F: [$fs] [$fsn]\\r\\n\");\n  sl_send_reply(\"200\", \"ok\");\n}}\n"
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "fs-1", ""),
+    );
+    assert_eq!(
+        header(&r, "X-F"),
+        Some(&*format!("[udp:127.0.0.1:{port}] [<null>]")),
+        "{r}"
+    );
+    for (arg, what) in [
+        (
+            "udp:127.0.0.1:1",
+            "siprd does not listen on `udp:127.0.0.1:1`",
+        ),
+        ("\"udp:127.0.0.1:5060\"", "the socket is written unquoted"),
+    ] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:5060\nrequest_route {{\n  force_send_socket({arg});\n}}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{arg}: {out}");
+        assert!(out.contains(what), "{arg}: {out}");
+        assert!(out.contains("test.cfg:3:21"), "{arg}: {out}");
+    }
+}
+
+/// In onsend_route, `snd_ip`/`snd_port` are the sending socket, `to_ip`/
+/// `to_port` the destination; `snd_af`/`to_af`, `snd_proto`/`to_proto` alike.
+#[test]
+fn onsend_keywords() {
+    let hop = NextHop::new();
+    let cfg = format!(
+        r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "xlog.so"
+request_route {{
+    forward("127.0.0.1", {hp});
+}}
+onsend_route {{
+    if (snd_ip == 127.0.0.1 && to_ip == "127.0.0.1" && to_port == {hp} && snd_port != {hp}
+        && snd_af == INET && to_af == INET && snd_proto == UDP && to_proto == UDP && snd_ip == myself) {{
+        xlog("L_ERR", "ONSEND-KW ok $sndfrom(port)\n");
+    }}
+}}
+"#,
+        hp = hop.port()
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "ok-1", ""),
+    );
+    let got = hop.recv_start("OPTIONS", std::time::Duration::from_secs(3));
+    assert!(got.is_some(), "not forwarded");
+    let want = format!("ONSEND-KW ok {}", s.udp_addr().port());
+    assert!(
+        s.wait_log(&want, std::time::Duration::from_secs(3)),
+        "{}",
+        s.log()
+    );
+}
+
+/// `$shtrecord(...)` outside `htable:expired` is a failed read (Kamailio 5.6):
+/// nothing in a format, null to comparisons and assignments.
+#[test]
+fn shtrecord_outside_expired_is_a_failed_read() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+children=1
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "htable.so"
+modparam("htable", "htable", "a=>size=4;")
+request_route {
+    $var(f) = "";
+    if ($shtrecord(key) == $null) { $var(f) = $var(f) + "N"; }
+    if ($shtrecord(key) == "") { $var(f) = $var(f) + "E"; }
+    if (defined $shtrecord(key)) { $var(f) = $var(f) + "D"; }
+    $var(l) = 7;
+    $var(l) = $(shtrecord(key){s.len});
+    $avp(q) = $shtrecord(value);
+    append_to_reply("X-R: [$shtrecord(key)] [$shtrecord(value)] $var(f) $var(l) $avp(q)\r\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "shr-1", ""),
+    );
+    assert_eq!(header(&r, "X-R"), Some("[] [] NE 0 <null>"), "{r}");
+}
+
+/// `include_file "x.cfg"` (relative): the working directory first, then the
+/// directory of the including file (not the main config's), as Kamailio 5.6.
+#[test]
+fn include_file_search_order() {
+    let root = std::env::temp_dir().join(format!("siprd-inc-{}", std::process::id()));
+    let (main_dir, cwd) = (root.join("cfg"), root.join("cwd"));
+    for d in [main_dir.join("d1"), cwd.clone()] {
+        std::fs::create_dir_all(&d).expect("mkdir");
+    }
+    let w = |p: std::path::PathBuf, t: &str| std::fs::write(p, t).expect("write");
+    w(
+        main_dir.join("main.cfg"),
+        "listen=udp:127.0.0.1:0\ninclude_file \"sub.cfg\"\ninclude_file \"d1/nest.cfg\"\nrequest_route { route(SUB); route(LEAF); }\n",
+    );
+    w(
+        main_dir.join("sub.cfg"),
+        "route[SUB] { from_main_dir(); }\n",
+    );
+    w(cwd.join("sub.cfg"), "route[SUB] { from_cwd(); }\n");
+    w(main_dir.join("d1/nest.cfg"), "include_file \"leaf.cfg\"\n");
+    w(
+        main_dir.join("d1/leaf.cfg"),
+        "route[LEAF] { leaf_from_d1(); }\n",
+    );
+    w(
+        main_dir.join("leaf.cfg"),
+        "route[LEAF] { leaf_from_main_dir(); }\n",
+    );
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_siprd"))
+            .current_dir(&cwd)
+            .arg("-c")
+            .arg("-f")
+            .arg(main_dir.join("main.cfg"))
+            .output()
+            .expect("run siprd");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let out = check();
+    assert!(out.contains("unknown function `from_cwd`"), "{out}");
+    assert!(!out.contains("from_main_dir"), "{out}");
+    // leaf.cfg comes from d1 (the including file's directory), not the main dir
+    assert!(out.contains("unknown function `leaf_from_d1`"), "{out}");
+    assert!(!out.contains("leaf_from_main_dir"), "{out}");
+    std::fs::remove_file(cwd.join("sub.cfg")).expect("rm");
+    let out = check();
+    assert!(out.contains("unknown function `from_main_dir`"), "{out}");
+    w(cwd.join("leaf.cfg"), "route[LEAF] { leaf_from_cwd(); }\n");
+    let out = check();
+    assert!(out.contains("unknown function `leaf_from_cwd`"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Kamailio 5.6: "to_ip allowed only in onsend_routes" (a load error).
+#[test]
+fn onsend_keywords_elsewhere_are_refused() {
+    let cfg = "listen=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nrequest_route {\n  if (to_ip == 1.2.3.4) { drop; }\n}\n";
+    let (rc, out) = check_config(cfg);
+    assert_ne!(rc, 0, "{out}");
+    assert!(
+        out.contains("`to_ip` is allowed only in onsend_route"),
+        "{out}"
+    );
+    assert!(out.contains("test.cfg:4:7"), "{out}");
+}
+
+/// A modparam sees only the modules loaded above it (Kamailio 5.6: "No
+/// module matching <pv> found").
+#[test]
+fn modparam_before_loadmodule_is_refused() {
+    for m in ["pv", "p."] {
+        let cfg = format!(
+            "listen=udp:127.0.0.1:0\nmodparam(\"{m}\", \"varset\", \"a=i:1\")\nloadmodule \"pv.so\"\nrequest_route {{ drop; }}\n"
+        );
+        let (rc, out) = check_config(&cfg);
+        assert_ne!(rc, 0, "{m}: {out}");
+        assert!(out.contains("test.cfg:2:10"), "{m}: {out}");
     }
 }

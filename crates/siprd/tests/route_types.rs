@@ -114,6 +114,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         0x00000001,
         r#"check_route_param("1")"#,
     ), // rr
+    ("clear_branches", 0, 0xffffffef, r#"clear_branches()"#), // core
     ("cmp_aor", 2, 0xffffffff, r#"cmp_aor("1", "1")"#), // siputils
     ("cmp_hdr_name", 2, 0xffffffff, r#"cmp_hdr_name("1", "1")"#), // siputils
     ("cmp_istr", 2, 0xffffffff, r#"cmp_istr("1", "1")"#), // textops
@@ -195,6 +196,12 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("file_write", 2, 0xffffffff, r#"file_write("1", "1")"#), // corex
     ("filter_body", 1, 0xffffffff, r#"filter_body("1")"#), // textops
     ("force_rport", 0, 0xffffffef, r#"force_rport()"#), // core
+    (
+        "force_send_socket",
+        1,
+        0xffffffef,
+        r#"force_send_socket(udp:127.0.0.1:5060)"#,
+    ), // core
     ("force_tcp_alias", 0, 0xffffffef, r#"force_tcp_alias()"#), // core
     ("force_tcp_alias", 1, 0xffffffef, r#"force_tcp_alias(5060)"#), // core
     ("forward", 0, 0xffffffef, r#"forward()"#), // core
@@ -457,6 +464,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         0x0000000b,
         r#"remove_body_part("1")"#,
     ), // textops
+    ("remove_branch", 1, 0xffffffef, r#"remove_branch(0)"#), // core
     ("remove_hf", 1, 0xffffffff, r#"remove_hf("1")"#), // textops
     ("remove_hf_exp", 2, 0xffffffff, r#"remove_hf_exp("1", "1")"#), // textops
     (
@@ -1049,6 +1057,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("uri_param", 2, 0x0000000b, r#"uri_param("1", "1")"#), // siputils
     ("uri_param_any", 1, 0x0000000b, r#"uri_param_any("1")"#), // siputils
     ("uri_param_rm", 1, 0x0000000b, r#"uri_param_rm("1")"#), // siputils
+    ("userphone", 0, 0xffffffef, r#"userphone()"#), // core
     ("usleep", 1, 0xffffffff, r#"usleep("1")"#), // cfgutils
     ("via_add_srvid", 1, 0xffffffff, r#"via_add_srvid("1")"#), // corex
     (

@@ -295,6 +295,109 @@ impl Module for Core {
                 1
             }),
         ));
+        // Kamailio's core branch and R-URI actions (`$rc` kept)
+        reg.keep_rc("userphone");
+        reg.add_function(def(
+            "userphone",
+            vec![],
+            not_onsend,
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                let ru = ctx.ruri().to_vec();
+                match Uri::parse(&ru) {
+                    Ok(u)
+                        if u.params().any(|(n, v)| {
+                            n.eq_ignore_ascii_case(b"user")
+                                && v.is_some_and(|v| v.eq_ignore_ascii_case(b"phone"))
+                        }) =>
+                    {
+                        1
+                    }
+                    Ok(_) => {
+                        // `;user=phone` ends the params, before any `?headers`
+                        let at = ru.iter().position(|&c| c == b'?').unwrap_or(ru.len());
+                        let mut out = ru[..at].to_vec();
+                        out.extend_from_slice(b";user=phone");
+                        out.extend_from_slice(&ru[at..]);
+                        ctx.new_uri = Some(bytes::Bytes::from(out));
+                        1
+                    }
+                    Err(_) => -1,
+                }
+            }),
+        ));
+        reg.keep_rc("remove_branch");
+        reg.add_function(def(
+            "remove_branch",
+            vec![ParamKind::Int],
+            not_onsend,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match &a[0] {
+                Arg::Int(i) => match usize::try_from(*i) {
+                    Ok(i) if i < ctx.branches.len() => {
+                        ctx.branches.remove(i);
+                        1
+                    }
+                    _ => -1,
+                },
+                _ => -1,
+            }),
+        ));
+        reg.keep_rc("clear_branches");
+        reg.add_function(def(
+            "clear_branches",
+            vec![],
+            not_onsend,
+            func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                ctx.branches.clear();
+                1
+            }),
+        ));
+        // `force_send_socket(udp:127.0.0.1:5060)`: `$fs` from a listener;
+        // without a port 5060, without a protocol UDP
+        reg.keep_rc("force_send_socket");
+        let fs_fixup: siprd_script::registry::CustomFixup<Ctx> = std::sync::Arc::new(
+            |fx: &mut siprd_script::registry::FixupCtx<'_, Ctx>,
+             src: &siprd_script::registry::ArgSrc| {
+                if src.quoted {
+                    return Err(format!(
+                        "the socket is written unquoted: force_send_socket({})",
+                        src.text
+                    ));
+                }
+                let spec = crate::transport::ListenSpec::parse(&src.text)
+                    .map_err(|e| format!("bad socket `{}`: {e}", src.text))?;
+                if let Some(h) = fx.host.downcast_ref::<crate::config::LoadHost>() {
+                    if !h.listens_on(&spec) {
+                        return Err(format!("siprd does not listen on `{}`", src.text));
+                    }
+                }
+                Ok(Arg::Str(bytes::Bytes::from(src.text.clone())))
+            },
+        );
+        reg.add_function(def(
+            "force_send_socket",
+            vec![ParamKind::Custom(fs_fixup)],
+            not_onsend,
+            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                let Arg::Str(want) = &a[0] else { return -1 };
+                let want = String::from_utf8_lossy(want).trim().to_string();
+                let found = ctx
+                    .rt
+                    .listeners()
+                    .iter()
+                    .map(|l| format!("{}:{}", l.proto, l.addr))
+                    .find(|spec| socket_matches(&want, spec));
+                match found {
+                    Some(f) => {
+                        ctx.forced_socket = Some(bytes::Bytes::from(f));
+                        1
+                    }
+                    None => {
+                        tracing::warn!("force_send_socket: no listener `{want}`");
+                        -1
+                    }
+                }
+            }),
+        ));
         reg.add_function(def(
             "append_branch",
             vec![],
@@ -570,9 +673,39 @@ fn rewrite_ruri(ctx: &mut Ctx, op: Rewrite, val: &[u8]) -> i32 {
     1
 }
 
+/// Does `want` (`proto:ip:port`, `ip:port`, `proto:ip` or `ip`) name the
+/// listener written `spec` (`udp:127.0.0.1:5060`)?
+fn socket_matches(want: &str, spec: &str) -> bool {
+    if want.eq_ignore_ascii_case(spec) {
+        return true;
+    }
+    let lower = want.to_ascii_lowercase();
+    let has_proto = ["udp:", "tcp:", "tls:", "sctp:", "ws:", "wss:"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    let with_proto = if has_proto {
+        lower
+    } else {
+        format!("udp:{lower}")
+    };
+    let host_port = with_proto.split_once(':').map_or("", |(_, r)| r);
+    let has_port = match host_port.strip_prefix('[') {
+        // `[v6]:port`
+        Some(r) => r.split_once("]:").is_some(),
+        // `v4:port` (a bare IPv6 address has several colons and no port)
+        None => host_port.matches(':').count() == 1,
+    };
+    let full = if has_port {
+        with_proto
+    } else {
+        format!("{with_proto}:5060")
+    };
+    full.eq_ignore_ascii_case(spec)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_q;
+    use super::{parse_q, socket_matches};
 
     #[test]
     fn q_values_as_kamailio() {
@@ -586,5 +719,19 @@ mod tests {
         assert_eq!(parse_q(b"1.5"), None);
         assert_eq!(parse_q(b""), None);
         assert_eq!(parse_q(b"-0.5"), None);
+    }
+
+    #[test]
+    fn socket_forms_match_listeners() {
+        let l = "udp:127.0.0.1:5060";
+        assert!(socket_matches("udp:127.0.0.1:5060", l));
+        assert!(socket_matches("UDP:127.0.0.1:5060", l));
+        assert!(socket_matches("127.0.0.1:5060", l));
+        assert!(socket_matches("127.0.0.1", l));
+        assert!(socket_matches("udp:127.0.0.1", l));
+        assert!(!socket_matches("tcp:127.0.0.1:5060", l));
+        assert!(!socket_matches("udp:127.0.0.1:5061", l));
+        assert!(socket_matches("udp:[::1]:5060", "udp:[::1]:5060"));
+        assert!(socket_matches("udp:[::1]", "udp:[::1]:5060"));
     }
 }

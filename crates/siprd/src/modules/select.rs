@@ -10,6 +10,7 @@ use siprd_sip::HeaderKind;
 use std::sync::Arc;
 
 type Get = Arc<dyn Fn(&Ctx) -> Value + Send + Sync>;
+type UriGet = Arc<dyn Fn(&Uri) -> Value + Send + Sync>;
 
 struct Sel(Get);
 
@@ -39,8 +40,8 @@ fn no_index(steps: &[SelectStep]) -> Result<(), String> {
 }
 
 /// The parts of a URI: `uri`, `uri.user`, `uri.params.NAME` ...
-fn uri_part(rest: &[&str]) -> Result<Arc<dyn Fn(&Uri) -> Value + Send + Sync>, String> {
-    let f: Arc<dyn Fn(&Uri) -> Value + Send + Sync> = match rest {
+fn uri_part(rest: &[&str]) -> Result<UriGet, String> {
+    let f: UriGet = match rest {
         [] => Arc::new(|u: &Uri| text(u.as_bytes())),
         ["user"] | ["rn_user"] => Arc::new(|u: &Uri| opt_text(u.user())),
         ["host"] => Arc::new(|u: &Uri| text(u.host())),
@@ -105,9 +106,9 @@ fn nameaddr_sel(to: bool, rest: &[&str]) -> Result<Get, String> {
         ["tag"] | ["params", "tag"] => {
             Arc::new(move |ctx: &Ctx| na(ctx).map_or(Value::Null, |n| opt_text(n.tag())))
         }
-        ["name"] => Arc::new(move |ctx: &Ctx| {
-            na(ctx).map_or(Value::Null, |n| opt_text(n.display_name()))
-        }),
+        ["name"] => {
+            Arc::new(move |ctx: &Ctx| na(ctx).map_or(Value::Null, |n| opt_text(n.display_name())))
+        }
         ["params", name] => {
             let name = name.as_bytes().to_vec();
             Arc::new(move |ctx: &Ctx| {
@@ -130,7 +131,10 @@ fn via_sel(index: i32, rest: &[&str]) -> Result<Get, String> {
         ["version"] => Arc::new(|v| text(v.version())),
         ["transport"] => Arc::new(|v| text(v.transport())),
         ["host"] => Arc::new(|v| text(v.host())),
-        ["port"] => Arc::new(|v| v.port().map_or(Value::Null, |p| Value::from_string(p.to_string()))),
+        ["port"] => Arc::new(|v| {
+            v.port()
+                .map_or(Value::Null, |p| Value::from_string(p.to_string()))
+        }),
         ["branch"] => Arc::new(|v| opt_text(v.branch())),
         ["received"] => Arc::new(|v| opt_text(v.received())),
         ["rport"] => Arc::new(|v| match v.rport() {
@@ -234,9 +238,7 @@ fn parse(steps: &[SelectStep]) -> Result<Get, String> {
         ("src", ["port"]) => {
             Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.src.port().to_string()))
         }
-        ("dst", ["ip"]) => {
-            Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.ip().to_string()))
-        }
+        ("dst", ["ip"]) => Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.ip().to_string())),
         ("dst", ["port"]) => {
             Arc::new(|ctx: &Ctx| Value::from_string(ctx.rcv.local.port().to_string()))
         }
@@ -262,10 +264,9 @@ fn parse(steps: &[SelectStep]) -> Result<Get, String> {
 
 /// The select families, registered by the core.
 pub fn register(reg: &mut Registry<Ctx>) {
-    let p: SelectParse<Ctx> =
-        Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, steps: &[SelectStep]| {
-            parse(steps).map(|g| Box::new(Sel(g)) as Box<dyn PvImpl<Ctx>>)
-        });
+    let p: SelectParse<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, steps: &[SelectStep]| {
+        parse(steps).map(|g| Box::new(Sel(g)) as Box<dyn PvImpl<Ctx>>)
+    });
     for root in [
         "ruri",
         "from",

@@ -269,18 +269,19 @@ struct ShtRecord {
 }
 
 impl PvImpl<Ctx> for ShtRecord {
-    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        match ctx.event_data::<ExpiredRecord>() {
-            Some(r) => {
-                if self.value {
-                    r.value.clone()
-                } else {
-                    Value::Str(r.key.clone())
-                }
-            }
-            // Outside htable:expired: empty, not null (Kamailio)
-            None => Value::from_static(""),
-        }
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        self.try_get(ctx, idx).unwrap_or(Value::Null)
+    }
+    // Outside htable:expired the read fails (Kamailio): nothing in a format
+    // string, null to comparisons (`== $null` and `== ""` are true,
+    // `defined` false) and to assignments.
+    fn try_get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Option<Value> {
+        let r = ctx.event_data::<ExpiredRecord>()?;
+        Some(if self.value {
+            r.value.clone()
+        } else {
+            Value::Str(r.key.clone())
+        })
     }
 }
 

@@ -49,7 +49,9 @@ impl PvImpl<Ctx> for Expires {
         for c in contacts {
             seen = true;
             let e = match c.param(b"expires") {
-                Some(Some(v)) => std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok()),
+                Some(Some(v)) => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok()),
                 _ => header,
             };
             if let Some(e) = e {
@@ -76,9 +78,7 @@ struct StatPv {
 
 impl PvImpl<Ctx> for StatPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        let stat = self
-            .stat
-            .get_or_init(|| ctx.rt.rpc.stats.find(&self.name));
+        let stat = self.stat.get_or_init(|| ctx.rt.rpc.stats.find(&self.name));
         match stat {
             Some(s) => Value::Int(s.value() as i32),
             None => Value::Null,

@@ -62,6 +62,9 @@ enum Field {
     RcvPort,
     /// `$Rn`: the name (`listen=... name "x"`) of the receiving socket.
     RcvName,
+    /// `$RAi`/`$RAp`: the receiving socket's `advertise` address, else its own.
+    AdvIp,
+    AdvPort,
     Proto,
     MsgBuf,
     MsgLen,
@@ -364,6 +367,21 @@ impl Simple {
             RcvIp | RcvPort | RcvUri | RcvUriT if ctx.rcv.listener.is_none() => Value::Null,
             RcvIp => Value::from_string(ctx.rcv.local.ip().to_string()),
             RcvPort => Value::Int(i32::from(ctx.rcv.local.port())),
+            AdvIp | AdvPort => {
+                let adv = ctx
+                    .rcv
+                    .listener
+                    .and_then(|id| ctx.rt.listeners().iter().find(|l| l.id == id).cloned())
+                    .and_then(|l| l.advertise);
+                match (self.0, adv) {
+                    (AdvIp, Some(a)) => Value::from_string(a.host),
+                    (AdvIp, None) => Value::from_string(ctx.rcv.local.ip().to_string()),
+                    (_, Some(crate::transport::Advertise { port: Some(p), .. })) => {
+                        Value::Int(i32::from(p))
+                    }
+                    _ => Value::Int(i32::from(ctx.rcv.local.port())),
+                }
+            }
             RcvName => ctx
                 .rcv
                 .listener
@@ -1273,8 +1291,8 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("su", SrcUri),
         ("sut", SrcUriT),
         ("siz", SrcIpZ),
-        ("RAi", RcvIp),
-        ("RAp", RcvPort),
+        ("RAi", AdvIp),
+        ("RAp", AdvPort),
         ("Ru", RcvUri),
         ("RAu", RcvUri),
         ("Rut", RcvUriT),
