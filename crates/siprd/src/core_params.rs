@@ -4,7 +4,8 @@
 //! sizing ...) is accepted with a load warning saying it is ignored. The
 //! table is Kamailio 5.6.3's: every name its lexer takes as a global
 //! parameter, and none it refuses (`work_dir`, `dst_blacklist_*`, the sctp
-//! and stun options, `statistics`, `kemi.request_route_callback` ...).
+//! and stun options, `statistics` ...). One name is ours:
+//! `kemi.request_route_callback` (5.6 fixes the KEMI request function name).
 
 /// What siprd does with a known core parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,7 @@ pub const CORE_PARAMS: &[(&str, Support)] = &[
     ("ip_free_bind", Ignored),
     ("ipv6_hex_style", Ignored),
     ("kemi.onsend_route_callback", Used),
+    ("kemi.request_route_callback", Used),
     ("kemi.received_route_callback", Used),
     ("kemi.reply_route_callback", Used),
     ("kemi.pre_routing_callback", Used),

@@ -93,6 +93,26 @@ fn options_routed_in_lua_over_udp_and_tcp() {
     assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{r}");
 }
 
+/// `kemi.request_route_callback` names the request function (a siprd
+/// extension: Kamailio 5.6 fixes the name and refuses the parameter).
+#[test]
+fn request_route_callback_names_the_request_function() {
+    let s = start(
+        "",
+        "kemi.request_route_callback=\"my_requests\"",
+        r#"
+function ksr_request_route() KSR.sl.sl_send_reply(500, "default name") end
+function my_requests() KSR.sl.sl_send_reply(200, "named") end
+"#,
+    );
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "k-named", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 named", "{r}");
+}
+
 #[test]
 fn lua_runtime_error_ends_the_execution_and_the_server_keeps_serving() {
     let s = start("", "", OPTIONS_LUA);

@@ -97,7 +97,6 @@ fn names_kamailio_refuses_are_refused() {
         ("tls_threads_mode", "1"),
         ("log_cee", "1"),
         ("description", "\"x\""),
-        ("kemi.request_route_callback", "\"ksr_request_route\""),
     ] {
         let cfg = format!("listen=udp:127.0.0.1:0\n{name}={value}\nrequest_route {{ drop; }}\n");
         let (rc, out) = check_config(&cfg);
