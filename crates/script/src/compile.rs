@@ -557,6 +557,18 @@ struct Compiler<'a, C> {
     hinted: std::collections::HashSet<&'static str>,
 }
 
+impl<'a, C: 'static> Compiler<'a, C> {
+    /// What module fixups see of the config being compiled.
+    fn fixup_ctx(&self) -> FixupCtx<'a, C> {
+        FixupCtx {
+            registry: self.registry,
+            routes: self.names,
+            host: self.host,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 impl<C: 'static> Compiler<'_, C> {
     fn err(&mut self, span: Span, msg: impl Into<String>) -> Diagnostic {
         Diagnostic::error(span, msg)
@@ -778,12 +790,7 @@ impl<C: 'static> Compiler<'_, C> {
     }
 
     fn pv(&mut self, text: &str, span: Span) -> Option<PvSpec<C>> {
-        let mut fx = FixupCtx {
-            registry: self.registry,
-            routes: self.names,
-            host: self.host,
-            warnings: Vec::new(),
-        };
+        let mut fx = self.fixup_ctx();
         let r = crate::pv::parse_pv(&mut fx, text);
         let warns = std::mem::take(&mut fx.warnings);
         for w in warns {
@@ -990,12 +997,7 @@ impl<C: 'static> Compiler<'_, C> {
         // (`jansson_get("a", $var(j), "$var(o)")`, `remove_hf($var(h))`); the
         // others (sl_send_reply, append_hf, xlog ...) need constants.
         if let (ast::ExprKind::Pv(text), ParamKind::FormatOrPv) = (&a.kind, kind) {
-            let mut fx = FixupCtx {
-                registry: self.registry,
-                routes: self.names,
-                host: self.host,
-                warnings: Vec::new(),
-            };
+            let mut fx = self.fixup_ctx();
             return match crate::pv::parse_format(&mut fx, text) {
                 Ok(f) => Some(Arg::Fmt(f)),
                 Err(e) => {
@@ -1008,12 +1010,7 @@ impl<C: 'static> Compiler<'_, C> {
         // An unquoted word the grammar allows as an argument
         // (`force_send_socket(udp:127.0.0.1:5060)`) goes to the fixup as written.
         if let (ast::ExprKind::Sym(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
-            let mut fx = FixupCtx {
-                registry: self.registry,
-                routes: self.names,
-                host: self.host,
-                warnings: Vec::new(),
-            };
+            let mut fx = self.fixup_ctx();
             let src = ArgSrc {
                 text: text.clone(),
                 quoted: false,
@@ -1031,12 +1028,7 @@ impl<C: 'static> Compiler<'_, C> {
         // A module fixup may take a bare pseudo-variable too: it says so by
         // answering `Arg::Pv` for the unquoted text (`is_present_hf($var(h))`).
         if let (ast::ExprKind::Pv(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
-            let mut fx = FixupCtx {
-                registry: self.registry,
-                routes: self.names,
-                host: self.host,
-                warnings: Vec::new(),
-            };
+            let mut fx = self.fixup_ctx();
             let src = ArgSrc {
                 text: text.to_string(),
                 quoted: false,
@@ -1064,12 +1056,7 @@ impl<C: 'static> Compiler<'_, C> {
             int: if let Value::Int(i) = v { Some(i) } else { None },
         };
         let text = src.text.as_str();
-        let mut fx = FixupCtx {
-            registry: self.registry,
-            routes: self.names,
-            host: self.host,
-            warnings: Vec::new(),
-        };
+        let mut fx = self.fixup_ctx();
         let starts_pv = text.starts_with('$') && crate::pv::scan_pv_len(text).is_some();
         let r: Result<Arg<C>, String> = match kind {
             ParamKind::Str => Ok(Arg::Str(Bytes::from(src.text.clone()))),
