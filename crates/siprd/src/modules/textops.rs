@@ -1336,7 +1336,8 @@ fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 /// `remove_hf_match(name, op, expr)`: `eq` / `ne` on the value, `in`
-/// (substring), `re` (case-insensitive regex).
+/// (substring), `re` (case-insensitive regex). -2 when no header was
+/// removed (none by that name either), -1 for an unknown operator, as 5.6.
 fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(name), Some(op), Some(expr)) = (
         a.first().and_then(|x| str_arg(ctx, x)),
@@ -1385,7 +1386,7 @@ fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     if hit {
         1
     } else {
-        -1
+        -2
     }
 }
 
