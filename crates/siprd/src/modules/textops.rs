@@ -1313,7 +1313,9 @@ fn is_privacy(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 // Header removal by index / value, *_pv variants
 
 /// `remove_hf_idx(name, idx)`: 0 is the first such header, -1 the last.
-/// Answers 1 even when there is no such header, as Kamailio does.
+/// Answers 2 (still true) when a non-negative index finds no header; a
+/// negative one past the first header removes nothing and answers 1
+/// (Kamailio 5.6, wire case `remove_hf_idx_out_of_range`).
 fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
         return -1;
@@ -1329,10 +1331,14 @@ fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     } else {
         i64::from(idx)
     };
-    if let Some((line, _, _)) = usize::try_from(i).ok().and_then(|i| hs.get(i)) {
-        ctx.edits.delete(line.clone());
+    match usize::try_from(i).ok().and_then(|i| hs.get(i)) {
+        Some((line, _, _)) => {
+            ctx.edits.delete(line.clone());
+            1
+        }
+        None if idx < 0 => 1,
+        None => 2,
     }
-    1
 }
 
 /// `remove_hf_match(name, op, expr)`: `eq` / `ne` on the value, `in`
