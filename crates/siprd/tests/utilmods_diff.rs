@@ -148,3 +148,51 @@ fn htable_and_cfgutils_faults() {
         err(500, "Not Implemented Yet")
     );
 }
+
+/// `htable` definitions Kamailio 5.6.3 accepts (`kamailio -c` and a start)
+/// or refuses: an empty name or value is accepted (the value reads 0).
+#[test]
+fn htable_definitions_accepted_as_kamailio() {
+    let accepted = [
+        "=>size=4;",
+        " =>size=4;",
+        "a=>",
+        "a=>;",
+        "a=>size=;",
+        "a=>autoexpire=;",
+        "a=>updateexpire=;",
+        "a=>size=4;initval=;",
+        "a=>initval=-;",
+        "a=>initval=+5;",
+        "a=>size=0;",
+        "a=>size=40;",
+        "a=>size = 4;",
+        "a.b=>size=4;",
+    ];
+    let refused = [
+        "a",
+        "a=>size=abc;",
+        "a=>size=-;",
+        "a=>foo=1;",
+        "a=>size=4;;",
+        "a=>initval=abc;",
+        "a=>initval=5x;",
+        "a=>autoexpire=-1;",
+        "a=>size=4;initval=-2147483649;",
+    ];
+    let cfg = |def: &str| {
+        format!(
+            "loadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"htable.so\"\n\
+             modparam(\"htable\", \"htable\", \"{def}\")\n\
+             request_route {{ sl_send_reply(\"200\", \"OK\"); }}\n"
+        )
+    };
+    for def in accepted {
+        let (code, out) = check_config(&cfg(def));
+        assert_eq!(code, 0, "`{def}` refused: {out}");
+    }
+    for def in refused {
+        let (code, _) = check_config(&cfg(def));
+        assert_ne!(code, 0, "`{def}` accepted");
+    }
+}
