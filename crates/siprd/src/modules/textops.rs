@@ -630,6 +630,22 @@ fn cmp_rc(a: &[u8], b: &[u8], icase: bool) -> i32 {
 
 /// `in_list`/`in_list_prefix`: an empty subject is never in the list
 /// (observed on Kamailio 5.6, even with an empty item: `in_list("", "a,,c", ",")`).
+/// The separator of `in_list`/`in_list_prefix`: one literal character,
+/// checked at load (Kamailio 5.6 refuses `""`, `";,"` and a PV at fix-up).
+fn list_sep_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if src.text.len() == 1 {
+            Ok(Arg::Str(Bytes::copy_from_slice(src.text.as_bytes())))
+        } else {
+            Err(format!(
+                "the separator must be one character, got `{}`",
+                src.text
+            ))
+        }
+    });
+    ParamKind::Custom(f)
+}
+
 fn in_list(subject: &[u8], list: &[u8], sep: &[u8], prefix: bool) -> bool {
     let Some(&sep) = sep.first() else {
         return false;
@@ -659,16 +675,26 @@ fn re_or_fmt() -> ParamKind<Ctx> {
     ParamKind::Custom(f)
 }
 
+/// `search_str(text, re)`: 1 on a match, -1 without; as Kamailio 5.6, an
+/// empty regex answers 2 (whatever the text) and an empty text -2.
 fn search_str(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(text) = a.first().and_then(|x| str_arg(ctx, x)) else {
         return -1;
     };
     let hit = match a.get(1) {
+        Some(Arg::Regex(r)) if r.as_str().is_empty() => return 2,
+        Some(Arg::Regex(_)) if text.is_empty() => return -2,
         Some(Arg::Regex(r)) => r.is_match(&text),
         Some(other) => {
             let Some(pat) = str_arg(ctx, other) else {
                 return -1;
             };
+            if pat.is_empty() {
+                return 2;
+            }
+            if text.is_empty() {
+                return -2;
+            }
             match compile_re(&String::from_utf8_lossy(&pat), false) {
                 Ok(r) => r.is_match(&text),
                 Err(e) => {
@@ -732,7 +758,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
     for (name, prefix) in [("in_list", false), ("in_list_prefix", true)] {
         reg.add_function(def(
             name,
-            vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+            vec![ParamKind::Format, ParamKind::Format, list_sep_fixup()],
             func(move |ctx, a| {
                 let Some((subject, list)) = two_strs(ctx, a) else {
                     return -1;
