@@ -11,12 +11,8 @@ use std::time::Duration;
 
 fn rpc(port: u16, method: &str, params: Value) -> Value {
     let req = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
-    let mut r = rpc_datagram(
-        port,
-        req.to_string().as_bytes(),
-        Duration::from_millis(700),
-    )
-    .unwrap_or_else(|| panic!("no reply to {req}"));
+    let mut r = rpc_datagram(port, req.to_string().as_bytes(), Duration::from_millis(700))
+        .unwrap_or_else(|| panic!("no reply to {req}"));
     // the id is not what these cases compare
     r.as_object_mut().map(|o| o.remove("id"));
     r
@@ -135,10 +131,7 @@ fn htable_and_cfgutils_faults() {
         rpc(port, "cfgutils.rand_get_prob", json!([])),
         ok(json!("actual probability: 40 percent"))
     );
-    assert_eq!(
-        rpc(port, "cfgutils.set_gflag", json!([4])),
-        ok(json!({}))
-    );
+    assert_eq!(rpc(port, "cfgutils.set_gflag", json!([4])), ok(json!({})));
     assert_eq!(
         rpc(port, "cfgutils.get_gflags", json!([])),
         ok(json!("0x4 (4)"))

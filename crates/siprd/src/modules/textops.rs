@@ -1147,6 +1147,24 @@ fn do_regex_substring(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
 }
 
+/// `regex_substring`'s output: a writable PV; text that is not a PV at all
+/// loads (Kamailio 5.6 resolves it per call) and makes every call fail (-1).
+fn regex_substring_out() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let text = src.text.trim();
+        if !text.starts_with('$') {
+            tracing::warn!("regex_substring: `{text}` is not a pseudo-variable: every call fails");
+            return Ok(Arg::Str(Bytes::copy_from_slice(text.as_bytes())));
+        }
+        match siprd_script::pv::parse_pv(fx, text) {
+            Ok((p, _)) if p.writable() => Ok(Arg::Pv(Box::new(p))),
+            Ok(_) => Err(format!("regex_substring: `{text}` is read-only")),
+            Err(e) => Err(e),
+        }
+    });
+    ParamKind::Custom(f)
+}
+
 // ---------------------------------------------------------------------------
 // subst_hf, subst_user
 
@@ -1943,7 +1961,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
             regex_substring_re(),
             ParamKind::IntOrPv,
             ParamKind::IntOrPv,
-            ParamKind::WritablePv,
+            regex_substring_out(),
         ],
         func(do_regex_substring),
     ));
