@@ -189,3 +189,16 @@ fn htable_definitions_accepted_as_kamailio() {
         assert_ne!(code, 0, "`{def}` accepted");
     }
 }
+
+/// Over datagram only the first JSON value of a packet is read (Kamailio
+/// 5.6.3 answers the first request and ignores what follows it).
+#[test]
+fn datagram_reads_the_first_document() {
+    let (_s, port) = start();
+    let req = br#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":7}{"jsonrpc":"2.0","method":"core.echo","params":["b"],"id":8}"#;
+    let r = rpc_datagram(port, req, Duration::from_millis(700)).expect("an answer");
+    assert_eq!(r, json!({"jsonrpc": "2.0", "result": ["a"], "id": 7}));
+    let req = br#"{"jsonrpc":"2.0","method":"core.echo","params":["x"],"id":6} xyz"#;
+    let r = rpc_datagram(port, req, Duration::from_millis(700)).expect("an answer");
+    assert_eq!(r, json!({"jsonrpc": "2.0", "result": ["x"], "id": 6}));
+}
