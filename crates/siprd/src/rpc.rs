@@ -243,10 +243,20 @@ impl RpcRegistry {
     /// jsonrpcs does and return the reply text. `None` when there is nothing
     /// to send: malformed JSON (Kamailio does not answer it over datagram) or
     /// an empty batch.
+    ///
+    /// Only the first JSON value is read: what follows it (a second
+    /// document, junk) is ignored, as Kamailio 5.6 does over datagram.
     pub fn dispatch(&self, request: &[u8]) -> Option<Vec<u8>> {
-        let doc: Json = match serde_json::from_slice(request) {
-            Ok(d) => d,
-            Err(e) => {
+        let first = serde_json::Deserializer::from_slice(request)
+            .into_iter::<Json>()
+            .next();
+        let doc: Json = match first {
+            Some(Ok(d)) => d,
+            None => {
+                tracing::error!("jsonrpc: invalid json document: empty");
+                return None;
+            }
+            Some(Err(e)) => {
                 tracing::error!("jsonrpc: invalid json document: {e}");
                 return None;
             }
@@ -493,6 +503,26 @@ mod dispatch_tests {
     fn call(r: &RpcRegistry, req: &str) -> Option<Json> {
         r.dispatch(req.as_bytes())
             .map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn only_the_first_document_is_read() {
+        // Kamailio 5.6 over datagram: what follows the first value is ignored
+        let r = reg();
+        let v = call(
+            &r,
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":7} xyz"#,
+        )
+        .unwrap();
+        assert_eq!(v["id"], 7);
+        let v = call(
+            &r,
+            r#"{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":7}{"jsonrpc":"2.0","method":"core.echo","id":8}"#,
+        )
+        .unwrap();
+        assert_eq!(v["id"], 7);
+        assert!(call(&r, "xyz {}").is_none());
+        assert!(call(&r, "  ").is_none());
     }
 
     #[test]

@@ -166,6 +166,28 @@ fn bounded_int(max: u32, what: &'static str) -> ParamKind<Ctx> {
     }))
 }
 
+/// `rand_set_prob`'s percentage as Kamailio 5.6's fix-up reads it: the
+/// leading digits (`"12abc"` is 12; `"abc"`, `" 7"`, `"-5"` and a PV are 0),
+/// refused above 100.
+fn prob_arg() -> ParamKind<Ctx> {
+    ParamKind::Custom(Arc::new(move |_fx, src| {
+        let n: u64 = match src.int {
+            Some(i) => u64::try_from(i).unwrap_or(0),
+            None => src
+                .text
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .fold(0u64, |n, d| {
+                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                }),
+        };
+        if n > 100 {
+            return Err(format!("rand_set_prob: {n} is out of range [0..100]"));
+        }
+        Ok(Arg::Int(n as i32))
+    }))
+}
+
 /// Run a `route[NAME]` inside the current execution (cfgutils `route_if_exists`).
 fn run_sub_route(ctx: &mut Ctx, name: &str) -> Option<i32> {
     let rt = ctx.rt.clone();
@@ -296,7 +318,7 @@ impl Module for Cfgutils {
         let s = st.clone();
         reg.add_function(def(
             "rand_set_prob",
-            vec![bounded_int(100, "rand_set_prob")],
+            vec![prob_arg()],
             func(move |_ctx, a| {
                 if let Some(Arg::Int(p)) = a.first() {
                     s.probability.store(*p as u32, Ordering::Relaxed);

@@ -630,6 +630,22 @@ fn cmp_rc(a: &[u8], b: &[u8], icase: bool) -> i32 {
 
 /// `in_list`/`in_list_prefix`: an empty subject is never in the list
 /// (observed on Kamailio 5.6, even with an empty item: `in_list("", "a,,c", ",")`).
+/// The separator of `in_list`/`in_list_prefix`: one literal character,
+/// checked at load (Kamailio 5.6 refuses `""`, `";,"` and a PV at fix-up).
+fn list_sep_fixup() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        if src.text.len() == 1 {
+            Ok(Arg::Str(Bytes::copy_from_slice(src.text.as_bytes())))
+        } else {
+            Err(format!(
+                "the separator must be one character, got `{}`",
+                src.text
+            ))
+        }
+    });
+    ParamKind::Custom(f)
+}
+
 fn in_list(subject: &[u8], list: &[u8], sep: &[u8], prefix: bool) -> bool {
     let Some(&sep) = sep.first() else {
         return false;
@@ -659,16 +675,26 @@ fn re_or_fmt() -> ParamKind<Ctx> {
     ParamKind::Custom(f)
 }
 
+/// `search_str(text, re)`: 1 on a match, -1 without; as Kamailio 5.6, an
+/// empty regex answers 2 (whatever the text) and an empty text -2.
 fn search_str(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(text) = a.first().and_then(|x| str_arg(ctx, x)) else {
         return -1;
     };
     let hit = match a.get(1) {
+        Some(Arg::Regex(r)) if r.as_str().is_empty() => return 2,
+        Some(Arg::Regex(_)) if text.is_empty() => return -2,
         Some(Arg::Regex(r)) => r.is_match(&text),
         Some(other) => {
             let Some(pat) = str_arg(ctx, other) else {
                 return -1;
             };
+            if pat.is_empty() {
+                return 2;
+            }
+            if text.is_empty() {
+                return -2;
+            }
             match compile_re(&String::from_utf8_lossy(&pat), false) {
                 Ok(r) => r.is_match(&text),
                 Err(e) => {
@@ -732,7 +758,7 @@ fn register_string_checks(reg: &mut Registry<Ctx>) {
     for (name, prefix) in [("in_list", false), ("in_list_prefix", true)] {
         reg.add_function(def(
             name,
-            vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
+            vec![ParamKind::Format, ParamKind::Format, list_sep_fixup()],
             func(move |ctx, a| {
                 let Some((subject, list)) = two_strs(ctx, a) else {
                     return -1;
@@ -1121,6 +1147,24 @@ fn do_regex_substring(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
 }
 
+/// `regex_substring`'s output: a writable PV; text that is not a PV at all
+/// loads (Kamailio 5.6 resolves it per call) and makes every call fail (-1).
+fn regex_substring_out() -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(|fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        let text = src.text.trim();
+        if !text.starts_with('$') {
+            tracing::warn!("regex_substring: `{text}` is not a pseudo-variable: every call fails");
+            return Ok(Arg::Str(Bytes::copy_from_slice(text.as_bytes())));
+        }
+        match siprd_script::pv::parse_pv(fx, text) {
+            Ok((p, _)) if p.writable() => Ok(Arg::Pv(Box::new(p))),
+            Ok(_) => Err(format!("regex_substring: `{text}` is read-only")),
+            Err(e) => Err(e),
+        }
+    });
+    ParamKind::Custom(f)
+}
+
 // ---------------------------------------------------------------------------
 // subst_hf, subst_user
 
@@ -1313,7 +1357,9 @@ fn is_privacy(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 // Header removal by index / value, *_pv variants
 
 /// `remove_hf_idx(name, idx)`: 0 is the first such header, -1 the last.
-/// Answers 1 even when there is no such header, as Kamailio does.
+/// Answers 2 (still true) when a non-negative index finds no header; a
+/// negative one past the first header removes nothing and answers 1
+/// (Kamailio 5.6, wire case `remove_hf_idx_out_of_range`).
 fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(name) = a.first().and_then(|x| str_arg(ctx, x)) else {
         return -1;
@@ -1329,14 +1375,19 @@ fn do_remove_hf_idx(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     } else {
         i64::from(idx)
     };
-    if let Some((line, _, _)) = usize::try_from(i).ok().and_then(|i| hs.get(i)) {
-        ctx.edits.delete(line.clone());
+    match usize::try_from(i).ok().and_then(|i| hs.get(i)) {
+        Some((line, _, _)) => {
+            ctx.edits.delete(line.clone());
+            1
+        }
+        None if idx < 0 => 1,
+        None => 2,
     }
-    1
 }
 
 /// `remove_hf_match(name, op, expr)`: `eq` / `ne` on the value, `in`
-/// (substring), `re` (case-insensitive regex).
+/// (substring), `re` (case-insensitive regex). -2 when no header was
+/// removed (none by that name either), -1 for an unknown operator, as 5.6.
 fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let (Some(name), Some(op), Some(expr)) = (
         a.first().and_then(|x| str_arg(ctx, x)),
@@ -1385,7 +1436,7 @@ fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     if hit {
         1
     } else {
-        -1
+        -2
     }
 }
 
@@ -1910,7 +1961,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
             regex_substring_re(),
             ParamKind::IntOrPv,
             ParamKind::IntOrPv,
-            ParamKind::WritablePv,
+            regex_substring_out(),
         ],
         func(do_regex_substring),
     ));

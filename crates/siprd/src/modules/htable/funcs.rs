@@ -481,7 +481,9 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
         let s = st.clone();
         reg.add_function(def(
             name,
-            vec![F, F, F, F],
+            // the expiry is an integer or one PV, checked at load (Kamailio's
+            // fix-up refuses `"abc"`)
+            vec![F, F, F, ParamKind::IntOrPv],
             func(move |ctx, a| {
                 let hn = args::text(ctx, a.first());
                 let key = args::text(ctx, a.get(1));

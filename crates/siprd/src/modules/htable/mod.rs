@@ -63,8 +63,13 @@ impl Default for Htable {
 /// Largest slot count we allocate (2^20); Kamailio allows up to 2^31.
 const MAX_SLOTS_EXP: u32 = 20;
 
+/// An empty value is 0, as Kamailio 5.6 reads one (`size=;`).
 fn parse_uint(attr: &str, v: &str, def: &str) -> Result<u32, String> {
-    v.trim().parse::<u32>().map_err(|_| {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(0);
+    }
+    v.parse::<u32>().map_err(|_| {
         format!("htable `{def}`: attribute `{attr}` needs a non-negative integer, got `{v}`")
     })
 }
@@ -77,26 +82,18 @@ pub fn parse_spec(def: &str) -> Result<TableSpec, String> {
         .ok_or_else(|| {
             format!("htable definition `{def}`: expected `name=>attributes` (missing `=>`)")
         })?;
+    // an empty name is a table too (Kamailio 5.6 accepts `=>size=4;`)
     let name = &s[..name_end];
-    if name.is_empty() {
-        return Err(format!(
-            "htable definition `{def}`: the table name is empty"
-        ));
-    }
     let rest = s[name_end..].trim_start_matches([' ', '\t', '\r', '\n']);
     let attrs = rest.strip_prefix("=>").ok_or_else(|| {
         format!("htable definition `{def}`: expected `=>` after the table name `{name}`")
     })?;
+    // `a=>` and `a=>;` are tables with the defaults (Kamailio 5.6)
     let attrs = attrs.trim();
-    if attrs.is_empty() {
-        return Err(format!(
-            "htable definition `{def}`: no attributes after `=>` (write at least `size=N`)"
-        ));
-    }
     let attrs = attrs.strip_suffix(';').unwrap_or(attrs);
     let mut spec = TableSpec::new(name);
     let mut size: u32 = 4;
-    for part in attrs.split(';') {
+    for part in attrs.split(';').filter(|_| !attrs.is_empty()) {
         let part = part.trim();
         if part.is_empty() {
             return Err(format!("htable `{name}`: empty attribute in `{def}`"));
@@ -108,6 +105,8 @@ pub fn parse_spec(def: &str) -> Result<TableSpec, String> {
         match k {
             "size" => size = parse_uint(k, v, name)?,
             "autoexpire" => spec.autoexpire = parse_uint(k, v, name)?,
+            // empty or a lone sign is 0, as Kamailio 5.6 reads it
+            "initval" if matches!(v, "" | "-" | "+") => spec.initval = Some(0),
             "initval" => {
                 spec.initval = Some(v.parse::<i32>().map_err(|_| {
                     format!("htable `{name}`: attribute `initval` needs an integer, got `{v}`")
@@ -387,9 +386,11 @@ mod tests {
         assert!(e.contains("unknown attribute `bogus`"), "{e}");
         assert!(parse_spec("a").unwrap_err().contains("=>"));
         assert!(parse_spec("a=size=8").unwrap_err().contains("`=>`"));
-        assert!(parse_spec("=>size=8")
-            .unwrap_err()
-            .contains("name is empty"));
+        // as Kamailio 5.6: an empty name is a table, an empty value 0
+        assert_eq!(parse_spec("=>size=8").unwrap().name, "");
+        let s = parse_spec("a=>size=;autoexpire=;initval=").unwrap();
+        assert_eq!((s.slots, s.autoexpire, s.initval), (8, 0, Some(0)));
+        assert_eq!(parse_spec("a=>initval=-").unwrap().initval, Some(0));
         assert!(parse_spec("a=>size=x").unwrap_err().contains("`size`"));
         assert!(parse_spec("a=>autoexpire=-1")
             .unwrap_err()
@@ -397,7 +398,8 @@ mod tests {
         assert!(parse_spec("a=>initval=abc")
             .unwrap_err()
             .contains("`initval`"));
-        assert!(parse_spec("a=>").unwrap_err().contains("no attributes"));
+        assert_eq!(parse_spec("a=>").unwrap().slots, 16);
+        assert_eq!(parse_spec("a=>;").unwrap().slots, 16);
         assert!(parse_spec("a=>size=4;;autoexpire=3")
             .unwrap_err()
             .contains("empty attribute"));

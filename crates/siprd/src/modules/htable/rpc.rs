@@ -11,9 +11,14 @@ use std::sync::Arc;
 /// for a lock a script holds.
 const RPC_EXEC: crate::locks::ExecId = 0;
 
+/// A value read as a string: over JSON-RPC a number gives its integer part
+/// (`2.5` → `"2"`), as Kamailio's jsonrpcs reads one.
 fn param_str(p: &[Json], i: usize) -> Option<String> {
     match p.get(i)? {
         Json::String(s) => Some(s.clone()),
+        v @ Json::Number(_) if !crate::rpc::is_binrpc() => {
+            crate::modules::jsonrpcs::core_cmds::str_or_num_param(v)
+        }
         Json::Number(n) => Some(n.to_string()),
         _ => None,
     }

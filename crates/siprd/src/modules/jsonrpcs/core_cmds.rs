@@ -45,15 +45,15 @@ fn now_secs() -> i64 {
 }
 
 /// Echo: strings and numbers come back as strings (Kamailio reads them
-/// with `*.s`), up to the first parameter that is neither.
+/// with `*.s`: a real gives its integer part), up to the first parameter
+/// that is neither.
 fn echo(params: &[Json]) -> Json {
     Json::Array(
         params
             .iter()
             .map_while(|p| match p {
-                Json::String(_) => Some(p.clone()),
-                Json::Number(n) => Some(Json::String(n.to_string())),
-                _ => None,
+                Json::Number(n) if crate::rpc::is_binrpc() => Some(Json::String(n.to_string())),
+                _ => str_or_num_param(p).map(Json::String),
             })
             .collect(),
     )
@@ -861,6 +861,11 @@ mod tests {
     #[test]
     fn echo_stringifies() {
         assert_eq!(echo(&[json!("a"), json!(1)]), json!(["a", "1"]));
+        // a real gives its integer part, as Kamailio 5.6's jsonrpcs
+        assert_eq!(
+            echo(&[json!(2.7), json!(1e10), json!(true), json!("x")]),
+            json!(["2", "10000000000"])
+        );
         assert!(ctime(0).contains("1970"));
     }
 }
