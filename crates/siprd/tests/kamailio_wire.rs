@@ -105,6 +105,27 @@ fn collect(sock: &UdpSocket, first_wait: Duration) -> Vec<Vec<u8>> {
     }
 }
 
+/// The recorded messages with repeated identical `--- forwarded` blocks
+/// kept once: tm retransmits a request the sink never answers every T1
+/// (500 ms), so whether a copy lands in the collect window depends on the
+/// machine's speed (the Kamailio recording caught one for some cases).
+fn without_retransmissions(text: &str) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        match blocks.last_mut() {
+            Some(b) if line != "--- reply\n" && line != "--- forwarded\n" => b.push_str(line),
+            _ => blocks.push(line.to_string()),
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for b in blocks {
+        if !(b.starts_with("--- forwarded\n") && out.contains(&b)) {
+            out.push(b);
+        }
+    }
+    out.concat()
+}
+
 #[test]
 fn replies_and_forwarded_requests_are_byte_for_byte_kamailios() {
     let cases = sections(&read("wire-cases.txt"));
@@ -141,7 +162,8 @@ fn replies_and_forwarded_requests_are_byte_for_byte_kamailios() {
                 got.push_str(&norm.apply(&m, sp, cp, sink_port));
             }
         }
-        if &got != want {
+        let (got, want) = (without_retransmissions(&got), without_retransmissions(want));
+        if got != want {
             failures.push(format!("{name}:\n--- kamailio:\n{want}\n--- siprd:\n{got}"));
         }
     }
