@@ -704,6 +704,10 @@ impl Module for Async {
                     let Some(arg) = b.downcast_ref::<AsyncArg>() else {
                         return -1;
                     };
+                    if ctx.faked {
+                        tracing::error!("{name}: invalid usage for faked message");
+                        return -1;
+                    }
                     if !ctx.exec.resumable {
                         tracing::error!(
                             "{name}: cannot be executed as last action in a route block"
