@@ -52,13 +52,10 @@ event_route[evrexec:start] {
 fn rc_is_zero_where_a_suspended_block_resumes() {
     let s = Siprd::start(&tm_cfg(1, "", ASYNC_RC));
     let c = UdpClient::new();
+    assert!(s.wait_log("EVR after sleep rc=-1", WAIT), "{}", s.log());
     assert!(
-        s.wait_log("EVR after sleep rc=-1", WAIT),
-        "{}",
         s.log()
-    );
-    assert!(
-        s.log().contains("async_sleep: invalid usage for faked message"),
+            .contains("async_sleep: invalid usage for faked message"),
         "{}",
         s.log()
     );
@@ -66,7 +63,13 @@ fn rc_is_zero_where_a_suspended_block_resumes() {
     for (user, want) in [("sub", "SIP/2.0 200 sub"), ("ms", "SIP/2.0 201 ms")] {
         c.send(
             s.udp_addr(),
-            &request("MESSAGE", &format!("sip:{user}@127.0.0.1"), c.port(), user, ""),
+            &request(
+                "MESSAGE",
+                &format!("sip:{user}@127.0.0.1"),
+                c.port(),
+                user,
+                "",
+            ),
         );
         let mut got = None;
         while let Some(m) = c.recv(Duration::from_secs(3)) {
@@ -81,4 +84,120 @@ fn rc_is_zero_where_a_suspended_block_resumes() {
     assert!(log.contains("SUB resumed rc=0"), "{log}");
     assert!(log.contains("MS resumed rc=0"), "{log}");
     assert_eq!(s.count_log("NEVER"), 0, "{log}");
+}
+
+fn failure_cfg(hop: u16) -> String {
+    tm_cfg(
+        1,
+        "async_workers=1\nloadmodule \"async.so\"\nmodparam(\"async\", \"ms_timer\", 10)\n",
+        &r#"
+request_route {
+    if (is_method("ACK")) { exit; }
+    $avp(u) = $rU;
+    t_on_failure("F");
+    t_relay_to_udp("127.0.0.1", "HOP");
+}
+failure_route[F] {
+    xlog("L_INFO", "FAILURE $T_reply_code u=$avp(u) n=$avp(n)\n");
+    if ($avp(n) == 1) { exit; }
+    $avp(n) = 1;
+    if ($avp(u) == "sleep") {
+        async_ms_sleep("50");
+        xlog("L_INFO", "SLEEP resumed\n");
+        t_reply("502", "after sleep");
+        exit;
+    }
+    if ($avp(u) == "task") { async_task_route("R"); }
+    if ($avp(u) == "msr") { async_ms_route("R", "50"); }
+    if ($avp(u) == "none") { async_ms_route("NONE", "50"); }
+    if ($avp(u) == "relay") { async_ms_route("RELAY", "50"); }
+    if ($avp(u) == "newuri") { async_ms_route("NEWURI", "50"); }
+}
+route[R] {
+    xlog("L_INFO", "R rm=$rm\n");
+    t_reply("504", "from R");
+}
+route[NONE] {
+    xlog("L_INFO", "NONE\n");
+}
+route[RELAY] {
+    t_on_failure("F");
+    t_relay_to_udp("127.0.0.1", "HOP");
+    xlog("L_INFO", "RELAY rc=$rc\n");
+}
+route[NEWURI] {
+    $ru = "sip:again@127.0.0.1:HOP";
+    t_on_failure("F");
+    t_relay();
+    xlog("L_INFO", "NEWURI rc=$rc\n");
+}
+"#
+        .replace("HOP", &hop.to_string()),
+    )
+}
+
+/// The final reply the client gets (100s skipped), within a bounded wait.
+fn final_of(c: &UdpClient) -> Option<String> {
+    while let Some(m) = c.recv(Duration::from_secs(3)) {
+        if !first_line(&m).starts_with("SIP/2.0 1") {
+            return Some(first_line(&m).to_string());
+        }
+    }
+    None
+}
+
+/// Kamailio 5.6.3: an async function in a failure route suspends the
+/// transaction there: the negative reply is not relayed, the resumed route
+/// (or the rest of the block) answers; a resumed route that answers nothing
+/// gets tm's 500, and a `t_relay` there with the R-URI already used finds no
+/// branch (`500 ... (6/TM)`), while a new `$ru` makes a new branch.
+#[test]
+fn async_in_failure_route_suspends_the_transaction() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&failure_cfg(hop.port()));
+    let c = UdpClient::new();
+    let cases = [
+        ("sleep", "SIP/2.0 502 after sleep", 1),
+        ("task", "SIP/2.0 504 from R", 1),
+        ("msr", "SIP/2.0 504 from R", 1),
+        (
+            "none",
+            "SIP/2.0 500 I'm terribly sorry, server error occurred (1/TM)",
+            1,
+        ),
+        (
+            "relay",
+            "SIP/2.0 500 I'm terribly sorry, server error occurred (6/TM)",
+            1,
+        ),
+        ("newuri", "SIP/2.0 486 Busy Here", 2),
+    ];
+    for (user, want, invites) in cases {
+        let inv = request(
+            "INVITE",
+            &format!("sip:{user}@127.0.0.1"),
+            c.port(),
+            user,
+            "",
+        );
+        c.send(s.udp_addr(), &inv);
+        for _ in 0..invites {
+            let (req, from) = hop
+                .recv_start("INVITE ", WAIT)
+                .unwrap_or_else(|| panic!("{user}: no INVITE at the hop\n{}", s.log()));
+            hop.answer(&req, from, "486 Busy Here");
+        }
+        assert_eq!(final_of(&c).as_deref(), Some(want), "{user}\n{}", s.log());
+        c.send(
+            s.udp_addr(),
+            &request("ACK", &format!("sip:{user}@127.0.0.1"), c.port(), user, ""),
+        );
+        c.drain();
+    }
+    let log = s.log();
+    assert!(log.contains("SLEEP resumed"), "{log}");
+    assert!(log.contains("R rm=INVITE"), "{log}");
+    assert!(log.contains("RELAY rc=-1"), "{log}");
+    assert!(log.contains("NEWURI rc=1"), "{log}");
+    assert!(log.contains("FAILURE 486 u=newuri n=1"), "{log}");
 }

@@ -284,6 +284,7 @@ fn relay_with(
     ctx.branches.clear();
     if targets.is_empty() {
         tracing::error!("t_relay: no branches for forwarding");
+        tx.entry.inner.lock().relay_no_branch = true;
         return -1;
     }
     // this R-URI is used now
@@ -1314,7 +1315,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     };
     if code >= 300 {
         if let Some(route) = on_failure {
-            {
+            let blind = {
                 let mut inner = tx.entry.inner.lock();
                 // as t_on_failure, t_on_branch_failure is armed again in the
                 // failure route for the branches it adds (Kamailio 5.6;
@@ -1323,7 +1324,8 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 inner.failure_runs = inner.failure_runs.wrapping_add(1);
                 inner.drop_mode = None;
                 inner.send_failed = false;
-            }
+                inner.blind
+            };
             run_on_tx(
                 rt,
                 tx,
@@ -1335,7 +1337,10 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 route_type::FAILURE,
             );
             let inner = tx.entry.inner.lock();
-            if inner.uas.is_final() || pending(&inner) {
+            // suspended by the failure route (t_suspend, async_*; each adds a
+            // blind branch): the resumed route decides, maybe already running
+            // (Kamailio 5.6)
+            if inner.uas.is_final() || pending(&inner) || inner.blind != blind {
                 return;
             }
             if inner.send_failed {
