@@ -201,3 +201,59 @@ fn async_in_failure_route_suspends_the_transaction() {
     assert!(log.contains("NEWURI rc=1"), "{log}");
     assert!(log.contains("FAILURE 486 u=newuri n=1"), "{log}");
 }
+
+/// Kamailio 5.6.3: the name of an `exec` task is a known event route even
+/// without a block: `evrexec.run` of it succeeds (`{}`), logs "empty event
+/// route block" and runs nothing (its faked request still counts in `$mi`);
+/// a name that is neither a block nor a task is "Event route not found".
+#[test]
+fn evrexec_run_of_a_task_without_a_block() {
+    let rpc_port = free_udp_port();
+    let cfg = format!(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "jsonrpcs.so"
+loadmodule "evrexec.so"
+modparam("jsonrpcs", "transport", 4)
+modparam("jsonrpcs", "dgram_socket", "udp:127.0.0.1:{rpc_port}")
+modparam("evrexec", "exec", "name=evrexec:undefined;workers=1")
+request_route {{
+    drop;
+}}
+event_route[evrexec:other] {{
+    xlog("L_ERR", "OTHER mi=$mi data=$evr(data)\n");
+}}
+"#
+    );
+    let s = Siprd::start(&cfg);
+    let run = |name: &str, id: u32| {
+        let req = format!(
+            r#"{{"jsonrpc":"2.0","method":"evrexec.run","params":["{name}","d{id}"],"id":{id}}}"#
+        );
+        rpc_datagram(rpc_port, req.as_bytes(), Duration::from_secs(3))
+    };
+    let r = run("evrexec:other", 1).expect("answer");
+    assert_eq!(r["result"], serde_json::json!({}), "{r}");
+    let r = run("evrexec:undefined", 2).expect("answer");
+    assert_eq!(r["result"], serde_json::json!({}), "{r}");
+    assert!(r.get("error").is_none(), "{r}");
+    let r = run("evrexec:nope", 3).expect("answer");
+    assert_eq!(r["error"]["message"], "Event route not found", "{r}");
+    let r = run("evrexec:other", 4).expect("answer");
+    assert_eq!(r["result"], serde_json::json!({}), "{r}");
+    assert!(
+        s.wait_log("OTHER mi=3 data=d4", WAIT),
+        "the empty run counts in $mi\n{}",
+        s.log()
+    );
+    assert!(s.log().contains("OTHER mi=1 data=d1"), "{}", s.log());
+    assert!(
+        s.log()
+            .contains("empty event route block [evrexec:undefined]"),
+        "{}",
+        s.log()
+    );
+}

@@ -251,7 +251,11 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket, arg: String) {
     }
 }
 
-fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcError> {
+fn rpc_run(
+    rt: &OnceLock<Weak<Runtime>>,
+    task_names: &[String],
+    params: &[Json],
+) -> Result<Json, RpcError> {
     // As Kamailio: both must be strings (a number, null or a structure is
     // "Invalid parameters"); more parameters are ignored.
     let mut scan = crate::rpc::Scan::new(params);
@@ -262,6 +266,14 @@ fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcErr
         return Err(RpcError::new(500, "Server not ready"));
     };
     let Some(ev) = rt.event(&name) else {
+        if task_names.iter().any(|t| *t == name) {
+            // Kamailio 5.6: an `exec` task's name is a known (empty) event
+            // route: the command builds its faked request, runs nothing and
+            // succeeds
+            crate::context::next_faked_id();
+            tracing::warn!("evrexec: empty event route block [{name}]");
+            return Ok(Json::Object(Default::default()));
+        }
         tracing::error!("evrexec: event route not found: {name}");
         return Err(RpcError::new(500, "Event route not found"));
     };
@@ -336,10 +348,11 @@ impl Module for Evrexec {
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
         let rt = self.rt.clone();
+        let names: Vec<String> = self.tasks.iter().map(|t| t.name.clone()).collect();
         rpc.add(
             "evrexec.run",
             "Run an event_route block: evrexec.run evname [evdata]",
-            move |p| rpc_run(&rt, p),
+            move |p| rpc_run(&rt, &names, p),
         );
     }
 
