@@ -257,3 +257,38 @@ event_route[evrexec:other] {{
         s.log()
     );
 }
+
+/// Kamailio 5.6.3: only datagrams under 32 bytes are ignored; 32 bytes or
+/// more of blanks, CRLFs or NULs are junk like any other: they run
+/// event_route[nosip:msg] with the packet as `$mb`.
+#[test]
+fn long_whitespace_datagrams_reach_nosip() {
+    let s = Siprd::start(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "nosip.so"
+request_route {
+    drop;
+}
+event_route[nosip:msg] {
+    xlog("L_ERR", "NOSIP ml=$ml first=$(mb{s.substr,0,1}{s.encode.hexa})\n");
+}
+"#,
+    );
+    let c = UdpClient::new();
+    c.send(s.udp_addr(), &" ".repeat(31));
+    c.send(s.udp_addr(), &"\r\n".repeat(15));
+    c.send(s.udp_addr(), &" ".repeat(32));
+    c.send(s.udp_addr(), &"\r\n".repeat(17));
+    c.send_bytes(s.udp_addr(), &[0u8; 40]);
+    c.send(s.udp_addr(), &"x".repeat(33));
+    assert!(s.wait_log("NOSIP ml=33 first=78", WAIT), "{}", s.log());
+    let log = s.log();
+    assert!(log.contains("NOSIP ml=32 first=20"), "{log}");
+    assert!(log.contains("NOSIP ml=34 first=0d"), "{log}");
+    assert!(log.contains("NOSIP ml=40 first=00"), "{log}");
+    assert_eq!(s.count_log("NOSIP"), 4, "{log}");
+}
