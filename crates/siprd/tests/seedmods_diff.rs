@@ -94,8 +94,12 @@ fn failure_cfg(hop: u16) -> String {
 request_route {
     if (is_method("ACK")) { exit; }
     $avp(u) = $rU;
+    if ($rU == "bf") { t_on_branch_failure("bf"); }
     t_on_failure("F");
     t_relay_to_udp("127.0.0.1", "HOP");
+}
+event_route[tm:branch-failure:bf] {
+    async_ms_route("R", "50");
 }
 failure_route[F] {
     xlog("L_INFO", "FAILURE $T_reply_code u=$avp(u) n=$avp(n)\n");
@@ -146,7 +150,8 @@ fn final_of(c: &UdpClient) -> Option<String> {
     None
 }
 
-/// Kamailio 5.6.3: an async function in a failure route suspends the
+/// Kamailio 5.6.3: an async function in a failure route (or a
+/// tm:branch-failure route, which then skips the failure route) suspends the
 /// transaction there: the negative reply is not relayed, the resumed route
 /// (or the rest of the block) answers; a resumed route that answers nothing
 /// gets tm's 500, and a `t_relay` there with the R-URI already used finds no
@@ -171,6 +176,7 @@ fn async_in_failure_route_suspends_the_transaction() {
             1,
         ),
         ("newuri", "SIP/2.0 486 Busy Here", 2),
+        ("bf", "SIP/2.0 504 from R", 1),
     ];
     for (user, want, invites) in cases {
         let inv = request(
@@ -200,6 +206,8 @@ fn async_in_failure_route_suspends_the_transaction() {
     assert!(log.contains("RELAY rc=-1"), "{log}");
     assert!(log.contains("NEWURI rc=1"), "{log}");
     assert!(log.contains("FAILURE 486 u=newuri n=1"), "{log}");
+    // suspended in the branch-failure route: the failure route does not run
+    assert_eq!(s.count_log("u=bf"), 0, "{log}");
 }
 
 /// Kamailio 5.6.3: the name of an `exec` task is a known event route even

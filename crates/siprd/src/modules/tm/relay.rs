@@ -1014,8 +1014,9 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     }
     ctx.flush();
     let reason = Bytes::copy_from_slice(ctx.msg.reason());
-    branch_failure(&rt, &tx, n, code, &reason);
-    branches_done(&rt, &tx);
+    if !branch_failure(&rt, &tx, n, code, &reason) {
+        branches_done(&rt, &tx);
+    }
     HookAction::Stop
 }
 
@@ -1378,11 +1379,14 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
 
 /// `event_route[tm:branch-failure:NAME]` for a branch that failed (negative
 /// reply or timeout), before the failure route of the whole transaction.
-fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[u8]) {
-    let (route, saved) = {
+/// True when the route suspended the transaction (an async function): as
+/// Kamailio 5.6, the failure route then does not run and the resumed route
+/// answers.
+fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[u8]) -> bool {
+    let (route, saved, blind) = {
         let mut inner = tx.entry.inner.lock();
         let Some(route) = inner.on_branch_failure else {
-            return;
+            return false;
         };
         inner.best = Some(n);
         let saved = inner.saved.as_ref().map(|s| Saved {
@@ -1393,7 +1397,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
             avps: s.avps.clone(),
             force_rport: s.force_rport,
         });
-        (route, saved)
+        (route, saved, inner.blind)
     };
     run_on_tx(
         rt,
@@ -1405,6 +1409,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
         reason,
         route_type::BRANCH_FAILURE,
     );
+    tx.entry.inner.lock().blind != blind
 }
 
 /// Timer thread: branch `n` got no (final) reply in time.
@@ -1431,8 +1436,9 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
     if let Some((d, c)) = cancel {
         rt.send(&d, &c);
     }
-    branch_failure(rt, tx, n, 408, b"Request Timeout");
-    branches_done(rt, tx);
+    if !branch_failure(rt, tx, n, 408, b"Request Timeout") {
+        branches_done(rt, tx);
+    }
 }
 
 /// Timer thread: retransmit branch `n`'s request.
