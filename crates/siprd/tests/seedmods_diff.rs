@@ -300,3 +300,54 @@ event_route[nosip:msg] {
     assert!(log.contains("NOSIP ml=40 first=00"), "{log}");
     assert_eq!(s.count_log("NOSIP"), 4, "{log}");
 }
+
+/// Read from `s` until `want` is among the bytes read or `wait` passes.
+fn read_until(s: &mut std::net::TcpStream, want: &[u8], wait: Duration) -> Vec<u8> {
+    use std::io::Read;
+    let end = std::time::Instant::now() + wait;
+    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while std::time::Instant::now() < end && !got.windows(want.len()).any(|w| w == want) {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => continue,
+        }
+    }
+    got
+}
+
+/// Kamailio 5.6.3's stream reader skips blanks and tabs as well as CR/LF
+/// before a message: `"  \t\r\n\r\n"` is a keep-alive ping (answered `"\r\n"`)
+/// and a request after a leading blank is served; siprd closed the
+/// connection ("cannot be framed").
+#[test]
+fn tcp_blanks_before_a_message_are_skipped() {
+    use std::io::Write;
+    let s = Siprd::start(
+        r#"
+children=1
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+request_route {
+    sl_send_reply("200", "ok");
+}
+"#,
+    );
+    let mut t = std::net::TcpStream::connect(s.tcp_addr()).expect("connect");
+    t.write_all(b"  \t\r\n\r\n").expect("write");
+    assert_eq!(read_until(&mut t, b"\r\n", WAIT), b"\r\n", "{}", s.log());
+    let req = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5000;branch=z9hG4bKb1\r\n\
+From: <sip:a@x>;tag=1\r\nTo: <sip:a@x>\r\nCall-ID: blank1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    t.write_all(format!(" \t{req}").as_bytes()).expect("write");
+    let got = read_until(&mut t, b"SIP/2.0 200 ok", WAIT);
+    assert!(
+        String::from_utf8_lossy(&got).contains("SIP/2.0 200 ok"),
+        "{:?}\n{}",
+        String::from_utf8_lossy(&got),
+        s.log()
+    );
+}
