@@ -266,7 +266,7 @@ fn rpc_run(
         return Err(RpcError::new(500, "Server not ready"));
     };
     let Some(ev) = rt.event(&name) else {
-        if task_names.iter().any(|t| *t == name) {
+        if task_names.contains(&name) {
             // Kamailio 5.6: an `exec` task's name is a known (empty) event
             // route: the command builds its faked request, runs nothing and
             // succeeds
