@@ -351,3 +351,40 @@ From: <sip:a@x>;tag=1\r\nTo: <sip:a@x>\r\nCall-ID: blank1\r\nCSeq: 1 OPTIONS\r\n
         s.log()
     );
 }
+
+/// Kamailio 5.6.3 starts a config using `evapi_async_relay` without tm; the
+/// call is false at run time ("evapi async relay is disabled - tm module not
+/// loaded") and the script goes on. siprd refused the config.
+#[test]
+fn evapi_async_relay_without_tm_is_false_at_run_time() {
+    let port = free_tcp_port();
+    let s = Siprd::start(&format!(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "evapi.so"
+modparam("evapi", "bind_addr", "127.0.0.1:{port}")
+request_route {{
+    evapi_async_relay("x");
+    $var(a) = $rc;
+    evapi_async_unicast("x", "t");
+    sl_send_reply("200", "a=$var(a) u=$rc");
+}}
+"#
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "notm", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 a=-1 u=-1", "{}", s.log());
+    assert!(
+        s.log()
+            .contains("evapi async relay is disabled - tm module not loaded"),
+        "{}",
+        s.log()
+    );
+}

@@ -525,7 +525,8 @@ impl PvImpl<Ctx> for EvapiPv {
 /// `t_suspend`, found in the registry when the config is compiled.
 struct AsyncData {
     fmt: Format<Ctx>,
-    suspend: FuncImpl<Ctx>,
+    /// None without tm: Kamailio 5.6 starts and the functions are false.
+    suspend: Option<FuncImpl<Ctx>>,
 }
 
 fn async_fixup() -> ParamKind<Ctx> {
@@ -535,10 +536,14 @@ fn async_fixup() -> ParamKind<Ctx> {
             .functions
             .get("t_suspend")
             .and_then(|defs| defs.iter().find(|d| d.params.is_empty()))
-            .map(|d| d.call.clone())
-            .ok_or_else(|| {
-                "the evapi_async_* functions need the tm module (loadmodule \"tm.so\")".to_string()
-            })?;
+            .map(|d| d.call.clone());
+        if suspend.is_none() {
+            // Kamailio 5.6 starts; the call is false at run time
+            fx.warnings.push(
+                "tm is not loaded: evapi_async_* will return false (loadmodule \"tm.so\")"
+                    .to_string(),
+            );
+        }
         let fmt = parse_format(fx, &src.text)?;
         Ok(Arg::Custom(Box::new(AsyncData { fmt, suspend })))
     }))
@@ -550,6 +555,10 @@ fn async_fixup() -> ParamKind<Ctx> {
 fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<bool>) -> i32 {
     let Arg::Custom(c) = &args[0] else { return -1 };
     let Some(ad) = c.downcast_ref::<AsyncData>() else {
+        return -1;
+    };
+    let Some(suspend) = &ad.suspend else {
+        tracing::error!("evapi: evapi async relay is disabled - tm module not loaded");
         return -1;
     };
     let tag = match unicast {
@@ -564,7 +573,7 @@ fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<b
     };
     // As Kamailio: suspended even when no client would receive the event
     // (tm's timers end the transaction then).
-    if (ad.suspend)(ctx, &[]) <= 0 {
+    if suspend(ctx, &[]) <= 0 {
         tracing::error!("evapi: cannot suspend the transaction");
         return -1;
     }
