@@ -388,3 +388,26 @@ request_route {{
         s.log()
     );
 }
+
+/// Kamailio 5.6.3's evapi `bind_addr`: without `:PORT` the default port
+/// (8448) is used; port 0 is refused at start ("invalid port: 0").
+#[test]
+fn evapi_bind_addr_default_port_and_port_zero() {
+    let cfg = |bind: &str| {
+        format!(
+            r#"
+listen=udp:127.0.0.1:0
+loadmodule "evapi.so"
+modparam("evapi", "bind_addr", "{bind}")
+request_route {{
+    drop;
+}}
+"#
+        )
+    };
+    let (code, out) = check_config(&cfg("127.0.0.1"));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = check_config(&cfg("127.0.0.1:0"));
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("invalid port: 0"), "{out}");
+}

@@ -289,16 +289,25 @@ fn int_param(name: &str, v: &Value) -> Result<i64, String> {
         .ok_or_else(|| format!("modparam(\"evapi\", \"{name}\") needs an integer, got `{v}`"))
 }
 
-/// Parse `bind_addr`: `IP:PORT`, `[IPv6]:PORT`, `IPv6:PORT` or `host:PORT`.
+/// Parse `bind_addr`: `IP:PORT`, `[IPv6]:PORT`, `IPv6:PORT` or `host:PORT`;
+/// without `:PORT` the port is 8448 and port 0 is refused (Kamailio 5.6).
 pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
+        if a.port() == 0 {
+            return Err(format!("evapi: bind_addr `{s}`: invalid port: 0"));
+        }
         return Ok(a);
     }
     let err =
         || format!("evapi: bind_addr `{s}` is not `IP:PORT` (e.g. 127.0.0.1:8448 or [::1]:8448)");
-    let (host, port) = s.rsplit_once(':').ok_or_else(err)?;
-    let port: u16 = port.parse().map_err(|_| err())?;
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| err())?),
+        None => (s, 8448),
+    };
+    if port == 0 {
+        return Err(format!("evapi: bind_addr `{s}`: invalid port: 0"));
+    }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
@@ -751,7 +760,12 @@ mod tests {
             parse_bind("::1:9000").unwrap(),
             "[::1]:9000".parse().unwrap()
         );
-        assert!(parse_bind("127.0.0.1").is_err());
+        // Kamailio 5.6: no port is 8448, port 0 is refused
+        assert_eq!(
+            parse_bind("127.0.0.1").unwrap(),
+            "127.0.0.1:8448".parse().unwrap()
+        );
+        assert!(parse_bind("127.0.0.1:0").is_err());
         assert!(parse_bind("127.0.0.1:x").is_err());
     }
 
