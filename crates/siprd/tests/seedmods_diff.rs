@@ -411,3 +411,48 @@ request_route {{
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("invalid port: 0"), "{out}");
 }
+
+/// Kamailio 5.6.3 reads the evrexec `exec` value as a `;` list: one `;` at
+/// the very end is fine, any other empty item refuses the config; an empty
+/// `wait=`, `workers=` or `sockaddr=` is accepted (0, one worker, no socket).
+#[test]
+fn evrexec_exec_empty_items_and_values() {
+    let cfg = |exec: &str| {
+        format!(
+            r#"
+listen=udp:127.0.0.1:0
+loadmodule "xlog.so"
+loadmodule "evrexec.so"
+modparam("evrexec", "exec", "{exec}")
+request_route {{
+    drop;
+}}
+event_route[evrexec:x] {{
+    xlog("L_ERR", "ran\n");
+}}
+"#
+        )
+    };
+    for ok in [
+        "name=evrexec:x;",
+        "name=evrexec:x;wait=",
+        "name=evrexec:x;workers=",
+        "name=evrexec:x;sockaddr=",
+    ] {
+        let (code, out) = check_config(&cfg(ok));
+        assert_eq!(code, 0, "{ok}: {out}");
+    }
+    for bad in [
+        ";name=evrexec:x",
+        "name=evrexec:x;;",
+        "name=evrexec:x;;workers=1",
+        "name=evrexec:x; ;workers=1",
+        "name=evrexec:x; ",
+    ] {
+        let (code, out) = check_config(&cfg(bad));
+        assert_ne!(code, 0, "{bad}: {out}");
+    }
+    // an empty sockaddr is a start-up task
+    let s = Siprd::start(&cfg("name=evrexec:x;sockaddr=;wait="));
+    assert!(s.wait_log("ran", WAIT), "{}", s.log());
+}

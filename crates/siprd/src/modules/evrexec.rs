@@ -42,12 +42,19 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
         udp_arg: String::new(),
     };
     let mut off = 0;
-    for raw in def.split(';') {
+    let n = def.split(';').count();
+    for (i, raw) in def.split(';').enumerate() {
         let start = off;
         off += raw.len() + 1;
         let part = raw.trim();
         if part.is_empty() {
-            continue;
+            // Kamailio 5.6: a `;` ending the value ends the list; any other
+            // empty item (`;;`, a leading `;`, `; ` at the end) refuses the
+            // config
+            if raw.is_empty() && i + 1 == n && i > 0 {
+                continue;
+            }
+            return Err(format!("exec `{def}`: empty parameter"));
         }
         let Some((k, v)) = part.split_once('=') else {
             return Err(format!("exec `{def}`: expected `key=value`, got `{part}`"));
@@ -57,6 +64,13 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
             // A repeated `name` keeps the first (Kamailio 5.6 runs that one).
             "name" if t.name.is_empty() => t.name = v.to_string(),
             "name" => {}
+            // an empty value is 0 (Kamailio 5.6)
+            "wait" if v.is_empty() => t.wait_us = 0,
+            "workers" if v.is_empty() => t.workers = 0,
+            "sockaddr" if v.is_empty() => {
+                t.sockaddr = None;
+                t.udp_arg.clear();
+            }
             "wait" => {
                 t.wait_us = v
                     .parse()
