@@ -456,3 +456,38 @@ event_route[evrexec:x] {{
     let s = Siprd::start(&cfg("name=evrexec:x;sockaddr=;wait="));
     assert!(s.wait_log("ran", WAIT), "{}", s.log());
 }
+
+/// Kamailio 5.6.3: a bad `async_workers_group` (no name, no or 0 workers) is
+/// logged and left out, the server starts; unknown keys in a group are
+/// ignored. siprd refused these configs.
+#[test]
+fn bad_async_workers_groups_are_logged_and_left_out() {
+    let s = Siprd::start(&tm_cfg(
+        1,
+        "async_workers_group=\"name=bad\"\nasync_workers_group=\"workers=2\"\n\
+         async_workers_group=\"name=g;workers=1;future=1\"\nloadmodule \"async.so\"\n",
+        r#"
+request_route {
+    async_task_group_data("R", "g", "d");
+    $var(g) = $rc;
+    async_task_group_data("R", "bad", "d");
+    sl_send_reply("200", "g=$var(g) bad=$rc");
+}
+route[R] {
+    xlog("L_INFO", "R gname=$async(gname)\n");
+}
+"#,
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "grp", ""),
+    );
+    // an unknown group: logged, still 1, nothing runs (as Kamailio)
+    assert_eq!(first_line(&r), "SIP/2.0 200 g=1 bad=1", "{}", s.log());
+    assert!(s.wait_log("R gname=g", WAIT), "{}", s.log());
+    let log = s.log();
+    assert!(log.contains("`name=bad` needs a name"), "{log}");
+    assert!(log.contains("`workers=2` needs a name"), "{log}");
+    assert_eq!(s.count_log("R gname="), 1, "{log}");
+}

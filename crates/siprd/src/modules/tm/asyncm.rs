@@ -81,6 +81,8 @@ pub struct AsyncState {
     /// The core's task worker groups: `default` (core `async_workers`) first,
     /// then every `async_workers_group`.
     groups: Mutex<Vec<Arc<Group>>>,
+    /// Bad `async_workers_group` values, logged once logging runs (start).
+    bad_groups: Mutex<Vec<String>>,
 }
 
 /// A group of task workers (`async_task_*`): a FIFO served by its threads.
@@ -114,9 +116,9 @@ fn parse_group(spec: &str) -> Result<(String, usize), String> {
                         .ok_or_else(|| format!("async_workers_group: bad workers `{v}`"))?,
                 )
             }
-            // Kamailio's socket and polling options: threads block on a condvar here.
-            "nonblock" | "usleep" => {}
-            other => return Err(format!("async_workers_group: unknown attribute `{other}`")),
+            // Kamailio's socket and polling options: threads block on a condvar
+            // here; other keys are ignored too (Kamailio 5.6).
+            _ => {}
         }
     }
     match (name, workers) {
@@ -178,6 +180,7 @@ impl Default for Async {
                 cv: Condvar::new(),
                 threads: Mutex::new(Vec::new()),
                 groups: Mutex::new(Vec::new()),
+                bad_groups: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -670,8 +673,12 @@ impl Module for Async {
             add("default".into(), core.async_workers)?;
         }
         for spec in &core.async_workers_group {
-            let (name, workers) = parse_group(spec)?;
-            add(name, workers)?;
+            // Kamailio 5.6 logs a bad group and starts without it (functions
+            // naming it are then refused or find no group).
+            match parse_group(spec) {
+                Ok((name, workers)) => add(name, workers)?,
+                Err(e) => self.state.bad_groups.lock().push(e),
+            }
         }
         *self.state.groups.lock() = groups;
         Ok(())
@@ -844,6 +851,9 @@ impl Module for Async {
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        for e in self.state.bad_groups.lock().drain(..) {
+            tracing::error!("{e}: the group is ignored");
+        }
         let n = *self.state.workers.lock();
         let mut threads = self.state.threads.lock();
         for i in 0..n {
