@@ -491,3 +491,45 @@ route[R] {
     assert!(log.contains("`workers=2` needs a name"), "{log}");
     assert_eq!(s.count_log("R gname="), 1, "{log}");
 }
+
+/// Kamailio 5.6.3 starts with `modparam("async", "workers", 0)` (or < 0);
+/// then async_sleep / async_route and the ms functions are -1 ("no async mod
+/// timer workers (modparam missing?)") and the script goes on; the task
+/// functions (core workers) still work. siprd refused the config.
+#[test]
+fn async_module_without_timer_workers() {
+    let s = Siprd::start(&tm_cfg(
+        1,
+        "async_workers=1\nloadmodule \"async.so\"\nmodparam(\"async\", \"workers\", 0)\n\
+         modparam(\"async\", \"ms_timer\", 10)\n",
+        r#"
+request_route {
+    if ($rU == "task") { async_task_route("T"); exit; }
+    async_sleep("1");
+    $var(s) = $rc;
+    async_ms_route("T", "50");
+    sl_send_reply("200", "s=$var(s) m=$rc");
+}
+route[T] {
+    t_reply("202", "task");
+}
+"#,
+    ));
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:a@127.0.0.1", c.port(), "nowk", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 s=-1 m=-1", "{}", s.log());
+    assert!(
+        s.log()
+            .contains("no async mod timer workers (modparam missing?)"),
+        "{}",
+        s.log()
+    );
+    let r = c.request(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:task@127.0.0.1", c.port(), "nowk2", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 202 task", "{}", s.log());
+}

@@ -71,6 +71,9 @@ struct Queue {
 
 pub struct AsyncState {
     workers: Mutex<usize>,
+    /// modparam "workers" ≤ 0: Kamailio 5.6 starts, and the sleep/route
+    /// functions (seconds and ms) fail ("no async mod timer workers").
+    no_timer_workers: std::sync::atomic::AtomicBool,
     /// modparam "return": what the suspending functions return on success.
     ret: Mutex<i32>,
     /// modparam "ms_timer": 0 (default) disables async_ms_sleep/async_ms_route.
@@ -181,6 +184,7 @@ impl Default for Async {
                 threads: Mutex::new(Vec::new()),
                 groups: Mutex::new(Vec::new()),
                 bad_groups: Mutex::new(Vec::new()),
+                no_timer_workers: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -311,6 +315,14 @@ impl AsyncState {
     /// resumption goes through the core task workers (the millisecond timer).
     pub fn delay(&self, name: &str, d: Delay) -> Option<(Duration, bool)> {
         match d {
+            Delay::Secs(_) | Delay::Ms(_)
+                if self
+                    .no_timer_workers
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                tracing::error!("{name}: no async mod timer workers (modparam missing?)");
+                None
+            }
             Delay::Secs(n) if n <= 0 => {
                 tracing::error!("{name}: negative or zero sleep time ({n})");
                 None
@@ -635,8 +647,13 @@ impl Module for Async {
     fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
         match name {
             "workers" => match v.try_int() {
-                Some(n) if n > 0 => *self.state.workers.lock() = n as usize,
-                _ => return Err("workers must be > 0".into()),
+                Some(n) => {
+                    *self.state.workers.lock() = usize::try_from(n).unwrap_or(0);
+                    self.state
+                        .no_timer_workers
+                        .store(n <= 0, std::sync::atomic::Ordering::Relaxed);
+                }
+                None => return Err("workers must be an integer".into()),
             },
             "return" => match v.try_int() {
                 Some(n) => *self.state.ret.lock() = n,
