@@ -533,3 +533,31 @@ route[T] {
     );
     assert_eq!(first_line(&r), "SIP/2.0 202 task", "{}", s.log());
 }
+
+/// Kamailio 5.6.3 starts with evapi `max_clients` 0 and closes every client
+/// at once (no connection-new event). siprd refused the config.
+#[test]
+fn evapi_max_clients_zero_closes_every_client() {
+    let port = free_tcp_port();
+    let s = Siprd::start(&format!(
+        r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "evapi.so"
+modparam("evapi", "bind_addr", "127.0.0.1:{port}")
+modparam("evapi", "max_clients", 0)
+request_route {{
+    drop;
+}}
+event_route[evapi:connection-new] {{
+    xlog("L_ERR", "NEW $evapi(conidx)\n");
+}}
+"#
+    ));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut c = TcpClient::connect(addr);
+    assert!(c.closed_within(WAIT), "{}", s.log());
+    assert_eq!(s.count_log("NEW "), 0, "{}", s.log());
+}

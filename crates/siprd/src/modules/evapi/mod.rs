@@ -381,7 +381,12 @@ impl Module for Evapi {
                 self.cfg.event_callback = (!s.is_empty()).then_some(s);
             }
             "max_clients" => {
-                self.cfg.max_clients = positive(int_param(name, value)?, name)?.min(4096) as usize
+                // 0 starts and closes every client at once (Kamailio 5.6)
+                let v = int_param(name, value)?;
+                if v < 0 {
+                    return Err(format!("modparam(\"evapi\", \"{name}\") must be >= 0"));
+                }
+                self.cfg.max_clients = v.min(4096) as usize
             }
             "wait_idle" | "wait_increase" => {
                 int_param(name, value)?;
