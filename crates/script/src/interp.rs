@@ -228,6 +228,8 @@ impl<C: Host> Program<C> {
             let st = ctx.exec_state();
             st.exited = false;
             st.dropped = false;
+            // the resumed rest of the block starts with `$rc` 0 (Kamailio 5.6)
+            st.retcode = 0;
         }
         if cursor.block.0 as usize >= self.blocks.len() {
             tracing::error!("resume: no block {}", cursor.block.0);

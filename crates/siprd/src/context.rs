@@ -395,7 +395,7 @@ impl TcpFlags {
 /// the faked requests it builds, starting from what the main process had
 /// built before forking (`htable:mod-init`). Here: a count per thread,
 /// starting from the main thread's count at the thread's first event.
-fn next_faked_id() -> u32 {
+pub(crate) fn next_faked_id() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static MAIN: AtomicU32 = AtomicU32::new(0);
     thread_local! {

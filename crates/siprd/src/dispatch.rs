@@ -134,7 +134,7 @@ enum Gate {
     Serving,
 }
 
-/// True for keep-alive datagrams and other whitespace-only data.
+/// True for stream keep-alives and other whitespace-only data.
 fn is_keepalive(data: &[u8]) -> bool {
     data.iter()
         .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
@@ -170,8 +170,14 @@ impl Handler for Dispatcher {
             return;
         }
         // Kamailio ignores datagrams shorter than any SIP message could be
-        // (NAT keep-alives, probes).
-        if is_keepalive(&pkt.data) || (pkt.proto == Proto::Udp && pkt.data.len() < MIN_UDP_PACKET) {
+        // (NAT keep-alives, probes); a longer one of blanks, CRLFs or NULs is
+        // a parse error like any junk (nosip, receive-parse-error).
+        let ignored = if pkt.proto == Proto::Udp {
+            pkt.data.len() < MIN_UDP_PACKET
+        } else {
+            is_keepalive(&pkt.data)
+        };
+        if ignored {
             return;
         }
         if let Some(ev) = &self.msg_received {

@@ -644,11 +644,14 @@ fn async_task_functions_need_the_core_workers() {
     let (code, out) = check_config(&cfg("", &routes));
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("async_workers"), "{out}");
+    // Kamailio 5.6.3: a group with 0 workers is logged ("invalid workers
+    // value") and left out; with other groups the config starts
+    // (`seedmods_diff.rs`)
     let (code, out) = check_config(&cfg(
         "",
         &GROUPS.replace("name=g2;workers=2", "name=g2;workers=0"),
     ));
-    assert_ne!(code, 0, "{out}");
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]

@@ -42,12 +42,19 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
         udp_arg: String::new(),
     };
     let mut off = 0;
-    for raw in def.split(';') {
+    let n = def.split(';').count();
+    for (i, raw) in def.split(';').enumerate() {
         let start = off;
         off += raw.len() + 1;
         let part = raw.trim();
         if part.is_empty() {
-            continue;
+            // Kamailio 5.6: a `;` ending the value ends the list; any other
+            // empty item (`;;`, a leading `;`, `; ` at the end) refuses the
+            // config
+            if raw.is_empty() && i + 1 == n && i > 0 {
+                continue;
+            }
+            return Err(format!("exec `{def}`: empty parameter"));
         }
         let Some((k, v)) = part.split_once('=') else {
             return Err(format!("exec `{def}`: expected `key=value`, got `{part}`"));
@@ -57,6 +64,13 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
             // A repeated `name` keeps the first (Kamailio 5.6 runs that one).
             "name" if t.name.is_empty() => t.name = v.to_string(),
             "name" => {}
+            // an empty value is 0 (Kamailio 5.6)
+            "wait" if v.is_empty() => t.wait_us = 0,
+            "workers" if v.is_empty() => t.workers = 0,
+            "sockaddr" if v.is_empty() => {
+                t.sockaddr = None;
+                t.udp_arg.clear();
+            }
             "wait" => {
                 t.wait_us = v
                     .parse()
@@ -251,7 +265,11 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket, arg: String) {
     }
 }
 
-fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcError> {
+fn rpc_run(
+    rt: &OnceLock<Weak<Runtime>>,
+    task_names: &[String],
+    params: &[Json],
+) -> Result<Json, RpcError> {
     // As Kamailio: both must be strings (a number, null or a structure is
     // "Invalid parameters"); more parameters are ignored.
     let mut scan = crate::rpc::Scan::new(params);
@@ -262,6 +280,14 @@ fn rpc_run(rt: &OnceLock<Weak<Runtime>>, params: &[Json]) -> Result<Json, RpcErr
         return Err(RpcError::new(500, "Server not ready"));
     };
     let Some(ev) = rt.event(&name) else {
+        if task_names.contains(&name) {
+            // Kamailio 5.6: an `exec` task's name is a known (empty) event
+            // route: the command builds its faked request, runs nothing and
+            // succeeds
+            crate::context::next_faked_id();
+            tracing::warn!("evrexec: empty event route block [{name}]");
+            return Ok(Json::Object(Default::default()));
+        }
         tracing::error!("evrexec: event route not found: {name}");
         return Err(RpcError::new(500, "Event route not found"));
     };
@@ -336,10 +362,11 @@ impl Module for Evrexec {
 
     fn rpc(&self, rpc: &mut RpcRegistry) {
         let rt = self.rt.clone();
+        let names: Vec<String> = self.tasks.iter().map(|t| t.name.clone()).collect();
         rpc.add(
             "evrexec.run",
             "Run an event_route block: evrexec.run evname [evdata]",
-            move |p| rpc_run(&rt, p),
+            move |p| rpc_run(&rt, &names, p),
         );
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use siprd_sip::framing::{message_len, skip_keepalive, FrameError, MissingLength};
+use siprd_sip::framing::{message_len, FrameError, MissingLength};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -502,7 +502,7 @@ impl TcpShared {
         let reason = 'conn: loop {
             // Frame everything buffered.
             loop {
-                let k = skip_keepalive(&buf);
+                let k = skip_blank_prefix(&buf);
                 if k > 0 {
                     if buf[..k].windows(4).any(|w| w == b"\r\n\r\n") {
                         // RFC 5626 keep-alive ping: answer with a pong.
@@ -591,7 +591,7 @@ impl TcpShared {
                                 bump(&self.counters.con_reset);
                             }
                         }
-                        if !buf.is_empty() && skip_keepalive(&buf) < buf.len() {
+                        if !buf.is_empty() && skip_blank_prefix(&buf) < buf.len() {
                             if let Some(s) = RL_HALF.check() {
                                 tracing::info!(target: "transport", suppressed = s,
                                     "tcp connection from {peer} closed with {} bytes of an incomplete message", buf.len());
@@ -682,4 +682,13 @@ pub(crate) fn worker_loop(
             break;
         }
     }
+}
+
+/// Bytes to drop before a message on a stream: CR, LF, blanks and tabs
+/// (Kamailio 5.6's reader skips them all; a `"\r\n\r\n"` among them is a
+/// keep-alive ping answered with a pong).
+fn skip_blank_prefix(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+        .count()
 }

@@ -289,16 +289,25 @@ fn int_param(name: &str, v: &Value) -> Result<i64, String> {
         .ok_or_else(|| format!("modparam(\"evapi\", \"{name}\") needs an integer, got `{v}`"))
 }
 
-/// Parse `bind_addr`: `IP:PORT`, `[IPv6]:PORT`, `IPv6:PORT` or `host:PORT`.
+/// Parse `bind_addr`: `IP:PORT`, `[IPv6]:PORT`, `IPv6:PORT` or `host:PORT`;
+/// without `:PORT` the port is 8448 and port 0 is refused (Kamailio 5.6).
 pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
+        if a.port() == 0 {
+            return Err(format!("evapi: bind_addr `{s}`: invalid port: 0"));
+        }
         return Ok(a);
     }
     let err =
         || format!("evapi: bind_addr `{s}` is not `IP:PORT` (e.g. 127.0.0.1:8448 or [::1]:8448)");
-    let (host, port) = s.rsplit_once(':').ok_or_else(err)?;
-    let port: u16 = port.parse().map_err(|_| err())?;
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| err())?),
+        None => (s, 8448),
+    };
+    if port == 0 {
+        return Err(format!("evapi: bind_addr `{s}`: invalid port: 0"));
+    }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
@@ -372,7 +381,12 @@ impl Module for Evapi {
                 self.cfg.event_callback = (!s.is_empty()).then_some(s);
             }
             "max_clients" => {
-                self.cfg.max_clients = positive(int_param(name, value)?, name)?.min(4096) as usize
+                // 0 starts and closes every client at once (Kamailio 5.6)
+                let v = int_param(name, value)?;
+                if v < 0 {
+                    return Err(format!("modparam(\"evapi\", \"{name}\") must be >= 0"));
+                }
+                self.cfg.max_clients = v.min(4096) as usize
             }
             "wait_idle" | "wait_increase" => {
                 int_param(name, value)?;
@@ -525,7 +539,8 @@ impl PvImpl<Ctx> for EvapiPv {
 /// `t_suspend`, found in the registry when the config is compiled.
 struct AsyncData {
     fmt: Format<Ctx>,
-    suspend: FuncImpl<Ctx>,
+    /// None without tm: Kamailio 5.6 starts and the functions are false.
+    suspend: Option<FuncImpl<Ctx>>,
 }
 
 fn async_fixup() -> ParamKind<Ctx> {
@@ -535,10 +550,14 @@ fn async_fixup() -> ParamKind<Ctx> {
             .functions
             .get("t_suspend")
             .and_then(|defs| defs.iter().find(|d| d.params.is_empty()))
-            .map(|d| d.call.clone())
-            .ok_or_else(|| {
-                "the evapi_async_* functions need the tm module (loadmodule \"tm.so\")".to_string()
-            })?;
+            .map(|d| d.call.clone());
+        if suspend.is_none() {
+            // Kamailio 5.6 starts; the call is false at run time
+            fx.warnings.push(
+                "tm is not loaded: evapi_async_* will return false (loadmodule \"tm.so\")"
+                    .to_string(),
+            );
+        }
         let fmt = parse_format(fx, &src.text)?;
         Ok(Arg::Custom(Box::new(AsyncData { fmt, suspend })))
     }))
@@ -550,6 +569,10 @@ fn async_fixup() -> ParamKind<Ctx> {
 fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<bool>) -> i32 {
     let Arg::Custom(c) = &args[0] else { return -1 };
     let Some(ad) = c.downcast_ref::<AsyncData>() else {
+        return -1;
+    };
+    let Some(suspend) = &ad.suspend else {
+        tracing::error!("evapi: evapi async relay is disabled - tm module not loaded");
         return -1;
     };
     let tag = match unicast {
@@ -564,7 +587,7 @@ fn async_relay(st: &EvState, ctx: &mut Ctx, args: &[Arg<Ctx>], unicast: Option<b
     };
     // As Kamailio: suspended even when no client would receive the event
     // (tm's timers end the transaction then).
-    if (ad.suspend)(ctx, &[]) <= 0 {
+    if suspend(ctx, &[]) <= 0 {
         tracing::error!("evapi: cannot suspend the transaction");
         return -1;
     }
@@ -742,7 +765,12 @@ mod tests {
             parse_bind("::1:9000").unwrap(),
             "[::1]:9000".parse().unwrap()
         );
-        assert!(parse_bind("127.0.0.1").is_err());
+        // Kamailio 5.6: no port is 8448, port 0 is refused
+        assert_eq!(
+            parse_bind("127.0.0.1").unwrap(),
+            "127.0.0.1:8448".parse().unwrap()
+        );
+        assert!(parse_bind("127.0.0.1:0").is_err());
         assert!(parse_bind("127.0.0.1:x").is_err());
     }
 

@@ -71,6 +71,9 @@ struct Queue {
 
 pub struct AsyncState {
     workers: Mutex<usize>,
+    /// modparam "workers" ≤ 0: Kamailio 5.6 starts, and the sleep/route
+    /// functions (seconds and ms) fail ("no async mod timer workers").
+    no_timer_workers: std::sync::atomic::AtomicBool,
     /// modparam "return": what the suspending functions return on success.
     ret: Mutex<i32>,
     /// modparam "ms_timer": 0 (default) disables async_ms_sleep/async_ms_route.
@@ -81,6 +84,8 @@ pub struct AsyncState {
     /// The core's task worker groups: `default` (core `async_workers`) first,
     /// then every `async_workers_group`.
     groups: Mutex<Vec<Arc<Group>>>,
+    /// Bad `async_workers_group` values, logged once logging runs (start).
+    bad_groups: Mutex<Vec<String>>,
 }
 
 /// A group of task workers (`async_task_*`): a FIFO served by its threads.
@@ -114,9 +119,9 @@ fn parse_group(spec: &str) -> Result<(String, usize), String> {
                         .ok_or_else(|| format!("async_workers_group: bad workers `{v}`"))?,
                 )
             }
-            // Kamailio's socket and polling options: threads block on a condvar here.
-            "nonblock" | "usleep" => {}
-            other => return Err(format!("async_workers_group: unknown attribute `{other}`")),
+            // Kamailio's socket and polling options: threads block on a condvar
+            // here; other keys are ignored too (Kamailio 5.6).
+            _ => {}
         }
     }
     match (name, workers) {
@@ -178,6 +183,8 @@ impl Default for Async {
                 cv: Condvar::new(),
                 threads: Mutex::new(Vec::new()),
                 groups: Mutex::new(Vec::new()),
+                bad_groups: Mutex::new(Vec::new()),
+                no_timer_workers: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -308,6 +315,14 @@ impl AsyncState {
     /// resumption goes through the core task workers (the millisecond timer).
     pub fn delay(&self, name: &str, d: Delay) -> Option<(Duration, bool)> {
         match d {
+            Delay::Secs(_) | Delay::Ms(_)
+                if self
+                    .no_timer_workers
+                    .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                tracing::error!("{name}: no async mod timer workers (modparam missing?)");
+                None
+            }
             Delay::Secs(n) if n <= 0 => {
                 tracing::error!("{name}: negative or zero sleep time ({n})");
                 None
@@ -632,8 +647,13 @@ impl Module for Async {
     fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
         match name {
             "workers" => match v.try_int() {
-                Some(n) if n > 0 => *self.state.workers.lock() = n as usize,
-                _ => return Err("workers must be > 0".into()),
+                Some(n) => {
+                    *self.state.workers.lock() = usize::try_from(n).unwrap_or(0);
+                    self.state
+                        .no_timer_workers
+                        .store(n <= 0, std::sync::atomic::Ordering::Relaxed);
+                }
+                None => return Err("workers must be an integer".into()),
             },
             "return" => match v.try_int() {
                 Some(n) => *self.state.ret.lock() = n,
@@ -670,8 +690,12 @@ impl Module for Async {
             add("default".into(), core.async_workers)?;
         }
         for spec in &core.async_workers_group {
-            let (name, workers) = parse_group(spec)?;
-            add(name, workers)?;
+            // Kamailio 5.6 logs a bad group and starts without it (functions
+            // naming it are then refused or find no group).
+            match parse_group(spec) {
+                Ok((name, workers)) => add(name, workers)?,
+                Err(e) => self.state.bad_groups.lock().push(e),
+            }
         }
         *self.state.groups.lock() = groups;
         Ok(())
@@ -704,6 +728,10 @@ impl Module for Async {
                     let Some(arg) = b.downcast_ref::<AsyncArg>() else {
                         return -1;
                     };
+                    if ctx.faked {
+                        tracing::error!("{name}: invalid usage for faked message");
+                        return -1;
+                    }
                     if !ctx.exec.resumable {
                         tracing::error!(
                             "{name}: cannot be executed as last action in a route block"
@@ -840,6 +868,9 @@ impl Module for Async {
     }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
+        for e in self.state.bad_groups.lock().drain(..) {
+            tracing::error!("{e}: the group is ignored");
+        }
         let n = *self.state.workers.lock();
         let mut threads = self.state.threads.lock();
         for i in 0..n {

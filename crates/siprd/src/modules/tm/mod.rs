@@ -221,6 +221,7 @@ pub(crate) const TX_ROUTES: siprd_script::RouteMask =
 /// Kamailio's answer when no destination of `t_relay` resolves.
 const REASON_478: &[u8] = b"Unresolvable destination (478/TM)";
 const REASON_500: &[u8] = b"I'm terribly sorry, server error occurred (1/TM)";
+const REASON_500_NO_BRANCH: &[u8] = b"I'm terribly sorry, server error occurred (6/TM)";
 /// Kamailio's answer when no branch could be sent (onsend_route dropped them).
 const REASON_477: &[u8] = b"Unfortunately error on sending to next hop occurred (477/TM)";
 
@@ -702,8 +703,13 @@ fn run_on_tx(
             !inner.uacs.is_empty(),
         )
     };
-    // failure routes after branches went out (not resumed routes)
-    let consumed = relayed && (name == "failure_route" || rtype & route_type::BRANCH_FAILURE != 0);
+    // failure routes after branches went out, and a route resuming a
+    // transaction suspended after its branches went out (Kamailio 5.6: a
+    // t_relay there finds no new branch)
+    let consumed = relayed
+        && (name == "failure_route"
+            || name == "t_continue"
+            || rtype & route_type::BRANCH_FAILURE != 0);
     let ev = EventHandle {
         name: Arc::from(name),
         route,
@@ -971,6 +977,10 @@ fn run_cursor(
     c.edits = tx.entry.inner.lock().lumps.edits();
     c.tm.tx = Some(tx.clone());
     c.exec.route_type = route_type::FAILURE;
+    if !tx.entry.inner.lock().uacs.is_empty() {
+        // suspended after its branches went out: the R-URI is used up
+        c.tm.ruri_consumed = Some(relay::Consumed::of(c));
+    }
     rt.program.resume(c, cursor);
     c.finish_execution("resumed route");
     c.tm = TmCtx::default();
@@ -1027,7 +1037,11 @@ pub fn continue_tx(
             force_rport: saved.force_rport,
         }));
     }
-    tx.entry.inner.lock().send_failed = false;
+    {
+        let mut inner = tx.entry.inner.lock();
+        inner.send_failed = false;
+        inner.relay_no_branch = false;
+    }
     match what {
         Resume::Route(route) => run_on_tx(
             &rt,
@@ -1043,17 +1057,19 @@ pub fn continue_tx(
     }
     // Nothing answered and nothing relayed: tm's 500 (477 when onsend_route
     // dropped what the route relayed).
-    let (pending, send_failed) = {
+    let (pending, send_failed, no_branch) = {
         let inner = tx.entry.inner.lock();
         let pending = !inner.uas.is_final()
             && inner.uacs.iter().all(|u| {
                 u.code >= 200 || u.tx.state() == siprd_sip::transaction::State::Terminated
             })
             && inner.suspended.is_none();
-        (pending, inner.send_failed)
+        (pending, inner.send_failed, inner.relay_no_branch)
     };
     if pending && send_failed {
         reply_detached(&rt, &tx, 477, REASON_477);
+    } else if pending && no_branch {
+        reply_detached(&rt, &tx, 500, REASON_500_NO_BRANCH);
     } else if pending {
         reply_detached(&rt, &tx, 500, REASON_500);
     }

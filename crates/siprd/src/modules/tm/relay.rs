@@ -284,6 +284,7 @@ fn relay_with(
     ctx.branches.clear();
     if targets.is_empty() {
         tracing::error!("t_relay: no branches for forwarding");
+        tx.entry.inner.lock().relay_no_branch = true;
         return -1;
     }
     // this R-URI is used now
@@ -1013,8 +1014,9 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     }
     ctx.flush();
     let reason = Bytes::copy_from_slice(ctx.msg.reason());
-    branch_failure(&rt, &tx, n, code, &reason);
-    branches_done(&rt, &tx);
+    if !branch_failure(&rt, &tx, n, code, &reason) {
+        branches_done(&rt, &tx);
+    }
     HookAction::Stop
 }
 
@@ -1314,7 +1316,7 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     };
     if code >= 300 {
         if let Some(route) = on_failure {
-            {
+            let blind = {
                 let mut inner = tx.entry.inner.lock();
                 // as t_on_failure, t_on_branch_failure is armed again in the
                 // failure route for the branches it adds (Kamailio 5.6;
@@ -1323,7 +1325,8 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 inner.failure_runs = inner.failure_runs.wrapping_add(1);
                 inner.drop_mode = None;
                 inner.send_failed = false;
-            }
+                inner.blind
+            };
             run_on_tx(
                 rt,
                 tx,
@@ -1335,7 +1338,10 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
                 route_type::FAILURE,
             );
             let inner = tx.entry.inner.lock();
-            if inner.uas.is_final() || pending(&inner) {
+            // suspended by the failure route (t_suspend, async_*; each adds a
+            // blind branch): the resumed route decides, maybe already running
+            // (Kamailio 5.6)
+            if inner.uas.is_final() || pending(&inner) || inner.blind != blind {
                 return;
             }
             if inner.send_failed {
@@ -1373,11 +1379,14 @@ pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
 
 /// `event_route[tm:branch-failure:NAME]` for a branch that failed (negative
 /// reply or timeout), before the failure route of the whole transaction.
-fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[u8]) {
-    let (route, saved) = {
+/// True when the route suspended the transaction (an async function): as
+/// Kamailio 5.6, the failure route then does not run and the resumed route
+/// answers.
+fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[u8]) -> bool {
+    let (route, saved, blind) = {
         let mut inner = tx.entry.inner.lock();
         let Some(route) = inner.on_branch_failure else {
-            return;
+            return false;
         };
         inner.best = Some(n);
         let saved = inner.saved.as_ref().map(|s| Saved {
@@ -1388,7 +1397,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
             avps: s.avps.clone(),
             force_rport: s.force_rport,
         });
-        (route, saved)
+        (route, saved, inner.blind)
     };
     run_on_tx(
         rt,
@@ -1400,6 +1409,7 @@ fn branch_failure(rt: &Arc<Runtime>, tx: &TxRef, n: usize, code: u16, reason: &[
         reason,
         route_type::BRANCH_FAILURE,
     );
+    tx.entry.inner.lock().blind != blind
 }
 
 /// Timer thread: branch `n` got no (final) reply in time.
@@ -1426,8 +1436,9 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
     if let Some((d, c)) = cancel {
         rt.send(&d, &c);
     }
-    branch_failure(rt, tx, n, 408, b"Request Timeout");
-    branches_done(rt, tx);
+    if !branch_failure(rt, tx, n, 408, b"Request Timeout") {
+        branches_done(rt, tx);
+    }
 }
 
 /// Timer thread: retransmit branch `n`'s request.

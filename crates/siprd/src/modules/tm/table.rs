@@ -160,6 +160,9 @@ pub struct TxInner {
     /// A `t_relay` in the running failure route sent nothing because
     /// onsend_route dropped every branch: the transaction then answers 477.
     pub send_failed: bool,
+    /// A `t_relay` in a resumed route found no branch to send (Kamailio's
+    /// error 6): the 500 answering the resumed transaction names it.
+    pub relay_no_branch: bool,
     /// The last reply was the auto `100` (built again on a retransmission
     /// instead of being kept: ~350 bytes per suspended INVITE).
     pub last_is_auto_100: bool,
@@ -262,6 +265,7 @@ impl TxInner {
             failure_runs: 0,
             drop_mode: None,
             send_failed: false,
+            relay_no_branch: false,
             last_is_auto_100: false,
             flags,
             cancel_reason: None,
