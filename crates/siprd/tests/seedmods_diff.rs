@@ -382,8 +382,7 @@ request_route {{
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 a=-1 u=-1", "{}", s.log());
     assert!(
-        s.log()
-            .contains("evapi async relay is disabled - tm module not loaded"),
+        s.wait_log("evapi async relay is disabled - tm module not loaded", WAIT),
         "{}",
         s.log()
     );
@@ -522,8 +521,7 @@ route[T] {
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 s=-1 m=-1", "{}", s.log());
     assert!(
-        s.log()
-            .contains("no async mod timer workers (modparam missing?)"),
+        s.wait_log("no async mod timer workers (modparam missing?)", WAIT),
         "{}",
         s.log()
     );
