@@ -23,14 +23,29 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-/// The watchdog's period while there is traffic: a listener whose receivers
-/// are all stuck in routes gets another receiver within two periods. Each tick
-/// is a thread wake-up, so this is not shorter.
+/// The watchdog's period while receivers are inside routes: a listener whose
+/// receivers are all stuck there gets another receiver within two periods.
+/// Each tick is a thread wake-up, so this is not shorter.
 pub(crate) const WATCHDOG_TICK: Duration = Duration::from_millis(20);
 
-/// The longest period when the listeners are idle (the period doubles from
-/// [`WATCHDOG_TICK`] while nothing happens, and drops back at the first batch).
+/// The longest period while datagrams arrive but every receiver is found
+/// waiting in the socket (light load: nothing can be stuck). The period
+/// doubles from [`WATCHDOG_TICK`] while receivers are found idle and drops
+/// back when one is found inside a route.
+const WATCHDOG_LIGHT_TICK: Duration = Duration::from_millis(80);
+
+/// The longest period when the listeners are idle.
 const WATCHDOG_IDLE_TICK: Duration = Duration::from_millis(320);
+
+/// What a watchdog tick saw on the listeners since the previous one.
+#[derive(PartialEq, Debug)]
+enum Activity {
+    /// A receiver is inside a route now.
+    Busy,
+    /// Datagrams arrived, every receiver is waiting in the socket.
+    Light,
+    Idle,
+}
 
 /// How long a parked worker sleeps before re-checking the stop flag (a
 /// backstop: shutdown wakes parked workers at once).
@@ -165,14 +180,17 @@ struct Seen {
     batches: u64,
 }
 
-/// One watchdog tick over every listener. Returns whether any listener had
-/// traffic since the previous tick.
-fn check(groups: &[Arc<Receivers>], seen: &mut [Seen]) -> bool {
-    let mut traffic = false;
+/// One watchdog tick over every listener.
+fn check(groups: &[Arc<Receivers>], seen: &mut [Seen]) -> Activity {
+    let mut activity = Activity::Idle;
     for (r, s) in groups.iter().zip(seen.iter_mut()) {
         let busy = r.busy.load(Ordering::Relaxed);
         let batches = r.batches.load(Ordering::Relaxed);
-        traffic |= busy > 0 || batches != s.batches;
+        if busy > 0 {
+            activity = Activity::Busy;
+        } else if batches != s.batches && activity == Activity::Idle {
+            activity = Activity::Light;
+        }
         s.batches = batches;
         let all_busy = busy >= r.active.load(Ordering::Relaxed);
         if all_busy && s.all_busy && r.pending() && r.add_receiver() {
@@ -182,7 +200,7 @@ fn check(groups: &[Arc<Receivers>], seen: &mut [Seen]) -> bool {
             s.all_busy = all_busy;
         }
     }
-    traffic
+    activity
 }
 
 /// The watchdog loop: runs until `stop`. Only listeners with several workers
@@ -192,10 +210,10 @@ pub(crate) fn watchdog(groups: Vec<Arc<Receivers>>, stop: &AtomicBool) {
     let mut tick = WATCHDOG_TICK;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(tick);
-        tick = if check(&groups, &mut seen) {
-            WATCHDOG_TICK
-        } else {
-            (tick * 2).min(WATCHDOG_IDLE_TICK)
+        tick = match check(&groups, &mut seen) {
+            Activity::Busy => WATCHDOG_TICK,
+            Activity::Light => (tick * 2).min(WATCHDOG_LIGHT_TICK),
+            Activity::Idle => (tick * 2).min(WATCHDOG_IDLE_TICK),
         };
     }
 }

@@ -67,6 +67,9 @@ impl Ord for Job {
 struct Queue {
     heap: BinaryHeap<Job>,
     seq: u64,
+    /// A worker sleeps until the earliest deadline; the others sleep until
+    /// woken, so an idle pool costs one wake-up per batch, not one per worker.
+    timing: bool,
 }
 
 pub struct AsyncState {
@@ -134,11 +137,15 @@ fn parse_group(spec: &str) -> Result<(String, usize), String> {
 
 fn group_worker(g: Arc<Group>, rt: Arc<Runtime>) {
     GROUP.with(|c| *c.borrow_mut() = Some(g.name.clone()));
-    while !rt.is_stopping() {
+    loop {
         let job = {
             let mut q = g.queue.lock();
-            if q.is_empty() {
-                g.cv.wait_for(&mut q, Duration::from_millis(100));
+            // Stop flag read under the lock `stop` notifies under.
+            while q.is_empty() && !rt.is_stopping() {
+                g.cv.wait(&mut q);
+            }
+            if rt.is_stopping() {
+                return;
             }
             q.pop_front()
         };
@@ -295,9 +302,12 @@ impl AsyncState {
         let mut q = self.queue.lock();
         q.seq += 1;
         let seq = q.seq;
-        // Workers sleep until the earliest deadline's TICK window ends; only
-        // a job due before that window needs to wake them.
-        let earliest = q.heap.peek().is_none_or(|top| at + TICK < top.at);
+        // A worker sleeps until the earliest deadline's window ends (the
+        // others until woken): only a job due before that needs a wake-up.
+        let earliest = q
+            .heap
+            .peek()
+            .is_none_or(|top| at + window(task) < top.at + window(top.task));
         q.heap.push(Job {
             at,
             seq,
@@ -587,38 +597,64 @@ pub enum Delay {
 
 impl AsyncState {}
 
-/// Resolution of the async timer (as tm's).
-const TICK: Duration = Duration::from_millis(10);
+/// How late a resumption may run so that one wake-up serves every job due
+/// in the window (never early). The millisecond timer keeps tm's resolution;
+/// second sleeps, whose Kamailio timer resumes them anywhere in the second
+/// after the deadline, are batched wider.
+const MS_WINDOW: Duration = Duration::from_millis(10);
+const SECS_WINDOW: Duration = Duration::from_millis(50);
+
+fn window(ms_timer: bool) -> Duration {
+    if ms_timer {
+        MS_WINDOW
+    } else {
+        SECS_WINDOW
+    }
+}
 
 /// An async worker: takes due jobs and resumes their transactions.
 fn worker(st: Arc<AsyncState>, rt: Arc<Runtime>) {
-    while !rt.is_stopping() {
-        let job = {
-            let mut q = st.queue.lock();
-            let now = Instant::now();
-            match q.heap.peek() {
-                Some(top) if top.at <= now => q.heap.pop(),
-                Some(top) => {
-                    // Deadlines are batched in TICK windows: one wake-up
-                    // serves every job due in the window (never early, at most
-                    // TICK late) instead of one wake-up per job.
-                    let until = (top.at + TICK).min(now + Duration::from_millis(100));
-                    st.cv.wait_until(&mut q, until);
-                    None
-                }
-                None => {
-                    st.cv.wait_for(&mut q, Duration::from_millis(100));
-                    None
-                }
-            }
-        };
-        if let Some(j) = job {
-            if j.task {
-                st.push_task(None, j.kind);
-            } else {
-                run_job(&rt, j.kind);
-            }
+    while let Some(j) = next_job(&st, &rt) {
+        if j.task {
+            st.push_task(None, j.kind);
+        } else {
+            run_job(&rt, j.kind);
         }
+    }
+}
+
+/// Wait for the next due job; None when shutdown starts. The stop flag is
+/// read under the queue lock and `stop` notifies under it: no lost wake-up.
+fn next_job(st: &AsyncState, rt: &Runtime) -> Option<Job> {
+    let mut q = st.queue.lock();
+    loop {
+        if rt.is_stopping() {
+            return None;
+        }
+        let now = Instant::now();
+        let Some(top) = q.heap.peek() else {
+            st.cv.wait(&mut q);
+            continue;
+        };
+        if top.at <= now {
+            let job = q.heap.pop();
+            // More jobs due: an idle peer takes them in parallel. Jobs left
+            // and nobody timing them: a peer takes over the timing while
+            // this worker runs its job.
+            let more_due = q.heap.peek().is_some_and(|t| t.at <= now);
+            if more_due || (!q.timing && !q.heap.is_empty()) {
+                st.cv.notify_one();
+            }
+            return job;
+        }
+        if q.timing {
+            st.cv.wait(&mut q);
+            continue;
+        }
+        let until = top.at + window(top.task);
+        q.timing = true;
+        st.cv.wait_until(&mut q, until);
+        q.timing = false;
     }
 }
 
@@ -659,7 +695,7 @@ impl Module for Async {
                 Some(n) => *self.state.ret.lock() = n,
                 None => return Err("return must be an integer".into()),
             },
-            // The resolution is fixed (TICK); 0 leaves the ms functions off.
+            // The resolution is fixed (MS_WINDOW); 0 leaves the ms functions off.
             "ms_timer" => match v.try_int() {
                 Some(n) => *self.state.ms_timer.lock() = n,
                 None => return Err("ms_timer must be an integer".into()),
@@ -895,8 +931,14 @@ impl Module for Async {
     }
 
     fn stop(&self) {
-        self.state.cv.notify_all();
+        // Notified under each queue's lock: a worker that has not seen the
+        // stop flag yet is already waiting and gets the wake-up.
+        {
+            let _q = self.state.queue.lock();
+            self.state.cv.notify_all();
+        }
         for g in self.state.groups.lock().iter() {
+            let _q = g.queue.lock();
             g.cv.notify_all();
         }
         for h in self.state.threads.lock().drain(..) {

@@ -1136,7 +1136,7 @@ fn on_fr_timeout(rt: &Arc<Runtime>, tx: &TxRef) {
 fn timer_loop(st: Arc<TmState>, rt: Arc<Runtime>) {
     let mut actions = Vec::new();
     while !rt.is_stopping() {
-        let Some((entry, at)) = st.table.next_due(Duration::from_millis(100)) else {
+        let Some((entry, at)) = st.table.next_due(|| rt.is_stopping()) else {
             continue;
         };
         let mut inner = entry.inner.lock();

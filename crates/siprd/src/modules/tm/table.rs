@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 const SLOT_BITS: u32 = 12;
 
-/// Timer resolution of tm: deadlines fire at most this late.
-const TICK: Duration = Duration::from_millis(10);
+/// Timer resolution of tm: deadlines fire at most this late (Kamailio's
+/// timer ticks every 62.5 ms). Under load every window has deadlines, so the
+/// window sets the timer thread's wake-ups per second.
+const TICK: Duration = Duration::from_millis(20);
 
 /// What a suspended transaction keeps for `t_continue`.
 pub struct Saved {
@@ -557,10 +559,15 @@ impl Table {
         }
     }
 
-    /// Wait for the next due transaction (bounded by `max_wait`). Returns the
-    /// transaction and the deadline it was scheduled for.
-    pub fn next_due(&self, max_wait: Duration) -> Option<(Arc<TxEntry>, Instant)> {
+    /// Wait for the next due transaction, or until woken. Returns the
+    /// transaction and the deadline it was scheduled for. `stopping` is read
+    /// under the heap lock, which `wake` takes too: no lost wake-up, so an
+    /// idle timer sleeps without ticking.
+    pub fn next_due(&self, stopping: impl Fn() -> bool) -> Option<(Arc<TxEntry>, Instant)> {
         let mut heap = self.heap.lock();
+        if stopping() {
+            return None;
+        }
         let now = Instant::now();
         match heap.peek() {
             Some(top) if top.at <= now => {
@@ -570,18 +577,20 @@ impl Table {
             Some(top) => {
                 // Timers are batched in TICK windows: one wake-up serves every
                 // deadline of the window instead of one wake-up per transaction.
-                let until = (top.at + TICK).min(now + max_wait);
+                let until = top.at + TICK;
                 self.cv.wait_until(&mut heap, until);
                 None
             }
             None => {
-                self.cv.wait_for(&mut heap, max_wait);
+                self.cv.wait(&mut heap);
                 None
             }
         }
     }
 
+    /// Wake the timer thread (shutdown).
     pub fn wake(&self) {
+        let _heap = self.heap.lock();
         self.cv.notify_all();
     }
 }
