@@ -194,7 +194,9 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, String> {
     crate::transport::grow_rcvbuf(&sock, RCVBUF);
     sock.bind(&addr.into())
         .map_err(|e| format!("evrexec: cannot bind udp:{addr}: {e}"))?;
-    sock.set_read_timeout(Some(Duration::from_millis(100)))
+    // Only to notice shutdown (the thread is detached, the process does not
+    // wait for it): an idle socket costs one wake-up per second.
+    sock.set_read_timeout(Some(Duration::from_secs(1)))
         .map_err(|e| format!("evrexec: socket option: {e}"))?;
     Ok(sock.into())
 }

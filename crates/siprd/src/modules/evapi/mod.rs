@@ -122,6 +122,8 @@ enum Job {
     /// The client keeps its slot while the route runs; the script thread
     /// frees it right after, then answers.
     Closed(EvapiEvent, Arc<Client>, tokio::sync::oneshot::Sender<()>),
+    /// Shutdown: the worker ends (it sleeps untimed, so it must be told).
+    Stop,
 }
 
 thread_local! {
@@ -447,10 +449,9 @@ impl Module for Evapi {
             threads.push(h);
         }
         let st2 = st.clone();
-        let rt2 = rt.clone();
         let h = std::thread::Builder::new()
             .name("evapi-io".into())
-            .spawn(move || server::run(st2, rt2, listener))
+            .spawn(move || server::run(st2, listener))
             .map_err(|e| format!("evapi: cannot start the network thread: {e}"))?;
         threads.push(h);
         tracing::info!("evapi: listening on {addr}");
@@ -460,6 +461,10 @@ impl Module for Evapi {
     fn stop(&self) {
         self.state.stop.store(true, Ordering::Relaxed);
         self.state.shutdown.notify_one();
+        for tx in self.state.jobs.get().into_iter().flatten() {
+            // A full queue: the worker sees the stop flag after its next job.
+            let _ = tx.try_send(Job::Stop);
+        }
         let threads: Vec<_> = self.state.threads.lock().drain(..).collect();
         for h in threads {
             let _ = h.join();
@@ -472,17 +477,12 @@ fn worker_loop(st: &Arc<EvState>, rt: &Arc<Runtime>, rx: &crossbeam_channel::Rec
     DIRECT.with(|d| d.set(true));
     let ev = st.events();
     loop {
-        let job = match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(j) => j,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                if st.stop.load(Ordering::Relaxed) || rt.is_stopping() {
-                    return;
-                }
-                continue;
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        };
+        if st.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(job) = rx.recv() else { return };
         match job {
+            Job::Stop => return,
             Job::New(data, done) => {
                 if let Some(h) = &ev.new {
                     rt.raise(h, Some(Box::new(data)));

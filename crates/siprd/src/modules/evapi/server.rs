@@ -3,7 +3,6 @@
 
 use super::netstring::{self, Step};
 use super::{Client, EvState, EvapiEvent, Job};
-use crate::runtime::Runtime;
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 const COALESCE: Duration = Duration::from_micros(500);
 
 /// The network thread: serve until shutdown.
-pub(super) fn run(st: Arc<EvState>, rt: Arc<Runtime>, listener: std::net::TcpListener) {
+pub(super) fn run(st: Arc<EvState>, listener: std::net::TcpListener) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -46,11 +45,6 @@ pub(super) fn run(st: Arc<EvState>, rt: Arc<Runtime>, listener: std::net::TcpLis
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                 },
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                    if rt.is_stopping() || st.stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
             }
         }
     });
@@ -127,6 +121,7 @@ async fn submit(st: &EvState, job: Job) -> bool {
     };
     let conidx = match &job {
         Job::New(e, _) | Job::Msg(e) | Job::Closed(e, _, _) => e.conidx,
+        Job::Stop => 0,
     };
     let tx = &txs[conidx % txs.len()];
     let mut job = job;
