@@ -8,7 +8,8 @@
 //!   traffic is light one of them receives and the others are parked; more get
 //!   a turn when batches come back full or when every receiver is stuck in a
 //!   route while datagrams wait (a watchdog thread, `udp-watch`, checks every
-//!   20 ms), and give it back when the socket is empty (`receivers.rs`). Waking
+//!   20 ms while receivers are in routes, less often under light load or
+//!   none), and give it back when the socket is empty (`receivers.rs`). Waking
 //!   fewer threads per burst is the cheapest thing the UDP path can do. Workers
 //!   receive with `recvmmsg` (batches up to [`TransportConfig::udp_batch`],
 //!   `SO_RCVTIMEO` 500 ms as a shutdown backstop); UDP sends made while handling a batch are queued
