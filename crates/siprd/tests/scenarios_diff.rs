@@ -1,0 +1,72 @@
+//! Differences found by running whole, realistic configs on Kamailio 5.6.3
+//! and siprd side by side (tests/kamailio-diff/scen/run.py). Each test pins
+//! what Kamailio 5.6.3 was seen doing.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// The final reply the client gets (1xx skipped), within a bounded wait.
+fn final_of(c: &UdpClient) -> Option<String> {
+    while let Some(m) = c.recv(Duration::from_secs(3)) {
+        if !first_line(&m).starts_with("SIP/2.0 1") {
+            return Some(first_line(&m).to_string());
+        }
+    }
+    None
+}
+
+const SUSPEND_STATE: &str = r#"
+loadmodule "htable.so"
+loadmodule "nosip.so"
+modparam("htable", "htable", "susp=>size=4;")
+request_route {
+    if (is_method("ACK")) { t_check_trans(); exit; }
+    $avp(a) = "before";
+    setflag(1);
+    if (!t_suspend()) { sl_send_reply("500", "no"); exit; }
+    $sht(susp=>$rU) = $_s($T(id_index):$T(id_label));
+    $avp(a) = "after";
+    $avp(b) = "new";
+    setflag(2);
+    resetflag(1);
+    $ru = "sip:changed@127.0.0.1";
+}
+event_route[nosip:msg] {
+    $var(u) = $(mb{s.select,0, });
+    $var(idx) = $(sht(susp=>$var(u)){s.select,0,:}{s.int});
+    $var(lbl) = $(sht(susp=>$var(u)){s.select,1,:}{s.int});
+    t_continue("$var(idx)", "$var(lbl)", "SHOW");
+}
+route[SHOW] {
+    xlog("L_INFO", "SHOW a=$avp(a) b=$avp(b) mf=$mf rU=$rU\n");
+    t_reply("200", "shown");
+}
+"#;
+
+/// Kamailio 5.6.3: AVPs the request route sets after `t_suspend()` belong to
+/// the transaction, so the route `t_continue` runs sees them; the message
+/// flags and the R-URI are those of the moment of the suspension.
+#[test]
+fn avps_set_after_t_suspend_reach_the_resumed_route() {
+    let s = Siprd::start(&tm_cfg(1, "", SUSPEND_STATE));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:show@127.0.0.1", c.port(), "sus-1", ""),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(s.udp_addr(), &format!("show RESUME{}", " ".repeat(40)));
+    assert_eq!(
+        final_of(&c).as_deref(),
+        Some("SIP/2.0 200 shown"),
+        "{}",
+        s.log()
+    );
+    assert!(
+        s.wait_log("SHOW a=after b=new mf=2 rU=show", WAIT),
+        "{}",
+        s.log()
+    );
+}
