@@ -70,3 +70,65 @@ fn avps_set_after_t_suspend_reach_the_resumed_route() {
         s.log()
     );
 }
+
+const RPC_HTTP: &str = r#"
+children=1
+tcp_children=1
+tcp_accept_no_cl=yes
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "xhttp.so"
+loadmodule "jsonrpcs.so"
+modparam("jsonrpcs", "transport", 1)
+event_route[xhttp:request] {
+    jsonrpc_dispatch();
+}
+request_route {
+    $var(r) = jsonrpc_exec("$rb");
+    xlog("L_ERR", "EXEC r=$var(r) code=$jsonrpl(code) len=$(jsonrpl(body){s.len})\n");
+    sl_send_reply("200", "ok");
+}
+"#;
+
+/// Kamailio 5.6.3 has no JSON-RPC batches: an array (one request, several,
+/// or none) is answered over HTTP, datagram and `jsonrpc_exec` as a request
+/// without `jsonrpc`, `{"jsonrpc": "2.0", "result": {}}`, and runs nothing.
+#[test]
+fn jsonrpc_arrays_are_no_batches() {
+    let s = Siprd::start(RPC_HTTP);
+    let mut t = TcpClient::connect(s.tcp_addr());
+    let empty = "{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\":\t{\n\t}\n}";
+    for doc in [
+        r#"[{"jsonrpc":"2.0","method":"core.echo","params":["a"],"id":1}]"#,
+        "[]",
+        "[1,2]",
+    ] {
+        t.send(
+            format!(
+                "POST /RPC HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{doc}",
+                doc.len()
+            )
+            .as_bytes(),
+        );
+        let r = t.recv(WAIT).expect("an HTTP reply");
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{doc}: {r}");
+        assert!(r.ends_with(&format!("\r\n\r\n{empty}")), "{doc}: {r}");
+    }
+    let c = UdpClient::new();
+    let doc = r#"[{"jsonrpc":"2.0","method":"core.echo","params":["b"],"id":2}]"#;
+    let req = request("MESSAGE", "sip:x@127.0.0.1", c.port(), "rpc-exec", "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{doc}", doc.len()),
+    );
+    c.send(s.udp_addr(), &req);
+    assert_eq!(
+        final_of(&c).as_deref(),
+        Some("SIP/2.0 200 ok"),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("EXEC r=1 code=200 len=38", WAIT), "{}", s.log());
+}

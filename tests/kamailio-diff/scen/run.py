@@ -208,6 +208,7 @@ def norm(text, env):
     text = re.sub(r"tag=[0-9a-f]{32}[.-][0-9a-f]+", "tag=TAG", text)
     text = re.sub(r"branch=z9hG4bK[0-9a-zA-Z.\-_]*", "branch=BR", text)
     text = re.sub(r"(Server|User-Agent): [^\r\n]*\r\n", "", text)
+    text = re.sub(r"(Sia: SIP/2.0/TCP 127.0.0.1:)\d+", r"\1PORT", text)
     return text
 
 
