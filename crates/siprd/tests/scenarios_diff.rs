@@ -132,3 +132,64 @@ fn jsonrpc_arrays_are_no_batches() {
     );
     assert!(s.wait_log("EXEC r=1 code=200 len=38", WAIT), "{}", s.log());
 }
+
+const NOSIP_MATCH: &str = r#"
+loadmodule "nosip.so"
+modparam("nosip", "msg_match", "^(RESUME|PING) ")
+modparam("nosip", "msg_skip", "^JUNK")
+event_route[nosip:msg] {
+    xlog("L_INFO", "NOSIP [$mb]\n");
+    if ($(mb{s.select,1, }) == "RESUME") {
+        $var(r) = t_continue("$(mb{s.select,2, }{s.int})", "$(mb{s.select,3, }{s.int})", "RESUME");
+        xlog("L_INFO", "CONTINUE $var(r)\n");
+    }
+}
+event_route[core:receive-parse-error] {
+    xlog("L_INFO", "PERR [$mb]\n");
+}
+request_route {
+    if (is_method("ACK")) { t_check_trans(); exit; }
+    t_suspend();
+    xlog("L_INFO", "IDS $T(id_index) $T(id_label)\n");
+}
+route[RESUME] {
+    t_reply("200", "resumed");
+}
+"#;
+
+/// Kamailio 5.6.3's nosip matches `msg_match` against the first line from its
+/// second token (the would-be request-URI) to the end, `msg_skip` against the
+/// whole packet: `ctl RESUME i l` matches `^(RESUME|PING) `, `PING ...` alone
+/// does not (and goes to core:receive-parse-error).
+#[test]
+fn nosip_msg_match_reads_from_the_second_token() {
+    let s = Siprd::start(&tm_cfg(1, "", NOSIP_MATCH));
+    let c = UdpClient::new();
+    let pad = " ".repeat(30);
+    c.send(s.udp_addr(), &format!("PING at the start{pad}"));
+    c.send(s.udp_addr(), &format!("ctl PING second{pad}"));
+    c.send(s.udp_addr(), &format!("JUNK PING skipped{pad}"));
+    assert!(s.wait_log("NOSIP [ctl PING second", WAIT), "{}", s.log());
+    assert!(s.wait_log("PERR [PING at the start", WAIT), "{}", s.log());
+    assert!(s.wait_log("PERR [JUNK PING skipped", WAIT), "{}", s.log());
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:x@127.0.0.1", c.port(), "ns-1", ""),
+    );
+    assert!(s.wait_log("IDS ", WAIT), "{}", s.log());
+    let log = s.log();
+    let ids = log
+        .lines()
+        .find_map(|l| l.split("IDS ").nth(1))
+        .unwrap_or("")
+        .to_string();
+    c.send(s.udp_addr(), &format!("ctl RESUME {ids} {pad}"));
+    assert_eq!(
+        final_of(&c).as_deref(),
+        Some("SIP/2.0 200 resumed"),
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("CONTINUE 1", WAIT), "{}", s.log());
+    assert_eq!(s.count_log("NOSIP ["), 2, "{}", s.log());
+}

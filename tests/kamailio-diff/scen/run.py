@@ -236,6 +236,7 @@ def run_one(scen, kind, cfgtext):
     p = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=d)
     time.sleep(scen.get("START", 2.0))
     env = Env(kind)
+    env.logpath = logp
     if p.poll() is not None:
         env.note(f"EXITED rc={p.returncode}")
     else:
