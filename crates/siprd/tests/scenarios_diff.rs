@@ -193,3 +193,44 @@ fn nosip_msg_match_reads_from_the_second_token() {
     assert!(s.wait_log("CONTINUE 1", WAIT), "{}", s.log());
     assert_eq!(s.count_log("NOSIP ["), 2, "{}", s.log());
 }
+
+/// Kamailio 5.6.3's `{param.*}`: `b=` ending the list is an empty value, one
+/// final separator is dropped, a separator followed by nothing fails.
+#[test]
+fn param_transformations_take_an_empty_final_value() {
+    let cfg = tm_cfg(
+        1,
+        "",
+        r#"
+request_route {
+    $var(p) = $hdr(X-Params);
+    append_to_reply("X-R: [$(var(p){param.count})][$(var(p){param.in,b})][$(var(p){param.name,1})]\r\n");
+    sl_send_reply("200", "ok");
+}
+"#,
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    for (i, (params, want)) in [
+        (";b=", "[2][1][b]"),
+        ("a=1;b= ", "[2][1][b]"),
+        (";b=;", "[2][1][b]"),
+        ("a;;", "[][][]"),
+        ("b=;c=1", "[][][]"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = c.request(
+            s.udp_addr(),
+            &request(
+                "OPTIONS",
+                "sip:x@127.0.0.1",
+                c.port(),
+                &format!("pp-{i}"),
+                &format!("X-Params: {params}\r\n"),
+            ),
+        );
+        assert_eq!(header(&r, "X-R"), Some(want), "{params}: {r}");
+    }
+}
