@@ -239,10 +239,9 @@ const SYSTEM_METHODS: [&str; 3] = [
 // ---- JSON-RPC 2.0 dispatcher (jsonrpcs transports, `siprd ctl`) ----
 
 impl RpcRegistry {
-    /// Handle one JSON-RPC document (a request or a batch) as Kamailio's
-    /// jsonrpcs does and return the reply text. `None` when there is nothing
-    /// to send: malformed JSON (Kamailio does not answer it over datagram) or
-    /// an empty batch.
+    /// Handle one JSON-RPC document as Kamailio's jsonrpcs does and return
+    /// the reply text. `None` when there is nothing to send: malformed JSON
+    /// (Kamailio does not answer it over datagram).
     ///
     /// Only the first JSON value is read: what follows it (a second
     /// document, junk) is ignored, as Kamailio 5.6 does over datagram.
@@ -268,18 +267,12 @@ impl RpcRegistry {
     }
 
     /// Like [`dispatch`](Self::dispatch) on a parsed document; returns the reply value.
+    ///
+    /// Kamailio 5.6 has no batches: an array (empty or not), like any other
+    /// value that is not a request object, runs nothing and is answered with
+    /// an empty result.
     pub fn dispatch_value(&self, doc: &Json) -> Option<Json> {
-        match doc {
-            Json::Array(items) => {
-                let replies: Vec<Json> = items.iter().map(|r| self.dispatch_one(r)).collect();
-                if replies.is_empty() {
-                    None
-                } else {
-                    Some(Json::Array(replies))
-                }
-            }
-            other => Some(self.dispatch_one(other)),
-        }
+        Some(self.dispatch_one(doc))
     }
 
     /// One request object. As Kamailio: a request without `jsonrpc` or
@@ -544,8 +537,10 @@ mod dispatch_tests {
         );
         assert!(call(&r, "{bad").is_none());
         let v = call(&r, r#"[{"jsonrpc":"2.0","method":"core.echo","id":1},{"jsonrpc":"2.0","method":"no","id":2}]"#).unwrap();
-        assert_eq!(v.as_array().unwrap().len(), 2);
-        assert!(call(&r, "[]").is_none());
+        // Kamailio 5.6: no batches, an array is a request without `jsonrpc`
+        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":{}}));
+        let v = call(&r, "[]").unwrap();
+        assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":{}}));
         let v = call(&r, r#"{"method":"core.echo","id":3}"#).unwrap();
         assert_eq!(v, serde_json::json!({"jsonrpc":"2.0","result":{},"id":3}));
         let v = call(

@@ -23,15 +23,22 @@ fn is_ws(b: u8) -> bool {
 /// Parse a parameter list the way Kamailio's transformations do (observed on
 /// 5.6): parameters separated by `sep`; a name runs to a blank, `=`, the
 /// separator or `,`; blanks may surround `=`; a value is a token or a quoted
-/// string (quotes removed, no backslash escapes); `a=` with no value, an
-/// unterminated quote, or text after a value fail; a `,` ends the list; an
-/// empty list fails; a separator at the very end adds no parameter, elsewhere
-/// it adds an empty one (`;a=1` has 2 parameters).
+/// string (quotes removed, no backslash escapes); an unterminated quote or
+/// text after a value fail; `a=` is an empty value at the end of the list
+/// (blanks may follow) and fails before a separator; a `,` ends the list; an
+/// empty list fails. One separator at the very end is dropped (`a;` has one
+/// parameter, `;b=;` two); then a separator followed by nothing but blanks
+/// fails (`a;;`, `;`, `a; `); elsewhere a separator adds an empty parameter
+/// (`;a=1` has 2 parameters).
 pub fn parse_params(s: &Bytes, sep: u8) -> Option<Vec<Param>> {
-    if s.is_empty() {
+    let s = match s.last() {
+        Some(&c) if c == sep => s.slice(..s.len() - 1),
+        _ => s.clone(),
+    };
+    let b = &s[..];
+    if b.iter().all(|&c| is_ws(c)) {
         return None;
     }
-    let b = &s[..];
     let mut out = Vec::new();
     let mut p = 0;
     let skip_ws = |mut p: usize| {
@@ -50,7 +57,10 @@ pub fn parse_params(s: &Bytes, sep: u8) -> Option<Vec<Param>> {
         let mut value = None;
         if p < b.len() && b[p] == b'=' {
             p = skip_ws(p + 1);
-            if p < b.len() && b[p] == b'"' {
+            if p >= b.len() {
+                // `name=` ending the list: an empty value
+                value = Some(Bytes::new());
+            } else if b[p] == b'"' {
                 let vs = p + 1;
                 let e = memchr::memchr(b'"', &b[vs..])? + vs;
                 value = Some(s.slice(vs..e));
@@ -75,8 +85,8 @@ pub fn parse_params(s: &Bytes, sep: u8) -> Option<Vec<Param>> {
             return None;
         }
         p += 1;
-        if p >= b.len() {
-            return Some(out);
+        if skip_ws(p) >= b.len() {
+            return None;
         }
     }
 }

@@ -327,6 +327,29 @@ fn param_class() {
     assert_eq!(trs("a=1;;b=2", "{param.count}"), "3");
     assert_eq!(trs("a=1;;b=2", "{param.value,b}"), "2");
     assert_eq!(trs("a=1;b=2;", "{param.count}"), "2");
+    // K 5.6.3: `name=` ending the list is an empty value (blanks or one final
+    // separator may follow); one final separator is dropped, then a separator
+    // with nothing after it fails.
+    assert_eq!(trs(";b=", "{param.count}"), "2");
+    assert_eq!(trs(";b=", "{param.in,b}"), "1");
+    assert_eq!(trs(";b=", "{param.name,1}"), "b");
+    assert_eq!(trs("a=", "{param.count}"), "1");
+    assert_eq!(trs("a=1;b= ", "{param.count}"), "2");
+    assert_eq!(trs("b= ;", "{param.in,b}"), "1");
+    assert_eq!(trs(";b=;", "{param.count}"), "2");
+    assert_eq!(trs("a=;", "{param.count}"), "1");
+    assert_eq!(trs("b=;c=1", "{param.count}"), "FAIL");
+    assert_eq!(trs("a;b=;c", "{param.count}"), "FAIL");
+    assert_eq!(trs("a= ;b=1", "{param.count}"), "FAIL");
+    assert_eq!(trs(";", "{param.count}"), "FAIL");
+    assert_eq!(trs(";;", "{param.count}"), "FAIL");
+    assert_eq!(trs("a;;", "{param.count}"), "FAIL");
+    assert_eq!(trs("a=1;;", "{param.count}"), "FAIL");
+    assert_eq!(trs("a; ", "{param.count}"), "FAIL");
+    assert_eq!(trs("a=1 ; ", "{param.count}"), "FAIL");
+    assert_eq!(trs(";a;", "{param.count}"), "2");
+    assert_eq!(trs(";;b", "{param.count}"), "3");
+    assert_eq!(trs(" ;a", "{param.count}"), "2");
     assert_eq!(trs("a;b", "{param.value,a}"), "");
     // K: a URI as the first name.
     assert_eq!(trs("sip:a@b;x=1;y=2", "{param.value,x}"), "1");

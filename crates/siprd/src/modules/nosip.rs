@@ -8,7 +8,6 @@
 
 use crate::context::{Ctx, RcvInfo};
 use crate::module::{CoreSettings, Module};
-use crate::modules::args::optional_regex;
 use crate::modules::pv::RawPacket;
 use crate::runtime::{EventHandle, HookAction, Hooks, Runtime};
 use crate::transport::{Proto, Received};
@@ -70,13 +69,26 @@ impl NosipState {
         if data.len() < min {
             return false;
         }
+        // Kamailio runs both regexes as C strings: the text ends at a NUL.
         if let Some(re) = &self.msg_skip {
-            if re.is_match(data) {
+            if re.is_match(c_string(data)) {
                 return false;
             }
         }
         match &self.msg_match {
-            Some(re) => re.is_match(data),
+            // Kamailio 5.6 applies msg_match to the text from the
+            // request-URI of the first line on (to the end of the packet),
+            // not to the whole packet: `x PING ...` matches `^PING`, `PING`
+            // does not.
+            Some(re) => match uri_start(data) {
+                Some(at) => re.is_match(c_string(&data[at..])),
+                None => {
+                    // Kamailio 5.6 crashes here (a null URI pointer); siprd
+                    // takes the packet as not matching.
+                    tracing::debug!("nosip: msg_match on a packet without a request-URI");
+                    false
+                }
+            },
             None => true,
         }
     }
@@ -104,6 +116,46 @@ impl NosipState {
         ctx.event = None;
         HookAction::Stop
     }
+}
+
+/// The data up to its first NUL byte (what a C regex matcher sees).
+fn c_string(data: &[u8]) -> &[u8] {
+    memchr::memchr(0, data).map_or(data, |n| &data[..n])
+}
+
+/// Where Kamailio's first-line parser puts the request-URI of a packet that
+/// is not SIP: the second token, when the first one is followed by a space
+/// and the second by a space or a tab (more may follow). Tokens end at a
+/// blank, a tab, CR or LF. `None` when the parser stops before it.
+fn uri_start(data: &[u8]) -> Option<usize> {
+    let token_end = |from: usize| {
+        data[from..]
+            .iter()
+            .position(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            .map_or(data.len(), |n| from + n)
+    };
+    let first = token_end(0);
+    if first == 0 || first >= data.len() || data[first] != b' ' {
+        return None;
+    }
+    let second = first + 1;
+    let end = token_end(second);
+    if end >= data.len() || !matches!(data[end], b' ' | b'\t') {
+        return None;
+    }
+    Some(second)
+}
+
+/// A nosip regex: POSIX extended, case-sensitive, without REG_NEWLINE (`.`
+/// matches a newline, `^`/`$` only at the ends), as Kamailio compiles them.
+fn nosip_regex(name: &str, re: &str) -> Result<Option<Regex>, String> {
+    if re.is_empty() {
+        return Ok(None);
+    }
+    let rust = format!("(?s){}", siprd_script::compile::posix_to_rust(re, false));
+    Regex::new(&rust)
+        .map(Some)
+        .map_err(|e| format!("bad regular expression in `{name}`: {e}"))
 }
 
 /// Kamailio parses an HTTP message (or another SIP version) that has header
@@ -182,8 +234,8 @@ impl Module for Nosip {
 
     fn init(&mut self, _core: &CoreSettings) -> Result<(), String> {
         self.state = Arc::new(NosipState {
-            msg_match: optional_regex("msg_match", &self.msg_match)?,
-            msg_skip: optional_regex("msg_skip", &self.msg_skip)?,
+            msg_match: nosip_regex("msg_match", &self.msg_match)?,
+            msg_skip: nosip_regex("msg_skip", &self.msg_skip)?,
             min_len: self.min_len.and_then(|n| usize::try_from(n).ok()),
             route: OnceLock::new(),
         });
@@ -228,8 +280,8 @@ mod tests {
 
     fn state(m: &str, s: &str, min: Option<usize>) -> NosipState {
         NosipState {
-            msg_match: optional_regex("msg_match", m).unwrap(),
-            msg_skip: optional_regex("msg_skip", s).unwrap(),
+            msg_match: nosip_regex("msg_match", m).unwrap(),
+            msg_skip: nosip_regex("msg_skip", s).unwrap(),
             min_len: min,
             route: OnceLock::new(),
         }
@@ -244,13 +296,30 @@ mod tests {
         assert!(st.wants(b"short", Proto::Tcp));
         let st = state("", "", Some(8));
         assert!(!st.wants(b"short", Proto::Tcp));
+        // msg_match reads from the second token on; msg_skip the whole packet
         let st = state("^KREQ", "SKIP", Some(4));
-        assert!(st.wants(b"KREQ one", Proto::Udp));
+        assert!(st.wants(b"x KREQ one", Proto::Udp));
+        assert!(!st.wants(b"KREQ one two", Proto::Udp));
         assert!(!st.wants(b"other data", Proto::Udp));
-        assert!(!st.wants(b"KREQ SKIP", Proto::Udp));
+        assert!(!st.wants(b"x KREQ SKIP", Proto::Udp));
         // case-sensitive, as Kamailio's
-        assert!(st.wants(b"KREQ skip", Proto::Udp));
-        assert!(optional_regex("x", "(").is_err());
+        assert!(st.wants(b"x KREQ skip", Proto::Udp));
+        assert!(nosip_regex("x", "(").is_err());
+        // POSIX ERE without REG_NEWLINE, C strings
+        let st = state("^B.*Z$", "", None);
+        assert!(st.wants(b"A B x\nZ", Proto::Tcp));
+        assert!(st.wants(b"A B\tx Z", Proto::Tcp));
+        assert!(st.wants(b"SIP/2.0 B x Z", Proto::Tcp));
+        assert!(!st.wants(b"A B x\0Z", Proto::Tcp));
+        assert!(!st.wants(b"A  B x Z", Proto::Tcp));
+        // no request-URI (Kamailio crashes): not matched
+        assert!(!st.wants(b"A BxZ", Proto::Tcp));
+        assert!(!st.wants(b"A BxZ\r\n", Proto::Tcp));
+        assert!(!st.wants(b"A\tB x Z", Proto::Tcp));
+        assert!(!st.wants(b"nospace", Proto::Tcp));
+        let st = state("", "^J.*K$", None);
+        assert!(!st.wants(b"J\nK", Proto::Tcp));
+        assert!(st.wants(b"J\0K", Proto::Tcp));
         assert!(other_protocol_with_headers(
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
         ));

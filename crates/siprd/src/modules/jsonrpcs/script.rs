@@ -42,8 +42,7 @@ fn status_of(reply: &Json) -> (i32, String) {
     }
 }
 
-/// Run one JSON-RPC document; `None` for malformed JSON or an empty batch
-/// (logged).
+/// Run one JSON-RPC document; `None` for malformed JSON (logged).
 fn run(ctx: &Ctx, text: &[u8]) -> Option<(i32, String, Vec<u8>)> {
     let doc: Json = match serde_json::from_slice(text) {
         Ok(d) => d,

@@ -748,6 +748,20 @@ pub(crate) fn keep_script_state(tx: &TxRef, c: &Ctx) {
         s.xflags = c.xflags;
         s.avps = SavedAvps::of(&c.avps);
     }
+    keep_avps_while_suspended(&mut inner, c);
+}
+
+/// A route that suspended the transaction (t_suspend, evapi_async_relay)
+/// and went on: its later AVP changes are the transaction's (Kamailio 5.6.3
+/// keeps them in the transaction's list, so the route that t_continue runs
+/// sees them), while the flags, `$ru` and `$du` stay as they were when
+/// suspended.
+fn keep_avps_while_suspended(inner: &mut TxInner, c: &Ctx) {
+    if let Some(s) = inner.suspended.as_mut() {
+        if !(c.avps.is_empty() && s.avps.is_empty()) {
+            s.avps = SavedAvps::of(&c.avps);
+        }
+    }
 }
 
 /// Load the AVPs and flags the transaction keeps into `c` (an onreply_route).
@@ -773,6 +787,7 @@ pub fn request_route_done(ctx: &mut Ctx) {
             s.avps = SavedAvps::of(&ctx.avps);
         }
     }
+    keep_avps_while_suspended(&mut inner, ctx);
 }
 
 /// Send a local reply from outside any script execution (timer thread, after
