@@ -216,3 +216,49 @@ end
     );
     assert_eq!(ask(&s, &c, "exit"), "false ~~ksr~exit~~");
 }
+
+/// A reply on a branch that already has its final reply (here a non-INVITE
+/// 202 the next hop sends again) runs the `t_on_reply` function again and
+/// goes no further, as Kamailio 5.6.
+#[test]
+fn onreply_sees_a_final_reply_again() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  KSR.pv.sets("$du", "sip:127.0.0.1:{}")
+  KSR.tm.t_on_reply("on_rpl")
+  KSR.tm.t_relay()
+end
+function on_rpl()
+  KSR.info("kd onreply " .. KSR.pv.get("$rs") .. "\n")
+end
+"#,
+        hop.port()
+    );
+    let s = start(
+        r#"loadmodule "tm.so"
+loadmodule "tmx.so""#,
+        "",
+        &lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("MESSAGE", "sip:bob@127.0.0.1", c.port(), "kd-rpl", ""),
+    );
+    let (req, from) = hop
+        .recv_start("MESSAGE", WAIT)
+        .expect("the MESSAGE is relayed");
+    hop.answer(&req, from, "202 Accepted");
+    let r = c.recv(WAIT).expect("the 202 is relayed");
+    assert_eq!(first_line(&r), "SIP/2.0 202 Accepted", "{r}");
+    hop.answer(&req, from, "202 Accepted");
+    assert!(
+        s.wait_log_count("sr_kemi_core_info(): kd onreply 202", 2, WAIT),
+        "{}",
+        s.log()
+    );
+    // not relayed a second time
+    c.expect_silence(Duration::from_millis(300));
+}
