@@ -262,3 +262,78 @@ loadmodule "tmx.so""#,
     // not relayed a second time
     c.expect_silence(Duration::from_millis(300));
 }
+
+/// htable's `htable:mod-init` callback: Kamailio 5.6 runs it in its main
+/// process, where app_lua has a Lua state only when it was loaded before
+/// htable; loaded after, the call fails with app_lua's error line and the
+/// function does not run.
+#[test]
+fn htable_mod_init_callback_needs_app_lua_loaded_first() {
+    let lua = r#"
+function ksr_htable_event(evname)
+  KSR.htable.sht_seti("calls", "total", 100)
+end
+function ksr_request_route()
+  KSR.htable.sht_inc("calls", "total")
+  KSR.sl.send_reply(200, "total " .. tostring(KSR.htable.sht_get("calls", "total")))
+end
+"#;
+    for (first, want) in [(true, "total 101"), (false, "total nil")] {
+        let (before, after) = if first {
+            ("loadmodule \"app_lua.so\"\nloadmodule \"htable.so\"", "")
+        } else {
+            ("loadmodule \"htable.so\"", "loadmodule \"app_lua.so\"")
+        };
+        let cfg = format!(
+            r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+{before}
+{after}
+modparam("app_lua", "load", "kemi.lua")
+modparam("htable", "htable", "calls=>size=8;")
+modparam("htable", "event_callback", "ksr_htable_event")
+cfgengine "lua"
+"#
+        );
+        let s = Siprd::start_with(&cfg, &[("kemi.lua", lua)], &[]);
+        let c = UdpClient::new();
+        assert_eq!(ask(&s, &c, "count"), want, "app_lua first: {first}");
+        let line = "ERROR: app_lua [app_lua_api.c:720]: app_lua_run_ex(): lua loading state not initialized (call: ksr_htable_event)";
+        assert_eq!(s.log().contains(line), !first, "{}", s.log());
+    }
+}
+
+/// The data of `KSR.evapi.async_relay` is literal text (Kamailio's KEMI
+/// function does not expand `$pv`), the transaction is suspended all the same.
+#[test]
+fn evapi_async_relay_data_is_literal() {
+    let port = free_tcp_port();
+    let lua = r#"
+function ksr_request_route()
+  KSR.evapi.async_relay("{\"x\":\"$rU\",\"i\":$T(id_index)}")
+end
+"#;
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"evapi.so\"",
+        &format!("modparam(\"evapi\", \"bind_addr\", \"127.0.0.1:{port}\")"),
+        lua,
+    );
+    use std::io::Read;
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect evapi");
+    t.set_read_timeout(Some(WAIT)).expect("timeout");
+    std::thread::sleep(Duration::from_millis(200));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "kd-ev", ""),
+    );
+    let mut buf = [0u8; 512];
+    let n = t.read(&mut buf).unwrap_or(0);
+    let got = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(got, "28:{\"x\":\"$rU\",\"i\":$T(id_index)},");
+}

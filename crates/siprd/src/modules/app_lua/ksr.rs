@@ -497,11 +497,26 @@ fn plain_arg(p: &ParamKind<Ctx>, v: &LuaValue) -> Option<Arg<Ctx>> {
     }
 }
 
+/// Native functions whose custom fix-up reads a format (`$pv` expanded) where
+/// Kamailio's KEMI function takes the text as it is: called from Lua, `$`
+/// stays literal (`KSR.evapi.async_relay("{\"x\":\"$rU\"}")` relays `$rU`).
+const KEMI_LITERAL: &[&str] = &[
+    "evapi_async_relay",
+    "evapi_async_multicast",
+    "evapi_async_unicast",
+    "search_str",
+    "regex_substring",
+    "t_reply_callid",
+    "t_cancel_callid",
+    "check_route_exists",
+];
+
 /// One argument through the fix-up a native config would run at load.
 fn fixup_arg(
     fx: &mut FixupCtx<'_, Ctx>,
     p: &ParamKind<Ctx>,
     v: &LuaValue,
+    literal: bool,
 ) -> Result<Arg<Ctx>, String> {
     let text = lua_text(v).unwrap_or_default();
     let text = String::from_utf8(text).map_err(|_| "argument is not UTF-8".to_string())?;
@@ -520,6 +535,12 @@ fn fixup_arg(
                 .map_err(|e| format!("bad regular expression `{text}`: {e}"))
         }
         ParamKind::Custom(f) => {
+            // the fix-up reads `$` as a PV; a KEMI argument is literal text
+            let text = if literal {
+                text.replace('$', "$$")
+            } else {
+                text
+            };
             let src = ArgSrc {
                 int: match v {
                     LuaValue::Integer(i) => i32::try_from(*i).ok(),
@@ -601,7 +622,7 @@ fn native_fn(
                         let mut out = Vec::with_capacity(params.len());
                         for (p, v) in params.iter().zip(&argv) {
                             let a = if needs_fixup(p, n.xlog) {
-                                fixup_arg(&mut fx, p, v)
+                                fixup_arg(&mut fx, p, v, KEMI_LITERAL.contains(&n.name))
                             } else {
                                 plain_arg(p, v).ok_or_else(|| "bad argument".to_string())
                             };
