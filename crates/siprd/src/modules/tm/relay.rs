@@ -913,7 +913,8 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
                 r.pass_up = true;
             }
         }
-        if !r.pass_up && !late && u.code >= 200 && !(u.cancel_sent || cancelling) {
+        let ended = u.code >= 200 && !(u.cancel_sent || cancelling);
+        if ended && !r.pass_up && !late {
             // Any other reply on a branch that already ended (a 1xx after
             // its final reply, a non-INVITE final retransmitted): onreply_route
             // sees it and it goes no further (as Kamailio 5.6).
