@@ -433,7 +433,15 @@ impl Runtime {
         let func = match callback {
             Some(f) if !f.is_empty() => f,
             _ if k.defines(name) => name,
-            _ => return None,
+            // no callback: a native `event_route[name]` block of the config
+            // runs, as Kamailio's modules look it up then (nosip has no
+            // `event_callback` in 5.6)
+            _ => {
+                return self.program.event_route(name).map(|route| EventHandle {
+                    name: Arc::from(name),
+                    route: RouteRef::Native(route),
+                })
+            }
         };
         k.intern(func).map(|f| EventHandle {
             name: Arc::from(name),

@@ -32,6 +32,19 @@ fn start(mods: &str, params: &str, lua: &str) -> Siprd {
     Siprd::start_with(&cfg(mods, params), &[("kemi.lua", lua)], &[])
 }
 
+/// The first lines of what reaches `c` within `span`.
+fn lines_for(c: &UdpClient, span: Duration) -> Vec<String> {
+    let end = std::time::Instant::now() + span;
+    let mut got = vec![];
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        match c.recv(left) {
+            Some(m) => got.push(first_line(&m).to_string()),
+            None => break,
+        }
+    }
+    got
+}
+
 /// The reason phrase of the reply to an OPTIONS for `sip:<user>@...`.
 fn ask(s: &Siprd, c: &UdpClient, user: &str) -> String {
     let r = c.request(
@@ -336,4 +349,55 @@ end
     let n = t.read(&mut buf).unwrap_or(0);
     let got = String::from_utf8_lossy(&buf[..n]);
     assert_eq!(got, "28:{\"x\":\"$rU\",\"i\":$T(id_index)},");
+}
+
+/// `KSR.sl.send_reply` in a function resumed by `KSR.async.route` (or after
+/// `KSR.tm.t_newtran()`) replies
+/// within the suspended transaction (Kamailio's KEMI `send_reply` is sl's
+/// transaction-aware one): the 200 is retransmitted and no 500 follows.
+#[test]
+fn sl_send_reply_is_stateful_in_a_transaction() {
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"async.so\"",
+        "",
+        r#"
+function ksr_request_route()
+  if KSR.pv.get("$rU") == "new" then
+    KSR.tm.t_newtran()
+    KSR.sl.send_reply(404, "Stateful")
+    return
+  end
+  KSR.async.route("after", 1)
+end
+function after()
+  KSR.sl.send_reply(200, "After")
+end
+"#,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "kd-async", ""),
+    );
+    // 100 Trying, 200 After, then its retransmissions (no ACK is sent)
+    let lines = lines_for(&c, Duration::from_millis(2000));
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert!(
+        lines.iter().skip(1).all(|l| l == "SIP/2.0 200 After"),
+        "{lines:?}"
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:new@127.0.0.1", c.port(), "kd-new", ""),
+    );
+    let lines = lines_for(&c, Duration::from_millis(800));
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("SIP/2.0 100"))
+            .all(|l| l == "SIP/2.0 404 Stateful"),
+        "{lines:?}"
+    );
 }

@@ -229,7 +229,8 @@ def main():
         cfg = HEAD + subst(scen.CFG, work)
         if "app_lua" not in cfg:
             cfg += 'loadmodule "app_lua.so"\n'
-        cfg += f'modparam("app_lua", "load", "{work}/s.lua")\ncfgengine "lua"\n'
+        eng = f'modparam("app_lua", "load", "{work}/s.lua")\ncfgengine "lua"\n'
+        cfg = cfg.replace("@ENGINE@", eng) if "@ENGINE@" in cfg else cfg + eng
         open(os.path.join(work, "k.cfg"), "w").write(cfg)
         open(os.path.join(work, "s.lua"), "w").write(subst(scen.LUA, work))
         res = {}

@@ -38,7 +38,6 @@ fn hdr_hidden(m: &str, n: &str) -> Option<&'static str> {
 /// (KSR module, KSR name, native function). Exported only when the native
 /// function is loaded.
 pub const ALIASES: &[(&str, &str, &str)] = &[
-    ("sl", "send_reply", "sl_send_reply"),
     ("sl", "reply_error", "sl_reply_error"),
     ("hdr", "append", "append_hf"),
     ("hdr", "insert", "insert_hf"),
