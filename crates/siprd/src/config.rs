@@ -70,6 +70,7 @@ impl Loaded {
                 Ok(serde_json::Value::Array(names.clone()))
             });
         }
+        let load_order: Vec<&'static str> = self.modules.iter().map(|m| m.name()).collect();
         let rt = Runtime::build(RuntimeParts {
             settings: self.settings,
             program: self.program,
@@ -78,6 +79,7 @@ impl Loaded {
             registry: std::sync::Arc::new(self.registry),
             kemi,
             event_callbacks: self.event_callbacks,
+            load_order,
         });
         (rt, self.modules)
     }

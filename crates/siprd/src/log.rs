@@ -227,6 +227,15 @@ pub fn emit_str(level: i32, module: &str, msg: &str) {
     }
 }
 
+/// Prints `LEVEL: {head}: {msg}`: `head` verbatim, for lines that carry
+/// Kamailio's own source location (`<core> [core/kemi.c:106]: sr_kemi_core_info()`,
+/// `app_lua [app_lua_api.c:786]: app_lua_run_ex()`).
+pub fn emit_head(level: i32, head: &str, msg: &str) {
+    if enabled(level) {
+        write_line(level, head, Some(("", 0)), msg);
+    }
+}
+
 fn color_of(level: i32) -> &'static str {
     match level {
         i32::MIN..=L_ERR => "\x1b[31;1m",
@@ -253,9 +262,18 @@ fn write_line(level: i32, module: &str, loc: Option<(&str, u32)>, msg: &str) {
     if color {
         line.push_str("\x1b[0m");
     }
-    let _ = write!(line, " <{module}>");
-    if let Some((f, l)) = loc {
-        let _ = write!(line, " [{f}:{l}]");
+    match loc {
+        // emit_head: the module part is printed verbatim
+        Some(("", 0)) => {
+            line.push(' ');
+            line.push_str(module);
+        }
+        Some((f, l)) => {
+            let _ = write!(line, " <{module}> [{f}:{l}]");
+        }
+        None => {
+            let _ = write!(line, " <{module}>");
+        }
     }
     line.push_str(": ");
     line.push_str(msg.trim_end_matches('\n'));

@@ -63,6 +63,8 @@ pub struct Runtime {
     /// (module or event name, function) of the `event_callback*` modparams
     /// (KEMI mode): `event_callback` is per module, except tm's (tm:local-request).
     event_callbacks: Vec<(String, String)>,
+    /// The loaded modules, in `loadmodule` order.
+    pub load_order: Vec<&'static str>,
     sender: OnceLock<Sender>,
     /// `auto_aliases`: the names the listeners' addresses resolve back to.
     auto_aliases: OnceLock<Vec<AutoAlias>>,
@@ -153,6 +155,8 @@ pub struct RuntimeParts {
     pub kemi: Option<Arc<dyn KemiEngine>>,
     /// (module or event name, function) of the `event_callback*` modparams.
     pub event_callbacks: Vec<(String, String)>,
+    /// The loaded modules, in `loadmodule` order.
+    pub load_order: Vec<&'static str>,
 }
 
 impl Runtime {
@@ -219,6 +223,7 @@ impl Runtime {
             reply_route,
             onsend,
             event_callbacks: p.event_callbacks,
+            load_order: p.load_order,
             sender: OnceLock::new(),
             auto_aliases: OnceLock::new(),
             stopping: AtomicBool::new(false),
@@ -389,6 +394,12 @@ impl Runtime {
     /// defines `event_route[name]`, or under KEMI when a callback takes it:
     /// the raising module's `event_callback` (`kemi.event_route_callback` for
     /// `core:*`), else a script function of that very name (evrexec tasks).
+    /// True when module `a` was loaded before module `b` (both loaded).
+    pub fn loaded_before(&self, a: &str, b: &str) -> bool {
+        let pos = |n: &str| self.load_order.iter().position(|m| *m == n);
+        matches!((pos(a), pos(b)), (Some(x), Some(y)) if x < y)
+    }
+
     pub fn event(&self, name: &str) -> Option<EventHandle> {
         let Some(k) = &self.kemi else {
             return self.program.event_route(name).map(|route| EventHandle {
@@ -422,7 +433,15 @@ impl Runtime {
         let func = match callback {
             Some(f) if !f.is_empty() => f,
             _ if k.defines(name) => name,
-            _ => return None,
+            // no callback: a native `event_route[name]` block of the config
+            // runs, as Kamailio's modules look it up then (nosip has no
+            // `event_callback` in 5.6)
+            _ => {
+                return self.program.event_route(name).map(|route| EventHandle {
+                    name: Arc::from(name),
+                    route: RouteRef::Native(route),
+                })
+            }
         };
         k.intern(func).map(|f| EventHandle {
             name: Arc::from(name),

@@ -314,7 +314,32 @@ fn report(name: &str, e: &mlua::Error) -> i32 {
     if msg.contains(EXIT_MARK) {
         return 1;
     }
-    tracing::error!("app_lua: error in `{name}`: {msg}");
+    // as Kamailio 5.6's app_lua: the error value (when it is not a string
+    // or a number: "unknown"), then the function that failed
+    let unknown = msg == "nil"
+        || msg == "true"
+        || msg == "false"
+        || ["table: ", "function: ", "userdata: ", "thread: "]
+            .iter()
+            .any(|p| msg.starts_with(p));
+    if unknown {
+        crate::log::emit_head(
+            crate::log::L_ERR,
+            "app_lua [app_lua_api.c:793]: app_lua_run_ex()",
+            "error from Lua: unknown",
+        );
+    } else {
+        crate::log::emit_head(
+            crate::log::L_ERR,
+            "app_lua [app_lua_api.c:786]: app_lua_run_ex()",
+            &format!("error from Lua: {msg}"),
+        );
+    }
+    crate::log::emit_head(
+        crate::log::L_ERR,
+        "app_lua [app_lua_api.c:801]: app_lua_run_ex()",
+        &format!("error executing: {name} (err: 2)"),
+    );
     -1
 }
 

@@ -38,7 +38,6 @@ fn hdr_hidden(m: &str, n: &str) -> Option<&'static str> {
 /// (KSR module, KSR name, native function). Exported only when the native
 /// function is loaded.
 pub const ALIASES: &[(&str, &str, &str)] = &[
-    ("sl", "send_reply", "sl_send_reply"),
     ("sl", "reply_error", "sl_reply_error"),
     ("hdr", "append", "append_hf"),
     ("hdr", "insert", "insert_hf"),
@@ -155,7 +154,7 @@ pub const EXCLUDED: &[&str] = &[
 
 /// Functions written here (no native function to map): name, arguments.
 pub const SPECIALS: &[(&str, &str)] = &[
-    ("KSR.dbg/info/notice/warn/err/crit/alert", "msg"),
+    ("KSR.dbg/info/notice/warn/err/crit", "msg"),
     ("KSR.log", "level, msg"),
     ("KSR.setflag/resetflag/isflagset", "flag"),
     ("KSR.is_method", "methods"),
@@ -260,6 +259,9 @@ type ArgVec = Rc<Vec<Arg<Ctx>>>;
 thread_local! {
     static FIXUPS: RefCell<HashMap<(usize, Vec<u8>), ArgVec>> = RefCell::new(HashMap::new());
     static PVS: RefCell<HashMap<Vec<u8>, Rc<siprd_script::pv::PvSpec<Ctx>>>> = RefCell::new(HashMap::new());
+    /// The functions `native_fn` made during an `install` (they check their
+    /// arguments themselves; `arg_guards` skips them).
+    static GUARDED: RefCell<std::collections::HashSet<usize>> = RefCell::new(std::collections::HashSet::new());
 }
 
 /// The export list: (KSR module, "core" meaning the top level, name, arities).
@@ -328,6 +330,7 @@ pub(super) fn get_table(lua: &Lua, parent: &Table, name: &str) -> mlua::Result<T
 
 /// Install `KSR` in a thread's state.
 pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
+    GUARDED.with(|g| g.borrow_mut().clear());
     let ksr = lua.create_table()?;
     let reg = &rt.registry;
     let mut natives: HashMap<&'static str, Rc<Native>> = HashMap::new();
@@ -367,12 +370,24 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
         };
         t.raw_set(
             *name,
-            native_fn(lua, kemi_native(&n, first.module, name), false)?,
+            native_fn(
+                lua,
+                kemi_native(&n, first.module, name),
+                false,
+                kemi_label(first.module, name),
+            )?,
         )?;
         // Kamailio's KEMI has pv's functions in `KSR.pvx`
         if first.module == "pv" {
-            get_table(lua, &ksr, "pvx")?
-                .raw_set(*name, native_fn(lua, kemi_native(&n, "pvx", name), false)?)?;
+            get_table(lua, &ksr, "pvx")?.raw_set(
+                *name,
+                native_fn(
+                    lua,
+                    kemi_native(&n, "pvx", name),
+                    false,
+                    kemi_label("pvx", name),
+                )?,
+            )?;
         }
         natives.insert(name, n);
     }
@@ -387,7 +402,7 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
             } else {
                 get_table(lua, &ksr, m)?
             };
-            let f = native_fn(lua, kemi_native(native, m, k), false)?;
+            let f = native_fn(lua, kemi_native(native, m, k), false, kemi_label(m, k))?;
             if (*m, *k) == ("hdr", "remove") {
                 t.raw_set(*k, hdr_remove(lua, f)?)?;
             } else if (*m, *k) == ("evapi", "close") {
@@ -399,13 +414,18 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
     }
     for (k, n) in BOOL_ALIASES {
         if let Some(native) = natives.get(n) {
-            ksr.raw_set(*k, native_fn(lua, native.clone(), true)?)?;
+            ksr.raw_set(
+                *k,
+                native_fn(lua, native.clone(), true, kemi_label("core", k))?,
+            )?;
         }
     }
     specials(lua, &ksr)?;
     super::ksr_core::install(lua, &ksr)?;
     super::ksr_pvx::install(lua, &ksr)?;
     async_fns(lua, &ksr)?;
+    arg_guards(lua, &ksr)?;
+    GUARDED.with(|g| g.borrow_mut().clear());
     lua.globals().raw_set("KSR", ksr)?;
     Ok(())
 }
@@ -439,14 +459,29 @@ fn lua_text(v: &LuaValue) -> Option<Vec<u8>> {
     }
 }
 
-fn lua_int(v: &LuaValue) -> Option<i32> {
-    match v {
-        LuaValue::Integer(i) => i32::try_from(*i).ok(),
-        LuaValue::Number(n) => Some(*n as i32),
-        LuaValue::String(s) => parse_int(&s.as_bytes()),
-        LuaValue::Boolean(b) => Some(i32::from(*b)),
-        _ => None,
+/// An int parameter of a KSR function written here, read as Kamailio's
+/// app_lua reads one ([`lua_int`]: a non-numeric string or nil is 0).
+pub(super) struct KInt(pub i64);
+
+impl mlua::FromLua for KInt {
+    fn from_lua(v: LuaValue, _: &Lua) -> mlua::Result<Self> {
+        Ok(KInt(match &v {
+            LuaValue::Integer(i) => *i,
+            LuaValue::Number(n) => *n as i64,
+            other => i64::from(lua_int(other).unwrap_or(0)),
+        }))
     }
+}
+
+/// An int argument as Kamailio's app_lua reads it: a number (truncated), a
+/// numeric string, anything else 0.
+fn lua_int(v: &LuaValue) -> Option<i32> {
+    Some(match v {
+        LuaValue::Integer(i) => i32::try_from(*i).unwrap_or(0),
+        LuaValue::Number(n) => *n as i32,
+        LuaValue::String(s) => parse_int(&s.as_bytes()).unwrap_or(0),
+        _ => 0,
+    })
 }
 
 /// One argument without a load-time fix-up.
@@ -455,17 +490,34 @@ fn plain_arg(p: &ParamKind<Ctx>, v: &LuaValue) -> Option<Arg<Ctx>> {
         (ParamKind::Int | ParamKind::IntOrPv | ParamKind::IntFormat, _) => lua_int(v).map(Arg::Int),
         // the common case: one copy straight from the Lua string
         (_, LuaValue::String(s)) => Some(Arg::Str(Bytes::copy_from_slice(&s.as_bytes()))),
-        _ => lua_text(v).map(|t| Arg::Str(Bytes::from(t))),
+        // nil (and what is not a string or a number) is the empty string,
+        // as Kamailio's app_lua passes it
+        _ => Some(Arg::Str(Bytes::from(lua_text(v).unwrap_or_default()))),
     }
 }
+
+/// Native functions whose custom fix-up reads a format (`$pv` expanded) where
+/// Kamailio's KEMI function takes the text as it is: called from Lua, `$`
+/// stays literal (`KSR.evapi.async_relay("{\"x\":\"$rU\"}")` relays `$rU`).
+const KEMI_LITERAL: &[&str] = &[
+    "evapi_async_relay",
+    "evapi_async_multicast",
+    "evapi_async_unicast",
+    "search_str",
+    "regex_substring",
+    "t_reply_callid",
+    "t_cancel_callid",
+    "check_route_exists",
+];
 
 /// One argument through the fix-up a native config would run at load.
 fn fixup_arg(
     fx: &mut FixupCtx<'_, Ctx>,
     p: &ParamKind<Ctx>,
     v: &LuaValue,
+    literal: bool,
 ) -> Result<Arg<Ctx>, String> {
-    let text = lua_text(v).ok_or("argument is not a string or a number")?;
+    let text = lua_text(v).unwrap_or_default();
     let text = String::from_utf8(text).map_err(|_| "argument is not UTF-8".to_string())?;
     match p {
         ParamKind::Format => siprd_script::pv::parse_format(fx, &text).map(Arg::Fmt),
@@ -482,6 +534,12 @@ fn fixup_arg(
                 .map_err(|e| format!("bad regular expression `{text}`: {e}"))
         }
         ParamKind::Custom(f) => {
+            // the fix-up reads `$` as a PV; a KEMI argument is literal text
+            let text = if literal {
+                text.replace('$', "$$")
+            } else {
+                text
+            };
             let src = ArgSrc {
                 int: match v {
                     LuaValue::Integer(i) => i32::try_from(*i).ok(),
@@ -528,8 +586,13 @@ fn evapi_close(lua: &Lua, f: mlua::Function) -> mlua::Result<mlua::Function> {
     })
 }
 
-fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Function> {
-    lua.create_function(move |_, args: MultiValue| {
+fn native_fn(
+    lua: &Lua,
+    n: Rc<Native>,
+    as_bool: bool,
+    label: String,
+) -> mlua::Result<mlua::Function> {
+    let f = lua.create_function(move |_, args: MultiValue| {
         let count = args.len();
         let Some((params, call, fix)) = n
             .arities
@@ -537,7 +600,7 @@ fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Func
             .filter(|(p, _, _)| p.len() <= count)
             .max_by_key(|(p, _, _)| p.len())
         else {
-            tracing::error!("KSR: {}: missing arguments", n.name);
+            missing_args(&label, count);
             return Ok(LuaValue::Boolean(false));
         };
         let ret = if *fix {
@@ -558,7 +621,7 @@ fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Func
                         let mut out = Vec::with_capacity(params.len());
                         for (p, v) in params.iter().zip(&argv) {
                             let a = if needs_fixup(p, n.xlog) {
-                                fixup_arg(&mut fx, p, v)
+                                fixup_arg(&mut fx, p, v, KEMI_LITERAL.contains(&n.name))
                             } else {
                                 plain_arg(p, v).ok_or_else(|| "bad argument".to_string())
                             };
@@ -602,7 +665,80 @@ fn native_fn(lua: &Lua, n: Rc<Native>, as_bool: bool) -> mlua::Result<mlua::Func
             Some(None) => Ok(LuaValue::Boolean(false)),
             None => Err(no_ctx(n.name)),
         }
-    })
+    })?;
+    GUARDED.with(|g| g.borrow_mut().insert(f.to_pointer() as usize));
+    Ok(f)
+}
+
+/// `module.name` as Kamailio's app_lua names a KEMI function in its logs
+/// (the top level has an empty module: `.seturi`).
+fn kemi_label(module: &str, name: &str) -> String {
+    let m = if module == "core" { "" } else { module };
+    format!("{m}.{name}")
+}
+
+/// Kamailio's app_lua on a call with fewer arguments than the function
+/// takes (the call then returns false).
+fn missing_args(label: &str, count: usize) {
+    if count == 0 {
+        crate::log::emit_head(
+            crate::log::L_ERR,
+            "app_lua [app_lua_api.c:1027]: sr_kemi_lua_exec_func_ex()",
+            &format!("invalid number of parameters for: {label}"),
+        );
+    } else {
+        crate::log::emit_head(
+            crate::log::L_ERR,
+            "app_lua [app_lua_api.c:1044]: sr_kemi_lua_exec_func_ex()",
+            &format!("not enough parameters for: {label}"),
+        );
+    }
+}
+
+/// The KSR functions written here (not generated from a native function)
+/// get Kamailio's argument handling: too few arguments log and return
+/// false; a nil (or a boolean, a table) within the function's arity is
+/// passed as the empty string, which an int parameter reads as 0.
+fn arg_guards(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
+    for (m, name, arity) in super::kemi_names::KEMI_ARITY {
+        if *arity == 0 {
+            continue;
+        }
+        let t = if *m == "core" {
+            ksr.clone()
+        } else {
+            match ksr.raw_get::<LuaValue>(*m)? {
+                LuaValue::Table(t) => t,
+                _ => continue,
+            }
+        };
+        let LuaValue::Function(f) = t.raw_get::<LuaValue>(*name)? else {
+            continue;
+        };
+        if GUARDED.with(|g| g.borrow().contains(&(f.to_pointer() as usize))) {
+            continue;
+        }
+        let label = kemi_label(m, name);
+        let arity = *arity;
+        let guard = lua.create_function(move |lua, args: MultiValue| {
+            if args.len() < arity {
+                missing_args(&label, args.len());
+                return Ok(MultiValue::from_iter([LuaValue::Boolean(false)]));
+            }
+            let mut args = args;
+            for v in args.iter_mut().take(arity) {
+                if !matches!(
+                    v,
+                    LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_)
+                ) {
+                    *v = LuaValue::String(lua.create_string("")?);
+                }
+            }
+            f.call::<MultiValue>(args)
+        })?;
+        t.raw_set(*name, guard)?;
+    }
+    Ok(())
 }
 
 /// A PV parsed once per thread (bounded cache).
@@ -686,14 +822,32 @@ pub(super) fn pv_write(name: &[u8], v: Value) -> mlua::Result<bool> {
     .ok_or_else(|| no_ctx("pv.sets"))
 }
 
-fn log_fn(lua: &Lua, level: i32) -> mlua::Result<mlua::Function> {
-    // Kamailio's KEMI log functions return false
-    lua.create_function(move |_, msg: mlua::String| {
+/// `KSR.dbg/info/...(msg)`: Kamailio 5.6 logs these from its core's KEMI
+/// file, and its lines carry that location (`head`); they return false.
+fn log_fn(lua: &Lua, level: i32, head: &'static str) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, msg: LuaValue| {
         if crate::log::enabled(level) {
-            crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
+            let msg = lua_text(&msg).unwrap_or_default();
+            crate::log::emit_head(level, head, &String::from_utf8_lossy(&msg));
         }
         Ok(false)
     })
+}
+
+/// `KSR.log(level, msg)`: the level names Kamailio 5.6 knows (any case);
+/// anything else logs as an error. Each level has its own source line there.
+fn ksr_log_head(level: &[u8]) -> (i32, &'static str) {
+    use crate::log::{L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
+    let l = level.to_ascii_lowercase();
+    match l.as_slice() {
+        b"dbg" => (L_DBG, "<core> [core/kemi.c:150]: sr_kemi_core_log()"),
+        b"info" => (L_INFO, "<core> [core/kemi.c:152]: sr_kemi_core_log()"),
+        b"notice" => (L_NOTICE, "<core> [core/kemi.c:154]: sr_kemi_core_log()"),
+        b"warn" => (L_WARN, "<core> [core/kemi.c:156]: sr_kemi_core_log()"),
+        b"err" => (L_ERR, "<core> [core/kemi.c:158]: sr_kemi_core_log()"),
+        b"crit" => (L_CRIT, "<core> [core/kemi.c:160]: sr_kemi_core_log()"),
+        _ => (L_ERR, "<core> [core/kemi.c:162]: sr_kemi_core_log()"),
+    }
 }
 
 fn sht_pv(table: &[u8], key: &[u8]) -> Vec<u8> {
@@ -706,31 +860,48 @@ fn sht_pv(table: &[u8], key: &[u8]) -> Vec<u8> {
 }
 
 fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
-    use crate::log::{L_ALERT, L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
-    for (name, level) in [
-        ("dbg", L_DBG),
-        ("info", L_INFO),
-        ("notice", L_NOTICE),
-        ("warn", L_WARN),
-        ("err", L_ERR),
-        ("crit", L_CRIT),
-        ("alert", L_ALERT),
+    use crate::log::{L_CRIT, L_DBG, L_ERR, L_INFO, L_NOTICE, L_WARN};
+    for (name, level, head) in [
+        ("dbg", L_DBG, "<core> [core/kemi.c:86]: sr_kemi_core_dbg()"),
+        (
+            "info",
+            L_INFO,
+            "<core> [core/kemi.c:106]: sr_kemi_core_info()",
+        ),
+        (
+            "notice",
+            L_NOTICE,
+            "<core> [core/kemi.c:126]: sr_kemi_core_notice()",
+        ),
+        (
+            "warn",
+            L_WARN,
+            "<core> [core/kemi.c:116]: sr_kemi_core_warn()",
+        ),
+        ("err", L_ERR, "<core> [core/kemi.c:96]: sr_kemi_core_err()"),
+        (
+            "crit",
+            L_CRIT,
+            "<core> [core/kemi.c:136]: sr_kemi_core_crit()",
+        ),
     ] {
-        ksr.raw_set(name, log_fn(lua, level)?)?;
+        ksr.raw_set(name, log_fn(lua, level, head)?)?;
     }
     ksr.raw_set(
         "log",
-        lua.create_function(|_, (level, msg): (mlua::String, mlua::String)| {
-            let level = crate::log::parse_level(&level.to_string_lossy()).unwrap_or(L_ERR);
+        lua.create_function(|_, (level, msg): (LuaValue, LuaValue)| {
+            let (level, head) = ksr_log_head(&lua_text(&level).unwrap_or_default());
             if crate::log::enabled(level) {
-                crate::log::emit_str(level, "app_lua", &msg.to_string_lossy());
+                let msg = lua_text(&msg).unwrap_or_default();
+                crate::log::emit_head(level, head, &String::from_utf8_lossy(&msg));
             }
             Ok(false)
         })?,
     )?;
     // flags
     let flag = |op: u8| {
-        lua.create_function(move |_, f: i64| {
+        lua.create_function(move |_, f: KInt| {
+            let f = f.0;
             let Ok(bit) = u32::try_from(f) else {
                 return Ok(false);
             };
@@ -801,7 +972,8 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     )?;
     pv.raw_set(
         "seti",
-        lua.create_function(|_, (n, v): (mlua::String, i64)| {
+        lua.create_function(|_, (n, v): (mlua::String, KInt)| {
+            let v = v.0;
             pv_write(&n.as_bytes(), Value::Int(v as i32))
         })?,
     )?;
@@ -835,23 +1007,31 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
 
     // KSR.x
     let x = get_table(lua, ksr, "x")?;
-    x.raw_set(
-        "exit",
-        lua.create_function(|_, ()| -> mlua::Result<()> {
+    // the error value is the plain string, as Kamailio's (a script's pcall
+    // sees "~~ksr~exit~~")
+    let raise: mlua::Function = lua
+        .load(format!(
+            "local mark = ... return function() mark() error(\"{EXIT_MARK}\", 0) end"
+        ))
+        .set_name("=KSR.x")
+        .call(lua.create_function(|_, ()| {
             let _ = with_ctx(|ctx| ctx.exec.exited = true);
-            Err(mlua::Error::RuntimeError(EXIT_MARK.into()))
-        })?,
-    )?;
-    x.raw_set(
-        "drop",
-        lua.create_function(|_, ()| -> mlua::Result<()> {
+            Ok(())
+        })?)?;
+    x.raw_set("exit", raise)?;
+    let raise: mlua::Function = lua
+        .load(format!(
+            "local mark = ... return function() mark() error(\"{EXIT_MARK}\", 0) end"
+        ))
+        .set_name("=KSR.x")
+        .call(lua.create_function(|_, ()| {
             let _ = with_ctx(|ctx| {
                 ctx.exec.dropped = true;
                 ctx.exec.exited = true;
             });
-            Err(mlua::Error::RuntimeError(EXIT_MARK.into()))
-        })?,
-    )?;
+            Ok(())
+        })?)?;
+    x.raw_set("drop", raise)?;
     x.raw_set(
         "modf",
         lua.create_function(|lua, args: MultiValue| {
@@ -907,7 +1087,8 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     )?;
     ht.raw_set(
         "sht_seti",
-        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, i64)| {
+        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, KInt)| {
+            let v = v.0;
             let ok = pv_write(&sht_pv(&t.as_bytes(), &k.as_bytes()), Value::Int(v as i32))?;
             Ok(if ok { 1 } else { -1 })
         })?,
@@ -960,7 +1141,8 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     let tmx = get_table(lua, ksr, "tmx")?;
     tmx.raw_set(
         "t_continue",
-        lua.create_function(|_, (index, label, f): (i64, i64, String)| {
+        lua.create_function(|_, (index, label, f): (KInt, KInt, String)| {
+            let (index, label) = (index.0, label.0);
             with_ctx(|ctx| {
                 let rt = ctx.rt.clone();
                 let Some(st) = tm_state(&rt) else {

@@ -3,6 +3,7 @@
 //! of the same name. Kamailio types them `bool`: they return Lua booleans.
 
 use super::engine::with_ctx;
+use super::ksr::KInt;
 use super::ksr::{no_ctx, pv_value, pv_write};
 use crate::config::PortlessUri;
 use crate::context::Ctx;
@@ -178,7 +179,8 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     for (name, dst) in [("is_src_port", false), ("is_dst_port", true)] {
         ksr.raw_set(
             name,
-            lua.create_function(move |_, port: i64| {
+            lua.create_function(move |_, port: KInt| {
+                let port = port.0;
                 with_ctx(|ctx| {
                     let a = if dst { ctx.rcv.local } else { ctx.rcv.src };
                     i64::from(a.port()) == port

@@ -4,6 +4,7 @@
 //! Return conventions as observed on Kamailio 5.6 (docs/modules/app_lua.md).
 
 use super::engine::with_ctx;
+use super::ksr::KInt;
 use super::ksr::{get_table, no_ctx, pv_read, pv_value, pv_write, to_lua, NullAs};
 use crate::context::Ctx;
 use crate::modules::pv::vars::{XItem, XKind};
@@ -148,7 +149,8 @@ fn xavp_family(lua: &Lua, pvx: &Table, prefix: &'static str, kind: XKind) -> mlu
     )?;
     pvx.raw_set(
         format!("{prefix}_seti"),
-        lua.create_function(move |_, (r, v): (mlua::String, i64)| {
+        lua.create_function(move |_, (r, v): (mlua::String, KInt)| {
+            let v = v.0;
             Ok(rc(pv_write(
                 &xname(kind, &r.as_bytes(), None),
                 Value::Int(v as i32),
@@ -177,7 +179,8 @@ fn xavp_family(lua: &Lua, pvx: &Table, prefix: &'static str, kind: XKind) -> mlu
     )?;
     pvx.raw_set(
         format!("{prefix}_child_seti"),
-        lua.create_function(move |_, (r, c, v): (mlua::String, mlua::String, i64)| {
+        lua.create_function(move |_, (r, c, v): (mlua::String, mlua::String, KInt)| {
+            let v = v.0;
             child_set(&r.as_bytes(), &c.as_bytes(), Value::Int(v as i32))
         })?,
     )?;
@@ -231,7 +234,8 @@ fn xavp_family(lua: &Lua, pvx: &Table, prefix: &'static str, kind: XKind) -> mlu
     for (suffix, keys) in [("getd_p1", false), ("get_keys", true)] {
         pvx.raw_set(
             format!("{prefix}_{suffix}"),
-            lua.create_function(move |lua, (r, idx): (mlua::String, i64)| {
+            lua.create_function(move |lua, (r, idx): (mlua::String, KInt)| {
+                let idx = idx.0;
                 let item = with_ctx(|ctx| {
                     i32::try_from(idx)
                         .ok()
@@ -285,7 +289,8 @@ fn simple_vars(lua: &Lua, pvx: &Table) -> mlua::Result<()> {
         )?;
         pvx.raw_set(
             format!("{class}_seti"),
-            lua.create_function(move |_, (n, v): (mlua::String, i64)| {
+            lua.create_function(move |_, (n, v): (mlua::String, KInt)| {
+                let v = v.0;
                 set(&n.as_bytes(), Value::Int(v as i32))
             })?,
         )?;
@@ -432,7 +437,8 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     ] {
         hdr.raw_set(
             name,
-            lua.create_function(move |lua, (n, idx): (mlua::String, i64)| {
+            lua.create_function(move |lua, (n, idx): (mlua::String, KInt)| {
+                let idx = idx.0;
                 let vals = with_ctx(|ctx| header_values(ctx, &n.as_bytes()))
                     .ok_or_else(|| no_ctx("hdr.get_idx"))?;
                 let pos = if idx >= 0 {
@@ -515,7 +521,8 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     if let Ok(LuaValue::Function(relay_to)) = tm.raw_get::<LuaValue>("t_relay_to") {
         tm.raw_set(
             "t_relay_to_proto_addr",
-            lua.create_function(move |_, (p, h, port): (String, String, i64)| {
+            lua.create_function(move |_, (p, h, port): (String, String, KInt)| {
+                let port = port.0;
                 relay_to.call::<LuaValue>(format!("{p}:{h}:{port}"))
             })?,
         )?;
@@ -580,7 +587,8 @@ pub(super) fn install(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
     )?;
     ht.raw_set(
         "sht_setex",
-        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, i64)| {
+        lua.create_function(|_, (t, k, v): (mlua::String, mlua::String, KInt)| {
+            let v = v.0;
             let name = sht_name("shtex", &t.as_bytes(), &k.as_bytes());
             Ok(rc(pv_write(&name, Value::Int(v as i32))?))
         })?,

@@ -274,9 +274,25 @@ impl Module for Htable {
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         if let Some(ev) = rt.event("htable:mod-init") {
-            let out = rt.raise(&ev, None);
-            if out.dropped {
-                return Err("exit due to `drop` in event_route[htable:mod-init]".into());
+            match (&rt.kemi, ev.route) {
+                // Kamailio 5.6 runs this callback in its main process before
+                // app_lua, loaded after htable, has a Lua state there: the
+                // call fails with this line and the function does not run.
+                (Some(k), crate::runtime::RouteRef::Kemi(f))
+                    if rt.loaded_before("htable", "app_lua") =>
+                {
+                    crate::log::emit_head(
+                        crate::log::L_ERR,
+                        "app_lua [app_lua_api.c:720]: app_lua_run_ex()",
+                        &format!("lua loading state not initialized (call: {})", k.fn_name(f)),
+                    );
+                }
+                _ => {
+                    let out = rt.raise(&ev, None);
+                    if out.dropped {
+                        return Err("exit due to `drop` in event_route[htable:mod-init]".into());
+                    }
+                }
             }
         }
         if self.state.tables.list.iter().any(|t| t.spec.autoexpire > 0) {

@@ -878,6 +878,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let _g = tx.entry.reply_lock.lock();
     let now = Instant::now();
     let mut late = false;
+    let mut seen_only = false;
     let (r, ack, cancel, on_reply) = {
         let mut inner = tx.entry.inner.lock();
         if inner.freed {
@@ -911,6 +912,13 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             } else {
                 r.pass_up = true;
             }
+        }
+        let ended = u.code >= 200 && !(u.cancel_sent || cancelling);
+        if ended && !r.pass_up && !late {
+            // Any other reply on a branch that already ended (a 1xx after
+            // its final reply, a non-INVITE final retransmitted): onreply_route
+            // sees it and it goes no further (as Kamailio 5.6).
+            seen_only = true;
         }
         u.last = u.last.max(code);
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
@@ -951,7 +959,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             }
         }
     };
-    if !r.pass_up && !late {
+    if !r.pass_up && !late && !seen_only {
         mark_replied(&tx);
         return HookAction::Stop;
     }
