@@ -401,3 +401,87 @@ end
         "{lines:?}"
     );
 }
+
+/// `KSR.kx.*` (kemix) as Kamailio 5.6.3 answered for the same request.
+#[test]
+fn kx_getters_as_kamailio() {
+    let cfg = r#"
+#!define MYDEF "defval"
+#!define MYNUM 42
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "app_lua.so"
+loadmodule "kemix.so"
+loadmodule "pv.so"
+loadmodule "sl.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let lua = r#"
+local function s(v) return type(v) .. ":" .. tostring(v) end
+function ksr_request_route()
+  local kx = KSR.kx
+  KSR.sl.send_reply(200, table.concat({s(kx.get_ruser()), s(kx.gete_ruser()), s(kx.getw_ruser()),
+    s(kx.get_rhost()), s(kx.get_fuser()), s(kx.get_duri()), s(kx.getw_duri()), s(kx.get_ua()),
+    s(kx.gete_ua()), s(kx.get_body()), s(kx.getw_body()), s(kx.get_bodylen()), s(kx.get_method()),
+    s(kx.get_status()), s(kx.gets_status()), s(kx.get_msgtype()), s(kx.get_protoid()),
+    s(kx.get_proto()), s(kx.get_au()), s(kx.get_conid()), s(kx.get_send_sock_port()),
+    s(kx.get_def("MYDEF")), s(kx.get_defn("MYNUM")), s(kx.get_def("NOPE")),
+    s(kx.ifdef("MYNUM")), s(kx.ifndef("MYNUM")), s(kx.get_envn("KD_NOPE_ENV"))}, " "))
+end
+"#;
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:127.0.0.1", c.port(), "kd-kx", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 nil:nil string: string:<null> string:127.0.0.1 string:alice nil:nil \
+         string:<null> nil:nil string: nil:nil string:<null> number:0 string:OPTIONS \
+         number:-1 nil:nil number:1 number:1 string:udp nil:nil number:-1 number:0 \
+         string:\"defval\" number:42 string: boolean:true boolean:false number:0",
+        "{r}"
+    );
+}
+
+/// Under `cfgengine "lua"` a module event with no callback parameter runs
+/// the config's native `event_route` block (Kamailio's nosip has no
+/// `event_callback` in 5.6: this is how a KEMI config handles non-SIP data).
+#[test]
+fn native_event_route_runs_without_a_callback() {
+    let cfg = r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "app_lua.so"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "nosip.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+event_route[nosip:msg] {
+  xlog("L_INFO", "kd native nosip [$mb]\n");
+}
+"#;
+    let lua = "function ksr_request_route() KSR.sl.send_reply(200, \"OK\") end\n";
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "this is not a sip message but long enough for nosip",
+    );
+    assert!(
+        s.wait_log(
+            "INFO: <script>: kd native nosip [this is not a sip message but long enough for nosip]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+}
