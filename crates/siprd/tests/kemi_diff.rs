@@ -485,3 +485,46 @@ event_route[nosip:msg] {
         s.log()
     );
 }
+
+/// Under KEMI, `ksr_onsend_route` also runs for the replies tm relays
+/// (Kamailio 5.6 does so without `onsend_route_reply`); not for sl's replies.
+#[test]
+fn ksr_onsend_route_sees_relayed_replies() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  if KSR.pv.get("$rU") == "local" then
+    KSR.sl.send_reply(200, "Local")
+    return
+  end
+  KSR.pv.sets("$du", "sip:127.0.0.1:{}")
+  KSR.tm.t_relay()
+end
+function ksr_onsend_route()
+  local b = KSR.pv.get("$snd(buf)") or ""
+  KSR.info("kd onsend [" .. string.match(b, "^[^\r\n]*") .. "]\n")
+end
+"#,
+        hop.port()
+    );
+    let s = start("loadmodule \"tm.so\"\nloadmodule \"tmx.so\"", "", &lua);
+    let c = UdpClient::new();
+    assert_eq!(ask(&s, &c, "local"), "Local");
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "kd-onsend", ""),
+    );
+    let (req, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
+    hop.answer(&req, from, "180 Ringing");
+    hop.answer(&req, from, "486 Busy Here");
+    for line in [
+        "kd onsend [INVITE sip:bob@127.0.0.1 SIP/2.0]",
+        "kd onsend [SIP/2.0 180 Ringing]",
+        "kd onsend [SIP/2.0 486 Busy Here]",
+    ] {
+        assert!(s.wait_log(line, WAIT), "{line}: {}", s.log());
+    }
+    assert!(!s.log().contains("kd onsend [SIP/2.0 200 Local]"));
+    assert!(!s.log().contains("kd onsend [SIP/2.0 100"));
+}
