@@ -528,3 +528,45 @@ end
     assert!(!s.log().contains("kd onsend [SIP/2.0 200 Local]"));
     assert!(!s.log().contains("kd onsend [SIP/2.0 100"));
 }
+
+/// Two branches relayed through a branch function: the failure function
+/// sees the R-URI the request was relayed with, not the last branch's
+/// (Kamailio 5.6).
+#[test]
+fn failure_sees_the_relayed_ruri_after_branch_routes() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  KSR.corex.append_branch_uri("sip:b1@127.0.0.1:{p}")
+  KSR.pv.sets("$ru", "sip:b0@127.0.0.1:{p}")
+  KSR.tm.t_on_branch("on_branch")
+  KSR.tm.t_on_failure("on_failure")
+  KSR.tm.t_relay()
+end
+function on_branch()
+  KSR.info("kd branch " .. KSR.pv.get("$ru") .. "\n")
+end
+function on_failure()
+  KSR.info("kd failure " .. KSR.pv.get("$ru") .. "\n")
+end
+"#,
+        p = hop.port()
+    );
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"corex.so\"",
+        "",
+        &lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "kd-br", ""),
+    );
+    for _ in 0..2 {
+        let (req, from) = hop.recv_start("INVITE", WAIT).expect("a branch");
+        hop.answer(&req, from, "404 Not Found");
+    }
+    let want = format!("kd failure sip:b0@127.0.0.1:{}", hop.port());
+    assert!(s.wait_log(&want, WAIT), "{}", s.log());
+}
