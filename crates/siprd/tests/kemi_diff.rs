@@ -203,6 +203,8 @@ function ksr_request_route()
     KSR.sl.send_reply(200, s(r) .. " " .. s(KSR.pv.get("$var(y)")) .. " " .. s(r2) .. " "
       .. s(KSR.pv.get("$var(i)")) .. " " .. s(r3) .. " " .. s(KSR.htable.sht_get("t", "k"))
       .. " " .. s(KSR.pv.get("$var(f)")))
+  elseif u == "fix" then
+    KSR.sl.send_reply(200, s(KSR.hdr.is_present(nil)) .. " " .. s(KSR.hdr.is_present(5)))
   elseif u == "exit" then
     local ok, e = pcall(function() KSR.x.exit() end)
     KSR.sl.send_reply(200, tostring(ok) .. " " .. tostring(e))
@@ -227,6 +229,8 @@ end
         ask(&s, &c, "nil"),
         "boolean:true string: boolean:true number:0 number:1 number:0 number:3"
     );
+    // an argument its fix-up refuses: the function's -1 (Kamailio)
+    assert_eq!(ask(&s, &c, "fix"), "number:-1 number:-1");
     assert_eq!(ask(&s, &c, "exit"), "false ~~ksr~exit~~");
 }
 

@@ -633,8 +633,10 @@ fn native_fn(
                             match a {
                                 Ok(a) => out.push(a),
                                 Err(e) => {
+                                    // the call fails as the function would
+                                    // (-1), as Kamailio's for an empty header name
                                     tracing::error!("KSR: {}: {e}", n.name);
-                                    return None;
+                                    return Some(-1);
                                 }
                             }
                         }
