@@ -54,10 +54,12 @@ pub struct SndInfo {
 }
 
 /// The onsend route for a request (`reply` false) or a relayed reply: None
-/// when the config has none, or for replies without `onsend_route_reply`.
+/// when the config has none, or for replies without `onsend_route_reply`
+/// (a native config; Kamailio 5.6 runs `ksr_onsend_route` for the replies
+/// tm relays whatever that parameter says).
 #[inline]
 pub fn route_for(rt: &Runtime, reply: bool) -> Option<RouteRef> {
-    if reply && !rt.settings.onsend_route_reply {
+    if reply && !rt.settings.onsend_route_reply && rt.kemi.is_none() {
         return None;
     }
     rt.onsend

@@ -203,6 +203,8 @@ function ksr_request_route()
     KSR.sl.send_reply(200, s(r) .. " " .. s(KSR.pv.get("$var(y)")) .. " " .. s(r2) .. " "
       .. s(KSR.pv.get("$var(i)")) .. " " .. s(r3) .. " " .. s(KSR.htable.sht_get("t", "k"))
       .. " " .. s(KSR.pv.get("$var(f)")))
+  elseif u == "fix" then
+    KSR.sl.send_reply(200, s(KSR.hdr.is_present(nil)) .. " " .. s(KSR.hdr.is_present(5)))
   elseif u == "exit" then
     local ok, e = pcall(function() KSR.x.exit() end)
     KSR.sl.send_reply(200, tostring(ok) .. " " .. tostring(e))
@@ -227,6 +229,8 @@ end
         ask(&s, &c, "nil"),
         "boolean:true string: boolean:true number:0 number:1 number:0 number:3"
     );
+    // an argument its fix-up refuses: the function's -1 (Kamailio)
+    assert_eq!(ask(&s, &c, "fix"), "number:-1 number:-1");
     assert_eq!(ask(&s, &c, "exit"), "false ~~ksr~exit~~");
 }
 
@@ -400,4 +404,173 @@ end
             .all(|l| l == "SIP/2.0 404 Stateful"),
         "{lines:?}"
     );
+}
+
+/// `KSR.kx.*` (kemix) as Kamailio 5.6.3 answered for the same request.
+#[test]
+fn kx_getters_as_kamailio() {
+    let cfg = r#"
+#!define MYDEF "defval"
+#!define MYNUM 42
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "app_lua.so"
+loadmodule "kemix.so"
+loadmodule "pv.so"
+loadmodule "sl.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let lua = r#"
+local function s(v) return type(v) .. ":" .. tostring(v) end
+function ksr_request_route()
+  local kx = KSR.kx
+  KSR.sl.send_reply(200, table.concat({s(kx.get_ruser()), s(kx.gete_ruser()), s(kx.getw_ruser()),
+    s(kx.get_rhost()), s(kx.get_fuser()), s(kx.get_duri()), s(kx.getw_duri()), s(kx.get_ua()),
+    s(kx.gete_ua()), s(kx.get_body()), s(kx.getw_body()), s(kx.get_bodylen()), s(kx.get_method()),
+    s(kx.get_status()), s(kx.gets_status()), s(kx.get_msgtype()), s(kx.get_protoid()),
+    s(kx.get_proto()), s(kx.get_au()), s(kx.get_conid()), s(kx.get_send_sock_port()),
+    s(kx.get_def("MYDEF")), s(kx.get_defn("MYNUM")), s(kx.get_def("NOPE")),
+    s(kx.ifdef("MYNUM")), s(kx.ifndef("MYNUM")), s(kx.get_envn("KD_NOPE_ENV"))}, " "))
+end
+"#;
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:127.0.0.1", c.port(), "kd-kx", ""),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 nil:nil string: string:<null> string:127.0.0.1 string:alice nil:nil \
+         string:<null> nil:nil string: nil:nil string:<null> number:0 string:OPTIONS \
+         number:-1 nil:nil number:1 number:1 string:udp nil:nil number:-1 number:0 \
+         string:\"defval\" number:42 string: boolean:true boolean:false number:0",
+        "{r}"
+    );
+}
+
+/// Under `cfgengine "lua"` a module event with no callback parameter runs
+/// the config's native `event_route` block (Kamailio's nosip has no
+/// `event_callback` in 5.6: this is how a KEMI config handles non-SIP data).
+#[test]
+fn native_event_route_runs_without_a_callback() {
+    let cfg = r#"
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "app_lua.so"
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "nosip.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+event_route[nosip:msg] {
+  xlog("L_INFO", "kd native nosip [$mb]\n");
+}
+"#;
+    let lua = "function ksr_request_route() KSR.sl.send_reply(200, \"OK\") end\n";
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        "this is not a sip message but long enough for nosip",
+    );
+    assert!(
+        s.wait_log(
+            "INFO: <script>: kd native nosip [this is not a sip message but long enough for nosip]",
+            WAIT
+        ),
+        "{}",
+        s.log()
+    );
+}
+
+/// Under KEMI, `ksr_onsend_route` also runs for the replies tm relays
+/// (Kamailio 5.6 does so without `onsend_route_reply`); not for sl's replies.
+#[test]
+fn ksr_onsend_route_sees_relayed_replies() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  if KSR.pv.get("$rU") == "local" then
+    KSR.sl.send_reply(200, "Local")
+    return
+  end
+  KSR.pv.sets("$du", "sip:127.0.0.1:{}")
+  KSR.tm.t_relay()
+end
+function ksr_onsend_route()
+  local b = KSR.pv.get("$snd(buf)") or ""
+  KSR.info("kd onsend [" .. string.match(b, "^[^\r\n]*") .. "]\n")
+end
+"#,
+        hop.port()
+    );
+    let s = start("loadmodule \"tm.so\"\nloadmodule \"tmx.so\"", "", &lua);
+    let c = UdpClient::new();
+    assert_eq!(ask(&s, &c, "local"), "Local");
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:bob@127.0.0.1", c.port(), "kd-onsend", ""),
+    );
+    let (req, from) = hop.recv_start("INVITE", WAIT).expect("relayed");
+    hop.answer(&req, from, "180 Ringing");
+    hop.answer(&req, from, "486 Busy Here");
+    for line in [
+        "kd onsend [INVITE sip:bob@127.0.0.1 SIP/2.0]",
+        "kd onsend [SIP/2.0 180 Ringing]",
+        "kd onsend [SIP/2.0 486 Busy Here]",
+    ] {
+        assert!(s.wait_log(line, WAIT), "{line}: {}", s.log());
+    }
+    assert!(!s.log().contains("kd onsend [SIP/2.0 200 Local]"));
+    assert!(!s.log().contains("kd onsend [SIP/2.0 100"));
+}
+
+/// Two branches relayed through a branch function: the failure function
+/// sees the R-URI the request was relayed with, not the last branch's
+/// (Kamailio 5.6).
+#[test]
+fn failure_sees_the_relayed_ruri_after_branch_routes() {
+    let hop = NextHop::new();
+    let lua = format!(
+        r#"
+function ksr_request_route()
+  KSR.corex.append_branch_uri("sip:b1@127.0.0.1:{p}")
+  KSR.pv.sets("$ru", "sip:b0@127.0.0.1:{p}")
+  KSR.tm.t_on_branch("on_branch")
+  KSR.tm.t_on_failure("on_failure")
+  KSR.tm.t_relay()
+end
+function on_branch()
+  KSR.info("kd branch " .. KSR.pv.get("$ru") .. "\n")
+end
+function on_failure()
+  KSR.info("kd failure " .. KSR.pv.get("$ru") .. "\n")
+end
+"#,
+        p = hop.port()
+    );
+    let s = start(
+        "loadmodule \"tm.so\"\nloadmodule \"tmx.so\"\nloadmodule \"corex.so\"",
+        "",
+        &lua,
+    );
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:x@127.0.0.1", c.port(), "kd-br", ""),
+    );
+    for _ in 0..2 {
+        let (req, from) = hop.recv_start("INVITE", WAIT).expect("a branch");
+        hop.answer(&req, from, "404 Not Found");
+    }
+    let want = format!("kd failure sip:b0@127.0.0.1:{}", hop.port());
+    assert!(s.wait_log(&want, WAIT), "{}", s.log());
 }

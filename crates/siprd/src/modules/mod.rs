@@ -13,6 +13,7 @@ pub mod evrexec;
 pub mod htable;
 pub mod jansson;
 pub mod jsonrpcs;
+pub mod kemix;
 pub mod kex;
 pub mod maxfwd;
 pub mod nosip;
@@ -57,6 +58,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "siputils",
         new: || Box::new(siputils::Siputils::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "kemix",
+        new: || Box::new(kemix::Kemix),
         requires: &[],
     },
     ModuleInfo {

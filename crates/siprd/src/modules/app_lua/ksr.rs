@@ -156,6 +156,8 @@ pub const EXCLUDED: &[&str] = &[
 pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.dbg/info/notice/warn/err/crit", "msg"),
     ("KSR.log", "level, msg"),
+    ("KSR.kx.get_*/gete_*/getw_*", ""),
+    ("KSR.kx.get_def/get_defn/ifdef/ifndef/get_env/get_envn", "name"),
     ("KSR.setflag/resetflag/isflagset", "flag"),
     ("KSR.is_method", "methods"),
     ("KSR.is_method_in", "letters"),
@@ -423,6 +425,9 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
     specials(lua, &ksr)?;
     super::ksr_core::install(lua, &ksr)?;
     super::ksr_pvx::install(lua, &ksr)?;
+    if rt.load_order.contains(&"kemix") {
+        super::ksr_kx::install(lua, &ksr, rt)?;
+    }
     async_fns(lua, &ksr)?;
     arg_guards(lua, &ksr)?;
     GUARDED.with(|g| g.borrow_mut().clear());
@@ -628,8 +633,10 @@ fn native_fn(
                             match a {
                                 Ok(a) => out.push(a),
                                 Err(e) => {
+                                    // the call fails as the function would
+                                    // (-1), as Kamailio's for an empty header name
                                     tracing::error!("KSR: {}: {e}", n.name);
-                                    return None;
+                                    return Some(-1);
                                 }
                             }
                         }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod kemi_names;
 pub mod ksr;
 mod ksr_core;
+mod ksr_kx;
 mod ksr_pvx;
 
 use crate::context::Ctx;

@@ -454,6 +454,16 @@ fn add_branch(
     };
     ctx.ruri_bflags = keep_bflags;
     (ctx.new_uri, ctx.dst_uri, ctx.edits, ctx.flags, ctx.exec) = keep;
+    if built.is_some() {
+        // a failure route sees the request's R-URI and $du as relayed, not
+        // those of the last branch built (Kamailio 5.6, with branch routes)
+        let mut inner = tx.entry.inner.lock();
+        let from_failure = ctx.exec.route_type & route_type::FAILURE != 0 && inner.failure_runs > 0;
+        if let Some(s) = inner.saved.as_mut().filter(|_| !from_failure) {
+            s.new_uri = ctx.new_uri.clone();
+            s.dst_uri = ctx.dst_uri.clone();
+        }
+    }
     built
 }
 
