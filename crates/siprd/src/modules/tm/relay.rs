@@ -912,6 +912,12 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
                 r.pass_up = true;
             }
         }
+        if code < 200 && u.code >= 200 && !(u.cancel_sent || cancelling) {
+            // A provisional reply after the branch's final one (the next hop
+            // answering a retransmission late): Kamailio 5.6 runs
+            // onreply_route for it and relays nothing.
+            late = true;
+        }
         u.last = u.last.max(code);
         if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
             u.tx.set_fr(now, fr_inv);
