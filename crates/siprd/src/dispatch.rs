@@ -297,6 +297,10 @@ pub fn route_message(
     missing_log: &RateLimit,
     ctx: &mut Ctx,
 ) {
+    let _prefix = rt
+        .log_prefix
+        .as_ref()
+        .map(|f| crate::log::MsgPrefix::set(&f.eval(ctx)));
     let is_request = ctx.msg.is_request();
     if let Some(ev) = pre_routing {
         let rtype = if is_request {

@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
@@ -45,7 +45,6 @@ static LEVEL: AtomicI32 = AtomicI32::new(DEFAULT_LEVEL);
 static TO_SYSLOG: AtomicBool = AtomicBool::new(false);
 static COLOR: AtomicBool = AtomicBool::new(false);
 static SYSLOG_FACILITY: AtomicI32 = AtomicI32::new(libc::LOG_DAEMON);
-static PREFIX: arc_swap::ArcSwapOption<String> = arc_swap::ArcSwapOption::const_empty();
 
 /// The current `debug` level.
 pub fn level() -> i32 {
@@ -102,8 +101,32 @@ pub fn parse_level(s: &str) -> Option<i32> {
 }
 
 thread_local! {
+    /// The evaluated `log_prefix` while this thread handles a received
+    /// message ([`MsgPrefix`]).
+    static MSG_PREFIX: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     static RANK: Cell<usize> = const { Cell::new(0) };
     static TID: Cell<i64> = const { Cell::new(0) };
+}
+
+/// `log_prefix` for the message this thread is handling: Kamailio 5.6
+/// evaluates it once when a SIP message is received (before any route) and
+/// prints it after the level (`INFO: <prefix><script>: ...`) on every line
+/// logged until the message is done; lines logged outside message handling
+/// have none. Dropping the guard clears it.
+pub struct MsgPrefix(());
+
+impl MsgPrefix {
+    pub fn set(text: &[u8]) -> MsgPrefix {
+        let text = String::from_utf8_lossy(text).into_owned();
+        MSG_PREFIX.with(|p| *p.borrow_mut() = Some(text));
+        MsgPrefix(())
+    }
+}
+
+impl Drop for MsgPrefix {
+    fn drop(&mut self) {
+        MSG_PREFIX.with(|p| *p.borrow_mut() = None);
+    }
 }
 
 /// Sets the rank printed for this thread (workers call it at start).
@@ -130,8 +153,6 @@ pub struct LogOptions {
     pub stderr: bool,
     /// `-e`: colour level names (stderr only).
     pub color: bool,
-    /// `log_prefix` (a static string here; printed before each line).
-    pub prefix: Option<String>,
     /// `log_facility` (e.g. `LOG_LOCAL0`); default LOG_DAEMON.
     pub facility: Option<String>,
     /// syslog ident (`log_name`), default "siprd".
@@ -175,7 +196,6 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
         set_level(l);
     }
     COLOR.store(opts.color && opts.stderr, Ordering::Relaxed);
-    PREFIX.store(opts.prefix.clone().filter(|p| !p.is_empty()).map(Arc::new));
     if let Some(f) = &opts.facility {
         let fac = parse_facility(f).ok_or_else(|| format!("unknown log_facility `{f}`"))?;
         SYSLOG_FACILITY.store(fac, Ordering::Relaxed);
@@ -248,9 +268,6 @@ fn color_of(level: i32) -> &'static str {
 
 fn write_line(level: i32, module: &str, loc: Option<(&str, u32)>, msg: &str) {
     let mut line = String::with_capacity(msg.len() + 64);
-    if let Some(p) = PREFIX.load().as_deref() {
-        line.push_str(p);
-    }
     let rank = RANK.with(|r| r.get());
     let _ = write!(line, "{rank:2}({}) ", tid());
     let color = COLOR.load(Ordering::Relaxed);
@@ -262,17 +279,20 @@ fn write_line(level: i32, module: &str, loc: Option<(&str, u32)>, msg: &str) {
     if color {
         line.push_str("\x1b[0m");
     }
+    line.push(' ');
+    MSG_PREFIX.with(|p| {
+        if let Some(p) = p.borrow().as_deref() {
+            line.push_str(p);
+        }
+    });
     match loc {
         // emit_head: the module part is printed verbatim
-        Some(("", 0)) => {
-            line.push(' ');
-            line.push_str(module);
-        }
+        Some(("", 0)) => line.push_str(module),
         Some((f, l)) => {
-            let _ = write!(line, " <{module}> [{f}:{l}]");
+            let _ = write!(line, "<{module}> [{f}:{l}]");
         }
         None => {
-            let _ = write!(line, " <{module}>");
+            let _ = write!(line, "<{module}>");
         }
     }
     line.push_str(": ");

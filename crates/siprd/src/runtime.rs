@@ -70,6 +70,9 @@ pub struct Runtime {
     auto_aliases: OnceLock<Vec<AutoAlias>>,
     stopping: AtomicBool,
     faked: Message,
+    /// `log_prefix` as a format, evaluated on each received message (see
+    /// `crate::log::MsgPrefix`); None when unset or empty.
+    pub log_prefix: Option<siprd_script::pv::Format<Ctx>>,
 }
 
 /// What runs when a route is taken: a compiled block of the native config, or
@@ -212,7 +215,7 @@ impl Runtime {
                 )
             }
         };
-        Runtime {
+        let mut rt = Runtime {
             settings: p.settings,
             program: p.program,
             hooks: p.hooks,
@@ -228,7 +231,19 @@ impl Runtime {
             auto_aliases: OnceLock::new(),
             stopping: AtomicBool::new(false),
             faked,
+            log_prefix: None,
+        };
+        if !rt.settings.log_prefix.is_empty() {
+            let text = rt.settings.log_prefix.clone();
+            let mut fx = rt.fixup_ctx();
+            let parsed = siprd_script::pv::parse_format(&mut fx, &text);
+            drop(fx);
+            match parsed {
+                Ok(f) => rt.log_prefix = Some(f),
+                Err(e) => tracing::error!("log_prefix: bad format `{text}`: {e}"),
+            }
         }
+        rt
     }
 
     /// The synthetic request used by event routes: a clone of the one parsed

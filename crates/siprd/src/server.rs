@@ -136,7 +136,6 @@ pub fn run(mut opts: RunOpts) -> i32 {
         level: Some(s.debug),
         stderr: s.log_stderror || opts.log_stderr,
         color: opts.log_color,
-        prefix: (!s.log_prefix.is_empty()).then(|| s.log_prefix.clone()),
         facility: Some(s.log_facility.clone()),
         name: Some(s.log_name.clone()),
     };

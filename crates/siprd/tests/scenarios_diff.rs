@@ -234,3 +234,85 @@ request_route {
         assert_eq!(header(&r, "X-R"), Some(want), "{params}: {r}");
     }
 }
+
+/// Kamailio 5.6.3 evaluates `log_prefix` (a format) once per received
+/// message, before any route, and prints it after the level on every line
+/// logged while the message is handled; lines logged outside a message
+/// (htable:mod-init) have no prefix.
+#[test]
+fn log_prefix_is_a_per_message_format() {
+    let cfg = tm_cfg(
+        1,
+        "log_prefix=\"{$rm $ci $var(n)} \"\nloadmodule \"htable.so\"",
+        r#"
+event_route[htable:mod-init] {
+    xlog("L_INFO", "init done\n");
+}
+request_route {
+    $var(n) = $var(n) + 1;
+    xlog("L_INFO", "seen $var(n)\n");
+    sl_send_reply("200", "ok");
+}
+"#,
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    for id in ["lp-1", "lp-2"] {
+        c.request(
+            s.udp_addr(),
+            &request("OPTIONS", "sip:x@127.0.0.1", c.port(), id, ""),
+        );
+    }
+    assert!(
+        s.wait_log("INFO: {OPTIONS lp-2 1} <script>: seen 2", WAIT),
+        "{}",
+        s.log()
+    );
+    let log = s.log();
+    assert!(
+        log.contains("INFO: {OPTIONS lp-1 0} <script>: seen 1"),
+        "{log}"
+    );
+    assert!(log.contains("INFO: <script>: init done"), "{log}");
+}
+
+/// Kamailio 5.6.3: a provisional reply arriving after the branch's final
+/// reply (a next hop answering a retransmitted INVITE late) runs
+/// onreply_route and is not relayed.
+#[test]
+fn late_provisional_after_final_runs_onreply_route() {
+    let hop = NextHop::new();
+    let cfg = tm_cfg(
+        1,
+        "",
+        &r#"
+request_route {
+    if (is_method("ACK")) { exit; }
+    t_on_reply("R");
+    t_relay_to_udp("127.0.0.1", "HOP");
+}
+onreply_route[R] {
+    xlog("L_INFO", "ONREPLY $rs\n");
+}
+"#
+        .replace("HOP", &hop.port().to_string()),
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:b@127.0.0.1", c.port(), "late-180", ""),
+    );
+    let (req, from) = hop.recv_start("INVITE ", WAIT).expect("INVITE at the hop");
+    hop.answer(&req, from, "486 Busy Here");
+    assert!(s.wait_log("ONREPLY 486", WAIT), "{}", s.log());
+    hop.answer(&req, from, "180 Ringing");
+    assert!(s.wait_log("ONREPLY 180", WAIT), "{}", s.log());
+    let got = c.first_lines(Duration::from_millis(500));
+    assert!(
+        got.iter().all(|l| !l.starts_with("SIP/2.0 180")),
+        "{got:?}\n{}",
+        s.log()
+    );
+    assert!(got.iter().any(|l| l.starts_with("SIP/2.0 486")), "{got:?}");
+}

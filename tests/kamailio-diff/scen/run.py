@@ -9,7 +9,9 @@ End-to-end differential runner for whole configs. A scenario file defines
 The same config runs on Kamailio 5.6.3 and on siprd; everything noted, plus
 each log line the script printed with a `@@` marker, is normalised and the
 two transcripts are diffed. Log lines are compared sorted (processes
-interleave), notes in order.
+interleave), notes in order. Timing shows through now and then (a UDP
+retransmission caught or not, htable expiry at second granularity): rerun a
+scenario before believing a one-off difference.
 """
 import os, re, socket, subprocess, sys, time, json, difflib
 

@@ -16,7 +16,7 @@ loadmodule "nosip.so"
 modparam("nosip", "msg_match", "^(RESUME|PING) ")
 modparam("nosip", "msg_skip", "^JUNK")
 event_route[nosip:msg] {
-    xlog("L_INFO", "@@NOSIP [$(mb{s.substr,0,12})]\n");
+    xlog("L_INFO", "@@NOSIP [$(mb{s.substr,0,10})]\n");
     if ($(mb{s.select,1, }) == "RESUME") {
         $var(r) = t_continue("$(mb{s.select,2, }{s.int})", "$(mb{s.select,3, }{s.int})", "RESUME");
         xlog("L_INFO", "@@CONTINUE $var(r)\n");
