@@ -923,11 +923,13 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
                 r.pass_up = true;
             }
         }
-        let ended = u.code >= 200 && !(u.cancel_sent || cancelling);
+        // A branch with its final reply is not cancelled when the others
+        // are (after its 2xx, or a CANCEL from upstream).
+        let ended = u.code >= 200 && !u.cancel_sent;
         if ended && !r.pass_up && !late {
             // Any other reply on a branch that already ended (a 1xx after
-            // its final reply, a non-INVITE final retransmitted): onreply_route
-            // sees it and it goes no further (as Kamailio 5.6).
+            // its final reply, even a 2xx, a non-INVITE final retransmitted):
+            // onreply_route sees it and it goes no further (as Kamailio 5.6).
             seen_only = true;
         }
         u.last = u.last.max(code);
