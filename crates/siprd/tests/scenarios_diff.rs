@@ -276,84 +276,58 @@ request_route {
     assert!(log.contains("INFO: <script>: init done"), "{log}");
 }
 
+/// A 180 from the next hop after it answered `final_reply`: onreply_route
+/// sees both, the caller gets the final reply and not the 180.
+fn provisional_after_final(final_reply: &str, call_id: &str) {
+    let hop = NextHop::new();
+    let cfg = tm_cfg(
+        1,
+        "",
+        &r#"
+request_route {
+    if (is_method("ACK")) { exit; }
+    t_on_reply("R");
+    t_relay_to_udp("127.0.0.1", "HOP");
+}
+onreply_route[R] {
+    xlog("L_INFO", "ONREPLY $rs\n");
+}
+"#
+        .replace("HOP", &hop.port().to_string()),
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:b@127.0.0.1", c.port(), call_id, ""),
+    );
+    let (req, from) = hop.recv_start("INVITE ", WAIT).expect("INVITE at the hop");
+    hop.answer(&req, from, final_reply);
+    let code = &final_reply[..3];
+    assert!(s.wait_log(&format!("ONREPLY {code}"), WAIT), "{}", s.log());
+    hop.answer(&req, from, "180 Ringing");
+    assert!(s.wait_log("ONREPLY 180", WAIT), "{}", s.log());
+    let got = c.first_lines(Duration::from_millis(500));
+    assert!(
+        got.iter().all(|l| !l.starts_with("SIP/2.0 180")),
+        "{got:?}\n{}",
+        s.log()
+    );
+    let relayed = format!("SIP/2.0 {code}");
+    assert!(got.iter().any(|l| l.starts_with(&relayed)), "{got:?}");
+}
+
 /// Kamailio 5.6.3: a provisional reply arriving after the branch's final
 /// reply (a next hop answering a retransmitted INVITE late) runs
 /// onreply_route and is not relayed.
 #[test]
 fn late_provisional_after_final_runs_onreply_route() {
-    let hop = NextHop::new();
-    let cfg = tm_cfg(
-        1,
-        "",
-        &r#"
-request_route {
-    if (is_method("ACK")) { exit; }
-    t_on_reply("R");
-    t_relay_to_udp("127.0.0.1", "HOP");
-}
-onreply_route[R] {
-    xlog("L_INFO", "ONREPLY $rs\n");
-}
-"#
-        .replace("HOP", &hop.port().to_string()),
-    );
-    let s = Siprd::start(&cfg);
-    let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:b@127.0.0.1", c.port(), "late-180", ""),
-    );
-    let (req, from) = hop.recv_start("INVITE ", WAIT).expect("INVITE at the hop");
-    hop.answer(&req, from, "486 Busy Here");
-    assert!(s.wait_log("ONREPLY 486", WAIT), "{}", s.log());
-    hop.answer(&req, from, "180 Ringing");
-    assert!(s.wait_log("ONREPLY 180", WAIT), "{}", s.log());
-    let got = c.first_lines(Duration::from_millis(500));
-    assert!(
-        got.iter().all(|l| !l.starts_with("SIP/2.0 180")),
-        "{got:?}\n{}",
-        s.log()
-    );
-    assert!(got.iter().any(|l| l.starts_with("SIP/2.0 486")), "{got:?}");
+    provisional_after_final("486 Busy Here", "late-180");
 }
 
-/// Kamailio 5.6.3: after a branch's 2xx (which cancels the other branches),
-/// a provisional reply on that branch still runs onreply_route, and is not
-/// relayed.
+/// Kamailio 5.6.3: the same after the branch's 2xx, although the 2xx cancels
+/// the other branches.
 #[test]
 fn provisional_after_a_2xx_runs_onreply_route() {
-    let hop = NextHop::new();
-    let cfg = tm_cfg(
-        1,
-        "",
-        &r#"
-request_route {
-    if (is_method("ACK")) { exit; }
-    t_on_reply("R");
-    t_relay_to_udp("127.0.0.1", "HOP");
-}
-onreply_route[R] {
-    xlog("L_INFO", "ONREPLY $rs\n");
-}
-"#
-        .replace("HOP", &hop.port().to_string()),
-    );
-    let s = Siprd::start(&cfg);
-    let c = UdpClient::new();
-    c.send(
-        s.udp_addr(),
-        &request("INVITE", "sip:b@127.0.0.1", c.port(), "late-180-2xx", ""),
-    );
-    let (req, from) = hop.recv_start("INVITE ", WAIT).expect("INVITE at the hop");
-    hop.answer(&req, from, "200 OK");
-    assert!(s.wait_log("ONREPLY 200", WAIT), "{}", s.log());
-    hop.answer(&req, from, "180 Ringing");
-    assert!(s.wait_log("ONREPLY 180", WAIT), "{}", s.log());
-    let got = c.first_lines(Duration::from_millis(500));
-    assert!(
-        got.iter().all(|l| !l.starts_with("SIP/2.0 180")),
-        "{got:?}\n{}",
-        s.log()
-    );
-    assert!(got.iter().any(|l| l.starts_with("SIP/2.0 200")), "{got:?}");
+    provisional_after_final("200 OK", "late-180-2xx");
 }
