@@ -405,16 +405,16 @@ impl Runtime {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    /// Resolve an event by name (`"htable:mod-init"`): Some when the config
-    /// defines `event_route[name]`, or under KEMI when a callback takes it:
-    /// the raising module's `event_callback` (`kemi.event_route_callback` for
-    /// `core:*`), else a script function of that very name (evrexec tasks).
     /// True when module `a` was loaded before module `b` (both loaded).
     pub fn loaded_before(&self, a: &str, b: &str) -> bool {
         let pos = |n: &str| self.load_order.iter().position(|m| *m == n);
         matches!((pos(a), pos(b)), (Some(x), Some(y)) if x < y)
     }
 
+    /// Resolve an event by name (`"htable:mod-init"`): Some when the config
+    /// defines `event_route[name]`, or under KEMI when a callback takes it:
+    /// the raising module's `event_callback` (`kemi.event_route_callback` for
+    /// `core:*`), else a script function of that very name (evrexec tasks).
     pub fn event(&self, name: &str) -> Option<EventHandle> {
         let Some(k) = &self.kemi else {
             return self.program.event_route(name).map(|route| EventHandle {
