@@ -399,15 +399,17 @@ pub(crate) fn next_faked_id() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static MAIN: AtomicU32 = AtomicU32::new(0);
     thread_local! {
-        static FAKED: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+        /// This thread's last id, and whether it is the main thread (asked
+        /// once: the thread's name is behind a reference count).
+        static FAKED: std::cell::Cell<Option<(u32, bool)>> = const { std::cell::Cell::new(None) };
     }
-    let main = std::thread::current().name() == Some("main");
     FAKED.with(|f| {
-        let v = f
-            .get()
-            .unwrap_or_else(|| MAIN.load(Ordering::Relaxed))
-            .wrapping_add(1);
-        f.set(Some(v));
+        let (last, main) = f.get().unwrap_or_else(|| {
+            let main = std::thread::current().name() == Some("main");
+            (MAIN.load(Ordering::Relaxed), main)
+        });
+        let v = last.wrapping_add(1);
+        f.set(Some((v, main)));
         if main {
             MAIN.store(v, Ordering::Relaxed);
         }

@@ -95,13 +95,19 @@ impl Dispatcher {
 
     /// Data that is not routable SIP: non-SIP hooks (nosip) first, then, for
     /// real parse errors, `event_route[core:receive-parse-error]`.
-    fn on_parse_error(&self, io: &mut WorkerIo, pkt: Received, reason: &str, parse_error: bool) {
+    fn on_parse_error(&self, io: &mut WorkerIo, pkt: Received, refusal: Refusal) {
         let rcv = RcvInfo::of(&pkt);
         for hook in &self.rt.hooks.non_sip {
             if self.with_ctx(|ctx| ctx.with_io(io, |ctx| hook(ctx, &pkt))) == HookAction::Stop {
                 return;
             }
         }
+        // Another protocol's request line (HTTP) or another SIP version is
+        // not a parse error for Kamailio: only non-SIP hooks see it.
+        let parse_error = match &refusal {
+            Refusal::Unparsable(_) => !looks_like_other_protocol(&pkt.data),
+            _ => false,
+        };
         if !parse_error {
             return;
         }
@@ -117,12 +123,35 @@ impl Dispatcher {
             });
         } else if self.bad_message_log.allow() {
             tracing::warn!(
-                "dropping unparsable message from {}:{}: {reason}",
+                "dropping unparsable message from {}:{}: {refusal}",
                 pkt.proto,
                 pkt.src
             );
         }
         close_stream(&self.rt, &rcv);
+    }
+}
+
+/// Why a received message is not routed as SIP; only non-SIP hooks
+/// (nosip, xhttp) may take it. Described only when logged.
+enum Refusal {
+    Unparsable(siprd_sip::ParseError),
+    /// A bare first line.
+    NoHeaders,
+    /// HTTP on a SIP listener: xhttp may answer it, else it is dropped.
+    Http,
+    /// A request of another SIP version.
+    OtherVersion,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Unparsable(e) => e.fmt(f),
+            Refusal::NoHeaders => f.write_str("no headers"),
+            Refusal::Http => f.write_str("HTTP request"),
+            Refusal::OtherVersion => f.write_str("not SIP/2.0"),
+        }
     }
 }
 
@@ -207,25 +236,18 @@ impl Handler for Dispatcher {
         // Parsed in place into the worker's context; the checks below only
         // read it, and a message that is not routed is left for the next one.
         let refused = self.with_ctx(|ctx| match ctx.parse_msg(pkt.data.clone()) {
-            // Another protocol's request line (HTTP) or another SIP version is
-            // not a parse error for Kamailio: only non-SIP hooks see it.
-            Err(e) => Some((e.to_string(), !looks_like_other_protocol(&pkt.data))),
-            // A bare first line: not routable SIP (nosip may want it).
-            Ok(()) if ctx.msg.header_lines() == 0 => Some(("no headers".to_string(), false)),
-            // HTTP on a SIP listener is never routed as SIP: xhttp (a non-SIP
-            // hook) may answer it, else it is dropped, as in Kamailio.
-            Ok(()) if ctx.msg.is_http() => Some(("HTTP request".to_string(), false)),
-            // A request of another SIP version: Kamailio hands it to non-SIP
-            // handlers only.
+            Err(e) => Some(Refusal::Unparsable(e)),
+            Ok(()) if ctx.msg.header_lines() == 0 => Some(Refusal::NoHeaders),
+            Ok(()) if ctx.msg.is_http() => Some(Refusal::Http),
             Ok(())
                 if ctx.msg.is_request() && !ctx.msg.version().eq_ignore_ascii_case(b"SIP/2.0") =>
             {
-                Some(("not SIP/2.0".to_string(), false))
+                Some(Refusal::OtherVersion)
             }
             Ok(()) => None,
         });
-        if let Some((reason, parse_error)) = refused {
-            return self.on_parse_error(io, pkt, &reason, parse_error);
+        if let Some(refusal) = refused {
+            return self.on_parse_error(io, pkt, refusal);
         }
         let rcv = RcvInfo::of(&pkt);
         self.with_ctx(|ctx| {

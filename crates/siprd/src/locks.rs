@@ -7,8 +7,8 @@
 //! the execution ends (exit, drop, an error, or a forgotten unlock) is released
 //! with a warning instead of blocking the server for ever.
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
-use smallvec::SmallVec;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -115,12 +115,31 @@ impl OwnedLock {
     }
 }
 
-/// One lock held by an execution, with a label for the leak warning. The
-/// label is kept inline (short keys do not allocate): taking a lock is on
+/// Which script function took a lock, for the leak warning. The key is a
+/// shared handle, so recording a lock copies nothing: taking a lock is on
 /// the per-message path, the warning almost never is.
+pub enum LockLabel {
+    /// cfgutils `lock("key")`.
+    Cfg(Bytes),
+    /// htable `sht_lock(table=>key)`.
+    Sht { table: Arc<str>, key: Bytes },
+}
+
+impl std::fmt::Display for LockLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockLabel::Cfg(key) => write!(f, "lock(\"{}\")", String::from_utf8_lossy(key)),
+            LockLabel::Sht { table, key } => {
+                write!(f, "sht_lock({table}=>{})", String::from_utf8_lossy(key))
+            }
+        }
+    }
+}
+
+/// One lock held by an execution.
 pub struct Held {
     pub lock: Arc<OwnedLock>,
-    pub label: SmallVec<[u8; 48]>,
+    pub label: LockLabel,
 }
 
 /// The locks an execution has taken and not released yet.
@@ -130,14 +149,9 @@ pub struct HeldLocks {
 }
 
 impl HeldLocks {
-    /// Record `lock`; `label` is the concatenation of the parts, e.g.
-    /// `[b"lock(\"", key, b"\")"]`.
-    pub fn push(&mut self, lock: Arc<OwnedLock>, label: &[&[u8]]) {
-        let mut text = SmallVec::new();
-        for part in label {
-            text.extend_from_slice(part);
-        }
-        self.held.push(Held { lock, label: text });
+    /// Record `lock`, taken by the function `label` names.
+    pub fn push(&mut self, lock: Arc<OwnedLock>, label: LockLabel) {
+        self.held.push(Held { lock, label });
     }
 
     /// Forget one record of `lock` (after a successful unlock).
@@ -156,7 +170,7 @@ impl HeldLocks {
         let mut labels = Vec::new();
         for h in self.held.drain(..).rev() {
             if h.lock.unlock_all(me) > 0 {
-                labels.push(String::from_utf8_lossy(&h.label).into_owned());
+                labels.push(h.label.to_string());
             }
         }
         labels
@@ -214,10 +228,14 @@ mod tests {
         let l = Arc::new(OwnedLock::default());
         let mut held = HeldLocks::default();
         l.lock(3);
-        held.push(l.clone(), &[b"k"]);
+        held.push(l.clone(), LockLabel::Cfg(Bytes::from_static(b"k")));
         l.lock(3);
-        held.push(l.clone(), &[b"k"]);
-        assert_eq!(held.release_all(3), vec!["k".to_string()]);
+        let label = LockLabel::Sht {
+            table: "t".into(),
+            key: Bytes::from_static(b"k"),
+        };
+        held.push(l.clone(), label);
+        assert_eq!(held.release_all(3), vec!["sht_lock(t=>k)".to_string()]);
         assert!(l.try_lock(4));
     }
 }

@@ -2,10 +2,11 @@
 //! global flags, `sleep`/`usleep`, `core_hash`, route checks and `$RANDOM`.
 
 use crate::context::Ctx;
-use crate::locks::{ExecId, HeldLocks, OwnedLock};
+use crate::locks::{ExecId, HeldLocks, LockLabel, OwnedLock};
 use crate::module::{CoreSettings, Module};
 use crate::modules::args;
 use crate::rpc::{RpcError, RpcRegistry};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use siprd_script::pv::parse_format;
@@ -85,7 +86,44 @@ enum LockOp {
     Try,
 }
 
-fn lock_op(st: &CfgState, me: ExecId, held: &mut HeldLocks, key: &[u8], op: LockOp) -> i32 {
+/// A `lock()` key known at load, with its lock-set slot: the key of most
+/// configs (`lock("calls")`), hashed once instead of per call.
+struct ConstKey {
+    key: Bytes,
+    slot: usize,
+}
+
+/// The key argument of `lock`/`trylock`/`unlock`: a format as for any text
+/// argument, a constant one resolved to its slot.
+fn lock_key_fixup(st: &Arc<CfgState>) -> ParamKind<Ctx> {
+    let st = st.clone();
+    ParamKind::Custom(Arc::new(move |fx, src| {
+        if !src.quoted && src.int.is_none() {
+            return Err(format!("expected a quoted key, e.g. \"{}\"", src.text));
+        }
+        let fmt = parse_format(fx, &src.text)?;
+        Ok(match fmt.as_static() {
+            Some(key) if !st.locks.is_empty() => Arg::Custom(Box::new(ConstKey {
+                key: key.clone(),
+                slot: lock_slot(&st, key),
+            })),
+            _ => Arg::Fmt(fmt),
+        })
+    }))
+}
+
+fn lock_slot(st: &CfgState, key: &[u8]) -> usize {
+    core_hash(key, None, st.locks.len() as u32, true) as usize
+}
+
+fn lock_op(
+    st: &CfgState,
+    me: ExecId,
+    held: &mut HeldLocks,
+    key: Bytes,
+    slot: Option<usize>,
+    op: LockOp,
+) -> i32 {
     if st.locks.is_empty() {
         tracing::error!(
             "cfgutils: lock set not initialized (attempt to {} `{}`) - see modparam(\"cfgutils\", \"lock_set_size\", N)",
@@ -94,22 +132,20 @@ fn lock_op(st: &CfgState, me: ExecId, held: &mut HeldLocks, key: &[u8], op: Lock
                 LockOp::Unlock => "unlock",
                 LockOp::Try => "trylock",
             },
-            String::from_utf8_lossy(key)
+            String::from_utf8_lossy(&key)
         );
         return -1;
     }
-    let pos = core_hash(key, None, st.locks.len() as u32, true) as usize;
-    let lock = &st.locks[pos];
-    let label: [&[u8]; 3] = [b"lock(\"", key, b"\")"];
+    let lock = &st.locks[slot.unwrap_or_else(|| lock_slot(st, &key))];
     match op {
         LockOp::Lock => {
             lock.lock(me);
-            held.push(lock.clone(), &label);
+            held.push(lock.clone(), LockLabel::Cfg(key));
             1
         }
         LockOp::Try => {
             if lock.try_lock(me) {
-                held.push(lock.clone(), &label);
+                held.push(lock.clone(), LockLabel::Cfg(key));
                 1
             } else {
                 -1
@@ -121,7 +157,7 @@ fn lock_op(st: &CfgState, me: ExecId, held: &mut HeldLocks, key: &[u8], op: Lock
             } else {
                 tracing::warn!(
                     "cfgutils: unlock(\"{}\"): not locked by this execution",
-                    String::from_utf8_lossy(key)
+                    String::from_utf8_lossy(&key)
                 );
             }
             1
@@ -288,10 +324,16 @@ impl Module for Cfgutils {
             let s = st.clone();
             reg.add_function(def(
                 name,
-                vec![F],
+                vec![lock_key_fixup(st)],
                 func(move |ctx, a| {
-                    let key = args::text(ctx, a.first());
-                    lock_op(&s, ctx.exec_id, &mut ctx.locks, &key, op)
+                    let (key, slot) = match a.first() {
+                        Some(Arg::Custom(c)) => match c.downcast_ref::<ConstKey>() {
+                            Some(k) => (k.key.clone(), Some(k.slot)),
+                            None => return -1,
+                        },
+                        other => (args::text(ctx, other), None),
+                    };
+                    lock_op(&s, ctx.exec_id, &mut ctx.locks, key, slot, op)
                 }),
             ));
         }
@@ -662,32 +704,146 @@ mod tests {
     fn lock_functions() {
         let none = module(None);
         let mut held = HeldLocks::default();
-        assert_eq!(lock_op(&none.state, 1, &mut held, b"k", LockOp::Lock), -1);
-        assert_eq!(lock_op(&none.state, 1, &mut held, b"k", LockOp::Try), -1);
-        assert_eq!(lock_op(&none.state, 1, &mut held, b"k", LockOp::Unlock), -1);
+        assert_eq!(
+            lock_op(
+                &none.state,
+                1,
+                &mut held,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Lock
+            ),
+            -1
+        );
+        assert_eq!(
+            lock_op(
+                &none.state,
+                1,
+                &mut held,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Try
+            ),
+            -1
+        );
+        assert_eq!(
+            lock_op(
+                &none.state,
+                1,
+                &mut held,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Unlock
+            ),
+            -1
+        );
         assert!(held.is_empty());
 
         let m = module(Some(2));
         let st = m.state.clone();
-        assert_eq!(lock_op(&st, 1, &mut held, b"k", LockOp::Lock), 1);
-        assert_eq!(lock_op(&st, 1, &mut held, b"K", LockOp::Try), 1); // same slot, recursive
+        assert_eq!(
+            lock_op(
+                &st,
+                1,
+                &mut held,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Lock
+            ),
+            1
+        );
+        assert_eq!(
+            lock_op(
+                &st,
+                1,
+                &mut held,
+                Bytes::from_static(b"K"),
+                None,
+                LockOp::Try
+            ),
+            1
+        ); // same slot, recursive
         let mut other = HeldLocks::default();
-        assert_eq!(lock_op(&st, 2, &mut other, b"k", LockOp::Try), -1);
-        assert_eq!(lock_op(&st, 1, &mut held, b"k", LockOp::Unlock), 1);
-        assert_eq!(lock_op(&st, 2, &mut other, b"k", LockOp::Try), -1);
+        assert_eq!(
+            lock_op(
+                &st,
+                2,
+                &mut other,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Try
+            ),
+            -1
+        );
+        assert_eq!(
+            lock_op(
+                &st,
+                1,
+                &mut held,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Unlock
+            ),
+            1
+        );
+        assert_eq!(
+            lock_op(
+                &st,
+                2,
+                &mut other,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Try
+            ),
+            -1
+        );
         // an execution ending with the lock held releases it
         assert_eq!(held.release_all(1).len(), 1);
-        assert_eq!(lock_op(&st, 2, &mut other, b"k", LockOp::Try), 1);
+        assert_eq!(
+            lock_op(
+                &st,
+                2,
+                &mut other,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Try
+            ),
+            1
+        );
         // another thread blocks in lock() until released
         let st2 = st.clone();
         let t = std::thread::spawn(move || {
             let mut h = HeldLocks::default();
-            lock_op(&st2, 3, &mut h, b"k", LockOp::Lock);
-            lock_op(&st2, 3, &mut h, b"k", LockOp::Unlock)
+            lock_op(
+                &st2,
+                3,
+                &mut h,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Lock,
+            );
+            lock_op(
+                &st2,
+                3,
+                &mut h,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Unlock,
+            )
         });
         std::thread::sleep(Duration::from_millis(50));
         assert!(!t.is_finished());
-        assert_eq!(lock_op(&st, 2, &mut other, b"k", LockOp::Unlock), 1);
+        assert_eq!(
+            lock_op(
+                &st,
+                2,
+                &mut other,
+                Bytes::from_static(b"k"),
+                None,
+                LockOp::Unlock
+            ),
+            1
+        );
         assert_eq!(t.join().unwrap(), 1);
     }
 

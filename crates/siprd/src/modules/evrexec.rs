@@ -227,6 +227,8 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket, arg: String) {
     let fd = sock.as_raw_fd();
     let mut batch = crate::transport::RecvBatch::new(BATCH);
     let mut ctx = Ctx::new(rt.clone());
+    // The event's box, reused from datagram to datagram.
+    let mut event: Box<dyn std::any::Any + Send> = Box::new(EvrData::default());
     while !rt.is_stopping() {
         let n = match batch.recv(fd, false) {
             Ok(n) => n,
@@ -248,15 +250,22 @@ fn udp_loop(rt: Arc<Runtime>, ev: EventHandle, sock: UdpSocket, arg: String) {
         };
         for i in 0..n {
             let (bytes, src, _truncated) = batch.datagram(i);
-            let data = EvrData {
-                data: Some(Bytes::copy_from_slice(bytes)),
-                src,
-            };
+            if let Some(d) = event.downcast_mut::<EvrData>() {
+                // An exact copy: a payload a route keeps pins nothing more.
+                d.data = Some(Bytes::copy_from_slice(bytes));
+                d.src = src;
+            }
             // The thread's own context: no pool round trip per datagram.
             ctx.reset_faked(RcvInfo::default());
-            ctx.event = Some(Box::new(data));
+            ctx.event = Some(event);
             rt.run_route_arg(&mut ctx, ev.route, route_type::EVENT, &ev.name, Some(&arg));
-            ctx.event = None;
+            event = ctx
+                .event
+                .take()
+                .unwrap_or_else(|| Box::new(EvrData::default()));
+            if let Some(d) = event.downcast_mut::<EvrData>() {
+                d.data = None;
+            }
         }
         // Under load, let datagrams gather for a moment: one wake-up then
         // serves many of them (the socket buffer absorbs the wait). An idle

@@ -445,8 +445,11 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<HtState>) {
             let key = r.key_text(ctx);
             let lock = t.slot_lock(t.hash(&key)).clone();
             lock.lock(ctx.exec_id);
-            ctx.locks
-                .push(lock, &[b"sht_lock(", r.name.as_bytes(), b"=>", &key, b")"]);
+            let label = crate::locks::LockLabel::Sht {
+                table: r.name.clone(),
+                key,
+            };
+            ctx.locks.push(lock, label);
             1
         }),
     ));

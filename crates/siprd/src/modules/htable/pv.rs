@@ -26,7 +26,7 @@ pub enum Key {
 
 /// A `table=>key` reference resolved at load.
 pub struct HtRef {
-    pub name: String,
+    pub name: Arc<str>,
     pub table: Option<Arc<Table>>,
     pub key: Key,
 }
@@ -99,7 +99,7 @@ pub fn parse_ht_ref(
         None => Key::Dynamic(fmt),
     };
     Ok(HtRef {
-        name: name.to_string(),
+        name: name.into(),
         table,
         key,
     })
