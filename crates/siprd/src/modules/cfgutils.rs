@@ -702,114 +702,34 @@ mod tests {
 
     #[test]
     fn lock_functions() {
+        // A key computed at run time (no slot resolved at load).
+        fn op(
+            st: &CfgState,
+            me: ExecId,
+            held: &mut HeldLocks,
+            key: &'static [u8],
+            op: LockOp,
+        ) -> i32 {
+            lock_op(st, me, held, Bytes::from_static(key), None, op)
+        }
         let none = module(None);
         let mut held = HeldLocks::default();
-        assert_eq!(
-            lock_op(
-                &none.state,
-                1,
-                &mut held,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Lock
-            ),
-            -1
-        );
-        assert_eq!(
-            lock_op(
-                &none.state,
-                1,
-                &mut held,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Try
-            ),
-            -1
-        );
-        assert_eq!(
-            lock_op(
-                &none.state,
-                1,
-                &mut held,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Unlock
-            ),
-            -1
-        );
+        assert_eq!(op(&none.state, 1, &mut held, b"k", LockOp::Lock), -1);
+        assert_eq!(op(&none.state, 1, &mut held, b"k", LockOp::Try), -1);
+        assert_eq!(op(&none.state, 1, &mut held, b"k", LockOp::Unlock), -1);
         assert!(held.is_empty());
 
         let m = module(Some(2));
         let st = m.state.clone();
-        assert_eq!(
-            lock_op(
-                &st,
-                1,
-                &mut held,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Lock
-            ),
-            1
-        );
-        assert_eq!(
-            lock_op(
-                &st,
-                1,
-                &mut held,
-                Bytes::from_static(b"K"),
-                None,
-                LockOp::Try
-            ),
-            1
-        ); // same slot, recursive
+        assert_eq!(op(&st, 1, &mut held, b"k", LockOp::Lock), 1);
+        assert_eq!(op(&st, 1, &mut held, b"K", LockOp::Try), 1); // same slot, recursive
         let mut other = HeldLocks::default();
-        assert_eq!(
-            lock_op(
-                &st,
-                2,
-                &mut other,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Try
-            ),
-            -1
-        );
-        assert_eq!(
-            lock_op(
-                &st,
-                1,
-                &mut held,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Unlock
-            ),
-            1
-        );
-        assert_eq!(
-            lock_op(
-                &st,
-                2,
-                &mut other,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Try
-            ),
-            -1
-        );
+        assert_eq!(op(&st, 2, &mut other, b"k", LockOp::Try), -1);
+        assert_eq!(op(&st, 1, &mut held, b"k", LockOp::Unlock), 1);
+        assert_eq!(op(&st, 2, &mut other, b"k", LockOp::Try), -1);
         // an execution ending with the lock held releases it
         assert_eq!(held.release_all(1).len(), 1);
-        assert_eq!(
-            lock_op(
-                &st,
-                2,
-                &mut other,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Try
-            ),
-            1
-        );
+        assert_eq!(op(&st, 2, &mut other, b"k", LockOp::Try), 1);
         // another thread blocks in lock() until released
         let st2 = st.clone();
         let t = std::thread::spawn(move || {
@@ -833,18 +753,23 @@ mod tests {
         });
         std::thread::sleep(Duration::from_millis(50));
         assert!(!t.is_finished());
+        assert_eq!(op(&st, 2, &mut other, b"k", LockOp::Unlock), 1);
+        assert_eq!(t.join().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_key_resolved_at_load_takes_the_same_lock_as_at_run_time() {
+        let st = module(Some(4)).state.clone();
+        let (mut a, mut b) = (HeldLocks::default(), HeldLocks::default());
+        let key = Bytes::from_static(b"calls-to::10.10.10.10");
+        let slot = Some(lock_slot(&st, &key));
+        assert_eq!(lock_op(&st, 1, &mut a, key.clone(), slot, LockOp::Lock), 1);
+        assert_eq!(lock_op(&st, 2, &mut b, key.clone(), None, LockOp::Try), -1);
         assert_eq!(
-            lock_op(
-                &st,
-                2,
-                &mut other,
-                Bytes::from_static(b"k"),
-                None,
-                LockOp::Unlock
-            ),
+            lock_op(&st, 1, &mut a, key.clone(), None, LockOp::Unlock),
             1
         );
-        assert_eq!(t.join().unwrap(), 1);
+        assert_eq!(lock_op(&st, 2, &mut b, key, slot, LockOp::Try), 1);
     }
 
     #[test]
