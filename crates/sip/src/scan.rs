@@ -196,24 +196,30 @@ impl<'a> CommaSplit<'a> {
             return None;
         }
         let start = self.pos;
-        let mut i = start;
-        let mut in_q = false;
-        let mut in_a = false;
-        while let Some(&b) = self.s.get(i) {
-            if in_q {
-                match b {
-                    b'\\' => i += 1,
-                    b'"' => in_q = false,
-                    _ => {}
-                }
+        // Jump from one byte that matters to the next (memchr): outside
+        // quotes and `<...>` a comma ends the element; `<` opens an address
+        // (commas inside do not count); a quote opens a string anywhere.
+        let (mut i, mut in_q, mut in_a) = (start, false, false);
+        while let Some(rest) = self.s.get(i..) {
+            let found = if in_q {
+                memchr::memchr2(b'\\', b'"', rest)
+            } else if in_a {
+                memchr::memchr2(b'>', b'"', rest)
             } else {
-                match b {
-                    b'"' => in_q = true,
-                    b'<' => in_a = true,
-                    b'>' => in_a = false,
-                    b',' if !in_a => break,
-                    _ => {}
-                }
+                memchr::memchr3(b',', b'"', b'<', rest)
+            };
+            let Some(k) = found else {
+                i = self.s.len();
+                break;
+            };
+            i += k;
+            match (in_q, self.s[i]) {
+                (true, b'\\') => i += 1,
+                (true, _) => in_q = false,
+                (false, b'"') => in_q = true,
+                (false, b'<') => in_a = true,
+                (false, b'>') => in_a = false,
+                _ => break, // a comma outside quotes and brackets
             }
             i += 1;
         }
@@ -251,6 +257,41 @@ pub fn split_commas(s: &[u8]) -> CommaSplit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time definition the memchr jumps must agree with.
+    fn split_bytewise(s: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos <= s.len() {
+            let (start, mut i, mut in_q, mut in_a) = (pos, pos, false, false);
+            while let Some(&b) = s.get(i) {
+                match (in_q, b) {
+                    (true, b'\\') => i += 1,
+                    (true, b'"') => in_q = false,
+                    (false, b'"') => in_q = true,
+                    (false, b'<') => in_a = true,
+                    (false, b'>') => in_a = false,
+                    (false, b',') if !in_a => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let end = i.min(s.len());
+            pos = end + 1;
+            out.push(trim_range(s, start, end));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn comma_split_matches_the_bytewise_scan(v in proptest::collection::vec(
+            proptest::sample::select(b" ,<>\"\\ab;=".to_vec()), 0..40)) {
+            let mut split = CommaSplit::new(&v);
+            let got: Vec<_> = std::iter::from_fn(|| split.next_range()).collect();
+            proptest::prop_assert_eq!(got, split_bytewise(&v));
+        }
+    }
 
     #[test]
     fn commas() {
