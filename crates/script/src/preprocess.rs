@@ -62,6 +62,9 @@ pub(crate) struct Pp {
 }
 
 const MAX_EXPANSION_DEPTH: u32 = 32;
+/// Largest config file read (main or included): spans are 32-bit offsets,
+/// and `-f /dev/zero` must end with an error, not fill the memory.
+const MAX_FILE_SIZE: u64 = 64 << 20;
 const MAX_INCLUDE_DEPTH: usize = 64;
 
 impl Pp {
@@ -97,6 +100,38 @@ impl Pp {
 
     fn active(&self) -> bool {
         self.conds.last().is_none_or(|c| c.active)
+    }
+
+    /// Read and process a file. A file that is not UTF-8 is reported at its
+    /// first bad byte (the text is shown lossily); only I/O errors are returned.
+    pub fn run_file(&mut self, path: &Path) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_FILE_SIZE {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB",
+                MAX_FILE_SIZE >> 20
+            )));
+        }
+        let name = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => self.run_text(&name, Arc::from(text), Some(path.to_path_buf())),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let file = self.sm.add(name, Arc::from(text));
+                // the lossy text has U+FFFD (3 bytes) where the bad byte was
+                self.diags.push(
+                    Diagnostic::error(Span::new(file, at, at + 3), "the file is not valid UTF-8")
+                        .label("this byte is not UTF-8")
+                        .help("save the config as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Process a file's text. `path` is used for includes relative to it.
@@ -439,13 +474,11 @@ impl Pp {
             );
             return;
         }
-        match std::fs::read_to_string(&found) {
-            Ok(text) => {
-                self.depth += 1;
-                let name = found.display().to_string();
-                self.run_text(&name, Arc::from(text), Some(found));
-                self.depth -= 1;
-            }
+        self.depth += 1;
+        let read = self.run_file(&found);
+        self.depth -= 1;
+        match read {
+            Ok(()) => {}
             Err(e) => {
                 if !import {
                     self.diags

@@ -114,3 +114,40 @@ fn mutated_messages_never_panic_and_the_server_keeps_serving() {
     let log = s.log();
     assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
 }
+
+/// `siprd -c` on a config file given as bytes: (exit code, output).
+fn check_bytes(name: &str, cfg: &[u8]) -> (i32, String, std::path::PathBuf) {
+    let path = unique_dir().join(name);
+    std::fs::write(&path, cfg).expect("write cfg");
+    let (code, out) = check_file(&path);
+    (code, out, path)
+}
+
+#[test]
+fn a_config_that_is_not_utf8_is_an_error_at_the_bad_byte() {
+    let (code, out, path) =
+        check_bytes("latin1.cfg", b"request_route {\n  # caf\xe9\n  exit;\n}\n");
+    assert_eq!(code, 1, "{out}");
+    let at = format!("{}:2:8: error: the file is not valid UTF-8", path.display());
+    assert!(out.contains(&at), "{out}");
+    assert!(out.contains("iconv"), "{out}");
+    // the same through include_file
+    let dir = path.parent().unwrap();
+    std::fs::write(dir.join("main.cfg"), "include_file \"latin1.cfg\"\n").unwrap();
+    let (code, out) = check_file(&dir.join("main.cfg"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("latin1.cfg:2:8: error: the file is not valid UTF-8"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_endless_config_file_is_refused_not_read_forever() {
+    let (code, out) = check_file(std::path::Path::new("/dev/zero"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("cannot read `/dev/zero`: larger than 64 MiB"),
+        "{out}"
+    );
+}
