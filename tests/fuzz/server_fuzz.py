@@ -191,6 +191,7 @@ class Fuzz:
         self.hop.bind(("127.0.0.1", srv.ports["DEAD_PORT"]))
         self.n = 0
         self.failures = []
+        self.errors = {}
 
     def cid(self):
         self.n += 1
@@ -227,7 +228,8 @@ class Fuzz:
             if not r:
                 return n
             try:
-                sock.recv(70000)
+                if not sock.recv(70000):
+                    return n  # closed by the server
                 n += 1
             except OSError:
                 return n
@@ -242,7 +244,7 @@ class Fuzz:
                 self.udp.sendto(m[:65000], self.sip)
             except OSError:
                 pass
-            self.drain(self.udp)
+            self.drain(self.udp, 0.002)
             self.answer_hop()
 
     def answer_hop(self):
@@ -293,7 +295,8 @@ class Fuzz:
                     continue
                 s.sendall(m)
                 self.drain(s)
-            except OSError:
+            except OSError as e:
+                self.errors[type(e).__name__] = self.errors.get(type(e).__name__, 0) + 1
                 if s in conns:
                     conns.remove(s)
                     s.close()
@@ -328,7 +331,8 @@ class Fuzz:
                     continue
                 s.sendall(data)
                 self.drain(s)
-            except OSError:
+            except OSError as e:
+                self.errors[type(e).__name__] = self.errors.get(type(e).__name__, 0) + 1
                 if s in socks:
                     socks.remove(s)
                     s.close()
@@ -374,7 +378,7 @@ class Fuzz:
                             if isinstance(d, dict):
                                 d["reply_name"] = rng.choice(["nope", "../../etc/x", "", "a/b", "x" * 300])
                                 p = json.dumps(d).encode()
-                        except ValueError:
+                        except (ValueError, RecursionError):
                             pass
                     fd = os.open(self.srv.fifo, os.O_WRONLY | os.O_NONBLOCK)
                     try:
@@ -477,7 +481,8 @@ class Fuzz:
             status = "NO REPLY"
         if panics:
             status += f" ({panics} panics)"
-        print(f"{what}: {status}", flush=True)
+        print(f"{what}: {status} {self.errors or ''}", flush=True)
+        self.errors = {}
         if status != "ok":
             self.failures.append(what)
         return self.srv.alive()
@@ -522,6 +527,8 @@ def main():
                     if not f.check(f"round {r} {name} ({args.cases} cases, {time.time() - t:.1f}s)"):
                         break
             log = srv.text()
+            if os.environ.get("FUZZ_LOG"):
+                open(os.environ["FUZZ_LOG"], "w").write(log)
             for m in re.finditer(r".*panicked.*\n(.*\n){0,3}", log):
                 print(m.group(0))
             if f.failures:
