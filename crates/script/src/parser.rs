@@ -663,7 +663,12 @@ impl Parser {
             let sp = self.cur_span();
             let mut d =
                 Diagnostic::error(sp, format!("expected `=` after `{name}`, found {found}"));
-            if let Some(n) = crate::pv::did_you_mean(
+            if self.at_p(P::LParen) {
+                // `xlog("x");` or `route(R);` outside any block
+                d = d.help(format!(
+                    "a function call must be inside a route block, e.g. `request_route {{ {name}(...); }}`"
+                ));
+            } else if let Some(n) = crate::pv::did_you_mean(
                 &name,
                 ROUTE_KEYWORDS
                     .iter()

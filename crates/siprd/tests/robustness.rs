@@ -151,3 +151,40 @@ fn an_endless_config_file_is_refused_not_read_forever() {
         "{out}"
     );
 }
+
+/// Config errors found by tests/fuzz/cfg_fuzz.py that were unclear: each
+/// must name its place and say what is wrong in words.
+#[test]
+fn unclear_config_errors_are_clear() {
+    let head = "loadmodule \"pv.so\"\nloadmodule \"sl.so\"\nloadmodule \"textops.so\"\n";
+    for (body, want) in [
+        (
+            "request_route { $var(a) = $K(FOO); }",
+            "test.cfg:4:27: error: in `$K(FOO)`: unknown $K key `FOO` (IPv4,",
+        ),
+        (
+            "request_route { $var(a) = $msg(nope); }",
+            "error: in `$msg(nope)`: unknown $msg key `nope` (buf,",
+        ),
+        (
+            "request_route { is_method(\"\"); }",
+            "test.cfg:4:27: error: no method name in ``: expected e.g. \"INVITE\" or \"INVITE|BYE\"",
+        ),
+        (
+            "sl_send_reply(\"200\", \"OK\");\nrequest_route { exit; }",
+            "test.cfg:4:14: error: expected `=` after `sl_send_reply`, found `(` -- a function call must be inside a route block",
+        ),
+        (
+            "route(R);\nrequest_route { exit; }",
+            "-- a function call must be inside a route block, e.g. `request_route { route(...); }`",
+        ),
+        (
+            "loadmodule \"tmx.so\"\nrequest_route { t_reply_callid(\"a\", \"1\", \"404\", \"x\"); }",
+            "test.cfg:5:32: error: tm is not loaded: add loadmodule \"tm.so\"",
+        ),
+    ] {
+        let (code, out) = check_config(&format!("{head}{body}\n"));
+        assert_eq!(code, 1, "{body}: {out}");
+        assert!(out.contains(want), "{body}: want {want}\n{out}");
+    }
+}

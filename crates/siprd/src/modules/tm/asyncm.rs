@@ -897,7 +897,10 @@ impl Module for Async {
                     Some("gname") => {
                         Ok(Box::new(AsyncGnamePv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
                     }
-                    other => Err(format!("unknown $async field {other:?} (data, gname)")),
+                    other => Err(format!(
+                        "unknown $async field `{}` (data, gname)",
+                        other.unwrap_or_default()
+                    )),
                 }
             }),
         });
