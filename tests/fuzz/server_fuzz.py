@@ -529,8 +529,10 @@ def main():
             log = srv.text()
             if os.environ.get("FUZZ_LOG"):
                 open(os.environ["FUZZ_LOG"], "w").write(log)
-            for m in re.finditer(r".*panicked.*\n(.*\n){0,3}", log):
-                print(m.group(0))
+            lines = log.splitlines()
+            for i, line in enumerate(lines):
+                if "panicked" in line:
+                    print("\n".join(lines[i : i + 4]))
             if f.failures:
                 print("FAILURES:", f.failures)
                 print(log[-3000:])

@@ -188,3 +188,64 @@ fn unclear_config_errors_are_clear() {
         assert!(out.contains(want), "{body}: want {want}\n{out}");
     }
 }
+
+/// A FIFO client that opens its reply FIFO and never reads it: the reply
+/// write gives up (it used to block the FIFO transport for good).
+#[test]
+fn a_fifo_client_that_stops_reading_does_not_stall_the_fifo() {
+    use std::io::{Read, Write};
+    let dir = unique_dir();
+    let fifo = dir.join("rpc.fifo");
+    let cfg = format!(
+        "children=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"jsonrpcs.so\"\n\
+         modparam(\"jsonrpcs\", \"transport\", 2)\nmodparam(\"jsonrpcs\", \"fifo_name\", \"{}\")\n\
+         modparam(\"jsonrpcs\", \"fifo_reply_dir\", \"{}/\")\nrequest_route {{ drop; }}\n",
+        fifo.display(),
+        dir.display()
+    );
+    let mut s = Siprd::start(&cfg);
+    let mkfifo = |name: &str| {
+        let p = dir.join(name);
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        p
+    };
+    // the stuck client: its FIFO is open for reading, nobody reads, and the
+    // reply (an echo of 200 KB) is larger than a pipe holds
+    let stuck = mkfifo("stuck");
+    let _held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&stuck)
+        .unwrap();
+    let big = "x".repeat(200_000);
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writeln!(
+        w,
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"core.echo\", \"params\": [\"{big}\"], \"reply_name\": \"stuck\", \"id\": 1}}"
+    )
+    .unwrap();
+    // a good client after it is still answered
+    let good = mkfifo("good");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        std::fs::File::open(&good)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    });
+    writeln!(
+        w,
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"core.echo\", \"params\": [\"ok\"], \"reply_name\": \"good\", \"id\": 2}}"
+    )
+    .unwrap();
+    drop(w);
+    let t = std::time::Instant::now();
+    let out = reader.join().unwrap();
+    assert!(out.contains("\"ok\""), "{out}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    assert!(s.wait_log("cannot write the reply", WAIT), "{}", s.log());
+    assert!(s.is_running());
+}

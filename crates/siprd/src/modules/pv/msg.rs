@@ -1414,10 +1414,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("wday") => 6,
                 Some("yday") => 7,
                 Some("isdst") => 8,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown $time field `{}` (sec, min, hour, mday, mon, year, wday, yday, isdst)",
                     other.unwrap_or_default()
-                )),
+                ))
+                }
             };
             Ok(Box::new(Time {
                 part: Some(part),
@@ -1504,10 +1506,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("hdrs_len") => MsgHdrsLen,
                 Some("fline") => MsgFline,
                 Some("hdrc") => MsgHdrCount,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown $msg key `{}` (buf, len, body, body_len, hdrs, hdrs_len, fline, hdrc)",
                     other.unwrap_or_default()
-                )),
+                ))
+                }
             };
             Ok(Box::new(Simple(f)) as Box<dyn PvImpl<Ctx>>)
         }),
