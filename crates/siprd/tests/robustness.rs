@@ -249,3 +249,85 @@ fn a_fifo_client_that_stops_reading_does_not_stall_the_fifo() {
     assert!(s.wait_log("cannot write the reply", WAIT), "{}", s.log());
     assert!(s.is_running());
 }
+
+/// An HTTP JSON-RPC client that sends requests and never reads the replies:
+/// the server gives up writing to it (it used to hold the connection's
+/// thread forever; 32 such clients stopped the HTTP transport).
+#[test]
+fn an_http_rpc_client_that_stops_reading_is_dropped() {
+    use std::io::{Read, Write};
+    let port = free_tcp_port();
+    let s = Siprd::start(&format!(
+        "children=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"jsonrpcs.so\"\n\
+         modparam(\"jsonrpcs\", \"transport\", 1)\nmodparam(\"jsonrpcs\", \"http_listen\", \"tcp:127.0.0.1:{port}\")\n\
+         request_route {{ drop; }}\n"
+    ));
+    let body = format!(
+        "{{\"jsonrpc\": \"2.0\", \"method\": \"core.echo\", \"params\": [\"{}\"], \"id\": 1}}",
+        "x".repeat(900_000)
+    );
+    let req = format!(
+        "POST /RPC HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // a small receive buffer (no autotuning) so the replies pile up at the server
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(8192).unwrap();
+    let to: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.connect(&to.into()).unwrap();
+    let mut c: std::net::TcpStream = sock.into();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    let mut w = c.try_clone().unwrap();
+    let n = 10;
+    let writer = std::thread::spawn(move || {
+        for _ in 0..n {
+            if w.write_all(req.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // longer than the server's 5 s write timeout
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let closed = loop {
+        match c.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(k) => got.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    drop(c);
+    let _ = writer.join();
+    let replies = memchr::memmem::find_iter(&got, b"HTTP/1.1 200").count();
+    assert!(
+        closed,
+        "the connection stayed open ({replies} replies read)"
+    );
+    assert!(replies < n, "all {replies} replies were written");
+    // the transport still answers
+    let v = http_rpc(
+        port,
+        "{\"jsonrpc\": \"2.0\", \"method\": \"core.echo\", \"params\": [\"ok\"], \"id\": 2}",
+    );
+    assert!(v.contains("\"ok\""), "{v}");
+    let log = s.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+fn http_rpc(port: u16, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        c,
+        "POST /RPC HTTP/1.0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out
+}

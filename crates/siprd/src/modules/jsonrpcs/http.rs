@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1 << 20;
@@ -131,6 +131,26 @@ pub fn answer(rt: &Runtime, body: &[u8]) -> (u16, String, Vec<u8>) {
     (code, reason, out)
 }
 
+/// Write all of `data` before `deadline`: a client that stops reading its
+/// replies must not hold the connection's thread forever. (A plain write
+/// timeout is not enough: the kernel's growing send buffer counts as progress.)
+fn write_by(s: &mut TcpStream, mut data: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !data.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        s.set_write_timeout(Some(left))?;
+        match s.write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
     s.set_read_timeout(Some(IDLE))?;
     s.set_nodelay(true)?;
@@ -207,7 +227,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
             let (code, reason, body) = answer(rt, &body);
             response(code, &reason, &body, close)
         };
-        s.write_all(&out)?;
+        write_by(&mut s, &out, Instant::now() + IDLE)?;
         if close {
             return Ok(());
         }
