@@ -331,3 +331,33 @@ fn http_rpc(port: u16, body: &str) -> String {
     let _ = c.read_to_string(&mut out);
     out
 }
+
+/// A huge thread count is a config error: it used to start spawning threads
+/// until memory ran out (async workers, evrexec workers, async_workers).
+#[test]
+fn huge_thread_counts_are_config_errors() {
+    let head = "loadmodule \"pv.so\"\nloadmodule \"tm.so\"\nloadmodule \"async.so\"\nloadmodule \"evrexec.so\"\n";
+    for (line, want) in [
+        (
+            "children=2000000000",
+            "test.cfg:5:10: error: bad value for `children`: 2000000000 threads is too many (at most 1024)",
+        ),
+        ("tcp_children=1025", "1025 threads is too many (at most 1024)"),
+        ("async_workers=2000000000", "2000000000 threads is too many"),
+        (
+            "modparam(\"async\", \"workers\", 2000000000)",
+            "test.cfg:5:30: error: bad value for async.workers: 2000000000 workers is too many (at most 1024)",
+        ),
+        (
+            "modparam(\"evrexec\", \"exec\", \"name=evrexec:x;workers=4000000000;\")",
+            "4000000000 workers is too many (at most 1024)",
+        ),
+    ] {
+        let (code, out) =
+            check_config(&format!("{head}{line}\nrequest_route {{ exit; }}\nevent_route[evrexec:x] {{ exit; }}\n"));
+        assert_eq!(code, 1, "{line}: {out}");
+        assert!(out.contains(want), "{line}: want {want}\n{out}");
+    }
+    let (code, out) = check_config(&format!("{head}children=1024\nrequest_route {{ exit; }}\n"));
+    assert_eq!(code, 0, "{out}");
+}
