@@ -361,3 +361,56 @@ fn huge_thread_counts_are_config_errors() {
     let (code, out) = check_config(&format!("{head}children=1024\nrequest_route {{ exit; }}\n"));
     assert_eq!(code, 0, "{out}");
 }
+
+/// An HTTP JSON-RPC client that trickles its request a byte at a time is
+/// dropped after 10 s (it held one of the 32 connection threads for good).
+#[test]
+fn an_http_rpc_client_that_trickles_is_dropped() {
+    use std::io::{Read, Write};
+    let port = free_tcp_port();
+    let _s = Siprd::start(&format!(
+        "children=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"jsonrpcs.so\"\n\
+         modparam(\"jsonrpcs\", \"transport\", 1)\nmodparam(\"jsonrpcs\", \"http_listen\", \"tcp:127.0.0.1:{port}\")\n\
+         request_route {{ drop; }}\n"
+    ));
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let t = std::time::Instant::now();
+    let head = b"POST /RPC HTTP/1.1\r\nX-Slow: "
+        .iter()
+        .chain(std::iter::repeat(&b'a'));
+    let mut closed = false;
+    for &b in head {
+        // a byte every 300 ms: well inside the 5 s idle timeout
+        if c.write_all(&[b]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut one = [0u8; 1];
+        match c.read(&mut one) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Err(e)
+                if e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut =>
+            {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+        if t.elapsed() > std::time::Duration::from_secs(20) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(closed, "still open after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        t.elapsed()
+    );
+}

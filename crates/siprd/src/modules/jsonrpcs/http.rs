@@ -17,6 +17,9 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1 << 20;
 const MAX_CONNS: usize = 32;
 const IDLE: Duration = Duration::from_secs(5);
+/// Longest time to receive one request: a client trickling bytes must not
+/// hold one of the MAX_CONNS threads forever.
+const REQUEST_TIME: Duration = Duration::from_secs(10);
 
 /// `tcp:IP:PORT`, `IP:PORT` or `PORT` (loopback).
 pub fn parse_listen(spec: &str) -> Result<SocketAddr, String> {
@@ -157,6 +160,14 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
+        let deadline = Instant::now() + REQUEST_TIME;
+        let late = || {
+            let late = Instant::now() > deadline;
+            if late {
+                tracing::debug!("jsonrpcs: HTTP request not received within {REQUEST_TIME:?}");
+            }
+            late
+        };
         // read the head
         let head_end = loop {
             if let Some(p) = memchr::memmem::find(&buf, b"\r\n\r\n") {
@@ -170,7 +181,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
                 return Ok(());
             }
             let n = s.read(&mut chunk)?;
-            if n == 0 {
+            if n == 0 || late() {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
@@ -210,7 +221,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
         }
         while buf.len() < head_end + len {
             let n = s.read(&mut chunk)?;
-            if n == 0 {
+            if n == 0 || late() {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
