@@ -108,7 +108,7 @@ URIS = [b"sip:", b"sip:@", b"sip:a@", b"sip:[::1", b"sip:a@b:99999", b"sip:a@b:-
 
 
 def mutate_sip(rng, m):
-    k = rng.randrange(16)
+    k = rng.randrange(18)
     lines = m.split(b"\r\n")
     try:
         end = lines.index(b"")
@@ -170,10 +170,21 @@ def mutate_sip(rng, m):
         target = rng.choice([b"CSeq", b"Max-Forwards", b"Expires", b"Content-Length"])
         val = rng.choice([b"99999999999999999999", b"-1", b"4294967296", b"2147483648", b"-2147483649", b"1e10", b"0x1", b""])
         lines = [target + b": " + val + (b" INVITE" if target == b"CSeq" else b"") if l.lower().startswith(target.lower() + b":") else l for l in lines]
+    elif k == 15 or k == 16:  # values the config uses as numbers and URIs
+        vals = [b"0", b"-1", b"1", b"2147483647", b"-2147483648", b"2147483648", b"99999999999999999999", b"abc", b"", b"65536", b"3"]
+        dyn = rng.choice([b"a,b;c=d\nline2", b"x" * rng.choice([1, 300, 5000]), b"sip:a@b;p=1", bytes(rng.randrange(1, 256) for _ in range(40)).replace(b"\r", b"").replace(b"\n", b"")])
+        extra = [b"X-Dyn: " + dyn, b"X-A: " + rng.choice(vals), b"X-B: " + rng.choice(vals)]
+        opt = rng.choice([b"X-Ru: " + rng.choice(URIS), b"X-Du: " + rng.choice(URIS), b"X-Port: " + rng.choice(vals),
+                          b"X-Code: " + rng.choice(vals + [b"99", b"700", b"100", b"200"]), b"X-Fwd: 1"])
+        extra.append(opt)
+        if rng.random() < 0.3:
+            extra.append(b"X-Fwd: 1")
+        for e in extra:
+            lines.insert(1, e)
     elif k == 14:  # many headers
         for i in range(rng.choice([100, 1000, 5000])):
             lines.insert(1, b"X-H%d: %d" % (i, i))
-    else:  # drop CRs / use bare LF
+    elif k == 17:  # drop CRs / use bare LF
         return m.replace(b"\r\n", b"\n") if rng.random() < 0.5 else m.replace(b"\r\n", b"\r")
     return b"\r\n".join(lines)
 

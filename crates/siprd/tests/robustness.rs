@@ -414,3 +414,18 @@ fn an_http_rpc_client_that_trickles_is_dropped() {
         t.elapsed()
     );
 }
+
+/// A forward to port 0 fails at the socket: the log names the address
+/// plainly (it printed `Some(127.0.0.1:0)`) and the server carries on.
+#[test]
+fn a_failed_udp_send_names_the_address() {
+    let s = Siprd::start(
+        "children=1\nlisten=udp:127.0.0.1:0\nloadmodule \"pv.so\"\nloadmodule \"sl.so\"\n\
+         request_route { if ($rU == \"zero\") { $du = \"sip:127.0.0.1:0\"; forward(); exit; } sl_send_reply(\"200\", \"OK\"); }\n",
+    );
+    let c = UdpClient::new();
+    c.send_request(s.udp_addr(), "OPTIONS", "sip:zero@127.0.0.1", "port-zero");
+    assert!(s.wait_log("udp send to 127.0.0.1:0 (", WAIT), "{}", s.log());
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:alive@127.0.0.1", "after");
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
