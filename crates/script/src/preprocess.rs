@@ -59,9 +59,16 @@ pub(crate) struct Pp {
     /// Canonical paths of the files being included (cycle detection) with their display names.
     include_stack: Vec<(PathBuf, String)>,
     depth: u32,
+    /// Tokens the current top-level define use may still expand to.
+    expansion_budget: usize,
 }
 
 const MAX_EXPANSION_DEPTH: u32 = 32;
+/// Most tokens one use of a `#!define` may expand to: a define that names
+/// another twice doubles at each level (30 levels: a billion tokens).
+const MAX_EXPANSION_TOKENS: usize = 100_000;
+/// Longest string `#!subst` may produce (each subst applies to the last's result).
+const MAX_SUBST_LEN: usize = 1 << 20;
 /// Largest config file read (main or included): spans are 32-bit offsets,
 /// and `-f /dev/zero` must end with an error, not fill the memory.
 const MAX_FILE_SIZE: u64 = 64 << 20;
@@ -79,6 +86,7 @@ impl Pp {
             conds: Vec::new(),
             include_stack: Vec::new(),
             depth: 0,
+            expansion_budget: MAX_EXPANSION_TOKENS,
         };
         // Kamailio predefines its version; siprd runs 5.6 configs
         for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
@@ -200,6 +208,11 @@ impl Pp {
                     self.out.push(t);
                 }
                 Tok::Ident(id) if self.defines.contains_key(id.as_str()) => {
+                    if expand_depth == 0 {
+                        self.expansion_budget = MAX_EXPANSION_TOKENS;
+                    } else if self.expansion_budget == 0 {
+                        continue; // over budget: reported at the top level
+                    }
                     if expand_depth >= MAX_EXPANSION_DEPTH {
                         self.diags.push(Diagnostic::error(
                             t.span,
@@ -222,17 +235,66 @@ impl Pp {
                         }
                     }
                     vt.retain(|v| !matches!(&v.tok, Tok::Ident(s) if s.is_empty()));
-                    self.process(vt, base, expand_depth + 1);
+                    // (an empty expansion still costs one, so that budget 0 means "over")
+                    let mark = self.out.len();
+                    match self.expansion_budget.checked_sub(vt.len().max(1)) {
+                        Some(left) => {
+                            self.expansion_budget = left;
+                            self.process(vt, base, expand_depth + 1);
+                        }
+                        None => self.expansion_budget = 0,
+                    }
+                    if expand_depth == 0 && self.expansion_budget == 0 {
+                        self.out.truncate(mark); // no errors about a half expansion
+                        self.diags.push(
+                            Diagnostic::error(
+                                t.span,
+                                format!("`{id}` expands to more than {MAX_EXPANSION_TOKENS} tokens"),
+                            )
+                            .label("expanded here")
+                            .help("a `#!define` that uses another define twice doubles the text at each level"),
+                        );
+                    }
                 }
                 Tok::Str(s) if !self.substs.is_empty() => {
                     let mut t = t.clone();
                     let mut s = s.clone();
+                    let mut too_long = false;
                     for sb in &self.substs {
+                        // each `#!subst` can multiply the length: check before replacing
+                        let hits = if sb.global {
+                            sb.re.find_iter(&s).count()
+                        } else {
+                            usize::from(sb.re.is_match(&s))
+                        };
+                        let bound = s.len().saturating_add(hits.saturating_mul(sb.repl.len()));
+                        if bound > MAX_SUBST_LEN {
+                            too_long = true;
+                            break;
+                        }
                         s = if sb.global {
                             sb.re.replace_all(&s, sb.repl.as_str()).into_owned()
                         } else {
                             sb.re.replace(&s, sb.repl.as_str()).into_owned()
                         };
+                        // (`$1` references can still grow past the bound)
+                        if s.len() > MAX_SUBST_LEN {
+                            too_long = true;
+                            break;
+                        }
+                    }
+                    if too_long {
+                        self.diags.push(
+                            Diagnostic::error(
+                                t.span,
+                                format!(
+                                    "`#!subst` makes this string longer than {} KiB",
+                                    MAX_SUBST_LEN >> 10
+                                ),
+                            )
+                            .help("each `#!subst` applies to the result of the ones before it"),
+                        );
+                        continue;
                     }
                     t.tok = Tok::Str(s);
                     self.out.push(t);
