@@ -61,6 +61,8 @@ pub(crate) struct Pp {
     depth: u32,
     /// Tokens the current top-level define use may still expand to.
     expansion_budget: usize,
+    /// Files included so far (MAX_INCLUDES); past it, once reported.
+    includes: usize,
 }
 
 const MAX_EXPANSION_DEPTH: u32 = 32;
@@ -73,6 +75,9 @@ const MAX_SUBST_LEN: usize = 1 << 20;
 /// and `-f /dev/zero` must end with an error, not fill the memory.
 const MAX_FILE_SIZE: u64 = 64 << 20;
 const MAX_INCLUDE_DEPTH: usize = 64;
+/// Most files included in one load: a file that includes the next one twice,
+/// 26 levels down, is 2^26 reads.
+const MAX_INCLUDES: usize = 10_000;
 
 impl Pp {
     pub fn new(defines: &Defines) -> Pp {
@@ -87,6 +92,7 @@ impl Pp {
             include_stack: Vec::new(),
             depth: 0,
             expansion_budget: MAX_EXPANSION_TOKENS,
+            includes: 0,
         };
         // Kamailio predefines its version; siprd runs 5.6 configs
         for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
@@ -494,6 +500,16 @@ impl Pp {
         if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
             self.diags
                 .push(Diagnostic::error(span, "files are included too deeply"));
+            return;
+        }
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES {
+            if self.includes == MAX_INCLUDES + 1 {
+                self.diags.push(
+                    Diagnostic::error(span, format!("more than {MAX_INCLUDES} files included"))
+                        .help("is a file included more than once in a file that is itself included repeatedly?"),
+                );
+            }
             return;
         }
         let rel = Path::new(p);

@@ -257,3 +257,34 @@ fn chained_substs_that_multiply_a_string_are_refused() {
     let two: String = cfg.lines().skip(3).map(|l| format!("{l}\n")).collect();
     assert!(siprd_script::parse_str("ok.cfg", &two, &Defines::new()).is_ok());
 }
+
+#[test]
+fn includes_that_double_at_each_level_are_refused() {
+    // i0 includes i1 twice, i1 includes i2 twice ...: 2^26 reads
+    let dir = std::env::temp_dir().join(format!("siprd-incl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..26 {
+        let n = i + 1;
+        std::fs::write(
+            dir.join(format!("i{i}.cfg")),
+            format!("include_file \"i{n}.cfg\"\ninclude_file \"i{n}.cfg\"\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("i26.cfg"), "# leaf\n").unwrap();
+    std::fs::write(
+        dir.join("main.cfg"),
+        "include_file \"i0.cfg\"\nrequest_route { exit; }\n",
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let d = siprd_script::parse_file(&dir.join("main.cfg"), &Defines::new()).expect_err("refused");
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    let out = d.render_short();
+    assert_eq!(out.matches("error").count(), 1, "{out}");
+    assert!(
+        out.contains(": error: more than 10000 files included"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
