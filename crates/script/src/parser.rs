@@ -53,12 +53,8 @@ impl ParsedConfig {
 /// Parse a config file (with its includes).
 pub fn parse_file(path: &Path, defines: &Defines) -> Result<ParsedConfig, Diagnostics> {
     let mut pp = Pp::new(defines);
-    match std::fs::read_to_string(path) {
-        Ok(text) => pp.run_text(
-            &path.display().to_string(),
-            Arc::from(text),
-            Some(path.to_path_buf()),
-        ),
+    match pp.run_file(path) {
+        Ok(()) => {}
         Err(e) => {
             let d = Diagnostic::error_nospan(format!("cannot read `{}`: {e}", path.display()));
             return Err(Diagnostics::new(Arc::new(pp.sm), vec![d]));
@@ -204,12 +200,8 @@ fn finish(pp: Pp) -> Result<ParsedConfig, Diagnostics> {
 /// and compile problems together).
 pub fn parse_file_lenient(path: &Path, defines: &Defines) -> (ParsedConfig, Vec<Diagnostic>) {
     let mut pp = Pp::new(defines);
-    match std::fs::read_to_string(path) {
-        Ok(text) => pp.run_text(
-            &path.display().to_string(),
-            Arc::from(text),
-            Some(path.to_path_buf()),
-        ),
+    match pp.run_file(path) {
+        Ok(()) => {}
         Err(e) => pp.diags.push(Diagnostic::error_nospan(format!(
             "cannot read `{}`: {e}",
             path.display()
@@ -671,7 +663,12 @@ impl Parser {
             let sp = self.cur_span();
             let mut d =
                 Diagnostic::error(sp, format!("expected `=` after `{name}`, found {found}"));
-            if let Some(n) = crate::pv::did_you_mean(
+            if self.at_p(P::LParen) {
+                // `xlog("x");` or `route(R);` outside any block
+                d = d.help(format!(
+                    "a function call must be inside a route block, e.g. `request_route {{ {name}(...); }}`"
+                ));
+            } else if let Some(n) = crate::pv::did_you_mean(
                 &name,
                 ROUTE_KEYWORDS
                     .iter()

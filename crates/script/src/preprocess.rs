@@ -59,10 +59,25 @@ pub(crate) struct Pp {
     /// Canonical paths of the files being included (cycle detection) with their display names.
     include_stack: Vec<(PathBuf, String)>,
     depth: u32,
+    /// Tokens the current top-level define use may still expand to.
+    expansion_budget: usize,
+    /// Files included so far (MAX_INCLUDES); past it, once reported.
+    includes: usize,
 }
 
 const MAX_EXPANSION_DEPTH: u32 = 32;
+/// Most tokens one use of a `#!define` may expand to: a define that names
+/// another twice doubles at each level (30 levels: a billion tokens).
+const MAX_EXPANSION_TOKENS: usize = 100_000;
+/// Longest string `#!subst` may produce (each subst applies to the last's result).
+const MAX_SUBST_LEN: usize = 1 << 20;
+/// Largest config file read (main or included): spans are 32-bit offsets,
+/// and `-f /dev/zero` must end with an error, not fill the memory.
+const MAX_FILE_SIZE: u64 = 64 << 20;
 const MAX_INCLUDE_DEPTH: usize = 64;
+/// Most files included in one load: a file that includes the next one twice,
+/// 26 levels down, is 2^26 reads.
+const MAX_INCLUDES: usize = 10_000;
 
 impl Pp {
     pub fn new(defines: &Defines) -> Pp {
@@ -76,6 +91,8 @@ impl Pp {
             conds: Vec::new(),
             include_stack: Vec::new(),
             depth: 0,
+            expansion_budget: MAX_EXPANSION_TOKENS,
+            includes: 0,
         };
         // Kamailio predefines its version; siprd runs 5.6 configs
         for n in ["KAMAILIO_5", "KAMAILIO_5_6", "KAMAILIO_5_6_3", "SIPRD"] {
@@ -97,6 +114,38 @@ impl Pp {
 
     fn active(&self) -> bool {
         self.conds.last().is_none_or(|c| c.active)
+    }
+
+    /// Read and process a file. A file that is not UTF-8 is reported at its
+    /// first bad byte (the text is shown lossily); only I/O errors are returned.
+    pub fn run_file(&mut self, path: &Path) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_FILE_SIZE {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB",
+                MAX_FILE_SIZE >> 20
+            )));
+        }
+        let name = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => self.run_text(&name, Arc::from(text), Some(path.to_path_buf())),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let file = self.sm.add(name, Arc::from(text));
+                // the lossy text has U+FFFD (3 bytes) where the bad byte was
+                self.diags.push(
+                    Diagnostic::error(Span::new(file, at, at + 3), "the file is not valid UTF-8")
+                        .label("this byte is not UTF-8")
+                        .help("save the config as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Process a file's text. `path` is used for includes relative to it.
@@ -165,6 +214,11 @@ impl Pp {
                     self.out.push(t);
                 }
                 Tok::Ident(id) if self.defines.contains_key(id.as_str()) => {
+                    if expand_depth == 0 {
+                        self.expansion_budget = MAX_EXPANSION_TOKENS;
+                    } else if self.expansion_budget == 0 {
+                        continue; // over budget: reported at the top level
+                    }
                     if expand_depth >= MAX_EXPANSION_DEPTH {
                         self.diags.push(Diagnostic::error(
                             t.span,
@@ -187,17 +241,66 @@ impl Pp {
                         }
                     }
                     vt.retain(|v| !matches!(&v.tok, Tok::Ident(s) if s.is_empty()));
-                    self.process(vt, base, expand_depth + 1);
+                    // (an empty expansion still costs one, so that budget 0 means "over")
+                    let mark = self.out.len();
+                    match self.expansion_budget.checked_sub(vt.len().max(1)) {
+                        Some(left) => {
+                            self.expansion_budget = left;
+                            self.process(vt, base, expand_depth + 1);
+                        }
+                        None => self.expansion_budget = 0,
+                    }
+                    if expand_depth == 0 && self.expansion_budget == 0 {
+                        self.out.truncate(mark); // no errors about a half expansion
+                        self.diags.push(
+                            Diagnostic::error(
+                                t.span,
+                                format!("`{id}` expands to more than {MAX_EXPANSION_TOKENS} tokens"),
+                            )
+                            .label("expanded here")
+                            .help("a `#!define` that uses another define twice doubles the text at each level"),
+                        );
+                    }
                 }
                 Tok::Str(s) if !self.substs.is_empty() => {
                     let mut t = t.clone();
                     let mut s = s.clone();
+                    let mut too_long = false;
                     for sb in &self.substs {
+                        // each `#!subst` can multiply the length: check before replacing
+                        let hits = if sb.global {
+                            sb.re.find_iter(&s).count()
+                        } else {
+                            usize::from(sb.re.is_match(&s))
+                        };
+                        let bound = s.len().saturating_add(hits.saturating_mul(sb.repl.len()));
+                        if bound > MAX_SUBST_LEN {
+                            too_long = true;
+                            break;
+                        }
                         s = if sb.global {
                             sb.re.replace_all(&s, sb.repl.as_str()).into_owned()
                         } else {
                             sb.re.replace(&s, sb.repl.as_str()).into_owned()
                         };
+                        // (`$1` references can still grow past the bound)
+                        if s.len() > MAX_SUBST_LEN {
+                            too_long = true;
+                            break;
+                        }
+                    }
+                    if too_long {
+                        self.diags.push(
+                            Diagnostic::error(
+                                t.span,
+                                format!(
+                                    "`#!subst` makes this string longer than {} KiB",
+                                    MAX_SUBST_LEN >> 10
+                                ),
+                            )
+                            .help("each `#!subst` applies to the result of the ones before it"),
+                        );
+                        continue;
                     }
                     t.tok = Tok::Str(s);
                     self.out.push(t);
@@ -399,6 +502,16 @@ impl Pp {
                 .push(Diagnostic::error(span, "files are included too deeply"));
             return;
         }
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES {
+            if self.includes == MAX_INCLUDES + 1 {
+                self.diags.push(
+                    Diagnostic::error(span, format!("more than {MAX_INCLUDES} files included"))
+                        .help("is a file included more than once in a file that is itself included repeatedly?"),
+                );
+            }
+            return;
+        }
         let rel = Path::new(p);
         let mut candidates = Vec::new();
         if rel.is_absolute() {
@@ -439,13 +552,11 @@ impl Pp {
             );
             return;
         }
-        match std::fs::read_to_string(&found) {
-            Ok(text) => {
-                self.depth += 1;
-                let name = found.display().to_string();
-                self.run_text(&name, Arc::from(text), Some(found));
-                self.depth -= 1;
-            }
+        self.depth += 1;
+        let read = self.run_file(&found);
+        self.depth -= 1;
+        match read {
+            Ok(()) => {}
             Err(e) => {
                 if !import {
                     self.diags

@@ -214,3 +214,77 @@ fn deep_nesting_is_refused_not_overflowed() {
     );
     assert_eq!(run(&ok)[0], "deep");
 }
+
+#[test]
+fn exponential_define_expansion_is_refused_quickly() {
+    // D30 would be 2^30 tokens: it used to expand until memory ran out
+    let mut cfg = String::from("#!define D0 1\n");
+    for i in 1..=30 {
+        cfg.push_str(&format!("#!define D{i} D{} + D{}\n", i - 1, i - 1));
+    }
+    cfg.push_str("request_route { $var(x) = D30; }\n");
+    let t = std::time::Instant::now();
+    let d = siprd_script::parse_str("exp.cfg", &cfg, &Defines::new()).expect_err("refused");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    let out = d.render_short();
+    assert!(
+        out.starts_with("exp.cfg:32:27: error: `D30` expands to more than 100000 tokens -- a `#!define` that uses another define twice doubles the text at each level\n"),
+        "{out}"
+    );
+    // a large but reasonable expansion is fine
+    let ok = format!(
+        "{}request_route {{ $var(x) = D8; }}\n",
+        &cfg[..cfg.find("#!define D9").unwrap()]
+    );
+    assert!(siprd_script::parse_str("ok.cfg", &ok, &Defines::new()).is_ok());
+}
+
+#[test]
+fn chained_substs_that_multiply_a_string_are_refused() {
+    // 5 substs, each turning `a` into 100 of them: 4 * 100^5 bytes
+    let mut cfg = String::new();
+    for _ in 0..5 {
+        cfg.push_str(&format!("#!subst \"/a/{}/g\"\n", "a".repeat(100)));
+    }
+    cfg.push_str("request_route { $var(x) = \"aaaa\"; }\n");
+    let d = siprd_script::parse_str("sub.cfg", &cfg, &Defines::new()).expect_err("refused");
+    let out = d.render_short();
+    assert!(
+        out.starts_with("sub.cfg:6:27: error: `#!subst` makes this string longer than 1024 KiB"),
+        "{out}"
+    );
+    // two of them are fine (40 KB)
+    let two: String = cfg.lines().skip(3).map(|l| format!("{l}\n")).collect();
+    assert!(siprd_script::parse_str("ok.cfg", &two, &Defines::new()).is_ok());
+}
+
+#[test]
+fn includes_that_double_at_each_level_are_refused() {
+    // i0 includes i1 twice, i1 includes i2 twice ...: 2^26 reads
+    let dir = std::env::temp_dir().join(format!("siprd-incl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..26 {
+        let n = i + 1;
+        std::fs::write(
+            dir.join(format!("i{i}.cfg")),
+            format!("include_file \"i{n}.cfg\"\ninclude_file \"i{n}.cfg\"\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("i26.cfg"), "# leaf\n").unwrap();
+    std::fs::write(
+        dir.join("main.cfg"),
+        "include_file \"i0.cfg\"\nrequest_route { exit; }\n",
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let d = siprd_script::parse_file(&dir.join("main.cfg"), &Defines::new()).expect_err("refused");
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    let out = d.render_short();
+    assert_eq!(out.matches("error").count(), 1, "{out}");
+    assert!(
+        out.contains(": error: more than 10000 files included"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -164,6 +164,19 @@ fn as_int(v: &Value) -> Result<i32, String> {
     }
 }
 
+/// Most threads one setting may ask for: a typo such as `children=2000000000`
+/// is a config error, not a start-up that spawns threads until memory runs out.
+pub const MAX_THREADS: usize = 1024;
+
+/// A number of threads: 0..=MAX_THREADS.
+pub fn as_threads(v: &Value) -> Result<usize, String> {
+    let n = as_count(v)?;
+    if n > MAX_THREADS {
+        return Err(format!("{n} threads is too many (at most {MAX_THREADS})"));
+    }
+    Ok(n)
+}
+
 fn as_count(v: &Value) -> Result<usize, String> {
     let i = as_int(v)?;
     usize::try_from(i).map_err(|_| "expected a non-negative integer".to_string())
@@ -212,8 +225,8 @@ impl CoreSettings {
                 self.port =
                     u16::try_from(as_int(value)?).map_err(|_| "port out of range".to_string())?
             }
-            "children" => self.children = as_count(value)?.max(1),
-            "tcp_children" => self.tcp_children = as_count(value)?.max(1),
+            "children" => self.children = as_threads(value)?.max(1),
+            "tcp_children" => self.tcp_children = as_threads(value)?.max(1),
             "disable_tcp" => self.disable_tcp = as_bool(value)?,
             "tcp_accept_no_cl" => self.tcp_accept_no_cl = as_bool(value)?,
             "tcp_max_connections" => self.tcp_max_connections = as_count(value)?,
@@ -233,7 +246,7 @@ impl CoreSettings {
             "server_id" => self.server_id = as_int(value)?,
             "max_branches" => self.max_branches = as_count(value)?.clamp(1, 31),
             "received_route_mode" => self.received_route_mode = as_int(value)?,
-            "async_workers" => self.async_workers = as_count(value)?,
+            "async_workers" => self.async_workers = as_threads(value)?,
             "async_workers_group" => self.async_workers_group.push(as_string(value)),
             "workdir" | "wdir" => self.workdir = Some(as_string(value)),
             "force_rport" => self.force_rport = as_bool(value)?,

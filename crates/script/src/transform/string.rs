@@ -351,7 +351,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             Ok(boxed(move |ctx: &mut C, v: Value| {
                 let s = input_bytes(&v)?;
                 let m = max.as_ref().map(|m| m.eval(ctx)).unwrap_or(0);
-                Some(Value::from_vec(prefixes(&s, m, quoted)))
+                prefixes(&s, m, quoted).map(Value::from_vec)
             }))
         }
         _ => Err(did_you_mean_method("s", method, METHODS)),
@@ -480,13 +480,24 @@ fn replace(s: &Bytes, from: &[u8], to: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn prefixes(s: &[u8], max: i32, quoted: bool) -> Vec<u8> {
+/// Longest `s.prefixes` result: the output grows with the square of the
+/// input, so a long header would otherwise ask for gigabytes. Kamailio
+/// fails too ("prefixes buffer too short") past its 64 KiB buffer.
+const MAX_PREFIXES: usize = 65535;
+
+fn prefixes(s: &[u8], max: i32, quoted: bool) -> Option<Vec<u8>> {
     let n = if max <= 0 {
         s.len()
     } else {
         (max as usize).min(s.len())
     };
-    let mut out = Vec::new();
+    // n prefixes of 1..=n bytes, n-1 commas, 2n quotes
+    let per_prefix = if quoted { 3 } else { 1 };
+    let len = (n.checked_mul(n + 1)? / 2 + n * per_prefix).saturating_sub(1);
+    if len > MAX_PREFIXES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(len);
     for i in 1..=n {
         if i > 1 {
             out.push(b',');
@@ -499,7 +510,7 @@ fn prefixes(s: &[u8], max: i32, quoted: bool) -> Vec<u8> {
             out.push(b'\'');
         }
     }
-    out
+    Some(out)
 }
 
 fn escape_common(s: &[u8]) -> Vec<u8> {

@@ -221,6 +221,25 @@ fn s_replace_prefixes_numeric() {
     assert_eq!(trs("12345", "{s.prefixes,3}"), "1,12,123");
     assert_eq!(trs("12345", "{s.prefixes,0}"), "1,12,123,1234,12345");
     assert_eq!(trs("12345", "{s.prefixes,9}"), "1,12,123,1234,12345");
+    // K: past 64 KiB of output the transformation fails ("prefixes buffer
+    // too short"); the output grows with the square of the input.
+    let long = Value::from_string("a".repeat(300));
+    assert_eq!(
+        tr(long.clone(), "{s.prefixes}").map(|v| v.to_bytes().len()),
+        Some(45449)
+    );
+    assert_eq!(
+        tr(Value::from_string("a".repeat(400)), "{s.prefixes}"),
+        None
+    );
+    assert_eq!(
+        tr(
+            Value::from_string("a".repeat(70_000)),
+            "{s.prefixes.quoted}"
+        ),
+        None
+    );
+    assert!(tr(long, "{s.prefixes.quoted}").is_some());
     assert_eq!(
         trs("12345", "{s.prefixes.quoted}"),
         "'1','12','123','1234','12345'"

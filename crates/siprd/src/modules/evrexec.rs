@@ -79,7 +79,14 @@ pub fn parse_exec(def: &str) -> Result<ExecTask, String> {
             "workers" => {
                 t.workers = v
                     .parse()
-                    .map_err(|_| format!("exec `{def}`: `workers` needs a number, got `{v}`"))?
+                    .map_err(|_| format!("exec `{def}`: `workers` needs a number, got `{v}`"))?;
+                if t.workers as usize > crate::settings::MAX_THREADS {
+                    return Err(format!(
+                        "exec `{def}`: {} workers is too many (at most {})",
+                        t.workers,
+                        crate::settings::MAX_THREADS
+                    ));
+                }
             }
             "sockaddr" => {
                 let at = start + (raw.len() - raw.trim_start().len());

@@ -163,7 +163,9 @@ pub(crate) fn parse_method_list(text: &str) -> Result<Vec<Vec<u8>>, String> {
         .filter(|s| !s.is_empty())
         .collect();
     if items.is_empty() {
-        return Err(format!("no method in `{text}`"));
+        return Err(format!(
+            "no method name in `{text}`: expected e.g. \"INVITE\" or \"INVITE|BYE\""
+        ));
     }
     if items.iter().any(|m| {
         !m.bytes()

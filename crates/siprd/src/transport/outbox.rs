@@ -102,8 +102,12 @@ impl Outbox {
                 }
                 if let Some(s) = RL_SENDMMSG.check() {
                     let it = &self.items[i];
+                    let dst = it
+                        .dst
+                        .as_socket()
+                        .map_or_else(|| "?".to_string(), |a| a.to_string());
                     tracing::warn!(target: "transport", suppressed = s,
-                        "udp send to {:?} ({} bytes) failed: {e}", it.dst.as_socket(), it.len);
+                        "udp send to {dst} ({} bytes) failed: {e}", it.len);
                 }
                 // Skip the datagram that failed and carry on with the rest.
                 i += 1;

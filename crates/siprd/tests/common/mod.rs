@@ -20,7 +20,7 @@ pub struct Siprd {
     pub tcp: Vec<SocketAddr>,
 }
 
-fn unique_dir() -> PathBuf {
+pub fn unique_dir() -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("siprd-test-{}-{n}", std::process::id()));

@@ -130,6 +130,9 @@ pub fn start(
             set_owner(path, opts)?;
             s.set_read_timeout(Some(Duration::from_millis(POLL_MS as u64)))
                 .map_err(|e| e.to_string())?;
+            // a client that stops reading fills its queue: sending blocks
+            s.set_write_timeout(Some(Duration::from_secs(1)))
+                .map_err(|e| e.to_string())?;
             tracing::info!("ctl: binrpc on unixd:{}", path.display());
             spawn(
                 "ctl-unixd",

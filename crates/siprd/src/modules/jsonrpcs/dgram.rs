@@ -92,6 +92,9 @@ pub fn start(rt: &Arc<Runtime>, ep: &Endpoint, replace: bool) -> Result<(), Stri
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
             sock.set_read_timeout(Some(Duration::from_millis(100)))
                 .map_err(|e| e.to_string())?;
+            // a unix client that stops reading fills its queue: sending blocks
+            sock.set_write_timeout(Some(Duration::from_secs(1)))
+                .map_err(|e| e.to_string())?;
             let path = path.clone();
             std::thread::Builder::new()
                 .name("jsonrpcs-dgram".into())

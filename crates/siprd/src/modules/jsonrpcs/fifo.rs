@@ -193,13 +193,38 @@ fn write_reply(path: &Path, data: &[u8]) -> std::io::Result<()> {
             Err(e) => return Err(e),
         }
     };
-    // Back to blocking writes so a large reply is written whole.
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on our own fd.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
-    }
+    // Non-blocking writes, waiting for room: a client that opened its FIFO
+    // and stopped reading must not stall the FIFO transport for good.
+    write_within(&file, data, REPLY_STALL)
+}
+
+/// Longest a reply write may make no progress before it is abandoned.
+const REPLY_STALL: Duration = Duration::from_secs(2);
+
+/// Write all of `data` to a non-blocking fd, giving up after `stall` without progress.
+fn write_within(file: &std::fs::File, mut data: &[u8], stall: Duration) -> std::io::Result<()> {
     let mut f = file;
-    f.write_all(data)
+    while !data.is_empty() {
+        match f.write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd {
+                    fd: file.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                let ms = stall.as_millis().min(i32::MAX as u128) as i32;
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut pfd, 1, ms) } == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client does not read its reply FIFO",
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -11,12 +11,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 1 << 20;
 const MAX_CONNS: usize = 32;
 const IDLE: Duration = Duration::from_secs(5);
+/// Longest time to receive one request: a client trickling bytes must not
+/// hold one of the MAX_CONNS threads forever.
+const REQUEST_TIME: Duration = Duration::from_secs(10);
 
 /// `tcp:IP:PORT`, `IP:PORT` or `PORT` (loopback).
 pub fn parse_listen(spec: &str) -> Result<SocketAddr, String> {
@@ -131,12 +134,40 @@ pub fn answer(rt: &Runtime, body: &[u8]) -> (u16, String, Vec<u8>) {
     (code, reason, out)
 }
 
+/// Write all of `data` before `deadline`: a client that stops reading its
+/// replies must not hold the connection's thread forever. (A plain write
+/// timeout is not enough: the kernel's growing send buffer counts as progress.)
+fn write_by(s: &mut TcpStream, mut data: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !data.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        s.set_write_timeout(Some(left))?;
+        match s.write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
     s.set_read_timeout(Some(IDLE))?;
     s.set_nodelay(true)?;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
+        let deadline = Instant::now() + REQUEST_TIME;
+        let late = || {
+            let late = Instant::now() > deadline;
+            if late {
+                tracing::debug!("jsonrpcs: HTTP request not received within {REQUEST_TIME:?}");
+            }
+            late
+        };
         // read the head
         let head_end = loop {
             if let Some(p) = memchr::memmem::find(&buf, b"\r\n\r\n") {
@@ -150,7 +181,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
                 return Ok(());
             }
             let n = s.read(&mut chunk)?;
-            if n == 0 {
+            if n == 0 || late() {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
@@ -190,7 +221,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
         }
         while buf.len() < head_end + len {
             let n = s.read(&mut chunk)?;
-            if n == 0 {
+            if n == 0 || late() {
                 return Ok(());
             }
             buf.extend_from_slice(&chunk[..n]);
@@ -207,7 +238,7 @@ fn serve_conn(rt: &Runtime, mut s: TcpStream) -> std::io::Result<()> {
             let (code, reason, body) = answer(rt, &body);
             response(code, &reason, &body, close)
         };
-        s.write_all(&out)?;
+        write_by(&mut s, &out, Instant::now() + IDLE)?;
         if close {
             return Ok(());
         }

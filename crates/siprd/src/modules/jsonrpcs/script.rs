@@ -135,7 +135,8 @@ pub fn register(reg: &mut Registry<Ctx>, http_enabled: bool) {
                 Some("body") => 2,
                 other => {
                     return Err(format!(
-                        "unknown $jsonrpl field {other:?} (code, text, body)"
+                        "unknown $jsonrpl field `{}` (code, text, body)",
+                        other.unwrap_or_default()
                     ))
                 }
             };

@@ -223,7 +223,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
             let max = match inner.map(str::trim) {
                 Some("min") => false,
                 Some("max") => true,
-                other => return Err(format!("unknown $expires key {other:?} (min, max)")),
+                other => {
+                    return Err(format!(
+                        "unknown $expires key `{}` (min, max)",
+                        other.unwrap_or_default()
+                    ))
+                }
             };
             Ok(Box::new(Expires { max }) as Box<dyn PvImpl<Ctx>>)
         }),
@@ -251,7 +256,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("num") => env!("CARGO_PKG_VERSION").to_string(),
                 Some("full") => format!("siprd {} ", env!("CARGO_PKG_VERSION")),
                 Some("hash") => "unknown ".to_string(),
-                other => return Err(format!("unknown $version key {other:?} (num, full, hash)")),
+                other => {
+                    return Err(format!(
+                        "unknown $version key `{}` (num, full, hash)",
+                        other.unwrap_or_default()
+                    ))
+                }
             };
             Ok(Box::new(Const(Value::from_string(v))) as Box<dyn PvImpl<Ctx>>)
         }),
@@ -299,9 +309,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
                     Some("received") => ViaKey::Received,
                     Some("i") => ViaKey::I,
                     other => {
-                        return Err(format!(
-                            "unknown ${name} key {other:?} (host, port, proto, protoid, branch, rport, received, i)"
-                        ))
+                        return Err(format!("unknown ${name} key `{}` (host, port, proto, protoid, branch, rport, received, i)", other.unwrap_or_default()))
                     }
                 };
                 Ok(Box::new(ViaPv { which, key }) as Box<dyn PvImpl<Ctx>>)

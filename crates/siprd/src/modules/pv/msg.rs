@@ -1200,7 +1200,8 @@ fn snd_class(reg: &mut Registry<Ctx>, name: &'static str, from: bool) {
                 Some("len") => SndField::Len,
                 other => {
                     return Err(format!(
-                        "unknown ${name} field {other:?} (ip, af, port, proto, sproto, buf, len)"
+                        "unknown ${name} field `{}` (ip, af, port, proto, sproto, buf, len)",
+                        other.unwrap_or_default()
                     ))
                 }
             };
@@ -1361,7 +1362,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("d") => b'd',
                 Some("p") => b'p',
                 Some("P") => b'P',
-                other => return Err(format!("unknown $nh key {other:?} (u, U, d, p, P)")),
+                other => {
+                    return Err(format!(
+                        "unknown $nh key `{}` (u, U, d, p, P)",
+                        other.unwrap_or_default()
+                    ))
+                }
             };
             Ok(Box::new(NextHop(k)) as Box<dyn PvImpl<Ctx>>)
         }),
@@ -1374,7 +1380,12 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("s") | Some("sn") => b's',
                 Some("u") | Some("un") => b'u',
                 Some("Sn") => b'S',
-                other => return Err(format!("unknown $TV key {other:?} (s, u, sn, un, Sn)")),
+                other => {
+                    return Err(format!(
+                        "unknown $TV key `{}` (s, u, sn, un, Sn)",
+                        other.unwrap_or_default()
+                    ))
+                }
             };
             Ok(Box::new(TimeVal(k)) as Box<dyn PvImpl<Ctx>>)
         }),
@@ -1403,9 +1414,17 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("wday") => 6,
                 Some("yday") => 7,
                 Some("isdst") => 8,
-                other => return Err(format!("unknown $time field {other:?} (sec, min, hour, mday, mon, year, wday, yday, isdst)")),
+                other => {
+                    return Err(format!(
+                    "unknown $time field `{}` (sec, min, hour, mday, mon, year, wday, yday, isdst)",
+                    other.unwrap_or_default()
+                ))
+                }
             };
-            Ok(Box::new(Time { part: Some(part), format: String::new() }) as Box<dyn PvImpl<Ctx>>)
+            Ok(Box::new(Time {
+                part: Some(part),
+                format: String::new(),
+            }) as Box<dyn PvImpl<Ctx>>)
         }),
     });
     reg.add_pv(PvClassDef {
@@ -1433,7 +1452,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("proto") => Rcv::Proto,
                 Some("sproto") => Rcv::SProto,
                 Some("af") => Rcv::Af,
-                other => return Err(format!("unknown $rcv field {other:?} (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)")),
+                other => return Err(format!("unknown $rcv field `{}` (buf, len, srcip, srcport, rcvip, rcvport, proto, sproto, af)", other.unwrap_or_default())),
             };
             Ok(Box::new(which) as Box<dyn PvImpl<Ctx>>)
         }),
@@ -1466,7 +1485,8 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("WSS") => 6,
                 other => {
                     return Err(format!(
-                        "unknown $K key {other:?} (IPv4, IPv6, UDP, TCP, TLS, SCTP, WS, WSS)"
+                        "unknown $K key `{}` (IPv4, IPv6, UDP, TCP, TLS, SCTP, WS, WSS)",
+                        other.unwrap_or_default()
                     ))
                 }
             };
@@ -1488,8 +1508,9 @@ pub fn register(reg: &mut Registry<Ctx>) {
                 Some("hdrc") => MsgHdrCount,
                 other => {
                     return Err(format!(
-                        "unknown $msg key {other:?} (buf, len, body, body_len, hdrs, hdrs_len, fline, hdrc)"
-                    ))
+                    "unknown $msg key `{}` (buf, len, body, body_len, hdrs, hdrs_len, fline, hdrc)",
+                    other.unwrap_or_default()
+                ))
                 }
             };
             Ok(Box::new(Simple(f)) as Box<dyn PvImpl<Ctx>>)

@@ -118,8 +118,13 @@ fn parse_group(spec: &str) -> Result<(String, usize), String> {
                     v.trim()
                         .parse::<usize>()
                         .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("async_workers_group: bad workers `{v}`"))?,
+                        .filter(|n| (1..=crate::settings::MAX_THREADS).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "async_workers_group: bad workers `{v}` (1 to {})",
+                                crate::settings::MAX_THREADS
+                            )
+                        })?,
                 )
             }
             // Kamailio's socket and polling options: threads block on a condvar
@@ -683,6 +688,12 @@ impl Module for Async {
     fn set_param(&mut self, name: &str, v: &Value) -> Result<(), String> {
         match name {
             "workers" => match v.try_int() {
+                Some(n) if n > crate::settings::MAX_THREADS as i32 => {
+                    return Err(format!(
+                        "{n} workers is too many (at most {})",
+                        crate::settings::MAX_THREADS
+                    ))
+                }
                 Some(n) => {
                     *self.state.workers.lock() = usize::try_from(n).unwrap_or(0);
                     self.state
@@ -897,7 +908,10 @@ impl Module for Async {
                     Some("gname") => {
                         Ok(Box::new(AsyncGnamePv) as Box<dyn siprd_script::registry::PvImpl<Ctx>>)
                     }
-                    other => Err(format!("unknown $async field {other:?} (data, gname)")),
+                    other => Err(format!(
+                        "unknown $async field `{}` (data, gname)",
+                        other.unwrap_or_default()
+                    )),
                 }
             }),
         });

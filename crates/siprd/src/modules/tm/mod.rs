@@ -1295,7 +1295,7 @@ pub fn tm_api(fx: &mut FixupCtx<'_, Ctx>) -> Result<Arc<TmState>, String> {
             Some(ParamKind::Custom(fix)) => Some(fix.clone()),
             _ => None,
         })
-        .ok_or_else(|| "this function needs loadmodule \"tm.so\"".to_string())?;
+        .ok_or_else(|| "tm is not loaded: add loadmodule \"tm.so\"".to_string())?;
     let src = ArgSrc {
         text: String::new(),
         quoted: true,
@@ -2024,7 +2024,12 @@ impl Module for Tm {
                 let f = match inner.map(str::trim) {
                     Some("flags") => TField::BranchFlags,
                     Some("uri") => TField::BranchUri,
-                    other => return Err(format!("unknown $T_branch field {other:?} (flags, uri)")),
+                    other => {
+                        return Err(format!(
+                            "unknown $T_branch field `{}` (flags, uri)",
+                            other.unwrap_or_default()
+                        ))
+                    }
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),
@@ -2314,7 +2319,7 @@ impl Module for Tmx {
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
                     Some("reply_type") => TField::ReplyType,
-                    other => return Err(format!("unknown $T field {other:?} (id_index, id_label, id_index_n, id_label_n, reply_code, reply_reason, branch_index, reply_type)")),
+                    other => return Err(format!("unknown $T field `{}` (id_index, id_label, id_index_n, id_label_n, reply_code, reply_reason, branch_index, reply_type)", other.unwrap_or_default())),
                 };
                 Ok(Box::new(TPv(f)) as Box<dyn PvImpl<Ctx>>)
             }),
