@@ -116,8 +116,9 @@ impl Pp {
         self.conds.last().is_none_or(|c| c.active)
     }
 
-    /// Read and process a file. A file that is not UTF-8 is reported at its
-    /// first bad byte (the text is shown lossily); only I/O errors are returned.
+    /// Read and process a file. A file that is not UTF-8 outside comments is
+    /// reported at its first bad byte (the text is shown lossily); only I/O
+    /// errors are returned.
     pub fn run_file(&mut self, path: &Path) -> std::io::Result<()> {
         use std::io::Read;
         let mut bytes = Vec::new();
@@ -131,6 +132,9 @@ impl Pp {
             )));
         }
         let name = path.display().to_string();
+        // Comments in another encoding (Latin-1 accents) are common in old
+        // configs and Kamailio ignores them: blank those bytes.
+        blank_non_utf8_in_comments(&mut bytes);
         match String::from_utf8(bytes) {
             Ok(text) => self.run_text(&name, Arc::from(text), Some(path.to_path_buf())),
             Err(e) => {
@@ -564,5 +568,61 @@ impl Pp {
                 }
             }
         }
+    }
+}
+
+/// Replace with spaces the bytes that are not UTF-8 inside comments (`#`,
+/// `//`, `/* */`), leaving every other byte as it is. The scan follows the
+/// lexer's rules on the raw bytes: every byte that structures the config is
+/// ASCII, and no byte of a multi-byte UTF-8 sequence is.
+fn blank_non_utf8_in_comments(bytes: &mut [u8]) {
+    if std::str::from_utf8(bytes).is_ok() {
+        return;
+    }
+    let mut comments: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        let next = bytes.get(i + 1).copied();
+        let line_end =
+            |from: usize| memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |k| from + k);
+        if c == b'"' || c == b'\'' {
+            // a string; in `"..."` a backslash escapes the next byte
+            i += 1;
+            while let Some(&b) = bytes.get(i) {
+                i += if b == b'\\' && c == b'"' { 2 } else { 1 };
+                if b == c {
+                    break;
+                }
+            }
+        } else if (c == b'#' || c == b'!') && next == Some(b'!') {
+            i = line_end(i); // a directive
+        } else if c == b'#' || (c == b'/' && next == Some(b'/')) {
+            let end = line_end(i);
+            comments.push(i..end);
+            i = end;
+        } else if c == b'/' && next == Some(b'*') {
+            let (start, mut depth) = (i, 1);
+            i += 2;
+            while i < bytes.len() && depth > 0 {
+                match (bytes[i], bytes.get(i + 1)) {
+                    (b'*', Some(b'/')) => (depth, i) = (depth - 1, i + 2),
+                    (b'/', Some(b'*')) => (depth, i) = (depth + 1, i + 2),
+                    _ => i += 1,
+                }
+            }
+            comments.push(start..i.min(bytes.len()));
+        } else {
+            i += 1;
+        }
+    }
+    let mut pos = 0;
+    while let Err(e) = std::str::from_utf8(&bytes[pos..]) {
+        let bad = pos + e.valid_up_to();
+        let len = e.error_len().unwrap_or(bytes.len() - bad);
+        if !comments.iter().any(|r| r.contains(&bad)) {
+            return; // reported by the caller
+        }
+        bytes[bad..bad + len].fill(b' ');
+        pos = bad + len;
     }
 }
