@@ -1233,6 +1233,18 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
     }
 }
 
+/// A local final reply went out while branches had no reply yet: as
+/// Kamailio, they are no longer retransmitted nor timed out (a late reply is
+/// still taken and, when final, ACKed). No CANCEL can go before a 1xx.
+pub fn stop_unanswered_branches(tx: &TxRef) {
+    let mut inner = tx.entry.inner.lock();
+    for u in inner.uacs.iter_mut() {
+        if u.code < 200 && !u.provisional {
+            u.tx.release();
+        }
+    }
+}
+
 fn pending(inner: &TxInner) -> bool {
     inner
         .uacs
