@@ -159,3 +159,56 @@ fn local_final_reply_stops_unanswered_branch_retransmissions() {
         "{acks:?}"
     );
 }
+
+/// Kamailio 5.6.3: a CANCEL arriving while a resumed route runs on the
+/// INVITE (here an async task) marks it canceled at once (`t_is_canceled`
+/// is 1 in that route) but waits for the route to end: the route's final
+/// reply goes out, the INVITE gets no 487, the CANCEL gets `200 ok -- no
+/// more pending branches`.
+#[test]
+fn cancel_waits_for_a_running_resumed_route() {
+    let params = "async_workers=1\nloadmodule \"async.so\"\nloadmodule \"cfgutils.so\"";
+    let routes = r#"
+request_route {
+    if (is_method("ACK")) { t_check_trans(); exit; }
+    if (is_method("CANCEL")) { t_relay(); exit; }
+    if (t_check_trans()) { exit; }
+    async_task_route("SLOW");
+}
+route[SLOW] {
+    xlog("L_INFO", "SLOW start\n");
+    usleep("800000");
+    $var(c) = t_is_canceled();
+    $var(r) = t_reply("200", "task late");
+    xlog("L_INFO", "SLOW canceled=$var(c) reply=$var(r)\n");
+}
+"#;
+    let s = Siprd::start(&tm_cfg(1, params, routes));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request("INVITE", "sip:slow@127.0.0.1", c.port(), "slow-1", ""),
+    );
+    assert!(s.wait_log("SLOW start", WAIT), "{}", s.log());
+    c.send(
+        s.udp_addr(),
+        &request("CANCEL", "sip:slow@127.0.0.1", c.port(), "slow-1", ""),
+    );
+    let mut finals = Vec::new();
+    while let Some(m) = c.recv(Duration::from_millis(1500)) {
+        let line = first_line(&m).to_string();
+        if !line.starts_with("SIP/2.0 1") && !finals.contains(&line) {
+            finals.push(line);
+        }
+    }
+    assert_eq!(
+        finals,
+        vec![
+            "SIP/2.0 200 task late".to_string(),
+            "SIP/2.0 200 ok -- no more pending branches".to_string()
+        ],
+        "{}",
+        s.log()
+    );
+    assert!(s.wait_log("SLOW canceled=1 reply=1", WAIT), "{}", s.log());
+}
