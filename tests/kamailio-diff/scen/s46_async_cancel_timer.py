@@ -63,6 +63,6 @@ def drive(env):
             env.sip(request("INVITE", f"sip:{u}@127.0.0.1", cid), wait=0.2)
             if cancel:
                 env.sip(request("CANCEL", f"sip:{u}@127.0.0.1", cid), wait=0.3)
-            env.replies(1.5)
+            env.replies(1.8)
             env.send(request("ACK", f"sip:{u}@127.0.0.1", cid))
             env.replies(0.1)
