@@ -284,7 +284,12 @@ impl ServerTx {
         }
         self.state = State::Confirmed;
         self.retr = None;
+        let ack_wait_over = self.fr.is_none() && self.fr_is_ack_wait;
         self.fr = None;
+        if ack_wait_over {
+            // already lingering to its end: a late ACK does not extend it
+            return true;
+        }
         let end = now
             + if self.reliable {
                 Duration::ZERO
@@ -315,9 +320,10 @@ impl ServerTx {
         if due(self.fr, now) {
             self.fr = None;
             if self.fr_is_ack_wait {
+                // Kamailio stops retransmitting but keeps the transaction
+                // (absorbing a late ACK) until `wait` after the final reply.
                 self.retr = None;
                 out.push(Action::AckTimeout);
-                self.terminate(out);
                 return;
             }
             out.push(Action::NoFinalReply);
@@ -564,11 +570,11 @@ mod tests {
         assert_eq!(&resends[..6], &[500, 1500, 3500, 7500, 11500, 15500]);
         assert!(resends.iter().all(|&t| t < 32_000));
         assert_eq!(log[log.len() - 2], (32_000, Action::AckTimeout));
-        assert_eq!(log[log.len() - 1], (32_000, Action::Terminated));
+        assert_eq!(log[log.len() - 1], (40_000, Action::Terminated));
     }
 
     #[test]
-    fn kamailio_stops_at_the_earlier_of_fr_and_wait() {
+    fn kamailio_stops_retransmitting_at_the_earlier_of_fr_and_wait() {
         let cfg = TimerConfig {
             fr: ms(2000),
             wait: ms(8000),
@@ -584,7 +590,7 @@ mod tests {
                 (500, Action::ResendReply),
                 (1500, Action::ResendReply),
                 (2000, Action::AckTimeout),
-                (2000, Action::Terminated)
+                (8000, Action::Terminated)
             ]
         );
         let cfg = TimerConfig {

@@ -21,7 +21,8 @@ SIPRD = os.environ.get("SIPRD_BIN", os.path.join(ROOT, "target/release/siprd"))
 BASE = int(os.environ.get("SCEN_BASE", "5600"))
 PORTS = {"SIP": BASE, "EVAPI": BASE + 1, "RPC": BASE + 2, "EVR": BASE + 3,
          "HOP": BASE + 4, "HOP2": BASE + 5, "CLI": BASE + 6, "CLI2": BASE + 7}
-FIFO = "/tmp/scen_fifo"
+TMP = os.environ.get("SCEN_TMP", "/tmp")
+FIFO = os.path.join(TMP, "scen_fifo")
 
 
 def request(method, ruri, cid, extra="", body="", via=None, cport=None, cseq=1, lf=False):
@@ -223,7 +224,7 @@ def logs(path):
 
 
 def run_one(scen, kind, cfgtext):
-    d = f"/tmp/scen_{kind}"
+    d = os.path.join(TMP, f"scen_{kind}")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, os.path.basename(scen["__file__"]).replace(".py", ".cfg"))
     open(path, "w").write(cfgtext)

@@ -384,6 +384,7 @@ fn reply_in_tx(ctx: &mut Ctx, tx: &TxRef, given: i32, reason: &[u8], script: boo
     ctx.replied = true;
     if code >= 200 {
         relay::set_local_cancel_reason(tx, code);
+        relay::stop_unanswered_branches(tx);
         relay::cancel_pending(&rt, tx);
     }
     if ok {
@@ -923,8 +924,19 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         force_rport: ctx.force_rport,
     }));
     inner.lumps.save_first(&ctx.edits);
+    // Routes armed before the suspension belong to the transaction (Kamailio
+    // keeps t_on_failure/t_on_reply/t_on_branch* across t_continue).
     if ctx.tm.on_failure.is_some() {
         inner.on_failure = ctx.tm.on_failure;
+    }
+    if ctx.tm.on_reply.is_some() {
+        inner.on_reply = ctx.tm.on_reply;
+    }
+    if ctx.tm.on_branch.is_some() {
+        inner.on_branch = ctx.tm.on_branch;
+    }
+    if ctx.tm.on_branch_failure.is_some() {
+        inner.on_branch_failure = ctx.tm.on_branch_failure;
     }
     let fr = if invite && inner.uas.last_code() > 100 {
         cfg.fr_inv

@@ -637,6 +637,7 @@ fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option
 pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
     let target = st.table.lookup(&key)?;
+    let target_lock = target.clone();
     if ctx.tm.tx.is_none() {
         match newtran(st, ctx) {
             1 => {}
@@ -646,9 +647,14 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let tx = ctx.tm.tx.clone()?;
     let mut cancels = Vec::new();
     let e2e_reason = st.table.cfg.read().e2e_cancel_reason;
+    // Seen at once by a route running on the INVITE (t_is_canceled)...
+    target.inner.lock().canceled = true;
+    // ...but, as Kamailio, the CANCEL waits for a resumed route (t_continue,
+    // an async task) running on it to end: a final reply it sends wins over
+    // the 487.
+    let _resumed = target_lock.reply_lock.lock();
     let (invite_final, left) = {
         let mut inner = target.inner.lock();
-        inner.canceled = true;
         inner.cancelling = true;
         if inner
             .flags
@@ -1230,6 +1236,18 @@ pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
     }
     for (d, c) in cancels {
         rt.send(&d, &c);
+    }
+}
+
+/// A local final reply went out while branches had no reply yet: as
+/// Kamailio, they are no longer retransmitted nor timed out (a late reply is
+/// still taken and, when final, ACKed). No CANCEL can go before a 1xx.
+pub fn stop_unanswered_branches(tx: &TxRef) {
+    let mut inner = tx.entry.inner.lock();
+    for u in inner.uacs.iter_mut() {
+        if u.code < 200 && !u.provisional {
+            u.tx.release();
+        }
     }
 }
 
