@@ -233,7 +233,13 @@ impl ServerTx {
     /// A retransmission of the request arrived: true when the stored last reply
     /// must be sent again (there is one and the transaction is not over).
     pub fn on_retransmission(&mut self) -> bool {
-        self.last_code > 0 && matches!(self.state, State::Proceeding | State::Completed)
+        // Confirmed too: Kamailio answers an INVITE retransmitted after the
+        // ACK with the final reply again.
+        self.last_code > 0
+            && matches!(
+                self.state,
+                State::Proceeding | State::Completed | State::Confirmed
+            )
     }
 
     /// A reply is about to be sent. Returns false when it must not be (a final
@@ -271,6 +277,12 @@ impl ServerTx {
         self.fr = None;
         self.relayed_2xx = true;
         true
+    }
+
+    /// The transaction's `fr_timer` changed (`t_set_fr`): it bounds the
+    /// retransmissions of a final reply sent from now on.
+    pub fn set_fr_timeout(&mut self, d: Duration) {
+        self.cfg.fr = millis(d);
     }
 
     /// An ACK matched this transaction: true when it was the ACK for our final
@@ -321,9 +333,13 @@ impl ServerTx {
             self.fr = None;
             if self.fr_is_ack_wait {
                 // Kamailio stops retransmitting but keeps the transaction
-                // (absorbing a late ACK) until `wait` after the final reply.
+                // (absorbing a late ACK or retransmission) until `wait` after
+                // the final reply.
                 self.retr = None;
                 out.push(Action::AckTimeout);
+                if self.wait.is_none() {
+                    self.terminate(out);
+                }
                 return;
             }
             out.push(Action::NoFinalReply);
@@ -429,6 +445,49 @@ impl ClientTx {
         {
             self.fr = Some(now + d);
         }
+    }
+
+    /// New `fr`/`fr_inv` for this branch (`t_set_fr` once it runs, Kamailio's
+    /// `change_fr`): a running reply timer restarts from `now` with the one
+    /// that applies (`fr_inv` after a provisional reply to an INVITE); None
+    /// keeps a value.
+    pub fn retime(&mut self, now: Instant, fr: Option<Duration>, fr_inv: Option<Duration>) {
+        if let Some(d) = fr {
+            self.cfg.fr = millis(d);
+        }
+        if let Some(d) = fr_inv {
+            self.cfg.fr_inv = millis(d);
+        }
+        if self.fr.is_none() || self.released {
+            return;
+        }
+        let after_provisional = self.invite && self.state == State::Proceeding;
+        match (after_provisional, fr_inv, fr) {
+            (true, Some(d), _) => self.fr = Some(now + d),
+            (true, None, _) => {}
+            (false, _, Some(d)) => self.fr = Some(now + d),
+            (false, _, None) => {}
+        }
+    }
+
+    /// When the reply timer fires (None: not armed).
+    pub fn fr_at(&self) -> Option<Instant> {
+        self.fr
+    }
+
+    /// Put the reply timer back to `at` (a provisional reply the script
+    /// dropped does not move the branch to `fr_inv`, as Kamailio).
+    pub fn restore_fr(&mut self, at: Option<Instant>) {
+        if !self.released && matches!(self.state, State::Calling | State::Proceeding) {
+            self.fr = at;
+        }
+    }
+
+    /// Restart the reply timer with this branch's `fr_inv` (a provisional
+    /// reply to an INVITE, `restart_fr_on_each_reply`).
+    pub fn restart_fr_inv(&mut self, now: Instant) {
+        let d = self.cfg.fr_inv();
+        self.set_fr(now, d);
     }
 
     /// A reply matched this transaction.
@@ -624,7 +683,7 @@ mod tests {
         assert_eq!(out, vec![Action::ResendReply]);
         assert!(tx.on_ack(t0 + ms(600)));
         assert_eq!(tx.state(), State::Confirmed);
-        assert!(!tx.on_retransmission());
+        assert!(tx.on_retransmission(), "the final reply again (Kamailio)");
         let log = run_server(&mut tx, t0, 60_000);
         assert_eq!(log, vec![(5600, Action::Terminated)]);
     }

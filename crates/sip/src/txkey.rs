@@ -54,6 +54,46 @@ impl PartialEq<Method> for KeyMethod {
     }
 }
 
+impl ServerTxKey {
+    /// Equal but for the method: a CANCEL's own key against the request it
+    /// cancels (Kamailio matches a CANCEL to any transaction but a CANCEL).
+    pub fn eq_but_method(&self, o: &ServerTxKey) -> bool {
+        match (self, o) {
+            (
+                ServerTxKey::Rfc3261 {
+                    branch,
+                    sent_by,
+                    bucket,
+                    ..
+                },
+                ServerTxKey::Rfc3261 {
+                    branch: b2,
+                    sent_by: s2,
+                    bucket: k2,
+                    ..
+                },
+            ) => branch == b2 && sent_by == s2 && bucket == k2,
+            (ServerTxKey::Rfc2543(a), ServerTxKey::Rfc2543(b)) => {
+                a.ruri == b.ruri
+                    && a.to_tag == b.to_tag
+                    && a.from_tag == b.from_tag
+                    && a.call_id == b.call_id
+                    && a.cseq == b.cseq
+                    && a.via == b.via
+            }
+            _ => false,
+        }
+    }
+
+    /// The key's method is `m`.
+    pub fn is_method(&self, m: &Method) -> bool {
+        match self {
+            ServerTxKey::Rfc3261 { method, .. } => method == m,
+            ServerTxKey::Rfc2543(k) => k.method == *m,
+        }
+    }
+}
+
 /// RFC 2543 matching: R-URI, From tag, Call-ID, CSeq number, top Via, method (ACK folded
 /// into INVITE), and the To tag except for INVITE/ACK (the ACK carries the tag of our reply).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -32,6 +32,49 @@ pub(super) fn apply_retr(ctx: &Ctx, timers: &mut TimerConfig) {
     }
 }
 
+/// `t_set_fr(fr_inv, fr)` (None, None: `t_reset_fr`), as Kamailio: before
+/// the transaction exists the values wait in the context for it (an absent
+/// `fr` is the parameter); once it exists they become its own and the
+/// running branches restart their reply timer with them (an absent value
+/// is kept; `t_reset_fr` restarts them with the parameters).
+pub(super) fn set_fr(ctx: &mut Ctx, fr_inv: Option<Duration>, fr: Option<Duration>) {
+    let ms =
+        |d: Option<Duration>| d.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+    let Some(tx) = ctx.tm.tx.clone() else {
+        ctx.tm.flags.fr_inv_ms = ms(fr_inv);
+        ctx.tm.flags.fr_ms = ms(fr);
+        return;
+    };
+    let cfg = tx.state.table.cfg.read().clone();
+    let reset = fr_inv.is_none() && fr.is_none();
+    let mut inner = tx.entry.inner.lock();
+    if reset {
+        inner.flags.fr_inv_ms = 0;
+        inner.flags.fr_ms = 0;
+    } else {
+        if fr_inv.is_some() {
+            inner.flags.fr_inv_ms = ms(fr_inv);
+        }
+        if fr.is_some() {
+            inner.flags.fr_ms = ms(fr);
+        }
+    }
+    ctx.tm.flags.fr_inv_ms = inner.flags.fr_inv_ms;
+    ctx.tm.flags.fr_ms = inner.flags.fr_ms;
+    let (new_fr, new_inv) = if reset {
+        (Some(cfg.fr), Some(cfg.fr_inv))
+    } else {
+        (fr, fr_inv)
+    };
+    let fr_now = inner.flags.fr(&cfg);
+    inner.uas.set_fr_timeout(fr_now);
+    let now = std::time::Instant::now();
+    for u in inner.uacs.iter_mut() {
+        u.tx.retime(now, new_fr, new_inv);
+    }
+    tx.state.table.schedule(&tx.entry, &mut inner);
+}
+
 /// A pair of millisecond arguments where 0 keeps the current value; a
 /// negative one is an error (as Kamailio's "interval too small").
 fn ms_pair(
@@ -419,10 +462,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
                 if ctx.msg.method() != Method::Cancel {
                     return -1;
                 }
-                let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else {
-                    return -1;
-                };
-                let Some(invite) = s.table.lookup(&key) else {
+                let Some(invite) = s.table.lookup_cancel_target(&ctx.msg) else {
                     return -1;
                 };
                 // With 1: the message takes the INVITE's flags.

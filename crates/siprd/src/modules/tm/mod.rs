@@ -178,8 +178,6 @@ pub struct TmCtx {
     /// `$T_branch_idx`: the branch being created (branch_route), answering
     /// (onreply) or chosen (failure routes).
     pub branch_idx: i32,
-    /// `t_set_fr(fr_inv, fr)` for branches created after it.
-    pub fr_override: Option<(Duration, Option<Duration>)>,
     /// `t_set_retr(t1, t2)`: retransmission intervals of what is created
     /// after it (None: the parameter).
     pub retr_override: (Option<Duration>, Option<Duration>),
@@ -580,6 +578,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     let invite = method == Method::Invite;
     let mut cfg = st.table.cfg.read().timers();
     knobs::apply_retr(ctx, &mut cfg);
+    cfg.fr = ctx.tm.flags.fr(&st.table.cfg.read());
     let rcv = ctx.rcv;
     let req = ctx.msg.buf().clone();
     let inserted = st.table.insert(key, invite, || {
@@ -638,10 +637,7 @@ fn check_trans(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         };
     }
     if ctx.msg.method() == Method::Cancel {
-        let Ok(key) = siprd_sip::txkey::cancel_target_key(&ctx.msg) else {
-            return -1;
-        };
-        return if st.table.lookup(&key).is_some() {
+        return if st.table.lookup_cancel_target(&ctx.msg).is_some() {
             1
         } else {
             -1
@@ -939,9 +935,9 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         inner.on_branch_failure = ctx.tm.on_branch_failure;
     }
     let fr = if invite && inner.uas.last_code() > 100 {
-        cfg.fr_inv
+        inner.flags.fr_inv(&cfg)
     } else {
-        cfg.fr
+        inner.flags.fr(&cfg)
     };
     inner.uas.arm_fr(Instant::now(), fr);
     st.table.schedule(&tx.entry, &mut inner);
@@ -1353,6 +1349,34 @@ enum TField {
 }
 
 struct TPv(TField);
+
+/// `$T_reply_code`, `$T(reply_code)`: in request_route, before the script
+/// took the request into a transaction, Kamailio looks the transaction up
+/// for the read: a retransmission reads the last code sent, an ACK its
+/// INVITE's, a retransmitted CANCEL its own `200`. siprd reads it the same
+/// without keeping the transaction for the message (Kamailio keeps it, and
+/// a `t_relay()` after the read then relays a retransmission again).
+struct TPvReplyCode {
+    st: Arc<TmState>,
+}
+
+impl PvImpl<Ctx> for TPvReplyCode {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        if ctx.tm.tx.is_none()
+            && ctx.msg.is_request()
+            && !ctx.faked
+            && ctx.exec.route_type == route_type::REQUEST
+        {
+            let found = siprd_sip::txkey::server_tx_key(&ctx.msg)
+                .ok()
+                .and_then(|k| self.st.table.lookup(&k));
+            if let Some(e) = found {
+                return Value::Int(i32::from(e.inner.lock().uas.last_code()));
+            }
+        }
+        TPv(TField::ReplyCode).get(ctx, idx)
+    }
+}
 
 /// `$T(id_index_n)` / `$T(id_label_n)`.
 struct TPvCreate {
@@ -2026,7 +2050,17 @@ impl Module for Tm {
 
         add_msg_pv(reg, "T_req", false);
         add_msg_pv(reg, "T_rpl", true);
-        add_simple_pv(reg, "T_reply_code", "tm", TField::ReplyCode);
+        let st = self.state.clone();
+        reg.add_pv(PvClassDef {
+            name: "T_reply_code",
+            module: "tm",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                if inner.is_some() {
+                    return Err("`$T_reply_code` takes no name".into());
+                }
+                Ok(Box::new(TPvReplyCode { st: st.clone() }) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
         reg.add_pv(PvClassDef {
@@ -2188,7 +2222,7 @@ impl Tm {
                         Some(x) => ms(int_arg(ctx, x)),
                         None => None,
                     };
-                    ctx.tm.fr_override = Some((fr_inv, fr));
+                    knobs::set_fr(ctx, Some(fr_inv), fr);
                     1
                 }),
             ));
@@ -2199,7 +2233,7 @@ impl Tm {
             vec![],
             any,
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-                ctx.tm.fr_override = None;
+                knobs::set_fr(ctx, None, None);
                 1
             }),
         ));
@@ -2327,7 +2361,9 @@ impl Module for Tmx {
                     Some("id_label_n") => return create(true),
                     Some("id_index") => TField::IdIndex,
                     Some("id_label") => TField::IdLabel,
-                    Some("reply_code") => TField::ReplyCode,
+                    Some("reply_code") => {
+                        return Ok(Box::new(TPvReplyCode { st: tm_api(fx)? }) as Box<dyn PvImpl<Ctx>>)
+                    }
                     Some("reply_reason") => TField::ReplyReason,
                     Some("branch_index") => TField::BranchIndex,
                     Some("reply_type") => TField::ReplyType,

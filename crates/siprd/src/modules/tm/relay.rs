@@ -525,15 +525,11 @@ fn build_branch(
     let now = Instant::now();
     let mut timers = cfg.timers();
     super::knobs::apply_retr(ctx, &mut timers);
-    if let Some((fr_inv, fr)) = ctx.tm.fr_override {
-        timers.fr_inv = fr_inv;
-        if let Some(fr) = fr {
-            timers.fr = fr;
-        }
-    }
     let request = Bytes::from(out);
     let index = {
         let mut inner = tx.entry.inner.lock();
+        timers.fr = inner.flags.fr(cfg);
+        timers.fr_inv = inner.flags.fr_inv(cfg);
         inner.lumps.save_first(&ctx.edits);
         if inner.failure_runs > inner.leg {
             // The first branch of a new serial forking leg.
@@ -635,12 +631,14 @@ fn relay_ack(st: &Arc<TmState>, ctx: &mut Ctx, host: Option<&[u8]>, port: Option
 /// gets a local `487 Request canceled` first. None when no INVITE matches:
 /// the CANCEL is relayed like any other request.
 pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
-    let key = siprd_sip::txkey::cancel_target_key(&ctx.msg).ok()?;
-    let target = st.table.lookup(&key)?;
+    let target = st.table.lookup_cancel_target(&ctx.msg)?;
     let target_lock = target.clone();
     if ctx.tm.tx.is_none() {
         match newtran(st, ctx) {
             1 => {}
+            // A retransmitted CANCEL: its own transaction resent its reply;
+            // t_relay() is 1, as for any retransmission (Kamailio 5.6).
+            0 => return Some(1),
             r => return Some(r),
         }
     }
@@ -653,6 +651,10 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     // an async task) running on it to end: a final reply it sends wins over
     // the 487.
     let _resumed = target_lock.reply_lock.lock();
+    // Kamailio cancels any transaction a CANCEL matches, but cannot send a
+    // CANCEL on a non-INVITE branch: one that answered provisionally makes
+    // the CANCEL's reply `500 cancel error` (the others are only marked).
+    let mut cancel_error = false;
     let (invite_final, left) = {
         let mut inner = target.inner.lock();
         inner.cancelling = true;
@@ -672,8 +674,11 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && !u.cancel_sent && u.tx.state() != State::Terminated {
                 left = true;
-                if u.provisional {
+                if u.provisional && target.invite {
                     cancels.extend(start_cancel(st, u, now, reason.as_ref()));
+                } else if u.provisional {
+                    u.cancel_sent = true;
+                    cancel_error = true;
                 }
             }
         }
@@ -693,12 +698,14 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
         };
         reply_detached(&rt, &invite, 487, b"Request canceled");
     }
-    let reason: &[u8] = if done {
-        b"ok -- no more pending branches"
+    let (code, reason): (i32, &[u8]) = if cancel_error {
+        (500, b"cancel error")
+    } else if done {
+        (200, b"ok -- no more pending branches")
     } else {
-        b"canceling"
+        (200, b"canceling")
     };
-    reply_in_tx(ctx, &tx, 200, reason, false);
+    reply_in_tx(ctx, &tx, code, reason, false);
     for (d, c) in cancels {
         ctx.send(&d, &c);
     }
@@ -895,6 +902,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let now = Instant::now();
     let mut late = false;
     let mut seen_only = false;
+    let fr_before;
     let (r, ack, cancel, on_reply) = {
         let mut inner = tx.entry.inner.lock();
         if inner.freed {
@@ -903,20 +911,21 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let cancelling = inner.cancelling;
         let reason = inner.cancel_reason.as_deref().cloned();
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
-        let fr_inv = st.table.cfg.read().fr_inv;
         let on_reply = inner.on_reply;
         let local = inner.flags.local;
         let Some(u) = inner.uacs.get_mut(n) else {
             return HookAction::Stop;
         };
-        let was_provisional = u.provisional;
+        fr_before = u.tx.fr_at();
         let mut r = u.tx.on_reply(code, now);
         let provisional = r.pass_up && code < 200;
         if (u.cancel_sent || cancelling) && code < 200 {
             // A provisional reply on a branch we cancel (a CANCEL sent or
             // about to be) is neither seen by onreply_route nor relayed (as
-            // Kamailio 5.6); its final reply still is.
+            // Kamailio 5.6); its final reply still is. Nor does it move the
+            // branch to fr_inv_timer: it still times out at fr_timer.
             r.pass_up = false;
+            u.tx.restore_fr(fr_before);
         }
         if tx.entry.invite && u.code >= 200 && code >= 200 && !r.pass_up {
             // A final reply on a branch that already ended (as Kamailio):
@@ -938,9 +947,21 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             // onreply_route sees it and it goes no further (as Kamailio 5.6).
             seen_only = true;
         }
-        u.last = u.last.max(code);
-        if r.pass_up && code < 200 && restart && was_provisional && tx.entry.invite {
-            u.tx.set_fr(now, fr_inv);
+        // Kamailio's `last_received`: the latest reply of the branch; once
+        // it has a final one, only a 2xx to an INVITE replaces it.
+        let prev = u.last;
+        if prev < 200 || (tx.entry.invite && (200..300).contains(&code)) {
+            u.last = code;
+        }
+        // fr_inv restarts on each provisional reply, or (without
+        // restart_fr_on_each_reply) on the first one and on a higher one
+        // from 180 on.
+        if r.pass_up
+            && code < 200
+            && tx.entry.invite
+            && (restart || (prev < code && (code >= 180 || prev == 0)))
+        {
+            u.tx.restart_fr_inv(now);
         }
         let ack = if r.send_ack {
             build_ack(&u.request, &ctx.msg).map(|a| (u.dest, a))
@@ -956,7 +977,12 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         if provisional {
             u.provisional = true;
             if cancelling && !u.cancel_sent {
-                cancel = start_cancel(st, u, now, reason.as_ref());
+                if tx.entry.invite {
+                    cancel = start_cancel(st, u, now, reason.as_ref());
+                } else {
+                    // no CANCEL for a non-INVITE branch (Kamailio)
+                    u.cancel_sent = true;
+                }
             }
         }
         st.table.schedule(&tx.entry, &mut inner);
@@ -995,6 +1021,16 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         let out = rt.run_route(ctx, route, route_type::TM_ONREPLY, "onreply_route");
         super::keep_script_state(&tx, ctx);
         if out.dropped && code < 200 {
+            // Kamailio switches the branch to fr_inv_timer only for a
+            // provisional reply the script kept: a dropped one leaves the
+            // branch's timer as it was.
+            {
+                let mut inner = tx.entry.inner.lock();
+                if let Some(u) = inner.uacs.get_mut(n) {
+                    u.tx.restore_fr(fr_before);
+                }
+                tx.state.table.schedule(&tx.entry, &mut inner);
+            }
             mark_replied(&tx);
             return HookAction::Stop;
         }
@@ -1318,10 +1354,10 @@ fn reply_rank(code: u16) -> u32 {
 pub fn branches_done(rt: &Arc<Runtime>, tx: &TxRef) {
     let (code, from, reason, reply, on_failure, saved, canceled) = {
         let mut inner = tx.entry.inner.lock();
+        let no_6xx = inner.flags.disable_6xx || tx.state.table.cfg.read().disable_6xx_block;
         if inner.uas.is_final() || pending(&inner) || inner.uacs.is_empty() {
             return;
         }
-        let no_6xx = inner.flags.disable_6xx || tx.state.table.cfg.read().disable_6xx_block;
         let Some(i) = best(&inner, no_6xx) else {
             return;
         };
@@ -1462,6 +1498,8 @@ pub fn branch_timeout(rt: &Arc<Runtime>, tx: &TxRef, n: usize) {
             return;
         }
         u.code = 408;
+        // the timeout is the branch's last reply (t_grep_status), as Kamailio
+        u.last = 408;
         // only an INVITE branch is cancelled (RFC 3261 §9.1)
         let cancel = if tx.entry.invite && u.provisional && !u.cancel_sent {
             start_cancel(&tx.state, u, Instant::now(), None)

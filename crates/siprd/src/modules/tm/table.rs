@@ -233,6 +233,30 @@ pub struct TxFlags {
     pub replicate: bool,
     /// A local request (`t_uac_send`, `tm.t_uac_*`): tm ACKs a 2xx to it.
     pub local: bool,
+    /// `t_set_fr(fr_inv, fr)` in milliseconds, 0: the parameter. The
+    /// transaction's own timers (Kamailio's `t->fr_timeout`,
+    /// `t->fr_inv_timeout`): every branch it creates, its restarts, the
+    /// retransmission of its final reply.
+    pub fr_ms: u32,
+    pub fr_inv_ms: u32,
+}
+
+impl TxFlags {
+    /// `fr_timer` of this transaction.
+    pub fn fr(&self, cfg: &TmConfig) -> Duration {
+        match self.fr_ms {
+            0 => cfg.fr,
+            ms => Duration::from_millis(ms.into()),
+        }
+    }
+
+    /// `fr_inv_timer` of this transaction.
+    pub fn fr_inv(&self, cfg: &TmConfig) -> Duration {
+        match self.fr_inv_ms {
+            0 => cfg.fr_inv,
+            ms => Duration::from_millis(ms.into()),
+        }
+    }
 }
 
 impl TxInner {
@@ -411,8 +435,34 @@ impl Table {
         }
     }
 
+    /// The slot: a hash of the key without its method (and RFC 2543 To
+    /// tag), so that a CANCEL finds the request it cancels in the same slot.
     fn slot_of(&self, key: &ServerTxKey) -> u32 {
-        (self.hasher.hash_one(key) as u32) & ((1 << SLOT_BITS) - 1)
+        let h = match key {
+            ServerTxKey::Rfc3261 {
+                branch,
+                sent_by,
+                bucket,
+                ..
+            } => self.hasher.hash_one((branch, sent_by, bucket)),
+            ServerTxKey::Rfc2543(k) => self.hasher.hash_one((&k.call_id, k.cseq, &k.via)),
+        };
+        (h as u32) & ((1 << SLOT_BITS) - 1)
+    }
+
+    /// The transaction a CANCEL refers to: its INVITE, else (as Kamailio)
+    /// any other transaction but a CANCEL with the same key.
+    pub fn lookup_cancel_target(&self, cancel: &siprd_sip::Message) -> Option<Arc<TxEntry>> {
+        let invite = siprd_sip::txkey::cancel_target_key(cancel).ok()?;
+        let own = siprd_sip::txkey::server_tx_key(cancel).ok()?;
+        let slot = self.slots[self.slot_of(&invite) as usize].lock();
+        if let Some(e) = slot.get(&invite) {
+            return Some(e.clone());
+        }
+        slot.entries
+            .iter()
+            .find(|e| e.key.eq_but_method(&own) && !e.key.is_method(&siprd_sip::Method::Cancel))
+            .cloned()
     }
 
     pub fn lookup(&self, key: &ServerTxKey) -> Option<Arc<TxEntry>> {
