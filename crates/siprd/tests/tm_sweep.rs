@@ -270,6 +270,13 @@ fn a_dropped_provisional_keeps_fr_timer() {
     );
     assert!(got.iter().all(|l| !l.starts_with("SIP/2.0 183")), "{got:?}");
     assert!(s.wait_log("F sw-drop tc=408", WAIT), "{}", s.log());
+    // the dropped 183 is not the branch's reply: no CANCEL on its timeout
+    assert!(
+        hop.collect(Duration::from_millis(300))
+            .iter()
+            .all(|(m, _)| !m.starts_with("CANCEL")),
+        "no CANCEL after a dropped provisional"
+    );
 }
 
 /// Kamailio 5.6.3: after a 6xx on one branch the others are cancelled and

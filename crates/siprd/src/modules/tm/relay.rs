@@ -903,6 +903,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let mut late = false;
     let mut seen_only = false;
     let fr_before;
+    let before: (bool, u16);
     let (r, ack, cancel, on_reply) = {
         let mut inner = tx.entry.inner.lock();
         if inner.freed {
@@ -917,6 +918,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         };
         fr_before = u.tx.fr_at();
+        before = (u.provisional, u.last);
         let mut r = u.tx.on_reply(code, now);
         let provisional = r.pass_up && code < 200;
         if (u.cancel_sent || cancelling) && code < 200 {
@@ -1027,7 +1029,10 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             {
                 let mut inner = tx.entry.inner.lock();
                 if let Some(u) = inner.uacs.get_mut(n) {
+                    // nor does it count as the branch's reply (no CANCEL
+                    // on its timeout, t_grep_status)
                     u.tx.restore_fr(fr_before);
+                    (u.provisional, u.last) = before;
                 }
                 tx.state.table.schedule(&tx.entry, &mut inner);
             }
