@@ -656,3 +656,61 @@ fn modparam_before_loadmodule_is_refused() {
         assert!(out.contains("test.cfg:2:10"), "{m}: {out}");
     }
 }
+
+/// Functions whose Kamailio fix-up reads any value take a bare
+/// pseudo-variable, read at run time (checked on 5.6.3: `append_branch($ru)`,
+/// `uri_param($var(p))`, `sleep($var(s))`, `lock($var(k))`,
+/// `evapi_set_tag($var(t))` load; `sl_send_reply($var(c), ..)`, `xlog($var(m))`,
+/// `append_hf($var(h))` do not).
+#[test]
+fn bare_pseudo_variables_as_arguments() {
+    let cfg = r#"
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+loadmodule "siputils.so"
+loadmodule "cfgutils.so"
+modparam("cfgutils", "lock_set_size", 4)
+request_route {
+    $var(s) = 0;
+    $var(k) = "calls";
+    $var(p) = "transport";
+    $var(v) = "tcp";
+    $var(u) = "sip:other@example.org";
+    $var(q) = "0.5";
+    sleep($var(s));
+    usleep($var(s));
+    lock($var(k));
+    unlock($var(k));
+    # one argument: the parameter without a value
+    if (uri_param($var(p))) { $var(r) = "p"; } else { $var(r) = "-"; }
+    if (uri_param($var(p), $var(v))) { $var(r) = $var(r) + "v"; }
+    append_branch($var(u), $var(q));
+    append_branch($ru);
+    sl_send_reply("200", "r=$var(r) n=$(branch(uri)[0]) q=$(branch(q)[0]) m=$(branch(uri)[1])");
+}
+"#;
+    let (rc, out) = check_config(cfg);
+    assert_eq!(rc, 0, "{out}");
+    for bad in ["xlog($var(m));", "append_hf($var(h));"] {
+        let c = format!(
+            "loadmodule \"sl.so\"\nloadmodule \"xlog.so\"\nloadmodule \"textops.so\"\nrequest_route {{ {bad} }}\n"
+        );
+        assert_eq!(check_config(&c).0, 1, "{bad} loads");
+    }
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let r = c.request_reply(
+        s.udp_addr(),
+        "OPTIONS",
+        "sip:a@127.0.0.1;transport=tcp",
+        "bare-pv-args",
+    );
+    assert!(
+        r.starts_with(
+            "SIP/2.0 200 r=-v n=sip:other@example.org q=500 m=sip:a@127.0.0.1;transport=tcp\r\n"
+        ),
+        "{r}"
+    );
+}

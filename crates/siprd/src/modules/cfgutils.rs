@@ -99,7 +99,10 @@ fn lock_key_fixup(st: &Arc<CfgState>) -> ParamKind<Ctx> {
     let st = st.clone();
     ParamKind::Custom(Arc::new(move |fx, src| {
         if !src.quoted && src.int.is_none() {
-            return Err(format!("expected a quoted key, e.g. \"{}\"", src.text));
+            // a bare pseudo-variable is read at run time (as Kamailio)
+            return siprd_script::pv::parse_pv(fx, &src.text)
+                .map(|(p, _)| Arg::Pv(Box::new(p)))
+                .map_err(|_| format!("expected a quoted key, e.g. \"{}\"", src.text));
         }
         let fmt = parse_format(fx, &src.text)?;
         Ok(match fmt.as_static() {
@@ -388,7 +391,7 @@ impl Module for Cfgutils {
         for (name, micro) in [("sleep", false), ("usleep", true)] {
             reg.add_function(def(
                 name,
-                vec![ParamKind::IntOrPv],
+                vec![args::int_or_bare_pv()],
                 func(move |ctx, a| {
                     let Some(n) = a.first().and_then(|a| args::int_arg(ctx, a)) else {
                         tracing::error!("cfgutils: {name}: cannot get the time interval value (an integer is needed)");

@@ -432,7 +432,7 @@ impl Module for Core {
         ));
         reg.add_function(def(
             "append_branch",
-            vec![ParamKind::Format],
+            vec![ParamKind::FormatOrPv],
             route_type::REQUEST | route_type::FAILURE,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| match str_arg(ctx, &a[0]) {
                 Some(uri) if !uri.is_empty() => append_uri(ctx, uri, None),
@@ -442,7 +442,7 @@ impl Module for Core {
         // corex's append_branch(uri, q): the q value as "0.5", "1", "0.125".
         reg.add_function(def(
             "append_branch",
-            vec![ParamKind::Format, ParamKind::Format],
+            vec![ParamKind::FormatOrPv, ParamKind::FormatOrPv],
             route_type::REQUEST | route_type::FAILURE,
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let uri = str_arg(ctx, &a[0]).unwrap_or_default();

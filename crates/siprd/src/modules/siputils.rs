@@ -224,7 +224,7 @@ impl Module for Siputils {
             route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
             def(
                 "uri_param",
-                vec![ParamKind::Format],
+                vec![ParamKind::FormatOrPv],
                 func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let Some(name) = str_arg(ctx, &a[0]) else {
                         return -1;
@@ -240,7 +240,7 @@ impl Module for Siputils {
             route_type::REQUEST | route_type::FAILURE | route_type::BRANCH,
             def(
                 "uri_param",
-                vec![ParamKind::Format, ParamKind::Format],
+                vec![ParamKind::FormatOrPv, ParamKind::FormatOrPv],
                 func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                     let Some(name) = str_arg(ctx, &a[0]) else {
                         return -1;

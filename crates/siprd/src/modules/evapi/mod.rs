@@ -717,7 +717,7 @@ fn register(reg: &mut Registry<Ctx>, st: &Arc<EvState>) {
     let s = st.clone();
     reg.add_function(def(
         "evapi_set_tag",
-        vec![ParamKind::Format],
+        vec![ParamKind::FormatOrPv],
         func(move |ctx, args| {
             let Some(tag) = str_arg(ctx, &args[0]) else {
                 return -1;
