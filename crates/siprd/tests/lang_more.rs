@@ -659,7 +659,8 @@ fn modparam_before_loadmodule_is_refused() {
 
 /// Functions whose Kamailio fix-up reads any value take a bare
 /// pseudo-variable, read at run time (checked on 5.6.3: `append_branch($ru)`,
-/// `uri_param($var(p))`, `sleep($var(s))`, `lock($var(k))`,
+/// `uri_param($var(p))`, `add_uri_param($var(p))` (quoted text is literal),
+/// `sleep($var(s))`, `lock($var(k))`,
 /// `evapi_set_tag($var(t))` load; `sl_send_reply($var(c), ..)`, `xlog($var(m))`,
 /// `append_hf($var(h))` do not).
 #[test]
@@ -688,7 +689,10 @@ request_route {
     if (uri_param($var(p), $var(v))) { $var(r) = $var(r) + "v"; }
     append_branch($var(u), $var(q));
     append_branch($ru);
-    sl_send_reply("200", "r=$var(r) n=$(branch(uri)[0]) q=$(branch(q)[0]) m=$(branch(uri)[1])");
+    $var(ap) = "b=2";
+    add_uri_param("a=$rU");
+    add_uri_param($var(ap));
+    sl_send_reply("200", "r=$var(r) n=$(branch(uri)[0]) q=$(branch(q)[0]) m=$(branch(uri)[1]) ru=$ru");
 }
 "#;
     let (rc, out) = check_config(cfg);
@@ -709,7 +713,8 @@ request_route {
     );
     assert!(
         r.starts_with(
-            "SIP/2.0 200 r=-v n=sip:other@example.org q=500 m=sip:a@127.0.0.1;transport=tcp\r\n"
+            "SIP/2.0 200 r=-v n=sip:other@example.org q=500 m=sip:a@127.0.0.1;transport=tcp \
+             ru=sip:a@127.0.0.1;transport=tcp;a=$rU;b=2\r\n"
         ),
         "{r}"
     );

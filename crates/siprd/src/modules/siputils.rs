@@ -258,7 +258,15 @@ impl Module for Siputils {
         reg.add_function(FuncDef {
             name: "add_uri_param",
             module: "siputils",
-            params: vec![ParamKind::Str],
+            // As Kamailio: quoted text is taken as written (no PVs), a bare
+            // pseudo-variable is read at run time.
+            params: vec![ParamKind::Custom(std::sync::Arc::new(|fx, src| {
+                if !src.quoted && src.text.starts_with('$') {
+                    return siprd_script::pv::parse_pv(fx, &src.text)
+                        .map(|(p, _)| Arg::Pv(Box::new(p)));
+                }
+                Ok(Arg::Str(bytes::Bytes::from(src.text.clone())))
+            }))],
             routes: route_type::REQUEST,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(p) = str_arg(ctx, &a[0]) else {
