@@ -922,17 +922,9 @@ pub fn suspend(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     inner.lumps.save_first(&ctx.edits);
     // Routes armed before the suspension belong to the transaction (Kamailio
     // keeps t_on_failure/t_on_reply/t_on_branch* across t_continue).
-    if ctx.tm.on_failure.is_some() {
-        inner.on_failure = ctx.tm.on_failure;
-    }
-    if ctx.tm.on_reply.is_some() {
-        inner.on_reply = ctx.tm.on_reply;
-    }
+    inner.adopt_armed_routes(&ctx.tm);
     if ctx.tm.on_branch.is_some() {
         inner.on_branch = ctx.tm.on_branch;
-    }
-    if ctx.tm.on_branch_failure.is_some() {
-        inner.on_branch_failure = ctx.tm.on_branch_failure;
     }
     let fr = if invite && inner.uas.last_code() > 100 {
         inner.flags.fr_inv(&cfg)

@@ -559,15 +559,7 @@ fn build_branch(
                 .unwrap_or_else(|| Bytes::copy_from_slice(ctx.msg.ruri_bytes())),
             instance: t.instance.clone(),
         });
-        if ctx.tm.on_failure.is_some() {
-            inner.on_failure = ctx.tm.on_failure;
-        }
-        if ctx.tm.on_reply.is_some() {
-            inner.on_reply = ctx.tm.on_reply;
-        }
-        if ctx.tm.on_branch_failure.is_some() {
-            inner.on_branch_failure = ctx.tm.on_branch_failure;
-        }
+        inner.adopt_armed_routes(&ctx.tm);
         // The whole transaction ends at its lifetime at the latest.
         let life = if tx.entry.invite {
             ctx.tm.lifetime_override.0.unwrap_or(cfg.max_inv_lifetime)

@@ -260,6 +260,20 @@ impl TxFlags {
 }
 
 impl TxInner {
+    /// The failure, reply and branch-failure routes the script armed
+    /// (`t_on_*`) become the transaction's; one not armed keeps its value.
+    pub fn adopt_armed_routes(&mut self, tm: &super::TmCtx) {
+        if tm.on_failure.is_some() {
+            self.on_failure = tm.on_failure;
+        }
+        if tm.on_reply.is_some() {
+            self.on_reply = tm.on_reply;
+        }
+        if tm.on_branch_failure.is_some() {
+            self.on_branch_failure = tm.on_branch_failure;
+        }
+    }
+
     /// A new transaction's state: the server transaction, the request that
     /// created it, where it came from and where replies go; no reply, branch
     /// or route yet.
