@@ -59,6 +59,27 @@ pub(crate) struct CallI<C> {
     pub span: Span,
     /// A core action that leaves `$rc` alone (`Registry::keeps_rc`).
     pub keeps_rc: bool,
+    /// Set when an argument is known only at run time (`append_branch("sip:"
+    /// + $rU + "@h")`): the arguments are then fixed up at each call, and
+    /// `args` is empty.
+    pub dynamic: Option<Box<[DynArg<C>]>>,
+}
+
+/// One argument of a call with run-time arguments. As in Kamailio, an
+/// expression is evaluated to text and that text goes through the
+/// parameter's fix-up at each call; the constant arguments of the same call
+/// are fixed up again with it (the function gets one fresh argument list).
+pub(crate) enum DynArg<C> {
+    Const(ArgSrc, ParamKind<C>),
+    Expr(Expr<C>, ParamKind<C>),
+    /// The config line (`Registry::line_arg`).
+    Line(i32),
+}
+
+/// A compiled argument: fixed at load, or an expression for each call.
+enum Planned<C> {
+    Fixed(Arg<C>, ArgSrc),
+    Dynamic(Expr<C>),
 }
 
 pub(crate) struct SwitchI<C> {
@@ -967,39 +988,80 @@ impl<C: 'static> Compiler<'_, C> {
                 Diagnostic::warning(call.name_span, h.clone()).label(format!("`{name}` used here")),
             );
         }
-        let mut args = Vec::with_capacity(call.args.len());
+        let nonconst = reg
+            .nonconst_args
+            .get(&(def.name, def.params.len()))
+            .copied()
+            .unwrap_or(0);
+        let mut planned = Vec::with_capacity(call.args.len());
         let mut ok = true;
         for (i, (a, kind)) in call.args.iter().zip(def.params.iter()).enumerate() {
-            match self.arg(name, i, a, kind) {
-                Some(x) => args.push(x),
+            let allowed = i < 32 && nonconst & (1 << i) != 0;
+            match self.arg(name, i, a, kind, allowed) {
+                Some(x) => planned.push(x),
                 None => ok = false,
             }
         }
         if !ok {
             return None;
         }
-        if reg.line_arg.contains(def.name) {
+        let line = reg.line_arg.contains(def.name).then(|| {
             let (_, line, _) = self.sources.location(call.span);
-            args.push(Arg::Int(i32::try_from(line).unwrap_or(i32::MAX)));
-        }
+            i32::try_from(line).unwrap_or(i32::MAX)
+        });
+        let (args, dynamic) = if planned.iter().any(|p| matches!(p, Planned::Dynamic(_))) {
+            let mut d: Vec<DynArg<C>> = planned
+                .into_iter()
+                .zip(def.params.iter())
+                .map(|(p, kind)| match p {
+                    Planned::Fixed(_, src) => DynArg::Const(src, kind.clone()),
+                    Planned::Dynamic(e) => DynArg::Expr(e, kind.clone()),
+                })
+                .collect();
+            d.extend(line.map(DynArg::Line));
+            (Vec::new(), Some(d.into_boxed_slice()))
+        } else {
+            let mut args: Vec<Arg<C>> = planned
+                .into_iter()
+                .filter_map(|p| match p {
+                    Planned::Fixed(a, _) => Some(a),
+                    Planned::Dynamic(_) => None,
+                })
+                .collect();
+            args.extend(line.map(Arg::Int));
+            (args, None)
+        };
         Some(CallI {
             name: def.name,
             f: def.call.clone(),
             args: args.into_boxed_slice(),
             span: call.span,
             keeps_rc: reg.keeps_rc.contains(def.name),
+            dynamic,
         })
     }
 
-    fn arg(&mut self, fname: &str, i: usize, a: &ast::Expr, kind: &ParamKind<C>) -> Option<Arg<C>> {
+    fn arg(
+        &mut self,
+        fname: &str,
+        i: usize,
+        a: &ast::Expr,
+        kind: &ParamKind<C>,
+        nonconst: bool,
+    ) -> Option<Planned<C>> {
         let n = i + 1;
+        let unquoted = |text: &str| ArgSrc {
+            text: text.to_string(),
+            quoted: false,
+            int: None,
+        };
         // Some Kamailio fix-ups take any value, a bare pseudo-variable included
         // (`jansson_get("a", $var(j), "$var(o)")`, `remove_hf($var(h))`); the
         // others (sl_send_reply, append_hf, xlog ...) need constants.
         if let (ast::ExprKind::Pv(text), ParamKind::FormatOrPv) = (&a.kind, kind) {
             let mut fx = self.fixup_ctx();
             return match crate::pv::parse_format(&mut fx, text) {
-                Ok(f) => Some(Arg::Fmt(f)),
+                Ok(f) => Some(Planned::Fixed(Arg::Fmt(f), unquoted(text))),
                 Err(e) => {
                     let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
                     self.diags.push(d);
@@ -1011,13 +1073,9 @@ impl<C: 'static> Compiler<'_, C> {
         // (`force_send_socket(udp:127.0.0.1:5060)`) goes to the fixup as written.
         if let (ast::ExprKind::Sym(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
             let mut fx = self.fixup_ctx();
-            let src = ArgSrc {
-                text: text.clone(),
-                quoted: false,
-                int: None,
-            };
+            let src = unquoted(text);
             return match fixup(&mut fx, &src) {
-                Ok(arg) => Some(arg),
+                Ok(arg) => Some(Planned::Fixed(arg, src)),
                 Err(e) => {
                     let d = self.err(a.span, format!("argument {n} of `{fname}`: {e}"));
                     self.diags.push(d);
@@ -1029,23 +1087,22 @@ impl<C: 'static> Compiler<'_, C> {
         // answering `Arg::Pv` for the unquoted text (`is_present_hf($var(h))`).
         if let (ast::ExprKind::Pv(text), ParamKind::Custom(fixup)) = (&a.kind, kind) {
             let mut fx = self.fixup_ctx();
-            let src = ArgSrc {
-                text: text.to_string(),
-                quoted: false,
-                int: None,
-            };
+            let src = unquoted(text);
             if let Ok(pv @ Arg::Pv(_)) = fixup(&mut fx, &src) {
-                return Some(pv);
+                return Some(Planned::Fixed(pv, src));
             }
         }
         let (e, _) = self.expr(a);
         let v = match e {
             Expr::Const(v) => v,
+            // Where Kamailio takes a non-constant (its "fparam" fix-ups), the
+            // value is computed at each call and fixed up then.
+            e if nonconst => return Some(Planned::Dynamic(e)),
             _ => {
                 let d = self
                     .err(a.span, format!("argument {n} of `{fname}` must be a constant: a quoted string or a number"))
                     .label("not a constant")
-                    .help("write pseudo-variables inside the quotes, e.g. \"$var(x)\"");
+                    .help("write pseudo-variables inside the quotes, e.g. \"$var(x)\" (Kamailio refuses an expression here too)");
                 self.diags.push(d);
                 return None;
             }
@@ -1055,96 +1112,13 @@ impl<C: 'static> Compiler<'_, C> {
             quoted: matches!(v, Value::Str(_)),
             int: if let Value::Int(i) = v { Some(i) } else { None },
         };
-        let text = src.text.as_str();
         let mut fx = self.fixup_ctx();
-        let starts_pv = text.starts_with('$') && crate::pv::scan_pv_len(text).is_some();
-        let r: Result<Arg<C>, String> = match kind {
-            ParamKind::Str => Ok(Arg::Str(Bytes::from(src.text.clone()))),
-            ParamKind::Int => match src
-                .int
-                .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
-            {
-                Some(i) => Ok(Arg::Int(i)),
-                None => Err(format!(
-                    "argument {n} of `{fname}` must be an integer, not \"{text}\""
-                )),
-            },
-            ParamKind::StrOrPv => {
-                if starts_pv {
-                    parse_pv_or_avp(&mut fx, text).map(|p| Arg::Pv(Box::new(p)))
-                } else {
-                    // Kamailio's var_pve fixups: not a leading PV, so a format
-                    // (a static string when it holds no PV).
-                    crate::pv::parse_format(&mut fx, text).map(|f| match f.as_static() {
-                        Some(t) => Arg::Str(t.clone()),
-                        None if f.is_empty() => Arg::Str(Bytes::new()),
-                        None => Arg::Fmt(f),
-                    })
-                }
-            }
-            ParamKind::PvOrStr => {
-                if starts_pv {
-                    crate::pv::parse_pv(&mut fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
-                } else {
-                    Ok(Arg::Str(Bytes::from(src.text.clone())))
-                }
-            }
-            ParamKind::IntOrPv => {
-                // a quoted number must be exactly that: Kamailio's int fixups
-                // refuse `" 200"` and `"200 "` at load
-                if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.as_bytes())) {
-                    Ok(Arg::Int(i))
-                } else if starts_pv {
-                    parse_pv_or_avp(&mut fx, text).map(|p| Arg::Pv(Box::new(p)))
-                } else {
-                    Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
-                }
-            }
-            ParamKind::Format | ParamKind::FormatOrPv => {
-                crate::pv::parse_format(&mut fx, text).map(Arg::Fmt)
-            }
-            ParamKind::IntFormat => match src
-                .int
-                .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
-            {
-                Some(i) => Ok(Arg::Int(i)),
-                None => crate::pv::parse_format(&mut fx, text).and_then(|f| {
-                    if f.as_static().is_some() {
-                        Err(format!(
-                            "argument {n} of `{fname}` must be an integer, not \"{text}\""
-                        ))
-                    } else {
-                        Ok(Arg::IntFmt(f))
-                    }
-                }),
-            },
-            ParamKind::WritablePv => {
-                if !starts_pv {
-                    Err(format!("argument {n} of `{fname}` must be a writable pseudo-variable such as \"$var(x)\""))
-                } else {
-                    match crate::pv::parse_pv(&mut fx, text) {
-                        Ok((p, _)) if p.writable() => Ok(Arg::Pv(Box::new(p))),
-                        Ok(_) => Err(format!("argument {n} of `{fname}`: `{text}` is read-only")),
-                        Err(e) => Err(e),
-                    }
-                }
-            }
-            ParamKind::Regex => {
-                match regex::bytes::RegexBuilder::new(&posix_to_rust(text, false)).build() {
-                    Ok(r) => Ok(Arg::Regex(Arc::new(r))),
-                    Err(e) => Err(format!(
-                        "bad regular expression in argument {n} of `{fname}`: {}",
-                        first_line(&e.to_string())
-                    )),
-                }
-            }
-            ParamKind::Custom(f) => f(&mut fx, &src),
-        };
+        let r = fixup_arg(&mut fx, fname, n, kind, &src);
         for w in std::mem::take(&mut fx.warnings) {
             self.diags.push(Diagnostic::warning(a.span, w));
         }
         match r {
-            Ok(x) => Some(x),
+            Ok(x) => Some(Planned::Fixed(x, src)),
             Err(e) => {
                 let d = self
                     .err(a.span, e)
@@ -1606,6 +1580,101 @@ impl<C: 'static> Compiler<'_, C> {
             }
         }
         (Expr::Bin(op, Box::new(x), Box::new(y), span), rty)
+    }
+}
+
+/// Fix up one argument from its text: at load for a constant, at each call
+/// for an argument known only at run time. `n` is the 1-based position.
+pub(crate) fn fixup_arg<C: 'static>(
+    fx: &mut FixupCtx<'_, C>,
+    fname: &str,
+    n: usize,
+    kind: &ParamKind<C>,
+    src: &ArgSrc,
+) -> Result<Arg<C>, String> {
+    let text = src.text.as_str();
+    let starts_pv = text.starts_with('$') && crate::pv::scan_pv_len(text).is_some();
+    match kind {
+        ParamKind::Str => Ok(Arg::Str(Bytes::from(src.text.clone()))),
+        ParamKind::Int => match src
+            .int
+            .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
+        {
+            Some(i) => Ok(Arg::Int(i)),
+            None => Err(format!(
+                "argument {n} of `{fname}` must be an integer, not \"{text}\""
+            )),
+        },
+        ParamKind::StrOrPv => {
+            if starts_pv {
+                parse_pv_or_avp(fx, text).map(|p| Arg::Pv(Box::new(p)))
+            } else {
+                // Kamailio's var_pve fixups: not a leading PV, so a format
+                // (a static string when it holds no PV).
+                crate::pv::parse_format(fx, text).map(|f| match f.as_static() {
+                    Some(t) => Arg::Str(t.clone()),
+                    None if f.is_empty() => Arg::Str(Bytes::new()),
+                    None => Arg::Fmt(f),
+                })
+            }
+        }
+        ParamKind::PvOrStr => {
+            if starts_pv {
+                crate::pv::parse_pv(fx, text).map(|(p, _)| Arg::Pv(Box::new(p)))
+            } else {
+                Ok(Arg::Str(Bytes::from(src.text.clone())))
+            }
+        }
+        ParamKind::IntOrPv => {
+            // a quoted number must be exactly that: Kamailio's int fixups
+            // refuse `" 200"` and `"200 "` at load
+            if let Some(i) = src.int.or_else(|| crate::value::parse_int(text.as_bytes())) {
+                Ok(Arg::Int(i))
+            } else if starts_pv {
+                parse_pv_or_avp(fx, text).map(|p| Arg::Pv(Box::new(p)))
+            } else {
+                Err(format!("argument {n} of `{fname}` must be an integer or a pseudo-variable, not \"{text}\""))
+            }
+        }
+        ParamKind::Format | ParamKind::FormatOrPv => {
+            crate::pv::parse_format(fx, text).map(Arg::Fmt)
+        }
+        ParamKind::IntFormat => match src
+            .int
+            .or_else(|| crate::value::parse_int(text.trim().as_bytes()))
+        {
+            Some(i) => Ok(Arg::Int(i)),
+            None => crate::pv::parse_format(fx, text).and_then(|f| {
+                if f.as_static().is_some() {
+                    Err(format!(
+                        "argument {n} of `{fname}` must be an integer, not \"{text}\""
+                    ))
+                } else {
+                    Ok(Arg::IntFmt(f))
+                }
+            }),
+        },
+        ParamKind::WritablePv => {
+            if !starts_pv {
+                Err(format!("argument {n} of `{fname}` must be a writable pseudo-variable such as \"$var(x)\""))
+            } else {
+                match crate::pv::parse_pv(fx, text) {
+                    Ok((p, _)) if p.writable() => Ok(Arg::Pv(Box::new(p))),
+                    Ok(_) => Err(format!("argument {n} of `{fname}`: `{text}` is read-only")),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        ParamKind::Regex => {
+            match regex::bytes::RegexBuilder::new(&posix_to_rust(text, false)).build() {
+                Ok(r) => Ok(Arg::Regex(Arc::new(r))),
+                Err(e) => Err(format!(
+                    "bad regular expression in argument {n} of `{fname}`: {}",
+                    first_line(&e.to_string())
+                )),
+            }
+        }
+        ParamKind::Custom(f) => f(fx, src),
     }
 }
 

@@ -79,4 +79,14 @@ impl Default for ExecState {
 /// The host's per-execution context must give the interpreter its state.
 pub trait Host: Sized + 'static {
     fn exec_state(&mut self) -> &mut ExecState;
+    /// Run `f` with the fix-up context of the loaded config, for a call
+    /// whose arguments are known only at run time. None when the host has
+    /// none to give (such calls then fail).
+    fn with_fixup_ctx<R>(
+        &mut self,
+        f: impl FnOnce(&mut crate::registry::FixupCtx<'_, Self>) -> R,
+    ) -> Option<R> {
+        let _ = f;
+        None
+    }
 }

@@ -2,7 +2,11 @@
 //! happen here (except for the dynamic `route($var(x))`).
 
 use crate::ast::{BinOp, CastTy, UnOp};
-use crate::compile::{CallI, Expr, Outcome, Program, Stmt, StrLabel};
+use crate::compile::{CallI, DynArg, Expr, Outcome, Program, Stmt, StrLabel};
+use crate::registry::{Arg, ArgSrc};
+
+/// Kamailio's return code for a call whose arguments could not be converted.
+const E_BUG: i32 = -5;
 use crate::exec::{BlockId, Cursor, Host, RouteId, RouteMask};
 use crate::value::Value;
 use bytes::Bytes;
@@ -331,7 +335,25 @@ impl<C: Host> Program<C> {
     }
 
     #[inline]
-    fn call_fn(&self, ctx: &mut C, c: &CallI<C>, cur: Cursor, stmt: bool) -> Option<i32> {
+    fn call_fn(
+        &self,
+        ctx: &mut C,
+        c: &CallI<C>,
+        cur: Cursor,
+        stmt: bool,
+        depth: u32,
+    ) -> Option<i32> {
+        let dyn_args;
+        let args: &[Arg<C>] = match &c.dynamic {
+            None => &c.args,
+            Some(d) => match self.dynamic_args(ctx, c, d, cur, depth) {
+                Ok(a) => {
+                    dyn_args = a;
+                    &dyn_args
+                }
+                Err(rc) => return rc,
+            },
+        };
         let resumable = stmt
             && self
                 .blocks
@@ -340,7 +362,7 @@ impl<C: Host> Program<C> {
         let st = ctx.exec_state();
         st.cursor = cur;
         st.resumable = resumable;
-        let rc = (c.f)(ctx, &c.args);
+        let rc = (c.f)(ctx, args);
         let st = ctx.exec_state();
         if !c.keeps_rc {
             st.retcode = rc;
@@ -350,6 +372,83 @@ impl<C: Host> Program<C> {
             return None;
         }
         Some(rc)
+    }
+
+    /// The arguments of a call with run-time values: each expression is
+    /// evaluated to text and every argument goes through its fix-up, as
+    /// Kamailio does for such a call. `Err` is what the call gives instead:
+    /// the script ended while evaluating (None), or an argument could not be
+    /// evaluated or fixed up (logged; -5, Kamailio's E_BUG for a failed
+    /// parameter conversion).
+    #[cold]
+    fn dynamic_args(
+        &self,
+        ctx: &mut C,
+        c: &CallI<C>,
+        d: &[DynArg<C>],
+        cur: Cursor,
+        depth: u32,
+    ) -> Result<Vec<Arg<C>>, Option<i32>> {
+        let mut values: Vec<Option<ArgSrc>> = Vec::with_capacity(d.len());
+        for a in d {
+            let DynArg::Expr(e, _) = a else {
+                values.push(None);
+                continue;
+            };
+            let v = self.eval(ctx, e, cur, depth);
+            if ctx.exec_state().exited {
+                return Err(None);
+            }
+            let Some(v) = v else {
+                self.cold_error(
+                    c.span,
+                    format_args!("`{}`: an argument could not be evaluated", c.name),
+                );
+                ctx.exec_state().retcode = E_BUG;
+                return Err(Some(E_BUG));
+            };
+            // a null value is the empty string, as Kamailio's rval_get_str
+            values.push(Some(ArgSrc {
+                int: if let Value::Int(i) = v { Some(i) } else { None },
+                text: match v {
+                    Value::Null => String::new(),
+                    v => String::from_utf8_lossy(&v.to_bytes()).into_owned(),
+                },
+                quoted: true,
+            }));
+        }
+        let fixed = ctx.with_fixup_ctx(|fx| {
+            d.iter()
+                .zip(&values)
+                .enumerate()
+                .map(|(i, (a, v))| match (a, v) {
+                    (DynArg::Line(l), _) => Ok(Arg::Int(*l)),
+                    (DynArg::Const(src, kind), _) => {
+                        crate::compile::fixup_arg(fx, c.name, i + 1, kind, src)
+                    }
+                    (DynArg::Expr(_, kind), Some(src)) => {
+                        crate::compile::fixup_arg(fx, c.name, i + 1, kind, src)
+                    }
+                    (DynArg::Expr(..), None) => Err("argument not evaluated".to_string()),
+                })
+                .collect::<Result<Vec<_>, String>>()
+        });
+        match fixed {
+            Some(Ok(args)) => Ok(args),
+            Some(Err(e)) => {
+                self.cold_error(c.span, format_args!("`{}`: {e}", c.name));
+                ctx.exec_state().retcode = E_BUG;
+                Err(Some(E_BUG))
+            }
+            None => {
+                self.cold_error(
+                    c.span,
+                    format_args!("`{}`: run-time arguments are not supported here", c.name),
+                );
+                ctx.exec_state().retcode = E_BUG;
+                Err(Some(E_BUG))
+            }
+        }
     }
 
     pub(crate) fn exec_block(&self, ctx: &mut C, block: BlockId, start: usize, depth: u32) -> Flow {
@@ -375,7 +474,7 @@ impl<C: Host> Program<C> {
     fn exec_stmt(&self, ctx: &mut C, s: &Stmt<C>, cur: Cursor, depth: u32) -> Flow {
         match s {
             Stmt::Nop => Flow::Normal(1),
-            Stmt::Call(c) => match self.call_fn(ctx, c, cur, true) {
+            Stmt::Call(c) => match self.call_fn(ctx, c, cur, true, depth) {
                 Some(v) => Flow::Normal(v),
                 None => Flow::Exit,
             },
@@ -554,7 +653,7 @@ impl<C: Host> Program<C> {
         match e {
             Expr::Const(v) => Some(v.clone()),
             Expr::Pv(p) => Some(p.get(ctx)),
-            Expr::Call(c) => self.call_fn(ctx, c, cur, false).map(Value::Int),
+            Expr::Call(c) => self.call_fn(ctx, c, cur, false, depth).map(Value::Int),
             Expr::Route(id) => self.route_rc(ctx, *id, depth).map(Value::Int),
             Expr::RouteDyn(x, sp) => self.dyn_route(ctx, x, *sp, cur, depth).map(Value::Int),
             Expr::Un(op, x) => {

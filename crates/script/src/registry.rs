@@ -283,6 +283,11 @@ pub struct Registry<C> {
     /// Functions that get the config line of the call as one more argument
     /// (`Arg::Int`, after the declared ones): xlog's `xlogl`/`xdbgl`.
     pub line_arg: std::collections::HashSet<&'static str>,
+    /// Parameters that may be given a non-constant (an expression or a bare
+    /// pseudo-variable, fixed up at each call): (function, arity) → bit mask
+    /// of 0-based positions. Kamailio decides this per function (its
+    /// "fparam" fix-ups); anything else must be a constant.
+    pub nonconst_args: HashMap<(&'static str, usize), u32>,
     /// Kamailio's core keywords usable as expression operands (`uri`,
     /// `from_uri`, `src_ip`, `method`, `status` ...): keyword → the PV it reads
     /// (`"$ru"`). The host fills this; the language knows no SIP.
@@ -322,6 +327,7 @@ impl<C> Default for Registry<C> {
             hints: HashMap::new(),
             keeps_rc: std::collections::HashSet::new(),
             line_arg: std::collections::HashSet::new(),
+            nonconst_args: HashMap::new(),
             keywords: HashMap::new(),
             myself: None,
             selects: HashMap::new(),
@@ -341,6 +347,13 @@ impl<C> Registry<C> {
     /// (see [`Registry::line_arg`]).
     pub fn pass_line(&mut self, name: &'static str) {
         self.line_arg.insert(name);
+    }
+    /// Parameter `pos` (1-based) of `name` with `arity` arguments may be a
+    /// non-constant (see [`Registry::nonconst_args`]).
+    pub fn allow_nonconst(&mut self, name: &'static str, arity: usize, pos: usize) {
+        if (1..=32).contains(&pos) {
+            *self.nonconst_args.entry((name, arity)).or_default() |= 1 << (pos - 1);
+        }
     }
     pub fn add_pv(&mut self, p: PvClassDef<C>) {
         self.pv_classes.insert(p.name, p);

@@ -24,6 +24,17 @@ impl Host for T {
     fn exec_state(&mut self) -> &mut ExecState {
         &mut self.st
     }
+    fn with_fixup_ctx<R>(&mut self, f: impl FnOnce(&mut FixupCtx<'_, T>) -> R) -> Option<R> {
+        let reg = registry();
+        let routes = siprd_script::registry::RouteNames::default();
+        let mut fx = FixupCtx {
+            registry: &reg,
+            routes: &routes,
+            host: &(),
+            warnings: Vec::new(),
+        };
+        Some(f(&mut fx))
+    }
 }
 
 struct Avp(String);
@@ -93,6 +104,18 @@ pub fn registry() -> Registry<T> {
     ));
     r.add_function(def(
         "t_log",
+        "test",
+        vec![ParamKind::Str, ParamKind::Format],
+        any,
+        |c, a| {
+            let s = format!("{}:{}", arg_str(c, &a[0]), arg_str(c, &a[1]));
+            c.log.push(s);
+            1
+        },
+    ));
+    // t_log/2 where the second argument may be an expression
+    r.add_function(def(
+        "t_show",
         "test",
         vec![ParamKind::Str, ParamKind::Format],
         any,
@@ -257,6 +280,12 @@ pub fn registry() -> Registry<T> {
         let s = v.to_string();
         s.contains("127.0.0.1") || s.contains("me.example")
     }));
+    // parameters that take a non-constant (`t_log/1`'s does not)
+    r.allow_nonconst("t_show", 2, 2);
+    r.allow_nonconst("t_int", 1, 1);
+    r.allow_nonconst("t_match", 2, 1);
+    r.allow_nonconst("t_custom", 1, 1);
+    r.allow_nonconst("t_set", 2, 1);
     r.unloaded_functions.insert("t_continue", "tmx");
     r.events = vec!["htable:mod-init", "evapi:", "core:worker-one-init"];
     r

@@ -96,3 +96,76 @@ fn listen_lists_split_and_bad_ones_end() {
     let d = check("listen=udp:(127.0.0.1 {\nrequest_route { drop; }\n");
     assert!(d.contains("error"), "{d}");
 }
+
+#[test]
+fn nonconstant_arguments_are_fixed_up_at_each_call() {
+    let v = body(
+        r#"$var(i) = 3;
+        t_show("a", "n=" + ($var(i) + 1));
+        t_int($var(i) * 2);
+        t_custom("x" + $var(i));
+        $avp(re) = "^b+$";
+        if (t_match($avp(re), "bbb")) { t_log("a", "match"); }
+        $avp(re) = "^c";
+        if (!t_match($avp(re), "bbb")) { t_log("a", "no match"); }
+        $avp(name) = "$avp(out)";
+        t_set($avp(name), "written");
+        t_log("a", "out=$avp(out)");"#,
+    );
+    assert_eq!(
+        v,
+        [
+            "a:n=4",
+            "int:6",
+            "X3",
+            "a:match",
+            "a:no match",
+            "a:out=written",
+            "=> rc=1 exited=false dropped=false"
+        ]
+    );
+}
+
+#[test]
+fn nonconstant_text_is_read_as_a_constant_would_be() {
+    // as Kamailio: the value goes through the fix-up, so a PV in it is read
+    let v = body(
+        r#"$avp(x) = "inner";
+        $avp(f) = "$avp(x)!";
+        t_show("a", $avp(f));
+        t_show("a", "" + $avp(nope) + "|");
+        $avp(bad) = "12ab";
+        $var(rc) = t_int("" + $avp(bad));
+        t_log("a", "rc=$var(rc)");
+        $avp(ad) = "ad";
+        $var(rc) = t_custom("b" + $avp(ad));
+        t_log("a", "custom rc=$var(rc)");"#,
+    );
+    assert_eq!(
+        v,
+        [
+            "a:inner!",
+            "a:|",
+            "a:rc=-5",
+            "a:custom rc=-5",
+            "=> rc=1 exited=false dropped=false"
+        ]
+    );
+}
+
+#[test]
+fn nonconstant_arguments_only_where_allowed() {
+    let cfg = "request_route {\n  t_log(\"a\" + $avp(x));\n  t_log($avp(x), \"b\");\n  t_ret($avp(x) + 1);\n}\n";
+    let d = check(cfg);
+    assert!(
+        d.contains("argument 1 of `t_log` must be a constant"),
+        "{d}"
+    );
+    assert!(
+        d.contains("argument 1 of `t_ret` must be a constant"),
+        "{d}"
+    );
+    assert_eq!(d.matches("must be a constant").count(), 3, "{d}");
+    // a constant expression is folded and fixed up once, at load
+    assert!(check("request_route { t_log(\"a\" + \"b\"); t_ret(1 + 2); }\n").is_empty());
+}

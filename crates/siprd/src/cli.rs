@@ -153,6 +153,8 @@ Options:\n\
     -w DIR         Change the working directory\n\
     -V, -v, --version  Print the version and exit\n\
     --kemi-list    Print the KEMI exports (KSR.*) of every module and exit\n\
+    --functions    Print every config function (module, name, arity) and exit\n\
+    --modules      Print the name of every module siprd provides and exit\n\
     -h, --help     Print this help and exit\n\n\
 Accepted for compatibility with Kamailio, without effect:\n\
     -D (-DD, -DDD: siprd never daemonizes), -M N, -m N, -x NAME, -X NAME, -L DIR,\n\

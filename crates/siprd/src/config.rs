@@ -135,12 +135,23 @@ fn modparam_value(v: &ModParamValue) -> Value {
 }
 
 /// Every module declaration (loaded or not), for the compiler's checks.
+/// A module's declaration also lists the parameters Kamailio's module has
+/// and siprd's does not implement, so a config setting one loads
+/// (`apply_modparams` warns about it).
 fn all_decls() -> Vec<ModuleDecl> {
     let mut decls: Vec<ModuleDecl> = modules::ALL
         .iter()
         .map(|info| (info.new)().decl())
         .collect();
     decls.push(modules::core::Core.decl());
+    for d in &mut decls {
+        for (module, name, ty) in crate::kamailio_params::KAMAILIO_PARAMS {
+            if *module == d.name && !d.params.iter().any(|p| p.name == *name) {
+                d.params
+                    .push(siprd_script::registry::ModParamDecl { name, ty: *ty });
+            }
+        }
+    }
     decls
 }
 
@@ -362,7 +373,21 @@ fn apply_modparams(
             continue; // not loaded: reported by the compiler
         };
         if !m.params().iter().any(|p| p.name == mp.param) {
-            continue; // unknown parameter: reported by the compiler
+            // Kamailio's module has it, siprd's does not use it; anything
+            // else is reported by the compiler
+            if crate::kamailio_params::lookup(name, &mp.param).is_some() {
+                diags.push(
+                    Diagnostic::warning(
+                        mp.param_span,
+                        format!(
+                            "parameter `{}` of module `{name}` is ignored by siprd",
+                            mp.param
+                        ),
+                    )
+                    .help("Kamailio's module has it; siprd does not implement it"),
+                );
+            }
+            continue;
         }
         if let Err(e) = m.set_param(&mp.param, &modparam_value(&mp.value)) {
             diags.push(Diagnostic::error(
@@ -374,6 +399,27 @@ fn apply_modparams(
 }
 
 /// Builtins, every loaded module's exports, and hints about unloaded ones.
+/// `siprd --functions`: every config function of every module, one
+/// `module name arity` line each, sorted.
+pub fn function_list() -> String {
+    let modules: Vec<Box<dyn Module>> = modules::ALL
+        .iter()
+        .map(|i| (i.new)())
+        .chain(std::iter::once(
+            Box::new(modules::core::Core) as Box<dyn Module>
+        ))
+        .collect();
+    let reg = build_registry(&modules);
+    let mut lines: Vec<String> = reg
+        .functions
+        .values()
+        .flatten()
+        .map(|d| format!("{} {} {}\n", d.module, d.name, d.params.len()))
+        .collect();
+    lines.sort();
+    lines.concat()
+}
+
 pub fn build_registry(modules: &[Box<dyn Module>]) -> Registry<Ctx> {
     let mut reg: Registry<Ctx> = Registry::default();
     siprd_script::builtin::register_builtins(&mut reg);
@@ -403,6 +449,9 @@ pub fn build_registry(modules: &[Box<dyn Module>]) -> Registry<Ctx> {
         }
     }
     core_keywords(&mut reg);
+    for (name, arity, pos) in crate::kamailio_nonconst::NONCONST_ARGS {
+        reg.allow_nonconst(name, *arity, *pos);
+    }
     reg
 }
 

@@ -170,6 +170,14 @@ impl Host for Ctx {
     fn exec_state(&mut self) -> &mut ExecState {
         &mut self.exec
     }
+    fn with_fixup_ctx<R>(
+        &mut self,
+        f: impl FnOnce(&mut siprd_script::registry::FixupCtx<'_, Ctx>) -> R,
+    ) -> Option<R> {
+        let rt = self.rt.clone();
+        let mut fx = rt.fixup_ctx();
+        Some(f(&mut fx))
+    }
 }
 
 impl Ctx {

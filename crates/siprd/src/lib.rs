@@ -9,6 +9,8 @@ pub mod ctl;
 pub mod dispatch;
 pub mod forward;
 pub mod kamailio_modules;
+pub mod kamailio_nonconst;
+pub mod kamailio_params;
 pub mod locks;
 pub mod log;
 pub mod memstat;

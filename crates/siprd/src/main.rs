@@ -58,6 +58,16 @@ fn main() {
     let counting = std::env::var_os("SIPRD_COUNT_ALLOCS").is_some();
     COUNTING.store(counting, Ordering::Relaxed);
     siprd::memstat::COUNTING.store(counting, Ordering::Relaxed);
+    if std::env::args().nth(1).as_deref() == Some("--modules") {
+        for m in siprd::modules::ALL {
+            println!("{}", m.name);
+        }
+        std::process::exit(0);
+    }
+    if std::env::args().nth(1).as_deref() == Some("--functions") {
+        print!("{}", siprd::config::function_list());
+        std::process::exit(0);
+    }
     if std::env::args().nth(1).as_deref() == Some("--kemi-list") {
         print!("{}", siprd::modules::app_lua::kemi_list());
         std::process::exit(0);

@@ -109,3 +109,50 @@ fn kamailio_refusals_are_kept() {
         assert!(out.contains(needle), "{cfg}: {out}");
     }
 }
+
+#[test]
+fn kamailio_module_parameters_siprd_does_not_use_still_load() {
+    // parameters Kamailio 5.6's modules have (kamailio_params.rs), set to
+    // values Kamailio takes: the config loads, each gets a warning
+    let (code, out) = check_config(
+        r#"loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "corex.so"
+loadmodule "jsonrpcs.so"
+modparam("tm", "relay_100", 1)
+modparam("tm", "fr_timer_avp", "$avp(fr)")
+modparam("tmx", "precheck_trans", 0)
+modparam("corex", "alias_subdomains", "udp:example.com:5060")
+modparam("jsonrpcs", "fifo_user", 1000)
+modparam("jsonrpcs", "fifo_group", "kamailio")
+request_route { exit; }
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    for p in [
+        "relay_100",
+        "fr_timer_avp",
+        "precheck_trans",
+        "alias_subdomains",
+    ] {
+        assert!(
+            out.contains(&format!("parameter `{p}` of module"))
+                && out.contains("is ignored by siprd"),
+            "{p}: {out}"
+        );
+    }
+    // a name neither has is still an error, with the usual hint
+    let (code, out) = check_config(
+        "loadmodule \"tm.so\"\nmodparam(\"tm\", \"relay_10\", 1)\nrequest_route { exit; }\n",
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("module `tm` has no parameter `relay_10`"),
+        "{out}"
+    );
+    // and so is a value of a type Kamailio would not take
+    let (code, out) = check_config(
+        "loadmodule \"tm.so\"\nmodparam(\"tm\", \"relay_100\", \"yes\")\nrequest_route { exit; }\n",
+    );
+    assert_ne!(code, 0, "{out}");
+}

@@ -920,3 +920,42 @@ request_route {{ forward("127.0.0.1", {}); }}
         assert_eq!(second, format!("Via: SIP/2.0/UDP {want}"), "{m}");
     }
 }
+
+#[test]
+fn a_refused_tcp_connect_fails_t_relay_with_477_at_once() {
+    // a port nobody listens on: the kernel refuses the connect at once
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let s = Siprd::start(&tm_cfg(
+        1,
+        "listen=tcp:127.0.0.1:0",
+        &format!(
+            r#"
+request_route {{
+    $du = "sip:127.0.0.1:{closed};transport=tcp";
+    $var(r) = t_relay();
+    xlog("L_INFO", "REFUSED relay=$var(r) $rm\n");
+}}
+"#
+        ),
+    ));
+    let uac = UdpClient::new();
+    // Kamailio 5.6: t_relay returns -1 and tm answers 477 itself, without
+    // waiting for fr_timer (an INVITE gets its 100 first)
+    let started = std::time::Instant::now();
+    let r = uac.request_reply(s.udp_addr(), "MESSAGE", "sip:x@127.0.0.1", "tcpref-m");
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 477 Unfortunately error on sending to next hop occurred (477/TM)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(s.wait_log("REFUSED relay=-1 MESSAGE", WAIT), "{}", s.log());
+    uac.send_request(s.udp_addr(), "INVITE", "sip:x@127.0.0.1", "tcpref-i");
+    let first = uac.recv(WAIT).expect("a reply");
+    assert!(first_line(&first).starts_with("SIP/2.0 100"), "{first}");
+    let fin = uac.recv(WAIT).expect("the final reply");
+    assert!(first_line(&fin).starts_with("SIP/2.0 477"), "{fin}");
+    assert!(s.wait_log("REFUSED relay=-1 INVITE", WAIT), "{}", s.log());
+}

@@ -389,16 +389,38 @@ impl TcpShared {
             bump(&self.counters.local_reject);
             return Err(SendError::TooManyConnections);
         }
-        let (id, rx, queued) = self.register(to.addr, listener, false);
+        let dst = to.addr;
+        // The connect starts here, on the sender's thread: a refusal the
+        // kernel knows at once (nobody listens on a local port) fails this
+        // send, as Kamailio's t_relay fails with 477 at once; the rest of the
+        // handshake completes on the reactor.
+        let sock = match start_connect(dst) {
+            Ok(s) => s,
+            Err(e) => {
+                self.count.fetch_sub(1, Ordering::AcqRel);
+                bump(&self.counters.connect_failed);
+                if let Some(s) = RL_CONNECT.check() {
+                    tracing::warn!(target: "transport", suppressed = s, "tcp connect to {dst} failed: {e}");
+                }
+                return Err(SendError::Io(e));
+            }
+        };
+        let (id, rx, queued) = self.register(dst, listener, false);
         queued.fetch_add(data.len(), Ordering::AcqRel);
         if let Some(e) = self.table.lock().by_id.get(&id) {
             let _ = e.tx.send(data);
         }
         let me = self.clone();
-        let dst = to.addr;
         self.rt.spawn(async move {
-            let r = tokio::time::timeout(me.connect_timeout, TcpStream::connect(dst)).await;
-            match r {
+            let connect = async {
+                let stream = TcpStream::from_std(sock)?;
+                stream.writable().await?;
+                match stream.take_error()? {
+                    Some(e) => Err(e),
+                    None => Ok(stream),
+                }
+            };
+            match tokio::time::timeout(me.connect_timeout, connect).await {
                 Ok(Ok(stream)) => {
                     bump(&me.counters.connect_success);
                     bump(&me.counters.established);
@@ -691,4 +713,23 @@ fn skip_blank_prefix(buf: &[u8]) -> usize {
     buf.iter()
         .take_while(|&&b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
         .count()
+}
+
+/// Start a non-blocking connect to `dst`: the socket, connected or
+/// connecting, or the error the kernel knows at once (a refusal on loopback,
+/// which Kamailio's first send sees too).
+fn start_connect(dst: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let sock = Socket::new(Domain::for_address(dst), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&dst.into()) {
+        Ok(()) => {}
+        // in progress; on loopback a refusal is already known by now
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            if let Some(e) = sock.take_error()? {
+                return Err(e);
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(sock.into())
 }

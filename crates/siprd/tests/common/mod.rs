@@ -2,8 +2,9 @@
 //! loopback as a real client would. Every wait is bounded.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// A running siprd process with its collected log.
 pub struct Siprd {
     child: Child,
-    log: Arc<Mutex<String>>,
+    log: Arc<Mutex<LogPipes>>,
     pub dir: PathBuf,
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
@@ -135,6 +136,85 @@ pub fn check_file(path: &std::path::Path) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// A child's output pipe, read without blocking.
+trait Pipe: Read + AsRawFd + Send {}
+impl<T: Read + AsRawFd + Send> Pipe for T {}
+
+/// siprd's stderr and stdout, read by whoever needs the text next: a
+/// background thread (so siprd never blocks on a full pipe) or `Siprd::log`.
+struct LogPipes {
+    text: String,
+    pipes: Vec<PipeState>,
+}
+
+/// A pipe (None once closed) with the start of a line not yet ended.
+type PipeState = (Option<Box<dyn Pipe>>, Vec<u8>);
+
+impl LogPipes {
+    fn new(pipes: Vec<Box<dyn Pipe>>) -> LogPipes {
+        for p in &pipes {
+            let fd = p.as_raw_fd();
+            // SAFETY: fcntl on a pipe fd we own.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+        }
+        LogPipes {
+            text: String::new(),
+            pipes: pipes.into_iter().map(|p| (Some(p), Vec::new())).collect(),
+        }
+    }
+
+    fn open_fds(&self) -> Vec<i32> {
+        self.pipes
+            .iter()
+            .filter_map(|(p, _)| p.as_ref().map(|p| p.as_raw_fd()))
+            .collect()
+    }
+
+    /// Read what the pipes hold now; whole lines go to `text`.
+    fn drain(&mut self) {
+        let mut buf = [0u8; 65536];
+        for (slot, partial) in &mut self.pipes {
+            let Some(p) = slot else { continue };
+            loop {
+                match p.read(&mut buf) {
+                    Ok(0) => {
+                        *slot = None;
+                        break;
+                    }
+                    Ok(n) => partial.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        *slot = None;
+                        break;
+                    }
+                }
+            }
+            // a closed pipe's last line counts even without its newline
+            let end = match partial.iter().rposition(|&b| b == b'\n') {
+                Some(end) => end + 1,
+                None if slot.is_none() => partial.len(),
+                None => 0,
+            };
+            if end == 0 {
+                continue;
+            }
+            let lines: Vec<u8> = partial.drain(..end).collect();
+            let lines = String::from_utf8_lossy(&lines);
+            for line in lines.lines() {
+                if std::env::var_os("SIPRD_TEST_ECHO").is_some() {
+                    eprintln!("[siprd] {line}");
+                }
+                self.text.push_str(line);
+                self.text.push('\n');
+            }
+        }
+    }
+}
+
 impl Siprd {
     /// Start siprd on `cfg` (which should listen on port 0) and wait until it is
     /// listening. Extra files can be written next to the config first.
@@ -170,25 +250,32 @@ impl Siprd {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn siprd");
-        let log = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
+        let pipes: Vec<Box<dyn Pipe>> = vec![
+            Box::new(child.stderr.take().expect("stderr")),
             Box::new(child.stdout.take().expect("stdout")),
-        ] {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let reader = BufReader::new(stream);
-                for line in reader.lines() {
-                    let Ok(line) = line else { break };
-                    if std::env::var_os("SIPRD_TEST_ECHO").is_some() {
-                        eprintln!("[siprd] {line}");
-                    }
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
+        ];
+        let log = Arc::new(Mutex::new(LogPipes::new(pipes)));
+        let reader = log.clone();
+        std::thread::spawn(move || loop {
+            let fds = {
+                let mut l = reader.lock().unwrap();
+                l.drain();
+                l.open_fds()
+            };
+            if fds.is_empty() {
+                break;
+            }
+            let mut polls: Vec<libc::pollfd> = fds
+                .iter()
+                .map(|&fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: `polls` is a valid array of pollfd for the call.
+            unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, 50) };
+        });
         let mut s = Siprd {
             child,
             log,
@@ -230,8 +317,12 @@ impl Siprd {
         }
     }
 
+    /// Everything siprd logged so far. The pipes are read first, so a line
+    /// siprd wrote before it sent a reply is here once the test has the reply.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        let mut l = self.log.lock().unwrap();
+        l.drain();
+        l.text.clone()
     }
 
     /// Wait until the log contains `needle` (bounded), returning whether it did.

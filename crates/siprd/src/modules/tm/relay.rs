@@ -322,16 +322,15 @@ fn relay_with(
         }
         return failure;
     }
-    let (mut sent, mut dropped) = (0, 0);
+    let (mut sent, mut unsent) = (0, 0);
     for b in built {
         match deliver(ctx, &tx, b) {
             Delivery::Sent => sent += 1,
-            Delivery::Dropped => dropped += 1,
-            Delivery::Failed => {}
+            Delivery::Dropped | Delivery::Failed => unsent += 1,
         }
     }
     if sent == 0 {
-        if dropped > 0 {
+        if unsent > 0 {
             // Kamailio: a send error; the request route's transaction answers
             // 477 at once, a failure route's when the route ends.
             if ctx.exec.route_type & route_type::FAILURE != 0 {
@@ -380,6 +379,11 @@ fn deliver(ctx: &mut Ctx, tx: &TxRef, b: Built) -> Delivery {
     if ctx.send(&b.dest, &b.request) {
         Delivery::Sent
     } else {
+        // nothing went out (a refused TCP connect): the branch is over
+        let mut inner = tx.entry.inner.lock();
+        if let Some(u) = inner.uacs.get_mut(b.n) {
+            u.tx.terminate(&mut Vec::new());
+        }
         Delivery::Failed
     }
 }
