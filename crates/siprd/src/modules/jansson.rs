@@ -1,7 +1,8 @@
 //! jansson and json: JSON documents in the config.
 //!
 //! jansson: `jansson_get`, `jansson_get_field`, `jansson_set`, `jansson_append`,
-//! `jansson_array_size`, with paths such as `a.b[2].c`. json: `json_get_field`, `json_get_string`.
+//! `jansson_array_size`, with paths such as `a.b[2].c`. json: `json_get_field`,
+//! `json_get_string` and the `{json.parse,path}` transformation.
 //! Documents are parsed into an order-preserving tree (objects keep their key
 //! order, as jansson does) and written back compactly (`{"a":1}`); json's
 //! output follows json-c's spaced style (`{ "a": 1 }`) and escapes `/`.
@@ -995,7 +996,59 @@ impl Module for JsonModule {
                 func(move |ctx, a| json_field(ctx, a, raw_strings, name)),
             ));
         }
+        reg.add_transform(siprd_script::registry::TransformClassDef {
+            class: "json",
+            module: "json",
+            parse: std::sync::Arc::new(|_fx, method: &str, params| json_parse_tr(method, params)),
+        });
     }
+}
+
+/// `{json.parse,path}`: the value at `path` (`a.b[1]`) of a JSON document,
+/// as json-c prints it (a string without its quotes). Observed on Kamailio
+/// 5.6.3: invalid JSON, a missing path and `null` give an empty string.
+fn json_parse_tr(
+    method: &str,
+    mut params: Vec<siprd_script::registry::TrParam<Ctx>>,
+) -> Result<Box<dyn siprd_script::registry::TransformImpl<Ctx>>, String> {
+    use siprd_script::registry::TrParam;
+    if method != "parse" {
+        return Err(format!(
+            "unknown transformation `json.{method}`; did you mean `json.parse`?"
+        ));
+    }
+    let path = match (params.pop(), params.is_empty()) {
+        (Some(p), true) => p,
+        _ => return Err("`json.parse` takes one parameter: the path of the field".into()),
+    };
+    struct JsonParse(TrParam<Ctx>);
+    impl siprd_script::registry::TransformImpl<Ctx> for JsonParse {
+        fn apply(&self, ctx: &mut Ctx, v: Value) -> Option<Value> {
+            let text = match v {
+                Value::Str(b) => b,
+                Value::Int(i) => bytes::Bytes::from(i.to_string()),
+                Value::Null => return None,
+            };
+            let path = match &self.0 {
+                TrParam::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                TrParam::Int(i) => i.to_string(),
+                TrParam::Pv(p) => p.try_get(ctx)?.to_string(),
+            };
+            let empty = || Some(Value::Str(bytes::Bytes::new()));
+            let Ok(doc) = parse_json_c(&text) else {
+                return empty();
+            };
+            let Ok(path) = parse_path(&path) else {
+                return empty();
+            };
+            match path_get(&doc, &path) {
+                None | Some(Json::Null) => empty(),
+                Some(Json::Str(s)) => Some(Value::from_string(s.clone())),
+                Some(v) => Some(Value::from_string(dump_spaced(v))),
+            }
+        }
+    }
+    Ok(Box::new(JsonParse(path)))
 }
 
 #[cfg(test)]

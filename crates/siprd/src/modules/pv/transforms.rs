@@ -1,4 +1,5 @@
-//! SIP transformation classes: `{uri.*}`, `{nameaddr.*}`, `{tobody.*}`.
+//! SIP transformation classes: `{uri.*}`, `{nameaddr.*}`, `{tobody.*}`,
+//! `{urialias.*}`.
 //!
 //! Observed on Kamailio 5.6: a value that does not parse makes the
 //! transformation fail (nothing printed); missing parts are empty strings;
@@ -85,6 +86,7 @@ fn unknown(class: &str, method: &str, all: &[&str]) -> String {
 const URI_METHODS: &[&str] = &[
     "user",
     "host",
+    "domain",
     "port",
     "params",
     "param",
@@ -118,7 +120,8 @@ fn param_value(u: &Uri, name: &[u8]) -> Value {
 pub(crate) fn uri_part(u: &Uri, method: &str) -> Value {
     match method {
         "user" => s(u.user().unwrap_or_default()),
-        "host" => s(u.host()),
+        // `domain` is another name for the host
+        "host" | "domain" => s(u.host()),
         "port" => s(u.port_bytes().unwrap_or_default()),
         "params" => {
             if u.scheme() == Scheme::Tel {
@@ -309,7 +312,93 @@ fn parse_tobody_tr(
     }))
 }
 
-/// Register the `uri`, `nameaddr` and `tobody` transformation classes.
+// ---------------------------------------------------------------------------
+// urialias
+
+/// The transport of a `;transport=` value as urialias numbers it (an
+/// unknown one counts as UDP, as Kamailio 5.6 does).
+fn alias_proto(t: Option<&[u8]>) -> u8 {
+    match t.map(<[u8]>::to_ascii_lowercase).as_deref() {
+        Some(b"tcp") => 2,
+        Some(b"tls") => 3,
+        Some(b"sctp") => 4,
+        Some(b"ws") => 5,
+        _ => 1,
+    }
+}
+
+/// `{urialias.encode}`: `sip:[user@]host[:port][;transport=t]` →
+/// `host~port~proto` (port 5060 when absent, proto 1 udp .. 5 ws). A value
+/// that is not a SIP URI gives an empty string (observed on Kamailio 5.6.3).
+fn urialias_encode(b: &[u8]) -> Value {
+    let Some(u) = Uri::parse_bytes(Bytes::copy_from_slice(b))
+        .ok()
+        .filter(Uri::is_known_scheme)
+    else {
+        return s(b"");
+    };
+    let port = u.port_bytes().unwrap_or(b"5060");
+    if std::str::from_utf8(port)
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .is_none()
+    {
+        return s(b"");
+    }
+    let mut out = u.host().to_vec();
+    out.push(b'~');
+    out.extend_from_slice(port);
+    out.push(b'~');
+    out.push(b'0' + alias_proto(u.transport()));
+    Value::from_vec(out)
+}
+
+/// `{urialias.decode}`: `host~port~proto` → `sip:host:port[;transport=t]`.
+/// Kamailio 5.6.3 reads the first character of the protocol: `0`/`1` (or
+/// another digit past 9's range such as `12`) add no transport, `2`..`6` add
+/// tcp, tls, sctp, ws, ws; anything else gives an empty string. Fewer than
+/// two `~` fails the transformation.
+fn urialias_decode(b: &[u8]) -> Option<Value> {
+    if b.is_empty() {
+        return Some(s(b""));
+    }
+    let mut parts = b.splitn(3, |c| *c == b'~');
+    let (host, port, proto) = (parts.next()?, parts.next()?, parts.next()?);
+    let transport: &[u8] = match proto.first() {
+        Some(b'0' | b'1') => b"",
+        Some(b'2') => b";transport=tcp",
+        Some(b'3') => b";transport=tls",
+        Some(b'4') => b";transport=sctp",
+        Some(b'5' | b'6') => b";transport=ws",
+        _ => return Some(s(b"")),
+    };
+    let mut out = b"sip:".to_vec();
+    out.extend_from_slice(host);
+    out.push(b':');
+    out.extend_from_slice(port);
+    out.extend_from_slice(transport);
+    Some(Value::from_vec(out))
+}
+
+fn parse_urialias_tr(
+    method: &str,
+    params: Vec<TrParam<Ctx>>,
+) -> Result<Box<dyn TransformImpl<Ctx>>, String> {
+    no_params(method, &params)?;
+    match method {
+        "encode" => Ok(boxed(|_ctx, v| match v {
+            Value::Str(b) => Some(urialias_encode(&b)),
+            _ => None,
+        })),
+        "decode" => Ok(boxed(|_ctx, v| match v {
+            Value::Str(b) => urialias_decode(&b),
+            _ => None,
+        })),
+        _ => Err(unknown("urialias", method, &["encode", "decode"])),
+    }
+}
+
+/// Register the `uri`, `nameaddr`, `tobody` and `urialias` transformation classes.
 pub fn register(reg: &mut Registry<Ctx>) {
     reg.add_transform(TransformClassDef {
         class: "uri",
@@ -323,6 +412,13 @@ pub fn register(reg: &mut Registry<Ctx>) {
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| {
             parse_nameaddr_tr(method, params)
+        }),
+    });
+    reg.add_transform(TransformClassDef {
+        class: "urialias",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, method: &str, params| {
+            parse_urialias_tr(method, params)
         }),
     });
     reg.add_transform(TransformClassDef {
