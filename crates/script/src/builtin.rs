@@ -457,6 +457,7 @@ pub(crate) mod test_support {
             routes: &routes,
             host,
             warnings: Vec::new(),
+            at: None,
         };
         f(&mut fx)
     }

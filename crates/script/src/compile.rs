@@ -363,6 +363,8 @@ pub fn compile<C: 'static>(
         blocks: Vec::new(),
         mask: 0,
         route_desc: String::new(),
+        route_name: String::new(),
+        at: None,
         hinted: std::collections::HashSet::new(),
     };
     for (i, r) in cfg.routes.iter().enumerate() {
@@ -371,6 +373,12 @@ pub fn compile<C: 'static>(
             (RouteKind::Route, Some(n)) => format!("route[{n}]"),
             (k, Some(n)) => format!("{}[{n}]", k.keyword()),
             (k, None) => k.keyword().to_string(),
+        };
+        c.route_name = match (&r.kind, &r.name) {
+            (_, Some(n)) => n.clone(),
+            (RouteKind::Reply, None) => "DEFAULT_ONREPLY".into(),
+            (RouteKind::OnSend, None) => "DEFAULT_SEND".into(),
+            (_, None) => "DEFAULT_ROUTE".into(),
         };
         let b = c.block(&r.body.stmts);
         routes[i].block = b;
@@ -574,6 +582,10 @@ struct Compiler<'a, C> {
     /// Route types of the block being compiled.
     mask: RouteMask,
     route_desc: String,
+    /// The block's name as `$cfg(route)` gives it.
+    route_name: String,
+    /// The span of the call or pseudo-variable being compiled (`$cfg(line)`).
+    at: Option<Span>,
     /// Functions whose registry hint was already shown (once per config).
     hinted: std::collections::HashSet<&'static str>,
 }
@@ -586,6 +598,14 @@ impl<'a, C: 'static> Compiler<'a, C> {
             routes: self.names,
             host: self.host,
             warnings: Vec::new(),
+            at: self.at.map(|sp| {
+                let (file, line, _) = self.sources.location(sp);
+                crate::registry::CfgAt {
+                    file,
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    route: self.route_name.clone(),
+                }
+            }),
         }
     }
 }
@@ -811,6 +831,7 @@ impl<C: 'static> Compiler<'_, C> {
     }
 
     fn pv(&mut self, text: &str, span: Span) -> Option<PvSpec<C>> {
+        self.at = Some(span);
         let mut fx = self.fixup_ctx();
         let r = crate::pv::parse_pv(&mut fx, text);
         let warns = std::mem::take(&mut fx.warnings);
@@ -901,6 +922,7 @@ impl<C: 'static> Compiler<'_, C> {
     }
 
     fn call(&mut self, call: &ast::Call) -> Option<CallI<C>> {
+        self.at = Some(call.span);
         let name = call.name.as_str();
         let reg = self.registry;
         let defs = match reg.functions.get(name) {

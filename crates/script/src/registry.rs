@@ -383,6 +383,21 @@ pub struct FixupCtx<'a, C> {
     pub host: &'a (dyn Any + Send + Sync),
     /// Warnings a fixup wants to report (shown with the argument's span).
     pub warnings: Vec<String>,
+    /// Where in the config the call or pseudo-variable being fixed up is
+    /// written (for `$cfg(line)` and the like); None outside the compiler.
+    pub at: Option<CfgAt>,
+}
+
+/// A place in the config, as Kamailio's `$cfg(...)` names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CfgAt {
+    /// The file the statement is in (an included file, or the main one), as
+    /// the config or the command line names it.
+    pub file: String,
+    pub line: u32,
+    /// The route block: its name, the event name, or Kamailio's
+    /// `DEFAULT_ROUTE` / `DEFAULT_ONREPLY` / `DEFAULT_SEND` for the main ones.
+    pub route: String,
 }
 
 /// Route block names known after parsing, for load-time resolution.

@@ -32,6 +32,7 @@ impl Host for T {
             routes: &routes,
             host: &(),
             warnings: Vec::new(),
+            at: None,
         };
         Some(f(&mut fx))
     }

@@ -171,6 +171,7 @@ impl Runtime {
             routes: self.program.route_names(),
             host: &(),
             warnings: Vec::new(),
+            at: None,
         }
     }
 

@@ -719,3 +719,29 @@ request_route {
         "{r}"
     );
 }
+
+/// `$cfg(...)` (corex), as Kamailio 5.6.3 gives it: the statement's line,
+/// its file (both `name` and `file`; a relative path gets the working
+/// directory in front), the route block's name.
+#[test]
+fn cfg_pv_names_the_place_of_the_statement() {
+    let cfg = "listen=udp:127.0.0.1:0\nloadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"textops.so\"\nloadmodule \"corex.so\"\ninclude_file \"sub.cfg\"\nrequest_route {\n  append_to_reply(\"X-M: $cfg(route) $cfg(line) $cfg(file)\\r\\n\");\n  route(SUB);\n}\n";
+    let sub = "route[SUB] {\n  append_to_reply(\"X-S: $cfg(route) $cfg(line) $cfg(name)\\r\\n\");\n  sl_send_reply(\"200\", \"ok\");\n}\n";
+    let s = Siprd::start_with(cfg, &[("sub.cfg", sub)], &[]);
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:x@127.0.0.1", c.port(), "cfgpv-1", ""),
+    );
+    let dir = s.dir.display().to_string();
+    assert_eq!(
+        header(&r, "X-M"),
+        Some(format!("DEFAULT_ROUTE 8 {dir}/siprd.cfg").as_str()),
+        "{r}"
+    );
+    assert_eq!(
+        header(&r, "X-S"),
+        Some(format!("SUB 2 {dir}/sub.cfg").as_str()),
+        "{r}"
+    );
+}

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use param::{parse_params, Param};
 pub use re::Subst;
-pub use string::{core_hash, strftime};
+pub use string::{broken_down, core_hash, strftime, strftime_in};
 
 /// Register the `s`, `param`, `line` and `re` transformation classes.
 pub fn register<C: 'static>(reg: &mut Registry<C>) {

@@ -806,14 +806,29 @@ fn unbase58(s: &[u8]) -> Option<Vec<u8>> {
 
 /// `strftime` in local time (`{s.ftime,fmt}`, `$timef`); None for a bad format.
 pub fn strftime(fmt: &[u8], t: i64) -> Option<Vec<u8>> {
-    let cfmt = std::ffi::CString::new(fmt).ok()?;
-    // SAFETY: zeroed `tm` is a valid value; localtime_r only writes into it.
+    strftime_in(fmt, t, false)
+}
+
+/// The broken-down time of `t`, in UTC or local time.
+pub fn broken_down(t: i64, utc: bool) -> Option<libc::tm> {
+    // SAFETY: zeroed `tm` is a valid value; gmtime_r/localtime_r only write into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let tt: libc::time_t = t as libc::time_t;
     // SAFETY: valid pointers to locals.
-    if unsafe { libc::localtime_r(&tt, &mut tm) }.is_null() {
-        return None;
-    }
+    let ok = unsafe {
+        if utc {
+            libc::gmtime_r(&tt, &mut tm)
+        } else {
+            libc::localtime_r(&tt, &mut tm)
+        }
+    };
+    (!ok.is_null()).then_some(tm)
+}
+
+/// `strftime` in UTC (`utc`: `$utimef`) or local time.
+pub fn strftime_in(fmt: &[u8], t: i64, utc: bool) -> Option<Vec<u8>> {
+    let cfmt = std::ffi::CString::new(fmt).ok()?;
+    let tm = broken_down(t, utc)?;
     let mut buf = vec![0u8; 512];
     // SAFETY: buf is writable for its length; cfmt is NUL-terminated.
     let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };

@@ -188,6 +188,11 @@ impl Module for Corex {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        reg.add_pv(siprd_script::registry::PvClassDef {
+            name: "cfg",
+            module: "corex",
+            parse: Arc::new(|fx, inner| cfg_pv(fx.at.as_ref(), inner)),
+        });
         reg.add_function(def(
             "is_faked_msg",
             vec![],
@@ -478,4 +483,41 @@ fn socket_named(ctx: &Ctx, name: &[u8]) -> Option<bytes::Bytes> {
         .iter()
         .find(|l| l.name.as_deref().map(str::as_bytes) == Some(name))
         .map(|l| bytes::Bytes::from(format!("{}:{}", l.proto, l.addr)))
+}
+
+/// `$cfg(line|name|file|route)`: where the statement is written, known at
+/// load (Kamailio 5.6.3: the statement's line; `name` and `file` both the
+/// statement's file, made absolute by prefixing the working directory; the
+/// route block's name, `DEFAULT_ROUTE` for request_route).
+fn cfg_pv(
+    at: Option<&siprd_script::registry::CfgAt>,
+    inner: Option<&str>,
+) -> Result<Box<dyn siprd_script::registry::PvImpl<Ctx>>, String> {
+    struct Const(Value);
+    impl siprd_script::registry::PvImpl<Ctx> for Const {
+        fn get(&self, _ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> Value {
+            self.0.clone()
+        }
+    }
+    // as Kamailio: the working directory, a `/` and the path as given
+    // (`/run/dir/../cfg/x.cfg`, not normalised)
+    let absolute = |f: &str| match std::path::Path::new(f) {
+        p if p.is_absolute() => f.to_string(),
+        _ => std::env::current_dir()
+            .map(|d| format!("{}/{f}", d.to_string_lossy()))
+            .unwrap_or_else(|_| f.to_string()),
+    };
+    let at = at.cloned().unwrap_or_default();
+    let v = match inner.map(str::trim) {
+        Some("line") => Value::Int(i32::try_from(at.line).unwrap_or(i32::MAX)),
+        Some("name" | "file") => Value::from_string(absolute(&at.file)),
+        Some("route") => Value::from_string(at.route),
+        other => {
+            return Err(format!(
+                "unknown $cfg field `{}` (line, name, file, route)",
+                other.unwrap_or_default()
+            ))
+        }
+    };
+    Ok(Box::new(Const(v)))
 }

@@ -1061,22 +1061,28 @@ impl PvImpl<Ctx> for HeaderList {
     }
 }
 
-/// `$time(sec|min|hour|mday|mon|year|wday|yday|isdst)` and `$timef(format)`.
+/// `$time(sec|min|hour|mday|mon|year|wday|yday|isdst)` and `$timef(format)`,
+/// and their UTC forms `$utime` and `$utimef`.
 struct Time {
     part: Option<u8>,
     format: String,
+    utc: bool,
 }
 
 impl PvImpl<Ctx> for Time {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
         let now = i64::from(now_secs());
         match self.part {
-            None => Value::from_string(strftime(&self.format, now)),
+            None => {
+                let out =
+                    siprd_script::transform::strftime_in(self.format.as_bytes(), now, self.utc)
+                        .unwrap_or_default();
+                Value::from_vec(out)
+            }
             Some(p) => {
-                let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-                let tt = now as libc::time_t;
-                // SAFETY: valid pointers to locals.
-                unsafe { libc::localtime_r(&tt, &mut tm) };
+                let Some(tm) = siprd_script::transform::broken_down(now, self.utc) else {
+                    return Value::Null;
+                };
                 Value::Int(match p {
                     0 => tm.tm_sec,
                     1 => tm.tm_min,
@@ -1132,12 +1138,21 @@ impl PvImpl<Ctx> for Rcv {
     }
 }
 
-/// The `af` core keyword: the received message's address family.
-struct RcvAf;
+/// The `af` core keyword and `$af(id)`: the received message's address
+/// family (2 or 10); `$af(name)`: `IPv4` or `IPv6`.
+struct RcvAf {
+    name: bool,
+}
 
 impl PvImpl<Ctx> for RcvAf {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        Value::Int(if ctx.rcv.src.is_ipv4() { 2 } else { 10 })
+        let v4 = ctx.rcv.src.is_ipv4();
+        match (self.name, v4) {
+            (false, true) => Value::Int(2),
+            (false, false) => Value::Int(10),
+            (true, true) => Value::Str(bytes::Bytes::from_static(b"IPv4")),
+            (true, false) => Value::Str(bytes::Bytes::from_static(b"IPv6")),
+        }
     }
 }
 
@@ -1400,43 +1415,52 @@ pub fn register(reg: &mut Registry<Ctx>) {
             }),
         });
     }
-    reg.add_pv(PvClassDef {
-        name: "time",
-        module: "pv",
-        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-            let part = match inner.map(str::trim) {
-                Some("sec") => 0,
-                Some("min") => 1,
-                Some("hour") => 2,
-                Some("mday") => 3,
-                Some("mon") => 4,
-                Some("year") => 5,
-                Some("wday") => 6,
-                Some("yday") => 7,
-                Some("isdst") => 8,
-                other => {
-                    return Err(format!(
-                    "unknown $time field `{}` (sec, min, hour, mday, mon, year, wday, yday, isdst)",
-                    other.unwrap_or_default()
-                ))
-                }
-            };
-            Ok(Box::new(Time {
-                part: Some(part),
-                format: String::new(),
-            }) as Box<dyn PvImpl<Ctx>>)
-        }),
-    });
-    reg.add_pv(PvClassDef {
-        name: "timef",
-        module: "pv",
-        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
-            let format = inner
-                .ok_or("`$timef` needs a strftime format: $timef(%Y-%m-%d)")?
-                .to_string();
-            Ok(Box::new(Time { part: None, format }) as Box<dyn PvImpl<Ctx>>)
-        }),
-    });
+    for (name, utc) in [("time", false), ("utime", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let part = match inner.map(str::trim) {
+                    Some("sec") => 0,
+                    Some("min") => 1,
+                    Some("hour") => 2,
+                    Some("mday") => 3,
+                    Some("mon") => 4,
+                    Some("year") => 5,
+                    Some("wday") => 6,
+                    Some("yday") => 7,
+                    Some("isdst") => 8,
+                    other => {
+                        return Err(format!(
+                        "unknown ${name} field `{}` (sec, min, hour, mday, mon, year, wday, yday, isdst)",
+                        other.unwrap_or_default()
+                    ))
+                    }
+                };
+                Ok(Box::new(Time {
+                    part: Some(part),
+                    format: String::new(),
+                    utc,
+                }) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
+    for (name, utc) in [("timef", false), ("utimef", true)] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let format = inner
+                    .ok_or_else(|| format!("`${name}` needs a strftime format: ${name}(%Y-%m-%d)"))?
+                    .to_string();
+                Ok(Box::new(Time {
+                    part: None,
+                    format,
+                    utc,
+                }) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
     reg.add_pv(PvClassDef {
         name: "rcv",
         module: "pv",
@@ -1463,8 +1487,31 @@ pub fn register(reg: &mut Registry<Ctx>) {
         name: "_af",
         module: "pv",
         parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, _inner: Option<&str>| {
-            Ok(Box::new(RcvAf) as Box<dyn PvImpl<Ctx>>)
+            Ok(Box::new(RcvAf { name: false }) as Box<dyn PvImpl<Ctx>>)
         }),
+    });
+    reg.add_pv(PvClassDef {
+        name: "af",
+        module: "pv",
+        parse: Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+            let name = match inner {
+                Some("id") => false,
+                Some("name") => true,
+                _ => return Err("`$af` needs `id` or `name`: $af(id), $af(name)".into()),
+            };
+            Ok(Box::new(RcvAf { name }) as Box<dyn PvImpl<Ctx>>)
+        }),
+    });
+    // `$true`: always 1 (Kamailio 5.6 has no `$false`)
+    reg.add_pv(PvClassDef {
+        name: "true",
+        module: "pv",
+        parse: Arc::new(
+            |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| match inner {
+                None => Ok(Box::new(Const(Value::Int(1))) as Box<dyn PvImpl<Ctx>>),
+                Some(_) => Err("`$true` takes no name".into()),
+            },
+        ),
     });
     snd_class(reg, "snd", false);
     snd_class(reg, "sndto", false);
