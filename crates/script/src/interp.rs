@@ -1,16 +1,17 @@
 //! The interpreter: walks the compiled blocks. No parsing and no name lookups
-//! happen here (except for the dynamic `route($var(x))`).
+//! happen here, except for the dynamic `route($var(x))` and the arguments of
+//! a call that Kamailio lets be computed at run time (`dynamic_args`).
 
 use crate::ast::{BinOp, CastTy, UnOp};
 use crate::compile::{CallI, DynArg, Expr, Outcome, Program, Stmt, StrLabel};
-use crate::registry::{Arg, ArgSrc};
-
-/// Kamailio's return code for a call whose arguments could not be converted.
-const E_BUG: i32 = -5;
 use crate::exec::{BlockId, Cursor, Host, RouteId, RouteMask};
+use crate::registry::{Arg, ArgSrc};
 use crate::value::Value;
 use bytes::Bytes;
 use std::sync::Arc;
+
+/// Kamailio's return code for a call whose arguments could not be converted.
+const E_BUG: i32 = -5;
 
 /// Kamailio's `max_recursive_level` (256) for nested `route()` calls: the
 /// outermost route counts too, so 255 nested calls are allowed (checked on

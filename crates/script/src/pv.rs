@@ -160,8 +160,10 @@ enum RawParam<'a> {
     Pv(&'a str),
 }
 
+/// As Kamailio's: a `.` belongs to the name (`$ruri.user`), so `"$rU."` in
+/// a string names `$rU.` (write `$(rU).`).
 fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
 }
 
 fn is_space(b: u8) -> bool {
@@ -426,7 +428,19 @@ fn resolve<C>(fx: &mut FixupCtx<'_, C>, text: &str, raw: &RawPv<'_>) -> Result<P
         Some(c) => c,
         None => {
             let mut msg = format!("unknown pseudo-variable class `${}`", raw.name);
-            if let Some(s) = did_you_mean(raw.name, reg.pv_classes.keys().copied()) {
+            let head = raw.name.trim_end_matches('.');
+            // the longest known name before a dot
+            let known = raw
+                .name
+                .rmatch_indices('.')
+                .map(|(i, _)| &raw.name[..i])
+                .find(|c| reg.pv_classes.contains_key(c));
+            if let Some(cls) = known {
+                // `"... $rU."`: Kamailio refuses it the same way
+                msg.push_str(&format!(
+                    "; a `.` after a name is part of it: write `$({cls})` before the dot"
+                ));
+            } else if let Some(s) = did_you_mean(head, reg.pv_classes.keys().copied()) {
                 msg.push_str(&format!("; did you mean `${s}`?"));
             }
             return Err(msg);

@@ -386,6 +386,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         r#"loose_route_preloaded()"#,
     ), // rr
     ("lua_dofile", 1, 0xffffffff, r#"lua_dofile("1")"#), // app_lua
+    ("lua_dostring", 1, 0xffffffff, r#"lua_dostring("1")"#), // app_lua
     ("lua_run", 1, 0xffffffff, r#"lua_run("1")"#), // app_lua
     ("lua_run", 2, 0xffffffff, r#"lua_run("1", "1")"#), // app_lua
     ("lua_run", 3, 0xffffffff, r#"lua_run("1", "1", "1")"#), // app_lua
@@ -795,6 +796,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         r#"sl_forward_reply("200", "OK")"#,
     ), // sl
     ("sl_reply_error", 0, 0x00000001, r#"sl_reply_error()"#), // sl
+    ("sl_reply", 2, 0x00000001, r#"sl_reply("1", "1")"#), // sl
     ("sl_send_reply", 2, 0x00000001, r#"sl_send_reply("1", "1")"#), // sl
     ("sleep", 1, 0xffffffff, r#"sleep("1")"#), // cfgutils
     ("starts_with", 2, 0xffffffff, r#"starts_with("1", "1")"#), // textops
@@ -1158,6 +1160,7 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         0xffffffff,
         r#"xlog("LOG_LOCAL0", "L_INFO", "1")"#,
     ), // xlog
+    ("xlogl", 1, 0xffffffff, r#"xlogl("1")"#), // xlog
     ("xlogl", 2, 0xffffffff, r#"xlogl("L_INFO", "1")"#), // xlog
     (
         "xlogl",

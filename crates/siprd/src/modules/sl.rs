@@ -370,13 +370,16 @@ impl Module for Sl {
         // Kamailio 5.6: sl_send_reply and sl_reply_error in request_route
         // only; send_reply[_mode] also in failure and both reply routes
         let routes = route_type::REQUEST | route_type::FAILURE | route_type::ONREPLY;
-        reg.add_function(FuncDef {
-            name: "sl_send_reply",
-            module: "sl",
-            params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
-            routes: route_type::REQUEST,
-            call: reply_fn(&self.state),
-        });
+        // `sl_reply` is Kamailio's other name of `sl_send_reply`
+        for name in ["sl_send_reply", "sl_reply"] {
+            reg.add_function(FuncDef {
+                name,
+                module: "sl",
+                params: vec![ParamKind::IntOrPv, ParamKind::StrOrPv],
+                routes: route_type::REQUEST,
+                call: reply_fn(&self.state),
+            });
+        }
         reg.add_function(FuncDef {
             name: "send_reply",
             module: "sl",

@@ -223,13 +223,17 @@ impl Module for Xlog {
         // xdbgl/xlogl: the config line of the call before the message
         reg.pass_line("xdbgl");
         reg.pass_line("xlogl");
-        reg.add_function(FuncDef {
-            name: "xdbgl",
-            module: "xlog",
-            params: vec![ParamKind::Format],
-            routes: route_type::ANY,
-            call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| write_at(ctx, L_DBG, &a[0], a.get(1))),
-        });
+        for (name, level) in [("xdbgl", L_DBG), ("xlogl", L_ERR)] {
+            reg.add_function(FuncDef {
+                name,
+                module: "xlog",
+                params: vec![ParamKind::Format],
+                routes: route_type::ANY,
+                call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    write_at(ctx, level, &a[0], a.get(1))
+                }),
+            });
+        }
         let level: ParamKind<Ctx> = ParamKind::Custom(Arc::new(level_fixup));
         let filter = self.methods_filter;
         reg.add_function(FuncDef {

@@ -185,18 +185,21 @@ impl Module for AppLua {
                 }),
             });
         }
-        let e = engine.clone();
-        reg.add_function(FuncDef {
-            name: "lua_runstring",
-            module: "app_lua",
-            params: vec![ParamKind::Format],
-            routes: route_type::ANY,
-            call: func(move |ctx: &mut Ctx, a| {
-                let Some(e) = &e else { return no_script() };
-                let src = text(ctx, a.first());
-                e.run_source(ctx, "=lua_runstring", &src)
-            }),
-        });
+        // `lua_dostring` is the older name of `lua_runstring`
+        for name in ["lua_runstring", "lua_dostring"] {
+            let e = engine.clone();
+            reg.add_function(FuncDef {
+                name,
+                module: "app_lua",
+                params: vec![ParamKind::Format],
+                routes: route_type::ANY,
+                call: func(move |ctx: &mut Ctx, a| {
+                    let Some(e) = &e else { return no_script() };
+                    let src = text(ctx, a.first());
+                    e.run_source(ctx, "=lua_runstring", &src)
+                }),
+            });
+        }
         let e = engine;
         reg.add_function(FuncDef {
             name: "lua_dofile",

@@ -1246,8 +1246,11 @@ pub fn register(reg: &mut Registry<Ctx>) {
     use Field::*;
     let simple: &[(&'static str, Field)] = &[
         ("ru", Ru),
+        ("ruri", Ru),
         ("rU", RUser),
+        ("ruri.user", RUser),
         ("rd", RDomain),
+        ("ruri.domain", RDomain),
         ("rp", RPort),
         ("rP", RProto),
         ("rz", RScheme),
@@ -1258,6 +1261,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("op", OPort),
         ("oP", OProto),
         ("du", Du),
+        ("duri", Du),
         ("dd", DDomain),
         ("dp", DPort),
         ("dP", DProto),
@@ -1280,6 +1284,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("rr", Reason),
         ("rv", Version),
         ("si", SrcIp),
+        ("src_ip", SrcIp),
         ("sp", SrcPort),
         ("Ri", RcvIp),
         ("Rp", RcvPort),
