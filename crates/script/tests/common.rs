@@ -103,29 +103,20 @@ pub fn registry() -> Registry<T> {
             1
         },
     ));
-    r.add_function(def(
-        "t_log",
-        "test",
-        vec![ParamKind::Str, ParamKind::Format],
-        any,
-        |c, a| {
-            let s = format!("{}:{}", arg_str(c, &a[0]), arg_str(c, &a[1]));
-            c.log.push(s);
-            1
-        },
-    ));
-    // t_log/2 where the second argument may be an expression
-    r.add_function(def(
-        "t_show",
-        "test",
-        vec![ParamKind::Str, ParamKind::Format],
-        any,
-        |c, a| {
-            let s = format!("{}:{}", arg_str(c, &a[0]), arg_str(c, &a[1]));
-            c.log.push(s);
-            1
-        },
-    ));
+    // t_show is t_log/2 where the second argument may be an expression
+    for name in ["t_log", "t_show"] {
+        r.add_function(def(
+            name,
+            "test",
+            vec![ParamKind::Str, ParamKind::Format],
+            any,
+            |c, a| {
+                let s = format!("{}:{}", arg_str(c, &a[0]), arg_str(c, &a[1]));
+                c.log.push(s);
+                1
+            },
+        ));
+    }
     r.add_function(def("t_ret", "test", vec![ParamKind::Int], any, |c, a| {
         let Arg::Int(i) = a[0] else { return -1 };
         c.log.push(format!("ret{i}"));

@@ -1261,3 +1261,24 @@ end
         s.log()
     );
 }
+
+/// `KSR.x.probe()` answers nil, as Kamailio 5.6's.
+#[test]
+fn ksr_x_probe_returns_nil() {
+    let s = start(
+        "",
+        "",
+        r#"
+function ksr_request_route()
+    local r = KSR.x.probe()
+    KSR.sl.sl_send_reply(200, "probe " .. tostring(r))
+end
+"#,
+    );
+    let c = UdpClient::new();
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:a@127.0.0.1", c.port(), "k-probe", ""),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 probe nil", "{r}");
+}

@@ -196,7 +196,7 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.tm.t_relay_to_proto", "proto"),
     ("KSR.corex.file_read", "path"),
     ("KSR.corex.has_ruri_user/has_user_agent", ""),
-    ("KSR.x.exit/drop", ""),
+    ("KSR.x.exit/drop/probe", ""),
     ("KSR.x.modf", "function, args..."),
     ("KSR.htable.sht_get/sht_gete/sht_getw", "table, key"),
     ("KSR.htable.sht_setex", "table, key, expire"),
@@ -1039,6 +1039,15 @@ fn specials(lua: &Lua, ksr: &Table) -> mlua::Result<()> {
             Ok(())
         })?)?;
     x.raw_set("drop", raise)?;
+    // `KSR.x.probe()`: tells that the Lua side can reach the server (a debug
+    // line); nil, as Kamailio's
+    x.raw_set(
+        "probe",
+        lua.create_function(|_, ()| {
+            tracing::debug!("KSR.x.probe: probed from Lua");
+            Ok(())
+        })?,
+    )?;
     x.raw_set(
         "modf",
         lua.create_function(|lua, args: MultiValue| {
