@@ -19,6 +19,7 @@ pub mod maxfwd;
 pub mod nosip;
 pub mod pv;
 pub mod rr;
+pub mod rtimer;
 pub mod sanity;
 pub mod select;
 pub mod siputils;
@@ -98,6 +99,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "nosip",
         new: || Box::new(nosip::Nosip::default()),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "rtimer",
+        new: || Box::new(rtimer::Rtimer::default()),
         requires: &[],
     },
     ModuleInfo {
