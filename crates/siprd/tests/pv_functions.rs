@@ -181,3 +181,151 @@ onreply_route[R] { sbranch_reset(); sbranch_append(); sbranch_set_ruri(); }
     );
     assert_eq!(code, 0, "{out}");
 }
+
+/// `$adn $adc $adr $ado` and `$dir $dip $dic` read the credentials and the
+/// Diversion header (values as Kamailio 5.6.3 printed them for the same
+/// headers: a missing digest parameter reads empty, a missing Diversion
+/// parameter null, a quoted one unquoted).
+#[test]
+fn digest_and_diversion_parameters() {
+    let s = Siprd::start(&cfg(r#"
+    sl_send_reply("200", "adn=$adn adc=$adc adr=$adr ado=$ado aa=$aa dir=$dir dip=$dip dic=$dic");
+    "#));
+    let c = UdpClient::new();
+    let full = "Authorization: Digest username=\"alice\", realm=\"ex.com\", nonce=\"n0nce\", \
+                uri=\"sip:bob@127.0.0.1\", response=\"resp1\", algorithm=MD5, cnonce=\"cn1\", \
+                opaque=\"op1\", qop=auth, nc=00000001\r\n\
+                Diversion: <sip:div@ex.com>;reason=unconditional;privacy=full;counter=2\r\n";
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:bob@127.0.0.1", c.port(), "pv-adn-1", full),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adn=n0nce adc=cn1 adr=resp1 ado=op1 aa=MD5 dir=unconditional dip=full dic=2"
+    );
+    let short = "Proxy-Authorization: Digest username=\"alice\", realm=\"ex.com\", nonce=\"n1\", \
+                 uri=\"sip:bob@127.0.0.1\", response=\"r1\"\r\n\
+                 Diversion: <sip:div@ex.com>;reason=\"user-busy\"\r\n";
+    let r = c.request(
+        s.udp_addr(),
+        &request("OPTIONS", "sip:bob@127.0.0.1", c.port(), "pv-adn-2", short),
+    );
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adn=n1 adc= adr=r1 ado= aa= dir=user-busy dip=<null> dic=<null>"
+    );
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:bob@127.0.0.1", "pv-adn-3");
+    assert_eq!(
+        first_line(&r),
+        "SIP/2.0 200 adn=<null> adc=<null> adr=<null> ado=<null> aa=<null> dir=<null> dip=<null> dic=<null>"
+    );
+}
+
+/// `$sruid`: `srid-<start time>-<pid>-<counter>` in hex, the counter's digits
+/// least significant first, one counter for the whole server.
+#[test]
+fn sruid_is_unique_and_shaped_as_kamailio() {
+    let s = Siprd::start(&cfg(r#"
+    $var(i) = 0;
+    while ($var(i) < 17) { $var(a) = $sruid; $var(i) = $var(i) + 1; }
+    sl_send_reply("200", "ids $var(a) $sruid");
+    "#));
+    let c = UdpClient::new();
+    let pid = format!("{:x}", s.pid());
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:bob@127.0.0.1", "pv-sruid-1");
+    let line = first_line(&r)
+        .strip_prefix("SIP/2.0 200 ids ")
+        .unwrap_or_default()
+        .to_string();
+    let ids: Vec<&str> = line.split(' ').collect();
+    assert_eq!(ids.len(), 2, "{line}");
+    for (id, counter) in ids.iter().zip(["11", "21"]) {
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(parts.len(), 4, "{id}");
+        assert_eq!(parts[0], "srid");
+        let secs = u64::from_str_radix(parts[1], 16).expect("start time in hex");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(secs <= now && now - secs < 600, "{id}");
+        assert_eq!(parts[2], pid);
+        // 17 = 0x11, then 18 = 0x12 written "21"
+        assert_eq!(parts[3], counter, "{id}");
+    }
+    // 17 more: 35 = 0x23 written "32", then 36 = 0x24 written "42" (as Kamailio)
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:bob@127.0.0.1", "pv-sruid-2");
+    let prefix = format!(
+        "srid-{}-{pid}-",
+        ids[0].split('-').nth(1).unwrap_or_default()
+    );
+    assert_eq!(
+        first_line(&r),
+        format!("SIP/2.0 200 ids {prefix}32 {prefix}42")
+    );
+}
+
+/// `$T_reply_last` is the code of the reply in an onreply route and reads
+/// nothing in a failure route; `$T_reply_ruid` is empty in both (no usrloc);
+/// `$fti`/`$tti` give the dialog's initial tags (observed on Kamailio 5.6.3
+/// with the same routes).
+#[test]
+fn reply_last_ruid_and_initial_tags() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&tm_cfg(
+        1,
+        r#"loadmodule "rr.so""#,
+        &format!(
+            r#"
+request_route {{
+    xlog("L_INFO", "REQ fti=$fti tti=$tti\n");
+    t_on_reply("R");
+    t_on_failure("F");
+    $du = "sip:127.0.0.1:{}";
+    t_relay();
+}}
+onreply_route[R] {{
+    xlog("L_INFO", "ONREPLY last=$T_reply_last ruid=[$T_reply_ruid] fti=$fti tti=$tti\n");
+}}
+failure_route[F] {{
+    xlog("L_INFO", "FAILURE last=[$T_reply_last] ruid=[$T_reply_ruid] fti=$fti tti=$tti\n");
+    t_reply("500", "after failure");
+}}
+"#,
+            hop.port()
+        ),
+    ));
+    let c = UdpClient::new();
+    c.send_request(s.udp_addr(), "INVITE", "sip:bob@127.0.0.1", "pv-trl-1");
+    let (req, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&req, from, "180 Ringing");
+    hop.answer(&req, from, "486 Busy Here");
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        match c.recv(Duration::from_millis(200)) {
+            Some(r) if first_line(&r).starts_with("SIP/2.0 500") => {
+                last = r;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(!last.is_empty(), "no 500 from the failure route");
+    assert!(s.wait_log("FAILURE last=[]", WAIT), "{}", s.log());
+    let log = s.log();
+    assert!(log.contains("REQ fti=from-pv-trl-1 tti=<null>"), "{log}");
+    assert!(
+        log.contains("ONREPLY last=180 ruid=[] fti=from-pv-trl-1 tti=hoptag"),
+        "{log}"
+    );
+    assert!(
+        log.contains("ONREPLY last=486 ruid=[] fti=from-pv-trl-1 tti=hoptag"),
+        "{log}"
+    );
+    assert!(
+        log.contains("FAILURE last=[] ruid=[] fti=from-pv-trl-1 tti=<null>"),
+        "{log}"
+    );
+}

@@ -19,6 +19,42 @@ use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
 use siprd_script::{route_type, Registry, Value};
 use std::sync::{Arc, OnceLock, Weak};
 
+/// `$sruid`: a server-unique id, `srid-<start time>-<pid>-<counter>` in hex
+/// as Kamailio writes it (the counter's digits least significant first).
+/// One counter for every thread, since they share the pid.
+struct Sruid {
+    prefix: String,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Sruid {
+    fn next(&self) -> String {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut out = self.prefix.clone();
+        out.extend(format!("{n:x}").chars().rev());
+        out
+    }
+}
+
+/// Every `$sruid` of the config reads the one counter.
+struct SharedSruid(Arc<Sruid>);
+
+impl siprd_script::registry::PvImpl<Ctx> for SharedSruid {
+    fn get(&self, _ctx: &mut Ctx, _idx: siprd_script::registry::PvIndex) -> Value {
+        Value::from_string(self.0.next())
+    }
+}
+
+fn sruid_prefix() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("srid-{secs:x}-{:x}-", std::process::id())
+}
+
 #[derive(Default)]
 pub struct Kex {
     rt: Arc<OnceLock<Weak<Runtime>>>,
@@ -30,6 +66,19 @@ impl Module for Kex {
     }
 
     fn register(&self, reg: &mut Registry<Ctx>) {
+        let sruid = Arc::new(Sruid {
+            prefix: sruid_prefix(),
+            counter: Default::default(),
+        });
+        reg.add_pv(siprd_script::registry::PvClassDef {
+            name: "sruid",
+            module: "kex",
+            parse: Arc::new(move |_fx, inner| match inner {
+                None => Ok(Box::new(SharedSruid(sruid.clone()))
+                    as Box<dyn siprd_script::registry::PvImpl<Ctx>>),
+                Some(_) => Err("`$sruid` takes no name in parentheses".to_string()),
+            }),
+        });
         reg.add_function(FuncDef {
             name: "is_myself",
             module: "kex",

@@ -622,6 +622,30 @@ fn is_downstream(ctx: &Ctx) -> bool {
     }
 }
 
+/// `$fti` / `$tti`: the From / To tag as the dialog's initial request had
+/// them: swapped when the request goes upstream (callee to caller).
+struct InitialTagPv {
+    from: bool,
+}
+
+impl PvImpl<Ctx> for InitialTagPv {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let from = self.from == is_downstream(ctx);
+        let tag = if from {
+            ctx.msg
+                .from()
+                .ok()
+                .and_then(|na| na.tag().map(<[u8]>::to_vec))
+        } else {
+            ctx.msg
+                .to()
+                .ok()
+                .and_then(|na| na.tag().map(<[u8]>::to_vec))
+        };
+        tag.map_or(Value::Null, Value::from_vec)
+    }
+}
+
 struct RouteUriPv;
 
 impl PvImpl<Ctx> for RouteUriPv {
@@ -833,6 +857,16 @@ impl Module for Rr {
                 }),
             ),
         ));
+        for (name, from) in [("fti", true), ("tti", false)] {
+            reg.add_pv(PvClassDef {
+                name,
+                module: "rr",
+                parse: Arc::new(move |_fx, inner| match inner {
+                    None => Ok(Box::new(InitialTagPv { from }) as Box<dyn PvImpl<Ctx>>),
+                    Some(_) => Err(format!("`${name}` takes no name in parentheses")),
+                }),
+            });
+        }
         reg.add_pv(PvClassDef {
             name: "route_uri",
             module: "rr",

@@ -214,8 +214,70 @@ impl PvImpl<Ctx> for BranchList {
     }
 }
 
-/// Register `$branch`, `$br`, `$bR`.
+/// `$ds`, the destination set as Kamailio prints it for a 3xx Contact:
+/// `Contact: <uri>;q=0.5, <uri>` with the R-URI first once the script changed
+/// it, then every appended branch; null when that leaves nothing.
+struct DestSet;
+
+impl PvImpl<Ctx> for DestSet {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let ruri_new = ctx.new_uri.is_some();
+        if !ruri_new && ctx.branches.is_empty() {
+            return Value::Null;
+        }
+        let mut out = b"Contact: ".to_vec();
+        if ruri_new {
+            out.push(b'<');
+            out.extend_from_slice(ctx.ruri());
+            out.push(b'>');
+        }
+        for (i, b) in ctx.branches.iter().enumerate() {
+            if i > 0 || ruri_new {
+                out.extend_from_slice(b", ");
+            }
+            out.push(b'<');
+            out.extend_from_slice(&b.uri);
+            out.push(b'>');
+            if let Some(q) = b.q {
+                out.extend_from_slice(b";q=");
+                q_text(q, &mut out);
+            }
+        }
+        Value::from_vec(out)
+    }
+}
+
+/// `$ruid`, `$location_ua`: the R-URI branch's usrloc record id and user
+/// agent. Only a usrloc `lookup()` sets them and siprd has no usrloc, so they
+/// read null, as in Kamailio before a lookup.
+struct NoLocation;
+
+impl PvImpl<Ctx> for NoLocation {
+    fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        Value::Null
+    }
+}
+
+/// Register `$branch`, `$br`, `$bR`, `$ds`, `$ruid`, `$location_ua`.
 pub fn register(reg: &mut Registry<Ctx>) {
+    for name in ["ruid", "location_ua"] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx, inner| match inner {
+                None => Ok(Box::new(NoLocation) as Box<dyn PvImpl<Ctx>>),
+                Some(_) => Err(format!("`${name}` takes no name in parentheses")),
+            }),
+        });
+    }
+    reg.add_pv(PvClassDef {
+        name: "ds",
+        module: "pv",
+        parse: Arc::new(|_fx, inner| match inner {
+            None => Ok(Box::new(DestSet) as Box<dyn PvImpl<Ctx>>),
+            Some(_) => Err("`$ds` takes no name in parentheses".to_string()),
+        }),
+    });
     for (name, all) in [("br", false), ("bR", true)] {
         reg.add_pv(PvClassDef {
             name,

@@ -67,6 +67,9 @@ enum Field {
     AdvPort,
     Proto,
     MsgBuf,
+    /// `$mbu`: the message with the script's changes applied (new R-URI,
+    /// header and body edits), without a Via of ours.
+    MsgBufUpdated,
     MsgLen,
     /// `$msg(hdrs)`: the header lines without the last line end and the
     /// empty line; `$msg(hdrs_len)` its length; `$msg(fline)` the start line;
@@ -137,6 +140,27 @@ enum Field {
     AuthDomain,
     /// `$aa`: the `algorithm` of those credentials (empty without one).
     AuthAlgo,
+    /// `$adn $adc $adr $ado`: their `nonce`, `cnonce`, `response` and
+    /// `opaque` (empty without one, as `$aa`).
+    AuthNonce,
+    AuthCnonce,
+    AuthResponse,
+    AuthOpaque,
+    /// `$dir $dip $dic`: the first Diversion's `reason`, `privacy` and
+    /// `counter` parameters, unquoted.
+    DivReason,
+    DivPrivacy,
+    DivCounter,
+    /// `$rsi`: the reply status as an int, 0 for a request.
+    StatusInt,
+    /// `$Ras`: the receiving socket as `proto:ip:port`.
+    RcvSockStr,
+    /// `$prid`: Kamailio's number of the transport (udp 1, tcp 2).
+    ProtoId,
+    /// `$rmid`: Kamailio's method bit (INVITE 1, CANCEL 2, ACK 4 ...).
+    MethodId,
+    /// `$fsp`: the port of the forced send socket, 0 without one.
+    ForcedSockPort,
     /// `$csb`: the CSeq header value (`42 OPTIONS`).
     CSeqBody,
     /// `$mi`: the number of the message among those the worker received.
@@ -393,6 +417,14 @@ impl Simple {
                 Some(raw) => Value::Str(raw.0.clone()),
                 None => Value::Str(msg.buf().clone()),
             },
+            MsgBufUpdated => {
+                let mut edits = ctx.edits.clone();
+                if let Some(uri) = &ctx.new_uri {
+                    // a reply has no R-URI to replace
+                    let _ = edits.set_ruri(msg, uri);
+                }
+                Value::from_vec(edits.apply_message(msg))
+            }
             MsgHdrs | MsgHdrsLen => {
                 let (a, mut b) = (msg.headers_start(), msg.headers_end());
                 let buf = msg.buf();
@@ -444,6 +476,63 @@ impl Simple {
                 }
             }
             ForcedSocket => ctx.forced_socket.clone().map_or(Value::Null, Value::Str),
+            ForcedSockPort => Value::Int(
+                ctx.forced_socket
+                    .as_deref()
+                    .and_then(|s| s.rsplit(|&c| c == b':').next())
+                    .and_then(|p| std::str::from_utf8(p).ok()?.parse::<u16>().ok())
+                    .map_or(0, i32::from),
+            ),
+            DivReason | DivPrivacy | DivCounter => {
+                let Some(na) = msg
+                    .header_by_name(b"Diversion")
+                    .and_then(|v| siprd_sip::NameAddr::parse(v).ok())
+                else {
+                    return Value::Null;
+                };
+                let name: &[u8] = match self.0 {
+                    DivReason => b"reason",
+                    DivPrivacy => b"privacy",
+                    _ => b"counter",
+                };
+                match na.param(name).flatten() {
+                    Some(v) => {
+                        let v = match v {
+                            [b'"', inner @ .., b'"'] => inner,
+                            v => v,
+                        };
+                        Value::from_vec(v.to_vec())
+                    }
+                    None => Value::Null,
+                }
+            }
+            StatusInt => Value::Int(msg.status().map_or(0, i32::from)),
+            RcvSockStr if ctx.rcv.listener.is_none() => Value::Null,
+            RcvSockStr => {
+                let r = ctx.rcv;
+                Value::from_string(format!(
+                    "{}:{}:{}",
+                    r.proto.as_str(),
+                    ip_z(r.local.ip()),
+                    r.local.port()
+                ))
+            }
+            ProtoId => Value::Int(match ctx.rcv.proto {
+                crate::transport::Proto::Udp => 1,
+                crate::transport::Proto::Tcp => 2,
+            }),
+            MethodId => {
+                use siprd_sip::Method;
+                let method = if msg.is_request() {
+                    Method::from_bytes(msg.method_bytes())
+                } else {
+                    match msg.cseq() {
+                        Ok((_, m)) => m,
+                        Err(_) => return Value::Null,
+                    }
+                };
+                Value::Int(method_id(&method))
+            }
             TimestampNow | TimestampMsg => Value::Int(now_secs()),
             TimeFormatted => {
                 Value::from_string(strftime("%a %b %e %H:%M:%S %Y", i64::from(now_secs())))
@@ -555,7 +644,8 @@ impl Simple {
                 Some(c) if !ctx.faked => Value::Int(c.0 as i32),
                 _ => Value::Null,
             },
-            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo => {
+            AuthUri | AuthRealm | AuthUsername | AuthUser | AuthDomain | AuthAlgo | AuthNonce
+            | AuthCnonce | AuthResponse | AuthOpaque => {
                 let Some(h) = msg
                     .header_by_name(b"Proxy-Authorization")
                     .or_else(|| msg.header_by_name(b"Authorization"))
@@ -566,11 +656,19 @@ impl Simple {
                     AuthUri => b"uri",
                     AuthRealm => b"realm",
                     AuthAlgo => b"algorithm",
+                    AuthNonce => b"nonce",
+                    AuthCnonce => b"cnonce",
+                    AuthResponse => b"response",
+                    AuthOpaque => b"opaque",
                     _ => b"username",
                 };
                 let Some(v) = digest_param(h, want) else {
-                    // Kamailio: empty when the credentials have no algorithm
-                    return if self.0 == AuthAlgo {
+                    // Kamailio: empty when the credentials lack an optional
+                    // parameter (observed)
+                    return if matches!(
+                        self.0,
+                        AuthAlgo | AuthNonce | AuthCnonce | AuthResponse | AuthOpaque
+                    ) {
                         Value::from_static("")
                     } else {
                         Value::Null
@@ -586,6 +684,36 @@ impl Simple {
                 Value::from_vec(out.to_vec())
             }
         }
+    }
+}
+
+/// Kamailio's method bits (`$rmid`), by name: the HTTP ones and KDMQ that
+/// siprd does not name come from the method's text.
+fn method_id(m: &siprd_sip::Method) -> i32 {
+    use siprd_sip::Method::*;
+    match m {
+        Invite => 1,
+        Cancel => 2,
+        Ack => 4,
+        Bye => 8,
+        Info => 16,
+        Register => 32,
+        Subscribe => 64,
+        Notify => 128,
+        Message => 256,
+        Options => 512,
+        Prack => 1024,
+        Update => 2048,
+        Refer => 4096,
+        Publish => 8192,
+        Other(b) => match &b[..] {
+            b"KDMQ" => 16384,
+            b"GET" => 32768,
+            b"POST" => 65536,
+            b"PUT" => 131072,
+            b"DELETE" => 262144,
+            _ => 524288,
+        },
     }
 }
 
@@ -1225,6 +1353,51 @@ fn snd_class(reg: &mut Registry<Ctx>, name: &'static str, from: bool) {
     });
 }
 
+/// `$Mf(n)`, `$Sf(n)`, `$Bf(n)`: one message, script or branch-0 flag, 1 or
+/// 0; an int assignment sets (non-zero) or resets it, `$null` resets, text
+/// is refused (as Kamailio).
+struct OneFlag {
+    kind: u8,
+    bit: u32,
+}
+
+impl PvImpl<Ctx> for OneFlag {
+    fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
+        let set = match self.kind {
+            b'M' => ctx.flags & (1u64 << self.bit) != 0,
+            b'S' => ctx.sflags & (1u32 << self.bit) != 0,
+            _ => ctx.ruri_bflags & (1u32 << self.bit) != 0,
+        };
+        Value::Int(i32::from(set))
+    }
+
+    fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
+        let on = match v {
+            Value::Null => false,
+            Value::Int(n) => n != 0,
+            _ => {
+                return Err(PvError::BadValue(format!(
+                    "`${}f` takes an int (1 sets the flag, 0 resets it)",
+                    self.kind as char
+                )))
+            }
+        };
+        match self.kind {
+            b'M' if on => ctx.flags |= 1u64 << self.bit,
+            b'M' => ctx.flags &= !(1u64 << self.bit),
+            b'S' if on => ctx.sflags |= 1u32 << self.bit,
+            b'S' => ctx.sflags &= !(1u32 << self.bit),
+            _ if on => ctx.ruri_bflags |= 1u32 << self.bit,
+            _ => ctx.ruri_bflags &= !(1u32 << self.bit),
+        }
+        Ok(())
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+}
+
 /// A value fixed at load: `$env(NAME)` (read once, like Kamailio), `$K(..)`.
 struct Const(Value);
 
@@ -1292,6 +1465,7 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("pr", Proto),
         ("proto", Proto),
         ("mb", MsgBuf),
+        ("mbu", MsgBufUpdated),
         ("ml", MsgLen),
         ("bs", BodySize),
         ("rb", Body),
@@ -1343,6 +1517,22 @@ pub fn register(reg: &mut Registry<Ctx>) {
         ("au", AuthUser),
         ("ad", AuthDomain),
         ("aa", AuthAlgo),
+        ("adn", AuthNonce),
+        ("adc", AuthCnonce),
+        ("adr", AuthResponse),
+        ("ado", AuthOpaque),
+        ("dir", DivReason),
+        ("dip", DivPrivacy),
+        ("dic", DivCounter),
+        ("rsi", StatusInt),
+        ("Ras", RcvSockStr),
+        ("prid", ProtoId),
+        ("rmid", MethodId),
+        ("fsp", ForcedSockPort),
+        ("from.user", FUser),
+        ("from.domain", FDomain),
+        ("to.user", TUser),
+        ("to.domain", TDomain),
         ("csb", CSeqBody),
         ("mi", MsgId),
         ("conid", ConId),
@@ -1568,6 +1758,25 @@ pub fn register(reg: &mut Registry<Ctx>) {
             Ok(Box::new(Simple(f)) as Box<dyn PvImpl<Ctx>>)
         }),
     });
+    for (name, kind) in [("Mf", b'M'), ("Sf", b'S'), ("Bf", b'B')] {
+        reg.add_pv(PvClassDef {
+            name,
+            module: "pv",
+            parse: Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| {
+                let bit = inner
+                    .map(str::trim)
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .filter(|n| *n < 32)
+                    .ok_or_else(|| {
+                        format!(
+                            "`${name}` needs a flag number from 0 to 31: ${name}(3), not `{}`",
+                            inner.unwrap_or_default()
+                        )
+                    })?;
+                Ok(Box::new(OneFlag { kind, bit }) as Box<dyn PvImpl<Ctx>>)
+            }),
+        });
+    }
     reg.add_pv(PvClassDef {
         name: "env",
         module: "pv",

@@ -1342,6 +1342,40 @@ enum TField {
 
 struct TPv(TField);
 
+/// `$T_reply_ruid`: the usrloc record id of the branch a reply (onreply) or
+/// the winning reply (failure route) came from: empty, since siprd has no
+/// usrloc to give branches one; elsewhere the read fails, as Kamailio.
+struct TPvReplyRuid;
+
+impl PvImpl<Ctx> for TPvReplyRuid {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        self.try_get(ctx, idx).unwrap_or(Value::Null)
+    }
+
+    fn try_get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Option<Value> {
+        let in_reply_route = ctx.exec.route_type & (route_type::ONREPLY | route_type::FAILURE) != 0;
+        (in_reply_route && ctx.tm.tx.is_some()).then(|| Value::Str(Bytes::new()))
+    }
+}
+
+/// `$T_reply_last`: the code of the reply being handled in an onreply
+/// route; elsewhere the read fails (Kamailio 5.6.3 prints nothing for it in
+/// a failure route too, observed).
+struct TPvReplyLast;
+
+impl PvImpl<Ctx> for TPvReplyLast {
+    fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
+        self.try_get(ctx, idx).unwrap_or(Value::Null)
+    }
+
+    fn try_get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Option<Value> {
+        if ctx.exec.route_type & route_type::ONREPLY == 0 {
+            return None;
+        }
+        ctx.msg.status().map(|s| Value::Int(i32::from(s)))
+    }
+}
+
 /// `$T_reply_code`, `$T(reply_code)`: in request_route, before the script
 /// took the request into a transaction, Kamailio looks the transaction up
 /// for the read: a retransmission reads the last code sent, an ACK its
@@ -2054,6 +2088,26 @@ impl Module for Tm {
             }),
         });
         add_simple_pv(reg, "T_reply_reason", "tm", TField::ReplyReason);
+        reg.add_pv(PvClassDef {
+            name: "T_reply_last",
+            module: "tmx",
+            parse: Arc::new(
+                |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| match inner {
+                    None => Ok(Box::new(TPvReplyLast) as Box<dyn PvImpl<Ctx>>),
+                    Some(_) => Err("`$T_reply_last` takes no name".into()),
+                },
+            ),
+        });
+        reg.add_pv(PvClassDef {
+            name: "T_reply_ruid",
+            module: "tmx",
+            parse: Arc::new(
+                |_fx: &mut FixupCtx<'_, Ctx>, inner: Option<&str>| match inner {
+                    None => Ok(Box::new(TPvReplyRuid) as Box<dyn PvImpl<Ctx>>),
+                    Some(_) => Err("`$T_reply_ruid` takes no name".into()),
+                },
+            ),
+        });
         add_simple_pv(reg, "T_branch_idx", "tm", TField::BranchIndex);
         reg.add_pv(PvClassDef {
             name: "T_branch",
