@@ -92,3 +92,41 @@ fn timer_definitions_are_checked_at_load() {
         s.log()
     );
 }
+
+/// `mode=N` (N above 1) runs the timer's routes on N threads at every tick,
+/// `$rtimer_worker` naming each (0 elsewhere), as Kamailio's N processes.
+#[test]
+fn mode_gives_workers_each_running_every_tick() {
+    let cfg = r#"
+debug=2
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+loadmodule "rtimer.so"
+modparam("rtimer", "timer", "name=multi;interval=200000u;mode=3;")
+modparam("rtimer", "exec", "timer=multi;route=TICK")
+route[TICK] {
+    $var(n) = $var(n) + 1;
+    xlog("L_INFO", "TICK w=$rtimer_worker n=$var(n)\n");
+}
+request_route {
+    sl_send_reply("200", "w=$rtimer_worker");
+}
+"#;
+    let s = Siprd::start(cfg);
+    for w in 0..3 {
+        assert!(
+            s.wait_log(&format!("TICK w={w} n=2\n"), WAIT),
+            "{}",
+            s.log()
+        );
+    }
+    assert!(!s.log().contains("TICK w=3"), "{}", s.log());
+    let c = UdpClient::new();
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:x@127.0.0.1", "rt-w-1");
+    assert_eq!(first_line(&r), "SIP/2.0 200 w=0");
+    let (code, out) = check_config(&cfg.replace("mode=3;", "mode=x;"));
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("invalid mode: `x`"), "{out}");
+}

@@ -8,7 +8,9 @@
 //! each tick (several per timer run in the order written). Observed on
 //! Kamailio 5.6.3: the first run comes one interval after start-up; every
 //! timer has a process of its own whatever its `mode`, so `$var` keeps its
-//! value from tick to tick; keys are case-insensitive and unknown ones
+//! value from tick to tick; `mode=N` with N above 1 gives the timer N
+//! threads, each running its routes on every tick with `$rtimer_worker` its
+//! index (0 elsewhere); keys are case-insensitive and unknown ones
 //! ignored; a duplicate timer name, an exec naming an unknown timer or a bad
 //! interval refuse the config. An exec naming a route that does not exist
 //! runs nothing in Kamailio; siprd says so at start-up. With
@@ -16,7 +18,7 @@
 
 use crate::module::{CoreSettings, Module};
 use crate::runtime::{EventHandle, Runtime};
-use siprd_script::registry::{ModParamDecl, Registry};
+use siprd_script::registry::{ModParamDecl, PvClassDef, PvImpl, PvIndex, Registry};
 use siprd_script::{route_type, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +33,14 @@ struct Timer {
     interval: Option<Duration>,
     /// Routes run on each tick, in order.
     routes: Vec<String>,
+    /// Threads running every tick (`mode` above 1), else one.
+    workers: u32,
+}
+
+thread_local! {
+    /// `$rtimer_worker`: the index of the rtimer thread running the script
+    /// (0 on every other thread, as Kamailio's processes).
+    static WORKER: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
 
 #[derive(Default)]
@@ -74,12 +84,20 @@ impl Rtimer {
             name: String::new(),
             interval: None,
             routes: Vec::new(),
+            workers: 1,
         };
         for (k, v) in pairs(def)? {
             match k.as_str() {
                 "name" => t.name = v,
                 "interval" => t.interval = parse_interval(&v)?,
-                // every timer has its own thread: `mode` changes nothing
+                // 0 and 1 both give one thread (Kamailio's 0 runs on its
+                // shared timer process)
+                "mode" => {
+                    let n: u32 = v.parse().map_err(|_| {
+                        format!("invalid mode: `{v}` (the number of threads running the timer, 0 or 1 for one)")
+                    })?;
+                    t.workers = n.max(1);
+                }
                 _ => {}
             }
         }
@@ -147,7 +165,16 @@ impl Module for Rtimer {
         Ok(())
     }
 
-    fn register(&self, _reg: &mut Registry<crate::context::Ctx>) {}
+    fn register(&self, reg: &mut Registry<crate::context::Ctx>) {
+        reg.add_pv(PvClassDef {
+            name: "rtimer_worker",
+            module: "rtimer",
+            parse: Arc::new(|_fx, inner| match inner {
+                None => Ok(Box::new(WorkerPv) as Box<dyn PvImpl<crate::context::Ctx>>),
+                Some(_) => Err("`$rtimer_worker` takes no name in parentheses".to_string()),
+            }),
+        });
+    }
 
     fn start(&self, rt: &Arc<Runtime>) -> Result<(), String> {
         for t in &self.timers {
@@ -181,13 +208,27 @@ impl Module for Rtimer {
                 .interval
                 .or(self.default_interval)
                 .unwrap_or(DEFAULT_INTERVAL);
-            let rt = rt.clone();
-            std::thread::Builder::new()
-                .name(format!("rtimer-{}", t.name))
-                .spawn(move || tick_loop(&rt, every, &handles))
-                .map_err(|e| format!("rtimer: cannot start a thread: {e}"))?;
+            let handles = Arc::new(handles);
+            for worker in 0..t.workers {
+                let (rt, handles) = (rt.clone(), handles.clone());
+                std::thread::Builder::new()
+                    .name(format!("rtimer-{}-{worker}", t.name))
+                    .spawn(move || {
+                        WORKER.with(|w| w.set(worker as i32));
+                        tick_loop(&rt, every, &handles)
+                    })
+                    .map_err(|e| format!("rtimer: cannot start a thread: {e}"))?;
+            }
         }
         Ok(())
+    }
+}
+
+struct WorkerPv;
+
+impl PvImpl<crate::context::Ctx> for WorkerPv {
+    fn get(&self, _ctx: &mut crate::context::Ctx, _idx: PvIndex) -> Value {
+        Value::Int(WORKER.with(|w| w.get()))
     }
 }
 
