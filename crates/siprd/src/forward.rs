@@ -276,6 +276,74 @@ pub fn send_data(ctx: &mut Ctx, uri: &[u8], socket: Option<&[u8]>, data: &[u8]) 
     ctx.send(&dest, data)
 }
 
+/// corex `send_udp` / `send_tcp`: the message exactly as received (no Via of
+/// ours, none of the script's changes, no onsend_route) to `host[:port]`
+/// (5060 by default) or, without a target, to `$du`, else the R-URI's host
+/// and port, as Kamailio 5.6.3.
+pub fn send_received(ctx: &mut Ctx, proto: Proto, target: Option<&[u8]>) -> bool {
+    let hostport = match target {
+        Some(t) => split_host_port(t),
+        None => {
+            let uri = match &ctx.dst_uri {
+                Some(du) => du.clone(),
+                None => bytes::Bytes::copy_from_slice(ctx.ruri()),
+            };
+            Uri::parse(&uri)
+                .ok()
+                .map(|u| (u.host().to_vec(), u.port().unwrap_or(5060)))
+        }
+    };
+    let Some((host, port)) = hostport else {
+        tracing::error!(
+            "send_{proto}: bad destination `{}` (host or host:port)",
+            String::from_utf8_lossy(target.unwrap_or_default())
+        );
+        return false;
+    };
+    let Some(addr) = resolve(&host, port) else {
+        return false;
+    };
+    let Some(listener) = via_listener(ctx, proto, &addr) else {
+        tracing::error!("send_{proto}: no {proto} listener to send from");
+        return false;
+    };
+    let data = ctx.msg.buf().clone();
+    let dest = Dest {
+        proto,
+        addr,
+        listener: Some(listener.id),
+        conn: None,
+    };
+    ctx.send(&dest, &data)
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port` (port 5060 by default).
+fn split_host_port(t: &[u8]) -> Option<(Vec<u8>, u16)> {
+    let t = t.trim_ascii();
+    let (host, port) = if t.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', t)?;
+        let rest = &t[close + 1..];
+        let port = match rest {
+            [] => None,
+            [b':', p @ ..] => Some(p),
+            _ => return None,
+        };
+        (&t[..=close], port)
+    } else {
+        match memchr::memrchr(b':', t) {
+            Some(i) if memchr::memchr(b':', &t[..i]).is_none() => (&t[..i], Some(&t[i + 1..])),
+            // several colons: an IPv6 address without a port
+            Some(_) => (t, None),
+            None => (t, None),
+        }
+    };
+    let port = match port {
+        Some(p) => std::str::from_utf8(p).ok()?.parse::<u16>().ok()?,
+        None => 5060,
+    };
+    (!host.is_empty()).then(|| (host.to_vec(), port))
+}
+
 /// `received` / `rport` on the top Via of a request we forward, from where
 /// it came (see [`siprd_sip::Edits::mark_received`]).
 pub fn mark_received(ctx: &Ctx, edits: &mut siprd_sip::Edits) {

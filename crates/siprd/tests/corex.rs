@@ -164,3 +164,101 @@ request_route {
     let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:get@127.0.0.1", "if2");
     assert_eq!(first_line(&r), "SIP/2.0 200 r= rc=-1");
 }
+
+/// `send_udp` / `send_tcp` send the request exactly as received (no Via of
+/// ours, none of the script's changes) to `host[:port]`, or without a target
+/// to `$du`; observed on Kamailio 5.6.3 with the same config.
+#[test]
+fn send_udp_and_send_tcp_send_the_received_message() {
+    let hop = NextHop::new();
+    let tcp_hop = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let tcp_port = tcp_hop.local_addr().expect("addr").port();
+    let cfg = format!(
+        r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+listen=tcp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "textops.so"
+loadmodule "corex.so"
+request_route {{
+    append_hf("X-Added: 1\r\n");
+    $ru = "sip:changed@example.net";
+    $du = "sip:127.0.0.1:{udp}";
+    $var(a) = send_udp();
+    $var(b) = send_udp("127.0.0.1:{udp}");
+    $var(c) = send_udp("udp:127.0.0.1:{udp}");
+    $var(d) = send_tcp("127.0.0.1:{tcp}");
+    sl_send_reply("200", "r $var(a) $var(b) $var(c) $var(d)");
+}}
+"#,
+        udp = hop.port(),
+        tcp = tcp_port
+    );
+    let s = Siprd::start(&cfg);
+    let c = UdpClient::new();
+    let req = request("OPTIONS", "sip:bob@127.0.0.1", c.port(), "sudp-1", "");
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(first_line(&r), "SIP/2.0 200 r 1 1 -1 1", "{r}");
+    let got: Vec<String> = hop
+        .collect(Duration::from_millis(300))
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(got, [req.clone(), req.clone()]);
+    tcp_hop.set_nonblocking(false).expect("blocking");
+    let (mut conn, _) = tcp_hop.accept().expect("siprd connects");
+    conn.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while got.len() < req.len() {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&got), req);
+}
+
+/// corex `forward_reply()` in reply_route sends the reply on at once, and
+/// the core forwards it again after the route unless it drops (observed).
+#[test]
+fn forward_reply_forwards_at_once() {
+    let up = NextHop::new();
+    let cfg = r#"
+debug=2
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "corex.so"
+request_route { sl_send_reply("200", "ok"); }
+reply_route {
+    forward_reply();
+    if ($rs == 180) { drop; }
+}
+"#;
+    let s = Siprd::start(cfg);
+    let c = UdpClient::new();
+    let me = s.udp_addr();
+    for (code, copies) in [(180, 1), (200, 2)] {
+        let reply = format!(
+            "SIP/2.0 {code} X\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bK-fr1\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-up1\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n\
+             Call-ID: fr-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+            up.port()
+        );
+        c.send(me, &reply);
+        let got = up.collect(Duration::from_millis(400));
+        assert_eq!(got.len(), copies, "{code}: {got:?}");
+        for (m, _) in got {
+            assert!(m.starts_with(&format!("SIP/2.0 {code} X")), "{m}");
+            assert_eq!(m.matches("Via:").count(), 1, "{m}");
+        }
+    }
+}

@@ -566,6 +566,11 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("search_hf", 3, 0xffffffff, r#"search_hf("1", "1", "1")"#), // textops
     ("search_str", 2, 0xffffffff, r#"search_str("1", "1")"#), // textops
     ("send_data", 2, 0xffffffff, r#"send_data("1", "1")"#), // corex
+    ("send_udp", 0, 3, r#"send_udp()"#),    // corex
+    ("send_udp", 1, 3, r#"send_udp("1")"#), // corex
+    ("send_tcp", 0, 3, r#"send_tcp()"#),    // corex
+    ("send_tcp", 1, 3, r#"send_tcp("1")"#), // corex
+    ("forward_reply", 0, 128, r#"forward_reply()"#), // corex
     ("send_reply", 2, 0x00000087, r#"send_reply("1", "1")"#), // sl
     (
         "send_reply_mode",

@@ -49,6 +49,14 @@ fn def(
     }
 }
 
+fn rc(ok: bool) -> i32 {
+    if ok {
+        1
+    } else {
+        -1
+    }
+}
+
 fn read_file(path: &str) -> std::io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
     let mut out = Vec::new();
@@ -237,6 +245,34 @@ impl Module for Corex {
                 }
             }),
         ));
+        for (name, proto) in [
+            ("send_udp", crate::transport::Proto::Udp),
+            ("send_tcp", crate::transport::Proto::Tcp),
+        ] {
+            for params in [vec![], vec![ParamKind::Format]] {
+                reg.add_function(FuncDef {
+                    name,
+                    module: "corex",
+                    params,
+                    routes: route_type::REQUEST | route_type::FAILURE,
+                    call: func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                        let target = a.first().and_then(|t| str_arg(ctx, t));
+                        rc(crate::forward::send_received(ctx, proto, target.as_deref()))
+                    }),
+                });
+            }
+        }
+        // forwards now; the core forwards again after reply_route unless
+        // it drops (observed)
+        reg.add_function(FuncDef {
+            name: "forward_reply",
+            module: "corex",
+            params: vec![],
+            routes: route_type::CORE_ONREPLY,
+            call: func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
+                rc(crate::forward::forward_reply_with(ctx, None, None))
+            }),
+        });
         reg.add_function(def(
             "sendx",
             vec![ParamKind::Format, ParamKind::Format, ParamKind::Format],
