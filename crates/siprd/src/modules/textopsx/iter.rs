@@ -9,8 +9,10 @@
 //! - `rm` / `append` / `insert` work on the current item (false before the
 //!   first); they edit the message, the iterator walks the message as
 //!   received;
+//! - `hf_iterator_end` goes back to before the first header (`next` gives
+//!   it again), `bl_iterator_end` to past the last line (`next` is false);
 //! - `$hfitname` / `$hfitbody` / `$blitval` are null for an unknown name and
-//!   empty when not on an item; a body line keeps its end of line, a last
+//!   when not on an item; a body line keeps its end of line, a last
 //!   line without one reads with a trailing NUL byte (as Kamailio reads one
 //!   byte past it).
 
@@ -197,7 +199,7 @@ pub fn hf_value(ctx: &Ctx, name: &[u8], body: bool) -> Value {
     match cur.and_then(|i| ctx.msg.headers().nth(i)) {
         Some(h) if body => Value::Str(ctx.msg.slice(h.value_range)),
         Some(h) => Value::Str(Bytes::copy_from_slice(h.name)),
-        None => Value::Str(Bytes::new()),
+        None => Value::Null,
     }
 }
 
@@ -229,8 +231,10 @@ pub fn bl_start(ctx: &mut Ctx, name: &[u8]) -> i32 {
 
 pub fn bl_end(ctx: &mut Ctx, name: &[u8]) -> i32 {
     let s = stamp(ctx);
+    // unlike the header iterator, an ended body-line iterator stays at the
+    // end until started again
     with_bl(name, |it| {
-        (it.cur, it.end, it.at) = (None, false, s);
+        (it.cur, it.end, it.at) = (None, true, s);
         1
     })
     .unwrap_or_else(|| unknown("bl_iterator_end", name))
@@ -312,6 +316,6 @@ pub fn bl_value(ctx: &Ctx, name: &[u8]) -> Value {
                 Value::Str(Bytes::from(v))
             }
         }
-        None => Value::Str(Bytes::new()),
+        None => Value::Null,
     }
 }

@@ -271,23 +271,12 @@ fn keep_hf_re() -> ParamKind<Ctx> {
 }
 
 fn do_fnmatch(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let (Some(v), Some(p)) = (
-        a.first().and_then(|x| str_arg(ctx, x)),
-        a.get(1).and_then(|x| str_arg(ctx, x)),
-    ) else {
-        tracing::error!("fnmatch: invalid parameters");
-        return -1;
-    };
+    // A null variable reads `<null>`, as Kamailio's string parameters do.
+    let v = args::text(ctx, a.first());
+    let p = args::text(ctx, a.get(1));
     // The flags are read but, as in Kamailio 5.6.3 (built without
     // FNM_CASEFOLD), `i` does not fold case.
-    if let Some(x) = a.get(2) {
-        if str_arg(ctx, x).is_none() {
-            tracing::error!("fnmatch: invalid parameters");
-            return -1;
-        }
-    }
-    let icase = false;
-    if fnmatch(&p, &v, icase) {
+    if fnmatch(&p, &v, false) {
         1
     } else {
         -1
