@@ -107,6 +107,8 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     // Kamailio 5.6 exports it under its C name
     ("tm", "ki_t_load_contacts_mode", "t_load_contacts"),
     ("textops", "append_body_part_hex_cd", "append_body_part_hex"),
+    ("textopsx", "keep_hf_re", "keep_hf"),
+    ("textopsx", "fnmatch_ex", "fnmatch"),
 ];
 
 /// Kamailio's top-level KEMI functions typed `bool` that run a native

@@ -14,7 +14,7 @@
 //! - `$hfitname` / `$hfitbody` / `$blitval` are null for an unknown name and
 //!   when not on an item; a body line keeps its end of line, a last
 //!   line without one reads with a trailing NUL byte (as Kamailio reads one
-//!   byte past it).
+//!   byte past it), and text appended after that line is lost.
 
 use crate::context::Ctx;
 use bytes::Bytes;
@@ -291,6 +291,18 @@ pub fn bl_edit(ctx: &mut Ctx, name: &[u8], e: Edit, text: &[u8]) -> i32 {
     };
     match e {
         Edit::Remove => ctx.edits.delete(line),
+        // Kamailio's last line without an end of line runs one byte past
+        // the message: text appended after it is lost
+        Edit::Append
+            if !ctx
+                .msg
+                .buf()
+                .get(..line.end)
+                .unwrap_or_default()
+                .ends_with(b"\n") =>
+        {
+            return 1
+        }
         Edit::Append => ctx.edits.insert(line.end, text.to_vec()),
         Edit::Insert => ctx.edits.insert(line.start, text.to_vec()),
     }
