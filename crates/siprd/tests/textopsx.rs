@@ -291,7 +291,8 @@ failure_route[F] {{
 }}
 route[APPLY] {{
     msg_apply_changes();
-    t_reply("500", "apply=$rc");
+    $var(s) = "apply=" + $rc;
+    t_reply("500", "$var(s)");
 }}
 "#,
         h.port()
