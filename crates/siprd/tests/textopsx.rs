@@ -745,3 +745,62 @@ fn load_time_checks() {
     ));
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn kemi_exports() {
+    // recorded on Kamailio 5.6.3 with the same script (its KEMI fnmatch
+    // answers 0 on a match)
+    let lua = r#"
+function ksr_request_route()
+  local r = {}
+  KSR.textopsx.hf_iterator_start("i")
+  r[#r+1] = tostring(KSR.textopsx.hf_iterator_hname("i"))
+  KSR.textopsx.hf_iterator_next("i")
+  r[#r+1] = tostring(KSR.textopsx.hf_iterator_hname("i"))
+  r[#r+1] = tostring(KSR.textopsx.hf_iterator_hbody("i"))
+  r[#r+1] = tostring(KSR.textopsx.hf_iterator_hname("zz"))
+  KSR.textopsx.bl_iterator_start("b")
+  r[#r+1] = tostring(KSR.textopsx.bl_iterator_value("b"))
+  KSR.textopsx.bl_iterator_next("b")
+  r[#r+1] = (string.gsub(tostring(KSR.textopsx.bl_iterator_value("b")), "\r\n", "CRLF"))
+  r[#r+1] = tostring(KSR.textopsx.keep_hf())
+  r[#r+1] = tostring(KSR.textopsx.keep_hf_re("^X"))
+  r[#r+1] = tostring(KSR.textopsx.fnmatch_ex("ABC", "abc", "i"))
+  r[#r+1] = tostring(KSR.textopsx.fnmatch("abc", "a*"))
+  r[#r+1] = tostring(KSR.textopsx.fnmatch_ex("abc", "a*", "i"))
+  r[#r+1] = tostring(KSR.textopsx.remove_hf_value2("X-A", "zz"))
+  KSR.textopsx.msg_apply_changes()
+  r[#r+1] = tostring(KSR.pv.get("$hdr(X-A)")) .. "/" .. tostring(KSR.pv.get("$hdr(User-Agent)"))
+  KSR.sl.sl_send_reply(200, table.concat(r, " "))
+end
+"#;
+    let cfg = r#"
+children=1
+listen=udp:127.0.0.1:0
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textopsx.so"
+loadmodule "app_lua.so"
+modparam("app_lua", "load", "kemi.lua")
+cfgengine "lua"
+"#;
+    let s = Siprd::start_with(cfg, &[("kemi.lua", lua)], &[]);
+    let c = UdpClient::new();
+    let body = "l1\r\nl2";
+    let req = format!(
+        "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-kx\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: kx\r\nCSeq: 1 OPTIONS\r\n\
+         X-A: 1, 2\r\nUser-Agent: u\r\nContent-Length: {}\r\n\r\n{body}",
+        c.port(),
+        body.len()
+    );
+    let r = c.request(s.udp_addr(), &req);
+    assert_eq!(
+        first_line(&r),
+        format!(
+            "SIP/2.0 200 nil Via SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-kx nil nil l1CRLF -1 -1 -1 0 0 1 nil/nil",
+            c.port()
+        )
+    );
+}

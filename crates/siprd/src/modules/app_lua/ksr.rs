@@ -211,6 +211,8 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.async.task_data", "function, data"),
     ("KSR.async.task_group_data", "function, group, data"),
     ("KSR.async.get_data/get_gname", ""),
+    ("KSR.textopsx.hf_iterator_hname/hf_iterator_hbody/bl_iterator_value", "iname"),
+    ("KSR.textopsx.keep_hf", ""),
 ];
 
 /// One native function with its arities, as exported.
@@ -429,6 +431,9 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
     super::ksr_pvx::install(lua, &ksr)?;
     if rt.load_order.contains(&"kemix") {
         super::ksr_kx::install(lua, &ksr, rt)?;
+    }
+    if rt.load_order.contains(&"textopsx") {
+        super::ksr_textopsx::install(lua, &ksr)?;
     }
     async_fns(lua, &ksr)?;
     arg_guards(lua, &ksr)?;

@@ -388,7 +388,7 @@ fn register_iterators(reg: &mut Registry<Ctx>) {
 
 /// `$hfitname(i)`, `$hfitbody(i)`, `$blitval(i)`.
 #[derive(Clone, Copy)]
-enum ItField {
+pub enum ItField {
     HfName,
     HfBody,
     BlVal,
@@ -399,13 +399,23 @@ struct ItPv {
     field: ItField,
 }
 
+/// What an iterator variable reads (also `KSR.textopsx.hf_iterator_hname` & co).
+pub fn iterator_value(ctx: &Ctx, name: &[u8], field: ItField) -> Value {
+    match field {
+        ItField::HfName => iter::hf_value(ctx, name, false),
+        ItField::HfBody => iter::hf_value(ctx, name, true),
+        ItField::BlVal => iter::bl_value(ctx, name),
+    }
+}
+
+/// `KSR.textopsx.keep_hf()`: keep only the headers `keep_hf` always keeps.
+pub fn keep_all(ctx: &mut Ctx) -> i32 {
+    keep_hf(ctx, &[])
+}
+
 impl PvImpl<Ctx> for ItPv {
     fn get(&self, ctx: &mut Ctx, _idx: PvIndex) -> Value {
-        match self.field {
-            ItField::HfName => iter::hf_value(ctx, &self.name, false),
-            ItField::HfBody => iter::hf_value(ctx, &self.name, true),
-            ItField::BlVal => iter::bl_value(ctx, &self.name),
-        }
+        iterator_value(ctx, &self.name, self.field)
     }
 }
 
