@@ -25,7 +25,7 @@ SIPRD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'target/debug/s
 OUT = os.path.join(ROOT, 'crates/siprd/src/kamailio_nonconst.rs')
 MODULES = ['tm', 'tmx', 'sl', 'pv', 'textops', 'siputils', 'htable', 'cfgutils', 'xlog',
            'jansson', 'json', 'jsonrpcs', 'kex', 'corex', 'maxfwd', 'rr', 'sanity', 'async',
-           'evapi', 'app_lua', 'xhttp']
+           'evapi', 'app_lua', 'xhttp', 'textopsx']
 ROUTES = ['request_route', 'failure_route[F]', 'onreply_route[O]']
 
 

@@ -425,6 +425,23 @@ impl Message {
             FirstLine::Request { .. } | FirstLine::Unknown { .. } => b"",
         }
     }
+    /// Byte range of the three status digits of a response.
+    pub fn status_range(&self) -> Option<std::ops::Range<usize>> {
+        match &self.first {
+            FirstLine::Response { version, .. } => {
+                let e = version.range().end;
+                Some(e + 1..e + 4)
+            }
+            FirstLine::Request { .. } | FirstLine::Unknown { .. } => None,
+        }
+    }
+    /// Byte range of the reason phrase of a response.
+    pub fn reason_range(&self) -> Option<std::ops::Range<usize>> {
+        match &self.first {
+            FirstLine::Response { reason, .. } => Some(reason.range()),
+            FirstLine::Request { .. } | FirstLine::Unknown { .. } => None,
+        }
+    }
     /// Protocol version text (`SIP/2.0`).
     pub fn version(&self) -> &[u8] {
         match &self.first {

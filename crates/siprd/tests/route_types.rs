@@ -1176,6 +1176,133 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("xlogm", 2, 0xffffffff, r#"xlogm("L_INFO", "1")"#), // xlog
     ("xnotice", 1, 0xffffffff, r#"xnotice("1")"#), // xlog
     ("xwarn", 1, 0xffffffff, r#"xwarn("1")"#), // xlog
+    // textopsx (keep_hf() without an argument: exported, but its fix-up
+    // fails at start-up in 5.6.3, so siprd refuses it as an arity error)
+    ("msg_apply_changes", 0, 0x00000085, r#"msg_apply_changes()"#), // textopsx
+    ("msg_set_buffer", 1, 0x00000085, r#"msg_set_buffer("1")"#),    // textopsx
+    (
+        "change_reply_status",
+        2,
+        0x00000084,
+        r#"change_reply_status(404, "1")"#,
+    ), // textopsx
+    (
+        "change_reply_status_code",
+        1,
+        0x00000084,
+        r#"change_reply_status_code(404)"#,
+    ), // textopsx
+    ("remove_body", 0, 0xffffffff, r#"remove_body()"#),             // textopsx
+    ("keep_hf", 1, 0xffffffff, r#"keep_hf("1")"#),                  // textopsx
+    ("fnmatch", 2, 0xffffffff, r#"fnmatch("1", "1")"#),             // textopsx
+    ("fnmatch", 3, 0xffffffff, r#"fnmatch("1", "1", "i")"#),        // textopsx
+    (
+        "append_hf_value",
+        2,
+        0x0000008f,
+        r#"append_hf_value("X", "1")"#,
+    ), // textopsx
+    (
+        "insert_hf_value",
+        2,
+        0x0000008f,
+        r#"insert_hf_value("X", "1")"#,
+    ), // textopsx
+    (
+        "assign_hf_value",
+        2,
+        0x0000008f,
+        r#"assign_hf_value("X", "1")"#,
+    ), // textopsx
+    (
+        "assign_hf_value2",
+        2,
+        0x0000008f,
+        r#"assign_hf_value2("X", "1")"#,
+    ), // textopsx
+    (
+        "include_hf_value",
+        2,
+        0x0000008f,
+        r#"include_hf_value("X", "1")"#,
+    ), // textopsx
+    (
+        "exclude_hf_value",
+        2,
+        0x0000008f,
+        r#"exclude_hf_value("X", "1")"#,
+    ), // textopsx
+    (
+        "hf_value_exists",
+        2,
+        0x0000008f,
+        r#"hf_value_exists("X", "1")"#,
+    ), // textopsx
+    ("remove_hf_value", 1, 0x0000008f, r#"remove_hf_value("X")"#),  // textopsx
+    (
+        "remove_hf_value2",
+        1,
+        0x0000008f,
+        r#"remove_hf_value2("X")"#,
+    ), // textopsx
+    (
+        "hf_iterator_start",
+        1,
+        0xffffffff,
+        r#"hf_iterator_start("1")"#,
+    ), // textopsx
+    (
+        "hf_iterator_next",
+        1,
+        0xffffffff,
+        r#"hf_iterator_next("1")"#,
+    ), // textopsx
+    (
+        "hf_iterator_prev",
+        1,
+        0xffffffff,
+        r#"hf_iterator_prev("1")"#,
+    ), // textopsx
+    ("hf_iterator_end", 1, 0xffffffff, r#"hf_iterator_end("1")"#),  // textopsx
+    ("hf_iterator_rm", 1, 0xffffffff, r#"hf_iterator_rm("1")"#),    // textopsx
+    (
+        "bl_iterator_start",
+        1,
+        0xffffffff,
+        r#"bl_iterator_start("1")"#,
+    ), // textopsx
+    (
+        "bl_iterator_next",
+        1,
+        0xffffffff,
+        r#"bl_iterator_next("1")"#,
+    ), // textopsx
+    ("bl_iterator_end", 1, 0xffffffff, r#"bl_iterator_end("1")"#),  // textopsx
+    ("bl_iterator_rm", 1, 0xffffffff, r#"bl_iterator_rm("1")"#),    // textopsx
+    (
+        "hf_iterator_append",
+        2,
+        0xffffffff,
+        r#"hf_iterator_append("1", "1")"#,
+    ), // textopsx
+    (
+        "hf_iterator_insert",
+        2,
+        0xffffffff,
+        r#"hf_iterator_insert("1", "1")"#,
+    ), // textopsx
+    (
+        "bl_iterator_append",
+        2,
+        0xffffffff,
+        r#"bl_iterator_append("1", "1")"#,
+    ), // textopsx
+    (
+        "bl_iterator_insert",
+        2,
+        0xffffffff,
+        r#"bl_iterator_insert("1", "1")"#,
+    ), // textopsx
 ];
 
 /// siprd's own functions, not in Kamailio's native config language
@@ -1189,7 +1316,7 @@ const SIPRD_ONLY: &[(&str, usize, u32, &str)] = &[
 const MODULES: &[&str] = &[
     "pv", "tm", "sl", "tmx", "async", "textops", "siputils", "htable", "cfgutils", "xlog",
     "jansson", "json", "maxfwd", "rr", "sanity", "evapi", "evrexec", "nosip", "jsonrpcs", "xhttp",
-    "app_lua", "corex", "kex", "ctl",
+    "app_lua", "corex", "kex", "ctl", "textopsx",
 ];
 
 /// A block to put the calls in: (name in messages, config around `{}`,

@@ -25,6 +25,7 @@ pub mod select;
 pub mod siputils;
 pub mod sl;
 pub mod textops;
+pub mod textopsx;
 pub mod tm;
 pub mod xhttp;
 pub mod xlog;
@@ -54,6 +55,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "textops",
         new: || Box::new(textops::Textops),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "textopsx",
+        new: || Box::new(textopsx::Textopsx),
         requires: &[],
     },
     ModuleInfo {

@@ -107,6 +107,8 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     // Kamailio 5.6 exports it under its C name
     ("tm", "ki_t_load_contacts_mode", "t_load_contacts"),
     ("textops", "append_body_part_hex_cd", "append_body_part_hex"),
+    ("textopsx", "keep_hf_re", "keep_hf"),
+    ("textopsx", "fnmatch_ex", "fnmatch"),
 ];
 
 /// Kamailio's top-level KEMI functions typed `bool` that run a native
@@ -209,6 +211,8 @@ pub const SPECIALS: &[(&str, &str)] = &[
     ("KSR.async.task_data", "function, data"),
     ("KSR.async.task_group_data", "function, group, data"),
     ("KSR.async.get_data/get_gname", ""),
+    ("KSR.textopsx.hf_iterator_hname/hf_iterator_hbody/bl_iterator_value", "iname"),
+    ("KSR.textopsx.keep_hf", ""),
 ];
 
 /// One native function with its arities, as exported.
@@ -427,6 +431,9 @@ pub fn install(lua: &Lua, rt: &Arc<Runtime>) -> mlua::Result<()> {
     super::ksr_pvx::install(lua, &ksr)?;
     if rt.load_order.contains(&"kemix") {
         super::ksr_kx::install(lua, &ksr, rt)?;
+    }
+    if rt.load_order.contains(&"textopsx") {
+        super::ksr_textopsx::install(lua, &ksr)?;
     }
     async_fns(lua, &ksr)?;
     arg_guards(lua, &ksr)?;

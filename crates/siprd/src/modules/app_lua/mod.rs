@@ -11,6 +11,7 @@ pub mod ksr;
 mod ksr_core;
 mod ksr_kx;
 mod ksr_pvx;
+mod ksr_textopsx;
 
 use crate::context::Ctx;
 use crate::module::{CoreSettings, Module};
