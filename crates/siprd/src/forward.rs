@@ -43,6 +43,53 @@ pub fn resolve(host: &[u8], port: u16) -> Option<SocketAddr> {
     }
 }
 
+/// The transport a destination asks for: one siprd has sockets for, or one
+/// it never has (`tls`, `sctp`, `ws`, `wss`; a `sips:` URI is TLS). A
+/// message for the latter is not sent at all, as by Kamailio without a
+/// listener of that protocol: never downgraded to UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Sock(Proto),
+    Unavailable(&'static str),
+}
+
+impl Transport {
+    /// A protocol by name (`udp`, `tcp`, `tls`, `sctp`, `ws`, `wss`, any case).
+    pub fn named(p: &[u8]) -> Option<Transport> {
+        if p.eq_ignore_ascii_case(b"udp") {
+            return Some(Transport::Sock(Proto::Udp));
+        }
+        if p.eq_ignore_ascii_case(b"tcp") {
+            return Some(Transport::Sock(Proto::Tcp));
+        }
+        ["tls", "sctp", "ws", "wss"]
+            .into_iter()
+            .find(|n| p.eq_ignore_ascii_case(n.as_bytes()))
+            .map(Transport::Unavailable)
+    }
+
+    /// The transport of a URI: its `transport` parameter (UDP without one,
+    /// or with a value Kamailio does not know either), TLS for `sips:`.
+    pub fn of_uri(uri: &Uri) -> Transport {
+        let named = uri.transport().and_then(Transport::named);
+        match named {
+            Some(t @ Transport::Unavailable(_)) => t,
+            _ if uri.scheme() == siprd_sip::uri::Scheme::Sips => Transport::Unavailable("tls"),
+            Some(t) => t,
+            None => Transport::Sock(Proto::Udp),
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Sock(p) => write!(f, "{p}"),
+            Transport::Unavailable(n) => f.write_str(n),
+        }
+    }
+}
+
 /// Name lookups that failed (`dns:failed_dns_request`).
 pub static FAILED_DNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -167,9 +214,12 @@ pub fn forward_request_as(
                 );
                 return false;
             };
-            let proto = match uri.transport() {
-                Some(t) if t.eq_ignore_ascii_case(b"tcp") => Proto::Tcp,
-                _ => Proto::Udp,
+            let proto = match Transport::of_uri(&uri) {
+                Transport::Sock(p) => p,
+                Transport::Unavailable(name) => {
+                    tracing::error!("forward: no {name} listener to send from");
+                    return false;
+                }
             };
             (uri.host().to_vec(), uri.port().unwrap_or(5060), proto)
         }

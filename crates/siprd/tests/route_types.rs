@@ -948,6 +948,44 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         0x00000003,
         r#"t_relay_to_udp("127.0.0.1", "5060")"#,
     ), // tm
+    ("t_relay_to_tls", 0, 0x00000003, r#"t_relay_to_tls()"#), // tm
+    (
+        "t_relay_to_tls",
+        2,
+        0x00000003,
+        r#"t_relay_to_tls("127.0.0.1", "5060")"#,
+    ), // tm
+    ("t_relay_to_sctp", 0, 0x00000003, r#"t_relay_to_sctp()"#), // tm
+    (
+        "t_relay_to_sctp",
+        2,
+        0x00000003,
+        r#"t_relay_to_sctp("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_forward_nonack_tls",
+        2,
+        0x00000001,
+        r#"t_forward_nonack_tls("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_forward_nonack_sctp",
+        2,
+        0x00000001,
+        r#"t_forward_nonack_sctp("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_replicate_tls",
+        2,
+        0x00000001,
+        r#"t_replicate_tls("127.0.0.1", "5060")"#,
+    ), // tm
+    (
+        "t_replicate_sctp",
+        2,
+        0x00000001,
+        r#"t_replicate_sctp("127.0.0.1", "5060")"#,
+    ), // tm
     ("t_release", 0, 0x00000001, r#"t_release()"#), // tm
     ("t_replicate", 0, 0x00000001, r#"t_replicate()"#), // tm
     (

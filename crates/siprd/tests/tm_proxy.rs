@@ -959,3 +959,84 @@ request_route {{
     assert!(first_line(&fin).starts_with("SIP/2.0 477"), "{fin}");
     assert!(s.wait_log("REFUSED relay=-1 INVITE", WAIT), "{}", s.log());
 }
+
+/// A destination over a transport siprd has no sockets for (`tls`, `sctp`,
+/// `ws`, a `sips:` URI, `t_relay_to_tls()`) is never sent over another one:
+/// the branch fails as Kamailio 5.6.3's does without such a listener (-7,
+/// `500 ... (7/TM)`; t_replicate answers nothing, stateless forward() sends
+/// nothing), while an unknown `transport=` value still goes over UDP.
+#[test]
+fn transports_without_sockets_fail_like_kamailio() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&tm_cfg(
+        1,
+        "",
+        &format!(
+            r#"
+request_route {{
+    if ($rU == "tls") {{ $du = "sip:127.0.0.1:{p};transport=tls"; }}
+    if ($rU == "sctp") {{ $du = "sip:127.0.0.1:{p};transport=SCTP"; }}
+    if ($rU == "ws") {{ $du = "sip:127.0.0.1:{p};transport=ws"; }}
+    if ($rU == "sips") {{ $du = "sips:127.0.0.1:{p}"; }}
+    if ($rU == "foo") {{ $du = "sip:127.0.0.1:{p};transport=foo"; }}
+    if ($rU == "totls") {{
+        t_relay_to_tls("127.0.0.1", "{p}");
+        xlog("L_INFO", "TOTLS rc=$rc\n");
+        exit;
+    }}
+    if ($rU == "rtls") {{
+        t_replicate_tls("127.0.0.1", "{p}");
+        xlog("L_INFO", "RTLS rc=$rc\n");
+        exit;
+    }}
+    if ($rU == "fwd") {{
+        $du = "sip:127.0.0.1:{p};transport=tls";
+        forward();
+        sl_send_reply("200", "after forward");
+        exit;
+    }}
+    t_relay();
+    xlog("L_INFO", "RELAY $rU rc=$rc\n");
+}}
+"#,
+            p = hop.port()
+        ),
+    ));
+    let c = UdpClient::new();
+    let failed = "SIP/2.0 500 I'm terribly sorry, server error occurred (7/TM)";
+    for user in ["tls", "sctp", "ws", "sips"] {
+        let r = c.request_reply(
+            s.udp_addr(),
+            "OPTIONS",
+            &format!("sip:{user}@127.0.0.1"),
+            &format!("tr-{user}"),
+        );
+        assert_eq!(first_line(&r), failed, "{user}");
+        assert!(
+            s.wait_log(&format!("RELAY {user} rc=-7"), WAIT),
+            "{}",
+            s.log()
+        );
+    }
+    // an INVITE gets its 100 first (its own client: the 500 is resent
+    // until an ACK)
+    let inv = UdpClient::new();
+    inv.send_request(s.udp_addr(), "INVITE", "sip:totls@127.0.0.1", "tr-totls");
+    let lines = inv.first_lines(SHORT);
+    assert_eq!(
+        lines,
+        ["SIP/2.0 100 trying -- your call is important to us", failed]
+    );
+    assert!(s.wait_log("TOTLS rc=-7", WAIT), "{}", s.log());
+    c.send_request(s.udp_addr(), "OPTIONS", "sip:rtls@127.0.0.1", "tr-rtls");
+    assert!(s.wait_log("RTLS rc=-7", WAIT), "{}", s.log());
+    let after = c.first_lines(SHORT);
+    assert!(after.is_empty(), "{after:?}");
+    let r = c.request_reply(s.udp_addr(), "OPTIONS", "sip:fwd@127.0.0.1", "tr-fwd");
+    assert_eq!(first_line(&r), "SIP/2.0 200 after forward");
+    assert!(hop.collect(SHORT).is_empty(), "nothing goes out over UDP");
+    // an unknown transport value is UDP, as in Kamailio
+    c.send_request(s.udp_addr(), "OPTIONS", "sip:foo@127.0.0.1", "tr-foo");
+    let (m, _) = hop.recv_start("OPTIONS", WAIT).expect("relayed over UDP");
+    assert!(m.contains("Via: SIP/2.0/UDP "), "{m}");
+}

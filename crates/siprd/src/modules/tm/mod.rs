@@ -23,6 +23,7 @@ pub mod tmx;
 mod uac;
 
 use crate::context::{Ctx, RcvInfo};
+use crate::forward::Transport;
 use crate::module::Module;
 use crate::modules::args::{int_arg, int_or_bare_pv, str_arg};
 use crate::runtime::{EventHandle, RouteRef, Runtime};
@@ -2004,10 +2005,14 @@ impl Module for Tm {
             relay_routes,
             func(move |ctx: &mut Ctx, _a: &[Arg<Ctx>]| relay::t_relay(&st, ctx, None, None, None)),
         ));
+        // tls and sctp: siprd has no such sockets, so the branch fails (-7,
+        // tm answers 500) as in Kamailio without such a listener
         for (name, proto) in [
             ("t_relay", None),
-            ("t_relay_to_udp", Some(Proto::Udp)),
-            ("t_relay_to_tcp", Some(Proto::Tcp)),
+            ("t_relay_to_udp", Some(Transport::Sock(Proto::Udp))),
+            ("t_relay_to_tcp", Some(Transport::Sock(Proto::Tcp))),
+            ("t_relay_to_tls", Some(Transport::Unavailable("tls"))),
+            ("t_relay_to_sctp", Some(Transport::Unavailable("sctp"))),
         ] {
             let st = self.state.clone();
             reg.add_function(def(
@@ -2041,8 +2046,13 @@ impl Module for Tm {
         // (Kamailio resolves them at load).
         for (name, proto) in [
             ("t_forward_nonack", None),
-            ("t_forward_nonack_udp", Some(Proto::Udp)),
-            ("t_forward_nonack_tcp", Some(Proto::Tcp)),
+            ("t_forward_nonack_udp", Some(Transport::Sock(Proto::Udp))),
+            ("t_forward_nonack_tcp", Some(Transport::Sock(Proto::Tcp))),
+            ("t_forward_nonack_tls", Some(Transport::Unavailable("tls"))),
+            (
+                "t_forward_nonack_sctp",
+                Some(Transport::Unavailable("sctp")),
+            ),
         ] {
             let st = self.state.clone();
             reg.add_function(def(

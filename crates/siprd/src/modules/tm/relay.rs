@@ -8,6 +8,7 @@
 use super::table::{CancelTx, Saved, SavedAvps, TxEntry, TxInner, Uac};
 use super::{newtran, reply_detached, reply_in_tx, run_on_tx, TmState, TxRef};
 use crate::context::Ctx;
+use crate::forward::Transport;
 use crate::runtime::{HookAction, Runtime};
 use crate::transport::{Dest, Proto};
 use bytes::Bytes;
@@ -57,7 +58,7 @@ struct Target {
     ruri: Option<Bytes>,
     host: Vec<u8>,
     port: u16,
-    proto: Proto,
+    proto: Transport,
     /// Its branch flags (the R-URI's, or the appended branch's).
     flags: u32,
     /// Its `+sip.instance` (`t_next_contacts`).
@@ -72,7 +73,7 @@ struct Target {
     explicit: bool,
 }
 
-fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
+fn target_of(uri_text: &[u8], proto_override: Option<Transport>) -> Option<Target> {
     let Ok(uri) = Uri::parse(uri_text) else {
         tracing::error!(
             "t_relay: bad destination URI `{}`",
@@ -80,10 +81,7 @@ fn target_of(uri_text: &[u8], proto_override: Option<Proto>) -> Option<Target> {
         );
         return None;
     };
-    let proto = proto_override.unwrap_or(match uri.transport() {
-        Some(t) if t.eq_ignore_ascii_case(b"tcp") => Proto::Tcp,
-        _ => Proto::Udp,
-    });
+    let proto = proto_override.unwrap_or_else(|| Transport::of_uri(&uri));
     Some(Target {
         ruri: None,
         host: uri.host().to_vec(),
@@ -142,7 +140,7 @@ pub fn t_relay(
     ctx: &mut Ctx,
     host: Option<&[u8]>,
     port: Option<u16>,
-    proto: Option<Proto>,
+    proto: Option<Transport>,
 ) -> i32 {
     relay_with(st, ctx, host, port, proto, false)
 }
@@ -156,7 +154,7 @@ pub fn forward_nonack(
     ctx: &mut Ctx,
     host: Option<&[u8]>,
     port: Option<u16>,
-    proto: Option<Proto>,
+    proto: Option<Transport>,
 ) -> i32 {
     if ctx.tm.tx.is_none() {
         tracing::error!("t_forward_nonack: no transaction (t_newtran first)");
@@ -170,7 +168,7 @@ fn relay_with(
     ctx: &mut Ctx,
     host: Option<&[u8]>,
     port: Option<u16>,
-    proto: Option<Proto>,
+    proto: Option<Transport>,
     nonack: bool,
 ) -> i32 {
     // Kamailio relays from request and failure routes only; elsewhere (a
@@ -235,7 +233,7 @@ fn relay_with(
         ruri: None,
         host: h.to_vec(),
         port: port.unwrap_or(5060),
-        proto: proto.unwrap_or(ctx.rcv.proto),
+        proto: proto.unwrap_or(Transport::Sock(ctx.rcv.proto)),
         flags: 0,
         instance: None,
         path: None,
@@ -304,12 +302,13 @@ fn relay_with(
     if built.is_empty() && failure < 0 {
         // Kamailio: no branch could be added; t_relay's transaction in a
         // request route answers at once (478 Unresolvable destination, or
-        // `500 ... (7/TM)`), t_forward_nonack's does not.
+        // `500 ... (7/TM)`), t_forward_nonack's and t_replicate's do not.
         tracing::error!("t_relay: failure to add branches ({failure})");
-        if ctx.exec.route_type & route_type::FAILURE == 0
-            && !nonack
-            && !tx.entry.inner.lock().flags.disable_internal_reply
-        {
+        let quiet = {
+            let flags = &tx.entry.inner.lock().flags;
+            flags.disable_internal_reply || flags.replicate
+        };
+        if ctx.exec.route_type & route_type::FAILURE == 0 && !nonack && !quiet {
             if failure == -478 {
                 reply_in_tx(ctx, &tx, 478, super::REASON_478, false);
             } else {
@@ -483,8 +482,15 @@ fn build_branch(
         *failure = (*failure).min(-478);
         return None;
     };
-    let Some(listener) = crate::forward::send_listener(ctx, t.socket.as_deref(), t.proto, &addr)
-    else {
+    // a transport siprd has no sockets for fails as Kamailio's without a
+    // listener of it: never sent over another one
+    let listener = match t.proto {
+        Transport::Sock(proto) => {
+            crate::forward::send_listener(ctx, t.socket.as_deref(), proto, &addr)
+        }
+        Transport::Unavailable(_) => None,
+    };
+    let (Some(listener), Transport::Sock(proto)) = (listener, t.proto) else {
         tracing::error!("t_relay: no {} listener to send from", t.proto);
         *failure = (*failure).min(-7);
         return None;
@@ -494,7 +500,7 @@ fn build_branch(
     let branch = branch_param(&tx.entry, &ctx.msg, n as usize);
     let mut via = format!(
         "Via: SIP/2.0/{} {via_host}:{via_port};branch={branch}",
-        t.proto.as_str().to_uppercase()
+        proto.as_str().to_uppercase()
     );
     crate::forward::finish_via(ctx, &mut via);
     if let Some(path) = &t.path {
@@ -514,14 +520,14 @@ fn build_branch(
     crate::forward::mark_received(ctx, &mut edits);
     crate::forward::resolve_sockets(ctx, &listener, &mut edits);
     edits.add_top_via(&ctx.msg, via.as_bytes());
-    if t.proto == Proto::Tcp {
+    if proto == Proto::Tcp {
         // Kamailio adds the Content-Length a stream needs.
         edits.ensure_content_length(&ctx.msg);
     }
     let mut out = Vec::with_capacity(ctx.msg.buf().len() + 128);
     edits.apply_into(ctx.msg.buf(), &mut out);
     let dest = Dest {
-        proto: t.proto,
+        proto,
         addr,
         listener: Some(listener.id),
         conn: None,
@@ -543,7 +549,7 @@ fn build_branch(
         }
         let leg = inner.leg;
         inner.uacs.push(Uac {
-            tx: ClientTx::start(tx.entry.invite, t.proto != Proto::Udp, timers, now),
+            tx: ClientTx::start(tx.entry.invite, proto != Proto::Udp, timers, now),
             request: request.clone(),
             dest,
             branch,

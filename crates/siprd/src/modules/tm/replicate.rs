@@ -13,6 +13,7 @@
 
 use super::{relay, TmState};
 use crate::context::Ctx;
+use crate::forward::Transport;
 use crate::modules::args::{int_arg, str_arg};
 use crate::transport::Proto;
 use siprd_script::registry::{func, Arg, FuncDef, ParamKind};
@@ -20,23 +21,13 @@ use siprd_script::{route_type, Registry};
 use siprd_sip::uri::Uri;
 use std::sync::Arc;
 
-fn proto_named(p: &[u8]) -> Option<Proto> {
-    if p.eq_ignore_ascii_case(b"udp") {
-        Some(Proto::Udp)
-    } else if p.eq_ignore_ascii_case(b"tcp") {
-        Some(Proto::Tcp)
-    } else {
-        None
-    }
-}
-
 /// Replicate to `host:port` over `proto` (None: `$du`/`$ru`).
 fn replicate(
     st: &Arc<TmState>,
     ctx: &mut Ctx,
     host: Option<&[u8]>,
     port: Option<u16>,
-    proto: Option<Proto>,
+    proto: Option<Transport>,
 ) -> i32 {
     // Only from request and failure routes (a sub-route called from a branch
     // route would replicate, and so run the branch route, endlessly).
@@ -69,19 +60,7 @@ fn replicate_uri(st: &Arc<TmState>, ctx: &mut Ctx, uri: &[u8]) -> i32 {
         tracing::error!("t_replicate: bad URI `{}`", String::from_utf8_lossy(uri));
         return -1;
     };
-    let proto = match u.transport() {
-        None => Proto::Udp,
-        Some(t) => match proto_named(t) {
-            Some(p) => p,
-            None => {
-                tracing::error!(
-                    "t_replicate: unsupported transport `{}`",
-                    String::from_utf8_lossy(t)
-                );
-                return -1;
-            }
-        },
-    };
+    let proto = Transport::of_uri(&u);
     let host = u.host().to_vec();
     replicate(
         st,
@@ -121,8 +100,10 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {
     ));
     for (name, proto) in [
         ("t_replicate", None),
-        ("t_replicate_udp", Some(Proto::Udp)),
-        ("t_replicate_tcp", Some(Proto::Tcp)),
+        ("t_replicate_udp", Some(Transport::Sock(Proto::Udp))),
+        ("t_replicate_tcp", Some(Transport::Sock(Proto::Tcp))),
+        ("t_replicate_tls", Some(Transport::Unavailable("tls"))),
+        ("t_replicate_sctp", Some(Transport::Unavailable("sctp"))),
     ] {
         let s = st.clone();
         reg.add_function(def(
@@ -141,7 +122,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {
                     ctx,
                     Some(&host),
                     Some(port),
-                    Some(proto.unwrap_or(Proto::Udp)),
+                    Some(proto.unwrap_or(Transport::Sock(Proto::Udp))),
                 )
             }),
         ));
@@ -153,7 +134,7 @@ pub fn register(reg: &mut Registry<Ctx>, st: &Arc<TmState>) {
         func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let p = str_arg(ctx, &a[0]).unwrap_or_default();
             let hp = str_arg(ctx, &a[1]).unwrap_or_default();
-            let Some(proto) = proto_named(&p) else {
+            let Some(proto) = Transport::named(&p) else {
                 tracing::error!(
                     "t_replicate_to: unsupported protocol `{}`",
                     String::from_utf8_lossy(&p)
