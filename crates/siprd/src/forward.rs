@@ -503,10 +503,14 @@ pub fn forward_reply_with(ctx: &mut Ctx, code: Option<i32>, reason: Option<&[u8]
         Some(Some(p)) => p,
         _ => next.port().unwrap_or(5060),
     };
-    let proto = if next.transport().eq_ignore_ascii_case(b"TCP") {
-        Proto::Tcp
-    } else {
-        Proto::Udp
+    let proto = match Transport::named(next.transport()) {
+        Some(Transport::Sock(p)) => p,
+        // TLS & co: no such socket to send from, as Kamailio without one
+        Some(Transport::Unavailable(name)) => {
+            tracing::error!("reply forward: no {name} listener to send from");
+            return false;
+        }
+        None => Proto::Udp,
     };
     // Our Via's `;i=` names the TCP connection the request came on: the
     // reply goes back on it while it is open (Kamailio does the same).

@@ -828,3 +828,27 @@ reply_route { xlog("L_INFO", "REPLY $ci\n"); drop; }
     assert!(s.wait_log("REPLY dup-from", WAIT), "{}", s.log());
     assert!(!s.log().contains("REPLY bad-via2"), "{}", s.log());
 }
+
+/// A reply whose next Via is over TLS, SCTP or WS is not forwarded (siprd has
+/// no such sockets; Kamailio 5.6.3 without them: "cannot forward reply"),
+/// never sent over UDP instead; a UDP one is.
+#[test]
+fn replies_for_transports_without_sockets_are_not_forwarded() {
+    let s = start();
+    let up = NextHop::new();
+    let c = UdpClient::new();
+    let me = s.udp_addr();
+    for (transport, copies) in [("TLS", 0), ("SCTP", 0), ("WS", 0), ("UDP", 1)] {
+        let reply = format!(
+            "SIP/2.0 200 OK\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bK-rt1\r\n\
+             Via: SIP/2.0/{transport} 127.0.0.1:{};branch=z9hG4bK-up1\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n\
+             Call-ID: rt-{transport}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+            up.port()
+        );
+        c.send(me, &reply);
+        let got = up.collect(Duration::from_millis(300));
+        assert_eq!(got.len(), copies, "{transport}: {got:?}");
+    }
+}
