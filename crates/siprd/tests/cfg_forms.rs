@@ -120,7 +120,7 @@ loadmodule "tmx.so"
 loadmodule "corex.so"
 loadmodule "jsonrpcs.so"
 modparam("tm", "relay_100", 1)
-modparam("tm", "fr_timer_avp", "$avp(fr)")
+modparam("tm", "reply_relay_mode", 1)
 modparam("tmx", "precheck_trans", 0)
 modparam("corex", "alias_subdomains", "udp:example.com:5060")
 modparam("jsonrpcs", "fifo_user", 1000)
@@ -131,7 +131,7 @@ request_route { exit; }
     assert_eq!(code, 0, "{out}");
     for p in [
         "relay_100",
-        "fr_timer_avp",
+        "reply_relay_mode",
         "precheck_trans",
         "alias_subdomains",
     ] {

@@ -1241,3 +1241,57 @@ request_route {{
     );
     assert!(lines[3].starts_with("Via: SIP/2.0/UDP 127.0.0.1:"), "{b}");
 }
+
+/// `fr_timer_avp` / `fr_inv_timer_avp`: an AVP holding seconds (an int or
+/// digits) when the transaction is created gives it that timer; `t_set_fr`
+/// wins over it (both observed on Kamailio 5.6.3). The defaults (30 s / 120 s)
+/// would outlast the waits below.
+#[test]
+fn timer_avps_set_the_transaction_timers() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&tm_cfg(
+        1,
+        r#"modparam("tm", "fr_timer_avp", "$avp(callee_fr_timer)")
+modparam("tm", "fr_inv_timer_avp", "$avp(s:callee_fr_inv_timer)")"#,
+        &format!(
+            r#"
+request_route {{
+    if ($rU == "avp") {{ $avp(callee_fr_timer) = 1; }}
+    if ($rU == "setfr") {{
+        $avp(callee_fr_timer) = 60;
+        t_set_fr(0, 1000);
+    }}
+    if ($rU == "inv") {{ $avp(callee_fr_inv_timer) = "1"; }}
+    $du = "sip:127.0.0.1:{}";
+    t_relay();
+}}
+"#,
+            hop.port()
+        ),
+    ));
+    let c = UdpClient::new();
+    for user in ["avp", "setfr"] {
+        let r = c.request_reply(
+            s.udp_addr(),
+            "OPTIONS",
+            &format!("sip:{user}@127.0.0.1"),
+            &format!("fra-{user}"),
+        );
+        assert_eq!(first_line(&r), "SIP/2.0 408 Request Timeout", "{user}");
+    }
+    // fr_inv_timer runs once a provisional reply came
+    let inv = UdpClient::new();
+    inv.send_request(s.udp_addr(), "INVITE", "sip:inv@127.0.0.1", "fra-inv");
+    let (req, from) = hop.recv_start("INVITE", WAIT).expect("relayed INVITE");
+    hop.answer(&req, from, "180 Ringing");
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut finals = Vec::new();
+    while finals.is_empty() && std::time::Instant::now() < deadline {
+        if let Some(r) = inv.recv(Duration::from_millis(200)) {
+            if !r.starts_with("SIP/2.0 1") {
+                finals.push(first_line(&r).to_string());
+            }
+        }
+    }
+    assert_eq!(finals, ["SIP/2.0 408 Request Timeout"]);
+}

@@ -91,16 +91,6 @@ impl RrCtx {
     }
 }
 
-/// `$avp(name)`, `$avp(s:name)`, `$avp(i:3)` as `custom_user_avp` names it.
-fn avp_name(spec: &str) -> Option<AvpName> {
-    let inner = spec.trim().strip_prefix("$avp(")?.strip_suffix(')')?;
-    if let Some(i) = inner.strip_prefix("i:") {
-        return i.parse().ok().map(AvpName::Int);
-    }
-    let s = inner.strip_prefix("s:").unwrap_or(inner);
-    (!s.is_empty()).then(|| AvpName::Str(Bytes::copy_from_slice(s.as_bytes())))
-}
-
 // ---- Route entries ---------------------------------------------------------------
 
 /// One `<uri>;params` entry of a Route header, as offsets in the message.
@@ -702,9 +692,10 @@ impl Module for Rr {
                 if spec.trim().is_empty() {
                     self.cfg.custom_user_avp = None;
                 } else {
-                    self.cfg.custom_user_avp = Some(avp_name(&spec).ok_or_else(|| {
-                        format!("rr: custom_user_avp `{spec}` is not an $avp(name)")
-                    })?);
+                    self.cfg.custom_user_avp =
+                        Some(AvpName::from_spec(&spec).ok_or_else(|| {
+                            format!("rr: custom_user_avp `{spec}` is not an $avp(name)")
+                        })?);
                 }
             }
             "force_send_socket"
@@ -943,6 +934,7 @@ mod tests {
 
     #[test]
     fn avp_names() {
+        let avp_name = AvpName::from_spec;
         assert_eq!(avp_name("$avp(u)"), Some(AvpName::Str(Bytes::from("u"))));
         assert_eq!(avp_name("$avp(s:u)"), Some(AvpName::Str(Bytes::from("u"))));
         assert_eq!(avp_name("$avp(i:3)"), Some(AvpName::Int(3)));

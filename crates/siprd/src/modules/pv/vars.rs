@@ -41,6 +41,19 @@ pub enum AvpName {
     Str(Bytes),
 }
 
+impl AvpName {
+    /// An AVP as a module parameter names it: `$avp(name)`, `$avp(s:name)`,
+    /// `$avp(i:3)`.
+    pub fn from_spec(spec: &str) -> Option<AvpName> {
+        let inner = spec.trim().strip_prefix("$avp(")?.strip_suffix(')')?;
+        if let Some(i) = inner.strip_prefix("i:") {
+            return i.parse().ok().map(AvpName::Int);
+        }
+        let s = inner.strip_prefix("s:").unwrap_or(inner);
+        (!s.is_empty()).then(|| AvpName::Str(Bytes::copy_from_slice(s.as_bytes())))
+    }
+}
+
 /// One root XAVP item: a plain value or a list of named fields.
 #[derive(Clone, Debug, PartialEq)]
 pub enum XItem {

@@ -32,6 +32,34 @@ pub(super) fn apply_retr(ctx: &Ctx, timers: &mut TimerConfig) {
     }
 }
 
+/// `fr_timer_avp` / `fr_inv_timer_avp`: as the transaction is created, an
+/// AVP holding a number of seconds (an int, or digits) gives it that timer,
+/// unless `t_set_fr` already did (observed on Kamailio 5.6.3: 408 after the
+/// AVP's seconds).
+pub(super) fn apply_timer_avps(ctx: &mut Ctx, cfg: &super::TmConfig) {
+    let secs = |ctx: &Ctx, avp: &Option<crate::modules::pv::vars::AvpName>| {
+        let v = ctx
+            .avps
+            .avp_get(avp.as_ref()?, siprd_script::registry::PvIndex::None);
+        let n = match v {
+            siprd_script::Value::Int(n) => n,
+            siprd_script::Value::Null => return None,
+            v => siprd_script::value::parse_int(v.to_bytes().trim_ascii())?,
+        };
+        u32::try_from(n).ok().filter(|n| *n > 0)?.checked_mul(1000)
+    };
+    if ctx.tm.flags.fr_ms == 0 {
+        if let Some(ms) = secs(ctx, &cfg.fr_timer_avp) {
+            ctx.tm.flags.fr_ms = ms;
+        }
+    }
+    if ctx.tm.flags.fr_inv_ms == 0 {
+        if let Some(ms) = secs(ctx, &cfg.fr_inv_timer_avp) {
+            ctx.tm.flags.fr_inv_ms = ms;
+        }
+    }
+}
+
 /// `t_set_fr(fr_inv, fr)` (None, None: `t_reset_fr`), as Kamailio: before
 /// the transaction exists the values wait in the context for it (an absent
 /// `fr` is the parameter); once it exists they become its own and the

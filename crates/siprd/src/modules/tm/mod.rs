@@ -72,6 +72,11 @@ pub struct TmConfig {
     /// and of the skipped flows (`contact_flows_avp`).
     pub contacts_avp: Option<Bytes>,
     pub contact_flows_avp: Option<Bytes>,
+    /// `fr_timer_avp` / `fr_inv_timer_avp`: AVPs whose value (seconds), when
+    /// set as the transaction is created, replaces `fr_timer` / `fr_inv_timer`
+    /// for it (unless `t_set_fr` set them).
+    pub fr_timer_avp: Option<crate::modules::pv::vars::AvpName>,
+    pub fr_inv_timer_avp: Option<crate::modules::pv::vars::AvpName>,
 }
 
 impl Default for TmConfig {
@@ -95,6 +100,8 @@ impl Default for TmConfig {
             aggregate_challenges: true,
             contacts_avp: None,
             contact_flows_avp: None,
+            fr_timer_avp: None,
+            fr_inv_timer_avp: None,
         }
     }
 }
@@ -577,6 +584,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
         return -1;
     };
     let invite = method == Method::Invite;
+    knobs::apply_timer_avps(ctx, &st.table.cfg.read());
     let mut cfg = st.table.cfg.read().timers();
     knobs::apply_retr(ctx, &mut cfg);
     cfg.fr = ctx.tm.flags.fr(&st.table.cfg.read());
@@ -1688,6 +1696,14 @@ impl Module for Tm {
                 name: "contact_flows_avp",
                 ty: ModParamType::Str,
             },
+            ModParamDecl {
+                name: "fr_timer_avp",
+                ty: ModParamType::Str,
+            },
+            ModParamDecl {
+                name: "fr_inv_timer_avp",
+                ty: ModParamType::Str,
+            },
         ];
         // Accepted for compatibility; siprd's behaviour does not depend on them.
         v.extend(IGNORED_PARAMS.iter().map(|&name| ModParamDecl {
@@ -1709,6 +1725,22 @@ impl Module for Tm {
         let mut c = self.state.table.cfg.write();
         match name {
             "fr_timer" => c.fr = ms_param(v, name)?,
+            "fr_timer_avp" | "fr_inv_timer_avp" => {
+                let spec = String::from_utf8_lossy(&v.to_bytes()).into_owned();
+                let avp = if spec.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        crate::modules::pv::vars::AvpName::from_spec(&spec)
+                            .ok_or_else(|| format!("tm: {name} `{spec}` is not an $avp(name)"))?,
+                    )
+                };
+                if name == "fr_timer_avp" {
+                    c.fr_timer_avp = avp;
+                } else {
+                    c.fr_inv_timer_avp = avp;
+                }
+            }
             "fr_inv_timer" => c.fr_inv = ms_param(v, name)?,
             "wt_timer" => c.wt = ms_param(v, name)?,
             "retr_timer1" => c.t1 = ms_param(v, name)?,
@@ -2266,11 +2298,13 @@ impl Tm {
                 params,
                 any,
                 func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+                    // 0 leaves that timer to its parameter (Kamailio 5.6.3:
+                    // `t_set_fr(0, 2000)` gives a 2 s fr_timer).
                     let ms = |v: Option<i32>| {
                         v.filter(|v| *v > 0)
                             .map(|v| Duration::from_millis(v as u64))
                     };
-                    let Some(fr_inv) = ms(int_arg(ctx, &a[0])) else {
+                    let Some(inv) = int_arg(ctx, &a[0]).filter(|v| *v >= 0) else {
                         tracing::error!("t_set_fr: invalid fr_inv_timeout");
                         return -1;
                     };
@@ -2278,7 +2312,12 @@ impl Tm {
                         Some(x) => ms(int_arg(ctx, x)),
                         None => None,
                     };
-                    knobs::set_fr(ctx, Some(fr_inv), fr);
+                    let fr_inv = ms(Some(inv));
+                    if fr_inv.is_none() && fr.is_none() {
+                        knobs::set_fr(ctx, None, None);
+                    } else {
+                        knobs::set_fr(ctx, fr_inv, fr);
+                    }
                     1
                 }),
             ));
