@@ -84,7 +84,9 @@ def main():
             print(open(os.path.join(tmp, "kamailio.log")).read()[-2000:])
             sys.exit("kamailio exited at start-up")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
+        # fixed (a random one can be a substring of a number in a reply), with
+        # five digits like the ephemeral port the Rust test sends from
+        s.bind(("127.0.0.1", int(os.environ.get("KDIFF_CPORT", "45976"))))
         s.settimeout(2)
         cport = s.getsockname()[1]
         lines = []

@@ -247,25 +247,35 @@ impl PvImpl<Ctx> for DestSet {
     }
 }
 
-/// `$ruid`, `$location_ua`: the R-URI branch's usrloc record id and user
-/// agent. Only a usrloc `lookup()` sets them and siprd has no usrloc, so they
-/// read null, as in Kamailio before a lookup.
-struct NoLocation;
+/// PVs nothing in siprd sets, so they read null as in Kamailio where nothing
+/// set them: `$ruid`, `$location_ua` (the R-URI branch's usrloc record id and
+/// user agent: only a usrloc `lookup()` sets them, and siprd has no usrloc),
+/// and `$err.*` (the error route's details: Kamailio 5.6 has no
+/// `error_route` and reads them null everywhere).
+struct NeverSet;
 
-impl PvImpl<Ctx> for NoLocation {
+impl PvImpl<Ctx> for NeverSet {
     fn get(&self, _ctx: &mut Ctx, _idx: PvIndex) -> Value {
         Value::Null
     }
 }
 
-/// Register `$branch`, `$br`, `$bR`, `$ds`, `$ruid`, `$location_ua`.
+/// Register `$branch`, `$br`, `$bR`, `$ds`, `$ruid`, `$location_ua`, `$err.*`.
 pub fn register(reg: &mut Registry<Ctx>) {
-    for name in ["ruid", "location_ua"] {
+    for name in [
+        "ruid",
+        "location_ua",
+        "err.class",
+        "err.level",
+        "err.info",
+        "err.rcode",
+        "err.rreason",
+    ] {
         reg.add_pv(PvClassDef {
             name,
             module: "pv",
             parse: Arc::new(move |_fx, inner| match inner {
-                None => Ok(Box::new(NoLocation) as Box<dyn PvImpl<Ctx>>),
+                None => Ok(Box::new(NeverSet) as Box<dyn PvImpl<Ctx>>),
                 Some(_) => Err(format!("`${name}` takes no name in parentheses")),
             }),
         });
