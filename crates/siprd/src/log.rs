@@ -188,6 +188,32 @@ pub fn parse_facility(s: &str) -> Option<i32> {
     })
 }
 
+/// Log events raised before [`init`] (module parameters and start-up checks
+/// run while the config is loaded, before its `debug` and `log_stderror` are
+/// known): held by [`hold_until_init`], written by `init` if its level allows.
+static EARLY: parking_lot::Mutex<Option<Vec<HeldEvent>>> = parking_lot::Mutex::new(None);
+/// (level, module, message) of an event held until [`init`].
+type HeldEvent = (i32, &'static str, String);
+static HOLDING: AtomicBool = AtomicBool::new(false);
+
+/// Hold log events until [`init`] (call before loading the config).
+pub fn hold_until_init() {
+    *EARLY.lock() = Some(Vec::new());
+    HOLDING.store(true, Ordering::Relaxed);
+    install_layer();
+}
+
+/// Write the held events the current level allows, and stop holding.
+fn release_held() {
+    HOLDING.store(false, Ordering::Relaxed);
+    let held = EARLY.lock().take().unwrap_or_default();
+    for (level, module, msg) in held {
+        if enabled(level) {
+            write_line(level, module, None, &msg);
+        }
+    }
+}
+
 /// Applies options; may be called again later (e.g. after the config is read)
 /// to change level, destination, prefix. Installs the tracing layer on the first
 /// call. Errors only for an unknown facility name.
@@ -217,6 +243,7 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
     }
     TO_SYSLOG.store(!opts.stderr, Ordering::Relaxed);
     install_layer();
+    release_held();
     Ok(())
 }
 
@@ -395,6 +422,7 @@ impl<S: Subscriber> Layer<S> for KamailioLayer {
     fn enabled(&self, m: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         // Events carrying `klevel` are decided in on_event (NOTICE is below INFO).
         m.is_span()
+            || (HOLDING.load(Ordering::Relaxed) && tracing_level(m.level()) <= L_INFO)
             || enabled(tracing_level(m.level()))
             || (m.fields().field("klevel").is_some() && enabled(L_NOTICE))
     }
@@ -404,6 +432,13 @@ impl<S: Subscriber> Layer<S> for KamailioLayer {
         let mut f = Fields::default();
         event.record(&mut f);
         let level = f.klevel.unwrap_or_else(|| tracing_level(m.level()));
+        if HOLDING.load(Ordering::Relaxed) {
+            if let Some(held) = EARLY.lock().as_mut() {
+                f.msg.push_str(&f.extra);
+                held.push((level, module_of(m.target()), f.msg));
+                return;
+            }
+        }
         if !enabled(level) {
             return;
         }

@@ -42,7 +42,20 @@ pub fn load(opts: &RunOpts) -> Result<config::Loaded, siprd_script::Diagnostics>
 
 /// `siprd -c`: report every problem; exit 0 when the config is valid.
 pub fn check(opts: &RunOpts) -> i32 {
-    match load(opts) {
+    log::hold_until_init();
+    let loaded = load(opts);
+    // what the modules logged while loading goes to stderr, as with -E
+    let _ = log::init(&LogOptions {
+        level: Some(match &loaded {
+            Ok(l) => opts.debug_level().unwrap_or(l.settings.debug),
+            Err(_) => opts.debug_level().unwrap_or(log::DEFAULT_LEVEL),
+        }),
+        stderr: true,
+        color: false,
+        facility: None,
+        name: None,
+    });
+    match loaded {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
                 eprint!("{}", loaded.warnings.render());
@@ -103,9 +116,17 @@ pub fn run(mut opts: RunOpts) -> i32 {
             return EXIT_RUNTIME;
         }
     };
+    log::hold_until_init();
     let mut loaded = match load(&opts) {
         Ok(l) => l,
         Err(diags) => {
+            let _ = log::init(&LogOptions {
+                level: opts.debug_level(),
+                stderr: true,
+                color: false,
+                facility: None,
+                name: None,
+            });
             eprint!("{}", diags.render());
             return EXIT_CONFIG;
         }

@@ -105,6 +105,18 @@ impl Stats {
         c
     }
 
+    /// The group names, in byte order.
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.read().keys().cloned().collect()
+    }
+
+    /// The statistics of `group` by name (empty for an unknown group).
+    pub fn group(&self, group: &str) -> Vec<(String, Stat)> {
+        self.groups.read().get(group).map_or_else(Vec::new, |s| {
+            s.iter().map(|(n, st)| (n.clone(), st.clone())).collect()
+        })
+    }
+
     /// One statistic by `name` (looked up in every group) or `group:name`.
     pub fn find(&self, what: &str) -> Option<Stat> {
         let groups = self.groups.read();

@@ -7,6 +7,7 @@ pub mod args;
 pub mod cfgutils;
 pub mod core;
 pub mod corex;
+pub mod counters;
 pub mod ctl;
 pub mod evapi;
 pub mod evrexec;
@@ -70,6 +71,11 @@ pub const ALL: &[ModuleInfo] = &[
     ModuleInfo {
         name: "kemix",
         new: || Box::new(kemix::Kemix),
+        requires: &[],
+    },
+    ModuleInfo {
+        name: "counters",
+        new: || Box::new(counters::Counters::default()),
         requires: &[],
     },
     ModuleInfo {
