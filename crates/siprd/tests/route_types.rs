@@ -120,6 +120,9 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
     ("cmp_istr", 2, 0xffffffff, r#"cmp_istr("1", "1")"#), // textops
     ("cmp_str", 2, 0xffffffff, r#"cmp_str("1", "1")"#), // textops
     ("cmp_uri", 2, 0xffffffff, r#"cmp_uri("1", "1")"#), // siputils
+    ("cnt_add", 2, 0x00000097, r#"cnt_add("c", "1")"#), // counters
+    ("cnt_inc", 1, 0x00000097, r#"cnt_inc("c")"#), // counters
+    ("cnt_reset", 1, 0x00000097, r#"cnt_reset("c")"#), // counters
     (
         "contact_param_decode",
         1,
@@ -1075,6 +1078,12 @@ const KAMAILIO: &[(&str, usize, u32, &str)] = &[
         r#"t_set_max_lifetime("1", "1")"#,
     ), // tm
     (
+        "t_disable_e2e_cancel_reason",
+        1,
+        0x0000000f,
+        r#"t_disable_e2e_cancel_reason("1")"#,
+    ), // tm
+    (
         "t_set_no_e2e_cancel_reason",
         1,
         0x0000000f,
@@ -1354,7 +1363,7 @@ const SIPRD_ONLY: &[(&str, usize, u32, &str)] = &[
 const MODULES: &[&str] = &[
     "pv", "tm", "sl", "tmx", "async", "textops", "siputils", "htable", "cfgutils", "xlog",
     "jansson", "json", "maxfwd", "rr", "sanity", "evapi", "evrexec", "nosip", "jsonrpcs", "xhttp",
-    "app_lua", "corex", "kex", "ctl", "textopsx",
+    "app_lua", "corex", "kex", "ctl", "textopsx", "counters",
 ];
 
 /// A block to put the calls in: (name in messages, config around `{}`,
@@ -1454,6 +1463,7 @@ fn header() -> String {
     }
     h.push_str("modparam(\"htable\", \"htable\", \"t=>size=4;\")\n");
     h.push_str("modparam(\"cfgutils\", \"lock_set_size\", 4)\n");
+    h.push_str("modparam(\"counters\", \"script_counter\", \"c\")\n");
     h.push_str("route[RX] { return; }\n");
     h
 }

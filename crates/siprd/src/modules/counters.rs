@@ -21,10 +21,13 @@ use crate::rpc::{RpcError, RpcRegistry, Scan};
 use crate::stats::{Counter, Stat, Stats};
 use serde_json::{json, Value as Json};
 use siprd_script::registry::{func, Arg, FuncDef, ModParamDecl, ModParamType, ParamKind};
-use siprd_script::route_type::ANY;
+use siprd_script::route_type::{CORE_ONREPLY, FAILURE, ONSEND, REQUEST, TM_ONREPLY};
 use siprd_script::{Registry, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
+
+/// Where Kamailio allows the `cnt_*` functions (not in branch routes).
+const ROUTES: u32 = REQUEST | FAILURE | TM_ONREPLY | ONSEND | CORE_ONREPLY;
 
 /// `cnt.help` of a script counter declared without a description.
 const DEFAULT_HELP: &str = "custom script counter.";
@@ -211,7 +214,7 @@ impl Module for Counters {
             name: "cnt_inc",
             module: "counters",
             params: vec![name()],
-            routes: ANY,
+            routes: ROUTES,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 with_counter(ctx, a, "cnt_inc", |c| c.inc())
             }),
@@ -220,7 +223,7 @@ impl Module for Counters {
             name: "cnt_add",
             module: "counters",
             params: vec![name(), int_or_bare_pv()],
-            routes: ANY,
+            routes: ROUTES,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(n) = a.get(1).and_then(|x| int_arg(ctx, x)) else {
                     tracing::error!("cnt_add: non integer parameter");
@@ -234,7 +237,7 @@ impl Module for Counters {
             name: "cnt_reset",
             module: "counters",
             params: vec![name()],
-            routes: ANY,
+            routes: ROUTES,
             call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 with_counter(ctx, a, "cnt_reset", |c| c.reset())
             }),

@@ -113,15 +113,27 @@ fn facility_fixup() -> ParamKind<Ctx> {
     }))
 }
 
-fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> i32 {
+/// The level of this call. A pseudo-variable must hold an integer: text
+/// (even `"2"` or `"L_ERR"`) or null logs an error and the call is false,
+/// nothing written (Kamailio 5.6.3).
+fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> Option<i32> {
     match arg {
         Arg::Custom(c) => match c.downcast_ref::<Level>() {
-            Some(Level::Fixed(l)) => *l,
-            Some(Level::Dynamic(p)) => p.get(ctx).to_int(),
-            None => L_ERR,
+            Some(Level::Fixed(l)) => Some(*l),
+            Some(Level::Dynamic(p)) => match p.get(ctx) {
+                siprd_script::Value::Int(l) => Some(l as i32),
+                v => {
+                    tracing::error!(
+                        "xlog: the log level variable holds {} instead of an integer",
+                        if v.is_null() { "null" } else { "text" }
+                    );
+                    None
+                }
+            },
+            None => Some(L_ERR),
         },
-        Arg::Int(i) => *i,
-        _ => L_ERR,
+        Arg::Int(i) => Some(*i),
+        _ => Some(L_ERR),
     }
 }
 
@@ -246,7 +258,9 @@ impl Module for Xlog {
                 if skip {
                     return 1;
                 }
-                let l = level_of(ctx, &a[0]);
+                let Some(l) = level_of(ctx, &a[0]) else {
+                    return -1;
+                };
                 write(ctx, l, &a[1])
             }),
         });
@@ -257,7 +271,9 @@ impl Module for Xlog {
                 params: vec![level.clone(), ParamKind::Format],
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                    let l = level_of(ctx, &a[0]);
+                    let Some(l) = level_of(ctx, &a[0]) else {
+                        return -1;
+                    };
                     write_at(ctx, l, &a[1], a.get(2))
                 }),
             });
@@ -268,7 +284,9 @@ impl Module for Xlog {
                 params: vec![facility_fixup(), level.clone(), ParamKind::Format],
                 routes: route_type::ANY,
                 call: func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
-                    let l = level_of(ctx, &a[1]);
+                    let Some(l) = level_of(ctx, &a[1]) else {
+                        return -1;
+                    };
                     write_at(ctx, l, &a[2], a.get(3))
                 }),
             });

@@ -354,7 +354,7 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
     ));
 
     type Setter = fn(&mut TxFlags, bool);
-    let switches: [(&'static str, Setter); 5] = [
+    let switches: [(&'static str, Setter); 6] = [
         ("t_set_auto_inv_100", |f, on| f.auto_inv_100 = Some(on)),
         ("t_set_disable_6xx", |f, on| f.disable_6xx = on),
         ("t_set_disable_failover", |f, on| f.disable_failover = on),
@@ -362,6 +362,10 @@ pub(super) fn register(st: &Arc<TmState>, reg: &mut Registry<Ctx>) {
             f.disable_internal_reply = on
         }),
         ("t_set_no_e2e_cancel_reason", |f, on| {
+            f.no_e2e_cancel_reason = Some(on)
+        }),
+        // Kamailio's older name of the same switch
+        ("t_disable_e2e_cancel_reason", |f, on| {
             f.no_e2e_cancel_reason = Some(on)
         }),
     ];
