@@ -121,7 +121,7 @@ fn level_of(ctx: &mut Ctx, arg: &Arg<Ctx>) -> Option<i32> {
         Arg::Custom(c) => match c.downcast_ref::<Level>() {
             Some(Level::Fixed(l)) => Some(*l),
             Some(Level::Dynamic(p)) => match p.get(ctx) {
-                siprd_script::Value::Int(l) => Some(l as i32),
+                siprd_script::Value::Int(l) => Some(l),
                 v => {
                     tracing::error!(
                         "xlog: the log level variable holds {} instead of an integer",
