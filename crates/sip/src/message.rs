@@ -181,35 +181,6 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     })
 }
 
-/// Whether a To value has the shape Kamailio's To parser takes: a display
-/// name (quoted, closed) or none, then `<...>` closed, or a bare address; the
-/// URI itself is not checked (`To: b@c` passes, an empty value does not).
-fn to_body_ok(v: &[u8]) -> bool {
-    let v = v.trim_ascii();
-    if v.is_empty() {
-        return false;
-    }
-    let rest = match v.strip_prefix(b"\"") {
-        Some(q) => {
-            let mut escaped = false;
-            let close = q.iter().position(|&c| {
-                let end = c == b'"' && !escaped;
-                escaped = c == b'\\' && !escaped;
-                end
-            });
-            match close {
-                Some(i) => &q[i + 1..],
-                None => return false,
-            }
-        }
-        None => v,
-    };
-    match memchr::memchr(b'<', rest) {
-        Some(l) => memchr::memchr(b'>', &rest[l..]).is_some(),
-        None => !v.starts_with(b"\""),
-    }
-}
-
 /// `CSeq: <token> <token>` with blanks around, nothing more. Between the two
 /// only spaces and tabs: Kamailio finds no method after a folded line
 /// (`CSeq: 9\r\n INVITE`, RFC 4475 `wsinv`) and drops the message.
@@ -958,7 +929,7 @@ impl Message {
             if seen & bit != 0 && self.is_request() {
                 return Err(ParseError::Invalid("single-value header repeated"));
             }
-            if bit == 1 && !to_body_ok(h.value.get(&self.buf)) {
+            if bit == 1 && crate::nameaddr::LooseNameAddr::split(h.value.get(&self.buf)).is_none() {
                 return Err(ParseError::BadHeader("To", "not a name-addr"));
             }
             seen |= bit;

@@ -217,8 +217,18 @@ mod tests {
 }
 
 /// A From/To value split the way Kamailio's To parser splits it, without
-/// checking the URI: what `$fu`/`$tu`/`$ft`/`$tt`/`$fn`/`$tn` read when the
-/// value is no valid name-addr (`From: <a@b>;tag=1` gives `a@b` and `1`).
+/// checking the URI: what `$fu`/`$tu`/`$ft`/`$tt`/`$fn`/`$tn` read (`From:
+/// <a@b>;tag=1` gives `a@b` and `1`), and the shape a To header must have
+/// for the message to be taken at all. Observed on Kamailio 5.6.3:
+/// - display: a quoted string (backslash escapes) or words with no `"` or
+///   `;`, then `<uri>`; spaces inside `<` `>` around the URI are dropped, in
+///   it none, nor `"` or `<`, and it is not empty;
+/// - a bare URI ends at a blank or `;` and holds no `"`, `<` or `>`;
+/// - parameters: `;name[=value]` with blanks around the parts; the value a
+///   quoted string (ending at the next `"`, no escapes: the quotes are not
+///   part of it) or text without blanks, `;`, `"`, a backslash or `=`; an empty
+///   name, a trailing `;` or anything after the last value refuses the whole
+///   value; the last `tag` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LooseNameAddr<'a> {
     pub display: Option<&'a [u8]>,
@@ -226,54 +236,149 @@ pub struct LooseNameAddr<'a> {
     pub tag: Option<&'a [u8]>,
 }
 
+/// Blanks between the parts of a From/To value (a folded line too).
+fn is_blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn skip_blanks(v: &[u8], mut i: usize) -> usize {
+    while v.get(i).copied().is_some_and(is_blank) {
+        i += 1;
+    }
+    i
+}
+
 impl<'a> LooseNameAddr<'a> {
-    /// None when even the shape is wrong (empty, unclosed quote or `<`).
+    /// None when the value does not have that shape.
     pub fn split(v: &'a [u8]) -> Option<LooseNameAddr<'a>> {
-        let v = v.trim_ascii();
-        if v.is_empty() {
+        let mut end = v.len();
+        while end > 0 && is_blank(v[end - 1]) {
+            end -= 1;
+        }
+        let v = &v[..end];
+        let start = skip_blanks(v, 0);
+        if start >= end {
             return None;
         }
-        let (display, rest) = if v.starts_with(b"\"") {
-            let close = params::quoted_end(v, 0, v.len())?;
-            (Some(v.get(..close)?), v.get(close..)?)
+        let (display, uri, after) = if v[start] == b'"' {
+            let close = quoted_end_escaped(v, start)?;
+            let l = skip_blanks(v, close);
+            let (uri, after) = angle_uri(v, l)?;
+            (Some(&v[start..close]), uri, after)
+        } else if let Some(l) = memchr::memchr(b'<', &v[start..]).map(|l| start + l) {
+            let words = v[start..l].trim_ascii();
+            if words.iter().any(|&c| c == b'"' || c == b';') {
+                return None;
+            }
+            let (uri, after) = angle_uri(v, l)?;
+            ((!words.is_empty()).then_some(words), uri, after)
         } else {
-            (None, v)
-        };
-        let (display, uri, params) = match memchr::memchr(b'<', rest) {
-            Some(l) => {
-                let r = l + memchr::memchr(b'>', rest.get(l..)?)?;
-                let display = display.or_else(|| {
-                    let d = rest.get(..l)?.trim_ascii();
-                    (!d.is_empty()).then_some(d)
-                });
-                (display, rest.get(l + 1..r)?, rest.get(r + 1..)?)
+            let stop = v[start..]
+                .iter()
+                .position(|&c| is_blank(c) || c == b';')
+                .map_or(end, |p| start + p);
+            let uri = &v[start..stop];
+            if uri.iter().any(|&c| matches!(c, b'"' | b'<' | b'>')) {
+                return None;
             }
-            None if display.is_some() => return None,
-            None => {
-                let semi = memchr::memchr(b';', rest).unwrap_or(rest.len());
-                (None, rest.get(..semi)?.trim_ascii(), rest.get(semi..)?)
-            }
+            (None, uri, stop)
         };
-        let tag = params.split(|&c| c == b';').skip(1).find_map(|p| {
-            let (name, value) = match memchr::memchr(b'=', p) {
-                Some(e) => (&p[..e], &p[e + 1..]),
-                None => (p, &b""[..]),
-            };
-            name.trim_ascii()
-                .eq_ignore_ascii_case(b"tag")
-                .then(|| value.trim_ascii())
-        });
-        Some(LooseNameAddr {
-            display,
-            uri,
-            tag: tag.filter(|t| !t.is_empty()),
-        })
+        let tag = tag_param(v, after)?;
+        Some(LooseNameAddr { display, uri, tag })
+    }
+}
+
+/// The index after the closing quote of the quoted string at `at`
+/// (backslash escapes a character).
+fn quoted_end_escaped(v: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    while i < v.len() {
+        match v[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// `<uri>` at `l`: the URI (blanks around it dropped) and the index after `>`.
+fn angle_uri(v: &[u8], l: usize) -> Option<(&[u8], usize)> {
+    if v.get(l) != Some(&b'<') {
+        return None;
+    }
+    let us = skip_blanks(v, l + 1);
+    let mut ue = us;
+    while let Some(&c) = v.get(ue) {
+        if is_blank(c) || c == b'>' {
+            break;
+        }
+        if c == b'"' || c == b'<' {
+            return None;
+        }
+        ue += 1;
+    }
+    let r = skip_blanks(v, ue);
+    (ue > us && v.get(r) == Some(&b'>')).then_some((&v[us..ue], r + 1))
+}
+
+/// The parameters from `i` to the end: Some(last tag) when they all parse
+/// (an empty tag is none).
+fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
+    let mut tag = None;
+    loop {
+        i = skip_blanks(v, i);
+        if i >= v.len() {
+            return Some(tag.filter(|t: &&[u8]| !t.is_empty()));
+        }
+        if v[i] != b';' {
+            return None;
+        }
+        i = skip_blanks(v, i + 1);
+        let ns = i;
+        while v.get(i).copied().is_some_and(crate::scan::is_token) {
+            i += 1;
+        }
+        if i == ns {
+            return None;
+        }
+        let name = &v[ns..i];
+        i = skip_blanks(v, i);
+        let mut value: &[u8] = b"";
+        if v.get(i) == Some(&b'=') {
+            i = skip_blanks(v, i + 1);
+            if v.get(i) == Some(&b'"') {
+                let close = i + 1 + memchr::memchr(b'"', &v[i + 1..])?;
+                value = &v[i + 1..close];
+                i = close + 1;
+            } else {
+                let vs = i;
+                while let Some(&c) = v.get(i) {
+                    if is_blank(c) || c == b';' {
+                        break;
+                    }
+                    if matches!(c, b'"' | b'\\' | b'=') {
+                        return None;
+                    }
+                    i += 1;
+                }
+                value = &v[vs..i];
+            }
+        }
+        if name.eq_ignore_ascii_case(b"tag") {
+            tag = Some(value);
+        }
     }
 }
 
 #[cfg(test)]
 mod loose_tests {
     use super::LooseNameAddr;
+
+    fn parts(v: &str) -> Option<(String, Option<String>, Option<String>)> {
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        LooseNameAddr::split(v.as_bytes()).map(|l| (s(l.uri), l.display.map(s), l.tag.map(s)))
+    }
 
     #[test]
     fn loose_split() {
@@ -289,5 +394,78 @@ mod loose_tests {
         assert!(LooseNameAddr::split(b"<a@b").is_none());
         assert!(LooseNameAddr::split(b"\"open <a@b>").is_none());
         assert!(LooseNameAddr::split(b"  ").is_none());
+    }
+
+    /// Values and what Kamailio 5.6.3 reads from them (its To parser).
+    #[test]
+    fn as_kamailio_splits() {
+        let ok = |v: &str, uri: &str, display: Option<&str>, tag: Option<&str>| {
+            assert_eq!(
+                parts(v),
+                Some((
+                    uri.to_string(),
+                    display.map(str::to_string),
+                    tag.map(str::to_string)
+                )),
+                "{v:?}"
+            );
+        };
+        ok("< sip:a@x >", "sip:a@x", None, None);
+        ok("<sip:a@x>;tag=1;tag=2", "sip:a@x", None, Some("2"));
+        ok("<sip:a@x>;tag=\"q\"", "sip:a@x", None, Some("q"));
+        ok("<sip:a@x>;tag=\"a b\"", "sip:a@x", None, Some("a b"));
+        ok("<sip:a@x>;tag=1;tag", "sip:a@x", None, None);
+        ok("<sip:a@x>;x = \"y\" ;tag = z", "sip:a@x", None, Some("z"));
+        ok(
+            "<sip:a@x>;tag=1,<sip:b@y>",
+            "sip:a@x",
+            None,
+            Some("1,<sip:b@y>"),
+        );
+        ok("<sip:a@x>;x=\"a;b\";tag=2", "sip:a@x", None, Some("2"));
+        ok("\"A\\\"B\" <sip:a@x>", "sip:a@x", Some("\"A\\\"B\""), None);
+        ok("A  B<sip:a@x>", "sip:a@x", Some("A  B"), None);
+        ok("A,B <sip:a@x>", "sip:a@x", Some("A,B"), None);
+        ok("\"A\"\r\n <sip:a@x>", "sip:a@x", Some("\"A\""), None);
+        ok("sip:a@x\r\n ;tag=1", "sip:a@x", None, Some("1"));
+        ok("sip:a@x?h=v;tag=1", "sip:a@x?h=v", None, Some("1"));
+        ok("<sip:a,b@x>", "sip:a,b@x", None, None);
+        ok("<:>", ":", None, None);
+        ok("<sip:a@x>;p=;tag=9", "sip:a@x", None, Some("9"));
+        ok("*", "*", None, None);
+        for bad in [
+            "<>",
+            "sip:a@x, sip:b@y",
+            "<sip:a@exa<mple>",
+            "<sip:a@\r\n example.com>",
+            "<sip:a b@x>",
+            "<sip:a@x>;tag=5\"",
+            "<sip:a@x>;tag=a b",
+            "<sip:a@x>;;tag=1",
+            "<sip:a@x>;tag=1;",
+            "<sip:a@x>; ;tag=1",
+            "<sip:a@x>;=1",
+            "<sip:a@x>;\"q\"=1",
+            "<sip:a@x>;tag=a=b",
+            "<sip:a@x>;tag=a\\b",
+            "<sip:a@x>;tag=a;b=\"c\\\"d\"",
+            "<sip:a@x>;x=\"unterminated",
+            "<sip:a@x> junk",
+            "<sip:a@x>x",
+            "sip:a@x junk",
+            "<sip:a@x>>",
+            "<<sip:a@x>",
+            "A\"B\" <sip:a@x>",
+            "A;B <sip:a@x>",
+            "\"A\" \"B\" <sip:a@x>",
+            "\"A\"B <sip:a@x>",
+            "sip:a@x>",
+            "sip:a@x<",
+            "sip:a\"b@x",
+            "<sip:a\"b@x>",
+            "\"A\" <sip:a@x>;tag=1 , \"B\" <sip:b@y>",
+        ] {
+            assert_eq!(parts(bad), None, "{bad:?}");
+        }
     }
 }

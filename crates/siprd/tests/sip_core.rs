@@ -271,6 +271,66 @@ fn messages_missing_mandatory_headers_are_dropped() {
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }
 
+/// Kamailio parses the To header as it reads the headers (a value its To
+/// parser refuses drops the message) and From only when asked (then every
+/// From variable reads null). Cases observed on Kamailio 5.6.3.
+#[test]
+fn to_and_from_values_are_taken_as_kamailio_takes_them() {
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+request_route {
+    sl_send_reply("200", "fu=$fu fn=$fn ft=$ft tu=$tu tt=$tt");
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let send = |from: &str, to: &str, id: &str| {
+        c.send(
+            s.udp_addr(),
+            &format!(
+                "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-{id}\r\n\
+                 From: {from}\r\nTo: {to}\r\nCall-ID: {id}\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                c.port()
+            ),
+        );
+        c.recv(Duration::from_millis(400))
+            .map(|r| first_line(&r).to_string())
+    };
+    let from = "<sip:b@x>;tag=1";
+    for (i, to) in [
+        "<>",
+        "sip:a@x, sip:b@y",
+        "<sip:a b@x>",
+        "<sip:a@x>;tag=5\"",
+        "<sip:a@x>;tag=1;",
+        "<sip:a@x> junk",
+        "A;B <sip:a@x>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(send(from, to, &format!("bad-to-{i}")), None, "To: {to}");
+    }
+    assert_eq!(
+        send("<sip:b@x>;tag=5\"", "<sip:a@x>", "bad-from").as_deref(),
+        Some("SIP/2.0 200 fu=<null> fn=<null> ft=<null> tu=sip:a@x tt=<null>")
+    );
+    // quotes around a tag are not part of it; the last tag counts; blanks
+    // inside <> around the URI are dropped; the URI itself is not checked
+    assert_eq!(
+        send(
+            "\"A\\\"B\" < a@x >;tag=\"q\"",
+            "<sip:a@x>;tag=1;tag=2",
+            "odd"
+        )
+        .as_deref(),
+        Some("SIP/2.0 200 fu=a@x fn=\"A\\\"B\" ft=q tu=sip:a@x tt=2")
+    );
+}
+
 #[test]
 fn ack_runs_the_route_but_gets_no_reply() {
     let s = start();

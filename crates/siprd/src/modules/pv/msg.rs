@@ -316,34 +316,41 @@ impl Simple {
             },
             Fu | FUser | FDomain | FName | FTag | Tu | TUser | TDomain | TName | TTag => {
                 let from = matches!(self.0, Fu | FUser | FDomain | FName | FTag);
-                let na = if from { msg.from() } else { msg.to() };
-                let Ok(na) = na else {
-                    // Kamailio does not check the URI here: `<a@b>;tag=1`
-                    // still reads `a@b` and `1`.
-                    let kind = if from {
-                        HeaderKind::From
-                    } else {
-                        HeaderKind::To
-                    };
-                    let Some(l) = msg
-                        .header(kind)
-                        .and_then(siprd_sip::nameaddr::LooseNameAddr::split)
-                    else {
-                        return Value::Null;
-                    };
-                    return match self.0 {
-                        Fu | Tu => bytes_of(ctx, l.uri),
-                        FName | TName => opt(ctx, l.display),
-                        FTag | TTag => opt(ctx, l.tag),
-                        _ => Value::Null,
-                    };
+                let kind = if from {
+                    HeaderKind::From
+                } else {
+                    HeaderKind::To
+                };
+                // Kamailio's To parser splits the value without checking the
+                // URI (`<a@b>;tag=1` reads `a@b` and `1`); a value it refuses
+                // reads null in every part
+                let Some(l) = msg
+                    .header(kind)
+                    .and_then(siprd_sip::nameaddr::LooseNameAddr::split)
+                else {
+                    return Value::Null;
                 };
                 match self.0 {
-                    Fu | Tu => bytes_of(ctx, na.uri_bytes()),
-                    FName | TName => opt(ctx, na.display_name()),
-                    FTag | TTag => opt(ctx, na.tag()),
-                    FUser | TUser => opt(ctx, na.uri().user()),
-                    _ => bytes_of(ctx, na.uri().host()),
+                    Fu | Tu => bytes_of(ctx, l.uri),
+                    FName | TName => opt(ctx, l.display),
+                    FTag | TTag => opt(ctx, l.tag),
+                    _ => {
+                        let user = matches!(self.0, FUser | TUser);
+                        // the cached full parse when it read the same URI
+                        let na = if from { msg.from() } else { msg.to() };
+                        if let Some(na) = na.ok().filter(|n| n.uri_bytes() == l.uri) {
+                            return if user {
+                                opt(ctx, na.uri().user())
+                            } else {
+                                bytes_of(ctx, na.uri().host())
+                            };
+                        }
+                        match siprd_sip::uri::Uri::parse(l.uri) {
+                            Ok(u) if user => opt(ctx, u.user()),
+                            Ok(u) => bytes_of(ctx, u.host()),
+                            Err(_) => Value::Null,
+                        }
+                    }
                 }
             }
             // as written after the colon, trailing blanks kept (Kamailio)
