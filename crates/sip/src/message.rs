@@ -138,27 +138,29 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     // Blanks after the version are taken (RFC 4475 `trws`, as Kamailio).
     let line = line.trim_ascii_end();
     let e = s + line.len();
+    // As Kamailio reads it: the method is whatever comes before the first
+    // space, the URI what follows up to the next one (it may be empty), then
+    // blanks and the version (`INVITE  SIP/2.0` has an empty URI; `INVITE
+    // sip:a  SIP/2.0` is taken; `INVITE  sip:a SIP/2.0` is not).
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
     let method = &line[..sp1];
-    if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
-        return Err(ParseError::StartLine("method is not a token"));
+    if method.is_empty() || method.iter().any(|&c| matches!(c, b'\t' | b'\r' | b'\n')) {
+        return Err(ParseError::StartLine("no method before the first space"));
     }
-    let sp2 = memchr::memrchr(b' ', line).unwrap_or(sp1);
+    let sp2 = memchr::memchr(b' ', &line[sp1 + 1..]).map_or(sp1, |p| sp1 + 1 + p);
     if sp2 == sp1 {
         return Err(ParseError::StartLine(
             "request line needs method, URI and version",
         ));
     }
-    let version = &line[sp2 + 1..];
+    let vs = sp2 + line[sp2..].iter().take_while(|&&c| c == b' ').count();
+    let version = &line[vs..];
     let http = is_http_version(version);
     if !http && !is_sip_version(version) {
         return Err(ParseError::StartLine("bad SIP version in request line"));
     }
-    let uri = &line[sp1 + 1..sp2];
-    if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
-        return Err(ParseError::StartLine(
-            "Request-URI empty or with whitespace",
-        ));
+    if line[sp1 + 1..sp2].contains(&b'\t') {
+        return Err(ParseError::StartLine("Request-URI with whitespace"));
     }
     if http {
         // An HTTP request (`GET /path HTTP/1.1`): the target need not be a URI
@@ -167,7 +169,7 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
             method: Method::from_slice(buf, s, s + sp1),
             method_s: Span::new(s, s + sp1),
             uri: Span::new(s + sp1 + 1, s + sp2),
-            version: Span::new(s + sp2 + 1, e),
+            version: Span::new(s + vs, e),
         });
     }
     // Any token is taken as the Request-URI here, as Kamailio does (`<sip:..>`,
@@ -177,7 +179,7 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         method: Method::from_slice(buf, s, s + sp1),
         method_s: Span::new(s, s + sp1),
         uri: Span::new(s + sp1 + 1, s + sp2),
-        version: Span::new(s + sp2 + 1, e),
+        version: Span::new(s + vs, e),
     })
 }
 
@@ -205,14 +207,18 @@ impl Message {
     /// Parses one message (a whole datagram, or one frame cut by [`crate::framing::message_len`]).
     ///
     /// Fails only when the start line is unusable; header-level problems are found by
-    /// [`Message::validate_required`] or by the typed accessors. Leading CR/LF are skipped.
+    /// [`Message::validate_required`] or by the typed accessors. Leading CR/LF and blanks are skipped.
     /// A header section that is not terminated by an empty line ends at the end of the buffer.
     pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
         if buf.len() >= u32::MAX as usize {
             return Err(ParseError::TooLarge);
         }
         let b: &[u8] = &buf;
-        let start = crate::framing::skip_keepalive(b);
+        // Kamailio skips blanks too, not only CR/LF, before the first line
+        let start = b
+            .iter()
+            .take_while(|&&c| matches!(c, b'\r' | b'\n' | b' ' | b'\t'))
+            .count();
         if start >= b.len() {
             return Err(ParseError::Empty);
         }
@@ -978,5 +984,43 @@ impl Message {
             }
         }
         Ok(())
+    }
+}
+
+/// Request lines as Kamailio 5.6.3 reads them.
+#[cfg(test)]
+mod kamailio_first_line {
+    use super::Message;
+    use bytes::Bytes;
+
+    fn msg(first: &str) -> Result<Message, crate::ParseError> {
+        let m = format!(
+            "{first}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n\
+             To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        Message::parse(Bytes::from(m))
+    }
+
+    #[test]
+    fn blanks_methods_and_uris() {
+        let m = msg("  \t\r\nOPTIONS sip:a@x SIP/2.0").unwrap();
+        assert_eq!(m.method_bytes(), b"OPTIONS");
+        assert_eq!(
+            msg("O>T;\"IONS sip:a@x SIP/2.0").unwrap().method_bytes(),
+            b"O>T;\"IONS"
+        );
+        let m = msg("OPTIONS sip:a@x   SIP/2.0").unwrap();
+        assert_eq!(m.ruri_bytes(), b"sip:a@x");
+        assert_eq!(m.version(), b"SIP/2.0");
+        assert_eq!(msg("OPTIONS  SIP/2.0").unwrap().ruri_bytes(), b"");
+        for bad in [
+            "OPTIONS  sip:a@x SIP/2.0",
+            "OPTIONS sip:a b@x SIP/2.0",
+            "OPTIONS\tsip:a@x\tSIP/2.0",
+            "OPTIONS sip:a@x SIP/2.0 x",
+            "OPTIONS sip:a@x",
+        ] {
+            assert!(msg(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -47,6 +47,35 @@ fn whole_param(b: &[u8], p: &params::RawParam, end: usize) -> Span {
     Span::new(start, stop)
 }
 
+/// Where a trailing comment starts: `(text)` (nested parentheses allowed)
+/// ending the value at `end`, after blanks that follow position `from`.
+fn comment_start(b: &[u8], from: usize, end: usize) -> Option<usize> {
+    if end == 0 || b.get(end - 1) != Some(&b')') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut k = end;
+    while k > from {
+        k -= 1;
+        match b[k] {
+            b')' => depth += 1,
+            b'(' => {
+                depth -= 1;
+                if depth == 0 {
+                    // the comment must follow a blank
+                    let mut s = k;
+                    while s > from && matches!(b[s - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                        s -= 1;
+                    }
+                    return (s < k).then_some(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn token_end(b: &[u8], mut i: usize, end: usize) -> usize {
     while i < end && b.get(i).is_some_and(|&c| is_token(c)) {
         i += 1;
@@ -71,16 +100,17 @@ impl Via {
         i = token_end(b, i, end);
         let protocol = Span::new(ps, i);
         i = params::skip_lws(b, i, end);
-        if protocol.is_empty() || b.get(i) != Some(&b'/') {
-            return Err(bad("expected protocol name and '/'"));
+        // Kamailio's Via parser knows SIP/2.0 only (any case)
+        if !protocol.get(b).eq_ignore_ascii_case(b"SIP") || b.get(i) != Some(&b'/') {
+            return Err(bad("expected `SIP/`"));
         }
         i = params::skip_lws(b, i + 1, end);
         let vs = i;
         i = token_end(b, i, end);
         let version = Span::new(vs, i);
         i = params::skip_lws(b, i, end);
-        if version.is_empty() || b.get(i) != Some(&b'/') {
-            return Err(bad("expected protocol version and '/'"));
+        if version.get(b) != b"2.0" || b.get(i) != Some(&b'/') {
+            return Err(bad("expected version 2.0 and '/'"));
         }
         i = params::skip_lws(b, i + 1, end);
         let ts = i;
@@ -133,9 +163,29 @@ impl Via {
         }
         // Empty values (`x=`, `rport=`) are taken, as Kamailio takes them;
         // only an empty branch is refused.
+        // Kamailio takes a comment after the parameters: `;branch=x (text)`
+        let end = comment_start(b, i, end).unwrap_or(end);
         let (ps, stop) = params::parse_raw(b, i, end, &[], params::Check::Names).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
+        }
+        // Kamailio refuses these without a value, and with an empty one as
+        // the last parameter (`;received=` at the end; `alias=` anywhere)
+        if let Some(last) = ps.len().checked_sub(1) {
+            for (n, p) in ps.iter().enumerate() {
+                let name = p.name.get(b);
+                let valued = [&b"received"[..], b"ttl", b"maddr", b"i"]
+                    .iter()
+                    .any(|k| name.eq_ignore_ascii_case(k));
+                let empty = p.value.is_some_and(|v| v.is_empty());
+                let alias = name.eq_ignore_ascii_case(b"alias");
+                if (valued && p.value.is_none())
+                    || (empty && alias)
+                    || (empty && valued && n == last)
+                {
+                    return Err(bad("parameter needs a value"));
+                }
+            }
         }
         let mut via = Via {
             protocol,
@@ -346,6 +396,42 @@ mod tests {
             b"SIP/2.0/UDP h junk",
         ] {
             assert!(Via::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
+        }
+    }
+}
+
+/// What Kamailio 5.6.3's Via parser takes and refuses beyond the grammar.
+#[cfg(test)]
+mod kamailio_gate {
+    use super::Via;
+
+    #[test]
+    fn versions_comments_and_empty_values() {
+        for ok in [
+            &b"sip/2.0/udp h:5060;branch=z9hG4bK1"[..],
+            b"Sip / 2.0 / Udp h;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1 (a comment)",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1 (a (nested) one)",
+            b"SIP/2.0/UDP h;received=;ttl=;maddr=;i=;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;rport=",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=",
+            b"SIP/2.0/UDP h;alias;branch=z9hG4bK1",
+        ] {
+            assert!(Via::parse(ok).is_ok(), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"SIP/1.0/UDP h;branch=z9hG4bK1"[..],
+            b"SIP/2.00/UDP h;branch=z9hG4bK1",
+            b"XIP/2.0/UDP h;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;received=",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;ttl",
+            b"SIP/2.0/UDP h;received;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;alias=;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h (c);branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1 (c) junk",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1 (open",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 }

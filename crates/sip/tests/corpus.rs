@@ -76,7 +76,6 @@ const KAMAILIO_GATE: &[&str] = &[
     "badaspec",
     "baddn",
     "escruri",
-    "badvers",
     "mismatch01",
     "mismatch02",
     "badbranch",
@@ -193,7 +192,8 @@ fn rfc4475_corpus() {
                     "{}",
                     c.name
                 );
-                // escruri, badvers, mismatch01/02: Kamailio runs the route for these
+                // escruri, mismatch01/02: Kamailio runs the route for these
+                // (badvers it drops: its Via is `SIP/7.0`, observed on 5.6.3)
                 // (the script decides, see KAMAILIO_GATE); the RFC check refuses them.
                 if c.name != "insuf" {
                     assert!(m.validate_rfc().is_err(), "{}", c.name);
