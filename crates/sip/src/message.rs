@@ -139,7 +139,7 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     let line = line.trim_ascii_end();
     let e = s + line.len();
     // As Kamailio reads it: the method is whatever comes before the first
-    // space, the URI what follows up to the next one (it may be empty), then
+    // space, the URI what follows up to the next blank (it may be empty), then
     // blanks and the version (`INVITE  SIP/2.0` has an empty URI; `INVITE
     // sip:a  SIP/2.0` is taken; `INVITE  sip:a SIP/2.0` is not).
     let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::StartLine("no space in start line"))?;
@@ -147,20 +147,21 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
     if method.is_empty() || method.iter().any(|&c| matches!(c, b'\t' | b'\r' | b'\n')) {
         return Err(ParseError::StartLine("no method before the first space"));
     }
-    let sp2 = memchr::memchr(b' ', &line[sp1 + 1..]).map_or(sp1, |p| sp1 + 1 + p);
+    let sp2 = memchr::memchr2(b' ', b'\t', &line[sp1 + 1..]).map_or(sp1, |p| sp1 + 1 + p);
     if sp2 == sp1 {
         return Err(ParseError::StartLine(
             "request line needs method, URI and version",
         ));
     }
-    let vs = sp2 + line[sp2..].iter().take_while(|&&c| c == b' ').count();
+    let vs = sp2
+        + line[sp2..]
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
     let version = &line[vs..];
     let http = is_http_version(version);
     if !http && !is_sip_version(version) {
         return Err(ParseError::StartLine("bad SIP version in request line"));
-    }
-    if line[sp1 + 1..sp2].contains(&b'\t') {
-        return Err(ParseError::StartLine("Request-URI with whitespace"));
     }
     if http {
         // An HTTP request (`GET /path HTTP/1.1`): the target need not be a URI
@@ -1009,6 +1010,7 @@ mod kamailio_first_line {
             msg("O>T;\"IONS sip:a@x SIP/2.0").unwrap().method_bytes(),
             b"O>T;\"IONS"
         );
+        assert!(msg("OPTIONS sip:a@x\tSIP/2.0").is_ok());
         let m = msg("OPTIONS sip:a@x   SIP/2.0").unwrap();
         assert_eq!(m.ruri_bytes(), b"sip:a@x");
         assert_eq!(m.version(), b"SIP/2.0");

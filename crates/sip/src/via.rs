@@ -132,9 +132,15 @@ impl Via {
                 .ok_or(bad("unterminated IPv6 reference"))?;
             i += close + 1;
         } else {
+            // any byte up to a delimiter, as Kamailio's Via parser reads
+            // the host (`a_b`, `x@y`, `12>.0.0.1` pass; `a(b` does not)
             while i < end
-                && b.get(i)
-                    .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+                && b.get(i).is_some_and(|&c| {
+                    !matches!(
+                        c,
+                        b' ' | b'\t' | b'\r' | b'\n' | b':' | b';' | b',' | b'(' | b')' | b'['
+                    )
+                })
             {
                 i += 1;
             }
@@ -168,6 +174,14 @@ impl Via {
         let (ps, stop) = params::parse_raw(b, i, end, &[], params::Check::Names).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
+        }
+        // an unquoted value holding `=` or `"` is refused (Kamailio)
+        for p in &ps {
+            if let Some(v) = p.value.map(|v| v.get(b)) {
+                if !v.starts_with(b"\"") && v.iter().any(|&c| c == b'=' || c == b'"') {
+                    return Err(bad("`=` or `\"` in a parameter value"));
+                }
+            }
         }
         // Kamailio refuses these without a value, and with an empty one as
         // the last parameter (`;received=` at the end; `alias=` anywhere)
@@ -416,6 +430,8 @@ mod kamailio_gate {
             b"SIP/2.0/UDP h;branch=z9hG4bK1;rport=",
             b"SIP/2.0/UDP h;branch=z9hG4bK1;x=",
             b"SIP/2.0/UDP h;alias;branch=z9hG4bK1",
+            b"SIP/2.0/UDP a@b_c:5060;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a=b\"",
         ] {
             assert!(Via::parse(ok).is_ok(), "{}", String::from_utf8_lossy(ok));
         }
@@ -430,6 +446,9 @@ mod kamailio_gate {
             b"SIP/2.0/UDP h (c);branch=z9hG4bK1",
             b"SIP/2.0/UDP h;branch=z9hG4bK1 (c) junk",
             b"SIP/2.0/UDP h;branch=z9hG4bK1 (open",
+            b"SIP/2.0/UDP a(b;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1=x",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=a\"b",
         ] {
             assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
