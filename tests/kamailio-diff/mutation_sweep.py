@@ -43,7 +43,7 @@ COMPACT = {"Via": "v", "From": "f", "To": "t", "Call-ID": "i", "Contact": "m", "
 def mutate(rnd, i):
     lines = [l.format(i=i) for l in BASE]
     body, sep = "", "\r\n"
-    k = rnd.randrange(20)
+    k = rnd.randrange(23)
     pick = lambda: rnd.randrange(1, len(lines))
     if k == 0:
         del lines[pick()]
@@ -89,7 +89,19 @@ def mutate(rnd, i):
         lines[0] = rnd.choice(["\r\n", "  ", "\t"]) + lines[0]
     elif k == 18:
         lines[4] = "Call-ID: " + rnd.choice(["", "a b", "x@y@z"])
-    return (sep.join(lines) + sep + sep + body).encode("latin-1")
+    elif k == 19:  # a second Via line, maybe broken
+        lines.insert(2, "Via: " + rnd.choice(["SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx", "SIP/2.0/UDP", "garbage", "SIP/1.0/UDP 10.0.0.1", "SIP/2.0/UDP 10.0.0.1;received="]))
+    elif k == 20:  # any byte of the header section changed
+        j = pick()
+        l = list(lines[j])
+        l[rnd.randrange(len(l))] = chr(rnd.randrange(1, 256))
+        lines[j] = "".join(l)
+    elif k == 21:  # Contact / Route / Record-Route values
+        lines.insert(pick(), rnd.choice(["Contact: *", "Contact: <sip:a@b>;expires=abc", "Contact: <sip:a@b>, <sip:c@d>", "Contact: <>", "Route: <sip:10.0.0.1;lr>", "Route: garbage", "Record-Route: <sip:a@b;lr>, <sip:c@d>", "Contact: \"x\" <sip:a@b"]))
+    out = (sep.join(lines) + sep + sep + body).encode("latin-1")
+    if k == 22:  # cut anywhere after the first line
+        out = out[: rnd.randrange(len(lines[0]) + 2, len(out))]
+    return out
 
 
 def run(binary, msgs, cfg):

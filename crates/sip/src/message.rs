@@ -513,14 +513,35 @@ impl Message {
 
     /// Whether Kamailio's full header parse (what building a reply or a
     /// transaction runs) succeeds: the Content-Length is valid and given
-    /// once, and To, From, Call-ID, CSeq and Max-Forwards each appear at
-    /// most once (compact forms count).
+    /// once, To, From, Call-ID, CSeq and Max-Forwards each appear at most
+    /// once (compact forms count), every Via, To and CSeq parses, and the
+    /// last header has its line end (a cut datagram fails). Observed on
+    /// 5.6.3: the route runs, `sl_send_reply` fails.
     pub fn headers_parse_ok(&self) -> bool {
         if !self.content_length_ok() {
             return false;
         }
+        let b: &[u8] = &self.buf;
+        // (a header's line span runs through its line end)
+        let cut = !self.terminated
+            && self.headers.last().is_some_and(|h| {
+                let e = h.line.e as usize;
+                e == 0 || b.get(e - 1) != Some(&b'\n')
+            });
+        if cut {
+            return false;
+        }
         let mut seen = 0u8;
         for h in &self.headers {
+            let parses = match h.kind {
+                HeaderKind::Via => self.vias_in(self.href(h)).all(|v| v.is_ok()),
+                HeaderKind::To => crate::nameaddr::LooseNameAddr::split(h.value.get(b)).is_some(),
+                HeaderKind::CSeq => cseq_has_two_tokens(h.value.get(b)),
+                _ => true,
+            };
+            if !parses {
+                return false;
+            }
             let bit = match h.kind {
                 HeaderKind::To => 1,
                 HeaderKind::From => 2,
@@ -907,6 +928,14 @@ impl Message {
                 HeaderKind::CallId => 4,
                 HeaderKind::CSeq => 8,
                 HeaderKind::MaxForwards => 16,
+                // a later Via header read before the required ones are all
+                // seen is parsed too (every value)
+                HeaderKind::Via if seen & VIA != 0 => {
+                    if !self.vias_in(self.href(h)).all(|v| v.is_ok()) {
+                        return Err(ParseError::BadHeader("Via", "a Via does not parse"));
+                    }
+                    continue;
+                }
                 HeaderKind::Via => {
                     // The first Via header is parsed whole, every value of it.
                     // (the first value through the cached `via1`: it is

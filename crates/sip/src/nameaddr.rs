@@ -222,8 +222,8 @@ mod tests {
 /// for the message to be taken at all. Observed on Kamailio 5.6.3:
 /// - display: a quoted string (backslash escapes) or words with no `"` or
 ///   `;`, then `<uri>`; spaces inside `<` `>` around the URI are dropped, in
-///   it none, nor `"` or `<`, and it is not empty;
-/// - a bare URI ends at a blank or `;` and holds no `"`, `<` or `>`;
+///   it none, nor `"`, `<` or a backslash, and it is not empty;
+/// - a bare URI ends at a blank or `;` and holds no `"`, `<`, `>` or backslash;
 /// - parameters: `;name[=value]` with blanks around the parts; the value a
 ///   quoted string (ending at the next `"`, no escapes: the quotes are not
 ///   part of it) or text without blanks, `;`, `"`, a backslash or `=`; an empty
@@ -278,7 +278,7 @@ impl<'a> LooseNameAddr<'a> {
                 .position(|&c| is_blank(c) || c == b';')
                 .map_or(end, |p| start + p);
             let uri = &v[start..stop];
-            if uri.iter().any(|&c| matches!(c, b'"' | b'<' | b'>')) {
+            if uri.iter().any(|&c| matches!(c, b'"' | b'<' | b'>' | b'\\')) {
                 return None;
             }
             (None, uri, stop)
@@ -313,7 +313,7 @@ fn angle_uri(v: &[u8], l: usize) -> Option<(&[u8], usize)> {
         if is_blank(c) || c == b'>' {
             break;
         }
-        if c == b'"' || c == b'<' {
+        if matches!(c, b'"' | b'<' | b'\\') {
             return None;
         }
         ue += 1;
@@ -336,7 +336,14 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
         }
         i = skip_blanks(v, i + 1);
         let ns = i;
-        while v.get(i).copied().is_some_and(crate::scan::is_token) {
+        // a name is any bytes up to a blank, `=` or `;` (`"` refuses it)
+        while let Some(&c) = v.get(i) {
+            if is_blank(c) || c == b'=' || c == b';' {
+                break;
+            }
+            if c == b'"' {
+                return None;
+            }
             i += 1;
         }
         if i == ns {
@@ -448,6 +455,7 @@ mod loose_tests {
             "<sip:a@x>;\"q\"=1",
             "<sip:a@x>;tag=a=b",
             "<sip:a@x>;tag=a\\b",
+            "<sip:b@ex\\mple.com>;tag=1",
             "<sip:a@x>;tag=a;b=\"c\\\"d\"",
             "<sip:a@x>;x=\"unterminated",
             "<sip:a@x> junk",

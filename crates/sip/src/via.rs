@@ -114,7 +114,13 @@ impl Via {
         }
         i = params::skip_lws(b, i + 1, end);
         let ts = i;
-        i = token_end(b, i, end);
+        // any transport name up to a blank (Kamailio: an unknown one is taken)
+        while i < end
+            && b.get(i)
+                .is_some_and(|&c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b','))
+        {
+            i += 1;
+        }
         let transport = Span::new(ts, i);
         if transport.is_empty() {
             return Err(bad("missing transport"));

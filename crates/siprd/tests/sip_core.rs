@@ -331,6 +331,64 @@ request_route {
     );
 }
 
+/// A broken Via line read before the required headers drops the message;
+/// a broken one after them, or a datagram cut inside its last header, lets
+/// the route run but no reply can be built (Kamailio 5.6.3).
+#[test]
+fn later_vias_and_cut_datagrams_as_kamailio() {
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "xlog.so"
+request_route {
+    xlog("L_ERR", "ROUTE RAN $ci\n");
+    if (!sl_send_reply("200", "OK")) { xlog("L_ERR", "REPLY FAILED $ci\n"); }
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let via = format!("Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-v", c.port());
+    let head = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n";
+    let rest = "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 7 OPTIONS\r\n";
+    // a second Via that does not parse, before From/To/Call-ID/CSeq: dropped
+    c.send(
+        s.udp_addr(),
+        &format!("{head}{via}1\r\nVia: SIP/2.0/UDP\r\n{rest}Call-ID: early\r\n\r\n"),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    // after them: the route runs, the reply cannot be built
+    c.send(
+        s.udp_addr(),
+        &format!("{head}{via}2\r\n{rest}Call-ID: late\r\nVia: garbage\r\n\r\n"),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    assert!(
+        s.wait_log("REPLY FAILED late", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    // cut inside its last header (no line end)
+    c.send(
+        s.udp_addr(),
+        &format!("{head}{via}3\r\n{rest}Call-ID: cut\r\nContact: <sip:a@1"),
+    );
+    c.expect_silence(Duration::from_millis(300));
+    assert!(
+        s.wait_log("REPLY FAILED cut", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    assert_eq!(s.count_log("ROUTE RAN early"), 0, "{}", s.log());
+    // ending in a line end without the empty line is fine
+    let r = c.request(
+        s.udp_addr(),
+        &format!("{head}{via}4\r\n{rest}Call-ID: open\r\nContent-Length: 0\r\n"),
+    );
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+}
+
 #[test]
 fn ack_runs_the_route_but_gets_no_reply() {
     let s = start();

@@ -180,10 +180,10 @@ pub fn send_stateless_code(state: &SlState, ctx: &mut Ctx, given: i32, reason: &
         return 1;
     }
     // Kamailio parses every header to build a reply: a bad or repeated
-    // Content-Length, or a second To/From/Call-ID/CSeq/Max-Forwards, makes
-    // that fail, and nothing is sent
+    // Content-Length, a second To/From/Call-ID/CSeq/Max-Forwards, a Via that
+    // does not parse or a cut last header makes that fail: nothing is sent
     if !ctx.msg.headers_parse_ok() {
-        tracing::error!("cannot build the reply: bad Content-Length or duplicate header");
+        tracing::error!("cannot build the reply: a header of the request does not parse");
         return -1;
     }
     let tag = to_tag(&state.tag_prefix, ctx);

@@ -574,9 +574,7 @@ fn newtran(st: &Arc<TmState>, ctx: &mut Ctx) -> i32 {
     }
     // as Kamailio, whose full header parse fails on these
     if !ctx.msg.headers_parse_ok() {
-        tracing::error!(
-            "t_newtran: bad Content-Length or duplicate To/From/Call-ID/CSeq/Max-Forwards"
-        );
+        tracing::error!("t_newtran: a header of the request does not parse");
         return -400;
     }
     let Some(dest) = crate::forward::reply_dest(ctx) else {
