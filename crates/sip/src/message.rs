@@ -533,9 +533,16 @@ impl Message {
         }
         let mut seen = 0u8;
         for h in &self.headers {
+            // (the first Via and To lines were checked on receipt:
+            // `validate_required`; a second To fails below anyway)
             let parses = match h.kind {
+                HeaderKind::Via if seen & 32 == 0 => {
+                    seen |= 32;
+                    true
+                }
                 HeaderKind::Via => self.vias_in(self.href(h)).all(|v| v.is_ok()),
-                HeaderKind::To => crate::nameaddr::LooseNameAddr::split(h.value.get(b)).is_some(),
+                HeaderKind::To if seen & 1 == 0 => true,
+                HeaderKind::To => false,
                 HeaderKind::CSeq => cseq_has_two_tokens(h.value.get(b)),
                 _ => true,
             };
