@@ -12,8 +12,9 @@ pub enum ParseError {
     TooLarge,
     /// The request or status line is malformed; the text says how.
     StartLine(&'static str),
-    /// A header line has no colon (Kamailio drops such messages).
-    MissingColon { offset: u32 },
+    /// A header line has no colon or a bad name, and a required header is
+    /// not before it (Kamailio drops such messages).
+    BadHeaderLine { offset: u32 },
     /// A required header is missing (its canonical name).
     MissingHeader(&'static str),
     /// The named header is not present (typed accessor on an absent header).
@@ -34,8 +35,11 @@ impl fmt::Display for ParseError {
             ParseError::Empty => f.write_str("empty message"),
             ParseError::TooLarge => f.write_str("message larger than 4 GiB"),
             ParseError::StartLine(w) => write!(f, "bad start line: {w}"),
-            ParseError::MissingColon { offset } => {
-                write!(f, "header line without colon at offset {offset}")
+            ParseError::BadHeaderLine { offset } => {
+                write!(
+                    f,
+                    "unusable header line (no colon or a bad name) at offset {offset}"
+                )
             }
             ParseError::MissingHeader(h) => write!(f, "missing required header {h}"),
             ParseError::NoHeader(h) => write!(f, "no {h} header"),

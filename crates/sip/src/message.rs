@@ -8,7 +8,7 @@ use crate::header::{HeaderKind, HeaderRef};
 use crate::method::Method;
 use crate::nameaddr::NameAddr;
 use crate::params::Span;
-use crate::scan::{is_token, phys_line, trim_range, CommaSplit, Lines};
+use crate::scan::{is_header_name_char, is_token, phys_line, trim_range, CommaSplit, Lines};
 use crate::uri::Uri;
 use crate::via::Via;
 use bytes::Bytes;
@@ -238,12 +238,17 @@ impl Message {
                 terminated = true;
                 break;
             }
-            // One forward scan: token characters, optional LWS, then the colon.
-            // Anything else (no colon, a non-token in the name, leading
+            // Kamailio's parser stops at the first unusable line: the headers
+            // after it do not exist for the script or for a reply.
+            if bad_line.is_some() {
+                continue;
+            }
+            // One forward scan: name characters, optional LWS, then the colon.
+            // Anything else (no colon, another byte in the name, leading
             // whitespace) makes the line unusable.
             let (ns, line_end) = (line.start, line.end);
             let mut i = ns;
-            while i < line_end && b.get(i).is_some_and(|&c| is_token(c)) {
+            while i < line_end && b.get(i).is_some_and(|&c| is_header_name_char(c)) {
                 i += 1;
             }
             let ne = i;
@@ -512,13 +517,13 @@ impl Message {
     }
 
     /// Whether Kamailio's full header parse (what building a reply or a
-    /// transaction runs) succeeds: the Content-Length is valid and given
+    /// transaction runs) succeeds: no header line is unusable, the Content-Length is valid and given
     /// once, To, From, Call-ID, CSeq and Max-Forwards each appear at most
     /// once (compact forms count), every Via, To and CSeq parses, and the
     /// last header has its line end (a cut datagram fails). Observed on
     /// 5.6.3: the route runs, `sl_send_reply` fails.
     pub fn headers_parse_ok(&self) -> bool {
-        if !self.content_length_ok() {
+        if self.bad_line.is_some() || !self.content_length_ok() {
             return false;
         }
         let b: &[u8] = &self.buf;
@@ -881,13 +886,13 @@ impl Message {
 
     // ---- validation -------------------------------------------------------------
 
-    /// Kamailio's gate before any route runs: every header line has a colon (and a token
-    /// name), and Via, From, To, Call-ID and CSeq are present. A bad CSeq value, a wrong
-    /// Content-Length or an unknown method are *not* errors here.
+    /// Kamailio's gate before any route runs: Via, From, To, Call-ID and CSeq
+    /// are present before any unusable header line (one without a colon or
+    /// with a bad name: the headers after it are not read). A bad CSeq value,
+    /// a wrong Content-Length or an unknown method are *not* errors here; an
+    /// unusable line after the required headers fails replies later
+    /// ([`Message::headers_parse_ok`]).
     pub fn validate_required(&self) -> Result<(), ParseError> {
-        if let Some(off) = self.bad_line {
-            return Err(ParseError::MissingColon { offset: off });
-        }
         for (k, n) in [
             (HeaderKind::Via, "Via"),
             (HeaderKind::From, "From"),
@@ -896,7 +901,10 @@ impl Message {
             (HeaderKind::CSeq, "CSeq"),
         ] {
             if !self.headers.iter().any(|h| h.kind == k) {
-                return Err(ParseError::MissingHeader(n));
+                return Err(match self.bad_line {
+                    Some(offset) => ParseError::BadHeaderLine { offset },
+                    None => ParseError::MissingHeader(n),
+                });
             }
         }
         // Kamailio parses CSeq when it reads the headers: two tokens (the

@@ -69,7 +69,7 @@ pub(crate) fn eq_lowercase(s: &[u8], lower: &[u8]) -> bool {
     lower8(xw) == yw
 }
 
-/// RFC 3261 `token` characters, as a table: the header scan tests every name byte.
+/// RFC 3261 `token` characters, as a table.
 const TOKEN: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
@@ -84,6 +84,26 @@ const TOKEN: [bool; 256] = {
     }
     t
 };
+
+/// Header name bytes Kamailio 5.6 reads (probed byte by byte): letters,
+/// digits and `-._+~`. A line whose name has another byte (RFC 3261 tokens
+/// such as `!` or `` ` `` included) is unusable to it.
+const HEADER_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'+' | b'~');
+        c += 1;
+    }
+    t
+};
+
+/// A byte Kamailio accepts in a header name.
+#[inline]
+pub(crate) fn is_header_name_char(b: u8) -> bool {
+    HEADER_NAME[b as usize]
+}
 
 /// RFC 3261 `token` character.
 #[inline]

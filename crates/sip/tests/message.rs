@@ -218,7 +218,7 @@ fn refusals() {
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nNoColonHere\r\n\r\n");
     assert_eq!(
         m.validate_required(),
-        Err(ParseError::MissingColon { offset: 45 })
+        Err(ParseError::BadHeaderLine { offset: 45 })
     );
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCSeq: 1 OPTIONS\r\n\r\n");
     assert_eq!(
@@ -235,6 +235,43 @@ fn refusals() {
     let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\nabc");
     assert!(m.content_length().is_err());
     assert_eq!(m.body(), b"abc");
+}
+
+/// Kamailio stops reading at the first header line it cannot use: the
+/// headers after it do not exist; before the required ones that drops the
+/// message, after them only the full parse (replies, transactions) fails.
+#[test]
+fn unusable_header_lines() {
+    let base = |extra: &str| {
+        msg(format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nf: <sip:a@b>;tag=1\r\nt: <sip:a@b>\r\ni: x\r\nCSeq: 1 OPTIONS\r\n{extra}X-After: 1\r\n\r\n"
+        )
+        .as_bytes())
+    };
+    for bad in [
+        "X!y: 1\r\n",
+        "X`y: 1\r\n",
+        "X y: 1\r\n",
+        "Xy\r\n",
+        "X\u{e9}y: 1\r\n",
+    ] {
+        let m = base(bad);
+        assert!(m.validate_required().is_ok(), "{bad:?}");
+        assert!(m.has_bad_header_line(), "{bad:?}");
+        assert!(!m.headers_parse_ok(), "{bad:?}");
+        assert_eq!(m.header_by_name(b"X-After"), None, "{bad:?}");
+    }
+    let m = base("X.a_b+c~d-9 : 1\r\n");
+    assert!(!m.has_bad_header_line());
+    assert!(m.headers_parse_ok());
+    assert_eq!(m.header_by_name(b"x.a_b+c~d-9"), Some(&b"1"[..]));
+    assert_eq!(m.header_by_name(b"X-After"), Some(&b"1"[..]));
+    // before a required header: that header is not there
+    let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nX!y: 1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:a@b>\r\ni: x\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    assert_eq!(
+        m.validate_required(),
+        Err(ParseError::BadHeaderLine { offset: 45 })
+    );
 }
 
 #[test]

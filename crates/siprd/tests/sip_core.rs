@@ -384,6 +384,86 @@ request_route {
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
 }
 
+/// A header line Kamailio cannot read (a name byte outside letters, digits
+/// and `-._+~`, or no colon) before the required headers drops the message;
+/// after them the route runs without the headers from that line on, `$hdr`
+/// and `$rb` read null, and neither a reply nor a transaction can be made
+/// (Kamailio 5.6.3).
+#[test]
+fn unusable_header_lines_as_kamailio() {
+    let s = Siprd::start(
+        r#"
+listen=udp:127.0.0.1:0
+loadmodule "pv.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "xlog.so"
+request_route {
+    xlog("L_ERR", "ROUTE RAN $ci ua=$ua cl=$cl xa=$hdr(X-A) n=$hdrc(X-A) rb=$rb\n");
+    if ($rU == "tm") {
+        if (!t_newtran()) { xlog("L_ERR", "NO TRANSACTION $ci\n"); }
+        exit;
+    }
+    if (!sl_send_reply("200", "OK")) { xlog("L_ERR", "REPLY FAILED $ci\n"); }
+}
+"#,
+    );
+    let c = UdpClient::new();
+    let msg = |user: &str, id: &str, before: &str, after: &str| {
+        format!(
+            "OPTIONS sip:{user}@127.0.0.1 SIP/2.0\r\n{before}\
+             Via: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-{id}\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: {id}\r\nCSeq: 7 OPTIONS\r\n\
+             User-Agent: ua1\r\nX-A: a1\r\n{after}Max-Forwards: 70\r\nContent-Length: 3\r\n\r\nabc",
+            c.port()
+        )
+    };
+    // RFC 3261 allows `!` and a backquote in a token; Kamailio does not
+    for (n, bad) in ["X!o: 1\r\n", "Max-Fo`wards: 70\r\n", "No colon\r\n"]
+        .iter()
+        .enumerate()
+    {
+        c.send(s.udp_addr(), &msg("x", &format!("early{n}"), bad, ""));
+        c.expect_silence(Duration::from_millis(200));
+        let id = format!("late{n}");
+        c.send(s.udp_addr(), &msg("x", &id, "", bad));
+        c.expect_silence(Duration::from_millis(200));
+        assert!(
+            s.wait_log(&format!("REPLY FAILED {id}"), Duration::from_secs(2)),
+            "{}",
+            s.log()
+        );
+        assert_eq!(
+            s.count_log(&format!("ROUTE RAN early{n}")),
+            0,
+            "{}",
+            s.log()
+        );
+    }
+    // headers before the line are read by name, not through $hdr
+    assert!(
+        s.wait_log(
+            "ROUTE RAN late0 ua=ua1 cl=<null> xa=<null> n=0 rb=<null>",
+            Duration::from_secs(1)
+        ),
+        "{}",
+        s.log()
+    );
+    c.send(s.udp_addr(), &msg("tm", "tm1", "", "X!o: 1\r\n"));
+    assert!(
+        s.wait_log("NO TRANSACTION tm1", Duration::from_secs(2)),
+        "{}",
+        s.log()
+    );
+    // the name bytes Kamailio takes
+    let r = c.request(s.udp_addr(), &msg("x", "fine", "", "X.a_b+c~d-9: 1\r\n"));
+    assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    assert!(s.wait_log(
+        "ROUTE RAN fine ua=ua1 cl=3 xa=a1 n=1 rb=abc",
+        Duration::from_secs(1)
+    ));
+}
+
 #[test]
 fn ack_runs_the_route_but_gets_no_reply() {
     let s = start();

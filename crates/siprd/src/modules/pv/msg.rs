@@ -459,7 +459,8 @@ impl Simple {
             BodySize => Value::Int(received_body(msg).len() as i32),
             // Data without any header line (nosip) has no body at all: null,
             // as Kamailio (a SIP message with an empty body reads "").
-            Body if msg.header_lines() == 0 => Value::Null,
+            // (the body is found past the last header: an unusable line hides it)
+            Body if msg.header_lines() == 0 || msg.has_bad_header_line() => Value::Null,
             Body => bytes_of(ctx, received_body(msg)),
             UserAgent => opt(ctx, msg.header_by_name(b"User-Agent")),
             Contact => opt(ctx, msg.header_by_name(b"Contact")),
@@ -999,6 +1000,15 @@ impl PvImpl<Ctx> for Header {
     }
     fn get(&self, ctx: &mut Ctx, idx: PvIndex) -> Value {
         let msg = &ctx.msg;
+        // Kamailio reads every header first: an unusable header line
+        // anywhere leaves $hdr null and $hdrc 0
+        if msg.has_bad_header_line() {
+            return if self.count {
+                Value::Int(0)
+            } else {
+                Value::Null
+            };
+        }
         if self.count {
             return Value::Int(msg.header_count(&self.name) as i32);
         }
@@ -1172,7 +1182,10 @@ impl PvImpl<Ctx> for HeaderList {
             };
         };
         let kind = HflKind::of(&name);
-        if kind == HflKind::Other || (idx == PvIndex::All && !self.count) {
+        if kind == HflKind::Other
+            || (idx == PvIndex::All && !self.count)
+            || ctx.msg.has_bad_header_line()
+        {
             let h = Header {
                 name,
                 count: self.count,
