@@ -237,22 +237,15 @@ pub struct LooseNameAddr<'a> {
 }
 
 /// Blanks between the parts of a From/To value (a folded line too).
-fn is_blank(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn skip_blanks(v: &[u8], mut i: usize) -> usize {
-    while v.get(i).copied().is_some_and(is_blank) {
-        i += 1;
-    }
-    i
+fn skip_blanks(v: &[u8], i: usize) -> usize {
+    params::skip_lws(v, i, v.len())
 }
 
 impl<'a> LooseNameAddr<'a> {
     /// None when the value does not have that shape.
     pub fn split(v: &'a [u8]) -> Option<LooseNameAddr<'a>> {
         let mut end = v.len();
-        while end > 0 && is_blank(v[end - 1]) {
+        while end > 0 && is_lws(v[end - 1]) {
             end -= 1;
         }
         let v = &v[..end];
@@ -261,7 +254,7 @@ impl<'a> LooseNameAddr<'a> {
             return None;
         }
         let (display, uri, after) = if v[start] == b'"' {
-            let close = quoted_end_escaped(v, start)?;
+            let close = params::quoted_end(v, start, v.len())?;
             let l = skip_blanks(v, close);
             let (uri, after) = angle_uri(v, l)?;
             (Some(&v[start..close]), uri, after)
@@ -275,7 +268,7 @@ impl<'a> LooseNameAddr<'a> {
         } else {
             let stop = v[start..]
                 .iter()
-                .position(|&c| is_blank(c) || c == b';')
+                .position(|&c| is_lws(c) || c == b';')
                 .map_or(end, |p| start + p);
             let uri = &v[start..stop];
             if uri.iter().any(|&c| matches!(c, b'"' | b'<' | b'>' | b'\\')) {
@@ -283,23 +276,26 @@ impl<'a> LooseNameAddr<'a> {
             }
             (None, uri, stop)
         };
+        // Kamailio's To parser stops at a NUL byte before the parameters
+        // (one escaped in a quoted display name is taken: RFC 4475 intmeth)
+        if uri.contains(&0) || display.is_some_and(has_unescaped_nul) {
+            return None;
+        }
         let tag = tag_param(v, after)?;
         Some(LooseNameAddr { display, uri, tag })
     }
 }
 
-/// The index after the closing quote of the quoted string at `at`
-/// (backslash escapes a character).
-fn quoted_end_escaped(v: &[u8], at: usize) -> Option<usize> {
-    let mut i = at + 1;
-    while i < v.len() {
-        match v[i] {
+fn has_unescaped_nul(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        match c {
+            0 => return true,
             b'\\' => i += 2,
-            b'"' => return Some(i + 1),
             _ => i += 1,
         }
     }
-    None
+    false
 }
 
 /// `<uri>` at `l`: the URI (blanks around it dropped) and the index after `>`.
@@ -310,7 +306,7 @@ fn angle_uri(v: &[u8], l: usize) -> Option<(&[u8], usize)> {
     let us = skip_blanks(v, l + 1);
     let mut ue = us;
     while let Some(&c) = v.get(ue) {
-        if is_blank(c) || c == b'>' {
+        if is_lws(c) || c == b'>' {
             break;
         }
         if matches!(c, b'"' | b'<' | b'\\') {
@@ -338,7 +334,7 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
         let ns = i;
         // a name is any bytes up to a blank, `=` or `;` (`"` refuses it)
         while let Some(&c) = v.get(i) {
-            if is_blank(c) || c == b'=' || c == b';' {
+            if is_lws(c) || c == b'=' || c == b';' {
                 break;
             }
             if c == b'"' {
@@ -361,7 +357,7 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
             } else {
                 let vs = i;
                 while let Some(&c) = v.get(i) {
-                    if is_blank(c) || c == b';' {
+                    if is_lws(c) || c == b';' {
                         break;
                     }
                     if matches!(c, b'"' | b'\\' | b'=') {
@@ -401,6 +397,12 @@ mod loose_tests {
         assert!(LooseNameAddr::split(b"<a@b").is_none());
         assert!(LooseNameAddr::split(b"\"open <a@b>").is_none());
         assert!(LooseNameAddr::split(b"  ").is_none());
+        // a NUL before the parameters ends Kamailio's parse, unless escaped
+        // in a quoted display name
+        assert!(LooseNameAddr::split(b"<sip:a\0b@h>").is_none());
+        assert!(LooseNameAddr::split(b"\"a\0b\" <sip:a@h>").is_none());
+        assert!(LooseNameAddr::split(b"\"a\\\0b\" <sip:a@h>").is_some());
+        assert!(LooseNameAddr::split(b"<sip:a@h>;x=\0").is_some());
     }
 
     /// Values and what Kamailio 5.6.3 reads from them (its To parser).

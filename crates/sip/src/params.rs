@@ -81,6 +81,10 @@ pub(crate) enum Check {
     Names,
     /// Empty names and `name=` without value (name-addr).
     NamesAndValues,
+    /// As [`Check::Names`], with quoted values read as Kamailio's Via parser
+    /// reads them: the next quote closes (no backslash escape), and an
+    /// unclosed quote runs to the end, ending the list.
+    Via,
 }
 
 /// Parses `;a=b;c` starting at `i` (which must be `;` or `end`/a stop byte).
@@ -125,7 +129,18 @@ pub(crate) fn parse_raw(
         if j < end && buf.get(j) == Some(&b'=') {
             let vs = skip_lws(buf, j + 1, end);
             let mut k = vs;
-            if buf.get(k) == Some(&b'"') && k < end {
+            if buf.get(k) == Some(&b'"') && k < end && check == Check::Via {
+                match buf.get(k + 1..end).and_then(|r| memchr::memchr(b'"', r)) {
+                    Some(q) => k += q + 2,
+                    None => {
+                        out.push(RawParam {
+                            name,
+                            value: Some(Span::new(vs, end)),
+                        });
+                        return Ok((out, end));
+                    }
+                }
+            } else if buf.get(k) == Some(&b'"') && k < end {
                 k = quoted_end(buf, k, end).ok_or("unterminated quoted parameter value")?;
             } else {
                 while k < end

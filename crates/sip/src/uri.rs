@@ -73,8 +73,13 @@ impl Uri {
         } else {
             Scheme::Other
         };
-        if b[colon + 1..].iter().any(|&c| c <= b' ' || c == 0x7f) {
-            return Err(bad("whitespace or control character in URI"));
+        // (other control bytes are taken where Kamailio takes them: in the
+        // user, password, parameters, headers and a host without user)
+        if b[colon + 1..]
+            .iter()
+            .any(|&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return Err(bad("whitespace in URI"));
         }
         let mut uri = Uri {
             scheme_kind: kind,
@@ -107,6 +112,9 @@ impl Uri {
                 }
                 // `tel:+1@x`: Kamailio takes what follows the `@` as the number
                 let num = memchr::memchr(b'@', &b[rest..semi]).map_or(rest, |i| rest + i + 1);
+                if b[num..semi].iter().any(|&c| matches!(c, b'[' | b']')) {
+                    return Err(bad("'[' or ']' in a telephone number"));
+                }
                 uri.user = Some(Span::new(num, semi));
                 uri.host = Span::new(semi, semi);
                 let (ps, _) =
@@ -176,8 +184,17 @@ impl Uri {
         if let Some(at) = memchr::memchr(b'@', &b[rest..]) {
             let at = rest + at;
             let ui = &b[rest..at];
+            // Kamailio's parser: brackets open an IPv6 host, never a user;
+            // a password ends at `:`, `;` or `?`
+            if ui.iter().any(|&c| matches!(c, b'[' | b']')) {
+                return Err(bad("'[' or ']' in the user part"));
+            }
             match memchr::memchr(b':', ui) {
                 Some(c) => {
+                    let password = &ui[c + 1..];
+                    if password.iter().any(|&c| matches!(c, b':' | b';' | b'?')) {
+                        return Err(bad("':', ';' or '?' in the password"));
+                    }
                     uri.user = Some(Span::new(rest, rest + c));
                     uri.password = Some(Span::new(rest + c + 1, at));
                 }
@@ -202,6 +219,12 @@ impl Uri {
                 return Err(bad("invalid IPv6 reference"));
             }
             i += close + 1;
+        } else if hp == rest {
+            // no user: Kamailio reads the host to a delimiter and does not
+            // check its bytes (`sip:h"x` has host `h"x`), brackets aside
+            while i < qmark && !matches!(b[i], b':' | b';' | b'[' | b']') {
+                i += 1;
+            }
         } else {
             while i < qmark && is_host_char(b[i]) {
                 i += 1;
@@ -453,6 +476,38 @@ mod tests {
             b"sip:a@b c",
             b"1sip:a",
             b"tel:",
+        ] {
+            assert!(Uri::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
+        }
+    }
+
+    /// Bytes Kamailio 5.6.3's URI parser takes and refuses (probed byte by
+    /// byte in the R-URI and From).
+    #[test]
+    fn odd_bytes_as_kamailio() {
+        let u = Uri::parse(b"sip:a\x01b:p\x7fq@h;x\x00y=1?h=\x1f").unwrap();
+        assert_eq!(u.user(), Some(&b"a\x01b"[..]));
+        assert_eq!(u.host(), b"h");
+        // no user: the host bytes are not checked
+        let u = Uri::parse(b"sip:h\"x!\x00:5060").unwrap();
+        assert_eq!(u.host(), b"h\"x!\x00");
+        assert_eq!(u.port(), Some(5060));
+        assert_eq!(
+            Uri::parse(b"tel:12\x073").unwrap().user(),
+            Some(&b"12\x073"[..])
+        );
+        for b in [
+            &b"sip:a[@h"[..],
+            b"sip:a]b@h",
+            b"sip:a:p[@h",
+            b"sip:a:p:q@h",
+            b"sip:a:p;q@h",
+            b"sip:a:p?q@h",
+            b"sip:a@h\x01x",
+            b"sip:a@h\"x",
+            b"sip:h]x",
+            b"tel:12[3",
+            b"sip:a\tb@h",
         ] {
             assert!(Uri::parse(b).is_err(), "{}", String::from_utf8_lossy(b));
         }

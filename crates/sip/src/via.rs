@@ -62,12 +62,13 @@ fn comment_start(b: &[u8], from: usize, end: usize) -> Option<usize> {
             b'(' => {
                 depth -= 1;
                 if depth == 0 {
-                    // the comment must follow a blank
+                    // the comment must follow a blank or a closing quote
                     let mut s = k;
-                    while s > from && matches!(b[s - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                    while s > from && crate::scan::is_lws(b[s - 1]) {
                         s -= 1;
                     }
-                    return (s < k).then_some(s);
+                    let after_quote = k > from && b[k - 1] == b'"';
+                    return (s < k || after_quote).then_some(s);
                 }
             }
             _ => {}
@@ -177,14 +178,26 @@ impl Via {
         // only an empty branch is refused.
         // Kamailio takes a comment after the parameters: `;branch=x (text)`
         let end = comment_start(b, i, end).unwrap_or(end);
-        let (ps, stop) = params::parse_raw(b, i, end, &[], params::Check::Names).map_err(bad)?;
+        let (ps, stop) = params::parse_raw(b, i, end, &[], params::Check::Via).map_err(bad)?;
         if stop != end {
             return Err(bad("junk after parameters"));
         }
-        // an unquoted value holding `=` or `"` is refused (Kamailio)
+        // What else Kamailio's Via parser refuses: a name starting with one
+        // of `():[]`, an unquoted value holding `=` or `"`, a comma inside
+        // quotes. (An unclosed quote runs to the end of the value.)
         for p in &ps {
+            if matches!(
+                p.name.get(b).first(),
+                Some(b'(' | b')' | b':' | b'[' | b']')
+            ) {
+                return Err(bad("parameter name starts with one of `():[]`"));
+            }
             if let Some(v) = p.value.map(|v| v.get(b)) {
-                if !v.starts_with(b"\"") && v.iter().any(|&c| c == b'=' || c == b'"') {
+                if v.starts_with(b"\"") {
+                    if v.contains(&b',') {
+                        return Err(bad("comma inside a quoted parameter value"));
+                    }
+                } else if v.iter().any(|&c| c == b'=' || c == b'"') {
                     return Err(bad("`=` or `\"` in a parameter value"));
                 }
             }
@@ -197,13 +210,20 @@ impl Via {
                 let valued = [&b"received"[..], b"ttl", b"maddr", b"i"]
                     .iter()
                     .any(|k| name.eq_ignore_ascii_case(k));
-                let empty = p.value.is_some_and(|v| v.is_empty());
+                let value = p.value.map(|v| v.get(b));
+                let empty = value.is_some_and(|v| v.is_empty());
+                let unclosed = value
+                    .is_some_and(|v| v.starts_with(b"\"") && (v.len() < 2 || !v.ends_with(b"\"")));
                 let alias = name.eq_ignore_ascii_case(b"alias");
+                let branch = name.eq_ignore_ascii_case(b"branch");
                 if (valued && p.value.is_none())
                     || (empty && alias)
                     || (empty && valued && n == last)
                 {
                     return Err(bad("parameter needs a value"));
+                }
+                if unclosed && (valued || alias || branch) {
+                    return Err(bad("unclosed quote"));
                 }
             }
         }
@@ -455,6 +475,41 @@ mod kamailio_gate {
             b"SIP/2.0/UDP a(b;branch=z9hG4bK1",
             b"SIP/2.0/UDP h;branch=z9hG4bK1=x",
             b"SIP/2.0/UDP h;branch=z9hG4bK1;x=a\"b",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn quoted_values_and_odd_names() {
+        // no backslash escape; an unclosed quote runs to the end and hides
+        // what follows (here `rport`)
+        let v = Via::parse(b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a\\\" ;rport").unwrap();
+        assert_eq!(v.param(b"x"), Some(Some(&b"\"a\\\""[..])));
+        assert_eq!(v.rport(), Some(None));
+        let v = Via::parse(b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a;rport").unwrap();
+        assert_eq!(v.param(b"x"), Some(Some(&b"\"a;rport"[..])));
+        assert_eq!(v.rport(), None);
+        for ok in [
+            &b"SIP/2.0/UDP h;branch=z9hG4bK1;comp=\"a"[..],
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a\"(c)",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x(y=1;<z>;@",
+        ] {
+            assert!(Via::parse(ok).is_ok(), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"SIP/2.0/UDP h;branch=\"z9hG4bK1"[..],
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;received=\"1.2.3.4",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;alias=\"a",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a,b\"",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a,b",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;x=\"a\"b",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;(c)",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;:y=1",
+            b"SIP/2.0/UDP h;[y;branch=z9hG4bK1",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1; ]y",
+            b"SIP/2.0/UDP h;branch=z9hG4bK1;)",
         ] {
             assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
