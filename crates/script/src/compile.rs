@@ -40,6 +40,12 @@ pub struct Outcome {
     pub dropped: bool,
     /// The script ended by `exit`, `drop` or a 0 return code.
     pub exited: bool,
+    /// The execution's value as Kamailio's core reads it: the `return`
+    /// value, else the last statement's value (a function's or route's
+    /// return code, 1 for an assignment or an `if` that took no branch),
+    /// 1 after `exit`, 0 after `drop` or a `return 0` in a sub-route. (Its
+    /// core drops a reply when its onreply_route gives 0 or less.)
+    pub value: i32,
 }
 
 /// A compiled route block.

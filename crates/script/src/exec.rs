@@ -48,6 +48,9 @@ pub struct ExecState {
     pub dropped: bool,
     /// Set when the script ended by `exit`, `drop` or a 0 return.
     pub exited: bool,
+    /// The execution's value when it ended early: 1 after `exit`, else 0
+    /// (`drop`, `return 0` in a sub-route, a function that ended it).
+    pub exit_value: i32,
     /// Where execution would continue after the current function call.
     pub cursor: Cursor,
     /// The current function call is a statement with another statement after
@@ -66,6 +69,7 @@ impl Default for ExecState {
             retcode: 1,
             dropped: false,
             exited: false,
+            exit_value: 0,
             cursor: Cursor {
                 block: BlockId(0),
                 next: 0,

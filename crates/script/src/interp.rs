@@ -211,6 +211,7 @@ impl<C: Host> Program<C> {
             st.route = Some(route);
             st.exited = false;
             st.dropped = false;
+            st.exit_value = 0;
             // `$rc` is 0 when an execution starts (Kamailio 5.6)
             st.retcode = 0;
         }
@@ -233,6 +234,7 @@ impl<C: Host> Program<C> {
             let st = ctx.exec_state();
             st.exited = false;
             st.dropped = false;
+            st.exit_value = 0;
             // the resumed rest of the block starts with `$rc` 0 (Kamailio 5.6)
             st.retcode = 0;
         }
@@ -242,6 +244,7 @@ impl<C: Host> Program<C> {
                 retcode: -1,
                 dropped: false,
                 exited: true,
+                value: -1,
             };
         }
         let flow = self.exec_block(ctx, cursor.block, cursor.next as usize, 0);
@@ -260,6 +263,11 @@ impl<C: Host> Program<C> {
 
     fn finish(&self, ctx: &mut C, flow: Flow) -> Outcome {
         let st = ctx.exec_state();
+        let value = match flow {
+            Flow::Normal(v) | Flow::Return(v) => v,
+            Flow::Break => 0,
+            Flow::Exit => st.exit_value,
+        };
         let retcode = match flow {
             Flow::Normal(_) => 1,
             Flow::Break => 0,
@@ -276,6 +284,7 @@ impl<C: Host> Program<C> {
             retcode,
             dropped: st.dropped,
             exited: st.exited,
+            value,
         }
     }
 
@@ -614,6 +623,7 @@ impl<C: Host> Program<C> {
             Stmt::Exit => {
                 let st = ctx.exec_state();
                 st.exited = true;
+                st.exit_value = 1;
                 st.retcode = 0;
                 Flow::Exit
             }

@@ -939,3 +939,31 @@ fn string_escapes_follow_kamailio() {
     assert_eq!(one(r#"'{"a":"q\"\u00e9\n"}'"#), r#"{"a":"q\"\u00e9\n"}"#);
     assert_eq!(one(r"'x\'"), r"x\");
 }
+
+/// The execution's value as Kamailio's core reads it (its core reply_route
+/// drops the reply when it is 0 or less; observed on 5.6.3).
+#[test]
+fn execution_value() {
+    let value = |stmts: &str| {
+        siprd_script::builtin::var_reset_thread();
+        let cfg = format!(
+            "route[Z] {{ return 0; }}\nroute[N] {{ return -4; }}\nroute[X] {{ t_ret(-1); exit; }}\nrequest_route {{ {stmts} }}"
+        );
+        let p = compile_str(&cfg).unwrap_or_else(|e| panic!("{e}"));
+        let mut t = T::default();
+        let id = p.request_route().expect("request_route");
+        p.run_route(&mut t, id, route_type::REQUEST).value
+    };
+    assert_eq!(value("t_ret(-3);"), -3);
+    assert_eq!(value("t_ret(-3); exit;"), 1);
+    assert_eq!(value("route(X);"), 1);
+    assert_eq!(value("t_ret(-3); return;"), 1);
+    assert_eq!(value("$var(x) = -1;"), 1);
+    assert_eq!(value("if (t_ret(-1)) { t_ret(5); }"), 1);
+    assert_eq!(value("if (t_ret(1)) { t_ret(-5); }"), -5);
+    assert_eq!(value("return -2;"), -2);
+    assert_eq!(value("route(Z);"), 0);
+    assert_eq!(value("route(N);"), -4);
+    assert_eq!(value("route(N); $var(y) = 1;"), 1);
+    assert_eq!(value("t_log(\"a\"); drop;"), 0);
+}

@@ -76,6 +76,7 @@ pub struct Message {
     to: OnceLock<Result<NameAddr, ParseError>>,
     cseq: OnceLock<Result<CSeq, ParseError>>,
     contacts: OnceLock<Result<Vec<NameAddr>, ParseError>>,
+    full_parse_ok: OnceLock<bool>,
 }
 
 fn is_sip_version(v: &[u8]) -> bool {
@@ -107,9 +108,9 @@ fn parse_first_line(buf: &Bytes, s: usize, e: usize) -> Result<FirstLine, ParseE
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
     {
-        let version = &line[..sp1];
-        if !is_sip_version(version) {
-            return Err(ParseError::StartLine("bad SIP version in status line"));
+        // Kamailio takes only SIP/2.0 (any case) in a status line
+        if !line[..sp1].eq_ignore_ascii_case(b"SIP/2.0") {
+            return Err(ParseError::StartLine("status line version is not SIP/2.0"));
         }
         let code = line
             .get(sp1 + 1..sp1 + 4)
@@ -232,7 +233,8 @@ impl Message {
         let mut body_start = b.len();
         let mut terminated = false;
         for line in Lines::new(b, hstart) {
-            if line.start == line.end {
+            // (a lone CR ending the datagram ends the headers too, as Kamailio reads it)
+            if line.start == line.end || (line.next == b.len() && line.bytes(b) == b"\r") {
                 headers_end = line.start;
                 body_start = line.next;
                 terminated = true;
@@ -300,6 +302,7 @@ impl Message {
             to: OnceLock::new(),
             cseq: OnceLock::new(),
             contacts: OnceLock::new(),
+            full_parse_ok: OnceLock::new(),
             buf,
         })
     }
@@ -335,6 +338,7 @@ impl Message {
             to: OnceLock::new(),
             cseq: OnceLock::new(),
             contacts: OnceLock::new(),
+            full_parse_ok: OnceLock::new(),
             buf,
         }
     }
@@ -500,46 +504,52 @@ impl Message {
         }
     }
     /// False when Kamailio's full header parse would fail on Content-Length:
-    /// a value that is not a number, or more than one Content-Length header
-    /// (even with the same value). Kamailio then cannot build a reply.
+    /// a value that is not a number, or in a request more than one
+    /// Content-Length header (even with the same value; a reply may repeat
+    /// it). Kamailio then cannot build a reply.
     pub fn content_length_ok(&self) -> bool {
         match self.clen {
             ClState::Absent => true,
             ClState::Invalid => false,
             ClState::Valid(_) => {
-                self.headers
+                let mut values = self
+                    .headers
                     .iter()
                     .filter(|h| h.kind == HeaderKind::ContentLength)
-                    .count()
-                    == 1
+                    .map(|h| h.value.get(&self.buf));
+                if self.is_request() {
+                    values.count() == 1
+                } else {
+                    values.all(|v| crate::framing::parse_len(v).is_some())
+                }
             }
         }
     }
 
     /// Whether Kamailio's full header parse (what building a reply or a
     /// transaction runs) succeeds: no header line is unusable, the Content-Length is valid and given
-    /// once, To, From, Call-ID, CSeq and Max-Forwards each appear at most
+    /// once, in a request To, From, Call-ID, CSeq and Max-Forwards each appear at most
     /// once (compact forms count), every Via, To and CSeq parses, and the
     /// last header has its line end (a cut datagram fails). Observed on
     /// 5.6.3: the route runs, `sl_send_reply` fails.
     pub fn headers_parse_ok(&self) -> bool {
+        *self.full_parse_ok.get_or_init(|| self.check_all_headers())
+    }
+
+    fn check_all_headers(&self) -> bool {
         if self.bad_line.is_some() || !self.content_length_ok() {
             return false;
         }
-        let b: &[u8] = &self.buf;
-        // (a header's line span runs through its line end)
-        let cut = !self.terminated
-            && self.headers.last().is_some_and(|h| {
-                let e = h.line.e as usize;
-                e == 0 || b.get(e - 1) != Some(&b'\n')
-            });
-        if cut {
+        if self.headers.last().is_some_and(|h| self.cut_at(h)) {
             return false;
         }
+        let b: &[u8] = &self.buf;
+        // a reply may repeat them (Kamailio 5.6.3 relays it)
+        let single_once = self.is_request();
         let mut seen = 0u8;
         for h in &self.headers {
             // (the first Via and To lines were checked on receipt:
-            // `validate_required`; a second To fails below anyway)
+            // `validate_required`)
             let parses = match h.kind {
                 HeaderKind::Via if seen & 32 == 0 => {
                     seen |= 32;
@@ -547,7 +557,9 @@ impl Message {
                 }
                 HeaderKind::Via => self.vias_in(self.href(h)).all(|v| v.is_ok()),
                 HeaderKind::To if seen & 1 == 0 => true,
-                HeaderKind::To => false,
+                HeaderKind::To => {
+                    !single_once && crate::nameaddr::LooseNameAddr::split(h.value.get(b)).is_some()
+                }
                 HeaderKind::CSeq => cseq_has_two_tokens(h.value.get(b)),
                 _ => true,
             };
@@ -562,12 +574,30 @@ impl Message {
                 HeaderKind::MaxForwards => 16,
                 _ => continue,
             };
-            if seen & bit != 0 {
+            if seen & bit != 0 && single_once {
                 return false;
             }
             seen |= bit;
         }
         true
+    }
+
+    /// Whether Kamailio's parser fails on `h` because the datagram ends in it:
+    /// the last header without its line end (To's parser copes with that),
+    /// or a last Via with nothing after its line end (it looks for a folded
+    /// next line).
+    fn cut_at(&self, h: &Hdr) -> bool {
+        if self.terminated || !self.headers.last().is_some_and(|l| std::ptr::eq(l, h)) {
+            return false;
+        }
+        // (a header's line span runs through its line end)
+        let e = h.line.e as usize;
+        let open = e == 0 || self.buf.get(e - 1) != Some(&b'\n');
+        match h.kind {
+            HeaderKind::To => false,
+            HeaderKind::Via => true,
+            _ => open,
+        }
     }
 
     // ---- headers ----------------------------------------------------------------
@@ -936,6 +966,12 @@ impl Message {
         for h in &self.headers {
             if seen & ALL == ALL {
                 break;
+            }
+            if self.cut_at(h) {
+                return Err(ParseError::BadHeader(
+                    "header",
+                    "the datagram ends inside it",
+                ));
             }
             let bit = match h.kind {
                 HeaderKind::To => 1,

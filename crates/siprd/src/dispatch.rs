@@ -369,9 +369,20 @@ pub fn route_message(
         );
         // As Kamailio: the core reply_route sees every reply first (and may
         // drop it); then the modules (tm) take theirs; the rest is forwarded.
+        // A route whose value is 0 (`return 0`) or negative (its last
+        // function failed, `return -1`) drops the reply too (5.6.3).
         if let Some(route) = rt.reply_route {
             let out = rt.run_route(ctx, route, route_type::CORE_ONREPLY, "reply_route");
-            if out.dropped {
+            static FAILED_LOG: RateLimit = RateLimit::new();
+            if let Some(v) = out.value.filter(|&v| v < 0) {
+                if let Some(suppressed) = FAILED_LOG.check() {
+                    tracing::warn!(
+                        suppressed,
+                        "reply_route ended with value {v} (its last action failed): reply dropped"
+                    );
+                }
+            }
+            if out.dropped || out.value.is_some_and(|v| v <= 0) {
                 stats.drop_replies.inc();
                 return;
             }

@@ -132,6 +132,9 @@ pub struct EventOutcome {
     pub dropped: bool,
     /// The route's return code (`$rc` at the end).
     pub retcode: i32,
+    /// A native route's value as Kamailio's core reads it
+    /// ([`siprd_script::Outcome::value`]); None for KEMI and empty routes.
+    pub value: Option<i32>,
 }
 
 /// The request Kamailio builds for event routes that have no SIP message.
@@ -601,6 +604,7 @@ impl Runtime {
                 EventOutcome {
                     dropped: outcome.dropped,
                     retcode: outcome.retcode,
+                    value: Some(outcome.value),
                 }
             }
             RouteRef::Kemi(f) => match &self.kemi {

@@ -382,6 +382,33 @@ request_route {
         &format!("{head}{via}4\r\n{rest}Call-ID: open\r\nContent-Length: 0\r\n"),
     );
     assert_eq!(first_line(&r), "SIP/2.0 200 OK");
+    // so is a lone CR after it, and a cut To (its parser copes)
+    let from = "From: <sip:a@b>;tag=1\r\n";
+    for (n, tail) in [
+        "Call-ID: cr\r\nCSeq: 7 OPTIONS\r\nTo: <sip:c@d>\r\n\r",
+        "Call-ID: to\r\nCSeq: 7 OPTIONS\r\nTo: <sip:c@d>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = c.request(s.udp_addr(), &format!("{head}{via}5{n}\r\n{from}{tail}"));
+        assert_eq!(first_line(&r), "SIP/2.0 200 OK", "{tail:?}");
+    }
+    // a required header the datagram ends in drops it (before any route),
+    // as does a last Via with nothing after its line end
+    let to = "To: <sip:c@d>\r\n";
+    for msg in [
+        format!("{head}{via}6\r\n{from}{to}Call-ID: cutcseq\r\nCSeq: 7 OPTIONS"),
+        format!("{head}{via}6\r\n{from}{to}Call-ID: crcseq\r\nCSeq: 7 OPTIONS\r"),
+        format!("{head}{via}6\r\n{from}{to}CSeq: 7 OPTIONS\r\nCall-ID: cutcid"),
+        format!("{head}{from}{to}CSeq: 7 OPTIONS\r\nCall-ID: lastvia\r\n{via}6\r\n"),
+    ] {
+        c.send(s.udp_addr(), &msg);
+        c.expect_silence(Duration::from_millis(200));
+    }
+    for id in ["cutcseq", "crcseq", "cutcid", "lastvia"] {
+        assert_eq!(s.count_log(&format!("ROUTE RAN {id}")), 0, "{}", s.log());
+    }
 }
 
 /// A header line Kamailio cannot read (a name byte outside letters, digits
@@ -398,8 +425,12 @@ loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "xlog.so"
+loadmodule "textops.so"
 request_route {
     xlog("L_ERR", "ROUTE RAN $ci ua=$ua cl=$cl xa=$hdr(X-A) n=$hdrc(X-A) rb=$rb\n");
+    if (!append_hf("X-Z: 1\r\n") && !is_present_hf("User-Agent")) {
+        xlog("L_ERR", "HEADER FUNCTIONS FAILED $ci\n");
+    }
     if ($rU == "tm") {
         if (!t_newtran()) { xlog("L_ERR", "NO TRANSACTION $ci\n"); }
         exit;
@@ -440,6 +471,13 @@ request_route {
             s.log()
         );
     }
+    // header functions read every header first: they fail
+    assert!(
+        s.wait_log("HEADER FUNCTIONS FAILED late0", Duration::from_secs(1)),
+        "{}",
+        s.log()
+    );
+    assert_eq!(s.count_log("HEADER FUNCTIONS FAILED fine"), 0);
     // headers before the line are read by name, not through $hdr
     assert!(
         s.wait_log(
@@ -739,10 +777,12 @@ listen=udp:127.0.0.1:0
 loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "xlog.so"
+loadmodule "textops.so"
 request_route {{
     $du = "sip:127.0.0.1:{}";
     forward();
 }}
+route[RET0] {{ return 0; }}
 {reply_block}
 "#,
         next_hop.local_addr().unwrap().port()
@@ -752,6 +792,11 @@ request_route {{
 
 /// Answer the request the next hop received with `status`.
 fn answer(next_hop: &UdpSocket, status: &str) {
+    answer_with(next_hop, status, |r| r);
+}
+
+/// Answer with `status`, the reply text changed by `edit` first.
+fn answer_with(next_hop: &UdpSocket, status: &str, edit: impl Fn(String) -> String) {
     let mut buf = vec![0u8; 65536];
     let (n, from) = next_hop.recv_from(&mut buf).expect("forwarded request");
     let fwd = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -759,7 +804,114 @@ fn answer(next_hop: &UdpSocket, status: &str) {
     let reply = fwd
         .replacen(&first, &format!("SIP/2.0 {status}"), 1)
         .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=hop");
-    next_hop.send_to(reply.as_bytes(), from).unwrap();
+    next_hop.send_to(edit(reply).as_bytes(), from).unwrap();
+}
+
+/// Kamailio's core drops a reply when its reply_route's value is 0 or
+/// negative: `return 0` (also from a sub-route), `return -1`, or a last
+/// statement that failed; `exit` relays it (5.6.3).
+#[test]
+fn reply_route_value_decides_like_kamailio() {
+    let (s, hop) = relay_setup(
+        r#"reply_route {
+    if ($ci == "v1") { remove_hf("X-None"); }
+    else if ($ci == "v2") { return -1; }
+    else if ($ci == "v3") { route(RET0); }
+    else if ($ci == "v4") { remove_hf("X-None"); exit; }
+    else if ($ci == "v5") { if (remove_hf("X-None")) { xlog("L_ERR", "never\n"); } }
+    else if ($ci == "v6") { $var(x) = -1; }
+    else if ($ci == "v7") { remove_hf("X-None"); return; }
+}"#,
+    );
+    let c = UdpClient::new();
+    for (id, relayed) in [
+        ("v1", false),
+        ("v2", false),
+        ("v3", false),
+        ("v4", true),
+        ("v5", true),
+        ("v6", true),
+        ("v7", true),
+    ] {
+        c.send(
+            s.udp_addr(),
+            &request("MESSAGE", "sip:bob@example.com", c.port(), id, ""),
+        );
+        answer(&hop, "200 OK");
+        match c.recv(Duration::from_millis(400)) {
+            Some(r) => assert!(relayed, "{id} relayed: {r}"),
+            None => assert!(!relayed, "{id} not relayed\n{}", s.log()),
+        }
+    }
+    assert!(s.wait_log("reply dropped", WAIT), "{}", s.log());
+}
+
+/// Replies as Kamailio's parser takes them: repeated To/CSeq/Content-Length
+/// are fine, a lone CR after the last header ends the headers, a status
+/// line other than SIP/2.0 or a datagram cut inside CSeq is dropped, and a
+/// header line it cannot read makes append_hf fail (so the route, ending
+/// in it, drops the reply).
+#[test]
+fn replies_read_as_kamailio_reads_them() {
+    let (s, hop) = relay_setup(r#"reply_route { append_hf("X-R: $rs\r\n"); }"#);
+    let c = UdpClient::new();
+    type Edit = fn(String) -> String;
+    let cases: [(&str, Edit, bool); 7] = [
+        ("ok", |r| r, true),
+        (
+            "dups",
+            |r| {
+                r.replace(
+                    "CSeq: 1 MESSAGE\r\n",
+                    "CSeq: 1 MESSAGE\r\nCSeq: 1 MESSAGE\r\nTo: <sip:x@y>\r\n",
+                )
+                .replace(
+                    "Content-Length: 0\r\n",
+                    "Content-Length: 0\r\nContent-Length: 0\r\n",
+                )
+            },
+            true,
+        ),
+        ("lone-cr", |r| r[..r.len() - 1].to_string(), true),
+        (
+            "version",
+            |r| r.replacen("SIP/2.0 200", "SIP/2.1 200", 1),
+            false,
+        ),
+        (
+            "cut-cseq",
+            |r| {
+                let at = r.find("CSeq: 1 MESS").unwrap();
+                let rest = r[at..].replace("CSeq: 1 MESSAGE\r\n", "");
+                format!("{}{}\r\nCSeq: 1 MESS", &r[..at], rest.trim_end())
+            },
+            false,
+        ),
+        (
+            "bad-name",
+            |r| r.replace("Content-Length: 0\r\n", "X!y: 1\r\nContent-Length: 0\r\n"),
+            false,
+        ),
+        (
+            "lower",
+            |r| r.replacen("SIP/2.0 200", "sip/2.0 200", 1),
+            true,
+        ),
+    ];
+    for (id, edit, relayed) in cases {
+        c.send(
+            s.udp_addr(),
+            &request("MESSAGE", "sip:bob@example.com", c.port(), id, ""),
+        );
+        answer_with(&hop, "200 OK", edit);
+        match c.recv(Duration::from_millis(400)) {
+            Some(r) => {
+                assert!(relayed, "{id} relayed: {r}");
+                assert_eq!(header(&r, "X-R"), Some("200"), "{id}: {r}");
+            }
+            None => assert!(!relayed, "{id} not relayed\n{}", s.log()),
+        }
+    }
 }
 
 #[test]

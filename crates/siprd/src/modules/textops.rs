@@ -2021,7 +2021,7 @@ fn register_more(reg: &mut Registry<Ctx>) {
         "subst_hf",
         route_type::ANY,
         vec![hname_fixup(), subst_fixup(), ParamKind::Format],
-        func(do_subst_hf),
+        reads_all_headers(func(do_subst_hf)),
     ));
     reg.add_function(def_in(
         "subst_user",
@@ -2137,22 +2137,22 @@ fn register_more(reg: &mut Registry<Ctx>) {
     reg.add_function(def(
         "remove_hf_pv",
         vec![ParamKind::Format],
-        func(remove_hf),
+        reads_all_headers(func(remove_hf)),
     ));
     reg.add_function(def(
         "remove_hf_re_pv",
         vec![ParamKind::Format],
-        func(remove_hf_re_pv),
+        reads_all_headers(func(remove_hf_re_pv)),
     ));
     reg.add_function(def(
         "remove_hf_exp_pv",
         vec![ParamKind::Format, ParamKind::Format],
-        func(remove_hf_exp_pv),
+        reads_all_headers(func(remove_hf_exp_pv)),
     ));
     reg.add_function(def(
         "is_present_hf_pv",
         vec![ParamKind::Format],
-        func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+        reads_all_headers(func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
             let name = a.first().and_then(|x| str_arg(ctx, x)).unwrap_or_default();
             let name = name.trim_ascii();
             if !name.is_empty() && ctx.msg.has_header(name) {
@@ -2160,16 +2160,28 @@ fn register_more(reg: &mut Registry<Ctx>) {
             } else {
                 -1
             }
-        }),
+        })),
     ));
     reg.add_function(def(
         "is_present_hf_re_pv",
         vec![ParamKind::Format],
-        func(is_present_hf_re_pv),
+        reads_all_headers(func(is_present_hf_re_pv)),
     ));
 }
 
 // ---------------------------------------------------------------------------
+
+/// Kamailio's header functions read every header first: when one does not
+/// parse (a bad name, a cut line, a repeated To ...) they fail (5.6.3).
+pub(crate) fn reads_all_headers(f: FuncImpl<Ctx>) -> FuncImpl<Ctx> {
+    func(move |ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+        if ctx.msg.headers_parse_ok() {
+            f(ctx, a)
+        } else {
+            -1
+        }
+    })
+}
 
 fn def(name: &'static str, params: Vec<ParamKind<Ctx>>, call: FuncImpl<Ctx>) -> FuncDef<Ctx> {
     FuncDef {
@@ -2229,7 +2241,7 @@ impl Module for Textops {
         reg.add_function(def(
             "search_hf",
             vec![hname_fixup(), re_fixup(true), ParamKind::Str],
-            func(search_hf),
+            reads_all_headers(func(search_hf)),
         ));
         reg.add_function(def(
             "has_body",
@@ -2237,49 +2249,57 @@ impl Module for Textops {
             func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| if has_body(ctx) { 1 } else { -1 }),
         ));
         reg.add_function(def("has_body", vec![mime_fixup()], func(has_body_mime)));
-        reg.add_function(def("append_hf", vec![ParamKind::Format], func(append_hf)));
+        reg.add_function(def(
+            "append_hf",
+            vec![ParamKind::Format],
+            reads_all_headers(func(append_hf)),
+        ));
         reg.add_function(def(
             "append_hf",
             vec![ParamKind::Format, hname_fixup()],
-            func(append_hf),
+            reads_all_headers(func(append_hf)),
         ));
-        reg.add_function(def("insert_hf", vec![ParamKind::Format], func(insert_hf)));
+        reg.add_function(def(
+            "insert_hf",
+            vec![ParamKind::Format],
+            reads_all_headers(func(insert_hf)),
+        ));
         reg.add_function(def(
             "insert_hf",
             vec![ParamKind::Format, hname_fixup()],
-            func(insert_hf),
+            reads_all_headers(func(insert_hf)),
         ));
         reg.add_function(def(
             "remove_hf",
             vec![ParamKind::FormatOrPv],
-            func(remove_hf),
+            reads_all_headers(func(remove_hf)),
         ));
         reg.add_function(def(
             "remove_hf_re",
             vec![re_fixup(true)],
-            func(remove_hf_re),
+            reads_all_headers(func(remove_hf_re)),
         ));
         reg.add_function(def(
             "remove_hf_exp",
             vec![re_fixup(true), re_fixup(true)],
-            func(remove_hf_exp),
+            reads_all_headers(func(remove_hf_exp)),
         ));
         reg.add_function(def(
             "is_present_hf",
             vec![hname_fixup()],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            reads_all_headers(func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let name = a.first().map(|h| hname(ctx, h)).unwrap_or_default();
                 if ctx.msg.has_header(&name) {
                     1
                 } else {
                     -1
                 }
-            }),
+            })),
         ));
         reg.add_function(def(
             "is_present_hf_re",
             vec![re_fixup(true)],
-            func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
+            reads_all_headers(func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| {
                 let Some(re) = a.first().and_then(regex_of) else {
                     return -1;
                 };
@@ -2288,7 +2308,7 @@ impl Module for Textops {
                 } else {
                     -1
                 }
-            }),
+            })),
         ));
         reg.add_function(FuncDef {
             name: "append_to_reply",

@@ -248,6 +248,7 @@ impl KemiEngine for LuaEngine {
         EventOutcome {
             dropped: ctx.exec.dropped,
             retcode: ctx.exec.retcode,
+            value: None,
         }
     }
 }

@@ -502,7 +502,12 @@ impl Module for Textopsx {
             if with_value {
                 params.push(ParamKind::Format);
             }
-            reg.add_function(def(name, HF_ROUTES, params, hf_value_call(op)));
+            reg.add_function(def(
+                name,
+                HF_ROUTES,
+                params,
+                crate::modules::textops::reads_all_headers(hf_value_call(op)),
+            ));
         }
         register_iterators(reg);
         register_pvs(reg);
