@@ -3,9 +3,10 @@
 where what comes back to the caller differs.
 
 A caller (port 5997) sends OPTIONS to the server (5998), which relays it
-statelessly (`forward`, user `sl`) or through tm (`t_relay`, user `tm`) to a
-callee (5996). The callee answers with a reply built from the request it got
-(its Vias, From, To, Call-ID, CSeq), then changed once at random (a header
+statelessly (`forward`, user `sl`) or through tm (`t_relay`, user `tm`; an
+INVITE for user `inv`) to a callee (5996). The callee answers with a reply
+built from the request it got (its Vias, From, To, Call-ID, CSeq), then
+changed once at random (a header
 removed or repeated, a byte changed, odd status lines, Vias, CSeq, To tags,
 Content-Length, folding, compact names, a cut datagram). The caller records
 the status line and the X-R header the server's onreply_route adds (the parts
@@ -29,6 +30,7 @@ loadmodule "tm.so"
 loadmodule "textops.so"
 request_route {
   if ($rU == "sl") { forward("127.0.0.1", 5996); exit; }
+  if (is_method("ACK")) { exit; }
   $du = "sip:127.0.0.1:5996";
   t_relay();
 }
@@ -40,14 +42,16 @@ COMPACT = {"Via": "v", "From": "f", "To": "t", "Call-ID": "i", "Content-Length":
 
 
 def request(mode, i):
+    method = "INVITE" if mode == "inv" else "OPTIONS"
     return (
-        f"OPTIONS sip:{mode}@127.0.0.1:5998 SIP/2.0\r\n"
+        f"{method} sip:{mode}@127.0.0.1:5998 SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP 127.0.0.1:5997;branch=z9hG4bK-r{i};rport\r\n"
         f'From: "Bob" <sip:bob@example.com>;tag=ft{i}\r\n'
         f"To: <sip:{mode}@example.com>\r\n"
         f"Call-ID: rcid-{i}\r\n"
-        "CSeq: 10 OPTIONS\r\n"
+        f"CSeq: 10 {method}\r\n"
         "Max-Forwards: 70\r\n"
+        "Contact: <sip:bob@127.0.0.1:5997>\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
 
@@ -134,7 +138,8 @@ def mutate(rnd, lines):
 
 
 def recv_match(sock, key, timeout):
-    """The next datagram holding `key` within `timeout` (others are stale)."""
+    """The next datagram holding `key` within `timeout` (others are stale,
+    and so is tm's own 100 to an INVITE)."""
     end = time.time() + timeout
     while True:
         left = end - time.time()
@@ -145,7 +150,7 @@ def recv_match(sock, key, timeout):
             data, addr = sock.recvfrom(65535)
         except socket.timeout:
             return None, None
-        if key in data:
+        if key in data and not data.startswith(b"SIP/2.0 100 trying"):
             return data, addr
 
 
@@ -170,7 +175,7 @@ def run(binary, seed, count, cfg):
     rnd = random.Random(seed)
     out, sent = [], []
     for i in range(count):
-        mode = "sl" if rnd.random() < 0.5 else "tm"
+        mode = rnd.choice(["sl", "tm", "inv"])
         key = f"rcid-{i}".encode()
         caller.sendto(request(mode, i), ("127.0.0.1", 5998))
         req, addr = recv_match(callee, key + b"\r\n", 1.0)

@@ -332,12 +332,12 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
         }
         i = skip_blanks(v, i + 1);
         let ns = i;
-        // a name is any bytes up to a blank, `=` or `;` (`"` refuses it)
+        // a name is any bytes up to a blank, `=` or `;` (`"` or `,` refuses it)
         while let Some(&c) = v.get(i) {
             if is_lws(c) || c == b'=' || c == b';' {
                 break;
             }
-            if c == b'"' {
+            if c == b'"' || c == b',' {
                 return None;
             }
             i += 1;
@@ -346,6 +346,7 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
             return None;
         }
         let name = &v[ns..i];
+        let is_tag = name.eq_ignore_ascii_case(b"tag");
         i = skip_blanks(v, i);
         let mut value: &[u8] = b"";
         if v.get(i) == Some(&b'=') {
@@ -360,7 +361,9 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
                     if is_lws(c) || c == b';' {
                         break;
                     }
-                    if matches!(c, b'"' | b'\\' | b'=') {
+                    // (a comma starts another value, except in a tag:
+                    // `;tag=a,b` reads `a,b`)
+                    if matches!(c, b'"' | b'\\' | b'=') || (c == b',' && !is_tag) {
                         return None;
                     }
                     i += 1;
@@ -368,7 +371,7 @@ fn tag_param(v: &[u8], mut i: usize) -> Option<Option<&[u8]>> {
                 value = &v[vs..i];
             }
         }
-        if name.eq_ignore_ascii_case(b"tag") {
+        if is_tag {
             tag = Some(value);
         }
     }
@@ -403,6 +406,22 @@ mod loose_tests {
         assert!(LooseNameAddr::split(b"\"a\0b\" <sip:a@h>").is_none());
         assert!(LooseNameAddr::split(b"\"a\\\0b\" <sip:a@h>").is_some());
         assert!(LooseNameAddr::split(b"<sip:a@h>;x=\0").is_some());
+        // commas: in a tag value kept, in another value or a name refused
+        let l = LooseNameAddr::split(b"<sip:a@h>;tag=a,b").unwrap();
+        assert_eq!(l.tag, Some(&b"a,b"[..]));
+        assert!(LooseNameAddr::split(b"<sip:a@h>;tag=1;x=\"a,b\"").is_some());
+        for bad in [
+            &b"<sip:a@h>;,ag=1"[..],
+            b"<sip:a@h>;a,b=1",
+            b"<sip:a@h>;x=b,c",
+            b"<sip:a@h>;,",
+        ] {
+            assert!(
+                LooseNameAddr::split(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     /// Values and what Kamailio 5.6.3 reads from them (its To parser).
