@@ -378,7 +378,8 @@ pub fn route_message(
                 if let Some(suppressed) = FAILED_LOG.check() {
                     tracing::warn!(
                         suppressed,
-                        "reply_route ended with value {v} (its last action failed): reply dropped"
+                        "reply_route ended with value {v} (its last action failed): reply \
+                         dropped, as Kamailio does; end the route with `exit;` to relay it"
                     );
                 }
             }
