@@ -11,16 +11,11 @@ parsing shows in the status line.
     python3 tests/kamailio-diff/mutation_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import json, os, random, signal, socket, subprocess, sys, tempfile, time
+import json, os, random, socket, sys, tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
-CFG = """debug=0
-log_stderror=yes
-listen=udp:127.0.0.1:5998
-children=2
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "pv.so"
+from sweeplib import CFG_HEAD, SIPRD, start, stop
+
+CFG = CFG_HEAD + """loadmodule "pv.so"
 loadmodule "sl.so"
 request_route {
   sl_send_reply("200", "ok m=$rm u=$rU d=$rd p=$rp cs=$cs fu=$fU tu=$tU ft=$ft ci=$ci mf=$hdr(Max-Forwards) cl=$cl");
@@ -105,9 +100,7 @@ def mutate(rnd, i):
 
 
 def run(binary, msgs, cfg):
-    args = [binary, "-f", cfg, "-E"] + (["-DD", "-w", "/tmp"] if "kamailio" in binary else [])
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    p = start(binary, cfg)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 5997))
     s.settimeout(0.25)
@@ -119,11 +112,7 @@ def run(binary, msgs, cfg):
         except socket.timeout:
             out.append("(no answer)")
     s.close()
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
+    stop(p)
     return out
 
 

@@ -15,16 +15,11 @@ of the reply it read), or that nothing came back.
     python3 tests/kamailio-diff/reply_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import json, os, random, signal, socket, subprocess, sys, tempfile, time
+import json, os, random, socket, sys, tempfile, time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
-CFG = """debug=0
-log_stderror=yes
-listen=udp:127.0.0.1:5998
-children=2
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "pv.so"
+from sweeplib import CFG_HEAD, SIPRD, start, stop
+
+CFG = CFG_HEAD + """loadmodule "pv.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "textops.so"
@@ -165,9 +160,7 @@ def summary(data):
 
 
 def run(binary, seed, count, cfg):
-    args = [binary, "-f", cfg, "-E"] + (["-DD", "-w", "/tmp"] if "kamailio" in binary else [])
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    p = start(binary, cfg)
     caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     caller.bind(("127.0.0.1", 5997))
     callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -191,11 +184,7 @@ def run(binary, seed, count, cfg):
         out.append(mode + ": " + summary(got))
     caller.close()
     callee.close()
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
+    stop(p)
     return out, sent
 
 

@@ -1,0 +1,29 @@
+"""What the on-the-wire sweeps share: the config head both servers read,
+and starting / stopping a server on it."""
+import os, signal, subprocess, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
+# the server listens on 5998; Kamailio needs its module path
+CFG_HEAD = """debug=0
+log_stderror=yes
+listen=udp:127.0.0.1:5998
+children=2
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+"""
+
+
+def start(binary, cfg):
+    """Start `binary` (kamailio or siprd) on the config file `cfg`."""
+    args = [binary, "-f", cfg, "-E"] + (["-DD", "-w", "/tmp"] if "kamailio" in binary else [])
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    return p
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
