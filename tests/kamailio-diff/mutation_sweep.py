@@ -11,9 +11,9 @@ parsing shows in the status line.
     python3 tests/kamailio-diff/mutation_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import json, os, random, socket, sys, tempfile
+import os, random, socket, sys, tempfile
 
-from sweeplib import CFG_HEAD, SIPRD, start, stop
+from sweeplib import CFG_HEAD, SIPRD, report, start, stop
 
 CFG = CFG_HEAD + """loadmodule "pv.so"
 loadmodule "sl.so"
@@ -125,13 +125,7 @@ def main():
         open(cfg, "w").write(CFG)
         kam = run("kamailio", msgs, cfg)
         ours = run(SIPRD, msgs, cfg)
-    diff = [(m, a, b) for m, a, b in zip(msgs, kam, ours) if a != b]
-    for m, a, b in diff:
-        print(json.dumps(m.decode("latin-1")))
-        print("  kamailio:", a)
-        print("  siprd:   ", b)
-    print(f"{len(diff)} of {count} differ")
-    sys.exit(1 if diff else 0)
+    sys.exit(report(msgs, kam, ours))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ of the reply it read), or that nothing came back.
     python3 tests/kamailio-diff/reply_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import json, os, random, socket, sys, tempfile, time
+import os, random, socket, sys, tempfile, time
 
-from sweeplib import CFG_HEAD, SIPRD, start, stop
+from sweeplib import CFG_HEAD, SIPRD, report, start, stop
 
 CFG = CFG_HEAD + """loadmodule "pv.so"
 loadmodule "sl.so"
@@ -196,13 +196,7 @@ def main():
         open(cfg, "w").write(CFG)
         kam, kam_sent = run("kamailio", seed, count, cfg)
         ours, _ = run(SIPRD, seed, count, cfg)
-    diff = [(m, a, b) for m, a, b in zip(kam_sent, kam, ours) if a != b]
-    for m, a, b in diff:
-        print(json.dumps(m.decode("latin-1")))
-        print("  kamailio:", a)
-        print("  siprd:   ", b)
-    print(f"{len(diff)} of {count} differ")
-    sys.exit(1 if diff else 0)
+    sys.exit(report(kam_sent, kam, ours))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What the on-the-wire sweeps share: the config head both servers read,
 and starting / stopping a server on it."""
-import os, signal, subprocess, time
+import json, os, signal, subprocess, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
@@ -27,3 +27,14 @@ def stop(p):
         p.wait(timeout=5)
     except subprocess.TimeoutExpired:
         p.kill()
+
+
+def report(sent, kam, ours):
+    """Print what was sent where the two answers differ; the exit status."""
+    diff = [(m, a, b) for m, a, b in zip(sent, kam, ours) if a != b]
+    for m, a, b in diff:
+        print(json.dumps(m.decode("latin-1")))
+        print("  kamailio:", a)
+        print("  siprd:   ", b)
+    print(f"{len(diff)} of {len(sent)} differ")
+    return 1 if diff else 0
