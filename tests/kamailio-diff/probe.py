@@ -115,7 +115,7 @@ if hdrfile:
     cfg = cfg.replace('loadmodule "xlog.so"\n', 'loadmodule "xlog.so"\n' + open(hdrfile).read())
 path = os.path.join(WORK, "probe.cfg"); open(path, "w").write(cfg)
 k = s = None
-if only != "siprd": k = run(["kamailio", "-f", path, "-DD", "-E", "-x", "tlsf"], cases, path)
+if only != "siprd": k = run(["kamailio", "-f", path, "-DD", "-E", "-x", "tlsf", "-M", "64"], cases, path)
 if only != "kam": s = run([os.environ.get("SIPRD_BIN", os.path.join(HERE, "../../target/release/siprd")), "-f", path], cases, path)
 if only:
     r = k if only == "kam" else s

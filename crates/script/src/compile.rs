@@ -127,7 +127,12 @@ pub(crate) enum Expr<C> {
     RouteDyn(Box<Expr<C>>, Span),
     Un(UnOp, Box<Expr<C>>),
     Bin(BinOp, Box<Expr<C>>, Box<Expr<C>>, Span),
-    /// `x == "const"` / `x != "const"`: compared as strings (Kamailio's optimizer does this).
+    /// `+` whose left operand is a string by its form (`"a" + $x`, `(str)$x + 1`):
+    /// a concatenation even where an integer is wanted (`if ("1" + "0")` reads
+    /// "10"), where an untyped `$x + 1` adds there.
+    Concat(Box<Expr<C>>, Box<Expr<C>>),
+    /// `x == "const"` / `x != "const"`: compared as strings (Kamailio's optimizer does this)
+    /// unless x holds an integer.
     EqStr(Box<Expr<C>>, Bytes, bool),
     /// `KEYWORD == "const"`: case-insensitive, as Kamailio compares core keywords.
     EqStrNoCase(Box<Expr<C>>, Bytes, bool),
@@ -1474,7 +1479,26 @@ impl<C: 'static> Compiler<'_, C> {
                 }
                 Ty::Int
             }
-            BinOp::Sub
+            BinOp::Match | BinOp::StrEq | BinOp::StrNe => {
+                // Kamailio types these by their left operand: a string one
+                if tx == Ty::Int {
+                    let d = self
+                        .err(
+                            a.span,
+                            format!(
+                                "type mismatch: `{}` takes a string on its left, not an integer",
+                                op.symbol()
+                            ),
+                        )
+                        .label("this is an integer")
+                        .help("cast it with `(str)`");
+                    self.diags.push(d);
+                }
+                Ty::Int
+            }
+            BinOp::Or
+            | BinOp::And
+            | BinOp::Sub
             | BinOp::Mul
             | BinOp::Div
             | BinOp::Mod
@@ -1505,10 +1529,18 @@ impl<C: 'static> Compiler<'_, C> {
                 }
                 Ty::Int
             }
-            _ => Ty::Int,
         };
         // regular expression match
         if op == BinOp::Match {
+            if let Some(Value::Int(_)) = y.as_const() {
+                // Kamailio refuses it at start-up ("right side of =~ is not string")
+                let d = self
+                    .err(b.span, "the right side of `=~` must be a string")
+                    .label("a number")
+                    .help("quote the regular expression");
+                self.diags.push(d);
+                return (Expr::Const(Value::Int(0)), Ty::Int);
+            }
             if let Some(v) = y.as_const() {
                 let pat = v.to_string();
                 match regex::bytes::RegexBuilder::new(&posix_to_rust(&pat, true))
@@ -1542,6 +1574,14 @@ impl<C: 'static> Compiler<'_, C> {
         if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::IEq | BinOp::INe)
             && matches!(y.as_const(), Some(Value::Null))
         {
+            if tx == Ty::Int {
+                // Kamailio types `$null` as a string here
+                let d = self
+                    .err(b.span, "type mismatch: an integer compared with `$null`")
+                    .label("an integer is never null")
+                    .help("compare a pseudo-variable with `$null`, or test it with `defined`");
+                self.diags.push(d);
+            }
             let want_null = matches!(op, BinOp::Eq | BinOp::IEq);
             if let Some(xv) = x.as_const() {
                 return (
@@ -1587,16 +1627,40 @@ impl<C: 'static> Compiler<'_, C> {
                 }
             }
             // Kamailio's optimizer drops the neutral operand: `x || 0`, `0 || x`,
-            // `x && 1` and `1 && x` are `x` itself, so with `$var(m) = -1`,
-            // `if ($var(m) || 0)` is false and `$var(r) = $var(m) && 1` is -1.
+            // `x && 1` and `1 && x` are `x` read as an integer, so with
+            // `$var(m) = -1`, `if ($var(m) || 0)` is false and
+            // `$var(r) = $var(m) && 1` is -1 (and `$rm && 1` the method's number).
             let neutral = if op == BinOp::Or { 0 } else { 1 };
             let is_neutral =
                 |e: &Expr<C>| matches!(e.as_const(), Some(Value::Int(v)) if *v == neutral);
+            // (an integer operand is kept as it is: `route(R) && 1` is what R returned)
+            let as_int = |e: Expr<C>, t: Ty| match t {
+                Ty::Int => e,
+                _ => Expr::Cast(CastTy::Int, Box::new(e)),
+            };
             if is_neutral(&y) {
-                return (x, tx);
+                return (as_int(x, tx), Ty::Int);
             }
             if is_neutral(&x) {
-                return (y, ty);
+                return (as_int(y, ty), Ty::Int);
+            }
+        }
+        // Kamailio's optimizer also drops a neutral number beside an integer
+        // operand (`x + 0`, `0 + x`, `x - 0`, `x * 1`, `1 * x`, `x / 1`,
+        // `x | 0`, `0 | x`). It shows for a call only: `route(R) + 0` is what R
+        // returned, where `route(R) + 1` adds 1 to 1 or 0.
+        let is_int = |e: &Expr<C>, n: i32| matches!(e.as_const(), Some(Value::Int(v)) if *v == n);
+        let neutral = match op {
+            BinOp::Add | BinOp::BitOr | BinOp::Sub => Some(0),
+            BinOp::Mul | BinOp::Div => Some(1),
+            _ => None,
+        };
+        if let Some(n) = neutral {
+            if tx == Ty::Int && is_int(&y, n) {
+                return (x, Ty::Int);
+            }
+            if ty == Ty::Int && is_int(&x, n) && !matches!(op, BinOp::Sub | BinOp::Div) {
+                return (y, Ty::Int);
             }
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) {
@@ -1606,6 +1670,9 @@ impl<C: 'static> Compiler<'_, C> {
                     Ty::Int,
                 );
             }
+        }
+        if op == BinOp::Add && tx == Ty::Str {
+            return (Expr::Concat(Box::new(x), Box::new(y)), Ty::Str);
         }
         (Expr::Bin(op, Box::new(x), Box::new(y), span), rty)
     }

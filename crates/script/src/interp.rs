@@ -71,12 +71,6 @@ pub(crate) fn c_truth(v: &Value) -> bool {
     v.to_int() != 0
 }
 
-/// `if`/`while` truth: a positive integer.
-#[inline]
-fn if_truth(v: &Value) -> bool {
-    v.to_int() > 0
-}
-
 pub(crate) fn strlen(v: &Value) -> Value {
     Value::Int(with_str(v, |s| s.len() as i32))
 }
@@ -101,12 +95,38 @@ pub(crate) fn regex_match(re: &regex::bytes::Regex, v: &Value) -> Value {
 }
 
 pub(crate) fn unop(op: UnOp, _call: bool, v: &Value) -> Option<Value> {
-    let i = v.to_int();
-    Some(Value::Int(match op {
+    Some(Value::Int(int_unop(op, v.to_int())))
+}
+
+fn int_unop(op: UnOp, i: i32) -> i32 {
+    match op {
         UnOp::Not => i32::from(i == 0),
         UnOp::Neg => i.wrapping_neg(),
         UnOp::BitNot => !i,
-    }))
+    }
+}
+
+/// The operators whose operands are integers in Kamailio (strings convert).
+fn int_operands(op: BinOp) -> bool {
+    !matches!(
+        op,
+        BinOp::Add
+            | BinOp::Eq
+            | BinOp::Ne
+            | BinOp::StrEq
+            | BinOp::StrNe
+            | BinOp::Match
+            | BinOp::And
+            | BinOp::Or
+    )
+}
+
+/// An operator on two integers (`+` adds; None: division by zero).
+fn int_binop(op: BinOp, l: i32, r: i32) -> Option<i32> {
+    match binop(op, &Value::Int(l), &Value::Int(r))? {
+        Value::Int(i) => Some(i),
+        _ => None,
+    }
 }
 
 /// `==` with the left operand's type deciding (null takes the right one's).
@@ -614,11 +634,12 @@ impl<C: Host> Program<C> {
             Stmt::Break => Flow::Break,
             Stmt::Return(None) => Flow::Return(1),
             Stmt::Return(Some(e)) => {
-                let v = self.eval(ctx, e, cur, depth);
+                // an integer expression: `return $var(n) + 1` adds
+                let v = self.eval_int(ctx, e, cur, depth);
                 if ctx.exec_state().exited {
                     return Flow::Exit;
                 }
-                Flow::Return(v.map(|v| v.to_int()).unwrap_or(-1))
+                Flow::Return(v.unwrap_or(-1))
             }
             Stmt::Exit => {
                 let st = ctx.exec_state();
@@ -637,12 +658,48 @@ impl<C: Host> Program<C> {
         }
     }
 
-    /// `if`/`while` truth.
+    /// `if`/`while` truth: a positive integer, evaluated as an integer.
     #[inline]
     fn truth(&self, ctx: &mut C, e: &Expr<C>, cur: Cursor, depth: u32) -> bool {
-        match self.operand(ctx, e, cur, depth) {
-            Some(v) => if_truth(&v),
-            None => false,
+        self.eval_int(ctx, e, cur, depth).is_some_and(|i| i > 0)
+    }
+
+    /// Evaluate where Kamailio wants an integer (conditions, the operands of
+    /// `-`, `*`, `<`, `&&`, `!` ..., `(int)`): there `+` adds integers whatever
+    /// its operands hold (`($var(n) + 1) * 2` is 16 for `$var(n) = "7"`, not
+    /// 142), and a PV gives its integer view (`$rm`: the method's number).
+    fn eval_int(&self, ctx: &mut C, e: &Expr<C>, cur: Cursor, depth: u32) -> Option<i32> {
+        match e {
+            Expr::Const(v) => Some(v.to_int()),
+            Expr::Pv(p) => Some(p.get_int(ctx)),
+            Expr::Un(op, x) => Some(int_unop(*op, self.eval_int(ctx, x, cur, depth)?)),
+            Expr::Bin(BinOp::And, a, b, _) => {
+                if self.eval_int(ctx, a, cur, depth)? == 0 {
+                    return Some(0);
+                }
+                Some(i32::from(self.eval_int(ctx, b, cur, depth)? != 0))
+            }
+            Expr::Bin(BinOp::Or, a, b, _) => {
+                if self.eval_int(ctx, a, cur, depth).is_some_and(|i| i != 0) {
+                    return Some(1);
+                }
+                if ctx.exec_state().exited {
+                    return None;
+                }
+                Some(i32::from(self.eval_int(ctx, b, cur, depth)? != 0))
+            }
+            Expr::Bin(op, a, b, sp) if int_operands(*op) || *op == BinOp::Add => {
+                let l = self.eval_int(ctx, a, cur, depth)?;
+                let r = self.eval_int(ctx, b, cur, depth)?;
+                let v = int_binop(*op, l, r);
+                if v.is_none() {
+                    self.cold_error(*sp, format_args!("division by zero"));
+                }
+                v
+            }
+            // `(str)` keeps a PV's number too: `(int)(str)$rm` is 512
+            Expr::Cast(_, x) => self.eval_int(ctx, x, cur, depth),
+            _ => self.operand(ctx, e, cur, depth).map(|v| v.to_int()),
         }
     }
 
@@ -667,28 +724,32 @@ impl<C: Host> Program<C> {
             Expr::Call(c) => self.call_fn(ctx, c, cur, false, depth).map(Value::Int),
             Expr::Route(id) => self.route_rc(ctx, *id, depth).map(Value::Int),
             Expr::RouteDyn(x, sp) => self.dyn_route(ctx, x, *sp, cur, depth).map(Value::Int),
-            Expr::Un(op, x) => {
-                let v = self.operand(ctx, x, cur, depth)?;
-                unop(*op, false, &v)
+            Expr::Un(..) | Expr::Bin(BinOp::And | BinOp::Or, ..) | Expr::Cast(CastTy::Int, _) => {
+                self.eval_int(ctx, e, cur, depth).map(Value::Int)
             }
-            Expr::Bin(BinOp::And, a, b, _) => {
+            Expr::Bin(op, ..) if int_operands(*op) => {
+                self.eval_int(ctx, e, cur, depth).map(Value::Int)
+            }
+            Expr::Bin(BinOp::Add, a, b, _) => {
+                // the left operand's type decides: an integer adds the right
+                // one evaluated as an integer, anything else concatenates
                 let l = self.operand(ctx, a, cur, depth)?;
-                if !c_truth(&l) {
-                    return Some(Value::Int(0));
+                if let Value::Int(i) = l {
+                    let r = self.eval_int(ctx, b, cur, depth)?;
+                    return Some(Value::Int(i.wrapping_add(r)));
                 }
                 let r = self.operand(ctx, b, cur, depth)?;
-                Some(Value::Int(i32::from(c_truth(&r))))
+                binop(BinOp::Add, &l, &r)
             }
-            Expr::Bin(BinOp::Or, a, b, _) => {
-                let l = self.operand(ctx, a, cur, depth);
-                if l.as_ref().is_some_and(c_truth) {
-                    return Some(Value::Int(1));
-                }
-                if ctx.exec_state().exited {
-                    return None;
-                }
-                let r = self.operand(ctx, b, cur, depth)?;
-                Some(Value::Int(i32::from(c_truth(&r))))
+            Expr::Bin(op @ (BinOp::Eq | BinOp::Ne), a, b, _) => {
+                // an integer on the left compares with the right one's
+                // integer view (`1 == $proto` is true over UDP)
+                let l = self.operand(ctx, a, cur, depth)?;
+                let eq = match l {
+                    Value::Int(i) => i == self.eval_int(ctx, b, cur, depth)?,
+                    _ => loose_eq(&l, &self.operand(ctx, b, cur, depth)?),
+                };
+                Some(Value::Int(i32::from(eq == (*op == BinOp::Eq))))
             }
             Expr::Bin(op, a, b, sp) => {
                 let l = self.operand(ctx, a, cur, depth)?;
@@ -699,9 +760,21 @@ impl<C: Host> Program<C> {
                 }
                 v
             }
+            Expr::Concat(a, b) => {
+                let l = self.operand(ctx, a, cur, depth)?;
+                let r = self.operand(ctx, b, cur, depth)?;
+                binop(BinOp::Add, &l, &r)
+            }
             Expr::EqStr(a, s, neg) => {
                 let l = self.operand(ctx, a, cur, depth)?;
-                let eq = with_str(&l, |x| x == s.as_ref());
+                // an integer value compares as an integer (`$var(z) == "00"` is
+                // true for 0, so is `== "one"`); with "" neither `==` nor `!=`
+                // holds (checked on Kamailio 5.6)
+                let eq = match l {
+                    Value::Int(_) if s.is_empty() => return Some(Value::Int(0)),
+                    Value::Int(i) => i == crate::value::parse_int_checked(s).unwrap_or(0),
+                    _ => with_str(&l, |x| x == s.as_ref()),
+                };
                 Some(Value::Int(i32::from(eq != *neg)))
             }
             Expr::EqStrNoCase(a, s, neg) => {

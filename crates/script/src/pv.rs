@@ -53,6 +53,16 @@ impl<C> PvSpec<C> {
         Some(v)
     }
 
+    /// Read where an integer is wanted (see `PvImpl::get_int`); a
+    /// transformation's result converts.
+    pub fn get_int(&self, ctx: &mut C) -> i32 {
+        if self.transforms.is_empty() {
+            let idx = self.eval_index(ctx);
+            return self.imp.get_int(ctx, idx);
+        }
+        self.get(ctx).to_int()
+    }
+
     pub fn set(&self, ctx: &mut C, v: Value) -> Result<(), PvError> {
         let idx = self.eval_index(ctx);
         self.imp.set(ctx, idx, v)

@@ -135,6 +135,12 @@ pub trait PvImpl<C>: Send + Sync {
     fn try_get(&self, ctx: &mut C, idx: PvIndex) -> Option<Value> {
         Some(self.get(ctx, idx))
     }
+    /// The value where an integer is wanted (`if ($x)`, `$x - 1`). Kamailio's
+    /// PVs may carry a number beside their text: `$rm` is "INVITE" and 1,
+    /// `$proto` "udp" and 1. The default converts the value.
+    fn get_int(&self, ctx: &mut C, idx: PvIndex) -> i32 {
+        self.get(ctx, idx).to_int()
+    }
     /// Assign (Null means delete/unset, as `$x = $null`).
     fn set(&self, _ctx: &mut C, _idx: PvIndex, _v: Value) -> Result<(), PvError> {
         Err(PvError::ReadOnly)

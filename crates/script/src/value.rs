@@ -66,6 +66,7 @@ impl Value {
 
     /// Integer conversion as Kamailio does it for arithmetic and comparisons:
     /// a string that is a whole (optionally signed) decimal number converts to it,
+    /// and so does `0x` hexadecimal up to 32 bits (`"0xffffffff"` is -1);
     /// anything else is 0, and so is a number outside 32 bits
     /// (`0 + "2147483648"` is 0 in Kamailio 5.6). Null is 0.
     pub fn to_int(&self) -> i32 {
@@ -86,8 +87,19 @@ impl Value {
     }
 }
 
-/// Parse a whole decimal integer with an optional sign; None outside 32 bits.
+/// Parse a whole decimal integer with an optional sign, or unsigned `0x`
+/// hexadecimal of at most 32 bits; None otherwise.
 pub fn parse_int_checked(s: &[u8]) -> Option<i32> {
+    if let Some(hex) = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X")) {
+        let mut n: u64 = 0;
+        for &d in hex {
+            n = n * 16 + u64::from(char::from(d).to_digit(16)?);
+            if n > u64::from(u32::MAX) {
+                return None;
+            }
+        }
+        return (!hex.is_empty()).then_some(n as u32 as i32);
+    }
     let (neg, digits) = match s.first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

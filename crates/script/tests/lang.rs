@@ -967,3 +967,71 @@ fn execution_value() {
     assert_eq!(value("route(N); $var(y) = 1;"), 1);
     assert_eq!(value("t_log(\"a\"); drop;"), 0);
 }
+
+#[test]
+fn integer_context_adds() {
+    // Kamailio evaluates conditions, `return` and the operands of integer
+    // operators as integers: `+` adds there even when an operand holds text
+    let v = logs(
+        r#"$var(n) = "7"; $var(x) = "abc"; $var(h) = "0x10";
+        $var(p) = ($var(n) + 1) * 2; t_log("$var(p)");
+        $var(p) = 1 + ($var(x) + 1); t_log("$var(p)");
+        $var(p) = ($var(x) + 1) + 1; t_log("$var(p)");
+        $var(p) = -($var(x) + 1); t_log("$var(p)");
+        $var(p) = ($var(n) + 1) && 1; t_log("$var(p)");
+        $var(p) = $var(x) || 0; t_log("$var(p)");
+        $var(p) = $var(h) - 0; t_log("$var(p)");
+        if ($var(x) + 1) t_log("if-add"); else t_log("if-noadd");
+        if ("1" + "0") t_log("concat-true"); else t_log("concat-false");
+        if ($var(n) + 1 > 70) t_log("pv-concat"); else t_log("pv-add");
+        route(R); t_log("$rc");
+        }
+        route[R] { $var(n) = "7"; return $var(n) + 1;"#,
+    );
+    let mut v = v;
+    v.retain(|l| !l.starts_with("=>"));
+    assert_eq!(
+        v,
+        [
+            "16",
+            "2",
+            "abc11",
+            "-1",
+            "8",
+            "0",
+            "16",
+            "if-add",
+            "concat-true",
+            "pv-add",
+            "8"
+        ]
+    );
+}
+
+#[test]
+fn left_operand_types_as_kamailio() {
+    for (expr, ok) in [
+        ("1 && \"a\"", false),
+        ("\"a\" || 0", false),
+        ("(str)$var(i) && 1", false),
+        ("$var(s) && 1", true),
+        ("10 =~ \"^1\"", false),
+        ("strlen($var(s)) =~ \"x\"", false),
+        ("$var(s) =~ \"a\"", true),
+        ("\"a\" =~ $var(i)", true),
+        ("1 eq \"a\"", false),
+        ("(int)$var(i) ne \"a\"", false),
+        ("$var(i) eq 1", true),
+        ("1 == $null", false),
+        ("(1 + 1) != $null", false),
+        ("$var(i) == $null", true),
+        ("\"a\" == $null", true),
+        ("1 + $null", true),
+    ] {
+        let out = check(&format!("request_route {{ $var(r) = {expr}; }}\n"));
+        assert_eq!(!out.contains("type mismatch"), ok, "{expr}: {out}");
+    }
+    // a number as the pattern is refused at start-up by Kamailio
+    let out = check("request_route { $var(r) = \"a\" =~ 1; }\n");
+    assert!(out.contains("must be a string"), "{out}");
+}

@@ -414,6 +414,9 @@ fn trim_end(s: &[u8]) -> &[u8] {
 /// `{s.int}`: an optional sign and decimal digits, nothing else (no blanks);
 /// a lone sign is 0; values outside 32 bits fail (all checked on Kamailio).
 pub(crate) fn str_to_int(s: &[u8]) -> Option<i32> {
+    // Kamailio reads "" as 0 but keeps printing "" (a number with the text
+    // beside it); failing here prints as Kamailio does and reads 0 in integer
+    // comparisons and assignments, only `== $null` differs
     let (neg, digits) = match s.first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

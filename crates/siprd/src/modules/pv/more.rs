@@ -153,7 +153,7 @@ struct ViaPv {
     key: ViaKey,
 }
 
-fn proto_id(t: &[u8]) -> i32 {
+pub(super) fn proto_id(t: &[u8]) -> i32 {
     match t.to_ascii_uppercase().as_slice() {
         b"UDP" => 1,
         b"TCP" => 2,

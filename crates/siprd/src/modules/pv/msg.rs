@@ -848,6 +848,26 @@ impl PvImpl<Ctx> for Simple {
         self.read(ctx)
     }
 
+    /// Kamailio's PVs that carry a number beside their text.
+    fn get_int(&self, ctx: &mut Ctx, _idx: PvIndex) -> i32 {
+        match self.0 {
+            Field::Method => Simple(Field::MethodId).read(ctx).to_int(),
+            Field::Proto => Simple(Field::ProtoId).read(ctx).to_int(),
+            Field::RProto | Field::OProto | Field::DProto => {
+                super::more::proto_id(&self.read(ctx).to_bytes())
+            }
+            Field::RScheme => {
+                let scheme = self.read(ctx).to_bytes();
+                let known: [&[u8]; 5] = [b"sip", b"sips", b"tel", b"tels", b"urn"];
+                known
+                    .iter()
+                    .position(|k| scheme.eq_ignore_ascii_case(k))
+                    .map_or(0, |i| i as i32 + 1)
+            }
+            _ => self.read(ctx).to_int(),
+        }
+    }
+
     fn set(&self, ctx: &mut Ctx, _idx: PvIndex, v: Value) -> Result<(), PvError> {
         if matches!(
             self.0,
