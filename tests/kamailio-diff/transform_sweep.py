@@ -7,6 +7,11 @@ what an assignment stored and whether it was null. Both servers run the
 cases through probe.py.
     python3 tests/kamailio-diff/transform_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
+Left out: `{s.before,c}` and its kin, which crash Kamailio 5.6 when c is
+absent (signal 11; siprd gives the whole string). Expected differences:
+`{s.decode.7bit}` of text that is not hexadecimal, `{s.decode.base64}` of
+text outside the alphabet, stray bytes in Kamailio's `{uri.duri}`/`saor`/
+`suri`, `{s.int}` of "" (see expr_sweep.py); docs/kamailio-observed.md.
 """
 import os, random, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,15 +50,15 @@ def s_tr(rng):
         "prefixes", "prefixes.quoted", "unquote", "unbracket", "rmws", "corehash", "sha256",
         "urlencode.param", "urldecode.param", "escape.csv", "encode.7bit", "decode.7bit",
         "substr", "select", "strip", "striptail", "stripto", "replace", "rm", "count",
-        "before", "after", "rbefore", "rafter", "prefixes", "fmtlines", "fmtlinet", "ftime",
+        "prefixes", "fmtlines", "fmtlinet", "ftime",
     ])
-    if k == "substr": return f"s.substr,{rng.choice(NUM)},{rng.choice(NUM)}"
+    if k == "substr": return f"s.substr,{rng.choice(NUM)},{rng.choice(['0', '1', '2', '10'])}"
     if k == "select": return f"s.select,{rng.choice(NUM)},{rng.choice(CHARS[:4] + ['a'])}"
     if k in ("strip", "striptail"): return f"s.{k},{rng.choice(NUM)}"
-    if k == "stripto": return f"s.stripto,{rng.choice(CHARS)}"
-    if k == "replace": return f"s.replace,{rng.choice(CHARS)},{rng.choice(['', 'Z', 'yy'])}"
-    if k in ("rm", "count", "before", "after", "rbefore", "rafter"):
-        return f"s.{k},{rng.choice(CHARS)}"
+    if k == "stripto": return f"s.stripto,{rng.choice(CHARS[1:])}"
+    if k == "replace": return f"s.replace,{rng.choice(CHARS[1:])},{rng.choice(['', 'Z', 'yy'])}"
+    if k == "rm": return f"s.rm,{rng.choice(CHARS[1:])}"
+    if k == "count": return f"s.count,{rng.choice(CHARS)}"
     if k == "prefixes" and rng.random() < 0.5: return f"s.prefixes,{rng.choice(['1', '2', '4'])}"
     if k in ("fmtlines", "fmtlinet"): return f"s.{k},{rng.choice(['2', '4'])},{rng.choice(['1', '0'])}"
     if k == "ftime": return "s.ftime,%Y"
@@ -70,7 +75,7 @@ def uri_tr(rng):
 
 def param_tr(rng):
     k = rng.choice(["value", "valueat", "name", "count", "in"])
-    sep = rng.choice(["", "", ",", " "])
+    sep = rng.choice(["", "", "|", " "])
     sep = f",{sep}" if sep else ""
     if k == "value": return f"param.value,{rng.choice(['a', 'b', 'c', 'z', 'tag'])}{sep}"
     if k == "valueat": return f"param.valueat,{rng.choice(NUM)}{sep}"
@@ -118,6 +123,9 @@ def main():
     r = subprocess.run([sys.executable, os.path.join(HERE, "probe.py"), casefile],
                        env=dict(os.environ, PROBE_DIR=tmp, PROBE_WAIT="0.5"), capture_output=True, text=True)
     bodies = dict(cases)
+    klog = os.path.join(tmp, "probe.cfg.kamailio.log")
+    if os.path.exists(klog) and "exited by a signal" in open(klog, errors="replace").read():
+        print("WARNING: Kamailio crashed; the cases after the crash compare nothing")
     for line in r.stdout.splitlines():
         print(line)
         if line.startswith("DIFF "):

@@ -96,10 +96,11 @@ type Tr<C> = Box<dyn TransformImpl<C>>;
 pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result<Tr<C>, String> {
     let n = params.len();
     let mut it = params.into_iter();
-    let sep_at = |p: Option<TrParam<C>>| -> Result<u8, String> {
+    // a blank separator is trimmed away by Kamailio: every read then fails (None)
+    let sep_at = |p: Option<TrParam<C>>| -> Result<Option<u8>, String> {
         match p {
-            None => Ok(b';'),
-            Some(p) => sep_arg(p, "the parameter separator"),
+            None => Ok(Some(b';')),
+            Some(p) => sep_arg(p, "the parameter separator").map(|c| (!is_ws(c)).then_some(c)),
         }
     };
     match method {
@@ -107,7 +108,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             arity(method, n, 0, 1)?;
             let sep = sep_at(it.next())?;
             Ok(boxed(move |_ctx: &mut C, v: Value| {
-                let list = parse_params(&input_bytes(&v)?, sep)?;
+                let list = parse_params(&input_bytes(&v)?, sep?)?;
                 Some(Value::Int(list.len() as i32))
             }))
         }
@@ -116,7 +117,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             let name = str_arg(it.next().unwrap_or(TrParam::Int(0)));
             let sep = sep_at(it.next())?;
             Ok(boxed(move |ctx: &mut C, v: Value| {
-                let list = parse_params(&input_bytes(&v)?, sep)?;
+                let list = parse_params(&input_bytes(&v)?, sep?)?;
                 let want = name.eval(ctx)?;
                 // The last parameter of that name wins (as Kamailio); names are
                 // compared case-insensitively.
@@ -135,7 +136,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             let name = str_arg(it.next().unwrap_or(TrParam::Int(0)));
             let sep = sep_at(it.next())?;
             Ok(boxed(move |ctx: &mut C, v: Value| {
-                let list = parse_params(&input_bytes(&v)?, sep)?;
+                let list = parse_params(&input_bytes(&v)?, sep?)?;
                 let want = name.eval(ctx)?;
                 let hit = list.iter().any(|p| p.name.eq_ignore_ascii_case(&want));
                 Some(Value::Int(i32::from(hit)))
@@ -147,7 +148,7 @@ pub(super) fn parse<C: 'static>(method: &str, params: Vec<TrParam<C>>) -> Result
             let idx = int_arg(it.next().unwrap_or(TrParam::Int(0)), "the parameter index")?;
             let sep = sep_at(it.next())?;
             Ok(boxed(move |ctx: &mut C, v: Value| {
-                let list = parse_params(&input_bytes(&v)?, sep)?;
+                let list = parse_params(&input_bytes(&v)?, sep?)?;
                 let out = match resolve_index(idx.eval(ctx), list.len()) {
                     None => Bytes::new(),
                     Some(i) if want_name => list[i].name.clone(),

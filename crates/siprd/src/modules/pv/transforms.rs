@@ -226,10 +226,13 @@ fn parse_uri_tr(
 
 /// Kamailio's name-addr split: (name, uri, len). The name is the raw text
 /// before `<` (quoted parts skipped when looking for it); without `<` the whole
-/// value is the URI.
+/// value, blanks included, is the URI.
 pub(crate) fn split_nameaddr(b: &[u8]) -> Option<(&[u8], &[u8], usize)> {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
-    let mut i = start;
+    // blanks around are kept (`" <a@b>"{nameaddr.name}` is " "); "" fails
+    if b.is_empty() {
+        return None;
+    }
+    let mut i = 0;
     let mut in_q = false;
     while i < b.len() {
         match b[i] {
@@ -237,7 +240,7 @@ pub(crate) fn split_nameaddr(b: &[u8]) -> Option<(&[u8], &[u8], usize)> {
             b'"' => in_q = !in_q,
             b'<' if !in_q => {
                 let close = memchr::memchr(b'>', &b[i..])? + i;
-                return Some((&b[start..i], &b[i + 1..close], close + 1 - start));
+                return Some((&b[..i], &b[i + 1..close], close + 1));
             }
             _ => {}
         }
@@ -246,11 +249,8 @@ pub(crate) fn split_nameaddr(b: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     if in_q {
         return None;
     }
-    let mut e = b.len();
-    while e > start && b[e - 1].is_ascii_whitespace() {
-        e -= 1;
-    }
-    Some((&b[start..start], &b[start..e], e - start))
+    // no `<`: the value as it is, blanks kept (`"  x  "{nameaddr.len}` is 5)
+    Some((&b[..0], b, b.len()))
 }
 
 const NAMEADDR_METHODS: &[&str] = &["name", "uri", "len"];
@@ -474,6 +474,11 @@ mod tests {
         assert_eq!((n, u, l), (&b""[..], &b"sip:bare@z.org;tag=9"[..], 20));
         assert_eq!(split_nameaddr(b"Bob <sip:bob@y.org>").unwrap().0, b"Bob ");
         assert!(split_nameaddr(b"<sip:x").is_none());
+        // K: blanks are kept, before `<` and without one; "" fails
+        let (n, u, l) = split_nameaddr(b" <sip:a@b> ").unwrap();
+        assert_eq!((n, u, l), (&b" "[..], &b"sip:a@b"[..], 10));
+        assert_eq!(split_nameaddr(b"  x  ").unwrap().1, b"  x  ");
+        assert!(split_nameaddr(b"").is_none());
     }
 
     #[test]
