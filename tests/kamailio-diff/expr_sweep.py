@@ -17,7 +17,7 @@ import os, random, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import generate as g
-from sweeplib import SIPRD
+from sweeplib import SIPRD, probe_cases
 
 INTS = ["0", "1", "-1", "2", "3", "7", "10", "255", "-5", "2147483647", "65536", "16"]
 STRS = ['""', '"a"', '"abc"', '"10"', '"3x"', '" 5"', '"-2"', '"0"', '"AbC"', '"x y"', '"+4"', '"0x10"']
@@ -123,20 +123,8 @@ def main():
             print(f"LOAD {name}: kamailio {'accepts' if k else 'refuses'}, siprd {'accepts' if s else 'refuses'}\n{body}{kwhy or swhy}\n")
         elif k:
             good.append((name, body))
-    casefile = os.path.join(tmp, "cases.txt")
-    with open(casefile, "w") as f:
-        for name, body in good:
-            f.write(f"=== {name}\n{body}")
     print(f"{count} cases, {load_diffs} load differences, {len(good)} run", flush=True)
-    r = subprocess.run([sys.executable, os.path.join(HERE, "probe.py"), casefile],
-                       env=dict(os.environ, PROBE_DIR=tmp, PROBE_WAIT="0.5"), capture_output=True, text=True)
-    bodies = dict(good)
-    for line in r.stdout.splitlines():
-        print(line)
-        if line.startswith("DIFF "):
-            print(bodies.get(line[5:].strip(), ""))
-    print(r.stderr[-2000:], end="")
-
+    probe_cases(good, tmp)
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """What the on-the-wire sweeps share: the config head both servers read,
-and starting / stopping a server on it."""
-import json, os, signal, subprocess, time
+starting / stopping a server on it, and running script cases through probe.py."""
+import json, os, signal, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
@@ -38,3 +38,24 @@ def report(sent, kam, ours):
         print("  siprd:   ", b)
     print(f"{len(diff)} of {len(sent)} differ")
     return 1 if diff else 0
+
+
+def probe_cases(cases, tmp):
+    """Run (name, route body) cases on both servers through probe.py and print
+    its verdict, each difference followed by the case's body."""
+    casefile = os.path.join(tmp, "cases.txt")
+    with open(casefile, "w") as f:
+        for name, body in cases:
+            f.write(f"=== {name}\n{body}")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "probe.py"), casefile],
+                       env=dict(os.environ, PROBE_DIR=tmp, PROBE_WAIT="0.5"),
+                       capture_output=True, text=True)
+    klog = os.path.join(tmp, "probe.cfg.kamailio.log")
+    if os.path.exists(klog) and "exited by a signal" in open(klog, errors="replace").read():
+        print("WARNING: Kamailio crashed; the cases after the crash compare nothing")
+    bodies = dict(cases)
+    for line in r.stdout.splitlines():
+        print(line)
+        if line.startswith("DIFF "):
+            print(bodies.get(line[5:].strip(), ""))
+    print(r.stderr[-2000:], end="")

@@ -13,8 +13,10 @@ absent (signal 11; siprd gives the whole string). Expected differences:
 text outside the alphabet, stray bytes in Kamailio's `{uri.duri}`/`saor`/
 `suri`, `{s.int}` of "" (see expr_sweep.py); docs/kamailio-observed.md.
 """
-import os, random, subprocess, sys, tempfile
+import os, random, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from sweeplib import probe_cases
 
 INPUTS = [
     "sip:alice@example.com:5070;transport=tcp;lr?X=1",
@@ -116,22 +118,7 @@ def main():
     rng = random.Random(seed)
     tmp = tempfile.mkdtemp(prefix="transform_sweep.")
     cases = [(f"t{n}", case(rng)) for n in range(count)]
-    casefile = os.path.join(tmp, "cases.txt")
-    with open(casefile, "w") as f:
-        for name, body in cases:
-            f.write(f"=== {name}\n{body}")
-    r = subprocess.run([sys.executable, os.path.join(HERE, "probe.py"), casefile],
-                       env=dict(os.environ, PROBE_DIR=tmp, PROBE_WAIT="0.5"), capture_output=True, text=True)
-    bodies = dict(cases)
-    klog = os.path.join(tmp, "probe.cfg.kamailio.log")
-    if os.path.exists(klog) and "exited by a signal" in open(klog, errors="replace").read():
-        print("WARNING: Kamailio crashed; the cases after the crash compare nothing")
-    for line in r.stdout.splitlines():
-        print(line)
-        if line.startswith("DIFF "):
-            print(bodies.get(line[5:].strip(), ""))
-    print(r.stderr[-2000:], end="")
-
+    probe_cases(cases, tmp)
 
 if __name__ == "__main__":
     main()
