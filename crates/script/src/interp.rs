@@ -589,7 +589,15 @@ impl<C: Host> Program<C> {
                 Flow::Normal(last)
             }
             Stmt::Switch(sw) => {
-                let Some(v) = self.eval(ctx, &sw.expr, cur, depth) else {
+                // with integer cases the value is read as an integer
+                // (`switch ($rm) { case 512: ... }` matches OPTIONS)
+                let by_int = sw.ordered.is_empty() && !sw.int_cases.is_empty();
+                let v = if by_int {
+                    self.eval_int(ctx, &sw.expr, cur, depth).map(Value::Int)
+                } else {
+                    self.eval(ctx, &sw.expr, cur, depth)
+                };
+                let Some(v) = v else {
                     return if ctx.exec_state().exited {
                         Flow::Exit
                     } else {
@@ -609,7 +617,7 @@ impl<C: Host> Program<C> {
                             })
                             .map(|(_, at)| *at)
                     })
-                } else if !sw.int_cases.is_empty() {
+                } else if by_int {
                     let i = v.to_int();
                     sw.int_cases
                         .iter()
