@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Evaluate the same random script expressions in Kamailio and in siprd.
-Each case assigns one random expression to $var(r), tests another in an
-`if`, and answers with both results in the reply's reason phrase. The
+Each case assigns one random expression to $var(r), tests others in an
+`if`, a `while` and a `switch` (integer or string cases), and answers with
+the results in the reply's reason phrase. The
 operands mix ints, strings, set / unset / null variables, AVPs, header and
 message PVs and transformations; the operators are every arithmetic,
 bitwise, comparison, regex, logical and string operator of the language.
@@ -90,12 +91,25 @@ PRESET = ('    $var(i) = 5; $var(s) = "12ab"; $var(e) = ""; $var(n) = $null; $va
           '    $var(m) = "-3"; $var(d) = "7"; $avp(i) = 3; $avp(s) = "xy";\n')
 
 
+def switch(rng):
+    """A switch over an expression, with integer or with string cases."""
+    e = expr(rng, 2)
+    if rng.random() < 0.5:
+        labels = rng.sample(["0", "1", "-1", "5", "7", "8", "12", "512", "16"], 3)
+    else:
+        labels = rng.sample(['"0"', '"1"', '"12ab"', '"OPTIONS"', '"udp"', '""', '"71"', '"abc"'], 3)
+    arms = "".join(f"        case {l}: $var(w) = {l}; break;\n" for l in labels)
+    return (f"    $var(w) = \"none\";\n    switch ({e}) {{\n{arms}"
+            f"        default: $var(w) = \"default\";\n    }}\n")
+
+
 def case(rng):
     a, b, c = expr(rng, 3), expr(rng, 3), expr(rng, 2)
     return (PRESET + f"    $var(r) = {a};\n"
             f"    $var(c) = 0; while ($var(c) < 3 && ({c})) {{ $var(c) = $var(c) + 1; }}\n"
             f"    if ({b}) {{ $var(b) = \"T\"; }} else {{ $var(b) = \"F\"; }}\n"
-            '    sl_send_reply("200", "r=[$var(r)] b=$var(b) c=$var(c)");\n')
+            + switch(rng) +
+            '    sl_send_reply("200", "r=[$var(r)] b=$var(b) c=$var(c) w=$var(w)");\n')
 
 
 def accepted(cmd, name, body, tmp):

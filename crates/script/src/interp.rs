@@ -3,7 +3,7 @@
 //! a call that Kamailio lets be computed at run time (`dynamic_args`).
 
 use crate::ast::{BinOp, CastTy, UnOp};
-use crate::compile::{CallI, DynArg, Expr, Outcome, Program, Stmt, StrLabel};
+use crate::compile::{CallI, DynArg, Expr, Outcome, Program, Stmt, StrLabel, SwitchI};
 use crate::exec::{BlockId, Cursor, Host, RouteId, RouteMask};
 use crate::registry::{Arg, ArgSrc};
 use crate::value::Value;
@@ -592,45 +592,17 @@ impl<C: Host> Program<C> {
                 // with integer cases the value is read as an integer
                 // (`switch ($rm) { case 512: ... }` matches OPTIONS)
                 let by_int = sw.ordered.is_empty() && !sw.int_cases.is_empty();
+                // (a call is 1 or 0 here, as in any expression)
                 let v = if by_int {
                     self.eval_int(ctx, &sw.expr, cur, depth).map(Value::Int)
                 } else {
-                    self.eval(ctx, &sw.expr, cur, depth)
-                };
-                let Some(v) = v else {
-                    return if ctx.exec_state().exited {
-                        Flow::Exit
-                    } else {
-                        Flow::Normal(1)
-                    };
+                    self.operand(ctx, &sw.expr, cur, depth)
                 };
                 if ctx.exec_state().exited {
                     return Flow::Exit;
                 }
-                let start = if !sw.ordered.is_empty() {
-                    with_str(&v, |s| {
-                        sw.ordered
-                            .iter()
-                            .find(|(l, _)| match l {
-                                StrLabel::Eq(c) => c.as_ref() == s,
-                                StrLabel::Re(re) => re.is_match(s),
-                            })
-                            .map(|(_, at)| *at)
-                    })
-                } else if by_int {
-                    let i = v.to_int();
-                    sw.int_cases
-                        .iter()
-                        .find(|(c, _)| *c == i)
-                        .map(|(_, at)| *at)
-                } else {
-                    with_str(&v, |s| {
-                        sw.str_cases
-                            .iter()
-                            .find(|(c, _)| c.as_ref() == s)
-                            .map(|(_, at)| *at)
-                    })
-                };
+                // a value that fails to evaluate (division by zero) takes `default`
+                let start = v.and_then(|v| self.switch_case(sw, &v, by_int));
                 let Some(start) = start.or(sw.default) else {
                     return Flow::Normal(1);
                 };
@@ -663,6 +635,34 @@ impl<C: Host> Program<C> {
                 st.retcode = 0;
                 Flow::Exit
             }
+        }
+    }
+
+    /// Where a switch on `v` starts (None: no case label matches).
+    fn switch_case(&self, sw: &SwitchI<C>, v: &Value, by_int: bool) -> Option<u32> {
+        if !sw.ordered.is_empty() {
+            with_str(v, |s| {
+                sw.ordered
+                    .iter()
+                    .find(|(l, _)| match l {
+                        StrLabel::Eq(c) => c.as_ref() == s,
+                        StrLabel::Re(re) => re.is_match(s),
+                    })
+                    .map(|(_, at)| *at)
+            })
+        } else if by_int {
+            let i = v.to_int();
+            sw.int_cases
+                .iter()
+                .find(|(c, _)| *c == i)
+                .map(|(_, at)| *at)
+        } else {
+            with_str(v, |s| {
+                sw.str_cases
+                    .iter()
+                    .find(|(c, _)| c.as_ref() == s)
+                    .map(|(_, at)| *at)
+            })
         }
     }
 
