@@ -198,6 +198,12 @@ fn relay_with(
         Ok(tx) => tx,
         Err(r) => return r,
     };
+    if tx.entry.inner.lock().canceled {
+        // Kamailio: no new branch once a CANCEL came (a failure route's
+        // serial forking after the caller gave up, a resumed route).
+        tracing::error!("t_relay: no forwarding on a canceled transaction");
+        return -1;
+    }
     if ctx.exec.route_type & route_type::REQUEST != 0 {
         let inner = tx.entry.inner.lock();
         if inner.flags.replicate && !inner.uacs.is_empty() {
@@ -400,7 +406,11 @@ fn add_branch(
 ) -> Option<Built> {
     let on_branch = ctx.tm.on_branch.or_else(|| tx.entry.inner.lock().on_branch);
     let Some(route) = on_branch else {
-        return build_branch(st, ctx, tx, t, cfg, failure);
+        let built = build_branch(st, ctx, tx, t, cfg, failure);
+        if built.is_some() {
+            tx.entry.inner.lock().lumps.save_first(&ctx.edits);
+        }
+        return built;
     };
     let keep = (
         ctx.new_uri.clone(),
@@ -461,6 +471,9 @@ fn add_branch(
         // a failure route sees the request's R-URI and $du as relayed, not
         // those of the last branch built (Kamailio 5.6, with branch routes)
         let mut inner = tx.entry.inner.lock();
+        // what later routes see is the request route's changes, not those a
+        // branch_route made to its branch
+        inner.lumps.save_first(&ctx.edits);
         let from_failure = ctx.exec.route_type & route_type::FAILURE != 0 && inner.failure_runs > 0;
         if let Some(s) = inner.saved.as_mut().filter(|_| !from_failure) {
             s.new_uri = ctx.new_uri.clone();
@@ -540,9 +553,14 @@ fn build_branch(
         let mut inner = tx.entry.inner.lock();
         timers.fr = inner.flags.fr(cfg);
         timers.fr_inv = inner.flags.fr_inv(cfg);
-        inner.lumps.save_first(&ctx.edits);
         if inner.failure_runs > inner.leg {
-            // The first branch of a new serial forking leg.
+            // The first branch of a new serial forking leg: the cancelling
+            // a 6xx or t_cancel_branches started ends with the old leg (a
+            // received CANCEL refuses new legs).
+            inner.cancelling = false;
+            if !inner.cancel_reason_e2e {
+                inner.cancel_reason = None;
+            }
             let mode = inner.drop_mode.take().unwrap_or(cfg.failure_reply_mode);
             drop_replies(&mut inner, mode);
             inner.leg = inner.failure_runs;
@@ -665,10 +683,10 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
             .no_e2e_cancel_reason
             .map_or(e2e_reason, |no| !no)
         {
-            inner.cancel_reason = inner
-                .cancel_reason
-                .take()
-                .or_else(|| reason_lines(&ctx.msg).map(Box::new));
+            if inner.cancel_reason.is_none() {
+                inner.cancel_reason = reason_lines(&ctx.msg).map(Box::new);
+                inner.cancel_reason_e2e = inner.cancel_reason.is_some();
+            }
         }
         let now = Instant::now();
         let mut left = false;
@@ -689,8 +707,9 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     };
     // Nothing left to cancel, also for an INVITE without branches (suspended,
     // or not relayed yet): Kamailio 5.6 answers it `487` itself (its blind
-    // branch is not pending), which ends a suspension.
-    let done = invite_final || !left;
+    // branch is not pending), which ends a suspension. A branch that has not
+    // answered yet is still pending after a 2xx went upstream ("canceling").
+    let done = !left;
     if done && !invite_final {
         ctx.flush();
         let rt = ctx.rt.clone();
@@ -763,6 +782,19 @@ pub(crate) fn set_local_cancel_reason(tx: &TxRef, code: u16) {
         };
         inner.cancel_reason = Some(Box::new(Bytes::from(line)));
     }
+}
+
+/// The `Reason` of a CANCEL that waited for its branch's first provisional
+/// reply. Kamailio 5.6 words it anew: the received CANCEL's own lines, else
+/// after a 2xx went upstream `SIP;cause=<code>` without the text, else none
+/// (not after a 6xx, nor for `t_cancel_branches`/`t_cancel_callid`).
+fn deferred_cancel_reason(inner: &TxInner, local_reason: bool) -> Option<Bytes> {
+    if inner.cancel_reason_e2e {
+        return inner.cancel_reason.as_deref().cloned();
+    }
+    let code = inner.uas.last_code();
+    (local_reason && (200..300).contains(&code))
+        .then(|| Bytes::from(format!("Reason: SIP;cause={code}\r\n")))
 }
 
 /// A CANCEL for a branch request (RFC 3261 §9.1); `extra` header lines (the
@@ -904,6 +936,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     let now = Instant::now();
     let mut late = false;
     let mut seen_only = false;
+    let mut cancelled_1xx = false;
     let fr_before;
     let before: (bool, u16);
     let (r, ack, cancel, on_reply) = {
@@ -912,7 +945,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         }
         let cancelling = inner.cancelling;
-        let reason = inner.cancel_reason.as_deref().cloned();
+        let reason = deferred_cancel_reason(&inner, st.table.cfg.read().local_cancel_reason);
         let restart = st.table.cfg.read().restart_fr_on_each_reply;
         let on_reply = inner.on_reply;
         let local = inner.flags.local;
@@ -930,6 +963,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             // branch to fr_inv_timer: it still times out at fr_timer.
             r.pass_up = false;
             u.tx.restore_fr(fr_before);
+            cancelled_1xx = true;
         }
         if tx.entry.invite && u.code >= 200 && code >= 200 && !r.pass_up {
             // A final reply on a branch that already ended (as Kamailio):
@@ -998,10 +1032,12 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if let Some((d, c)) = cancel {
         ctx.send(&d, &c);
     }
-    // A provisional reply marks its branch replied once processed (after
-    // its onreply_route), as Kamailio.
+    // A reply marks its branch replied once processed (after its
+    // onreply_route, and after the failure route a final reply starts: that
+    // route does not see its own branch replied), as Kamailio; not a
+    // provisional reply that only lets a waiting CANCEL go.
     let mark_replied = |tx: &TxRef| {
-        if code < 200 {
+        if !cancelled_1xx {
             if let Some(u) = tx.entry.inner.lock().uacs.get_mut(n) {
                 u.replied = true;
             }
@@ -1042,7 +1078,9 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
             return HookAction::Stop;
         }
     }
-    mark_replied(&tx);
+    if code < 200 || !r.pass_up {
+        mark_replied(&tx);
+    }
     if !r.pass_up {
         return HookAction::Stop;
     }
@@ -1075,6 +1113,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
         relay_reply(&rt, ctx, &tx, code, out);
         set_local_cancel_reason(&tx, code);
         cancel_pending(&rt, &tx);
+        mark_replied(&tx);
         return HookAction::Stop;
     }
     if code >= 600 && !six_xx_disabled(&tx) {
@@ -1086,6 +1125,7 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if !branch_failure(&rt, &tx, n, code, &reason) {
         branches_done(&rt, &tx);
     }
+    mark_replied(&tx);
     HookAction::Stop
 }
 

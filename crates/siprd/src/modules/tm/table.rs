@@ -82,10 +82,10 @@ pub struct Uac {
     /// The CANCEL sent to this branch: its own non-INVITE client transaction,
     /// retransmitted over UDP until answered.
     pub cancel: Option<Box<CancelTx>>,
-    /// A provisional reply was received and processed on this branch
-    /// (Kamailio's "replied" branch flag, set after its onreply_route; a
-    /// final reply alone does not set it): `t_branch_replied`,
-    /// `t_any_replied`, `t_grep_status`.
+    /// A reply was received and processed on this branch (Kamailio's
+    /// "replied" branch flag, set after its onreply_route and after the
+    /// failure route its final reply starts; a timeout does not set it):
+    /// `t_branch_replied`, `t_any_replied`, `t_grep_status`.
     pub replied: bool,
     /// The highest reply code received on this branch (0: none), set before
     /// onreply_route runs.
@@ -175,6 +175,8 @@ pub struct TxInner {
     /// `Reason` header lines the CANCELs sent from now on carry (RFC 3326):
     /// copied from a received CANCEL, or tm's own after a 2xx / 6xx.
     pub cancel_reason: Option<Box<Bytes>>,
+    /// `cancel_reason` holds the received CANCEL's own `Reason` lines.
+    pub cancel_reason_e2e: bool,
 }
 
 /// The request changes a transaction saved ([`TxInner::lumps`]): none saved
@@ -309,6 +311,7 @@ impl TxInner {
             last_is_auto_100: false,
             flags,
             cancel_reason: None,
+            cancel_reason_e2e: false,
             end_of_life: None,
         }
     }
