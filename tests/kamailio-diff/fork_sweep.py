@@ -2,7 +2,8 @@
 """Random forking calls through Kamailio and through siprd: list where what
 the caller and the callees see differs.
 
-A caller (port 5997) sends an INVITE to the server (5998). Its X-B0..X-B2
+A caller (port 5997) sends an INVITE (or, for one case in six, a MESSAGE)
+to the server (5998). Its X-B0..X-B2
 headers name the parallel branches, X-F what failure_route does, X-S the
 user of a serial branch, so that one config serves every case. The callees
 (all on 5996, told apart by their R-URI user) answer on a random script:
@@ -141,11 +142,13 @@ def make_case(rnd, i):
             branches[serial + "2"] = ([[s + 1, rnd.choice([180, 486, 404, 200]), []]], True)
     # half a step off any reply, so that the CANCEL's place is sure
     cancel = max(1, slot + rnd.choice([-3, -1, 0, 1])) + 0.5 if rnd.random() < 0.2 else None
-    return {"branches": branches, "action": action, "serial": serial, "cancel": cancel, "last": slot}
+    method = "MESSAGE" if rnd.random() < 1 / 6 else "INVITE"
+    return {"branches": branches, "action": action, "serial": serial, "cancel": cancel, "last": slot,
+            "method": method}
 
 
 def describe(i, case):
-    parts = [f"case {i}: action={case['action']} cancel@{case['cancel']}"]
+    parts = [f"case {i}: {case['method']} action={case['action']} cancel@{case['cancel']}"]
     for user, (events, answers) in case["branches"].items():
         evs = " ".join(f"{s}:{c}{'(drop)' if 'X-Drop: 1' in x else ''}" for s, c, x in events)
         parts.append(f"{user}[{evs or 'silent'}{'' if answers else ' ignores CANCEL'}]")
@@ -161,10 +164,11 @@ def hdrs(msg, name):
 
 
 def invite(i, case):
-    lines = [f"INVITE sip:c{i}@127.0.0.1:5998 SIP/2.0",
+    m = case["method"]
+    lines = [f"{m} sip:c{i}@127.0.0.1:5998 SIP/2.0",
              f"Via: SIP/2.0/UDP 127.0.0.1:5997;branch=z9hG4bK-f{i};rport",
              f"From: <sip:a@example.com>;tag=ft{i}", f"To: <sip:c{i}@example.com>",
-             f"Call-ID: fk-{i}", "CSeq: 1 INVITE", "Max-Forwards: 70",
+             f"Call-ID: fk-{i}", f"CSeq: 1 {m}", "Max-Forwards: 70",
              "Contact: <sip:a@127.0.0.1:5997>"]
     users = [u for u in case["branches"] if not (case["serial"] and u.startswith(case["serial"]))]
     lines += [f"X-B{n}: {u}" for n, u in enumerate(users)]
@@ -256,7 +260,7 @@ def run_case(caller, callee, i, case):
                 seen_caller.append(f"callee got {first}")
                 continue
             rec = method
-            if method == "INVITE":
+            if method == case["method"]:
                 if user in invites:  # retransmitted with other bytes
                     continue
                 invites[user] = msg

@@ -107,7 +107,9 @@ fn no_serial_branch_after_a_cancel() {
     hop.answer(&cancel, fa, "200 OK");
     hop.answer(&a, fa, "487 Request Terminated");
     assert!(s.wait_log("F fk-cxl serial r=-1", WAIT), "{}", s.log());
-    assert!(hop.recv_start("INVITE sip:s@", Duration::from_millis(300)).is_none());
+    assert!(hop
+        .recv_start("INVITE sip:s@", Duration::from_millis(300))
+        .is_none());
     let lines = c.first_lines(Duration::from_millis(300));
     assert!(
         lines.iter().any(|l| l.starts_with("SIP/2.0 487")),
@@ -122,7 +124,10 @@ fn branch_route_changes_stay_in_their_branch() {
     let hop = NextHop::new();
     let s = Siprd::start(&cfg(hop.port()));
     let c = UdpClient::new();
-    c.send(s.udp_addr(), &invite(&c, "fk-leak", "X-B0: a\r\nX-S: s\r\n"));
+    c.send(
+        s.udp_addr(),
+        &invite(&c, "fk-leak", "X-B0: a\r\nX-S: s\r\n"),
+    );
     let (a, fa) = request_for(&hop, "INVITE", "a");
     assert_eq!(header(&a, "X-Br"), Some("0"), "{a}");
     hop.answer(&a, fa, "486 Busy Here");
@@ -192,10 +197,7 @@ fn a_silent_branch_is_pending_after_a_2xx() {
     let s = Siprd::start(&cfg(hop.port()));
     let c = UdpClient::new();
     for (id, first) in [("fk-2xx-1", None), ("fk-2xx-2", Some("100 Trying"))] {
-        c.send(
-            s.udp_addr(),
-            &invite(&c, id, "X-B0: a\r\nX-B1: b\r\n"),
-        );
+        c.send(s.udp_addr(), &invite(&c, id, "X-B0: a\r\nX-B1: b\r\n"));
         let (a, fa) = request_for(&hop, "INVITE", "a");
         let (b, fb) = request_for(&hop, "INVITE", "b");
         if let Some(st) = first {
@@ -250,4 +252,44 @@ fn a_6xx_does_not_cancel_the_next_leg() {
         lines.iter().any(|l| l.starts_with("SIP/2.0 183")),
         "{lines:?}"
     );
+}
+
+/// A 6xx to a forked MESSAGE: no CANCEL can go to the other branches, but
+/// they are marked as cancelled, so a provisional reply they send later is
+/// not relayed (one sent before the 6xx was).
+#[test]
+fn a_6xx_to_a_message_silences_later_provisional_replies() {
+    let hop = NextHop::new();
+    let s = Siprd::start(&cfg(hop.port()));
+    let c = UdpClient::new();
+    c.send(
+        s.udp_addr(),
+        &request(
+            "MESSAGE",
+            "sip:x@127.0.0.1",
+            c.port(),
+            "fk-msg",
+            "X-B0: a\r\nX-B1: b\r\n",
+        ),
+    );
+    let (a, fa) = request_for(&hop, "MESSAGE", "a");
+    let (b, fb) = request_for(&hop, "MESSAGE", "b");
+    hop.answer(&b, fb, "183 Session Progress");
+    std::thread::sleep(Duration::from_millis(100));
+    hop.answer(&a, fa, "603 Decline");
+    std::thread::sleep(Duration::from_millis(100));
+    hop.answer(&b, fb, "180 Ringing");
+    std::thread::sleep(Duration::from_millis(100));
+    hop.answer(&b, fb, "404 Not Found");
+    let lines = c.first_lines(Duration::from_millis(400));
+    assert_eq!(
+        lines,
+        ["SIP/2.0 183 Session Progress", "SIP/2.0 603 Decline"],
+        "{}",
+        s.log()
+    );
+    assert!(hop
+        .collect(Duration::from_millis(200))
+        .iter()
+        .all(|(m, _)| !m.starts_with("CANCEL")));
 }

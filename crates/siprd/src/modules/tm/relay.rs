@@ -1299,20 +1299,24 @@ fn challenges(tx: &TxRef) -> Option<Vec<u8>> {
 
 /// CANCEL every branch still pending (after a 2xx or 6xx, or a local final reply).
 pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
-    if !tx.entry.invite {
-        return;
-    }
     let mut cancels = Vec::new();
     {
         let mut inner = tx.entry.inner.lock();
         // Not a received CANCEL: t_is_canceled() stays false (as Kamailio's
-        // after t_cancel_branches).
+        // after t_cancel_branches). A non-INVITE branch gets no CANCEL, but
+        // is marked as one would be: its later provisional replies are
+        // dropped (Kamailio 5.6).
         inner.cancelling = true;
         let now = Instant::now();
         let reason = inner.cancel_reason.as_deref().cloned();
+        let invite = tx.entry.invite;
         for u in inner.uacs.iter_mut() {
             if u.code < 200 && u.provisional && !u.cancel_sent {
-                cancels.extend(start_cancel(&tx.state, u, now, reason.as_ref()));
+                if invite {
+                    cancels.extend(start_cancel(&tx.state, u, now, reason.as_ref()));
+                } else {
+                    u.cancel_sent = true;
+                }
             }
         }
         tx.state.table.schedule(&tx.entry, &mut inner);
