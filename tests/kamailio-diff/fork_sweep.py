@@ -13,6 +13,9 @@ they answer a CANCEL with 200 and 487 (or ignore it). The caller may CANCEL,
 and ACKs every non-2xx final reply. Recorded per case: the replies the caller
 got in order (status, reason, To tag, challenges, headers the routes add),
 and per callee the requests it got (INVITE, CANCEL with its Reason, ACK).
+A serial branch's replies are two steps apart: when a timer started the
+failure route, Kamailio may take longer than one step to pass on a reply of
+the branch it relayed there.
 
     python3 tests/kamailio-diff/fork_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
@@ -132,9 +135,9 @@ def make_case(rnd, i):
     if action in ("serial", "serial2", "rearm"):
         events, s = [], 0
         for code in rnd.sample([180, 183], rnd.choice([0, 1])):
-            s += 1
+            s += 2
             events.append([s, code, []])
-        s += 1
+        s += 2
         events.append([s, rnd.choice([200, 404, 486, 603, 503]), []])
         serial = f"c{i}s"
         branches[serial] = (events, True)

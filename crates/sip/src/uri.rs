@@ -331,9 +331,13 @@ impl Uri {
     pub fn param(&self, name: &[u8]) -> Option<Option<&[u8]>> {
         params::find(&self.buf, &self.params, name)
     }
-    /// Value of the `transport` parameter.
+    /// Value of the `transport` parameter; when repeated, the last one counts
+    /// (as Kamailio's URI parser, which keeps overwriting it).
     pub fn transport(&self) -> Option<&[u8]> {
-        self.param(b"transport").flatten()
+        self.params()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"transport"))
+            .last()
+            .and_then(|(_, v)| v)
     }
     /// Header part after `?`, raw.
     pub fn headers(&self) -> Option<&[u8]> {

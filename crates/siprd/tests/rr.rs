@@ -438,6 +438,18 @@ const CASES: &[Case] = &[
     ("ruri_lr_only", "sip:127.0.0.1:PORT;lr", &["<sip:10.1.1.1;lr>"], true, "ftag1",
      "rc=1 ru=sip:10.1.1.1;lr du=sip:10.1.1.1;lr route_uri=sip:10.1.1.1;lr down=1 up=-1 crp=-1",
      &["BYE sip:10.1.1.1;lr SIP/2.0"]),
+    // found by tests/kamailio-diff/rr_sweep.py: after a strict router the
+    // first Route's `lr` decides (not the R-URI's); a bad Route line only
+    // counts once routing reaches it, and what was done before stays
+    ("strict_ruri_nolr_loose_next", "sip:127.0.0.1:PORT", &["<sip:10.1.1.1:5070;lr>", "<sip:bob@127.0.0.1:5099>"], true, "ftag1",
+     "rc=1 ru=sip:bob@127.0.0.1:5099 du=sip:10.1.1.1:5070;lr route_uri=sip:10.1.1.1:5070;lr down=1 up=-1 crp=-1",
+     &["BYE sip:bob@127.0.0.1:5099 SIP/2.0", "Route: <sip:10.1.1.1:5070;lr>"]),
+    ("bad_line_unread", "sip:bob@127.0.0.1:5099", &["<sip:10.1.1.1;lr>", "sip:bad"], true, "ftag1",
+     "rc=1 ru=sip:bob@127.0.0.1:5099 du=sip:10.1.1.1;lr route_uri=sip:10.1.1.1;lr down=1 up=-1 crp=-1",
+     &["BYE sip:bob@127.0.0.1:5099 SIP/2.0", "Route: <sip:10.1.1.1;lr>", "Route: sip:bad"]),
+    ("bad_line_after_ours", "sip:bob@127.0.0.1:5099", &["<sip:127.0.0.1:PORT;lr>", "sip:bad"], true, "ftag1",
+     "rc=-1 ru=sip:bob@127.0.0.1:5099 du=<null> route_uri=sip:127.0.0.1:PORT;lr down=1 up=-1 crp=-1",
+     &["BYE sip:bob@127.0.0.1:5099 SIP/2.0", "Route: sip:bad"]),
     ("sips", "sip:bob@127.0.0.1:5099", &["<sips:127.0.0.1:PORT;lr>", "<sip:10.1.1.1;lr>"], true, "ftag1",
      "rc=1 ru=sip:bob@127.0.0.1:5099 du=sip:10.1.1.1;lr route_uri=sips:127.0.0.1:PORT;lr down=1 up=-1 crp=-1",
      &["BYE sip:bob@127.0.0.1:5099 SIP/2.0", "Route: <sip:10.1.1.1;lr>"]),

@@ -23,7 +23,7 @@ use siprd_script::registry::{
 use siprd_script::{route_type, Registry, RouteMask, Value};
 use siprd_sip::edit::{SockPart, SockText};
 use siprd_sip::uri::Uri;
-use siprd_sip::{CommaSplit, HeaderKind, Message};
+use siprd_sip::{HeaderKind, Message};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -104,47 +104,135 @@ struct Entry {
     uri: Range<usize>,
 }
 
-/// A Route header line: its whole-line range.
+/// A Route header line: its whole-line range; `bad` when one of its entries
+/// is not `[display] <uri>[;params]` (or it has none).
 struct Line {
     range: Range<usize>,
+    bad: bool,
 }
 
-/// Every Route entry of the message in order, with the Route lines. An entry
-/// that is not `[display] <uri>[;params]` is an error (as Kamailio refuses it).
-fn route_entries(msg: &Message) -> Result<(Vec<Entry>, Vec<Line>), String> {
+/// The Route set of a message: every entry of the lines that parse, in
+/// order. As Kamailio, a line is only read when routing gets to it: a bad
+/// line fails `loose_route()` then, not before.
+struct RouteSet {
+    entries: Vec<Entry>,
+    lines: Vec<Line>,
+}
+
+/// Reaching a Route line that does not parse.
+struct BadRoute;
+
+impl RouteSet {
+    /// The first entry of line `li` (None: no such line).
+    fn line_first(&self, li: usize) -> Result<Option<usize>, BadRoute> {
+        match self.lines.get(li) {
+            None => Ok(None),
+            Some(l) if l.bad => Err(BadRoute),
+            Some(_) => Ok(self.entries.iter().position(|e| e.line == li)),
+        }
+    }
+
+    fn first(&self) -> Result<Option<usize>, BadRoute> {
+        self.line_first(0)
+    }
+
+    /// The entry after `i`: in its line, else the first of the next line.
+    fn next(&self, i: usize) -> Result<Option<usize>, BadRoute> {
+        let line = self.entries[i].line;
+        match self.entries.get(i + 1) {
+            Some(e) if e.line == line => Ok(Some(i + 1)),
+            _ => self.line_first(line + 1),
+        }
+    }
+
+    /// The last entry of the last line.
+    fn last(&self) -> Result<usize, BadRoute> {
+        match self.lines.last() {
+            Some(l) if !l.bad => self.entries.len().checked_sub(1).ok_or(BadRoute),
+            _ => Err(BadRoute),
+        }
+    }
+}
+
+/// The Route lines of the message and the entries of those that parse.
+fn route_entries(msg: &Message) -> RouteSet {
     let mut entries = Vec::new();
     let mut lines = Vec::new();
     for (li, h) in msg.headers_of(HeaderKind::Route).enumerate() {
-        lines.push(Line {
-            range: h.line.clone(),
-        });
         let base = h.value_range.start;
-        let mut split = CommaSplit::new(h.value);
-        while let Some((a, b)) = split.next_range() {
-            if b <= a {
-                continue;
+        let found = line_entries(h.value);
+        let bad = found.as_ref().is_none_or(|f| f.is_empty());
+        if bad {
+            static RL: RateLimit = RateLimit::new();
+            if let Some(suppressed) = RL.check() {
+                tracing::error!(
+                    suppressed,
+                    "rr: malformed Route header `{}`",
+                    String::from_utf8_lossy(h.value)
+                );
             }
-            let el = h.value.get(a..b).unwrap_or_default();
-            let (Some(lt), Some(gt)) = (memchr::memchr(b'<', el), memchr::memrchr(b'>', el)) else {
-                return Err(format!(
-                    "malformed Route entry `{}`",
-                    String::from_utf8_lossy(el)
-                ));
-            };
-            if gt <= lt {
-                return Err(format!(
-                    "malformed Route entry `{}`",
-                    String::from_utf8_lossy(el)
-                ));
-            }
+        }
+        for (range, uri) in found.into_iter().flatten() {
             entries.push(Entry {
                 line: li,
-                range: base + a..base + b,
-                uri: base + a + lt + 1..base + a + gt,
+                range: base + range.start..base + range.end,
+                uri: base + uri.start..base + uri.end,
             });
         }
+        lines.push(Line {
+            range: h.line.clone(),
+            bad,
+        });
     }
-    Ok((entries, lines))
+    RouteSet { entries, lines }
+}
+
+/// The entries of one Route value as (entry, URI) ranges: each is
+/// `[display] <uri>[;params]`, entries joined by commas after their
+/// parameters. As Kamailio reads a name-addr, whatever comes before `<`
+/// (outside quotes) is the display name, commas included: `sip:a, <sip:b>`
+/// is one entry. None when an entry has no `<...>`.
+fn line_entries(v: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        while v.get(pos).is_some_and(|c| c.is_ascii_whitespace()) {
+            pos += 1;
+        }
+        if pos >= v.len() {
+            return Some(out);
+        }
+        let lt = pos + find_unquoted(&v[pos..], b'<')?;
+        let gt = lt + memchr::memchr(b'>', &v[lt..])?;
+        // parameters run to the next comma outside quotes
+        let rest = &v[gt + 1..];
+        let end = gt + 1 + find_unquoted(rest, b',').unwrap_or(rest.len());
+        let mut trimmed = end;
+        while trimmed > gt + 1 && v[trimmed - 1].is_ascii_whitespace() {
+            trimmed -= 1;
+        }
+        out.push((pos..trimmed, lt + 1..gt));
+        if end >= v.len() {
+            return Some(out);
+        }
+        pos = end + 1;
+    }
+}
+
+/// The first `c` outside double quotes (a backslash escapes in quotes).
+fn find_unquoted(s: &[u8], c: u8) -> Option<usize> {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            x if x == c && !quoted => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The deletions that take the entries `gone` (indexes into `entries`) out
@@ -219,14 +307,13 @@ fn parse_uri_at(ctx: &Ctx, r: &Range<usize>) -> Option<Uri> {
     }
 }
 
-/// The R-URI becomes `uri`; the old one goes to the end of the Route set
-/// (the next hop is a strict router).
-fn route_to_strict(ctx: &mut Ctx, uri: &Uri, lines: &[Line]) {
+/// The R-URI becomes `uri`; the old one is saved as a last Route line, at
+/// the end of the header (the next hop is a strict router).
+fn route_to_strict(ctx: &mut Ctx, uri: &Uri) {
     let mut line = b"Route: <".to_vec();
     line.extend_from_slice(ctx.ruri());
     line.extend_from_slice(b">\r\n");
-    let at = lines.last().map_or(ctx.msg.headers_end(), |l| l.range.end);
-    ctx.edits.insert(at, line);
+    ctx.edits.insert(ctx.msg.headers_end(), line);
     ctx.new_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
 }
 
@@ -234,102 +321,97 @@ fn route_to_strict(ctx: &mut Ctx, uri: &Uri, lines: &[Line]) {
 /// is none (or it cannot be read), [`PRELOADED_TO_US`] for an initial
 /// request whose Route set named only us.
 ///
-/// `mode` is `loose_route_mode`'s: not 0 skips the strict-routing check of
-/// an in-dialog R-URI naming us (Kamailio 5.6 tests `mode != 0`).
+/// Kamailio's three cases: an initial request (no To tag) and an in-dialog
+/// one whose R-URI is not ours follow the Route set from its top
+/// ([`after_loose`]); an in-dialog request whose R-URI is ours came through
+/// a strict router ([`after_strict`]). `mode` is `loose_route_mode`'s: not 0
+/// skips the strict-router case (Kamailio 5.6 tests `mode != 0`). What was
+/// done before a bad Route line is reached stays done (as Kamailio).
 fn loose_route(ctx: &mut Ctx, mode: i32) -> i32 {
     ctx.rr.next_hop = false;
+    ctx.rr.routed = None;
     if !ctx.msg.is_request() {
         return -1;
     }
-    let (entries, lines) = match route_entries(&ctx.msg) {
-        Ok(x) => x,
-        Err(e) => {
-            static RL: RateLimit = RateLimit::new();
-            if let Some(suppressed) = RL.check() {
-                tracing::error!(suppressed, "rr: {e}");
-            }
-            return -1;
-        }
-    };
-    let in_dialog = ctx.msg.to_tag_fast().is_some_and(|t| !t.is_empty());
-    let mut gone: Vec<usize> = Vec::new();
-    // A request in a dialog whose R-URI is our own address came through a
-    // strict router (or asks us to act as one).
-    if in_dialog && mode == 0 {
-        if let Ok(ruri) = Uri::parse(ctx.ruri()) {
-            if is_myself(ctx, &ruri) {
-                if entries.is_empty() {
-                    return -1;
-                }
-                ctx.rr.routed = Some(uri_params(&ruri));
-                if !has_lr(&ruri) {
-                    // We are the strict router: the first Route is the target.
-                    let Some(first) = parse_uri_at(ctx, &entries[0].uri) else {
-                        return -1;
-                    };
-                    ctx.new_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
-                    // a loose-routing target is the destination too (Kamailio 5.6)
-                    if has_lr(&first) {
-                        ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
-                    }
-                    remove(ctx, &entries, &lines, &[0]);
-                    return 1;
-                }
-                // The previous hop was strict: the R-URI it replaced is the
-                // last Route entry.
-                let last = entries.len() - 1;
-                let Some(target) = parse_uri_at(ctx, &entries[last].uri) else {
-                    return -1;
-                };
-                ctx.new_uri = Some(Bytes::copy_from_slice(target.as_bytes()));
-                gone.push(last);
-                let Some(first) = parse_uri_at(ctx, &entries[0].uri) else {
-                    return -1;
-                };
-                if !is_myself(ctx, &first) {
-                    ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
-                    remove(ctx, &entries, &lines, &gone);
-                    return 1;
-                }
-                return after_ours(ctx, &entries, &lines, gone, first, in_dialog);
-            }
-        }
-    }
-    let Some(top) = entries.first() else {
+    let set = route_entries(&ctx.msg);
+    let Ok(Some(top)) = set.first() else {
         return -1;
     };
-    let Some(first) = parse_uri_at(ctx, &top.uri) else {
+    let Ok(ruri) = Uri::parse(ctx.ruri()) else {
         return -1;
     };
-    if !is_myself(ctx, &first) {
-        if has_lr(&first) {
-            ctx.dst_uri = Some(Bytes::copy_from_slice(first.as_bytes()));
-        } else {
-            route_to_strict(ctx, &first, &lines);
-            remove(ctx, &entries, &lines, &[0]);
-        }
-        return 1;
-    }
-    ctx.rr.routed = Some(uri_params(&first));
-    after_ours(ctx, &entries, &lines, gone, first, in_dialog)
+    let preloaded = ctx.msg.to_tag_fast().is_none_or(|t| t.is_empty());
+    let mut gone = Vec::new();
+    let rc = if !preloaded && mode == 0 && is_myself(ctx, &ruri) {
+        let params = uri_params(&ruri);
+        after_strict(ctx, &set, top, params, &mut gone)
+    } else {
+        after_loose(ctx, &set, top, preloaded, &mut gone)
+    };
+    let rc = rc.unwrap_or(-1);
+    remove(ctx, &set, &gone);
+    rc
 }
 
-/// The first Route entry is ours: it goes (with the second when it carries
-/// `r2`), and the next entry, when any, is the next hop.
-fn after_ours(
+/// The previous hop was a strict router: it put our address in the R-URI.
+/// The first Route entry (past our own `r2` one) is the next hop: without
+/// `lr` it becomes the R-URI; with `lr` it becomes `$du` and the last Route
+/// entry, which the strict router had saved there, becomes the R-URI again.
+fn after_strict(
     ctx: &mut Ctx,
-    entries: &[Entry],
-    lines: &[Line],
-    mut gone: Vec<usize>,
-    first: Uri,
-    in_dialog: bool,
-) -> i32 {
-    if !gone.contains(&0) {
-        gone.push(0);
+    set: &RouteSet,
+    top: usize,
+    ruri_params: Bytes,
+    gone: &mut Vec<usize>,
+) -> Result<i32, BadRoute> {
+    let mut at = top;
+    let mut uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
+    if uri.param(b"r2").is_some() && is_myself(ctx, &uri) {
+        gone.push(at);
+        let Some(n) = set.next(at)? else {
+            return Ok(-1);
+        };
+        at = n;
+        uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
     }
-    let mut next = 1;
-    if first.param(b"r2").is_some() && entries.len() > 1 {
-        if let Some(second) = parse_uri_at(ctx, &entries[1].uri) {
+    ctx.rr.routed = Some(ruri_params);
+    if !has_lr(&uri) {
+        ctx.new_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
+        gone.push(at);
+        return Ok(1);
+    }
+    ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
+    let last = set.last()?;
+    let target = parse_uri_at(ctx, &set.entries[last].uri).ok_or(BadRoute)?;
+    ctx.new_uri = Some(Bytes::copy_from_slice(target.as_bytes()));
+    gone.push(last);
+    Ok(1)
+}
+
+/// The previous hop was a loose router. Our own entries on top go (with the
+/// second of an `r2` pair); the entry that follows, or the top one when it
+/// is not ours, is the next hop: `$du` with `lr`, else the R-URI (the old
+/// one saved as a last Route). Nothing after our entries: 1 in a dialog,
+/// [`PRELOADED_TO_US`] for an initial request.
+fn after_loose(
+    ctx: &mut Ctx,
+    set: &RouteSet,
+    top: usize,
+    preloaded: bool,
+    gone: &mut Vec<usize>,
+) -> Result<i32, BadRoute> {
+    let first = parse_uri_at(ctx, &set.entries[top].uri).ok_or(BadRoute)?;
+    let mut at = top;
+    if is_myself(ctx, &first) {
+        ctx.rr.routed = Some(uri_params(&first));
+        gone.push(at);
+        let done = if preloaded { PRELOADED_TO_US } else { 1 };
+        let Some(n) = set.next(at)? else {
+            return Ok(done);
+        };
+        at = n;
+        if first.param(b"r2").is_some() {
+            let second = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
             static RL: RateLimit = RateLimit::new();
             if !is_myself(ctx, &second) && RL.check().is_some() {
                 tracing::warn!(
@@ -337,54 +419,51 @@ fn after_ours(
                     String::from_utf8_lossy(second.as_bytes())
                 );
             }
+            gone.push(at);
+            let Some(n) = set.next(at)? else {
+                return Ok(done);
+            };
+            at = n;
         }
-        if !gone.contains(&1) {
-            gone.push(1);
-        }
-        next = 2;
+        ctx.rr.next_hop = true;
     }
-    let next = (next..entries.len()).find(|i| !gone.contains(i));
-    let Some(n) = next else {
-        remove(ctx, entries, lines, &gone);
-        return if in_dialog { 1 } else { PRELOADED_TO_US };
-    };
-    let Some(uri) = parse_uri_at(ctx, &entries[n].uri) else {
-        return -1;
-    };
-    ctx.rr.next_hop = true;
+    let uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
     if has_lr(&uri) {
         ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
     } else {
-        route_to_strict(ctx, &uri, lines);
-        gone.push(n);
+        route_to_strict(ctx, &uri);
+        gone.push(at);
     }
-    remove(ctx, entries, lines, &gone);
-    1
+    Ok(1)
 }
 
-fn remove(ctx: &mut Ctx, entries: &[Entry], lines: &[Line], gone: &[usize]) {
-    for r in removal_ranges(entries, lines, gone) {
+fn remove(ctx: &mut Ctx, set: &RouteSet, gone: &[usize]) {
+    for r in removal_ranges(&set.entries, &set.lines, gone) {
         ctx.edits.delete(r);
     }
 }
 
 /// The parameters `is_direction` / `check_route_param` look at: those of the
-/// URI loose_route routed on, else those of the first Route entry.
+/// URI loose_route routed on (the R-URI after a strict router), else, when
+/// none or empty, those of the first Route entry if it is ours (Kamailio's
+/// second look at the Route set).
 fn routed_params(ctx: &Ctx) -> Option<Bytes> {
-    if let Some(p) = &ctx.rr.routed {
+    if let Some(p) = ctx.rr.routed.as_ref().filter(|p| !p.is_empty()) {
         return Some(p.clone());
     }
     let uri = first_route_uri(&ctx.msg)?;
-    Uri::parse(&uri).ok().map(|u| uri_params(&u))
+    let uri = Uri::parse(&uri).ok()?;
+    is_myself(ctx, &uri).then(|| uri_params(&uri))
 }
 
-/// `$route_uri`: the URI of the first Route entry of the message as received.
+/// `$route_uri`: the URI of the first Route entry of the message as received
+/// (None when the first Route line does not parse).
 fn first_route_uri(msg: &Message) -> Option<Bytes> {
-    let h = msg.header_ref(HeaderKind::Route)?;
-    let el = CommaSplit::new(h.value).next()?;
-    let lt = memchr::memchr(b'<', el)?;
-    let gt = memchr::memrchr(b'>', el)?;
-    (gt > lt).then(|| Bytes::copy_from_slice(&el[lt + 1..gt]))
+    let set = route_entries(msg);
+    let first = set.first().ok()??;
+    msg.buf()
+        .get(set.entries[first].uri.clone())
+        .map(Bytes::copy_from_slice)
 }
 
 // ---- Record-Route ----------------------------------------------------------------
@@ -881,9 +960,9 @@ mod tests {
 
     fn after_removal(routes: &str, gone: &[usize]) -> String {
         let m = msg(routes);
-        let (entries, lines) = route_entries(&m).unwrap();
+        let set = route_entries(&m);
         let mut e = siprd_sip::Edits::new();
-        for r in removal_ranges(&entries, &lines, gone) {
+        for r in removal_ranges(&set.entries, &set.lines, gone) {
             e.delete(r);
         }
         let out = String::from_utf8(e.apply_message(&m)).unwrap();
@@ -897,10 +976,10 @@ mod tests {
     fn entries_and_removal() {
         let r = "Route: <sip:a;lr>, <sip:b;lr>\r\nRoute: \"x\" <sip:c>;p=1\r\n";
         let m = msg(r);
-        let (entries, lines) = route_entries(&m).unwrap();
-        assert_eq!(entries.len(), 3);
-        assert_eq!(lines.len(), 2);
-        assert_eq!(&m.buf()[entries[2].uri.clone()], b"sip:c");
+        let set = route_entries(&m);
+        assert_eq!(set.entries.len(), 3);
+        assert_eq!(set.lines.len(), 2);
+        assert_eq!(&m.buf()[set.entries[2].uri.clone()], b"sip:c");
         assert_eq!(
             after_removal(r, &[0]),
             "Route: <sip:b;lr>|Route: \"x\" <sip:c>;p=1"
@@ -919,16 +998,33 @@ mod tests {
     }
 
     #[test]
-    fn malformed_entries_are_errors() {
+    fn a_malformed_entry_spoils_its_line_only() {
         for bad in [
             "Route: sip:a;lr\r\n",
             "Route: <sip:a;lr\r\n",
             "Route: >sip:a<\r\n",
+            "Route: <sip:a;lr>, sip:b\r\n",
+            "Route: \"<\" sip:a\r\n",
         ] {
-            assert!(route_entries(&msg(bad)).is_err(), "{bad}");
+            let set = route_entries(&msg(bad));
+            assert!(set.lines[0].bad && set.first().is_err(), "{bad}");
         }
+        let set = route_entries(&msg("Route: <sip:a>\r\nRoute: sip:b\r\nRoute: <sip:c>\r\n"));
+        assert!(matches!(set.first(), Ok(Some(0))));
+        assert!(set.next(0).is_err());
+        assert!(matches!(set.last(), Ok(1)));
+        // before `<`, a comma belongs to the display name
+        let m = msg("Route: sip:a, <sip:b;lr>;p=\"x,y\", <sip:c>\r\n");
+        let set = route_entries(&m);
+        let uris: Vec<&[u8]> = set
+            .entries
+            .iter()
+            .map(|e| &m.buf()[e.uri.clone()])
+            .collect();
+        assert_eq!(uris, [&b"sip:b;lr"[..], b"sip:c"]);
         assert_eq!(first_route_uri(&msg("Route: <junk>\r\n")).unwrap(), "junk");
         assert!(first_route_uri(&msg("Route: sip:a\r\n")).is_none());
+        assert!(first_route_uri(&msg("Route: <sip:a>, sip:b\r\n")).is_none());
         assert!(first_route_uri(&msg("")).is_none());
     }
 

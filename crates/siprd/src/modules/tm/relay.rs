@@ -678,15 +678,13 @@ pub(super) fn relay_cancel(st: &Arc<TmState>, ctx: &mut Ctx) -> Option<i32> {
     let (invite_final, left) = {
         let mut inner = target.inner.lock();
         inner.cancelling = true;
-        if inner
+        let copy_reason = inner
             .flags
             .no_e2e_cancel_reason
-            .map_or(e2e_reason, |no| !no)
-        {
-            if inner.cancel_reason.is_none() {
-                inner.cancel_reason = reason_lines(&ctx.msg).map(Box::new);
-                inner.cancel_reason_e2e = inner.cancel_reason.is_some();
-            }
+            .map_or(e2e_reason, |no| !no);
+        if copy_reason && inner.cancel_reason.is_none() {
+            inner.cancel_reason = reason_lines(&ctx.msg).map(Box::new);
+            inner.cancel_reason_e2e = inner.cancel_reason.is_some();
         }
         let now = Instant::now();
         let mut left = false;
