@@ -1110,13 +1110,13 @@ pub fn on_reply(st: &Arc<TmState>, ctx: &mut Ctx) -> HookAction {
     if (200..300).contains(&code) {
         relay_reply(&rt, ctx, &tx, code, out);
         set_local_cancel_reason(&tx, code);
-        cancel_pending(&rt, &tx);
+        cancel_others(&rt, &tx);
         mark_replied(&tx);
         return HookAction::Stop;
     }
     if code >= 600 && !six_xx_disabled(&tx) {
         set_local_cancel_reason(&tx, code);
-        cancel_pending(&rt, &tx);
+        cancel_others(&rt, &tx);
     }
     ctx.flush();
     let reason = Bytes::copy_from_slice(ctx.msg.reason());
@@ -1295,8 +1295,17 @@ fn challenges(tx: &TxRef) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// CANCEL every branch still pending (after a 2xx or 6xx, or a local final reply).
+/// CANCEL every branch of an INVITE still pending (a local final reply,
+/// t_cancel_branches, t_cancel_callid).
 pub fn cancel_pending(rt: &Arc<Runtime>, tx: &TxRef) {
+    if tx.entry.invite {
+        cancel_others(rt, tx);
+    }
+}
+
+/// The branches still pending after a relayed 2xx or 6xx: CANCELled, or for
+/// a non-INVITE only marked so (Kamailio 5.6 marks them for any method).
+fn cancel_others(rt: &Arc<Runtime>, tx: &TxRef) {
     let mut cancels = Vec::new();
     {
         let mut inner = tx.entry.inner.lock();
