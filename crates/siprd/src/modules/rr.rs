@@ -162,16 +162,6 @@ fn route_entries(msg: &Message) -> RouteSet {
         let base = h.value_range.start;
         let found = line_entries(h.value);
         let bad = found.as_ref().is_none_or(|f| f.is_empty());
-        if bad {
-            static RL: RateLimit = RateLimit::new();
-            if let Some(suppressed) = RL.check() {
-                tracing::error!(
-                    suppressed,
-                    "rr: malformed Route header `{}`",
-                    String::from_utf8_lossy(h.value)
-                );
-            }
-        }
         for (range, uri) in found.into_iter().flatten() {
             entries.push(Entry {
                 line: li,
@@ -334,8 +324,10 @@ fn loose_route(ctx: &mut Ctx, mode: i32) -> i32 {
         return -1;
     }
     let set = route_entries(&ctx.msg);
-    let Ok(Some(top)) = set.first() else {
-        return -1;
+    let top = match set.first() {
+        Ok(Some(top)) => top,
+        Ok(None) => return -1,
+        Err(BadRoute) => return bad_route(),
     };
     let Ok(ruri) = Uri::parse(ctx.ruri()) else {
         return -1;
@@ -348,9 +340,17 @@ fn loose_route(ctx: &mut Ctx, mode: i32) -> i32 {
     } else {
         after_loose(ctx, &set, top, preloaded, &mut gone)
     };
-    let rc = rc.unwrap_or(-1);
     remove(ctx, &set, &gone);
-    rc
+    rc.unwrap_or_else(|BadRoute| bad_route())
+}
+
+/// loose_route reached a Route line it cannot read: logged, -1.
+fn bad_route() -> i32 {
+    static RL: RateLimit = RateLimit::new();
+    if let Some(suppressed) = RL.check() {
+        tracing::error!(suppressed, "rr: malformed Route header");
+    }
+    -1
 }
 
 /// The previous hop was a strict router: it put our address in the R-URI.
