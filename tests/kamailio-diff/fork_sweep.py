@@ -20,9 +20,9 @@ the branch it relayed there.
     python3 tests/kamailio-diff/fork_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import os, random, select, socket, sys, tempfile, time
+import random, select, socket, time
 
-from sweeplib import CFG_HEAD, SIPRD, report, start, stop
+from sweeplib import CFG_HEAD, start, stop, sweep_main
 
 CFG = CFG_HEAD + r"""loadmodule "pv.so"
 loadmodule "sl.so"
@@ -303,14 +303,7 @@ def run(binary, seed, count, cfg):
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = os.path.join(tmp, "f.cfg")
-        open(cfg, "w").write(CFG)
-        kam, sent = run("kamailio", seed, count, cfg)
-        ours, _ = run(SIPRD, seed, count, cfg)
-    sys.exit(report(sent, kam, ours))
+    sweep_main(CFG, run, 40, 1)
 
 
 if __name__ == "__main__":

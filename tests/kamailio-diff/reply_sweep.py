@@ -15,9 +15,9 @@ of the reply it read), or that nothing came back.
     python3 tests/kamailio-diff/reply_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import os, random, socket, sys, tempfile, time
+import random, socket, time
 
-from sweeplib import CFG_HEAD, SIPRD, report, start, stop
+from sweeplib import CFG_HEAD, start, stop, sweep_main
 
 CFG = CFG_HEAD + """loadmodule "pv.so"
 loadmodule "sl.so"
@@ -189,14 +189,7 @@ def run(binary, seed, count, cfg):
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 12345
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = os.path.join(tmp, "r.cfg")
-        open(cfg, "w").write(CFG)
-        kam, kam_sent = run("kamailio", seed, count, cfg)
-        ours, _ = run(SIPRD, seed, count, cfg)
-    sys.exit(report(kam_sent, kam, ours))
+    sweep_main(CFG, run, 300, 12345)
 
 
 if __name__ == "__main__":

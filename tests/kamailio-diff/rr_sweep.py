@@ -16,9 +16,9 @@ nothing came.
     python3 tests/kamailio-diff/rr_sweep.py [COUNT] [SEED]
     (needs kamailio installed and target/release/siprd built)
 """
-import os, random, select, socket, sys, tempfile
+import random, select, socket
 
-from sweeplib import CFG_HEAD, SIPRD, report, start, stop
+from sweeplib import CFG_HEAD, start, stop, sweep_main
 
 CFG = CFG_HEAD + r"""alias=proxy.example.com:5998
 loadmodule "pv.so"
@@ -145,14 +145,7 @@ def run(binary, seed, count, cfg):
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = os.path.join(tmp, "rr.cfg")
-        open(cfg, "w").write(CFG)
-        kam, sent = run("kamailio", seed, count, cfg)
-        ours, _ = run(SIPRD, seed, count, cfg)
-    sys.exit(report(sent, kam, ours))
+    sweep_main(CFG, run, 300, 1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What the on-the-wire sweeps share: the config head both servers read,
 starting / stopping a server on it, and running script cases through probe.py."""
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
@@ -59,3 +59,18 @@ def probe_cases(cases, tmp):
         if line.startswith("DIFF "):
             print(bodies.get(line[5:].strip(), ""))
     print(r.stderr[-2000:], end="")
+
+
+def sweep_main(cfg_text, run, count, seed):
+    """A sweep's command line, `[COUNT] [SEED]` (defaults `count`, `seed`):
+    `run(binary, seed, count, cfg)` on Kamailio, then on siprd, with the
+    config `cfg_text`; exits with `report`'s status."""
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else count
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else seed
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = os.path.join(tmp, "sweep.cfg")
+        with open(cfg, "w") as f:
+            f.write(cfg_text)
+        kam, sent = run("kamailio", seed, count, cfg)
+        ours, _ = run(SIPRD, seed, count, cfg)
+    sys.exit(report(sent, kam, ours))
