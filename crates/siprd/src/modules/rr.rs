@@ -145,6 +145,11 @@ impl RouteSet {
         }
     }
 
+    /// The URI of entry `i`; one that does not parse fails routing too.
+    fn uri(&self, ctx: &Ctx, i: usize) -> Result<Uri, BadRoute> {
+        parse_uri_at(ctx, &self.entries[i].uri).ok_or(BadRoute)
+    }
+
     /// The last entry of the last line.
     fn last(&self) -> Result<usize, BadRoute> {
         match self.lines.last() {
@@ -365,14 +370,14 @@ fn after_strict(
     gone: &mut Vec<usize>,
 ) -> Result<i32, BadRoute> {
     let mut at = top;
-    let mut uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
+    let mut uri = set.uri(ctx, at)?;
     if uri.param(b"r2").is_some() && is_myself(ctx, &uri) {
         gone.push(at);
         let Some(n) = set.next(at)? else {
             return Ok(-1);
         };
         at = n;
-        uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
+        uri = set.uri(ctx, at)?;
     }
     ctx.rr.routed = Some(ruri_params);
     if !has_lr(&uri) {
@@ -382,7 +387,7 @@ fn after_strict(
     }
     ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
     let last = set.last()?;
-    let target = parse_uri_at(ctx, &set.entries[last].uri).ok_or(BadRoute)?;
+    let target = set.uri(ctx, last)?;
     ctx.new_uri = Some(Bytes::copy_from_slice(target.as_bytes()));
     gone.push(last);
     Ok(1)
@@ -400,7 +405,7 @@ fn after_loose(
     preloaded: bool,
     gone: &mut Vec<usize>,
 ) -> Result<i32, BadRoute> {
-    let first = parse_uri_at(ctx, &set.entries[top].uri).ok_or(BadRoute)?;
+    let first = set.uri(ctx, top)?;
     let mut at = top;
     if is_myself(ctx, &first) {
         ctx.rr.routed = Some(uri_params(&first));
@@ -411,7 +416,7 @@ fn after_loose(
         };
         at = n;
         if first.param(b"r2").is_some() {
-            let second = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
+            let second = set.uri(ctx, at)?;
             static RL: RateLimit = RateLimit::new();
             if !is_myself(ctx, &second) && RL.check().is_some() {
                 tracing::warn!(
@@ -427,7 +432,7 @@ fn after_loose(
         }
         ctx.rr.next_hop = true;
     }
-    let uri = parse_uri_at(ctx, &set.entries[at].uri).ok_or(BadRoute)?;
+    let uri = set.uri(ctx, at)?;
     if has_lr(&uri) {
         ctx.dst_uri = Some(Bytes::copy_from_slice(uri.as_bytes()));
     } else {
