@@ -68,10 +68,11 @@ def request(name, cport, extra, body, method):
     return "\r\n".join(lines) + "\r\n\r\n" + body
 
 def norm(text, cport):
-    text = text.replace(str(cport), "{cport}").replace(str(SPORT), "{sport}").replace(str(SINK), "{sink}")
+    # branches and tags first: they may contain a port's digits
     text = re.sub(r"tag=[0-9a-f]{32}\.[0-9a-f]+", "tag=TAG", text)
     text = re.sub(r"tag=[0-9a-f]{32}-[0-9a-f]+", "tag=TAG", text)
     text = re.sub(r"branch=z9hG4bK[0-9a-zA-Z.\-_]*", "branch=BR", text)
+    text = text.replace(str(cport), "{cport}").replace(str(SPORT), "{sport}").replace(str(SINK), "{sink}")
     text = re.sub(r"Server: .*\r\n", "", text)
     text = re.sub(r"User-Agent: kamailio.*\r\n|User-Agent: siprd.*\r\n", "", text)
     return text

@@ -1782,6 +1782,95 @@ fn first_line(s: &str) -> String {
     l.strip_prefix("error: ").unwrap_or(l).to_string()
 }
 
+/// Compile a POSIX ERE as glibc's `regcomp(REG_EXTENDED | flags)` reads it:
+/// with `newline` (`REG_NEWLINE`, Kamailio's default for textops and
+/// `subst`) `^`/`$` also match at line ends and neither `.` nor a negated
+/// bracket matches `\n`; without it (`subst`'s `s` flag) `.` matches `\n`.
+pub fn compile_posix(re: &str, icase: bool, newline: bool) -> Result<regex::bytes::Regex, String> {
+    let rust = posix_to_rust(re, icase);
+    let rust = if newline {
+        newline_safe_classes(&rust)
+    } else {
+        rust
+    };
+    regex::bytes::RegexBuilder::new(&rust)
+        .multi_line(newline)
+        .dot_matches_new_line(!newline)
+        .case_insensitive(icase)
+        .build()
+        .map_err(|e| {
+            format!(
+                "bad regular expression `{re}`: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })
+}
+
+/// Make negated bracket expressions of a (Rust-syntax) regex exclude `\n`, as
+/// POSIX `REG_NEWLINE` does.
+fn newline_safe_classes(re: &str) -> String {
+    let b: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len() + 4);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == '\\' {
+            out.push(c);
+            if let Some(&n) = b.get(i + 1) {
+                out.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if c == '[' {
+            out.push('[');
+            i += 1;
+            if b.get(i) == Some(&'^') {
+                out.push_str("^\\n");
+                i += 1;
+            }
+            // copy to the closing bracket (escapes and [:class:] kept)
+            if b.get(i) == Some(&']') {
+                out.push(']');
+                i += 1;
+            }
+            while i < b.len() && b[i] != ']' {
+                if b[i] == '\\' {
+                    out.push('\\');
+                    if let Some(&n) = b.get(i + 1) {
+                        out.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                if b[i] == '[' && matches!(b.get(i + 1), Some(':' | '.' | '=')) {
+                    let d = b[i + 1];
+                    while i < b.len() && !(b[i] == d && b.get(i + 1) == Some(&']')) {
+                        out.push(b[i]);
+                        i += 1;
+                    }
+                    if i < b.len() {
+                        out.push(b[i]);
+                        out.push(']');
+                        i += 2;
+                    }
+                    continue;
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            if i < b.len() {
+                out.push(']');
+                i += 1;
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 /// POSIX ERE to the `regex` crate's syntax. The crate already understands
 /// `[[:digit:]]`-style classes; what differs is that POSIX has no escapes
 /// inside brackets and treats `{` literally when it cannot start a bound.
@@ -1953,5 +2042,21 @@ mod posix_escape_tests {
         assert!(m(r"\`ab\'", false, "ab"));
         assert!(m(r"[\d]", false, "\\"));
         assert!(!m(r"\q", true, "q"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{compile_posix, newline_safe_classes};
+
+    #[test]
+    fn posix_newline_flag() {
+        assert_eq!(newline_safe_classes("[^]a]"), "[^\\n]a]");
+        assert_eq!(newline_safe_classes("\\[^a]"), "\\[^a]");
+        assert_eq!(newline_safe_classes("[^[:alpha:]]x"), "[^\\n[:alpha:]]x");
+        let nl = compile_posix("a.b|^c", false, true).unwrap();
+        assert!(!nl.is_match(b"a\nb") && nl.is_match(b"x\nc"));
+        let flat = compile_posix("a.b|^c", false, false).unwrap();
+        assert!(flat.is_match(b"a\nb") && !flat.is_match(b"x\nc"));
     }
 }

@@ -399,9 +399,13 @@ impl Edits {
             self.insert(msg.headers_end(), b"\r\n".to_vec());
         }
     }
-    /// Adds a Via line (from [`top_via_line`]) above all others.
+    /// Adds a Via line (from [`top_via_line`]) right above the first Via, as
+    /// Kamailio anchors it (a header inserted above that Via stays above).
     pub fn add_top_via(&mut self, msg: &Message, line: &[u8]) {
-        self.insert(msg.headers_start(), line);
+        let at = msg
+            .header_ref(HeaderKind::Via)
+            .map_or(msg.headers_start(), |h| h.line.start);
+        self.insert(at, line);
     }
     /// Removes the first Via value only (a reply being sent back upstream): the whole line
     /// when it holds one value, else that value and its comma.

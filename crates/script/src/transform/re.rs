@@ -1,15 +1,18 @@
 //! The `re` transformation class: `{re.subst,/re/repl/flags}`.
 //!
 //! Observed on Kamailio 5.6: the whole text up to the closing `}` is the
-//! expression (commas included); the replacement takes `\1`..`\9` and
-//! pseudo-variables; flags `i` (ignore case) and `g` (all matches); without
-//! a match the value is returned unchanged. The regex is compiled at load.
+//! expression (commas included); the replacement takes `\0`..`\9`, `\u`
+//! (the R-URI) and pseudo-variables; flags `i` (ignore case), `g` (all
+//! matches) and `s` (`.` matches a newline, `^`/`$` only at the ends);
+//! without a match the value is returned unchanged, and an expression that
+//! matches the empty string fails (the transformation is null). The regex is
+//! compiled at load.
 
 use super::{boxed, did_you_mean_method, input_bytes};
 use crate::pv::{parse_pv, scan_pv_len, PvSpec};
 use crate::registry::{FixupCtx, TrParam, TransformImpl};
 use crate::value::Value;
-use regex::bytes::{Captures, Regex, RegexBuilder};
+use regex::bytes::{Captures, Regex};
 
 enum Part<C> {
     Text(Vec<u8>),
@@ -40,7 +43,7 @@ pub(super) fn parse<C: 'static>(
     let sub = parse_subst(fx, &text)?;
     Ok(boxed(move |ctx: &mut C, v: Value| {
         let s = input_bytes(&v)?;
-        Some(Value::from_vec(sub.apply(ctx, &s)))
+        sub.apply(ctx, &s).map(Value::from_vec)
     }))
 }
 
@@ -88,38 +91,24 @@ fn split(text: &str) -> Result<(String, String, String), String> {
 }
 
 fn parse_subst<C>(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<Subst<C>, String> {
-    Subst::parse_with(fx, text, |re, icase| {
-        RegexBuilder::new(&crate::compile::posix_to_rust(re, icase))
-            .case_insensitive(icase)
-            .build()
-            .map_err(|e| {
-                format!(
-                    "bad regular expression `{re}`: {}",
-                    e.to_string().lines().last().unwrap_or("")
-                )
-            })
-    })
+    Subst::parse(fx, text)
 }
 
 impl<C> Subst<C> {
-    /// Parse `/re/repl/flags` (flags `i`, `g`, `s`); the caller compiles the
-    /// regex (textops needs multi-line matching over a whole message).
-    pub fn parse_with(
-        fx: &mut FixupCtx<'_, C>,
-        text: &str,
-        compile: impl Fn(&str, bool) -> Result<Regex, String>,
-    ) -> Result<Subst<C>, String> {
+    /// Parse `/re/repl/flags` (flags `i`, `g`, `s`) and compile the regex
+    /// with Kamailio's `REG_EXTENDED|REG_NEWLINE` (`s` drops the latter).
+    pub fn parse(fx: &mut FixupCtx<'_, C>, text: &str) -> Result<Subst<C>, String> {
         let (re, repl, flags) = split(text)?;
-        let (mut icase, mut global) = (false, false);
+        let (mut icase, mut global, mut newline) = (false, false, true);
         for f in flags.chars() {
             match f {
                 'i' => icase = true,
                 'g' => global = true,
-                's' => {}
+                's' => newline = false,
                 _ => return Err(format!("unknown flag `{f}` in `{text}`")),
             }
         }
-        let re = compile(&re, icase)?;
+        let re = crate::compile::compile_posix(&re, icase, newline)?;
         let b = repl.as_bytes();
         let mut parts = Vec::new();
         let mut lit = Vec::new();
@@ -137,6 +126,16 @@ impl<C> Subst<C> {
                             }
                             parts.push(Part::Group(g));
                         }
+                        // `\u` is the request URI as it stands
+                        b'u' => match parse_pv(fx, "$ru") {
+                            Ok((pv, _)) => {
+                                if !lit.is_empty() {
+                                    parts.push(Part::Text(std::mem::take(&mut lit)));
+                                }
+                                parts.push(Part::Pv(Box::new(pv)));
+                            }
+                            Err(_) => lit.push(b'u'),
+                        },
                         b'n' => lit.push(b'\n'),
                         b'r' => lit.push(b'\r'),
                         b't' => lit.push(b'\t'),
@@ -190,36 +189,45 @@ impl<C> Subst<C> {
         }
     }
 
-    /// The replacements for `hay`: `(range in hay, new text)`, the first
-    /// match only unless the `g` flag was given.
-    pub fn replacements(&self, ctx: &mut C, hay: &[u8]) -> Vec<(std::ops::Range<usize>, Vec<u8>)> {
+    /// The replacements for `hay`, `(range in hay, new text)`, found as
+    /// Kamailio's `subst_run` does: each search starts where the previous
+    /// match ended (the first match only without `g`). A match of the empty
+    /// string is an error there: None, nothing is replaced.
+    pub fn run(&self, ctx: &mut C, hay: &[u8]) -> Option<Vec<(std::ops::Range<usize>, Vec<u8>)>> {
         let mut out = Vec::new();
-        for caps in self.re.captures_iter(hay) {
-            let Some(m) = caps.get(0) else { continue };
+        let mut at = 0;
+        while at <= hay.len() {
+            let Some(caps) = self.re.captures_at(hay, at) else {
+                break;
+            };
+            let m = caps.get(0)?;
+            if m.is_empty() {
+                return None;
+            }
             let mut text = Vec::new();
             self.expand(ctx, &caps, &mut text);
             out.push((m.range(), text));
+            at = m.end();
             if !self.global {
                 break;
             }
         }
-        out
+        Some(out)
     }
 
-    fn apply(&self, ctx: &mut C, s: &[u8]) -> Vec<u8> {
+    /// `s` with the substitution applied (unchanged without a match); None
+    /// on an empty match.
+    fn apply(&self, ctx: &mut C, s: &[u8]) -> Option<Vec<u8>> {
+        let reps = self.run(ctx, s)?;
         let mut out = Vec::with_capacity(s.len());
         let mut last = 0;
-        for caps in self.re.captures_iter(s) {
-            let Some(m) = caps.get(0) else { continue };
-            out.extend_from_slice(&s[last..m.start()]);
-            self.expand(ctx, &caps, &mut out);
-            last = m.end();
-            if !self.global {
-                break;
-            }
+        for (r, text) in reps {
+            out.extend_from_slice(s.get(last..r.start).unwrap_or_default());
+            out.extend_from_slice(&text);
+            last = r.end;
         }
-        out.extend_from_slice(&s[last..]);
-        out
+        out.extend_from_slice(s.get(last..).unwrap_or_default());
+        Some(out)
     }
 }
 

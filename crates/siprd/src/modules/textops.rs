@@ -34,84 +34,9 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Textops;
 
-/// Make negated bracket expressions of a (Rust-syntax) regex exclude `\n`, as
-/// POSIX `REG_NEWLINE` does.
-fn newline_safe_classes(re: &str) -> String {
-    let b: Vec<char> = re.chars().collect();
-    let mut out = String::with_capacity(re.len() + 4);
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c == '\\' {
-            out.push(c);
-            if let Some(&n) = b.get(i + 1) {
-                out.push(n);
-            }
-            i += 2;
-            continue;
-        }
-        if c == '[' {
-            out.push('[');
-            i += 1;
-            if b.get(i) == Some(&'^') {
-                out.push_str("^\\n");
-                i += 1;
-            }
-            // copy to the closing bracket (escapes and [:class:] kept)
-            if b.get(i) == Some(&']') {
-                out.push(']');
-                i += 1;
-            }
-            while i < b.len() && b[i] != ']' {
-                if b[i] == '\\' {
-                    out.push('\\');
-                    if let Some(&n) = b.get(i + 1) {
-                        out.push(n);
-                    }
-                    i += 2;
-                    continue;
-                }
-                if b[i] == '[' && matches!(b.get(i + 1), Some(':' | '.' | '=')) {
-                    let d = b[i + 1];
-                    while i < b.len() && !(b[i] == d && b.get(i + 1) == Some(&']')) {
-                        out.push(b[i]);
-                        i += 1;
-                    }
-                    if i < b.len() {
-                        out.push(b[i]);
-                        out.push(']');
-                        i += 2;
-                    }
-                    continue;
-                }
-                out.push(b[i]);
-                i += 1;
-            }
-            if i < b.len() {
-                out.push(']');
-                i += 1;
-            }
-            continue;
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
-}
-
 /// Compile a POSIX ERE with Kamailio's textops flags (`REG_EXTENDED|REG_NEWLINE`).
 pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
-    let rust = newline_safe_classes(&siprd_script::compile::posix_to_rust(text, icase));
-    RegexBuilder::new(&rust)
-        .multi_line(true)
-        .case_insensitive(icase)
-        .build()
-        .map_err(|e| {
-            format!(
-                "bad regular expression `{text}`: {}",
-                e.to_string().lines().last().unwrap_or("")
-            )
-        })
+    siprd_script::compile::compile_posix(text, icase, true)
 }
 
 fn re_fixup(icase: bool) -> ParamKind<Ctx> {
@@ -279,7 +204,7 @@ fn has_body_mime(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 pub(crate) type Subst = siprd_script::transform::Subst<Ctx>;
 
 pub(crate) fn parse_subst(fx: &mut FixupCtx<'_, Ctx>, text: &str) -> Result<Subst, String> {
-    Subst::parse_with(fx, text, compile_re)
+    Subst::parse(fx, text)
 }
 
 fn subst_fixup() -> ParamKind<Ctx> {
@@ -298,7 +223,7 @@ fn subst_of(a: &[Arg<Ctx>]) -> Option<&Subst> {
 
 /// Apply to a standalone string (for `subst_uri`); None when nothing matched.
 fn subst_str(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
-    let reps = nonempty_reps(sub, ctx, s);
+    let reps = subst_reps(sub, ctx, s);
     if reps.is_empty() {
         return None;
     }
@@ -352,7 +277,7 @@ fn do_subst(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(s) = subst_of(a) else { return -1 };
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
-    let reps = nonempty_reps(s, ctx, buf.get(range.clone()).unwrap_or_default());
+    let reps = subst_reps(s, ctx, buf.get(range.clone()).unwrap_or_default());
     let body_changed = changes_body(&ctx.msg.body_range(), range.start, &reps);
     let rc = record(ctx, range.start, reps);
     if body_changed {
@@ -368,7 +293,7 @@ fn do_subst_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     }
     let buf = ctx.msg.buf().clone();
-    let reps = nonempty_reps(s, ctx, buf.get(br.clone()).unwrap_or_default());
+    let reps = subst_reps(s, ctx, buf.get(br.clone()).unwrap_or_default());
     let body_changed = changes_body(&br, br.start, &reps);
     let rc = record(ctx, br.start, reps);
     if body_changed {
@@ -402,20 +327,14 @@ fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
     };
     let range = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
-    let hay = buf.get(range.clone()).unwrap_or_default();
-    let mut reps = Vec::new();
-    for m in re.find_iter(hay) {
-        reps.push((m.range(), txt.to_vec()));
-        if !all {
-            break;
-        }
+    let (ranges, failed) = kam_matches(&re, buf.get(range.clone()).unwrap_or_default(), all);
+    let reps = ranges.into_iter().map(|r| (r, txt.to_vec())).collect();
+    let rc = record_fixing_length(ctx, range.start, reps);
+    if failed {
+        -1
+    } else {
+        rc
     }
-    let body_changed = changes_body(&ctx.msg.body_range(), range.start, &reps);
-    let rc = record(ctx, range.start, reps);
-    if body_changed {
-        fix_content_length(ctx);
-    }
-    rc
 }
 
 // ---------------------------------------------------------------------------
@@ -578,8 +497,8 @@ fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
         return -1;
     };
-    let start = ctx.msg.start_offset();
-    let end = ctx.msg.body_range().end.min(ctx.msg.buf().len());
+    // from the first header on, as Kamailio (the request line is not searched)
+    let Range { start, end } = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
     match re.find(buf.get(start..end).unwrap_or_default()) {
         Some(m) => {
@@ -812,19 +731,26 @@ fn record_fixing_length(ctx: &mut Ctx, base: usize, reps: Vec<(Range<usize>, Vec
     rc
 }
 
-/// The non-empty regex matches in `hay` (the first one only unless `all`).
-fn re_matches(re: &Regex, hay: &[u8], all: bool) -> Vec<Range<usize>> {
+/// The regex matches in `hay` as Kamailio's replace functions find them:
+/// the first one (empty or not) unless `all`; with `all` each search starts
+/// where the previous match ended, and a match of the empty string ends the
+/// loop as an error (true: the call answers -1, the matches before it are
+/// still replaced).
+fn kam_matches(re: &Regex, hay: &[u8], all: bool) -> (Vec<Range<usize>>, bool) {
+    if !all {
+        return (re.find(hay).map(|m| m.range()).into_iter().collect(), false);
+    }
     let mut out = Vec::new();
-    for m in re.find_iter(hay) {
+    let mut at = 0;
+    while at < hay.len() {
+        let Some(m) = re.find_at(hay, at) else { break };
         if m.is_empty() {
-            continue;
+            return (out, true);
         }
         out.push(m.range());
-        if !all {
-            break;
-        }
+        at = m.end();
     }
-    out
+    (out, false)
 }
 
 /// The body range, when the message has a body.
@@ -878,15 +804,14 @@ fn do_replace_body(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
         return -1;
     };
     let buf = ctx.msg.buf().clone();
-    let hay = buf.get(br.clone()).unwrap_or_default();
-    // The first-match form replaces an empty match too (text inserted).
-    let ranges = if all {
-        re_matches(&re, hay, true)
-    } else {
-        re.find(hay).map(|m| m.range()).into_iter().collect()
-    };
+    let (ranges, failed) = kam_matches(&re, buf.get(br.clone()).unwrap_or_default(), all);
     let reps = ranges.into_iter().map(|r| (r, txt.to_vec())).collect();
-    record_fixing_length(ctx, br.start, reps)
+    let rc = record_fixing_length(ctx, br.start, reps);
+    if failed {
+        -1
+    } else {
+        rc
+    }
 }
 
 /// `replace_hdrs(re, txt)`: the first match in the header section.
@@ -899,9 +824,10 @@ fn do_replace_hdrs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     };
     let hr = header_section(ctx);
     let buf = ctx.msg.buf().clone();
-    let reps = re_matches(&re, buf.get(hr.clone()).unwrap_or_default(), false)
+    let reps = re
+        .find(buf.get(hr.clone()).unwrap_or_default())
+        .map(|m| (m.range(), txt.to_vec()))
         .into_iter()
-        .map(|r| (r, txt.to_vec()))
         .collect();
     record_fixing_length(ctx, hr.start, reps)
 }
@@ -912,9 +838,9 @@ fn do_search_append_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     };
     let buf = ctx.msg.buf().clone();
-    match re_matches(&re, buf.get(br.clone()).unwrap_or_default(), false).first() {
+    match re.find(buf.get(br.clone()).unwrap_or_default()) {
         Some(m) => {
-            let at = br.start + m.end;
+            let at = br.start + m.end();
             ctx.edits.insert(at, txt.to_vec());
             fix_content_length(ctx);
             1
@@ -987,15 +913,19 @@ fn do_set_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         tracing::error!("set_body: empty content type");
         return -1;
     }
-    let old_ct: Vec<Range<usize>> = ctx
+    ctx.edits.replace_body(&ctx.msg, &body);
+    // As Kamailio: only the first Content-Type counts; one that already says
+    // `ct` stays where it is, another is replaced by a line at the end.
+    let first_ct = ctx
         .msg
         .headers_named(b"Content-Type")
-        .map(|h| h.line)
-        .collect();
-    for l in old_ct {
-        ctx.edits.delete(l);
+        .next()
+        .map(|h| (h.line, h.value.trim_ascii() == &ct[..]));
+    match first_ct {
+        Some((_, true)) => return 1,
+        Some((line, false)) => ctx.edits.delete(line),
+        None => {}
     }
-    ctx.edits.replace_body(&ctx.msg, &body);
     let mut line = Vec::with_capacity(ct.len() + 16);
     line.extend_from_slice(b"Content-Type: ");
     line.extend_from_slice(&ct);
@@ -1170,15 +1100,11 @@ fn regex_substring_out() -> ParamKind<Ctx> {
 // ---------------------------------------------------------------------------
 // subst_hf, subst_user
 
-/// The replacements up to the first empty match: Kamailio never
-/// substitutes an empty match and stops at one (`/l*/_/g` on `hello` changes
-/// nothing and fails; `/h*/_/g` replaces the `h` only).
-fn nonempty_reps(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Vec<(Range<usize>, Vec<u8>)> {
-    let mut reps = sub.replacements(ctx, s);
-    if let Some(i) = reps.iter().position(|(r, _)| r.is_empty()) {
-        reps.truncate(i);
-    }
-    reps
+/// The replacements of a `subst*` function, none when the expression
+/// matched the empty string somewhere (Kamailio fails the whole call then:
+/// `/l*/_/g` on `hello`, `/(.*)/x/g` after its first match).
+fn subst_reps(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Vec<(Range<usize>, Vec<u8>)> {
+    sub.run(ctx, s).unwrap_or_default()
 }
 
 fn subst_at(a: &[Arg<Ctx>], i: usize) -> Option<&Subst> {
@@ -1189,7 +1115,8 @@ fn subst_at(a: &[Arg<Ctx>], i: usize) -> Option<&Subst> {
 }
 
 /// `subst_hf(name, subst, flags)`: in the value of the first (`f`), last
-/// (`l`) or every (`a`) header of that name.
+/// (`l`) or (any other flag) every header of that name, each on its own
+/// (one where the expression matches the empty string is left alone).
 fn do_subst_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let Some(name) = a.first().map(|x| hname(ctx, x)) else {
         return -1;
@@ -1199,17 +1126,17 @@ fn do_subst_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     };
     let mut hs = exact_named(ctx, &name);
-    match flags.first().map(u8::to_ascii_lowercase) {
-        Some(b'a') => {}
+    match flags.first() {
         Some(b'l') => {
             let n = hs.len();
             hs.drain(..n.saturating_sub(1));
         }
-        _ => hs.truncate(1),
+        Some(b'f') => hs.truncate(1),
+        _ => {}
     }
     let mut all = Vec::new();
     for (_, vr, value) in hs {
-        for (r, t) in nonempty_reps(sub, ctx, &value) {
+        for (r, t) in subst_reps(sub, ctx, &value) {
             all.push((vr.start + r.start..vr.start + r.end, t));
         }
     }
@@ -1232,7 +1159,7 @@ fn do_subst_user(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     };
     let user = uri_text.get(ur.clone()).unwrap_or_default().to_vec();
     let Some(new_user) = ({
-        let reps = nonempty_reps(sub, ctx, &user);
+        let reps = subst_reps(sub, ctx, &user);
         if reps.is_empty() {
             None
         } else {
@@ -1409,30 +1336,26 @@ fn do_remove_hf_match(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     } else {
         None
     };
-    let test = |v: &[u8]| -> Option<bool> {
-        Some(match op.to_ascii_lowercase().as_slice() {
-            b"eq" => v == &expr[..],
-            b"ne" => v != &expr[..],
-            b"in" => !expr.is_empty() && memchr::memmem::find(v, &expr).is_some(),
-            b"re" => re.as_ref().is_some_and(|r| r.is_match(v)),
-            _ => return None,
-        })
+    let op = op.to_ascii_lowercase();
+    if !matches!(op.as_slice(), b"eq" | b"ne" | b"in" | b"re") {
+        // refused before any header is looked at (-1 even when none has the name)
+        tracing::error!(
+            "remove_hf_match: unknown operator `{}`",
+            String::from_utf8_lossy(&op)
+        );
+        return -1;
+    }
+    let test = |v: &[u8]| match op.as_slice() {
+        b"eq" => v == &expr[..],
+        b"ne" => v != &expr[..],
+        b"in" => !expr.is_empty() && memchr::memmem::find(v, &expr).is_some(),
+        _ => re.as_ref().is_some_and(|r| r.is_match(v)),
     };
     let mut hit = false;
     for (line, _, value) in exact_named(ctx, &name) {
-        match test(&value) {
-            Some(true) => {
-                ctx.edits.delete(line);
-                hit = true;
-            }
-            Some(false) => {}
-            None => {
-                tracing::error!(
-                    "remove_hf_match: unknown operator `{}`",
-                    String::from_utf8_lossy(&op)
-                );
-                return -1;
-            }
+        if test(&value) {
+            ctx.edits.delete(line);
+            hit = true;
         }
     }
     if hit {
@@ -2044,7 +1967,12 @@ fn register_more(reg: &mut Registry<Ctx>) {
         route_type::ANY,
         vec![],
         func(|ctx: &mut Ctx, _a: &[Arg<Ctx>]| {
-            let at = ctx.msg.headers_start();
+            // below the first header, as Kamailio anchors it
+            let at = ctx
+                .msg
+                .headers()
+                .next()
+                .map_or(ctx.msg.headers_start(), |h| h.line.end);
             ctx.edits.insert(at, now_date_header());
             1
         }),
@@ -2376,9 +2304,6 @@ mod tests {
         assert!(!re.is_match(b"User-Agent: diff\r\nX: y"));
         let re = compile_re("^user-agent", true).unwrap();
         assert!(re.is_match(b"a\nUser-Agent"));
-        assert_eq!(newline_safe_classes("[^]a]"), "[^\\n]a]");
-        assert_eq!(newline_safe_classes("\\[^a]"), "\\[^a]");
-        assert_eq!(newline_safe_classes("[^[:alpha:]]x"), "[^\\n[:alpha:]]x");
     }
 
     #[test]
