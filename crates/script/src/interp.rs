@@ -206,7 +206,7 @@ pub(crate) fn binop(op: BinOp, l: &Value, r: &Value) -> Option<Value> {
         BinOp::Match => {
             // dynamic pattern: compiled per evaluation (allocates)
             let pat = r.to_string();
-            match regex::bytes::RegexBuilder::new(&crate::compile::posix_to_rust(&pat, true))
+            match regex::bytes::RegexBuilder::new(&crate::posix::posix_to_rust(&pat, true))
                 .case_insensitive(true)
                 .build()
             {

@@ -16,6 +16,7 @@ pub mod exec;
 mod interp;
 pub mod lexer;
 pub mod parser;
+pub mod posix;
 pub mod preprocess;
 pub mod pv;
 pub mod registry;

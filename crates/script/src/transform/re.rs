@@ -9,10 +9,11 @@
 //! compiled at load.
 
 use super::{boxed, did_you_mean_method, input_bytes};
+use crate::posix::PosixRegex;
 use crate::pv::{parse_pv, scan_pv_len, PvSpec};
 use crate::registry::{FixupCtx, TrParam, TransformImpl};
 use crate::value::Value;
-use regex::bytes::{Captures, Regex};
+use regex_automata::util::captures::Captures;
 
 enum Part<C> {
     Text(Vec<u8>),
@@ -23,7 +24,7 @@ enum Part<C> {
 /// A parsed `/re/repl/flags` substitution (Kamailio's one syntax, shared by
 /// `{re.subst}` and textops' `subst*` functions).
 pub struct Subst<C> {
-    re: Regex,
+    re: PosixRegex,
     repl: Vec<Part<C>>,
     global: bool,
 }
@@ -108,7 +109,7 @@ impl<C> Subst<C> {
                 _ => return Err(format!("unknown flag `{f}` in `{text}`")),
             }
         }
-        let re = crate::compile::compile_posix(&re, icase, newline)?;
+        let re = PosixRegex::new(&re, icase, newline)?;
         let b = repl.as_bytes();
         let mut parts = Vec::new();
         let mut lit = Vec::new();
@@ -171,13 +172,13 @@ impl<C> Subst<C> {
         })
     }
 
-    fn expand(&self, ctx: &mut C, caps: &Captures<'_>, out: &mut Vec<u8>) {
+    fn expand(&self, ctx: &mut C, hay: &[u8], caps: &Captures, out: &mut Vec<u8>) {
         for p in &self.repl {
             match p {
                 Part::Text(t) => out.extend_from_slice(t),
                 Part::Group(g) => {
-                    if let Some(m) = caps.get(*g) {
-                        out.extend_from_slice(m.as_bytes());
+                    if let Some(span) = caps.get_group(*g) {
+                        out.extend_from_slice(hay.get(span.range()).unwrap_or_default());
                     }
                 }
                 Part::Pv(pv) => {
@@ -195,19 +196,19 @@ impl<C> Subst<C> {
     /// string is an error there: None, nothing is replaced.
     pub fn run(&self, ctx: &mut C, hay: &[u8]) -> Option<Vec<(std::ops::Range<usize>, Vec<u8>)>> {
         let mut out = Vec::new();
+        let mut caps = self.re.create_captures();
         let mut at = 0;
         while at <= hay.len() {
-            let Some(caps) = self.re.captures_at(hay, at) else {
+            let Some(m) = self.re.captures_at(hay, at, &mut caps) else {
                 break;
             };
-            let m = caps.get(0)?;
             if m.is_empty() {
                 return None;
             }
             let mut text = Vec::new();
-            self.expand(ctx, &caps, &mut text);
-            out.push((m.range(), text));
-            at = m.end();
+            self.expand(ctx, hay, &caps, &mut text);
+            at = m.end;
+            out.push((m, text));
             if !self.global {
                 break;
             }

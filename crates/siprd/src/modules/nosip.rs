@@ -152,7 +152,7 @@ fn nosip_regex(name: &str, re: &str) -> Result<Option<Regex>, String> {
     if re.is_empty() {
         return Ok(None);
     }
-    let rust = format!("(?s){}", siprd_script::compile::posix_to_rust(re, false));
+    let rust = format!("(?s){}", siprd_script::posix::posix_to_rust(re, false));
     Regex::new(&rust)
         .map(Some)
         .map_err(|e| format!("bad regular expression in `{name}`: {e}"))

@@ -23,7 +23,8 @@ use crate::context::Ctx;
 use crate::module::Module;
 use crate::modules::args::{self, str_arg};
 use bytes::Bytes;
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::Regex;
+use siprd_script::posix::PosixRegex;
 use siprd_script::registry::{
     func, Arg, ArgSrc, CustomFixup, FixupCtx, FuncDef, FuncImpl, ParamKind,
 };
@@ -36,7 +37,7 @@ pub struct Textops;
 
 /// Compile a POSIX ERE with Kamailio's textops flags (`REG_EXTENDED|REG_NEWLINE`).
 pub fn compile_re(text: &str, icase: bool) -> Result<Regex, String> {
-    siprd_script::compile::compile_posix(text, icase, true)
+    siprd_script::posix::compile_posix(text, icase, true)
 }
 
 fn re_fixup(icase: bool) -> ParamKind<Ctx> {
@@ -44,6 +45,22 @@ fn re_fixup(icase: bool) -> ParamKind<Ctx> {
         compile_re(&src.text, icase).map(|r| Arg::Regex(Arc::new(r)))
     });
     ParamKind::Custom(f)
+}
+
+/// A regex whose match extent matters (the text replaced or appended to):
+/// compiled for POSIX leftmost-longest matching.
+fn posix_fixup(icase: bool, newline: bool) -> ParamKind<Ctx> {
+    let f: CustomFixup<Ctx> = Arc::new(move |_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
+        PosixRegex::new(&src.text, icase, newline).map(|r| Arg::Custom(Box::new(r)))
+    });
+    ParamKind::Custom(f)
+}
+
+fn posix_of(a: &Arg<Ctx>) -> Option<&PosixRegex> {
+    match a {
+        Arg::Custom(c) => c.downcast_ref::<PosixRegex>(),
+        _ => None,
+    }
 }
 
 fn regex_of(a: &Arg<Ctx>) -> Option<&Regex> {
@@ -319,7 +336,7 @@ fn do_subst_uri(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 
 /// `replace` / `replace_all`: literal replacement text (PVs expanded).
 fn do_replace(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else {
+    let Some(re) = a.first().and_then(posix_of).cloned() else {
         return -1;
     };
     let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
@@ -491,7 +508,7 @@ fn search_hf(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
 }
 
 fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else {
+    let Some(re) = a.first().and_then(posix_of).cloned() else {
         return -1;
     };
     let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
@@ -500,9 +517,9 @@ fn search_append(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     // from the first header on, as Kamailio (the request line is not searched)
     let Range { start, end } = headers_and_body(ctx);
     let buf = ctx.msg.buf().clone();
-    match re.find(buf.get(start..end).unwrap_or_default()) {
+    match re.find_at(buf.get(start..end).unwrap_or_default(), 0) {
         Some(m) => {
-            ctx.edits.insert(start + m.end(), txt.to_vec());
+            ctx.edits.insert(start + m.end, txt.to_vec());
             1
         }
         None => -1,
@@ -736,9 +753,9 @@ fn record_fixing_length(ctx: &mut Ctx, base: usize, reps: Vec<(Range<usize>, Vec
 /// where the previous match ended, and a match of the empty string ends the
 /// loop as an error (true: the call answers -1, the matches before it are
 /// still replaced).
-fn kam_matches(re: &Regex, hay: &[u8], all: bool) -> (Vec<Range<usize>>, bool) {
+fn kam_matches(re: &PosixRegex, hay: &[u8], all: bool) -> (Vec<Range<usize>>, bool) {
     if !all {
-        return (re.find(hay).map(|m| m.range()).into_iter().collect(), false);
+        return (re.find_at(hay, 0).into_iter().collect(), false);
     }
     let mut out = Vec::new();
     let mut at = 0;
@@ -747,8 +764,8 @@ fn kam_matches(re: &Regex, hay: &[u8], all: bool) -> (Vec<Range<usize>>, bool) {
         if m.is_empty() {
             return (out, true);
         }
-        out.push(m.range());
-        at = m.end();
+        at = m.end;
+        out.push(m);
     }
     (out, false)
 }
@@ -767,33 +784,10 @@ fn header_section(ctx: &Ctx) -> Range<usize> {
     ctx.msg.headers_start().min(end)..end
 }
 
-/// `^`/`$` at the ends of the text only, `.` matching newlines too
-/// (`replace_body_atonce`); case-insensitive as the other body replaces.
-fn compile_re_atonce(text: &str) -> Result<Regex, String> {
-    let rust = siprd_script::compile::posix_to_rust(text, true);
-    RegexBuilder::new(&rust)
-        .case_insensitive(true)
-        .dot_matches_new_line(true)
-        .build()
-        .map_err(|e| {
-            format!(
-                "bad regular expression `{text}`: {}",
-                e.to_string().lines().last().unwrap_or("")
-            )
-        })
-}
-
-fn re_atonce_fixup() -> ParamKind<Ctx> {
-    let f: CustomFixup<Ctx> = Arc::new(|_fx: &mut FixupCtx<'_, Ctx>, src: &ArgSrc| {
-        compile_re_atonce(&src.text).map(|r| Arg::Regex(Arc::new(r)))
-    });
-    ParamKind::Custom(f)
-}
-
 /// The regex, the text and the body range of a body function; None when
 /// the message has no body (or an argument is missing).
-fn body_regex_args(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> Option<(Regex, Bytes, Range<usize>)> {
-    let re = a.first().and_then(regex_of).cloned()?;
+fn body_regex_args(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> Option<(PosixRegex, Bytes, Range<usize>)> {
+    let re = a.first().and_then(posix_of).cloned()?;
     let txt = a.get(1).and_then(|t| str_arg(ctx, t))?;
     Some((re, txt, body_or_none(ctx)?))
 }
@@ -816,7 +810,7 @@ fn do_replace_body(ctx: &mut Ctx, a: &[Arg<Ctx>], all: bool) -> i32 {
 
 /// `replace_hdrs(re, txt)`: the first match in the header section.
 fn do_replace_hdrs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
-    let Some(re) = a.first().and_then(regex_of).cloned() else {
+    let Some(re) = a.first().and_then(posix_of).cloned() else {
         return -1;
     };
     let Some(txt) = a.get(1).and_then(|t| str_arg(ctx, t)) else {
@@ -825,8 +819,8 @@ fn do_replace_hdrs(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     let hr = header_section(ctx);
     let buf = ctx.msg.buf().clone();
     let reps = re
-        .find(buf.get(hr.clone()).unwrap_or_default())
-        .map(|m| (m.range(), txt.to_vec()))
+        .find_at(buf.get(hr.clone()).unwrap_or_default(), 0)
+        .map(|m| (m, txt.to_vec()))
         .into_iter()
         .collect();
     record_fixing_length(ctx, hr.start, reps)
@@ -838,9 +832,9 @@ fn do_search_append_body(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
         return -1;
     };
     let buf = ctx.msg.buf().clone();
-    match re.find(buf.get(br.clone()).unwrap_or_default()) {
+    match re.find_at(buf.get(br.clone()).unwrap_or_default(), 0) {
         Some(m) => {
-            let at = br.start + m.end();
+            let at = br.start + m.end;
             ctx.edits.insert(at, txt.to_vec());
             fix_content_length(ctx);
             1
@@ -1015,8 +1009,8 @@ fn regex_substring_re() -> ParamKind<Ctx> {
         if src.text.contains('$') {
             return siprd_script::pv::parse_format(fx, &src.text).map(Arg::Fmt);
         }
-        Ok(match compile_re(&src.text, false) {
-            Ok(r) => Arg::Regex(Arc::new(r)),
+        Ok(match PosixRegex::new(&src.text, false, true) {
+            Ok(r) => Arg::Custom(Box::new(r)),
             Err(_) => Arg::Str(Bytes::copy_from_slice(src.text.as_bytes())),
         })
     });
@@ -1043,33 +1037,35 @@ fn do_regex_substring(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
     let compiled;
     let re = match a.get(1) {
-        Some(Arg::Regex(r)) => &**r,
+        Some(arg) if posix_of(arg).is_some() => posix_of(arg),
         Some(other) => {
             let Some(pat) = str_arg(ctx, other) else {
                 return -1;
             };
-            compiled = match compile_re(&String::from_utf8_lossy(&pat), false) {
+            compiled = match PosixRegex::new(&String::from_utf8_lossy(&pat), false, true) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!("regex_substring: {e}");
                     return -1;
                 }
             };
-            &compiled
+            Some(&compiled)
         }
-        None => return -1,
+        None => None,
     };
-    let Some(caps) = re.captures(&text) else {
+    let Some(re) = re else { return -1 };
+    let mut caps = re.create_captures();
+    if re.captures_at(&text, 0, &mut caps).is_none() {
         return -2;
-    };
-    let Some(m) = usize::try_from(mindex)
+    }
+    let Some(span) = usize::try_from(mindex)
         .ok()
-        .and_then(|i| caps.get(i))
+        .and_then(|i| caps.get_group(i))
         .filter(|m| !m.is_empty())
     else {
         return -1;
     };
-    let v = Bytes::copy_from_slice(m.as_bytes());
+    let v = Bytes::copy_from_slice(text.get(span.range()).unwrap_or_default());
     match a.get(4) {
         Some(Arg::Pv(p)) => match p.set(ctx, siprd_script::Value::Str(v)) {
             Ok(()) => 1,
@@ -1850,7 +1846,7 @@ fn def_in(
 }
 
 fn register_more(reg: &mut Registry<Ctx>) {
-    let re_lit = || vec![re_fixup(true), ParamKind::Str];
+    let re_lit = || vec![posix_fixup(true, true), ParamKind::Str];
     reg.add_function(def_in(
         "set_reply_body",
         REQ_ROUTES,
@@ -1919,7 +1915,8 @@ fn register_more(reg: &mut Registry<Ctx>) {
     reg.add_function(def_in(
         "replace_body_atonce",
         route_type::ANY,
-        vec![re_atonce_fixup(), ParamKind::Str],
+        // `^`/`$` at the ends of the body only, `.` crossing lines
+        vec![posix_fixup(true, false), ParamKind::Str],
         func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace_body(ctx, a, true)),
     ));
     reg.add_function(def("replace_hdrs", re_lit(), func(do_replace_hdrs)));
@@ -2163,7 +2160,7 @@ impl Module for Textops {
         ));
         reg.add_function(def(
             "search_append",
-            vec![re_fixup(true), ParamKind::Str],
+            vec![posix_fixup(true, true), ParamKind::Str],
             func(search_append),
         ));
         reg.add_function(def(
@@ -2266,12 +2263,12 @@ impl Module for Textops {
         });
         reg.add_function(def(
             "replace",
-            vec![re_fixup(true), ParamKind::Str],
+            vec![posix_fixup(true, true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, false)),
         ));
         reg.add_function(def(
             "replace_all",
-            vec![re_fixup(true), ParamKind::Str],
+            vec![posix_fixup(true, true), ParamKind::Str],
             func(|ctx: &mut Ctx, a: &[Arg<Ctx>]| do_replace(ctx, a, true)),
         ));
     }

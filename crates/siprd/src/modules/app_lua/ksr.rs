@@ -544,7 +544,7 @@ fn fixup_arg(
             Ok(Arg::Pv(Box::new(spec)))
         }
         ParamKind::Regex => {
-            regex::bytes::Regex::new(&siprd_script::compile::posix_to_rust(&text, false))
+            regex::bytes::Regex::new(&siprd_script::posix::posix_to_rust(&text, false))
                 .map(|r| Arg::Regex(Arc::new(r)))
                 .map_err(|e| format!("bad regular expression `{text}`: {e}"))
         }
