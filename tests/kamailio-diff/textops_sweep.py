@@ -50,6 +50,7 @@ HEADERS = ["X-Multi", "Contact", "Subject", "User-Agent", "To", "From", "X-Empty
            "CSeq", "x-multi", "Accept", "X-None", "X-Tag", "Content-Type"]
 HF_RE = ["^X-", "^x-m", "Sub.*", "^C", "[Aa]ccept", "nomatch", "^X-Multi$", "T"]
 CRLF = "\\r\\n"  # as written in the config
+SUBJECTS = ["alice hello one two", "three two one", "sip:alice@example.com", "a"]
 VALUES = ["one", "two", "three", "four", "timer", "100rel", "nope", "a"]
 
 
@@ -73,7 +74,8 @@ def op(rng):
         "remove_hf_value2", "assign_hf_value", "assign_hf_value2", "include_hf_value",
         "exclude_hf_value", "hf_value_exists", "keep_hf", "msg_apply_changes", "set_body",
         "remove_body", "append_body_part", "remove_body_part", "filter_body", "has_body",
-        "add_uri_param", "remove_hf_match", "replace_str", "set_ru",
+        "add_uri_param", "remove_hf_match", "replace_str", "set_ru", "regex_substring",
+        "re_subst",
     ])
     re, txt, hf = rng.choice(REGEX), rng.choice(TEXT), rng.choice(HEADERS)
     if k in ("search", "search_body", "remove_hf_re", "is_present_hf_re"):
@@ -130,6 +132,12 @@ def op(rng):
         return f"filter_body({q(rng.choice(['application/sdp', 'text/plain', 'text/x-p']))})"
     if k == "add_uri_param":
         return f"add_uri_param({q(rng.choice(['p=1', 'lr', 'transport=tcp']))})"
+    if k == "regex_substring":
+        return (f'regex_substring("{rng.choice(SUBJECTS)}", "{re}", {rng.choice([0, 1, 2])}, 3, '
+                f'"$var(rs)")')
+    if k == "re_subst":
+        return (f'$var(rs) = $(var(rs){{re.subst,{subst_expr(rng)}}}) + "|" + '
+                f'$(hdr(X-Multi){{re.subst,{subst_expr(rng)}}}); $var(z) = 1')
     if k == "replace_str":
         return f'$var(s) = "one two"; replace_str("$var(s)", "o", "0")'
     return f"$ru = {q(rng.choice(['sip:carol@127.0.0.1:5999', 'sip:x@h;transport=tcp', 'sip:127.0.0.1']))}; $var(z) = 1"
@@ -143,6 +151,7 @@ def case(rng, n):
     if body is not None:
         lines.append(f"%body: {body}\n")
     ops = [op(rng) for _ in range(rng.choice([1, 2, 2, 3, 4, 5]))]
+    lines.append('    $var(rs) = "alice three";\n')
     rcs = []
     for i, o in enumerate(ops):
         if o.startswith("$"):
@@ -151,7 +160,7 @@ def case(rng, n):
         lines.append(f"    $var(r{i}) = {o};\n")
         rcs.append(f"$var(r{i})")
     lines.append("    forward(\"127.0.0.1\", @SINK@);\n")
-    lines.append(f"    sl_send_reply(\"200\", \"rc {' '.join(rcs)}\");\n")
+    lines.append(f"    sl_send_reply(\"200\", \"rc {' '.join(rcs)} rs=[$var(rs)]\");\n")
     return (f"x{n}", "".join(lines))
 
 

@@ -132,8 +132,14 @@ pub(crate) enum Expr<C> {
     /// "10"), where an untyped `$x + 1` adds there.
     Concat(Box<Expr<C>>, Box<Expr<C>>),
     /// `x == "const"` / `x != "const"`: compared as strings (Kamailio's optimizer does this)
-    /// unless x holds an integer.
-    EqStr(Box<Expr<C>>, Bytes, bool),
+    /// unless x holds an integer, which meets `as_int` (the constant read as a number once,
+    /// at load).
+    EqStr {
+        x: Box<Expr<C>>,
+        s: Bytes,
+        as_int: i32,
+        neg: bool,
+    },
     /// `KEYWORD == "const"`: case-insensitive, as Kamailio compares core keywords.
     EqStrNoCase(Box<Expr<C>>, Bytes, bool),
     /// `KEYWORD == myself` (negated for `!=`).
@@ -1667,10 +1673,14 @@ impl<C: 'static> Compiler<'_, C> {
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) {
             if let Some(Value::Str(s)) = y.as_const() {
-                return (
-                    Expr::EqStr(Box::new(x), s.clone(), op == BinOp::Ne),
-                    Ty::Int,
-                );
+                let as_int = crate::value::parse_int_checked(s).unwrap_or(0);
+                let eq = Expr::EqStr {
+                    x: Box::new(x),
+                    s: s.clone(),
+                    as_int,
+                    neg: op == BinOp::Ne,
+                };
+                return (eq, Ty::Int);
             }
         }
         if op == BinOp::Add && tx == Ty::Str {

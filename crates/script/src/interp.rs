@@ -773,14 +773,14 @@ impl<C: Host> Program<C> {
                 let r = self.operand(ctx, b, cur, depth)?;
                 binop(BinOp::Add, &l, &r)
             }
-            Expr::EqStr(a, s, neg) => {
-                let l = self.operand(ctx, a, cur, depth)?;
+            Expr::EqStr { x, s, as_int, neg } => {
+                let l = self.operand(ctx, x, cur, depth)?;
                 // an integer value compares as an integer (`$var(z) == "00"` is
                 // true for 0, so is `== "one"`); with "" neither `==` nor `!=`
                 // holds (checked on Kamailio 5.6)
                 let eq = match l {
                     Value::Int(_) if s.is_empty() => return Some(Value::Int(0)),
-                    Value::Int(i) => i == crate::value::parse_int_checked(s).unwrap_or(0),
+                    Value::Int(i) => i == *as_int,
                     _ => with_str(&l, |x| x == s.as_ref()),
                 };
                 Some(Value::Int(i32::from(eq != *neg)))
