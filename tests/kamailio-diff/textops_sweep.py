@@ -143,7 +143,7 @@ def op(rng):
     return f"$ru = {q(rng.choice(['sip:carol@127.0.0.1:5999', 'sip:x@h;transport=tcp', 'sip:127.0.0.1']))}; $var(z) = 1"
 
 
-def case(rng, n):
+def case(rng, n, op=op):
     lines = [f"%method: {rng.choice(['OPTIONS', 'OPTIONS', 'INVITE'])}\n"]
     for h in rng.sample(EXTRA, rng.choice([0, 1, 2, 3])):
         lines.append(f"%hdr: {h}\n")
@@ -154,6 +154,9 @@ def case(rng, n):
     lines.append('    $var(rs) = "alice three";\n')
     rcs = []
     for i, o in enumerate(ops):
+        pre, _, o = o.rpartition(";; ")  # statements to run before the call
+        if pre:
+            lines.append(f"    {pre};\n")
         if o.startswith("$"):
             lines.append(f"    {o};\n")
             continue
@@ -164,14 +167,15 @@ def case(rng, n):
     return (f"x{n}", "".join(lines))
 
 
-def main():
+def main(op=op):
+    """The sweep's command line; `op(rng)` draws one call (other sweeps pass theirs)."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 150
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     rng = random.Random(seed)
     tmp = tempfile.mkdtemp(prefix="textops_sweep.")
     cases, refused = [], 0
     for n in range(count):
-        name, body = case(rng, n)
+        name, body = case(rng, n, op)
         script = "".join(l for l in body.splitlines(keepends=True)
                          if not l.startswith("%")).replace("@SINK@", "5979")
         ok_k, why_k = accepted(["kamailio"], name, script, tmp)

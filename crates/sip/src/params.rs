@@ -75,8 +75,11 @@ pub(crate) fn quoted_end(buf: &[u8], mut i: usize, end: usize) -> Option<usize> 
 /// What [`parse_raw`] refuses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Check {
-    /// Nothing: empty parameters are skipped (URIs, generic lists).
+    /// Nothing: empty parameters are skipped (generic lists).
     Loose,
+    /// As [`Check::Loose`], with blanks as ordinary bytes (URI parameters:
+    /// Kamailio's URI parser reads `;p=1 2` as `p` = `1 2`).
+    Uri,
     /// Empty names (`;;`), as Kamailio's Via parser; `name=` is taken.
     Names,
     /// Empty names and `name=` without value (name-addr).
@@ -100,34 +103,42 @@ pub(crate) fn parse_raw(
     check: Check,
 ) -> Result<(RawParams, usize), &'static str> {
     let mut out = RawParams::new();
+    let lws = |b: u8| check != Check::Uri && is_lws(b);
+    let skip = |i: usize| {
+        if check == Check::Uri {
+            i
+        } else {
+            skip_lws(buf, i, end)
+        }
+    };
     loop {
-        i = skip_lws(buf, i, end);
+        i = skip(i);
         match buf.get(i) {
             Some(b';') if i < end => i += 1,
             Some(b) if i < end && stops.contains(b) => return Ok((out, i)),
             _ if i >= end => return Ok((out, end)),
             _ => return Err("expected ';' before parameter"),
         }
-        i = skip_lws(buf, i, end);
+        i = skip(i);
         let ns = i;
         while i < end
             && buf
                 .get(i)
-                .is_some_and(|&b| !matches!(b, b';' | b'=') && !is_lws(b) && !stops.contains(&b))
+                .is_some_and(|&b| !matches!(b, b';' | b'=') && !lws(b) && !stops.contains(&b))
         {
             i += 1;
         }
         let name = Span::new(ns, i);
         if name.is_empty() {
-            if check != Check::Loose {
+            if !matches!(check, Check::Loose | Check::Uri) {
                 return Err("empty parameter");
             }
             continue;
         }
-        let j = skip_lws(buf, i, end);
+        let j = skip(i);
         let mut value = None;
         if j < end && buf.get(j) == Some(&b'=') {
-            let vs = skip_lws(buf, j + 1, end);
+            let vs = skip(j + 1);
             let mut k = vs;
             if buf.get(k) == Some(&b'"') && k < end && check == Check::Via {
                 match buf.get(k + 1..end).and_then(|r| memchr::memchr(b'"', r)) {
@@ -146,7 +157,7 @@ pub(crate) fn parse_raw(
                 while k < end
                     && buf
                         .get(k)
-                        .is_some_and(|&b| !matches!(b, b';') && !is_lws(b) && !stops.contains(&b))
+                        .is_some_and(|&b| !matches!(b, b';') && !lws(b) && !stops.contains(&b))
                 {
                     k += 1;
                 }

@@ -95,10 +95,14 @@ fn raw_uri_params(uri: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 }
 
 /// Kamailio's `uri_param(name[, value])` on the R-URI text: the name is
-/// compared case-sensitively; without a value the parameter must have no
-/// (or an empty) value, with one the (unquoted) value must be equal.
+/// compared case-sensitively and a repeated parameter is its last
+/// occurrence; without a value the parameter must have no (or an empty)
+/// value, with one the (unquoted) value must be equal.
 pub(crate) fn ruri_param_matches(uri: &[u8], name: &[u8], value: &[u8]) -> bool {
-    raw_uri_params(uri).any(|(n, v)| n == name && v == value)
+    raw_uri_params(uri)
+        .filter(|(n, _)| *n == name)
+        .last()
+        .is_some_and(|(_, v)| v == value)
 }
 
 /// `uri` with `;param` added before any `?headers`.
@@ -609,9 +613,11 @@ fn register_more(reg: &mut Registry<Ctx>) {
                 if !ctx.msg.is_request() {
                     return -1;
                 }
-                // Observed on Kamailio 5.6: the name is compared case-sensitively.
+                // Observed on Kamailio 5.6: the name is compared case-sensitively,
+                // a repeated parameter reads as its last occurrence.
                 let found = raw_uri_params(ctx.ruri())
-                    .find(|(n, _)| *n == &name[..])
+                    .filter(|(n, _)| *n == &name[..])
+                    .last()
                     .map(|(_, v)| Bytes::copy_from_slice(v));
                 let Some(v) = found else {
                     return -1;
@@ -1395,6 +1401,9 @@ mod tests {
         assert!(ruri_param_matches(r, b"E", b"") && !ruri_param_matches(r, b"e", b""));
         assert!(ruri_param_matches(r, b"q", b"x;y"));
         assert!(!ruri_param_matches(r, b"h", b"1"));
+        // a repeated parameter is its last occurrence
+        let d = b"sip:a@h;x=1;y;x=2;X=3";
+        assert!(!ruri_param_matches(d, b"x", b"1") && ruri_param_matches(d, b"x", b"2"));
         assert!(!ruri_param_matches(r, b"nope", b""));
         assert_eq!(add_param(b"sip:a@h", b"lr"), b"sip:a@h;lr");
         assert_eq!(add_param(b"sip:a@h?X=1", b"lr"), b"sip:a@h;lr?X=1");

@@ -110,7 +110,7 @@ fn param_value(u: &Uri, name: &[u8]) -> Value {
     if u.scheme() == Scheme::Tel {
         return s(b"");
     }
-    match u.param(name) {
+    match u.param_last(name) {
         Some(Some(v)) => s(v),
         _ => s(b""),
     }
