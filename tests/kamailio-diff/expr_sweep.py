@@ -14,11 +14,10 @@ through probe.py on the two servers.
 Known and left: `{s.int}` of an empty string is a 0 that prints as nothing
 in Kamailio (siprd: a failed read), so it is not among the operands.
 """
-import os, random, subprocess, sys, tempfile
+import os, random, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import generate as g
-from sweeplib import SIPRD, probe_cases
+from sweeplib import loadable, probe_cases
 
 INTS = ["0", "1", "-1", "2", "3", "7", "10", "255", "-5", "2147483647", "65536", "16"]
 STRS = ['""', '"a"', '"abc"', '"10"', '"3x"', '" 5"', '"-2"', '"0"', '"AbC"', '"x y"', '"+4"', '"0x10"']
@@ -112,31 +111,12 @@ def case(rng):
             '    sl_send_reply("200", "r=[$var(r)] b=$var(b) c=$var(c) w=$var(w)");\n')
 
 
-def accepted(cmd, name, body, tmp):
-    path = os.path.join(tmp, "one.cfg")
-    with open(path, "w") as f:
-        f.write(g.build_config([(name, body)], "udp:127.0.0.1:5978"))
-    r = subprocess.run(cmd + ["-c", "-f", path], capture_output=True, text=True)
-    why = [l for l in (r.stdout + r.stderr).splitlines() if "rror" in l or "type mismatch" in l]
-    return r.returncode == 0, "\n".join(why[:3])
-
-
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     rng = random.Random(seed)
     tmp = tempfile.mkdtemp(prefix="expr_sweep.")
-    good, load_diffs = [], 0
-    for n in range(count):
-        name = f"e{n}"
-        body = case(rng)
-        k, kwhy = accepted(["kamailio"], name, body, tmp)
-        s, swhy = accepted([SIPRD], name, body, tmp)
-        if k != s:
-            load_diffs += 1
-            print(f"LOAD {name}: kamailio {'accepts' if k else 'refuses'}, siprd {'accepts' if s else 'refuses'}\n{body}{kwhy or swhy}\n")
-        elif k:
-            good.append((name, body))
+    good, load_diffs = loadable([(f"e{n}", case(rng)) for n in range(count)], tmp)
     print(f"{count} cases, {load_diffs} load differences, {len(good)} run", flush=True)
     probe_cases(good, tmp)
 

@@ -2,6 +2,8 @@
 starting / stopping a server on it, and running script cases through probe.py."""
 import json, os, signal, subprocess, sys, tempfile, time
 
+import generate as g
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPRD = os.path.join(HERE, "..", "..", "target", "release", "siprd")
 # the server listens on 5998; Kamailio needs its module path
@@ -38,6 +40,34 @@ def report(sent, kam, ours):
         print("  siprd:   ", b)
     print(f"{len(diff)} of {len(sent)} differ")
     return 1 if diff else 0
+
+
+def accepted(cmd, name, body, tmp):
+    """Whether `cmd -c` (kamailio or siprd) loads the case config of one
+    route body; the first error lines."""
+    import generate as g
+    path = os.path.join(tmp, "one.cfg")
+    with open(path, "w") as f:
+        f.write(g.build_config([(name, body)], "udp:127.0.0.1:5978"))
+    r = subprocess.run(cmd + ["-c", "-f", path], capture_output=True, text=True)
+    why = [l for l in (r.stdout + r.stderr).splitlines() if "rror" in l or "type mismatch" in l]
+    return r.returncode == 0, "\n".join(why[:3])
+
+
+def loadable(cases, tmp, script=lambda body: body):
+    """The (name, body) cases both servers load, printing those only one
+    loads (`script(body)` is what goes into the route); and how many those were."""
+    good, diffs = [], 0
+    for name, body in cases:
+        k, kwhy = accepted(["kamailio"], name, script(body), tmp)
+        s, swhy = accepted([SIPRD], name, script(body), tmp)
+        if k != s:
+            diffs += 1
+            print(f"LOAD {name}: kamailio {'accepts' if k else 'refuses'}, "
+                  f"siprd {'accepts' if s else 'refuses'}\n{body}{kwhy or swhy}\n")
+        elif k:
+            good.append((name, body))
+    return good, diffs
 
 
 def probe_cases(cases, tmp):

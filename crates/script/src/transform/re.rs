@@ -219,16 +219,20 @@ impl<C> Subst<C> {
     /// `s` with the substitution applied (unchanged without a match); None
     /// on an empty match.
     fn apply(&self, ctx: &mut C, s: &[u8]) -> Option<Vec<u8>> {
-        let reps = self.run(ctx, s)?;
-        let mut out = Vec::with_capacity(s.len());
+        Some(Self::splice(s, &self.run(ctx, s)?))
+    }
+
+    /// `s` with the replacements of [`Subst::run`] made.
+    pub fn splice(s: &[u8], reps: &[(std::ops::Range<usize>, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(s.len() + 16);
         let mut last = 0;
         for (r, text) in reps {
             out.extend_from_slice(s.get(last..r.start).unwrap_or_default());
-            out.extend_from_slice(&text);
+            out.extend_from_slice(text);
             last = r.end;
         }
         out.extend_from_slice(s.get(last..).unwrap_or_default());
-        Some(out)
+        out
     }
 }
 

@@ -241,18 +241,7 @@ fn subst_of(a: &[Arg<Ctx>]) -> Option<&Subst> {
 /// Apply to a standalone string (for `subst_uri`); None when nothing matched.
 fn subst_str(sub: &Subst, ctx: &mut Ctx, s: &[u8]) -> Option<Vec<u8>> {
     let reps = subst_reps(sub, ctx, s);
-    if reps.is_empty() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() + 16);
-    let mut pos = 0;
-    for (r, t) in reps {
-        out.extend_from_slice(s.get(pos..r.start).unwrap_or_default());
-        out.extend_from_slice(&t);
-        pos = r.end;
-    }
-    out.extend_from_slice(s.get(pos..).unwrap_or_default());
-    Some(out)
+    (!reps.is_empty()).then(|| Subst::splice(s, &reps))
 }
 
 /// The part of the message buffer that `subst`/`replace` work on: from the
