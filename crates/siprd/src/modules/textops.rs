@@ -1026,23 +1026,24 @@ fn do_regex_substring(ctx: &mut Ctx, a: &[Arg<Ctx>]) -> i32 {
     }
     let compiled;
     let re = match a.get(1) {
-        Some(arg) if posix_of(arg).is_some() => posix_of(arg),
-        Some(other) => {
-            let Some(pat) = str_arg(ctx, other) else {
-                return -1;
-            };
-            compiled = match PosixRegex::new(&String::from_utf8_lossy(&pat), false, true) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("regex_substring: {e}");
+        Some(arg) => match posix_of(arg) {
+            Some(r) => r,
+            None => {
+                let Some(pat) = str_arg(ctx, arg) else {
                     return -1;
-                }
-            };
-            Some(&compiled)
-        }
-        None => None,
+                };
+                compiled = match PosixRegex::new(&String::from_utf8_lossy(&pat), false, true) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("regex_substring: {e}");
+                        return -1;
+                    }
+                };
+                &compiled
+            }
+        },
+        None => return -1,
     };
-    let Some(re) = re else { return -1 };
     let mut caps = re.create_captures();
     if re.captures_at(&text, 0, &mut caps).is_none() {
         return -2;
